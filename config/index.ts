@@ -1,0 +1,157 @@
+// Latchkey's configuration: one schema, documented field by field, read from the environment and validated at
+// boot. Production refuses the defaults that are only safe on a developer's machine.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const seconds = z.coerce.number().int().positive();
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+
+/** Every environment variable Latchkey reads, with its default and meaning (the README's table mirrors this). */
+const envSchema = z.object({
+  /** development | test | production. Production turns on the strict checks below. */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Address and port the HTTP server listens on. */
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Public issuer URL; its path is where the OpenID provider is mounted. https in production. */
+  ISSUER: z.url().optional(),
+  /** MongoDB connection string (database name in the path). Required in production. */
+  MONGODB_URI: z.string().optional(),
+  /** Trust X-Forwarded-Proto/-Host/-For from a TLS-terminating proxy in front of Latchkey. */
+  TRUST_PROXY: bool.default(false),
+  /** Comma-separated secrets that sign cookies, newest first. When unset, keys are generated once and kept in MongoDB. */
+  COOKIE_KEYS: list.optional(),
+  /** Mark cookies Secure and use the __Host- prefix. Defaults to true in production; false only for plain-http development. */
+  COOKIE_SECURE: bool.optional(),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** argon2id cost; never below OWASP's m=19456 KiB, t=2, p=1. Raising it rehashes passwords at their next sign-in. */
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
+  ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
+  ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
+  /**
+   * Token and session lifetimes in seconds. The authorization code stays short (at most 10 minutes). A refresh
+   * token is rotated on every use and the new one inherits the remaining lifetime, so TTL_REFRESH_TOKEN is the
+   * absolute ceiling of a chain.
+   */
+  TTL_ACCESS_TOKEN: seconds.default(3600),
+  TTL_AUTHORIZATION_CODE: seconds.max(600).default(60),
+  TTL_ID_TOKEN: seconds.default(3600),
+  TTL_REFRESH_TOKEN: seconds.default(14 * 24 * 3600),
+  TTL_SESSION: seconds.default(14 * 24 * 3600),
+  TTL_INTERACTION: seconds.max(3600).default(1800),
+  TTL_GRANT: seconds.default(90 * 24 * 3600),
+  TTL_CLIENT_CREDENTIALS: seconds.default(600),
+  /** An API audience (resource indicator, RFC 8707). When set, `resource=<this>` gets a JWT access token for it. */
+  API_AUDIENCE: z.url().optional(),
+  /** Scopes the API audience accepts (space-separated). */
+  API_SCOPES: z.string().default('api:read api:write'),
+  /** Largest accepted form body, in bytes. */
+  FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+  /** How long shutdown waits for in-flight requests before closing anyway, in milliseconds. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** How often expired documents are swept where the server has no TTL indexes, in seconds. */
+  SWEEP_INTERVAL: seconds.default(60),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  host: string;
+  port: number;
+  issuer: string;
+  /** The issuer's path, e.g. "/oidc": where the provider is mounted. */
+  issuerPath: string;
+  mongodbUri: string | undefined;
+  trustProxy: boolean;
+  cookieKeys: string[] | undefined;
+  cookieSecure: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  ttl: {
+    accessToken: number;
+    authorizationCode: number;
+    idToken: number;
+    refreshToken: number;
+    session: number;
+    interaction: number;
+    grant: number;
+    clientCredentials: number;
+  };
+  api: { audience: string; scopes: string[] } | undefined;
+  formBodyLimit: number;
+  shutdownGraceMs: number;
+  sweepIntervalSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}/oidc`).replace(/\/+$/, '');
+  const issuerUrl = new URL(issuer);
+  const config: Config = {
+    env: e.NODE_ENV,
+    production,
+    host: e.HOST,
+    port: e.PORT,
+    issuer,
+    issuerPath: issuerUrl.pathname === '/' ? '' : issuerUrl.pathname,
+    mongodbUri: e.MONGODB_URI,
+    trustProxy: e.TRUST_PROXY,
+    cookieKeys: e.COOKIE_KEYS,
+    cookieSecure: e.COOKIE_SECURE ?? (production || issuerUrl.protocol === 'https:'),
+    logLevel: e.LOG_LEVEL,
+    argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+    ttl: {
+      accessToken: e.TTL_ACCESS_TOKEN,
+      authorizationCode: e.TTL_AUTHORIZATION_CODE,
+      idToken: e.TTL_ID_TOKEN,
+      refreshToken: e.TTL_REFRESH_TOKEN,
+      session: e.TTL_SESSION,
+      interaction: e.TTL_INTERACTION,
+      grant: e.TTL_GRANT,
+      clientCredentials: e.TTL_CLIENT_CREDENTIALS,
+    },
+    api: e.API_AUDIENCE ? { audience: e.API_AUDIENCE, scopes: e.API_SCOPES.split(/\s+/).filter(Boolean) } : undefined,
+    formBodyLimit: e.FORM_BODY_LIMIT,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    sweepIntervalSeconds: e.SWEEP_INTERVAL,
+  };
+  if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
+  if (production) assertProductionReady(config);
+  return config;
+}
+
+/** The development defaults production must not run with. */
+function assertProductionReady(config: Config): void {
+  const problems: string[] = [];
+  if (!config.mongodbUri) problems.push('MONGODB_URI is required (the local development database is not for production)');
+  if (!config.issuer.startsWith('https://')) problems.push('ISSUER must be an https:// URL');
+  if (!config.trustProxy) {
+    problems.push('TRUST_PROXY=true is required: Latchkey serves plain HTTP behind a TLS-terminating proxy');
+  }
+  if (!config.cookieSecure) problems.push('COOKIE_SECURE=false is refused: cookies must be Secure');
+  if (config.cookieKeys && config.cookieKeys.some((k) => k.length < 32)) {
+    problems.push('COOKIE_KEYS entries must be at least 32 characters of random data');
+  }
+  if (problems.length) throw new ConfigError(`refusing to start in production:\n  ${problems.join('\n  ')}`);
+}

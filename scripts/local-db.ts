@@ -1,0 +1,155 @@
+// The local MongoDB-compatible server for development, tests and benchmarks: FerretDB 1.24.2 built from its Go
+// module source (scripts/ferretdb/build.sh) and run with its SQLite backend. Production uses MONGODB_URI instead.
+//
+//   npm run db            start it in the foreground (data in .data/ferretdb) and print its URI
+//
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import mongoose from 'mongoose';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const recipe = join(root, 'scripts/ferretdb/build.sh');
+const toolsDir = join(root, '.tools/ferretdb');
+const binary = join(toolsDir, 'ferretdb');
+const recipeStamp = join(toolsDir, 'recipe.sha256');
+
+export class LocalDbUnavailable extends Error {}
+
+function recipeHash(): string {
+  return createHash('sha256').update(readFileSync(recipe)).digest('hex');
+}
+
+/** Builds the binary when it is missing or was built by another version of the recipe. */
+export async function ensureFerretDb(log: (line: string) => void = () => {}): Promise<string> {
+  const hash = recipeHash();
+  if (existsSync(binary) && existsSync(recipeStamp) && readFileSync(recipeStamp, 'utf8').trim() === hash) return binary;
+  if (!(await hasGo())) {
+    throw new LocalDbUnavailable(
+      'No MONGODB_URI is set and Go is not installed, so the local database (FerretDB) cannot be built.\n' +
+        'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.22+ and run again.',
+    );
+  }
+  log('building the local database (FerretDB 1.24.2) from source; this takes a minute the first time…');
+  await promisify(execFile)('bash', [recipe, binary], { maxBuffer: 64 * 1024 * 1024 });
+  writeFileSync(recipeStamp, hash + '\n');
+  return binary;
+}
+
+async function hasGo(): Promise<boolean> {
+  try {
+    await promisify(execFile)('go', ['version']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface LocalDb {
+  /** A mongodb:// URI without a database name; append `/<db>`. */
+  uri: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where the SQLite files live. Kept between runs when given; a temporary folder removed on stop otherwise. */
+  dataDir?: string;
+  log?: (line: string) => void;
+}
+
+export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb> {
+  const bin = await ensureFerretDb(options.log);
+  const temporary = !options.dataDir;
+  const base = options.dataDir ?? join(root, '.data/tmp', `ferretdb-${process.pid}-${Date.now()}`);
+  const dataDir = join(base, 'data');
+  const stateDir = join(base, 'state');
+  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true });
+  const port = await freePort();
+  const child = spawn(
+    bin,
+    [
+      '--handler=sqlite',
+      // The trailing slash makes it a directory: one SQLite file per database.
+      `--sqlite-url=file:${dataDir}/?_pragma=synchronous(normal)`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=127.0.0.1:0',
+      `--state-dir=${stateDir}`,
+      '--telemetry=disable',
+      '--log-level=error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const uri = `mongodb://127.0.0.1:${port}`;
+  try {
+    await waitUntilAnswering(uri, child, () => stderr);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    uri,
+    async stop() {
+      await stopChild(child);
+      if (temporary) rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilAnswering(uri: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`FerretDB exited with code ${child.exitCode}: ${stderr()}`);
+    const connection = mongoose.createConnection(`${uri}/admin`, { serverSelectionTimeoutMS: 500 });
+    try {
+      await connection.asPromise();
+      await connection.db!.admin().ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`FerretDB did not answer at ${uri}: ${stderr()}`, { cause: error });
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+// `npm run db`: run the persistent development database in the foreground.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const db = await startLocalDb({ dataDir: join(root, '.data/ferretdb'), log: (l) => process.stdout.write(l + '\n') });
+  process.stdout.write(`local database ready: ${db.uri}\nCtrl-C stops it.\n`);
+  const stop = () => void db.stop().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

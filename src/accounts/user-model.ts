@@ -1,0 +1,61 @@
+// The user document. `_id` is a random string that never changes: it is the OIDC `sub`.
+import { Schema, type Connection, type Model } from 'mongoose';
+
+export type UserStatus = 'active' | 'disabled';
+export const ROLES = ['admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Verification methods the recovery flow will use; registered by the user, all optional. */
+export interface SecurityInfo {
+  alternateEmail?: string;
+  mobilePhone?: string;
+  officePhone?: string;
+  authenticator?: { totpSecret?: string; pushDeviceId?: string; registeredAt?: Date };
+  confirmedAt?: Date;
+}
+
+export interface User {
+  _id: string;
+  username: string;
+  email: string;
+  emailVerified: boolean;
+  name: string;
+  passwordHash: string;
+  status: UserStatus;
+  roles: Role[];
+  securityInfo: SecurityInfo;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const securityInfoSchema = new Schema<SecurityInfo>(
+  {
+    alternateEmail: String,
+    mobilePhone: String,
+    officePhone: String,
+    authenticator: { totpSecret: String, pushDeviceId: String, registeredAt: Date },
+    confirmedAt: Date,
+  },
+  { _id: false },
+);
+
+const userSchema = new Schema<User>(
+  {
+    _id: { type: String, required: true },
+    username: { type: String, required: true },
+    email: { type: String, required: true },
+    emailVerified: { type: Boolean, default: false },
+    name: { type: String, default: '' },
+    passwordHash: { type: String, required: true },
+    status: { type: String, enum: ['active', 'disabled'], default: 'active' },
+    roles: { type: [String], enum: ROLES, default: [] },
+    securityInfo: { type: securityInfoSchema, default: () => ({}) },
+  },
+  { collection: 'users', timestamps: true, versionKey: false, minimize: false },
+);
+
+export type UserModel = Model<User>;
+
+export function userModel(connection: Connection): UserModel {
+  return (connection.models.User as UserModel | undefined) ?? connection.model<User>('User', userSchema);
+}

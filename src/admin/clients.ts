@@ -1,0 +1,155 @@
+// Client registry commands shared by the admin CLI (and, later, the admin console). Clients are stored where
+// oidc-provider's adapter looks them up (`oidc_client`, `_id` = client_id), so the provider uses a new or changed
+// client on its next request, without a restart.
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { collectionName } from '../oidc/adapter.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts';
+import { isDuplicateKey } from '../db/atomic.ts';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Redirect URIs are compared exactly by the provider; here we refuse the ones that are unsafe to register at all:
+ * non-https (except loopback, RFC 8252 §7.3), fragments, credentials in the URL, and non-web schemes.
+ */
+export function redirectUriProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return undefined;
+  return 'must use https (http only on localhost / 127.0.0.1 / [::1])';
+}
+
+const redirectUri = z.string().superRefine((value, ctx) => {
+  const problem = redirectUriProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${value} ${problem}` });
+});
+
+const clientInput = z
+  .object({
+    client_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{3,64}$/, 'client_id: 3-64 of A-Z a-z 0-9 _ -')
+      .optional(),
+    client_name: z.string().min(1).max(100),
+    redirect_uris: z.array(redirectUri).default([]),
+    post_logout_redirect_uris: z.array(redirectUri).default([]),
+    grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
+    token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
+    first_party: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const interactive = c.grant_types.includes('authorization_code');
+    if (interactive && c.redirect_uris.length === 0) ctx.addIssue({ code: 'custom', message: 'authorization_code needs at least one redirect URI' });
+    if (!interactive && c.grant_types.includes('refresh_token')) ctx.addIssue({ code: 'custom', message: 'refresh_token needs authorization_code' });
+    if (c.token_endpoint_auth_method === 'none' && c.grant_types.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', message: 'client_credentials needs a client secret' });
+    }
+  });
+
+export type ClientInput = z.input<typeof clientInput>;
+export type ClientMetadata = Omit<z.output<typeof clientInput>, 'client_id'> & {
+  client_id: string;
+  client_secret?: string;
+  response_types: string[];
+  client_id_issued_at: number;
+};
+
+export interface ClientRegistry {
+  /** Creates a client; the returned metadata carries the secret, shown this once. */
+  create(input: ClientInput): Promise<ClientMetadata>;
+  list(): Promise<ClientMetadata[]>;
+  show(clientId: string): Promise<ClientMetadata>;
+  update(clientId: string, changes: Partial<ClientInput>): Promise<ClientMetadata>;
+  remove(clientId: string): Promise<void>;
+  rotateSecret(clientId: string): Promise<ClientMetadata>;
+}
+
+interface ClientDoc {
+  _id: string;
+  payload: ClientMetadata;
+}
+
+function parse(input: unknown) {
+  const result = clientInput.safeParse(input);
+  if (!result.success) throw new ValidationError('invalid_client_metadata', result.error.issues.map((i) => i.message).join('; '));
+  return result.data;
+}
+
+const newSecret = () => randomBytes(32).toString('base64url');
+
+function toMetadata(data: z.output<typeof clientInput>, clientId: string, secret: string | undefined, issuedAt: number): ClientMetadata {
+  const { client_id: _ignored, ...rest } = data;
+  return {
+    ...rest,
+    client_id: clientId,
+    ...(data.token_endpoint_auth_method !== 'none' && { client_secret: secret ?? newSecret() }),
+    response_types: data.grant_types.includes('authorization_code') ? ['code'] : [],
+    client_id_issued_at: issuedAt,
+  };
+}
+
+export function createClientRegistry(connection: Connection): ClientRegistry {
+  const clients = connection.db!.collection<ClientDoc>(collectionName('Client'));
+
+  async function show(clientId: string): Promise<ClientMetadata> {
+    const doc = await clients.findOne({ _id: clientId });
+    if (!doc) throw new NotFoundError('client_not_found', `no client ${clientId}`);
+    return doc.payload;
+  }
+
+  return {
+    async create(input) {
+      const data = parse(input);
+      const clientId = data.client_id ?? randomBytes(12).toString('base64url');
+      const metadata = toMetadata(data, clientId, undefined, Math.floor(Date.now() / 1000));
+      try {
+        await clients.insertOne({ _id: clientId, payload: metadata });
+      } catch (error) {
+        if (isDuplicateKey(error)) throw new ConflictError('client_exists', `client ${clientId} exists`);
+        throw error;
+      }
+      return metadata;
+    },
+
+    async list() {
+      // Admin path: bounded, sorted by id.
+      return (await clients.find({}).sort({ _id: 1 }).limit(1000).toArray()).map((d) => d.payload);
+    },
+
+    show,
+
+    async update(clientId, changes) {
+      const current = await show(clientId);
+      const { client_secret: secret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
+      const data = parse({ ...editable, ...changes, client_id: clientId });
+      const metadata = toMetadata(data, clientId, secret, issuedAt);
+      await clients.replaceOne({ _id: clientId }, { payload: metadata });
+      return metadata;
+    },
+
+    async remove(clientId) {
+      const result = await clients.deleteOne({ _id: clientId });
+      if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `no client ${clientId}`);
+    },
+
+    async rotateSecret(clientId) {
+      const current = await show(clientId);
+      if (current.token_endpoint_auth_method === 'none') throw new ValidationError('public_client', 'a public client has no secret');
+      const metadata = { ...current, client_secret: newSecret() };
+      await clients.replaceOne({ _id: clientId }, { payload: metadata });
+      return metadata;
+    },
+  };
+}

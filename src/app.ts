@@ -1,0 +1,84 @@
+// Composes Latchkey: the only place where middleware order is decided.
+//
+//   request context → error pages → security headers → static files → health → our pages → provider (issuer path)
+import Koa from 'koa';
+import mount from 'koa-mount';
+import { join } from 'node:path';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { Logger } from './log.ts';
+import { createPasswordHasher } from './accounts/passwords.ts';
+import { createAccounts, type Accounts } from './accounts/users.ts';
+import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
+import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
+import { createKeyStore } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { interactionRoutes } from './interactions/routes.ts';
+import { requestContext } from './http/request-context.ts';
+import { errorPages } from './http/error-page.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { staticFiles } from './http/static.ts';
+import { healthChecks } from './http/health.ts';
+import { cacheTemplates } from './http/render.ts';
+
+export interface Latchkey {
+  app: Koa;
+  provider: Provider;
+  accounts: Accounts;
+  expiry: ExpiryManager;
+  /** Marks the instance as going away (readyz answers 503) and stops background work. */
+  beginShutdown(): void;
+}
+
+export interface LatchkeyDeps {
+  config: Config;
+  connection: Connection;
+  log: Logger;
+}
+
+/** Collections outside the adapter that hold expiring documents. */
+const OTHER_EXPIRING = ['limits'];
+
+export async function createLatchkey({ config, connection, log }: LatchkeyDeps): Promise<Latchkey> {
+  const keyStore = createKeyStore(connection);
+  const [jwks, cookieKeys, hasher] = await Promise.all([
+    keyStore.loadJwks(),
+    keyStore.cookieKeys(config.cookieKeys),
+    createPasswordHasher(config.argon2),
+  ]);
+  await createAdapterIndexes(connection);
+  const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
+    intervalSeconds: config.sweepIntervalSeconds,
+    log,
+  });
+  const accounts = createAccounts(connection, hasher);
+  const provider = createProvider({ config, accounts, adapter: createAdapterFactory(connection), jwks, cookieKeys });
+  cacheTemplates(config.production);
+
+  let shuttingDown = false;
+  const app = new Koa();
+  app.keys = cookieKeys; // when mounted, the parent app's keys sign the provider's cookies
+  app.proxy = config.trustProxy; // likewise, the parent's proxy setting decides https and client IPs
+  app.silent = true; // errors are logged by error-page.ts with their request id
+  app.use(requestContext(log));
+  app.use(errorPages());
+  app.use(securityHeaders({ hsts: config.production }));
+  app.use(staticFiles(join(import.meta.dirname, '../public')));
+  app.use(healthChecks(connection, () => shuttingDown));
+  const interactions = interactionRoutes({ provider, accounts, config });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  app.use(mount(config.issuerPath || '/', provider));
+
+  return {
+    app,
+    provider,
+    accounts,
+    expiry,
+    beginShutdown() {
+      shuttingDown = true;
+      expiry.stop();
+    },
+  };
+}

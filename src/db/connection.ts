@@ -1,0 +1,41 @@
+// One mongoose connection per process; everything else receives it as an argument.
+import mongoose, { type Connection } from 'mongoose';
+
+export interface ConnectOptions {
+  /** Report every command sent to the server (driver command monitoring), e.g. for tests and benchmarks. */
+  onCommand?: (event: { commandName: string; collection: string | undefined; command: Record<string, unknown> }) => void;
+}
+
+export async function connectDatabase(uri: string, options: ConnectOptions = {}): Promise<Connection> {
+  const connection = mongoose.createConnection(uri, {
+    serverSelectionTimeoutMS: 5000,
+    monitorCommands: Boolean(options.onCommand),
+    // Indexes are created explicitly at start (db/indexes.ts), never lazily by mongoose on the request path.
+    autoIndex: false,
+    autoCreate: false,
+  });
+  if (options.onCommand) {
+    const report = options.onCommand;
+    connection.getClient().on('commandStarted', (event) => {
+      const collectionName = event.command[event.commandName];
+      report({
+        commandName: event.commandName,
+        collection: typeof collectionName === 'string' ? collectionName : undefined,
+        command: event.command,
+      });
+    });
+  }
+  await connection.asPromise();
+  return connection;
+}
+
+/** True when the database answers a ping (for /readyz). */
+export async function isDatabaseReachable(connection: Connection): Promise<boolean> {
+  try {
+    if (connection.readyState !== 1 || !connection.db) return false;
+    await connection.db.admin().ping();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,29 @@
+// Reads an application/x-www-form-urlencoded body with a size cap. Anything else is refused: our pages only post
+// plain forms, and the provider parses its own endpoints' bodies.
+import type { Context } from 'koa';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+
+export async function readForm(ctx: Context, limit: number): Promise<Record<string, string>> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new UnsupportedMediaTypeError(`content-type ${ctx.get('content-type')}`);
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > limit) throw new PayloadTooLargeError(`declared ${declared} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      ctx.req.destroy();
+      throw new PayloadTooLargeError(`more than ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.includes('\uFFFD')) throw new ValidationError('invalid_encoding', 'body is not valid UTF-8');
+  const form: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    // A repeated field is ambiguous: refuse rather than guess which one counts.
+    if (key in form) throw new ValidationError('repeated_field', `field ${key} repeated`);
+    form[key] = value;
+  }
+  return form;
+}

@@ -1,0 +1,67 @@
+// The one place errors become responses: an HTML page or a JSON body, each with the support code (the request
+// id) that is also in the log line. Private detail is logged, never shown.
+import type { Context, Middleware } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
+import { AppError, FlowExpiredError, NotFoundError } from './errors.ts';
+import type { AppContext } from './context.ts';
+import { renderPage } from './render.ts';
+import type { MessageId } from './messages/en.ts';
+
+interface ErrorView {
+  status: number;
+  code: string;
+  messageId: MessageId;
+}
+
+function classify(error: unknown): ErrorView {
+  if (error instanceof AppError) return { status: error.status, code: error.code, messageId: error.messageId as MessageId };
+  // The provider's helpers (interactionDetails…) throw SessionNotFound when an interaction has ended.
+  if (error instanceof oidcErrors.SessionNotFound) return classify(new FlowExpiredError(error.message));
+  if (error instanceof oidcErrors.OIDCProviderError) {
+    return { status: error.statusCode, code: error.error, messageId: 'error.oidc' };
+  }
+  const status = (error as { status?: number }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', messageId: 'error.bad_request' };
+  return { status: 500, code: 'server_error', messageId: 'error.server' };
+}
+
+/** `publicDetail`: the provider's own error code and description, safe to show. */
+export async function respondWithError(
+  koaCtx: Context,
+  error: unknown,
+  publicDetail?: { error: string; description: string },
+): Promise<void> {
+  const ctx = koaCtx as AppContext;
+  const view = classify(error);
+  const log = ctx.state.log;
+  if (view.status >= 500) log?.error({ err: error }, 'request failed');
+  else log?.info({ code: view.code, detail: (error as Error)?.message }, 'request refused');
+  ctx.status = view.status;
+  if (ctx.accepts('html', 'json') === 'json') {
+    ctx.body = {
+      error: view.code,
+      error_description: publicDetail?.description || ctx.state.t(view.messageId),
+      support_code: ctx.state.requestId,
+    };
+    return;
+  }
+  await renderPage(ctx, 'error', {
+    titleId: 'error.title',
+    messageId: view.messageId,
+    startAgain: view.code === 'interaction_expired',
+    supportCode: ctx.state.requestId,
+    publicDetail,
+  });
+  ctx.status = view.status;
+}
+
+export function errorPages(): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError('not_found', ctx.path);
+    } catch (error) {
+      await respondWithError(ctx, error);
+    }
+  };
+}

@@ -1,0 +1,66 @@
+// One error hierarchy. Each error carries an HTTP status, a stable code (for JSON and logs), a message id (for
+// pages) and private detail that is logged but never shown. http/error-page.ts is the one place that turns them
+// into a response.
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** Message id of the text shown to people (views use it through the catalogue). */
+  readonly messageId: string;
+
+  constructor(status: number, code: string, messageId: string, detail?: string) {
+    super(detail ?? code);
+    this.status = status;
+    this.code = code;
+    this.messageId = messageId;
+  }
+}
+
+/** Input that is malformed, missing or of the wrong type. */
+export class ValidationError extends AppError {
+  constructor(code = 'invalid_request', detail?: string) {
+    super(400, code, 'error.bad_request', detail);
+  }
+}
+
+export class CsrfError extends AppError {
+  constructor(detail?: string) {
+    super(403, 'csrf_failed', 'error.csrf', detail);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(code = 'not_found', detail?: string) {
+    super(404, code, 'error.not_found', detail);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code = 'conflict', detail?: string) {
+    super(409, code, 'error.conflict', detail);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(detail?: string) {
+    super(413, 'payload_too_large', 'error.too_large', detail);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(detail?: string) {
+    super(415, 'unsupported_media_type', 'error.bad_request', detail);
+  }
+}
+
+/** The sign-in or consent step this page belongs to has ended (expired, finished, or opened in another browser). */
+export class FlowExpiredError extends AppError {
+  constructor(detail?: string) {
+    super(400, 'interaction_expired', 'error.interaction_expired', detail);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(detail?: string) {
+    super(503, 'unavailable', 'error.unavailable', detail);
+  }
+}

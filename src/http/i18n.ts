@@ -1,0 +1,38 @@
+// Chooses the page language (ui_locales first, then Accept-Language) and looks messages up by id.
+import { en, type Catalogue, type MessageId } from './messages/en.ts';
+
+const catalogues: Record<string, Catalogue> = { en };
+export const DEFAULT_LOCALE = 'en';
+export const SUPPORTED_LOCALES = Object.keys(catalogues);
+
+export type Translate = (id: MessageId, values?: Record<string, string | number>) => string;
+
+/** The first supported language of a space-separated ui_locales value or an Accept-Language header. */
+export function chooseLocale(uiLocales: string | undefined, acceptLanguage: string | undefined): string {
+  const wanted = [
+    ...(uiLocales ?? '').split(/\s+/),
+    ...(acceptLanguage ?? '')
+      .split(',')
+      .map((part) => {
+        const [tag = '', ...params] = part.trim().split(';');
+        const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1);
+        return { tag, q: Number.isNaN(q) ? 0 : q };
+      })
+      .filter((entry) => entry.q > 0)
+      .sort((a, b) => b.q - a.q)
+      .map((entry) => entry.tag),
+  ];
+  for (const tag of wanted) {
+    const lower = tag.toLowerCase();
+    if (catalogues[lower]) return lower;
+    const base = lower.split('-')[0]!;
+    if (catalogues[base]) return base;
+  }
+  return DEFAULT_LOCALE;
+}
+
+export function translator(locale: string): Translate {
+  const catalogue = catalogues[locale] ?? en;
+  return (id, values = {}) =>
+    (catalogue[id] ?? en[id] ?? id).replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
+}

@@ -1,0 +1,60 @@
+// English message catalogue. Templates and tests refer to messages by id; a translation is one more file with
+// the same ids (see i18n.ts). `{name}` marks a value filled in at render time (escaped by the template).
+export const en = {
+  'app.name': 'Latchkey',
+  'app.skip_to_content': 'Skip to main content',
+
+  'login.title': 'Sign in',
+  'login.subtitle': 'to continue to {client}',
+  'login.identifier': 'Email or username',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.cant_access': "Can't access your account?",
+  'login.invalid': 'Invalid user ID or password.',
+  'login.missing': 'Enter your email or username and your password.',
+  'login.show_password': 'Show password',
+
+  'consent.title': 'Allow {client} to access your account?',
+  'consent.signed_in_as': 'Signed in as {user}',
+  'consent.intro': '{client} is asking to:',
+  'consent.claims_intro': 'It also asks for these details:',
+  'consent.lifetime': 'You can withdraw this access at any time by signing out; it lasts at most {days} days.',
+  'consent.allow': 'Allow',
+  'consent.cancel': 'Cancel',
+  'scope.openid': 'Confirm that it is you',
+  'scope.profile': 'See your name and username',
+  'scope.email': 'See your email address',
+  'scope.offline_access': 'Keep access while you are not using it',
+  'scope.other': 'Use the permission "{scope}"',
+
+  'recover.title': 'Get back into your account',
+  'recover.unavailable': 'Self-service recovery is not available yet. Please contact your administrator.',
+  'recover.back': 'Back to sign in',
+
+  'logout.title': 'Sign out',
+  'logout.question': 'Do you want to sign out of {app}?',
+  'logout.question_client': 'Do you want to sign out of {client} and {app}?',
+  'logout.yes': 'Sign out',
+  'logout.no': 'Stay signed in',
+  'logout.done_title': 'You have signed out',
+  'logout.done_body': 'You can close this window, or go back to the application.',
+  'logout.done_client': 'You have signed out of {client}.',
+
+  'error.title': 'Something went wrong',
+  'error.support_code': 'Support code: {code}',
+  'error.support_hint': 'If this keeps happening, contact your administrator and give them the support code.',
+  'error.bad_request': 'The request could not be understood. Please go back and try again.',
+  'error.csrf': 'This form has expired or was sent from another site. Go back, reload the page and try again.',
+  'error.not_found': 'This page does not exist.',
+  'error.conflict': 'That name is already in use.',
+  'error.too_large': 'The form you sent was too large.',
+  'error.interaction_expired': 'This sign-in page has expired or was already used.',
+  'error.start_again': 'Go back to the application you came from and sign in again.',
+  'error.unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
+  'error.server': 'An unexpected error occurred. Please try again.',
+  'error.oidc': 'The application sent a request we cannot accept.',
+  'error.oidc_detail': 'Error: {error}. {description}',
+} as const;
+
+export type MessageId = keyof typeof en;
+export type Catalogue = Record<MessageId, string>;

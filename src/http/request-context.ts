@@ -1,0 +1,34 @@
+// First middleware: gives each request an id, a CSP nonce, a language and a child logger, and logs the outcome.
+import { randomBytes } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../log.ts';
+import { chooseLocale, translator } from './i18n.ts';
+import type { AppContext } from './context.ts';
+
+/** Short enough to read out on the phone, random enough to find one request in the logs. */
+export function newSupportCode(): string {
+  return randomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
+}
+
+export function requestContext(log: Logger): Middleware {
+  return async (koaCtx, next) => {
+    const ctx = koaCtx as AppContext;
+    const started = process.hrtime.bigint();
+    const requestId = newSupportCode();
+    const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
+    const locale = chooseLocale(uiLocales, ctx.get('accept-language'));
+    ctx.state.requestId = requestId;
+    ctx.state.nonce = randomBytes(16).toString('base64');
+    ctx.state.locale = locale;
+    ctx.state.t = translator(locale);
+    ctx.state.log = log.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // Only the path: query strings can carry codes and tokens.
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}

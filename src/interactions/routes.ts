@@ -1,0 +1,149 @@
+// Our sign-in and consent pages for oidc-provider's interactions. GET /interaction/:uid shows the page for the
+// current prompt; each POST checks CSRF, asserts the prompt it expects, and ends with the provider's result (a 303).
+//
+// The interaction cookie is scoped to /interaction/<uid>, so everything that needs the interaction lives below it.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import type { Accounts } from '../accounts/users.ts';
+import type { Config } from '../../config/index.ts';
+import { readForm } from '../http/body.ts';
+import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
+import { FlowExpiredError, ValidationError } from '../http/errors.ts';
+import { renderPage } from '../http/render.ts';
+import type { MessageId } from '../http/messages/en.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  accounts: Accounts;
+  config: Config;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+const loginForm = z.object({
+  login: z.string().trim().max(320),
+  password: z.string().max(4096),
+  csrf: z.string(),
+});
+const csrfOnly = z.object({ csrf: z.string() });
+
+const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+export function interactionRoutes({ provider, accounts, config }: InteractionDeps): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const csrfOptions = { secure: config.cookieSecure };
+
+  /** Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired. */
+  async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
+    if (expectedPrompt && details.prompt.name !== expectedPrompt) {
+      throw new FlowExpiredError(`expected prompt ${expectedPrompt}, got ${details.prompt.name}`);
+    }
+    return details;
+  }
+
+  async function readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T> {
+    const form = await readForm(ctx, config.formBodyLimit);
+    verifyCsrfToken(ctx, `interaction:${uid}`, form.csrf, csrfOptions);
+    const parsed = schema.safeParse(form);
+    if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
+    return parsed.data;
+  }
+
+  async function clientName(details: Details): Promise<string> {
+    const client = await provider.Client.find(String(details.params.client_id));
+    return client?.clientName ?? String(details.params.client_id);
+  }
+
+  async function showLogin(ctx: Context, details: Details, extra: { error?: MessageId; login?: string } = {}) {
+    await renderPage(ctx, 'login', {
+      titleId: 'login.title',
+      uid: details.uid,
+      client: await clientName(details),
+      csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
+      login: extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
+      error: extra.error,
+    });
+  }
+
+  async function showConsent(ctx: Context, details: Details) {
+    const { missingOIDCScope = [], missingOIDCClaims = [] } = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+    };
+    const session = details.session!;
+    const user = await accounts.findById(session.accountId);
+    await renderPage(ctx, 'consent', {
+      titleId: 'consent.title',
+      uid: details.uid,
+      client: await clientName(details),
+      user: user?.email ?? user?.username ?? '',
+      scopes: missingOIDCScope.map((scope) => ({ scope, known: KNOWN_SCOPES.has(scope) })),
+      claims: missingOIDCClaims,
+      days: Math.round(config.ttl.grant / 86400),
+      csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
+    });
+  }
+
+  async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.redirect(returnTo);
+    ctx.status = 303; // never 307: the browser must not re-post the password (RFC 9700 §4.12)
+  }
+
+  router.get('/', async (ctx) => {
+    const details = await load(ctx);
+    if (details.prompt.name === 'login') return showLogin(ctx, details);
+    if (details.prompt.name === 'consent') return showConsent(ctx, details);
+    throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
+  });
+
+  router.post('/login', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await readValidForm(ctx, loginForm, details.uid);
+    if (!form.login || !form.password) return showLogin(ctx, details, { error: 'login.missing', login: form.login });
+    const result = await accounts.signIn(form.login, form.password);
+    if (!result.ok) {
+      ctx.state.log.info({ event: 'signin.failed', factor: 'password' }, 'sign-in failed');
+      return showLogin(ctx, details, { error: 'login.invalid', login: form.login });
+    }
+    ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
+    await finish(ctx, { login: { accountId: result.user._id, amr: ['pwd'] } }, false);
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const details = await load(ctx, 'consent');
+    await readValidForm(ctx, csrfOnly, details.uid);
+    const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+    if (!grant) throw new FlowExpiredError('grant vanished');
+    if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await finish(ctx, { consent: { grantId } }, true);
+  });
+
+  router.post('/abort', async (ctx) => {
+    const details = await load(ctx);
+    await readValidForm(ctx, csrfOnly, details.uid);
+    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+  });
+
+  // "Can't access your account?" — the recovery flow fills this in; for now it says whom to contact.
+  router.get('/recover', async (ctx) => {
+    const details = await load(ctx);
+    await renderPage(ctx, 'recover-unavailable', { titleId: 'recover.title', uid: details.uid });
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+// Process entry: configuration → database → app → listen; on SIGTERM/SIGINT, finish in-flight requests, then
+// close the server and the database.
+import { createServer, type Server } from 'node:http';
+import { loadConfig, type Config } from '../config/index.ts';
+import { createLogger, type Logger } from './log.ts';
+import { connectDatabase } from './db/connection.ts';
+import { createLatchkey, type Latchkey } from './app.ts';
+import type { Connection } from 'mongoose';
+
+export interface Running {
+  server: Server;
+  latchkey: Latchkey;
+  connection: Connection;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<Running> {
+  if (!config.mongodbUri) throw new Error('MONGODB_URI is not set (npm start sets up a local database when it is missing)');
+  const connection = await connectDatabase(config.mongodbUri);
+  const latchkey = await createLatchkey({ config, connection, log });
+  const server = createServer(latchkey.app.callback());
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host}:${port}`;
+  log.info({ url, issuer: config.issuer }, 'latchkey listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      latchkey.beginShutdown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      await closed;
+      clearTimeout(timer);
+      await connection.close();
+      log.info('latchkey stopped');
+    })());
+  return { server, latchkey, connection, url, stop };
+}
+
+export function stopOnSignals(running: Running, log: Logger): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'shutting down');
+      running.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.main) {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const running = await startServer(config, log);
+  stopOnSignals(running, log);
+}

@@ -1,0 +1,132 @@
+// oidc-provider's storage seam, on MongoDB. One collection per model (`oidc_<model>`), documents
+// `{ _id: <id>, payload, expiresAt?, grantId? }` with string ids.
+//
+// Storage rules (README, "Storage rules"):
+// - every read and write on the sign-in path filters by `_id` alone; lookups by session `uid` or device `userCode`
+//   go through `_id`-keyed alias documents written before the document they point at;
+// - `consume` is decided by a claim (unique `_id` insert), so two racing redemptions of one code cannot both win;
+// - expiry is enforced on read; db/expiry.ts removes expired documents.
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Connection } from 'mongoose';
+import { claim, type ExpiringDoc } from '../db/atomic.ts';
+
+export const MODELS = [
+  'Session',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'Client',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'Interaction',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'Grant',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+] as const;
+
+/** Models whose payload has a grantId, so revokeByGrantId can remove them. */
+const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
+export function collectionName(model: string): string {
+  return `oidc_${model.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()}`;
+}
+
+/** Alias collections map a secondary key to the `_id` of the document it names. */
+const UID_ALIASES = 'oidc_session_uid';
+const USER_CODE_ALIASES = 'oidc_device_user_code';
+/** Claims that mark a code or token as consumed (one winner per id). */
+const CONSUMED = 'oidc_consumed';
+
+/** Every collection the adapter writes that carries `expiresAt` (for db/expiry.ts). */
+export const ADAPTER_COLLECTIONS = [...MODELS.map(collectionName), UID_ALIASES, USER_CODE_ALIASES, CONSUMED];
+
+interface StoredDoc {
+  _id: string;
+  payload: AdapterPayload;
+  expiresAt?: Date;
+  grantId?: string;
+}
+
+interface AliasDoc {
+  _id: string;
+  target: string;
+  expiresAt?: Date;
+}
+
+// A consumed marker outlives any single-use artefact it protects (codes live seconds, refresh tokens days); the
+// consumed flag in the payload itself keeps answering after the marker is swept.
+const CONSUMED_MARKER_SECONDS = 24 * 3600;
+
+export function createAdapterFactory(connection: Connection, clock: () => number = Date.now): (model: string) => Adapter {
+  const db = connection.db!;
+  const consumed = db.collection<ExpiringDoc>(CONSUMED);
+
+  return (model: string): Adapter => {
+    const docs = db.collection<StoredDoc>(collectionName(model));
+    const aliasCollection =
+      model === 'Session' ? UID_ALIASES : model === 'DeviceCode' ? USER_CODE_ALIASES : undefined;
+    const aliases = aliasCollection ? db.collection<AliasDoc>(aliasCollection) : undefined;
+
+    const isLive = (doc: { expiresAt?: Date } | null): boolean => Boolean(doc) && (!doc!.expiresAt || doc!.expiresAt.getTime() > clock());
+
+    async function find(id: string): Promise<AdapterPayload | undefined> {
+      const doc = await docs.findOne({ _id: id });
+      return doc && isLive(doc) ? doc.payload : undefined;
+    }
+
+    async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
+      const alias = await aliases!.findOne({ _id: key });
+      if (!alias || !isLive(alias)) return undefined;
+      const payload = await find(alias.target);
+      // The alias may be stale (its target was re-saved under a new id and the old one destroyed).
+      return payload && payload[field] === key ? payload : undefined;
+    }
+
+    return {
+      async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+        const expiresAt = expiresIn ? new Date(clock() + expiresIn * 1000) : undefined;
+        const aliasKey = model === 'Session' ? payload.uid : model === 'DeviceCode' ? payload.userCode : undefined;
+        if (aliases && aliasKey) {
+          await aliases.replaceOne({ _id: aliasKey }, { target: id, ...(expiresAt && { expiresAt }) }, { upsert: true });
+        }
+        const doc: Omit<StoredDoc, '_id'> = { payload, ...(expiresAt && { expiresAt }) };
+        if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
+        await docs.replaceOne({ _id: id }, doc, { upsert: true });
+      },
+
+      find,
+
+      findByUid: (uid: string) => findByAlias(uid, 'uid'),
+
+      findByUserCode: (userCode: string) => findByAlias(userCode, 'userCode'),
+
+      async consume(id: string) {
+        const won = await claim(consumed, `${model}:${id}`, new Date(clock() + CONSUMED_MARKER_SECONDS * 1000));
+        if (!won) throw new errors.InvalidGrant(`${model} already consumed`);
+        // The claim decided; the flag in the payload is what later finds report.
+        await docs.updateOne({ _id: id }, { $set: { 'payload.consumed': Math.floor(clock() / 1000) } });
+      },
+
+      async destroy(id: string) {
+        await docs.deleteOne({ _id: id });
+      },
+
+      async revokeByGrantId(grantId: string) {
+        // Rare path (reuse detection, logout, revocation): a filter on grantId is acceptable here.
+        await docs.deleteMany({ grantId });
+      },
+    };
+  };
+}
+
+/** Indexes that keep the rare non-`_id` paths bounded on MongoDB. */
+export async function createAdapterIndexes(connection: Connection): Promise<void> {
+  const db = connection.db!;
+  for (const model of GRANT_BOUND) {
+    await db.collection(collectionName(model)).createIndex({ grantId: 1 }, { sparse: true, name: 'grantId' });
+  }
+}

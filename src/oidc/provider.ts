@@ -1,0 +1,132 @@
+// The oidc-provider configuration: everything protocol-related is the library's; this file only chooses.
+// Choices that differ from the library's defaults say why.
+import Provider, { errors, type Adapter, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../../config/index.ts';
+import type { Accounts } from '../accounts/users.ts';
+import { renderPage } from '../http/render.ts';
+import { respondWithError } from '../http/error-page.ts';
+import { findAccountWith, SCOPE_CLAIMS } from './account.ts';
+
+export interface ProviderDeps {
+  config: Config;
+  accounts: Accounts;
+  adapter: (model: string) => Adapter;
+  jwks: { keys: JWK[] };
+  cookieKeys: string[];
+}
+
+/** Names of the provider's cookies; the Secure prefix makes browsers refuse them over plain http. */
+function cookieNames(secure: boolean) {
+  const prefix = secure ? '__Secure-' : '';
+  return {
+    session: `${prefix}latchkey.session`,
+    interaction: `${prefix}latchkey.interaction`,
+    resume: `${prefix}latchkey.resume`,
+  };
+}
+
+export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: ProviderDeps): Provider {
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure, signed: true };
+  const apiScopes = config.api?.scopes ?? [];
+
+  const configuration: Configuration = {
+    adapter,
+    clients: [], // every client lives in MongoDB (admin CLI), so changes apply without a restart
+    findAccount: findAccountWith(accounts),
+    jwks,
+    cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: cookieOptions, short: cookieOptions },
+    claims: SCOPE_CLAIMS,
+    scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), ...apiScopes],
+    responseTypes: ['code'], // no implicit or hybrid flows (RFC 9700 §2.1.2)
+    // PKCE (S256, the only method v9 accepts) for every client, not only public ones (RFC 9700 §2.1.1, ASVS 10.4.6).
+    pkce: { required: () => true },
+    // The RP must always name its redirect URI; it is then compared exactly with the registered ones.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
+    rotateRefreshToken: true,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new TypeError('first_party must be a boolean');
+      },
+    },
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      ClientCredentials: config.ttl.clientCredentials,
+      Grant: config.ttl.grant,
+      IdToken: config.ttl.idToken,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      // A rotated refresh token inherits what is left of its predecessor's lifetime, so the chain has an absolute end.
+      RefreshToken(ctx, token) {
+        const rotated = ctx?.oidc.entities.RotatedRefreshToken;
+        if (rotated && !token.isSenderConstrained()) return rotated.remainingTTL;
+        return config.ttl.refreshToken;
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      // A client may introspect or revoke only the tokens issued to it.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          const client = ctx.oidc.client;
+          await renderPage(ctx, 'logout', { titleId: 'logout.title', form, clientName: client?.clientName ?? undefined });
+        },
+        async postLogoutSuccessSource(ctx) {
+          const client = ctx.oidc.client;
+          await renderPage(ctx, 'logged-out', { titleId: 'logout.done_title', clientName: client?.clientName ?? undefined });
+        },
+      },
+      resourceIndicators: config.api ? resourceIndicatorsFor(config.api, config.ttl.accessToken) : { enabled: false },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // First-party clients (flag set by an admin) skip the consent page: the grant is created on the spot.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { client, session } = ctx.oidc;
+      if (!client || !session?.accountId) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (!(client as unknown as { first_party?: boolean }).first_party) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope(String(ctx.oidc.params?.scope ?? 'openid'));
+      if (ctx.oidc.claims) grant.addOIDCClaims(Object.keys({ ...ctx.oidc.claims.userinfo, ...ctx.oidc.claims.id_token }));
+      await grant.save();
+      session.grantIdFor(client.clientId, grant.jti);
+      return grant;
+    },
+    // Errors the provider cannot send back to the RP (e.g. an unregistered redirect_uri) get our error page, with
+    // the provider's public description: it tells the RP's developer what to fix.
+    async renderError(ctx, out, error) {
+      await respondWithError(ctx, error, { error: out.error, description: out.error_description ?? '' });
+    },
+  };
+
+  return new Provider(config.issuer, configuration);
+}
+
+function resourceIndicatorsFor(api: { audience: string; scopes: string[] }, accessTokenTTL: number) {
+  return {
+    enabled: true,
+    defaultResource: () => undefined,
+    useGrantedResource: () => false,
+    getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string) {
+      if (resource !== api.audience) throw new errors.InvalidTarget();
+      return { scope: api.scopes.join(' '), audience: api.audience, accessTokenTTL, accessTokenFormat: 'jwt' as const };
+    },
+  };
+}

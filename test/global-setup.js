@@ -1,0 +1,14 @@
+// Starts one local database for the whole run (unless MONGODB_URI names one); each test file then works in its
+// own database on it (helpers/database.ts). Plain JS: Jest loads global hooks natively (Node strips the types
+// of the imported .ts module).
+import { startLocalDb } from '../scripts/local-db.ts';
+
+export default async function globalSetup() {
+  if (process.env.MONGODB_URI) {
+    process.env.LATCHKEY_TEST_MONGODB = process.env.MONGODB_URI.replace(/\/[^/?]*(\?|$)/, '$1');
+    return;
+  }
+  const db = await startLocalDb({ log: (line) => process.stderr.write(line + '\n') });
+  process.env.LATCHKEY_TEST_MONGODB = db.uri;
+  globalThis.__latchkeyTestDb = db;
+}

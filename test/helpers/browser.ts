@@ -1,0 +1,81 @@
+// A minimal browser for HTTP-level tests: a real cookie jar (tough-cookie: paths, expiry, prefixes), manual
+// redirects so each hop can be asserted, and helpers to read and submit the forms of our pages.
+import { CookieJar } from 'tough-cookie';
+
+export interface Page {
+  url: string;
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+export interface Form {
+  action: string;
+  fields: Record<string, string>;
+}
+
+export class Browser {
+  readonly jar = new CookieJar();
+
+  async request(url: string, init: RequestInit = {}): Promise<Page> {
+    const cookie = await this.jar.getCookieString(url);
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { accept: 'text/html', ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
+    });
+    for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
+    return { url, status: response.status, headers: response.headers, body: await response.text() };
+  }
+
+  get(url: string): Promise<Page> {
+    return this.request(url);
+  }
+
+  post(url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Page> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+
+  /** Follows redirects from `page` until a page that is not a redirect, or one whose URL starts with `stopAt`. */
+  async follow(page: Page, stopAt?: string): Promise<Page> {
+    let current = page;
+    for (let hops = 0; hops < 20 && current.status >= 300 && current.status < 400; hops += 1) {
+      const next = new URL(current.headers.get('location')!, current.url).href;
+      if (stopAt && next.startsWith(stopAt)) return { ...current, url: next };
+      current = await this.get(next);
+    }
+    return current;
+  }
+
+  async cookieNames(url: string): Promise<string[]> {
+    return (await this.jar.getCookies(url)).map((c) => c.key);
+  }
+}
+
+const decode = (s: string) => s.replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/** The forms of a page whose action contains `actionPart`, with their hidden and prefilled fields. */
+export function findForm(page: Page, actionPart: string): Form {
+  const forms = [...page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)];
+  for (const [, attributes = '', inner = ''] of forms) {
+    const action = /action="([^"]*)"/.exec(attributes)?.[1];
+    if (action === undefined || !decode(action).includes(actionPart)) continue;
+    const fields: Record<string, string> = {};
+    for (const [input] of inner.matchAll(/<input\b[^>]*>/g)) {
+      const name = /name="([^"]*)"/.exec(input)?.[1];
+      const value = /value="([^"]*)"/.exec(input)?.[1];
+      if (name) fields[name] = decode(value ?? '');
+    }
+    return { action: new URL(decode(action), page.url).href, fields };
+  }
+  throw new Error(`no form with action containing ${actionPart} on ${page.url} (status ${page.status}):\n${page.body.slice(0, 2000)}`);
+}
+
+/** Message ids shown on a page (data-message-id attributes). */
+export function messageIds(page: Page): string[] {
+  return [...page.body.matchAll(/data-message-id="([^"]+)"/g)].map((m) => m[1]!);
+}

@@ -1,0 +1,60 @@
+// The relying party side of end-to-end tests: openid-client does discovery, PKCE, the token calls and ID token
+// validation, exactly as a real RP would; Browser plays the user's browser through our pages.
+import * as client from 'openid-client';
+import { Browser, findForm, type Page } from './browser.ts';
+import type { TestServer } from './server.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import { PASSWORD } from './factories.ts';
+
+export async function discover(server: TestServer, metadata: ClientMetadata): Promise<client.Configuration> {
+  return client.discovery(new URL(server.issuer), metadata.client_id, metadata.client_secret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+}
+
+export interface AuthorizationStart {
+  url: URL;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+export async function authorizationUrl(config: client.Configuration, redirectUri: string, params: Record<string, string> = {}): Promise<AuthorizationStart> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email offline_access',
+    prompt: 'consent',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return { url, verifier, state, nonce };
+}
+
+/** Drives the browser from the authorization URL to the login page. */
+export async function openLoginPage(browser: Browser, url: URL): Promise<Page> {
+  const page = await browser.follow(await browser.get(url.href));
+  if (page.status !== 200) throw new Error(`expected the login page, got ${page.status}: ${page.body.slice(0, 500)}`);
+  return page;
+}
+
+export async function submitLogin(browser: Browser, loginPage: Page, login: string, password = PASSWORD): Promise<Page> {
+  const form = findForm(loginPage, '/login');
+  return browser.post(form.action, { ...form.fields, login, password });
+}
+
+/** Signs in and allows consent; returns the callback URL the RP receives. */
+export async function signInAndConsent(browser: Browser, start: AuthorizationStart, login: string, redirectUri: string): Promise<URL> {
+  const loginPage = await openLoginPage(browser, start.url);
+  const afterLogin = await browser.follow(await submitLogin(browser, loginPage, login), redirectUri);
+  if (afterLogin.url.startsWith(redirectUri)) return new URL(afterLogin.url);
+  const consent = findForm(afterLogin, '/confirm');
+  const done = await browser.follow(await browser.post(consent.action, consent.fields), redirectUri);
+  if (!done.url.startsWith(redirectUri)) throw new Error(`did not reach the RP: ${done.status} ${done.body.slice(0, 500)}`);
+  return new URL(done.url);
+}

@@ -1,0 +1,59 @@
+// A real Latchkey on a random port with its own database, for one test file.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Connection } from 'mongoose';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { createLatchkey, type Latchkey } from '../../src/app.ts';
+import type { ConnectOptions } from '../../src/db/connection.ts';
+import { openTestDatabase } from './database.ts';
+import { createClientRegistry, type ClientRegistry } from '../../src/admin/clients.ts';
+import { Writable } from 'node:stream';
+
+export interface TestServer {
+  origin: string;
+  issuer: string;
+  config: Config;
+  latchkey: Latchkey;
+  connection: Connection;
+  dbUri: string;
+  clients: ClientRegistry;
+  /** Everything the server logged, one JSON line each. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, dbOptions: ConnectOptions = {}): Promise<TestServer> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const db = await openTestDatabase(dbOptions);
+  const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), ISSUER: `${origin}/oidc`, MONGODB_URI: db.uri, ...env });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger('debug', sink);
+  const latchkey = await createLatchkey({ config, connection: db.connection, log });
+  server.on('request', latchkey.app.callback());
+  return {
+    origin,
+    issuer: config.issuer,
+    config,
+    latchkey,
+    connection: db.connection,
+    dbUri: db.uri,
+    clients: createClientRegistry(db.connection),
+    logs,
+    async close() {
+      latchkey.beginShutdown();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.drop();
+    },
+  };
+}

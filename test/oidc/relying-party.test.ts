@@ -1,0 +1,153 @@
+// A real relying party (openid-client) walks every protocol feature Latchkey offers, through our own pages.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser, findForm } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+let server: TestServer;
+let rp: ClientMetadata;
+let user: User;
+let config: client.Configuration;
+let redirectUri: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  rp = await createClient(server, { grant_types: ['authorization_code', 'refresh_token', 'client_credentials'] });
+  user = await createUser(server);
+  config = await discover(server, rp);
+  redirectUri = rp.redirect_uris[0]!;
+});
+afterAll(() => server.close());
+
+async function signIn(browser = new Browser(), params: Record<string, string> = {}) {
+  const start = await authorizationUrl(config, redirectUri, params);
+  const callback = await signInAndConsent(browser, start, user.username, redirectUri);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  return { tokens, callback, browser };
+}
+
+describe('discovery', () => {
+  it('advertises the issuer exactly, S256 only, code only and the iss response parameter', () => {
+    const meta = config.serverMetadata();
+    expect(meta.issuer).toBe(server.issuer);
+    expect(meta.code_challenge_methods_supported).toEqual(['S256']);
+    expect(meta.response_types_supported).toEqual(['code']);
+    expect(meta.authorization_response_iss_parameter_supported).toBe(true);
+    expect(meta.grant_types_supported).not.toContain('password');
+    expect(meta.grant_types_supported).not.toContain('implicit');
+    for (const key of ['jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint'] as const) {
+      expect(meta[key]).toMatch(new RegExp(`^${server.issuer}/`));
+    }
+    expect(meta.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'email', 'offline_access']));
+    expect(meta.claims_supported).toEqual(expect.arrayContaining(['sub', 'email', 'name']));
+  });
+
+  it('publishes ES256 and RS256 public keys and no private parts', async () => {
+    const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: Record<string, string>[] };
+    expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    for (const key of jwks.keys) expect(key.d).toBeUndefined();
+  });
+});
+
+describe('authorization code with PKCE through our pages', () => {
+  it('returns code, state and iss to the RP, and a valid ID token signed with ES256', async () => {
+    const { tokens, callback } = await signIn();
+    expect(callback.searchParams.get('iss')).toBe(server.issuer);
+    const claims = tokens.claims()!;
+    expect(claims.sub).toBe(user._id);
+    expect(claims.iss).toBe(server.issuer);
+    expect(claims.aud).toBe(rp.client_id);
+    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
+    expect(header.alg).toBe('ES256');
+    expect(tokens.refresh_token).toBeTruthy();
+  });
+
+  it('serves the granted claims at userinfo', async () => {
+    const { tokens } = await signIn();
+    const info = await client.fetchUserInfo(config, tokens.access_token, user._id);
+    expect(info).toMatchObject({ sub: user._id, email: user.email, email_verified: true, preferred_username: user.username, name: user.name });
+  });
+
+  it('signs in again without the login page while the session lasts (consent only)', async () => {
+    const { browser } = await signIn();
+    const start = await authorizationUrl(config, redirectUri);
+    const page = await browser.follow(await browser.get(start.url.href), redirectUri);
+    expect(findForm(page, '/confirm').action).toContain('/interaction/');
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates on every use, and replaying the old one revokes the whole grant', async () => {
+    const { tokens } = await signIn();
+    const first = tokens.refresh_token!;
+    const second = await client.refreshTokenGrant(config, first);
+    expect(second.refresh_token).toBeTruthy();
+    expect(second.refresh_token).not.toBe(first);
+
+    await expect(client.refreshTokenGrant(config, first)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // The replay revoked the grant: the newer refresh token and the access tokens are dead too.
+    await expect(client.refreshTokenGrant(config, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const introspected = await client.tokenIntrospection(config, second.access_token);
+    expect(introspected.active).toBe(false);
+  });
+});
+
+describe('introspection and revocation', () => {
+  it('reports an active access token with its subject and client, then inactive once revoked', async () => {
+    const { tokens } = await signIn();
+    const active = await client.tokenIntrospection(config, tokens.access_token);
+    expect(active).toMatchObject({ active: true, sub: user._id, client_id: rp.client_id });
+
+    await client.tokenRevocation(config, tokens.access_token);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    await expect(client.fetchUserInfo(config, tokens.access_token, user._id)).rejects.toBeTruthy();
+  });
+
+  it('revokes a refresh token', async () => {
+    const { tokens } = await signIn();
+    await client.tokenRevocation(config, tokens.refresh_token!);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('client credentials', () => {
+  it('issues an access token to the client itself, which introspects as active without a subject', async () => {
+    const tokens = await client.clientCredentialsGrant(config);
+    expect(tokens.token_type.toLowerCase()).toBe('bearer');
+    const info = await client.tokenIntrospection(config, tokens.access_token);
+    expect(info).toMatchObject({ active: true, client_id: rp.client_id });
+    expect(info.sub).toBeUndefined();
+  });
+
+  it('refuses a wrong client secret', async () => {
+    const wrong = new client.Configuration(config.serverMetadata(), rp.client_id, 'not-the-secret');
+    client.allowInsecureRequests(wrong);
+    await expect(client.clientCredentialsGrant(wrong)).rejects.toMatchObject({ error: 'invalid_client' });
+  });
+});
+
+describe('RP-initiated logout', () => {
+  it('asks on our page, ends the session and returns to the registered post-logout URI with state', async () => {
+    const { tokens, browser } = await signIn();
+    const postLogout = rp.post_logout_redirect_uris[0]!;
+    const endSession = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: postLogout, state: 'bye' });
+    const confirm = await browser.get(endSession.href);
+    expect(confirm.status).toBe(200);
+    expect(confirm.body).toContain('name="logout" value="yes"');
+    const form = findForm(confirm, '/session/end/confirm');
+    const done = await browser.post(form.action, { ...form.fields, logout: 'yes' });
+    expect(done.status).toBe(303);
+    const back = new URL(done.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(postLogout);
+    expect(back.searchParams.get('state')).toBe('bye');
+
+    // The session is gone: the next authorization shows the login page again.
+    const start = await authorizationUrl(config, redirectUri);
+    const page = await browser.follow(await browser.get(start.url.href));
+    expect(findForm(page, '/login')).toBeTruthy();
+  });
+});
