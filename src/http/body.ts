@@ -17,10 +17,10 @@ export async function readForm(ctx: Context, limit: number): Promise<Record<stri
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.includes('\uFFFD')) throw new ValidationError('invalid_encoding', 'body is not valid UTF-8');
   const form: Record<string, string> = {};
-  for (const [key, value] of new URLSearchParams(text)) {
+  for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) {
+    // Broken UTF-8 (raw or percent-encoded) decodes to U+FFFD: refuse it rather than store a mangled value.
+    if (key.includes('\uFFFD') || value.includes('\uFFFD')) throw new ValidationError('invalid_encoding', 'body is not valid UTF-8');
     // A repeated field is ambiguous: refuse rather than guess which one counts.
     if (key in form) throw new ValidationError('repeated_field', `field ${key} repeated`);
     form[key] = value;

@@ -1,0 +1,55 @@
+// The configuration refuses to run production with development defaults, and validates every value at boot.
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../config/index.ts';
+
+const production = {
+  NODE_ENV: 'production',
+  ISSUER: 'https://id.example.com/oidc',
+  MONGODB_URI: 'mongodb://db.internal:27017/latchkey?replicaSet=rs0',
+  TRUST_PROXY: 'true',
+};
+
+describe('production', () => {
+  it('starts with a complete production configuration: Secure cookies and the issuer path as mount point', () => {
+    const config = loadConfig(production);
+    expect(config.cookieSecure).toBe(true);
+    expect(config.issuerPath).toBe('/oidc');
+    expect(config.production).toBe(true);
+  });
+
+  it.each([
+    ['no MONGODB_URI', { MONGODB_URI: '' }, /MONGODB_URI/],
+    ['an http issuer', { ISSUER: 'http://id.example.com/oidc' }, /https/],
+    ['no trusted TLS proxy', { TRUST_PROXY: 'false' }, /TRUST_PROXY/],
+    ['insecure cookies', { COOKIE_SECURE: 'false' }, /COOKIE_SECURE/],
+    ['short cookie keys', { COOKIE_KEYS: 'short' }, /COOKIE_KEYS/],
+  ])('refuses %s', (_label, change, message) => {
+    expect(() => loadConfig({ ...production, ...change })).toThrow(message);
+    expect(() => loadConfig({ ...production, ...change })).toThrow(ConfigError);
+  });
+});
+
+describe('validation', () => {
+  it('uses development defaults on a developer machine', () => {
+    const config = loadConfig({});
+    expect(config.issuer).toBe('http://localhost:3000/oidc');
+    expect(config.cookieSecure).toBe(false);
+    expect(config.ttl.authorizationCode).toBe(60);
+    expect(config.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  });
+
+  it.each([
+    ['authorization codes living longer than 10 minutes', { TTL_AUTHORIZATION_CODE: '601' }],
+    ['argon2 below the OWASP minimum', { ARGON2_MEMORY_KIB: '4096' }],
+    ['a port out of range', { PORT: '70000' }],
+    ['an issuer that is not a URL', { ISSUER: 'not a url' }],
+    ['an unknown environment', { NODE_ENV: 'staging' }],
+  ])('refuses %s, naming the variable', (_label, env) => {
+    const variable = Object.keys(env)[0]!;
+    expect(() => loadConfig(env)).toThrow(new RegExp(variable));
+  });
+
+  it('refuses an issuer with a query', () => {
+    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc?x=1' })).toThrow(/query/);
+  });
+});

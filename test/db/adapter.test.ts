@@ -1,0 +1,129 @@
+// oidc-provider's storage on the local database: every model round-trips, consume is single-use, expired
+// entries are not returned, aliases find sessions by uid, and revokeByGrantId removes exactly one grant's tokens.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Connection } from 'mongoose';
+import { createAdapterFactory, MODELS, collectionName, ADAPTER_COLLECTIONS } from '../../src/oidc/adapter.ts';
+import { manageExpiry } from '../../src/db/expiry.ts';
+import { createLogger } from '../../src/log.ts';
+import { openTestDatabase } from '../helpers/database.ts';
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>;
+let connection: Connection;
+let now = Date.now();
+const clock = () => now;
+let adapterFor: ReturnType<typeof createAdapterFactory>;
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  connection = db.connection;
+  adapterFor = createAdapterFactory(connection, clock);
+});
+afterAll(() => db.drop());
+
+describe('every model', () => {
+  it.each(MODELS)('%s round-trips its payload under a string id and is destroyed on request', async (model) => {
+    const adapter = adapterFor(model);
+    const payload = { kind: model, jti: `${model}-1`, grantId: 'g-1', nested: { empty: {}, list: [1, 2] }, exp: 123 };
+    await adapter.upsert(`${model}-1`, payload, 60);
+    expect(await adapter.find(`${model}-1`)).toEqual(payload);
+    await adapter.destroy(`${model}-1`);
+    expect(await adapter.find(`${model}-1`)).toBeUndefined();
+  });
+
+  it('keeps documents without expiresIn (e.g. registered clients) forever', async () => {
+    const adapter = adapterFor('Client');
+    await adapter.upsert('client-forever', { client_id: 'client-forever' });
+    now += 10 * 365 * 86400_000;
+    try {
+      expect(await adapter.find('client-forever')).toEqual({ client_id: 'client-forever' });
+    } finally {
+      now = Date.now();
+    }
+  });
+});
+
+describe('expiry', () => {
+  it('does not return an entry past its expiry, even before the sweeper removes it', async () => {
+    const adapter = adapterFor('AccessToken');
+    await adapter.upsert('short-lived', { jti: 'short-lived' }, 30);
+    expect(await adapter.find('short-lived')).toBeDefined();
+    now += 31_000;
+    try {
+      expect(await adapter.find('short-lived')).toBeUndefined();
+    } finally {
+      now = Date.now();
+    }
+  });
+
+  it('sweeps expired documents away and keeps live ones', async () => {
+    const adapter = adapterFor('Interaction');
+    await adapter.upsert('old', { jti: 'old' }, 1);
+    await adapter.upsert('young', { jti: 'young' }, 3600);
+    const expiry = await manageExpiry(connection, ADAPTER_COLLECTIONS, { intervalSeconds: 3600, log: createLogger('silent') });
+    try {
+      await expiry.sweep(new Date(Date.now() + 5_000));
+      const left = await connection.db!.collection(collectionName('Interaction')).find({}).toArray();
+      expect(left.map((d) => d._id)).toEqual(['young']);
+    } finally {
+      expiry.stop();
+    }
+  });
+});
+
+describe('consume', () => {
+  it('marks the payload consumed and refuses a second consume', async () => {
+    const adapter = adapterFor('AuthorizationCode');
+    await adapter.upsert('code-1', { jti: 'code-1', grantId: 'g-c' }, 60);
+    await adapter.consume('code-1');
+    expect((await adapter.find('code-1'))?.consumed).toEqual(expect.any(Number));
+    await expect(adapter.consume('code-1')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets exactly one of 20 parallel redemptions of one code consume it', async () => {
+    const adapter = adapterFor('AuthorizationCode');
+    await adapter.upsert('code-race', { jti: 'code-race' }, 60);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => adapter.consume('code-race')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+});
+
+describe('sessions by uid', () => {
+  it('finds a session by its uid, also after it is saved again under a new id', async () => {
+    const adapter = adapterFor('Session');
+    await adapter.upsert('sess-1', { jti: 'sess-1', uid: 'uid-1', kind: 'Session' }, 600);
+    expect(await adapter.findByUid!('uid-1')).toMatchObject({ jti: 'sess-1' });
+    // oidc-provider regenerates the session id on login: destroy the old id, save under the new one.
+    await adapter.destroy('sess-1');
+    await adapter.upsert('sess-2', { jti: 'sess-2', uid: 'uid-1', kind: 'Session' }, 600);
+    expect(await adapter.findByUid!('uid-1')).toMatchObject({ jti: 'sess-2' });
+    expect(await adapter.findByUid!('uid-unknown')).toBeUndefined();
+  });
+
+  it('does not return a session through a stale alias once the session is gone', async () => {
+    const adapter = adapterFor('Session');
+    await adapter.upsert('sess-gone', { jti: 'sess-gone', uid: 'uid-gone' }, 600);
+    await adapter.destroy('sess-gone');
+    expect(await adapter.findByUid!('uid-gone')).toBeUndefined();
+  });
+
+  it('finds device codes by user code', async () => {
+    const adapter = adapterFor('DeviceCode');
+    await adapter.upsert('dc-1', { jti: 'dc-1', userCode: 'ABCD-EFGH' }, 600);
+    expect(await adapter.findByUserCode!('ABCD-EFGH')).toMatchObject({ jti: 'dc-1' });
+  });
+});
+
+describe('revokeByGrantId', () => {
+  it('removes the tokens and codes of that grant only', async () => {
+    const models = ['AccessToken', 'RefreshToken', 'AuthorizationCode'] as const;
+    for (const model of models) {
+      await adapterFor(model).upsert(`${model}-a`, { jti: `${model}-a`, grantId: 'grant-a' }, 600);
+      await adapterFor(model).upsert(`${model}-b`, { jti: `${model}-b`, grantId: 'grant-b' }, 600);
+    }
+    for (const model of models) await adapterFor(model).revokeByGrantId!('grant-a');
+    for (const model of models) {
+      expect(await adapterFor(model).find(`${model}-a`)).toBeUndefined();
+      expect(await adapterFor(model).find(`${model}-b`)).toBeDefined();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+// The claim/consume primitives and the slot limit, raced against the real local database: these are what every
+// "exactly once" and "at most N" decision in Latchkey rests on.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Connection } from 'mongoose';
+import { claim, consume, takeSlot, type ExpiringDoc } from '../../src/db/atomic.ts';
+import { openTestDatabase } from '../helpers/database.ts';
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>;
+let connection: Connection;
+const collection = () => connection.db!.collection<ExpiringDoc>('race');
+const inAnHour = () => new Date(Date.now() + 3600_000);
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  connection = db.connection;
+});
+afterAll(() => db.drop());
+
+const twenty = <T>(fn: () => Promise<T>) => Promise.all(Array.from({ length: 20 }, fn));
+
+describe('claim', () => {
+  it('gives exactly one of 20 parallel claims of one key the win', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const results = await twenty(() => claim(collection(), `claim-${round}`, inAnHour()));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    }
+  });
+});
+
+describe('consume', () => {
+  it('reports deletedCount 1 to exactly one of 20 parallel consumers of one document', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      await collection().insertOne({ _id: `consume-${round}`, expiresAt: inAnHour() });
+      const results = await twenty(() => consume(collection(), `consume-${round}`));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    }
+  });
+});
+
+describe('takeSlot', () => {
+  it('lets exactly 5 of 20 parallel tries through a limit of 5', async () => {
+    const now = new Date();
+    const results = await twenty(() => takeSlot(collection(), { key: 'limit:a', limit: 5, windowSeconds: 60 }, now));
+    expect(results.filter((r) => r.allowed)).toHaveLength(5);
+    expect(results.filter((r) => r.allowed).map((r) => r.slot).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('opens fresh slots in the next window, and only there', async () => {
+    const limit = { key: 'limit:b', limit: 2, windowSeconds: 60 };
+    const start = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    expect((await takeSlot(collection(), limit, start)).allowed).toBe(true);
+    expect((await takeSlot(collection(), limit, start)).allowed).toBe(true);
+    const full = await takeSlot(collection(), limit, new Date(start.getTime() + 59_000));
+    expect(full.allowed).toBe(false);
+    expect(full.resetsAt.getTime()).toBe(start.getTime() + 60_000);
+    const next = await twenty(() => takeSlot(collection(), limit, new Date(start.getTime() + 60_000)));
+    expect(next.filter((r) => r.allowed)).toHaveLength(2);
+  });
+
+  it('keeps limits of different keys apart', async () => {
+    const now = new Date();
+    expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);
+    expect((await takeSlot(collection(), { key: 'limit:d', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);
+    expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(false);
+  });
+});

@@ -1,0 +1,79 @@
+// Records every database command of one complete sign-in flow (authorize → sign-in → consent → token →
+// userinfo) and fails if any command on that path filters by anything but `_id` alone. On FerretDB any other
+// filter scans the whole collection, so this is what keeps sign-in fast as data grows.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+interface Recorded {
+  commandName: string;
+  collection: string | undefined;
+  filters: unknown[];
+}
+
+const commands: Recorded[] = [];
+let recording = false;
+let server: TestServer;
+
+/** The filters a command applies, by command shape (find, update, delete, findAndModify, count, aggregate…). */
+function filtersOf(name: string, command: Record<string, unknown>): unknown[] {
+  switch (name) {
+    case 'find':
+    case 'count':
+    case 'distinct':
+      return [command.filter ?? command.query ?? {}];
+    case 'update':
+      return (command.updates as { q: unknown }[]).map((u) => u.q);
+    case 'delete':
+      return (command.deletes as { q: unknown }[]).map((d) => d.q);
+    case 'findAndModify':
+      return [command.query ?? {}];
+    case 'aggregate':
+      return [command.pipeline];
+    default:
+      return [];
+  }
+}
+
+function isIdOnly(filter: unknown): boolean {
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) return false;
+  const keys = Object.keys(filter);
+  return keys.length === 1 && keys[0] === '_id' && typeof (filter as { _id: unknown })._id === 'string';
+}
+
+beforeAll(async () => {
+  server = await startTestServer({}, {
+    onCommand({ commandName, collection, command }) {
+      if (recording) commands.push({ commandName, collection, filters: filtersOf(commandName, command) });
+    },
+  });
+});
+afterAll(() => server.close());
+
+it('touches the database only by _id during a complete sign-in flow', async () => {
+  const rp = await createClient(server);
+  const user = await createUser(server);
+  const config = await discover(server, rp);
+  const redirectUri = rp.redirect_uris[0]!;
+
+  recording = true;
+  const start = await authorizationUrl(config, redirectUri);
+  const callback = await signInAndConsent(new Browser(), start, user.email, redirectUri);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  await client.fetchUserInfo(config, tokens.access_token, user._id);
+  recording = false;
+
+  const offending = commands.filter((c) => c.filters.some((f) => !isIdOnly(f)));
+  const summary = commands.reduce<Record<string, number>>((acc, c) => {
+    const key = `${c.commandName} ${c.collection ?? ''}`.trim();
+    acc[key] = (acc[key] ?? 0) + 1;
+    return acc;
+  }, {});
+  console.log(`database commands for one sign-in flow: ${commands.length}\n${JSON.stringify(summary, null, 2)}`);
+  expect(offending).toEqual([]);
+  expect(commands.length).toBeGreaterThan(10);
+  expect(commands.some((c) => c.commandName === 'find' && c.collection === 'user_aliases')).toBe(true);
+});

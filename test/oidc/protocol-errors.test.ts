@@ -1,0 +1,166 @@
+// What a relying party (or an attacker posing as one) sees when a request breaks the rules: RFC 9700 and the
+// OpenID certification tests' expectations.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser, findForm, messageIds } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+let server: TestServer;
+let rp: ClientMetadata;
+let config: client.Configuration;
+let user: User;
+let redirectUri: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  rp = await createClient(server);
+  config = await discover(server, rp);
+  user = await createUser(server);
+  redirectUri = rp.redirect_uris[0]!;
+});
+afterAll(() => server.close());
+
+function authorizeUrl(params: Record<string, string>): string {
+  const url = new URL(`${server.issuer}/auth`);
+  const defaults = { client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: redirectUri, state: 's1', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+  for (const [key, value] of Object.entries({ ...defaults, ...params })) if (value !== '') url.searchParams.set(key, value);
+  return url.href;
+}
+
+describe('redirect URIs', () => {
+  // Registered: <origin>/cb. Each variant differs by a little; exact matching must refuse them all.
+  const variants: [string, (registered: string) => string][] = [
+    ['an unregistered host', () => 'https://attacker.example/cb'],
+    ['a trailing slash', (r) => `${r}/`],
+    ['an added query', (r) => `${r}?x=1`],
+    ['a different path case', (r) => r.replace('/cb', '/CB')],
+  ];
+
+  it.each(variants)('shows our error page for %s and never redirects', async (_label, variant) => {
+    const page = await new Browser().get(authorizeUrl({ redirect_uri: variant(redirectUri) }));
+    expect(page.status).toBe(400);
+    expect(page.headers.get('location')).toBeNull();
+    expect(messageIds(page)).toContain('error.oidc');
+    expect(page.body).toContain('redirect_uri');
+    expect(page.body).toMatch(/Support code: [A-Z0-9]{8}/);
+  });
+});
+
+describe('PKCE', () => {
+  async function errorAtRp(params: Record<string, string>) {
+    const page = await new Browser().get(authorizeUrl(params));
+    expect(page.status).toBe(303);
+    const location = new URL(page.headers.get('location')!);
+    expect(location.href.startsWith(redirectUri)).toBe(true);
+    return location.searchParams;
+  }
+
+  it('refuses an authorization request without a code_challenge, even from a confidential client', async () => {
+    const result = await errorAtRp({ code_challenge: '', code_challenge_method: '' });
+    expect(result.get('error')).toBe('invalid_request');
+    expect(result.get('iss')).toBe(server.issuer);
+  });
+
+  it('refuses the plain method', async () => {
+    const result = await errorAtRp({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' });
+    expect(result.get('error')).toBe('invalid_request');
+  });
+
+  it('refuses a token request with the wrong verifier', async () => {
+    const start = await authorizationUrl(config, redirectUri);
+    const callback = await signInAndConsent(new Browser(), start, user.username, redirectUri);
+    await expect(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: start.state }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('grants and response types', () => {
+  it('refuses the implicit response type', async () => {
+    const page = await new Browser().get(authorizeUrl({ response_type: 'token' }));
+    const location = page.headers.get('location');
+    const error = location ? new URL(location).searchParams.get('error') ?? new URLSearchParams(new URL(location).hash.slice(1)).get('error') : undefined;
+    expect(error ?? page.status).toBe('unsupported_response_type');
+  });
+
+  it('refuses the password grant', async () => {
+    const response = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${rp.client_id}:${rp.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'password', username: user.username, password: 'x' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'unsupported_grant_type' });
+  });
+});
+
+describe('authorization code reuse', () => {
+  it('fails the second redemption and revokes the tokens issued with the code', async () => {
+    const start = await authorizationUrl(config, redirectUri);
+    const callback = await signInAndConsent(new Browser(), start, user.username, redirectUri);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+
+    await expect(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    const userinfo = await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(userinfo.status).toBe(401);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('consent', () => {
+  it('names the client and the scopes in words, and Cancel returns access_denied to the RP', async () => {
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri);
+    const afterLogin = await browser.follow(await submitLogin(browser, await openLoginPage(browser, start.url), user.username));
+    expect(afterLogin.body).toContain('Allow Test App to access your account?');
+    expect(afterLogin.body).toContain('See your email address');
+    expect(afterLogin.body).toContain('Keep access while you are not using it');
+    const cancel = findForm(afterLogin, '/abort');
+    const back = await browser.follow(await browser.post(cancel.action, cancel.fields), redirectUri);
+    const result = new URL(back.url);
+    expect(result.searchParams.get('error')).toBe('access_denied');
+    expect(result.searchParams.get('state')).toBe(start.state);
+  });
+
+  it('is skipped for a first-party client', async () => {
+    const firstParty = await createClient(server, { client_name: 'Our Own App', first_party: true });
+    const ownConfig = await discover(server, firstParty);
+    const browser = new Browser();
+    // No prompt=consent here: a first-party app has nothing to ask.
+    const start = await authorizationUrl(ownConfig, firstParty.redirect_uris[0]!, { prompt: 'login', scope: 'openid email' });
+    const response = await submitLogin(browser, await openLoginPage(browser, start.url), user.username);
+    const landed = await browser.follow(response, firstParty.redirect_uris[0]!);
+    const callback = new URL(landed.url);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    const tokens = await client.authorizationCodeGrant(ownConfig, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    expect(tokens.claims()!.sub).toBe(user._id);
+    const info = await client.fetchUserInfo(ownConfig, tokens.access_token, user._id);
+    expect(info.email).toBe(user.email);
+  });
+});
+
+describe('token ownership', () => {
+  it('does not let one client introspect or revoke another client\'s token', async () => {
+    const start = await authorizationUrl(config, redirectUri);
+    const callback = await signInAndConsent(new Browser(), start, user.username, redirectUri);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+
+    const other = await createClient(server, { client_name: 'Other App' });
+    const otherConfig = await discover(server, other);
+    expect((await client.tokenIntrospection(otherConfig, tokens.access_token)).active).toBe(false);
+    await client.tokenRevocation(otherConfig, tokens.access_token).catch(() => undefined);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+  });
+});
