@@ -33,10 +33,13 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     (stopping ??= (async () => {
       latchkey.beginShutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections become idle as their last request finishes: close each as soon as it does.
+      const sweepIdle = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       await closed;
-      clearTimeout(timer);
+      clearInterval(sweepIdle);
+      clearTimeout(deadline);
       await connection.close();
       log.info('latchkey stopped');
     })());

@@ -1,0 +1,40 @@
+// Behind a TLS-terminating proxy in production: https endpoints from the forwarded headers, HSTS, and cookies
+// that browsers only send over https.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createClient } from '../helpers/factories.ts';
+
+let server: TestServer;
+const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' };
+
+beforeAll(async () => {
+  server = await startTestServer({ NODE_ENV: 'production', ISSUER: 'https://id.example.test/oidc', TRUST_PROXY: 'true' });
+});
+afterAll(() => server.close());
+
+it('publishes https endpoints under the forwarded host', async () => {
+  const response = await fetch(`${server.origin}/oidc/.well-known/openid-configuration`, { headers: forwarded });
+  const discovery = (await response.json()) as Record<string, string>;
+  expect(discovery.issuer).toBe('https://id.example.test/oidc');
+  expect(discovery.token_endpoint).toBe('https://id.example.test/oidc/token');
+  expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+});
+
+it('sets __Secure- prefixed, Secure cookies and HSTS on error pages too', async () => {
+  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
+  const url = new URL(`${server.origin}/oidc/auth`);
+  for (const [k, v] of Object.entries({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
+    url.searchParams.set(k, v);
+  }
+  const response = await fetch(url, { headers: forwarded, redirect: 'manual' });
+  expect(response.status).toBe(303);
+  const cookies = response.headers.getSetCookie();
+  expect(cookies.length).toBeGreaterThan(0);
+  for (const cookie of cookies) {
+    expect(cookie.startsWith('__Secure-latchkey.')).toBe(true);
+    expect(cookie.toLowerCase()).toContain('; secure');
+  }
+  const missing = await fetch(`${server.origin}/nowhere`, { headers: forwarded });
+  expect(missing.status).toBe(404);
+  expect(missing.headers.get('strict-transport-security')).toContain('max-age=31536000');
+});
