@@ -82,24 +82,33 @@ export function createAccounts(connection: Connection, hasher: PasswordHasher): 
         throw new ValidationError('invalid_password', 'password must have 8 to 1024 characters');
       }
       const id = randomBytes(16).toString('base64url');
+      const passwordHash = await hasher.hash(input.password);
       const claimed: string[] = [];
+      const releaseClaims = async () => {
+        for (const mine of claimed) await consume(aliases, mine);
+      };
       for (const key of [loginKey(username), loginKey(email)]) {
         if (!(await claim(aliases, key, NEVER, { userId: id }))) {
-          for (const mine of claimed) await consume(aliases, mine);
+          await releaseClaims();
           throw new ConflictError('login_taken', `${key.slice('login:'.length)} is already in use`);
         }
         claimed.push(key);
       }
-      const created = await users.create({
-        _id: id,
-        username,
-        email,
-        emailVerified: input.emailVerified ?? false,
-        name: input.name ?? '',
-        passwordHash: await hasher.hash(input.password),
-        roles: input.roles ?? [],
-      });
-      return created.toObject();
+      try {
+        const created = await users.create({
+          _id: id,
+          username,
+          email,
+          emailVerified: input.emailVerified ?? false,
+          name: input.name ?? '',
+          passwordHash,
+          roles: input.roles ?? [],
+        });
+        return created.toObject();
+      } catch (error) {
+        await releaseClaims();
+        throw error;
+      }
     },
 
     findById,

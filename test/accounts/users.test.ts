@@ -1,0 +1,69 @@
+// Accounts on the real database: unique login names under races, argon2id storage, password handling.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createUser, PASSWORD } from '../helpers/factories.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe('creating users', () => {
+  it('lets exactly one of 10 parallel creations with the same username succeed', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => createUser(server, { username: 'racer', email: `racer${i}@example.test` })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ email: string }>).value;
+    // The losers released the email aliases they had claimed: those addresses are free again.
+    const loserEmails = Array.from({ length: 10 }, (_, i) => `racer${i}@example.test`).filter((e) => e !== winner.email);
+    await expect(createUser(server, { username: 'racer-late', email: loserEmails[0]! })).resolves.toBeTruthy();
+  });
+
+  it('refuses an email already used by someone else, whatever its case, and keeps the first owner', async () => {
+    const first = await createUser(server, { email: 'Owner@Example.test' });
+    await expect(createUser(server, { email: 'owner@example.TEST' })).rejects.toMatchObject({ code: 'login_taken' });
+    expect((await server.latchkey.accounts.findByLogin('OWNER@example.test'))!._id).toBe(first._id);
+  });
+
+  it('refuses invalid usernames, emails and too-short passwords', async () => {
+    await expect(createUser(server, { username: 'has space' })).rejects.toMatchObject({ code: 'invalid_username' });
+    await expect(createUser(server, { email: 'not-an-email' })).rejects.toMatchObject({ code: 'invalid_email' });
+    await expect(createUser(server, { password: 'short' })).rejects.toMatchObject({ code: 'invalid_password' });
+  });
+});
+
+describe('password storage', () => {
+  it('stores argon2id at or above the OWASP minimum, salted per user', async () => {
+    const a = await createUser(server);
+    const b = await createUser(server);
+    for (const user of [a, b]) {
+      expect(user.passwordHash).toMatch(/^\$argon2id\$v=19\$/);
+      expect(user.passwordHash).toMatch(/m=19456/);
+      expect(user.passwordHash).toMatch(/t=2/);
+    }
+    expect(a.passwordHash).not.toBe(b.passwordHash);
+    const stored = await server.connection.db!.collection('users').findOne({ _id: a._id as never });
+    expect(JSON.stringify(stored)).not.toContain(PASSWORD);
+  });
+
+  it('checks the whole password: no truncation, no case folding', async () => {
+    const user = await createUser(server);
+    for (const wrong of [PASSWORD + 'x', PASSWORD.slice(0, -1), PASSWORD.toUpperCase()]) {
+      expect((await server.latchkey.accounts.signIn(user.username, wrong)).ok).toBe(false);
+    }
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
+  });
+
+  it('treats composed and decomposed Unicode the same (NFKC), and accepts 64+ characters and symbols', async () => {
+    const password = `caf\u00e9 <"quoted"> & \\ 😀 ${'long '.repeat(12)}`;
+    const user = await createUser(server, { password });
+    expect((await server.latchkey.accounts.signIn(user.email, password.replace('\u00e9', 'e\u0301'))).ok).toBe(true);
+  });
+
+  it('refuses a password over 1024 code points without hashing it', async () => {
+    const user = await createUser(server);
+    expect((await server.latchkey.accounts.signIn(user.username, 'x'.repeat(1025))).ok).toBe(false);
+  });
+});
