@@ -1,7 +1,9 @@
 // Chooses the page language (ui_locales first, then Accept-Language) and looks messages up by id.
 import { en, type Catalogue, type MessageId } from './messages/en.ts';
+import { fr } from './messages/fr.ts';
 
-const catalogues: Record<string, Catalogue> = { en };
+/** One file per language in messages/; adding a language is adding its file here. */
+const catalogues: Record<string, Catalogue> = { en, fr };
 export const DEFAULT_LOCALE = 'en';
 export const SUPPORTED_LOCALES = Object.keys(catalogues);
 

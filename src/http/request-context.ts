@@ -10,17 +10,21 @@ export function newSupportCode(): string {
   return randomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
 }
 
+/** Sets the page language: the RP's ui_locales first (known once the interaction is loaded), then Accept-Language. */
+export function useLocale(ctx: AppContext, uiLocales: string | undefined): void {
+  ctx.state.locale = chooseLocale(uiLocales, ctx.get('accept-language'));
+  ctx.state.t = translator(ctx.state.locale);
+}
+
 export function requestContext(log: Logger): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
     const started = process.hrtime.bigint();
     const requestId = newSupportCode();
     const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
-    const locale = chooseLocale(uiLocales, ctx.get('accept-language'));
     ctx.state.requestId = requestId;
     ctx.state.nonce = randomBytes(16).toString('base64');
-    ctx.state.locale = locale;
-    ctx.state.t = translator(locale);
+    useLocale(ctx, uiLocales);
     ctx.state.log = log.child({ requestId });
     ctx.set('X-Request-Id', requestId);
     try {

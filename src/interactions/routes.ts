@@ -12,6 +12,8 @@ import { readForm } from '../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
 import { FlowExpiredError, ValidationError } from '../http/errors.ts';
 import { renderPage } from '../http/render.ts';
+import { useLocale } from '../http/request-context.ts';
+import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
 
 export interface InteractionDeps {
@@ -39,6 +41,8 @@ export function interactionRoutes({ provider, accounts, config }: InteractionDep
   async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
+    const uiLocales = details.params.ui_locales;
+    if (typeof uiLocales === 'string') useLocale(ctx as AppContext, uiLocales);
     if (expectedPrompt && details.prompt.name !== expectedPrompt) {
       throw new FlowExpiredError(`expected prompt ${expectedPrompt}, got ${details.prompt.name}`);
     }
