@@ -1,0 +1,109 @@
+// Benchmark child: Latchkey as it runs in production, on the database named by BENCH_MONGODB_URI, seeded with one
+// client and one user (a real argon2id hash at the configured cost). Every command the driver sends is counted,
+// so the parent can divide the commands of a measured window by the flows completed in it.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../config/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
+import { createLatchkey } from '../../src/app.ts';
+import { createClientRegistry } from '../../src/admin/clients.ts';
+import { cacheTemplates } from '../../src/http/render.ts';
+import { runChild } from './ipc.ts';
+import { cpuMicros, REDIRECT_URI, type ServerCounters, type Target } from './target.ts';
+
+/** pino's numeric level for "warn". */
+const WARN = 40;
+
+/**
+ * The request log is still written at the configured level (its cost is part of serving a request), but only
+ * warnings and errors reach stderr, where the parent keeps them for a failure report.
+ */
+function warningsToStderr(): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) {
+        const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
+        if (level >= WARN) process.stderr.write(line + '\n');
+      }
+      done();
+    },
+  });
+}
+
+await runChild(async () => {
+  const uri = process.env.BENCH_MONGODB_URI;
+  if (!uri) throw new Error('BENCH_MONGODB_URI is not set');
+
+  let dbCommands = 0;
+  const dbCommandsByName = new Map<string, number>();
+  const connection = await connectDatabase(uri, {
+    onCommand({ commandName }) {
+      dbCommands += 1;
+      dbCommandsByName.set(commandName, (dbCommandsByName.get(commandName) ?? 0) + 1);
+    },
+  });
+
+  // Listen first to learn the port: the issuer (and so the configuration) names it.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const config = loadConfig({
+    ...process.env, // ARGON2_*, LOG_LEVEL, TTL_* … apply as they would to `npm start`
+    NODE_ENV: 'development', // production would demand https and a proxy; what it changes that matters is below
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ISSUER: `${origin}/oidc`,
+    MONGODB_URI: uri,
+    // The sweeper exists only because FerretDB has no TTL indexes; on MongoDB in production there is none, and its
+    // collection scans would land in a measured window at random.
+    SWEEP_INTERVAL: String(24 * 3600),
+  });
+  const log = createLogger(config.logLevel, warningsToStderr());
+  const latchkey = await createLatchkey({ config, connection, log });
+  // Production compiles each page template once; development re-reads them on every request.
+  cacheTemplates(true);
+  server.on('request', latchkey.app.callback());
+
+  const client = await createClientRegistry(connection).create({
+    client_name: 'Benchmark RP',
+    redirect_uris: [REDIRECT_URI],
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
+  const password = randomBytes(12).toString('base64url');
+  const user = await latchkey.accounts.create({
+    username: 'bench-user',
+    email: 'bench-user@example.test',
+    name: 'Bench User',
+    password,
+    emailVerified: true,
+  });
+
+  const target: Target = {
+    name: 'latchkey',
+    issuer: config.issuer,
+    clientId: client.client_id,
+    clientSecret: client.client_secret!,
+    login: user.username,
+    password,
+  };
+
+  return {
+    info: { target, argon2: config.argon2 },
+    handlers: {
+      async counters(): Promise<ServerCounters> {
+        return { cpuMicros: cpuMicros(), dbCommands, dbCommandsByName: Object.fromEntries(dbCommandsByName) };
+      },
+    },
+    async stop() {
+      latchkey.beginShutdown();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // A fresh database per run: nothing in it is worth keeping.
+      await connection.dropDatabase().catch(() => {});
+      await connection.close();
+    },
+  };
+});

@@ -1,0 +1,99 @@
+// Benchmark child: the browsers. Runs in its own process so the servers' event loops measure only serving.
+// A window runs N browsers side by side; each starts fresh flows (a new cookie jar, so a full sign-in every time)
+// until the window's deadline, then the window waits for the flows in progress to end, so nothing from one
+// window spills into the next one's database command count.
+import { runFlow, discover, type Endpoints } from './flow.ts';
+import { runChild } from './ipc.ts';
+import { summarize, type LatencySummary } from './stats.ts';
+import { cpuMicros, type Target } from './target.ts';
+
+/** Longest a single flow may take before it is abandoned (and counted as failed). */
+const FLOW_TIMEOUT_MS = 30_000;
+/** After a failure a browser pauses, so a broken server is not hammered in a tight loop. */
+const PAUSE_AFTER_FAILURE_MS = 100;
+/** Distinct failure messages kept per window. */
+const MAX_FAILURE_KINDS = 10;
+
+export interface WindowRequest {
+  target: string;
+  concurrency: number;
+  durationMs: number;
+}
+
+export interface WindowResult {
+  completed: number;
+  failed: number;
+  /** Failure message → how many flows failed with it. */
+  failures: Record<string, number>;
+  elapsedMs: number;
+  latencyMs: LatencySummary;
+  /** Median time of each request of a flow, by step label. */
+  stepP50Ms: Record<string, number>;
+  clientCpuMicros: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function runWindow(target: Target, endpoints: Endpoints, { concurrency, durationMs }: WindowRequest): Promise<WindowResult> {
+  const cpuBefore = cpuMicros();
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const latencies: number[] = [];
+  const steps = new Map<string, number[]>();
+  const failures = new Map<string, number>();
+  let failed = 0;
+  const observe = (label: string, ms: number) => {
+    let list = steps.get(label);
+    if (!list) steps.set(label, (list = []));
+    list.push(ms);
+  };
+
+  async function browse() {
+    while (performance.now() < deadline) {
+      const flowStarted = performance.now();
+      try {
+        await runFlow(target, endpoints, AbortSignal.timeout(FLOW_TIMEOUT_MS), observe);
+        latencies.push(performance.now() - flowStarted);
+      } catch (error) {
+        failed += 1;
+        const message = error instanceof Error ? error.message : String(error);
+        if (failures.has(message) || failures.size < MAX_FAILURE_KINDS) failures.set(message, (failures.get(message) ?? 0) + 1);
+        await sleep(PAUSE_AFTER_FAILURE_MS);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, browse));
+
+  return {
+    completed: latencies.length,
+    failed,
+    failures: Object.fromEntries(failures),
+    elapsedMs: performance.now() - started,
+    latencyMs: summarize(latencies),
+    stepP50Ms: Object.fromEntries([...steps].map(([label, samples]) => [label, summarize(samples).p50])),
+    clientCpuMicros: cpuMicros() - cpuBefore,
+  };
+}
+
+await runChild(async () => {
+  const targets = new Map<string, { target: Target; endpoints: Endpoints }>();
+  return {
+    info: { pid: process.pid },
+    handlers: {
+      /** Learns the providers' endpoints (discovery); params: Target[]. */
+      async prepare(params) {
+        for (const target of params as Target[]) {
+          targets.set(target.name, { target, endpoints: await discover(target, AbortSignal.timeout(10_000)) });
+        }
+        return null;
+      },
+      async run(params) {
+        const request = params as WindowRequest;
+        const prepared = targets.get(request.target);
+        if (!prepared) throw new Error(`unknown target ${request.target}`);
+        return runWindow(prepared.target, prepared.endpoints, request);
+      },
+    },
+    async stop() {},
+  };
+});

@@ -1,0 +1,166 @@
+// `npm run bench`: full sign-in flows per second against Latchkey, and the same against a bare oidc-provider as
+// the yardstick, in one run on one machine. Four processes besides this one: FerretDB, Latchkey, the bare
+// provider and the load client (the browsers); each window is warmed up, measured, and then read off the servers.
+//
+//   npm run bench -- --duration=5 --concurrency=1,4,8      (npm run bench -- --help for all options)
+//
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { startLocalDb, type LocalDb } from '../local-db.ts';
+import { startChild, type Child } from './children.ts';
+import type { WindowRequest, WindowResult } from './load-client.ts';
+import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { ratios, table, toScenario, writeResults, type Scenario } from './report.ts';
+import type { ServerCounters, Target } from './target.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const OURS = 'latchkey';
+const YARDSTICK = 'bare';
+/** Starting a server includes key generation, index creation and one argon2 hash. */
+const START_TIMEOUT_MS = 120_000;
+/** A window ends at its deadline plus the longest flow still in progress (load-client's flow timeout). */
+const WINDOW_SLACK_MS = 60_000;
+
+interface ServerInfo {
+  target: Target;
+  argon2?: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Everything started, in order; stopped in reverse, once, whatever happens. */
+const stops: Array<() => Promise<void>> = [];
+const children: Child<unknown>[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`while stopping: ${String(error)}`));
+  })());
+}
+
+/** The same server(s) and options with another database name (hosts may be a list, so no URL parsing). */
+function withDatabase(uri: string, database: string): string {
+  const queryStart = uri.indexOf('?');
+  const beforeQuery = queryStart === -1 ? uri : uri.slice(0, queryStart);
+  const query = queryStart === -1 ? '' : uri.slice(queryStart);
+  const pathStart = beforeQuery.indexOf('/', beforeQuery.indexOf('://') + 3);
+  return `${pathStart === -1 ? beforeQuery : beforeQuery.slice(0, pathStart)}/${database}${query}`;
+}
+
+async function measure(options: BenchOptions): Promise<number> {
+  const started = new Date();
+  let db: LocalDb | undefined;
+  if (!options.mongodbUri) {
+    log('starting FerretDB…');
+    db = await startLocalDb({ log });
+    stops.push(() => db!.stop());
+  }
+  const databaseUri = withDatabase(options.mongodbUri ?? db!.uri, `bench_${randomBytes(6).toString('hex')}`);
+
+  log('starting Latchkey, the bare provider and the load client…');
+  const start = async <Info>(name: string, script: string, env: Record<string, string> = {}) => {
+    const child = await startChild<Info>(name, new URL(script, import.meta.url), { env, readyTimeoutMs: START_TIMEOUT_MS });
+    children.push(child);
+    stops.push(() => child.stop());
+    return child;
+  };
+  const starting = [
+    start<ServerInfo>(OURS, './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri }),
+    start<ServerInfo>(YARDSTICK, './bare-server.ts'),
+    start<unknown>('load client', './load-client.ts'),
+  ] as const;
+  // Wait for every start to settle before giving up on one, so each started child is on the list to stop.
+  await Promise.allSettled(starting);
+  const [latchkey, bare, client] = await Promise.all(starting);
+  await client.call('prepare', [latchkey.info.target, bare.info.target], 30_000);
+
+  const scenarios: Scenario[] = [];
+  for (const concurrency of options.concurrency) {
+    for (const server of [latchkey, bare]) {
+      const window = (durationMs: number): Promise<WindowResult> => {
+        const request: WindowRequest = { target: server.name, concurrency, durationMs };
+        return client.call<WindowResult>('run', request, durationMs + WINDOW_SLACK_MS);
+      };
+      log(`${server.name}, ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
+      if (options.warmupSeconds > 0) await window(options.warmupSeconds * 1000);
+      const before = await server.call<ServerCounters>('counters', null, 10_000);
+      const result = await window(options.durationSeconds * 1000);
+      const after = await server.call<ServerCounters>('counters', null, 10_000);
+      scenarios.push(toScenario(server.name, concurrency, result, before, after));
+    }
+  }
+
+  const ratioRows = ratios(scenarios, OURS, YARDSTICK);
+  const failed = scenarios.reduce((total, s) => total + s.failed, 0);
+  const out = resolve(root, options.out);
+  writeResults(out, {
+    ok: failed === 0,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    settings: {
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      concurrency: options.concurrency,
+      database: options.mongodbUri ? 'MONGODB_URI' : 'FerretDB (local, SQLite)',
+      argon2: latchkey.info.argon2,
+      uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    },
+    scenarios,
+    ratios: ratioRows,
+  });
+
+  process.stdout.write(`\n${table(scenarios, ratioRows, OURS, YARDSTICK)}\n\n`);
+  process.stdout.write(`results: ${out}\n`);
+  if (failed > 0) {
+    process.stdout.write(`\nFAILED: ${failed} flow(s) did not end with an ID token; the figures above are not valid:\n`);
+    for (const s of scenarios.filter((x) => x.failed > 0)) {
+      for (const [message, count] of Object.entries(s.failures)) process.stdout.write(`  ${s.target} ×${s.concurrency}: ${count}× ${message}\n`);
+    }
+    return 1;
+  }
+  return 0;
+}
+
+let interrupted = false;
+// Ctrl-C or a kill: stop everything in order; a second Ctrl-C kills the children at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (cleaning) {
+      for (const child of children) child.kill();
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`${signal}: stopping…`);
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+// Last resort if the process exits any other way: no server child outlives it.
+process.on('exit', () => {
+  for (const child of children) child.kill();
+});
+
+let options: BenchOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof OptionsError)) throw error;
+  log(`${error.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+let exitCode = 1;
+try {
+  exitCode = await measure(options);
+} catch (error) {
+  // After Ctrl-C the children going away is expected, not worth a stack trace.
+  if (!interrupted) log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);
