@@ -54,7 +54,7 @@ export async function createLatchkey({ config, connection, log }: LatchkeyDeps):
   });
   const accounts = createAccounts(connection, hasher);
   const provider = createProvider({ config, accounts, adapter: createAdapterFactory(connection), jwks, cookieKeys });
-  cacheTemplates(config.production);
+  cacheTemplates(config.env !== 'development'); // development re-reads templates so edits show at once
   // The provider answers its own errors; server errors are logged here (client errors are the RP's business).
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'provider server error'));
 

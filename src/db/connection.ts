@@ -10,7 +10,7 @@ export async function connectDatabase(uri: string, options: ConnectOptions = {})
   const connection = mongoose.createConnection(uri, {
     serverSelectionTimeoutMS: 5000,
     monitorCommands: Boolean(options.onCommand),
-    // Indexes are created explicitly at start (db/indexes.ts), never lazily by mongoose on the request path.
+    // Indexes are created explicitly at start (oidc/adapter.ts, db/expiry.ts), never lazily on the request path.
     autoIndex: false,
     autoCreate: false,
   });

@@ -16,7 +16,7 @@ export interface PageData {
 }
 
 let cache = false;
-/** In production templates are compiled once. */
+/** Compile each template once (everywhere but development, where edits should show on reload). */
 export function cacheTemplates(enabled: boolean): void {
   cache = enabled;
 }
