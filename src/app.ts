@@ -12,7 +12,7 @@ import { createPasswordHasher } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
-import { createKeyStore } from './oidc/keys.ts';
+import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { requestContext } from './http/request-context.ts';
@@ -38,7 +38,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = ['limits'];
+const OTHER_EXPIRING = ['limits', SIGNING_KEYS];
 
 export async function createLatchkey({ config, connection, log }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);

@@ -5,7 +5,8 @@ import { startLocalDb } from '../scripts/local-db.ts';
 
 export default async function globalSetup() {
   if (process.env.MONGODB_URI) {
-    process.env.LATCHKEY_TEST_MONGODB = process.env.MONGODB_URI.replace(/\/[^/?]*(\?|$)/, '$1');
+    // Each test file replaces the database name (test/helpers/database.ts).
+    process.env.LATCHKEY_TEST_MONGODB = process.env.MONGODB_URI;
     return;
   }
   const db = await startLocalDb({ log: (line) => process.stderr.write(line + '\n') });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { startLocalDb, type LocalDb } from '../local-db.ts';
+import { withDatabase } from '../../src/db/uri.ts';
 import { startChild, type Child } from './children.ts';
 import type { WindowRequest, WindowResult } from './load-client.ts';
 import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options.ts';
@@ -37,15 +38,6 @@ function cleanUp(): Promise<void> {
   return (cleaning ??= (async () => {
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`while stopping: ${String(error)}`));
   })());
-}
-
-/** The same server(s) and options with another database name (hosts may be a list, so no URL parsing). */
-function withDatabase(uri: string, database: string): string {
-  const queryStart = uri.indexOf('?');
-  const beforeQuery = queryStart === -1 ? uri : uri.slice(0, queryStart);
-  const query = queryStart === -1 ? '' : uri.slice(queryStart);
-  const pathStart = beforeQuery.indexOf('/', beforeQuery.indexOf('://') + 3);
-  return `${pathStart === -1 ? beforeQuery : beforeQuery.slice(0, pathStart)}/${database}${query}`;
 }
 
 async function measure(options: BenchOptions): Promise<number> {

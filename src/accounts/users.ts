@@ -137,7 +137,7 @@ export function createAccounts(connection: Connection, hasher: PasswordHasher): 
     },
 
     async list({ limit = 50, skip = 0 } = {}) {
-      return users.find().sort({ _id: 1 }).skip(skip).limit(Math.min(limit, 500)).lean<User[]>().exec();
+      return users.find().sort({ createdAt: 1, _id: 1 }).skip(skip).limit(Math.min(limit, 500)).lean<User[]>().exec();
     },
   };
 }

@@ -133,7 +133,9 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
     async update(clientId, changes) {
       const current = await show(clientId);
       const { client_secret: secret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
-      const data = parse({ ...editable, ...changes, client_id: clientId });
+      // Only the fields given change: an undefined value means "not given", not "reset to the default".
+      const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+      const data = parse({ ...editable, ...given, client_id: clientId });
       const metadata = toMetadata(data, clientId, secret, issuedAt);
       await clients.replaceOne({ _id: clientId }, { payload: metadata });
       return metadata;

@@ -29,8 +29,10 @@ export interface KeyInfo {
   expiresAt?: Date;
 }
 
-const KEYS = 'signing_keys';
+/** Retired keys carry expiresAt, so the expiry manager removes them once their tokens are gone. */
+export const SIGNING_KEYS = 'signing_keys';
 const SECRETS = 'secrets';
+const NEVER = new Date('9999-12-31T00:00:00Z');
 
 function generateJwk(alg: SigningAlg): KeyDoc {
   const kid = randomBytes(12).toString('base64url');
@@ -51,7 +53,7 @@ export interface KeyStore {
 }
 
 export function createKeyStore(connection: Connection, clock: () => Date = () => new Date()): KeyStore {
-  const keys = connection.db!.collection<KeyDoc>(KEYS);
+  const keys = connection.db!.collection<KeyDoc>(SIGNING_KEYS);
   const secrets = connection.db!.collection<ExpiringDoc>(SECRETS);
 
   // Rare path (start-up, admin): a full read of a collection that holds a handful of documents.
@@ -77,9 +79,16 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
 
   return {
     async loadJwks() {
+      const complete = (docs: KeyDoc[]) => SIGNING_ALGS.every((alg) => docs.some((k) => k.alg === alg && !k.retiredAt));
       let current = await usable();
-      if (!SIGNING_ALGS.every((alg) => current.some((k) => k.alg === alg && !k.retiredAt))) {
-        await addPair();
+      if (complete(current)) return { keys: current.map((k) => k.jwk) };
+      // First start: instances starting together must not each create a pair (each would then publish a JWKS
+      // without the others' keys). One wins the claim and creates it; the rest wait for it.
+      if (await claim(secrets, 'signing-keys-created', NEVER)) await addPair();
+      current = await usable();
+      for (let waited = 0; !complete(current); waited += 100) {
+        if (waited > 10_000) throw new Error('signing keys were not created by the instance that claimed it');
+        await new Promise((r) => setTimeout(r, 100));
         current = await usable();
       }
       return { keys: current.map((k) => k.jwk) };
@@ -101,7 +110,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     async cookieKeys(configured) {
       if (configured?.length) return configured;
       // Every instance must sign with the same keys: the first to start creates them; the others read them.
-      await claim(secrets, 'cookie-keys', new Date('9999-12-31T00:00:00Z'), {
+      await claim(secrets, 'cookie-keys', NEVER, {
         keys: [randomBytes(32).toString('base64url')],
       });
       const doc = await secrets.findOne({ _id: 'cookie-keys' });

@@ -1,0 +1,169 @@
+// `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
+// options to them and prints the result. A client secret is printed only by the commands that create one.
+import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
+import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
+import { fields, isoDate, table, yesNo, type Output } from './output.ts';
+import type { AdminSession } from './session.ts';
+
+const settings = {
+  name: { type: 'string', value: '<name>', help: 'Name shown to users on the sign-in and consent pages' },
+  'redirect-uri': {
+    type: 'string',
+    multiple: true,
+    value: '<uri>',
+    help: 'Where users return after signing in; https, or http on localhost / 127.0.0.1 / [::1]; no fragment',
+  },
+  'post-logout-uri': { type: 'string', multiple: true, value: '<uri>', help: 'Where users may return after signing out' },
+  'grant-type': {
+    type: 'string',
+    multiple: true,
+    value: '<grant>',
+    help: `${GRANT_TYPES.join(' | ')}; default: authorization_code and refresh_token`,
+  },
+  'auth-method': {
+    type: 'string',
+    value: '<method>',
+    help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
+  },
+  'first-party': { type: 'boolean', help: 'Skip the consent page: for your own applications only (--no-first-party undoes it)' },
+} as const satisfies OptionSpecs;
+
+const SECRET_WARNING =
+  'Store the client secret now: it is not shown again and cannot be read back. ' +
+  '`npm run admin -- clients rotate-secret <client-id>` replaces a lost one.';
+
+/** The settings given on the command line; options left out are absent, so an update keeps their values. */
+function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
+  const changes: Partial<ClientInput> = {};
+  if (values.name !== undefined) changes.client_name = values.name;
+  if (values['redirect-uri']) changes.redirect_uris = values['redirect-uri'];
+  if (values['post-logout-uri']) changes.post_logout_redirect_uris = values['post-logout-uri'];
+  if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
+  if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(AUTH_METHODS, values['auth-method'], '--auth-method');
+  if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
+  return changes;
+}
+
+function withoutSecret(client: ClientMetadata): Omit<ClientMetadata, 'client_secret'> {
+  const { client_secret: _secret, ...rest } = client;
+  return rest;
+}
+
+function describe(client: ClientMetadata, secret?: string): string[] {
+  return fields([
+    ['client id', client.client_id],
+    ...(secret ? [['client secret', secret] as [string, string]] : []),
+    ['name', client.client_name],
+    ['redirect URIs', client.redirect_uris],
+    ['post-logout URIs', client.post_logout_redirect_uris],
+    ['grant types', client.grant_types.join(', ')],
+    ['auth method', client.token_endpoint_auth_method],
+    ['first party', yesNo(client.first_party)],
+    ['registered', isoDate(client.client_id_issued_at * 1000)],
+  ]);
+}
+
+/** Prints a client together with a secret that was just created; the only place a secret is printed. */
+function printWithNewSecret(out: Output, client: ClientMetadata, headline: string): void {
+  out.result(client, () => [headline, ...describe(client, client.client_secret)]);
+  out.note(SECRET_WARNING);
+}
+
+async function registry(session: AdminSession): Promise<ClientRegistry> {
+  return createClientRegistry(await session.connection());
+}
+
+const create = defineCommand({
+  name: 'create',
+  summary: 'Registers a relying party and prints its client id and, once, its secret.',
+  options: {
+    ...settings,
+    name: { ...settings.name, required: true },
+    'client-id': { type: 'string', value: '<id>', help: 'Choose the client id (3-64 of A-Z a-z 0-9 _ -); random by default' },
+  },
+  details: [
+    'Example:',
+    '  npm run admin -- clients create --name "Wiki" --redirect-uri https://wiki.example.com/oidc/callback \\',
+    '    --post-logout-uri https://wiki.example.com/',
+  ].join('\n'),
+  async run(context) {
+    const { values, out } = context;
+    const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
+    const client = await (await registry(context.session)).create(input);
+    if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
+    else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
+  },
+});
+
+const list = defineCommand({
+  name: 'list',
+  summary: 'Lists the registered clients (never their secrets).',
+  options: {},
+  async run(context) {
+    const clients = await (await registry(context.session)).list();
+    context.out.result(clients.map(withoutSecret), () =>
+      table(
+        ['CLIENT ID', 'NAME', 'GRANT TYPES', 'AUTH METHOD', 'FIRST PARTY'],
+        clients.map((c) => [c.client_id, c.client_name, c.grant_types.join(','), c.token_endpoint_auth_method, yesNo(c.first_party)]),
+        '(no clients)',
+      ),
+    );
+  },
+});
+
+const show = defineCommand({
+  name: 'show',
+  summary: "Shows one client's settings (never its secret).",
+  arg: 'client-id',
+  options: {},
+  async run(context) {
+    const client = await (await registry(context.session)).show(context.arg);
+    context.out.result(withoutSecret(client), () => describe(client));
+  },
+});
+
+const update = defineCommand({
+  name: 'update',
+  summary: 'Changes the settings given; a repeatable option replaces the whole list. The secret is kept.',
+  arg: 'client-id',
+  options: settings,
+  details: 'Example (replaces both redirect URIs):\n  npm run admin -- clients update Xy12 --redirect-uri https://a.example/cb --redirect-uri https://b.example/cb',
+  async run(context) {
+    const changes = changesFrom(context.values);
+    if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
+    const clients = await registry(context.session);
+    const before = await clients.show(context.arg);
+    const client = await clients.update(context.arg, changes);
+    // Turning a public client into a confidential one creates its first secret, which must be shown now.
+    if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
+    else context.out.result(withoutSecret(client), () => ['Client updated.', ...describe(client)]);
+  },
+});
+
+const remove = defineCommand({
+  name: 'delete',
+  summary: 'Removes a client: the provider refuses it from its next request on.',
+  arg: 'client-id',
+  options: {},
+  async run(context) {
+    await (await registry(context.session)).remove(context.arg);
+    context.out.result({ deleted: context.arg }, () => [`Client ${context.arg} deleted.`]);
+  },
+});
+
+const rotateSecret = defineCommand({
+  name: 'rotate-secret',
+  summary: 'Gives a client a new secret and prints it once; the old secret stops working at once.',
+  arg: 'client-id',
+  options: {},
+  async run(context) {
+    const client = await (await registry(context.session)).rotateSecret(context.arg);
+    printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
+  },
+});
+
+export const clientsArea: Area = {
+  name: 'clients',
+  summary: 'Register and manage relying parties (OpenID Connect clients)',
+  commands: [create, list, show, update, remove, rotateSecret],
+};

@@ -1,0 +1,131 @@
+// The admin CLI's command model. A command declares its options once; parsing (node:util parseArgs), the help
+// text and usage errors all follow from that one declaration, so they cannot drift apart.
+import { parseArgs } from 'node:util';
+import { createOutput, type AdminIo, type Output } from './output.ts';
+import type { AdminSession } from './session.ts';
+
+/** The command line itself is wrong (unknown option, missing value…): exit code 2 and a pointer to --help. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  /** The help command to suggest; filled in by the dispatcher, which knows the command's full name. */
+  hint: string | undefined;
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  required?: boolean;
+  /** Placeholder shown in the help, e.g. `<uri>`. */
+  value?: string;
+  help: string;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+type ValueOf<S extends OptionSpec> = S extends { type: 'boolean' } ? boolean : S extends { multiple: true } ? string[] : string;
+type RequiredKeys<O extends OptionSpecs> = { [K in keyof O]: O[K] extends { required: true } ? K : never }[keyof O];
+/** Parsed option values, typed from the declaration: required options are present, the others may be missing. */
+export type Values<O extends OptionSpecs> = { [K in RequiredKeys<O>]: ValueOf<O[K]> } & {
+  [K in Exclude<keyof O, RequiredKeys<O>>]?: ValueOf<O[K]>;
+};
+
+export interface CommandContext<O extends OptionSpecs> {
+  values: Values<O>;
+  /** The positional argument declared as `arg` (empty when the command declares none). */
+  arg: string;
+  out: Output;
+  io: AdminIo;
+  session: AdminSession;
+}
+
+export interface CommandSpec<O extends OptionSpecs> {
+  name: string;
+  summary: string;
+  /** Name of the one positional argument the command takes, e.g. `client-id`. */
+  arg?: string;
+  options: O;
+  /** Extra paragraphs for the help: examples, caveats. */
+  details?: string;
+  run(context: CommandContext<O>): Promise<void>;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  help(path: string): string;
+  run(argv: string[], deps: { io: AdminIo; session: AdminSession; path: string }): Promise<void>;
+}
+
+/** A group of commands: `npm run admin -- <area> <command>`. */
+export interface Area {
+  name: string;
+  summary: string;
+  commands: Command[];
+}
+
+/** Options every command accepts. */
+const COMMON = {
+  json: { type: 'boolean', help: 'Print the result as JSON (for scripts); notes and warnings still go to stderr' },
+  help: { type: 'boolean', help: 'Show this help' },
+} as const satisfies OptionSpecs;
+
+export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>): Command {
+  const all: OptionSpecs = { ...spec.options, ...COMMON };
+
+  function help(path: string): string {
+    const usage = `Usage: npm run admin -- ${path}${spec.arg ? ` <${spec.arg}>` : ''} [options]`;
+    const rows = Object.entries(all).map(([name, option]) => {
+      const flag = `${name === 'help' ? '-h, ' : ''}--${name}${option.value ? ` ${option.value}` : ''}`;
+      const notes = [option.required && 'required', option.multiple && 'repeatable'].filter(Boolean);
+      return [flag, notes.length ? `${option.help} (${notes.join(', ')})` : option.help] as const;
+    });
+    const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+    const options = rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`);
+    return [usage, '', spec.summary, ...(spec.details ? ['', spec.details] : []), '', 'Options:', ...options, ''].join('\n');
+  }
+
+  async function run(argv: string[], { io, session, path }: { io: AdminIo; session: AdminSession; path: string }) {
+    const { values, positionals } = parse(argv, all);
+    const out = createOutput(io, values.json === true);
+    if (values.help === true) {
+      io.stdout.write(help(path));
+      return;
+    }
+    for (const [name, option] of Object.entries(spec.options)) {
+      if (option.required && values[name] === undefined) throw new UsageError(`--${name} is required`);
+    }
+    if (spec.arg && positionals.length === 0) throw new UsageError(`missing <${spec.arg}>`);
+    const expected = spec.arg ? 1 : 0;
+    if (positionals.length > expected) throw new UsageError(`unexpected argument '${positionals[expected]}'`);
+    await spec.run({ values: values as Values<O>, arg: positionals[0] ?? '', out, io, session });
+  }
+
+  return { name: spec.name, summary: spec.summary, help, run };
+}
+
+function parse(argv: string[], specs: OptionSpecs) {
+  // parseArgs rejects keys present with an undefined value, so only the ones that are set are passed on.
+  const options = Object.fromEntries(
+    Object.entries(specs).map(([name, { type, multiple }]) => [name, { type, ...(multiple && { multiple }), ...(name === 'help' && { short: 'h' }) }]),
+  );
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Checks a value against a fixed list of choices and returns it typed as one of them. */
+export function pick<T extends string>(choices: readonly T[], value: string, flag: string): T {
+  const found = choices.find((choice) => choice === value);
+  if (found === undefined) throw new UsageError(`${flag} must be one of ${choices.join(', ')} (got '${value}')`);
+  return found;
+}
+
+/** A whole number of at least `min`, from a string option. */
+export function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
+  return Number(value);
+}

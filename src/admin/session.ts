@@ -1,0 +1,52 @@
+// What admin commands work on: the database named by MONGODB_URI and Latchkey's configuration. Both are opened
+// on first use, so `--help` and usage errors need neither, and the commands that only touch the database (the
+// `clients` area) do not require the rest of the server's environment.
+import type { Connection } from 'mongoose';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { connectDatabase } from '../db/connection.ts';
+import { DEFAULT_DATABASE, redactUri, withDefaultDatabase } from '../db/uri.ts';
+
+/** The CLI cannot reach what it administers (no MONGODB_URI, database unreachable). */
+export class AdminSetupError extends Error {
+  override name = 'AdminSetupError';
+}
+
+export interface AdminSession {
+  /** The database, connected on first use. */
+  connection(): Promise<Connection>;
+  /** The server's configuration from the environment (argon2 cost, token lifetimes), read on first use. */
+  config(): Config;
+  close(): Promise<void>;
+}
+
+const MISSING_URI = [
+  'MONGODB_URI is not set: it names the database Latchkey uses, which is what these commands change.',
+  'For local development, start the development database in another terminal with `npm run db`;',
+  'it prints its URI. Then, for example:',
+  '  MONGODB_URI=mongodb://127.0.0.1:PORT npm run admin -- clients list',
+  `A URI without a database name uses the "${DEFAULT_DATABASE}" database.`,
+].join('\n');
+
+export function openSession(env: NodeJS.ProcessEnv): AdminSession {
+  let connecting: Promise<Connection> | undefined;
+  let config: Config | undefined;
+  return {
+    connection: () => (connecting ??= connect(env.MONGODB_URI?.trim())),
+    config: () => (config ??= loadConfig(env)),
+    async close() {
+      const connection = await connecting?.catch(() => undefined);
+      await connection?.close();
+    },
+  };
+}
+
+async function connect(configured: string | undefined): Promise<Connection> {
+  if (!configured) throw new AdminSetupError(MISSING_URI);
+  const uri = withDefaultDatabase(configured);
+  try {
+    return await connectDatabase(uri);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AdminSetupError(`cannot use the database at ${redactUri(uri)} (MONGODB_URI): ${reason}`, { cause: error });
+  }
+}

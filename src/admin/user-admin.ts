@@ -1,0 +1,54 @@
+// User administration shared by the admin CLI (and, later, the admin console): finding the user an operator
+// names, and the view of a user that may be shown. The view is an allow-list, so a field added to the user
+// document later (a hash, a TOTP secret) is not printed by accident.
+import type { Accounts } from '../accounts/users.ts';
+import type { Role, User, UserStatus } from '../accounts/user-model.ts';
+import { ConflictError, NotFoundError } from '../http/errors.ts';
+
+export interface UserView {
+  id: string;
+  username: string;
+  email: string;
+  emailVerified: boolean;
+  name: string;
+  status: UserStatus;
+  roles: Role[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function userView(user: User): UserView {
+  return {
+    id: user._id,
+    username: user.username,
+    email: user.email,
+    emailVerified: user.emailVerified,
+    name: user.name,
+    status: user.status,
+    roles: [...user.roles],
+    createdAt: new Date(user.createdAt).toISOString(),
+    updatedAt: new Date(user.updatedAt).toISOString(),
+  };
+}
+
+/**
+ * The user named by an id, a username or an email address. When the text is one user's id and another user's
+ * login, nothing is guessed: acting on the wrong account (disabling it, making it an admin) is worse than asking.
+ */
+export async function findUser(accounts: Accounts, idOrLogin: string): Promise<User> {
+  const [byId, byLogin] = await Promise.all([accounts.findById(idOrLogin), accounts.findByLogin(idOrLogin)]);
+  if (byId && byLogin && byId._id !== byLogin._id) {
+    throw new ConflictError('ambiguous_user', `'${idOrLogin}' is one user's id and another user's login; nothing was changed`);
+  }
+  const user = byId ?? byLogin;
+  if (!user) throw new NotFoundError('user_not_found', `no user with id, username or email '${idOrLogin}'`);
+  return user;
+}
+
+/** The roles an operator can choose; `none` removes every role. */
+export const ROLE_CHOICES = ['admin', 'none'] as const;
+export type RoleChoice = (typeof ROLE_CHOICES)[number];
+
+export function rolesFor(choice: RoleChoice): Role[] {
+  return choice === 'none' ? [] : [choice];
+}

@@ -1,0 +1,136 @@
+// `npm run admin -- users …`: user accounts. Hashing uses the argon2 cost from the server's configuration, so
+// accounts created here are not rehashed at their first sign-in. Password hashes are never printed.
+import { createPasswordHasher } from '../accounts/passwords.ts';
+import { createAccounts, type Accounts } from '../accounts/users.ts';
+import type { User } from '../accounts/user-model.ts';
+import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
+import { fields, table, type Output } from './output.ts';
+import { readPassword } from './password-input.ts';
+import type { AdminSession } from './session.ts';
+import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+
+async function accounts(session: AdminSession): Promise<Accounts> {
+  const [connection, hasher] = await Promise.all([session.connection(), createPasswordHasher(session.config().argon2)]);
+  return createAccounts(connection, hasher);
+}
+
+function describe(user: User): string[] {
+  const view = userView(user);
+  return fields([
+    ['id', view.id],
+    ['username', view.username],
+    ['email', `${view.email} (${view.emailVerified ? 'verified' : 'not verified'})`],
+    ['name', view.name || '(none)'],
+    ['status', view.status],
+    ['roles', view.roles],
+    ['created', view.createdAt],
+  ]);
+}
+
+function printUser(out: Output, user: User, headline?: string): void {
+  out.result(userView(user), () => [...(headline ? [headline] : []), ...describe(user)]);
+}
+
+const PASSWORD_ARGUMENT_WARNING =
+  'warning: a password given with --password can be seen by other users of this machine and stays in your shell ' +
+  'history; --password-stdin avoids both.';
+
+const create = defineCommand({
+  name: 'create',
+  summary: 'Creates an active user account.',
+  options: {
+    username: { type: 'string', value: '<username>', required: true, help: '2-63 of a-z 0-9 . _ -, starting with a letter or digit' },
+    email: { type: 'string', value: '<email>', required: true, help: 'Email address; the user can also sign in with it' },
+    name: { type: 'string', value: '<name>', help: 'Display name' },
+    'email-verified': { type: 'boolean', help: 'Mark the email address as verified (you checked it yourself)' },
+    'password-stdin': { type: 'boolean', help: 'Read the password from standard input (preferred); prompts at a terminal' },
+    password: { type: 'string', value: '<password>', help: 'The password on the command line (visible to other local users)' },
+  },
+  details: [
+    'Examples:',
+    '  npm run admin -- users create --username ada --email ada@example.com --name "Ada Lovelace" --password-stdin',
+    "  printf '%s' \"$PASSWORD\" | npm run admin -- users create --username ada --email ada@example.com --password-stdin",
+  ].join('\n'),
+  async run({ values, out, io, session }) {
+    if (values.password !== undefined && values['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
+    if (values.password === undefined && !values['password-stdin']) throw new UsageError('give --password-stdin (preferred) or --password');
+    if (values.password !== undefined) out.note(PASSWORD_ARGUMENT_WARNING);
+    const password = values.password ?? (await readPassword(io.stdin, io.stderr));
+    const user = await (await accounts(session)).create({
+      username: values.username,
+      email: values.email,
+      ...(values.name !== undefined && { name: values.name }),
+      password,
+      emailVerified: values['email-verified'] === true,
+    });
+    printUser(out, user, 'User created.');
+  },
+});
+
+const list = defineCommand({
+  name: 'list',
+  summary: 'Lists user accounts, a page at a time.',
+  options: {
+    limit: { type: 'string', value: '<n>', help: 'How many to show, at most 500 (default 50)' },
+    skip: { type: 'string', value: '<n>', help: 'How many to skip, for the next page (default 0)' },
+  },
+  async run({ values, out, session }) {
+    const limit = wholeNumber(values.limit, '--limit', 50, 1);
+    const skip = wholeNumber(values.skip, '--skip', 0);
+    const users = await (await accounts(session)).list({ limit, skip });
+    out.result(users.map(userView), () =>
+      table(
+        ['ID', 'USERNAME', 'EMAIL', 'NAME', 'STATUS', 'ROLES'],
+        users.map((u) => [u._id, u.username, u.email, u.name, u.status, u.roles.join(',')]),
+        '(no users)',
+      ),
+    );
+  },
+});
+
+const show = defineCommand({
+  name: 'show',
+  summary: 'Shows one user, named by id, username or email.',
+  arg: 'id-or-login',
+  options: {},
+  async run({ arg, out, session }) {
+    printUser(out, await findUser(await accounts(session), arg));
+  },
+});
+
+function statusCommand(name: 'disable' | 'enable') {
+  const status = name === 'disable' ? 'disabled' : 'active';
+  return defineCommand({
+    name,
+    summary:
+      name === 'disable'
+        ? 'Disables a user: sign-in is refused with the same message as a wrong password, and existing sessions stop resolving.'
+        : 'Enables a disabled user again.',
+    arg: 'id-or-login',
+    options: {},
+    async run({ arg, out, session }) {
+      const users = await accounts(session);
+      const user = await users.setStatus((await findUser(users, arg))._id, status);
+      printUser(out, user, `User ${user.username} is now ${status}.`);
+    },
+  });
+}
+
+const setRole = defineCommand({
+  name: 'set-role',
+  summary: "Sets a user's role: admin, or none to remove it.",
+  arg: 'id-or-login',
+  options: { role: { type: 'string', value: '<role>', required: true, help: ROLE_CHOICES.join(' | ') } },
+  async run({ arg, values, out, session }) {
+    const roles = rolesFor(pick(ROLE_CHOICES, values.role, '--role'));
+    const users = await accounts(session);
+    const user = await users.setRoles((await findUser(users, arg))._id, roles);
+    printUser(out, user, `Roles of ${user.username}: ${roles.join(', ') || '(none)'}.`);
+  },
+});
+
+export const usersArea: Area = {
+  name: 'users',
+  summary: 'Create, list, disable and enable user accounts; grant the admin role',
+  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setRole],
+};

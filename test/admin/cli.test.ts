@@ -1,0 +1,297 @@
+// The admin CLI as an operator runs it: a real child process (`node scripts/admin.ts …`) on the database of a
+// running Latchkey, whose provider and pages then show what the command changed — without a restart.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as client from 'openid-client';
+import { Browser, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createKeyStore, type KeyInfo } from '../../src/oidc/keys.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { UserView } from '../../src/admin/user-admin.ts';
+
+const ADMIN_SCRIPT = fileURLToPath(new URL('../../scripts/admin.ts', import.meta.url));
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  input?: string;
+  /** Changes to the environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+}
+
+/** `npm run admin -- <args>` with MONGODB_URI set to the test server's database. */
+function admin(args: string[], { input = '', env = {} }: RunOptions = {}): Promise<Run> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, MONGODB_URI: server.dbUri };
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[name];
+    else childEnv[name] = value;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ADMIN_SCRIPT, ...args], { env: childEnv, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** Runs a command with --json, expects success and returns the parsed output. */
+async function adminJson<T>(args: string[], options?: RunOptions): Promise<T> {
+  const run = await admin([...args, '--json'], options);
+  if (run.code !== 0) throw new Error(`admin ${args.join(' ')} exited with ${run.code}:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+function createUserWithCli(username: string): Promise<UserView> {
+  const args = ['users', 'create', '--username', username, '--email', `${username}@example.test`, '--name', `${username} Test`];
+  // As documented: the password on stdin, with the newline `echo` adds.
+  return adminJson<UserView>([...args, '--password-stdin'], { input: `${PASSWORD}\n` });
+}
+
+describe('help and setup', () => {
+  it.each([[['--help']], [['clients', '--help']], [['users', '-h']], [['keys', 'help']], [['clients', 'create', '--help']], [['users', 'set-role', '--help']]])(
+    'answers %j without a database',
+    async (args) => {
+      const run = await admin(args, { env: { MONGODB_URI: undefined } });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('Usage: npm run admin --');
+    },
+  );
+
+  it('lists every command of an area in its help', async () => {
+    const run = await admin(['users', '--help']);
+    for (const command of ['create', 'list', 'show', 'disable', 'enable', 'set-role']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('refuses an unknown command or option with exit code 2 and points at --help', async () => {
+    const unknownCommand = await admin(['clients', 'destroy']);
+    expect(unknownCommand.code).toBe(2);
+    expect(unknownCommand.stderr).toContain("unknown command 'clients destroy'");
+    const unknownOption = await admin(['clients', 'list', '--all']);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain('npm run admin -- clients list --help');
+  });
+
+  it('explains where a database comes from when MONGODB_URI is missing', async () => {
+    const run = await admin(['clients', 'list'], { env: { MONGODB_URI: undefined } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('MONGODB_URI is not set');
+    expect(run.stderr).toContain('npm run db');
+  });
+});
+
+describe('clients', () => {
+  it('registers a client that the running provider accepts at once, for a user created with the CLI', async () => {
+    const user = await createUserWithCli('ada');
+    const redirectUri = `${server.origin}/cb`;
+    const registered = await admin(['clients', 'create', '--name', 'CLI App', '--redirect-uri', redirectUri, '--json']);
+    expect(registered.code).toBe(0);
+    expect(registered.stderr).toContain('not shown again');
+    const rp = JSON.parse(registered.stdout) as ClientMetadata;
+
+    const config = await discover(server, rp);
+    const start = await authorizationUrl(config, redirectUri);
+    const callback = await signInAndConsent(new Browser(), start, 'ada', redirectUri);
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({ sub: user.id, aud: rp.client_id, iss: server.issuer });
+  });
+
+  it('prints the secret when it is created and never again', async () => {
+    const created = await admin(['clients', 'create', '--name', 'Shown Once', '--redirect-uri', 'https://app.example.com/cb']);
+    expect(created.code).toBe(0);
+    const clientId = /^client id\s+(\S+)$/m.exec(created.stdout)?.[1];
+    const secret = /^client secret\s+(\S+)$/m.exec(created.stdout)?.[1];
+    expect(clientId).toBeTruthy();
+    expect(secret).toMatch(/^[\w-]{40,}$/);
+    expect(created.stderr).toContain('not shown again');
+
+    for (const args of [['clients', 'show', clientId!], ['clients', 'show', clientId!, '--json'], ['clients', 'list'], ['clients', 'list', '--json']]) {
+      const run = await admin(args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(clientId!);
+      expect(run.stdout).not.toContain(secret!);
+    }
+  });
+
+  it.each([
+    ['http on a host that is not loopback', 'http://app.example.com/cb', 'must use https'],
+    ['a fragment', 'https://app.example.com/cb#done', 'must not contain a fragment'],
+    ['something that is not a URL', 'app.example.com/cb', 'is not an absolute URL'],
+  ])('refuses a redirect URI with %s, and stores nothing', async (_case, uri, reason) => {
+    const before = await adminJson<ClientMetadata[]>(['clients', 'list']);
+    const run = await admin(['clients', 'create', '--name', 'Refused', '--redirect-uri', 'https://ok.example.com/cb', '--redirect-uri', uri]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(uri);
+    expect(run.stderr).toContain(reason);
+    expect(run.stdout).toBe('');
+    expect(await adminJson<ClientMetadata[]>(['clients', 'list'])).toEqual(before);
+  });
+
+  it('refuses an invalid redirect URI on update too, leaving the client as it was', async () => {
+    const created = await adminJson<ClientMetadata>(['clients', 'create', '--name', 'Kept', '--redirect-uri', 'https://kept.example.com/cb']);
+    const run = await admin(['clients', 'update', created.client_id, '--name', 'Renamed', '--redirect-uri', 'http://kept.example.com/cb']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('must use https');
+    const shown = await adminJson<ClientMetadata>(['clients', 'show', created.client_id]);
+    expect(shown).toMatchObject({ client_name: 'Kept', redirect_uris: ['https://kept.example.com/cb'] });
+  });
+
+  it('rotate-secret: the old secret stops working at the token endpoint and the new one works', async () => {
+    const created = await adminJson<ClientMetadata>(['clients', 'create', '--name', 'Service', '--grant-type', 'client_credentials']);
+    const withSecret = (secret: string | undefined) => discover(server, { ...created, client_secret: secret });
+    const oldSecret = await withSecret(created.client_secret);
+    await expect(client.clientCredentialsGrant(oldSecret)).resolves.toMatchObject({ access_token: expect.any(String) });
+
+    const rotated = await adminJson<ClientMetadata>(['clients', 'rotate-secret', created.client_id]);
+    expect(rotated.client_secret).toBeTruthy();
+    expect(rotated.client_secret).not.toBe(created.client_secret);
+
+    await expect(client.clientCredentialsGrant(oldSecret)).rejects.toMatchObject({ error: 'invalid_client' });
+    await expect(client.clientCredentialsGrant(await withSecret(rotated.client_secret))).resolves.toMatchObject({ access_token: expect.any(String) });
+  });
+
+  it('delete: the provider no longer knows the client', async () => {
+    const created = await adminJson<ClientMetadata>(['clients', 'create', '--name', 'Gone', '--grant-type', 'client_credentials']);
+    const config = await discover(server, created);
+    expect((await admin(['clients', 'delete', created.client_id])).code).toBe(0);
+    await expect(client.clientCredentialsGrant(config)).rejects.toMatchObject({ error: 'invalid_client' });
+    const again = await admin(['clients', 'show', created.client_id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no such client');
+  });
+});
+
+describe('users', () => {
+  const redirectUri = () => `${server.origin}/cb`;
+  let user: UserView;
+  let config: client.Configuration;
+
+  beforeAll(async () => {
+    user = await createUserWithCli('grace');
+    config = await discover(server, await createClient(server));
+  });
+
+  async function submitPassword(password: string): Promise<Page> {
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri());
+    return submitLogin(browser, await openLoginPage(browser, start.url), 'grace', password);
+  }
+
+  async function signIn() {
+    const start = await authorizationUrl(config, redirectUri());
+    const callback = await signInAndConsent(new Browser(), start, 'grace', redirectUri());
+    return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  }
+
+  const alertText = (page: Page) => /id="login-error"[^>]*>([^<]*)</.exec(page.body)?.[1];
+
+  it('disable: the right password gets the same answer as a wrong one and issued tokens stop working; enable restores sign-in', async () => {
+    const tokens = await signIn();
+    const wrong = await submitPassword('not the password');
+    expect(messageIds(wrong)).toContain('login.invalid');
+
+    expect((await admin(['users', 'disable', 'grace'])).code).toBe(0);
+    const refused = await submitPassword(PASSWORD);
+    expect(refused.status).toBe(wrong.status);
+    expect(messageIds(refused)).toEqual(messageIds(wrong));
+    expect(alertText(refused)).toBe(alertText(wrong));
+    await expect(client.fetchUserInfo(config, tokens.access_token, user.id)).rejects.toBeTruthy();
+    expect((await adminJson<UserView>(['users', 'show', user.id])).status).toBe('disabled');
+
+    expect((await admin(['users', 'enable', user.id])).code).toBe(0);
+    expect((await signIn()).claims()?.sub).toBe(user.id);
+  });
+
+  it('set-role admin shows in users show --json, and --role none removes it', async () => {
+    expect((await admin(['users', 'set-role', 'grace@example.test', '--role', 'admin'])).code).toBe(0);
+    expect((await adminJson<UserView>(['users', 'show', 'grace'])).roles).toEqual(['admin']);
+    expect((await admin(['users', 'set-role', 'grace', '--role', 'none'])).code).toBe(0);
+    expect((await adminJson<UserView>(['users', 'show', 'grace'])).roles).toEqual([]);
+    const invalid = await admin(['users', 'set-role', 'grace', '--role', 'root']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('--role must be one of admin, none');
+  });
+
+  it('never prints a password hash', async () => {
+    const stored = await server.connection.db!.collection('users').findOne({ username: 'grace' });
+    expect(stored?.passwordHash).toMatch(/^\$argon2id\$/);
+    for (const args of [['users', 'list'], ['users', 'list', '--json'], ['users', 'show', 'grace'], ['users', 'show', 'grace', '--json']]) {
+      const run = await admin(args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('grace');
+      expect(run.stdout).not.toMatch(/argon2|passwordHash/);
+    }
+  });
+
+  it('refuses a second account with the same email, and a short password, with a message', async () => {
+    const taken = await admin(['users', 'create', '--username', 'grace2', '--email', 'GRACE@example.test', '--password-stdin'], { input: PASSWORD });
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain('already in use');
+    const short = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'short\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('8 to 1024 characters');
+    expect((await admin(['users', 'show', 'henry'])).code).toBe(1);
+  });
+});
+
+describe('keys', () => {
+  it('rotate: a starting server signs with the new pair and publishes the retired one for the longest token lifetime', async () => {
+    const before = await adminJson<KeyInfo[]>(['keys', 'list']);
+    expect(before.map((k) => `${k.alg}:${k.status}`).sort()).toEqual(['ES256:active', 'RS256:active']);
+
+    const rotatedAt = Date.now();
+    const rotation = await admin(['keys', 'rotate'], { env: { TTL_ACCESS_TOKEN: '7200', TTL_ID_TOKEN: '5400' } });
+    expect(rotation.code).toBe(0);
+    expect(rotation.stderr).toContain('pick up new signing keys on restart');
+
+    const after = await adminJson<KeyInfo[]>(['keys', 'list']);
+    const active = after.filter((k) => k.status === 'active');
+    const retired = after.filter((k) => k.status === 'retired');
+    expect(active.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(retired.map((k) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
+    // Retained for max(TTL_ACCESS_TOKEN, TTL_ID_TOKEN) = 7200 s from the rotation.
+    for (const key of retired) {
+      const retainedMs = new Date(key.expiresAt!).getTime() - rotatedAt;
+      expect(retainedMs).toBeGreaterThanOrEqual(7200_000);
+      expect(retainedMs).toBeLessThan(7200_000 + 30_000);
+    }
+
+    // What a server starting now loads: oidc-provider signs with the first key of each algorithm.
+    const loaded = (await createKeyStore(server.connection).loadJwks()).keys;
+    const newKid = (alg: string) => active.find((k) => k.alg === alg)!.kid;
+    expect(loaded.find((k) => k.alg === 'ES256')?.kid).toBe(newKid('ES256'));
+    expect(loaded.find((k) => k.alg === 'RS256')?.kid).toBe(newKid('RS256'));
+    expect(loaded.map((k) => k.kid).sort()).toEqual(after.map((k) => k.kid).sort());
+
+    // The running server keeps the keys it loaded at start, as the note says.
+    const published = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+    expect(published.keys.map((k) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
+
+    // Once the retention has passed, a starting server neither uses nor publishes the retired keys.
+    const retiredUntil = Math.max(...retired.map((k) => new Date(k.expiresAt!).getTime()));
+    const justBefore = await createKeyStore(server.connection, () => new Date(retiredUntil - 1000)).loadJwks();
+    expect(justBefore.keys).toHaveLength(4);
+    const afterwards = await createKeyStore(server.connection, () => new Date(retiredUntil + 1000)).loadJwks();
+    expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(active.map((k) => k.kid).sort());
+  });
+});
