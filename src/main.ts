@@ -22,7 +22,16 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const server = createServer(latchkey.app.callback());
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject); // e.g. EADDRINUSE: fail the start instead of crashing later
+      server.listen(config.port, config.host, resolve);
+    });
+  } catch (error) {
+    latchkey.beginShutdown();
+    await connection.close();
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;

@@ -6,6 +6,7 @@ import { AppError, FlowExpiredError, NotFoundError } from './errors.ts';
 import type { AppContext } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';
+import { DEFAULT_LOCALE, translator } from './i18n.ts';
 
 interface ErrorView {
   status: number;
@@ -40,7 +41,7 @@ export async function respondWithError(
   if (ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,
-      error_description: publicDetail?.description || ctx.state.t(view.messageId),
+      error_description: publicDetail?.description || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId),
       support_code: ctx.state.requestId,
     };
     return;

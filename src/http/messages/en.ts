@@ -18,7 +18,7 @@ export const en = {
   'consent.signed_in_as': 'Signed in as {user}',
   'consent.intro': '{client} is asking to:',
   'consent.claims_intro': 'It also asks for these details:',
-  'consent.lifetime': 'You can withdraw this access at any time by signing out; it lasts at most {days} days.',
+  'consent.lifetime': 'This permission lasts at most {days} days.',
   'consent.allow': 'Allow',
   'consent.cancel': 'Cancel',
   'scope.openid': 'Confirm that it is you',

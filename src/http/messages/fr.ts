@@ -19,7 +19,7 @@ export const fr: Catalogue = {
   'consent.signed_in_as': 'Connecté en tant que {user}',
   'consent.intro': '{client} demande à :',
   'consent.claims_intro': 'L’application demande aussi ces informations :',
-  'consent.lifetime': 'Vous pouvez retirer cet accès à tout moment en vous déconnectant ; il dure au plus {days} jours.',
+  'consent.lifetime': 'Cette autorisation dure au plus {days} jours.',
   'consent.allow': 'Autoriser',
   'consent.cancel': 'Annuler',
   'scope.openid': 'Confirmer que c’est bien vous',

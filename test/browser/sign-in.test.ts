@@ -1,0 +1,156 @@
+// A person signs in to an application through Latchkey in a real browser (headless Debian chromium driven by
+// playwright-core), then signs out; every Latchkey page on the way must pass axe-core's WCAG 2.2 AA rules.
+// Screenshots of each page go to test-artifacts/browser/ for a human to look at.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Result } from 'axe-core';
+import { createDemoRp } from '../../scripts/demo-rp.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ARTIFACTS = join(ROOT, 'test-artifacts/browser');
+const AXE_SCRIPT = join(ROOT, 'node_modules/axe-core/axe.min.js');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+let server: TestServer;
+let user: User;
+let client: ClientMetadata;
+let rpServer: Server;
+let rpOrigin: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  user = await createUser(server, { name: 'Ada Lovelace' });
+  // The app listens first, so its origin (a free port, 127.0.0.1 like the issuer) is known when the client is
+  // registered with the redirect URIs the app will use.
+  rpServer = createServer();
+  await new Promise<void>((resolve) => rpServer.listen(0, '127.0.0.1', resolve));
+  rpOrigin = `http://127.0.0.1:${(rpServer.address() as AddressInfo).port}`;
+  client = await createClient(server, {
+    client_name: 'Demo App',
+    redirect_uris: [`${rpOrigin}/callback`],
+    post_logout_redirect_uris: [`${rpOrigin}/`],
+  });
+  const rp = await createDemoRp({ issuer: server.issuer, clientId: client.client_id, clientSecret: client.client_secret!, origin: rpOrigin });
+  rpServer.on('request', rp.app.callback());
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  rpServer?.closeAllConnections();
+  await new Promise<void>((resolve) => (rpServer ? rpServer.close(() => resolve()) : resolve()));
+  await server?.close();
+});
+
+/** Accessibility problems found on each page, reported together at the end so one run shows them all. */
+const problems: string[] = [];
+
+function describeViolation(violation: Result): string {
+  const nodes = violation.nodes.map((node) => `    at ${node.target.join(' ')}\n      ${(node.failureSummary ?? '').replace(/\n/g, '\n      ')}`);
+  return `  ${violation.id} (${violation.impact ?? 'unknown impact'}): ${violation.help}\n    ${violation.helpUrl}\n${nodes.join('\n')}`;
+}
+
+/** Runs axe-core in the page (the context bypasses our CSP to inject it) and saves a full-page screenshot. */
+async function checkPage(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  await page.addScriptTag({ path: AXE_SCRIPT });
+  const { violations, passed } = await page.evaluate(async (tags) => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
+    const results = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return { violations: results.violations, passed: results.passes.map((rule) => rule.id) };
+  }, WCAG_TAGS);
+  // Guards against a check that silently did not run (e.g. the script blocked): a real page passes some rules.
+  expect(passed).toEqual(expect.arrayContaining(['document-title', 'html-has-lang']));
+  if (violations.length) problems.push(`${name} (${page.url()}):\n${violations.map(describeViolation).join('\n')}`);
+}
+
+it('signs in through our pages, consents, comes back signed in, and signs out; every page is accessible', async () => {
+  const context = await browser.newContext({ bypassCSP: true, locale: 'en-US', viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  const issuerOrigin = new URL(server.issuer).origin;
+
+  // The application's home page sends the person to Latchkey's sign-in page.
+  await page.goto(`${rpOrigin}/`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.waitForURL(`${issuerOrigin}/interaction/**`);
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  await page.getByText('to continue to Demo App').waitFor();
+  await checkPage(page, 'sign-in');
+
+  // A wrong password: the same page, with an error announced and the login kept.
+  await page.getByLabel('Email or username').fill(user.email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('[data-message-id="login.invalid"]').waitFor();
+  expect(await page.getByLabel('Email or username').inputValue()).toBe(user.email);
+  await checkPage(page, 'sign-in-error');
+
+  // The right password leads to the consent page.
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
+  await checkPage(page, 'consent');
+
+  // Allow: back at the application, signed in as this person.
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${rpOrigin}/`);
+  await page.getByText(`Signed in as ${user.name} (${user.email})`).waitFor();
+  await page.getByRole('row', { name: `sub ${user._id}` }).waitFor();
+  await checkPage(page, 'signed-in');
+
+  // Sign out: the application hands over to our confirmation page, which returns to the application.
+  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.waitForURL(`${issuerOrigin}/oidc/session/end**`);
+  await page.getByRole('heading', { level: 1, name: 'Sign out' }).waitFor();
+  await checkPage(page, 'logout');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${rpOrigin}/`);
+  await page.getByRole('link', { name: 'Sign in' }).waitFor();
+
+  // Latchkey's session ended too: signing in again asks for the password.
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.waitForURL(`${issuerOrigin}/interaction/**`);
+  await page.getByLabel('Password').waitFor();
+
+  // Our remaining pages get the same checks: the recovery placeholder, and "signed out" when no app is named.
+  await page.getByRole('link', { name: "Can't access your account?" }).click();
+  await page.locator('[data-message-id="recover.unavailable"]').waitFor();
+  await checkPage(page, 'recover');
+  await page.goto(`${server.issuer}/session/end`);
+  await page.getByRole('heading', { level: 1, name: 'You have signed out' }).waitFor();
+  await checkPage(page, 'logged-out');
+
+  // An authorization request with an unregistered redirect_uri shows our error page and does not redirect.
+  const evil = new URL(`${server.issuer}/auth`);
+  evil.search = new URLSearchParams({
+    client_id: client.client_id,
+    redirect_uri: 'http://127.0.0.1:9/not-registered',
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  const response = await page.goto(evil.href);
+  expect(response?.status()).toBe(400);
+  expect(response?.request().redirectedFrom()).toBeNull();
+  expect(page.url()).toBe(evil.href);
+  await page.locator('[data-message-id="error.oidc"]').waitFor();
+  await checkPage(page, 'error');
+
+  await context.close();
+  expect(problems.join('\n\n')).toBe('');
+}, 120_000);
