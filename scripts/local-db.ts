@@ -1,7 +1,8 @@
 // The local MongoDB-compatible server for development, tests and benchmarks: FerretDB 1.24.2 built from its Go
 // module source (scripts/ferretdb/build.sh) and run with its SQLite backend. Production uses MONGODB_URI instead.
 //
-//   npm run db            start it in the foreground (data in .data/ferretdb) and print its URI
+//   npm run db            start it in the foreground (data in .data/ferretdb) and print its URI; `npm start`,
+//                         `npm run demo` and `npm run admin` find and share a development database already running
 //
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -72,7 +73,34 @@ export interface StartOptions {
   log?: (line: string) => void;
 }
 
+/** Where `npm start`, `npm run demo` and `npm run db` keep the development database. */
+export const DEV_DATA_DIR = join(root, '.data/ferretdb');
+
+/** The file in a data folder that names the server running on it, so other commands can find and share it. */
+const uriFile = (dataDir: string) => join(dataDir, 'uri');
+
+/** The URI of a local database already running on `dataDir`, if one answers. */
+export async function runningLocalDb(dataDir: string = DEV_DATA_DIR): Promise<string | undefined> {
+  if (!existsSync(uriFile(dataDir))) return undefined;
+  const uri = readFileSync(uriFile(dataDir), 'utf8').trim();
+  const connection = mongoose.createConnection(`${uri}/admin`, { serverSelectionTimeoutMS: 1000 });
+  try {
+    await connection.asPromise();
+    await connection.db!.admin().ping();
+    return uri;
+  } catch {
+    return undefined; // left behind by a server that is gone
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
 export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb> {
+  if (options.dataDir) {
+    // Two servers on one SQLite folder would corrupt it: share the one already running (its owner stops it).
+    const running = await runningLocalDb(options.dataDir);
+    if (running) return { uri: running, stop: async () => {} };
+  }
   const bin = await ensureFerretDb(options.log);
   const temporary = !options.dataDir;
   const base = options.dataDir ?? join(root, '.data/tmp', `ferretdb-${process.pid}-${Date.now()}`);
@@ -106,11 +134,12 @@ export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb>
     child.kill('SIGKILL');
     throw error;
   }
+  if (!temporary) writeFileSync(uriFile(base), uri + '\n');
   return {
     uri,
     async stop() {
       await stopChild(child);
-      if (temporary) rmSync(base, { recursive: true, force: true });
+      rmSync(temporary ? base : uriFile(base), { recursive: true, force: true });
     },
   };
 }
@@ -147,7 +176,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 // `npm run db`: run the persistent development database in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const db = await startLocalDb({ dataDir: join(root, '.data/ferretdb'), log: (l) => process.stdout.write(l + '\n') });
+  const db = await startLocalDb({ dataDir: DEV_DATA_DIR, log: (l) => process.stdout.write(l + '\n') });
   process.stdout.write(`local database ready: ${db.uri}\nCtrl-C stops it.\n`);
   const stop = () => void db.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);

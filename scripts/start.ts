@@ -8,18 +8,13 @@
 //
 // scripts/demo.ts reuses these functions, so both commands start Latchkey the same way.
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { startServer, stopOnSignals, type Running } from '../src/main.ts';
 import { createClientRegistry } from '../src/admin/clients.ts';
 import { ConflictError, NotFoundError } from '../src/http/errors.ts';
-import { LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
+import { DEV_DATA_DIR, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
 import { DEFAULT_DATABASE, withDatabase } from '../src/db/uri.ts';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const LOCAL_DATA_DIR = join(root, '.data/ferretdb');
 
 /** What development seeds. The password is public on purpose: it only ever exists on a developer's machine. */
 export const DEMO = {
@@ -98,13 +93,13 @@ export async function startLatchkey(
   let localDb: LocalDb | undefined;
   if (!config.mongodbUri) {
     try {
-      localDb = await startLocalDb({ dataDir: LOCAL_DATA_DIR, log: print });
+      localDb = await startLocalDb({ dataDir: DEV_DATA_DIR, log: print });
     } catch (error) {
       if (error instanceof LocalDbUnavailable) throw new StartError(error.message);
       throw error;
     }
     config = { ...config, mongodbUri: withDatabase(localDb.uri, DEFAULT_DATABASE) };
-    print(`local database (FerretDB) running, data in ${LOCAL_DATA_DIR}`);
+    print(`local database (FerretDB) running, data in ${DEV_DATA_DIR}`);
   }
 
   let running: Running;
