@@ -1,6 +1,6 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
-import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
+import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
 import type { AdminSession } from './session.ts';
@@ -25,6 +25,7 @@ const settings = {
     value: '<method>',
     help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
   },
+  'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ES256` },
   'first-party': { type: 'boolean', help: 'Skip the consent page: for your own applications only (--no-first-party undoes it)' },
 } as const satisfies OptionSpecs;
 
@@ -41,6 +42,7 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
   if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(AUTH_METHODS, values['auth-method'], '--auth-method');
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
+  if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');
   return changes;
 }
 
@@ -59,6 +61,7 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['grant types', client.grant_types.join(', ')],
     ['auth method', client.token_endpoint_auth_method],
     ['first party', yesNo(client.first_party)],
+    ['ID token alg', client.id_token_signed_response_alg ?? 'ES256'],
     ['registered', isoDate(client.client_id_issued_at * 1000)],
   ]);
 }

@@ -10,6 +10,8 @@ import { isDuplicateKey } from '../db/atomic.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+/** ID token signing algorithms Latchkey holds keys for (src/oidc/keys.ts). */
+export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -48,6 +50,7 @@ const clientInput = z
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
     first_party: z.boolean().default(false),
+    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default('ES256'),
   })
   .superRefine((c, ctx) => {
     const interactive = c.grant_types.includes('authorization_code');

@@ -66,6 +66,18 @@ describe('authorization code with PKCE through our pages', () => {
     expect(tokens.refresh_token).toBeTruthy();
   });
 
+  it('signs ID tokens with RS256 for a client registered for it, verifiable with the published key', async () => {
+    const rsaClient = await createClient(server, { client_name: 'RSA App', id_token_signed_response_alg: 'RS256' });
+    const rsaConfig = await discover(server, rsaClient);
+    const start = await authorizationUrl(rsaConfig, rsaClient.redirect_uris[0]!);
+    const callback = await signInAndConsent(new Browser(), start, user.username, rsaClient.redirect_uris[0]!);
+    const tokens = await client.authorizationCodeGrant(rsaConfig, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
+    expect(header.alg).toBe('RS256');
+    const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string; alg: string }[] };
+    expect(jwks.keys.find((k) => k.kid === header.kid)?.alg).toBe('RS256');
+  });
+
   it('serves the granted claims at userinfo', async () => {
     const { tokens } = await signIn();
     const info = await client.fetchUserInfo(config, tokens.access_token, user._id);
