@@ -84,6 +84,22 @@ describe('authorization code with PKCE through our pages', () => {
     expect(info).toMatchObject({ sub: user._id, email: user.email, email_verified: true, preferred_username: user.username, name: user.name });
   });
 
+  it('serves userinfo to GET and POST with the token in the header, and to POST with it in the body', async () => {
+    const { tokens } = await signIn();
+    const me = `${server.issuer}/me`;
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const answers = [
+      await fetch(me, { headers: bearer }),
+      await fetch(me, { method: 'POST', headers: bearer }),
+      await fetch(me, { method: 'POST', headers: form, body: new URLSearchParams({ access_token: tokens.access_token }) }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { sub: string }).sub).toBe(user._id);
+    }
+  });
+
   it('signs in again without the login page while the session lasts (consent only)', async () => {
     const { browser } = await signIn();
     const start = await authorizationUrl(config, redirectUri);
