@@ -132,6 +132,21 @@ describe('CSRF', () => {
   });
 });
 
+describe('CSRF on consent', () => {
+  it('refuses Allow and Cancel without the token; the consent page still waits', async () => {
+    const { browser, page } = await freshLoginPage();
+    const consent = await browser.follow(await submitLogin(browser, page, user.username));
+    for (const action of ['/confirm', '/abort']) {
+      const form = findForm(consent, action);
+      const response = await browser.post(form.action, {});
+      expect(response.status).toBe(403);
+      expect(response.headers.get('location')).toBeNull();
+    }
+    const again = await browser.get(consent.url);
+    expect(findForm(again, '/confirm')).toBeTruthy();
+  });
+});
+
 describe('malformed bodies', () => {
   it.each([
     ['an oversized body', 'application/x-www-form-urlencoded', () => `login=${'a'.repeat(20_000)}&password=x`, 413],
