@@ -64,11 +64,10 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
       Session: config.ttl.session,
-      // A rotated refresh token inherits what is left of its predecessor's lifetime, so the chain has an absolute end.
-      RefreshToken(ctx, token) {
-        const rotated = ctx?.oidc.entities.RotatedRefreshToken;
-        if (rotated && !token.isSenderConstrained()) return rotated.remainingTTL;
-        return config.ttl.refreshToken;
+      // A rotated refresh token inherits what is left of its predecessor's lifetime, so every chain has an absolute
+      // end (ASVS 10.4.8), sender-constrained (DPoP) chains included, unlike the library's default.
+      RefreshToken(ctx) {
+        return ctx?.oidc.entities.RotatedRefreshToken?.remainingTTL ?? config.ttl.refreshToken;
       },
     },
     features: {

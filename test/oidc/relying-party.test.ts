@@ -124,6 +124,19 @@ describe('refresh tokens', () => {
   });
 });
 
+describe('refresh token lifetime', () => {
+  it('keeps the first token\'s expiry through rotations: a chain has an absolute end', async () => {
+    const { tokens } = await signIn();
+    const first = await client.tokenIntrospection(config, tokens.refresh_token!);
+    await new Promise((r) => setTimeout(r, 1100)); // let a second pass, so a fresh lifetime would show
+    const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    const second = await client.tokenIntrospection(config, rotated.refresh_token!);
+    expect(first.active && second.active).toBe(true);
+    expect(second.exp).toBe(first.exp);
+    expect(first.exp! - first.iat!).toBe(server.config.ttl.refreshToken);
+  });
+});
+
 describe('introspection and revocation', () => {
   it('reports an active access token with its subject and client, then inactive once revoked', async () => {
     const { tokens } = await signIn();
