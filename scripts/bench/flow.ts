@@ -30,8 +30,15 @@ export async function discover(target: Target, signal: AbortSignal): Promise<End
 
 const random = () => randomBytes(32).toString('base64url');
 
-export async function runFlow(target: Target, endpoints: Endpoints, signal: AbortSignal, observe: RequestObserver): Promise<void> {
-  const browser = new Browser(signal, observe);
+export interface AuthorizationRequest {
+  url: string;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+/** A new authorization request with PKCE, as a relying party would send its user's browser to. */
+export function authorizationRequest(target: Target, endpoints: Endpoints): AuthorizationRequest {
   const verifier = random();
   const state = random();
   const nonce = random();
@@ -46,8 +53,14 @@ export async function runFlow(target: Target, endpoints: Endpoints, signal: Abor
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
+  return { url: authorize.href, verifier, state, nonce };
+}
 
-  const callback = await signInAndConsent(browser, target, authorize.href);
+export async function runFlow(target: Target, endpoints: Endpoints, signal: AbortSignal, observe: RequestObserver): Promise<void> {
+  const browser = new Browser(signal, observe);
+  const { url, verifier, state, nonce } = authorizationRequest(target, endpoints);
+
+  const callback = await signInAndConsent(browser, target, url);
   if (callback.searchParams.get('error')) throw new Error(`authorization error: ${callback.searchParams.get('error')}`);
   if (callback.searchParams.get('state') !== state) throw new Error('callback state does not match');
   const code = callback.searchParams.get('code');

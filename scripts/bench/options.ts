@@ -25,7 +25,8 @@ export const USAGE = `npm run bench [-- options]
 
 export class OptionsError extends Error {}
 
-function flags(argv: string[]): Map<string, string> {
+/** `--name=value` and bare `--name` (as "true"); anything else is an error. */
+export function flags(argv: string[]): Map<string, string> {
   const found = new Map<string, string>();
   for (const arg of argv) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
@@ -35,7 +36,7 @@ function flags(argv: string[]): Map<string, string> {
   return found;
 }
 
-function number(name: string, raw: string, min: number, max: number): number {
+export function number(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max) throw new OptionsError(`${name} must be a number from ${min} to ${max}, not ${raw}`);
   return value;

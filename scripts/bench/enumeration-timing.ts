@@ -1,0 +1,231 @@
+// `npm run bench:enumeration`: the security checklist's ENUM-TIME rule, measured. The sign-in POST must take as
+// long for a login nobody has (case A) as for a real login with a wrong password (case B), or its time tells an
+// attacker which accounts exist. Latchkey runs in its own process on a throw-away database, as for `npm run bench`;
+// this process is the browser and sends one request at a time, so the two cases never compete with each other.
+//
+//   npm run bench:enumeration -- --samples=200 --threshold-ms=15      (-- --help for all options)
+//
+// Exit status: 0 when the rule holds, 1 when it does not (or the run failed), 2 for bad options, 130 on Ctrl-C.
+import { randomBytes, randomInt } from 'node:crypto';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { startLocalDb, type LocalDb } from '../local-db.ts';
+import { withDatabase } from '../../src/db/uri.ts';
+import { startChild, type Child } from './children.ts';
+import { discover, type Endpoints } from './flow.ts';
+import { OptionsError } from './options.ts';
+import { parseEnumerationOptions, RULE_MIN_SAMPLES, USAGE, type EnumerationOptions } from './enumeration-options.ts';
+import { judge, round2, summarizeCase, table } from './enumeration-report.ts';
+import { writeResults } from './report.ts';
+import { attemptSignIn, notGenericRefusal, type Credentials } from './sign-in-probe.ts';
+import type { Target } from './target.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+/** Starting the server includes key generation, index creation and one argon2 hash. */
+const START_TIMEOUT_MS = 120_000;
+/** One attempt (three requests) normally takes well under a second; past this it counts as failed. */
+const ATTEMPT_TIMEOUT_MS = 15_000;
+/** A server that keeps failing is broken, not slow: stop instead of running out every remaining sample. */
+const MAX_FAILURES_IN_A_ROW = 10;
+const PROGRESS_EVERY_ROUNDS = 50;
+
+interface ServerInfo {
+  target: Target;
+  argon2?: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+interface Case {
+  id: 'A' | 'B';
+  label: string;
+  /** Fresh credentials for each attempt, so no cache can answer a repeated question faster. */
+  credentials(target: Target): Credentials;
+}
+
+/** A password nobody has, shaped like the benchmark user's real one (16 base64url characters). */
+const randomPassword = () => randomBytes(12).toString('base64url');
+
+const CASES: readonly Case[] = [
+  {
+    id: 'A',
+    label: 'A unknown login',
+    // As long as the real login (the page echoes it back); hex after an "x" can never be the real username or email.
+    credentials: (target) => ({ login: `x${randomBytes(32).toString('hex')}`.slice(0, target.login.length), password: randomPassword() }),
+  },
+  {
+    id: 'B',
+    label: 'B known login, wrong password',
+    credentials: (target) => {
+      const password = randomPassword();
+      return { login: target.login, password: password === target.password ? `${password}x` : password };
+    },
+  },
+];
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Everything started, stopped in reverse, once, whatever happens. */
+const stops: Array<() => Promise<void>> = [];
+const children: Child<unknown>[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`while stopping: ${describe(error)}`));
+  })());
+}
+
+/** Aborted on Ctrl-C, so a request in flight does not hold up the stop. */
+const interruption = new AbortController();
+
+async function measure(options: EnumerationOptions): Promise<number> {
+  const started = new Date();
+  let db: LocalDb | undefined;
+  if (!options.mongodbUri) {
+    log('starting FerretDB…');
+    db = await startLocalDb({ log });
+    stops.push(() => db!.stop());
+  }
+  const databaseUri = withDatabase(options.mongodbUri ?? db!.uri, `enum_timing_${randomBytes(6).toString('hex')}`);
+
+  log('starting Latchkey…');
+  const server = await startChild<ServerInfo>('latchkey', new URL('./latchkey-server.ts', import.meta.url), {
+    env: { BENCH_MONGODB_URI: databaseUri },
+    readyTimeoutMs: START_TIMEOUT_MS,
+  });
+  children.push(server);
+  stops.push(() => server.stop());
+  const { target } = server.info;
+  const endpoints = await discover(target, AbortSignal.any([interruption.signal, AbortSignal.timeout(10_000)]));
+
+  await checkKnownUserSignsIn(target, endpoints);
+
+  const samples = new Map<Case['id'], number[]>(CASES.map((c) => [c.id, []]));
+  const failures = new Map<Case['id'], Map<string, number>>(CASES.map((c) => [c.id, new Map()]));
+  let failuresInARow = 0;
+  const rounds = options.warmup + options.samples;
+  log(`${options.warmup} warm-up round(s), then ${options.samples} measured; each round is one attempt per case, in random order…`);
+  for (let round = 0; round < rounds; round += 1) {
+    // Random order within each round: a drift (the other developer's load, a growing database) cannot favour one case.
+    const order = randomInt(2) === 0 ? CASES : [...CASES].reverse();
+    for (const c of order) {
+      if (interruption.signal.aborted) throw new Error('interrupted');
+      const outcome = await attempt(target, endpoints, c);
+      if ('failure' in outcome) {
+        const kinds = failures.get(c.id)!;
+        kinds.set(outcome.failure, (kinds.get(outcome.failure) ?? 0) + 1);
+        failuresInARow += 1;
+        if (failuresInARow >= MAX_FAILURES_IN_A_ROW) throw new Error(`${failuresInARow} attempts in a row failed, the last one: ${outcome.failure}`);
+        continue;
+      }
+      failuresInARow = 0;
+      if (round >= options.warmup) samples.get(c.id)!.push(outcome.ms);
+    }
+    if ((round + 1) % PROGRESS_EVERY_ROUNDS === 0) log(`  ${round + 1}/${rounds} rounds`);
+  }
+
+  const failedCount = (id: Case['id']) => [...failures.get(id)!.values()].reduce((total, n) => total + n, 0);
+  const summaries = CASES.map((c) => ({ label: c.label, summary: summarizeCase(samples.get(c.id)!, failedCount(c.id)) }));
+  const verdict = judge(summaries[0]!.summary, summaries[1]!.summary, options.thresholdMs, RULE_MIN_SAMPLES);
+
+  const out = resolve(root, options.out);
+  writeResults(out, {
+    rule: 'ENUM-TIME',
+    ok: verdict.ok,
+    problems: verdict.problems,
+    differenceOfMediansMs: verdict.differenceMs,
+    thresholdMs: verdict.thresholdMs,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    settings: {
+      samplesPerCase: options.samples,
+      warmupRounds: options.warmup,
+      measured: 'the sign-in POST alone, from sending the form to the last byte of the answer; a fresh browser for each',
+      database: options.mongodbUri ? 'MONGODB_URI' : 'FerretDB (local, SQLite)',
+      argon2: server.info.argon2,
+    },
+    cases: CASES.map((c, i) => ({
+      id: c.id,
+      label: c.label,
+      ...summaries[i]!.summary,
+      failures: Object.fromEntries(failures.get(c.id)!),
+      // In the order taken, to look for drift.
+      samplesMs: samples.get(c.id)!.map(round2),
+    })),
+  });
+
+  process.stdout.write(`\nENUM-TIME: time of the sign-in POST, ${options.samples} sample(s) per case\n\n${table(summaries, verdict)}\n\n`);
+  for (const c of CASES) {
+    for (const [reason, count] of failures.get(c.id)!) process.stdout.write(`failed, case ${c.id}: ${count}× ${reason}\n`);
+  }
+  process.stdout.write(`results: ${out}\n`);
+  return verdict.ok ? 0 : 1;
+}
+
+type Outcome = { ms: number } | { failure: string };
+
+/** One attempt for `c`; anything but the generic refusal (including an error on the way) is a failure. */
+async function attempt(target: Target, endpoints: Endpoints, c: Case): Promise<Outcome> {
+  const signal = AbortSignal.any([interruption.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+  try {
+    const { ms, page } = await attemptSignIn(target, endpoints, c.credentials(target), signal);
+    const problem = notGenericRefusal(page);
+    return problem ? { failure: problem } : { ms };
+  } catch (error) {
+    if (interruption.signal.aborted) throw error;
+    return { failure: describe(error) };
+  }
+}
+
+/**
+ * Case B only means something if its login really exists: with a mistyped one both cases would be unknown logins
+ * and the rule would pass for nothing. The right password must get past the sign-in page (a redirect).
+ */
+async function checkKnownUserSignsIn(target: Target, endpoints: Endpoints): Promise<void> {
+  const signal = AbortSignal.any([interruption.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+  const { page } = await attemptSignIn(target, endpoints, { login: target.login, password: target.password }, signal);
+  if (page.status !== 303 || !page.location) {
+    throw new Error(`the benchmark user could not sign in with its own password (answer ${page.status}), so case B would not test a known login`);
+  }
+}
+
+// Ctrl-C or a kill: stop everything in order; a second Ctrl-C kills the server at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (cleaning) {
+      for (const child of children) child.kill();
+      process.exit(130);
+    }
+    log(`${signal}: stopping…`);
+    interruption.abort();
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+// Last resort if the process exits any other way: the server child does not outlive it.
+process.on('exit', () => {
+  for (const child of children) child.kill();
+});
+
+let options: EnumerationOptions | 'help';
+try {
+  options = parseEnumerationOptions(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof OptionsError)) throw error;
+  log(`${error.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+let exitCode = 1;
+try {
+  exitCode = await measure(options);
+} catch (error) {
+  // After Ctrl-C the server going away is expected, not worth a stack trace.
+  if (!interruption.signal.aborted) log(`measurement failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);
