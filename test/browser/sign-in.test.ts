@@ -154,3 +154,24 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await context.close();
   expect(problems.join('\n\n')).toBe('');
 }, 120_000);
+
+it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
+  const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here
+  const page = await context.newPage();
+  const cspErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
+  });
+  await page.goto(`${rpOrigin}/`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Password').fill('typed secret');
+  const toggle = page.getByRole('button', { name: 'Show password' });
+  expect(await page.getByLabel('Password').getAttribute('type')).toBe('password');
+  await toggle.click();
+  expect(await page.getByLabel('Password').getAttribute('type')).toBe('text');
+  expect(await toggle.getAttribute('aria-pressed')).toBe('true');
+  await toggle.click();
+  expect(await page.getByLabel('Password').getAttribute('type')).toBe('password');
+  expect(cspErrors).toEqual([]);
+  await context.close();
+}, 60_000);

@@ -34,6 +34,7 @@ function comparable(page: Page, login: string): string {
   return page.body
     .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
     .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
+    .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
     .replaceAll(login, 'LOGIN');
 }
 
