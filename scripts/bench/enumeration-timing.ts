@@ -9,11 +9,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { startLocalDb, type LocalDb } from '../local-db.ts';
-import { withDatabase } from '../../src/db/uri.ts';
-import { startChild, type Child } from './children.ts';
+import { interrupted, log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import { discover, type Endpoints } from './flow.ts';
-import { OptionsError } from './options.ts';
 import { parseEnumerationOptions, RULE_MIN_SAMPLES, USAGE, type EnumerationOptions } from './enumeration-options.ts';
 import { judge, round2, summarizeCase, table } from './enumeration-report.ts';
 import { writeResults } from './report.ts';
@@ -21,8 +18,6 @@ import { attemptSignIn, notGenericRefusal, type Credentials } from './sign-in-pr
 import type { Target } from './target.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-/** Starting the server includes key generation, index creation and one argon2 hash. */
-const START_TIMEOUT_MS = 120_000;
 /** One attempt (three requests) normally takes well under a second; past this it counts as failed. */
 const ATTEMPT_TIMEOUT_MS = 15_000;
 /** A server that keeps failing is broken, not slow: stop instead of running out every remaining sample. */
@@ -61,41 +56,18 @@ const CASES: readonly Case[] = [
   },
 ];
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** Everything started, stopped in reverse, once, whatever happens. */
-const stops: Array<() => Promise<void>> = [];
-const children: Child<unknown>[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  return (cleaning ??= (async () => {
-    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`while stopping: ${describe(error)}`));
-  })());
-}
-
-/** Aborted on Ctrl-C, so a request in flight does not hold up the stop. */
-const interruption = new AbortController();
 
 async function measure(options: EnumerationOptions): Promise<number> {
   const started = new Date();
-  let db: LocalDb | undefined;
-  if (!options.mongodbUri) {
-    log('starting FerretDB…');
-    db = await startLocalDb({ log });
-    stops.push(() => db!.stop());
-  }
-  const databaseUri = withDatabase(options.mongodbUri ?? db!.uri, `enum_timing_${randomBytes(6).toString('hex')}`);
+  const databaseUri = await throwAwayDatabase(options.mongodbUri, 'enum_timing');
 
   log('starting Latchkey…');
-  const server = await startChild<ServerInfo>('latchkey', new URL('./latchkey-server.ts', import.meta.url), {
-    env: { BENCH_MONGODB_URI: databaseUri },
-    readyTimeoutMs: START_TIMEOUT_MS,
+  const server = await startTrackedChild<ServerInfo>('latchkey', new URL('./latchkey-server.ts', import.meta.url), {
+    BENCH_MONGODB_URI: databaseUri,
   });
-  children.push(server);
-  stops.push(() => server.stop());
   const { target } = server.info;
-  const endpoints = await discover(target, AbortSignal.any([interruption.signal, AbortSignal.timeout(10_000)]));
+  const endpoints = await discover(target, AbortSignal.any([interrupted, AbortSignal.timeout(10_000)]));
 
   await checkKnownUserSignsIn(target, endpoints);
 
@@ -108,7 +80,7 @@ async function measure(options: EnumerationOptions): Promise<number> {
     // Random order within each round: a drift (the other developer's load, a growing database) cannot favour one case.
     const order = randomInt(2) === 0 ? CASES : [...CASES].reverse();
     for (const c of order) {
-      if (interruption.signal.aborted) throw new Error('interrupted');
+      if (interrupted.aborted) throw new Error('interrupted');
       const outcome = await attempt(target, endpoints, c);
       if ('failure' in outcome) {
         const kinds = failures.get(c.id)!;
@@ -166,13 +138,13 @@ type Outcome = { ms: number } | { failure: string };
 
 /** One attempt for `c`; anything but the generic refusal (including an error on the way) is a failure. */
 async function attempt(target: Target, endpoints: Endpoints, c: Case): Promise<Outcome> {
-  const signal = AbortSignal.any([interruption.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+  const signal = AbortSignal.any([interrupted, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
   try {
     const { ms, page } = await attemptSignIn(target, endpoints, c.credentials(target), signal);
     const problem = notGenericRefusal(page);
     return problem ? { failure: problem } : { ms };
   } catch (error) {
-    if (interruption.signal.aborted) throw error;
+    if (interrupted.aborted) throw error;
     return { failure: describe(error) };
   }
 }
@@ -182,50 +154,11 @@ async function attempt(target: Target, endpoints: Endpoints, c: Case): Promise<O
  * and the rule would pass for nothing. The right password must get past the sign-in page (a redirect).
  */
 async function checkKnownUserSignsIn(target: Target, endpoints: Endpoints): Promise<void> {
-  const signal = AbortSignal.any([interruption.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+  const signal = AbortSignal.any([interrupted, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
   const { page } = await attemptSignIn(target, endpoints, { login: target.login, password: target.password }, signal);
   if (page.status !== 303 || !page.location) {
     throw new Error(`the benchmark user could not sign in with its own password (answer ${page.status}), so case B would not test a known login`);
   }
 }
 
-// Ctrl-C or a kill: stop everything in order; a second Ctrl-C kills the server at once.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (cleaning) {
-      for (const child of children) child.kill();
-      process.exit(130);
-    }
-    log(`${signal}: stopping…`);
-    interruption.abort();
-    void cleanUp().then(() => process.exit(130));
-  });
-}
-// Last resort if the process exits any other way: the server child does not outlive it.
-process.on('exit', () => {
-  for (const child of children) child.kill();
-});
-
-let options: EnumerationOptions | 'help';
-try {
-  options = parseEnumerationOptions(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof OptionsError)) throw error;
-  log(`${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options === 'help') {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-
-let exitCode = 1;
-try {
-  exitCode = await measure(options);
-} catch (error) {
-  // After Ctrl-C the server going away is expected, not worth a stack trace.
-  if (!interruption.signal.aborted) log(`measurement failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-} finally {
-  await cleanUp();
-}
-process.exit(exitCode);
+await runScript({ parse: parseEnumerationOptions, usage: USAGE, measure });

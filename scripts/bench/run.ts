@@ -4,22 +4,17 @@
 //
 //   npm run bench -- --duration=5 --concurrency=1,4,8      (npm run bench -- --help for all options)
 //
-import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { startLocalDb, type LocalDb } from '../local-db.ts';
-import { withDatabase } from '../../src/db/uri.ts';
-import { startChild, type Child } from './children.ts';
+import { log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import type { WindowRequest, WindowResult } from './load-client.ts';
-import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import { ratios, table, toScenario, writeResults, type Scenario } from './report.ts';
 import type { ServerCounters, Target } from './target.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const OURS = 'latchkey';
 const YARDSTICK = 'bare';
-/** Starting a server includes key generation, index creation and one argon2 hash. */
-const START_TIMEOUT_MS = 120_000;
 /** A window ends at its deadline plus the longest flow still in progress (load-client's flow timeout). */
 const WINDOW_SLACK_MS = 60_000;
 
@@ -28,35 +23,13 @@ interface ServerInfo {
   argon2?: { memoryCost: number; timeCost: number; parallelism: number };
 }
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/** Everything started, in order; stopped in reverse, once, whatever happens. */
-const stops: Array<() => Promise<void>> = [];
-const children: Child<unknown>[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  return (cleaning ??= (async () => {
-    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`while stopping: ${String(error)}`));
-  })());
-}
-
 async function measure(options: BenchOptions): Promise<number> {
   const started = new Date();
-  let db: LocalDb | undefined;
-  if (!options.mongodbUri) {
-    log('starting FerretDB…');
-    db = await startLocalDb({ log });
-    stops.push(() => db!.stop());
-  }
-  const databaseUri = withDatabase(options.mongodbUri ?? db!.uri, `bench_${randomBytes(6).toString('hex')}`);
+  const databaseUri = await throwAwayDatabase(options.mongodbUri, 'bench');
 
   log('starting Latchkey, the bare provider and the load client…');
-  const start = async <Info>(name: string, script: string, env: Record<string, string> = {}) => {
-    const child = await startChild<Info>(name, new URL(script, import.meta.url), { env, readyTimeoutMs: START_TIMEOUT_MS });
-    children.push(child);
-    stops.push(() => child.stop());
-    return child;
-  };
+  const start = <Info>(name: string, script: string, env: Record<string, string> = {}) =>
+    startTrackedChild<Info>(name, new URL(script, import.meta.url), env);
   const starting = [
     start<ServerInfo>(OURS, './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri }),
     start<ServerInfo>(YARDSTICK, './bare-server.ts'),
@@ -115,44 +88,4 @@ async function measure(options: BenchOptions): Promise<number> {
   return 0;
 }
 
-let interrupted = false;
-// Ctrl-C or a kill: stop everything in order; a second Ctrl-C kills the children at once.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (cleaning) {
-      for (const child of children) child.kill();
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`${signal}: stopping…`);
-    void cleanUp().then(() => process.exit(130));
-  });
-}
-// Last resort if the process exits any other way: no server child outlives it.
-process.on('exit', () => {
-  for (const child of children) child.kill();
-});
-
-let options: BenchOptions | 'help';
-try {
-  options = parseOptions(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof OptionsError)) throw error;
-  log(`${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options === 'help') {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-
-let exitCode = 1;
-try {
-  exitCode = await measure(options);
-} catch (error) {
-  // After Ctrl-C the children going away is expected, not worth a stack trace.
-  if (!interrupted) log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-} finally {
-  await cleanUp();
-}
-process.exit(exitCode);
+await runScript({ parse: parseOptions, usage: USAGE, measure });
