@@ -65,6 +65,12 @@ export function createAdapterFactory(connection: Connection, clock: () => number
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
 
+  /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2). */
+  async function revokeGrant(grantId: string): Promise<void> {
+    for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
+    await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
+  }
+
   return (model: string): Adapter => {
     const docs = db.collection<StoredDoc>(collectionName(model));
     const aliasCollection =
@@ -89,6 +95,13 @@ export function createAdapterFactory(connection: Connection, clock: () => number
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
         const expiresAt = expiresIn ? new Date(clock() + expiresIn * 1000) : undefined;
+        if (model === 'ReplayDetection') {
+          // The library's ReplayDetection.unique() is find-then-save, so two parallel uses of one DPoP proof would
+          // both pass. The insert decides instead: only the first use of a proof id is stored; the rest are replays.
+          const fresh = await claim(db.collection<ExpiringDoc>(collectionName(model)), id, expiresAt ?? new Date(clock() + 3600_000), { payload });
+          if (!fresh) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
+          return;
+        }
         const aliasKey = model === 'Session' ? payload.uid : model === 'DeviceCode' ? payload.userCode : undefined;
         if (aliases && aliasKey) {
           await aliases.replaceOne({ _id: aliasKey }, { target: id, ...(expiresAt && { expiresAt }) }, { upsert: true });
@@ -106,7 +119,13 @@ export function createAdapterFactory(connection: Connection, clock: () => number
 
       async consume(id: string) {
         const won = await claim(consumed, `${model}:${id}`, new Date(clock() + CONSUMED_MARKER_SECONDS * 1000));
-        if (!won) throw new errors.InvalidGrant(`${model} already consumed`);
+        if (!won) {
+          // Two redemptions raced: the library saw the code or token unconsumed in both, so its own reuse detection
+          // did not run for this one. It is a replay all the same: revoke everything issued under the grant.
+          const doc = await docs.findOne({ _id: id });
+          if (doc?.payload.grantId) await revokeGrant(doc.payload.grantId);
+          throw new errors.InvalidGrant(`${model} already consumed`);
+        }
         // The claim decided; the flag in the payload is what later finds report.
         await docs.updateOne({ _id: id }, { $set: { 'payload.consumed': Math.floor(clock() / 1000) } });
       },

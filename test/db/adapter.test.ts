@@ -79,11 +79,26 @@ describe('consume', () => {
     await expect(adapter.consume('code-1')).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('lets exactly one of 20 parallel redemptions of one code consume it', async () => {
+  it('lets exactly one of 20 parallel redemptions of one code consume it, and the losers revoke its grant', async () => {
     const adapter = adapterFor('AuthorizationCode');
-    await adapter.upsert('code-race', { jti: 'code-race' }, 60);
+    await adapter.upsert('code-race', { jti: 'code-race', grantId: 'g-race' }, 60);
+    await adapterFor('Grant').upsert('g-race', { jti: 'g-race' }, 600);
+    await adapterFor('AccessToken').upsert('at-race', { jti: 'at-race', grantId: 'g-race' }, 600);
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => adapter.consume('code-race')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(await adapterFor('Grant').find('g-race')).toBeUndefined();
+    expect(await adapterFor('AccessToken').find('at-race')).toBeUndefined();
+  });
+});
+
+describe('replay detection', () => {
+  it('stores a DPoP proof id once: of 10 parallel first uses, 9 are refused as replays', async () => {
+    const adapter = adapterFor('ReplayDetection');
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => adapter.upsert('proof-1', { jti: 'proof-1', iss: 'c' }, 60)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+      expect(r.reason).toMatchObject({ error: 'invalid_dpop_proof' });
+    }
   });
 });
 

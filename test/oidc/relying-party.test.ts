@@ -122,6 +122,21 @@ describe('refresh tokens', () => {
     const introspected = await client.tokenIntrospection(config, second.access_token);
     expect(introspected.active).toBe(false);
   });
+
+  it('revokes the grant when the same refresh token is used twice at the same moment', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const { tokens } = await signIn();
+      const refresh = () => client.refreshTokenGrant(config, tokens.refresh_token!);
+      const results = await Promise.allSettled([refresh(), refresh()]);
+      expect(results.some((r) => r.status === 'rejected')).toBe(true);
+      // Whoever won the race holds tokens of a revoked grant: none of them works.
+      for (const result of results) {
+        if (result.status === 'rejected') continue;
+        await expect(client.refreshTokenGrant(config, result.value.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+        expect((await client.tokenIntrospection(config, result.value.access_token)).active).toBe(false);
+      }
+    }
+  });
 });
 
 describe('refresh token lifetime', () => {
