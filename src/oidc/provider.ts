@@ -1,6 +1,6 @@
 // The oidc-provider configuration: everything protocol-related is the library's; this file only chooses.
 // Choices that differ from the library's defaults say why.
-import Provider, { errors, type Adapter, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Adapter, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
@@ -93,6 +93,7 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: policyWithInactiveAccounts(),
     },
     // First-party clients (flag set by an admin) skip the consent page: the grant is created on the spot.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
@@ -128,4 +129,21 @@ function resourceIndicatorsFor(api: { audience: string; scopes: string[] }, acce
       return { scope: api.scopes.join(' '), audience: api.audience, accessTokenTTL, accessTokenFormat: 'jwt' as const };
     },
   };
+}
+
+/**
+ * The library's policy (login, then consent), plus one login check: a session whose account has since been
+ * disabled or deleted no longer counts as signed in (findAccount finds nothing for it), so the user is asked to
+ * sign in again, and prompt=none answers login_required.
+ */
+function policyWithInactiveAccounts() {
+  const policy = interactionPolicy.base();
+  const inactive = new interactionPolicy.Check(
+    'account_inactive',
+    'the signed-in account is no longer active',
+    'login_required',
+    (ctx) => Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
+  );
+  policy.get('login')!.checks.add(inactive, 0);
+  return policy;
 }

@@ -164,3 +164,25 @@ describe('token ownership', () => {
     expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
   });
 });
+
+describe('an account disabled while signed in', () => {
+  it('no longer counts as signed in: prompt=none gets login_required, otherwise the sign-in page shows', async () => {
+    const member = await createUser(server);
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri);
+    await signInAndConsent(browser, start, member.username, redirectUri);
+    await server.latchkey.accounts.setStatus(member._id, 'disabled');
+
+    const silent = await authorizationUrl(config, redirectUri, { prompt: 'none', scope: 'openid' });
+    const answer = await browser.follow(await browser.get(silent.url.href), redirectUri);
+    expect(new URL(answer.url).searchParams.get('error')).toBe('login_required');
+
+    const again = await authorizationUrl(config, redirectUri);
+    const page = await browser.follow(await browser.get(again.url.href));
+    expect(page.status).toBe(200);
+    expect(findForm(page, '/login')).toBeTruthy();
+    // And the password still does not let a disabled account in.
+    const refused = await submitLogin(browser, page, member.username);
+    expect(messageIds(refused)).toContain('login.invalid');
+  });
+});
