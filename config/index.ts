@@ -1,6 +1,7 @@
 // Latchkey's configuration: one schema, documented field by field, read from the environment and validated at
 // boot. Production refuses the defaults that are only safe on a developer's machine.
 import { z } from 'zod';
+import { withDefaultDatabase } from '../src/db/uri.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -115,7 +116,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     issuer,
     issuerPath: issuerUrl.pathname === '/' ? '' : issuerUrl.pathname,
-    mongodbUri: e.MONGODB_URI,
+    // A URI without a database name means Latchkey's database (the driver alone would pick "test").
+    mongodbUri: e.MONGODB_URI ? withDefaultDatabase(e.MONGODB_URI) : undefined,
     trustProxy: e.TRUST_PROXY,
     cookieKeys: e.COOKIE_KEYS,
     cookieSecure: e.COOKIE_SECURE ?? (production || issuerUrl.protocol === 'https:'),
@@ -137,6 +139,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
   };
   if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
+  if (config.cookieSecure && !config.trustProxy) {
+    // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
+    throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
+  }
   if (production) assertProductionReady(config);
   return config;
 }

@@ -220,7 +220,9 @@ export function exitWithError(error: unknown): never {
 export async function seedAndWelcome(started: Started, demoApp: { url: string; running: boolean }): Promise<DemoSeed | undefined> {
   const { config, running } = started;
   try {
-    const seed = config.env === 'development' ? await seedDemo(running, demoApp.url) : undefined;
+    // The demo user's password is public: seed only the local development database, or when asked to explicitly.
+    const wanted = started.localDb !== undefined || process.env.DEMO_SEED === 'true';
+    const seed = config.env === 'development' && wanted ? await seedDemo(running, demoApp.url) : undefined;
     // In production stdout is a stream of JSON log lines: the "latchkey listening" line already says where it runs.
     if (!config.production) console.log(welcomeText(config, seed, demoApp));
     return seed;

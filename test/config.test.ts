@@ -49,6 +49,16 @@ describe('validation', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(variable));
   });
 
+  it('refuses an https issuer without a trusted TLS proxy (Secure cookies could never be set)', () => {
+    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc' })).toThrow(/TRUST_PROXY/);
+    expect(loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true' }).cookieSecure).toBe(true);
+  });
+
+  it('names Latchkey\'s database when MONGODB_URI names none', () => {
+    expect(loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:27017' }).mongodbUri).toBe('mongodb://127.0.0.1:27017/latchkey');
+    expect(loadConfig({ MONGODB_URI: 'mongodb://db/idp?replicaSet=rs0' }).mongodbUri).toBe('mongodb://db/idp?replicaSet=rs0');
+  });
+
   it('refuses an issuer with a query', () => {
     expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc?x=1' })).toThrow(/query/);
   });
