@@ -95,16 +95,18 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: policyWithInactiveAccounts(),
     },
-    // First-party clients (flag set by an admin) skip the consent page: the grant is created on the spot.
+    // First-party clients (flag set by an admin) skip the consent page: their grant is created, or extended with
+    // whatever this request asks for, on the spot. Everyone else gets the library's behaviour.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
       const { client, session } = ctx.oidc;
       if (!client || !session?.accountId) return undefined;
       const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      if (!(client as unknown as { first_party?: boolean }).first_party) return undefined;
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope(String(ctx.oidc.params?.scope ?? 'openid'));
-      if (ctx.oidc.claims) grant.addOIDCClaims(Object.keys({ ...ctx.oidc.claims.userinfo, ...ctx.oidc.claims.id_token }));
+      const found = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const existing = found?.accountId === session.accountId ? found : undefined;
+      if (!(client as unknown as { first_party?: boolean }).first_party) return existing;
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
+      if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
       await grant.save();
       session.grantIdFor(client.clientId, grant.jti);
       return grant;

@@ -134,7 +134,7 @@ describe('consent', () => {
     expect(result.searchParams.get('state')).toBe(start.state);
   });
 
-  it('is skipped for a first-party client', async () => {
+  it('is skipped for a first-party client, also when a later request asks for more', async () => {
     const firstParty = await createClient(server, { client_name: 'Our Own App', first_party: true });
     const ownConfig = await discover(server, firstParty);
     const browser = new Browser();
@@ -148,6 +148,13 @@ describe('consent', () => {
     expect(tokens.claims()!.sub).toBe(user._id);
     const info = await client.fetchUserInfo(ownConfig, tokens.access_token, user._id);
     expect(info.email).toBe(user.email);
+
+    // Signed in already; now the app asks for the profile scope too: still no consent page.
+    const more = await authorizationUrl(ownConfig, firstParty.redirect_uris[0]!, { prompt: '', scope: 'openid email profile' });
+    more.url.searchParams.delete('prompt');
+    const back = await browser.follow(await browser.get(more.url.href), firstParty.redirect_uris[0]!);
+    const moreTokens = await client.authorizationCodeGrant(ownConfig, new URL(back.url), { pkceCodeVerifier: more.verifier, expectedState: more.state, expectedNonce: more.nonce });
+    expect(moreTokens.scope?.split(' ').sort()).toEqual(['email', 'openid', 'profile']);
   });
 });
 
