@@ -12,18 +12,23 @@ export async function readForm(ctx: Context, limit: number): Promise<Record<stri
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      ctx.req.destroy();
+      // Drop the rest instead of reading it, and close the connection after the 413 page: destroying the socket
+      // now would leave the browser with a reset connection instead of an answer.
+      ctx.set('Connection', 'close');
+      ctx.req.unpipe();
+      ctx.req.resume();
       throw new PayloadTooLargeError(`more than ${limit} bytes`);
     }
     chunks.push(chunk);
   }
-  const form: Record<string, string> = {};
+  const form = new Map<string, string>();
   for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) {
     // Broken UTF-8 (raw or percent-encoded) decodes to U+FFFD: refuse it rather than store a mangled value.
     if (key.includes('\uFFFD') || value.includes('\uFFFD')) throw new ValidationError('invalid_encoding', 'body is not valid UTF-8');
     // A repeated field is ambiguous: refuse rather than guess which one counts.
-    if (key in form) throw new ValidationError('repeated_field', `field ${key} repeated`);
-    form[key] = value;
+    if (form.has(key)) throw new ValidationError('repeated_field', `field ${key} repeated`);
+    form.set(key, value);
   }
-  return form;
+  // A null-prototype object: a field named "constructor" or "__proto__" is just a field.
+  return Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(form));
 }

@@ -26,15 +26,15 @@ export function chooseLocale(uiLocales: string | undefined, acceptLanguage: stri
   ];
   for (const tag of wanted) {
     const lower = tag.toLowerCase();
-    if (catalogues[lower]) return lower;
+    if (Object.hasOwn(catalogues, lower)) return lower;
     const base = lower.split('-')[0]!;
-    if (catalogues[base]) return base;
+    if (Object.hasOwn(catalogues, base)) return base;
   }
   return DEFAULT_LOCALE;
 }
 
 export function translator(locale: string): Translate {
-  const catalogue = catalogues[locale] ?? en;
+  const catalogue = Object.hasOwn(catalogues, locale) ? catalogues[locale]! : en;
   return (id, values = {}) =>
-    (catalogue[id] ?? en[id] ?? id).replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
+    (catalogue[id] ?? en[id] ?? id).replace(/\{(\w+)\}/g, (whole, key: string) => (Object.hasOwn(values, key) ? String(values[key]) : whole));
 }

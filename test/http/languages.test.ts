@@ -40,3 +40,8 @@ it('answers in English when nothing asked for is available', async () => {
   expect(page.body).toContain('<html lang="en">');
   expect(page.body).toContain('Sign in');
 });
+
+it('ignores language tags that name object properties', async () => {
+  const page = await loginPage({ ui_locales: 'constructor __proto__' }, 'toString');
+  expect(page.body).toContain('<html lang="en">');
+});

@@ -163,6 +163,36 @@ describe('malformed bodies', () => {
     expect(response.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
 
+  it('answers an oversized chunked body (no Content-Length) with the 413 page, not a dropped connection', async () => {
+    const { browser, page } = await freshLoginPage();
+    const form = findForm(page, '/login');
+    const big = `login=${'a'.repeat(40_000)}`;
+    const chunks = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < big.length; i += 4096) controller.enqueue(new TextEncoder().encode(big.slice(i, i + 4096)));
+        controller.close();
+      },
+    });
+    const response = await browser.request(form.action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(messageIds(response)).toContain('error.too_large');
+  });
+
+  it('treats fields named like object properties as ordinary fields', async () => {
+    const { browser, page } = await freshLoginPage();
+    const form = findForm(page, '/login');
+    const body = new URLSearchParams({ ...form.fields, login: user.username, password: 'wrong one here' });
+    for (const name of ['constructor', '__proto__', 'toString']) body.append(name, 'x');
+    const response = await browser.request(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    expect(response.status).toBe(200);
+    expect(messageIds(response)).toContain('login.invalid');
+  });
+
   it('answers a form with a missing CSRF field but valid shape with 403 and JSON clients with JSON', async () => {
     const { browser, page } = await freshLoginPage();
     const form = findForm(page, '/login');
