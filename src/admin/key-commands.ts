@@ -5,12 +5,16 @@ import { createKeyStore, type KeyInfo } from '../oidc/keys.ts';
 import { defineCommand, type Area } from './command.ts';
 import { isoDate, table, type Output } from './output.ts';
 
+/** Instances not yet restarted keep signing with a retired key; this is how long they have to restart. */
+export const RESTART_GRACE_SECONDS = 24 * 3600;
+
 /**
- * How long a retired key stays published: until the last token it signed has expired. ID tokens are always
- * signed; access tokens are when they are JWTs for an API audience. Refresh tokens are opaque.
+ * How long a retired key stays published: until the last token it signed has expired, counting tokens signed by
+ * instances that restart up to a day late. ID tokens are always signed; access tokens are when they are JWTs for
+ * an API audience. Refresh tokens are opaque.
  */
 export function retentionSeconds(config: Config): number {
-  return Math.max(config.ttl.idToken, config.ttl.accessToken);
+  return Math.max(config.ttl.idToken, config.ttl.accessToken) + RESTART_GRACE_SECONDS;
 }
 
 function printKeys(out: Output, keys: KeyInfo[], headline?: string): void {
@@ -26,10 +30,11 @@ function printKeys(out: Output, keys: KeyInfo[], headline?: string): void {
 
 const rotate = defineCommand({
   name: 'rotate',
-  summary: 'Creates a new ES256 + RS256 signing pair and retires the current one.',
+  summary: 'The published next pair starts signing, the active pair retires, and a new next pair is published.',
   details:
     'Retired keys stay published (so tokens they signed still verify) for the longest ID token or access token\n' +
-    'lifetime (TTL_ID_TOKEN, TTL_ACCESS_TOKEN), then are dropped. Run it with the same environment as the server.',
+    'lifetime (TTL_ID_TOKEN, TTL_ACCESS_TOKEN) plus a day for every instance to restart, then are dropped.\n' +
+    'Run it with the same environment as the server.',
   options: {},
   async run({ out, session }) {
     const retain = retentionSeconds(session.config());
@@ -38,14 +43,14 @@ const rotate = defineCommand({
     const retired = keys.some((k) => k.status === 'retired');
     out.note(
       'note: running instances pick up new signing keys on restart; until then they keep signing with the keys they loaded. ' +
-        (retired ? `Restart every instance: the retired keys stay published for ${retain} seconds.` : 'Restart every instance.'),
+        (retired ? `Restart every instance within a day: the retired keys stay published for ${retain} seconds.` : 'Restart every instance.'),
     );
   },
 });
 
 const list = defineCommand({
   name: 'list',
-  summary: 'Lists the signing keys a server starting now would load: active first, then retired ones still published.',
+  summary: 'Lists the signing keys a server starting now would load: active (signing), next (published), retired.',
   options: {},
   async run({ out, session }) {
     printKeys(out, await createKeyStore(await session.connection()).list());

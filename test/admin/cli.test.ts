@@ -255,9 +255,10 @@ describe('users', () => {
 });
 
 describe('keys', () => {
-  it('rotate: a starting server signs with the new pair and publishes the retired one for the longest token lifetime', async () => {
+  it('rotate: the published next pair starts signing, the active pair retires and stays published for the longest token lifetime plus a day', async () => {
     const before = await adminJson<KeyInfo[]>(['keys', 'list']);
-    expect(before.map((k) => `${k.alg}:${k.status}`).sort()).toEqual(['ES256:active', 'RS256:active']);
+    expect(before.map((k) => `${k.alg}:${k.status}`).sort()).toEqual(['ES256:active', 'ES256:next', 'RS256:active', 'RS256:next']);
+    const kidOf = (keys: KeyInfo[], alg: string, status: string) => keys.find((k) => k.alg === alg && k.status === status)!.kid;
 
     const rotatedAt = Date.now();
     const rotation = await admin(['keys', 'rotate'], { env: { TTL_ACCESS_TOKEN: '7200', TTL_ID_TOKEN: '5400' } });
@@ -265,33 +266,36 @@ describe('keys', () => {
     expect(rotation.stderr).toContain('pick up new signing keys on restart');
 
     const after = await adminJson<KeyInfo[]>(['keys', 'list']);
-    const active = after.filter((k) => k.status === 'active');
+    for (const alg of ['ES256', 'RS256']) {
+      // What was next (and already published by every instance) now signs; what signed is retired.
+      expect(kidOf(after, alg, 'active')).toBe(kidOf(before, alg, 'next'));
+      expect(kidOf(after, alg, 'retired')).toBe(kidOf(before, alg, 'active'));
+      expect(before.map((k) => k.kid)).not.toContain(kidOf(after, alg, 'next'));
+    }
+    // Retained for max(TTL_ACCESS_TOKEN, TTL_ID_TOKEN) = 7200 s plus a day, from the rotation.
     const retired = after.filter((k) => k.status === 'retired');
-    expect(active.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    expect(retired.map((k) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
-    // Retained for max(TTL_ACCESS_TOKEN, TTL_ID_TOKEN) = 7200 s from the rotation.
     for (const key of retired) {
       const retainedMs = new Date(key.expiresAt!).getTime() - rotatedAt;
-      expect(retainedMs).toBeGreaterThanOrEqual(7200_000);
-      expect(retainedMs).toBeLessThan(7200_000 + 30_000);
+      expect(retainedMs).toBeGreaterThanOrEqual((7200 + 86400) * 1000);
+      expect(retainedMs).toBeLessThan((7200 + 86400) * 1000 + 30_000);
     }
 
     // What a server starting now loads: oidc-provider signs with the first key of each algorithm.
     const loaded = (await createKeyStore(server.connection).loadJwks()).keys;
-    const newKid = (alg: string) => active.find((k) => k.alg === alg)!.kid;
-    expect(loaded.find((k) => k.alg === 'ES256')?.kid).toBe(newKid('ES256'));
-    expect(loaded.find((k) => k.alg === 'RS256')?.kid).toBe(newKid('RS256'));
+    expect(loaded.find((k) => k.alg === 'ES256')?.kid).toBe(kidOf(after, 'ES256', 'active'));
+    expect(loaded.find((k) => k.alg === 'RS256')?.kid).toBe(kidOf(after, 'RS256', 'active'));
     expect(loaded.map((k) => k.kid).sort()).toEqual(after.map((k) => k.kid).sort());
 
-    // The running server keeps the keys it loaded at start, as the note says.
+    // The running server keeps the keys it loaded at start, which include the key that now signs elsewhere.
     const published = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
     expect(published.keys.map((k) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
+    expect(published.keys.map((k) => k.kid)).toContain(kidOf(after, 'ES256', 'active'));
 
     // Once the retention has passed, a starting server neither uses nor publishes the retired keys.
     const retiredUntil = Math.max(...retired.map((k) => new Date(k.expiresAt!).getTime()));
     const justBefore = await createKeyStore(server.connection, () => new Date(retiredUntil - 1000)).loadJwks();
-    expect(justBefore.keys).toHaveLength(4);
+    expect(justBefore.keys).toHaveLength(6);
     const afterwards = await createKeyStore(server.connection, () => new Date(retiredUntil + 1000)).loadJwks();
-    expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(active.map((k) => k.kid).sort());
+    expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(after.filter((k) => k.status !== 'retired').map((k) => k.kid).sort());
   });
 });

@@ -6,6 +6,7 @@ import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
+import { createKeyStore } from '../../src/oidc/keys.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 let server: TestServer;
@@ -46,9 +47,9 @@ describe('discovery', () => {
     expect(meta.claims_supported).toEqual(expect.arrayContaining(['sub', 'email', 'name']));
   });
 
-  it('publishes ES256 and RS256 public keys and no private parts', async () => {
+  it('publishes the active and next ES256 and RS256 public keys, and no private parts', async () => {
     const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: Record<string, string>[] };
-    expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'ES256', 'RS256', 'RS256']); // active and next
     for (const key of jwks.keys) expect(key.d).toBeUndefined();
   });
 });
@@ -63,6 +64,9 @@ describe('authorization code with PKCE through our pages', () => {
     expect(claims.aud).toBe(rp.client_id);
     const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
     expect(header.alg).toBe('ES256');
+    // Signed by the active key, not by the published next one.
+    const keys = await createKeyStore(server.connection).list();
+    expect(keys.find((k) => k.kid === header.kid)?.status).toBe('active');
     expect(tokens.refresh_token).toBeTruthy();
   });
 
