@@ -54,6 +54,11 @@ const envSchema = z.object({
   API_AUDIENCE: z.url().optional(),
   /** Scopes the API audience accepts (space-separated). */
   API_SCOPES: z.string().default('api:read api:write'),
+  /**
+   * Accept authorization and logout requests by POST as well as GET (OpenID Connect Core §3.1.2.1; the Basic OP
+   * certification tests it). Needs Secure cookies: the session cookie then becomes SameSite=None.
+   */
+  AUTHORIZATION_POST: bool.default(false),
   /** Largest accepted form body, in bytes. */
   FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   /** How long shutdown waits for in-flight requests before closing anyway, in milliseconds. */
@@ -89,6 +94,7 @@ export interface Config {
     clientCredentials: number;
   };
   api: { audience: string; scopes: string[] } | undefined;
+  authorizationPost: boolean;
   formBodyLimit: number;
   shutdownGraceMs: number;
   sweepIntervalSeconds: number;
@@ -134,11 +140,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clientCredentials: e.TTL_CLIENT_CREDENTIALS,
     },
     api: e.API_AUDIENCE ? { audience: e.API_AUDIENCE, scopes: e.API_SCOPES.split(/\s+/).filter(Boolean) } : undefined,
+    authorizationPost: e.AUTHORIZATION_POST,
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
   };
   if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
+  if (config.authorizationPost && !config.cookieSecure) {
+    // A POST from the RP's site is cross-site: only a SameSite=None cookie comes along, and browsers require Secure.
+    throw new ConfigError('AUTHORIZATION_POST=true needs Secure cookies (an https ISSUER behind a TLS proxy)');
+  }
   if (config.cookieSecure && !config.trustProxy) {
     // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
     throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');

@@ -59,6 +59,10 @@ describe('validation', () => {
     expect(loadConfig({ MONGODB_URI: 'mongodb://db/idp?replicaSet=rs0' }).mongodbUri).toBe('mongodb://db/idp?replicaSet=rs0');
   });
 
+  it('refuses authorization by POST without Secure cookies (its SameSite=None cookie would be dropped)', () => {
+    expect(() => loadConfig({ AUTHORIZATION_POST: 'true' })).toThrow(/AUTHORIZATION_POST/);
+  });
+
   it('refuses an issuer with a query', () => {
     expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc?x=1' })).toThrow(/query/);
   });

@@ -26,6 +26,10 @@ const settings = {
     help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
   },
   'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ES256` },
+  'pkce-required': {
+    type: 'boolean',
+    help: 'PKCE is required of every client (default); --no-pkce-required only for one that cannot send it, such as a conformance test client',
+  },
   'first-party': { type: 'boolean', help: 'Skip the consent page: for your own applications only (--no-first-party undoes it)' },
 } as const satisfies OptionSpecs;
 
@@ -42,6 +46,7 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
   if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(AUTH_METHODS, values['auth-method'], '--auth-method');
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
+  if (values['pkce-required'] !== undefined) changes.pkce_required = values['pkce-required'];
   if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');
   return changes;
 }
@@ -61,6 +66,7 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['grant types', client.grant_types.join(', ')],
     ['auth method', client.token_endpoint_auth_method],
     ['first party', yesNo(client.first_party)],
+    ['PKCE required', yesNo(client.pkce_required !== false)],
     ['ID token alg', client.id_token_signed_response_alg ?? 'ES256'],
     ['registered', isoDate(client.client_id_issued_at * 1000)],
   ]);

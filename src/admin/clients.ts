@@ -50,6 +50,8 @@ const clientInput = z
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
     first_party: z.boolean().default(false),
+    /** false only for a client that cannot send PKCE (e.g. a conformance test client): RFC 9700 wants it. */
+    pkce_required: z.boolean().default(true),
     id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default('ES256'),
   })
   .superRefine((c, ctx) => {

@@ -27,6 +27,8 @@ function cookieNames(secure: boolean) {
 
 export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: ProviderDeps): Provider {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure, signed: true };
+  // Authorization by POST arrives cross-site from the RP: the session cookie must then be SameSite=None.
+  const sessionCookieOptions = config.authorizationPost ? { ...cookieOptions, sameSite: 'none' as const } : cookieOptions;
   const apiScopes = config.api?.scopes ?? [];
 
   const configuration: Configuration = {
@@ -34,12 +36,15 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
     clients: [], // every client lives in MongoDB (admin CLI), so changes apply without a restart
     findAccount: findAccountWith(accounts),
     jwks,
-    cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: cookieOptions, short: cookieOptions },
+    cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: sessionCookieOptions, short: cookieOptions },
+    enableHttpPostMethods: config.authorizationPost,
     claims: SCOPE_CLAIMS,
     scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), ...apiScopes],
     responseTypes: ['code'], // no implicit or hybrid flows (RFC 9700 §2.1.2)
     // PKCE (S256, the only method v9 accepts) for every client, not only public ones (RFC 9700 §2.1.1, ASVS 10.4.6).
-    pkce: { required: () => true },
+    // The one exception is an admin's explicit `pkce_required: false` on a client that cannot send it (the OpenID
+    // conformance suite's Basic OP tests, for one).
+    pkce: { required: (_ctx, client) => (client as unknown as { pkce_required?: boolean }).pkce_required !== false },
     // The RP must always name its redirect URI; it is then compared exactly with the registered ones.
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
@@ -51,9 +56,9 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       id_token_signed_response_alg: 'ES256',
     },
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', 'pkce_required'],
       validator(_ctx, key, value) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new TypeError('first_party must be a boolean');
+        if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${key} must be a boolean`);
       },
     },
     ttl: {

@@ -8,7 +8,7 @@ let server: TestServer;
 const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' };
 
 beforeAll(async () => {
-  server = await startTestServer({ NODE_ENV: 'production', ISSUER: 'https://id.example.test/oidc', TRUST_PROXY: 'true' });
+  server = await startTestServer({ NODE_ENV: 'production', ISSUER: 'https://id.example.test/oidc', TRUST_PROXY: 'true', AUTHORIZATION_POST: 'true' });
 });
 afterAll(() => server.close());
 
@@ -37,4 +37,29 @@ it('sets __Secure- prefixed, Secure cookies and HSTS on error pages too', async 
   const missing = await fetch(`${server.origin}/nowhere`, { headers: forwarded });
   expect(missing.status).toBe(404);
   expect(missing.headers.get('strict-transport-security')).toContain('max-age=31536000');
+});
+
+it('accepts authorization requests by POST when configured', async () => {
+  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
+  const body = new URLSearchParams({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+  const response = await fetch(`${server.origin}/oidc/auth`, { method: 'POST', headers: { ...forwarded, 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' });
+  expect(response.status).toBe(303);
+  expect(response.headers.get('location')).toMatch(/\/interaction\//);
+});
+
+it('sets the CSRF cookie as __Host-, Secure, Path=/ on our pages', async () => {
+  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
+  const url = new URL(`${server.origin}/oidc/auth`);
+  for (const [k, v] of Object.entries({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
+    url.searchParams.set(k, v);
+  }
+  const started = await fetch(url, { headers: forwarded, redirect: 'manual' });
+  const cookie = started.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const page = await fetch(new URL(started.headers.get('location')!, server.origin), { headers: { ...forwarded, cookie } });
+  expect(page.status).toBe(200);
+  const csrf = page.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey.csrf='));
+  expect(csrf).toBeDefined();
+  expect(csrf!.toLowerCase()).toContain('; secure');
+  expect(csrf!.toLowerCase()).toContain('; path=/;');
+  expect(csrf!.toLowerCase()).not.toContain('domain=');
 });

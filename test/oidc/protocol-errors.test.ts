@@ -65,6 +65,21 @@ describe('PKCE', () => {
     expect(result.get('iss')).toBe(server.issuer);
   });
 
+  it('lets an admin exempt one client (e.g. a conformance test client), and only that one', async () => {
+    const exempt = await createClient(server, { client_name: 'Conformance', pkce_required: false });
+    const exemptConfig = await discover(server, exempt);
+    const browser = new Browser();
+    const url = client.buildAuthorizationUrl(exemptConfig, { redirect_uri: exempt.redirect_uris[0]!, scope: 'openid', state: 'st' });
+    const callback = await browser.follow(await submitLogin(browser, await openLoginPage(browser, url), user.username), exempt.redirect_uris[0]!);
+    const consent = findForm(callback, '/confirm');
+    const back = await browser.follow(await browser.post(consent.action, consent.fields), exempt.redirect_uris[0]!);
+    const tokens = await client.authorizationCodeGrant(exemptConfig, new URL(back.url), { expectedState: 'st' });
+    expect(tokens.claims()!.sub).toBe(user._id);
+
+    const result = await errorAtRp({ code_challenge: '', code_challenge_method: '' });
+    expect(result.get('error')).toBe('invalid_request');
+  });
+
   it('refuses the plain method', async () => {
     const result = await errorAtRp({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' });
     expect(result.get('error')).toBe('invalid_request');
