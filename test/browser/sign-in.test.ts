@@ -117,7 +117,7 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.waitForURL(`${issuerOrigin}/oidc/session/end**`);
   await page.getByRole('heading', { level: 1, name: 'Sign out' }).waitFor();
   await checkPage(page, 'logout');
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.waitForURL(`${rpOrigin}/`);
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
 

@@ -6,6 +6,7 @@ import { loadConfig } from '../../config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer } from '../../src/main.ts';
 import { testDatabaseUri } from '../helpers/database.ts';
+import { startTestServer } from '../helpers/server.ts';
 
 it('finishes in-flight requests, then closes the server and the database', async () => {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' });
@@ -36,4 +37,18 @@ it('finishes in-flight requests, then closes the server and the database', async
   expect(running.server.listening).toBe(false);
   expect(running.connection.readyState).toBe(0);
   await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+});
+
+it('answers /readyz with 503 once shutdown has begun, so the load balancer stops sending traffic', async () => {
+  const server = await startTestServer();
+  try {
+    expect((await fetch(`${server.origin}/readyz`)).status).toBe(200);
+    server.latchkey.beginShutdown();
+    const ready = await fetch(`${server.origin}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable' });
+    expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
+  } finally {
+    await server.close();
+  }
 });

@@ -36,6 +36,7 @@ export const en = {
   'logout.question_client': 'Do you want to sign out of {client} and {app}?',
   'logout.yes': 'Sign out',
   'logout.no': 'Stay signed in',
+  'logout.client_only': 'Only sign out of {client}',
   'logout.done_title': 'You have signed out',
   'logout.done_body': 'You can close this window, or go back to the application.',
   'logout.done_client': 'You have signed out of {client}.',

@@ -37,6 +37,7 @@ export const fr: Catalogue = {
   'logout.question_client': 'Voulez-vous vous déconnecter de {client} et de {app} ?',
   'logout.yes': 'Se déconnecter',
   'logout.no': 'Rester connecté',
+  'logout.client_only': 'Me déconnecter seulement de {client}',
   'logout.done_title': 'Vous êtes déconnecté',
   'logout.done_body': 'Vous pouvez fermer cette fenêtre ou revenir à l’application.',
   'logout.done_client': 'Vous êtes déconnecté de {client}.',
