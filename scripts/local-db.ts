@@ -95,12 +95,61 @@ export async function runningLocalDb(dataDir: string = DEV_DATA_DIR): Promise<st
   }
 }
 
+const lockFile = (dataDir: string) => join(dataDir, 'owner.lock');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the folder's lock (a file created exclusively, holding our pid); clears a lock whose owner has died. */
+function tryLock(dataDir: string): boolean {
+  mkdirSync(dataDir, { recursive: true });
+  try {
+    writeFileSync(lockFile(dataDir), String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const owner = Number(readFileSync(lockFile(dataDir), 'utf8'));
+    if (!owner || !isAlive(owner)) rmSync(lockFile(dataDir), { force: true });
+    return false;
+  }
+}
+
+/**
+ * Two servers on one SQLite folder would corrupt it. So a persistent folder has one owner: the first to take its
+ * lock starts the server; everyone else (another `npm start`, `npm run db`, a racing start) shares that server.
+ */
+async function shareOrLock(dataDir: string): Promise<string | undefined> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const running = await runningLocalDb(dataDir);
+    if (running) return running;
+    if (tryLock(dataDir)) return undefined;
+    if (Date.now() > deadline) throw new Error(`${lockFile(dataDir)} is held by a process whose database never answered`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb> {
   if (options.dataDir) {
-    // Two servers on one SQLite folder would corrupt it: share the one already running (its owner stops it).
-    const running = await runningLocalDb(options.dataDir);
-    if (running) return { uri: running, stop: async () => {} };
+    const running = await shareOrLock(options.dataDir);
+    if (running) return { uri: running, stop: async () => {} }; // its owner stops it
+    try {
+      return await startOwnServer(options);
+    } catch (error) {
+      rmSync(lockFile(options.dataDir), { force: true });
+      throw error;
+    }
   }
+  return startOwnServer(options);
+}
+
+async function startOwnServer(options: StartOptions): Promise<LocalDb> {
   const bin = await ensureFerretDb(options.log);
   const temporary = !options.dataDir;
   const base = options.dataDir ?? join(root, '.data/tmp', `ferretdb-${process.pid}-${Date.now()}`);
@@ -139,7 +188,8 @@ export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb>
     uri,
     async stop() {
       await stopChild(child);
-      rmSync(temporary ? base : uriFile(base), { recursive: true, force: true });
+      if (temporary) rmSync(base, { recursive: true, force: true });
+      else for (const file of [uriFile(base), lockFile(base)]) rmSync(file, { force: true });
     },
   };
 }

@@ -26,6 +26,7 @@ grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$metadata" \
   || { echo "the _id index fix did not apply to $metadata: the recipe needs updating" >&2; exit 1; }
 
 mkdir -p "$(dirname "$out")"
-(cd "$work/src" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp" ./cmd/ferretdb)
-mv "$out.tmp" "$out"
+# Build beside the target under a name of our own, then rename: two builds at once cannot mix their output.
+(cd "$work/src" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp.$$" ./cmd/ferretdb)
+mv "$out.tmp.$$" "$out"
 echo "built $out"
