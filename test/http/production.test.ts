@@ -12,6 +12,19 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** The parameters of an authorization request from a freshly registered client of this server. */
+async function authorizationParams(): Promise<URLSearchParams> {
+  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
+  return new URLSearchParams({
+    client_id: rp.client_id,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: 'https://app.example.test/cb',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+}
+
 it('publishes https endpoints under the forwarded host', async () => {
   const response = await fetch(`${server.origin}/oidc/.well-known/openid-configuration`, { headers: forwarded });
   const discovery = (await response.json()) as Record<string, string>;
@@ -21,11 +34,7 @@ it('publishes https endpoints under the forwarded host', async () => {
 });
 
 it('sets __Secure- prefixed, Secure cookies and HSTS on error pages too', async () => {
-  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
-  const url = new URL(`${server.origin}/oidc/auth`);
-  for (const [k, v] of Object.entries({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
-    url.searchParams.set(k, v);
-  }
+  const url = `${server.origin}/oidc/auth?${await authorizationParams()}`;
   const response = await fetch(url, { headers: forwarded, redirect: 'manual' });
   expect(response.status).toBe(303);
   const cookies = response.headers.getSetCookie();
@@ -40,19 +49,14 @@ it('sets __Secure- prefixed, Secure cookies and HSTS on error pages too', async 
 });
 
 it('accepts authorization requests by POST when configured', async () => {
-  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
-  const body = new URLSearchParams({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+  const body = await authorizationParams();
   const response = await fetch(`${server.origin}/oidc/auth`, { method: 'POST', headers: { ...forwarded, 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' });
   expect(response.status).toBe(303);
   expect(response.headers.get('location')).toMatch(/\/interaction\//);
 });
 
 it('sets the CSRF cookie as __Host-, Secure, Path=/ on our pages', async () => {
-  const rp = await createClient(server, { redirect_uris: ['https://app.example.test/cb'] });
-  const url = new URL(`${server.origin}/oidc/auth`);
-  for (const [k, v] of Object.entries({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
-    url.searchParams.set(k, v);
-  }
+  const url = `${server.origin}/oidc/auth?${await authorizationParams()}`;
   const started = await fetch(url, { headers: forwarded, redirect: 'manual' });
   const cookie = started.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const page = await fetch(new URL(started.headers.get('location')!, server.origin), { headers: { ...forwarded, cookie } });
