@@ -53,7 +53,6 @@ export async function respondWithError(
     supportCode: ctx.state.requestId,
     publicDetail,
   });
-  ctx.status = view.status;
 }
 
 export function errorPages(): Middleware {

@@ -15,6 +15,11 @@ export interface ProviderDeps {
   cookieKeys: string[];
 }
 
+/** Our boolean client metadata (extraClientMetadata below); the library's Client type does not know it. */
+function clientFlag(client: object, name: 'first_party' | 'pkce_required'): boolean | undefined {
+  return (client as Record<string, unknown>)[name] as boolean | undefined;
+}
+
 /** Names of the provider's cookies; the Secure prefix makes browsers refuse them over plain http. */
 function cookieNames(secure: boolean) {
   const prefix = secure ? '__Secure-' : '';
@@ -44,7 +49,7 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
     // PKCE (S256, the only method v9 accepts) for every client, not only public ones (RFC 9700 §2.1.1, ASVS 10.4.6).
     // The one exception is an admin's explicit `pkce_required: false` on a client that cannot send it (the OpenID
     // conformance suite's Basic OP tests, for one).
-    pkce: { required: (_ctx, client) => (client as unknown as { pkce_required?: boolean }).pkce_required !== false },
+    pkce: { required: (_ctx, client) => clientFlag(client, 'pkce_required') !== false },
     // The RP must always name its redirect URI; it is then compared exactly with the registered ones.
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
@@ -108,7 +113,7 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
       const found = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
       const existing = found?.accountId === session.accountId ? found : undefined;
-      if (!(client as unknown as { first_party?: boolean }).first_party) return existing;
+      if (clientFlag(client, 'first_party') !== true) return existing;
       const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
