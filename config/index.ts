@@ -1,5 +1,6 @@
 // Latchkey's configuration: one schema, documented field by field, read from the environment and validated at
 // boot. Production refuses the defaults that are only safe on a developer's machine.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { withDefaultDatabase } from '../src/db/uri.ts';
 
@@ -7,6 +8,7 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const seconds = z.coerce.number().int().positive();
+const DAY = 24 * 3600;
 const list = z.string().transform((s) =>
   s
     .split(',')
@@ -38,27 +40,42 @@ const envSchema = z.object({
   ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
   ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
   /**
+   * At most this many argon2 operations run at once (each holds about ARGON2_MEMORY_KIB of memory); up to
+   * ARGON2_MAX_QUEUED more wait, and any beyond that get a 503 page. Default: the number of CPUs.
+   */
+  ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
+  ARGON2_MAX_QUEUED: z.coerce.number().int().min(0).max(10_000).default(64),
+  /**
+   * A failed sign-in answers no sooner than this many milliseconds after it arrived, so that neither an unknown
+   * account nor one whose hash has older, cheaper argon2 parameters can be told apart by timing.
+   */
+  SIGNIN_FAILURE_MIN_MS: z.coerce.number().int().min(0).max(10_000).default(300),
+  /**
    * Token and session lifetimes in seconds. The authorization code stays short (at most 10 minutes). A refresh
    * token is rotated on every use and the new one inherits the remaining lifetime, so TTL_REFRESH_TOKEN is the
    * absolute ceiling of a chain.
    */
-  TTL_ACCESS_TOKEN: seconds.default(3600),
+  TTL_ACCESS_TOKEN: seconds.max(DAY).default(3600),
   TTL_AUTHORIZATION_CODE: seconds.max(600).default(60),
-  TTL_ID_TOKEN: seconds.default(3600),
-  TTL_REFRESH_TOKEN: seconds.default(14 * 24 * 3600),
-  TTL_SESSION: seconds.default(14 * 24 * 3600),
+  TTL_ID_TOKEN: seconds.max(DAY).default(3600),
+  TTL_REFRESH_TOKEN: seconds.max(365 * DAY).default(14 * DAY),
+  /** A session's absolute lifetime from sign-in: it ends then however much it is used. */
+  TTL_SESSION: seconds.max(30 * DAY).default(14 * DAY),
+  /** A session unused for this long ends (ASVS 7.3.1: hours, not weeks). At most TTL_SESSION. */
+  SESSION_IDLE_TIMEOUT: seconds.max(7 * DAY).default(8 * 3600),
   TTL_INTERACTION: seconds.max(3600).default(1800),
-  TTL_GRANT: seconds.default(90 * 24 * 3600),
-  TTL_CLIENT_CREDENTIALS: seconds.default(600),
+  TTL_GRANT: seconds.max(2 * 365 * DAY).default(90 * DAY),
+  TTL_CLIENT_CREDENTIALS: seconds.max(DAY).default(600),
   /** An API audience (resource indicator, RFC 8707). When set, `resource=<this>` gets a JWT access token for it. */
   API_AUDIENCE: z.url().optional(),
   /** Scopes the API audience accepts (space-separated). */
   API_SCOPES: z.string().default('api:read api:write'),
   /**
    * Accept authorization and logout requests by POST as well as GET (OpenID Connect Core §3.1.2.1; the Basic OP
-   * certification tests it). Needs Secure cookies: the session cookie then becomes SameSite=None.
+   * certification tests it). On by default whenever cookies are Secure; it needs them, because the session cookie
+   * then becomes SameSite=None (a POST from the relying party's site is cross-site).
    */
-  AUTHORIZATION_POST: bool.default(false),
+  AUTHORIZATION_POST: bool.optional(),
   /** Largest accepted form body, in bytes. */
   FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   /** How long shutdown waits for in-flight requests before closing anyway, in milliseconds. */
@@ -83,12 +100,15 @@ export interface Config {
   cookieSecure: boolean;
   logLevel: Env['LOG_LEVEL'];
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  passwordWork: { maxConcurrent: number; maxQueued: number };
+  signInFailureMinMs: number;
   ttl: {
     accessToken: number;
     authorizationCode: number;
     idToken: number;
     refreshToken: number;
     session: number;
+    sessionIdle: number;
     interaction: number;
     grant: number;
     clientCredentials: number;
@@ -115,6 +135,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const production = e.NODE_ENV === 'production';
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}/oidc`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
+  const cookieSecure = e.COOKIE_SECURE ?? (production || issuerUrl.protocol === 'https:');
   const config: Config = {
     env: e.NODE_ENV,
     production,
@@ -126,26 +147,36 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     mongodbUri: e.MONGODB_URI ? withDefaultDatabase(e.MONGODB_URI) : undefined,
     trustProxy: e.TRUST_PROXY,
     cookieKeys: e.COOKIE_KEYS,
-    cookieSecure: e.COOKIE_SECURE ?? (production || issuerUrl.protocol === 'https:'),
+    cookieSecure,
     logLevel: e.LOG_LEVEL,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+    passwordWork: { maxConcurrent: e.ARGON2_MAX_CONCURRENT, maxQueued: e.ARGON2_MAX_QUEUED },
+    signInFailureMinMs: e.SIGNIN_FAILURE_MIN_MS,
     ttl: {
       accessToken: e.TTL_ACCESS_TOKEN,
       authorizationCode: e.TTL_AUTHORIZATION_CODE,
       idToken: e.TTL_ID_TOKEN,
       refreshToken: e.TTL_REFRESH_TOKEN,
       session: e.TTL_SESSION,
+      sessionIdle: e.SESSION_IDLE_TIMEOUT,
       interaction: e.TTL_INTERACTION,
       grant: e.TTL_GRANT,
       clientCredentials: e.TTL_CLIENT_CREDENTIALS,
     },
     api: e.API_AUDIENCE ? { audience: e.API_AUDIENCE, scopes: e.API_SCOPES.split(/\s+/).filter(Boolean) } : undefined,
-    authorizationPost: e.AUTHORIZATION_POST,
+    authorizationPost: e.AUTHORIZATION_POST ?? cookieSecure,
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
   };
   if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
+  if (issuerUrl.protocol === 'https:' && !config.cookieSecure) {
+    // Cookies set without Secure on an https site can be overwritten from plain http (a network attacker's).
+    throw new ConfigError('an https:// ISSUER needs Secure cookies: remove COOKIE_SECURE=false');
+  }
+  if (config.ttl.sessionIdle > config.ttl.session) {
+    throw new ConfigError('SESSION_IDLE_TIMEOUT must not exceed TTL_SESSION (the absolute session lifetime)');
+  }
   if (config.authorizationPost && !config.cookieSecure) {
     // A POST from the RP's site is cross-site: only a SameSite=None cookie comes along, and browsers require Secure.
     throw new ConfigError('AUTHORIZATION_POST=true needs Secure cookies (an https ISSUER behind a TLS proxy)');

@@ -12,6 +12,13 @@ try {
   if ((process.env.NODE_ENV ?? 'development') !== 'development') {
     throw new StartError('npm run demo is for development only (it creates a demo user with a published password).');
   }
+  if (process.env.MONGODB_URI) {
+    // The demo user's password is printed in the README: it must never reach a database anyone else relies on.
+    throw new StartError(
+      'npm run demo seeds a demo user whose password is public, so it runs only on the local development database: ' +
+        'unset MONGODB_URI (or use `npm start`, which seeds nothing on your own database unless DEMO_SEED=true).',
+    );
+  }
   // Checked before anything starts, so a busy port does not leave Latchkey and its database half started.
   await assertPortFree('127.0.0.1', demoApp.port, 'DEMO_RP_PORT');
   const started = await startLatchkey();

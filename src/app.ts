@@ -1,6 +1,6 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   request context → error pages → security headers → static files → health → our pages → provider (issuer path)
+//   issuer host → request context → error pages → security headers → static files → health → our pages → provider (issuer path)
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -8,24 +8,33 @@ import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Logger } from './log.ts';
-import { createPasswordHasher } from './accounts/passwords.ts';
+import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
+import { jwksRoute } from './oidc/jwks-route.ts';
 import { createProvider } from './oidc/provider.ts';
+import { createAccessRevoker } from './oidc/revocation.ts';
+import { sharedSecret } from './db/secrets.ts';
+import { createPseudonymizer } from './audit/pseudonym.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { requestContext } from './http/request-context.ts';
 import { errorPages } from './http/error-page.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { staticFiles } from './http/static.ts';
 import { healthChecks } from './http/health.ts';
+import { pinToIssuerHost } from './http/origin.ts';
+import { discoveryCaching } from './oidc/cache-headers.ts';
+import { postOnlyEndpoints } from './oidc/post-only.ts';
 import { cacheTemplates } from './http/render.ts';
 
 export interface Latchkey {
   app: Koa;
   provider: Provider;
   accounts: Accounts;
+  /** argon2 work counters (the concurrency limit), for tests and benchmarks. */
+  passwordWork: () => PasswordWorkStats;
   expiry: ExpiryManager;
   /** Marks the instance as going away (readyz answers 503) and stops background work. */
   beginShutdown(): void;
@@ -35,25 +44,29 @@ export interface LatchkeyDeps {
   config: Config;
   connection: Connection;
   log: Logger;
+  /** Now, in milliseconds: what session and token expiry is measured against (tests move it). */
+  clock?: () => number;
 }
 
 /** Collections outside the adapter that hold expiring documents. */
 const OTHER_EXPIRING = ['limits', SIGNING_KEYS];
 
-export async function createLatchkey({ config, connection, log }: LatchkeyDeps): Promise<Latchkey> {
+export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
-  const [jwks, cookieKeys, hasher] = await Promise.all([
+  const [jwks, cookieKeys, hasher, pseudonymKey] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),
-    createPasswordHasher(config.argon2),
+    createPasswordHasher(config.argon2, config.passwordWork),
+    sharedSecret(connection, 'log-pseudonym-key'),
   ]);
   await createAdapterIndexes(connection);
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
     intervalSeconds: config.sweepIntervalSeconds,
     log,
   });
-  const accounts = createAccounts(connection, hasher);
-  const provider = createProvider({ config, accounts, adapter: createAdapterFactory(connection), jwks, cookieKeys });
+  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), { failureMinMs: config.signInFailureMinMs });
+  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent });
+  const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   cacheTemplates(config.env !== 'development'); // development re-reads templates so edits show at once
   // The provider answers its own errors; server errors are logged here (client errors are the RP's business).
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'provider server error'));
@@ -63,20 +76,25 @@ export async function createLatchkey({ config, connection, log }: LatchkeyDeps):
   app.keys = cookieKeys; // when mounted, the parent app's keys sign the provider's cookies
   app.proxy = config.trustProxy; // likewise, the parent's proxy setting decides https and client IPs
   app.silent = true; // errors are logged by error-page.ts with their request id
+  app.use(pinToIssuerHost(config.issuer));
   app.use(requestContext(log));
   app.use(errorPages());
   app.use(securityHeaders({ hsts: config.production }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
-  const interactions = interactionRoutes({ provider, accounts, config });
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey) });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(discoveryCaching(config.issuerPath));
+  app.use(postOnlyEndpoints(config.issuerPath));
+  app.use(jwksRoute({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys })); // published from the store: revocations show at once
   app.use(mount(config.issuerPath || '/', provider));
 
   return {
     app,
     provider,
     accounts,
+    passwordWork: hasher.stats,
     expiry,
     beginShutdown() {
       shuttingDown = true;

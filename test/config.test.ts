@@ -44,6 +44,13 @@ describe('validation', () => {
     ['a port out of range', { PORT: '70000' }],
     ['an issuer that is not a URL', { ISSUER: 'not a url' }],
     ['an unknown environment', { NODE_ENV: 'staging' }],
+    ['access tokens living longer than a day', { TTL_ACCESS_TOKEN: String(24 * 3600 + 1) }],
+    ['ID tokens living longer than a day', { TTL_ID_TOKEN: String(24 * 3600 + 1) }],
+    ['refresh token chains longer than a year', { TTL_REFRESH_TOKEN: String(366 * 24 * 3600) }],
+    ['sessions longer than 30 days', { TTL_SESSION: String(31 * 24 * 3600) }],
+    ['an idle timeout longer than a week', { SESSION_IDLE_TIMEOUT: String(8 * 24 * 3600) }],
+    ['grants longer than two years', { TTL_GRANT: String(731 * 24 * 3600) }],
+    ['client credentials tokens longer than a day', { TTL_CLIENT_CREDENTIALS: String(24 * 3600 + 1) }],
   ])('refuses %s, naming the variable', (_label, env) => {
     const variable = Object.keys(env)[0]!;
     expect(() => loadConfig(env)).toThrow(new RegExp(variable));
@@ -61,6 +68,24 @@ describe('validation', () => {
 
   it('refuses authorization by POST without Secure cookies (its SameSite=None cookie would be dropped)', () => {
     expect(() => loadConfig({ AUTHORIZATION_POST: 'true' })).toThrow(/AUTHORIZATION_POST/);
+  });
+
+  it('refuses an https issuer with COOKIE_SECURE=false outside production too', () => {
+    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true', COOKIE_SECURE: 'false' })).toThrow(/Secure cookies/);
+  });
+
+  it('turns authorization by POST on exactly when cookies are Secure, unless AUTHORIZATION_POST=false', () => {
+    expect(loadConfig({}).authorizationPost).toBe(false);
+    expect(loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true' }).authorizationPost).toBe(true);
+    expect(loadConfig({ ...production }).authorizationPost).toBe(true);
+    expect(loadConfig({ ...production, AUTHORIZATION_POST: 'false' }).authorizationPost).toBe(false);
+  });
+
+  it('ends sessions after hours of idleness by default, within the absolute lifetime, and refuses an idle timeout past it', () => {
+    const config = loadConfig({});
+    expect(config.ttl.sessionIdle).toBe(8 * 3600);
+    expect(config.ttl.session).toBe(14 * 24 * 3600);
+    expect(() => loadConfig({ TTL_SESSION: '3600', SESSION_IDLE_TIMEOUT: '7200' })).toThrow(/SESSION_IDLE_TIMEOUT/);
   });
 
   it('refuses an issuer with a query', () => {

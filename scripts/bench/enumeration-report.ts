@@ -61,7 +61,7 @@ export function table(rows: Array<{ label: string; summary: CaseSummary }>, verd
     line(COLUMNS),
     ...cells.map(line),
     '',
-    `difference of medians (B - A): ${sign}${verdict.differenceMs} ms; threshold ${verdict.thresholdMs} ms`,
+    `largest difference of medians (known login - unknown login): ${sign}${verdict.differenceMs} ms; threshold ${verdict.thresholdMs} ms`,
     verdict.ok ? 'ENUM-TIME: PASS' : `ENUM-TIME: FAIL\n${verdict.problems.map((problem) => `  - ${problem}`).join('\n')}`,
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 // `npm run bench:enumeration`: the security checklist's ENUM-TIME rule, measured. The sign-in POST must take as
-// long for a login nobody has (case A) as for a real login with a wrong password (case B), or its time tells an
-// attacker which accounts exist. Latchkey runs in its own process on a throw-away database, as for `npm run bench`;
+// long for a login nobody has (case A) as for a real login with a wrong password (case B), and as for a real login
+// whose hash still has older, cheaper argon2 parameters (case C: the server runs one time-cost step above them), or
+// its time tells an attacker which accounts exist. Latchkey runs in its own process on a throw-away database, as for `npm run bench`;
 // this process is the browser and sends one request at a time, so the two cases never compete with each other.
 //
 //   npm run bench:enumeration -- --samples=200 --threshold-ms=15      (-- --help for all options)
@@ -30,7 +31,7 @@ interface ServerInfo {
 }
 
 interface Case {
-  id: 'A' | 'B';
+  id: 'A' | 'B' | 'C';
   label: string;
   /** Fresh credentials for each attempt, so no cache can answer a repeated question faster. */
   credentials(target: Target): Credentials;
@@ -54,7 +55,27 @@ const CASES: readonly Case[] = [
       return { login: target.login, password: password === target.password ? `${password}x` : password };
     },
   },
+  {
+    id: 'C',
+    label: 'C known login, older cheaper hash, wrong password',
+    credentials: (target) => {
+      const password = randomPassword();
+      return { login: target.legacyLogin!, password: password === target.password ? `${password}x` : password };
+    },
+  },
 ];
+
+/** The argon2 time cost the server runs with: one step above the legacy account's, so case C is cheaper to hash. */
+const SERVER_TIME_COST = '3';
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = randomInt(i + 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -65,6 +86,7 @@ async function measure(options: EnumerationOptions): Promise<number> {
   log('starting Latchkey…');
   const server = await startTrackedChild<ServerInfo>('latchkey', new URL('./latchkey-server.ts', import.meta.url), {
     BENCH_MONGODB_URI: databaseUri,
+    ARGON2_TIME_COST: process.env.ARGON2_TIME_COST ?? SERVER_TIME_COST,
   });
   const { target } = server.info;
   const endpoints = await discover(target, AbortSignal.any([interrupted, AbortSignal.timeout(10_000)]));
@@ -78,7 +100,7 @@ async function measure(options: EnumerationOptions): Promise<number> {
   log(`${options.warmup} warm-up round(s), then ${options.samples} measured; each round is one attempt per case, in random order…`);
   for (let round = 0; round < rounds; round += 1) {
     // Random order within each round: a drift (the other developer's load, a growing database) cannot favour one case.
-    const order = randomInt(2) === 0 ? CASES : [...CASES].reverse();
+    const order = shuffled(CASES);
     for (const c of order) {
       if (interrupted.aborted) throw new Error('interrupted');
       const outcome = await attempt(target, endpoints, c);
@@ -97,7 +119,14 @@ async function measure(options: EnumerationOptions): Promise<number> {
 
   const failedCount = (id: Case['id']) => [...failures.get(id)!.values()].reduce((total, n) => total + n, 0);
   const summaries = CASES.map((c) => ({ label: c.label, summary: summarizeCase(samples.get(c.id)!, failedCount(c.id)) }));
-  const verdict = judge(summaries[0]!.summary, summaries[1]!.summary, options.thresholdMs, RULE_MIN_SAMPLES);
+  // Each known-account case against the unknown one; the rule holds only when both comparisons pass.
+  const verdicts = summaries.slice(1).map((known) => judge(summaries[0]!.summary, known.summary, options.thresholdMs, RULE_MIN_SAMPLES));
+  const verdict = {
+    ok: verdicts.every((v) => v.ok),
+    differenceMs: verdicts.reduce((worst, v) => (Math.abs(v.differenceMs) > Math.abs(worst) ? v.differenceMs : worst), 0),
+    thresholdMs: options.thresholdMs,
+    problems: verdicts.flatMap((v, i) => v.problems.map((p) => `${CASES[i + 1]!.id} vs A: ${p}`)),
+  };
 
   const out = resolve(root, options.out);
   writeResults(out, {

@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../config/index.ts';
 import { createLogger } from '../../src/log.ts';
@@ -81,6 +82,18 @@ await runChild(async () => {
     emailVerified: true,
   });
 
+  // A second account whose hash still has cheaper parameters than the configured ones (as after ARGON2_* is raised,
+  // until its owner's next sign-in rehashes it): the enumeration benchmark's case C. Only when there is something
+  // cheaper than the configuration to hash with.
+  const cheaper = { ...config.argon2, timeCost: config.argon2.timeCost - 1 };
+  let legacyLogin: string | undefined;
+  if (cheaper.timeCost >= 1) {
+    const legacy = await latchkey.accounts.create({ username: 'bench-legacy', email: 'bench-legacy@example.test', password });
+    const passwordHash = await argon2.hash(password.normalize('NFKC'), { type: argon2.argon2id, ...cheaper });
+    await connection.db!.collection('users').updateOne({ _id: legacy._id } as never, { $set: { passwordHash } });
+    legacyLogin = legacy.username;
+  }
+
   const target: Target = {
     name: 'latchkey',
     issuer: config.issuer,
@@ -88,6 +101,7 @@ await runChild(async () => {
     clientSecret: client.client_secret!,
     login: user.username,
     password,
+    ...(legacyLogin && { legacyLogin }),
   };
 
   return {

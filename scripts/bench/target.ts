@@ -14,6 +14,8 @@ export interface Target {
   clientSecret: string;
   login: string;
   password: string;
+  /** Latchkey only: an account whose hash has cheaper argon2 parameters than the configured ones. */
+  legacyLogin?: string;
 }
 
 /** What a server child reports about the measured window: its own CPU time and, for Latchkey, database commands. */

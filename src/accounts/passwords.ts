@@ -2,6 +2,8 @@
 // matches) and checked in full; the cost parameters live in config and rise over time (needsRehash).
 import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { ServiceUnavailableError } from '../http/errors.ts';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -20,7 +22,26 @@ export function isTooLong(password: string): boolean {
   return [...password].length > MAX_PASSWORD_CODE_POINTS;
 }
 
+/**
+ * How much argon2 work may run at once. Each operation holds about `memoryCost` KiB (19 MiB by default) while it
+ * runs, so a flood of password posts must queue instead of exhausting memory; past the queue they are refused.
+ */
+export interface PasswordWorkLimit {
+  maxConcurrent: number;
+  maxQueued: number;
+}
+
+export interface PasswordWorkStats {
+  running: number;
+  queued: number;
+  /** The most operations that ever ran at once. */
+  peakRunning: number;
+  refused: number;
+}
+
 export interface PasswordHasher {
+  /** What the work limit has seen (for tests and benchmarks). */
+  stats(): PasswordWorkStats;
   hash(password: string): Promise<string>;
   verify(hash: string, password: string): Promise<boolean>;
   needsRehash(hash: string): boolean;
@@ -28,21 +49,54 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
-export async function createPasswordHasher(params: Argon2Params): Promise<PasswordHasher> {
-  const options = { type: argon2.argon2id, ...params } as const;
-  const dummyHash = await argon2.hash(randomBytes(16).toString('hex'), options);
+/** A counting semaphore with a bounded queue: at most `maxConcurrent` tasks run; the rest wait their turn. */
+function workLimiter({ maxConcurrent, maxQueued }: PasswordWorkLimit) {
+  const waiting: Array<() => void> = [];
+  const stats: PasswordWorkStats = { running: 0, queued: 0, peakRunning: 0, refused: 0 };
 
-  async function verify(hash: string, password: string): Promise<boolean> {
-    if (isTooLong(password)) return false;
+  async function run<T>(task: () => Promise<T>): Promise<T> {
+    if (stats.running < maxConcurrent) {
+      stats.running += 1;
+    } else {
+      if (waiting.length >= maxQueued) {
+        stats.refused += 1;
+        throw new ServiceUnavailableError('password work queue is full');
+      }
+      // The task that finishes hands its place straight to us (see below): `running` already counts us.
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    stats.peakRunning = Math.max(stats.peakRunning, stats.running);
     try {
-      return await argon2.verify(hash, normalizePassword(password));
-    } catch {
-      return false;
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else stats.running -= 1;
     }
   }
 
+  return { run, stats: () => ({ ...stats, queued: waiting.length }) };
+}
+
+export async function createPasswordHasher(params: Argon2Params, limit: PasswordWorkLimit = { maxConcurrent: availableParallelism(), maxQueued: 64 }): Promise<PasswordHasher> {
+  const options = { type: argon2.argon2id, ...params } as const;
+  const dummyHash = await argon2.hash(randomBytes(16).toString('hex'), options);
+  const limiter = workLimiter(limit);
+
+  async function verify(hash: string, password: string): Promise<boolean> {
+    if (isTooLong(password)) return false;
+    return limiter.run(async () => {
+      try {
+        return await argon2.verify(hash, normalizePassword(password));
+      } catch {
+        return false;
+      }
+    });
+  }
+
   return {
-    hash: (password) => argon2.hash(normalizePassword(password), options),
+    stats: limiter.stats,
+    hash: (password) => limiter.run(() => argon2.hash(normalizePassword(password), options)),
     verify,
     needsRehash: (hash) => argon2.needsRehash(hash, options),
     async verifyDummy(password) {

@@ -24,6 +24,8 @@ export interface User {
   status: UserStatus;
   roles: Role[];
   securityInfo: SecurityInfo;
+  /** Sessions and tokens issued before this moment are dead (account-level revocation: disable, reset, lockdown). */
+  revokedAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -50,6 +52,7 @@ const userSchema = new Schema<User>(
     status: { type: String, enum: ['active', 'disabled'], default: 'active' },
     roles: { type: [String], enum: ROLES, default: [] },
     securityInfo: { type: securityInfoSchema, default: () => ({}) },
+    revokedAt: Date,
   },
   { collection: 'users', timestamps: true, versionKey: false, minimize: false },
 );

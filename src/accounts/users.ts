@@ -28,6 +28,19 @@ export interface NewUser {
 
 export type SignInResult = { ok: true; user: User } | { ok: false };
 
+/** Removes every session, grant and token of an account (oidc/revocation.ts); the domain only knows it exists. */
+export type RevokeAccountAccess = (accountId: string) => Promise<void>;
+
+/**
+ * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active and its access
+ * was not revoked since. Same-second issue is allowed (token times have one-second resolution); what was issued
+ * before a revocation in that same second is deleted by the revocation itself.
+ */
+export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt'>, issuedAt: number): boolean {
+  if (user.status !== 'active') return false;
+  return !user.revokedAt || issuedAt >= Math.floor(new Date(user.revokedAt).getTime() / 1000);
+}
+
 export interface Accounts {
   create(input: NewUser): Promise<User>;
   findById(id: string): Promise<User | null>;
@@ -35,7 +48,12 @@ export interface Accounts {
   findByLogin(login: string): Promise<User | null>;
   /** The same answer, in the same time, for an unknown login, a wrong password and a disabled account. */
   signIn(login: string, password: string): Promise<SignInResult>;
+  /** Disabling also revokes every session, grant and token of the account; enabling brings none of them back. */
   setStatus(id: string, status: UserStatus): Promise<User>;
+  /** Ends the account's access everywhere: sessions, grants, access and refresh tokens (a reset, a lockdown). */
+  revokeAccess(id: string): Promise<void>;
+  /** True when the account exists, is active and its access was not revoked after `issuedAt` (seconds). */
+  isAccessCurrent(id: string, issuedAt: number): Promise<boolean>;
   setRoles(id: string, roles: Role[]): Promise<User>;
   setPassword(id: string, password: string): Promise<void>;
   list(options?: { limit?: number; skip?: number }): Promise<User[]>;
@@ -45,7 +63,19 @@ export function loginKey(login: string): string {
   return `login:${login.trim().normalize('NFKC').toLowerCase()}`;
 }
 
-export function createAccounts(connection: Connection, hasher: PasswordHasher): Accounts {
+export interface AccountOptions {
+  /** A failed sign-in takes at least this long (ms), whatever made it fail. */
+  failureMinMs: number;
+}
+
+const sleep = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+
+export function createAccounts(
+  connection: Connection,
+  hasher: PasswordHasher,
+  revokeAccountAccess: RevokeAccountAccess,
+  { failureMinMs }: AccountOptions = { failureMinMs: 0 },
+): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
 
@@ -70,6 +100,13 @@ export function createAccounts(connection: Connection, hasher: PasswordHasher): 
     const result = await users.updateOne({ _id: id }, { $set: changes }).exec();
     if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
     return mustFind(id);
+  }
+
+  async function revokeAccess(id: string): Promise<void> {
+    // The time first: from this moment every check refuses the old sessions and tokens, including any being
+    // issued while the deletions below run.
+    await update(id, { revokedAt: new Date() });
+    await revokeAccountAccess(id);
   }
 
   return {
@@ -115,22 +152,41 @@ export function createAccounts(connection: Connection, hasher: PasswordHasher): 
     findByLogin,
 
     async signIn(login, password) {
+      const started = performance.now();
+      // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled account,
+      // or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
+      const failed = async (): Promise<SignInResult> => {
+        await sleep(started + failureMinMs - performance.now());
+        return { ok: false };
+      };
       const user = await findByLogin(login);
       if (!user) {
-        // The same work as for a known user (a user read and an argon2 verification), so time tells nothing.
+        // The same work as for a known user (a user read and an argon2 verification), so time tells nothing even
+        // when an argon2 run takes longer than the minimum.
         await findById('\u0000no-such-user');
         await hasher.verifyDummy(password);
-        return { ok: false };
+        return failed();
       }
       const valid = await hasher.verify(user.passwordHash, password);
-      if (!valid || user.status !== 'active') return { ok: false };
+      if (!valid || user.status !== 'active') return failed();
       if (hasher.needsRehash(user.passwordHash)) {
         await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
       }
       return { ok: true, user };
     },
 
-    setStatus: (id, status) => update(id, { status }),
+    async setStatus(id, status) {
+      const user = await update(id, { status });
+      if (status === 'disabled') await revokeAccess(id);
+      return user;
+    },
+
+    revokeAccess,
+
+    async isAccessCurrent(id, issuedAt) {
+      const user = await users.findById(id, { status: 1, revokedAt: 1 }).lean<Pick<User, 'status' | 'revokedAt'>>().exec();
+      return Boolean(user) && isAccessCurrent(user!, issuedAt);
+    },
     setRoles: (id, roles) => update(id, { roles }),
 
     async setPassword(id, password) {

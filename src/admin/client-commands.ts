@@ -72,6 +72,14 @@ function describe(client: ClientMetadata, secret?: string): string[] {
   ]);
 }
 
+const PUBLIC_FIRST_PARTY_WARNING =
+  'warning: this public client skips the consent page. Any app can claim a public client\'s id and a redirect URI it ' +
+  'controls on the device (RFC 8252 §8.6), so users will not see which app they sign in to. Prefer consent.';
+
+function warnIfPublicFirstParty(out: Output, client: ClientMetadata): void {
+  if (client.first_party && client.token_endpoint_auth_method === 'none') out.note(PUBLIC_FIRST_PARTY_WARNING);
+}
+
 /** Prints a client together with a secret that was just created; the only place a secret is printed. */
 function printWithNewSecret(out: Output, client: ClientMetadata, headline: string): void {
   out.result(client, () => [headline, ...describe(client, client.client_secret)]);
@@ -99,6 +107,7 @@ const create = defineCommand({
     const { values, out } = context;
     const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
     const client = await (await registry(context.session)).create(input);
+    warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
     else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
   },
@@ -143,6 +152,7 @@ const update = defineCommand({
     const clients = await registry(context.session);
     const before = await clients.show(context.arg);
     const client = await clients.update(context.arg, changes);
+    warnIfPublicFirstParty(context.out, client);
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
     if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
     else context.out.result(withoutSecret(client), () => ['Client updated.', ...describe(client)]);

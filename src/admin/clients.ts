@@ -2,7 +2,7 @@
 // oidc-provider's adapter looks them up (`oidc_client`, `_id` = client_id), so the provider uses a new or changed
 // client on its next request, without a restart.
 import { randomBytes } from 'node:crypto';
-import type { Connection } from 'mongoose';
+import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts';
@@ -61,6 +61,10 @@ const clientInput = z
     if (c.token_endpoint_auth_method === 'none' && c.grant_types.includes('client_credentials')) {
       ctx.addIssue({ code: 'custom', message: 'client_credentials needs a client secret' });
     }
+    if (c.token_endpoint_auth_method === 'none' && !c.pkce_required) {
+      // Nothing but PKCE binds a public client's code to the app that asked for it (RFC 9700 §2.1.1).
+      ctx.addIssue({ code: 'custom', message: 'a public client (auth method none) must use PKCE: drop --no-pkce-required' });
+    }
   });
 
 export type ClientInput = z.input<typeof clientInput>;
@@ -93,6 +97,8 @@ function parse(input: unknown) {
 }
 
 const newSecret = () => randomBytes(32).toString('base64url');
+/** A random client id that never starts with '-' (it would read as an option on a command line). */
+const newClientId = () => `c${randomBytes(12).toString('base64url')}`;
 
 function toMetadata(data: z.output<typeof clientInput>, clientId: string, secret: string | undefined, issuedAt: number): ClientMetadata {
   const { client_id: _ignored, ...rest } = data;
@@ -117,7 +123,7 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
   return {
     async create(input) {
       const data = parse(input);
-      const clientId = data.client_id ?? randomBytes(12).toString('base64url');
+      const clientId = data.client_id ?? newClientId();
       const metadata = toMetadata(data, clientId, undefined, Math.floor(Date.now() / 1000));
       try {
         await clients.insertOne({ _id: clientId, payload: metadata });
@@ -142,7 +148,17 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
       const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
       const data = parse({ ...editable, ...given, client_id: clientId });
       const metadata = toMetadata(data, clientId, secret, issuedAt);
-      await clients.replaceOne({ _id: clientId }, { payload: metadata });
+      // Only the fields that change are written, never the whole document: a rotate-secret running meanwhile must
+      // not have its new secret overwritten with the one read above.
+      const set: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(metadata)) {
+        if (key !== 'client_secret' && JSON.stringify(value) !== JSON.stringify(current[key as keyof ClientMetadata])) set[`payload.${key}`] = value;
+      }
+      if (metadata.client_secret && !secret) set['payload.client_secret'] = metadata.client_secret; // public → confidential
+      const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
+      if (Object.keys(set).length) update.$set = set;
+      if (secret && !metadata.client_secret) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
+      if (update.$set || update.$unset) await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
       return metadata;
     },
 
@@ -155,7 +171,7 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
       const current = await show(clientId);
       if (current.token_endpoint_auth_method === 'none') throw new ValidationError('public_client', 'a public client has no secret');
       const metadata = { ...current, client_secret: newSecret() };
-      await clients.replaceOne({ _id: clientId }, { payload: metadata });
+      await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': metadata.client_secret } });
       return metadata;
     },
   };

@@ -1,7 +1,9 @@
-// `npm run admin -- keys …`: the token signing keys (oidc/keys.ts). A running server loads its keys once, at
-// start, so a rotation reaches each instance when it restarts; the retired keys stay published meanwhile.
+// `npm run admin -- keys …`: the token signing keys and the cookie keys (oidc/keys.ts). A running server signs with
+// the keys it loaded at start, so a rotation reaches each instance when it restarts; what every instance publishes
+// (<issuer>/jwks, read from the database about once a second) changes at once.
 import type { Config } from '../../config/index.ts';
-import { createKeyStore, type KeyInfo } from '../oidc/keys.ts';
+import { NotFoundError, ValidationError } from '../http/errors.ts';
+import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts';
 import { defineCommand, type Area } from './command.ts';
 import { isoDate, table, type Output } from './output.ts';
 
@@ -17,8 +19,8 @@ export function retentionSeconds(config: Config): number {
   return Math.max(config.ttl.idToken, config.ttl.accessToken) + RESTART_GRACE_SECONDS;
 }
 
-function printKeys(out: Output, keys: KeyInfo[], headline?: string): void {
-  out.result(keys, () => [
+function printKeys(out: Output, keys: KeyInfo[], headline?: string, data: unknown = keys): void {
+  out.result(data, () => [
     ...(headline ? [headline] : []),
     ...table(
       ['KID', 'ALG', 'STATUS', 'CREATED', 'PUBLISHED UNTIL'],
@@ -34,17 +36,48 @@ const rotate = defineCommand({
   details:
     'Retired keys stay published (so tokens they signed still verify) for the longest ID token or access token\n' +
     'lifetime (TTL_ID_TOKEN, TTL_ACCESS_TOKEN) plus a day for every instance to restart, then are dropped.\n' +
+    'Safe to interrupt and run again: the switch is one write, so there is always exactly one active pair. A run\n' +
+    'that finds the next pair incomplete (an earlier run was interrupted after its switch) only completes and\n' +
+    'publishes it, and says so: keys sign only after they have been published.\n' +
     'Run it with the same environment as the server.',
   options: {},
   async run({ out, session }) {
     const retain = retentionSeconds(session.config());
-    const keys = await createKeyStore(await session.connection()).rotate(retain);
-    printKeys(out, keys, 'Signing keys rotated.');
-    const retired = keys.some((k) => k.status === 'retired');
+    const result = await createKeyStore(await session.connection()).rotate(retain);
+    if (!result.switched) {
+      printKeys(out, result.keys, `No switch: the next pair was incomplete; it is now published. Generation ${result.generation} stays active.`, result.keys);
+      out.note('note: an earlier rotation was interrupted after its switch, or a next key was revoked. Run `keys rotate` again to rotate.');
+      return;
+    }
+    printKeys(out, result.keys, `Signing keys rotated: generation ${result.generation} is active.`, result.keys);
+    const retired = result.keys.some((k) => k.status === 'retired');
     out.note(
       'note: running instances pick up new signing keys on restart; until then they keep signing with the keys they loaded. ' +
         (retired ? `Restart every instance within a day: the retired keys stay published for ${retain} seconds.` : 'Restart every instance.'),
     );
+  },
+});
+
+const revoke = defineCommand({
+  name: 'revoke',
+  arg: 'kid',
+  summary: 'Emergency: stops publishing a compromised signing key at once and never loads it again.',
+  details:
+    'Every instance stops publishing the key within about a second. If the key is active, the next pair is\n' +
+    'activated first; running instances keep signing with the keys they loaded at start, so restart every\n' +
+    'instance right away (tokens the revoked key signed no longer verify anywhere).',
+  options: {},
+  async run({ arg, out, session }) {
+    const result = await createKeyStore(await session.connection()).revoke(arg, retentionSeconds(session.config()));
+    if (!result) throw new NotFoundError('key_not_found', `no signing key with kid '${arg}' (see \`npm run admin -- keys list\`)`);
+    const headline = result.alreadyRevoked ? `Key ${arg} was already revoked.` : `Key ${arg} revoked: it is no longer published.`;
+    printKeys(out, result.keys, headline, result);
+    if (result.rotated) {
+      out.note(
+        'note: the key was active, so the next pair was activated first. RESTART EVERY INSTANCE NOW: running instances keep ' +
+          'signing with the keys they loaded at start, and what the revoked key signs no longer verifies.',
+      );
+    }
   },
 });
 
@@ -57,8 +90,34 @@ const list = defineCommand({
   },
 });
 
+const rotateCookie = defineCommand({
+  name: 'rotate-cookie',
+  summary: `Adds a new cookie signing key kept in MongoDB (first, so it signs) and keeps the ${COOKIE_KEYS_KEPT} newest.`,
+  details:
+    'Only for cookie keys kept in MongoDB: with COOKIE_KEYS set, change COOKIE_KEYS instead. Cookies signed with\n' +
+    'a kept key still verify; cookies signed with a dropped key do not (their sessions must sign in again).\n' +
+    'Run it with the same environment as the server.',
+  options: {},
+  async run({ out, session }) {
+    if (session.config().cookieKeys?.length) {
+      throw new ValidationError(
+        'cookie_keys_configured',
+        'COOKIE_KEYS is set, so the cookie keys in MongoDB are not used: change COOKIE_KEYS instead (put the new key first and keep the old ones after it)',
+      );
+    }
+    const keys = await createKeyStore(await session.connection()).rotateCookieKeys();
+    // The keys are secrets: only how many there are is printed.
+    out.result({ kept: keys.length }, () => [`Cookie keys rotated: ${keys.length} kept, the new one first.`]);
+    out.note(
+      'note: new cookies are signed with the new key once each instance restarts; until then instances keep signing ' +
+        'with the keys they loaded, and cookies signed with any kept key still verify. Restart them all promptly: an ' +
+        'instance not yet restarted does not know the new key, so cookies a restarted one signed fail there.',
+    );
+  },
+});
+
 export const keysArea: Area = {
   name: 'keys',
-  summary: 'Rotate and list the token signing keys',
-  commands: [rotate, list],
+  summary: 'Rotate, revoke and list the token signing keys; rotate the cookie keys',
+  commands: [rotate, revoke, list, rotateCookie],
 };

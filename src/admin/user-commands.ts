@@ -2,6 +2,7 @@
 // accounts created here are not rehashed at their first sign-in. Password hashes are never printed.
 import { createPasswordHasher } from '../accounts/passwords.ts';
 import { createAccounts, type Accounts } from '../accounts/users.ts';
+import { createAccessRevoker } from '../oidc/revocation.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, table, type Output } from './output.ts';
@@ -10,8 +11,9 @@ import type { AdminSession } from './session.ts';
 import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 
 async function accounts(session: AdminSession): Promise<Accounts> {
-  const [connection, hasher] = await Promise.all([session.connection(), createPasswordHasher(session.config().argon2)]);
-  return createAccounts(connection, hasher);
+  const config = session.config();
+  const [connection, hasher] = await Promise.all([session.connection(), createPasswordHasher(config.argon2, config.passwordWork)]);
+  return createAccounts(connection, hasher, createAccessRevoker(connection));
 }
 
 function describe(user: User): string[] {
@@ -31,10 +33,6 @@ function printUser(out: Output, user: User, headline?: string): void {
   out.result(userView(user), () => [...(headline ? [headline] : []), ...describe(user)]);
 }
 
-const PASSWORD_ARGUMENT_WARNING =
-  'warning: a password given with --password can be seen by other users of this machine and stays in your shell ' +
-  'history; --password-stdin avoids both.';
-
 const create = defineCommand({
   name: 'create',
   summary: 'Creates an active user account.',
@@ -43,8 +41,8 @@ const create = defineCommand({
     email: { type: 'string', value: '<email>', required: true, help: 'Email address; the user can also sign in with it' },
     name: { type: 'string', value: '<name>', help: 'Display name' },
     'email-verified': { type: 'boolean', help: 'Mark the email address as verified (you checked it yourself)' },
-    'password-stdin': { type: 'boolean', help: 'Read the password from standard input (preferred); prompts at a terminal' },
-    password: { type: 'string', value: '<password>', help: 'The password on the command line (visible to other local users)' },
+    // No --password: a password on the command line is visible to other local users and stays in shell history.
+    'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
   },
   details: [
     'Examples:',
@@ -52,10 +50,8 @@ const create = defineCommand({
     "  printf '%s' \"$PASSWORD\" | npm run admin -- users create --username ada --email ada@example.com --password-stdin",
   ].join('\n'),
   async run({ values, out, io, session }) {
-    if (values.password !== undefined && values['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
-    if (values.password === undefined && !values['password-stdin']) throw new UsageError('give --password-stdin (preferred) or --password');
-    if (values.password !== undefined) out.note(PASSWORD_ARGUMENT_WARNING);
-    const password = values.password ?? (await readPassword(io.stdin, io.stderr));
+    if (!values['password-stdin']) throw new UsageError('give --password-stdin: the password is read from standard input (a prompt at a terminal)');
+    const password = await readPassword(io.stdin, io.stderr);
     const user = await (await accounts(session)).create({
       username: values.username,
       email: values.email,
@@ -104,8 +100,9 @@ function statusCommand(name: 'disable' | 'enable') {
     name,
     summary:
       name === 'disable'
-        ? 'Disables a user: sign-in is refused with the same message as a wrong password, and existing sessions stop resolving.'
-        : 'Enables a disabled user again.',
+        ? 'Disables a user: sign-in is refused with the same message as a wrong password, and every session, grant,\n' +
+          'access token and refresh token of the account is revoked at once.'
+        : 'Enables a disabled user again. Sessions and tokens revoked when it was disabled stay revoked.',
     arg: 'id-or-login',
     options: {},
     async run({ arg, out, session }) {

@@ -2,7 +2,7 @@
 // id) that is also in the log line. Private detail is logged, never shown.
 import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { AppError, FlowExpiredError, NotFoundError } from './errors.ts';
+import { AppError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 import type { AppContext } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';
@@ -36,8 +36,9 @@ export async function respondWithError(
   const view = classify(error);
   const log = ctx.state.log;
   if (view.status >= 500) log?.error({ err: error }, 'request failed');
-  else log?.info({ code: view.code, detail: (error as Error)?.message }, 'request refused');
+  else log?.info({ error: view.code, detail: (error as Error)?.message }, 'request refused');
   ctx.status = view.status;
+  if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));
   if (ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,

@@ -64,3 +64,13 @@ export class ServiceUnavailableError extends AppError {
     super(503, 'unavailable', 'error.unavailable', detail);
   }
 }
+
+/** A known address asked with a method it does not answer (the response says which it does, in `Allow`). */
+export class MethodNotAllowedError extends AppError {
+  readonly allow: string[];
+
+  constructor(allow: string[], detail?: string) {
+    super(405, 'method_not_allowed', 'error.bad_request', detail);
+    this.allow = allow;
+  }
+}

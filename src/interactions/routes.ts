@@ -15,11 +15,16 @@ import { renderPage } from '../http/render.ts';
 import { useLocale } from '../http/request-context.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
+import { ACR } from '../oidc/account.ts';
+import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
+import type { Pseudonymize } from '../audit/pseudonym.ts';
 
 export interface InteractionDeps {
   provider: Provider;
   accounts: Accounts;
   config: Config;
+  /** Keyed hash for logging login names. */
+  pseudonymize: Pseudonymize;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -33,7 +38,7 @@ const csrfOnly = z.object({ csrf: z.string() });
 
 const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
-export function interactionRoutes({ provider, accounts, config }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
@@ -98,8 +103,14 @@ export function interactionRoutes({ provider, accounts, config }: InteractionDep
     ctx.status = 303; // never 307: the browser must not re-post the password (RFC 9700 §4.12)
   }
 
+  /** A password sign-in cannot give what an essential acr request demands: fail as an unsuccessful sign-in. */
+  async function refuseUnmetAcr(ctx: Context) {
+    await finish(ctx, { error: 'access_denied', error_description: 'the requested authentication context class (acr) cannot be met' }, false);
+  }
+
   router.get('/', async (ctx) => {
     const details = await load(ctx);
+    if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (details.prompt.name === 'login') return showLogin(ctx, details);
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
@@ -108,14 +119,16 @@ export function interactionRoutes({ provider, accounts, config }: InteractionDep
   router.post('/login', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, loginForm, details.uid);
+    if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (!form.login || !form.password) return showLogin(ctx, details, { error: 'login.missing', login: form.login });
     const result = await accounts.signIn(form.login, form.password);
     if (!result.ok) {
-      ctx.state.log.info({ event: 'signin.failed', factor: 'password' }, 'sign-in failed');
+      // Logged so that an attack can be seen (many failures for one login, or from one address), without the login.
+      ctx.state.log.info({ event: 'signin.failed', factor: 'password', loginHash: pseudonymize(form.login), ip: ctx.ip }, 'sign-in failed');
       return showLogin(ctx, details, { error: 'login.invalid', login: form.login });
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
-    await finish(ctx, { login: { accountId: result.user._id, amr: ['pwd'] } }, false);
+    await finish(ctx, { login: { accountId: result.user._id, acr: ACR.password, amr: ['pwd'] } }, false);
   });
 
   router.post('/confirm', async (ctx) => {

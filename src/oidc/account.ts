@@ -1,19 +1,35 @@
 // oidc-provider's findAccount seam: the account behind a `sub`, and the claims each scope releases.
 import type { Account, FindAccount } from 'oidc-provider';
-import type { Accounts } from '../accounts/users.ts';
+import { isAccessCurrent, type Accounts } from '../accounts/users.ts';
 
-/** Which claims each scope releases (OIDC Core §5.4, for the claims Latchkey holds). */
+/**
+ * Authentication context classes Latchkey can assert (`acr`). Only a password sign-in exists today; a request whose
+ * essential acr asks for anything else cannot be met and fails (OpenID Connect Core §5.5.1.1).
+ */
+export const ACR = { password: 'urn:latchkey:acr:password' } as const;
+export const ACR_VALUES: string[] = Object.values(ACR);
+
+/**
+ * Which claims each scope releases (OIDC Core §5.4, for the claims Latchkey holds). `openid` also carries how and
+ * when the user signed in (`acr`, `amr`, `auth_time`), so every ID token says it. The `null` entries are not scopes
+ * but claims the library supplies on request (the library's defaults, kept).
+ */
 export const SCOPE_CLAIMS = {
-  openid: ['sub'],
+  sid: null,
+  iss: null,
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   profile: ['name', 'preferred_username', 'updated_at'],
   email: ['email', 'email_verified'],
 };
 
 export function findAccountWith(accounts: Accounts): FindAccount {
-  return async (_ctx, sub): Promise<Account | undefined> => {
+  return async (ctx, sub, token): Promise<Account | undefined> => {
     const user = await accounts.findById(sub);
-    // A disabled account stops resolving: its sessions and tokens no longer yield userinfo or new tokens.
-    if (!user || user.status !== 'active') return undefined;
+    // A disabled account stops resolving, and so does a session or token from before its access was revoked: they
+    // no longer yield userinfo or new tokens, and the session must sign in again.
+    const session = ctx.oidc?.session;
+    const issuedAt = token?.iat ?? (session?.accountId === sub ? session.loginTs : undefined) ?? 0;
+    if (!user || !isAccessCurrent(user, issuedAt)) return undefined;
     return {
       accountId: user._id,
       claims: () => ({

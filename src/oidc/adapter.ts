@@ -30,6 +30,8 @@ export const MODELS = [
 
 /** Models whose payload has a grantId, so revokeByGrantId can remove them. */
 const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+/** Token models checked against their account on every read (introspection reads tokens without findAccount). */
+const ACCOUNT_BOUND_TOKENS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 export function collectionName(model: string): string {
   return `oidc_${model.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()}`;
@@ -40,6 +42,17 @@ const UID_ALIASES = 'oidc_session_uid';
 const USER_CODE_ALIASES = 'oidc_device_user_code';
 /** Claims that mark a code or token as consumed (one winner per id). */
 const CONSUMED = 'oidc_consumed';
+/**
+ * Per-account index, `_id` = account id: the ids of its sessions and grants, so that revoking an account's access
+ * (oidc/revocation.ts) finds them without scanning.
+ */
+export const ACCOUNT_INDEX = 'oidc_account_index';
+
+export interface AccountIndexDoc {
+  _id: string;
+  sessions?: string[];
+  grants?: string[];
+}
 
 /** Every collection the adapter writes that carries `expiresAt` (for db/expiry.ts). */
 export const ADAPTER_COLLECTIONS = [...MODELS.map(collectionName), UID_ALIASES, USER_CODE_ALIASES, CONSUMED];
@@ -57,18 +70,47 @@ interface AliasDoc {
   expiresAt?: Date;
 }
 
+/**
+ * A session is added to its account's index on its saves in the first minutes after sign-in (its id changes at
+ * sign-in and stays afterwards), not on every save of every request. A lost index entry (two sign-ins of one
+ * account racing on a server without atomic $addToSet) is harmless: a revoked account's older sessions are refused
+ * by their sign-in time anyway (oidc/account.ts).
+ */
+const SESSION_INDEX_WINDOW_SECONDS = 600;
+
+export interface AdapterOptions {
+  /** Now, in milliseconds (tests move it). */
+  clock?: () => number;
+  /**
+   * Whether a token issued at `issuedAt` (seconds) for this account may still be used: the account is active and
+   * its access was not revoked since. Tokens that fail it read as absent, so introspection, refresh, userinfo and
+   * code exchange all refuse them.
+   */
+  isAccessCurrent?: (accountId: string, issuedAt: number) => Promise<boolean>;
+}
+
+/** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
+export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<void> {
+  for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
+  await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
+}
+
 // A consumed marker outlives any single-use artefact it protects (codes live seconds, refresh tokens days); the
 // consumed flag in the payload itself keeps answering after the marker is swept.
 const CONSUMED_MARKER_SECONDS = 24 * 3600;
 
-export function createAdapterFactory(connection: Connection, clock: () => number = Date.now): (model: string) => Adapter {
+export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent }: AdapterOptions = {}): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
+  const accountIndex = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
 
-  /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2). */
-  async function revokeGrant(grantId: string): Promise<void> {
-    for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
-    await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
+  async function addToAccountIndex(model: string, id: string, payload: AdapterPayload): Promise<void> {
+    if (typeof payload.accountId !== 'string') return;
+    if (model === 'Grant') {
+      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { grants: id } }, { upsert: true });
+    } else if (model === 'Session' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
+      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { sessions: id } }, { upsert: true });
+    }
   }
 
   return (model: string): Adapter => {
@@ -81,7 +123,12 @@ export function createAdapterFactory(connection: Connection, clock: () => number
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
       const doc = await docs.findOne({ _id: id });
-      return doc && isLive(doc) ? doc.payload : undefined;
+      if (!doc || !isLive(doc)) return undefined;
+      const { accountId, iat } = doc.payload;
+      if (isAccessCurrent && ACCOUNT_BOUND_TOKENS.has(model) && typeof accountId === 'string') {
+        if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
+      }
+      return doc.payload;
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
@@ -108,6 +155,7 @@ export function createAdapterFactory(connection: Connection, clock: () => number
         }
         const doc: Omit<StoredDoc, '_id'> = { payload, ...(expiresAt && { expiresAt }) };
         if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
+        await addToAccountIndex(model, id, payload);
         await docs.replaceOne({ _id: id }, doc, { upsert: true });
       },
 
@@ -123,7 +171,7 @@ export function createAdapterFactory(connection: Connection, clock: () => number
           // Two redemptions raced: the library saw the code or token unconsumed in both, so its own reuse detection
           // did not run for this one. It is a replay all the same: revoke everything issued under the grant.
           const doc = await docs.findOne({ _id: id });
-          if (doc?.payload.grantId) await revokeGrant(doc.payload.grantId);
+          if (doc?.payload.grantId) await revokeGrant(db, doc.payload.grantId);
           throw new errors.InvalidGrant(`${model} already consumed`);
         }
         // The claim decided; the flag in the payload is what later finds report.

@@ -5,7 +5,7 @@ import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
-import { findAccountWith, SCOPE_CLAIMS } from './account.ts';
+import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -13,6 +13,8 @@ export interface ProviderDeps {
   adapter: (model: string) => Adapter;
   jwks: { keys: JWK[] };
   cookieKeys: string[];
+  /** Now, in milliseconds (tests move it). */
+  clock?: () => number;
 }
 
 /** Our boolean client metadata (extraClientMetadata below); the library's Client type does not know it. */
@@ -20,17 +22,20 @@ function clientFlag(client: object, name: 'first_party' | 'pkce_required'): bool
   return (client as Record<string, unknown>)[name] as boolean | undefined;
 }
 
-/** Names of the provider's cookies; the Secure prefix makes browsers refuse them over plain http. */
+/**
+ * Names of the provider's cookies. With Secure cookies the prefixes make browsers enforce their attributes: the
+ * session cookie (Path=/, no Domain) is `__Host-`, bound to this exact host; the interaction cookies are scoped to
+ * their interaction's path, which `__Host-` forbids, so they are `__Secure-`.
+ */
 function cookieNames(secure: boolean) {
-  const prefix = secure ? '__Secure-' : '';
   return {
-    session: `${prefix}latchkey.session`,
-    interaction: `${prefix}latchkey.interaction`,
-    resume: `${prefix}latchkey.resume`,
+    session: `${secure ? '__Host-' : ''}latchkey.session`,
+    interaction: `${secure ? '__Secure-' : ''}latchkey.interaction`,
+    resume: `${secure ? '__Secure-' : ''}latchkey.resume`,
   };
 }
 
-export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: ProviderDeps): Provider {
+export function createProvider({ config, accounts, adapter, jwks, cookieKeys, clock = Date.now }: ProviderDeps): Provider {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure, signed: true };
   // Authorization by POST arrives cross-site from the RP: the session cookie must then be SameSite=None.
   const sessionCookieOptions = config.authorizationPost ? { ...cookieOptions, sameSite: 'none' as const } : cookieOptions;
@@ -44,12 +49,16 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
     cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: sessionCookieOptions, short: cookieOptions },
     enableHttpPostMethods: config.authorizationPost,
     claims: SCOPE_CLAIMS,
-    scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), ...apiScopes],
+    scopes: ['openid', 'offline_access', ...Object.entries(SCOPE_CLAIMS).filter(([s, c]) => c && s !== 'openid').map(([s]) => s), ...apiScopes],
+    acrValues: ACR_VALUES,
     responseTypes: ['code'], // no implicit or hybrid flows (RFC 9700 §2.1.2)
     // PKCE (S256, the only method v9 accepts) for every client, not only public ones (RFC 9700 §2.1.1, ASVS 10.4.6).
-    // The one exception is an admin's explicit `pkce_required: false` on a client that cannot send it (the OpenID
-    // conformance suite's Basic OP tests, for one).
-    pkce: { required: (_ctx, client) => clientFlag(client, 'pkce_required') !== false },
+    // The one exception is an admin's explicit `pkce_required: false` on a confidential client that cannot send it
+    // (the OpenID conformance suite's Basic OP tests, for one). A public client has nothing else protecting its
+    // code, so it always needs PKCE, whatever is stored (RFC 9700 §2.1.1).
+    pkce: {
+      required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none' || clientFlag(client, 'pkce_required') !== false,
+    },
     // The RP must always name its redirect URI; it is then compared exactly with the registered ones.
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
@@ -73,7 +82,14 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       Grant: config.ttl.grant,
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
-      Session: config.ttl.session,
+      // A session ends when it has been idle for SESSION_IDLE_TIMEOUT, and at the latest TTL_SESSION after its
+      // sign-in however much it is used (ASVS 7.3.1, 7.3.2). Each save re-arms the idle time, never past that end.
+      Session(_ctx, session) {
+        const loginTs = session?.loginTs;
+        if (!loginTs) return config.ttl.sessionIdle;
+        const remaining = loginTs + config.ttl.session - Math.floor(clock() / 1000);
+        return Math.max(1, Math.min(config.ttl.sessionIdle, remaining));
+      },
       // A rotated refresh token inherits what is left of its predecessor's lifetime, so every chain has an absolute
       // end (ASVS 10.4.8), sender-constrained (DPoP) chains included, unlike the library's default.
       RefreshToken(ctx) {
@@ -90,9 +106,16 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys }: 
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        async logoutSource(ctx, form) {
+        // The library's ready-made form HTML is not used: our template builds the form from the issuer's URL and
+        // the session's logout token, both escaped, so nothing from the request is written into the page raw.
+        async logoutSource(ctx) {
           const client = ctx.oidc.client;
-          await renderPage(ctx, 'logout', { titleId: 'logout.title', form, clientName: client?.clientName ?? undefined });
+          await renderPage(ctx, 'logout', {
+            titleId: 'logout.title',
+            action: `${config.issuer}/session/end/confirm`,
+            xsrf: String(ctx.oidc.session?.state?.secret ?? ''),
+            clientName: client?.clientName ?? undefined,
+          });
         },
         async postLogoutSuccessSource(ctx) {
           const client = ctx.oidc.client;

@@ -1,18 +1,16 @@
 // The admin CLI as an operator runs it: a real child process (`node scripts/admin.ts …`) on the database of a
 // running Latchkey, whose provider and pages then show what the command changed — without a restart.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
 import { Browser, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { runAdmin, type AdminRun, type AdminRunOptions } from '../helpers/admin-cli.ts';
 import { createKeyStore, type KeyInfo } from '../../src/oidc/keys.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { UserView } from '../../src/admin/user-admin.ts';
 
-const ADMIN_SCRIPT = fileURLToPath(new URL('../../scripts/admin.ts', import.meta.url));
 
 let server: TestServer;
 beforeAll(async () => {
@@ -20,39 +18,15 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  input?: string;
-  /** Changes to the environment; `undefined` removes a variable. */
-  env?: Record<string, string | undefined>;
-}
+type Run = AdminRun;
 
 /** `npm run admin -- <args>` with MONGODB_URI set to the test server's database. */
-function admin(args: string[], { input = '', env = {} }: RunOptions = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, MONGODB_URI: server.dbUri };
-  for (const [name, value] of Object.entries(env)) {
-    if (value === undefined) delete childEnv[name];
-    else childEnv[name] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ADMIN_SCRIPT, ...args], { env: childEnv, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+function admin(args: string[], options: AdminRunOptions = {}): Promise<Run> {
+  return runAdmin(server.dbUri, args, options);
 }
 
 /** Runs a command with --json, expects success and returns the parsed output. */
-async function adminJson<T>(args: string[], options?: RunOptions): Promise<T> {
+async function adminJson<T>(args: string[], options?: AdminRunOptions): Promise<T> {
   const run = await admin([...args, '--json'], options);
   if (run.code !== 0) throw new Error(`admin ${args.join(' ')} exited with ${run.code}:\n${run.stderr}`);
   return JSON.parse(run.stdout) as T;
@@ -215,7 +189,12 @@ describe('users', () => {
     expect(refused.status).toBe(wrong.status);
     expect(messageIds(refused)).toEqual(messageIds(wrong));
     expect(alertText(refused)).toBe(alertText(wrong));
-    await expect(client.fetchUserInfo(config, tokens.access_token, user.id)).rejects.toBeTruthy();
+    // Refused as a bearer token (RFC 6750 §3.1: 401, invalid_token), not by some other failure.
+    await expect(client.fetchUserInfo(config, tokens.access_token, user.id)).rejects.toMatchObject({
+      code: 'OAUTH_WWW_AUTHENTICATE_CHALLENGE',
+      status: 401,
+      cause: [expect.objectContaining({ scheme: 'bearer', parameters: expect.objectContaining({ error: 'invalid_token' }) })],
+    });
     expect((await adminJson<UserView>(['users', 'show', user.id])).status).toBe('disabled');
 
     expect((await admin(['users', 'enable', user.id])).code).toBe(0);
@@ -255,6 +234,19 @@ describe('users', () => {
 });
 
 describe('keys', () => {
+  /** The kids the running server publishes at <issuer>/jwks, fetched until `done` holds or `ms` have passed. */
+  async function servedKids(done: (kids: string[]) => boolean, ms = 2000): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+      const kids = jwks.keys.map((k) => k.kid);
+      if (done(kids) || Date.now() > deadline) return kids;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  const withStatus = (keys: KeyInfo[], status: string) => keys.filter((k) => k.status === status);
+
   it('rotate: the published next pair starts signing, the active pair retires and stays published for the longest token lifetime plus a day', async () => {
     const before = await adminJson<KeyInfo[]>(['keys', 'list']);
     expect(before.map((k) => `${k.alg}:${k.status}`).sort()).toEqual(['ES256:active', 'ES256:next', 'RS256:active', 'RS256:next']);
@@ -286,10 +278,10 @@ describe('keys', () => {
     expect(loaded.find((k) => k.alg === 'RS256')?.kid).toBe(kidOf(after, 'RS256', 'active'));
     expect(loaded.map((k) => k.kid).sort()).toEqual(after.map((k) => k.kid).sort());
 
-    // The running server keeps the keys it loaded at start, which include the key that now signs elsewhere.
-    const published = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
-    expect(published.keys.map((k) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
-    expect(published.keys.map((k) => k.kid)).toContain(kidOf(after, 'ES256', 'active'));
+    // The running server keeps signing with the keys it loaded at start, but publishes what the database holds
+    // within a second: the retired pair it still signs with, the pair that now signs elsewhere, the new next pair.
+    const published = await servedKids((kids) => kids.length === after.length);
+    expect(published.sort()).toEqual(after.map((k) => k.kid).sort());
 
     // Once the retention has passed, a starting server neither uses nor publishes the retired keys.
     const retiredUntil = Math.max(...retired.map((k) => new Date(k.expiresAt!).getTime()));
@@ -297,5 +289,117 @@ describe('keys', () => {
     expect(justBefore.keys).toHaveLength(6);
     const afterwards = await createKeyStore(server.connection, () => new Date(retiredUntil + 1000)).loadJwks();
     expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(after.filter((k) => k.status !== 'retired').map((k) => k.kid).sort());
+  });
+  it('rotate interrupted after each of its writes, then run again: exactly one active pair, published by the running server', async () => {
+    const recorded: string[] = [];
+    await createKeyStore(server.connection, undefined, { afterStep: (step) => void recorded.push(step) }).rotate(3600);
+    // Each kind of write (generation numbers aside), in order: the switch, expiry marks, the new next pair.
+    const kinds = [...new Set(recorded.map((step) => step.replace(/(activate-|g)\d+/g, '$1N')))];
+    expect(kinds[0]).toBe('insert activate-N');
+    expect(kinds.at(-1)).toBe('insert gN-RS256');
+    for (const kind of kinds) {
+      const interrupted = createKeyStore(server.connection, undefined, {
+        afterStep: (step) => {
+          if (step.replace(/(activate-|g)\d+/g, '$1N') === kind) throw new Error(`interrupted after ${step}`);
+        },
+      });
+      await expect(interrupted.rotate(3600)).rejects.toThrow('interrupted after');
+      const meanwhile = await createKeyStore(server.connection).list();
+      expect(withStatus(meanwhile, 'active').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+
+      const rerun = await admin(['keys', 'rotate']);
+      expect(rerun.code).toBe(0);
+      // The rerun switches only to a next pair the interrupted run had completed (and so published); otherwise it
+      // completes that pair and leaves the active one.
+      const nextWasComplete = withStatus(meanwhile, 'next').length === 2;
+      expect(nextWasComplete).toBe(kind === kinds.at(-1));
+      expect(rerun.stdout).toContain(nextWasComplete ? 'Signing keys rotated' : 'No switch');
+      const keys = await adminJson<KeyInfo[]>(['keys', 'list']);
+      expect(withStatus(keys, 'active').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+      expect(withStatus(keys, 'next').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+      const loaded = (await createKeyStore(server.connection).loadJwks()).keys;
+      const active = withStatus(keys, 'active').map((k) => k.kid);
+      expect(active).toEqual(withStatus(meanwhile, nextWasComplete ? 'next' : 'active').map((k) => k.kid));
+      expect([loaded.find((k) => k.alg === 'ES256')!.kid, loaded.find((k) => k.alg === 'RS256')!.kid]).toEqual(active);
+      expect(await servedKids((kids) => active.every((kid) => kids.includes(kid)))).toEqual(expect.arrayContaining(active));
+    }
+  });
+
+  it('revoke: an active key leaves the running server\'s JWKS within a second; the next pair signs; every instance must restart', async () => {
+    const before = await adminJson<KeyInfo[]>(['keys', 'list']);
+    const victim = withStatus(before, 'active').find((k) => k.alg === 'ES256')!.kid;
+    expect(await servedKids((kids) => kids.includes(victim))).toContain(victim);
+
+    const run = await admin(['keys', 'revoke', victim]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Key ${victim} revoked`);
+    expect(run.stderr).toContain('RESTART EVERY INSTANCE NOW');
+    const revokedAt = Date.now();
+    expect(await servedKids((kids) => !kids.includes(victim))).not.toContain(victim);
+    expect(Date.now() - revokedAt).toBeLessThan(2000);
+
+    const after = await adminJson<KeyInfo[]>(['keys', 'list']);
+    expect(after.map((k) => k.kid)).not.toContain(victim);
+    expect(withStatus(after, 'active').map((k) => k.kid)).toEqual(withStatus(before, 'next').map((k) => k.kid));
+    expect((await createKeyStore(server.connection).loadJwks()).keys.map((k) => k.kid)).not.toContain(victim);
+  });
+
+  it('revoke: a next key just leaves publication (a new next pair replaces it); an unknown kid is refused', async () => {
+    const before = await adminJson<KeyInfo[]>(['keys', 'list']);
+    const victim = withStatus(before, 'next').find((k) => k.alg === 'RS256')!.kid;
+    const run = await admin(['keys', 'revoke', victim, '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ kid: victim, rotated: false });
+    expect(run.stderr).not.toContain('RESTART');
+    expect(await servedKids((kids) => !kids.includes(victim))).not.toContain(victim);
+    const after = await adminJson<KeyInfo[]>(['keys', 'list']);
+    expect(withStatus(after, 'active').map((k) => k.kid)).toEqual(withStatus(before, 'active').map((k) => k.kid));
+    expect(withStatus(after, 'next').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(after.map((k) => k.kid)).not.toContain(victim);
+
+    const unknown = await admin(['keys', 'revoke', 'no-such-kid']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no signing key with kid 'no-such-kid'");
+    expect(await adminJson<KeyInfo[]>(['keys', 'list'])).toEqual(after);
+  });
+
+  it('the served JWKS holds no private member of any key and carries a short Cache-Control', async () => {
+    const response = await fetch(`${server.issuer}/jwks`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/jwk-set+json; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
+    const { keys } = (await response.json()) as { keys: Record<string, unknown>[] };
+    expect(keys.length).toBeGreaterThanOrEqual(4);
+    for (const key of keys) {
+      expect(key.kty).toMatch(/^(EC|RSA)$/);
+      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(member);
+    }
+  });
+
+  it('rotate-cookie: the new key comes first, the previous one is kept, at most three; refused when COOKIE_KEYS is set', async () => {
+    const secrets = server.connection.db!.collection<{ _id: string; keys: string[] }>('secrets');
+    const stored = async () => (await secrets.findOne({ _id: 'cookie-keys' }))!.keys;
+    const initial = await stored();
+    expect(initial).toHaveLength(1); // created by the server at start
+
+    const run = await admin(['keys', 'rotate-cookie']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('once each instance restarts');
+    const once = await stored();
+    expect(once).toHaveLength(2);
+    expect(once[1]).toBe(initial[0]);
+    expect(initial).not.toContain(once[0]);
+    for (const key of once) expect(run.stdout + run.stderr).not.toContain(key);
+
+    for (let i = 0; i < 2; i += 1) expect((await admin(['keys', 'rotate-cookie'])).code).toBe(0);
+    const thrice = await stored();
+    expect(thrice).toHaveLength(3);
+    expect(thrice.slice(1)).toEqual([expect.any(String), once[0]]);
+    expect(thrice).not.toContain(initial[0]);
+
+    const refused = await admin(['keys', 'rotate-cookie'], { env: { COOKIE_KEYS: 'k'.repeat(40) } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('change COOKIE_KEYS instead');
+    expect(await stored()).toEqual(thrice);
   });
 });

@@ -16,7 +16,7 @@ let adapterFor: ReturnType<typeof createAdapterFactory>;
 beforeAll(async () => {
   db = await openTestDatabase();
   connection = db.connection;
-  adapterFor = createAdapterFactory(connection, clock);
+  adapterFor = createAdapterFactory(connection, { clock });
 });
 afterAll(() => db.drop());
 

@@ -14,15 +14,34 @@ export interface Form {
   fields: Record<string, string>;
 }
 
+/**
+ * A browser that reaches the server through a TLS-terminating proxy: it addresses pages by their public https URL
+ * (which its cookie jar sees, so Secure and `__Host-` cookies behave as over https) while the requests go to the
+ * server's plain-http origin with the proxy's forwarded headers (and any extra, e.g. forged, headers).
+ */
+export interface ProxyRoute {
+  publicOrigin: string;
+  serverOrigin: string;
+  headers?: Record<string, string>;
+}
+
 export class Browser {
   readonly jar = new CookieJar();
+  private readonly proxy: ProxyRoute | undefined;
+
+  constructor(proxy?: ProxyRoute) {
+    this.proxy = proxy;
+  }
 
   async request(url: string, init: RequestInit = {}): Promise<Page> {
     const cookie = await this.jar.getCookieString(url);
-    const response = await fetch(url, {
+    const proxied = this.proxy && url.startsWith(this.proxy.publicOrigin);
+    const target = proxied ? this.proxy!.serverOrigin + url.slice(this.proxy!.publicOrigin.length) : url;
+    const forwarded = proxied ? { 'x-forwarded-proto': 'https', ...this.proxy!.headers } : {};
+    const response = await fetch(target, {
       ...init,
       redirect: 'manual',
-      headers: { accept: 'text/html', ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
+      headers: { accept: 'text/html', ...forwarded, ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
     });
     for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
     return { url, status: response.status, headers: response.headers, body: await response.text() };

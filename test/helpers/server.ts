@@ -23,7 +23,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dbOptions: ConnectOptions = {}): Promise<TestServer> {
+export interface TestServerOptions extends ConnectOptions {
+  /** Now, in milliseconds, for session and token expiry (a test moves it). */
+  clock?: () => number;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, { clock, ...dbOptions }: TestServerOptions = {}): Promise<TestServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -38,7 +43,7 @@ export async function startTestServer(env: Record<string, string> = {}, dbOption
     },
   });
   const log = createLogger('debug', sink);
-  const latchkey = await createLatchkey({ config, connection: db.connection, log });
+  const latchkey = await createLatchkey({ config, connection: db.connection, log, ...(clock && { clock }) });
   server.on('request', latchkey.app.callback());
   return {
     origin,

@@ -24,6 +24,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** What openid-client rejects with when the bearer token is refused (RFC 6750 §3.1: 401, invalid_token). */
+const invalidTokenChallenge = {
+  code: 'OAUTH_WWW_AUTHENTICATE_CHALLENGE',
+  status: 401,
+  cause: [expect.objectContaining({ scheme: 'bearer', parameters: expect.objectContaining({ error: 'invalid_token' }) })],
+};
+
 async function signIn(browser = new Browser(), params: Record<string, string> = {}) {
   const start = await authorizationUrl(config, redirectUri, params);
   const callback = await signInAndConsent(browser, start, user.username, redirectUri);
@@ -164,7 +171,7 @@ describe('introspection and revocation', () => {
 
     await client.tokenRevocation(config, tokens.access_token);
     expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
-    await expect(client.fetchUserInfo(config, tokens.access_token, user._id)).rejects.toBeTruthy();
+    await expect(client.fetchUserInfo(config, tokens.access_token, user._id)).rejects.toMatchObject(invalidTokenChallenge);
   });
 
   it('revokes a refresh token', async () => {
@@ -193,6 +200,20 @@ describe('client credentials', () => {
 describe('RP-initiated logout', () => {
   it('asks on our page, ends the session and returns to the registered post-logout URI with state', async () => {
     const { tokens, browser } = await signIn();
+    // The session cookie as it was before logout, to replay it from another browser afterwards.
+    const oldSession = (await browser.jar.getCookies(`${server.issuer}/auth`)).filter((c) => c.key.startsWith('latchkey.session'));
+    expect(oldSession.map((c) => c.key).sort()).toEqual(['latchkey.session', 'latchkey.session.sig']);
+    const replayOldSession = async () => {
+      const other = new Browser();
+      for (const cookie of oldSession) await other.jar.setCookie(cookie.clone()!, server.issuer);
+      const start = await authorizationUrl(config, redirectUri, { scope: 'openid', prompt: 'none' });
+      return new URL((await other.follow(await other.get(start.url.href), redirectUri)).url).searchParams;
+    };
+    // Replayed before logout, the cookie is a signed-in session: prompt=none gets a code.
+    const before = await replayOldSession();
+    expect(before.get('error')).toBeNull();
+    expect(before.get('code')).toEqual(expect.any(String));
+
     const postLogout = rp.post_logout_redirect_uris[0]!;
     const endSession = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: postLogout, state: 'bye' });
     const confirm = await browser.get(endSession.href);
@@ -209,5 +230,12 @@ describe('RP-initiated logout', () => {
     const start = await authorizationUrl(config, redirectUri);
     const page = await browser.follow(await browser.get(start.url.href));
     expect(findForm(page, '/login')).toBeTruthy();
+
+    // Ended on the server, not only forgotten by this browser: the old cookie, replayed from another jar, is not
+    // signed in either.
+    const after = await replayOldSession();
+    expect(after.get('code')).toBeNull();
+    expect(after.get('error')).toBe('login_required');
+    expect(after.get('state')).toEqual(expect.any(String));
   });
 });

@@ -1,0 +1,62 @@
+// `<issuer path>/jwks`, answered from the key store instead of the keys oidc-provider loaded at start, so that a
+// revocation (`keys revoke`) and a new next pair reach every running instance's JWKS within about a second. The
+// provider's own JWKS route stays behind this one; it only ever sees the methods this one does not answer.
+import type { Middleware } from 'koa';
+import type { JWK } from 'oidc-provider';
+import type { KeyStore } from './keys.ts';
+
+/** The members a public JWK may carry; everything else (d, p, q, dp, dq, qi, oth, …) is private or unneeded. */
+const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const;
+
+/** Short, so relying parties refetch soon after a revocation; must-revalidate so caches never serve it stale. */
+export const JWKS_CACHE_CONTROL = 'public, max-age=60, must-revalidate';
+const CONTENT_TYPE = 'application/jwk-set+json; charset=utf-8'; // what oidc-provider sends
+
+export interface JwksRouteOptions {
+  issuerPath: string;
+  keyStore: Pick<KeyStore, 'published'>;
+  /**
+   * The keys this instance loaded at start. oidc-provider signs with the first of each algorithm; that key stays
+   * published here (unless revoked) until the instance restarts, even past its retention in the store.
+   */
+  loaded: JWK[];
+  /** How long a read of the store is reused, in milliseconds. */
+  cacheMs?: number;
+  now?: () => number;
+}
+
+export function publicJwk(jwk: JWK): JWK {
+  const out: Record<string, unknown> = {};
+  for (const member of PUBLIC_MEMBERS) if (jwk[member] !== undefined) out[member] = jwk[member];
+  return out as JWK;
+}
+
+export function jwksRoute({ issuerPath, keyStore, loaded, cacheMs = 1000, now = Date.now }: JwksRouteOptions): Middleware {
+  const path = `${issuerPath}/jwks`;
+  const signing = loaded.filter((key, index) => loaded.findIndex((other) => other.alg === key.alg) === index);
+  let cached: { at: number; body: string } | undefined;
+  let reading: Promise<{ at: number; body: string }> | undefined;
+
+  async function read(): Promise<{ at: number; body: string }> {
+    const at = now(); // the age counts from the start of the read
+    const { keys, revoked } = await keyStore.published();
+    const kids = new Set(keys.map((k) => k.kid));
+    const own = signing.filter((k) => !kids.has(k.kid) && !revoked.has(k.kid!));
+    return { at, body: JSON.stringify({ keys: [...keys, ...own].map(publicJwk) }) };
+  }
+
+  async function current(): Promise<string> {
+    if (cached && now() - cached.at < cacheMs) return cached.body;
+    // Requests arriving during a read share it rather than each reading the store.
+    reading ??= read().finally(() => (reading = undefined));
+    cached = await reading;
+    return cached.body;
+  }
+
+  return async (ctx, next) => {
+    if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    ctx.body = await current();
+    ctx.type = CONTENT_TYPE;
+    ctx.set('Cache-Control', JWKS_CACHE_CONTROL);
+  };
+}

@@ -1,0 +1,40 @@
+// Account-level revocation: everything that lets an account in (sessions, grants, and the access tokens, refresh
+// tokens and codes issued under those grants) is removed. Disabling an account uses it, and so do a password
+// reset and a "This wasn't me" lockdown.
+//
+// The account's sessions and grants are found through its `_id`-keyed index document (oidc/adapter.ts), never by
+// scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token read and
+// every session use, which also refuses anything the index missed or that was being issued at that moment.
+import type { Connection } from 'mongoose';
+import { ACCOUNT_INDEX, collectionName, revokeGrant, type AccountIndexDoc } from './adapter.ts';
+
+interface SessionDoc {
+  _id: string;
+  payload: { authorizations?: Record<string, { grantId?: string }> };
+}
+
+export type AccessRevoker = (accountId: string) => Promise<void>;
+
+export function createAccessRevoker(connection: Connection): AccessRevoker {
+  const db = connection.db!;
+  const index = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
+  const sessions = db.collection<SessionDoc>(collectionName('Session'));
+
+  return async (accountId) => {
+    const entry = await index.findOne({ _id: accountId });
+    if (!entry) return;
+    const sessionIds = entry.sessions ?? [];
+    const grantIds = new Set(entry.grants ?? []);
+    for (const id of sessionIds) {
+      // A session also names the grants it holds per client: revoke those even if the index missed one.
+      const session = await sessions.findOne({ _id: id });
+      for (const authorization of Object.values(session?.payload.authorizations ?? {})) {
+        if (authorization.grantId) grantIds.add(authorization.grantId);
+      }
+      await sessions.deleteOne({ _id: id });
+    }
+    for (const grantId of grantIds) await revokeGrant(db, grantId);
+    // $pull only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
+    await index.updateOne({ _id: accountId }, { $pull: { sessions: { $in: sessionIds }, grants: { $in: [...grantIds] } } });
+  };
+}

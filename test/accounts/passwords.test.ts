@@ -1,0 +1,111 @@
+// Password length rules at their exact boundaries, counted in Unicode code points (what a person types), not in
+// UTF-16 units: the minimum of 8 and the maximum of 1024, both when an account is created and at sign-in.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Browser, messageIds } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.ts';
+import { ValidationError } from '../../src/http/errors.ts';
+import type * as client from 'openid-client';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+
+// The rules as documented (users.ts create, passwords.ts MAX_PASSWORD_CODE_POINTS). Written out here on purpose:
+// a change to either must fail this file.
+const MIN = 8;
+const MAX = 1024;
+const EMOJI = '😀'; // one code point, two UTF-16 units
+
+let server: TestServer;
+let hasher: PasswordHasher;
+let rp: ClientMetadata;
+let config: client.Configuration;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  hasher = await createPasswordHasher(server.config.argon2);
+  rp = await createClient(server);
+  config = await discover(server, rp);
+});
+afterAll(() => server.close());
+
+async function expectRefused(password: string) {
+  const attempt = createUser(server, { password });
+  await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+  await expect(attempt).rejects.toMatchObject({ status: 400, code: 'invalid_password' });
+}
+
+async function expectAccepted(password: string) {
+  const user = await createUser(server, { password });
+  expect((await server.latchkey.accounts.signIn(user.username, password)).ok).toBe(true);
+}
+
+describe('the minimum length at account creation', () => {
+  it(`refuses ${MIN - 1} characters and accepts ${MIN}`, async () => {
+    await expectRefused('a'.repeat(MIN - 1));
+    await expectAccepted('a'.repeat(MIN));
+  });
+
+  it('counts code points, not UTF-16 units: 7 emoji (14 units) are too short, 8 are enough', async () => {
+    expect(EMOJI.repeat(MIN - 1).length).toBeGreaterThanOrEqual(MIN); // long enough if units were counted
+    await expectRefused(EMOJI.repeat(MIN - 1));
+    await expectAccepted(EMOJI.repeat(MIN));
+  });
+
+  it('refuses the empty password', async () => {
+    await expectRefused('');
+  });
+});
+
+describe('the maximum length at account creation', () => {
+  it(`accepts ${MAX} code points and refuses ${MAX + 1}`, async () => {
+    await expectAccepted('x'.repeat(MAX));
+    await expectRefused('x'.repeat(MAX + 1));
+  });
+
+  it(`accepts ${MAX} emoji (${2 * MAX} UTF-16 units) and refuses ${MAX + 1}`, async () => {
+    await expectAccepted(EMOJI.repeat(MAX));
+    await expectRefused(EMOJI.repeat(MAX + 1));
+  });
+});
+
+describe('the maximum length at verification', () => {
+  it(`never verifies a password over ${MAX} code points, even against its own hash`, async () => {
+    const tooLong = 'x'.repeat(MAX + 1);
+    expect(await hasher.verify(await hasher.hash(tooLong), tooLong)).toBe(false);
+    const longest = 'x'.repeat(MAX);
+    expect(await hasher.verify(await hasher.hash(longest), longest)).toBe(true);
+  });
+
+  it('counts code points there too', async () => {
+    const tooLong = EMOJI.repeat(MAX + 1);
+    expect(await hasher.verify(await hasher.hash(tooLong), tooLong)).toBe(false);
+    const longest = EMOJI.repeat(MAX);
+    expect(await hasher.verify(await hasher.hash(longest), longest)).toBe(true);
+  });
+
+  it('refuses at the sign-in page an account whose stored hash is of an over-long password', async () => {
+    // A hash written before the limit existed (or by hand): the password it was made from is still refused.
+    const tooLong = 'y'.repeat(MAX + 1);
+    const longest = 'y'.repeat(MAX);
+    const refusedUser = await createUser(server);
+    const acceptedUser = await createUser(server);
+    const users = server.connection.db!.collection('users');
+    await users.updateOne({ _id: refusedUser._id as never }, { $set: { passwordHash: await hasher.hash(tooLong) } });
+    await users.updateOne({ _id: acceptedUser._id as never }, { $set: { passwordHash: await hasher.hash(longest) } });
+
+    const signIn = async (login: string, password: string) => {
+      const browser = new Browser();
+      const start = await authorizationUrl(config, rp.redirect_uris[0]!);
+      return submitLogin(browser, await openLoginPage(browser, start.url), login, password);
+    };
+    const refused = await signIn(refusedUser.username, tooLong);
+    expect(refused.status).toBe(200);
+    expect(messageIds(refused)).toContain('login.invalid');
+    expect(refused.headers.get('location')).toBeNull();
+
+    const accepted = await signIn(acceptedUser.username, longest);
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.get('location')).toContain('/oidc/auth/');
+  });
+});

@@ -1,0 +1,35 @@
+// `clients update` writes only the fields it changes: a secret replaced by `rotate-secret` between its read and its
+// write can never be written back.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { openTestDatabase } from '../helpers/database.ts';
+import { createClientRegistry, type ClientRegistry } from '../../src/admin/clients.ts';
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>;
+let registry: ClientRegistry;
+let recording: Array<{ commandName: string; command: Record<string, unknown> }> | undefined;
+
+beforeAll(async () => {
+  db = await openTestDatabase({ onCommand: (event) => recording?.push(event) });
+  registry = createClientRegistry(db.connection);
+});
+afterAll(() => db.drop());
+
+async function writesOf(action: () => Promise<unknown>) {
+  recording = [];
+  await action();
+  const writes = recording.filter((c) => ['update', 'insert', 'delete', 'findAndModify'].includes(c.commandName));
+  recording = undefined;
+  return writes;
+}
+
+it('sends only the changed fields, never the secret (so a concurrent rotate-secret cannot be undone)', async () => {
+  const created = await registry.create({ client_name: 'Wiki', redirect_uris: ['https://wiki.example/cb'] });
+  const writes = await writesOf(() => registry.update(created.client_id, { client_name: 'Wiki 2' }));
+  expect(writes).toHaveLength(1);
+  const [statement] = (writes[0]!.command.updates as Array<{ u: Record<string, unknown> }>);
+  expect(statement!.u).toEqual({ $set: { 'payload.client_name': 'Wiki 2' } });
+  expect(JSON.stringify(writes)).not.toContain(created.client_secret!);
+  const rotated = await registry.rotateSecret(created.client_id);
+  await registry.update(created.client_id, { first_party: true });
+  expect((await registry.show(created.client_id)).client_secret).toBe(rotated.client_secret);
+});

@@ -1,0 +1,132 @@
+// Production behind a TLS proxy, with forged Host and X-Forwarded-Host headers: every URL in discovery, every
+// redirect and every page comes from the issuer. The same walk shows what production defaults give a relying party:
+// authorization by POST, a `__Host-` session cookie, and an ID token that says how the user signed in.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
+import { Browser, findForm, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { ACR } from '../../src/oidc/account.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const PUBLIC = 'https://id.example.test';
+const ISSUER = `${PUBLIC}/oidc`;
+const RP = 'https://app.example.test';
+const FORGED = { 'x-forwarded-host': 'evil.example' };
+
+let server: TestServer;
+let rp: ClientMetadata;
+let user: User;
+
+beforeAll(async () => {
+  // Production with no other setting: Secure cookies, so authorization by POST is on by default.
+  server = await startTestServer({ NODE_ENV: 'production', ISSUER, TRUST_PROXY: 'true' });
+  rp = await createClient(server, { redirect_uris: [`${RP}/cb`], post_logout_redirect_uris: [`${RP}/bye`], first_party: true });
+  user = await createUser(server);
+});
+afterAll(() => server.close());
+
+/** A raw request with a Host header of our choosing (fetch does not let a caller set Host). */
+function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${server.origin}${path}`, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+function authorizationParams(): Record<string, string> {
+  return {
+    client_id: rp.client_id,
+    response_type: 'code',
+    scope: 'openid profile',
+    redirect_uri: `${RP}/cb`,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', // verifier below (RFC 7636 appendix B)
+    code_challenge_method: 'S256',
+    state: 'state-1',
+    nonce: 'nonce-1',
+  };
+}
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+
+function expectNoForeignHost(page: Page) {
+  expect(page.body).not.toContain('evil.example');
+  expect(page.headers.get('location') ?? '').not.toContain('evil.example');
+}
+
+it('publishes only the issuer origin in discovery, whatever Host and X-Forwarded-Host say', async () => {
+  const response = await rawGet('/oidc/.well-known/openid-configuration', { host: 'evil.example', 'x-forwarded-proto': 'https', ...FORGED });
+  expect(response.status).toBe(200);
+  expect(response.body).not.toContain('evil.example');
+  const discovery = JSON.parse(response.body) as Record<string, unknown>;
+  expect(discovery.issuer).toBe(ISSUER);
+  const urls = Object.entries(discovery).filter(([key, value]) => typeof value === 'string' && /_(endpoint|uri)$/.test(key));
+  expect(urls.length).toBeGreaterThan(5);
+  for (const [, url] of urls) expect(url).toMatch(/^https:\/\/id\.example\.test\/oidc\//);
+  expect(response.headers['cache-control']).toMatch(/^public, max-age=\d+/);
+});
+
+it('completes a code flow started by POST through the sign-in page, with a __Host- session cookie and amr/acr in the ID token', async () => {
+  const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: server.origin, headers: FORGED });
+  const started = await browser.post(`${ISSUER}/auth`, authorizationParams());
+  expect(started.status).toBe(303);
+  expectNoForeignHost(started);
+  const loginPage = await browser.follow(started);
+  expect(loginPage.status).toBe(200);
+  expectNoForeignHost(loginPage);
+
+  const form = findForm(loginPage, '/login');
+  expect(form.action.startsWith(PUBLIC)).toBe(true);
+  const signedIn = await browser.post(form.action, { ...form.fields, login: user.username, password: PASSWORD });
+  expectNoForeignHost(signedIn);
+  const callback = await browser.follow(signedIn, `${RP}/cb`);
+  const code = new URL(callback.url).searchParams.get('code');
+  expect(code).toBeTruthy();
+
+  const session = (await browser.jar.getCookies(`${PUBLIC}/`)).find((c) => c.key === '__Host-latchkey.session');
+  expect(session).toMatchObject({ secure: true, httpOnly: true, path: '/' });
+  expect(session!.domain).toBe('id.example.test');
+  expect(session!.hostOnly).toBe(true);
+
+  const token = await fetch(`${server.origin}/oidc/token`, {
+    method: 'POST',
+    headers: {
+      'x-forwarded-proto': 'https',
+      ...FORGED,
+      authorization: `Basic ${Buffer.from(`${rp.client_id}:${rp.client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: code!, redirect_uri: `${RP}/cb`, code_verifier: VERIFIER }),
+  });
+  expect(token.status).toBe(200);
+  const { id_token: idToken } = (await token.json()) as { id_token: string };
+  const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  expect(claims).toMatchObject({ iss: ISSUER, sub: user._id, amr: ['pwd'], acr: ACR.password, nonce: 'nonce-1' });
+
+  // The sign-out page: its form posts to the issuer, with the logout token escaped into a hidden field.
+  const logout = await browser.follow(await browser.get(`${ISSUER}/session/end?client_id=${rp.client_id}&post_logout_redirect_uri=${encodeURIComponent(`${RP}/bye`)}`));
+  expect(logout.status).toBe(200);
+  expectNoForeignHost(logout);
+  const logoutForm = findForm(logout, '/session/end/confirm');
+  expect(logoutForm.action).toBe(`${ISSUER}/session/end/confirm`);
+  expect(logoutForm.fields.xsrf).toMatch(/^[\w-]{16,}$/);
+  const signedOut = await browser.follow(await browser.post(logoutForm.action, { ...logoutForm.fields, logout: 'yes' }), `${RP}/bye`);
+  expect(signedOut.url).toBe(`${RP}/bye`);
+});
+
+it('turns authorization by POST off when AUTHORIZATION_POST=false', async () => {
+  const off = await startTestServer({ NODE_ENV: 'production', ISSUER, TRUST_PROXY: 'true', AUTHORIZATION_POST: 'false' });
+  try {
+    const client = await createClient(off, { redirect_uris: [`${RP}/cb`] });
+    const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: off.origin });
+    const answer = await browser.post(`${ISSUER}/auth`, { ...authorizationParams(), client_id: client.client_id });
+    expect(answer.status).not.toBe(303);
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+  } finally {
+    await off.close();
+  }
+});
