@@ -82,6 +82,30 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** How often expired documents are swept where the server has no TTL indexes, in seconds. */
   SWEEP_INTERVAL: seconds.default(60),
+
+  // Delivery of recovery codes and notices. In development, with none of these set, every message lands in the
+  // development outbox (/dev/outbox); production refuses to start without a real channel for each enabled method.
+  /** SMTP server for email, e.g. smtp://user:pass@mail.example.com:587 (smtps:// for implicit TLS). */
+  SMTP_URL: z.string().optional(),
+  /** The From address of every email. */
+  MAIL_FROM: z.string().default('Latchkey <no-reply@localhost>'),
+  /** How text messages are sent: outbox (development only), webhook (your gateway, HMAC-signed) or twilio. */
+  SMS_PROVIDER: z.enum(['outbox', 'webhook', 'twilio']).optional(),
+  /** webhook: the URL a signed JSON POST goes to, and the HMAC-SHA256 secret (at least 32 characters). */
+  SMS_WEBHOOK_URL: z.url().optional(),
+  SMS_WEBHOOK_SECRET: z.string().optional(),
+  /** twilio (or a Twilio-compatible API): account, token, sender number, and the API base URL. */
+  TWILIO_ACCOUNT_SID: z.string().optional(),
+  TWILIO_AUTH_TOKEN: z.string().optional(),
+  TWILIO_FROM: z.string().optional(),
+  TWILIO_API_BASE: z.url().default('https://api.twilio.com'),
+  /**
+   * Key that encrypts authenticator (TOTP) secrets at rest: 32 bytes as 64 hex characters or base64. Kept outside
+   * the database on purpose; required in production. Development uses a fixed, public key when it is unset.
+   */
+  DATA_ENCRYPTION_KEY: z.string().optional(),
+  /** Development and tests only: every CAPTCHA's answer, so scripts can walk the recovery pages. */
+  CAPTCHA_TEST_ANSWER: z.string().min(1).max(32).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -118,6 +142,46 @@ export interface Config {
   formBodyLimit: number;
   shutdownGraceMs: number;
   sweepIntervalSeconds: number;
+  delivery: {
+    smtpUrl: string | undefined;
+    mailFrom: string;
+    sms:
+      | { provider: 'outbox' }
+      | { provider: 'webhook'; url: string; secret: string }
+      | { provider: 'twilio'; accountSid: string; authToken: string; from: string; apiBase: string };
+    /** True when nothing real is configured for email: messages go to the development outbox. */
+    emailToOutbox: boolean;
+  };
+  /** 32 bytes that encrypt secrets at rest (authenticator secrets). */
+  dataEncryptionKey: Buffer;
+  captchaTestAnswer: string | undefined;
+}
+
+/** Public on purpose: development data is not secret. Production refuses to start without DATA_ENCRYPTION_KEY. */
+const DEVELOPMENT_DATA_KEY = Buffer.from('6c617463686b65792d646576656c6f706d656e742d6b65792d6e6f742d736563', 'hex');
+
+function parseKey(value: string | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new ConfigError('DATA_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or base64');
+  return key;
+}
+
+function smsSettings(e: Env): Config['delivery']['sms'] {
+  const provider = e.SMS_PROVIDER ?? 'outbox';
+  if (provider === 'webhook') {
+    if (!e.SMS_WEBHOOK_URL || !e.SMS_WEBHOOK_SECRET || e.SMS_WEBHOOK_SECRET.length < 32) {
+      throw new ConfigError('SMS_PROVIDER=webhook needs SMS_WEBHOOK_URL and SMS_WEBHOOK_SECRET (at least 32 characters)');
+    }
+    return { provider, url: e.SMS_WEBHOOK_URL, secret: e.SMS_WEBHOOK_SECRET };
+  }
+  if (provider === 'twilio') {
+    if (!e.TWILIO_ACCOUNT_SID || !e.TWILIO_AUTH_TOKEN || !e.TWILIO_FROM) {
+      throw new ConfigError('SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM');
+    }
+    return { provider, accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, apiBase: e.TWILIO_API_BASE };
+  }
+  return { provider: 'outbox' };
 }
 
 export class ConfigError extends Error {
@@ -168,6 +232,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
+    delivery: { smtpUrl: e.SMTP_URL, mailFrom: e.MAIL_FROM, sms: smsSettings(e), emailToOutbox: !e.SMTP_URL },
+    dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
+    captchaTestAnswer: e.CAPTCHA_TEST_ANSWER,
   };
   if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
   if (issuerUrl.protocol === 'https:' && !config.cookieSecure) {
@@ -185,12 +252,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
     throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
   }
-  if (production) assertProductionReady(config);
+  if (production) assertProductionReady(config, e);
   return config;
 }
 
 /** The development defaults production must not run with. */
-function assertProductionReady(config: Config): void {
+function assertProductionReady(config: Config, e: Env): void {
   const problems: string[] = [];
   if (!config.mongodbUri) problems.push('MONGODB_URI is required (the local development database is not for production)');
   if (!config.issuer.startsWith('https://')) problems.push('ISSUER must be an https:// URL');
@@ -200,6 +267,12 @@ function assertProductionReady(config: Config): void {
   if (!config.cookieSecure) problems.push('COOKIE_SECURE=false is refused: cookies must be Secure');
   if (config.cookieKeys && config.cookieKeys.some((k) => k.length < 32)) {
     problems.push('COOKIE_KEYS entries must be at least 32 characters of random data');
+  }
+  if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY is required (it encrypts authenticator secrets; keep it outside the database)');
+  if (config.captchaTestAnswer) problems.push('CAPTCHA_TEST_ANSWER is for development and tests only: unset it');
+  if (!config.delivery.smtpUrl) problems.push('SMTP_URL is required: recovery codes and security notices go out by email');
+  if (config.delivery.sms.provider === 'outbox') {
+    problems.push('SMS_PROVIDER must be webhook or twilio: the development outbox is not for production');
   }
   if (problems.length) throw new ConfigError(`refusing to start in production:\n  ${problems.join('\n  ')}`);
 }

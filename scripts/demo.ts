@@ -23,7 +23,7 @@ try {
   await assertPortFree('127.0.0.1', demoApp.port, 'DEMO_RP_PORT');
   const started = await startLatchkey();
   try {
-    const seed = await seedDemo(started.running, demoApp.origin);
+    const seed = await seedDemo(started.running, demoApp.origin, started.config);
     // The demo client's secret is read back from the database: it was printed only when it was created.
     const rp = await startDemoRp({
       issuer: started.config.issuer,

@@ -12,7 +12,8 @@ import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { startServer, stopOnSignals, type Running } from '../src/main.ts';
 import { createClientRegistry } from '../src/admin/clients.ts';
-import { ConflictError, NotFoundError } from '../src/http/errors.ts';
+import { ConflictError, NotFoundError } from '../src/errors.ts';
+import { createSecretBox } from '../src/security/encryption.ts';
 import { DEV_DATA_DIR, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
 import { DEFAULT_DATABASE, withDatabase } from '../src/db/uri.ts';
 
@@ -25,6 +26,11 @@ export const DEMO = {
   name: 'Demo User',
   password: 'latchkey-demo-password',
   rpPort: 3001,
+  /** Verification methods for trying "Can't access your account?": codes land in the development outbox. */
+  alternateEmail: 'demo.backup@example.com',
+  mobilePhone: '+14155550100',
+  /** A public authenticator seed (like the password): add it to any authenticator app to get codes. */
+  totpSecret: 'LATCHKEYDEMOSECRETPUBLIC234567AB',
 } as const;
 
 /** A problem the person starting Latchkey can fix; printed without a stack trace. */
@@ -137,7 +143,7 @@ export interface DemoSeed {
  * Creates the demo client and user unless they exist (so it can run on every start). An existing demo client
  * whose redirect URIs do not include the demo app's current origin (another DEMO_RP_PORT) gets them added.
  */
-export async function seedDemo(running: Running, rpOrigin: string): Promise<DemoSeed> {
+export async function seedDemo(running: Running, rpOrigin: string, config: Pick<Config, 'dataEncryptionKey'>): Promise<DemoSeed> {
   const clients = createClientRegistry(running.connection);
   const { redirectUri, postLogoutRedirectUri } = demoRpUris(rpOrigin);
 
@@ -179,6 +185,11 @@ export async function seedDemo(running: Running, rpOrigin: string): Promise<Demo
       if (!(error instanceof ConflictError)) throw error;
     }
   }
+  const demo = await accounts.findByLogin(DEMO.username);
+  if (demo && !demo.securityInfo?.mobilePhone && !demo.securityInfo?.alternateEmail && !demo.securityInfo?.authenticator) {
+    const box = createSecretBox(config.dataEncryptionKey);
+    await accounts.setSecurityInfo(demo._id, { alternateEmail: DEMO.alternateEmail, mobilePhone: DEMO.mobilePhone, totpSecret: box.seal(DEMO.totpSecret) });
+  }
   return { clientId: client.client_id, clientSecret: client.client_secret, createdClient, createdUser };
 }
 
@@ -199,6 +210,9 @@ export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp:
       `Demo user${seed.createdUser ? ' (created now)' : ''}, for development only: this password is public.`,
       `  username ${DEMO.username}  or  email ${DEMO.email}`,
       `  password ${DEMO.password}`,
+      `  to try "Can't access your account?": the CAPTCHA picture and audio, then codes sent to ${DEMO.alternateEmail}`,
+      `  and ${DEMO.mobilePhone} appear at ${new URL(config.issuer).origin}/dev/outbox; authenticator codes: add the`,
+      `  public demo seed ${DEMO.totpSecret} to any authenticator app (otpauth://totp/Latchkey:demo?secret=${DEMO.totpSecret}).`,
       '',
       `Demo client: client_id ${seed.clientId}, redirect URI ${demoRpUris(demoApp.url).redirectUri}`,
     );
@@ -222,7 +236,7 @@ export async function seedAndWelcome(started: Started, demoApp: { url: string; r
   try {
     // The demo user's password is public: seed only the local development database, or when asked to explicitly.
     const wanted = started.localDb !== undefined || process.env.DEMO_SEED === 'true';
-    const seed = config.env === 'development' && wanted ? await seedDemo(running, demoApp.url) : undefined;
+    const seed = config.env === 'development' && wanted ? await seedDemo(running, demoApp.url, config) : undefined;
     // In production stdout is a stream of JSON log lines: the "latchkey listening" line already says where it runs.
     if (!config.production) console.log(welcomeText(config, seed, demoApp));
     return seed;

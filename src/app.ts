@@ -10,6 +10,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from './log.ts';
 import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
+import { createAuditLog } from './audit/audit.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
@@ -28,11 +29,26 @@ import { pinToIssuerHost } from './http/origin.ts';
 import { discoveryCaching } from './oidc/cache-headers.ts';
 import { postOnlyEndpoints } from './oidc/post-only.ts';
 import { cacheTemplates } from './http/render.ts';
+import { createDelivery } from './delivery/index.ts';
+import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
+import { createPolicyStore, type PolicyStore } from './policy/store.ts';
+import { createSecretBox } from './security/encryption.ts';
+import { CHALLENGES } from './security/challenges.ts';
+import { emailMethod } from './methods/email.ts';
+import { smsMethod } from './methods/sms.ts';
+import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
+import { createRecoveryFeature } from './flows/recovery/index.ts';
+import { recoveryAccounts } from './flows/recovery/accounts.ts';
+import { FLOWS, STEPS } from './flows/recovery/store.ts';
+import { LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
+import { captchaRoutes } from './security/captcha-routes.ts';
 
 export interface Latchkey {
   app: Koa;
   provider: Provider;
   accounts: Accounts;
+  /** The recovery and lockout policy (defaults with the stored overrides). */
+  policy: PolicyStore;
   /** argon2 work counters (the concurrency limit), for tests and benchmarks. */
   passwordWork: () => PasswordWorkStats;
   expiry: ExpiryManager;
@@ -49,24 +65,42 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = ['limits', SIGNING_KEYS];
+const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
-  const [jwks, cookieKeys, hasher, pseudonymKey] = await Promise.all([
+  const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),
     createPasswordHasher(config.argon2, config.passwordWork),
     sharedSecret(connection, 'log-pseudonym-key'),
+    sharedSecret(connection, 'recovery-key'),
   ]);
   await createAdapterIndexes(connection);
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
     intervalSeconds: config.sweepIntervalSeconds,
     log,
   });
-  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), { failureMinMs: config.signInFailureMinMs });
+  const audit = createAuditLog(connection, clock);
+  const policy = createPolicyStore(connection, clock);
+  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), { failureMinMs: config.signInFailureMinMs, clock, audit, log, policy });
   const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
+  const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
+  await delivery.start();
+  const captcha = createCaptcha({ connection, testAnswer: config.captchaTestAnswer, clock });
+  const recovery = createRecoveryFeature({
+    connection,
+    config,
+    accounts: recoveryAccounts(accounts),
+    policy,
+    methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: createSecretBox(config.dataEncryptionKey), clock })],
+    captcha,
+    enqueue: delivery.enqueue,
+    audit,
+    secret: recoverySecret,
+    clock,
+  });
   cacheTemplates(config.env !== 'development'); // development re-reads templates so edits show at once
   // The provider answers its own errors; server errors are logged here (client errors are the RP's business).
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'provider server error'));
@@ -82,6 +116,10 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(securityHeaders({ hsts: config.production }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
+  app.use(captchaRoutes(captcha).routes());
+  app.use(recovery.routes.routes());
+  app.use(recovery.routes.allowedMethods());
+  if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey) });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
@@ -95,10 +133,12 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     provider,
     accounts,
     passwordWork: hasher.stats,
+    policy,
     expiry,
     beginShutdown() {
       shuttingDown = true;
       expiry.stop();
+      void delivery.stop(); // a pass in flight finishes on its own
     },
   };
 }

@@ -7,6 +7,11 @@ const production = {
   ISSUER: 'https://id.example.com/oidc',
   MONGODB_URI: 'mongodb://db.internal:27017/latchkey?replicaSet=rs0',
   TRUST_PROXY: 'true',
+  DATA_ENCRYPTION_KEY: 'a1'.repeat(32),
+  SMTP_URL: 'smtps://mailer:secret@mail.example.com',
+  SMS_PROVIDER: 'webhook',
+  SMS_WEBHOOK_URL: 'https://sms.example.com/send',
+  SMS_WEBHOOK_SECRET: 'a-webhook-secret-of-at-least-32-characters',
 };
 
 describe('production', () => {
@@ -23,6 +28,11 @@ describe('production', () => {
     ['no trusted TLS proxy', { TRUST_PROXY: 'false' }, /TRUST_PROXY/],
     ['insecure cookies', { COOKIE_SECURE: 'false' }, /COOKIE_SECURE/],
     ['short cookie keys', { COOKIE_KEYS: 'short' }, /COOKIE_KEYS/],
+    ['no data encryption key', { DATA_ENCRYPTION_KEY: '' }, /DATA_ENCRYPTION_KEY/],
+    ['a fixed CAPTCHA answer', { CAPTCHA_TEST_ANSWER: 'abc123' }, /CAPTCHA_TEST_ANSWER/],
+    ['no SMTP server', { SMTP_URL: '' }, /SMTP_URL/],
+    ['the development outbox for text messages', { SMS_PROVIDER: 'outbox' }, /SMS_PROVIDER/],
+    ['an incomplete webhook', { SMS_WEBHOOK_SECRET: 'short' }, /SMS_WEBHOOK_SECRET/],
   ])('refuses %s', (_label, change, message) => {
     expect(() => loadConfig({ ...production, ...change })).toThrow(message);
     expect(() => loadConfig({ ...production, ...change })).toThrow(ConfigError);

@@ -3,7 +3,7 @@
 import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { ServiceUnavailableError } from '../http/errors.ts';
+import { ServiceUnavailableError } from '../errors.ts';
 
 export interface Argon2Params {
   memoryCost: number;

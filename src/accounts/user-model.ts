@@ -26,6 +26,8 @@ export interface User {
   securityInfo: SecurityInfo;
   /** Sessions and tokens issued before this moment are dead (account-level revocation: disable, reset, lockdown). */
   revokedAt?: Date;
+  /** Set by "This wasn't me": sign-in is refused until a recovery with the full method count or an admin clears it. */
+  lockedDownAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,6 +55,7 @@ const userSchema = new Schema<User>(
     roles: { type: [String], enum: ROLES, default: [] },
     securityInfo: { type: securityInfoSchema, default: () => ({}) },
     revokedAt: Date,
+    lockedDownAt: Date,
   },
   { collection: 'users', timestamps: true, versionKey: false, minimize: false },
 );

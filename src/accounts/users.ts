@@ -3,12 +3,19 @@
 //
 // A user is found by username or email through `_id`-keyed alias documents (`login:<name>` → user id), so the
 // sign-in path never filters on another field. Claiming the aliases by insert also makes names unique atomically.
+//
+// A new password, wherever it is chosen (create, resetPassword), meets password-rules.ts with the policy's
+// minimum; a sign-in spends a try of the lockout (lockout.ts) before its password counts.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
-import { isTooLong, type PasswordHasher } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
+import { assertNewPassword } from './password-rules.ts';
+import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { createPolicyStore } from '../policy/store.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
 
 const ALIASES = 'user_aliases';
 // Aliases never expire; the date only satisfies the shared document shape.
@@ -26,7 +33,11 @@ export interface NewUser {
   roles?: Role[];
 }
 
-export type SignInResult = { ok: true; user: User } | { ok: false };
+/**
+ * A successful sign-in also hands out a fresh device token, for the browser's device cookie (lockout.ts): with it,
+ * this browser keeps a budget of its own when the account is locked for everyone else.
+ */
+export type SignInResult = { ok: true; user: User; deviceToken: string } | { ok: false };
 
 /** Removes every session, grant and token of an account (oidc/revocation.ts); the domain only knows it exists. */
 export type RevokeAccountAccess = (accountId: string) => Promise<void>;
@@ -46,8 +57,11 @@ export interface Accounts {
   findById(id: string): Promise<User | null>;
   /** By username or email, case-insensitive. */
   findByLogin(login: string): Promise<User | null>;
-  /** The same answer, in the same time, for an unknown login, a wrong password and a disabled account. */
-  signIn(login: string, password: string): Promise<SignInResult>;
+  /**
+   * The same answer, in the same time and with the same argon2 work, for an unknown login, a wrong password, a
+   * disabled account and a locked one. `client` carries the device cookie (and, for the audit log, the address).
+   */
+  signIn(login: string, password: string, client?: ClientInfo): Promise<SignInResult>;
   /** Disabling also revokes every session, grant and token of the account; enabling brings none of them back. */
   setStatus(id: string, status: UserStatus): Promise<User>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens (a reset, a lockdown). */
@@ -55,7 +69,24 @@ export interface Accounts {
   /** True when the account exists, is active and its access was not revoked after `issuedAt` (seconds). */
   isAccessCurrent(id: string, issuedAt: number): Promise<boolean>;
   setRoles(id: string, roles: Role[]): Promise<User>;
-  setPassword(id: string, password: string): Promise<void>;
+  /**
+   * A new password chosen in a recovery: checked against the rules (PasswordRejectedError with the reason when
+   * refused), then the hash is replaced and the lockout cleared. Sessions and tokens are the caller's to revoke.
+   */
+  resetPassword(id: string, password: string): Promise<void>;
+  /** Forgets the account's failed sign-ins and lockouts, for every client (an unlock; a reset does it too). */
+  clearLockout(id: string): Promise<void>;
+  /** Whether the account is locked for browsers without its device cookie. */
+  isLocked(id: string): Promise<boolean>;
+  lockoutState(id: string): Promise<LockoutState>;
+  /**
+   * Sets (a string) or clears (null) the verification methods an administrator registers for the user; phone
+   * numbers must already be E.164 and authenticator seeds sealed (methods/, security/encryption.ts).
+   */
+  setSecurityInfo(id: string, changes: { alternateEmail?: string | null; mobilePhone?: string | null; officePhone?: string | null; totpSecret?: string | null }): Promise<User>;
+  /** "This wasn't me": access revoked everywhere, and sign-in refused until a full recovery or an admin clears it. */
+  lockDown(id: string): Promise<void>;
+  clearLockdown(id: string): Promise<void>;
   list(options?: { limit?: number; skip?: number }): Promise<User[]>;
 }
 
@@ -63,9 +94,11 @@ export function loginKey(login: string): string {
   return `login:${login.trim().normalize('NFKC').toLowerCase()}`;
 }
 
-export interface AccountOptions {
+export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | 'onLocked' | 'audit' | 'log'>> {
   /** A failed sign-in takes at least this long (ms), whatever made it fail. */
-  failureMinMs: number;
+  failureMinMs?: number;
+  /** The recovery and lockout policy (password minimum, lockout numbers); read from the database when absent. */
+  policy?: { current(): Promise<RecoveryPolicy> };
 }
 
 const sleep = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
@@ -74,10 +107,17 @@ export function createAccounts(
   connection: Connection,
   hasher: PasswordHasher,
   revokeAccountAccess: RevokeAccountAccess,
-  { failureMinMs }: AccountOptions = { failureMinMs: 0 },
+  { failureMinMs = 0, policy, clock, onLocked, audit, log }: AccountOptions = {},
 ): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
+  const policyStore = policy ?? createPolicyStore(connection, clock);
+  const lockout = createLockout({ connection, policy: policyStore, clock, onLocked, audit, log });
+
+  async function checkPassword(password: string, identifiers: string[]): Promise<void> {
+    const { passwordMinLength } = await policyStore.current();
+    await assertNewPassword(password, { minLength: passwordMinLength, identifiers });
+  }
 
   async function findById(id: string): Promise<User | null> {
     return users.findById(id).lean<User>().exec();
@@ -115,9 +155,7 @@ export function createAccounts(
       const email = input.email.trim().toLowerCase();
       if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', 'username: 2-63 of a-z 0-9 . _ -');
       if (!EMAIL_PATTERN.test(email)) throw new ValidationError('invalid_email', 'email address is not valid');
-      if (isTooLong(input.password) || [...input.password].length < 8) {
-        throw new ValidationError('invalid_password', 'password must have 8 to 1024 characters');
-      }
+      await checkPassword(input.password, [username, email, input.name ?? '']);
       const id = randomBytes(16).toString('base64url');
       const passwordHash = await hasher.hash(input.password);
       const claimed: string[] = [];
@@ -151,10 +189,10 @@ export function createAccounts(
     findById,
     findByLogin,
 
-    async signIn(login, password) {
+    async signIn(login, password, client = {}) {
       const started = performance.now();
-      // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled account,
-      // or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
+      // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled or
+      // locked account, or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
       const failed = async (): Promise<SignInResult> => {
         await sleep(started + failureMinMs - performance.now());
         return { ok: false };
@@ -167,12 +205,19 @@ export function createAccounts(
         await hasher.verifyDummy(password);
         return failed();
       }
-      const valid = await hasher.verify(user.passwordHash, password);
-      if (!valid || user.status !== 'active') return failed();
+      // The try is taken before the password's answer counts (a locked account's password is verified all the
+      // same, so the work is the same); both run at once.
+      const [valid, attempt] = await Promise.all([hasher.verify(user.passwordHash, password), lockout.attempt(user._id, password, client)]);
+      if (!attempt.allowed || !valid) {
+        await attempt.failed();
+        return failed();
+      }
+      if (user.status !== 'active' || user.lockedDownAt) return failed();
       if (hasher.needsRehash(user.passwordHash)) {
         await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
       }
-      return { ok: true, user };
+      await lockout.clearLockout(user._id);
+      return { ok: true, user, deviceToken: await lockout.issueDeviceToken(user._id) };
     },
 
     async setStatus(id, status) {
@@ -189,9 +234,38 @@ export function createAccounts(
     },
     setRoles: (id, roles) => update(id, { roles }),
 
-    async setPassword(id, password) {
-      await mustFind(id);
+    async resetPassword(id, password) {
+      const user = await mustFind(id);
+      await checkPassword(password, [user.username, user.email, user.name, user.securityInfo?.alternateEmail ?? '']);
       await update(id, { passwordHash: await hasher.hash(password) });
+      await lockout.clearLockout(id);
+    },
+
+    clearLockout: (id) => lockout.clearLockout(id),
+    isLocked: (id) => lockout.isLocked(id),
+    lockoutState: (id) => lockout.lockoutState(id),
+
+    async setSecurityInfo(id, changes) {
+      const set: Record<string, unknown> = {};
+      const unset: Record<string, ''> = {};
+      const paths = { alternateEmail: 'securityInfo.alternateEmail', mobilePhone: 'securityInfo.mobilePhone', officePhone: 'securityInfo.officePhone', totpSecret: 'securityInfo.authenticator' } as const;
+      for (const [key, path] of Object.entries(paths) as Array<[keyof typeof paths, string]>) {
+        const value = changes[key];
+        if (value === null) unset[path] = '';
+        else if (value !== undefined) set[path] = key === 'totpSecret' ? { totpSecret: value, registeredAt: new Date() } : value;
+      }
+      const result = await users.updateOne({ _id: id }, { ...(Object.keys(set).length && { $set: set }), ...(Object.keys(unset).length && { $unset: unset }) }).exec();
+      if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
+      return mustFind(id);
+    },
+
+    async lockDown(id) {
+      await update(id, { lockedDownAt: new Date((clock ?? Date.now)()) });
+      await revokeAccess(id);
+    },
+
+    async clearLockdown(id) {
+      await users.updateOne({ _id: id }, { $unset: { lockedDownAt: '' } }).exec();
     },
 
     async list({ limit = 50, skip = 0 } = {}) {

@@ -7,8 +7,10 @@ import { keysArea } from './key-commands.ts';
 import type { AdminIo } from './output.ts';
 import { openSession, type AdminSession } from './session.ts';
 import { usersArea } from './user-commands.ts';
+import { policyArea } from './policy-commands.ts';
+import { auditArea } from './audit-commands.ts';
 
-const AREAS: Area[] = [clientsArea, usersArea, keysArea];
+const AREAS: Area[] = [clientsArea, usersArea, keysArea, policyArea, auditArea];
 const PROGRAM = 'npm run admin --';
 const isHelp = (word: string | undefined) => word === undefined || word === '--help' || word === '-h' || word === 'help';
 

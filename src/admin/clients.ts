@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;

@@ -33,6 +33,8 @@ export interface CommandContext<O extends OptionSpecs> {
   values: Values<O>;
   /** The positional argument declared as `arg` (empty when the command declares none). */
   arg: string;
+  /** Further positional arguments, for commands declared `variadic`. */
+  rest: string[];
   out: Output;
   io: AdminIo;
   session: AdminSession;
@@ -43,6 +45,8 @@ export interface CommandSpec<O extends OptionSpecs> {
   summary: string;
   /** Name of the one positional argument the command takes, e.g. `client-id`. */
   arg?: string;
+  /** Accepts more arguments like `arg` (e.g. several `name=value` settings). */
+  variadic?: boolean;
   options: O;
   /** Extra paragraphs for the help: examples, caveats. */
   details?: string;
@@ -96,8 +100,8 @@ export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>)
     }
     if (spec.arg && positionals.length === 0) throw new UsageError(`missing <${spec.arg}>`);
     const expected = spec.arg ? 1 : 0;
-    if (positionals.length > expected) throw new UsageError(`unexpected argument '${positionals[expected]}'`);
-    await spec.run({ values: values as Values<O>, arg: positionals[0] ?? '', out, io, session });
+    if (!spec.variadic && positionals.length > expected) throw new UsageError(`unexpected argument '${positionals[expected]}'`);
+    await spec.run({ values: values as Values<O>, arg: positionals[0] ?? '', rest: positionals.slice(1), out, io, session });
   }
 
   return { name: spec.name, summary: spec.summary, help, run };

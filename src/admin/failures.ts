@@ -2,7 +2,7 @@
 //   2  the command line is wrong (see --help)
 //   1  everything else: refused input, not found, already exists, database or configuration problems.
 import { ConfigError } from '../../config/index.ts';
-import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../http/errors.ts';
+import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors.ts';
 import { UsageError } from './command.ts';
 import { AdminSetupError } from './session.ts';
 

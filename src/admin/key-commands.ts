@@ -2,7 +2,7 @@
 // the keys it loaded at start, so a rotation reaches each instance when it restarts; what every instance publishes
 // (<issuer>/jwks, read from the database about once a second) changes at once.
 import type { Config } from '../../config/index.ts';
-import { NotFoundError, ValidationError } from '../http/errors.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts';
 import { defineCommand, type Area } from './command.ts';
 import { isoDate, table, type Output } from './output.ts';

@@ -3,7 +3,7 @@
 // document later (a hash, a TOTP secret) is not printed by accident.
 import type { Accounts } from '../accounts/users.ts';
 import type { Role, User, UserStatus } from '../accounts/user-model.ts';
-import { ConflictError, NotFoundError } from '../http/errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 
 export interface UserView {
   id: string;

@@ -1,20 +1,13 @@
 // `npm run admin -- users …`: user accounts. Hashing uses the argon2 cost from the server's configuration, so
 // accounts created here are not rehashed at their first sign-in. Password hashes are never printed.
-import { createPasswordHasher } from '../accounts/passwords.ts';
-import { createAccounts, type Accounts } from '../accounts/users.ts';
-import { createAccessRevoker } from '../oidc/revocation.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
-import { fields, table, type Output } from './output.ts';
+import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
-import type { AdminSession } from './session.ts';
 import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+import { accounts } from './accounts-session.ts';
+import { securityInfoCommands } from './security-info-commands.ts';
 
-async function accounts(session: AdminSession): Promise<Accounts> {
-  const config = session.config();
-  const [connection, hasher] = await Promise.all([session.connection(), createPasswordHasher(config.argon2, config.passwordWork)]);
-  return createAccounts(connection, hasher, createAccessRevoker(connection));
-}
 
 function describe(user: User): string[] {
   const view = userView(user);
@@ -45,6 +38,9 @@ const create = defineCommand({
     'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
   },
   details: [
+    "The password must meet the server's rules: at least the policy's passwordMinLength characters (15 unless",
+    '`policy set` changed it), not a common password, and not built from the username, email address or name.',
+    '',
     'Examples:',
     '  npm run admin -- users create --username ada --email ada@example.com --name "Ada Lovelace" --password-stdin',
     "  printf '%s' \"$PASSWORD\" | npm run admin -- users create --username ada --email ada@example.com --password-stdin",
@@ -126,8 +122,28 @@ const setRole = defineCommand({
   },
 });
 
+const unlock = defineCommand({
+  name: 'unlock',
+  summary: "Ends a user's sign-in lockout: forgets every failed sign-in, for every browser. The password stays.",
+  arg: 'id-or-login',
+  options: {},
+  async run({ arg, out, session }) {
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    const before = await users.lockoutState(user._id);
+    await users.clearLockout(user._id);
+    await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
+    const view = { id: user._id, username: user.username, wasLocked: before.locked, ...(before.lockedUntil && { lockedUntil: before.lockedUntil }), failures: before.failures };
+    out.result(view, () => [
+      before.locked
+        ? `User ${user.username} was locked until ${isoDate(before.lockedUntil!)}; the lockout is over.`
+        : `User ${user.username} was not locked (${before.failures} failed sign-in(s) counted); the count is cleared.`,
+    ]);
+  },
+});
+
 export const usersArea: Area = {
   name: 'users',
-  summary: 'Create, list, disable and enable user accounts; grant the admin role',
-  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setRole],
+  summary: 'Create, list, disable, enable and unlock user accounts; grant the admin role',
+  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), unlock, setRole, ...securityInfoCommands],
 };

@@ -39,8 +39,8 @@ export async function claim(
 }
 
 /** Deletes `{_id: id}`; true for the one caller that removed it. */
-export async function consume(collection: Collection<ExpiringDoc>, id: string): Promise<boolean> {
-  const result = await collection.deleteOne({ _id: id });
+export async function consume<T extends ExpiringDoc>(collection: Collection<T>, id: string): Promise<boolean> {
+  const result = await collection.deleteOne({ _id: id } as mongo.Filter<T>);
   return result.deletedCount === 1;
 }
 
@@ -65,17 +65,48 @@ export interface SlotResult {
  * Fixed-window limit built on `claim`: a window has `limit` slots with ids `<key>:<window>:<k>`; a try claims the
  * first free one. The window number is part of the id, so a new window has fresh slots and old slots are only ever
  * swept, never reused (reusing one would race on FerretDB).
+ *
+ * Slots are claimed in order and a window's slots expire together, so the taken ones always form a prefix 1..m.
+ * A full window is therefore seen with one read (slot `limit` exists), and the first free slot is found by a binary
+ * search of O(log limit) reads; only then do claims decide, so racers that lose a slot simply try the next one.
  */
 export async function takeSlot(
   collection: Collection<ExpiringDoc>,
   { key, limit, windowSeconds }: SlotLimit,
   now: Date = new Date(),
 ): Promise<SlotResult> {
-  const windowMs = windowSeconds * 1000;
-  const window = Math.floor(now.getTime() / windowMs);
-  const resetsAt = new Date((window + 1) * windowMs);
-  for (let slot = 1; slot <= limit; slot += 1) {
-    if (await claim(collection, `${key}:${window}:${slot}`, resetsAt)) return { allowed: true, slot, resetsAt };
+  const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
+  if (await isTaken(collection, slotId(limit))) return { allowed: false, resetsAt };
+  for (let slot = await firstFree(collection, slotId, limit); slot <= limit; slot += 1) {
+    if (await claim(collection, slotId(slot), resetsAt)) return { allowed: true, slot, resetsAt };
   }
   return { allowed: false, resetsAt };
+}
+
+/** How many slots of the current window are taken (0..limit), in O(log limit) reads; nothing is claimed. */
+export async function slotsTaken(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date = new Date()): Promise<number> {
+  const { slotId } = slotWindow(key, windowSeconds, now);
+  return (await firstFree(collection, slotId, limit)) - 1;
+}
+
+function slotWindow(key: string, windowSeconds: number, now: Date) {
+  const windowMs = windowSeconds * 1000;
+  const window = Math.floor(now.getTime() / windowMs);
+  return { slotId: (slot: number) => `${key}:${window}:${slot}`, resetsAt: new Date((window + 1) * windowMs) };
+}
+
+async function isTaken(collection: Collection<ExpiringDoc>, id: string): Promise<boolean> {
+  return (await collection.findOne({ _id: id }, { projection: { _id: 1 } })) !== null;
+}
+
+/** The first slot not taken (limit + 1 when all are), by binary search over the taken prefix. */
+async function firstFree(collection: Collection<ExpiringDoc>, slotId: (slot: number) => string, limit: number): Promise<number> {
+  let low = 1;
+  let high = limit + 1;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (await isTaken(collection, slotId(middle))) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

@@ -1,7 +1,7 @@
 // Reads an application/x-www-form-urlencoded body with a size cap. Anything else is refused: our pages only post
 // plain forms, and the provider parses its own endpoints' bodies.
 import type { Context } from 'koa';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
 
 export async function readForm(ctx: Context, limit: number): Promise<Record<string, string>> {
   if (!ctx.is('application/x-www-form-urlencoded')) throw new UnsupportedMediaTypeError(`content-type ${ctx.get('content-type')}`);

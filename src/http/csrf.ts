@@ -3,7 +3,7 @@
 // compute the token, and a token for one interaction does not work for another.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import { CsrfError } from './errors.ts';
+import { CsrfError } from '../errors.ts';
 
 export interface CsrfOptions {
   secure: boolean;

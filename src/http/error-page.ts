@@ -2,7 +2,7 @@
 // id) that is also in the log line. Private detail is logged, never shown.
 import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { AppError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from './errors.ts';
+import { AppError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
 import type { AppContext } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';

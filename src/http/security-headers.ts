@@ -13,6 +13,7 @@ export function securityHeaders({ hsts }: { hsts: boolean }): Middleware {
         `script-src 'nonce-${nonce}'`,
         `style-src 'self' 'nonce-${nonce}'`,
         "img-src 'self' data:",
+        "media-src 'self'", // the audio CAPTCHA, served by our own route
         "font-src 'self'",
         "connect-src 'self'",
         "base-uri 'none'",

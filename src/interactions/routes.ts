@@ -7,10 +7,11 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
+import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
-import { FlowExpiredError, ValidationError } from '../http/errors.ts';
+import { FlowExpiredError, ValidationError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
 import { useLocale } from '../http/request-context.ts';
 import type { AppContext } from '../http/context.ts';
@@ -37,6 +38,15 @@ const loginForm = z.object({
 const csrfOnly = z.object({ csrf: z.string() });
 
 const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+/**
+ * The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful sign-in, it gives this
+ * browser a failed-sign-in budget of its own for that account. Its value is signed by the lockout itself, so it is
+ * not signed again here. __Host- pins it to this origin (Secure, Path=/) when cookies are Secure.
+ */
+export function deviceCookieName(secure: boolean): string {
+  return secure ? '__Host-latchkey.device' : 'latchkey.device';
+}
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -121,13 +131,28 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     const form = await readValidForm(ctx, loginForm, details.uid);
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (!form.login || !form.password) return showLogin(ctx, details, { error: 'login.missing', login: form.login });
-    const result = await accounts.signIn(form.login, form.password);
+    const deviceCookie = deviceCookieName(config.cookieSecure);
+    const result = await accounts.signIn(form.login, form.password, {
+      deviceToken: ctx.cookies.get(deviceCookie, { signed: false }),
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent').slice(0, 300),
+    });
     if (!result.ok) {
+      // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes.
       // Logged so that an attack can be seen (many failures for one login, or from one address), without the login.
       ctx.state.log.info({ event: 'signin.failed', factor: 'password', loginHash: pseudonymize(form.login), ip: ctx.ip }, 'sign-in failed');
       return showLogin(ctx, details, { error: 'login.invalid', login: form.login });
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
+    ctx.cookies.set(deviceCookie, result.deviceToken, {
+      httpOnly: true,
+      secure: config.cookieSecure,
+      sameSite: 'lax',
+      path: '/',
+      maxAge: DEVICE_TOKEN_MAX_AGE_SECONDS * 1000,
+      signed: false,
+      overwrite: true,
+    });
     await finish(ctx, { login: { accountId: result.user._id, acr: ACR.password, amr: ['pwd'] } }, false);
   });
 
@@ -156,10 +181,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 
-  // "Can't access your account?" — the recovery flow fills this in; for now it says whom to contact.
+  // "Can't access your account?": the recovery flow, told which sign-in to come back to. The interaction is
+  // checked first, so an expired one gets the start-again page here rather than at the end of the recovery.
   router.get('/recover', async (ctx) => {
     const details = await load(ctx);
-    await renderPage(ctx, 'recover-unavailable', { titleId: 'recover.title', uid: details.uid });
+    ctx.status = 303;
+    ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}`);
   });
 
   return router;

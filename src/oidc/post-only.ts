@@ -2,7 +2,7 @@
 // of falling through to the not-found page (oidc-provider's router has no 405 of its own). OPTIONS stays with the
 // provider, which answers CORS preflights.
 import type { Middleware } from 'koa';
-import { MethodNotAllowedError } from '../http/errors.ts';
+import { MethodNotAllowedError } from '../errors.ts';
 
 const POST_ONLY = ['/token', '/token/introspection', '/token/revocation', '/session/end/confirm', '/request'];
 

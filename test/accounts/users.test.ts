@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
+import { createAccounts } from '../../src/accounts/users.ts';
+import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -31,6 +34,29 @@ describe('creating users', () => {
     await expect(createUser(server, { username: 'has space' })).rejects.toMatchObject({ code: 'invalid_username' });
     await expect(createUser(server, { email: 'not-an-email' })).rejects.toMatchObject({ code: 'invalid_email' });
     await expect(createUser(server, { password: 'short' })).rejects.toMatchObject({ code: 'invalid_password' });
+  });
+
+  it('applies the password rules with the reason: too short for the policy, common, built from the names', async () => {
+    const refusal = (reason: string) => ({ status: 400, code: 'invalid_password', reason, messageId: reason });
+    await expect(createUser(server, { password: 'fourteen chars' })).rejects.toMatchObject(refusal('password.too_short'));
+    await expect(createUser(server, { password: '1234567890qwerty' })).rejects.toMatchObject(refusal('password.common'));
+    await expect(createUser(server, { username: 'katherine', password: 'Katherine-2024!!' })).rejects.toMatchObject(refusal('password.identifier'));
+    await expect(createUser(server, { name: 'Dorothy Vaughan', password: 'dorothy vaughan 1910' })).rejects.toMatchObject(refusal('password.identifier'));
+    expect(await server.latchkey.accounts.findByLogin('katherine')).toBeNull(); // nothing claimed
+  });
+
+  it("takes the minimum from the stored policy (admin's `policy set`), without a restart", async () => {
+    const policies = createPolicyStore(server.connection);
+    await policies.save({ passwordMinLength: 20 });
+    try {
+      // The server's copy is cached for POLICY_CACHE_SECONDS; a fresh accounts instance reads it at once.
+      const accounts = createAccounts(server.connection, await createPasswordHasher(server.config.argon2), async () => {});
+      const input = (password: string) => ({ username: `min${password.length}`, email: `min${password.length}@example.test`, password });
+      await expect(accounts.create(input('nineteen characters'))).rejects.toMatchObject({ reason: 'password.too_short' });
+      await expect(accounts.create(input('twenty characters ok'))).resolves.toBeTruthy();
+    } finally {
+      await policies.save({});
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { runAdmin, type AdminRun, type AdminRunOptions } from '../helpers/admin-
 import { createKeyStore, type KeyInfo } from '../../src/oidc/keys.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { UserView } from '../../src/admin/user-admin.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
 
 
 let server: TestServer;
@@ -50,7 +51,7 @@ describe('help and setup', () => {
 
   it('lists every command of an area in its help', async () => {
     const run = await admin(['users', '--help']);
-    for (const command of ['create', 'list', 'show', 'disable', 'enable', 'set-role']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['create', 'list', 'show', 'disable', 'enable', 'unlock', 'set-role']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
   it('refuses an unknown command or option with exit code 2 and points at --help', async () => {
@@ -226,10 +227,42 @@ describe('users', () => {
     const taken = await admin(['users', 'create', '--username', 'grace2', '--email', 'GRACE@example.test', '--password-stdin'], { input: PASSWORD });
     expect(taken.code).toBe(1);
     expect(taken.stderr).toContain('already in use');
-    const short = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'short\n' });
+    // 14 code points: one short of the default minimum of 15.
+    const short = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'fourteen chars\n' });
     expect(short.code).toBe(1);
-    expect(short.stderr).toContain('8 to 1024 characters');
+    expect(short.stderr).toContain('password refused: password must have at least 15 characters');
     expect((await admin(['users', 'show', 'henry'])).code).toBe(1);
+    const common = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'passwordpassword\n' });
+    expect(common.code).toBe(1);
+    expect(common.stderr).toContain('common passwords');
+  });
+
+  it('unlock ends a lockout at once and keeps the password', async () => {
+    for (let i = 0; i < 10; i += 1) await server.latchkey.accounts.signIn('grace', `not grace's password ${i}`);
+    expect(await server.latchkey.accounts.isLocked(user.id)).toBe(true);
+    expect((await submitPassword(PASSWORD)).status).toBe(200);
+    const run = await admin(['users', 'unlock', 'grace']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('was locked until');
+    expect(await server.latchkey.accounts.isLocked(user.id)).toBe(false);
+    expect((await submitPassword(PASSWORD)).status).toBe(303);
+  });
+
+  it('applies the minimum of the policy stored in the database: 16 refused under 17, accepted at 16', async () => {
+    const policies = createPolicyStore(server.connection);
+    await policies.save({ passwordMinLength: 17 });
+    try {
+      const sixteen = 'sixteen chars ok';
+      const run = (username: string) =>
+        admin(['users', 'create', '--username', username, '--email', `${username}@example.test`, '--password-stdin'], { input: `${sixteen}\n` });
+      const refused = await run('ivan');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('at least 17 characters');
+      await policies.save({ passwordMinLength: 16 });
+      expect((await run('ivan')).code).toBe(0);
+    } finally {
+      await policies.save({});
+    }
   });
 });
 

@@ -126,9 +126,9 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.waitForURL(`${issuerOrigin}/interaction/**`);
   await page.getByLabel('Password').waitFor();
 
-  // Our remaining pages get the same checks: the recovery placeholder, and "signed out" when no app is named.
+  // Our remaining pages get the same checks: the recovery start, and "signed out" when no app is named.
   await page.getByRole('link', { name: "Can't access your account?" }).click();
-  await page.locator('[data-message-id="recover.unavailable"]').waitFor();
+  await page.locator('[data-message-id="recover.identify_intro"]').waitFor();
   await checkPage(page, 'recover');
   await page.goto(`${server.issuer}/session/end`);
   await page.getByRole('heading', { level: 1, name: 'You have signed out' }).waitFor();

@@ -2,16 +2,17 @@
 // "exactly once" and "at most N" decision in Latchkey rests on.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Connection } from 'mongoose';
-import { claim, consume, takeSlot, type ExpiringDoc } from '../../src/db/atomic.ts';
+import { claim, consume, slotsTaken, takeSlot, type ExpiringDoc } from '../../src/db/atomic.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let connection: Connection;
+let commands = 0;
 const collection = () => connection.db!.collection<ExpiringDoc>('race');
 const inAnHour = () => new Date(Date.now() + 3600_000);
 
 beforeAll(async () => {
-  db = await openTestDatabase();
+  db = await openTestDatabase({ onCommand: () => (commands += 1) });
   connection = db.connection;
 });
 afterAll(() => db.drop());
@@ -62,5 +63,27 @@ describe('takeSlot', () => {
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);
     expect((await takeSlot(collection(), { key: 'limit:d', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(false);
+  });
+
+  it('costs one round trip to refuse a try at a full large limit, and O(log N) to find a free slot', async () => {
+    const limit = { key: 'limit:large', limit: 1000, windowSeconds: 3600 };
+    const now = new Date();
+    const window = Math.floor(now.getTime() / 3600_000);
+    const expiresAt = new Date((window + 1) * 3600_000);
+    const fill = (from: number, to: number) =>
+      collection().insertMany(Array.from({ length: to - from + 1 }, (_, i) => ({ _id: `limit:large:${window}:${from + i}`, expiresAt })));
+    await fill(1, 600);
+
+    commands = 0;
+    const allowed = await takeSlot(collection(), limit, now);
+    expect(allowed).toMatchObject({ allowed: true, slot: 601 });
+    expect(commands).toBeLessThanOrEqual(Math.ceil(Math.log2(1000)) + 3);
+    expect(await slotsTaken(collection(), limit, now)).toBe(601);
+
+    await fill(602, 1000);
+    commands = 0;
+    expect((await takeSlot(collection(), limit, now)).allowed).toBe(false);
+    expect(commands).toBe(1);
+    expect(await slotsTaken(collection(), limit, now)).toBe(1000);
   });
 });

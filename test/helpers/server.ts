@@ -23,6 +23,20 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * What production needs besides an https ISSUER: a trusted proxy and real delivery channels (which no test here
+ * reaches: nothing is sent unless a test starts a recovery).
+ */
+export const PRODUCTION_ENV = {
+  NODE_ENV: 'production',
+  TRUST_PROXY: 'true',
+  DATA_ENCRYPTION_KEY: 'a1'.repeat(32),
+  SMTP_URL: 'smtp://127.0.0.1:9',
+  SMS_PROVIDER: 'webhook',
+  SMS_WEBHOOK_URL: 'https://sms-gateway.example.test/send',
+  SMS_WEBHOOK_SECRET: 'webhook-secret-for-tests-only-0123456789',
+} as const;
+
 export interface TestServerOptions extends ConnectOptions {
   /** Now, in milliseconds, for session and token expiry (a test moves it). */
   clock?: () => number;

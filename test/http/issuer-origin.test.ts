@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import { Browser, findForm, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { PRODUCTION_ENV, startTestServer, type TestServer } from '../helpers/server.ts';
 import { ACR } from '../../src/oidc/account.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -21,7 +21,7 @@ let user: User;
 
 beforeAll(async () => {
   // Production with no other setting: Secure cookies, so authorization by POST is on by default.
-  server = await startTestServer({ NODE_ENV: 'production', ISSUER, TRUST_PROXY: 'true' });
+  server = await startTestServer({ ...PRODUCTION_ENV, ISSUER });
   rp = await createClient(server, { redirect_uris: [`${RP}/cb`], post_logout_redirect_uris: [`${RP}/bye`], first_party: true });
   user = await createUser(server);
 });
@@ -119,7 +119,7 @@ it('completes a code flow started by POST through the sign-in page, with a __Hos
 });
 
 it('turns authorization by POST off when AUTHORIZATION_POST=false', async () => {
-  const off = await startTestServer({ NODE_ENV: 'production', ISSUER, TRUST_PROXY: 'true', AUTHORIZATION_POST: 'false' });
+  const off = await startTestServer({ ...PRODUCTION_ENV, ISSUER, AUTHORIZATION_POST: 'false' });
   try {
     const client = await createClient(off, { redirect_uris: [`${RP}/cb`] });
     const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: off.origin });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { findForm, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { PRODUCTION_ENV, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 const SESSION_COOKIE = '__Host-latchkey.session';
@@ -17,7 +17,7 @@ let server: TestServer;
 let user: User;
 
 beforeAll(async () => {
-  server = await startTestServer({ NODE_ENV: 'production', ISSUER: 'https://id.example.test/oidc', TRUST_PROXY: 'true' });
+  server = await startTestServer({ ...PRODUCTION_ENV, ISSUER: 'https://id.example.test/oidc' });
   user = await createUser(server);
 });
 afterAll(() => server.close());

@@ -1,14 +1,14 @@
 // Behind a TLS-terminating proxy in production: https endpoints from the forwarded headers, HSTS, and cookies
 // that browsers only send over https.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { PRODUCTION_ENV, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/factories.ts';
 
 let server: TestServer;
 const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' };
 
 beforeAll(async () => {
-  server = await startTestServer({ NODE_ENV: 'production', ISSUER: 'https://id.example.test/oidc', TRUST_PROXY: 'true', AUTHORIZATION_POST: 'true' });
+  server = await startTestServer({ ...PRODUCTION_ENV, ISSUER: 'https://id.example.test/oidc', AUTHORIZATION_POST: 'true' });
 });
 afterAll(() => server.close());
 

@@ -1,6 +1,12 @@
 // English message catalogue. Templates and tests refer to messages by id; a translation is one more file with
 // the same ids (see i18n.ts). `{name}` marks a value filled in at render time (escaped by the template).
-export const en = {
+import { captchaEn } from './captcha.en.ts';
+import { noticesEn } from './notices.en.ts';
+import { passwordsEn } from './passwords.en.ts';
+import { recoveryEn } from './recovery.en.ts';
+
+/** Messages of the core pages; each larger area keeps its own file (`<area>.en.ts`), merged below. */
+const core = {
   'app.name': 'Latchkey',
   'app.skip_to_content': 'Skip to main content',
 
@@ -27,9 +33,6 @@ export const en = {
   'scope.offline_access': 'Keep access while you are not using it',
   'scope.other': 'Use the permission "{scope}"',
 
-  'recover.title': 'Get back into your account',
-  'recover.unavailable': 'Self-service recovery is not available yet. Please contact your administrator.',
-  'recover.back': 'Back to sign in',
 
   'logout.title': 'Sign out',
   'logout.question': 'Do you want to sign out of {app}?',
@@ -56,6 +59,8 @@ export const en = {
   'error.oidc': 'The application sent a request we cannot accept.',
   'error.oidc_detail': 'Error: {error}. {description}',
 } as const;
+
+export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn } as const;
 
 export type MessageId = keyof typeof en;
 export type Catalogue = Record<MessageId, string>;

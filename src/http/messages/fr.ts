@@ -1,7 +1,15 @@
 // French message catalogue: the same ids as en.ts (the type makes a missing id a compile error).
 import type { Catalogue } from './en.ts';
+import { captchaFr } from './captcha.fr.ts';
+import { noticesFr } from './notices.fr.ts';
+import { passwordsFr } from './passwords.fr.ts';
+import { recoveryFr } from './recovery.fr.ts';
 
 export const fr: Catalogue = {
+  ...recoveryFr,
+  ...captchaFr,
+  ...passwordsFr,
+  ...noticesFr,
   'app.name': 'Latchkey',
   'app.skip_to_content': 'Aller au contenu principal',
 
@@ -28,9 +36,6 @@ export const fr: Catalogue = {
   'scope.offline_access': 'Garder l’accès lorsque vous ne l’utilisez pas',
   'scope.other': 'Utiliser l’autorisation « {scope} »',
 
-  'recover.title': 'Récupérer l’accès à votre compte',
-  'recover.unavailable': 'La récupération en libre-service n’est pas encore disponible. Contactez votre administrateur.',
-  'recover.back': 'Retour à la connexion',
 
   'logout.title': 'Déconnexion',
   'logout.question': 'Voulez-vous vous déconnecter de {app} ?',

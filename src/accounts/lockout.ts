@@ -1,0 +1,326 @@
+// Sign-in lockout, after Entra smart lockout and OWASP's device cookies (the numbers are the policy's `lockout`,
+// policy/policy.ts). Failed passwords are counted per account, never per IP address, so a forged X-Forwarded-For
+// changes nothing.
+//
+// - Every password try claims a slot (db/atomic.ts takeSlot) BEFORE its answer counts: a round has `threshold`
+//   slots, so however many tries arrive in parallel, at most `threshold` of them are ever answered per round. When
+//   the tries run out the scope is locked: the holder of the last slot (or, should it vanish, whoever finds the
+//   round full) claims the round's lock document, which says until when. Each further lockout on the same (UTC) day
+//   lasts `growth` times longer, up to `maxSeconds`; slots and locks are per day, so a new day starts afresh
+//   (a lock that reaches past midnight still holds).
+// - A wrong password that is one of the last `rememberWrong` wrong ones of this scope takes no slot: repeating it
+//   is not a new guess. Only keyed hashes (HMAC with a server secret) are remembered, never the passwords.
+// - A browser that signed in to the account before carries a device token (signed: account, random nonce, time)
+//   and has a budget of its own: its failures lock only itself, and a lockout caused by everyone else does not
+//   lock it out. Tries without a valid token for the account share the account's budget.
+// - A successful sign-in, a reset and an unlock clear everything by moving the account to a new random epoch,
+//   which is part of every key: old slots and locks are never deleted and reused, only swept when they expire.
+//
+// Locked or not is never shown: the sign-in answers exactly as for a wrong password (accounts/users.ts).
+//
+// The audit log gets the counted failures and the lockouts, both bounded per round; refused and repeated tries
+// (unbounded under attack) are only in the request log.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Connection, mongo } from 'mongoose';
+import { claim, isDuplicateKey, slotsTaken, takeSlot, type ExpiringDoc } from '../db/atomic.ts';
+import { sharedSecret } from '../db/secrets.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { AuditEvent } from '../audit/audit.ts';
+import type { Logger } from '../log.ts';
+import { normalizePassword } from './passwords.ts';
+
+/** Where the slots, locks and epochs live: the shared collection of expiring limit documents. */
+export const LOCKOUT_COLLECTION = 'limits';
+
+const DAY_MS = 86_400_000;
+// Epochs must outlive everything keyed by them; the date only satisfies the shared document shape.
+const NEVER = new Date('9999-12-31T00:00:00Z');
+
+/** How long a device token is honoured (and its cookie kept). A new one is issued at every successful sign-in. */
+export const DEVICE_TOKEN_MAX_AGE_SECONDS = 90 * 86_400;
+const DEVICE_TOKEN_VERSION = 'd1';
+
+export interface ClientInfo {
+  /** The device cookie's value, if the browser sent one. */
+  deviceToken?: string | undefined;
+  /** For the audit log only: never part of any count. */
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface PasswordAttempt {
+  /** False when this client may not try a password now: the answer must be a failure, whatever the password. */
+  allowed: boolean;
+  /** Reports that the password was wrong (remembers it; locks the scope when this try took the last slot). */
+  failed(): Promise<void>;
+}
+
+export interface LockoutState {
+  /** Locked for clients without a device token of this account. */
+  locked: boolean;
+  /** Until when, when locked. */
+  lockedUntil?: Date;
+  /** Failures counted in the current round (0..threshold). */
+  failures: number;
+  threshold: number;
+  /** Lockouts so far today (UTC); the next one lasts growth^lockoutsToday times the first. */
+  lockoutsToday: number;
+}
+
+export interface Lockout {
+  /** Takes a try for a password sign-in to `accountId` before the password is checked. */
+  attempt(accountId: string, password: string, client?: ClientInfo): Promise<PasswordAttempt>;
+  /** Forgets every failure and lock of the account, for all clients (successful sign-in, reset, unlock). */
+  clearLockout(accountId: string): Promise<void>;
+  /** Whether the account is locked for clients without a device token. */
+  isLocked(accountId: string): Promise<boolean>;
+  lockoutState(accountId: string): Promise<LockoutState>;
+  /** A fresh device token for a browser that has just signed in to `accountId`. */
+  issueDeviceToken(accountId: string): Promise<string>;
+  /** The token's nonce when it is genuine, current and for `accountId`; undefined otherwise. */
+  verifyDeviceToken(token: string | undefined, accountId: string): Promise<string | undefined>;
+}
+
+export interface LockoutOptions {
+  connection: Connection;
+  /** The policy in force (policy/store.ts), read at each try so a change applies without a restart. */
+  policy: { current(): Promise<RecoveryPolicy> };
+  /** Now, in milliseconds (tests move it). */
+  clock?: () => number;
+  /**
+   * Called once per lockout of an account (not of one device), e.g. to tell the owner. It runs off the sign-in's
+   * answer path (the answer does not wait for it); errors are logged.
+   */
+  onLocked?: (accountId: string) => void | Promise<void>;
+  audit?: { record(event: AuditEvent): Promise<void> };
+  log?: Logger;
+}
+
+interface LockDoc extends ExpiringDoc {
+  lockedAt: Date;
+  until: Date;
+}
+
+interface RecentDoc extends ExpiringDoc {
+  hashes: string[];
+}
+
+/** Whose budget a try spends: everyone without a device token, or one device. */
+interface Scope {
+  accountId: string;
+  id: string;
+  device: boolean;
+}
+
+const accountScope = (accountId: string): Scope => ({ accountId, id: `a:${accountId}`, device: false });
+const deviceScope = (accountId: string, nonce: string): Scope => ({ accountId, id: `d:${accountId}:${nonce}`, device: true });
+
+export function lockDuration({ initialSeconds, growth, maxSeconds }: RecoveryPolicy['lockout'], lockoutsBefore: number): number {
+  return Math.min(initialSeconds * growth ** lockoutsBefore, maxSeconds);
+}
+
+export function createLockout({ connection, policy, clock = Date.now, onLocked, audit, log }: LockoutOptions): Lockout {
+  const limits = connection.db!.collection<ExpiringDoc>(LOCKOUT_COLLECTION);
+  const locks = limits as unknown as mongo.Collection<LockDoc>;
+  const recents = limits as unknown as mongo.Collection<RecentDoc>;
+
+  // Loaded on first use, so composing the lockout needs no database round trip.
+  let keys: Promise<{ wrong: string; device: string }> | undefined;
+  const secrets = () =>
+    (keys ??= Promise.all([sharedSecret(connection, 'signin-wrong-password-key'), sharedSecret(connection, 'device-token-key')]).then(
+      ([wrong, device]) => ({ wrong, device }),
+      (error: unknown) => {
+        keys = undefined;
+        throw error;
+      },
+    ));
+
+  const epochId = (accountId: string) => `signin:epoch:${accountId}`;
+  const failKey = (scope: Scope, epoch: string, round: number) => `signin:fail:${scope.id}:${epoch}:r${round}`;
+  const lockId = (scope: Scope, epoch: string, day: number, round: number) => `signin:lock:${scope.id}:${epoch}:${day}:r${round}`;
+  const recentId = (scope: Scope, epoch: string) => `signin:recent:${scope.id}:${epoch}`;
+
+  async function epochOf(accountId: string): Promise<string> {
+    const doc = await limits.findOne({ _id: epochId(accountId) });
+    return typeof doc?.epoch === 'string' ? doc.epoch : '0';
+  }
+
+  /** Today's lockouts are rounds 1..n, claimed in order; n and the last one, by exponential then binary search. */
+  async function lastLock(scope: Scope, epoch: string, day: number): Promise<{ count: number; last?: LockDoc }> {
+    const read = (round: number) => locks.findOne({ _id: lockId(scope, epoch, day, round) });
+    let last = await read(1);
+    if (!last) return { count: 0 };
+    let present = 1;
+    let absent = 2;
+    for (let doc = await read(absent); doc; doc = await read(absent)) {
+      [present, last, absent] = [absent, doc, absent * 2];
+    }
+    while (absent - present > 1) {
+      const middle = Math.floor((present + absent) / 2);
+      const doc = await read(middle);
+      if (doc) [present, last] = [middle, doc];
+      else absent = middle;
+    }
+    return { count: present, last };
+  }
+
+  interface ScopeNow {
+    epoch: string;
+    now: Date;
+    day: number;
+    /** The current round: one more than today's lockouts. */
+    round: number;
+    /** The lock in force, if any (today's last, or yesterday's reaching into today). */
+    lockedUntil?: Date;
+  }
+
+  async function scopeNow(scope: Scope, epoch: string, now: Date): Promise<ScopeNow> {
+    const day = Math.floor(now.getTime() / DAY_MS);
+    const [today, yesterday] = await Promise.all([lastLock(scope, epoch, day), lastLock(scope, epoch, day - 1)]);
+    const current = today.last ?? yesterday.last;
+    const lockedUntil = current && current.until.getTime() > now.getTime() ? current.until : undefined;
+    return { epoch, now, day, round: today.count + 1, ...(lockedUntil && { lockedUntil }) };
+  }
+
+  const slotLimit = (scope: Scope, state: ScopeNow, threshold: number) => ({ key: failKey(scope, state.epoch, state.round), limit: threshold, windowSeconds: DAY_MS / 1000 });
+
+  /** Claims this round's lock; the first claim sets the time. True for the one caller whose claim won. */
+  async function lock(scope: Scope, state: ScopeNow, settings: RecoveryPolicy['lockout']): Promise<boolean> {
+    const until = new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000);
+    // Kept through tomorrow at least: tomorrow's first try looks for today's last lock.
+    const expiresAt = new Date(Math.max(until.getTime(), (state.day + 2) * DAY_MS));
+    return claim(limits, lockId(scope, state.epoch, state.day, state.round), expiresAt, { lockedAt: state.now, until });
+  }
+
+  /**
+   * An unconditional `$set` by `_id`, creating the document when missing. Two upserts of a missing document can
+   * race to insert it; the loser gets a duplicate key error, and its second try updates the winner's.
+   */
+  async function setById(id: string, fields: Record<string, unknown>): Promise<void> {
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await limits.updateOne({ _id: id }, { $set: fields }, { upsert: true });
+        return;
+      } catch (error) {
+        if (!isDuplicateKey(error) || tries >= 3) throw error;
+      }
+    }
+  }
+
+  async function safely(what: string, task: () => unknown): Promise<void> {
+    try {
+      await task();
+    } catch (error) {
+      log?.error({ err: error, event: what }, `lockout: ${what} failed`);
+    }
+  }
+
+  function wrongHash(key: string, accountId: string, password: string): string {
+    return createHmac('sha256', key).update(`${accountId}\u0000${normalizePassword(password)}`).digest('base64url').slice(0, 22);
+  }
+
+  function deviceMac(key: string, payload: string): string {
+    return createHmac('sha256', key).update(`latchkey-device\u0000${payload}`).digest('base64url');
+  }
+
+  async function verifyDeviceToken(token: string | undefined, accountId: string): Promise<string | undefined> {
+    if (!token || token.length > 512) return undefined;
+    const parts = token.split('.');
+    if (parts.length !== 5 || parts[0] !== DEVICE_TOKEN_VERSION) return undefined;
+    const [, account, nonce, issued, mac] = parts as [string, string, string, string, string];
+    const expected = Buffer.from(deviceMac((await secrets()).device, parts.slice(0, 4).join('.')));
+    const given = Buffer.from(mac);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    if (Buffer.from(account, 'base64url').toString() !== accountId) return undefined;
+    const age = clock() / 1000 - parseInt(issued, 36);
+    if (!(age >= -300 && age <= DEVICE_TOKEN_MAX_AGE_SECONDS)) return undefined;
+    return /^[\w-]{22}$/.test(nonce) ? nonce : undefined;
+  }
+
+  async function lockoutState(accountId: string): Promise<LockoutState> {
+    const scope = accountScope(accountId);
+    const [{ lockout: settings }, epoch] = await Promise.all([policy.current(), epochOf(accountId)]);
+    const state = await scopeNow(scope, epoch, new Date(clock()));
+    const failures = await slotsTaken(limits, slotLimit(scope, state, settings.threshold), state.now);
+    // A full round whose lock is not written yet is locked all the same (the next try writes it).
+    const full = failures >= settings.threshold;
+    const lockedUntil = state.lockedUntil ?? (full ? new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000) : undefined);
+    return {
+      locked: Boolean(lockedUntil),
+      ...(lockedUntil && { lockedUntil }),
+      failures,
+      threshold: settings.threshold,
+      lockoutsToday: state.round - 1,
+    };
+  }
+
+  return {
+    async attempt(accountId, password, client = {}) {
+      const [{ lockout: settings }, epoch, key, nonce] = await Promise.all([
+        policy.current(),
+        epochOf(accountId),
+        secrets(),
+        verifyDeviceToken(client.deviceToken, accountId),
+      ]);
+      const scope = nonce ? deviceScope(accountId, nonce) : accountScope(accountId);
+      const hash = wrongHash(key.wrong, accountId, password);
+      const [state, recent] = await Promise.all([scopeNow(scope, epoch, new Date(clock())), recents.findOne({ _id: recentId(scope, epoch) })]);
+      const where = { ...(client.ip && { ip: client.ip }), ...(client.userAgent && { userAgent: client.userAgent }) };
+      const record = async (event: AuditEvent) => {
+        if (audit) await safely('audit', () => audit.record({ ...event, ...where }));
+      };
+
+      const refused: PasswordAttempt = { allowed: false, failed: async () => {} };
+      if (state.lockedUntil) return refused;
+
+      // The same wrong password again: already answered in this epoch, so it is no new guess and takes no slot.
+      const remembered = recent?.hashes ?? [];
+      if (settings.rememberWrong > 0 && remembered.includes(hash)) return { allowed: true, failed: async () => {} };
+
+      const slot = await takeSlot(limits, slotLimit(scope, state, settings.threshold), state.now);
+      if (!slot.allowed) {
+        // The round is full: locked. Normally the last slot's holder has written the lock already; if it has not
+        // (it failed, or is still checking its password), write it, so the time the lock ends is fixed.
+        await lock(scope, state, settings);
+        return refused;
+      }
+      return {
+        allowed: true,
+        async failed() {
+          if (settings.rememberWrong > 0) {
+            // A lost update here (parallel failures) only forgets a hash, so a repeat counts again: never looser.
+            const hashes = [...remembered.filter((h) => h !== hash), hash].slice(-settings.rememberWrong);
+            const expiresAt = new Date(state.now.getTime() + DAY_MS);
+            await setById(recentId(scope, epoch), { hashes, expiresAt });
+          }
+          await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
+          if (slot.slot !== settings.threshold) return;
+          // This try took the last slot (exactly one does per round), so it announces the lockout, once.
+          await lock(scope, state, settings);
+          await record({ type: 'account.locked', accountId, reason: scope.device ? 'device_threshold' : 'signin_threshold' });
+          // Off the answer's path, so this try takes no longer than any other failure.
+          if (!scope.device && onLocked) void safely('onLocked', () => onLocked(accountId));
+        },
+      };
+    },
+
+    async clearLockout(accountId) {
+      // A new random epoch: every slot, lock and remembered hash of the old one is out of reach at once. An
+      // unconditional write by `_id`; a racing clear simply wins with another fresh epoch.
+      await setById(epochId(accountId), { epoch: randomBytes(12).toString('base64url'), expiresAt: NEVER });
+    },
+
+    async isLocked(accountId) {
+      return (await lockoutState(accountId)).locked;
+    },
+
+    lockoutState,
+
+    async issueDeviceToken(accountId) {
+      const payload = [DEVICE_TOKEN_VERSION, Buffer.from(accountId).toString('base64url'), randomBytes(16).toString('base64url'), Math.floor(clock() / 1000).toString(36)].join('.');
+      return `${payload}.${deviceMac((await secrets()).device, payload)}`;
+    },
+
+    verifyDeviceToken,
+  };
+}

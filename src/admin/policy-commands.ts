@@ -1,0 +1,72 @@
+// `npm run admin -- policy …`: the recovery and lockout policy. Only overrides are stored; `set` validates the
+// whole resulting policy before writing, so a typo is refused and nothing changes. Instances pick a change up
+// within POLICY_CACHE_SECONDS, without a restart.
+import { DEFAULT_POLICY } from '../policy/policy.ts';
+import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
+import { defineCommand, UsageError, type Area } from './command.ts';
+
+/** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */
+function parseAssignment(text: string): [string[], unknown] {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new UsageError(`expected name=value, got '${text}'`);
+  const path = text.slice(0, at).split('.');
+  if (path.some((part) => !/^[A-Za-z][A-Za-z0-9]*$/.test(part))) throw new UsageError(`'${text.slice(0, at)}' is not a policy setting`);
+  const raw = text.slice(at + 1);
+  try {
+    return [path, JSON.parse(raw)];
+  } catch {
+    return [path, raw];
+  }
+}
+
+function assign(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const part of path.slice(0, -1)) {
+    const next = node[part];
+    node = node[part] = typeof next === 'object' && next !== null && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+  }
+  if (value === null) delete node[path.at(-1)!];
+  else node[path.at(-1)!] = value;
+}
+
+const show = defineCommand({
+  name: 'show',
+  summary: 'Prints the policy in force (defaults with the stored overrides), and the overrides alone.',
+  options: {},
+  async run({ out, session }) {
+    const store = createPolicyStore(await session.connection());
+    const [policy, overrides] = await Promise.all([store.current(), store.overrides()]);
+    out.result({ policy, overrides }, () => ['Policy in force:', JSON.stringify(policy, null, 2), '', 'Stored overrides:', JSON.stringify(overrides, null, 2)]);
+  },
+});
+
+const set = defineCommand({
+  name: 'set',
+  summary: 'Changes settings: `policy set lockout.threshold=5 methodsRequired=2`; `name=null` returns one to its default.',
+  arg: 'name=value',
+  variadic: true,
+  options: {},
+  details: `Settings and their defaults:\n${JSON.stringify(DEFAULT_POLICY, null, 2)}\n\nInstances apply a change within ${POLICY_CACHE_SECONDS} seconds.`,
+  async run({ arg, rest, out, session }) {
+    const store = createPolicyStore(await session.connection());
+    const overrides = structuredClone(await store.overrides());
+    for (const assignment of [arg, ...rest]) {
+      const [path, value] = parseAssignment(assignment);
+      assign(overrides, path, value);
+    }
+    let policy;
+    try {
+      policy = await store.save(overrides);
+    } catch (error) {
+      throw new UsageError(`policy refused, nothing changed: ${(error as Error).message}`);
+    }
+    out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
+    out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);
+  },
+});
+
+export const policyArea: Area = {
+  name: 'policy',
+  summary: 'Show and change the recovery and lockout policy',
+  commands: [show, set],
+};

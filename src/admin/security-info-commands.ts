@@ -1,0 +1,79 @@
+// `npm run admin -- users set-methods | enrol-authenticator`: the verification methods a user can recover with,
+// registered by an administrator (for testing, and for support until users manage their own).
+import qrcode from 'qrcode-terminal';
+import { normalizePhone } from '../methods/sms.ts';
+import { newAuthenticator } from '../methods/totp.ts';
+import { createSecretBox } from '../security/encryption.ts';
+import type { User } from '../accounts/user-model.ts';
+import { defineCommand, UsageError, type Command } from './command.ts';
+import { fields } from './output.ts';
+import { findUser } from './user-admin.ts';
+import { accounts } from './accounts-session.ts';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function methodsOf(user: User) {
+  const info = user.securityInfo ?? {};
+  return {
+    alternateEmail: info.alternateEmail ?? null,
+    mobilePhone: info.mobilePhone ?? null,
+    officePhone: info.officePhone ?? null,
+    authenticator: Boolean(info.authenticator?.totpSecret),
+  };
+}
+
+function phone(value: string | undefined, flag: string): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return null;
+  const e164 = normalizePhone(value);
+  if (!e164) throw new UsageError(`${flag}: '${value}' is not a valid phone number (use the international form, e.g. +14155550123)`);
+  return e164;
+}
+
+const setMethods = defineCommand({
+  name: 'set-methods',
+  summary: "Sets or clears a user's alternate email, mobile phone and office phone ('none' clears one).",
+  arg: 'id-or-login',
+  options: {
+    'alternate-email': { type: 'string', value: '<email|none>', help: 'Where "Email my alternate email" sends codes' },
+    'mobile-phone': { type: 'string', value: '<+number|none>', help: 'Where "Text my mobile phone" sends codes (international form)' },
+    'office-phone': { type: 'string', value: '<+number|none>', help: 'For "Call my office phone" (a later release)' },
+    'remove-authenticator': { type: 'boolean', help: 'Forget the registered authenticator app' },
+  },
+  details: 'Example:\n  npm run admin -- users set-methods ada --alternate-email ada@home.example --mobile-phone +14155550123',
+  async run({ arg, values, out, session }) {
+    const email = values['alternate-email'];
+    if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new UsageError(`--alternate-email: '${email}' is not an email address`);
+    const changes = {
+      ...(email !== undefined && { alternateEmail: email === 'none' ? null : email.trim().toLowerCase() }),
+      ...(values['mobile-phone'] !== undefined && { mobilePhone: phone(values['mobile-phone'], '--mobile-phone') }),
+      ...(values['office-phone'] !== undefined && { officePhone: phone(values['office-phone'], '--office-phone') }),
+      ...(values['remove-authenticator'] && { totpSecret: null }),
+    };
+    if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
+    const users = await accounts(session);
+    const user = await users.setSecurityInfo((await findUser(users, arg))._id, changes);
+    const methods = methodsOf(user);
+    out.result(methods, () => [`Verification methods of ${user.username}:`, ...fields(Object.entries(methods).map(([k, v]) => [k, String(v ?? '(none)')]))]);
+  },
+});
+
+const enrolAuthenticator = defineCommand({
+  name: 'enrol-authenticator',
+  summary: 'Registers a new authenticator app (TOTP) for a user and prints its otpauth URI and a QR code to scan.',
+  arg: 'id-or-login',
+  options: {},
+  details: 'The secret is stored encrypted with DATA_ENCRYPTION_KEY: run this with the server\'s environment.',
+  async run({ arg, out, io, session }) {
+    const config = session.config();
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    const { sealed, uri } = newAuthenticator(createSecretBox(config.dataEncryptionKey), { issuer: 'Latchkey', label: user.email });
+    await users.setSecurityInfo(user._id, { totpSecret: sealed });
+    out.result({ user: user.username, otpauthUri: uri }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
+    if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(uri, { small: true }, (code) => io.stdout.write(`${code}\n`));
+    out.note('note: the URI contains the secret; do not paste it anywhere else.');
+  },
+});
+
+export const securityInfoCommands: Command[] = [setMethods, enrolAuthenticator];

@@ -1,0 +1,73 @@
+// The audit log: one collection of security events (every recovery step, send, failure, block, reset, unlock,
+// lockout and "This wasn't me"), each with the account, the client's address and browser, the support code and a
+// stable reason code. Nothing secret goes in: no codes, passwords, tokens or full phone numbers.
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+
+export const AUDIT_COLLECTION = 'audit_events';
+
+export type AuditType =
+  | 'recovery.started'
+  | 'recovery.step'
+  | 'recovery.blocked'
+  | 'recovery.failed'
+  | 'recovery.cancelled'
+  | 'code.sent'
+  | 'code.refused'
+  | 'code.failed'
+  | 'code.verified'
+  | 'password.reset'
+  | 'account.unlocked'
+  | 'account.locked'
+  | 'account.lockdown'
+  | 'signin.failed'
+  | 'delivery.failed';
+
+export interface AuditEvent {
+  type: AuditType;
+  /** The account concerned; absent for unknown identifiers (decoy flows). */
+  accountId?: string;
+  ip?: string;
+  userAgent?: string;
+  /** The support code (request id) shown to the user on that page. */
+  supportCode?: string;
+  /** A stable reason code, e.g. `wrong_code`, `limit_destination`, `captcha_wrong`. */
+  reason?: string;
+  flowId?: string;
+  method?: string;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  _id: string;
+  at: Date;
+}
+
+export interface AuditFilter {
+  accountId?: string;
+  supportCode?: string;
+  type?: string;
+  limit?: number;
+}
+
+export interface AuditLog {
+  record(event: AuditEvent): Promise<void>;
+  /** Newest first; a rare admin path (filters other than `_id` scan, bounded by `limit`). */
+  list(filter?: AuditFilter): Promise<StoredAuditEvent[]>;
+}
+
+export function createAuditLog(connection: Connection, clock: () => number = Date.now): AuditLog {
+  const events = connection.db!.collection<StoredAuditEvent>(AUDIT_COLLECTION);
+  return {
+    async record(event) {
+      const at = new Date(clock());
+      // Time-ordered ids: listing newest first needs no other index.
+      const _id = `${at.getTime().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+      const fields = Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined)) as AuditEvent;
+      await events.insertOne({ ...fields, _id, at });
+    },
+    async list({ accountId, supportCode, type, limit = 50 } = {}) {
+      const query = { ...(accountId && { accountId }), ...(supportCode && { supportCode }), ...(type && { type: type as AuditType }) };
+      return events.find(query).sort({ _id: -1 }).limit(Math.min(limit, 1000)).toArray();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// What every channel is: something that sends one message to one address, or throws a DeliveryError saying why it
+// could not. A channel knows no method and no flow (ARCHITECTURE.md): it is told an address and a text, nothing
+// about what the text is for. Retrying, backoff and bookkeeping belong to the sender, not to channels.
+
+export type ChannelName = 'email' | 'sms';
+export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms'];
+
+/** One message as a channel sees it. */
+export interface OutgoingMessage {
+  /** The outbox id: stable across retries, so receivers (a gateway, a mail server) can drop a duplicate. */
+  id: string;
+  to: string;
+  /** Email only. */
+  subject?: string;
+  text: string;
+  /** Email only: the HTML alternative of `text`. */
+  html?: string;
+  /** When it was asked for (enqueued), not when this attempt runs: an email's Date, the outbox's order. */
+  createdAt: Date;
+}
+
+export interface Channel {
+  send(message: OutgoingMessage): Promise<void>;
+}
+
+/**
+ * Why a send failed, in words safe to store and log: a stable code and the provider's status line, never the
+ * message text (it carries codes). `permanent` failures (a refused address, a rejected request) are not retried:
+ * trying again cannot help and a recovery code is only useful for minutes.
+ */
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  readonly code: string;
+  readonly permanent: boolean;
+
+  constructor(code: string, message: string, { permanent = false }: { permanent?: boolean } = {}) {
+    super(message);
+    this.code = code;
+    this.permanent = permanent;
+  }
+}
+
+/** A DeliveryError for anything a channel threw; unknown errors are treated as transient. */
+export function asDeliveryError(error: unknown): DeliveryError {
+  if (error instanceof DeliveryError) return error;
+  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown };
+  return new DeliveryError(typeof code === 'string' ? code : 'EUNKNOWN', typeof message === 'string' ? message.slice(0, 300) : String(error));
+}

@@ -1,0 +1,58 @@
+// Email over SMTP with nodemailer: a text part and, when given, an HTML alternative (multipart/alternative).
+import nodemailer from 'nodemailer';
+import { DeliveryError, type Channel, type OutgoingMessage } from './channel.ts';
+
+export interface EmailSettings {
+  /** smtp://user:pass@host:587 (STARTTLS when offered) or smtps://… (implicit TLS); query parameters are nodemailer options. */
+  smtpUrl: string;
+  /** The From header of every message. */
+  from: string;
+}
+
+// nodemailer waits up to 2 minutes to connect and 10 minutes on an idle socket by default. One stuck attempt
+// would hold a sender's batch and outlive the claim lease (sender.ts), so attempts are bounded well below it.
+const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
+
+export function createEmailChannel({ smtpUrl, from }: EmailSettings): Channel {
+  // The URL's own parameters win over these defaults (nodemailer merges the parsed URL after the options).
+  const transport = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+  const domain = /@([^\s>]+)>?\s*$/.exec(from)?.[1] ?? 'latchkey.invalid';
+
+  return {
+    async send(message: OutgoingMessage): Promise<void> {
+      let info;
+      try {
+        info = await transport.sendMail({
+          from,
+          to: message.to,
+          subject: message.subject ?? '',
+          text: message.text,
+          ...(message.html !== undefined && { html: message.html }),
+          date: message.createdAt,
+          // Stable across retries: a mailbox that got an attempt whose answer was lost can drop the copy.
+          messageId: `<${message.id}@${domain}>`,
+        });
+      } catch (error) {
+        throw smtpFailure(error);
+      }
+      // A server that refuses some recipients but not all still resolves: the refusal is only in `rejected`.
+      // Not retried: the accepted recipients already have the message, a retry would send it to them again.
+      if (info.rejected.length > 0) {
+        throw new DeliveryError('EREJECTED', `recipient refused: ${String(info.rejectedErrors?.[0]?.message ?? 'no reason given')}`.slice(0, 300), {
+          permanent: true,
+        });
+      }
+    },
+  };
+}
+
+/**
+ * nodemailer's error as a DeliveryError. Its code says where it failed (EENVELOPE: the server refused a
+ * recipient; EMESSAGE: the message; ESOCKET/ECONNECTION/ETIMEDOUT: the connection). An SMTP 5xx reply is a
+ * permanent refusal (RFC 5321 §4.2.1), a 4xx a "try later".
+ */
+function smtpFailure(error: unknown): DeliveryError {
+  const { code, responseCode, message } = (error ?? {}) as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const permanent = typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600;
+  return new DeliveryError(typeof code === 'string' ? code : 'ESMTP', typeof message === 'string' ? message.slice(0, 300) : 'SMTP send failed', { permanent });
+}

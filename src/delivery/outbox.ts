@@ -1,0 +1,99 @@
+// The outbox: every message Latchkey sends is first a document here, and a background sender (sender.ts) sends it.
+// The request path only inserts (one write, no provider involved), so page timing never depends on a mail server
+// or an SMS gateway, and a message survives the instance that asked for it.
+import { randomUUID } from 'node:crypto';
+import type { Connection, mongo } from 'mongoose';
+import { CHANNEL_NAMES, type ChannelName } from './channel.ts';
+
+export const OUTBOX_COLLECTION = 'outbox';
+
+/** A message is not sent later than this after it was enqueued, unless the caller says otherwise. */
+const DEFAULT_SEND_WINDOW_MS = 24 * 3600_000;
+/** Finished and abandoned messages stay this long after their send window closed (for support), then are swept. */
+const KEEP_AFTER_WINDOW_MS = 24 * 3600_000;
+
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+export interface OutboxMessage {
+  _id: string;
+  channel: ChannelName;
+  to: string;
+  subject?: string;
+  /** Removed once the message is sent or has failed: it carries codes, and nothing needs it any more. */
+  text?: string;
+  html?: string;
+  createdAt: Date;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When the next attempt is due (backoff after a failure). */
+  nextAttemptAt: Date;
+  status: OutboxStatus;
+  /** The last failure, in safe words: the provider's code and status line, never the text. */
+  lastError?: { code: string; message: string };
+  sentAt?: Date;
+  /** Not sent after this: a code that arrives after it expired only confuses. */
+  sendBefore: Date;
+  /** When the document (and the claims of its attempts) may be swept. */
+  expiresAt: Date;
+}
+
+export interface EnqueueInput {
+  channel: ChannelName;
+  /** An email address, or a phone number in E.164 form. */
+  to: string;
+  /** Required for email. */
+  subject?: string;
+  text: string;
+  /** Email only: the HTML alternative of `text`. */
+  html?: string;
+  /** Give up if it cannot be sent before this (e.g. the expiry of the code it carries). Default: 24 hours. */
+  sendBefore?: Date;
+}
+
+export interface Outbox {
+  /** Stores the message for the sender and returns its id; never waits for a provider. */
+  enqueue(input: EnqueueInput): Promise<string>;
+  collection(): mongo.Collection<OutboxMessage>;
+}
+
+export function createOutbox(connection: Connection, { clock, onEnqueued }: { clock: () => number; onEnqueued: () => void }): Outbox {
+  const collection = () => connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION);
+  return {
+    collection,
+    async enqueue(input) {
+      assertValid(input);
+      const now = new Date(clock());
+      const sendBefore = input.sendBefore ?? new Date(now.getTime() + DEFAULT_SEND_WINDOW_MS);
+      const _id = randomUUID();
+      await collection().insertOne({
+        _id,
+        channel: input.channel,
+        to: input.to,
+        ...(input.subject !== undefined && { subject: input.subject }),
+        text: input.text,
+        ...(input.html !== undefined && { html: input.html }),
+        createdAt: now,
+        attempts: 0,
+        nextAttemptAt: now,
+        status: 'pending',
+        sendBefore,
+        expiresAt: new Date(sendBefore.getTime() + KEEP_AFTER_WINDOW_MS),
+      });
+      // Wake this instance's sender: an idle instance sends within milliseconds instead of at its next poll.
+      onEnqueued();
+      return _id;
+    },
+  };
+}
+
+/** Mistakes of the calling code, caught where they are made rather than as a failed send later. */
+function assertValid({ channel, to, subject, text, html }: EnqueueInput): void {
+  if (!CHANNEL_NAMES.includes(channel)) throw new TypeError(`unknown delivery channel: ${String(channel)}`);
+  if (typeof to !== 'string' || to.trim() === '') throw new TypeError('a message needs a recipient');
+  if (channel === 'email' && !to.includes('@')) throw new TypeError('an email needs an email address');
+  // Providers want E.164; normalising a typed number (libphonenumber-js) is the caller's job, before this.
+  if (channel === 'sms' && !/^\+[1-9]\d{6,14}$/.test(to)) throw new TypeError('a text message needs an E.164 number');
+  if (typeof text !== 'string' || text === '') throw new TypeError('a message needs a text');
+  if (channel === 'email' && !subject) throw new TypeError('an email needs a subject');
+  if (channel === 'sms' && (subject !== undefined || html !== undefined)) throw new TypeError('a text message has neither subject nor HTML');
+}

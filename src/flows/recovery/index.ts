@@ -1,0 +1,58 @@
+// The recovery feature, assembled from its parts: give it the connection, the accounts, the policy, a CAPTCHA
+// and a way to send messages, and it returns its router and the notifier that the sign-in lockout also uses.
+// Everything it needs comes in as an argument, so it can be mounted into any Koa app around oidc-provider.
+import { createHmac } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import type Router from '@koa/router';
+import type { AuditLog } from '../../audit/audit.ts';
+import type { VerificationMethod } from '../../methods/method.ts';
+import type { PolicyStore } from '../../policy/store.ts';
+import { createChallenges } from '../../security/challenges.ts';
+import { createLimits } from '../../security/limits.ts';
+import { createLockdowns } from './lockdown.ts';
+import { createNotifier, type Notifier } from './notices.ts';
+import { recoveryRoutes, type CaptchaService, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
+import { createFlowStore } from './store.ts';
+
+export interface RecoveryFeatureDeps {
+  connection: Connection;
+  config: RecoveryDeps['config'];
+  accounts: RecoveryAccounts;
+  policy: PolicyStore;
+  methods: VerificationMethod[];
+  captcha: CaptchaService;
+  enqueue: RecoveryDeps['enqueue'];
+  audit: AuditLog;
+  /** A server secret (from the database or configuration) that keys code hashes, limit keys and decoy hints. */
+  secret: string;
+  clock?: () => number;
+}
+
+export interface RecoveryFeature {
+  routes: Router;
+  notifier: Notifier;
+}
+
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+  const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
+  const lockdowns = createLockdowns(connection, clock);
+  const notifier = createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock });
+  const subjectSecret = derive('recovery-subject');
+  const routes = recoveryRoutes({
+    config,
+    accounts,
+    policy,
+    methods,
+    flows: createFlowStore(connection, clock),
+    challenges: createChallenges(connection, derive('code-hash'), clock),
+    limits: createLimits(connection, derive('limit-keys'), clock),
+    captcha,
+    enqueue,
+    notifier,
+    lockdowns,
+    audit,
+    subjectKey: (identifier) => createHmac('sha256', subjectSecret).update(identifier.trim().normalize('NFKC').toLowerCase()).digest(),
+  });
+  return { routes, notifier };
+}
+

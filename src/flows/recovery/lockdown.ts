@@ -1,0 +1,45 @@
+// "This wasn't me": a single-use link in every security notice. Opening it shows a confirmation (a GET changes
+// nothing: mail scanners prefetch links); confirming consumes the link (deleteOne: once) and locks the account
+// down: every session, grant and token revoked, sign-in refused until a recovery with the full number of methods or
+// an administrator acts.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { consume, type ExpiringDoc } from '../../db/atomic.ts';
+
+export const LOCKDOWN_TOKENS = 'lockdown_tokens';
+/** A notice's link works for a week. */
+const LINK_SECONDS = 7 * 24 * 3600;
+
+export interface Lockdowns {
+  /** A new link token for the account (only its hash is stored). */
+  issue(accountId: string): Promise<string>;
+  /** The account the token names, if it is still valid (does not use it). */
+  peek(token: string): Promise<string | undefined>;
+  /** Uses the token; the account id for the one caller that did. */
+  use(token: string): Promise<string | undefined>;
+}
+
+const idOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export function createLockdowns(connection: Connection, clock: () => number = Date.now): Lockdowns {
+  const tokens = connection.db!.collection<ExpiringDoc>(LOCKDOWN_TOKENS);
+
+  async function peek(token: string): Promise<string | undefined> {
+    if (!/^[\w-]{43}$/.test(token)) return undefined;
+    const doc = await tokens.findOne({ _id: idOf(token) });
+    return doc && doc.expiresAt.getTime() > clock() ? (doc.accountId as string) : undefined;
+  }
+
+  return {
+    async issue(accountId) {
+      const token = randomBytes(32).toString('base64url');
+      await tokens.insertOne({ _id: idOf(token), accountId, expiresAt: new Date(clock() + LINK_SECONDS * 1000) });
+      return token;
+    },
+    peek,
+    async use(token) {
+      const accountId = await peek(token);
+      return accountId && (await consume(tokens, idOf(token))) ? accountId : undefined;
+    },
+  };
+}

@@ -1,0 +1,452 @@
+// "Can't access your account?": the recovery and unlock pages. A factory that takes what it needs and returns a
+// router, so the flow can be mounted into any Koa app around oidc-provider (src/app.ts is one composition).
+//
+// Each POST reads as a checklist: CSRF → the flow of this browser → the state it expects → limits → the one
+// transition (flows/recovery/store.ts `advance`, decided by a claim) → a 303 to the flow's page. Form mistakes
+// (a wrong code, a weak password) show the same page again with a message.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { Config } from '../../../config/index.ts';
+import type { User } from '../../accounts/user-model.ts';
+import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
+import { readForm } from '../../http/body.ts';
+import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
+import type { MessageId } from '../../http/messages/en.ts';
+import { renderPage } from '../../http/render.ts';
+import type { AppContext } from '../../http/context.ts';
+import type { VerificationMethod } from '../../methods/method.ts';
+import type { RecoveryPolicy } from '../../policy/policy.ts';
+import type { PolicyStore } from '../../policy/store.ts';
+import type { Challenges } from '../../security/challenges.ts';
+import type { Limits } from '../../security/limits.ts';
+import { ValidationError } from '../../errors.ts';
+import type { Lockdowns } from './lockdown.ts';
+import type { Notifier } from './notices.ts';
+import type { FlowDoc, FlowStore } from './store.ts';
+import type { Transition } from './states.ts';
+import { accountKey, offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
+
+/** What the flow needs of the accounts: the domain's operations, nothing about how they are stored. */
+export interface RecoveryAccounts {
+  findByLogin(login: string): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  /** The reason a new password is refused (a message id), or undefined when it is acceptable. */
+  passwordProblem(user: User, password: string, policy: RecoveryPolicy): Promise<MessageId | undefined>;
+  /** Replaces the password hash and clears the sign-in lockout. */
+  resetPassword(user: User, password: string, policy: RecoveryPolicy): Promise<void>;
+  /** Clears the sign-in lockout (and a "This wasn't me" lockdown, after a full recovery). */
+  unlock(user: User): Promise<void>;
+  /** Ends the account's access everywhere: sessions, grants, access and refresh tokens. */
+  revokeAccess(id: string): Promise<void>;
+  /** "This wasn't me": access revoked and sign-in refused until a full recovery or an admin. */
+  lockDown(id: string): Promise<void>;
+}
+
+export interface CaptchaService {
+  issue(): Promise<{ id: string }>;
+  check(id: string, answer: string): Promise<boolean>;
+}
+
+export interface RecoveryDeps {
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer'>;
+  accounts: RecoveryAccounts;
+  policy: PolicyStore;
+  methods: VerificationMethod[];
+  flows: FlowStore;
+  challenges: Challenges;
+  limits: Limits;
+  captcha: CaptchaService;
+  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string }): Promise<unknown>;
+  notifier: Notifier;
+  lockdowns: Lockdowns;
+  audit: AuditLog;
+  /** Keyed hash of an identifier (decoy hints and the limits of unknown identifiers). */
+  subjectKey(identifier: string): Buffer;
+}
+
+const GOALS = ['reset', 'unlock'] as const;
+const FLOW_ID = /^[\w-]{16,64}$/;
+const INTERACTION_UID = /^[\w-]{1,64}$/;
+
+const identifyForm = z.object({
+  csrf: z.string(),
+  action: z.enum(['next', 'new-captcha']).default('next'),
+  identifier: z.string().trim().max(320).default(''),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
+  from: z.string().regex(INTERACTION_UID).optional().or(z.literal('')),
+});
+const goalForm = z.object({ csrf: z.string(), goal: z.enum(GOALS).optional() });
+const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
+const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional() });
+const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('') });
+const passwordForm = z.object({ csrf: z.string(), password: z.string().max(4096), confirm: z.string().max(4096) });
+const csrfOnly = z.object({ csrf: z.string() });
+
+export function recoveryRoutes(deps: RecoveryDeps): Router {
+  const { config, accounts, policy, methods, flows, challenges, limits, captcha, audit } = deps;
+  const router = new Router({ prefix: '/recover' });
+  const csrfOptions = { secure: config.cookieSecure };
+  const cookieName = config.cookieSecure ? '__Host-latchkey.recovery' : 'latchkey.recovery';
+  const host = new URL(config.issuer).host;
+  const methodById = new Map(methods.map((m) => [m.id, m]));
+
+  // ---- helpers -------------------------------------------------------------------------------------------------
+
+  async function readValid<T>(ctx: Context, schema: z.ZodType<T>, scope: string): Promise<T> {
+    const form = await readForm(ctx, config.formBodyLimit);
+    verifyCsrfToken(ctx, scope, form.csrf, csrfOptions);
+    const parsed = schema.safeParse(form);
+    if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
+    return parsed.data;
+  }
+
+  function record(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
+    return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: (ctx as AppContext).state.requestId });
+  }
+
+  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
+    ctx.status = status;
+    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: (ctx as AppContext).state.requestId, ...data });
+  }
+
+  /** A page that explains where the flow ended and offers a fresh start. */
+  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid'>) {
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) }, status);
+  }
+
+  const startUrl = (from?: string) => (from ? `/recover?from=${encodeURIComponent(from)}` : '/recover');
+  const signInUrl = (from?: string) => (from ? `/interaction/${encodeURIComponent(from)}` : undefined);
+  const flowUrl = (flow: FlowDoc) => `/recover/${flow._id}`;
+  const seeFlow = (ctx: Context, flow: FlowDoc) => {
+    ctx.status = 303;
+    ctx.redirect(flowUrl(flow));
+  };
+
+  function readCookie(ctx: Context): { flowId: string; secret: string } | undefined {
+    const value = ctx.cookies.get(cookieName, { signed: true });
+    const [flowId, secret] = value?.split('.') ?? [];
+    return flowId && secret ? { flowId, secret } : undefined;
+  }
+
+  /** This browser's flow named in the URL, or undefined (expired, finished, another browser's, replaced). */
+  async function browserFlow(ctx: Context): Promise<FlowDoc | undefined> {
+    const id = String(ctx.params.flow ?? '');
+    const cookie = readCookie(ctx);
+    if (!FLOW_ID.test(id) || cookie?.flowId !== id) return undefined;
+    return flows.load(id, cookie.secret);
+  }
+
+  /** The flow for a POST in `state`; otherwise the page that says why nothing happened (and undefined). */
+  async function flowIn(ctx: Context, state: FlowDoc['state']): Promise<FlowDoc | undefined> {
+    const flow = await browserFlow(ctx);
+    if (!flow) {
+      await message(ctx, 'recover.expired', 410);
+      return undefined;
+    }
+    if (flow.state !== state) {
+      await outOfDate(ctx, flow);
+      return undefined;
+    }
+    return flow;
+  }
+
+  /** A replayed or out-of-order form: nothing changes; the current step is shown with a note. */
+  async function outOfDate(ctx: Context, flow: FlowDoc) {
+    await showFlow(ctx, flow, { notice: 'recover.out_of_date' }, 409);
+  }
+
+  async function subjectOf(flow: FlowDoc, current: RecoveryPolicy): Promise<Subject> {
+    const key = Buffer.from(flow.subjectKey, 'hex');
+    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
+    const subject = resolveSubject(user, key, methods, current);
+    // The number of proofs is fixed when the flow starts.
+    return { ...subject, required: flow.required };
+  }
+
+  async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2]) {
+    const next = await flows.advance(flow, transition, changes);
+    if (!next) await outOfDate(ctx, flow);
+    return next;
+  }
+
+  // ---- rendering -----------------------------------------------------------------------------------------------
+
+  function breadcrumb(flow: FlowDoc, subject: Subject) {
+    const twoSteps = subject.required === 2 || (flow.verified.length > 0 && !proofsComplete(flow.verified, subject, methods));
+    const done = flow.verified.length;
+    const crumbs: Array<{ id: MessageId; state: 'done' | 'current' | 'todo' }> = [
+      { id: 'recover.crumb_step1', state: done >= 1 ? 'done' : flow.state === 'verify' ? 'current' : 'todo' },
+    ];
+    if (twoSteps) crumbs.push({ id: 'recover.crumb_step2', state: done >= 2 || (done === 1 && flow.state !== 'verify') ? 'done' : done === 1 ? 'current' : 'todo' });
+    const last: MessageId = flow.goal === 'unlock' ? 'recover.crumb_unlock' : 'recover.crumb_password';
+    crumbs.push({ id: last, state: flow.state === 'done' ? 'done' : flow.state === 'password' || flow.state === 'unlock' ? 'current' : 'todo' });
+    return crumbs;
+  }
+
+  async function showFlow(ctx: Context, flow: FlowDoc, extra: Record<string, unknown> = {}, status = 200) {
+    const current = await policy.current();
+    const subject = await subjectOf(flow, current);
+    const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
+    const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, ...extra };
+    switch (flow.state) {
+      case 'goal':
+        return page(ctx, 'goal', common, status);
+      case 'verify': {
+        const pending = flow.pending;
+        const offered = offeredMethods(flow.verified, subject, methods);
+        return page(
+          ctx,
+          'verify',
+          {
+            ...common,
+            crumbs: breadcrumb(flow, subject),
+            step: flow.verified.length + 1,
+            goal: flow.goal,
+            methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
+            pending: pending && { ...pending, hint: subject.hints[pending.method] ?? '', codeSent: Boolean(pending.challengeId) },
+            minutes: Math.round(current.codes.lifetimeSeconds / 60),
+          },
+          status,
+        );
+      }
+      case 'password':
+        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject), minLength: current.passwordMinLength }, status);
+      case 'unlock':
+        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject) }, status);
+      case 'done':
+        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject), goal: flow.goal }, status);
+    }
+  }
+
+  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; error?: MessageId }, status = 200) {
+    const { id } = await captcha.issue();
+    await page(
+      ctx,
+      'identify',
+      {
+        csrf: issueCsrfToken(ctx, 'recovery:start', csrfOptions),
+        identifier: fields.identifier ?? '',
+        from: fields.from ?? '',
+        captchaId: id,
+        error: fields.error,
+        backToSignIn: signInUrl(fields.from),
+      },
+      status,
+    );
+  }
+
+  // ---- who are you? --------------------------------------------------------------------------------------------
+
+  router.get('/', async (ctx) => {
+    const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
+    await showIdentify(ctx, { ...(from && { from }) });
+  });
+
+  router.post('/', async (ctx) => {
+    const form = await readValid(ctx, identifyForm, 'recovery:start');
+    const from = form.from || undefined;
+    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...(from && { from }) });
+    if (!form.identifier) return showIdentify(ctx, { ...(from && { from }), error: 'recover.identifier_missing' });
+    const current = await policy.current();
+    if (!(await limits.allowFlowStart(ctx.ip, current))) {
+      await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
+      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }) });
+    }
+    if (!(await captcha.check(form.captchaId, form.captcha))) {
+      await record(ctx, { type: 'recovery.failed', reason: 'captcha_wrong' });
+      return showIdentify(ctx, { identifier: form.identifier, ...(from && { from }), error: 'recover.captcha_wrong' });
+    }
+    const key = deps.subjectKey(form.identifier);
+    // The same reads for a known and an unknown identifier: the user lookup, then the account document.
+    const user = (await accounts.findByLogin(form.identifier)) ?? (await accounts.findById('\u0000no-such-user'));
+    const subject = resolveSubject(user, key, methods, current);
+    const { flow, secret } = await flows.create({
+      ...(subject.user && { accountId: subject.user._id }),
+      subjectKey: key.toString('hex'),
+      required: subject.required,
+      ...(from && { interactionUid: from }),
+    });
+    ctx.cookies.set(cookieName, `${flow._id}.${secret}`, { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+    await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
+    seeFlow(ctx, flow);
+  });
+
+  // ---- "This wasn't me" ------------------------------------------------------------------------------------------
+  // Registered before /:flow so that "lockdown" is never taken for a flow id.
+
+  router.get('/lockdown/:token', async (ctx) => {
+    const valid = Boolean(await deps.lockdowns.peek(ctx.params.token!));
+    await page(ctx, 'lockdown', { valid, done: false, csrf: issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions), action: ctx.path }, valid ? 200 : 410);
+  });
+
+  router.post('/lockdown/:token', async (ctx) => {
+    await readValid(ctx, csrfOnly, 'recovery:lockdown');
+    const accountId = await deps.lockdowns.use(ctx.params.token!);
+    if (!accountId) return page(ctx, 'lockdown', { valid: false, done: false }, 410);
+    await accounts.lockDown(accountId);
+    await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
+    await page(ctx, 'lockdown', { valid: true, done: true });
+  });
+
+  // ---- the flow's steps ------------------------------------------------------------------------------------------
+
+  router.get('/:flow', async (ctx) => {
+    const flow = await browserFlow(ctx);
+    if (!flow) return message(ctx, 'recover.expired', 410);
+    await showFlow(ctx, flow);
+  });
+
+  router.post('/:flow/goal', async (ctx) => {
+    const flow = await flowIn(ctx, 'goal');
+    if (!flow) return;
+    const form = await readValid(ctx, goalForm, `recovery:${flow._id}`);
+    if (!form.goal) return showFlow(ctx, flow, { error: 'recover.goal_missing' });
+    const next = await advance(ctx, flow, { kind: 'choose_goal', goal: form.goal }, { goal: form.goal });
+    if (!next) return;
+    await record(ctx, { type: 'recovery.step', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, reason: `goal_${form.goal}` });
+    seeFlow(ctx, next);
+  });
+
+  router.post('/:flow/method', async (ctx) => {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, methodForm, `recovery:${flow._id}`);
+    const subject = await subjectOf(flow, await policy.current());
+    const method = offeredMethods(flow.verified, subject, methods).find((id) => id === form.method);
+    if (!method) return showFlow(ctx, flow, { error: 'recover.method_missing' });
+    if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
+    const next = await advance(ctx, flow, { kind: 'choose_method', method }, { pending: { method } });
+    if (next) seeFlow(ctx, next);
+  });
+
+  /** Sends (or, for a decoy or a refused send, pretends to send) a new code for the pending method. */
+  async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy) {
+    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds);
+    const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
+    const allowed = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
+    const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
+    if (!allowed.allowed) {
+      await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
+    } else if (subject.user) {
+      const t = (ctx as AppContext).state.t;
+      await deps.enqueue(method.delivery!.compose(challenge.code, destination.to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) }));
+      await record(ctx, { type: 'code.sent', ...base });
+    } else {
+      await record(ctx, { type: 'code.sent', ...base, reason: 'decoy' });
+    }
+    return challenge.id;
+  }
+
+  async function send(ctx: Context, resend: boolean) {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, sendForm, `recovery:${flow._id}`);
+    const pending = flow.pending;
+    const method = pending && methodById.get(pending.method);
+    if (!pending || !method?.delivery || (resend && !pending.challengeId)) return outOfDate(ctx, flow);
+    const current = await policy.current();
+    const subject = await subjectOf(flow, current);
+    if (method.matchDestination && !pending.destinationConfirmed) {
+      const check = subject.user ? method.matchDestination(subject.user, form.phone ?? '', current) : form.phone?.trim() ? 'mismatch' : 'invalid';
+      if (check !== 'match') {
+        await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
+        const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
+        return showFlow(ctx, flow, { error });
+      }
+    }
+    if (pending.challengeId) await challenges.discard(pending.challengeId);
+    const challengeId = await sendCode(ctx, flow, subject, method, current);
+    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId } });
+    if (next) seeFlow(ctx, next);
+  }
+
+  router.post('/:flow/send', (ctx) => send(ctx, false));
+  router.post('/:flow/resend', (ctx) => send(ctx, true));
+
+  router.post('/:flow/code', async (ctx) => {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, codeForm, `recovery:${flow._id}`);
+    const pending = flow.pending;
+    const method = pending && methodById.get(pending.method);
+    if (!pending || !method || (method.delivery && !pending.challengeId)) return outOfDate(ctx, flow);
+    const current = await policy.current();
+    const subject = await subjectOf(flow, current);
+    const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
+    // Counted before anything is compared: parallel guesses in any number of flows share one account budget.
+    if (!(await limits.allowProofAttempt(accountKey(subject), current))) {
+      await record(ctx, { type: 'recovery.blocked', ...base, reason: 'limit_proofs' });
+      return message(ctx, 'recover.blocked', 429, flow);
+    }
+    let outcome: 'accepted' | 'wrong' | 'expired';
+    if (method.delivery) {
+      const challengeId = pending.challengeId!;
+      if (!(await limits.allowCodeTry(challengeId, current))) {
+        await challenges.discard(challengeId);
+        outcome = 'expired';
+      } else {
+        outcome = await challenges.check(challengeId, `recovery:${flow._id}:${method.id}`, form.code);
+      }
+    } else {
+      outcome = subject.user && (await method.verifyHeld!(subject.user, form.code.replace(/\s/g, ''))) ? 'accepted' : 'wrong';
+    }
+    if (outcome !== 'accepted') {
+      await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
+      return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
+    }
+    const verified = [...flow.verified, method.id];
+    const next = await advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, pending: undefined });
+    if (!next) return;
+    await record(ctx, { type: 'code.verified', ...base });
+    seeFlow(ctx, next);
+  });
+
+  router.post('/:flow/password', async (ctx) => {
+    const flow = await flowIn(ctx, 'password');
+    if (!flow) return;
+    const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
+    const current = await policy.current();
+    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
+    if (!user) return message(ctx, 'recover.expired', 410, flow);
+    if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
+    const problem = await accounts.passwordProblem(user, form.password, current);
+    if (problem) return showFlow(ctx, flow, { error: problem });
+    const next = await advance(ctx, flow, { kind: 'finished' });
+    if (!next) return;
+    await accounts.resetPassword(user, form.password, current);
+    await accounts.revokeAccess(user._id);
+    await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
+    if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
+    seeFlow(ctx, next);
+  });
+
+  router.post('/:flow/unlock', async (ctx) => {
+    const flow = await flowIn(ctx, 'unlock');
+    if (!flow) return;
+    await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
+    const current = await policy.current();
+    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
+    if (!user) return message(ctx, 'recover.expired', 410, flow);
+    const next = await advance(ctx, flow, { kind: 'finished' });
+    if (!next) return;
+    await accounts.unlock(user);
+    await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
+    if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
+    seeFlow(ctx, next);
+  });
+
+  router.post('/:flow/cancel', async (ctx) => {
+    const flow = await browserFlow(ctx);
+    if (!flow) return message(ctx, 'recover.expired', 410);
+    await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
+    if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
+    if (await flows.end(flow)) await record(ctx, { type: 'recovery.cancelled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id });
+    ctx.cookies.set(cookieName, null, { path: '/', secure: config.cookieSecure });
+    await message(ctx, 'recover.cancelled', 200, flow);
+  });
+
+  return router;
+}
+

@@ -1,0 +1,107 @@
+// Recovery flow documents (`recovery_flows`, `_id` = flow id) and the one way they change: `advance`, which first
+// claims the step (`<flowId>:<seq>` in `recovery_steps`; a unique insert, so of two tabs, two replays or two
+// parallel posts of one step exactly one wins) and only then writes the next state. Nothing else moves a flow.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { claim, consume, type ExpiringDoc } from '../../db/atomic.ts';
+import type { MethodId } from '../../policy/policy.ts';
+import { nextState, type FlowState, type Goal, type Transition } from './states.ts';
+
+export const FLOWS = 'recovery_flows';
+export const STEPS = 'recovery_steps';
+/** A flow lives 15 minutes from its start, whatever happens in it (Entra SSPR's session length). */
+export const FLOW_SECONDS = 15 * 60;
+
+export interface Pending {
+  method: MethodId;
+  /** The complete phone number was typed and matched (methods that ask for it). */
+  destinationConfirmed?: boolean;
+  /** The code challenge sent for this method (code-sending methods). */
+  challengeId?: string;
+}
+
+export interface FlowDoc {
+  _id: string;
+  /** SHA-256 of the secret in the browser's flow cookie: the flow answers only that browser. */
+  binding: string;
+  state: FlowState;
+  /** Transitions so far; the next one claims `<_id>:<seq>`. */
+  seq: number;
+  goal?: Goal;
+  /** Absent for a decoy flow (an identifier with no account, or too few methods). */
+  accountId?: string;
+  /** Keyed hash of the identifier (hex): decoy hints and limits of unknown identifiers derive from it. */
+  subjectKey: string;
+  required: 1 | 2;
+  verified: MethodId[];
+  pending?: Pending;
+  /** The sign-in (oidc-provider interaction) the user came from, to return to it. */
+  interactionUid?: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid'>;
+
+export interface FlowStore {
+  /** Creates a flow in state `goal`; returns it and the cookie secret that binds it to this browser. */
+  create(fields: NewFlow): Promise<{ flow: FlowDoc; secret: string }>;
+  /** The flow, when it exists, has not expired and `secret` is its browser's. */
+  load(id: string, secret: string | undefined): Promise<FlowDoc | undefined>;
+  /**
+   * Performs `transition` from the state the caller read, with `changes`. Returns the new document, or undefined
+   * when the step was already taken (a replay, a second tab) or is not legal from that state.
+   */
+  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'pending'>>): Promise<FlowDoc | undefined>;
+  /** Ends the flow now (cancel); true for the one caller that ended it. */
+  end(flow: FlowDoc): Promise<boolean>;
+}
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+
+export function createFlowStore(connection: Connection, clock: () => number = Date.now): FlowStore {
+  const flows = connection.db!.collection<FlowDoc>(FLOWS);
+  const steps = connection.db!.collection<ExpiringDoc>(STEPS);
+
+  return {
+    async create(fields) {
+      const secret = randomBytes(32).toString('base64url');
+      const now = clock();
+      const flow: FlowDoc = {
+        _id: randomBytes(16).toString('base64url'),
+        binding: hashSecret(secret),
+        state: 'goal',
+        seq: 0,
+        verified: [],
+        ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+        subjectKey: fields.subjectKey,
+        required: fields.required,
+        createdAt: new Date(now),
+        expiresAt: new Date(now + FLOW_SECONDS * 1000),
+      };
+      await flows.insertOne(flow);
+      return { flow, secret };
+    },
+
+    async load(id, secret) {
+      if (!secret || !/^[\w-]{10,64}$/.test(id)) return undefined;
+      const flow = await flows.findOne({ _id: id });
+      if (!flow || flow.expiresAt.getTime() <= clock()) return undefined;
+      return flow.binding === hashSecret(secret) ? flow : undefined;
+    },
+
+    async advance(flow, transition, changes = {}) {
+      const state = nextState(flow.state, transition, changes.goal ?? flow.goal);
+      if (!state) return undefined;
+      if (!(await claim(steps, `${flow._id}:${flow.seq}`, flow.expiresAt))) return undefined;
+      const next: FlowDoc = { ...flow, ...changes, state, seq: flow.seq + 1 };
+      if (!next.pending || (!('pending' in changes) && state !== 'verify')) delete next.pending;
+      await flows.replaceOne({ _id: flow._id }, next);
+      return next;
+    },
+
+    async end(flow) {
+      return consume(flows as never, flow._id);
+    },
+  };
+}

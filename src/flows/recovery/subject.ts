@@ -1,0 +1,65 @@
+// Who a recovery is about, in one shape for a real account and for a decoy. An identifier with no account, or
+// with fewer registered methods than the policy requires, gets a decoy: stable, plausible hints derived from a keyed
+// hash of the identifier, the same pages and the same work, nothing ever sent, and every code failing like a wrong
+// one. So the recovery pages cannot be used to learn which accounts exist or what they registered.
+import type { User } from '../../accounts/user-model.ts';
+import type { VerificationMethod } from '../../methods/method.ts';
+import { requiredMethodCount, type MethodId, type RecoveryPolicy } from '../../policy/policy.ts';
+
+export interface Subject {
+  /** The real account, absent for a decoy. */
+  user?: User;
+  /** Keyed hash of the identifier: limits and decoy hints of this subject derive from it. */
+  key: Buffer;
+  /** Registered and enabled methods, in the policy's order. */
+  registered: MethodId[];
+  hints: Partial<Record<MethodId, string>>;
+  required: 1 | 2;
+}
+
+/** The account key that per-account limits use: the account for a real subject, its identifier hash for a decoy. */
+export function accountKey(subject: Pick<Subject, 'user' | 'key'>): string {
+  return subject.user ? `account:${subject.user._id}` : `decoy:${subject.key.toString('hex')}`;
+}
+
+function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
+  const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id));
+  // Each enabled method is "registered" by a bit of the hash, then enough are added to meet the requirement.
+  const chosen = enabled.filter((m, i) => i === 0 || key[8 + i]! % 2 === 0);
+  for (const m of enabled) if (chosen.length < policy.methodsRequired && !chosen.includes(m)) chosen.push(m);
+  return {
+    key,
+    registered: chosen.map((m) => m.id),
+    hints: Object.fromEntries(chosen.map((m) => [m.id, m.decoyHint(key)])),
+    required: policy.methodsRequired,
+  };
+}
+
+export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
+  if (!user || user.status !== 'active') return decoy(key, methods, policy);
+  const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user));
+  // An account locked down after "This wasn't me" needs the full number of methods.
+  const required = user.lockedDownAt ? 2 : requiredMethodCount(policy, user.roles);
+  if (usable.length < required) return decoy(key, methods, policy);
+  return { user, key, registered: usable.map((m) => m.id), hints: Object.fromEntries(usable.map((m) => [m.id, m.hint(user)])), required };
+}
+
+/**
+ * Whether the verified methods are enough: the required number, and never weaker than sign-in — an account with a
+ * phone or an authenticator registered cannot be recovered with its mailbox alone.
+ */
+export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required'>, methods: VerificationMethod[]): boolean {
+  const strong = new Set(methods.filter((m) => m.strong).map((m) => m.id));
+  const needsStrong = subject.registered.some((id) => strong.has(id));
+  return verified.length >= subject.required && (!needsStrong || verified.some((id) => strong.has(id)));
+}
+
+/** The methods the next step offers: registered, not used yet, and strong ones only when only a strong one can finish. */
+export function offeredMethods(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required'>, methods: VerificationMethod[]): MethodId[] {
+  const remaining = subject.registered.filter((id) => !verified.includes(id));
+  const lastStep = verified.length + 1 >= subject.required;
+  if (!lastStep) return remaining;
+  const finishing = remaining.filter((id) => proofsComplete([...verified, id], subject, methods));
+  // If no single method finishes now (a weak one first), any remaining one may still be a step towards it.
+  return finishing.length ? (verified.length === 0 ? remaining : finishing) : remaining;
+}

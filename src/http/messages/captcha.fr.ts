@@ -1,0 +1,11 @@
+// French messages of the captcha area: the same ids as captcha.en.ts (the type makes a missing id a compile error).
+import type { captchaEn } from './captcha.en.ts';
+
+export const captchaFr: Record<keyof typeof captchaEn, string> = {
+  'captcha.picture': 'Image des caractères à saisir',
+  'captcha.new_picture': 'Nouvelle image',
+  'captcha.audio': 'Écouter les caractères',
+  'captcha.audio_download': 'Télécharger l’audio',
+  'captcha.answer': 'Saisissez les caractères de l’image ou les mots de l’audio',
+  'captcha.answer_hint': 'Les majuscules et les espaces n’ont pas d’importance.',
+};

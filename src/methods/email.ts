@@ -1,0 +1,20 @@
+// "Email my alternate email": a code sent to the alternate address the user registered (not the sign-in address,
+// which may be the very mailbox they lost).
+import type { VerificationMethod } from './method.ts';
+import { decoyEmailHint, maskEmail } from './mask.ts';
+
+export const emailMethod: VerificationMethod = {
+  id: 'email',
+  kind: 'code',
+  strong: false,
+  isRegistered: (user) => Boolean(user.securityInfo?.alternateEmail),
+  hint: (user) => maskEmail(user.securityInfo.alternateEmail!),
+  decoyHint: decoyEmailHint,
+  delivery: {
+    destination: (user) => ({ channel: 'email', to: user.securityInfo.alternateEmail! }),
+    compose(code, to, { t, minutes }) {
+      const text = t('notice.code_email_body', { code, minutes });
+      return { channel: 'email', to, subject: t('notice.code_email_subject'), text };
+    },
+  },
+};

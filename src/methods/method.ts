@@ -1,0 +1,52 @@
+// One interface for every verification method (ARCHITECTURE.md: methods are strategies). A method decides what a
+// proof is; it knows no flow and sends nothing itself: a method that proves possession of a mailbox or a phone
+// says where a code goes and what the message says, and the flow stores, sends and checks that code. A method
+// whose code the user already holds (an authenticator app) checks it itself.
+//
+// Later methods fit the same shape: "Call my phone" is a code-less method whose proof is an asynchronous
+// confirmation (kind 'confirmation': the flow starts it and polls `confirmed`), and so is an app notification.
+import type { User } from '../accounts/user-model.ts';
+import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
+import type { Translate } from '../http/i18n.ts';
+
+export type DestinationCheck = 'match' | 'mismatch' | 'invalid' | 'country_refused';
+
+export interface OutgoingMessage {
+  channel: 'email' | 'sms';
+  to: string;
+  subject?: string;
+  text: string;
+  html?: string;
+}
+
+export interface ComposeContext {
+  t: Translate;
+  /** The issuer's host, for the origin-bound SMS line (`@host #code`). */
+  host: string;
+  minutes: number;
+}
+
+export interface CodeDelivery {
+  /** Where the code goes (the full address or number, never shown). */
+  destination(user: User): { channel: 'email' | 'sms'; to: string };
+  compose(code: string, to: string, context: ComposeContext): OutgoingMessage;
+}
+
+export interface VerificationMethod {
+  readonly id: MethodId;
+  /** 'code': the user types a code. 'confirmation' (voice, push; later): the flow waits for a confirmation. */
+  readonly kind: 'code' | 'confirmation';
+  /** A phone or an authenticator proves more than a mailbox: see the flow's "never weaker than sign-in" rule. */
+  readonly strong: boolean;
+  isRegistered(user: User): boolean;
+  /** The masked hint the pages show. */
+  hint(user: User): string;
+  /** A stable, plausible hint for an identifier that has no account (decoy flows), from a keyed hash. */
+  decoyHint(seed: Buffer): string;
+  /** Methods that send to a phone first ask for the complete number and compare it (set for SMS). */
+  matchDestination?(user: User, typed: string, policy: RecoveryPolicy): DestinationCheck;
+  /** Methods that send a code: how. */
+  delivery?: CodeDelivery;
+  /** Methods whose code the user holds (TOTP): the check, each code accepted once. */
+  verifyHeld?(user: User, code: string): Promise<boolean>;
+}

@@ -1,0 +1,39 @@
+// "Enter a code from my authenticator app": TOTP (RFC 6238) with otplib: 30-second steps, the current step or the
+// one before (a code typed just as it changed), each code accepted once even across parallel requests — the time
+// step it matched is claimed (a unique insert), so a replay of that code loses. The seed is stored sealed with
+// DATA_ENCRYPTION_KEY (security/encryption.ts).
+import { generateSecret, generateURI, verify } from 'otplib';
+import type { Connection } from 'mongoose';
+import { claim, type ExpiringDoc } from '../db/atomic.ts';
+import type { SecretBox } from '../security/encryption.ts';
+import type { VerificationMethod } from './method.ts';
+
+export const USED_TOTP_STEPS = 'totp_used_steps';
+/** A used step is remembered past the window in which its code could be accepted (current + one back). */
+const REMEMBER_SECONDS = 120;
+
+export function createTotpMethod({ connection, box, clock = Date.now }: { connection: Connection; box: SecretBox; clock?: () => number }): VerificationMethod {
+  const used = connection.db!.collection<ExpiringDoc>(USED_TOTP_STEPS);
+  return {
+    id: 'totp',
+    kind: 'code',
+    strong: true,
+    isRegistered: (user) => Boolean(user.securityInfo?.authenticator?.totpSecret),
+    // Nothing about an app can be masked usefully; the page names the method only.
+    hint: () => '',
+    decoyHint: () => '',
+    async verifyHeld(user, code) {
+      if (!/^\d{6}$/.test(code)) return false; // otplib throws on anything else
+      const secret = box.open(user.securityInfo.authenticator!.totpSecret!);
+      const result = await verify({ secret, token: code, epoch: Math.floor(clock() / 1000), epochTolerance: [30, 0] });
+      if (!result.valid || !('timeStep' in result)) return false;
+      return claim(used, `${user._id}:${result.timeStep}`, new Date(clock() + REMEMBER_SECONDS * 1000));
+    },
+  };
+}
+
+/** A new authenticator seed: the sealed form to store, and the otpauth URI the user's app scans. */
+export function newAuthenticator(box: SecretBox, { issuer, label }: { issuer: string; label: string }) {
+  const secret = generateSecret();
+  return { sealed: box.seal(secret), uri: generateURI({ issuer, label, secret }), secret };
+}

@@ -1,0 +1,96 @@
+// The recovery and lockout policy: one typed document. Defaults live here, in code; an admin's overrides are kept
+// in MongoDB (policy/store.ts) and changed with `npm run admin -- policy set`. Every number has a reason next to it.
+import { z } from 'zod';
+
+/** Verification methods, in the order the recovery pages list them. Voice and push arrive in a later release. */
+export const METHOD_IDS = ['email', 'sms', 'totp'] as const;
+export type MethodId = (typeof METHOD_IDS)[number];
+
+const count = z.number().int().min(1);
+const seconds = z.number().int().min(1);
+
+export const policySchema = z
+  .object({
+    /** Methods a user may prove themselves with during recovery. */
+    methodsEnabled: z.array(z.enum(METHOD_IDS)).min(1).default(['email', 'sms', 'totp']),
+    /** How many different methods a recovery needs (accounts with the admin role always need 2). */
+    methodsRequired: z.union([z.literal(1), z.literal(2)]).default(1),
+    /** Minimum password length in code points: 15 for a password that is the only factor (NIST SP 800-63B-4). */
+    passwordMinLength: z.number().int().min(8).max(64).default(15),
+    lockout: z
+      .object({
+        /** Wrong passwords before the account locks (Entra smart lockout: 10). */
+        threshold: count.max(100).default(10),
+        /** The first lockout lasts this long; each further one is `growth` times longer, up to `maxSeconds`. */
+        initialSeconds: seconds.default(60),
+        growth: z.number().min(1).max(10).default(2),
+        maxSeconds: seconds.default(3600),
+        /** How many recent wrong passwords are remembered, so repeating one is not counted twice (Entra: 3). */
+        rememberWrong: z.number().int().min(0).max(10).default(3),
+      })
+      .default({ threshold: 10, initialSeconds: 60, growth: 2, maxSeconds: 3600, rememberWrong: 3 }),
+    codes: z
+      .object({
+        /** One-time codes sent by email or text message expire after this long (at most 10 minutes). */
+        lifetimeSeconds: seconds.max(600).default(600),
+        /** Wrong entries allowed per code before it is void. */
+        maxTries: count.max(10).default(5),
+        /** Digits per code (at least 6). */
+        digits: z.number().int().min(6).max(10).default(6),
+      })
+      .default({ lifetimeSeconds: 600, maxTries: 5, digits: 6 }),
+    limits: z
+      .object({
+        /** Messages to one email address or phone number: per 10 minutes and per hour. */
+        perDestination10Min: count.default(3),
+        perDestinationHour: count.default(5),
+        /** Messages requested from one IP address per hour. */
+        perIpHour: count.default(20),
+        /** Messages sent for one account per hour. */
+        perAccountHour: count.default(10),
+        /** All messages of this installation per hour (a cap on SMS fraud and bills). */
+        globalPerHour: count.default(1000),
+        /**
+         * Codes entered per account per day, right ones included, before recovery is blocked for the rest of the day
+         * (Entra blocks after 5 failures). Each try is counted before it is compared, so parallel guesses across any
+         * number of flows stay within this budget; a normal two-step recovery with a few typos needs 4-6.
+         */
+        proofAttemptsPerDay: count.default(10),
+        /** Recovery flows started per IP per hour. */
+        flowsPerIpHour: count.default(30),
+      })
+      .default({ perDestination10Min: 3, perDestinationHour: 5, perIpHour: 20, perAccountHour: 10, globalPerHour: 1000, proofAttemptsPerDay: 10, flowsPerIpHour: 30 }),
+    /** Country calling codes text messages may go to (e.g. ["1", "33", "44"]); empty allows every country. */
+    allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
+    /** Where "Contact your administrator" and "contact Support" lead. */
+    helpdesk: z
+      .object({ url: z.url().optional(), email: z.email().optional() })
+      .default({}),
+    notify: z
+      .object({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
+      .default({ onReset: true, onUnlock: true, onLockout: true }),
+  })
+  .strict();
+
+export type RecoveryPolicy = z.output<typeof policySchema>;
+export type PolicyOverrides = z.input<typeof policySchema>;
+
+export const DEFAULT_POLICY: RecoveryPolicy = policySchema.parse({});
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+}
+
+/** Defaults with `overrides` laid over them (nested objects merged key by key), validated. */
+export function resolvePolicy(overrides: unknown): RecoveryPolicy {
+  const parsed = policySchema.safeParse(overrides ?? {});
+  if (!parsed.success) {
+    throw new PolicyError(parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+/** How many methods a recovery of this account needs: the policy's number, and always 2 for administrators. */
+export function requiredMethodCount(policy: RecoveryPolicy, roles: readonly string[]): 1 | 2 {
+  return roles.includes('admin') ? 2 : policy.methodsRequired;
+}

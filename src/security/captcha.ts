@@ -1,0 +1,127 @@
+// CAPTCHA: a picture (svg-captcha) and an audio alternative (captcha-audio.ts) of one answer that never leaves the
+// server. Each CAPTCHA is one document `{ _id, answer, seed, expiresAt }` in `captchas`, read by `_id` only, and
+// checked once: `check` consumes it (deleteOne by _id) before comparing, so an answer, right or wrong, is tried
+// once, even by parallel requests.
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import svgCaptcha from 'svg-captcha';
+import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
+import { speak } from './captcha-audio.ts';
+
+/** Holds expiring documents: the composition should add it to the collections db/expiry.ts sweeps. */
+export const CAPTCHA_COLLECTION = 'captchas';
+export const CAPTCHA_LIFETIME_MS = 10 * 60_000;
+export const ANSWER_LENGTH = 6;
+
+/**
+ * Characters that are unambiguous both to read (in svg-captcha's distorted font) and to hear (as espeak-ng's US
+ * English letter names); 13^6 ≈ 4.8 million answers. Letters are shown in capitals; the comparison ignores case.
+ * What is left out, and why:
+ *   0 1      look like O and I/l.
+ *   A        "ay" rhymes with K and is the start of "eight"; looks like 4.
+ *   B C D E G P T V Z   the "ee" letters, which differ only in their first consonant (hard to hear through noise);
+ *                       besides, B looks like 8, D like 0, G like 6, T like 7, Z like 2, V like U and Y.
+ *   H        "aitch" sounds like "eight".
+ *   I        looks like 1 and l; "eye" sounds like Y ("why").
+ *   J        "jay" rhymes with K; looks like I in some glyphs.
+ *   L        "el" rhymes with F ("ef"); l looks like 1.
+ *   M N      "em" and "en" differ only in the nasal; N also ends "seven".
+ *   O Q      look like 0 (and each other); "cue" rhymes with U and with the end of W.
+ *   S        looks like 5; "es" rhymes with F.
+ *   U        "you" is the end of W ("double-you"); looks like V.
+ *   X        "ex" rhymes with F and sounds like the end of "six".
+ * The audio clips (src/security/captcha-audio/, scripts/captcha-audio.sh) exist for exactly these characters.
+ */
+export const ALPHABET = '23456789FKRWY';
+
+const PICTURE = { width: 260, height: 80, fontSize: 64, noise: 3, color: false };
+const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+interface CaptchaDoc extends ExpiringDoc {
+  answer: string;
+  /** base64url of 32 random bytes: the audio's noise and timing, so every download of one CAPTCHA is the same. */
+  seed: string;
+}
+
+export interface CaptchaDeps {
+  connection: Connection;
+  /** Development and tests only (config `CAPTCHA_TEST_ANSWER`): every CAPTCHA's answer, shown and spoken as well. */
+  testAnswer?: string | undefined;
+  /** Now, in milliseconds (tests move it). */
+  clock?: () => number;
+}
+
+export interface Captcha {
+  /** A new CAPTCHA; the id is all the page gets (for the picture and audio URLs and a hidden field). */
+  issue(): Promise<{ id: string }>;
+  /** The picture, an SVG with an accessible name (`title`); undefined when the id is unknown, used or expired. */
+  image(id: string, options?: { title?: string }): Promise<string | undefined>;
+  /** A 16-bit mono PCM WAV speaking the characters; undefined when the id is unknown, used or expired. */
+  audio(id: string): Promise<Buffer | undefined>;
+  /** True once for the right answer (case and spaces ignored); the CAPTCHA is used up by any check. */
+  check(id: string, answer: string): Promise<boolean>;
+}
+
+/** svg-captcha's main export draws a given text, but its typings only declare `create`, which picks the text itself. */
+const drawText = svgCaptcha as unknown as (text: string, options: typeof PICTURE) => string;
+
+export function randomAnswer(length = ANSWER_LENGTH): string {
+  let answer = '';
+  for (let i = 0; i < length; i += 1) answer += ALPHABET[randomInt(ALPHABET.length)];
+  return answer;
+}
+
+export function normalizeAnswer(input: string): string {
+  return input.normalize('NFKC').replace(/\s+/g, '').toLowerCase();
+}
+
+function sameAnswer(expected: string, given: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(normalizeAnswer(text)).digest();
+  return timingSafeEqual(digest(expected), digest(given));
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+export function createCaptcha({ connection, testAnswer, clock = Date.now }: CaptchaDeps): Captcha {
+  const collection = () => connection.db!.collection<ExpiringDoc>(CAPTCHA_COLLECTION);
+
+  /** The live CAPTCHA of this id, by `_id` alone; expiry is checked here, the sweeper only cleans up. */
+  async function live(id: string): Promise<CaptchaDoc | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    const doc = (await collection().findOne({ _id: id })) as CaptchaDoc | null;
+    return doc && doc.expiresAt.getTime() > clock() ? doc : undefined;
+  }
+
+  return {
+    async issue() {
+      const id = randomBytes(16).toString('base64url');
+      const fields = { answer: testAnswer ?? randomAnswer(), seed: randomBytes(32).toString('base64url') };
+      const expiresAt = new Date(clock() + CAPTCHA_LIFETIME_MS);
+      // 128 random bits do not collide; if they ever did, failing beats handing out someone else's CAPTCHA.
+      if (!(await claim(collection(), id, expiresAt, fields))) throw new Error('CAPTCHA id collision');
+      return { id };
+    },
+
+    async image(id, { title = 'CAPTCHA' } = {}) {
+      const doc = await live(id);
+      if (!doc) return undefined;
+      const name = escapeXml(title);
+      // svg-captcha draws paths only (no <text>); the name goes into role/aria-label and a <title>.
+      return drawText(doc.answer, PICTURE).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
+    },
+
+    async audio(id) {
+      const doc = await live(id);
+      return doc && speak(doc.answer, Buffer.from(doc.seed, 'base64url'));
+    },
+
+    async check(id, answer) {
+      const doc = await live(id);
+      // Whoever deletes it decides: every other check of this CAPTCHA, in parallel or later, is false.
+      if (!doc || !(await consume(collection(), id))) return false;
+      return sameAnswer(doc.answer, answer);
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// Code challenges: a code that was sent somewhere, stored only as its keyed hash, with an expiry. Checking one
+// takes a try from its budget first (so no number of parallel guesses gets more than `maxTries` comparisons), and
+// a right code is then consumed (deleteOne: of parallel right answers exactly one wins). A new code for the same
+// purpose is a new challenge; the tries already counted elsewhere (per account) stay counted.
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { consume, type ExpiringDoc } from '../db/atomic.ts';
+import { createCodeHasher, generateCode, normalizeCode, sameHash } from './codes.ts';
+
+export const CHALLENGES = 'code_challenges';
+
+interface ChallengeDoc extends ExpiringDoc {
+  codeHash: string;
+  /** What the challenge is for, e.g. "recovery:<flowId>:email"; a code answers only its own purpose. */
+  purpose: string;
+}
+
+export type ChallengeCheck = 'accepted' | 'wrong' | 'expired';
+
+export interface Challenges {
+  /** A new challenge and its code (to send; never stored in clear). */
+  create(purpose: string, digits: number, lifetimeSeconds: number): Promise<{ id: string; code: string }>;
+  /**
+   * Compares `input` with the challenge's code. The caller has already taken the try from its budgets.
+   * `expired` also covers a challenge already used or replaced.
+   */
+  check(id: string, purpose: string, input: string): Promise<ChallengeCheck>;
+  /** Removes a challenge that was replaced ("Try again") or whose tries ran out. */
+  discard(id: string): Promise<void>;
+}
+
+export function createChallenges(connection: Connection, hashKey: string, clock: () => number = Date.now): Challenges {
+  const docs = connection.db!.collection<ChallengeDoc>(CHALLENGES);
+  const hash = createCodeHasher(hashKey);
+
+  return {
+    async create(purpose, digits, lifetimeSeconds) {
+      const id = randomBytes(16).toString('base64url');
+      const code = generateCode(digits);
+      await docs.insertOne({ _id: id, purpose, codeHash: hash(id, code), expiresAt: new Date(clock() + lifetimeSeconds * 1000) });
+      return { id, code };
+    },
+
+    async check(id, purpose, input) {
+      const doc = await docs.findOne({ _id: id });
+      if (!doc || doc.purpose !== purpose || doc.expiresAt.getTime() <= clock()) return 'expired';
+      if (!sameHash(doc.codeHash, hash(id, normalizeCode(input)))) return 'wrong';
+      // Right: exactly one of any parallel right answers gets to use it.
+      return (await consume(docs, id)) ? 'accepted' : 'expired';
+    },
+
+    async discard(id) {
+      await docs.deleteOne({ _id: id });
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The rules for a new password (accounts/password-rules.ts), each at its boundary: length in code points after
+// NFKC from the policy's minimum, 64 always allowed, no composition rules, whole common passwords refused, and
+// passwords built from the user's own names refused, each with its own reason (a message id with a text in every
+// catalogue).
+import { describe, expect, it } from '@jest/globals';
+import { checkNewPassword, PASSWORD_REASONS, type PasswordRuleOptions } from '../../src/accounts/password-rules.ts';
+import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
+import { en } from '../../src/http/messages/en.ts';
+import { fr } from '../../src/http/messages/fr.ts';
+
+const MIN = 15; // NIST SP 800-63B-4 for a password that is the only factor; written out so a change fails here
+const EMOJI = '😀'; // one code point, two UTF-16 units
+const ada: PasswordRuleOptions = { minLength: MIN, identifiers: ['adal', 'ada.lovelace+work@example.test', 'Ada Lovelace'] };
+
+const check = (password: string, options: PasswordRuleOptions = ada) => checkNewPassword(password, options);
+
+describe('length', () => {
+  it('has the policy default of 15', () => {
+    expect(DEFAULT_POLICY.passwordMinLength).toBe(MIN);
+  });
+
+  it(`refuses ${MIN - 1} code points and accepts ${MIN}, counting an emoji as one`, async () => {
+    expect(EMOJI.repeat(MIN - 1).length).toBeGreaterThan(MIN); // long enough if UTF-16 units were counted
+    expect(await check(EMOJI.repeat(MIN - 1))).toEqual({ ok: false, reason: 'password.too_short' });
+    expect(await check(EMOJI.repeat(MIN))).toEqual({ ok: true });
+    expect(await check('tiger lamp sofa')).toEqual({ ok: true }); // 15
+    expect(await check('tiger lamp sof')).toEqual({ ok: false, reason: 'password.too_short' });
+  });
+
+  it('counts after NFKC: a decomposed é is one character, a ligature is two', async () => {
+    const decomposed = 'cafe\u0301 ' + 'x'.repeat(MIN - 6); // NFKC: "café " + 9 = 14
+    expect([...decomposed].length).toBe(MIN);
+    expect(await check(decomposed)).toEqual({ ok: false, reason: 'password.too_short' });
+    const ligature = '\ufb01'.repeat(8); // "ﬁ" ×8 is "fi" ×8 after NFKC: 16
+    expect(await check(ligature)).toEqual({ ok: true });
+  });
+
+  it('takes the minimum from the policy, and always allows 64', async () => {
+    expect(await check('a longer sentence of words', { ...ada, minLength: 27 })).toEqual({ ok: false, reason: 'password.too_short' });
+    expect(await check('a longer sentence of words!', { ...ada, minLength: 27 })).toEqual({ ok: true });
+    const sixtyFour = 'four words per line '.repeat(4).slice(0, 64);
+    expect([...sixtyFour]).toHaveLength(64);
+    expect(await check(sixtyFour)).toEqual({ ok: true });
+    expect(await check(sixtyFour, { ...ada, minLength: 200 })).toEqual({ ok: true });
+  });
+
+  it('refuses more than 1024 code points', async () => {
+    expect(await check('z'.repeat(1024))).toEqual({ ok: true });
+    expect(await check('z'.repeat(1025))).toEqual({ ok: false, reason: 'password.too_long' });
+  });
+});
+
+describe('no composition rules', () => {
+  it('accepts a long all-lowercase passphrase with spaces', async () => {
+    expect(await check('purple elephants dance quietly')).toEqual({ ok: true });
+  });
+
+  it('accepts symbols, quotes and emoji as typed', async () => {
+    expect(await check(`<"quoted"> & \\ ${EMOJI} tea`)).toEqual({ ok: true });
+  });
+});
+
+describe('common passwords', () => {
+  it.each(['passwordpassword', 'PasswordPassword', '1234567890qwerty', 'qwertyuiop12345', 'Pa$$wordStandard', 'drowssapdrowssap'])('refuses %j', async (password) => {
+    expect(await check(password)).toEqual({ ok: false, reason: 'password.common' });
+  });
+
+  it('refuses short ones too when the policy allows short passwords', async () => {
+    for (const password of ['password', 'P@ssw0rd', 'Password1', 'iloveyou']) {
+      expect(await check(password, { ...ada, minLength: 8 })).toEqual({ ok: false, reason: 'password.common' });
+    }
+  });
+
+  it('compares the whole password only: a common one inside a longer password is fine', async () => {
+    expect(await check('passwordpassword and more words')).toEqual({ ok: true });
+    expect(await check('my iloveyou is for Grace')).toEqual({ ok: true });
+  });
+});
+
+describe('passwords built from the user’s own names', () => {
+  it.each([
+    ['the username, decorated', 'adal-2024-adal!!!'],
+    ['the username repeated', 'adaladaladaladal'],
+    ['the display name and digits', 'Ada Lovelace 1815-1852'],
+    ['the email address', 'ada.lovelace+work@example.test'],
+    ['the email local part repeated', 'ada.lovelace ada.lovelace'],
+    ['a name word repeated', 'lovelace lovelace lovelace'],
+    ['a name plus a few letters', 'AdaLovelace xyz 12345'],
+    ['the name backwards', 'ecalevol ada ecalevol ada'],
+    ['the service name', 'latchkey latchkey 2025'],
+  ])('refuses %s', async (_, password) => {
+    expect(await check(password)).toEqual({ ok: false, reason: 'password.identifier' });
+  });
+
+  it('accepts a password that only mentions a name among other words', async () => {
+    expect(await check('ada likes counting engines')).toEqual({ ok: true });
+    expect(await check('AdaLovelace plus enough')).toEqual({ ok: true }); // ten more letters: a different password
+  });
+
+  it('ignores empty identifiers and takes each user’s own', async () => {
+    expect(await check('adaladaladaladal', { minLength: MIN, identifiers: ['grace', '', 'grace@example.test'] })).toEqual({ ok: true });
+  });
+});
+
+describe('messages', () => {
+  it('has a text for every reason, and the rules and guidance, in English and French', () => {
+    for (const id of [...PASSWORD_REASONS, 'password.rules_title', 'password.rule_length', 'password.rule_not_guessable', 'password.guidance'] as const) {
+      expect(en[id]).toBeTruthy();
+      expect(fr[id]).toBeTruthy();
+      expect(fr[id]).not.toBe(en[id]);
+    }
+    expect(en['password.too_short']).toContain('{min}');
+    expect(en['password.rule_length']).toContain('{min}');
+  });
+});

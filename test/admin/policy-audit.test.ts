@@ -1,0 +1,48 @@
+// `npm run admin -- policy …` and `audit list`, run as real processes against a running server's database: a policy
+// change applies to the running server without a restart; a bad one is refused and changes nothing.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createUser } from '../helpers/factories.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import { createAuditLog } from '../../src/audit/audit.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+const admin = (args: string[]) => runAdmin(server.dbUri, args);
+
+it('sets, shows and resets policy values; the running server applies them', async () => {
+  const set = await admin(['policy', 'set', 'lockout.threshold=4', 'methodsRequired=2', 'helpdesk.url=https://help.example.com', 'allowedCountryCodes=["1","33"]']);
+  expect(set.code).toBe(0);
+  const shown = JSON.parse((await admin(['policy', 'show', '--json'])).stdout) as { policy: { lockout: { threshold: number; initialSeconds: number }; methodsRequired: number; allowedCountryCodes: string[] } };
+  expect(shown.policy).toMatchObject({ methodsRequired: 2, allowedCountryCodes: ['1', '33'], lockout: { threshold: 4, initialSeconds: 60 } });
+  await new Promise((resolve) => setTimeout(resolve, 5100)); // the server's policy cache
+  expect((await server.latchkey.policy.current()).lockout.threshold).toBe(4);
+
+  expect((await admin(['policy', 'set', 'lockout.threshold=null'])).code).toBe(0);
+  expect(JSON.parse((await admin(['policy', 'show', '--json'])).stdout).policy.lockout.threshold).toBe(10);
+});
+
+it('refuses an invalid value or an unknown setting and changes nothing', async () => {
+  const before = (await admin(['policy', 'show', '--json'])).stdout;
+  for (const bad of ['methodsRequired=3', 'codes.lifetimeSeconds=3600', 'noSuchSetting=1', 'passwordMinLength=abc']) {
+    const run = await admin(['policy', 'set', bad]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('nothing changed');
+  }
+  expect((await admin(['policy', 'show', '--json'])).stdout).toBe(before);
+});
+
+it('lists audit events newest first, by account and by support code', async () => {
+  const user = await createUser(server);
+  const audit = createAuditLog(server.connection);
+  await audit.record({ type: 'recovery.started', accountId: user._id, supportCode: 'ABCDEF12', reason: 'account' });
+  await audit.record({ type: 'password.reset', accountId: user._id, supportCode: 'ZZZZZZ99' });
+  const byAccount = JSON.parse((await admin(['audit', 'list', '--account', user.username, '--json'])).stdout) as Array<{ type: string }>;
+  expect(byAccount.map((e) => e.type)).toEqual(['password.reset', 'recovery.started']);
+  const byCode = JSON.parse((await admin(['audit', 'list', '--support-code', 'abcdef12', '--json'])).stdout) as Array<{ type: string }>;
+  expect(byCode.map((e) => e.type)).toEqual(['recovery.started']);
+});

@@ -1,0 +1,424 @@
+// "Can't access your account?" in a real browser (headless Debian chromium driven by playwright-core), under our
+// real Content Security Policy: a person locks the account with wrong passwords on the sign-in page the demo relying
+// party sent them to, recovers it (reset with two proofs, email then text message; or unlock with one), follows
+// "Sign in" back to the same sign-in, and lands signed in at the application. Every recovery page on the way, with
+// and without an error shown, must pass axe-core's WCAG 2.2 AA rules; a screenshot of each goes to
+// test-artifacts/browser/recovery-*.png for a human to look at. The audio CAPTCHA must be a playable file.
+//
+// Codes are read where a developer reads them: the development outbox (no SMTP_URL, so email lands there too).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Result } from 'axe-core';
+import { createDemoRp } from '../../scripts/demo-rp.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, outbox, registerMethods, textedCode, waitFor } from '../helpers/recovery.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ARTIFACTS = join(ROOT, 'test-artifacts/browser');
+const AXE_SOURCE = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const NEW_PASSWORD = 'a brand new passphrase for latchkey';
+const LOCKOUT_THRESHOLD = 3;
+// Two shared cores: pages, argon2 hashing and axe runs can be slow.
+const STEP_MS = 30_000;
+const TEST_MS = 300_000;
+
+interface Person {
+  user: User;
+  alternateEmail: string;
+  mobilePhone: string;
+  /** The mobile number as a person types it. */
+  typedPhone: string;
+}
+
+let server: TestServer;
+let rpServer: Server;
+let rpOrigin: string;
+let browser: Browser;
+let ada: Person;
+let grace: Person;
+
+async function person(name: string, lastDigits: string): Promise<Person> {
+  const user = await createUser(server, { name });
+  const alternateEmail = `alt-${user.username}@example.net`;
+  const mobilePhone = `+1415555${lastDigits}`;
+  await registerMethods(server, user, { alternateEmail, mobilePhone });
+  return { user, alternateEmail, mobilePhone, typedPhone: `+1 415 555 ${lastDigits}` };
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  expect(server.config.delivery.emailToOutbox).toBe(true);
+  // Three wrong passwords lock; an hour long, so only the recovery can be what lets the person back in.
+  await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+  ada = await person('Ada Lovelace', '0142');
+  grace = await person('Grace Hopper', '0177');
+  rpServer = createServer();
+  await new Promise<void>((resolve) => rpServer.listen(0, '127.0.0.1', resolve));
+  rpOrigin = `http://127.0.0.1:${(rpServer.address() as AddressInfo).port}`;
+  const client = await createClient(server, {
+    client_name: 'Demo App',
+    redirect_uris: [`${rpOrigin}/callback`],
+    post_logout_redirect_uris: [`${rpOrigin}/`],
+  });
+  const rp = await createDemoRp({ issuer: server.issuer, clientId: client.client_id, clientSecret: client.client_secret!, origin: rpOrigin });
+  rpServer.on('request', rp.app.callback());
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  rpServer?.closeAllConnections();
+  await new Promise<void>((resolve) => (rpServer ? rpServer.close(() => resolve()) : resolve()));
+  await server?.close();
+});
+
+// ---- helpers ---------------------------------------------------------------------------------------------------
+
+/** A fresh browser profile (no device cookie, no session) with our CSP in force; CSP reports are collected. */
+async function openBrowser(): Promise<{ context: BrowserContext; page: Page; cspErrors: string[] }> {
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1024, height: 768 } });
+  context.setDefaultTimeout(STEP_MS);
+  context.setDefaultNavigationTimeout(STEP_MS);
+  const page = await context.newPage();
+  const cspErrors: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
+  });
+  return { context, page, cspErrors };
+}
+
+function describeViolation(violation: Result): string {
+  const nodes = violation.nodes.map((node) => `    at ${node.target.join(' ')}\n      ${(node.failureSummary ?? '').replace(/\n/g, '\n      ')}`);
+  return `  ${violation.id} (${violation.impact ?? 'unknown impact'}): ${violation.help}\n    ${violation.helpUrl}\n${nodes.join('\n')}`;
+}
+
+/** Accessibility problems of every page, reported together at the end of each walk so one run shows them all. */
+const problems: string[] = [];
+const checked: string[] = [];
+
+/**
+ * Saves a full-page screenshot as recovery-<name>.png and runs axe-core in the page. The script is evaluated by the
+ * test driver, which our CSP does not govern, so the page is checked exactly as it is served.
+ */
+async function checkPage(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `recovery-${name}.png`), fullPage: true });
+  await page.evaluate(AXE_SOURCE);
+  const { violations, passed } = await page.evaluate(async (tags) => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
+    const results = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return { violations: results.violations, passed: results.passes.map((rule) => rule.id) };
+  }, WCAG_TAGS);
+  // Guards against a check that silently did not run: a real page passes some rules.
+  expect(passed).toEqual(expect.arrayContaining(['document-title', 'html-has-lang']));
+  checked.push(name);
+  if (violations.length) problems.push(`recovery-${name} (${page.url()}):\n${violations.map(describeViolation).join('\n')}`);
+}
+
+const issuerOrigin = () => new URL(server.issuer).origin;
+const messageShown = (page: Page, id: string) => page.locator(`[data-message-id="${id}"]`).first().waitFor();
+
+/** The panel of the chosen method (a region named after it) on the verification page. */
+const panel = (page: Page, method: 'Email my alternate email' | 'Text my mobile phone') => page.getByRole('region', { name: method });
+
+/** The demo app's home → "Sign in" → our sign-in page; returns the interaction's URL. */
+async function startAtTheApp(page: Page): Promise<string> {
+  await page.goto(`${rpOrigin}/`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.waitForURL(`${issuerOrigin()}/interaction/**`);
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  await page.getByText('to continue to Demo App').waitFor();
+  return page.url();
+}
+
+/** Submits the sign-in form; a refusal answers with the same page and "Invalid user ID or password.". */
+async function signIn(page: Page, login: string, password: string): Promise<void> {
+  await page.getByLabel('Email or username', { exact: true }).fill(login);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function expectRefused(page: Page, signInUrl: string): Promise<void> {
+  await page.getByRole('alert').filter({ hasText: 'Invalid user ID or password.' }).waitFor();
+  expect(page.url().startsWith(signInUrl)).toBe(true);
+}
+
+/** Three different wrong passwords (a repeated one counts once), then the right one is refused too: locked. */
+async function lockAccount(page: Page, person: Person, signInUrl: string): Promise<void> {
+  for (let i = 1; i <= LOCKOUT_THRESHOLD; i += 1) {
+    await signIn(page, person.user.email, `wrong password number ${i}`);
+    await expectRefused(page, signInUrl);
+  }
+  await signIn(page, person.user.email, PASSWORD);
+  await expectRefused(page, signInUrl);
+  expect(await server.latchkey.accounts.isLocked(person.user._id)).toBe(true);
+}
+
+/** Signed in at the app's sign-in page: consent (a first visit) → back at the app as this person. */
+async function consentAndLandAtTheApp(page: Page, person: Person): Promise<void> {
+  await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${rpOrigin}/`);
+  await page.getByText(`Signed in as ${person.user.name} (${person.user.email})`).waitFor();
+  await page.getByRole('row', { name: `sub ${person.user._id}` }).waitFor();
+}
+
+/** Verification-code emails to `to` in the development outbox, newest first. */
+async function codeEmails(to: string) {
+  return (await outbox(server)).filter((m) => m.channel === 'email' && m.to === to && m.subject === 'Your verification code');
+}
+
+/** The code of the email that arrives after `before` code emails to `to` (delivery is queued, so wait for it). */
+async function emailedCode(to: string, before: number): Promise<string> {
+  return waitFor(
+    async () => {
+      const mails = await codeEmails(to);
+      return mails.length > before ? /\b(\d{6})\b/.exec(mails[0]!.text)?.[1] : undefined;
+    },
+    `a code email to ${to}`,
+    STEP_MS,
+  );
+}
+
+const smsCount = async (to: string) => (await outbox(server)).filter((m) => m.channel === 'sms' && m.to === to).length;
+
+/** "Can't access your account?" from the sign-in page → Who are you? (identifier and CAPTCHA) → the goal page. */
+async function identify(page: Page, person: Person, screenshots?: { page: string; error: string }): Promise<void> {
+  await page.getByRole('link', { name: "Can't access your account?" }).click();
+  await page.waitForURL(`${issuerOrigin()}/recover?from=**`);
+  await page.getByRole('heading', { level: 1, name: 'Get back into your account' }).waitFor();
+  await page.getByRole('heading', { level: 2, name: 'Who are you?' }).waitFor();
+  await page.getByRole('img', { name: 'Picture of the characters to enter' }).waitFor();
+  if (screenshots) await checkPage(page, screenshots.page);
+  const answer = page.getByLabel('Enter the characters in the picture or the words in the audio');
+  if (screenshots) {
+    // A mistyped CAPTCHA: the same page with a new picture, the identifier kept, the answer field marked invalid.
+    await page.getByLabel('Email or Username', { exact: true }).fill(person.user.email);
+    await answer.fill('WRONG1');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await messageShown(page, 'recover.captcha_wrong');
+    expect(await page.getByLabel('Email or Username', { exact: true }).inputValue()).toBe(person.user.email);
+    expect(await answer.getAttribute('aria-invalid')).toBe('true');
+    expect(await answer.inputValue()).toBe('');
+    await checkPage(page, screenshots.error);
+  }
+  await page.getByLabel('Email or Username', { exact: true }).fill(person.user.email);
+  await answer.fill(CAPTCHA_ANSWER);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
+}
+
+/** Picks a goal on the goal page → the first verification step. */
+async function chooseGoal(page: Page, goal: "I forgot my password" | "I know my password, but still can't sign in"): Promise<void> {
+  await page.getByRole('radio', { name: goal }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('group', { name: 'Please choose the first contact method we should use for verification:' }).waitFor();
+}
+
+/** Picks a method on a verification step (the form above any panel) → that method's panel. */
+async function chooseMethod(page: Page, method: 'Email my alternate email' | 'Text my mobile phone'): Promise<Locator> {
+  await page.getByRole('radio', { name: method }).check();
+  await page.getByRole('button', { name: 'Next' }).first().click();
+  const region = panel(page, method);
+  await region.waitFor();
+  return region;
+}
+
+/** Types the code into the panel's field and presses the panel's Next. */
+async function enterCode(region: Locator, code: string): Promise<void> {
+  await region.getByLabel('Enter your verification code').fill(code);
+  await region.getByRole('button', { name: 'Next' }).click();
+}
+
+/** Texts a code to the typed number (the panel must ask for it) and returns the code from the outbox. */
+async function textMe(page: Page, person: Person, region: Locator, screenshot?: string): Promise<string> {
+  const before = await smsCount(person.mobilePhone);
+  await region.getByLabel('Enter your phone number').fill(person.typedPhone);
+  await region.getByRole('button', { name: 'Text', exact: true }).click();
+  await messageShown(page, 'recover.code_sent_sms');
+  await panel(page, 'Text my mobile phone').getByText(`*****${person.mobilePhone.slice(-2)}`).waitFor();
+  if (screenshot) await checkPage(page, screenshot);
+  return textedCode(server, person.mobilePhone, before);
+}
+
+// ---- the walks -------------------------------------------------------------------------------------------------
+
+describe('recovery in a browser', () => {
+  it('the audio CAPTCHA on "Who are you?" is a playable file under our CSP', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    await page.goto(`${server.origin}/recover`);
+    const audio = page.locator('audio#captcha-audio');
+    await audio.waitFor({ state: 'attached' });
+    // The player is named by the text above it.
+    expect(await audio.evaluate((el) => document.getElementById(el.getAttribute('aria-labelledby')!)?.textContent)).toBe('Play the characters as audio');
+    const loaded = await audio.evaluate(
+      (element) =>
+        new Promise<{ readyState: number; duration: number; error: number | null; src: string }>((resolve) => {
+          const player = element as HTMLAudioElement;
+          const done = () => resolve({ readyState: player.readyState, duration: player.duration, error: player.error?.code ?? null, src: player.currentSrc });
+          player.addEventListener('canplay', done, { once: true });
+          player.addEventListener('error', done, { once: true });
+          player.load(); // preload="none": nothing is fetched until asked
+        }),
+    );
+    expect(loaded.error).toBeNull();
+    expect(loaded.readyState).toBeGreaterThanOrEqual(2);
+    expect(Number.isFinite(loaded.duration)).toBe(true);
+    expect(loaded.duration).toBeGreaterThan(1);
+    // And it plays (autoplay allowed by the launch flag): time advances.
+    const played = await audio.evaluate(async (element) => {
+      const player = element as HTMLAudioElement;
+      player.muted = true;
+      await player.play();
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const at = player.currentTime;
+      player.pause();
+      return at;
+    });
+    expect(played).toBeGreaterThan(0);
+    expect(cspErrors).toEqual([]);
+    await context.close();
+  }, TEST_MS);
+
+  it('reset: locked out at the app sign-in, proves it with email then text message, new password, back to the same sign-in, signed in at the app', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    const signInUrl = await startAtTheApp(page);
+    await lockAccount(page, ada, signInUrl);
+
+    // "Can't access your account?" → Who are you? (with a mistyped CAPTCHA first) → the goal.
+    await identify(page, ada, { page: 'identify', error: 'identify-error' });
+    await checkPage(page, 'goal');
+    await chooseGoal(page, 'I forgot my password');
+    expect(await page.getByRole('radio').count()).toBe(2); // email and phone: the registered methods
+    await page.getByRole('navigation', { name: 'Progress' }).waitFor();
+    await checkPage(page, 'methods');
+
+    // Step 1: the alternate email, shown masked; "Email" sends the code.
+    const emailPanel = await chooseMethod(page, 'Email my alternate email');
+    await emailPanel.getByText(`(${ada.alternateEmail[0]}*****@e*****.net)`).waitFor();
+    await checkPage(page, 'email');
+    const emailsBefore = (await codeEmails(ada.alternateEmail)).length;
+    await emailPanel.getByRole('button', { name: 'Email', exact: true }).click();
+    await messageShown(page, 'recover.code_sent_email');
+    await checkPage(page, 'code-email');
+    const mailed = await emailedCode(ada.alternateEmail, emailsBefore);
+
+    // A mistyped code: the same page, the error announced and tied to the field.
+    const wrong = mailed === '000000' ? '111111' : '000000';
+    await enterCode(panel(page, 'Email my alternate email'), wrong);
+    await page.getByRole('alert').filter({ hasText: 'That code did not work.' }).waitFor();
+    const codeField = panel(page, 'Email my alternate email').getByLabel('Enter your verification code');
+    expect(await codeField.getAttribute('aria-invalid')).toBe('true');
+    expect(await codeField.getAttribute('aria-describedby')).toBe('form-error');
+    await checkPage(page, 'code-error');
+    await enterCode(panel(page, 'Email my alternate email'), mailed);
+
+    // Step 2: the mailbox alone is not enough for an account with a phone; only the phone is offered.
+    await page.getByRole('group', { name: 'Please choose the second contact method we should use for verification:' }).waitFor();
+    expect(await page.getByRole('radio').count()).toBe(1);
+    await page.getByRole('listitem').filter({ hasText: 'verification step 1' }).filter({ hasText: '(done)' }).waitFor();
+    await checkPage(page, 'methods-step2');
+    const smsPanel = await chooseMethod(page, 'Text my mobile phone');
+    await smsPanel.getByText(`complete mobile phone number (*****${ada.mobilePhone.slice(-2)})`).waitFor();
+    await checkPage(page, 'phone');
+
+    // A number that is not theirs: refused, nothing sent.
+    const textsBefore = await smsCount(ada.mobilePhone);
+    await smsPanel.getByLabel('Enter your phone number').fill('+1 415 555 0999');
+    await smsPanel.getByRole('button', { name: 'Text', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'This phone number does not match the one we have for your account.' }).waitFor();
+    expect(await panel(page, 'Text my mobile phone').getByLabel('Enter your phone number').getAttribute('aria-invalid')).toBe('true');
+    await checkPage(page, 'phone-error');
+    expect(await smsCount(ada.mobilePhone)).toBe(textsBefore);
+
+    const texted = await textMe(page, ada, panel(page, 'Text my mobile phone'), 'code-sms');
+    await enterCode(panel(page, 'Text my mobile phone'), texted);
+
+    // The new password, typed twice (a mismatch first).
+    await page.getByRole('heading', { level: 2, name: 'Choose a new password' }).waitFor();
+    await checkPage(page, 'password');
+    await page.getByLabel('Enter new password').fill(NEW_PASSWORD);
+    await page.getByLabel('Confirm new password').fill(`${NEW_PASSWORD}!`);
+    await page.getByRole('button', { name: 'Finish' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The two passwords are not the same.' }).waitFor();
+    await checkPage(page, 'password-error');
+    await page.getByLabel('Enter new password').fill(NEW_PASSWORD);
+    await page.getByLabel('Confirm new password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Finish' }).click();
+
+    await page.getByRole('heading', { level: 2, name: 'Your password has been reset' }).waitFor();
+    await checkPage(page, 'done-reset');
+
+    // "Sign in" returns to the very sign-in the app started, where the new password works.
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.waitForURL(`${issuerOrigin()}/interaction/**`);
+    expect(page.url()).toBe(signInUrl);
+    await page.getByText('to continue to Demo App').waitFor();
+    await signIn(page, ada.user.email, NEW_PASSWORD);
+    await consentAndLandAtTheApp(page, ada);
+
+    expect(cspErrors).toEqual([]);
+    await context.close();
+    expect(problems.join('\n\n')).toBe('');
+  }, TEST_MS);
+
+  it('unlock: locked out at the app sign-in, proves it with a text message, unlocks, signs in with the old password', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    const signInUrl = await startAtTheApp(page);
+    await lockAccount(page, grace, signInUrl);
+
+    await identify(page, grace);
+    await chooseGoal(page, "I know my password, but still can't sign in");
+    await page.getByRole('listitem').filter({ hasText: 'unlock your account' }).waitFor();
+    await checkPage(page, 'unlock-methods');
+    const smsPanel = await chooseMethod(page, 'Text my mobile phone');
+    await smsPanel.getByText('which can be used to unlock your account').waitFor();
+    await checkPage(page, 'unlock-phone');
+    const texted = await textMe(page, grace, smsPanel, 'unlock-code-sms');
+    await enterCode(panel(page, 'Text my mobile phone'), texted);
+
+    // One strong proof is enough to unlock; the password stays as it is.
+    await page.getByRole('heading', { level: 2, name: 'Unlock your account' }).waitFor();
+    await checkPage(page, 'unlock');
+    await page.getByRole('button', { name: 'Unlock my account' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Your account has been unlocked' }).waitFor();
+    await checkPage(page, 'done-unlock');
+    expect(await server.latchkey.accounts.isLocked(grace.user._id)).toBe(false);
+
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.waitForURL(`${issuerOrigin()}/interaction/**`);
+    expect(page.url()).toBe(signInUrl);
+    await signIn(page, grace.user.email, PASSWORD);
+    await consentAndLandAtTheApp(page, grace);
+
+    expect(cspErrors).toEqual([]);
+    await context.close();
+    expect(problems.join('\n\n')).toBe('');
+  }, TEST_MS);
+
+  it('checked every recovery page', () => {
+    expect(checked).toEqual(
+      expect.arrayContaining(['identify', 'identify-error', 'goal', 'methods', 'email', 'code-email', 'code-error', 'phone', 'phone-error', 'code-sms', 'password', 'password-error', 'done-reset', 'unlock', 'done-unlock']),
+    );
+  });
+});

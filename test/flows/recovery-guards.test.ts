@@ -1,0 +1,108 @@
+// The recovery flow cannot be skipped or replayed: posting a later step early, replaying a step, a foreign CSRF
+// token and a flow cookie from another browser are all refused, with a page that says so, and change nothing.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Browser, findForm, messageIds } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+let server: TestServer;
+let user: User;
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  user = await createUser(server);
+  await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net`, mobilePhone: '+14155550199' });
+});
+afterAll(() => server.close());
+
+const flowOf = async (url: string) => server.connection.db!.collection<FlowDoc>(FLOWS).findOne({ _id: /\/recover\/([\w-]+)/.exec(url)![1]! });
+const flowUrlOf = (body: string) => /action="(\/recover\/[\w-]{16,})\//.exec(body)![1]!;
+
+it('refuses a later step posted early, with the current step shown and nothing changed', async () => {
+  const browser = new Browser();
+  const goal = await identify(server, browser, user.username);
+  const flowUrl = flowUrlOf(goal.body);
+  const csrf = findForm(goal, '/goal').fields.csrf!;
+  for (const step of ['password', 'unlock', 'code', 'send', 'method']) {
+    const early = await browser.post(`${server.origin}${flowUrl}/${step}`, { csrf, password: 'x'.repeat(20), confirm: 'x'.repeat(20), code: '123456', method: 'email' });
+    expect(early.status).toBe(409);
+    expect(messageIds(early)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.goal_heading']));
+  }
+  expect(await flowOf(flowUrl)).toMatchObject({ state: 'goal', seq: 0 });
+});
+
+it('refuses a replayed step and a second tab posting the same step', async () => {
+  const browser = new Browser();
+  const goal = await identify(server, browser, user.username);
+  const form = findForm(goal, '/goal');
+  const [first, second] = await Promise.all([
+    browser.post(form.action, { ...form.fields, goal: 'reset' }),
+    browser.post(form.action, { ...form.fields, goal: 'unlock' }),
+  ]);
+  expect([first.status, second.status].sort()).toEqual([303, 409]);
+  const flow = await flowOf(form.action);
+  expect(flow).toMatchObject({ state: 'verify', seq: 1 });
+  const replay = await browser.post(form.action, { ...form.fields, goal: flow!.goal === 'reset' ? 'unlock' : 'reset' });
+  expect(replay.status).toBe(409);
+  expect(await flowOf(form.action)).toMatchObject({ state: 'verify', seq: 1, goal: flow!.goal });
+});
+
+it('refuses a foreign CSRF token with 403 and changes nothing', async () => {
+  const mine = new Browser();
+  const theirs = new Browser();
+  const goal = await identify(server, mine, user.username);
+  const other = await identify(server, theirs, user.username);
+  const form = findForm(goal, '/goal');
+  const forged = await mine.post(form.action, { ...form.fields, csrf: findForm(other, '/goal').fields.csrf!, goal: 'reset' });
+  expect(forged.status).toBe(403);
+  expect(messageIds(forged)).toContain('error.csrf');
+  expect(await flowOf(form.action)).toMatchObject({ state: 'goal', seq: 0 });
+  const missing = await mine.post(form.action, { goal: 'reset' });
+  expect(missing.status).toBe(403);
+});
+
+it('refuses a flow from another browser, and an old tab once a new flow started', async () => {
+  const owner = new Browser();
+  const goal = await identify(server, owner, user.username);
+  const flowUrl = flowUrlOf(goal.body);
+  const stranger = new Browser();
+  await stranger.get(`${server.origin}/recover`); // has its own CSRF cookie, but not the flow's
+  const seen = await stranger.get(`${server.origin}${flowUrl}`);
+  expect(seen.status).toBe(410);
+  expect(messageIds(seen)).toContain('recover.expired');
+  // The owner starts again in a second tab: the first flow no longer answers this browser.
+  await identify(server, owner, user.username);
+  const oldTab = await owner.post(`${server.origin}${flowUrl}/goal`, { ...findForm(goal, '/goal').fields, goal: 'reset' });
+  expect(oldTab.status).toBe(410);
+  expect(await flowOf(flowUrl)).toMatchObject({ state: 'goal', seq: 0 });
+});
+
+it('keeps the identifier and gives a fresh CAPTCHA after a wrong answer; a CAPTCHA answers once', async () => {
+  const browser = new Browser();
+  const start = await browser.get(`${server.origin}/recover`);
+  const form = findForm(start, '/recover');
+  const wrong = await browser.post(form.action, { ...form.fields, identifier: user.username, captcha: 'nope', action: 'next' });
+  expect(wrong.status).toBe(200);
+  expect(messageIds(wrong)).toContain('recover.captcha_wrong');
+  expect(findForm(wrong, '/recover').fields.identifier).toBe(user.username);
+  expect(findForm(wrong, '/recover').fields.captchaId).not.toBe(form.fields.captchaId);
+  // The first CAPTCHA was used by the wrong answer: its right answer no longer works.
+  const reused = await browser.post(form.action, { ...form.fields, identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  expect(messageIds(reused)).toContain('recover.captcha_wrong');
+});
+
+it('cancels: the flow ends and its steps are refused', async () => {
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+  const panel = await chooseMethod(browser, methods, 'email');
+  const sent = await sendCode(browser, panel);
+  const flowUrl = flowUrlOf(sent.body);
+  // "Cancel" is a second button of the step's form (formaction): post what it posts.
+  const cancelled = await browser.post(`${server.origin}${flowUrl}/cancel`, { csrf: findForm(sent, '/code').fields.csrf! });
+  expect(messageIds(cancelled)).toContain('recover.cancelled');
+  expect(await flowOf(flowUrl)).toBeNull();
+  expect((await browser.get(`${server.origin}${flowUrl}`)).status).toBe(410);
+});

@@ -1,0 +1,172 @@
+// Codes and limits of the recovery flow: expiry, single use, tries per code, the per-account budget of proofs
+// across any number of flows, TOTP replays, send limits per destination and per IP (refused sends reach no
+// provider), and the allowed phone countries.
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode } from '../helpers/recovery.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+let server: TestServer;
+let offset = 0;
+let phones = 0;
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER }, { clock: () => Date.now() + offset });
+});
+afterAll(() => server.close());
+/** Generous limits for the whole file (every request comes from 127.0.0.1), with one test's changes on top. */
+const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500 };
+async function policy({ limits = {}, ...rest }: { limits?: Record<string, number>; [key: string]: unknown } = {}) {
+  await server.latchkey.policy.save({ ...rest, limits: { ...GENEROUS, ...limits } });
+}
+
+beforeEach(async () => {
+  offset = 0;
+  await policy();
+});
+
+async function userWithPhone(): Promise<{ user: User; phone: string; totp: (epoch?: number) => string }> {
+  const user = await createUser(server);
+  phones += 1;
+  const phone = `+1415555${String(2000 + phones)}`;
+  const { totp } = await registerMethods(server, user, { mobilePhone: phone, authenticator: true });
+  return { user, phone, totp };
+}
+
+/** A browser at the code field of a text message sent to the user's phone. */
+async function atSmsCode(user: User, phone: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  return { browser, page: await sendCode(browser, panel, { phone }) };
+}
+
+const auditCount = (filter: Record<string, unknown>) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments(filter);
+const textsTo = async (phone: string) => (await outbox(server)).filter((m) => m.to === phone).length;
+
+it('refuses an expired code', async () => {
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  const code = await textedCode(server, phone);
+  offset = 11 * 60_000; // codes live 10 minutes
+  const late = await enterCode(browser, page, code);
+  expect(messageIds(late)).toContain('recover.code_expired');
+});
+
+it('accepts a code once, even when it is posted twice at the same moment', async () => {
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  const code = await textedCode(server, phone);
+  const form = findForm(page, '/code');
+  const answers = await Promise.all([browser.post(form.action, { ...form.fields, code }), browser.post(form.action, { ...form.fields, code })]);
+  expect(answers.filter((a) => a.status === 303)).toHaveLength(1);
+  const replay = await browser.post(form.action, { ...form.fields, code });
+  expect(replay.status).toBe(409);
+});
+
+it('voids a code after too many tries; "Try again" sends a new one and the tries already counted stay', async () => {
+  await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 5 } });
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  const code = await textedCode(server, phone);
+  let current = page;
+  for (let i = 0; i < 3; i += 1) {
+    current = await enterCode(browser, current, '000000');
+    expect(messageIds(current)).toContain('recover.code_wrong');
+  }
+  expect(messageIds(await enterCode(browser, current, code))).toContain('recover.code_expired');
+  // A new code: the account's budget of 5 proofs has 1 left.
+  const form = findForm(current, '/code');
+  await browser.follow(await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
+  const fresh = await textedCode(server, phone, 1);
+  const page2 = await browser.follow(await browser.get(form.action.replace(/\/code$/, '')));
+  const accepted = await enterCode(browser, page2, fresh);
+  expect(messageIds(accepted)).toContain('recover.password_heading');
+});
+
+it('bounds 20 parallel guesses across many flows by the account budget', async () => {
+  await policy({ limits: { proofAttemptsPerDay: 5 } });
+  const { user, phone } = await userWithPhone();
+  const flows = await Promise.all(Array.from({ length: 4 }, () => atSmsCode(user, phone)));
+  const guesses = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => {
+      const { browser, page } = flows[i % 4]!;
+      const form = findForm(page, '/code');
+      return browser.post(form.action, { ...form.fields, code: String(100000 + i) });
+    }),
+  );
+  expect(guesses.filter((g) => g.status === 200)).toHaveLength(5); // compared, and wrong
+  expect(guesses.filter((g) => g.status === 429).every((g) => messageIds(g).includes('recover.blocked'))).toBe(true);
+  expect(guesses.filter((g) => g.status === 429)).toHaveLength(15);
+  expect(await auditCount({ accountId: user._id, type: 'code.failed' })).toBe(5);
+});
+
+it('accepts an authenticator code once, also when two flows post it in parallel', async () => {
+  const { user, totp } = await userWithPhone();
+  const atTotp = async () => {
+    const browser = new Browser();
+    const page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'totp');
+    return { browser, form: findForm(page, '/code') };
+  };
+  const [a, b] = await Promise.all([atTotp(), atTotp()]);
+  const code = totp();
+  const answers = await Promise.all([a, b].map(({ browser, form }) => browser.post(form.action, { ...form.fields, code })));
+  expect(answers.map((x) => x.status).sort()).toEqual([200, 303]);
+  const c = await atTotp();
+  expect(messageIds(await c.browser.follow(await c.browser.post(c.form.action, { ...c.form.fields, code })))).toContain('recover.code_wrong');
+});
+
+it('refuses sends over the destination limit without calling the provider', async () => {
+  await policy({ limits: { perDestination10Min: 2 } });
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  await textedCode(server, phone);
+  const resend = async (from: Page) => {
+    const form = findForm(from, '/code');
+    return browser.follow(await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
+  };
+  const second = await resend(page);
+  await textedCode(server, phone, 1);
+  const third = await resend(second);
+  expect(messageIds(third)).toEqual(messageIds(second)); // looks the same
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await textsTo(phone)).toBe(2);
+  expect(await auditCount({ accountId: user._id, type: 'code.refused', reason: 'limit_destination' })).toBe(1);
+});
+
+it('refuses sends over the per-IP limit, whatever X-Forwarded-For says, without calling the provider', async () => {
+  offset = 7 * 3600_000; // a fresh hour for this address's budget, untouched by the other tests
+  await policy({ limits: { perIpHour: 1 } });
+  const first = await userWithPhone();
+  const second = await userWithPhone();
+  await atSmsCode(first.user, first.phone);
+  await textedCode(server, first.phone);
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, second.user.username), 'reset'), 'sms');
+  const form = findForm(panel, '/send');
+  await browser.post(form.action, { ...form.fields, phone: second.phone }, { 'x-forwarded-for': '203.0.113.9' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await textsTo(second.phone)).toBe(0);
+  expect(await auditCount({ accountId: second.user._id, type: 'code.refused', reason: 'limit_ip' })).toBe(1);
+});
+
+it('refuses a phone number in a country the policy does not allow', async () => {
+  await policy({ allowedCountryCodes: ['33', '44'] });
+  const { user, phone } = await userWithPhone();
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  const refused = await browser.follow(await browser.post(findForm(panel, '/send').action, { ...findForm(panel, '/send').fields, phone }));
+  expect(messageIds(refused)).toContain('recover.phone_country');
+  expect(await textsTo(phone)).toBe(0);
+});
+
+it('refuses a phone number that is not the registered one, sending nothing', async () => {
+  const { user, phone } = await userWithPhone();
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  const wrong = await sendCode(browser, panel, { phone: '+14155550000' });
+  expect(messageIds(wrong)).toContain('recover.phone_mismatch');
+  expect(await textsTo(phone)).toBe(0);
+});

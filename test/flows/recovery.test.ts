@@ -1,0 +1,242 @@
+// "Can't access your account?" walked through HTTP against the real database, a real SMTP server (started here)
+// and the development outbox for text messages: reset with one method and with two, unlock, each method, the decoy
+// flow of an unknown identifier, and what a reset does to the relying party's sessions and tokens.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startSmtpSink, type SmtpSink } from '../delivery/smtp-sink.ts';
+import {
+  CAPTCHA_ANSWER,
+  chooseGoal,
+  chooseMethod,
+  emailedCode,
+  enterCode,
+  identify,
+  outbox,
+  registerMethods,
+  sendCode,
+  submit,
+  textedCode,
+  waitFor,
+} from '../helpers/recovery.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const NEW_PASSWORD = 'a brand new passphrase for latchkey';
+
+let server: TestServer;
+let sink: SmtpSink;
+let config: client.Configuration;
+const redirectUri = () => `${server.origin}/cb`;
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url });
+  config = await discover(server, await createClient(server));
+});
+afterAll(async () => {
+  await server.close();
+  await sink.close();
+});
+
+let phoneCounter = 0;
+/** A user with every method registered, each with its own destination. */
+async function userWithMethods(): Promise<{ user: User; alternateEmail: string; mobilePhone: string; totp: (epoch?: number) => string }> {
+  const user = await createUser(server);
+  phoneCounter += 1;
+  const alternateEmail = `alt-${user.username}@example.net`;
+  const mobilePhone = `+1415555${String(1000 + phoneCounter).padStart(4, '0')}`;
+  const { totp } = await registerMethods(server, user, { alternateEmail, mobilePhone, authenticator: true });
+  return { user, alternateEmail, mobilePhone, totp };
+}
+
+/** Stored through the server's own policy store, so it applies at once (other instances: within seconds). */
+async function setPolicy(overrides: Record<string, unknown>) {
+  await server.latchkey.policy.save(overrides);
+}
+
+const sessionAndTokens = async (user: User) => {
+  const browser = new Browser();
+  const start = await authorizationUrl(config, redirectUri());
+  const callback = await signInAndConsent(browser, start, user.username, redirectUri());
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  return { browser, tokens };
+};
+
+async function silent(browser: Browser): Promise<URLSearchParams> {
+  const start = await authorizationUrl(config, redirectUri(), { prompt: 'none', scope: 'openid' });
+  return new URL((await browser.follow(await browser.get(start.url.href), redirectUri())).url).searchParams;
+}
+
+describe('reset with one method', () => {
+  it('returns to the same relying-party sign-in, which then works with the new password; the old sessions and tokens are dead', async () => {
+    const { user, alternateEmail, mobilePhone } = await userWithMethods();
+    await setPolicy({});
+    const before = await sessionAndTokens(user);
+
+    // The person is at the RP's sign-in page and follows "Can't access your account?".
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri());
+    const loginPage = await openLoginPage(browser, start.url);
+    const recoverLink = /href="([^"]*\/recover)"/.exec(loginPage.body)![1]!;
+    const whoAreYou = await browser.follow(await browser.get(new URL(recoverLink, loginPage.url).href));
+    expect(messageIds(whoAreYou)).toEqual(expect.arrayContaining(['recover.identify_intro', 'captcha.picture']));
+    const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.email, captcha: CAPTCHA_ANSWER, action: 'next' });
+    expect(messageIds(goal)).toContain('recover.goal_heading');
+
+    const methods = await chooseGoal(browser, goal, 'reset');
+    expect(messageIds(methods)).toEqual(expect.arrayContaining(['recover.choose_first', 'recover.method_email', 'recover.method_sms', 'recover.method_totp']));
+    const emailPanel = await chooseMethod(browser, methods, 'email');
+    expect(emailPanel.body).toContain('a*****@e*****.net');
+    const sent = await sendCode(browser, emailPanel);
+    expect(messageIds(sent)).toContain('recover.code_sent_email');
+    const mailed = await emailedCode(sink, alternateEmail);
+
+    // An email alone is not enough for an account that has a phone or an authenticator: step 2 asks for one.
+    const step2 = await enterCode(browser, sent, mailed);
+    expect(messageIds(step2)).toContain('recover.choose_second');
+    expect(messageIds(step2)).not.toContain('recover.method_email');
+    const smsPanel = await chooseMethod(browser, step2, 'sms');
+    expect(messageIds(smsPanel)).toContain('recover.sms_intro');
+    expect(smsPanel.body).toContain(`*****${mobilePhone.slice(-2)}`);
+    // The number typed the way people write it; it matches once both are normalised.
+    const texted = await sendCode(browser, smsPanel, { phone: `(415) 555-${mobilePhone.slice(-4)}` });
+    const smsCode = await textedCode(server, mobilePhone);
+    const passwordPage = await enterCode(browser, texted, smsCode);
+    expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'password.rule_length']));
+
+    const weak = await submit(browser, passwordPage, '/password', { password: 'password', confirm: 'password' });
+    expect(messageIds(weak)).toContain('password.too_short');
+    const done = await submit(browser, weak, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+
+    // Back to the same sign-in of the same RP request, and the new password works there.
+    const backLink = /href="(\/interaction\/[^"]+)"/.exec(done.body)![1]!;
+    const again = await browser.follow(await browser.get(new URL(backLink, done.url).href));
+    expect(again.status).toBe(200);
+    const callback = await browser.follow(await submitLogin(browser, again, user.username, NEW_PASSWORD), redirectUri());
+    const afterConsent = callback.url.startsWith(redirectUri()) ? callback : await browser.follow(await browser.post(findForm(callback, '/confirm').action, findForm(callback, '/confirm').fields), redirectUri());
+    const tokens = await client.authorizationCodeGrant(config, new URL(afterConsent.url), { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    expect(tokens.claims()?.sub).toBe(user._id);
+
+    // What was issued before the reset is dead; the old password no longer works.
+    expect((await client.tokenIntrospection(config, before.tokens.access_token)).active).toBe(false);
+    await expect(client.refreshTokenGrant(config, before.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await silent(before.browser)).get('error')).toBe('login_required');
+    const stranger = new Browser();
+    const oldPassword = await submitLogin(stranger, await openLoginPage(stranger, (await authorizationUrl(config, redirectUri())).url), user.username, PASSWORD);
+    expect(oldPassword.status).toBe(200);
+    expect(messageIds(oldPassword)).toContain('login.invalid');
+
+    // Every contact is told, with a "This wasn't me" link.
+    const notices = await waitFor(() => {
+      const found = sink.received.filter((m) => m.subject === 'Your password was reset');
+      return found.length >= 2 ? found : undefined;
+    }, 'reset notices');
+    expect(notices.map((m) => JSON.stringify(m.to)).join()).toContain(user.email);
+    expect(notices[0]!.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
+    const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'password.reset' }).toArray();
+    expect(audit).toHaveLength(1);
+  });
+});
+
+describe('reset with two methods (policy), and each method', () => {
+  it('needs two different methods when the policy says 2, and accepts an authenticator code', async () => {
+    await setPolicy({ methodsRequired: 2 });
+    const { user, mobilePhone, totp } = await userWithMethods();
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    expect(messageIds(methods)).toEqual(expect.arrayContaining(['recover.crumb_step1', 'recover.crumb_step2', 'recover.crumb_password']));
+    const totpPanel = await chooseMethod(browser, methods, 'totp');
+    expect(messageIds(totpPanel)).toContain('recover.totp_intro');
+    expect(totpPanel.body).toContain('autocomplete="one-time-code"');
+    expect(totpPanel.body).toContain('inputmode="numeric"');
+    const step2 = await enterCode(browser, totpPanel, totp());
+    expect(messageIds(step2)).toContain('recover.choose_second');
+    expect(messageIds(step2)).not.toContain('recover.method_totp');
+    const sent = await sendCode(browser, await chooseMethod(browser, step2, 'sms'), { phone: mobilePhone });
+    const passwordPage = await enterCode(browser, sent, await textedCode(server, mobilePhone));
+    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.signIn(user.username, NEW_PASSWORD)).ok).toBe(true);
+    await setPolicy({});
+  });
+
+  it('ends a text message with the origin-bound line, without a trailing newline', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    const browser = new Browser();
+    const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+    await sendCode(browser, panel, { phone: mobilePhone });
+    const code = await textedCode(server, mobilePhone);
+    const [text] = (await outbox(server)).filter((m) => m.to === mobilePhone);
+    expect(text!.text.endsWith(`\n@${new URL(server.issuer).host} #${code}`)).toBe(true);
+  });
+});
+
+describe('unlock', () => {
+  it('keeps the password and clears the lockout, after a proof', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    await setPolicy({ lockout: { threshold: 3, initialSeconds: 3600 } });
+    for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `wrong password number ${i}`);
+    expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.email), 'unlock');
+    expect(messageIds(methods)).toContain('recover.crumb_unlock');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    const unlockPage = await enterCode(browser, sent, await textedCode(server, mobilePhone));
+    expect(messageIds(unlockPage)).toContain('recover.unlock_intro');
+    const done = await submit(browser, unlockPage, '/unlock');
+    expect(messageIds(done)).toContain('recover.done_unlock');
+    expect(await server.latchkey.accounts.isLocked(user._id)).toBe(false);
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
+    await waitFor(() => sink.received.find((m) => m.subject === 'Your account was unlocked' && JSON.stringify(m.to).includes(user.email)), 'the unlock notice');
+    await setPolicy({});
+  });
+});
+
+describe('an unknown identifier', () => {
+  /** The structure of a page: status, message ids, form actions with the flow id blanked, field names. */
+  const shape = (page: Page) => ({
+    status: page.status,
+    ids: messageIds(page).filter((id) => id !== 'recover.method_totp' && id !== 'recover.method_sms' && id !== 'recover.method_email'),
+    actions: [...page.body.matchAll(/action="([^"]*)"/g)].map((m) => m[1]!.replace(/\/recover\/[\w-]{16,}/, '/recover/FLOW')),
+    fields: [...new Set([...page.body.matchAll(/name="([^"]+)"/g)].map((m) => m[1]))].sort(),
+  });
+
+  it('walks a decoy flow identical in structure to a real one, with stable hints, sends nothing, and every code fails', async () => {
+    const { user } = await userWithMethods();
+    const real = new Browser();
+    const decoy = new Browser();
+    const unknown = `nobody-${Date.now()}@example.org`;
+    const realGoal = await identify(server, real, user.username);
+    const decoyGoal = await identify(server, decoy, unknown);
+    expect(shape(decoyGoal)).toEqual(shape(realGoal));
+    const realMethods = await chooseGoal(real, realGoal, 'reset');
+    const decoyMethods = await chooseGoal(decoy, decoyGoal, 'reset');
+    expect(shape(decoyMethods)).toEqual(shape(realMethods));
+    const outboxBefore = (await outbox(server)).length;
+
+    const realEmail = await chooseMethod(real, realMethods, 'email');
+    const decoyEmail = await chooseMethod(decoy, decoyMethods, 'email');
+    expect(shape(decoyEmail)).toEqual(shape(realEmail));
+    const hint = /[a-z]\*{5}@[a-z]\*{5}\.[a-z]+/.exec(decoyEmail.body)![0];
+    // The same identifier always shows the same hint.
+    const again = new Browser();
+    expect(await chooseMethod(again, await chooseGoal(again, await identify(server, again, unknown.toUpperCase()), 'reset'), 'email')).toMatchObject({ body: expect.stringContaining(hint) });
+
+    const decoySent = await sendCode(decoy, decoyEmail);
+    expect(shape(decoySent)).toEqual(shape(await sendCode(real, realEmail)));
+    const wrong = await enterCode(decoy, decoySent, '123456');
+    expect(wrong.status).toBe(200);
+    expect(messageIds(wrong)).toContain('recover.code_wrong');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // give a (wrong) send time to show up
+    expect(sink.received.filter((m) => JSON.stringify(m.to).includes('nobody-'))).toHaveLength(0);
+    expect((await outbox(server)).length).toBe(outboxBefore);
+  });
+});
+

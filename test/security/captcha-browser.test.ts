@@ -1,0 +1,87 @@
+// The CAPTCHA partial in a real browser (headless Debian chromium), on one of our pages with our Content Security
+// Policy in force: the picture renders, the audio element loads and plays the WAV, and axe-core finds no WCAG 2.2
+// AA problem in the partial. A screenshot goes to test-artifacts/security/ for a human to look at.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import ejs from 'ejs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import type { Result } from 'axe-core';
+import { translator } from '../../src/http/i18n.ts';
+import { VIEWS_DIR } from '../../src/http/render.ts';
+import { createCaptcha } from '../../src/security/captcha.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { readWav } from './wav.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ARTIFACTS = join(ROOT, 'test-artifacts/security');
+const AXE_SOURCE = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+let server: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const describeViolation = (v: Result) => `${v.id}: ${v.help} at ${v.nodes.map((node) => node.target.join(' ')).join(', ')}`;
+
+it('shows the picture and plays the audio under our CSP, and the partial passes axe-core', async () => {
+  const captcha = createCaptcha({ connection: server.connection, testAnswer: 'K7RW3Y' });
+  const { id } = await captcha.issue();
+  const expectedSeconds = readWav((await captcha.audio(id))!).durationSeconds;
+  const partial = await ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { t: translator('en'), captchaId: id }, { async: true });
+
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1024, height: 900 } });
+  const page = await context.newPage();
+  const blocked: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+  });
+  // One of our pages (the 404 page), so the browser applies our security headers to everything the partial loads.
+  await page.goto(`${server.origin}/captcha-test-page`);
+  await page.evaluate((html) => {
+    document.querySelector('main')!.innerHTML = `<form id="captcha-form" method="post" action="/nowhere">${html}</form>`;
+  }, partial);
+
+  await page.getByRole('img', { name: 'Picture of the characters to enter' }).waitFor();
+  await page.waitForFunction(() => (document.getElementById('captcha-picture') as HTMLImageElement).complete);
+  expect(await page.$eval('#captcha-picture', (img) => (img as HTMLImageElement).naturalWidth)).toBe(260);
+
+  const audio = await page.$eval('#captcha-audio', (element) => {
+    const player = element as HTMLAudioElement;
+    return new Promise<{ readyState: number; duration: number; error: number | null }>((resolve) => {
+      const done = () => resolve({ readyState: player.readyState, duration: player.duration, error: player.error?.code ?? null });
+      player.addEventListener('canplaythrough', done, { once: true });
+      player.addEventListener('error', done, { once: true });
+      player.load(); // preload="none": nothing is fetched until asked
+    });
+  });
+  expect(audio.error).toBeNull();
+  expect(audio.readyState).toBe(4);
+  expect(audio.duration).toBeCloseTo(expectedSeconds, 2);
+  expect(blocked).toEqual([]);
+
+  await page.screenshot({ path: join(ARTIFACTS, 'captcha.png'), fullPage: true });
+  await page.evaluate(AXE_SOURCE); // evaluated by the test driver, which our CSP does not govern
+  const { violations, passed } = await page.evaluate(async (tags) => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
+    const results = await axe.run('#captcha-form', { runOnly: { type: 'tag', values: tags } });
+    return { violations: results.violations, passed: results.passes.map((rule) => rule.id) };
+  }, WCAG_TAGS);
+  expect(passed).toEqual(expect.arrayContaining(['image-alt', 'label']));
+  expect(violations.map(describeViolation)).toEqual([]);
+  await context.close();
+});

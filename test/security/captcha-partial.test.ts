@@ -1,0 +1,90 @@
+// views/partials/captcha.ejs, the CAPTCHA part of the recovery form, rendered as the recovery page will include it:
+// every control named (for screen readers and for tests, by message id), the fields a browser should not
+// autocorrect or remember, and nothing unescaped.
+import { describe, expect, it } from '@jest/globals';
+import ejs from 'ejs';
+import { join } from 'node:path';
+import { translator } from '../../src/http/i18n.ts';
+import { VIEWS_DIR } from '../../src/http/render.ts';
+
+const ID = 'AbCdEfGhIjKlMnOpQrStUv';
+
+function render(locals: Record<string, unknown>, locale = 'en'): Promise<string> {
+  return ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { t: translator(locale), ...locals }, { async: true });
+}
+
+/** The opening tag of the element with this id. */
+function tag(html: string, id: string): string {
+  const found = new RegExp(`<[a-z]+\\b[^>]*\\bid="${id}"[^>]*>`, 's').exec(html)?.[0];
+  if (!found) throw new Error(`no element with id ${id} in:\n${html}`);
+  return found.replace(/\s+/g, ' ');
+}
+
+describe('the CAPTCHA partial', () => {
+  it('shows the picture from our route, named by its alt text', async () => {
+    const img = tag(await render({ captchaId: ID }), 'captcha-picture');
+    expect(img).toMatch(/^<img /);
+    expect(img).toContain(`src="/recover/captcha/${ID}.svg"`);
+    expect(img).toContain('alt="Picture of the characters to enter"');
+    expect(img).toContain('data-message-id="captcha.picture"');
+  });
+
+  it('has a "New picture" button that submits without validating the form', async () => {
+    const html = await render({ captchaId: ID });
+    const button = /<button\b[^>]*>([^<]*)<\/button>/s.exec(html)!;
+    expect(button[0]).toContain('type="submit"');
+    expect(button[0]).toContain('name="action" value="new-captcha"');
+    expect(button[0]).toMatch(/\sformnovalidate[\s>]/);
+    expect(button[0]).toContain('data-message-id="captcha.new_picture"');
+    expect(button[1]).toBe('New picture');
+  });
+
+  it('offers the audio from our route, loaded only when played, with a label', async () => {
+    const html = await render({ captchaId: ID });
+    const audio = tag(html, 'captcha-audio');
+    expect(audio).toMatch(/^<audio /);
+    expect(audio).toContain(`src="/recover/captcha/${ID}.wav"`);
+    expect(audio).toMatch(/\scontrols[\s>]/);
+    expect(audio).toContain('preload="none"');
+    const labelId = /aria-labelledby="([^"]+)"/.exec(audio)![1]!;
+    expect(html).toMatch(new RegExp(`id="${labelId}"[^>]*>Play the characters as audio<`));
+  });
+
+  it('has an answer field with its label, not autocompleted, autocapitalised or spell-checked, and required', async () => {
+    const html = await render({ captchaId: ID });
+    const input = tag(html, 'captcha');
+    for (const attribute of ['name="captcha"', 'type="text"', 'autocomplete="off"', 'autocapitalize="off"', 'spellcheck="false"']) {
+      expect(input).toContain(attribute);
+    }
+    expect(input).toMatch(/\srequired[\s>]/);
+    expect(input).not.toContain('value=');
+    expect(input).not.toContain('aria-invalid');
+    expect(html).toMatch(/<label for="captcha" data-message-id="captcha.answer">Enter the characters in the picture or the words in the audio<\/label>/);
+    expect(input).toContain('aria-describedby="captcha-hint"');
+  });
+
+  it('marks the field invalid and describes it with the error it is given', async () => {
+    const html = await render({ captchaId: ID, captchaError: 'recover.captcha_wrong' });
+    const input = tag(html, 'captcha');
+    expect(input).toContain('aria-invalid="true"');
+    expect(input).toContain('aria-describedby="captcha-error captcha-hint"');
+    expect(tag(html, 'captcha-error')).toContain('data-message-id="recover.captcha_wrong"');
+  });
+
+  it('speaks French on French pages, with every message translated', async () => {
+    const html = await render({ captchaId: ID }, 'fr');
+    expect(html).toContain('alt="Image des caractères à saisir"');
+    expect(html).toContain('>Nouvelle image</button>');
+    expect(html).toContain('>Écouter les caractères</label>');
+    expect(html).toContain('Saisissez les caractères de l’image ou les mots de l’audio</label>');
+    // A missing message would show as its id.
+    const text = html.replace(/<[^>]*>/g, ' ');
+    expect(text).not.toMatch(/captcha\.[a-z_]+/);
+  });
+
+  it('escapes what it is given', async () => {
+    const html = await render({ captchaId: '"><script>x</script>' });
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&#34;&gt;&lt;script&gt;');
+  });
+});

@@ -1,0 +1,101 @@
+// The CAPTCHA's picture and audio as a browser fetches them from a real server: the right types, never cached,
+// a 404 for anything but a live CAPTCHA, and the answer in neither.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CAPTCHA_LIFETIME_MS, createCaptcha, type Captcha } from '../../src/security/captcha.ts';
+import { captchaUrls } from '../../src/security/captcha-routes.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { readWav } from './wav.ts';
+
+const ANSWER = 'K7RW3Y';
+let server: TestServer;
+let captcha: Captcha;
+let now = Date.now();
+
+beforeAll(async () => {
+  server = await startTestServer({}, { clock: () => now });
+  // Issued as the recovery flow will: on the server's database, with its clock.
+  captcha = createCaptcha({ connection: server.connection, testAnswer: ANSWER, clock: () => now });
+});
+afterAll(() => server.close());
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(server.origin + path, { headers });
+
+describe('GET /recover/captcha/:id.svg', () => {
+  it('serves the picture as image/svg+xml, not cached, with an accessible name in the page language', async () => {
+    const { id } = await captcha.issue();
+    const response = await get(captchaUrls(id).image);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const svg = await response.text();
+    expect(svg).toMatch(/^<svg [^>]*aria-label="Picture of the characters to enter"/);
+    expect(svg).toContain('<title>Picture of the characters to enter</title>');
+    expect(svg.toLowerCase()).not.toContain(ANSWER.toLowerCase());
+
+    const french = await (await get(captchaUrls(id).image, { 'accept-language': 'fr' })).text();
+    expect(french).toContain('<title>Image des caractères à saisir</title>');
+  });
+});
+
+describe('GET /recover/captcha/:id.wav', () => {
+  it('serves the audio as audio/wav, not cached, which pages may play (CSP media-src)', async () => {
+    const { id } = await captcha.issue();
+    const response = await get(captchaUrls(id).audio);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('audio/wav');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const wav = Buffer.from(await response.arrayBuffer());
+    expect(readWav(wav)).toMatchObject({ format: 1, channels: 1, bitsPerSample: 16 });
+    expect(Number(response.headers.get('content-length'))).toBe(wav.length);
+    expect(response.headers.get('content-security-policy')).toMatch(/(^|; )media-src 'self'(;|$)/);
+  });
+});
+
+describe('an id that is not a live CAPTCHA', () => {
+  const notFound = async (path: string) => {
+    const response = await get(path, { accept: 'text/html' });
+    expect({ path, status: response.status }).toEqual({ path, status: 404 });
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toContain('data-message-id="error.not_found"');
+  };
+
+  it('is a 404 page when unknown or malformed', async () => {
+    for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'x', '%2e%2e']) {
+      await notFound(captchaUrls(id).image);
+      await notFound(captchaUrls(id).audio);
+    }
+  });
+
+  it('is a 404 page once the CAPTCHA was checked', async () => {
+    const { id } = await captcha.issue();
+    expect((await get(captchaUrls(id).image)).status).toBe(200);
+    await captcha.check(id, 'wrong');
+    await notFound(captchaUrls(id).image);
+    await notFound(captchaUrls(id).audio);
+  });
+
+  it('is a 404 page once the CAPTCHA has expired (10 minutes)', async () => {
+    const start = now;
+    const { id } = await captcha.issue();
+    try {
+      now = start + CAPTCHA_LIFETIME_MS - 1000;
+      expect((await get(captchaUrls(id).audio)).status).toBe(200);
+      now = start + CAPTCHA_LIFETIME_MS;
+      await notFound(captchaUrls(id).image);
+      await notFound(captchaUrls(id).audio);
+    } finally {
+      now = start;
+    }
+  });
+});
+
+describe('the answer', () => {
+  it('appears in no response header of the picture or the audio', async () => {
+    const { id } = await captcha.issue();
+    for (const path of Object.values(captchaUrls(id))) {
+      const response = await get(path);
+      for (const [name, value] of response.headers) expect(`${name}: ${value}`.toLowerCase()).not.toContain(ANSWER.toLowerCase());
+    }
+  });
+});
