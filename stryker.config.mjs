@@ -12,9 +12,11 @@
 //   starts the already-built FerretDB from the sandbox without rebuilding it (recipe stamp copied along). Set
 //   MONGODB_URI to use an existing server instead.
 // - coverageAnalysis 'perTest': Stryker wraps the test environment to learn which tests reach each mutant, then
-//   runs only those tests for that mutant (Jest's --findRelatedTests + a test-name filter; stryker/ narrows the
-//   test files to those holding one of them). A mutant reached outside any test (module top level, beforeAll) is
-//   "static" and runs every related test: `--ignoreStatic` leaves those out for a quicker, partial run.
+//   runs only those tests for that mutant (Jest's --findRelatedTests + a test-name filter). stryker/ narrows the
+//   test files to those holding one of them, runs the likeliest killers first and skips the rest of a mutant's run
+//   once a test has failed. A mutant reached outside any test (module top level, beforeAll) is "static" and runs
+//   every related test (about a minute each here): `--ignoreStatic` leaves those out for a quicker, partial run.
+// - Stryker refuses to start when a test fails in its initial run, so run it on a tree whose `npm test` passes.
 export default {
   $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
   packageManager: 'npm',

@@ -83,7 +83,16 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   });
   const audit = createAuditLog(connection, clock);
   const policy = createPolicyStore(connection, clock);
-  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), { failureMinMs: config.signInFailureMinMs, clock, audit, log, policy });
+  // The lockout notice goes out through the recovery feature, which needs the accounts: bound once both exist.
+  let notifyLockout: (accountId: string) => Promise<void> = async () => {};
+  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), {
+    failureMinMs: config.signInFailureMinMs,
+    clock,
+    audit,
+    log,
+    policy,
+    onLocked: (accountId) => notifyLockout(accountId),
+  });
   const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
@@ -101,6 +110,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     secret: recoverySecret,
     clock,
   });
+  notifyLockout = recovery.notifyLockout;
   cacheTemplates(config.env !== 'development'); // development re-reads templates so edits show at once
   // The provider answers its own errors; server errors are logged here (client errors are the RP's business).
   provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'provider server error'));

@@ -91,6 +91,8 @@ describe('reset with one method', () => {
     expect(messageIds(methods)).toEqual(expect.arrayContaining(['recover.choose_first', 'recover.method_email', 'recover.method_sms', 'recover.method_totp']));
     const emailPanel = await chooseMethod(browser, methods, 'email');
     expect(emailPanel.body).toContain('a*****@e*****.net');
+    // The mailbox alone cannot finish for this account: the progress shows a second step as soon as it is chosen.
+    expect(messageIds(emailPanel)).toContain('recover.crumb_step2');
     const sent = await sendCode(browser, emailPanel);
     expect(messageIds(sent)).toContain('recover.code_sent_email');
     const mailed = await emailedCode(sink, alternateEmail);
@@ -106,7 +108,7 @@ describe('reset with one method', () => {
     const texted = await sendCode(browser, smsPanel, { phone: `(415) 555-${mobilePhone.slice(-4)}` });
     const smsCode = await textedCode(server, mobilePhone);
     const passwordPage = await enterCode(browser, texted, smsCode);
-    expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'password.rule_length']));
+    expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'password.rule_length', 'recover.crumb_step2']));
 
     const weak = await submit(browser, passwordPage, '/password', { password: 'password', confirm: 'password' });
     expect(messageIds(weak)).toContain('password.too_short');
@@ -140,6 +142,22 @@ describe('reset with one method', () => {
     expect(notices[0]!.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
     const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'password.reset' }).toArray();
     expect(audit).toHaveLength(1);
+  });
+});
+
+describe('reset with exactly one method', () => {
+  it('resets after one emailed code when the mailbox is the only method registered', async () => {
+    const user = await createUser(server);
+    const alternateEmail = `only-${user.username}@example.net`;
+    await registerMethods(server, user, { alternateEmail });
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    expect(messageIds(methods)).not.toContain('recover.crumb_step2');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+    const passwordPage = await enterCode(browser, sent, await emailedCode(sink, alternateEmail));
+    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.signIn(user.username, NEW_PASSWORD)).ok).toBe(true);
   });
 });
 
@@ -183,6 +201,10 @@ describe('unlock', () => {
     for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `wrong password number ${i}`);
     expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+    // The owner is told, once an hour at most, with a "This wasn't me" link.
+    const lockedNotice = (m: { subject?: string; to?: unknown }) => m.subject === 'Your account was locked' && JSON.stringify(m.to).includes(user.email);
+    const notice = await waitFor(() => sink.received.find(lockedNotice), 'the lockout notice');
+    expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
 
     const browser = new Browser();
     const methods = await chooseGoal(browser, await identify(server, browser, user.email), 'unlock');
@@ -195,6 +217,11 @@ describe('unlock', () => {
     expect(await server.latchkey.accounts.isLocked(user._id)).toBe(false);
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
     await waitFor(() => sink.received.find((m) => m.subject === 'Your account was unlocked' && JSON.stringify(m.to).includes(user.email)), 'the unlock notice');
+    // Locked again within the hour: no second lockout notice.
+    for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `another wrong password ${i}`);
+    expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(sink.received.filter(lockedNotice)).toHaveLength(1);
     await setPolicy({});
   });
 });
@@ -240,3 +267,32 @@ describe('an unknown identifier', () => {
   });
 });
 
+
+describe("This wasn't me", () => {
+  it('a GET only asks; the POST locks the account down once: everything revoked, sign-in refused, recovery needs two methods', async () => {
+    const { user, alternateEmail, mobilePhone } = await userWithMethods();
+    const { browser: signedIn } = await sessionAndTokens(user);
+    // An unlock sends a notice with the link.
+    const browser = new Browser();
+    const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'unlock'), 'sms'), { phone: mobilePhone });
+    await submit(browser, await enterCode(browser, sent, await textedCode(server, mobilePhone)), '/unlock');
+    const notice = await waitFor(() => sink.received.find((m) => m.subject === 'Your account was unlocked' && JSON.stringify(m.to).includes(alternateEmail)), 'the unlock notice');
+    const link = /(http:\/\/[^\s]+\/recover\/lockdown\/[\w-]{43})/.exec(notice.text!)![1]!.replace(new URL(server.issuer).origin, server.origin);
+
+    const owner = new Browser();
+    const asked = await owner.get(link);
+    expect(asked.status).toBe(200);
+    expect(messageIds(asked)).toContain('lockdown.intro');
+    expect((await silent(signedIn)).get('code')).toBeTruthy(); // a GET changed nothing
+    const done = await owner.post(link, findForm(asked, '/lockdown/').fields);
+    expect(messageIds(done)).toContain('lockdown.done');
+    expect((await silent(signedIn)).get('error')).toBe('login_required');
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+    expect((await owner.post(link, findForm(asked, '/lockdown/').fields)).status).toBe(410);
+
+    // Getting back in now takes two methods, even though the policy asks for one.
+    const again = new Browser();
+    const methods = await chooseGoal(again, await identify(server, again, user.username), 'unlock');
+    expect(messageIds(methods)).toContain('recover.crumb_step2');
+  });
+});

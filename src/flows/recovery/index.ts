@@ -9,6 +9,7 @@ import type { VerificationMethod } from '../../methods/method.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import { createChallenges } from '../../security/challenges.ts';
 import { createLimits } from '../../security/limits.ts';
+import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { createLockdowns } from './lockdown.ts';
 import { createNotifier, type Notifier } from './notices.ts';
 import { recoveryRoutes, type CaptchaService, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
@@ -31,13 +32,18 @@ export interface RecoveryFeatureDeps {
 export interface RecoveryFeature {
   routes: Router;
   notifier: Notifier;
+  /** Tells the owner their account was locked after wrong passwords: at most one notice per account per hour. */
+  notifyLockout(accountId: string): Promise<void>;
 }
+
+const LOCKOUT_NOTICES_PER_HOUR = 1;
 
 export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
   const lockdowns = createLockdowns(connection, clock);
   const notifier = createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock });
   const subjectSecret = derive('recovery-subject');
+  const limits = createLimits(connection, derive('limit-keys'), clock);
   const routes = recoveryRoutes({
     config,
     accounts,
@@ -45,7 +51,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     methods,
     flows: createFlowStore(connection, clock),
     challenges: createChallenges(connection, derive('code-hash'), clock),
-    limits: createLimits(connection, derive('limit-keys'), clock),
+    limits,
     captcha,
     enqueue,
     notifier,
@@ -53,6 +59,14 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     audit,
     subjectKey: (identifier) => createHmac('sha256', subjectSecret).update(identifier.trim().normalize('NFKC').toLowerCase()).digest(),
   });
-  return { routes, notifier };
+  async function notifyLockout(accountId: string): Promise<void> {
+    if (!(await policy.current()).notify.onLockout) return;
+    if (!(await limits.allow('notice-lockout', accountId, LOCKOUT_NOTICES_PER_HOUR, 3600))) return;
+    const user = await accounts.findById(accountId);
+    // The lockout happens on the sign-in path, which knows no preferred language of the owner: the default one.
+    if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE);
+  }
+
+  return { routes, notifier, notifyLockout };
 }
 

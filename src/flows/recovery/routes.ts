@@ -174,8 +174,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   // ---- rendering -----------------------------------------------------------------------------------------------
 
   function breadcrumb(flow: FlowDoc, subject: Subject) {
-    const twoSteps = subject.required === 2 || (flow.verified.length > 0 && !proofsComplete(flow.verified, subject, methods));
-    const done = flow.verified.length;
+    const verified = flow.verified.length;
+    // Two verification steps when the policy asks for two, when two were taken, or when the proof taken (or the
+    // one being taken) cannot finish alone (a mailbox, for an account that has a phone or an authenticator).
+    const upcoming = flow.pending && verified === 0 ? [flow.pending.method] : flow.verified;
+    const twoSteps = subject.required === 2 || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, subject, methods));
+    const done = verified;
     const crumbs: Array<{ id: MessageId; state: 'done' | 'current' | 'todo' }> = [
       { id: 'recover.crumb_step1', state: done >= 1 ? 'done' : flow.state === 'verify' ? 'current' : 'todo' },
     ];
@@ -189,7 +193,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
-    const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, ...extra };
+    const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
     switch (flow.state) {
       case 'goal':
         return page(ctx, 'goal', common, status);
@@ -353,7 +357,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return showFlow(ctx, flow, { error });
+        return showFlow(ctx, flow, { error, phone: form.phone ?? '' });
       }
     }
     if (pending.challengeId) await challenges.discard(pending.challengeId);
