@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.data/', 'test-artifacts/', 'bench-results/'] },
+  { ignores: ['node_modules/', '.tools/', '.data/', 'test-artifacts/', 'bench-results/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
