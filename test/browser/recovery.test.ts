@@ -8,13 +8,11 @@
 // Codes are read where a developer reads them: the development outbox (no SMTP_URL, so email lands there too).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import type { Result } from 'axe-core';
-import { createDemoRp } from '../../scripts/demo-rp.ts';
-import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
+import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, outbox, registerMethods, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -38,7 +36,7 @@ interface Person {
 }
 
 let server: TestServer;
-let rpServer: Server;
+let rp: TestRp | undefined;
 let rpOrigin: string;
 let browser: Browser;
 let ada: Person;
@@ -59,16 +57,8 @@ beforeAll(async () => {
   await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
   ada = await person('Ada Lovelace', '0142');
   grace = await person('Grace Hopper', '0177');
-  rpServer = createServer();
-  await new Promise<void>((resolve) => rpServer.listen(0, '127.0.0.1', resolve));
-  rpOrigin = `http://127.0.0.1:${(rpServer.address() as AddressInfo).port}`;
-  const client = await createClient(server, {
-    client_name: 'Demo App',
-    redirect_uris: [`${rpOrigin}/callback`],
-    post_logout_redirect_uris: [`${rpOrigin}/`],
-  });
-  const rp = await createDemoRp({ issuer: server.issuer, clientId: client.client_id, clientSecret: client.client_secret!, origin: rpOrigin });
-  rpServer.on('request', rp.app.callback());
+  rp = await startTestRp(server);
+  rpOrigin = rp.origin;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -88,8 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  rpServer?.closeAllConnections();
-  await new Promise<void>((resolve) => (rpServer ? rpServer.close(() => resolve()) : resolve()));
+  await rp?.close();
   await server?.close();
 });
 

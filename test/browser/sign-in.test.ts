@@ -3,13 +3,11 @@
 // Screenshots of each page go to test-artifacts/browser/ for a human to look at.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Result } from 'axe-core';
-import { createDemoRp } from '../../scripts/demo-rp.ts';
-import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
+import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -22,7 +20,7 @@ const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 let server: TestServer;
 let user: User;
 let client: ClientMetadata;
-let rpServer: Server;
+let rp: TestRp | undefined;
 let rpOrigin: string;
 let browser: Browser;
 
@@ -31,16 +29,9 @@ beforeAll(async () => {
   user = await createUser(server, { name: 'Ada Lovelace' });
   // The app listens first, so its origin (a free port, 127.0.0.1 like the issuer) is known when the client is
   // registered with the redirect URIs the app will use.
-  rpServer = createServer();
-  await new Promise<void>((resolve) => rpServer.listen(0, '127.0.0.1', resolve));
-  rpOrigin = `http://127.0.0.1:${(rpServer.address() as AddressInfo).port}`;
-  client = await createClient(server, {
-    client_name: 'Demo App',
-    redirect_uris: [`${rpOrigin}/callback`],
-    post_logout_redirect_uris: [`${rpOrigin}/`],
-  });
-  const rp = await createDemoRp({ issuer: server.issuer, clientId: client.client_id, clientSecret: client.client_secret!, origin: rpOrigin });
-  rpServer.on('request', rp.app.callback());
+  rp = await startTestRp(server);
+  rpOrigin = rp.origin;
+  client = rp.client;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -51,8 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  rpServer?.closeAllConnections();
-  await new Promise<void>((resolve) => (rpServer ? rpServer.close(() => resolve()) : resolve()));
+  await rp?.close();
   await server?.close();
 });
 
