@@ -26,11 +26,14 @@ export class Browser {
   readonly #jar = new CookieJar();
   readonly #signal: AbortSignal;
   readonly #observe: RequestObserver;
+  readonly #headers: Record<string, string>;
   #requests = 0;
 
-  constructor(signal: AbortSignal, observe: RequestObserver) {
+  /** `headers` go with every request (the recovery scenario's X-Forwarded-For, as a proxy in front would add). */
+  constructor(signal: AbortSignal, observe: RequestObserver, headers: Record<string, string> = {}) {
     this.#signal = signal;
     this.#observe = observe;
+    this.#headers = headers;
   }
 
   async request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
@@ -41,7 +44,7 @@ export class Browser {
       body: init.body,
       redirect: 'manual',
       signal: this.#signal,
-      headers: { accept: 'text/html', ...(cookie && { cookie }), ...init.headers },
+      headers: { accept: 'text/html', ...this.#headers, ...(cookie && { cookie }), ...init.headers },
     });
     for (const setCookie of response.headers.getSetCookie()) await this.#jar.setCookie(setCookie, url);
     const body = await response.text();
@@ -85,14 +88,12 @@ const attribute = (tag: string, name: string) => {
   return value === undefined ? undefined : decode(value);
 };
 
-/**
- * The form a user would submit to go on: the first POST form that is not a way out (cancel/abort). Our pages and
- * the library's development pages both qualify; the parsing is only as general as those pages need.
- */
-export function primaryForm(page: Page): Form {
+/** Every POST form of the page, in order; the parsing is only as general as our pages and the library's need. */
+function postForms(page: Page): Form[] {
+  const forms: Form[] = [];
   for (const [, attributes = '', inner = ''] of page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
     const action = attribute(attributes, 'action');
-    if (action === undefined || (attribute(attributes, 'method') ?? 'get').toLowerCase() !== 'post' || /\/abort\b/.test(action)) continue;
+    if (action === undefined || (attribute(attributes, 'method') ?? 'get').toLowerCase() !== 'post') continue;
     const fields: Record<string, string> = {};
     const passwordFields: string[] = [];
     for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
@@ -101,7 +102,21 @@ export function primaryForm(page: Page): Form {
       if (attribute(input, 'type')?.toLowerCase() === 'password') passwordFields.push(name);
       fields[name] = attribute(input, 'value') ?? '';
     }
-    return { action: new URL(action, page.url).href, fields, passwordFields };
+    forms.push({ action: new URL(action, page.url).href, fields, passwordFields });
   }
-  throw new Error(`no form to submit on ${stepLabel('GET', page.url)} (status ${page.status})`);
+  return forms;
+}
+
+/** The form a user would submit to go on: the first POST form that is not a way out (cancel/abort). */
+export function primaryForm(page: Page): Form {
+  const form = postForms(page).find((candidate) => !/\/abort\b/.test(candidate.action));
+  if (!form) throw new Error(`no form to submit on ${stepLabel('GET', page.url)} (status ${page.status})`);
+  return form;
+}
+
+/** The POST form whose action's path ends with `suffix` (e.g. "/send"). */
+export function formEndingWith(page: Page, suffix: string): Form {
+  const form = postForms(page).find((candidate) => new URL(candidate.action).pathname.endsWith(suffix));
+  if (!form) throw new Error(`no ${suffix} form on ${stepLabel('GET', page.url)} (status ${page.status})`);
+  return form;
 }

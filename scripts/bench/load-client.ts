@@ -1,11 +1,15 @@
 // Benchmark child: the browsers. Runs in its own process so the servers' event loops measure only serving.
 // A window runs N browsers side by side; each starts fresh flows (a new cookie jar, so a full sign-in every time)
 // until the window's deadline, then the window waits for the flows in progress to end, so nothing from one
-// window spills into the next one's database command count.
+// window spills into the next one's database command count. A window runs either sign-ins (flow.ts) or, against
+// Latchkey, password resets by email code (recovery-flow.ts), whose emails arrive at this process's mail server.
 import { runFlow, discover, type Endpoints } from './flow.ts';
+import { startMailbox, type Mailbox } from './mailbox.ts';
+import { runRecoveryFlow } from './recovery-flow.ts';
 import { runChild } from './ipc.ts';
 import { summarize, type LatencySummary } from './stats.ts';
 import { cpuMicros, type Target } from './target.ts';
+import type { RequestObserver } from './browser.ts';
 
 /** Longest a single flow may take before it is abandoned (and counted as failed). */
 const FLOW_TIMEOUT_MS = 30_000;
@@ -14,8 +18,11 @@ const PAUSE_AFTER_FAILURE_MS = 100;
 /** Distinct failure messages kept per window. */
 const MAX_FAILURE_KINDS = 10;
 
+export type FlowKind = 'sign-in' | 'recovery';
+
 export interface WindowRequest {
   target: string;
+  flow: FlowKind;
   concurrency: number;
   durationMs: number;
 }
@@ -32,9 +39,39 @@ export interface WindowResult {
   clientCpuMicros: number;
 }
 
+export interface LoadClientInfo {
+  pid: number;
+  /** Where Latchkey sends its emails in the recovery scenario. */
+  smtpUrl: string;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function runWindow(target: Target, endpoints: Endpoints, { concurrency, durationMs }: WindowRequest): Promise<WindowResult> {
+interface Prepared {
+  target: Target;
+  endpoints: Endpoints;
+  /** Recovery accounts no browser is using, least recently used first; kept across windows, so limits see each rarely. */
+  idleAccounts: NonNullable<Target['recovery']>['accounts'];
+}
+
+/** The flow a browser runs again and again: each recovery takes an account no other browser is recovering. */
+function flowRunner(kind: FlowKind, { target, endpoints, idleAccounts }: Prepared, mailbox: Mailbox, concurrency: number) {
+  if (kind === 'sign-in') return (signal: AbortSignal, observe: RequestObserver) => runFlow(target, endpoints, signal, observe);
+  const recovery = target.recovery;
+  if (!recovery) throw new Error(`${target.name} has no recovery scenario`);
+  if (recovery.accounts.length < concurrency) throw new Error(`${concurrency} browsers need as many recovery accounts; there are ${recovery.accounts.length}`);
+  return async (signal: AbortSignal, observe: RequestObserver) => {
+    const account = idleAccounts.shift()!;
+    try {
+      await runRecoveryFlow(recovery, account, mailbox, signal, observe);
+    } finally {
+      idleAccounts.push(account);
+    }
+  };
+}
+
+async function runWindow(prepared: Prepared, mailbox: Mailbox, { flow, concurrency, durationMs }: WindowRequest): Promise<WindowResult> {
+  const run = flowRunner(flow, prepared, mailbox, concurrency);
   const cpuBefore = cpuMicros();
   const started = performance.now();
   const deadline = started + durationMs;
@@ -52,7 +89,7 @@ async function runWindow(target: Target, endpoints: Endpoints, { concurrency, du
     while (performance.now() < deadline) {
       const flowStarted = performance.now();
       try {
-        await runFlow(target, endpoints, AbortSignal.timeout(FLOW_TIMEOUT_MS), observe);
+        await run(AbortSignal.timeout(FLOW_TIMEOUT_MS), observe);
         latencies.push(performance.now() - flowStarted);
       } catch (error) {
         failed += 1;
@@ -76,14 +113,16 @@ async function runWindow(target: Target, endpoints: Endpoints, { concurrency, du
 }
 
 await runChild(async () => {
-  const targets = new Map<string, { target: Target; endpoints: Endpoints }>();
+  const targets = new Map<string, Prepared>();
+  const mailbox = await startMailbox();
   return {
-    info: { pid: process.pid },
+    info: { pid: process.pid, smtpUrl: mailbox.url } satisfies LoadClientInfo,
     handlers: {
       /** Learns the providers' endpoints (discovery); params: Target[]. */
       async prepare(params) {
         for (const target of params as Target[]) {
-          targets.set(target.name, { target, endpoints: await discover(target, AbortSignal.timeout(10_000)) });
+          const endpoints = await discover(target, AbortSignal.timeout(10_000));
+          targets.set(target.name, { target, endpoints, idleAccounts: [...(target.recovery?.accounts ?? [])] });
         }
         return null;
       },
@@ -91,9 +130,9 @@ await runChild(async () => {
         const request = params as WindowRequest;
         const prepared = targets.get(request.target);
         if (!prepared) throw new Error(`unknown target ${request.target}`);
-        return runWindow(prepared.target, prepared.endpoints, request);
+        return runWindow(prepared, mailbox, request);
       },
     },
-    async stop() {},
+    stop: () => mailbox.close(),
   };
 });

@@ -8,6 +8,8 @@ import type { ServerCounters } from './target.ts';
 
 export interface Scenario {
   target: string;
+  /** "sign-in" (authorization request to ID token) or "recovery" (a password reset by email code). */
+  flow: string;
   concurrency: number;
   completed: number;
   failed: number;
@@ -34,7 +36,7 @@ export interface Ratio {
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-export function toScenario(target: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
+export function toScenario(target: string, flow: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
   const flows = window.completed;
   const perFlow = (value: number) => (flows ? round(value / flows, 1) : NaN);
   const byName =
@@ -47,6 +49,7 @@ export function toScenario(target: string, concurrency: number, window: WindowRe
         );
   return {
     target,
+    flow,
     concurrency,
     completed: flows,
     failed: window.failed,
@@ -64,8 +67,9 @@ export function toScenario(target: string, concurrency: number, window: WindowRe
 
 export function ratios(scenarios: Scenario[], ours: string, yardstick: string): Ratio[] {
   const result: Ratio[] = [];
-  for (const mine of scenarios.filter((s) => s.target === ours)) {
-    const theirs = scenarios.find((s) => s.target === yardstick && s.concurrency === mine.concurrency);
+  // Only sign-ins have a yardstick: the bare provider has no recovery.
+  for (const mine of scenarios.filter((s) => s.target === ours && s.flow === 'sign-in')) {
+    const theirs = scenarios.find((s) => s.target === yardstick && s.flow === mine.flow && s.concurrency === mine.concurrency);
     if (!theirs) continue;
     result.push({
       concurrency: mine.concurrency,
@@ -76,12 +80,13 @@ export function ratios(scenarios: Scenario[], ours: string, yardstick: string): 
   return result;
 }
 
-const COLUMNS = ['provider', 'browsers', 'flows', 'failed', 'flows/s', 'p50 ms', 'p99 ms', 'db cmds/flow', 'server cpu ms/flow'];
+const COLUMNS = ['provider', 'flow', 'browsers', 'flows', 'failed', 'flows/s', 'p50 ms', 'p99 ms', 'db cmds/flow', 'server cpu ms/flow'];
 
 export function table(scenarios: Scenario[], ratioRows: Ratio[], ours: string, yardstick: string): string {
   const show = (value: number | null) => (value === null || Number.isNaN(value) ? '-' : String(value));
   const rows = scenarios.map((s) => [
     s.target,
+    s.flow,
     String(s.concurrency),
     String(s.completed),
     String(s.failed),
@@ -95,7 +100,7 @@ export function table(scenarios: Scenario[], ratioRows: Ratio[], ours: string, y
   const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   const lines = [line(COLUMNS), ...rows.map(line)];
   for (const ratio of ratioRows) {
-    lines.push(`${ours} / ${yardstick} at ${ratio.concurrency} browser(s): flows/s ×${ratio.flowsPerSecond}, p50 ×${ratio.p50}`);
+    lines.push(`${ours} / ${yardstick} at ${ratio.concurrency} browser(s), sign-in: flows/s ×${ratio.flowsPerSecond}, p50 ×${ratio.p50}`);
   }
   return lines.join('\n');
 }

@@ -1,13 +1,15 @@
 // `npm run bench`: full sign-in flows per second against Latchkey, and the same against a bare oidc-provider as
-// the yardstick, in one run on one machine. Four processes besides this one: FerretDB, Latchkey, the bare
-// provider and the load client (the browsers); each window is warmed up, measured, and then read off the servers.
+// the yardstick, in one run on one machine; then Latchkey's password resets by email code ("Can't access your
+// account?"), which only it has. Four processes besides this one: FerretDB, Latchkey, the bare provider and the
+// load client (the browsers, and the mail server the resets' codes arrive at); each window is warmed up, measured,
+// and then read off the servers.
 //
 //   npm run bench -- --duration=5 --concurrency=1,4,8      (npm run bench -- --help for all options)
 //
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
-import type { WindowRequest, WindowResult } from './load-client.ts';
+import type { FlowKind, LoadClientInfo, WindowRequest, WindowResult } from './load-client.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import { ratios, table, toScenario, writeResults, type Scenario } from './report.ts';
 import type { ServerCounters, Target } from './target.ts';
@@ -30,31 +32,34 @@ async function measure(options: BenchOptions): Promise<number> {
   log('starting Latchkey, the bare provider and the load client…');
   const start = <Info>(name: string, script: string, env: Record<string, string> = {}) =>
     startTrackedChild<Info>(name, new URL(script, import.meta.url), env);
+  // The load client first: Latchkey needs the address of its mail server.
+  const client = await start<LoadClientInfo>('load client', './load-client.ts');
   const starting = [
-    start<ServerInfo>(OURS, './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri }),
+    start<ServerInfo>(OURS, './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri, BENCH_SMTP_URL: client.info.smtpUrl }),
     start<ServerInfo>(YARDSTICK, './bare-server.ts'),
-    start<unknown>('load client', './load-client.ts'),
   ] as const;
   // Wait for every start to settle before giving up on one, so each started child is on the list to stop.
   await Promise.allSettled(starting);
-  const [latchkey, bare, client] = await Promise.all(starting);
+  const [latchkey, bare] = await Promise.all(starting);
   await client.call('prepare', [latchkey.info.target, bare.info.target], 30_000);
 
   const scenarios: Scenario[] = [];
+  const runScenario = async (server: typeof latchkey, flow: FlowKind, concurrency: number) => {
+    const window = (durationMs: number): Promise<WindowResult> => {
+      const request: WindowRequest = { target: server.name, flow, concurrency, durationMs };
+      return client.call<WindowResult>('run', request, durationMs + WINDOW_SLACK_MS);
+    };
+    log(`${server.name} ${flow}, ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
+    if (options.warmupSeconds > 0) await window(options.warmupSeconds * 1000);
+    const before = await server.call<ServerCounters>('counters', null, 10_000);
+    const result = await window(options.durationSeconds * 1000);
+    const after = await server.call<ServerCounters>('counters', null, 10_000);
+    scenarios.push(toScenario(server.name, flow, concurrency, result, before, after));
+  };
   for (const concurrency of options.concurrency) {
-    for (const server of [latchkey, bare]) {
-      const window = (durationMs: number): Promise<WindowResult> => {
-        const request: WindowRequest = { target: server.name, concurrency, durationMs };
-        return client.call<WindowResult>('run', request, durationMs + WINDOW_SLACK_MS);
-      };
-      log(`${server.name}, ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
-      if (options.warmupSeconds > 0) await window(options.warmupSeconds * 1000);
-      const before = await server.call<ServerCounters>('counters', null, 10_000);
-      const result = await window(options.durationSeconds * 1000);
-      const after = await server.call<ServerCounters>('counters', null, 10_000);
-      scenarios.push(toScenario(server.name, concurrency, result, before, after));
-    }
+    for (const server of [latchkey, bare]) await runScenario(server, 'sign-in', concurrency);
   }
+  for (const concurrency of options.concurrency) await runScenario(latchkey, 'recovery', concurrency);
 
   const ratioRows = ratios(scenarios, OURS, YARDSTICK);
   const failed = scenarios.reduce((total, s) => total + s.failed, 0);
@@ -79,9 +84,9 @@ async function measure(options: BenchOptions): Promise<number> {
   process.stdout.write(`\n${table(scenarios, ratioRows, OURS, YARDSTICK)}\n\n`);
   process.stdout.write(`results: ${out}\n`);
   if (failed > 0) {
-    process.stdout.write(`\nFAILED: ${failed} flow(s) did not end with an ID token; the figures above are not valid:\n`);
+    process.stdout.write(`\nFAILED: ${failed} flow(s) did not end with an ID token (or a reset password); the figures above are not valid:\n`);
     for (const s of scenarios.filter((x) => x.failed > 0)) {
-      for (const [message, count] of Object.entries(s.failures)) process.stdout.write(`  ${s.target} ×${s.concurrency}: ${count}× ${message}\n`);
+      for (const [message, count] of Object.entries(s.failures)) process.stdout.write(`  ${s.target} ${s.flow} ×${s.concurrency}: ${count}× ${message}\n`);
     }
     return 1;
   }

@@ -16,6 +16,17 @@ export interface Target {
   password: string;
   /** Latchkey only: an account whose hash has cheaper argon2 parameters than the configured ones. */
   legacyLogin?: string;
+  /** Latchkey only: what the recovery scenario needs. */
+  recovery?: RecoveryTarget;
+}
+
+/** Accounts that can be recovered by an email code, one browser at a time each, and how to pass the CAPTCHA. */
+export interface RecoveryTarget {
+  /** "Get back into your account", entered directly. */
+  url: string;
+  /** The development CAPTCHA answer (CAPTCHA_TEST_ANSWER) the benchmark's server runs with. */
+  captchaAnswer: string;
+  accounts: Array<{ login: string; alternateEmail: string }>;
 }
 
 /** What a server child reports about the measured window: its own CPU time and, for Latchkey, database commands. */
