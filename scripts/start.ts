@@ -143,7 +143,7 @@ export interface DemoSeed {
  * Creates the demo client and user unless they exist (so it can run on every start). An existing demo client
  * whose redirect URIs do not include the demo app's current origin (another DEMO_RP_PORT) gets them added.
  */
-export async function seedDemo(running: Running, rpOrigin: string, config: Pick<Config, 'dataEncryptionKey'>): Promise<DemoSeed> {
+export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>, rpOrigin: string, config: Pick<Config, 'dataEncryptionKey'>): Promise<DemoSeed> {
   const clients = createClientRegistry(running.connection);
   const { redirectUri, postLogoutRedirectUri } = demoRpUris(rpOrigin);
 
