@@ -67,8 +67,9 @@ export interface SlotResult {
  * swept, never reused (reusing one would race on FerretDB).
  *
  * Slots are claimed in order and a window's slots expire together, so the taken ones always form a prefix 1..m.
- * A full window is therefore seen with one read (slot `limit` exists), and the first free slot is found by a binary
- * search of O(log limit) reads; only then do claims decide, so racers that lose a slot simply try the next one.
+ * The first slot is claimed straight away (an empty window costs one insert); otherwise a full window is seen with
+ * one read (slot `limit` exists), and the first free slot is found by a binary search of O(log limit) reads; only
+ * then do claims decide, so racers that lose a slot simply try the next one.
  */
 export async function takeSlot(
   collection: Collection<ExpiringDoc>,
@@ -76,7 +77,10 @@ export async function takeSlot(
   now: Date = new Date(),
 ): Promise<SlotResult> {
   const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
-  if (await isTaken(collection, slotId(limit))) return { allowed: false, resetsAt };
+  // Most windows are empty when a try arrives (a sign-in with no recent failures, a first code): the first slot's
+  // claim alone decides those, in one round trip.
+  if (await claim(collection, slotId(1), resetsAt)) return { allowed: true, slot: 1, resetsAt };
+  if (limit === 1 || (await isTaken(collection, slotId(limit)))) return { allowed: false, resetsAt };
   for (let slot = await firstFree(collection, slotId, limit); slot <= limit; slot += 1) {
     if (await claim(collection, slotId(slot), resetsAt)) return { allowed: true, slot, resetsAt };
   }

@@ -65,9 +65,13 @@ describe('takeSlot', () => {
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(false);
   });
 
-  it('costs one round trip to refuse a try at a full large limit, and O(log N) to find a free slot', async () => {
+  it('costs one round trip to take the first slot, two to refuse a try at a full large limit, and O(log N) to find a free slot', async () => {
     const limit = { key: 'limit:large', limit: 1000, windowSeconds: 3600 };
     const now = new Date();
+    commands = 0;
+    expect(await takeSlot(collection(), { ...limit, key: 'limit:empty' }, now)).toMatchObject({ allowed: true, slot: 1 });
+    expect(commands).toBe(1);
+
     const window = Math.floor(now.getTime() / 3600_000);
     const expiresAt = new Date((window + 1) * 3600_000);
     const fill = (from: number, to: number) =>
@@ -83,7 +87,7 @@ describe('takeSlot', () => {
     await fill(602, 1000);
     commands = 0;
     expect((await takeSlot(collection(), limit, now)).allowed).toBe(false);
-    expect(commands).toBe(1);
+    expect(commands).toBe(2);
     expect(await slotsTaken(collection(), limit, now)).toBe(1000);
   });
 });
