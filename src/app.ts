@@ -1,6 +1,7 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
 //   issuer host → request context → error pages → security headers → static files → health → our pages → provider (issuer path)
+import { requestScope } from './db/request-scope.ts';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -122,6 +123,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.silent = true; // errors are logged by error-page.ts with their request id
   app.use(pinToIssuerHost(config.issuer));
   app.use(requestContext(log));
+  app.use(requestScope()); // one read per document per request (db/request-scope.ts)
   app.use(errorPages());
   app.use(securityHeaders({ hsts: config.production }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
+import { forget, remembered } from '../db/request-scope.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
@@ -119,8 +120,12 @@ export function createAccounts(
     await assertNewPassword(password, { minLength: passwordMinLength, identifiers });
   }
 
+  // The driver directly, not a mongoose query: this runs several times per sign-in, and once per request at most
+  // (db/request-scope.ts); every write below forgets the request's copy.
+  const userDocs = connection.db!.collection<User>(users.collection.name);
+  const userKey = (id: string) => `users:${id}`;
   async function findById(id: string): Promise<User | null> {
-    return users.findById(id).lean<User>().exec();
+    return remembered(userKey(id), () => userDocs.findOne({ _id: id }));
   }
 
   async function findByLogin(login: string): Promise<User | null> {
@@ -138,6 +143,7 @@ export function createAccounts(
 
   async function update(id: string, changes: Partial<User>): Promise<User> {
     const result = await users.updateOne({ _id: id }, { $set: changes }).exec();
+    forget(userKey(id));
     if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
     return mustFind(id);
   }
@@ -215,6 +221,7 @@ export function createAccounts(
       if (user.status !== 'active' || user.lockedDownAt) return failed();
       if (hasher.needsRehash(user.passwordHash)) {
         await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
+        forget(userKey(user._id));
       }
       await lockout.clearLockout(user._id);
       return { ok: true, user, deviceToken: await lockout.issueDeviceToken(user._id) };
@@ -229,7 +236,7 @@ export function createAccounts(
     revokeAccess,
 
     async isAccessCurrent(id, issuedAt) {
-      const user = await users.findById(id, { status: 1, revokedAt: 1 }).lean<Pick<User, 'status' | 'revokedAt'>>().exec();
+      const user = await findById(id);
       return Boolean(user) && isAccessCurrent(user!, issuedAt);
     },
     setRoles: (id, roles) => update(id, { roles }),
@@ -255,6 +262,7 @@ export function createAccounts(
         else if (value !== undefined) set[path] = key === 'totpSecret' ? { totpSecret: value, registeredAt: new Date() } : value;
       }
       const result = await users.updateOne({ _id: id }, { ...(Object.keys(set).length && { $set: set }), ...(Object.keys(unset).length && { $unset: unset }) }).exec();
+      forget(userKey(id));
       if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
       return mustFind(id);
     },
@@ -266,6 +274,7 @@ export function createAccounts(
 
     async clearLockdown(id) {
       await users.updateOne({ _id: id }, { $unset: { lockedDownAt: '' } }).exec();
+      forget(userKey(id));
     },
 
     async list({ limit = 50, skip = 0 } = {}) {

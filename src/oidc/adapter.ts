@@ -3,12 +3,16 @@
 //
 // Storage rules (README, "Storage rules"):
 // - every read and write on the sign-in path filters by `_id` alone; lookups by session `uid` or device `userCode`
-//   go through `_id`-keyed alias documents written before the document they point at;
+//   go through `_id`-keyed alias documents written before the document they point at. A session's alias
+//   (`uid:<uid>`) lives in the sessions' own collection, so both are written by one ordered bulk write;
 // - `consume` is decided by a claim (unique `_id` insert), so two racing redemptions of one code cannot both win;
-// - expiry is enforced on read; db/expiry.ts removes expired documents.
+// - expiry is enforced on read; db/expiry.ts removes expired documents;
+// - within one request a document is read once (db/request-scope.ts): the library reads the interaction, the
+//   session and the client several times per request. Writes, consumes and revocations update or forget the copy.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection } from 'mongoose';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
+import { forget, forgetAll, peek, remember, remembered } from '../db/request-scope.ts';
 
 export const MODELS = [
   'Session',
@@ -37,8 +41,14 @@ export function collectionName(model: string): string {
   return `oidc_${model.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()}`;
 }
 
+/** A session's alias document, in the sessions' collection: `uid:<uid>` → the session's current id. */
+export const sessionAliasId = (uid: string) => `uid:${uid}`;
+/**
+ * Where session aliases were kept before they moved in with the sessions: still read (after the new place) so
+ * sessions stored before the upgrade keep working for their lifetime, then unused; remove in a later release.
+ */
+const LEGACY_UID_ALIASES = 'oidc_session_uid';
 /** Alias collections map a secondary key to the `_id` of the document it names. */
-const UID_ALIASES = 'oidc_session_uid';
 const USER_CODE_ALIASES = 'oidc_device_user_code';
 /** Claims that mark a code or token as consumed (one winner per id). */
 const CONSUMED = 'oidc_consumed';
@@ -50,12 +60,13 @@ export const ACCOUNT_INDEX = 'oidc_account_index';
 
 export interface AccountIndexDoc {
   _id: string;
+  /** Session uids (which stay when a session's id changes); entries written before uids were used are session ids. */
   sessions?: string[];
   grants?: string[];
 }
 
 /** Every collection the adapter writes that carries `expiresAt` (for db/expiry.ts). */
-export const ADAPTER_COLLECTIONS = [...MODELS.map(collectionName), UID_ALIASES, USER_CODE_ALIASES, CONSUMED];
+export const ADAPTER_COLLECTIONS = [...MODELS.map(collectionName), LEGACY_UID_ALIASES, USER_CODE_ALIASES, CONSUMED];
 
 interface StoredDoc {
   _id: string;
@@ -93,6 +104,7 @@ export interface AdapterOptions {
 export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<void> {
   for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
   await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
+  forgetAll();
 }
 
 // A consumed marker outlives any single-use artefact it protects (codes live seconds, refresh tokens days); the
@@ -104,26 +116,37 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
   const accountIndex = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
 
+  /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
+  const sessionAccountKey = (uid: string) => `session-account:${uid}`;
+
   async function addToAccountIndex(model: string, id: string, payload: AdapterPayload): Promise<void> {
     if (typeof payload.accountId !== 'string') return;
     if (model === 'Grant') {
       await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { grants: id } }, { upsert: true });
-    } else if (model === 'Session' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
-      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { sessions: id } }, { upsert: true });
+    } else if (model === 'Session' && typeof payload.uid === 'string' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
+      // Indexed when it signs in; a save of a session this request already knew signed in (its id changing
+      // after consent, say) has its uid in the index already.
+      if ((await peek(sessionAccountKey(payload.uid))) === payload.accountId) return;
+      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { sessions: payload.uid } }, { upsert: true });
     }
   }
 
   return (model: string): Adapter => {
     const docs = db.collection<StoredDoc>(collectionName(model));
-    const aliasCollection =
-      model === 'Session' ? UID_ALIASES : model === 'DeviceCode' ? USER_CODE_ALIASES : undefined;
+    // Device codes keep their userCode aliases apart; session aliases live in `docs` itself.
+    const aliasCollection = model === 'Session' ? LEGACY_UID_ALIASES : model === 'DeviceCode' ? USER_CODE_ALIASES : undefined;
     const aliases = aliasCollection ? db.collection<AliasDoc>(aliasCollection) : undefined;
+    const sessionAliases = db.collection<AliasDoc>(collectionName('Session'));
 
     const isLive = (doc: { expiresAt?: Date } | null): boolean => Boolean(doc) && (!doc!.expiresAt || doc!.expiresAt.getTime() > clock());
 
+    const docKey = (id: string) => `${model}:${id}`;
+    const aliasKey = (key: string) => `${aliasCollection}:${key}`;
+
     async function find(id: string): Promise<AdapterPayload | undefined> {
-      const doc = await docs.findOne({ _id: id });
+      const doc = await remembered(docKey(id), () => docs.findOne({ _id: id }));
       if (!doc || !isLive(doc)) return undefined;
+      if (model === 'Session' && typeof doc.payload.uid === 'string') remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
       const { accountId, iat } = doc.payload;
       if (isAccessCurrent && ACCOUNT_BOUND_TOKENS.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
@@ -132,7 +155,8 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
-      const alias = await aliases!.findOne({ _id: key });
+      let alias = model === 'Session' ? await remembered(`${model}:${sessionAliasId(key)}`, () => sessionAliases.findOne({ _id: sessionAliasId(key) })) : null;
+      alias ??= await remembered(aliasKey(key), () => aliases!.findOne({ _id: key }));
       if (!alias || !isLive(alias)) return undefined;
       const payload = await find(alias.target);
       // The alias may be stale (its target was re-saved under a new id and the old one destroyed).
@@ -149,14 +173,31 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
           if (!fresh) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
           return;
         }
-        const aliasKey = model === 'Session' ? payload.uid : model === 'DeviceCode' ? payload.userCode : undefined;
-        if (aliases && aliasKey) {
-          await aliases.replaceOne({ _id: aliasKey }, { target: id, ...(expiresAt && { expiresAt }) }, { upsert: true });
-        }
         const doc: Omit<StoredDoc, '_id'> = { payload, ...(expiresAt && { expiresAt }) };
         if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
         await addToAccountIndex(model, id, payload);
-        await docs.replaceOne({ _id: id }, doc, { upsert: true });
+        if (model === 'Session' && typeof payload.uid === 'string') {
+          // The alias first, in the same round trip: a session is never stored without the alias that finds it.
+          const aliasId = sessionAliasId(payload.uid);
+          const alias = { target: id, ...(expiresAt && { expiresAt }) };
+          await db.collection<{ _id: string }>(collectionName(model)).bulkWrite(
+            [
+              { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
+              { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
+            ],
+            { ordered: true },
+          );
+          remember(`${model}:${aliasId}`, { _id: aliasId, ...alias });
+          remember(sessionAccountKey(payload.uid), payload.accountId ?? null);
+        } else {
+          if (aliases && model === 'DeviceCode' && payload.userCode) {
+            const alias = { target: id, ...(expiresAt && { expiresAt }) };
+            await aliases.replaceOne({ _id: payload.userCode }, alias, { upsert: true });
+            remember(aliasKey(payload.userCode), { _id: payload.userCode, ...alias });
+          }
+          await docs.replaceOne({ _id: id }, doc, { upsert: true });
+        }
+        remember(docKey(id), { _id: id, ...doc });
       },
 
       find,
@@ -166,6 +207,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       findByUserCode: (userCode: string) => findByAlias(userCode, 'userCode'),
 
       async consume(id: string) {
+        forget(docKey(id));
         const won = await claim(consumed, `${model}:${id}`, new Date(clock() + CONSUMED_MARKER_SECONDS * 1000));
         if (!won) {
           // Two redemptions raced: the library saw the code or token unconsumed in both, so its own reuse detection
@@ -174,17 +216,21 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
           if (doc?.payload.grantId) await revokeGrant(db, doc.payload.grantId);
           throw new errors.InvalidGrant(`${model} already consumed`);
         }
-        // The claim decided; the flag in the payload is what later finds report.
-        await docs.updateOne({ _id: id }, { $set: { 'payload.consumed': Math.floor(clock() / 1000) } });
+        // The claim decided. A refresh token also carries the flag in its payload, which introspection and later
+        // finds report; an authorization code does not need it: a second redemption loses the claim above, which
+        // revokes the grant all the same.
+        if (model !== 'AuthorizationCode') await docs.updateOne({ _id: id }, { $set: { 'payload.consumed': Math.floor(clock() / 1000) } });
       },
 
       async destroy(id: string) {
         await docs.deleteOne({ _id: id });
+        remember(docKey(id), null);
       },
 
       async revokeByGrantId(grantId: string) {
         // Rare path (reuse detection, logout, revocation): a filter on grantId is acceptable here.
         await docs.deleteMany({ grantId });
+        forgetAll();
       },
     };
   };

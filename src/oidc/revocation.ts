@@ -6,11 +6,13 @@
 // scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token read and
 // every session use, which also refuses anything the index missed or that was being issued at that moment.
 import type { Connection } from 'mongoose';
-import { ACCOUNT_INDEX, collectionName, revokeGrant, type AccountIndexDoc } from './adapter.ts';
+import { ACCOUNT_INDEX, collectionName, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
 
+/** A session, or (same collection) a session's alias `uid:<uid>` naming its current id. */
 interface SessionDoc {
   _id: string;
-  payload: { authorizations?: Record<string, { grantId?: string }> };
+  payload?: { authorizations?: Record<string, { grantId?: string }> };
+  target?: string;
 }
 
 export type AccessRevoker = (accountId: string) => Promise<void>;
@@ -23,18 +25,22 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
   return async (accountId) => {
     const entry = await index.findOne({ _id: accountId });
     if (!entry) return;
-    const sessionIds = entry.sessions ?? [];
+    const indexed = entry.sessions ?? [];
     const grantIds = new Set(entry.grants ?? []);
-    for (const id of sessionIds) {
+    for (const key of indexed) {
+      // Entries are session uids, found through their alias; older entries are session ids themselves.
+      const alias = await sessions.findOne({ _id: sessionAliasId(key) });
+      const id = alias?.target ?? key;
       // A session also names the grants it holds per client: revoke those even if the index missed one.
       const session = await sessions.findOne({ _id: id });
-      for (const authorization of Object.values(session?.payload.authorizations ?? {})) {
+      for (const authorization of Object.values(session?.payload?.authorizations ?? {})) {
         if (authorization.grantId) grantIds.add(authorization.grantId);
       }
       await sessions.deleteOne({ _id: id });
+      if (alias) await sessions.deleteOne({ _id: alias._id });
     }
     for (const grantId of grantIds) await revokeGrant(db, grantId);
     // $pull only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
-    await index.updateOne({ _id: accountId }, { $pull: { sessions: { $in: sessionIds }, grants: { $in: [...grantIds] } } });
+    await index.updateOne({ _id: accountId }, { $pull: { sessions: { $in: indexed }, grants: { $in: [...grantIds] } } });
   };
 }

@@ -8,13 +8,15 @@ import { createLogger } from '../../src/log.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
+/** "<command> <collection>" of every command sent, for the tests that count round trips. */
+const commands: string[] = [];
 let connection: Connection;
 let now = Date.now();
 const clock = () => now;
 let adapterFor: ReturnType<typeof createAdapterFactory>;
 
 beforeAll(async () => {
-  db = await openTestDatabase();
+  db = await openTestDatabase({ onCommand: ({ commandName, collection }) => void commands.push(`${commandName} ${collection ?? ''}`.trim()) });
   connection = db.connection;
   adapterFor = createAdapterFactory(connection, { clock });
 });
@@ -71,12 +73,23 @@ describe('expiry', () => {
 });
 
 describe('consume', () => {
-  it('marks the payload consumed and refuses a second consume', async () => {
+  it('marks a refresh token consumed (introspection reports it) and refuses a second consume', async () => {
+    const adapter = adapterFor('RefreshToken');
+    await adapter.upsert('rt-1', { jti: 'rt-1', grantId: 'g-r' }, 60);
+    await adapter.consume('rt-1');
+    expect((await adapter.find('rt-1'))?.consumed).toEqual(expect.any(Number));
+    await expect(adapter.consume('rt-1')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('refuses a second consume of an authorization code, and revokes its grant, with one write for the first', async () => {
     const adapter = adapterFor('AuthorizationCode');
     await adapter.upsert('code-1', { jti: 'code-1', grantId: 'g-c' }, 60);
+    await adapterFor('Grant').upsert('g-c', { jti: 'g-c' }, 600);
+    commands.length = 0;
     await adapter.consume('code-1');
-    expect((await adapter.find('code-1'))?.consumed).toEqual(expect.any(Number));
+    expect(commands).toEqual(['insert oidc_consumed']);
     await expect(adapter.consume('code-1')).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await adapterFor('Grant').find('g-c')).toBeUndefined();
   });
 
   it('lets exactly one of 20 parallel redemptions of one code consume it, and the losers revoke its grant', async () => {
@@ -109,7 +122,9 @@ describe('sessions by uid', () => {
     expect(await adapter.findByUid!('uid-1')).toMatchObject({ jti: 'sess-1' });
     // oidc-provider regenerates the session id on login: destroy the old id, save under the new one.
     await adapter.destroy('sess-1');
+    commands.length = 0;
     await adapter.upsert('sess-2', { jti: 'sess-2', uid: 'uid-1', kind: 'Session' }, 600);
+    expect(commands).toEqual(['update oidc_session']); // the alias and the session, in one ordered bulk write
     expect(await adapter.findByUid!('uid-1')).toMatchObject({ jti: 'sess-2' });
     expect(await adapter.findByUid!('uid-unknown')).toBeUndefined();
   });
