@@ -14,6 +14,7 @@ import { createAccounts, type Accounts } from './accounts/users.ts';
 import { createAuditLog } from './audit/audit.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
+import { createClientCache, type ClientCache } from './oidc/client-cache.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
 import { jwksRoute } from './oidc/jwks-route.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -53,6 +54,8 @@ export interface Latchkey {
   /** argon2 work counters (the concurrency limit), for tests and benchmarks. */
   passwordWork: () => PasswordWorkStats;
   expiry: ExpiryManager;
+  /** Registered clients in memory (oidc/client-cache.ts); an admin change empties it everywhere within seconds. */
+  clientCache: ClientCache;
   /** Marks the instance as going away (readyz answers 503) and stops background work. */
   beginShutdown(): void;
 }
@@ -94,7 +97,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     policy,
     onLocked: (accountId) => notifyLockout(accountId),
   });
-  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent });
+  const clientCache = createClientCache(connection);
+  clientCache.start();
+  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
   await delivery.start();
@@ -147,9 +152,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     passwordWork: hasher.stats,
     policy,
     expiry,
+    clientCache,
     beginShutdown() {
       shuttingDown = true;
       expiry.stop();
+      clientCache.stop();
       void delivery.stop(); // a pass in flight finishes on its own
     },
   };

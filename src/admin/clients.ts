@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
+import { announceClientChange, clientChangeSettled } from '../oidc/client-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
@@ -111,8 +112,23 @@ function toMetadata(data: z.output<typeof clientInput>, clientId: string, secret
   };
 }
 
-export function createClientRegistry(connection: Connection): ClientRegistry {
+export interface ClientRegistryOptions {
+  /**
+   * Runs after every change to an existing client, before the command reports success. By default it announces the
+   * change to every instance and waits until none can still use the old version (oidc/client-cache.ts), so that
+   * "rotate-secret takes effect at once" holds for the whole deployment.
+   */
+  afterChange?: () => Promise<void>;
+}
+
+export function createClientRegistry(connection: Connection, { afterChange }: ClientRegistryOptions = {}): ClientRegistry {
   const clients = connection.db!.collection<ClientDoc>(collectionName('Client'));
+  const changed =
+    afterChange ??
+    (async () => {
+      await announceClientChange(connection);
+      await clientChangeSettled();
+    });
 
   async function show(clientId: string): Promise<ClientMetadata> {
     const doc = await clients.findOne({ _id: clientId });
@@ -158,13 +174,17 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
       const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
       if (Object.keys(set).length) update.$set = set;
       if (secret && !metadata.client_secret) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
-      if (update.$set || update.$unset) await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
+      if (update.$set || update.$unset) {
+        await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
+        await changed();
+      }
       return metadata;
     },
 
     async remove(clientId) {
       const result = await clients.deleteOne({ _id: clientId });
       if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `no client ${clientId}`);
+      await changed();
     },
 
     async rotateSecret(clientId) {
@@ -172,6 +192,7 @@ export function createClientRegistry(connection: Connection): ClientRegistry {
       if (current.token_endpoint_auth_method === 'none') throw new ValidationError('public_client', 'a public client has no secret');
       const metadata = { ...current, client_secret: newSecret() };
       await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': metadata.client_secret } });
+      await changed();
       return metadata;
     },
   };

@@ -13,6 +13,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection } from 'mongoose';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { forget, forgetAll, peek, remember, remembered } from '../db/request-scope.ts';
+import type { ClientCache } from './client-cache.ts';
 
 export const MODELS = [
   'Session',
@@ -98,6 +99,8 @@ export interface AdapterOptions {
    * code exchange all refuse them.
    */
   isAccessCurrent?: (accountId: string, issuedAt: number) => Promise<boolean>;
+  /** Where registered clients are read from (oidc/client-cache.ts); without it, from the database every time. */
+  clientCache?: ClientCache;
 }
 
 /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
@@ -111,7 +114,7 @@ export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: st
 // consumed flag in the payload itself keeps answering after the marker is swept.
 const CONSUMED_MARKER_SECONDS = 24 * 3600;
 
-export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent }: AdapterOptions = {}): (model: string) => Adapter {
+export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent, clientCache }: AdapterOptions = {}): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
   const accountIndex = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
@@ -144,7 +147,8 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
-      const doc = await remembered(docKey(id), () => docs.findOne({ _id: id }));
+      const read = () => docs.findOne({ _id: id });
+      const doc = model === 'Client' && clientCache ? await clientCache.find(id, read) : await remembered(docKey(id), read);
       if (!doc || !isLive(doc)) return undefined;
       if (model === 'Session' && typeof doc.payload.uid === 'string') remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
       const { accountId, iat } = doc.payload;
@@ -198,6 +202,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
           await docs.replaceOne({ _id: id }, doc, { upsert: true });
         }
         remember(docKey(id), { _id: id, ...doc });
+        if (model === 'Client') clientCache?.clear();
       },
 
       find,
@@ -225,6 +230,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       async destroy(id: string) {
         await docs.deleteOne({ _id: id });
         remember(docKey(id), null);
+        if (model === 'Client') clientCache?.clear();
       },
 
       async revokeByGrantId(grantId: string) {

@@ -5,7 +5,7 @@ import type { Connection } from 'mongoose';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { createLatchkey, type Latchkey } from '../../src/app.ts';
-import type { ConnectOptions } from '../../src/db/connection.ts';
+import { connectDatabase, type ConnectOptions } from '../../src/db/connection.ts';
 import { openTestDatabase } from './database.ts';
 import { createClientRegistry, type ClientRegistry } from '../../src/admin/clients.ts';
 import { Writable } from 'node:stream';
@@ -40,14 +40,16 @@ export const PRODUCTION_ENV = {
 export interface TestServerOptions extends ConnectOptions {
   /** Now, in milliseconds, for session and token expiry (a test moves it). */
   clock?: () => number;
+  /** Another test server's database, for a second instance of one deployment (its owner drops it). */
+  sharedDatabase?: string;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, { clock, ...dbOptions }: TestServerOptions = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, { clock, sharedDatabase, ...dbOptions }: TestServerOptions = {}): Promise<TestServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const db = await openTestDatabase(dbOptions);
+  const db = sharedDatabase ? await joinDatabase(sharedDatabase, dbOptions) : await openTestDatabase(dbOptions);
   const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), ISSUER: `${origin}/oidc`, MONGODB_URI: db.uri, ...env });
   const logs: string[] = [];
   const sink = new Writable({
@@ -75,4 +77,9 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
       await db.drop();
     },
   };
+}
+
+async function joinDatabase(uri: string, options: ConnectOptions) {
+  const connection = await connectDatabase(uri, options);
+  return { uri, connection, drop: () => connection.close() };
 }
