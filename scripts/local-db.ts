@@ -70,6 +70,8 @@ export interface LocalDb {
 export interface StartOptions {
   /** Where the SQLite files live. Kept between runs when given; a temporary folder removed on stop otherwise. */
   dataDir?: string;
+  /** A fixed port (a restart where clients still hold the old address); a free one otherwise. */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -157,7 +159,7 @@ async function startOwnServer(options: StartOptions): Promise<LocalDb> {
   const stateDir = join(base, 'state');
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(stateDir, { recursive: true });
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child = spawn(
     bin,
     [

@@ -2,6 +2,7 @@
 //
 //   issuer host → request context → error pages → security headers → static files → health → our pages → provider (issuer path)
 import { requestScope } from './db/request-scope.ts';
+import { answerUnavailableDatabase } from './oidc/unavailable.ts';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -119,7 +120,10 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   notifyLockout = recovery.notifyLockout;
   cacheTemplates(config.env !== 'development'); // development re-reads templates so edits show at once
   // The provider answers its own errors; server errors are logged here (client errors are the RP's business).
-  provider.on('server_error', (ctx, error) => (ctx.state.log ?? log).error({ err: error }, 'provider server error'));
+  provider.on('server_error', (ctx, error) => {
+    (ctx.state.log ?? log).error({ err: error }, 'provider server error');
+    answerUnavailableDatabase(ctx, error);
+  });
 
   let shuttingDown = false;
   const app = new Koa();

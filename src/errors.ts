@@ -59,6 +59,13 @@ export class FlowExpiredError extends AppError {
   }
 }
 
+/** The database cannot be reached: nothing was changed, and the same request can be tried again in a moment. */
+export class DatabaseUnavailableError extends AppError {
+  constructor(detail?: string) {
+    super(503, 'temporarily_unavailable', 'error.database_unavailable', detail);
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   constructor(detail?: string) {
     super(503, 'unavailable', 'error.unavailable', detail);

@@ -8,7 +8,11 @@ export interface ConnectOptions {
 
 export async function connectDatabase(uri: string, options: ConnectOptions = {}): Promise<Connection> {
   const connection = mongoose.createConnection(uri, {
-    serverSelectionTimeoutMS: 5000,
+    // While the database is down a request waits this long for it, then gets a 503 page (http/error-page.ts):
+    // short enough that a person is told within seconds, long enough to ride out a restart's first moments.
+    serverSelectionTimeoutMS: 2000,
+    // Mongoose would otherwise queue commands for 10 s while disconnected; fail at once like the driver does.
+    bufferCommands: false,
     monitorCommands: Boolean(options.onCommand),
     // Indexes are created explicitly at start (oidc/adapter.ts, db/expiry.ts), never lazily on the request path.
     autoIndex: false,

@@ -2,7 +2,8 @@
 // id) that is also in the log line. Private detail is logged, never shown.
 import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { AppError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
+import { AppError, DatabaseUnavailableError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { AppContext } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';
@@ -14,7 +15,11 @@ interface ErrorView {
   messageId: MessageId;
 }
 
+/** Seconds a client is asked to wait before retrying after a 503. */
+const RETRY_AFTER_SECONDS = 5;
+
 function classify(error: unknown): ErrorView {
+  if (isDatabaseUnavailable(error)) return classify(new DatabaseUnavailableError());
   if (error instanceof AppError) return { status: error.status, code: error.code, messageId: error.messageId as MessageId };
   // The provider's helpers (interactionDetails…) throw SessionNotFound when an interaction has ended.
   if (error instanceof oidcErrors.SessionNotFound) return classify(new FlowExpiredError(error.message));
@@ -39,10 +44,11 @@ export async function respondWithError(
   else log?.info({ error: view.code, detail: (error as Error)?.message }, 'request refused');
   ctx.status = view.status;
   if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));
+  if (view.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   if (ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,
-      error_description: publicDetail?.description || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId),
+      error_description: (view.status < 500 && publicDetail?.description) || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId),
       support_code: ctx.state.requestId,
     };
     return;
@@ -52,7 +58,9 @@ export async function respondWithError(
     messageId: view.messageId,
     startAgain: view.code === 'interaction_expired',
     supportCode: ctx.state.requestId,
-    publicDetail,
+    // The provider's description of a client error helps the RP's developer; for a server error it is the
+    // library's internal text ("oops! …"), which no page shows.
+    publicDetail: view.status < 500 ? publicDetail : undefined,
   });
 }
 

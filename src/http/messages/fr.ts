@@ -57,6 +57,7 @@ export const fr: Catalogue = {
   'error.too_large': 'Le formulaire envoyé est trop volumineux.',
   'error.interaction_expired': 'Cette page de connexion a expiré ou a déjà été utilisée.',
   'error.start_again': 'Revenez à l’application d’origine et connectez-vous à nouveau.',
+  'error.database_unavailable': 'Latchkey ne parvient pas à joindre sa base de données pour le moment. Rien n’a été modifié : réessayez dans un instant.',
   'error.unavailable': 'Le service est momentanément indisponible. Réessayez dans un instant.',
   'error.server': 'Une erreur inattendue est survenue. Réessayez.',
   'error.oidc': 'L’application a envoyé une requête que nous ne pouvons pas accepter.',

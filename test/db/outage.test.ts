@@ -1,0 +1,64 @@
+// The database goes away under a running server: pages answer within seconds with a 503 that says what happened
+// (never a library's text), JSON endpoints answer `temporarily_unavailable`, and once the database is back the
+// same server signs people in again without a restart.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as client from 'openid-client';
+import { Browser, messageIds } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
+
+let dataDir: string;
+let db: LocalDb;
+let server: TestServer;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-outage-'));
+  db = await startLocalDb({ dataDir });
+  server = await startTestServer({}, { sharedDatabase: `${db.uri}/latchkey_outage` });
+}, 120_000);
+afterAll(async () => {
+  await server.close();
+  await db.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+it('answers 503 pages and temporarily_unavailable while the database is down, and works again once it is back', async () => {
+  const rp = await createClient(server);
+  const user = await createUser(server);
+  const config = await discover(server, rp);
+  const redirectUri = rp.redirect_uris[0]!;
+  const browser = new Browser();
+  const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri)).url);
+
+  const port = Number(new URL(db.uri).port);
+  await db.stop();
+
+  const started = Date.now();
+  const page = await submitLogin(browser, loginPage, user.username, PASSWORD);
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(page.status).toBe(503);
+  expect(messageIds(page)).toContain('error.database_unavailable');
+  expect(messageIds(page)).toContain('error.support_code');
+  expect(page.body).not.toMatch(/oops|server_error|Mongo/i);
+
+  const token = await fetch(`${server.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${rp.client_id}:${rp.client_secret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x'.repeat(43), redirect_uri: redirectUri }).toString(),
+  });
+  expect(token.status).toBe(503);
+  expect(token.headers.get('retry-after')).toBeTruthy();
+  expect(await token.json()).toMatchObject({ error: 'temporarily_unavailable', support_code: expect.any(String) });
+
+  db = await startLocalDb({ dataDir, port });
+  const again = new Browser();
+  const start = await authorizationUrl(config, redirectUri);
+  const callback = await signInAndConsent(again, start, user.username, redirectUri);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  expect(tokens.claims()?.sub).toBe(user._id);
+}, 120_000);
