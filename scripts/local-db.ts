@@ -65,6 +65,8 @@ export interface LocalDb {
   /** A mongodb:// URI without a database name; append `/<db>`. */
   uri: string;
   stop(): Promise<void>;
+  /** Kills the server as a crash would (tests): a supervised server is started again. Absent when shared. */
+  kill?: () => void;
 }
 
 export interface StartOptions {
@@ -72,6 +74,8 @@ export interface StartOptions {
   dataDir?: string;
   /** A fixed port (a restart where clients still hold the old address); a free one otherwise. */
   port?: number;
+  /** The first wait before restarting a server that exited (1 s); tests lengthen it to observe the outage. */
+  restartDelayMs?: number;
   log?: (line: string) => void;
 }
 
@@ -151,6 +155,11 @@ export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb>
   return startOwnServer(options);
 }
 
+/** Waits between restarts of a database that keeps exiting: 1 s, doubling, at most 30 s. */
+const RESTART_DELAYS_MS = { first: 1000, max: 30_000 };
+/** A server that ran this long before exiting was healthy: the next restart waits the first delay again. */
+const HEALTHY_AFTER_MS = 60_000;
+
 async function startOwnServer(options: StartOptions): Promise<LocalDb> {
   const bin = await ensureFerretDb(options.log);
   const temporary = !options.dataDir;
@@ -160,39 +169,83 @@ async function startOwnServer(options: StartOptions): Promise<LocalDb> {
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(stateDir, { recursive: true });
   const port = options.port ?? (await freePort());
-  const child = spawn(
-    bin,
-    [
-      '--handler=sqlite',
-      // The trailing slash makes it a directory: one SQLite file per database.
-      `--sqlite-url=file:${dataDir}/?_pragma=synchronous(normal)`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=127.0.0.1:0',
-      `--state-dir=${stateDir}`,
-      '--telemetry=disable',
-      '--log-level=error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
   const uri = `mongodb://127.0.0.1:${port}`;
-  try {
-    await waitUntilAnswering(uri, child, () => stderr);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
+  const say = options.log ?? (() => {});
+
+  let stderr = '';
+  const spawnServer = async (): Promise<ChildProcess> => {
+    const started = spawn(
+      bin,
+      [
+        '--handler=sqlite',
+        // The trailing slash makes it a directory: one SQLite file per database.
+        `--sqlite-url=file:${dataDir}/?_pragma=synchronous(normal)`,
+        `--listen-addr=127.0.0.1:${port}`,
+        '--debug-addr=127.0.0.1:0',
+        `--state-dir=${stateDir}`,
+        '--telemetry=disable',
+        '--log-level=error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    started.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    try {
+      await waitUntilAnswering(uri, started, () => stderr);
+    } catch (error) {
+      started.kill('SIGKILL');
+      throw error;
+    }
+    return started;
+  };
+
+  // Supervised: when the server exits without being asked to (killed, crashed), it is started again on the same
+  // port and data (clients reconnect by themselves), after a growing delay if it keeps exiting.
+  let child = await spawnServer();
+  let stopping = false;
+  const firstDelayMs = options.restartDelayMs ?? RESTART_DELAYS_MS.first;
+  let delayMs = firstDelayMs;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const supervise = (running: ChildProcess, startedAt: number) => {
+    running.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > HEALTHY_AFTER_MS) delayMs = firstDelayMs;
+      say(`local database stopped (${signal ?? `exit code ${code}`}); restarting it in ${Math.round(delayMs / 1000)} s, its data is kept`);
+      const restart = () => {
+        restartTimer = undefined;
+        if (stopping) return;
+        spawnServer().then(
+          (next) => {
+            if (stopping) return void stopChild(next);
+            child = next;
+            say('local database is back');
+            supervise(next, Date.now());
+          },
+          (error: unknown) => {
+            say(`local database did not start again: ${(error as Error).message.split('\n')[0]}`);
+            delayMs = Math.min(delayMs * 2, RESTART_DELAYS_MS.max);
+            restartTimer = setTimeout(restart, delayMs);
+          },
+        );
+      };
+      restartTimer = setTimeout(restart, delayMs);
+      delayMs = Math.min(delayMs * 2, RESTART_DELAYS_MS.max);
+    });
+  };
+  supervise(child, Date.now());
+
   if (!temporary) writeFileSync(uriFile(base), uri + '\n');
   return {
     uri,
     async stop() {
+      stopping = true;
+      clearTimeout(restartTimer);
       await stopChild(child);
       if (temporary) rmSync(base, { recursive: true, force: true });
       else for (const file of [uriFile(base), lockFile(base)]) rmSync(file, { force: true });
     },
+    kill: () => child.kill('SIGKILL'),
   };
 }
 

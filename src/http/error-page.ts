@@ -31,11 +31,15 @@ function classify(error: unknown): ErrorView {
   return { status: 500, code: 'server_error', messageId: 'error.server' };
 }
 
-/** `publicDetail`: the provider's own error code and description, safe to show. */
+/**
+ * `publicDetail`: the provider's own error code and description, safe to show. `format`: JSON or a page as the
+ * request asks, unless the answer must stay in the format already chosen (the provider's JSON endpoints).
+ */
 export async function respondWithError(
   koaCtx: Context,
   error: unknown,
   publicDetail?: { error: string; description: string },
+  format: 'negotiate' | 'json' = 'negotiate',
 ): Promise<void> {
   const ctx = koaCtx as AppContext;
   const view = classify(error);
@@ -45,7 +49,7 @@ export async function respondWithError(
   ctx.status = view.status;
   if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));
   if (view.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-  if (ctx.accepts('html', 'json') === 'json') {
+  if (format === 'json' || ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,
       error_description: (view.status < 500 && publicDetail?.description) || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId),

@@ -11,5 +11,5 @@ import { respondWithError } from '../http/error-page.ts';
 export function answerUnavailableDatabase(ctx: Context, error: unknown): void {
   // A page was answered already, by renderError; only the provider's JSON body is left to correct.
   if (!isDatabaseUnavailable(error) || ctx.status === 503 || typeof ctx.body !== 'object') return;
-  void respondWithError(ctx, new DatabaseUnavailableError());
+  void respondWithError(ctx, new DatabaseUnavailableError(), undefined, 'json');
 }

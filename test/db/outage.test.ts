@@ -1,12 +1,14 @@
-// The database goes away under a running server: pages answer within seconds with a 503 that says what happened
-// (never a library's text), JSON endpoints answer `temporarily_unavailable`, and once the database is back the
-// same server signs people in again without a restart.
+// The database goes away under a running server (killed, as a crash would): the supervisor says so and starts it
+// again by itself; meanwhile pages answer within seconds with a 503 that says what happened (never a library's
+// text) and JSON endpoints answer `temporarily_unavailable`; once it is back the same server signs people in
+// again without a restart.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import { Browser, messageIds } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/recovery.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -15,10 +17,13 @@ import { startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
 let dataDir: string;
 let db: LocalDb;
 let server: TestServer;
+const said: string[] = [];
+/** Long enough to observe the outage before the supervisor brings the database back. */
+const RESTART_DELAY_MS = 8000;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'latchkey-outage-'));
-  db = await startLocalDb({ dataDir });
+  db = await startLocalDb({ dataDir, restartDelayMs: RESTART_DELAY_MS, log: (line) => void said.push(line) });
   server = await startTestServer({}, { sharedDatabase: `${db.uri}/latchkey_outage` });
 }, 120_000);
 afterAll(async () => {
@@ -35,8 +40,8 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   const browser = new Browser();
   const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri)).url);
 
-  const port = Number(new URL(db.uri).port);
-  await db.stop();
+  db.kill!();
+  await waitFor(() => said.find((line) => line.startsWith('local database stopped')), 'the supervisor to notice');
 
   const started = Date.now();
   const page = await submitLogin(browser, loginPage, user.username, PASSWORD);
@@ -55,7 +60,7 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   expect(token.headers.get('retry-after')).toBeTruthy();
   expect(await token.json()).toMatchObject({ error: 'temporarily_unavailable', support_code: expect.any(String) });
 
-  db = await startLocalDb({ dataDir, port });
+  await waitFor(() => said.find((line) => line === 'local database is back'), 'the database to come back', 30_000);
   const again = new Browser();
   const start = await authorizationUrl(config, redirectUri);
   const callback = await signInAndConsent(again, start, user.username, redirectUri);
