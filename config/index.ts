@@ -35,6 +35,8 @@ const envSchema = z.object({
   COOKIE_SECURE: bool.optional(),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** json: one JSON object per line (production's default); pretty: short human lines (development's default). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** argon2id cost; never below OWASP's m=19456 KiB, t=2, p=1. Raising it rehashes passwords at their next sign-in. */
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
   ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
@@ -123,6 +125,7 @@ export interface Config {
   cookieKeys: string[] | undefined;
   cookieSecure: boolean;
   logLevel: Env['LOG_LEVEL'];
+  logFormat: 'json' | 'pretty';
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   passwordWork: { maxConcurrent: number; maxQueued: number };
   signInFailureMinMs: number;
@@ -213,6 +216,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     cookieKeys: e.COOKIE_KEYS,
     cookieSecure,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     passwordWork: { maxConcurrent: e.ARGON2_MAX_CONCURRENT, maxQueued: e.ARGON2_MAX_QUEUED },
     signInFailureMinMs: e.SIGNIN_FAILURE_MIN_MS,

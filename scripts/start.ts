@@ -94,7 +94,7 @@ export async function startLatchkey(
     if (error instanceof ConfigError) throw new StartError(error.message);
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
 
   let localDb: LocalDb | undefined;
   if (!config.mongodbUri) {

@@ -3,6 +3,7 @@
 // in any spelling (accessToken, refresh_token, Password), and by URL parameter inside every string, including the
 // message. Error objects are serialized first, so their message, stack and code stay readable.
 import { pino, type Logger, type LogFn } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -124,7 +125,23 @@ function redactArguments(args: unknown[]): unknown[] {
   return [first, ...rest.map(redactArgument)];
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * Development's terminal: one short line per event, a request as "GET /interaction/… 200 12.3 ms". Redaction has
+ * already happened (it runs before any line is written, whatever the format).
+ */
+function prettyLines(destination: pino.DestinationStream | undefined): pino.DestinationStream {
+  return pretty({
+    destination: destination ?? 1,
+    colorize: process.stdout.isTTY,
+    translateTime: 'SYS:HH:MM:ss',
+    singleLine: true,
+    ignore: 'pid,hostname,service,requestId,method,path,status,ms',
+    messageFormat: (line, messageKey) =>
+      line[messageKey] === 'request' ? `${String(line.method)} ${String(line.path)} ${String(line.status)} ${String(line.ms)} ms` : String(line[messageKey] ?? ''),
+  });
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream, format: 'json' | 'pretty' = 'json'): Logger {
   const logger = pino(
     {
       level,
@@ -145,7 +162,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       // The walker hides these too; kept as a second line for the headers of pino's req/res serializers.
       redact: { paths: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'], censor: CENSOR },
     },
-    destination,
+    format === 'pretty' ? prettyLines(destination) : destination,
   );
   // A child's bindings skip formatters.log (and formatters.bindings applies to the root only): redact them here.
   // Children inherit this method from the root, so grandchildren go through it as well.

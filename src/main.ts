@@ -72,7 +72,7 @@ export function stopOnSignals(running: Running, log: Logger): void {
 
 if (import.meta.main) {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const running = await startServer(config, log);
   stopOnSignals(running, log);
 }

@@ -31,8 +31,10 @@ export function requestContext(log: Logger): Middleware {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // Only the path: query strings can carry codes and tokens.
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      // Only the path: query strings can carry codes and tokens. Static files (a page's stylesheet, logo, script)
+      // only at debug level, so one page is one line.
+      const level = ctx.path.startsWith('/static/') ? 'debug' : 'info';
+      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
 }
