@@ -4,6 +4,7 @@
 import type { Middleware } from 'koa';
 import type { JWK } from 'oidc-provider';
 import type { KeyStore } from './keys.ts';
+import { answerFromSnapshot, etagOf, type Snapshot } from './cache-headers.ts';
 
 /** The members a public JWK may carry; everything else (d, p, q, dp, dq, qi, oth, …) is private or unneeded. */
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const;
@@ -34,29 +35,29 @@ export function publicJwk(jwk: JWK): JWK {
 export function jwksRoute({ issuerPath, keyStore, loaded, cacheMs = 1000, now = Date.now }: JwksRouteOptions): Middleware {
   const path = `${issuerPath}/jwks`;
   const signing = loaded.filter((key, index) => loaded.findIndex((other) => other.alg === key.alg) === index);
-  let cached: { at: number; body: string } | undefined;
-  let reading: Promise<{ at: number; body: string }> | undefined;
+  let cached: { at: number; snapshot: Snapshot } | undefined;
+  let reading: Promise<{ at: number; snapshot: Snapshot }> | undefined;
 
-  async function read(): Promise<{ at: number; body: string }> {
+  async function read(): Promise<{ at: number; snapshot: Snapshot }> {
     const at = now(); // the age counts from the start of the read
     const { keys, revoked } = await keyStore.published();
     const kids = new Set(keys.map((k) => k.kid));
     const own = signing.filter((k) => !kids.has(k.kid) && !revoked.has(k.kid!));
-    return { at, body: JSON.stringify({ keys: [...keys, ...own].map(publicJwk) }) };
+    const body = JSON.stringify({ keys: [...keys, ...own].map(publicJwk) });
+    // The same keys give the same ETag on every instance, so a client's copy stays valid across them.
+    return { at, snapshot: { body, type: CONTENT_TYPE, etag: etagOf(body) } };
   }
 
-  async function current(): Promise<string> {
-    if (cached && now() - cached.at < cacheMs) return cached.body;
+  async function current(): Promise<Snapshot> {
+    if (cached && now() - cached.at < cacheMs) return cached.snapshot;
     // Requests arriving during a read share it rather than each reading the store.
     reading ??= read().finally(() => (reading = undefined));
     cached = await reading;
-    return cached.body;
+    return cached.snapshot;
   }
 
   return async (ctx, next) => {
     if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.body = await current();
-    ctx.type = CONTENT_TYPE;
-    ctx.set('Cache-Control', JWKS_CACHE_CONTROL);
+    answerFromSnapshot(ctx, await current(), JWKS_CACHE_CONTROL);
   };
 }

@@ -173,7 +173,7 @@ describe('error pages', () => {
       const { browser, page } = await loginPage();
       const html = await submitLogin(browser, page, user.username);
       expect(html.status).toBe(500);
-      expect(messageIds(html)).toEqual(['error.server']);
+      expect(messageIds(html)).toEqual(['error.server', 'error.support_code']);
       expectSupportCodeWithoutDetail(html, secret);
       expect(html.body).not.toContain('NO_SUCH_INDEX');
       expect(html.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace
