@@ -1,15 +1,31 @@
-// Benchmark child: the yardstick. oidc-provider with its defaults (in-memory adapter, built-in development
-// interactions whose sign-in form accepts any login) and only what makes it do the same protocol work as
-// Latchkey: one static client, an ES256 signing key, signed cookies and the same scope-to-claims map.
+// Benchmark child: a yardstick. oidc-provider with its defaults (built-in development interactions whose sign-in
+// form accepts any login) and only what makes it do the same protocol work as Latchkey: one static client, an
+// ES256 signing key, signed cookies and the same scope-to-claims map. Storage is the in-memory adapter ("bare"),
+// or with BENCH_MONGODB_URI set the plain MongoDB adapter of plain-adapter.ts on that database ("plain"), whose
+// commands are counted as Latchkey's are.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider, { type JWK } from 'oidc-provider';
 import { SCOPE_CLAIMS } from '../../src/oidc/account.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
+import { plainMongoAdapter } from './plain-adapter.ts';
+import { fillPlain, type FillCounts } from './fill.ts';
 import { runChild } from './ipc.ts';
 import { cpuMicros, REDIRECT_URI, type ServerCounters, type Target } from './target.ts';
 
 await runChild(async () => {
+  const uri = process.env.BENCH_MONGODB_URI;
+  let dbCommands = 0;
+  const dbCommandsByName = new Map<string, number>();
+  const connection = uri
+    ? await connectDatabase(uri, {
+        onCommand({ commandName }) {
+          dbCommands += 1;
+          dbCommandsByName.set(commandName, (dbCommandsByName.get(commandName) ?? 0) + 1);
+        },
+      })
+    : undefined;
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -31,6 +47,7 @@ await runChild(async () => {
       },
     ],
     jwks: { keys: [signingKey] },
+    ...(connection && { adapter: plainMongoAdapter(connection) }),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: SCOPE_CLAIMS,
     features: { devInteractions: { enabled: true } },
@@ -42,17 +59,25 @@ await runChild(async () => {
   });
   server.on('request', provider.callback());
 
-  const target: Target = { name: 'bare', issuer, clientId: 'bench-rp', clientSecret, login: 'bench-user', password: 'anything' };
+  const target: Target = { name: connection ? 'plain' : 'bare', issuer, clientId: 'bench-rp', clientSecret, login: 'bench-user', password: 'anything' };
   return {
     info: { target },
     handlers: {
       async counters(): Promise<ServerCounters> {
-        return { cpuMicros: cpuMicros(), dbCommands: null, dbCommandsByName: {} };
+        return connection
+          ? { cpuMicros: cpuMicros(), dbCommands, dbCommandsByName: Object.fromEntries(dbCommandsByName) }
+          : { cpuMicros: cpuMicros(), dbCommands: null, dbCommandsByName: {} };
+      },
+      async fill(params) {
+        if (connection) await fillPlain(connection, params as FillCounts);
+        return null;
       },
     },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection?.dropDatabase().catch(() => {});
+      await connection?.close();
     },
   };
 });

@@ -14,6 +14,7 @@ import { createLatchkey, type Latchkey } from '../../src/app.ts';
 import { createClientRegistry } from '../../src/admin/clients.ts';
 import { cacheTemplates } from '../../src/http/render.ts';
 import { runChild } from './ipc.ts';
+import { fillLatchkey, type FillCounts } from './fill.ts';
 import { cpuMicros, REDIRECT_URI, type RecoveryTarget, type ServerCounters, type Target } from './target.ts';
 
 /**
@@ -92,6 +93,7 @@ await runChild(async () => {
     redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token'],
   });
+  const service = await createClientRegistry(connection).create({ client_name: 'Benchmark service', grant_types: ['client_credentials'], redirect_uris: [] });
   const password = randomBytes(12).toString('base64url');
   const user = await latchkey.accounts.create({
     username: 'bench-user',
@@ -125,6 +127,7 @@ await runChild(async () => {
     password,
     ...(legacyLogin && { legacyLogin }),
     ...(recovery && { recovery }),
+    service: { clientId: service.client_id, clientSecret: service.client_secret! },
   };
 
   return {
@@ -132,6 +135,21 @@ await runChild(async () => {
     handlers: {
       async counters(): Promise<ServerCounters> {
         return { cpuMicros: cpuMicros(), dbCommands, dbCommandsByName: Object.fromEntries(dbCommandsByName) };
+      },
+      /** Raw findOne by _id per second on this database (the client's document), as the introspection yardstick. */
+      async rawFindOne(params) {
+        const clients = connection.db!.collection<{ _id: string }>('oidc_client');
+        return countFor(params as Load, async () => void (await clients.findOne({ _id: client.client_id })));
+      },
+      /** Raw argon2 verifications per second with the configured parameters: the password POST's yardstick. */
+      async rawArgon2(params) {
+        const { passwordHash } = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!;
+        return countFor(params as Load, async () => void (await argon2.verify(passwordHash, password.normalize('NFKC'))));
+      },
+      async fill(params) {
+        const passwordHash = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!.passwordHash;
+        await fillLatchkey(connection, params as FillCounts, passwordHash);
+        return null;
       },
     },
     async stop() {
@@ -162,4 +180,24 @@ async function seedRecovery(latchkey: Latchkey, url: string): Promise<RecoveryTa
     accounts.push(...(await Promise.all(batch)));
   }
   return { url, captchaAnswer: CAPTCHA_ANSWER, accounts };
+}
+
+interface Load {
+  concurrency: number;
+  durationMs: number;
+}
+
+/** Runs `task` in `concurrency` loops until the deadline; how many completed, and over how long. */
+async function countFor({ concurrency, durationMs }: Load, task: () => Promise<void>): Promise<{ completed: number; elapsedMs: number }> {
+  let completed = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      await task();
+      completed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { completed, elapsedMs: performance.now() - started };
 }

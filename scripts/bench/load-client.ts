@@ -6,6 +6,8 @@
 import { runFlow, discover, type Endpoints } from './flow.ts';
 import { startMailbox, type Mailbox } from './mailbox.ts';
 import { runRecoveryFlow } from './recovery-flow.ts';
+import { hammer, type RequestSpec } from './requests.ts';
+import { loginPosts } from './login-posts.ts';
 import { runChild } from './ipc.ts';
 import { summarize, type LatencySummary } from './stats.ts';
 import { cpuMicros, type Target } from './target.ts';
@@ -125,6 +127,18 @@ await runChild(async () => {
           targets.set(target.name, { target, endpoints, idleAccounts: [...(target.recovery?.accounts ?? [])] });
         }
         return null;
+      },
+      /** One endpoint's requests per second; params: { spec, concurrency, durationMs }. */
+      async requests(params) {
+        const { spec, concurrency, durationMs } = params as { spec: RequestSpec; concurrency: number; durationMs: number };
+        return hammer(spec, concurrency, durationMs);
+      },
+      /** Password sign-in POSTs per second; params: { target, concurrency, durationMs }. */
+      async loginPosts(params) {
+        const { target, concurrency, durationMs } = params as { target: string; concurrency: number; durationMs: number };
+        const prepared = targets.get(target);
+        if (!prepared) throw new Error(`unknown target ${target}`);
+        return loginPosts(prepared.target, prepared.endpoints, concurrency, durationMs);
       },
       async run(params) {
         const request = params as WindowRequest;

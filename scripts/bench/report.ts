@@ -1,5 +1,5 @@
-// Turns measured windows into the results: one record per scenario, Latchkey-to-bare ratios, a table for the
-// terminal and the JSON file.
+// Turns measured windows into the results: one record per flow scenario and per endpoint rate, the ratios the
+// targets are read from, tables for the terminal and the JSON file.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LatencySummary } from './stats.ts';
@@ -10,6 +10,8 @@ export interface Scenario {
   target: string;
   /** "sign-in" (authorization request to ID token) or "recovery" (a password reset by email code). */
   flow: string;
+  /** "fresh" (only what the benchmark created) or "full" (after fill.ts added a deployment's worth of data). */
+  database: string;
   concurrency: number;
   completed: number;
   failed: number;
@@ -27,16 +29,28 @@ export interface Scenario {
 }
 
 export interface Ratio {
+  /** What is compared, e.g. "sign-in flows/s, latchkey ÷ plain (full)". */
+  what: string;
   concurrency: number;
-  /** Latchkey flows/s divided by the bare provider's: below 1 means slower. */
-  flowsPerSecond: number;
-  /** Latchkey median flow time divided by the bare provider's: above 1 means slower. */
-  p50: number;
+  /** Below 1: ours is slower (or, for full ÷ fresh, slowed down by the data). */
+  ratio: number;
+}
+
+/** Requests (or operations) per second at one endpoint or one raw operation. */
+export interface Rate {
+  name: string;
+  concurrency: number;
+  perSecond: number;
+  completed: number;
+  failed: number;
+  failures: Record<string, number>;
+  p50Ms: number | null;
+  p99Ms: number | null;
 }
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-export function toScenario(target: string, flow: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
+export function toScenario(target: string, flow: string, database: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
   const flows = window.completed;
   const perFlow = (value: number) => (flows ? round(value / flows, 1) : NaN);
   const byName =
@@ -50,6 +64,7 @@ export function toScenario(target: string, flow: string, concurrency: number, wi
   return {
     target,
     flow,
+    database,
     concurrency,
     completed: flows,
     failed: window.failed,
@@ -65,44 +80,66 @@ export function toScenario(target: string, flow: string, concurrency: number, wi
   };
 }
 
-export function ratios(scenarios: Scenario[], ours: string, yardstick: string): Ratio[] {
+/** Flows/s of `ours` ÷ flows/s of `theirs`, per concurrency level, for the scenarios both have. */
+export function ratios(scenarios: Scenario[], ours: { target: string; database: string }, theirs: { target: string; database: string }, what: string): Ratio[] {
   const result: Ratio[] = [];
-  // Only sign-ins have a yardstick: the bare provider has no recovery.
-  for (const mine of scenarios.filter((s) => s.target === ours && s.flow === 'sign-in')) {
-    const theirs = scenarios.find((s) => s.target === yardstick && s.flow === mine.flow && s.concurrency === mine.concurrency);
-    if (!theirs) continue;
-    result.push({
-      concurrency: mine.concurrency,
-      flowsPerSecond: round(mine.flowsPerSecond / theirs.flowsPerSecond, 3),
-      p50: round(mine.latencyMs.p50 / theirs.latencyMs.p50, 2),
-    });
+  for (const mine of scenarios.filter((s) => s.flow === 'sign-in' && s.target === ours.target && s.database === ours.database)) {
+    const other = scenarios.find((s) => s.flow === 'sign-in' && s.target === theirs.target && s.database === theirs.database && s.concurrency === mine.concurrency);
+    if (other && other.flowsPerSecond > 0) result.push({ what, concurrency: mine.concurrency, ratio: round(mine.flowsPerSecond / other.flowsPerSecond, 3) });
   }
   return result;
 }
 
-const COLUMNS = ['provider', 'flow', 'browsers', 'flows', 'failed', 'flows/s', 'p50 ms', 'p99 ms', 'db cmds/flow', 'server cpu ms/flow'];
+export function rateRatio(rates: Rate[], ours: string, theirs: string, concurrency: number, what: string): Ratio[] {
+  const mine = rates.find((r) => r.name === ours && r.concurrency === concurrency);
+  const other = rates.find((r) => r.name === theirs && r.concurrency === concurrency);
+  return mine && other && other.perSecond > 0 ? [{ what, concurrency, ratio: round(mine.perSecond / other.perSecond, 3) }] : [];
+}
 
-export function table(scenarios: Scenario[], ratioRows: Ratio[], ours: string, yardstick: string): string {
-  const show = (value: number | null) => (value === null || Number.isNaN(value) ? '-' : String(value));
-  const rows = scenarios.map((s) => [
-    s.target,
-    s.flow,
-    String(s.concurrency),
-    String(s.completed),
-    String(s.failed),
-    show(s.flowsPerSecond),
-    show(s.latencyMs.p50),
-    show(s.latencyMs.p99),
-    show(s.dbCommandsPerFlow),
-    show(s.serverCpuMsPerFlow),
-  ]);
-  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+export function toRate(name: string, concurrency: number, result: { completed: number; elapsedMs: number; failed?: number; failures?: Record<string, number>; latencyMs?: LatencySummary }): Rate {
+  return {
+    name,
+    concurrency,
+    perSecond: round(result.completed / (result.elapsedMs / 1000), 1),
+    completed: result.completed,
+    failed: result.failed ?? 0,
+    failures: result.failures ?? {},
+    p50Ms: result.latencyMs?.p50 ?? null,
+    p99Ms: result.latencyMs?.p99 ?? null,
+  };
+}
+
+const COLUMNS = ['provider', 'flow', 'database', 'browsers', 'flows', 'failed', 'flows/s', 'p50 ms', 'p99 ms', 'db cmds/flow', 'server cpu ms/flow'];
+const RATE_COLUMNS = ['measured', 'concurrency', 'per second', 'p50 ms', 'p99 ms', 'failed'];
+
+const show = (value: number | null) => (value === null || Number.isNaN(value) ? '-' : String(value));
+
+function grid(columns: string[], rows: string[][]): string[] {
+  const widths = columns.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  const lines = [line(COLUMNS), ...rows.map(line)];
-  for (const ratio of ratioRows) {
-    lines.push(`${ours} / ${yardstick} at ${ratio.concurrency} browser(s), sign-in: flows/s ×${ratio.flowsPerSecond}, p50 ×${ratio.p50}`);
-  }
-  return lines.join('\n');
+  return [line(columns), ...rows.map(line)];
+}
+
+export function table(scenarios: Scenario[], rates: Rate[], ratioRows: Ratio[]): string {
+  const flows = grid(
+    COLUMNS,
+    scenarios.map((s) => [
+      s.target,
+      s.flow,
+      s.database,
+      String(s.concurrency),
+      String(s.completed),
+      String(s.failed),
+      show(s.flowsPerSecond),
+      show(s.latencyMs.p50),
+      show(s.latencyMs.p99),
+      show(s.dbCommandsPerFlow),
+      show(s.serverCpuMsPerFlow),
+    ]),
+  );
+  const rateLines = grid(RATE_COLUMNS, rates.map((r) => [r.name, String(r.concurrency), show(r.perSecond), show(r.p50Ms), show(r.p99Ms), String(r.failed)]));
+  const ratioLines = ratioRows.map((r) => `${r.what} at ${r.concurrency}: ×${r.ratio}`);
+  return [...flows, '', ...rateLines, '', ...ratioLines].join('\n');
 }
 
 export function writeResults(path: string, results: unknown): void {

@@ -1,8 +1,17 @@
-// `npm run bench`: full sign-in flows per second against Latchkey, and the same against a bare oidc-provider as
-// the yardstick, in one run on one machine; then Latchkey's password resets by email code ("Can't access your
-// account?"), which only it has. Four processes besides this one: FerretDB, Latchkey, the bare provider and the
-// load client (the browsers, and the mail server the resets' codes arrive at); each window is warmed up, measured,
-// and then read off the servers.
+// `npm run bench`: the whole performance story in one run on one machine and one database server.
+//
+//  1. Sign-in flows/s (authorization request to ID token) against Latchkey and two yardsticks: a bare oidc-provider
+//     with in-memory storage ("bare"), and the same with a plain MongoDB adapter of the kind the library's examples
+//     show ("plain", plain-adapter.ts); each on a fresh database.
+//  2. Latchkey's password resets by email code ("Can't access your account?"), which only it has.
+//  3. Endpoints on their own: discovery and JWKS against a bare Koa hello-world, client-credentials grants and
+//     introspections (against raw findOne by _id), password sign-in POSTs (against raw argon2 verifications).
+//  4. The database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
+//     stay by _id, the plain adapter's lookups by payload.uid scan.
+//
+// Processes besides this one: FerretDB, Latchkey, the two yardsticks, the Koa hello-world and the load client
+// (the browsers, and the mail server the resets' codes arrive at); each window is warmed up, measured, and then
+// read off the servers.
 //
 //   npm run bench -- --duration=5 --concurrency=1,4,8      (npm run bench -- --help for all options)
 //
@@ -11,12 +20,14 @@ import { resolve } from 'node:path';
 import { log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import type { FlowKind, LoadClientInfo, WindowRequest, WindowResult } from './load-client.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
-import { ratios, table, toScenario, writeResults, type Scenario } from './report.ts';
+import { rateRatio, ratios, table, toRate, toScenario, writeResults, type Rate, type Ratio, type Scenario } from './report.ts';
+import type { RequestsResult, RequestSpec } from './requests.ts';
+import { DEFAULT_FILL } from './fill.ts';
 import type { ServerCounters, Target } from './target.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const OURS = 'latchkey';
-const YARDSTICK = 'bare';
+/** Endpoint rates are measured for this long (at most the scenario duration): they settle within a second or two. */
+const RATE_WINDOW_MS = 5000;
 /** A window ends at its deadline plus the longest flow still in progress (load-client's flow timeout). */
 const WINDOW_SLACK_MS = 60_000;
 
@@ -25,44 +36,100 @@ interface ServerInfo {
   argon2?: { memoryCost: number; timeCost: number; parallelism: number };
 }
 
+const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
 async function measure(options: BenchOptions): Promise<number> {
   const started = new Date();
   const databaseUri = await throwAwayDatabase(options.mongodbUri, 'bench');
+  const plainUri = new URL(databaseUri);
+  plainUri.pathname += '_plain';
 
-  log('starting Latchkey, the bare provider and the load client…');
+  log('starting Latchkey, the yardsticks and the load client…');
   const start = <Info>(name: string, script: string, env: Record<string, string> = {}) =>
     startTrackedChild<Info>(name, new URL(script, import.meta.url), env);
   // The load client first: Latchkey needs the address of its mail server.
   const client = await start<LoadClientInfo>('load client', './load-client.ts');
   const starting = [
-    start<ServerInfo>(OURS, './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri, BENCH_SMTP_URL: client.info.smtpUrl }),
-    start<ServerInfo>(YARDSTICK, './bare-server.ts'),
+    start<ServerInfo>('latchkey', './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri, BENCH_SMTP_URL: client.info.smtpUrl }),
+    start<ServerInfo>('bare', './bare-server.ts'),
+    start<ServerInfo>('plain', './bare-server.ts', { BENCH_MONGODB_URI: plainUri.href }),
+    start<{ url: string }>('koa hello', './koa-hello.ts'),
   ] as const;
   // Wait for every start to settle before giving up on one, so each started child is on the list to stop.
   await Promise.allSettled(starting);
-  const [latchkey, bare] = await Promise.all(starting);
-  await client.call('prepare', [latchkey.info.target, bare.info.target], 30_000);
+  const [latchkey, bare, plain, hello] = await Promise.all(starting);
+  await client.call('prepare', [latchkey.info.target, bare.info.target, plain.info.target], 30_000);
+  const warmupMs = options.warmupSeconds * 1000;
 
   const scenarios: Scenario[] = [];
-  const runScenario = async (server: typeof latchkey, flow: FlowKind, concurrency: number) => {
+  const runScenario = async (server: typeof latchkey, flow: FlowKind, database: string, concurrency: number) => {
     const window = (durationMs: number): Promise<WindowResult> => {
       const request: WindowRequest = { target: server.name, flow, concurrency, durationMs };
       return client.call<WindowResult>('run', request, durationMs + WINDOW_SLACK_MS);
     };
-    log(`${server.name} ${flow}, ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
-    if (options.warmupSeconds > 0) await window(options.warmupSeconds * 1000);
+    log(`${server.name} ${flow} (${database} database), ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
+    if (warmupMs > 0) await window(warmupMs);
     const before = await server.call<ServerCounters>('counters', null, 10_000);
     const result = await window(options.durationSeconds * 1000);
     const after = await server.call<ServerCounters>('counters', null, 10_000);
-    scenarios.push(toScenario(server.name, flow, concurrency, result, before, after));
+    scenarios.push(toScenario(server.name, flow, database, concurrency, result, before, after));
   };
-  for (const concurrency of options.concurrency) {
-    for (const server of [latchkey, bare]) await runScenario(server, 'sign-in', concurrency);
-  }
-  for (const concurrency of options.concurrency) await runScenario(latchkey, 'recovery', concurrency);
 
-  const ratioRows = ratios(scenarios, OURS, YARDSTICK);
-  const failed = scenarios.reduce((total, s) => total + s.failed, 0);
+  // 1 and 2: flows on fresh databases.
+  for (const concurrency of options.concurrency) {
+    for (const server of [latchkey, bare, plain]) await runScenario(server, 'sign-in', 'fresh', concurrency);
+  }
+  for (const concurrency of options.concurrency) await runScenario(latchkey, 'recovery', 'fresh', concurrency);
+
+  // 3: endpoints on their own, at the highest concurrency.
+  const rates: Rate[] = [];
+  const rateMs = Math.min(RATE_WINDOW_MS, options.durationSeconds * 1000);
+  const concurrency = Math.max(...options.concurrency);
+  const requests = async (name: string, spec: RequestSpec) => {
+    log(`${name}, ${concurrency} at once: ${rateMs / 1000} s…`);
+    if (warmupMs > 0) await client.call('requests', { spec, concurrency, durationMs: Math.min(warmupMs, 1000) }, 60_000);
+    rates.push(toRate(name, concurrency, await client.call<RequestsResult>('requests', { spec, concurrency, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
+  };
+  const issuer = latchkey.info.target.issuer;
+  const service = latchkey.info.target.service!;
+  const serviceAuth = { authorization: basicAuth(service.clientId, service.clientSecret), 'content-type': 'application/x-www-form-urlencoded' };
+  await requests('koa hello-world', { url: hello.info.url });
+  await requests('discovery', { url: `${issuer}/.well-known/openid-configuration` });
+  await requests('jwks', { url: `${issuer}/jwks` });
+  await requests('client credentials grant', { url: `${issuer}/token`, method: 'POST', headers: serviceAuth, body: 'grant_type=client_credentials' });
+  const { access_token: accessToken } = (await (await fetch(`${issuer}/token`, { method: 'POST', headers: serviceAuth, body: 'grant_type=client_credentials' })).json()) as { access_token: string };
+  await requests('introspection', { url: `${issuer}/token/introspection`, method: 'POST', headers: serviceAuth, body: `token=${encodeURIComponent(accessToken)}` });
+  log(`raw findOne by _id, ${concurrency} at once…`);
+  rates.push(toRate('raw findOne by _id', concurrency, await latchkey.call('rawFindOne', { concurrency, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
+  const ratioRows: Ratio[] = [];
+  for (const level of options.concurrency) {
+    log(`password sign-in POSTs and raw argon2 verifications, ${level} at once…`);
+    rates.push(toRate('password sign-in POST', level, await client.call<RequestsResult>('loginPosts', { target: 'latchkey', concurrency: level, durationMs: rateMs }, 10 * 60_000)));
+    rates.push(toRate('raw argon2 verify', level, await latchkey.call('rawArgon2', { concurrency: level, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
+    ratioRows.push(...rateRatio(rates, 'password sign-in POST', 'raw argon2 verify', level, 'password POST/s ÷ raw argon2 verify/s'));
+  }
+
+  // 4: a deployment's worth of data, then the sign-ins again.
+  log(`filling both databases (${DEFAULT_FILL.users} users, ${DEFAULT_FILL.sessions} sessions, ${DEFAULT_FILL.grants} grants, ${DEFAULT_FILL.accessTokens} access tokens)…`);
+  await Promise.all([latchkey.call('fill', DEFAULT_FILL, 20 * 60_000), plain.call('fill', DEFAULT_FILL, 20 * 60_000)]);
+  for (const level of options.concurrency) {
+    for (const server of [latchkey, plain]) await runScenario(server, 'sign-in', 'full', level);
+  }
+
+  ratioRows.unshift(
+    ...ratios(scenarios, { target: 'latchkey', database: 'fresh' }, { target: 'bare', database: 'fresh' }, 'sign-in flows/s, latchkey ÷ bare (in memory)'),
+    ...ratios(scenarios, { target: 'latchkey', database: 'fresh' }, { target: 'plain', database: 'fresh' }, 'sign-in flows/s, latchkey ÷ plain adapter, fresh'),
+    ...ratios(scenarios, { target: 'latchkey', database: 'full' }, { target: 'plain', database: 'full' }, 'sign-in flows/s, latchkey ÷ plain adapter, full'),
+    ...ratios(scenarios, { target: 'latchkey', database: 'full' }, { target: 'latchkey', database: 'fresh' }, 'sign-in flows/s, latchkey full ÷ fresh'),
+    ...rateRatio(rates, 'discovery', 'koa hello-world', concurrency, 'discovery ÷ koa hello-world'),
+    ...rateRatio(rates, 'jwks', 'koa hello-world', concurrency, 'jwks ÷ koa hello-world'),
+    ...rateRatio(rates, 'introspection', 'raw findOne by _id', concurrency, 'introspection ÷ raw findOne'),
+  );
+
+  // A yardstick's flows that fail are part of what is measured (the plain adapter's scans outlast the flow timeout on
+  // a full database); only Latchkey's failures make the run invalid.
+  const ours = scenarios.filter((s) => s.target === 'latchkey');
+  const failed = ours.reduce((total, s) => total + s.failed, 0) + rates.reduce((total, r) => total + r.failed, 0);
   const out = resolve(root, options.out);
   writeResults(out, {
     ok: failed === 0,
@@ -73,20 +140,26 @@ async function measure(options: BenchOptions): Promise<number> {
       durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds,
       concurrency: options.concurrency,
+      rateWindowMs: rateMs,
+      fill: DEFAULT_FILL,
       database: options.mongodbUri ? 'MONGODB_URI' : 'FerretDB (local, SQLite)',
       argon2: latchkey.info.argon2,
       uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
     },
     scenarios,
+    rates,
     ratios: ratioRows,
   });
 
-  process.stdout.write(`\n${table(scenarios, ratioRows, OURS, YARDSTICK)}\n\n`);
+  process.stdout.write(`\n${table(scenarios, rates, ratioRows)}\n\n`);
   process.stdout.write(`results: ${out}\n`);
   if (failed > 0) {
-    process.stdout.write(`\nFAILED: ${failed} flow(s) did not end with an ID token (or a reset password); the figures above are not valid:\n`);
-    for (const s of scenarios.filter((x) => x.failed > 0)) {
-      for (const [message, count] of Object.entries(s.failures)) process.stdout.write(`  ${s.target} ${s.flow} ×${s.concurrency}: ${count}× ${message}\n`);
+    process.stdout.write(`\nFAILED: ${failed} flow(s) or request(s) did not succeed; the figures above are not valid:\n`);
+    for (const s of ours.filter((x) => x.failed > 0)) {
+      for (const [message, count] of Object.entries(s.failures)) process.stdout.write(`  ${s.target} ${s.flow} ${s.database} ×${s.concurrency}: ${count}× ${message}\n`);
+    }
+    for (const r of rates.filter((x) => x.failed > 0)) {
+      for (const [message, count] of Object.entries(r.failures)) process.stdout.write(`  ${r.name} ×${r.concurrency}: ${count}× ${message}\n`);
     }
     return 1;
   }

@@ -16,6 +16,8 @@ export interface Target {
   password: string;
   /** Latchkey only: an account whose hash has cheaper argon2 parameters than the configured ones. */
   legacyLogin?: string;
+  /** Latchkey only: a confidential client with the client_credentials grant (service-to-service scenarios). */
+  service?: { clientId: string; clientSecret: string };
   /** Latchkey only: what the recovery scenario needs. */
   recovery?: RecoveryTarget;
 }
