@@ -37,6 +37,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json: one JSON object per line (production's default); pretty: short human lines (development's default). */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Development: the port of `npm run demo`'s sample application, linked from the page at `/`. */
+  DEMO_RP_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
   /** argon2id cost; never below OWASP's m=19456 KiB, t=2, p=1. Raising it rehashes passwords at their next sign-in. */
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
   ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
@@ -126,6 +128,8 @@ export interface Config {
   cookieSecure: boolean;
   logLevel: Env['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
+  /** Development only: the demo application's address, for the page at `/`. */
+  demoAppUrl: string | undefined;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   passwordWork: { maxConcurrent: number; maxQueued: number };
   signInFailureMinMs: number;
@@ -217,6 +221,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     cookieSecure,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
+    demoAppUrl: e.NODE_ENV === 'development' ? `http://localhost:${e.DEMO_RP_PORT}/` : undefined,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     passwordWork: { maxConcurrent: e.ARGON2_MAX_CONCURRENT, maxQueued: e.ARGON2_MAX_QUEUED },
     signInFailureMinMs: e.SIGNIN_FAILURE_MIN_MS,

@@ -2,6 +2,7 @@
 //
 //   issuer host → request context → error pages → security headers → static files → health → our pages → provider (issuer path)
 import { requestScope } from './db/request-scope.ts';
+import { homePage } from './http/home.ts';
 import { answerUnavailableDatabase } from './oidc/unavailable.ts';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -137,6 +138,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(securityHeaders({ hsts: config.production }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
+  app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl }).routes());
   app.use(captchaRoutes(captcha).routes());
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());

@@ -116,8 +116,36 @@ function parse(argv: string[], specs: OptionSpecs) {
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
     return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
   } catch (error) {
+    const unknown = argv.map((arg) => /^--([^=]+)/.exec(arg)?.[1]).find((name) => name !== undefined && !(name in specs) && !(name.startsWith('no-') && name.slice(3) in specs));
+    if (unknown !== undefined) {
+      const near = closest(unknown, Object.keys(specs));
+      throw new UsageError(`unknown option --${unknown}${near ? ` (did you mean --${near}?)` : ''}`);
+    }
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/** The known name nearest to a mistyped one (at most two letters off, a swap counting as one), if any. */
+function closest(typed: string, known: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(typed, name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /** Checks a value against a fixed list of choices and returns it typed as one of them. */

@@ -103,7 +103,13 @@ function statusCommand(name: 'disable' | 'enable') {
     options: {},
     async run({ arg, out, session }) {
       const users = await accounts(session);
-      const user = await users.setStatus((await findUser(users, arg))._id, status);
+      const found = await findUser(users, arg);
+      if (found.status === status) {
+        // A disabled account's access was revoked when it was disabled, and nothing is issued to it since.
+        printUser(out, found, `User ${found.username} was already ${status}; nothing changed.`);
+        return;
+      }
+      const user = await users.setStatus(found._id, status);
       printUser(out, user, `User ${user.username} is now ${status}.`);
     },
   });

@@ -12,6 +12,8 @@ export const VIEWS_DIR = join(import.meta.dirname, '../../views');
 export interface PageData {
   /** Message id of the document title. */
   titleId: keyof typeof en;
+  /** Values for the title's placeholders (a consent page's `{client}`). */
+  titleParams?: Record<string, string>;
   [key: string]: unknown;
 }
 

@@ -95,10 +95,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     };
     const session = details.session!;
     const user = await accounts.findById(session.accountId);
+    const client = await clientName(details);
     await renderPage(ctx, 'consent', {
       titleId: 'consent.title',
+      titleParams: { client },
       uid: details.uid,
-      client: await clientName(details),
+      client,
       user: user?.email ?? user?.username ?? '',
       scopes: missingOIDCScope.map((scope) => ({ scope, known: KNOWN_SCOPES.has(scope) })),
       claims: missingOIDCClaims,

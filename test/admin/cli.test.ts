@@ -61,6 +61,9 @@ describe('help and setup', () => {
     const unknownOption = await admin(['clients', 'list', '--all']);
     expect(unknownOption.code).toBe(2);
     expect(unknownOption.stderr).toContain('npm run admin -- clients list --help');
+    const typo = await admin(['clients', 'create', '--nmae', 'Typo', '--redirect-uri', 'https://typo.example/cb']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('unknown option --nmae (did you mean --name?)');
   });
 
   it('explains where a database comes from when MONGODB_URI is missing', async () => {
@@ -186,6 +189,9 @@ describe('users', () => {
     expect(messageIds(wrong)).toContain('login.invalid');
 
     expect((await admin(['users', 'disable', 'grace'])).code).toBe(0);
+    const again = await admin(['users', 'disable', 'grace']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('was already disabled; nothing changed');
     const refused = await submitPassword(PASSWORD);
     expect(refused.status).toBe(wrong.status);
     expect(messageIds(refused)).toEqual(messageIds(wrong));

@@ -140,7 +140,7 @@ async function startAtTheApp(page: Page): Promise<string> {
   return page.url();
 }
 
-/** Submits the sign-in form; a refusal answers with the same page and "Invalid user ID or password.". */
+/** Submits the sign-in form; a refusal answers with the same page and "Incorrect email, username or password.". */
 async function signIn(page: Page, login: string, password: string): Promise<void> {
   await page.getByLabel('Email or username', { exact: true }).fill(login);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -148,7 +148,7 @@ async function signIn(page: Page, login: string, password: string): Promise<void
 }
 
 async function expectRefused(page: Page, signInUrl: string): Promise<void> {
-  await page.getByRole('alert').filter({ hasText: 'Invalid user ID or password.' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Incorrect email, username or password.' }).waitFor();
   expect(page.url().startsWith(signInUrl)).toBe(true);
 }
 

@@ -61,7 +61,7 @@ describe('failed sign-in', () => {
     }
     expect(results[0]!.status).toBe(200);
     expect(results[0]!.messages).toContain('login.invalid');
-    expect(results[0]!.body).toContain('Invalid user ID or password');
+    expect(results[0]!.body).toContain('Incorrect email, username or password');
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
   });
