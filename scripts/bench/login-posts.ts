@@ -39,8 +39,8 @@ export async function loginPosts(target: Target, endpoints: Endpoints, concurren
     for (let open = pool.pop(); open && performance.now() < deadline; open = pool.pop()) {
       const sent = performance.now();
       const page = await open.browser.submit(open.form, { login: target.login, [open.form.passwordFields[0]!]: target.password });
-      // Signed in: the page redirects on to the authorization endpoint; a refusal shows the form again (200).
-      if (page.status >= 300 && page.status < 400) latencies.push(performance.now() - sent);
+      // Signed in: a redirect on to the authorization endpoint; a refusal redirects back to the sign-in page.
+      if (page.status === 303 && page.location?.includes('/oidc/auth/')) latencies.push(performance.now() - sent);
       else {
         failed += 1;
         failures[`status ${page.status}`] = (failures[`status ${page.status}`] ?? 0) + 1;

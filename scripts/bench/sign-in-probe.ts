@@ -1,6 +1,7 @@
 // One sign-in attempt as ENUM-TIME measures it: a fresh browser (empty cookie jar) sends an authorization request
 // and follows it to the sign-in page, unmeasured; then only the sign-in POST is timed, from sending the form to
-// the last byte of the answer. The caller decides what the answer should have been.
+// the last byte of the answer. A refusal's answer is a redirect back to the sign-in page; that page (unmeasured) is
+// what the attempt returns. The caller decides what the answer should have been.
 import { Browser, primaryForm, stepLabel, type Form, type Page } from './browser.ts';
 import { authorizationRequest, type Endpoints } from './flow.ts';
 import type { Target } from './target.ts';
@@ -31,8 +32,10 @@ export async function attemptSignIn(target: Target, endpoints: Endpoints, creden
   const form = await openSignInPage(browser, authorizationRequest(target, endpoints).url);
   const values = { login: credentials.login, [form.passwordFields[0]!]: credentials.password };
   const started = performance.now();
-  const page = await browser.submit(form, values);
-  return { ms: performance.now() - started, page };
+  const answer = await browser.submit(form, values);
+  const ms = performance.now() - started;
+  const back = answer.status === 303 && answer.location && /^\/interaction\/[^/]+$/.test(new URL(answer.location).pathname);
+  return { ms, page: back ? await browser.request(answer.location!) : answer };
 }
 
 async function openSignInPage(browser: Browser, url: string): Promise<Form> {

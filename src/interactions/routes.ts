@@ -48,6 +48,15 @@ export function deviceCookieName(secure: boolean): string {
   return secure ? '__Host-latchkey.device' : 'latchkey.device';
 }
 
+/**
+ * A refused sign-in answers with a redirect to the sign-in page (POST, redirect, GET), so a reload never posts the
+ * password again. What the page must show then (which message, the login typed) travels in this short-lived
+ * signed cookie, scoped to the one interaction and read once. It holds no password.
+ */
+const RETRY_COOKIE = 'lk_signin_retry';
+const RETRY_COOKIE_MAX_AGE_MS = 60_000;
+const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing']);
+
 export function interactionRoutes({ provider, accounts, config, pseudonymize }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
@@ -120,10 +129,34 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     await finish(ctx, { error: 'access_denied', error_description: 'the requested authentication context class (acr) cannot be met' }, false);
   }
 
+  const retryCookie = (uid: string) => ({ httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
+
+  /** Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed. */
+  function retrySignIn(ctx: Context, details: Details, error: MessageId, login: string) {
+    const value = Buffer.from(JSON.stringify({ error, login: login.slice(0, 320) })).toString('base64url');
+    ctx.cookies.set(RETRY_COOKIE, value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}`);
+  }
+
+  /** What a refused sign-in left for its page, once; nothing if the cookie is absent, forged or malformed. */
+  function takeRetry(ctx: Context, details: Details): { error?: MessageId; login?: string } {
+    const value = ctx.cookies.get(RETRY_COOKIE, { signed: true });
+    if (!value) return {};
+    ctx.cookies.set(RETRY_COOKIE, null, retryCookie(details.uid));
+    try {
+      const { error, login } = JSON.parse(Buffer.from(value, 'base64url').toString()) as { error?: unknown; login?: unknown };
+      if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId) || typeof login !== 'string') return {};
+      return { error: error as MessageId, login };
+    } catch {
+      return {};
+    }
+  }
+
   router.get('/', async (ctx) => {
     const details = await load(ctx);
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
-    if (details.prompt.name === 'login') return showLogin(ctx, details);
+    if (details.prompt.name === 'login') return showLogin(ctx, details, takeRetry(ctx, details));
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
   });
@@ -132,7 +165,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, loginForm, details.uid);
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
-    if (!form.login || !form.password) return showLogin(ctx, details, { error: 'login.missing', login: form.login });
+    if (!form.login || !form.password) return retrySignIn(ctx, details, 'login.missing', form.login);
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const result = await accounts.signIn(form.login, form.password, {
       deviceToken: ctx.cookies.get(deviceCookie, { signed: false }),
@@ -143,7 +176,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes.
       // Logged so that an attack can be seen (many failures for one login, or from one address), without the login.
       ctx.state.log.info({ event: 'signin.failed', factor: 'password', loginHash: pseudonymize(form.login), ip: ctx.ip }, 'sign-in failed');
-      return showLogin(ctx, details, { error: 'login.invalid', login: form.login });
+      return retrySignIn(ctx, details, 'login.invalid', form.login);
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
     ctx.cookies.set(deviceCookie, result.deviceToken, {

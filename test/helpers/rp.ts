@@ -43,9 +43,21 @@ export async function openLoginPage(browser: Browser, url: URL): Promise<Page> {
   return page;
 }
 
+/**
+ * A refused sign-in answers 303 back to its own page (so a reload cannot re-post the password); this follows that
+ * one redirect, as a browser does. Any other answer (a successful sign-in's redirect onwards) is returned as is.
+ */
+export async function backToSignIn(browser: Browser, answer: Page): Promise<Page> {
+  const location = answer.headers.get('location');
+  if (answer.status !== 303 || !location) return answer;
+  const target = new URL(location, answer.url);
+  return /^\/interaction\/[^/]+$/.test(target.pathname) ? browser.get(target.href) : answer;
+}
+
+/** Posts the sign-in form: the next page when refused, the redirect onwards when signed in. */
 export async function submitLogin(browser: Browser, loginPage: Page, login: string, password = PASSWORD): Promise<Page> {
   const form = findForm(loginPage, '/login');
-  return browser.post(form.action, { ...form.fields, login, password });
+  return backToSignIn(browser, await browser.post(form.action, { ...form.fields, login, password }));
 }
 
 /** Signs in and allows consent; returns the callback URL the RP receives. */

@@ -55,6 +55,22 @@ describe('the sign-in page', () => {
     expect(attribute(password, 'autocomplete')).toBe('current-password');
   });
 
+  it('answers a failed attempt with a redirect to the page (a reload never re-posts the password), which shows the error once', async () => {
+    const { browser, page } = await loginPage();
+    const form = findForm(page, '/login');
+    const answer = await browser.post(form.action, { ...form.fields, login: user.username, password: 'not the password at all' });
+    expect(answer.status).toBe(303);
+    const back = new URL(answer.headers.get('location')!, answer.url);
+    expect(back.pathname).toBe(new URL(page.url).pathname);
+    const shown = await browser.get(back.href);
+    expect(messageIds(shown)).toContain('login.invalid');
+    expect(attribute(tagWithId(shown, 'login'), 'value')).toBe(user.username);
+    expect(shown.body).not.toContain('not the password at all');
+    // Reloading the page shows it afresh: the message was for that one answer.
+    const reloaded = await browser.get(back.href);
+    expect(messageIds(reloaded)).not.toContain('login.invalid');
+  });
+
   it('keeps the autocomplete hints on the page shown again after a failed attempt', async () => {
     const { browser, page } = await loginPage();
     const again = await submitLogin(browser, page, user.username, 'not the password at all');

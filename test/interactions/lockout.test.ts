@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
 import { LOCKOUT_COLLECTION } from '../../src/accounts/lockout.ts';
@@ -60,7 +60,7 @@ class SignInPage {
 
   async submit(password: string, headers: Record<string, string> = {}): Promise<Page> {
     const form = findForm(this.page, '/login');
-    const answer = await this.browser.post(form.action, { ...form.fields, login: this.login, password }, headers);
+    const answer = await backToSignIn(this.browser, await this.browser.post(form.action, { ...form.fields, login: this.login, password }, headers));
     if (answer.status === 200) this.page = answer;
     return answer;
   }

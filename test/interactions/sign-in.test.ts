@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
+import { authorizationUrl, backToSignIn, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -188,7 +188,7 @@ describe('malformed bodies', () => {
     const form = findForm(page, '/login');
     const body = new URLSearchParams({ ...form.fields, login: user.username, password: 'wrong one here' });
     for (const name of ['constructor', '__proto__', 'toString']) body.append(name, 'x');
-    const response = await browser.request(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const response = await backToSignIn(browser, await browser.request(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }));
     expect(response.status).toBe(200);
     expect(messageIds(response)).toContain('login.invalid');
   });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -55,10 +55,13 @@ class Attempts {
     const form = findForm(this.page, '/login');
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
-    const answer = await this.browser.post(form.action, { ...form.fields, login: this.login, password: 'not the password, not at all' });
+    const posted = await this.browser.post(form.action, { ...form.fields, login: this.login, password: 'not the password, not at all' });
     const cpu = process.cpuUsage(cpuBefore);
     this.wall.push(performance.now() - wallBefore);
     this.cpu.push((cpu.user + cpu.system) / 1000);
+    // The refusal itself is the redirect back (timed above); the page it leads to says why.
+    expect(posted.status).toBe(303);
+    const answer = await backToSignIn(this.browser, posted);
     expect(answer.status).toBe(200);
     this.answers.push(messageIds(answer));
     this.page = answer;
