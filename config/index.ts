@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { withDefaultDatabase } from '../src/db/uri.ts';
+import { accentProblem, DEFAULT_ACCENT, type Brand } from '../src/http/brand.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -37,6 +38,13 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json: one JSON object per line (production's default); pretty: short human lines (development's default). */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** The operator's brand on every page (src/http/brand.ts). */
+  BRAND_NAME: z.string().trim().min(1).max(60).default('Latchkey'),
+  BRAND_LOGO_URL: z.string().trim().regex(/^(https:\/\/|\/)[^\s"'<>]+$/, 'an https:// URL or a path on this server').optional(),
+  BRAND_ACCENT: z.string().trim().regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb').default(DEFAULT_ACCENT),
+  BRAND_HELP_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BRAND_PRIVACY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BRAND_TERMS_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Development: the port of `npm run demo`'s sample application, linked from the page at `/`. */
   DEMO_RP_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
   /** argon2id cost; never below OWASP's m=19456 KiB, t=2, p=1. Raising it rehashes passwords at their next sign-in. */
@@ -128,6 +136,7 @@ export interface Config {
   cookieSecure: boolean;
   logLevel: Env['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
+  brand: Brand;
   /** Development only: the demo application's address, for the page at `/`. */
   demoAppUrl: string | undefined;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -222,6 +231,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     demoAppUrl: e.NODE_ENV === 'development' ? `http://localhost:${e.DEMO_RP_PORT}/` : undefined,
+    brand: {
+      name: e.BRAND_NAME,
+      logoUrl: e.BRAND_LOGO_URL,
+      accent: e.BRAND_ACCENT.toLowerCase(),
+      helpUrl: e.BRAND_HELP_URL,
+      privacyUrl: e.BRAND_PRIVACY_URL,
+      termsUrl: e.BRAND_TERMS_URL,
+    },
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     passwordWork: { maxConcurrent: e.ARGON2_MAX_CONCURRENT, maxQueued: e.ARGON2_MAX_QUEUED },
     signInFailureMinMs: e.SIGNIN_FAILURE_MIN_MS,
@@ -261,6 +278,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
     throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
   }
+  const accentTrouble = accentProblem(config.brand.accent);
+  if (accentTrouble) throw new ConfigError(accentTrouble);
   if (production) assertProductionReady(config, e);
   return config;
 }

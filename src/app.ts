@@ -132,10 +132,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.proxy = config.trustProxy; // likewise, the parent's proxy setting decides https and client IPs
   app.silent = true; // errors are logged by error-page.ts with their request id
   app.use(pinToIssuerHost(config.issuer));
-  app.use(requestContext(log));
+  app.use(requestContext(log, config.brand));
   app.use(requestScope()); // one read per document per request (db/request-scope.ts)
   app.use(errorPages());
-  app.use(securityHeaders({ hsts: config.production }));
+  const logo = config.brand.logoUrl;
+  app.use(securityHeaders({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
   app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl }).routes());

@@ -102,3 +102,19 @@ describe('validation', () => {
     expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc?x=1' })).toThrow(/query/);
   });
 });
+
+describe('brand', () => {
+  const base = { NODE_ENV: 'test', ISSUER: 'http://localhost:3000/oidc', MONGODB_URI: 'mongodb://127.0.0.1:1/x' };
+
+  it('takes the name, logo, accent colour and links from the environment', () => {
+    const { brand } = loadConfig({ ...base, BRAND_NAME: 'Acme ID', BRAND_ACCENT: '#1D6B3A', BRAND_LOGO_URL: 'https://cdn.acme.example/logo.svg', BRAND_HELP_URL: 'https://help.acme.example/' });
+    expect(brand).toMatchObject({ name: 'Acme ID', accent: '#1d6b3a', logoUrl: 'https://cdn.acme.example/logo.svg', helpUrl: 'https://help.acme.example/' });
+  });
+
+  it('refuses at start an accent colour with too little contrast for WCAG AA, saying why', () => {
+    expect(() => loadConfig({ ...base, BRAND_ACCENT: '#ffcc00' })).toThrow(/BRAND_ACCENT #ffcc00 has a contrast of 1\.\d+:1 .*WCAG AA needs 4\.5:1/);
+    expect(() => loadConfig({ ...base, BRAND_ACCENT: '#4a90e2' })).toThrow(/contrast/);
+    expect(() => loadConfig({ ...base, BRAND_ACCENT: 'green' })).toThrow(/BRAND_ACCENT/);
+    expect(() => loadConfig({ ...base, BRAND_LOGO_URL: 'javascript:alert(1)' })).toThrow(/BRAND_LOGO_URL/);
+  });
+});

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { Logger } from '../log.ts';
 import type { Translate } from './i18n.ts';
+import type { Brand } from './brand.ts';
 
 export interface RequestState {
   /** Random id of this request: logged, returned as X-Request-Id and shown as the support code on error pages. */
@@ -11,6 +12,10 @@ export interface RequestState {
   locale: string;
   t: Translate;
   log: Logger;
+  /** A language the person chose with the language picker (kept in a cookie); wins over ui_locales. */
+  chosenLocale?: string;
+  /** The operator's brand, for every page. */
+  brand?: Brand;
 }
 
 export type AppContext = Context & { state: RequestState };

@@ -59,6 +59,7 @@ export async function respondWithError(
   }
   await renderPage(ctx, 'error', {
     titleId: 'error.title',
+    languagesFromHome: true,
     messageId: view.messageId,
     startAgain: view.code === 'interaction_expired',
     supportCode: ctx.state.requestId,

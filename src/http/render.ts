@@ -5,7 +5,26 @@ import { join } from 'node:path';
 import type { Context } from 'koa';
 import type { AppContext } from './context.ts';
 import { en } from './messages/en.ts';
-import { translator } from './i18n.ts';
+import { SUPPORTED_LOCALES, translator } from './i18n.ts';
+import { DEFAULT_ACCENT, type Brand } from './brand.ts';
+
+/** For pages rendered before request-context ran (the provider's renderError can be). */
+const FALLBACK_BRAND: Brand = { name: 'Latchkey', logoUrl: undefined, accent: DEFAULT_ACCENT, helpUrl: undefined, privacyUrl: undefined, termsUrl: undefined };
+
+/**
+ * The language picker's links: this page again in each language. A page answering a POST links to the page it
+ * belongs to (its path without the action: /recover/<flow>/code → /recover/<flow>), which shows the current step.
+ */
+function languageLinks(ctx: Context, current: string, fromHome: boolean): Array<{ locale: string; href: string; current: boolean }> {
+  const get = !fromHome && (ctx.method === 'GET' || ctx.method === 'HEAD');
+  const segments = ctx.path.split('/');
+  const path = fromHome ? '/' : get || segments.length <= 3 ? ctx.path : segments.slice(0, -1).join('/');
+  return SUPPORTED_LOCALES.map((locale) => {
+    const query = new URLSearchParams(get ? ctx.querystring : '');
+    query.set('lang', locale);
+    return { locale, href: `${path}?${query.toString()}`, current: locale === current };
+  });
+}
 
 export const VIEWS_DIR = join(import.meta.dirname, '../../views');
 
@@ -14,6 +33,8 @@ export interface PageData {
   titleId: keyof typeof en;
   /** Values for the title's placeholders (a consent page's `{client}`). */
   titleParams?: Record<string, string>;
+  /** Error pages: the language links lead to the home page, never echoing the path (it may hold private detail). */
+  languagesFromHome?: boolean;
   [key: string]: unknown;
 }
 
@@ -27,7 +48,9 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
   const ctx = koaCtx as AppContext;
   // Error pages can be rendered for requests that never passed request-context (e.g. the provider's renderError).
   const t = ctx.state.t ?? translator('en');
-  const locals = { ...data, t, nonce: ctx.state.nonce ?? '', locale: ctx.state.locale ?? 'en', requestId: ctx.state.requestId };
+  const locale = ctx.state.locale ?? 'en';
+  const brand = ctx.state.brand ?? FALLBACK_BRAND;
+  const locals = { ...data, t, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true) };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);
   ctx.type = 'html';

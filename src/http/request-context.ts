@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.ts';
-import { chooseLocale, translator } from './i18n.ts';
+import { chooseLocale, SUPPORTED_LOCALES, translator } from './i18n.ts';
+import type { Brand } from './brand.ts';
 import type { AppContext } from './context.ts';
 
 /** Short enough to read out on the phone, random enough to find one request in the logs. */
@@ -11,12 +12,27 @@ export function newSupportCode(): string {
 }
 
 /** Sets the page language: the RP's ui_locales first (known once the interaction is loaded), then Accept-Language. */
+/** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
+export const LANGUAGE_COOKIE = 'lk_lang';
+const LANGUAGE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
+
+/** The person's own choice: `?lang=` from the picker (remembered), else the remembered one. */
+function chosenLocale(ctx: AppContext): string | undefined {
+  const supported = (value: unknown) => (typeof value === 'string' && SUPPORTED_LOCALES.includes(value) ? value : undefined);
+  const picked = supported(ctx.query.lang);
+  if (picked) {
+    ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', maxAge: LANGUAGE_COOKIE_MAX_AGE_MS, overwrite: true });
+    return picked;
+  }
+  return supported(ctx.cookies.get(LANGUAGE_COOKIE));
+}
+
 export function useLocale(ctx: AppContext, uiLocales: string | undefined): void {
-  ctx.state.locale = chooseLocale(uiLocales, ctx.get('accept-language'));
+  ctx.state.locale = chooseLocale(ctx.state.chosenLocale ?? uiLocales, ctx.get('accept-language'));
   ctx.state.t = translator(ctx.state.locale);
 }
 
-export function requestContext(log: Logger): Middleware {
+export function requestContext(log: Logger, brand: Brand): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
     const started = process.hrtime.bigint();
@@ -24,6 +40,9 @@ export function requestContext(log: Logger): Middleware {
     const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
     ctx.state.requestId = requestId;
     ctx.state.nonce = randomBytes(16).toString('base64');
+    const chosen = chosenLocale(ctx);
+    if (chosen) ctx.state.chosenLocale = chosen;
+    ctx.state.brand = brand;
     useLocale(ctx, uiLocales);
     ctx.state.log = log.child({ requestId });
     ctx.set('X-Request-Id', requestId);

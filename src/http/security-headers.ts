@@ -3,7 +3,8 @@
 import type { Middleware } from 'koa';
 import type { AppContext } from './context.ts';
 
-export function securityHeaders({ hsts }: { hsts: boolean }): Middleware {
+/** `imageOrigin`: where the operator's logo comes from, when it is not served by Latchkey itself. */
+export function securityHeaders({ hsts, imageOrigin }: { hsts: boolean; imageOrigin?: string | undefined }): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
     const nonce = ctx.state.nonce;
@@ -12,7 +13,7 @@ export function securityHeaders({ hsts }: { hsts: boolean }): Middleware {
         "default-src 'none'",
         `script-src 'nonce-${nonce}'`,
         `style-src 'self' 'nonce-${nonce}'`,
-        "img-src 'self' data:",
+        `img-src 'self' data:${imageOrigin ? ` ${imageOrigin}` : ''}`,
         "media-src 'self'", // the audio CAPTCHA, served by our own route
         "font-src 'self'",
         "connect-src 'self'",

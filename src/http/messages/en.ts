@@ -9,6 +9,13 @@ import { recoveryEn } from './recovery.en.ts';
 const core = {
   'app.name': 'Latchkey',
   'app.skip_to_content': 'Skip to main content',
+  'footer.language': 'Language',
+  'footer.links': 'Help and policies',
+  'footer.help': 'Help',
+  'footer.privacy': 'Privacy',
+  'footer.terms': 'Terms',
+  'lang.en': 'English',
+  'lang.fr': 'Français',
 
   'login.title': 'Sign in',
   'login.subtitle': 'to continue to {client}',

@@ -11,6 +11,13 @@ export const fr: Catalogue = {
   ...passwordsFr,
   ...noticesFr,
   'app.name': 'Latchkey',
+  'footer.language': 'Langue',
+  'footer.links': 'Aide et règles',
+  'footer.help': 'Aide',
+  'footer.privacy': 'Confidentialité',
+  'footer.terms': 'Conditions',
+  'lang.en': 'English',
+  'lang.fr': 'Français',
   'app.skip_to_content': 'Aller au contenu principal',
 
   'login.title': 'Connexion',
