@@ -31,6 +31,8 @@ const SCOPE = 'openid profile email';
 const FLOW_COOKIE = 'demo_rp.flow';
 const SESSION_COOKIE = 'demo_rp.session';
 const FLOW_MAX_AGE_MS = 10 * 60 * 1000;
+/** The end-session `state` that marks a return from signing out. */
+const SIGNED_OUT = 'signed-out';
 
 /** The pending sign-in: what the callback must find again to accept the response. */
 interface Flow {
@@ -50,6 +52,7 @@ interface SignedIn {
 export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
   const redirectUri = `${options.origin}/callback`;
   const postLogoutRedirectUri = `${options.origin}/`;
+  const appHost = new URL(options.origin).hostname;
   const issuer = new URL(options.issuer);
   const config = await oidc.discovery(issuer, options.clientId, undefined, oidc.ClientSecretBasic(options.clientSecret), {
     // openid-client refuses plain http unless told; only the local development issuer is http.
@@ -75,7 +78,10 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
       path: '/callback',
       maxAge: FLOW_MAX_AGE_MS,
     });
+    // The person's language goes on to Latchkey's pages: the one the link asked for, else the browser's first.
+    const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : ctx.get('accept-language').split(',')[0]?.split(';')[0]?.trim();
     const url = oidc.buildAuthorizationUrl(config, {
+      ...(uiLocales && { ui_locales: uiLocales }),
       redirect_uri: redirectUri,
       scope: SCOPE,
       code_challenge: await oidc.calculatePKCECodeChallenge(flow.verifier),
@@ -105,12 +111,11 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
       });
     } catch (error) {
       if (!(error instanceof oidc.AuthorizationResponseError)) throw error;
-      // E.g. access_denied when the person pressed Cancel on the consent page.
+      // access_denied: the person pressed Cancel (or the sign-in could not meet what was asked). Said in words;
+      // the code stays visible for a developer.
       ctx.status = 400;
-      ctx.body = page(
-        'Not signed in',
-        html`<h1>Not signed in</h1><p>Latchkey answered: <code>${error.error}</code> ${error.error_description ?? ''}</p>${signInLink('Try again')}`,
-      );
+      const sentence = error.error === 'access_denied' ? 'You cancelled the sign-in, so you are not signed in.' : 'The sign-in did not complete, so you are not signed in.';
+      ctx.body = page('Not signed in', html`<h1>Not signed in</h1><p>${sentence}</p><p class="detail">Latchkey's answer: <code>${error.error}</code></p>${signInLink('Try again')}`);
       return;
     }
     const claims = tokens.claims()!;
@@ -133,13 +138,15 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
     if (!session) return ctx.redirect('/');
     sessions.delete(session.id);
     // Latchkey asks the person to confirm, ends its own session, then sends the browser to postLogoutRedirectUri.
-    ctx.redirect(oidc.buildEndSessionUrl(config, { id_token_hint: session.user.idToken, post_logout_redirect_uri: postLogoutRedirectUri }).href);
+    // Latchkey hands `state` back with the redirect: the home page then says that the sign-out happened.
+    ctx.redirect(oidc.buildEndSessionUrl(config, { id_token_hint: session.user.idToken, post_logout_redirect_uri: postLogoutRedirectUri, state: SIGNED_OUT }).href);
   }
 
   function home(ctx: Context) {
     const session = currentSession(ctx);
     if (!session) {
-      ctx.body = page('Demo App', html`<h1>Demo App</h1><p>A sample application that signs you in with Latchkey.</p>${signInLink('Sign in')}`);
+      const signedOut = ctx.query.state === SIGNED_OUT ? html`<p class="notice" role="status">You have signed out.</p>` : '';
+      ctx.body = page('Demo App', html`<h1>Demo App</h1>${signedOut}<p>A sample application that signs you in with Latchkey.</p>${signInLink('Sign in')}`);
       return;
     }
     const { user } = session;
@@ -163,6 +170,12 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
   app.use(async (ctx) => {
     if (ctx.method !== 'GET') {
       ctx.status = 405;
+      return;
+    }
+    if (ctx.hostname !== appHost) {
+      // Cookies belong to a host name: opened as 127.0.0.1, the app's and Latchkey's cookies would not come back.
+      ctx.status = 421;
+      ctx.body = page('Open the app at its address', html`<h1>Open the app at its address</h1><p>This app runs at <a href="${options.origin}/">${options.origin}/</a>. Use that address (with <code>${appHost}</code>, not <code>${ctx.hostname}</code>): the sign-in's cookies belong to it.</p>`);
       return;
     }
     if (ctx.path === '/') return home(ctx);

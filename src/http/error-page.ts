@@ -52,7 +52,7 @@ export async function respondWithError(
   if (format === 'json' || ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,
-      error_description: (view.status < 500 && publicDetail?.description) || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId),
+      error_description: (view.status < 500 && publicDetail?.description) || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId, { app: ctx.state.brand?.name ?? 'Latchkey' }),
       support_code: ctx.state.requestId,
     };
     return;

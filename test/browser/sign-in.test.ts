@@ -108,7 +108,8 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.getByRole('heading', { level: 1, name: 'Sign out' }).waitFor();
   await checkPage(page, 'logout');
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-  await page.waitForURL(`${rpOrigin}/`);
+  await page.waitForURL((url) => url.href.startsWith(`${rpOrigin}/`) && url.pathname === '/');
+  await page.getByRole('status').filter({ hasText: 'You have signed out.' }).waitFor();
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
 
   // Latchkey's session ended too: signing in again asks for the password.

@@ -49,7 +49,7 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   expect(page.status).toBe(503);
   expect(messageIds(page)).toContain('error.database_unavailable');
   expect(messageIds(page)).toContain('error.support_code');
-  expect(page.body).not.toMatch(/oops|server_error|Mongo/i);
+  expect(page.body).not.toMatch(/oops|server_error|Mongo|{app}/i);
 
   const token = await fetch(`${server.issuer}/token`, {
     method: 'POST',

@@ -1,0 +1,46 @@
+// The demo application a newcomer signs in to: it passes the person's language on, says "You have signed out"
+// after signing out, turns a cancelled sign-in into a sentence, and explains the address to use when opened
+// under another host name (cookies belong to a host name).
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Browser } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
+
+let server: TestServer;
+let rp: TestRp;
+beforeAll(async () => {
+  server = await startTestServer();
+  rp = await startTestRp(server);
+});
+afterAll(async () => {
+  await rp.close();
+  await server.close();
+});
+
+it('passes the browser\'s language to the sign-in as ui_locales', async () => {
+  const answer = await new Browser().request(`${rp.origin}/login`, { headers: { 'accept-language': 'fr-FR,fr;q=0.9,en;q=0.5' } });
+  expect(new URL(answer.headers.get('location')!).searchParams.get('ui_locales')).toBe('fr-FR');
+});
+
+it('says in words that a cancelled sign-in was cancelled', async () => {
+  const browser = new Browser();
+  const start = new URL((await browser.get(`${rp.origin}/login`)).headers.get('location')!);
+  const callback = new URL(`${rp.origin}/callback`);
+  callback.search = new URLSearchParams({ error: 'access_denied', error_description: 'End-User aborted interaction', state: start.searchParams.get('state')!, iss: server.issuer }).toString();
+  const page = await browser.get(callback.href);
+  expect(page.status).toBe(400);
+  expect(page.body).toContain('You cancelled the sign-in');
+  expect(page.body).not.toContain('End-User aborted interaction');
+});
+
+it('says "You have signed out" when Latchkey sends the person back after signing out', async () => {
+  expect((await new Browser().get(`${rp.origin}/?state=signed-out`)).body).toContain('You have signed out.');
+  expect((await new Browser().get(`${rp.origin}/`)).body).not.toContain('You have signed out.');
+});
+
+it('explains which address to use when opened under another host name', async () => {
+  const port = new URL(rp.origin).port;
+  const page = await new Browser().get(`http://localhost:${port}/`);
+  expect(page.status).toBe(421);
+  expect(page.body).toContain(`${rp.origin}/`);
+});
