@@ -140,6 +140,10 @@ describe('reset with one method', () => {
     }, 'reset notices');
     expect(notices.map((m) => JSON.stringify(m.to)).join()).toContain(user.email);
     expect(notices[0]!.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
+    // Every email says which service wrote it: the code and the notices end with the product name.
+    const codeMail = sink.received.find((m) => m.subject === 'Your verification code' && JSON.stringify(m.to).includes(alternateEmail))!;
+    for (const mail of [codeMail, notices[0]!]) expect(mail.text!.trimEnd()).toMatch(/— Latchkey$/);
+    expect(notices[0]!.html).toContain('<p>— Latchkey</p>');
     const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'password.reset' }).toArray();
     expect(audit).toHaveLength(1);
   });

@@ -38,8 +38,24 @@ export interface RecoveryFeature {
 
 const LOCKOUT_NOTICES_PER_HOUR = 1;
 
-export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+/**
+ * Every email of the recovery feature (codes and security notices) ends with the operator's product name, so
+ * people know which service wrote to them; text messages stay short.
+ */
+function signedBy(productName: string, enqueue: RecoveryDeps['enqueue']): RecoveryDeps['enqueue'] {
+  const signature = `— ${productName}`;
+  const escaped = signature.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return (message) =>
+    enqueue(
+      message.channel === 'email'
+        ? { ...message, text: `${message.text.trimEnd()}\n\n${signature}\n`, ...(message.html && { html: message.html.replace('</body>', `<p>${escaped}</p></body>`) }) }
+        : message,
+    );
+}
+
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
+  const enqueue = signedBy(config.brand.name, enqueueMessage);
   const lockdowns = createLockdowns(connection, clock);
   const notifier = createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock });
   const subjectSecret = derive('recovery-subject');

@@ -49,7 +49,7 @@ export interface CaptchaService {
 }
 
 export interface RecoveryDeps {
-  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer'>;
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer' | 'brand'>;
   accounts: RecoveryAccounts;
   policy: PolicyStore;
   methods: VerificationMethod[];
