@@ -159,7 +159,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
-      let alias = model === 'Session' ? await remembered(`${model}:${sessionAliasId(key)}`, () => sessionAliases.findOne({ _id: sessionAliasId(key) })) : null;
+      let alias = model === 'Session' ? await remembered(docKey(sessionAliasId(key)), () => sessionAliases.findOne({ _id: sessionAliasId(key) })) : null;
       alias ??= await remembered(aliasKey(key), () => aliases!.findOne({ _id: key }));
       if (!alias || !isLive(alias)) return undefined;
       const payload = await find(alias.target);
@@ -191,7 +191,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
             ],
             { ordered: true },
           );
-          remember(`${model}:${aliasId}`, { _id: aliasId, ...alias });
+          remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionAccountKey(payload.uid), payload.accountId ?? null);
         } else {
           if (aliases && model === 'DeviceCode' && payload.userCode) {
