@@ -6,6 +6,8 @@ import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
+import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { ServiceUnavailableError } from '../../src/errors.ts';
 
 async function loginPages(server: TestServer, count: number): Promise<Array<{ browser: Browser; page: Page }>> {
   const config = await discover(server, await createClient(server));
@@ -61,5 +63,16 @@ describe('with no room to queue', () => {
       expect(page.body).toContain(page.headers.get('x-request-id')!);
     }
     expect(server.latchkey.passwordWork().refused).toBe(refused.length);
+  });
+});
+
+describe('the queue bound itself', () => {
+  it('queues exactly ARGON2_MAX_QUEUED waiters behind the running work and refuses the next one', async () => {
+    // Cheap parameters: this is about counting places, not about the cost of a hash.
+    const hasher = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { maxConcurrent: 1, maxQueued: 2 });
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => hasher.hash('a password long enough')));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(ServiceUnavailableError);
+    expect(hasher.stats()).toMatchObject({ refused: 1, running: 0, queued: 0, peakRunning: 1 });
   });
 });

@@ -2,7 +2,7 @@
 // "exactly once" and "at most N" decision in Latchkey rests on.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Connection } from 'mongoose';
-import { claim, consume, slotsTaken, takeSlot, type ExpiringDoc } from '../../src/db/atomic.ts';
+import { claim, consume, isDuplicateKey, slotsTaken, takeSlot, type ExpiringDoc } from '../../src/db/atomic.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
@@ -26,6 +26,21 @@ describe('claim', () => {
       expect(results.filter(Boolean)).toHaveLength(1);
     }
   });
+
+  it('reports any failure other than a taken id as an error, never as a lost race', async () => {
+    // The server refuses a field name that starts with "$": that is a failure, not "someone else claimed it".
+    const error = await claim(collection(), 'claim-refused', inAnHour(), { $refused: 1 }).then(() => null, (e: unknown) => e);
+    expect(error).toMatchObject({ name: 'MongoServerError' });
+    expect((error as { code: number }).code).not.toBe(11000);
+    expect(await collection().findOne({ _id: 'claim-refused' })).toBeNull();
+  });
+
+  it('tells a duplicate key from every other error', () => {
+    expect(isDuplicateKey({ code: 11000 })).toBe(true);
+    for (const other of [{ code: 11001 }, { code: 2 }, new Error('E11000 duplicate key'), null, undefined, 11000, 'E11000']) {
+      expect(isDuplicateKey(other)).toBe(false);
+    }
+  });
 });
 
 describe('consume', () => {
@@ -35,6 +50,15 @@ describe('consume', () => {
       const results = await twenty(() => consume(collection(), `consume-${round}`));
       expect(results.filter(Boolean)).toHaveLength(1);
     }
+  });
+
+  it('deletes the named document and no other', async () => {
+    await collection().insertMany([{ _id: 'consume-named', expiresAt: inAnHour() }, { _id: 'consume-bystander', expiresAt: inAnHour() }]);
+    expect(await consume(collection(), 'consume-named')).toBe(true);
+    expect(await collection().findOne({ _id: 'consume-named' })).toBeNull();
+    expect(await collection().findOne({ _id: 'consume-bystander' })).not.toBeNull();
+    expect(await consume(collection(), 'consume-never-stored')).toBe(false);
+    expect(await collection().findOne({ _id: 'consume-bystander' })).not.toBeNull();
   });
 });
 
