@@ -165,7 +165,14 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, loginForm, details.uid);
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
-    if (!form.login || !form.password) return retrySignIn(ctx, details, 'login.missing', form.login);
+    // Every failed sign-in is logged so that an attack can be seen (many failures for one login, or from one
+    // address), with a keyed hash of the login instead of the login itself.
+    const logFailure = (reason: string) =>
+      ctx.state.log.info({ event: 'signin.failed', factor: 'password', reason, ...(form.login && { loginHash: pseudonymize(form.login) }), ip: ctx.ip }, 'sign-in failed');
+    if (!form.login || !form.password) {
+      logFailure('missing_field');
+      return retrySignIn(ctx, details, 'login.missing', form.login);
+    }
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const result = await accounts.signIn(form.login, form.password, {
       deviceToken: ctx.cookies.get(deviceCookie, { signed: false }),
@@ -173,9 +180,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       userAgent: ctx.get('user-agent').slice(0, 300),
     });
     if (!result.ok) {
-      // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes.
-      // Logged so that an attack can be seen (many failures for one login, or from one address), without the login.
-      ctx.state.log.info({ event: 'signin.failed', factor: 'password', loginHash: pseudonymize(form.login), ip: ctx.ip }, 'sign-in failed');
+      // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one
+      // reason in the log (which of those it was is not for the log either).
+      logFailure('invalid');
       return retrySignIn(ctx, details, 'login.invalid', form.login);
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');

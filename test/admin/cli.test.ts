@@ -66,6 +66,15 @@ describe('help and setup', () => {
     expect(typo.stderr).toContain('unknown option --nmae (did you mean --name?)');
   });
 
+  it('takes a password only on standard input, never as an argument (it would sit in shell history and ps)', async () => {
+    const run = await admin(['users', 'create', '--username', 'argv-password', '--email', 'argv-password@example.test', '--password', PASSWORD]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown option --password');
+    expect(run.stdout).not.toContain('argv-password');
+    const listed = await admin(['users', 'list']);
+    expect(listed.stdout).not.toContain('argv-password');
+  });
+
   it('explains where a database comes from when MONGODB_URI is missing', async () => {
     const run = await admin(['clients', 'list'], { env: { MONGODB_URI: undefined } });
     expect(run.code).toBe(1);

@@ -70,6 +70,13 @@ it('publishes only the issuer origin in discovery, whatever Host and X-Forwarded
   expect(response.headers['cache-control']).toMatch(/^public, max-age=\d+/);
 });
 
+it.each(['/oidc/auth', '/oidc/session/end', '/interaction/some-uid', '/recover', '/'])('never echoes a forged Host header on %s: another host is refused or sent to the issuer', async (path) => {
+  const response = await rawGet(`${path}?client_id=${rp.client_id}`, { host: 'evil.example', 'x-forwarded-proto': 'https', ...FORGED });
+  expect(response.body).not.toContain('evil.example');
+  expect(String(response.headers.location ?? '')).not.toContain('evil.example');
+  if (response.status !== 421) expect(String(response.headers.location ?? ISSUER).startsWith(PUBLIC)).toBe(true);
+});
+
 it('completes a code flow started by POST through the sign-in page, with a __Host- session cookie and amr/acr in the ID token', async () => {
   const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: server.origin, headers: FORGED });
   const started = await browser.post(`${ISSUER}/auth`, authorizationParams());

@@ -222,9 +222,16 @@ describe('POST-only endpoints', () => {
 
   // oidc-provider's router has no 405 of its own (src/oidc/post-only.ts adds it). RFC 9110 §15.5.6: a known
   // resource asked with the wrong method is 405, with Allow.
-  it.each(['token', 'token/introspection', 'token/revocation'])('answers GET /oidc/%s with 405 and says POST is allowed', async (path) => {
+  it.each(['token', 'token/introspection', 'token/revocation', 'session/end/confirm', 'request'])('answers GET /oidc/%s with 405 and says POST is allowed', async (path) => {
     const response = await fetch(`${server.issuer}/${path}`, { redirect: 'manual' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toContain('POST');
+  });
+
+  it.each(['goal', 'method', 'send', 'resend', 'code', 'password', 'unlock', 'cancel'])('answers GET /recover/:flow/%s with 405 and says POST is allowed', async (step) => {
+    const response = await fetch(`${server.origin}/recover/some-flow/${step}`, { redirect: 'manual' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toContain('POST');
+    expect(response.headers.get('location')).toBeNull();
   });
 });

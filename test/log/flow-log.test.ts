@@ -92,9 +92,13 @@ beforeAll(async () => {
   const unknownPassword = `unknown ${randomBytes(8).toString('hex')}`;
   keep('wrong password', wrongPassword);
   keep('password of an unknown login', unknownPassword);
-  for (const [login, password] of [
-    [user.username, wrongPassword],
-    [`nobody-${randomBytes(4).toString('hex')}`, unknownPassword],
+  const unknownLogin = `nobody-${randomBytes(4).toString('hex')}`;
+  keep('login', user.username);
+  keep('unknown login', unknownLogin);
+  for (const [login, password, expected] of [
+    [user.username, wrongPassword, 'login.invalid'],
+    [unknownLogin, unknownPassword, 'login.invalid'],
+    [unknownLogin, '', 'login.missing'],
   ] as const) {
     const failing = new RecordingBrowser();
     browsers.push(failing);
@@ -102,7 +106,7 @@ beforeAll(async () => {
     authorizationRequests.push(url);
     const page = await submitLogin(failing, await openLoginPage(failing, url), login, password);
     expect(page.status).toBe(200);
-    expect(messageIds(page)).toContain('login.invalid');
+    expect(messageIds(page)).toContain(expected);
   }
 
   for (const b of browsers) {
@@ -142,7 +146,15 @@ describe('the log of a full flow and failed sign-ins', () => {
   it('recorded the flow: requests, the failed sign-ins, and secrets of every kind to look for', () => {
     const lines = entries();
     expect(lines.filter((line) => line.msg === 'request').length).toBeGreaterThan(15);
-    expect(lines.filter((line) => line.event === 'signin.failed')).toHaveLength(2);
+    const failures = lines.filter((line) => line.event === 'signin.failed');
+    expect(failures).toHaveLength(3);
+    // Each says where it came from and, by a keyed hash only, which login was tried: the same login, the same hash.
+    for (const failure of failures) {
+      expect(failure).toMatchObject({ factor: 'password', ip: expect.stringMatching(/\S/), loginHash: expect.stringMatching(/^[\w-]{22}$/) });
+    }
+    expect(failures.map((f) => f.reason)).toEqual(['invalid', 'invalid', 'missing_field']);
+    expect(failures[0]!.loginHash).not.toBe(failures[1]!.loginHash);
+    expect(failures[2]!.loginHash).toBe(failures[1]!.loginHash);
     expect(lines.filter((line) => line.event === 'signin.succeeded')).toHaveLength(1);
     const kinds = new Set(secrets.map((s) => s.what));
     for (const kind of ['cookie latchkey.session', 'cookie latchkey.session.sig', 'cookie latchkey.csrf', 'cookie latchkey.interaction.sig', 'form field csrf']) {

@@ -16,7 +16,7 @@ let user: User;
 const redirectUri = () => `${server.origin}/cb`;
 
 beforeAll(async () => {
-  server = await startTestServer({ SESSION_IDLE_TIMEOUT: '3600', TTL_SESSION: '7200' }, { clock: () => Date.now() + offset });
+  server = await startTestServer({ SESSION_IDLE_TIMEOUT: '3600', TTL_SESSION: '10800' }, { clock: () => Date.now() + offset });
   config = await discover(server, await createClient(server, { first_party: true }));
   user = await createUser(server);
 });
@@ -44,17 +44,17 @@ it('ends a session idle for longer than the idle timeout', async () => {
   expect(await stillSignedIn(browser)).toBe(true); // used: the idle time starts again
   offset += 0.9 * HOUR;
   expect(await stillSignedIn(browser)).toBe(true);
-  offset += 1.1 * HOUR;
+  offset += 1.1 * HOUR; // 2.9 h after sign-in: still within TTL_SESSION (3 h), so only the idle timeout can end it
   expect(await stillSignedIn(browser)).toBe(false);
 });
 
 it('ends a session at its absolute lifetime even when it is used all along', async () => {
   offset = 0;
   const browser = await signedInBrowser();
-  for (let used = 0.9; used < 2; used += 0.9) {
+  for (let used = 0.9; used < 3; used += 0.9) {
     offset = used * HOUR;
     expect(await stillSignedIn(browser)).toBe(true);
   }
-  offset = 2.05 * HOUR; // 0.25 h after the last use, well within the idle timeout, but past TTL_SESSION
+  offset = 3.05 * HOUR; // 0.35 h after the last use, well within the idle timeout, but past TTL_SESSION
   expect(await stillSignedIn(browser)).toBe(false);
 });
