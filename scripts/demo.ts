@@ -3,9 +3,21 @@
 //
 //   PORT           Latchkey's port (3000); the default issuer follows it
 //   DEMO_RP_PORT   the demo app's port (3001); the demo client's redirect URIs follow it
+//
+// `npm run demo -- --info` starts nothing and prints the banner (URLs, demo credentials) of what is running.
 import { stopOnSignals } from '../src/main.ts';
 import { startDemoRp } from './demo-rp.ts';
+import { demoInfo } from './demo-info.ts';
 import { assertPortFree, demoRpOrigin, demoRpPort, exitWithError, seedDemo, startLatchkey, StartError, welcomeText } from './start.ts';
+
+if (process.argv.includes('--info')) {
+  try {
+    console.log(await demoInfo());
+  } catch (error) {
+    exitWithError(error);
+  }
+  process.exit(0);
+}
 
 try {
   const demoApp = { port: demoRpPort(), origin: demoRpOrigin() };

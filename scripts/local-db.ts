@@ -27,8 +27,7 @@ function recipeHash(): string {
 
 /** Builds the binary when it is missing or was built by another version of the recipe. */
 export async function ensureFerretDb(log: (line: string) => void = () => {}): Promise<string> {
-  const hash = recipeHash();
-  if (existsSync(binary) && existsSync(recipeStamp) && readFileSync(recipeStamp, 'utf8').trim() === hash) return binary;
+  if (isBuilt()) return binary;
   if (!(await hasGo())) {
     throw new LocalDbUnavailable(
       'No MONGODB_URI is set and Go is not installed, so the local database (FerretDB) cannot be built.\n' +
@@ -37,7 +36,7 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
   }
   log('building the local database (FerretDB 1.24.2) from source; this takes a minute the first time…');
   await promisify(execFile)('bash', [recipe, binary], { maxBuffer: 64 * 1024 * 1024 });
-  writeFileSync(recipeStamp, hash + '\n');
+  writeFileSync(recipeStamp, recipeHash() + '\n');
   return binary;
 }
 
@@ -76,17 +75,24 @@ export interface StartOptions {
   port?: number;
   /** The first wait before restarting a server that exited (1 s); tests lengthen it to observe the outage. */
   restartDelayMs?: number;
+  /** How often an instance that shares another's server checks that its owner is still there (2 s). */
+  ownerCheckMs?: number;
   log?: (line: string) => void;
 }
 
-/** Where `npm start`, `npm run demo` and `npm run db` keep the development database. */
-export const DEV_DATA_DIR = join(root, '.data/ferretdb');
+/**
+ * Where `npm start`, `npm run demo`, `npm run db` and `npm run admin` keep and find the development database:
+ * .data/ferretdb, or LOCAL_DB_DIR (a second, separate development database; tests use it too).
+ */
+export function devDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOCAL_DB_DIR ? resolve(env.LOCAL_DB_DIR) : join(root, '.data/ferretdb');
+}
 
 /** The file in a data folder that names the server running on it, so other commands can find and share it. */
 const uriFile = (dataDir: string) => join(dataDir, 'uri');
 
 /** The URI of a local database already running on `dataDir`, if one answers. */
-export async function runningLocalDb(dataDir: string = DEV_DATA_DIR): Promise<string | undefined> {
+export async function runningLocalDb(dataDir: string = devDataDir()): Promise<string | undefined> {
   if (!existsSync(uriFile(dataDir))) return undefined;
   const uri = readFileSync(uriFile(dataDir), 'utf8').trim();
   const connection = mongoose.createConnection(`${uri}/admin`, { serverSelectionTimeoutMS: 1000 });
@@ -112,6 +118,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The pid in the folder's lock, if the lock exists and that process is alive. */
+function liveOwner(dataDir: string): number | undefined {
+  let owner: number;
+  try {
+    owner = Number(readFileSync(lockFile(dataDir), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return owner && isAlive(owner) ? owner : undefined;
+}
+
 /** Takes the folder's lock (a file created exclusively, holding our pid); clears a lock whose owner has died. */
 function tryLock(dataDir: string): boolean {
   mkdirSync(dataDir, { recursive: true });
@@ -131,20 +148,35 @@ function tryLock(dataDir: string): boolean {
  * lock starts the server; everyone else (another `npm start`, `npm run db`, a racing start) shares that server.
  */
 async function shareOrLock(dataDir: string): Promise<string | undefined> {
-  const deadline = Date.now() + 60_000;
+  // An owner starts its server within seconds, unless it is building FerretDB for the first time (a minute or two).
+  const deadline = Date.now() + (isBuilt() ? OWNER_START_WAIT_MS : OWNER_BUILD_WAIT_MS);
   for (;;) {
     const running = await runningLocalDb(dataDir);
     if (running) return running;
     if (tryLock(dataDir)) return undefined;
-    if (Date.now() > deadline) throw new Error(`${lockFile(dataDir)} is held by a process whose database never answered`);
+    if (Date.now() > deadline) {
+      const owner = liveOwner(dataDir);
+      throw new LocalDbUnavailable(
+        `The local database in ${dataDir} is locked by process ${owner ?? '(gone)'}, but no database answers there: ` +
+          `stop that process, or delete ${lockFile(dataDir)} if it is not a Latchkey command.`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** How long a start waits for another process that holds the folder's lock to have its server answering. */
+const OWNER_START_WAIT_MS = 10_000;
+const OWNER_BUILD_WAIT_MS = 300_000;
+
+function isBuilt(): boolean {
+  return existsSync(binary) && existsSync(recipeStamp) && readFileSync(recipeStamp, 'utf8').trim() === recipeHash();
 }
 
 export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb> {
   if (options.dataDir) {
     const running = await shareOrLock(options.dataDir);
-    if (running) return { uri: running, stop: async () => {} }; // its owner stops it
+    if (running) return shareServer({ ...options, dataDir: options.dataDir }, running);
     try {
       return await startOwnServer(options);
     } catch (error) {
@@ -154,6 +186,57 @@ export async function startLocalDb(options: StartOptions = {}): Promise<LocalDb>
   }
   return startOwnServer(options);
 }
+
+/**
+ * Another process owns the server (its owner stops and supervises it). When that owner has gone (stopped, or died
+ * and its server with it), this process takes the folder's lock and starts the server itself on the same port, so
+ * its connections come back by themselves and whoever else shared it keeps working too.
+ */
+function shareServer(options: StartOptions & { dataDir: string }, uri: string): LocalDb {
+  const say = options.log ?? (() => {});
+  const port = Number(new URL(uri).port);
+  let owned: LocalDb | undefined;
+  let stopping = false;
+  let checking = false;
+
+  async function takeOverIfOwnerGone(): Promise<void> {
+    if (liveOwner(options.dataDir) !== undefined) return;
+    // An owner killed outright can leave its server running: then it still serves, and nothing is started.
+    if ((await runningLocalDb(options.dataDir)) !== undefined) return;
+    if (!tryLock(options.dataDir) && !tryLock(options.dataDir)) return; // the first clears a dead owner's lock
+    try {
+      const server = await startOwnServer({ ...options, port });
+      if (stopping) return void (await server.stop());
+      owned = server;
+      clearInterval(timer);
+      say(`the local database's owner has gone; this process runs the database now (${uri}), its data is kept`);
+    } catch (error) {
+      rmSync(lockFile(options.dataDir), { force: true });
+      say(`the local database's owner has gone, and starting it here failed: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  const timer = setInterval(() => {
+    if (checking || stopping) return;
+    checking = true;
+    void takeOverIfOwnerGone().finally(() => (checking = false));
+  }, options.ownerCheckMs ?? OWNER_CHECK_MS);
+  timer.unref();
+
+  return {
+    uri,
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      await owned?.stop();
+    },
+    get kill() {
+      return owned?.kill;
+    },
+  };
+}
+
+const OWNER_CHECK_MS = 2000;
 
 /** Waits between restarts of a database that keeps exiting: 1 s, doubling, at most 30 s. */
 const RESTART_DELAYS_MS = { first: 1000, max: 30_000 };
@@ -281,7 +364,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 // `npm run db`: run the persistent development database in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const db = await startLocalDb({ dataDir: DEV_DATA_DIR, log: (l) => process.stdout.write(l + '\n') });
+  const db = await startLocalDb({ dataDir: devDataDir(), log: (l) => process.stdout.write(l + '\n') });
   process.stdout.write(`local database ready: ${db.uri}\nCtrl-C stops it.\n`);
   const stop = () => void db.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);

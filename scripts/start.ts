@@ -14,7 +14,7 @@ import { startServer, stopOnSignals, type Running } from '../src/main.ts';
 import { createClientRegistry } from '../src/admin/clients.ts';
 import { ConflictError, NotFoundError } from '../src/errors.ts';
 import { createSecretBox } from '../src/security/encryption.ts';
-import { DEV_DATA_DIR, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
+import { devDataDir, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
 import { DEFAULT_DATABASE, withDatabase } from '../src/db/uri.ts';
 
 /** What development seeds. The password is public on purpose: it only ever exists on a developer's machine. */
@@ -98,14 +98,15 @@ export async function startLatchkey(
 
   let localDb: LocalDb | undefined;
   if (!config.mongodbUri) {
+    const dataDir = devDataDir(env);
     try {
-      localDb = await startLocalDb({ dataDir: DEV_DATA_DIR, log: print });
+      localDb = await startLocalDb({ dataDir, log: print });
     } catch (error) {
       if (error instanceof LocalDbUnavailable) throw new StartError(error.message);
       throw error;
     }
     config = { ...config, mongodbUri: withDatabase(localDb.uri, DEFAULT_DATABASE) };
-    print(`local database (FerretDB) running, data in ${DEV_DATA_DIR}`);
+    print(`local database (FerretDB) running, data in ${dataDir}`);
   }
 
   let running: Running;
@@ -219,7 +220,7 @@ export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp:
     // The secret is shown once, when it is created; afterwards it stays in the database only.
     if (seed.createdClient) lines.push(`  client_secret ${seed.clientSecret}  (created now, shown once)`);
   }
-  lines.push('', 'Ctrl-C stops it.', '');
+  lines.push('', 'Ctrl-C stops it. `npm run demo -- --info` prints this again.', '');
   return lines.join('\n');
 }
 
