@@ -257,6 +257,7 @@ function signInLink(label: string): Html {
 const STYLE = `
 body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1b1f24; background: #f6f3ee; }
 main { max-width: 40rem; margin: 2rem auto; padding: 1.5rem; background: #fff; border: 1px solid #c9c2b6; border-radius: 8px; }
+@media (max-width: 42rem) { main { margin: 1rem; padding: 1rem; } }
 .button { display: inline-block; padding: .6rem 1.2rem; background: #6b3fa0; color: #fff; border-radius: 4px; text-decoration: none; }
 .button:focus { outline: 3px solid #6b3fa0; outline-offset: 2px; }
 .who { font-size: 1.15rem; font-weight: 600; }

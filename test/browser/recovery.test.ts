@@ -2,25 +2,19 @@
 // real Content Security Policy: a person locks the account with wrong passwords on the sign-in page the demo relying
 // party sent them to, recovers it (reset with two proofs, email then text message; or unlock with one), follows
 // "Sign in" back to the same sign-in, and lands signed in at the application. Every recovery page on the way, with
-// and without an error shown, must pass axe-core's WCAG 2.2 AA rules; a screenshot of each goes to
-// test-artifacts/browser/recovery-*.png for a human to look at. The audio CAPTCHA must be a playable file.
+// and without an error shown, carries the operator's brand and must pass axe-core's WCAG 2.2 AA rules at desktop
+// and phone width; screenshots go to test-artifacts/browser/recovery-*-{desktop,phone}.png for a human to look at. The audio CAPTCHA must be a playable file.
 //
 // Codes are read where a developer reads them: the development outbox (no SMTP_URL, so email lands there too).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import type { Result } from 'axe-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, outbox, registerMethods, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const ARTIFACTS = join(ROOT, 'test-artifacts/browser');
-const AXE_SOURCE = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 const LOCKOUT_THRESHOLD = 3;
 // Two shared cores: pages, argon2 hashing and axe runs can be slow.
@@ -51,7 +45,7 @@ async function person(name: string, lastDigits: string): Promise<Person> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, ...BRAND });
   expect(server.config.delivery.emailToOutbox).toBe(true);
   // Three wrong passwords lock; an hour long, so only the recovery can be what lets the person back in.
   await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
@@ -59,21 +53,7 @@ beforeAll(async () => {
   grace = await person('Grace Hopper', '0177');
   rp = await startTestRp(server);
   rpOrigin = rp.origin;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 }, 120_000);
 
 afterAll(async () => {
@@ -97,32 +77,10 @@ async function openBrowser(): Promise<{ context: BrowserContext; page: Page; csp
   return { context, page, cspErrors };
 }
 
-function describeViolation(violation: Result): string {
-  const nodes = violation.nodes.map((node) => `    at ${node.target.join(' ')}\n      ${(node.failureSummary ?? '').replace(/\n/g, '\n      ')}`);
-  return `  ${violation.id} (${violation.impact ?? 'unknown impact'}): ${violation.help}\n    ${violation.helpUrl}\n${nodes.join('\n')}`;
-}
-
-/** Accessibility problems of every page, reported together at the end of each walk so one run shows them all. */
-const problems: string[] = [];
-const checked: string[] = [];
-
-/**
- * Saves a full-page screenshot as recovery-<name>.png and runs axe-core in the page. The script is evaluated by the
- * test driver, which our CSP does not govern, so the page is checked exactly as it is served.
- */
-async function checkPage(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `recovery-${name}.png`), fullPage: true });
-  await page.evaluate(AXE_SOURCE);
-  const { violations, passed } = await page.evaluate(async (tags) => {
-    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
-    const results = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
-    return { violations: results.violations, passed: results.passes.map((rule) => rule.id) };
-  }, WCAG_TAGS);
-  // Guards against a check that silently did not run: a real page passes some rules.
-  expect(passed).toEqual(expect.arrayContaining(['document-title', 'html-has-lang']));
-  checked.push(name);
-  if (violations.length) problems.push(`recovery-${name} (${page.url()}):\n${violations.map(describeViolation).join('\n')}`);
-}
+/** Every recovery page, at desktop and phone width, with the operator's brand (helpers/chromium.ts). */
+const pages = new PageChecks({ prefix: 'recovery-', brand: BRAND });
+const { problems, checked } = pages;
+const checkPage = (page: Page, name: string) => pages.check(page, name);
 
 const issuerOrigin = () => new URL(server.issuer).origin;
 const messageShown = (page: Page, id: string) => page.locator(`[data-message-id="${id}"]`).first().waitFor();

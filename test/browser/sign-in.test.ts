@@ -1,21 +1,15 @@
 // A person signs in to an application through Latchkey in a real browser (headless Debian chromium driven by
 // playwright-core), then signs out; every Latchkey page on the way must pass axe-core's WCAG 2.2 AA rules.
-// Screenshots of each page go to test-artifacts/browser/ for a human to look at.
+// Our pages carry an operator's brand; each is checked at desktop and phone width, and its screenshots go to
+// test-artifacts/browser/ for a human to look at (helpers/chromium.ts).
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Result } from 'axe-core';
+import type { Browser, Page } from 'playwright-core';
+import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
-
-const ROOT = join(import.meta.dirname, '../..');
-const ARTIFACTS = join(ROOT, 'test-artifacts/browser');
-const AXE_SCRIPT = join(ROOT, 'node_modules/axe-core/axe.min.js');
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
 let server: TestServer;
 let user: User;
@@ -25,19 +19,14 @@ let rpOrigin: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer(BRAND);
   user = await createUser(server, { name: 'Ada Lovelace' });
   // The app listens first, so its origin (a free port, 127.0.0.1 like the issuer) is known when the client is
   // registered with the redirect URIs the app will use.
   rp = await startTestRp(server);
   rpOrigin = rp.origin;
   client = rp.client;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -46,30 +35,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Accessibility problems found on each page, reported together at the end so one run shows them all. */
-const problems: string[] = [];
-
-function describeViolation(violation: Result): string {
-  const nodes = violation.nodes.map((node) => `    at ${node.target.join(' ')}\n      ${(node.failureSummary ?? '').replace(/\n/g, '\n      ')}`);
-  return `  ${violation.id} (${violation.impact ?? 'unknown impact'}): ${violation.help}\n    ${violation.helpUrl}\n${nodes.join('\n')}`;
-}
-
-/** Runs axe-core in the page (the context bypasses our CSP to inject it) and saves a full-page screenshot. */
-async function checkPage(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  await page.addScriptTag({ path: AXE_SCRIPT });
-  const { violations, passed } = await page.evaluate(async (tags) => {
-    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
-    const results = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
-    return { violations: results.violations, passed: results.passes.map((rule) => rule.id) };
-  }, WCAG_TAGS);
-  // Guards against a check that silently did not run (e.g. the script blocked): a real page passes some rules.
-  expect(passed).toEqual(expect.arrayContaining(['document-title', 'html-has-lang']));
-  if (violations.length) problems.push(`${name} (${page.url()}):\n${violations.map(describeViolation).join('\n')}`);
-}
+/** Every page of ours, at desktop and phone width, with the operator's brand (helpers/chromium.ts). */
+const pages = new PageChecks({ brand: BRAND });
+const checkPage = (page: Page, name: string, options?: { ours: boolean }) => pages.check(page, name, options);
 
 it('signs in through our pages, consents, comes back signed in, and signs out; every page is accessible', async () => {
-  const context = await browser.newContext({ bypassCSP: true, locale: 'en-US', viewport: { width: 1024, height: 768 } });
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   const issuerOrigin = new URL(server.issuer).origin;
 
@@ -100,7 +71,7 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.waitForURL(`${rpOrigin}/`);
   await page.getByText(`Signed in as ${user.name} (${user.email})`).waitFor();
   await page.getByRole('row', { name: `sub ${user._id}` }).waitFor();
-  await checkPage(page, 'signed-in');
+  await checkPage(page, 'signed-in', { ours: false }); // the demo app's page
 
   // Sign out: the application hands over to our confirmation page, which returns to the application.
   await page.getByRole('link', { name: 'Sign out' }).click();
@@ -143,8 +114,8 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await checkPage(page, 'error');
 
   await context.close();
-  expect(problems.join('\n\n')).toBe('');
-}, 120_000);
+  expect(pages.problems.join('\n\n')).toBe('');
+}, 180_000);
 
 it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
   const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here

@@ -143,7 +143,14 @@ describe('reset with one method', () => {
     // Every email says which service wrote it: the code and the notices end with the product name.
     const codeMail = sink.received.find((m) => m.subject === 'Your verification code' && JSON.stringify(m.to).includes(alternateEmail))!;
     for (const mail of [codeMail, notices[0]!]) expect(mail.text!.trimEnd()).toMatch(/— Latchkey$/);
-    expect(notices[0]!.html).toContain('<p>— Latchkey</p>');
+    // Both wear the brand in HTML too: logo (an absolute address) and name at the top, the accent colour, the code.
+    for (const mail of [codeMail, notices[0]!]) {
+      expect(mail.html).toContain(`<img src="${new URL(server.issuer).origin}/static/logo.svg"`);
+      expect(mail.html).toContain('border-top:4px solid #0b5cad');
+      expect(mail.html).toMatch(/<p style="[^"]*">— Latchkey<\/p><\/div><\/body><\/html>$/);
+    }
+    expect(codeMail.html).toContain(/\b(\d{6,8})\b/.exec(codeMail.text!)![1]!);
+    expect(notices[0]!.html).toMatch(/<a style="color:#0b5cad" href="[^"]+\/recover\/lockdown\/[\w-]{43}">/);
     const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'password.reset' }).toArray();
     expect(audit).toHaveLength(1);
   });

@@ -10,6 +10,8 @@ import type { PolicyStore } from '../../policy/store.ts';
 import { createChallenges } from '../../security/challenges.ts';
 import { createLimits } from '../../security/limits.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
+import { brandEmails } from '../../delivery/branded-email.ts';
+import type { Brand } from '../../http/brand.ts';
 import { createLockdowns } from './lockdown.ts';
 import { createNotifier, type Notifier } from './notices.ts';
 import { recoveryRoutes, type CaptchaService, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
@@ -38,24 +40,15 @@ export interface RecoveryFeature {
 
 const LOCKOUT_NOTICES_PER_HOUR = 1;
 
-/**
- * Every email of the recovery feature (codes and security notices) ends with the operator's product name, so
- * people know which service wrote to them; text messages stay short.
- */
-function signedBy(productName: string, enqueue: RecoveryDeps['enqueue']): RecoveryDeps['enqueue'] {
-  const signature = `— ${productName}`;
-  const escaped = signature.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return (message) =>
-    enqueue(
-      message.channel === 'email'
-        ? { ...message, text: `${message.text.trimEnd()}\n\n${signature}\n`, ...(message.html && { html: message.html.replace('</body>', `<p>${escaped}</p></body>`) }) }
-        : message,
-    );
+/** Every email of the recovery feature (codes and security notices) wears the operator's brand. */
+function branded(brand: Brand, origin: string, enqueue: RecoveryDeps['enqueue']): RecoveryDeps['enqueue'] {
+  const brandEmail = brandEmails(brand, origin);
+  return (message) => enqueue(message.channel === 'email' ? brandEmail({ ...message, channel: 'email' }) : message);
 }
 
 export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
-  const enqueue = signedBy(config.brand.name, enqueueMessage);
+  const enqueue = branded(config.brand, new URL(config.issuer).origin, enqueueMessage);
   const lockdowns = createLockdowns(connection, clock);
   const notifier = createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock });
   const subjectSecret = derive('recovery-subject');

@@ -5,6 +5,7 @@ import type { User } from '../../accounts/user-model.ts';
 import { translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
 import type { Lockdowns } from './lockdown.ts';
+import { escapeHtml } from '../../delivery/branded-email.ts';
 
 export type NoticeKind = 'reset' | 'unlock' | 'lockout';
 
@@ -20,11 +21,9 @@ interface NotifierDeps {
   clock?: () => number;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
+/** The notice's paragraphs as HTML, its link clickable (the brand's frame is added on the way out). */
 function emailHtml(paragraphs: string[], link: string): string {
-  const body = paragraphs.map((p) => `<p>${escapeHtml(p).replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`);
-  return `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">${body.join('')}</body></html>`;
+  return paragraphs.map((p) => `<p>${escapeHtml(p).replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`).join('');
 }
 
 export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }: NotifierDeps): Notifier {

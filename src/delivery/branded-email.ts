@@ -1,0 +1,44 @@
+// Every email Latchkey sends wears the operator's brand (src/http/brand.ts), so people know which service wrote to
+// them and can compare it with the pages they use: the logo and product name at the top, the accent colour on the
+// frame and links, and the product name signing the text. The plain-text part stays plain (signature only).
+import type { Brand } from '../http/brand.ts';
+
+export interface Email {
+  channel: 'email';
+  to: string;
+  subject?: string;
+  text: string;
+  /** The message's own HTML paragraphs (a fragment); made from the text when absent. */
+  html?: string;
+}
+
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Paragraphs of plain text (blank-line separated) as HTML, line breaks kept. */
+function paragraphsOf(text: string): string {
+  return text
+    .trim()
+    .split(/\n{2,}/)
+    .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`)
+    .join('');
+}
+
+/**
+ * Returns a function that brands an email. `origin` makes the logo's address absolute (a mail client has no page
+ * to resolve a path against). Inline styles only: mail clients drop stylesheets.
+ */
+export function brandEmails(brand: Brand, origin: string): <T extends Email>(email: T) => T {
+  const name = escapeHtml(brand.name);
+  const logo = escapeHtml(new URL(brand.logoUrl ?? '/static/logo.svg', origin).href);
+  const accent = brand.accent;
+  const signature = `— ${brand.name}`;
+  return (email) => {
+    const body = (email.html ?? paragraphsOf(email.text)).replace(/<a /g, `<a style="color:${accent}" `);
+    const html =
+      `<!doctype html><html><body style="margin:0;padding:24px 12px;background:#f3f5f8;color:#1b1f24;font-family:system-ui,sans-serif;line-height:1.5">` +
+      `<div style="max-width:560px;margin:0 auto;background:#ffffff;border-top:4px solid ${accent};border-radius:8px;padding:24px">` +
+      `<p style="margin:0 0 16px;font-weight:600;font-size:18px;color:${accent}"><img src="${logo}" alt="" width="28" height="28" style="vertical-align:middle;margin-right:8px">${name}</p>` +
+      `${body}<p style="color:#4a5260">${escapeHtml(signature)}</p></div></body></html>`;
+    return { ...email, text: `${email.text.trimEnd()}\n\n${signature}\n`, html };
+  };
+}
