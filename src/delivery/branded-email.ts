@@ -27,7 +27,7 @@ function paragraphsOf(text: string): string {
  * Returns a function that brands an email. `origin` makes the logo's address absolute (a mail client has no page
  * to resolve a path against). Inline styles only: mail clients drop stylesheets.
  */
-export function brandEmails(brand: Brand, origin: string): <T extends Email>(email: T) => T {
+export function brandEmails(brand: Brand, origin: string): <T extends Email>(email: T) => T & { html: string } {
   const name = escapeHtml(brand.name);
   const logo = escapeHtml(new URL(brand.logoUrl ?? '/static/logo.svg', origin).href);
   const accent = brand.accent;
