@@ -17,9 +17,11 @@ import { createAuditLog } from './audit/audit.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
 import { createClientCache, type ClientCache } from './oidc/client-cache.ts';
+import { createEpochCache } from './db/epoch-cache.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
 import { jwksRoute } from './oidc/jwks-route.ts';
-import { createProvider } from './oidc/provider.ts';
+import { cookieNames, createProvider } from './oidc/provider.ts';
+import { sessionCookieHint } from './oidc/session-hint.ts';
 import { createAccessRevoker } from './oidc/revocation.ts';
 import { sharedSecret } from './db/secrets.ts';
 import { createPseudonymizer } from './audit/pseudonym.ts';
@@ -91,7 +93,10 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const policy = createPolicyStore(connection, clock);
   // The lockout notice goes out through the recovery feature, which needs the accounts: bound once both exist.
   let notifyLockout: (accountId: string) => Promise<void> = async () => {};
+  const accountCache = createEpochCache(connection, 'accounts');
+  accountCache.start();
   const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), {
+    accountCache,
     failureMinMs: config.signInFailureMinMs,
     clock,
     audit,
@@ -133,8 +138,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.silent = true; // errors are logged by error-page.ts with their request id
   app.use(pinToIssuerHost(config.issuer));
   app.use(requestContext(log, config.brand));
-  app.use(requestScope()); // one read per document per request (db/request-scope.ts)
+  // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
+  // other failure (db/request-scope.ts).
   app.use(errorPages());
+  app.use(requestScope()); // one read per document per request (db/request-scope.ts)
+  app.use(sessionCookieHint(cookieNames(config.cookieSecure).session));
   const logo = config.brand.logoUrl;
   app.use(securityHeaders({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined }));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
@@ -164,6 +172,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
       shuttingDown = true;
       expiry.stop();
       clientCache.stop();
+      accountCache.stop();
       void delivery.stop(); // a pass in flight finishes on its own
     },
   };

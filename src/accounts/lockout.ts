@@ -16,6 +16,13 @@
 // - A successful sign-in, a reset and an unlock clear everything by moving the account to a new random epoch,
 //   which is part of every key: old slots and locks are never deleted and reused, only swept when they expire.
 //
+// - Few round trips for the account's own budget: its epoch document also holds the account scope's remembered
+//   hashes and a hint of its latest lock (both tagged with the epoch), so a sign-in reads one document, claims a
+//   slot and (on success) writes the epoch. The hint only saves reads, it decides nothing: a missing or stale hint
+//   leads to a round whose slots are full (a lock is only ever claimed when its round is full), and a refused
+//   slot is always checked against the lock documents themselves. Yesterday's last lock is read in the first
+//   `maxSeconds` of each (UTC) day, when it may still hold. Devices keep their state in documents of their own.
+//
 // Locked or not is never shown: the sign-in answers exactly as for a wrong password (accounts/users.ts).
 //
 // The audit log gets the counted failures and the lockouts, both bounded per round; refused and repeated tries
@@ -105,6 +112,13 @@ interface RecentDoc extends ExpiringDoc {
   hashes: string[];
 }
 
+/** The account's epoch document: its epoch, and the account scope's remembered hashes and latest lock as hints. */
+interface EpochDoc extends ExpiringDoc {
+  epoch?: string;
+  recent?: { epoch: string; hashes: string[]; expiresAt: Date };
+  lock?: { epoch: string; day: number; round: number; until: Date };
+}
+
 /** Whose budget a try spends: everyone without a device token, or one device. */
 interface Scope {
   accountId: string;
@@ -123,6 +137,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   const limits = connection.db!.collection<ExpiringDoc>(LOCKOUT_COLLECTION);
   const locks = limits as unknown as mongo.Collection<LockDoc>;
   const recents = limits as unknown as mongo.Collection<RecentDoc>;
+  const epochs = limits as unknown as mongo.Collection<EpochDoc>;
 
   // Loaded on first use, so composing the lockout needs no database round trip.
   let keys: Promise<{ wrong: string; device: string }> | undefined;
@@ -140,9 +155,23 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   const lockId = (scope: Scope, epoch: string, day: number, round: number) => `signin:lock:${scope.id}:${epoch}:${day}:r${round}`;
   const recentId = (scope: Scope, epoch: string) => `signin:recent:${scope.id}:${epoch}`;
 
+  const epochIn = (doc: EpochDoc | null): string => (typeof doc?.epoch === 'string' ? doc.epoch : '0');
+
   async function epochOf(accountId: string): Promise<string> {
-    const doc = await limits.findOne({ _id: epochId(accountId) });
-    return typeof doc?.epoch === 'string' ? doc.epoch : '0';
+    return epochIn(await epochs.findOne({ _id: epochId(accountId) }));
+  }
+
+  /**
+   * Writes a hint into the account's epoch document, only while it still has `epoch` (a clear since makes the hint
+   * moot). A conditional update decides nothing here: losing the race only loses a hint, which the next slot
+   * refusal corrects; creating the document for the first epoch can race with a clear, and then the clear wins.
+   */
+  async function hint(accountId: string, epoch: string, fields: Partial<Pick<EpochDoc, 'recent' | 'lock'>>): Promise<void> {
+    try {
+      await epochs.updateOne({ _id: epochId(accountId), epoch }, { $set: { ...fields, expiresAt: NEVER } }, { upsert: true });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
   }
 
   /** Today's lockouts are rounds 1..n, claimed in order; n and the last one, by exponential then binary search. */
@@ -182,6 +211,21 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     return { epoch, now, day, round: today.count + 1, ...(lockedUntil && { lockedUntil }) };
   }
 
+  /**
+   * The account scope's state from its epoch document's hint, reading lock documents only in the first `maxSeconds`
+   * of the day (when yesterday's last lock may still hold). Exact when the hint is; see the header for when not.
+   */
+  async function hintedScopeNow(scope: Scope, doc: EpochDoc | null, epoch: string, now: Date, settings: RecoveryPolicy['lockout']): Promise<ScopeNow> {
+    const day = Math.floor(now.getTime() / DAY_MS);
+    const lock = doc?.lock?.epoch === epoch ? doc.lock : undefined;
+    let lockedUntil = lock && lock.until.getTime() > now.getTime() ? lock.until : undefined;
+    if (!lockedUntil && now.getTime() - day * DAY_MS < settings.maxSeconds * 1000) {
+      const { last } = await lastLock(scope, epoch, day - 1);
+      if (last && last.until.getTime() > now.getTime()) lockedUntil = last.until;
+    }
+    return { epoch, now, day, round: lock?.day === day ? lock.round + 1 : 1, ...(lockedUntil && { lockedUntil }) };
+  }
+
   const slotLimit = (scope: Scope, state: ScopeNow, threshold: number) => ({ key: failKey(scope, state.epoch, state.round), limit: threshold, windowSeconds: DAY_MS / 1000 });
 
   /** Claims this round's lock; the first claim sets the time. True for the one caller whose claim won. */
@@ -189,7 +233,9 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     const until = new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000);
     // Kept through tomorrow at least: tomorrow's first try looks for today's last lock.
     const expiresAt = new Date(Math.max(until.getTime(), (state.day + 2) * DAY_MS));
-    return claim(limits, lockId(scope, state.epoch, state.day, state.round), expiresAt, { lockedAt: state.now, until });
+    const won = await claim(limits, lockId(scope, state.epoch, state.day, state.round), expiresAt, { lockedAt: state.now, until });
+    if (won && !scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, day: state.day, round: state.round, until } }));
+    return won;
   }
 
   /**
@@ -256,15 +302,20 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
 
   return {
     async attempt(accountId, password, client = {}) {
-      const [{ lockout: settings }, epoch, key, nonce] = await Promise.all([
+      const [{ lockout: settings }, epochDoc, key, nonce] = await Promise.all([
         policy.current(),
-        epochOf(accountId),
+        epochs.findOne({ _id: epochId(accountId) }),
         secrets(),
         verifyDeviceToken(client.deviceToken, accountId),
       ]);
+      const epoch = epochIn(epochDoc);
       const scope = nonce ? deviceScope(accountId, nonce) : accountScope(accountId);
       const hash = wrongHash(key.wrong, accountId, password);
-      const [state, recent] = await Promise.all([scopeNow(scope, epoch, new Date(clock())), recents.findOne({ _id: recentId(scope, epoch) })]);
+      const now = new Date(clock());
+      const [hinted, remembered] = scope.device
+        ? await Promise.all([scopeNow(scope, epoch, now), recents.findOne({ _id: recentId(scope, epoch) }).then((doc) => doc?.hashes ?? [])])
+        : [await hintedScopeNow(scope, epochDoc, epoch, now, settings), epochDoc?.recent?.epoch === epoch && epochDoc.recent.expiresAt.getTime() > now.getTime() ? epochDoc.recent.hashes : []];
+      let state = hinted;
       const where = { ...(client.ip && { ip: client.ip }), ...(client.userAgent && { userAgent: client.userAgent }) };
       const record = async (event: AuditEvent) => {
         if (audit) await safely('audit', () => audit.record({ ...event, ...where }));
@@ -274,10 +325,16 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       if (state.lockedUntil) return refused;
 
       // The same wrong password again: already answered in this epoch, so it is no new guess and takes no slot.
-      const remembered = recent?.hashes ?? [];
       if (settings.rememberWrong > 0 && remembered.includes(hash)) return { allowed: true, failed: async () => {} };
 
-      const slot = await takeSlot(limits, slotLimit(scope, state, settings.threshold), state.now);
+      let slot = await takeSlot(limits, slotLimit(scope, state, settings.threshold), state.now);
+      if (!slot.allowed && !scope.device) {
+        // A full round: locked, or the hint is behind (a lock it does not know of, perhaps one that has ended).
+        // The lock documents say which.
+        state = await scopeNow(scope, epoch, now);
+        if (state.lockedUntil) return refused;
+        if (state.round !== hinted.round) slot = await takeSlot(limits, slotLimit(scope, state, settings.threshold), state.now);
+      }
       if (!slot.allowed) {
         // The round is full: locked. Normally the last slot's holder has written the lock already; if it has not
         // (it failed, or is still checking its password), write it, so the time the lock ends is fixed.
@@ -291,7 +348,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
             // A lost update here (parallel failures) only forgets a hash, so a repeat counts again: never looser.
             const hashes = [...remembered.filter((h) => h !== hash), hash].slice(-settings.rememberWrong);
             const expiresAt = new Date(state.now.getTime() + DAY_MS);
-            await setById(recentId(scope, epoch), { hashes, expiresAt });
+            if (scope.device) await setById(recentId(scope, epoch), { hashes, expiresAt });
+            else await hint(accountId, epoch, { recent: { epoch, hashes, expiresAt } });
           }
           await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
           if (slot.slot !== settings.threshold) return;

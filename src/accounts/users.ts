@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
-import { forget, remembered } from '../db/request-scope.ts';
+import { forget, peek, remembered } from '../db/request-scope.ts';
+import { announceChange, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
@@ -55,7 +56,13 @@ export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt'>, issued
 
 export interface Accounts {
   create(input: NewUser): Promise<User>;
+  /** The account as stored now (sign-in, recovery, admin): never a copy from another request. */
   findById(id: string): Promise<User | null>;
+  /**
+   * The account for checks that run on every protocol request (findAccount, token use, the consent page): from the
+   * instance's account cache when it has it (db/epoch-cache.ts; a change made elsewhere reaches it within seconds).
+   */
+  findCurrent(id: string): Promise<User | null>;
   /** By username or email, case-insensitive. */
   findByLogin(login: string): Promise<User | null>;
   /**
@@ -100,6 +107,14 @@ export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | '
   failureMinMs?: number;
   /** The recovery and lockout policy (password minimum, lockout numbers); read from the database when absent. */
   policy?: { current(): Promise<RecoveryPolicy> };
+  /** Accounts kept in memory across requests (the server's); without it every read goes to the database. */
+  accountCache?: EpochCache;
+  /**
+   * Runs after every change to an existing account. The default announces it to every instance's account cache
+   * (the server's own cache is emptied at once); admin commands also wait until no instance can still use the old
+   * version, so `users disable` takes effect everywhere by the time it returns.
+   */
+  afterChange?: () => Promise<void>;
 }
 
 const sleep = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
@@ -108,7 +123,7 @@ export function createAccounts(
   connection: Connection,
   hasher: PasswordHasher,
   revokeAccountAccess: RevokeAccountAccess,
-  { failureMinMs = 0, policy, clock, onLocked, audit, log }: AccountOptions = {},
+  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange }: AccountOptions = {},
 ): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
@@ -124,8 +139,23 @@ export function createAccounts(
   // (db/request-scope.ts); every write below forgets the request's copy.
   const userDocs = connection.db!.collection<User>(users.collection.name);
   const userKey = (id: string) => `users:${id}`;
+  const currentKey = (id: string) => `users-current:${id}`;
+  const load = (id: string) => () => userDocs.findOne({ _id: id });
   async function findById(id: string): Promise<User | null> {
-    return remembered(userKey(id), () => userDocs.findOne({ _id: id }));
+    return remembered(userKey(id), () => (accountCache ? accountCache.fresh(id, load(id)) : load(id)()));
+  }
+
+  async function findCurrent(id: string): Promise<User | null> {
+    // A copy this request read fresh is as good; otherwise the cache's.
+    return remembered(currentKey(id), async () => (await peek<User | null>(userKey(id))) ?? (accountCache ? accountCache.find(id, load(id)) : load(id)()));
+  }
+
+  /** After every write to an existing account: this request's copies go, and every instance hears of it. */
+  const announce = afterChange ?? (() => (accountCache ? accountCache.changed() : announceChange(connection, 'accounts').then(() => {})));
+  async function changed(id: string): Promise<void> {
+    forget(userKey(id));
+    forget(currentKey(id));
+    await announce();
   }
 
   async function findByLogin(login: string): Promise<User | null> {
@@ -143,15 +173,16 @@ export function createAccounts(
 
   async function update(id: string, changes: Partial<User>): Promise<User> {
     const result = await users.updateOne({ _id: id }, { $set: changes }).exec();
-    forget(userKey(id));
+    await changed(id);
     if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
     return mustFind(id);
   }
 
-  async function revokeAccess(id: string): Promise<void> {
+  /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
+  async function revokeAccess(id: string, alongside: Partial<User> = {}): Promise<void> {
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
     // issued while the deletions below run.
-    await update(id, { revokedAt: new Date() });
+    await update(id, { ...alongside, revokedAt: new Date() });
     await revokeAccountAccess(id);
   }
 
@@ -193,6 +224,7 @@ export function createAccounts(
     },
 
     findById,
+    findCurrent,
     findByLogin,
 
     async signIn(login, password, client = {}) {
@@ -221,22 +253,22 @@ export function createAccounts(
       if (user.status !== 'active' || user.lockedDownAt) return failed();
       if (hasher.needsRehash(user.passwordHash)) {
         await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
-        forget(userKey(user._id));
+        await changed(user._id);
       }
       await lockout.clearLockout(user._id);
       return { ok: true, user, deviceToken: await lockout.issueDeviceToken(user._id) };
     },
 
     async setStatus(id, status) {
-      const user = await update(id, { status });
-      if (status === 'disabled') await revokeAccess(id);
-      return user;
+      if (status === 'disabled') await revokeAccess(id, { status });
+      else await update(id, { status });
+      return mustFind(id);
     },
 
-    revokeAccess,
+    revokeAccess: (id) => revokeAccess(id),
 
     async isAccessCurrent(id, issuedAt) {
-      const user = await findById(id);
+      const user = await findCurrent(id);
       return Boolean(user) && isAccessCurrent(user!, issuedAt);
     },
     setRoles: (id, roles) => update(id, { roles }),
@@ -262,19 +294,18 @@ export function createAccounts(
         else if (value !== undefined) set[path] = key === 'totpSecret' ? { totpSecret: value, registeredAt: new Date() } : value;
       }
       const result = await users.updateOne({ _id: id }, { ...(Object.keys(set).length && { $set: set }), ...(Object.keys(unset).length && { $unset: unset }) }).exec();
-      forget(userKey(id));
+      await changed(id);
       if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
       return mustFind(id);
     },
 
     async lockDown(id) {
-      await update(id, { lockedDownAt: new Date((clock ?? Date.now)()) });
-      await revokeAccess(id);
+      await revokeAccess(id, { lockedDownAt: new Date((clock ?? Date.now)()) });
     },
 
     async clearLockdown(id) {
       await users.updateOne({ _id: id }, { $unset: { lockedDownAt: '' } }).exec();
-      forget(userKey(id));
+      await changed(id);
     },
 
     async list({ limit = 50, skip = 0 } = {}) {

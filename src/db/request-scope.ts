@@ -5,27 +5,83 @@
 //
 //   app.use(requestScope());                                   // once, before anything that reads
 //   const user = await remembered(`users:${id}`, () => users.findOne({ _id: id }));
-//   remember(`users:${id}`, updated);  forget(`users:${id}`);  forgetAll();
+//   remember(`users:${id}`, updated);  forget(`users:${id}`);  await forgetAll();
+//   await defer(`delete:sessions:${id}`, () => sessions.deleteOne({ _id: id }));  // done at the request's end,
+//   takeDeferred('delete:sessions:');     // unless a later write of the request takes it along (one round trip)
 //
 // Values are handed out as copies (structuredClone), so a caller that changes what it got changes nothing here.
 // Outside a request scope (admin commands, background work) every call simply goes to the database.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
 
-const scope = new AsyncLocalStorage<Map<string, Promise<unknown>>>();
+interface Scope {
+  /** Documents read or written in this request, by key. */
+  docs: Map<string, Promise<unknown>>;
+  /** Writes put off to the end of the request, by key (see `defer`). */
+  deferred: Map<string, () => Promise<unknown>>;
+}
 
+const scope = new AsyncLocalStorage<Scope>();
+
+/**
+ * Opens a scope per request. Deferred writes run when the request's handlers are done, before the answer leaves,
+ * so no client ever sees an answer whose writes have not happened; a deferred write that fails fails the request.
+ */
 export function requestScope(): Middleware {
-  return (_ctx, next) => scope.run(new Map(), next);
+  return (_ctx, next) => inRequestScope(next);
 }
 
 /** Runs `task` with a fresh identity map (tests, and work that is not an HTTP request but should behave like one). */
-export function inRequestScope<T>(task: () => Promise<T>): Promise<T> {
-  return scope.run(new Map(), task);
+export async function inRequestScope<T>(task: () => Promise<T>): Promise<T> {
+  const current: Scope = { docs: new Map(), deferred: new Map() };
+  return scope.run(current, async () => {
+    let result: T;
+    try {
+      result = await task();
+    } catch (error) {
+      await runDeferred(current).catch(() => {}); // the task's own error is the one to report
+      throw error;
+    }
+    await runDeferred(current);
+    return result;
+  });
+}
+
+async function runDeferred(current: Scope): Promise<void> {
+  for (const [key, write] of [...current.deferred]) {
+    current.deferred.delete(key);
+    await write();
+  }
+}
+
+/**
+ * Puts a write off to the end of the request, so that a later write of the same request can take it along in its
+ * own round trip (`takeDeferred`); outside a request scope it runs at once. The caller records the write's effect
+ * (`remember`) so the request itself already sees it.
+ */
+export async function defer(key: string, write: () => Promise<unknown>): Promise<void> {
+  const current = scope.getStore();
+  if (current) current.deferred.set(key, write);
+  else await write();
+}
+
+/** Removes the deferred writes whose keys start with `prefix` and returns the rest of their keys, for a caller that will do them itself. */
+export function takeDeferred(prefix: string): string[] {
+  const current = scope.getStore();
+  if (!current) return [];
+  const taken: string[] = [];
+  for (const key of current.deferred.keys()) {
+    if (key.startsWith(prefix)) {
+      current.deferred.delete(key);
+      taken.push(key.slice(prefix.length));
+    }
+  }
+  return taken;
 }
 
 /** The value under `key`, loaded once per request; a failed load is not remembered. */
 export async function remembered<T>(key: string, load: () => Promise<T>): Promise<T> {
-  const map = scope.getStore();
+  const map = scope.getStore()?.docs;
   if (!map) return load();
   let entry = map.get(key) as Promise<T> | undefined;
   if (!entry) {
@@ -40,20 +96,26 @@ export async function remembered<T>(key: string, load: () => Promise<T>): Promis
 
 /** The value under `key` if this request has it already; never loads. */
 export async function peek<T>(key: string): Promise<T | undefined> {
-  const entry = scope.getStore()?.get(key) as Promise<T> | undefined;
+  const entry = scope.getStore()?.docs.get(key) as Promise<T> | undefined;
   return entry ? structuredClone(await entry) : undefined;
 }
 
 /** What this request just wrote under `key` (null: it deleted it). */
 export function remember(key: string, value: unknown): void {
-  scope.getStore()?.set(key, Promise.resolve(structuredClone(value)));
+  scope.getStore()?.docs.set(key, Promise.resolve(structuredClone(value)));
 }
 
 export function forget(key: string): void {
-  scope.getStore()?.delete(key);
+  scope.getStore()?.docs.delete(key);
 }
 
-/** After a write whose effect on remembered entries is not known one by one (a delete by filter). */
-export function forgetAll(): void {
-  scope.getStore()?.clear();
+/**
+ * After a write whose effect on remembered entries is not known one by one (a delete by filter). Deferred writes
+ * run first: forgotten entries are read again from the database, which must not miss them.
+ */
+export async function forgetAll(): Promise<void> {
+  const current = scope.getStore();
+  if (!current) return;
+  await runDeferred(current);
+  current.docs.clear();
 }

@@ -103,7 +103,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       missingOIDCClaims?: string[];
     };
     const session = details.session!;
-    const user = await accounts.findById(session.accountId);
+    const user = await accounts.findCurrent(session.accountId);
     const client = await clientName(details);
     await renderPage(ctx, 'consent', {
       titleId: 'consent.title',

@@ -24,7 +24,7 @@ export const SCOPE_CLAIMS = {
 
 export function findAccountWith(accounts: Accounts): FindAccount {
   return async (ctx, sub, token): Promise<Account | undefined> => {
-    const user = await accounts.findById(sub);
+    const user = await accounts.findCurrent(sub);
     // A disabled account stops resolving, and so does a session or token from before its access was revoked: they
     // no longer yield userinfo or new tokens, and the session must sign in again.
     const session = ctx.oidc?.session;

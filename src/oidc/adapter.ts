@@ -8,11 +8,18 @@
 // - `consume` is decided by a claim (unique `_id` insert), so two racing redemptions of one code cannot both win;
 // - expiry is enforced on read; db/expiry.ts removes expired documents;
 // - within one request a document is read once (db/request-scope.ts): the library reads the interaction, the
-//   session and the client several times per request. Writes, consumes and revocations update or forget the copy.
+//   session and the client several times per request. Writes, consumes and revocations update or forget the copy;
+// - deletes of sessions and interactions wait for the end of the request, so that the library's usual next step
+//   (saving the session under its new id, or the next interaction) takes them along in one bulk write;
+// - an interaction's session is read by the id in the browser's session cookie when that session has the uid
+//   asked for (one read instead of alias + session); the alias is the fallback.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { Connection } from 'mongoose';
+import type { Connection, mongo } from 'mongoose';
+
+type Collection<T extends mongo.Document> = mongo.Collection<T>;
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
-import { forget, forgetAll, peek, remember, remembered } from '../db/request-scope.ts';
+import { defer, forget, forgetAll, peek, remember, remembered, takeDeferred } from '../db/request-scope.ts';
+import { SESSION_COOKIE_HINT } from './session-hint.ts';
 import type { ClientCache } from './client-cache.ts';
 
 export const MODELS = [
@@ -35,6 +42,8 @@ export const MODELS = [
 
 /** Models whose payload has a grantId, so revokeByGrantId can remove them. */
 const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+/** Models whose deletes wait for the request's next write to their collection (or its end). */
+const DEFERRED_DELETES = new Set(['Session', 'Interaction']);
 /** Token models checked against their account on every read (introspection reads tokens without findAccount). */
 const ACCOUNT_BOUND_TOKENS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -54,16 +63,29 @@ const USER_CODE_ALIASES = 'oidc_device_user_code';
 /** Claims that mark a code or token as consumed (one winner per id). */
 const CONSUMED = 'oidc_consumed';
 /**
- * Per-account index, `_id` = account id: the ids of its sessions and grants, so that revoking an account's access
- * (oidc/revocation.ts) finds them without scanning.
+ * Per-account index: the ids of an account's sessions and grants, so that revoking its access (oidc/revocation.ts)
+ * finds them without scanning. Kept as `account:<accountId>` documents in the sessions' and in the grants'
+ * collections, so each entry is written in the same round trip as the session or grant it names (one bulk write).
+ * Entries written before that live in LEGACY_ACCOUNT_INDEX (`_id` = account id), still read and cleaned by
+ * revocation; remove in a later release.
  */
-export const ACCOUNT_INDEX = 'oidc_account_index';
+export const LEGACY_ACCOUNT_INDEX = 'oidc_account_index';
+export const accountIndexId = (accountId: string) => `account:${accountId}`;
 
 export interface AccountIndexDoc {
   _id: string;
   /** Session uids (which stay when a session's id changes); entries written before uids were used are session ids. */
   sessions?: string[];
   grants?: string[];
+}
+
+/** Every document that may hold index entries for `accountId`. */
+export function accountIndexPlaces(db: NonNullable<Connection['db']>, accountId: string): Array<{ collection: Collection<AccountIndexDoc>; id: string }> {
+  return [
+    { collection: db.collection<AccountIndexDoc>(collectionName('Session')), id: accountIndexId(accountId) },
+    { collection: db.collection<AccountIndexDoc>(collectionName('Grant')), id: accountIndexId(accountId) },
+    { collection: db.collection<AccountIndexDoc>(LEGACY_ACCOUNT_INDEX), id: accountId },
+  ];
 }
 
 /** Every collection the adapter writes that carries `expiresAt` (for db/expiry.ts). */
@@ -107,7 +129,7 @@ export interface AdapterOptions {
 export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<void> {
   for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
   await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
-  forgetAll();
+  await forgetAll();
 }
 
 // A consumed marker outlives any single-use artefact it protects (codes live seconds, refresh tokens days); the
@@ -117,21 +139,23 @@ const CONSUMED_MARKER_SECONDS = 24 * 3600;
 export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent, clientCache }: AdapterOptions = {}): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
-  const accountIndex = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
-
   /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
   const sessionAccountKey = (uid: string) => `session-account:${uid}`;
 
-  async function addToAccountIndex(model: string, id: string, payload: AdapterPayload): Promise<void> {
-    if (typeof payload.accountId !== 'string') return;
-    if (model === 'Grant') {
-      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { grants: id } }, { upsert: true });
-    } else if (model === 'Session' && typeof payload.uid === 'string' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
+  /** The session's uid or the grant's id for its account's index (in the same bulk write), when it needs adding. */
+  async function accountIndexEntry(model: string, id: string, payload: AdapterPayload): Promise<mongo.AnyBulkWriteOperation<{ _id: string }> | undefined> {
+    if (typeof payload.accountId !== 'string') return undefined;
+    const add = (field: 'grants' | 'sessions', value: string) => ({
+      updateOne: { filter: { _id: accountIndexId(payload.accountId as string) }, update: { $addToSet: { [field]: value } }, upsert: true },
+    });
+    if (model === 'Grant') return add('grants', id);
+    if (model === 'Session' && typeof payload.uid === 'string' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
       // Indexed when it signs in; a save of a session this request already knew signed in (its id changing
       // after consent, say) has its uid in the index already.
-      if ((await peek(sessionAccountKey(payload.uid))) === payload.accountId) return;
-      await accountIndex.updateOne({ _id: payload.accountId }, { $addToSet: { sessions: payload.uid } }, { upsert: true });
+      if ((await peek(sessionAccountKey(payload.uid))) === payload.accountId) return undefined;
+      return add('sessions', payload.uid);
     }
+    return undefined;
   }
 
   return (model: string): Adapter => {
@@ -144,12 +168,23 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     const isLive = (doc: { expiresAt?: Date } | null): boolean => Boolean(doc) && (!doc!.expiresAt || doc!.expiresAt.getTime() > clock());
 
     const docKey = (id: string) => `${model}:${id}`;
+    const deletePrefix = `delete:${collectionName(model)}:`;
+    /**
+     * Deletes this request put off (DEFERRED_DELETES), for a write to take along; never the id being written. A bulk
+     * write sends each kind of operation as its own command, so they go as updates: the document is replaced by an
+     * expired tombstone, which reads as absent at once and which the sweeper removes (db/expiry.ts).
+     */
+    const takeDeletes = (writtenId: string) =>
+      takeDeferred(deletePrefix)
+        .filter((id) => id !== writtenId)
+        .map((id) => ({ replaceOne: { filter: { _id: id }, replacement: { expiresAt: new Date(0) } } }));
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
       const read = () => docs.findOne({ _id: id });
       const doc = model === 'Client' && clientCache ? await clientCache.find(id, read) : await remembered(docKey(id), read);
-      if (!doc || !isLive(doc)) return undefined;
+      // Documents without a payload share some collections (aliases, account index entries, tombstones): never a model.
+      if (!doc || !isLive(doc) || !doc.payload) return undefined;
       if (model === 'Session' && typeof doc.payload.uid === 'string') remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
       const { accountId, iat } = doc.payload;
       if (isAccessCurrent && ACCOUNT_BOUND_TOKENS.has(model) && typeof accountId === 'string') {
@@ -159,6 +194,15 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
+      if (model === 'Session') {
+        // The browser's session cookie names the session this request is about. It is only a hint (anyone can send
+        // any cookie): its session counts only when its uid is the one asked for; otherwise the alias decides.
+        const hinted = await peek<string>(SESSION_COOKIE_HINT);
+        if (hinted) {
+          const payload = await find(hinted);
+          if (payload?.uid === key) return payload;
+        }
+      }
       let alias = model === 'Session' ? await remembered(docKey(sessionAliasId(key)), () => sessionAliases.findOne({ _id: sessionAliasId(key) })) : null;
       alias ??= await remembered(aliasKey(key), () => aliases!.findOne({ _id: key }));
       if (!alias || !isLive(alias)) return undefined;
@@ -179,15 +223,20 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
         }
         const doc: Omit<StoredDoc, '_id'> = { payload, ...(expiresAt && { expiresAt }) };
         if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
-        await addToAccountIndex(model, id, payload);
+        const indexEntry = await accountIndexEntry(model, id, payload);
+        const indexed = indexEntry ? [indexEntry] : [];
+        const collection = db.collection<{ _id: string }>(collectionName(model));
         if (model === 'Session' && typeof payload.uid === 'string') {
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };
-          await db.collection<{ _id: string }>(collectionName(model)).bulkWrite(
+          // The session's old id (resetIdentifier) goes last: never deleted before its successor is stored.
+          await collection.bulkWrite(
             [
+              ...indexed,
               { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
               { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
+              ...takeDeletes(id),
             ],
             { ordered: true },
           );
@@ -199,7 +248,12 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
             await aliases.replaceOne({ _id: payload.userCode }, alias, { upsert: true });
             remember(aliasKey(payload.userCode), { _id: payload.userCode, ...alias });
           }
-          await docs.replaceOne({ _id: id }, doc, { upsert: true });
+          const deletes = DEFERRED_DELETES.has(model) ? takeDeletes(id) : [];
+          if (indexed.length || deletes.length) {
+            await collection.bulkWrite([...indexed, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } }, ...deletes], { ordered: true });
+          } else {
+            await docs.replaceOne({ _id: id }, doc, { upsert: true });
+          }
         }
         remember(docKey(id), { _id: id, ...doc });
         if (model === 'Client') clientCache?.clear();
@@ -228,15 +282,16 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       },
 
       async destroy(id: string) {
-        await docs.deleteOne({ _id: id });
         remember(docKey(id), null);
+        if (DEFERRED_DELETES.has(model)) await defer(`${deletePrefix}${id}`, () => docs.deleteOne({ _id: id }));
+        else await docs.deleteOne({ _id: id });
         if (model === 'Client') clientCache?.clear();
       },
 
       async revokeByGrantId(grantId: string) {
         // Rare path (reuse detection, logout, revocation): a filter on grantId is acceptable here.
         await docs.deleteMany({ grantId });
-        forgetAll();
+        await forgetAll();
       },
     };
   };

@@ -27,7 +27,7 @@ function clientFlag(client: object, name: 'first_party' | 'pkce_required'): bool
  * session cookie (Path=/, no Domain) is `__Host-`, bound to this exact host; the interaction cookies are scoped to
  * their interaction's path, which `__Host-` forbids, so they are `__Secure-`.
  */
-function cookieNames(secure: boolean) {
+export function cookieNames(secure: boolean) {
   return {
     session: `${secure ? '__Host-' : ''}latchkey.session`,
     interaction: `${secure ? '__Secure-' : ''}latchkey.interaction`,

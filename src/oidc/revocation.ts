@@ -2,11 +2,11 @@
 // tokens and codes issued under those grants) is removed. Disabling an account uses it, and so do a password
 // reset and a "This wasn't me" lockdown.
 //
-// The account's sessions and grants are found through its `_id`-keyed index document (oidc/adapter.ts), never by
+// The account's sessions and grants are found through its `_id`-keyed index documents (oidc/adapter.ts), never by
 // scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token read and
 // every session use, which also refuses anything the index missed or that was being issued at that moment.
 import type { Connection } from 'mongoose';
-import { ACCOUNT_INDEX, collectionName, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
+import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId } from './adapter.ts';
 
 /** A session, or (same collection) a session's alias `uid:<uid>` naming its current id. */
 interface SessionDoc {
@@ -19,14 +19,13 @@ export type AccessRevoker = (accountId: string) => Promise<void>;
 
 export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
-  const index = db.collection<AccountIndexDoc>(ACCOUNT_INDEX);
   const sessions = db.collection<SessionDoc>(collectionName('Session'));
 
   return async (accountId) => {
-    const entry = await index.findOne({ _id: accountId });
-    if (!entry) return;
-    const indexed = entry.sessions ?? [];
-    const grantIds = new Set(entry.grants ?? []);
+    const places = accountIndexPlaces(db, accountId);
+    const entries = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
+    const indexed = [...new Set(entries.flatMap((entry) => entry?.sessions ?? []))];
+    const grantIds = new Set(entries.flatMap((entry) => entry?.grants ?? []));
     for (const key of indexed) {
       // Entries are session uids, found through their alias; older entries are session ids themselves.
       const alias = await sessions.findOne({ _id: sessionAliasId(key) });
@@ -41,6 +40,8 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
     }
     for (const grantId of grantIds) await revokeGrant(db, grantId);
     // $pull only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
-    await index.updateOne({ _id: accountId }, { $pull: { sessions: { $in: indexed }, grants: { $in: [...grantIds] } } });
+    for (const [i, { collection, id }] of places.entries()) {
+      if (entries[i]) await collection.updateOne({ _id: id }, { $pull: { sessions: { $in: indexed }, grants: { $in: [...grantIds] } } });
+    }
   };
 }

@@ -159,7 +159,7 @@ describe('device tokens', () => {
     const user = await createUser(server);
     await accounts.signIn(user.username, 'a memorable wrong password');
     const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
-    const everything = JSON.stringify(await limits.find({ _id: { $regex: `:a:${user._id}:` } as never }).toArray());
+    const everything = JSON.stringify(await limits.find({ _id: { $regex: user._id } } as never).toArray());
     expect(everything).toContain('hashes');
     expect(everything).not.toContain('memorable');
   });

@@ -63,9 +63,14 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-/** Round trips of one steady-state flow (keys and secrets already loaded, the client known to the instance). */
-const MAX_COMMANDS_TO_TOKEN = 42;
-const MAX_COMMANDS_WITH_USERINFO = 45;
+/**
+ * Round trips of one steady-state flow (keys and secrets already loaded, the client and the account known to the
+ * instance's caches). In the first hour of a UTC day the lockout also reads yesterday's last lock, which may still
+ * hold (accounts/lockout.ts): one more then.
+ */
+const EARLY_IN_THE_DAY = Date.now() % 86_400_000 < 3600_000 + 60_000;
+const MAX_COMMANDS_TO_TOKEN = 29 + (EARLY_IN_THE_DAY ? 1 : 0);
+const MAX_COMMANDS_WITH_USERINFO = 31 + (EARLY_IN_THE_DAY ? 1 : 0);
 
 it('touches the database only by _id, and in a bounded number of round trips, during a complete sign-in flow', async () => {
   const rp = await createClient(server);

@@ -1,0 +1,96 @@
+// Accounts are served from each instance's memory on every protocol request (token use, userinfo, introspection,
+// the consent page), yet a change reaches every instance in time: an admin command returns only once no instance
+// can still use the old account, and a change made by one instance (a "This wasn't me" lockdown, a reset) is seen
+// there at once and on the others within the cache's trust window.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import type { Connection } from 'mongoose';
+import { Browser } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
+import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
+import { createAccounts } from '../../src/accounts/users.ts';
+import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { createAccessRevoker } from '../../src/oidc/revocation.ts';
+import { accountIndexPlaces } from '../../src/oidc/adapter.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+let first: TestServer;
+let second: TestServer;
+let adminConnection: Connection;
+let rp: ClientMetadata;
+let userReads = 0;
+
+beforeAll(async () => {
+  first = await startTestServer({}, { onCommand: ({ commandName, collection }) => void (commandName === 'find' && collection === 'users' && (userReads += 1)) });
+  second = await startTestServer({}, { sharedDatabase: first.dbUri });
+  adminConnection = await connectDatabase(first.dbUri);
+  rp = await createClient(first);
+});
+afterAll(async () => {
+  await adminConnection.close();
+  await second.close();
+  await first.close();
+});
+
+async function tokensFor(user: User): Promise<client.TokenEndpointResponse> {
+  const config = await discover(first, rp);
+  const start = await authorizationUrl(config, rp.redirect_uris[0]!);
+  const callback = await signInAndConsent(new Browser(), start, user.username, rp.redirect_uris[0]!);
+  return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+}
+
+/**
+ * Drops the account's index entries, so a revocation deletes none of its tokens: what refuses them then is the
+ * account's state alone, which each instance holds in memory.
+ */
+async function forgetIndex(user: User): Promise<void> {
+  for (const { collection, id } of accountIndexPlaces(adminConnection.db!, user._id)) await collection.deleteOne({ _id: id });
+}
+
+const active = async (server: TestServer, token: string) => (await client.tokenIntrospection(await discover(server, rp), token)).active;
+
+it('reads the account from memory for token use, userinfo and introspection', async () => {
+  const user = await createUser(first);
+  const tokens = await tokensFor(user);
+  const config = await discover(first, rp);
+  const before = userReads;
+  for (let i = 0; i < 3; i += 1) {
+    expect(await active(first, tokens.access_token)).toBe(true);
+    expect((await client.fetchUserInfo(config, tokens.access_token, user._id)).sub).toBe(user._id);
+  }
+  expect(userReads).toBe(before);
+});
+
+it('an admin disable is in force on every instance by the time it returns', async () => {
+  const user = await createUser(first);
+  const tokens = await tokensFor(user);
+  for (const server of [first, second]) expect(await active(server, tokens.access_token)).toBe(true); // both have it in memory
+  await forgetIndex(user);
+  const admin = createAccounts(adminConnection, await createPasswordHasher(first.config.argon2), createAccessRevoker(adminConnection), {
+    afterChange: async () => {
+      await announceChange(adminConnection, 'accounts');
+      await changeSettled();
+    },
+  });
+  await admin.setStatus(user._id, 'disabled');
+  for (const server of [first, second]) {
+    expect(await active(server, tokens.access_token)).toBe(false);
+    expect(await active(server, tokens.refresh_token!)).toBe(false);
+  }
+});
+
+it("a lockdown made by one instance holds there at once and on the other within the cache's trust window", async () => {
+  const user = await createUser(first);
+  const tokens = await tokensFor(user);
+  for (const server of [first, second]) expect(await active(server, tokens.access_token)).toBe(true);
+  await forgetIndex(user);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // revocation times have one-second resolution
+  await first.latchkey.accounts.lockDown(user._id);
+  expect(await active(first, tokens.access_token)).toBe(false);
+  await changeSettled();
+  expect(await active(second, tokens.access_token)).toBe(false);
+});
