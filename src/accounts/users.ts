@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
 import { forget, peek, remembered } from '../db/request-scope.ts';
-import { announceChange, type EpochCache } from '../db/epoch-cache.ts';
+import { announceChange, changeSettled, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
@@ -184,6 +184,14 @@ export function createAccounts(
     // issued while the deletions below run.
     await update(id, { ...alongside, revokedAt: new Date() });
     await revokeAccountAccess(id);
+    if (accountCache) {
+      // Other instances may act on their cached copy of the account until the trust window has passed (an
+      // authorization in flight there can still save a grant or issue a code): the deletions run once more after
+      // it, so nothing issued in that window outlives it. Admin commands wait the window out before deleting.
+      void changeSettled()
+        .then(() => revokeAccountAccess(id))
+        .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed'));
+    }
   }
 
   return {

@@ -10,7 +10,8 @@
 // - an admin command returns only after TRUST_MS (`changeSettled`), by which time every instance that still trusts
 //   its cache has polled after the change: "rotate-secret takes effect at once" holds for the whole deployment;
 // - a load that started before the cache was emptied is not kept, and ids that do not exist are never cached (a
-//   document created a moment ago is found at once, and unknown ids cannot fill memory).
+//   document created a moment ago is found at once, and unknown ids cannot fill memory);
+// - no copy is served once it is MAX_AGE_MS old, whatever the epoch says.
 //
 // Changing such documents by hand in the database bypasses the epoch: restart the instances, or use the CLI.
 import { randomBytes } from 'node:crypto';
@@ -20,6 +21,11 @@ import type { Connection } from 'mongoose';
 export const EPOCH_POLL_MS = 1000;
 /** How long after its last successful poll began an instance still trusts its cache. */
 export const EPOCH_TRUST_MS = 2000;
+/**
+ * The oldest copy ever served. The epoch is what keeps copies current; this bounds the harm of an announcement
+ * that was lost (its write failed after the change itself was made).
+ */
+const MAX_AGE_MS = 30_000;
 
 const EPOCHS = 'cache_epochs';
 
@@ -63,7 +69,7 @@ export function createEpochCache(
   kind: CachedKind,
   { clock = Date.now, pollMs = EPOCH_POLL_MS, trustMs = EPOCH_TRUST_MS } = {},
 ): EpochCache {
-  const entries = new Map<string, object>();
+  const entries = new Map<string, { doc: object; loadedAt: number }>();
   /** Bumped whenever the cache is emptied: a load that began under an older generation is not kept. */
   let generation = 0;
   let epoch: string | undefined;
@@ -99,7 +105,7 @@ export function createEpochCache(
   async function fresh<T extends object>(id: string, load: () => Promise<T | null>): Promise<T | null> {
     const loadedUnder = generation;
     const doc = await load();
-    if (doc && generation === loadedUnder && trusted()) entries.set(id, structuredClone(doc));
+    if (doc && generation === loadedUnder && trusted()) entries.set(id, { doc: structuredClone(doc), loadedAt: clock() });
     return doc;
   }
 
@@ -109,16 +115,17 @@ export function createEpochCache(
         clear();
         return load();
       }
-      const cached = entries.get(id) as T | undefined;
-      if (cached) return structuredClone(cached);
+      const cached = entries.get(id);
+      if (cached && clock() - cached.loadedAt < MAX_AGE_MS) return structuredClone(cached.doc as T);
       return fresh(id, load);
     },
     fresh,
     clear,
     async changed() {
       clear();
-      // Its own change is no news to this instance: the next poll must not empty the cache a second time.
-      epoch = await announceChange(connection, kind);
+      // The new value is not adopted as seen: another change announced at the same moment could be overwritten by
+      // ours, and only the next poll's second emptying makes sure nothing loaded meanwhile outlives it.
+      await announceChange(connection, kind);
     },
     start() {
       if (timer) return;

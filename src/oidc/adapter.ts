@@ -174,10 +174,17 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
      * write sends each kind of operation as its own command, so they go as updates: the document is replaced by an
      * expired tombstone, which reads as absent at once and which the sweeper removes (db/expiry.ts).
      */
-    const takeDeletes = (writtenId: string) =>
-      takeDeferred(deletePrefix)
-        .filter((id) => id !== writtenId)
-        .map((id) => ({ replaceOne: { filter: { _id: id }, replacement: { expiresAt: new Date(0) } } }));
+    const deferDelete = (id: string) => defer(`${deletePrefix}${id}`, () => docs.deleteOne({ _id: id }));
+    async function writeWithDeletes(writtenId: string, writes: Array<mongo.AnyBulkWriteOperation<{ _id: string }>>): Promise<void> {
+      const taken = DEFERRED_DELETES.has(model) ? takeDeferred(deletePrefix).filter((id) => id !== writtenId) : [];
+      const tombstones = taken.map((id) => ({ replaceOne: { filter: { _id: id }, replacement: { expiresAt: new Date(0) } } }));
+      try {
+        await db.collection<{ _id: string }>(collectionName(model)).bulkWrite([...writes, ...tombstones], { ordered: true });
+      } catch (error) {
+        for (const id of taken) await deferDelete(id); // still owed: tried again at the end of the request
+        throw error;
+      }
+    }
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
@@ -225,21 +232,16 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
         if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];
-        const collection = db.collection<{ _id: string }>(collectionName(model));
         if (model === 'Session' && typeof payload.uid === 'string') {
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };
           // The session's old id (resetIdentifier) goes last: never deleted before its successor is stored.
-          await collection.bulkWrite(
-            [
-              ...indexed,
-              { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
-              { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
-              ...takeDeletes(id),
-            ],
-            { ordered: true },
-          );
+          await writeWithDeletes(id, [
+            ...indexed,
+            { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
+            { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
+          ]);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionAccountKey(payload.uid), payload.accountId ?? null);
         } else {
@@ -248,12 +250,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
             await aliases.replaceOne({ _id: payload.userCode }, alias, { upsert: true });
             remember(aliasKey(payload.userCode), { _id: payload.userCode, ...alias });
           }
-          const deletes = DEFERRED_DELETES.has(model) ? takeDeletes(id) : [];
-          if (indexed.length || deletes.length) {
-            await collection.bulkWrite([...indexed, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } }, ...deletes], { ordered: true });
-          } else {
-            await docs.replaceOne({ _id: id }, doc, { upsert: true });
-          }
+          await writeWithDeletes(id, [...indexed, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } }]);
         }
         remember(docKey(id), { _id: id, ...doc });
         if (model === 'Client') clientCache?.clear();
@@ -283,7 +280,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
 
       async destroy(id: string) {
         remember(docKey(id), null);
-        if (DEFERRED_DELETES.has(model)) await defer(`${deletePrefix}${id}`, () => docs.deleteOne({ _id: id }));
+        if (DEFERRED_DELETES.has(model)) await deferDelete(id);
         else await docs.deleteOne({ _id: id });
         if (model === 'Client') clientCache?.clear();
       },

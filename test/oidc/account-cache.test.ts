@@ -94,3 +94,20 @@ it("a lockdown made by one instance holds there at once and on the other within 
   await changeSettled();
   expect(await active(second, tokens.access_token)).toBe(false);
 });
+
+it('revokes once more after the trust window, for what another instance issued from its cached copy meanwhile', async () => {
+  const user = await createUser(first);
+  await tokensFor(user);
+  const places = accountIndexPlaces(adminConnection.db!, user._id);
+  const index = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
+  const storedTokens = () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id });
+  // The first pass finds nothing (as if the grant were saved by another instance just after it read the index)…
+  await forgetIndex(user);
+  await first.latchkey.accounts.lockDown(user._id);
+  expect(await storedTokens()).toBe(1);
+  // …and the grant's index entry lands during the window.
+  for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
+  await changeSettled();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await storedTokens()).toBe(0);
+});
