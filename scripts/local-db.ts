@@ -75,8 +75,6 @@ export interface StartOptions {
   port?: number;
   /** The first wait before restarting a server that exited (1 s); tests lengthen it to observe the outage. */
   restartDelayMs?: number;
-  /** How often an instance that shares another's server checks that its owner is still there (2 s). */
-  ownerCheckMs?: number;
   log?: (line: string) => void;
 }
 
@@ -220,7 +218,7 @@ function shareServer(options: StartOptions & { dataDir: string }, uri: string): 
     if (checking || stopping) return;
     checking = true;
     void takeOverIfOwnerGone().finally(() => (checking = false));
-  }, options.ownerCheckMs ?? OWNER_CHECK_MS);
+  }, OWNER_CHECK_MS);
   timer.unref();
 
   return {
@@ -236,6 +234,7 @@ function shareServer(options: StartOptions & { dataDir: string }, uri: string): 
   };
 }
 
+/** How often a process that shares another's server checks that its owner is still there. */
 const OWNER_CHECK_MS = 2000;
 
 /** Waits between restarts of a database that keeps exiting: 1 s, doubling, at most 30 s. */
