@@ -1,9 +1,7 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   issuer host → request context → error pages → security headers → static files → health → our pages → provider (issuer path)
-import { requestScope } from './db/request-scope.ts';
-import { homePage } from './http/home.ts';
-import { answerUnavailableDatabase } from './oidc/unavailable.ts';
+//   issuer host → request context → error pages → request scope → security headers → static files → health → our pages
+//   → provider (issuer path)
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -16,8 +14,10 @@ import { createAccounts, type Accounts } from './accounts/users.ts';
 import { createAuditLog } from './audit/audit.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
-import { createClientCache, type ClientCache } from './oidc/client-cache.ts';
-import { createEpochCache } from './db/epoch-cache.ts';
+import { createEpochCache, type EpochCache } from './db/epoch-cache.ts';
+import { requestScope } from './db/request-scope.ts';
+import { homePage } from './http/home.ts';
+import { answerUnavailableDatabase } from './oidc/unavailable.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
 import { jwksRoute } from './oidc/jwks-route.ts';
 import { cookieNames, createProvider } from './oidc/provider.ts';
@@ -58,8 +58,8 @@ export interface Latchkey {
   /** argon2 work counters (the concurrency limit), for tests and benchmarks. */
   passwordWork: () => PasswordWorkStats;
   expiry: ExpiryManager;
-  /** Registered clients in memory (oidc/client-cache.ts); an admin change empties it everywhere within seconds. */
-  clientCache: ClientCache;
+  /** Registered clients in memory (db/epoch-cache.ts); an admin change empties it everywhere within seconds. */
+  clientCache: EpochCache;
   /** Marks the instance as going away (readyz answers 503) and stops background work. */
   beginShutdown(): void;
 }
@@ -104,7 +104,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     policy,
     onLocked: (accountId) => notifyLockout(accountId),
   });
-  const clientCache = createClientCache(connection);
+  const clientCache = createEpochCache(connection, 'clients');
   clientCache.start();
   const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });

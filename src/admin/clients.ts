@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
-import { announceClientChange, clientChangeSettled } from '../oidc/client-cache.ts';
+import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
@@ -115,7 +115,7 @@ function toMetadata(data: z.output<typeof clientInput>, clientId: string, secret
 export interface ClientRegistryOptions {
   /**
    * Runs after every change to an existing client, before the command reports success. By default it announces the
-   * change to every instance and waits until none can still use the old version (oidc/client-cache.ts), so that
+   * change to every instance and waits until none can still use the old version (db/epoch-cache.ts), so that
    * "rotate-secret takes effect at once" holds for the whole deployment.
    */
   afterChange?: () => Promise<void>;
@@ -126,8 +126,8 @@ export function createClientRegistry(connection: Connection, { afterChange }: Cl
   const changed =
     afterChange ??
     (async () => {
-      await announceClientChange(connection);
-      await clientChangeSettled();
+      await announceChange(connection, 'clients');
+      await changeSettled();
     });
 
   async function show(clientId: string): Promise<ClientMetadata> {

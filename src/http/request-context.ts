@@ -11,7 +11,6 @@ export function newSupportCode(): string {
   return randomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
 }
 
-/** Sets the page language: the RP's ui_locales first (known once the interaction is loaded), then Accept-Language. */
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
 export const LANGUAGE_COOKIE = 'lk_lang';
 const LANGUAGE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
@@ -27,6 +26,10 @@ function chosenLocale(ctx: AppContext): string | undefined {
   return supported(ctx.cookies.get(LANGUAGE_COOKIE));
 }
 
+/**
+ * Sets the page language: the person's own choice first, then the RP's ui_locales (known once the interaction is
+ * loaded), then Accept-Language.
+ */
 export function useLocale(ctx: AppContext, uiLocales: string | undefined): void {
   ctx.state.locale = chooseLocale(ctx.state.chosenLocale ?? uiLocales, ctx.get('accept-language'));
   ctx.state.t = translator(ctx.state.locale);

@@ -15,12 +15,12 @@
 //   asked for (one read instead of alias + session); the alias is the fallback.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
-
-type Collection<T extends mongo.Document> = mongo.Collection<T>;
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { defer, forget, forgetAll, peek, remember, remembered, takeDeferred } from '../db/request-scope.ts';
 import { SESSION_COOKIE_HINT } from './session-hint.ts';
-import type { ClientCache } from './client-cache.ts';
+import type { EpochCache } from '../db/epoch-cache.ts';
+
+type Collection<T extends mongo.Document> = mongo.Collection<T>;
 
 export const MODELS = [
   'Session',
@@ -121,8 +121,8 @@ export interface AdapterOptions {
    * code exchange all refuse them.
    */
   isAccessCurrent?: (accountId: string, issuedAt: number) => Promise<boolean>;
-  /** Where registered clients are read from (oidc/client-cache.ts); without it, from the database every time. */
-  clientCache?: ClientCache;
+  /** Where registered clients are read from (db/epoch-cache.ts); without it, from the database every time. */
+  clientCache?: EpochCache;
 }
 
 /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
