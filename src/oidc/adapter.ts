@@ -11,6 +11,7 @@
 //   session and the client several times per request. Writes, consumes and revocations update or forget the copy;
 // - deletes of sessions and interactions wait for the end of the request, so that the library's usual next step
 //   (saving the session under its new id, or the next interaction) takes them along in one bulk write;
+// - a token value whose length belongs to another kind is not looked up (oidc/token-ids.ts);
 // - an interaction's session is read by the id in the browser's session cookie when that session has the uid
 //   asked for (one read instead of alias + session); the alias is the fallback.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
@@ -18,6 +19,7 @@ import type { Connection, mongo } from 'mongoose';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { defer, forget, forgetAll, peek, remember, remembered, takeDeferred } from '../db/request-scope.ts';
 import { SESSION_COOKIE_HINT } from './session-hint.ts';
+import { isOtherKindsId } from './token-ids.ts';
 import type { EpochCache } from '../db/epoch-cache.ts';
 
 type Collection<T extends mongo.Document> = mongo.Collection<T>;
@@ -188,6 +190,8 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
+      // Introspection looks a value up as three kinds at once; its length rules two of them out (oidc/token-ids.ts).
+      if (isOtherKindsId(model, id)) return undefined;
       const read = () => docs.findOne({ _id: id });
       const doc = model === 'Client' && clientCache ? await clientCache.find(id, read) : await remembered(docKey(id), read);
       // Documents without a payload share some collections (aliases, account index entries, tombstones): never a model.

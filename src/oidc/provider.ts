@@ -6,6 +6,7 @@ import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
+import { bitsOfOpaqueRandomness } from './token-ids.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -48,6 +49,8 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     jwks,
     cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: sessionCookieOptions, short: cookieOptions },
     enableHttpPostMethods: config.authorizationPost,
+    // Each looked-up token kind has its own value length, so introspection reads one collection, not three.
+    formats: { bitsOfOpaqueRandomness },
     claims: SCOPE_CLAIMS,
     scopes: ['openid', 'offline_access', ...Object.entries(SCOPE_CLAIMS).filter(([s, c]) => c && s !== 'openid').map(([s]) => s), ...apiScopes],
     acrValues: ACR_VALUES,
