@@ -69,7 +69,16 @@ export interface Accounts {
    * The same answer, in the same time and with the same argon2 work, for an unknown login, a wrong password, a
    * disabled account and a locked one. `client` carries the device cookie (and, for the audit log, the address).
    */
-  signIn(login: string, password: string, client?: ClientInfo): Promise<SignInResult>;
+  /**
+   * `recordSuccess` records a successful sign-in where the caller needs it (the interaction's result); it runs at the
+   * same time as the lockout's clear, and the sign-in resolves once both are done (it fails if either does).
+   */
+  signIn(login: string, password: string, client?: ClientInfo, recordSuccess?: (user: User) => Promise<void>): Promise<SignInResult>;
+  /**
+   * Starts reading the account `login` names into this request's memory (db/request-scope.ts), for a `signIn` later
+   * in the same request to find there; read errors are left for that `signIn` to meet.
+   */
+  prefetchLogin(login: string): void;
   /** Disabling also revokes every session, grant and token of the account; enabling brings none of them back. */
   setStatus(id: string, status: UserStatus): Promise<User>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens (a reset, a lockdown). */
@@ -160,7 +169,8 @@ export function createAccounts(
 
   async function findByLogin(login: string): Promise<User | null> {
     if (!login || login.length > 320) return null;
-    const alias = await aliases.findOne({ _id: loginKey(login) });
+    const key = loginKey(login);
+    const alias = await remembered(`${ALIASES}:${key}`, () => aliases.findOne({ _id: key }));
     if (!alias || typeof alias.userId !== 'string') return null;
     return findById(alias.userId);
   }
@@ -235,7 +245,11 @@ export function createAccounts(
     findCurrent,
     findByLogin,
 
-    async signIn(login, password, client = {}) {
+    prefetchLogin(login) {
+      findByLogin(login).catch(() => {});
+    },
+
+    async signIn(login, password, client = {}, recordSuccess) {
       const started = performance.now();
       // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled or
       // locked account, or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
@@ -263,8 +277,9 @@ export function createAccounts(
         await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
         await changed(user._id);
       }
-      await lockout.clearLockout(user._id);
-      return { ok: true, user, deviceToken: await lockout.issueDeviceToken(user._id) };
+      const deviceToken = await lockout.issueDeviceToken(user._id);
+      await Promise.all([lockout.clearLockout(user._id), recordSuccess?.(user)]);
+      return { ok: true, user, deviceToken };
     },
 
     async setStatus(id, status) {

@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
+import type { User } from '../accounts/user-model.ts';
 import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
@@ -73,12 +74,16 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     return details;
   }
 
-  async function readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T> {
-    const form = await readForm(ctx, config.formBodyLimit);
+  /** The form's CSRF token checked for interaction `uid`, then its fields against `schema`. */
+  function validForm<T>(ctx: Context, form: Record<string, string>, schema: z.ZodType<T>, uid: string): T {
     verifyCsrfToken(ctx, `interaction:${uid}`, form.csrf, csrfOptions);
     const parsed = schema.safeParse(form);
     if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
     return parsed.data;
+  }
+
+  async function readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T> {
+    return validForm(ctx, await readForm(ctx, config.formBodyLimit), schema, uid);
   }
 
   async function clientName(details: Details): Promise<string> {
@@ -162,8 +167,13 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
   });
 
   router.post('/login', async (ctx) => {
+    // The form is read first (no database), so that the account is read while the interaction is: one round trip
+    // less. That early read only fills this request's memory; nothing is decided before the interaction and the
+    // CSRF token have been checked.
+    const submitted = await readForm(ctx, config.formBodyLimit);
+    if (typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
-    const form = await readValidForm(ctx, loginForm, details.uid);
+    const form = validForm(ctx, submitted, loginForm, details.uid);
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     // Every failed sign-in is logged so that an attack can be seen (many failures for one login, or from one
     // address), with a keyed hash of the login instead of the login itself.
@@ -174,11 +184,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       return retrySignIn(ctx, details, 'login.missing', form.login);
     }
     const deviceCookie = deviceCookieName(config.cookieSecure);
-    const result = await accounts.signIn(form.login, form.password, {
-      deviceToken: ctx.cookies.get(deviceCookie, { signed: false }),
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent').slice(0, 300),
-    });
+    const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
+    // The interaction records the sign-in while the lockout is cleared (one round trip less).
+    const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'] } }, false);
+    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction);
     if (!result.ok) {
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one
       // reason in the log (which of those it was is not for the log either).
@@ -195,7 +204,6 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       signed: false,
       overwrite: true,
     });
-    await finish(ctx, { login: { accountId: result.user._id, acr: ACR.password, amr: ['pwd'] } }, false);
   });
 
   router.post('/confirm', async (ctx) => {

@@ -1,12 +1,13 @@
 // Records every database command of one complete sign-in flow (authorize → sign-in → consent → token →
 // userinfo) and fails if any command on that path filters by anything but `_id` alone (on FerretDB any other
 // filter scans the whole collection, so this is what keeps sign-in fast as data grows), or if the flow takes more
-// round trips than it does today: each costs about a millisecond of server work.
+// round trips than it does today: each costs about a millisecond of server work. And, for the password POST, that
+// the commands which can wait for each other's answers do not (one round trip each instead of two).
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser } from '../helpers/browser.ts';
-import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { Browser, findForm } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 interface Recorded {
@@ -63,6 +64,14 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** A command from its start to its answer, as the driver saw it. */
+interface Span {
+  commandName: string;
+  collection: string;
+  started: number;
+  ended: number;
+}
+
 /**
  * Round trips of one steady-state flow (keys and secrets already loaded, the client and the account known to the
  * instance's caches). In the first hour of a UTC day the lockout also reads yesterday's last lock, which may still
@@ -104,4 +113,37 @@ it('touches the database only by _id, and in a bounded number of round trips, du
   expect(commands.length).toBeLessThanOrEqual(MAX_COMMANDS_WITH_USERINFO);
   expect(commands.length).toBeGreaterThan(10);
   expect(commands.some((c) => c.commandName === 'find' && c.collection === 'user_aliases')).toBe(true);
+});
+
+it('reads the account while it reads the interaction, and clears the lockout while it records the sign-in', async () => {
+  const rp = await createClient(server);
+  const config = await discover(server, rp);
+  const user = await createUser(server);
+  const browser = new Browser();
+  const form = findForm(await openLoginPage(browser, (await authorizationUrl(config, rp.redirect_uris[0]!)).url), '/login');
+
+  const spans = new Map<number, Span>();
+  const mongo = server.connection.getClient();
+  const onStarted = (event: { requestId: number; commandName: string; command: Record<string, unknown> }) =>
+    spans.set(event.requestId, { commandName: event.commandName, collection: String(event.command[event.commandName]), started: performance.now(), ended: Infinity });
+  const onSucceeded = (event: { requestId: number }) => {
+    const span = spans.get(event.requestId);
+    if (span) span.ended = performance.now();
+  };
+  mongo.on('commandStarted', onStarted);
+  mongo.on('commandSucceeded', onSucceeded);
+  const answer = await browser.post(form.action, { ...form.fields, login: user.email, password: PASSWORD });
+  mongo.off('commandStarted', onStarted);
+  mongo.off('commandSucceeded', onSucceeded);
+
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get('location')).toContain('/oidc/auth/');
+  const span = (commandName: string, collection: string) => {
+    const found = [...spans.values()].filter((s) => s.commandName === commandName && s.collection === collection);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+  const inFlightTogether = (a: Span, b: Span) => a.started < b.ended && b.started < a.ended;
+  expect(inFlightTogether(span('find', 'user_aliases'), span('find', 'oidc_interaction'))).toBe(true);
+  expect(inFlightTogether(span('update', 'limits'), span('update', 'oidc_interaction'))).toBe(true);
 });
