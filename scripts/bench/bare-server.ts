@@ -2,7 +2,7 @@
 // form accepts any login) and only what makes it do the same protocol work as Latchkey: one static client, an
 // ES256 signing key, signed cookies and the same scope-to-claims map. Storage is the in-memory adapter ("bare"),
 // or with BENCH_MONGODB_URI set the plain MongoDB adapter of plain-adapter.ts on that database ("plain"), whose
-// commands are counted as Latchkey's are.
+// commands are counted as Latchkey's are. BENCH_TARGET_NAME overrides the name the load client knows it by.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -59,7 +59,7 @@ await runChild(async () => {
   });
   server.on('request', provider.callback());
 
-  const target: Target = { name: connection ? 'plain' : 'bare', issuer, clientId: 'bench-rp', clientSecret, login: 'bench-user', password: 'anything' };
+  const target: Target = { name: process.env.BENCH_TARGET_NAME || (connection ? 'plain' : 'bare'), issuer, clientId: 'bench-rp', clientSecret, login: 'bench-user', password: 'anything' };
   return {
     info: { target },
     handlers: {

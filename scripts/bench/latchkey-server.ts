@@ -1,7 +1,8 @@
 // Benchmark child: Latchkey as it runs in production, on the database named by BENCH_MONGODB_URI, seeded with one
 // client and one user (a real argon2id hash at the configured cost), and accounts for the recovery scenario. Every
 // command the driver sends is counted, so the parent can divide the commands of a measured window by the flows
-// completed in it. Emails go over SMTP to BENCH_SMTP_URL (the load client's mail server) when it is set.
+// completed in it. Emails go over SMTP to BENCH_SMTP_URL (the load client's mail server) when it is set. The load
+// client knows it by BENCH_TARGET_NAME (default "latchkey"; the instance on the full database has its own).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -119,7 +120,7 @@ await runChild(async () => {
   const recovery = smtpUrl ? await seedRecovery(latchkey, `${origin}/recover`) : undefined;
 
   const target: Target = {
-    name: 'latchkey',
+    name: process.env.BENCH_TARGET_NAME || 'latchkey',
     issuer: config.issuer,
     clientId: client.client_id,
     clientSecret: client.client_secret!,

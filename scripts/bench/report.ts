@@ -80,12 +80,20 @@ export function toScenario(target: string, flow: string, database: string, concu
   };
 }
 
-/** Flows/s of `ours` ÷ flows/s of `theirs`, per concurrency level, for the scenarios both have. */
+/**
+ * Sign-in flows/s of `ours` ÷ flows/s of `theirs`, per concurrency level both have; where a provider and database
+ * were measured more than once at a level, of the mean.
+ */
 export function ratios(scenarios: Scenario[], ours: { target: string; database: string }, theirs: { target: string; database: string }, what: string): Ratio[] {
+  const meanRate = (of: { target: string; database: string }, concurrency: number): number | undefined => {
+    const rates = scenarios.filter((s) => s.flow === 'sign-in' && s.target === of.target && s.database === of.database && s.concurrency === concurrency).map((s) => s.flowsPerSecond);
+    return rates.length ? rates.reduce((sum, rate) => sum + rate, 0) / rates.length : undefined;
+  };
+  const levels = [...new Set(scenarios.filter((s) => s.flow === 'sign-in' && s.target === ours.target && s.database === ours.database).map((s) => s.concurrency))];
   const result: Ratio[] = [];
-  for (const mine of scenarios.filter((s) => s.flow === 'sign-in' && s.target === ours.target && s.database === ours.database)) {
-    const other = scenarios.find((s) => s.flow === 'sign-in' && s.target === theirs.target && s.database === theirs.database && s.concurrency === mine.concurrency);
-    if (other && other.flowsPerSecond > 0) result.push({ what, concurrency: mine.concurrency, ratio: round(mine.flowsPerSecond / other.flowsPerSecond, 3) });
+  for (const concurrency of levels) {
+    const [mine, other] = [meanRate(ours, concurrency), meanRate(theirs, concurrency)];
+    if (mine !== undefined && other) result.push({ what, concurrency, ratio: round(mine / other, 3) });
   }
   return result;
 }

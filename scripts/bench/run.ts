@@ -6,10 +6,15 @@
 //  2. Latchkey's password resets by email code ("Can't access your account?"), which only it has.
 //  3. Endpoints on their own: discovery and JWKS against a bare Koa hello-world, client-credentials grants and
 //     introspections (against raw findOne by _id), password sign-in POSTs (against raw argon2 verifications).
-//  4. The database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
-//     stay by _id, the plain adapter's lookups by payload.uid scan.
+//  4. A database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
+//     stay by _id, the plain adapter's lookups by payload.uid scan. The full databases are separate ones on the same
+//     server, filled before anything is measured and served by instances of their own, so that each full window
+//     runs right after its fresh twin: on two shared cores the machine's speed drifts by 20 % and more over minutes,
+//     which a fresh-then-full order would report as the data's effect. Latchkey's pair runs twice (fresh, full,
+//     fresh, full) and the ratio is of the means.
 //
-// Processes besides this one: FerretDB, Latchkey, the two yardsticks, the Koa hello-world and the load client
+// Processes besides this one: FerretDB, Latchkey and the two yardsticks (each fresh, and Latchkey and the plain
+// adapter again on the full databases), the Koa hello-world and the load client
 // (the browsers, and the mail server the resets' codes arrive at); each window is warmed up, measured, and then
 // read off the servers.
 //
@@ -30,6 +35,8 @@ const root = resolve(import.meta.dirname, '../..');
 const RATE_WINDOW_MS = 5000;
 /** A window ends at its deadline plus the longest flow still in progress (load-client's flow timeout). */
 const WINDOW_SLACK_MS = 60_000;
+/** How many times Latchkey's fresh and full sign-in windows run, one after the other, per concurrency level. */
+const LATCHKEY_PAIRS = 2;
 
 interface ServerInfo {
   target: Target;
@@ -41,45 +48,62 @@ const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${encode
 async function measure(options: BenchOptions): Promise<number> {
   const started = new Date();
   const databaseUri = await throwAwayDatabase(options.mongodbUri, 'bench');
-  const plainUri = new URL(databaseUri);
-  plainUri.pathname += '_plain';
+  /** Another database on the same server: the plain adapter's, and each one's full twin. */
+  const sibling = (suffix: string) => {
+    const uri = new URL(databaseUri);
+    uri.pathname += suffix;
+    return uri.href;
+  };
 
   log('starting Latchkey, the yardsticks and the load client…');
   const start = <Info>(name: string, script: string, env: Record<string, string> = {}) =>
     startTrackedChild<Info>(name, new URL(script, import.meta.url), env);
   // The load client first: Latchkey needs the address of its mail server.
   const client = await start<LoadClientInfo>('load client', './load-client.ts');
+  const fullName = (name: string) => `${name} (full)`;
   const starting = [
     start<ServerInfo>('latchkey', './latchkey-server.ts', { BENCH_MONGODB_URI: databaseUri, BENCH_SMTP_URL: client.info.smtpUrl }),
+    start<ServerInfo>(fullName('latchkey'), './latchkey-server.ts', { BENCH_MONGODB_URI: sibling('_full'), BENCH_SMTP_URL: client.info.smtpUrl, BENCH_TARGET_NAME: fullName('latchkey') }),
     start<ServerInfo>('bare', './bare-server.ts'),
-    start<ServerInfo>('plain', './bare-server.ts', { BENCH_MONGODB_URI: plainUri.href }),
+    start<ServerInfo>('plain', './bare-server.ts', { BENCH_MONGODB_URI: sibling('_plain') }),
+    start<ServerInfo>(fullName('plain'), './bare-server.ts', { BENCH_MONGODB_URI: sibling('_plain_full'), BENCH_TARGET_NAME: fullName('plain') }),
     start<{ url: string }>('koa hello', './koa-hello.ts'),
   ] as const;
   // Wait for every start to settle before giving up on one, so each started child is on the list to stop.
   await Promise.allSettled(starting);
-  const [latchkey, bare, plain, hello] = await Promise.all(starting);
-  await client.call('prepare', [latchkey.info.target, bare.info.target, plain.info.target], 30_000);
+  const [latchkey, latchkeyFull, bare, plain, plainFull, hello] = await Promise.all(starting);
+  await client.call('prepare', [latchkey, latchkeyFull, bare, plain, plainFull].map((server) => server.info.target), 30_000);
   const warmupMs = options.warmupSeconds * 1000;
 
+  log(`filling the full databases (${DEFAULT_FILL.users} users, ${DEFAULT_FILL.sessions} sessions, ${DEFAULT_FILL.grants} grants, ${DEFAULT_FILL.accessTokens} access tokens)…`);
+  await Promise.all([latchkeyFull.call('fill', DEFAULT_FILL, 20 * 60_000), plainFull.call('fill', DEFAULT_FILL, 20 * 60_000)]);
+
   const scenarios: Scenario[] = [];
-  const runScenario = async (server: typeof latchkey, flow: FlowKind, database: string, concurrency: number) => {
+  /** One measured window; `label` is the provider's name in the results (both instances of one provider share it). */
+  const runScenario = async (server: typeof latchkey, label: string, flow: FlowKind, database: string, concurrency: number) => {
     const window = (durationMs: number): Promise<WindowResult> => {
-      const request: WindowRequest = { target: server.name, flow, concurrency, durationMs };
+      const request: WindowRequest = { target: server.info.target.name, flow, concurrency, durationMs };
       return client.call<WindowResult>('run', request, durationMs + WINDOW_SLACK_MS);
     };
-    log(`${server.name} ${flow} (${database} database), ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
+    log(`${label} ${flow} (${database} database), ${concurrency} browser(s): warming up ${options.warmupSeconds} s, measuring ${options.durationSeconds} s…`);
     if (warmupMs > 0) await window(warmupMs);
     const before = await server.call<ServerCounters>('counters', null, 10_000);
     const result = await window(options.durationSeconds * 1000);
     const after = await server.call<ServerCounters>('counters', null, 10_000);
-    scenarios.push(toScenario(server.name, flow, database, concurrency, result, before, after));
+    scenarios.push(toScenario(label, flow, database, concurrency, result, before, after));
   };
 
-  // 1 and 2: flows on fresh databases.
+  // 1, 2 and 4: sign-ins, each full window right after its fresh twin; then the recoveries.
   for (const concurrency of options.concurrency) {
-    for (const server of [latchkey, bare, plain]) await runScenario(server, 'sign-in', 'fresh', concurrency);
+    for (let pair = 0; pair < LATCHKEY_PAIRS; pair += 1) {
+      await runScenario(latchkey, 'latchkey', 'sign-in', 'fresh', concurrency);
+      await runScenario(latchkeyFull, 'latchkey', 'sign-in', 'full', concurrency);
+    }
+    await runScenario(bare, 'bare', 'sign-in', 'fresh', concurrency);
+    await runScenario(plain, 'plain', 'sign-in', 'fresh', concurrency);
+    await runScenario(plainFull, 'plain', 'sign-in', 'full', concurrency);
   }
-  for (const concurrency of options.concurrency) await runScenario(latchkey, 'recovery', 'fresh', concurrency);
+  for (const concurrency of options.concurrency) await runScenario(latchkey, 'latchkey', 'recovery', 'fresh', concurrency);
 
   // 3: endpoints on their own, at the highest concurrency.
   const rates: Rate[] = [];
@@ -87,7 +111,7 @@ async function measure(options: BenchOptions): Promise<number> {
   const concurrency = Math.max(...options.concurrency);
   const requests = async (name: string, spec: RequestSpec) => {
     log(`${name}, ${concurrency} at once: ${rateMs / 1000} s…`);
-    if (warmupMs > 0) await client.call('requests', { spec, concurrency, durationMs: Math.min(warmupMs, 1000) }, 60_000);
+    if (warmupMs > 0) await client.call('requests', { spec, concurrency, durationMs: warmupMs }, warmupMs + WINDOW_SLACK_MS);
     rates.push(toRate(name, concurrency, await client.call<RequestsResult>('requests', { spec, concurrency, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
   };
   const issuer = latchkey.info.target.issuer;
@@ -107,13 +131,6 @@ async function measure(options: BenchOptions): Promise<number> {
     rates.push(toRate('password sign-in POST', level, await client.call<RequestsResult>('loginPosts', { target: 'latchkey', concurrency: level, durationMs: rateMs }, 10 * 60_000)));
     rates.push(toRate('raw argon2 verify', level, await latchkey.call('rawArgon2', { concurrency: level, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
     ratioRows.push(...rateRatio(rates, 'password sign-in POST', 'raw argon2 verify', level, 'password POST/s ÷ raw argon2 verify/s'));
-  }
-
-  // 4: a deployment's worth of data, then the sign-ins again.
-  log(`filling both databases (${DEFAULT_FILL.users} users, ${DEFAULT_FILL.sessions} sessions, ${DEFAULT_FILL.grants} grants, ${DEFAULT_FILL.accessTokens} access tokens)…`);
-  await Promise.all([latchkey.call('fill', DEFAULT_FILL, 20 * 60_000), plain.call('fill', DEFAULT_FILL, 20 * 60_000)]);
-  for (const level of options.concurrency) {
-    for (const server of [latchkey, plain]) await runScenario(server, 'sign-in', 'full', level);
   }
 
   ratioRows.unshift(
