@@ -68,8 +68,6 @@ export interface Accounts {
   /**
    * The same answer, in the same time and with the same argon2 work, for an unknown login, a wrong password, a
    * disabled account and a locked one. `client` carries the device cookie (and, for the audit log, the address).
-   */
-  /**
    * `recordSuccess` records a successful sign-in where the caller needs it (the interaction's result); it runs at the
    * same time as the lockout's clear, and the sign-in resolves once both are done (it fails if either does).
    */

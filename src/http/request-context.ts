@@ -1,14 +1,14 @@
 // First middleware: gives each request an id, a CSP nonce, a language and a child logger, and logs the outcome.
-import { randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.ts';
 import { chooseLocale, SUPPORTED_LOCALES, translator } from './i18n.ts';
 import type { Brand } from './brand.ts';
 import type { AppContext } from './context.ts';
+import { pooledRandomBytes } from '../security/random-pool.ts';
 
 /** Short enough to read out on the phone, random enough to find one request in the logs. */
 export function newSupportCode(): string {
-  return randomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
+  return pooledRandomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
 }
 
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
@@ -42,7 +42,7 @@ export function requestContext(log: Logger, brand: Brand): Middleware {
     const requestId = newSupportCode();
     const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
     ctx.state.requestId = requestId;
-    ctx.state.nonce = randomBytes(16).toString('base64');
+    ctx.state.nonce = pooledRandomBytes(16).toString('base64');
     const chosen = chosenLocale(ctx);
     if (chosen) ctx.state.chosenLocale = chosen;
     ctx.state.brand = brand;
