@@ -49,6 +49,7 @@ export interface Rate {
 }
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+const mean = (values: number[]): number | undefined => (values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : undefined);
 
 export function toScenario(target: string, flow: string, database: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
   const flows = window.completed;
@@ -85,10 +86,8 @@ export function toScenario(target: string, flow: string, database: string, concu
  * were measured more than once at a level, of the mean.
  */
 export function ratios(scenarios: Scenario[], ours: { target: string; database: string }, theirs: { target: string; database: string }, what: string): Ratio[] {
-  const meanRate = (of: { target: string; database: string }, concurrency: number): number | undefined => {
-    const rates = scenarios.filter((s) => s.flow === 'sign-in' && s.target === of.target && s.database === of.database && s.concurrency === concurrency).map((s) => s.flowsPerSecond);
-    return rates.length ? rates.reduce((sum, rate) => sum + rate, 0) / rates.length : undefined;
-  };
+  const meanRate = (of: { target: string; database: string }, concurrency: number) =>
+    mean(scenarios.filter((s) => s.flow === 'sign-in' && s.target === of.target && s.database === of.database && s.concurrency === concurrency).map((s) => s.flowsPerSecond));
   const levels = [...new Set(scenarios.filter((s) => s.flow === 'sign-in' && s.target === ours.target && s.database === ours.database).map((s) => s.concurrency))];
   const result: Ratio[] = [];
   for (const concurrency of levels) {
@@ -98,10 +97,11 @@ export function ratios(scenarios: Scenario[], ours: { target: string; database: 
   return result;
 }
 
+/** Per second of `ours` ÷ per second of `theirs` at one concurrency level; of the means, where measured more than once. */
 export function rateRatio(rates: Rate[], ours: string, theirs: string, concurrency: number, what: string): Ratio[] {
-  const mine = rates.find((r) => r.name === ours && r.concurrency === concurrency);
-  const other = rates.find((r) => r.name === theirs && r.concurrency === concurrency);
-  return mine && other && other.perSecond > 0 ? [{ what, concurrency, ratio: round(mine.perSecond / other.perSecond, 3) }] : [];
+  const meanRate = (name: string) => mean(rates.filter((r) => r.name === name && r.concurrency === concurrency).map((r) => r.perSecond));
+  const [mine, other] = [meanRate(ours), meanRate(theirs)];
+  return mine !== undefined && other ? [{ what, concurrency, ratio: round(mine / other, 3) }] : [];
 }
 
 export function toRate(name: string, concurrency: number, result: { completed: number; elapsedMs: number; failed?: number; failures?: Record<string, number>; latencyMs?: LatencySummary }): Rate {
