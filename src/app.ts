@@ -1,7 +1,7 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   issuer host → request context → error pages → request scope → security headers → static files → health → our pages
-//   → provider (issuer path)
+//   issuer host → request context → error pages → security headers → discovery and JWKS from memory → request scope
+//   → session cookie hint → static files → health → our pages → provider (issuer path)
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -141,10 +141,14 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
   // other failure (db/request-scope.ts).
   app.use(errorPages());
-  app.use(requestScope()); // one read per document per request (db/request-scope.ts)
-  app.use(sessionCookieHint(cookieNames(config.cookieSecure).session));
   const logo = config.brand.logoUrl;
   app.use(securityHeaders({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined }));
+  // Discovery and JWKS, which relying parties poll, are answered from memory before anything that only other paths
+  // need (the request scope, the session cookie's hint, the routers' path matching).
+  app.use(discoveryCaching(config.issuerPath));
+  app.use(jwksRoute({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys })); // published from the store: revocations show at once
+  app.use(requestScope()); // one read per document per request (db/request-scope.ts)
+  app.use(sessionCookieHint(cookieNames(config.cookieSecure).session));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
   app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl }).routes());
@@ -155,9 +159,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey) });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  app.use(discoveryCaching(config.issuerPath));
   app.use(postOnlyEndpoints(config.issuerPath));
-  app.use(jwksRoute({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys })); // published from the store: revocations show at once
   app.use(mount(config.issuerPath || '/', provider));
 
   return {
