@@ -9,9 +9,9 @@
 //  4. A database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
 //     stay by _id, the plain adapter's lookups by payload.uid scan. The full databases are separate ones on the same
 //     server, filled before anything is measured and served by instances of their own, so that each full window
-//     runs right after its fresh twin: on two shared cores the machine's speed drifts by 20 % and more over minutes,
-//     which a fresh-then-full order would report as the data's effect. Latchkey's pair runs twice (fresh, full,
-//     fresh, full) and the ratio is of the means.
+//     runs right after its fresh twin: on two shared cores the machine's speed drifts by 10 % and more within
+//     minutes, which a fresh-then-full order would report as the data's effect. Latchkey's pair runs twice (fresh,
+//     full, fresh, full) and the ratio is of the means.
 //
 // Processes besides this one: FerretDB, Latchkey and the two yardsticks (each fresh, and Latchkey and the plain
 // adapter again on the full databases), the Koa hello-world and the load client
