@@ -38,7 +38,7 @@ const WINDOW_SLACK_MS = 60_000;
 /** How many times Latchkey's fresh and full sign-in windows run, one after the other, per concurrency level. */
 const LATCHKEY_PAIRS = 2;
 /** How many times each endpoint rate and its yardstick are measured, alternately. */
-const RATE_ROUNDS = 2;
+const RATE_ROUNDS = 3;
 
 interface ServerInfo {
   target: Target;

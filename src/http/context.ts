@@ -16,6 +16,8 @@ export interface RequestState {
   chosenLocale?: string;
   /** The operator's brand, for every page. */
   brand?: Brand;
+  /** A document relying parties fetch again and again (discovery, JWKS), answered from memory: logged at debug level. */
+  routine?: boolean;
 }
 
 export type AppContext = Context & { state: RequestState };

@@ -47,16 +47,19 @@ export function requestContext(log: Logger, brand: Brand): Middleware {
     if (chosen) ctx.state.chosenLocale = chosen;
     ctx.state.brand = brand;
     useLocale(ctx, uiLocales);
-    ctx.state.log = log.child({ requestId });
+    // The request's logger is made when first used: the documents answered from memory (discovery, JWKS, static
+    // files) log nothing at the usual level, and a child logger per request is a measurable part of their cost.
+    let requestLog: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (requestLog ??= log.child({ requestId })), enumerable: true, configurable: true });
     ctx.set('X-Request-Id', requestId);
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // Only the path: query strings can carry codes and tokens. Static files (a page's stylesheet, logo, script)
-      // only at debug level, so one page is one line.
-      const level = ctx.path.startsWith('/static/') ? 'debug' : 'info';
-      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      // Only the path: query strings can carry codes and tokens. What browsers and relying parties fetch again and
+      // again (a page's stylesheet, logo, script; discovery and JWKS) only at debug level, so one page is one line.
+      const level = ctx.state.routine || ctx.path.startsWith('/static/') ? 'debug' : 'info';
+      if (log.isLevelEnabled(level)) ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
 }

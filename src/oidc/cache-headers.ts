@@ -5,6 +5,7 @@
 // goes to the provider, whose CORS handling decides its headers.
 import { createHash } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
+import type { RequestState } from '../http/context.ts';
 
 const DISCOVERY_MAX_AGE_SECONDS = 300;
 
@@ -18,6 +19,7 @@ export const etagOf = (body: string) => `"${createHash('sha256').update(body).di
 
 /** Answers from a snapshot: 304 when the client already has it (If-None-Match), else the body. */
 export function answerFromSnapshot(ctx: Context, snapshot: Snapshot, cacheControl: string): void {
+  (ctx.state as RequestState).routine = true;
   ctx.set('ETag', snapshot.etag);
   ctx.set('Cache-Control', cacheControl);
   if (ctx.get('if-none-match').split(/\s*,\s*/).includes(snapshot.etag)) {

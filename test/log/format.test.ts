@@ -46,14 +46,22 @@ describe('LOG_FORMAT', () => {
   });
 });
 
-it('logs a page request at info, and static files only at debug', async () => {
-  const server = await startTestServer();
+it('logs a page request at info; static files, discovery and JWKS (fetched again and again) only at debug', async () => {
+  const server = await startTestServer({ LOG_LEVEL: 'debug' });
   try {
     await fetch(`${server.origin}/static/styles.css`);
     await fetch(`${server.origin}/recover`);
+    // Twice each: the first discovery request builds the document, the second is answered from memory.
+    for (let i = 0; i < 2; i += 1) {
+      expect((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status).toBe(200);
+      expect((await fetch(`${server.issuer}/jwks`)).status).toBe(200);
+    }
     const requests = server.logs.map((line) => JSON.parse(line) as { msg: string; path?: string; level: number }).filter((l) => l.msg === 'request');
-    expect(requests.find((l) => l.path === '/recover')?.level).toBe(30);
-    expect(requests.find((l) => l.path === '/static/styles.css')?.level).toBe(20);
+    const levels = (path: string) => requests.filter((l) => l.path === path).map((l) => l.level);
+    expect(levels('/recover')).toEqual([30]);
+    expect(levels('/static/styles.css')).toEqual([20]);
+    expect(levels('/oidc/.well-known/openid-configuration')).toEqual([20, 20]);
+    expect(levels('/oidc/jwks')).toEqual([20, 20]);
   } finally {
     await server.close();
   }
