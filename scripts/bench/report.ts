@@ -34,6 +34,8 @@ export interface Ratio {
   concurrency: number;
   /** Below 1: ours is slower (or, for full ÷ fresh, slowed down by the data). */
   ratio: number;
+  /** For endpoint rates: each round's ratio, in the order measured (`ratio` is their median). */
+  rounds?: number[];
 }
 
 /** Requests (or operations) per second at one endpoint or one raw operation. */
@@ -50,6 +52,13 @@ export interface Rate {
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const mean = (values: number[]): number | undefined => (values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : undefined);
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[half] : round((sorted[half - 1]! + sorted[half]!) / 2, 3);
+}
 
 export function toScenario(target: string, flow: string, database: string, concurrency: number, window: WindowResult, before: ServerCounters, after: ServerCounters): Scenario {
   const flows = window.completed;
@@ -97,11 +106,18 @@ export function ratios(scenarios: Scenario[], ours: { target: string; database: 
   return result;
 }
 
-/** Per second of `ours` ÷ per second of `theirs` at one concurrency level; of the means, where measured more than once. */
+/**
+ * Per second of `ours` ÷ per second of `theirs` at one concurrency level. The two are measured in alternation, so
+ * the n-th of each make a round; the ratio is the median of the rounds' ratios. Here two windows a minute apart can
+ * differ by 30 % (on both sides: the client's own cost per request moves as much), which a pair measured seconds
+ * apart mostly shares, and one such round cannot move a median the way it moves a mean.
+ */
 export function rateRatio(rates: Rate[], ours: string, theirs: string, concurrency: number, what: string): Ratio[] {
-  const meanRate = (name: string) => mean(rates.filter((r) => r.name === name && r.concurrency === concurrency).map((r) => r.perSecond));
-  const [mine, other] = [meanRate(ours), meanRate(theirs)];
-  return mine !== undefined && other ? [{ what, concurrency, ratio: round(mine / other, 3) }] : [];
+  const of = (name: string) => rates.filter((r) => r.name === name && r.concurrency === concurrency).map((r) => r.perSecond);
+  const [mine, other] = [of(ours), of(theirs)];
+  const rounds = mine.slice(0, other.length).flatMap((rate, i) => (other[i] ? [round(rate / other[i], 3)] : []));
+  const middle = median(rounds);
+  return middle === undefined ? [] : [{ what, concurrency, ratio: middle, rounds }];
 }
 
 export function toRate(name: string, concurrency: number, result: { completed: number; elapsedMs: number; failed?: number; failures?: Record<string, number>; latencyMs?: LatencySummary }): Rate {
@@ -146,7 +162,7 @@ export function table(scenarios: Scenario[], rates: Rate[], ratioRows: Ratio[]):
     ]),
   );
   const rateLines = grid(RATE_COLUMNS, rates.map((r) => [r.name, String(r.concurrency), show(r.perSecond), show(r.p50Ms), show(r.p99Ms), String(r.failed)]));
-  const ratioLines = ratioRows.map((r) => `${r.what} at ${r.concurrency}: ×${r.ratio}`);
+  const ratioLines = ratioRows.map((r) => `${r.what} at ${r.concurrency}: ×${r.ratio}${r.rounds ? ` (median of rounds ${r.rounds.join(', ')})` : ''}`);
   return [...flows, '', ...rateLines, '', ...ratioLines].join('\n');
 }
 

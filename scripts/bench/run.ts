@@ -37,8 +37,8 @@ const RATE_WINDOW_MS = 5000;
 const WINDOW_SLACK_MS = 60_000;
 /** How many times Latchkey's fresh and full sign-in windows run, one after the other, per concurrency level. */
 const LATCHKEY_PAIRS = 2;
-/** How many times each endpoint rate and its yardstick are measured, alternately. */
-const RATE_ROUNDS = 3;
+/** How many times each endpoint rate and its yardstick are measured, alternately (odd: the ratio is a median). */
+const RATE_ROUNDS = 5;
 
 interface ServerInfo {
   target: Target;
@@ -122,8 +122,8 @@ async function measure(options: BenchOptions): Promise<number> {
   const serviceAuth = { authorization: basicAuth(service.clientId, service.clientSecret), 'content-type': 'application/x-www-form-urlencoded' };
   const discovery = { url: `${issuer}/.well-known/openid-configuration` };
   const jwks = { url: `${issuer}/jwks` };
-  // Each rate and its yardstick alternate, RATE_ROUNDS times (the ratios are of the means): five-second windows on
-  // two shared cores swing by 20 % and more from one to the next.
+  // Each rate and its yardstick alternate, RATE_ROUNDS times, and each ratio is the median of its rounds' ratios
+  // (report.ts rateRatio): five-second windows on two shared cores swing by 30 % from one round to the next.
   for (let round = 0; round < RATE_ROUNDS; round += 1) {
     await requests('koa hello-world', { url: hello.info.url }, { warm: round === 0 });
     await requests('discovery', discovery, { warm: round === 0 });

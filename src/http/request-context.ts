@@ -1,7 +1,7 @@
 // First middleware: gives each request an id, a CSP nonce, a language and a child logger, and logs the outcome.
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.ts';
-import { chooseLocale, SUPPORTED_LOCALES, translator } from './i18n.ts';
+import { chooseLocale, SUPPORTED_LOCALES, translator, type Translate } from './i18n.ts';
 import type { Brand } from './brand.ts';
 import type { AppContext } from './context.ts';
 import { pooledRandomBytes } from '../security/random-pool.ts';
@@ -28,11 +28,17 @@ function chosenLocale(ctx: AppContext): string | undefined {
 
 /**
  * Sets the page language: the person's own choice first, then the RP's ui_locales (known once the interaction is
- * loaded), then Accept-Language.
+ * loaded), then Accept-Language. Worked out when first used: only pages and error answers need it, not the JSON
+ * documents and files most requests fetch.
  */
 export function useLocale(ctx: AppContext, uiLocales: string | undefined): void {
-  ctx.state.locale = chooseLocale(ctx.state.chosenLocale ?? uiLocales, ctx.get('accept-language'));
-  ctx.state.t = translator(ctx.state.locale);
+  let locale: string | undefined;
+  let t: Translate | undefined;
+  const localeNow = () => (locale ??= chooseLocale(ctx.state.chosenLocale ?? uiLocales, ctx.get('accept-language')));
+  Object.defineProperties(ctx.state, {
+    locale: { get: localeNow, enumerable: true, configurable: true },
+    t: { get: () => (t ??= translator(localeNow())), enumerable: true, configurable: true },
+  });
 }
 
 export function requestContext(log: Logger, brand: Brand): Middleware {
@@ -59,7 +65,12 @@ export function requestContext(log: Logger, brand: Brand): Middleware {
       // Only the path: query strings can carry codes and tokens. What browsers and relying parties fetch again and
       // again (a page's stylesheet, logo, script; discovery and JWKS) only at debug level, so one page is one line.
       const level = ctx.state.routine || ctx.path.startsWith('/static/') ? 'debug' : 'info';
-      if (log.isLevelEnabled(level)) ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      if (log.isLevelEnabled(level)) {
+        const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
+        // The same line either way; without a child logger made already, none is made just for it.
+        if (requestLog) requestLog[level](line, 'request');
+        else log[level]({ requestId, ...line }, 'request');
+      }
     }
   };
 }

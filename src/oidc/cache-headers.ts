@@ -10,7 +10,8 @@ import type { RequestState } from '../http/context.ts';
 const DISCOVERY_MAX_AGE_SECONDS = 300;
 
 export interface Snapshot {
-  body: string;
+  /** Encoded once, so each answer only copies it out. */
+  body: Buffer;
   type: string;
   etag: string;
 }
@@ -40,8 +41,8 @@ export function discoveryCaching(issuerPath: string): Middleware {
     if (kept) return answerFromSnapshot(ctx, kept, cacheControl);
     await next();
     if (ctx.status !== 200 || ctx.method !== 'GET' || typeof ctx.body !== 'object' || ctx.body === null) return;
-    const snapshot = { body: JSON.stringify(ctx.body), type: ctx.response.get('Content-Type') || 'application/json; charset=utf-8', etag: '' };
-    snapshot.etag = etagOf(snapshot.body);
+    const text = JSON.stringify(ctx.body);
+    const snapshot = { body: Buffer.from(text), type: ctx.response.get('Content-Type') || 'application/json; charset=utf-8', etag: etagOf(text) };
     snapshots.set(ctx.path, snapshot);
     answerFromSnapshot(ctx, snapshot, cacheControl);
   };

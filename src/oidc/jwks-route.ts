@@ -45,7 +45,7 @@ export function jwksRoute({ issuerPath, keyStore, loaded, cacheMs = 1000, now = 
     const own = signing.filter((k) => !kids.has(k.kid) && !revoked.has(k.kid!));
     const body = JSON.stringify({ keys: [...keys, ...own].map(publicJwk) });
     // The same keys give the same ETag on every instance, so a client's copy stays valid across them.
-    return { at, snapshot: { body, type: CONTENT_TYPE, etag: etagOf(body) } };
+    return { at, snapshot: { body: Buffer.from(body), type: CONTENT_TYPE, etag: etagOf(body) } };
   }
 
   async function current(): Promise<Snapshot> {
