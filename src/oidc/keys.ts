@@ -222,8 +222,24 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
   const complete = (s: Snapshot, gen: number | undefined) =>
     gen !== undefined && SIGNING_ALGS.every((alg) => s.entries.some((e) => e.doc.gen === gen && e.doc.alg === alg));
 
+  /**
+   * The old shape's next pair while a migration is under way (live, not yet copied into a generation): whoever
+   * completes the next generation then copies it, as the migrating instance would, rather than making new keys that
+   * would win the insert race against the migration's copy.
+   */
+  function uncopiedOldNext(s: Snapshot): Partial<Record<SigningAlg, KeyDoc>> {
+    const copied = new Set(s.keyDocs.filter((k) => k.gen !== undefined).map((k) => k.jwk.kid));
+    const waiting = (k: KeyDoc) => k.gen === undefined && k.state === 'next' && !copied.has(k.jwk.kid) && (!k.expiresAt || k.expiresAt.getTime() > s.now.getTime());
+    const sources: Partial<Record<SigningAlg, KeyDoc>> = {};
+    for (const alg of SIGNING_ALGS) {
+      const newest = s.keyDocs.filter((k) => k.alg === alg && waiting(k)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime()).at(-1);
+      if (newest) sources[alg] = newest;
+    }
+    return sources;
+  }
+
   /** Inserts the missing keys of a generation; a duplicate means a racer inserted it first, and its key counts. */
-  async function ensureGeneration(s: Snapshot, gen: number, sources: Partial<Record<SigningAlg, KeyDoc>> = {}): Promise<void> {
+  async function ensureGeneration(s: Snapshot, gen: number, sources: Partial<Record<SigningAlg, KeyDoc>> = uncopiedOldNext(s)): Promise<void> {
     for (const alg of SIGNING_ALGS) {
       if (s.keyDocs.some((k) => k.gen === gen && k.alg === alg)) continue;
       const source = sources[alg];

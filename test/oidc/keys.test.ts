@@ -170,7 +170,7 @@ describe('rotate', () => {
     expect(kidsOf(past)).not.toContain(old.retired);
   });
 
-  it('a migration interrupted after any of its writes is completed by the next start: the old active pair still signs', async () => {
+  it('a migration interrupted after any of its writes is completed by the next start: the old active pair still signs, the old next pair is next', async () => {
     for (let index = 0; ; index += 1) {
       await collection().deleteMany({});
       const old = await createOldShape();
@@ -181,7 +181,9 @@ describe('rotate', () => {
       await expectLoadsActiveFirst(store());
       const list = await store().list();
       expect(kidsOf(list, 'active').sort()).toEqual([old.active.ES256, old.active.RS256].sort());
-      expect(list.filter((k) => k.status === 'next').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+      // Also when the interruption came between the activation and the copy of the next pair: an instance starting
+      // meanwhile must not make a next pair of its own (it would win the insert race against the migration's copy).
+      expect(kidsOf(list, 'next').sort()).toEqual([old.next.ES256, old.next.RS256].sort());
       expect(kidsOf(list, 'retired')).toEqual([old.retired]);
       expect(new Set(kidsOf(list)).size).toBe(list.length);
       if (outcome === 'done') break;
