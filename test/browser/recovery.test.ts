@@ -125,7 +125,11 @@ async function lockAccount(page: Page, person: Person, signInUrl: string): Promi
 async function consentAndLandAtTheApp(page: Page, person: Person): Promise<void> {
   await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
   await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(`${rpOrigin}/`);
+  await page.waitForURL(`${rpOrigin}/`).catch(async (error: unknown) => {
+    // Where the browser got stuck, for a failure that cannot be reproduced at will.
+    const text = await page.locator('body').innerText({ timeout: 2000 }).catch(() => '(no page text)');
+    throw new Error(`not back at the app after consent: at ${page.url()}, showing: ${text.slice(0, 400)}`, { cause: error });
+  });
   await page.getByText(`Signed in as ${person.user.name} (${person.user.email})`).waitFor();
   await page.getByRole('row', { name: `sub ${person.user._id}` }).waitFor();
 }
