@@ -8,7 +8,7 @@ export function pinToIssuerHost(issuer: string): Middleware {
   const host = new URL(issuer).host;
   return async (ctx, next) => {
     ctx.req.headers.host = host;
-    if (ctx.req.headers['x-forwarded-host'] !== undefined) delete ctx.req.headers['x-forwarded-host'];
+    delete ctx.req.headers['x-forwarded-host'];
     await next();
   };
 }

@@ -229,7 +229,8 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
    */
   function uncopiedOldNext(s: Snapshot): Partial<Record<SigningAlg, KeyDoc>> {
     const copied = new Set(s.keyDocs.filter((k) => k.gen !== undefined).map((k) => k.jwk.kid));
-    const waiting = (k: KeyDoc) => k.gen === undefined && k.state === 'next' && !copied.has(k.jwk.kid) && (!k.expiresAt || k.expiresAt.getTime() > s.now.getTime());
+    const live = (k: KeyDoc) => (!k.expiresAt || k.expiresAt.getTime() > s.now.getTime()) && !s.revoked.has(k.jwk.kid!);
+    const waiting = (k: KeyDoc) => k.gen === undefined && k.state === 'next' && !copied.has(k.jwk.kid) && live(k);
     const sources: Partial<Record<SigningAlg, KeyDoc>> = {};
     for (const alg of SIGNING_ALGS) {
       const newest = s.keyDocs.filter((k) => k.alg === alg && waiting(k)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime()).at(-1);
@@ -238,7 +239,10 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     return sources;
   }
 
-  /** Inserts the missing keys of a generation; a duplicate means a racer inserted it first, and its key counts. */
+  /**
+   * Inserts the missing keys of a generation, copied from `sources` or else new; a duplicate means a racer inserted
+   * it first, and its key counts.
+   */
   async function ensureGeneration(s: Snapshot, gen: number, sources: Partial<Record<SigningAlg, KeyDoc>> = uncopiedOldNext(s)): Promise<void> {
     for (const alg of SIGNING_ALGS) {
       if (s.keyDocs.some((k) => k.gen === gen && k.alg === alg)) continue;
@@ -293,18 +297,15 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     const byAge = (alg: SigningAlg, state: KeyState) =>
       old.filter((k) => k.alg === alg && k.state === state).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     const first: Partial<Record<SigningAlg, KeyDoc>> = {};
-    const second: Partial<Record<SigningAlg, KeyDoc>> = {};
     for (const alg of SIGNING_ALGS) {
       // An old rotation interrupted after retiring the active key left only next keys: the oldest was due to sign.
       first[alg] = byAge(alg, 'active').at(-1) ?? byAge(alg, 'next')[0];
-      second[alg] = byAge(alg, 'next')
-        .filter((k) => k !== first[alg])
-        .at(-1);
     }
     await ensureGeneration(s, s.next, first);
     await activate(s.next, 0);
+    // The next generation takes the newest old next key of each algorithm not copied just now (uncopiedOldNext).
     const after = await read();
-    await ensureGeneration(after, after.next, second);
+    await ensureGeneration(after, after.next);
     await markExpired(await read());
   }
 
