@@ -1,7 +1,7 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   issuer host → request context → error pages → security headers → discovery and JWKS from memory → request scope
-//   → session cookie hint → static files → health → our pages → provider (issuer path)
+//   issuer host → discovery and JWKS when ready in memory → request context → error pages → security headers
+//   → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health → our pages → provider (issuer path)
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { requestScope } from './db/request-scope.ts';
 import { homePage } from './http/home.ts';
 import { answerUnavailableDatabase } from './oidc/unavailable.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
-import { jwksRoute } from './oidc/jwks-route.ts';
+import { jwksDocument } from './oidc/jwks-route.ts';
 import { cookieNames, createProvider } from './oidc/provider.ts';
 import { sessionCookieHint } from './oidc/session-hint.ts';
 import { createAccessRevoker } from './oidc/revocation.ts';
@@ -28,11 +28,12 @@ import { createPseudonymizer } from './audit/pseudonym.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { requestContext } from './http/request-context.ts';
 import { errorPages } from './http/error-page.ts';
-import { securityHeaders } from './http/security-headers.ts';
+import { securityHeaders, securityHeaderSetter } from './http/security-headers.ts';
+import { answerPreparedDocuments } from './http/prepared-documents.ts';
 import { staticFiles } from './http/static.ts';
 import { healthChecks } from './http/health.ts';
 import { pinToIssuerHost } from './http/origin.ts';
-import { discoveryCaching } from './oidc/cache-headers.ts';
+import { discoveryDocument } from './oidc/discovery-document.ts';
 import { postOnlyEndpoints } from './oidc/post-only.ts';
 import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
@@ -136,17 +137,21 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.keys = cookieKeys; // when mounted, the parent app's keys sign the provider's cookies
   app.proxy = config.trustProxy; // likewise, the parent's proxy setting decides https and client IPs
   app.silent = true; // errors are logged by error-page.ts with their request id
+  const logo = config.brand.logoUrl;
+  const setSecurityHeaders = securityHeaderSetter({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined });
+  const discovery = discoveryDocument(config.issuerPath);
+  const publishedKeys = jwksDocument({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys }); // from the store: revocations show at once
   app.use(pinToIssuerHost(config.issuer));
+  // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests
+  // need, with the same headers; until ready (first build, JWKS refresh) they go on to their own middleware below.
+  app.use(answerPreparedDocuments([discovery, publishedKeys], setSecurityHeaders, log));
   app.use(requestContext(log, config.brand));
   // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
   // other failure (db/request-scope.ts).
   app.use(errorPages());
-  const logo = config.brand.logoUrl;
-  app.use(securityHeaders({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined }));
-  // Discovery and JWKS, which relying parties poll, are answered from memory before anything that only other paths
-  // need (the request scope, the session cookie's hint, the routers' path matching).
-  app.use(discoveryCaching(config.issuerPath));
-  app.use(jwksRoute({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys })); // published from the store: revocations show at once
+  app.use(securityHeaders(setSecurityHeaders));
+  app.use(discovery.prepare);
+  app.use(publishedKeys.prepare);
   app.use(requestScope()); // one read per document per request (db/request-scope.ts)
   app.use(sessionCookieHint(cookieNames(config.cookieSecure).session));
   app.use(staticFiles(join(import.meta.dirname, '../public')));

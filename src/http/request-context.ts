@@ -1,5 +1,5 @@
 // First middleware: gives each request an id, a CSP nonce, a language and a child logger, and logs the outcome.
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.ts';
 import { chooseLocale, SUPPORTED_LOCALES, translator, type Translate } from './i18n.ts';
 import type { Brand } from './brand.ts';
@@ -9,6 +9,18 @@ import { pooledRandomBytes } from '../security/random-pool.ts';
 /** Short enough to read out on the phone, random enough to find one request in the logs. */
 export function newSupportCode(): string {
   return pooledRandomBytes(6).toString('base64url').toUpperCase().replace(/[-_]/g, 'X');
+}
+
+/** A fresh CSP nonce for one response. */
+export const newNonce = () => pooledRandomBytes(16).toString('base64');
+
+/**
+ * What the request line says. Only the path: query strings can carry codes and tokens. `started`: from
+ * `process.hrtime.bigint()` when the request arrived.
+ */
+export function requestLine(ctx: Context, started: bigint) {
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  return { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
 }
 
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
@@ -48,7 +60,7 @@ export function requestContext(log: Logger, brand: Brand): Middleware {
     const requestId = newSupportCode();
     const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
     ctx.state.requestId = requestId;
-    ctx.state.nonce = pooledRandomBytes(16).toString('base64');
+    ctx.state.nonce = newNonce();
     const chosen = chosenLocale(ctx);
     if (chosen) ctx.state.chosenLocale = chosen;
     ctx.state.brand = brand;
@@ -61,12 +73,11 @@ export function requestContext(log: Logger, brand: Brand): Middleware {
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // Only the path: query strings can carry codes and tokens. What browsers and relying parties fetch again and
-      // again (a page's stylesheet, logo, script; discovery and JWKS) only at debug level, so one page is one line.
+      // What browsers and relying parties fetch again and again (a page's stylesheet, logo, script; discovery and
+      // JWKS) only at debug level, so one page is one line.
       const level = ctx.state.routine || ctx.path.startsWith('/static/') ? 'debug' : 'info';
       if (log.isLevelEnabled(level)) {
-        const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
+        const line = requestLine(ctx, started);
         // The same line either way; without a child logger made already, none is made just for it.
         if (requestLog) requestLog[level](line, 'request');
         else log[level]({ requestId, ...line }, 'request');

@@ -1,10 +1,13 @@
 // Security headers on every response, the provider's included. CSP has no form-action: the sign-in form's
 // redirect chain ends at the relying party's origin, which form-action 'self' would block.
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { AppContext } from './context.ts';
 
+/** Sets the security headers on a response whose CSP nonce is `nonce`. */
+export type SetSecurityHeaders = (ctx: Context, nonce: string) => void;
+
 /** `imageOrigin`: where the operator's logo comes from, when it is not served by Latchkey itself. */
-export function securityHeaders({ hsts, imageOrigin }: { hsts: boolean; imageOrigin?: string | undefined }): Middleware {
+export function securityHeaderSetter({ hsts, imageOrigin }: { hsts: boolean; imageOrigin?: string | undefined }): SetSecurityHeaders {
   // Built once: only the nonce changes from one response to the next.
   const withoutNonce = [
     `img-src 'self' data:${imageOrigin ? ` ${imageOrigin}` : ''}`,
@@ -25,10 +28,17 @@ export function securityHeaders({ hsts, imageOrigin }: { hsts: boolean; imageOri
     'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     ...(hsts && { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }),
   };
+  return (ctx, nonce) => {
+    ctx.set('Content-Security-Policy', policy(nonce));
+    ctx.set(fixed);
+  };
+}
+
+/** The headers on everything after the request context, with the request's nonce. */
+export function securityHeaders(set: SetSecurityHeaders): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
-    ctx.set('Content-Security-Policy', policy(ctx.state.nonce));
-    ctx.set(fixed);
+    set(ctx, ctx.state.nonce);
     await next();
   };
 }

@@ -1,10 +1,9 @@
 // `<issuer path>/jwks`, answered from the key store instead of the keys oidc-provider loaded at start, so that a
 // revocation (`keys revoke`) and a new next pair reach every running instance's JWKS within about a second. The
 // provider's own JWKS route stays behind this one; it only ever sees the methods this one does not answer.
-import type { Middleware } from 'koa';
 import type { JWK } from 'oidc-provider';
 import type { KeyStore } from './keys.ts';
-import { answerFromSnapshot, etagOf, type Snapshot } from './cache-headers.ts';
+import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from './snapshots.ts';
 
 /** The members a public JWK may carry; everything else (d, p, q, dp, dq, qi, oth, …) is private or unneeded. */
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const;
@@ -32,32 +31,40 @@ export function publicJwk(jwk: JWK): JWK {
   return out as JWK;
 }
 
-export function jwksRoute({ issuerPath, keyStore, loaded, cacheMs = 1000, now = Date.now }: JwksRouteOptions): Middleware {
+/** Ready while the last read of the store is younger than `cacheMs`; an older one is read again in the full chain. */
+export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now = Date.now }: JwksRouteOptions): PreparedDocument {
   const path = `${issuerPath}/jwks`;
   const signing = loaded.filter((key, index) => loaded.findIndex((other) => other.alg === key.alg) === index);
-  let cached: { at: number; snapshot: Snapshot } | undefined;
-  let reading: Promise<{ at: number; snapshot: Snapshot }> | undefined;
+  let cached: { at: number; answer: PreparedAnswer } | undefined;
+  let reading: Promise<{ at: number; answer: PreparedAnswer }> | undefined;
 
-  async function read(): Promise<{ at: number; snapshot: Snapshot }> {
+  async function read(): Promise<{ at: number; answer: PreparedAnswer }> {
     const at = now(); // the age counts from the start of the read
     const { keys, revoked } = await keyStore.published();
     const kids = new Set(keys.map((k) => k.kid));
     const own = signing.filter((k) => !kids.has(k.kid) && !revoked.has(k.kid!));
     const body = JSON.stringify({ keys: [...keys, ...own].map(publicJwk) });
     // The same keys give the same ETag on every instance, so a client's copy stays valid across them.
-    return { at, snapshot: { body: Buffer.from(body), type: CONTENT_TYPE, etag: etagOf(body) } };
+    const snapshot = { body: Buffer.from(body), type: CONTENT_TYPE, etag: etagOf(body) };
+    return { at, answer: { snapshot, cacheControl: JWKS_CACHE_CONTROL } };
   }
 
-  async function current(): Promise<Snapshot> {
-    if (cached && now() - cached.at < cacheMs) return cached.snapshot;
+  const fresh = () => (cached && now() - cached.at < cacheMs ? cached.answer : undefined);
+
+  async function current(): Promise<PreparedAnswer> {
+    const kept = fresh();
+    if (kept) return kept;
     // Requests arriving during a read share it rather than each reading the store.
     reading ??= read().finally(() => (reading = undefined));
     cached = await reading;
-    return cached.snapshot;
+    return cached.answer;
   }
 
-  return async (ctx, next) => {
-    if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    answerFromSnapshot(ctx, await current(), JWKS_CACHE_CONTROL);
+  return {
+    ready: (requested) => (requested === path ? fresh() : undefined),
+    async prepare(ctx, next) {
+      if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+      answerFromSnapshot(ctx, await current());
+    },
   };
 }

@@ -35,3 +35,29 @@ it('keeps discovery in the issuer\'s origin, whatever Host the request names', a
   expect(document.issuer).toBe(server.issuer);
   expect(new URL(document.token_endpoint).origin).toBe(new URL(server.issuer).origin);
 });
+
+it.each([['discovery', '/.well-known/openid-configuration'], ['JWKS', '/jwks']])('%s: any origin may read it (a browser app verifying tokens), on every answer', async (_name, path) => {
+  for (let i = 0; i < 2; i += 1) {
+    const response = await fetch(`${server.issuer}${path}`, { headers: { origin: 'https://spa.example' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+  }
+});
+
+it.each([['discovery', '/.well-known/openid-configuration'], ['JWKS', '/jwks']])('%s: answered from memory with the same security headers as a page, and a request id', async (_name, path) => {
+  const page = await fetch(`${server.origin}/recover`);
+  const securityHeaders = (response: Response) => {
+    const names = ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'permissions-policy'];
+    return Object.fromEntries(names.map((name) => [name, response.headers.get(name)?.replace(/'nonce-[^']+'/g, "'nonce-…'")]));
+  };
+  const expected = securityHeaders(page);
+  expect(expected['content-security-policy']).toContain("default-src 'none'");
+  const ids = new Set<string>();
+  for (let i = 0; i < 3; i += 1) {
+    const response = await fetch(`${server.issuer}${path}`);
+    expect(securityHeaders(response)).toEqual(expected);
+    ids.add(response.headers.get('x-request-id')!);
+  }
+  expect([...ids].every((id) => /^[A-Z0-9]{8}$/.test(id))).toBe(true);
+  expect(ids.size).toBe(3);
+});

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'oidc-provider';
 import { createKeyStore, SIGNING_KEYS, type KeyInfo, type KeyStore } from '../../src/oidc/keys.ts';
-import { JWKS_CACHE_CONTROL, jwksRoute } from '../../src/oidc/jwks-route.ts';
+import { JWKS_CACHE_CONTROL, jwksDocument } from '../../src/oidc/jwks-route.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 
 const RETAIN = 3600;
@@ -267,7 +267,7 @@ describe('the JWKS route', () => {
     keys = store();
     loaded = (await keys.loadJwks()).keys;
     const app = new Koa();
-    app.use(jwksRoute({ issuerPath: '/oidc', keyStore: keys, loaded, now: () => clock }));
+    app.use(jwksDocument({ issuerPath: '/oidc', keyStore: keys, loaded, now: () => clock }).prepare);
     app.use((ctx) => {
       ctx.status = 418; // what the provider would answer
     });

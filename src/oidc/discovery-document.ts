@@ -1,0 +1,28 @@
+// Discovery is fixed for a given deployment (issuer, configuration, features): it is built once by the provider,
+// then answered from memory ahead of it, with an ETag, so relying parties polling it cost next to nothing.
+// Relying parties and proxies may also cache it for a few minutes (the library sends no Cache-Control of its own).
+// Error answers are neither kept nor cached.
+import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from './snapshots.ts';
+
+const DISCOVERY_MAX_AGE_SECONDS = 300;
+
+export function discoveryDocument(issuerPath: string): PreparedDocument {
+  const paths = new Set([`${issuerPath}/.well-known/openid-configuration`, `${issuerPath}/.well-known/oauth-authorization-server`]);
+  const answers = new Map<string, PreparedAnswer>();
+  const cacheControl = `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`;
+  return {
+    ready: (path) => answers.get(path),
+    async prepare(ctx, next) {
+      if (!paths.has(ctx.path) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+      const kept = answers.get(ctx.path);
+      if (kept) return answerFromSnapshot(ctx, kept);
+      await next();
+      if (ctx.status !== 200 || ctx.method !== 'GET' || typeof ctx.body !== 'object' || ctx.body === null) return;
+      const text = JSON.stringify(ctx.body);
+      const snapshot = { body: Buffer.from(text), type: ctx.response.get('Content-Type') || 'application/json; charset=utf-8', etag: etagOf(text) };
+      const answer = { snapshot, cacheControl };
+      answers.set(ctx.path, answer);
+      answerFromSnapshot(ctx, answer);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// Documents answered from memory (discovery, JWKS): a snapshot encoded once, answered with an ETag and the
+// Cache-Control that suits it.
+import { createHash } from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import type { RequestState } from '../http/context.ts';
+
+export interface Snapshot {
+  /** Encoded once, so each answer only copies it out. */
+  body: Buffer;
+  type: string;
+  etag: string;
+}
+
+/** A snapshot with the Cache-Control it is answered with. */
+export interface PreparedAnswer {
+  snapshot: Snapshot;
+  cacheControl: string;
+}
+
+/**
+ * A document kept in memory. `ready` gives its answer for a path when one is prepared, so that it can be answered
+ * ahead of everything else (http/prepared-documents.ts); `prepare`, in the full chain, builds or refreshes it and
+ * answers the requests that found it not ready.
+ */
+export interface PreparedDocument {
+  ready(path: string): PreparedAnswer | undefined;
+  prepare: Middleware;
+}
+
+export const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+/**
+ * Answers from a snapshot: 304 when the client already has it (If-None-Match), else the body. Both documents are
+ * public and carry no credentials, so any origin may read them: the same CORS answer as the provider's own
+ * ("open" for discovery and JWKS), without varying by Origin, so one cached copy serves every origin.
+ */
+export function answerFromSnapshot(ctx: Context, { snapshot, cacheControl }: PreparedAnswer): void {
+  (ctx.state as RequestState).routine = true;
+  ctx.set('ETag', snapshot.etag);
+  ctx.set('Cache-Control', cacheControl);
+  ctx.set('Access-Control-Allow-Origin', '*');
+  if (ctx.get('if-none-match').split(/\s*,\s*/).includes(snapshot.etag)) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.type = snapshot.type;
+  ctx.body = snapshot.body;
+}
