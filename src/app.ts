@@ -1,7 +1,8 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
 //   issuer host → discovery and JWKS when ready in memory → request context → error pages → security headers
-//   → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health → our pages → provider (issuer path)
+//   → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health → our pages
+//   → provider (issuer path)
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { join } from 'node:path';
