@@ -6,7 +6,7 @@
 // the full chain, where the document's own middleware prepares it.
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.ts';
-import { answerFromSnapshot, type PreparedDocument } from '../oidc/snapshots.ts';
+import { answerFromSnapshot, type PreparedDocument } from './snapshots.ts';
 import { newNonce, newSupportCode, requestLine } from './request-context.ts';
 import type { SetSecurityHeaders } from './security-headers.ts';
 

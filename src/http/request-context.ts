@@ -1,4 +1,5 @@
-// First middleware: gives each request an id, a CSP nonce, a language and a child logger, and logs the outcome.
+// The request's context, for everything but the documents answered first (prepared-documents.ts): an id, a CSP
+// nonce, a language and a child logger for each request, and its request line once answered.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.ts';
 import { chooseLocale, SUPPORTED_LOCALES, translator, type Translate } from './i18n.ts';

@@ -2,7 +2,7 @@
 // then answered from memory ahead of it, with an ETag, so relying parties polling it cost next to nothing.
 // Relying parties and proxies may also cache it for a few minutes (the library sends no Cache-Control of its own).
 // Error answers are neither kept nor cached.
-import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from './snapshots.ts';
+import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from '../http/snapshots.ts';
 
 const DISCOVERY_MAX_AGE_SECONDS = 300;
 

@@ -3,7 +3,7 @@
 // provider's own JWKS route stays behind this one; it only ever sees the methods this one does not answer.
 import type { JWK } from 'oidc-provider';
 import type { KeyStore } from './keys.ts';
-import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from './snapshots.ts';
+import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from '../http/snapshots.ts';
 
 /** The members a public JWK may carry; everything else (d, p, q, dp, dq, qi, oth, …) is private or unneeded. */
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const;

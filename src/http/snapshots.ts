@@ -2,7 +2,7 @@
 // Cache-Control that suits it.
 import { createHash } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import type { RequestState } from '../http/context.ts';
+import type { RequestState } from './context.ts';
 
 export interface Snapshot {
   /** Encoded once, so each answer only copies it out. */
@@ -19,7 +19,7 @@ export interface PreparedAnswer {
 
 /**
  * A document kept in memory. `ready` gives its answer for a path when one is prepared, so that it can be answered
- * ahead of everything else (http/prepared-documents.ts); `prepare`, in the full chain, builds or refreshes it and
+ * ahead of everything else (prepared-documents.ts); `prepare`, in the full chain, builds or refreshes it and
  * answers the requests that found it not ready.
  */
 export interface PreparedDocument {
