@@ -1,6 +1,6 @@
 // Signing keys shared through the database: instances starting together agree on one set; a rotation or revocation
 // interrupted at any write and run again leaves exactly one active pair; the JWKS route publishes public members
-// only, from the store, within a second.
+// only, from the store, within a second (answered first while fresh, as app.ts composes it).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import Koa from 'koa';
 import { createServer, type Server } from 'node:http';
@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { JWK } from 'oidc-provider';
 import { createKeyStore, SIGNING_KEYS, type KeyInfo, type KeyStore } from '../../src/oidc/keys.ts';
 import { JWKS_CACHE_CONTROL, jwksDocument } from '../../src/oidc/jwks-route.ts';
+import { answerPreparedDocuments } from '../../src/http/prepared-documents.ts';
+import { securityHeaderSetter } from '../../src/http/security-headers.ts';
+import { createLogger } from '../../src/log.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 
 const RETAIN = 3600;
@@ -266,8 +269,11 @@ describe('the JWKS route', () => {
     await collection().deleteMany({});
     keys = store();
     loaded = (await keys.loadJwks()).keys;
+    // Composed as app.ts composes it: answered first while the last read is fresh, else read again behind.
+    const document = jwksDocument({ issuerPath: '/oidc', keyStore: keys, loaded, now: () => clock });
     const app = new Koa();
-    app.use(jwksDocument({ issuerPath: '/oidc', keyStore: keys, loaded, now: () => clock }).prepare);
+    app.use(answerPreparedDocuments([document], securityHeaderSetter({ hsts: false }), createLogger('silent')));
+    app.use(document.prepare);
     app.use((ctx) => {
       ctx.status = 418; // what the provider would answer
     });
