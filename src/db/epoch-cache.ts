@@ -16,6 +16,7 @@
 // Changing such documents by hand in the database bypasses the epoch: restart the instances, or use the CLI.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
+import { copyDocument } from './copy.ts';
 
 /** How often an instance reads the epoch. */
 export const EPOCH_POLL_MS = 1000;
@@ -105,7 +106,7 @@ export function createEpochCache(
   async function fresh<T extends object>(id: string, load: () => Promise<T | null>): Promise<T | null> {
     const loadedUnder = generation;
     const doc = await load();
-    if (doc && generation === loadedUnder && trusted()) entries.set(id, { doc: structuredClone(doc), loadedAt: clock() });
+    if (doc && generation === loadedUnder && trusted()) entries.set(id, { doc: copyDocument(doc), loadedAt: clock() });
     return doc;
   }
 
@@ -116,7 +117,7 @@ export function createEpochCache(
         return load();
       }
       const cached = entries.get(id);
-      if (cached && clock() - cached.loadedAt < MAX_AGE_MS) return structuredClone(cached.doc as T);
+      if (cached && clock() - cached.loadedAt < MAX_AGE_MS) return copyDocument(cached.doc as T);
       return fresh(id, load);
     },
     fresh,

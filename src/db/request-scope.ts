@@ -9,10 +9,11 @@
 //   await defer(`delete:sessions:${id}`, () => sessions.deleteOne({ _id: id }));  // done at the request's end,
 //   takeDeferred('delete:sessions:');     // unless a later write of the request takes it along (one round trip)
 //
-// Values are handed out as copies (structuredClone), so a caller that changes what it got changes nothing here.
+// Values are handed out as copies (copy.ts), so a caller that changes what it got changes nothing here.
 // Outside a request scope (admin commands, background work) every call simply goes to the database.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
+import { copyDocument } from './copy.ts';
 
 interface Scope {
   /** Documents read or written in this request, by key. */
@@ -91,18 +92,18 @@ export async function remembered<T>(key: string, load: () => Promise<T>): Promis
       if (map.get(key) === entry) map.delete(key);
     });
   }
-  return structuredClone(await entry);
+  return copyDocument(await entry);
 }
 
 /** The value under `key` if this request has it already; never loads. */
 export async function peek<T>(key: string): Promise<T | undefined> {
   const entry = scope.getStore()?.docs.get(key) as Promise<T> | undefined;
-  return entry ? structuredClone(await entry) : undefined;
+  return entry ? copyDocument(await entry) : undefined;
 }
 
 /** What this request just wrote under `key` (null: it deleted it). */
 export function remember(key: string, value: unknown): void {
-  scope.getStore()?.docs.set(key, Promise.resolve(structuredClone(value)));
+  scope.getStore()?.docs.set(key, Promise.resolve(copyDocument(value)));
 }
 
 export function forget(key: string): void {
