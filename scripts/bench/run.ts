@@ -109,9 +109,8 @@ async function measure(options: BenchOptions): Promise<number> {
   for (const concurrency of options.concurrency) await runScenario(latchkey, 'latchkey', 'recovery', 'fresh', concurrency);
 
   // 3: endpoints on their own, at the highest concurrency, from a load client of their own. The browsers' client
-  // has by now run every flow, and its heap makes each answer cost it up to twice what a fresh process pays, more
-  // for a larger answer: measured from it, a 1.5 KB document against the hello-world's 11 bytes compared the
-  // client's garbage collection more than the servers.
+  // has by now run every flow, and each answer costs it up to twice what it costs a fresh process (measured per
+  // process from /proc); it was the busiest process in these windows, so its state swayed the ratios.
   const endpointClient = await start<LoadClientInfo>('endpoint load client', './load-client.ts');
   await endpointClient.call('prepare', [latchkey.info.target], 30_000);
   const rates: Rate[] = [];

@@ -53,15 +53,15 @@ describe('the caches', () => {
     database = await openTestDatabase();
     cache = createEpochCache(database.connection, 'clients');
     cache.start();
-    // Trusted once its first poll has answered.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Trusted once its first poll has answered (one read by _id).
+    await new Promise((resolve) => setTimeout(resolve, 500));
   });
   afterAll(async () => {
     cache.stop();
     await database.drop();
   });
 
-  it('a change to a document from the epoch cache does not reach the next caller', async () => {
+  it('a change to a document loaded into or served by the epoch cache does not reach the next caller', async () => {
     let loads = 0;
     const load = () => Promise.resolve((loads += 1, stored()));
     const first = await cache.find('client-1', load);
@@ -69,8 +69,10 @@ describe('the caches', () => {
     first!.payload.nested.deeper.n = 2;
     first!.createdAt.setFullYear(1999);
     const second = await cache.find('client-1', load);
-    expect(loads).toBe(1);
     expect(second).toStrictEqual(stored());
+    second!.payload.grant_types.push('implicit');
+    expect(await cache.find('client-1', load)).toStrictEqual(stored());
+    expect(loads).toBe(1);
   });
 
   it("a change to a document from the request's identity map does not reach the request's next read", async () => {
