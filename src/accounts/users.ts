@@ -45,12 +45,13 @@ export type SignInResult = { ok: true; user: User; deviceToken: string } | { ok:
 export type RevokeAccountAccess = (accountId: string) => Promise<void>;
 
 /**
- * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active and its access
- * was not revoked since. Same-second issue is allowed (token times have one-second resolution); what was issued
- * before a revocation in that same second is deleted by the revocation itself.
+ * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active, not locked down,
+ * and its access was not revoked since. Same-second issue is allowed (token times have one-second resolution); what
+ * was issued before a revocation in that same second is deleted by the revocation itself, except a sign-in whose
+ * password was checked in that second and whose browser has not yet come back for its code.
  */
-export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt'>, issuedAt: number): boolean {
-  if (user.status !== 'active') return false;
+export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'lockedDownAt'>, issuedAt: number): boolean {
+  if (user.status !== 'active' || user.lockedDownAt) return false;
   return !user.revokedAt || issuedAt >= Math.floor(new Date(user.revokedAt).getTime() / 1000);
 }
 

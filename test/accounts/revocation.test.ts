@@ -2,9 +2,9 @@
 // it is enabled: introspection, refresh, userinfo and the browser session all refuse.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser } from '../helpers/browser.ts';
+import { Browser, findForm, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { accountIndexPlaces, collectionName } from '../../src/oidc/adapter.ts';
@@ -79,4 +79,54 @@ it('refuses what was issued before a revocation even when the index missed it (t
   await server.latchkey.accounts.setStatus(user._id, 'disabled');
   await server.latchkey.accounts.setStatus(user._id, 'active');
   await expectAllDead(user, browser, tokens);
+});
+
+/**
+ * A browser whose password was accepted, stopped before following the redirect on to the authorization endpoint
+ * (where the session is made and the code issued): an attacker who knows the password can wait there.
+ */
+async function acceptedButNotFollowed(user: User): Promise<{ browser: Browser; accepted: Page }> {
+  const browser = new Browser();
+  const start = await authorizationUrl(config, redirectUri());
+  const accepted = await submitLogin(browser, await openLoginPage(browser, start.url), user.username);
+  expect(accepted.status).toBe(303);
+  expect(accepted.headers.get('location')).toContain('/oidc/auth/');
+  return { browser, accepted };
+}
+
+/** Following that redirect later: a new sign-in page instead of the relying party's callback with a code. */
+async function expectSignInAgain(browser: Browser, accepted: Page) {
+  const landed = await browser.follow(accepted, redirectUri());
+  expect(landed.url.startsWith(redirectUri())).toBe(false);
+  expect(landed.status).toBe(200);
+  expect(findForm(landed, '/login').fields).toHaveProperty('csrf');
+}
+
+it('a sign-in accepted before a password reset cannot be completed after it', async () => {
+  const user = await createUser(server);
+  const { browser, accepted } = await acceptedButNotFollowed(user);
+  // Revocation has one-second resolution and same-second issue is allowed: reset in a later second.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await server.latchkey.accounts.resetPassword(user._id, 'a brand new passphrase for recovery 42');
+  await server.latchkey.accounts.revokeAccess(user._id); // as the recovery flow's reset does
+  await expectSignInAgain(browser, accepted);
+});
+
+it('a sign-in accepted before "This wasn\'t me" cannot be completed after it', async () => {
+  const user = await createUser(server);
+  const { browser, accepted } = await acceptedButNotFollowed(user);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await server.latchkey.accounts.lockDown(user._id);
+  await expectSignInAgain(browser, accepted);
+});
+
+it('a sign-in accepted a moment ago still completes (the control for the two above)', async () => {
+  const user = await createUser(server);
+  const { browser, accepted } = await acceptedButNotFollowed(user);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const landed = await browser.follow(accepted, redirectUri());
+  // Consent first (a new client for this account), then the callback with a code.
+  const consent = findForm(landed, '/confirm');
+  const done = await browser.follow(await browser.post(consent.action, consent.fields), redirectUri());
+  expect(new URL(done.url).searchParams.get('code')).toBeTruthy();
 });
