@@ -273,8 +273,12 @@ export function createAccounts(
       }
       if (user.status !== 'active' || user.lockedDownAt) return failed();
       if (hasher.needsRehash(user.passwordHash)) {
-        await users.updateOne({ _id: user._id }, { $set: { passwordHash: await hasher.hash(password) } });
-        await changed(user._id);
+        // Only over the hash just verified: a password reset that lands while this one is hashed must not be
+        // undone by the old password's new hash. Atomic on MongoDB; on FerretDB (no atomic conditional update,
+        // and a filter beyond _id scans) it still narrows the race from an argon2 run to the write itself. Rare:
+        // once per account after the argon2 cost is raised.
+        const rehashed = await users.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash: await hasher.hash(password) } });
+        if (rehashed.modifiedCount > 0) await changed(user._id);
       }
       const deviceToken = await lockout.issueDeviceToken(user._id);
       await Promise.all([lockout.clearLockout(user._id), recordSuccess?.(user)]);
