@@ -29,7 +29,7 @@
 // (unbounded under attack) are only in the request log.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { claim, isDuplicateKey, slotsTaken, takeSlot, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, isDuplicateKey, slotsTaken, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import { sharedSecret } from '../db/secrets.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AuditEvent } from '../audit/audit.ts';
@@ -243,14 +243,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
    * race to insert it; the loser gets a duplicate key error, and its second try updates the winner's.
    */
   async function setById(id: string, fields: Record<string, unknown>): Promise<void> {
-    for (let tries = 1; ; tries += 1) {
-      try {
-        await limits.updateOne({ _id: id }, { $set: fields }, { upsert: true });
-        return;
-      } catch (error) {
-        if (!isDuplicateKey(error) || tries >= 3) throw error;
-      }
-    }
+    await upsertRetryingDuplicateKey(() => limits.updateOne({ _id: id }, { $set: fields }, { upsert: true }));
   }
 
   async function safely(what: string, task: () => unknown): Promise<void> {

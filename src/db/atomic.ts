@@ -22,6 +22,21 @@ export function isDuplicateKey(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as mongo.MongoServerError).code === DUPLICATE_KEY;
 }
 
+/**
+ * Runs an upsert by `_id` again when it fails with a duplicate key. FerretDB's upsert is a read then an insert, so
+ * two first writes of one document at once can fail that way (MongoDB retries such an upsert itself). Only for
+ * writes that are safe to repeat (upserts and replacements by `_id`), never for a claim.
+ */
+export async function upsertRetryingDuplicateKey<T>(write: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isDuplicateKey(error) || attempt >= tries) throw error;
+    }
+  }
+}
+
 /** Inserts `{_id: id}`; true for the one caller whose insert won, false for everyone else. */
 export async function claim(
   collection: Collection<ExpiringDoc>,

@@ -16,7 +16,7 @@
 //   asked for (one read instead of alias + session); the alias is the fallback.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
-import { claim, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import { defer, forget, forgetAll, peek, remember, remembered, takeDeferred } from '../db/request-scope.ts';
 import { SESSION_COOKIE_HINT } from './session-hint.ts';
 import { isOtherKindsId } from './token-ids.ts';
@@ -181,7 +181,9 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       const taken = DEFERRED_DELETES.has(model) ? takeDeferred(deletePrefix).filter((id) => id !== writtenId) : [];
       const tombstones = taken.map((id) => ({ replaceOne: { filter: { _id: id }, replacement: { expiresAt: new Date(0) } } }));
       try {
-        await db.collection<{ _id: string }>(collectionName(model)).bulkWrite([...writes, ...tombstones], { ordered: true });
+        // Every operation is an upsert or a replacement by _id, so the batch may run again: two first saves at once
+        // that both create the account's index entry (two sign-ins of one account) would otherwise fail one of them.
+        await upsertRetryingDuplicateKey(() => db.collection<{ _id: string }>(collectionName(model)).bulkWrite([...writes, ...tombstones], { ordered: true }));
       } catch (error) {
         for (const id of taken) await deferDelete(id); // still owed: tried again at the end of the request
         throw error;
