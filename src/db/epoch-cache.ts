@@ -68,7 +68,8 @@ export interface EpochCache {
 export function createEpochCache(
   connection: Connection,
   kind: CachedKind,
-  { clock = Date.now, pollMs = EPOCH_POLL_MS, trustMs = EPOCH_TRUST_MS } = {},
+  // A monotonic clock: the trust window must not stretch when the wall clock is stepped back (NTP, a resumed VM).
+  { clock = () => performance.now(), pollMs = EPOCH_POLL_MS, trustMs = EPOCH_TRUST_MS } = {},
 ): EpochCache {
   const entries = new Map<string, { doc: object; loadedAt: number }>();
   /** Bumped whenever the cache is emptied: a load that began under an older generation is not kept. */
