@@ -20,6 +20,8 @@ interface Scope {
   docs: Map<string, Promise<unknown>>;
   /** Writes put off to the end of the request, by key (see `defer`). */
   deferred: Map<string, () => Promise<unknown>>;
+  /** The run of deferred writes in progress: a second caller waits for it rather than starting its own. */
+  running?: Promise<void> | undefined;
 }
 
 const scope = new AsyncLocalStorage<Scope>();
@@ -48,11 +50,34 @@ export async function inRequestScope<T>(task: () => Promise<T>): Promise<T> {
   });
 }
 
+/**
+ * Runs every deferred write once, including any deferred meanwhile; resolves when all have landed. Callers at the
+ * same moment (oidc-provider revokes several grants at once, each forgetting all) share one run, so none goes on
+ * before a write another took has landed, and no write runs twice. A write that fails does not stop the others;
+ * the first failure is thrown once all have been tried.
+ */
 async function runDeferred(current: Scope): Promise<void> {
-  for (const [key, write] of [...current.deferred]) {
-    current.deferred.delete(key);
-    await write();
+  // Again while writes remain: some may have been deferred as a shared run was ending.
+  while (current.running || current.deferred.size > 0) {
+    current.running ??= writeDeferred(current).finally(() => {
+      current.running = undefined;
+    });
+    await current.running;
   }
+}
+
+async function writeDeferred(current: Scope): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (let next = current.deferred.entries().next(); !next.done; next = current.deferred.entries().next()) {
+    const [key, write] = next.value;
+    current.deferred.delete(key);
+    try {
+      await write();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
 
 /**

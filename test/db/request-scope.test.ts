@@ -1,0 +1,51 @@
+// Writes deferred to the end of a request (request-scope.ts): each runs once, a caller that asks for them to be done
+// goes on only once they have landed, even when another caller started them, and one that fails stops no other.
+import { expect, it } from '@jest/globals';
+import { defer, forgetAll, inRequestScope } from '../../src/db/request-scope.ts';
+
+const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+it('lets callers at the same moment go on only once every deferred write has landed, each run once', async () => {
+  const runs: string[] = [];
+  await inRequestScope(async () => {
+    await defer('delete:a', async () => {
+      await later(30);
+      runs.push('a');
+    });
+    await defer('delete:b', async () => {
+      await later(30);
+      runs.push('b');
+    });
+    // As oidc-provider revokes several grants at once, each forgetting everything the request remembered.
+    const seen = await Promise.all([forgetAll().then(() => [...runs]), forgetAll().then(() => [...runs])]);
+    expect(seen).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+  });
+  expect(runs).toEqual(['a', 'b']);
+});
+
+it('runs every deferred write when one fails, and fails the request with that error', async () => {
+  const runs: string[] = [];
+  const outcome = inRequestScope(async () => {
+    await defer('delete:a', () => Promise.reject(new Error('the database refused')));
+    await defer('delete:b', async () => void runs.push('b'));
+    return 'answered';
+  });
+  await expect(outcome).rejects.toThrow('the database refused');
+  expect(runs).toEqual(['b']);
+});
+
+it('runs a write deferred while others are being written', async () => {
+  const runs: string[] = [];
+  await inRequestScope(async () => {
+    await defer('delete:a', async () => {
+      await later(10);
+      runs.push('a');
+      await defer('delete:c', async () => void runs.push('c'));
+    });
+    await forgetAll();
+    expect(runs).toEqual(['a', 'c']);
+  });
+});
