@@ -1,0 +1,39 @@
+// The epoch cache stops trusting what it remembers once its last good poll is older than the trust window, by the
+// time that has really passed: a wall clock stepped back (NTP, a resumed VM) must not keep old copies trusted.
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { createEpochCache, EPOCH_TRUST_MS } from '../../src/db/epoch-cache.ts';
+import { openTestDatabase } from '../helpers/database.ts';
+
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
+beforeAll(async () => {
+  database = await openTestDatabase();
+});
+afterAll(() => database.drop());
+
+const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+it('reads from the database again once the trust window has passed without a poll, even with the wall clock stepped back', async () => {
+  // The wall clock as everything sees it from the start, so a cache that read it would be fooled when it steps.
+  const realNow = Date.now.bind(Date);
+  let step = 0;
+  const wallClock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + step);
+  // One poll at the start and none after it, as when the database stops answering the polls.
+  const cache = createEpochCache(database.connection, 'clients', { pollMs: 3_600_000 });
+  try {
+    cache.start();
+    await later(300);
+    let loads = 0;
+    const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
+    await cache.find('client-1', load);
+    await cache.find('client-1', load);
+    expect(loads).toBe(1); // trusted: served from memory
+
+    step = -60_000;
+    await later(EPOCH_TRUST_MS + 200);
+    await cache.find('client-1', load);
+    expect(loads).toBe(2);
+  } finally {
+    wallClock.mockRestore();
+    cache.stop();
+  }
+});
