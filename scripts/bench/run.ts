@@ -5,7 +5,8 @@
 //     show ("plain", plain-adapter.ts); each on a fresh database.
 //  2. Latchkey's password resets by email code ("Can't access your account?"), which only it has.
 //  3. Endpoints on their own: discovery and JWKS against a bare Koa hello-world, client-credentials grants and
-//     introspections (against raw findOne by _id), password sign-in POSTs (against raw argon2 verifications).
+//     introspections (against raw findOne by _id), password sign-in POSTs (against raw argon2 verifications, and
+//     against a server that does nothing but verify the password: the ceiling of that ratio here).
 //  4. A database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
 //     stay by _id, the plain adapter's lookups by payload.uid scan. The full databases are separate ones on the same
 //     server, filled before anything is measured and served by instances of their own, so that each of Latchkey's
@@ -14,7 +15,7 @@
 //     (fresh, full, fresh, full) and the ratio is of the means. The plain adapter's full windows run last.
 //
 // Processes besides this one: FerretDB, Latchkey and the two yardsticks (each fresh, and Latchkey and the plain
-// adapter again on the full databases), the Koa hello-world and the load client
+// adapter again on the full databases), the Koa hello-world, the argon2-only server and the load client
 // (the browsers, and the mail server the resets' codes arrive at), and a second load client for the endpoints;
 // each window is warmed up, measured, and then read off the servers.
 //
@@ -141,17 +142,35 @@ async function measure(options: BenchOptions): Promise<number> {
     rates.push(toRate('raw findOne by _id', concurrency, await latchkey.call('rawFindOne', { concurrency, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
   }
   const ratioRows: Ratio[] = [];
+  // The ceiling of the password ratio: a server that only verifies the password (argon2-server.ts).
+  const argon2Only = await start<{ url: string }>('argon2-only server', './argon2-server.ts', { BENCH_ARGON2: JSON.stringify(latchkey.info.argon2), BENCH_PASSWORD: latchkey.info.target.password });
+  const argon2OnlyPost: RequestSpec = {
+    url: argon2Only.info.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ login: latchkey.info.target.login, password: latchkey.info.target.password }).toString(),
+    ok: [303],
+  };
   for (const level of options.concurrency) {
-    log(`password sign-in POSTs and raw argon2 verifications, ${level} at once…`);
+    log(`password sign-in POSTs, argon2-only POSTs and raw argon2 verifications, ${level} at once…`);
     const loginPosts = (durationMs: number) => endpointClient.call<RequestsResult>('loginPosts', { target: 'latchkey', concurrency: level, durationMs }, 10 * 60_000);
+    const argon2OnlyPosts = (durationMs: number) => endpointClient.call<RequestsResult>('requests', { spec: argon2OnlyPost, concurrency: level, durationMs }, durationMs + WINDOW_SLACK_MS);
     // Warmed up like every window: the first POSTs of a run are the slowest (JIT), and at one at a time the pool of
     // 60 sign-in pages lasts only about two seconds.
-    if (warmupMs > 0) await loginPosts(warmupMs);
+    if (warmupMs > 0) {
+      await loginPosts(warmupMs);
+      await argon2OnlyPosts(warmupMs);
+    }
     for (let round = 0; round < RATE_ROUNDS; round += 1) {
       rates.push(toRate('password sign-in POST', level, await loginPosts(rateMs)));
       rates.push(toRate('raw argon2 verify', level, await latchkey.call('rawArgon2', { concurrency: level, durationMs: rateMs }, rateMs + WINDOW_SLACK_MS)));
+      rates.push(toRate('argon2-only POST', level, await argon2OnlyPosts(rateMs)));
     }
-    ratioRows.push(...rateRatio(rates, 'password sign-in POST', 'raw argon2 verify', level, 'password POST/s ÷ raw argon2 verify/s'));
+    ratioRows.push(
+      ...rateRatio(rates, 'password sign-in POST', 'raw argon2 verify', level, 'password POST/s ÷ raw argon2 verify/s'),
+      ...rateRatio(rates, 'argon2-only POST', 'raw argon2 verify', level, 'argon2-only POST/s ÷ raw argon2 verify/s (the ceiling)'),
+      ...rateRatio(rates, 'password sign-in POST', 'argon2-only POST', level, 'password POST/s ÷ argon2-only POST/s'),
+    );
   }
   for (const concurrency of options.concurrency) await runScenario(plainFull, 'plain', 'sign-in', 'full', concurrency);
 
