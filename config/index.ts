@@ -30,6 +30,11 @@ const envSchema = z.object({
   MONGODB_URI: z.string().optional(),
   /** Trust X-Forwarded-Proto/-Host/-For from a TLS-terminating proxy in front of Latchkey. */
   TRUST_PROXY: bool.default(false),
+  /**
+   * With TRUST_PROXY: how many proxies in front of Latchkey append to X-Forwarded-For. The client's address is
+   * taken that many entries from the right, so addresses a client writes into the header itself are never used.
+   */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   /** Comma-separated secrets that sign cookies, newest first. When unset, keys are generated once and kept in MongoDB. */
   COOKIE_KEYS: list.optional(),
   /** Mark cookies Secure and use the __Host- prefix. Defaults to true in production; false only for plain-http development. */
@@ -132,6 +137,8 @@ export interface Config {
   issuerPath: string;
   mongodbUri: string | undefined;
   trustProxy: boolean;
+  /** With trustProxy: the proxies that append to X-Forwarded-For (Koa's maxIpsCount). */
+  trustProxyHops: number;
   cookieKeys: string[] | undefined;
   cookieSecure: boolean;
   logLevel: Env['LOG_LEVEL'];
@@ -226,6 +233,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // A URI without a database name means Latchkey's database (the driver alone would pick "test").
     mongodbUri: e.MONGODB_URI ? withDefaultDatabase(e.MONGODB_URI) : undefined,
     trustProxy: e.TRUST_PROXY,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
     cookieKeys: e.COOKIE_KEYS,
     cookieSecure,
     logLevel: e.LOG_LEVEL,

@@ -137,6 +137,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const app = new Koa();
   app.keys = cookieKeys; // when mounted, the parent app's keys sign the provider's cookies
   app.proxy = config.trustProxy; // likewise, the parent's proxy setting decides https and client IPs
+  // The client's address is the one the last proxy appended: entries further left are the client's own to write,
+  // and taken as its address they would give each forged header a fresh per-IP budget.
+  app.maxIpsCount = config.trustProxyHops;
   app.silent = true; // errors are logged by error-page.ts with their request id
   const logo = config.brand.logoUrl;
   const setSecurityHeaders = securityHeaderSetter({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined });

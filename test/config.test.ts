@@ -61,6 +61,7 @@ describe('validation', () => {
     ['an idle timeout longer than a week', { SESSION_IDLE_TIMEOUT: String(8 * 24 * 3600) }],
     ['grants longer than two years', { TTL_GRANT: String(731 * 24 * 3600) }],
     ['client credentials tokens longer than a day', { TTL_CLIENT_CREDENTIALS: String(24 * 3600 + 1) }],
+    ['no proxy hop (the client would write its own address)', { TRUST_PROXY_HOPS: '0' }],
   ])('refuses %s, naming the variable', (_label, env) => {
     const variable = Object.keys(env)[0]!;
     expect(() => loadConfig(env)).toThrow(new RegExp(variable));
