@@ -316,4 +316,42 @@ describe("This wasn't me", () => {
     const methods = await chooseGoal(again, await identify(server, again, user.username), 'unlock');
     expect(messageIds(methods)).toContain('recover.crumb_step2');
   });
+
+  it('a flow begun before the lockdown needs the second method too: one proof leads to step 2, not to the new password', async () => {
+    const { user, alternateEmail, mobilePhone } = await userWithMethods();
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    expect(messageIds(methods)).not.toContain('recover.crumb_step2'); // one method is enough, so far
+    await server.latchkey.accounts.lockDown(user._id); // the owner follows "This wasn't me" meanwhile
+
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    const step2 = await enterCode(browser, sent, await textedCode(server, mobilePhone));
+    expect(messageIds(step2)).toEqual(expect.arrayContaining(['recover.crumb_step2', 'recover.method_email']));
+    expect(messageIds(step2)).not.toContain('recover.password_heading');
+    const passwordPage = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'email')), await emailedCode(sink, alternateEmail));
+    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
+  });
+
+  it('a lockdown while the new password is being chosen sends the flow back for a second proof; nothing changes', async () => {
+    const { user, alternateEmail, mobilePhone } = await userWithMethods();
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    const passwordPage = await enterCode(browser, sent, await textedCode(server, mobilePhone));
+    expect(messageIds(passwordPage)).toContain('recover.password_heading');
+    await server.latchkey.accounts.lockDown(user._id);
+    const before = await server.latchkey.accounts.findById(user._id);
+
+    const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.more_proof', 'recover.crumb_step2', 'recover.method_email']));
+    const after = await server.latchkey.accounts.findById(user._id);
+    expect(after!.passwordHash).toBe(before!.passwordHash);
+    expect(after!.lockedDownAt).toEqual(before!.lockedDownAt);
+    // The password page's form again (a replay) is out of date; the second proof leads on.
+    expect((await browser.post(findForm(passwordPage, '/password').action, { ...findForm(passwordPage, '/password').fields, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).status).toBe(409);
+    const again = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, refused, 'email')), await emailedCode(sink, alternateEmail));
+    expect(messageIds(again)).toContain('recover.password_heading');
+  });
 });

@@ -161,8 +161,26 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const key = Buffer.from(flow.subjectKey, 'hex');
     const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
     const subject = resolveSubject(user, key, methods, current);
-    // The number of proofs is fixed when the flow starts.
-    return { ...subject, required: flow.required };
+    // Never fewer proofs than when the flow started (a policy lowered meanwhile changes nothing here); more when the
+    // account needs more now: locked down by "This wasn't me", or made an admin, after this flow began.
+    return { ...subject, required: Math.max(flow.required, subject.required) as 1 | 2 };
+  }
+
+  /**
+   * The account a finishing step (new password, unlock) acts on, once its proofs are still enough for it now; else
+   * the page that says why nothing happened (and undefined). When the account now needs another proof, the flow
+   * goes back to verification for it.
+   */
+  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy): Promise<User | undefined> {
+    const subject = await subjectOf(flow, current);
+    if (!subject.user) {
+      await message(ctx, 'recover.expired', 410, flow);
+      return undefined;
+    }
+    if (proofsComplete(flow.verified, subject, methods)) return subject.user;
+    const back = await advance(ctx, flow, { kind: 'more_proof_needed' });
+    if (back) await showFlow(ctx, back, { notice: 'recover.more_proof' });
+    return undefined;
   }
 
   async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2]) {
@@ -412,8 +430,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return;
     const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
     const current = await policy.current();
-    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
-    if (!user) return message(ctx, 'recover.expired', 410, flow);
+    const user = await finishingAccount(ctx, flow, current);
+    if (!user) return;
     if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
     const problem = await accounts.passwordProblem(user, form.password, current);
     if (problem) return showFlow(ctx, flow, { error: problem });
@@ -431,8 +449,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return;
     await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
     const current = await policy.current();
-    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
-    if (!user) return message(ctx, 'recover.expired', 410, flow);
+    const user = await finishingAccount(ctx, flow, current);
+    if (!user) return;
     const next = await advance(ctx, flow, { kind: 'finished' });
     if (!next) return;
     await accounts.unlock(user);

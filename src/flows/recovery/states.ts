@@ -11,6 +11,8 @@
 //   verify --> unlock: proofs complete, goal unlock
 //   password --> done: new password accepted
 //   unlock --> done: unlock confirmed
+//   password --> verify: the account now needs more proofs (locked down, or made an admin, since the flow began)
+//   unlock --> verify: likewise
 //   goal --> [*]: cancel
 //   verify --> [*]: cancel
 //   password --> [*]: cancel
@@ -30,6 +32,7 @@ export type Transition =
   | { kind: 'choose_method'; method: MethodId }
   | { kind: 'code_sent'; challengeId: string }
   | { kind: 'proof_accepted'; method: MethodId; complete: boolean }
+  | { kind: 'more_proof_needed' }
   | { kind: 'finished' };
 
 /** Which state a transition may start from, and where it leads. */
@@ -44,6 +47,8 @@ export function nextState(from: FlowState, transition: Transition, goal: Goal | 
       if (from !== 'verify') return undefined;
       if (!transition.complete) return 'verify';
       return goal === 'unlock' ? 'unlock' : 'password';
+    case 'more_proof_needed':
+      return from === 'password' || from === 'unlock' ? 'verify' : undefined;
     case 'finished':
       return from === 'password' || from === 'unlock' ? 'done' : undefined;
   }

@@ -81,6 +81,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'recover.expired': 'Cette récupération a expiré ou est terminée. Recommencez.',
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
+  'recover.more_proof': 'Pour la sécurité de votre compte, nous avons besoin d’une vérification de plus avant de continuer. Rien n’a été modifié.',
   'recover.start_again': 'Recommencer',
   'recover.blocked':
     'Par sécurité, la récupération du compte est bloquée pour le moment après trop de tentatives. Réessayez demain ou contactez votre administrateur.',
