@@ -143,7 +143,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.silent = true; // errors are logged by error-page.ts with their request id
   const logo = config.brand.logoUrl;
   const setSecurityHeaders = securityHeaderSetter({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined });
-  const discovery = discoveryDocument(config.issuerPath);
+  const discovery = discoveryDocument(config.issuer, config.issuerPath);
   const publishedKeys = jwksDocument({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys }); // from the store: revocations show at once
   app.use(pinToIssuerHost(config.issuer));
   // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests

@@ -58,6 +58,16 @@ function expectNoForeignHost(page: Page) {
   expect(page.headers.get('location') ?? '').not.toContain('evil.example');
 }
 
+// First in this file: the first discovery request is the one whose answer is kept.
+it('keeps https endpoints in discovery after a first request that came without the proxy (a health check on plain http)', async () => {
+  const direct = await rawGet('/oidc/.well-known/openid-configuration', {});
+  expect(direct.status).toBe(200);
+  expect(direct.headers['cache-control']).toBeUndefined(); // not the kept answer, and not for caches
+  const proxied = JSON.parse((await rawGet('/oidc/.well-known/openid-configuration', { 'x-forwarded-proto': 'https' })).body) as Record<string, string>;
+  expect(proxied.token_endpoint).toBe(`${ISSUER}/token`);
+  expect(proxied.authorization_endpoint).toBe(`${ISSUER}/auth`);
+});
+
 it('publishes only the issuer origin in discovery, whatever Host and X-Forwarded-Host say', async () => {
   const response = await rawGet('/oidc/.well-known/openid-configuration', { host: 'evil.example', 'x-forwarded-proto': 'https', ...FORGED });
   expect(response.status).toBe(200);
