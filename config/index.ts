@@ -286,10 +286,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
     throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
   }
+  if (!production && !isLoopbackHost(issuerUrl.hostname)) {
+    // Outside production every code and link sent is readable at /dev/outbox and secrets are encrypted with a public
+    // key: an issuer on another machine's name is a deployment that forgot NODE_ENV=production.
+    throw new ConfigError(`ISSUER names ${issuerUrl.hostname}, not this machine: set NODE_ENV=production (outside production, every code sent is shown at /dev/outbox)`);
+  }
   const accentTrouble = accentProblem(config.brand.accent);
   if (accentTrouble) throw new ConfigError(accentTrouble);
   if (production) assertProductionReady(config, e);
   return config;
+}
+
+/** localhost, a name under .localhost, or a loopback address: an issuer only this machine reaches. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === '[::1]';
 }
 
 /** The development defaults production must not run with. */

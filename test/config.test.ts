@@ -68,8 +68,21 @@ describe('validation', () => {
   });
 
   it('refuses an https issuer without a trusted TLS proxy (Secure cookies could never be set)', () => {
-    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc' })).toThrow(/TRUST_PROXY/);
-    expect(loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true' }).cookieSecure).toBe(true);
+    expect(() => loadConfig({ ISSUER: 'https://localhost:8443/oidc' })).toThrow(/TRUST_PROXY/);
+    expect(loadConfig({ ISSUER: 'https://localhost:8443/oidc', TRUST_PROXY: 'true' }).cookieSecure).toBe(true);
+  });
+
+  it.each(['https://id.example.com/oidc', 'http://192.168.1.20:3000/oidc', 'http://id.example.com/oidc'])(
+    'refuses an issuer on another machine (%s) outside production, where /dev/outbox shows every code sent',
+    (issuer) => {
+      for (const env of ['development', 'test']) {
+        expect(() => loadConfig({ NODE_ENV: env, ISSUER: issuer, TRUST_PROXY: 'true' })).toThrow(/NODE_ENV=production/);
+      }
+    },
+  );
+
+  it.each(['http://localhost:3000/oidc', 'http://127.0.0.1:3000/oidc', 'http://[::1]:3000/oidc', 'https://id.localhost/oidc'])('accepts an issuer on this machine (%s) outside production', (issuer) => {
+    expect(loadConfig({ ISSUER: issuer, TRUST_PROXY: 'true' }).issuer).toBe(issuer);
   });
 
   it('names Latchkey\'s database when MONGODB_URI names none', () => {
@@ -82,12 +95,12 @@ describe('validation', () => {
   });
 
   it('refuses an https issuer with COOKIE_SECURE=false outside production too', () => {
-    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true', COOKIE_SECURE: 'false' })).toThrow(/Secure cookies/);
+    expect(() => loadConfig({ ISSUER: 'https://localhost:8443/oidc', TRUST_PROXY: 'true', COOKIE_SECURE: 'false' })).toThrow(/Secure cookies/);
   });
 
   it('turns authorization by POST on exactly when cookies are Secure, unless AUTHORIZATION_POST=false', () => {
     expect(loadConfig({}).authorizationPost).toBe(false);
-    expect(loadConfig({ ISSUER: 'https://id.example.com/oidc', TRUST_PROXY: 'true' }).authorizationPost).toBe(true);
+    expect(loadConfig({ ISSUER: 'https://localhost:8443/oidc', TRUST_PROXY: 'true' }).authorizationPost).toBe(true);
     expect(loadConfig({ ...production }).authorizationPost).toBe(true);
     expect(loadConfig({ ...production, AUTHORIZATION_POST: 'false' }).authorizationPost).toBe(false);
   });
@@ -100,7 +113,7 @@ describe('validation', () => {
   });
 
   it('refuses an issuer with a query', () => {
-    expect(() => loadConfig({ ISSUER: 'https://id.example.com/oidc?x=1' })).toThrow(/query/);
+    expect(() => loadConfig({ ISSUER: 'https://localhost:8443/oidc?x=1' })).toThrow(/query/);
   });
 });
 
