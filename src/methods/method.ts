@@ -43,8 +43,11 @@ export interface VerificationMethod {
   hint(user: User): string;
   /** A stable, plausible hint for an identifier that has no account (decoy flows), from a keyed hash. */
   decoyHint(seed: Buffer): string;
-  /** Methods that send to a phone first ask for the complete number and compare it (set for SMS). */
-  matchDestination?(user: User, typed: string, policy: RecoveryPolicy): DestinationCheck;
+  /**
+   * Methods that send to a phone first ask for the complete number and compare it (set for SMS). Without a user (a
+   * decoy) it answers as for an account whose number the typed one is not, so the answer tells nothing of accounts.
+   */
+  matchDestination?(user: User | undefined, typed: string, policy: RecoveryPolicy): DestinationCheck;
   /** Methods that send a code: how. */
   delivery?: CodeDelivery;
   /** Methods whose code the user holds (TOTP): the check, each code accepted once. */

@@ -24,14 +24,17 @@ export const smsMethod: VerificationMethod = {
   hint: (user) => maskPhone(user.securityInfo.mobilePhone!),
   decoyHint: decoyPhoneHint,
   matchDestination(user, typed, policy) {
-    const registered = user.securityInfo.mobilePhone!;
-    const country = parsePhoneNumberFromString(registered)?.country;
-    const normalized = normalizePhone(typed.trim(), country);
-    if (!normalized) return 'invalid';
-    if (normalized !== registered) return 'mismatch';
-    const code = callingCode(normalized);
-    if (policy.allowedCountryCodes.length && (!code || !policy.allowedCountryCodes.includes(code))) return 'country_refused';
-    return 'match';
+    const input = typed.trim();
+    const registered = user?.securityInfo.mobilePhone;
+    // Read in the registered number's country too, so the owner may type it as they dial it at home.
+    if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) {
+      const code = callingCode(registered);
+      return policy.allowedCountryCodes.length && (!code || !policy.allowedCountryCodes.includes(code)) ? 'country_refused' : 'match';
+    }
+    // Any other input is judged without the account (and so alike for a decoy): a complete international number
+    // is not theirs; anything else is incomplete. Judged in the account's country, a national number would say
+    // which country the registered one is in.
+    return normalizePhone(input) ? 'mismatch' : 'invalid';
   },
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),

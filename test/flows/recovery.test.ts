@@ -238,6 +238,38 @@ describe('unlock', () => {
 });
 
 describe('an unknown identifier', () => {
+  it('answers a typed phone number exactly as a real account whose number it is not', async () => {
+    await setPolicy({ methodsEnabled: ['sms'] }); // so that the decoy pretends to have a phone, like the account
+    try {
+      await phoneAnswersAlike();
+    } finally {
+      await setPolicy({});
+    }
+  });
+
+  async function phoneAnswersAlike() {
+    const user = await createUser(server);
+    await registerMethods(server, user, { mobilePhone: '+14155550142' });
+    const phonePanel = async (identifier: string) => {
+      const browser = new Browser();
+      return { browser, panel: await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, identifier), 'reset'), 'sms') };
+    };
+    const real = await phonePanel(user.username);
+    const decoy = await phonePanel(`nobody-${Date.now()}@example.org`);
+    // Garbage, too short, a national number (a real account's country must not show), another country's number,
+    // and a complete number that is not the account's.
+    for (const phone of ['abc', '12', '4155550000', '0612345678', '+33612345678', '+14155550000']) {
+      const answers = await Promise.all([real, decoy].map(({ browser, panel }) => submit(browser, panel, '/send', { phone })));
+      const alerts = answers.map((page) => ({ status: page.status, ids: messageIds(page).filter((id) => /^recover\.phone_(invalid|mismatch|country)$/.test(id)) }));
+      expect(alerts[1]).toEqual(alerts[0]);
+      expect(alerts[0]!.ids).toHaveLength(1);
+      for (const page of answers) expect(page.body).not.toMatch(/\{\w+\}/); // no placeholder left unfilled
+    }
+    // The owner may type the number as they dial it at home.
+    const sent = await submit(real.browser, real.panel, '/send', { phone: '(415) 555-0142' });
+    expect(messageIds(sent)).toContain('recover.code_sent_sms');
+  }
+
   /** The structure of a page: status, message ids, form actions with the flow id blanked, field names. */
   const shape = (page: Page) => ({
     status: page.status,

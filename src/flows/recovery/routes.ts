@@ -371,7 +371,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     if (method.matchDestination && !pending.destinationConfirmed) {
-      const check = subject.user ? method.matchDestination(subject.user, form.phone ?? '', current) : form.phone?.trim() ? 'mismatch' : 'invalid';
+      const check = method.matchDestination(subject.user, form.phone ?? '', current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
