@@ -18,6 +18,8 @@ export interface RequestState {
   brand?: Brand;
   /** A document relying parties fetch again and again (discovery, JWKS), answered from memory: logged at debug level. */
   routine?: boolean;
+  /** The path as the request line logs it, when the path itself is a secret's carrier (a link's token). */
+  loggedPath?: string;
 }
 
 export type AppContext = Context & { state: RequestState };

@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.ts';
 import { chooseLocale, SUPPORTED_LOCALES, translator, type Translate } from './i18n.ts';
 import type { Brand } from './brand.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext, RequestState } from './context.ts';
 import { pooledRandomBytes } from '../security/random-pool.ts';
 
 /** Short enough to read out on the phone, random enough to find one request in the logs. */
@@ -16,12 +16,13 @@ export function newSupportCode(): string {
 export const newNonce = () => pooledRandomBytes(16).toString('base64');
 
 /**
- * What the request line says. Only the path: query strings can carry codes and tokens. `started`: from
- * `process.hrtime.bigint()` when the request arrived.
+ * What the request line says. Only the path (query strings can carry codes and tokens), or what a route put in its
+ * place when the path carries a token (`loggedPath`). `started`: from `process.hrtime.bigint()` when the request
+ * arrived.
  */
 export function requestLine(ctx: Context, started: bigint) {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
+  return { method: ctx.method, path: (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
 }
 
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */

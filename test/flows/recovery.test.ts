@@ -342,6 +342,10 @@ describe("This wasn't me", () => {
     expect((await silent(signedIn)).get('error')).toBe('login_required');
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
     expect((await owner.post(link, findForm(asked, '/lockdown/').fields)).status).toBe(410);
+    // The link's token never reaches the log; the request lines show the path without it.
+    const token = link.slice(link.lastIndexOf('/') + 1);
+    expect(server.logs.filter((line) => line.includes(token))).toEqual([]);
+    expect(server.logs.filter((line) => line.includes('"path":"/recover/lockdown/…"')).length).toBeGreaterThanOrEqual(3);
 
     // Getting back in now takes two methods, even though the policy asks for one.
     const again = new Browser();
