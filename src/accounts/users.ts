@@ -23,6 +23,9 @@ const ALIASES = 'user_aliases';
 // Aliases never expire; the date only satisfies the shared document shape.
 const NEVER = new Date('9999-12-31T00:00:00Z');
 
+/** An id no account has: read in place of a missing account's, so that the work (and the time) is the same. */
+export const NO_ACCOUNT_ID = '\u0000no-such-user';
+
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{1,62}$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -260,7 +263,7 @@ export function createAccounts(
       if (!user) {
         // The same work as for a known user (a user read and an argon2 verification), so time tells nothing even
         // when an argon2 run takes longer than the minimum.
-        await findById('\u0000no-such-user');
+        await findById(NO_ACCOUNT_ID);
         await hasher.verifyDummy(password);
         return failed();
       }

@@ -9,6 +9,7 @@ import { Browser, findForm } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { filtersOf, isBackgroundWork } from '../helpers/commands.ts';
 
 interface Recorded {
   commandName: string;
@@ -19,35 +20,6 @@ interface Recorded {
 const commands: Recorded[] = [];
 let recording = false;
 let server: TestServer;
-
-/** The filters a command applies, by command shape (find, update, delete, findAndModify, count, aggregate…). */
-function filtersOf(name: string, command: Record<string, unknown>): unknown[] {
-  switch (name) {
-    case 'find':
-    case 'count':
-    case 'distinct':
-      return [command.filter ?? command.query ?? {}];
-    case 'update':
-      return (command.updates as { q: unknown }[]).map((u) => u.q);
-    case 'delete':
-      return (command.deletes as { q: unknown }[]).map((d) => d.q);
-    case 'findAndModify':
-      return [command.query ?? {}];
-    case 'aggregate':
-      return [command.pipeline];
-    default:
-      return [];
-  }
-}
-
-/**
- * An instance's own background work, which runs whether or not anyone signs in and may land in the recording: the
- * client cache's poll, the delivery sender's pass, and the expiry sweeper's deletes by `expiresAt`.
- */
-function isBackgroundWork(name: string, collection: string | undefined, command: Record<string, unknown>): boolean {
-  if (collection === 'cache_epochs' || collection === 'outbox' || collection === 'outbox_claims') return true;
-  return name === 'delete' && filtersOf(name, command).every((f) => typeof f === 'object' && f !== null && Object.keys(f).join() === 'expiresAt');
-}
 
 function isIdOnly(filter: unknown): boolean {
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) return false;

@@ -9,6 +9,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../../config/index.ts';
 import type { User } from '../../accounts/user-model.ts';
+import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
 import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
 import { readForm } from '../../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
@@ -159,7 +160,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   async function subjectOf(flow: FlowDoc, current: RecoveryPolicy): Promise<Subject> {
     const key = Buffer.from(flow.subjectKey, 'hex');
-    const user = flow.accountId ? await accounts.findById(flow.accountId) : null;
+    // A decoy reads too (an id no account has): its steps must cost what a real account's do.
+    const user = await accounts.findById(flow.accountId ?? NO_ACCOUNT_ID);
     const subject = resolveSubject(user, key, methods, current);
     // Never fewer proofs than when the flow started (a policy lowered meanwhile changes nothing here); more when the
     // account needs more now: locked down by "This wasn't me", or made an admin, after this flow began.
@@ -282,7 +284,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
     const key = deps.subjectKey(form.identifier);
     // The same reads for a known and an unknown identifier: the user lookup, then the account document.
-    const user = (await accounts.findByLogin(form.identifier)) ?? (await accounts.findById('\u0000no-such-user'));
+    const user = (await accounts.findByLogin(form.identifier)) ?? (await accounts.findById(NO_ACCOUNT_ID));
     const subject = resolveSubject(user, key, methods, current);
     const { flow, secret } = await flows.create({
       ...(subject.user && { accountId: subject.user._id }),
