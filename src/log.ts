@@ -126,8 +126,9 @@ function redactArguments(args: unknown[]): unknown[] {
 }
 
 /**
- * Development's terminal: one short line per event, a request as "GET /interaction/… 200 12.3 ms". Redaction has
- * already happened (it runs before any line is written, whatever the format).
+ * Development's terminal: one short line per event, a request as "GET /interaction/… 200 12.3 ms · K3JD9QXA" (the
+ * support code its page showed, so that one a person reads out can be found). Redaction has already happened (it
+ * runs before any line is written, whatever the format).
  */
 function prettyLines(destination: pino.DestinationStream | undefined): pino.DestinationStream {
   return pretty({
@@ -135,9 +136,12 @@ function prettyLines(destination: pino.DestinationStream | undefined): pino.Dest
     colorize: process.stdout.isTTY,
     translateTime: 'SYS:HH:MM:ss',
     singleLine: true,
-    ignore: 'pid,hostname,service,requestId,method,path,status,ms',
-    messageFormat: (line, messageKey) =>
-      line[messageKey] === 'request' ? `${String(line.method)} ${String(line.path)} ${String(line.status)} ${String(line.ms)} ms` : String(line[messageKey] ?? ''),
+    ignore: 'pid,hostname,service,requestId,supportCode,method,path,status,ms',
+    messageFormat: (line, messageKey) => {
+      if (line[messageKey] !== 'request') return String(line[messageKey] ?? '');
+      const code = line.supportCode ?? line.requestId;
+      return `${String(line.method)} ${String(line.path)} ${String(line.status)} ${String(line.ms)} ms${code ? ` · ${String(code)}` : ''}`;
+    },
   });
 }
 

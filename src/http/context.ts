@@ -20,6 +20,8 @@ export interface RequestState {
   routine?: boolean;
   /** The path as the request line logs it, when the path itself is a secret's carrier (a link's token). */
   loggedPath?: string;
+  /** The support code the page showed when it is not the request id (a recovery flow's): in the request line too. */
+  supportCode?: string;
 }
 
 export type AppContext = Context & { state: RequestState };

@@ -22,7 +22,8 @@ export const newNonce = () => pooledRandomBytes(16).toString('base64');
  */
 export function requestLine(ctx: Context, started: bigint) {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { method: ctx.method, path: (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
+  const { loggedPath, supportCode } = ctx.state as Partial<RequestState>;
+  return { method: ctx.method, path: loggedPath ?? ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, ...(supportCode && { supportCode }) };
 }
 
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */

@@ -1,10 +1,11 @@
 // The recovery flow cannot be skipped or replayed: posting a later step early, replaying a step, a foreign CSRF
 // token and a flow cookie from another browser are all refused, with a page that says so, and change nothing.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Browser, findForm, messageIds } from '../helpers/browser.ts';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -105,4 +106,28 @@ it('cancels: the flow ends and its steps are refused', async () => {
   expect(messageIds(cancelled)).toContain('recover.cancelled');
   expect(await flowOf(flowUrl)).toBeNull();
   expect((await browser.get(`${server.origin}${flowUrl}`)).status).toBe(410);
+});
+
+it('shows one support code on every page of a flow that has one, the one its audit events and request lines carry', async () => {
+  const shownCode = (page: Page) => /[Ss]upport code:? ([A-Z0-9]{8})\b/.exec(page.body)?.[1];
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+  const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+  const wrong = await enterCode(browser, sent, '000000');
+  expect(messageIds(wrong)).toContain('recover.code_wrong');
+  const code = shownCode(wrong);
+  expect(code).toBeDefined();
+  const cancelled = await browser.post(`${server.origin}${flowUrlOf(wrong.body)}/cancel`, { csrf: findForm(wrong, '/code').fields.csrf! });
+  expect(messageIds(cancelled)).toContain('recover.cancelled');
+  expect([shownCode(sent), shownCode(cancelled)]).toEqual([code, code]);
+  // What the helpdesk looks up with `audit list --support-code`: the whole flow, from its start to its cancel.
+  const events = await server.connection.db!.collection(AUDIT_COLLECTION).find({ supportCode: code }).toArray();
+  expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['recovery.started', 'code.sent', 'code.failed', 'recovery.cancelled']));
+  expect(new Set(events.map((e) => e.flowId)).size).toBe(1);
+  expect(server.logs.some((line) => line.includes(`"supportCode":"${code}"`))).toBe(true);
+  // Another flow has another code.
+  const other = new Browser();
+  const otherSent = await sendCode(other, await chooseMethod(other, await chooseGoal(other, await identify(server, other, user.username), 'reset'), 'email'));
+  expect(shownCode(otherSent)).toMatch(/^[A-Z0-9]{8}$/);
+  expect(shownCode(otherSent)).not.toBe(code);
 });

@@ -30,10 +30,13 @@ describe('LOG_FORMAT', () => {
   it('pretty: a request is one short line, and secrets are still redacted', async () => {
     const { lines, stream } = capture();
     const log = createLogger('info', stream, 'pretty');
-    log.info({ method: 'GET', path: '/interaction/abc', status: 200, ms: 12.3 }, 'request');
+    log.info({ method: 'GET', path: '/interaction/abc', status: 200, ms: 12.3, requestId: 'K3JD9QXA' }, 'request');
     log.info({ password: 'hunter2-secret' }, 'signed in');
+    log.info({ method: 'GET', path: '/recover/f', status: 200, ms: 1, requestId: 'K3JD9QXA', supportCode: 'FLOWCODE' }, 'request');
     await settle();
-    expect(lines[0]).toMatch(/GET \/interaction\/abc 200 12\.3 ms$/);
+    // With the support code the page showed: the request id, or the recovery flow's code.
+    expect(lines[0]).toMatch(/GET \/interaction\/abc 200 12\.3 ms · K3JD9QXA$/);
+    expect(lines[2]).toMatch(/GET \/recover\/f 200 1 ms · FLOWCODE$/);
     expect(lines[0]).not.toContain('{');
     expect(lines.join('\n')).not.toContain('hunter2-secret');
   });

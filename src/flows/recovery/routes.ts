@@ -4,6 +4,7 @@
 // Each POST reads as a checklist: CSRF → the flow of this browser → the state it expects → limits → the one
 // transition (flows/recovery/store.ts `advance`, decided by a claim) → a 303 to the flow's page. Form mistakes
 // (a wrong code, a weak password) show the same page again with a message.
+import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -103,18 +104,30 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return parsed.data;
   }
 
+  /**
+   * A flow's support code: the same on each of its pages and in each of its audit events, so that the helpdesk finds
+   * the whole flow with `audit list --support-code` (a request id names only the request that showed the page).
+   * Requests outside a flow use their request id.
+   */
+  const supportCodeOf = (flowId: string) => createHash('sha256').update(`support:${flowId}`).digest('base64url').slice(0, 8).toUpperCase().replace(/[-_]/g, 'X');
+
   function record(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
-    return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: (ctx as AppContext).state.requestId });
+    const supportCode = event.flowId ? supportCodeOf(event.flowId) : (ctx as AppContext).state.requestId;
+    return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode });
   }
 
-  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
+  /** A recovery page; one of a flow shows the flow's support code, and the request line logs it too. */
+  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200, flow?: Pick<FlowDoc, '_id'>) {
+    const state = (ctx as AppContext).state;
+    if (flow) state.supportCode = supportCodeOf(flow._id);
     ctx.status = status;
-    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: (ctx as AppContext).state.requestId, ...data });
+    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, ...data });
   }
 
   /** A page that explains where the flow ended and offers a fresh start. */
-  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid'>) {
-    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) }, status);
+  function message(ctx: Context, messageId: MessageId, status: number, flow?: Partial<Pick<FlowDoc, '_id' | 'interactionUid'>>) {
+    const data = { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) };
+    return page(ctx, 'message', data, status, flow?._id ? { _id: flow._id } : undefined);
   }
 
   const startUrl = (from?: string) => (from ? `/recover?from=${encodeURIComponent(from)}` : '/recover');
@@ -216,7 +229,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
     switch (flow.state) {
       case 'goal':
-        return page(ctx, 'goal', common, status);
+        return page(ctx, 'goal', common, status, flow);
       case 'verify': {
         const pending = flow.pending;
         const offered = offeredMethods(flow.verified, subject, methods);
@@ -233,14 +246,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
             minutes: Math.round(current.codes.lifetimeSeconds / 60),
           },
           status,
+          flow,
         );
       }
       case 'password':
-        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject), minLength: current.passwordMinLength }, status);
+        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject), minLength: current.passwordMinLength }, status, flow);
       case 'unlock':
-        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject) }, status);
+        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject) }, status, flow);
       case 'done':
-        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject), goal: flow.goal }, status);
+        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject), goal: flow.goal }, status, flow);
     }
   }
 
