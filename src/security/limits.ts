@@ -15,7 +15,7 @@ const DAY = 24 * HOUR;
 export type SendRefusal = 'limit_destination' | 'limit_account' | 'limit_ip' | 'limit_global';
 
 export interface Limits {
-  /** Takes a send from every budget it counts against; the first one exhausted refuses. */
+  /** Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses. */
   allowSend(input: { accountKey: string; destination: string; ip: string }, policy: RecoveryPolicy): Promise<{ allowed: true } | { allowed: false; reason: SendRefusal }>;
   /** One code entered for this account (counted before the code is compared). */
   allowProofAttempt(accountKey: string, policy: RecoveryPolicy): Promise<boolean>;
@@ -37,11 +37,13 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   return {
     allow,
     async allowSend({ accountKey, destination, ip }, { limits }) {
+      // The sender's own budget first: a send it refuses takes nothing from anyone else's, so an address that has
+      // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
       const budgets: Array<[SendRefusal, string, string, number, number]> = [
+        ['limit_ip', 'send-ip', ip, limits.perIpHour, HOUR],
+        ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
         ['limit_destination', 'send-dest-10m', destination, limits.perDestination10Min, 10 * MINUTE],
         ['limit_destination', 'send-dest-1h', destination, limits.perDestinationHour, HOUR],
-        ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
-        ['limit_ip', 'send-ip', ip, limits.perIpHour, HOUR],
         ['limit_global', 'send-global', 'all', limits.globalPerHour, HOUR],
       ];
       for (const [reason, name, key, limit, window] of budgets) {

@@ -1,14 +1,15 @@
 // Behind the TLS proxy production requires (TRUST_PROXY=true): the client's address is the one the proxy appended
-// to X-Forwarded-For, so entries a client writes into the header itself buy it no fresh per-IP budget.
+// to X-Forwarded-For, so entries a client writes into the header itself buy it no fresh per-IP budget; and an
+// address that has used its send budget spends nobody else's.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Browser, messageIds } from '../helpers/browser.ts';
+import { Browser, findForm, messageIds } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, identify } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode } from '../helpers/recovery.ts';
 
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, TRUST_PROXY: 'true' });
-  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1 } });
 });
 afterAll(() => server.close());
 
@@ -16,6 +17,7 @@ afterAll(() => server.close());
 const through = (forwardedFor: string) => new Browser({ publicOrigin: server.origin, serverOrigin: server.origin, headers: { 'x-forwarded-for': forwardedFor } });
 
 it('counts recovery starts per address the proxy saw, whatever the client wrote before it', async () => {
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1 } });
   const first = await identify(server, through('198.51.100.1, 192.0.2.10'), 'someone@example.org');
   expect(first.status).toBe(200);
   expect(messageIds(first)).not.toContain('recover.too_many');
@@ -26,4 +28,24 @@ it('counts recovery starts per address the proxy saw, whatever the client wrote 
   // Another client, as the proxy saw it, has its own budget.
   const other = await identify(server, through('198.51.100.1, 192.0.2.11'), 'someone@example.org');
   expect(other.status).toBe(200);
+});
+
+it("refuses an address over its send budget without spending the account's or the mailbox's", async () => {
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 50, perIpHour: 1, perDestination10Min: 2, perDestinationHour: 5, perAccountHour: 10 } });
+  const user = await createUser(server);
+  const mailbox = `alt-${user.username}@example.net`;
+  await registerMethods(server, user, { alternateEmail: mailbox });
+  const mailsTo = async () => (await outbox(server)).filter((m) => m.to === mailbox).length;
+  const codeSent = async (browser: Browser) => sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'email'));
+
+  // Someone at one address sends a code, then presses "Try again" over and over: refused after the first.
+  const someone = through('198.51.100.7, 192.0.2.20');
+  let page = await codeSent(someone);
+  for (let i = 0; i < 3; i += 1) page = await someone.follow(await someone.post(findForm(page, '/code').action.replace(/\/code$/, '/resend'), findForm(page, '/code').fields));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await mailsTo()).toBe(1);
+  // The owner, elsewhere, still gets the mailbox's second code of these ten minutes.
+  await codeSent(through('203.0.113.8, 192.0.2.21'));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await mailsTo()).toBe(2);
 });
