@@ -365,8 +365,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (next) seeFlow(ctx, next);
   });
 
-  /** Sends (or, for a decoy or a refused send, pretends to send) a new code for the pending method. */
-  async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy) {
+  /**
+   * Sends (or, for a decoy or a refused send, pretends to send) a new code for the pending method. `allowed`: the
+   * limits let it go (a decoy's too, though nothing is sent).
+   */
+  async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<{ challengeId: string; allowed: boolean }> {
     const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds);
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
     const allowed = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
@@ -380,7 +383,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     } else {
       await record(ctx, { type: 'code.sent', ...base, reason: 'decoy' });
     }
-    return challenge.id;
+    return { challengeId: challenge.id, allowed: allowed.allowed };
   }
 
   async function send(ctx: Context, resend: boolean) {
@@ -400,8 +403,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         return showFlow(ctx, flow, { error, phone: form.phone ?? '' });
       }
     }
-    if (pending.challengeId) await challenges.discard(pending.challengeId);
-    const challengeId = await sendCode(ctx, flow, subject, method, current);
+    const sent = await sendCode(ctx, flow, subject, method, current);
+    // Only a code that went out replaces the one before: after a refused "Try again" the earlier code, perhaps still
+    // on its way, keeps working.
+    const [challengeId, dropped] = sent.allowed || !pending.challengeId ? [sent.challengeId, pending.challengeId] : [pending.challengeId, sent.challengeId];
+    if (dropped) await challenges.discard(dropped);
     const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId } });
     if (next) seeFlow(ctx, next);
   }
