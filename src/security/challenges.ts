@@ -19,7 +19,7 @@ export type ChallengeCheck = 'accepted' | 'wrong' | 'expired';
 
 export interface Challenges {
   /** A new challenge and its code (to send; never stored in clear). */
-  create(purpose: string, digits: number, lifetimeSeconds: number): Promise<{ id: string; code: string }>;
+  create(purpose: string, digits: number, lifetimeSeconds: number): Promise<{ id: string; code: string; expiresAt: Date }>;
   /**
    * Compares `input` with the challenge's code. The caller has already taken the try from its budgets.
    * `expired` also covers a challenge already used or replaced.
@@ -37,8 +37,9 @@ export function createChallenges(connection: Connection, hashKey: string, clock:
     async create(purpose, digits, lifetimeSeconds) {
       const id = randomBytes(16).toString('base64url');
       const code = generateCode(digits);
-      await docs.insertOne({ _id: id, purpose, codeHash: hash(id, code), expiresAt: new Date(clock() + lifetimeSeconds * 1000) });
-      return { id, code };
+      const expiresAt = new Date(clock() + lifetimeSeconds * 1000);
+      await docs.insertOne({ _id: id, purpose, codeHash: hash(id, code), expiresAt });
+      return { id, code, expiresAt };
     },
 
     async check(id, purpose, input) {

@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
+import { OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
 
 let server: TestServer;
 let offset = 0;
@@ -46,10 +47,13 @@ async function atSmsCode(user: User, phone: string): Promise<{ browser: Browser;
 const auditCount = (filter: Record<string, unknown>) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments(filter);
 const textsTo = async (phone: string) => (await outbox(server)).filter((m) => m.to === phone).length;
 
-it('refuses an expired code', async () => {
+it('refuses an expired code, and would not have sent it once expired', async () => {
   const { user, phone } = await userWithPhone();
   const { browser, page } = await atSmsCode(user, phone);
   const code = await textedCode(server, phone);
+  // Had the provider been down for longer than the code lives, the message would not have gone out late.
+  const stored = (await server.connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION).findOne({ to: phone }))!;
+  expect(stored.sendBefore.getTime() - stored.createdAt.getTime()).toBeLessThanOrEqual(10 * 60_000 + 1000);
   offset = 11 * 60_000; // codes live 10 minutes
   const late = await enterCode(browser, page, code);
   expect(messageIds(late)).toContain('recover.code_expired');

@@ -59,7 +59,8 @@ export interface RecoveryDeps {
   challenges: Challenges;
   limits: Limits;
   captcha: CaptchaService;
-  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string }): Promise<unknown>;
+  /** `sendBefore`: a message that could not go out by then is not sent at all (a code that has expired). */
+  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string; sendBefore?: Date }): Promise<unknown>;
   notifier: Notifier;
   lockdowns: Lockdowns;
   audit: AuditLog;
@@ -378,7 +379,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
     } else if (subject.user) {
       const t = (ctx as AppContext).state.t;
-      await deps.enqueue(method.delivery!.compose(challenge.code, destination.to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) }));
+      const message = method.delivery!.compose(challenge.code, destination.to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
+      // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
+      await deps.enqueue({ ...message, sendBefore: challenge.expiresAt });
       await record(ctx, { type: 'code.sent', ...base });
     } else {
       await record(ctx, { type: 'code.sent', ...base, reason: 'decoy' });
