@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import type { TestServer } from './server.ts';
 import type { ClientInput, ClientMetadata } from '../../src/admin/clients.ts';
-import type { User } from '../../src/accounts/user-model.ts';
+import type { Role, User } from '../../src/accounts/user-model.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 
-export async function createUser(server: TestServer, overrides: Partial<{ username: string; email: string; name: string; password: string }> = {}): Promise<User> {
+export async function createUser(server: TestServer, overrides: Partial<{ username: string; email: string; name: string; password: string; roles: Role[] }> = {}): Promise<User> {
   const tag = randomBytes(4).toString('hex');
   return server.latchkey.accounts.create({
     username: `user${tag}`,

@@ -207,12 +207,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   // ---- rendering -----------------------------------------------------------------------------------------------
 
-  function breadcrumb(flow: FlowDoc, subject: Subject) {
+  function breadcrumb(flow: FlowDoc, subject: Subject, current: RecoveryPolicy) {
     const verified = flow.verified.length;
     // Two verification steps when the policy asks for two, when two were taken, or when the proof taken (or the
-    // one being taken) cannot finish alone (a mailbox, for an account that has a phone or an authenticator).
+    // one being taken) cannot finish alone (a mailbox, for an account that has a phone or an authenticator). An
+    // account that needs two whatever the policy says (an admin, a locked-down account) shows it only once its first
+    // proof is in: before that, a decoy (which never gets past one) must look the same.
     const upcoming = flow.pending && verified === 0 ? [flow.pending.method] : flow.verified;
-    const twoSteps = subject.required === 2 || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, subject, methods));
+    const twoSteps =
+      current.methodsRequired === 2 || (subject.required === 2 && verified >= 1) || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, subject, methods));
     const done = verified;
     const crumbs: Array<{ id: MessageId; state: 'done' | 'current' | 'todo' }> = [
       { id: 'recover.crumb_step1', state: done >= 1 ? 'done' : flow.state === 'verify' ? 'current' : 'todo' },
@@ -239,7 +242,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
           'verify',
           {
             ...common,
-            crumbs: breadcrumb(flow, subject),
+            crumbs: breadcrumb(flow, subject, current),
             step: flow.verified.length + 1,
             goal: flow.goal,
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
@@ -251,11 +254,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         );
       }
       case 'password':
-        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject), minLength: current.passwordMinLength }, status, flow);
+        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength }, status, flow);
       case 'unlock':
-        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject) }, status, flow);
+        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status, flow);
       case 'done':
-        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject), goal: flow.goal }, status, flow);
+        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject, current), goal: flow.goal }, status, flow);
     }
   }
 

@@ -24,9 +24,12 @@ export function accountKey(subject: Pick<Subject, 'user' | 'key'>): string {
 
 function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id));
-  // Each enabled method is "registered" by a bit of the hash, then enough are added to meet the requirement.
-  const chosen = enabled.filter((m, i) => i === 0 || key[8 + i]! % 2 === 0);
-  for (const m of enabled) if (chosen.length < policy.methodsRequired && !chosen.includes(m)) chosen.push(m);
+  // Any mix a real account may have registered: each enabled method by a bit of the hash (one chosen by the hash
+  // when no bit is set), then enough added to meet the requirement, kept in the policy's order.
+  const picked = new Set(enabled.filter((m, i) => key[8 + i]! % 2 === 0));
+  if (picked.size === 0 && enabled.length > 0) picked.add(enabled[key[7]! % enabled.length]!);
+  for (const m of enabled) if (picked.size < policy.methodsRequired) picked.add(m);
+  const chosen = enabled.filter((m) => picked.has(m));
   return {
     key,
     registered: chosen.map((m) => m.id),
