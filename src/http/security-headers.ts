@@ -23,7 +23,10 @@ export function securityHeaderSetter({ hsts, imageOrigin }: { hsts: boolean; ima
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'no-referrer',
-    'Cross-Origin-Opener-Policy': 'same-origin',
+    // Not same-origin (nor same-origin-allow-popups): an application that signs in within a popup (oidc-client-ts's
+    // signinPopup and the like) needs the popup, back at its callback, to reach window.opener, and either value on
+    // our pages cuts that link for good. Framing is refused above; test/browser/sign-in.test.ts walks the popup.
+    'Cross-Origin-Opener-Policy': 'unsafe-none',
     'Cross-Origin-Resource-Policy': 'same-origin',
     'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     ...(hsts && { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }),

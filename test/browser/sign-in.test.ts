@@ -137,3 +137,22 @@ it('shows the password on request under our real CSP (the page script carries th
   expect(cspErrors).toEqual([]);
   await context.close();
 }, 60_000);
+
+it('signs in within a popup the application opened: the popup can still talk to its opener when it is back', async () => {
+  // Single-page applications sign in this way (oidc-client-ts signinPopup and the like): the popup goes through our
+  // pages and, back at the application's callback, hands the result to window.opener. A Cross-Origin-Opener-Policy
+  // of same-origin on our pages would cut that link for good.
+  const context = await browser.newContext({ locale: 'en-US' });
+  const app = await context.newPage();
+  await app.goto(`${rpOrigin}/`);
+  const [popup] = await Promise.all([context.waitForEvent('page'), app.evaluate(() => void window.open('/login', 'sign-in', 'popup'))]);
+  await popup!.getByLabel('Email or username').fill(user.email);
+  await popup!.getByLabel('Password').fill(PASSWORD);
+  await popup!.getByRole('button', { name: 'Sign in' }).click();
+  const allow = popup!.getByRole('button', { name: 'Allow' });
+  // Consent was given in the first test; the popup may go straight back.
+  await Promise.race([allow.waitFor().then(() => allow.click()).catch(() => {}), popup!.waitForURL(`${rpOrigin}/`)]);
+  await popup!.waitForURL(`${rpOrigin}/`);
+  expect(await popup!.evaluate(() => window.opener !== null && window.opener.location.origin === window.location.origin)).toBe(true);
+  await context.close();
+}, 60_000);
