@@ -7,6 +7,7 @@ import { readPassword } from './password-input.ts';
 import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { securityInfoCommands } from './security-info-commands.ts';
+import { createAuditLog } from '../audit/audit.ts';
 
 
 function describe(user: User): string[] {
@@ -128,9 +129,43 @@ const setRole = defineCommand({
   },
 });
 
+const setPassword = defineCommand({
+  name: 'set-password',
+  summary:
+    "Sets a new password for a user (an administrator's reset): the old one stops working, every session, grant,\n" +
+    'access token and refresh token of the account is revoked at once, and a lockout or a "This wasn\'t me" lockdown ends.',
+  arg: 'id-or-login',
+  options: {
+    'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
+  },
+  details: [
+    "The same rules as everywhere: at least the policy's passwordMinLength characters, not a common password, not",
+    "built from the user's names and addresses. The user is not told by email: tell them yourself (a recovery through",
+    '"Can\'t access your account?" is the way that needs no administrator). Recorded in the audit log (password.reset, admin).',
+    '',
+    'Example:',
+    '  npm run admin -- users set-password ada --password-stdin',
+  ].join('\n'),
+  async run({ arg, values, out, io, session }) {
+    if (!values['password-stdin']) throw new UsageError('give --password-stdin: the password is read from standard input (a prompt at a terminal)');
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    const password = await readPassword(io.stdin, io.stderr);
+    await users.resetPassword(user._id, password); // the rules, the new hash, the lockout cleared
+    await users.revokeAccess(user._id);
+    await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
+    await createAuditLog(await session.connection()).record({ type: 'password.reset', accountId: user._id, reason: 'admin' });
+    out.result({ id: user._id, username: user.username, passwordSet: true }, () => [
+      `The password of ${user.username} is set. Every session and token of the account is revoked; tell them the new password.`,
+    ]);
+  },
+});
+
 const unlock = defineCommand({
   name: 'unlock',
-  summary: "Ends a user's sign-in lockout: forgets every failed sign-in, for every browser. The password stays.",
+  summary:
+    "Ends a user's sign-in lockout (forgets every failed sign-in, for every browser) and a \"This wasn't me\" lockdown.\n" +
+    'The password stays: after a lockdown (the password may be known to someone else), set-password is what to use.',
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
@@ -150,6 +185,6 @@ const unlock = defineCommand({
 
 export const usersArea: Area = {
   name: 'users',
-  summary: 'Create, list, disable, enable and unlock user accounts; grant the admin role',
-  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), unlock, setRole, ...securityInfoCommands],
+  summary: 'Create, list, disable, enable and unlock user accounts, set their passwords; grant the admin role',
+  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setPassword, unlock, setRole, ...securityInfoCommands],
 };

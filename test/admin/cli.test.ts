@@ -279,6 +279,26 @@ describe('users', () => {
       await policies.save({});
     }
   });
+
+  it("set-password: the new password works at once, the old one and every token issued before stop, and it is audited", async () => {
+    const tokens = await signIn();
+    const newPassword = 'a new passphrase from the helpdesk';
+    const short = await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: 'fourteen chars\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('at least 15 characters');
+    expect((await server.latchkey.accounts.signIn('grace', PASSWORD)).ok).toBe(true); // refused: nothing changed
+
+    const run = await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: `${newPassword}\n` });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('The password of grace is set');
+    expect(messageIds(await submitPassword(PASSWORD))).toContain('login.invalid');
+    expect((await submitPassword(newPassword)).status).toBe(303);
+    await expect(client.fetchUserInfo(config, tokens.access_token, user.id)).rejects.toMatchObject({ status: 401 });
+    const events = await adminJson<Array<{ type: string; reason?: string }>>(['audit', 'list', '--account', 'grace', '--type', 'password.reset']);
+    expect(events[0]).toMatchObject({ type: 'password.reset', reason: 'admin' });
+    // Back to the file's password for whatever runs next.
+    expect((await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
+  });
 });
 
 describe('keys', () => {
