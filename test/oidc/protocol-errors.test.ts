@@ -134,6 +134,20 @@ describe('authorization code reuse', () => {
   });
 });
 
+describe('sign-in page', () => {
+  it('has a Cancel that returns access_denied to the RP, without sending the typed password', async () => {
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri);
+    const login = await openLoginPage(browser, start.url);
+    const cancel = findForm(login, '/abort');
+    expect(Object.keys(cancel.fields)).toEqual(['csrf']);
+    const back = await browser.follow(await browser.post(cancel.action, cancel.fields), redirectUri);
+    const result = new URL(back.url);
+    expect(result.searchParams.get('error')).toBe('access_denied');
+    expect(result.searchParams.get('state')).toBe(start.state);
+  });
+});
+
 describe('consent', () => {
   it('names the client and the scopes in words, and Cancel returns access_denied to the RP', async () => {
     const browser = new Browser();

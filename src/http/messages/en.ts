@@ -27,6 +27,7 @@ const core = {
   'login.missing': 'Enter your email or username and your password.',
   'login.show_password': 'Show password',
   'login.hide_password': 'Hide password',
+  'login.cancel': 'Cancel',
   'home.title': '{app} sign-in service',
   'home.intro': 'This server signs people in to the applications that use it (an OpenID Connect provider). Open one of those applications to sign in.',
   'home.issuer': 'Issuer: {issuer}',

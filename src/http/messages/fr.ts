@@ -30,6 +30,7 @@ export const fr: Catalogue = {
   'login.missing': 'Saisissez votre e-mail ou nom d’utilisateur et votre mot de passe.',
   'login.show_password': 'Afficher le mot de passe',
   'login.hide_password': 'Masquer le mot de passe',
+  'login.cancel': 'Annuler',
   'home.title': 'Service de connexion {app}',
   'home.intro': 'Ce serveur connecte les personnes aux applications qui l’utilisent (un fournisseur OpenID Connect). Ouvrez l’une de ces applications pour vous connecter.',
   'home.issuer': 'Émetteur : {issuer}',
