@@ -30,5 +30,5 @@ export async function demoInfo(env: NodeJS.ProcessEnv = process.env): Promise<st
   // The same rule as at start: the demo user and client exist on the local development database (or when asked).
   const seeded = config.env === 'development' && (!env.MONGODB_URI || env.DEMO_SEED === 'true');
   const seed = seeded ? { clientId: DEMO.clientId, clientSecret: '', createdClient: false, createdUser: false } : undefined;
-  return welcomeText(config, seed, { url, running: await answers(`${url}/`) });
+  return welcomeText(config, seed, { url, running: await answers(`${url}/`) }, { reprint: true });
 }

@@ -66,17 +66,20 @@ export function demoRpUris(origin: string): { redirectUri: string; postLogoutRed
   return { redirectUri: `${origin}/callback`, postLogoutRedirectUri: `${origin}/` };
 }
 
+/** What to do when host:port is taken: often Latchkey itself, started in another terminal. */
+function portInUse(host: string, port: number, setting: string): StartError {
+  return new StartError(
+    `port ${port} on ${host} is already in use (another \`npm start\` or \`npm run demo\`? \`npm run demo -- --info\` says what runs): stop it, or choose another port with ${setting}=<port>`,
+  );
+}
+
 /** Fails early, with a clear message, when something already listens on host:port (used before starting anything). */
 export async function assertPortFree(host: string, port: number, setting: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolvePort, reject) => {
     const probe = createServer();
     probe.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new StartError(`port ${port} on ${host} is already in use: stop what runs there, or choose another with ${setting}=<port>`)
-          : error,
-      );
+      reject(error.code === 'EADDRINUSE' ? portInUse(host, port, setting) : error);
     });
     probe.listen(port, host, () => probe.close(() => resolvePort()));
   });
@@ -115,7 +118,7 @@ export async function startLatchkey(
   } catch (error) {
     await localDb?.stop();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new StartError(`port ${config.port} on ${config.host} is already in use: stop what runs there, or choose another with PORT=<port>`);
+      throw portInUse(config.host, config.port, 'PORT');
     }
     throw error;
   }
@@ -195,7 +198,7 @@ export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>
 }
 
 /** The lines printed once everything is up: where to go and how to sign in. */
-export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp: { url: string; running: boolean }): string {
+export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp: { url: string; running: boolean }, { reprint = false } = {}): string {
   const lines = [
     '',
     `Latchkey is running (${config.env}).`,
@@ -210,7 +213,7 @@ export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp:
       '',
       `Demo user${seed.createdUser ? ' (created now)' : ''}, for development only: this password is public.`,
       `  username ${DEMO.username}  or  email ${DEMO.email}`,
-      `  password ${DEMO.password}`,
+      `  password ${DEMO.password}  (changed in a recovery? \`npm run admin -- users set-password demo --password-stdin\`)`,
       `  to try "Can't access your account?": the CAPTCHA picture and audio, then codes sent to ${DEMO.alternateEmail}`,
       `  and ${DEMO.mobilePhone} appear at ${new URL(config.issuer).origin}/dev/outbox; authenticator codes: add the`,
       `  public demo seed ${DEMO.totpSecret} to any authenticator app (otpauth://totp/Latchkey:demo?secret=${DEMO.totpSecret}).`,
@@ -220,7 +223,8 @@ export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp:
     // The secret is shown once, when it is created; afterwards it stays in the database only.
     if (seed.createdClient) lines.push(`  client_secret ${seed.clientSecret}  (created now, shown once)`);
   }
-  lines.push('', 'Ctrl-C stops it. `npm run demo -- --info` prints this again.', '');
+  // Printed again (--info) by a process that runs nothing: what stops Latchkey is the terminal that started it.
+  lines.push('', reprint ? 'Ctrl-C in the terminal that started it stops it.' : 'Ctrl-C stops it. `npm run demo -- --info` prints this again.', '');
   return lines.join('\n');
 }
 

@@ -35,7 +35,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
-  log.info({ url, issuer: config.issuer }, 'latchkey listening');
+  // The socket's address, not a link: pages and cookies belong to the issuer's host (localhost in development).
+  log.info({ listen: `${config.host}:${port}`, issuer: config.issuer }, 'latchkey listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

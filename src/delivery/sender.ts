@@ -15,6 +15,7 @@
 import type { Connection } from 'mongoose';
 import type { Logger } from '../log.ts';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { asDeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from './outbox.ts';
 
@@ -170,15 +171,25 @@ export function createSender({
     timer.unref(); // never what keeps a process alive
   }
 
+  /** Whether the last pass found the database unreachable: an outage is one warning, not a stack trace a second. */
+  let unreachable = false;
+
+  function passFailed(error: unknown): void {
+    // After stop() the database may be closing under the pass: that is shutdown, not an incident.
+    if (!running) return log.debug({ err: error }, 'delivery pass cut short by shutdown');
+    if (!isDatabaseUnavailable(error)) return log.error({ err: error }, 'delivery pass failed');
+    if (!unreachable) log.warn({ error: (error as Error).name }, 'delivery paused: the database cannot be reached; trying again');
+    unreachable = true;
+  }
+
   function tick(): void {
     timer = undefined;
     more = false;
     inFlight = runOnce()
-      .then(
-        () => undefined,
-        // After stop() the database may be closing under the pass: that is shutdown, not an incident.
-        (error: unknown) => (running ? log.error({ err: error }, 'delivery pass failed') : log.debug({ err: error }, 'delivery pass cut short by shutdown')),
-      )
+      .then(() => {
+        if (unreachable) log.info('delivery resumed: the database answers again');
+        unreachable = false;
+      }, passFailed)
       .finally(() => {
         inFlight = undefined;
         if (running) schedule(more ? 0 : intervalMs);

@@ -66,4 +66,9 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   const callback = await signInAndConsent(again, start, user.username, redirectUri);
   const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
   expect(tokens.claims()?.sub).toBe(user._id);
+
+  // The background sender met the outage too: one warning and one line when it was over, not a stack every second.
+  await waitFor(() => server.logs.find((line) => line.includes('delivery resumed')), 'the sender to resume');
+  expect(server.logs.filter((line) => line.includes('delivery paused'))).toHaveLength(1);
+  expect(server.logs.filter((line) => line.includes('delivery pass failed'))).toEqual([]);
 }, 120_000);

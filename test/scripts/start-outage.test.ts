@@ -153,6 +153,7 @@ it('says when its database dies, answers 503 meanwhile, brings it back, and a se
   expect(info.status).toBe(0);
   expect(info.stdout).toContain(`Issuer:     http://localhost:${portB}/oidc`);
   expect(info.stdout).toContain(`password ${DEMO.password}`);
+  expect(info.stdout).toContain('Ctrl-C in the terminal that started it stops it.'); // it runs nothing itself
   expect(info.stdout).not.toContain(secret);
   const nothing = spawnSync('npm', ['run', '--silent', 'demo', '--', '--info'], { cwd: ROOT, env: env(portA), encoding: 'utf8', timeout: 30_000 });
   expect(nothing.status).toBe(1);

@@ -76,6 +76,7 @@ export const recoveryEn = {
   'recover.done_reset_body': 'You can now sign in with your new password. For your safety, you have been signed out everywhere.',
   'recover.done_unlock_body': 'You can now sign in with your password.',
   'recover.sign_in': 'Sign in',
+  'recover.done_no_app': 'Go back to the application you were signing in to, and sign in there.',
 
   'recover.expired': 'This recovery has expired or was finished. Start again.',
   'recover.out_of_date': 'This page was out of date, so nothing was changed. Here is where you are now.',
@@ -94,7 +95,7 @@ export const recoveryEn = {
   'lockdown.invalid': 'This link has expired or was already used.',
 
   'notice.code_email_subject': 'Your verification code',
-  'notice.code_email_body': 'Your verification code is {code}. It expires in {minutes} minutes. If you did not ask for it, ignore this message; nobody can use it without your password recovery page.',
+  'notice.code_email_body': 'Your verification code is {code}. It expires in {minutes} minutes. If you did not ask for it, ignore this message: nothing changes in your account.',
   'notice.code_sms_body': 'Your verification code is {code}. It expires in {minutes} minutes.',
   'notice.reset_subject': 'Your password was reset',
   'notice.reset_body': 'The password of your account {account} was reset on {time}. Everyone signed in to it was signed out.',

@@ -78,6 +78,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.done_reset_body': 'Vous pouvez vous connecter avec votre nouveau mot de passe. Par sécurité, vous avez été déconnecté partout.',
   'recover.done_unlock_body': 'Vous pouvez vous connecter avec votre mot de passe.',
   'recover.sign_in': 'Se connecter',
+  'recover.done_no_app': 'Revenez à l’application à laquelle vous vouliez vous connecter, et connectez-vous-y.',
 
   'recover.expired': 'Cette récupération a expiré ou est terminée. Recommencez.',
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
@@ -96,7 +97,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'lockdown.invalid': 'Ce lien a expiré ou a déjà été utilisé.',
 
   'notice.code_email_subject': 'Votre code de vérification',
-  'notice.code_email_body': 'Votre code de vérification est {code}. Il expire dans {minutes} minutes. Si vous ne l’avez pas demandé, ignorez ce message.',
+  'notice.code_email_body': 'Votre code de vérification est {code}. Il expire dans {minutes} minutes. Si vous ne l’avez pas demandé, ignorez ce message : rien ne change dans votre compte.',
   'notice.code_sms_body': 'Votre code de vérification est {code}. Il expire dans {minutes} minutes.',
   'notice.reset_subject': 'Votre mot de passe a été réinitialisé',
   'notice.reset_body': 'Le mot de passe de votre compte {account} a été réinitialisé le {time}. Toutes les sessions ont été fermées.',
