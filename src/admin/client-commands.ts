@@ -66,7 +66,8 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['grant types', client.grant_types.join(', ')],
     ['auth method', client.token_endpoint_auth_method],
     ['first party', yesNo(client.first_party)],
-    ['PKCE required', yesNo(client.pkce_required !== false)],
+    // PKCE guards an authorization code: a client that never gets one has nothing for it to guard.
+    ['PKCE required', client.grant_types.includes('authorization_code') ? yesNo(client.pkce_required !== false) : 'not applicable (no authorization code)'],
     ['ID token alg', client.id_token_signed_response_alg ?? 'ES256'],
     ['registered', isoDate(client.client_id_issued_at * 1000)],
   ]);

@@ -12,7 +12,8 @@ import { accounts } from './accounts-session.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-function methodsOf(user: User) {
+/** The verification methods a user has registered, as `users show` and `set-methods` print them. */
+export function methodsOf(user: User) {
   const info = user.securityInfo ?? {};
   return {
     alternateEmail: info.alternateEmail ?? null,

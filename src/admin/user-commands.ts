@@ -6,7 +6,7 @@ import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
 import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
-import { securityInfoCommands } from './security-info-commands.ts';
+import { methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { createAuditLog } from '../audit/audit.ts';
 
 
@@ -83,11 +83,23 @@ const list = defineCommand({
 
 const show = defineCommand({
   name: 'show',
-  summary: 'Shows one user, named by id, username or email.',
+  summary: 'Shows one user, named by id, username or email, with the verification methods they can recover with.',
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
-    printUser(out, await findUser(await accounts(session), arg));
+    const user = await findUser(await accounts(session), arg);
+    const methods = methodsOf(user);
+    const lockedDownAt = user.lockedDownAt ? isoDate(user.lockedDownAt) : undefined;
+    out.result({ ...userView(user), methods, ...(lockedDownAt && { lockedDownAt }) }, () => [
+      ...describe(user),
+      ...fields([
+        ['alternate email', methods.alternateEmail ?? '(none)'],
+        ['mobile phone', methods.mobilePhone ?? '(none)'],
+        ['office phone', methods.officePhone ?? '(none)'],
+        ['authenticator', methods.authenticator ? 'registered' : '(none)'],
+        ...(lockedDownAt ? [['locked down', `${lockedDownAt} ("This wasn't me"; set-password or unlock ends it)`] as [string, string]] : []),
+      ]),
+    ]);
   },
 });
 

@@ -96,7 +96,10 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
       // A rotated refresh token inherits what is left of its predecessor's lifetime, so every chain has an absolute
       // end (ASVS 10.4.8), sender-constrained (DPoP) chains included, unlike the library's default.
       RefreshToken(ctx) {
-        return ctx?.oidc.entities.RotatedRefreshToken?.remainingTTL ?? config.ttl.refreshToken;
+        const remaining = ctx?.oidc.entities.RotatedRefreshToken?.remainingTTL;
+        // A rotation in the chain's last second may be saved in the next one, with nothing left: the library
+        // refuses a lifetime below 1 (a 500), so the new token gets that one second and no more.
+        return remaining === undefined ? config.ttl.refreshToken : Math.max(1, remaining);
       },
     },
     features: {

@@ -166,6 +166,11 @@ describe('clients', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no such client');
   });
+
+  it('says PKCE does not apply to a client that never gets an authorization code', async () => {
+    const service = await admin(['clients', 'create', '--name', 'Machine', '--grant-type', 'client_credentials']);
+    expect(service.stdout).toMatch(/PKCE required\s+not applicable \(no authorization code\)/);
+  });
 });
 
 describe('users', () => {
@@ -225,6 +230,21 @@ describe('users', () => {
     const invalid = await admin(['users', 'set-role', 'grace', '--role', 'root']);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain('--role must be one of admin, none');
+  });
+
+  it('set-methods registers what users show then lists, and none clears one', async () => {
+    const set = await admin(['users', 'set-methods', 'grace', '--alternate-email', 'grace@home.example', '--mobile-phone', '+1 415 555 0123']);
+    expect(set.code).toBe(0);
+    const shown = await admin(['users', 'show', 'grace']);
+    expect(shown.stdout).toMatch(/alternate email\s+grace@home\.example/);
+    expect(shown.stdout).toMatch(/mobile phone\s+\+14155550123/);
+    expect(shown.stdout).toMatch(/authenticator\s+\(none\)/);
+    expect((await admin(['users', 'set-methods', 'grace', '--mobile-phone', 'none'])).code).toBe(0);
+    const json = await adminJson<UserView & { methods: Record<string, unknown> }>(['users', 'show', 'grace']);
+    expect(json.methods).toEqual({ alternateEmail: 'grace@home.example', mobilePhone: null, officePhone: null, authenticator: false });
+    const refused = await admin(['users', 'set-methods', 'grace', '--mobile-phone', '12']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('not a valid phone number');
   });
 
   it('never prints a password hash', async () => {

@@ -175,6 +175,8 @@ describe('reset with exactly one method', () => {
     expect(messageIds(methods)).not.toContain('recover.crumb_step2');
     const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
     const passwordPage = await enterCode(browser, sent, await emailedCode(sink, alternateEmail));
+    // A password manager saves the new password under the account's name.
+    expect(findForm(passwordPage, '/password').fields.username).toBe(user.username);
     const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(messageIds(done)).toEqual(expect.arrayContaining(['recover.done_reset', 'recover.done_no_app'])); // no dead end
     expect((await server.latchkey.accounts.signIn(user.username, NEW_PASSWORD)).ok).toBe(true);

@@ -254,7 +254,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         );
       }
       case 'password':
-        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength }, status, flow);
+        // Only an account whose proofs are in reaches this page (never a decoy), so naming it tells nobody anything;
+        // a password manager then saves the new password under the right name.
+        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength, username: subject.user?.username ?? '' }, status, flow);
       case 'unlock':
         return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status, flow);
       case 'done':
