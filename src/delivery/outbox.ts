@@ -12,7 +12,8 @@ const DEFAULT_SEND_WINDOW_MS = 24 * 3600_000;
 /** Finished and abandoned messages stay this long after their send window closed (for support), then are swept. */
 const KEEP_AFTER_WINDOW_MS = 24 * 3600_000;
 
-export type OutboxStatus = 'pending' | 'sent' | 'failed';
+/** `decoy`: stored for a send an unknown identifier's decoy flow pretends, so it costs what a real one does; never sent. */
+export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'decoy';
 
 export interface OutboxMessage {
   _id: string;
@@ -48,6 +49,8 @@ export interface EnqueueInput {
   html?: string;
   /** Give up if it cannot be sent before this (e.g. the expiry of the code it carries). Default: 24 hours. */
   sendBefore?: Date;
+  /** Stored like any message but never sent (status `decoy`): the pretended send of a decoy flow. */
+  decoy?: boolean;
 }
 
 export interface Outbox {
@@ -75,7 +78,7 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
         createdAt: now,
         attempts: 0,
         nextAttemptAt: now,
-        status: 'pending',
+        status: input.decoy ? 'decoy' : 'pending',
         sendBefore,
         expiresAt: new Date(sendBefore.getTime() + KEEP_AFTER_WINDOW_MS),
       });

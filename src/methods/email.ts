@@ -12,6 +12,7 @@ export const emailMethod: VerificationMethod = {
   decoyHint: decoyEmailHint,
   delivery: {
     destination: (user) => ({ channel: 'email', to: user.securityInfo.alternateEmail! }),
+    decoyDestination: 'decoy@decoy.invalid',
     compose(code, to, { t, minutes }) {
       const text = t('notice.code_email_body', { code, minutes });
       return { channel: 'email', to, subject: t('notice.code_email_subject'), text };

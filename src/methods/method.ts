@@ -29,6 +29,8 @@ export interface ComposeContext {
 export interface CodeDelivery {
   /** Where the code goes (the full address or number, never shown). */
   destination(user: User): { channel: 'email' | 'sms'; to: string };
+  /** A destination of the right form for a decoy's pretended send (stored, never sent). */
+  readonly decoyDestination: string;
   compose(code: string, to: string, context: ComposeContext): OutgoingMessage;
 }
 

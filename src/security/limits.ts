@@ -39,11 +39,12 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
     async allowSend({ accountKey, destination, ip }, { limits }) {
       // The sender's own budget first: a send it refuses takes nothing from anyone else's, so an address that has
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
+      // Then the narrowest: a send the mailbox's or phone's own limit refuses takes nothing from the account's.
       const budgets: Array<[SendRefusal, string, string, number, number]> = [
         ['limit_ip', 'send-ip', ip, limits.perIpHour, HOUR],
-        ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
         ['limit_destination', 'send-dest-10m', destination, limits.perDestination10Min, 10 * MINUTE],
         ['limit_destination', 'send-dest-1h', destination, limits.perDestinationHour, HOUR],
+        ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
         ['limit_global', 'send-global', 'all', limits.globalPerHour, HOUR],
       ];
       for (const [reason, name, key, limit, window] of budgets) {

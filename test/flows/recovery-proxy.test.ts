@@ -30,6 +30,25 @@ it('counts recovery starts per address the proxy saw, whatever the client wrote 
   expect(other.status).toBe(200);
 });
 
+it("refuses sends over a mailbox's limit without spending the account's: the owner's text still goes out", async () => {
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 50, perIpHour: 50, perDestination10Min: 3, perAccountHour: 10 } });
+  const user = await createUser(server);
+  const mailbox = `alt-${user.username}@example.net`;
+  const phone = '+14155550177';
+  await registerMethods(server, user, { alternateEmail: mailbox, mobilePhone: phone });
+  // Someone presses "Try again" on the mailbox's code ten times: the mailbox's limit refuses all but the first three.
+  const someone = through('198.51.100.9, 192.0.2.30');
+  let page = await sendCode(someone, await chooseMethod(someone, await chooseGoal(someone, await identify(server, someone, user.username), 'reset'), 'email'));
+  for (let i = 0; i < 10; i += 1) page = await someone.follow(await someone.post(findForm(page, '/code').action.replace(/\/code$/, '/resend'), findForm(page, '/code').fields));
+  // The owner, elsewhere, asks for a text: the account's own budget is untouched by those refusals.
+  const owner = through('203.0.113.9, 192.0.2.31');
+  await sendCode(owner, await chooseMethod(owner, await chooseGoal(owner, await identify(server, owner, user.username), 'reset'), 'sms'), { phone });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sent = await outbox(server);
+  expect(sent.filter((m) => m.to === mailbox)).toHaveLength(3);
+  expect(sent.filter((m) => m.to === phone)).toHaveLength(1);
+});
+
 it("refuses an address over its send budget without spending the account's or the mailbox's", async () => {
   await server.latchkey.policy.save({ limits: { flowsPerIpHour: 50, perIpHour: 1, perDestination10Min: 2, perDestinationHour: 5, perAccountHour: 10 } });
   const user = await createUser(server);

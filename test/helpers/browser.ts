@@ -44,7 +44,11 @@ export class Browser {
       headers: { accept: 'text/html', ...forwarded, ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
     });
     for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
-    return { url, status: response.status, headers: response.headers, body: await response.text() };
+    const body = await response.text();
+    // Every page any test opens: a message whose {placeholder} was left unfilled shows the braces to a person.
+    const unfilled = (response.headers.get('content-type') ?? '').startsWith('text/html') ? /\{[a-z_]+\}/.exec(body) : null;
+    if (unfilled) throw new Error(`${url} shows an unfilled placeholder ${unfilled[0]}: …${body.slice(Math.max(0, unfilled.index - 120), unfilled.index + 40)}…`);
+    return { url, status: response.status, headers: response.headers, body };
   }
 
   get(url: string): Promise<Page> {

@@ -23,9 +23,10 @@ export function filtersOf(name: string, command: Record<string, unknown>): unkno
 
 /**
  * An instance's own background work, which runs whether or not anyone signs in and may land in the recording: the
- * client cache's poll, the delivery sender's pass, and the expiry sweeper's deletes by `expiresAt`.
+ * client cache's poll, the delivery sender's pass (and what it delivers to the development outbox), and the expiry
+ * sweeper's deletes by `expiresAt`.
  */
 export function isBackgroundWork(name: string, collection: string | undefined, command: Record<string, unknown>): boolean {
-  if (collection === 'cache_epochs' || collection === 'outbox' || collection === 'outbox_claims') return true;
+  if (collection === 'cache_epochs' || collection === 'outbox' || collection === 'outbox_claims' || collection === 'dev_outbox') return true;
   return name === 'delete' && filtersOf(name, command).every((f) => typeof f === 'object' && f !== null && Object.keys(f).join() === 'expiresAt');
 }

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { Config } from '../../../config/index.ts';
 import type { User } from '../../accounts/user-model.ts';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
+import { MAX_PASSWORD_CODE_POINTS } from '../../accounts/passwords.ts';
 import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
 import { readForm } from '../../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
@@ -60,7 +61,7 @@ export interface RecoveryDeps {
   limits: Limits;
   captcha: CaptchaService;
   /** `sendBefore`: a message that could not go out by then is not sent at all (a code that has expired). */
-  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string; sendBefore?: Date }): Promise<unknown>;
+  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string; sendBefore?: Date; decoy?: boolean }): Promise<unknown>;
   notifier: Notifier;
   lockdowns: Lockdowns;
   audit: AuditLog;
@@ -150,7 +151,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const id = String(ctx.params.flow ?? '');
     const cookie = readCookie(ctx);
     if (!FLOW_ID.test(id) || cookie?.flowId !== id) return undefined;
-    return flows.load(id, cookie.secret);
+    const flow = await flows.load(id, cookie.secret);
+    // Every request of the flow logs its support code, the steps that answer with a redirect included.
+    if (flow) (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
+    return flow;
   }
 
   /** The flow for a POST in `state`; otherwise the page that says why nothing happened (and undefined). */
@@ -214,8 +218,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // account that needs two whatever the policy says (an admin, a locked-down account) shows it only once its first
     // proof is in: before that, a decoy (which never gets past one) must look the same.
     const upcoming = flow.pending && verified === 0 ? [flow.pending.method] : flow.verified;
+    // Whether one proof could finish is judged by the policy's count too until a proof is in, for the same reason.
+    const judged = verified >= 1 ? subject : { registered: subject.registered, required: current.methodsRequired };
     const twoSteps =
-      current.methodsRequired === 2 || (subject.required === 2 && verified >= 1) || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, subject, methods));
+      current.methodsRequired === 2 || (subject.required === 2 && verified >= 1) || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, judged, methods));
     const done = verified;
     const crumbs: Array<{ id: MessageId; state: 'done' | 'current' | 'todo' }> = [
       { id: 'recover.crumb_step1', state: done >= 1 ? 'done' : flow.state === 'verify' ? 'current' : 'todo' },
@@ -313,6 +319,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       ...(from && { interactionUid: from }),
     });
     ctx.cookies.set(cookieName, `${flow._id}.${secret}`, { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+    (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);
   });
@@ -382,16 +389,17 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
     if (!allowed.allowed) {
       await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
-    } else if (subject.user) {
-      const t = (ctx as AppContext).state.t;
-      const message = method.delivery!.compose(challenge.code, destination.to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
-      // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
-      await deps.enqueue({ ...message, sendBefore: challenge.expiresAt });
-      await record(ctx, { type: 'code.sent', ...base });
-    } else {
-      await record(ctx, { type: 'code.sent', ...base, reason: 'decoy' });
+      return { challengeId: challenge.id, allowed: false };
     }
-    return { challengeId: challenge.id, allowed: allowed.allowed };
+    const t = (ctx as AppContext).state.t;
+    // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
+    // the sender never sends it.
+    const to = subject.user ? destination.to : method.delivery!.decoyDestination;
+    const message = method.delivery!.compose(challenge.code, to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
+    // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
+    await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
+    await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
+    return { challengeId: challenge.id, allowed: true };
   }
 
   async function send(ctx: Context, resend: boolean) {
@@ -470,7 +478,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!user) return;
     if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
     const problem = await accounts.passwordProblem(user, form.password, current);
-    if (problem) return showFlow(ctx, flow, { error: problem });
+    // The reasons that name a length say which (the policy's minimum is at most 64, so it is the rule as applied).
+    if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
     const next = await advance(ctx, flow, { kind: 'finished' });
     if (!next) return;
     await accounts.resetPassword(user, form.password, current);
