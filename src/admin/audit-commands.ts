@@ -13,7 +13,7 @@ const list = defineCommand({
   summary: 'Lists audit events, newest first.',
   options: {
     account: { type: 'string', value: '<id-or-login>', help: 'Only this account (id, username or email)' },
-    'support-code': { type: 'string', value: '<code>', help: 'Only the events of the request with this support code' },
+    'support-code': { type: 'string', value: '<code>', help: 'Only the events with this support code: a whole recovery flow, or the one request outside a flow' },
     type: { type: 'string', value: '<type>', help: 'Only this type, e.g. password.reset, code.refused, account.locked' },
     limit: { type: 'string', value: '<n>', help: 'How many to show, at most 1000 (default 50)' },
   },

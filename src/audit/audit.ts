@@ -29,7 +29,7 @@ export interface AuditEvent {
   accountId?: string;
   ip?: string;
   userAgent?: string;
-  /** The support code (request id) shown to the user on that page. */
+  /** The support code shown to the user: a recovery flow's own (the same on each of its pages), else the request id. */
   supportCode?: string;
   /** A stable reason code, e.g. `wrong_code`, `limit_destination`, `captcha_wrong`. */
   reason?: string;

@@ -24,6 +24,7 @@ import {
 } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
+import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
@@ -414,6 +415,17 @@ describe("This wasn't me", () => {
     const passwordPage = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'email')), await emailedCode(sink, alternateEmail));
     const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
+  });
+
+  it('a lockdown that lands just as a one-proof recovery finishes holds; only the full method count ends it', async () => {
+    const { user } = await userWithMethods();
+    await server.latchkey.accounts.lockDown(user._id);
+    const recovery = recoveryAccounts(server.latchkey.accounts);
+    await recovery.resetPassword(user, NEW_PASSWORD, 1);
+    await recovery.unlock(user, 1);
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
+    await recovery.unlock(user, 2);
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
   });
 

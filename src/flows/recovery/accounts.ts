@@ -3,6 +3,7 @@ import type { Accounts } from '../../accounts/users.ts';
 import type { User } from '../../accounts/user-model.ts';
 import { checkNewPassword } from '../../accounts/password-rules.ts';
 import type { RecoveryAccounts } from './routes.ts';
+import { LOCKDOWN_PROOFS } from './subject.ts';
 
 /** What a password must not be built from: the user's own names and addresses. */
 export function identifiersOf(user: User): string[] {
@@ -17,13 +18,15 @@ export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
       const check = await checkNewPassword(password, { minLength: policy.passwordMinLength, identifiers: identifiersOf(user) });
       return check.ok ? undefined : check.reason;
     },
-    async resetPassword(user, password) {
+    async resetPassword(user, password, proofs) {
       await accounts.resetPassword(user._id, password); // the rules again, the new hash, the lockout cleared
-      await accounts.clearLockdown(user._id); // a reset needs the full method count from a locked-down account
+      // A lockdown ends only with the full method count. The flow checked its proofs just before, but a lockdown
+      // can land in between; it then holds.
+      if (proofs >= LOCKDOWN_PROOFS) await accounts.clearLockdown(user._id);
     },
-    async unlock(user) {
+    async unlock(user, proofs) {
       await accounts.clearLockout(user._id);
-      await accounts.clearLockdown(user._id);
+      if (proofs >= LOCKDOWN_PROOFS) await accounts.clearLockdown(user._id);
     },
     revokeAccess: (id) => accounts.revokeAccess(id),
     lockDown: (id) => accounts.lockDown(id),

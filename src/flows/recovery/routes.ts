@@ -36,10 +36,13 @@ export interface RecoveryAccounts {
   findById(id: string): Promise<User | null>;
   /** The reason a new password is refused (a message id), or undefined when it is acceptable. */
   passwordProblem(user: User, password: string, policy: RecoveryPolicy): Promise<MessageId | undefined>;
-  /** Replaces the password hash and clears the sign-in lockout. */
-  resetPassword(user: User, password: string, policy: RecoveryPolicy): Promise<void>;
-  /** Clears the sign-in lockout (and a "This wasn't me" lockdown, after a full recovery). */
-  unlock(user: User): Promise<void>;
+  /**
+   * Replaces the password hash and clears the sign-in lockout; a "This wasn't me" lockdown too, but only after the
+   * full method count (`proofs` ≥ 2): one that lands while a one-proof flow finishes stays.
+   */
+  resetPassword(user: User, password: string, proofs: number): Promise<void>;
+  /** Clears the sign-in lockout, and a lockdown on the same terms as resetPassword. */
+  unlock(user: User, proofs: number): Promise<void>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens. */
   revokeAccess(id: string): Promise<void>;
   /** "This wasn't me": access revoked and sign-in refused until a full recovery or an admin. */
@@ -482,7 +485,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
     const next = await advance(ctx, flow, { kind: 'finished' });
     if (!next) return;
-    await accounts.resetPassword(user, form.password, current);
+    await accounts.resetPassword(user, form.password, flow.verified.length);
     await accounts.revokeAccess(user._id);
     await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
     if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
@@ -498,7 +501,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!user) return;
     const next = await advance(ctx, flow, { kind: 'finished' });
     if (!next) return;
-    await accounts.unlock(user);
+    await accounts.unlock(user, flow.verified.length);
     await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
     if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
     seeFlow(ctx, next);

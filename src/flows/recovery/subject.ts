@@ -38,11 +38,14 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
   };
 }
 
+/** The proofs a locked-down account's recovery takes, whatever the policy says (and what ends the lockdown). */
+export const LOCKDOWN_PROOFS = 2;
+
 export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   if (!user || user.status !== 'active') return decoy(key, methods, policy);
   const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user));
   // An account locked down after "This wasn't me" needs the full number of methods.
-  const required = user.lockedDownAt ? 2 : requiredMethodCount(policy, user.roles);
+  const required = user.lockedDownAt ? LOCKDOWN_PROOFS : requiredMethodCount(policy, user.roles);
   if (usable.length < required) return decoy(key, methods, policy);
   return { user, key, registered: usable.map((m) => m.id), hints: Object.fromEntries(usable.map((m) => [m.id, m.hint(user)])), required };
 }
