@@ -133,3 +133,17 @@ it('shows one support code on every page of a flow that has one, the one its aud
   expect(shownCode(otherSent)).toMatch(/^[A-Z0-9]{8}$/);
   expect(shownCode(otherSent)).not.toBe(code);
 });
+
+it('an expired flow still offers the way back to the sign-in it came from', async () => {
+  const browser = new Browser();
+  const uid = 'an-interaction-uid';
+  const goal = await identify(server, browser, user.username, `?from=${uid}`);
+  const flowUrl = flowUrlOf(goal.body);
+  // Gone, as the expiry sweep removes a flow after its 15 minutes.
+  await server.connection.db!.collection<FlowDoc>(FLOWS).deleteOne({ _id: /\/recover\/([\w-]+)/.exec(flowUrl)![1]! });
+  const page = await browser.get(`${server.origin}${flowUrl}`);
+  expect(page.status).toBe(410);
+  expect(messageIds(page)).toEqual(expect.arrayContaining(['recover.expired', 'recover.back', 'recover.start_again']));
+  expect(page.body).toContain(`href="/interaction/${uid}"`);
+  expect(page.body).toContain(`href="/recover?from=${uid}"`);
+});

@@ -121,18 +121,16 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode });
   }
 
-  /** A recovery page; one of a flow shows the flow's support code, and the request line logs it too. */
-  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200, flow?: Pick<FlowDoc, '_id'>) {
+  /** A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id. */
+  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
     const state = (ctx as AppContext).state;
-    if (flow) state.supportCode = supportCodeOf(flow._id);
     ctx.status = status;
     return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, ...data });
   }
 
   /** A page that explains where the flow ended and offers a fresh start. */
-  function message(ctx: Context, messageId: MessageId, status: number, flow?: Partial<Pick<FlowDoc, '_id' | 'interactionUid'>>) {
-    const data = { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) };
-    return page(ctx, 'message', data, status, flow?._id ? { _id: flow._id } : undefined);
+  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid'>) {
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) }, status);
   }
 
   const startUrl = (from?: string) => (from ? `/recover?from=${encodeURIComponent(from)}` : '/recover');
@@ -143,10 +141,17 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     ctx.redirect(flowUrl(flow));
   };
 
-  function readCookie(ctx: Context): { flowId: string; secret: string } | undefined {
+  /** The flow cookie: the flow, its secret, and the sign-in it came from, which outlives the flow (see `expired`). */
+  function readCookie(ctx: Context): { flowId: string; secret: string; from?: string } | undefined {
     const value = ctx.cookies.get(cookieName, { signed: true });
-    const [flowId, secret] = value?.split('.') ?? [];
-    return flowId && secret ? { flowId, secret } : undefined;
+    const [flowId, secret, from] = value?.split('.') ?? [];
+    return flowId && secret ? { flowId, secret, ...(from && INTERACTION_UID.test(from) && { from }) } : undefined;
+  }
+
+  /** The page for a flow that has ended or expired, with the way back to the sign-in this browser came from. */
+  function expired(ctx: Context) {
+    const from = readCookie(ctx)?.from;
+    return message(ctx, 'recover.expired', 410, { ...(from && { interactionUid: from }) });
   }
 
   /** This browser's flow named in the URL, or undefined (expired, finished, another browser's, replaced). */
@@ -164,7 +169,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   async function flowIn(ctx: Context, state: FlowDoc['state']): Promise<FlowDoc | undefined> {
     const flow = await browserFlow(ctx);
     if (!flow) {
-      await message(ctx, 'recover.expired', 410);
+      await expired(ctx);
       return undefined;
     }
     if (flow.state !== state) {
@@ -242,7 +247,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
     switch (flow.state) {
       case 'goal':
-        return page(ctx, 'goal', common, status, flow);
+        return page(ctx, 'goal', common, status);
       case 'verify': {
         const pending = flow.pending;
         const offered = offeredMethods(flow.verified, subject, methods);
@@ -259,17 +264,16 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
             minutes: Math.round(current.codes.lifetimeSeconds / 60),
           },
           status,
-          flow,
         );
       }
       case 'password':
         // Only an account whose proofs are in reaches this page (never a decoy), so naming it tells nobody anything;
         // a password manager then saves the new password under the right name.
-        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength, username: subject.user?.username ?? '' }, status, flow);
+        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength, username: subject.user?.username ?? '' }, status);
       case 'unlock':
-        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status, flow);
+        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status);
       case 'done':
-        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject, current), goal: flow.goal }, status, flow);
+        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject, current), goal: flow.goal }, status);
     }
   }
 
@@ -321,7 +325,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       required: subject.required,
       ...(from && { interactionUid: from }),
     });
-    ctx.cookies.set(cookieName, `${flow._id}.${secret}`, { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+    ctx.cookies.set(cookieName, [flow._id, secret, ...(from ? [from] : [])].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);
@@ -354,7 +358,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   router.get('/:flow', async (ctx) => {
     const flow = await browserFlow(ctx);
-    if (!flow) return message(ctx, 'recover.expired', 410);
+    if (!flow) return expired(ctx);
     await showFlow(ctx, flow);
   });
 
@@ -509,7 +513,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   router.post('/:flow/cancel', async (ctx) => {
     const flow = await browserFlow(ctx);
-    if (!flow) return message(ctx, 'recover.expired', 410);
+    if (!flow) return expired(ctx);
     await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
     if (await flows.end(flow)) await record(ctx, { type: 'recovery.cancelled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id });
