@@ -8,6 +8,10 @@ import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { createAuditLog } from '../audit/audit.ts';
+import { createOutbox } from '../delivery/outbox.ts';
+import { securityNotices } from '../flows/recovery/index.ts';
+import { DEFAULT_LOCALE } from '../http/i18n.ts';
+import { createPolicyStore } from '../policy/store.ts';
 
 
 function describe(user: User): string[] {
@@ -152,8 +156,9 @@ const setPassword = defineCommand({
   },
   details: [
     "The same rules as everywhere: at least the policy's passwordMinLength characters, not a common password, not",
-    "built from the user's names and addresses. The user is not told by email: tell them yourself (a recovery through",
-    '"Can\'t access your account?" is the way that needs no administrator). Recorded in the audit log (password.reset, admin).',
+    "built from the user's names and addresses. The user is told on every contact they registered, as after a recovery",
+    '(unless the policy turns reset notices off), with the "This wasn\'t me" link; the running server sends it. Tell',
+    'them the new password yourself. Recorded in the audit log (password.reset, admin).',
     '',
     'Example:',
     '  npm run admin -- users set-password ada --password-stdin',
@@ -166,9 +171,16 @@ const setPassword = defineCommand({
     await users.resetPassword(user._id, password); // the rules, the new hash, the lockout cleared
     await users.revokeAccess(user._id);
     await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
-    await createAuditLog(await session.connection()).record({ type: 'password.reset', accountId: user._id, reason: 'admin' });
-    out.result({ id: user._id, username: user.username, passwordSet: true }, () => [
+    const connection = await session.connection();
+    await createAuditLog(connection).record({ type: 'password.reset', accountId: user._id, reason: 'admin' });
+    // Told like any reset (a helpdesk tricked into it is what the owner's "This wasn't me" is for). The message waits
+    // in the outbox for the running server's sender; the owner's language is not known here: the default one.
+    const told = (await createPolicyStore(connection).current()).notify.onReset
+      ? await securityNotices({ connection, config: session.config(), enqueue: createOutbox(connection, { clock: Date.now, onEnqueued: () => {} }).enqueue }).notifier.notify(user, 'reset', DEFAULT_LOCALE)
+      : 0;
+    out.result({ id: user._id, username: user.username, passwordSet: true, notified: told }, () => [
       `The password of ${user.username} is set. Every session and token of the account is revoked; tell them the new password.`,
+      told ? `They are told on ${told} contact(s) they registered.` : 'They are not told (the policy turns reset notices off).',
     ]);
   },
 });

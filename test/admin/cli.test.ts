@@ -11,6 +11,7 @@ import { createKeyStore, type KeyInfo } from '../../src/oidc/keys.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { UserView } from '../../src/admin/user-admin.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
+import { outbox, waitFor } from '../helpers/recovery.ts';
 
 
 let server: TestServer;
@@ -311,6 +312,13 @@ describe('users', () => {
     const run = await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: `${newPassword}\n` });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('The password of grace is set');
+    // The owner is told on every address they registered (the running server's sender delivers it), as after a reset.
+    expect(run.stdout).toContain('They are told on 2 contact(s)');
+    const told = await waitFor(async () => {
+      const notices = (await outbox(server)).filter((m) => m.subject === 'Your password was reset' && (m.to === 'grace@example.test' || m.to === 'grace@home.example'));
+      return notices.length === 2 ? notices : undefined;
+    }, 'the reset notices');
+    for (const notice of told) expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
     expect(messageIds(await submitPassword(PASSWORD))).toContain('login.invalid');
     expect((await submitPassword(newPassword)).status).toBe(303);
     await expect(client.fetchUserInfo(config, tokens.access_token, user.id)).rejects.toMatchObject({ status: 401 });

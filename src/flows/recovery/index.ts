@@ -46,11 +46,19 @@ function branded(brand: Brand, origin: string, enqueue: RecoveryDeps['enqueue'])
   return (message) => enqueue(message.channel === 'email' ? brandEmail({ ...message, channel: 'email' }) : message);
 }
 
-export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
-  const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
+/**
+ * The security notices (and the branded enqueue they go through) on their own, for whoever tells an owner about a
+ * change outside the recovery pages: the admin CLI's set-password.
+ */
+export function securityNotices({ connection, config, enqueue: enqueueMessage, clock = Date.now }: Pick<RecoveryFeatureDeps, 'connection' | 'config' | 'enqueue' | 'clock'>) {
   const enqueue = branded(config.brand, new URL(config.issuer).origin, enqueueMessage);
   const lockdowns = createLockdowns(connection, clock);
-  const notifier = createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock });
+  return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock }) };
+}
+
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+  const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
+  const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, clock });
   const subjectSecret = derive('recovery-subject');
   const limits = createLimits(connection, derive('limit-keys'), clock);
   const routes = recoveryRoutes({
