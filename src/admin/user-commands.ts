@@ -175,9 +175,12 @@ const setPassword = defineCommand({
     await createAuditLog(connection).record({ type: 'password.reset', accountId: user._id, reason: 'admin' });
     // Told like any reset (a helpdesk tricked into it is what the owner's "This wasn't me" is for). The message waits
     // in the outbox for the running server's sender; the owner's language is not known here: the default one.
-    const told = (await createPolicyStore(connection).current()).notify.onReset
-      ? await securityNotices({ connection, config: session.config(), enqueue: createOutbox(connection, { clock: Date.now, onEnqueued: () => {} }).enqueue }).notifier.notify(user, 'reset', DEFAULT_LOCALE)
-      : 0;
+    let told = 0;
+    if ((await createPolicyStore(connection).current()).notify.onReset) {
+      const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {} });
+      const { notifier } = securityNotices({ connection, config: session.config(), enqueue: outbox.enqueue });
+      told = await notifier.notify(user, 'reset', DEFAULT_LOCALE);
+    }
     out.result({ id: user._id, username: user.username, passwordSet: true, notified: told }, () => [
       `The password of ${user.username} is set. Every session and token of the account is revoked; tell them the new password.`,
       told ? `They are told on ${told} contact(s) they registered.` : 'They are not told (the policy turns reset notices off).',

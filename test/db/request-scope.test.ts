@@ -4,18 +4,18 @@ import { expect, it } from '@jest/globals';
 import { defer, forgetAll, inRequestScope } from '../../src/db/request-scope.ts';
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A deferred write that takes `ms`, then records `name` in `runs`, then does `then` (if any). */
+const slowWrite = (runs: string[], name: string, ms: number, then?: () => Promise<unknown>) => async () => {
+  await later(ms);
+  runs.push(name);
+  await then?.();
+};
 
 it('lets callers at the same moment go on only once every deferred write has landed, each run once', async () => {
   const runs: string[] = [];
   await inRequestScope(async () => {
-    await defer('delete:a', async () => {
-      await later(30);
-      runs.push('a');
-    });
-    await defer('delete:b', async () => {
-      await later(30);
-      runs.push('b');
-    });
+    await defer('delete:a', slowWrite(runs, 'a', 30));
+    await defer('delete:b', slowWrite(runs, 'b', 30));
     // As oidc-provider revokes several grants at once, each forgetting everything the request remembered.
     const seen = await Promise.all([forgetAll().then(() => [...runs]), forgetAll().then(() => [...runs])]);
     expect(seen).toEqual([
@@ -40,11 +40,7 @@ it('runs every deferred write when one fails, and fails the request with that er
 it('runs a write deferred while others are being written', async () => {
   const runs: string[] = [];
   await inRequestScope(async () => {
-    await defer('delete:a', async () => {
-      await later(10);
-      runs.push('a');
-      await defer('delete:c', async () => void runs.push('c'));
-    });
+    await defer('delete:a', slowWrite(runs, 'a', 10, () => defer('delete:c', async () => void runs.push('c'))));
     await forgetAll();
     expect(runs).toEqual(['a', 'c']);
   });
