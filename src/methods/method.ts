@@ -41,13 +41,19 @@ export interface VerificationMethod {
   /** A phone or an authenticator proves more than a mailbox: see the flow's "never weaker than sign-in" rule. */
   readonly strong: boolean;
   isRegistered(user: User): boolean;
+  /**
+   * Whether the policy lets this method reach what the user registered (a text message: the number's country is
+   * allowed). A method that cannot reach it is not offered, as if not registered; absent means always.
+   */
+  reachable?(user: User, policy: RecoveryPolicy): boolean;
   /** The masked hint the pages show. */
   hint(user: User): string;
   /** A stable, plausible hint for an identifier that has no account (decoy flows), from a keyed hash. */
   decoyHint(seed: Buffer): string;
   /**
-   * Methods that send to a phone first ask for the complete number and compare it (set for SMS). Without a user (a
-   * decoy) it answers as for an account whose number the typed one is not, so the answer tells nothing of accounts.
+   * Methods that send to a phone first ask for the complete number and compare it (set for SMS). Only 'match' depends
+   * on the account: every other answer is judged from the typed number alone, so it tells nothing of accounts
+   * (without a user, a decoy, it answers as for an account whose number the typed one is not).
    */
   matchDestination?(user: User | undefined, typed: string, policy: RecoveryPolicy): DestinationCheck;
   /** Methods that send a code: how. */

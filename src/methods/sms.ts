@@ -2,6 +2,7 @@
 // both are normalised (libphonenumber-js, E.164); only then is a code sent. The message ends with the
 // origin-bound line (`@host #code`, no trailing newline) so phones can offer to fill the code in.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { VerificationMethod } from './method.ts';
 import { decoyPhoneHint, maskPhone } from './mask.ts';
 
@@ -16,6 +17,13 @@ export function callingCode(e164: string): string | undefined {
   return parsePhoneNumberFromString(e164)?.countryCallingCode;
 }
 
+/** Whether text messages may go to this (E.164) number's country: every country when the policy lists none. */
+function countryAllowed(e164: string, policy: RecoveryPolicy): boolean {
+  if (policy.allowedCountryCodes.length === 0) return true;
+  const code = callingCode(e164);
+  return Boolean(code && policy.allowedCountryCodes.includes(code));
+}
+
 export const smsMethod: VerificationMethod = {
   id: 'sms',
   kind: 'code',
@@ -23,18 +31,20 @@ export const smsMethod: VerificationMethod = {
   isRegistered: (user) => Boolean(user.securityInfo?.mobilePhone),
   hint: (user) => maskPhone(user.securityInfo.mobilePhone!),
   decoyHint: decoyPhoneHint,
+  reachable: (user, policy) => countryAllowed(user.securityInfo.mobilePhone!, policy),
   matchDestination(user, typed, policy) {
     const input = typed.trim();
+    const international = normalizePhone(input);
+    // Judged before the comparison and from the typed number alone: answered after a match, "not to this country"
+    // would confirm the number. (A registered number in a refused country is not offered at all: `reachable`.)
+    if (international && !countryAllowed(international, policy)) return 'country_refused';
     const registered = user?.securityInfo.mobilePhone;
     // Read in the registered number's country too, so the owner may type it as they dial it at home.
-    if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) {
-      const code = callingCode(registered);
-      return policy.allowedCountryCodes.length && (!code || !policy.allowedCountryCodes.includes(code)) ? 'country_refused' : 'match';
-    }
+    if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) return 'match';
     // Any other input is judged without the account (and so alike for a decoy): a complete international number
     // is not theirs; anything else is incomplete. Judged in the account's country, a national number would say
     // which country the registered one is in.
-    return normalizePhone(input) ? 'mismatch' : 'invalid';
+    return international ? 'mismatch' : 'invalid';
   },
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),

@@ -71,7 +71,7 @@ it('accepts a code once, even when it is posted twice at the same moment', async
 });
 
 it('voids a code after too many tries; "Try again" sends a new one and the tries already counted stay', async () => {
-  await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 5 } });
+  await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 6 } }); // one for the phone number, five codes
   const { user, phone } = await userWithPhone();
   const { browser, page } = await atSmsCode(user, phone);
   const code = await textedCode(server, phone);
@@ -91,7 +91,7 @@ it('voids a code after too many tries; "Try again" sends a new one and the tries
 });
 
 it('bounds 20 parallel guesses across many flows by the account budget', async () => {
-  await policy({ limits: { proofAttemptsPerDay: 5 } });
+  await policy({ limits: { proofAttemptsPerDay: 9 } }); // four phone numbers (one per flow), then five codes
   const { user, phone } = await userWithPhone();
   const flows = await Promise.all(Array.from({ length: 4 }, () => atSmsCode(user, phone)));
   const guesses = await Promise.all(
@@ -158,14 +158,46 @@ it('refuses sends over the per-IP limit, whatever X-Forwarded-For says, without 
   expect(await auditCount({ accountId: second.user._id, type: 'code.refused', reason: 'limit_ip' })).toBe(1);
 });
 
-it('refuses a phone number in a country the policy does not allow', async () => {
+it('does not offer text messages to a number registered in a country the policy does not allow', async () => {
   await policy({ allowedCountryCodes: ['33', '44'] });
+  const { user } = await userWithPhone(); // a +1 number, and an authenticator
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+  expect(messageIds(methods)).toContain('recover.method_totp');
+  expect(messageIds(methods)).not.toContain('recover.method_sms');
+  const refused = await chooseMethod(browser, methods, 'sms');
+  expect(messageIds(refused)).toContain('recover.method_missing');
+});
+
+it('refuses a typed number in a country the policy does not allow before comparing it, sending nothing', async () => {
+  await policy({ allowedCountryCodes: ['1'] });
   const { user, phone } = await userWithPhone();
   const browser = new Browser();
   const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
-  const refused = await browser.follow(await browser.post(findForm(panel, '/send').action, { ...findForm(panel, '/send').fields, phone }));
+  const refused = await sendCode(browser, panel, { phone: '+33612345678' });
   expect(messageIds(refused)).toContain('recover.phone_country');
   expect(await textsTo(phone)).toBe(0);
+});
+
+it('counts each complete phone number typed against the daily budget of proofs, for an account and a decoy alike', async () => {
+  await policy({ limits: { proofAttemptsPerDay: 3 } });
+  const { user, phone } = await userWithPhone();
+  await policy({ methodsEnabled: ['sms'], limits: { proofAttemptsPerDay: 3 } }); // so that the decoy has a phone too
+  for (const identifier of [user.username, `nobody-${phones}`]) {
+    const browser = new Browser();
+    let page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, identifier), 'reset'), 'sms');
+    for (const guess of ['+14155550001', '+14155550002', '+14155550003']) {
+      page = await sendCode(browser, page, { phone: guess });
+      expect(messageIds(page)).toContain('recover.phone_mismatch');
+    }
+    // The fourth number, the right one for the account, is not even compared.
+    const form = findForm(page, '/send');
+    const blocked = await browser.post(form.action, { ...form.fields, phone });
+    expect(blocked.status).toBe(429);
+    expect(messageIds(blocked)).toContain('recover.blocked');
+  }
+  expect(await textsTo(phone)).toBe(0);
+  expect(await auditCount({ accountId: user._id, type: 'recovery.blocked', reason: 'limit_proofs' })).toBe(1);
 });
 
 it('refuses a phone number that is not the registered one, sending nothing', async () => {

@@ -409,6 +409,17 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return { challengeId: challenge.id, allowed: true };
   }
 
+  /**
+   * Takes one try from the subject's daily budget of proofs (a code, or a phone number typed in full), before
+   * anything is compared: parallel guesses in any number of flows share one budget. When it is spent, answers so.
+   */
+  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, current: RecoveryPolicy, method: VerificationMethod): Promise<boolean> {
+    if (await limits.allowProofAttempt(accountKey(subject), current)) return true;
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
+    await message(ctx, 'recover.blocked', 429, flow);
+    return false;
+  }
+
   async function send(ctx: Context, resend: boolean) {
     const flow = await flowIn(ctx, 'verify');
     if (!flow) return;
@@ -419,6 +430,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     if (method.matchDestination && !pending.destinationConfirmed) {
+      // The complete number is a guess at something the page only hints at: each one is counted before it is
+      // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
+      if (!(await allowProof(ctx, flow, subject, current, method))) return;
       const check = method.matchDestination(subject.user, form.phone ?? '', current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
@@ -448,11 +462,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
-    // Counted before anything is compared: parallel guesses in any number of flows share one account budget.
-    if (!(await limits.allowProofAttempt(accountKey(subject), current))) {
-      await record(ctx, { type: 'recovery.blocked', ...base, reason: 'limit_proofs' });
-      return message(ctx, 'recover.blocked', 429, flow);
-    }
+    if (!(await allowProof(ctx, flow, subject, current, method))) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
     if (method.delivery) {
       const challengeId = pending.challengeId!;

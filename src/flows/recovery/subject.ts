@@ -11,7 +11,7 @@ export interface Subject {
   user?: User;
   /** Keyed hash of the identifier: limits and decoy hints of this subject derive from it. */
   key: Buffer;
-  /** Registered and enabled methods, in the policy's order. */
+  /** Registered methods the policy enables and lets reach the user, in the policy's order. */
   registered: MethodId[];
   hints: Partial<Record<MethodId, string>>;
   required: 1 | 2;
@@ -43,7 +43,7 @@ export const LOCKDOWN_PROOFS = 2;
 
 export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   if (!user || user.status !== 'active') return decoy(key, methods, policy);
-  const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user));
+  const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user) && (m.reachable?.(user, policy) ?? true));
   // An account locked down after "This wasn't me" needs the full number of methods.
   const required = user.lockedDownAt ? LOCKDOWN_PROOFS : requiredMethodCount(policy, user.roles);
   if (usable.length < required) return decoy(key, methods, policy);
