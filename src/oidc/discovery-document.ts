@@ -1,16 +1,19 @@
 // Discovery is fixed for a given deployment (issuer, configuration, features): it is built once by the provider,
 // then answered from memory ahead of it, with an ETag, so relying parties polling it cost next to nothing.
 // Relying parties and proxies may also cache it for a few minutes (the library sends no Cache-Control of its own).
-// Error answers are neither kept nor cached, and only an answer built for the issuer's own origin is kept: the
-// library takes the endpoints' scheme from the request, and one that reached us without the proxy's
-// X-Forwarded-Proto (a health check on the plain-http port) would otherwise publish http:// endpoints to every
-// relying party until a restart. Such a request gets the library's own answer, uncached, or the kept one once there.
+// Error answers are neither kept nor cached, and only an answer whose every endpoint lies under the issuer is kept:
+// the library takes the endpoints' scheme (and, but for http/origin.ts, their host) from the request, and one that
+// reached us without the proxy's X-Forwarded-Proto (a health check on the plain-http port) would otherwise publish
+// http:// endpoints to every relying party until a restart. Such a request gets the library's own answer, uncached,
+// or the kept one once there.
 import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument } from '../http/snapshots.ts';
 
 const DISCOVERY_MAX_AGE_SECONDS = 300;
 
 export function discoveryDocument(issuer: string, issuerPath: string): PreparedDocument {
-  const issuerOrigin = new URL(issuer).origin;
+  /** Every URL the document names (`*_endpoint`, `*_uri`; features switched off leave theirs undefined) is the issuer's own. */
+  const underIssuer = (document: object) =>
+    Object.entries(document).every(([name, value]) => !/(_endpoint|_uri)$/.test(name) || value === undefined || (typeof value === 'string' && value.startsWith(`${issuer}/`)));
   const paths = new Set([`${issuerPath}/.well-known/openid-configuration`, `${issuerPath}/.well-known/oauth-authorization-server`]);
   const answers = new Map<string, PreparedAnswer>();
   const cacheControl = `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`;
@@ -21,7 +24,7 @@ export function discoveryDocument(issuer: string, issuerPath: string): PreparedD
       const kept = answers.get(ctx.path);
       if (kept) return answerFromSnapshot(ctx, kept);
       await next();
-      if (ctx.status !== 200 || ctx.method !== 'GET' || typeof ctx.body !== 'object' || ctx.body === null || `${ctx.protocol}://${ctx.host}` !== issuerOrigin) return;
+      if (ctx.status !== 200 || ctx.method !== 'GET' || typeof ctx.body !== 'object' || ctx.body === null || !underIssuer(ctx.body)) return;
       const text = JSON.stringify(ctx.body);
       const snapshot = { body: Buffer.from(text), type: ctx.response.get('Content-Type') || 'application/json; charset=utf-8', etag: etagOf(text) };
       const answer = { snapshot, cacheControl };
