@@ -50,12 +50,15 @@ export type RevokeAccountAccess = (accountId: string) => Promise<void>;
 /**
  * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active, not locked down,
  * and its access was not revoked since. Same-second issue is allowed (token times have one-second resolution); what
- * was issued before a revocation in that same second is deleted by the revocation itself, except a sign-in whose
- * password was checked in that second and whose browser has not yet come back for its code.
+ * was issued before a revocation in that same second is deleted by the revocation itself. A sign-in whose browser
+ * has not yet come back for its code is not stored under the account: it brings its own time to the millisecond,
+ * `issuedAtMs`, which then decides.
  */
-export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'lockedDownAt'>, issuedAt: number): boolean {
+export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'lockedDownAt'>, issuedAt: number, issuedAtMs?: number): boolean {
   if (user.status !== 'active' || user.lockedDownAt) return false;
-  return !user.revokedAt || issuedAt >= Math.floor(new Date(user.revokedAt).getTime() / 1000);
+  if (!user.revokedAt) return true;
+  const revokedAtMs = new Date(user.revokedAt).getTime();
+  return issuedAtMs === undefined ? issuedAt >= Math.floor(revokedAtMs / 1000) : issuedAtMs >= revokedAtMs;
 }
 
 export interface Accounts {

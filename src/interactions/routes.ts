@@ -17,7 +17,7 @@ import { renderPage } from '../http/render.ts';
 import { useLocale } from '../http/request-context.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { ACR } from '../oidc/account.ts';
+import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 
@@ -170,7 +170,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     // When the password was checked, for the session (auth_time, and the account-level revocation: a reset or a
     // lockdown after it must void the sign-in). Without it the library stamps the session when the browser follows
     // the redirect, which may be long after the account was reset.
-    const checkedAt = Math.floor(Date.now() / 1000);
+    // The result also keeps it to the millisecond (PASSWORD_CHECKED_AT_MS): a reset in the same second must void a
+    // sign-in checked before it, and not one checked after it.
+    const checkedAtMs = Date.now();
+    const checkedAt = Math.floor(checkedAtMs / 1000);
     // The form is read first (no database), so that the account is read while the interaction is: one round trip
     // less. That early read only fills this request's memory; nothing is decided before the interaction and the
     // CSRF token have been checked.
@@ -190,7 +193,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
     // The interaction records the sign-in while the lockout is cleared (one round trip less).
-    const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: checkedAt } }, false);
+    const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: checkedAt }, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
     const result = await accounts.signIn(form.login, form.password, client, recordInInteraction);
     if (!result.ok) {
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one

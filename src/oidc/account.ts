@@ -22,6 +22,20 @@ export const SCOPE_CLAIMS = {
   email: ['email', 'email_verified'],
 };
 
+/**
+ * Where a password sign-in's interaction result keeps when the password was checked, in milliseconds
+ * (interactions/routes.ts). The session keeps whole seconds only; this decides, when the browser comes back for its
+ * code, whether a revocation in that same second came before the check (void) or after it (fine).
+ */
+export const PASSWORD_CHECKED_AT_MS = 'latchkeyPasswordCheckedAtMs';
+
+/** On the request that resumes a sign-in of `sub`: its password check time in milliseconds, if it recorded one. */
+function resumedSignInMs(result: unknown, sub: string): number | undefined {
+  const resumed = result as { login?: { accountId?: unknown }; [PASSWORD_CHECKED_AT_MS]?: unknown } | undefined;
+  const ms = resumed?.[PASSWORD_CHECKED_AT_MS];
+  return resumed?.login?.accountId === sub && typeof ms === 'number' ? ms : undefined;
+}
+
 export function findAccountWith(accounts: Accounts): FindAccount {
   return async (ctx, sub, token): Promise<Account | undefined> => {
     const user = await accounts.findCurrent(sub);
@@ -29,7 +43,7 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     // no longer yield userinfo or new tokens, and the session must sign in again.
     const session = ctx.oidc?.session;
     const issuedAt = token?.iat ?? (session?.accountId === sub ? session.loginTs : undefined) ?? 0;
-    if (!user || !isAccessCurrent(user, issuedAt)) return undefined;
+    if (!user || !isAccessCurrent(user, issuedAt, token ? undefined : resumedSignInMs(ctx.oidc?.result, sub))) return undefined;
     return {
       accountId: user._id,
       claims: () => ({
