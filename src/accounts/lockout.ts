@@ -12,7 +12,8 @@
 //   is not a new guess. Only keyed hashes (HMAC with a server secret) are remembered, never the passwords.
 // - A browser that signed in to the account before carries a device token (signed: account, random nonce, time)
 //   and has a budget of its own: its failures lock only itself, and a lockout caused by everyone else does not
-//   lock it out. Tries without a valid token for the account share the account's budget.
+//   lock it out. Tries without a valid token for the account share the account's budget, and so do tokens issued
+//   before the account's last revocation (a reset, a lockdown): they may have been earned with the old password.
 // - A successful sign-in, a reset and an unlock clear everything by moving the account to a new random epoch,
 //   which is part of every key: old slots and locks are never deleted and reused, only swept when they expire.
 //
@@ -75,8 +76,11 @@ export interface LockoutState {
 }
 
 export interface Lockout {
-  /** Takes a try for a password sign-in to `accountId` before the password is checked. */
-  attempt(accountId: string, password: string, client?: ClientInfo): Promise<PasswordAttempt>;
+  /**
+   * Takes a try for a password sign-in to `accountId` before the password is checked. `devicesSince`: the account's
+   * last revocation (a reset, a lockdown); device tokens issued before it no longer earn a budget of their own.
+   */
+  attempt(accountId: string, password: string, client?: ClientInfo, devicesSince?: Date): Promise<PasswordAttempt>;
   /** Forgets every failure and lock of the account, for all clients (successful sign-in, reset, unlock). */
   clearLockout(accountId: string): Promise<void>;
   /** Whether the account is locked for clients without a device token. */
@@ -84,8 +88,8 @@ export interface Lockout {
   lockoutState(accountId: string): Promise<LockoutState>;
   /** A fresh device token for a browser that has just signed in to `accountId`. */
   issueDeviceToken(accountId: string): Promise<string>;
-  /** The token's nonce when it is genuine, current and for `accountId`; undefined otherwise. */
-  verifyDeviceToken(token: string | undefined, accountId: string): Promise<string | undefined>;
+  /** The token's nonce when it is genuine, current, for `accountId` and issued at or after `since`; undefined otherwise. */
+  verifyDeviceToken(token: string | undefined, accountId: string, since?: Date): Promise<string | undefined>;
 }
 
 export interface LockoutOptions {
@@ -262,7 +266,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     return createHmac('sha256', key).update(`latchkey-device\u0000${payload}`).digest('base64url');
   }
 
-  async function verifyDeviceToken(token: string | undefined, accountId: string): Promise<string | undefined> {
+  async function verifyDeviceToken(token: string | undefined, accountId: string, since?: Date): Promise<string | undefined> {
     if (!token || token.length > 512) return undefined;
     const parts = token.split('.');
     if (parts.length !== 5 || parts[0] !== DEVICE_TOKEN_VERSION) return undefined;
@@ -271,8 +275,12 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     if (Buffer.from(account, 'base64url').toString() !== accountId) return undefined;
-    const age = clock() / 1000 - parseInt(issued, 36);
+    const issuedAt = parseInt(issued, 36);
+    const age = clock() / 1000 - issuedAt;
     if (!(age >= -300 && age <= DEVICE_TOKEN_MAX_AGE_SECONDS)) return undefined;
+    // Whoever signed in before a reset may have done so with the old password: that browser is no longer the owner's.
+    // (Whole seconds: a token from the reset's own second counts as before it, which costs the owner nothing.)
+    if (since && issuedAt * 1000 < since.getTime()) return undefined;
     return /^[\w-]{22}$/.test(nonce) ? nonce : undefined;
   }
 
@@ -294,12 +302,12 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   }
 
   return {
-    async attempt(accountId, password, client = {}) {
+    async attempt(accountId, password, client = {}, devicesSince) {
       const [{ lockout: settings }, epochDoc, key, nonce] = await Promise.all([
         policy.current(),
         epochs.findOne({ _id: epochId(accountId) }),
         secrets(),
-        verifyDeviceToken(client.deviceToken, accountId),
+        verifyDeviceToken(client.deviceToken, accountId, devicesSince),
       ]);
       const epoch = epochIn(epochDoc);
       const scope = nonce ? deviceScope(accountId, nonce) : accountScope(accountId);

@@ -272,7 +272,7 @@ export function createAccounts(
       }
       // The try is taken before the password's answer counts (a locked account's password is verified all the
       // same, so the work is the same); both run at once.
-      const [valid, attempt] = await Promise.all([hasher.verify(user.passwordHash, password), lockout.attempt(user._id, password, client)]);
+      const [valid, attempt] = await Promise.all([hasher.verify(user.passwordHash, password), lockout.attempt(user._id, password, client, user.revokedAt)]);
       if (!attempt.allowed || !valid) {
         await attempt.failed();
         return failed();

@@ -162,3 +162,28 @@ it('a sign-in accepted a moment ago still completes (the control for the two abo
   const done = await browser.follow(await browser.post(consent.action, consent.fields), redirectUri());
   expect(new URL(done.url).searchParams.get('code')).toBeTruthy();
 });
+
+it('ends the lockout budget of device cookies issued before a reset: their failures count for the account again', async () => {
+  const user = await createUser(server);
+  const NEW = 'a brand new passphrase for recovery 42';
+  /** One wrong password from this browser (prompt=login: asked even with a session). */
+  const wrongOnce = async (browser: Browser) => {
+    const start = await authorizationUrl(config, redirectUri(), { prompt: 'login' });
+    const answer = await submitLogin(browser, await openLoginPage(browser, start.url), user.username, `wrong ${Math.random()}`);
+    expect(answer.status).toBe(200);
+  };
+  // Someone who had the old password signed in from this browser and got a device cookie.
+  const before = (await acceptedButNotFollowed(user)).browser;
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // device tokens carry whole seconds
+  await server.latchkey.accounts.resetPassword(user._id, NEW);
+  await server.latchkey.accounts.revokeAccess(user._id);
+  await wrongOnce(before);
+  expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 1 });
+  // The control: a device cookie the owner earns after the reset keeps a budget of its own.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const after = new Browser();
+  const start = await authorizationUrl(config, redirectUri());
+  expect((await submitLogin(after, await openLoginPage(after, start.url), user.username, NEW)).status).toBe(303);
+  await wrongOnce(after);
+  expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 0 });
+});
