@@ -147,3 +147,36 @@ it('an expired flow still offers the way back to the sign-in it came from', asyn
   expect(page.body).toContain(`href="/interaction/${uid}"`);
   expect(page.body).toContain(`href="/recover?from=${uid}"`);
 });
+
+it('answers a method removed from the account since it was chosen with the methods left, and changes nothing', async () => {
+  const someone = await createUser(server);
+  const email = `alt-${someone.username}@example.net`;
+  await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550198', authenticator: true });
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, someone.username), 'reset');
+  const atTotp = await chooseMethod(browser, methods, 'totp');
+  const atEmail = await sendCode(browser, await chooseMethod(browser, atTotp, 'email'));
+  // The account's owner (or an admin) removes the alternate email meanwhile.
+  await registerMethods(server, someone, { mobilePhone: '+14155550198', authenticator: true });
+  const codeForm = findForm(atEmail, '/code');
+  const tryAgain = await browser.post(codeForm.action.replace(/\/code$/, '/resend'), codeForm.fields); // "Try again"
+  for (const answer of [await enterCode(browser, atEmail, '123456'), tryAgain]) {
+    expect(answer.status).toBe(409);
+    expect(messageIds(answer)).toContain('recover.out_of_date');
+    expect(messageIds(answer)).not.toContain('recover.method_email');
+    expect(messageIds(answer)).toEqual(expect.arrayContaining(['recover.method_sms', 'recover.method_totp']));
+  }
+  expect(await flowOf(atEmail.url)).toMatchObject({ state: 'verify', verified: [] });
+});
+
+it('answers an authenticator code after the authenticator was removed with the methods left', async () => {
+  const someone = await createUser(server);
+  await registerMethods(server, someone, { alternateEmail: `alt-${someone.username}@example.net`, mobilePhone: '+14155550197', authenticator: true });
+  const browser = new Browser();
+  const atTotp = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'totp');
+  await registerMethods(server, someone, { alternateEmail: `alt-${someone.username}@example.net`, mobilePhone: '+14155550197' });
+  const answer = await enterCode(browser, atTotp, '123456');
+  expect(answer.status).toBe(409);
+  expect(messageIds(answer)).toContain('recover.out_of_date');
+  expect(messageIds(answer)).not.toContain('recover.method_totp');
+});

@@ -249,7 +249,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       case 'goal':
         return page(ctx, 'goal', common, status);
       case 'verify': {
-        const pending = flow.pending;
+        // A method removed since it was chosen (from the account, or by the policy) is pending no more.
+        const pending = flow.pending && subject.registered.includes(flow.pending.method) ? flow.pending : undefined;
         const offered = offeredMethods(flow.verified, subject, methods);
         return page(
           ctx,
@@ -429,6 +430,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!pending || !method?.delivery || (resend && !pending.challengeId)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
+    if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     if (method.matchDestination && !pending.destinationConfirmed) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
       // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
@@ -461,6 +463,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!pending || !method || (method.delivery && !pending.challengeId)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
+    if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
     if (!(await allowProof(ctx, flow, subject, current, method))) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
