@@ -48,7 +48,7 @@ import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
 import { createRecoveryFeature } from './flows/recovery/index.ts';
 import { recoveryAccounts } from './flows/recovery/accounts.ts';
 import { FLOWS, STEPS } from './flows/recovery/store.ts';
-import { LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
+import { LOCKDOWN_PATH_PREFIX, LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
 import { captchaRoutes } from './security/captcha-routes.ts';
 
 export interface Latchkey {
@@ -149,7 +149,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests
   // need, with the same headers; until ready (first build, JWKS refresh) they go on to their own middleware below.
   app.use(answerPreparedDocuments([discovery, publishedKeys], setSecurityHeaders, log));
-  app.use(requestContext(log, config.brand));
+  app.use(requestContext(log, config.brand, [LOCKDOWN_PATH_PREFIX]));
   // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
   // other failure (db/request-scope.ts).
   app.use(errorPages());

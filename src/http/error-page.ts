@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import { AppError, DatabaseUnavailableError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext, RequestState } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';
 import { DEFAULT_LOCALE, translator } from './i18n.ts';
@@ -73,7 +73,7 @@ export function errorPages(): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError('not_found', ctx.path);
+      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError('not_found', (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path);
     } catch (error) {
       await respondWithError(ctx, error);
     }

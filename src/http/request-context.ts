@@ -16,14 +16,24 @@ export function newSupportCode(): string {
 export const newNonce = () => pooledRandomBytes(16).toString('base64');
 
 /**
- * What the request line says. Only the path (query strings can carry codes and tokens), or what a route put in its
- * place when the path carries a token (`loggedPath`). `started`: from `process.hrtime.bigint()` when the request
+ * What the request line says. Only the path (query strings can carry codes and tokens), or what stands in its
+ * place when the path carries a secret (`loggedPath`). `started`: from `process.hrtime.bigint()` when the request
  * arrived.
  */
 export function requestLine(ctx: Context, started: bigint) {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const { loggedPath, supportCode } = ctx.state as Partial<RequestState>;
   return { method: ctx.method, path: loggedPath ?? ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, ...(supportCode && { supportCode }) };
+}
+
+/**
+ * The path as logs may show it: under a prefix whose next segment is a secret (a "This wasn't me" token: whoever
+ * reads it can lock an account down), only the prefix. Matched on the raw path, so a trailing slash or anything
+ * after the token, a page or a 404, is covered too.
+ */
+export function pathForLogs(path: string, secretPrefixes: readonly string[]): string | undefined {
+  const prefix = secretPrefixes.find((candidate) => path.startsWith(candidate));
+  return prefix === undefined ? undefined : `${prefix}…`;
 }
 
 /** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
@@ -56,13 +66,15 @@ export function useLocale(ctx: AppContext, uiLocales: string | undefined): void 
   });
 }
 
-export function requestContext(log: Logger, brand: Brand): Middleware {
+export function requestContext(log: Logger, brand: Brand, secretPathPrefixes: readonly string[] = []): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
     const started = process.hrtime.bigint();
     const requestId = newSupportCode();
     const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
     ctx.state.requestId = requestId;
+    const loggedPath = pathForLogs(ctx.path, secretPathPrefixes);
+    if (loggedPath) ctx.state.loggedPath = loggedPath;
     ctx.state.nonce = newNonce();
     const chosen = chosenLocale(ctx);
     if (chosen) ctx.state.chosenLocale = chosen;

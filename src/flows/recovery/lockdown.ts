@@ -7,6 +7,8 @@ import type { Connection } from 'mongoose';
 import { consume, type ExpiringDoc } from '../../db/atomic.ts';
 
 export const LOCKDOWN_TOKENS = 'lockdown_tokens';
+/** The link is this and the token: logs show only this (http/request-context.ts). */
+export const LOCKDOWN_PATH_PREFIX = '/recover/lockdown/';
 /** A notice's link works for a week. */
 const LINK_SECONDS = 7 * 24 * 3600;
 

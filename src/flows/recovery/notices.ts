@@ -4,7 +4,7 @@
 import type { User } from '../../accounts/user-model.ts';
 import { translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
-import type { Lockdowns } from './lockdown.ts';
+import { LOCKDOWN_PATH_PREFIX, type Lockdowns } from './lockdown.ts';
 import { escapeHtml } from '../../delivery/branded-email.ts';
 
 export type NoticeKind = 'reset' | 'unlock' | 'lockout';
@@ -38,7 +38,7 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
     async notify(user, kind, locale) {
       const t = translator(locale);
       // One link for all of this notice's copies: whichever the owner opens first locks the account down.
-      const link = `${origin}/recover/lockdown/${await lockdowns.issue(user._id)}`;
+      const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}`;
       const { subject, what, notMe } = compose(t, user, kind, link);
       const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
       for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${what}\n\n${notMe}\n`, html: emailHtml([what, notMe], link) });

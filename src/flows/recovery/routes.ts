@@ -334,12 +334,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   // ---- "This wasn't me" ------------------------------------------------------------------------------------------
   // Registered before /:flow so that "lockdown" is never taken for a flow id. The link's token locks the account
-  // down for days to whoever holds it, so the request line logs the path without it.
-
-  router.use('/lockdown/:token', (ctx, next) => {
-    (ctx as AppContext).state.loggedPath = ctx.path.slice(0, ctx.path.lastIndexOf('/') + 1) + '…';
-    return next();
-  });
+  // down for days to whoever holds it, so logs never show it (LOCKDOWN_PATH_PREFIX, http/request-context.ts).
 
   router.get('/lockdown/:token', async (ctx) => {
     const valid = Boolean(await deps.lockdowns.peek(ctx.params.token!));
