@@ -7,7 +7,7 @@ import { createSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { fields } from './output.ts';
-import { findUser } from './user-admin.ts';
+import { auditAdminChange, findUser } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -54,6 +54,7 @@ const setMethods = defineCommand({
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
     const users = await accounts(session);
     const user = await users.setSecurityInfo((await findUser(users, arg))._id, changes);
+    await auditAdminChange(session, 'security_info.changed', user, Object.keys(changes).join(','));
     const methods = methodsOf(user);
     out.result(methods, () => [`Verification methods of ${user.username}:`, ...fields(Object.entries(methods).map(([k, v]) => [k, String(v ?? '(none)')]))]);
   },
@@ -71,6 +72,7 @@ const enrolAuthenticator = defineCommand({
     const user = await findUser(users, arg);
     const { sealed, uri } = newAuthenticator(createSecretBox(config.dataEncryptionKey), { issuer: 'Latchkey', label: user.email });
     await users.setSecurityInfo(user._id, { totpSecret: sealed });
+    await auditAdminChange(session, 'security_info.changed', user, 'totpSecret');
     out.result({ user: user.username, otpauthUri: uri }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
     if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(uri, { small: true }, (code) => io.stdout.write(`${code}\n`));
     out.note('note: the URI contains the secret; do not paste it anywhere else.');

@@ -4,10 +4,9 @@ import type { User } from '../accounts/user-model.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
-import { findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+import { auditAdminChange, findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { methodsOf, securityInfoCommands } from './security-info-commands.ts';
-import { createAuditLog } from '../audit/audit.ts';
 import { createOutbox } from '../delivery/outbox.ts';
 import { securityNotices } from '../flows/recovery/index.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
@@ -127,6 +126,7 @@ function statusCommand(name: 'disable' | 'enable') {
         return;
       }
       const user = await users.setStatus(found._id, status);
+      await auditAdminChange(session, status === 'disabled' ? 'account.disabled' : 'account.enabled', user);
       printUser(out, user, `User ${user.username} is now ${status}.`);
     },
   });
@@ -141,6 +141,7 @@ const setRole = defineCommand({
     const roles = rolesFor(pick(ROLE_CHOICES, values.role, '--role'));
     const users = await accounts(session);
     const user = await users.setRoles((await findUser(users, arg))._id, roles);
+    await auditAdminChange(session, 'account.roles_changed', user);
     printUser(out, user, `Roles of ${user.username}: ${roles.join(', ') || '(none)'}.`);
   },
 });
@@ -171,8 +172,8 @@ const setPassword = defineCommand({
     await users.resetPassword(user._id, password); // the rules, the new hash, the lockout cleared
     await users.revokeAccess(user._id);
     await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
+    await auditAdminChange(session, 'password.reset', user);
     const connection = await session.connection();
-    await createAuditLog(connection).record({ type: 'password.reset', accountId: user._id, reason: 'admin' });
     // Told like any reset (a helpdesk tricked into it is what the owner's "This wasn't me" is for). The message waits
     // in the outbox for the running server's sender; the owner's language is not known here: the default one.
     let told = 0;
@@ -200,12 +201,23 @@ const unlock = defineCommand({
     const user = await findUser(users, arg);
     const before = await users.lockoutState(user._id);
     await users.clearLockout(user._id);
-    await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
-    const view = { id: user._id, username: user.username, wasLocked: before.locked, ...(before.lockedUntil && { lockedUntil: before.lockedUntil }), failures: before.failures };
+    if (user.lockedDownAt) await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
+    await auditAdminChange(session, 'account.unlocked', user);
+    const view = {
+      id: user._id,
+      username: user.username,
+      wasLocked: before.locked,
+      ...(before.lockedUntil && { lockedUntil: before.lockedUntil }),
+      failures: before.failures,
+      wasLockedDown: Boolean(user.lockedDownAt),
+    };
     out.result(view, () => [
       before.locked
         ? `User ${user.username} was locked until ${isoDate(before.lockedUntil!)}; the lockout is over.`
         : `User ${user.username} was not locked (${before.failures} failed sign-in(s) counted); the count is cleared.`,
+      ...(user.lockedDownAt
+        ? [`The "This wasn't me" lockdown since ${isoDate(user.lockedDownAt)} is over; the password is unchanged (set-password gives a new one).`]
+        : []),
     ]);
   },
 });

@@ -1,5 +1,5 @@
 // The audit log: one collection of security events (every recovery step, send, failure, block, reset, unlock,
-// lockout and "This wasn't me"), each with the account, the client's address and browser, the support code and a
+// lockout and "This wasn't me", and every change an administrator makes to an account), each with the account, the client's address and browser, the support code and a
 // stable reason code. Nothing secret goes in: no codes, passwords, tokens or full phone numbers.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
@@ -20,6 +20,10 @@ export type AuditType =
   | 'account.unlocked'
   | 'account.locked'
   | 'account.lockdown'
+  | 'account.disabled'
+  | 'account.enabled'
+  | 'account.roles_changed'
+  | 'security_info.changed'
   | 'signin.failed'
   | 'delivery.failed';
 
@@ -31,7 +35,7 @@ export interface AuditEvent {
   userAgent?: string;
   /** The support code shown to the user: a recovery flow's own (the same on each of its pages), else the request id. */
   supportCode?: string;
-  /** A stable reason code, e.g. `wrong_code`, `limit_destination`, `captcha_wrong`. */
+  /** A stable reason code, e.g. `wrong_code`, `limit_destination`, `captcha_wrong`; `admin` for an administrator's change. */
   reason?: string;
   flowId?: string;
   method?: string;

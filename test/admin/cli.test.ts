@@ -284,6 +284,34 @@ describe('users', () => {
     expect((await submitPassword(PASSWORD)).status).toBe(303);
   });
 
+  it("unlock also ends a \"This wasn't me\" lockdown, and says so", async () => {
+    const judy = await createUserWithCli('judy');
+    await server.latchkey.accounts.lockDown(judy.id);
+    const run = await admin(['users', 'unlock', 'judy']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('was not locked');
+    expect(run.stdout).toContain('"This wasn\'t me" lockdown since');
+    expect((await server.latchkey.accounts.findById(judy.id))!.lockedDownAt).toBeUndefined();
+  });
+
+  it("records every administrator's change to an account in the audit log", async () => {
+    await createUserWithCli('kim');
+    for (const args of [['disable'], ['enable'], ['set-role', '--role', 'admin'], ['set-methods', '--mobile-phone', '+14155550124'], ['enrol-authenticator'], ['unlock']]) {
+      expect((await admin(['users', args[0]!, 'kim', ...args.slice(1)])).code).toBe(0);
+    }
+    const events = await adminJson<Array<{ type: string; reason?: string; method?: string }>>(['audit', 'list', '--account', 'kim']);
+    expect(events.map((e) => e.type).reverse()).toEqual([
+      'account.disabled',
+      'account.enabled',
+      'account.roles_changed',
+      'security_info.changed',
+      'security_info.changed',
+      'account.unlocked',
+    ]);
+    expect(events.every((e) => e.reason === 'admin')).toBe(true);
+    expect(events.filter((e) => e.type === 'security_info.changed').map((e) => e.method)).toEqual(['totpSecret', 'mobilePhone']);
+  });
+
   it('applies the minimum of the policy stored in the database: 16 refused under 17, accepted at 16', async () => {
     const policies = createPolicyStore(server.connection);
     await policies.save({ passwordMinLength: 17 });
