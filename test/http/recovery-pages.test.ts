@@ -1,0 +1,177 @@
+// The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
+// to the field it is about and is announced; a newly shown part of the page takes the focus.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  // Every request comes from 127.0.0.1: the per-address budgets are raised for the file. Text messages may go to +1
+  // numbers only, so that another country's number is refused.
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 }, allowedCountryCodes: ['1'], helpdesk: { url: 'https://help.example.test/' } });
+});
+afterAll(() => server.close());
+
+let phoneCounter = 0;
+/** A user with an alternate email, a mobile phone and an authenticator; `totp()` gives its current code. */
+async function person() {
+  const user = await createUser(server);
+  phoneCounter += 1;
+  const mobilePhone = `+1415555${String(2000 + phoneCounter)}`;
+  const { totp } = await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net`, mobilePhone, authenticator: true });
+  return { user, mobilePhone, totp };
+}
+
+/** The opening tag of the element with this id. */
+function tagWithId(page: Page, id: string): string {
+  const tag = new RegExp(`<[a-z]+\\b[^>]*\\bid="${id}"[^>]*>`, 's').exec(page.body)?.[0];
+  if (!tag) throw new Error(`no element with id ${id} in:\n${page.body.slice(0, 3000)}`);
+  return tag;
+}
+
+const attribute = (tag: string, name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+const describedBy = (page: Page, id: string) => (attribute(tagWithId(page, id), 'aria-describedby') ?? '').split(/\s+/).filter(Boolean);
+
+/** The controls that take the focus when the page loads, each by its id (or message id, for a button). */
+function autofocused(page: Page): string[] {
+  return [...page.body.matchAll(/<(?:input|button|select|textarea)\b[^>]*>/gs)]
+    .map(([tag]) => tag)
+    .filter((tag) => /\sautofocus[\s>=]/.test(tag))
+    .map((tag) => attribute(tag, 'id') ?? attribute(tag, 'data-message-id') ?? tag);
+}
+
+/** Posts the form of `page` whose action contains `actionPart` with only its CSRF token (no choice made). */
+async function postEmpty(browser: Browser, page: Page, actionPart: string): Promise<Page> {
+  const form = findForm(page, actionPart);
+  return browser.follow(await browser.post(form.action, { csrf: form.fields.csrf! }));
+}
+
+async function atStart() {
+  const browser = new Browser();
+  return { browser, page: await browser.get(`${server.origin}/recover`) };
+}
+
+async function atMethods(goal: 'reset' | 'unlock' = 'reset') {
+  const { user, mobilePhone, totp } = await person();
+  const browser = new Browser();
+  const page = await chooseGoal(browser, await identify(server, browser, user.username), goal);
+  return { browser, page, mobilePhone, totp };
+}
+
+async function atPassword() {
+  const { browser, page, totp } = await atMethods();
+  return { browser, page: await enterCode(browser, await chooseMethod(browser, page, 'totp'), totp()) };
+}
+
+describe('"Who are you?"', () => {
+  it('focuses the identifier when the page opens', async () => {
+    const { page } = await atStart();
+    expect(autofocused(page)).toEqual(['identifier']);
+    expect(attribute(tagWithId(page, 'identifier'), 'aria-invalid')).toBeUndefined();
+  });
+
+  it('marks an empty identifier invalid, described by the announced error, and focuses it', async () => {
+    const { browser, page } = await atStart();
+    const again = await submit(browser, page, '/recover', { identifier: '', captcha: CAPTCHA_ANSWER, action: 'next' });
+    expect(messageIds(again)).toContain('recover.identifier_missing');
+    expect(attribute(tagWithId(again, 'form-error'), 'role')).toBe('alert');
+    expect(attribute(tagWithId(again, 'identifier'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'identifier')).toEqual(expect.arrayContaining(['form-error', 'identifier-hint']));
+    expect(autofocused(again)).toEqual(['identifier']);
+  });
+
+  it('announces a wrong CAPTCHA and focuses the field for the new one; the kept identifier is not marked', async () => {
+    const { browser, page } = await atStart();
+    const again = await submit(browser, page, '/recover', { identifier: 'someone', captcha: 'WRONG1', action: 'next' });
+    expect(messageIds(again)).toContain('recover.captcha_wrong');
+    expect(attribute(tagWithId(again, 'captcha-error'), 'role')).toBe('alert');
+    expect(autofocused(again)).toEqual(['captcha']);
+    expect(attribute(tagWithId(again, 'identifier'), 'aria-invalid')).toBeUndefined();
+  });
+});
+
+describe('"Why are you having trouble signing in?"', () => {
+  it('focuses nothing at first; with no option chosen, describes the options by the error and focuses the first', async () => {
+    const browser = new Browser();
+    const page = await identify(server, browser, (await person()).user.username);
+    expect(autofocused(page)).toEqual([]);
+    expect(page.body).not.toMatch(/<fieldset[^>]*aria-describedby/);
+    const again = await postEmpty(browser, page, '/goal');
+    expect(messageIds(again)).toContain('recover.goal_missing');
+    expect(again.body.match(/<fieldset\b[^>]*>/)?.[0]).toContain('aria-describedby="form-error"');
+    expect(autofocused(again)).toEqual(['goal-reset']);
+  });
+});
+
+describe('verification', () => {
+  it('with no method chosen, describes the methods by the error and focuses the first', async () => {
+    const { browser, page } = await atMethods();
+    expect(autofocused(page)).toEqual([]);
+    const again = await postEmpty(browser, page, '/method');
+    expect(messageIds(again)).toContain('recover.method_missing');
+    expect(again.body.match(/<fieldset\b[^>]*>/)?.[0]).toContain('aria-describedby="form-error"');
+    expect(autofocused(again)).toEqual(['method-email']);
+  });
+
+  it('a missing method while the phone is asked for marks the methods, not the phone field', async () => {
+    const { browser, page } = await atMethods();
+    const sms = await chooseMethod(browser, page, 'sms');
+    const again = await postEmpty(browser, sms, '/method');
+    expect(messageIds(again)).toContain('recover.method_missing');
+    expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBeUndefined();
+    expect(autofocused(again)).toEqual(['method-email']);
+  });
+
+  it('focuses the new part once a method is chosen: the phone field, the Email button, the code field', async () => {
+    const { browser, page } = await atMethods();
+    expect(autofocused(await chooseMethod(browser, page, 'sms'))).toEqual(['phone']);
+    const email = await chooseMethod(browser, page, 'email');
+    expect(autofocused(email)).toEqual(['recover.email_send']);
+    expect(autofocused(await sendCode(browser, email))).toEqual(['code']);
+    expect(autofocused(await chooseMethod(browser, page, 'totp'))).toEqual(['code']);
+  });
+
+  it.each([
+    ['an incomplete number', '12345', 'recover.phone_invalid'],
+    ['another number', '+1 415 555 0100', 'recover.phone_mismatch'],
+    ['a refused country', '+33 6 12 34 56 78', 'recover.phone_country'],
+  ])('marks %s invalid, described by the error, and focuses the phone field', async (_label, phone, error) => {
+    const { browser, page } = await atMethods();
+    const again = await sendCode(browser, await chooseMethod(browser, page, 'sms'), { phone });
+    expect(messageIds(again)).toContain(error);
+    expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'phone')).toContain('form-error');
+    expect(autofocused(again)).toEqual(['phone']);
+  });
+
+  it('lets the server answer an empty or malformed code (the code form does not validate in the browser)', async () => {
+    const { browser, page } = await atMethods();
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(code.body.match(/<form\b[^>]*\/code"[^>]*>/)?.[0]).toMatch(/\snovalidate[\s>]/);
+  });
+});
+
+describe('the new password', () => {
+  it('with two passwords that differ, marks the confirmation, described by the error; the first field, emptied too, has the focus', async () => {
+    const { browser, page } = await atPassword();
+    const again = await submit(browser, page, '/password', { password: 'a brand new passphrase for latchkey', confirm: 'another passphrase' });
+    expect(messageIds(again)).toContain('recover.password_mismatch');
+    expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'confirm')).toContain('form-error');
+    expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBeUndefined();
+    expect(describedBy(again, 'password')).not.toContain('form-error');
+    expect(autofocused(again)).toEqual(['password']);
+  });
+
+  it('with a refused password, marks the new password, not the confirmation', async () => {
+    const { browser, page } = await atPassword();
+    const again = await submit(browser, page, '/password', { password: 'short', confirm: 'short' });
+    expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBe('true');
+    expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBeUndefined();
+    expect(autofocused(again)).toEqual(['password']);
+  });
+});
