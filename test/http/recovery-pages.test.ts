@@ -1,5 +1,6 @@
 // The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
-// to the field it is about and is announced; a newly shown part of the page takes the focus.
+// to the field it is about and is announced; a newly shown part of the page takes the focus; every error comes with
+// the flow's support code.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -65,6 +66,12 @@ async function atMethods(goal: 'reset' | 'unlock' = 'reset') {
 async function atPassword() {
   const { browser, page, totp } = await atMethods();
   return { browser, page: await enterCode(browser, await chooseMethod(browser, page, 'totp'), totp()) };
+}
+
+/** The flow's support code, as the page shows it next to an error. */
+function expectSupportCode(page: Page) {
+  expect(messageIds(page)).toContain('error.support_code');
+  expect(page.body).toMatch(/Support code: [A-Z0-9]{8}/);
 }
 
 describe('"Who are you?"', () => {
@@ -152,6 +159,52 @@ describe('verification', () => {
     const { browser, page } = await atMethods();
     const code = await chooseMethod(browser, page, 'totp');
     expect(code.body.match(/<form\b[^>]*\/code"[^>]*>/)?.[0]).toMatch(/\snovalidate[\s>]/);
+  });
+});
+
+describe('the support line beside the code', () => {
+  it('speaks of resetting the password on the reset branch', async () => {
+    const { browser, page } = await atMethods('reset');
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(messageIds(code)).toContain('recover.support_hint_before');
+    expect(code.body).toContain('If you are unable to reset your password after retrying');
+  });
+
+  it('speaks of unlocking the account on the unlock branch', async () => {
+    const { browser, page } = await atMethods('unlock');
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(messageIds(code)).toContain('recover.support_hint_before_unlock');
+    expect(messageIds(code)).not.toContain('recover.support_hint_before');
+    expect(code.body).toContain('If you are unable to unlock your account after retrying');
+    expect(code.body).not.toContain('reset your password');
+  });
+});
+
+describe('the support code on every error', () => {
+  it('shows it with a missing goal, a missing method and each refused phone number', async () => {
+    const browser = new Browser();
+    const goal = await identify(server, browser, (await person()).user.username);
+    expectSupportCode(await postEmpty(browser, goal, '/goal'));
+    const methods = await chooseGoal(browser, goal, 'reset');
+    expectSupportCode(await postEmpty(browser, methods, '/method'));
+    const sms = await chooseMethod(browser, methods, 'sms');
+    for (const phone of ['12345', '+1 415 555 0100', '+33 6 12 34 56 78']) expectSupportCode(await sendCode(browser, sms, { phone }));
+  });
+
+  it('shows it with every refused new password and with two passwords that differ', async () => {
+    const { browser, page } = await atPassword();
+    const tries: Array<[string, string, string]> = [
+      ['short', 'short', 'password.too_short'],
+      ['passwordpassword', 'passwordpassword', 'password.common'],
+      ['latchkeylatchkey', 'latchkeylatchkey', 'password.identifier'],
+      ['x'.repeat(1100), 'x'.repeat(1100), 'password.too_long'],
+      ['a brand new passphrase for latchkey', 'a different passphrase for latchkey', 'recover.password_mismatch'],
+    ];
+    for (const [password, confirm, error] of tries) {
+      const again = await submit(browser, page, '/password', { password, confirm });
+      expect(messageIds(again)).toContain(error);
+      expectSupportCode(again);
+    }
   });
 });
 

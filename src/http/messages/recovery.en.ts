@@ -58,6 +58,7 @@ export const recoveryEn = {
   'recover.try_again': 'Try again',
   'recover.contact_admin': 'Contact your administrator',
   'recover.support_hint_before': 'If you are unable to reset your password after retrying, please',
+  'recover.support_hint_before_unlock': 'If you are unable to unlock your account after retrying, please',
   'recover.support_link': 'contact Support',
   'recover.support_hint_after': 'for assistance. Give them the support code {code}.',
   'recover.support_none': 'Ask your administrator for help, and give them the support code {code}.',

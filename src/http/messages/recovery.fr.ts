@@ -60,6 +60,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.try_again': 'Réessayer',
   'recover.contact_admin': 'Contacter votre administrateur',
   'recover.support_hint_before': 'Si vous ne parvenez pas à réinitialiser votre mot de passe après plusieurs essais,',
+  'recover.support_hint_before_unlock': 'Si vous ne parvenez pas à déverrouiller votre compte après plusieurs essais,',
   'recover.support_link': 'contactez le support',
   'recover.support_hint_after': 'pour obtenir de l’aide. Donnez-lui le code d’assistance {code}.',
   'recover.support_none': 'Demandez de l’aide à votre administrateur et donnez-lui le code d’assistance {code}.',
