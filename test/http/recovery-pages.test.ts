@@ -1,6 +1,6 @@
 // The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
 // to the field it is about and is announced; a newly shown part of the page takes the focus; every error comes with
-// the flow's support code.
+// the flow's support code; each page's title names its step (and says "Error" first when the page shows one).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -45,10 +45,19 @@ function autofocused(page: Page): string[] {
     .map((tag) => attribute(tag, 'id') ?? attribute(tag, 'data-message-id') ?? tag);
 }
 
+const title = (page: Page) => /<title>([^<]*)<\/title>/.exec(page.body)?.[1];
+const RECOVERY = 'Get back into your account · Latchkey';
+
 /** Posts the form of `page` whose action contains `actionPart` with only its CSRF token (no choice made). */
 async function postEmpty(browser: Browser, page: Page, actionPart: string): Promise<Page> {
   const form = findForm(page, actionPart);
   return browser.follow(await browser.post(form.action, { csrf: form.fields.csrf! }));
+}
+
+/** Presses Cancel (a button of the form whose action contains `actionPart`, posting to the flow's /cancel). */
+async function cancel(browser: Browser, page: Page, actionPart: string): Promise<Page> {
+  const form = findForm(page, actionPart);
+  return browser.follow(await browser.post(form.action.replace(/\/[a-z]+$/, '/cancel'), { csrf: form.fields.csrf! }));
 }
 
 async function atStart() {
@@ -226,5 +235,45 @@ describe('the new password', () => {
     expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBe('true');
     expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBeUndefined();
     expect(autofocused(again)).toEqual(['password']);
+  });
+});
+
+describe('page titles', () => {
+  it('name the step first, and say "Error" first when the page shows one', async () => {
+    const { browser, page: start } = await atStart();
+    expect(title(start)).toBe(`Who are you? – ${RECOVERY}`);
+    const wrong = await submit(browser, start, '/recover', { identifier: '', action: 'next' });
+    expect(title(wrong)).toBe(`Error: Who are you? – ${RECOVERY}`);
+
+    const { user, totp } = await person();
+    const goal = await identify(server, browser, user.username);
+    expect(title(goal)).toBe(`Why are you having trouble signing in? – ${RECOVERY}`);
+    expect(title(await postEmpty(browser, goal, '/goal'))).toBe(`Error: Why are you having trouble signing in? – ${RECOVERY}`);
+    const methods = await chooseGoal(browser, goal, 'reset');
+    expect(title(methods)).toBe(`Verification step 1 – ${RECOVERY}`);
+    const code = await chooseMethod(browser, methods, 'totp');
+    expect(title(await enterCode(browser, code, '000000'))).toBe(`Error: Verification step 1 – ${RECOVERY}`);
+    const password = await enterCode(browser, code, totp());
+    expect(title(password)).toBe(`Choose a new password – ${RECOVERY}`);
+    expect(title(await submit(browser, password, '/password', { password: 'x', confirm: 'y' }))).toBe(`Error: Choose a new password – ${RECOVERY}`);
+    const done = await submit(browser, password, '/password', { password: 'a brand new passphrase for latchkey', confirm: 'a brand new passphrase for latchkey' });
+    expect(title(done)).toBe(`Your password has been reset – ${RECOVERY}`);
+  });
+
+  it('name the unlock step on the unlock branch, and the end of a cancelled or expired flow', async () => {
+    const { browser, page, totp } = await atMethods('unlock');
+    const unlock = await enterCode(browser, await chooseMethod(browser, page, 'totp'), totp());
+    expect(title(unlock)).toBe(`Unlock your account – ${RECOVERY}`);
+    const cancelled = await cancel(browser, unlock, '/unlock');
+    expect(title(cancelled)).toBe(`Recovery cancelled – ${RECOVERY}`);
+    const expired = await browser.get(findForm(unlock, '/unlock').action.replace(/\/unlock$/, ''));
+    expect(expired.status).toBe(410);
+    expect(title(expired)).toBe(`Error: Recovery expired – ${RECOVERY}`);
+  });
+
+  it('titles the "This wasn\'t me" page with its own heading', async () => {
+    const page = await new Browser().get(`${server.origin}/recover/lockdown/${'x'.repeat(43)}`);
+    expect(page.status).toBe(410);
+    expect(title(page)).toBe('Error: Secure your account · Latchkey');
   });
 });

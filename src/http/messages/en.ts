@@ -9,6 +9,8 @@ import { recoveryEn } from './recovery.en.ts';
 const core = {
   'app.name': 'Latchkey',
   'app.skip_to_content': 'Skip to main content',
+  'app.title_step': '{step} – {title}',
+  'app.title_error': 'Error: {title}',
   'footer.language': 'Language',
   'footer.links': 'Help and policies',
   'footer.help': 'Help',

@@ -19,6 +19,8 @@ export const fr: Catalogue = {
   'lang.en': 'English',
   'lang.fr': 'Français',
   'app.skip_to_content': 'Aller au contenu principal',
+  'app.title_step': '{step} – {title}',
+  'app.title_error': 'Erreur : {title}',
 
   'login.title': 'Connexion',
   'login.subtitle': 'pour continuer vers {client}',

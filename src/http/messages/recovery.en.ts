@@ -12,6 +12,11 @@ export const recoveryEn = {
   'recover.crumb_password': 'choose a new password',
   'recover.crumb_unlock': 'unlock your account',
   'recover.crumb_done': '(done)',
+  // Page titles: the step first (see views/layout.ejs).
+  'recover.title_verify': 'Verification step {step}',
+  'recover.title_cancelled': 'Recovery cancelled',
+  'recover.title_expired': 'Recovery expired',
+  'recover.title_blocked': 'Too many attempts',
 
   'recover.identify_heading': 'Who are you?',
   'recover.identify_intro': 'To recover your account, begin by entering your email or username and the characters in the picture or audio below.',

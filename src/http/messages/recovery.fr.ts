@@ -14,6 +14,10 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.crumb_password': 'choisir un nouveau mot de passe',
   'recover.crumb_unlock': 'déverrouiller votre compte',
   'recover.crumb_done': '(terminé)',
+  'recover.title_verify': 'Vérification, étape {step}',
+  'recover.title_cancelled': 'Récupération annulée',
+  'recover.title_expired': 'Récupération expirée',
+  'recover.title_blocked': 'Trop de tentatives',
 
   'recover.identify_heading': 'Qui êtes-vous ?',
   'recover.identify_intro': 'Pour récupérer votre compte, saisissez d’abord votre adresse e-mail ou votre nom d’utilisateur, et les caractères de l’image ou de l’audio ci-dessous.',
