@@ -1,10 +1,14 @@
 // The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
 // to the field it is about and is announced; a newly shown part of the page takes the focus; every error comes with
 // the flow's support code; each page's title names its step (and says "Error" first when the page shows one).
+// A message's example number is one the form accepts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { en } from '../../src/http/messages/en.ts';
+import { fr } from '../../src/http/messages/fr.ts';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
 
 let server: TestServer;
@@ -275,5 +279,16 @@ describe('page titles', () => {
     const page = await new Browser().get(`${server.origin}/recover/lockdown/${'x'.repeat(43)}`);
     expect(page.status).toBe(410);
     expect(title(page)).toBe('Error: Secure your account · Latchkey');
+  });
+});
+
+describe('the incomplete phone number message', () => {
+  it.each([
+    ['en', en],
+    ['fr', fr],
+  ])('in %s, gives an example number that counts as complete and valid', (_locale, catalogue) => {
+    const example = /\+[\d ]+\d/.exec(catalogue['recover.phone_invalid'])?.[0];
+    expect(example).toBeDefined();
+    expect(parsePhoneNumberFromString(example!)?.isValid()).toBe(true);
   });
 });

@@ -51,7 +51,7 @@ export const recoveryEn = {
   'recover.phone_label': 'Enter your phone number',
   'recover.sms_send': 'Text',
   'recover.phone_mismatch': 'This phone number does not match the one we have for your account.',
-  'recover.phone_invalid': 'Enter your complete phone number, including its country code (for example +44 7700 900123).',
+  'recover.phone_invalid': 'Enter your complete phone number, starting with + and its country code (for example +1 415 555 0132).',
   'recover.phone_country': 'We cannot send text messages to this country. Choose another method.',
 
   'recover.code_sent_email': "We've emailed a verification code to your alternate email address ({hint}).",

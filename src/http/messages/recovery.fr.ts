@@ -52,7 +52,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.phone_label': 'Saisissez votre numéro de téléphone',
   'recover.sms_send': 'Envoyer le SMS',
   'recover.phone_mismatch': 'Ce numéro ne correspond pas à celui de votre compte.',
-  'recover.phone_invalid': 'Saisissez votre numéro complet, avec son indicatif de pays (par exemple +33 6 12 34 56 78).',
+  'recover.phone_invalid': 'Saisissez votre numéro complet, en commençant par + et l’indicatif du pays (par exemple +33 6 12 34 56 78).',
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
 
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
