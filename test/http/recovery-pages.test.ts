@@ -1,7 +1,6 @@
 // The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
-// to the field it is about and is announced; a newly shown part of the page takes the focus; every error comes with
-// the flow's support code; each page's title names its step (and says "Error" first when the page shows one).
-// A message's example number is one the form accepts.
+// to the field it is about and is announced; a newly shown part of the page takes the focus; each page's title
+// names its step (and says "Error" first when the page shows one); every error comes with the flow's support code.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -279,6 +278,39 @@ describe('page titles', () => {
     const page = await new Browser().get(`${server.origin}/recover/lockdown/${'x'.repeat(43)}`);
     expect(page.status).toBe(410);
     expect(title(page)).toBe('Error: Secure your account · Latchkey');
+  });
+});
+
+describe('ways on', () => {
+  it('after Cancel, makes "Back to sign in" the main button when the flow came from a sign-in', async () => {
+    const browser = new Browser();
+    const { user } = await person();
+    const goal = await identify(server, browser, user.username, '?from=some-interaction-uid');
+    const cancelled = await cancel(browser, goal, '/goal');
+    expect(messageIds(cancelled)).toContain('recover.cancelled');
+    const links = [...cancelled.body.matchAll(/<a\b[^>]*data-message-id="(recover\.back|recover\.start_again)"[^>]*>/g)];
+    const classOf = (id: string) => attribute(links.find((l) => l[1] === id)![0], 'class');
+    expect(classOf('recover.back')).toBe('button primary');
+    expect(classOf('recover.start_again')).toBe('button secondary');
+    // The main button comes first.
+    expect(links.map((l) => l[1])).toEqual(['recover.back', 'recover.start_again']);
+  });
+
+  it('after Cancel without a sign-in, keeps "Start again" as the main button', async () => {
+    const browser = new Browser();
+    const goal = await identify(server, browser, (await person()).user.username);
+    const cancelled = await cancel(browser, goal, '/goal');
+    expect(messageIds(cancelled)).not.toContain('recover.back');
+    expect(cancelled.body).toMatch(/<a class="button primary" href="\/recover" data-message-id="recover.start_again">/);
+  });
+
+  it.each([
+    ['a missing page', (origin: string) => new Browser().get(`${origin}/no-such-page`), 404],
+    ['an expired sign-in', (origin: string) => new Browser().get(`${origin}/interaction/no-such-interaction`), 400],
+  ])('error pages link home: %s', async (_label, open, status) => {
+    const page = await open(server.origin);
+    expect(page.status).toBe(status);
+    expect(page.body).toMatch(/<a\b[^>]*href="\/"[^>]*data-message-id="error.home"/);
   });
 });
 
