@@ -4,7 +4,7 @@ import ejs from 'ejs';
 import { join } from 'node:path';
 import type { Context } from 'koa';
 import type { AppContext } from './context.ts';
-import { en } from './messages/en.ts';
+import { en, type MessageId } from './messages/en.ts';
 import { SUPPORTED_LOCALES, translator } from './i18n.ts';
 import { DEFAULT_ACCENT, type Brand } from './brand.ts';
 
@@ -38,6 +38,19 @@ export interface PageData {
   [key: string]: unknown;
 }
 
+/**
+ * What a page template may say about its document title, by calling `setTitle(…)` before the layout renders:
+ * `step`, the part of a multi-step page that is shown, goes first ("Who are you? – Get back into your account");
+ * `error` puts "Error: " in front, so that the first words a screen reader says on the new page tell that the form
+ * came back with a problem; `titleId` replaces the page's title.
+ */
+export interface TitleParts {
+  step?: MessageId;
+  stepParams?: Record<string, string | number>;
+  error?: boolean;
+  titleId?: MessageId;
+}
+
 let cache = false;
 /** Compile each template once (everywhere but development, where edits should show on reload). */
 export function cacheTemplates(enabled: boolean): void {
@@ -50,10 +63,15 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
   const t = ctx.state.t ?? translator('en');
   const locale = ctx.state.locale ?? 'en';
   const brand = ctx.state.brand ?? FALLBACK_BRAND;
-  const locals = { ...data, t, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true) };
+  const title: TitleParts = {};
+  const setTitle = (parts: TitleParts) => {
+    Object.assign(title, parts);
+    return '';
+  };
+  const locals = { ...data, t, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true), setTitle };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = await ejs.renderFile(join(VIEWS_DIR, 'layout.ejs'), { ...locals, body }, options);
+  ctx.body = await ejs.renderFile(join(VIEWS_DIR, 'layout.ejs'), { ...locals, body, titleParts: title }, options);
 }

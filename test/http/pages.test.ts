@@ -189,7 +189,7 @@ describe('error pages', () => {
       const { browser, page } = await loginPage();
       const html = await submitLogin(browser, page, user.username);
       expect(html.status).toBe(500);
-      expect(messageIds(html).filter((id) => !id.startsWith('lang.'))).toEqual(['error.server', 'error.support_code']);
+      expect(messageIds(html).filter((id) => !id.startsWith('lang.'))).toEqual(['error.server', 'error.home', 'error.support_code']);
       expectSupportCodeWithoutDetail(html, secret);
       expect(html.body).not.toContain('NO_SUCH_INDEX');
       expect(html.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace

@@ -9,6 +9,8 @@ import { recoveryEn } from './recovery.en.ts';
 const core = {
   'app.name': 'Latchkey',
   'app.skip_to_content': 'Skip to main content',
+  'app.title_step': '{step} – {title}',
+  'app.title_error': 'Error: {title}',
   'footer.language': 'Language',
   'footer.links': 'Help and policies',
   'footer.help': 'Help',
@@ -69,6 +71,7 @@ const core = {
   'error.too_large': 'The form you sent was too large.',
   'error.interaction_expired': 'This sign-in page has expired or was already used.',
   'error.start_again': 'Go back to the application you came from and sign in again.',
+  'error.home': 'Go to the home page',
   'error.database_unavailable': "{app} can't reach its database right now. Nothing was changed: try again in a moment.",
   'error.unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'error.server': 'An unexpected error occurred. Please try again.',

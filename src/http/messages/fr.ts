@@ -19,6 +19,8 @@ export const fr: Catalogue = {
   'lang.en': 'English',
   'lang.fr': 'Français',
   'app.skip_to_content': 'Aller au contenu principal',
+  'app.title_step': '{step} – {title}',
+  'app.title_error': 'Erreur : {title}',
 
   'login.title': 'Connexion',
   'login.subtitle': 'pour continuer vers {client}',
@@ -72,6 +74,7 @@ export const fr: Catalogue = {
   'error.too_large': 'Le formulaire envoyé est trop volumineux.',
   'error.interaction_expired': 'Cette page de connexion a expiré ou a déjà été utilisée.',
   'error.start_again': 'Revenez à l’application d’origine et connectez-vous à nouveau.',
+  'error.home': 'Aller à la page d’accueil',
   'error.database_unavailable': '{app} ne parvient pas à joindre sa base de données pour le moment. Rien n’a été modifié : réessayez dans un instant.',
   'error.unavailable': 'Le service est momentanément indisponible. Réessayez dans un instant.',
   'error.server': 'Une erreur inattendue est survenue. Réessayez.',

@@ -12,6 +12,11 @@ export const recoveryEn = {
   'recover.crumb_password': 'choose a new password',
   'recover.crumb_unlock': 'unlock your account',
   'recover.crumb_done': '(done)',
+  // Page titles: the step first (see views/layout.ejs).
+  'recover.title_verify': 'Verification step {step}',
+  'recover.title_cancelled': 'Recovery cancelled',
+  'recover.title_expired': 'Recovery expired',
+  'recover.title_blocked': 'Too many attempts',
 
   'recover.identify_heading': 'Who are you?',
   'recover.identify_intro': 'To recover your account, begin by entering your email or username and the characters in the picture or audio below.',
@@ -46,7 +51,7 @@ export const recoveryEn = {
   'recover.phone_label': 'Enter your phone number',
   'recover.sms_send': 'Text',
   'recover.phone_mismatch': 'This phone number does not match the one we have for your account.',
-  'recover.phone_invalid': 'Enter your complete phone number, including its country code (for example +44 7700 900123).',
+  'recover.phone_invalid': 'Enter your complete phone number, starting with + and its country code (for example +1 415 555 0132).',
   'recover.phone_country': 'We cannot send text messages to this country. Choose another method.',
 
   'recover.code_sent_email': "We've emailed a verification code to your alternate email address ({hint}).",
@@ -58,6 +63,7 @@ export const recoveryEn = {
   'recover.try_again': 'Try again',
   'recover.contact_admin': 'Contact your administrator',
   'recover.support_hint_before': 'If you are unable to reset your password after retrying, please',
+  'recover.support_hint_before_unlock': 'If you are unable to unlock your account after retrying, please',
   'recover.support_link': 'contact Support',
   'recover.support_hint_after': 'for assistance. Give them the support code {code}.',
   'recover.support_none': 'Ask your administrator for help, and give them the support code {code}.',

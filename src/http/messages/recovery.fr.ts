@@ -14,6 +14,10 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.crumb_password': 'choisir un nouveau mot de passe',
   'recover.crumb_unlock': 'déverrouiller votre compte',
   'recover.crumb_done': '(terminé)',
+  'recover.title_verify': 'Vérification, étape {step}',
+  'recover.title_cancelled': 'Récupération annulée',
+  'recover.title_expired': 'Récupération expirée',
+  'recover.title_blocked': 'Trop de tentatives',
 
   'recover.identify_heading': 'Qui êtes-vous ?',
   'recover.identify_intro': 'Pour récupérer votre compte, saisissez d’abord votre adresse e-mail ou votre nom d’utilisateur, et les caractères de l’image ou de l’audio ci-dessous.',
@@ -48,7 +52,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.phone_label': 'Saisissez votre numéro de téléphone',
   'recover.sms_send': 'Envoyer le SMS',
   'recover.phone_mismatch': 'Ce numéro ne correspond pas à celui de votre compte.',
-  'recover.phone_invalid': 'Saisissez votre numéro complet, avec son indicatif de pays (par exemple +33 6 12 34 56 78).',
+  'recover.phone_invalid': 'Saisissez votre numéro complet, en commençant par + et l’indicatif du pays (par exemple +33 6 12 34 56 78).',
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
 
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
@@ -60,6 +64,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.try_again': 'Réessayer',
   'recover.contact_admin': 'Contacter votre administrateur',
   'recover.support_hint_before': 'Si vous ne parvenez pas à réinitialiser votre mot de passe après plusieurs essais,',
+  'recover.support_hint_before_unlock': 'Si vous ne parvenez pas à déverrouiller votre compte après plusieurs essais,',
   'recover.support_link': 'contactez le support',
   'recover.support_hint_after': 'pour obtenir de l’aide. Donnez-lui le code d’assistance {code}.',
   'recover.support_none': 'Demandez de l’aide à votre administrateur et donnez-lui le code d’assistance {code}.',

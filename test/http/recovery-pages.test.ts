@@ -1,0 +1,326 @@
+// The recovery pages as a keyboard or screen-reader user meets them, checked on the markup: an error takes the focus
+// to the field it is about and is announced; a newly shown part of the page takes the focus; each page's title
+// names its step (and says "Error" first when the page shows one); every error comes with the flow's support code.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { en } from '../../src/http/messages/en.ts';
+import { fr } from '../../src/http/messages/fr.ts';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  // Every request comes from 127.0.0.1: the per-address budgets are raised for the file. Text messages may go to +1
+  // numbers only, so that another country's number is refused.
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 }, allowedCountryCodes: ['1'], helpdesk: { url: 'https://help.example.test/' } });
+});
+afterAll(() => server.close());
+
+let phoneCounter = 0;
+/** A user with an alternate email, a mobile phone and an authenticator; `totp()` gives its current code. */
+async function person() {
+  const user = await createUser(server);
+  phoneCounter += 1;
+  const mobilePhone = `+1415555${String(2000 + phoneCounter)}`;
+  const { totp } = await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net`, mobilePhone, authenticator: true });
+  return { user, mobilePhone, totp };
+}
+
+/** The opening tag of the element with this id. */
+function tagWithId(page: Page, id: string): string {
+  const tag = new RegExp(`<[a-z]+\\b[^>]*\\bid="${id}"[^>]*>`, 's').exec(page.body)?.[0];
+  if (!tag) throw new Error(`no element with id ${id} in:\n${page.body.slice(0, 3000)}`);
+  return tag;
+}
+
+const attribute = (tag: string, name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+const describedBy = (page: Page, id: string) => (attribute(tagWithId(page, id), 'aria-describedby') ?? '').split(/\s+/).filter(Boolean);
+
+/** The controls that take the focus when the page loads, each by its id (or message id, for a button). */
+function autofocused(page: Page): string[] {
+  return [...page.body.matchAll(/<(?:input|button|select|textarea)\b[^>]*>/gs)]
+    .map(([tag]) => tag)
+    .filter((tag) => /\sautofocus[\s>=]/.test(tag))
+    .map((tag) => attribute(tag, 'id') ?? attribute(tag, 'data-message-id') ?? tag);
+}
+
+const title = (page: Page) => /<title>([^<]*)<\/title>/.exec(page.body)?.[1];
+const RECOVERY = 'Get back into your account · Latchkey';
+
+/** Posts the form of `page` whose action contains `actionPart` with only its CSRF token (no choice made). */
+async function postEmpty(browser: Browser, page: Page, actionPart: string): Promise<Page> {
+  const form = findForm(page, actionPart);
+  return browser.follow(await browser.post(form.action, { csrf: form.fields.csrf! }));
+}
+
+/** Presses Cancel (a button of the form whose action contains `actionPart`, posting to the flow's /cancel). */
+async function cancel(browser: Browser, page: Page, actionPart: string): Promise<Page> {
+  const form = findForm(page, actionPart);
+  return browser.follow(await browser.post(form.action.replace(/\/[a-z]+$/, '/cancel'), { csrf: form.fields.csrf! }));
+}
+
+async function atStart() {
+  const browser = new Browser();
+  return { browser, page: await browser.get(`${server.origin}/recover`) };
+}
+
+async function atMethods(goal: 'reset' | 'unlock' = 'reset') {
+  const { user, mobilePhone, totp } = await person();
+  const browser = new Browser();
+  const page = await chooseGoal(browser, await identify(server, browser, user.username), goal);
+  return { browser, page, mobilePhone, totp };
+}
+
+async function atPassword() {
+  const { browser, page, totp } = await atMethods();
+  return { browser, page: await enterCode(browser, await chooseMethod(browser, page, 'totp'), totp()) };
+}
+
+/** The flow's support code, as the page shows it next to an error. */
+function expectSupportCode(page: Page) {
+  expect(messageIds(page)).toContain('error.support_code');
+  expect(page.body).toMatch(/Support code: [A-Z0-9]{8}/);
+}
+
+describe('"Who are you?"', () => {
+  it('focuses the identifier when the page opens', async () => {
+    const { page } = await atStart();
+    expect(autofocused(page)).toEqual(['identifier']);
+    expect(attribute(tagWithId(page, 'identifier'), 'aria-invalid')).toBeUndefined();
+  });
+
+  it('marks an empty identifier invalid, described by the announced error, and focuses it', async () => {
+    const { browser, page } = await atStart();
+    const again = await submit(browser, page, '/recover', { identifier: '', captcha: CAPTCHA_ANSWER, action: 'next' });
+    expect(messageIds(again)).toContain('recover.identifier_missing');
+    expect(attribute(tagWithId(again, 'form-error'), 'role')).toBe('alert');
+    expect(attribute(tagWithId(again, 'identifier'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'identifier')).toEqual(expect.arrayContaining(['form-error', 'identifier-hint']));
+    expect(autofocused(again)).toEqual(['identifier']);
+  });
+
+  it('announces a wrong CAPTCHA and focuses the field for the new one; the kept identifier is not marked', async () => {
+    const { browser, page } = await atStart();
+    const again = await submit(browser, page, '/recover', { identifier: 'someone', captcha: 'WRONG1', action: 'next' });
+    expect(messageIds(again)).toContain('recover.captcha_wrong');
+    expect(attribute(tagWithId(again, 'captcha-error'), 'role')).toBe('alert');
+    expect(autofocused(again)).toEqual(['captcha']);
+    expect(attribute(tagWithId(again, 'identifier'), 'aria-invalid')).toBeUndefined();
+  });
+});
+
+describe('"Why are you having trouble signing in?"', () => {
+  it('focuses nothing at first; with no option chosen, describes the options by the error and focuses the first', async () => {
+    const browser = new Browser();
+    const page = await identify(server, browser, (await person()).user.username);
+    expect(autofocused(page)).toEqual([]);
+    expect(page.body).not.toMatch(/<fieldset[^>]*aria-describedby/);
+    const again = await postEmpty(browser, page, '/goal');
+    expect(messageIds(again)).toContain('recover.goal_missing');
+    expect(again.body.match(/<fieldset\b[^>]*>/)?.[0]).toContain('aria-describedby="form-error"');
+    expect(autofocused(again)).toEqual(['goal-reset']);
+  });
+});
+
+describe('verification', () => {
+  it('with no method chosen, describes the methods by the error and focuses the first', async () => {
+    const { browser, page } = await atMethods();
+    expect(autofocused(page)).toEqual([]);
+    const again = await postEmpty(browser, page, '/method');
+    expect(messageIds(again)).toContain('recover.method_missing');
+    expect(again.body.match(/<fieldset\b[^>]*>/)?.[0]).toContain('aria-describedby="form-error"');
+    expect(autofocused(again)).toEqual(['method-email']);
+  });
+
+  it('a missing method while the phone is asked for marks the methods, not the phone field', async () => {
+    const { browser, page } = await atMethods();
+    const sms = await chooseMethod(browser, page, 'sms');
+    const again = await postEmpty(browser, sms, '/method');
+    expect(messageIds(again)).toContain('recover.method_missing');
+    expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBeUndefined();
+    expect(autofocused(again)).toEqual(['method-email']);
+  });
+
+  it('focuses the new part once a method is chosen: the phone field, the Email button, the code field', async () => {
+    const { browser, page } = await atMethods();
+    expect(autofocused(await chooseMethod(browser, page, 'sms'))).toEqual(['phone']);
+    const email = await chooseMethod(browser, page, 'email');
+    expect(autofocused(email)).toEqual(['recover.email_send']);
+    expect(autofocused(await sendCode(browser, email))).toEqual(['code']);
+    expect(autofocused(await chooseMethod(browser, page, 'totp'))).toEqual(['code']);
+  });
+
+  it.each([
+    ['an incomplete number', '12345', 'recover.phone_invalid'],
+    ['another number', '+1 415 555 0100', 'recover.phone_mismatch'],
+    ['a refused country', '+33 6 12 34 56 78', 'recover.phone_country'],
+  ])('marks %s invalid, described by the error, and focuses the phone field', async (_label, phone, error) => {
+    const { browser, page } = await atMethods();
+    const again = await sendCode(browser, await chooseMethod(browser, page, 'sms'), { phone });
+    expect(messageIds(again)).toContain(error);
+    expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'phone')).toContain('form-error');
+    expect(autofocused(again)).toEqual(['phone']);
+  });
+
+  it('lets the server answer an empty or malformed code (the code form does not validate in the browser)', async () => {
+    const { browser, page } = await atMethods();
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(code.body.match(/<form\b[^>]*\/code"[^>]*>/)?.[0]).toMatch(/\snovalidate[\s>]/);
+  });
+});
+
+describe('the support line beside the code', () => {
+  it('speaks of resetting the password on the reset branch', async () => {
+    const { browser, page } = await atMethods('reset');
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(messageIds(code)).toContain('recover.support_hint_before');
+    expect(code.body).toContain('If you are unable to reset your password after retrying');
+  });
+
+  it('speaks of unlocking the account on the unlock branch', async () => {
+    const { browser, page } = await atMethods('unlock');
+    const code = await chooseMethod(browser, page, 'totp');
+    expect(messageIds(code)).toContain('recover.support_hint_before_unlock');
+    expect(messageIds(code)).not.toContain('recover.support_hint_before');
+    expect(code.body).toContain('If you are unable to unlock your account after retrying');
+    expect(code.body).not.toContain('reset your password');
+  });
+});
+
+describe('the support code on every error', () => {
+  it('shows it with a missing goal, a missing method and each refused phone number', async () => {
+    const browser = new Browser();
+    const goal = await identify(server, browser, (await person()).user.username);
+    expectSupportCode(await postEmpty(browser, goal, '/goal'));
+    const methods = await chooseGoal(browser, goal, 'reset');
+    expectSupportCode(await postEmpty(browser, methods, '/method'));
+    const sms = await chooseMethod(browser, methods, 'sms');
+    for (const phone of ['12345', '+1 415 555 0100', '+33 6 12 34 56 78']) expectSupportCode(await sendCode(browser, sms, { phone }));
+  });
+
+  it('shows it with every refused new password and with two passwords that differ', async () => {
+    const { browser, page } = await atPassword();
+    const tries: Array<[string, string, string]> = [
+      ['short', 'short', 'password.too_short'],
+      ['passwordpassword', 'passwordpassword', 'password.common'],
+      ['latchkeylatchkey', 'latchkeylatchkey', 'password.identifier'],
+      ['x'.repeat(1100), 'x'.repeat(1100), 'password.too_long'],
+      ['a brand new passphrase for latchkey', 'a different passphrase for latchkey', 'recover.password_mismatch'],
+    ];
+    for (const [password, confirm, error] of tries) {
+      const again = await submit(browser, page, '/password', { password, confirm });
+      expect(messageIds(again)).toContain(error);
+      expectSupportCode(again);
+    }
+  });
+});
+
+describe('the new password', () => {
+  it('with two passwords that differ, marks the confirmation, described by the error; the first field, emptied too, has the focus', async () => {
+    const { browser, page } = await atPassword();
+    const again = await submit(browser, page, '/password', { password: 'a brand new passphrase for latchkey', confirm: 'another passphrase' });
+    expect(messageIds(again)).toContain('recover.password_mismatch');
+    expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'confirm')).toContain('form-error');
+    expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBeUndefined();
+    expect(describedBy(again, 'password')).not.toContain('form-error');
+    expect(autofocused(again)).toEqual(['password']);
+  });
+
+  it('with a refused password, marks the new password, not the confirmation', async () => {
+    const { browser, page } = await atPassword();
+    const again = await submit(browser, page, '/password', { password: 'short', confirm: 'short' });
+    expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBe('true');
+    expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBeUndefined();
+    expect(autofocused(again)).toEqual(['password']);
+  });
+});
+
+describe('page titles', () => {
+  it('name the step first, and say "Error" first when the page shows one', async () => {
+    const { browser, page: start } = await atStart();
+    expect(title(start)).toBe(`Who are you? – ${RECOVERY}`);
+    const wrong = await submit(browser, start, '/recover', { identifier: '', action: 'next' });
+    expect(title(wrong)).toBe(`Error: Who are you? – ${RECOVERY}`);
+
+    const { user, totp } = await person();
+    const goal = await identify(server, browser, user.username);
+    expect(title(goal)).toBe(`Why are you having trouble signing in? – ${RECOVERY}`);
+    expect(title(await postEmpty(browser, goal, '/goal'))).toBe(`Error: Why are you having trouble signing in? – ${RECOVERY}`);
+    const methods = await chooseGoal(browser, goal, 'reset');
+    expect(title(methods)).toBe(`Verification step 1 – ${RECOVERY}`);
+    const code = await chooseMethod(browser, methods, 'totp');
+    expect(title(await enterCode(browser, code, '000000'))).toBe(`Error: Verification step 1 – ${RECOVERY}`);
+    const password = await enterCode(browser, code, totp());
+    expect(title(password)).toBe(`Choose a new password – ${RECOVERY}`);
+    expect(title(await submit(browser, password, '/password', { password: 'x', confirm: 'y' }))).toBe(`Error: Choose a new password – ${RECOVERY}`);
+    const done = await submit(browser, password, '/password', { password: 'a brand new passphrase for latchkey', confirm: 'a brand new passphrase for latchkey' });
+    expect(title(done)).toBe(`Your password has been reset – ${RECOVERY}`);
+  });
+
+  it('name the unlock step on the unlock branch, and the end of a cancelled or expired flow', async () => {
+    const { browser, page, totp } = await atMethods('unlock');
+    const unlock = await enterCode(browser, await chooseMethod(browser, page, 'totp'), totp());
+    expect(title(unlock)).toBe(`Unlock your account – ${RECOVERY}`);
+    const cancelled = await cancel(browser, unlock, '/unlock');
+    expect(title(cancelled)).toBe(`Recovery cancelled – ${RECOVERY}`);
+    const expired = await browser.get(findForm(unlock, '/unlock').action.replace(/\/unlock$/, ''));
+    expect(expired.status).toBe(410);
+    expect(title(expired)).toBe(`Error: Recovery expired – ${RECOVERY}`);
+  });
+
+  it('titles the "This wasn\'t me" page with its own heading', async () => {
+    const page = await new Browser().get(`${server.origin}/recover/lockdown/${'x'.repeat(43)}`);
+    expect(page.status).toBe(410);
+    expect(title(page)).toBe('Error: Secure your account · Latchkey');
+  });
+});
+
+describe('ways on', () => {
+  it('after Cancel, makes "Back to sign in" the main button when the flow came from a sign-in', async () => {
+    const browser = new Browser();
+    const { user } = await person();
+    const goal = await identify(server, browser, user.username, '?from=some-interaction-uid');
+    const cancelled = await cancel(browser, goal, '/goal');
+    expect(messageIds(cancelled)).toContain('recover.cancelled');
+    const links = [...cancelled.body.matchAll(/<a\b[^>]*data-message-id="(recover\.back|recover\.start_again)"[^>]*>/g)];
+    const classOf = (id: string) => attribute(links.find((l) => l[1] === id)![0], 'class');
+    expect(classOf('recover.back')).toBe('button primary');
+    expect(classOf('recover.start_again')).toBe('button secondary');
+    // The main button comes first.
+    expect(links.map((l) => l[1])).toEqual(['recover.back', 'recover.start_again']);
+  });
+
+  it('after Cancel without a sign-in, keeps "Start again" as the main button', async () => {
+    const browser = new Browser();
+    const goal = await identify(server, browser, (await person()).user.username);
+    const cancelled = await cancel(browser, goal, '/goal');
+    expect(messageIds(cancelled)).not.toContain('recover.back');
+    expect(cancelled.body).toMatch(/<a class="button primary" href="\/recover" data-message-id="recover.start_again">/);
+  });
+
+  it.each([
+    ['a missing page', (origin: string) => new Browser().get(`${origin}/no-such-page`), 404],
+    ['an expired sign-in', (origin: string) => new Browser().get(`${origin}/interaction/no-such-interaction`), 400],
+  ])('error pages link home: %s', async (_label, open, status) => {
+    const page = await open(server.origin);
+    expect(page.status).toBe(status);
+    expect(page.body).toMatch(/<a\b[^>]*href="\/"[^>]*data-message-id="error.home"/);
+  });
+});
+
+describe('the incomplete phone number message', () => {
+  it.each([
+    ['en', en],
+    ['fr', fr],
+  ])('in %s, gives an example number that counts as complete and valid', (_locale, catalogue) => {
+    const example = /\+[\d ]+\d/.exec(catalogue['recover.phone_invalid'])?.[0];
+    expect(example).toBeDefined();
+    expect(parsePhoneNumberFromString(example!)?.isValid()).toBe(true);
+  });
+});
