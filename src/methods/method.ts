@@ -58,6 +58,9 @@ export interface VerificationMethod {
   matchDestination?(user: User | undefined, typed: string, policy: RecoveryPolicy): DestinationCheck;
   /** Methods that send a code: how. */
   delivery?: CodeDelivery;
-  /** Methods whose code the user holds (TOTP): the check, each code accepted once. */
-  verifyHeld?(user: User, code: string): Promise<boolean>;
+  /**
+   * Methods whose code the user holds (TOTP): the check, each code accepted once. Without a user (a decoy) it does
+   * the same work against a secret nobody holds, and answers false.
+   */
+  verifyHeld?(user: User | undefined, code: string): Promise<boolean>;
 }

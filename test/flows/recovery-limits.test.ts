@@ -90,6 +90,21 @@ it('voids a code after too many tries; "Try again" sends a new one and the tries
   expect(messageIds(accepted)).toContain('recover.password_heading');
 });
 
+it('answers what cannot be a code (empty, letters, too few digits) without spending a try; spaces are fine', async () => {
+  await policy({ limits: { proofAttemptsPerDay: 2 } }); // one for the phone number, one for the code
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  const code = await textedCode(server, phone);
+  let current = page;
+  for (const notACode of ['', 'abcdef', '12345', `${code}1`]) {
+    current = await enterCode(browser, current, notACode);
+    expect(current.status).toBe(200);
+    expect(messageIds(current)).toContain('recover.code_format');
+  }
+  const accepted = await enterCode(browser, current, `${code.slice(0, 3)} ${code.slice(3)}`);
+  expect(messageIds(accepted)).toContain('recover.password_heading');
+});
+
 it('bounds 20 parallel guesses across many flows by the account budget', async () => {
   await policy({ limits: { proofAttemptsPerDay: 9 } }); // four phone numbers (one per flow), then five codes
   const { user, phone } = await userWithPhone();

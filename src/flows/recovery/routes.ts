@@ -19,6 +19,7 @@ import type { MessageId } from '../../http/messages/en.ts';
 import { renderPage } from '../../http/render.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
+import { TOTP_DIGITS } from '../../methods/totp.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
@@ -460,6 +461,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const subject = await subjectOf(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
+    // Spaces are the reader's (codes are read out in groups); anything but the code's digits cannot be the code, so
+    // it is answered without spending a try: it compares nothing.
+    const code = form.code.replace(/\s/g, '');
+    const digits = method.delivery ? current.codes.digits : TOTP_DIGITS;
+    if (!new RegExp(`^\\d{${digits}}$`).test(code)) return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits } });
     if (!(await allowProof(ctx, flow, subject, current, method))) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
     if (method.delivery) {
@@ -468,10 +474,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         await challenges.discard(challengeId);
         outcome = 'expired';
       } else {
-        outcome = await challenges.check(challengeId, `recovery:${flow._id}:${method.id}`, form.code);
+        outcome = await challenges.check(challengeId, `recovery:${flow._id}:${method.id}`, code);
       }
     } else {
-      outcome = subject.user && (await method.verifyHeld!(subject.user, form.code.replace(/\s/g, ''))) ? 'accepted' : 'wrong';
+      // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
+      outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
     }
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });

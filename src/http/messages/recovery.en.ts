@@ -58,6 +58,7 @@ export const recoveryEn = {
   'recover.code_sent_sms': "We've sent you a text message containing a verification code to your phone ({hint}).",
   'recover.totp_intro': 'Enter the code shown in your authenticator app.',
   'recover.code_label': 'Enter your verification code',
+  'recover.code_format': 'Enter the {digits}-digit code, digits only.',
   'recover.code_wrong': 'That code did not work. Check it and try again, or ask for a new one.',
   'recover.code_expired': 'That code has expired or was used too many times. Ask for a new one with “Try again”.',
   'recover.try_again': 'Try again',

@@ -59,6 +59,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification ({hint}).',
   'recover.totp_intro': 'Saisissez le code affiché par votre application d’authentification.',
   'recover.code_label': 'Saisissez votre code de vérification',
+  'recover.code_format': 'Saisissez le code à {digits} chiffres, sans lettres.',
   'recover.code_wrong': 'Ce code ne fonctionne pas. Vérifiez-le et réessayez, ou demandez-en un nouveau.',
   'recover.code_expired': 'Ce code a expiré ou a été essayé trop de fois. Demandez-en un nouveau avec « Réessayer ».',
   'recover.try_again': 'Réessayer',
