@@ -48,7 +48,10 @@ export const policySchema = z
         perIpHour: count.default(20),
         /** Messages sent for one account per hour. */
         perAccountHour: count.default(10),
-        /** All messages of this installation per hour (a cap on SMS fraud and bills). */
+        /**
+         * All messages of this installation per hour (a cap on SMS fraud and bills). Lockout notices by text, which
+         * anyone can cause, have a budget of this size of their own, so they cannot use up the one for codes.
+         */
         globalPerHour: count.default(1000),
         /**
          * Codes entered per account per day, right ones included, before recovery is blocked for the rest of the day

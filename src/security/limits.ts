@@ -1,7 +1,9 @@
 // The recovery limits, all built on the slot primitive of db/atomic.ts, so they hold across flows, IP addresses and
-// instances: sends per destination, per IP, per account and for the whole installation; proof attempts per account
-// per day; flow starts per IP. Keys are keyed hashes, so the limits collection holds no addresses or numbers.
+// instances: sends per destination, per IP (per /64 for IPv6), per account and for the whole installation; proof
+// attempts per account per day; flow starts per IP. Keys are keyed hashes, so the limits collection holds no
+// addresses or numbers.
 import { createHmac } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Connection } from 'mongoose';
 import { takeSlot, type ExpiringDoc } from '../db/atomic.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
@@ -22,8 +24,28 @@ export interface Limits {
   /** One try at this code. */
   allowCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<boolean>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
+  /** One security notice by text message that anyone can cause (a lockout): `globalPerHour` of them, apart from codes. */
+  allowNoticeText(policy: RecoveryPolicy): Promise<boolean>;
   /** Generic: one of `limit` per window for `name` (e.g. notices). */
   allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean>;
+}
+
+/**
+ * The network a per-IP budget belongs to. An IPv6 client usually holds a whole /64 (often more) and can pick any
+ * address in it, so its budget is the /64's; an IPv4-mapped IPv6 address is its IPv4 address.
+ */
+export function addressBudgetKey(ip: string): string {
+  const address = ip.replace(/%.*$/, '').toLowerCase(); // no zone index
+  if (!isIPv6(address)) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  // Expanded to eight groups (an IPv4 tail counts as two), the first four are the /64.
+  const [head = '', tail] = address.split('::') as [string, string | undefined];
+  const groups = (part: string) => (part ? part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : []);
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? before : [...before, ...Array<string>(8 - before.length - after.length).fill('0'), ...after];
+  return `${all.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
 
 export function createLimits(connection: Connection, hashKey: string, clock: () => number = Date.now): Limits {
@@ -31,7 +53,8 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   const hidden = (value: string) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
 
   async function allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean> {
-    return (await takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds }, new Date(clock()))).allowed;
+    // Sliding: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
+    return (await takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, sliding: true }, new Date(clock()))).allowed;
   }
 
   return {
@@ -41,7 +64,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
       // Then the narrowest: a send the mailbox's or phone's own limit refuses takes nothing from the account's.
       const budgets: Array<[SendRefusal, string, string, number, number]> = [
-        ['limit_ip', 'send-ip', ip, limits.perIpHour, HOUR],
+        ['limit_ip', 'send-ip', addressBudgetKey(ip), limits.perIpHour, HOUR],
         ['limit_destination', 'send-dest-10m', destination, limits.perDestination10Min, 10 * MINUTE],
         ['limit_destination', 'send-dest-1h', destination, limits.perDestinationHour, HOUR],
         ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
@@ -54,6 +77,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
     },
     allowProofAttempt: (accountKey, { limits }) => allow('proof', accountKey, limits.proofAttemptsPerDay, DAY),
     allowCodeTry: (challengeId, { codes }) => allow('code-try', challengeId, codes.maxTries, DAY),
-    allowFlowStart: (ip, { limits }) => allow('flow-ip', ip, limits.flowsPerIpHour, HOUR),
+    allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
+    allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),
   };
 }

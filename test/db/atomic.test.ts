@@ -82,6 +82,17 @@ describe('takeSlot', () => {
     expect(next.filter((r) => r.allowed)).toHaveLength(2);
   });
 
+  it('sliding: tries just before a window ends still count just after it, fading over the next window', async () => {
+    const limit = { key: 'limit:sliding', limit: 4, windowSeconds: 60, sliding: true };
+    const start = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    const at = (seconds: number) => new Date(start.getTime() + seconds * 1000);
+    const tries = async (seconds: number, count: number) => (await Promise.all(Array.from({ length: count }, () => takeSlot(collection(), limit, at(seconds))))).filter((r) => r.allowed).length;
+    expect(await tries(59, 6)).toBe(4); // the budget, used up at the end of a window
+    expect(await tries(61, 6)).toBe(0); // a fixed window would give 4 more here
+    expect(await tries(90, 6)).toBe(2); // half of the previous window still counts: ceil(4 × 0.5) = 2
+    expect(await tries(121, 6)).toBe(2); // the window before (2 taken) counts almost whole
+  });
+
   it('keeps limits of different keys apart', async () => {
     const now = new Date();
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);

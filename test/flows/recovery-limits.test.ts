@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
@@ -171,6 +171,27 @@ it('refuses sends over the per-IP limit, whatever X-Forwarded-For says, without 
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(await textsTo(second.phone)).toBe(0);
   expect(await auditCount({ accountId: second.user._id, type: 'code.refused', reason: 'limit_ip' })).toBe(1);
+});
+
+it('sends lockout notices by text only within their own installation-wide budget; the emails all go', async () => {
+  offset = 9 * 3600_000; // a fresh hour for the installation's budgets
+  await policy({ lockout: { threshold: 2 }, limits: { globalPerHour: 1 } });
+  const locked = [await userWithPhone(), await userWithPhone(), await userWithPhone()];
+  for (const { user } of locked) {
+    for (const attempt of ['first wrong password', 'second wrong password']) expect((await server.latchkey.accounts.signIn(user.username, attempt)).ok).toBe(false);
+  }
+  const emails = await waitFor(async () => {
+    const notices = (await outbox(server)).filter((m) => m.subject === 'Your account was locked' && locked.some(({ user }) => m.to === user.email));
+    return notices.length === 3 ? notices : undefined;
+  }, 'three lockout emails');
+  expect(emails).toHaveLength(3);
+  const texts = (await outbox(server)).filter((m) => m.channel === 'sms' && locked.some(({ phone }) => m.to === phone));
+  expect(texts).toHaveLength(1);
+  // The budget for codes is another: a recovery still gets its text.
+  const { user, phone } = locked[0]!;
+  const { page } = await atSmsCode(user, phone);
+  expect(messageIds(page)).toContain('recover.code_sent_sms');
+  expect(await textedCode(server, phone)).toMatch(/^\d{6}$/);
 });
 
 it('does not offer text messages to a number registered in a country the policy does not allow', async () => {

@@ -30,6 +30,15 @@ it('counts recovery starts per address the proxy saw, whatever the client wrote 
   expect(other.status).toBe(200);
 });
 
+it('counts recovery starts per /64 for IPv6: another address of the same network is the same client', async () => {
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1 } });
+  expect((await identify(server, through('2001:db8:1:2::1'), 'someone@example.org')).status).toBe(200);
+  const sameNetwork = await identify(server, through('2001:db8:1:2:abcd::99'), 'someone@example.org');
+  expect(sameNetwork.status).toBe(429);
+  expect(messageIds(sameNetwork)).toContain('recover.too_many');
+  expect((await identify(server, through('2001:db8:1:3::1'), 'someone@example.org')).status).toBe(200);
+});
+
 it("refuses sends over a mailbox's limit without spending the account's: the owner's text still goes out", async () => {
   await server.latchkey.policy.save({ limits: { flowsPerIpHour: 50, perIpHour: 50, perDestination10Min: 3, perAccountHour: 10 } });
   const user = await createUser(server);

@@ -81,7 +81,10 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     if (!(await limits.allow('notice-lockout', accountId, LOCKOUT_NOTICES_PER_HOUR, 3600))) return;
     const user = await accounts.findById(accountId);
     // The lockout happens on the sign-in path, which knows no preferred language of the owner: the default one.
-    if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE);
+    // Anyone can lock accounts (wrong passwords): their texts have an installation-wide budget of their own, as
+    // large as the one for codes but apart from it, so locking accounts can neither run up the bill nor use up the
+    // texts that recoveries need. The emails always go (one per account per hour at most).
+    if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
   return { routes, notifier, notifyLockout };

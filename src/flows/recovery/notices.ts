@@ -10,7 +10,11 @@ import { escapeHtml } from '../../delivery/branded-email.ts';
 export type NoticeKind = 'reset' | 'unlock' | 'lockout';
 
 export interface Notifier {
-  notify(user: User, kind: NoticeKind, locale: string): Promise<number>;
+  /**
+   * Tells the owner on every registered contact; returns how many were told. `textAllowed`: asked before the text
+   * message goes (a notice anyone can cause, a lockout, must not run up the text bill); without it, it goes.
+   */
+  notify(user: User, kind: NoticeKind, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
 }
 
 interface NotifierDeps {
@@ -35,17 +39,17 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
   }
 
   return {
-    async notify(user, kind, locale) {
+    async notify(user, kind, locale, textAllowed) {
       const t = translator(locale);
       // One link for all of this notice's copies: whichever the owner opens first locks the account down.
       const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}`;
       const { subject, what, notMe } = compose(t, user, kind, link);
       const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
       for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${what}\n\n${notMe}\n`, html: emailHtml([what, notMe], link) });
-      if (user.securityInfo?.mobilePhone) {
-        await enqueue({ channel: 'sms', to: user.securityInfo.mobilePhone, text: t('notice.sms_security', { account: user.username, what: subject, link }) });
-      }
-      return emails.length + (user.securityInfo?.mobilePhone ? 1 : 0);
+      const phone = user.securityInfo?.mobilePhone;
+      const texted = Boolean(phone) && (!textAllowed || (await textAllowed()));
+      if (texted) await enqueue({ channel: 'sms', to: phone!, text: t('notice.sms_security', { account: user.username, what: subject, link }) });
+      return emails.length + (texted ? 1 : 0);
     },
   };
 }
