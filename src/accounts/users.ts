@@ -45,7 +45,7 @@ export interface NewUser {
 export type SignInResult = { ok: true; user: User; deviceToken: string } | { ok: false };
 
 /** Removes every session, grant and token of an account (oidc/revocation.ts); the domain only knows it exists. */
-export type RevokeAccountAccess = (accountId: string) => Promise<void>;
+export type RevokeAccountAccess = (accountId: string, issuedBefore?: Date) => Promise<void>;
 
 /**
  * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active, not locked down,
@@ -197,14 +197,16 @@ export function createAccounts(
   async function revokeAccess(id: string, alongside: Partial<User> = {}): Promise<void> {
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
     // issued while the deletions below run.
-    await update(id, { ...alongside, revokedAt: new Date() });
+    const revokedAt = new Date();
+    await update(id, { ...alongside, revokedAt });
     await revokeAccountAccess(id);
     if (accountCache) {
       // Other instances may act on their cached copy of the account until the trust window has passed (an
       // authorization in flight there can still save a grant or issue a code): the deletions run once more after
-      // it, so nothing issued in that window outlives it. Admin commands wait the window out before deleting.
+      // it, so nothing issued in that window outlives it, but for a sign-in made since, with its grants (the
+      // owner's, with the new password). Admin commands wait the window out before deleting.
       void changeSettled()
-        .then(() => revokeAccountAccess(id))
+        .then(() => revokeAccountAccess(id, revokedAt))
         .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed'));
     }
   }

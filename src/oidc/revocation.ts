@@ -11,37 +11,53 @@ import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId } from 
 /** A session, or (same collection) a session's alias `uid:<uid>` naming its current id. */
 interface SessionDoc {
   _id: string;
-  payload?: { authorizations?: Record<string, { grantId?: string }> };
+  payload?: { loginTs?: number; authorizations?: Record<string, { grantId?: string }> };
   target?: string;
 }
 
-export type AccessRevoker = (accountId: string) => Promise<void>;
+/**
+ * `issuedBefore`: a session signed in from this moment on stays, with the grants it holds (the pass run again after
+ * a revocation must not take the owner's new sign-in with it); every other grant goes, whenever it was made (another
+ * instance that had not heard of the revocation yet may have made it for an old session). Without it, all goes.
+ */
+export type AccessRevoker = (accountId: string, issuedBefore?: Date) => Promise<void>;
 
 export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
   const sessions = db.collection<SessionDoc>(collectionName('Session'));
 
-  return async (accountId) => {
+  // Sign-in times are whole seconds: one in the cutoff's own second counts as before it.
+  const signedInSince = (session: SessionDoc | null, issuedBefore: Date | undefined) =>
+    Boolean(issuedBefore && session?.payload?.loginTs && session.payload.loginTs * 1000 >= issuedBefore.getTime());
+
+  return async (accountId, issuedBefore) => {
     const places = accountIndexPlaces(db, accountId);
     const entries = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
     const indexed = [...new Set(entries.flatMap((entry) => entry?.sessions ?? []))];
     const grantIds = new Set(entries.flatMap((entry) => entry?.grants ?? []));
+    const handledSessions: string[] = [];
+    const keptGrants = new Set<string>();
     for (const key of indexed) {
       // Entries are session uids, found through their alias; older entries are session ids themselves.
       const alias = await sessions.findOne({ _id: sessionAliasId(key) });
       const id = alias?.target ?? key;
-      // A session also names the grants it holds per client: revoke those even if the index missed one.
       const session = await sessions.findOne({ _id: id });
-      for (const authorization of Object.values(session?.payload?.authorizations ?? {})) {
-        if (authorization.grantId) grantIds.add(authorization.grantId);
+      // A session also names the grants it holds per client: revoked with it even if the index missed one.
+      const held = Object.values(session?.payload?.authorizations ?? {}).flatMap((authorization) => (authorization.grantId ? [authorization.grantId] : []));
+      if (signedInSince(session, issuedBefore)) {
+        for (const grantId of held) keptGrants.add(grantId);
+        continue;
       }
+      for (const grantId of held) grantIds.add(grantId);
       await sessions.deleteOne({ _id: id });
       if (alias) await sessions.deleteOne({ _id: alias._id });
+      handledSessions.push(key);
     }
-    for (const grantId of grantIds) await revokeGrant(db, grantId);
+    const handledGrants = [...grantIds].filter((grantId) => !keptGrants.has(grantId));
+    for (const grantId of handledGrants) await revokeGrant(db, grantId);
     // $pull only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
     for (const [i, { collection, id }] of places.entries()) {
-      if (entries[i]) await collection.updateOne({ _id: id }, { $pull: { sessions: { $in: indexed }, grants: { $in: [...grantIds] } } });
+      if (entries[i]) await collection.updateOne({ _id: id }, { $pull: { sessions: { $in: handledSessions }, grants: { $in: handledGrants } } });
     }
   };
 }

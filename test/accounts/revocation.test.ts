@@ -187,3 +187,15 @@ it('ends the lockout budget of device cookies issued before a reset: their failu
   await wrongOnce(after);
   expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 0 });
 });
+
+it("keeps the owner's sign-in made after a reset when the revocation's second pass runs", async () => {
+  const user = await createUser(server);
+  await server.latchkey.accounts.resetPassword(user._id, PASSWORD);
+  await server.latchkey.accounts.revokeAccess(user._id);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // a later second than the reset's
+  const { browser, tokens } = await signIn(user);
+  expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // the second pass runs once the trust window (2 s) is over
+  expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
+  expect((await silentSignIn(browser)).get('code')).toBeTruthy();
+});
