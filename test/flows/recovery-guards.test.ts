@@ -1,10 +1,10 @@
 // The recovery flow cannot be skipped or replayed: posting a later step early, replaying a step, a foreign CSRF
 // token and a flow cookie from another browser are all refused, with a page that says so, and change nothing.
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -179,4 +179,36 @@ it('answers an authenticator code after the authenticator was removed with the m
   expect(answer.status).toBe(409);
   expect(messageIds(answer)).toContain('recover.out_of_date');
   expect(messageIds(answer)).not.toContain('recover.method_totp');
+});
+
+describe('two parts of the verification page', () => {
+  const emailedCode = async (to: string) =>
+    waitFor(async () => /\b(\d{6})\b/.exec((await outbox(server)).find((m) => m.to === to)?.text ?? '')?.[1], `a code emailed to ${to}`);
+
+  it("keeps the code sent when the chosen method's Next is pressed again on the code's page", async () => {
+    const someone = await createUser(server);
+    const email = `alt-${someone.username}@example.net`;
+    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550196' });
+    const browser = new Browser();
+    const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'email'));
+    const again = await chooseMethod(browser, sent, 'email');
+    expect(messageIds(again)).toContain('recover.code_sent_email');
+    const accepted = await enterCode(browser, again, await emailedCode(email));
+    expect(messageIds(accepted)).not.toContain('recover.code_wrong');
+    expect(messageIds(accepted)).toContain('recover.choose_second'); // a phone is registered: a second proof
+  });
+
+  it('refuses a code typed on a page left open for another method, spending no try', async () => {
+    const someone = await createUser(server);
+    const email = `alt-${someone.username}@example.net`;
+    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550195', authenticator: true });
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, someone.username), 'reset');
+    const totpPage = await chooseMethod(browser, methods, 'totp');
+    await sendCode(browser, await chooseMethod(browser, totpPage, 'email')); // then, in another tab, the email
+    const stale = await enterCode(browser, totpPage, '123456');
+    expect(stale.status).toBe(409);
+    expect(messageIds(stale)).toContain('recover.out_of_date');
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'code.failed' })).toBe(0);
+  });
 });

@@ -88,7 +88,8 @@ const identifyForm = z.object({
 const goalForm = z.object({ csrf: z.string(), goal: z.enum(GOALS).optional() });
 const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
 const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional() });
-const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('') });
+/** `method`: the one the page showing the code field was for (a page left open from before another was chosen). */
+const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
 const passwordForm = z.object({ csrf: z.string(), password: z.string().max(4096), confirm: z.string().max(4096) });
 const csrfOnly = z.object({ csrf: z.string() });
 
@@ -377,6 +378,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const subject = await subjectOf(flow, await policy.current());
     const method = offeredMethods(flow.verified, subject, methods).find((id) => id === form.method);
     if (!method) return showFlow(ctx, flow, { error: 'recover.method_missing' });
+    // The method already chosen, chosen again (its Next pressed on the code's page): the code sent stays.
+    if (flow.pending?.method === method) return seeFlow(ctx, flow);
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
     const next = await advance(ctx, flow, { kind: 'choose_method', method }, { pending: { method } });
     if (next) seeFlow(ctx, next);
@@ -456,7 +459,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const form = await readValid(ctx, codeForm, `recovery:${flow._id}`);
     const pending = flow.pending;
     const method = pending && methodById.get(pending.method);
-    if (!pending || !method || (method.delivery && !pending.challengeId)) return outOfDate(ctx, flow);
+    if (!pending || !method || (method.delivery && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
