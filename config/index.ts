@@ -270,30 +270,37 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
     captchaTestAnswer: e.CAPTCHA_TEST_ANSWER,
   };
-  if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('ISSUER must not carry a query or fragment');
+  // Every problem at once: values that do not fit together, then what production must not run with.
+  const problems: string[] = [];
+  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER must not carry a query or fragment');
   if (issuerUrl.protocol === 'https:' && !config.cookieSecure) {
     // Cookies set without Secure on an https site can be overwritten from plain http (a network attacker's).
-    throw new ConfigError('an https:// ISSUER needs Secure cookies: remove COOKIE_SECURE=false');
+    problems.push('an https:// ISSUER needs Secure cookies: remove COOKIE_SECURE=false');
   }
-  if (config.ttl.sessionIdle > config.ttl.session) {
-    throw new ConfigError('SESSION_IDLE_TIMEOUT must not exceed TTL_SESSION (the absolute session lifetime)');
-  }
+  if (config.ttl.sessionIdle > config.ttl.session) problems.push('SESSION_IDLE_TIMEOUT must not exceed TTL_SESSION (the absolute session lifetime)');
   if (config.authorizationPost && !config.cookieSecure) {
     // A POST from the RP's site is cross-site: only a SameSite=None cookie comes along, and browsers require Secure.
-    throw new ConfigError('AUTHORIZATION_POST=true needs Secure cookies (an https ISSUER behind a TLS proxy)');
+    problems.push('AUTHORIZATION_POST=true needs Secure cookies (an https ISSUER behind a TLS proxy)');
   }
   if (config.cookieSecure && !config.trustProxy) {
     // Latchkey serves plain HTTP; it learns that a request came over https only from a trusted TLS proxy.
-    throw new ConfigError('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
+    problems.push('Secure cookies (an https ISSUER or COOKIE_SECURE=true) need TRUST_PROXY=true behind a TLS proxy');
   }
   if (!production && !isLoopbackHost(issuerUrl.hostname)) {
     // Outside production every code and link sent is readable at /dev/outbox and secrets are encrypted with a public
     // key: an issuer on another machine's name is a deployment that forgot NODE_ENV=production.
-    throw new ConfigError(`ISSUER names ${issuerUrl.hostname}, not this machine: set NODE_ENV=production (outside production, every code sent is shown at /dev/outbox)`);
+    problems.push(`ISSUER names ${issuerUrl.hostname}, not this machine: set NODE_ENV=production (outside production, every code sent is shown at /dev/outbox)`);
   }
   const accentTrouble = accentProblem(config.brand.accent);
-  if (accentTrouble) throw new ConfigError(accentTrouble);
-  if (production) assertProductionReady(config, e);
+  if (accentTrouble) problems.push(accentTrouble);
+  const productionProblems = production ? notProductionReady(config, e) : [];
+  if (problems.length || productionProblems.length) {
+    const sections = [
+      ...(problems.length ? [`invalid configuration:\n  ${problems.join('\n  ')}`] : []),
+      ...(productionProblems.length ? [`refusing to start in production:\n  ${productionProblems.join('\n  ')}`] : []),
+    ];
+    throw new ConfigError(sections.join('\n'));
+  }
   return config;
 }
 
@@ -303,7 +310,7 @@ function isLoopbackHost(hostname: string): boolean {
 }
 
 /** The development defaults production must not run with. */
-function assertProductionReady(config: Config, e: Env): void {
+function notProductionReady(config: Config, e: Env): string[] {
   const problems: string[] = [];
   if (!config.mongodbUri) problems.push('MONGODB_URI is required (the local development database is not for production)');
   if (!config.issuer.startsWith('https://')) problems.push('ISSUER must be an https:// URL');
@@ -320,5 +327,5 @@ function assertProductionReady(config: Config, e: Env): void {
   if (config.delivery.sms.provider === 'outbox') {
     problems.push('SMS_PROVIDER must be webhook or twilio: the development outbox is not for production');
   }
-  if (problems.length) throw new ConfigError(`refusing to start in production:\n  ${problems.join('\n  ')}`);
+  return problems;
 }

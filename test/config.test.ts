@@ -132,3 +132,13 @@ describe('brand', () => {
     expect(() => loadConfig({ ...base, BRAND_LOGO_URL: 'javascript:alert(1)' })).toThrow(/BRAND_LOGO_URL/);
   });
 });
+
+it('lists every setting that does not fit at once, not only the first', () => {
+  let message = '';
+  try {
+    loadConfig({ NODE_ENV: 'development', ISSUER: 'http://example.com/oidc?x=1', BRAND_ACCENT: '#ffff00', TTL_SESSION: '3600', SESSION_IDLE_TIMEOUT: '7200' });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  for (const problem of [/query/, /not this machine/, /BRAND_ACCENT/, /SESSION_IDLE_TIMEOUT/]) expect(message).toMatch(problem);
+});
