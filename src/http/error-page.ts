@@ -44,7 +44,10 @@ export async function respondWithError(
   const ctx = koaCtx as AppContext;
   const view = classify(error);
   const log = ctx.state.log;
-  if (view.status >= 500) log?.error({ err: error }, 'request failed');
+  // The database out of reach is an outage, not a fault of this request: one short warning per request, without the
+  // driver's stack (the same at every request). Anything else unexpected is logged whole.
+  if (view.status === 503) log?.warn({ error: view.code, detail: (error as Error)?.message }, 'request failed: service unavailable');
+  else if (view.status >= 500) log?.error({ err: error }, 'request failed');
   else log?.info({ error: view.code, detail: (error as Error)?.message }, 'request refused');
   ctx.status = view.status;
   if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));

@@ -50,6 +50,11 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   expect(messageIds(page)).toContain('error.database_unavailable');
   expect(messageIds(page)).toContain('error.support_code');
   expect(page.body).not.toMatch(/oops|server_error|Mongo|{app}/i);
+  // Logged as one short warning with its support code, not a driver's stack trace.
+  const logged = server.logs.filter((line) => line.includes(`"requestId":"${page.headers.get('x-request-id')}"`) && line.includes('request failed'));
+  expect(logged).toHaveLength(1);
+  expect(logged[0]).toContain('"level":40');
+  expect(logged[0]).not.toContain('"stack"');
 
   const token = await fetch(`${server.issuer}/token`, {
     method: 'POST',
