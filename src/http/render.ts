@@ -17,8 +17,10 @@ const FALLBACK_BRAND: Brand = { name: 'Latchkey', logoUrl: undefined, accent: DE
  */
 function languageLinks(ctx: Context, current: string, fromHome: boolean): Array<{ locale: string; href: string; current: boolean }> {
   const get = !fromHome && (ctx.method === 'GET' || ctx.method === 'HEAD');
-  const segments = ctx.path.split('/');
-  const path = fromHome ? '/' : get || segments.length <= 3 ? ctx.path : segments.slice(0, -1).join('/');
+  // The path as the browser asked for it: inside the mounted provider, ctx.path has lost the issuer's prefix.
+  const requestPath = ctx.originalUrl.split('?')[0] || '/';
+  const segments = requestPath.split('/');
+  const path = fromHome ? '/' : get || segments.length <= 3 ? requestPath : segments.slice(0, -1).join('/');
   return SUPPORTED_LOCALES.map((locale) => {
     const query = new URLSearchParams(get ? ctx.querystring : '');
     query.set('lang', locale);

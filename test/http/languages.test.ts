@@ -45,3 +45,14 @@ it('ignores language tags that name object properties', async () => {
   const page = await loginPage({ ui_locales: 'constructor __proto__' }, 'toString');
   expect(page.body).toContain('<html lang="en">');
 });
+
+it('offers language links that work on the pages the provider renders (signed out)', async () => {
+  const browser = new Browser();
+  const page = await browser.get(`${server.issuer}/session/end/success`);
+  expect(page.status).toBe(200);
+  const links = [...page.body.matchAll(/href="([^"]*[?&](?:amp;)?lang=fr[^"]*)"/g)].map((match) => match[1]!.replace(/&amp;/g, '&'));
+  expect(links).toHaveLength(1);
+  const french = await browser.get(new URL(links[0]!, server.origin).href);
+  expect(french.status).toBe(200);
+  expect(french.body).toContain('<html lang="fr">');
+});
