@@ -24,7 +24,7 @@ function printKeys(out: Output, keys: KeyInfo[], headline?: string, data: unknow
     ...(headline ? [headline] : []),
     ...table(
       ['KID', 'ALG', 'STATUS', 'CREATED', 'PUBLISHED UNTIL'],
-      keys.map((k) => [k.kid, k.alg, k.status, isoDate(k.createdAt), k.expiresAt ? isoDate(k.expiresAt) : '(while active)']),
+      keys.map((k) => [k.kid, k.alg, k.status, isoDate(k.createdAt), k.expiresAt ? isoDate(k.expiresAt) : k.status === 'next' ? '(published; signs after rotate)' : '(while active)']),
       '(no keys yet: the server creates the first pair when it starts)',
     ),
   ]);

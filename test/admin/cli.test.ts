@@ -374,6 +374,11 @@ describe('keys', () => {
   it('rotate: the published next pair starts signing, the active pair retires and stays published for the longest token lifetime plus a day', async () => {
     const before = await adminJson<KeyInfo[]>(['keys', 'list']);
     expect(before.map((k) => `${k.alg}:${k.status}`).sort()).toEqual(['ES256:active', 'ES256:next', 'RS256:active', 'RS256:next']);
+    // The table says what each pair's publication lasts: the next pair's is not "while active".
+    const table = (await admin(['keys', 'list'])).stdout.split('\n');
+    const rows = (status: string) => table.filter((line) => new RegExp(` ${status} `).test(line));
+    expect(rows('next').map((line) => line.includes('(published; signs after rotate)'))).toEqual([true, true]);
+    expect(rows('active').map((line) => line.includes('(while active)'))).toEqual([true, true]);
     const kidOf = (keys: KeyInfo[], alg: string, status: string) => keys.find((k) => k.alg === alg && k.status === status)!.kid;
 
     const rotatedAt = Date.now();
