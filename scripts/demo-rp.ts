@@ -97,7 +97,9 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
     ctx.cookies.set(FLOW_COOKIE, null, { ...cookie, path: '/callback' });
     if (!flow) {
       ctx.status = 400;
-      ctx.body = page('Sign-in expired', html`<h1>Sign-in expired</h1><p>This sign-in was not started here, or took too long.</p>${signInLink('Try again')}`);
+      // A request written by hand (not started here) may still bring Latchkey's error: a developer wants to see it.
+      const answer = typeof ctx.query.error === 'string' ? html`<p class="detail">Latchkey's answer: <code>${ctx.query.error}</code> ${String(ctx.query.error_description ?? '')}</p>` : '';
+      ctx.body = page('Sign-in expired', html`<h1>Sign-in expired</h1><p>This sign-in was not started here, or took too long.</p>${answer}${signInLink('Try again')}`);
       return;
     }
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;

@@ -33,6 +33,15 @@ it('says in words that a cancelled sign-in was cancelled', async () => {
   expect(page.body).not.toContain('End-User aborted interaction');
 });
 
+it("shows Latchkey's error on a callback it did not start (a request written by hand), escaped", async () => {
+  const callback = new URL(`${rp.origin}/callback`);
+  callback.search = new URLSearchParams({ error: 'invalid_request', error_description: 'PKCE <required>' }).toString();
+  const page = await new Browser().get(callback.href);
+  expect(page.status).toBe(400);
+  expect(page.body).toContain('Sign-in expired');
+  expect(page.body).toContain('<code>invalid_request</code> PKCE &#60;required&#62;');
+});
+
 it('says "You have signed out" when Latchkey sends the person back after signing out', async () => {
   expect((await new Browser().get(`${rp.origin}/?state=signed-out`)).body).toContain('You have signed out.');
   expect((await new Browser().get(`${rp.origin}/`)).body).not.toContain('You have signed out.');
