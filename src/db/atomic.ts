@@ -67,10 +67,11 @@ export interface SlotLimit {
   /** Length of a fixed window in seconds. */
   windowSeconds: number;
   /**
-   * Also counts the previous window's tries, in the share of it that still lies within one window length of now
-   * (a sliding window), so that tries just before and just after a window's end do not get two budgets.
+   * Also counts the try in a second grid of windows, offset by half a window, and refuses it when either is full: a
+   * fixed window alone gives a burst across its end two budgets within seconds (two daily budgets at midnight);
+   * with both, any span of half a window holds at most `limit` tries. Claims decide both; nothing is estimated.
    */
-  sliding?: boolean;
+  staggered?: boolean;
 }
 
 export interface SlotResult {
@@ -82,47 +83,40 @@ export interface SlotResult {
 }
 
 /**
- * Fixed-window limit built on `claim` (sliding, when asked: see `sliding`): a window has `limit` slots with ids
- * `<key>:<window>:<k>`; a try claims the first free one. The window number is part of the id, so a new window has fresh slots and old slots are only ever
- * swept, never reused (reusing one would race on FerretDB).
+ * Fixed-window limit built on `claim` (in two staggered grids when asked: see `staggered`): a window has `limit`
+ * slots with ids `<key>:<window>:<k>`; a try claims the first free one. The window number is part of the id, so a
+ * new window has fresh slots and old slots are only ever swept, never reused (reusing one would race on FerretDB).
  *
  * Slots are claimed in order and a window's slots expire together, so the taken ones always form a prefix 1..m.
  * The first slot is claimed straight away (an empty window costs one insert); otherwise a full window is seen with
  * one read (slot `limit` exists), and the first free slot is found by a binary search of O(log limit) reads; only
  * then do claims decide, so racers that lose a slot simply try the next one.
  */
-export async function takeSlot(
-  collection: Collection<ExpiringDoc>,
-  { key, limit: fullLimit, windowSeconds, sliding = false }: SlotLimit,
-  now: Date = new Date(),
-): Promise<SlotResult> {
-  const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
-  // A sliding window's slots are kept through the next window, which counts them.
-  const expiresAt = sliding ? new Date(resetsAt.getTime() + windowSeconds * 1000) : resetsAt;
-  const limit = sliding ? fullLimit - (await carriedOver(collection, key, fullLimit, windowSeconds, now)) : fullLimit;
-  if (limit <= 0) return { allowed: false, resetsAt };
-  // Most windows are empty when a try arrives (a sign-in with no recent failures, a first code): the first slot's
-  // claim alone decides those, in one round trip.
-  if (await claim(collection, slotId(1), expiresAt)) return { allowed: true, slot: 1, resetsAt };
-  if (limit === 1 || (await isTaken(collection, slotId(limit)))) return { allowed: false, resetsAt };
-  for (let slot = await firstFree(collection, slotId, limit); slot <= limit; slot += 1) {
-    if (await claim(collection, slotId(slot), expiresAt)) return { allowed: true, slot, resetsAt };
-  }
-  return { allowed: false, resetsAt };
+export async function takeSlot(collection: Collection<ExpiringDoc>, limit: SlotLimit, now: Date = new Date()): Promise<SlotResult> {
+  if (!limit.staggered) return takeFixedSlot(collection, limit, now);
+  const halfMs = (limit.windowSeconds * 1000) / 2;
+  // The offset grid: its own keys, its windows starting half a window later.
+  const offset = slotWindow(`${limit.key}:offset`, limit.windowSeconds, new Date(now.getTime() + halfMs));
+  const refused = { allowed: false, resetsAt: new Date(offset.resetsAt.getTime() - halfMs) };
+  // An offset window already full refuses before the aligned one is spent on a try that cannot pass (racing tries
+  // may still spend one: a refusal never lets more through, only fewer).
+  if (await isTaken(collection, offset.slotId(limit.limit))) return refused;
+  const aligned = await takeFixedSlot(collection, limit, now);
+  if (!aligned.allowed) return aligned;
+  const shifted = await takeFixedSlot(collection, { ...limit, key: `${limit.key}:offset` }, new Date(now.getTime() + halfMs));
+  return shifted.allowed ? aligned : refused;
 }
 
-/**
- * The previous window's tries that still count now: its count times the share of it within one window length of
- * now, rounded up (a burst at its very end counts whole at the start of this one). The previous window takes no
- * more tries, so its count is settled; an empty one costs one read.
- */
-async function carriedOver(collection: Collection<ExpiringDoc>, key: string, limit: number, windowSeconds: number, now: Date): Promise<number> {
-  const windowMs = windowSeconds * 1000;
-  const previous = slotWindow(key, windowSeconds, new Date(now.getTime() - windowMs));
-  if (!(await isTaken(collection, previous.slotId(1)))) return 0;
-  const taken = (await firstFree(collection, previous.slotId, limit)) - 1;
-  const stillWithin = (previous.resetsAt.getTime() + windowMs - now.getTime()) / windowMs;
-  return Math.ceil(taken * stillWithin);
+async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date): Promise<SlotResult> {
+  const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
+  // Most windows are empty when a try arrives (a sign-in with no recent failures, a first code): the first slot's
+  // claim alone decides those, in one round trip.
+  if (await claim(collection, slotId(1), resetsAt)) return { allowed: true, slot: 1, resetsAt };
+  if (limit === 1 || (await isTaken(collection, slotId(limit)))) return { allowed: false, resetsAt };
+  for (let slot = await firstFree(collection, slotId, limit); slot <= limit; slot += 1) {
+    if (await claim(collection, slotId(slot), resetsAt)) return { allowed: true, slot, resetsAt };
+  }
+  return { allowed: false, resetsAt };
 }
 
 /** How many slots of the current window are taken (0..limit), in O(log limit) reads; nothing is claimed. */

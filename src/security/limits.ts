@@ -53,8 +53,8 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   const hidden = (value: string) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
 
   async function allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean> {
-    // Sliding: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
-    return (await takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, sliding: true }, new Date(clock()))).allowed;
+    // Staggered: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
+    return (await takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true }, new Date(clock()))).allowed;
   }
 
   return {

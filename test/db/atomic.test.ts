@@ -82,15 +82,19 @@ describe('takeSlot', () => {
     expect(next.filter((r) => r.allowed)).toHaveLength(2);
   });
 
-  it('sliding: tries just before a window ends still count just after it, fading over the next window', async () => {
-    const limit = { key: 'limit:sliding', limit: 4, windowSeconds: 60, sliding: true };
+  it('staggered: tries just before a window ends still count just after it; any half window holds at most the limit', async () => {
+    const limit = { key: 'limit:staggered', limit: 4, windowSeconds: 60, staggered: true };
     const start = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     const at = (seconds: number) => new Date(start.getTime() + seconds * 1000);
     const tries = async (seconds: number, count: number) => (await Promise.all(Array.from({ length: count }, () => takeSlot(collection(), limit, at(seconds))))).filter((r) => r.allowed).length;
     expect(await tries(59, 6)).toBe(4); // the budget, used up at the end of a window
-    expect(await tries(61, 6)).toBe(0); // a fixed window would give 4 more here
-    expect(await tries(90, 6)).toBe(2); // half of the previous window still counts: ceil(4 × 0.5) = 2
-    expect(await tries(121, 6)).toBe(2); // the window before (2 taken) counts almost whole
+    expect(await tries(61, 6)).toBe(0); // a fixed window would give 4 more here; the offset window (30 s to 90 s) is full
+    expect(await tries(91, 6)).toBe(4); // both windows fresh: the refused tries at 61 spent nothing
+    expect(await tries(121, 6)).toBe(0);
+    // Racing tries on both sides of a window's end at once: still the limit, not twice it.
+    const burst = { ...limit, key: 'limit:staggered-burst' };
+    const around = await Promise.all([59.999, 60.001].flatMap((seconds) => Array.from({ length: 5 }, () => takeSlot(collection(), burst, at(seconds)))));
+    expect(around.filter((r) => r.allowed).length).toBeLessThanOrEqual(4);
   });
 
   it('keeps limits of different keys apart', async () => {
