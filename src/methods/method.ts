@@ -56,6 +56,11 @@ export interface VerificationMethod {
    * (without a user, a decoy, it answers as for an account whose number the typed one is not).
    */
   matchDestination?(user: User | undefined, typed: string, policy: RecoveryPolicy): DestinationCheck;
+  /**
+   * What can be said of a typed destination without any account (too short to be a number, or in a country the
+   * policy refuses): answered before a try of the proof budget is spent, since it compares nothing.
+   */
+  judgeTyped?(typed: string, policy: RecoveryPolicy): Exclude<DestinationCheck, 'match' | 'mismatch'> | undefined;
   /** Methods that send a code: how. */
   delivery?: CodeDelivery;
   /**

@@ -24,6 +24,16 @@ function countryAllowed(e164: string, policy: RecoveryPolicy): boolean {
   return Boolean(code && policy.allowedCountryCodes.includes(code));
 }
 
+/** What the typed number says without any account (see VerificationMethod.judgeTyped). */
+function judgeTyped(typed: string, policy: RecoveryPolicy): 'invalid' | 'country_refused' | undefined {
+  // Fewer digits than any phone number has (the shortest valid numbers have 4 after a country code of 1).
+  if ((typed.match(/\d/g) ?? []).length < 5) return 'invalid';
+  // From the typed number alone: answered after a match, "not to this country" would confirm the number. (A
+  // registered number in a refused country is not offered at all: `reachable`.)
+  const international = normalizePhone(typed.trim());
+  return international && !countryAllowed(international, policy) ? 'country_refused' : undefined;
+}
+
 export const smsMethod: VerificationMethod = {
   id: 'sms',
   kind: 'code',
@@ -32,12 +42,12 @@ export const smsMethod: VerificationMethod = {
   hint: (user) => maskPhone(user.securityInfo.mobilePhone!),
   decoyHint: decoyPhoneHint,
   reachable: (user, policy) => countryAllowed(user.securityInfo.mobilePhone!, policy),
+  judgeTyped,
   matchDestination(user, typed, policy) {
     const input = typed.trim();
     const international = normalizePhone(input);
-    // Judged before the comparison and from the typed number alone: answered after a match, "not to this country"
-    // would confirm the number. (A registered number in a refused country is not offered at all: `reachable`.)
-    if (international && !countryAllowed(international, policy)) return 'country_refused';
+    const early = judgeTyped(input, policy);
+    if (early) return early;
     const registered = user?.securityInfo.mobilePhone;
     // Read in the registered number's country too, so the owner may type it as they dial it at home.
     if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) return 'match';

@@ -6,6 +6,9 @@ import { z } from 'zod';
 export const METHOD_IDS = ['email', 'sms', 'totp'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
+/** How many digits a sent code may have (the policy's `codes.digits`). */
+export const CODE_DIGITS = { min: 6, max: 10 } as const;
+
 const count = z.number().int().min(1);
 const seconds = z.number().int().min(1);
 
@@ -36,7 +39,7 @@ export const policySchema = z
         /** Wrong entries allowed per code before it is void. */
         maxTries: count.max(10).default(5),
         /** Digits per code (at least 6). */
-        digits: z.number().int().min(6).max(10).default(6),
+        digits: z.number().int().min(CODE_DIGITS.min).max(CODE_DIGITS.max).default(6),
       })
       .default({ lifetimeSeconds: 600, maxTries: 5, digits: 6 }),
     limits: z

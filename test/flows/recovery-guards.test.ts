@@ -198,6 +198,21 @@ describe('two parts of the verification page', () => {
     expect(messageIds(accepted)).toContain('recover.choose_second'); // a phone is registered: a second proof
   });
 
+  it('answers "Try again" on a page left open for another method as out of date, sending nothing', async () => {
+    const someone = await createUser(server);
+    const email = `alt-${someone.username}@example.net`;
+    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550194' });
+    const browser = new Browser();
+    const emailPage = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'email'));
+    await emailedCode(email);
+    await sendCode(browser, await chooseMethod(browser, emailPage, 'sms'), { phone: '+14155550194' }); // another tab
+    const form = findForm(emailPage, '/code');
+    const tryAgain = await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields);
+    expect(tryAgain.status).toBe(409);
+    expect(messageIds(tryAgain)).toContain('recover.out_of_date');
+    expect((await outbox(server)).filter((m) => m.to === email)).toHaveLength(1);
+  });
+
   it('refuses a code typed on a page left open for another method, spending no try', async () => {
     const someone = await createUser(server);
     const email = `alt-${someone.username}@example.net`;

@@ -96,7 +96,7 @@ it('answers what cannot be a code (empty, letters, too few digits) without spend
   const { browser, page } = await atSmsCode(user, phone);
   const code = await textedCode(server, phone);
   let current = page;
-  for (const notACode of ['', 'abcdef', '12345', `${code}1`]) {
+  for (const notACode of ['', 'abcdef', '12345', `${code}12345`]) {
     current = await enterCode(browser, current, notACode);
     expect(current.status).toBe(200);
     expect(messageIds(current)).toContain('recover.code_format');
@@ -234,6 +234,19 @@ it('counts each complete phone number typed against the daily budget of proofs, 
   }
   expect(await textsTo(phone)).toBe(0);
   expect(await auditCount({ accountId: user._id, type: 'recovery.blocked', reason: 'limit_proofs' })).toBe(1);
+});
+
+it('answers what is no phone number, or one in a refused country, without spending a try', async () => {
+  await policy({ allowedCountryCodes: ['1'], limits: { proofAttemptsPerDay: 1 } });
+  const { user, phone } = await userWithPhone();
+  const browser = new Browser();
+  let page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  for (const [typed, error] of [['', 'recover.phone_invalid'], ['12', 'recover.phone_invalid'], ['+33612345678', 'recover.phone_country']]) {
+    page = await sendCode(browser, page, { phone: typed! });
+    expect(messageIds(page)).toContain(error);
+  }
+  // The one try of the day is still there for the number itself.
+  expect(messageIds(await sendCode(browser, page, { phone }))).toContain('recover.code_sent_sms');
 });
 
 it('refuses a phone number that is not the registered one, sending nothing', async () => {

@@ -20,7 +20,7 @@ import { renderPage } from '../../http/render.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { TOTP_DIGITS } from '../../methods/totp.ts';
-import type { RecoveryPolicy } from '../../policy/policy.ts';
+import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
@@ -87,8 +87,8 @@ const identifyForm = z.object({
 });
 const goalForm = z.object({ csrf: z.string(), goal: z.enum(GOALS).optional() });
 const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
-const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional() });
-/** `method`: the one the page showing the code field was for (a page left open from before another was chosen). */
+const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional(), method: z.string().max(20).optional() });
+/** `method` (here and above): the one the page was for (a page left open from before another was chosen). */
 const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
 const passwordForm = z.object({ csrf: z.string(), password: z.string().max(4096), confirm: z.string().max(4096) });
 const csrfOnly = z.object({ csrf: z.string() });
@@ -426,19 +426,22 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const form = await readValid(ctx, sendForm, `recovery:${flow._id}`);
     const pending = flow.pending;
     const method = pending && methodById.get(pending.method);
-    if (!pending || !method?.delivery || (resend && !pending.challengeId)) return outOfDate(ctx, flow);
+    if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     if (method.matchDestination && !pending.destinationConfirmed) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
       // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
-      if (!(await allowProof(ctx, flow, subject, current, method))) return;
-      const check = method.matchDestination(subject.user, form.phone ?? '', current);
+      // What can be judged without the account (no number at all, a refused country) spends nothing.
+      const typed = form.phone ?? '';
+      const early = method.judgeTyped?.(typed, current);
+      if (!early && !(await allowProof(ctx, flow, subject, current, method))) return;
+      const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return showFlow(ctx, flow, { error, phone: form.phone ?? '' });
+        return showFlow(ctx, flow, { error, phone: typed });
       }
     }
     const sent = await sendCode(ctx, flow, subject, method, current);
@@ -466,9 +469,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
     // Spaces are the reader's (codes are read out in groups); anything but the code's digits cannot be the code, so
     // it is answered without spending a try: it compares nothing.
+    // (A sent code may have been sent before the policy's digit count changed: any count the policy allows will do.)
     const code = form.code.replace(/\s/g, '');
-    const digits = method.delivery ? current.codes.digits : TOTP_DIGITS;
-    if (!new RegExp(`^\\d{${digits}}$`).test(code)) return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits } });
+    const [fewest, most] = method.delivery ? [CODE_DIGITS.min, CODE_DIGITS.max] : [TOTP_DIGITS, TOTP_DIGITS];
+    if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
+      return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
+    }
     if (!(await allowProof(ctx, flow, subject, current, method))) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
     if (method.delivery) {
