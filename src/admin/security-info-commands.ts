@@ -12,7 +12,7 @@ import { accounts } from './accounts-session.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The verification methods a user has registered, as `users show` and `set-methods` print them. */
+/** The verification methods a user has registered, as `users show` and `set-methods` give them with --json. */
 export function methodsOf(user: User) {
   const info = user.securityInfo ?? {};
   return {
@@ -29,6 +29,17 @@ function phone(value: string | undefined, flag: string): string | null | undefin
   const e164 = normalizePhone(value);
   if (!e164) throw new UsageError(`${flag}: '${value}' is not a valid phone number (use the international form, e.g. +14155550123)`);
   return e164;
+}
+
+/** The same methods as lines for a person, as `users show` and `set-methods` print them. */
+export function methodLines(user: User): Array<[string, string]> {
+  const methods = methodsOf(user);
+  return [
+    ['alternate email', methods.alternateEmail ?? '(none)'],
+    ['mobile phone', methods.mobilePhone ?? '(none)'],
+    ['office phone', methods.officePhone ?? '(none)'],
+    ['authenticator', methods.authenticator ? 'registered' : '(none)'],
+  ];
 }
 
 const setMethods = defineCommand({
@@ -55,8 +66,7 @@ const setMethods = defineCommand({
     const users = await accounts(session);
     const user = await users.setSecurityInfo((await findUser(users, arg))._id, changes);
     await auditAdminChange(session, 'security_info.changed', user, Object.keys(changes).join(','));
-    const methods = methodsOf(user);
-    out.result(methods, () => [`Verification methods of ${user.username}:`, ...fields(Object.entries(methods).map(([k, v]) => [k, String(v ?? '(none)')]))]);
+    out.result(methodsOf(user), () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user))]);
   },
 });
 

@@ -6,7 +6,7 @@ import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
 import { auditAdminChange, findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
-import { methodsOf, securityInfoCommands } from './security-info-commands.ts';
+import { methodLines, methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { createOutbox } from '../delivery/outbox.ts';
 import { securityNotices } from '../flows/recovery/index.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
@@ -59,6 +59,7 @@ const create = defineCommand({
       password,
       emailVerified: values['email-verified'] === true,
     });
+    await auditAdminChange(session, 'account.created', user);
     printUser(out, user, 'User created.');
   },
 });
@@ -96,10 +97,7 @@ const show = defineCommand({
     out.result({ ...userView(user), methods, ...(lockedDownAt && { lockedDownAt }) }, () => [
       ...describe(user),
       ...fields([
-        ['alternate email', methods.alternateEmail ?? '(none)'],
-        ['mobile phone', methods.mobilePhone ?? '(none)'],
-        ['office phone', methods.officePhone ?? '(none)'],
-        ['authenticator', methods.authenticator ? 'registered' : '(none)'],
+        ...methodLines(user),
         ...(lockedDownAt ? [['locked down', `${lockedDownAt} ("This wasn't me"; set-password or unlock ends it)`] as [string, string]] : []),
       ]),
     ]);

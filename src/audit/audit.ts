@@ -20,6 +20,7 @@ export type AuditType =
   | 'account.unlocked'
   | 'account.locked'
   | 'account.lockdown'
+  | 'account.created'
   | 'account.disabled'
   | 'account.enabled'
   | 'account.roles_changed'

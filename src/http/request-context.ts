@@ -32,7 +32,9 @@ export function requestLine(ctx: Context, started: bigint) {
  * after the token, a page or a 404, is covered too.
  */
 export function pathForLogs(path: string, secretPrefixes: readonly string[]): string | undefined {
-  const prefix = secretPrefixes.find((candidate) => path.startsWith(candidate));
+  // Routing ignores case (/Recover/Lockdown/… is served too), so this does.
+  const lower = path.toLowerCase();
+  const prefix = secretPrefixes.find((candidate) => lower.startsWith(candidate.toLowerCase()));
   return prefix === undefined ? undefined : `${prefix}…`;
 }
 

@@ -11,9 +11,11 @@ import { answerFromSnapshot, etagOf, type PreparedAnswer, type PreparedDocument 
 const DISCOVERY_MAX_AGE_SECONDS = 300;
 
 export function discoveryDocument(issuer: string, issuerPath: string): PreparedDocument {
+  // The issuer as the library writes URLs from it (host in lower case, no default port).
+  const base = new URL(issuer).href.replace(/\/$/, '');
   /** Every URL the document names (`*_endpoint`, `*_uri`; features switched off leave theirs undefined) is the issuer's own. */
   const underIssuer = (document: object) =>
-    Object.entries(document).every(([name, value]) => !/(_endpoint|_uri)$/.test(name) || value === undefined || (typeof value === 'string' && value.startsWith(`${issuer}/`)));
+    Object.entries(document).every(([name, value]) => !/(_endpoint|_uri)$/.test(name) || value === undefined || (typeof value === 'string' && value.startsWith(`${base}/`)));
   const paths = new Set([`${issuerPath}/.well-known/openid-configuration`, `${issuerPath}/.well-known/oauth-authorization-server`]);
   const answers = new Map<string, PreparedAnswer>();
   const cacheControl = `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`;

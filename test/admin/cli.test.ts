@@ -301,6 +301,7 @@ describe('users', () => {
     }
     const events = await adminJson<Array<{ type: string; reason?: string; method?: string }>>(['audit', 'list', '--account', 'kim']);
     expect(events.map((e) => e.type).reverse()).toEqual([
+      'account.created',
       'account.disabled',
       'account.enabled',
       'account.roles_changed',

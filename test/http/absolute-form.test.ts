@@ -56,3 +56,16 @@ it('answers a target that is no path and no URL with a not-found page', async ()
   const answer = await rawTarget('*', PROXIED);
   expect(answer.status).toBe(404);
 });
+
+it('keeps discovery in memory for an ISSUER written with capitals and its default port', async () => {
+  const other = await startTestServer({ ...PRODUCTION_ENV, ISSUER: 'https://ID.Example.test:443/oidc' });
+  try {
+    const get = () => fetch(`${other.origin}/oidc/.well-known/openid-configuration`, { headers: PROXIED });
+    expect((await get()).status).toBe(200);
+    const kept = await get();
+    expect(kept.headers.get('etag')).toBeTruthy(); // answered from memory
+    expect(kept.headers.get('cache-control')).toMatch(/^public/);
+  } finally {
+    await other.close();
+  }
+});
