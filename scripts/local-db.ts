@@ -364,7 +364,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 // `npm run db`: run the persistent development database in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const db = await startLocalDb({ dataDir: devDataDir(), log: (l) => process.stdout.write(l + '\n') });
-  process.stdout.write(`local database ready: ${db.uri}\nCtrl-C stops it.\n`);
+  // A database another process already runs is only shared here: stopping this process leaves it running.
+  const stops = db.kill ? 'Ctrl-C stops it.' : 'Another process (npm start, npm run demo or npm run db) runs it; Ctrl-C here leaves it to that one.';
+  process.stdout.write(`local database ready: ${db.uri}\n${stops}\n`);
   const stop = () => void db.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
