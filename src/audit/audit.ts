@@ -1,6 +1,7 @@
 // The audit log: one collection of security events (every recovery step, send, failure, block, reset, unlock,
-// lockout and "This wasn't me", and every change an administrator makes to an account), each with the account, the client's address and browser, the support code and a
-// stable reason code. Nothing secret goes in: no codes, passwords, tokens or full phone numbers.
+// lockout and "This wasn't me", and every change an administrator makes to an account), each with the account,
+// the client's address and browser, the support code and a stable reason code. Nothing secret goes in: no codes,
+// passwords, tokens or full phone numbers.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 
