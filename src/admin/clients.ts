@@ -132,7 +132,7 @@ export function createClientRegistry(connection: Connection, { afterChange }: Cl
 
   async function show(clientId: string): Promise<ClientMetadata> {
     const doc = await clients.findOne({ _id: clientId });
-    if (!doc) throw new NotFoundError('client_not_found', `no client ${clientId}`);
+    if (!doc) throw new NotFoundError('client_not_found', `'${clientId}'`);
     return doc.payload;
   }
 
@@ -183,7 +183,7 @@ export function createClientRegistry(connection: Connection, { afterChange }: Cl
 
     async remove(clientId) {
       const result = await clients.deleteOne({ _id: clientId });
-      if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `no client ${clientId}`);
+      if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `'${clientId}'`);
       await changed();
     },
 

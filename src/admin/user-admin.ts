@@ -43,7 +43,7 @@ export async function findUser(accounts: Accounts, idOrLogin: string): Promise<U
     throw new ConflictError('ambiguous_user', `'${idOrLogin}' is one user's id and another user's login; nothing was changed`);
   }
   const user = byId ?? byLogin;
-  if (!user) throw new NotFoundError('user_not_found', `no user with id, username or email '${idOrLogin}'`);
+  if (!user) throw new NotFoundError('user_not_found', `none has the id, username or email '${idOrLogin}'`);
   return user;
 }
 

@@ -165,7 +165,7 @@ describe('clients', () => {
     await expect(client.clientCredentialsGrant(config)).rejects.toMatchObject({ error: 'invalid_client' });
     const again = await admin(['clients', 'show', created.client_id]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain('no such client');
+    expect(again.stderr).toContain(`no such client: '${created.client_id}'`); // said once, not "no such client: no client …"
   });
 
   it('says PKCE does not apply to a client that never gets an authorization code', async () => {
