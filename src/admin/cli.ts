@@ -16,7 +16,8 @@ const isHelp = (word: string | undefined) => word === undefined || word === '--h
 
 function listing(rows: Array<{ name: string; summary: string }>): string[] {
   const width = Math.max(...rows.map((row) => row.name.length)) + 2;
-  return rows.map((row) => `  ${row.name.padEnd(width)}${row.summary}`);
+  // A summary's further lines line up under its first.
+  return rows.map((row) => `  ${row.name.padEnd(width)}${row.summary.split('\n').join(`\n  ${' '.repeat(width)}`)}`);
 }
 
 function programHelp(): string {

@@ -52,6 +52,10 @@ describe('help and setup', () => {
 
   it('lists every command of an area in its help', async () => {
     const run = await admin(['users', '--help']);
+    // A summary's second line lines up under its first ("disable" has two).
+    const lines = run.stdout.split('\n');
+    const disable = lines.findIndex((line) => line.startsWith('  disable '));
+    expect(lines[disable + 1]!.search(/\S/)).toBe(lines[disable]!.indexOf('Disables'));
     for (const command of ['create', 'list', 'show', 'disable', 'enable', 'unlock', 'set-role']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
