@@ -148,19 +148,29 @@ it('an expired flow still offers the way back to the sign-in it came from', asyn
   expect(page.body).toContain(`href="/recover?from=${uid}"`);
 });
 
-it('answers a method removed from the account since it was chosen with the methods left, and changes nothing', async () => {
+/** A new account with an alternate email, this mobile phone and perhaps an authenticator; a browser at its methods. */
+async function atMethods(mobilePhone: string, authenticator = false) {
   const someone = await createUser(server);
   const email = `alt-${someone.username}@example.net`;
-  await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550198', authenticator: true });
+  await registerMethods(server, someone, { alternateEmail: email, mobilePhone, authenticator });
   const browser = new Browser();
   const methods = await chooseGoal(browser, await identify(server, browser, someone.username), 'reset');
+  return { someone, email, browser, methods };
+}
+
+/** "Try again" on a code page (a button of the code form, posted to /resend). */
+function tryAgain(browser: Browser, page: Page) {
+  const form = findForm(page, '/code');
+  return browser.post(form.action.replace(/\/code$/, '/resend'), form.fields);
+}
+
+it('answers a method removed from the account since it was chosen with the methods left, and changes nothing', async () => {
+  const { someone, browser, methods } = await atMethods('+14155550198', true);
   const atTotp = await chooseMethod(browser, methods, 'totp');
   const atEmail = await sendCode(browser, await chooseMethod(browser, atTotp, 'email'));
   // The account's owner (or an admin) removes the alternate email meanwhile.
   await registerMethods(server, someone, { mobilePhone: '+14155550198', authenticator: true });
-  const codeForm = findForm(atEmail, '/code');
-  const tryAgain = await browser.post(codeForm.action.replace(/\/code$/, '/resend'), codeForm.fields); // "Try again"
-  for (const answer of [await enterCode(browser, atEmail, '123456'), tryAgain]) {
+  for (const answer of [await enterCode(browser, atEmail, '123456'), await tryAgain(browser, atEmail)]) {
     expect(answer.status).toBe(409);
     expect(messageIds(answer)).toContain('recover.out_of_date');
     expect(messageIds(answer)).not.toContain('recover.method_email');
@@ -170,10 +180,8 @@ it('answers a method removed from the account since it was chosen with the metho
 });
 
 it('answers an authenticator code after the authenticator was removed with the methods left', async () => {
-  const someone = await createUser(server);
-  await registerMethods(server, someone, { alternateEmail: `alt-${someone.username}@example.net`, mobilePhone: '+14155550197', authenticator: true });
-  const browser = new Browser();
-  const atTotp = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'totp');
+  const { someone, browser, methods } = await atMethods('+14155550197', true);
+  const atTotp = await chooseMethod(browser, methods, 'totp');
   await registerMethods(server, someone, { alternateEmail: `alt-${someone.username}@example.net`, mobilePhone: '+14155550197' });
   const answer = await enterCode(browser, atTotp, '123456');
   expect(answer.status).toBe(409);
@@ -186,11 +194,8 @@ describe('two parts of the verification page', () => {
     waitFor(async () => /\b(\d{6})\b/.exec((await outbox(server)).find((m) => m.to === to)?.text ?? '')?.[1], `a code emailed to ${to}`);
 
   it("keeps the code sent when the chosen method's Next is pressed again on the code's page", async () => {
-    const someone = await createUser(server);
-    const email = `alt-${someone.username}@example.net`;
-    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550196' });
-    const browser = new Browser();
-    const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'email'));
+    const { email, browser, methods } = await atMethods('+14155550196');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
     const again = await chooseMethod(browser, sent, 'email');
     expect(messageIds(again)).toContain('recover.code_sent_email');
     const accepted = await enterCode(browser, again, await emailedCode(email));
@@ -199,26 +204,18 @@ describe('two parts of the verification page', () => {
   });
 
   it('answers "Try again" on a page left open for another method as out of date, sending nothing', async () => {
-    const someone = await createUser(server);
-    const email = `alt-${someone.username}@example.net`;
-    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550194' });
-    const browser = new Browser();
-    const emailPage = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'email'));
+    const { email, browser, methods } = await atMethods('+14155550194');
+    const emailPage = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
     await emailedCode(email);
     await sendCode(browser, await chooseMethod(browser, emailPage, 'sms'), { phone: '+14155550194' }); // another tab
-    const form = findForm(emailPage, '/code');
-    const tryAgain = await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields);
-    expect(tryAgain.status).toBe(409);
-    expect(messageIds(tryAgain)).toContain('recover.out_of_date');
+    const answer = await tryAgain(browser, emailPage);
+    expect(answer.status).toBe(409);
+    expect(messageIds(answer)).toContain('recover.out_of_date');
     expect((await outbox(server)).filter((m) => m.to === email)).toHaveLength(1);
   });
 
   it('refuses a code typed on a page left open for another method, spending no try', async () => {
-    const someone = await createUser(server);
-    const email = `alt-${someone.username}@example.net`;
-    await registerMethods(server, someone, { alternateEmail: email, mobilePhone: '+14155550195', authenticator: true });
-    const browser = new Browser();
-    const methods = await chooseGoal(browser, await identify(server, browser, someone.username), 'reset');
+    const { someone, browser, methods } = await atMethods('+14155550195', true);
     const totpPage = await chooseMethod(browser, methods, 'totp');
     await sendCode(browser, await chooseMethod(browser, totpPage, 'email')); // then, in another tab, the email
     const stale = await enterCode(browser, totpPage, '123456');
