@@ -65,7 +65,8 @@ const revoke = defineCommand({
   details:
     'Every instance stops publishing the key within about a second. If the key is active, the next pair is\n' +
     'activated first; running instances keep signing with the keys they loaded at start, so restart every\n' +
-    'instance right away (tokens the revoked key signed no longer verify anywhere).',
+    'instance right away (tokens the revoked key signed no longer verify anywhere).\n' +
+    'A kid made before keys began with a letter may start with "-": give it after --, as in `keys revoke -- -AbC…`.',
   options: {},
   async run({ arg, out, session }) {
     const result = await createKeyStore(await session.connection()).revoke(arg, retentionSeconds(session.config()));

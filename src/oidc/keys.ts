@@ -114,7 +114,9 @@ const isRevocation = (d: StoredDoc): d is RevocationDoc => d._id.startsWith('rev
 const isKey = (d: StoredDoc): d is KeyDoc => 'jwk' in d;
 
 function generateKey(alg: SigningAlg, gen: number): KeyDoc {
-  const kid = randomBytes(12).toString('base64url');
+  // An operator types a kid as a command's argument (`keys revoke <kid>`): one starting with "-" would read as an
+  // option, so every kid starts with a letter.
+  const kid = `k${randomBytes(12).toString('base64url')}`;
   const { privateKey } =
     alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' };

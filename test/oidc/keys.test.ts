@@ -67,6 +67,14 @@ describe('first start', () => {
     expect(states).toEqual(['ES256:active', 'ES256:next', 'RS256:active', 'RS256:next']);
   });
 
+  it('makes kids an operator can type as an argument: never starting with "-" (which would read as an option)', async () => {
+    const store = createKeyStore(db.connection);
+    await store.loadJwks(); // the first start creates them
+    const kids = kidsOf(await store.list());
+    expect(kids).toHaveLength(4);
+    for (const kid of kids) expect(kid).toMatch(/^k[\w-]{16}$/);
+  });
+
   it('publishes the next keys but signs with the active ones (they come first)', async () => {
     await expectLoadsActiveFirst(createKeyStore(db.connection));
   });
