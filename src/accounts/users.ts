@@ -218,7 +218,9 @@ export function createAccounts(
       if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', 'username: 2-63 of a-z 0-9 . _ -');
       if (!EMAIL_PATTERN.test(email)) throw new ValidationError('invalid_email', 'email address is not valid');
       await checkPassword(input.password, [username, email, input.name ?? '']);
-      const id = randomBytes(16).toString('base64url');
+      // Operators name accounts by id in admin commands: one starting with "-" would read as an option (as for
+      // client ids, which start with "c").
+      const id = `u${randomBytes(16).toString('base64url')}`;
       const passwordHash = await hasher.hash(input.password);
       const claimed: string[] = [];
       const releaseClaims = async () => {

@@ -13,6 +13,11 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe('creating users', () => {
+  it('gives ids an operator can type as an argument: never starting with "-" (which would read as an option)', async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, (_, i) => createUser(server, { username: `idshape${i}`, email: `idshape${i}@example.test` })));
+    for (const user of users) expect(user._id).toMatch(/^u[\w-]{22}$/);
+  });
+
   it('lets exactly one of 10 parallel creations with the same username succeed', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) => createUser(server, { username: 'racer', email: `racer${i}@example.test` })),
