@@ -19,6 +19,7 @@ import { createEpochCache, type EpochCache } from './db/epoch-cache.ts';
 import { requestScope } from './db/request-scope.ts';
 import { homePage } from './http/home.ts';
 import { answerUnavailableDatabase } from './oidc/unavailable.ts';
+import { supportCodeInProviderErrors } from './oidc/support-code.ts';
 import { createKeyStore, SIGNING_KEYS } from './oidc/keys.ts';
 import { jwksDocument } from './oidc/jwks-route.ts';
 import { cookieNames, createProvider } from './oidc/provider.ts';
@@ -169,6 +170,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(postOnlyEndpoints(config.issuerPath));
+  app.use(supportCodeInProviderErrors());
   app.use(mount(config.issuerPath || '/', provider));
 
   return {

@@ -76,7 +76,11 @@ export function errorPages(): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError('not_found', (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path);
+      if (ctx.body !== undefined) return;
+      const where = (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path;
+      if (ctx.status === 404) throw new NotFoundError('not_found', where);
+      // The routers' allowedMethods() answer a method a path does not take with a bare 405 and its Allow header.
+      if (ctx.status === 405) throw new MethodNotAllowedError(ctx.response.get('Allow').split(/,\s*/).filter(Boolean), `${ctx.method} ${where}`);
     } catch (error) {
       await respondWithError(ctx, error);
     }

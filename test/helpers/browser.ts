@@ -81,20 +81,25 @@ export class Browser {
 
 const decode = (s: string) => s.replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
-/** The forms of a page whose action contains `actionPart`, with their hidden and prefilled fields. */
-export function findForm(page: Page, actionPart: string): Form {
-  const forms = [...page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)];
-  for (const [, attributes = '', inner = ''] of forms) {
+/** Every form of a page, with its absolute action and its hidden and prefilled fields. */
+export function allForms(page: Page): Form[] {
+  return [...page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].flatMap(([, attributes = '', inner = '']) => {
     const action = /action="([^"]*)"/.exec(attributes)?.[1];
-    if (action === undefined || !decode(action).includes(actionPart)) continue;
+    if (action === undefined) return [];
     const fields: Record<string, string> = {};
     for (const [input] of inner.matchAll(/<input\b[^>]*>/g)) {
       const name = /name="([^"]*)"/.exec(input)?.[1];
       const value = /value="([^"]*)"/.exec(input)?.[1];
       if (name) fields[name] = decode(value ?? '');
     }
-    return { action: new URL(decode(action), page.url).href, fields };
-  }
+    return [{ action: new URL(decode(action), page.url).href, fields }];
+  });
+}
+
+/** The first form of a page whose action contains `actionPart`. */
+export function findForm(page: Page, actionPart: string): Form {
+  const form = allForms(page).find((candidate) => candidate.action.includes(actionPart));
+  if (form) return form;
   throw new Error(`no form with action containing ${actionPart} on ${page.url} (status ${page.status}):\n${page.body.slice(0, 2000)}`);
 }
 

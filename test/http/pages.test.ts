@@ -218,6 +218,9 @@ describe('POST-only endpoints', () => {
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toContain('POST');
     expect(response.headers.get('location')).toBeNull();
+    // An error page like any other, with the support code to quote.
+    expect(messageIds(response)).toEqual(expect.arrayContaining(['error.bad_request', 'error.support_code']));
+    expect(response.body).toContain(response.headers.get('x-request-id'));
   });
 
   // oidc-provider's router has no 405 of its own (src/oidc/post-only.ts adds it). RFC 9110 §15.5.6: a known
@@ -229,9 +232,11 @@ describe('POST-only endpoints', () => {
   });
 
   it.each(['goal', 'method', 'send', 'resend', 'code', 'password', 'unlock', 'cancel'])('answers GET /recover/:flow/%s with 405 and says POST is allowed', async (step) => {
-    const response = await fetch(`${server.origin}/recover/some-flow/${step}`, { redirect: 'manual' });
+    const response = await new Browser().get(`${server.origin}/recover/some-flow/${step}`);
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toContain('POST');
     expect(response.headers.get('location')).toBeNull();
+    expect(messageIds(response)).toEqual(expect.arrayContaining(['error.bad_request', 'error.support_code']));
+    expect(response.body).toContain(response.headers.get('x-request-id'));
   });
 });

@@ -31,6 +31,32 @@ function authorizeUrl(params: Record<string, string>): string {
   return url.href;
 }
 
+describe('JSON errors', () => {
+  // The provider writes its endpoints' error bodies itself; they carry the support code of our own errors too, the
+  // request id that is in the log line and the X-Request-Id header.
+  const basic = () => `Basic ${Buffer.from(`${encodeURIComponent(rp.client_id)}:${encodeURIComponent(rp.client_secret!)}`).toString('base64')}`;
+  it.each<[string, string, boolean, Record<string, string>, number, string]>([
+    ['token', 'no client authentication', false, { grant_type: 'authorization_code', code: 'x' }, 401, 'invalid_client'],
+    ['token', 'an unknown grant type', true, { grant_type: 'no_such_grant' }, 400, 'unsupported_grant_type'],
+    ['token', 'a made-up code', true, { grant_type: 'authorization_code', code: 'made-up', redirect_uri: 'x', code_verifier: 'v'.repeat(43) }, 400, 'invalid_grant'],
+    ['token/introspection', 'no client authentication', false, { token: 'x' }, 401, 'invalid_client'],
+  ])('answers /oidc/%s with %s: the error and the support code', async (path, _label, authenticated, fields, status, error) => {
+    const response = await fetch(`${server.issuer}/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authenticated && { authorization: basic() }) },
+      body: new URLSearchParams({ ...(!authenticated && { client_id: rp.client_id }), ...fields }).toString(),
+    });
+    expect(response.status).toBe(status);
+    expect(await response.json()).toEqual({ error, error_description: expect.any(String), support_code: response.headers.get('x-request-id') });
+  });
+
+  it('gives userinfo with a made-up token the error and the support code', async () => {
+    const response = await fetch(`${server.issuer}/me`, { headers: { authorization: 'Bearer made-up' } });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: 'invalid_token', error_description: expect.any(String), support_code: response.headers.get('x-request-id') });
+  });
+});
+
 describe('redirect URIs', () => {
   // Registered: <origin>/cb. Each variant differs by a little; exact matching must refuse them all.
   const variants: [string, (registered: string) => string][] = [
