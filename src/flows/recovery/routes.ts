@@ -345,10 +345,13 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   router.post('/lockdown/:token', async (ctx) => {
     await readValid(ctx, csrfOnly, 'recovery:lockdown');
-    const accountId = await deps.lockdowns.use(ctx.params.token!);
+    const accountId = await deps.lockdowns.peek(ctx.params.token!);
     if (!accountId) return page(ctx, 'lockdown', { valid: false, done: false }, 410);
+    // The lockdown first, the link used up after it: should the database fail in between, the owner's 503 page says
+    // "try again", and the link must still work then. Locking down twice (a double click) is harmless; only the
+    // request that used the link records it.
     await accounts.lockDown(accountId);
-    await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
+    if (await deps.lockdowns.use(ctx.params.token!)) await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
     await page(ctx, 'lockdown', { valid: true, done: true });
   });
 
