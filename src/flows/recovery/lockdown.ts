@@ -1,7 +1,7 @@
 // "This wasn't me": a single-use link in every security notice. Opening it shows a confirmation (a GET changes
-// nothing: mail scanners prefetch links); confirming consumes the link (deleteOne: once) and locks the account
-// down: every session, grant and token revoked, sign-in refused until a recovery with the full number of methods or
-// an administrator acts.
+// nothing: mail scanners prefetch links); confirming locks the account down (every session, grant and token
+// revoked, sign-in refused until a recovery with the full number of methods or an administrator acts), then
+// consumes the link (deleteOne: once), so a confirmation the database failed half-way can be made again.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { consume, type ExpiringDoc } from '../../db/atomic.ts';

@@ -213,8 +213,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return undefined;
   }
 
-  async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2]) {
-    const next = await flows.advance(flow, transition, changes);
+  async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
+    const next = await flows.advance(flow, transition, changes, work);
     if (!next) await outOfDate(ctx, flow);
     return next;
   }
@@ -345,10 +345,13 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   router.post('/lockdown/:token', async (ctx) => {
     await readValid(ctx, csrfOnly, 'recovery:lockdown');
-    const accountId = await deps.lockdowns.use(ctx.params.token!);
+    const accountId = await deps.lockdowns.peek(ctx.params.token!);
     if (!accountId) return page(ctx, 'lockdown', { valid: false, done: false }, 410);
+    // The lockdown first, the link used up after it: should the database fail in between, the owner's 503 page says
+    // "try again", and the link must still work then. Locking down twice (a double click) is harmless; only the
+    // request that used the link records it.
     await accounts.lockDown(accountId);
-    await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
+    if (await deps.lockdowns.use(ctx.params.token!)) await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
     await page(ctx, 'lockdown', { valid: true, done: true });
   });
 
@@ -511,13 +514,14 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const problem = await accounts.passwordProblem(user, form.password, current);
     // The reasons that name a length say which (the policy's minimum is at most 64, so it is the rule as applied).
     if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
-    const next = await advance(ctx, flow, { kind: 'finished' });
-    if (!next) return;
-    await accounts.resetPassword(user, form.password, flow.verified.length);
-    await accounts.revokeAccess(user._id);
-    await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
-    if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
-    seeFlow(ctx, next);
+    // The reset, the revocation and the notices are the step's work: the flow says "done" only once they are.
+    const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+      await accounts.resetPassword(user, form.password, flow.verified.length);
+      await accounts.revokeAccess(user._id);
+      await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
+      if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
+    });
+    if (next) seeFlow(ctx, next);
   });
 
   router.post('/:flow/unlock', async (ctx) => {
@@ -527,12 +531,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const user = await finishingAccount(ctx, flow, current);
     if (!user) return;
-    const next = await advance(ctx, flow, { kind: 'finished' });
-    if (!next) return;
-    await accounts.unlock(user, flow.verified.length);
-    await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
-    if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
-    seeFlow(ctx, next);
+    const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+      await accounts.unlock(user, flow.verified.length);
+      await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
+      if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
+    });
+    if (next) seeFlow(ctx, next);
   });
 
   router.post('/:flow/cancel', async (ctx) => {

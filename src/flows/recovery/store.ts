@@ -1,6 +1,13 @@
 // Recovery flow documents (`recovery_flows`, `_id` = flow id) and the one way they change: `advance`, which first
 // claims the step (`<flowId>:<seq>` in `recovery_steps`; a unique insert, so of two tabs, two replays or two
 // parallel posts of one step exactly one wins) and only then writes the next state. Nothing else moves a flow.
+//
+// Those are two writes, and the database can fail (or the instance die) between them: the claim is then taken and
+// the state never written, and every later post of the flow would lose the claim again. So the claim carries the
+// state it leads to (a write-ahead record), and `load` finishes such a step: it writes that state, on whichever
+// instance the browser comes back to. A finishing step (a new password, an unlock) claims without one, does its
+// work, and only then writes `done`: its work may not have happened, so it is never rolled forward; once the
+// request that claimed it is surely gone (FINISH_LOST_MS), the flow counts as ended and the person starts again.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../../db/atomic.ts';
@@ -11,6 +18,11 @@ export const FLOWS = 'recovery_flows';
 export const STEPS = 'recovery_steps';
 /** A flow lives 15 minutes from its start, whatever happens in it (Entra SSPR's session length). */
 export const FLOW_SECONDS = 15 * 60;
+/**
+ * A finishing step claimed this long ago whose `done` was never written was lost with its request: its work (argon2,
+ * the revocation, the notices) takes seconds at most, and an in-flight one must not be taken for lost (a double click).
+ */
+export const FINISH_LOST_MS = 30_000;
 
 export interface Pending {
   method: MethodId;
@@ -43,6 +55,12 @@ export interface FlowDoc {
 
 export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid'>;
 
+/** The claim of a step: when it was taken, and the state it leads to (absent for a finishing step). */
+interface StepClaim extends ExpiringDoc {
+  claimedAt: Date;
+  next?: FlowDoc;
+}
+
 export interface FlowStore {
   /** Creates a flow in state `goal`; returns it and the cookie secret that binds it to this browser. */
   create(fields: NewFlow): Promise<{ flow: FlowDoc; secret: string }>;
@@ -50,9 +68,11 @@ export interface FlowStore {
   load(id: string, secret: string | undefined): Promise<FlowDoc | undefined>;
   /**
    * Performs `transition` from the state the caller read, with `changes`. Returns the new document, or undefined
-   * when the step was already taken (a replay, a second tab) or is not legal from that state.
+   * when the step was already taken (a replay, a second tab) or is not legal from that state. `work`: what the step
+   * does besides moving the flow (a finishing step's reset or unlock), run once the step is claimed and before the new
+   * state is written, so that the flow never says it happened when it did not.
    */
-  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'pending'>>): Promise<FlowDoc | undefined>;
+  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
   /** Ends the flow now (cancel); true for the one caller that ended it. */
   end(flow: FlowDoc): Promise<boolean>;
 }
@@ -61,7 +81,23 @@ const hashSecret = (secret: string) => createHash('sha256').update(secret).diges
 
 export function createFlowStore(connection: Connection, clock: () => number = Date.now): FlowStore {
   const flows = connection.db!.collection<FlowDoc>(FLOWS);
-  const steps = connection.db!.collection<ExpiringDoc>(STEPS);
+  const steps = connection.db!.collection<StepClaim>(STEPS);
+  const stepClaims = connection.db!.collection<ExpiringDoc>(STEPS); // the same collection, as `claim` takes it
+
+  /**
+   * The flow as its last claimed step left it: a step claimed but whose state was never written (see the header) is
+   * written now. Undefined for a flow whose finishing step was lost. One read by `_id` when nothing is pending.
+   */
+  async function settle(flow: FlowDoc): Promise<FlowDoc | undefined> {
+    const step = await steps.findOne({ _id: `${flow._id}:${flow.seq}` });
+    if (!step) return flow;
+    if (step.next) {
+      // The same document the step's own request writes (if it is still running): writing it twice is harmless.
+      await flows.replaceOne({ _id: flow._id }, step.next);
+      return settle(step.next);
+    }
+    return clock() - step.claimedAt.getTime() < FINISH_LOST_MS ? flow : undefined;
+  }
 
   return {
     async create(fields) {
@@ -87,15 +123,17 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
       if (!secret || !/^[\w-]{10,64}$/.test(id)) return undefined;
       const flow = await flows.findOne({ _id: id });
       if (!flow || flow.expiresAt.getTime() <= clock()) return undefined;
-      return flow.binding === hashSecret(secret) ? flow : undefined;
+      return flow.binding === hashSecret(secret) ? settle(flow) : undefined;
     },
 
-    async advance(flow, transition, changes = {}) {
+    async advance(flow, transition, changes = {}, work) {
       const state = nextState(flow.state, transition, changes.goal ?? flow.goal);
       if (!state) return undefined;
-      if (!(await claim(steps, `${flow._id}:${flow.seq}`, flow.expiresAt))) return undefined;
       const next: FlowDoc = { ...flow, ...changes, state, seq: flow.seq + 1 };
       if (!next.pending || (!('pending' in changes) && state !== 'verify')) delete next.pending;
+      const record = { claimedAt: new Date(clock()), ...(!work && { next }) };
+      if (!(await claim(stepClaims, `${flow._id}:${flow.seq}`, flow.expiresAt, record))) return undefined;
+      await work?.();
       await flows.replaceOne({ _id: flow._id }, next);
       return next;
     },
