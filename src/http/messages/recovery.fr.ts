@@ -99,7 +99,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'lockdown.intro':
     'Si vous n’êtes pas à l’origine de cette modification, sécurisez votre compte maintenant : toutes les sessions seront fermées et personne ne pourra se connecter tant que le compte n’aura pas été récupéré avec toutes ses méthodes de vérification ou avec l’aide d’un administrateur.',
   'lockdown.button': 'Ce n’était pas moi : sécuriser mon compte',
-  'lockdown.done': 'Votre compte est sécurisé. Utilisez « Impossible d’accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
+  'lockdown.done': 'Votre compte est sécurisé. Utilisez « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
   'lockdown.invalid': 'Ce lien a expiré ou a déjà été utilisé.',
 
   'notice.code_email_subject': 'Votre code de vérification',
@@ -111,7 +111,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
   'notice.lockout_subject': 'Votre compte a été verrouillé',
   'notice.lockout_body':
-    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. Il se déverrouille seul après un moment ; vous pouvez aussi le déverrouiller depuis « Impossible d’accéder à votre compte ? ».',
+    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. Il se déverrouille seul après un moment ; vous pouvez aussi le déverrouiller depuis « Vous ne pouvez pas accéder à votre compte ? ».',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
 };
