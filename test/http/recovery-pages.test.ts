@@ -356,3 +356,17 @@ describe('the link "Can\'t access your account?" where other messages name it', 
     for (const question of quoted) expect(sameApostrophes(question)).toBe(sameApostrophes(catalogue['login.cant_access']));
   });
 });
+
+describe('the code sent by text message', () => {
+  it.each([
+    ['en', 'to your phone'],
+    ['fr', 'sur votre téléphone'],
+  ])('in %s, says it went to the phone, named by its masked number', async (lang, toThePhone) => {
+    const { user, mobilePhone } = await person();
+    const browser = new Browser();
+    await browser.get(`${server.origin}/recover?lang=${lang}`);
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    expect(textOf(sent, 'recover.code_sent_sms')).toContain(`${toThePhone} (*****${mobilePhone.slice(-2)})`);
+  });
+});

@@ -56,7 +56,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
 
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
-  'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification ({hint}).',
+  'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification sur votre téléphone ({hint}).',
   'recover.totp_intro': 'Saisissez le code affiché par votre application d’authentification.',
   'recover.code_label': 'Saisissez votre code de vérification',
   'recover.code_format': 'Saisissez le code à {digits} chiffres, sans lettres.',
