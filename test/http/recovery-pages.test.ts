@@ -370,3 +370,15 @@ describe('the code sent by text message', () => {
     expect(textOf(sent, 'recover.code_sent_sms')).toContain(`${toThePhone} (*****${mobilePhone.slice(-2)})`);
   });
 });
+
+describe('"Who are you?" example', () => {
+  it.each([
+    ['en', ' or '],
+    ['fr', ' ou '],
+  ])('in %s, gives as its second example what the label asks for, the username (a name alone finds no account)', async (lang, or) => {
+    const page = await new Browser().get(`${server.origin}/recover?lang=${lang}`);
+    const asked = textOf(page, 'recover.identifier').split(or).at(-1)!.toLowerCase();
+    const hint = /<p\b[^>]*id="identifier-hint"[^>]*>([^<]*)<\/p>/.exec(page.body)![1]!.replace(/&#39;/g, "'").trim().toLowerCase();
+    expect(hint.split(or).at(-1)).toBe(asked);
+  });
+});

@@ -22,7 +22,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.identify_heading': 'Qui êtes-vous ?',
   'recover.identify_intro': 'Pour récupérer votre compte, saisissez d’abord votre adresse e-mail ou votre nom d’utilisateur, et les caractères de l’image ou de l’audio ci-dessous.',
   'recover.identifier': 'E-mail ou nom d’utilisateur',
-  'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom',
+  'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom d’utilisateur',
   'recover.identifier_missing': 'Saisissez votre adresse e-mail ou votre nom d’utilisateur.',
   'recover.captcha_wrong': 'Les caractères saisis ne correspondent pas. Essayez avec la nouvelle image.',
 
