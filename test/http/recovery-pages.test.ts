@@ -382,3 +382,18 @@ describe('"Who are you?" example', () => {
     expect(hint.split(or).at(-1)).toBe(asked);
   });
 });
+
+describe('the phone chosen', () => {
+  it.each([
+    ['en', 'Text me at'],
+    ['fr', 'M’envoyer un SMS au'],
+  ])('in %s, shows the masked number it will text ("Text me at *****23") before asking for the whole number', async (lang, textMeAt) => {
+    const { user, mobilePhone } = await person();
+    const browser = new Browser();
+    await browser.get(`${server.origin}/recover?lang=${lang}`);
+    const sms = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+    expect(textOf(sms, 'recover.sms_to')).toBe(`${textMeAt} *****${mobilePhone.slice(-2)}`);
+    const ids = messageIds(sms);
+    expect(ids.indexOf('recover.sms_to')).toBeLessThan(ids.indexOf('recover.sms_intro'));
+  });
+});

@@ -45,6 +45,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'recover.email_intro': 'M’envoyer un e-mail à mon adresse secondaire ({hint}).',
   'recover.email_send': 'Envoyer l’e-mail',
+  'recover.sms_to': 'M’envoyer un SMS au {hint}',
   'recover.sms_intro':
     'Pour protéger votre compte, saisissez ci-dessous votre numéro de mobile complet ({hint}). Vous recevrez ensuite un SMS avec un code de vérification qui permet de réinitialiser votre mot de passe.',
   'recover.sms_intro_unlock':
