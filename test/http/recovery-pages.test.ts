@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { en } from '../../src/http/messages/en.ts';
 import { fr } from '../../src/http/messages/fr.ts';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { createLockdowns } from '../../src/flows/recovery/lockdown.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
 
 let server: TestServer;
@@ -322,5 +323,77 @@ describe('the incomplete phone number message', () => {
     const example = /\+[\d ]+\d/.exec(catalogue['recover.phone_invalid'])?.[0];
     expect(example).toBeDefined();
     expect(parsePhoneNumberFromString(example!)?.isValid()).toBe(true);
+  });
+});
+
+/** The visible text of the element that carries this message id (its first one), tags removed. */
+function textOf(page: Page, messageId: string): string {
+  const element = new RegExp(`<([a-z0-9]+)\\b[^>]*data-message-id="${messageId.replace(/\./g, '\\.')}"[^>]*>([\\s\\S]*?)</\\1>`).exec(page.body);
+  if (!element) throw new Error(`no element with message id ${messageId} in:\n${page.body.slice(0, 3000)}`);
+  return element[2]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'").replace(/\s+/g, ' ').trim();
+}
+
+/** Apostrophes as typed and as typeset read the same. */
+const sameApostrophes = (text: string) => text.replace(/’/g, "'");
+
+describe('the link "Can\'t access your account?" where other messages name it', () => {
+  it.each(['en', 'fr'])('in %s, the "This wasn\'t me" page names it as its button reads', async (lang) => {
+    const user = await createUser(server);
+    const token = await createLockdowns(server.connection).issue(user._id);
+    const browser = new Browser();
+    const asked = await browser.get(`${server.origin}/recover/lockdown/${token}?lang=${lang}`);
+    const done = await submit(browser, asked, '/lockdown/');
+    expect(messageIds(done)).toEqual(expect.arrayContaining(['lockdown.done', 'login.cant_access']));
+    expect(sameApostrophes(textOf(done, 'lockdown.done'))).toContain(sameApostrophes(textOf(done, 'login.cant_access')));
+  });
+
+  it.each([
+    ['en', en],
+    ['fr', fr],
+  ])('in %s, every message that quotes a question quotes the link as the sign-in page reads', (_locale, catalogue) => {
+    const quoted = Object.values(catalogue).flatMap((text) => [...text.matchAll(/[«“]\s?([^»”]+\?)\s?[»”]/g)].map((m) => m[1]!));
+    expect(quoted.length).toBeGreaterThan(0);
+    for (const question of quoted) expect(sameApostrophes(question)).toBe(sameApostrophes(catalogue['login.cant_access']));
+  });
+});
+
+describe('the code sent by text message', () => {
+  it.each([
+    ['en', 'to your phone'],
+    ['fr', 'sur votre téléphone'],
+  ])('in %s, says it went to the phone, named by its masked number', async (lang, toThePhone) => {
+    const { user, mobilePhone } = await person();
+    const browser = new Browser();
+    await browser.get(`${server.origin}/recover?lang=${lang}`);
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    expect(textOf(sent, 'recover.code_sent_sms')).toContain(`${toThePhone} (*****${mobilePhone.slice(-2)})`);
+  });
+});
+
+describe('"Who are you?" example', () => {
+  it.each([
+    ['en', ' or '],
+    ['fr', ' ou '],
+  ])('in %s, gives as its second example what the label asks for, the username (a name alone finds no account)', async (lang, or) => {
+    const page = await new Browser().get(`${server.origin}/recover?lang=${lang}`);
+    const asked = textOf(page, 'recover.identifier').split(or).at(-1)!.toLowerCase();
+    const hint = /<p\b[^>]*id="identifier-hint"[^>]*>([^<]*)<\/p>/.exec(page.body)![1]!.replace(/&#39;/g, "'").trim().toLowerCase();
+    expect(hint.split(or).at(-1)).toBe(asked);
+  });
+});
+
+describe('the phone chosen', () => {
+  it.each([
+    ['en', 'Text me at'],
+    ['fr', 'M’envoyer un SMS au'],
+  ])('in %s, shows the masked number it will text ("Text me at *****23") before asking for the whole number', async (lang, textMeAt) => {
+    const { user, mobilePhone } = await person();
+    const browser = new Browser();
+    await browser.get(`${server.origin}/recover?lang=${lang}`);
+    const sms = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+    expect(textOf(sms, 'recover.sms_to')).toBe(`${textMeAt} *****${mobilePhone.slice(-2)}`);
+    const ids = messageIds(sms);
+    expect(ids.indexOf('recover.sms_to')).toBeLessThan(ids.indexOf('recover.sms_intro'));
   });
 });

@@ -44,6 +44,7 @@ export const recoveryEn = {
 
   'recover.email_intro': 'Email my alternate email address ({hint}).',
   'recover.email_send': 'Email',
+  'recover.sms_to': 'Text me at {hint}',
   'recover.sms_intro':
     'In order to protect your account, we need you to enter your complete mobile phone number ({hint}) below. You will then receive a text message with a verification code which can be used to reset your password.',
   'recover.sms_intro_unlock':

@@ -22,7 +22,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.identify_heading': 'Qui êtes-vous ?',
   'recover.identify_intro': 'Pour récupérer votre compte, saisissez d’abord votre adresse e-mail ou votre nom d’utilisateur, et les caractères de l’image ou de l’audio ci-dessous.',
   'recover.identifier': 'E-mail ou nom d’utilisateur',
-  'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom',
+  'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom d’utilisateur',
   'recover.identifier_missing': 'Saisissez votre adresse e-mail ou votre nom d’utilisateur.',
   'recover.captcha_wrong': 'Les caractères saisis ne correspondent pas. Essayez avec la nouvelle image.',
 
@@ -45,6 +45,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'recover.email_intro': 'M’envoyer un e-mail à mon adresse secondaire ({hint}).',
   'recover.email_send': 'Envoyer l’e-mail',
+  'recover.sms_to': 'M’envoyer un SMS au {hint}',
   'recover.sms_intro':
     'Pour protéger votre compte, saisissez ci-dessous votre numéro de mobile complet ({hint}). Vous recevrez ensuite un SMS avec un code de vérification qui permet de réinitialiser votre mot de passe.',
   'recover.sms_intro_unlock':
@@ -56,7 +57,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
 
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
-  'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification ({hint}).',
+  'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification sur votre téléphone ({hint}).',
   'recover.totp_intro': 'Saisissez le code affiché par votre application d’authentification.',
   'recover.code_label': 'Saisissez votre code de vérification',
   'recover.code_format': 'Saisissez le code à {digits} chiffres, sans lettres.',
@@ -99,7 +100,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'lockdown.intro':
     'Si vous n’êtes pas à l’origine de cette modification, sécurisez votre compte maintenant : toutes les sessions seront fermées et personne ne pourra se connecter tant que le compte n’aura pas été récupéré avec toutes ses méthodes de vérification ou avec l’aide d’un administrateur.',
   'lockdown.button': 'Ce n’était pas moi : sécuriser mon compte',
-  'lockdown.done': 'Votre compte est sécurisé. Utilisez « Impossible d’accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
+  'lockdown.done': 'Votre compte est sécurisé. Utilisez « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
   'lockdown.invalid': 'Ce lien a expiré ou a déjà été utilisé.',
 
   'notice.code_email_subject': 'Votre code de vérification',
@@ -111,7 +112,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
   'notice.lockout_subject': 'Votre compte a été verrouillé',
   'notice.lockout_body':
-    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. Il se déverrouille seul après un moment ; vous pouvez aussi le déverrouiller depuis « Impossible d’accéder à votre compte ? ».',
+    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. Il se déverrouille seul après un moment ; vous pouvez aussi le déverrouiller depuis « Vous ne pouvez pas accéder à votre compte ? ».',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
 };
