@@ -68,9 +68,12 @@ export const policySchema = z
       .default({ perDestination10Min: 3, perDestinationHour: 5, perIpHour: 20, perAccountHour: 10, globalPerHour: 1000, proofAttemptsPerDay: 10, flowsPerIpHour: 30 }),
     /** Country calling codes text messages may go to (e.g. ["1", "33", "44"]); empty allows every country. */
     allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
-    /** Where "Contact your administrator" and "contact Support" lead. */
+    /**
+     * Where "Contact your administrator" and "contact Support" lead. The link goes on every recovery page as it is,
+     * so it must be a web address (a javascript: or data: one would run in our pages' origin when followed).
+     */
     helpdesk: z
-      .object({ url: z.url().optional(), email: z.email().optional() })
+      .object({ url: z.url({ protocol: /^https?$/, error: 'an http or https address' }).optional(), email: z.email().optional() })
       .default({}),
     notify: z
       .object({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })

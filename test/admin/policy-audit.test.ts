@@ -28,7 +28,9 @@ it('sets, shows and resets policy values; the running server applies them', asyn
 
 it('refuses an invalid value or an unknown setting and changes nothing', async () => {
   const before = (await admin(['policy', 'show', '--json'])).stdout;
-  for (const bad of ['methodsRequired=3', 'codes.lifetimeSeconds=3600', 'noSuchSetting=1', 'passwordMinLength=abc']) {
+  // The helpdesk link is put on every recovery page as it is: only a web address may be one.
+  const links = ['helpdesk.url=javascript:alert(1)', 'helpdesk.url=data:text/html,hi', 'helpdesk.url=file:///etc/passwd'];
+  for (const bad of ['methodsRequired=3', 'codes.lifetimeSeconds=3600', 'noSuchSetting=1', 'passwordMinLength=abc', ...links]) {
     const run = await admin(['policy', 'set', bad]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('nothing changed');
