@@ -101,6 +101,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), {
     accountCache,
     failureMinMs: config.signInFailureMinMs,
+    serviceName: config.brand.name,
     clock,
     audit,
     log,
@@ -117,7 +118,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const recovery = createRecoveryFeature({
     connection,
     config,
-    accounts: recoveryAccounts(accounts),
+    accounts: recoveryAccounts(accounts, config.brand.name),
     policy,
     methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: createSecretBox(config.dataEncryptionKey), clock })],
     captcha,

@@ -16,6 +16,12 @@
 //   before the account's last revocation (a reset, a lockdown): they may have been earned with the old password.
 // - A successful sign-in, a reset and an unlock clear everything by moving the account to a new random epoch,
 //   which is part of every key: old slots and locks are never deleted and reused, only swept when they expire.
+// - Lockouts end by themselves, so a patient guesser would get `threshold` more tries after each, day after day.
+//   NIST SP 800-63B-4 §3.2.2 allows at most 100 failed attempts in a row, then the authenticator is disabled until
+//   it is recovered: the lockouts of an epoch are counted (a slot each, claimed by the one winner of the round's
+//   lock), and the one that brings the epoch's failures to MAX_CONSECUTIVE_FAILURES also disables password
+//   sign-in for that scope, until the epoch changes (a success elsewhere, a reset, an unlock, an admin's unlock).
+//   Every round's tries are counted before they are answered, so no more than that many are ever answered.
 //
 // - Few round trips for the account's own budget: its epoch document also holds the account scope's remembered
 //   hashes and a hint of its latest lock (both tagged with the epoch), so a sign-in reads one document, claims a
@@ -44,6 +50,14 @@ const DAY_MS = 86_400_000;
 // Epochs must outlive everything keyed by them; the date only satisfies the shared document shape.
 const NEVER = new Date('9999-12-31T00:00:00Z');
 
+/**
+ * Wrong passwords in a row (no success, reset or unlock between) after which a scope's password sign-in is disabled
+ * until recovered: the ceiling of NIST SP 800-63B-4 §3.2.2. Reached in whole lockouts of `threshold` failures each.
+ */
+export const MAX_CONSECUTIVE_FAILURES = 100;
+/** One window for an epoch's whole life: its lockouts count until the epoch ends (a success, a reset, an unlock). */
+const EPOCH_LIFE_SECONDS = 1000 * 365 * 86_400;
+
 /** How long a device token is honoured (and its cookie kept). A new one is issued at every successful sign-in. */
 export const DEVICE_TOKEN_MAX_AGE_SECONDS = 90 * 86_400;
 const DEVICE_TOKEN_VERSION = 'd1';
@@ -66,8 +80,10 @@ export interface PasswordAttempt {
 export interface LockoutState {
   /** Locked for clients without a device token of this account. */
   locked: boolean;
-  /** Until when, when locked. */
+  /** Until when, when locked for a time (not when disabled). */
   lockedUntil?: Date;
+  /** Locked until recovered: MAX_CONSECUTIVE_FAILURES wrong passwords in a row. */
+  disabled: boolean;
   /** Failures counted in the current round (0..threshold). */
   failures: number;
   threshold: number;
@@ -116,6 +132,12 @@ interface RecentDoc extends ExpiringDoc {
   hashes: string[];
 }
 
+/** A scope whose password sign-in is disabled in `epoch` (MAX_CONSECUTIVE_FAILURES); a later epoch ignores it. */
+interface DisabledDoc extends ExpiringDoc {
+  epoch: string;
+  disabledAt: Date;
+}
+
 /** The account's epoch document: its epoch, and the account scope's remembered hashes and latest lock as hints. */
 interface EpochDoc extends ExpiringDoc {
   epoch?: string;
@@ -142,6 +164,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   const locks = limits as unknown as mongo.Collection<LockDoc>;
   const recents = limits as unknown as mongo.Collection<RecentDoc>;
   const epochs = limits as unknown as mongo.Collection<EpochDoc>;
+  const disabledDocs = limits as unknown as mongo.Collection<DisabledDoc>;
 
   // Loaded on first use, so composing the lockout needs no database round trip.
   let keys: Promise<{ wrong: string; device: string }> | undefined;
@@ -158,6 +181,10 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   const failKey = (scope: Scope, epoch: string, round: number) => `signin:fail:${scope.id}:${epoch}:r${round}`;
   const lockId = (scope: Scope, epoch: string, day: number, round: number) => `signin:lock:${scope.id}:${epoch}:${day}:r${round}`;
   const recentId = (scope: Scope, epoch: string) => `signin:recent:${scope.id}:${epoch}`;
+  const lockoutCountKey = (scope: Scope, epoch: string) => `signin:lockouts:${scope.id}:${epoch}`;
+  // Keyed by the scope alone, so that it is read alongside the epoch document; it holds the epoch it disables.
+  const disabledId = (scope: Scope) => `signin:disabled:${scope.id}`;
+  const isDisabled = (doc: DisabledDoc | null, epoch: string) => doc?.epoch === epoch;
 
   const epochIn = (doc: EpochDoc | null): string => (typeof doc?.epoch === 'string' ? doc.epoch : '0');
 
@@ -232,14 +259,32 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
 
   const slotLimit = (scope: Scope, state: ScopeNow, threshold: number) => ({ key: failKey(scope, state.epoch, state.round), limit: threshold, windowSeconds: DAY_MS / 1000 });
 
-  /** Claims this round's lock; the first claim sets the time. True for the one caller whose claim won. */
-  async function lock(scope: Scope, state: ScopeNow, settings: RecoveryPolicy['lockout']): Promise<boolean> {
+  /**
+   * Claims this round's lock; the first claim sets the time. `won` for the one caller whose claim won; `disabled`
+   * when that lock brought the epoch's failures to the ceiling and the scope's password sign-in is now disabled.
+   */
+  async function lock(scope: Scope, state: ScopeNow, settings: RecoveryPolicy['lockout']): Promise<{ won: boolean; disabled: boolean }> {
     const until = new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000);
     // Kept through tomorrow at least: tomorrow's first try looks for today's last lock.
     const expiresAt = new Date(Math.max(until.getTime(), (state.day + 2) * DAY_MS));
     const won = await claim(limits, lockId(scope, state.epoch, state.day, state.round), expiresAt, { lockedAt: state.now, until });
-    if (won && !scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, day: state.day, round: state.round, until } }));
-    return won;
+    if (!won) return { won, disabled: false };
+    if (!scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, day: state.day, round: state.round, until } }));
+    return { won, disabled: await countLockout(scope, state.epoch, settings) };
+  }
+
+  /**
+   * Counts a lockout of the epoch (called once per round, by the lock's winner); true when it is the one that makes
+   * `MAX_CONSECUTIVE_FAILURES` (each lockout closes a round of `threshold` answered failures), which disables the
+   * scope. The lock just claimed holds meanwhile, so no try is answered between the count and the mark.
+   */
+  async function countLockout(scope: Scope, epoch: string, settings: RecoveryPolicy['lockout']): Promise<boolean> {
+    const allowed = Math.max(1, Math.floor(MAX_CONSECUTIVE_FAILURES / settings.threshold));
+    const count = await takeSlot(limits, { key: lockoutCountKey(scope, epoch), limit: allowed, windowSeconds: EPOCH_LIFE_SECONDS }, new Date(clock()));
+    if (count.allowed && count.slot! < allowed) return false;
+    // Unconditional by `_id`: the mark names its epoch, so one left from an earlier epoch simply no longer applies.
+    await setById(disabledId(scope), { epoch, disabledAt: new Date(clock()), expiresAt: NEVER });
+    return true;
   }
 
   /**
@@ -286,15 +331,17 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
 
   async function lockoutState(accountId: string): Promise<LockoutState> {
     const scope = accountScope(accountId);
-    const [{ lockout: settings }, epoch] = await Promise.all([policy.current(), epochOf(accountId)]);
+    const [{ lockout: settings }, epoch, disabledDoc] = await Promise.all([policy.current(), epochOf(accountId), disabledDocs.findOne({ _id: disabledId(scope) })]);
+    const disabled = isDisabled(disabledDoc, epoch);
     const state = await scopeNow(scope, epoch, new Date(clock()));
     const failures = await slotsTaken(limits, slotLimit(scope, state, settings.threshold), state.now);
     // A full round whose lock is not written yet is locked all the same (the next try writes it).
     const full = failures >= settings.threshold;
     const lockedUntil = state.lockedUntil ?? (full ? new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000) : undefined);
     return {
-      locked: Boolean(lockedUntil),
-      ...(lockedUntil && { lockedUntil }),
+      locked: disabled || Boolean(lockedUntil),
+      ...(!disabled && lockedUntil && { lockedUntil }),
+      disabled,
       failures,
       threshold: settings.threshold,
       lockoutsToday: state.round - 1,
@@ -303,9 +350,11 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
 
   return {
     async attempt(accountId, password, client = {}, devicesSince) {
-      const [{ lockout: settings }, epochDoc, key, nonce] = await Promise.all([
+      // The account's disabled mark is read with its epoch (one round trip), whichever scope the try turns out to be.
+      const [{ lockout: settings }, epochDoc, accountDisabled, key, nonce] = await Promise.all([
         policy.current(),
         epochs.findOne({ _id: epochId(accountId) }),
+        disabledDocs.findOne({ _id: disabledId(accountScope(accountId)) }),
         secrets(),
         verifyDeviceToken(client.deviceToken, accountId, devicesSince),
       ]);
@@ -313,9 +362,17 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       const scope = nonce ? deviceScope(accountId, nonce) : accountScope(accountId);
       const hash = wrongHash(key.wrong, accountId, password);
       const now = new Date(clock());
-      const [hinted, remembered] = scope.device
-        ? await Promise.all([scopeNow(scope, epoch, now), recents.findOne({ _id: recentId(scope, epoch) }).then((doc) => doc?.hashes ?? [])])
-        : [await hintedScopeNow(scope, epochDoc, epoch, now, settings), epochDoc?.recent?.epoch === epoch && epochDoc.recent.expiresAt.getTime() > now.getTime() ? epochDoc.recent.hashes : []];
+      const [hinted, remembered, disabled] = scope.device
+        ? await Promise.all([
+            scopeNow(scope, epoch, now),
+            recents.findOne({ _id: recentId(scope, epoch) }).then((doc) => doc?.hashes ?? []),
+            disabledDocs.findOne({ _id: disabledId(scope) }).then((doc) => isDisabled(doc, epoch)),
+          ])
+        : [
+            await hintedScopeNow(scope, epochDoc, epoch, now, settings),
+            epochDoc?.recent?.epoch === epoch && epochDoc.recent.expiresAt.getTime() > now.getTime() ? epochDoc.recent.hashes : [],
+            isDisabled(accountDisabled, epoch),
+          ];
       let state = hinted;
       const where = { ...(client.ip && { ip: client.ip }), ...(client.userAgent && { userAgent: client.userAgent }) };
       const record = async (event: AuditEvent) => {
@@ -323,7 +380,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       };
 
       const refused: PasswordAttempt = { allowed: false, failed: async () => {} };
-      if (state.lockedUntil) return refused;
+      if (disabled || state.lockedUntil) return refused;
 
       // The same wrong password again: already answered in this epoch, so it is no new guess and takes no slot.
       if (settings.rememberWrong > 0 && remembered.includes(hash)) return { allowed: true, failed: async () => {} };
@@ -355,8 +412,9 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
           await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
           if (slot.slot !== settings.threshold) return;
           // This try took the last slot (exactly one does per round), so it announces the lockout, once.
-          await lock(scope, state, settings);
-          await record({ type: 'account.locked', accountId, reason: scope.device ? 'device_threshold' : 'signin_threshold' });
+          const { disabled: nowDisabled } = await lock(scope, state, settings);
+          const reason = nowDisabled ? 'consecutive_limit' : 'threshold';
+          await record({ type: 'account.locked', accountId, reason: scope.device ? `device_${reason}` : `signin_${reason}` });
           // Off the answer's path, so this try takes no longer than any other failure.
           if (!scope.device && onLocked) void safely('onLocked', () => onLocked(accountId));
         },

@@ -2,14 +2,15 @@
 // NIST SP 800-63B-4 §3.1.1.2 and OWASP ASVS 6.2. After NFKC, the length in code points is between the policy's
 // minimum (15 by default: a password that is the only factor) and 1024; at least 64 are always allowed. No
 // composition rules. Refused, each with its own reason, when the whole password is a common one (the zxcvbn-ts
-// `passwords-common` list, including its l33t, reversed and capitalised forms), or when it is built from the
-// user's own identifiers (username, email address and its local part, display name) or the service's name.
+// `passwords-common` list, including its l33t, reversed and capitalised forms), when it is built from the user's own
+// identifiers (username, email address and its local part, display name), or from the service's name: the name the
+// operator gives it (BRAND_NAME), which is what its users see, and "Latchkey".
 //
 // Reasons are message ids (passwords.en.ts), so a page can show why and what to do instead.
 import { MAX_PASSWORD_CODE_POINTS, normalizePassword } from './passwords.ts';
 import { ValidationError } from '../errors.ts';
 
-export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.common'] as const;
+export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common'] as const;
 export type PasswordReason = (typeof PASSWORD_REASONS)[number];
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: PasswordReason };
@@ -19,12 +20,14 @@ export interface PasswordRuleOptions {
   minLength: number;
   /** The user's own names: username, email, display name (empty ones are ignored). */
   identifiers: readonly string[];
+  /** The service's names besides "Latchkey": the operator's brand name (config BRAND_NAME). */
+  serviceNames?: readonly string[] | undefined;
 }
 
 /** Whatever the policy says, a password of this many code points is never too short (NIST: allow at least 64). */
 export const LONGEST_MINIMUM = 64;
 
-/** Words of this service, refused like the user's identifiers (NIST: context-specific words). */
+/** The software's own name, refused like the service's name (NIST: context-specific words) whatever the brand. */
 const CONTEXT_WORDS = ['latchkey'];
 
 /**
@@ -109,7 +112,7 @@ function letters(text: string): string {
 /** The identifiers as a password might use them: whole, the email's local part, and each longer word. */
 function identifierForms(identifiers: readonly string[]): string[] {
   const forms = new Set<string>();
-  for (const identifier of [...identifiers, ...CONTEXT_WORDS]) {
+  for (const identifier of identifiers) {
     const text = identifier.trim();
     if (!text) continue;
     forms.add(letters(text));
@@ -138,12 +141,13 @@ function isFromIdentifiers(password: string, identifiers: readonly string[]): bo
 }
 
 /** Whether `password` may be chosen as a new password, and if not, why (a message id). */
-export async function checkNewPassword(password: string, { minLength, identifiers }: PasswordRuleOptions): Promise<PasswordCheck> {
+export async function checkNewPassword(password: string, { minLength, identifiers, serviceNames = [] }: PasswordRuleOptions): Promise<PasswordCheck> {
   const normalized = normalizePassword(password);
   const length = [...normalized].length;
   if (length < Math.min(minLength, LONGEST_MINIMUM)) return { ok: false, reason: 'password.too_short' };
   if (length > MAX_PASSWORD_CODE_POINTS) return { ok: false, reason: 'password.too_long' };
   if (isFromIdentifiers(normalized, identifiers)) return { ok: false, reason: 'password.identifier' };
+  if (isFromIdentifiers(normalized, [...serviceNames, ...CONTEXT_WORDS])) return { ok: false, reason: 'password.service' };
   if ((await common()).isCommon(normalized)) return { ok: false, reason: 'password.common' };
   return { ok: true };
 }
@@ -152,6 +156,7 @@ const DETAIL: Record<PasswordReason, (minLength: number) => string> = {
   'password.too_short': (min) => `password must have at least ${min} characters`,
   'password.too_long': () => `password must have at most ${MAX_PASSWORD_CODE_POINTS} characters`,
   'password.identifier': () => 'password is built from the username, email address or name',
+  'password.service': () => "password is built from the service's name",
   'password.common': () => 'password is on the list of common passwords',
 };
 

@@ -119,6 +119,8 @@ export function loginKey(login: string): string {
 export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | 'onLocked' | 'audit' | 'log'>> {
   /** A failed sign-in takes at least this long (ms), whatever made it fail. */
   failureMinMs?: number;
+  /** The service's name as its users see it (BRAND_NAME): a new password must not be built from it. */
+  serviceName?: string;
   /** The recovery and lockout policy (password minimum, lockout numbers); read from the database when absent. */
   policy?: { current(): Promise<RecoveryPolicy> };
   /** Accounts kept in memory across requests (the server's); without it every read goes to the database. */
@@ -137,7 +139,7 @@ export function createAccounts(
   connection: Connection,
   hasher: PasswordHasher,
   revokeAccountAccess: RevokeAccountAccess,
-  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange }: AccountOptions = {},
+  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange, serviceName }: AccountOptions = {},
 ): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
@@ -146,7 +148,7 @@ export function createAccounts(
 
   async function checkPassword(password: string, identifiers: string[]): Promise<void> {
     const { passwordMinLength } = await policyStore.current();
-    await assertNewPassword(password, { minLength: passwordMinLength, identifiers });
+    await assertNewPassword(password, { minLength: passwordMinLength, identifiers, serviceNames: serviceName ? [serviceName] : [] });
   }
 
   // The driver directly, not a mongoose query: this runs several times per sign-in, and once per request at most

@@ -12,6 +12,7 @@ export async function accounts(session: AdminSession): Promise<Accounts> {
   const [connection, hasher] = await Promise.all([session.connection(), createPasswordHasher(config.argon2, config.passwordWork)]);
   return createAccounts(connection, hasher, createAccessRevoker(connection), {
     policy: createPolicyStore(connection),
+    serviceName: config.brand.name, // the server's rules: its users know it by this name
     // The command reports success only once no instance can still use the account as it was (db/epoch-cache.ts).
     afterChange: async () => {
       await announceChange(connection, 'accounts');

@@ -206,11 +206,14 @@ const unlock = defineCommand({
       username: user.username,
       wasLocked: before.locked,
       ...(before.lockedUntil && { lockedUntil: before.lockedUntil }),
+      wasDisabled: before.disabled,
       failures: before.failures,
       wasLockedDown: Boolean(user.lockedDownAt),
     };
     out.result(view, () => [
-      before.locked
+      before.disabled
+        ? `User ${user.username} had password sign-in disabled after too many wrong passwords in a row; it works again.`
+        : before.locked
         ? `User ${user.username} was locked until ${isoDate(before.lockedUntil!)}; the lockout is over.`
         : `User ${user.username} was not locked (${before.failures} failed sign-in(s) counted); the count is cleared.`,
       ...(user.lockedDownAt

@@ -22,7 +22,10 @@ export const policySchema = z
     passwordMinLength: z.number().int().min(8).max(64).default(15),
     lockout: z
       .object({
-        /** Wrong passwords before the account locks (Entra smart lockout: 10). */
+        /**
+         * Wrong passwords before the account locks (Entra smart lockout: 10). Lockouts end by themselves, but not the
+         * one that makes 100 failures in a row (accounts/lockout.ts MAX_CONSECUTIVE_FAILURES): it lasts until recovery.
+         */
         threshold: count.max(100).default(10),
         /** The first lockout lasts this long; each further one is `growth` times longer, up to `maxSeconds`. */
         initialSeconds: seconds.default(60),

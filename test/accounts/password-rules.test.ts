@@ -87,9 +87,16 @@ describe('passwords built from the user’s own names', () => {
     ['a name word repeated', 'lovelace lovelace lovelace'],
     ['a name plus a few letters', 'AdaLovelace xyz 12345'],
     ['the name backwards', 'ecalevol ada ecalevol ada'],
-    ['the service name', 'latchkey latchkey 2025'],
   ])('refuses %s', async (_, password) => {
     expect(await check(password)).toEqual({ ok: false, reason: 'password.identifier' });
+  });
+
+  it("refuses the service's name, the brand's as well as Latchkey's, with a reason of its own", async () => {
+    expect(await check('latchkey latchkey 2025')).toEqual({ ok: false, reason: 'password.service' });
+    const branded = (password: string) => checkNewPassword(password, { minLength: 15, identifiers: [], serviceNames: ['Acme Portal'] });
+    expect(await branded('AcmePortal2024!!')).toEqual({ ok: false, reason: 'password.service' });
+    expect(await branded('portal portal portal')).toEqual({ ok: false, reason: 'password.service' });
+    expect(await branded('portable acme of rivers')).toEqual({ ok: true });
   });
 
   it('accepts a password that only mentions a name among other words', async () => {

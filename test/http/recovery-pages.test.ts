@@ -209,7 +209,7 @@ describe('the support code on every error', () => {
     const tries: Array<[string, string, string]> = [
       ['short', 'short', 'password.too_short'],
       ['passwordpassword', 'passwordpassword', 'password.common'],
-      ['latchkeylatchkey', 'latchkeylatchkey', 'password.identifier'],
+      ['latchkeylatchkey', 'latchkeylatchkey', 'password.service'],
       ['x'.repeat(1100), 'x'.repeat(1100), 'password.too_long'],
       ['a brand new passphrase for latchkey', 'a different passphrase for latchkey', 'recover.password_mismatch'],
     ];

@@ -10,12 +10,13 @@ export function identifiersOf(user: User): string[] {
   return [user.username, user.email, user.name, user.securityInfo?.alternateEmail].filter((v): v is string => Boolean(v));
 }
 
-export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
+/** `serviceName`: the service as its users know it (BRAND_NAME), which a new password must not be built from. */
+export function recoveryAccounts(accounts: Accounts, serviceName?: string): RecoveryAccounts {
   return {
     findByLogin: (login) => accounts.findByLogin(login),
     findById: (id) => accounts.findById(id),
     async passwordProblem(user, password, policy) {
-      const check = await checkNewPassword(password, { minLength: policy.passwordMinLength, identifiers: identifiersOf(user) });
+      const check = await checkNewPassword(password, { minLength: policy.passwordMinLength, identifiers: identifiersOf(user), serviceNames: serviceName ? [serviceName] : [] });
       return check.ok ? undefined : check.reason;
     },
     async resetPassword(user, password, proofs) {

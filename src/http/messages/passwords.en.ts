@@ -7,12 +7,13 @@ export const passwordsEn = {
   'password.too_short': 'Your password must have at least {min} characters.',
   'password.too_long': 'Your password can have at most {max} characters.',
   'password.identifier': 'Your password must not be built from your name, username or email address. Choose something others cannot guess from them.',
+  'password.service': 'Your password must not be built from the name of this service. Choose something others cannot guess from it.',
   'password.common': 'This password is too common: it is on the list of passwords attackers try first. Choose another one.',
 
   // The rules, shown wherever a new password is chosen.
   'password.rules_title': 'Your new password',
   'password.rule_length': 'At least {min} characters (up to {max}). Spaces, symbols and emoji all count, and there are no other rules about which characters to use.',
-  'password.rule_not_guessable': 'Not a common password, and not made from your name, username or email address.',
+  'password.rule_not_guessable': 'Not a common password, and not made from your name, username or email address, or from the name of this service.',
   'password.guidance':
     'Tip: a passphrase of four or more unrelated words is long, easy to remember and hard to guess. Do not reuse a password from another site; a password manager can make one up and remember it for you.',
 } as const satisfies Record<PasswordReason, string> & Record<string, string>;
