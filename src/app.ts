@@ -4,6 +4,7 @@
 //   → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health → our pages
 //   → provider (issuer path)
 import Koa from 'koa';
+import { createHmac } from 'node:crypto';
 import mount from 'koa-mount';
 import { join } from 'node:path';
 import type { Connection } from 'mongoose';
@@ -51,6 +52,8 @@ import { recoveryAccounts } from './flows/recovery/accounts.ts';
 import { FLOWS, STEPS } from './flows/recovery/store.ts';
 import { LOCKDOWN_PATH_PREFIX, LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
 import { captchaRoutes } from './security/captcha-routes.ts';
+import { createLimits } from './security/limits.ts';
+import { createSignInChallenge } from './security/sign-in-challenge.ts';
 
 export interface Latchkey {
   app: Koa;
@@ -167,7 +170,10 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey) });
+  // Its counts' keys are keyed hashes, as the recovery limits' are (with a key of their own), so no address is stored.
+  const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
+  const challenge = createSignInChallenge(signInLimits, policy, clock);
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(postOnlyEndpoints(config.issuerPath));

@@ -77,8 +77,10 @@ export interface Accounts {
    * disabled account and a locked one. `client` carries the device cookie (and, for the audit log, the address).
    * `recordSuccess` records a successful sign-in where the caller needs it (the interaction's result); it runs at the
    * same time as the lockout's clear, and the sign-in resolves once both are done (it fails if either does).
+   * `recordFailure` records any failure (the sign-in challenge's counts) while the failure waits for its minimum
+   * time, so its work does not show in that time.
    */
-  signIn(login: string, password: string, client?: ClientInfo, recordSuccess?: (user: User) => Promise<void>): Promise<SignInResult>;
+  signIn(login: string, password: string, client?: ClientInfo, recordSuccess?: (user: User) => Promise<void>, recordFailure?: () => Promise<void>): Promise<SignInResult>;
   /**
    * Starts reading the account `login` names into this request's memory (db/request-scope.ts), for a `signIn` later
    * in the same request to find there; read errors are left for that `signIn` to meet.
@@ -260,12 +262,12 @@ export function createAccounts(
       findByLogin(login).catch(() => {});
     },
 
-    async signIn(login, password, client = {}, recordSuccess) {
+    async signIn(login, password, client = {}, recordSuccess, recordFailure) {
       const started = performance.now();
       // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled or
       // locked account, or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
       const failed = async (): Promise<SignInResult> => {
-        await sleep(started + failureMinMs - performance.now());
+        await Promise.all([sleep(started + failureMinMs - performance.now()), recordFailure?.()]);
         return { ok: false };
       };
       const user = await findByLogin(login);

@@ -20,6 +20,8 @@ import type { MessageId } from '../http/messages/en.ts';
 import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
+import type { Captcha } from '../security/captcha.ts';
+import type { SignInChallenge } from '../security/sign-in-challenge.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -27,6 +29,9 @@ export interface InteractionDeps {
   config: Config;
   /** Keyed hash for logging login names. */
   pseudonymize: Pseudonymize;
+  /** Whether sign-ins from an address must answer a CAPTCHA first (password spraying), and the failures it counts. */
+  challenge: SignInChallenge;
+  captcha: Pick<Captcha, 'issue' | 'check'>;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -35,6 +40,10 @@ const loginForm = z.object({
   login: z.string().trim().max(320),
   password: z.string().max(4096),
   csrf: z.string(),
+  // The CAPTCHA, when the page asked for one (views/partials/captcha.ejs): "New picture" posts action=new-captcha.
+  action: z.enum(['sign-in', 'new-captcha']).default('sign-in'),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
 });
 const csrfOnly = z.object({ csrf: z.string() });
 
@@ -56,9 +65,9 @@ export function deviceCookieName(secure: boolean): string {
  */
 const RETRY_COOKIE = 'lk_signin_retry';
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
-const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing']);
+const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
 
-export function interactionRoutes({ provider, accounts, config, pseudonymize }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
@@ -92,6 +101,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
   }
 
   async function showLogin(ctx: Context, details: Details, extra: { error?: MessageId; login?: string } = {}) {
+    // Asked of everyone at this address alike, whoever they are about to sign in as (never a sign of an account).
+    const captchaId = (await challenge.required(ctx.ip)) ? (await captcha.issue()).id : undefined;
     await renderPage(ctx, 'login', {
       titleId: 'login.title',
       uid: details.uid,
@@ -99,6 +110,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
       login: extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       error: extra.error,
+      captchaId,
     });
   }
 
@@ -137,7 +149,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
   const retryCookie = (uid: string) => ({ httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
 
   /** Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed. */
-  function retrySignIn(ctx: Context, details: Details, error: MessageId, login: string) {
+  function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string) {
     const value = Buffer.from(JSON.stringify({ error, login: login.slice(0, 320) })).toString('base64url');
     ctx.cookies.set(RETRY_COOKIE, value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
     ctx.status = 303;
@@ -151,7 +163,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     ctx.cookies.set(RETRY_COOKIE, null, retryCookie(details.uid));
     try {
       const { error, login } = JSON.parse(Buffer.from(value, 'base64url').toString()) as { error?: unknown; login?: unknown };
-      if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId) || typeof login !== 'string') return {};
+      if (typeof login !== 'string') return {};
+      if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
+      if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
       return { error: error as MessageId, login };
     } catch {
       return {};
@@ -177,8 +191,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     // The form is read first (no database), so that the account is read while the interaction is: one round trip
     // less. That early read only fills this request's memory; nothing is decided before the interaction and the
     // CSRF token have been checked.
+    // An address past its failure threshold must answer the CAPTCHA before any account is read (so not even early).
     const submitted = await readForm(ctx, config.formBodyLimit);
-    if (typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
+    const challenged = await challenge.required(ctx.ip);
+    if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
     const form = validForm(ctx, submitted, loginForm, details.uid);
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
@@ -186,15 +202,24 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize }: 
     // address), with a keyed hash of the login instead of the login itself.
     const logFailure = (reason: string) =>
       ctx.state.log.info({ event: 'signin.failed', factor: 'password', reason, ...(form.login && { loginHash: pseudonymize(form.login) }), ip: ctx.ip }, 'sign-in failed');
+    if (form.action === 'new-captcha') return retrySignIn(ctx, details, undefined, form.login);
     if (!form.login || !form.password) {
       logFailure('missing_field');
       return retrySignIn(ctx, details, 'login.missing', form.login);
+    }
+    // Checked (and used up) before the password is looked at: no password checked, no lockout slot taken, no account
+    // read for a sign-in without the right answer. Not a failure of the account's, nor counted as the address's.
+    if (challenged && !(await captcha.check(form.captchaId, form.captcha))) {
+      logFailure('captcha_wrong');
+      return retrySignIn(ctx, details, form.captcha ? 'login.captcha_wrong' : 'login.captcha_missing', form.login);
     }
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
     // The interaction records the sign-in while the lockout is cleared (one round trip less).
     const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: checkedAt }, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
-    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction);
+    // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
+    // disabled account), counted while the failure waits for its minimum answer time.
+    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => challenge.countFailure(ctx.ip));
     if (!result.ok) {
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one
       // reason in the log (which of those it was is not for the log either).

@@ -67,8 +67,31 @@ export const policySchema = z
         proofAttemptsPerDay: count.default(10),
         /** Recovery flows started per IP per hour. */
         flowsPerIpHour: count.default(30),
+        /**
+         * Failed password sign-ins from one address (the /64 for IPv6) in an hour before its sign-ins must carry a
+         * CAPTCHA answer (password spraying and credential stuffing: one address, many accounts). A challenge, not a
+         * block: people behind the same NAT or proxy still sign in. 20 is two lockouts' worth, more than a household
+         * or an office mistypes in an hour, and 20 guesses an hour is little for a spraying tool.
+         */
+        signInFailuresPerIpHour: count.default(20),
+        /**
+         * Failed password sign-ins of the whole installation in an hour before every sign-in must carry a CAPTCHA
+         * answer (spraying spread over many addresses, a botnet). Far above what its users mistype: set it for the
+         * installation's size.
+         */
+        signInFailuresGlobalHour: count.default(5000),
       })
-      .default({ perDestination10Min: 3, perDestinationHour: 5, perIpHour: 20, perAccountHour: 10, globalPerHour: 1000, proofAttemptsPerDay: 10, flowsPerIpHour: 30 }),
+      .default({
+        perDestination10Min: 3,
+        perDestinationHour: 5,
+        perIpHour: 20,
+        perAccountHour: 10,
+        globalPerHour: 1000,
+        proofAttemptsPerDay: 10,
+        flowsPerIpHour: 30,
+        signInFailuresPerIpHour: 20,
+        signInFailuresGlobalHour: 5000,
+      }),
     /** Country calling codes text messages may go to (e.g. ["1", "33", "44"]); empty allows every country. */
     allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
     /**

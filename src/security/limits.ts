@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Connection } from 'mongoose';
-import { takeSlot, type ExpiringDoc } from '../db/atomic.ts';
+import { takeSlot, type ExpiringDoc, type SlotResult } from '../db/atomic.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
 export const LIMITS = 'limits';
@@ -28,6 +28,8 @@ export interface Limits {
   allowNoticeText(policy: RecoveryPolicy): Promise<boolean>;
   /** Generic: one of `limit` per window for `name` (e.g. notices). */
   allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean>;
+  /** As `allow`, with the slot taken and when the window ends (so a caller can tell that it took the last one). */
+  take(name: string, key: string, limit: number, windowSeconds: number): Promise<SlotResult>;
 }
 
 /**
@@ -52,13 +54,18 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
   const hidden = (value: string) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
 
-  async function allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean> {
+  function take(name: string, key: string, limit: number, windowSeconds: number): Promise<SlotResult> {
     // Staggered: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
-    return (await takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true }, new Date(clock()))).allowed;
+    return takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true }, new Date(clock()));
+  }
+
+  async function allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean> {
+    return (await take(name, key, limit, windowSeconds)).allowed;
   }
 
   return {
     allow,
+    take,
     async allowSend({ accountKey, destination, ip }, { limits }) {
       // The sender's own budget first: a send it refuses takes nothing from anyone else's, so an address that has
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).

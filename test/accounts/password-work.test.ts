@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
@@ -24,6 +24,7 @@ describe('with the argon2 limit at 2', () => {
   let users: User[];
   beforeAll(async () => {
     server = await startTestServer({ ARGON2_MAX_CONCURRENT: '2', ARGON2_MAX_QUEUED: '64' });
+    await allowManyFailedSignIns(server);
     users = await Promise.all(Array.from({ length: 10 }, () => createUser(server)));
   });
   afterAll(() => server.close());
@@ -48,6 +49,7 @@ describe('with no room to queue', () => {
   let user: User;
   beforeAll(async () => {
     server = await startTestServer({ ARGON2_MAX_CONCURRENT: '1', ARGON2_MAX_QUEUED: '0' });
+    await allowManyFailedSignIns(server);
     user = await createUser(server);
   });
   afterAll(() => server.close());

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -20,6 +20,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   server = await startTestServer(BRAND);
+  await allowManyFailedSignIns(server);
   user = await createUser(server, { name: 'Ada Lovelace' });
   // The app listens first, so its origin (a free port, 127.0.0.1 like the issuer) is known when the client is
   // registered with the redirect URIs the app will use.

@@ -83,3 +83,14 @@ async function joinDatabase(uri: string, options: ConnectOptions) {
   const connection = await connectDatabase(uri, options);
   return { uri, connection, drop: () => connection.close() };
 }
+
+/**
+ * The sign-in challenge's thresholds, raised for a test file that fails many sign-ins on purpose: every request of
+ * a test comes from 127.0.0.1, so past 20 failures its sign-ins would have to answer a CAPTCHA
+ * (test/interactions/spray-challenge.test.ts tests that).
+ */
+export const MANY_SIGN_IN_FAILURES = { signInFailuresPerIpHour: 100_000, signInFailuresGlobalHour: 100_000 };
+
+export async function allowManyFailedSignIns(server: TestServer): Promise<void> {
+  await server.latchkey.policy.save({ limits: MANY_SIGN_IN_FAILURES });
+}

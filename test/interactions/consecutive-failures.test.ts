@@ -7,7 +7,7 @@ import type * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -22,6 +22,7 @@ let config: client.Configuration;
 
 beforeAll(async () => {
   server = await startTestServer({ SIGNIN_FAILURE_MIN_MS: '0' }, { clock: () => Date.now() + offset });
+  await allowManyFailedSignIns(server);
   rp = await createClient(server);
   config = await discover(server, rp);
 });

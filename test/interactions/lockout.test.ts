@@ -8,7 +8,7 @@ import type * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
 import { LOCKOUT_COLLECTION } from '../../src/accounts/lockout.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
@@ -31,6 +31,7 @@ beforeAll(async () => {
   if (left < 30 * 60_000) offset = left + 1000;
   const clock = () => Date.now() + offset;
   server = await startTestServer({ SIGNIN_FAILURE_MIN_MS: String(FAILURE_MIN_MS) }, { clock });
+  await allowManyFailedSignIns(server);
   rp = await createClient(server);
   config = await discover(server, rp);
 });

@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -16,6 +16,7 @@ let disabled: User;
 
 beforeAll(async () => {
   server = await startTestServer();
+  await allowManyFailedSignIns(server);
   rp = await createClient(server);
   config = await discover(server, rp);
   user = await createUser(server);

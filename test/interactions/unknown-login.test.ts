@@ -11,7 +11,7 @@ import type * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -26,6 +26,7 @@ beforeAll(async () => {
   // A higher argon2 cost than the default, so the hashing clearly outweighs the rest of a request's CPU time
   // (rendering, cookies, the database driver, the test's own HTTP client).
   server = await startTestServer({ ARGON2_TIME_COST: '6' });
+  await allowManyFailedSignIns(server);
   rp = await createClient(server);
   config = await discover(server, rp);
   user = await createUser(server);

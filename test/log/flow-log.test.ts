@@ -8,7 +8,7 @@ import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -55,6 +55,7 @@ function keep(what: string, value: string | undefined) {
 
 beforeAll(async () => {
   server = await startTestServer();
+  await allowManyFailedSignIns(server);
   rp = await createClient(server);
   user = await createUser(server);
   config = await discover(server, rp);

@@ -14,7 +14,7 @@ import { Browser, allForms, findForm, type Form, type Page } from '../helpers/br
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode } from '../helpers/recovery.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
@@ -45,7 +45,7 @@ async function live(browser: Browser, page: Page): Promise<LiveForm[]> {
 beforeAll(async () => {
   server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SIGNIN_FAILURE_MIN_MS: '0' });
   // Every request comes from 127.0.0.1: the per-address budgets are raised so that none of them is what refuses.
-  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 100_000, perIpHour: 100_000 } });
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 100_000, perIpHour: 100_000, ...MANY_SIGN_IN_FAILURES } });
   user = await createUser(server);
   await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net`, mobilePhone: '+14155552671', authenticator: true });
   const metadata = await createClient(server);
