@@ -1,5 +1,7 @@
 // `npm run admin -- users set-methods | enrol-authenticator`: the verification methods a user can recover with,
-// registered by an administrator (for testing, and for support until users manage their own).
+// registered by an administrator (for testing, and for support until users manage their own). The owner is told of
+// each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
+// a helpdesk talked into it, does first.
 import qrcode from 'qrcode-terminal';
 import { normalizePhone } from '../methods/sms.ts';
 import { newAuthenticator } from '../methods/totp.ts';
@@ -7,12 +9,15 @@ import { createSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { fields } from './output.ts';
-import { auditAdminChange, findUser } from './user-admin.ts';
+import { auditAdminChange, findUser, ownerNotices } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
+import type { AdminSession } from './session.ts';
+import type { MethodChange } from '../flows/recovery/notices.ts';
+import { DEFAULT_LOCALE } from '../http/i18n.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The verification methods a user has registered, as `users show` and `set-methods` give them with --json. */
+/** The verification methods a user has registered, as `users show` and `set-methods` (with `notified`) give them with --json. */
 export function methodsOf(user: User) {
   const info = user.securityInfo ?? {};
   return {
@@ -42,6 +47,30 @@ export function methodLines(user: User): Array<[string, string]> {
   ];
 }
 
+/** What changed between the methods `before` and `after`, as the owner's notice names it. */
+function methodChanges(before: User, after: User): MethodChange[] {
+  const [was, now] = [methodsOf(before), methodsOf(after)];
+  const secret = (user: User) => user.securityInfo?.authenticator?.totpSecret;
+  return [
+    ...(was.alternateEmail !== now.alternateEmail ? [{ method: 'alternate_email' as const, to: now.alternateEmail }] : []),
+    ...(was.mobilePhone !== now.mobilePhone ? [{ method: 'mobile_phone' as const, to: now.mobilePhone }] : []),
+    ...(was.officePhone !== now.officePhone ? [{ method: 'office_phone' as const, to: now.officePhone }] : []),
+    ...(secret(before) !== secret(after) ? [{ method: 'authenticator' as const, registered: Boolean(secret(after)) }] : []),
+  ];
+}
+
+/**
+ * Tells the owner on the contacts registered before the change (a replaced address hears of it too), with the "This
+ * wasn't me" link; returns how many were told. Not rate-limited: only an administrator causes it, like set-password's.
+ * The owner's language is not known here (accounts keep none): the default one, as set-password.
+ */
+async function tellOwner(session: AdminSession, before: User, after: User): Promise<number> {
+  const changes = methodChanges(before, after);
+  return changes.length ? (await ownerNotices(session)).notifyMethodsChanged(before, changes, DEFAULT_LOCALE) : 0;
+}
+
+const toldLine = (told: number) => (told ? `The owner is told on ${told} contact(s) registered before the change.` : 'Nothing changed: the owner is not told.');
+
 const setMethods = defineCommand({
   name: 'set-methods',
   summary: "Sets or clears a user's alternate email, mobile phone and office phone ('none' clears one).",
@@ -52,7 +81,13 @@ const setMethods = defineCommand({
     'office-phone': { type: 'string', value: '<+number|none>', help: 'For "Call my office phone" (a later release)' },
     'remove-authenticator': { type: 'boolean', help: 'Forget the registered authenticator app' },
   },
-  details: 'Example:\n  npm run admin -- users set-methods ada --alternate-email ada@home.example --mobile-phone +14155550123',
+  details: [
+    'The owner is told on the contacts registered before the change (email, alternate email, text to the mobile),',
+    'with masked hints of the new values and the "This wasn\'t me" link; the running server sends it.',
+    '',
+    'Example:',
+    '  npm run admin -- users set-methods ada --alternate-email ada@home.example --mobile-phone +14155550123',
+  ].join('\n'),
   async run({ arg, values, out, session }) {
     const email = values['alternate-email'];
     if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new UsageError(`--alternate-email: '${email}' is not an email address`);
@@ -64,9 +99,11 @@ const setMethods = defineCommand({
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
     const users = await accounts(session);
-    const user = await users.setSecurityInfo((await findUser(users, arg))._id, changes);
+    const before = await findUser(users, arg);
+    const user = await users.setSecurityInfo(before._id, changes);
     await auditAdminChange(session, 'security_info.changed', user, Object.keys(changes).join(','));
-    out.result(methodsOf(user), () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user))]);
+    const told = await tellOwner(session, before, user);
+    out.result({ ...methodsOf(user), notified: told }, () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user)), toldLine(told)]);
   },
 });
 
@@ -75,17 +112,21 @@ const enrolAuthenticator = defineCommand({
   summary: 'Registers a new authenticator app (TOTP) for a user and prints its otpauth URI and a QR code to scan.',
   arg: 'id-or-login',
   options: {},
-  details: 'The secret is stored encrypted with DATA_ENCRYPTION_KEY: run this with the server\'s environment.',
+  details:
+    "The secret is stored encrypted with DATA_ENCRYPTION_KEY: run this with the server's environment. The owner is told\n" +
+    'on the contacts registered before, with the "This wasn\'t me" link (the running server sends it).',
   async run({ arg, out, io, session }) {
     const config = session.config();
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const { sealed, uri } = newAuthenticator(createSecretBox(config.dataEncryptionKey), { issuer: 'Latchkey', label: user.email });
-    await users.setSecurityInfo(user._id, { totpSecret: sealed });
+    const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
     await auditAdminChange(session, 'security_info.changed', user, 'totpSecret');
-    out.result({ user: user.username, otpauthUri: uri }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
+    const told = await tellOwner(session, user, after);
+    out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
     if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(uri, { small: true }, (code) => io.stdout.write(`${code}\n`));
     out.note('note: the URI contains the secret; do not paste it anywhere else.');
+    out.note(toldLine(told));
   },
 });
 

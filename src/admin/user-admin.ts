@@ -6,6 +6,9 @@ import type { Role, User, UserStatus } from '../accounts/user-model.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { createAuditLog, type AuditType } from '../audit/audit.ts';
 import type { AdminSession } from './session.ts';
+import { createOutbox } from '../delivery/outbox.ts';
+import { securityNotices } from '../flows/recovery/index.ts';
+import type { Notifier } from '../flows/recovery/notices.ts';
 
 export interface UserView {
   id: string;
@@ -58,4 +61,14 @@ export function rolesFor(choice: RoleChoice): Role[] {
 /** Records an administrator's change to an account in the audit log (reason `admin`); `detail` goes in `method`. */
 export async function auditAdminChange(session: AdminSession, type: AuditType, user: Pick<User, '_id'>, detail?: string): Promise<void> {
   await createAuditLog(await session.connection()).record({ type, accountId: user._id, reason: 'admin', ...(detail && { method: detail }) });
+}
+
+/**
+ * The owner's security notices as admin commands send them: into the outbox, for the running server's sender (this
+ * process may well exit before a mail server answers).
+ */
+export async function ownerNotices(session: AdminSession): Promise<Notifier> {
+  const connection = await session.connection();
+  const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {} });
+  return securityNotices({ connection, config: session.config(), enqueue: outbox.enqueue }).notifier;
 }

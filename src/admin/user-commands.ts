@@ -4,11 +4,9 @@ import type { User } from '../accounts/user-model.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
-import { auditAdminChange, findUser, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+import { auditAdminChange, findUser, ownerNotices, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { methodLines, methodsOf, securityInfoCommands } from './security-info-commands.ts';
-import { createOutbox } from '../delivery/outbox.ts';
-import { securityNotices } from '../flows/recovery/index.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
 
@@ -175,11 +173,7 @@ const setPassword = defineCommand({
     // Told like any reset (a helpdesk tricked into it is what the owner's "This wasn't me" is for). The message waits
     // in the outbox for the running server's sender; the owner's language is not known here: the default one.
     let told = 0;
-    if ((await createPolicyStore(connection).current()).notify.onReset) {
-      const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {} });
-      const { notifier } = securityNotices({ connection, config: session.config(), enqueue: outbox.enqueue });
-      told = await notifier.notify(user, 'reset', DEFAULT_LOCALE);
-    }
+    if ((await createPolicyStore(connection).current()).notify.onReset) told = await (await ownerNotices(session)).notify(user, 'reset', DEFAULT_LOCALE);
     out.result({ id: user._id, username: user.username, passwordSet: true, notified: told }, () => [
       `The password of ${user.username} is set. Every session and token of the account is revoked; tell them the new password.`,
       told ? `They are told on ${told} contact(s) they registered.` : 'They are not told (the policy turns reset notices off).',

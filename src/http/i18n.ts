@@ -24,13 +24,25 @@ export function chooseLocale(uiLocales: string | undefined, acceptLanguage: stri
       .sort((a, b) => b.q - a.q)
       .map((entry) => entry.tag),
   ];
-  for (const tag of wanted) {
+  return firstSupported(wanted) ?? DEFAULT_LOCALE;
+}
+
+function firstSupported(tags: string[]): string | undefined {
+  for (const tag of tags) {
     const lower = tag.toLowerCase();
     if (Object.hasOwn(catalogues, lower)) return lower;
     const base = lower.split('-')[0]!;
     if (Object.hasOwn(catalogues, base)) return base;
   }
-  return DEFAULT_LOCALE;
+  return undefined;
+}
+
+/**
+ * The language a ui_locales value asks for that we have ("fr-CA en" → "fr"), or undefined when it asks for none:
+ * in place of the whole value it chooses the same page language (Accept-Language decides in both cases otherwise).
+ */
+export function supportedUiLocale(uiLocales: string | undefined): string | undefined {
+  return firstSupported((uiLocales ?? '').split(/\s+/));
 }
 
 export function translator(locale: string): Translate {

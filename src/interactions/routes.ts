@@ -15,6 +15,7 @@ import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
 import { FlowExpiredError, ValidationError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
 import { useLocale } from '../http/request-context.ts';
+import { supportedUiLocale } from '../http/i18n.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
@@ -265,10 +266,14 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   // "Can't access your account?": the recovery flow, told which sign-in to come back to. The interaction is
   // checked first, so an expired one gets the start-again page here rather than at the end of the recovery.
+  // The language the relying party asked for goes along as `ui_locales`: the recovery pages cannot read the
+  // interaction (its cookie is scoped to /interaction/<uid>), and the flow keeps it from its first page on
+  // (flows/recovery/store.ts). Not as the language cookie: that is the person's own choice, kept for a year.
   router.get('/recover', async (ctx) => {
     const details = await load(ctx);
+    const uiLocale = supportedUiLocale(typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
     ctx.status = 303;
-    ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}`);
+    ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}${uiLocale ? `&ui_locales=${uiLocale}` : ''}`);
   });
 
   return router;

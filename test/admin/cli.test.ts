@@ -252,6 +252,46 @@ describe('users', () => {
     expect(refused.stderr).toContain('not a valid phone number');
   });
 
+  it('set-methods and enrol-authenticator tell the owner on the contacts registered before, with the lockdown link and only hints of the new values', async () => {
+    await createUserWithCli('lena');
+    /** The `count` notices a change sent, once the `before` of earlier changes and they are all in the outbox. */
+    const notices = (count: number, before = 0) =>
+      waitFor(async () => {
+        const all = (await outbox(server)).filter((m) => (m.subject === 'The ways to verify your identity were changed' || m.channel === 'sms') && /account lena\b/.test(m.text));
+        return all.length === before + count ? all.slice(0, count) : undefined; // newest first
+      }, 'the notices of a change of methods');
+
+    // First methods: only the primary address existed before, so only it is told (no text: there was no phone).
+    const first = await adminJson<{ notified: number }>(['users', 'set-methods', 'lena', '--alternate-email', 'lena@old.example', '--mobile-phone', '+14155550177']);
+    expect(first.notified).toBe(1);
+    const firstNotices = await notices(1);
+    expect(firstNotices.map((m) => m.to)).toEqual(['lena@example.test']);
+    expect(firstNotices[0]!.text).toContain('alternate email set to l*****@o*****');
+    expect(firstNotices[0]!.text).not.toContain('lena@old.example');
+
+    // Replaced: the old alternate address and the old phone hear of it, the new ones do not, and none shows in full.
+    const replaced = await admin(['users', 'set-methods', 'lena', '--alternate-email', 'attacker@evil.example', '--mobile-phone', '+14155550999']);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toContain('The owner is told on 3 contact(s) registered before the change.');
+    const told = await notices(3, 1);
+    expect(told.map((m) => `${m.channel}:${m.to}`).sort()).toEqual(['email:lena@example.test', 'email:lena@old.example', 'sms:+14155550177']);
+    for (const notice of told) {
+      expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
+      expect(notice.text).not.toContain('attacker@evil.example');
+      expect(notice.text).not.toContain('5550999');
+    }
+    const email = told.find((m) => m.to === 'lena@old.example')!;
+    expect(email.text).toContain('alternate email set to a*****@e*****');
+    expect(email.text).toContain('mobile phone set to *****99');
+
+    // A new authenticator: told on the addresses registered then (the attacker's included: it was the alternate one).
+    const enrolled = await adminJson<{ notified: number }>(['users', 'enrol-authenticator', 'lena']);
+    expect(enrolled.notified).toBe(3);
+    const enrolNotices = await notices(3, 4);
+    expect(enrolNotices.map((m) => m.to).sort()).toEqual(['+14155550999', 'attacker@evil.example', 'lena@example.test']);
+    expect(enrolNotices.find((m) => m.to === 'lena@example.test')!.text).toContain('a new authenticator app registered');
+  });
+
   it('never prints a password hash', async () => {
     const stored = await server.connection.db!.collection('users').findOne({ username: 'grace' });
     expect(stored?.passwordHash).toMatch(/^\$argon2id\$/);

@@ -6,8 +6,8 @@ import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
-import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
-import { startSmtpSink, type SmtpSink } from '../delivery/smtp-sink.ts';
+import { MANY_SIGN_IN_FAILURES, type TestServer } from '../helpers/server.ts';
+import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import {
   CAPTCHA_ANSWER,
   chooseGoal,
@@ -18,6 +18,7 @@ import {
   outbox,
   registerMethods,
   sendCode,
+  startRecoveryServer,
   submit,
   textedCode,
   waitFor,
@@ -30,19 +31,16 @@ const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
 let server: TestServer;
 let sink: SmtpSink;
+let close: () => Promise<void>;
 let config: client.Configuration;
 const redirectUri = () => `${server.origin}/cb`;
 
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url });
+  ({ server, sink, close } = await startRecoveryServer());
   config = await discover(server, await createClient(server));
   await setPolicy({});
 });
-afterAll(async () => {
-  await server.close();
-  await sink.close();
-});
+afterAll(() => close());
 
 let phoneCounter = 0;
 /** A user with every method registered, each with its own destination. */

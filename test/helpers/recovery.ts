@@ -3,12 +3,27 @@
 // server started by the test, the text message in the development outbox.
 import { Browser, findForm, type Page } from './browser.ts';
 import type { TestServer } from './server.ts';
-import type { SmtpSink } from '../delivery/smtp-sink.ts';
+import { startSmtpSink, type SmtpSink } from '../delivery/smtp-sink.ts';
+import { startTestServer } from './server.ts';
 import { generateSecret, generateSync } from 'otplib';
 import { createSecretBox } from '../../src/security/encryption.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 export const CAPTCHA_ANSWER = 'TEST42';
+
+/** A server for walking the recovery pages: the CAPTCHA answer fixed, emails delivered to a real SMTP sink. */
+export async function startRecoveryServer(): Promise<{ server: TestServer; sink: SmtpSink; close(): Promise<void> }> {
+  const sink = await startSmtpSink();
+  const server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url });
+  return {
+    server,
+    sink,
+    async close() {
+      await server.close();
+      await sink.close();
+    },
+  };
+}
 
 export async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

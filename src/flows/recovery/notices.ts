@@ -1,13 +1,20 @@
-// Security notices: after a reset, an unlock or a lockout the owner is told on every contact they registered, in
-// their language, and each notice carries a single-use "This wasn't me" link (flows/recovery/lockdown.ts).
+// Security notices: after a reset, an unlock, a lockout or a change of the ways to verify them (by an administrator)
+// the owner is told on every contact they registered, in their language, and each notice carries a single-use "This
+// wasn't me" link (flows/recovery/lockdown.ts).
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
 import { translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
 import { LOCKDOWN_PATH_PREFIX, type Lockdowns } from './lockdown.ts';
 import { escapeHtml } from '../../delivery/branded-email.ts';
+import { maskEmail, maskPhone } from '../../methods/mask.ts';
 
 export type NoticeKind = 'reset' | 'unlock' | 'lockout';
+
+/** One verification method changed: set to a new value (told only as a masked hint), or removed. */
+export type MethodChange =
+  | { method: 'alternate_email' | 'mobile_phone' | 'office_phone'; to: string | null }
+  | { method: 'authenticator'; registered: boolean };
 
 export interface Notifier {
   /**
@@ -15,6 +22,12 @@ export interface Notifier {
    * message goes (a notice anyone can cause, a lockout, must not run up the text bill); without it, it goes.
    */
   notify(user: User, kind: NoticeKind, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
+  /**
+   * Tells the owner that the ways to verify them changed. `before`: the account as it was, so that the contacts
+   * told are the ones registered before the change (a replaced alternate email or phone hears of it). Never the
+   * new values in full: masked hints.
+   */
+  notifyMethodsChanged(before: User, changes: MethodChange[], locale: string): Promise<number>;
 }
 
 interface NotifierDeps {
@@ -30,26 +43,42 @@ function emailHtml(paragraphs: string[], link: string): string {
   return paragraphs.map((p) => `<p>${escapeHtml(p).replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`).join('');
 }
 
+/** One change as the notice words it ("mobile phone set to *****23", "authenticator app removed"). */
+function describeChange(t: Translate, change: MethodChange): string {
+  if (change.method === 'authenticator') return t(change.registered ? 'notice.authenticator_registered' : 'notice.authenticator_removed');
+  const method = t(`notice.method_${change.method}`);
+  if (change.to === null) return t('notice.method_removed', { method });
+  return t('notice.method_set', { method, hint: change.method === 'alternate_email' ? maskEmail(change.to) : maskPhone(change.to) });
+}
+
+/** A notice's subject and first paragraph, in the owner's language. */
+type Wording = (t: Translate, values: { account: string; time: string }) => { subject: string; what: string };
+
 export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }: NotifierDeps): Notifier {
-  function compose(t: Translate, user: User, kind: NoticeKind, link: string) {
-    const values = { account: user.username, time: new Date(clock()).toUTCString() };
-    const subject = t(`notice.${kind}_subject`);
-    const what = t(`notice.${kind}_body`, values);
-    return { subject, what, notMe: t('notice.not_me', { link }) };
+  async function send(user: User, locale: string, wording: Wording, textAllowed?: () => Promise<boolean>): Promise<number> {
+    const t = translator(locale);
+    // One link for all of this notice's copies: whichever the owner opens first locks the account down.
+    const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}`;
+    const { subject, what } = wording(t, { account: user.username, time: new Date(clock()).toUTCString() });
+    const notMe = t('notice.not_me', { link });
+    const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
+    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${what}\n\n${notMe}\n`, html: emailHtml([what, notMe], link) });
+    const phone = user.securityInfo?.mobilePhone;
+    const texted = Boolean(phone) && (!textAllowed || (await textAllowed()));
+    if (texted) await enqueue({ channel: 'sms', to: phone!, text: t('notice.sms_security', { account: user.username, what: subject, link }) });
+    return emails.length + (texted ? 1 : 0);
   }
 
   return {
-    async notify(user, kind, locale, textAllowed) {
-      const t = translator(locale);
-      // One link for all of this notice's copies: whichever the owner opens first locks the account down.
-      const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}`;
-      const { subject, what, notMe } = compose(t, user, kind, link);
-      const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
-      for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${what}\n\n${notMe}\n`, html: emailHtml([what, notMe], link) });
-      const phone = user.securityInfo?.mobilePhone;
-      const texted = Boolean(phone) && (!textAllowed || (await textAllowed()));
-      if (texted) await enqueue({ channel: 'sms', to: phone!, text: t('notice.sms_security', { account: user.username, what: subject, link }) });
-      return emails.length + (texted ? 1 : 0);
+    notify(user, kind, locale, textAllowed) {
+      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), textAllowed);
+    },
+
+    notifyMethodsChanged(before, changes, locale) {
+      return send(before, locale, (t, values) => ({
+        subject: t('notice.methods_subject'),
+        what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
+      }));
     },
   };
 }

@@ -17,6 +17,8 @@ import { readForm } from '../../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
 import type { MessageId } from '../../http/messages/en.ts';
 import { renderPage } from '../../http/render.ts';
+import { supportedUiLocale } from '../../http/i18n.ts';
+import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { TOTP_DIGITS } from '../../methods/totp.ts';
@@ -84,6 +86,7 @@ const identifyForm = z.object({
   captchaId: z.string().max(64).default(''),
   captcha: z.string().max(64).default(''),
   from: z.string().regex(INTERACTION_UID).optional().or(z.literal('')),
+  ui_locales: z.string().max(64).optional(),
 });
 const goalForm = z.object({ csrf: z.string(), goal: z.enum(GOALS).optional() });
 const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
@@ -131,11 +134,19 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   }
 
   /** A page that explains where the flow ended and offers a fresh start. */
-  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid'>) {
-    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid), backToSignIn: signInUrl(flow?.interactionUid) }, status);
+  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid' | 'uiLocale'>) {
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid) }, status);
   }
 
-  const startUrl = (from?: string) => (from ? `/recover?from=${encodeURIComponent(from)}` : '/recover');
+  /** Sets the page language from the relying party's, the way the sign-in page did (the person's own pick wins). */
+  function speakAsSignIn(ctx: Context, uiLocale: string | undefined) {
+    if (uiLocale) useLocale(ctx as AppContext, uiLocale);
+  }
+
+  const startUrl = (from?: string, uiLocale?: string) => {
+    const query = new URLSearchParams({ ...(from && { from }), ...(uiLocale && { ui_locales: uiLocale }) }).toString();
+    return query ? `/recover?${query}` : '/recover';
+  };
   const signInUrl = (from?: string) => (from ? `/interaction/${encodeURIComponent(from)}` : undefined);
   const flowUrl = (flow: FlowDoc) => `/recover/${flow._id}`;
   const seeFlow = (ctx: Context, flow: FlowDoc) => {
@@ -143,17 +154,22 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     ctx.redirect(flowUrl(flow));
   };
 
-  /** The flow cookie: the flow, its secret, and the sign-in it came from, which outlives the flow (see `expired`). */
-  function readCookie(ctx: Context): { flowId: string; secret: string; from?: string } | undefined {
+  /**
+   * The flow cookie: the flow, its secret, and the sign-in it came from and that sign-in's language, which outlive
+   * the flow (see `expired`).
+   */
+  function readCookie(ctx: Context): { flowId: string; secret: string; from?: string; uiLocale?: string } | undefined {
     const value = ctx.cookies.get(cookieName, { signed: true });
-    const [flowId, secret, from] = value?.split('.') ?? [];
-    return flowId && secret ? { flowId, secret, ...(from && INTERACTION_UID.test(from) && { from }) } : undefined;
+    const [flowId, secret, from, uiLocale] = value?.split('.') ?? [];
+    const language = supportedUiLocale(uiLocale);
+    return flowId && secret ? { flowId, secret, ...(from && INTERACTION_UID.test(from) && { from }), ...(language && { uiLocale: language }) } : undefined;
   }
 
   /** The page for a flow that has ended or expired, with the way back to the sign-in this browser came from. */
   function expired(ctx: Context) {
-    const from = readCookie(ctx)?.from;
-    return message(ctx, 'recover.expired', 410, { ...(from && { interactionUid: from }) });
+    const cookie = readCookie(ctx);
+    speakAsSignIn(ctx, cookie?.uiLocale);
+    return message(ctx, 'recover.expired', 410, { ...(cookie?.from && { interactionUid: cookie.from }), ...(cookie?.uiLocale && { uiLocale: cookie.uiLocale }) });
   }
 
   /** This browser's flow named in the URL, or undefined (expired, finished, another browser's, replaced). */
@@ -164,6 +180,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const flow = await flows.load(id, cookie.secret);
     // Every request of the flow logs its support code, the steps that answer with a redirect included.
     if (flow) (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
+    // Its pages, and the codes and notices its steps send, in the sign-in's language.
+    speakAsSignIn(ctx, flow?.uiLocale);
     return flow;
   }
 
@@ -280,7 +298,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
   }
 
-  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; error?: MessageId }, status = 200) {
+  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; uiLocale?: string; error?: MessageId }, status = 200) {
     const { id } = await captcha.issue();
     await page(
       ctx,
@@ -289,6 +307,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         csrf: issueCsrfToken(ctx, 'recovery:start', csrfOptions),
         identifier: fields.identifier ?? '',
         from: fields.from ?? '',
+        uiLocale: fields.uiLocale ?? '',
         captchaId: id,
         error: fields.error,
         backToSignIn: signInUrl(fields.from),
@@ -299,24 +318,30 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   // ---- who are you? --------------------------------------------------------------------------------------------
 
+  // `ui_locales`: the sign-in's language (interactions/routes.ts), which request-context applies to this page; the
+  // form carries it to the flow.
   router.get('/', async (ctx) => {
     const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
-    await showIdentify(ctx, { ...(from && { from }) });
+    const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
+    await showIdentify(ctx, { ...(from && { from }), ...(uiLocale && { uiLocale }) });
   });
 
   router.post('/', async (ctx) => {
     const form = await readValid(ctx, identifyForm, 'recovery:start');
     const from = form.from || undefined;
-    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...(from && { from }) });
-    if (!form.identifier) return showIdentify(ctx, { ...(from && { from }), error: 'recover.identifier_missing' });
+    const uiLocale = supportedUiLocale(form.ui_locales);
+    speakAsSignIn(ctx, uiLocale);
+    const origin = { ...(from && { from }), ...(uiLocale && { uiLocale }) };
+    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...origin });
+    if (!form.identifier) return showIdentify(ctx, { ...origin, error: 'recover.identifier_missing' });
     const current = await policy.current();
     if (!(await limits.allowFlowStart(ctx.ip, current))) {
       await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
-      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }) });
+      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
     }
     if (!(await captcha.check(form.captchaId, form.captcha))) {
       await record(ctx, { type: 'recovery.failed', reason: 'captcha_wrong' });
-      return showIdentify(ctx, { identifier: form.identifier, ...(from && { from }), error: 'recover.captcha_wrong' });
+      return showIdentify(ctx, { identifier: form.identifier, ...origin, error: 'recover.captcha_wrong' });
     }
     const key = deps.subjectKey(form.identifier);
     // The same reads for a known and an unknown identifier: the user lookup, then the account document.
@@ -327,8 +352,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       subjectKey: key.toString('hex'),
       required: subject.required,
       ...(from && { interactionUid: from }),
+      ...(uiLocale && { uiLocale }),
     });
-    ctx.cookies.set(cookieName, [flow._id, secret, ...(from ? [from] : [])].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+    ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);

@@ -49,11 +49,17 @@ export interface FlowDoc {
   pending?: Pending;
   /** The sign-in (oidc-provider interaction) the user came from, to return to it. */
   interactionUid?: string;
+  /**
+   * The language that sign-in's relying party asked for (its ui_locales, one we have): the flow's pages, codes and
+   * notices use it as the sign-in page did, below a language the person picks. Kept here, with the flow, rather than
+   * in the language cookie, which would make the RP's request the person's own choice for a year.
+   */
+  uiLocale?: string;
   createdAt: Date;
   expiresAt: Date;
 }
 
-export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid'>;
+export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid' | 'uiLocale'>;
 
 /** The claim of a step: when it was taken, and the state it leads to (absent for a finishing step). */
 interface StepClaim extends ExpiringDoc {

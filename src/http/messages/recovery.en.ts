@@ -112,6 +112,15 @@ export const recoveryEn = {
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
     'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. It unlocks by itself after a while; you can also unlock it from “Can’t access your account?”.',
+  'notice.methods_subject': 'The ways to verify your identity were changed',
+  'notice.methods_body': 'An administrator changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
+  'notice.method_alternate_email': 'alternate email',
+  'notice.method_mobile_phone': 'mobile phone',
+  'notice.method_office_phone': 'office phone',
+  'notice.method_set': '{method} set to {hint}',
+  'notice.method_removed': '{method} removed',
+  'notice.authenticator_registered': 'a new authenticator app registered',
+  'notice.authenticator_removed': 'authenticator app removed',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
 } as const;

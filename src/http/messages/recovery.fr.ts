@@ -113,6 +113,15 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.lockout_subject': 'Votre compte a été verrouillé',
   'notice.lockout_body':
     'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. Il se déverrouille seul après un moment ; vous pouvez aussi le déverrouiller depuis « Vous ne pouvez pas accéder à votre compte ? ».',
+  'notice.methods_subject': 'Les moyens de vérifier votre identité ont été modifiés',
+  'notice.methods_body': 'Un administrateur a modifié le {time} les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer : {changes}.',
+  'notice.method_alternate_email': 'adresse e-mail secondaire',
+  'notice.method_mobile_phone': 'téléphone mobile',
+  'notice.method_office_phone': 'téléphone du bureau',
+  'notice.method_set': '{method} : désormais {hint}',
+  'notice.method_removed': '{method} : supprimé',
+  'notice.authenticator_registered': 'nouvelle application d’authentification enregistrée',
+  'notice.authenticator_removed': 'application d’authentification supprimée',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
 };

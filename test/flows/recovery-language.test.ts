@@ -1,0 +1,114 @@
+// The recovery flow speaks the language its sign-in page was shown in: a relying party's ui_locales, carried from
+// "Can't access your account?" through every page, the code it emails and the notice, back to the sign-in, without
+// becoming the person's remembered choice; a language picked in the footer during the flow still wins.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type * as client from 'openid-client';
+import { Browser, type Page } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import type { TestServer } from '../helpers/server.ts';
+import type { SmtpSink } from '../delivery/smtp-sink.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, emailedCode, enterCode, registerMethods, sendCode, startRecoveryServer, submit, waitFor } from '../helpers/recovery.ts';
+import { LANGUAGE_COOKIE } from '../../src/http/request-context.ts';
+
+const NEW_PASSWORD = 'a brand new passphrase for latchkey';
+
+let server: TestServer;
+let sink: SmtpSink;
+let close: () => Promise<void>;
+let config: client.Configuration;
+const redirectUri = () => `${server.origin}/cb`;
+
+beforeAll(async () => {
+  ({ server, sink, close } = await startRecoveryServer());
+  config = await discover(server, await createClient(server));
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 } });
+});
+afterAll(() => close());
+
+/** A browser whose person reads English first: every request says so. */
+class EnglishBrowser extends Browser {
+  override request(url: string, init: RequestInit = {}): Promise<Page> {
+    return super.request(url, { ...init, headers: { 'accept-language': 'en-US,en;q=0.9', ...(init.headers as Record<string, string>) } });
+  }
+}
+
+const language = (page: Page) => /<html lang="([^"]+)">/.exec(page.body)?.[1];
+
+/** An RP asking for French, the sign-in page it shows, and a user who can recover with an alternate email alone. */
+async function frenchSignIn() {
+  const user = await createUser(server);
+  const alternateEmail = `alt-${user.username}@example.net`;
+  await registerMethods(server, user, { alternateEmail });
+  const browser = new EnglishBrowser();
+  const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri(), { ui_locales: 'fr' })).url);
+  expect(language(loginPage)).toBe('fr');
+  expect(loginPage.body).toContain('Vous ne pouvez pas accéder à votre compte ?');
+  const recoverLink = /href="([^"]*\/recover)"/.exec(loginPage.body)![1]!;
+  const whoAreYou = await browser.follow(await browser.get(new URL(recoverLink, loginPage.url).href));
+  return { user, alternateEmail, browser, whoAreYou };
+}
+
+/** The latest email to `to` once there are more than `after`. */
+const latestMail = (to: string, after: number) =>
+  waitFor(() => {
+    const mails = sink.received.filter((m) => JSON.stringify(m.to).includes(to));
+    return mails.length > after ? mails.at(-1) : undefined;
+  }, `an email to ${to}`);
+
+it('keeps the language of the sign-in page (the RP’s ui_locales) on every recovery page, in the code email and the notice, without remembering it', async () => {
+  const { user, alternateEmail, browser, whoAreYou } = await frenchSignIn();
+  expect(whoAreYou.status).toBe(200);
+  expect(language(whoAreYou)).toBe('fr');
+  expect(whoAreYou.body).toContain('Qui êtes-vous ?');
+
+  const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  expect(language(goal)).toBe('fr');
+  expect(goal.body).toContain('Pourquoi n’arrivez-vous pas à vous connecter ?');
+  const methods = await chooseGoal(browser, goal, 'reset');
+  expect(language(methods)).toBe('fr');
+  const emailPanel = await chooseMethod(browser, methods, 'email');
+  expect(language(emailPanel)).toBe('fr');
+  const sent = await sendCode(browser, emailPanel);
+  expect(language(sent)).toBe('fr');
+
+  const codeMail = await latestMail(alternateEmail, 0);
+  expect(codeMail.subject).toBe('Votre code de vérification');
+  expect(codeMail.text).toContain('Votre code de vérification est');
+  const passwordPage = await enterCode(browser, sent, await emailedCode(sink, alternateEmail));
+  expect(language(passwordPage)).toBe('fr');
+  const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+  expect(language(done)).toBe('fr');
+  expect(done.body).toContain('Votre mot de passe a été réinitialisé');
+  const notice = await latestMail(user.email, 0);
+  expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
+
+  // Back at the same sign-in, still in French; and the RP's language was never stored as the person's choice.
+  const backLink = /href="(\/interaction\/[^"]+)"/.exec(done.body)![1]!;
+  const again = await browser.follow(await browser.get(new URL(backLink, done.url).href));
+  expect(again.status).toBe(200);
+  expect(language(again)).toBe('fr');
+  expect(await browser.cookieNames(`${server.origin}/`)).not.toContain(LANGUAGE_COOKIE);
+  // A recovery started afresh, without the RP, is in the browser's language.
+  const plain = await browser.get(`${server.origin}/recover`);
+  expect(language(plain)).toBe('en');
+});
+
+it('lets a language picked in the footer during the flow win over the RP’s, for its pages and the code it sends', async () => {
+  const { user, alternateEmail, browser, whoAreYou } = await frenchSignIn();
+  const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  expect(language(goal)).toBe('fr');
+
+  const english = /href="([^"]*[?&](?:amp;)?lang=en[^"]*)"/.exec(goal.body)![1]!.replace(/&amp;/g, '&');
+  const picked = await browser.get(new URL(english, goal.url).href);
+  expect(language(picked)).toBe('en');
+  expect(picked.body).toContain('Why are you having trouble signing in?');
+  expect(await browser.cookieNames(`${server.origin}/`)).toContain(LANGUAGE_COOKIE);
+
+  const methods = await chooseGoal(browser, picked, 'reset');
+  expect(language(methods)).toBe('en');
+  const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+  expect(language(sent)).toBe('en');
+  const codeMail = await latestMail(alternateEmail, 0);
+  expect(codeMail.subject).toBe('Your verification code');
+});
