@@ -3,7 +3,7 @@
 // becoming the person's remembered choice; a language picked in the footer during the flow still wins.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
-import { Browser, type Page } from '../helpers/browser.ts';
+import { Browser, findForm, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -82,6 +82,15 @@ it('keeps the language of the sign-in page (the RP’s ui_locales) on every reco
   expect(done.body).toContain('Votre mot de passe a été réinitialisé');
   const notice = await latestMail(user.email, 0);
   expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
+  // Its "This wasn't me" link opens, and confirms, in French too (in another browser: the English-reading owner's).
+  const link = /(http:\/\/\S+\/recover\/lockdown\/\S+)/.exec(notice.text!)![1]!.replace(new URL(server.issuer).origin, server.origin);
+  const owner = new EnglishBrowser();
+  const lockdown = await owner.get(link);
+  expect(language(lockdown)).toBe('fr');
+  expect(lockdown.body).toContain('Ce n’était pas moi : sécuriser mon compte');
+  const confirmed = await owner.post(findForm(lockdown, '/recover/lockdown/').action, findForm(lockdown, '/recover/lockdown/').fields);
+  expect(language(confirmed)).toBe('fr');
+  expect(confirmed.body).toContain('Votre compte est sécurisé');
 
   // Back at the same sign-in, still in French; and the RP's language was never stored as the person's choice.
   const backLink = /href="(\/interaction\/[^"]+)"/.exec(done.body)![1]!;

@@ -3,7 +3,7 @@
 // wasn't me" link (flows/recovery/lockdown.ts).
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
-import { translator, type Translate } from '../../http/i18n.ts';
+import { DEFAULT_LOCALE, translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
 import { LOCKDOWN_PATH_PREFIX, type Lockdowns } from './lockdown.ts';
 import { escapeHtml } from '../../delivery/branded-email.ts';
@@ -58,7 +58,10 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
   async function send(user: User, locale: string, wording: Wording, textAllowed?: () => Promise<boolean>): Promise<number> {
     const t = translator(locale);
     // One link for all of this notice's copies: whichever the owner opens first locks the account down.
-    const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}`;
+    // In a language other than the default, the link asks for it too (the page honours ui_locales below a language
+    // the person picked), so the page it opens speaks as the notice did.
+    const language = locale === DEFAULT_LOCALE ? '' : `?ui_locales=${encodeURIComponent(locale)}`;
+    const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
     const { subject, what } = wording(t, { account: user.username, time: new Date(clock()).toUTCString() });
     const notMe = t('notice.not_me', { link });
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];

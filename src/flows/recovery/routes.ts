@@ -366,7 +366,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   router.get('/lockdown/:token', async (ctx) => {
     const valid = Boolean(await deps.lockdowns.peek(ctx.params.token!));
-    await page(ctx, 'lockdown', { valid, done: false, csrf: issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions), action: ctx.path }, valid ? 200 : 410);
+    // The confirmation is answered in the language the link asked for (a notice's), as this page was.
+    const language = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
+    const action = language ? `${ctx.path}?ui_locales=${language}` : ctx.path;
+    await page(ctx, 'lockdown', { valid, done: false, csrf: issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions), action }, valid ? 200 : 410);
   });
 
   router.post('/lockdown/:token', async (ctx) => {
