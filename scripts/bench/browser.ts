@@ -59,6 +59,11 @@ export class Browser {
     };
   }
 
+  /** The Cookie header this browser would send to `url`. */
+  cookieHeader(url: string): Promise<string> {
+    return this.#jar.getCookieString(url);
+  }
+
   /** Reports a request's time under "<n>. METHOD /path", n counting the flow's requests (login and consent pages share a path). */
   record(method: string, url: string, ms: number): void {
     this.#requests += 1;
