@@ -14,7 +14,7 @@ const list = defineCommand({
   options: {
     account: { type: 'string', value: '<id-or-login>', help: 'Only this account (id, username or email)' },
     'support-code': { type: 'string', value: '<code>', help: 'Only the events with this support code: a whole recovery flow, or the one request outside a flow' },
-    type: { type: 'string', value: '<type>', help: 'Only this type, e.g. password.reset, code.refused, account.locked' },
+    type: { type: 'string', value: '<type>', help: 'Only this type, e.g. password.reset, code.refused, account.locked, client.secret_rotated, policy.changed' },
     limit: { type: 'string', value: '<n>', help: 'How many to show, at most 1000 (default 50)' },
   },
   async run({ values, out, session }) {
@@ -32,8 +32,8 @@ const list = defineCommand({
     });
     out.result(events, () =>
       table(
-        ['TIME', 'TYPE', 'ACCOUNT', 'REASON', 'METHOD', 'IP', 'SUPPORT CODE'],
-        events.map((e) => [e.at.toISOString(), e.type, e.accountId ?? '-', e.reason ?? '', e.method ?? '', e.ip ?? '', e.supportCode ?? '']),
+        ['TIME', 'TYPE', 'ACCOUNT', 'TARGET', 'REASON', 'METHOD', 'IP', 'SUPPORT CODE', 'BY'],
+        events.map((e) => [e.at.toISOString(), e.type, e.accountId ?? '-', e.target ?? '', e.reason ?? '', e.method ?? '', e.ip ?? '', e.supportCode ?? '', e.actor ?? '']),
         '(no events)',
       ),
     );

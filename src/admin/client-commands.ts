@@ -4,6 +4,7 @@ import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type Cl
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
 import type { AdminSession } from './session.ts';
+import { recordAdminChange } from './admin-audit.ts';
 
 const settings = {
   name: { type: 'string', value: '<name>', help: 'Name shown to users on the sign-in and consent pages' },
@@ -108,6 +109,7 @@ const create = defineCommand({
     const { values, out } = context;
     const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
     const client = await (await registry(context.session)).create(input);
+    await recordAdminChange(context.session, { type: 'client.created', target: client.client_id });
     warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
     else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
@@ -153,6 +155,8 @@ const update = defineCommand({
     const clients = await registry(context.session);
     const before = await clients.show(context.arg);
     const client = await clients.update(context.arg, changes);
+    // Which settings, not their values: enough to find the change, and nothing of a secret.
+    await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: Object.keys(changes).join(',') });
     warnIfPublicFirstParty(context.out, client);
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
     if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
@@ -167,6 +171,7 @@ const remove = defineCommand({
   options: {},
   async run(context) {
     await (await registry(context.session)).remove(context.arg);
+    await recordAdminChange(context.session, { type: 'client.deleted', target: context.arg });
     context.out.result({ deleted: context.arg }, () => [`Client ${context.arg} deleted.`]);
   },
 });
@@ -178,6 +183,7 @@ const rotateSecret = defineCommand({
   options: {},
   async run(context) {
     const client = await (await registry(context.session)).rotateSecret(context.arg);
+    await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
     printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
   },
 });

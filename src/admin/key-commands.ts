@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts';
 import { defineCommand, type Area } from './command.ts';
+import { recordAdminChange } from './admin-audit.ts';
 import { isoDate, table, type Output } from './output.ts';
 
 /** Instances not yet restarted keep signing with a retired key; this is how long they have to restart. */
@@ -49,6 +50,7 @@ const rotate = defineCommand({
       out.note('note: an earlier rotation was interrupted after its switch, or a next key was revoked. Run `keys rotate` again to rotate.');
       return;
     }
+    await recordAdminChange(session, { type: 'keys.rotated', target: result.keys.filter((k) => k.status === 'active').map((k) => k.kid).join(',') });
     printKeys(out, result.keys, `Signing keys rotated: generation ${result.generation} is active.`, result.keys);
     const retired = result.keys.some((k) => k.status === 'retired');
     out.note(
@@ -71,6 +73,7 @@ const revoke = defineCommand({
   async run({ arg, out, session }) {
     const result = await createKeyStore(await session.connection()).revoke(arg, retentionSeconds(session.config()));
     if (!result) throw new NotFoundError('key_not_found', `no signing key with kid '${arg}' (see \`npm run admin -- keys list\`)`);
+    if (!result.alreadyRevoked) await recordAdminChange(session, { type: 'keys.revoked', target: arg });
     const headline = result.alreadyRevoked ? `Key ${arg} was already revoked.` : `Key ${arg} revoked: it is no longer published.`;
     printKeys(out, result.keys, headline, result);
     if (result.rotated) {
@@ -107,6 +110,7 @@ const rotateCookie = defineCommand({
       );
     }
     const keys = await createKeyStore(await session.connection()).rotateCookieKeys();
+    await recordAdminChange(session, { type: 'keys.cookie_rotated' });
     // The keys are secrets: only how many there are is printed.
     out.result({ kept: keys.length }, () => [`Cookie keys rotated: ${keys.length} kept, the new one first.`]);
     out.note(

@@ -4,6 +4,7 @@
 import { DEFAULT_POLICY } from '../policy/policy.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
+import { recordAdminChange } from './admin-audit.ts';
 
 /** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */
 function parseAssignment(text: string): [string[], unknown] {
@@ -50,9 +51,11 @@ const set = defineCommand({
   async run({ arg, rest, out, session }) {
     const store = createPolicyStore(await session.connection());
     const overrides = structuredClone(await store.overrides());
+    const settings: string[] = [];
     for (const assignment of [arg, ...rest]) {
       const [path, value] = parseAssignment(assignment);
       assign(overrides, path, value);
+      settings.push(path.join('.'));
     }
     let policy;
     try {
@@ -60,6 +63,7 @@ const set = defineCommand({
     } catch (error) {
       throw new UsageError(`policy refused, nothing changed: ${(error as Error).message}`);
     }
+    await recordAdminChange(session, { type: 'policy.changed', target: settings.join(',') });
     out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
     out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);
   },

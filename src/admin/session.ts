@@ -5,6 +5,7 @@ import type { Connection } from 'mongoose';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { connectDatabase } from '../db/connection.ts';
 import { DEFAULT_DATABASE, redactUri, withDefaultDatabase } from '../db/uri.ts';
+import { adminActor } from './admin-audit.ts';
 
 /** The CLI cannot reach what it administers (no MONGODB_URI, database unreachable). */
 export class AdminSetupError extends Error {
@@ -16,6 +17,8 @@ export interface AdminSession {
   connection(): Promise<Connection>;
   /** The server's configuration from the environment (argon2 cost, token lifetimes), read on first use. */
   config(): Config;
+  /** Who runs these commands, for the audit log (admin-audit.ts). */
+  actor(): string;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export function openSession(env: NodeJS.ProcessEnv): AdminSession {
   return {
     connection: () => (connecting ??= connect(env.MONGODB_URI?.trim())),
     config: () => (config ??= loadConfig(env)),
+    actor: () => adminActor(env),
     async close() {
       const connection = await connecting?.catch(() => undefined);
       await connection?.close();

@@ -4,7 +4,8 @@
 import type { Accounts } from '../accounts/users.ts';
 import type { Role, User, UserStatus } from '../accounts/user-model.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { createAuditLog, type AuditType } from '../audit/audit.ts';
+import type { AuditType } from '../audit/audit.ts';
+import { recordAdminChange } from './admin-audit.ts';
 import type { AdminSession } from './session.ts';
 import { createOutbox } from '../delivery/outbox.ts';
 import { securityNotices } from '../flows/recovery/index.ts';
@@ -58,9 +59,9 @@ export function rolesFor(choice: RoleChoice): Role[] {
   return choice === 'none' ? [] : [choice];
 }
 
-/** Records an administrator's change to an account in the audit log (reason `admin`); `detail` goes in `method`. */
+/** Records an administrator's change to an account in the audit log (admin-audit.ts); `detail` goes in `method`. */
 export async function auditAdminChange(session: AdminSession, type: AuditType, user: Pick<User, '_id'>, detail?: string): Promise<void> {
-  await createAuditLog(await session.connection()).record({ type, accountId: user._id, reason: 'admin', ...(detail && { method: detail }) });
+  await recordAdminChange(session, { type, accountId: user._id, ...(detail && { method: detail }) });
 }
 
 /**

@@ -1,7 +1,8 @@
 // The audit log: one collection of security events (every recovery step, send, failure, block, reset, unlock,
-// lockout and "This wasn't me", and every change an administrator makes to an account), each with the account,
-// the client's address and browser, the support code and a stable reason code. Nothing secret goes in: no codes,
-// passwords, tokens or full phone numbers.
+// lockout and "This wasn't me", and every change an administrator makes: to an account, a client, the policy or
+// the keys), each with the account, the client's address and browser, the support code and a stable reason code,
+// and for an administrator's change who made it and to what. Nothing secret goes in: no codes, passwords, tokens,
+// client secrets, keys or full phone numbers.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 
@@ -27,7 +28,15 @@ export type AuditType =
   | 'account.roles_changed'
   | 'security_info.changed'
   | 'signin.failed'
-  | 'delivery.failed';
+  | 'delivery.failed'
+  | 'client.created'
+  | 'client.updated'
+  | 'client.secret_rotated'
+  | 'client.deleted'
+  | 'policy.changed'
+  | 'keys.rotated'
+  | 'keys.revoked'
+  | 'keys.cookie_rotated';
 
 export interface AuditEvent {
   type: AuditType;
@@ -41,6 +50,10 @@ export interface AuditEvent {
   reason?: string;
   flowId?: string;
   method?: string;
+  /** An administrator's change: who ran the command, as the machine it ran on tells (admin/admin-audit.ts). */
+  actor?: string;
+  /** An administrator's change to something other than an account: the client id, the key id, the policy settings. */
+  target?: string;
 }
 
 export interface StoredAuditEvent extends AuditEvent {

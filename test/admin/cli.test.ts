@@ -12,6 +12,7 @@ import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { UserView } from '../../src/admin/user-admin.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
 import { outbox, waitFor } from '../helpers/recovery.ts';
+import { hostname, userInfo } from 'node:os';
 
 
 let server: TestServer;
@@ -32,6 +33,16 @@ async function adminJson<T>(args: string[], options?: AdminRunOptions): Promise<
   const run = await admin([...args, '--json'], options);
   if (run.code !== 0) throw new Error(`admin ${args.join(' ')} exited with ${run.code}:\n${run.stderr}`);
   return JSON.parse(run.stdout) as T;
+}
+
+/** An audit event as `audit list --json` prints it. */
+interface AuditRow {
+  type: string;
+  reason?: string;
+  method?: string;
+  actor?: string;
+  target?: string;
+  accountId?: string;
 }
 
 function createUserWithCli(username: string): Promise<UserView> {
@@ -463,6 +474,11 @@ describe('keys', () => {
     expect(justBefore.keys).toHaveLength(6);
     const afterwards = await createKeyStore(server.connection, () => new Date(retiredUntil + 1000)).loadJwks();
     expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(after.filter((k) => k.status !== 'retired').map((k) => k.kid).sort());
+
+    // In the audit log: which keys now sign, and who rotated them.
+    const [event] = await adminJson<AuditRow[]>(['audit', 'list', '--type', 'keys.rotated', '--limit', '1']);
+    expect(event).toMatchObject({ reason: 'admin', actor: expect.any(String) });
+    expect(event!.target!.split(',').sort()).toEqual([kidOf(after, 'ES256', 'active'), kidOf(after, 'RS256', 'active')].sort());
   });
   it('rotate interrupted after each of its writes, then run again: exactly one active pair, published by the running server', async () => {
     const recorded: string[] = [];
@@ -575,5 +591,44 @@ describe('keys', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('change COOKIE_KEYS instead');
     expect(await stored()).toEqual(thrice);
+  });
+});
+
+describe("the audit log of administrators' changes", () => {
+  it('records who created, changed, rotated the secret of and deleted a client, and changed the policy, and what, never a secret', async () => {
+    const asAlice = { env: { LATCHKEY_ADMIN: 'alice (ops)' } };
+    const created = await adminJson<ClientMetadata>(['clients', 'create', '--name', 'Audited', '--redirect-uri', 'http://localhost/cb'], asAlice);
+    expect((await admin(['clients', 'update', created.client_id, '--name', 'Audited again', '--first-party'], asAlice)).code).toBe(0);
+    const rotated = await adminJson<ClientMetadata>(['clients', 'rotate-secret', created.client_id], asAlice);
+    expect((await admin(['clients', 'delete', created.client_id], asAlice)).code).toBe(0);
+    try {
+      expect((await admin(['policy', 'set', 'lockout.threshold=7', 'codes.maxTries=4'], asAlice)).code).toBe(0);
+    } finally {
+      expect((await admin(['policy', 'set', 'lockout.threshold=null', 'codes.maxTries=null'], asAlice)).code).toBe(0);
+    }
+
+    const events = await adminJson<AuditRow[]>(['audit', 'list', '--limit', '1000']);
+    const forClient = events.filter((e) => e.target === created.client_id).reverse();
+    expect(forClient.map((e) => e.type)).toEqual(['client.created', 'client.updated', 'client.secret_rotated', 'client.deleted']);
+    expect(forClient.every((e) => e.reason === 'admin' && e.actor === 'alice (ops)')).toBe(true);
+    // Which settings an update changed, not their values.
+    expect(forClient[1]!.method!.split(',').sort()).toEqual(['client_name', 'first_party']);
+    const policyChanges = events.filter((e) => e.type === 'policy.changed').slice(0, 2).reverse();
+    expect(policyChanges.map((e) => e.target)).toEqual(['lockout.threshold,codes.maxTries', 'lockout.threshold,codes.maxTries']);
+    expect(policyChanges.every((e) => e.actor === 'alice (ops)')).toBe(true);
+
+    const stored = JSON.stringify(await server.connection.db!.collection('audit_events').find({}).toArray());
+    for (const secret of [created.client_secret!, rotated.client_secret!]) expect(stored).not.toContain(secret);
+    // The table shows them too.
+    const listed = (await admin(['audit', 'list', '--type', 'client.deleted', '--limit', '1'])).stdout;
+    expect(listed).toContain(created.client_id);
+    expect(listed).toContain('alice (ops)');
+  });
+
+  it('names the operating-system account and host when LATCHKEY_ADMIN is not set, for accounts too', async () => {
+    await createUserWithCli('audit-lena');
+    expect((await admin(['users', 'disable', 'audit-lena'], { env: { LATCHKEY_ADMIN: undefined } })).code).toBe(0);
+    const [event] = await adminJson<AuditRow[]>(['audit', 'list', '--account', 'audit-lena', '--type', 'account.disabled']);
+    expect(event).toMatchObject({ reason: 'admin', actor: `${userInfo().username}@${hostname()}` });
   });
 });

@@ -37,7 +37,7 @@ const core = {
   'home.intro': 'This server signs people in to the applications that use it (an OpenID Connect provider). Open one of those applications to sign in.',
   'home.issuer': 'Issuer: {issuer}',
   'home.discovery': 'Discovery document',
-  'home.demo': 'Try the demo application',
+  'home.demo': 'Try the demo application (it runs with npm run demo)',
   'home.recover': "Can't access your account?",
 
   'consent.title': 'Allow {client} to access your account?',

@@ -40,7 +40,7 @@ export const fr: Catalogue = {
   'home.intro': 'Ce serveur connecte les personnes aux applications qui l’utilisent (un fournisseur OpenID Connect). Ouvrez l’une de ces applications pour vous connecter.',
   'home.issuer': 'Émetteur : {issuer}',
   'home.discovery': 'Document de découverte',
-  'home.demo': 'Essayer l’application de démonstration',
+  'home.demo': 'Essayer l’application de démonstration (lancée par npm run demo)',
   'home.recover': 'Vous ne pouvez pas accéder à votre compte ?',
 
   'consent.title': 'Autoriser {client} à accéder à votre compte ?',
