@@ -9,6 +9,8 @@ import { accounts } from './accounts-session.ts';
 import { methodLines, methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
+import { restartProofRuns } from '../security/proof-ceiling.ts';
+import { accountKeyOf } from '../flows/recovery/subject.ts';
 
 
 function describe(user: User): string[] {
@@ -184,7 +186,8 @@ const setPassword = defineCommand({
 const unlock = defineCommand({
   name: 'unlock',
   summary:
-    "Ends a user's sign-in lockout (forgets every failed sign-in, for every browser) and a \"This wasn't me\" lockdown.\n" +
+    "Ends a user's sign-in lockout (forgets every failed sign-in, for every browser) and a \"This wasn't me\" lockdown,\n" +
+    'and turns back on the recovery methods turned off after 100 wrong proofs in a row (their counts start afresh).\n' +
     'The password stays: after a lockdown (the password may be known to someone else), set-password is what to use.',
   arg: 'id-or-login',
   options: {},
@@ -193,6 +196,7 @@ const unlock = defineCommand({
     const user = await findUser(users, arg);
     const before = await users.lockoutState(user._id);
     await users.clearLockout(user._id);
+    await restartProofRuns(await session.connection(), accountKeyOf(user._id));
     if (user.lockedDownAt) await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
     await auditAdminChange(session, 'account.unlocked', user);
     const view = {
@@ -213,6 +217,7 @@ const unlock = defineCommand({
       ...(user.lockedDownAt
         ? [`The "This wasn't me" lockdown since ${isoDate(user.lockedDownAt)} is over; the password is unchanged (set-password gives a new one).`]
         : []),
+      'Wrong recovery proofs are counted afresh: a method turned off after 100 in a row works again.',
     ]);
   },
 });

@@ -14,6 +14,7 @@ export type AuditType =
   | 'recovery.blocked'
   | 'recovery.failed'
   | 'recovery.cancelled'
+  | 'recovery.method_disabled'
   | 'code.sent'
   | 'code.refused'
   | 'code.failed'

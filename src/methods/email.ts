@@ -8,6 +8,7 @@ export const emailMethod: VerificationMethod = {
   kind: 'code',
   strong: false,
   isRegistered: (user) => Boolean(user.securityInfo?.alternateEmail),
+  authenticator: (user) => user.securityInfo.alternateEmail ?? '',
   hint: (user) => maskEmail(user.securityInfo.alternateEmail!),
   decoyHint: decoyEmailHint,
   delivery: {

@@ -42,6 +42,11 @@ export interface VerificationMethod {
   readonly strong: boolean;
   isRegistered(user: User): boolean;
   /**
+   * What the user registered for this method (the address, the number, the sealed seed): the authenticator whose
+   * wrong proofs in a row are counted together (security/proof-ceiling.ts), so that a new one starts afresh.
+   */
+  authenticator(user: User): string;
+  /**
    * Whether the policy lets this method reach what the user registered (a text message: the number's country is
    * allowed). A method that cannot reach it is not offered, as if not registered; absent means always.
    */

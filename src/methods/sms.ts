@@ -39,6 +39,7 @@ export const smsMethod: VerificationMethod = {
   kind: 'code',
   strong: true,
   isRegistered: (user) => Boolean(user.securityInfo?.mobilePhone),
+  authenticator: (user) => user.securityInfo.mobilePhone ?? '',
   hint: (user) => maskPhone(user.securityInfo.mobilePhone!),
   decoyHint: decoyPhoneHint,
   reachable: (user, policy) => countryAllowed(user.securityInfo.mobilePhone!, policy),

@@ -23,6 +23,8 @@ export function createTotpMethod({ connection, box, clock = Date.now }: { connec
     kind: 'code',
     strong: true,
     isRegistered: (user) => Boolean(user.securityInfo?.authenticator?.totpSecret),
+    // Sealed with a fresh nonce each time: a seed enrolled again, even the same one, is a new authenticator.
+    authenticator: (user) => user.securityInfo.authenticator?.totpSecret ?? '',
     // Nothing about an app can be masked usefully; the page names the method only.
     hint: () => '',
     decoyHint: () => '',

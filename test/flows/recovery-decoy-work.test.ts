@@ -3,44 +3,28 @@
 // recorded for both, from "Who are you?" to a wrong code, the send included (a decoy's message is stored too,
 // as a decoy the sender never sends).
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Browser, type Page } from '../helpers/browser.ts';
+import { Browser } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { isBackgroundWork } from '../helpers/commands.ts';
+import { isBackgroundWork, stepRecorder } from '../helpers/commands.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, outbox, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
 import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
 import { LIMITS } from '../../src/security/limits.ts';
 
 let server: TestServer;
-let recorded: string[] | undefined;
+// The sender's passes over the outbox are background work; a message stored by the request is not. The limits'
+// commands are left out: how many each takes depends on how full the budgets shared by every identifier already are
+// (this address's, the installation's), the same for any identifier at one moment.
+const { onCommand, commandsOf } = stepRecorder(({ commandName, collection, command }) => {
+  const stored = commandName === 'insert' && collection === OUTBOX_COLLECTION;
+  return collection !== LIMITS && (stored || !isBackgroundWork(commandName, collection, command));
+});
 
 beforeAll(async () => {
-  server = await startTestServer(
-    { CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER },
-    {
-      onCommand({ commandName, collection, command }) {
-        // The sender's passes over the outbox are background work; a message stored by the request is not. The
-        // limits' commands are left out: how many each takes depends on how full the budgets shared by every
-        // identifier already are (this address's, the installation's), the same for any identifier at one moment.
-        const stored = commandName === 'insert' && collection === OUTBOX_COLLECTION;
-        if (recorded && collection !== LIMITS && (stored || !isBackgroundWork(commandName, collection, command))) recorded.push(`${commandName} ${collection}`);
-      },
-    },
-  );
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER }, { onCommand });
   await server.latchkey.policy.save({ methodsEnabled: ['email'] });
 });
 afterAll(() => server.close());
-
-/** The step's commands, sorted (commands that run side by side may arrive in either order). */
-async function commandsOf(step: () => Promise<Page>): Promise<{ page: Page; commands: string[] }> {
-  recorded = [];
-  try {
-    const page = await step();
-    return { page, commands: recorded.sort() };
-  } finally {
-    recorded = undefined;
-  }
-}
 
 it('costs the same database commands for an unknown identifier as for an account, step by step', async () => {
   const user = await createUser(server);

@@ -1,5 +1,6 @@
 // Database commands as a test records them (startTestServer's onCommand): what each filters on, and which belong to
 // an instance's own background work rather than to the request under test.
+import type { ConnectOptions } from '../../src/db/connection.ts';
 
 /** The filters a command applies, by command shape (find, update, delete, findAndModify, count, aggregate…). */
 export function filtersOf(name: string, command: Record<string, unknown>): unknown[] {
@@ -29,4 +30,29 @@ export function filtersOf(name: string, command: Record<string, unknown>): unkno
 export function isBackgroundWork(name: string, collection: string | undefined, command: Record<string, unknown>): boolean {
   if (collection === 'cache_epochs' || collection === 'outbox' || collection === 'outbox_claims' || collection === 'dev_outbox') return true;
   return name === 'delete' && filtersOf(name, command).every((f) => typeof f === 'object' && f !== null && Object.keys(f).join() === 'expiresAt');
+}
+
+type CommandEvent = Parameters<NonNullable<ConnectOptions['onCommand']>>[0];
+
+/**
+ * The database work of one step at a time: give `onCommand` to startTestServer, then `commandsOf(step)` answers
+ * with the step's result and its commands as `<name> <collection>`, sorted (commands that run side by side may
+ * arrive in either order). `counts`: which commands are the step's (by default all but background work).
+ */
+export function stepRecorder(counts: (event: CommandEvent) => boolean = (e) => !isBackgroundWork(e.commandName, e.collection, e.command)) {
+  let recorded: string[] | undefined;
+  return {
+    onCommand(event: CommandEvent) {
+      if (recorded && counts(event)) recorded.push(`${event.commandName} ${event.collection}`);
+    },
+    async commandsOf<T>(step: () => Promise<T>): Promise<{ page: T; commands: string[] }> {
+      recorded = [];
+      try {
+        const page = await step();
+        return { page, commands: recorded.sort() };
+      } finally {
+        recorded = undefined;
+      }
+    },
+  };
 }

@@ -9,6 +9,7 @@ import type { VerificationMethod } from '../../methods/method.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import { createChallenges } from '../../security/challenges.ts';
 import { createLimits } from '../../security/limits.ts';
+import { createProofCeiling } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { brandEmails } from '../../delivery/branded-email.ts';
 import type { Brand } from '../../http/brand.ts';
@@ -69,6 +70,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     flows: createFlowStore(connection, clock),
     challenges: createChallenges(connection, derive('code-hash'), clock),
     limits,
+    ceiling: createProofCeiling(connection, derive('proof-ceiling'), clock),
     captcha,
     enqueue,
     notifier,

@@ -3,11 +3,14 @@
 // wasn't me" link (flows/recovery/lockdown.ts).
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
+import type { MethodId } from '../../policy/policy.ts';
+import type { MessageId } from '../../http/messages/en.ts';
 import { DEFAULT_LOCALE, translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
 import { LOCKDOWN_PATH_PREFIX, type Lockdowns } from './lockdown.ts';
 import { escapeHtml } from '../../delivery/branded-email.ts';
 import { maskEmail, maskPhone } from '../../methods/mask.ts';
+import { MAX_CONSECUTIVE_PROOF_FAILURES } from '../../security/proof-ceiling.ts';
 
 export type NoticeKind = 'reset' | 'unlock' | 'lockout';
 
@@ -28,7 +31,15 @@ export interface Notifier {
    * new values in full: masked hints.
    */
   notifyMethodsChanged(before: User, changes: MethodChange[], locale: string): Promise<number>;
+  /**
+   * Tells the owner that a method no longer counts as a recovery proof after too many wrong ones in a row
+   * (security/proof-ceiling.ts). `textAllowed` as for `notify`: anyone can cause it.
+   */
+  notifyMethodDisabled(user: User, method: MethodId, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
 }
+
+/** A recovery method as the notices name it. */
+const METHOD_NAMES: Record<MethodId, MessageId> = { email: 'notice.method_alternate_email', sms: 'notice.method_mobile_phone', totp: 'notice.method_authenticator' };
 
 interface NotifierDeps {
   enqueue(message: OutgoingMessage): Promise<unknown>;
@@ -82,6 +93,14 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
         subject: t('notice.methods_subject'),
         what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
       }));
+    },
+
+    notifyMethodDisabled(user, method, locale, textAllowed) {
+      const wording: Wording = (t, values) => ({
+        subject: t('notice.method_disabled_subject'),
+        what: t('notice.method_disabled_body', { ...values, method: t(METHOD_NAMES[method]), count: MAX_CONSECUTIVE_PROOF_FAILURES }),
+      });
+      return send(user, locale, wording, textAllowed);
     },
   };
 }

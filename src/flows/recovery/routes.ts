@@ -26,12 +26,14 @@ import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
+import type { ProofCeiling, ProofRuns, ProofTry } from '../../security/proof-ceiling.ts';
+import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import type { Lockdowns } from './lockdown.ts';
 import type { Notifier } from './notices.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
 import type { Transition } from './states.ts';
-import { accountKey, offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
+import { accountKey, accountKeyOf, offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
 
 /** What the flow needs of the accounts: the domain's operations, nothing about how they are stored. */
 export interface RecoveryAccounts {
@@ -65,6 +67,8 @@ export interface RecoveryDeps {
   flows: FlowStore;
   challenges: Challenges;
   limits: Limits;
+  /** Wrong proofs in a row per authenticator (NIST's ceiling of 100), and what starts them afresh. */
+  ceiling: ProofCeiling;
   captcha: CaptchaService;
   /** `sendBefore`: a message that could not go out by then is not sent at all (a code that has expired). */
   enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string; sendBefore?: Date; decoy?: boolean }): Promise<unknown>;
@@ -97,7 +101,7 @@ const passwordForm = z.object({ csrf: z.string(), password: z.string().max(4096)
 const csrfOnly = z.object({ csrf: z.string() });
 
 export function recoveryRoutes(deps: RecoveryDeps): Router {
-  const { config, accounts, policy, methods, flows, challenges, limits, captcha, audit } = deps;
+  const { config, accounts, policy, methods, flows, challenges, limits, ceiling, captcha, audit } = deps;
   const router = new Router({ prefix: '/recover' });
   const csrfOptions = { secure: config.cookieSecure };
   const cookieName = config.cookieSecure ? '__Host-latchkey.recovery' : 'latchkey.recovery';
@@ -212,6 +216,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // Never fewer proofs than when the flow started (a policy lowered meanwhile changes nothing here); more when the
     // account needs more now: locked down by "This wasn't me", or made an admin, after this flow began.
     return { ...subject, required: Math.max(flow.required, subject.required) as 1 | 2 };
+  }
+
+  /**
+   * The subject, and its runs of wrong proofs read beside its account (one round trip for both): the steps that
+   * take a proof. The runs are keyed as the flow names the subject, which is known before the account is read.
+   */
+  function subjectWithRuns(flow: FlowDoc, current: RecoveryPolicy): Promise<[Subject, ProofRuns]> {
+    const key = accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
+    return Promise.all([subjectOf(flow, current), ceiling.read(key)]);
   }
 
   /**
@@ -442,14 +455,46 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   }
 
   /**
-   * Takes one try from the subject's daily budget of proofs (a code, or a phone number typed in full), before
-   * anything is compared: parallel guesses in any number of flows share one budget. When it is spent, answers so.
+   * Takes one try for a proof (a code, or a phone number typed in full) before anything is compared: from the
+   * subject's daily budget, which parallel guesses in any number of flows share, then from the run of wrong proofs in
+   * a row that the authenticator may have (security/proof-ceiling.ts). When either is spent, answers so (undefined).
+   * A method already disabled spends nothing: it could not be compared anyway.
    */
-  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, current: RecoveryPolicy, method: VerificationMethod): Promise<boolean> {
-    if (await limits.allowProofAttempt(accountKey(subject), current)) return true;
-    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
-    await message(ctx, 'recover.blocked', 429, flow);
-    return false;
+  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
+    const authenticator = subject.user ? method.authenticator(subject.user) : '';
+    const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
+    if (!ceiling.disabled(runs, method.id, authenticator)) {
+      if (!(await limits.allowProofAttempt(accountKey(subject), current))) {
+        await record(ctx, { type: 'recovery.blocked', ...base, reason: 'limit_proofs' });
+        await message(ctx, 'recover.blocked', 429, flow);
+        return undefined;
+      }
+      const proof = await ceiling.attempt(runs, method.id, authenticator);
+      if (proof.allowed) return proof;
+    }
+    await record(ctx, { type: 'recovery.blocked', ...base, reason: 'method_disabled' });
+    await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+    return undefined;
+  }
+
+  /**
+   * A proof taken by `allowProof` failed: true when it was the failure that reached the ceiling, which is recorded
+   * (a decoy's too, the same write) and told to the owner off the answer's path, so that this answer takes no longer
+   * than a decoy's. Once per run: no one but the owner or an administrator starts a new one.
+   */
+  async function proofFailed(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, proof: ProofTry, current: RecoveryPolicy): Promise<boolean> {
+    if (!(await proof.failed())) return false;
+    await record(ctx, { type: 'recovery.method_disabled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'consecutive_limit' });
+    const owner = subject.user;
+    if (owner && current.notify.onLockout) {
+      // Like a lockout's notice, anyone can cause it: the default language (not the flow's, which is whoever typed
+      // the codes), and texts only within the installation's budget for such notices.
+      const textAllowed = async () => limits.allowNoticeText(await policy.current());
+      deps.notifier.notifyMethodDisabled(owner, method.id, DEFAULT_LOCALE, textAllowed).catch((error: unknown) => {
+        (ctx as AppContext).state.log.error({ err: error, accountId: owner._id }, 'method disabled notice failed');
+      });
+    }
+    return true;
   }
 
   async function send(ctx: Context, resend: boolean) {
@@ -460,18 +505,22 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const method = pending && methodById.get(pending.method);
     if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
-    const subject = await subjectOf(flow, current);
+    const typingNumber = Boolean(method.matchDestination) && !pending.destinationConfirmed;
+    const [subject, runs] = typingNumber ? await subjectWithRuns(flow, current) : [await subjectOf(flow, current)];
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
-    if (method.matchDestination && !pending.destinationConfirmed) {
+    if (typingNumber && runs) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
-      // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
-      // What can be judged without the account (no number at all, a refused country) spends nothing.
+      // compared, from the same budgets as codes (a guess at the phone, the authenticator), or the number could be
+      // guessed digit by digit, flow after flow. What can be judged without the account (no number at all, a
+      // refused country) spends nothing. A match proves nothing yet: only the code sent next starts the run afresh.
       const typed = form.phone ?? '';
       const early = method.judgeTyped?.(typed, current);
-      if (!early && !(await allowProof(ctx, flow, subject, current, method))) return;
-      const check = early ?? method.matchDestination(subject.user, typed, current);
+      const proof = early ? undefined : await allowProof(ctx, flow, subject, runs, current, method);
+      if (!early && !proof) return;
+      const check = early ?? method.matchDestination!(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
+        if (proof && (await proofFailed(ctx, flow, subject, method, proof, current))) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
         return showFlow(ctx, flow, { error, phone: typed });
       }
@@ -496,7 +545,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const method = pending && methodById.get(pending.method);
     if (!pending || !method || (method.delivery && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
-    const subject = await subjectOf(flow, current);
+    const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
     // Spaces are the reader's (codes are read out in groups); anything but the code's digits cannot be the code, so
@@ -507,7 +556,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
       return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
     }
-    if (!(await allowProof(ctx, flow, subject, current, method))) return;
+    const proof = await allowProof(ctx, flow, subject, runs, current, method);
+    if (!proof) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
     if (method.delivery) {
       const challengeId = pending.challengeId!;
@@ -523,10 +573,16 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
+      // The failure that reached the ceiling says so at once: another code could not be compared.
+      if (await proofFailed(ctx, flow, subject, method, proof, current)) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
       return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
     }
     const verified = [...flow.verified, method.id];
-    const next = await advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, pending: undefined });
+    // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
+    const [next] = await Promise.all([
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, pending: undefined }),
+      proof.accepted(),
+    ]);
     if (!next) return;
     await record(ctx, { type: 'code.verified', ...base });
     seeFlow(ctx, next);
@@ -549,6 +605,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await accounts.revokeAccess(user._id);
       await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
       if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
+      // Recovered: a method turned off by wrong proofs in a row works again (last: the revocation matters more).
+      await ceiling.restart(accountKeyOf(user._id));
     });
     if (next) seeFlow(ctx, next);
   });
@@ -564,6 +622,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await accounts.unlock(user, flow.verified.length);
       await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
       if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
+      await ceiling.restart(accountKeyOf(user._id)); // as after a reset
     });
     if (next) seeFlow(ctx, next);
   });

@@ -18,9 +18,12 @@ export interface Subject {
 }
 
 /** The account key that per-account limits use: the account for a real subject, its identifier hash for a decoy. */
-export function accountKey(subject: Pick<Subject, 'user' | 'key'>): string {
-  return subject.user ? `account:${subject.user._id}` : `decoy:${subject.key.toString('hex')}`;
+export function accountKey(subject: { user?: Pick<User, '_id'> | undefined; key: Buffer }): string {
+  return subject.user ? accountKeyOf(subject.user._id) : `decoy:${subject.key.toString('hex')}`;
 }
+
+/** A real account's key, by its id alone (the admin CLI's `users unlock` names an account so). */
+export const accountKeyOf = (accountId: string) => `account:${accountId}`;
 
 function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id));

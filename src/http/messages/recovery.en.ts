@@ -93,6 +93,8 @@ export const recoveryEn = {
   'recover.blocked':
     'For your security, account recovery is blocked for now after too many attempts. Try again tomorrow, or contact your administrator.',
   'recover.too_many': 'Too many attempts from your network. Wait a while and try again.',
+  'recover.method_disabled':
+    'This method can no longer be used to recover your account, after too many wrong attempts in a row. Choose another method, or contact your administrator to turn it back on.',
   'recover.cancelled': 'Account recovery was cancelled. Nothing was changed.',
 
   'lockdown.title': 'Secure your account',
@@ -117,10 +119,14 @@ export const recoveryEn = {
   'notice.method_alternate_email': 'alternate email',
   'notice.method_mobile_phone': 'mobile phone',
   'notice.method_office_phone': 'office phone',
+  'notice.method_authenticator': 'authenticator app',
   'notice.method_set': '{method} set to {hint}',
   'notice.method_removed': '{method} removed',
   'notice.authenticator_registered': 'a new authenticator app registered',
   'notice.authenticator_removed': 'authenticator app removed',
+  'notice.method_disabled_subject': 'A way to verify your identity was turned off',
+  'notice.method_disabled_body':
+    'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. An administrator can turn it back on; recovering your account with your other methods does too.',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
 } as const;

@@ -94,6 +94,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.blocked':
     'Par sécurité, la récupération du compte est bloquée pour le moment après trop de tentatives. Réessayez demain ou contactez votre administrateur.',
   'recover.too_many': 'Trop de tentatives depuis votre réseau. Patientez un moment puis réessayez.',
+  'recover.method_disabled':
+    'Cette méthode ne peut plus servir à récupérer votre compte, après trop de tentatives incorrectes à la suite. Choisissez une autre méthode, ou demandez au service d’assistance de la réactiver.',
   'recover.cancelled': 'La récupération du compte a été annulée. Rien n’a été modifié.',
 
   'lockdown.title': 'Sécuriser votre compte',
@@ -118,10 +120,14 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.method_alternate_email': 'adresse e-mail secondaire',
   'notice.method_mobile_phone': 'téléphone mobile',
   'notice.method_office_phone': 'téléphone du bureau',
+  'notice.method_authenticator': 'application d’authentification',
   'notice.method_set': 'nouvelle valeur pour « {method} » : {hint}',
   'notice.method_removed': 'suppression de « {method} »',
   'notice.authenticator_registered': 'nouvelle application d’authentification enregistrée',
   'notice.authenticator_removed': 'application d’authentification supprimée',
+  'notice.method_disabled_subject': 'Une méthode de vérification a été désactivée',
+  'notice.method_disabled_body':
+    'Depuis le {time}, « {method} » ne peut plus servir à récupérer votre compte {account}, après {count} tentatives incorrectes à la suite. Le service d’assistance peut rétablir cette méthode ; une récupération de votre compte avec vos autres méthodes la rétablit aussi.',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
 };

@@ -1,0 +1,132 @@
+// The ceiling on wrong recovery proofs in a row (NIST SP 800-63B-4 §3.2.2: at most 100 consecutive failed attempts
+// with one authenticator, which is then disabled until it is rebound or the account is recovered). The daily budget
+// of proofs (limits.ts `allowProofAttempt`) renews every day; without this, a patient guesser would go on trying an
+// account's authenticator codes ten a day for as long as they like.
+//
+// - Counted per account and per authenticator: per method, and within a method per thing registered (the sealed
+//   TOTP seed, the mobile number, the alternate address; VerificationMethod `authenticator`). That is NIST's unit,
+//   and the secret being guessed: wrong authenticator codes say nothing about a texted one, and disabling one method
+//   leaves the owner the others. The TOTP seed matters most: it stays the same for months, while emailed and texted
+//   codes are fresh per send (there it is the mailbox or phone, and a complete number typed in is a guess at it).
+//   Re-enrolling (a new seed, a new number) makes a new authenticator, with a count of its own.
+// - Every try claims a slot (db/atomic.ts takeSlot) before it is compared, once the daily budget has let it through
+//   (the other order would let tries the budget refuses use up the ceiling): a run has MAX slots, so however many
+//   tries arrive in parallel, at most MAX are ever answered. The try that took the last slot and failed marks the
+//   method disabled and reports it, exactly once.
+// - A run is named by epochs kept in one document per account (`proof-epoch:<account key>`): a proof accepted moves
+//   its method's epoch; a completed recovery and an administrator's `users unlock` move the account's base epoch,
+//   which every method's run includes. Slots of an old run are never deleted and reused, only left behind.
+// - That document is read once per proof, beside the account itself (routes.ts), and it also holds the disabled
+//   marks, so a try at a disabled method is refused without spending the daily budget or anything else. A mark only
+//   saves work: without it (lost, or not written yet) the full run refuses all the same.
+// - A decoy (an unknown identifier) has the same document and slots, keyed by its identifier's hash, and does the
+//   same work; it never succeeds, so its count only grows, as a real account's does under attack.
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Connection, mongo } from 'mongoose';
+import { takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import type { MethodId } from '../policy/policy.ts';
+import { LIMITS } from './limits.ts';
+
+/** Wrong proofs in a row with one authenticator, after which it no longer counts as a recovery proof. */
+export const MAX_CONSECUTIVE_PROOF_FAILURES = 100;
+/** One window for a run's whole life: its tries count until an epoch moves. */
+const RUN_LIFE_SECONDS = 1000 * 365 * 86_400;
+// Epochs must outlive the slots keyed by them; the date only satisfies the shared document shape.
+const NEVER = new Date('9999-12-31T00:00:00Z');
+
+interface EpochDoc extends ExpiringDoc {
+  /** Moved for every method at once: a completed recovery, an administrator's unlock. */
+  base?: string;
+  /** Moved for one method: a proof of it accepted. */
+  methods?: Partial<Record<MethodId, string>>;
+  /** The run each method was disabled in; a later run (or another authenticator) ignores it. */
+  disabled?: Partial<Record<MethodId, string>>;
+}
+
+/** An account's epochs as read at the start of a request (`read`); what `disabled` and `attempt` work from. */
+export interface ProofRuns {
+  accountKey: string;
+  doc: EpochDoc | null;
+}
+
+export interface ProofTry {
+  /** False when the ceiling is reached: the proof must not be compared. */
+  allowed: boolean;
+  /** The proof was accepted: its authenticator's count starts afresh. */
+  accepted(): Promise<void>;
+  /** The proof failed; true for the one failure that reached the ceiling (the method is disabled from now on). */
+  failed(): Promise<boolean>;
+}
+
+export interface ProofCeiling {
+  /** The account's epochs and marks: one read by `_id`. */
+  read(accountKey: string): Promise<ProofRuns>;
+  /** Marked disabled in the current run: refuse before anything is spent. */
+  disabled(runs: ProofRuns, method: MethodId, authenticator: string): boolean;
+  /** Counts one try at the method before it is compared. */
+  attempt(runs: ProofRuns, method: MethodId, authenticator: string): Promise<ProofTry>;
+  /** Every method of the account afresh: `restartProofRuns`. */
+  restart(accountKey: string): Promise<void>;
+}
+
+const epochId = (accountKey: string) => `proof-epoch:${accountKey}`;
+const freshEpoch = () => randomBytes(12).toString('base64url');
+
+/** An unconditional `$set` by `_id`, creating the epoch document when missing: a racing write simply wins. */
+function setEpochFields(epochs: mongo.Collection<EpochDoc>, accountKey: string, fields: Record<string, string>): Promise<unknown> {
+  return upsertRetryingDuplicateKey(() => epochs.updateOne({ _id: epochId(accountKey) }, { $set: { ...fields, expiresAt: NEVER } }, { upsert: true }));
+}
+
+/**
+ * Every method of the account counts afresh, and a method disabled by the ceiling works again: a completed recovery,
+ * or an administrator (`users unlock`), which is why this needs nothing but the connection.
+ */
+export async function restartProofRuns(connection: Connection, accountKey: string): Promise<void> {
+  await setEpochFields(connection.db!.collection<EpochDoc>(LIMITS), accountKey, { base: freshEpoch() });
+}
+
+/** `hashKey`: a server secret, so that the slots name no address, number or seed. */
+export function createProofCeiling(connection: Connection, hashKey: string, clock: () => number = Date.now): ProofCeiling {
+  const limits = connection.db!.collection<ExpiringDoc>(LIMITS);
+  const epochs = connection.db!.collection<EpochDoc>(LIMITS);
+
+  function runOf({ accountKey, doc }: ProofRuns, method: MethodId, authenticator: string): string {
+    const who = createHmac('sha256', hashKey).update(`${accountKey}\u0000${method}\u0000${authenticator}`).digest('base64url').slice(0, 22);
+    return `${who}:${doc?.base ?? '0'}.${doc?.methods?.[method] ?? '0'}`;
+  }
+
+  return {
+    async read(accountKey) {
+      return { accountKey, doc: await epochs.findOne({ _id: epochId(accountKey) }) };
+    },
+
+    disabled(runs, method, authenticator) {
+      return runs.doc?.disabled?.[method] === runOf(runs, method, authenticator);
+    },
+
+    async attempt(runs, method, authenticator) {
+      const run = runOf(runs, method, authenticator);
+      const markDisabled = () => setEpochFields(epochs, runs.accountKey, { [`disabled.${method}`]: run });
+      const slot = await takeSlot(limits, { key: `proof-run:${run}`, limit: MAX_CONSECUTIVE_PROOF_FAILURES, windowSeconds: RUN_LIFE_SECONDS }, new Date(clock()));
+      if (!slot.allowed) {
+        // The last slot's holder marks it; should it not have (it failed, or is still comparing), this does.
+        await markDisabled();
+        return { allowed: false, accepted: async () => {}, failed: async () => false };
+      }
+      return {
+        allowed: true,
+        // A new epoch for this method: a racing accept or restart simply writes another one.
+        accepted: async () => {
+          await setEpochFields(epochs, runs.accountKey, { [`methods.${method}`]: freshEpoch() });
+        },
+        async failed() {
+          if (slot.slot !== MAX_CONSECUTIVE_PROOF_FAILURES) return false;
+          await markDisabled();
+          return true;
+        },
+      };
+    },
+
+    restart: (accountKey) => restartProofRuns(connection, accountKey),
+  };
+}
