@@ -9,10 +9,12 @@
 //     against a server that does nothing but verify the password: the ceiling of that ratio here).
 //  4. A database filled with a deployment's worth of data (fill.ts), and the sign-ins again: Latchkey's reads
 //     stay by _id, the plain adapter's lookups by payload.uid scan. The full databases are separate ones on the same
-//     server, filled before anything is measured and served by instances of their own, so that each of Latchkey's
-//     full windows runs right after its fresh twin: on two shared cores the machine's speed drifts by 10 % and more
-//     within minutes, which a fresh-then-full order would report as the data's effect. Latchkey's pair runs twice
-//     (fresh, full, fresh, full) and the ratio is of the means. The plain adapter's full windows run last.
+//     server, filled before anything is measured and served by instances of their own, so that Latchkey's full and
+//     fresh windows can alternate: on two shared cores the machine's speed drifts by 10 % and more within minutes,
+//     which a fresh-then-full order would report as the data's effect. They run fresh, full, full, fresh (the
+//     ratio is of the means), so a steady drift weighs on both alike; fresh, full, fresh, full put every full window
+//     later than its fresh twin, and a machine speeding up made the full database look faster. The plain adapter's
+//     full windows run last.
 //
 // Processes besides this one: FerretDB, Latchkey and the two yardsticks (each fresh, and Latchkey and the plain
 // adapter again on the full databases), the Koa hello-world, the argon2-only server and the load client
@@ -36,8 +38,8 @@ const root = resolve(import.meta.dirname, '../..');
 const RATE_WINDOW_MS = 5000;
 /** A window ends at its deadline plus the longest flow still in progress (load-client's flow timeout). */
 const WINDOW_SLACK_MS = 60_000;
-/** How many times Latchkey's fresh and full sign-in windows run, one after the other, per concurrency level. */
-const LATCHKEY_PAIRS = 2;
+/** Latchkey's sign-in windows per concurrency level, in this order: a steady drift of the machine's speed cancels. */
+const LATCHKEY_DATABASES = ['fresh', 'full', 'full', 'fresh'] as const;
 /** How many times each endpoint rate and its yardstick are measured, alternately (odd: the ratio is a median). */
 const RATE_ROUNDS = 5;
 
@@ -96,13 +98,12 @@ async function measure(options: BenchOptions): Promise<number> {
     scenarios.push(toScenario(label, flow, database, concurrency, result, before, after));
   };
 
-  // 1, 2 and 4: sign-ins, each of Latchkey's full windows right after its fresh twin; then the recoveries. The
+  // 1, 2 and 4: sign-ins, Latchkey's fresh and full windows alternating; then the recoveries. The
   // plain adapter's full windows come last of all: flows that time out there leave the server scanning for a
   // minute or more afterwards, which would slow whatever ran next.
   for (const concurrency of options.concurrency) {
-    for (let pair = 0; pair < LATCHKEY_PAIRS; pair += 1) {
-      await runScenario(latchkey, 'latchkey', 'sign-in', 'fresh', concurrency);
-      await runScenario(latchkeyFull, 'latchkey', 'sign-in', 'full', concurrency);
+    for (const database of LATCHKEY_DATABASES) {
+      await runScenario(database === 'fresh' ? latchkey : latchkeyFull, 'latchkey', 'sign-in', database, concurrency);
     }
     await runScenario(bare, 'bare', 'sign-in', 'fresh', concurrency);
     await runScenario(plain, 'plain', 'sign-in', 'fresh', concurrency);
