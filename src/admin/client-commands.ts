@@ -109,10 +109,11 @@ const create = defineCommand({
     const { values, out } = context;
     const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
     const client = await (await registry(context.session)).create(input);
-    await recordAdminChange(context.session, { type: 'client.created', target: client.client_id });
     warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
     else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
+    // After the secret is shown: should the log fail, the command says so, and the secret is not lost.
+    await recordAdminChange(context.session, { type: 'client.created', target: client.client_id });
   },
 });
 
@@ -155,12 +156,12 @@ const update = defineCommand({
     const clients = await registry(context.session);
     const before = await clients.show(context.arg);
     const client = await clients.update(context.arg, changes);
-    // Which settings, not their values: enough to find the change, and nothing of a secret.
-    await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: Object.keys(changes).join(',') });
     warnIfPublicFirstParty(context.out, client);
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
     if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
     else context.out.result(withoutSecret(client), () => ['Client updated.', ...describe(client)]);
+    // Which settings, not their values: enough to find the change, and nothing of a secret.
+    await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: Object.keys(changes).join(',') });
   },
 });
 
@@ -183,8 +184,8 @@ const rotateSecret = defineCommand({
   options: {},
   async run(context) {
     const client = await (await registry(context.session)).rotateSecret(context.arg);
-    await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
     printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
+    await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
   },
 });
 

@@ -46,6 +46,7 @@ const rotate = defineCommand({
     const retain = retentionSeconds(session.config());
     const result = await createKeyStore(await session.connection()).rotate(retain);
     if (!result.switched) {
+      await recordAdminChange(session, { type: 'keys.rotated', method: 'next_published', target: result.keys.filter((k) => k.status === 'next').map((k) => k.kid).join(',') });
       printKeys(out, result.keys, `No switch: the next pair was incomplete; it is now published. Generation ${result.generation} stays active.`, result.keys);
       out.note('note: an earlier rotation was interrupted after its switch, or a next key was revoked. Run `keys rotate` again to rotate.');
       return;

@@ -148,7 +148,8 @@ const setPassword = defineCommand({
   name: 'set-password',
   summary:
     "Sets a new password for a user (an administrator's reset): the old one stops working, every session, grant,\n" +
-    'access token and refresh token of the account is revoked at once, and a lockout or a "This wasn\'t me" lockdown ends.',
+    'access token and refresh token of the account is revoked at once, a lockout or a "This wasn\'t me" lockdown ends,\n' +
+    'and recovery methods turned off after 100 wrong proofs in a row work again.',
   arg: 'id-or-login',
   options: {
     'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
@@ -170,6 +171,7 @@ const setPassword = defineCommand({
     await users.resetPassword(user._id, password); // the rules, the new hash, the lockout cleared
     await users.revokeAccess(user._id);
     await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
+    await restartProofRuns(await session.connection(), accountKeyOf(user._id)); // as after a recovery
     await auditAdminChange(session, 'password.reset', user);
     const connection = await session.connection();
     // Told like any reset (a helpdesk tricked into it is what the owner's "This wasn't me" is for). The message waits

@@ -11,8 +11,8 @@
 //   Re-enrolling (a new seed, a new number) makes a new authenticator, with a count of its own.
 // - Every try claims a slot (db/atomic.ts takeSlot) before it is compared, once the daily budget has let it through
 //   (the other order would let tries the budget refuses use up the ceiling): a run has MAX slots, so however many
-//   tries arrive in parallel, at most MAX are ever answered. The try that took the last slot and failed marks the
-//   method disabled and reports it, exactly once.
+//   tries arrive in parallel, at most MAX are ever answered. Whoever first finds the run at its end (the try that
+//   took the last slot and failed, or else the first try refused) reports it, exactly once: a claim decides.
 // - A run is named by epochs kept in one document per account (`proof-epoch:<account key>`): a proof accepted moves
 //   its method's epoch; a completed recovery and an administrator's `users unlock` move the account's base epoch,
 //   which every method's run includes. Slots of an old run are never deleted and reused, only left behind.
@@ -23,7 +23,7 @@
 //   same work; it never succeeds, so its count only grows, as a real account's does under attack.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import type { MethodId } from '../policy/policy.ts';
 import { LIMITS } from './limits.ts';
 
@@ -52,10 +52,19 @@ export interface ProofRuns {
 export interface ProofTry {
   /** False when the ceiling is reached: the proof must not be compared. */
   allowed: boolean;
+  /**
+   * Refused: true for the one try, of all that find this run full, that reports the method disabled (see `failed`).
+   * Reporting is decided by a claim, so that a run whose last slot went to a try that never reported (a request
+   * that died, a right phone number, an accept whose write was lost) is still reported, and only once.
+   */
+  reports: boolean;
   /** The proof was accepted: its authenticator's count starts afresh. */
   accepted(): Promise<void>;
-  /** The proof failed; true for the one failure that reached the ceiling (the method is disabled from now on). */
-  failed(): Promise<boolean>;
+  /**
+   * The proof failed. `ended`: this failure reached the ceiling (the method is disabled from now on); `reports`: and
+   * it is the one to report it (see above; a try refused at that moment may have been first).
+   */
+  failed(): Promise<{ ended: boolean; reports: boolean }>;
 }
 
 export interface ProofCeiling {
@@ -77,12 +86,32 @@ function setEpochFields(epochs: mongo.Collection<EpochDoc>, accountKey: string, 
   return upsertRetryingDuplicateKey(() => epochs.updateOne({ _id: epochId(accountKey) }, { $set: { ...fields, expiresAt: NEVER } }, { upsert: true }));
 }
 
+/** Tries at moving an epoch before giving up (each lost only to another write of the same document at that moment). */
+const EPOCH_MOVE_TRIES = 3;
+
+/**
+ * Moves one epoch away from `from` (the value the runs were read with) and reads it back: on FerretDB an update
+ * rewrites the whole document, so a write of another field at the same moment (a disabled mark, another method's
+ * accept) can undo this one, and a restart that says "works again" must have happened. Any new value will do: a
+ * racing move writes another fresh one.
+ */
+async function moveEpoch(epochs: mongo.Collection<EpochDoc>, accountKey: string, field: 'base' | `methods.${MethodId}`, from: string | undefined): Promise<void> {
+  const valueIn = (doc: EpochDoc | null) => (field === 'base' ? doc?.base : doc?.methods?.[field.slice('methods.'.length) as MethodId]);
+  for (let attempt = 0; attempt < EPOCH_MOVE_TRIES; attempt += 1) {
+    await setEpochFields(epochs, accountKey, { [field]: freshEpoch() });
+    if (valueIn(await epochs.findOne({ _id: epochId(accountKey) })) !== from) return;
+  }
+  throw new Error(`the recovery proof epoch ${field} could not be moved`);
+}
+
 /**
  * Every method of the account counts afresh, and a method disabled by the ceiling works again: a completed recovery,
- * or an administrator (`users unlock`), which is why this needs nothing but the connection.
+ * or an administrator (`users unlock`, `users set-password`), which is why this needs nothing but the connection.
  */
 export async function restartProofRuns(connection: Connection, accountKey: string): Promise<void> {
-  await setEpochFields(connection.db!.collection<EpochDoc>(LIMITS), accountKey, { base: freshEpoch() });
+  const epochs = connection.db!.collection<EpochDoc>(LIMITS);
+  const before = await epochs.findOne({ _id: epochId(accountKey) });
+  await moveEpoch(epochs, accountKey, 'base', before?.base);
 }
 
 /** `hashKey`: a server secret, so that the slots name no address, number or seed. */
@@ -106,24 +135,20 @@ export function createProofCeiling(connection: Connection, hashKey: string, cloc
 
     async attempt(runs, method, authenticator) {
       const run = runOf(runs, method, authenticator);
-      const markDisabled = () => setEpochFields(epochs, runs.accountKey, { [`disabled.${method}`]: run });
+      // The first to find the run at its end reports it (a claim), then marks it so later tries are refused at once.
+      const reportEnd = async () => {
+        const reports = await claim(limits, `proof-run-ended:${run}`, NEVER);
+        await setEpochFields(epochs, runs.accountKey, { [`disabled.${method}`]: run });
+        return reports;
+      };
       const slot = await takeSlot(limits, { key: `proof-run:${run}`, limit: MAX_CONSECUTIVE_PROOF_FAILURES, windowSeconds: RUN_LIFE_SECONDS }, new Date(clock()));
-      if (!slot.allowed) {
-        // The last slot's holder marks it; should it not have (it failed, or is still comparing), this does.
-        await markDisabled();
-        return { allowed: false, accepted: async () => {}, failed: async () => false };
-      }
+      const counted = { ended: false, reports: false };
+      if (!slot.allowed) return { allowed: false, reports: await reportEnd(), accepted: async () => {}, failed: async () => counted };
       return {
         allowed: true,
-        // A new epoch for this method: a racing accept or restart simply writes another one.
-        accepted: async () => {
-          await setEpochFields(epochs, runs.accountKey, { [`methods.${method}`]: freshEpoch() });
-        },
-        async failed() {
-          if (slot.slot !== MAX_CONSECUTIVE_PROOF_FAILURES) return false;
-          await markDisabled();
-          return true;
-        },
+        reports: false,
+        accepted: () => moveEpoch(epochs, runs.accountKey, `methods.${method}`, runs.doc?.methods?.[method]),
+        failed: async () => (slot.slot === MAX_CONSECUTIVE_PROOF_FAILURES ? { ended: true, reports: await reportEnd() } : counted),
       };
     },
 

@@ -13,6 +13,7 @@ import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, 
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { generateSync } from 'otplib';
+import { createProofCeiling, restartProofRuns } from '../../src/security/proof-ceiling.ts';
 
 const CEILING = 100;
 
@@ -189,4 +190,56 @@ it('works again once the account is recovered with its other methods', async () 
   } finally {
     await usePolicy(['totp']);
   }
+});
+
+it('counts no typed phone number against the ceiling, and sends no code for a method turned off', async () => {
+  await usePolicy(['sms']);
+  try {
+    const user = await createUser(server);
+    const phone = '+14155550177';
+    await registerMethods(server, user, { mobilePhone: phone });
+    const browser = new Browser();
+    let page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+    // A number is no secret: wrong ones typed by anyone (the daily budget bounds them) must not turn the owner's texts off.
+    for (let i = 0; i < CEILING + 5; i += 1) {
+      page = await sendCode(browser, page, { phone: `+1415555${2000 + i}` });
+      expect(messageIds(page)).toContain('recover.phone_mismatch');
+    }
+    page = await sendCode(browser, page, { phone });
+    // Codes only: the owner is also told by text that the method was turned off.
+    const textsTo = async () => (await outbox(server)).filter((m) => m.channel === 'sms' && m.to === phone && /#\d{6}$/.test(m.text)).length;
+    await textedCode(server, phone);
+    expect(await textsTo()).toBe(1);
+
+    // Wrong codes do count: the hundredth turns texts off, and "Try again" (from the code page, as in another tab)
+    // then sends nothing (a text costs money).
+    let codePage = page;
+    for (let i = 1; i <= CEILING; i += 1) [codePage, page] = [page, await enterCode(browser, page, String(100_000 + i))];
+    expect(refusedAsDisabled(page)).toBe(true);
+    // "Try again" is the code form's second button (formaction).
+    const codeForm = findForm(codePage, '/code');
+    const resent = await browser.post(codeForm.action.replace(/\/code$/, '/resend'), codeForm.fields);
+    expect(refusedAsDisabled(resent)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await textsTo()).toBe(1);
+  } finally {
+    await usePolicy(['totp']);
+  }
+});
+
+it('reports a run that ended without its last try reporting it (a request that died): once, by the first try refused', async () => {
+  const ceiling = createProofCeiling(server.connection, 'a test key');
+  const key = `account:ended-unreported-${Date.now()}`;
+  const runs = await ceiling.read(key);
+  // A hundred tries whose requests never said how they went: none reports the end.
+  for (let i = 0; i < CEILING; i += 1) expect((await ceiling.attempt(runs, 'totp', 'a seed')).allowed).toBe(true);
+  expect(await ceiling.attempt(runs, 'totp', 'a seed')).toMatchObject({ allowed: false, reports: true });
+  const later = await ceiling.read(key);
+  expect(ceiling.disabled(later, 'totp', 'a seed')).toBe(true);
+  expect(await ceiling.attempt(later, 'totp', 'a seed')).toMatchObject({ allowed: false, reports: false });
+  // An administrator's unlock (or a completed recovery) starts a new run, read back until it holds.
+  await restartProofRuns(server.connection, key);
+  const restarted = await ceiling.read(key);
+  expect(ceiling.disabled(restarted, 'totp', 'a seed')).toBe(false);
+  expect((await ceiling.attempt(restarted, 'totp', 'a seed')).allowed).toBe(true);
 });

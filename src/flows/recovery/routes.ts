@@ -220,7 +220,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   /**
    * The subject, and its runs of wrong proofs read beside its account (one round trip for both): the steps that
-   * take a proof. The runs are keyed as the flow names the subject, which is known before the account is read.
+   * take a proof or send a code. The runs are keyed as the flow names the subject, which is known before the account is read.
    */
   function subjectWithRuns(flow: FlowDoc, current: RecoveryPolicy): Promise<[Subject, ProofRuns]> {
     const key = accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
@@ -454,36 +454,47 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return { challengeId: challenge.id, allowed: true };
   }
 
+  /** The daily budget of proofs spent: recorded and answered (429). */
+  async function proofBudgetSpent(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
+    await message(ctx, 'recover.blocked', 429, flow);
+  }
+
+  /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded and answered (403). */
+  async function methodDisabled(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
+    await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+  }
+
+  /** Marked disabled when the flow's runs were read: refused before anything is spent or sent (a decoy's alike). */
+  const markedDisabled = (subject: Subject, runs: ProofRuns, method: VerificationMethod) => ceiling.disabled(runs, method.id, subject.user ? method.authenticator(subject.user) : '');
+
   /**
-   * Takes one try for a proof (a code, or a phone number typed in full) before anything is compared: from the
-   * subject's daily budget, which parallel guesses in any number of flows share, then from the run of wrong proofs in
-   * a row that the authenticator may have (security/proof-ceiling.ts). When either is spent, answers so (undefined).
-   * A method already disabled spends nothing: it could not be compared anyway.
+   * Takes one try for a code before it is compared: from the subject's daily budget, which parallel guesses in any
+   * number of flows share, then from the run of wrong proofs in a row of the method's authenticator
+   * (security/proof-ceiling.ts). When either is spent, answers so (undefined). A method already marked disabled
+   * spends nothing: it could not be compared anyway. The one try that finds the run at its end reports it.
    */
   async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
-    const authenticator = subject.user ? method.authenticator(subject.user) : '';
-    const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
-    if (!ceiling.disabled(runs, method.id, authenticator)) {
+    if (!markedDisabled(subject, runs, method)) {
       if (!(await limits.allowProofAttempt(accountKey(subject), current))) {
-        await record(ctx, { type: 'recovery.blocked', ...base, reason: 'limit_proofs' });
-        await message(ctx, 'recover.blocked', 429, flow);
+        await proofBudgetSpent(ctx, flow, method);
         return undefined;
       }
-      const proof = await ceiling.attempt(runs, method.id, authenticator);
+      const proof = await ceiling.attempt(runs, method.id, subject.user ? method.authenticator(subject.user) : '');
       if (proof.allowed) return proof;
+      if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
     }
-    await record(ctx, { type: 'recovery.blocked', ...base, reason: 'method_disabled' });
-    await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+    await methodDisabled(ctx, flow, method);
     return undefined;
   }
 
   /**
-   * A proof taken by `allowProof` failed: true when it was the failure that reached the ceiling, which is recorded
-   * (a decoy's too, the same write) and told to the owner off the answer's path, so that this answer takes no longer
-   * than a decoy's. Once per run: no one but the owner or an administrator starts a new one.
+   * A method's run reached the ceiling, seen first by this request: recorded (a decoy's too, the same write) and told
+   * to the owner off the answer's path, so that this answer takes no longer than a decoy's. Once per run: no one but
+   * the owner or an administrator starts a new one.
    */
-  async function proofFailed(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, proof: ProofTry, current: RecoveryPolicy): Promise<boolean> {
-    if (!(await proof.failed())) return false;
+  async function reportDisabled(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<void> {
     await record(ctx, { type: 'recovery.method_disabled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'consecutive_limit' });
     const owner = subject.user;
     if (owner && current.notify.onLockout) {
@@ -494,7 +505,6 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         (ctx as AppContext).state.log.error({ err: error, accountId: owner._id }, 'method disabled notice failed');
       });
     }
-    return true;
   }
 
   async function send(ctx: Context, resend: boolean) {
@@ -505,22 +515,22 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const method = pending && methodById.get(pending.method);
     if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
-    const typingNumber = Boolean(method.matchDestination) && !pending.destinationConfirmed;
-    const [subject, runs] = typingNumber ? await subjectWithRuns(flow, current) : [await subjectOf(flow, current)];
+    const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
-    if (typingNumber && runs) {
+    // A code that could not be accepted is not sent (a text costs money).
+    if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
+    if (method.matchDestination && !pending.destinationConfirmed) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
-      // compared, from the same budgets as codes (a guess at the phone, the authenticator), or the number could be
-      // guessed digit by digit, flow after flow. What can be judged without the account (no number at all, a
-      // refused country) spends nothing. A match proves nothing yet: only the code sent next starts the run afresh.
+      // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
+      // What can be judged without the account (no number at all, a refused country) spends nothing. Not against the
+      // ceiling of wrong proofs in a row: a number is no secret, and wrong ones typed by anyone must not turn off
+      // the owner's texts.
       const typed = form.phone ?? '';
       const early = method.judgeTyped?.(typed, current);
-      const proof = early ? undefined : await allowProof(ctx, flow, subject, runs, current, method);
-      if (!early && !proof) return;
-      const check = early ?? method.matchDestination!(subject.user, typed, current);
+      if (!early && !(await limits.allowProofAttempt(accountKey(subject), current))) return proofBudgetSpent(ctx, flow, method);
+      const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
-        if (proof && (await proofFailed(ctx, flow, subject, method, proof, current))) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
         return showFlow(ctx, flow, { error, phone: typed });
       }
@@ -574,7 +584,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
       // The failure that reached the ceiling says so at once: another code could not be compared.
-      if (await proofFailed(ctx, flow, subject, method, proof, current)) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+      const { ended, reports } = await proof.failed();
+      if (reports) await reportDisabled(ctx, flow, subject, method, current);
+      if (ended) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
       return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
     }
     const verified = [...flow.verified, method.id];

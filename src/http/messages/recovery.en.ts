@@ -126,7 +126,7 @@ export const recoveryEn = {
   'notice.authenticator_removed': 'authenticator app removed',
   'notice.method_disabled_subject': 'A way to verify your identity was turned off',
   'notice.method_disabled_body':
-    'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. An administrator can turn it back on; recovering your account with your other methods does too.',
+    'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. Someone may be trying to get into your account. Your administrator can turn it back on (so does a completed recovery of your account, where your other methods are enough for one).',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
 } as const;

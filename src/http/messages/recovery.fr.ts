@@ -127,7 +127,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.authenticator_removed': 'application d’authentification supprimée',
   'notice.method_disabled_subject': 'Une méthode de vérification a été désactivée',
   'notice.method_disabled_body':
-    'Depuis le {time}, « {method} » ne peut plus servir à récupérer votre compte {account}, après {count} tentatives incorrectes à la suite. Le service d’assistance peut rétablir cette méthode ; une récupération de votre compte avec vos autres méthodes la rétablit aussi.',
+    'Depuis le {time}, « {method} » ne peut plus servir à récupérer votre compte {account}, après {count} tentatives incorrectes à la suite. Quelqu’un essaie peut-être d’accéder à votre compte. Le service d’assistance peut rétablir cette méthode (une récupération complète de votre compte la rétablit aussi, si vos autres méthodes y suffisent).',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
 };
