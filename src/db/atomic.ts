@@ -76,9 +76,9 @@ export interface SlotLimit {
 
 export interface SlotResult {
   allowed: boolean;
-  /** The slot number taken (1..limit) when allowed. */
+  /** The slot number taken (1..limit) when allowed; for a staggered limit, in the fuller of its two windows. */
   slot?: number;
-  /** When the current window ends (and new slots open). */
+  /** When the current window ends (and new slots open); for a staggered limit, the window `slot` is in. */
   resetsAt: Date;
 }
 
@@ -104,7 +104,10 @@ export async function takeSlot(collection: Collection<ExpiringDoc>, limit: SlotL
   const aligned = await takeFixedSlot(collection, limit, now);
   if (!aligned.allowed) return aligned;
   const shifted = await takeFixedSlot(collection, { ...limit, key: `${limit.key}:offset` }, new Date(now.getTime() + halfMs));
-  return shifted.allowed ? aligned : refused;
+  if (!shifted.allowed) return refused;
+  // The try's place in the fuller of its two windows: the try that fills either one is the one that uses up the
+  // budget (a burst across the aligned window's end fills only the offset window).
+  return shifted.slot! > aligned.slot! ? { allowed: true, slot: shifted.slot!, resetsAt: refused.resetsAt } : aligned;
 }
 
 async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date): Promise<SlotResult> {

@@ -97,6 +97,18 @@ describe('takeSlot', () => {
     expect(around.filter((r) => r.allowed).length).toBeLessThanOrEqual(4);
   });
 
+  it('staggered: the try that fills either window is the one that reports the last slot (a burst across a window\'s end)', async () => {
+    const limit = { key: `limit:staggered-last-${Date.now()}`, limit: 4, windowSeconds: 60, staggered: true };
+    const start = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    const at = (seconds: number) => new Date(start.getTime() + seconds * 1000);
+    // Two tries before the aligned window's end, two after: the aligned windows hold 2 each, the offset one all 4.
+    const slots = [];
+    for (const seconds of [58, 59, 61, 62]) slots.push(await takeSlot(collection(), limit, at(seconds)));
+    expect(slots.map((r) => r.allowed)).toEqual([true, true, true, true]);
+    expect(slots.at(-1)).toMatchObject({ slot: 4, resetsAt: at(90) });
+    expect((await takeSlot(collection(), limit, at(63))).allowed).toBe(false);
+  });
+
   it('keeps limits of different keys apart', async () => {
     const now = new Date();
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);
