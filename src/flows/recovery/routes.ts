@@ -220,7 +220,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   /**
    * The subject, and its runs of wrong proofs read beside its account (one round trip for both): the steps that
-   * take a proof or send a code. The runs are keyed as the flow names the subject, which is known before the account is read.
+   * take a proof or send a code. The runs are keyed as the flow names the subject, known before the account is read.
    */
   function subjectWithRuns(flow: FlowDoc, current: RecoveryPolicy): Promise<[Subject, ProofRuns]> {
     const key = accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
@@ -466,8 +466,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
   }
 
+  /** What the subject registered for `method`, whose wrong proofs are counted together; nothing for a decoy. */
+  const authenticatorOf = (subject: Subject, method: VerificationMethod) => (subject.user ? method.authenticator(subject.user) : '');
+
   /** Marked disabled when the flow's runs were read: refused before anything is spent or sent (a decoy's alike). */
-  const markedDisabled = (subject: Subject, runs: ProofRuns, method: VerificationMethod) => ceiling.disabled(runs, method.id, subject.user ? method.authenticator(subject.user) : '');
+  const markedDisabled = (subject: Subject, runs: ProofRuns, method: VerificationMethod) => ceiling.disabled(runs, method.id, authenticatorOf(subject, method));
 
   /**
    * Takes one try for a code before it is compared: from the subject's daily budget, which parallel guesses in any
@@ -481,7 +484,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         await proofBudgetSpent(ctx, flow, method);
         return undefined;
       }
-      const proof = await ceiling.attempt(runs, method.id, subject.user ? method.authenticator(subject.user) : '');
+      const proof = await ceiling.attempt(runs, method.id, authenticatorOf(subject, method));
       if (proof.allowed) return proof;
       if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
     }
