@@ -5,9 +5,13 @@
 // - Every password try claims a slot (db/atomic.ts takeSlot) BEFORE its answer counts: a round has `threshold`
 //   slots, so however many tries arrive in parallel, at most `threshold` of them are ever answered per round. When
 //   the tries run out the scope is locked: the holder of the last slot (or, should it vanish, whoever finds the
-//   round full) claims the round's lock document, which says until when. Each further lockout on the same (UTC) day
-//   lasts `growth` times longer, up to `maxSeconds`; slots and locks are per day, so a new day starts afresh
-//   (a lock that reaches past midnight still holds).
+//   round full) claims the round's lock document, which says until when. Each further lockout of the epoch (see
+//   below) lasts `growth` times longer, up to `maxSeconds`.
+// - Rounds belong to the epoch, not to a day: wrong passwords count until a success, a reset or an unlock, however
+//   slowly they come (nine a day are not forgotten at midnight), so the ceiling below counts every one of them.
+//   What a scope's failures leave is remembered for FAILURE_MEMORY_SECONDS. A try's slot is taken on trust (it
+//   expires in a day) and kept for that long only when its password was wrong: a right one moves the epoch and
+//   leaves its slot to be swept, so successful sign-ins leave nothing behind for long.
 // - A wrong password that is one of the last `rememberWrong` wrong ones of this scope takes no slot: repeating it
 //   is not a new guess. Only keyed hashes (HMAC with a server secret) are remembered, never the passwords.
 // - A browser that signed in to the account before carries a device token (signed: account, random nonce, time)
@@ -27,8 +31,8 @@
 //   hashes and a hint of its latest lock (both tagged with the epoch), so a sign-in reads one document, claims a
 //   slot and (on success) writes the epoch. The hint only saves reads, it decides nothing: a missing or stale hint
 //   leads to a round whose slots are full (a lock is only ever claimed when its round is full), and a refused
-//   slot is always checked against the lock documents themselves. Yesterday's last lock is read in the first
-//   `maxSeconds` of each (UTC) day, when it may still hold. Devices keep their state in documents of their own.
+//   slot is always checked against the lock documents themselves. Devices keep their state in documents of their
+//   own.
 //
 // Locked or not is never shown: the sign-in answers exactly as for a wrong password (accounts/users.ts).
 //
@@ -55,8 +59,12 @@ const NEVER = new Date('9999-12-31T00:00:00Z');
  * until recovered: the ceiling of NIST SP 800-63B-4 §3.2.2. Reached in whole lockouts of `threshold` failures each.
  */
 export const MAX_CONSECUTIVE_FAILURES = 100;
-/** One window for an epoch's whole life: its lockouts count until the epoch ends (a success, a reset, an unlock). */
+/** One window for an epoch's whole life: its failures and lockouts count until the epoch ends (a success, a reset, an unlock). */
 const EPOCH_LIFE_SECONDS = 1000 * 365 * 86_400;
+/** How long a wrong password, a lock and a lockout's count are kept: a year of failures in a row is still a row. */
+const FAILURE_MEMORY_MS = 365 * DAY_MS;
+/** How long a try's slot lives until its answer keeps it (a wrong password) or leaves it (a right one): ample. */
+const UNANSWERED_TRY_MS = DAY_MS;
 
 /** How long a device token is honoured (and its cookie kept). A new one is issued at every successful sign-in. */
 export const DEVICE_TOKEN_MAX_AGE_SECONDS = 90 * 86_400;
@@ -87,8 +95,8 @@ export interface LockoutState {
   /** Failures counted in the current round (0..threshold). */
   failures: number;
   threshold: number;
-  /** Lockouts so far today (UTC); the next one lasts growth^lockoutsToday times the first. */
-  lockoutsToday: number;
+  /** Lockouts since the last success, reset or unlock; the next one lasts growth^lockouts times the first. */
+  lockouts: number;
 }
 
 export interface Lockout {
@@ -142,7 +150,7 @@ interface DisabledDoc extends ExpiringDoc {
 interface EpochDoc extends ExpiringDoc {
   epoch?: string;
   recent?: { epoch: string; hashes: string[]; expiresAt: Date };
-  lock?: { epoch: string; day: number; round: number; until: Date };
+  lock?: { epoch: string; round: number; until: Date };
 }
 
 /** Whose budget a try spends: everyone without a device token, or one device. */
@@ -179,7 +187,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
 
   const epochId = (accountId: string) => `signin:epoch:${accountId}`;
   const failKey = (scope: Scope, epoch: string, round: number) => `signin:fail:${scope.id}:${epoch}:r${round}`;
-  const lockId = (scope: Scope, epoch: string, day: number, round: number) => `signin:lock:${scope.id}:${epoch}:${day}:r${round}`;
+  const lockId = (scope: Scope, epoch: string, round: number) => `signin:lock:${scope.id}:${epoch}:r${round}`;
   const recentId = (scope: Scope, epoch: string) => `signin:recent:${scope.id}:${epoch}`;
   const lockoutCountKey = (scope: Scope, epoch: string) => `signin:lockouts:${scope.id}:${epoch}`;
   // Keyed by the scope alone, so that it is read alongside the epoch document; it holds the epoch it disables.
@@ -205,9 +213,9 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     }
   }
 
-  /** Today's lockouts are rounds 1..n, claimed in order; n and the last one, by exponential then binary search. */
-  async function lastLock(scope: Scope, epoch: string, day: number): Promise<{ count: number; last?: LockDoc }> {
-    const read = (round: number) => locks.findOne({ _id: lockId(scope, epoch, day, round) });
+  /** The epoch's lockouts are rounds 1..n, claimed in order; n and the last one, by exponential then binary search. */
+  async function lastLock(scope: Scope, epoch: string): Promise<{ count: number; last?: LockDoc }> {
+    const read = (round: number) => locks.findOne({ _id: lockId(scope, epoch, round) });
     let last = await read(1);
     if (!last) return { count: 0 };
     let present = 1;
@@ -227,37 +235,34 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   interface ScopeNow {
     epoch: string;
     now: Date;
-    day: number;
-    /** The current round: one more than today's lockouts. */
+    /** The current round: one more than the epoch's lockouts. */
     round: number;
-    /** The lock in force, if any (today's last, or yesterday's reaching into today). */
+    /** The lock in force, if any: the epoch's last. */
     lockedUntil?: Date;
   }
 
+  const stillHolds = (until: Date | undefined, now: Date) => (until && until.getTime() > now.getTime() ? until : undefined);
+
   async function scopeNow(scope: Scope, epoch: string, now: Date): Promise<ScopeNow> {
-    const day = Math.floor(now.getTime() / DAY_MS);
-    const [today, yesterday] = await Promise.all([lastLock(scope, epoch, day), lastLock(scope, epoch, day - 1)]);
-    const current = today.last ?? yesterday.last;
-    const lockedUntil = current && current.until.getTime() > now.getTime() ? current.until : undefined;
-    return { epoch, now, day, round: today.count + 1, ...(lockedUntil && { lockedUntil }) };
+    const { count, last } = await lastLock(scope, epoch);
+    const lockedUntil = stillHolds(last?.until, now);
+    return { epoch, now, round: count + 1, ...(lockedUntil && { lockedUntil }) };
   }
 
-  /**
-   * The account scope's state from its epoch document's hint, reading lock documents only in the first `maxSeconds`
-   * of the day (when yesterday's last lock may still hold). Exact when the hint is; see the header for when not.
-   */
-  async function hintedScopeNow(scope: Scope, doc: EpochDoc | null, epoch: string, now: Date, settings: RecoveryPolicy['lockout']): Promise<ScopeNow> {
-    const day = Math.floor(now.getTime() / DAY_MS);
+  /** The account scope's state from its epoch document's hint, with no read. Exact when the hint is; see the header for when not. */
+  function hintedScopeNow(doc: EpochDoc | null, epoch: string, now: Date): ScopeNow {
     const lock = doc?.lock?.epoch === epoch ? doc.lock : undefined;
-    let lockedUntil = lock && lock.until.getTime() > now.getTime() ? lock.until : undefined;
-    if (!lockedUntil && now.getTime() - day * DAY_MS < settings.maxSeconds * 1000) {
-      const { last } = await lastLock(scope, epoch, day - 1);
-      if (last && last.until.getTime() > now.getTime()) lockedUntil = last.until;
-    }
-    return { epoch, now, day, round: lock?.day === day ? lock.round + 1 : 1, ...(lockedUntil && { lockedUntil }) };
+    const lockedUntil = stillHolds(lock?.until, now);
+    return { epoch, now, round: lock ? lock.round + 1 : 1, ...(lockedUntil && { lockedUntil }) };
   }
 
-  const slotLimit = (scope: Scope, state: ScopeNow, threshold: number) => ({ key: failKey(scope, state.epoch, state.round), limit: threshold, windowSeconds: DAY_MS / 1000 });
+  const memoryEnd = (now: Date) => new Date(now.getTime() + FAILURE_MEMORY_MS);
+  const slotLimit = (scope: Scope, state: ScopeNow, threshold: number) => ({
+    key: failKey(scope, state.epoch, state.round),
+    limit: threshold,
+    windowSeconds: EPOCH_LIFE_SECONDS,
+    expiresAt: new Date(state.now.getTime() + UNANSWERED_TRY_MS),
+  });
 
   /**
    * Claims this round's lock; the first claim sets the time. `won` for the one caller whose claim won; `disabled`
@@ -265,11 +270,10 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
    */
   async function lock(scope: Scope, state: ScopeNow, settings: RecoveryPolicy['lockout']): Promise<{ won: boolean; disabled: boolean }> {
     const until = new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000);
-    // Kept through tomorrow at least: tomorrow's first try looks for today's last lock.
-    const expiresAt = new Date(Math.max(until.getTime(), (state.day + 2) * DAY_MS));
-    const won = await claim(limits, lockId(scope, state.epoch, state.day, state.round), expiresAt, { lockedAt: state.now, until });
+    const expiresAt = new Date(Math.max(until.getTime(), memoryEnd(state.now).getTime()));
+    const won = await claim(limits, lockId(scope, state.epoch, state.round), expiresAt, { lockedAt: state.now, until });
     if (!won) return { won, disabled: false };
-    if (!scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, day: state.day, round: state.round, until } }));
+    if (!scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, round: state.round, until } }));
     return { won, disabled: await countLockout(scope, state.epoch, settings) };
   }
 
@@ -280,7 +284,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
    */
   async function countLockout(scope: Scope, epoch: string, settings: RecoveryPolicy['lockout']): Promise<boolean> {
     const allowed = Math.max(1, Math.floor(MAX_CONSECUTIVE_FAILURES / settings.threshold));
-    const count = await takeSlot(limits, { key: lockoutCountKey(scope, epoch), limit: allowed, windowSeconds: EPOCH_LIFE_SECONDS }, new Date(clock()));
+    const now = new Date(clock());
+    const count = await takeSlot(limits, { key: lockoutCountKey(scope, epoch), limit: allowed, windowSeconds: EPOCH_LIFE_SECONDS, expiresAt: memoryEnd(now) }, now);
     if (count.allowed && count.slot! < allowed) return false;
     // Unconditional by `_id`: the mark names its epoch, so one left from an earlier epoch simply no longer applies.
     await setById(disabledId(scope), { epoch, disabledAt: new Date(clock()), expiresAt: NEVER });
@@ -344,7 +349,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       disabled,
       failures,
       threshold: settings.threshold,
-      lockoutsToday: state.round - 1,
+      lockouts: state.round - 1,
     };
   }
 
@@ -369,7 +374,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
             disabledDocs.findOne({ _id: disabledId(scope) }).then((doc) => isDisabled(doc, epoch)),
           ])
         : [
-            await hintedScopeNow(scope, epochDoc, epoch, now, settings),
+            hintedScopeNow(epochDoc, epoch, now),
             epochDoc?.recent?.epoch === epoch && epochDoc.recent.expiresAt.getTime() > now.getTime() ? epochDoc.recent.hashes : [],
             isDisabled(accountDisabled, epoch),
           ];
@@ -402,13 +407,18 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       return {
         allowed: true,
         async failed() {
-          if (settings.rememberWrong > 0) {
+          const rememberHash = async () => {
+            if (settings.rememberWrong === 0) return;
             // A lost update here (parallel failures) only forgets a hash, so a repeat counts again: never looser.
             const hashes = [...remembered.filter((h) => h !== hash), hash].slice(-settings.rememberWrong);
             const expiresAt = new Date(state.now.getTime() + DAY_MS);
             if (scope.device) await setById(recentId(scope, epoch), { hashes, expiresAt });
             else await hint(accountId, epoch, { recent: { epoch, hashes, expiresAt } });
-          }
+          };
+          // The slot was taken on trust; a wrong password keeps it for as long as failures are remembered. A plain
+          // write by `_id`: the claim has decided already.
+          const keepSlot = () => limits.updateOne({ _id: slot.id! }, { $set: { expiresAt: memoryEnd(state.now) } });
+          await Promise.all([keepSlot(), rememberHash()]);
           await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
           if (slot.slot !== settings.threshold) return;
           // This try took the last slot (exactly one does per round), so it announces the lockout, once.

@@ -72,12 +72,21 @@ export interface SlotLimit {
    * with both, any span of half a window holds at most `limit` tries. Claims decide both; nothing is estimated.
    */
   staggered?: boolean;
+  /**
+   * When a claimed slot's document expires, if sooner than its window's end: a slot taken on trust, which the caller
+   * keeps (moves its expiry to the window's end) once the try must count for the whole window. Slots not kept expire
+   * before the others, and a gap they leave is taken again: one more try each. Only for keys abandoned as a rule when
+   * a try is not kept (accounts/lockout.ts: a right password moves the account to a new epoch).
+   */
+  expiresAt?: Date;
 }
 
 export interface SlotResult {
   allowed: boolean;
   /** The slot number taken (1..limit) when allowed; for a staggered limit, in the fuller of its two windows. */
   slot?: number;
+  /** The `_id` of the slot taken, when allowed (not staggered): what a caller keeps. */
+  id?: string;
   /** When the current window ends (and new slots open); for a staggered limit, the window `slot` is in. */
   resetsAt: Date;
 }
@@ -110,14 +119,18 @@ export async function takeSlot(collection: Collection<ExpiringDoc>, limit: SlotL
   return shifted.slot! > aligned.slot! ? { allowed: true, slot: shifted.slot!, resetsAt: refused.resetsAt } : aligned;
 }
 
-async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date): Promise<SlotResult> {
+async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds, expiresAt }: SlotLimit, now: Date): Promise<SlotResult> {
   const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
+  const take = async (slot: number): Promise<SlotResult | undefined> =>
+    (await claim(collection, slotId(slot), expiresAt && expiresAt < resetsAt ? expiresAt : resetsAt)) ? { allowed: true, slot, id: slotId(slot), resetsAt } : undefined;
   // Most windows are empty when a try arrives (a sign-in with no recent failures, a first code): the first slot's
   // claim alone decides those, in one round trip.
-  if (await claim(collection, slotId(1), resetsAt)) return { allowed: true, slot: 1, resetsAt };
+  const first = await take(1);
+  if (first) return first;
   if (limit === 1 || (await isTaken(collection, slotId(limit)))) return { allowed: false, resetsAt };
   for (let slot = await firstFree(collection, slotId, limit); slot <= limit; slot += 1) {
-    if (await claim(collection, slotId(slot), resetsAt)) return { allowed: true, slot, resetsAt };
+    const taken = await take(slot);
+    if (taken) return taken;
   }
   return { allowed: false, resetsAt };
 }

@@ -85,7 +85,7 @@ describe('ending a lockout', () => {
     expect(before).toHaveLength(threshold);
 
     await accounts.clearLockout(user._id);
-    expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: false, failures: 0, lockoutsToday: 0 });
+    expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: false, failures: 0, lockouts: 0 });
     await failSequentially(user, 1);
     const after = (await limits.find(mine).toArray()).map((d) => String(d._id));
     expect(after).toHaveLength(threshold + 1);
@@ -111,14 +111,14 @@ describe('ending a lockout', () => {
 });
 
 describe('lockout lengths', () => {
-  it(`start at ${initialSeconds} s, grow ${growth}× per lockout of the day, and stop at ${maxSeconds} s`, () => {
+  it(`start at ${initialSeconds} s, grow ${growth}× per lockout, and stop at ${maxSeconds} s`, () => {
     expect(lockDuration(DEFAULT_POLICY.lockout, 0)).toBe(initialSeconds);
     expect(lockDuration(DEFAULT_POLICY.lockout, 1)).toBe(initialSeconds * growth);
     expect(lockDuration(DEFAULT_POLICY.lockout, 2)).toBe(initialSeconds * growth * growth);
     expect(lockDuration(DEFAULT_POLICY.lockout, 30)).toBe(maxSeconds);
   });
 
-  it('a lockout that reaches past midnight still holds on the new day, which then starts its own count', async () => {
+  it('a lockout that reaches past midnight still holds on the new day, and the next one is longer', async () => {
     const user = await createUser(server);
     const saved = now;
     now = Math.floor(now / DAY) * DAY + DAY - 10_000; // 10 s before midnight
@@ -128,11 +128,41 @@ describe('lockout lengths', () => {
       expect(await accounts.isLocked(user._id)).toBe(true);
       expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
       now += 31_000;
-      expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: false, failures: 0, lockoutsToday: 0 });
-      expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
+      expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: false, failures: 0, lockouts: 1 });
+      await failSequentially(user, threshold);
+      const state = await accounts.lockoutState(user._id);
+      expect(state).toMatchObject({ locked: true, lockouts: 2 });
+      expect(state.lockedUntil!.getTime() - now).toBe(initialSeconds * growth * 1000);
     } finally {
       now = saved + 2 * DAY;
     }
+  });
+});
+
+describe('wrong passwords in a row', () => {
+  it('are not forgotten at midnight: a few a day add up to a lockout', async () => {
+    const user = await createUser(server);
+    const saved = now;
+    try {
+      await failSequentially(user, threshold - 1);
+      now += DAY;
+      expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: false, failures: threshold - 1 });
+      await failSequentially(user, 1);
+      expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: true, lockouts: 1 });
+      expect(locked.filter((id) => id === user._id)).toHaveLength(1);
+    } finally {
+      now = saved + 2 * DAY;
+    }
+  });
+
+  it('leave nothing behind for long when the password was right', async () => {
+    const user = await createUser(server);
+    expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
+    await failSequentially(user, 1);
+    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    const slots = await limits.find({ _id: { $regex: `^signin:fail:a:${user._id}:` } as never }).toArray();
+    const lifeDays = slots.map((slot) => Math.round(((slot.expiresAt as Date).getTime() - now) / DAY)).sort((a, b) => a - b);
+    expect(lifeDays).toEqual([1, 365]); // the right password's try is swept in a day; the wrong one is kept a year
   });
 });
 

@@ -44,16 +44,11 @@ interface Span {
   ended: number;
 }
 
-/**
- * Round trips of one steady-state flow (keys and secrets already loaded, the client and the account known to the
- * instance's caches). In the first hour of a UTC day the lockout also reads yesterday's last lock, which may still
- * hold (accounts/lockout.ts): one more then.
- */
-const EARLY_IN_THE_DAY = Date.now() % 86_400_000 < 3600_000 + 60_000;
+/** Round trips of one steady-state flow (keys and secrets already loaded, the client and the account known to the instance's caches). */
 // (One of them is the lockout's read of the account's disabled mark, NIST's ceiling on failures in a row: it runs
 // alongside the read of the account's epoch, so it adds a command but no waiting.)
-const MAX_COMMANDS_TO_TOKEN = 30 + (EARLY_IN_THE_DAY ? 1 : 0);
-const MAX_COMMANDS_WITH_USERINFO = 32 + (EARLY_IN_THE_DAY ? 1 : 0);
+const MAX_COMMANDS_TO_TOKEN = 30;
+const MAX_COMMANDS_WITH_USERINFO = 32;
 
 it('touches the database only by _id, and in a bounded number of round trips, during a complete sign-in flow', async () => {
   const rp = await createClient(server);

@@ -48,14 +48,18 @@ async function tryOnce(user: User, password: string): Promise<Page> {
   return backToSignIn(browser, await browser.post(form.action, { ...form.fields, login: user.username, password }));
 }
 
-/** `count` different wrong passwords, each lockout waited out (the longest lasts `maxSeconds`). */
-async function failInARow(user: User, count: number): Promise<void> {
+/**
+ * `count` different wrong passwords, each lockout waited out (the longest lasts `maxSeconds`); with `perDay`, a day
+ * goes by after every `perDay` of them, as a patient guesser would let it.
+ */
+async function failInARow(user: User, count: number, perDay = Infinity): Promise<void> {
   let { browser, page } = await signInPage();
   for (let i = 1; i <= count; i += 1) {
     const form = findForm(page, '/login');
     page = await backToSignIn(browser, await browser.post(form.action, { ...form.fields, login: user.username, password: `wrong password ${i} ${Math.random()}` }));
     expect(refused(page)).toBe(true);
-    if (i % threshold === 0) {
+    if (i % perDay === 0) wait(86_400);
+    if (i % threshold === 0 || i % perDay === 0) {
       wait(maxSeconds + 1);
       ({ browser, page } = await signInPage());
     }
@@ -82,4 +86,12 @@ it(`refuses even the right password after ${CEILING} wrong ones in a row, howeve
   // A recovery's unlock (or an administrator's `users unlock`) gives the password back to its owner.
   await server.latchkey.accounts.clearLockout(user._id);
   expect(signedIn(await tryOnce(user, PASSWORD))).toBe(true);
+});
+
+it(`counts wrong passwords in a row across days: ${threshold - 1} a day, never a lockout's worth, reach the ceiling all the same`, async () => {
+  const user = await createUser(server);
+  await failInARow(user, CEILING, threshold - 1);
+  wait(86_400);
+  expect(refused(await tryOnce(user, PASSWORD))).toBe(true);
+  expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ locked: true, disabled: true });
 });
