@@ -61,6 +61,14 @@ export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'locke
   return issuedAtMs === undefined ? issuedAt >= Math.floor(revokedAtMs / 1000) : issuedAtMs >= revokedAtMs;
 }
 
+declare const checkedByTheRules: unique symbol;
+/** A new password that met the rules, hashed (`preparePassword`): the only thing `replacePassword` writes. */
+export interface PreparedPassword {
+  readonly accountId: string;
+  readonly hash: string;
+  readonly [checkedByTheRules]: true;
+}
+
 export interface Accounts {
   create(input: NewUser): Promise<User>;
   /** The account as stored now (sign-in, recovery, admin): never a copy from another request. */
@@ -94,9 +102,17 @@ export interface Accounts {
   isAccessCurrent(id: string, issuedAt: number): Promise<boolean>;
   setRoles(id: string, roles: Role[]): Promise<User>;
   /**
-   * A new password chosen in a recovery: checked against the rules (PasswordRejectedError with the reason when
-   * refused), then the hash is replaced and the lockout cleared. Sessions and tokens are the caller's to revoke.
+   * A new password checked against the rules (PasswordRejectedError with the reason when refused) and hashed: the
+   * slow part of a reset, done before anything changes (`replacePassword` writes it).
    */
+  preparePassword(id: string, password: string): Promise<PreparedPassword>;
+  /**
+   * Writes a prepared password and the account's revocation in one write: from then on no session or token issued
+   * before it is honoured (`isAccessCurrent`), so a reset never leaves the old ones working, whatever fails after it.
+   * Deleting them (`revokeAccess`) and clearing the lockout are the caller's.
+   */
+  replacePassword(prepared: PreparedPassword): Promise<void>;
+  /** All of a reset at once (an administrator's set-password): prepared, written with the revocation, sessions and tokens deleted, lockout cleared. */
   resetPassword(id: string, password: string): Promise<void>;
   /** Forgets the account's failed sign-ins and lockouts, for every client (an unlock; a reset does it too). */
   clearLockout(id: string): Promise<void>;
@@ -198,6 +214,12 @@ export function createAccounts(
   }
 
   /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
+  async function preparePassword(id: string, password: string): Promise<PreparedPassword> {
+    const user = await mustFind(id);
+    await checkPassword(password, [user.username, user.email, user.name, user.securityInfo?.alternateEmail ?? '']);
+    return { accountId: id, hash: await hasher.hash(password) } as PreparedPassword;
+  }
+
   async function revokeAccess(id: string, alongside: Partial<User> = {}): Promise<void> {
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
     // issued while the deletions below run.
@@ -313,10 +335,15 @@ export function createAccounts(
     },
     setRoles: (id, roles) => update(id, { roles }),
 
+    preparePassword,
+
+    async replacePassword({ accountId, hash }) {
+      await update(accountId, { passwordHash: hash, revokedAt: new Date() });
+    },
+
     async resetPassword(id, password) {
-      const user = await mustFind(id);
-      await checkPassword(password, [user.username, user.email, user.name, user.securityInfo?.alternateEmail ?? '']);
-      await update(id, { passwordHash: await hasher.hash(password) });
+      const { hash } = await preparePassword(id, password);
+      await revokeAccess(id, { passwordHash: hash });
       await lockout.clearLockout(id);
     },
 

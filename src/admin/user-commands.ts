@@ -168,8 +168,7 @@ const setPassword = defineCommand({
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const password = await readPassword(io.stdin, io.stderr);
-    await users.resetPassword(user._id, password); // the rules, the new hash, the lockout cleared
-    await users.revokeAccess(user._id);
+    await users.resetPassword(user._id, password); // the rules, the new hash with the revocation, the lockout cleared
     await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
     await restartProofRuns(await session.connection(), accountKeyOf(user._id)); // as after a recovery
     await auditAdminChange(session, 'password.reset', user);

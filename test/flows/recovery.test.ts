@@ -26,6 +26,7 @@ import {
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
+import { ServiceUnavailableError } from '../../src/errors.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
@@ -159,6 +160,70 @@ describe('reset with one method', () => {
     expect(notices[0]!.html).toMatch(/<a style="color:#0b5cad" href="[^"]+\/recover\/lockdown\/[\w-]{43}">/);
     const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'password.reset' }).toArray();
     expect(audit).toHaveLength(1);
+  });
+});
+
+describe('a reset that meets a failure', () => {
+  /** Up to the new-password page with one text message. */
+  async function atPasswordPage(user: User, mobilePhone: string): Promise<{ browser: Browser; passwordPage: Page }> {
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    return { browser, passwordPage: await enterCode(browser, sent, await textedCode(server, mobilePhone)) };
+  }
+
+  /** Runs `step` while the server's accounts fail at `operation` with `error` (a fault, injected for this step only). */
+  async function whileFailing<T>(operation: 'revokeAccess' | 'preparePassword', error: Error, step: () => Promise<T>): Promise<T> {
+    const accounts = server.latchkey.accounts;
+    const original = accounts[operation];
+    accounts[operation] = async () => {
+      throw error;
+    };
+    try {
+      return await step();
+    } finally {
+      accounts[operation] = original as never;
+    }
+  }
+
+  it('after the new password is written, a failure to delete the old sessions neither revives them nor loses the notice or the done page', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    const before = await sessionAndTokens(user);
+    // Token times have one-second resolution: what was issued in the reset's own second is for the deletions to end
+    // (users.ts isAccessCurrent). A person takes longer than that; here the clock must be made to.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    const done = await whileFailing('revokeAccess', new Error('the database went away for a moment'), () =>
+      submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }),
+    );
+    expect(done.status).toBe(200);
+    expect(messageIds(done)).toContain('recover.done_reset');
+    // Nothing issued before the new password was written is honoured: that same write revoked it.
+    expect((await client.tokenIntrospection(config, before.tokens.access_token)).active).toBe(false);
+    await expect(client.refreshTokenGrant(config, before.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await silent(before.browser)).get('error')).toBe('login_required');
+    // What came after the failed step still happened: the audit event and the owner's notice.
+    const audit = server.connection.db!.collection(AUDIT_COLLECTION);
+    expect(await audit.countDocuments({ type: 'password.reset', accountId: user._id })).toBe(1);
+    await waitFor(() => sink.received.find((m) => m.subject === 'Your password was reset' && JSON.stringify(m.to).includes(user.email)), 'the reset notice');
+    expect(server.logs.some((line) => line.includes('"event":"recovery.follow_up_failed"') && line.includes('"task":"revocation"'))).toBe(true);
+  });
+
+  it('when the new password cannot be hashed now (argon2 busy), nothing is spent: the same page can be sent again', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    const busy = await whileFailing('preparePassword', new ServiceUnavailableError('password work queue is full'), () =>
+      submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }),
+    );
+    const accounts = server.latchkey.accounts;
+    expect(busy.status).toBe(503);
+    expect(messageIds(busy)).toContain('error.unavailable');
+    const hash = (await accounts.findById(user._id))!.passwordHash;
+    expect(hash).toBe(user.passwordHash);
+
+    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await accounts.findById(user._id))!.passwordHash).not.toBe(hash);
   });
 });
 
@@ -427,7 +492,7 @@ describe("This wasn't me", () => {
     const { user } = await userWithMethods();
     await server.latchkey.accounts.lockDown(user._id);
     const recovery = recoveryAccounts(server.latchkey.accounts);
-    await recovery.resetPassword(user, NEW_PASSWORD, 1);
+    await recovery.replacePassword(await recovery.preparePassword(user, NEW_PASSWORD));
     await recovery.unlock(user, 1);
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
     await recovery.unlock(user, 2);

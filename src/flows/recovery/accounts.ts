@@ -19,14 +19,12 @@ export function recoveryAccounts(accounts: Accounts, serviceName?: string): Reco
       const check = await checkNewPassword(password, { minLength: policy.passwordMinLength, identifiers: identifiersOf(user), serviceNames: serviceName ? [serviceName] : [] });
       return check.ok ? undefined : check.reason;
     },
-    async resetPassword(user, password, proofs) {
-      await accounts.resetPassword(user._id, password); // the rules again, the new hash, the lockout cleared
-      // A lockdown ends only with the full method count. The flow checked its proofs just before, but a lockdown
-      // can land in between; it then holds.
-      if (proofs >= LOCKDOWN_PROOFS) await accounts.clearLockdown(user._id);
-    },
+    preparePassword: (user, password) => accounts.preparePassword(user._id, password),
+    replacePassword: (prepared) => accounts.replacePassword(prepared),
     async unlock(user, proofs) {
       await accounts.clearLockout(user._id);
+      // A lockdown ends only with the full method count. The flow checked its proofs just before, but a lockdown
+      // can land in between; it then holds.
       if (proofs >= LOCKDOWN_PROOFS) await accounts.clearLockdown(user._id);
     },
     revokeAccess: (id) => accounts.revokeAccess(id),

@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../../config/index.ts';
 import type { User } from '../../accounts/user-model.ts';
-import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
+import { NO_ACCOUNT_ID, type PreparedPassword } from '../../accounts/users.ts';
 import { MAX_PASSWORD_CODE_POINTS } from '../../accounts/passwords.ts';
 import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
 import { readForm } from '../../http/body.ts';
@@ -41,12 +41,14 @@ export interface RecoveryAccounts {
   findById(id: string): Promise<User | null>;
   /** The reason a new password is refused (a message id), or undefined when it is acceptable. */
   passwordProblem(user: User, password: string, policy: RecoveryPolicy): Promise<MessageId | undefined>;
+  /** The new password checked against the rules and hashed, before anything changes (argon2 may be busy). */
+  preparePassword(user: User, password: string): Promise<PreparedPassword>;
+  /** The new password and the account's revocation, in one write (Accounts.replacePassword). */
+  replacePassword(prepared: PreparedPassword): Promise<void>;
   /**
-   * Replaces the password hash and clears the sign-in lockout; a "This wasn't me" lockdown too, but only after the
-   * full method count (`proofs` ≥ 2): one that lands while a one-proof flow finishes stays.
+   * Clears the sign-in lockout; a "This wasn't me" lockdown too, but only after the full method count (`proofs` ≥
+   * 2): one that lands while a one-proof flow finishes stays.
    */
-  resetPassword(user: User, password: string, proofs: number): Promise<void>;
-  /** Clears the sign-in lockout, and a lockdown on the same terms as resetPassword. */
   unlock(user: User, proofs: number): Promise<void>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens. */
   revokeAccess(id: string): Promise<void>;
@@ -242,6 +244,21 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const back = await advance(ctx, flow, { kind: 'more_proof_needed' });
     if (back) await showFlow(ctx, back, { notice: 'recover.more_proof' });
     return undefined;
+  }
+
+  /**
+   * What follows a finishing step's change, once it is made: each is tried, in order, even when one before it failed
+   * (a failed audit write must not also lose the owner's notice), and a failure is logged rather than thrown: the
+   * change stands, so the flow must still say so.
+   */
+  async function followUps(ctx: Context, flow: FlowDoc, tasks: Record<string, () => Promise<unknown>>): Promise<void> {
+    for (const [task, run] of Object.entries(tasks)) {
+      try {
+        await run();
+      } catch (error) {
+        (ctx as AppContext).state.log.error({ err: error, event: 'recovery.follow_up_failed', task, flowId: flow._id }, 'recovery: a step after the change failed');
+      }
+    }
   }
 
   async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
@@ -614,14 +631,20 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const problem = await accounts.passwordProblem(user, form.password, current);
     // The reasons that name a length say which (the policy's minimum is at most 64, so it is the rule as applied).
     if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
-    // The reset, the revocation and the notices are the step's work: the flow says "done" only once they are.
+    // Hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not the flow.
+    const prepared = await accounts.preparePassword(user, form.password);
+    // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
+    // (one write), and then it is true whatever else fails.
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
-      await accounts.resetPassword(user, form.password, flow.verified.length);
-      await accounts.revokeAccess(user._id);
-      await record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id });
-      if (current.notify.onReset) await deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale);
-      // Recovered: a method turned off by wrong proofs in a row works again (last: the revocation matters more).
-      await ceiling.restart(accountKeyOf(user._id));
+      await accounts.replacePassword(prepared);
+      await followUps(ctx, flow, {
+        revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
+        unlock: () => accounts.unlock(user, flow.verified.length),
+        audit: () => record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id }),
+        notice: async () => current.notify.onReset && deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale),
+        // Recovered: a method turned off by wrong proofs in a row works again.
+        proofRuns: () => ceiling.restart(accountKeyOf(user._id)),
+      });
     });
     if (next) seeFlow(ctx, next);
   });
@@ -635,9 +658,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!user) return;
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
       await accounts.unlock(user, flow.verified.length);
-      await record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id });
-      if (current.notify.onUnlock) await deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale);
-      await ceiling.restart(accountKeyOf(user._id)); // as after a reset
+      await followUps(ctx, flow, {
+        audit: () => record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id }),
+        notice: async () => current.notify.onUnlock && deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale),
+        proofRuns: () => ceiling.restart(accountKeyOf(user._id)), // as after a reset
+      });
     });
     if (next) seeFlow(ctx, next);
   });
