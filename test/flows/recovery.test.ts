@@ -77,6 +77,14 @@ async function silent(browser: Browser): Promise<URLSearchParams> {
   return new URL((await browser.follow(await browser.get(start.url.href), redirectUri())).url).searchParams;
 }
 
+/** Up to the new-password page of a reset, with one text message. */
+async function atPasswordPage(user: User, mobilePhone: string): Promise<{ browser: Browser; passwordPage: Page }> {
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+  const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+  return { browser, passwordPage: await enterCode(browser, sent, await textedCode(server, mobilePhone)) };
+}
+
 describe('reset with one method', () => {
   it('returns to the same relying-party sign-in, which then works with the new password; the old sessions and tokens are dead', async () => {
     const { user, alternateEmail, mobilePhone } = await userWithMethods();
@@ -164,14 +172,6 @@ describe('reset with one method', () => {
 });
 
 describe('a reset that meets a failure', () => {
-  /** Up to the new-password page with one text message. */
-  async function atPasswordPage(user: User, mobilePhone: string): Promise<{ browser: Browser; passwordPage: Page }> {
-    const browser = new Browser();
-    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
-    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
-    return { browser, passwordPage: await enterCode(browser, sent, await textedCode(server, mobilePhone)) };
-  }
-
   /** Runs `step` while the server's accounts fail at `operation` with `error` (a fault, injected for this step only). */
   async function whileFailing<T>(operation: 'revokeAccess' | 'preparePassword', error: Error, step: () => Promise<T>): Promise<T> {
     const accounts = server.latchkey.accounts;
@@ -501,10 +501,7 @@ describe("This wasn't me", () => {
 
   it('a lockdown while the new password is being chosen sends the flow back for a second proof; nothing changes', async () => {
     const { user, alternateEmail, mobilePhone } = await userWithMethods();
-    const browser = new Browser();
-    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
-    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
-    const passwordPage = await enterCode(browser, sent, await textedCode(server, mobilePhone));
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
     expect(messageIds(passwordPage)).toContain('recover.password_heading');
     await server.latchkey.accounts.lockDown(user._id);
     const before = await server.latchkey.accounts.findById(user._id);
@@ -518,5 +515,25 @@ describe("This wasn't me", () => {
     expect((await browser.post(findForm(passwordPage, '/password').action, { ...findForm(passwordPage, '/password').fields, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).status).toBe(409);
     const again = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, refused, 'email')), await emailedCode(sink, alternateEmail));
     expect(messageIds(again)).toContain('recover.password_heading');
+  });
+});
+
+describe('a proof whose authenticator changes before the end', () => {
+  it('no longer counts once the phone it was made with is replaced: the flow asks for a proof again, and nothing changes', async () => {
+    const { user, mobilePhone, totp } = await userWithMethods();
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    expect(messageIds(passwordPage)).toContain('recover.password_heading');
+    // The owner reports a SIM swap meanwhile, and the helpdesk registers their new number.
+    await server.latchkey.accounts.setSecurityInfo(user._id, { mobilePhone: `+1415556${String(1000 + phoneCounter).padStart(4, '0')}` });
+    const before = await server.latchkey.accounts.findById(user._id);
+
+    const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.more_proof', 'recover.method_sms', 'recover.method_totp']));
+    expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).toBe(before!.passwordHash);
+    // A method registered now proves it again.
+    const again = await enterCode(browser, await chooseMethod(browser, refused, 'totp'), totp());
+    expect(messageIds(again)).toContain('recover.password_heading');
+    const done = await submit(browser, again, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
   });
 });

@@ -22,7 +22,7 @@ import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { TOTP_DIGITS } from '../../methods/totp.ts';
-import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
+import { CODE_DIGITS, type MethodId, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
@@ -240,8 +240,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await message(ctx, 'recover.expired', 410, flow);
       return undefined;
     }
-    if (proofsComplete(flow.verified, subject, methods)) return subject.user;
-    const back = await advance(ctx, flow, { kind: 'more_proof_needed' });
+    const standing = standingProofs(flow, subject);
+    if (proofsComplete(standing.verified, subject, methods)) return subject.user;
+    const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
     if (back) await showFlow(ctx, back, { notice: 'recover.more_proof' });
     return undefined;
   }
@@ -259,6 +260,22 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         (ctx as AppContext).state.log.error({ err: error, event: 'recovery.follow_up_failed', task, flowId: flow._id }, 'recovery: a step after the change failed');
       }
     }
+  }
+
+  /** The hash a proof keeps of its authenticator, salted with the flow (a phone number alone is quickly guessed). */
+  const fingerprint = (flow: FlowDoc, method: MethodId, authenticator: string) => createHash('sha256').update(`${flow._id}\u0000${method}\u0000${authenticator}`).digest('base64url');
+
+  /**
+   * The flow's proofs that still stand: each method still registered, with the authenticator it was proved with. A
+   * phone removed or replaced (a SIM swap reported to the helpdesk), an address or a seed changed after its code was
+   * accepted no longer proves anything here.
+   */
+  function standingProofs(flow: FlowDoc, subject: Subject): Pick<FlowDoc, 'verified' | 'provedWith'> {
+    const verified = flow.verified.filter((id) => {
+      const method = methods.find((m) => m.id === id);
+      return method && subject.registered.includes(id) && flow.provedWith?.[id] === fingerprint(flow, id, authenticatorOf(subject, method));
+    });
+    return { verified, provedWith: Object.fromEntries(verified.map((id) => [id, flow.provedWith![id]!])) };
   }
 
   async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
@@ -610,9 +627,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
     }
     const verified = [...flow.verified, method.id];
+    const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, method.id, authenticatorOf(subject, method)) };
     // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
     const [next] = await Promise.all([
-      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, pending: undefined }),
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, provedWith, pending: undefined }),
       proof.accepted(),
     ]);
     if (!next) return;

@@ -46,6 +46,11 @@ export interface FlowDoc {
   subjectKey: string;
   required: 1 | 2;
   verified: MethodId[];
+  /**
+   * For each verified method, a hash of the authenticator it was proved with (the address, the number, the sealed
+   * seed): a proof counts only while that same one is still registered (routes.ts `standingProofs`).
+   */
+  provedWith?: Partial<Record<MethodId, string>>;
   pending?: Pending;
   /** The sign-in (oidc-provider interaction) the user came from, to return to it. */
   interactionUid?: string;
@@ -78,7 +83,7 @@ export interface FlowStore {
    * does besides moving the flow (a finishing step's reset or unlock), run once the step is claimed and before the new
    * state is written, so that the flow never says it happened when it did not.
    */
-  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
+  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'provedWith' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
   /** Ends the flow now (cancel); true for the one caller that ended it. */
   end(flow: FlowDoc): Promise<boolean>;
 }
