@@ -24,6 +24,7 @@ import {
   waitFor,
 } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
@@ -314,6 +315,24 @@ describe('unlock', () => {
 });
 
 describe('an unknown identifier', () => {
+  it('fails even the code of its own pretended send, as a wrong one: a lucky guess shows nothing', async () => {
+    await setPolicy({ methodsEnabled: ['email'] });
+    try {
+      const browser = new Browser();
+      const methods = await chooseGoal(browser, await identify(server, browser, `nobody-${Date.now()}@example.org`), 'reset');
+      const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+      // The decoy's message is stored (never sent) with a code like any other: the one a lucky guess would hit.
+      const stored = await waitFor(() => server.connection.db!.collection(OUTBOX_COLLECTION).findOne({ status: 'decoy' }, { sort: { createdAt: -1 } }).then((doc) => doc ?? undefined), 'the decoy message');
+      const code = /\b(\d{6,8})\b/.exec(String(stored.text))![1]!;
+      const answer = await enterCode(browser, sent, code);
+      expect(answer.status).toBe(200);
+      expect(messageIds(answer)).toContain('recover.code_wrong');
+      expect(messageIds(answer)).not.toContain('recover.password_heading');
+    } finally {
+      await setPolicy({});
+    }
+  });
+
   it('answers a typed phone number exactly as a real account whose number it is not', async () => {
     await setPolicy({ methodsEnabled: ['sms'] }); // so that the decoy pretends to have a phone, like the account
     try {

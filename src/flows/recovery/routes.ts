@@ -618,6 +618,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
       outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
     }
+    // A decoy's code reached nobody (and its secret is nobody's): a guess that matches it all the same fails like any
+    // wrong code, rather than leading to a page that would then show the flow was a decoy.
+    if (!subject.user && outcome === 'accepted') outcome = 'wrong';
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
       // The failure that reached the ceiling says so at once: another code could not be compared.
