@@ -1,9 +1,10 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
-import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
+import { createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
 import type { AdminSession } from './session.ts';
+import { CLIENT_AUTH_METHODS } from '../oidc/client-rules.ts';
 import { recordAdminChange } from './admin-audit.ts';
 
 const settings = {
@@ -45,7 +46,7 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['redirect-uri']) changes.redirect_uris = values['redirect-uri'];
   if (values['post-logout-uri']) changes.post_logout_redirect_uris = values['post-logout-uri'];
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
-  if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(AUTH_METHODS, values['auth-method'], '--auth-method');
+  if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(CLIENT_AUTH_METHODS, values['auth-method'], '--auth-method');
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
   if (values['pkce-required'] !== undefined) changes.pkce_required = values['pkce-required'];
   if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');

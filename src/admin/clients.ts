@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
+import { CLIENT_AUTH_METHODS } from '../oidc/client-rules.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 /** ID token signing algorithms Latchkey holds keys for (src/oidc/keys.ts). */
 export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
@@ -49,7 +49,7 @@ const clientInput = z
     redirect_uris: z.array(redirectUri).default([]),
     post_logout_redirect_uris: z.array(redirectUri).default([]),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
-    token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
+    token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
     first_party: z.boolean().default(false),
     /** false only for a client that cannot send PKCE (e.g. a conformance test client): RFC 9700 wants it. */
     pkce_required: z.boolean().default(true),

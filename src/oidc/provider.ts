@@ -7,6 +7,7 @@ import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
+import { CLIENT_AUTH_METHODS } from './client-rules.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -66,6 +67,15 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
     rotateRefreshToken: true,
+    // Only the methods a client can be registered for, so discovery advertises no other (and no
+    // token_endpoint_auth_signing_alg_values_supported, which only the JWT methods use). Introspection and
+    // revocation authenticate clients the same way; the library does not say so in discovery, and RFC 8414 §2
+    // reads a missing revocation_endpoint_auth_methods_supported as client_secret_basic only, so we say it.
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    discovery: {
+      introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
