@@ -1,10 +1,10 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
-import { createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
+import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
 import type { AdminSession } from './session.ts';
-import { CLIENT_AUTH_METHODS } from '../oidc/client-rules.ts';
+import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS } from '../oidc/client-rules.ts';
 import { recordAdminChange } from './admin-audit.ts';
 
 const settings = {
@@ -27,7 +27,7 @@ const settings = {
     value: '<method>',
     help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
   },
-  'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ES256` },
+  'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ${DEFAULT_ID_TOKEN_ALG}` },
   'pkce-required': {
     type: 'boolean',
     help: 'PKCE is required of every client (default); --no-pkce-required only for one that cannot send it, such as a conformance test client',
@@ -70,7 +70,7 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['first party', yesNo(client.first_party)],
     // PKCE guards an authorization code: a client that never gets one has nothing for it to guard.
     ['PKCE required', client.grant_types.includes('authorization_code') ? yesNo(client.pkce_required !== false) : 'not applicable (no authorization code)'],
-    ['ID token alg', client.id_token_signed_response_alg ?? 'ES256'],
+    ['ID token alg', client.id_token_signed_response_alg ?? DEFAULT_ID_TOKEN_ALG],
     ['registered', isoDate(client.client_id_issued_at * 1000)],
   ]);
 }

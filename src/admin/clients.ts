@@ -5,14 +5,12 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
-import { CLIENT_AUTH_METHODS } from '../oidc/client-rules.ts';
+import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS } from '../oidc/client-rules.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-/** ID token signing algorithms Latchkey holds keys for (src/oidc/keys.ts). */
-export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -53,7 +51,7 @@ const clientInput = z
     first_party: z.boolean().default(false),
     /** false only for a client that cannot send PKCE (e.g. a conformance test client): RFC 9700 wants it. */
     pkce_required: z.boolean().default(true),
-    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default('ES256'),
+    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default(DEFAULT_ID_TOKEN_ALG),
   })
   .superRefine((c, ctx) => {
     const interactive = c.grant_types.includes('authorization_code');

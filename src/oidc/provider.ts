@@ -7,7 +7,7 @@ import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
-import { CLIENT_AUTH_METHODS } from './client-rules.ts';
+import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG } from './client-rules.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -80,7 +80,8 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      // A client stored without one (the registry always stores one) signs as the registry would default it.
+      id_token_signed_response_alg: DEFAULT_ID_TOKEN_ALG,
     },
     extraClientMetadata: {
       properties: ['first_party', 'pkce_required'],
