@@ -76,6 +76,17 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
       introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
       revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     },
+    // Which web origins may call userinfo and the client-authenticated endpoints (token, introspection,
+    // revocation) from a browser. Written out, though it is the library's default policy today, so that it is ours
+    // to review and no library upgrade changes it unseen: userinfo (called with a token) and public clients (which
+    // hold no secret) may be called from the origin of one of the client's registered redirect URIs; a
+    // confidential client's secret never belongs in a browser, so its calls are refused from any origin, and an
+    // opaque origin ("null": sandboxed frames, file: pages) proves nothing. Discovery and JWKS are open to all.
+    clientBasedCORS(ctx, origin, client) {
+      if (origin === 'null') return false;
+      if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+      return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
