@@ -2,6 +2,7 @@
 // discovery advertises and the token endpoint accepts) and the client registry (what an admin may register). One
 // list each, so discovery never offers what no client can be registered for.
 import { SIGNING_ALGS, type SigningAlg } from './keys.ts';
+import { SCOPE_CLAIMS } from './account.ts';
 
 /**
  * How clients authenticate at the token, introspection and revocation endpoints. No JWT assertions
@@ -17,3 +18,25 @@ export const ID_TOKEN_ALGS = SIGNING_ALGS;
  * id_token_signed_response_alg and the one algorithm every relying party is expected to verify (Core §15.1).
  */
 export const DEFAULT_ID_TOKEN_ALG: SigningAlg = 'RS256';
+
+/** The OpenID Connect scopes: openid, offline_access, and one per group of claims (account.ts). */
+export const OIDC_SCOPES: readonly string[] = [
+  'openid',
+  'offline_access',
+  ...Object.entries(SCOPE_CLAIMS)
+    .filter(([scope, claims]) => claims && scope !== 'openid')
+    .map(([scope]) => scope),
+];
+
+/** Every scope a client may be registered for: the OpenID Connect scopes and the configured API's. */
+export const knownScopes = (apiScopes: readonly string[]): Set<string> => new Set([...OIDC_SCOPES, ...apiScopes]);
+
+/**
+ * The scopes a client may ask for. A client registered with a `scope` (RFC 7591 §2) may ask for those alone: the
+ * library answers invalid_scope for any other it knows. A client registered without one (every client registered
+ * before the setting existed) may ask for every OpenID Connect scope, as before, and for no API scope: an API scope
+ * is given to a client only by naming it.
+ */
+export function allowedScopes(registered: string | undefined): Set<string> {
+  return new Set(registered === undefined ? OIDC_SCOPES : registered.split(' ').filter(Boolean));
+}
