@@ -211,14 +211,26 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
+function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv): z.output<T> {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+const apiFrom = (e: { API_AUDIENCE?: string | undefined; API_SCOPES: string }): Config['api'] =>
+  e.API_AUDIENCE ? { audience: e.API_AUDIENCE, scopes: e.API_SCOPES.split(/\s+/).filter(Boolean) } : undefined;
+
+/** The API settings alone (API_AUDIENCE, API_SCOPES), for the admin CLI's clients area, which needs nothing else. */
+export function loadApiConfig(source: NodeJS.ProcessEnv = process.env): Config['api'] {
+  return apiFrom(parseEnv(envSchema.pick({ API_AUDIENCE: true, API_SCOPES: true }), source));
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(envSchema, source);
   const production = e.NODE_ENV === 'production';
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}/oidc`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
@@ -261,7 +273,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       grant: e.TTL_GRANT,
       clientCredentials: e.TTL_CLIENT_CREDENTIALS,
     },
-    api: e.API_AUDIENCE ? { audience: e.API_AUDIENCE, scopes: e.API_SCOPES.split(/\s+/).filter(Boolean) } : undefined,
+    api: apiFrom(e),
     authorizationPost: e.AUTHORIZATION_POST ?? cookieSecure,
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

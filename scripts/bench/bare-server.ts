@@ -30,7 +30,8 @@ await runChild(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  // Latchkey signs ID tokens with ES256; the library's development key is RS256, several times slower to sign.
+  // The benchmark's Latchkey client signs ID tokens with ES256 (latchkey-server.ts); the library's development key
+  // is RS256, several times slower to sign.
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const signingKey: JWK = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: 'bench-es256', alg: 'ES256', use: 'sig' };
   const clientSecret = randomBytes(32).toString('base64url');

@@ -95,6 +95,7 @@ await runChild(async () => {
     client_name: 'Benchmark RP',
     redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token'],
+    id_token_signed_response_alg: 'ES256', // as the bare server signs (bare-server.ts): the comparison measures Latchkey, not RSA
   });
   const service = await createClientRegistry(connection).create({ client_name: 'Benchmark service', grant_types: ['client_credentials'], redirect_uris: [] });
   const password = randomBytes(12).toString('base64url');

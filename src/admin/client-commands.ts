@@ -1,9 +1,10 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
-import { AUTH_METHODS, createClientRegistry, GRANT_TYPES, ID_TOKEN_ALGS, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
+import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
 import type { AdminSession } from './session.ts';
+import { allowedScopes, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS } from '../oidc/client-rules.ts';
 import { recordAdminChange } from './admin-audit.ts';
 
 const settings = {
@@ -26,10 +27,15 @@ const settings = {
     value: '<method>',
     help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
   },
-  'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ES256` },
+  'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ${DEFAULT_ID_TOKEN_ALG}` },
   'pkce-required': {
     type: 'boolean',
     help: 'PKCE is required of every client (default); --no-pkce-required only for one that cannot send it, such as a conformance test client',
+  },
+  scope: {
+    type: 'string',
+    value: '<scopes>',
+    help: 'The scopes the client may ask for, space-separated: OpenID Connect scopes and the API scopes of API_SCOPES. Default: every OpenID Connect scope and no API scope',
   },
   'first-party': { type: 'boolean', help: 'Skip the consent page: for your own applications only (--no-first-party undoes it)' },
 } as const satisfies OptionSpecs;
@@ -45,9 +51,10 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['redirect-uri']) changes.redirect_uris = values['redirect-uri'];
   if (values['post-logout-uri']) changes.post_logout_redirect_uris = values['post-logout-uri'];
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
-  if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(AUTH_METHODS, values['auth-method'], '--auth-method');
+  if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(CLIENT_AUTH_METHODS, values['auth-method'], '--auth-method');
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
   if (values['pkce-required'] !== undefined) changes.pkce_required = values['pkce-required'];
+  if (values.scope !== undefined) changes.scope = values.scope;
   if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');
   return changes;
 }
@@ -69,9 +76,16 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['first party', yesNo(client.first_party)],
     // PKCE guards an authorization code: a client that never gets one has nothing for it to guard.
     ['PKCE required', client.grant_types.includes('authorization_code') ? yesNo(client.pkce_required !== false) : 'not applicable (no authorization code)'],
-    ['ID token alg', client.id_token_signed_response_alg ?? 'ES256'],
+    ['ID token alg', client.id_token_signed_response_alg ?? DEFAULT_ID_TOKEN_ALG],
+    ['allowed scopes', allowedScopesText(client)],
     ['registered', isoDate(client.client_id_issued_at * 1000)],
   ]);
+}
+
+/** The scopes a client may ask for, saying so when that is the default for a client registered without any. */
+function allowedScopesText(client: ClientMetadata): string {
+  const allowed = [...allowedScopes(client.scope)].join(' ');
+  return client.scope === undefined ? `${allowed} (default: no API scope)` : allowed;
 }
 
 const PUBLIC_FIRST_PARTY_WARNING =
@@ -89,7 +103,7 @@ function printWithNewSecret(out: Output, client: ClientMetadata, headline: strin
 }
 
 async function registry(session: AdminSession): Promise<ClientRegistry> {
-  return createClientRegistry(await session.connection());
+  return createClientRegistry(await session.connection(), { apiScopes: session.apiScopes() });
 }
 
 const create = defineCommand({
@@ -125,8 +139,8 @@ const list = defineCommand({
     const clients = await (await registry(context.session)).list();
     context.out.result(clients.map(withoutSecret), () =>
       table(
-        ['CLIENT ID', 'NAME', 'GRANT TYPES', 'AUTH METHOD', 'FIRST PARTY'],
-        clients.map((c) => [c.client_id, c.client_name, c.grant_types.join(','), c.token_endpoint_auth_method, yesNo(c.first_party)]),
+        ['CLIENT ID', 'NAME', 'GRANT TYPES', 'AUTH METHOD', 'FIRST PARTY', 'SCOPES'],
+        clients.map((c) => [c.client_id, c.client_name, c.grant_types.join(','), c.token_endpoint_auth_method, yesNo(c.first_party), c.scope ?? '(default)']),
         '(no clients)',
       ),
     );

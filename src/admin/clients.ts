@@ -5,14 +5,12 @@ import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName } from '../oidc/adapter.ts';
+import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS, knownScopes } from '../oidc/client-rules.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
-/** ID token signing algorithms Latchkey holds keys for (src/oidc/keys.ts). */
-export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -49,11 +47,19 @@ const clientInput = z
     redirect_uris: z.array(redirectUri).default([]),
     post_logout_redirect_uris: z.array(redirectUri).default([]),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
-    token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
+    token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
     first_party: z.boolean().default(false),
     /** false only for a client that cannot send PKCE (e.g. a conformance test client): RFC 9700 wants it. */
     pkce_required: z.boolean().default(true),
-    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default('ES256'),
+    id_token_signed_response_alg: z.enum(ID_TOKEN_ALGS).default(DEFAULT_ID_TOKEN_ALG),
+    /**
+     * The scopes the client may ask for, space-separated (RFC 7591 §2); unset: every OpenID Connect scope and no
+     * API scope (client-rules.ts). Kept as given, once each.
+     */
+    scope: z
+      .string()
+      .transform((value) => [...new Set(value.split(/\s+/).filter(Boolean))].join(' '))
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const interactive = c.grant_types.includes('authorization_code');
@@ -61,6 +67,10 @@ const clientInput = z
     if (!interactive && c.grant_types.includes('refresh_token')) ctx.addIssue({ code: 'custom', message: 'refresh_token needs authorization_code' });
     if (c.token_endpoint_auth_method === 'none' && c.grant_types.includes('client_credentials')) {
       ctx.addIssue({ code: 'custom', message: 'client_credentials needs a client secret' });
+    }
+    if (c.scope === '') ctx.addIssue({ code: 'custom', message: 'scope: name at least one scope' });
+    if (interactive && c.scope !== undefined && !c.scope.split(' ').includes('openid')) {
+      ctx.addIssue({ code: 'custom', message: 'a client that signs users in (authorization_code) needs openid in its scope' });
     }
     if (c.token_endpoint_auth_method === 'none' && !c.pkce_required) {
       // Nothing but PKCE binds a public client's code to the app that asked for it (RFC 9700 §2.1.1).
@@ -91,9 +101,13 @@ interface ClientDoc {
   payload: ClientMetadata;
 }
 
-function parse(input: unknown) {
+function parse(input: unknown, known: ReadonlySet<string>) {
   const result = clientInput.safeParse(input);
   if (!result.success) throw new ValidationError('invalid_client_metadata', result.error.issues.map((i) => i.message).join('; '));
+  const unknown = result.data.scope?.split(' ').filter((scope) => !known.has(scope)) ?? [];
+  if (unknown.length) {
+    throw new ValidationError('invalid_client_metadata', `unknown scope ${unknown.join(', ')}: known are ${[...known].join(' ')} (API scopes: API_AUDIENCE and API_SCOPES)`);
+  }
   return result.data;
 }
 
@@ -119,9 +133,12 @@ export interface ClientRegistryOptions {
    * "rotate-secret takes effect at once" holds for the whole deployment.
    */
   afterChange?: () => Promise<void>;
+  /** The configured API's scopes (API_SCOPES, when API_AUDIENCE is set), which a client's `scope` may name. */
+  apiScopes?: readonly string[];
 }
 
-export function createClientRegistry(connection: Connection, { afterChange }: ClientRegistryOptions = {}): ClientRegistry {
+export function createClientRegistry(connection: Connection, { afterChange, apiScopes = [] }: ClientRegistryOptions = {}): ClientRegistry {
+  const known = knownScopes(apiScopes);
   const clients = connection.db!.collection<ClientDoc>(collectionName('Client'));
   const changed =
     afterChange ??
@@ -138,7 +155,7 @@ export function createClientRegistry(connection: Connection, { afterChange }: Cl
 
   return {
     async create(input) {
-      const data = parse(input);
+      const data = parse(input, known);
       const clientId = data.client_id ?? newClientId();
       const metadata = toMetadata(data, clientId, undefined, Math.floor(Date.now() / 1000));
       try {
@@ -162,7 +179,7 @@ export function createClientRegistry(connection: Connection, { afterChange }: Cl
       const { client_secret: secret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
       // Only the fields given change: an undefined value means "not given", not "reset to the default".
       const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-      const data = parse({ ...editable, ...given, client_id: clientId });
+      const data = parse({ ...editable, ...given, client_id: clientId }, known);
       const metadata = toMetadata(data, clientId, secret, issuedAt);
       // Only the fields that change are written, never the whole document: a rotate-secret running meanwhile must
       // not have its new secret overwritten with the one read above.

@@ -2,7 +2,7 @@
 // on first use, so `--help` and usage errors need neither, and the commands that only touch the database (the
 // `clients` area) do not require the rest of the server's environment.
 import type { Connection } from 'mongoose';
-import { loadConfig, type Config } from '../../config/index.ts';
+import { loadApiConfig, loadConfig, type Config } from '../../config/index.ts';
 import { connectDatabase } from '../db/connection.ts';
 import { DEFAULT_DATABASE, redactUri, withDefaultDatabase } from '../db/uri.ts';
 import { adminActor } from './admin-audit.ts';
@@ -17,6 +17,8 @@ export interface AdminSession {
   connection(): Promise<Connection>;
   /** The server's configuration from the environment (argon2 cost, token lifetimes), read on first use. */
   config(): Config;
+  /** The configured API's scopes (API_AUDIENCE, API_SCOPES), without the rest of the configuration. */
+  apiScopes(): readonly string[];
   /** Who runs these commands, for the audit log (admin-audit.ts). */
   actor(): string;
   close(): Promise<void>;
@@ -36,6 +38,7 @@ export function openSession(env: NodeJS.ProcessEnv): AdminSession {
   return {
     connection: () => (connecting ??= connect(env.MONGODB_URI?.trim())),
     config: () => (config ??= loadConfig(env)),
+    apiScopes: () => loadApiConfig(env)?.scopes ?? [],
     actor: () => adminActor(env),
     async close() {
       const connection = await connecting?.catch(() => undefined);

@@ -1,7 +1,7 @@
 // Signing keys and cookie keys, generated on first start and kept in MongoDB so every instance uses the same.
 //
-// Signing keys come in generations: generation N is one ES256 key (the default ID token algorithm) and one RS256
-// key (for clients that ask for it), stored with fixed ids `g<N>-<alg>`. The active generation is the highest N
+// Signing keys come in generations: generation N is one RS256 key (the default ID token algorithm) and one ES256
+// key (for clients registered for it), stored with fixed ids `g<N>-<alg>`. The active generation is the highest N
 // for which an activation document `activate-<N>` exists; that document is inserted with `claim`, so switching the
 // active generation is one atomic write and no reader ever sees zero or two active pairs:
 //

@@ -1,12 +1,13 @@
 // The oidc-provider configuration: everything protocol-related is the library's; this file only chooses.
 // Choices that differ from the library's defaults say why.
-import Provider, { errors, interactionPolicy, type Adapter, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Adapter, type Client, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
+import { allowedScopes, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -40,7 +41,7 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure, signed: true };
   // Authorization by POST arrives cross-site from the RP: the session cookie must then be SameSite=None.
   const sessionCookieOptions = config.authorizationPost ? { ...cookieOptions, sameSite: 'none' as const } : cookieOptions;
-  const apiScopes = config.api?.scopes ?? [];
+  const scopes = knownScopes(config.api?.scopes ?? []);
 
   const configuration: Configuration = {
     adapter,
@@ -52,7 +53,7 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     // Each looked-up token kind has its own value length, so introspection reads one collection, not three.
     formats: { bitsOfOpaqueRandomness },
     claims: SCOPE_CLAIMS,
-    scopes: ['openid', 'offline_access', ...Object.entries(SCOPE_CLAIMS).filter(([s, c]) => c && s !== 'openid').map(([s]) => s), ...apiScopes],
+    scopes: [...scopes],
     acrValues: ACR_VALUES,
     responseTypes: ['code'], // no implicit or hybrid flows (RFC 9700 §2.1.2)
     // PKCE (S256, the only method v9 accepts) for every client, not only public ones (RFC 9700 §2.1.1, ASVS 10.4.6).
@@ -66,16 +67,41 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
     rotateRefreshToken: true,
+    // Only the methods a client can be registered for, so discovery advertises no other (and no
+    // token_endpoint_auth_signing_alg_values_supported, which only the JWT methods use). Introspection and
+    // revocation authenticate clients the same way; the library does not say so in discovery, and RFC 8414 §2
+    // reads a missing revocation_endpoint_auth_methods_supported as client_secret_basic only, so we say it.
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    discovery: {
+      introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    },
+    // Which web origins may call userinfo and the client-authenticated endpoints (token, introspection,
+    // revocation) from a browser. Written out, though it is the library's default policy today, so that it is ours
+    // to review and no library upgrade changes it unseen: userinfo (called with a token) and public clients (which
+    // hold no secret) may be called from the origin of one of the client's registered redirect URIs; a
+    // confidential client's secret never belongs in a browser, so its calls are refused from any origin, and an
+    // opaque origin ("null": sandboxed frames, file: pages) proves nothing. Discovery and JWKS are open to all.
+    clientBasedCORS(ctx, origin, client) {
+      if (origin === 'null') return false;
+      if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+      return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      // A client stored without one (the registry always stores one) signs as the registry would default it.
+      id_token_signed_response_alg: DEFAULT_ID_TOKEN_ALG,
     },
     extraClientMetadata: {
       properties: ['first_party', 'pkce_required'],
-      validator(_ctx, key, value) {
+      validator(_ctx, key, value, metadata) {
         if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${key} must be a boolean`);
+        // A client's allowed `scope` may name an API scope this deployment no longer has (API_SCOPES changed,
+        // API_AUDIENCE unset). The library would refuse the whole client for it; dropping the value only narrows
+        // what the client may ask for. (The library lets this hook change the metadata before checking it.)
+        if (typeof metadata.scope === 'string') metadata.scope = metadata.scope.split(' ').filter((scope) => scopes.has(scope)).join(' ');
       },
     },
     ttl: {
@@ -165,9 +191,15 @@ function resourceIndicatorsFor(api: { audience: string; scopes: string[] }, acce
     enabled: true,
     defaultResource: () => undefined,
     useGrantedResource: () => false,
-    getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string) {
+    // Each client gets only the API scopes it was registered for (client-rules.ts). The library already answers
+    // invalid_scope to a client registered with a `scope` that asks for another; this also covers clients
+    // registered without one, which get no API scope, and so no token for the API at all (not an audience-only one).
+    getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string, client: Client) {
       if (resource !== api.audience) throw new errors.InvalidTarget();
-      return { scope: api.scopes.join(' '), audience: api.audience, accessTokenTTL, accessTokenFormat: 'jwt' as const };
+      const allowed = allowedScopes(client.scope ?? undefined);
+      const scope = api.scopes.filter((s) => allowed.has(s)).join(' ');
+      if (!scope) throw new errors.InvalidTarget('this client is not allowed any scope of this resource');
+      return { scope, audience: api.audience, accessTokenTTL, accessTokenFormat: 'jwt' as const };
     },
   };
 }

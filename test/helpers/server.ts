@@ -68,7 +68,7 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
     latchkey,
     connection: db.connection,
     dbUri: db.uri,
-    clients: createClientRegistry(db.connection),
+    clients: createClientRegistry(db.connection, { apiScopes: config.api?.scopes }),
     logs,
     async close() {
       latchkey.beginShutdown();

@@ -7,6 +7,7 @@ import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import { createKeyStore } from '../../src/oidc/keys.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 let server: TestServer;
@@ -62,7 +63,7 @@ describe('discovery', () => {
 });
 
 describe('authorization code with PKCE through our pages', () => {
-  it('returns code, state and iss to the RP, and a valid ID token signed with ES256', async () => {
+  it('returns code, state and iss to the RP, and a valid ID token signed with RS256 (OIDC\'s default, no alg registered)', async () => {
     const { tokens, callback } = await signIn();
     expect(callback.searchParams.get('iss')).toBe(server.issuer);
     const claims = tokens.claims()!;
@@ -70,23 +71,34 @@ describe('authorization code with PKCE through our pages', () => {
     expect(claims.iss).toBe(server.issuer);
     expect(claims.aud).toBe(rp.client_id);
     const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
-    expect(header.alg).toBe('ES256');
+    expect(rp.id_token_signed_response_alg).toBe('RS256'); // createClient names no algorithm
+    expect(header.alg).toBe('RS256');
     // Signed by the active key, not by the published next one.
     const keys = await createKeyStore(server.connection).list();
     expect(keys.find((k) => k.kid === header.kid)?.status).toBe('active');
     expect(tokens.refresh_token).toBeTruthy();
   });
 
-  it('signs ID tokens with RS256 for a client registered for it, verifiable with the published key', async () => {
-    const rsaClient = await createClient(server, { client_name: 'RSA App', id_token_signed_response_alg: 'RS256' });
-    const rsaConfig = await discover(server, rsaClient);
-    const start = await authorizationUrl(rsaConfig, rsaClient.redirect_uris[0]!);
-    const callback = await signInAndConsent(new Browser(), start, user.username, rsaClient.redirect_uris[0]!);
-    const tokens = await client.authorizationCodeGrant(rsaConfig, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
-    expect(header.alg).toBe('RS256');
+  /** Signs in through another client; the header of the ID token it gets, and the published key's alg for its kid. */
+  async function idTokenSignatureFor(other: ClientMetadata) {
+    const otherConfig = await discover(server, other);
+    const start = await authorizationUrl(otherConfig, other.redirect_uris[0]!);
+    const callback = await signInAndConsent(new Browser(), start, user.username, other.redirect_uris[0]!);
+    const tokens = await client.authorizationCodeGrant(otherConfig, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()) as { alg: string; kid: string };
     const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string; alg: string }[] };
-    expect(jwks.keys.find((k) => k.kid === header.kid)?.alg).toBe('RS256');
+    return { alg: header.alg, publishedAlg: jwks.keys.find((k) => k.kid === header.kid)?.alg };
+  }
+
+  it('signs ID tokens with ES256 for a client registered for it, verifiable with the published key', async () => {
+    const ecClient = await createClient(server, { client_name: 'EC App', id_token_signed_response_alg: 'ES256' });
+    expect(await idTokenSignatureFor(ecClient)).toEqual({ alg: 'ES256', publishedAlg: 'ES256' });
+  });
+
+  it('signs ID tokens with RS256 for a client stored without an algorithm', async () => {
+    const bare = await createClient(server, { client_name: 'Bare App' });
+    await server.connection.db!.collection(collectionName('Client')).updateOne({ _id: bare.client_id as never }, { $unset: { 'payload.id_token_signed_response_alg': 1 } });
+    expect(await idTokenSignatureFor(bare)).toEqual({ alg: 'RS256', publishedAlg: 'RS256' });
   });
 
   it('serves the granted claims at userinfo', async () => {

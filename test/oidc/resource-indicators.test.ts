@@ -1,9 +1,12 @@
 // With an API audience configured, a client can ask for a token for that API (RFC 8707) and gets a JWT the API
-// can verify against our JWKS; other resources are refused.
+// can verify against our JWKS; other resources are refused. Each client gets only the API scopes it was
+// registered for (`clients create --scope`); one registered without any gets none, and still signs users in.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { createClient } from '../helpers/factories.ts';
-import { discover } from '../helpers/rp.ts';
+import { Browser } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const API = 'https://api.example.test';
@@ -12,7 +15,7 @@ let config: client.Configuration;
 
 beforeAll(async () => {
   server = await startTestServer({ API_AUDIENCE: API, API_SCOPES: 'api:read api:write' });
-  const rp = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [] });
+  const rp = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [], scope: 'api:read api:write' });
   config = await discover(server, rp);
 });
 afterAll(() => server.close());
@@ -30,4 +33,43 @@ it('refuses an unknown resource', async () => {
   await expect(client.clientCredentialsGrant(config, { resource: 'https://elsewhere.example.test', scope: 'api:read' })).rejects.toMatchObject({
     error: 'invalid_target',
   });
+});
+
+/** The scope an API access token carries. */
+const scopeOf = (accessToken: string) => (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { scope?: string }).scope;
+
+it('refuses a client an API scope it was not registered for (invalid_scope), and gives it the ones it was', async () => {
+  const reader = await discover(server, await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [], scope: 'api:read' }));
+  await expect(client.clientCredentialsGrant(reader, { resource: API, scope: 'api:read api:write' })).rejects.toMatchObject({
+    error: 'invalid_scope',
+    error_description: 'requested scope is not allowed',
+  });
+  await expect(client.clientCredentialsGrant(reader, { resource: API, scope: 'api:write' })).rejects.toMatchObject({ error: 'invalid_scope' });
+  expect(scopeOf((await client.clientCredentialsGrant(reader, { resource: API, scope: 'api:read' })).access_token)).toBe('api:read');
+});
+
+it('gives a client registered without scopes no token for the API', async () => {
+  const unnamed = await discover(server, await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [] }));
+  await expect(client.clientCredentialsGrant(unnamed, { resource: API, scope: 'api:read' })).rejects.toMatchObject({
+    error: 'invalid_target',
+    error_description: 'this client is not allowed any scope of this resource',
+  });
+});
+
+it('lets a client registered without scopes sign users in with every OpenID Connect scope, as before', async () => {
+  const rp = await createClient(server);
+  const rpConfig = await discover(server, rp);
+  const user = await createUser(server);
+  const start = await authorizationUrl(rpConfig, rp.redirect_uris[0]!);
+  const callback = await signInAndConsent(new Browser(), start, user.username, rp.redirect_uris[0]!);
+  const tokens = await client.authorizationCodeGrant(rpConfig, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  expect(tokens.claims()?.sub).toBe(user._id);
+  expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
+});
+
+it('keeps serving a client whose stored scopes name one the API no longer has: that one is ignored', async () => {
+  const rp = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [], scope: 'api:read' });
+  await server.connection.db!.collection(collectionName('Client')).updateOne({ _id: rp.client_id as never }, { $set: { 'payload.scope': 'api:read api:retired' } });
+  const tokens = await client.clientCredentialsGrant(await discover(server, rp), { resource: API, scope: 'api:read' });
+  expect(scopeOf(tokens.access_token)).toBe('api:read');
 });
