@@ -150,7 +150,8 @@ interface DisabledDoc extends ExpiringDoc {
 interface EpochDoc extends ExpiringDoc {
   epoch?: string;
   recent?: { epoch: string; hashes: string[]; expiresAt: Date };
-  lock?: { epoch: string; round: number; until: Date };
+  /** `day`: written by versions whose rounds were per day (their `round` counts that day's locks only). */
+  lock?: { epoch: string; round: number; until: Date; day?: number };
 }
 
 /** Whose budget a try spends: everyone without a device token, or one device. */
@@ -253,7 +254,10 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   function hintedScopeNow(doc: EpochDoc | null, epoch: string, now: Date): ScopeNow {
     const lock = doc?.lock?.epoch === epoch ? doc.lock : undefined;
     const lockedUntil = stillHolds(lock?.until, now);
-    return { epoch, now, round: lock ? lock.round + 1 : 1, ...(lockedUntil && { lockedUntil }) };
+    // A hint from a version with rounds per day: its lock still holds until its time, but its round is not one of
+    // this epoch's chain of locks (r1, r2…), which then starts at the first.
+    const round = lock && lock.day === undefined ? lock.round + 1 : 1;
+    return { epoch, now, round, ...(lockedUntil && { lockedUntil }) };
   }
 
   const memoryEnd = (now: Date) => new Date(now.getTime() + FAILURE_MEMORY_MS);

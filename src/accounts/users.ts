@@ -338,7 +338,12 @@ export function createAccounts(
     preparePassword,
 
     async replacePassword({ accountId, hash }) {
-      await update(accountId, { passwordHash: hash, revokedAt: new Date() });
+      const result = await users.updateOne({ _id: accountId }, { $set: { passwordHash: hash, revokedAt: new Date() } }).exec();
+      if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${accountId}`);
+      // Written: the reset has happened, and nothing after this may say otherwise. Other instances learn of it now,
+      // or from the revocation that follows (which announces again); until then their cached copy trusts itself
+      // for the trust window at most.
+      await changed(accountId).catch((error: unknown) => log?.error({ err: error, accountId }, 'announcing a new password failed'));
     },
 
     async resetPassword(id, password) {

@@ -28,7 +28,7 @@ export const EPOCH_TRUST_MS = 2000;
  */
 const MAX_AGE_MS = 30_000;
 
-const EPOCHS = 'cache_epochs';
+export const EPOCHS = 'cache_epochs';
 
 /** What is cached: each kind has its own epoch document. */
 export type CachedKind = 'clients' | 'accounts';

@@ -18,8 +18,12 @@ interface ChallengeDoc extends ExpiringDoc {
 export type ChallengeCheck = 'accepted' | 'wrong' | 'expired';
 
 export interface Challenges {
-  /** A new challenge and its code (to send; never stored in clear). */
-  create(purpose: string, digits: number, lifetimeSeconds: number): Promise<{ id: string; code: string; expiresAt: Date }>;
+  /**
+   * A new challenge and its code (to send; never stored in clear). `answerable: false` (a decoy's pretended send):
+   * the code is made as usual, but what is stored is the hash of something no code can be, so every answer is
+   * compared alike and found wrong, and nothing is ever consumed.
+   */
+  create(purpose: string, digits: number, lifetimeSeconds: number, options?: { answerable?: boolean }): Promise<{ id: string; code: string; expiresAt: Date }>;
   /**
    * Compares `input` with the challenge's code. The caller has already taken the try from its budgets.
    * `expired` also covers a challenge already used or replaced.
@@ -34,11 +38,12 @@ export function createChallenges(connection: Connection, hashKey: string, clock:
   const hash = createCodeHasher(hashKey);
 
   return {
-    async create(purpose, digits, lifetimeSeconds) {
+    async create(purpose, digits, lifetimeSeconds, { answerable = true } = {}) {
       const id = randomBytes(16).toString('base64url');
       const code = generateCode(digits);
       const expiresAt = new Date(clock() + lifetimeSeconds * 1000);
-      await docs.insertOne({ _id: id, purpose, codeHash: hash(id, code), expiresAt });
+      const stored = answerable ? code : `unanswerable:${randomBytes(16).toString('base64url')}`;
+      await docs.insertOne({ _id: id, purpose, codeHash: hash(id, stored), expiresAt });
       return { id, code, expiresAt };
     },
 

@@ -155,6 +155,19 @@ describe('wrong passwords in a row', () => {
     }
   });
 
+  it('count from the first lock on after an upgrade from rounds per day, whose old lock hint still holds until its time', async () => {
+    const user = await createUser(server);
+    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    // What the version with rounds per day left: the account's third lockout of an earlier day, in its first epoch.
+    const oldLock = { epoch: '0', day: Math.floor(now / DAY) - 5, round: 3, until: new Date(now + 60_000) };
+    await limits.insertOne({ _id: `signin:epoch:${user._id}`, epoch: '0', lock: oldLock, expiresAt: new Date('9999-12-31T00:00:00Z') } as never);
+    expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(false); // that lock holds until its time
+    now += 61_000;
+    await failSequentially(user, threshold);
+    expect(await accounts.lockoutState(user._id)).toMatchObject({ locked: true, lockouts: 1 });
+    expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+  });
+
   it('leave nothing behind for long when the password was right', async () => {
     const user = await createUser(server);
     expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(true);

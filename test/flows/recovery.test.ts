@@ -25,6 +25,7 @@ import {
 } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
+import { EPOCHS } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
@@ -210,6 +211,30 @@ describe('a reset that meets a failure', () => {
     expect(server.logs.some((line) => line.includes('"event":"recovery.follow_up_failed"') && line.includes('"task":"revocation"'))).toBe(true);
   });
 
+  it('a failure to tell the other instances, just after the new password is written, neither hides the change nor loses its notice', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    // Every announcement to the other instances (db/epoch-cache.ts) fails while the new password is sent.
+    // (The driver makes a collection object per use: the fault goes on their shared prototype, for that collection.)
+    const collections = Object.getPrototypeOf(server.connection.db!.collection(EPOCHS)) as { replaceOne: (this: { collectionName: string }, ...args: unknown[]) => unknown };
+    const replaceOne = collections.replaceOne;
+    collections.replaceOne = function (...args) {
+      return this.collectionName === EPOCHS ? Promise.reject(new Error('the database blinked')) : replaceOne.apply(this, args);
+    };
+    let done: Page;
+    try {
+      done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    } finally {
+      collections.replaceOne = replaceOne;
+    }
+    expect(done.status).toBe(200);
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).not.toBe(user.passwordHash);
+    const audit = server.connection.db!.collection(AUDIT_COLLECTION);
+    expect(await audit.countDocuments({ type: 'password.reset', accountId: user._id })).toBe(1);
+    await waitFor(() => sink.received.find((m) => m.subject === 'Your password was reset' && JSON.stringify(m.to).includes(user.email)), 'the reset notice');
+  });
+
   it('when the new password cannot be hashed now (argon2 busy), nothing is spent: the same page can be sent again', async () => {
     const { user, mobilePhone } = await userWithMethods();
     const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
@@ -328,6 +353,8 @@ describe('an unknown identifier', () => {
       expect(answer.status).toBe(200);
       expect(messageIds(answer)).toContain('recover.code_wrong');
       expect(messageIds(answer)).not.toContain('recover.password_heading');
+      // And the code stays as a real account's wrong one does: the next guess is wrong too, not expired.
+      expect(messageIds(await enterCode(browser, answer, '000000'))).toContain('recover.code_wrong');
     } finally {
       await setPolicy({});
     }
@@ -538,6 +565,21 @@ describe("This wasn't me", () => {
 });
 
 describe('a proof whose authenticator changes before the end', () => {
+  it('a code sent to a number replaced before it is typed proves nothing: it is answered as expired', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
+    const code = await textedCode(server, mobilePhone);
+    // Whoever holds the old SIM has the code; the owner reports the swap and the helpdesk registers the new number.
+    await server.latchkey.accounts.setSecurityInfo(user._id, { mobilePhone: `+1415557${String(1000 + phoneCounter).padStart(4, '0')}` });
+    const answer = await enterCode(browser, sent, code);
+    expect(messageIds(answer)).toContain('recover.code_expired');
+    expect(messageIds(answer)).not.toContain('recover.password_heading');
+    const audit = server.connection.db!.collection(AUDIT_COLLECTION);
+    expect(await audit.findOne({ type: 'code.failed', accountId: user._id }, { sort: { at: -1 } })).toMatchObject({ reason: 'destination_changed' });
+  });
+
   it('no longer counts once the phone it was made with is replaced: the flow asks for a proof again, and nothing changes', async () => {
     const { user, mobilePhone, totp } = await userWithMethods();
     const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);

@@ -469,7 +469,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
    * limits let it go (a decoy's too, though nothing is sent).
    */
   async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<{ challengeId: string; allowed: boolean }> {
-    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds);
+    // A decoy's challenge can never be answered (its code reached nobody): a lucky guess fails like any wrong code.
+    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
     const allowed = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
     const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
@@ -575,9 +576,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const sent = await sendCode(ctx, flow, subject, method, current);
     // Only a code that went out replaces the one before: after a refused "Try again" the earlier code, perhaps still
     // on its way, keeps working.
-    const [challengeId, dropped] = sent.allowed || !pending.challengeId ? [sent.challengeId, pending.challengeId] : [pending.challengeId, sent.challengeId];
+    // Each code keeps the destination it went to (`sentTo`).
+    const kept = !sent.allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: sent.challengeId } : undefined;
+    const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, method.id, authenticatorOf(subject, method)), dropped: pending.challengeId };
     if (dropped) await challenges.discard(dropped);
-    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId } });
+    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
     if (next) seeFlow(ctx, next);
   }
 
@@ -603,6 +606,13 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
       return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
     }
+    if (method.delivery && pending.sentTo !== fingerprint(flow, method.id, authenticatorOf(subject, method))) {
+      // Sent to an address or a number that is no longer the registered one (replaced since: a SIM swap reported to
+      // the helpdesk): whoever holds the old one proves nothing. No guess was compared, so nothing is spent.
+      await challenges.discard(pending.challengeId!);
+      await record(ctx, { type: 'code.failed', ...base, reason: 'destination_changed' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
     const proof = await allowProof(ctx, flow, subject, runs, current, method);
     if (!proof) return;
     let outcome: 'accepted' | 'wrong' | 'expired';
@@ -618,9 +628,6 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
       outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
     }
-    // A decoy's code reached nobody (and its secret is nobody's): a guess that matches it all the same fails like any
-    // wrong code, rather than leading to a page that would then show the flow was a decoy.
-    if (!subject.user && outcome === 'accepted') outcome = 'wrong';
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
       // The failure that reached the ceiling says so at once: another code could not be compared.

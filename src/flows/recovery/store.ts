@@ -30,6 +30,11 @@ export interface Pending {
   destinationConfirmed?: boolean;
   /** The code challenge sent for this method (code-sending methods). */
   challengeId?: string;
+  /**
+   * A hash of the destination that challenge's code went to (routes.ts `fingerprint`): the code proves only that
+   * one, and only while it is still the registered one (a number replaced after the send proves nothing).
+   */
+  sentTo?: string;
 }
 
 export interface FlowDoc {
