@@ -102,6 +102,10 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
         // API_AUDIENCE unset). The library would refuse the whole client for it; dropping the value only narrows
         // what the client may ask for. (The library lets this hook change the metadata before checking it.)
         if (typeof metadata.scope === 'string') metadata.scope = metadata.scope.split(' ').filter((scope) => scopes.has(scope)).join(' ');
+        // A client registered without one may ask for the default (client-rules.ts), and the library enforces it
+        // only when it is written down: otherwise an API scope asked for without its resource would be granted as
+        // a plain scope of the sign-in's token.
+        else metadata.scope = [...allowedScopes(undefined)].join(' ');
       },
     },
     ttl: {

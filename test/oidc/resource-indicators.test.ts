@@ -67,6 +67,16 @@ it('lets a client registered without scopes sign users in with every OpenID Conn
   expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
 });
 
+it('refuses an API scope to a client registered without scopes, also asked for at sign-in without the resource', async () => {
+  const rp = await createClient(server);
+  const start = await authorizationUrl(await discover(server, rp), rp.redirect_uris[0]!, { scope: 'openid api:write' });
+  const answer = await new Browser().get(start.url.href);
+  expect(answer.status).toBe(303);
+  const back = new URL(answer.headers.get('location')!);
+  expect(back.origin + back.pathname).toBe(rp.redirect_uris[0]);
+  expect(back.searchParams.get('error')).toBe('invalid_scope');
+});
+
 it('keeps serving a client whose stored scopes name one the API no longer has: that one is ignored', async () => {
   const rp = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [], scope: 'api:read' });
   await server.connection.db!.collection(collectionName('Client')).updateOne({ _id: rp.client_id as never }, { $set: { 'payload.scope': 'api:read api:retired' } });
