@@ -225,16 +225,17 @@ export function createAccounts(
     // issued while the deletions below run.
     const revokedAt = new Date();
     await update(id, { ...alongside, revokedAt });
-    await revokeAccountAccess(id);
     if (accountCache) {
       // Other instances may act on their cached copy of the account until the trust window has passed (an
       // authorization in flight there can still save a grant or issue a code): the deletions run once more after
       // it, so nothing issued in that window outlives it, but for a sign-in made since, with its grants (the
-      // owner's, with the new password). Admin commands wait the window out before deleting.
+      // owner's, with the new password). Admin commands wait the window out before deleting. Set going before the
+      // first pass, so that a first pass that fails is still followed by this one.
       void changeSettled()
         .then(() => revokeAccountAccess(id, revokedAt))
         .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed'));
     }
+    await revokeAccountAccess(id);
   }
 
   return {

@@ -10,6 +10,7 @@ import { runAdmin } from '../helpers/admin-cli.ts';
 import { accountIndexPlaces, collectionName } from '../../src/oidc/adapter.ts';
 import { PASSWORD_CHECKED_AT_MS } from '../../src/oidc/account.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
+import { changeSettled } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 let server: TestServer;
@@ -204,4 +205,29 @@ it("keeps the owner's sign-in made after a reset when the revocation's second pa
   // The first pass's rule (no cutoff) would have taken it.
   await createAccessRevoker(server.connection)(user._id);
   expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(false);
+});
+
+it('deletes what a revocation voided even when its first pass fails: the second pass runs all the same', async () => {
+  const user = await createUser(server);
+  await signIn(user);
+  expect(await storedFor('Session', user._id)).toBe(1);
+  // The first pass's first read (the account's index entries) fails once.
+  const index = accountIndexPlaces(server.connection.db!, user._id)[0]!.collection;
+  const collections = Object.getPrototypeOf(index) as { findOne: (this: { collectionName: string }, ...args: unknown[]) => unknown };
+  const findOne = collections.findOne;
+  let failed = false;
+  collections.findOne = function (...args) {
+    if (failed || this.collectionName !== index.collectionName) return findOne.apply(this, args);
+    failed = true;
+    return Promise.reject(new Error('the database blinked'));
+  };
+  try {
+    await expect(server.latchkey.accounts.revokeAccess(user._id)).rejects.toThrow('the database blinked');
+  } finally {
+    collections.findOne = findOne;
+  }
+  expect(await storedFor('Session', user._id)).toBe(1);
+  await changeSettled(); // the other instances' trust window, after which the second pass runs
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const model of ['Session', 'Grant', 'AccessToken', 'RefreshToken']) expect(await storedFor(model, user._id)).toBe(0);
 });
