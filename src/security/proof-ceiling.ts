@@ -15,7 +15,8 @@
 //   took the last slot and failed, or else the first try refused) reports it, exactly once: a claim decides.
 // - A run is named by epochs kept in one document per account (`proof-epoch:<account key>`): a proof accepted moves
 //   its method's epoch; a completed recovery and an administrator's `users unlock` move the account's base epoch,
-//   which every method's run includes. Slots of an old run are never deleted and reused, only left behind.
+//   which every method's run includes. Slots of an old run are never deleted and reused, only left behind
+//   to be swept: a wrong proof's a year after it, an accepted one's within a day (its slot is taken on trust).
 // - That document is read once per proof, beside the account itself (routes.ts), and it also holds the disabled
 //   marks, so a try at a disabled method is refused without spending the daily budget or anything else. A mark only
 //   saves work: without it (lost, or not written yet) the full run refuses all the same.
@@ -31,6 +32,10 @@ import { LIMITS } from './limits.ts';
 export const MAX_CONSECUTIVE_PROOF_FAILURES = 100;
 /** One window for a run's whole life: its tries count until an epoch moves. */
 const RUN_LIFE_SECONDS = 1000 * 365 * 86_400;
+/** How long a wrong proof is kept in its run: a year of them in a row is still a row. */
+const WRONG_PROOF_MEMORY_MS = 365 * 86_400_000;
+/** How long a try's slot lives until its answer keeps it (wrong) or leaves it (accepted: the run moves on): ample. */
+const UNANSWERED_TRY_MS = 86_400_000;
 // Epochs must outlive the slots keyed by them; the date only satisfies the shared document shape.
 const NEVER = new Date('9999-12-31T00:00:00Z');
 
@@ -141,14 +146,25 @@ export function createProofCeiling(connection: Connection, hashKey: string, cloc
         await setEpochFields(epochs, runs.accountKey, { [`disabled.${method}`]: run });
         return reports;
       };
-      const slot = await takeSlot(limits, { key: `proof-run:${run}`, limit: MAX_CONSECUTIVE_PROOF_FAILURES, windowSeconds: RUN_LIFE_SECONDS }, new Date(clock()));
+      // Taken on trust, for a day: only a wrong proof keeps its slot (for a year), so that accepted proofs leave
+      // nothing behind for long (as the sign-in lockout's tries, accounts/lockout.ts).
+      const now = clock();
+      const slot = await takeSlot(
+        limits,
+        { key: `proof-run:${run}`, limit: MAX_CONSECUTIVE_PROOF_FAILURES, windowSeconds: RUN_LIFE_SECONDS, expiresAt: new Date(now + UNANSWERED_TRY_MS) },
+        new Date(now),
+      );
       const counted = { ended: false, reports: false };
       if (!slot.allowed) return { allowed: false, reports: await reportEnd(), accepted: async () => {}, failed: async () => counted };
       return {
         allowed: true,
         reports: false,
         accepted: () => moveEpoch(epochs, runs.accountKey, `methods.${method}`, runs.doc?.methods?.[method]),
-        failed: async () => (slot.slot === MAX_CONSECUTIVE_PROOF_FAILURES ? { ended: true, reports: await reportEnd() } : counted),
+        async failed() {
+          // A plain write by `_id`: the claim has decided already.
+          await limits.updateOne({ _id: slot.id! }, { $set: { expiresAt: new Date(now + WRONG_PROOF_MEMORY_MS) } });
+          return slot.slot === MAX_CONSECUTIVE_PROOF_FAILURES ? { ended: true, reports: await reportEnd() } : counted;
+        },
       };
     },
 

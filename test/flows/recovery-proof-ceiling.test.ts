@@ -11,6 +11,7 @@ import { stepRecorder } from '../helpers/commands.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, textedCode, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { LIMITS } from '../../src/security/limits.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { generateSync } from 'otplib';
 import { createProofCeiling, restartProofRuns } from '../../src/security/proof-ceiling.ts';
@@ -111,6 +112,18 @@ it('counts wrong codes in a row only: an accepted code starts the count afresh',
   const last = await failInARow(third, CEILING, valid);
   expect(refusedAsDisabled(last)).toBe(true);
   expect(refusedAsDisabled(await enterCode(third.browser, last, totp()))).toBe(true);
+});
+
+it('keeps a wrong code in its run for a year, and leaves the try of an accepted one to be swept within a day', async () => {
+  const { user, totp, valid } = await userWithAuthenticator();
+  const limits = server.connection.db!.collection(LIMITS);
+  const slots = async () => limits.find({ _id: { $regex: '^proof-run:' } as never }).toArray();
+  const before = new Set((await slots()).map((slot) => String(slot._id)));
+  const at = await atCode(user.username);
+  expect(accepted(await enterCode(at.browser, await failInARow(at, 1, valid), totp()))).toBe(true);
+  const added = (await slots()).filter((slot) => !before.has(String(slot._id)));
+  const lifeDays = added.map((slot) => Math.round(((slot.expiresAt as Date).getTime() - Date.now() - offset) / 86_400_000)).sort((a, b) => a - b);
+  expect(lifeDays).toEqual([1, 365]);
 });
 
 it('answers no more than the ceiling, however many wrong codes arrive at once', async () => {
