@@ -9,7 +9,7 @@
 //   below) lasts `growth` times longer, up to `maxSeconds`.
 // - Rounds belong to the epoch, not to a day: wrong passwords count until a success, a reset or an unlock, however
 //   slowly they come (nine a day are not forgotten at midnight), so the ceiling below counts every one of them.
-//   What a scope's failures leave is remembered for FAILURE_MEMORY_SECONDS. A try's slot is taken on trust (it
+//   What a scope's failures leave is remembered for FAILURE_MEMORY_MS (a year). A try's slot is taken on trust (it
 //   expires in a day) and kept for that long only when its password was wrong: a right one moves the epoch and
 //   leaves its slot to be swept, so successful sign-ins leave nothing behind for long.
 // - A wrong password that is one of the last `rememberWrong` wrong ones of this scope takes no slot: repeating it
@@ -40,7 +40,7 @@
 // (unbounded under attack) are only in the request log.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { claim, isDuplicateKey, slotsTaken, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, isDuplicateKey, keepSlot, slotsTaken, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import { sharedSecret } from '../db/secrets.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AuditEvent } from '../audit/audit.ts';
@@ -419,10 +419,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
             if (scope.device) await setById(recentId(scope, epoch), { hashes, expiresAt });
             else await hint(accountId, epoch, { recent: { epoch, hashes, expiresAt } });
           };
-          // The slot was taken on trust; a wrong password keeps it for as long as failures are remembered. A plain
-          // write by `_id`: the claim has decided already.
-          const keepSlot = () => limits.updateOne({ _id: slot.id! }, { $set: { expiresAt: memoryEnd(state.now) } });
-          await Promise.all([keepSlot(), rememberHash()]);
+          // The slot was taken on trust; a wrong password keeps it for as long as failures are remembered.
+          await Promise.all([keepSlot(limits, slot, memoryEnd(state.now)), rememberHash()]);
           await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
           if (slot.slot !== settings.threshold) return;
           // This try took the last slot (exactly one does per round), so it announces the lockout, once.

@@ -213,13 +213,13 @@ export function createAccounts(
     return mustFind(id);
   }
 
-  /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
   async function preparePassword(id: string, password: string): Promise<PreparedPassword> {
     const user = await mustFind(id);
     await checkPassword(password, [user.username, user.email, user.name, user.securityInfo?.alternateEmail ?? '']);
     return { accountId: id, hash: await hasher.hash(password) } as PreparedPassword;
   }
 
+  /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
   async function revokeAccess(id: string, alongside: Partial<User> = {}): Promise<void> {
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
     // issued while the deletions below run.

@@ -74,7 +74,7 @@ export interface SlotLimit {
   staggered?: boolean;
   /**
    * When a claimed slot's document expires, if sooner than its window's end: a slot taken on trust, which the caller
-   * keeps (moves its expiry to the window's end) once the try must count for the whole window. Slots not kept expire
+   * keeps (`keepSlot`, a later expiry) once the try must count for longer. Slots not kept expire
    * before the others, and a gap they leave is taken again: one more try each. Only for keys abandoned as a rule when
    * a try is not kept (accounts/lockout.ts: a right password moves the account to a new epoch).
    */
@@ -133,6 +133,14 @@ async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, 
     if (taken) return taken;
   }
   return { allowed: false, resetsAt };
+}
+
+/**
+ * Keeps a slot taken on trust (`SlotLimit.expiresAt`) until `until`: the try it counted must count that long. A
+ * plain write by `_id`, deciding nothing: the claim has decided already.
+ */
+export async function keepSlot(collection: Collection<ExpiringDoc>, slot: SlotResult, until: Date): Promise<void> {
+  if (slot.id) await collection.updateOne({ _id: slot.id }, { $set: { expiresAt: until } });
 }
 
 /** How many slots of the current window are taken (0..limit), in O(log limit) reads; nothing is claimed. */

@@ -24,7 +24,7 @@
 //   same work; it never succeeds, so its count only grows, as a real account's does under attack.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { claim, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, keepSlot, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import type { MethodId } from '../policy/policy.ts';
 import { LIMITS } from './limits.ts';
 
@@ -161,8 +161,7 @@ export function createProofCeiling(connection: Connection, hashKey: string, cloc
         reports: false,
         accepted: () => moveEpoch(epochs, runs.accountKey, `methods.${method}`, runs.doc?.methods?.[method]),
         async failed() {
-          // A plain write by `_id`: the claim has decided already.
-          await limits.updateOne({ _id: slot.id! }, { $set: { expiresAt: new Date(now + WRONG_PROOF_MEMORY_MS) } });
+          await keepSlot(limits, slot, new Date(now + WRONG_PROOF_MEMORY_MS));
           return slot.slot === MAX_CONSECUTIVE_PROOF_FAILURES ? { ended: true, reports: await reportEnd() } : counted;
         },
       };

@@ -22,7 +22,7 @@ import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { TOTP_DIGITS } from '../../methods/totp.ts';
-import { CODE_DIGITS, type MethodId, type RecoveryPolicy } from '../../policy/policy.ts';
+import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
@@ -262,8 +262,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
   }
 
-  /** The hash a proof keeps of its authenticator, salted with the flow (a phone number alone is quickly guessed). */
-  const fingerprint = (flow: FlowDoc, method: MethodId, authenticator: string) => createHash('sha256').update(`${flow._id}\u0000${method}\u0000${authenticator}`).digest('base64url');
+  /**
+   * The hash a code or a proof keeps of the authenticator it is for (now registered), salted with the flow (a phone
+   * number alone is quickly guessed).
+   */
+  const fingerprint = (flow: FlowDoc, subject: Subject, method: VerificationMethod) =>
+    createHash('sha256').update(`${flow._id}\u0000${method.id}\u0000${authenticatorOf(subject, method)}`).digest('base64url');
 
   /**
    * The flow's proofs that still stand: each method still registered, with the authenticator it was proved with. A
@@ -273,7 +277,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   function standingProofs(flow: FlowDoc, subject: Subject): Pick<FlowDoc, 'verified' | 'provedWith'> {
     const verified = flow.verified.filter((id) => {
       const method = methods.find((m) => m.id === id);
-      return method && subject.registered.includes(id) && flow.provedWith?.[id] === fingerprint(flow, id, authenticatorOf(subject, method));
+      return method && subject.registered.includes(id) && flow.provedWith?.[id] === fingerprint(flow, subject, method);
     });
     return { verified, provedWith: Object.fromEntries(verified.map((id) => [id, flow.provedWith![id]!])) };
   }
@@ -578,7 +582,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // on its way, keeps working.
     // Each code keeps the destination it went to (`sentTo`).
     const kept = !sent.allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: sent.challengeId } : undefined;
-    const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, method.id, authenticatorOf(subject, method)), dropped: pending.challengeId };
+    const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
     if (dropped) await challenges.discard(dropped);
     const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
     if (next) seeFlow(ctx, next);
@@ -606,7 +610,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
       return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
     }
-    if (method.delivery && pending.sentTo !== fingerprint(flow, method.id, authenticatorOf(subject, method))) {
+    if (method.delivery && pending.sentTo !== fingerprint(flow, subject, method)) {
       // Sent to an address or a number that is no longer the registered one (replaced since: a SIM swap reported to
       // the helpdesk): whoever holds the old one proves nothing. No guess was compared, so nothing is spent.
       await challenges.discard(pending.challengeId!);
@@ -637,7 +641,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
     }
     const verified = [...flow.verified, method.id];
-    const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, method.id, authenticatorOf(subject, method)) };
+    const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, subject, method) };
     // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
     const [next] = await Promise.all([
       advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, provedWith, pending: undefined }),
