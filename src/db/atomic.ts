@@ -85,7 +85,7 @@ export interface SlotResult {
   allowed: boolean;
   /** The slot number taken (1..limit) when allowed; for a staggered limit, in the fuller of its two windows. */
   slot?: number;
-  /** The `_id` of the slot taken, when allowed (not staggered): what a caller keeps. */
+  /** The `_id` of the slot taken, when allowed (for a staggered limit, the aligned window's): what `keepSlot` keeps. */
   id?: string;
   /** When the current window ends (and new slots open); for a staggered limit, the window `slot` is in. */
   resetsAt: Date;
