@@ -10,7 +10,6 @@ import Provider, { type JWK } from 'oidc-provider';
 import { SCOPE_CLAIMS } from '../../src/oidc/account.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
 import { plainMongoAdapter } from './plain-adapter.ts';
-import { fillPlain, type FillCounts } from './fill.ts';
 import { runChild } from './ipc.ts';
 import { cpuMicros, REDIRECT_URI, type ServerCounters, type Target } from './target.ts';
 
@@ -68,10 +67,6 @@ await runChild(async () => {
         return connection
           ? { cpuMicros: cpuMicros(), dbCommands, dbCommandsByName: Object.fromEntries(dbCommandsByName) }
           : { cpuMicros: cpuMicros(), dbCommands: null, dbCommandsByName: {} };
-      },
-      async fill(params) {
-        if (connection) await fillPlain(connection, params as FillCounts);
-        return null;
       },
     },
     async stop() {

@@ -15,7 +15,6 @@ import { createLatchkey, type Latchkey } from '../../src/app.ts';
 import { createClientRegistry } from '../../src/admin/clients.ts';
 import { cacheTemplates } from '../../src/http/render.ts';
 import { runChild } from './ipc.ts';
-import { fillLatchkey, type FillCounts } from './fill.ts';
 import { cpuMicros, REDIRECT_URI, type RecoveryTarget, type ServerCounters, type Target } from './target.ts';
 
 /**
@@ -150,11 +149,6 @@ await runChild(async () => {
       async rawArgon2(params) {
         const { passwordHash } = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!;
         return countFor(params as Load, async () => void (await argon2.verify(passwordHash, password.normalize('NFKC'))));
-      },
-      async fill(params) {
-        const passwordHash = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!.passwordHash;
-        await fillLatchkey(connection, params as FillCounts, passwordHash);
-        return null;
       },
     },
     async stop() {

@@ -30,7 +30,8 @@ import type { FlowKind, LoadClientInfo, WindowRequest, WindowResult } from './lo
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import { rateRatio, ratios, table, toRate, toScenario, writeResults, type Rate, type Ratio, type Scenario } from './report.ts';
 import type { RequestsResult, RequestSpec } from './requests.ts';
-import { DEFAULT_FILL } from './fill.ts';
+import { DEFAULT_FILL, fillLatchkey, fillPlain } from './fill.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
 import type { ServerCounters, Target } from './target.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -49,6 +50,24 @@ interface ServerInfo {
 }
 
 const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+/**
+ * Fills the full databases from this process, not from the servers that serve them: a server that had sent
+ * 170,000 inserts began its measured windows in another state than its fresh twin (its driver and BSON code
+ * compiled and its heap grown by them), and in two runs of four the full instance spent 10–15 % less CPU per
+ * sign-in at one browser, which full ÷ fresh reported as a full database faster than a fresh one (1.10, 1.27).
+ */
+async function fillFullDatabases(latchkeyUri: string, plainUri: string, login: string): Promise<void> {
+  const [latchkeyDb, plainDb] = await Promise.all([connectDatabase(latchkeyUri), connectDatabase(plainUri)]);
+  try {
+    // The fillers' accounts get the benchmark user's hash: a real argon2id hash at the configured cost.
+    const user = await latchkeyDb.db!.collection<{ username: string; passwordHash: string }>('users').findOne({ username: login });
+    if (!user) throw new Error(`the benchmark user ${login} is not in ${latchkeyUri}`);
+    await Promise.all([fillLatchkey(latchkeyDb, DEFAULT_FILL, user.passwordHash), fillPlain(plainDb, DEFAULT_FILL)]);
+  } finally {
+    await Promise.all([latchkeyDb.close(), plainDb.close()]);
+  }
+}
 
 async function measure(options: BenchOptions): Promise<number> {
   const started = new Date();
@@ -81,7 +100,7 @@ async function measure(options: BenchOptions): Promise<number> {
   const warmupMs = options.warmupSeconds * 1000;
 
   log(`filling the full databases (${DEFAULT_FILL.users} users, ${DEFAULT_FILL.sessions} sessions, ${DEFAULT_FILL.grants} grants, ${DEFAULT_FILL.accessTokens} access tokens)…`);
-  await Promise.all([latchkeyFull.call('fill', DEFAULT_FILL, 20 * 60_000), plainFull.call('fill', DEFAULT_FILL, 20 * 60_000)]);
+  await fillFullDatabases(sibling('_full'), sibling('_plain_full'), latchkeyFull.info.target.login);
 
   const scenarios: Scenario[] = [];
   /** One measured window; `label` is the provider's name in the results (both instances of one provider share it). */
