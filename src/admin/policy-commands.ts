@@ -1,7 +1,7 @@
 // `npm run admin -- policy …`: the recovery and lockout policy. Only overrides are stored; `set` validates the
 // whole resulting policy before writing, so a typo is refused and nothing changes. Instances pick a change up
 // within POLICY_CACHE_SECONDS, without a restart.
-import { DEFAULT_POLICY } from '../policy/policy.ts';
+import { DEFAULT_POLICY, PolicyError } from '../policy/policy.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
@@ -49,20 +49,21 @@ const set = defineCommand({
   options: {},
   details: `Settings and their defaults:\n${JSON.stringify(DEFAULT_POLICY, null, 2)}\n\nInstances apply a change within ${POLICY_CACHE_SECONDS} seconds.`,
   async run({ arg, rest, out, session }) {
+    const assignments = [arg, ...rest].map(parseAssignment);
+    const settings = assignments.map(([path]) => path.join('.'));
     const store = createPolicyStore(await session.connection());
-    const overrides = structuredClone(await store.overrides());
-    const settings: string[] = [];
-    for (const assignment of [arg, ...rest]) {
-      const [path, value] = parseAssignment(assignment);
-      assign(overrides, path, value);
-      settings.push(path.join('.'));
-    }
-    let policy;
+    let saved;
     try {
-      policy = await store.save(overrides);
+      // Laid over the latest overrides; again over newer ones if another admin saves at the same moment.
+      saved = await store.update((overrides) => {
+        for (const [path, value] of assignments) assign(overrides, path, value);
+        return overrides;
+      });
     } catch (error) {
-      throw new UsageError(`policy refused, nothing changed: ${(error as Error).message}`);
+      if (error instanceof PolicyError) throw new UsageError(`policy refused, nothing changed: ${error.message}`);
+      throw error;
     }
+    const { policy, overrides } = saved;
     await recordAdminChange(session, { type: 'policy.changed', target: settings.join(',') });
     out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
     out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);

@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser } from '../helpers/factories.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { createAuditLog } from '../../src/audit/audit.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -47,4 +48,40 @@ it('lists audit events newest first, by account and by support code', async () =
   expect(byAccount.map((e) => e.type)).toEqual(['password.reset', 'recovery.started']);
   const byCode = JSON.parse((await admin(['audit', 'list', '--support-code', 'abcdef12', '--json'])).stdout) as Array<{ type: string }>;
   expect(byCode.map((e) => e.type)).toEqual(['recovery.started']);
+});
+
+it('keeps every change when admins save at the same moment: none undoes another', async () => {
+  // Five instances' stores, each reading the same policy and saving its own change on top of it. With one document
+  // replaced, the last save would win and four changes would be lost without a word.
+  const changes: Array<(overrides: Record<string, unknown>) => void> = [
+    (o) => (o.passwordMinLength = 17),
+    (o) => (o.methodsRequired = 2),
+    (o) => (o.lockout = { ...(o.lockout as object), threshold: 7 }),
+    (o) => (o.lockout = { ...(o.lockout as object), initialSeconds: 120 }),
+    (o) => (o.allowedCountryCodes = ['44']),
+  ];
+  await server.connection.db!.collection('policy').deleteMany({});
+  await Promise.all(
+    changes.map((change) =>
+      createPolicyStore(server.connection).update((overrides) => {
+        change(overrides);
+        return overrides;
+      }),
+    ),
+  );
+  const shown = JSON.parse((await admin(['policy', 'show', '--json'])).stdout) as { overrides: unknown };
+  expect(shown.overrides).toEqual({ passwordMinLength: 17, methodsRequired: 2, lockout: { threshold: 7, initialSeconds: 120 }, allowedCountryCodes: ['44'] });
+  await createPolicyStore(server.connection).save({});
+});
+
+it('reads a policy stored before versions, and a change keeps what it held', async () => {
+  const policies = server.connection.db!.collection<{ _id: string }>('policy');
+  await policies.deleteMany({});
+  await policies.insertOne({ _id: 'recovery', overrides: { passwordMinLength: 20 }, updatedAt: new Date() } as never);
+  expect(JSON.parse((await admin(['policy', 'show', '--json'])).stdout).policy.passwordMinLength).toBe(20);
+
+  expect((await admin(['policy', 'set', 'methodsRequired=2'])).code).toBe(0);
+  const shown = JSON.parse((await admin(['policy', 'show', '--json'])).stdout) as { overrides: unknown };
+  expect(shown.overrides).toEqual({ passwordMinLength: 20, methodsRequired: 2 });
+  await createPolicyStore(server.connection).save({});
 });
