@@ -46,8 +46,15 @@ export const MODELS = [
 const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 /** Models whose deletes wait for the request's next write to their collection (or its end). */
 const DEFERRED_DELETES = new Set(['Session', 'Interaction']);
-/** Token models checked against their account on every read (introspection reads tokens without findAccount). */
-const ACCOUNT_BOUND_TOKENS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+/**
+ * Models checked against their account on every read (introspection reads tokens without findAccount): a token by
+ * its own issue time, and its grant by the grant's. The grant's check is what holds when an instance still trusting
+ * its cached account (the moments before it hears of a revocation) rotates an old refresh token or redeems an old
+ * code: the new token is issued after the revocation, but its grant was not, and the library reads the grant at
+ * every refresh, code exchange, userinfo and introspection, so the new token dies with the old grant even where the
+ * deletion passes miss it (an account index entry lost to a race).
+ */
+const ACCOUNT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'Grant']);
 
 export function collectionName(model: string): string {
   return `oidc_${model.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()}`;
@@ -109,8 +116,9 @@ interface AliasDoc {
 /**
  * A session is added to its account's index on its saves in the first minutes after sign-in (its id changes at
  * sign-in and stays afterwards), not on every save of every request. A lost index entry (two sign-ins of one
- * account racing on a server without atomic $addToSet) is harmless: a revoked account's older sessions are refused
- * by their sign-in time anyway (oidc/account.ts).
+ * account racing on a server without atomic $addToSet) leaves only storage behind until it expires: a revoked
+ * account's older sessions are refused by their sign-in time (oidc/account.ts), its older grants, and everything
+ * issued under them, by the grant's issue time (ACCOUNT_BOUND).
  */
 const SESSION_INDEX_WINDOW_SECONDS = 600;
 
@@ -200,7 +208,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       if (!doc || !isLive(doc) || !doc.payload) return undefined;
       if (model === 'Session' && typeof doc.payload.uid === 'string') remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
       const { accountId, iat } = doc.payload;
-      if (isAccessCurrent && ACCOUNT_BOUND_TOKENS.has(model) && typeof accountId === 'string') {
+      if (isAccessCurrent && ACCOUNT_BOUND.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
       }
       return doc.payload;

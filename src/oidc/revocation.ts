@@ -3,8 +3,9 @@
 // reset and a "This wasn't me" lockdown.
 //
 // The account's sessions and grants are found through its `_id`-keyed index documents (oidc/adapter.ts), never by
-// scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token read and
-// every session use, which also refuses anything the index missed or that was being issued at that moment.
+// scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token and grant read
+// (a grant by its own issue time, so what is issued under an old grant dies with it) and every session use, which
+// also refuses anything the index missed or that was being issued at that moment.
 import type { Connection } from 'mongoose';
 import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId } from './adapter.ts';
 
@@ -55,9 +56,11 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
     }
     const handledGrants = [...grantIds].filter((grantId) => !keptGrants.has(grantId));
     for (const grantId of handledGrants) await revokeGrant(db, grantId);
-    // $pull only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
+    // Remove only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
+    // $pullAll, not $pull with $in, which FerretDB accepts and ignores (the index would only ever grow). Neither is
+    // atomic there; an entry lost to a racing $addToSet leaves only storage behind (see the adapter's index).
     for (const [i, { collection, id }] of places.entries()) {
-      if (entries[i]) await collection.updateOne({ _id: id }, { $pull: { sessions: { $in: handledSessions }, grants: { $in: handledGrants } } });
+      if (entries[i]) await collection.updateOne({ _id: id }, { $pullAll: { sessions: handledSessions, grants: handledGrants } });
     }
   };
 }

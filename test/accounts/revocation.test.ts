@@ -84,6 +84,21 @@ it('refuses what was issued before a revocation even when the index missed it (t
   await expectAllDead(user, browser, tokens);
 });
 
+it("keeps no entry a revocation handled in the account's index, so the next one does not walk them again", async () => {
+  const user = await createUser(server);
+  await signIn(user);
+  await signIn(user);
+  const entries = async () => {
+    const docs = await Promise.all(accountIndexPlaces(server.connection.db!, user._id).map(({ collection, id }) => collection.findOne({ _id: id })));
+    return docs.flatMap((doc) => [...(doc?.sessions ?? []), ...(doc?.grants ?? [])]);
+  };
+  expect((await entries()).length).toBeGreaterThanOrEqual(4); // two sessions and two grants
+  await server.latchkey.accounts.revokeAccess(user._id);
+  await changeSettled(); // and the second pass
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await entries()).toEqual([]);
+});
+
 /**
  * A browser whose password was accepted, stopped before following the redirect on to the authorization endpoint
  * (where the session is made and the code issued): an attacker who knows the password can wait there.
