@@ -70,3 +70,12 @@ export async function signInAndConsent(browser: Browser, start: AuthorizationSta
   if (!done.url.startsWith(redirectUri)) throw new Error(`did not reach the RP: ${done.status} ${done.body.slice(0, 500)}`);
   return new URL(done.url);
 }
+
+/** A complete sign-in of `login` at `server` in a fresh browser, to the tokens the RP `metadata` gets for its code. */
+export async function tokensFor(server: TestServer, metadata: ClientMetadata, login: string): Promise<client.TokenEndpointResponse> {
+  const config = await discover(server, metadata);
+  const redirectUri = metadata.redirect_uris[0]!;
+  const start = await authorizationUrl(config, redirectUri);
+  const callback = await signInAndConsent(new Browser(), start, login, redirectUri);
+  return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+}

@@ -5,9 +5,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import type { Connection } from 'mongoose';
-import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { discover, tokensFor } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
@@ -36,13 +35,6 @@ afterAll(async () => {
   await first.close();
 });
 
-async function tokensFor(user: User): Promise<client.TokenEndpointResponse> {
-  const config = await discover(first, rp);
-  const start = await authorizationUrl(config, rp.redirect_uris[0]!);
-  const callback = await signInAndConsent(new Browser(), start, user.username, rp.redirect_uris[0]!);
-  return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-}
-
 /**
  * Drops the account's index entries, so a revocation deletes none of its tokens: what refuses them then is the
  * account's state alone, which each instance holds in memory.
@@ -55,7 +47,7 @@ const active = async (server: TestServer, token: string) => (await client.tokenI
 
 it('reads the account from memory for token use, userinfo and introspection', async () => {
   const user = await createUser(first);
-  const tokens = await tokensFor(user);
+  const tokens = await tokensFor(first, rp, user.username);
   const config = await discover(first, rp);
   const before = userReads;
   for (let i = 0; i < 3; i += 1) {
@@ -67,7 +59,7 @@ it('reads the account from memory for token use, userinfo and introspection', as
 
 it('an admin disable is in force on every instance by the time it returns', async () => {
   const user = await createUser(first);
-  const tokens = await tokensFor(user);
+  const tokens = await tokensFor(first, rp, user.username);
   for (const server of [first, second]) expect(await active(server, tokens.access_token)).toBe(true); // both have it in memory
   await forgetIndex(user);
   const admin = createAccounts(adminConnection, await createPasswordHasher(first.config.argon2), createAccessRevoker(adminConnection), {
@@ -85,7 +77,7 @@ it('an admin disable is in force on every instance by the time it returns', asyn
 
 it("a lockdown made by one instance holds there at once and on the other within the cache's trust window", async () => {
   const user = await createUser(first);
-  const tokens = await tokensFor(user);
+  const tokens = await tokensFor(first, rp, user.username);
   for (const server of [first, second]) expect(await active(server, tokens.access_token)).toBe(true);
   await forgetIndex(user);
   await new Promise((resolve) => setTimeout(resolve, 1100)); // revocation times have one-second resolution
@@ -97,7 +89,7 @@ it("a lockdown made by one instance holds there at once and on the other within 
 
 it('revokes once more after the trust window, for what another instance issued from its cached copy meanwhile', async () => {
   const user = await createUser(first);
-  await tokensFor(user);
+  await tokensFor(first, rp, user.username);
   const places = accountIndexPlaces(adminConnection.db!, user._id);
   const index = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
   const storedTokens = () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id });

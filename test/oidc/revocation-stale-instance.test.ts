@@ -7,9 +7,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import type { Connection } from 'mongoose';
-import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { discover, tokensFor } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
@@ -55,10 +54,7 @@ const refresh = async (server: TestServer, token: string) => client.refreshToken
 /** A signed-in account whose tokens the second instance has seen (so it holds the account in memory). */
 async function signedIn({ loseIndex }: { loseIndex: boolean }): Promise<{ user: User; tokens: client.TokenEndpointResponse }> {
   const user = await createUser(first);
-  const config = await discover(first, rp);
-  const start = await authorizationUrl(config, rp.redirect_uris[0]!);
-  const callback = await signInAndConsent(new Browser(), start, user.username, rp.redirect_uris[0]!);
-  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  const tokens = await tokensFor(first, rp, user.username);
   expect(await active(second, tokens.access_token)).toBe(true);
   if (loseIndex) for (const { collection, id } of accountIndexPlaces(adminConnection.db!, user._id)) await collection.deleteOne({ _id: id });
   await later(1100); // token times are whole seconds: revoke in a later one
