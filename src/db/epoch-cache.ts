@@ -68,14 +68,18 @@ export interface EpochCache {
 export function createEpochCache(
   connection: Connection,
   kind: CachedKind,
-  // A monotonic clock: the trust window must not stretch when the wall clock is stepped back (NTP, a resumed VM).
-  { clock = () => performance.now(), pollMs = EPOCH_POLL_MS, trustMs = EPOCH_TRUST_MS } = {},
+  // Two clocks, and the window is trusted only while both say it is open. The monotonic one cannot be stretched by a
+  // wall clock stepped back (NTP); but it stands still while the machine is suspended (Linux), and the wall clock
+  // does not: after a resume, when changes may have been announced and admin commands may have returned, the last
+  // poll is old by the wall clock.
+  { clock = () => performance.now(), wallClock = () => Date.now(), pollMs = EPOCH_POLL_MS, trustMs = EPOCH_TRUST_MS } = {},
 ): EpochCache {
   const entries = new Map<string, { doc: object; loadedAt: number }>();
   /** Bumped whenever the cache is emptied: a load that began under an older generation is not kept. */
   let generation = 0;
   let epoch: string | undefined;
   let lastGoodPollStartedAt = -Infinity;
+  let lastGoodPollStartedAtWall = -Infinity;
   let timer: NodeJS.Timeout | undefined;
   let polling = false;
 
@@ -88,6 +92,7 @@ export function createEpochCache(
     if (polling) return;
     polling = true;
     const startedAt = clock();
+    const startedAtWall = wallClock();
     try {
       const value = (await epochs(connection).findOne({ _id: kind }))?.value ?? '';
       if (value !== epoch) {
@@ -95,6 +100,7 @@ export function createEpochCache(
         epoch = value;
       }
       lastGoodPollStartedAt = startedAt;
+      lastGoodPollStartedAtWall = startedAtWall;
     } catch {
       // Not trusted any more once TRUST_MS has passed; the next poll tries again.
     } finally {
@@ -102,7 +108,7 @@ export function createEpochCache(
     }
   }
 
-  const trusted = () => clock() - lastGoodPollStartedAt < trustMs;
+  const trusted = () => clock() - lastGoodPollStartedAt < trustMs && wallClock() - lastGoodPollStartedAtWall < trustMs;
 
   async function fresh<T extends object>(id: string, load: () => Promise<T | null>): Promise<T | null> {
     const loadedUnder = generation;

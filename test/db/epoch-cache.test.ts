@@ -1,5 +1,6 @@
 // The epoch cache stops trusting what it remembers once its last good poll is older than the trust window, by the
-// time that has really passed: a wall clock stepped back (NTP, a resumed VM) must not keep old copies trusted.
+// time that has really passed: a wall clock stepped back (NTP) must not keep old copies trusted, nor a suspend that
+// the monotonic clock did not see.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { createEpochCache, EPOCH_TRUST_MS } from '../../src/db/epoch-cache.ts';
 import { openTestDatabase } from '../helpers/database.ts';
@@ -34,6 +35,28 @@ it('reads from the database again once the trust window has passed without a pol
     expect(loads).toBe(2);
   } finally {
     wallClock.mockRestore();
+    cache.stop();
+  }
+});
+
+it('stops trusting what it remembers after the machine was suspended: the monotonic clock stood still, the wall clock did not', async () => {
+  let monotonic = 1_000;
+  let wall = Date.UTC(2026, 0, 1);
+  const cache = createEpochCache(database.connection, 'clients', { pollMs: 3_600_000, clock: () => monotonic, wallClock: () => wall });
+  try {
+    cache.start();
+    await later(300);
+    let loads = 0;
+    const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
+    await cache.find('client-1', load);
+    await cache.find('client-1', load);
+    expect(loads).toBe(1);
+
+    monotonic += 10; // what the process saw of a suspend…
+    wall += 60_000; // …that lasted a minute
+    await cache.find('client-1', load);
+    expect(loads).toBe(2);
+  } finally {
     cache.stop();
   }
 });
