@@ -13,6 +13,9 @@ export async function connectDatabase(uri: string, options: ConnectOptions = {})
     serverSelectionTimeoutMS: 2000,
     // Mongoose would otherwise queue commands for 10 s while disconnected; fail at once like the driver does.
     bufferCommands: false,
+    // Every read from the primary, whatever MONGODB_URI asks: single-use claims, limits and the caches' epoch polls
+    // must see the latest writes (a poll answered by a lagging secondary would report no change when there was one).
+    readPreference: 'primary',
     monitorCommands: Boolean(options.onCommand),
     // Indexes are created explicitly at start (oidc/adapter.ts, db/expiry.ts), never lazily on the request path.
     autoIndex: false,
