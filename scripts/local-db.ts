@@ -31,7 +31,7 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
   if (!(await hasGo())) {
     throw new LocalDbUnavailable(
       'No MONGODB_URI is set and Go is not installed, so the local database (FerretDB) cannot be built.\n' +
-        'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.22+ and run again.',
+        'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.24+ and run again (https://go.dev/dl/; the first build also downloads FerretDB's modules from the Go proxy).',
     );
   }
   log('building the local database (FerretDB 1.24.2) from source; this takes a minute the first time…');

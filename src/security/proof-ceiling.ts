@@ -54,6 +54,15 @@ export interface ProofRuns {
   doc: EpochDoc | null;
 }
 
+/**
+ * The key of the account's daily budget of proofs (limits.ts `allowProofAttempt`): the account's, within its base
+ * epoch, so that an administrator's `users unlock` (or a completed recovery) gives a person who spent the day's
+ * budget (right proofs count too) a new one at once. Without a base epoch yet, the account's key alone.
+ */
+export function proofBudgetKey(runs: ProofRuns): string {
+  return runs.doc?.base ? `${runs.accountKey}:${runs.doc.base}` : runs.accountKey;
+}
+
 export interface ProofTry {
   /** False when the ceiling is reached: the proof must not be compared. */
   allowed: boolean;

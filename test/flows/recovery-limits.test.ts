@@ -6,6 +6,7 @@ import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts'
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode, waitFor } from '../helpers/recovery.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
@@ -120,6 +121,23 @@ it('bounds 20 parallel guesses across many flows by the account budget', async (
   expect(guesses.filter((g) => g.status === 429).every((g) => messageIds(g).includes('recover.blocked'))).toBe(true);
   expect(guesses.filter((g) => g.status === 429)).toHaveLength(15);
   expect(await auditCount({ accountId: user._id, type: 'code.failed' })).toBe(5);
+});
+
+it("counts right proofs too, and an administrator's users unlock gives the day's budget back at once", async () => {
+  await policy({ limits: { proofAttemptsPerDay: 2 } }); // the phone number and the code: one whole recovery
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  expect(messageIds(await enterCode(browser, page, await textedCode(server, phone)))).toContain('recover.password_heading');
+  const spent = await atSmsCode(user, phone);
+  expect(spent.page.status).toBe(429);
+  expect(messageIds(spent.page)).toContain('recover.blocked');
+
+  const unlock = await runAdmin(server.dbUri, ['users', 'unlock', user.username]);
+  expect(unlock.code).toBe(0);
+  expect(unlock.stdout).toContain('daily budget is whole again');
+  const again = await atSmsCode(user, phone);
+  expect(again.page.status).toBe(200);
+  expect(findForm(again.page, '/code').fields).toHaveProperty('csrf');
 });
 
 it('accepts an authenticator code once, also when two flows post it in parallel', async () => {

@@ -26,7 +26,7 @@ import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
-import type { ProofCeiling, ProofRuns, ProofTry } from '../../security/proof-ceiling.ts';
+import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import type { Lockdowns } from './lockdown.ts';
@@ -519,7 +519,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
    */
   async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
     if (!markedDisabled(subject, runs, method)) {
-      if (!(await limits.allowProofAttempt(accountKey(subject), current))) {
+      if (!(await limits.allowProofAttempt(proofBudgetKey(runs), current))) {
         await proofBudgetSpent(ctx, flow, method);
         return undefined;
       }
@@ -569,7 +569,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       // the owner's texts.
       const typed = form.phone ?? '';
       const early = method.judgeTyped?.(typed, current);
-      if (!early && !(await limits.allowProofAttempt(accountKey(subject), current))) return proofBudgetSpent(ctx, flow, method);
+      if (!early && !(await limits.allowProofAttempt(proofBudgetKey(runs), current))) return proofBudgetSpent(ctx, flow, method);
       const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
