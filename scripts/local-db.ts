@@ -31,7 +31,7 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
   if (!(await hasGo())) {
     throw new LocalDbUnavailable(
       'No MONGODB_URI is set and Go is not installed, so the local database (FerretDB) cannot be built.\n' +
-        'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.24+ and run again (https://go.dev/dl/; the first build also downloads FerretDB's modules from the Go proxy).',
+        'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.24+ and run again (https://go.dev/dl/; the first build also downloads the FerretDB modules from the Go proxy).',
     );
   }
   log('building the local database (FerretDB 1.24.2) from source; this takes a minute the first time…');
@@ -64,6 +64,11 @@ export interface LocalDb {
   /** A mongodb:// URI without a database name; append `/<db>`. */
   uri: string;
   stop(): Promise<void>;
+  /**
+   * This process is stopping (`stop` follows once Latchkey has): the server's exit from now on is no crash to
+   * restart. Ctrl-C in a terminal reaches the database too (one process group), before Latchkey has finished.
+   */
+  expectStop(): void;
   /** Kills the server as a crash would (tests): a supervised server is started again. Absent when shared. */
   kill?: () => void;
 }
@@ -223,6 +228,11 @@ function shareServer(options: StartOptions & { dataDir: string }, uri: string): 
 
   return {
     uri,
+    expectStop() {
+      stopping = true;
+      clearInterval(timer);
+      owned?.expectStop();
+    },
     async stop() {
       stopping = true;
       clearInterval(timer);
@@ -293,10 +303,15 @@ async function startOwnServer(options: StartOptions): Promise<LocalDb> {
     running.once('exit', (code, signal) => {
       if (stopping) return;
       if (Date.now() - startedAt > HEALTHY_AFTER_MS) delayMs = firstDelayMs;
-      say(`local database stopped (${signal ?? `exit code ${code}`}); restarting it in ${Math.round(delayMs / 1000)} s, its data is kept`);
+      const stopped = `local database stopped (${signal ?? `exit code ${code}`})`;
+      // A clean exit is what Ctrl-C in the terminal causes, a moment before this process hears of it and calls
+      // expectStop: said only if the restart still goes ahead, so that stopping does not read like a crash.
+      const clean = code === 0 && !signal;
+      if (!clean) say(`${stopped}; restarting it in ${Math.round(delayMs / 1000)} s, its data is kept`);
       const restart = () => {
         restartTimer = undefined;
         if (stopping) return;
+        if (clean) say(`${stopped}; restarting it, its data is kept`);
         spawnServer().then(
           (next) => {
             if (stopping) return void stopChild(next);
@@ -320,6 +335,10 @@ async function startOwnServer(options: StartOptions): Promise<LocalDb> {
   if (!temporary) writeFileSync(uriFile(base), uri + '\n');
   return {
     uri,
+    expectStop() {
+      stopping = true;
+      clearTimeout(restartTimer);
+    },
     async stop() {
       stopping = true;
       clearTimeout(restartTimer);

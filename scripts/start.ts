@@ -126,6 +126,7 @@ export async function startLatchkey(
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      localDb?.expectStop();
       try {
         await running.stop();
       } finally {

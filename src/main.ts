@@ -1,6 +1,7 @@
 // Process entry: configuration → database → app → listen; on SIGTERM/SIGINT, finish in-flight requests, then
 // close the server and the database.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { connectDatabase } from './db/connection.ts';
@@ -32,6 +33,15 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     await connection.close();
     throw error;
   }
+  // Connections that have not sent a request yet: browsers open them ahead of need (preconnect), and Node counts
+  // them neither as idle nor as done, so without this a stop waited the whole grace period for each.
+  const unused = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
+
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
@@ -47,6 +57,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       const sweepIdle = setInterval(() => server.closeIdleConnections(), 50);
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       server.closeIdleConnections();
+      for (const socket of unused) socket.destroy();
       await closed;
       clearInterval(sweepIdle);
       clearTimeout(deadline);

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +51,8 @@ function env(port: number): NodeJS.ProcessEnv {
   return { ...rest, NODE_ENV: 'development', PORT: String(port), LOCAL_DB_DIR: dataDir, LOG_FORMAT: 'pretty' };
 }
 
-function npmStart(port: number): Terminal {
-  const terminal = new Terminal(spawn('npm', ['start'], { cwd: ROOT, env: env(port), detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+function npmStart(port: number, extraEnv: NodeJS.ProcessEnv = {}): Terminal {
+  const terminal = new Terminal(spawn('npm', ['start'], { cwd: ROOT, env: { ...env(port), ...extraEnv }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
   terminals.push(terminal);
   return terminal;
 }
@@ -113,7 +114,7 @@ afterAll(async () => {
 
 it('says when its database dies, answers 503 meanwhile, brings it back, and a second instance lives on', async () => {
   const [portA, portB] = [await freePort(), await freePort()];
-  const first = npmStart(portA);
+  const first = npmStart(portA, { SHUTDOWN_GRACE_MS: '60000' });
   const secret = (await first.said(/client_secret (\S+)/, 'the first start to print the new demo client'))[1]!;
   await first.said(/Ctrl-C stops it/, 'the banner');
   const second = npmStart(portB);
@@ -144,7 +145,14 @@ it('says when its database dies, answers 503 meanwhile, brings it back, and a se
   await signIn(portB, secret); // the second instance reconnected by itself
 
   // The first instance stops (and its database with it): the second takes the database over, on the same port.
+  // A browser's connection opened ahead of need (no request on it yet) does not hold the stop up for the grace
+  // period (a minute here), and Ctrl-C reaching the database too reads as no crash: nothing is restarted.
+  const preconnected = connect(portA, '127.0.0.1');
+  await once(preconnected, 'connect');
   await first.stop();
+  preconnected.destroy();
+  expect(first.output).toContain('latchkey stopped');
+  expect(first.output.match(/restarting it/g)).toHaveLength(1); // the SIGKILL's, above
   await second.said(/owner has gone; this process runs the database now/, 'the second instance to take the database over', 30_000);
   await signIn(portB, secret);
 
