@@ -27,7 +27,10 @@ const envSchema = z.object({
   /** Public issuer URL; its path is where the OpenID provider is mounted. https in production. */
   ISSUER: z.url().optional(),
   /** MongoDB connection string (database name in the path). Required in production. */
-  MONGODB_URI: z.string().optional(),
+  MONGODB_URI: z
+    .string()
+    .refine((uri) => uri === '' || /^mongodb(\+srv)?:\/\//.test(uri), 'a MongoDB connection string starts with mongodb:// or mongodb+srv://')
+    .optional(),
   /** Trust X-Forwarded-Proto/-Host/-For from a TLS-terminating proxy in front of Latchkey. */
   TRUST_PROXY: bool.default(false),
   /**

@@ -15,7 +15,8 @@ import { createClientRegistry } from '../src/admin/clients.ts';
 import { ConflictError, NotFoundError } from '../src/errors.ts';
 import { createSecretBox } from '../src/security/encryption.ts';
 import { devDataDir, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
-import { DEFAULT_DATABASE, withDatabase } from '../src/db/uri.ts';
+import { DEFAULT_DATABASE, redactUri, withDatabase } from '../src/db/uri.ts';
+import { isDatabaseUnavailable } from '../src/db/unavailable.ts';
 
 /** What development seeds. The password is public on purpose: it only ever exists on a developer's machine. */
 export const DEMO = {
@@ -85,6 +86,14 @@ export async function assertPortFree(host: string, port: number, setting: string
   });
 }
 
+/** The database MONGODB_URI names did not answer: which setting, what the driver said, and the way out. */
+function databaseUnreachable(uri: string, error: Error): StartError {
+  return new StartError(
+    `the database at MONGODB_URI (${redactUri(uri)}) did not answer: ${error.message.split('\n')[0]}\n` +
+      'Check the address and that the server runs, or unset MONGODB_URI to use the local development database.',
+  );
+}
+
 /** Loads the configuration, provides a database when none is configured, and starts the HTTP server. */
 export async function startLatchkey(
   env: NodeJS.ProcessEnv = process.env,
@@ -120,6 +129,7 @@ export async function startLatchkey(
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw portInUse(config.host, config.port, 'PORT');
     }
+    if (!localDb && isDatabaseUnavailable(error)) throw databaseUnreachable(config.mongodbUri!, error as Error);
     throw error;
   }
 

@@ -5,6 +5,12 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { manageExpiry } from '../../src/db/expiry.ts';
 import { createLogger } from '../../src/log.ts';
 import { openTestDatabase } from '../helpers/database.ts';
+import { captureLog } from '../delivery/capture-log.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
+import { startLocalDb } from '../../scripts/local-db.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 beforeAll(async () => {
@@ -51,3 +57,32 @@ it('sweeps one collection at a time, resting 99 times as long as each sweep took
     expiry.stop();
   }
 });
+
+it('says in one line, without a stack, that a sweep could not reach the database', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-expiry-'));
+  const local = await startLocalDb({ dataDir, restartDelayMs: 60_000 });
+  const connection = await connectDatabase(`${local.uri}/expiry_outage`);
+  const { log, lines } = captureLog();
+  let release!: () => void;
+  const swept = new Promise<void>((resolve) => (release = resolve));
+  local.kill!(); // gone before the first sweep
+  const expiry = await manageExpiry(connection, ['expiry_a'], {
+    intervalSeconds: 3600,
+    log,
+    pause: async () => {
+      if (lines.some((line) => line.includes('expiry sweep failed'))) release();
+    },
+  }).catch((error: unknown) => error);
+  try {
+    await swept;
+    const failure = JSON.parse(lines.find((line) => line.includes('expiry sweep failed'))!) as Record<string, unknown>;
+    expect(failure).toMatchObject({ msg: 'expiry sweep failed: database unreachable', collection: 'expiry_a' });
+    expect(failure.err).toBeUndefined();
+    expect(JSON.stringify(failure)).not.toContain('    at ');
+  } finally {
+    if (!(expiry instanceof Error)) (expiry as { stop(): void }).stop();
+    await connection.close().catch(() => {});
+    await local.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 60_000);

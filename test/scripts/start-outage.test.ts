@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/ports.ts';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/recovery.ts';
@@ -55,14 +56,6 @@ function npmStart(port: number, extraEnv: NodeJS.ProcessEnv = {}): Terminal {
   const terminal = new Terminal(spawn('npm', ['start'], { cwd: ROOT, env: { ...env(port), ...extraEnv }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
   terminals.push(terminal);
   return terminal;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Listens on `port` (refusing every connection) as soon as the killed database has let go of it. */
