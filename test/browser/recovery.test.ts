@@ -189,7 +189,7 @@ async function chooseGoal(page: Page, goal: "I forgot my password" | "I know my 
 /** Picks a method on a verification step (the form above any panel) → that method's panel. */
 async function chooseMethod(page: Page, method: 'Email my alternate email' | 'Text my mobile phone'): Promise<Locator> {
   await page.getByRole('radio', { name: method }).check();
-  await page.getByRole('button', { name: 'Next' }).first().click();
+  await page.getByRole('button', { name: /^(Next|Use this method)$/ }).first().click();
   const region = panel(page, method);
   await region.waitFor();
   return region;

@@ -168,6 +168,16 @@ describe('verification', () => {
     expect(autofocused(again)).toEqual(['phone']);
   });
 
+  it('has one "Next" once a method is shown: the code\'s; the method list\'s button then says it switches methods', async () => {
+    const { browser, page } = await atMethods();
+    expect(messageIds(page).filter((id) => id === 'recover.next')).toHaveLength(1);
+    const codePage = await sendCode(browser, await chooseMethod(browser, page, 'email'));
+    expect(messageIds(codePage).filter((id) => id === 'recover.next')).toHaveLength(1);
+    const formWith = (actionEnd: string) => [...codePage.body.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, action]) => action!.endsWith(actionEnd))?.[2] ?? '';
+    expect(formWith('/code')).toContain('data-message-id="recover.next"');
+    expect(formWith('/method')).toContain('data-message-id="recover.use_method"');
+  });
+
   it('lets the server answer an empty or malformed code (the code form does not validate in the browser)', async () => {
     const { browser, page } = await atMethods();
     const code = await chooseMethod(browser, page, 'totp');

@@ -4,6 +4,8 @@ export const recoveryEn = {
   'recover.title': 'Get back into your account',
   'recover.back': 'Back to sign in',
   'recover.next': 'Next',
+  /** The method list's button once a method's part is shown below it, so the page has one "Next" (the code's). */
+  'recover.use_method': 'Use this method',
   'recover.cancel': 'Cancel',
   'recover.finish': 'Finish',
   'recover.breadcrumb': 'Progress',

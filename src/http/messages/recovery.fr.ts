@@ -6,6 +6,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.title': 'Récupérer l’accès à votre compte',
   'recover.back': 'Retour à la connexion',
   'recover.next': 'Suivant',
+  'recover.use_method': 'Utiliser cette méthode',
   'recover.cancel': 'Annuler',
   'recover.finish': 'Terminer',
   'recover.breadcrumb': 'Progression',
