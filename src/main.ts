@@ -1,6 +1,6 @@
 // Process entry: configuration → database → app → listen; on SIGTERM/SIGINT, finish in-flight requests, then
 // close the server and the database.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -33,14 +33,13 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     await connection.close();
     throw error;
   }
-  // Connections that have not sent a request yet: browsers open them ahead of need (preconnect), and Node counts
-  // them neither as idle nor as done, so without this a stop waited the whole grace period for each.
-  const unused = new Set<Socket>();
+  // Every open connection, so that a stop can close those that have not sent a byte: browsers open them ahead of
+  // need (preconnect), and Node counts them neither as idle nor as done, so a stop waited the whole grace period.
+  const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
-    unused.add(socket);
-    socket.once('close', () => unused.delete(socket));
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
 
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -57,7 +56,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       const sweepIdle = setInterval(() => server.closeIdleConnections(), 50);
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       server.closeIdleConnections();
-      for (const socket of unused) socket.destroy();
+      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy(); // a request arriving is left to finish
       await closed;
       clearInterval(sweepIdle);
       clearTimeout(deadline);

@@ -45,7 +45,7 @@ export interface NewUser {
 export type SignInResult = { ok: true; user: User; deviceToken: string } | { ok: false };
 
 /** Removes every session, grant and token of an account (oidc/revocation.ts); the domain only knows it exists. */
-export type RevokeAccountAccess = (accountId: string, issuedBefore?: Date) => Promise<void>;
+export type RevokeAccountAccess = (accountId: string, issuedBefore?: Date, options?: { prune?: boolean }) => Promise<void>;
 
 /**
  * Whether something issued to `user` at `issuedAt` (seconds) still counts: the account is active, not locked down,
@@ -235,7 +235,8 @@ export function createAccounts(
         .then(() => revokeAccountAccess(id, revokedAt))
         .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed'));
     }
-    await revokeAccountAccess(id);
+    // With a second pass to come, the first leaves the index as it is (oidc/revocation.ts RevocationPass).
+    await revokeAccountAccess(id, undefined, { prune: !accountCache });
   }
 
   return {

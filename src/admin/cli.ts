@@ -1,7 +1,7 @@
 // The admin CLI: `npm run admin -- <area> <command> [options]` (scripts/admin.ts is the process entry).
 // This module finds the command, runs it, reports failures and always closes the database connection.
 import { clientsArea } from './client-commands.ts';
-import { UsageError, type Area } from './command.ts';
+import { didYouMean, UsageError, type Area } from './command.ts';
 import { describeFailure } from './failures.ts';
 import { keysArea } from './key-commands.ts';
 import type { AdminIo } from './output.ts';
@@ -63,7 +63,10 @@ async function dispatch(argv: string[], io: AdminIo, session: AdminSession): Pro
     return;
   }
   const area = AREAS.find((a) => a.name === areaName);
-  if (!area) throw withHint(new UsageError(`unknown area '${areaName}' (${AREAS.map((a) => a.name).join(', ')})`), '');
+  if (!area) {
+    const names = AREAS.map((a) => a.name);
+    throw withHint(new UsageError(`unknown area '${areaName}'${didYouMean(areaName!, names)} (${names.join(', ')})`), '');
+  }
   if (isHelp(commandName)) {
     io.stdout.write(areaHelp(area));
     if (commandName === undefined) throw withHint(new UsageError(`missing <command> for ${area.name}`), area.name);
@@ -71,8 +74,8 @@ async function dispatch(argv: string[], io: AdminIo, session: AdminSession): Pro
   }
   const command = area.commands.find((c) => c.name === commandName);
   if (!command) {
-    const known = area.commands.map((c) => c.name).join(', ');
-    throw withHint(new UsageError(`unknown command '${area.name} ${commandName}' (${known})`), area.name);
+    const names = area.commands.map((c) => c.name);
+    throw withHint(new UsageError(`unknown command '${area.name} ${commandName}'${didYouMean(commandName!, names)} (${names.join(', ')})`), area.name);
   }
   const path = `${area.name} ${command.name}`;
   try {

@@ -118,11 +118,16 @@ function parse(argv: string[], specs: OptionSpecs) {
   } catch (error) {
     const unknown = argv.map((arg) => /^--([^=]+)/.exec(arg)?.[1]).find((name) => name !== undefined && !(name in specs) && !(name.startsWith('no-') && name.slice(3) in specs));
     if (unknown !== undefined) {
-      const near = closest(unknown, Object.keys(specs));
-      throw new UsageError(`unknown option --${unknown}${near ? ` (did you mean --${near}?)` : ''}`);
+      throw new UsageError(`unknown option --${unknown}${didYouMean(unknown, Object.keys(specs), '--')}`);
     }
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/** " (did you mean <prefix><name>?)" for the known name nearest to a mistyped one, or nothing. */
+export function didYouMean(typed: string, known: string[], prefix = ''): string {
+  const near = closest(typed, known);
+  return near ? ` (did you mean ${prefix}${near}?)` : '';
 }
 
 /** The known name nearest to a mistyped one (at most two letters off, a swap counting as one), if any. */

@@ -1,7 +1,7 @@
 // `npm run admin -- policy …`: the recovery and lockout policy. Only overrides are stored; `set` validates the
 // whole resulting policy before writing, so a typo is refused and nothing changes. Instances pick a change up
 // within POLICY_CACHE_SECONDS, without a restart.
-import { DEFAULT_POLICY, PolicyError } from '../policy/policy.ts';
+import { DEFAULT_POLICY, PolicyError, resolvePolicy } from '../policy/policy.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
@@ -35,8 +35,9 @@ const show = defineCommand({
   summary: 'Prints the policy in force (defaults with the stored overrides), and the overrides alone.',
   options: {},
   async run({ out, session }) {
-    const store = createPolicyStore(await session.connection());
-    const [policy, overrides] = await Promise.all([store.current(), store.overrides()]);
+    // Both from one read of the stored overrides, so they are of one version.
+    const overrides = await createPolicyStore(await session.connection()).overrides();
+    const policy = resolvePolicy(overrides);
     out.result({ policy, overrides }, () => ['Policy in force:', JSON.stringify(policy, null, 2), '', 'Stored overrides:', JSON.stringify(overrides, null, 2)]);
   },
 });

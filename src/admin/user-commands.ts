@@ -218,7 +218,7 @@ const unlock = defineCommand({
       ...(user.lockedDownAt
         ? [`The "This wasn't me" lockdown since ${isoDate(user.lockedDownAt)} is over; the password is unchanged (set-password gives a new one).`]
         : []),
-      'Recovery proofs are counted afresh: the daily budget is whole again, and a method turned off after 100 wrong in a row works again.',
+      'Recovery proofs are counted afresh: the daily budget is whole again, and a method turned off after 100 in a row works again.',
     ]);
   },
 });

@@ -115,10 +115,13 @@ interface AliasDoc {
 
 /**
  * A session is added to its account's index on its saves in the first minutes after sign-in (its id changes at
- * sign-in and stays afterwards), not on every save of every request. A lost index entry (two sign-ins of one
- * account racing on a server without atomic $addToSet) leaves only storage behind until it expires: a revoked
- * account's older sessions are refused by their sign-in time (oidc/account.ts), its older grants, and everything
- * issued under them, by the grant's issue time (ACCOUNT_BOUND).
+ * sign-in and stays afterwards), not on every save of every request. A lost index entry (two writes of one
+ * account's index racing on a server without atomic $addToSet) of something made before a revocation leaves only
+ * storage behind until it expires: the account's older sessions are refused by their sign-in time
+ * (oidc/account.ts), its older grants, and everything issued under them, by the grant's issue time
+ * (ACCOUNT_BOUND). What is left: a grant that an instance not yet told of a revocation makes for an old session in
+ * the two seconds after it is found by the second pass only through this index, so if its entry is lost in that
+ * same moment, it lives until it expires.
  */
 const SESSION_INDEX_WINDOW_SECONDS = 600;
 
@@ -126,9 +129,9 @@ export interface AdapterOptions {
   /** Now, in milliseconds (tests move it). */
   clock?: () => number;
   /**
-   * Whether a token issued at `issuedAt` (seconds) for this account may still be used: the account is active and
-   * its access was not revoked since. Tokens that fail it read as absent, so introspection, refresh, userinfo and
-   * code exchange all refuse them.
+   * Whether a token or grant issued at `issuedAt` (seconds) for this account may still be used: the account is
+   * active and its access was not revoked since. Tokens and grants that fail it read as absent, so introspection,
+   * refresh, userinfo and code exchange all refuse them.
    */
   isAccessCurrent?: (accountId: string, issuedAt: number) => Promise<boolean>;
   /** Where registered clients are read from (db/epoch-cache.ts); without it, from the database every time. */

@@ -21,7 +21,17 @@ interface SessionDoc {
  * a revocation must not take the owner's new sign-in with it); every other grant goes, whenever it was made (another
  * instance that had not heard of the revocation yet may have made it for an old session). Without it, all goes.
  */
-export type AccessRevoker = (accountId: string, issuedBefore?: Date) => Promise<void>;
+export type AccessRevoker = (accountId: string, issuedBefore?: Date, options?: RevocationPass) => Promise<void>;
+
+export interface RevocationPass {
+  /**
+   * Remove the handled entries from the account's index (default). Not in a first pass that another pass follows:
+   * the removal is a read-modify-write on FerretDB, and while other instances may still act on their cached
+   * account, an entry one of them adds at that moment (a grant for an old session) could be lost to it, and the
+   * second pass would not find that grant.
+   */
+  prune?: boolean;
+}
 
 export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
@@ -31,7 +41,7 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
   const signedInSince = (session: SessionDoc | null, issuedBefore: Date | undefined) =>
     Boolean(issuedBefore && session?.payload?.loginTs && session.payload.loginTs * 1000 >= issuedBefore.getTime());
 
-  return async (accountId, issuedBefore) => {
+  return async (accountId, issuedBefore, { prune = true } = {}) => {
     const places = accountIndexPlaces(db, accountId);
     const entries = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
     const indexed = [...new Set(entries.flatMap((entry) => entry?.sessions ?? []))];
@@ -58,7 +68,8 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
     for (const grantId of handledGrants) await revokeGrant(db, grantId);
     // Remove only what was handled: entries added meanwhile (a sign-in racing the revocation) stay for next time.
     // $pullAll, not $pull with $in, which FerretDB accepts and ignores (the index would only ever grow). Neither is
-    // atomic there; an entry lost to a racing $addToSet leaves only storage behind (see the adapter's index).
+    // atomic there: an entry added at the same moment can be lost, which is why a first pass does not prune.
+    if (!prune) return;
     for (const [i, { collection, id }] of places.entries()) {
       if (entries[i]) await collection.updateOne({ _id: id }, { $pullAll: { sessions: handledSessions, grants: handledGrants } });
     }

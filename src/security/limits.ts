@@ -1,7 +1,7 @@
 // The recovery limits, all built on the slot primitive of db/atomic.ts, so they hold across flows, IP addresses and
 // instances: sends per destination, per IP (per /64 for IPv6), per account and for the whole installation; proof
-// attempts per account per day; flow starts per IP. Keys are keyed hashes, so the limits collection holds no
-// addresses or numbers.
+// attempts per account per day (renewed by an unlock or a completed recovery); flow starts per IP. Keys are keyed
+// hashes, so the limits collection holds no addresses or numbers.
 import { createHmac } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Connection } from 'mongoose';
@@ -19,8 +19,11 @@ export type SendRefusal = 'limit_destination' | 'limit_account' | 'limit_ip' | '
 export interface Limits {
   /** Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses. */
   allowSend(input: { accountKey: string; destination: string; ip: string }, policy: RecoveryPolicy): Promise<{ allowed: true } | { allowed: false; reason: SendRefusal }>;
-  /** One code entered for this account (counted before the code is compared). */
-  allowProofAttempt(accountKey: string, policy: RecoveryPolicy): Promise<boolean>;
+  /**
+   * One code or phone number entered for this account (counted before it is compared). The key is the account's
+   * within its base proof epoch (proof-ceiling.ts `proofBudgetKey`), so an unlock or a completed recovery renews it.
+   */
+  allowProofAttempt(budgetKey: string, policy: RecoveryPolicy): Promise<boolean>;
   /** One try at this code. */
   allowCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<boolean>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
@@ -82,7 +85,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       }
       return { allowed: true };
     },
-    allowProofAttempt: (accountKey, { limits }) => allow('proof', accountKey, limits.proofAttemptsPerDay, DAY),
+    allowProofAttempt: (budgetKey, { limits }) => allow('proof', budgetKey, limits.proofAttemptsPerDay, DAY),
     allowCodeTry: (challengeId, { codes }) => allow('code-try', challengeId, codes.maxTries, DAY),
     allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
     allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),

@@ -1,7 +1,7 @@
 // The ceiling on wrong recovery proofs in a row (NIST SP 800-63B-4 §3.2.2: at most 100 consecutive failed attempts
 // with one authenticator, which is then disabled until it is rebound or the account is recovered). The daily budget
-// of proofs (limits.ts `allowProofAttempt`) renews every day; without this, a patient guesser would go on trying an
-// account's authenticator codes ten a day for as long as they like.
+// of proofs (limits.ts `allowProofAttempt`) renews every day, and with the base epoch below; without this, a patient
+// guesser would go on trying an account's authenticator codes ten a day for as long as they like.
 //
 // - Counted per account and per authenticator: per method, and within a method per thing registered (the sealed
 //   TOTP seed, the mobile number, the alternate address; VerificationMethod `authenticator`). That is NIST's unit,

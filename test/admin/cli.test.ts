@@ -80,6 +80,12 @@ describe('help and setup', () => {
     const typo = await admin(['clients', 'create', '--nmae', 'Typo', '--redirect-uri', 'https://typo.example/cb']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('unknown option --nmae (did you mean --name?)');
+    const areaTypo = await admin(['user', 'list']);
+    expect(areaTypo.code).toBe(2);
+    expect(areaTypo.stderr).toContain("unknown area 'user' (did you mean users?)");
+    const commandTypo = await admin(['clients', 'lst']);
+    expect(commandTypo.code).toBe(2);
+    expect(commandTypo.stderr).toContain("unknown command 'clients lst' (did you mean list?)");
   });
 
   it('takes a password only on standard input, never as an argument (it would sit in shell history and ps)', async () => {

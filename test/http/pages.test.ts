@@ -106,12 +106,17 @@ describe('the session cookie', () => {
 });
 
 describe('the consent page', () => {
-  it('says how long the permission lasts, from the configured grant lifetime', async () => {
-    const { browser, page } = await loginPage();
+  it.each([
+    ['while signed in, without offline access', 'openid profile', 'consent.lifetime'],
+    ['after sign-out too, with offline access', 'openid profile offline_access', 'consent.lifetime_offline'],
+  ] as const)('says how long the permission lasts (%s), from the configured grant lifetime', async (_label, scope, messageId) => {
+    const browser = new Browser();
+    const page = await openLoginPage(browser, (await authorizationUrl(config, rp.redirect_uris[0]!, { scope })).url);
     const consent = await browser.follow(await submitLogin(browser, page, user.username));
     expect(findForm(consent, '/confirm')).toMatchObject({ action: expect.stringContaining('/confirm') });
-    const lifetime = translator('en')('consent.lifetime', { days: GRANT_DAYS });
+    const lifetime = translator('en')(messageId, { days: GRANT_DAYS });
     expect(lifetime).toContain(String(GRANT_DAYS)); // the catalogue entry names the days
+    expect(messageIds(consent)).toContain(messageId);
     expect(consent.body).toContain(lifetime);
     expect(consent.body).toContain(`at most ${GRANT_DAYS} days`);
   });

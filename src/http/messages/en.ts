@@ -46,6 +46,8 @@ const core = {
   'consent.intro': '{client} is asking to:',
   'consent.claims_intro': 'It also asks for these details:',
   'consent.lifetime': 'This permission lasts while you stay signed in here, at most {days} days.',
+  // With offline_access the app keeps its refresh tokens after you sign out.
+  'consent.lifetime_offline': 'This permission lasts at most {days} days, also after you sign out.',
   'consent.allow': 'Allow',
   'consent.cancel': 'Cancel',
   'scope.openid': 'Confirm that it is you',

@@ -48,6 +48,7 @@ export const fr: Catalogue = {
   'consent.intro': '{client} demande à :',
   'consent.claims_intro': 'L’application demande aussi ces informations :',
   'consent.lifetime': 'Cette autorisation dure tant que vous restez connecté ici, au plus {days} jours.',
+  'consent.lifetime_offline': 'Cette autorisation dure au plus {days} jours, même après votre déconnexion.',
   'consent.allow': 'Autoriser',
   'consent.cancel': 'Annuler',
   'scope.openid': 'Confirmer que c’est bien vous',
