@@ -13,26 +13,38 @@ afterAll(() => database.drop());
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Starts `cache` (one poll, none after it, as when the database stops answering the polls) and reads one client
+ * through it twice: the second read is served from memory. `loadsAfterAnotherRead` reads it once more and says how
+ * many times it came from the database in all.
+ */
+async function trustedCache(cache: ReturnType<typeof createEpochCache>): Promise<{ loadsAfterAnotherRead(): Promise<number> }> {
+  cache.start();
+  await later(300);
+  let loads = 0;
+  const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
+  await cache.find('client-1', load);
+  await cache.find('client-1', load);
+  expect(loads).toBe(1); // trusted: served from memory
+  return {
+    async loadsAfterAnotherRead() {
+      await cache.find('client-1', load);
+      return loads;
+    },
+  };
+}
+
 it('reads from the database again once the trust window has passed without a poll, even with the wall clock stepped back', async () => {
   // The wall clock as everything sees it from the start, so a cache that read it would be fooled when it steps.
   const realNow = Date.now.bind(Date);
   let step = 0;
   const wallClock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + step);
-  // One poll at the start and none after it, as when the database stops answering the polls.
   const cache = createEpochCache(database.connection, 'clients', { pollMs: 3_600_000 });
   try {
-    cache.start();
-    await later(300);
-    let loads = 0;
-    const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
-    await cache.find('client-1', load);
-    await cache.find('client-1', load);
-    expect(loads).toBe(1); // trusted: served from memory
-
+    const reads = await trustedCache(cache);
     step = -60_000;
     await later(EPOCH_TRUST_MS + 200);
-    await cache.find('client-1', load);
-    expect(loads).toBe(2);
+    expect(await reads.loadsAfterAnotherRead()).toBe(2);
   } finally {
     wallClock.mockRestore();
     cache.stop();
@@ -44,18 +56,10 @@ it('stops trusting what it remembers after the machine was suspended: the monoto
   let wall = Date.UTC(2026, 0, 1);
   const cache = createEpochCache(database.connection, 'clients', { pollMs: 3_600_000, clock: () => monotonic, wallClock: () => wall });
   try {
-    cache.start();
-    await later(300);
-    let loads = 0;
-    const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
-    await cache.find('client-1', load);
-    await cache.find('client-1', load);
-    expect(loads).toBe(1);
-
+    const reads = await trustedCache(cache);
     monotonic += 10; // what the process saw of a suspend…
     wall += 60_000; // …that lasted a minute
-    await cache.find('client-1', load);
-    expect(loads).toBe(2);
+    expect(await reads.loadsAfterAnotherRead()).toBe(2);
   } finally {
     cache.stop();
   }

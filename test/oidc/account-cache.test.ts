@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import type { Connection } from 'mongoose';
-import { createClient, createUser } from '../helpers/factories.ts';
+import { createUser } from '../helpers/factories.ts';
 import { discover, tokensFor } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { connectDatabase } from '../../src/db/connection.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
@@ -23,17 +23,13 @@ let adminConnection: Connection;
 let rp: ClientMetadata;
 let userReads = 0;
 
+let instances: TwoInstances;
+
 beforeAll(async () => {
-  first = await startTestServer({}, { onCommand: ({ commandName, collection }) => void (commandName === 'find' && collection === 'users' && (userReads += 1)) });
-  second = await startTestServer({}, { sharedDatabase: first.dbUri });
-  adminConnection = await connectDatabase(first.dbUri);
-  rp = await createClient(first);
+  instances = await startTwoInstances({ first: { onCommand: ({ commandName, collection }) => void (commandName === 'find' && collection === 'users' && (userReads += 1)) } });
+  ({ first, second, adminConnection, rp } = instances);
 });
-afterAll(async () => {
-  await adminConnection.close();
-  await second.close();
-  await first.close();
-});
+afterAll(() => instances.close());
 
 /**
  * Drops the account's index entries, so a revocation deletes none of its tokens: what refuses them then is the

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import type { Connection } from 'mongoose';
-import { createClient, createUser } from '../helpers/factories.ts';
+import { createUser } from '../helpers/factories.ts';
 import { discover, tokensFor } from '../helpers/rp.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { connectDatabase } from '../../src/db/connection.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
@@ -26,26 +26,20 @@ let adminConnection: Connection;
 let rp: ClientMetadata;
 let onSecondPoll: (() => void) | undefined;
 
+let instances: TwoInstances;
+
 beforeAll(async () => {
-  first = await startTestServer();
-  second = await startTestServer(
-    {},
-    {
-      sharedDatabase: first.dbUri,
+  instances = await startTwoInstances({
+    second: {
       // When the second instance reads the accounts' epoch: right after it, it trusts its cache without doubt.
       onCommand: ({ commandName, collection, command }) => {
         if (commandName === 'find' && collection === 'cache_epochs' && (command.filter as { _id?: string } | undefined)?._id === 'accounts') onSecondPoll?.();
       },
     },
-  );
-  adminConnection = await connectDatabase(first.dbUri);
-  rp = await createClient(first);
+  });
+  ({ first, second, adminConnection, rp } = instances);
 });
-afterAll(async () => {
-  await adminConnection.close();
-  await second.close();
-  await first.close();
-});
+afterAll(() => instances.close());
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const active = async (server: TestServer, token: string) => (await client.tokenIntrospection(await discover(server, rp), token)).active;
