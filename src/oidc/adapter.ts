@@ -119,9 +119,9 @@ interface AliasDoc {
  * account's index racing on a server without atomic $addToSet) of something made before a revocation leaves only
  * storage behind until it expires: the account's older sessions are refused by their sign-in time
  * (oidc/account.ts), its older grants, and everything issued under them, by the grant's issue time
- * (ACCOUNT_BOUND). What is left: a grant that an instance not yet told of a revocation makes for an old session in
- * the two seconds after it is found by the second pass only through this index, so if its entry is lost in that
- * same moment, it lives until it expires.
+ * (ACCOUNT_BOUND). What is left: a grant that an instance not yet told of a revocation makes for an old session
+ * in the two seconds after it carries a later issue time, and the second pass finds it only through this index; if
+ * its entry is lost in that same moment, it lives until it expires.
  */
 const SESSION_INDEX_WINDOW_SECONDS = 600;
 

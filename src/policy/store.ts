@@ -78,8 +78,9 @@ export function createPolicyStore(connection: Connection, clock: () => number = 
       if (isDuplicateKey(error)) return false;
       throw error;
     }
-    await upsertRetryingDuplicateKey(() => docs.replaceOne({ _id: HINT_ID }, doc, { upsert: true }));
     cached = undefined;
+    // The version is stored, and it is what readers find: a hint that fails to be written only costs them a read.
+    await upsertRetryingDuplicateKey(() => docs.replaceOne({ _id: HINT_ID }, doc, { upsert: true })).catch(() => {});
     return true;
   }
 
