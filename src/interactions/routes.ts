@@ -23,6 +23,7 @@ import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Captcha } from '../security/captcha.ts';
 import type { SignInChallenge } from '../security/sign-in-challenge.ts';
+import { offerLoginToRecovery } from '../flows/recovery/prefill.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -104,12 +105,14 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   async function showLogin(ctx: Context, details: Details, extra: { error?: MessageId; login?: string } = {}) {
     // Asked of everyone at this address alike, whoever they are about to sign in as (never a sign of an account).
     const captchaId = (await challenge.required(ctx.ip)) ? (await captcha.issue()).id : undefined;
+    const login = extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
+    offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
     await renderPage(ctx, 'login', {
       titleId: 'login.title',
       uid: details.uid,
       client: await clientName(details),
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
-      login: extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
+      login,
       error: extra.error,
       captchaId,
     });

@@ -173,6 +173,41 @@ describe('reset with one method', () => {
   });
 });
 
+describe('"Can\'t access your account?" after typing a login', () => {
+  /** The sign-in page's link to the recovery, followed to "Who are you?". */
+  async function followRecoverLink(browser: Browser, loginPage: Page): Promise<Page> {
+    const recoverLink = /href="([^"]*\/recover)"/.exec(loginPage.body)![1]!;
+    return browser.follow(await browser.get(new URL(recoverLink, loginPage.url).href));
+  }
+  const identifierValue = (page: Page) => /<input id="identifier"[^>]*\bvalue="([^"]*)"/s.exec(page.body)?.[1];
+
+  it('starts "Who are you?" with the login the refused sign-in kept, in that sign-in\'s recovery only, and forgets it once the recovery starts', async () => {
+    const { user } = await userWithMethods();
+    const browser = new Browser();
+    const refused = await submitLogin(browser, await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url), user.email, 'not the password at all');
+    expect(messageIds(refused)).toContain('login.invalid');
+
+    const whoAreYou = await followRecoverLink(browser, refused);
+    expect(identifierValue(whoAreYou)).toBe(user.email);
+    // A recovery opened any other way, in the same browser, starts empty: no sign-in, or another one.
+    expect(identifierValue(await browser.get(`${server.origin}/recover`))).toBe('');
+    const otherSignIn = await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url);
+    expect(identifierValue(await followRecoverLink(browser, otherSignIn))).toBe('');
+    // The login is handed over in a cookie, never in an address.
+    expect(whoAreYou.url).not.toContain(encodeURIComponent(user.email));
+
+    const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.email, captcha: CAPTCHA_ANSWER, action: 'next' });
+    expect(messageIds(goal)).toContain('recover.goal_heading');
+    expect(identifierValue(await followRecoverLink(browser, refused))).toBe('');
+  });
+
+  it("starts it with the relying party's login_hint, as the sign-in page did", async () => {
+    const browser = new Browser();
+    const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri(), { login_hint: 'hinted.person@example.com' })).url);
+    expect(identifierValue(await followRecoverLink(browser, loginPage))).toBe('hinted.person@example.com');
+  });
+});
+
 describe('a reset that meets a failure', () => {
   /** Runs `step` while the server's accounts fail at `operation` with `error` (a fault, injected for this step only). */
   async function whileFailing<T>(operation: 'revokeAccess' | 'preparePassword', error: Error, step: () => Promise<T>): Promise<T> {

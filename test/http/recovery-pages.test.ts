@@ -104,6 +104,13 @@ describe('"Who are you?"', () => {
     expect(autofocused(again)).toEqual(['identifier']);
   });
 
+  it('with the identifier already filled in (a new picture, or handed over by the sign-in page), focuses the CAPTCHA answer', async () => {
+    const { browser, page } = await atStart();
+    const again = await submit(browser, page, '/recover', { identifier: 'someone', action: 'new-captcha' });
+    expect(autofocused(again)).toEqual(['captcha']);
+    expect(attribute(tagWithId(again, 'captcha'), 'aria-invalid')).toBeUndefined();
+  });
+
   it('announces a wrong CAPTCHA and focuses the field for the new one; the kept identifier is not marked', async () => {
     const { browser, page } = await atStart();
     const again = await submit(browser, page, '/recover', { identifier: 'someone', captcha: 'WRONG1', action: 'next' });

@@ -30,6 +30,7 @@ import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import type { Lockdowns } from './lockdown.ts';
+import { loginOfferedBy, withdrawLoginOffer } from './prefill.ts';
 import type { Notifier } from './notices.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
 import type { Transition } from './states.ts';
@@ -374,7 +375,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   router.get('/', async (ctx) => {
     const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
     const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
-    await showIdentify(ctx, { ...(from && { from }), ...(uiLocale && { uiLocale }) });
+    const identifier = loginOfferedBy(ctx, from);
+    await showIdentify(ctx, { ...(identifier && { identifier }), ...(from && { from }), ...(uiLocale && { uiLocale }) });
   });
 
   router.post('/', async (ctx) => {
@@ -406,6 +408,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       ...(uiLocale && { uiLocale }),
     });
     ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+    withdrawLoginOffer(ctx, config.cookieSecure);
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);

@@ -1,0 +1,38 @@
+// "Can't access your account?" right after a refused sign-in: the person has just typed their email or username,
+// so the recovery's first page starts with it filled in, as the sign-in page kept it. The sign-in page hands it
+// over in a signed cookie scoped to the recovery pages and tied to that one sign-in (interaction), so a recovery
+// opened any other way starts empty, and the login never goes into a URL (nor into logs or the history). It is
+// only ever what this browser typed or the relying party's login_hint: nothing is looked up, so it says nothing
+// about whether the account exists.
+import type { Context } from 'koa';
+
+const COOKIE = 'lk_recover_login';
+/** Long enough to read the refusal and decide; after that the first page simply starts empty. */
+const MAX_AGE_MS = 15 * 60_000;
+const MAX_LOGIN_LENGTH = 320;
+
+const cookieOptions = (secure: boolean) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path: '/recover', signed: true, overwrite: true });
+
+/** Called by the sign-in page of interaction `uid` when it shows `login` in its field. */
+export function offerLoginToRecovery(ctx: Context, uid: string, login: string, secure: boolean): void {
+  if (!login || login.length > MAX_LOGIN_LENGTH) return;
+  const value = Buffer.from(JSON.stringify({ from: uid, login })).toString('base64url');
+  ctx.cookies.set(COOKIE, value, { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
+}
+
+/** The login the sign-in `from` offered, if this browser holds one for it. */
+export function loginOfferedBy(ctx: Context, from: string | undefined): string | undefined {
+  const value = from ? ctx.cookies.get(COOKIE, { signed: true }) : undefined;
+  if (!value) return undefined;
+  try {
+    const offer = JSON.parse(Buffer.from(value, 'base64url').toString()) as { from?: unknown; login?: unknown };
+    return offer.from === from && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Once a recovery has started, the offer has served: it is not kept for the next visitor of this browser. */
+export function withdrawLoginOffer(ctx: Context, secure: boolean): void {
+  if (ctx.cookies.get(COOKIE, { signed: false }) !== undefined) ctx.cookies.set(COOKIE, null, cookieOptions(secure));
+}
