@@ -574,10 +574,57 @@ describe("This wasn't me", () => {
     await server.latchkey.accounts.lockDown(user._id);
     const recovery = recoveryAccounts(server.latchkey.accounts);
     await recovery.replacePassword(await recovery.preparePassword(user, NEW_PASSWORD));
-    await recovery.unlock(user, 1);
+    await recovery.clearAfterReset(user, 1);
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
-    await recovery.unlock(user, 2);
+    // The unlock branch never ends one, whatever its proofs: it keeps the password in place.
+    await recovery.unlock(user);
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
+    await recovery.clearAfterReset(user, 2);
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
+  });
+
+  it("\"I know my password\" on a locked-down account leads, once both proofs are in, to a new password: the one in place may be the intruder's", async () => {
+    const { user, alternateEmail, mobilePhone } = await userWithMethods();
+    // Whoever was "not me" knows PASSWORD (they set it, say, with the SIM they took); the owner locks the account down.
+    await server.latchkey.accounts.lockDown(user._id);
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'unlock');
+    expect(messageIds(methods)).toContain('recover.crumb_unlock'); // nothing tells of the lockdown before a proof
+    const step2 = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone }), await textedCode(server, mobilePhone));
+    const passwordPage = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'email')), await emailedCode(sink, alternateEmail));
+    expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'recover.lockdown_new_password', 'recover.crumb_password']));
+    expect(messageIds(passwordPage)).not.toContain('recover.unlock_intro');
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+
+    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+    expect((await server.latchkey.accounts.signIn(user.username, NEW_PASSWORD)).ok).toBe(true);
+  });
+
+  it('a lockdown that lands on the unlock page (both proofs in) turns its Next into the new-password step; nothing is unlocked', async () => {
+    await setPolicy({ methodsRequired: 2 });
+    try {
+      const { user, mobilePhone, totp } = await userWithMethods();
+      const browser = new Browser();
+      const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'unlock');
+      const step2 = await enterCode(browser, await chooseMethod(browser, methods, 'totp'), totp());
+      const unlockPage = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'sms'), { phone: mobilePhone }), await textedCode(server, mobilePhone));
+      expect(messageIds(unlockPage)).toContain('recover.unlock_intro');
+      await server.latchkey.accounts.lockDown(user._id);
+
+      const passwordPage = await submit(browser, unlockPage, '/unlock');
+      expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'recover.lockdown_new_password', 'recover.crumb_password']));
+      expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
+      expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+      // The unlock page's form again (a replay) is out of date.
+      expect((await browser.post(findForm(unlockPage, '/unlock').action, findForm(unlockPage, '/unlock').fields)).status).toBe(409);
+      expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
+    } finally {
+      await setPolicy({});
+    }
   });
 
   it('a lockdown while the new password is being chosen sends the flow back for a second proof; nothing changes', async () => {
@@ -600,12 +647,17 @@ describe("This wasn't me", () => {
 });
 
 describe('a proof whose authenticator changes before the end', () => {
-  it('a code sent to a number replaced before it is typed proves nothing: it is answered as expired', async () => {
+  /** A reset flow whose code has just been texted to the registered mobile phone. */
+  async function textedResetCode() {
     const { user, mobilePhone } = await userWithMethods();
     const browser = new Browser();
     const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
     const sent = await sendCode(browser, await chooseMethod(browser, methods, 'sms'), { phone: mobilePhone });
-    const code = await textedCode(server, mobilePhone);
+    return { user, mobilePhone, browser, sent, code: await textedCode(server, mobilePhone) };
+  }
+
+  it('a code sent to a number replaced before it is typed proves nothing: it is answered as expired', async () => {
+    const { user, browser, sent, code } = await textedResetCode();
     // Whoever holds the old SIM has the code; the owner reports the swap and the helpdesk registers the new number.
     await server.latchkey.accounts.setSecurityInfo(user._id, { mobilePhone: `+1415557${String(1000 + phoneCounter).padStart(4, '0')}` });
     const answer = await enterCode(browser, sent, code);
@@ -613,6 +665,25 @@ describe('a proof whose authenticator changes before the end', () => {
     expect(messageIds(answer)).not.toContain('recover.password_heading');
     const audit = server.connection.db!.collection(AUDIT_COLLECTION);
     expect(await audit.findOne({ type: 'code.failed', accountId: user._id }, { sort: { at: -1 } })).toMatchObject({ reason: 'destination_changed' });
+  });
+
+  it('"Try again" after the number is replaced texts no number typed here: the flow asks for the complete number again', async () => {
+    const { user, mobilePhone, browser, sent, code: oldCode } = await textedResetCode();
+    const newPhone = `+1415558${String(1000 + phoneCounter).padStart(4, '0')}`;
+    await server.latchkey.accounts.setSecurityInfo(user._id, { mobilePhone: newPhone });
+    const textsTo = async (to: string) => (await outbox(server)).filter((m) => m.channel === 'sms' && m.to === to).length;
+
+    const form = findForm(sent, '/code');
+    const again = await browser.follow(await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
+    expect(messageIds(again)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.sms_intro']));
+    expect(again.body).toContain('name="phone"');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a text is handed to the outbox off the answer's path
+    expect(await textsTo(newPhone)).toBe(0);
+    expect(await textsTo(mobilePhone)).toBe(1);
+    // The code sent before is void, and the new number, once typed, gets one.
+    expect(messageIds(await enterCode(browser, sent, oldCode))).not.toContain('recover.password_heading');
+    const passwordPage = await enterCode(browser, await sendCode(browser, again, { phone: newPhone }), await textedCode(server, newPhone));
+    expect(messageIds(passwordPage)).toContain('recover.password_heading');
   });
 
   it('no longer counts once the phone it was made with is replaced: the flow asks for a proof again, and nothing changes', async () => {

@@ -21,7 +21,8 @@ export function recoveryAccounts(accounts: Accounts, serviceName?: string): Reco
     },
     preparePassword: (user, password) => accounts.preparePassword(user._id, password),
     replacePassword: (prepared) => accounts.replacePassword(prepared),
-    async unlock(user, proofs) {
+    unlock: (user) => accounts.clearLockout(user._id),
+    async clearAfterReset(user, proofs) {
       await accounts.clearLockout(user._id);
       // A lockdown ends only with the full method count. The flow checked its proofs just before, but a lockdown
       // can land in between; it then holds.

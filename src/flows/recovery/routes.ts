@@ -46,11 +46,13 @@ export interface RecoveryAccounts {
   preparePassword(user: User, password: string): Promise<PreparedPassword>;
   /** The new password and the account's revocation, in one write (Accounts.replacePassword). */
   replacePassword(prepared: PreparedPassword): Promise<void>;
+  /** The unlock branch: clears the sign-in lockout, never a "This wasn't me" lockdown (that takes a new password). */
+  unlock(user: User): Promise<void>;
   /**
-   * Clears the sign-in lockout; a "This wasn't me" lockdown too, but only after the full method count (`proofs` ≥
-   * 2): one that lands while a one-proof flow finishes stays.
+   * After a reset's new password is written: clears the sign-in lockout, and a lockdown too, but only after the full
+   * method count (`proofs` ≥ 2): one that lands while a one-proof flow finishes stays.
    */
-  unlock(user: User, proofs: number): Promise<void>;
+  clearAfterReset(user: User, proofs: number): Promise<void>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens. */
   revokeAccess(id: string): Promise<void>;
   /** "This wasn't me": access revoked and sign-in refused until a full recovery or an admin. */
@@ -342,7 +344,18 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       case 'password':
         // Only an account whose proofs are in reaches this page (never a decoy), so naming it tells nobody anything;
         // a password manager then saves the new password under the right name.
-        return page(ctx, 'password', { ...common, crumbs: breadcrumb(flow, subject, current), minLength: current.passwordMinLength, username: subject.user?.username ?? '' }, status);
+        return page(
+          ctx,
+          'password',
+          {
+            ...common,
+            crumbs: breadcrumb(flow, subject, current),
+            minLength: current.passwordMinLength,
+            username: subject.user?.username ?? '',
+            ...(subject.user?.lockedDownAt && !common.notice && { notice: 'recover.lockdown_new_password' }),
+          },
+          status,
+        );
       case 'unlock':
         return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status);
       case 'done':
@@ -564,6 +577,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     // A code that could not be accepted is not sent (a text costs money).
     if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
+    // A number typed and matched stays confirmed only while it is the registered one (its code went there: `sentTo`).
+    // Replaced since (a SIM swap reported to the helpdesk), "Try again" would text a number nobody typed here: the
+    // flow asks for the complete number again instead, and the code sent before is void.
+    if (method.matchDestination && pending.destinationConfirmed && pending.sentTo !== fingerprint(flow, subject, method)) {
+      if (pending.challengeId) await challenges.discard(pending.challengeId);
+      const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
+      if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
+      return;
+    }
     if (method.matchDestination && !pending.destinationConfirmed) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
       // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
@@ -645,9 +667,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
     const verified = [...flow.verified, method.id];
     const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, subject, method) };
+    // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
+    // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
+    const goal = flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
     // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
     const [next] = await Promise.all([
-      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, provedWith, pending: undefined }),
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, provedWith, pending: undefined, ...goal }),
       proof.accepted(),
     ]);
     if (!next) return;
@@ -674,7 +699,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await accounts.replacePassword(prepared);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
-        unlock: () => accounts.unlock(user, flow.verified.length),
+        unlock: () => accounts.clearAfterReset(user, flow.verified.length),
         audit: () => record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id }),
         notice: async () => current.notify.onReset && deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale),
         // Recovered: a method turned off by wrong proofs in a row works again.
@@ -691,8 +716,14 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const user = await finishingAccount(ctx, flow, current);
     if (!user) return;
+    if (user.lockedDownAt) {
+      // Locked down since the proofs were in: the password in place may be the one whoever was "not me" set.
+      const reset = await advance(ctx, flow, { kind: 'new_password_needed' }, { goal: 'reset' });
+      if (reset) await showFlow(ctx, reset);
+      return;
+    }
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
-      await accounts.unlock(user, flow.verified.length);
+      await accounts.unlock(user);
       await followUps(ctx, flow, {
         audit: () => record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id }),
         notice: async () => current.notify.onUnlock && deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale),
