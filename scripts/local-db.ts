@@ -71,6 +71,8 @@ export interface LocalDb {
   expectStop(): void;
   /** Kills the server as a crash would (tests): a supervised server is started again. Absent when shared. */
   kill?: () => void;
+  /** Freezes the server (SIGSTOP), as a hung host or a dropped network would, until the returned resume (tests). Absent when shared. */
+  pause?: () => () => void;
 }
 
 export interface StartOptions {
@@ -347,6 +349,11 @@ async function startOwnServer(options: StartOptions): Promise<LocalDb> {
       else for (const file of [uriFile(base), lockFile(base)]) rmSync(file, { force: true });
     },
     kill: () => child.kill('SIGKILL'),
+    pause() {
+      const frozen = child;
+      frozen.kill('SIGSTOP');
+      return () => void frozen.kill('SIGCONT');
+    },
   };
 }
 

@@ -10,10 +10,18 @@ const UNREACHABLE = new Set([
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
   'MongoPoolClearedError',
+  // A command cut off because the driver's heartbeat gave up on a silent server (db/connection.ts).
+  'PoolClearedOnNetworkError',
 ]);
 
+/** What an error wraps: its cause, or for a bulk write cut off by the network, the driver error it was built from. */
+function wrapped(error: Error): unknown {
+  const { errorResponse } = error as { errorResponse?: unknown };
+  return error.cause ?? (errorResponse instanceof Error ? errorResponse : undefined);
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = wrapped(current), depth += 1) {
     if (UNREACHABLE.has(current.name)) return true;
   }
   return false;
