@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
-import { forget, peek, remembered } from '../db/request-scope.ts';
+import { detached, forget, peek, remembered } from '../db/request-scope.ts';
 import { announceChange, changeSettled, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword } from './password-rules.ts';
@@ -231,9 +231,11 @@ export function createAccounts(
       // it, so nothing issued in that window outlives it, but for a sign-in made since, with its grants (the
       // owner's, with the new password). Admin commands wait the window out before deleting. Set going before the
       // first pass, so that a first pass that fails is still followed by this one.
-      void changeSettled()
-        .then(() => revokeAccountAccess(id, revokedAt))
-        .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed'));
+      void detached(() =>
+        changeSettled()
+          .then(() => revokeAccountAccess(id, revokedAt))
+          .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed')),
+      );
     }
     // With a second pass to come, the first leaves the index as it is (oidc/revocation.ts RevocationPass).
     await revokeAccountAccess(id, undefined, { prune: !accountCache });

@@ -10,7 +10,7 @@
 //   takeDeferred('delete:sessions:');     // unless a later write of the request takes it along (one round trip)
 //
 // Values are handed out as copies (copy.ts), so a caller that changes what it got changes nothing here.
-// Outside a request scope (admin commands, background work) every call simply goes to the database.
+// Outside a request scope (admin commands, background work: `detached`) every call simply goes to the database.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
 import { copyDocument } from './copy.ts';
@@ -78,6 +78,15 @@ async function writeDeferred(current: Scope): Promise<void> {
     }
   }
   if (failure) throw failure.error;
+}
+
+/**
+ * Runs `task` outside any request's scope: work a request sets going without waiting for it (a second revocation
+ * pass, the delivery sender's next pass) must neither be served the request's copies, long stale by then, nor defer
+ * its writes to a request that has already ended (they would never run). Timers and promises it starts stay outside.
+ */
+export function detached<T>(task: () => T): T {
+  return scope.exit(task);
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Connection } from 'mongoose';
 import type { Logger } from '../log.ts';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { detached } from '../db/request-scope.ts';
 import { asDeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from './outbox.ts';
 
@@ -167,7 +168,8 @@ export function createSender({
 
   function schedule(delayMs: number): void {
     clearTimeout(timer);
-    timer = setTimeout(tick, delayMs);
+    // A poke comes from a request (a code enqueued): the passes must not run in its scope (db/request-scope.ts).
+    timer = setTimeout(() => detached(tick), delayMs);
     timer.unref(); // never what keeps a process alive
   }
 

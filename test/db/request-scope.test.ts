@@ -1,7 +1,7 @@
 // Writes deferred to the end of a request (request-scope.ts): each runs once, a caller that asks for them to be done
 // goes on only once they have landed, even when another caller started them, and one that fails stops no other.
 import { expect, it } from '@jest/globals';
-import { defer, forgetAll, inRequestScope } from '../../src/db/request-scope.ts';
+import { defer, detached, forgetAll, inRequestScope, remembered } from '../../src/db/request-scope.ts';
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A deferred write that takes `ms`, then records `name` in `runs`, then does `then` (if any). */
@@ -44,4 +44,19 @@ it('runs a write deferred while others are being written', async () => {
     await forgetAll();
     expect(runs).toEqual(['a', 'c']);
   });
+});
+
+it('runs detached work outside the request that set it going: read from the database, its writes done, not left to a request that has ended', async () => {
+  let background!: Promise<{ value: string; wrote: string[] }>;
+  await inRequestScope(async () => {
+    await remembered('users:a', async () => 'the copy the request read');
+    background = detached(async () => {
+      await later(20); // the request has ended by then
+      const value = await remembered('users:a', async () => 'read again from the database');
+      const wrote: string[] = [];
+      await defer('delete:x', async () => void wrote.push('x'));
+      return { value, wrote };
+    });
+  });
+  expect(await background).toEqual({ value: 'read again from the database', wrote: ['x'] });
 });
