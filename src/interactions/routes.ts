@@ -191,13 +191,24 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // The result also keeps it to the millisecond (PASSWORD_CHECKED_AT_MS): a reset in the same second must void a
     // sign-in checked before it, and not one checked after it.
     const checkedAtMs = Date.now();
-    const checkedAt = Math.floor(checkedAtMs / 1000);
     // The form is read first (no database), so that the account is read while the interaction is: one round trip
     // less. That early read only fills this request's memory; nothing is decided before the interaction and the
     // CSRF token have been checked.
     // An address past its failure threshold must answer the CAPTCHA before any account is read (so not even early).
     const submitted = await readForm(ctx, config.formBodyLimit);
-    const challenged = await challenge.required(ctx.ip);
+    // Tries from one address let through without a CAPTCHA are counted as they begin, not only as they fail, so
+    // that many sent at once cannot all get past it (security/sign-in-challenge.ts).
+    const attempt = await challenge.begin(ctx.ip);
+    try {
+      await passwordSignIn(ctx, submitted, attempt.challenged, checkedAtMs);
+    } finally {
+      attempt.end();
+    }
+  });
+
+  /** The sign-in POST once its address's challenge is known: `challenged` when it must carry a right CAPTCHA answer. */
+  async function passwordSignIn(ctx: Context, submitted: Record<string, string>, challenged: boolean, checkedAtMs: number) {
+    const checkedAt = Math.floor(checkedAtMs / 1000);
     if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
     const form = validForm(ctx, submitted, loginForm, details.uid);
@@ -240,7 +251,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       signed: false,
       overwrite: true,
     });
-  });
+  }
 
   router.post('/confirm', async (ctx) => {
     const details = await load(ctx, 'consent');

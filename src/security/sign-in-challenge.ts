@@ -5,11 +5,13 @@
 // right CAPTCHA answer before any password is looked at. Nobody is refused: the people behind a busy NAT or proxy
 // address still sign in, with one more field to fill (a hard block would let anyone there lock them all out).
 //
-// Whether a CAPTCHA is asked is known from memory, so a sign-in costs no database command more: the failure whose
-// claim takes a window's last slot (or that a full window refuses) tells its instance, which remembers it until that
-// window ends. Another instance learns it at the next failure from that address that reaches it, so at most one more
-// password per instance and window is checked unchallenged. It depends on the address and the installation, never
-// on the account.
+// Whether a CAPTCHA is asked is known from memory, so a sign-in costs no database command more. Each instance
+// remembers, per address (and for the installation), the count its last failure's claim saw in the current window,
+// and how many of its own unchallenged tries are still in flight: a try is let through without a CAPTCHA only while
+// those two together stay within the threshold, so tries sent all at once are challenged as soon as they could fill
+// the count, before any of their failures is counted. Another instance's failures are learnt at the next failure
+// counted here, so across several instances an address gets at most the threshold's worth of unchallenged tries per
+// instance and window. It depends on the address and the installation, never on the account.
 import type { PolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { addressBudgetKey, type Limits } from './limits.ts';
@@ -17,23 +19,28 @@ import { addressBudgetKey, type Limits } from './limits.ts';
 const HOUR = 3600;
 const EVERYONE = 'all';
 /**
- * Addresses remembered at most per instance: each took `signInFailuresPerIpHour` failures to get here, so this is
- * millions of failures an hour. Past it the oldest is forgotten (it is learnt again at its next failure).
+ * Addresses remembered at most per instance (those with a failure counted in the last hour). Past it the oldest is
+ * forgotten, and its count learnt again at its next failure.
  */
 const MAX_REMEMBERED = 100_000;
 
 export interface SignInChallenge {
-  /** Whether a sign-in from this address must carry a right CAPTCHA answer now. No database command. */
+  /** Whether a sign-in from this address would have to carry a right CAPTCHA answer now (the page asks for one). */
   required(ip: string): Promise<boolean>;
+  /**
+   * A password sign-in from this address begins: `challenged` when it must carry a right CAPTCHA answer. One let
+   * through without is in flight until `end()`, which the caller calls once, after its failure (if any) was counted.
+   */
+  begin(ip: string): Promise<{ challenged: boolean; end(): void }>;
   /** Counts one failed password sign-in from this address, and one for the installation. */
   countFailure(ip: string): Promise<void>;
 }
 
-interface Mark {
-  /** When the full window ends. */
+/** The failures of a window as this instance last saw them counted (the slot its last claim took). */
+interface Seen {
+  taken: number;
+  /** When that window ends. */
   until: number;
-  /** The threshold it was full at: raised since (an administrator easing an incident), the mark no longer holds. */
-  limit: number;
 }
 
 type Threshold = (policy: RecoveryPolicy) => number;
@@ -41,29 +48,70 @@ const perAddress: Threshold = ({ limits }) => limits.signInFailuresPerIpHour;
 const installationWide: Threshold = ({ limits }) => limits.signInFailuresGlobalHour;
 
 export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock: () => number = Date.now): SignInChallenge {
-  const marks = new Map<string, Mark>(); // `${name}:${key}` → mark; the map's order is the age
+  const seen = new Map<string, Seen>(); // `${name}:${key}` → what the last count saw; the map's order is the age
+  const inFlight = new Map<string, number>(); // `${name}:${key}` → unchallenged tries not yet ended
 
-  async function holds(id: string, threshold: Threshold): Promise<boolean> {
-    const mark = marks.get(id);
-    if (!mark) return false; // the common case: no policy read, nothing awaited
-    if (mark.until > clock() && threshold(await policy.current()) <= mark.limit) return true;
-    marks.delete(id);
+  const scopes = (ip: string): Array<[string, Threshold]> => [
+    [`signin-fail-all:${EVERYONE}`, installationWide],
+    [`signin-fail-ip:${addressBudgetKey(ip)}`, perAddress],
+  ];
+
+  function countedNow(id: string): number {
+    const last = seen.get(id);
+    if (!last) return 0;
+    if (last.until > clock()) return last.taken;
+    seen.delete(id);
+    return 0;
+  }
+
+  /** Whether `extra` more tries, with those counted and those in flight, would go past the threshold. */
+  async function past(id: string, threshold: Threshold, extra: number): Promise<boolean> {
+    const tries = countedNow(id) + (inFlight.get(id) ?? 0) + extra;
+    // The common case, one try with none counted or in flight, needs no policy read: no threshold is below 1.
+    if (tries <= 1) return false;
+    return tries > threshold(await policy.current());
+  }
+
+  async function pastAny(ip: string, extra: number): Promise<boolean> {
+    for (const [id, threshold] of scopes(ip)) if (await past(id, threshold, extra)) return true;
     return false;
   }
+
+  const adjust = (id: string, by: number) => {
+    const next = (inFlight.get(id) ?? 0) + by;
+    if (next > 0) inFlight.set(id, next);
+    else inFlight.delete(id);
+  };
 
   async function count(name: string, key: string, threshold: Threshold): Promise<void> {
     const limit = threshold(await policy.current());
     const taken = await limits.take(name, key, limit, HOUR);
-    if (taken.allowed && taken.slot !== limit) return;
     const id = `${name}:${key}`;
-    marks.delete(id);
-    if (marks.size >= MAX_REMEMBERED) marks.delete(marks.keys().next().value!);
-    marks.set(id, { until: taken.resetsAt.getTime(), limit });
+    const until = taken.resetsAt.getTime();
+    // A full window refuses the claim: it holds the threshold's worth (as it was then; raised since, it eases).
+    // Claims answered out of order must not lower what an earlier answer of the same window saw.
+    const before = seen.get(id);
+    const counted = Math.max(taken.allowed ? taken.slot! : limit, before?.until === until ? before.taken : 0);
+    seen.delete(id);
+    if (seen.size >= MAX_REMEMBERED) seen.delete(seen.keys().next().value!);
+    seen.set(id, { taken: counted, until });
   }
 
   return {
-    async required(ip) {
-      return (await holds(`signin-fail-all:${EVERYONE}`, installationWide)) || holds(`signin-fail-ip:${addressBudgetKey(ip)}`, perAddress);
+    required: (ip) => pastAny(ip, 1),
+    async begin(ip) {
+      // In flight before it is judged, so that tries arriving while the policy is read see each other.
+      const ids = scopes(ip).map(([id]) => id);
+      for (const id of ids) adjust(id, 1);
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        for (const id of ids) adjust(id, -1);
+      };
+      if (!(await pastAny(ip, 0))) return { challenged: false, end };
+      end(); // answered with a CAPTCHA, it is no unchallenged try
+      return { challenged: true, end };
     },
     async countFailure(ip) {
       await Promise.all([count('signin-fail-ip', addressBudgetKey(ip), perAddress), count('signin-fail-all', EVERYONE, installationWide)]);

@@ -134,6 +134,22 @@ it('gives a known and an unknown login the same page and status without the answ
   }
 });
 
+it('challenges sign-ins sent all at once as soon as they could fill the count: 20 passwords checked of 30, not 30', async () => {
+  const SWARM = '192.0.2.60';
+  const opened = await Promise.all(
+    Array.from({ length: 30 }, async (_, i) => {
+      const browser = through(`198.51.100.${i + 1}, ${SWARM}`);
+      return { browser, page: await signInPage(browser), login: `swarm-${i}@example.test` };
+    }),
+  );
+  expect(opened.filter(({ page }) => asksForCaptcha(page))).toHaveLength(0);
+  const answers = await Promise.all(opened.map(({ browser, page, login }) => post(browser, page, { login, password: 'Autumn2026!Autumn2026!' })));
+  const shown = answers.map(({ next }) => messageIds(next));
+  expect(shown.filter((ids) => ids.includes('login.invalid'))).toHaveLength(20);
+  expect(shown.filter((ids) => ids.includes('login.captcha_missing'))).toHaveLength(10);
+  expect(asksForCaptcha(await signInPage(through(`203.0.113.78, ${SWARM}`)))).toBe(true);
+});
+
 it('leaves every other address as it was: no CAPTCHA, and the password signs in', async () => {
   const browser = through(`198.51.100.1, 192.0.2.51`);
   const page = await signInPage(browser);
