@@ -87,6 +87,8 @@ it(`refuses even the right authenticator code after ${CEILING} wrong ones in a r
   expect(refusedAsDisabled(await enterCode(at.browser, last, totp()))).toBe(true);
   const notice = await waitFor(async () => (await outbox(server)).find((m) => m.to === user.email && m.subject === 'A way to verify your identity was turned off'), 'the owner’s notice');
   expect(notice.text).toContain(`Your authenticator app can no longer be used to recover your account ${user.username}`);
+  // Anyone can cause it with wrong codes: no "This wasn't me" link, whose lockdown would shut the owner out too.
+  expect(notice.text).not.toMatch(/\/recover\/lockdown\//);
 
   offset += 3 * 86_400_000; // the daily budget has renewed since; the ceiling has not
   const later = await atCode(user.username);

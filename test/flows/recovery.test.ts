@@ -349,10 +349,16 @@ describe('unlock', () => {
     for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `wrong password number ${i}`);
     expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
-    // The owner is told, once an hour at most, with a "This wasn't me" link.
+    // The owner is told, once an hour at most, that nobody got in; with no "This wasn't me" link: anyone can cause a
+    // lockout, and a lockdown would shut the owner out of their own browser too. Its text has no link either.
     const lockedNotice = (m: { subject?: string; to?: unknown }) => m.subject === 'Your account was locked' && JSON.stringify(m.to).includes(user.email);
     const notice = await waitFor(() => sink.received.find(lockedNotice), 'the lockout notice');
-    expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/);
+    expect(notice.text).toContain('Whoever made them did not get in, and nothing in your account changed.');
+    expect(notice.text).not.toMatch(/\/recover\/lockdown\//);
+    expect(notice.html).not.toMatch(/\/recover\/lockdown\//);
+    const lockoutText = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === mobilePhone && m.text.includes('Your account was locked')), 'the lockout text');
+    expect(lockoutText.text).toContain('Nobody got in');
+    expect(lockoutText.text).not.toMatch(/\/recover\/lockdown\//);
 
     const browser = new Browser();
     const methods = await chooseGoal(browser, await identify(server, browser, user.email), 'unlock');

@@ -1,6 +1,8 @@
 // Security notices: after a reset, an unlock, a lockout or a change of the ways to verify them (by an administrator)
-// the owner is told on every contact they registered, in their language, and each notice carries a single-use "This
-// wasn't me" link (flows/recovery/lockdown.ts).
+// the owner is told on every contact they registered, in their language. A notice of a change to the account
+// carries a single-use "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned
+// off does not: anyone can cause those with wrong guesses, nothing in the account changed, and a lockdown would
+// lock the owner out of their own browser too, with a reset by two methods (or an administrator) the only way back.
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
 import type { MethodId } from '../../policy/policy.ts';
@@ -50,8 +52,9 @@ interface NotifierDeps {
 }
 
 /** The notice's paragraphs as HTML, its link clickable (the brand's frame is added on the way out). */
-function emailHtml(paragraphs: string[], link: string): string {
-  return paragraphs.map((p) => `<p>${escapeHtml(p).replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`).join('');
+function emailHtml(paragraphs: string[], link: string | undefined): string {
+  const linked = (html: string) => (link ? html.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`) : html);
+  return paragraphs.map((p) => `<p>${linked(escapeHtml(p))}</p>`).join('');
 }
 
 /** One change as the notice words it ("mobile phone set to *****23", "authenticator app removed"). */
@@ -65,34 +68,45 @@ function describeChange(t: Translate, change: MethodChange): string {
 /** A notice's subject and first paragraph, in the owner's language. */
 type Wording = (t: Translate, values: { account: string; time: string }) => { subject: string; what: string };
 
+/** How a notice goes: `textAllowed` asked before its text message (see Notifier); `notMe` whether it carries the link. */
+interface Sending {
+  textAllowed?: (() => Promise<boolean>) | undefined;
+  notMe: boolean;
+}
+
 export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }: NotifierDeps): Notifier {
-  async function send(user: User, locale: string, wording: Wording, textAllowed?: () => Promise<boolean>): Promise<number> {
-    const t = translator(locale);
-    // One link for all of this notice's copies: whichever the owner opens first locks the account down.
+  /** The "This wasn't me" link: one for all of a notice's copies, so whichever the owner opens first locks the account down. */
+  async function lockdownLink(user: User, locale: string): Promise<string> {
     // In a language other than the default, the link asks for it too (the page honours ui_locales below a language
     // the person picked), so the page it opens speaks as the notice did.
     const language = locale === DEFAULT_LOCALE ? '' : `?ui_locales=${encodeURIComponent(locale)}`;
-    const link = `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
+    return `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
+  }
+
+  async function send(user: User, locale: string, wording: Wording, { textAllowed, notMe }: Sending): Promise<number> {
+    const t = translator(locale);
+    const link = notMe ? await lockdownLink(user, locale) : undefined;
     const { subject, what } = wording(t, { account: user.username, time: new Date(clock()).toUTCString() });
-    const notMe = t('notice.not_me', { link });
+    const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
-    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${what}\n\n${notMe}\n`, html: emailHtml([what, notMe], link) });
+    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link) });
     const phone = user.securityInfo?.mobilePhone;
     const texted = Boolean(phone) && (!textAllowed || (await textAllowed()));
-    if (texted) await enqueue({ channel: 'sms', to: phone!, text: t('notice.sms_security', { account: user.username, what: subject, link }) });
+    const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t('notice.sms_information', { account: user.username, what: subject });
+    if (texted) await enqueue({ channel: 'sms', to: phone!, text });
     return emails.length + (texted ? 1 : 0);
   }
 
   return {
     notify(user, kind, locale, textAllowed) {
-      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), textAllowed);
+      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, notMe: kind !== 'lockout' });
     },
 
     notifyMethodsChanged(before, changes, locale) {
       return send(before, locale, (t, values) => ({
         subject: t('notice.methods_subject'),
         what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
-      }));
+      }), { notMe: true });
     },
 
     notifyMethodDisabled(user, method, locale, textAllowed) {
@@ -100,7 +114,7 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
         subject: t('notice.method_disabled_subject'),
         what: t('notice.method_disabled_body', { ...values, method: t(METHOD_NAMES[method]), count: MAX_CONSECUTIVE_PROOF_FAILURES }),
       });
-      return send(user, locale, wording, textAllowed);
+      return send(user, locale, wording, { textAllowed, notMe: false });
     },
   };
 }

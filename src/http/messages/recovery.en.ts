@@ -116,7 +116,7 @@ export const recoveryEn = {
   'notice.unlock_body': 'Your account {account} was unlocked on {time}, after verification.',
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
-    'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. It unlocks by itself after a while; you can also unlock it from “Can’t access your account?”.',
+    'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
   'notice.methods_subject': 'The ways to verify your identity were changed',
   'notice.methods_body': 'An administrator changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
   'notice.method_alternate_email': 'alternate email',
@@ -129,7 +129,8 @@ export const recoveryEn = {
   'notice.authenticator_removed': 'authenticator app removed',
   'notice.method_disabled_subject': 'A way to verify your identity was turned off',
   'notice.method_disabled_body':
-    'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. Someone may be trying to get into your account. Your administrator can turn it back on (so does a completed recovery of your account, where your other methods are enough for one).',
+    'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. Someone may be trying to get into your account; nobody got in with it, and nothing in your account changed. Your administrator can turn it back on (so does a completed recovery of your account, where your other methods are enough for one).',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
+  'notice.sms_information': 'Security notice for your account {account}: {what}. Nobody got in; nothing in your account changed.',
 } as const;
