@@ -1,5 +1,5 @@
 // CAPTCHA: a picture (svg-captcha) and an audio alternative (captcha-audio.ts) of one answer that never leaves the
-// server. Each CAPTCHA is one document `{ _id, answer, seed, expiresAt }` in `captchas`, read by `_id` only, and
+// server. Each CAPTCHA is one document `{ _id, answer, seed, picture, expiresAt }` in `captchas`, read by `_id` only, and
 // checked once: `check` consumes it (deleteOne by _id) before comparing, so an answer, right or wrong, is tried
 // once, even by parallel requests.
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
@@ -41,6 +41,11 @@ interface CaptchaDoc extends ExpiringDoc {
   answer: string;
   /** base64url of 32 random bytes: the audio's noise and timing, so every download of one CAPTCHA is the same. */
   seed: string;
+  /**
+   * The picture, drawn once when issued: svg-captcha draws new distortions and noise at every call, and many
+   * drawings of one answer would let a solver vote character by character. Absent from CAPTCHAs issued before.
+   */
+  picture?: string;
 }
 
 export interface CaptchaDeps {
@@ -97,7 +102,8 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
   return {
     async issue() {
       const id = randomBytes(16).toString('base64url');
-      const fields = { answer: testAnswer ?? randomAnswer(), seed: randomBytes(32).toString('base64url') };
+      const answer = testAnswer ?? randomAnswer();
+      const fields = { answer, seed: randomBytes(32).toString('base64url'), picture: drawText(answer, PICTURE) };
       const expiresAt = new Date(clock() + CAPTCHA_LIFETIME_MS);
       // 128 random bits do not collide; if they ever did, failing beats handing out someone else's CAPTCHA.
       if (!(await claim(collection(), id, expiresAt, fields))) throw new Error('CAPTCHA id collision');
@@ -109,7 +115,7 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
       if (!doc) return undefined;
       const name = escapeXml(title);
       // svg-captcha draws paths only (no <text>); the name goes into role/aria-label and a <title>.
-      return drawText(doc.answer, PICTURE).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
+      return (doc.picture ?? drawText(doc.answer, PICTURE)).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
     },
 
     async audio(id) {

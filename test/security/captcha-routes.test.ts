@@ -35,6 +35,14 @@ describe('GET /recover/captcha/:id.svg', () => {
     const french = await (await get(captchaUrls(id).image, { 'accept-language': 'fr' })).text();
     expect(french).toContain('<title>Image des caractères à saisir</title>');
   });
+
+  it('is the same picture on every download of one CAPTCHA (many drawings could be voted on), and another for another', async () => {
+    const { id } = await captcha.issue();
+    const downloads = await Promise.all([1, 2, 3].map(async () => (await get(captchaUrls(id).image)).text()));
+    expect(new Set(downloads).size).toBe(1);
+    const other = await captcha.issue();
+    expect(await (await get(captchaUrls(other.id).image)).text()).not.toBe(downloads[0]);
+  });
 });
 
 describe('GET /recover/captcha/:id.wav', () => {
