@@ -23,7 +23,7 @@ import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Captcha } from '../security/captcha.ts';
 import type { SignInChallenge } from '../security/sign-in-challenge.ts';
-import { offerLoginToRecovery } from '../flows/recovery/prefill.ts';
+import { offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -65,7 +65,8 @@ export function deviceCookieName(secure: boolean): string {
  * password again. What the page must show then (which message, the login typed) travels in this short-lived
  * signed cookie, scoped to the one interaction and read once. It holds no password.
  */
-const RETRY_COOKIE = 'lk_signin_retry';
+// Scoped to its interaction's path, which __Host- forbids: __Secure- when cookies are Secure.
+const retryCookieName = (secure: boolean) => (secure ? '__Secure-lk_signin_retry' : 'lk_signin_retry');
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
 
@@ -155,16 +156,16 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   /** Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed. */
   function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string) {
     const value = Buffer.from(JSON.stringify({ error, login: login.slice(0, 320) })).toString('base64url');
-    ctx.cookies.set(RETRY_COOKIE, value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
+    ctx.cookies.set(retryCookieName(config.cookieSecure), value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   }
 
   /** What a refused sign-in left for its page, once; nothing if the cookie is absent, forged or malformed. */
   function takeRetry(ctx: Context, details: Details): { error?: MessageId; login?: string } {
-    const value = ctx.cookies.get(RETRY_COOKIE, { signed: true });
+    const value = ctx.cookies.get(retryCookieName(config.cookieSecure), { signed: true });
     if (!value) return {};
-    ctx.cookies.set(RETRY_COOKIE, null, retryCookie(details.uid));
+    ctx.cookies.set(retryCookieName(config.cookieSecure), null, retryCookie(details.uid));
     try {
       const { error, login } = JSON.parse(Buffer.from(value, 'base64url').toString()) as { error?: unknown; login?: unknown };
       if (typeof login !== 'string') return {};
@@ -242,6 +243,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       return retrySignIn(ctx, details, 'login.invalid', form.login);
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
+    withdrawLoginOffer(ctx, config.cookieSecure); // signed in: the next person at this browser does not get the login
     ctx.cookies.set(deviceCookie, result.deviceToken, {
       httpOnly: true,
       secure: config.cookieSecure,

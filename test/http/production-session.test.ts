@@ -103,3 +103,45 @@ describe('the session cookie in production', () => {
     expect(answer.searchParams.get('code')).toEqual(expect.any(String));
   });
 });
+
+describe('every other cookie of a sign-in in production', () => {
+  it('is __Host- or __Secure-, Secure and HttpOnly, also the ones that keep a typed login; a sign-in withdraws the login handed to the recovery', async () => {
+    const rp = await createClient(server, { redirect_uris: [redirectUri], first_party: true });
+    const browser = new ProxiedBrowser();
+    const params = new URLSearchParams({
+      client_id: rp.client_id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: redirectUri,
+      state: 'st3',
+      login_hint: user.username,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const loginPage = await browser.follow(await browser.request(`/oidc/auth?${params}`));
+    const post = (page: Page, password: string) =>
+      browser.request(findForm(page, '/login').action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...findForm(page, '/login').fields, login: user.username, password }).toString(),
+      });
+    // Refused, back to the page (which keeps the login), then "Can't access your account?" and its first page.
+    const again = await browser.follow(await post(loginPage, 'not the password at all'));
+    const recoverLink = /href="([^"]*\/recover)"/.exec(again.body)![1]!;
+    const whoAreYou = await browser.follow(await browser.request(recoverLink));
+    expect(whoAreYou.body).toMatch(new RegExp(`<input id="identifier"[^>]*value="${user.username}"`, 's'));
+    const setBefore = browser.setCookies.length;
+    expect((await post(again, PASSWORD)).status).toBe(303);
+
+    const kept = browser.setCookies.filter((c) => !/expires=Thu, 01 Jan 1970/i.test(c));
+    const names = kept.map((c) => c.slice(0, c.indexOf('=')));
+    expect(names).toEqual(expect.arrayContaining(['__Secure-lk_signin_retry', '__Secure-lk_recover_login']));
+    for (const cookie of kept) {
+      expect(cookie).toMatch(/^__(Host|Secure)-/);
+      const attributes = cookie.split(';').slice(1).map((a) => a.trim().toLowerCase());
+      expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly']));
+    }
+    const withdrawn = browser.setCookies.slice(setBefore).filter((c) => /expires=Thu, 01 Jan 1970/i.test(c));
+    expect(withdrawn.map((c) => c.slice(0, c.indexOf('=')))).toContain('__Secure-lk_recover_login');
+  });
+});

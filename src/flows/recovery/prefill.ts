@@ -6,7 +6,8 @@
 // about whether the account exists.
 import type { Context } from 'koa';
 
-const COOKIE = 'lk_recover_login';
+// Scoped to the recovery's path, which __Host- forbids: __Secure- when cookies are Secure.
+const cookieName = (secure: boolean) => (secure ? '__Secure-lk_recover_login' : 'lk_recover_login');
 /** Long enough to read the refusal and decide; after that the first page simply starts empty. */
 const MAX_AGE_MS = 15 * 60_000;
 const MAX_LOGIN_LENGTH = 320;
@@ -17,12 +18,12 @@ const cookieOptions = (secure: boolean) => ({ httpOnly: true, secure, sameSite: 
 export function offerLoginToRecovery(ctx: Context, uid: string, login: string, secure: boolean): void {
   if (!login || login.length > MAX_LOGIN_LENGTH) return;
   const value = Buffer.from(JSON.stringify({ from: uid, login })).toString('base64url');
-  ctx.cookies.set(COOKIE, value, { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
+  ctx.cookies.set(cookieName(secure), value, { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
 }
 
 /** The login the sign-in `from` offered, if this browser holds one for it. */
-export function loginOfferedBy(ctx: Context, from: string | undefined): string | undefined {
-  const value = from ? ctx.cookies.get(COOKIE, { signed: true }) : undefined;
+export function loginOfferedBy(ctx: Context, from: string | undefined, secure: boolean): string | undefined {
+  const value = from ? ctx.cookies.get(cookieName(secure), { signed: true }) : undefined;
   if (!value) return undefined;
   try {
     const offer = JSON.parse(Buffer.from(value, 'base64url').toString()) as { from?: unknown; login?: unknown };
@@ -32,7 +33,7 @@ export function loginOfferedBy(ctx: Context, from: string | undefined): string |
   }
 }
 
-/** Once a recovery has started, the offer has served: it is not kept for the next visitor of this browser. */
+/** Once a recovery has started, or the sign-in succeeded, the offer has served: not kept for the next person at this browser. */
 export function withdrawLoginOffer(ctx: Context, secure: boolean): void {
-  if (ctx.cookies.get(COOKIE, { signed: false }) !== undefined) ctx.cookies.set(COOKIE, null, cookieOptions(secure));
+  ctx.cookies.set(cookieName(secure), null, cookieOptions(secure));
 }

@@ -388,7 +388,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   router.get('/', async (ctx) => {
     const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
     const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
-    const identifier = loginOfferedBy(ctx, from);
+    const identifier = loginOfferedBy(ctx, from, config.cookieSecure);
     await showIdentify(ctx, { ...(identifier && { identifier }), ...(from && { from }), ...(uiLocale && { uiLocale }) });
   });
 
