@@ -59,19 +59,25 @@ class ProxiedBrowser {
   }
 }
 
+/** An authorization request's parameters for a new first-party client (PKCE), which needs no consent. */
+async function authorizationParams(state: string, extra: Record<string, string> = {}): Promise<URLSearchParams> {
+  const rp = await createClient(server, { redirect_uris: [redirectUri], first_party: true });
+  return new URLSearchParams({
+    client_id: rp.client_id,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: redirectUri,
+    state,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+}
+
 describe('the session cookie in production', () => {
   it(`is ${SESSION_COOKIE}: Secure, HttpOnly, Path=/ and no Domain, and it carries the session`, async () => {
-    const rp = await createClient(server, { redirect_uris: [redirectUri], first_party: true });
     const browser = new ProxiedBrowser();
-    const params = new URLSearchParams({
-      client_id: rp.client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: redirectUri,
-      state: 'st1',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
+    const params = await authorizationParams('st1');
     const loginPage = await browser.follow(await browser.request(`/oidc/auth?${params}`));
     expect(loginPage.status).toBe(200);
     const form = findForm(loginPage, '/login');
@@ -106,18 +112,8 @@ describe('the session cookie in production', () => {
 
 describe('every other cookie of a sign-in in production', () => {
   it('is __Host- or __Secure-, Secure and HttpOnly, also the ones that keep a typed login; a sign-in withdraws the login handed to the recovery', async () => {
-    const rp = await createClient(server, { redirect_uris: [redirectUri], first_party: true });
     const browser = new ProxiedBrowser();
-    const params = new URLSearchParams({
-      client_id: rp.client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: redirectUri,
-      state: 'st3',
-      login_hint: user.username,
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
+    const params = await authorizationParams('st3', { login_hint: user.username });
     const loginPage = await browser.follow(await browser.request(`/oidc/auth?${params}`));
     const post = (page: Page, password: string) =>
       browser.request(findForm(page, '/login').action, {
