@@ -22,7 +22,7 @@ import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Captcha } from '../security/captcha.ts';
-import type { SignInChallenge } from '../security/sign-in-challenge.ts';
+import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 
 export interface InteractionDeps {
@@ -201,14 +201,15 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // that many sent at once cannot all get past it (security/sign-in-challenge.ts).
     const attempt = await challenge.begin(ctx.ip);
     try {
-      await passwordSignIn(ctx, submitted, attempt.challenged, checkedAtMs);
+      await passwordSignIn(ctx, submitted, attempt, checkedAtMs);
     } finally {
       attempt.end();
     }
   });
 
-  /** The sign-in POST once its address's challenge is known: `challenged` when it must carry a right CAPTCHA answer. */
-  async function passwordSignIn(ctx: Context, submitted: Record<string, string>, challenged: boolean, checkedAtMs: number) {
+  /** The sign-in POST once its address's challenge is known (`attempt`). */
+  async function passwordSignIn(ctx: Context, submitted: Record<string, string>, attempt: SignInAttempt, checkedAtMs: number) {
+    const { challenged } = attempt;
     const checkedAt = Math.floor(checkedAtMs / 1000);
     if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
@@ -235,7 +236,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: checkedAt }, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
-    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => challenge.countFailure(ctx.ip));
+    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => attempt.failed());
     if (!result.ok) {
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one
       // reason in the log (which of those it was is not for the log either).

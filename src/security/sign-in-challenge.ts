@@ -27,13 +27,17 @@ const MAX_REMEMBERED = 100_000;
 export interface SignInChallenge {
   /** Whether a sign-in from this address would have to carry a right CAPTCHA answer now (the page asks for one). */
   required(ip: string): Promise<boolean>;
-  /**
-   * A password sign-in from this address begins: `challenged` when it must carry a right CAPTCHA answer. One let
-   * through without is in flight until `end()`, which the caller calls once, after its failure (if any) was counted.
-   */
-  begin(ip: string): Promise<{ challenged: boolean; end(): void }>;
-  /** Counts one failed password sign-in from this address, and one for the installation. */
-  countFailure(ip: string): Promise<void>;
+  /** A password sign-in from this address begins (see SignInAttempt). */
+  begin(ip: string): Promise<SignInAttempt>;
+}
+
+export interface SignInAttempt {
+  /** It must carry a right CAPTCHA answer before its password is looked at. */
+  challenged: boolean;
+  /** Counts its failure for the address and the installation; from then on it is counted, no longer in flight. */
+  failed(): Promise<void>;
+  /** It is over (call once it has been answered, whatever happened; more calls do nothing). */
+  end(): void;
 }
 
 /** The failures of a window as this instance last saw them counted (the slot its last claim took). */
@@ -109,12 +113,22 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
         ended = true;
         for (const id of ids) adjust(id, -1);
       };
-      if (!(await pastAny(ip, 0))) return { challenged: false, end };
-      end(); // answered with a CAPTCHA, it is no unchallenged try
-      return { challenged: true, end };
-    },
-    async countFailure(ip) {
-      await Promise.all([count('signin-fail-ip', addressBudgetKey(ip), perAddress), count('signin-fail-all', EVERYONE, installationWide)]);
+      let challenged: boolean;
+      try {
+        challenged = await pastAny(ip, 0);
+      } catch (error) {
+        end(); // the policy could not be read: the try is answered with an error, and must not stay in flight
+        throw error;
+      }
+      if (challenged) end(); // answered with a CAPTCHA, it is no unchallenged try
+      const failed = async () => {
+        try {
+          await Promise.all([count('signin-fail-ip', addressBudgetKey(ip), perAddress), count('signin-fail-all', EVERYONE, installationWide)]);
+        } finally {
+          end(); // counted now (or the count failed): not in flight as well
+        }
+      };
+      return { challenged, failed, end };
     },
   };
 }
