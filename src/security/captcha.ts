@@ -1,5 +1,5 @@
 // CAPTCHA: a picture (svg-captcha) and an audio alternative (captcha-audio.ts) of one answer that never leaves the
-// server. Each CAPTCHA is one document `{ _id, answer, seed, picture, expiresAt }` in `captchas`, read by `_id` only, and
+// server. Each CAPTCHA is one document `{ _id, answer, seed, expiresAt }` in `captchas`, read by `_id` only, and
 // checked once: `check` consumes it (deleteOne by _id) before comparing, so an answer, right or wrong, is tried
 // once, even by parallel requests.
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
@@ -39,13 +39,12 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 interface CaptchaDoc extends ExpiringDoc {
   answer: string;
-  /** base64url of 32 random bytes: the audio's noise and timing, so every download of one CAPTCHA is the same. */
-  seed: string;
   /**
-   * The picture, drawn once when issued: svg-captcha draws new distortions and noise at every call, and many
-   * drawings of one answer would let a solver vote character by character. Absent from CAPTCHAs issued before.
+   * base64url of 32 random bytes: the picture's distortions and the audio's noise and timing come from it, so every
+   * download of one CAPTCHA is the same (many different drawings of one answer would let a solver vote character by
+   * character).
    */
-  picture?: string;
+  seed: string;
 }
 
 export interface CaptchaDeps {
@@ -69,6 +68,37 @@ export interface Captcha {
 
 /** svg-captcha's main export draws a given text, but its typings only declare `create`, which picks the text itself. */
 const drawText = svgCaptcha as unknown as (text: string, options: typeof PICTURE) => string;
+
+/** Numbers in [0, 1) from SHA-256 of `seed` and a counter: the same sequence for the same seed. */
+function seededSequence(seed: Buffer): () => number {
+  let block = Buffer.alloc(0);
+  let offset = 0;
+  let counter = 0;
+  return () => {
+    if (offset + 4 > block.length) {
+      block = createHash('sha256').update(seed).update(String((counter += 1))).digest();
+      offset = 0;
+    }
+    const value = block.readUInt32BE(offset);
+    offset += 4;
+    return value / 2 ** 32;
+  };
+}
+
+/**
+ * The picture of `answer`, the same for the same seed. svg-captcha takes every distortion from Math.random, so it
+ * draws with Math.random lent a sequence from the seed ("picture" apart from the audio's use of it). Drawing is
+ * synchronous: nothing else runs while Math.random is lent, and it is given back whatever happens.
+ */
+function drawSeeded(answer: string, seed: Buffer): string {
+  const original = Math.random;
+  Math.random = seededSequence(createHash('sha256').update('picture\u0000').update(seed).digest());
+  try {
+    return drawText(answer, PICTURE);
+  } finally {
+    Math.random = original;
+  }
+}
 
 export function randomAnswer(length = ANSWER_LENGTH): string {
   let answer = '';
@@ -102,8 +132,7 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
   return {
     async issue() {
       const id = randomBytes(16).toString('base64url');
-      const answer = testAnswer ?? randomAnswer();
-      const fields = { answer, seed: randomBytes(32).toString('base64url'), picture: drawText(answer, PICTURE) };
+      const fields = { answer: testAnswer ?? randomAnswer(), seed: randomBytes(32).toString('base64url') };
       const expiresAt = new Date(clock() + CAPTCHA_LIFETIME_MS);
       // 128 random bits do not collide; if they ever did, failing beats handing out someone else's CAPTCHA.
       if (!(await claim(collection(), id, expiresAt, fields))) throw new Error('CAPTCHA id collision');
@@ -115,7 +144,7 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
       if (!doc) return undefined;
       const name = escapeXml(title);
       // svg-captcha draws paths only (no <text>); the name goes into role/aria-label and a <title>.
-      return (doc.picture ?? drawText(doc.answer, PICTURE)).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
+      return drawSeeded(doc.answer, Buffer.from(doc.seed, 'base64url')).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
     },
 
     async audio(id) {

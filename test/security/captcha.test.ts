@@ -30,7 +30,7 @@ describe('issue', () => {
     expect(Object.keys(issued)).toEqual(['id']);
     expect(issued.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const doc = await stored(issued.id);
-    expect(Object.keys(doc!).sort()).toEqual(['_id', 'answer', 'expiresAt', 'picture', 'seed']);
+    expect(Object.keys(doc!).sort()).toEqual(['_id', 'answer', 'expiresAt', 'seed']);
     expect((doc!.expiresAt as Date).getTime()).toBe(now + CAPTCHA_LIFETIME_MS);
   });
 
