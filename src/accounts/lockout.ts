@@ -42,6 +42,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { claim, isDuplicateKey, keepSlot, slotsTaken, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import { sharedSecret } from '../db/secrets.ts';
+import { detached } from '../db/request-scope.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AuditEvent } from '../audit/audit.ts';
 import type { Logger } from '../log.ts';
@@ -428,7 +429,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
           const reason = nowDisabled ? 'consecutive_limit' : 'threshold';
           await record({ type: 'account.locked', accountId, reason: scope.device ? `device_${reason}` : `signin_${reason}` });
           // Off the answer's path, so this try takes no longer than any other failure.
-          if (!scope.device && onLocked) void safely('onLocked', () => onLocked(accountId));
+          if (!scope.device && onLocked) void detached(() => safely('onLocked', () => onLocked(accountId)));
         },
       };
     },

@@ -63,9 +63,9 @@ export function deviceCookieName(secure: boolean): string {
 /**
  * A refused sign-in answers with a redirect to the sign-in page (POST, redirect, GET), so a reload never posts the
  * password again. What the page must show then (which message, the login typed) travels in this short-lived
- * signed cookie, scoped to the one interaction and read once. It holds no password.
+ * signed cookie, scoped to the one interaction and read once. It holds no password. Scoped to a path, which
+ * __Host- forbids: __Secure- when cookies are Secure.
  */
-// Scoped to its interaction's path, which __Host- forbids: __Secure- when cookies are Secure.
 const retryCookieName = (secure: boolean) => (secure ? '__Secure-lk_signin_retry' : 'lk_signin_retry');
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
@@ -107,7 +107,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // Asked of everyone at this address alike, whoever they are about to sign in as (never a sign of an account).
     const captchaId = (await challenge.required(ctx.ip)) ? (await captcha.issue()).id : undefined;
     const login = extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
-    offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
+    // The recovery's first page starts as this one shows the login; emptied here (a refusal kept ''), there too.
+    if (login) offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
+    else if (extra.login !== undefined) withdrawLoginOffer(ctx, config.cookieSecure);
     await renderPage(ctx, 'login', {
       titleId: 'login.title',
       uid: details.uid,
@@ -278,6 +280,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   router.post('/abort', async (ctx) => {
     const details = await load(ctx);
     await readValidForm(ctx, csrfOnly, details.uid);
+    withdrawLoginOffer(ctx, config.cookieSecure);
     await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 

@@ -1,6 +1,7 @@
-// "This wasn't me": a single-use link in every security notice. Opening it shows a confirmation (a GET changes
-// nothing: mail scanners prefetch links); confirming locks the account down (every session, grant and token
-// revoked, sign-in refused until a recovery with the full number of methods or an administrator acts), then
+// "This wasn't me": a single-use link in the notice of every change to an account (not in those of a lockout or of
+// a method turned off, which anyone can cause: notices.ts). Opening it shows a confirmation (a GET changes nothing:
+// mail scanners prefetch links); confirming locks the account down (every session, grant and token revoked,
+// sign-in refused until a password reset with the full number of methods, or an administrator, ends it), then
 // consumes the link (deleteOne: once), so a confirmation the database failed half-way can be made again.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';

@@ -29,6 +29,7 @@ import type { Limits } from '../../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
+import { detached } from '../../db/request-scope.ts';
 import type { Lockdowns } from './lockdown.ts';
 import { loginOfferedBy, withdrawLoginOffer } from './prefill.ts';
 import type { Notifier } from './notices.ts';
@@ -55,7 +56,7 @@ export interface RecoveryAccounts {
   clearAfterReset(user: User, proofs: number): Promise<void>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens. */
   revokeAccess(id: string): Promise<void>;
-  /** "This wasn't me": access revoked and sign-in refused until a full recovery or an admin. */
+  /** "This wasn't me": access revoked and sign-in refused until a password reset with two methods, or an admin. */
   lockDown(id: string): Promise<void>;
 }
 
@@ -559,9 +560,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       // Like a lockout's notice, anyone can cause it: the default language (not the flow's, which is whoever typed
       // the codes), and texts only within the installation's budget for such notices.
       const textAllowed = async () => limits.allowNoticeText(await policy.current());
-      deps.notifier.notifyMethodDisabled(owner, method.id, DEFAULT_LOCALE, textAllowed).catch((error: unknown) => {
-        (ctx as AppContext).state.log.error({ err: error, accountId: owner._id }, 'method disabled notice failed');
-      });
+      void detached(() =>
+        deps.notifier.notifyMethodDisabled(owner, method.id, DEFAULT_LOCALE, textAllowed).catch((error: unknown) => {
+          (ctx as AppContext).state.log.error({ err: error, accountId: owner._id }, 'method disabled notice failed');
+        }),
+      );
     }
   }
 
@@ -669,10 +672,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, subject, method) };
     // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
     // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
-    const goal = flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
+    const complete = proofsComplete(verified, subject, methods);
+    const goal = complete && flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
     // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
     const [next] = await Promise.all([
-      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete: proofsComplete(verified, subject, methods) }, { verified, provedWith, pending: undefined, ...goal }),
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete }, { verified, provedWith, pending: undefined, ...goal }),
       proof.accepted(),
     ]);
     if (!next) return;

@@ -116,7 +116,7 @@ export const recoveryEn = {
   'notice.unlock_body': 'Your account {account} was unlocked on {time}, after verification.',
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
-    'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
+    'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It usually unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
   'notice.methods_subject': 'The ways to verify your identity were changed',
   'notice.methods_body': 'An administrator changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
   'notice.method_alternate_email': 'alternate email',

@@ -116,7 +116,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
   'notice.lockout_subject': 'Votre compte a été verrouillé',
   'notice.lockout_body':
-    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. La personne qui les a faites n’est pas entrée, et rien n’a changé dans votre compte. Il se déverrouille seul après un moment, ou depuis « Vous ne pouvez pas accéder à votre compte ? », où vous pouvez aussi choisir un nouveau mot de passe si quelqu’un pourrait connaître le vôtre.',
+    'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. La personne qui les a faites n’est pas entrée, et rien n’a changé dans votre compte. Il se déverrouille en général seul après un moment, ou depuis « Vous ne pouvez pas accéder à votre compte ? », où vous pouvez aussi choisir un nouveau mot de passe si quelqu’un pourrait connaître le vôtre.',
   'notice.methods_subject': 'Les moyens de vérifier votre identité ont été modifiés',
   'notice.methods_body': 'Un administrateur a modifié le {time} les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer : {changes}.',
   'notice.method_alternate_email': 'adresse e-mail secondaire',
