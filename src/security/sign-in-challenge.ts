@@ -48,6 +48,12 @@ interface Seen {
 }
 
 type Threshold = (policy: RecoveryPolicy) => number;
+/** One count of failed sign-ins: its limit's name and key (db/atomic.ts slots), and its threshold in the policy. */
+interface Scope {
+  name: string;
+  key: string;
+  threshold: Threshold;
+}
 const perAddress: Threshold = ({ limits }) => limits.signInFailuresPerIpHour;
 const installationWide: Threshold = ({ limits }) => limits.signInFailuresGlobalHour;
 
@@ -55,10 +61,12 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
   const seen = new Map<string, Seen>(); // `${name}:${key}` → what the last count saw; the map's order is the age
   const inFlight = new Map<string, number>(); // `${name}:${key}` → unchallenged tries not yet ended
 
-  const scopes = (ip: string): Array<[string, Threshold]> => [
-    [`signin-fail-all:${EVERYONE}`, installationWide],
-    [`signin-fail-ip:${addressBudgetKey(ip)}`, perAddress],
+  /** What a try from `ip` counts against: the installation's failures, and its address's. */
+  const scopes = (ip: string): Scope[] => [
+    { name: 'signin-fail-all', key: EVERYONE, threshold: installationWide },
+    { name: 'signin-fail-ip', key: addressBudgetKey(ip), threshold: perAddress },
   ];
+  const idOf = ({ name, key }: Scope) => `${name}:${key}`;
 
   function countedNow(id: string): number {
     const last = seen.get(id);
@@ -77,7 +85,7 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
   }
 
   async function pastAny(ip: string, extra: number): Promise<boolean> {
-    for (const [id, threshold] of scopes(ip)) if (await past(id, threshold, extra)) return true;
+    for (const scope of scopes(ip)) if (await past(idOf(scope), scope.threshold, extra)) return true;
     return false;
   }
 
@@ -87,10 +95,10 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
     else inFlight.delete(id);
   };
 
-  async function count(name: string, key: string, threshold: Threshold): Promise<void> {
-    const limit = threshold(await policy.current());
-    const taken = await limits.take(name, key, limit, HOUR);
-    const id = `${name}:${key}`;
+  async function count(scope: Scope): Promise<void> {
+    const limit = scope.threshold(await policy.current());
+    const taken = await limits.take(scope.name, scope.key, limit, HOUR);
+    const id = idOf(scope);
     const until = taken.resetsAt.getTime();
     // A full window refuses the claim: it holds the threshold's worth (as it was then; raised since, it eases).
     // Claims answered out of order must not lower what an earlier answer of the same window saw.
@@ -105,7 +113,7 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
     required: (ip) => pastAny(ip, 1),
     async begin(ip) {
       // In flight before it is judged, so that tries arriving while the policy is read see each other.
-      const ids = scopes(ip).map(([id]) => id);
+      const ids = scopes(ip).map(idOf);
       for (const id of ids) adjust(id, 1);
       let ended = false;
       const end = () => {
@@ -123,7 +131,7 @@ export function createSignInChallenge(limits: Limits, policy: PolicyStore, clock
       if (challenged) end(); // answered with a CAPTCHA, it is no unchallenged try
       const failed = async () => {
         try {
-          await Promise.all([count('signin-fail-ip', addressBudgetKey(ip), perAddress), count('signin-fail-all', EVERYONE, installationWide)]);
+          await Promise.all(scopes(ip).map(count));
         } finally {
           end(); // counted now (or the count failed): not in flight as well
         }

@@ -68,10 +68,10 @@ function describeChange(t: Translate, change: MethodChange): string {
 /** A notice's subject and first paragraph, in the owner's language. */
 type Wording = (t: Translate, values: { account: string; time: string }) => { subject: string; what: string };
 
-/** How a notice goes: `textAllowed` asked before its text message (see Notifier); `notMe` whether it carries the link. */
+/** How a notice goes: `textAllowed` asked before its text message (see Notifier); `withLockdownLink` whether it carries "This wasn't me". */
 interface Sending {
   textAllowed?: (() => Promise<boolean>) | undefined;
-  notMe: boolean;
+  withLockdownLink: boolean;
 }
 
 export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }: NotifierDeps): Notifier {
@@ -83,9 +83,9 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
     return `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
   }
 
-  async function send(user: User, locale: string, wording: Wording, { textAllowed, notMe }: Sending): Promise<number> {
+  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink }: Sending): Promise<number> {
     const t = translator(locale);
-    const link = notMe ? await lockdownLink(user, locale) : undefined;
+    const link = withLockdownLink ? await lockdownLink(user, locale) : undefined;
     const { subject, what } = wording(t, { account: user.username, time: new Date(clock()).toUTCString() });
     const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
@@ -99,14 +99,14 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
 
   return {
     notify(user, kind, locale, textAllowed) {
-      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, notMe: kind !== 'lockout' });
+      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, withLockdownLink: kind !== 'lockout' });
     },
 
     notifyMethodsChanged(before, changes, locale) {
       return send(before, locale, (t, values) => ({
         subject: t('notice.methods_subject'),
         what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
-      }), { notMe: true });
+      }), { withLockdownLink: true });
     },
 
     notifyMethodDisabled(user, method, locale, textAllowed) {
@@ -114,7 +114,7 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
         subject: t('notice.method_disabled_subject'),
         what: t('notice.method_disabled_body', { ...values, method: t(METHOD_NAMES[method]), count: MAX_CONSECUTIVE_PROOF_FAILURES }),
       });
-      return send(user, locale, wording, { textAllowed, notMe: false });
+      return send(user, locale, wording, { textAllowed, withLockdownLink: false });
     },
   };
 }
