@@ -11,6 +11,7 @@ import type { User } from '../accounts/user-model.ts';
 import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
+import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
 import { FlowExpiredError, ValidationError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
@@ -23,7 +24,7 @@ import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Captcha } from '../security/captcha.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
-import { offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
+import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -39,7 +40,7 @@ export interface InteractionDeps {
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 const loginForm = z.object({
-  login: z.string().trim().max(320),
+  login: z.string().trim().max(MAX_LOGIN_LENGTH),
   password: z.string().max(4096),
   csrf: z.string(),
   // The CAPTCHA, when the page asked for one (views/partials/captcha.ejs): "New picture" posts action=new-captcha.
@@ -157,7 +158,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   /** Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed. */
   function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string) {
-    const value = Buffer.from(JSON.stringify({ error, login: login.slice(0, 320) })).toString('base64url');
+    const value = toCookieValue({ error, login: login.slice(0, MAX_LOGIN_LENGTH) });
     ctx.cookies.set(retryCookieName(config.cookieSecure), value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
@@ -168,15 +169,11 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const value = ctx.cookies.get(retryCookieName(config.cookieSecure), { signed: true });
     if (!value) return {};
     ctx.cookies.set(retryCookieName(config.cookieSecure), null, retryCookie(details.uid));
-    try {
-      const { error, login } = JSON.parse(Buffer.from(value, 'base64url').toString()) as { error?: unknown; login?: unknown };
-      if (typeof login !== 'string') return {};
-      if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
-      if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
-      return { error: error as MessageId, login };
-    } catch {
-      return {};
-    }
+    const { error, login } = fromCookieValue(value) ?? {};
+    if (typeof login !== 'string') return {};
+    if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
+    if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
+    return { error: error as MessageId, login };
   }
 
   router.get('/', async (ctx) => {

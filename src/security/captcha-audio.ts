@@ -3,7 +3,7 @@
 // PCM WAV. The randomness comes from a per-CAPTCHA seed, so every download of one CAPTCHA is the same file
 // (a replay or a range request gets the same bytes, and averaging many downloads cannot strip the noise), while
 // two CAPTCHAs never sound alike, even with the same answer.
-import { createCipheriv } from 'node:crypto';
+import { seededRandom } from './seeded-random.ts';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -62,17 +62,6 @@ export function writeWav({ sampleRate, samples }: Pcm): Buffer {
   out.writeUInt32LE(dataBytes, 40);
   for (let i = 0; i < samples.length; i += 1) out.writeInt16LE(samples[i]!, 44 + 2 * i);
   return out;
-}
-
-/** A deterministic stream of unpredictable bytes: the AES-256-CTR keystream of a 32-byte seed. */
-function seededRandom(seed: Buffer) {
-  const cipher = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16));
-  const bytes = (n: number) => cipher.update(Buffer.alloc(n));
-  return {
-    bytes,
-    /** An integer in [min, max]; the modulo bias of a 32-bit draw is irrelevant for timings and levels. */
-    int: (min: number, max: number) => min + (bytes(4).readUInt32LE(0) % (max - min + 1)),
-  };
 }
 
 let clips: Promise<Map<string, Int16Array>> | undefined;

@@ -7,6 +7,7 @@ import type { Connection } from 'mongoose';
 import svgCaptcha from 'svg-captcha';
 import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
 import { speak } from './captcha-audio.ts';
+import { seededRandom } from './seeded-random.ts';
 
 /** Holds expiring documents: the composition should add it to the collections db/expiry.ts sweeps. */
 export const CAPTCHA_COLLECTION = 'captchas';
@@ -69,22 +70,6 @@ export interface Captcha {
 /** svg-captcha's main export draws a given text, but its typings only declare `create`, which picks the text itself. */
 const drawText = svgCaptcha as unknown as (text: string, options: typeof PICTURE) => string;
 
-/** Numbers in [0, 1) from SHA-256 of `seed` and a counter: the same sequence for the same seed. */
-function seededSequence(seed: Buffer): () => number {
-  let block = Buffer.alloc(0);
-  let offset = 0;
-  let counter = 0;
-  return () => {
-    if (offset + 4 > block.length) {
-      block = createHash('sha256').update(seed).update(String((counter += 1))).digest();
-      offset = 0;
-    }
-    const value = block.readUInt32BE(offset);
-    offset += 4;
-    return value / 2 ** 32;
-  };
-}
-
 /**
  * The picture of `answer`, the same for the same seed. svg-captcha takes every distortion from Math.random, so it
  * draws with Math.random lent a sequence from the seed ("picture" apart from the audio's use of it). Drawing is
@@ -92,7 +77,7 @@ function seededSequence(seed: Buffer): () => number {
  */
 function drawSeeded(answer: string, seed: Buffer): string {
   const original = Math.random;
-  Math.random = seededSequence(createHash('sha256').update('picture\u0000').update(seed).digest());
+  Math.random = seededRandom(createHash('sha256').update('picture\u0000').update(seed).digest()).fraction;
   try {
     return drawText(answer, PICTURE);
   } finally {

@@ -5,32 +5,27 @@
 // only ever what this browser typed or the relying party's login_hint: nothing is looked up, so it says nothing
 // about whether the account exists.
 import type { Context } from 'koa';
+import { fromCookieValue, toCookieValue } from '../../http/json-cookie.ts';
 
 // Scoped to the recovery's path, which __Host- forbids: __Secure- when cookies are Secure.
 const cookieName = (secure: boolean) => (secure ? '__Secure-lk_recover_login' : 'lk_recover_login');
 /** Long enough to read the refusal and decide; after that the first page simply starts empty. */
 const MAX_AGE_MS = 15 * 60_000;
-const MAX_LOGIN_LENGTH = 320;
+/** The longest login kept for a page (an email address's maximum). */
+export const MAX_LOGIN_LENGTH = 320;
 
 const cookieOptions = (secure: boolean) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path: '/recover', signed: true, overwrite: true });
 
 /** Called by the sign-in page of interaction `uid` when it shows `login` in its field. */
 export function offerLoginToRecovery(ctx: Context, uid: string, login: string, secure: boolean): void {
   if (!login || login.length > MAX_LOGIN_LENGTH) return;
-  const value = Buffer.from(JSON.stringify({ from: uid, login })).toString('base64url');
-  ctx.cookies.set(cookieName(secure), value, { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
+  ctx.cookies.set(cookieName(secure), toCookieValue({ from: uid, login }), { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
 }
 
 /** The login the sign-in `from` offered, if this browser holds one for it. */
 export function loginOfferedBy(ctx: Context, from: string | undefined, secure: boolean): string | undefined {
-  const value = from ? ctx.cookies.get(cookieName(secure), { signed: true }) : undefined;
-  if (!value) return undefined;
-  try {
-    const offer = JSON.parse(Buffer.from(value, 'base64url').toString()) as { from?: unknown; login?: unknown };
-    return offer.from === from && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
-  } catch {
-    return undefined;
-  }
+  const offer = from ? fromCookieValue(ctx.cookies.get(cookieName(secure), { signed: true })) : undefined;
+  return offer && offer.from === from && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
 }
 
 /** Once a recovery has started, or the sign-in succeeded, the offer has served: not kept for the next person at this browser. */

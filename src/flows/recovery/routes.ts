@@ -31,7 +31,7 @@ import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import { detached } from '../../db/request-scope.ts';
 import type { Lockdowns } from './lockdown.ts';
-import { loginOfferedBy, withdrawLoginOffer } from './prefill.ts';
+import { loginOfferedBy, MAX_LOGIN_LENGTH, withdrawLoginOffer } from './prefill.ts';
 import type { Notifier } from './notices.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
 import type { Transition } from './states.ts';
@@ -92,7 +92,7 @@ const INTERACTION_UID = /^[\w-]{1,64}$/;
 const identifyForm = z.object({
   csrf: z.string(),
   action: z.enum(['next', 'new-captcha']).default('next'),
-  identifier: z.string().trim().max(320).default(''),
+  identifier: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
   captchaId: z.string().max(64).default(''),
   captcha: z.string().max(64).default(''),
   from: z.string().regex(INTERACTION_UID).optional().or(z.literal('')),
