@@ -4,14 +4,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { CsrfError } from '../errors.ts';
+import { siteCookieName } from './cookie-names.ts';
 
 export interface CsrfOptions {
   secure: boolean;
 }
 
 export function csrfCookieName(secure: boolean): string {
-  // __Host- pins the cookie to this exact origin (Secure, Path=/, no Domain); it needs https.
-  return secure ? '__Host-latchkey.csrf' : 'latchkey.csrf';
+  return siteCookieName('latchkey.csrf', secure);
 }
 
 function tokenFor(secret: string, scope: string): string {

@@ -12,6 +12,7 @@ import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
+import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
 import { FlowExpiredError, ValidationError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
@@ -55,19 +56,18 @@ const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 /**
  * The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful sign-in, it gives this
  * browser a failed-sign-in budget of its own for that account. Its value is signed by the lockout itself, so it is
- * not signed again here. __Host- pins it to this origin (Secure, Path=/) when cookies are Secure.
+ * not signed again here.
  */
 export function deviceCookieName(secure: boolean): string {
-  return secure ? '__Host-latchkey.device' : 'latchkey.device';
+  return siteCookieName('latchkey.device', secure);
 }
 
 /**
  * A refused sign-in answers with a redirect to the sign-in page (POST, redirect, GET), so a reload never posts the
  * password again. What the page must show then (which message, the login typed) travels in this short-lived
- * signed cookie, scoped to the one interaction and read once. It holds no password. Scoped to a path, which
- * __Host- forbids: __Secure- when cookies are Secure.
+ * signed cookie, scoped to the one interaction and read once. It holds no password.
  */
-const retryCookieName = (secure: boolean) => (secure ? '__Secure-lk_signin_retry' : 'lk_signin_retry');
+const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', secure);
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
 

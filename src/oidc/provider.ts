@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
+import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
 import { allowedScopes, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
@@ -24,16 +25,12 @@ function clientFlag(client: object, name: 'first_party' | 'pkce_required'): bool
   return (client as Record<string, unknown>)[name] as boolean | undefined;
 }
 
-/**
- * Names of the provider's cookies. With Secure cookies the prefixes make browsers enforce their attributes: the
- * session cookie (Path=/, no Domain) is `__Host-`, bound to this exact host; the interaction cookies are scoped to
- * their interaction's path, which `__Host-` forbids, so they are `__Secure-`.
- */
+/** Names of the provider's cookies: the session's is the site's; the interaction cookies are scoped to its path. */
 export function cookieNames(secure: boolean) {
   return {
-    session: `${secure ? '__Host-' : ''}latchkey.session`,
-    interaction: `${secure ? '__Secure-' : ''}latchkey.interaction`,
-    resume: `${secure ? '__Secure-' : ''}latchkey.resume`,
+    session: siteCookieName('latchkey.session', secure),
+    interaction: pathCookieName('latchkey.interaction', secure),
+    resume: pathCookieName('latchkey.resume', secure),
   };
 }
 

@@ -6,9 +6,9 @@
 // about whether the account exists.
 import type { Context } from 'koa';
 import { fromCookieValue, toCookieValue } from '../../http/json-cookie.ts';
+import { pathCookieName } from '../../http/cookie-names.ts';
 
-// Scoped to the recovery's path, which __Host- forbids: __Secure- when cookies are Secure.
-const cookieName = (secure: boolean) => (secure ? '__Secure-lk_recover_login' : 'lk_recover_login');
+const cookieName = (secure: boolean) => pathCookieName('lk_recover_login', secure);
 /** Long enough to read the refusal and decide; after that the first page simply starts empty. */
 const MAX_AGE_MS = 15 * 60_000;
 /** The longest login kept for a page (an email address's maximum). */

@@ -15,6 +15,7 @@ import { MAX_PASSWORD_CODE_POINTS } from '../../accounts/passwords.ts';
 import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
 import { readForm } from '../../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
+import { siteCookieName } from '../../http/cookie-names.ts';
 import type { MessageId } from '../../http/messages/en.ts';
 import { renderPage } from '../../http/render.ts';
 import { supportedUiLocale } from '../../http/i18n.ts';
@@ -110,7 +111,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const { config, accounts, policy, methods, flows, challenges, limits, ceiling, captcha, audit } = deps;
   const router = new Router({ prefix: '/recover' });
   const csrfOptions = { secure: config.cookieSecure };
-  const cookieName = config.cookieSecure ? '__Host-latchkey.recovery' : 'latchkey.recovery';
+  const cookieName = siteCookieName('latchkey.recovery', config.cookieSecure);
   const host = new URL(config.issuer).host;
   const methodById = new Map(methods.map((m) => [m.id, m]));
 
