@@ -4,6 +4,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { withDefaultDatabase } from '../src/db/uri.ts';
 import { accentProblem, DEFAULT_ACCENT, type Brand } from '../src/http/brand.ts';
+import { isLoopbackHost } from '../src/http/loopback.ts';
+import { smtpNeedsTls, smtpUrlProblems } from '../src/delivery/smtp-settings.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -170,6 +172,8 @@ export interface Config {
   sweepIntervalSeconds: number;
   delivery: {
     smtpUrl: string | undefined;
+    /** Mail must go over verified TLS (production, to a server on another machine): smtp-settings.ts. */
+    smtpRequiresTls: boolean;
     mailFrom: string;
     sms:
       | { provider: 'outbox' }
@@ -281,7 +285,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
-    delivery: { smtpUrl: e.SMTP_URL, mailFrom: e.MAIL_FROM, sms: smsSettings(e), emailToOutbox: !e.SMTP_URL },
+    delivery: {
+      smtpUrl: e.SMTP_URL,
+      smtpRequiresTls: e.SMTP_URL !== undefined && smtpNeedsTls(e.SMTP_URL, production),
+      mailFrom: e.MAIL_FROM,
+      sms: smsSettings(e),
+      emailToOutbox: !e.SMTP_URL,
+    },
     dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
     captchaTestAnswer: e.CAPTCHA_TEST_ANSWER,
   };
@@ -306,6 +316,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // key: an issuer on another machine's name is a deployment that forgot NODE_ENV=production.
     problems.push(`ISSUER names ${issuerUrl.hostname}, not this machine: set NODE_ENV=production (outside production, every code sent is shown at /dev/outbox)`);
   }
+  if (config.delivery.smtpUrl) problems.push(...smtpUrlProblems(config.delivery.smtpUrl, { requireTls: config.delivery.smtpRequiresTls }));
   const accentTrouble = accentProblem(config.brand.accent);
   if (accentTrouble) problems.push(accentTrouble);
   const productionProblems = production ? notProductionReady(config, e) : [];
@@ -319,11 +330,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
-/** localhost, a name under .localhost, or a loopback address: an issuer only this machine reaches. */
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === '[::1]';
-}
-
 /** The development defaults production must not run with. */
 function notProductionReady(config: Config, e: Env): string[] {
   const problems: string[] = [];
@@ -333,14 +339,27 @@ function notProductionReady(config: Config, e: Env): string[] {
     problems.push('TRUST_PROXY=true is required: Latchkey serves plain HTTP behind a TLS-terminating proxy');
   }
   if (!config.cookieSecure) problems.push('COOKIE_SECURE=false is refused: cookies must be Secure');
-  if (config.cookieKeys && config.cookieKeys.some((k) => k.length < 32)) {
-    problems.push('COOKIE_KEYS entries must be at least 32 characters of random data');
+  if (config.cookieKeys && config.cookieKeys.some((k) => k.length < 32 || new Set(k).size < 8)) {
+    problems.push('COOKIE_KEYS entries must be at least 32 characters of random data (e.g. openssl rand -base64 32)');
   }
   if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY is required (it encrypts authenticator secrets; keep it outside the database)');
   if (config.captchaTestAnswer) problems.push('CAPTCHA_TEST_ANSWER is for development and tests only: unset it');
   if (!config.delivery.smtpUrl) problems.push('SMTP_URL is required: recovery codes and security notices go out by email');
   if (config.delivery.sms.provider === 'outbox') {
     problems.push('SMS_PROVIDER must be webhook or twilio: the development outbox is not for production');
+  }
+  // Codes, phone numbers and the provider's credentials travel in these requests: the signature proves who sent
+  // them, only TLS keeps them from being read on the way.
+  if (config.delivery.sms.provider === 'webhook' && !config.delivery.sms.url.startsWith('https://')) {
+    problems.push('SMS_WEBHOOK_URL must be an https:// URL: codes and phone numbers travel in it');
+  }
+  if (config.delivery.sms.provider === 'twilio' && !config.delivery.sms.apiBase.startsWith('https://')) {
+    problems.push('TWILIO_API_BASE must be an https:// URL: codes and the account token travel in it');
+  }
+  const fromDomain = /@([^\s@>]+)>?\s*$/.exec(config.delivery.mailFrom)?.[1]?.toLowerCase();
+  if (!fromDomain || isLoopbackHost(fromDomain) || fromDomain.endsWith('.invalid')) {
+    // Receiving servers reject or junk mail from a domain nobody can check (and it names the Message-ID too).
+    problems.push(`MAIL_FROM must be an address at your own mail domain, e.g. "Latchkey <no-reply@example.com>", not ${config.delivery.mailFrom}`);
   }
   return problems;
 }

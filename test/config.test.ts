@@ -9,6 +9,7 @@ const production = {
   TRUST_PROXY: 'true',
   DATA_ENCRYPTION_KEY: 'a1'.repeat(32),
   SMTP_URL: 'smtps://mailer:secret@mail.example.com',
+  MAIL_FROM: 'Example sign-in <no-reply@example.com>',
   SMS_PROVIDER: 'webhook',
   SMS_WEBHOOK_URL: 'https://sms.example.com/send',
   SMS_WEBHOOK_SECRET: 'a-webhook-secret-of-at-least-32-characters',
@@ -33,9 +34,36 @@ describe('production', () => {
     ['no SMTP server', { SMTP_URL: '' }, /SMTP_URL/],
     ['the development outbox for text messages', { SMS_PROVIDER: 'outbox' }, /SMS_PROVIDER/],
     ['an incomplete webhook', { SMS_WEBHOOK_SECRET: 'short' }, /SMS_WEBHOOK_SECRET/],
+    ['cookie keys of one repeated character', { COOKIE_KEYS: 'a'.repeat(40) }, /COOKIE_KEYS/],
+    ['mail that may go out without TLS', { SMTP_URL: 'smtp://mail.example.com:587/?ignoreTLS=true' }, /\?ignoreTLS/],
+    ['mail to an unverified certificate', { SMTP_URL: 'smtps://mail.example.com/?tls.rejectUnauthorized=false' }, /\?tls\.rejectUnauthorized/],
+    ['STARTTLS made optional', { SMTP_URL: 'smtp://mail.example.com:587/?requireTLS=false' }, /\?requireTLS/],
+    ['codes to an SMS webhook over plain http', { SMS_WEBHOOK_URL: 'http://sms.example.com/send' }, /SMS_WEBHOOK_URL must be an https/],
+    ['codes to a Twilio API over plain http', { SMS_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006', TWILIO_API_BASE: 'http://twilio.internal' }, /TWILIO_API_BASE/],
+    ['the development From address', { MAIL_FROM: 'Latchkey <no-reply@localhost>' }, /MAIL_FROM/],
+    ['a From address at a reserved .invalid domain', { MAIL_FROM: 'no-reply@latchkey.invalid' }, /MAIL_FROM/],
   ])('refuses %s', (_label, change, message) => {
     expect(() => loadConfig({ ...production, ...change })).toThrow(message);
     expect(() => loadConfig({ ...production, ...change })).toThrow(ConfigError);
+  });
+});
+
+describe('mail server (SMTP_URL)', () => {
+  it('requires verified TLS for a mail server on another machine in production, not for a relay on this one', () => {
+    expect(loadConfig(production).delivery.smtpRequiresTls).toBe(true);
+    expect(loadConfig({ ...production, SMTP_URL: 'smtp://mail.example.com:587' }).delivery.smtpRequiresTls).toBe(true);
+    expect(loadConfig({ ...production, SMTP_URL: 'smtp://127.0.0.1:25' }).delivery.smtpRequiresTls).toBe(false);
+    expect(loadConfig({ ...production, SMTP_URL: 'smtp://localhost:25/?ignoreTLS=true' }).delivery.smtpRequiresTls).toBe(false);
+    expect(loadConfig({ SMTP_URL: 'smtp://mail.example.com:587' }).delivery.smtpRequiresTls).toBe(false);
+  });
+
+  it.each([
+    ['no scheme (nodemailer would send to localhost:587)', 'mail.example.com', /SMTP_URL must be a URL/],
+    ['a host and port without scheme', 'mail.example.com:587', /smtp:\/\/ or smtps:\/\//],
+    ['another scheme', 'https://mail.example.com', /smtp:\/\/ or smtps:\/\/, not https:/],
+  ])('refuses %s, in development too', (_label, value, message) => {
+    expect(() => loadConfig({ SMTP_URL: value })).toThrow(message);
+    expect(() => loadConfig({ ...production, SMTP_URL: value })).toThrow(message);
   });
 });
 

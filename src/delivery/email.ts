@@ -1,21 +1,24 @@
 // Email over SMTP with nodemailer: a text part and, when given, an HTML alternative (multipart/alternative).
 import nodemailer from 'nodemailer';
 import { DeliveryError, type Channel, type OutgoingMessage } from './channel.ts';
+import { smtpTransportOptions } from './smtp-settings.ts';
 
 export interface EmailSettings {
   /** smtp://user:pass@host:587 (STARTTLS when offered) or smtps://… (implicit TLS); query parameters are nodemailer options. */
   smtpUrl: string;
   /** The From header of every message. */
   from: string;
+  /** Refuse to send without verified TLS (smtp-settings.ts): production, to a server on another machine. */
+  requireTls?: boolean;
 }
 
 // nodemailer waits up to 2 minutes to connect and 10 minutes on an idle socket by default. One stuck attempt
 // would hold a sender's batch and outlive the claim lease (sender.ts), so attempts are bounded well below it.
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
 
-export function createEmailChannel({ smtpUrl, from }: EmailSettings): Channel {
-  // The URL's own parameters win over these defaults (nodemailer merges the parsed URL after the options).
-  const transport = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+export function createEmailChannel({ smtpUrl, from, requireTls = false }: EmailSettings): Channel {
+  // The URL's own parameters win over these time limits; nothing in it wins over required TLS.
+  const transport = nodemailer.createTransport(smtpTransportOptions(smtpUrl, { requireTls, timeouts: TIMEOUTS }));
   const domain = /@([^\s>]+)>?\s*$/.exec(from)?.[1] ?? 'latchkey.invalid';
 
   return {
@@ -49,10 +52,12 @@ export function createEmailChannel({ smtpUrl, from }: EmailSettings): Channel {
 /**
  * nodemailer's error as a DeliveryError. Its code says where it failed (EENVELOPE: the server refused a
  * recipient; EMESSAGE: the message; ESOCKET/ECONNECTION/ETIMEDOUT: the connection). An SMTP 5xx reply is a
- * permanent refusal (RFC 5321 §4.2.1), a 4xx a "try later".
+ * permanent refusal (RFC 5321 §4.2.1), a 4xx a "try later"; ETLS: the upgrade to TLS failed.
  */
 function smtpFailure(error: unknown): DeliveryError {
   const { code, responseCode, message } = (error ?? {}) as { code?: unknown; responseCode?: unknown; message?: unknown };
-  const permanent = typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600;
+  // A failed STARTTLS is not the recipient's refusal, whatever its reply code: a server that will not upgrade may be
+  // one an attacker in the path answers for, for a while, so it is tried again within the message's send window.
+  const permanent = code !== 'ETLS' && typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600;
   return new DeliveryError(typeof code === 'string' ? code : 'ESMTP', typeof message === 'string' ? message.slice(0, 300) : 'SMTP send failed', { permanent });
 }

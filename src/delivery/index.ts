@@ -78,13 +78,13 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
 
 /** Each channel from configuration: the real provider when one is configured, else (development only) the outbox. */
 function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined): Record<ChannelName, Channel> {
-  const { smtpUrl, mailFrom, sms } = config.delivery;
+  const { smtpUrl, smtpRequiresTls, mailFrom, sms } = config.delivery;
   const toDevOutbox = (channel: ChannelName): Channel => {
     // config refuses these settings in production already; this keeps a hand-built config from sending codes nowhere.
     if (!devOutbox) throw new Error(`no ${channel} provider is configured, and production has no development outbox`);
     return devOutboxChannel(devOutbox, channel);
   };
-  const email = smtpUrl ? createEmailChannel({ smtpUrl, from: mailFrom }) : toDevOutbox('email');
+  const email = smtpUrl ? createEmailChannel({ smtpUrl, from: mailFrom, requireTls: smtpRequiresTls }) : toDevOutbox('email');
   let smsProvider: SmsProvider | undefined;
   if (sms.provider === 'webhook') smsProvider = webhookSmsProvider({ url: sms.url, secret: sms.secret });
   else if (sms.provider === 'twilio') smsProvider = twilioSmsProvider(sms);

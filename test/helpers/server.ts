@@ -32,6 +32,7 @@ export const PRODUCTION_ENV = {
   TRUST_PROXY: 'true',
   DATA_ENCRYPTION_KEY: 'a1'.repeat(32),
   SMTP_URL: 'smtp://127.0.0.1:9',
+  MAIL_FROM: 'Latchkey <no-reply@id.example.test>',
   SMS_PROVIDER: 'webhook',
   SMS_WEBHOOK_URL: 'https://sms-gateway.example.test/send',
   SMS_WEBHOOK_SECRET: 'webhook-secret-for-tests-only-0123456789',
