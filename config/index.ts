@@ -102,6 +102,11 @@ const envSchema = z.object({
   FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   /** How long shutdown waits for in-flight requests before closing anyway, in milliseconds. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * How long a stopping instance keeps answering after /readyz has turned to 503, in milliseconds: long enough for
+   * the load balancer to notice (its health-check interval times the failures it waits for), so no request is refused.
+   */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   /** How often expired documents are swept where the server has no TTL indexes, in seconds. */
   SWEEP_INTERVAL: seconds.default(60),
 
@@ -169,6 +174,7 @@ export interface Config {
   authorizationPost: boolean;
   formBodyLimit: number;
   shutdownGraceMs: number;
+  shutdownDrainMs: number;
   sweepIntervalSeconds: number;
   delivery: {
     smtpUrl: string | undefined;
@@ -284,6 +290,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     authorizationPost: e.AUTHORIZATION_POST ?? cookieSecure,
     formBodyLimit: e.FORM_BODY_LIMIT,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
     delivery: {
       smtpUrl: e.SMTP_URL,

@@ -66,8 +66,11 @@ export interface Latchkey {
   expiry: ExpiryManager;
   /** Registered clients in memory (db/epoch-cache.ts); an admin change empties it everywhere within seconds. */
   clientCache: EpochCache;
-  /** Marks the instance as going away (readyz answers 503) and stops background work. */
-  beginShutdown(): void;
+  /**
+   * Marks the instance as going away (readyz answers 503) and stops background work; resolves once the message
+   * sender's pass in flight has ended, so that what it sent is recorded before the database connection closes.
+   */
+  beginShutdown(): Promise<void>;
 }
 
 export interface LatchkeyDeps {
@@ -193,7 +196,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
       expiry.stop();
       clientCache.stop();
       accountCache.stop();
-      void delivery.stop(); // a pass in flight finishes on its own
+      return delivery.stop();
     },
   };
 }

@@ -2,6 +2,7 @@
 // close the server and the database.
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type Config } from '../config/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { connectDatabase } from './db/connection.ts';
@@ -29,7 +30,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       server.listen(config.port, config.host, resolve);
     });
   } catch (error) {
-    latchkey.beginShutdown();
+    await latchkey.beginShutdown();
     await connection.close();
     throw error;
   }
@@ -50,7 +51,10 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      latchkey.beginShutdown();
+      const graceEnds = Date.now() + config.shutdownDrainMs + config.shutdownGraceMs;
+      const senderStopped = latchkey.beginShutdown();
+      // Still answering while load balancers notice that /readyz now says 503 and stop sending new requests.
+      if (config.shutdownDrainMs > 0) await delay(config.shutdownDrainMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections become idle as their last request finishes: close each as soon as it does.
       const sweepIdle = setInterval(() => server.closeIdleConnections(), 50);
@@ -60,6 +64,9 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       await closed;
       clearInterval(sweepIdle);
       clearTimeout(deadline);
+      // A message being handed to its provider right now is recorded as sent (or not) before the connection closes:
+      // otherwise it stays pending, and another instance sends it again once the attempt's lease runs out.
+      await Promise.race([senderStopped, delay(Math.max(0, graceEnds - Date.now()))]);
       await connection.close();
       log.info('latchkey stopped');
     })());

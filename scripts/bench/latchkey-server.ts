@@ -152,7 +152,7 @@ await runChild(async () => {
       },
     },
     async stop() {
-      latchkey.beginShutdown();
+      await latchkey.beginShutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // A fresh database per run: nothing in it is worth keeping.

@@ -25,7 +25,8 @@ export interface Channel {
 
 /**
  * Why a send failed, in words safe to store and log: a stable code and the provider's status line, never the
- * message text (it carries codes). `permanent` failures (a refused address, a rejected request) are not retried:
+ * message text (it carries codes), nor the address or number it was for (mail servers echo the recipient: "550
+ * <ada@example.com>: Recipient address rejected"), which the outbox keeps for a day and logs keep longer. `permanent` failures (a refused address, a rejected request) are not retried:
  * trying again cannot help and a recovery code is only useful for minutes.
  */
 export class DeliveryError extends Error {
@@ -34,10 +35,15 @@ export class DeliveryError extends Error {
   readonly permanent: boolean;
 
   constructor(code: string, message: string, { permanent = false }: { permanent?: boolean } = {}) {
-    super(message);
+    super(withoutContacts(message));
     this.code = code;
     this.permanent = permanent;
   }
+}
+
+/** `text` with email addresses and phone numbers (7 digits or more, separators and all) masked. */
+function withoutContacts(text: string): string {
+  return text.replace(/[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g, '‹address›').replace(/\+?\d(?:[\d ().-]{5,}\d)/g, (run) => (run.replace(/\D/g, '').length >= 7 ? '‹number›' : run));
 }
 
 /** A DeliveryError for anything a channel threw; unknown errors are treated as transient. */

@@ -12,25 +12,29 @@ export interface SmtpSink {
   recipientsTried: number;
   /** When set, every RCPT TO is refused with this reply code (451: try later, 550: no such mailbox). */
   refuseWith: number | undefined;
+  /** When set, each message's final reply waits this long (ms): a slow server, mid-send. */
+  replyDelayMs: number | undefined;
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
-  const sink: Omit<SmtpSink, 'url' | 'close'> = { received: [], recipientsTried: 0, refuseWith: undefined };
+  const sink: Omit<SmtpSink, 'url' | 'close'> = { received: [], recipientsTried: 0, refuseWith: undefined, replyDelayMs: undefined };
   const server = new SMTPServer({
     secure: false,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
-    onRcptTo(_address, _session, callback) {
+    onRcptTo(address, _session, callback) {
       sink.recipientsTried += 1;
       if (sink.refuseWith === undefined) return callback();
-      callback(Object.assign(new Error(sink.refuseWith >= 500 ? 'No such mailbox' : 'Try again later'), { responseCode: sink.refuseWith }));
+      // Worded as Postfix does, echoing the recipient.
+      const reason = sink.refuseWith >= 500 ? 'Recipient address rejected: User unknown' : 'Recipient address rejected: Try again later';
+      callback(Object.assign(new Error(`<${address.address}>: ${reason}`), { responseCode: sink.refuseWith }));
     },
     onData(stream, _session, callback) {
       simpleParser(stream).then((mail) => {
         sink.received.push(mail);
-        callback();
+        setTimeout(callback, sink.replyDelayMs ?? 0);
       }, callback);
     },
   });

@@ -82,6 +82,8 @@ it('keeps the language of the sign-in page (the RP’s ui_locales) on every reco
   expect(done.body).toContain('Votre mot de passe a été réinitialisé');
   const notice = await latestMail(user.email, 0);
   expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
+  // Its time is written in French too, not as "Mon, 30 Nov 2026 20:49:46 GMT".
+  expect(notice.text).toMatch(/le \d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) \d{4} à \d{2}:\d{2}:\d{2} UTC/);
   // Its "This wasn't me" link opens, and confirms, in French too (in another browser: the English-reading owner's).
   const link = /(http:\/\/\S+\/recover\/lockdown\/\S+)/.exec(notice.text!)![1]!.replace(new URL(server.issuer).origin, server.origin);
   const owner = new EnglishBrowser();
@@ -91,6 +93,9 @@ it('keeps the language of the sign-in page (the RP’s ui_locales) on every reco
   const confirmed = await owner.post(findForm(lockdown, '/recover/lockdown/').action, findForm(lockdown, '/recover/lockdown/').fields);
   expect(language(confirmed)).toBe('fr');
   expect(confirmed.body).toContain('Votre compte est sécurisé');
+  // Its way on, "Can't access your account?", goes on in French as well.
+  const onward = /href="(\/recover[^"]*)" data-message-id="login.cant_access"/.exec(confirmed.body)![1]!;
+  expect(language(await owner.get(new URL(onward.replace(/&amp;/g, '&'), server.origin).href))).toBe('fr');
 
   // Back at the same sign-in, still in French; and the RP's language was never stored as the person's choice.
   const backLink = /href="(\/interaction\/[^"]+)"/.exec(done.body)![1]!;

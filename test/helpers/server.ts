@@ -72,7 +72,7 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
     clients: createClientRegistry(db.connection, { apiScopes: config.api?.scopes }),
     logs,
     async close() {
-      latchkey.beginShutdown();
+      await latchkey.beginShutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.drop();

@@ -190,6 +190,16 @@ describe('verification', () => {
     const code = await chooseMethod(browser, page, 'totp');
     expect(code.body.match(/<form\b[^>]*\/code"[^>]*>/)?.[0]).toMatch(/\snovalidate[\s>]/);
   });
+
+  it('lets the server answer an empty phone number or new password, in the page\'s language (no browser bubble in the browser\'s)', async () => {
+    const { browser, page } = await atMethods();
+    const phoneStep = await chooseMethod(browser, page, 'sms');
+    const { page: passwordPage } = await atPassword();
+    for (const [body, action] of [[phoneStep.body, '/send'], [passwordPage.body, '/password']] as const) {
+      const form = [...body.matchAll(/<form\b[^>]*>/g)].map(([tag]) => tag).find((tag) => tag.includes(`${action}"`));
+      expect(form).toMatch(/\snovalidate[\s>]/);
+    }
+  });
 });
 
 describe('the support line beside the code', () => {
@@ -312,6 +322,11 @@ describe('ways on', () => {
     expect(classOf('recover.start_again')).toBe('button secondary');
     // The main button comes first.
     expect(links.map((l) => l[1])).toEqual(['recover.back', 'recover.start_again']);
+    // A page of the cancelled flow opened again (the Back button) has ended, and still leads back to that sign-in.
+    const again = await browser.get(goal.url);
+    expect(again.status).toBe(410);
+    expect(messageIds(again)).toEqual(expect.arrayContaining(['recover.expired', 'recover.back']));
+    expect(again.body).toContain('href="/interaction/some-interaction-uid"');
   });
 
   it('after Cancel without a sign-in, keeps "Start again" as the main button', async () => {

@@ -1,5 +1,6 @@
-// Graceful shutdown: readiness drops, a request already in flight still gets its answer, then the server and
-// the database connection close.
+// Graceful shutdown: readiness drops (and, with SHUTDOWN_DRAIN_MS, the server keeps answering while balancers notice),
+// a request already in flight still gets its answer, a message being sent is recorded, then the server and the
+// database connection close.
 import { expect, it } from '@jest/globals';
 import { request } from 'node:http';
 import { loadConfig } from '../../config/index.ts';
@@ -7,6 +8,9 @@ import { createLogger } from '../../src/log.ts';
 import { startServer } from '../../src/main.ts';
 import { testDatabaseUri } from '../helpers/database.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { connectDatabase } from '../../src/db/connection.ts';
+import { createOutbox, OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
+import { startSmtpSink } from '../delivery/smtp-sink.ts';
 
 it('finishes in-flight requests, then closes the server and the database', async () => {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' });
@@ -44,12 +48,44 @@ it('answers /readyz with 503 once shutdown has begun, so the load balancer stops
   const server = await startTestServer();
   try {
     expect((await fetch(`${server.origin}/readyz`)).status).toBe(200);
-    server.latchkey.beginShutdown();
+    void server.latchkey.beginShutdown();
     const ready = await fetch(`${server.origin}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'unavailable' });
     expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
   } finally {
     await server.close();
+  }
+});
+
+it('keeps answering for SHUTDOWN_DRAIN_MS while /readyz says 503, so the load balancer can stop routing first', async () => {
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent', SHUTDOWN_DRAIN_MS: '500' });
+  const running = await startServer(config, createLogger('silent'));
+  const { port } = running.server.address() as { port: number };
+  const stopped = running.stop();
+  // Not "connection refused": a balancer still routing here during its detection window gets answers.
+  expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+  expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  await stopped;
+  await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+});
+
+it('records a message being sent when the stop comes, before the database connection closes', async () => {
+  const sink = await startSmtpSink();
+  const uri = testDatabaseUri();
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', MONGODB_URI: uri, LOG_LEVEL: 'silent', SMTP_URL: sink.url, MAIL_FROM: 'Latchkey <no-reply@id.example.test>' });
+  const running = await startServer(config, createLogger('silent'));
+  const reader = await connectDatabase(uri);
+  try {
+    sink.replyDelayMs = 1500;
+    const outbox = createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {} });
+    const id = await outbox.enqueue({ channel: 'email', to: 'ada@example.test', subject: 'Your code', text: 'Your verification code is 314159.' });
+    while (sink.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 20)); // the server has it; its reply is pending
+    await running.stop();
+    // Recorded as sent: left pending, another instance would send the code again once the attempt's lease ran out.
+    expect(await reader.db!.collection<OutboxMessage>(OUTBOX_COLLECTION).findOne({ _id: id })).toMatchObject({ status: 'sent', attempts: 1 });
+  } finally {
+    await reader.close();
+    await sink.close();
   }
 });

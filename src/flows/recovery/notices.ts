@@ -86,7 +86,9 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
   async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink }: Sending): Promise<number> {
     const t = translator(locale);
     const link = withLockdownLink ? await lockdownLink(user, locale) : undefined;
-    const { subject, what } = wording(t, { account: user.username, time: new Date(clock()).toUTCString() });
+    // The time in the notice's own language ("30 novembre 2026 à 20:49:46 UTC"), in UTC: the server cannot know the reader's zone.
+    const time = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(clock());
+    const { subject, what } = wording(t, { account: user.username, time });
     const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
     for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link) });

@@ -433,24 +433,33 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   // Registered before /:flow so that "lockdown" is never taken for a flow id. The link's token locks the account
   // down for days to whoever holds it, so logs never show it (LOCKDOWN_PATH_PREFIX, http/request-context.ts).
 
+  /**
+   * The language a notice's link asked for (`?ui_locales=`), kept by the confirmation and by the way on to the
+   * recovery, so the owner reads on in the notice's language whatever their browser's is.
+   */
+  const noticeLanguage = (ctx: Context) => {
+    const language = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
+    return language ? `?ui_locales=${language}` : '';
+  };
+
   router.get('/lockdown/:token', async (ctx) => {
     const valid = Boolean(await deps.lockdowns.peek(ctx.params.token!));
-    // The confirmation is answered in the language the link asked for (a notice's), as this page was.
-    const language = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
-    const action = language ? `${ctx.path}?ui_locales=${language}` : ctx.path;
-    await page(ctx, 'lockdown', { valid, done: false, csrf: issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions), action }, valid ? 200 : 410);
+    const language = noticeLanguage(ctx);
+    const csrf = issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions);
+    await page(ctx, 'lockdown', { valid, done: false, csrf, action: `${ctx.path}${language}`, recover: `/recover${language}` }, valid ? 200 : 410);
   });
 
   router.post('/lockdown/:token', async (ctx) => {
     await readValid(ctx, csrfOnly, 'recovery:lockdown');
     const accountId = await deps.lockdowns.peek(ctx.params.token!);
-    if (!accountId) return page(ctx, 'lockdown', { valid: false, done: false }, 410);
+    const recover = `/recover${noticeLanguage(ctx)}`;
+    if (!accountId) return page(ctx, 'lockdown', { valid: false, done: false, recover }, 410);
     // The lockdown first, the link used up after it: should the database fail in between, the owner's 503 page says
     // "try again", and the link must still work then. Locking down twice (a double click) is harmless; only the
     // request that used the link records it.
     await accounts.lockDown(accountId);
     if (await deps.lockdowns.use(ctx.params.token!)) await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
-    await page(ctx, 'lockdown', { valid: true, done: true });
+    await page(ctx, 'lockdown', { valid: true, done: true, recover });
   });
 
   // ---- the flow's steps ------------------------------------------------------------------------------------------
@@ -614,7 +623,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
     if (dropped) await challenges.discard(dropped);
     const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
-    if (next) seeFlow(ctx, next);
+    if (!next) return;
+    // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
+    // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
+    if (sent.allowed) seeFlow(ctx, next);
+    else await showFlow(ctx, next, { notice: 'recover.send_limited' });
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));
@@ -744,7 +757,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
     if (await flows.end(flow)) await record(ctx, { type: 'recovery.cancelled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id });
-    ctx.cookies.set(cookieName, null, { path: '/', secure: config.cookieSecure });
+    // The flow cookie stays: its flow has ended, so its secret opens nothing, but a page of the flow opened again (the
+    // Back button) still finds the way back to the sign-in this browser came from, in its language (`expired`).
     await message(ctx, 'recover.cancelled', 200, flow);
   });
 
