@@ -44,7 +44,7 @@ export interface Delivery {
   devOutboxRoutes: Router | undefined;
   /** Creates indexes and the expiry of delivery's collections, then starts the sender. */
   start(): Promise<void>;
-  /** Stops the sender (and the sweeper); resolves when the pass in flight has finished. */
+  /** Stops the sender (and the sweeper); resolves when its lanes' passes in flight have finished. */
   stop(): Promise<void>;
 }
 

@@ -2,12 +2,18 @@
 // path. Every instance runs one; they share the outbox, and each attempt is decided by a claim, so a message is
 // sent once however many senders look at it.
 //
+// Each channel has its own lane: its own passes, timer and messages in flight. A provider that hangs (a mail
+// server that never greets holds an attempt for its whole timeout) then holds up only its own channel's messages,
+// never a text message's code behind a batch of stuck emails.
+//
 // An attempt's life:
-//   1. A pass reads due pending messages (a bounded, non-_id query: fine on a background path, never on a request).
+//   1. A lane's pass reads its channel's due pending messages (a bounded, non-_id query: fine on a background path,
+//      never on a request).
 //   2. Attempt n of message m is claimed by inserting `m:n` into outbox_claims: one sender wins, the others skip it.
 //   3. The winner re-reads m by _id (its pass may have read it a while ago) and sends only if it is still pending.
-//   4. The outcome is written by the winner alone: sent; or a retry due after 2 s, 4 s, 8 s …; or failed, after
-//      `maxAttempts`, a permanent refusal, or once the send window has closed. Finished messages lose their text.
+//   4. The outcome is written by the winner alone: sent; or a retry due after 2 s, 4 s, 8 s … (at most a minute
+//      apart) for as long as the message's send window lasts; or failed, on a permanent refusal, once the window
+//      has closed (or would have by the next attempt), or after `maxAttempts`. Finished messages lose their text.
 // A sender that dies between 2 and 4 leaves attempt n claimed and m pending. Once that claim is older than the
 // lease (longer than any attempt can take: the channels' timeouts are far shorter), the attempt counts as made
 // and lost, and the next sender claims n + 1. That can send twice if the dead sender got its message out before it
@@ -17,7 +23,7 @@ import type { Logger } from '../log.ts';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { detached } from '../db/request-scope.ts';
-import { asDeliveryError, type Channel, type ChannelName } from './channel.ts';
+import { asDeliveryError, CHANNEL_NAMES, type Channel, type ChannelName } from './channel.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from './outbox.ts';
 
 export const OUTBOX_CLAIMS_COLLECTION = 'outbox_claims';
@@ -25,13 +31,22 @@ export const OUTBOX_CLAIMS_COLLECTION = 'outbox_claims';
 export interface SenderOptions {
   /** How often an idle sender looks for due messages, in ms (enqueue wakes the local one at once). Default 1000. */
   intervalMs?: number;
-  /** Attempts before a message is marked failed. Default 5. */
+  /**
+   * Attempts before a message is marked failed, whatever its send window. Default 1500: a safety net only. What
+   * normally ends the retries is the window (`sendBefore`), and the outbox's longest default window, 24 hours at
+   * one attempt a minute, takes some 1450; this bound stops a message given a window of months.
+   */
   maxAttempts?: number;
-  /** Wait after the first failed attempt, in ms; doubled after each further one. Default 2000. */
+  /** Wait after the first failed attempt, in ms; doubled after each further one, up to `maxBackoffMs`. Default 2000. */
   backoffMs?: number;
-  /** Due messages read per pass. Default 50. */
+  /**
+   * The longest wait between two attempts, in ms. Default 60 000: a provider back after an outage gets a code
+   * out within a minute, while a 10-minute code still has most of its life.
+   */
+  maxBackoffMs?: number;
+  /** Due messages a lane reads per pass. Default 50. */
   batchSize?: number;
-  /** Messages of a pass in flight at once. Default 4. */
+  /** Messages of a lane's pass in flight at once (each channel has its own lane). Default 4. */
   concurrency?: number;
   /** A claimed attempt with no recorded outcome after this long (ms) was lost with its sender. Default 5 minutes. */
   leaseMs?: number;
@@ -45,7 +60,7 @@ export interface SenderDeps extends SenderOptions {
   clock?: () => number;
 }
 
-/** What one pass did, for tests and logs. */
+/** What one pass did (of one lane, or summed over the lanes), for tests and logs. */
 export interface PassSummary {
   sent: number;
   /** Failed attempts that will be retried. */
@@ -58,11 +73,11 @@ export interface PassSummary {
 export interface Sender {
   /** Polls every `intervalMs` until stopped. */
   start(): void;
-  /** Stops polling; resolves once the pass in flight (if any) has finished. */
+  /** Stops polling; resolves once every lane's pass in flight (if any) has finished. */
   stop(): Promise<void>;
-  /** A message was just enqueued: a started, idle sender runs a pass now. */
+  /** A message was just enqueued: every idle lane of a started sender runs a pass now (a busy one right after). */
   poke(): void;
-  /** One pass, now, whether or not the sender is started (tests drive it this way). */
+  /** One pass of every lane, now, whether or not the sender is started (tests drive it this way); their sum. */
   runOnce(): Promise<PassSummary>;
 }
 
@@ -74,8 +89,9 @@ export function createSender({
   log,
   clock = Date.now,
   intervalMs = 1000,
-  maxAttempts = 5,
+  maxAttempts = 1500,
   backoffMs = 2000,
+  maxBackoffMs = 60_000,
   batchSize = 50,
   concurrency = 4,
   leaseMs = 5 * 60_000,
@@ -83,10 +99,11 @@ export function createSender({
   const outbox = () => connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION);
   const claims = () => connection.db!.collection<ExpiringDoc>(OUTBOX_CLAIMS_COLLECTION);
 
-  async function runOnce(): Promise<PassSummary> {
-    const summary: PassSummary = { sent: 0, retrying: 0, failed: 0, skipped: 0 };
+  /** One pass of a channel's lane; `more` is whether it read a full batch (there may be more due right now). */
+  async function pass(channel: ChannelName): Promise<{ summary: PassSummary; more: boolean }> {
+    const summary = emptySummary();
     const due = await outbox()
-      .find({ status: 'pending', nextAttemptAt: { $lte: new Date(clock()) } }, { projection: { text: 0, html: 0 } })
+      .find({ status: 'pending', channel, nextAttemptAt: { $lte: new Date(clock()) } }, { projection: { text: 0, html: 0 } })
       .sort({ nextAttemptAt: 1 })
       .limit(batchSize)
       .toArray();
@@ -99,8 +116,7 @@ export function createSender({
         summary.skipped += 1;
       }
     });
-    if (due.length === batchSize) more = true; // a full batch: there may be more due right now
-    return summary;
+    return { summary, more: due.length === batchSize };
   }
 
   async function attempt(seen: OutboxMessage): Promise<Outcome> {
@@ -127,7 +143,16 @@ export function createSender({
       const error = asDeliveryError(thrown);
       const lastError = { code: error.code, message: error.message };
       if (error.permanent || number >= maxAttempts) return fail(message, number, lastError);
-      const nextAttemptAt = new Date(clock() + backoffMs * 2 ** (number - 1));
+      // The exponent is bounded so that a huge attempt number cannot make Infinity (or NaN, with backoffMs 0).
+      const nextAttemptAt = new Date(clock() + Math.min(maxBackoffMs, backoffMs * 2 ** Math.min(number - 1, 30)));
+      // A retry due after the window closes would only be refused then (EEXPIRED above): fail now instead, so the
+      // outbox says failed as soon as nothing more will be tried, and the provider's error is kept in the record
+      // rather than replaced by the expiry. Not a last attempt squeezed in just before the deadline: a code
+      // arriving in its last seconds is of no use, and a short window would turn into retries without backoff.
+      if (nextAttemptAt.getTime() >= message.sendBefore.getTime()) {
+        const why = `no attempt left before its send window closes; last error: ${lastError.code} ${lastError.message}`;
+        return fail(message, number, { code: 'EEXPIRED', message: why.slice(0, 300) });
+      }
       await outbox().updateOne({ _id: message._id }, { $set: { attempts: number, nextAttemptAt, lastError } });
       log.warn({ messageId: message._id, channel: message.channel, attempt: number, retryAt: nextAttemptAt, err: lastError }, 'message not sent; will retry');
       return 'retrying';
@@ -160,20 +185,9 @@ export function createSender({
     return 'failed';
   }
 
-  // Polling: one pass at a time per sender; a poke during a pass runs another right after it.
+  // Polling state every lane shares: whether the sender is started, and whether the database was last found
+  // unreachable (one warning for an outage, however many lanes notice it).
   let running = false;
-  let more = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> | undefined;
-
-  function schedule(delayMs: number): void {
-    clearTimeout(timer);
-    // A poke comes from a request (a code enqueued): the passes must not run in its scope (db/request-scope.ts).
-    timer = setTimeout(() => detached(tick), delayMs);
-    timer.unref(); // never what keeps a process alive
-  }
-
-  /** Whether the last pass found the database unreachable: an outage is one warning, not a stack trace a second. */
   let unreachable = false;
 
   function passFailed(error: unknown): void {
@@ -184,38 +198,82 @@ export function createSender({
     unreachable = true;
   }
 
-  function tick(): void {
-    timer = undefined;
-    more = false;
-    inFlight = runOnce()
-      .then(() => {
-        if (unreachable) log.info('delivery resumed: the database answers again');
-        unreachable = false;
-      }, passFailed)
-      .finally(() => {
-        inFlight = undefined;
-        if (running) schedule(more ? 0 : intervalMs);
-      });
+  /** A channel's lane: one pass at a time; a poke during a pass runs another right after it. */
+  function lane(channel: ChannelName) {
+    let more = false;
+    let timer: NodeJS.Timeout | undefined;
+    let inFlight: Promise<void> | undefined;
+
+    async function runOnce(): Promise<PassSummary> {
+      const result = await pass(channel);
+      if (result.more) more = true;
+      return result.summary;
+    }
+
+    function schedule(delayMs: number): void {
+      clearTimeout(timer);
+      // A poke comes from a request (a code enqueued): the passes must not run in its scope (db/request-scope.ts).
+      timer = setTimeout(() => detached(tick), delayMs);
+      timer.unref(); // never what keeps a process alive
+    }
+
+    function tick(): void {
+      timer = undefined;
+      more = false;
+      inFlight = runOnce()
+        .then(() => {
+          if (unreachable) log.info('delivery resumed: the database answers again');
+          unreachable = false;
+        }, passFailed)
+        .finally(() => {
+          inFlight = undefined;
+          if (running) schedule(more ? 0 : intervalMs);
+        });
+    }
+
+    return {
+      runOnce,
+      start: () => schedule(0),
+      async stop() {
+        clearTimeout(timer);
+        await inFlight;
+      },
+      poke() {
+        if (inFlight) more = true;
+        else schedule(0);
+      },
+    };
   }
 
+  // Every channel there is: outbox.ts refuses a message of any other, so no pending message is left without a lane.
+  const lanes = CHANNEL_NAMES.map(lane);
+
   return {
-    runOnce,
+    async runOnce() {
+      const summaries = await Promise.all(lanes.map((l) => l.runOnce()));
+      const total = emptySummary();
+      for (const summary of summaries) for (const outcome of Object.keys(total) as Outcome[]) total[outcome] += summary[outcome];
+      return total;
+    },
     start() {
       if (running) return;
       running = true;
-      schedule(0);
+      for (const l of lanes) l.start();
     },
     async stop() {
       running = false;
-      clearTimeout(timer);
-      await inFlight;
+      await Promise.all(lanes.map((l) => l.stop()));
     },
     poke() {
+      // The outbox does not say which channel was enqueued; an idle lane's extra pass is one query.
       if (!running) return;
-      if (inFlight) more = true;
-      else schedule(0);
+      for (const l of lanes) l.poke();
     },
   };
+}
+
+function emptySummary(): PassSummary {
+  return { sent: 0, retrying: 0, failed: 0, skipped: 0 };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

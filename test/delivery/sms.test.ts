@@ -1,10 +1,11 @@
 // Text-message providers against a real local HTTP endpoint: the signed webhook (and how a gateway verifies it)
-// and the Twilio-compatible API.
+// and the Twilio-compatible API; and how the sender treats texts: retried for as long as their window lasts, and
+// never held up by a hung mail server.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { loadConfig } from '../../config/index.ts';
-import { createDelivery } from '../../src/delivery/index.ts';
+import { createDelivery, type Delivery, type DeliveryDeps } from '../../src/delivery/index.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
 import { signWebhook, verifyWebhookSignature } from '../../src/delivery/sms.ts';
 import { openTestDatabase } from '../helpers/database.ts';
@@ -23,6 +24,7 @@ let endpoint: Server;
 let origin: string;
 const received: Received[] = [];
 let answerStatus = 200;
+const started: Delivery[] = [];
 
 beforeAll(async () => {
   db = await openTestDatabase();
@@ -38,7 +40,9 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}`;
 });
-afterEach(() => {
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((delivery) => delivery.stop()));
+  await outbox().deleteMany({});
   received.length = 0;
   answerStatus = 200;
 });
@@ -51,11 +55,12 @@ afterAll(async () => {
 const SECRET = 'webhook-secret-for-tests-only-0123456789';
 const outbox = () => db.connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION);
 
-function smsDelivery(env: Record<string, string>) {
+function smsDelivery(env: Record<string, string>, options: Pick<DeliveryDeps, 'clock' | 'sender'> = {}) {
   const config = loadConfig({ NODE_ENV: 'test', MONGODB_URI: db.uri, ...env });
-  return createDelivery({ connection: db.connection, config, log: captureLog().log });
+  return createDelivery({ connection: db.connection, config, log: captureLog().log, ...options });
 }
-const webhookDelivery = () => smsDelivery({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${origin}/sms`, SMS_WEBHOOK_SECRET: SECRET });
+const webhookEnv = () => ({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${origin}/sms`, SMS_WEBHOOK_SECRET: SECRET });
+const webhookDelivery = (options: Parameters<typeof smsDelivery>[1] = {}) => smsDelivery(webhookEnv(), options);
 
 describe('the signed webhook', () => {
   it('posts {to, text, id} as JSON with a signature the gateway can verify over the exact body it received', async () => {
@@ -161,3 +166,76 @@ describe('the Twilio-compatible provider', () => {
     expect(await delivery.sender.runOnce()).toMatchObject({ failed: 1 });
   });
 });
+
+describe('the sender, for texts', () => {
+  it('retries a failing gateway until the send window closes, at most a minute apart, and fails it then', async () => {
+    const start = Date.parse('2030-01-01T00:00:00Z');
+    let now = start;
+    const delivery = webhookDelivery({ clock: () => now });
+    answerStatus = 503;
+    const sendBefore = new Date(start + 10 * 60_000); // a recovery code's window
+    const id = await delivery.enqueue({ channel: 'sms', to: '+33612345678', text: 'code 3', sendBefore });
+    const stored = async () => (await outbox().findOne({ _id: id }))!;
+
+    // Each attempt runs when it is due, until the message is no longer pending (bounded, should it never stop).
+    const attemptedAt: number[] = [];
+    for (let pass = 0; pass < 100 && (await stored()).status === 'pending'; pass += 1) {
+      attemptedAt.push((now - start) / 1000);
+      await delivery.sender.runOnce();
+      now = (await stored()).nextAttemptAt.getTime();
+    }
+
+    // 2 s doubling up to the one-minute cap, for the whole window instead of five attempts in 30 s; then none:
+    // at 542 s the next attempt (602 s) would be after the window, so the message fails then, not later in vain.
+    expect(attemptedAt).toEqual([0, 2, 6, 14, 30, 62, 122, 182, 242, 302, 362, 422, 482, 542]);
+    expect(received).toHaveLength(attemptedAt.length);
+    const failed = await stored();
+    expect(failed).toMatchObject({ status: 'failed', attempts: 14, lastError: { code: 'EEXPIRED', message: expect.stringContaining('HTTP_503') } });
+    expect(failed.text).toBeUndefined();
+
+    // The gateway recovers: a failed message stays failed.
+    answerStatus = 200;
+    now = sendBefore.getTime() - 1;
+    expect(await delivery.sender.runOnce()).toEqual({ sent: 0, retrying: 0, failed: 0, skipped: 0 });
+    expect(received).toHaveLength(attemptedAt.length);
+  });
+
+  it('sends a text at once while the mail server holds every email attempt of the pass', async () => {
+    // A mail server that accepts connections and never greets: each email attempt hangs until nodemailer's
+    // greeting timeout (15 s, email.ts), longer than a code should wait.
+    const held: Socket[] = [];
+    const silent = createTcpServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const smtpUrl = `smtp://127.0.0.1:${(silent.address() as AddressInfo).port}/?ignoreTLS=true`;
+      const delivery = smsDelivery({ ...webhookEnv(), SMTP_URL: smtpUrl }, { sender: { intervalMs: 60_000, concurrency: 4 } });
+      started.push(delivery);
+      const emails = [];
+      for (let n = 0; n < 4; n += 1) emails.push(await delivery.enqueue({ channel: 'email', to: `user${n}@example.test`, subject: 'Code', text: `code ${n}` }));
+      await delivery.start();
+      await waitFor(() => held.length === 4); // every email attempt is connected and waiting for a greeting
+
+      const text = await delivery.enqueue({ channel: 'sms', to: '+33612345678', text: 'code 4' });
+      // Generous: the assertion is what happened by the time the text arrived, not how fast.
+      await waitFor(() => received.length === 1, 30_000);
+
+      expect(await outbox().findOne({ _id: text })).toMatchObject({ status: 'sent', attempts: 1 });
+      // The emails' attempts have not ended: no outcome recorded, their connections still open and unanswered.
+      const stuck = await outbox().find({ _id: { $in: emails } }).toArray();
+      expect(stuck.map((m) => [m.status, m.attempts, m.lastError])).toEqual(emails.map(() => ['pending', 0, undefined]));
+      expect(held.filter((socket) => !socket.destroyed)).toHaveLength(4);
+    } finally {
+      // Ends the hung attempts (a closed connection is a failure to retry), so stopping the sender does not wait 15 s.
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
