@@ -13,7 +13,7 @@ export interface EmailSettings {
 }
 
 // nodemailer waits up to 2 minutes to connect and 10 minutes on an idle socket by default. One stuck attempt
-// would hold a sender's batch and outlive the claim lease (sender.ts), so attempts are bounded well below it.
+// would hold its channel's lane and outlive the claim lease (sender.ts), so attempts are bounded well below it.
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
 
 export function createEmailChannel({ smtpUrl, from, requireTls = false }: EmailSettings): Channel {
