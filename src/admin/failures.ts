@@ -26,6 +26,7 @@ const HEADLINES: Record<string, string> = {
   user_not_found: 'no such user',
   login_taken: 'username or email already in use',
   ambiguous_user: 'ambiguous user',
+  policy_refused: 'policy refused, nothing changed',
 };
 
 function headline(error: AppError): string {

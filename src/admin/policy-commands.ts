@@ -1,7 +1,8 @@
 // `npm run admin -- policy …`: the recovery and lockout policy. Only overrides are stored; `set` validates the
 // whole resulting policy before writing, so a typo is refused and nothing changes. Instances pick a change up
 // within POLICY_CACHE_SECONDS, without a restart.
-import { DEFAULT_POLICY, PolicyError, resolvePolicy } from '../policy/policy.ts';
+import { DEFAULT_POLICY, PolicyError, resolveStoredPolicy } from '../policy/policy.ts';
+import { ValidationError } from '../errors.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
@@ -37,8 +38,9 @@ const show = defineCommand({
   async run({ out, session }) {
     // Both from one read of the stored overrides, so they are of one version.
     const overrides = await createPolicyStore(await session.connection()).overrides();
-    const policy = resolvePolicy(overrides);
+    const { policy, ignored } = resolveStoredPolicy(overrides);
     out.result({ policy, overrides }, () => ['Policy in force:', JSON.stringify(policy, null, 2), '', 'Stored overrides:', JSON.stringify(overrides, null, 2)]);
+    if (ignored.length) out.note(`warning: stored settings the rules refuse are not in force (their defaults are): ${ignored.join(', ')}; \`policy set <name>=null\` clears one.`);
   },
 });
 
@@ -61,7 +63,8 @@ const set = defineCommand({
         return overrides;
       });
     } catch (error) {
-      if (error instanceof PolicyError) throw new UsageError(`policy refused, nothing changed: ${error.message}`);
+      // A refused value, not a wrong command line: exit code 1 (README).
+      if (error instanceof PolicyError) throw new ValidationError('policy_refused', error.message);
       throw error;
     }
     const { policy, overrides } = saved;

@@ -12,8 +12,10 @@ export const CODE_DIGITS = { min: 6, max: 10 } as const;
 const count = z.number().int().min(1);
 const seconds = z.number().int().min(1);
 
+// Strict at every level: a misspelt setting (`lockout.treshold`) is refused rather than dropped, and no key the
+// schema does not name (`$x`, `a.b`) reaches the database.
 export const policySchema = z
-  .object({
+  .strictObject({
     /** Methods a user may prove themselves with during recovery. */
     methodsEnabled: z.array(z.enum(METHOD_IDS)).min(1).default(['email', 'sms', 'totp']),
     /** How many different methods a recovery needs (accounts with the admin role always need 2). */
@@ -21,7 +23,7 @@ export const policySchema = z
     /** Minimum password length in code points: 15 for a password that is the only factor (NIST SP 800-63B-4). */
     passwordMinLength: z.number().int().min(8).max(64).default(15),
     lockout: z
-      .object({
+      .strictObject({
         /**
          * Wrong passwords before the account locks (Entra smart lockout: 10). Lockouts end by themselves, but not the
          * one that makes 100 failures in a row (accounts/lockout.ts MAX_CONSECUTIVE_FAILURES): it lasts until recovery.
@@ -36,7 +38,7 @@ export const policySchema = z
       })
       .default({ threshold: 10, initialSeconds: 60, growth: 2, maxSeconds: 3600, rememberWrong: 3 }),
     codes: z
-      .object({
+      .strictObject({
         /** One-time codes sent by email or text message expire after this long (at most 10 minutes). */
         lifetimeSeconds: seconds.max(600).default(600),
         /** Wrong entries allowed per code before it is void. */
@@ -46,7 +48,7 @@ export const policySchema = z
       })
       .default({ lifetimeSeconds: 600, maxTries: 5, digits: 6 }),
     limits: z
-      .object({
+      .strictObject({
         /** Messages to one email address or phone number: per 10 minutes and per hour. */
         perDestination10Min: count.default(3),
         perDestinationHour: count.default(5),
@@ -99,13 +101,12 @@ export const policySchema = z
      * so it must be a web address (a javascript: or data: one would run in our pages' origin when followed).
      */
     helpdesk: z
-      .object({ url: z.url({ protocol: /^https?$/, error: 'an http or https address' }).optional(), email: z.email().optional() })
+      .strictObject({ url: z.url({ protocol: /^https?$/, error: 'an http or https address' }).optional(), email: z.email().optional() })
       .default({}),
     notify: z
-      .object({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
+      .strictObject({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
       .default({ onReset: true, onUnlock: true, onLockout: true }),
-  })
-  .strict();
+  });
 
 export type RecoveryPolicy = z.output<typeof policySchema>;
 export type PolicyOverrides = z.input<typeof policySchema>;
@@ -123,6 +124,41 @@ export function resolvePolicy(overrides: unknown): RecoveryPolicy {
     throw new PolicyError(parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; '));
   }
   return parsed.data;
+}
+
+/**
+ * The policy that stored overrides make, for reading them: a stored setting the rules refuse (one saved before a
+ * rule existed, such as a misspelt nested key) is left out, so its default applies, instead of every instance
+ * failing on every read. Writing stays strict (resolvePolicy): the next `policy set` names what to clear.
+ */
+export function resolveStoredPolicy(overrides: unknown): { policy: RecoveryPolicy; ignored: string[] } {
+  const kept = structuredClone(overrides ?? {});
+  const ignored: string[] = [];
+  for (;;) {
+    const parsed = policySchema.safeParse(kept);
+    if (parsed.success) return { policy: parsed.data, ignored };
+    const paths = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((key) => [...i.path, key]) : [i.path]));
+    const dropped = paths.map((path) => dropSetting(kept, path)).filter((name) => name !== undefined);
+    if (dropped.length === 0) return { policy: resolvePolicy(kept), ignored }; // throws: nothing left to leave out
+    ignored.push(...dropped);
+  }
+}
+
+/**
+ * Deletes the deepest stored setting on `path` (a key of an object, not an item of a list) and returns its name;
+ * nothing when the path is not stored (its default is in force).
+ */
+function dropSetting(root: unknown, path: readonly PropertyKey[]): string | undefined {
+  let found: { node: Record<PropertyKey, unknown>; depth: number } | undefined;
+  let node = root;
+  for (const [depth, key] of path.entries()) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    if (!Array.isArray(node)) found = { node: node as Record<PropertyKey, unknown>, depth };
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  if (!found) return undefined;
+  delete found.node[path[found.depth]!];
+  return path.slice(0, found.depth + 1).map(String).join('.');
 }
 
 /** How many methods a recovery of this account needs: the policy's number, and always 2 for administrators. */

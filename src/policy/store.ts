@@ -11,7 +11,7 @@
 // never a change. A `recovery` document without a version (stored before versions) is version 0.
 import type { Connection } from 'mongoose';
 import { isDuplicateKey, upsertRetryingDuplicateKey } from '../db/atomic.ts';
-import { resolvePolicy, type RecoveryPolicy } from './policy.ts';
+import { resolvePolicy, resolveStoredPolicy, type RecoveryPolicy } from './policy.ts';
 
 export const POLICY_COLLECTION = 'policy';
 const HINT_ID = 'recovery';
@@ -97,7 +97,7 @@ export function createPolicyStore(connection: Connection, clock: () => number = 
   return {
     async current() {
       if (cached && cached.until > clock()) return cached.policy;
-      const policy = resolvePolicy((await latest()).overrides);
+      const { policy } = resolveStoredPolicy((await latest()).overrides);
       cached = { policy, until: clock() + POLICY_CACHE_SECONDS * 1000 };
       return policy;
     },
