@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
-import { collectionName } from '../oidc/adapter.ts';
+import { collectionName, revokeGrant } from '../oidc/adapter.ts';
 import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS, knownScopes } from '../oidc/client-rules.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
@@ -139,7 +139,8 @@ export interface ClientRegistryOptions {
 
 export function createClientRegistry(connection: Connection, { afterChange, apiScopes = [] }: ClientRegistryOptions = {}): ClientRegistry {
   const known = knownScopes(apiScopes);
-  const clients = connection.db!.collection<ClientDoc>(collectionName('Client'));
+  const db = connection.db!;
+  const clients = db.collection<ClientDoc>(collectionName('Client'));
   const changed =
     afterChange ??
     (async () => {
@@ -202,6 +203,12 @@ export function createClientRegistry(connection: Connection, { afterChange, apiS
       const result = await clients.deleteOne({ _id: clientId });
       if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `'${clientId}'`);
       await changed();
+      // Once no instance can issue anything to the client any more: its grants, and every code and token issued
+      // under them, go too. Otherwise a client created later with the same id would inherit the users' consent
+      // (no consent page for an app they never saw) and the old refresh tokens. The filter on payload.clientId is
+      // a scan, acceptable on this admin-only path; the request paths only ever read grants by _id.
+      const grants = await db.collection<{ _id: string }>(collectionName('Grant')).find({ 'payload.clientId': clientId }, { projection: { _id: 1 } }).toArray();
+      for (const grant of grants) await revokeGrant(db, grant._id);
     },
 
     async rotateSecret(clientId) {

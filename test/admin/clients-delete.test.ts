@@ -1,0 +1,53 @@
+// `clients delete` takes the client's grants with it: a client registered later under the same id starts with no
+// user's consent and none of the old client's tokens.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser } from '../helpers/browser.ts';
+import { PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+async function adminJson<T>(args: string[], input = ''): Promise<T> {
+  const run = await runAdmin(server.dbUri, [...args, '--json'], { input });
+  if (run.code !== 0) throw new Error(`admin ${args.join(' ')} exited with ${run.code}:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+/** Starts a sign-in at `metadata` in a browser already signed in, without prompt=consent: true when consent is asked. */
+async function asksConsent(browser: Browser, metadata: ClientMetadata): Promise<boolean> {
+  const redirectUri = metadata.redirect_uris[0]!;
+  const start = await authorizationUrl(await discover(server, metadata), redirectUri, { scope: 'openid profile email' });
+  start.url.searchParams.delete('prompt'); // only a missing consent may ask for it
+  const page = await browser.follow(await browser.get(start.url.href), redirectUri);
+  if (page.url.startsWith(redirectUri)) return false;
+  expect(page.body).toContain('/confirm');
+  return true;
+}
+
+it('a client re-created under a deleted one\'s id asks for consent again, and the old refresh token is void', async () => {
+  await adminJson(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin'], PASSWORD);
+  const redirectUri = `${server.origin}/cb`;
+  const create = (name: string) => adminJson<ClientMetadata>(['clients', 'create', '--name', name, '--client-id', 'reused', '--redirect-uri', redirectUri]);
+
+  const good = await create('Good App');
+  const config = await discover(server, good);
+  const start = await authorizationUrl(config, redirectUri);
+  const browser = new Browser();
+  const callback = await signInAndConsent(browser, start, 'ada', redirectUri);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  expect(tokens.refresh_token).toBeTruthy();
+  expect(await asksConsent(browser, good)).toBe(false); // consent given: remembered
+
+  await adminJson(['clients', 'delete', 'reused']);
+  const evil = await create('Evil App');
+  expect(await asksConsent(browser, evil)).toBe(true);
+  await expect(client.refreshTokenGrant(await discover(server, evil), tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+});
