@@ -11,6 +11,12 @@ export const CODE_DIGITS = { min: 6, max: 10 } as const;
 
 const count = z.number().int().min(1);
 const seconds = z.number().int().min(1);
+/**
+ * The longest a lockout may last: a year. Longer is no lockout but a disabled account (`users disable`), and the
+ * moment a lockout ends must stay a valid date: a lockout of 2^53 seconds reads as no lockout at all.
+ */
+const LONGEST_LOCKOUT_SECONDS = 365 * 24 * 3600;
+const lockoutSeconds = seconds.max(LONGEST_LOCKOUT_SECONDS, `at most ${LONGEST_LOCKOUT_SECONDS} (a year); users disable is for longer`);
 
 // Strict at every level: a misspelt setting (`lockout.treshold`) is refused rather than dropped, and no key the
 // schema does not name (`$x`, `a.b`) reaches the database.
@@ -30,9 +36,9 @@ export const policySchema = z
          */
         threshold: count.max(100).default(10),
         /** The first lockout lasts this long; each further one is `growth` times longer, up to `maxSeconds`. */
-        initialSeconds: seconds.default(60),
+        initialSeconds: lockoutSeconds.default(60),
         growth: z.number().min(1).max(10).default(2),
-        maxSeconds: seconds.default(3600),
+        maxSeconds: lockoutSeconds.default(3600),
         /** How many recent wrong passwords are remembered, so repeating one is not counted twice (Entra: 3). */
         rememberWrong: z.number().int().min(0).max(10).default(3),
       })

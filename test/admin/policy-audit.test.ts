@@ -111,3 +111,17 @@ it('reads a policy stored before versions, and a change keeps what it held', asy
   expect(shown.overrides).toEqual({ passwordMinLength: 20, methodsRequired: 2 });
   await createPolicyStore(server.connection).save({});
 });
+
+it('caps a lockout at a year: a longer one is refused, and a year-long one locks the account', async () => {
+  // 2^53 seconds made the end of the lockout an invalid date, which read as no lockout at all.
+  const huge = await admin(['policy', 'set', 'lockout.initialSeconds=9007199254740991', 'lockout.maxSeconds=9007199254740991']);
+  expect(huge.code).toBe(1);
+  expect(huge.stderr).toContain('lockout.initialSeconds: at most 31536000 (a year)');
+  const year = await admin(['policy', 'set', 'lockout.threshold=2', 'lockout.initialSeconds=31536000', 'lockout.maxSeconds=31536000']);
+  expect(year.code).toBe(0);
+  await new Promise((resolve) => setTimeout(resolve, 5100)); // the server's policy cache
+  const user = await createUser(server);
+  for (const attempt of [1, 2]) await server.latchkey.accounts.signIn(user.username, `not the password ${attempt}`);
+  expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
+  await createPolicyStore(server.connection).save({});
+});
