@@ -112,6 +112,30 @@ export const policySchema = z
     notify: z
       .strictObject({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
       .default({ onReset: true, onUnlock: true, onLockout: true }),
+  })
+  .superRefine((policy, ctx) => {
+    // Settings that are each valid but together make recovery impossible or a limit meaningless; each refusal is
+    // put on the setting or section the admin changes, which is also what a stored policy leaves out when read.
+    const enabled = new Set(policy.methodsEnabled);
+    if (policy.methodsRequired > enabled.size) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methodsRequired'],
+        message: `${policy.methodsRequired} is more than the ${enabled.size} method(s) of methodsEnabled (${[...enabled].join(", ")}): no one could recover`,
+      });
+    }
+    const { initialSeconds, maxSeconds } = policy.lockout;
+    if (initialSeconds > maxSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['lockout'], message: `initialSeconds (${initialSeconds}) is more than maxSeconds (${maxSeconds}), the longest a lockout lasts` });
+    }
+    const { perDestination10Min, perDestinationHour } = policy.limits;
+    if (perDestination10Min > perDestinationHour) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits'],
+        message: `perDestination10Min (${perDestination10Min}) is more than perDestinationHour (${perDestinationHour}): 10 minutes are part of an hour`,
+      });
+    }
   });
 
 export type RecoveryPolicy = z.output<typeof policySchema>;

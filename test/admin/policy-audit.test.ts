@@ -125,3 +125,17 @@ it('caps a lockout at a year: a longer one is refused, and a year-long one locks
   expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
   await createPolicyStore(server.connection).save({});
 });
+
+it('refuses settings that are each valid but together are not, naming them, and stores nothing', async () => {
+  const before = (await admin(['policy', 'show', '--json'])).stdout;
+  for (const [settings, says] of [
+    [['methodsEnabled=["email"]', 'methodsRequired=2'], 'methodsRequired: 2 is more than the 1 method(s) of methodsEnabled (email): no one could recover'],
+    [['lockout.initialSeconds=7200', 'lockout.maxSeconds=60'], 'lockout: initialSeconds (7200) is more than maxSeconds (60)'],
+    [['limits.perDestination10Min=50'], 'limits: perDestination10Min (50) is more than perDestinationHour (5)'],
+  ] as const) {
+    const run = await admin(['policy', 'set', ...settings]);
+    expect({ settings, code: run.code }).toEqual({ settings, code: 1 });
+    expect(run.stderr).toContain(says);
+  }
+  expect((await admin(['policy', 'show', '--json'])).stdout).toBe(before);
+});
