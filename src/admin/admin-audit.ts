@@ -6,12 +6,14 @@
 import { hostname, userInfo } from 'node:os';
 import { createAuditLog, type AuditEvent } from '../audit/audit.ts';
 import type { AdminSession } from './session.ts';
+import { printable } from './output.ts';
 
 /** At most this many characters of a name an operator chose. */
 const MAX_ACTOR_LENGTH = 100;
 
 export function adminActor(env: NodeJS.ProcessEnv): string {
-  const chosen = env.LATCHKEY_ADMIN?.trim();
+  // Stored escaped: a newline in it would otherwise print as a forged row of `audit list` (and of any other reader).
+  const chosen = printable(env.LATCHKEY_ADMIN?.trim() ?? '');
   if (chosen) return chosen.slice(0, MAX_ACTOR_LENGTH);
   let account: string;
   try {

@@ -37,9 +37,21 @@ export function fields(rows: Array<[label: string, value: string | string[]]>): 
   });
 }
 
-/** A plain-text table; `empty` is printed instead when there are no rows. */
-export function table(headers: string[], rows: string[][], empty: string): string[] {
-  if (rows.length === 0) return [empty];
+/** Characters that move the cursor or reorder text: control characters, format characters, line separators. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * `text` with every unprintable character written as a \u escape: a value stored by anyone (an actor from
+ * LATCHKEY_ADMIN, an address) must not start a line of its own and pass for a row it is not.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => `\\u${char.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
+/** A plain-text table, each cell printable; `empty` is printed instead when there are no rows. */
+export function table(headers: string[], cells: string[][], empty: string): string[] {
+  if (cells.length === 0) return [empty];
+  const rows = cells.map((row) => row.map(printable));
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) =>
     cells

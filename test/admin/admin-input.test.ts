@@ -1,0 +1,33 @@
+// What the admin CLI refuses or records of what an operator types: each refusal is one message with exit code 1 and
+// stores nothing; the audit log records what changed, and prints nothing that could pass for another row.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { PASSWORD } from '../helpers/factories.ts';
+import { runAdmin, type AdminRunOptions } from '../helpers/admin-cli.ts';
+import { createAuditLog } from '../../src/audit/audit.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+  const created = await admin(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin'], { input: PASSWORD });
+  if (created.code !== 0) throw new Error(created.stderr);
+});
+afterAll(() => server.close());
+
+const admin = (args: string[], options?: AdminRunOptions) => runAdmin(server.dbUri, args, options);
+
+it('an actor from LATCHKEY_ADMIN with a newline is stored and printed on one line, and so is any stored cell', async () => {
+  const forged = 'mallory\n2026-01-01T00:00:00.000Z  account.deleted  uFAKE';
+  expect((await admin(['users', 'set-role', 'ada', '--role', 'admin'], { env: { LATCHKEY_ADMIN: forged } })).code).toBe(0);
+  // A row stored before actors were escaped (or written by anything else) is escaped when printed.
+  await createAuditLog(server.connection).record({ type: 'account.unlocked', reason: 'admin', actor: 'eve\r\n1999-01-01T00:00:00.000Z  x\u202E' });
+  const listed = await admin(['audit', 'list', '--limit', '2']);
+  expect(listed.code).toBe(0);
+  const lines = listed.stdout.trimEnd().split('\n');
+  expect(lines).toHaveLength(3); // the header and two rows
+  expect(lines.filter((line) => /^\d{4}-/.test(line))).toHaveLength(2);
+  expect(listed.stdout).toContain('mallory\\u000a2026-01-01T00:00:00.000Z');
+  expect(listed.stdout).toContain('eve\\u000d\\u000a1999-01-01T00:00:00.000Z  x\\u202e');
+  const stored = await createAuditLog(server.connection).list({ type: 'account.roles_changed', limit: 1 });
+  expect(stored[0]!.actor).not.toMatch(/\n/);
+});
