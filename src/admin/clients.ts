@@ -16,9 +16,11 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Redirect URIs are compared exactly by the provider; here we refuse the ones that are unsafe to register at all:
- * non-https (except loopback, RFC 8252 §7.3), fragments, credentials in the URL, and non-web schemes.
+ * non-https (except loopback, RFC 8252 §7.3), fragments, credentials in the URL, and non-web schemes; and wildcards,
+ * which look like patterns but would only ever match themselves.
  */
 export function redirectUriProblem(value: string): string | undefined {
+  if (value.includes('*')) return 'must not contain a wildcard (*): redirect URIs are compared exactly, so register each one';
   let url: URL;
   try {
     url = new URL(value);

@@ -31,3 +31,10 @@ it('an actor from LATCHKEY_ADMIN with a newline is stored and printed on one lin
   const stored = await createAuditLog(server.connection).list({ type: 'account.roles_changed', limit: 1 });
   expect(stored[0]!.actor).not.toMatch(/\n/);
 });
+
+it.each(['https://*.example.com/cb', 'https://example.com/*'])('refuses the wildcard redirect URI %s: it would match only itself', async (uri) => {
+  const run = await admin(['clients', 'create', '--name', 'Wild', '--client-id', 'wild', '--redirect-uri', uri]);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain(`${uri} must not contain a wildcard (*)`);
+  expect((await admin(['clients', 'show', 'wild'])).code).toBe(1);
+});
