@@ -13,6 +13,8 @@ import { isDuplicateKey } from '../db/atomic.ts';
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Longer is no real application's address, and every sign-in request carries one (browsers cut URLs near 2 kB). */
+const MAX_REDIRECT_URI_LENGTH = 2000;
 
 /**
  * Redirect URIs are compared exactly by the provider; here we refuse the ones that are unsafe to register at all:
@@ -20,6 +22,7 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
  * which look like patterns but would only ever match themselves.
  */
 export function redirectUriProblem(value: string): string | undefined {
+  if (value.length > MAX_REDIRECT_URI_LENGTH) return `is longer than ${MAX_REDIRECT_URI_LENGTH} characters`;
   if (value.includes('*')) return 'must not contain a wildcard (*): redirect URIs are compared exactly, so register each one';
   let url: URL;
   try {
@@ -36,7 +39,9 @@ export function redirectUriProblem(value: string): string | undefined {
 
 const redirectUri = z.string().superRefine((value, ctx) => {
   const problem = redirectUriProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${value} ${problem}` });
+  // An over-long one is named by its start: the whole would fill the terminal.
+  const named = value.length > MAX_REDIRECT_URI_LENGTH ? `${value.slice(0, 60)}…` : value;
+  if (problem) ctx.addIssue({ code: 'custom', message: `${named} ${problem}` });
 });
 
 const clientInput = z

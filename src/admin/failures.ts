@@ -22,6 +22,7 @@ const HEADLINES: Record<string, string> = {
   client_exists: 'client id already taken',
   invalid_username: 'invalid username',
   invalid_email: 'invalid email address',
+  invalid_name: 'invalid name',
   invalid_password: 'password refused',
   user_not_found: 'no such user',
   login_taken: 'username or email already in use',

@@ -9,7 +9,7 @@ import { createSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { fields } from './output.ts';
-import { auditAdminChange, findUser, ownerNotices } from './user-admin.ts';
+import { auditAdminChange, checkLength, findUser, MAX_EMAIL_LENGTH, ownerNotices } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import type { AdminSession } from './session.ts';
 import type { MethodChange } from '../flows/recovery/notices.ts';
@@ -90,6 +90,7 @@ const setMethods = defineCommand({
   ].join('\n'),
   async run({ arg, values, out, session }) {
     const email = values['alternate-email'];
+    checkLength(email, MAX_EMAIL_LENGTH, '--alternate-email', 'invalid_email');
     if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new UsageError(`--alternate-email: '${email}' is not an email address`);
     const changes = {
       ...(email !== undefined && { alternateEmail: email === 'none' ? null : email.trim().toLowerCase() }),

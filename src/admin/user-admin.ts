@@ -3,7 +3,7 @@
 // document later (a hash, a TOTP secret) is not printed by accident.
 import type { Accounts } from '../accounts/users.ts';
 import type { Role, User, UserStatus } from '../accounts/user-model.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { AuditType } from '../audit/audit.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import type { AdminSession } from './session.ts';
@@ -49,6 +49,19 @@ export async function findUser(accounts: Accounts, idOrLogin: string): Promise<U
   const user = byId ?? byLogin;
   if (!user) throw new NotFoundError('user_not_found', `none has the id, username or email '${idOrLogin}'`);
   return user;
+}
+
+/**
+ * The longest email address there is (RFC 5321's 256-octet path less its brackets); a longer one could be stored but
+ * never found again, since sign-in and lookups refuse logins over 320 characters.
+ */
+export const MAX_EMAIL_LENGTH = 254;
+/** A display name is shown on pages and in messages: a line, not a document. */
+export const MAX_NAME_LENGTH = 200;
+
+/** Refuses an email address or display name longer than the limits above, naming the option. */
+export function checkLength(value: string | undefined, max: number, flag: string, code: string): void {
+  if (value !== undefined && value.trim().length > max) throw new ValidationError(code, `${flag} has ${value.trim().length} characters; at most ${max}`);
 }
 
 /** The roles an operator can choose; `none` removes every role. */

@@ -4,7 +4,7 @@ import type { User } from '../accounts/user-model.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
-import { auditAdminChange, findUser, ownerNotices, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+import { auditAdminChange, checkLength, findUser, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, ownerNotices, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { methodLines, methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
@@ -51,6 +51,8 @@ const create = defineCommand({
   ].join('\n'),
   async run({ values, out, io, session }) {
     if (!values['password-stdin']) throw new UsageError('give --password-stdin: the password is read from standard input (a prompt at a terminal)');
+    checkLength(values.email, MAX_EMAIL_LENGTH, '--email', 'invalid_email');
+    checkLength(values.name, MAX_NAME_LENGTH, '--name', 'invalid_name');
     const password = await readPassword(io.stdin, io.stderr);
     const user = await (await accounts(session)).create({
       username: values.username,

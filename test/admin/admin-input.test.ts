@@ -38,3 +38,25 @@ it.each(['https://*.example.com/cb', 'https://example.com/*'])('refuses the wild
   expect(run.stderr).toContain(`${uri} must not contain a wildcard (*)`);
   expect((await admin(['clients', 'show', 'wild'])).code).toBe(1);
 });
+
+it('refuses an email address, a display name or a redirect URI too long to be used, and stores nothing', async () => {
+  // A 330-character email could be stored but never found: lookups refuse logins over 320 characters.
+  const email = `${'a'.repeat(330)}@example.test`;
+  const longEmail = await admin(['users', 'create', '--username', 'eve', '--email', email, '--password-stdin'], { input: PASSWORD });
+  expect(longEmail.code).toBe(1);
+  expect(longEmail.stderr).toContain('invalid email address: --email has 343 characters; at most 254');
+  const longName = await admin(['users', 'create', '--username', 'eve', '--email', 'eve@example.test', '--name', 'n'.repeat(201), '--password-stdin'], { input: PASSWORD });
+  expect(longName.code).toBe(1);
+  expect(longName.stderr).toContain('invalid name: --name has 201 characters; at most 200');
+  expect((await admin(['users', 'show', 'eve'])).code).toBe(1);
+  const alternate = await admin(['users', 'set-methods', 'ada', '--alternate-email', `${'b'.repeat(250)}@example.test`]);
+  expect(alternate.code).toBe(1);
+  expect(alternate.stderr).toContain('--alternate-email has 263 characters; at most 254');
+
+  const longUri = `https://example.com/${'a'.repeat(2000)}`;
+  const run = await admin(['clients', 'create', '--name', 'Long', '--client-id', 'long', '--redirect-uri', longUri]);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain('is longer than 2000 characters');
+  expect(run.stderr.length).toBeLessThan(300);
+  expect((await admin(['clients', 'show', 'long'])).code).toBe(1);
+});
