@@ -23,6 +23,7 @@ const HEADLINES: Record<string, string> = {
   invalid_username: 'invalid username',
   invalid_email: 'invalid email address',
   invalid_name: 'invalid name',
+  invalid_phone: 'invalid phone number',
   invalid_password: 'password refused',
   user_not_found: 'no such user',
   login_taken: 'username or email already in use',

@@ -8,6 +8,7 @@ import { newAuthenticator } from '../methods/totp.ts';
 import { createSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
+import { ValidationError } from '../errors.ts';
 import { fields } from './output.ts';
 import { auditAdminChange, checkLength, findUser, MAX_EMAIL_LENGTH, ownerNotices } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
@@ -32,7 +33,8 @@ function phone(value: string | undefined, flag: string): string | null | undefin
   if (value === undefined) return undefined;
   if (value === 'none') return null;
   const e164 = normalizePhone(value);
-  if (!e164) throw new UsageError(`${flag}: '${value}' is not a valid phone number (use the international form, e.g. +14155550123)`);
+  // A refused value, not a wrong command line: exit code 1 (README).
+  if (!e164) throw new ValidationError('invalid_phone', `${flag} '${value}' (use the international form, e.g. +14155550123)`);
   return e164;
 }
 
@@ -91,7 +93,7 @@ const setMethods = defineCommand({
   async run({ arg, values, out, session }) {
     const email = values['alternate-email'];
     checkLength(email, MAX_EMAIL_LENGTH, '--alternate-email', 'invalid_email');
-    if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new UsageError(`--alternate-email: '${email}' is not an email address`);
+    if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new ValidationError('invalid_email', `--alternate-email '${email}'`);
     const changes = {
       ...(email !== undefined && { alternateEmail: email === 'none' ? null : email.trim().toLowerCase() }),
       ...(values['mobile-phone'] !== undefined && { mobilePhone: phone(values['mobile-phone'], '--mobile-phone') }),

@@ -60,3 +60,15 @@ it('refuses an email address, a display name or a redirect URI too long to be us
   expect(run.stderr.length).toBeLessThan(300);
   expect((await admin(['clients', 'show', 'long'])).code).toBe(1);
 });
+
+it.each([
+  [['users', 'set-methods', 'ada', '--alternate-email', 'not-an-address'], "invalid email address: --alternate-email 'not-an-address'"],
+  [['users', 'set-methods', 'ada', '--mobile-phone', '+1 555'], "invalid phone number: --mobile-phone '+1 555'"],
+  [['policy', 'set', 'notify.onReset=nope'], 'policy refused, nothing changed: notify.onReset'],
+  [['policy', 'set', 'helpdesk.url=javascript:alert(1)'], 'policy refused, nothing changed: helpdesk.url'],
+])('a refused value is exit code 1 without a pointer to --help: %j', async (args, says) => {
+  const run = await admin(args);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toBe(`error: ${says}${run.stderr.slice(`error: ${says}`.length)}`);
+  expect(run.stderr).not.toContain('--help');
+});
