@@ -24,6 +24,7 @@ const HEADLINES: Record<string, string> = {
   invalid_email: 'invalid email address',
   invalid_name: 'invalid name',
   invalid_phone: 'invalid phone number',
+  country_not_allowed: 'country not allowed',
   invalid_password: 'password refused',
   user_not_found: 'no such user',
   login_taken: 'username or email already in use',

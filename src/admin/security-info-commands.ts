@@ -3,7 +3,8 @@
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
 import qrcode from 'qrcode-terminal';
-import { normalizePhone } from '../methods/sms.ts';
+import { callingCode, normalizePhone } from '../methods/sms.ts';
+import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
 import { createSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
@@ -36,6 +37,18 @@ function phone(value: string | undefined, flag: string): string | null | undefin
   // A refused value, not a wrong command line: exit code 1 (README).
   if (!e164) throw new ValidationError('invalid_phone', `${flag} '${value}' (use the international form, e.g. +14155550123)`);
   return e164;
+}
+
+/**
+ * Refuses a mobile number in a country the policy's allowedCountryCodes never texts: registered, it would look like a
+ * way to recover that never sends a code.
+ */
+async function checkTextable(session: AdminSession, e164: string): Promise<void> {
+  const allowed = (await createPolicyStore(await session.connection()).current()).allowedCountryCodes;
+  const code = callingCode(e164);
+  if (allowed.length && !(code && allowed.includes(code))) {
+    throw new ValidationError('country_not_allowed', `--mobile-phone ${e164}: text messages go only to +${allowed.join(', +')} (policy allowedCountryCodes)`);
+  }
 }
 
 /** The same methods as lines for a person, as `users show` and `set-methods` print them. */
@@ -101,6 +114,7 @@ const setMethods = defineCommand({
       ...(values['remove-authenticator'] && { totpSecret: null }),
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
+    if (changes.mobilePhone) await checkTextable(session, changes.mobilePhone);
     const users = await accounts(session);
     const before = await findUser(users, arg);
     const user = await users.setSecurityInfo(before._id, changes);

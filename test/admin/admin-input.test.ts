@@ -72,3 +72,14 @@ it.each([
   expect(run.stderr).toBe(`error: ${says}${run.stderr.slice(`error: ${says}`.length)}`);
   expect(run.stderr).not.toContain('--help');
 });
+
+it("refuses a mobile number in a country the policy never texts, naming the allowed codes", async () => {
+  expect((await admin(['policy', 'set', 'allowedCountryCodes=["44","33"]'])).code).toBe(0);
+  const us = await admin(['users', 'set-methods', 'ada', '--mobile-phone', '+14155550123']);
+  expect(us.code).toBe(1);
+  expect(us.stderr).toContain('country not allowed: --mobile-phone +14155550123: text messages go only to +44, +33 (policy allowedCountryCodes)');
+  expect(JSON.parse((await admin(['users', 'show', 'ada', '--json'])).stdout).methods.mobilePhone).toBeNull();
+  expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', '+447700900123'])).code).toBe(0);
+  expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', 'none'])).code).toBe(0);
+  expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
+});
