@@ -171,11 +171,12 @@ const update = defineCommand({
     const before = await clients.show(context.arg);
     const client = await clients.update(context.arg, changes);
     warnIfPublicFirstParty(context.out, client);
+    const changed = Object.keys(changes).filter((key) => JSON.stringify(before[key as keyof ClientMetadata]) !== JSON.stringify(client[key as keyof ClientMetadata]));
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
     if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
-    else context.out.result(withoutSecret(client), () => ['Client updated.', ...describe(client)]);
-    // Which settings, not their values: enough to find the change, and nothing of a secret.
-    await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: Object.keys(changes).join(',') });
+    else context.out.result(withoutSecret(client), () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
+    // Which settings changed, not their values: enough to find the change, and nothing of a secret. None, no record.
+    if (changed.length) await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: changed.join(',') });
   },
 });
 

@@ -84,6 +84,13 @@ async function tellOwner(session: AdminSession, before: User, after: User): Prom
   return changes.length ? (await ownerNotices(session)).notifyMethodsChanged(before, changes, DEFAULT_LOCALE) : 0;
 }
 
+/** Audits and tells the owner of what changed between `before` and `after`; nothing when nothing did. */
+async function recordChange(session: AdminSession, before: User, after: User, detail: string): Promise<number> {
+  if (methodChanges(before, after).length === 0) return 0; // a command that changed nothing leaves no audit record
+  await auditAdminChange(session, 'security_info.changed', after, detail);
+  return tellOwner(session, before, after);
+}
+
 const toldLine = (told: number) => (told ? `The owner is told on ${told} contact(s) registered before the change.` : 'Nothing changed: the owner is not told.');
 
 const setMethods = defineCommand({
@@ -118,8 +125,7 @@ const setMethods = defineCommand({
     const users = await accounts(session);
     const before = await findUser(users, arg);
     const user = await users.setSecurityInfo(before._id, changes);
-    await auditAdminChange(session, 'security_info.changed', user, Object.keys(changes).join(','));
-    const told = await tellOwner(session, before, user);
+    const told = await recordChange(session, before, user, Object.keys(changes).join(','));
     out.result({ ...methodsOf(user), notified: told }, () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user)), toldLine(told)]);
   },
 });
@@ -138,8 +144,7 @@ const enrolAuthenticator = defineCommand({
     const user = await findUser(users, arg);
     const { sealed, uri } = newAuthenticator(createSecretBox(config.dataEncryptionKey), { issuer: 'Latchkey', label: user.email });
     const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
-    await auditAdminChange(session, 'security_info.changed', user, 'totpSecret');
-    const told = await tellOwner(session, user, after);
+    const told = await recordChange(session, user, after, 'totpSecret');
     out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
     if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(uri, { small: true }, (code) => io.stdout.write(`${code}\n`));
     out.note('note: the URI contains the secret; do not paste it anywhere else.');

@@ -140,7 +140,13 @@ const setRole = defineCommand({
   async run({ arg, values, out, session }) {
     const roles = rolesFor(pick(ROLE_CHOICES, values.role, '--role'));
     const users = await accounts(session);
-    const user = await users.setRoles((await findUser(users, arg))._id, roles);
+    const found = await findUser(users, arg);
+    if ([...found.roles].sort().join() === [...roles].sort().join()) {
+      // Nothing to write, to wait for or to audit.
+      printUser(out, found, `Roles of ${found.username} were already ${roles.join(', ') || '(none)'}; nothing changed.`);
+      return;
+    }
+    const user = await users.setRoles(found._id, roles);
     await auditAdminChange(session, 'account.roles_changed', user);
     printUser(out, user, `Roles of ${user.username}: ${roles.join(', ') || '(none)'}.`);
   },

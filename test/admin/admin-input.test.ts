@@ -83,3 +83,26 @@ it("refuses a mobile number in a country the policy never texts, naming the allo
   expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', 'none'])).code).toBe(0);
   expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
 });
+
+it('records a change only when something changed', async () => {
+  const audit = createAuditLog(server.connection);
+  const count = async (type: string) => (await audit.list({ type, limit: 1000 })).length;
+  expect((await admin(['clients', 'create', '--name', 'Same', '--client-id', 'same', '--redirect-uri', 'https://a.example/cb'])).code).toBe(0);
+  expect((await admin(['users', 'set-methods', 'ada', '--alternate-email', 'ada@home.example'])).code).toBe(0);
+  expect((await admin(['users', 'set-role', 'ada', '--role', 'admin'])).code).toBe(0);
+  const before = { client: await count('client.updated'), methods: await count('security_info.changed'), roles: await count('account.roles_changed') };
+
+  const client = await admin(['clients', 'update', 'same', '--name', 'Same']);
+  expect(client.code).toBe(0);
+  expect(client.stdout).toContain('Nothing changed');
+  const methods = await admin(['users', 'set-methods', 'ada', '--alternate-email', 'ada@home.example']);
+  expect(methods.stdout).toContain('Nothing changed');
+  const role = await admin(['users', 'set-role', 'ada', '--role', 'admin']);
+  expect(role.code).toBe(0);
+  expect(role.stdout).toContain('nothing changed');
+  expect({ client: await count('client.updated'), methods: await count('security_info.changed'), roles: await count('account.roles_changed') }).toEqual(before);
+
+  // A real change still is recorded, naming only the settings that changed.
+  expect((await admin(['clients', 'update', 'same', '--name', 'Same', '--first-party'])).code).toBe(0);
+  expect((await audit.list({ type: 'client.updated', limit: 1 }))[0]!.method).toBe('first_party');
+});
