@@ -6,7 +6,13 @@
 //
 // The JSON field names are an interface: scripts outside the repository (npm run demo, end-to-end walks) read
 // codes through them. Keep them exactly.
+//
+// Both answer only requests from this machine (the socket's peer, not a forwarded header): the outbox shows every
+// code sent, and a development server listening on all interfaces (HOST=0.0.0.0) would otherwise show them to the
+// whole network. Others get the 404 production gives.
 import Router from '@koa/router';
+import type { Context } from 'koa';
+import { isLoopbackAddress } from '../http/loopback.ts';
 import { renderPage } from '../http/render.ts';
 import type { DevOutbox, DevOutboxEntry } from './dev-outbox.ts';
 
@@ -23,10 +29,13 @@ export interface DevOutboxJson {
   createdAt: string;
 }
 
+const fromThisMachine = (ctx: Context) => isLoopbackAddress(ctx.socket.remoteAddress);
+
 export function devOutboxRoutes(devOutbox: DevOutbox): Router {
   const router = new Router();
 
   router.get('/dev/outbox.json', async (ctx) => {
+    if (!fromThisMachine(ctx)) return;
     const entries = await devOutbox.latest(LATEST);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = entries.map(
@@ -35,6 +44,7 @@ export function devOutboxRoutes(devOutbox: DevOutbox): Router {
   });
 
   router.get('/dev/outbox', async (ctx) => {
+    if (!fromThisMachine(ctx)) return;
     const entries = await devOutbox.latest(LATEST);
     await renderPage(ctx, 'dev/outbox', {
       titleId: 'dev_outbox.title',

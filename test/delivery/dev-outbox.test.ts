@@ -1,7 +1,12 @@
 // The development outbox: with nothing real configured, messages land where a developer (or a script) can read
 // them, at /dev/outbox and /dev/outbox.json; production has neither.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { networkInterfaces } from 'node:os';
+import { loadConfig } from '../../config/index.ts';
 import { createDelivery } from '../../src/delivery/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { startServer } from '../../src/main.ts';
+import { testDatabaseUri } from '../helpers/database.ts';
 import { PRODUCTION_ENV, startTestServer, type TestServer } from '../helpers/server.ts';
 import { captureLog } from './capture-log.ts';
 
@@ -71,6 +76,27 @@ describe('in development and tests', () => {
   it('/dev/outbox speaks French to a French browser', async () => {
     const html = await (await fetch(`${server.origin}/dev/outbox`, { headers: { 'accept-language': 'fr' } })).text();
     expect(html).toContain('Boîte d’envoi de développement');
+  });
+});
+
+describe('a development server listening on every interface (HOST=0.0.0.0)', () => {
+  it('shows the outbox on this machine only: from another address, both answer 404', async () => {
+    // This machine's own address on its network: a request to it comes from that address, not from loopback.
+    const outside = Object.values(networkInterfaces()).flat().find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+    expect(outside).toBeDefined(); // a machine without a network would prove nothing here
+    const config = loadConfig({ NODE_ENV: 'test', HOST: '0.0.0.0', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' });
+    const running = await startServer(config, createLogger('silent'));
+    try {
+      const { port } = running.server.address() as { port: number };
+      for (const path of ['/dev/outbox', '/dev/outbox.json']) {
+        expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
+        const fromNetwork = await fetch(`http://${outside}:${port}${path}`);
+        expect(fromNetwork.status).toBe(404);
+        expect(await fromNetwork.text()).not.toContain('Development outbox');
+      }
+    } finally {
+      await running.stop();
+    }
   });
 });
 
