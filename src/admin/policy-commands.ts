@@ -6,6 +6,32 @@ import { ValidationError } from '../errors.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
+import type { Connection } from 'mongoose';
+import { userModel } from '../accounts/user-model.ts';
+import { recoveryMethods, type MethodRegistration } from '../flows/recovery/subject.ts';
+import { emailMethod } from '../methods/email.ts';
+import { smsMethod } from '../methods/sms.ts';
+import { hasAuthenticator } from '../methods/totp.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+
+/** How the recovery tells whether a method is registered and reachable: all the warning below needs of a method. */
+const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, { id: 'totp', isRegistered: hasAuthenticator }];
+/** Names listed in the warning; the count says how many more. */
+const NAMED = 10;
+
+/**
+ * Active accounts that cannot recover by themselves under `policy`: fewer usable methods registered than it (or
+ * their admin role, or a lockdown) requires. Their recovery walks the decoy pages and sends nothing, so nobody
+ * learns what they registered; an administrator changing the policy is the one who should hear of it. A scan of the
+ * users, acceptable on this admin-only path.
+ */
+async function unableToRecover(connection: Connection, policy: RecoveryPolicy): Promise<string[]> {
+  const users = await userModel(connection).find({ status: 'active' }).lean().exec();
+  return users.filter((user) => {
+    const { usable, required } = recoveryMethods(user, REGISTRATIONS, policy);
+    return usable.length < required;
+  }).map((user) => user.username);
+}
 
 /** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */
 function parseAssignment(text: string): [string[], unknown] {
@@ -71,6 +97,11 @@ const set = defineCommand({
     await recordAdminChange(session, { type: 'policy.changed', target: settings.join(',') });
     out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
     out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);
+    const stuck = await unableToRecover(await session.connection(), policy);
+    if (stuck.length) {
+      const names = stuck.slice(0, NAMED).join(', ') + (stuck.length > NAMED ? ` and ${stuck.length - NAMED} more` : '');
+      out.note(`warning: ${stuck.length} active account(s) cannot recover by themselves under this policy (too few usable verification methods registered): ${names}. \`users set-methods\` adds one.`);
+    }
   },
 });
 

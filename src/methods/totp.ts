@@ -7,12 +7,16 @@ import type { Connection } from 'mongoose';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import type { VerificationMethod } from './method.ts';
+import type { User } from '../accounts/user-model.ts';
 
 export const USED_TOTP_STEPS = 'totp_used_steps';
 /** Authenticator apps show 6 digits (otplib's default, and what every common app uses). */
 export const TOTP_DIGITS = 6;
 /** A used step is remembered past the window in which its code could be accepted (current + one back). */
 const REMEMBER_SECONDS = 120;
+
+/** Whether the account has an authenticator registered (nothing is opened: the admin CLI asks this without the key). */
+export const hasAuthenticator = (user: User): boolean => Boolean(user.securityInfo?.authenticator?.totpSecret);
 
 export function createTotpMethod({ connection, box, clock = Date.now }: { connection: Connection; box: SecretBox; clock?: () => number }): VerificationMethod {
   const used = connection.db!.collection<ExpiringDoc>(USED_TOTP_STEPS);
@@ -22,7 +26,7 @@ export function createTotpMethod({ connection, box, clock = Date.now }: { connec
     id: 'totp',
     kind: 'code',
     strong: true,
-    isRegistered: (user) => Boolean(user.securityInfo?.authenticator?.totpSecret),
+    isRegistered: hasAuthenticator,
     // Sealed with a fresh nonce each time: a seed enrolled again, even the same one, is a new authenticator.
     authenticator: (user) => user.securityInfo.authenticator?.totpSecret ?? '',
     // Nothing about an app can be masked usefully; the page names the method only.

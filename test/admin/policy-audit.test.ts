@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser } from '../helpers/factories.ts';
+import { registerMethods } from '../helpers/recovery.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { createAuditLog } from '../../src/audit/audit.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
@@ -138,4 +139,22 @@ it('refuses settings that are each valid but together are not, naming them, and 
     expect(run.stderr).toContain(says);
   }
   expect((await admin(['policy', 'show', '--json'])).stdout).toBe(before);
+});
+
+it('warns, naming them, of the active accounts a stricter policy leaves unable to recover by themselves', async () => {
+  const oneMethod = await createUser(server);
+  await registerMethods(server, oneMethod, { alternateEmail: `alt-${oneMethod.username}@example.net` });
+  const twoMethods = await createUser(server);
+  await registerMethods(server, twoMethods, { alternateEmail: `alt-${twoMethods.username}@example.net`, authenticator: true });
+  try {
+    const loose = await admin(['policy', 'set', 'methodsRequired=1']);
+    expect(loose.stderr).not.toContain(oneMethod.username);
+    const strict = await admin(['policy', 'set', 'methodsRequired=2']);
+    expect(strict.code).toBe(0); // a warning, not a refusal: the admin may be about to add the methods
+    expect(strict.stderr).toMatch(/warning: \d+ active account\(s\) cannot recover by themselves/);
+    expect(strict.stderr).toContain(oneMethod.username);
+    expect(strict.stderr).not.toContain(twoMethods.username);
+  } finally {
+    expect((await admin(['policy', 'set', 'methodsRequired=null'])).code).toBe(0);
+  }
 });

@@ -44,11 +44,20 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
 /** The proofs a locked-down account's recovery takes, whatever the policy says (and what ends the lockdown). */
 export const LOCKDOWN_PROOFS = 2;
 
-export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
-  if (!user || user.status !== 'active') return decoy(key, methods, policy);
+/** What a method is asked to tell whether an account can recover with it. */
+export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable'>;
+
+/** The methods `user` can recover with under `policy` (registered, enabled, reachable), and how many it needs. */
+export function recoveryMethods<M extends MethodRegistration>(user: User, methods: readonly M[], policy: RecoveryPolicy): { usable: M[]; required: 1 | 2 } {
   const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user) && (m.reachable?.(user, policy) ?? true));
   // An account locked down after "This wasn't me" needs the full number of methods.
   const required = user.lockedDownAt ? LOCKDOWN_PROOFS : requiredMethodCount(policy, user.roles);
+  return { usable, required };
+}
+
+export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
+  if (!user || user.status !== 'active') return decoy(key, methods, policy);
+  const { usable, required } = recoveryMethods(user, methods, policy);
   if (usable.length < required) return decoy(key, methods, policy);
   return { user, key, registered: usable.map((m) => m.id), hints: Object.fromEntries(usable.map((m) => [m.id, m.hint(user)])), required };
 }
