@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { withDefaultDatabase } from '../src/db/uri.ts';
 import { accentProblem, DEFAULT_ACCENT, type Brand } from '../src/http/brand.ts';
 import { isLoopbackHost } from '../src/http/loopback.ts';
-import { smtpNeedsTls, smtpUrlProblems } from '../src/delivery/smtp-settings.ts';
+import { mailDomain, smtpNeedsTls, smtpUrlProblems } from '../src/delivery/smtp-settings.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -357,13 +357,16 @@ function notProductionReady(config: Config, e: Env): string[] {
   }
   // Codes, phone numbers and the provider's credentials travel in these requests: the signature proves who sent
   // them, only TLS keeps them from being read on the way.
-  if (config.delivery.sms.provider === 'webhook' && !config.delivery.sms.url.startsWith('https://')) {
-    problems.push('SMS_WEBHOOK_URL must be an https:// URL: codes and phone numbers travel in it');
+  // (A gateway on this machine, a sidecar, is reached over plain http as a mail relay there is: nothing on the network
+  // carries it.)
+  const inClear = (url: string) => url.startsWith('http://') && !isLoopbackHost(new URL(url).hostname);
+  if (config.delivery.sms.provider === 'webhook' && inClear(config.delivery.sms.url)) {
+    problems.push('SMS_WEBHOOK_URL must be an https:// URL (or a gateway on this machine): codes and phone numbers travel in it');
   }
-  if (config.delivery.sms.provider === 'twilio' && !config.delivery.sms.apiBase.startsWith('https://')) {
-    problems.push('TWILIO_API_BASE must be an https:// URL: codes and the account token travel in it');
+  if (config.delivery.sms.provider === 'twilio' && inClear(config.delivery.sms.apiBase)) {
+    problems.push('TWILIO_API_BASE must be an https:// URL (or an API on this machine): codes and the account token travel in it');
   }
-  const fromDomain = /@([^\s@>]+)>?\s*$/.exec(config.delivery.mailFrom)?.[1]?.toLowerCase();
+  const fromDomain = mailDomain(config.delivery.mailFrom);
   if (!fromDomain || isLoopbackHost(fromDomain) || fromDomain.endsWith('.invalid')) {
     // Receiving servers reject or junk mail from a domain nobody can check (and it names the Message-ID too).
     problems.push(`MAIL_FROM must be an address at your own mail domain, e.g. "Latchkey <no-reply@example.com>", not ${config.delivery.mailFrom}`);

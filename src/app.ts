@@ -66,9 +66,11 @@ export interface Latchkey {
   expiry: ExpiryManager;
   /** Registered clients in memory (db/epoch-cache.ts); an admin change empties it everywhere within seconds. */
   clientCache: EpochCache;
+  /** Marks the instance as going away: readyz answers 503; everything else still works (the drain). */
+  markShuttingDown(): void;
   /**
-   * Marks the instance as going away (readyz answers 503) and stops background work; resolves once the message
-   * sender's pass in flight has ended, so that what it sent is recorded before the database connection closes.
+   * Marks it so, and stops background work; resolves once the message sender's pass in flight has ended, so that
+   * what it sent is recorded before the database connection closes.
    */
   beginShutdown(): Promise<void>;
 }
@@ -191,6 +193,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     policy,
     expiry,
     clientCache,
+    markShuttingDown() {
+      shuttingDown = true;
+    },
     beginShutdown() {
       shuttingDown = true;
       expiry.stop();

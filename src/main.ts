@@ -52,9 +52,11 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const stop = () =>
     (stopping ??= (async () => {
       const graceEnds = Date.now() + config.shutdownDrainMs + config.shutdownGraceMs;
-      const senderStopped = latchkey.beginShutdown();
-      // Still answering while load balancers notice that /readyz now says 503 and stop sending new requests.
+      // Still answering while load balancers notice that /readyz now says 503 and stop sending new requests, and still
+      // sending what those requests enqueue (a code asked for now must not wait for another instance).
+      latchkey.markShuttingDown();
       if (config.shutdownDrainMs > 0) await delay(config.shutdownDrainMs);
+      const senderStopped = latchkey.beginShutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections become idle as their last request finishes: close each as soon as it does.
       const sweepIdle = setInterval(() => server.closeIdleConnections(), 50);

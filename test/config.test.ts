@@ -55,6 +55,21 @@ describe('mail server (SMTP_URL)', () => {
     expect(loadConfig({ ...production, SMTP_URL: 'smtp://127.0.0.1:25' }).delivery.smtpRequiresTls).toBe(false);
     expect(loadConfig({ ...production, SMTP_URL: 'smtp://localhost:25/?ignoreTLS=true' }).delivery.smtpRequiresTls).toBe(false);
     expect(loadConfig({ SMTP_URL: 'smtp://mail.example.com:587' }).delivery.smtpRequiresTls).toBe(false);
+    // URL keeps an smtp: host as written: a relay named in capitals is still this machine's.
+    expect(loadConfig({ ...production, SMTP_URL: 'smtp://LOCALHOST:25' }).delivery.smtpRequiresTls).toBe(false);
+  });
+
+  it.each(['service=Outlook365', 'proxy=socks5://proxy.example.com:1080', 'jsonTransport=true', 'streamTransport=true', 'sendmail=true'])(
+    'refuses ?%s, which would send the mail elsewhere than the host the TLS rule was decided on, or nowhere',
+    (query) => {
+      // On "localhost", the TLS exception for a relay on this machine would otherwise let codes cross the network in clear.
+      expect(() => loadConfig({ ...production, SMTP_URL: `smtp://u:p@localhost/?${query}` })).toThrow(/is not supported: write the mail server's own host/);
+      expect(() => loadConfig({ SMTP_URL: `smtp://mail.example.com/?${query}` })).toThrow(ConfigError);
+    },
+  );
+
+  it('lets a text-message gateway on this machine (a sidecar) be reached over plain http in production', () => {
+    expect(loadConfig({ ...production, SMS_WEBHOOK_URL: 'http://127.0.0.1:8080/send' }).delivery.sms).toMatchObject({ provider: 'webhook' });
   });
 
   it.each([

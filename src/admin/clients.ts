@@ -208,14 +208,16 @@ export function createClientRegistry(connection: Connection, { afterChange, apiS
 
     async remove(clientId) {
       const result = await clients.deleteOne({ _id: clientId });
-      if (result.deletedCount !== 1) throw new NotFoundError('client_not_found', `'${clientId}'`);
-      await changed();
+      if (result.deletedCount === 1) await changed();
       // Once no instance can issue anything to the client any more: its grants, and every code and token issued
       // under them, go too. Otherwise a client created later with the same id would inherit the users' consent
       // (no consent page for an app they never saw) and the old refresh tokens. The filter on payload.clientId is
       // a scan, acceptable on this admin-only path; the request paths only ever read grants by _id.
+      // A delete cut short before this (Ctrl-C during the wait above) is finished by running it again: the client is
+      // gone then, but what is left of its grants is still found and revoked.
       const grants = await db.collection<{ _id: string }>(collectionName('Grant')).find({ 'payload.clientId': clientId }, { projection: { _id: 1 } }).toArray();
       for (const grant of grants) await revokeGrant(db, grant._id);
+      if (result.deletedCount !== 1 && grants.length === 0) throw new NotFoundError('client_not_found', `'${clientId}'`);
     },
 
     async rotateSecret(clientId) {

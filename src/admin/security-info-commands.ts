@@ -3,7 +3,7 @@
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
 import qrcode from 'qrcode-terminal';
-import { callingCode, normalizePhone } from '../methods/sms.ts';
+import { countryAllowed, normalizePhone } from '../methods/sms.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
 import { createSecretBox } from '../security/encryption.ts';
@@ -44,10 +44,9 @@ function phone(value: string | undefined, flag: string): string | null | undefin
  * way to recover that never sends a code.
  */
 async function checkTextable(session: AdminSession, e164: string): Promise<void> {
-  const allowed = (await createPolicyStore(await session.connection()).current()).allowedCountryCodes;
-  const code = callingCode(e164);
-  if (allowed.length && !(code && allowed.includes(code))) {
-    throw new ValidationError('country_not_allowed', `--mobile-phone ${e164}: text messages go only to +${allowed.join(', +')} (policy allowedCountryCodes)`);
+  const policy = await createPolicyStore(await session.connection()).current();
+  if (!countryAllowed(e164, policy)) {
+    throw new ValidationError('country_not_allowed', `--mobile-phone ${e164}: text messages go only to +${policy.allowedCountryCodes.join(', +')} (policy allowedCountryCodes)`);
   }
 }
 

@@ -41,9 +41,15 @@ export class DeliveryError extends Error {
   }
 }
 
-/** `text` with email addresses and phone numbers (7 digits or more, separators and all) masked. */
+/**
+ * `text` with email addresses and phone numbers masked: an international number (+ and 7 digits or more, separators
+ * and all) or a bare run of 10 digits or more. Server addresses, ports and times stay: an operator needs them.
+ */
 function withoutContacts(text: string): string {
-  return text.replace(/[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g, '‹address›').replace(/\+?\d(?:[\d ().-]{5,}\d)/g, (run) => (run.replace(/\D/g, '').length >= 7 ? '‹number›' : run));
+  return text
+    .replace(/[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g, '‹address›')
+    .replace(/\+\d[\d ().-]{5,}\d/g, (run) => (run.replace(/\D/g, '').length >= 7 ? '‹number›' : run))
+    .replace(/(?<![\d.:])\d{10,}(?![\d.:])/g, '‹number›');
 }
 
 /** A DeliveryError for anything a channel threw; unknown errors are treated as transient. */

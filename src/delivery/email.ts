@@ -1,7 +1,7 @@
 // Email over SMTP with nodemailer: a text part and, when given, an HTML alternative (multipart/alternative).
 import nodemailer from 'nodemailer';
 import { DeliveryError, type Channel, type OutgoingMessage } from './channel.ts';
-import { smtpTransportOptions } from './smtp-settings.ts';
+import { mailDomain, smtpTransportOptions } from './smtp-settings.ts';
 
 export interface EmailSettings {
   /** smtp://user:pass@host:587 (STARTTLS when offered) or smtps://… (implicit TLS); query parameters are nodemailer options. */
@@ -19,7 +19,7 @@ const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTim
 export function createEmailChannel({ smtpUrl, from, requireTls = false }: EmailSettings): Channel {
   // The URL's own parameters win over these time limits; nothing in it wins over required TLS.
   const transport = nodemailer.createTransport(smtpTransportOptions(smtpUrl, { requireTls, timeouts: TIMEOUTS }));
-  const domain = /@([^\s>]+)>?\s*$/.exec(from)?.[1] ?? 'latchkey.invalid';
+  const domain = mailDomain(from) ?? 'latchkey.invalid';
 
   return {
     async send(message: OutgoingMessage): Promise<void> {

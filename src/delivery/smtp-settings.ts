@@ -11,6 +11,13 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import { isLoopbackHost } from '../http/loopback.ts';
 
+/** The domain of a From header ("Latchkey <no-reply@example.com>" → example.com), lower-cased; undefined if none. */
+export function mailDomain(from: string): string | undefined {
+  return /@([^\s@>]+)>?\s*$/.exec(from)?.[1]?.toLowerCase();
+}
+
+const REROUTING_KEYS = ['service', 'proxy', 'sendmail', 'streamTransport', 'jsonTransport', 'SES'] as const;
+
 /** What is wrong with SMTP_URL, in words an operator can act on; empty when nothing is. */
 export function smtpUrlProblems(smtpUrl: string, { requireTls }: { requireTls: boolean }): string[] {
   let url: URL;
@@ -21,8 +28,13 @@ export function smtpUrlProblems(smtpUrl: string, { requireTls }: { requireTls: b
   }
   if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return [`SMTP_URL must start with smtp:// or smtps://, not ${url.protocol}//`];
   if (!url.hostname) return ['SMTP_URL names no mail server: smtps://user:password@mail.example.com'];
-  if (!requireTls) return [];
   const options = parseConnectionUrl(smtpUrl) as Record<string, unknown> & { tls?: Record<string, unknown> };
+  // Query keys that send the mail elsewhere than the URL's host (a well-known service's server, through a proxy) or
+  // through another transport than SMTP (one that only prints or stores it, and reports it "sent"): the host the
+  // checks here and in smtpNeedsTls read must be the one mail goes to.
+  const elsewhere = REROUTING_KEYS.filter((key) => options[key] !== undefined && options[key] !== false);
+  if (elsewhere.length) return elsewhere.map((key) => `SMTP_URL's ?${key} is not supported: write the mail server's own host and port in the URL`);
+  if (!requireTls) return [];
   const weakening = [
     options.ignoreTLS !== undefined && options.ignoreTLS !== false && '?ignoreTLS',
     options.requireTLS !== undefined && options.requireTLS !== true && '?requireTLS',

@@ -1,5 +1,7 @@
 /** localhost, a name under .localhost, or a loopback address: a host only this machine reaches. */
-export function isLoopbackHost(hostname: string): boolean {
+export function isLoopbackHost(name: string): boolean {
+  // Lower-cased here: URL leaves the host of a non-web scheme (smtp://LOCALHOST) as written.
+  const hostname = name.toLowerCase();
   return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === '[::1]';
 }
 

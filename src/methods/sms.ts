@@ -18,7 +18,7 @@ export function callingCode(e164: string): string | undefined {
 }
 
 /** Whether text messages may go to this (E.164) number's country: every country when the policy lists none. */
-function countryAllowed(e164: string, policy: RecoveryPolicy): boolean {
+export function countryAllowed(e164: string, policy: RecoveryPolicy): boolean {
   if (policy.allowedCountryCodes.length === 0) return true;
   const code = callingCode(e164);
   return Boolean(code && policy.allowedCountryCodes.includes(code));

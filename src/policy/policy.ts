@@ -20,7 +20,7 @@ const lockoutSeconds = seconds.max(LONGEST_LOCKOUT_SECONDS, `at most ${LONGEST_L
 
 // Strict at every level: a misspelt setting (`lockout.treshold`) is refused rather than dropped, and no key the
 // schema does not name (`$x`, `a.b`) reaches the database.
-export const policySchema = z
+const policyShape = z
   .strictObject({
     /** Methods a user may prove themselves with during recovery. */
     methodsEnabled: z.array(z.enum(METHOD_IDS)).min(1).default(['email', 'sms', 'totp']),
@@ -112,31 +112,35 @@ export const policySchema = z
     notify: z
       .strictObject({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
       .default({ onReset: true, onUnlock: true, onLockout: true }),
-  })
-  .superRefine((policy, ctx) => {
-    // Settings that are each valid but together make recovery impossible or a limit meaningless; each refusal is
-    // put on the setting or section the admin changes, which is also what a stored policy leaves out when read.
-    const enabled = new Set(policy.methodsEnabled);
-    if (policy.methodsRequired > enabled.size) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['methodsRequired'],
-        message: `${policy.methodsRequired} is more than the ${enabled.size} method(s) of methodsEnabled (${[...enabled].join(", ")}): no one could recover`,
-      });
-    }
-    const { initialSeconds, maxSeconds } = policy.lockout;
-    if (initialSeconds > maxSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['lockout'], message: `initialSeconds (${initialSeconds}) is more than maxSeconds (${maxSeconds}), the longest a lockout lasts` });
-    }
-    const { perDestination10Min, perDestinationHour } = policy.limits;
-    if (perDestination10Min > perDestinationHour) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['limits'],
-        message: `perDestination10Min (${perDestination10Min}) is more than perDestinationHour (${perDestinationHour}): 10 minutes are part of an hour`,
-      });
-    }
   });
+
+/**
+ * The policy an admin may save: each setting valid, and the settings valid together. (Stored policies are read with
+ * the shape alone: see resolveStoredPolicy.)
+ */
+export const policySchema = policyShape.superRefine((policy, ctx) => {
+  // Settings that are each valid but together make recovery impossible or a limit meaningless.
+  const enabled = new Set(policy.methodsEnabled);
+  if (policy.methodsRequired > enabled.size) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['methodsRequired'],
+      message: `${policy.methodsRequired} is more than the ${enabled.size} method(s) of methodsEnabled (${[...enabled].join(", ")}): no one could recover`,
+    });
+  }
+  const { initialSeconds, maxSeconds } = policy.lockout;
+  if (initialSeconds > maxSeconds) {
+    ctx.addIssue({ code: 'custom', path: ['lockout'], message: `initialSeconds (${initialSeconds}) is more than maxSeconds (${maxSeconds}), the longest a lockout lasts` });
+  }
+  const { perDestination10Min, perDestinationHour } = policy.limits;
+  if (perDestination10Min > perDestinationHour) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['limits'],
+      message: `perDestination10Min (${perDestination10Min}) is more than perDestinationHour (${perDestinationHour}): 10 minutes are part of an hour`,
+    });
+  }
+});
 
 export type RecoveryPolicy = z.output<typeof policySchema>;
 export type PolicyOverrides = z.input<typeof policySchema>;
@@ -162,10 +166,21 @@ export function resolvePolicy(overrides: unknown): RecoveryPolicy {
  * failing on every read. Writing stays strict (resolvePolicy): the next `policy set` names what to clear.
  */
 export function resolveStoredPolicy(overrides: unknown): { policy: RecoveryPolicy; ignored: string[] } {
-  const kept = structuredClone(overrides ?? {});
+  const kept = structuredClone(overrides ?? {}) as { lockout?: Record<string, unknown> };
   const ignored: string[] = [];
+  // A lockout stored longer than the cap still holds as long as a lockout may (a year), not the 60-second default.
+  for (const key of ['initialSeconds', 'maxSeconds']) {
+    const value = kept.lockout?.[key];
+    if (typeof value === 'number' && value > LONGEST_LOCKOUT_SECONDS) {
+      kept.lockout![key] = LONGEST_LOCKOUT_SECONDS;
+      ignored.push(`lockout.${key} (held at a year)`);
+    }
+  }
   for (;;) {
-    const parsed = policySchema.safeParse(kept);
+    // The shape alone: settings stored together before the rules on combinations existed behaved then as they
+    // do now (a methodsRequired no account can meet sends nothing; the longest lockout wins), and leaving one of
+    // them out could only weaken the policy (a methodsRequired of 2 read as 1).
+    const parsed = policyShape.safeParse(kept);
     if (parsed.success) return { policy: parsed.data, ignored };
     const paths = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((key) => [...i.path, key]) : [i.path]));
     const dropped = paths.map((path) => dropSetting(kept, path)).filter((name) => name !== undefined);

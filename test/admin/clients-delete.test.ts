@@ -8,6 +8,7 @@ import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -32,17 +33,27 @@ async function asksConsent(browser: Browser, metadata: ClientMetadata): Promise<
   return true;
 }
 
-it('a client re-created under a deleted one\'s id asks for consent again, and the old refresh token is void', async () => {
-  await adminJson(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin'], PASSWORD);
-  const redirectUri = `${server.origin}/cb`;
-  const create = (name: string) => adminJson<ClientMetadata>(['clients', 'create', '--name', name, '--client-id', 'reused', '--redirect-uri', redirectUri]);
+/** Registers client `id` named `name`. */
+const createClient = (id: string, name: string) =>
+  adminJson<ClientMetadata>(['clients', 'create', '--name', name, '--client-id', id, '--redirect-uri', `${server.origin}/cb`]);
 
-  const good = await create('Good App');
-  const config = await discover(server, good);
+/** Ada signs in to `metadata`'s app in a new browser and consents; the browser and the app's tokens. */
+async function consentedSignIn(metadata: ClientMetadata) {
+  const redirectUri = metadata.redirect_uris[0]!;
+  const config = await discover(server, metadata);
   const start = await authorizationUrl(config, redirectUri);
   const browser = new Browser();
   const callback = await signInAndConsent(browser, start, 'ada', redirectUri);
   const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  return { browser, tokens };
+}
+
+it('a client re-created under a deleted one\'s id asks for consent again, and the old refresh token is void', async () => {
+  await adminJson(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin'], PASSWORD);
+  const create = (name: string) => createClient('reused', name);
+
+  const good = await create('Good App');
+  const { browser, tokens } = await consentedSignIn(good);
   expect(tokens.refresh_token).toBeTruthy();
   expect(await asksConsent(browser, good)).toBe(false); // consent given: remembered
 
@@ -50,4 +61,15 @@ it('a client re-created under a deleted one\'s id asks for consent again, and th
   const evil = await create('Evil App');
   expect(await asksConsent(browser, evil)).toBe(true);
   await expect(client.refreshTokenGrant(await discover(server, evil), tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+});
+
+it('finishes a delete cut short after the client was removed (Ctrl-C during its wait) when run again', async () => {
+  const { browser } = await consentedSignIn(await createClient('cut', 'First App'));
+
+  // Where an interrupted delete leaves things: the client gone, its grants not yet.
+  await server.connection.db!.collection<{ _id: string }>(collectionName('Client')).deleteOne({ _id: 'cut' });
+  expect((await runAdmin(server.dbUri, ['clients', 'delete', 'cut'])).code).toBe(0);
+  expect(await asksConsent(browser, await createClient('cut', 'Second App'))).toBe(true);
+  // A client that never was, with nothing left of it, is still "no such client".
+  expect((await runAdmin(server.dbUri, ['clients', 'delete', 'never-was'])).code).toBe(1);
 });

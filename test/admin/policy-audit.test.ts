@@ -66,6 +66,26 @@ it('reads a stored setting the rules now refuse as its default, says so, and let
   await createPolicyStore(server.connection).save({});
 });
 
+it('reads settings stored together before the rules on combinations as they were, never weaker', async () => {
+  const policies = server.connection.db!.collection<{ _id: string }>('policy');
+  const stored = {
+    methodsEnabled: ['email'],
+    methodsRequired: 2, // no one could recover: read as 1, it would re-open one-method recovery
+    lockout: { threshold: 3, initialSeconds: 7200, maxSeconds: 2 ** 40 }, // a first lockout above its (uncapped) longest
+    limits: { perDestination10Min: 6, globalPerHour: 50 }, // a 10-minute limit above its hourly one
+  };
+  try {
+    await createPolicyStore(server.connection).save({});
+    await policies.updateOne({ _id: 'recovery' }, { $set: { version: 5000, overrides: stored } });
+    const read = await createPolicyStore(server.connection).current();
+    expect(read).toMatchObject({ methodsEnabled: ['email'], methodsRequired: 2, lockout: { threshold: 3, initialSeconds: 7200, maxSeconds: 365 * 24 * 3600 } });
+    expect(read.limits).toMatchObject({ perDestination10Min: 6, globalPerHour: 50 });
+    expect((await admin(['policy', 'show'])).stderr).toContain('lockout.maxSeconds (held at a year)');
+  } finally {
+    await createPolicyStore(server.connection).save({});
+  }
+});
+
 it('lists audit events newest first, by account and by support code', async () => {
   const user = await createUser(server);
   const audit = createAuditLog(server.connection);

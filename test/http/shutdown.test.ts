@@ -58,16 +58,25 @@ it('answers /readyz with 503 once shutdown has begun, so the load balancer stops
   }
 });
 
-it('keeps answering for SHUTDOWN_DRAIN_MS while /readyz says 503, so the load balancer can stop routing first', async () => {
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent', SHUTDOWN_DRAIN_MS: '500' });
+it('keeps answering, and sending, for SHUTDOWN_DRAIN_MS while /readyz says 503, so the load balancer can stop routing first', async () => {
+  const sink = await startSmtpSink();
+  const env = { NODE_ENV: 'test', PORT: '0', MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent', SHUTDOWN_DRAIN_MS: '3000' };
+  const config = loadConfig({ ...env, SMTP_URL: sink.url, MAIL_FROM: 'Latchkey <no-reply@id.example.test>' });
   const running = await startServer(config, createLogger('silent'));
-  const { port } = running.server.address() as { port: number };
-  const stopped = running.stop();
-  // Not "connection refused": a balancer still routing here during its detection window gets answers.
-  expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
-  expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-  await stopped;
-  await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+  try {
+    const { port } = running.server.address() as { port: number };
+    const stopped = running.stop();
+    // Not "connection refused": a balancer still routing here during its detection window gets answers.
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    // A code asked for meanwhile still goes out from here.
+    await createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {} }).enqueue({ channel: 'email', to: 'ada@example.test', subject: 'Your code', text: 'Code 271828' });
+    await stopped;
+    expect(sink.received.map((mail) => mail.text?.trim())).toEqual(['Code 271828']);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+  } finally {
+    await sink.close();
+  }
 });
 
 it('records a message being sent when the stop comes, before the database connection closes', async () => {
