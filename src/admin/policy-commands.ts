@@ -26,7 +26,9 @@ const NAMED = 10;
  * users, acceptable on this admin-only path.
  */
 async function unableToRecover(connection: Connection, policy: RecoveryPolicy): Promise<string[]> {
-  const users = await userModel(connection).find({ status: 'active' }).lean().exec();
+  // Only what the rule reads: no password hash or sealed secret leaves the database for this.
+  const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
+  const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
   return users.filter((user) => {
     const { usable, required } = recoveryMethods(user, REGISTRATIONS, policy);
     return usable.length < required;
