@@ -42,7 +42,7 @@ import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
-import { createSecretBox } from './security/encryption.ts';
+import { createSecretBox, keyBeyondDatabase } from './security/encryption.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
@@ -88,13 +88,15 @@ const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
-  const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
+  const [jwks, cookieKeys, hasher, pseudonymKey, recoveryDatabaseSecret] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),
     createPasswordHasher(config.argon2, config.passwordWork),
     sharedSecret(connection, 'log-pseudonym-key'),
     sharedSecret(connection, 'recovery-key'),
   ]);
+  // Keys the code hashes and the limits' keys: with DATA_ENCRYPTION_KEY, so a copy of the database alone cannot undo them.
+  const recoverySecret = keyBeyondDatabase(config.dataEncryptionKey, recoveryDatabaseSecret, 'recovery-key');
   await createAdapterIndexes(connection);
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
     intervalSeconds: config.sweepIntervalSeconds,

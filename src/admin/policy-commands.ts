@@ -15,13 +15,13 @@ import { hasAuthenticator } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
 /** How the recovery tells whether a method is registered and reachable: all the warning below needs of a method. */
-const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, { id: 'totp', isRegistered: hasAuthenticator }];
+const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, { id: 'totp', isRegistered: hasAuthenticator, strong: true }];
 /** Names listed in the warning; the count says how many more. */
 const NAMED = 10;
 
 /**
  * Active accounts that cannot recover by themselves under `policy`: fewer usable methods registered than it (or
- * their admin role, or a lockdown) requires. Their recovery walks the decoy pages and sends nothing, so nobody
+ * their admin role, or a lockdown) requires, or none of the strong ones their registration asks for. Their recovery walks the decoy pages and sends nothing, so nobody
  * learns what they registered; an administrator changing the policy is the one who should hear of it. A scan of the
  * users, acceptable on this admin-only path.
  */
@@ -29,10 +29,7 @@ async function unableToRecover(connection: Connection, policy: RecoveryPolicy): 
   // Only what the rule reads: no password hash or sealed secret leaves the database for this.
   const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
   const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
-  return users.filter((user) => {
-    const { usable, required } = recoveryMethods(user, REGISTRATIONS, policy);
-    return usable.length < required;
-  }).map((user) => user.username);
+  return users.filter((user) => !recoveryMethods(user, REGISTRATIONS, policy).able).map((user) => user.username);
 }
 
 /** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */

@@ -21,7 +21,7 @@ export interface OutgoingMessage {
 
 export interface ComposeContext {
   t: Translate;
-  /** The issuer's host, for the origin-bound SMS line (`@host #code`). */
+  /** The issuer's domain (no port), for the origin-bound SMS line (`@host #code`). */
   host: string;
   minutes: number;
 }

@@ -1,6 +1,7 @@
 // "Enter a code from my authenticator app": TOTP (RFC 6238) with otplib: 30-second steps, the current step or the
 // one before (a code typed just as it changed), each code accepted once even across parallel requests — the time
-// step it matched is claimed (a unique insert), so a replay of that code loses. The seed is stored sealed with
+// step it matched is claimed (a unique insert), so a replay of that code loses, and so is the step before it (an
+// older code is not accepted after a newer one). The seed is stored sealed with
 // DATA_ENCRYPTION_KEY (security/encryption.ts).
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { Connection } from 'mongoose';
@@ -37,7 +38,13 @@ export function createTotpMethod({ connection, box, clock = Date.now }: { connec
       const held = user?.securityInfo.authenticator?.totpSecret;
       const result = await verify({ secret: box.open(held ?? nobodysSeed), token: code, epoch: Math.floor(clock() / 1000), epochTolerance: [30, 0] });
       if (!held || !result.valid || !('timeStep' in result)) return false;
-      return claim(used, `${user!._id}:${result.timeStep}`, new Date(clock() + REMEMBER_SECONDS * 1000));
+      const rememberUntil = new Date(clock() + REMEMBER_SECONDS * 1000);
+      if (!(await claim(used, `${user!._id}:${result.timeStep}`, rememberUntil))) return false;
+      // Once a code is used, the one before it is spent too (whether or not it ever was): a code captured earlier and
+      // held back, by a phishing page for instance, is refused after the owner has used a newer one. Taken by a claim
+      // like any other, so the step before is also closed to requests that come after this one.
+      await claim(used, `${user!._id}:${result.timeStep - 1}`, rememberUntil);
+      return true;
     },
   };
 }

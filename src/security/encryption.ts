@@ -1,6 +1,7 @@
 // Secrets at rest (authenticator seeds) are encrypted with AES-256-GCM under DATA_ENCRYPTION_KEY, a key kept in
-// configuration, never in the database: a copy of the database alone does not reveal them.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+// configuration, never in the database: a copy of the database alone does not reveal them, nor (keyBeyondDatabase)
+// the keys of what the database stores hashed.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 const PREFIX = 'v1';
 
@@ -26,4 +27,15 @@ export function createSecretBox(key: Buffer): SecretBox {
       return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
     },
   };
+}
+
+/**
+ * A key for `purpose` that needs both the configuration's key and a secret the instances share through the database
+ * (db/secrets.ts). Keys that guard what the database holds (the hashes of sent codes, the keyed hashes that stand for
+ * addresses and contacts in limits) must not be derivable from a copy of the database alone: a 6-digit code's hash
+ * falls to a million guesses in about a second once its key is known. The database's half keeps a development
+ * installation, whose configuration key is public, as private as before.
+ */
+export function keyBeyondDatabase(configurationKey: Buffer, databaseSecret: string, purpose: string): string {
+  return Buffer.from(hkdfSync('sha256', configurationKey, Buffer.from(databaseSecret, 'base64url'), `latchkey ${purpose}`, 32)).toString('base64url');
 }

@@ -178,3 +178,19 @@ it('warns, naming them, of the active accounts a stricter policy leaves unable t
     expect((await admin(['policy', 'set', 'methodsRequired=null'])).code).toBe(0);
   }
 });
+
+it('warns of accounts whose phone is in a country the policy stops texting, when they have no authenticator', async () => {
+  const phoneOnly = await createUser(server);
+  await registerMethods(server, phoneOnly, { alternateEmail: `alt-${phoneOnly.username}@example.net`, mobilePhone: '+447400123450' });
+  const withApp = await createUser(server);
+  await registerMethods(server, withApp, { alternateEmail: `alt-${withApp.username}@example.net`, mobilePhone: '+447400123451', authenticator: true });
+  try {
+    const narrowed = await admin(['policy', 'set', 'allowedCountryCodes=["1"]']);
+    expect(narrowed.code).toBe(0);
+    // Its mailbox alone is not enough for an account with a phone, and the phone can no longer be texted.
+    expect(narrowed.stderr).toContain(phoneOnly.username);
+    expect(narrowed.stderr).not.toContain(withApp.username);
+  } finally {
+    expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
+  }
+});

@@ -6,7 +6,8 @@ import type { Connection } from 'mongoose';
 import type Router from '@koa/router';
 import type { AuditLog } from '../../audit/audit.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
-import type { PolicyStore } from '../../policy/store.ts';
+import { createPolicyStore, type PolicyStore } from '../../policy/store.ts';
+import { countryAllowed } from '../../methods/sms.ts';
 import { createChallenges } from '../../security/challenges.ts';
 import { createLimits } from '../../security/limits.ts';
 import { createProofCeiling } from '../../security/proof-ceiling.ts';
@@ -51,15 +52,22 @@ function branded(brand: Brand, origin: string, enqueue: RecoveryDeps['enqueue'])
  * The security notices (and the branded enqueue they go through) on their own, for whoever tells an owner about a
  * change outside the recovery pages: the admin CLI's set-password.
  */
-export function securityNotices({ connection, config, enqueue: enqueueMessage, clock = Date.now }: Pick<RecoveryFeatureDeps, 'connection' | 'config' | 'enqueue' | 'clock'>) {
+export function securityNotices({
+  connection,
+  config,
+  enqueue: enqueueMessage,
+  policy = createPolicyStore(connection),
+  clock = Date.now,
+}: Pick<RecoveryFeatureDeps, 'connection' | 'config' | 'enqueue' | 'clock'> & { policy?: PolicyStore }) {
   const enqueue = branded(config.brand, new URL(config.issuer).origin, enqueueMessage);
   const lockdowns = createLockdowns(connection, clock);
-  return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, clock }) };
+  const textsTo = async (phone: string) => countryAllowed(phone, await policy.current());
+  return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, clock }) };
 }
 
 export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
-  const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, clock });
+  const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, policy, clock });
   const subjectSecret = derive('recovery-subject');
   const limits = createLimits(connection, derive('limit-keys'), clock);
   const routes = recoveryRoutes({

@@ -48,6 +48,11 @@ interface NotifierDeps {
   lockdowns: Lockdowns;
   /** Where links point: the issuer's origin. */
   origin: string;
+  /**
+   * Whether texts may go to this number now: the policy's allowed countries hold for notices too (anyone can cause a
+   * lockout notice, and a number registered before its country was refused must not be texted at the operator's cost).
+   */
+  textsTo(phone: string): Promise<boolean>;
   clock?: () => number;
 }
 
@@ -74,7 +79,7 @@ interface Sending {
   withLockdownLink: boolean;
 }
 
-export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }: NotifierDeps): Notifier {
+export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Date.now }: NotifierDeps): Notifier {
   /** The "This wasn't me" link: one for all of a notice's copies, so whichever the owner opens first locks the account down. */
   async function lockdownLink(user: User, locale: string): Promise<string> {
     // In a language other than the default, the link asks for it too (the page honours ui_locales below a language
@@ -93,7 +98,7 @@ export function createNotifier({ enqueue, lockdowns, origin, clock = Date.now }:
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
     for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link) });
     const phone = user.securityInfo?.mobilePhone;
-    const texted = Boolean(phone) && (!textAllowed || (await textAllowed()));
+    const texted = Boolean(phone) && (await textsTo(phone!)) && (!textAllowed || (await textAllowed()));
     const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t('notice.sms_information', { account: user.username, what: subject });
     if (texted) await enqueue({ channel: 'sms', to: phone!, text });
     return emails.length + (texted ? 1 : 0);

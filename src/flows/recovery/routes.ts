@@ -112,7 +112,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const router = new Router({ prefix: '/recover' });
   const csrfOptions = { secure: config.cookieSecure };
   const cookieName = siteCookieName('latchkey.recovery', config.cookieSecure);
-  const host = new URL(config.issuer).host;
+  // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
+  // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
+  const host = new URL(config.issuer).hostname;
   const methodById = new Map(methods.map((m) => [m.id, m]));
 
   // ---- helpers -------------------------------------------------------------------------------------------------
@@ -303,7 +305,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // proof is in: before that, a decoy (which never gets past one) must look the same.
     const upcoming = flow.pending && verified === 0 ? [flow.pending.method] : flow.verified;
     // Whether one proof could finish is judged by the policy's count too until a proof is in, for the same reason.
-    const judged = verified >= 1 ? subject : { registered: subject.registered, required: current.methodsRequired };
+    const judged = verified >= 1 ? subject : { needsStrong: subject.needsStrong, required: current.methodsRequired };
     const twoSteps =
       current.methodsRequired === 2 || (subject.required === 2 && verified >= 1) || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, judged, methods));
     const done = verified;

@@ -15,6 +15,8 @@ export interface Subject {
   registered: MethodId[];
   hints: Partial<Record<MethodId, string>>;
   required: 1 | 2;
+  /** Whether one of the proofs must be a strong method (see proofsComplete). */
+  needsStrong: boolean;
 }
 
 /** The account key that per-account limits use: the account for a real subject, its identifier hash for a decoy. */
@@ -38,6 +40,7 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
     registered: chosen.map((m) => m.id),
     hints: Object.fromEntries(chosen.map((m) => [m.id, m.decoyHint(key)])),
     required: policy.methodsRequired,
+    needsStrong: chosen.some((m) => m.strong),
   };
 }
 
@@ -45,35 +48,43 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
 export const LOCKDOWN_PROOFS = 2;
 
 /** What a method is asked to tell whether an account can recover with it. */
-export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable'>;
+export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable' | 'strong'>;
 
-/** The methods `user` can recover with under `policy` (registered, enabled, reachable), and how many it needs. */
-export function recoveryMethods<M extends MethodRegistration>(user: User, methods: readonly M[], policy: RecoveryPolicy): { usable: M[]; required: 1 | 2 } {
-  const usable = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user) && (m.reachable?.(user, policy) ?? true));
+/**
+ * The methods `user` can recover with under `policy` (registered, enabled, reachable), how many it needs, whether one
+ * must be strong, and so whether it can recover by itself at all.
+ */
+export function recoveryMethods<M extends MethodRegistration>(user: User, methods: readonly M[], policy: RecoveryPolicy) {
+  const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id) && m.isRegistered(user));
+  const usable = enabled.filter((m) => m.reachable?.(user, policy) ?? true);
   // An account locked down after "This wasn't me" needs the full number of methods.
   const required = user.lockedDownAt ? LOCKDOWN_PROOFS : requiredMethodCount(policy, user.roles);
-  return { usable, required };
+  // Never weaker than what the account registered: a phone whose country the policy no longer texts still makes the
+  // mailbox alone too little (narrowing the countries must not quietly weaken accounts); the methods the policy
+  // enables are the administrator's own choice of what counts.
+  const needsStrong = enabled.some((m) => m.strong);
+  const able = usable.length >= required && (!needsStrong || usable.some((m) => m.strong));
+  return { usable, required: required as 1 | 2, needsStrong, able };
 }
 
 export function resolveSubject(user: User | null, key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   if (!user || user.status !== 'active') return decoy(key, methods, policy);
-  const { usable, required } = recoveryMethods(user, methods, policy);
-  if (usable.length < required) return decoy(key, methods, policy);
-  return { user, key, registered: usable.map((m) => m.id), hints: Object.fromEntries(usable.map((m) => [m.id, m.hint(user)])), required };
+  const { usable, required, needsStrong, able } = recoveryMethods(user, methods, policy);
+  if (!able) return decoy(key, methods, policy);
+  return { user, key, registered: usable.map((m) => m.id), hints: Object.fromEntries(usable.map((m) => [m.id, m.hint(user)])), required, needsStrong };
 }
 
 /**
  * Whether the verified methods are enough: the required number, and never weaker than sign-in — an account with a
  * phone or an authenticator registered cannot be recovered with its mailbox alone.
  */
-export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required'>, methods: VerificationMethod[]): boolean {
+export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'required' | 'needsStrong'>, methods: VerificationMethod[]): boolean {
   const strong = new Set(methods.filter((m) => m.strong).map((m) => m.id));
-  const needsStrong = subject.registered.some((id) => strong.has(id));
-  return verified.length >= subject.required && (!needsStrong || verified.some((id) => strong.has(id)));
+  return verified.length >= subject.required && (!subject.needsStrong || verified.some((id) => strong.has(id)));
 }
 
 /** The methods the next step offers: registered, not used yet, and strong ones only when only a strong one can finish. */
-export function offeredMethods(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required'>, methods: VerificationMethod[]): MethodId[] {
+export function offeredMethods(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required' | 'needsStrong'>, methods: VerificationMethod[]): MethodId[] {
   const remaining = subject.registered.filter((id) => !verified.includes(id));
   const lastStep = verified.length + 1 >= subject.required;
   if (!lastStep) return remaining;
