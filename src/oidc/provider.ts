@@ -67,10 +67,11 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     // Only the methods a client can be registered for, so discovery advertises no other (and no
     // token_endpoint_auth_signing_alg_values_supported, which only the JWT methods use). Introspection and
     // revocation authenticate clients the same way; the library does not say so in discovery, and RFC 8414 §2
-    // reads a missing revocation_endpoint_auth_methods_supported as client_secret_basic only, so we say it.
+    // reads a missing revocation_endpoint_auth_methods_supported as client_secret_basic only, so we say it. A public
+    // client (`none`) may revoke its tokens but learns nothing by introspection (features.introspection below).
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
     discovery: {
-      introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((method) => method !== 'none'),
       revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     },
     // Which web origins may call userinfo and the client-authenticated endpoints (token, introspection,
@@ -134,7 +135,9 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       // A client may introspect or revoke only the tokens issued to it.
-      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      // A client's own tokens only, and never for a public client: its client_id is no secret, and introspection
+      // must require some authorization (RFC 7662 §2.1). It learns `active: false`, as for a token it does not hold.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId },
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       rpInitiatedLogout: {

@@ -17,8 +17,8 @@ it('advertises exactly the client authentication methods the registry accepts, a
   expect(document).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
 });
 
-it('advertises the same methods for introspection and revocation, which authenticate clients as the token endpoint does', () => {
-  expect(document.introspection_endpoint_auth_methods_supported).toEqual([...CLIENT_AUTH_METHODS]);
+it('advertises for introspection and revocation the methods that authenticate clients as the token endpoint does (introspection without `none`)', () => {
+  expect(document.introspection_endpoint_auth_methods_supported).toEqual(CLIENT_AUTH_METHODS.filter((method) => method !== 'none'));
   expect(document.revocation_endpoint_auth_methods_supported).toEqual([...CLIENT_AUTH_METHODS]);
 });
 
