@@ -4,6 +4,7 @@
 // The interaction cookie is scoped to /interaction/<uid>, so everything that needs the interaction lives below it.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
@@ -39,6 +40,36 @@ export interface InteractionDeps {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+type StoredInteraction = InstanceType<Provider['Interaction']>;
+
+/**
+ * load()'s answer for an interaction still live whose session is gone. Mostly: prompt=login or an expired max_age
+ * sent a signed-in person here, and the account's sessions were revoked before they signed in again (a password
+ * reset, a "This wasn't me" lockdown, an admin's reset or disable: oidc/revocation.ts); also a session signed out or
+ * timed out meanwhile. The provider refuses such an interaction for good (SessionNotFound), but the authorization
+ * request it holds is still the relying party's, and valid: the router asks for it again (restartWithoutSession
+ * below) instead of sending the person back to the application.
+ */
+class SessionGone extends Error {
+  readonly interaction: StoredInteraction;
+
+  constructor(interaction: StoredInteraction) {
+    super('the session of the interaction is gone');
+    this.interaction = interaction;
+  }
+}
+
+/**
+ * An authorization request's parameters as the provider stored them (strings; `resource` may be a list), as a query
+ * for its authorization endpoint: exactly what was asked, which the endpoint validates again.
+ */
+function authorizationQuery(params: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const each of Array.isArray(value) ? value : [value]) if (each !== undefined && each !== null) query.append(name, String(each));
+  }
+  return query.toString();
+}
 
 const loginForm = z.object({
   login: z.string().trim().max(MAX_LOGIN_LENGTH),
@@ -75,9 +106,15 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
-  /** Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired. */
+  /**
+   * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, and
+   * one whose session is gone is SessionGone.
+   */
   async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const details = await provider.interactionDetails(ctx.req, ctx.res).catch(async (error: unknown) => {
+      const orphan = error instanceof oidcErrors.SessionNotFound ? await interactionWithoutSession(ctx) : undefined;
+      throw orphan ? new SessionGone(orphan) : error;
+    });
     if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
     const uiLocales = details.params.ui_locales;
     if (typeof uiLocales === 'string') useLocale(ctx as AppContext, uiLocales);
@@ -85,6 +122,21 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       throw new FlowExpiredError(`expected prompt ${expectedPrompt}, got ${details.prompt.name}`);
     }
     return details;
+  }
+
+  /**
+   * This browser's interaction named in the URL, when it is live but the session it was started in is gone. Not one
+   * whose session is now another account's (the provider's "session principal changed": someone signed in as
+   * another account meanwhile), which stays refused; nor one this browser holds no cookie for (the uid alone, seen
+   * in a URL, gives nobody the relying party's request).
+   */
+  async function interactionWithoutSession(ctx: Context): Promise<StoredInteraction | undefined> {
+    const uid = ctx.params.uid;
+    if (!uid || ctx.cookies.get(provider.cookieName('interaction'), { signed: true }) !== uid) return undefined;
+    const interaction = await provider.Interaction.find(uid);
+    const sessionUid = interaction?.session?.uid;
+    if (!sessionUid || interaction.deviceCode) return undefined; // a device flow's request cannot be asked again here
+    return (await provider.Session.findByUid(sessionUid)) ? undefined : interaction;
   }
 
   /** The form's CSRF token checked for interaction `uid`, then its fields against `schema`. */
@@ -174,6 +226,32 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
     if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
     return { error: error as MessageId, login };
+  }
+
+  // An interaction whose session is gone (SessionGone) starts again, so that the person who has just reset their
+  // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page. A
+  // GET (the page; its /recover link too, since who comes back from a recovery needs the sign-in page, not another
+  // recovery) asks the authorization endpoint for the same request anew, which the provider validates and decides
+  // afresh with the browser's session as it is now (after a revocation none: a new sign-in, and consent, as the
+  // grants went too). The relying party's state, nonce and PKCE challenge go along unchanged. A POST (a password
+  // typed on the stale page) is answered with its page, which does that: nothing posted is checked or written, and
+  // no password is posted again. The stale interaction is left to expire: a second tab or a reload of it restarts
+  // the same request, as the authorization URL in the browser's history would; it never gets a result, so its
+  // resume cookie leads nowhere.
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof SessionGone)) throw error;
+      restartWithoutSession(ctx, error.interaction);
+    }
+  });
+
+  function restartWithoutSession(ctx: Context, interaction: StoredInteraction) {
+    ctx.state.log.info({ event: 'interaction.restarted', reason: 'session_gone' }, 'sign-in restarted: its session is gone');
+    ctx.status = 303;
+    if (ctx.method === 'POST') ctx.redirect(`/interaction/${interaction.uid}`);
+    else ctx.redirect(`${provider.pathFor('authorization')}?${authorizationQuery(interaction.params)}`);
   }
 
   router.get('/', async (ctx) => {
