@@ -1,8 +1,8 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   issuer host → discovery and JWKS when ready in memory → request context → error pages → security headers
-//   → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health → our pages
-//   → provider (issuer path)
+//   issuer host and scheme → discovery and JWKS when ready in memory → request context → error pages
+//   → security headers → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health
+//   → https only (Secure cookies) → our pages → provider (issuer path)
 import Koa from 'koa';
 import { createHmac } from 'node:crypto';
 import mount from 'koa-mount';
@@ -35,7 +35,7 @@ import { securityHeaders, securityHeaderSetter } from './http/security-headers.t
 import { answerPreparedDocuments } from './http/prepared-documents.ts';
 import { staticFiles } from './http/static.ts';
 import { healthChecks } from './http/health.ts';
-import { pinToIssuerHost } from './http/origin.ts';
+import { pinToIssuerHost, refusePlainHttp, trustedScheme } from './http/origin.ts';
 import { discoveryDocument } from './oidc/discovery-document.ts';
 import { postOnlyEndpoints } from './oidc/post-only.ts';
 import { cacheTemplates } from './http/render.ts';
@@ -158,6 +158,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const discovery = discoveryDocument(config.issuer, config.issuerPath);
   const publishedKeys = jwksDocument({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys }); // from the store: revocations show at once
   app.use(pinToIssuerHost(config.issuer));
+  if (config.trustProxy) app.use(trustedScheme(config.trustProxyHops));
   // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests
   // need, with the same headers; until ready (first build, JWKS refresh) they go on to their own middleware below.
   app.use(answerPreparedDocuments([discovery, publishedKeys], setSecurityHeaders, log));
@@ -172,6 +173,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(sessionCookieHint(cookieNames(config.cookieSecure).session));
   app.use(staticFiles(join(import.meta.dirname, '../public')));
   app.use(healthChecks(connection, () => shuttingDown));
+  // After the health checks, which a load balancer may ask over plain http, straight to the instance; before
+  // everything that sets a cookie.
+  if (config.cookieSecure) app.use(refusePlainHttp([...discovery.paths, ...publishedKeys.paths]));
   app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl }).routes());
   app.use(captchaRoutes(captcha).routes());
   app.use(recovery.routes.routes());

@@ -52,6 +52,16 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
+/**
+ * A request that did not come over https where cookies must be Secure: refused before any page sets one (the cookies
+ * library would throw), and before anything is read or changed.
+ */
+export class HttpsRequiredError extends AppError {
+  constructor(detail?: string) {
+    super(403, 'https_required', 'error.https_required', detail);
+  }
+}
+
 /** The sign-in or consent step this page belongs to has ended (expired, finished, or opened in another browser). */
 export class FlowExpiredError extends AppError {
   constructor(detail?: string) {

@@ -23,6 +23,8 @@ export interface PreparedAnswer {
  * answers the requests that found it not ready.
  */
 export interface PreparedDocument {
+  /** Where it is answered (GET and HEAD). */
+  paths: readonly string[];
   ready(path: string): PreparedAnswer | undefined;
   prepare: Middleware;
 }

@@ -42,6 +42,7 @@ export function discoveryDocument(issuer: string, issuerPath: string): PreparedD
     answerFromSnapshot(ctx, answer);
   };
   return {
+    paths: [...paths, rfc8414Path],
     ready: (path) => answers.get(providerPath(path)),
     async prepare(ctx, next) {
       const asked = ctx.path;

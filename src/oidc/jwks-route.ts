@@ -61,6 +61,7 @@ export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now
   }
 
   return {
+    paths: [path],
     ready: (requested) => (requested === path ? fresh() : undefined),
     async prepare(ctx, next) {
       if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
