@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, waitFor } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -223,4 +223,41 @@ describe('two parts of the verification page', () => {
     expect(messageIds(stale)).toContain('recover.out_of_date');
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'code.failed' })).toBe(0);
   });
+});
+
+it('answers a step sent again with the Back button as out of date, with the support code, and changes nothing', async () => {
+  const shownCode = (page: Page) => /[Ss]upport code:? ([A-Z0-9]{8})\b/.exec(page.body)?.[1];
+  const someone = await createUser(server);
+  const email = `alt-${someone.username}@example.net`;
+  await registerMethods(server, someone, { alternateEmail: email }); // one proof finishes
+  const browser = new Browser();
+  const goal = await identify(server, browser, someone.username);
+  const methods = await chooseGoal(browser, goal, 'reset');
+
+  // The goal page's form, sent again once the flow is at the verification step.
+  const goalForm = findForm(goal, '/goal');
+  const atVerify = await flowOf(goalForm.action);
+  const replayedGoal = await browser.post(goalForm.action, { ...goalForm.fields, goal: 'unlock' });
+  expect(replayedGoal.status).toBe(409);
+  expect(messageIds(replayedGoal)).toEqual(expect.arrayContaining(['recover.out_of_date', 'error.support_code']));
+  expect(await flowOf(goalForm.action)).toEqual(atVerify);
+
+  // The new-password form, sent again once the password is reset.
+  const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+  const code = shownCode(sent); // the flow's, as on its other pages
+  expect(code).toMatch(/^[A-Z0-9]{8}$/);
+  expect(shownCode(replayedGoal)).toBe(code);
+  const emailed = await waitFor(async () => /\b(\d{6})\b/.exec((await outbox(server)).find((m) => m.to === email)?.text ?? '')?.[1], `a code emailed to ${email}`);
+  const passwordPage = await enterCode(browser, sent, emailed);
+  const chosen = 'the first new passphrase chosen here';
+  const done = await submit(browser, passwordPage, '/password', { password: chosen, confirm: chosen });
+  expect(messageIds(done)).toContain('recover.done_reset');
+  const finished = await flowOf(goalForm.action);
+  const replayedPassword = await submit(browser, passwordPage, '/password', { password: 'another passphrase sent again later', confirm: 'another passphrase sent again later' });
+  expect(replayedPassword.status).toBe(409);
+  expect(messageIds(replayedPassword)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.done_reset', 'error.support_code']));
+  expect(shownCode(replayedPassword)).toBe(code);
+  expect(await flowOf(goalForm.action)).toEqual(finished);
+  expect((await server.latchkey.accounts.signIn(someone.username, chosen)).ok).toBe(true);
+  expect((await server.latchkey.accounts.signIn(someone.username, 'another passphrase sent again later')).ok).toBe(false);
 });

@@ -139,11 +139,14 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode });
   }
 
-  /** A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id. */
+  /**
+   * A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id.
+   * `status` goes to the page too: a refusal (4xx) shows the support code even without an error (an out-of-date form).
+   */
   function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
     const state = (ctx as AppContext).state;
     ctx.status = status;
-    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, ...data });
+    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, status, ...data });
   }
 
   /** A page that explains where the flow ended and offers a fresh start. */
