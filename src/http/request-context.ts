@@ -26,15 +26,31 @@ export function requestLine(ctx: Context, started: bigint) {
   return { method: ctx.method, path: loggedPath ?? ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, ...(supportCode && { supportCode }) };
 }
 
+/** Rounds of %XX decoding: a link encoded twice over (%252F) is still read as what it names. */
+const DECODING_ROUNDS = 3;
+
+/**
+ * The path as it may have been meant: %XX sequences decoded (each one to its byte's character, so a malformed or
+ * partial sequence cannot throw), repeated slashes made one, in lower case. Only to decide what logs show.
+ */
+function normalizedPath(path: string): string {
+  let decoded = path;
+  for (let round = 0; round < DECODING_ROUNDS && decoded.includes('%'); round += 1) {
+    decoded = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  return decoded.replace(/\/{2,}/g, '/').toLowerCase();
+}
+
 /**
  * The path as logs may show it: under a prefix whose next segment is a secret (a "This wasn't me" token: whoever
- * reads it can lock an account down), only the prefix. Matched on the raw path, so a trailing slash or anything
- * after the token, a page or a 404, is covered too.
+ * reads it can lock an account down), only the prefix. Matched on the start of the path, so a trailing slash or
+ * anything after the token, a page or a 404, is covered too; and on its normalized form (normalizedPath), so a
+ * token under the prefix spelled otherwise (/recover/%6Cockdown/…, /recover//lockdown/…, /recover/lockdown%2F…,
+ * /Recover/Lockdown/…, which routing serves) is covered as well, whether routing serves it or answers 404.
  */
 export function pathForLogs(path: string, secretPrefixes: readonly string[]): string | undefined {
-  // Routing ignores case (/Recover/Lockdown/… is served too), so this does.
-  const lower = path.toLowerCase();
-  const prefix = secretPrefixes.find((candidate) => lower.startsWith(candidate.toLowerCase()));
+  const normalized = normalizedPath(path);
+  const prefix = secretPrefixes.find((candidate) => normalized.startsWith(candidate.toLowerCase()));
   return prefix === undefined ? undefined : `${prefix}…`;
 }
 
