@@ -31,7 +31,8 @@ import { createPseudonymizer } from './audit/pseudonym.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { requestContext } from './http/request-context.ts';
 import { errorPages } from './http/error-page.ts';
-import { securityHeaders, securityHeaderSetter } from './http/security-headers.ts';
+import { securityHeaderFields, securityHeaders, securityHeaderSetter } from './http/security-headers.ts';
+import { clientErrorHandler, type ClientErrorHandler } from './http/client-error.ts';
 import { answerPreparedDocuments } from './http/prepared-documents.ts';
 import { staticFiles } from './http/static.ts';
 import { healthChecks } from './http/health.ts';
@@ -66,6 +67,11 @@ export interface Latchkey {
   expiry: ExpiryManager;
   /** Registered clients in memory (db/epoch-cache.ts); an admin change empties it everywhere within seconds. */
   clientCache: EpochCache;
+  /**
+   * For the http server's 'clientError' event: what Node's parser refuses before Koa sees it, answered with the same
+   * security headers and a support code (http/client-error.ts).
+   */
+  clientError: ClientErrorHandler;
   /** Marks the instance as going away: readyz answers 503; everything else still works (the drain). */
   markShuttingDown(): void;
   /**
@@ -154,7 +160,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.maxIpsCount = config.trustProxyHops;
   app.silent = true; // errors are logged by error-page.ts with their request id
   const logo = config.brand.logoUrl;
-  const setSecurityHeaders = securityHeaderSetter({ hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined });
+  const headerOptions = { hsts: config.production, imageOrigin: logo?.startsWith('https://') ? new URL(logo).origin : undefined };
+  const setSecurityHeaders = securityHeaderSetter(headerOptions);
   const discovery = discoveryDocument(config.issuer, config.issuerPath);
   const publishedKeys = jwksDocument({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys }); // from the store: revocations show at once
   app.use(pinToIssuerHost(config.issuer));
@@ -199,6 +206,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     policy,
     expiry,
     clientCache,
+    clientError: clientErrorHandler(securityHeaderFields(headerOptions), log),
     markShuttingDown() {
       shuttingDown = true;
     },

@@ -22,6 +22,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   const connection = await connectDatabase(config.mongodbUri);
   const latchkey = await createLatchkey({ config, connection, log });
   const server = createServer(latchkey.app.callback());
+  server.on('clientError', latchkey.clientError);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
   try {

@@ -6,9 +6,17 @@ import type { AppContext } from './context.ts';
 /** Sets the security headers on a response whose CSP nonce is `nonce`. */
 export type SetSecurityHeaders = (ctx: Context, nonce: string) => void;
 
-/** `imageOrigin`: where the operator's logo comes from, when it is not served by Latchkey itself. */
-export function securityHeaderSetter({ hsts, imageOrigin }: { hsts: boolean; imageOrigin?: string | undefined }): SetSecurityHeaders {
-  // Built once: only the nonce changes from one response to the next.
+export interface SecurityHeaderOptions {
+  hsts: boolean;
+  /** Where the operator's logo comes from, when it is not served by Latchkey itself. */
+  imageOrigin?: string | undefined;
+}
+
+/** The security headers, as fields, of a response whose CSP nonce is `nonce`: for what is answered outside Koa. */
+export type SecurityHeaderFields = (nonce: string) => Record<string, string>;
+
+/** The CSP for a nonce, and the headers that never change: built once, only the nonce changes between responses. */
+function build({ hsts, imageOrigin }: SecurityHeaderOptions) {
   const withoutNonce = [
     `img-src 'self' data:${imageOrigin ? ` ${imageOrigin}` : ''}`,
     "media-src 'self'", // the audio CAPTCHA, served by our own route
@@ -31,10 +39,20 @@ export function securityHeaderSetter({ hsts, imageOrigin }: { hsts: boolean; ima
     'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     ...(hsts && { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }),
   };
+  return { policy, fixed };
+}
+
+export function securityHeaderSetter(options: SecurityHeaderOptions): SetSecurityHeaders {
+  const { policy, fixed } = build(options);
   return (ctx, nonce) => {
     ctx.set('Content-Security-Policy', policy(nonce));
     ctx.set(fixed);
   };
+}
+
+export function securityHeaderFields(options: SecurityHeaderOptions): SecurityHeaderFields {
+  const { policy, fixed } = build(options);
+  return (nonce) => ({ 'Content-Security-Policy': policy(nonce), ...fixed });
 }
 
 /** The headers on everything after the request context, with the request's nonce. */

@@ -62,6 +62,7 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
   const log = createLogger('debug', sink);
   const latchkey = await createLatchkey({ config, connection: db.connection, log, ...(clock && { clock }) });
   server.on('request', latchkey.app.callback());
+  server.on('clientError', latchkey.clientError); // as src/main.ts
   return {
     origin,
     issuer: config.issuer,
