@@ -11,15 +11,28 @@ export interface Argon2Params {
   parallelism: number;
 }
 
-/** Longer inputs are refused before hashing, so a megabyte "password" cannot burn CPU. */
+/** The longest password, in code points once normalised (as the rules measure it: password-rules.ts). */
 export const MAX_PASSWORD_CODE_POINTS = 1024;
+
+/**
+ * Longer input (UTF-16 units, as typed) is refused before it is even normalised, so a megabyte "password" cannot
+ * burn CPU. Far above the longest password: the same text typed decomposed (NFD: a letter and its accent apart) or
+ * in characters outside the BMP takes several units per code point. The forms take no more.
+ */
+export const MAX_PASSWORD_INPUT_LENGTH = 4 * MAX_PASSWORD_CODE_POINTS;
 
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 
-export function isTooLong(password: string): boolean {
-  return [...password].length > MAX_PASSWORD_CODE_POINTS;
+/**
+ * The password as hashed, or undefined when it is too long: measured after normalising, as the rules did when it was
+ * set, so that a password they accepted signs in however it is typed (é as one code point or as e and an accent).
+ */
+function normalizedWithinLimits(password: string): string | undefined {
+  if (password.length > MAX_PASSWORD_INPUT_LENGTH) return undefined;
+  const normalized = normalizePassword(password);
+  return [...normalized].length > MAX_PASSWORD_CODE_POINTS ? undefined : normalized;
 }
 
 /**
@@ -84,10 +97,11 @@ export async function createPasswordHasher(params: Argon2Params, limit: Password
   const limiter = workLimiter(limit);
 
   async function verify(hash: string, password: string): Promise<boolean> {
-    if (isTooLong(password)) return false;
+    const normalized = normalizedWithinLimits(password);
+    if (normalized === undefined) return false;
     return limiter.run(async () => {
       try {
-        return await argon2.verify(hash, normalizePassword(password));
+        return await argon2.verify(hash, normalized);
       } catch {
         return false;
       }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
+import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
@@ -73,7 +74,7 @@ function authorizationQuery(params: Record<string, unknown>): string {
 
 const loginForm = z.object({
   login: z.string().trim().max(MAX_LOGIN_LENGTH),
-  password: z.string().max(4096),
+  password: z.string().max(MAX_PASSWORD_INPUT_LENGTH),
   csrf: z.string(),
   // The CAPTCHA, when the page asked for one (views/partials/captcha.ejs): "New picture" posts action=new-captcha.
   action: z.enum(['sign-in', 'new-captcha']).default('sign-in'),

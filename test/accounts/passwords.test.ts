@@ -87,6 +87,18 @@ describe('the maximum length at verification', () => {
     expect(await hasher.verify(await hasher.hash(longest), longest)).toBe(true);
   });
 
+  it('measures after normalising, as the rules do: a password set composed signs in when typed decomposed', async () => {
+    const composed = 'é'.repeat(600); // 600 code points (NFC): within the rules
+    const decomposed = composed.normalize('NFD'); // the same text, e and its accent apart: 1200 code points
+    expect([...decomposed].length).toBeGreaterThan(MAX);
+    const user = await createUser(server, { password: composed });
+    const browser = new Browser();
+    const start = await authorizationUrl(config, rp.redirect_uris[0]!);
+    const signedIn = await submitLogin(browser, await openLoginPage(browser, start.url), user.username, decomposed);
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('location')).toContain('/oidc/auth/');
+  });
+
   it('refuses at the sign-in page an account whose stored hash is of an over-long password', async () => {
     // A hash written before the limit existed (or by hand): the password it was made from is still refused.
     const tooLong = 'y'.repeat(MAX + 1);

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Config } from '../../../config/index.ts';
 import type { User } from '../../accounts/user-model.ts';
 import { NO_ACCOUNT_ID, type PreparedPassword } from '../../accounts/users.ts';
-import { MAX_PASSWORD_CODE_POINTS } from '../../accounts/passwords.ts';
+import { MAX_PASSWORD_CODE_POINTS, MAX_PASSWORD_INPUT_LENGTH } from '../../accounts/passwords.ts';
 import type { AuditLog, AuditEvent } from '../../audit/audit.ts';
 import { readForm } from '../../http/body.ts';
 import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
@@ -104,7 +104,7 @@ const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optio
 const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional(), method: z.string().max(20).optional() });
 /** `method` (here and above): the one the page was for (a page left open from before another was chosen). */
 const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
-const passwordForm = z.object({ csrf: z.string(), password: z.string().max(4096), confirm: z.string().max(4096) });
+const passwordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_PASSWORD_INPUT_LENGTH), confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH) });
 const csrfOnly = z.object({ csrf: z.string() });
 
 export function recoveryRoutes(deps: RecoveryDeps): Router {
