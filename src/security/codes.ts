@@ -21,7 +21,10 @@ export function sameHash(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** Codes are typed by people: spaces and dashes they add are ignored; anything else but digits is wrong. */
+/**
+ * Codes are typed by people: full-width digits (a Japanese or Chinese keyboard) read as digits (NFKC), and the spaces
+ * and dashes they add (123 456, 123-456) are ignored; anything else but digits is wrong.
+ */
 export function normalizeCode(input: string): string {
-  return input.replace(/[\s-]/g, '');
+  return input.normalize('NFKC').replace(/[\s\p{Pd}]/gu, '');
 }

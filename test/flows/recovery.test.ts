@@ -323,6 +323,37 @@ describe('reset with exactly one method', () => {
   });
 });
 
+describe('a code typed as people type it', () => {
+  /** Full-width digits, as a Japanese or Chinese keyboard types them. */
+  const fullWidth = (digits: string) => [...digits].map((digit) => String.fromCharCode(0xff10 + Number(digit))).join('');
+
+  it.each([
+    ['with a dash', (code: string) => `${code.slice(0, 3)}-${code.slice(3)}`],
+    ['with a space', (code: string) => `${code.slice(0, 3)} ${code.slice(3)}`],
+    ['in full-width digits, with a full-width dash', (code: string) => `${fullWidth(code.slice(0, 3))}－${fullWidth(code.slice(3))}`],
+  ])('accepts an emailed code %s', async (_, typed) => {
+    await setPolicy({});
+    const user = await createUser(server);
+    const alternateEmail = `typed-${user.username}@example.net`;
+    await registerMethods(server, user, { alternateEmail });
+    const browser = new Browser();
+    const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'email'));
+    const answer = await enterCode(browser, sent, typed(await emailedCode(sink, alternateEmail)));
+    expect(messageIds(answer)).toContain('recover.password_heading');
+  });
+
+  it("accepts an authenticator's code in full-width digits, with a dash", async () => {
+    await setPolicy({});
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { authenticator: true });
+    const browser = new Browser();
+    const atTotp = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'totp');
+    const code = totp();
+    const answer = await enterCode(browser, atTotp, `${fullWidth(code.slice(0, 3))}-${fullWidth(code.slice(3))}`);
+    expect(messageIds(answer)).toContain('recover.password_heading');
+  });
+});
+
 describe('reset with two methods (policy), and each method', () => {
   it('needs two different methods when the policy says 2, and accepts an authenticator code', async () => {
     await setPolicy({ methodsRequired: 2 });

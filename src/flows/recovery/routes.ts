@@ -28,6 +28,7 @@ import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
+import { normalizeCode } from '../../security/codes.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import { detached } from '../../db/request-scope.ts';
@@ -649,10 +650,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
-    // Spaces are the reader's (codes are read out in groups); anything but the code's digits cannot be the code, so
-    // it is answered without spending a try: it compares nothing.
+    // Spaces and dashes are the reader's (codes are read out in groups), full-width digits the keyboard's: read as the
+    // code's digits (normalizeCode) before the check, for a sent code and an authenticator's alike. Anything else
+    // cannot be the code, so it is answered without spending a try: it compares nothing.
     // (A sent code may have been sent before the policy's digit count changed: any count the policy allows will do.)
-    const code = form.code.replace(/\s/g, '');
+    const code = normalizeCode(form.code);
     const [fewest, most] = method.delivery ? [CODE_DIGITS.min, CODE_DIGITS.max] : [TOTP_DIGITS, TOTP_DIGITS];
     if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
       return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
