@@ -44,6 +44,7 @@ import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
 import { createSecretBox, keyBeyondDatabase } from './security/encryption.ts';
+import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
@@ -128,6 +129,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   clientCache.start();
   const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
+  // Admin commands word their notices as this server does (links on its origin, its brand).
+  await publishServerIdentity(connection, { issuer: config.issuer, brand: config.brand });
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
   await delivery.start();
   const captcha = createCaptcha({ connection, testAnswer: config.captchaTestAnswer, clock });

@@ -8,6 +8,7 @@ import type { AuditType } from '../audit/audit.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import type { AdminSession } from './session.ts';
 import { createOutbox } from '../delivery/outbox.ts';
+import { publishedServerIdentity } from '../delivery/server-identity.ts';
 import { securityNotices } from '../flows/recovery/index.ts';
 import type { Notifier } from '../flows/recovery/notices.ts';
 
@@ -84,5 +85,9 @@ export async function auditAdminChange(session: AdminSession, type: AuditType, u
 export async function ownerNotices(session: AdminSession): Promise<Notifier> {
   const connection = await session.connection();
   const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {} });
-  return securityNotices({ connection, config: session.config(), enqueue: outbox.enqueue }).notifier;
+  // Worded as the running server words them (its origin in the links, its brand), whatever this shell's environment
+  // says; this process's own configuration only before any server has started on the database.
+  const published = await publishedServerIdentity(connection);
+  const config = published ? { ...session.config(), ...published } : session.config();
+  return securityNotices({ connection, config, enqueue: outbox.enqueue }).notifier;
 }

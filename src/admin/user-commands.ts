@@ -197,7 +197,9 @@ const unlock = defineCommand({
   summary:
     "Ends a user's sign-in lockout (forgets every failed sign-in, for every browser) and a \"This wasn't me\" lockdown,\n" +
     'and turns back on the recovery methods turned off after 100 wrong proofs in a row (their counts start afresh).\n' +
-    'The password stays: after a lockdown (the password may be known to someone else), set-password is what to use.',
+    'The password stays: after a lockdown (the password may be known to someone else), set-password is what to use.\n' +
+    'The owner is told on every contact they registered (with the "This wasn\'t me" link) when a lockdown ends, and when\n' +
+    'a lockout ends unless the policy turns unlock notices off.',
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
@@ -208,6 +210,11 @@ const unlock = defineCommand({
     await restartProofRuns(await session.connection(), accountKeyOf(user._id));
     if (user.lockedDownAt) await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
     await auditAdminChange(session, 'account.unlocked', user);
+    // Told like an unlock by recovery (policy notify.onUnlock), with the "This wasn't me" link; always when a lockdown
+    // ended: the password stays, so a helpdesk talked into it hands the account back to whoever the owner locked out.
+    const policy = await createPolicyStore(await session.connection()).current();
+    const changed = before.locked || before.disabled;
+    const told = user.lockedDownAt || (changed && policy.notify.onUnlock) ? await (await ownerNotices(session)).notify(user, 'unlock', DEFAULT_LOCALE) : 0;
     const view = {
       id: user._id,
       username: user.username,
@@ -216,6 +223,7 @@ const unlock = defineCommand({
       wasDisabled: before.disabled,
       failures: before.failures,
       wasLockedDown: Boolean(user.lockedDownAt),
+      notified: told,
     };
     out.result(view, () => [
       before.disabled
@@ -227,6 +235,7 @@ const unlock = defineCommand({
         ? [`The "This wasn't me" lockdown since ${isoDate(user.lockedDownAt)} is over; the password is unchanged (set-password gives a new one).`]
         : []),
       'Recovery proofs are counted afresh: the daily budget is whole again, and a method turned off after 100 in a row works again.',
+      ...(told ? [`They are told on ${told} contact(s) they registered.`] : []),
     ]);
   },
 });

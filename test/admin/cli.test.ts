@@ -341,6 +341,7 @@ describe('users', () => {
     const run = await admin(['users', 'unlock', 'grace']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('was locked until');
+    expect(run.stdout).toContain('They are told on'); // as after an unlock by recovery (policy notify.onUnlock)
     expect(await server.latchkey.accounts.isLocked(user.id)).toBe(false);
     expect((await submitPassword(PASSWORD)).status).toBe(303);
   });
@@ -353,6 +354,15 @@ describe('users', () => {
     expect(run.stdout).toContain('was not locked');
     expect(run.stdout).toContain('"This wasn\'t me" lockdown since');
     expect((await server.latchkey.accounts.findById(judy.id))!.lockedDownAt).toBeUndefined();
+    // The password stays, so the owner who pressed "This wasn't me" hears that it was undone, with the link again.
+    // The link is on the running server's origin, though this command ran without its ISSUER (the default would be
+    // http://localhost:3000).
+    expect(run.stdout).toContain('They are told on 1 contact(s)');
+    const [notice] = await waitFor(async () => {
+      const found = (await outbox(server)).filter((m) => m.to === 'judy@example.test' && m.subject === 'Your account was unlocked');
+      return found.length ? found : undefined;
+    }, 'the unlock notice');
+    expect(notice!.text).toContain(`${server.origin}/recover/lockdown/`);
   });
 
   it("records every administrator's change to an account in the audit log", async () => {
