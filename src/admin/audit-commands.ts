@@ -8,6 +8,14 @@ import { defineCommand, wholeNumber, type Area } from './command.ts';
 import { table } from './output.ts';
 import { findUser } from './user-admin.ts';
 
+/**
+ * A code that found no event is most often a page's own request id (the recovery's first page, before its flow
+ * exists; a page that failed without changing anything): the request log has it.
+ */
+const NO_EVENTS_FOR_CODE =
+  "(no events) A code that names no event is a single request's (the first recovery page shows one, before the flow\n" +
+  'begins; so does an error that changed nothing): find it in the server log, as supportCode.';
+
 const list = defineCommand({
   name: 'list',
   summary: 'Lists audit events, newest first.',
@@ -34,7 +42,7 @@ const list = defineCommand({
       table(
         ['TIME', 'TYPE', 'ACCOUNT', 'TARGET', 'REASON', 'METHOD', 'IP', 'SUPPORT CODE', 'BY'],
         events.map((e) => [e.at.toISOString(), e.type, e.accountId ?? '-', e.target ?? '', e.reason ?? '', e.method ?? '', e.ip ?? '', e.supportCode ?? '', e.actor ?? '']),
-        '(no events)',
+        values['support-code'] ? NO_EVENTS_FOR_CODE : '(no events)',
       ),
     );
   },

@@ -113,7 +113,7 @@ function parse(input: unknown, known: ReadonlySet<string>) {
   if (!result.success) throw new ValidationError('invalid_client_metadata', result.error.issues.map((i) => i.message).join('; '));
   const unknown = result.data.scope?.split(' ').filter((scope) => !known.has(scope)) ?? [];
   if (unknown.length) {
-    throw new ValidationError('invalid_client_metadata', `unknown scope ${unknown.join(', ')}: known are ${[...known].join(' ')} (API scopes: API_AUDIENCE and API_SCOPES)`);
+    throw new ValidationError('invalid_client_metadata', `unknown scope ${unknown.join(', ')}: known are ${[...known].join(' ')} (API scopes exist when API_AUDIENCE is set: run the command with the server's API_AUDIENCE and API_SCOPES)`);
   }
   return result.data;
 }

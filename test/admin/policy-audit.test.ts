@@ -194,3 +194,10 @@ it('warns of accounts whose phone is in a country the policy stops texting, when
     expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
   }
 });
+
+it('audit list says where to look when a support code names no event (a single request, such as the first recovery page)', async () => {
+  const run = await admin(['audit', 'list', '--support-code', 'ZZZZ2222']);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain('find it in the server log, as supportCode');
+  expect((await admin(['audit', 'list', '--type', 'no.such.type'])).stdout.trim()).toBe('(no events)');
+});

@@ -21,6 +21,19 @@ it('answers / with a page naming the issuer and linking discovery, and no demo l
   expect(page.body).toContain(`href="${server.issuer}/.well-known/openid-configuration"`);
 });
 
+it("leads the issuer's own URL to this page, and /favicon.ico to the icon, instead of a 404", async () => {
+  for (const url of [server.issuer, `${server.issuer}/`]) {
+    const answer = await fetch(url, { redirect: 'manual' });
+    expect({ url, status: answer.status, location: answer.headers.get('location') }).toEqual({ url, status: 303, location: '/' });
+  }
+  const icon = await fetch(`${server.origin}/favicon.ico`);
+  expect(icon.status).toBe(200);
+  expect(icon.url).toBe(`${server.origin}/static/favicon.svg`);
+  expect(icon.headers.get('content-type')).toContain('image/svg+xml');
+  // Discovery, below the issuer, is untouched.
+  expect((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status).toBe(200);
+});
+
 it('the consent page names the application in the browser title', async () => {
   const rp = await createClient(server, { client_name: 'Wiki & Co' });
   const user = await createUser(server);
