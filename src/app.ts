@@ -43,7 +43,7 @@ import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
-import { createSecretBox, keyBeyondDatabase } from './security/encryption.ts';
+import { createSecretBox } from './security/encryption.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
@@ -95,15 +95,13 @@ const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
-  const [jwks, cookieKeys, hasher, pseudonymKey, recoveryDatabaseSecret] = await Promise.all([
+  const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),
     createPasswordHasher(config.argon2, config.passwordWork),
     sharedSecret(connection, 'log-pseudonym-key'),
     sharedSecret(connection, 'recovery-key'),
   ]);
-  // Keys the code hashes and the limits' keys: with DATA_ENCRYPTION_KEY, so a copy of the database alone cannot undo them.
-  const recoverySecret = keyBeyondDatabase(config.dataEncryptionKey, recoveryDatabaseSecret, 'recovery-key');
   await createAdapterIndexes(connection);
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
     intervalSeconds: config.sweepIntervalSeconds,
@@ -144,6 +142,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     enqueue: delivery.enqueue,
     audit,
     secret: recoverySecret,
+    configurationKey: config.dataEncryptionKey,
     clock,
   });
   notifyLockout = recovery.notifyLockout;
@@ -172,7 +171,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests
   // need, with the same headers; until ready (first build, JWKS refresh) they go on to their own middleware below.
   app.use(answerPreparedDocuments([discovery, publishedKeys], setSecurityHeaders, log));
-  app.use(requestContext(log, config.brand, [LOCKDOWN_PATH_PREFIX]));
+  app.use(requestContext(log, config.brand, [LOCKDOWN_PATH_PREFIX], config.cookieSecure));
   // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
   // other failure (db/request-scope.ts).
   app.use(errorPages());

@@ -27,8 +27,13 @@ export async function publishServerIdentity(connection: Connection, { issuer, br
   await upsertRetryingDuplicateKey(() => identities(connection).replaceOne({ _id: ID }, { issuer, brand }, { upsert: true }));
 }
 
+/** Whether `issuer` is an http(s) URL (a stored value not one is ignored: notices must still go, with this process's). */
+function isWebUrl(issuer: unknown): issuer is string {
+  return typeof issuer === 'string' && URL.canParse(issuer) && ['http:', 'https:'].includes(new URL(issuer).protocol);
+}
+
 /** What the running server stored, or undefined when no server has started on this database yet. */
 export async function publishedServerIdentity(connection: Connection): Promise<ServerIdentity | undefined> {
   const doc = await identities(connection).findOne({ _id: ID });
-  return doc ? { issuer: doc.issuer, brand: doc.brand } : undefined;
+  return doc && isWebUrl(doc.issuer) && typeof doc.brand?.name === 'string' ? { issuer: doc.issuer, brand: doc.brand } : undefined;
 }

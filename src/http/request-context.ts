@@ -58,12 +58,18 @@ export function pathForLogs(path: string, secretPrefixes: readonly string[]): st
 export const LANGUAGE_COOKIE = 'lk_lang';
 const LANGUAGE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
 
-/** The person's own choice: `?lang=` from the picker (remembered), else the remembered one. */
-function chosenLocale(ctx: AppContext): string | undefined {
+/**
+ * The person's own choice: `?lang=` from the picker (remembered), else the remembered one. Where cookies must be
+ * Secure, a request that did not come over https is refused further on (http/origin.ts refusePlainHttp): its page
+ * speaks the language asked for, but nothing is remembered from it.
+ */
+function chosenLocale(ctx: AppContext, secureCookies: boolean): string | undefined {
   const supported = (value: unknown) => (typeof value === 'string' && SUPPORTED_LOCALES.includes(value) ? value : undefined);
   const picked = supported(ctx.query.lang);
   if (picked) {
-    ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', maxAge: LANGUAGE_COOKIE_MAX_AGE_MS, overwrite: true });
+    if (ctx.secure || !secureCookies) {
+      ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', maxAge: LANGUAGE_COOKIE_MAX_AGE_MS, overwrite: true });
+    }
     return picked;
   }
   return supported(ctx.cookies.get(LANGUAGE_COOKIE));
@@ -84,7 +90,8 @@ export function useLocale(ctx: AppContext, uiLocales: string | undefined): void 
   });
 }
 
-export function requestContext(log: Logger, brand: Brand, secretPathPrefixes: readonly string[] = []): Middleware {
+/** `secureCookies`: cookies must be Secure (production), so none is set on a request that did not come over https. */
+export function requestContext(log: Logger, brand: Brand, secretPathPrefixes: readonly string[] = [], secureCookies = false): Middleware {
   return async (koaCtx, next) => {
     const ctx = koaCtx as AppContext;
     const started = process.hrtime.bigint();
@@ -94,7 +101,7 @@ export function requestContext(log: Logger, brand: Brand, secretPathPrefixes: re
     const loggedPath = pathForLogs(ctx.path, secretPathPrefixes);
     if (loggedPath) ctx.state.loggedPath = loggedPath;
     ctx.state.nonce = newNonce();
-    const chosen = chosenLocale(ctx);
+    const chosen = chosenLocale(ctx, secureCookies);
     if (chosen) ctx.state.chosenLocale = chosen;
     ctx.state.brand = brand;
     useLocale(ctx, uiLocales);

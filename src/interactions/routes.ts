@@ -136,7 +136,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (!uid || ctx.cookies.get(provider.cookieName('interaction'), { signed: true }) !== uid) return undefined;
     const interaction = await provider.Interaction.find(uid);
     const sessionUid = interaction?.session?.uid;
-    if (!sessionUid || interaction.deviceCode) return undefined; // a device flow's request cannot be asked again here
+    // A device flow's request cannot be asked again here; a pushed one (PAR, RFC 9126) must not be: its parameters
+    // went over the back channel and would come back through the browser's address bar, history and proxy logs.
+    if (!sessionUid || interaction.deviceCode || (interaction as { parJti?: string }).parJti) return undefined;
     return (await provider.Session.findByUid(sessionUid)) ? undefined : interaction;
   }
 

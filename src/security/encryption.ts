@@ -1,6 +1,6 @@
 // Secrets at rest (authenticator seeds) are encrypted with AES-256-GCM under DATA_ENCRYPTION_KEY, a key kept in
 // configuration, never in the database: a copy of the database alone does not reveal them, nor (keyBeyondDatabase)
-// the keys of what the database stores hashed.
+// the key of the sent codes' hashes.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 const PREFIX = 'v1';
@@ -31,10 +31,10 @@ export function createSecretBox(key: Buffer): SecretBox {
 
 /**
  * A key for `purpose` that needs both the configuration's key and a secret the instances share through the database
- * (db/secrets.ts). Keys that guard what the database holds (the hashes of sent codes, the keyed hashes that stand for
- * addresses and contacts in limits) must not be derivable from a copy of the database alone: a 6-digit code's hash
- * falls to a million guesses in about a second once its key is known. The database's half keeps a development
- * installation, whose configuration key is public, as private as before.
+ * (db/secrets.ts). A key that guards a secret the database holds (the hash of a sent code) must not be derivable
+ * from a copy of the database alone: a 6-digit code's hash falls to a million guesses in about a second once its key
+ * is known. The database's half keeps a development installation, whose configuration key is public, as private as
+ * before.
  */
 export function keyBeyondDatabase(configurationKey: Buffer, databaseSecret: string, purpose: string): string {
   return Buffer.from(hkdfSync('sha256', configurationKey, Buffer.from(databaseSecret, 'base64url'), `latchkey ${purpose}`, 32)).toString('base64url');

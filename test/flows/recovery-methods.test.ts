@@ -121,3 +121,23 @@ it('does not let the mailbox alone recover an account whose phone the policy no 
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect(sink.received.filter((m) => JSON.stringify(m.to).includes(alternateEmail))).toEqual([]);
 });
+
+it('shows an unknown login the same decoy methods and hints whatever DATA_ENCRYPTION_KEY is (a change must not tell which logins exist)', async () => {
+  const other = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url, DATA_ENCRYPTION_KEY: 'b2'.repeat(32) }, { sharedDatabase: server.dbUri });
+  try {
+    /** What the methods page offers, as a person reads it: each choice's label with its masked hint. */
+    const offered = async (at: TestServer, login: string) => {
+      const browser = new Browser();
+      const page = await chooseGoal(browser, await identify(at, browser, login), 'reset');
+      return [...page.body.matchAll(/<label[\s\S]*?<\/label>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+    };
+    for (let i = 0; i < 6; i += 1) {
+      const login = `nobody-${i}@example.org`;
+      const here = await offered(server, login);
+      expect(here.length).toBeGreaterThan(0);
+      expect({ login, offered: await offered(other, login) }).toEqual({ login, offered: here });
+    }
+  } finally {
+    await other.close();
+  }
+});

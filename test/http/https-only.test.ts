@@ -47,10 +47,13 @@ it('refuses pages asked without the proxy saying https, with a page and a suppor
   expect(refused).toHaveLength(paths.length * 3);
 });
 
-it('says so in French to a French browser', async () => {
+it('says so in French to a French browser, and to one that picked French, remembering nothing', async () => {
   const page = await new Browser().request(`${server.origin}/recover`, { headers: { 'accept-language': 'fr' } });
   expect(page.status).toBe(403);
   expect(page.body).toContain('connexion sécurisée');
+  const picked = await withoutProto('/recover?lang=fr');
+  expectRefusal(picked); // no language cookie either: it could not be Secure
+  expect(picked.body).toContain('connexion sécurisée');
 });
 
 it("answers the provider's JSON endpoints in JSON, with the support code", async () => {

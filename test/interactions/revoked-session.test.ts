@@ -136,6 +136,29 @@ describe('a sign-in page whose session was revoked', () => {
     await signInToTheRp(stale, await freshSignInPage(stale.browser, answer, stale.page));
   });
 
+  it('is not restarted when the request was pushed (PAR): its parameters never go through the browser', async () => {
+    const user = await createUser(server);
+    const browser = new Browser();
+    await signInAndConsent(browser, await authorizationUrl(config, redirectUri), user.username, redirectUri);
+    const pushed = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      prompt: 'login',
+      state: 'pushed-state',
+      nonce: 'pushed-nonce',
+      login_hint: 'pushed-hint@example.org',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const page = await openLoginPage(browser, pushed);
+    await server.latchkey.accounts.resetPassword(user._id, NEW_PASSWORD);
+    const answer = await browser.get(page.url);
+    expect(answer.status).toBe(400);
+    expect(messageIds(answer)).toContain('error.interaction_expired');
+    expect(answer.headers.get('location')).toBeNull();
+    expect(answer.body).not.toContain('pushed-hint');
+  });
+
   it('is not restarted for a browser that does not hold it', async () => {
     const stale = await staleSignIn();
     const response = await new Browser().get(stale.page.url);

@@ -9,6 +9,7 @@ import type { VerificationMethod } from '../../methods/method.ts';
 import { createPolicyStore, type PolicyStore } from '../../policy/store.ts';
 import { countryAllowed } from '../../methods/sms.ts';
 import { createChallenges } from '../../security/challenges.ts';
+import { keyBeyondDatabase } from '../../security/encryption.ts';
 import { createLimits } from '../../security/limits.ts';
 import { createProofCeiling } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
@@ -28,8 +29,10 @@ export interface RecoveryFeatureDeps {
   captcha: CaptchaService;
   enqueue: RecoveryDeps['enqueue'];
   audit: AuditLog;
-  /** A server secret (from the database or configuration) that keys code hashes, limit keys and decoy hints. */
+  /** The instances' shared secret (from the database) that keys limit keys, decoy hints and, with `configurationKey`, code hashes. */
   secret: string;
+  /** DATA_ENCRYPTION_KEY: kept outside the database. */
+  configurationKey: Buffer;
   clock?: () => number;
 }
 
@@ -65,7 +68,7 @@ export function securityNotices({
   return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, clock }) };
 }
 
-export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
   const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, policy, clock });
   const subjectSecret = derive('recovery-subject');
@@ -76,7 +79,12 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     policy,
     methods,
     flows: createFlowStore(connection, clock),
-    challenges: createChallenges(connection, derive('code-hash'), clock),
+    // The only key here that guards a secret the database holds (a live code, 6 digits: a million guesses undo its
+    // hash in a second): with DATA_ENCRYPTION_KEY too, so a copy of the database alone does not. The others stay
+    // the database's alone, so that a new configuration key (or the upgrade that brought this) neither restarts the
+    // limits and the proof ceiling nor redraws every decoy (an unknown login's page would change where a real
+    // account's does not, telling which logins exist).
+    challenges: createChallenges(connection, keyBeyondDatabase(configurationKey, secret, 'code-hash'), clock),
     limits,
     ceiling: createProofCeiling(connection, derive('proof-ceiling'), clock),
     captcha,
