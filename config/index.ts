@@ -12,6 +12,16 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const seconds = z.coerce.number().int().positive();
 const DAY = 24 * 3600;
+/**
+ * An http(s) URL that text messages are POSTed to. Node's fetch refuses one with a user name or password before
+ * sending anything, so it would pass here and then fail every text: `how` says what authenticates the request instead.
+ */
+const postUrl = (how: string) =>
+  z
+    .url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
+    .refine((url) => !URL.parse(url)?.username && !URL.parse(url)?.password, {
+      error: `must not carry a user name or password (Node's fetch refuses such a URL, so no text would go out): remove them; ${how}`,
+    });
 const list = z.string().transform((s) =>
   s
     .split(',')
@@ -119,13 +129,13 @@ const envSchema = z.object({
   /** How text messages are sent: outbox (development only), webhook (your gateway, HMAC-signed) or twilio. */
   SMS_PROVIDER: z.enum(['outbox', 'webhook', 'twilio']).optional(),
   /** webhook: the URL a signed JSON POST goes to, and the HMAC-SHA256 secret (at least 32 characters). */
-  SMS_WEBHOOK_URL: z.url().optional(),
+  SMS_WEBHOOK_URL: postUrl('the gateway checks the signature made with SMS_WEBHOOK_SECRET instead').optional(),
   SMS_WEBHOOK_SECRET: z.string().optional(),
   /** twilio (or a Twilio-compatible API): account, token, sender number, and the API base URL. */
   TWILIO_ACCOUNT_SID: z.string().optional(),
   TWILIO_AUTH_TOKEN: z.string().optional(),
   TWILIO_FROM: z.string().optional(),
-  TWILIO_API_BASE: z.url().default('https://api.twilio.com'),
+  TWILIO_API_BASE: postUrl('the API is sent TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN instead').default('https://api.twilio.com'),
   /**
    * Key that encrypts authenticator (TOTP) secrets at rest: 32 bytes as 64 hex characters or base64. Kept outside
    * the database on purpose; required in production. Development uses a fixed, public key when it is unset.

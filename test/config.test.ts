@@ -15,6 +15,8 @@ const production = {
   SMS_WEBHOOK_SECRET: 'a-webhook-secret-of-at-least-32-characters',
 };
 
+const twilio = { SMS_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006' };
+
 describe('production', () => {
   it('starts with a complete production configuration: Secure cookies and the issuer path as mount point', () => {
     const config = loadConfig(production);
@@ -39,7 +41,7 @@ describe('production', () => {
     ['mail to an unverified certificate', { SMTP_URL: 'smtps://mail.example.com/?tls.rejectUnauthorized=false' }, /\?tls\.rejectUnauthorized/],
     ['STARTTLS made optional', { SMTP_URL: 'smtp://mail.example.com:587/?requireTLS=false' }, /\?requireTLS/],
     ['codes to an SMS webhook over plain http', { SMS_WEBHOOK_URL: 'http://sms.example.com/send' }, /SMS_WEBHOOK_URL must be an https/],
-    ['codes to a Twilio API over plain http', { SMS_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006', TWILIO_API_BASE: 'http://twilio.internal' }, /TWILIO_API_BASE/],
+    ['codes to a Twilio API over plain http', { ...twilio, TWILIO_API_BASE: 'http://twilio.internal' }, /TWILIO_API_BASE/],
     ['the development From address', { MAIL_FROM: 'Latchkey <no-reply@localhost>' }, /MAIL_FROM/],
     ['a From address at a reserved .invalid domain', { MAIL_FROM: 'no-reply@latchkey.invalid' }, /MAIL_FROM/],
   ])('refuses %s', (_label, change, message) => {
@@ -79,6 +81,24 @@ describe('mail server (SMTP_URL)', () => {
   ])('refuses %s, in development too', (_label, value, message) => {
     expect(() => loadConfig({ SMTP_URL: value })).toThrow(message);
     expect(() => loadConfig({ ...production, SMTP_URL: value })).toThrow(message);
+  });
+});
+
+describe('text-message providers (SMS_WEBHOOK_URL, TWILIO_API_BASE)', () => {
+  it.each([
+    ['SMS_WEBHOOK_URL', { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'https://gw:secret@sms.example.com/send' }, /signature made with SMS_WEBHOOK_SECRET/],
+    ['SMS_WEBHOOK_URL', { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'https://gw@sms.example.com/send' }, /signature made with SMS_WEBHOOK_SECRET/],
+    ['TWILIO_API_BASE', { ...twilio, TWILIO_API_BASE: 'https://AC1:token@api.example.com' }, /TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN instead/],
+  ])('refuses %s with a user name or password in every environment (fetch would refuse it and every text fail), saying what authenticates instead', (variable, change, instead) => {
+    for (const env of [{ ...production, ...change }, { SMS_WEBHOOK_SECRET: production.SMS_WEBHOOK_SECRET, ...change }]) {
+      expect(() => loadConfig(env)).toThrow(new RegExp(`${variable}: must not carry a user name or password`));
+      expect(() => loadConfig(env)).toThrow(instead);
+    }
+  });
+
+  it('refuses a text-message URL that is not http or https, which fetch cannot post to', () => {
+    expect(() => loadConfig({ ...production, SMS_WEBHOOK_URL: 'ftp://sms.example.com/send' })).toThrow(/SMS_WEBHOOK_URL: an http:\/\/ or https:\/\/ URL/);
+    expect(() => loadConfig({ ...twilio, TWILIO_API_BASE: 'mailto:api@example.com' })).toThrow(/TWILIO_API_BASE/);
   });
 });
 

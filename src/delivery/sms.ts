@@ -83,10 +83,16 @@ export function twilioSmsProvider({ accountSid, authToken, from, apiBase }: Twil
  * carries a code) in their errors, and the failure is recorded and logged.
  */
 async function post(what: string, url: string, { headers, body }: { headers: Record<string, string>; body: string }): Promise<void> {
-  let response: Response;
+  let request: Request;
   try {
     // A redirect is not followed: the signed body and the credentials go to the configured URL only.
-    response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+    request = new Request(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  } catch {
+    throw unbuildable(what, url);
+  }
+  let response: Response;
+  try {
+    response = await fetch(request);
   } catch (error) {
     throw networkFailure(what, error);
   }
@@ -97,6 +103,17 @@ async function post(what: string, url: string, { headers, body }: { headers: Rec
   const { status } = response;
   const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429;
   throw new DeliveryError(`HTTP_${status}`, `${what} answered ${status}`, { permanent });
+}
+
+/**
+ * A request fetch refuses to build (a URL with a user name or password, which config refuses at start but a
+ * hand-built provider may be given): no attempt can ever succeed, so it is permanent, not retried as unreachable.
+ * fetch's own message is not kept: it quotes the URL, and with it the credentials.
+ */
+function unbuildable(what: string, url: string): DeliveryError {
+  const parsed = URL.parse(url);
+  const reason = parsed && (parsed.username || parsed.password) ? 'its URL carries a user name or password' : 'its URL or headers are not valid';
+  return new DeliveryError('EREQUEST', `${what} request refused before sending: ${reason}`, { permanent: true });
 }
 
 function networkFailure(what: string, error: unknown): DeliveryError {

@@ -7,7 +7,8 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { loadConfig } from '../../config/index.ts';
 import { createDelivery, type Delivery, type DeliveryDeps } from '../../src/delivery/index.ts';
 import { OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
-import { signWebhook, verifyWebhookSignature } from '../../src/delivery/sms.ts';
+import { DeliveryError } from '../../src/delivery/channel.ts';
+import { signWebhook, twilioSmsProvider, verifyWebhookSignature, webhookSmsProvider } from '../../src/delivery/sms.ts';
 import { openTestDatabase } from '../helpers/database.ts';
 import { captureLog } from './capture-log.ts';
 
@@ -164,6 +165,31 @@ describe('the Twilio-compatible provider', () => {
     answerStatus = 401;
     await delivery.enqueue({ channel: 'sms', to: '+33612345678', text: 'y' });
     expect(await delivery.sender.runOnce()).toMatchObject({ failed: 1 });
+  });
+});
+
+describe('a URL fetch refuses to post to', () => {
+  // config refuses these at start; a provider built by hand may still be given one.
+  const credentialed = () => origin.replace('http://', 'http://gw:hunter2@');
+
+  it.each([
+    ['the webhook', () => webhookSmsProvider({ url: `${credentialed()}/sms`, secret: SECRET }), 'SMS webhook'],
+    ['the Twilio-compatible API', () => twilioSmsProvider({ accountSid: 'AC1', authToken: 't', from: '+15550001111', apiBase: credentialed() }), 'SMS API'],
+  ])('fails %s for good, naming the URL and not quoting it, instead of as unreachable', async (_label, provider, what) => {
+    const error = await provider().send({ id: 'm1', to: '+33612345678', text: 'code 5', createdAt: new Date() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect(error).toMatchObject({ code: 'EREQUEST', permanent: true, message: `${what} request refused before sending: its URL carries a user name or password` });
+    expect(received).toHaveLength(0);
+  });
+
+  it('records the text as failed after one attempt, not retried', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', MONGODB_URI: db.uri, ...webhookEnv() });
+    config.delivery.sms = { provider: 'webhook', url: `${credentialed()}/sms`, secret: SECRET };
+    const delivery = createDelivery({ connection: db.connection, config, log: captureLog().log });
+    const id = await delivery.enqueue({ channel: 'sms', to: '+33612345678', text: 'code 6' });
+    expect(await delivery.sender.runOnce()).toMatchObject({ failed: 1, retrying: 0 });
+    expect(await outbox().findOne({ _id: id })).toMatchObject({ status: 'failed', attempts: 1, lastError: { code: 'EREQUEST' } });
+    expect(received).toHaveLength(0);
   });
 });
 
