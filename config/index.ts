@@ -60,7 +60,15 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** The operator's brand on every page (src/http/brand.ts). */
   BRAND_NAME: z.string().trim().min(1).max(60).default('Latchkey'),
-  BRAND_LOGO_URL: z.string().trim().regex(/^(https:\/\/|\/)[^\s"'<>]+$/, 'an https:// URL or a path on this server').optional(),
+  /**
+   * The logo: an https:// URL, or a path on this server. A path starts with one "/": "//host/x" and "/\host/x" are
+   * another site to browsers and mail clients (which would then learn of every email opened).
+   */
+  BRAND_LOGO_URL: z
+    .string()
+    .trim()
+    .regex(/^(https:\/\/|\/(?![/\\]))[^\s"'<>]+$/, 'an https:// URL or a path on this server (one "/" then the path, not "//" or "/\\")')
+    .optional(),
   BRAND_ACCENT: z.string().trim().regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb').default(DEFAULT_ACCENT),
   BRAND_HELP_URL: z.url({ protocol: /^https?$/ }).optional(),
   BRAND_PRIVACY_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -194,6 +194,18 @@ describe('brand', () => {
     expect(() => loadConfig({ ...base, BRAND_ACCENT: 'green' })).toThrow(/BRAND_ACCENT/);
     expect(() => loadConfig({ ...base, BRAND_LOGO_URL: 'javascript:alert(1)' })).toThrow(/BRAND_LOGO_URL/);
   });
+
+  it.each(['//tracker.example/p.png', '/\\tracker.example/p.png', '/\\/tracker.example/p.png'])(
+    'refuses a logo "path" %s that browsers and mail clients load from another site, in every environment',
+    (logo) => {
+      expect(() => loadConfig({ ...base, BRAND_LOGO_URL: logo })).toThrow(/BRAND_LOGO_URL: an https:\/\/ URL or a path on this server/);
+      expect(() => loadConfig({ ...production, BRAND_LOGO_URL: logo })).toThrow(/BRAND_LOGO_URL/);
+    },
+  );
+
+  it('takes a logo path on this server', () => {
+    expect(loadConfig({ ...base, BRAND_LOGO_URL: '/static/acme.png' }).brand.logoUrl).toBe('/static/acme.png');
+  });
 });
 
 it('lists every setting that does not fit at once, not only the first', () => {

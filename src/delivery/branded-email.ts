@@ -23,13 +23,28 @@ function paragraphsOf(text: string): string {
     .join('');
 }
 
+const BUILT_IN_LOGO = '/static/logo.svg';
+
 /**
- * Returns a function that brands an email. `origin` makes the logo's address absolute (a mail client has no page
- * to resolve a path against). Inline styles only: mail clients drop stylesheets.
+ * The logo's absolute address (a mail client has no page to resolve a path against): an https:// URL as configured,
+ * or a path resolved against `origin`. A "path" that resolves to another site ("//host/x", "/\host/x") gives the
+ * built-in logo instead: every email opened would load it, and tell that site. config refuses those at start; this
+ * holds for a brand built any other way.
+ */
+function logoAddress(logoUrl: string | undefined, origin: string): string {
+  const builtIn = new URL(BUILT_IN_LOGO, origin);
+  if (logoUrl?.startsWith('https://')) return URL.parse(logoUrl)?.href ?? builtIn.href;
+  const resolved = URL.parse(logoUrl ?? BUILT_IN_LOGO, origin);
+  return resolved?.origin === builtIn.origin ? resolved.href : builtIn.href;
+}
+
+/**
+ * Returns a function that brands an email. `origin`, the issuer's, is where a logo path is found. Inline styles
+ * only: mail clients drop stylesheets.
  */
 export function brandEmails(brand: Brand, origin: string): <T extends Email>(email: T) => T & { html: string } {
   const name = escapeHtml(brand.name);
-  const logo = escapeHtml(new URL(brand.logoUrl ?? '/static/logo.svg', origin).href);
+  const logo = escapeHtml(logoAddress(brand.logoUrl, origin));
   const accent = brand.accent;
   const signature = `— ${brand.name}`;
   return (email) => {

@@ -38,3 +38,12 @@ it('uses the built-in logo when none is configured', () => {
   const email = brandEmails({ ...brand, logoUrl: undefined }, 'http://localhost:3000')({ channel: 'email', to: 'a@example.test', text: 'Hello' });
   expect(email.html).toContain('<img src="http://localhost:3000/static/logo.svg"');
 });
+
+it.each(['//tracker.example/p.png', '/\\tracker.example/p.png', 'http://tracker.example/p.png'])(
+  'uses the built-in logo, not %s: a logo that is neither a path on the issuer nor an https:// URL would tell another site of every email opened',
+  (logoUrl) => {
+    const email = brandEmails({ ...brand, logoUrl }, 'https://id.acme.example')({ channel: 'email', to: 'a@example.test', text: 'Hello' });
+    expect(email.html).toContain('<img src="https://id.acme.example/static/logo.svg"');
+    expect(email.html).not.toContain('tracker.example');
+  },
+);
