@@ -2,6 +2,7 @@
 // them and can compare it with the pages they use: the logo and product name at the top, the accent colour on the
 // frame and links, and the product name signing the text. The plain-text part stays plain (signature only).
 import type { Brand } from '../http/brand.ts';
+import { DEFAULT_LOCALE } from '../http/i18n.ts';
 
 export interface Email {
   channel: 'email';
@@ -10,6 +11,8 @@ export interface Email {
   text: string;
   /** The message's own HTML paragraphs (a fragment); made from the text when absent. */
   html?: string;
+  /** The language it is written in; Latchkey's own (the translator's fallback) when not said. */
+  language?: string;
 }
 
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -50,7 +53,8 @@ export function brandEmails(brand: Brand, origin: string): <T extends Email>(ema
   return (email) => {
     const body = (email.html ?? paragraphsOf(email.text)).replace(/<a /g, `<a style="color:${accent}" `);
     const html =
-      `<!doctype html><html><body style="margin:0;padding:24px 12px;background:#f3f5f8;color:#1b1f24;font-family:system-ui,sans-serif;line-height:1.5">` +
+      // The language lets screen readers read it with the right voice (WCAG 3.1.1).
+      `<!doctype html><html lang="${escapeHtml(email.language ?? DEFAULT_LOCALE)}"><body style="margin:0;padding:24px 12px;background:#f3f5f8;color:#1b1f24;font-family:system-ui,sans-serif;line-height:1.5">` +
       `<div style="max-width:560px;margin:0 auto;background:#ffffff;border-top:4px solid ${accent};border-radius:8px;padding:24px">` +
       `<p style="margin:0 0 16px;font-weight:600;font-size:18px;color:${accent}"><img src="${logo}" alt="" width="28" height="28" style="vertical-align:middle;margin-right:8px">${name}</p>` +
       `${body}<p style="color:#4a5260">${escapeHtml(signature)}</p></div></body></html>`;

@@ -15,6 +15,8 @@ export interface OutgoingMessage {
   text: string;
   /** Email only: the HTML alternative of `text`. */
   html?: string;
+  /** Email only: the language `text` is written in. */
+  language?: string;
   /** When it was asked for (enqueued), not when this attempt runs: an email's Date, the outbox's order. */
   createdAt: Date;
 }

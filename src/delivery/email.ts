@@ -31,6 +31,7 @@ export function createEmailChannel({ smtpUrl, from, requireTls = false }: EmailS
           subject: message.subject ?? '',
           text: message.text,
           ...(message.html !== undefined && { html: message.html }),
+          ...(message.language !== undefined && { headers: { 'Content-Language': message.language } }),
           date: message.createdAt,
           // Stable across retries: a mailbox that got an attempt whose answer was lost can drop the copy.
           messageId: `<${message.id}@${domain}>`,

@@ -23,6 +23,7 @@ export interface OutboxMessage {
   /** Removed once the message is sent or has failed: it carries codes, and nothing needs it any more. */
   text?: string;
   html?: string;
+  language?: string;
   createdAt: Date;
   /** Attempts made so far. */
   attempts: number;
@@ -47,6 +48,8 @@ export interface EnqueueInput {
   text: string;
   /** Email only: the HTML alternative of `text`. */
   html?: string;
+  /** Email only: the language `text` is written in (its Content-Language). */
+  language?: string;
   /** Give up if it cannot be sent before this (e.g. the expiry of the code it carries). Default: 24 hours. */
   sendBefore?: Date;
   /** Stored like any message but never sent (status `decoy`): the pretended send of a decoy flow. */
@@ -75,6 +78,7 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
         ...(input.subject !== undefined && { subject: input.subject }),
         text: input.text,
         ...(input.html !== undefined && { html: input.html }),
+        ...(input.language !== undefined && { language: input.language }),
         createdAt: now,
         attempts: 0,
         nextAttemptAt: now,

@@ -138,6 +138,7 @@ export function createSender({
         createdAt: message.createdAt,
         ...(message.subject !== undefined && { subject: message.subject }),
         ...(message.html !== undefined && { html: message.html }),
+        ...(message.language !== undefined && { language: message.language }),
       });
     } catch (thrown) {
       const error = asDeliveryError(thrown);

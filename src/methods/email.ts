@@ -14,9 +14,9 @@ export const emailMethod: VerificationMethod = {
   delivery: {
     destination: (user) => ({ channel: 'email', to: user.securityInfo.alternateEmail! }),
     decoyDestination: 'decoy@decoy.invalid',
-    compose(code, to, { t, minutes }) {
+    compose(code, to, { t, locale, minutes }) {
       const text = t('notice.code_email_body', { code, minutes });
-      return { channel: 'email', to, subject: t('notice.code_email_subject'), text };
+      return { channel: 'email', to, subject: t('notice.code_email_subject'), text, language: locale };
     },
   },
 };

@@ -17,10 +17,14 @@ export interface OutgoingMessage {
   subject?: string;
   text: string;
   html?: string;
+  /** Email only: the language it is written in, for its HTML's lang and its Content-Language. */
+  language?: string;
 }
 
 export interface ComposeContext {
   t: Translate;
+  /** The language `t` speaks. */
+  locale: string;
   /** The issuer's domain (no port), for the origin-bound SMS line (`@host #code`). */
   host: string;
   minutes: number;

@@ -47,3 +47,9 @@ it.each(['//tracker.example/p.png', '/\\tracker.example/p.png', 'http://tracker.
     expect(email.html).not.toContain('tracker.example');
   },
 );
+
+it("names the HTML's language: the message's, else Latchkey's default (English)", () => {
+  const brandEmail = brandEmails(brand, 'https://id.acme.example');
+  expect(brandEmail({ channel: 'email', to: 'a@example.test', text: 'Bonjour', language: 'fr' }).html).toMatch(/^<!doctype html><html lang="fr"><body/);
+  expect(brandEmail({ channel: 'email', to: 'a@example.test', text: 'Hello' }).html).toMatch(/^<!doctype html><html lang="en"><body/);
+});

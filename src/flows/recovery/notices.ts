@@ -96,7 +96,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
     const { subject, what } = wording(t, { account: user.username, time });
     const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
     const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
-    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link) });
+    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link), language: locale });
     const phone = user.securityInfo?.mobilePhone;
     const texted = Boolean(phone) && (await textsTo(phone!)) && (!textAllowed || (await textAllowed()));
     const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t('notice.sms_information', { account: user.username, what: subject });

@@ -21,7 +21,7 @@ import { renderPage } from '../../http/render.ts';
 import { supportedUiLocale } from '../../http/i18n.ts';
 import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
-import type { VerificationMethod } from '../../methods/method.ts';
+import type { OutgoingMessage, VerificationMethod } from '../../methods/method.ts';
 import { TOTP_DIGITS } from '../../methods/totp.ts';
 import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
@@ -79,7 +79,7 @@ export interface RecoveryDeps {
   ceiling: ProofCeiling;
   captcha: CaptchaService;
   /** `sendBefore`: a message that could not go out by then is not sent at all (a code that has expired). */
-  enqueue(message: { channel: 'email' | 'sms'; to: string; subject?: string; text: string; html?: string; sendBefore?: Date; decoy?: boolean }): Promise<unknown>;
+  enqueue(message: OutgoingMessage & { sendBefore?: Date; decoy?: boolean }): Promise<unknown>;
   notifier: Notifier;
   lockdowns: Lockdowns;
   audit: AuditLog;
@@ -515,11 +515,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
       return { challengeId: challenge.id, allowed: false };
     }
-    const t = (ctx as AppContext).state.t;
+    const { t, locale } = (ctx as AppContext).state;
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
     const to = subject.user ? destination.to : method.delivery!.decoyDestination;
-    const message = method.delivery!.compose(challenge.code, to, { t, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
+    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
     // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
     await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
