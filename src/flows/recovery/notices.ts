@@ -62,6 +62,19 @@ function emailHtml(paragraphs: string[], link: string | undefined): string {
   return paragraphs.map((p) => `<p>${linked(escapeHtml(p))}</p>`).join('');
 }
 
+/**
+ * The addresses to write to, each mailbox once ("Ada@Example.com" and "ada@example.com" are one), as first spelled.
+ * Compared lower-cased whole, local part too: a domain's case never matters, and RFC 5321 (§2.4) lets a local part's
+ * matter but asks servers not to, which the common ones follow (Latchkey lower-cases the addresses it is given; mixed
+ * case comes from accounts written to the database some other way). Every notice twice in one inbox is the likelier
+ * harm than a case-sensitive mailbox missed.
+ */
+function mailboxes(addresses: (string | undefined)[]): string[] {
+  const byMailbox = new Map<string, string>();
+  for (const address of addresses) if (address && !byMailbox.has(address.toLowerCase())) byMailbox.set(address.toLowerCase(), address);
+  return [...byMailbox.values()];
+}
+
 /** One change as the notice words it ("mobile phone set to *****23", "authenticator app removed"). */
 function describeChange(t: Translate, change: MethodChange): string {
   if (change.method === 'authenticator') return t(change.registered ? 'notice.authenticator_registered' : 'notice.authenticator_removed');
@@ -95,7 +108,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
     const time = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(clock());
     const { subject, what } = wording(t, { account: user.username, time });
     const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
-    const emails = [...new Set([user.email, user.securityInfo?.alternateEmail].filter((e): e is string => Boolean(e)))];
+    const emails = mailboxes([user.email, user.securityInfo?.alternateEmail]);
     for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link), language: locale });
     const phone = user.securityInfo?.mobilePhone;
     const texted = Boolean(phone) && (await textsTo(phone!)) && (!textAllowed || (await textAllowed()));
