@@ -31,7 +31,11 @@ export function createEmailChannel({ smtpUrl, from, requireTls = false }: EmailS
           subject: message.subject ?? '',
           text: message.text,
           ...(message.html !== undefined && { html: message.html }),
-          ...(message.language !== undefined && { headers: { 'Content-Language': message.language } }),
+          headers: {
+            // RFC 3834 §5: a machine wrote it, so vacation and other automatic replies leave it be (they would go to no-reply).
+            'Auto-Submitted': 'auto-generated',
+            ...(message.language !== undefined && { 'Content-Language': message.language }),
+          },
           date: message.createdAt,
           // Stable across retries: a mailbox that got an attempt whose answer was lost can drop the copy.
           messageId: `<${message.id}@${domain}>`,

@@ -104,6 +104,14 @@ it('sends text and HTML as multipart/alternative, with the From and a Message-ID
   expect(mail?.messageId).toBe(`<${id}@id.example.test>`);
 });
 
+it('marks every email Auto-Submitted: auto-generated (RFC 3834), so vacation responders do not answer the no-reply sender', async () => {
+  const d = delivery(db.connection);
+  await d.enqueue(email(8));
+  await d.enqueue({ ...email(9), html: undefined });
+  expect((await d.sender.runOnce()).sent).toBe(2);
+  for (const mail of sink.received) expect(mail.headerLines.filter((header) => header.key === 'auto-submitted').map((header) => header.line)).toEqual(['Auto-Submitted: auto-generated']);
+});
+
 it('sends a newly enqueued message at once when its instance is idle, not at the next poll', async () => {
   const d = delivery(db.connection, { sender: { intervalMs: 60_000 } });
   started.push(d);
