@@ -1,6 +1,6 @@
 // Composes Latchkey: the only place where middleware order is decided.
 //
-//   issuer host and scheme → discovery and JWKS when ready in memory → request context → error pages
+//   issuer host → discovery and JWKS when ready in memory → scheme (trusted proxy) → request context → error pages
 //   → security headers → discovery and JWKS (prepared) → request scope → session cookie hint → static files → health
 //   → https only (Secure cookies) → our pages → provider (issuer path)
 import Koa from 'koa';
@@ -167,10 +167,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const discovery = discoveryDocument(config.issuer, config.issuerPath);
   const publishedKeys = jwksDocument({ issuerPath: config.issuerPath, keyStore, loaded: jwks.keys }); // from the store: revocations show at once
   app.use(pinToIssuerHost(config.issuer));
-  if (config.trustProxy) app.use(trustedScheme(config.trustProxyHops));
   // Discovery and JWKS, which relying parties poll, are answered from memory ahead of everything only other requests
   // need, with the same headers; until ready (first build, JWKS refresh) they go on to their own middleware below.
   app.use(answerPreparedDocuments([discovery, publishedKeys], setSecurityHeaders, log));
+  // The scheme the trusted proxy saw: after those documents (the same over http and https), before anything reads it.
+  if (config.trustProxy) app.use(trustedScheme(config.trustProxyHops));
   app.use(requestContext(log, config.brand, [LOCKDOWN_PATH_PREFIX], config.cookieSecure));
   // Errors first, then the request scope inside it: a deferred write that fails gets the same error page as any
   // other failure (db/request-scope.ts).
