@@ -149,6 +149,11 @@ const envSchema = z.object({
    * the database on purpose; required in production. Development uses a fixed, public key when it is unset.
    */
   DATA_ENCRYPTION_KEY: z.string().optional(),
+  /**
+   * The keys DATA_ENCRYPTION_KEY replaced, comma-separated, newest first: they still open what they sealed (never
+   * seal) until `npm run admin -- keys reseal-secrets` has sealed it again with the current key.
+   */
+  DATA_ENCRYPTION_KEY_PREVIOUS: z.string().optional(),
   /** Development and tests only: every CAPTCHA's answer, so scripts can walk the recovery pages. */
   CAPTCHA_TEST_ANSWER: z.string().min(1).max(32).optional(),
 });
@@ -208,17 +213,24 @@ export interface Config {
   };
   /** 32 bytes that encrypt secrets at rest (authenticator secrets). */
   dataEncryptionKey: Buffer;
+  /** Keys that encrypted them before (DATA_ENCRYPTION_KEY_PREVIOUS): they decrypt only. */
+  previousDataEncryptionKeys: Buffer[];
   captchaTestAnswer: string | undefined;
 }
 
 /** Public on purpose: development data is not secret. Production refuses to start without DATA_ENCRYPTION_KEY. */
 const DEVELOPMENT_DATA_KEY = Buffer.from('6c617463686b65792d646576656c6f706d656e742d6b65792d6e6f742d736563', 'hex');
 
-function parseKey(value: string | undefined): Buffer | undefined {
+function parseKey(value: string | undefined, name = 'DATA_ENCRYPTION_KEY'): Buffer | undefined {
   if (value === undefined) return undefined;
   const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
-  if (key.length !== 32) throw new ConfigError('DATA_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or base64');
+  if (key.length !== 32) throw new ConfigError(`${name} must be 32 bytes: 64 hex characters or base64`);
   return key;
+}
+
+function previousKeys(value: string | undefined): Buffer[] {
+  const listed = (value ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+  return listed.map((part) => parseKey(part, 'each key in DATA_ENCRYPTION_KEY_PREVIOUS')!);
 }
 
 function smsSettings(e: Env): Config['delivery']['sms'] {
@@ -318,6 +330,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       emailToOutbox: !e.SMTP_URL,
     },
     dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
+    previousDataEncryptionKeys: previousKeys(e.DATA_ENCRYPTION_KEY_PREVIOUS),
     captchaTestAnswer: e.CAPTCHA_TEST_ANSWER,
   };
   // Every problem at once: values that do not fit together, then what production must not run with.

@@ -43,7 +43,7 @@ import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
-import { createSecretBox } from './security/encryption.ts';
+import { configuredSecretBox } from './security/encryption.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
@@ -137,7 +137,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     config,
     accounts: recoveryAccounts(accounts, config.brand.name),
     policy,
-    methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: createSecretBox(config.dataEncryptionKey), clock })],
+    methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
     captcha,
     enqueue: delivery.enqueue,
     audit,

@@ -32,6 +32,7 @@ describe('production', () => {
     ['insecure cookies', { COOKIE_SECURE: 'false' }, /COOKIE_SECURE/],
     ['short cookie keys', { COOKIE_KEYS: 'short' }, /COOKIE_KEYS/],
     ['no data encryption key', { DATA_ENCRYPTION_KEY: '' }, /DATA_ENCRYPTION_KEY/],
+    ['a previous data encryption key of the wrong size', { DATA_ENCRYPTION_KEY_PREVIOUS: `${'b2'.repeat(32)},abcd` }, /DATA_ENCRYPTION_KEY_PREVIOUS/],
     ['a fixed CAPTCHA answer', { CAPTCHA_TEST_ANSWER: 'abc123' }, /CAPTCHA_TEST_ANSWER/],
     ['no SMTP server', { SMTP_URL: '' }, /SMTP_URL/],
     ['the development outbox for text messages', { SMS_PROVIDER: 'outbox' }, /SMS_PROVIDER/],

@@ -10,7 +10,13 @@ export interface SecurityInfo {
   alternateEmail?: string;
   mobilePhone?: string;
   officePhone?: string;
-  authenticator?: { totpSecret?: string; pushDeviceId?: string; registeredAt?: Date };
+  authenticator?: {
+    totpSecret?: string;
+    pushDeviceId?: string;
+    registeredAt?: Date;
+    /** The seed as first sealed, kept when `keys reseal-secrets` seals it again: the same authenticator still (methods/totp.ts). */
+    identity?: string;
+  };
   confirmedAt?: Date;
 }
 
@@ -37,7 +43,7 @@ const securityInfoSchema = new Schema<SecurityInfo>(
     alternateEmail: String,
     mobilePhone: String,
     officePhone: String,
-    authenticator: { totpSecret: String, pushDeviceId: String, registeredAt: Date },
+    authenticator: { totpSecret: String, pushDeviceId: String, registeredAt: Date, identity: String },
     confirmedAt: Date,
   },
   { _id: false },

@@ -7,6 +7,9 @@ import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts'
 import { defineCommand, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import { isoDate, table, type Output } from './output.ts';
+import { configuredSecretBox } from '../security/encryption.ts';
+import { announceChange, changeSettled } from '../db/epoch-cache.ts';
+import type { User } from '../accounts/user-model.ts';
 
 /** Instances not yet restarted keep signing with a retired key; this is how long they have to restart. */
 export const RESTART_GRACE_SECONDS = 24 * 3600;
@@ -122,8 +125,68 @@ const rotateCookie = defineCommand({
   },
 });
 
+const resealSecrets = defineCommand({
+  name: 'reseal-secrets',
+  summary: 'Encrypts every stored authenticator secret again with DATA_ENCRYPTION_KEY, after that key was changed.',
+  details:
+    'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
+    '(comma-separated, newest first), and restart them; run this with the same environment; then remove the old key\n' +
+    'from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
+    'they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for a new one).\n' +
+    'A secret no configured key opens is listed by account and left alone; the command then exits 1.',
+  options: {},
+  async run({ out, session }) {
+    const box = configuredSecretBox(session.config());
+    const connection = await session.connection();
+    const users = connection.db!.collection<Pick<User, '_id' | 'username' | 'securityInfo'>>('users');
+    let resealed = 0;
+    let current = 0;
+    const unreadable: string[] = [];
+    // A scan, once, by an administrator: the only lookup here that is not by _id.
+    const withSeeds = users.find({ 'securityInfo.authenticator.totpSecret': { $exists: true } }, { projection: { username: 1, 'securityInfo.authenticator': 1 } });
+    for await (const user of withSeeds) {
+      const { totpSecret: sealed, identity } = user.securityInfo?.authenticator ?? {};
+      if (!sealed) continue;
+      let again: string | undefined;
+      try {
+        again = box.reseal(sealed);
+      } catch {
+        unreadable.push(user.username);
+        continue;
+      }
+      if (!again) {
+        current += 1;
+        continue;
+      }
+      // Only the seed that was read: one enrolled meanwhile stays (enrolment replaces the authenticator whole).
+      const written = await users.updateOne(
+        { _id: user._id, 'securityInfo.authenticator.totpSecret': sealed },
+        { $set: { 'securityInfo.authenticator.totpSecret': again, 'securityInfo.authenticator.identity': identity ?? sealed } },
+      );
+      resealed += written.modifiedCount;
+    }
+    if (resealed > 0) {
+      // Instances forget the accounts they hold as they were (still opened by the previous key, until it goes).
+      await announceChange(connection, 'accounts');
+      await changeSettled();
+      await recordAdminChange(session, { type: 'keys.secrets_resealed', target: String(resealed) });
+    }
+    out.result({ resealed, alreadyCurrent: current, unreadable }, () => [
+      `Authenticator secrets sealed again with DATA_ENCRYPTION_KEY: ${resealed}; already sealed with it: ${current}.`,
+      ...(unreadable.length ? [`Opened by no configured key (left as they are): ${unreadable.join(', ')}`] : []),
+    ]);
+    if (unreadable.length) {
+      throw new ValidationError(
+        'secrets_unreadable',
+        `${unreadable.length} authenticator secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again`,
+      );
+    }
+    out.note('note: every stored secret is now sealed with DATA_ENCRYPTION_KEY: remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart the instances.');
+  },
+});
+
 export const keysArea: Area = {
   name: 'keys',
-  summary: 'Rotate, revoke and list the token signing keys; rotate the cookie keys',
-  commands: [rotate, revoke, list, rotateCookie],
+  summary: 'Rotate, revoke and list the token signing keys; rotate the cookie keys; reseal stored secrets under a new data key',
+  commands: [rotate, revoke, list, rotateCookie, resealSecrets],
 };

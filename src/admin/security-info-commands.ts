@@ -6,7 +6,7 @@ import qrcode from 'qrcode-terminal';
 import { countryAllowed, normalizePhone } from '../methods/sms.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
-import { createSecretBox } from '../security/encryption.ts';
+import { configuredSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { ValidationError } from '../errors.ts';
@@ -141,7 +141,7 @@ const enrolAuthenticator = defineCommand({
     const config = session.config();
     const users = await accounts(session);
     const user = await findUser(users, arg);
-    const { sealed, uri } = newAuthenticator(createSecretBox(config.dataEncryptionKey), { issuer: 'Latchkey', label: user.email });
+    const { sealed, uri } = newAuthenticator(configuredSecretBox(config), { issuer: 'Latchkey', label: user.email });
     const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
     const told = await recordChange(session, user, after, 'totpSecret');
     out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);

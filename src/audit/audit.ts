@@ -37,7 +37,8 @@ export type AuditType =
   | 'policy.changed'
   | 'keys.rotated'
   | 'keys.revoked'
-  | 'keys.cookie_rotated';
+  | 'keys.cookie_rotated'
+  | 'keys.secrets_resealed';
 
 export interface AuditEvent {
   type: AuditType;

@@ -77,4 +77,9 @@ export interface VerificationMethod {
    * the same work against a secret nobody holds, and answers false.
    */
   verifyHeld?(user: User | undefined, code: string): Promise<boolean>;
+  /**
+   * Whether this server can check the user's proof at all (an authenticator's seed it can decrypt): false only when
+   * the server is misconfigured, and then nothing is spent or compared. Always true without a user (a decoy).
+   */
+  checkable?(user: User | undefined): boolean;
 }

@@ -28,11 +28,14 @@ export function createTotpMethod({ connection, box, clock = Date.now }: { connec
     kind: 'code',
     strong: true,
     isRegistered: hasAuthenticator,
-    // Sealed with a fresh nonce each time: a seed enrolled again, even the same one, is a new authenticator.
-    authenticator: (user) => user.securityInfo.authenticator?.totpSecret ?? '',
+    // Sealed with a fresh nonce each time: a seed enrolled again, even the same one, is a new authenticator. Sealed
+    // again under a new DATA_ENCRYPTION_KEY it is not (its `identity` is the seed as first sealed): its proofs in a
+    // flow still stand, and its run of wrong codes goes on.
+    authenticator: (user) => user.securityInfo.authenticator?.identity ?? user.securityInfo.authenticator?.totpSecret ?? '',
     // Nothing about an app can be masked usefully; the page names the method only.
     hint: () => '',
     decoyHint: () => '',
+    checkable: (user) => !user?.securityInfo.authenticator?.totpSecret || box.opens(user.securityInfo.authenticator.totpSecret),
     async verifyHeld(user, code) {
       if (!new RegExp(`^\\d{${TOTP_DIGITS}}$`).test(code)) return false; // otplib throws on anything else
       const held = user?.securityInfo.authenticator?.totpSecret;

@@ -1,33 +1,90 @@
 // Secrets at rest (authenticator seeds) are encrypted with AES-256-GCM under DATA_ENCRYPTION_KEY, a key kept in
 // configuration, never in the database: a copy of the database alone does not reveal them, nor (keyBeyondDatabase)
 // the key of the sent codes' hashes.
+//
+// The key can be changed without losing what it sealed: the keys it replaced go in DATA_ENCRYPTION_KEY_PREVIOUS,
+// which still open (never seal), until `keys reseal-secrets` has sealed everything again with the new one.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { Config } from '../../config/index.ts';
+import { AppError } from '../errors.ts';
 
 const PREFIX = 'v1';
 
-export interface SecretBox {
-  seal(plain: string): string;
-  open(sealed: string): string;
+/**
+ * A stored secret that none of the configured keys opens: DATA_ENCRYPTION_KEY was changed without the key it replaced
+ * in DATA_ENCRYPTION_KEY_PREVIOUS (or the stored value was damaged). The server's configuration, not the request, is
+ * at fault; nothing was changed.
+ */
+export class UnreadableSecretError extends AppError {
+  constructor() {
+    super(
+      503,
+      'secret_unreadable',
+      'error.unavailable',
+      'a stored secret opens with neither DATA_ENCRYPTION_KEY nor any key in DATA_ENCRYPTION_KEY_PREVIOUS: was the key changed without keeping the old one there?',
+    );
+  }
 }
 
-export function createSecretBox(key: Buffer): SecretBox {
-  if (key.length !== 32) throw new Error('the data encryption key must be 32 bytes');
+export interface SecretBox {
+  /** Sealed with the current key. */
+  seal(plain: string): string;
+  /** Opened with whichever configured key sealed it; UnreadableSecretError when none does. */
+  open(sealed: string): string;
+  /** Whether `open` would succeed, without the secret. */
+  opens(sealed: string): boolean;
+  /** The same secret sealed with the current key, or undefined when the current key sealed it already. */
+  reseal(sealed: string): string | undefined;
+}
+
+function openWith(key: Buffer, sealed: string): string | undefined {
+  const [prefix, iv, tag, data] = sealed.split('.');
+  if (prefix !== PREFIX || !iv || !tag || data === undefined) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined; // another key sealed it (the tag does not match), or it was damaged
+  }
+}
+
+/** `previous`: keys that sealed secrets before `key` replaced them; they open, and never seal. */
+export function createSecretBox(key: Buffer, previous: readonly Buffer[] = []): SecretBox {
+  for (const k of [key, ...previous]) if (k.length !== 32) throw new Error('a data encryption key must be 32 bytes');
+  const seal = (plain: string) => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return [PREFIX, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
+  };
+  const openAny = (sealed: string) => {
+    for (const k of previous) {
+      const plain = openWith(k, sealed);
+      if (plain !== undefined) return plain;
+    }
+    return undefined;
+  };
   return {
-    seal(plain) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return [PREFIX, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
-    },
+    seal,
     open(sealed) {
-      const [prefix, iv, tag, data] = sealed.split('.');
-      if (prefix !== PREFIX || !iv || !tag || data === undefined) throw new Error('not a sealed secret');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+      const plain = openWith(key, sealed) ?? openAny(sealed);
+      if (plain === undefined) throw new UnreadableSecretError();
+      return plain;
+    },
+    opens: (sealed) => (openWith(key, sealed) ?? openAny(sealed)) !== undefined,
+    reseal(sealed) {
+      if (openWith(key, sealed) !== undefined) return undefined;
+      const plain = openAny(sealed);
+      if (plain === undefined) throw new UnreadableSecretError();
+      return seal(plain);
     },
   };
 }
+
+/** The server's box: DATA_ENCRYPTION_KEY seals, it and DATA_ENCRYPTION_KEY_PREVIOUS open. */
+export const configuredSecretBox = (config: Pick<Config, 'dataEncryptionKey' | 'previousDataEncryptionKeys'>): SecretBox =>
+  createSecretBox(config.dataEncryptionKey, config.previousDataEncryptionKeys);
 
 /**
  * A key for `purpose` that needs both the configuration's key and a secret the instances share through the database

@@ -29,6 +29,7 @@ import type { Challenges } from '../../security/challenges.ts';
 import type { Limits } from '../../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
 import { normalizeCode } from '../../security/codes.ts';
+import { UnreadableSecretError } from '../../security/encryption.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { ValidationError } from '../../errors.ts';
 import { detached } from '../../db/request-scope.ts';
@@ -538,6 +539,18 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
   }
 
+  /**
+   * The account's proof for `method` cannot be checked by this server (an authenticator seed that DATA_ENCRYPTION_KEY
+   * no longer decrypts): the operator must act, so it is logged as an error; the person is asked to choose another
+   * way, and no try is spent.
+   */
+  async function methodUncheckable(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    const error = new UnreadableSecretError();
+    (ctx as AppContext).state.log.error({ error: error.code, accountId: flow.accountId, method: method.id }, error.message);
+    await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'secret_unreadable' });
+    await showFlow(ctx, flow, { error: 'recover.method_unavailable' }, 503);
+  }
+
   /** What the subject registered for `method`, whose wrong proofs are counted together; nothing for a decoy. */
   const authenticatorOf = (subject: Subject, method: VerificationMethod) => (subject.user ? method.authenticator(subject.user) : '');
 
@@ -666,6 +679,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await record(ctx, { type: 'code.failed', ...base, reason: 'destination_changed' });
       return showFlow(ctx, flow, { error: 'recover.code_expired' });
     }
+    if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
     const proof = await allowProof(ctx, flow, subject, runs, current, method);
     if (!proof) return;
     let outcome: 'accepted' | 'wrong' | 'expired';

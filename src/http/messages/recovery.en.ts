@@ -99,6 +99,8 @@ export const recoveryEn = {
   'recover.too_many': 'Too many attempts from your network. Wait a while and try again.',
   'recover.method_disabled':
     'This method can no longer be used to recover your account, after too many wrong attempts in a row. Choose another method, or contact your administrator to turn it back on.',
+  'recover.method_unavailable':
+    'This method can’t be checked right now because of a problem on our side. Nothing was used up: choose another method, or contact your administrator.',
   'recover.cancelled': 'Account recovery was cancelled. Nothing was changed.',
 
   'lockdown.title': 'Secure your account',

@@ -99,6 +99,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.too_many': 'Trop de tentatives depuis votre réseau. Patientez un moment puis réessayez.',
   'recover.method_disabled':
     'Cette méthode ne peut plus servir à récupérer votre compte, après trop de tentatives incorrectes à la suite. Choisissez une autre méthode, ou demandez au service d’assistance de la réactiver.',
+  'recover.method_unavailable':
+    'Cette méthode ne peut pas être vérifiée pour le moment, à cause d’un problème de notre côté. Rien n’a été décompté : choisissez une autre méthode, ou contactez votre administrateur.',
   'recover.cancelled': 'La récupération du compte a été annulée. Rien n’a été modifié.',
 
   'lockdown.title': 'Sécuriser votre compte',

@@ -1,0 +1,115 @@
+// Changing DATA_ENCRYPTION_KEY, the key that seals authenticator seeds: a server given the new key alone cannot open
+// seeds the old one sealed, and says so plainly (spending nothing); with the old key in DATA_ENCRYPTION_KEY_PREVIOUS
+// it opens them; `keys reseal-secrets` seals them again with the new key, after which the old one can go. A seed
+// sealed again is the same authenticator: a proof made with it before still stands.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateSecret, generateSync } from 'otplib';
+import { Browser, messageIds } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, submit } from '../helpers/recovery.ts';
+import { createSecretBox } from '../../src/security/encryption.ts';
+import { LIMITS } from '../../src/security/limits.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const OLD_KEY = 'b2'.repeat(32);
+const NEW_KEY = 'c3'.repeat(32);
+const UNKNOWN_KEY = 'd4'.repeat(32);
+/** An older key still listed: DATA_ENCRYPTION_KEY_PREVIOUS may name several. */
+const OLDER_KEY = 'e5'.repeat(32);
+const NEW_PASSWORD = 'a fresh passphrase after the key change';
+
+/** Two instances of one deployment: one given the new key alone, one given the old key as a previous one too. */
+let newKeyOnly: TestServer;
+let withPrevious: TestServer;
+
+beforeAll(async () => {
+  newKeyOnly = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, DATA_ENCRYPTION_KEY: NEW_KEY });
+  withPrevious = await startTestServer(
+    { CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: `${OLDER_KEY}, ${OLD_KEY}` },
+    { sharedDatabase: newKeyOnly.dbUri },
+  );
+});
+afterAll(async () => {
+  await withPrevious.close();
+  await newKeyOnly.close();
+});
+
+const users = () => newKeyOnly.connection.db!.collection<User>('users');
+
+/** A user whose authenticator seed was sealed with `key` (before the change, for OLD_KEY); its codes at any time. */
+async function userWithSeedSealedBy(key: string): Promise<{ user: User; code: (epochSeconds?: number) => string }> {
+  const user = await createUser(newKeyOnly);
+  const secret = generateSecret();
+  const totpSecret = createSecretBox(Buffer.from(key, 'hex')).seal(secret);
+  await users().updateOne({ _id: user._id }, { $set: { securityInfo: { authenticator: { totpSecret, registeredAt: new Date() } } } });
+  return { user, code: (epoch = Math.floor(Date.now() / 1000)) => generateSync({ secret, epoch }) };
+}
+
+async function atAuthenticatorStep(server: TestServer, browser: Browser, user: User) {
+  return chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'totp');
+}
+
+const reseal = (env: Record<string, string | undefined>) => runAdmin(newKeyOnly.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', ...env } });
+
+describe('changing DATA_ENCRYPTION_KEY', () => {
+  let rotated: Awaited<ReturnType<typeof userWithSeedSealedBy>>;
+  let provedBefore: Awaited<ReturnType<typeof userWithSeedSealedBy>>;
+
+  beforeAll(async () => {
+    rotated = await userWithSeedSealedBy(OLD_KEY);
+    provedBefore = await userWithSeedSealedBy(OLD_KEY);
+  });
+
+  it('without the old key, an authenticator sealed by it cannot be checked: the page says so, no try is spent, the error is logged', async () => {
+    const browser = new Browser();
+    const atTotp = await atAuthenticatorStep(newKeyOnly, browser, rotated.user);
+    const limitsBefore = await newKeyOnly.connection.db!.collection(LIMITS).countDocuments();
+    const answer = await enterCode(browser, atTotp, rotated.code());
+    expect(answer.status).toBe(503);
+    expect(messageIds(answer)).toContain('recover.method_unavailable');
+    expect(messageIds(answer)).not.toContain('recover.code_wrong');
+    expect(await newKeyOnly.connection.db!.collection(LIMITS).countDocuments()).toBe(limitsBefore);
+    const logged = newKeyOnly.logs.map((line) => JSON.parse(line) as { level: number; error?: string; accountId?: string });
+    expect(logged).toContainEqual(expect.objectContaining({ level: 50, error: 'secret_unreadable', accountId: rotated.user._id }));
+  });
+
+  it('with the old key in DATA_ENCRYPTION_KEY_PREVIOUS, the code is accepted', async () => {
+    const browser = new Browser();
+    const answer = await enterCode(browser, await atAuthenticatorStep(withPrevious, browser, provedBefore.user), provedBefore.code());
+    expect(messageIds(answer)).toContain('recover.password_heading');
+
+    // `keys reseal-secrets` while this flow waits for its new password: the seed is sealed again with the new key...
+    const run = await reseal({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ resealed: 2, alreadyCurrent: 0, unreadable: [] });
+    const stored = (await users().findOne({ _id: provedBefore.user._id }))!.securityInfo.authenticator!;
+    expect(createSecretBox(Buffer.from(NEW_KEY, 'hex')).opens(stored.totpSecret!)).toBe(true);
+    expect(createSecretBox(Buffer.from(OLD_KEY, 'hex')).opens(stored.totpSecret!)).toBe(false);
+
+    // ...and it is the same authenticator: the proof made with it still stands, so the flow finishes.
+    const done = await submit(browser, answer, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(messageIds(done)).toContain('recover.done_reset');
+  });
+
+  it('after the reseal, the server without the old key accepts the code; a second run changes nothing', async () => {
+    const browser = new Browser();
+    const answer = await enterCode(browser, await atAuthenticatorStep(newKeyOnly, browser, rotated.user), rotated.code());
+    expect(messageIds(answer)).toContain('recover.password_heading');
+
+    const again = await reseal({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: undefined });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ resealed: 0, unreadable: [] });
+  });
+
+  it('a seed that no configured key opens is named, left as it is, and the command exits 1', async () => {
+    const lost = await userWithSeedSealedBy(UNKNOWN_KEY);
+    const before = (await users().findOne({ _id: lost.user._id }))!.securityInfo.authenticator!.totpSecret;
+    const run = await reseal({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [lost.user.username] });
+    expect(run.stderr).toContain('DATA_ENCRYPTION_KEY_PREVIOUS');
+    expect((await users().findOne({ _id: lost.user._id }))!.securityInfo.authenticator!.totpSecret).toBe(before);
+  });
+});
