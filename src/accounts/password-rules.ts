@@ -4,13 +4,17 @@
 // composition rules. Refused, each with its own reason, when the whole password is a common one (the zxcvbn-ts
 // `passwords-common` list, including its l33t, reversed and capitalised forms), when it is built from the user's own
 // identifiers (username, email address and its local part, display name), or from the service's name: the name the
-// operator gives it (BRAND_NAME), which is what its users see, and "Latchkey".
+// operator gives it (BRAND_NAME), which is what its users see, and "Latchkey"; and when it is predictable (NIST:
+// "repetitive or sequential characters", and other expected passwords): at the default minimum of 15 the common list
+// has almost nothing left to refuse, while "aaaaaaaaaaaaaaa", "123456789012345", "qwertyuiopasdfgh",
+// "iloveyouiloveyou" or "Password123456789" fall to an attacker's first guesses all the same. zxcvbn's estimate of
+// the guesses such patterns and common words need decides: fewer than 10^10 (its top score's threshold) is refused.
 //
 // Reasons are message ids (passwords.en.ts), so a page can show why and what to do instead.
 import { MAX_PASSWORD_CODE_POINTS, normalizePassword } from './passwords.ts';
 import { ValidationError } from '../errors.ts';
 
-export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common'] as const;
+export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable'] as const;
 export type PasswordReason = (typeof PASSWORD_REASONS)[number];
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: PasswordReason };
@@ -39,15 +43,28 @@ const MAX_EXTRA_LETTERS = 4;
 const SHORT_IDENTIFIER = 4;
 
 /**
- * The common-password list is large (49,233 entries; about 450 ms and 30 MB to load), so it is loaded on the
- * first check only, once per process. Only the whole password is compared (NIST: not substrings): an entry inside
- * a longer password is fine.
+ * The common-password list and the English words are large (about 450 ms and 30 MB to load), so they are loaded on
+ * the first check only, once per process. Only the whole password is compared with the list (NIST: not substrings):
+ * an entry inside a longer password is fine, unless the rest is as predictable (the guesses estimate).
  */
-interface CommonList {
+interface Analysis {
   isCommon(password: string): boolean;
+  isPredictable(password: string): boolean;
 }
 
-let commonList: Promise<CommonList> | undefined;
+let analysis: Promise<Analysis> | undefined;
+
+/** Fewer estimated guesses than this (zxcvbn's log10) is predictable: its highest score starts here. */
+const FEWEST_GUESSES_LOG10 = 10;
+/**
+ * zxcvbn's analysis blocks and grows with the length (about 130 ms at 64 characters, 600 ms at 250), so only this
+ * many code points are analysed; a longer password is predictable only when it is a repetition or uses at most
+ * FEWEST_DISTINCT characters, both checked cheaply.
+ */
+const LONGEST_ANALYSED = 64;
+const FEWEST_DISTINCT = 5;
+/** What may follow a repetition and still leave it one ("abcabcabc" + "1!"). */
+const REPETITION_TAIL = 4;
 
 /**
  * zxcvbn's own whole-password match catches the list's l33t, reversed and capitalised variants ("P@ssw0rd",
@@ -78,30 +95,53 @@ function l33tReadings(lower: string): string[] {
   return readings;
 }
 
-async function loadCommonList(): Promise<CommonList> {
-  const [{ ZxcvbnFactory }, { dictionary }] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
-  const entries = dictionary['passwords-common'];
+/** The password is one shorter part over and over, perhaps with a few characters after ("abcabcabc1"). */
+function isRepetition(chars: readonly string[]): boolean {
+  for (let unit = 1; unit * 2 <= chars.length; unit += 1) {
+    // How far the password goes on repeating its first `unit` characters.
+    let end = unit;
+    while (end < chars.length && chars[end] === chars[end - unit]) end += 1;
+    if (end >= unit * 2 && chars.length - end <= REPETITION_TAIL) return true;
+  }
+  return false;
+}
+
+async function loadAnalysis(): Promise<Analysis> {
+  const [{ ZxcvbnFactory }, common, english] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]);
+  const entries = common.dictionary['passwords-common'];
   const exact = new Set(entries);
-  const zxcvbn = new ZxcvbnFactory({ dictionary: { 'passwords-common': entries } });
+  const zxcvbn = new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...english.dictionary }, graphs: common.adjacencyGraphs });
+  // One analysis serves both questions about a password (checkNewPassword asks them one after the other).
+  let last: { password: string; result: ReturnType<typeof zxcvbn.check> } | undefined;
+  const analyse = (password: string) => {
+    if (last?.password !== password) last = { password, result: zxcvbn.check(password) };
+    return last.result;
+  };
   return {
     isCommon(password) {
       const lower = password.toLowerCase();
       const length = [...lower].length;
       if (length <= LONGEST_ENTRY && l33tReadings(lower).some((reading) => exact.has(reading) || exact.has([...reading].reverse().join('')))) return true;
       if (length > LONGEST_COMMON_SPELLING) return false;
-      return zxcvbn
-        .check(password)
-        .sequence.some((match) => match.pattern === 'dictionary' && match.dictionaryName === 'passwords-common' && match.i === 0 && match.j === password.length - 1);
+      return analyse(password).sequence.some(
+        (match) => match.pattern === 'dictionary' && match.dictionaryName === 'passwords-common' && match.i === 0 && match.j === password.length - 1,
+      );
+    },
+    isPredictable(password) {
+      const chars = [...password.toLowerCase()];
+      if (new Set(chars).size < FEWEST_DISTINCT || isRepetition(chars)) return true;
+      if (chars.length > LONGEST_ANALYSED) return false;
+      return analyse(password).guessesLog10 < FEWEST_GUESSES_LOG10;
     },
   };
 }
 
-function common(): Promise<CommonList> {
-  commonList ??= loadCommonList().catch((error: unknown) => {
-    commonList = undefined; // try again next time rather than remember a failed import
+function passwordAnalysis(): Promise<Analysis> {
+  analysis ??= loadAnalysis().catch((error: unknown) => {
+    analysis = undefined; // try again next time rather than remember a failed import
     throw error;
   });
-  return commonList;
+  return analysis;
 }
 
 /** Lowercase letters only: spaces, digits, punctuation and symbols are what people decorate a name with. */
@@ -148,7 +188,9 @@ export async function checkNewPassword(password: string, { minLength, identifier
   if (length > MAX_PASSWORD_CODE_POINTS) return { ok: false, reason: 'password.too_long' };
   if (isFromIdentifiers(normalized, identifiers)) return { ok: false, reason: 'password.identifier' };
   if (isFromIdentifiers(normalized, [...serviceNames, ...CONTEXT_WORDS])) return { ok: false, reason: 'password.service' };
-  if ((await common()).isCommon(normalized)) return { ok: false, reason: 'password.common' };
+  const passwords = await passwordAnalysis();
+  if (passwords.isCommon(normalized)) return { ok: false, reason: 'password.common' };
+  if (passwords.isPredictable(normalized)) return { ok: false, reason: 'password.predictable' };
   return { ok: true };
 }
 
@@ -158,6 +200,7 @@ const DETAIL: Record<PasswordReason, (minLength: number) => string> = {
   'password.identifier': () => 'password is built from the username, email address or name',
   'password.service': () => "password is built from the service's name",
   'password.common': () => 'password is on the list of common passwords',
+  'password.predictable': () => 'password is predictable (repeated or sequential characters, keyboard patterns, common words)',
 };
 
 /**

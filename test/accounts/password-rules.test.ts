@@ -1,5 +1,6 @@
 // The rules for a new password (accounts/password-rules.ts), each at its boundary: length in code points after
-// NFKC from the policy's minimum, 64 always allowed, no composition rules, whole common passwords refused, and
+// NFKC from the policy's minimum, 64 always allowed, no composition rules, whole common passwords refused,
+// predictable ones (repeated or sequential characters, keyboard runs, a few common words and digits) refused, and
 // passwords built from the user's own names refused, each with its own reason (a message id with a text in every
 // catalogue).
 import { describe, expect, it } from '@jest/globals';
@@ -10,6 +11,8 @@ import { fr } from '../../src/http/messages/fr.ts';
 
 const MIN = 15; // NIST SP 800-63B-4 for a password that is the only factor; written out so a change fails here
 const EMOJI = '😀'; // one code point, two UTF-16 units
+/** Fifteen different emoji, each one code point and two UTF-16 units. */
+const EMOJIS = [...'😀😃😄😁😆😅🤣😂🙂🙃😉😊😇🥰😍'];
 const ada: PasswordRuleOptions = { minLength: MIN, identifiers: ['adal', 'ada.lovelace+work@example.test', 'Ada Lovelace'] };
 
 const check = (password: string, options: PasswordRuleOptions = ada) => checkNewPassword(password, options);
@@ -20,9 +23,10 @@ describe('length', () => {
   });
 
   it(`refuses ${MIN - 1} code points and accepts ${MIN}, counting an emoji as one`, async () => {
-    expect(EMOJI.repeat(MIN - 1).length).toBeGreaterThan(MIN); // long enough if UTF-16 units were counted
-    expect(await check(EMOJI.repeat(MIN - 1))).toEqual({ ok: false, reason: 'password.too_short' });
-    expect(await check(EMOJI.repeat(MIN))).toEqual({ ok: true });
+    const fourteen = EMOJIS.slice(0, MIN - 1).join('');
+    expect(fourteen.length).toBeGreaterThan(MIN); // long enough if UTF-16 units were counted
+    expect(await check(fourteen)).toEqual({ ok: false, reason: 'password.too_short' });
+    expect(await check(EMOJIS.join(''))).toEqual({ ok: true });
     expect(await check('tiger lamp sofa')).toEqual({ ok: true }); // 15
     expect(await check('tiger lamp sof')).toEqual({ ok: false, reason: 'password.too_short' });
   });
@@ -31,22 +35,25 @@ describe('length', () => {
     const decomposed = 'cafe\u0301 ' + 'x'.repeat(MIN - 6); // NFKC: "café " + 9 = 14
     expect([...decomposed].length).toBe(MIN);
     expect(await check(decomposed)).toEqual({ ok: false, reason: 'password.too_short' });
-    const ligature = '\ufb01'.repeat(8); // "ﬁ" ×8 is "fi" ×8 after NFKC: 16
-    expect(await check(ligature)).toEqual({ ok: true });
+    const ligature = 'o\ufb01ce lamp stork'; // NFKC: "office lamp stork", 16 (15 before)
+    expect([...ligature]).toHaveLength(15);
+    expect(await check(ligature, { ...ada, minLength: 16 })).toEqual({ ok: true });
+    expect(await check(ligature, { ...ada, minLength: 17 })).toEqual({ ok: false, reason: 'password.too_short' });
   });
 
   it('takes the minimum from the policy, and always allows 64', async () => {
     expect(await check('a longer sentence of words', { ...ada, minLength: 27 })).toEqual({ ok: false, reason: 'password.too_short' });
     expect(await check('a longer sentence of words!', { ...ada, minLength: 27 })).toEqual({ ok: true });
-    const sixtyFour = 'four words per line '.repeat(4).slice(0, 64);
+    const sixtyFour = 'quiet rivers fold paper cranes while copper lanterns hum at dusk';
     expect([...sixtyFour]).toHaveLength(64);
     expect(await check(sixtyFour)).toEqual({ ok: true });
     expect(await check(sixtyFour, { ...ada, minLength: 200 })).toEqual({ ok: true });
   });
 
   it('refuses more than 1024 code points', async () => {
-    expect(await check('z'.repeat(1024))).toEqual({ ok: true });
-    expect(await check('z'.repeat(1025))).toEqual({ ok: false, reason: 'password.too_long' });
+    const longest = Array.from({ length: 1024 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 7919) % 20000))).join('');
+    expect(await check(longest)).toEqual({ ok: true });
+    expect(await check(`${longest}z`)).toEqual({ ok: false, reason: 'password.too_long' });
   });
 });
 
@@ -74,6 +81,39 @@ describe('common passwords', () => {
   it('compares the whole password only: a common one inside a longer password is fine', async () => {
     expect(await check('passwordpassword and more words')).toEqual({ ok: true });
     expect(await check('my iloveyou is for Grace')).toEqual({ ok: true });
+  });
+});
+
+describe('predictable passwords', () => {
+  it.each([
+    'aaaaaaaaaaaaaaa',
+    '111111111111111',
+    '123456789012345',
+    'abcdefghijklmnop',
+    'qwertyuiopasdfgh',
+    'asdfghjklasdfghjkl',
+    'iloveyouiloveyou',
+    'passwordpassword1',
+    'Password123456789',
+    'P@ssw0rd12345678',
+    'Password1234567!',
+    'Summer2024Summer2024',
+    'letmeinletmeinletmein',
+  ])('refuses %j', async (password) => {
+    expect(await check(password)).toEqual({ ok: false, reason: 'password.predictable' });
+  });
+
+  it('refuses a longer one that repeats a part, or uses a few characters only, beyond what is analysed', async () => {
+    expect(await check('x7$'.repeat(40))).toEqual({ ok: false, reason: 'password.predictable' });
+    expect(await check(`${'tram fog '.repeat(20)}!!`)).toEqual({ ok: false, reason: 'password.predictable' });
+    expect(await check('ab ba'.repeat(30))).toEqual({ ok: false, reason: 'password.predictable' });
+    expect(await check('ruby kettles hum while seven ochre foxes nap beside a quiet mill pond')).toEqual({ ok: true });
+  });
+
+  it('accepts passphrases of unrelated words, and random characters', async () => {
+    for (const password of ['tiger lamp sofa', 'correct horse battery staple', 'zq7#vkm!pl2@xr9w', 'my cat likes warm milk']) {
+      expect(await check(password)).toEqual({ ok: true });
+    }
   });
 });
 
@@ -105,7 +145,7 @@ describe('passwords built from the user’s own names', () => {
   });
 
   it('ignores empty identifiers and takes each user’s own', async () => {
-    expect(await check('adaladaladaladal', { minLength: MIN, identifiers: ['grace', '', 'grace@example.test'] })).toEqual({ ok: true });
+    expect(await check('adal-2024-adal!!!', { minLength: MIN, identifiers: ['grace', '', 'grace@example.test'] })).toEqual({ ok: true });
   });
 });
 

@@ -237,6 +237,7 @@ describe('the support code on every error', () => {
       ['short', 'short', 'password.too_short'],
       ['passwordpassword', 'passwordpassword', 'password.common'],
       ['latchkeylatchkey', 'latchkeylatchkey', 'password.service'],
+      ['Password123456789', 'Password123456789', 'password.predictable'],
       ['x'.repeat(1100), 'x'.repeat(1100), 'password.too_long'],
       ['a brand new passphrase for latchkey', 'a different passphrase for latchkey', 'recover.password_mismatch'],
     ];

@@ -9,11 +9,13 @@ export const passwordsEn = {
   'password.identifier': 'Your password must not be built from your name, username or email address. Choose something others cannot guess from them.',
   'password.service': 'Your password must not be built from the name of this service. Choose something others cannot guess from it.',
   'password.common': 'This password is too common: it is on the list of passwords attackers try first. Choose another one.',
+  'password.predictable':
+    'This password would be easy to guess: it is made of repeated or sequential characters, keyboard patterns, or a few common words and numbers. Add more words, or characters that do not follow a pattern.',
 
   // The rules, shown wherever a new password is chosen.
   'password.rules_title': 'Your new password',
   'password.rule_length': 'At least {min} characters (up to {max}). Spaces, symbols and emoji all count, and there are no other rules about which characters to use.',
-  'password.rule_not_guessable': 'Not a common password, and not made from your name, username or email address, or from the name of this service.',
+  'password.rule_not_guessable': 'Not a common password, not a pattern such as repeated or sequential characters, and not made from your name, username or email address, or from the name of this service.',
   'password.guidance':
     'Tip: a passphrase of four or more unrelated words is long, easy to remember and hard to guess. Do not reuse a password from another site; a password manager can make one up and remember it for you.',
 } as const satisfies Record<PasswordReason, string> & Record<string, string>;

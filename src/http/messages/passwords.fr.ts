@@ -9,12 +9,14 @@ export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
   'password.service':
     'Votre mot de passe ne doit pas être formé à partir du nom de ce service. Choisissez-en un que l’on ne peut pas deviner à partir de lui.',
   'password.common': 'Ce mot de passe est trop courant : il fait partie des mots de passe que les attaquants essaient en premier. Choisissez-en un autre.',
+  'password.predictable':
+    'Ce mot de passe serait facile à deviner : il est fait de caractères répétés ou qui se suivent, de suites de touches du clavier, ou de quelques mots et nombres courants. Ajoutez des mots, ou des caractères qui ne suivent pas de logique.',
 
   'password.rules_title': 'Votre nouveau mot de passe',
   'password.rule_length':
     'Au moins {min} caractères (jusqu’à {max}). Les espaces, les symboles et les emoji comptent, et il n’y a aucune autre règle sur les caractères à utiliser.',
   'password.rule_not_guessable':
-    'Pas un mot de passe courant, ni formé à partir de votre nom, de votre nom d’utilisateur, de votre adresse e-mail ou du nom de ce service.',
+    'Pas un mot de passe courant, ni une suite prévisible comme des caractères répétés ou qui se suivent, ni formé à partir de votre nom, de votre nom d’utilisateur, de votre adresse e-mail ou du nom de ce service.',
   'password.guidance':
     'Conseil : une phrase de passe de quatre mots sans rapport entre eux ou plus est longue, facile à retenir et difficile à deviner. Ne réutilisez pas le mot de passe d’un autre site ; un gestionnaire de mots de passe peut en créer un et le retenir pour vous.',
 };
