@@ -116,8 +116,12 @@ const envSchema = z.object({
    * then becomes SameSite=None (a POST from the relying party's site is cross-site).
    */
   AUTHORIZATION_POST: bool.optional(),
-  /** Largest accepted form body, in bytes. */
-  FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+  /**
+   * Largest accepted form body, in bytes. The default carries the longest new password the rules allow twice (the
+   * reset form's password and its confirmation): 1024 code points of 4 bytes each, percent-encoded, is 12,288 bytes
+   * a field.
+   */
+  FORM_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_048_576).default(32_768),
   /** How long shutdown waits for in-flight requests before closing anyway, in milliseconds. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /**

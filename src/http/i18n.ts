@@ -45,6 +45,15 @@ export function supportedUiLocale(uiLocales: string | undefined): string | undef
   return firstSupported((uiLocales ?? '').split(/\s+/));
 }
 
+/**
+ * A code's lifetime as people read it, in `locale`: whole minutes, rounded down (never more time than there is), or
+ * seconds under a minute ("10 minutes", "1 minute", "30 seconds").
+ */
+export function durationText(seconds: number, locale: string): string {
+  const [value, unit] = seconds >= 60 ? [Math.floor(seconds / 60), 'minute'] : [seconds, 'second'];
+  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+}
+
 export function translator(locale: string): Translate {
   const catalogue = Object.hasOwn(catalogues, locale) ? catalogues[locale]! : en;
   return (id, values = {}) =>

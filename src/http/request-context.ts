@@ -6,6 +6,7 @@ import { chooseLocale, SUPPORTED_LOCALES, translator, type Translate } from './i
 import type { Brand } from './brand.ts';
 import type { AppContext, RequestState } from './context.ts';
 import { pooledRandomBytes } from '../security/random-pool.ts';
+import { siteCookieName } from './cookie-names.ts';
 
 /** Short enough to read out on the phone, random enough to find one request in the logs. */
 export function newSupportCode(): string {
@@ -54,7 +55,10 @@ export function pathForLogs(path: string, secretPrefixes: readonly string[]): st
   return prefix === undefined ? undefined : `${prefix}…`;
 }
 
-/** Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. */
+/**
+ * Where the language picker's choice is kept (a year): it wins over a relying party's ui_locales. With Secure
+ * cookies it is `__Host-lk_lang` (siteCookieName), so a sibling subdomain cannot set it.
+ */
 export const LANGUAGE_COOKIE = 'lk_lang';
 const LANGUAGE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
 
@@ -68,11 +72,11 @@ function chosenLocale(ctx: AppContext, secureCookies: boolean): string | undefin
   const picked = supported(ctx.query.lang);
   if (picked) {
     if (ctx.secure || !secureCookies) {
-      ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', maxAge: LANGUAGE_COOKIE_MAX_AGE_MS, overwrite: true });
+      ctx.cookies.set(siteCookieName(LANGUAGE_COOKIE, secureCookies), picked, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', maxAge: LANGUAGE_COOKIE_MAX_AGE_MS, overwrite: true });
     }
     return picked;
   }
-  return supported(ctx.cookies.get(LANGUAGE_COOKIE));
+  return supported(ctx.cookies.get(siteCookieName(LANGUAGE_COOKIE, secureCookies)));
 }
 
 /**

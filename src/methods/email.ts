@@ -14,8 +14,8 @@ export const emailMethod: VerificationMethod = {
   delivery: {
     destination: (user) => ({ channel: 'email', to: user.securityInfo.alternateEmail! }),
     decoyDestination: 'decoy@decoy.invalid',
-    compose(code, to, { t, locale, minutes }) {
-      const text = t('notice.code_email_body', { code, minutes });
+    compose(code, to, { t, locale, expiresIn }) {
+      const text = t('notice.code_email_body', { code, expiresIn });
       return { channel: 'email', to, subject: t('notice.code_email_subject'), text, language: locale };
     },
   },

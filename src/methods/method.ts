@@ -27,7 +27,8 @@ export interface ComposeContext {
   locale: string;
   /** The issuer's domain (no port), for the origin-bound SMS line (`@host #code`). */
   host: string;
-  minutes: number;
+  /** How long the code lasts, in words of `locale` ("10 minutes", "30 seconds"). */
+  expiresIn: string;
 }
 
 export interface CodeDelivery {

@@ -60,8 +60,8 @@ export const smsMethod: VerificationMethod = {
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),
     decoyDestination: '+15555550100', // a fictional number (the 555-01xx range)
-    compose(code, to, { t, host, minutes }) {
-      return { channel: 'sms', to, text: `${t('notice.code_sms_body', { code, minutes })}\n\n@${host} #${code}` };
+    compose(code, to, { t, host, expiresIn }) {
+      return { channel: 'sms', to, text: `${t('notice.code_sms_body', { code, expiresIn })}\n\n@${host} #${code}` };
     },
   },
 };

@@ -31,6 +31,8 @@ export interface Challenges {
   check(id: string, purpose: string, input: string): Promise<ChallengeCheck>;
   /** Removes a challenge that was replaced ("Try again") or whose tries ran out. */
   discard(id: string): Promise<void>;
+  /** Whether an answer to it could still be compared: neither expired, used, replaced nor out of tries. */
+  isLive(id: string, purpose: string): Promise<boolean>;
 }
 
 export function createChallenges(connection: Connection, hashKey: string, clock: () => number = Date.now): Challenges {
@@ -57,6 +59,11 @@ export function createChallenges(connection: Connection, hashKey: string, clock:
 
     async discard(id) {
       await docs.deleteOne({ _id: id });
+    },
+
+    async isLive(id, purpose) {
+      const doc = await docs.findOne({ _id: id }, { projection: { purpose: 1, expiresAt: 1 } });
+      return Boolean(doc && doc.purpose === purpose && doc.expiresAt.getTime() > clock());
     },
   };
 }

@@ -24,8 +24,8 @@ export interface Limits {
    * within its base proof epoch (proof-ceiling.ts `proofBudgetKey`), so an unlock or a completed recovery renews it.
    */
   allowProofAttempt(budgetKey: string, policy: RecoveryPolicy): Promise<boolean>;
-  /** One try at this code. */
-  allowCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<boolean>;
+  /** One try at this code; `slot` says which (the last one is `codes.maxTries`). */
+  takeCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<SlotResult>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
   /** One security notice by text message that anyone can cause (a lockout): `globalPerHour` of them, apart from codes. */
   allowNoticeText(policy: RecoveryPolicy): Promise<boolean>;
@@ -86,7 +86,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       return { allowed: true };
     },
     allowProofAttempt: (budgetKey, { limits }) => allow('proof', budgetKey, limits.proofAttemptsPerDay, DAY),
-    allowCodeTry: (challengeId, { codes }) => allow('code-try', challengeId, codes.maxTries, DAY),
+    takeCodeTry: (challengeId, { codes }) => take('code-try', challengeId, codes.maxTries, DAY),
     allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
     allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),
   };

@@ -312,6 +312,13 @@ describe('recovery in a browser', () => {
     await checkPage(page, 'password');
     await page.getByLabel('Enter new password').fill(NEW_PASSWORD);
     await page.getByLabel('Confirm new password').fill(`${NEW_PASSWORD}!`);
+    // Both can be shown to check them (under the real CSP: the page's script carries its nonce), and hidden again.
+    const fieldTypes = () => Promise.all(['Enter new password', 'Confirm new password'].map((label) => page.getByLabel(label).getAttribute('type')));
+    expect(await fieldTypes()).toEqual(['password', 'password']);
+    await page.getByRole('button', { name: 'Show passwords' }).click();
+    expect(await fieldTypes()).toEqual(['text', 'text']);
+    await page.getByRole('button', { name: 'Hide passwords' }).click();
+    expect(await fieldTypes()).toEqual(['password', 'password']);
     await page.getByRole('button', { name: 'Finish' }).click();
     await page.getByRole('alert').filter({ hasText: 'The two passwords are not the same.' }).waitFor();
     await checkPage(page, 'password-error');

@@ -71,17 +71,18 @@ it('accepts a code once, even when it is posted twice at the same moment', async
   expect(replay.status).toBe(409);
 });
 
-it('voids a code after too many tries; "Try again" sends a new one and the tries already counted stay', async () => {
-  await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 6 } }); // one for the phone number, five codes
+it('voids a code after too many tries, saying so at the last one; "Try again" sends a new one and the tries already counted stay', async () => {
+  // One for the phone number, three wrong codes, one for the new code: the tries at the void code spend nothing.
+  await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 5 } });
   const { user, phone } = await userWithPhone();
   const { browser, page } = await atSmsCode(user, phone);
   const code = await textedCode(server, phone);
   let current = page;
-  for (let i = 0; i < 3; i += 1) {
+  for (let i = 1; i <= 3; i += 1) {
     current = await enterCode(browser, current, '000000');
-    expect(messageIds(current)).toContain('recover.code_wrong');
+    expect(messageIds(current)).toContain(i < 3 ? 'recover.code_wrong' : 'recover.code_used_up');
   }
-  expect(messageIds(await enterCode(browser, current, code))).toContain('recover.code_expired');
+  for (let i = 0; i < 2; i += 1) expect(messageIds(await enterCode(browser, current, code))).toContain('recover.code_expired');
   // A new code: the account's budget of 5 proofs has 1 left.
   const form = findForm(current, '/code');
   await browser.follow(await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
@@ -124,13 +125,17 @@ it('bounds 20 parallel guesses across many flows by the account budget', async (
 });
 
 it("counts right proofs too, and an administrator's users unlock gives the day's budget back at once", async () => {
-  await policy({ limits: { proofAttemptsPerDay: 2 } }); // the phone number and the code: one whole recovery
+  // the phone number and the code: one whole recovery
+  await policy({ limits: { proofAttemptsPerDay: 2 }, helpdesk: { url: 'https://help.example.test/latchkey' } });
   const { user, phone } = await userWithPhone();
   const { browser, page } = await atSmsCode(user, phone);
   expect(messageIds(await enterCode(browser, page, await textedCode(server, phone)))).toContain('recover.password_heading');
   const spent = await atSmsCode(user, phone);
   expect(spent.page.status).toBe(429);
   expect(messageIds(spent.page)).toContain('recover.blocked');
+  // The page says to contact the administrator: the policy's helpdesk is there, with the support code.
+  expect(messageIds(spent.page)).toContain('recover.contact_admin');
+  expect(spent.page.body).toContain('href="https://help.example.test/latchkey"');
 
   const unlock = await runAdmin(server.dbUri, ['users', 'unlock', user.username]);
   expect(unlock.code).toBe(0);
@@ -152,7 +157,7 @@ it('accepts an authenticator code once, also when two flows post it in parallel'
   const answers = await Promise.all([a, b].map(({ browser, form }) => browser.post(form.action, { ...form.fields, code })));
   expect(answers.map((x) => x.status).sort()).toEqual([200, 303]);
   const c = await atTotp();
-  expect(messageIds(await c.browser.follow(await c.browser.post(c.form.action, { ...c.form.fields, code })))).toContain('recover.code_wrong');
+  expect(messageIds(await c.browser.follow(await c.browser.post(c.form.action, { ...c.form.fields, code })))).toContain('recover.totp_wrong');
 });
 
 it('refuses sends over the destination limit without calling the provider; the code sent last still works', async () => {

@@ -79,7 +79,7 @@ it('refuses an authenticator code older than one already used', async () => {
   const attacker = await atAuthenticator();
   const refused = await enterCode(attacker.browser, attacker.page, totp(now - 30));
   expect(messageIds(refused)).not.toContain('recover.password_heading');
-  expect(messageIds(refused)).toContain('recover.code_wrong');
+  expect(messageIds(refused)).toContain('recover.totp_wrong');
 });
 
 it('texts security notices only to numbers in the countries the policy allows', async () => {

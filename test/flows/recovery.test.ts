@@ -390,6 +390,27 @@ describe('reset with two methods (policy), and each method', () => {
   });
 });
 
+describe('how long a sent code lasts, as the message says it', () => {
+  it.each([
+    [600, 'It expires in 10 minutes.'],
+    [90, 'It expires in 1 minute.'],
+    [30, 'It expires in 30 seconds.'],
+  ])('a lifetime of %i seconds: %j', async (lifetimeSeconds, sentence) => {
+    await setPolicy({ codes: { lifetimeSeconds } });
+    try {
+      const { user, mobilePhone } = await userWithMethods();
+      const browser = new Browser();
+      const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+      await sendCode(browser, panel, { phone: mobilePhone });
+      await textedCode(server, mobilePhone);
+      const [text] = (await outbox(server)).filter((m) => m.to === mobilePhone);
+      expect(text!.text).toContain(sentence);
+    } finally {
+      await setPolicy({});
+    }
+  });
+});
+
 describe('unlock', () => {
   it('keeps the password and clears the lockout, after a proof', async () => {
     const { user, mobilePhone } = await userWithMethods();

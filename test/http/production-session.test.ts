@@ -115,6 +115,8 @@ describe('every other cookie of a sign-in in production', () => {
     const browser = new ProxiedBrowser();
     const params = await authorizationParams('st3', { login_hint: user.username });
     const loginPage = await browser.follow(await browser.request(`/oidc/auth?${params}`));
+    // The language picker's choice is remembered too.
+    expect((await browser.request(`${new URL(loginPage.url).pathname}?lang=fr`)).status).toBe(200);
     const post = (page: Page, password: string) =>
       browser.request(findForm(page, '/login').action, {
         method: 'POST',
@@ -131,7 +133,7 @@ describe('every other cookie of a sign-in in production', () => {
 
     const kept = browser.setCookies.filter((c) => !/expires=Thu, 01 Jan 1970/i.test(c));
     const names = kept.map((c) => c.slice(0, c.indexOf('=')));
-    expect(names).toEqual(expect.arrayContaining(['__Secure-lk_signin_retry', '__Secure-lk_recover_login']));
+    expect(names).toEqual(expect.arrayContaining(['__Host-lk_lang', '__Secure-lk_signin_retry', '__Secure-lk_recover_login']));
     for (const cookie of kept) {
       expect(cookie).toMatch(/^__(Host|Secure)-/);
       const attributes = cookie.split(';').slice(1).map((a) => a.trim().toLowerCase());

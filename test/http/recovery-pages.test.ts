@@ -231,6 +231,16 @@ describe('the support code on every error', () => {
     for (const phone of ['12345', '+1 415 555 0100', '+33 6 12 34 56 78']) expectSupportCode(await sendCode(browser, sms, { phone }));
   });
 
+  it('accepts the longest new password the rules allow, in characters of four bytes, twice in one form', async () => {
+    const { browser, page } = await atPassword();
+    // 1024 different ideographs from beyond the Basic Multilingual Plane (CJK Extension B): 12 bytes each once
+    // percent-encoded, 24,576 bytes for the password and its confirmation.
+    const longest = Array.from({ length: 1024 }, (_, i) => String.fromCodePoint(0x20000 + ((i * 7919) % 40_000))).join('');
+    const done = await submit(browser, page, '/password', { password: longest, confirm: longest });
+    expect(done.status).toBe(200);
+    expect(messageIds(done)).toContain('recover.done_reset');
+  });
+
   it('shows it with every refused new password and with two passwords that differ', async () => {
     const { browser, page } = await atPassword();
     const tries: Array<[string, string, string]> = [

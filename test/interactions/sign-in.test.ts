@@ -151,7 +151,7 @@ describe('CSRF on consent', () => {
 
 describe('malformed bodies', () => {
   it.each([
-    ['an oversized body', 'application/x-www-form-urlencoded', () => `login=${'a'.repeat(20_000)}&password=x`, 413],
+    ['an oversized body', 'application/x-www-form-urlencoded', () => `login=${'a'.repeat(40_000)}&password=x`, 413],
     ['JSON instead of a form', 'application/json', () => JSON.stringify({ login: 'a', password: 'b' }), 415],
     ['a repeated field', 'application/x-www-form-urlencoded', () => 'login=a&login=b&password=c', 400],
     ['invalid UTF-8', 'application/x-www-form-urlencoded', () => 'login=%C3%28&password=x', 400],

@@ -18,7 +18,7 @@ import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
 import { siteCookieName } from '../../http/cookie-names.ts';
 import type { MessageId } from '../../http/messages/en.ts';
 import { renderPage } from '../../http/render.ts';
-import { supportedUiLocale } from '../../http/i18n.ts';
+import { durationText, supportedUiLocale } from '../../http/i18n.ts';
 import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { OutgoingMessage, VerificationMethod } from '../../methods/method.ts';
@@ -151,9 +151,13 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, status, ...data });
   }
 
-  /** A page that explains where the flow ended and offers a fresh start. */
-  function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid' | 'uiLocale'>) {
-    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid) }, status);
+  /**
+   * A page that explains where the flow ended and offers a fresh start. A blocked flow's page tells the person to
+   * contact their administrator: the policy's helpdesk goes with it ("Contact your administrator").
+   */
+  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid' | 'uiLocale'>) {
+    const helpdesk = messageId === 'recover.blocked' || messageId === 'recover.too_many' ? (await policy.current()).helpdesk : undefined;
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid), helpdesk }, status);
   }
 
   /** Sets the page language from the relying party's, the way the sign-in page did (the person's own pick wins). */
@@ -345,7 +349,6 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
             goal: flow.goal,
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
             pending: pending && { ...pending, hint: subject.hints[pending.method] ?? '', codeSent: Boolean(pending.challengeId) },
-            minutes: Math.round(current.codes.lifetimeSeconds / 60),
           },
           status,
         );
@@ -520,7 +523,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
     const to = subject.user ? destination.to : method.delivery!.decoyDestination;
-    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, minutes: Math.round(current.codes.lifetimeSeconds / 60) });
+    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale) });
     // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
     await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
@@ -680,28 +683,47 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       return showFlow(ctx, flow, { error: 'recover.code_expired' });
     }
     if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
+    const purpose = `recovery:${flow._id}:${method.id}`;
+    if (method.delivery && !(await challenges.isLive(pending.challengeId!, purpose))) {
+      // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
+      // decoy's pretended code is stored and voided alike.
+      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
     const proof = await allowProof(ctx, flow, subject, runs, current, method);
     if (!proof) return;
-    let outcome: 'accepted' | 'wrong' | 'expired';
+    let outcome: 'accepted' | 'wrong' | 'used_up' | 'expired';
     if (method.delivery) {
       const challengeId = pending.challengeId!;
-      if (!(await limits.allowCodeTry(challengeId, current))) {
+      const tried = await limits.takeCodeTry(challengeId, current);
+      if (!tried.allowed) {
         await challenges.discard(challengeId);
         outcome = 'expired';
       } else {
-        outcome = await challenges.check(challengeId, `recovery:${flow._id}:${method.id}`, code);
+        outcome = await challenges.check(challengeId, purpose, code);
+        // The code's last try, and wrong: the code is void from now on, and this answer says so (not the next one).
+        if (outcome === 'wrong' && tried.slot === current.codes.maxTries) {
+          await challenges.discard(challengeId);
+          outcome = 'used_up';
+        }
       }
     } else {
       // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
       outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
     }
     if (outcome !== 'accepted') {
-      await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'wrong' ? 'wrong_code' : 'code_expired' });
+      await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'expired' ? 'code_expired' : 'wrong_code' });
       // The failure that reached the ceiling says so at once: another code could not be compared.
       const { ended, reports } = await proof.failed();
       if (reports) await reportDisabled(ctx, flow, subject, method, current);
       if (ended) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
-      return showFlow(ctx, flow, { error: outcome === 'wrong' ? 'recover.code_wrong' : 'recover.code_expired' });
+      // An authenticator's code cannot be sent again: its person is pointed at the app's next code instead.
+      const error: Record<typeof outcome, MessageId> = {
+        wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
+        used_up: 'recover.code_used_up',
+        expired: 'recover.code_expired',
+      };
+      return showFlow(ctx, flow, { error: error[outcome] });
     }
     const verified = [...flow.verified, method.id];
     const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, subject, method) };
