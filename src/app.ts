@@ -44,6 +44,7 @@ import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
 import { configuredSecretBox } from './security/encryption.ts';
+import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
@@ -91,7 +92,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS];
+const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
@@ -194,7 +195,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // Its counts' keys are keyed hashes, as the recovery limits' are (with a key of their own), so no address is stored.
   const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
   const challenge = createSignInChallenge(signInLimits, policy, clock);
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha });
+  const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha, passwordChanges, policy });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(postOnlyEndpoints(config.issuerPath));

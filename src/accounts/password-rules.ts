@@ -14,7 +14,7 @@
 import { MAX_PASSWORD_CODE_POINTS, normalizePassword } from './passwords.ts';
 import { ValidationError } from '../errors.ts';
 
-export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable'] as const;
+export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable', 'password.reused'] as const;
 export type PasswordReason = (typeof PASSWORD_REASONS)[number];
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: PasswordReason };
@@ -201,6 +201,7 @@ const DETAIL: Record<PasswordReason, (minLength: number) => string> = {
   'password.service': () => "password is built from the service's name",
   'password.common': () => 'password is on the list of common passwords',
   'password.predictable': () => 'password is predictable (repeated or sequential characters, keyboard patterns, common words)',
+  'password.reused': () => 'the new password is the temporary one',
 };
 
 /**

@@ -34,6 +34,11 @@ export interface User {
   revokedAt?: Date;
   /** Set by "This wasn't me": sign-in is refused until a recovery with the full method count or an admin clears it. */
   lockedDownAt?: Date;
+  /**
+   * The password is a temporary one an administrator set (`users create` or `set-password` without --permanent): the
+   * next sign-in with it asks for the person's own before it completes (interactions/password-change.ts).
+   */
+  passwordChangeRequired?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -62,6 +67,7 @@ const userSchema = new Schema<User>(
     securityInfo: { type: securityInfoSchema, default: () => ({}) },
     revokedAt: Date,
     lockedDownAt: Date,
+    passwordChangeRequired: Boolean,
   },
   { collection: 'users', timestamps: true, versionKey: false, minimize: false },
 );

@@ -12,7 +12,7 @@ import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
 import { detached, forget, peek, remembered } from '../db/request-scope.ts';
 import { announceChange, changeSettled, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
-import { assertNewPassword } from './password-rules.ts';
+import { assertNewPassword, PasswordRejectedError } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
@@ -36,6 +36,8 @@ export interface NewUser {
   password: string;
   emailVerified?: boolean;
   roles?: Role[];
+  /** A temporary password (an administrator's): the person chooses their own at their first sign-in. */
+  passwordChangeRequired?: boolean;
 }
 
 /**
@@ -107,13 +109,21 @@ export interface Accounts {
    */
   preparePassword(id: string, password: string): Promise<PreparedPassword>;
   /**
+   * As `preparePassword`, for the person's own password in place of a temporary one: also refused
+   * (`password.reused`) when it is the temporary one again.
+   */
+  prepareOwnPassword(id: string, password: string): Promise<PreparedPassword>;
+  /**
    * Writes a prepared password and the account's revocation in one write: from then on no session or token issued
    * before it is honoured (`isAccessCurrent`), so a reset never leaves the old ones working, whatever fails after it.
    * Deleting them (`revokeAccess`) and clearing the lockout are the caller's.
    */
   replacePassword(prepared: PreparedPassword): Promise<void>;
-  /** All of a reset at once (an administrator's set-password): prepared, written with the revocation, sessions and tokens deleted, lockout cleared. */
-  resetPassword(id: string, password: string): Promise<void>;
+  /**
+   * All of a reset at once (an administrator's set-password): prepared, written with the revocation, sessions and
+   * tokens deleted, lockout cleared. `temporary`: the person must choose their own at their next sign-in.
+   */
+  resetPassword(id: string, password: string, options?: { temporary?: boolean }): Promise<void>;
   /** Forgets the account's failed sign-ins and lockouts, for every client (an unlock; a reset does it too). */
   clearLockout(id: string): Promise<void>;
   /** Whether the account is locked for browsers without its device cookie. */
@@ -272,6 +282,7 @@ export function createAccounts(
           name: input.name ?? '',
           passwordHash,
           roles: input.roles ?? [],
+          ...(input.passwordChangeRequired && { passwordChangeRequired: true }),
         });
         return created.toObject();
       } catch (error) {
@@ -341,8 +352,17 @@ export function createAccounts(
 
     preparePassword,
 
+    async prepareOwnPassword(id, password) {
+      const user = await mustFind(id);
+      if (await hasher.verify(user.passwordHash, password)) {
+        throw new PasswordRejectedError('password.reused', (await policyStore.current()).passwordMinLength);
+      }
+      return preparePassword(id, password);
+    },
+
     async replacePassword({ accountId, hash }) {
-      const result = await users.updateOne({ _id: accountId }, { $set: { passwordHash: hash, revokedAt: new Date() } }).exec();
+      // Whoever chose it, it is no longer a temporary one.
+      const result = await users.updateOne({ _id: accountId }, { $set: { passwordHash: hash, revokedAt: new Date() }, $unset: { passwordChangeRequired: '' } }).exec();
       if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${accountId}`);
       // Written: the reset has happened, and nothing after this may say otherwise. Other instances learn of it now,
       // or from the revocation that follows (which announces again); until then their cached copy trusts itself
@@ -350,9 +370,9 @@ export function createAccounts(
       await changed(accountId).catch((error: unknown) => log?.error({ err: error, accountId }, 'announcing a new password failed'));
     },
 
-    async resetPassword(id, password) {
+    async resetPassword(id, password, { temporary = false } = {}) {
       const { hash } = await preparePassword(id, password);
-      await revokeAccess(id, { passwordHash: hash });
+      await revokeAccess(id, { passwordHash: hash, passwordChangeRequired: temporary });
       await lockout.clearLockout(id);
     },
 

@@ -20,6 +20,8 @@ export interface UserView {
   name: string;
   status: UserStatus;
   roles: Role[];
+  /** Set by an administrator for one sign-in: the user chooses their own then. */
+  passwordTemporary: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -33,6 +35,7 @@ export function userView(user: User): UserView {
     name: user.name,
     status: user.status,
     roles: [...user.roles],
+    passwordTemporary: Boolean(user.passwordChangeRequired),
     createdAt: new Date(user.createdAt).toISOString(),
     updatedAt: new Date(user.updatedAt).toISOString(),
   };

@@ -13,6 +13,15 @@ import { restartProofRuns } from '../security/proof-ceiling.ts';
 import { accountKeyOf } from '../flows/recovery/subject.ts';
 
 
+/**
+ * A password an administrator chooses is known to someone besides its user (ASVS 6.4.1): unless the administrator says
+ * otherwise, it opens the account once, to a page where the user chooses their own before the sign-in completes.
+ */
+const TEMPORARY_NOTE =
+  'The password works for one sign-in, which asks the user to choose their own before it completes; give\n' +
+  '--permanent to make it theirs from the start (an account for a script, a password the user chose themselves).';
+const PERMANENT_HELP = "The password is the user's own from the start: no new one asked for at the next sign-in";
+
 function describe(user: User): string[] {
   const view = userView(user);
   return fields([
@@ -22,6 +31,7 @@ function describe(user: User): string[] {
     ['name', view.name || '(none)'],
     ['status', view.status],
     ['roles', view.roles],
+    ['password', view.passwordTemporary ? 'temporary: the user chooses their own at the next sign-in' : "the user's own"],
     ['created', view.createdAt],
   ]);
 }
@@ -40,10 +50,12 @@ const create = defineCommand({
     'email-verified': { type: 'boolean', help: 'Mark the email address as verified (you checked it yourself)' },
     // No --password: a password on the command line is visible to other local users and stays in shell history.
     'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
+    permanent: { type: 'boolean', help: PERMANENT_HELP },
   },
   details: [
     "The password must meet the server's rules: at least the policy's passwordMinLength characters (15 unless",
     '`policy set` changed it), not a common password, and not built from the username, email address or name.',
+    TEMPORARY_NOTE,
     '',
     'Examples:',
     '  npm run admin -- users create --username ada --email ada@example.com --name "Ada Lovelace" --password-stdin',
@@ -60,6 +72,7 @@ const create = defineCommand({
       ...(values.name !== undefined && { name: values.name }),
       password,
       emailVerified: values['email-verified'] === true,
+      passwordChangeRequired: values.permanent !== true,
     });
     await auditAdminChange(session, 'account.created', user);
     printUser(out, user, 'User created.');
@@ -161,8 +174,10 @@ const setPassword = defineCommand({
   arg: 'id-or-login',
   options: {
     'password-stdin': { type: 'boolean', help: 'Read the password from standard input; prompts at a terminal' },
+    permanent: { type: 'boolean', help: PERMANENT_HELP },
   },
   details: [
+    TEMPORARY_NOTE,
     "The same rules as everywhere: at least the policy's passwordMinLength characters, not a common password, not",
     "built from the user's names and addresses. The user is told on every contact they registered, as after a recovery",
     '(unless the policy turns reset notices off), with the "This wasn\'t me" link; the running server sends it. Tell',
@@ -176,7 +191,8 @@ const setPassword = defineCommand({
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const password = await readPassword(io.stdin, io.stderr);
-    await users.resetPassword(user._id, password); // the rules, the new hash with the revocation, the lockout cleared
+    // The rules, the new hash with the revocation, the lockout cleared.
+    await users.resetPassword(user._id, password, { temporary: values.permanent !== true });
     await users.clearLockdown(user._id); // an administrator acting is what a lockdown waits for
     await restartProofRuns(await session.connection(), accountKeyOf(user._id)); // as after a recovery
     await auditAdminChange(session, 'password.reset', user);

@@ -28,6 +28,9 @@ import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Captcha } from '../security/captcha.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
+import { PasswordRejectedError } from '../accounts/password-rules.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { PasswordChanges } from './password-change.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -38,6 +41,10 @@ export interface InteractionDeps {
   /** Whether sign-ins from an address must answer a CAPTCHA first (password spraying), and the failures it counts. */
   challenge: SignInChallenge;
   captcha: Pick<Captcha, 'issue' | 'check'>;
+  /** Temporary passwords replaced at sign-in (password-change.ts). */
+  passwordChanges: PasswordChanges;
+  /** The password rules' minimum, for the page where a temporary password is replaced. */
+  policy: { current(): Promise<RecoveryPolicy> };
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -82,6 +89,7 @@ const loginForm = z.object({
   captcha: z.string().max(64).default(''),
 });
 const csrfOnly = z.object({ csrf: z.string() });
+const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_PASSWORD_INPUT_LENGTH), confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH) });
 
 const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
@@ -103,7 +111,7 @@ const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', s
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
 
-export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
@@ -198,6 +206,34 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     });
   }
 
+  /**
+   * The account whose temporary password was just accepted in this browser for this interaction, while it still must
+   * be replaced (not if an administrator changed the account meanwhile: disabled, locked down, or a new password).
+   */
+  async function changingPassword(ctx: Context, details: Details): Promise<User | undefined> {
+    const accountId = await passwordChanges.pending(ctx, details.uid);
+    const user = accountId ? await accounts.findById(accountId) : null;
+    return user?.passwordChangeRequired && user.status === 'active' && !user.lockedDownAt ? user : undefined;
+  }
+
+  async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
+    await renderPage(ctx, 'password-change', {
+      titleId: 'password_change.title',
+      uid: details.uid,
+      client: await clientName(details),
+      csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
+      username: user.username,
+      minLength: (await policy.current()).passwordMinLength,
+      error,
+    });
+  }
+
+  /** The sign-in as the interaction's result: `checkedAtMs` is when the password was known good. */
+  function signedIn(ctx: Context, user: User, checkedAtMs: number) {
+    const login = { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: Math.floor(checkedAtMs / 1000) };
+    return finish(ctx, { login, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
+  }
+
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     ctx.redirect(returnTo);
@@ -260,7 +296,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   router.get('/', async (ctx) => {
     const details = await load(ctx);
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
-    if (details.prompt.name === 'login') return showLogin(ctx, details, takeRetry(ctx, details));
+    if (details.prompt.name === 'login') {
+      const changing = await changingPassword(ctx, details);
+      return changing ? showPasswordChange(ctx, details, changing) : showLogin(ctx, details, takeRetry(ctx, details));
+    }
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
   });
@@ -290,7 +329,6 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   /** The sign-in POST once its address's challenge is known (`attempt`). */
   async function passwordSignIn(ctx: Context, submitted: Record<string, string>, attempt: SignInAttempt, checkedAtMs: number) {
     const { challenged } = attempt;
-    const checkedAt = Math.floor(checkedAtMs / 1000);
     if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
     const form = validForm(ctx, submitted, loginForm, details.uid);
@@ -312,8 +350,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
-    // The interaction records the sign-in while the lockout is cleared (one round trip less).
-    const recordInInteraction = (user: User) => finish(ctx, { login: { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: checkedAt }, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
+    // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
+    // password, only once the person has chosen their own (POST /password).
+    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user) : signedIn(ctx, user, checkedAtMs));
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => attempt.failed());
@@ -335,6 +374,37 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       overwrite: true,
     });
   }
+
+  async function askForOwnPassword(ctx: Context, details: Details, user: User) {
+    await passwordChanges.start(ctx, details.uid, user._id);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}`);
+  }
+
+  router.post('/password', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await readValidForm(ctx, newPasswordForm, details.uid);
+    const user = await changingPassword(ctx, details);
+    if (!user) {
+      // Nothing to replace here (its ten minutes are over, it was used, or the account changed): the sign-in page.
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${details.uid}`);
+    }
+    if (form.password !== form.confirm) return showPasswordChange(ctx, details, user, 'recover.password_mismatch');
+    let prepared;
+    try {
+      prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the temporary one
+    } catch (error) {
+      if (error instanceof PasswordRejectedError) return showPasswordChange(ctx, details, user, error.reason);
+      throw error;
+    }
+    // Used once, by one of any parallel posts: only that one writes a password and signs in.
+    if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
+    // The new password with the account's revocation: whatever the temporary password opened elsewhere ends.
+    await accounts.replacePassword(prepared);
+    ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
+    await signedIn(ctx, user, Date.now());
+  });
 
   router.post('/confirm', async (ctx) => {
     const details = await load(ctx, 'consent');

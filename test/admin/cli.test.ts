@@ -47,8 +47,9 @@ interface AuditRow {
 
 function createUserWithCli(username: string): Promise<UserView> {
   const args = ['users', 'create', '--username', username, '--email', `${username}@example.test`, '--name', `${username} Test`];
-  // As documented: the password on stdin, with the newline `echo` adds.
-  return adminJson<UserView>([...args, '--password-stdin'], { input: `${PASSWORD}\n` });
+  // As documented: the password on stdin, with the newline `echo` adds; the user's own from the start, so that the
+  // tests sign in with it (a temporary one: test/interactions/temporary-password.test.ts).
+  return adminJson<UserView>([...args, '--password-stdin', '--permanent'], { input: `${PASSWORD}\n` });
 }
 
 describe('help and setup', () => {
@@ -409,7 +410,7 @@ describe('users', () => {
     expect(short.stderr).toContain('at least 15 characters');
     expect((await server.latchkey.accounts.signIn('grace', PASSWORD)).ok).toBe(true); // refused: nothing changed
 
-    const run = await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: `${newPassword}\n` });
+    const run = await admin(['users', 'set-password', 'grace', '--password-stdin', '--permanent'], { input: `${newPassword}\n` });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('The password of grace is set');
     // The owner is told on every address they registered (the running server's sender delivers it), as after a reset.
@@ -425,7 +426,7 @@ describe('users', () => {
     const events = await adminJson<Array<{ type: string; reason?: string }>>(['audit', 'list', '--account', 'grace', '--type', 'password.reset']);
     expect(events[0]).toMatchObject({ type: 'password.reset', reason: 'admin' });
     // Back to the file's password for whatever runs next.
-    expect((await admin(['users', 'set-password', 'grace', '--password-stdin'], { input: `${PASSWORD}\n` })).code).toBe(0);
+    expect((await admin(['users', 'set-password', 'grace', '--password-stdin', '--permanent'], { input: `${PASSWORD}\n` })).code).toBe(0);
   });
 });
 

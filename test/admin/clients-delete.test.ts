@@ -49,7 +49,7 @@ async function consentedSignIn(metadata: ClientMetadata) {
 }
 
 it('a client re-created under a deleted one\'s id asks for consent again, and the old refresh token is void', async () => {
-  await adminJson(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin'], PASSWORD);
+  await adminJson(['users', 'create', '--username', 'ada', '--email', 'ada@example.test', '--password-stdin', '--permanent'], PASSWORD);
   const create = (name: string) => createClient('reused', name);
 
   const good = await create('Good App');

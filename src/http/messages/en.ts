@@ -30,6 +30,11 @@ const core = {
   'login.show_password': 'Show password',
   'login.hide_password': 'Hide password',
   'login.cancel': 'Cancel',
+  // After a temporary password (an administrator's) was accepted: the person chooses their own before going on.
+  'password_change.title': 'Choose your own password',
+  'password_change.heading': 'Choose your own password',
+  'password_change.intro': 'The password you signed in with was set by an administrator for one use. Choose a new one that only you know to continue to {client}.',
+  'password_change.submit': 'Save and continue',
   'login.captcha_intro': 'Many sign-ins have failed from your network recently. To sign in, also enter the characters below.',
   // The password is checked only with the right characters: said, so that nobody wonders whether it was wrong.
   'login.captcha_missing': 'Your password was not checked yet. Enter it again with the characters in the picture to sign in.',

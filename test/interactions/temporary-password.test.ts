@@ -1,0 +1,130 @@
+// A password an administrator sets (`users create`, `users set-password`) is temporary unless they say --permanent:
+// the sign-in with it leads to a page where the user chooses their own, and completes only then. The relying party
+// sees an ordinary sign-in; the temporary password stops working; the page's form is used once.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const OWN_PASSWORD = 'lantern orchard velvet compass';
+
+let server: TestServer;
+let rp: ClientMetadata;
+let config: client.Configuration;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  rp = await createClient(server);
+  config = await discover(server, rp);
+});
+afterAll(() => server.close());
+
+const admin = (args: string[], input = '') => runAdmin(server.dbUri, [...args, '--json'], { input });
+const stored = async (username: string) => (await server.connection.db!.collection<User>('users').findOne({ username }))!;
+
+async function createdByAdmin(username: string, extra: string[] = []): Promise<User> {
+  const run = await admin(['users', 'create', '--username', username, '--email', `${username}@example.test`, '--password-stdin', ...extra], `${PASSWORD}\n`);
+  expect(run.code).toBe(0);
+  return stored(username);
+}
+
+/** The sign-in page of a fresh authorization request, and the password posted on it (the answer, not followed). */
+async function signIn(username: string, password = PASSWORD) {
+  const browser = new Browser();
+  const start = await authorizationUrl(config, rp.redirect_uris[0]!);
+  const form = findForm(await openLoginPage(browser, start.url), '/login');
+  const answer = await browser.post(form.action, { ...form.fields, login: username, password });
+  return { browser, start, answer };
+}
+
+const postNewPassword = (browser: Browser, page: Page, password: string, confirm = password) =>
+  browser.post(findForm(page, '/password').action, { ...findForm(page, '/password').fields, password, confirm });
+
+describe('a temporary password', () => {
+  it('signs in only to the page where the user chooses their own; the sign-in then completes, and the temporary one stops working', async () => {
+    const user = await createdByAdmin('tina');
+    expect(user.passwordChangeRequired).toBe(true);
+    const { browser, start, answer } = await signIn('tina');
+    expect(answer.status).toBe(303);
+    expect(new URL(answer.headers.get('location')!, answer.url).pathname).toMatch(/^\/interaction\/[^/]+$/);
+    let page = await browser.follow(answer);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['password_change.heading', 'password_change.intro', 'password.rules_title']));
+
+    // Refused with the reason, each time on the same page: two that differ, the temporary one again, a predictable one.
+    for (const [password, confirm, error] of [
+      [OWN_PASSWORD, `${OWN_PASSWORD}!`, 'recover.password_mismatch'],
+      [PASSWORD, PASSWORD, 'password.reused'],
+      ['Password123456789', 'Password123456789', 'password.predictable'],
+    ] as const) {
+      page = await postNewPassword(browser, page, password, confirm);
+      expect(page.status).toBe(200);
+      expect(messageIds(page)).toContain(error);
+      expect((await stored('tina')).passwordHash).toBe(user.passwordHash);
+    }
+
+    const accepted = await postNewPassword(browser, page, OWN_PASSWORD);
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.get('location')).toContain('/oidc/auth/');
+    const afterConsent = await browser.follow(accepted, rp.redirect_uris[0]!);
+    const consent = findForm(afterConsent, '/confirm');
+    const callback = new URL((await browser.follow(await browser.post(consent.action, consent.fields), rp.redirect_uris[0]!)).url);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    expect(tokens.claims()!.sub).toBe(user._id);
+
+    expect((await stored('tina')).passwordChangeRequired).toBeUndefined();
+    expect((await server.latchkey.accounts.signIn('tina', PASSWORD)).ok).toBe(false);
+    expect((await server.latchkey.accounts.signIn('tina', OWN_PASSWORD)).ok).toBe(true);
+
+    // The same form once more: the sign-in it belonged to is over, nothing changes.
+    const replay = await postNewPassword(browser, page, 'another lantern for the orchard');
+    expect(replay.status).toBe(400);
+    expect(messageIds(replay)).toContain('error.interaction_expired');
+    expect((await server.latchkey.accounts.signIn('tina', OWN_PASSWORD)).ok).toBe(true);
+  });
+
+  it('is replaced by one of two forms posted at once, never both', async () => {
+    await createdByAdmin('ursula');
+    const { browser, answer } = await signIn('ursula');
+    const page = await browser.follow(answer);
+    const choices = ['first lantern orchard velvet', 'second compass harbour tulip'];
+    const answers = await Promise.all(choices.map((password) => postNewPassword(browser, page, password)));
+    const won = answers.filter((a) => a.status === 303 && a.headers.get('location')?.includes('/oidc/auth/'));
+    expect(won).toHaveLength(1);
+    const signedIn = await Promise.all(choices.map(async (password) => (await server.latchkey.accounts.signIn('ursula', password)).ok));
+    expect(signedIn.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('is not asked for without the right password, nor by another browser', async () => {
+    await createdByAdmin('victor');
+    const wrong = await signIn('victor', 'not the temporary password');
+    expect(messageIds(await wrong.browser.follow(wrong.answer))).toContain('login.invalid');
+    const { answer } = await signIn('victor');
+    // Another browser at the same address holds neither the interaction nor the change's cookie.
+    const elsewhere = await new Browser().get(new URL(answer.headers.get('location')!, answer.url).href);
+    expect(elsewhere.status).toBe(400);
+    expect(messageIds(elsewhere)).not.toContain('password_change.heading');
+  });
+
+  it('is also what users set-password gives, unless --permanent; --permanent at creation signs in at once', async () => {
+    const wendy = await createUser(server);
+    expect((await admin(['users', 'set-password', wendy.username, '--password-stdin'], 'a helpdesk passphrase for wendy\n')).code).toBe(0);
+    const shown = JSON.parse((await admin(['users', 'show', wendy.username])).stdout) as { passwordTemporary: boolean };
+    expect(shown.passwordTemporary).toBe(true);
+    const asked = await signIn(wendy.username, 'a helpdesk passphrase for wendy');
+    expect(messageIds(await asked.browser.follow(asked.answer))).toContain('password_change.heading');
+
+    expect((await admin(['users', 'set-password', wendy.username, '--password-stdin', '--permanent'], 'a permanent passphrase for wendy\n')).code).toBe(0);
+    const direct = await signIn(wendy.username, 'a permanent passphrase for wendy');
+    expect(direct.answer.status).toBe(303);
+    expect(direct.answer.headers.get('location')).toContain('/oidc/auth/');
+
+    await createdByAdmin('xavier', ['--permanent']);
+    const xavier = await signIn('xavier');
+    expect(xavier.answer.headers.get('location')).toContain('/oidc/auth/');
+  });
+});
