@@ -225,6 +225,9 @@ export interface Config {
 /** Public on purpose: development data is not secret. Production refuses to start without DATA_ENCRYPTION_KEY. */
 const DEVELOPMENT_DATA_KEY = Buffer.from('6c617463686b65792d646576656c6f706d656e742d6b65792d6e6f742d736563', 'hex');
 
+/** Whether `key` is the public development key (DATA_ENCRYPTION_KEY unset). */
+export const isDevelopmentDataKey = (key: Buffer): boolean => key.equals(DEVELOPMENT_DATA_KEY);
+
 function parseKey(value: string | undefined, name = 'DATA_ENCRYPTION_KEY'): Buffer | undefined {
   if (value === undefined) return undefined;
   const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');

@@ -57,11 +57,13 @@ let analysis: Promise<Analysis> | undefined;
 /** Fewer estimated guesses than this (zxcvbn's log10) is predictable: its highest score starts here. */
 const FEWEST_GUESSES_LOG10 = 10;
 /**
- * zxcvbn's analysis blocks and grows with the length (about 130 ms at 64 characters, 600 ms at 250), so only this
- * many code points are analysed; a longer password is predictable only when it is a repetition or uses at most
- * FEWEST_DISTINCT characters, both checked cheaply.
+ * zxcvbn's analysis blocks the server and grows with the length: with its default of 100 l33t substitutions a random
+ * 64-character password took 400 ms and a l33t-heavy one a second (an outside review measured it). With at most
+ * L33T_SUBSTITUTIONS, 32 code points take about 30 ms; only that many are analysed. A longer password is predictable
+ * only when it is a repetition or uses fewer than FEWEST_DISTINCT characters, both checked cheaply.
  */
-const LONGEST_ANALYSED = 64;
+const LONGEST_ANALYSED = 32;
+const L33T_SUBSTITUTIONS = 20;
 const FEWEST_DISTINCT = 5;
 /** What may follow a repetition and still leave it one ("abcabcabc" + "1!"). */
 const REPETITION_TAIL = 4;
@@ -70,11 +72,10 @@ const REPETITION_TAIL = 4;
  * zxcvbn's own whole-password match catches the list's l33t, reversed and capitalised variants ("P@ssw0rd",
  * "drowssap"), but it reports the cheapest split of a password, which for some entries ("passwordpassword",
  * "1234567890qwerty", "Pa$$wordStandard") is two words rather than the entry; a lookup of the password and its
- * one-character l33t readings catches those. The list's entries have at most 20 characters and a l33t spelling at
- * most triples that, so a longer password is never a whole match and the (blocking, length-dependent) analysis is
- * skipped.
+ * one-character l33t readings catches those. The list's entries have at most 20 characters; the (blocking,
+ * length-dependent) analysis looks at passwords of up to LONGEST_ANALYSED, which leaves out only l33t spellings of
+ * the longest entries with several characters spelled in two or three ("|\\/|" for "m").
  */
-const LONGEST_COMMON_SPELLING = 64;
 const LONGEST_ENTRY = 20;
 /** At most this many readings are looked up (a password of digits only has many). */
 const MAX_READINGS = 512;
@@ -110,7 +111,7 @@ async function loadAnalysis(): Promise<Analysis> {
   const [{ ZxcvbnFactory }, common, english] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]);
   const entries = common.dictionary['passwords-common'];
   const exact = new Set(entries);
-  const zxcvbn = new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...english.dictionary }, graphs: common.adjacencyGraphs });
+  const zxcvbn = new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...english.dictionary }, graphs: common.adjacencyGraphs, l33tMaxSubstitutions: L33T_SUBSTITUTIONS });
   // One analysis serves both questions about a password (checkNewPassword asks them one after the other).
   let last: { password: string; result: ReturnType<typeof zxcvbn.check> } | undefined;
   const analyse = (password: string) => {
@@ -122,7 +123,7 @@ async function loadAnalysis(): Promise<Analysis> {
       const lower = password.toLowerCase();
       const length = [...lower].length;
       if (length <= LONGEST_ENTRY && l33tReadings(lower).some((reading) => exact.has(reading) || exact.has([...reading].reverse().join('')))) return true;
-      if (length > LONGEST_COMMON_SPELLING) return false;
+      if (length > LONGEST_ANALYSED) return false;
       return analyse(password).sequence.some(
         (match) => match.pattern === 'dictionary' && match.dictionaryName === 'passwords-common' && match.i === 0 && match.j === password.length - 1,
       );

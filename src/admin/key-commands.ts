@@ -1,7 +1,7 @@
 // `npm run admin -- keys …`: the token signing keys and the cookie keys (oidc/keys.ts). A running server signs with
 // the keys it loaded at start, so a rotation reaches each instance when it restarts; what every instance publishes
 // (<issuer>/jwks, read from the database about once a second) changes at once.
-import type { Config } from '../../config/index.ts';
+import { isDevelopmentDataKey, type Config } from '../../config/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts';
 import { defineCommand, type Area } from './command.ts';
@@ -136,6 +136,14 @@ const resealSecrets = defineCommand({
     'A secret no configured key opens is listed by account and left alone; the command then exits 1.',
   options: {},
   async run({ out, session }) {
+    // Sealing everything again with the public development key would undo what the key is for, and leave every
+    // server that has the real key unable to open a single seed.
+    if (isDevelopmentDataKey(session.config().dataEncryptionKey)) {
+      throw new ValidationError(
+        'development_data_key',
+        'DATA_ENCRYPTION_KEY is not set, so the secrets would be sealed with the public development key: run this with the new key in DATA_ENCRYPTION_KEY (and the old one in DATA_ENCRYPTION_KEY_PREVIOUS)',
+      );
+    }
     const box = configuredSecretBox(session.config());
     const connection = await session.connection();
     const users = connection.db!.collection<Pick<User, '_id' | 'username' | 'securityInfo'>>('users');

@@ -17,13 +17,21 @@ const LIFETIME_MS = 10 * 60_000;
 interface PendingChange extends ExpiringDoc {
   uid: string;
   accountId: string;
+  /** When the temporary password was accepted: an administrator's action on the account since voids the change. */
+  startedAt: Date;
+}
+
+/** What a pending change is for: the account, and when its temporary password was accepted. */
+export interface Pending {
+  accountId: string;
+  startedAt: Date;
 }
 
 export interface PasswordChanges {
   /** The password was right: a change to ask for before interaction `uid` records the sign-in (a cookie holds it). */
   start(ctx: Context, uid: string, accountId: string): Promise<void>;
-  /** The account whose new password interaction `uid` waits for in this browser, if any (nothing is used up). */
-  pending(ctx: Context, uid: string): Promise<string | undefined>;
+  /** The change interaction `uid` waits for in this browser, if any (nothing is used up). */
+  pending(ctx: Context, uid: string): Promise<Pending | undefined>;
   /** Uses the change up: true for exactly one of any parallel requests, and forgets the cookie. */
   finish(ctx: Context, uid: string): Promise<boolean>;
 }
@@ -39,7 +47,7 @@ export function createPasswordChanges(connection: Connection, { secureCookies, c
   return {
     async start(ctx, uid, accountId) {
       const token = randomBytes(32).toString('base64url');
-      await changes.insertOne({ _id: hashOf(token), uid, accountId, expiresAt: new Date(clock() + LIFETIME_MS) });
+      await changes.insertOne({ _id: hashOf(token), uid, accountId, startedAt: new Date(clock()), expiresAt: new Date(clock() + LIFETIME_MS) });
       ctx.cookies.set(cookieName, token, { ...cookieOptions(uid), maxAge: LIFETIME_MS });
     },
 
@@ -47,7 +55,7 @@ export function createPasswordChanges(connection: Connection, { secureCookies, c
       const token = tokenOf(ctx);
       if (!token) return undefined;
       const change = await changes.findOne({ _id: hashOf(token) });
-      return change && change.uid === uid && change.expiresAt.getTime() > clock() ? change.accountId : undefined;
+      return change && change.uid === uid && change.expiresAt.getTime() > clock() ? { accountId: change.accountId, startedAt: change.startedAt } : undefined;
     },
 
     async finish(ctx, uid) {

@@ -208,12 +208,14 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   /**
    * The account whose temporary password was just accepted in this browser for this interaction, while it still must
-   * be replaced (not if an administrator changed the account meanwhile: disabled, locked down, or a new password).
+   * be replaced: not once an administrator has acted on the account since (a new temporary password, a disable, a
+   * lockdown: each revokes the account's access, `revokedAt`), even if undone meanwhile.
    */
   async function changingPassword(ctx: Context, details: Details): Promise<User | undefined> {
-    const accountId = await passwordChanges.pending(ctx, details.uid);
-    const user = accountId ? await accounts.findById(accountId) : null;
-    return user?.passwordChangeRequired && user.status === 'active' && !user.lockedDownAt ? user : undefined;
+    const pending = await passwordChanges.pending(ctx, details.uid);
+    const user = pending ? await accounts.findById(pending.accountId) : null;
+    const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= pending!.startedAt.getTime();
+    return user?.passwordChangeRequired && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
   }
 
   async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {

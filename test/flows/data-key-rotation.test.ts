@@ -8,7 +8,7 @@ import { Browser, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, submit } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import { createSecretBox } from '../../src/security/encryption.ts';
 import { LIMITS } from '../../src/security/limits.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -38,12 +38,16 @@ afterAll(async () => {
 
 const users = () => newKeyOnly.connection.db!.collection<User>('users');
 
-/** A user whose authenticator seed was sealed with `key` (before the change, for OLD_KEY); its codes at any time. */
-async function userWithSeedSealedBy(key: string): Promise<{ user: User; code: (epochSeconds?: number) => string }> {
+/**
+ * A user whose authenticator seed was sealed with `key` (before the change, for OLD_KEY), and perhaps an alternate
+ * email; its codes at any time.
+ */
+async function userWithSeedSealedBy(key: string, alternateEmail?: string): Promise<{ user: User; code: (epochSeconds?: number) => string }> {
   const user = await createUser(newKeyOnly);
   const secret = generateSecret();
   const totpSecret = createSecretBox(Buffer.from(key, 'hex')).seal(secret);
-  await users().updateOne({ _id: user._id }, { $set: { securityInfo: { authenticator: { totpSecret, registeredAt: new Date() } } } });
+  const securityInfo = { authenticator: { totpSecret, registeredAt: new Date() }, ...(alternateEmail && { alternateEmail }) };
+  await users().updateOne({ _id: user._id }, { $set: { securityInfo } });
   return { user, code: (epoch = Math.floor(Date.now() / 1000)) => generateSync({ secret, epoch }) };
 }
 
@@ -62,17 +66,46 @@ describe('changing DATA_ENCRYPTION_KEY', () => {
     provedBefore = await userWithSeedSealedBy(OLD_KEY);
   });
 
-  it('without the old key, an authenticator sealed by it cannot be checked: the page says so, no try is spent, the error is logged', async () => {
+  const loggedUnreadable = (user: User) =>
+    newKeyOnly.logs.map((line) => JSON.parse(line) as { level: number; error?: string; accountId?: string }).filter((l) => l.level === 50 && l.error === 'secret_unreadable' && l.accountId === user._id);
+
+  it('without the old key, an authenticator sealed by it cannot be checked: first, a wrong code as a decoy gets it (no try spent, the error logged)', async () => {
     const browser = new Browser();
     const atTotp = await atAuthenticatorStep(newKeyOnly, browser, rotated.user);
     const limitsBefore = await newKeyOnly.connection.db!.collection(LIMITS).countDocuments();
     const answer = await enterCode(browser, atTotp, rotated.code());
+    // As an unknown login's authenticator step answers: a different answer would tell that the login has an account.
+    expect(answer.status).toBe(200);
+    expect(messageIds(answer)).toContain('recover.totp_wrong');
+    expect(await newKeyOnly.connection.db!.collection(LIMITS).countDocuments()).toBe(limitsBefore);
+    expect(loggedUnreadable(rotated.user)).toHaveLength(1);
+  });
+
+  it('once a proof is in, the page says the authenticator cannot be checked right now (503)', async () => {
+    const alternateEmail = `rotated-${Date.now()}@example.net`;
+    const { user, code } = await userWithSeedSealedBy(OLD_KEY, alternateEmail);
+    const browser = new Browser();
+    const methods = await chooseGoal(browser, await identify(newKeyOnly, browser, user.username), 'reset');
+    const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+    const emailed = await waitFor(async () => {
+      const mail = (await outbox(newKeyOnly)).find((m) => m.to === alternateEmail);
+      return mail && /\b(\d{6})\b/.exec(mail.text)?.[1];
+    }, 'the emailed code');
+    // An authenticator proves more than a mailbox: it is what the second step asks for.
+    const second = await enterCode(browser, sent, emailed);
+    expect(messageIds(second)).toContain('recover.choose_second');
+    const answer = await enterCode(browser, await chooseMethod(browser, second, 'totp'), code());
     expect(answer.status).toBe(503);
     expect(messageIds(answer)).toContain('recover.method_unavailable');
-    expect(messageIds(answer)).not.toContain('recover.code_wrong');
-    expect(await newKeyOnly.connection.db!.collection(LIMITS).countDocuments()).toBe(limitsBefore);
-    const logged = newKeyOnly.logs.map((line) => JSON.parse(line) as { level: number; error?: string; accountId?: string });
-    expect(logged).toContainEqual(expect.objectContaining({ level: 50, error: 'secret_unreadable', accountId: rotated.user._id }));
+    expect(loggedUnreadable(user)).toHaveLength(1);
+  });
+
+  it('refuses to reseal with the public development key (DATA_ENCRYPTION_KEY unset)', async () => {
+    const before = (await users().findOne({ _id: rotated.user._id }))!.securityInfo.authenticator!.totpSecret;
+    const run = await reseal({ DATA_ENCRYPTION_KEY: undefined, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('DATA_ENCRYPTION_KEY is not set');
+    expect((await users().findOne({ _id: rotated.user._id }))!.securityInfo.authenticator!.totpSecret).toBe(before);
   });
 
   it('with the old key in DATA_ENCRYPTION_KEY_PREVIOUS, the code is accepted', async () => {
@@ -83,7 +116,7 @@ describe('changing DATA_ENCRYPTION_KEY', () => {
     // `keys reseal-secrets` while this flow waits for its new password: the seed is sealed again with the new key...
     const run = await reseal({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ resealed: 2, alreadyCurrent: 0, unreadable: [] });
+    expect(JSON.parse(run.stdout)).toEqual({ resealed: 3, alreadyCurrent: 0, unreadable: [] });
     const stored = (await users().findOne({ _id: provedBefore.user._id }))!.securityInfo.authenticator!;
     expect(createSecretBox(Buffer.from(NEW_KEY, 'hex')).opens(stored.totpSecret!)).toBe(true);
     expect(createSecretBox(Buffer.from(OLD_KEY, 'hex')).opens(stored.totpSecret!)).toBe(false);

@@ -99,6 +99,28 @@ describe('a temporary password', () => {
     expect(signedIn.filter(Boolean)).toHaveLength(1);
   });
 
+  it.each([
+    ['a new temporary password', async (username: string) => admin(['users', 'set-password', username, '--password-stdin'], 'a second helpdesk passphrase\n')],
+    ['a disable, undone at once', async (username: string) => {
+      await admin(['users', 'disable', username]);
+      return admin(['users', 'enable', username]);
+    }],
+  ])('is void once an administrator acts on the account meanwhile: %s', async (_label, act) => {
+    const username = `yann${Date.now()}`;
+    await createdByAdmin(username);
+    const { browser, answer } = await signIn(username);
+    const page = await browser.follow(answer);
+    expect(messageIds(page)).toContain('password_change.heading');
+    expect((await act(username)).code).toBe(0);
+    const refused = await postNewPassword(browser, page, PASSWORD);
+    // Back to the sign-in page, nothing changed: not even `password.reused`, which would tell whether a guess is the
+    // administrator's new password.
+    expect(refused.status).toBe(303);
+    expect(new URL(refused.headers.get('location')!, refused.url).pathname).toMatch(/^\/interaction\/[^/]+$/);
+    expect(messageIds(await browser.follow(refused))).toContain('login.cant_access');
+    expect((await stored(username)).passwordChangeRequired).toBe(true);
+  });
+
   it('is not asked for without the right password, nor by another browser', async () => {
     await createdByAdmin('victor');
     const wrong = await signIn('victor', 'not the temporary password');

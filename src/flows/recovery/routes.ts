@@ -544,13 +544,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   /**
    * The account's proof for `method` cannot be checked by this server (an authenticator seed that DATA_ENCRYPTION_KEY
-   * no longer decrypts): the operator must act, so it is logged as an error; the person is asked to choose another
-   * way, and no try is spent.
+   * no longer decrypts): the operator must act, so it is logged as an error, and no try is spent. Once the flow holds
+   * a proof, the person is asked to choose another way (503); before that, the answer is a wrong code's, as a decoy
+   * (an unknown login) would get: a different one would tell that the login has an account.
    */
   async function methodUncheckable(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
     const error = new UnreadableSecretError();
     (ctx as AppContext).state.log.error({ error: error.code, accountId: flow.accountId, method: method.id }, error.message);
     await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'secret_unreadable' });
+    if (flow.verified.length === 0) return showFlow(ctx, flow, { error: 'recover.totp_wrong' });
     await showFlow(ctx, flow, { error: 'recover.method_unavailable' }, 503);
   }
 
