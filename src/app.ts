@@ -196,7 +196,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
   const challenge = createSignInChallenge(signInLimits, policy, clock);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha, passwordChanges, policy });
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha, passwordChanges, policy, audit });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(postOnlyEndpoints(config.issuerPath));

@@ -20,6 +20,7 @@ export type AuditType =
   | 'code.failed'
   | 'code.verified'
   | 'password.reset'
+  | 'password.changed'
   | 'account.unlocked'
   | 'account.locked'
   | 'account.lockdown'

@@ -31,6 +31,7 @@ import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../f
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
+import type { AuditLog } from '../audit/audit.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -45,6 +46,8 @@ export interface InteractionDeps {
   passwordChanges: PasswordChanges;
   /** The password rules' minimum, for the page where a temporary password is replaced. */
   policy: { current(): Promise<RecoveryPolicy> };
+  /** Where a replaced temporary password is recorded (`password.changed`). */
+  audit: Pick<AuditLog, 'record'>;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -111,7 +114,7 @@ const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', s
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
 
-export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
@@ -405,6 +408,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // The new password with the account's revocation: whatever the temporary password opened elsewhere ends.
     await accounts.replacePassword(prepared);
     ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
+    const requestId = (ctx as AppContext).state.requestId;
+    await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });
     await signedIn(ctx, user, Date.now());
   });
 

@@ -10,6 +10,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 
 const OWN_PASSWORD = 'lantern orchard velvet compass';
 
@@ -77,6 +78,8 @@ describe('a temporary password', () => {
     expect(tokens.claims()!.sub).toBe(user._id);
 
     expect((await stored('tina')).passwordChangeRequired).toBeUndefined();
+    const recorded = await server.connection.db!.collection(AUDIT_COLLECTION).findOne({ type: 'password.changed', accountId: user._id });
+    expect(recorded).toMatchObject({ reason: 'temporary', ip: expect.any(String) });
     expect((await server.latchkey.accounts.signIn('tina', PASSWORD)).ok).toBe(false);
     expect((await server.latchkey.accounts.signIn('tina', OWN_PASSWORD)).ok).toBe(true);
 
