@@ -405,7 +405,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     // Used once, by one of any parallel posts: only that one writes a password and signs in.
     if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
-    // The new password with the account's revocation: whatever the temporary password opened elsewhere ends.
+    // The new password, written with the account's revocation as any reset is: no session or token from before it
+    // stays valid.
     await accounts.replacePassword(prepared);
     ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
     const requestId = (ctx as AppContext).state.requestId;
