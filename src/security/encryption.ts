@@ -65,14 +65,15 @@ export function createSecretBox(key: Buffer, previous: readonly Buffer[] = []): 
     }
     return undefined;
   };
+  const openCurrentOrAny = (sealed: string) => openWith(key, sealed) ?? openAny(sealed);
   return {
     seal,
     open(sealed) {
-      const plain = openWith(key, sealed) ?? openAny(sealed);
+      const plain = openCurrentOrAny(sealed);
       if (plain === undefined) throw new UnreadableSecretError();
       return plain;
     },
-    opens: (sealed) => (openWith(key, sealed) ?? openAny(sealed)) !== undefined,
+    opens: (sealed) => openCurrentOrAny(sealed) !== undefined,
     reseal(sealed) {
       if (openWith(key, sealed) !== undefined) return undefined;
       const plain = openAny(sealed);
