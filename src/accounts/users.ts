@@ -76,6 +76,11 @@ export interface Accounts {
   /** The account as stored now (sign-in, recovery, admin): never a copy from another request. */
   findById(id: string): Promise<User | null>;
   /**
+   * The account as stored now, even when this request read it already: for a decision made again after a long wait
+   * (an argon2 run), which must see a reset or a lockdown that landed meanwhile.
+   */
+  findAgain(id: string): Promise<User | null>;
+  /**
    * The account for checks that run on every protocol request (findAccount, token use, the consent page): from the
    * instance's account cache when it has it (db/epoch-cache.ts; a change made elsewhere reaches it within seconds).
    */
@@ -292,6 +297,10 @@ export function createAccounts(
     },
 
     findById,
+    findAgain(id) {
+      forget(userKey(id));
+      return findById(id);
+    },
     findCurrent,
     findByLogin,
 

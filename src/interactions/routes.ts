@@ -212,11 +212,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   /**
    * The account whose temporary password was just accepted in this browser for this interaction, while it still must
    * be replaced: not once an administrator has acted on the account since (a new temporary password, a disable, a
-   * lockdown: each revokes the account's access, `revokedAt`), even if undone meanwhile.
+   * lockdown: each revokes the account's access, `revokedAt`), even if undone meanwhile. `again`: the account read
+   * anew, though this request read it already.
    */
-  async function changingPassword(ctx: Context, details: Details): Promise<User | undefined> {
+  async function changingPassword(ctx: Context, details: Details, { again = false } = {}): Promise<User | undefined> {
     const pending = await passwordChanges.pending(ctx, details.uid);
-    const user = pending ? await accounts.findById(pending.accountId) : null;
+    const user = pending ? await (again ? accounts.findAgain : accounts.findById)(pending.accountId) : null;
     const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= pending!.startedAt.getTime();
     return user?.passwordChangeRequired && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
   }
@@ -386,15 +387,17 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     ctx.redirect(`/interaction/${details.uid}`);
   }
 
+  /** Nothing to replace here (its ten minutes are over, it was used, or the account changed): the sign-in page. */
+  function backToSignIn(ctx: Context, details: Details) {
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}`);
+  }
+
   router.post('/password', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
     const user = await changingPassword(ctx, details);
-    if (!user) {
-      // Nothing to replace here (its ten minutes are over, it was used, or the account changed): the sign-in page.
-      ctx.status = 303;
-      return ctx.redirect(`/interaction/${details.uid}`);
-    }
+    if (!user) return backToSignIn(ctx, details);
     if (form.password !== form.confirm) return showPasswordChange(ctx, details, user, 'recover.password_mismatch');
     let prepared;
     try {
@@ -403,6 +406,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       if (error instanceof PasswordRejectedError) return showPasswordChange(ctx, details, user, error.reason);
       throw error;
     }
+    // Judged again on the account as stored now: an administrator's new temporary password (the first one leaked,
+    // say) may have landed during the argon2 runs. (That leaves the claim and the write below: FerretDB has no
+    // conditional write to close it.)
+    if (!(await changingPassword(ctx, details, { again: true }))) return backToSignIn(ctx, details);
     // Used once, by one of any parallel posts: only that one writes a password and signs in.
     if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
     // The new password, written with the account's revocation as any reset is: no session or token from before it

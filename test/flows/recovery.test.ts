@@ -682,7 +682,7 @@ describe("This wasn't me", () => {
     expect((await server.latchkey.accounts.signIn(user.username, NEW_PASSWORD)).ok).toBe(true);
   });
 
-  it('a lockdown that lands on the unlock page (both proofs in) turns its Next into the new-password step; nothing is unlocked', async () => {
+  it('a lockdown that lands on the unlock page (both proofs in) voids both: its Next leads back to verification; nothing is unlocked', async () => {
     await setPolicy({ methodsRequired: 2 });
     try {
       const { user, mobilePhone, totp } = await userWithMethods();
@@ -693,8 +693,10 @@ describe("This wasn't me", () => {
       expect(messageIds(unlockPage)).toContain('recover.unlock_intro');
       await server.latchkey.accounts.lockDown(user._id);
 
-      const passwordPage = await submit(browser, unlockPage, '/unlock');
-      expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'recover.lockdown_new_password', 'recover.crumb_password']));
+      // Proofs made before the lockdown may be whoever was "not me"'s: they no longer count.
+      const back = await submit(browser, unlockPage, '/unlock');
+      expect(messageIds(back)).toEqual(expect.arrayContaining(['recover.verify_again', 'recover.method_sms', 'recover.method_totp']));
+      expect(messageIds(back)).not.toContain('recover.unlock_intro');
       expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
       expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
       // The unlock page's form again (a replay) is out of date.
@@ -705,7 +707,7 @@ describe("This wasn't me", () => {
     }
   });
 
-  it('a lockdown while the new password is being chosen sends the flow back for a second proof; nothing changes', async () => {
+  it('a lockdown while the new password is being chosen voids the proof made before it: both methods are needed now; nothing changes', async () => {
     const { user, alternateEmail, mobilePhone } = await userWithMethods();
     const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
     expect(messageIds(passwordPage)).toContain('recover.password_heading');
@@ -713,13 +715,15 @@ describe("This wasn't me", () => {
     const before = await server.latchkey.accounts.findById(user._id);
 
     const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
-    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.more_proof', 'recover.crumb_step2', 'recover.method_email']));
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.verify_again', 'recover.method_sms', 'recover.method_email']));
     const after = await server.latchkey.accounts.findById(user._id);
     expect(after!.passwordHash).toBe(before!.passwordHash);
     expect(after!.lockedDownAt).toEqual(before!.lockedDownAt);
-    // The password page's form again (a replay) is out of date; the second proof leads on.
+    // The password page's form again (a replay) is out of date; two proofs made now lead on.
     expect((await browser.post(findForm(passwordPage, '/password').action, { ...findForm(passwordPage, '/password').fields, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).status).toBe(409);
-    const again = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, refused, 'email')), await emailedCode(sink, alternateEmail));
+    const step2 = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, refused, 'sms'), { phone: mobilePhone }), await textedCode(server, mobilePhone, 1));
+    expect(messageIds(step2)).toEqual(expect.arrayContaining(['recover.crumb_step2', 'recover.method_email']));
+    const again = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'email')), await emailedCode(sink, alternateEmail));
     expect(messageIds(again)).toContain('recover.password_heading');
   });
 });
@@ -772,7 +776,7 @@ describe('a proof whose authenticator changes before the end', () => {
     const before = await server.latchkey.accounts.findById(user._id);
 
     const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
-    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.more_proof', 'recover.method_sms', 'recover.method_totp']));
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.verify_again', 'recover.method_sms', 'recover.method_totp']));
     expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).toBe(before!.passwordHash);
     // A method registered now proves it again.
     const again = await enterCode(browser, await chooseMethod(browser, refused, 'totp'), totp());

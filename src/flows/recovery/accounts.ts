@@ -15,6 +15,7 @@ export function recoveryAccounts(accounts: Accounts, serviceName?: string): Reco
   return {
     findByLogin: (login) => accounts.findByLogin(login),
     findById: (id) => accounts.findById(id),
+    findAgain: (id) => accounts.findAgain(id),
     async passwordProblem(user, password, policy) {
       const check = await checkNewPassword(password, { minLength: policy.passwordMinLength, identifiers: identifiersOf(user), serviceNames: serviceName ? [serviceName] : [] });
       return check.ok ? undefined : check.reason;

@@ -44,6 +44,8 @@ import { accountKey, accountKeyOf, offeredMethods, proofsComplete, resolveSubjec
 export interface RecoveryAccounts {
   findByLogin(login: string): Promise<User | null>;
   findById(id: string): Promise<User | null>;
+  /** The account as stored now, even when this request read it already (a decision made again after argon2). */
+  findAgain(id: string): Promise<User | null>;
   /** The reason a new password is refused (a message id), or undefined when it is acceptable. */
   passwordProblem(user: User, password: string, policy: RecoveryPolicy): Promise<MessageId | undefined>;
   /** The new password checked against the rules and hashed, before anything changes (argon2 may be busy). */
@@ -226,10 +228,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     await showFlow(ctx, flow, { notice: 'recover.out_of_date' }, 409);
   }
 
-  async function subjectOf(flow: FlowDoc, current: RecoveryPolicy): Promise<Subject> {
+  async function subjectOf(flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<Subject> {
     const key = Buffer.from(flow.subjectKey, 'hex');
     // A decoy reads too (an id no account has): its steps must cost what a real account's do.
-    const user = await accounts.findById(flow.accountId ?? NO_ACCOUNT_ID);
+    const user = await (again ? accounts.findAgain : accounts.findById)(flow.accountId ?? NO_ACCOUNT_ID);
     const subject = resolveSubject(user, key, methods, current);
     // Never fewer proofs than when the flow started (a policy lowered meanwhile changes nothing here); more when the
     // account needs more now: locked down by "This wasn't me", or made an admin, after this flow began.
@@ -248,10 +250,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   /**
    * The account a finishing step (new password, unlock) acts on, once its proofs are still enough for it now; else
    * the page that says why nothing happened (and undefined). When the account now needs another proof, the flow
-   * goes back to verification for it.
+   * goes back to verification for it. `again`: the account read anew, though this request read it already.
    */
-  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy): Promise<User | undefined> {
-    const subject = await subjectOf(flow, current);
+  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<User | undefined> {
+    const subject = await subjectOf(flow, current, { again });
     if (!subject.user) {
       await message(ctx, 'recover.expired', 410, flow);
       return undefined;
@@ -259,7 +261,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const standing = standingProofs(flow, subject);
     if (proofsComplete(standing.verified, subject, methods)) return subject.user;
     const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
-    if (back) await showFlow(ctx, back, { notice: 'recover.more_proof' });
+    if (back) await showFlow(ctx, back, { notice: standing.verified.length === 0 ? 'recover.verify_again' : 'recover.more_proof' });
     return undefined;
   }
 
@@ -279,16 +281,21 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   }
 
   /**
-   * The hash a code or a proof keeps of the authenticator it is for (now registered), salted with the flow (a phone
-   * number alone is quickly guessed).
+   * The hash a code or a proof keeps of the authenticator it is for (now registered) and of the account's last
+   * revocation, salted with the flow (a phone number alone is quickly guessed).
    */
-  const fingerprint = (flow: FlowDoc, subject: Subject, method: VerificationMethod) =>
-    createHash('sha256').update(`${flow._id}\u0000${method.id}\u0000${authenticatorOf(subject, method)}`).digest('base64url');
+  const fingerprint = (flow: FlowDoc, subject: Subject, method: VerificationMethod) => {
+    const revokedAt = subject.user?.revokedAt ? new Date(subject.user.revokedAt).getTime() : '';
+    return createHash('sha256').update(`${flow._id}\u0000${method.id}\u0000${authenticatorOf(subject, method)}\u0000${revokedAt}`).digest('base64url');
+  };
 
   /**
-   * The flow's proofs that still stand: each method still registered, with the authenticator it was proved with. A
-   * phone removed or replaced (a SIM swap reported to the helpdesk), an address or a seed changed after its code was
-   * accepted no longer proves anything here.
+   * The flow's proofs that still stand: each method still registered, with the authenticator it was proved with, and
+   * no revocation of the account since. A phone removed or replaced (a SIM swap reported to the helpdesk), an address
+   * or a seed changed after its code was accepted no longer proves anything here; nor does any proof once the
+   * account's password was reset (by an administrator, its owner at sign-in, another recovery), or the account locked
+   * down or disabled: a code seen over a shoulder or intercepted must not outlive the reset that answered it. A code
+   * sent before a revocation is void alike (its `sentTo`).
    */
   function standingProofs(flow: FlowDoc, subject: Subject): Pick<FlowDoc, 'verified' | 'provedWith'> {
     const verified = flow.verified.filter((id) => {
@@ -756,6 +763,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
     // Hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not the flow.
     const prepared = await accounts.preparePassword(user, form.password);
+    // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
+    // account as stored now, just before the step is claimed. (That leaves the claim and the write: FerretDB has no
+    // conditional write to close it.)
+    if (!(await finishingAccount(ctx, flow, current, { again: true }))) return;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
     // (one write), and then it is true whatever else fails.
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {

@@ -96,6 +96,7 @@ export const recoveryEn = {
   'recover.out_of_date': 'This page was out of date, so nothing was changed. Here is where you are now.',
   'recover.send_limited': 'We can’t send another code right now. If a code we sent has reached you, enter it below; otherwise press “Try again” in a few minutes.',
   'recover.more_proof': 'For your account’s safety, we need one more verification before we can go on. Nothing was changed.',
+  'recover.verify_again': 'Something about your account’s security changed after you verified (a password reset, a lock, a new phone or address), so please verify again. Nothing was changed.',
   'recover.lockdown_new_password': 'This account was locked after a change to it was reported as not yours, so only a new password unlocks it: the old one will no longer work.',
   'recover.start_again': 'Start again',
   'recover.blocked':

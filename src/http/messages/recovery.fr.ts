@@ -96,6 +96,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
   'recover.send_limited': 'Nous ne pouvons pas envoyer d’autre code pour le moment. Si un code que nous avons envoyé vous est parvenu, saisissez-le ci-dessous ; sinon, appuyez sur « Réessayer » dans quelques minutes.',
   'recover.more_proof': 'Pour la sécurité de votre compte, nous avons besoin d’une vérification de plus avant de continuer. Rien n’a été modifié.',
+  'recover.verify_again': 'La sécurité de votre compte a changé depuis votre vérification (mot de passe réinitialisé, verrouillage, nouveau téléphone ou nouvelle adresse) : vérifiez-vous à nouveau. Rien n’a été modifié.',
   'recover.lockdown_new_password': 'Ce compte a été verrouillé après le signalement d’une modification qui ne venait pas de vous : seul un nouveau mot de passe le déverrouille, et l’ancien ne fonctionnera plus.',
   'recover.start_again': 'Recommencer',
   'recover.blocked':
