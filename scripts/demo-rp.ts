@@ -262,7 +262,7 @@ main { max-width: 40rem; margin: 2rem auto; padding: 1.5rem; background: #fff; b
 @media (max-width: 42rem) { main { margin: 1rem; padding: 1rem; } }
 .button { display: inline-block; padding: .6rem 1.2rem; background: #6b3fa0; color: #fff; border-radius: 4px; text-decoration: none; }
 .button:focus { outline: 3px solid #6b3fa0; outline-offset: 2px; }
-.who { font-size: 1.15rem; font-weight: 600; }
+.who { font-size: 1.15rem; font-weight: 600; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 caption { text-align: left; font-weight: 600; margin-bottom: .25rem; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid #ddd; }

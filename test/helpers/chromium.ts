@@ -25,7 +25,7 @@ export const BRAND = {
 
 export const WIDTHS = [
   { label: 'desktop', width: 1280, height: 800 },
-  { label: 'phone', width: 360, height: 740 },
+  { label: 'phone', width: 320, height: 640 },
 ] as const;
 
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
