@@ -14,7 +14,7 @@
 import { MAX_PASSWORD_CODE_POINTS, normalizePassword } from './passwords.ts';
 import { ValidationError } from '../errors.ts';
 
-export const PASSWORD_REASONS = ['password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable', 'password.reused'] as const;
+export const PASSWORD_REASONS = ['password.unprintable', 'password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable', 'password.reused'] as const;
 export type PasswordReason = (typeof PASSWORD_REASONS)[number];
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: PasswordReason };
@@ -185,6 +185,9 @@ function isFromIdentifiers(password: string, identifiers: readonly string[]): bo
 export async function checkNewPassword(password: string, { minLength, identifiers, serviceNames = [] }: PasswordRuleOptions): Promise<PasswordCheck> {
   const normalized = normalizePassword(password);
   const length = [...normalized].length;
+  // A line break, a tab or another control character: no sign-in form takes one (a browser's password field drops
+  // line breaks), so such a password, piped to the admin CLI as two lines say, could never be typed.
+  if (/\p{Cc}/u.test(normalized)) return { ok: false, reason: 'password.unprintable' };
   if (length < Math.min(minLength, LONGEST_MINIMUM)) return { ok: false, reason: 'password.too_short' };
   if (length > MAX_PASSWORD_CODE_POINTS) return { ok: false, reason: 'password.too_long' };
   if (isFromIdentifiers(normalized, identifiers)) return { ok: false, reason: 'password.identifier' };
@@ -196,6 +199,7 @@ export async function checkNewPassword(password: string, { minLength, identifier
 }
 
 const DETAIL: Record<PasswordReason, (minLength: number) => string> = {
+  'password.unprintable': () => 'password contains a line break, a tab or another control character, which a sign-in form cannot take (give it on one line)',
   'password.too_short': (min) => `password must have at least ${min} characters`,
   'password.too_long': () => `password must have at most ${MAX_PASSWORD_CODE_POINTS} characters`,
   'password.identifier': () => 'password is built from the username, email address or name',

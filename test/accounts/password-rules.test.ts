@@ -103,6 +103,13 @@ describe('predictable passwords', () => {
     expect(await check(password)).toEqual({ ok: false, reason: 'password.predictable' });
   });
 
+  it.each(['tiger lamp sofa\ntiger lamp sofa', 'tiger\tlamp sofa desk', 'tiger lamp sofa desk\r', 'tiger lamp sofa\u0000desk', 'tiger lamp sofa\u0085desk'])(
+    'refuses %j: a line break, tab or other control character cannot be typed at sign-in',
+    async (password) => {
+      expect(await check(password)).toEqual({ ok: false, reason: 'password.unprintable' });
+    },
+  );
+
   it('refuses a longer one that repeats a part, or uses a few characters only, beyond what is analysed', async () => {
     expect(await check('x7$'.repeat(40))).toEqual({ ok: false, reason: 'password.predictable' });
     expect(await check(`${'tram fog '.repeat(20)}!!`)).toEqual({ ok: false, reason: 'password.predictable' });

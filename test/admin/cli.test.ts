@@ -333,6 +333,11 @@ describe('users', () => {
     const common = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'passwordpassword\n' });
     expect(common.code).toBe(1);
     expect(common.stderr).toContain('common passwords');
+    // The password piped twice, as the terminal's prompt asks for it: one line break is trimmed, not the one between.
+    const twice = await admin(['users', 'create', '--username', 'henry', '--email', 'henry@example.test', '--password-stdin'], { input: 'tiger lamp sofa desk\ntiger lamp sofa desk\n' });
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain('password refused: password contains a line break');
+    expect((await admin(['users', 'show', 'henry'])).code).toBe(1);
   });
 
   it('unlock ends a lockout at once and keeps the password', async () => {

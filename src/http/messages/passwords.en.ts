@@ -4,6 +4,7 @@ import type { PasswordReason } from '../../accounts/password-rules.ts';
 
 export const passwordsEn = {
   // Why a new password was refused (shown next to the field, then the guidance below).
+  'password.unprintable': 'Your password cannot contain line breaks, tabs or other control characters: they cannot be typed when you sign in.',
   'password.too_short': 'Your password must have at least {min} characters.',
   'password.too_long': 'Your password can have at most {max} characters.',
   'password.identifier': 'Your password must not be built from your name, username or email address. Choose something others cannot guess from them.',

@@ -2,6 +2,8 @@
 import type { passwordsEn } from './passwords.en.ts';
 
 export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
+  'password.unprintable':
+    'Votre mot de passe ne peut pas contenir de sauts de ligne, de tabulations ni d’autres caractères de contrôle : ils ne peuvent pas être saisis à la connexion.',
   'password.too_short': 'Votre mot de passe doit comporter au moins {min} caractères.',
   'password.too_long': 'Votre mot de passe peut comporter au plus {max} caractères.',
   'password.identifier':
