@@ -1,6 +1,7 @@
 // `npm run admin -- users …`: user accounts. Hashing uses the argon2 cost from the server's configuration, so
 // accounts created here are not rehashed at their first sign-in. Password hashes are never printed.
 import type { User } from '../accounts/user-model.ts';
+import type { LockoutState } from '../accounts/lockout.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
@@ -100,19 +101,30 @@ const list = defineCommand({
   },
 });
 
+/** Whether the wrong passwords counted lock the account's password sign-in, as a helpdesk needs to see it. */
+function signInLine(state: LockoutState): string {
+  if (state.disabled) return 'turned off after too many wrong passwords in a row (unlock or a recovery ends it)';
+  if (state.locked) return `locked until ${isoDate(state.lockedUntil!)} after ${state.threshold} wrong passwords (unlock or a recovery ends it)`;
+  return `not locked (${state.failures} of ${state.threshold} wrong passwords counted)`;
+}
+
 const show = defineCommand({
   name: 'show',
-  summary: 'Shows one user, named by id, username or email, with the verification methods they can recover with.',
+  summary: 'Shows one user, named by id, username or email, with the verification methods they can recover with and whether wrong passwords have locked their sign-in.',
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
-    const user = await findUser(await accounts(session), arg);
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
     const methods = methodsOf(user);
+    const lockout = await users.lockoutState(user._id);
+    const signIn = { locked: lockout.locked, ...(lockout.lockedUntil && { lockedUntil: isoDate(lockout.lockedUntil) }), turnedOff: lockout.disabled, failures: lockout.failures };
     const lockedDownAt = user.lockedDownAt ? isoDate(user.lockedDownAt) : undefined;
-    out.result({ ...userView(user), methods, ...(lockedDownAt && { lockedDownAt }) }, () => [
+    out.result({ ...userView(user), methods, signIn, ...(lockedDownAt && { lockedDownAt }) }, () => [
       ...describe(user),
       ...fields([
         ...methodLines(user),
+        ['sign-in', signInLine(lockout)],
         ...(lockedDownAt ? [['locked down', `${lockedDownAt} ("This wasn't me"; set-password or unlock ends it)`] as [string, string]] : []),
       ]),
     ]);

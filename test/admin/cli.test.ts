@@ -344,12 +344,17 @@ describe('users', () => {
     for (let i = 0; i < 10; i += 1) await server.latchkey.accounts.signIn('grace', `not grace's password ${i}`);
     expect(await server.latchkey.accounts.isLocked(user.id)).toBe(true);
     expect((await submitPassword(PASSWORD)).status).toBe(200);
+    // The helpdesk can see it without changing anything.
+    const shown = await admin(['users', 'show', 'grace']);
+    expect(shown.stdout).toMatch(/sign-in +locked until \d{4}-\d\d-\d\dT[\d:.]+Z after 10 wrong passwords/);
+    expect(await adminJson<{ signIn: object }>(['users', 'show', 'grace'])).toMatchObject({ signIn: { locked: true, lockedUntil: expect.any(String), turnedOff: false } });
     const run = await admin(['users', 'unlock', 'grace']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('was locked until');
     expect(run.stdout).toContain('They are told on'); // as after an unlock by recovery (policy notify.onUnlock)
     expect(await server.latchkey.accounts.isLocked(user.id)).toBe(false);
     expect((await submitPassword(PASSWORD)).status).toBe(303);
+    expect((await admin(['users', 'show', 'grace'])).stdout).toMatch(/sign-in +not locked \(0 of 10 wrong passwords counted\)/);
   });
 
   it("unlock also ends a \"This wasn't me\" lockdown, and says so", async () => {
