@@ -14,6 +14,7 @@ import type { Logger } from './log.ts';
 import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
 import { createAuditLog } from './audit/audit.ts';
+import { ferretDbVersion } from './db/connection.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
 import { ADAPTER_COLLECTIONS, createAdapterFactory, createAdapterIndexes } from './oidc/adapter.ts';
 import { createEpochCache, type EpochCache } from './db/epoch-cache.ts';
@@ -104,6 +105,10 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     sharedSecret(connection, 'recovery-key'),
   ]);
   await createAdapterIndexes(connection);
+  if (config.production) {
+    const ferretDb = await ferretDbVersion(connection);
+    if (ferretDb) log.warn({ event: 'database.not_for_production', ferretDb }, 'MONGODB_URI is a FerretDB server, which is for development: two changes to one account at the same instant can lose one; use MongoDB in production (README "Production notes")');
+  }
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {
     intervalSeconds: config.sweepIntervalSeconds,
     log,

@@ -52,3 +52,13 @@ export async function isDatabaseReachable(connection: Connection): Promise<boole
     return false;
   }
 }
+
+/**
+ * The FerretDB version behind `connection`, or undefined for MongoDB (FerretDB's buildInfo names itself). Production
+ * warns on FerretDB: it applies an update as a read and then a write of the whole document, so two changes to one
+ * account at the same instant can lose one (README "Production notes").
+ */
+export async function ferretDbVersion(connection: Connection): Promise<string | undefined> {
+  const info = await connection.db!.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : undefined;
+}

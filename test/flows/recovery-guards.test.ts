@@ -148,6 +148,18 @@ it('an expired flow still offers the way back to the sign-in it came from', asyn
   expect(page.body).toContain(`href="/recover?from=${uid}"`);
 });
 
+it('the first page shown again after a wrong CAPTCHA keeps the sign-in it came from in its language links', async () => {
+  const browser = new Browser();
+  const uid = 'an-interaction-uid';
+  const start = await browser.get(`${server.origin}/recover?from=${uid}`);
+  const wrong = await submit(browser, start, '/recover', { identifier: user.username, captcha: 'not the answer', action: 'next' });
+  expect(messageIds(wrong)).toContain('recover.captcha_wrong');
+  expect(wrong.body).toContain(`href="/recover?from=${uid}&amp;lang=fr"`);
+  const french = await browser.get(`${server.origin}/recover?from=${uid}&lang=fr`);
+  expect(french.body).toContain('<html lang="fr">');
+  expect(french.body).toContain(`href="/interaction/${uid}"`); // Cancel still leads back to that sign-in
+});
+
 /** A new account with an alternate email, this mobile phone and perhaps an authenticator; a browser at its methods. */
 async function atMethods(mobilePhone: string, authenticator = false) {
   const someone = await createUser(server);

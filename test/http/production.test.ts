@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { PRODUCTION_ENV, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/factories.ts';
+import { ferretDbVersion } from '../../src/db/connection.ts';
 
 let server: TestServer;
 const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' };
@@ -66,4 +67,12 @@ it('sets the CSRF cookie as __Host-, Secure, Path=/ on our pages', async () => {
   expect(csrf!.toLowerCase()).toContain('; secure');
   expect(csrf!.toLowerCase()).toContain('; path=/;');
   expect(csrf!.toLowerCase()).not.toContain('domain=');
+});
+
+it('warns at start when MONGODB_URI is FerretDB (the development database), which production should not use', async () => {
+  const warning = server.logs.map((line) => JSON.parse(line) as { event?: string; ferretDb?: string }).find((entry) => entry.event === 'database.not_for_production');
+  // The tests run on FerretDB unless MONGODB_URI names a MongoDB server, which gets no warning.
+  const ferretDb = await ferretDbVersion(server.connection);
+  expect(warning?.ferretDb).toBe(ferretDb);
+  if (!process.env.MONGODB_URI) expect(ferretDb).toMatch(/^v1\./);
 });

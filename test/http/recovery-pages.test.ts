@@ -39,6 +39,8 @@ function tagWithId(page: Page, id: string): string {
 }
 
 const attribute = (tag: string, name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+/** The inside of the page's form whose action ends with `actionEnd`. */
+const formWith = (page: Page, actionEnd: string) => [...page.body.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, action]) => action!.endsWith(actionEnd))?.[2] ?? '';
 const describedBy = (page: Page, id: string) => (attribute(tagWithId(page, id), 'aria-describedby') ?? '').split(/\s+/).filter(Boolean);
 
 /** The controls that take the focus when the page loads, each by its id (or message id, for a button). */
@@ -173,6 +175,17 @@ describe('verification', () => {
     expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBe('true');
     expect(describedBy(again, 'phone')).toContain('form-error');
     expect(autofocused(again)).toEqual(['phone']);
+    // Shown beside the field, inside its form, rather than above the list of methods (out of sight when zoomed in).
+    expect(formWith(again, '/send')).toMatch(/id="form-error"[\s\S]*id="phone"/);
+    expect(formWith(again, '/method')).not.toContain('form-error"');
+  });
+
+  it('shows a wrong code\'s message beside the code field, inside its form, with the support code', async () => {
+    const { browser, page } = await atMethods();
+    const wrong = await enterCode(browser, await chooseMethod(browser, page, 'totp'), '000000');
+    expect(messageIds(wrong)).toContain('recover.totp_wrong');
+    expect(formWith(wrong, '/code')).toMatch(/id="form-error"[\s\S]*data-message-id="error.support_code"[\s\S]*id="code"/);
+    expect(wrong.body.match(/id="form-error"/g)).toHaveLength(1);
   });
 
   it('has one "Next" once a method is shown: the code\'s; the method list\'s button then says it switches methods', async () => {
@@ -180,9 +193,8 @@ describe('verification', () => {
     expect(messageIds(page).filter((id) => id === 'recover.next')).toHaveLength(1);
     const codePage = await sendCode(browser, await chooseMethod(browser, page, 'email'));
     expect(messageIds(codePage).filter((id) => id === 'recover.next')).toHaveLength(1);
-    const formWith = (actionEnd: string) => [...codePage.body.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, action]) => action!.endsWith(actionEnd))?.[2] ?? '';
-    expect(formWith('/code')).toContain('data-message-id="recover.next"');
-    expect(formWith('/method')).toContain('data-message-id="recover.use_method"');
+    expect(formWith(codePage, '/code')).toContain('data-message-id="recover.next"');
+    expect(formWith(codePage, '/method')).toContain('data-message-id="recover.use_method"');
   });
 
   it('lets the server answer an empty or malformed code (the code form does not validate in the browser)', async () => {

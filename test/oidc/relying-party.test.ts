@@ -131,6 +131,29 @@ describe('authorization code with PKCE through our pages', () => {
   });
 });
 
+describe('pushed authorization requests (RFC 9126)', () => {
+  it('are advertised, and a request pushed first signs in through our pages like any other', async () => {
+    expect(config.serverMetadata().pushed_authorization_request_endpoint).toBe(`${server.issuer}/request`);
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    // Only the client and the request's reference travel through the browser.
+    expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+    const callback = await signInAndConsent(new Browser(), { url, verifier, state, nonce }, user.username, redirectUri);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    expect(tokens.claims()!.sub).toBe(user._id);
+  });
+});
+
 describe('refresh tokens', () => {
   it('rotates on every use, and replaying the old one revokes the whole grant', async () => {
     const { tokens } = await signIn();

@@ -40,6 +40,9 @@ import type { FlowDoc, FlowStore } from './store.ts';
 import type { Transition } from './states.ts';
 import { accountKey, accountKeyOf, offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
 
+/** The query of the flow's page right after "Try again" sent a new code. */
+const RESENT_QUERY = 'sent=new';
+
 /** What the flow needs of the accounts: the domain's operations, nothing about how they are stored. */
 export interface RecoveryAccounts {
   findByLogin(login: string): Promise<User | null>;
@@ -173,9 +176,10 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   };
   const signInUrl = (from?: string) => (from ? `/interaction/${encodeURIComponent(from)}` : undefined);
   const flowUrl = (flow: FlowDoc) => `/recover/${flow._id}`;
-  const seeFlow = (ctx: Context, flow: FlowDoc) => {
+  /** `resent`: the step sent a new code, which the page then says (a "Try again" otherwise looks like nothing). */
+  const seeFlow = (ctx: Context, flow: FlowDoc, { resent = false } = {}) => {
     ctx.status = 303;
-    ctx.redirect(flowUrl(flow));
+    ctx.redirect(resent ? `${flowUrl(flow)}?${RESENT_QUERY}` : flowUrl(flow));
   };
 
   /**
@@ -395,6 +399,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         captchaId: id,
         error: fields.error,
         backToSignIn: signInUrl(fields.from),
+        // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that sign-in.
+        ...(fields.from && { languageQuery: { from: fields.from } }),
       },
       status,
     );
@@ -484,7 +490,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   router.get('/:flow', async (ctx) => {
     const flow = await browserFlow(ctx);
     if (!flow) return expired(ctx);
-    await showFlow(ctx, flow);
+    // Right after "Try again" sent a new code (only while a code is pending: a later visit to the address says nothing).
+    const resent = ctx.querystring.split('&').includes(RESENT_QUERY) && flow.state === 'verify' && Boolean(flow.pending?.challengeId);
+    if (!resent) return showFlow(ctx, flow);
+    const lifetime = durationText((await policy.current()).codes.lifetimeSeconds, (ctx as AppContext).state.locale);
+    await showFlow(ctx, flow, { notice: 'recover.code_resent', noticeValues: { lifetime } });
   });
 
   router.post('/:flow/goal', async (ctx) => {
@@ -657,7 +667,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!next) return;
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
-    if (sent.allowed) seeFlow(ctx, next);
+    if (sent.allowed) seeFlow(ctx, next, { resent: resend });
     else await showFlow(ctx, next, { notice: 'recover.send_limited' });
   }
 

@@ -69,6 +69,7 @@ export const recoveryEn = {
   'recover.totp_wrong': 'That code did not work. Enter the code your authenticator app shows now; if it changes as you type, wait for the next one.',
   'recover.code_expired': 'That code has expired or was used too many times. Ask for a new one with “Try again”.',
   'recover.try_again': 'Try again',
+  'recover.code_resent': 'We’ve sent a new code. Use that one: the codes sent before it no longer work. It works for {lifetime}.',
   'recover.contact_admin': 'Contact your administrator',
   'recover.support_hint_before': 'If you are unable to reset your password after retrying, please',
   'recover.support_hint_before_unlock': 'If you are unable to unlock your account after retrying, please',

@@ -69,6 +69,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.totp_wrong': 'Ce code ne fonctionne pas. Saisissez le code que votre application d’authentification affiche maintenant ; s’il change pendant la saisie, attendez le suivant.',
   'recover.code_expired': 'Ce code a expiré ou a été essayé trop de fois. Demandez-en un nouveau avec « Réessayer ».',
   'recover.try_again': 'Réessayer',
+  'recover.code_resent': 'Nous vous avons envoyé un nouveau code. Utilisez celui-ci : les codes envoyés avant lui ne fonctionnent plus. Il est valable {lifetime}.',
   'recover.contact_admin': 'Contacter votre administrateur',
   'recover.support_hint_before': 'Si vous ne parvenez pas à réinitialiser votre mot de passe après plusieurs essais,',
   'recover.support_hint_before_unlock': 'Si vous ne parvenez pas à déverrouiller votre compte après plusieurs essais,',
