@@ -106,7 +106,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   ]);
   await createAdapterIndexes(connection);
   if (config.production) {
-    const ferretDb = await ferretDbVersion(connection);
+    // A managed service that refuses buildInfo is no FerretDB of ours: no warning, and the start goes on.
+    const ferretDb = await ferretDbVersion(connection).catch(() => undefined);
     if (ferretDb) log.warn({ event: 'database.not_for_production', ferretDb }, 'MONGODB_URI is a FerretDB server, which is for development: two changes to one account at the same instant can lose one; use MongoDB in production (README "Production notes")');
   }
   const expiry = await manageExpiry(connection, [...ADAPTER_COLLECTIONS, ...OTHER_EXPIRING], {

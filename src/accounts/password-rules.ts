@@ -185,9 +185,10 @@ function isFromIdentifiers(password: string, identifiers: readonly string[]): bo
 export async function checkNewPassword(password: string, { minLength, identifiers, serviceNames = [] }: PasswordRuleOptions): Promise<PasswordCheck> {
   const normalized = normalizePassword(password);
   const length = [...normalized].length;
-  // A line break, a tab or another control character: no sign-in form takes one (a browser's password field drops
-  // line breaks), so such a password, piped to the admin CLI as two lines say, could never be typed.
-  if (/\p{Cc}/u.test(normalized)) return { ok: false, reason: 'password.unprintable' };
+  // A line break (Unicode's own separators too), a tab or another control character: no sign-in form takes one (a
+  // browser's password field drops line breaks), so such a password, piped to the admin CLI as two lines say, could
+  // never be typed.
+  if (/[\p{Cc}\u2028\u2029]/u.test(normalized)) return { ok: false, reason: 'password.unprintable' };
   if (length < Math.min(minLength, LONGEST_MINIMUM)) return { ok: false, reason: 'password.too_short' };
   if (length > MAX_PASSWORD_CODE_POINTS) return { ok: false, reason: 'password.too_long' };
   if (isFromIdentifiers(normalized, identifiers)) return { ok: false, reason: 'password.identifier' };

@@ -15,7 +15,7 @@ import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword, PasswordRejectedError } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
@@ -61,6 +61,16 @@ export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'locke
   if (!user.revokedAt) return true;
   const revokedAtMs = new Date(user.revokedAt).getTime();
   return issuedAtMs === undefined ? issuedAt >= Math.floor(revokedAtMs / 1000) : issuedAtMs >= revokedAtMs;
+}
+
+/**
+ * A password change judged on the account as it was is refused: the account's access was revoked since (a reset by
+ * an administrator or another flow, a lockdown, a disable). Nothing was written.
+ */
+export class AccountChangedError extends AppError {
+  constructor() {
+    super(409, 'account_changed', 'recover.verify_again', 'the account was revoked since the change was judged; nothing was written');
+  }
 }
 
 declare const checkedByTheRules: unique symbol;
@@ -121,9 +131,10 @@ export interface Accounts {
   /**
    * Writes a prepared password and the account's revocation in one write: from then on no session or token issued
    * before it is honoured (`isAccessCurrent`), so a reset never leaves the old ones working, whatever fails after it.
-   * Deleting them (`revokeAccess`) and clearing the lockout are the caller's.
+   * Deleting them (`revokeAccess`) and clearing the lockout are the caller's. `judged`: the account as the caller
+   * last judged it; written only while its revocation (`revokedAt`) is still that one, else AccountChangedError.
    */
-  replacePassword(prepared: PreparedPassword): Promise<void>;
+  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<void>;
   /**
    * All of a reset at once (an administrator's set-password): prepared, written with the revocation, sessions and
    * tokens deleted, lockout cleared. `temporary`: the person must choose their own at their next sign-in.
@@ -369,10 +380,14 @@ export function createAccounts(
       return preparePassword(id, password);
     },
 
-    async replacePassword({ accountId, hash }) {
+    async replacePassword({ accountId, hash }, judged) {
+      // Only over the revocation the caller judged: a reset that landed since (an administrator's, another flow's)
+      // must not be undone by this older one. Atomic on MongoDB; on FerretDB (no atomic conditional update, and a
+      // filter beyond _id scans) it narrows the race to the write itself. Rare: once per password change.
       // Whoever chose it, it is no longer a temporary one.
-      const result = await users.updateOne({ _id: accountId }, { $set: { passwordHash: hash, revokedAt: new Date() }, $unset: { passwordChangeRequired: '' } }).exec();
-      if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${accountId}`);
+      const current = { _id: accountId, revokedAt: judged.revokedAt ?? null };
+      const result = await users.updateOne(current, { $set: { passwordHash: hash, revokedAt: new Date() }, $unset: { passwordChangeRequired: '' } }).exec();
+      if (result.matchedCount === 0) throw (await users.exists({ _id: accountId })) ? new AccountChangedError() : new NotFoundError('user_not_found', `no user ${accountId}`);
       // Written: the reset has happened, and nothing after this may say otherwise. Other instances learn of it now,
       // or from the revocation that follows (which announces again); until then their cached copy trusts itself
       // for the trust window at most.

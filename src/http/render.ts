@@ -15,14 +15,14 @@ const FALLBACK_BRAND: Brand = { name: 'Latchkey', logoUrl: undefined, accent: DE
  * The language picker's links: this page again in each language. A page answering a POST links to the page it
  * belongs to (its path without the action: /recover/<flow>/code → /recover/<flow>), which shows the current step.
  */
-function languageLinks(ctx: Context, current: string, fromHome: boolean, postQuery: Record<string, string> = {}): Array<{ locale: string; href: string; current: boolean }> {
+function languageLinks(ctx: Context, current: string, fromHome: boolean, pageQuery?: Record<string, string>): Array<{ locale: string; href: string; current: boolean }> {
   const get = !fromHome && (ctx.method === 'GET' || ctx.method === 'HEAD');
   // The path as the browser asked for it: inside the mounted provider, ctx.path has lost the issuer's prefix.
   const requestPath = ctx.originalUrl.split('?')[0] || '/';
   const segments = requestPath.split('/');
   const path = fromHome ? '/' : get || segments.length <= 3 ? requestPath : segments.slice(0, -1).join('/');
   return SUPPORTED_LOCALES.map((locale) => {
-    const query = new URLSearchParams(get ? ctx.querystring : fromHome ? '' : postQuery);
+    const query = new URLSearchParams(fromHome ? '' : (pageQuery ?? (get ? ctx.querystring : '')));
     query.set('lang', locale);
     return { locale, href: `${path}?${query.toString()}`, current: locale === current };
   });
@@ -38,8 +38,9 @@ export interface PageData {
   /** Error pages: the language links lead to the home page, never echoing the path (it may hold private detail). */
   languagesFromHome?: boolean;
   /**
-   * A page answering a POST: what its GET address needs in the query (the form's hidden context, such as the sign-in
-   * a recovery came from), which the language links then keep. A GET page's links keep its own query.
+   * The query the language links keep, when not the request's own (a GET page keeps its query, a POST page none): a
+   * page answering a POST gives what its GET address needs (the form's hidden context, such as the sign-in a
+   * recovery came from); a GET page can leave out a part that says what just happened ("a new code was sent").
    */
   languageQuery?: Record<string, string>;
   [key: string]: unknown;

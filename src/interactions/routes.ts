@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import type { Accounts } from '../accounts/users.ts';
+import { AccountChangedError, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
@@ -396,25 +396,31 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   router.post('/password', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
-    const user = await changingPassword(ctx, details);
-    if (!user) return backToSignIn(ctx, details);
-    if (form.password !== form.confirm) return showPasswordChange(ctx, details, user, 'recover.password_mismatch');
+    const first = await changingPassword(ctx, details);
+    if (!first) return backToSignIn(ctx, details);
+    if (form.password !== form.confirm) return showPasswordChange(ctx, details, first, 'recover.password_mismatch');
     let prepared;
     try {
-      prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the temporary one
+      prepared = await accounts.prepareOwnPassword(first._id, form.password); // the rules, and not the temporary one
     } catch (error) {
-      if (error instanceof PasswordRejectedError) return showPasswordChange(ctx, details, user, error.reason);
+      if (error instanceof PasswordRejectedError) return showPasswordChange(ctx, details, first, error.reason);
       throw error;
     }
     // Judged again on the account as stored now: an administrator's new temporary password (the first one leaked,
-    // say) may have landed during the argon2 runs. (That leaves the claim and the write below: FerretDB has no
-    // conditional write to close it.)
-    if (!(await changingPassword(ctx, details, { again: true }))) return backToSignIn(ctx, details);
+    // say) may have landed during the argon2 runs; and written only over that account's revocation (one landing
+    // after this read refuses the write).
+    const user = await changingPassword(ctx, details, { again: true });
+    if (!user) return backToSignIn(ctx, details);
     // Used once, by one of any parallel posts: only that one writes a password and signs in.
     if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
     // The new password, written with the account's revocation as any reset is: no session or token from before it
     // stays valid.
-    await accounts.replacePassword(prepared);
+    try {
+      await accounts.replacePassword(prepared, user);
+    } catch (error) {
+      if (error instanceof AccountChangedError) return backToSignIn(ctx, details);
+      throw error;
+    }
     ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
     const requestId = (ctx as AppContext).state.requestId;
     await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });

@@ -282,7 +282,7 @@ describe('recovery in a browser', () => {
     await page.getByRole('alert').filter({ hasText: 'That code did not work.' }).waitFor();
     const codeField = panel(page, 'Email my alternate email').getByLabel('Enter your verification code');
     expect(await codeField.getAttribute('aria-invalid')).toBe('true');
-    expect(await codeField.getAttribute('aria-describedby')).toBe('form-error');
+    expect(await codeField.getAttribute('aria-describedby')).toBe('form-error code-intro'); // the error, then what to type
     await checkPage(page, 'code-error');
     await enterCode(panel(page, 'Email my alternate email'), mailed);
 

@@ -28,6 +28,7 @@ import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
 import { EPOCHS } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
+import { AccountChangedError } from '../../src/accounts/users.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
@@ -644,11 +645,15 @@ describe("This wasn't me", () => {
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
   });
 
-  it('a lockdown that lands just as a one-proof recovery finishes holds; only the full method count ends it', async () => {
+  it('a lockdown that lands just as a one-proof recovery finishes holds: the password judged before it is not written, and only the full method count ends it', async () => {
     const { user } = await userWithMethods();
-    await server.latchkey.accounts.lockDown(user._id);
     const recovery = recoveryAccounts(server.latchkey.accounts);
-    await recovery.replacePassword(await recovery.preparePassword(user, NEW_PASSWORD));
+    const prepared = await recovery.preparePassword(user, NEW_PASSWORD);
+    await server.latchkey.accounts.lockDown(user._id);
+    await expect(recovery.replacePassword(prepared, user)).rejects.toBeInstanceOf(AccountChangedError);
+    expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).toBe(user.passwordHash);
+    // Had the write got in first, the clear-up after it would still not end the lockdown.
+    await recovery.replacePassword(prepared, (await server.latchkey.accounts.findById(user._id))!);
     await recovery.clearAfterReset(user, 1);
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
     // The unlock branch never ends one, whatever its proofs: it keeps the password in place.

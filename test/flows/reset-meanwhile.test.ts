@@ -8,7 +8,7 @@ import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts'
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit, textedCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -29,7 +29,11 @@ afterAll(() => server.close());
 
 const stored = async (id: string) => (await server.connection.db!.collection<User>('users').findOne({ _id: id }))!;
 const signsInWith = async (user: User, password: string) => (await server.latchkey.accounts.signIn(user.username, password)).ok;
-const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Runs `change` once the server is hashing a password (an argon2 run has begun): it lands during that run. */
+async function whileHashing(change: () => Promise<unknown>): Promise<void> {
+  await waitFor(() => (server.latchkey.passwordWork().running > 0 ? true : undefined), 'an argon2 run');
+  await change();
+}
 
 let phones = 0;
 async function userWithPhone(): Promise<{ user: User; mobilePhone: string }> {
@@ -85,6 +89,27 @@ describe('a recovery under way when the account is reset elsewhere', () => {
     expect(await signsInWith(user, FLOW_PASSWORD)).toBe(false);
   });
 
+  it('a proof made before the reset does not join one made after it: the flow asks for it again, before any new password', async () => {
+    await server.latchkey.policy.save({ methodsRequired: 2 }); // (the phone alone would do otherwise)
+    try {
+      const { user, mobilePhone } = await userWithPhone();
+      const alternateEmail = `alt-${user.username}@example.net`;
+      await registerMethods(server, user, { alternateEmail, mobilePhone });
+      const browser = new Browser();
+      const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'email'));
+      const mailed = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'email' && m.to === alternateEmail), 'the code email');
+      const step2 = await enterCode(browser, sent, /\b(\d{6})\b/.exec(mailed.text)![1]!);
+      expect(messageIds(step2)).toEqual(expect.arrayContaining(['recover.crumb_step2', 'recover.method_sms']));
+      await server.latchkey.accounts.revokeAccess(user._id); // an administrator ends every session, say
+
+      const again = await enterCode(browser, await sendCode(browser, await chooseMethod(browser, step2, 'sms'), { phone: mobilePhone }), await textedCode(server, mobilePhone));
+      expect(messageIds(again)).toEqual(expect.arrayContaining(['recover.verify_again', 'recover.method_email']));
+      expect(messageIds(again)).not.toContain('recover.password_heading');
+    } finally {
+      await server.latchkey.policy.save({});
+    }
+  });
+
   it('a code texted before the reset and typed after it is void', async () => {
     const { user, mobilePhone } = await userWithPhone();
     const browser = new Browser();
@@ -103,8 +128,8 @@ describe('a recovery under way when the account is reset elsewhere', () => {
     const before = await stored(user._id);
     const [answer] = await Promise.all([
       choosePassword(browser, passwordPage, FLOW_PASSWORD),
-      // Well inside the hash of the new password (several hundred milliseconds), after the checks before it.
-      after(250).then(() => server.latchkey.accounts.revokeAccess(user._id)),
+      // While the new password is hashed (the post's one argon2 run), after the checks before it.
+      whileHashing(() => server.latchkey.accounts.revokeAccess(user._id)),
     ]);
     expect(messageIds(answer)).toContain('recover.verify_again');
     expect((await stored(user._id)).passwordHash).toBe(before.passwordHash);
@@ -123,11 +148,11 @@ describe('a temporary password being replaced at sign-in', () => {
     const change = findForm(changePage, '/password');
     expect(messageIds(changePage)).toContain('password_change.heading');
 
-    // The post verifies the temporary password, then hashes the new one (two slow runs); the administrator's new
-    // password (one hash, then its write) lands between its first check and its write.
+    // The post verifies the temporary password, then hashes the new one (two argon2 runs, one after the other); the
+    // administrator's new password, started with the first, is written after one run of its own: between them.
     const [answer] = await Promise.all([
       browser.post(change.action, { ...change.fields, password: FLOW_PASSWORD, confirm: FLOW_PASSWORD }),
-      server.latchkey.accounts.resetPassword(user._id, ADMIN_PASSWORD, { temporary: true }),
+      whileHashing(() => server.latchkey.accounts.resetPassword(user._id, ADMIN_PASSWORD, { temporary: true })),
     ]);
     expect(answer.status).toBe(303);
     expect(new URL(answer.headers.get('location')!, answer.url).pathname).toBe(new URL(changePage.url).pathname);

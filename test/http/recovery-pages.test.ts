@@ -186,6 +186,12 @@ describe('verification', () => {
     expect(messageIds(wrong)).toContain('recover.totp_wrong');
     expect(formWith(wrong, '/code')).toMatch(/id="form-error"[\s\S]*data-message-id="error.support_code"[\s\S]*id="code"/);
     expect(wrong.body.match(/id="form-error"/g)).toHaveLength(1);
+    // The field is described by the error and by what to type (the authenticator's or the sent code's line).
+    expect(describedBy(wrong, 'code')).toEqual(['form-error', 'code-intro']);
+    expect(attribute(tagWithId(wrong, 'code-intro'), 'data-message-id')).toBe('recover.totp_intro');
+    const sent = await sendCode(browser, await chooseMethod(browser, wrong, 'email'));
+    expect(describedBy(sent, 'code')).toEqual(['code-intro']);
+    expect(attribute(tagWithId(sent, 'code-intro'), 'data-message-id')).toBe('recover.code_sent_email');
   });
 
   it('has one "Next" once a method is shown: the code\'s; the method list\'s button then says it switches methods', async () => {

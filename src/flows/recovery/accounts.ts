@@ -21,7 +21,7 @@ export function recoveryAccounts(accounts: Accounts, serviceName?: string): Reco
       return check.ok ? undefined : check.reason;
     },
     preparePassword: (user, password) => accounts.preparePassword(user._id, password),
-    replacePassword: (prepared) => accounts.replacePassword(prepared),
+    replacePassword: (prepared, judged) => accounts.replacePassword(prepared, judged),
     unlock: (user) => accounts.clearLockout(user._id),
     async clearAfterReset(user, proofs) {
       await accounts.clearLockout(user._id);

@@ -53,8 +53,8 @@ export interface RecoveryAccounts {
   passwordProblem(user: User, password: string, policy: RecoveryPolicy): Promise<MessageId | undefined>;
   /** The new password checked against the rules and hashed, before anything changes (argon2 may be busy). */
   preparePassword(user: User, password: string): Promise<PreparedPassword>;
-  /** The new password and the account's revocation, in one write (Accounts.replacePassword). */
-  replacePassword(prepared: PreparedPassword): Promise<void>;
+  /** The new password and the account's revocation, in one write, over the account as `judged` (Accounts.replacePassword). */
+  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<void>;
   /** The unlock branch: clears the sign-in lockout, never a "This wasn't me" lockdown (that takes a new password). */
   unlock(user: User): Promise<void>;
   /**
@@ -265,7 +265,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const standing = standingProofs(flow, subject);
     if (proofsComplete(standing.verified, subject, methods)) return subject.user;
     const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
-    if (back) await showFlow(ctx, back, { notice: standing.verified.length === 0 ? 'recover.verify_again' : 'recover.more_proof' });
+    if (back) await showFlow(ctx, back, { notice: standing.verified.length < flow.verified.length ? 'recover.verify_again' : 'recover.more_proof' });
     return undefined;
   }
 
@@ -494,7 +494,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const resent = ctx.querystring.split('&').includes(RESENT_QUERY) && flow.state === 'verify' && Boolean(flow.pending?.challengeId);
     if (!resent) return showFlow(ctx, flow);
     const lifetime = durationText((await policy.current()).codes.lifetimeSeconds, (ctx as AppContext).state.locale);
-    await showFlow(ctx, flow, { notice: 'recover.code_resent', noticeValues: { lifetime } });
+    await showFlow(ctx, flow, { notice: 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
   });
 
   router.post('/:flow/goal', async (ctx) => {
@@ -744,8 +744,12 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       };
       return showFlow(ctx, flow, { error: error[outcome] });
     }
-    const verified = [...flow.verified, method.id];
-    const provedWith = { ...flow.provedWith, [method.id]: fingerprint(flow, subject, method) };
+    // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
+    // no longer counts, and the flow asks for what is missing now (and says why).
+    const standing = standingProofs(flow, subject);
+    const dropped = standing.verified.length < flow.verified.length;
+    const verified = [...standing.verified, method.id];
+    const provedWith = { ...standing.provedWith, [method.id]: fingerprint(flow, subject, method) };
     // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
     // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
     const complete = proofsComplete(verified, subject, methods);
@@ -757,6 +761,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     ]);
     if (!next) return;
     await record(ctx, { type: 'code.verified', ...base });
+    if (dropped && !complete) return showFlow(ctx, next, { notice: 'recover.verify_again' });
     seeFlow(ctx, next);
   });
 
@@ -765,22 +770,23 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return;
     const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
     const current = await policy.current();
-    const user = await finishingAccount(ctx, flow, current);
-    if (!user) return;
+    const first = await finishingAccount(ctx, flow, current);
+    if (!first) return;
     if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
-    const problem = await accounts.passwordProblem(user, form.password, current);
+    const problem = await accounts.passwordProblem(first, form.password, current);
     // The reasons that name a length say which (the policy's minimum is at most 64, so it is the rule as applied).
     if (problem) return showFlow(ctx, flow, { error: problem, errorValues: { min: current.passwordMinLength, max: MAX_PASSWORD_CODE_POINTS } });
     // Hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not the flow.
-    const prepared = await accounts.preparePassword(user, form.password);
+    const prepared = await accounts.preparePassword(first, form.password);
     // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
-    // account as stored now, just before the step is claimed. (That leaves the claim and the write: FerretDB has no
-    // conditional write to close it.)
-    if (!(await finishingAccount(ctx, flow, current, { again: true }))) return;
+    // account as stored now, just before the step is claimed, and the password is written only over that account's
+    // revocation (a reset landing after this read refuses the write: AccountChangedError, and the flow ends).
+    const user = await finishingAccount(ctx, flow, current, { again: true });
+    if (!user) return;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
     // (one write), and then it is true whatever else fails.
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
-      await accounts.replacePassword(prepared);
+      await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
         unlock: () => accounts.clearAfterReset(user, flow.verified.length),
@@ -800,12 +806,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const current = await policy.current();
     const user = await finishingAccount(ctx, flow, current);
     if (!user) return;
-    if (user.lockedDownAt) {
-      // Locked down since the proofs were in: the password in place may be the one whoever was "not me" set.
-      const reset = await advance(ctx, flow, { kind: 'new_password_needed' }, { goal: 'reset' });
-      if (reset) await showFlow(ctx, reset);
-      return;
-    }
+    // (A lockdown since the proofs were in voided them, above: a locked-down account's unlock goal became a reset
+    // when its proofs were complete, so an unlock never keeps a password the owner distrusts.)
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
       await accounts.unlock(user);
       await followUps(ctx, flow, {

@@ -11,9 +11,9 @@
 //   verify --> unlock: proofs complete, goal unlock (goal reset instead when the account is locked down)
 //   password --> done: new password accepted
 //   unlock --> done: unlock confirmed
-//   password --> verify: the account now needs more proofs (locked down, or made an admin, since the flow began)
+//   password --> verify: the proofs no longer suffice (a reset elsewhere or a lockdown voided them, an authenticator
+//                        was replaced, or the account was made an admin since the flow began)
 //   unlock --> verify: likewise
-//   unlock --> password: the account is locked down ("This wasn't me"): unlocking it takes a new password
 //   goal --> [*]: cancel
 //   verify --> [*]: cancel
 //   password --> [*]: cancel
@@ -34,7 +34,6 @@ export type Transition =
   | { kind: 'code_sent'; challengeId: string }
   | { kind: 'proof_accepted'; method: MethodId; complete: boolean }
   | { kind: 'more_proof_needed' }
-  | { kind: 'new_password_needed' }
   | { kind: 'finished' };
 
 /** Which state a transition may start from, and where it leads. */
@@ -51,8 +50,6 @@ export function nextState(from: FlowState, transition: Transition, goal: Goal | 
       return goal === 'unlock' ? 'unlock' : 'password';
     case 'more_proof_needed':
       return from === 'password' || from === 'unlock' ? 'verify' : undefined;
-    case 'new_password_needed':
-      return from === 'unlock' ? 'password' : undefined;
     case 'finished':
       return from === 'password' || from === 'unlock' ? 'done' : undefined;
   }
