@@ -99,7 +99,15 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
         // A client's allowed `scope` may name an API scope this deployment no longer has (API_SCOPES changed,
         // API_AUDIENCE unset). The library would refuse the whole client for it; dropping the value only narrows
         // what the client may ask for. (The library lets this hook change the metadata before checking it.)
-        if (typeof metadata.scope === 'string') metadata.scope = metadata.scope.split(' ').filter((scope) => scopes.has(scope)).join(' ');
+        // With none of them left (a service's API scopes on a server started without its API_AUDIENCE), the client
+        // cannot be served as registered: said in words, rather than the library's "scope must be a non-empty string".
+        if (typeof metadata.scope === 'string') {
+          const known = metadata.scope.split(' ').filter((scope) => scopes.has(scope));
+          if (!known.length && metadata.scope.trim()) {
+            throw new errors.InvalidClientMetadata(`none of the client's scopes (${metadata.scope}) exists on this server: API scopes need the server's API_AUDIENCE and API_SCOPES`);
+          }
+          metadata.scope = known.join(' ');
+        }
         // A client registered without one may ask for the default (client-rules.ts), and the library enforces it
         // only when it is written down: otherwise an API scope asked for without its resource would be granted as
         // a plain scope of the sign-in's token.

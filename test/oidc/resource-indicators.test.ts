@@ -83,3 +83,22 @@ it('keeps serving a client whose stored scopes name one the API no longer has: t
   const tokens = await client.clientCredentialsGrant(await discover(server, rp), { resource: API, scope: 'api:read' });
   expect(scopeOf(tokens.access_token)).toBe('api:read');
 });
+
+it('refuses, in words, a client whose scopes are all API scopes on an instance started without the API settings', async () => {
+  const rp = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [], scope: 'api:read' });
+  const withoutApi = await startTestServer({}, { sharedDatabase: server.dbUri });
+  try {
+    const answer = await fetch(`${withoutApi.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${rp.client_id}:${rp.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials' }),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: "none of the client's scopes (api:read) exists on this server: API scopes need the server's API_AUDIENCE and API_SCOPES",
+    });
+  } finally {
+    await withoutApi.close();
+  }
+});
