@@ -56,6 +56,7 @@ import { recoveryAccounts } from './flows/recovery/accounts.ts';
 import { FLOWS, STEPS } from './flows/recovery/store.ts';
 import { LOCKDOWN_PATH_PREFIX, LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
 import { captchaRoutes } from './security/captcha-routes.ts';
+import { createCaptchaGate } from './security/captcha-gate.ts';
 import { createLimits } from './security/limits.ts';
 import { createSignInChallenge } from './security/sign-in-challenge.ts';
 
@@ -139,13 +140,17 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
   await delivery.start();
   const captcha = createCaptcha({ connection, testAnswer: config.captchaTestAnswer, clock });
+  // Its counts' keys are keyed hashes, as the recovery limits' are (with a key of their own), so no address is stored.
+  const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
+  // One gate for the recovery's first page and the sign-in page: an address's waits instead of answers are one budget.
+  const captchaGate = createCaptchaGate(captcha, signInLimits, policy);
   const recovery = createRecoveryFeature({
     connection,
     config,
     accounts: recoveryAccounts(accounts, config.brand.name),
     policy,
     methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
-    captcha,
+    captcha: captchaGate,
     enqueue: delivery.enqueue,
     audit,
     secret: recoverySecret,
@@ -198,11 +203,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only
-  // Its counts' keys are keyed hashes, as the recovery limits' are (with a key of their own), so no address is stored.
-  const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
   const challenge = createSignInChallenge(signInLimits, policy, clock);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha, passwordChanges, policy, audit });
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha: captchaGate, passwordChanges, policy, audit });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(postOnlyEndpoints(config.issuerPath));

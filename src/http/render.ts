@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Context } from 'koa';
 import type { AppContext } from './context.ts';
 import { en, type MessageId } from './messages/en.ts';
-import { SUPPORTED_LOCALES, translator } from './i18n.ts';
+import { SUPPORTED_LOCALES, durationText, translator } from './i18n.ts';
 import { DEFAULT_ACCENT, type Brand } from './brand.ts';
 
 /** For pages rendered before request-context ran (the provider's renderError can be). */
@@ -76,7 +76,9 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
     Object.assign(title, parts);
     return '';
   };
-  const locals = { ...data, t, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
+  // `duration(seconds)`: a wait as words in the page's language ("30 seconds", "30 secondes").
+  const duration = (seconds: number) => durationText(seconds, locale);
+  const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);
   ctx.type = 'html';

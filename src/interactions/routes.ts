@@ -25,7 +25,7 @@ import type { MessageId } from '../http/messages/en.ts';
 import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
-import type { Captcha } from '../security/captcha.ts';
+import type { CaptchaGate, CaptchaRefusal } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
@@ -41,7 +41,8 @@ export interface InteractionDeps {
   pseudonymize: Pseudonymize;
   /** Whether sign-ins from an address must answer a CAPTCHA first (password spraying), and the failures it counts. */
   challenge: SignInChallenge;
-  captcha: Pick<Captcha, 'issue' | 'check'>;
+  /** The CAPTCHA such a sign-in must pass: its answer, or its wait (security/captcha-gate.ts). */
+  captcha: CaptchaGate;
   /** Temporary passwords replaced at sign-in (password-change.ts). */
   passwordChanges: PasswordChanges;
   /** The password rules' minimum, for the page where a temporary password is replaced. */
@@ -51,6 +52,12 @@ export interface InteractionDeps {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+/** What a refused sign-in's page shows: its error, the login typed, and the CAPTCHA whose wait goes on. */
+interface Retry {
+  error?: MessageId;
+  login?: string;
+  captchaId?: string;
+}
 type StoredInteraction = InstanceType<Provider['Interaction']>;
 
 /**
@@ -112,7 +119,13 @@ export function deviceCookieName(secure: boolean): string {
  */
 const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', secure);
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
-const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_missing', 'login.captcha_wrong']);
+const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
+/** What the sign-in page says when its CAPTCHA did not let a try through. */
+const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
+  wrong: 'login.captcha_wrong',
+  early: 'login.captcha_wait_early',
+  used_up: 'login.captcha_wait_used_up',
+};
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -170,9 +183,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     return client?.clientName ?? String(details.params.client_id);
   }
 
-  async function showLogin(ctx: Context, details: Details, extra: { error?: MessageId; login?: string } = {}) {
+  async function showLogin(ctx: Context, details: Details, extra: Retry = {}) {
     // Asked of everyone at this address alike, whoever they are about to sign in as (never a sign of an account).
-    const captchaId = (await challenge.required(ctx.ip)) ? (await captcha.issue()).id : undefined;
+    // One whose wait is not over is shown again, so that its wait goes on.
+    const shown = (await challenge.required(ctx.ip)) ? await captcha.show(extra.captchaId) : undefined;
     const login = extra.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
     // The recovery's first page starts as this one shows the login; emptied here (a refusal kept ''), there too.
     if (login) offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
@@ -184,7 +198,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
       login,
       error: extra.error,
-      captchaId,
+      ...shown,
     });
   }
 
@@ -253,24 +267,28 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   const retryCookie = (uid: string) => ({ httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
 
-  /** Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed. */
-  function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string) {
-    const value = toCookieValue({ error, login: login.slice(0, MAX_LOGIN_LENGTH) });
+  /**
+   * Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed (and
+   * the CAPTCHA `captchaId`, whose wait goes on).
+   */
+  function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) {
+    const value = toCookieValue({ error, login: login.slice(0, MAX_LOGIN_LENGTH), ...(captchaId && { captchaId }) });
     ctx.cookies.set(retryCookieName(config.cookieSecure), value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   }
 
   /** What a refused sign-in left for its page, once; nothing if the cookie is absent, forged or malformed. */
-  function takeRetry(ctx: Context, details: Details): { error?: MessageId; login?: string } {
+  function takeRetry(ctx: Context, details: Details): Retry {
     const value = ctx.cookies.get(retryCookieName(config.cookieSecure), { signed: true });
     if (!value) return {};
     ctx.cookies.set(retryCookieName(config.cookieSecure), null, retryCookie(details.uid));
-    const { error, login } = fromCookieValue(value) ?? {};
+    const { error, login, captchaId } = fromCookieValue(value) ?? {};
     if (typeof login !== 'string') return {};
+    const kept = typeof captchaId === 'string' ? { captchaId } : {};
     if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
     if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
-    return { error: error as MessageId, login };
+    return { error: error as MessageId, login, ...kept };
   }
 
   // An interaction whose session is gone (SessionGone) starts again, so that the person who has just reset their
@@ -346,13 +364,18 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (form.action === 'new-captcha') return retrySignIn(ctx, details, undefined, form.login);
     if (!form.login || !form.password) {
       logFailure('missing_field');
-      return retrySignIn(ctx, details, 'login.missing', form.login);
+      // Its CAPTCHA was not looked at: the page shows the same picture again, and its wait goes on.
+      return retrySignIn(ctx, details, 'login.missing', form.login, challenged ? form.captchaId : undefined);
     }
-    // Checked (and used up) before the password is looked at: no password checked, no lockout slot taken, no account
-    // read for a sign-in without the right answer. Not a failure of the account's, nor counted as the address's.
-    if (challenged && !(await captcha.check(form.captchaId, form.captcha))) {
-      logFailure('captcha_wrong');
-      return retrySignIn(ctx, details, form.captcha ? 'login.captcha_wrong' : 'login.captcha_missing', form.login);
+    // Passed (and used up) before the password is looked at: no password checked, no lockout slot taken, no account
+    // read for a sign-in without the right answer or the wait. Not a failure of the account's, nor counted as the
+    // address's.
+    if (challenged) {
+      const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
+      if (!outcome.passed) {
+        logFailure(`captcha_${outcome.reason}`);
+        return retrySignIn(ctx, details, CAPTCHA_ERRORS[outcome.reason], form.login, 'keep' in outcome ? outcome.keep : undefined);
+      }
     }
     const deviceCookie = deviceCookieName(config.cookieSecure);
     const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };

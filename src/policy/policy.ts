@@ -100,6 +100,17 @@ const policyShape = z
         signInFailuresPerIpHour: 20,
         signInFailuresGlobalHour: 5000,
       }),
+    /**
+     * The way past a CAPTCHA without reading or hearing it (security/captcha-gate.ts; WCAG 2.2 SC 3.3.8 asks for one):
+     * a CAPTCHA left empty passes once its page has been open `waitSeconds`, at most `waitsPerIpHour` times an hour
+     * per address (the /64 for IPv6), after which that address must answer until the window ends. 30 s is about what
+     * reading and typing the characters takes a person; 20 matches `limits.signInFailuresPerIpHour`, so at worst a
+     * spraying tool doubles its tries an hour from an address, each behind half a minute's wait. At most 300 s, half
+     * a CAPTCHA's life.
+     */
+    captcha: z
+      .strictObject({ waitSeconds: seconds.max(300).default(30), waitsPerIpHour: count.default(20) })
+      .default({ waitSeconds: 30, waitsPerIpHour: 20 }),
     /** Country calling codes text messages may go to (e.g. ["1", "33", "44"]); empty allows every country. */
     allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
     /**

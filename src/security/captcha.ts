@@ -65,6 +65,10 @@ export interface Captcha {
   audio(id: string): Promise<Buffer | undefined>;
   /** True once for the right answer (case and spaces ignored); the CAPTCHA is used up by any check. */
   check(id: string, answer: string): Promise<boolean>;
+  /** Milliseconds since it was issued; undefined when the id is unknown, used or expired. */
+  sinceIssued(id: string): Promise<number | undefined>;
+  /** Uses it up without an answer (the wait of captcha-gate.ts): true for the one caller, of any in parallel, that did. */
+  useUnanswered(id: string): Promise<boolean>;
 }
 
 /** svg-captcha's main export draws a given text, but its typings only declare `create`, which picks the text itself. */
@@ -142,6 +146,16 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
       // Whoever deletes it decides: every other check of this CAPTCHA, in parallel or later, is false.
       if (!doc || !(await consume(collection(), id))) return false;
       return sameAnswer(doc.answer, answer);
+    },
+
+    async sinceIssued(id) {
+      const doc = await live(id);
+      // Issued a lifetime before it expires: no field of its own, so CAPTCHAs stored before it existed count alike.
+      return doc && clock() - (doc.expiresAt.getTime() - CAPTCHA_LIFETIME_MS);
+    },
+
+    async useUnanswered(id) {
+      return ID_PATTERN.test(id) && (await consume(collection(), id));
     },
   };
 }

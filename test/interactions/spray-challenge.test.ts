@@ -81,7 +81,7 @@ it('checks no password, takes no lockout slot and reads no account without the r
     expect(answer.status).toBe(303);
     expect(signedIn(answer)).toBe(false);
   }
-  expect(messageIds(afterNoAnswer)).toContain('login.captcha_missing');
+  expect(messageIds(afterNoAnswer)).toContain('login.captcha_wait_early');
   expect(messageIds(afterWrong)).toContain('login.captcha_wrong');
   for (const shown of [afterNoAnswer, afterWrong, afterWrongPassword]) {
     expect(asksForCaptcha(shown)).toBe(true);
@@ -146,7 +146,7 @@ it('challenges sign-ins sent all at once as soon as they could fill the count: 2
   const answers = await Promise.all(opened.map(({ browser, page, login }) => post(browser, page, { login, password: 'Autumn2026!Autumn2026!' })));
   const shown = answers.map(({ next }) => messageIds(next));
   expect(shown.filter((ids) => ids.includes('login.invalid'))).toHaveLength(20);
-  expect(shown.filter((ids) => ids.includes('login.captcha_missing'))).toHaveLength(10);
+  expect(shown.filter((ids) => ids.includes('login.captcha_wait_early'))).toHaveLength(10);
   expect(asksForCaptcha(await signInPage(through(`203.0.113.78, ${SWARM}`)))).toBe(true);
 });
 

@@ -4,13 +4,14 @@
 import { describe, expect, it } from '@jest/globals';
 import ejs from 'ejs';
 import { join } from 'node:path';
-import { translator } from '../../src/http/i18n.ts';
+import { durationText, translator } from '../../src/http/i18n.ts';
 import { VIEWS_DIR } from '../../src/http/render.ts';
 
 const ID = 'AbCdEfGhIjKlMnOpQrStUv';
 
 function render(locals: Record<string, unknown>, locale = 'en'): Promise<string> {
-  return ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { t: translator(locale), ...locals }, { async: true });
+  const page = { t: translator(locale), duration: (seconds: number) => durationText(seconds, locale), nonce: 'N0nce', waitSeconds: 30 };
+  return ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { ...page, ...locals }, { async: true });
 }
 
 /** The opening tag of the element with this id. */
@@ -50,25 +51,41 @@ describe('the CAPTCHA partial', () => {
     expect(html).toMatch(new RegExp(`id="${labelId}"[^>]*>Play the characters as audio<`));
   });
 
-  it('has an answer field with its label, not autocompleted, autocapitalised or spell-checked, and required', async () => {
+  it('has an answer field with its label, not autocompleted, autocapitalised or spell-checked, and not required (empty is the wait)', async () => {
     const html = await render({ captchaId: ID });
     const input = tag(html, 'captcha');
     for (const attribute of ['name="captcha"', 'type="text"', 'autocomplete="off"', 'autocapitalize="off"', 'spellcheck="false"']) {
       expect(input).toContain(attribute);
     }
-    expect(input).toMatch(/\srequired[\s>]/);
+    expect(input).not.toMatch(/\srequired[\s>]/);
     expect(input).not.toContain('value=');
     expect(input).not.toContain('aria-invalid');
     expect(html).toMatch(/<label for="captcha" data-message-id="captcha.answer">Enter the characters in the picture or the words in the audio<\/label>/);
-    expect(input).toContain('aria-describedby="captcha-hint"');
+    expect(input).toContain('aria-describedby="captcha-hint captcha-wait"');
+  });
+
+  it('says the field may be left empty once the wait is over, and how long is left', async () => {
+    const waiting = await render({ captchaId: ID, waitSeconds: 17 });
+    expect(tag(waiting, 'captcha-wait')).toContain('data-message-id="captcha.wait_note"');
+    expect(waiting).toContain('Leave this field empty: you can go on without them in <span id="captcha-wait-time">17 seconds</span>.</p>');
+    const over = await render({ captchaId: ID, waitSeconds: 0 });
+    expect(tag(over, 'captcha-wait')).toContain('data-message-id="captcha.wait_ready"');
+    expect(over).toContain('You can go on without the characters now: leave this field empty.</p>');
+    // The countdown runs under the page's CSP nonce; its end is announced once, in a status region.
+    expect(waiting).toContain('<script nonce="N0nce">');
+    expect(tag(waiting, 'captcha-wait-over')).toContain('role="status"');
+    // Intl writes a French number and its unit with a no-break space.
+    expect(await render({ captchaId: ID, waitSeconds: 17 }, 'fr')).toMatch(/vous pourrez continuer sans les caractères dans <span id="captcha-wait-time">17\s+secondes<\/span>\.<\/p>/u);
   });
 
   it('marks the field invalid and describes it with the error it is given', async () => {
     const html = await render({ captchaId: ID, captchaError: 'recover.captcha_wrong' });
     const input = tag(html, 'captcha');
     expect(input).toContain('aria-invalid="true"');
-    expect(input).toContain('aria-describedby="captcha-error captcha-hint"');
+    expect(input).toContain('aria-describedby="captcha-error captcha-hint captcha-wait"');
     expect(tag(html, 'captcha-error')).toContain('data-message-id="recover.captcha_wrong"');
+    const early = await render({ captchaId: ID, waitSeconds: 12, captchaError: 'recover.captcha_wait_early' });
+    expect(early).toContain('Enter them, or wait 12 seconds and select Next again.</p>');
   });
 
   it('speaks French on French pages, with every message translated', async () => {
@@ -78,13 +95,13 @@ describe('the CAPTCHA partial', () => {
     expect(html).toContain('>Écouter les caractères</label>');
     expect(html).toContain('Saisissez les caractères de l’image ou les mots de l’audio</label>');
     // A missing message would show as its id.
-    const text = html.replace(/<[^>]*>/g, ' ');
+    const text = html.replace(/<script[^>]*>.*?<\/script>/s, ' ').replace(/<[^>]*>/g, ' ');
     expect(text).not.toMatch(/captcha\.[a-z_]+/);
   });
 
   it('escapes what it is given', async () => {
     const html = await render({ captchaId: '"><script>x</script>' });
-    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('<script>x');
     expect(html).toContain('&#34;&gt;&lt;script&gt;');
   });
 });

@@ -17,7 +17,8 @@ import { brandEmails } from '../../delivery/branded-email.ts';
 import type { Brand } from '../../http/brand.ts';
 import { createLockdowns } from './lockdown.ts';
 import { createNotifier, type Notifier } from './notices.ts';
-import { recoveryRoutes, type CaptchaService, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
+import { recoveryRoutes, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
+import type { CaptchaGate } from '../../security/captcha-gate.ts';
 import { createFlowStore } from './store.ts';
 
 export interface RecoveryFeatureDeps {
@@ -26,7 +27,7 @@ export interface RecoveryFeatureDeps {
   accounts: RecoveryAccounts;
   policy: PolicyStore;
   methods: VerificationMethod[];
-  captcha: CaptchaService;
+  captcha: CaptchaGate;
   enqueue: RecoveryDeps['enqueue'];
   audit: AuditLog;
   /** The instances' shared secret (from the database) that keys limit keys, decoy hints and, with `configurationKey`, code hashes. */

@@ -26,6 +26,7 @@ import { TOTP_DIGITS } from '../../methods/totp.ts';
 import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
 import type { PolicyStore } from '../../policy/store.ts';
 import type { Challenges } from '../../security/challenges.ts';
+import type { CaptchaGate, CaptchaRefusal } from '../../security/captcha-gate.ts';
 import type { Limits } from '../../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
 import { normalizeCode } from '../../security/codes.ts';
@@ -68,11 +69,6 @@ export interface RecoveryAccounts {
   lockDown(id: string): Promise<void>;
 }
 
-export interface CaptchaService {
-  issue(): Promise<{ id: string }>;
-  check(id: string, answer: string): Promise<boolean>;
-}
-
 export interface RecoveryDeps {
   config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer' | 'brand'>;
   accounts: RecoveryAccounts;
@@ -83,7 +79,8 @@ export interface RecoveryDeps {
   limits: Limits;
   /** Wrong proofs in a row per authenticator (NIST's ceiling of 100), and what starts them afresh. */
   ceiling: ProofCeiling;
-  captcha: CaptchaService;
+  /** The first page's CAPTCHA: its answer, or its wait (security/captcha-gate.ts). */
+  captcha: CaptchaGate;
   /** `sendBefore`: a message that could not go out by then is not sent at all (a code that has expired). */
   enqueue(message: OutgoingMessage & { sendBefore?: Date; decoy?: boolean }): Promise<unknown>;
   notifier: Notifier;
@@ -94,6 +91,12 @@ export interface RecoveryDeps {
 }
 
 const GOALS = ['reset', 'unlock'] as const;
+/** What the first page says when its CAPTCHA did not let the identifier through. */
+const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
+  wrong: 'recover.captcha_wrong',
+  early: 'recover.captcha_wait_early',
+  used_up: 'recover.captcha_wait_used_up',
+};
 const FLOW_ID = /^[\w-]{16,64}$/;
 const INTERACTION_UID = /^[\w-]{1,64}$/;
 
@@ -386,8 +389,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     }
   }
 
-  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; uiLocale?: string; error?: MessageId }, status = 200) {
-    const { id } = await captcha.issue();
+  /** The first page; `captchaId`: the CAPTCHA to show again while it is live (its wait goes on). */
+  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; uiLocale?: string; error?: MessageId; captchaId?: string }, status = 200) {
+    const { captchaId, waitSeconds } = await captcha.show(fields.captchaId);
     await page(
       ctx,
       'identify',
@@ -396,7 +400,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
         identifier: fields.identifier ?? '',
         from: fields.from ?? '',
         uiLocale: fields.uiLocale ?? '',
-        captchaId: id,
+        captchaId,
+        waitSeconds,
         error: fields.error,
         backToSignIn: signInUrl(fields.from),
         // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that sign-in.
@@ -430,9 +435,11 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
       return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
     }
-    if (!(await captcha.check(form.captchaId, form.captcha))) {
-      await record(ctx, { type: 'recovery.failed', reason: 'captcha_wrong' });
-      return showIdentify(ctx, { identifier: form.identifier, ...origin, error: 'recover.captcha_wrong' });
+    const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
+    if (!outcome.passed) {
+      await record(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
+      const kept = 'keep' in outcome ? { captchaId: outcome.keep } : {};
+      return showIdentify(ctx, { identifier: form.identifier, ...origin, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
     }
     const key = deps.subjectKey(form.identifier);
     // The same reads for a known and an unknown identifier: the user lookup, then the account document.

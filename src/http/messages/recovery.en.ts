@@ -26,6 +26,8 @@ export const recoveryEn = {
   'recover.identifier_example': 'Example: user@example.com or username',
   'recover.identifier_missing': 'Enter your email or username.',
   'recover.captcha_wrong': 'The characters you entered did not match. Try the new picture.',
+  'recover.captcha_wait_early': 'The characters were left empty before the wait was over. Enter them, or wait {wait} and select Next again.',
+  'recover.captcha_wait_used_up': 'Too many people on your network went ahead without the characters this hour. Enter the characters, or try again later.',
 
   'recover.goal_heading': 'Why are you having trouble signing in?',
   'recover.goal_reset': 'I forgot my password',

@@ -26,6 +26,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom d’utilisateur',
   'recover.identifier_missing': 'Saisissez votre adresse e-mail ou votre nom d’utilisateur.',
   'recover.captcha_wrong': 'Les caractères saisis ne correspondent pas. Essayez avec la nouvelle image.',
+  'recover.captcha_wait_early': 'Les caractères ont été laissés vides avant la fin de l’attente. Saisissez-les, ou attendez {wait} et sélectionnez de nouveau Suivant.',
+  'recover.captcha_wait_used_up': 'Trop de personnes de votre réseau ont continué sans les caractères cette heure-ci. Saisissez les caractères, ou réessayez plus tard.',
 
   'recover.goal_heading': 'Pourquoi n’arrivez-vous pas à vous connecter ?',
   'recover.goal_reset': 'J’ai oublié mon mot de passe',

@@ -1,0 +1,61 @@
+// A CAPTCHA's answer, or a wait instead of one. WCAG 2.2 SC 3.3.8 (Accessible Authentication, Minimum) allows no
+// cognitive function test in a step of signing in or recovering an account unless the step offers another way, and
+// reading distorted characters is one, as is hearing them (the audio cannot be that other way). The other way here is
+// time: a CAPTCHA left empty passes once its page has been open the policy's `captcha.waitSeconds`, counted from when
+// the server issued it, and it is used up as an answer would be (one pass per CAPTCHA, of any parallel posts).
+//
+// What the CAPTCHA is for (slowing automated tries from one address) the wait keeps with a budget per address:
+// `captcha.waitsPerIpHour` passes an hour per address (the /64 for IPv6), in the slot limits of db/atomic.ts, after
+// which that address must answer until its window ends. A wait that is not over yet, or refused by that budget,
+// leaves the CAPTCHA as it is, so its wait goes on and its characters can still be entered. Nothing about an account
+// is read or counted here.
+import type { PolicyStore } from '../policy/store.ts';
+import { normalizeAnswer, type Captcha } from './captcha.ts';
+import { addressBudgetKey, type Limits } from './limits.ts';
+
+const HOUR = 3600;
+
+export type CaptchaOutcome =
+  | { passed: true }
+  /** A wrong answer, or one to a CAPTCHA used or expired: a new CAPTCHA is shown. */
+  | { passed: false; reason: 'wrong' }
+  /**
+   * Left empty before its wait was over: `keep` is the CAPTCHA to show again (its wait goes on); absent when it was
+   * used or expired, and a new one (a new wait) is shown.
+   */
+  | { passed: false; reason: 'early'; keep?: string }
+  /** Left empty once the wait was over, but this address has used its waits of the hour: it must answer `keep`. */
+  | { passed: false; reason: 'used_up'; keep: string };
+
+/** Why a CAPTCHA did not let a try through: what the page says next. */
+export type CaptchaRefusal = Exclude<CaptchaOutcome, { passed: true }>['reason'];
+
+export interface CaptchaGate {
+  /** Whether the form's CAPTCHA lets this try through: by its answer, or (left empty) by its wait. */
+  pass(captchaId: string, typed: string, ip: string): Promise<CaptchaOutcome>;
+  /** The CAPTCHA a page shows: `kept` while it is still live (its wait goes on), a new one otherwise; and the seconds left of its wait. */
+  show(kept?: string): Promise<{ captchaId: string; waitSeconds: number }>;
+}
+
+export function createCaptchaGate(captcha: Pick<Captcha, 'issue' | 'check' | 'sinceIssued' | 'useUnanswered'>, limits: Limits, policy: PolicyStore): CaptchaGate {
+  const waitMs = async () => (await policy.current()).captcha.waitSeconds * 1000;
+
+  return {
+    async pass(captchaId, typed, ip) {
+      if (normalizeAnswer(typed)) return (await captcha.check(captchaId, typed)) ? { passed: true } : { passed: false, reason: 'wrong' };
+      const since = await captcha.sinceIssued(captchaId);
+      if (since === undefined) return { passed: false, reason: 'early' };
+      const { captcha: rules } = await policy.current();
+      if (since < rules.waitSeconds * 1000) return { passed: false, reason: 'early', keep: captchaId };
+      // Counted only once the wait is over: pressing too early costs the address nothing.
+      if (!(await limits.allow('captcha-wait-ip', addressBudgetKey(ip), rules.waitsPerIpHour, HOUR))) return { passed: false, reason: 'used_up', keep: captchaId };
+      return (await captcha.useUnanswered(captchaId)) ? { passed: true } : { passed: false, reason: 'early' };
+    },
+
+    async show(kept) {
+      const since = kept === undefined ? undefined : await captcha.sinceIssued(kept);
+      const captchaId = since === undefined ? (await captcha.issue()).id : kept!;
+      return { captchaId, waitSeconds: Math.max(0, Math.ceil(((await waitMs()) - (since ?? 0)) / 1000)) };
+    },
+  };
+}
