@@ -161,7 +161,7 @@ async function identify(page: Page, person: Person, screenshots?: { page: string
   await page.getByRole('heading', { level: 2, name: 'Who are you?' }).waitFor();
   await page.getByRole('img', { name: 'Picture of the characters to enter' }).waitFor();
   if (screenshots) await checkPage(page, screenshots.page);
-  const answer = page.getByLabel('Enter the characters in the picture or the words in the audio');
+  const answer = page.getByLabel('Enter the characters you see in the picture or hear in the audio');
   if (screenshots) {
     // A mistyped CAPTCHA: the same page with a new picture, the identifier kept, the answer field marked invalid.
     await page.getByLabel('Email or Username', { exact: true }).fill(person.user.email);

@@ -21,7 +21,8 @@ let browser: Browser;
 beforeAll(async () => {
   server = await startTestServer(BRAND);
   await allowManyFailedSignIns(server);
-  user = await createUser(server, { name: 'Ada Lovelace' });
+  // A long address with no hyphen to break at: the pages that show it must still fit a 320 px screen.
+  user = await createUser(server, { name: 'Ada Lovelace', email: 'ada.averyveryverylongaddresswithoutanybreaks@exampleorganisation.test' });
   // The app listens first, so its origin (a free port, 127.0.0.1 like the issuer) is known when the client is
   // registered with the redirect URIs the app will use.
   rp = await startTestRp(server);
@@ -78,6 +79,8 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.getByRole('link', { name: 'Sign out' }).click();
   await page.waitForURL(`${issuerOrigin}/oidc/session/end**`);
   await page.getByRole('heading', { level: 1, name: 'Sign out' }).waitFor();
+  // The service as the operator names it, as in the header: not "Latchkey".
+  await page.getByText(`Do you want to sign out of Demo App and ${BRAND.BRAND_NAME}?`).waitFor();
   await checkPage(page, 'logout');
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.waitForURL((url) => url.href.startsWith(`${rpOrigin}/`) && url.pathname === '/');

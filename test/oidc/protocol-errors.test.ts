@@ -74,6 +74,13 @@ describe('redirect URIs', () => {
     expect(page.body).toContain('redirect_uri');
     expect(page.body).toMatch(/Support code: [A-Z0-9]{8}/);
   });
+
+  it("gives the protocol's own English words to the application's developer, marked as English on a French page", async () => {
+    const page = await new Browser().request(authorizeUrl({ redirect_uri: 'https://attacker.example/cb' }), { headers: { 'accept-language': 'fr' } });
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('<html lang="fr">');
+    expect(page.body).toMatch(/data-message-id="error.developer_detail">Pour le développeur de l’application : <span lang="en">invalid_redirect_uri\. [^<]*redirect_uri[^<]*<\/span>/);
+  });
 });
 
 describe('PKCE', () => {

@@ -60,7 +60,7 @@ describe('the CAPTCHA partial', () => {
     expect(input).not.toMatch(/\srequired[\s>]/);
     expect(input).not.toContain('value=');
     expect(input).not.toContain('aria-invalid');
-    expect(html).toMatch(/<label for="captcha" data-message-id="captcha.answer">Enter the characters in the picture or the words in the audio<\/label>/);
+    expect(html).toMatch(/<label for="captcha" data-message-id="captcha.answer">Enter the characters you see in the picture or hear in the audio<\/label>/);
     expect(input).toContain('aria-describedby="captcha-hint captcha-wait"');
   });
 
@@ -93,7 +93,7 @@ describe('the CAPTCHA partial', () => {
     expect(html).toContain('alt="Image des caractères à saisir"');
     expect(html).toContain('>Nouvelle image</button>');
     expect(html).toContain('>Écouter les caractères</label>');
-    expect(html).toContain('Saisissez les caractères de l’image ou les mots de l’audio</label>');
+    expect(html).toContain('Saisissez les caractères que vous voyez dans l’image ou entendez dans l’audio</label>');
     // A missing message would show as its id.
     const text = html.replace(/<script[^>]*>.*?<\/script>/s, ' ').replace(/<[^>]*>/g, ' ');
     expect(text).not.toMatch(/captcha\.[a-z_]+/);

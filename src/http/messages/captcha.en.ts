@@ -4,7 +4,7 @@ export const captchaEn = {
   'captcha.new_picture': 'New picture',
   'captcha.audio': 'Play the characters as audio',
   'captcha.audio_download': 'Download the audio',
-  'captcha.answer': 'Enter the characters in the picture or the words in the audio',
+  'captcha.answer': 'Enter the characters you see in the picture or hear in the audio',
   'captcha.answer_hint': 'Capitals and spaces do not matter.',
   // The way past the CAPTCHA without reading or hearing it (security/captcha-gate.ts). {wait}: "30 seconds".
   'captcha.wait_note': 'Can’t enter them? Leave this field empty: you can go on without them in {wait}.',

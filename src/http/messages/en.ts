@@ -89,7 +89,7 @@ const core = {
   'error.unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'error.server': 'An unexpected error occurred. Please try again.',
   'error.oidc': 'The application sent a request we cannot accept.',
-  'error.oidc_detail': 'Error: {error}. {description}',
+  'error.developer_detail': 'For the application’s developer:',
 } as const;
 
 export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn } as const;

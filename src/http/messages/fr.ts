@@ -89,5 +89,5 @@ export const fr: Catalogue = {
   'error.unavailable': 'Le service est momentanément indisponible. Réessayez dans un instant.',
   'error.server': 'Une erreur inattendue est survenue. Réessayez.',
   'error.oidc': 'L’application a envoyé une requête que nous ne pouvons pas accepter.',
-  'error.oidc_detail': 'Erreur : {error}. {description}',
+  'error.developer_detail': 'Pour le développeur de l’application :',
 };
