@@ -40,7 +40,7 @@
 // (unbounded under attack) are only in the request log.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { claim, isDuplicateKey, keepSlot, slotsTaken, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, isDuplicateKey, keepSlot, slotsTaken, takeSlot, upsertRetryingDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import { sharedSecret } from '../db/secrets.ts';
 import { detached } from '../db/request-scope.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
@@ -52,8 +52,6 @@ import { normalizePassword } from './passwords.ts';
 export const LOCKOUT_COLLECTION = 'limits';
 
 const DAY_MS = 86_400_000;
-// Epochs must outlive everything keyed by them; the date only satisfies the shared document shape.
-const NEVER = new Date('9999-12-31T00:00:00Z');
 
 /**
  * Wrong passwords in a row (no success, reset or unlock between) after which a scope's password sign-in is disabled
@@ -209,7 +207,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
    */
   async function hint(accountId: string, epoch: string, fields: Partial<Pick<EpochDoc, 'recent' | 'lock'>>): Promise<void> {
     try {
-      await epochs.updateOne({ _id: epochId(accountId), epoch }, { $set: { ...fields, expiresAt: NEVER } }, { upsert: true });
+      await epochs.updateOne({ _id: epochId(accountId), epoch }, { $set: { ...fields, expiresAt: NEVER_EXPIRES } }, { upsert: true });
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
@@ -293,7 +291,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     const count = await takeSlot(limits, { key: lockoutCountKey(scope, epoch), limit: allowed, windowSeconds: EPOCH_LIFE_SECONDS, expiresAt: memoryEnd(now) }, now);
     if (count.allowed && count.slot! < allowed) return false;
     // Unconditional by `_id`: the mark names its epoch, so one left from an earlier epoch simply no longer applies.
-    await setById(disabledId(scope), { epoch, disabledAt: new Date(clock()), expiresAt: NEVER });
+    await setById(disabledId(scope), { epoch, disabledAt: new Date(clock()), expiresAt: NEVER_EXPIRES });
     return true;
   }
 
@@ -437,7 +435,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     async clearLockout(accountId) {
       // A new random epoch: every slot, lock and remembered hash of the old one is out of reach at once. An
       // unconditional write by `_id`; a racing clear simply wins with another fresh epoch.
-      await setById(epochId(accountId), { epoch: randomBytes(12).toString('base64url'), expiresAt: NEVER });
+      await setById(epochId(accountId), { epoch: randomBytes(12).toString('base64url'), expiresAt: NEVER_EXPIRES });
     },
 
     async isLocked(accountId) {

@@ -8,7 +8,7 @@
 // minimum; a sign-in spends a try of the lockout (lockout.ts) before its password counts.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, consume, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import { detached, forget, peek, remembered } from '../db/request-scope.ts';
 import { announceChange, changeSettled, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -20,8 +20,6 @@ import { createPolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
 const ALIASES = 'user_aliases';
-// Aliases never expire; the date only satisfies the shared document shape.
-const NEVER = new Date('9999-12-31T00:00:00Z');
 
 /** An id no account has: read in place of a missing account's, so that the work (and the time) is the same. */
 export const NO_ACCOUNT_ID = '\u0000no-such-user';
@@ -283,7 +281,7 @@ export function createAccounts(
         for (const mine of claimed) await consume(aliases, mine);
       };
       for (const key of [loginKey(username), loginKey(email)]) {
-        if (!(await claim(aliases, key, NEVER, { userId: id }))) {
+        if (!(await claim(aliases, key, NEVER_EXPIRES, { userId: id }))) {
           await releaseClaims();
           throw new ConflictError('login_taken', `${key.slice('login:'.length)} is already in use`);
         }

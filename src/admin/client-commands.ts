@@ -13,7 +13,7 @@ const settings = {
     type: 'string',
     multiple: true,
     value: '<uri>',
-    help: 'Where users return after signing in; https, or http on localhost / 127.0.0.1 / [::1]; no fragment',
+    help: 'Where users return after signing in; https, or http on localhost / 127.0.0.1 / [::1]; no fragment (a native app: see --native)',
   },
   'post-logout-uri': { type: 'string', multiple: true, value: '<uri>', help: 'Where users may return after signing out' },
   'grant-type': {
@@ -38,6 +38,10 @@ const settings = {
     help: 'The scopes the client may ask for, space-separated: OpenID Connect scopes and the API scopes of API_SCOPES. Default: every OpenID Connect scope and no API scope',
   },
   'first-party': { type: 'boolean', help: 'Skip the consent page: for your own applications only (--no-first-party undoes it)' },
+  native: {
+    type: 'boolean',
+    help: 'A desktop, mobile or command-line app (RFC 8252): public (--auth-method none); redirect URIs on http://127.0.0.1 or http://[::1] with any port at sign-in, https, or a private-use scheme such as com.example.app:/callback',
+  },
 } as const satisfies OptionSpecs;
 
 const SECRET_WARNING =
@@ -53,6 +57,7 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
   if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(CLIENT_AUTH_METHODS, values['auth-method'], '--auth-method');
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
+  if (values.native !== undefined) changes.application_type = values.native ? 'native' : 'web';
   if (values['pkce-required'] !== undefined) changes.pkce_required = values['pkce-required'];
   if (values.scope !== undefined) changes.scope = values.scope;
   if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');
@@ -73,6 +78,7 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['post-logout URIs', client.post_logout_redirect_uris],
     ['grant types', client.grant_types.join(', ')],
     ['auth method', client.token_endpoint_auth_method],
+    ['application type', client.application_type ?? 'web'],
     ['first party', yesNo(client.first_party)],
     // PKCE guards an authorization code: a client that never gets one has nothing for it to guard.
     ['PKCE required', client.grant_types.includes('authorization_code') ? yesNo(client.pkce_required !== false) : 'not applicable (no authorization code)'],

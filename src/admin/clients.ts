@@ -13,15 +13,24 @@ import { isDuplicateKey } from '../db/atomic.ts';
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** RFC 8252 §7.3: a native app listens on a loopback IP literal; `localhost` may resolve elsewhere (§8.3). */
+const LOOPBACK_IPS = new Set(['127.0.0.1', '[::1]']);
+/** RFC 8252 §7.1: a private-use scheme is a reverse domain name the app's publisher owns (com.example.app:). */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
+
+export const APPLICATION_TYPES = ['web', 'native'] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 /** Longer is no real application's address, and every sign-in request carries one (browsers cut URLs near 2 kB). */
 const MAX_REDIRECT_URI_LENGTH = 2000;
 
 /**
- * Redirect URIs are compared exactly by the provider; here we refuse the ones that are unsafe to register at all:
- * non-https (except loopback, RFC 8252 §7.3), fragments, credentials in the URL, and non-web schemes; and wildcards,
- * which look like patterns but would only ever match themselves.
+ * Redirect URIs are compared exactly by the provider (but for the port of a native app's loopback address, RFC 8252
+ * §7.3); here we refuse the ones that are unsafe to register at all: fragments, credentials in the URL, wildcards
+ * (which look like patterns but would only ever match themselves), and for a web application anything but https
+ * (http on loopback for development). A native app (RFC 8252) may use http on a loopback IP literal, a claimed https
+ * address, or a private-use scheme named after its publisher's domain.
  */
-export function redirectUriProblem(value: string): string | undefined {
+export function redirectUriProblem(value: string, applicationType: ApplicationType = 'web'): string | undefined {
   if (value.length > MAX_REDIRECT_URI_LENGTH) return `is longer than ${MAX_REDIRECT_URI_LENGTH} characters`;
   if (value.includes('*')) return 'must not contain a wildcard (*): redirect URIs are compared exactly, so register each one';
   let url: URL;
@@ -32,17 +41,25 @@ export function redirectUriProblem(value: string): string | undefined {
   }
   if (url.hash || value.includes('#')) return 'must not contain a fragment';
   if (url.username || url.password) return 'must not contain credentials';
+  if (applicationType === 'native') {
+    if (url.protocol === 'http:' && LOOPBACK_IPS.has(url.hostname)) return undefined;
+    if (url.protocol === 'http:' && url.hostname === 'localhost') return 'must name 127.0.0.1 or [::1], not localhost (RFC 8252 §8.3)';
+    if (url.protocol === 'https:' && !LOOPBACK.has(url.hostname)) return undefined;
+    if (PRIVATE_USE_SCHEME.test(url.protocol)) return undefined;
+    return 'must use http on 127.0.0.1 / [::1] (any port), https, or a private-use scheme named after your domain (com.example.app:/callback)';
+  }
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return undefined;
   return 'must use https (http only on localhost / 127.0.0.1 / [::1])';
 }
 
-const redirectUri = z.string().superRefine((value, ctx) => {
-  const problem = redirectUriProblem(value);
-  // An over-long one is named by its start: the whole would fill the terminal.
-  const named = value.length > MAX_REDIRECT_URI_LENGTH ? `${value.slice(0, 60)}…` : value;
-  if (problem) ctx.addIssue({ code: 'custom', message: `${named} ${problem}` });
-});
+/** The redirect URIs' problems, each named by the URI (an over-long one by its start: the whole would fill the terminal). */
+function redirectUriIssues(values: string[], applicationType: ApplicationType): string[] {
+  return values.flatMap((value) => {
+    const problem = redirectUriProblem(value, applicationType);
+    return problem ? [`${value.length > MAX_REDIRECT_URI_LENGTH ? `${value.slice(0, 60)}…` : value} ${problem}`] : [];
+  });
+}
 
 const clientInput = z
   .object({
@@ -51,8 +68,10 @@ const clientInput = z
       .regex(/^[A-Za-z0-9_-]{3,64}$/, 'client_id: 3-64 of A-Z a-z 0-9 _ -')
       .optional(),
     client_name: z.string().min(1).max(100),
-    redirect_uris: z.array(redirectUri).default([]),
-    post_logout_redirect_uris: z.array(redirectUri).default([]),
+    redirect_uris: z.array(z.string()).default([]),
+    post_logout_redirect_uris: z.array(z.string()).default([]),
+    /** `native`: a desktop, mobile or command-line app (RFC 8252), which keeps no secret and listens on loopback. */
+    application_type: z.enum(APPLICATION_TYPES).default('web'),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
     first_party: z.boolean().default(false),
@@ -69,6 +88,11 @@ const clientInput = z
       .optional(),
   })
   .superRefine((c, ctx) => {
+    for (const message of redirectUriIssues([...c.redirect_uris, ...c.post_logout_redirect_uris], c.application_type)) ctx.addIssue({ code: 'custom', message });
+    if (c.application_type === 'native' && c.token_endpoint_auth_method !== 'none') {
+      // RFC 8252 §8.5: a secret shipped inside an app is known to everyone who has the app.
+      ctx.addIssue({ code: 'custom', message: 'a native app keeps no secret: register it as a public client (--auth-method none)' });
+    }
     const interactive = c.grant_types.includes('authorization_code');
     if (interactive && c.redirect_uris.length === 0) ctx.addIssue({ code: 'custom', message: 'authorization_code needs at least one redirect URI' });
     if (!interactive && c.grant_types.includes('refresh_token')) ctx.addIssue({ code: 'custom', message: 'refresh_token needs authorization_code' });

@@ -16,6 +16,9 @@ export interface ExpiringDoc {
   [field: string]: unknown;
 }
 
+/** The `expiresAt` of what never expires (secrets, aliases, epochs): the date only satisfies the shared shape. */
+export const NEVER_EXPIRES = new Date('9999-12-31T00:00:00Z');
+
 const DUPLICATE_KEY = 11000;
 
 export function isDuplicateKey(error: unknown): boolean {

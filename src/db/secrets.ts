@@ -2,16 +2,14 @@
 // the first instance to start creates one by a claim; the others read the winner's.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { claim, type ExpiringDoc } from './atomic.ts';
+import { claim, NEVER_EXPIRES, type ExpiringDoc } from './atomic.ts';
 
 export const SECRETS = 'secrets';
-// Secrets never expire; the date only satisfies the shared document shape.
-const NEVER = new Date('9999-12-31T00:00:00Z');
 
 /** A random 32-byte secret (base64url) named `name`, the same on every instance. */
 export async function sharedSecret(connection: Connection, name: string): Promise<string> {
   const secrets = connection.db!.collection<ExpiringDoc>(SECRETS);
-  await claim(secrets, name, NEVER, { value: randomBytes(32).toString('base64url') });
+  await claim(secrets, name, NEVER_EXPIRES, { value: randomBytes(32).toString('base64url') });
   const doc = await secrets.findOne({ _id: name });
   return doc!.value as string;
 }

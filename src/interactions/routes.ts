@@ -203,10 +203,17 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   }
 
   async function showConsent(ctx: Context, details: Details) {
-    const { missingOIDCScope = [], missingOIDCClaims = [] } = details.prompt.details as {
+    const { missingOIDCScope = [], missingOIDCClaims = [], missingResourceScopes = {} } = details.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
     };
+    // Everything the application will hold once allowed, not only what it did not hold yet: asked again
+    // (prompt=consent, the only way to offline access), a page listing nothing would still grant it all. The
+    // OpenID Connect scopes asked for (the library has already refused any the client may not have), those not yet
+    // granted, and an API's scopes.
+    const requested = String(details.params.scope ?? '').split(' ').filter((scope) => KNOWN_SCOPES.has(scope));
+    const shown = [...new Set([...requested, ...missingOIDCScope, ...Object.values(missingResourceScopes).flat()])];
     const session = details.session!;
     const user = await accounts.findCurrent(session.accountId);
     const client = await clientName(details);
@@ -216,7 +223,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       uid: details.uid,
       client,
       user: user?.email ?? user?.username ?? '',
-      scopes: missingOIDCScope.map((scope) => ({ scope, known: KNOWN_SCOPES.has(scope) })),
+      scopes: shown.map((scope) => ({ scope, known: KNOWN_SCOPES.has(scope) })),
       claims: missingOIDCClaims,
       days: Math.round(config.ttl.grant / 86400),
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),

@@ -13,10 +13,12 @@
 //   (saving the session under its new id, or the next interaction) takes them along in one bulk write;
 // - a token value whose length belongs to another kind is not looked up (oidc/token-ids.ts);
 // - an interaction's session is read by the id in the browser's session cookie when that session has the uid
-//   asked for (one read instead of alias + session); the alias is the fallback.
+//   asked for (one read instead of alias + session); the alias is the fallback;
+// - keys a database may refuse as field names (the dots of a resource URL) are escaped (db/field-names.ts).
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
 import { claim, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { escapeFieldNames, unescapeFieldNames } from '../db/field-names.ts';
 import { defer, forget, forgetAll, peek, remember, remembered, takeDeferred } from '../db/request-scope.ts';
 import { SESSION_COOKIE_HINT } from './session-hint.ts';
 import { isOtherKindsId } from './token-ids.ts';
@@ -214,7 +216,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       if (isAccessCurrent && ACCOUNT_BOUND.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
       }
-      return doc.payload;
+      return unescapeFieldNames(doc.payload);
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
@@ -245,7 +247,8 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
           if (!fresh) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
           return;
         }
-        const doc: Omit<StoredDoc, '_id'> = { payload, ...(expiresAt && { expiresAt }) };
+        // Keyed by a resource URL or a client id with dots, some payloads need their keys escaped (db/field-names.ts).
+        const doc: Omit<StoredDoc, '_id'> = { payload: escapeFieldNames(payload), ...(expiresAt && { expiresAt }) };
         if (GRANT_BOUND.has(model) && payload.grantId) doc.grantId = payload.grantId;
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];

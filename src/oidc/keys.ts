@@ -25,7 +25,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { JWK } from 'oidc-provider';
-import { claim, isDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, isDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -101,7 +101,6 @@ export interface KeyStoreOptions {
 /** Expired documents are removed by the expiry manager (TTL index or sweeper). */
 export const SIGNING_KEYS = 'signing_keys';
 const SECRETS = 'secrets';
-const NEVER = new Date('9999-12-31T00:00:00Z');
 const STATE_ORDER: Record<KeyState, number> = { active: 0, next: 1, retired: 2 };
 /** Cookie keys kept in MongoDB after a rotation, newest first: cookies signed with older ones stop verifying. */
 export const COOKIE_KEYS_KEPT = 3;
@@ -261,7 +260,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
 
   /** The one write that switches the active generation. */
   async function activate(gen: number, retainSeconds: number): Promise<boolean> {
-    const won = await claim(claims, activationId(gen), NEVER, { gen, at: clock(), retainSeconds });
+    const won = await claim(claims, activationId(gen), NEVER_EXPIRES, { gen, at: clock(), retainSeconds });
     await step(`insert ${activationId(gen)}`);
     return won;
   }
@@ -282,7 +281,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     }
     // An activation is needed while the generation it replaced or its own is published; the active one for good.
     for (const activation of s.activations) {
-      if (activation.gen === s.active || activation.expiresAt.getTime() !== NEVER.getTime()) continue;
+      if (activation.gen === s.active || activation.expiresAt.getTime() !== NEVER_EXPIRES.getTime()) continue;
       const replacedUntil = activation.at.getTime() + activation.retainSeconds * 1000;
       const ownUntil = retiredUntil(s.activations, activation.gen)?.getTime() ?? replacedUntil;
       await docs.updateOne({ _id: activation._id }, { $set: { expiresAt: new Date(Math.max(replacedUntil, ownUntil)) } });
@@ -355,7 +354,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
   async function cookieKeys(configured: string[] | undefined): Promise<string[]> {
     if (configured?.length) return configured;
     // Every instance must sign with the same keys: the first to start creates them; the others read them.
-    await claim(secrets, 'cookie-keys', NEVER, {
+    await claim(secrets, 'cookie-keys', NEVER_EXPIRES, {
       keys: [randomBytes(32).toString('base64url')],
     });
     const doc = await secrets.findOne({ _id: 'cookie-keys' });
@@ -392,7 +391,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
       if (rotated) await rotate(retainSeconds, { urgent: true });
       // The marker first: from then on no reader loads or publishes the key, whatever happens to its documents.
       const gen = stored.find((k) => k.gen !== undefined)?.gen;
-      await claim(claims, revocationId(kid), NEVER, { kid, at: clock(), ...(gen !== undefined && { gen }) });
+      await claim(claims, revocationId(kid), NEVER_EXPIRES, { kid, at: clock(), ...(gen !== undefined && { gen }) });
       await step(`insert ${revocationId(kid)}`);
       for (const doc of stored) {
         await docs.deleteOne({ _id: doc._id });

@@ -24,7 +24,7 @@
 //   same work; it never succeeds, so its count only grows, as a real account's does under attack.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
-import { claim, keepSlot, takeSlot, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, keepSlot, takeSlot, upsertRetryingDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import type { MethodId } from '../policy/policy.ts';
 import { LIMITS } from './limits.ts';
 
@@ -36,8 +36,6 @@ const RUN_LIFE_SECONDS = 1000 * 365 * 86_400;
 const WRONG_PROOF_MEMORY_MS = 365 * 86_400_000;
 /** How long a try's slot lives until its answer keeps it (wrong) or leaves it (accepted: the run moves on): ample. */
 const UNANSWERED_TRY_MS = 86_400_000;
-// Epochs must outlive the slots keyed by them; the date only satisfies the shared document shape.
-const NEVER = new Date('9999-12-31T00:00:00Z');
 
 interface EpochDoc extends ExpiringDoc {
   /** Moved for every method at once: a completed recovery, an administrator's unlock. */
@@ -97,7 +95,7 @@ const freshEpoch = () => randomBytes(12).toString('base64url');
 
 /** An unconditional `$set` by `_id`, creating the epoch document when missing: a racing write simply wins. */
 function setEpochFields(epochs: mongo.Collection<EpochDoc>, accountKey: string, fields: Record<string, string>): Promise<unknown> {
-  return upsertRetryingDuplicateKey(() => epochs.updateOne({ _id: epochId(accountKey) }, { $set: { ...fields, expiresAt: NEVER } }, { upsert: true }));
+  return upsertRetryingDuplicateKey(() => epochs.updateOne({ _id: epochId(accountKey) }, { $set: { ...fields, expiresAt: NEVER_EXPIRES } }, { upsert: true }));
 }
 
 /** Tries at moving an epoch before giving up (each lost only to another write of the same document at that moment). */
@@ -151,7 +149,7 @@ export function createProofCeiling(connection: Connection, hashKey: string, cloc
       const run = runOf(runs, method, authenticator);
       // The first to find the run at its end reports it (a claim), then marks it so later tries are refused at once.
       const reportEnd = async () => {
-        const reports = await claim(limits, `proof-run-ended:${run}`, NEVER);
+        const reports = await claim(limits, `proof-run-ended:${run}`, NEVER_EXPIRES);
         await setEpochFields(epochs, runs.accountKey, { [`disabled.${method}`]: run });
         return reports;
       };

@@ -255,6 +255,34 @@ it('counts no typed phone number against the ceiling, and sends no code for a me
   }
 });
 
+it('keeps in the run only the answers compared: parallel answers to one texted code beyond its tries are not wrong proofs', async () => {
+  await usePolicy(['sms']);
+  try {
+    const user = await createUser(server);
+    const phone = '+14155550166';
+    await registerMethods(server, user, { mobilePhone: phone });
+    const limits = server.connection.db!.collection(LIMITS);
+    const keptForAYear = async () =>
+      (await limits.find({ _id: { $regex: '^proof-run:' } as never }).toArray()).filter((slot) => (slot.expiresAt as Date).getTime() - Date.now() - offset > 30 * 86_400_000).length;
+    const before = await keptForAYear();
+    const browser = new Browser();
+    const codePage = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms'), { phone });
+    const code = await textedCode(server, phone);
+    const form = findForm(codePage, '/code');
+    // Eight wrong answers at once to a code that takes five (the policy's codes.maxTries).
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => browser.post(form.action, { ...form.fields, code: String(Number(code) === 200_000 + i ? 300_000 : 200_000 + i) })));
+    const shown = await Promise.all(answers.map(async (answer) => messageIds(await browser.follow(answer))));
+    // Some are compared (at most the code's five), the others are not: refused as out of date by the flow, or
+    // finding the code's tries taken. Only those compared are kept as wrong proofs.
+    const compared = shown.filter((ids) => ids.includes('recover.code_wrong') || ids.includes('recover.code_used_up')).length;
+    expect(compared).toBeGreaterThan(0);
+    expect(compared).toBeLessThanOrEqual(5);
+    expect((await keptForAYear()) - before).toBe(compared);
+  } finally {
+    await usePolicy(['totp']);
+  }
+});
+
 it('reports a run that ended without its last try reporting it (a request that died): once, by the first try refused', async () => {
   const ceiling = createProofCeiling(server.connection, 'a test key');
   const key = `account:ended-unreported-${Date.now()}`;

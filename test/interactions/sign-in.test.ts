@@ -72,6 +72,9 @@ describe('failed sign-in', () => {
     const response = await submitLogin(browser, page, user.username, 'nope nope nope');
     expect(response.body).toContain(`value="${user.username}"`);
     expect(response.body).toMatch(/id="password"[^>]*aria-describedby="login-error"|aria-describedby="login-error"[^>]*id="password"/s);
+    // The title says so first, as every page showing an error does; the page as first shown does not.
+    expect(/<title>([^<]*)<\/title>/.exec(response.body)?.[1]).toMatch(/^Error: Sign in · /);
+    expect(/<title>([^<]*)<\/title>/.exec(page.body)?.[1]).toMatch(/^Sign in · /);
   });
 
   it('asks for both fields when one is empty, without checking anything', async () => {

@@ -196,6 +196,21 @@ describe('consent', () => {
     expect(result.searchParams.get('state')).toBe(start.state);
   });
 
+  it('asked again (prompt=consent) for what was granted, lists all of it and says that offline access outlasts signing out', async () => {
+    const browser = new Browser();
+    await signInAndConsent(browser, await authorizationUrl(config, redirectUri), user.username, redirectUri);
+    // The same request again in the same browser: everything is granted already, and the page asks all the same.
+    const again = await authorizationUrl(config, redirectUri);
+    const page = await browser.follow(await browser.get(again.url.href), redirectUri);
+    expect(page.body).toContain('Allow Test App to access your account?');
+    for (const scope of ['openid', 'profile', 'email', 'offline_access']) expect(page.body).toContain(`data-scope="${scope}"`);
+    expect(messageIds(page)).toContain('consent.lifetime_offline');
+    const allow = findForm(page, '/confirm');
+    const back = await browser.follow(await browser.post(allow.action, allow.fields), redirectUri);
+    const tokens = await client.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce });
+    expect(tokens.refresh_token).toBeTruthy();
+  });
+
   it('is skipped for a first-party client, also when a later request asks for more', async () => {
     const firstParty = await createClient(server, { client_name: 'Our Own App', first_party: true });
     const ownConfig = await discover(server, firstParty);

@@ -85,13 +85,14 @@ describe('the recovery’s first page', () => {
     // Too early first, all of them: that costs the address nothing.
     for (const { browser, page } of opened) expect(messageIds(await next(browser, page))).toContain('recover.captcha_wait_early');
     wait(5);
-    const [first, second, third] = await Promise.all(opened.map(({ browser, page }) => next(browser, page)));
-    expect(messageIds(first!)).toContain('recover.goal_heading');
-    expect(messageIds(second!)).toContain('recover.goal_heading');
-    expect(messageIds(third!)).toContain('recover.captcha_wait_used_up');
-    expect(captchaOf(third!, '/recover')).toBe(captchaOf(opened[2]!.page, '/recover'));
+    // Sent at once: whichever two are counted first go on.
+    const answers = await Promise.all(opened.map(({ browser, page }) => next(browser, page)));
+    expect(answers.filter((answer) => messageIds(answer).includes('recover.goal_heading'))).toHaveLength(2);
+    const refused = answers.findIndex((answer) => messageIds(answer).includes('recover.captcha_wait_used_up'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    expect(captchaOf(answers[refused]!, '/recover')).toBe(captchaOf(opened[refused]!.page, '/recover'));
     // Its CAPTCHA was not used up: its answer goes through.
-    expect(messageIds(await next(opened[2]!.browser, third!, CAPTCHA_ANSWER))).toContain('recover.goal_heading');
+    expect(messageIds(await next(opened[refused]!.browser, answers[refused]!, CAPTCHA_ANSWER))).toContain('recover.goal_heading');
     // Another address has its own waits.
     expect(messageIds(await next(other, otherPage))).toContain('recover.goal_heading');
   });

@@ -259,14 +259,15 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
    * the page that says why nothing happened (and undefined). When the account now needs another proof, the flow
    * goes back to verification for it. `again`: the account read anew, though this request read it already.
    */
-  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<User | undefined> {
+  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<{ user: User; proofs: number } | undefined> {
     const subject = await subjectOf(flow, current, { again });
     if (!subject.user) {
       await message(ctx, 'recover.expired', 410, flow);
       return undefined;
     }
     const standing = standingProofs(flow, subject);
-    if (proofsComplete(standing.verified, subject, methods)) return subject.user;
+    // `proofs`: those that still stand (a changed method's proof does not), which alone may end a lockdown.
+    if (proofsComplete(standing.verified, subject, methods)) return { user: subject.user, proofs: standing.verified.length };
     const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
     if (back) await showFlow(ctx, back, { notice: standing.verified.length < flow.verified.length ? 'recover.verify_again' : 'recover.more_proof' });
     return undefined;
@@ -737,8 +738,14 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
       outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
     }
+    if (outcome === 'expired') {
+      // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
+      // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
+      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
     if (outcome !== 'accepted') {
-      await record(ctx, { type: 'code.failed', ...base, reason: outcome === 'expired' ? 'code_expired' : 'wrong_code' });
+      await record(ctx, { type: 'code.failed', ...base, reason: 'wrong_code' });
       // The failure that reached the ceiling says so at once: another code could not be compared.
       const { ended, reports } = await proof.failed();
       if (reports) await reportDisabled(ctx, flow, subject, method, current);
@@ -747,7 +754,6 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
       const error: Record<typeof outcome, MessageId> = {
         wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
         used_up: 'recover.code_used_up',
-        expired: 'recover.code_expired',
       };
       return showFlow(ctx, flow, { error: error[outcome] });
     }
@@ -777,7 +783,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return;
     const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
     const current = await policy.current();
-    const first = await finishingAccount(ctx, flow, current);
+    const first = (await finishingAccount(ctx, flow, current))?.user;
     if (!first) return;
     if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
     const problem = await accounts.passwordProblem(first, form.password, current);
@@ -788,15 +794,16 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
     // account as stored now, just before the step is claimed, and the password is written only over that account's
     // revocation (a reset landing after this read refuses the write: AccountChangedError, and the flow ends).
-    const user = await finishingAccount(ctx, flow, current, { again: true });
-    if (!user) return;
+    const finishing = await finishingAccount(ctx, flow, current, { again: true });
+    if (!finishing) return;
+    const { user, proofs } = finishing;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
     // (one write), and then it is true whatever else fails.
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
       await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
-        unlock: () => accounts.clearAfterReset(user, flow.verified.length),
+        unlock: () => accounts.clearAfterReset(user, proofs),
         audit: () => record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id }),
         notice: async () => current.notify.onReset && deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale),
         // Recovered: a method turned off by wrong proofs in a row works again.
@@ -811,7 +818,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return;
     await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
     const current = await policy.current();
-    const user = await finishingAccount(ctx, flow, current);
+    const user = (await finishingAccount(ctx, flow, current))?.user;
     if (!user) return;
     // (A lockdown since the proofs were in voided them, above: a locked-down account's unlock goal became a reset
     // when its proofs were complete, so an unlock never keeps a password the owner distrusts.)
