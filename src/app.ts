@@ -39,7 +39,7 @@ import { staticFiles } from './http/static.ts';
 import { healthChecks } from './http/health.ts';
 import { pinToIssuerHost, refusePlainHttp, trustedScheme } from './http/origin.ts';
 import { discoveryDocument } from './oidc/discovery-document.ts';
-import { postOnlyEndpoints } from './oidc/post-only.ts';
+import { endpointMethods } from './oidc/endpoint-methods.ts';
 import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
@@ -208,7 +208,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha: captchaGate, passwordChanges, policy, audit });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  app.use(postOnlyEndpoints(config.issuerPath));
+  app.use(endpointMethods(config.issuerPath, config.authorizationPost));
   app.use(supportCodeInProviderErrors());
   app.use(mount(config.issuerPath || '/', provider));
 

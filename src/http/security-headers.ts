@@ -61,5 +61,8 @@ export function securityHeaders(set: SetSecurityHeaders): Middleware {
     const ctx = koaCtx as AppContext;
     set(ctx, ctx.state.nonce);
     await next();
+    // RFC 6749 §5.1 and OpenID Connect Core §3.1.3.3: a token response carries `Pragma: no-cache` beside
+    // `Cache-Control: no-store` (for HTTP/1.0 caches); the provider sets only the latter.
+    if (ctx.response.get('Cache-Control') === 'no-store') ctx.set('Pragma', 'no-cache');
   };
 }

@@ -228,12 +228,21 @@ describe('POST-only endpoints', () => {
     expect(response.body).toContain(response.headers.get('x-request-id'));
   });
 
-  // oidc-provider's router has no 405 of its own (src/oidc/post-only.ts adds it). RFC 9110 §15.5.6: a known
+  // oidc-provider's router has no 405 of its own (src/oidc/endpoint-methods.ts adds it). RFC 9110 §15.5.6: a known
   // resource asked with the wrong method is 405, with Allow.
   it.each(['token', 'token/introspection', 'token/revocation', 'session/end/confirm', 'request'])('answers GET /oidc/%s with 405 and says POST is allowed', async (path) => {
     const response = await fetch(`${server.issuer}/${path}`, { redirect: 'manual' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toContain('POST');
+  });
+
+  // In plain-http development AUTHORIZATION_POST is off (the session cookie could not be SameSite=None): a POST to
+  // these endpoints says which methods they take, rather than that the page does not exist.
+  it.each(['auth', 'session/end'])('answers POST /oidc/%s with 405 and says GET is allowed when authorization by POST is off', async (path) => {
+    const response = await new Browser().post(`${server.issuer}/${path}`, { client_id: 'any' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, HEAD');
+    expect(messageIds(response)).toEqual(expect.arrayContaining(['error.bad_request', 'error.support_code']));
   });
 
   it.each(['goal', 'method', 'send', 'resend', 'code', 'password', 'unlock', 'cancel'])('answers GET /recover/:flow/%s with 405 and says POST is allowed', async (step) => {
