@@ -147,7 +147,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const recovery = createRecoveryFeature({
     connection,
     config,
-    accounts: recoveryAccounts(accounts, config.brand.name),
+    accounts: recoveryAccounts(accounts),
     policy,
     methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
     captcha: captchaGate,

@@ -31,7 +31,7 @@ export interface Pending {
   /** The code challenge sent for this method (code-sending methods). */
   challengeId?: string;
   /**
-   * A hash of the destination that challenge's code went to (routes.ts `fingerprint`): the code proves only that
+   * A hash of the destination that challenge's code went to (proofs.ts `fingerprint`): the code proves only that
    * one, and only while it is still the registered one (a number replaced after the send proves nothing).
    */
   sentTo?: string;
@@ -53,7 +53,7 @@ export interface FlowDoc {
   verified: MethodId[];
   /**
    * For each verified method, a hash of the authenticator it was proved with (the address, the number, the sealed
-   * seed): a proof counts only while that same one is still registered (routes.ts `standingProofs`).
+   * seed): a proof counts only while that same one is still registered (proofs.ts `standingProofs`).
    */
   provedWith?: Partial<Record<MethodId, string>>;
   pending?: Pending;

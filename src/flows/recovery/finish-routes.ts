@@ -1,0 +1,116 @@
+// The finishing steps, once the proofs are in: a new password (the reset), or the unlock. Each is judged again on
+// the account as stored now, and the flow says "done" only once its change is written.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { User } from '../../accounts/user-model.ts';
+import type { PreparedPassword } from '../../accounts/users.ts';
+import { MAX_PASSWORD_INPUT_LENGTH } from '../../accounts/passwords.ts';
+import { PasswordRejectedError } from '../../accounts/password-rules.ts';
+import type { AppContext } from '../../http/context.ts';
+import type { RecoveryPolicy } from '../../policy/policy.ts';
+import { csrfOnly, type FlowKit } from './flow-kit.ts';
+import { standingProofs } from './proofs.ts';
+import type { RecoveryDeps } from './routes.ts';
+import type { FlowDoc } from './store.ts';
+import { accountKeyOf, proofsComplete } from './subject.ts';
+
+const passwordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_PASSWORD_INPUT_LENGTH), confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH) });
+
+export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
+  const { accounts, policy, methods, ceiling } = deps;
+  const { readValid, flowIn, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
+
+  /**
+   * The account a finishing step (new password, unlock) acts on, once its proofs are still enough for it now; else
+   * the page that says why nothing happened (and undefined). When the account now needs another proof, the flow
+   * goes back to verification for it. `again`: the account read anew, though this request read it already.
+   */
+  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<{ user: User; proofs: number } | undefined> {
+    const subject = await subjectOf(flow, current, { again });
+    if (!subject.user) {
+      await message(ctx, 'recover.expired', 410, flow);
+      return undefined;
+    }
+    const standing = standingProofs(flow, subject, methods);
+    // `proofs`: those that still stand (a changed method's proof does not), which alone may end a lockdown.
+    if (proofsComplete(standing.verified, subject, methods)) return { user: subject.user, proofs: standing.verified.length };
+    const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
+    if (back) await showFlow(ctx, back, { notice: standing.verified.length < flow.verified.length ? 'recover.verify_again' : 'recover.more_proof' });
+    return undefined;
+  }
+
+  /**
+   * What follows a finishing step's change, once it is made: each is tried, in order, even when one before it failed
+   * (a failed audit write must not also lose the owner's notice), and a failure is logged rather than thrown: the
+   * change stands, so the flow must still say so.
+   */
+  async function followUps(ctx: Context, flow: FlowDoc, tasks: Record<string, () => Promise<unknown>>): Promise<void> {
+    for (const [task, run] of Object.entries(tasks)) {
+      try {
+        await run();
+      } catch (error) {
+        (ctx as AppContext).state.log.error({ err: error, event: 'recovery.follow_up_failed', task, flowId: flow._id }, 'recovery: a step after the change failed');
+      }
+    }
+  }
+
+  router.post('/:flow/password', async (ctx) => {
+    const flow = await flowIn(ctx, 'password');
+    if (!flow) return;
+    const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
+    const current = await policy.current();
+    const first = (await finishingAccount(ctx, flow, current))?.user;
+    if (!first) return;
+    if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
+    // Checked and hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not
+    // the flow. The reasons that name a length say which (`values`: the rule as applied).
+    let prepared: PreparedPassword;
+    try {
+      prepared = await accounts.preparePassword(first, form.password);
+    } catch (error) {
+      if (error instanceof PasswordRejectedError) return showFlow(ctx, flow, { error: error.reason, errorValues: error.values });
+      throw error;
+    }
+    // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
+    // account as stored now, just before the step is claimed, and the password is written only over that account's
+    // revocation (a reset landing after this read refuses the write: AccountChangedError, and the flow ends).
+    const finishing = await finishingAccount(ctx, flow, current, { again: true });
+    if (!finishing) return;
+    const { user, proofs } = finishing;
+    // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
+    // (one write), and then it is true whatever else fails.
+    const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+      await accounts.replacePassword(prepared, user);
+      await followUps(ctx, flow, {
+        revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
+        unlock: () => accounts.clearAfterReset(user, proofs),
+        audit: () => record(ctx, { type: 'password.reset', accountId: user._id, flowId: flow._id }),
+        notice: async () => current.notify.onReset && deps.notifier.notify(user, 'reset', (ctx as AppContext).state.locale),
+        // Recovered: a method turned off by wrong proofs in a row works again.
+        proofRuns: () => ceiling.restart(accountKeyOf(user._id)),
+      });
+    });
+    if (next) seeFlow(ctx, next);
+  });
+
+  router.post('/:flow/unlock', async (ctx) => {
+    const flow = await flowIn(ctx, 'unlock');
+    if (!flow) return;
+    await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
+    const current = await policy.current();
+    const user = (await finishingAccount(ctx, flow, current))?.user;
+    if (!user) return;
+    // (A lockdown since the proofs were in voided them, above: a locked-down account's unlock goal became a reset
+    // when its proofs were complete, so an unlock never keeps a password the owner distrusts.)
+    const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+      await accounts.unlock(user);
+      await followUps(ctx, flow, {
+        audit: () => record(ctx, { type: 'account.unlocked', accountId: user._id, flowId: flow._id }),
+        notice: async () => current.notify.onUnlock && deps.notifier.notify(user, 'unlock', (ctx as AppContext).state.locale),
+        proofRuns: () => ceiling.restart(accountKeyOf(user._id)), // as after a reset
+      });
+    });
+    if (next) seeFlow(ctx, next);
+  });
+}

@@ -1,0 +1,258 @@
+// What every page and step of the recovery flow uses: reading a form (with its CSRF token), finding this browser's
+// flow and the account it is about, recording to the audit log under the flow's support code, moving the flow on,
+// and showing its pages. The route modules (identify-, verify-, finish-routes.ts) are built on it.
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
+import type { AuditEvent } from '../../audit/audit.ts';
+import { readForm } from '../../http/body.ts';
+import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
+import { siteCookieName } from '../../http/cookie-names.ts';
+import type { MessageId } from '../../http/messages/en.ts';
+import { renderPage } from '../../http/render.ts';
+import { supportedUiLocale } from '../../http/i18n.ts';
+import { useLocale } from '../../http/request-context.ts';
+import type { AppContext } from '../../http/context.ts';
+import type { RecoveryPolicy } from '../../policy/policy.ts';
+import { ValidationError } from '../../errors.ts';
+import type { RecoveryDeps } from './routes.ts';
+import type { FlowDoc, FlowStore } from './store.ts';
+import type { Transition } from './states.ts';
+import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
+
+/** The query of the flow's page right after "Try again" sent a new code. */
+export const RESENT_QUERY = 'sent=new';
+const FLOW_ID = /^[\w-]{16,64}$/;
+export const INTERACTION_UID = /^[\w-]{1,64}$/;
+export const csrfOnly = z.object({ csrf: z.string() });
+
+export type FlowKit = ReturnType<typeof createFlowKit>;
+
+export function createFlowKit(deps: RecoveryDeps) {
+  const { config, accounts, policy, methods, flows, captcha, audit } = deps;
+  const csrfOptions = { secure: config.cookieSecure };
+  const cookieName = siteCookieName('latchkey.recovery', config.cookieSecure);
+
+  async function readValid<T>(ctx: Context, schema: z.ZodType<T>, scope: string): Promise<T> {
+    const form = await readForm(ctx, config.formBodyLimit);
+    verifyCsrfToken(ctx, scope, form.csrf, csrfOptions);
+    const parsed = schema.safeParse(form);
+    if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
+    return parsed.data;
+  }
+
+  /**
+   * A flow's support code: the same on each of its pages and in each of its audit events, so that the helpdesk finds
+   * the whole flow with `audit list --support-code` (a request id names only the request that showed the page).
+   * Requests outside a flow use their request id.
+   */
+  const supportCodeOf = (flowId: string) => createHash('sha256').update(`support:${flowId}`).digest('base64url').slice(0, 8).toUpperCase().replace(/[-_]/g, 'X');
+
+  function record(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
+    const supportCode = event.flowId ? supportCodeOf(event.flowId) : (ctx as AppContext).state.requestId;
+    return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode });
+  }
+
+  /**
+   * A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id.
+   * `status` goes to the page too: a refusal (4xx) shows the support code even without an error (an out-of-date form).
+   */
+  function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
+    const state = (ctx as AppContext).state;
+    ctx.status = status;
+    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, status, ...data });
+  }
+
+  /**
+   * A page that explains where the flow ended and offers a fresh start. A blocked flow's page tells the person to
+   * contact their administrator: the policy's helpdesk goes with it ("Contact your administrator").
+   */
+  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid' | 'uiLocale'>) {
+    const helpdesk = messageId === 'recover.blocked' || messageId === 'recover.too_many' ? (await policy.current()).helpdesk : undefined;
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid), helpdesk }, status);
+  }
+
+  /** Sets the page language from the relying party's, the way the sign-in page did (the person's own pick wins). */
+  function speakAsSignIn(ctx: Context, uiLocale: string | undefined) {
+    if (uiLocale) useLocale(ctx as AppContext, uiLocale);
+  }
+
+  const startUrl = (from?: string, uiLocale?: string) => {
+    const query = new URLSearchParams({ ...(from && { from }), ...(uiLocale && { ui_locales: uiLocale }) }).toString();
+    return query ? `/recover?${query}` : '/recover';
+  };
+  const signInUrl = (from?: string) => (from ? `/interaction/${encodeURIComponent(from)}` : undefined);
+  const flowUrl = (flow: FlowDoc) => `/recover/${flow._id}`;
+  /** `resent`: the step sent a new code, which the page then says (a "Try again" otherwise looks like nothing). */
+  const seeFlow = (ctx: Context, flow: FlowDoc, { resent = false } = {}) => {
+    ctx.status = 303;
+    ctx.redirect(resent ? `${flowUrl(flow)}?${RESENT_QUERY}` : flowUrl(flow));
+  };
+
+  /**
+   * The flow cookie: the flow, its secret, and the sign-in it came from and that sign-in's language, which outlive
+   * the flow (see `expired`).
+   */
+  function readCookie(ctx: Context): { flowId: string; secret: string; from?: string; uiLocale?: string } | undefined {
+    const value = ctx.cookies.get(cookieName, { signed: true });
+    const [flowId, secret, from, uiLocale] = value?.split('.') ?? [];
+    const language = supportedUiLocale(uiLocale);
+    return flowId && secret ? { flowId, secret, ...(from && INTERACTION_UID.test(from) && { from }), ...(language && { uiLocale: language }) } : undefined;
+  }
+
+  /** The page for a flow that has ended or expired, with the way back to the sign-in this browser came from. */
+  function expired(ctx: Context) {
+    const cookie = readCookie(ctx);
+    speakAsSignIn(ctx, cookie?.uiLocale);
+    return message(ctx, 'recover.expired', 410, { ...(cookie?.from && { interactionUid: cookie.from }), ...(cookie?.uiLocale && { uiLocale: cookie.uiLocale }) });
+  }
+
+  /** This browser's flow named in the URL, or undefined (expired, finished, another browser's, replaced). */
+  async function browserFlow(ctx: Context): Promise<FlowDoc | undefined> {
+    const id = String(ctx.params.flow ?? '');
+    const cookie = readCookie(ctx);
+    if (!FLOW_ID.test(id) || cookie?.flowId !== id) return undefined;
+    const flow = await flows.load(id, cookie.secret);
+    // Every request of the flow logs its support code, the steps that answer with a redirect included.
+    if (flow) (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
+    // Its pages, and the codes and notices its steps send, in the sign-in's language.
+    speakAsSignIn(ctx, flow?.uiLocale);
+    return flow;
+  }
+
+  /** The flow for a POST in `state`; otherwise the page that says why nothing happened (and undefined). */
+  async function flowIn(ctx: Context, state: FlowDoc['state']): Promise<FlowDoc | undefined> {
+    const flow = await browserFlow(ctx);
+    if (!flow) {
+      await expired(ctx);
+      return undefined;
+    }
+    if (flow.state !== state) {
+      await outOfDate(ctx, flow);
+      return undefined;
+    }
+    return flow;
+  }
+
+  /** A replayed or out-of-order form: nothing changes; the current step is shown with a note. */
+  async function outOfDate(ctx: Context, flow: FlowDoc) {
+    await showFlow(ctx, flow, { notice: 'recover.out_of_date' }, 409);
+  }
+
+  async function subjectOf(flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<Subject> {
+    const key = Buffer.from(flow.subjectKey, 'hex');
+    // A decoy reads too (an id no account has): its steps must cost what a real account's do.
+    const user = await (again ? accounts.findAgain : accounts.findById)(flow.accountId ?? NO_ACCOUNT_ID);
+    const subject = resolveSubject(user, key, methods, current);
+    // Never fewer proofs than when the flow started (a policy lowered meanwhile changes nothing here); more when the
+    // account needs more now: locked down by "This wasn't me", or made an admin, after this flow began.
+    return { ...subject, required: Math.max(flow.required, subject.required) as 1 | 2 };
+  }
+
+  async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
+    const next = await flows.advance(flow, transition, changes, work);
+    if (!next) await outOfDate(ctx, flow);
+    return next;
+  }
+
+  // ---- rendering -----------------------------------------------------------------------------------------------
+
+  function breadcrumb(flow: FlowDoc, subject: Subject, current: RecoveryPolicy) {
+    const verified = flow.verified.length;
+    // Two verification steps when the policy asks for two, when two were taken, or when the proof taken (or the
+    // one being taken) cannot finish alone (a mailbox, for an account that has a phone or an authenticator). An
+    // account that needs two whatever the policy says (an admin, a locked-down account) shows it only once its first
+    // proof is in: before that, a decoy (which never gets past one) must look the same.
+    const upcoming = flow.pending && verified === 0 ? [flow.pending.method] : flow.verified;
+    // Whether one proof could finish is judged by the policy's count too until a proof is in, for the same reason.
+    const judged = verified >= 1 ? subject : { needsStrong: subject.needsStrong, required: current.methodsRequired };
+    const twoSteps =
+      current.methodsRequired === 2 || (subject.required === 2 && verified >= 1) || verified >= 2 || (upcoming.length === 1 && !proofsComplete(upcoming, judged, methods));
+    const done = verified;
+    const crumbs: Array<{ id: MessageId; state: 'done' | 'current' | 'todo' }> = [
+      { id: 'recover.crumb_step1', state: done >= 1 ? 'done' : flow.state === 'verify' ? 'current' : 'todo' },
+    ];
+    if (twoSteps) crumbs.push({ id: 'recover.crumb_step2', state: done >= 2 || (done === 1 && flow.state !== 'verify') ? 'done' : done === 1 ? 'current' : 'todo' });
+    const last: MessageId = flow.goal === 'unlock' ? 'recover.crumb_unlock' : 'recover.crumb_password';
+    crumbs.push({ id: last, state: flow.state === 'done' ? 'done' : flow.state === 'password' || flow.state === 'unlock' ? 'current' : 'todo' });
+    return crumbs;
+  }
+
+  async function showFlow(ctx: Context, flow: FlowDoc, extra: Record<string, unknown> = {}, status = 200) {
+    const current = await policy.current();
+    const subject = await subjectOf(flow, current);
+    const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
+    const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
+    switch (flow.state) {
+      case 'goal':
+        return page(ctx, 'goal', common, status);
+      case 'verify': {
+        // A method removed since it was chosen (from the account, or by the policy) is pending no more.
+        const pending = flow.pending && subject.registered.includes(flow.pending.method) ? flow.pending : undefined;
+        const offered = offeredMethods(flow.verified, subject, methods);
+        return page(
+          ctx,
+          'verify',
+          {
+            ...common,
+            crumbs: breadcrumb(flow, subject, current),
+            step: flow.verified.length + 1,
+            goal: flow.goal,
+            methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
+            pending: pending && { ...pending, hint: subject.hints[pending.method] ?? '', codeSent: Boolean(pending.challengeId) },
+          },
+          status,
+        );
+      }
+      case 'password':
+        // Only an account whose proofs are in reaches this page (never a decoy), so naming it tells nobody anything;
+        // a password manager then saves the new password under the right name.
+        return page(
+          ctx,
+          'password',
+          {
+            ...common,
+            crumbs: breadcrumb(flow, subject, current),
+            minLength: current.passwordMinLength,
+            username: subject.user?.username ?? '',
+            ...(subject.user?.lockedDownAt && !common.notice && { notice: 'recover.lockdown_new_password' }),
+          },
+          status,
+        );
+      case 'unlock':
+        return page(ctx, 'unlock', { ...common, crumbs: breadcrumb(flow, subject, current) }, status);
+      case 'done':
+        return page(ctx, 'done', { ...common, crumbs: breadcrumb(flow, subject, current), goal: flow.goal }, status);
+    }
+  }
+
+  /** The first page; `captchaId`: the CAPTCHA to show again while it is live (its wait goes on). */
+  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; uiLocale?: string; error?: MessageId; captchaId?: string }, status = 200) {
+    const { captchaId, waitSeconds } = await captcha.show(fields.captchaId);
+    await page(
+      ctx,
+      'identify',
+      {
+        csrf: issueCsrfToken(ctx, 'recovery:start', csrfOptions),
+        identifier: fields.identifier ?? '',
+        from: fields.from ?? '',
+        uiLocale: fields.uiLocale ?? '',
+        captchaId,
+        waitSeconds,
+        error: fields.error,
+        backToSignIn: signInUrl(fields.from),
+        // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that sign-in.
+        ...(fields.from && { languageQuery: { from: fields.from } }),
+      },
+      status,
+    );
+  }
+
+  /** The flow cookie (`readCookie`): set when the flow starts, replacing any earlier flow of this browser. */
+  function keepFlowInCookie(ctx: Context, flow: FlowDoc, secret: string, from?: string, uiLocale?: string) {
+    ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+  }
+
+  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, subjectOf, advance, showFlow, showIdentify };
+}

@@ -1,0 +1,81 @@
+// The recovery's first page, "Who are you?": an identifier and the CAPTCHA (or its wait) start a flow, for an account
+// or for a decoy that looks and costs the same (subject.ts), so the page tells nobody which logins exist.
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
+import type { MessageId } from '../../http/messages/en.ts';
+import { supportedUiLocale } from '../../http/i18n.ts';
+import type { AppContext } from '../../http/context.ts';
+import type { CaptchaRefusal } from '../../security/captcha-gate.ts';
+import { INTERACTION_UID, type FlowKit } from './flow-kit.ts';
+import { loginOfferedBy, MAX_LOGIN_LENGTH, withdrawLoginOffer } from './prefill.ts';
+import type { RecoveryDeps } from './routes.ts';
+import { resolveSubject } from './subject.ts';
+
+/** What the first page says when its CAPTCHA did not let the identifier through. */
+const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
+  wrong: 'recover.captcha_wrong',
+  early: 'recover.captcha_wait_early',
+  used_up: 'recover.captcha_wait_used_up',
+};
+
+const identifyForm = z.object({
+  csrf: z.string(),
+  action: z.enum(['next', 'new-captcha']).default('next'),
+  identifier: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
+  from: z.string().regex(INTERACTION_UID).optional().or(z.literal('')),
+  ui_locales: z.string().max(64).optional(),
+});
+
+export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
+  const { config, accounts, policy, methods, flows, limits, captcha } = deps;
+  const { readValid, speakAsSignIn, showIdentify, record, message, seeFlow, supportCodeOf, keepFlowInCookie } = kit;
+
+  // `ui_locales`: the sign-in's language (interactions/routes.ts), which request-context applies to this page; the
+  // form carries it to the flow.
+  router.get('/', async (ctx) => {
+    const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
+    const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
+    const identifier = loginOfferedBy(ctx, from, config.cookieSecure);
+    await showIdentify(ctx, { ...(identifier && { identifier }), ...(from && { from }), ...(uiLocale && { uiLocale }) });
+  });
+
+  router.post('/', async (ctx) => {
+    const form = await readValid(ctx, identifyForm, 'recovery:start');
+    const from = form.from || undefined;
+    const uiLocale = supportedUiLocale(form.ui_locales);
+    speakAsSignIn(ctx, uiLocale);
+    const origin = { ...(from && { from }), ...(uiLocale && { uiLocale }) };
+    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...origin });
+    if (!form.identifier) return showIdentify(ctx, { ...origin, error: 'recover.identifier_missing' });
+    const current = await policy.current();
+    if (!(await limits.allowFlowStart(ctx.ip, current))) {
+      await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
+      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
+    }
+    const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
+    if (!outcome.passed) {
+      await record(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
+      const kept = 'keep' in outcome ? { captchaId: outcome.keep } : {};
+      return showIdentify(ctx, { identifier: form.identifier, ...origin, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
+    }
+    const key = deps.subjectKey(form.identifier);
+    // The same reads for a known and an unknown identifier: the user lookup, then the account document.
+    const user = (await accounts.findByLogin(form.identifier)) ?? (await accounts.findById(NO_ACCOUNT_ID));
+    const subject = resolveSubject(user, key, methods, current);
+    const { flow, secret } = await flows.create({
+      ...(subject.user && { accountId: subject.user._id }),
+      subjectKey: key.toString('hex'),
+      required: subject.required,
+      ...(from && { interactionUid: from }),
+      ...(uiLocale && { uiLocale }),
+    });
+    keepFlowInCookie(ctx, flow, secret, from, uiLocale);
+    withdrawLoginOffer(ctx, config.cookieSecure);
+    (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
+    await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
+    seeFlow(ctx, flow);
+  });
+}

@@ -1,0 +1,305 @@
+// The verification steps of a flow: choosing a method, confirming the number a code goes to, sending (and sending
+// again) a code, and checking a code (sent, or an authenticator's). Every guess is counted before it is compared,
+// by the db/ primitives: the code's own tries, the subject's daily budget, and the authenticator's run of wrong
+// proofs in a row (security/proof-ceiling.ts).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { MessageId } from '../../http/messages/en.ts';
+import { durationText, DEFAULT_LOCALE } from '../../http/i18n.ts';
+import type { AppContext } from '../../http/context.ts';
+import type { VerificationMethod } from '../../methods/method.ts';
+import { TOTP_DIGITS } from '../../methods/totp.ts';
+import { CODE_DIGITS, type RecoveryPolicy } from '../../policy/policy.ts';
+import { proofBudgetKey, type ProofRuns, type ProofTry } from '../../security/proof-ceiling.ts';
+import { normalizeCode } from '../../security/codes.ts';
+import { UnreadableSecretError } from '../../security/encryption.ts';
+import { detached } from '../../db/request-scope.ts';
+import type { FlowKit } from './flow-kit.ts';
+import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
+import type { RecoveryDeps } from './routes.ts';
+import type { FlowDoc } from './store.ts';
+import { accountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
+
+const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
+const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional(), method: z.string().max(20).optional() });
+/** `method` (here and above): the one the page was for (a page left open from before another was chosen). */
+const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
+
+export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
+  const { config, policy, methods, challenges, limits, ceiling } = deps;
+  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
+
+  // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
+  // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
+  const host = new URL(config.issuer).hostname;
+  const methodById = new Map(methods.map((m) => [m.id, m]));
+
+  /**
+   * The subject, and its runs of wrong proofs read beside its account (one round trip for both): the steps that
+   * take a proof or send a code. The runs are keyed as the flow names the subject, known before the account is read.
+   */
+  function subjectWithRuns(flow: FlowDoc, current: RecoveryPolicy): Promise<[Subject, ProofRuns]> {
+    const key = accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
+    return Promise.all([subjectOf(flow, current), ceiling.read(key)]);
+  }
+
+  router.post('/:flow/method', async (ctx) => {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, methodForm, `recovery:${flow._id}`);
+    const subject = await subjectOf(flow, await policy.current());
+    const method = offeredMethods(flow.verified, subject, methods).find((id) => id === form.method);
+    if (!method) return showFlow(ctx, flow, { error: 'recover.method_missing' });
+    // The method already chosen, chosen again (its Next pressed on the code's page): the code sent stays.
+    if (flow.pending?.method === method) return seeFlow(ctx, flow);
+    if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
+    const next = await advance(ctx, flow, { kind: 'choose_method', method }, { pending: { method } });
+    if (next) seeFlow(ctx, next);
+  });
+
+  /**
+   * Sends (or, for a decoy or a refused send, pretends to send) a new code for the pending method. `allowed`: the
+   * limits let it go (a decoy's too, though nothing is sent).
+   */
+  async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<{ challengeId: string; allowed: boolean }> {
+    // A decoy's challenge can never be answered (its code reached nobody): a lucky guess fails like any wrong code.
+    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
+    const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
+    const allowed = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
+    const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
+    if (!allowed.allowed) {
+      await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
+      return { challengeId: challenge.id, allowed: false };
+    }
+    const { t, locale } = (ctx as AppContext).state;
+    // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
+    // the sender never sends it.
+    const to = subject.user ? destination.to : method.delivery!.decoyDestination;
+    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale) });
+    // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
+    await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
+    await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
+    return { challengeId: challenge.id, allowed: true };
+  }
+
+  /** The daily budget of proofs spent: recorded and answered (429). */
+  async function proofBudgetSpent(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
+    await message(ctx, 'recover.blocked', 429, flow);
+  }
+
+  /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded and answered (403). */
+  async function methodDisabled(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
+    await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+  }
+
+  /**
+   * The account's proof for `method` cannot be checked by this server (an authenticator seed that DATA_ENCRYPTION_KEY
+   * no longer decrypts): the operator must act, so it is logged as an error, and no try is spent. Once the flow holds
+   * a proof, the person is asked to choose another way (503); before that, the answer is a wrong code's, as a decoy
+   * (an unknown login) would get: a different one would tell that the login has an account.
+   */
+  async function methodUncheckable(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
+    const error = new UnreadableSecretError();
+    (ctx as AppContext).state.log.error({ error: error.code, accountId: flow.accountId, method: method.id }, error.message);
+    await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'secret_unreadable' });
+    if (flow.verified.length === 0) return showFlow(ctx, flow, { error: 'recover.totp_wrong' });
+    await showFlow(ctx, flow, { error: 'recover.method_unavailable' }, 503);
+  }
+
+  /** Marked disabled when the flow's runs were read: refused before anything is spent or sent (a decoy's alike). */
+  const markedDisabled = (subject: Subject, runs: ProofRuns, method: VerificationMethod) => ceiling.disabled(runs, method.id, authenticatorOf(subject, method));
+
+  /**
+   * Takes one try for a code before it is compared: from the subject's daily budget, which parallel guesses in any
+   * number of flows share, then from the run of wrong proofs in a row of the method's authenticator
+   * (security/proof-ceiling.ts). When either is spent, answers so (undefined). A method already marked disabled
+   * spends nothing: it could not be compared anyway. The one try that finds the run at its end reports it.
+   */
+  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
+    if (!markedDisabled(subject, runs, method)) {
+      if (!(await limits.allowProofAttempt(proofBudgetKey(runs), current))) {
+        await proofBudgetSpent(ctx, flow, method);
+        return undefined;
+      }
+      const proof = await ceiling.attempt(runs, method.id, authenticatorOf(subject, method));
+      if (proof.allowed) return proof;
+      if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
+    }
+    await methodDisabled(ctx, flow, method);
+    return undefined;
+  }
+
+  /**
+   * A method's run reached the ceiling, seen first by this request: recorded (a decoy's too, the same write) and told
+   * to the owner off the answer's path, so that this answer takes no longer than a decoy's. Once per run: no one but
+   * the owner or an administrator starts a new one.
+   */
+  async function reportDisabled(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<void> {
+    await record(ctx, { type: 'recovery.method_disabled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'consecutive_limit' });
+    const owner = subject.user;
+    if (owner && current.notify.onLockout) {
+      // Like a lockout's notice, anyone can cause it: the default language (not the flow's, which is whoever typed
+      // the codes), and texts only within the installation's budget for such notices.
+      const textAllowed = async () => limits.allowNoticeText(await policy.current());
+      void detached(() =>
+        deps.notifier.notifyMethodDisabled(owner, method.id, DEFAULT_LOCALE, textAllowed).catch((error: unknown) => {
+          (ctx as AppContext).state.log.error({ err: error, accountId: owner._id }, 'method disabled notice failed');
+        }),
+      );
+    }
+  }
+
+  async function send(ctx: Context, resend: boolean) {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, sendForm, `recovery:${flow._id}`);
+    const pending = flow.pending;
+    const method = pending && methodById.get(pending.method);
+    if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
+    const current = await policy.current();
+    const [subject, runs] = await subjectWithRuns(flow, current);
+    if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
+    // A code that could not be accepted is not sent (a text costs money).
+    if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
+    // A number typed and matched stays confirmed only while it is the registered one (its code went there: `sentTo`).
+    // Replaced since (a SIM swap reported to the helpdesk), "Try again" would text a number nobody typed here: the
+    // flow asks for the complete number again instead, and the code sent before is void.
+    if (method.matchDestination && pending.destinationConfirmed && pending.sentTo !== fingerprint(flow, subject, method)) {
+      if (pending.challengeId) await challenges.discard(pending.challengeId);
+      const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
+      if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
+      return;
+    }
+    if (method.matchDestination && !pending.destinationConfirmed) {
+      // The complete number is a guess at something the page only hints at: each one is counted before it is
+      // compared, from the same budget as codes, or the number could be guessed digit by digit, flow after flow.
+      // What can be judged without the account (no number at all, a refused country) spends nothing. Not against the
+      // ceiling of wrong proofs in a row: a number is no secret, and wrong ones typed by anyone must not turn off
+      // the owner's texts.
+      const typed = form.phone ?? '';
+      const early = method.judgeTyped?.(typed, current);
+      if (!early && !(await limits.allowProofAttempt(proofBudgetKey(runs), current))) return proofBudgetSpent(ctx, flow, method);
+      const check = early ?? method.matchDestination(subject.user, typed, current);
+      if (check !== 'match') {
+        await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
+        const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
+        return showFlow(ctx, flow, { error, phone: typed });
+      }
+    }
+    const sent = await sendCode(ctx, flow, subject, method, current);
+    // Only a code that went out replaces the one before: after a refused "Try again" the earlier code, perhaps still
+    // on its way, keeps working.
+    // Each code keeps the destination it went to (`sentTo`).
+    const kept = !sent.allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: sent.challengeId } : undefined;
+    const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
+    if (dropped) await challenges.discard(dropped);
+    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
+    if (!next) return;
+    // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
+    // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
+    if (sent.allowed) seeFlow(ctx, next, { resent: resend });
+    else await showFlow(ctx, next, { notice: 'recover.send_limited' });
+  }
+
+  router.post('/:flow/send', (ctx) => send(ctx, false));
+  router.post('/:flow/resend', (ctx) => send(ctx, true));
+
+  router.post('/:flow/code', async (ctx) => {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, codeForm, `recovery:${flow._id}`);
+    const pending = flow.pending;
+    const method = pending && methodById.get(pending.method);
+    if (!pending || !method || (method.delivery && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
+    const current = await policy.current();
+    const [subject, runs] = await subjectWithRuns(flow, current);
+    if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
+    const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
+    // Spaces and dashes are the reader's (codes are read out in groups), full-width digits the keyboard's: read as the
+    // code's digits (normalizeCode) before the check, for a sent code and an authenticator's alike. Anything else
+    // cannot be the code, so it is answered without spending a try: it compares nothing.
+    // (A sent code may have been sent before the policy's digit count changed: any count the policy allows will do.)
+    const code = normalizeCode(form.code);
+    const [fewest, most] = method.delivery ? [CODE_DIGITS.min, CODE_DIGITS.max] : [TOTP_DIGITS, TOTP_DIGITS];
+    if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
+      return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
+    }
+    if (method.delivery && pending.sentTo !== fingerprint(flow, subject, method)) {
+      // Sent to an address or a number that is no longer the registered one (replaced since: a SIM swap reported to
+      // the helpdesk): whoever holds the old one proves nothing. No guess was compared, so nothing is spent.
+      await challenges.discard(pending.challengeId!);
+      await record(ctx, { type: 'code.failed', ...base, reason: 'destination_changed' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
+    if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
+    const purpose = `recovery:${flow._id}:${method.id}`;
+    if (method.delivery && !(await challenges.isLive(pending.challengeId!, purpose))) {
+      // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
+      // decoy's pretended code is stored and voided alike.
+      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
+    const proof = await allowProof(ctx, flow, subject, runs, current, method);
+    if (!proof) return;
+    let outcome: 'accepted' | 'wrong' | 'used_up' | 'expired';
+    if (method.delivery) {
+      const challengeId = pending.challengeId!;
+      const tried = await limits.takeCodeTry(challengeId, current);
+      if (!tried.allowed) {
+        await challenges.discard(challengeId);
+        outcome = 'expired';
+      } else {
+        outcome = await challenges.check(challengeId, purpose, code);
+        // The code's last try, and wrong: the code is void from now on, and this answer says so (not the next one).
+        if (outcome === 'wrong' && tried.slot === current.codes.maxTries) {
+          await challenges.discard(challengeId);
+          outcome = 'used_up';
+        }
+      }
+    } else {
+      // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
+      outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
+    }
+    if (outcome === 'expired') {
+      // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
+      // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
+      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+    }
+    if (outcome !== 'accepted') {
+      await record(ctx, { type: 'code.failed', ...base, reason: 'wrong_code' });
+      // The failure that reached the ceiling says so at once: another code could not be compared.
+      const { ended, reports } = await proof.failed();
+      if (reports) await reportDisabled(ctx, flow, subject, method, current);
+      if (ended) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+      // An authenticator's code cannot be sent again: its person is pointed at the app's next code instead.
+      const error: Record<typeof outcome, MessageId> = {
+        wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
+        used_up: 'recover.code_used_up',
+      };
+      return showFlow(ctx, flow, { error: error[outcome] });
+    }
+    // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
+    // no longer counts, and the flow asks for what is missing now (and says why).
+    const standing = standingProofs(flow, subject, methods);
+    const dropped = standing.verified.length < flow.verified.length;
+    const verified = [...standing.verified, method.id];
+    const provedWith = { ...standing.provedWith, [method.id]: fingerprint(flow, subject, method) };
+    // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
+    // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
+    const complete = proofsComplete(verified, subject, methods);
+    const goal = complete && flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
+    // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
+    const [next] = await Promise.all([
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete }, { verified, provedWith, pending: undefined, ...goal }),
+      proof.accepted(),
+    ]);
+    if (!next) return;
+    await record(ctx, { type: 'code.verified', ...base });
+    if (dropped && !complete) return showFlow(ctx, next, { notice: 'recover.verify_again' });
+    seeFlow(ctx, next);
+  });
+}
