@@ -57,7 +57,7 @@ import { FLOWS, STEPS } from './flows/recovery/store.ts';
 import { LOCKDOWN_PATH_PREFIX, LOCKDOWN_TOKENS } from './flows/recovery/lockdown.ts';
 import { captchaRoutes } from './security/captcha-routes.ts';
 import { createCaptchaGate } from './security/captcha-gate.ts';
-import { createLimits } from './security/limits.ts';
+import { createLimits, LIMITS } from './security/limits.ts';
 import { createSignInChallenge } from './security/sign-in-challenge.ts';
 
 export interface Latchkey {
@@ -94,7 +94,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = ['limits', SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);

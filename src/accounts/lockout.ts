@@ -46,10 +46,9 @@ import { detached } from '../db/request-scope.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AuditEvent } from '../audit/audit.ts';
 import type { Logger } from '../log.ts';
+import { LIMITS } from '../security/limits.ts';
 import { normalizePassword } from './passwords.ts';
 
-/** Where the slots, locks and epochs live: the shared collection of expiring limit documents. */
-export const LOCKOUT_COLLECTION = 'limits';
 
 const DAY_MS = 86_400_000;
 
@@ -168,7 +167,7 @@ export function lockDuration({ initialSeconds, growth, maxSeconds }: RecoveryPol
 }
 
 export function createLockout({ connection, policy, clock = Date.now, onLocked, audit, log }: LockoutOptions): Lockout {
-  const limits = connection.db!.collection<ExpiringDoc>(LOCKOUT_COLLECTION);
+  const limits = connection.db!.collection<ExpiringDoc>(LIMITS);
   const locks = limits as unknown as mongo.Collection<LockDoc>;
   const recents = limits as unknown as mongo.Collection<RecentDoc>;
   const epochs = limits as unknown as mongo.Collection<EpochDoc>;

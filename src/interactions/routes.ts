@@ -15,8 +15,9 @@ import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
 import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
-import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
-import { FlowExpiredError, ValidationError } from '../errors.ts';
+import { issueCsrfToken } from '../http/csrf.ts';
+import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
+import { FlowExpiredError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
 import { useLocale } from '../http/request-context.ts';
 import { supportedUiLocale } from '../http/i18n.ts';
@@ -24,6 +25,7 @@ import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
+import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { CaptchaGate, CaptchaRefusal } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
@@ -98,10 +100,10 @@ const loginForm = z.object({
   captchaId: z.string().max(64).default(''),
   captcha: z.string().max(64).default(''),
 });
-const csrfOnly = z.object({ csrf: z.string() });
 const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_PASSWORD_INPUT_LENGTH), confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH) });
 
-const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+/** The scopes the consent page words itself (`scope.<name>`): the OpenID Connect ones; an API's are listed as named. */
+const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 
 /**
  * The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful sign-in, it gives this
@@ -167,16 +169,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   }
 
   /** The form's CSRF token checked for interaction `uid`, then its fields against `schema`. */
-  function validForm<T>(ctx: Context, form: Record<string, string>, schema: z.ZodType<T>, uid: string): T {
-    verifyCsrfToken(ctx, `interaction:${uid}`, form.csrf, csrfOptions);
-    const parsed = schema.safeParse(form);
-    if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
-    return parsed.data;
-  }
-
-  async function readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T> {
-    return validForm(ctx, await readForm(ctx, config.formBodyLimit), schema, uid);
-  }
+  const validForm = <T>(ctx: Context, form: Record<string, string>, schema: z.ZodType<T>, uid: string) => checkForm(ctx, form, schema, `interaction:${uid}`, csrfOptions);
+  const readValidForm = <T>(ctx: Context, schema: z.ZodType<T>, uid: string) => readCheckedForm(ctx, schema, `interaction:${uid}`, { limit: config.formBodyLimit, ...csrfOptions });
 
   async function clientName(details: Details): Promise<string> {
     const client = await provider.Client.find(String(details.params.client_id));

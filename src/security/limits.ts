@@ -8,6 +8,10 @@ import type { Connection } from 'mongoose';
 import { takeSlot, type ExpiringDoc, type SlotResult } from '../db/atomic.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
+/**
+ * The one collection of expiring limit documents: these limits' slots, the sign-in lockout's slots, locks and
+ * epochs (accounts/lockout.ts), the proof ceiling's runs (proof-ceiling.ts).
+ */
 export const LIMITS = 'limits';
 
 const MINUTE = 60;

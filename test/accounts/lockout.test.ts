@@ -7,7 +7,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { createAccounts, type Accounts } from '../../src/accounts/users.ts';
-import { createLockout, DEVICE_TOKEN_MAX_AGE_SECONDS, LOCKOUT_COLLECTION, lockDuration } from '../../src/accounts/lockout.ts';
+import { createLockout, DEVICE_TOKEN_MAX_AGE_SECONDS, lockDuration } from '../../src/accounts/lockout.ts';
+import { LIMITS } from '../../src/security/limits.ts';
 import { PasswordRejectedError } from '../../src/accounts/password-rules.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
@@ -79,7 +80,7 @@ describe('ending a lockout', () => {
     const user = await createUser(server);
     await failSequentially(user, threshold);
     expect(await accounts.isLocked(user._id)).toBe(true);
-    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    const limits = server.connection.db!.collection(LIMITS);
     const mine = { _id: { $regex: `^signin:fail:a:${user._id}:` } as never };
     const before = (await limits.find(mine).toArray()).map((d) => String(d._id));
     expect(before).toHaveLength(threshold);
@@ -157,7 +158,7 @@ describe('wrong passwords in a row', () => {
 
   it('count from the first lock on after an upgrade from rounds per day, whose old lock hint still holds until its time', async () => {
     const user = await createUser(server);
-    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    const limits = server.connection.db!.collection(LIMITS);
     // What the version with rounds per day left: the account's third lockout of an earlier day, in its first epoch.
     const oldLock = { epoch: '0', day: Math.floor(now / DAY) - 5, round: 3, until: new Date(now + 60_000) };
     await limits.insertOne({ _id: `signin:epoch:${user._id}`, epoch: '0', lock: oldLock, expiresAt: new Date('9999-12-31T00:00:00Z') } as never);
@@ -172,7 +173,7 @@ describe('wrong passwords in a row', () => {
     const user = await createUser(server);
     expect((await accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
     await failSequentially(user, 1);
-    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    const limits = server.connection.db!.collection(LIMITS);
     const slots = await limits.find({ _id: { $regex: `^signin:fail:a:${user._id}:` } as never }).toArray();
     const lifeDays = slots.map((slot) => Math.round(((slot.expiresAt as Date).getTime() - now) / DAY)).sort((a, b) => a - b);
     expect(lifeDays).toEqual([1, 365]); // the right password's try is swept in a day; the wrong one is kept a year
@@ -201,7 +202,7 @@ describe('device tokens', () => {
   it('stores no password: only keyed hashes of recent wrong ones', async () => {
     const user = await createUser(server);
     await accounts.signIn(user.username, 'a memorable wrong password');
-    const limits = server.connection.db!.collection(LOCKOUT_COLLECTION);
+    const limits = server.connection.db!.collection(LIMITS);
     const everything = JSON.stringify(await limits.find({ _id: { $regex: user._id } } as never).toArray());
     expect(everything).toContain('hashes');
     expect(everything).not.toContain('memorable');

@@ -10,7 +10,7 @@ import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
-import { LOCKOUT_COLLECTION } from '../../src/accounts/lockout.ts';
+import { LIMITS } from '../../src/security/limits.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -81,7 +81,7 @@ async function failMany(user: User, count: number, page?: SignInPage): Promise<v
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const limits = () => server.connection.db!.collection(LOCKOUT_COLLECTION);
+const limits = () => server.connection.db!.collection(LIMITS);
 
 describe('the threshold', () => {
   it(`refuses even the right password after ${threshold} wrong ones, whatever X-Forwarded-For says, until the lockout ends`, async () => {

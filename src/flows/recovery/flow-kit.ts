@@ -6,8 +6,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
 import type { AuditEvent } from '../../audit/audit.ts';
-import { readForm } from '../../http/body.ts';
-import { issueCsrfToken, verifyCsrfToken } from '../../http/csrf.ts';
+import { readCheckedForm } from '../../http/checked-form.ts';
+import { issueCsrfToken } from '../../http/csrf.ts';
 import { siteCookieName } from '../../http/cookie-names.ts';
 import type { MessageId } from '../../http/messages/en.ts';
 import { renderPage } from '../../http/render.ts';
@@ -15,7 +15,6 @@ import { supportedUiLocale } from '../../http/i18n.ts';
 import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
-import { ValidationError } from '../../errors.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
 import type { Transition } from './states.ts';
@@ -25,7 +24,6 @@ import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './
 export const RESENT_QUERY = 'sent=new';
 const FLOW_ID = /^[\w-]{16,64}$/;
 export const INTERACTION_UID = /^[\w-]{1,64}$/;
-export const csrfOnly = z.object({ csrf: z.string() });
 
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
@@ -34,13 +32,8 @@ export function createFlowKit(deps: RecoveryDeps) {
   const csrfOptions = { secure: config.cookieSecure };
   const cookieName = siteCookieName('latchkey.recovery', config.cookieSecure);
 
-  async function readValid<T>(ctx: Context, schema: z.ZodType<T>, scope: string): Promise<T> {
-    const form = await readForm(ctx, config.formBodyLimit);
-    verifyCsrfToken(ctx, scope, form.csrf, csrfOptions);
-    const parsed = schema.safeParse(form);
-    if (!parsed.success) throw new ValidationError('invalid_form', parsed.error.issues.map((i) => i.path.join('.')).join(','));
-    return parsed.data;
-  }
+  /** The form checked for `scope` (the flow's, or the first page's) and against `schema`. */
+  const readValid = <T>(ctx: Context, schema: z.ZodType<T>, scope: string) => readCheckedForm(ctx, schema, scope, { limit: config.formBodyLimit, ...csrfOptions });
 
   /**
    * A flow's support code: the same on each of its pages and in each of its audit events, so that the helpdesk finds

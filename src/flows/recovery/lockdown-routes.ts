@@ -4,7 +4,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { issueCsrfToken } from '../../http/csrf.ts';
 import { supportedUiLocale } from '../../http/i18n.ts';
-import { csrfOnly, type FlowKit } from './flow-kit.ts';
+import { csrfOnly } from '../../http/checked-form.ts';
+import type { FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
 
 export function lockdownRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
