@@ -68,9 +68,11 @@ const policyShape = z
          */
         globalPerHour: count.default(1000),
         /**
-         * Codes entered per account per day, right ones included, before recovery is blocked for the rest of the day
-         * (Entra blocks after 5 failures). Each try is counted before it is compared, so parallel guesses across any
-         * number of flows stay within this budget; a normal two-step recovery with a few typos needs 4-6.
+         * Codes and phone numbers entered per account, right ones included, before recovery is blocked (Entra blocks
+         * after 5 failures). The budget is a day's, held in two daily grids half a day apart (db/atomic.ts
+         * `staggered`): any 12 hours hold at most this many tries, so any 24 at most twice as many. Each try is counted
+         * before it is compared, so parallel guesses across any number of flows stay within it; a normal two-step
+         * recovery with a few typos needs 4-6.
          */
         proofAttemptsPerDay: count.default(10),
         /** Recovery flows started per IP per hour. */

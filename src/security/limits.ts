@@ -27,7 +27,7 @@ export interface Limits {
    * One code or phone number entered for this account (counted before it is compared). The key is the account's
    * within its base proof epoch (proof-ceiling.ts `proofBudgetKey`), so an unlock or a completed recovery renews it.
    */
-  allowProofAttempt(budgetKey: string, policy: RecoveryPolicy): Promise<boolean>;
+  takeProofAttempt(budgetKey: string, policy: RecoveryPolicy): Promise<SlotResult>;
   /** One try at this code; `slot` says which (the last one is `codes.maxTries`). */
   takeCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<SlotResult>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
@@ -89,7 +89,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       }
       return { allowed: true };
     },
-    allowProofAttempt: (budgetKey, { limits }) => allow('proof', budgetKey, limits.proofAttemptsPerDay, DAY),
+    takeProofAttempt: (budgetKey, { limits }) => take('proof', budgetKey, limits.proofAttemptsPerDay, DAY),
     takeCodeTry: (challengeId, { codes }) => take('code-try', challengeId, codes.maxTries, DAY),
     allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
     allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),

@@ -1,6 +1,6 @@
 // The ceiling on wrong recovery proofs in a row (NIST SP 800-63B-4 §3.2.2: at most 100 consecutive failed attempts
 // with one authenticator, which is then disabled until it is rebound or the account is recovered). The daily budget
-// of proofs (limits.ts `allowProofAttempt`) renews every day, and with the base epoch below; without this, a patient
+// of proofs (limits.ts `takeProofAttempt`) renews every day, and with the base epoch below; without this, a patient
 // guesser would go on trying an account's authenticator codes ten a day for as long as they like.
 //
 // - Counted per account and per authenticator: per method, and within a method per thing registered (the sealed
@@ -53,7 +53,7 @@ export interface ProofRuns {
 }
 
 /**
- * The key of the account's daily budget of proofs (limits.ts `allowProofAttempt`): the account's, within its base
+ * The key of the account's daily budget of proofs (limits.ts `takeProofAttempt`): the account's, within its base
  * epoch, so that an administrator's `users unlock` (or a completed recovery) gives a person who spent the day's
  * budget (right proofs count too) a new one at once. Without a base epoch yet, the account's key alone.
  */

@@ -81,6 +81,10 @@ it('voids a code after too many tries, saying so at the last one; "Try again" se
   for (let i = 1; i <= 3; i += 1) {
     current = await enterCode(browser, current, '000000');
     expect(messageIds(current)).toContain(i < 3 ? 'recover.code_wrong' : 'recover.code_used_up');
+    // Each wrong code says how many more this code takes (3 - i), within the day's budget (5, less the phone's try
+    // and i codes): the fewer. The one that voids the code has none left to tell.
+    if (i < 3) expect(current.body).toMatch(new RegExp(`role="alert"[^>]*data-message-id="recover.code_wrong">[^<]*<span data-message-id="recover.tries_left">Tries left: ${3 - i}\\.</span>`));
+    else expect(messageIds(current)).not.toContain('recover.tries_left');
   }
   for (let i = 0; i < 2; i += 1) expect(messageIds(await enterCode(browser, current, code))).toContain('recover.code_expired');
   // A new code: the account's budget of 5 proofs has 1 left.
@@ -121,6 +125,10 @@ it('bounds 20 parallel guesses across many flows by the account budget', async (
   expect(guesses.filter((g) => g.status === 200)).toHaveLength(5); // compared, and wrong
   expect(guesses.filter((g) => g.status === 429).every((g) => messageIds(g).includes('recover.blocked'))).toBe(true);
   expect(guesses.filter((g) => g.status === 429)).toHaveLength(15);
+  // The blocked page is an error, announced as one, and does not offer starting again first: that would be blocked too.
+  const blocked = guesses.find((g) => g.status === 429)!;
+  expect(blocked.body).toMatch(/class="alert" role="alert" data-message-id="recover.blocked"/);
+  expect(blocked.body).toMatch(/class="button secondary"[^>]*data-message-id="recover.start_again"/);
   expect(await auditCount({ accountId: user._id, type: 'code.failed' })).toBe(5);
 });
 
@@ -253,9 +261,10 @@ it('counts each complete phone number typed against the daily budget of proofs, 
   for (const identifier of [user.username, `nobody-${phones}`]) {
     const browser = new Browser();
     let page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, identifier), 'reset'), 'sms');
-    for (const guess of ['+14155550001', '+14155550002', '+14155550003']) {
+    for (const [i, guess] of ['+14155550001', '+14155550002', '+14155550003'].entries()) {
       page = await sendCode(browser, page, { phone: guess });
       expect(messageIds(page)).toContain('recover.phone_mismatch');
+      expect(page.body).toContain(`Tries left: ${2 - i}.`); // told alike for the account and the decoy
     }
     // The fourth number, the right one for the account, is not even compared.
     const form = findForm(page, '/send');

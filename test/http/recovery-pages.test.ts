@@ -157,7 +157,11 @@ describe('verification', () => {
 
   it('focuses the new part once a method is chosen: the phone field, the Email button, the code field', async () => {
     const { browser, page } = await atMethods();
-    expect(autofocused(await chooseMethod(browser, page, 'sms'))).toEqual(['phone']);
+    const phoneStep = await chooseMethod(browser, page, 'sms');
+    expect(autofocused(phoneStep)).toEqual(['phone']);
+    // The format is told before any error, not only after one.
+    expect(messageIds(phoneStep)).toContain('recover.phone_hint');
+    expect(describedBy(phoneStep, 'phone')).toEqual(['phone-hint']);
     const email = await chooseMethod(browser, page, 'email');
     expect(autofocused(email)).toEqual(['recover.email_send']);
     expect(autofocused(await sendCode(browser, email))).toEqual(['code']);
@@ -173,7 +177,7 @@ describe('verification', () => {
     const again = await sendCode(browser, await chooseMethod(browser, page, 'sms'), { phone });
     expect(messageIds(again)).toContain(error);
     expect(attribute(tagWithId(again, 'phone'), 'aria-invalid')).toBe('true');
-    expect(describedBy(again, 'phone')).toContain('form-error');
+    expect(describedBy(again, 'phone')).toEqual(['form-error', 'phone-hint']);
     expect(autofocused(again)).toEqual(['phone']);
     // Shown beside the field, inside its form, rather than above the list of methods (out of sight when zoomed in).
     expect(formWith(again, '/send')).toMatch(/id="form-error"[\s\S]*id="phone"/);
@@ -278,14 +282,15 @@ describe('the support code on every error', () => {
 });
 
 describe('the new password', () => {
-  it('with two passwords that differ, marks the confirmation, described by the error; the first field, emptied too, has the focus', async () => {
+  it('with two passwords that differ, marks the confirmation, described by the error; the first field, emptied too, has the focus and names the error first', async () => {
     const { browser, page } = await atPassword();
     const again = await submit(browser, page, '/password', { password: 'a brand new passphrase for latchkey', confirm: 'another passphrase' });
     expect(messageIds(again)).toContain('recover.password_mismatch');
     expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBe('true');
     expect(describedBy(again, 'confirm')).toContain('form-error');
     expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBeUndefined();
-    expect(describedBy(again, 'password')).not.toContain('form-error');
+    // Focus lands on the first field: a screen reader hears the error there, before the rules.
+    expect(describedBy(again, 'password')).toEqual(['form-error', 'password-rules']);
     expect(autofocused(again)).toEqual(['password']);
   });
 
@@ -293,6 +298,7 @@ describe('the new password', () => {
     const { browser, page } = await atPassword();
     const again = await submit(browser, page, '/password', { password: 'short', confirm: 'short' });
     expect(attribute(tagWithId(again, 'password'), 'aria-invalid')).toBe('true');
+    expect(describedBy(again, 'password')).toEqual(['form-error', 'password-rules']);
     expect(attribute(tagWithId(again, 'confirm'), 'aria-invalid')).toBeUndefined();
     expect(autofocused(again)).toEqual(['password']);
   });

@@ -23,6 +23,8 @@ export const FLOW_SECONDS = 15 * 60;
  * the revocation, the notices) takes seconds at most, and an in-flight one must not be taken for lost (a double click).
  */
 export const FINISH_LOST_MS = 30_000;
+/** How long a step's reservation (`reserve`) holds: far longer than a double click, short enough to retry after a failure. */
+export const RESERVE_SECONDS = 10;
 
 export interface Pending {
   method: MethodId;
@@ -89,6 +91,13 @@ export interface FlowStore {
    * state is written, so that the flow never says it happened when it did not.
    */
   advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'provedWith' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
+  /**
+   * Reserves the step about to be taken from the state the caller read, for work done before `advance` that a
+   * double-clicked button must not do twice (a code's send spends limits): true for one caller within a stretch of
+   * RESERVE_SECONDS. The step itself is still claimed by `advance`. The stretch, not the whole flow: a request that
+   * reserved and then failed (the database gone for a moment) must not leave the step refused until the flow ends.
+   */
+  reserve(flow: FlowDoc): Promise<boolean>;
   /** Ends the flow now (cancel); true for the one caller that ended it. */
   end(flow: FlowDoc): Promise<boolean>;
 }
@@ -152,6 +161,10 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
       await work?.();
       await flows.replaceOne({ _id: flow._id }, next);
       return next;
+    },
+
+    async reserve(flow) {
+      return claim(stepClaims, `${flow._id}:${flow.seq}:reserved:${Math.floor(clock() / (RESERVE_SECONDS * 1000))}`, flow.expiresAt);
     },
 
     async end(flow) {

@@ -27,7 +27,7 @@ const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional
 const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
 
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
-  const { config, policy, methods, challenges, limits, ceiling } = deps;
+  const { config, policy, methods, challenges, limits, ceiling, flows } = deps;
   const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
@@ -58,29 +58,34 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (next) seeFlow(ctx, next);
   });
 
-  /**
-   * Sends (or, for a decoy or a refused send, pretends to send) a new code for the pending method. `allowed`: the
-   * limits let it go (a decoy's too, though nothing is sent).
-   */
-  async function sendCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<{ challengeId: string; allowed: boolean }> {
+  /** A new code for the pending method, made and judged by the send limits, not sent yet (`deliverCode`). */
+  interface PreparedCode {
+    challenge: { id: string; code: string; expiresAt: Date };
+    /** The limits let it go (a decoy's too, though nothing is sent); else why not. */
+    verdict: Awaited<ReturnType<typeof limits.allowSend>>;
+    /** Where the message is addressed: the registered destination, or a decoy's address that is never sent to. */
+    to: string;
+  }
+
+  async function prepareCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<PreparedCode> {
     // A decoy's challenge can never be answered (its code reached nobody): a lucky guess fails like any wrong code.
     const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
-    const allowed = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
+    const verdict = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
+    return { challenge, verdict, to: subject.user ? destination.to : method.delivery!.decoyDestination };
+  }
+
+  /** Sends a prepared code the limits let go (a decoy's: pretends to), or records why it was refused. */
+  async function deliverCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy, { challenge, verdict, to }: PreparedCode): Promise<void> {
     const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
-    if (!allowed.allowed) {
-      await record(ctx, { type: 'code.refused', ...base, reason: allowed.reason });
-      return { challengeId: challenge.id, allowed: false };
-    }
+    if (!verdict.allowed) return record(ctx, { type: 'code.refused', ...base, reason: verdict.reason });
     const { t, locale } = (ctx as AppContext).state;
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
-    const to = subject.user ? destination.to : method.delivery!.decoyDestination;
     const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale) });
     // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
     await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
-    return { challengeId: challenge.id, allowed: true };
   }
 
   /** The daily budget of proofs spent: recorded and answered (429). */
@@ -118,14 +123,15 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    * (security/proof-ceiling.ts). When either is spent, answers so (undefined). A method already marked disabled
    * spends nothing: it could not be compared anyway. The one try that finds the run at its end reports it.
    */
-  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
+  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<{ proof: ProofTry; budgetLeft: number } | undefined> {
     if (!markedDisabled(subject, runs, method)) {
-      if (!(await limits.allowProofAttempt(proofBudgetKey(runs), current))) {
+      const budget = await limits.takeProofAttempt(proofBudgetKey(runs), current);
+      if (!budget.allowed) {
         await proofBudgetSpent(ctx, flow, method);
         return undefined;
       }
       const proof = await ceiling.attempt(runs, method.id, authenticatorOf(subject, method));
-      if (proof.allowed) return proof;
+      if (proof.allowed) return { proof, budgetLeft: current.limits.proofAttemptsPerDay - budget.slot! };
       if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
     }
     await methodDisabled(ctx, flow, method);
@@ -181,26 +187,37 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       // the owner's texts.
       const typed = form.phone ?? '';
       const early = method.judgeTyped?.(typed, current);
-      if (!early && !(await limits.allowProofAttempt(proofBudgetKey(runs), current))) return proofBudgetSpent(ctx, flow, method);
+      const budget = early ? undefined : await limits.takeProofAttempt(proofBudgetKey(runs), current);
+      if (budget && !budget.allowed) return proofBudgetSpent(ctx, flow, method);
       const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return showFlow(ctx, flow, { error, phone: typed });
+        return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: current.limits.proofAttemptsPerDay - budget.slot! }) });
       }
     }
-    const sent = await sendCode(ctx, flow, subject, method, current);
-    // Only a code that went out replaces the one before: after a refused "Try again" the earlier code, perhaps still
-    // on its way, keeps working.
-    // Each code keeps the destination it went to (`sentTo`).
-    const kept = !sent.allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: sent.challengeId } : undefined;
-    const { challengeId, sentTo, dropped } = kept ?? { challengeId: sent.challengeId, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
-    if (dropped) await challenges.discard(dropped);
+    // One send per step: of a double-clicked Send or "Try again" (or two tabs), the first to reserve the step spends
+    // the limits and sends; the other changes nothing (its code would arrive already replaced, and typing it would
+    // cost a try).
+    if (!(await flows.reserve(flow))) return outOfDate(ctx, flow);
+    const prepared = await prepareCode(ctx, flow, subject, method, current);
+    const allowed = prepared.verdict.allowed;
+    // Only a code that goes out replaces the one before: after a refused "Try again" the earlier code, perhaps still
+    // on its way, keeps working. Each code keeps the destination it went to (`sentTo`).
+    const kept = !allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: prepared.challenge.id } : undefined;
+    const { challengeId, sentTo, dropped } = kept ?? { challengeId: prepared.challenge.id, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
+    // The step is claimed before the code goes out: should another step of the flow win it meanwhile (a method
+    // chosen in another tab), nothing is sent.
     const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
-    if (!next) return;
+    if (!next) {
+      await challenges.discard(prepared.challenge.id);
+      return;
+    }
+    if (dropped) await challenges.discard(dropped);
+    await deliverCode(ctx, flow, subject, method, current, prepared);
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
-    if (sent.allowed) seeFlow(ctx, next, { resent: resend });
+    if (allowed) seeFlow(ctx, next, { resent: resend });
     else await showFlow(ctx, next, { notice: 'recover.send_limited' });
   }
 
@@ -242,8 +259,11 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
       return showFlow(ctx, flow, { error: 'recover.code_expired' });
     }
-    const proof = await allowProof(ctx, flow, subject, runs, current, method);
-    if (!proof) return;
+    const allowed = await allowProof(ctx, flow, subject, runs, current, method);
+    if (!allowed) return;
+    const { proof } = allowed;
+    // Shown beside a wrong code: the fewer of the daily budget's tries and this code's (the same for a decoy).
+    let triesLeft = allowed.budgetLeft;
     let outcome: 'accepted' | 'wrong' | 'used_up' | 'expired';
     if (method.delivery) {
       const challengeId = pending.challengeId!;
@@ -253,6 +273,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         outcome = 'expired';
       } else {
         outcome = await challenges.check(challengeId, purpose, code);
+        triesLeft = Math.min(triesLeft, current.codes.maxTries - tried.slot!);
         // The code's last try, and wrong: the code is void from now on, and this answer says so (not the next one).
         if (outcome === 'wrong' && tried.slot === current.codes.maxTries) {
           await challenges.discard(challengeId);
@@ -280,7 +301,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
         used_up: 'recover.code_used_up',
       };
-      return showFlow(ctx, flow, { error: error[outcome] });
+      return showFlow(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && { triesLeft }) });
     }
     // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
     // no longer counts, and the flow asks for what is missing now (and says why).

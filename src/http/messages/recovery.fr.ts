@@ -55,6 +55,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
     'Pour protéger votre compte, saisissez ci-dessous votre numéro de mobile complet ({hint}). Vous recevrez ensuite un SMS avec un code de vérification qui permet de déverrouiller votre compte.',
   'recover.phone_label': 'Saisissez votre numéro de téléphone',
   'recover.sms_send': 'Envoyer le SMS',
+  'recover.phone_hint': 'Le numéro complet : tel que vous le composez chez vous, ou commençant par + et l’indicatif du pays.',
   'recover.phone_mismatch': 'Ce numéro ne correspond pas à celui de votre compte.',
   'recover.phone_invalid': 'Saisissez votre numéro complet, en commençant par + et l’indicatif du pays (par exemple +33 6 12 34 56 78).',
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
@@ -67,6 +68,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.code_wrong': 'Ce code ne fonctionne pas. Vérifiez-le et réessayez, ou demandez-en un nouveau.',
   'recover.show_passwords': 'Afficher les mots de passe',
   'recover.hide_passwords': 'Masquer les mots de passe',
+  'recover.tries_left': 'Essais restants : {left}.',
   'recover.code_used_up': 'Ce code ne fonctionne pas, et il a maintenant été essayé trop de fois pour servir. Demandez-en un nouveau avec « Réessayer ».',
   'recover.totp_wrong': 'Ce code ne fonctionne pas. Saisissez le code que votre application d’authentification affiche maintenant ; s’il change pendant la saisie, attendez le suivant.',
   'recover.code_expired': 'Ce code a expiré ou a été essayé trop de fois. Demandez-en un nouveau avec « Réessayer ».',
@@ -95,7 +97,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.sign_in': 'Se connecter',
   'recover.done_no_app': 'Revenez à l’application à laquelle vous vouliez vous connecter, et connectez-vous-y.',
 
-  'recover.expired': 'Cette récupération a expiré ou est terminée. Recommencez.',
+  'recover.expired': 'Cette récupération n’est plus ouverte : elle a expiré, elle est terminée, ou une autre a été commencée dans ce navigateur. Recommencez si besoin.',
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
   'recover.send_limited': 'Nous ne pouvons pas envoyer d’autre code pour le moment. Si un code que nous avons envoyé vous est parvenu, saisissez-le ci-dessous ; sinon, appuyez sur « Réessayer » dans quelques minutes.',
   'recover.more_proof': 'Pour la sécurité de votre compte, nous avons besoin d’une vérification de plus avant de continuer. Rien n’a été modifié.',
@@ -106,7 +108,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
     'Par sécurité, la récupération du compte est bloquée pour le moment après trop de tentatives. Réessayez demain ou contactez votre administrateur.',
   'recover.too_many': 'Trop de tentatives depuis votre réseau. Patientez un moment puis réessayez.',
   'recover.method_disabled':
-    'Cette méthode ne peut plus servir à récupérer votre compte, après trop de tentatives incorrectes à la suite. Choisissez une autre méthode, ou demandez au service d’assistance de la réactiver.',
+    'Cette méthode ne peut plus servir à récupérer votre compte, après trop de tentatives incorrectes à la suite. Choisissez une autre méthode, ou contactez votre administrateur pour qu’il la réactive.',
   'recover.method_unavailable':
     'Cette méthode ne peut pas être vérifiée pour le moment, à cause d’un problème de notre côté. Rien n’a été décompté : choisissez une autre méthode, ou contactez votre administrateur.',
   'recover.cancelled': 'La récupération du compte a été annulée. Rien n’a été modifié.',
