@@ -9,9 +9,13 @@ import type { Captcha } from './captcha.ts';
 
 export const CAPTCHA_PATH = '/recover/captcha';
 
-/** Where a page finds the picture and the audio of a CAPTCHA (views/partials/captcha.ejs builds the same). */
-export function captchaUrls(id: string): { image: string; audio: string } {
-  return { image: `${CAPTCHA_PATH}/${id}.svg`, audio: `${CAPTCHA_PATH}/${id}.wav` };
+/**
+ * Where a page finds the picture and the audio of a CAPTCHA (views/partials/captcha.ejs builds the same), the audio
+ * spoken in `language` (the page's) when given.
+ */
+export function captchaUrls(id: string, language?: string): { image: string; audio: string } {
+  const audio = `${CAPTCHA_PATH}/${id}.wav${language ? `?ui_locales=${encodeURIComponent(language)}` : ''}`;
+  return { image: `${CAPTCHA_PATH}/${id}.svg`, audio };
 }
 
 function send(ctx: Context, type: string, body: string | Buffer | undefined): void {
@@ -27,8 +31,10 @@ export function captchaRoutes(captcha: Captcha): Router {
     const t = (ctx as unknown as AppContext).state.t;
     send(ctx, 'image/svg+xml', await captcha.image(ctx.params.id!, t ? { title: t('captcha.picture') } : {}));
   });
+  // In the page's language: the page asks with its own (`?ui_locales=`, as a relying party would), below the one
+  // the person picked, as on every page.
   router.get('/:id.wav', async (ctx) => {
-    send(ctx, 'audio/wav', await captcha.audio(ctx.params.id!));
+    send(ctx, 'audio/wav', await captcha.audio(ctx.params.id!, (ctx as unknown as AppContext).state.locale));
   });
   return router;
 }

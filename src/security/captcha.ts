@@ -61,8 +61,8 @@ export interface Captcha {
   issue(): Promise<{ id: string }>;
   /** The picture, an SVG with an accessible name (`title`); undefined when the id is unknown, used or expired. */
   image(id: string, options?: { title?: string }): Promise<string | undefined>;
-  /** A 16-bit mono PCM WAV speaking the characters; undefined when the id is unknown, used or expired. */
-  audio(id: string): Promise<Buffer | undefined>;
+  /** A 16-bit mono PCM WAV speaking the characters in `language`; undefined when the id is unknown, used or expired. */
+  audio(id: string, language?: string): Promise<Buffer | undefined>;
   /** True once for the right answer (case and spaces ignored); the CAPTCHA is used up by any check. */
   check(id: string, answer: string): Promise<boolean>;
   /** Milliseconds since it was issued; undefined when the id is unknown, used or expired. */
@@ -136,9 +136,9 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
       return drawSeeded(doc.answer, Buffer.from(doc.seed, 'base64url')).replace(/^<svg\b([^>]*)>/, (_, attributes: string) => `<svg role="img" aria-label="${name}"${attributes}><title>${name}</title>`);
     },
 
-    async audio(id) {
+    async audio(id, language) {
       const doc = await live(id);
-      return doc && speak(doc.answer, Buffer.from(doc.seed, 'base64url'));
+      return doc && speak(doc.answer, Buffer.from(doc.seed, 'base64url'), language);
     },
 
     async check(id, answer) {

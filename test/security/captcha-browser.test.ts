@@ -42,7 +42,7 @@ it('shows the picture and plays the audio under our CSP, and the partial passes 
   const captcha = createCaptcha({ connection: server.connection, testAnswer: 'K7RW3Y' });
   const { id } = await captcha.issue();
   const expectedSeconds = readWav((await captcha.audio(id))!).durationSeconds;
-  const partial = await ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { t: translator('en'), duration: (seconds: number) => durationText(seconds, 'en'), nonce: '', captchaId: id, waitSeconds: 30 }, { async: true });
+  const partial = await ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { t: translator('en'), duration: (seconds: number) => durationText(seconds, 'en'), locale: 'en', nonce: '', captchaId: id, waitSeconds: 30 }, { async: true });
 
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1024, height: 900 } });
   const page = await context.newPage();

@@ -10,7 +10,7 @@ import { VIEWS_DIR } from '../../src/http/render.ts';
 const ID = 'AbCdEfGhIjKlMnOpQrStUv';
 
 function render(locals: Record<string, unknown>, locale = 'en'): Promise<string> {
-  const page = { t: translator(locale), duration: (seconds: number) => durationText(seconds, locale), nonce: 'N0nce', waitSeconds: 30 };
+  const page = { t: translator(locale), duration: (seconds: number) => durationText(seconds, locale), locale, nonce: 'N0nce', waitSeconds: 30 };
   return ejs.renderFile(join(VIEWS_DIR, 'partials/captcha.ejs'), { ...page, ...locals }, { async: true });
 }
 
@@ -44,7 +44,7 @@ describe('the CAPTCHA partial', () => {
     const html = await render({ captchaId: ID });
     const audio = tag(html, 'captcha-audio');
     expect(audio).toMatch(/^<audio /);
-    expect(audio).toContain(`src="/recover/captcha/${ID}.wav"`);
+    expect(audio).toContain(`src="/recover/captcha/${ID}.wav?ui_locales=en"`); // in the page's language
     expect(audio).toMatch(/\scontrols[\s>]/);
     expect(audio).toContain('preload="none"');
     const labelId = /aria-labelledby="([^"]+)"/.exec(audio)![1]!;
@@ -93,6 +93,7 @@ describe('the CAPTCHA partial', () => {
     expect(html).toContain('alt="Image des caractères à saisir"');
     expect(html).toContain('>Nouvelle image</button>');
     expect(html).toContain('>Écouter les caractères</label>');
+    expect(tag(html, 'captcha-audio')).toContain(`src="/recover/captcha/${ID}.wav?ui_locales=fr"`); // read out in French
     expect(html).toContain('Saisissez les caractères que vous voyez dans l’image ou entendez dans l’audio</label>');
     // A missing message would show as its id.
     const text = html.replace(/<script[^>]*>.*?<\/script>/s, ' ').replace(/<[^>]*>/g, ' ');
