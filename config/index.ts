@@ -71,6 +71,7 @@ const envSchema = z.object({
     .optional(),
   BRAND_ACCENT: z.string().trim().regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb').default(DEFAULT_ACCENT),
   BRAND_HELP_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BRAND_HOME_URL: z.url({ protocol: /^https?$/ }).optional(),
   BRAND_PRIVACY_URL: z.url({ protocol: /^https?$/ }).optional(),
   BRAND_TERMS_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Development: the port of `npm run demo`'s sample application, linked from the page at `/`. */
@@ -306,6 +307,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       logoUrl: e.BRAND_LOGO_URL,
       accent: e.BRAND_ACCENT.toLowerCase(),
       helpUrl: e.BRAND_HELP_URL,
+      homeUrl: e.BRAND_HOME_URL,
       privacyUrl: e.BRAND_PRIVACY_URL,
       termsUrl: e.BRAND_TERMS_URL,
     },

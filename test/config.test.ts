@@ -185,8 +185,8 @@ describe('brand', () => {
   const base = { NODE_ENV: 'test', ISSUER: 'http://localhost:3000/oidc', MONGODB_URI: 'mongodb://127.0.0.1:1/x' };
 
   it('takes the name, logo, accent colour and links from the environment', () => {
-    const { brand } = loadConfig({ ...base, BRAND_NAME: 'Acme ID', BRAND_ACCENT: '#1D6B3A', BRAND_LOGO_URL: 'https://cdn.acme.example/logo.svg', BRAND_HELP_URL: 'https://help.acme.example/' });
-    expect(brand).toMatchObject({ name: 'Acme ID', accent: '#1d6b3a', logoUrl: 'https://cdn.acme.example/logo.svg', helpUrl: 'https://help.acme.example/' });
+    const { brand } = loadConfig({ ...base, BRAND_NAME: 'Acme ID', BRAND_ACCENT: '#1D6B3A', BRAND_LOGO_URL: 'https://cdn.acme.example/logo.svg', BRAND_HELP_URL: 'https://help.acme.example/', BRAND_HOME_URL: 'https://portal.acme.example/' });
+    expect(brand).toMatchObject({ name: 'Acme ID', accent: '#1d6b3a', logoUrl: 'https://cdn.acme.example/logo.svg', helpUrl: 'https://help.acme.example/', homeUrl: 'https://portal.acme.example/' });
   });
 
   it('refuses at start an accent colour with too little contrast for WCAG AA, saying why', () => {
@@ -194,6 +194,7 @@ describe('brand', () => {
     expect(() => loadConfig({ ...base, BRAND_ACCENT: '#4a90e2' })).toThrow(/contrast/);
     expect(() => loadConfig({ ...base, BRAND_ACCENT: 'green' })).toThrow(/BRAND_ACCENT/);
     expect(() => loadConfig({ ...base, BRAND_LOGO_URL: 'javascript:alert(1)' })).toThrow(/BRAND_LOGO_URL/);
+    expect(() => loadConfig({ ...base, BRAND_HOME_URL: 'javascript:alert(1)' })).toThrow(/BRAND_HOME_URL/);
   });
 
   it.each(['//tracker.example/p.png', '/\\tracker.example/p.png', '/\\/tracker.example/p.png'])(

@@ -8,6 +8,11 @@ export interface Brand {
   /** #rrggbb */
   accent: string;
   helpUrl: string | undefined;
+  /**
+   * The organisation's own start page (a portal, an intranet): where recovery pages send people on when no application
+   * sent them (Cancel on the first page, the done page, an ended flow); this server's home page when absent.
+   */
+  homeUrl: string | undefined;
   privacyUrl: string | undefined;
   termsUrl: string | undefined;
 }

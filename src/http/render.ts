@@ -9,7 +9,7 @@ import { SUPPORTED_LOCALES, durationText, translator } from './i18n.ts';
 import { DEFAULT_ACCENT, type Brand } from './brand.ts';
 
 /** For pages rendered before request-context ran (the provider's renderError can be). */
-const FALLBACK_BRAND: Brand = { name: 'Latchkey', logoUrl: undefined, accent: DEFAULT_ACCENT, helpUrl: undefined, privacyUrl: undefined, termsUrl: undefined };
+const FALLBACK_BRAND: Brand = { name: 'Latchkey', logoUrl: undefined, accent: DEFAULT_ACCENT, helpUrl: undefined, homeUrl: undefined, privacyUrl: undefined, termsUrl: undefined };
 
 /**
  * The language picker's links: this page again in each language. A page answering a POST links to the page it

@@ -8,6 +8,7 @@ const brand = {
   logoUrl: '/static/acme.png',
   accent: '#1d6b3a',
   helpUrl: undefined,
+  homeUrl: undefined,
   privacyUrl: undefined,
   termsUrl: undefined,
 };

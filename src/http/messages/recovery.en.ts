@@ -95,6 +95,7 @@ export const recoveryEn = {
   'recover.done_reset_body': 'You can now sign in with your new password. For your safety, you have been signed out everywhere.',
   'recover.done_unlock_body': 'You can now sign in with your password.',
   'recover.sign_in': 'Sign in',
+  'recover.home': 'Go to the home page',
   'recover.done_no_app': 'Go back to the application you were signing in to, and sign in there.',
 
   'recover.expired': 'This recovery is no longer open: it expired, was finished, or another one was started in this browser. Start again if you still need to.',

@@ -95,6 +95,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.done_reset_body': 'Vous pouvez vous connecter avec votre nouveau mot de passe. Par sécurité, vous avez été déconnecté partout.',
   'recover.done_unlock_body': 'Vous pouvez vous connecter avec votre mot de passe.',
   'recover.sign_in': 'Se connecter',
+  'recover.home': 'Aller à la page d’accueil',
   'recover.done_no_app': 'Revenez à l’application à laquelle vous vouliez vous connecter, et connectez-vous-y.',
 
   'recover.expired': 'Cette récupération n’est plus ouverte : elle a expiré, elle est terminée, ou une autre a été commencée dans ce navigateur. Recommencez si besoin.',
