@@ -149,10 +149,10 @@ describe('image', () => {
 });
 
 describe('audio', () => {
-  async function audioOf(answer: string) {
+  async function audioOf(answer: string, language?: string) {
     const fixed = createCaptcha({ connection, clock, testAnswer: answer });
     const { id } = await fixed.issue();
-    return { id, fixed, wav: (await fixed.audio(id))! };
+    return { id, fixed, wav: (await fixed.audio(id, language))! };
   }
 
   it('is a RIFF/WAVE file of 16-bit mono PCM whose header sizes match its length', async () => {
@@ -182,10 +182,23 @@ describe('audio', () => {
     expect((await first.fixed.audio(first.id))!.equals(first.wav)).toBe(true);
   });
 
-  it("speaks the answer's characters in order: each clip is found where it should be, and no other fits as well", async () => {
-    const clips = await loadClips();
+  it("gives one CAPTCHA's recording in another language noise and gaps of its own, so the two cannot be subtracted", async () => {
+    const { id, fixed, wav } = await audioOf('K7RW3Y');
+    const french = readWav((await fixed.audio(id, 'fr'))!).samples;
+    const english = readWav(wav).samples;
+    // The lead before the first character is noise and hum alone: the same stretch differs sample by sample.
+    const lead = 8000 * 0.1;
+    let same = 0;
+    for (let i = 0; i < lead; i += 1) if (french[i] === english[i]) same += 1;
+    expect(same).toBeLessThan(lead / 10);
+    // A language without clips is read, and sounds, as English.
+    expect((await fixed.audio(id, 'de'))!.equals(wav)).toBe(true);
+  });
+
+  it.each(['en', 'fr'])("speaks the answer's characters in order (%s): each clip is found where it should be, and no other fits as well", async (language) => {
+    const clips = await loadClips(language);
     const answer = 'K7RW3Y';
-    const { samples } = readWav((await audioOf(answer)).wav);
+    const { samples } = readWav((await audioOf(answer, language)).wav);
     const ms = (n: number) => (n * 8000) / 1000;
     let from = ms(150);
     let to = ms(400);
