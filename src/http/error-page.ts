@@ -15,6 +15,17 @@ interface ErrorView {
   messageId: MessageId;
 }
 
+/**
+ * The page's title (and heading): what happened in a few words, so that the browser tab and the first words a screen
+ * reader says tell a missing page from an expired one or an outage (WCAG 2.4.2).
+ */
+function titleOf({ status, code }: ErrorView): MessageId {
+  if (status === 404) return 'error.title_not_found';
+  if (code === 'interaction_expired') return 'error.title_expired';
+  if (status === 503) return 'error.title_unavailable';
+  return status < 500 ? 'error.title_refused' : 'error.title';
+}
+
 /** Seconds a client is asked to wait before retrying after a 503. */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -61,7 +72,7 @@ export async function respondWithError(
     return;
   }
   await renderPage(ctx, 'error', {
-    titleId: 'error.title',
+    titleId: titleOf(view),
     languagesFromHome: true,
     messageId: view.messageId,
     startAgain: view.code === 'interaction_expired',

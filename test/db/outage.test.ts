@@ -49,6 +49,7 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   expect(page.status).toBe(503);
   expect(messageIds(page)).toContain('error.database_unavailable');
   expect(messageIds(page)).toContain('error.support_code');
+  expect(/<title>([^<]*)<\/title>/.exec(page.body)?.[1]).toBe('Temporarily unavailable · Latchkey'); // an outage, said in the tab
   expect(page.body).not.toMatch(/oops|server_error|Mongo|{app}/i);
   // Logged as one short warning with its support code, not a driver's stack trace.
   const logged = server.logs.filter((line) => line.includes(`"requestId":"${page.headers.get('x-request-id')}"`) && line.includes('request failed'));

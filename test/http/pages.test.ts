@@ -143,6 +143,9 @@ describe('error pages', () => {
     return { browser, ...findForm(page, '/login') };
   }
 
+  /** The page's title (the tab's name, the first thing a screen reader says) and its heading. */
+  const titleAndHeading = (page: Page) => [/<title>([^<]*)<\/title>/.exec(page.body)?.[1], /<h1[^>]*>([^<]*)<\/h1>/.exec(page.body)?.[1]];
+
   const refusals: [string, number, string, () => Promise<Page>][] = [
     ['an expired interaction', 400, 'error.interaction_expired', () => new Browser().get(`${server.origin}/interaction/no-such-interaction`)],
     [
@@ -170,6 +173,8 @@ describe('error pages', () => {
     const page = await send();
     expect(page.status).toBe(status);
     expect(messageIds(page)).toContain(messageId);
+    const title = messageId === 'error.interaction_expired' ? 'Sign-in page expired' : 'Request not accepted';
+    expect(titleAndHeading(page)).toEqual([`${title} · Latchkey`, title]);
     const refused = logsOf(page.headers.get('x-request-id')!).find((entry) => entry.msg === 'request refused');
     const detail = refused?.detail as string;
     expect(detail).toEqual(expect.any(String)); // the log has it...
@@ -180,6 +185,7 @@ describe('error pages', () => {
     const page = await new Browser().get(`${server.origin}/private-path-detail-7f3a`);
     expect(page.status).toBe(404);
     expect(messageIds(page)).toContain('error.not_found');
+    expect(titleAndHeading(page)).toEqual(['Page not found · Latchkey', 'Page not found']);
     expectSupportCodeWithoutDetail(page, 'private-path-detail-7f3a');
   });
 
@@ -194,6 +200,7 @@ describe('error pages', () => {
       const { browser, page } = await loginPage();
       const html = await submitLogin(browser, page, user.username);
       expect(html.status).toBe(500);
+      expect(titleAndHeading(html)).toEqual(['Something went wrong · Latchkey', 'Something went wrong']);
       expect(messageIds(html).filter((id) => !id.startsWith('lang.'))).toEqual(['error.server', 'error.home', 'error.support_code']);
       expectSupportCodeWithoutDetail(html, secret);
       expect(html.body).not.toContain('NO_SUCH_INDEX');

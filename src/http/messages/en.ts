@@ -74,6 +74,10 @@ const core = {
   'logout.done_client': 'You have signed out of {client}.',
 
   'error.title': 'Something went wrong',
+  'error.title_not_found': 'Page not found',
+  'error.title_expired': 'Sign-in page expired',
+  'error.title_refused': 'Request not accepted',
+  'error.title_unavailable': 'Temporarily unavailable',
   'error.support_code': 'Support code: {code}',
   'error.support_hint': 'If this keeps happening, contact your administrator and give them the support code.',
   'error.bad_request': 'The request could not be understood. Please go back and try again.',

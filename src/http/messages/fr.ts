@@ -74,6 +74,10 @@ export const fr: Catalogue = {
   'logout.done_client': 'Vous êtes déconnecté de {client}.',
 
   'error.title': 'Une erreur est survenue',
+  'error.title_not_found': 'Page introuvable',
+  'error.title_expired': 'Page de connexion expirée',
+  'error.title_refused': 'Requête non acceptée',
+  'error.title_unavailable': 'Momentanément indisponible',
   'error.support_code': 'Code d’assistance : {code}',
   'error.support_hint': 'Si le problème persiste, contactez votre administrateur en lui donnant ce code.',
   'error.bad_request': 'La requête n’a pas pu être comprise. Revenez en arrière et réessayez.',
