@@ -176,7 +176,8 @@ export function createFlowKit(deps: RecoveryDeps) {
     const current = await policy.current();
     const subject = await subjectOf(flow, current);
     const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
-    const common = { flow: flowUrl(flow), csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
+    // `seq`: the step the page shows, for the forms that must not act twice (a code's send: verify-routes.ts).
+    const common = { flow: flowUrl(flow), seq: flow.seq, csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
     switch (flow.state) {
       case 'goal':
         return page(ctx, 'goal', common, status);

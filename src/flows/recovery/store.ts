@@ -93,9 +93,10 @@ export interface FlowStore {
   advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'provedWith' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
   /**
    * Reserves the step about to be taken from the state the caller read, for work done before `advance` that a
-   * double-clicked button must not do twice (a code's send spends limits): true for one caller within a stretch of
-   * RESERVE_SECONDS. The step itself is still claimed by `advance`. The stretch, not the whole flow: a request that
-   * reserved and then failed (the database gone for a moment) must not leave the step refused until the flow ends.
+   * double-clicked button must not do twice (a code's send spends limits): true for one caller within the same
+   * RESERVE_SECONDS stretch of the clock (two calls either side of its end both get one; `advance` still lets only
+   * one take the step). The stretch, not the whole flow: a request that reserved and then failed (the database gone
+   * for a moment) must not leave the step refused until the flow ends.
    */
   reserve(flow: FlowDoc): Promise<boolean>;
   /** Ends the flow now (cancel); true for the one caller that ended it. */

@@ -22,7 +22,8 @@ import type { FlowDoc } from './store.ts';
 import { accountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
 
 const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
-const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional(), method: z.string().max(20).optional() });
+/** `seq`: the step the page was made at; a send posted from an earlier one (a second click) sends nothing. */
+const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional(), method: z.string().max(20).optional(), seq: z.string().max(10).optional() });
 /** `method` (here and above): the one the page was for (a page left open from before another was chosen). */
 const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
 
@@ -165,6 +166,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const pending = flow.pending;
     const method = pending && methodById.get(pending.method);
     if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
+    // A second click that arrives once the first has moved the flow on: its page is out of date, nothing is spent.
+    if (form.seq !== undefined && form.seq !== String(flow.seq)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
@@ -196,10 +199,11 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: current.limits.proofAttemptsPerDay - budget.slot! }) });
       }
     }
-    // One send per step: of a double-clicked Send or "Try again" (or two tabs), the first to reserve the step spends
-    // the limits and sends; the other changes nothing (its code would arrive already replaced, and typing it would
-    // cost a try).
-    if (!(await flows.reserve(flow))) return outOfDate(ctx, flow);
+    // One send per step: of a double-clicked Send or "Try again" (or two tabs) read at the same moment, the first to
+    // reserve the step spends the limits and sends; the other spends and sends nothing (its code would arrive already
+    // replaced, and typing it would cost a try) and shows the page as the first leaves it: the browser shows this
+    // answer, and "nothing was changed" would send the person back to Send.
+    if (!(await flows.reserve(flow))) return seeFlow(ctx, flow);
     const prepared = await prepareCode(ctx, flow, subject, method, current);
     const allowed = prepared.verdict.allowed;
     // Only a code that goes out replaces the one before: after a refused "Try again" the earlier code, perhaps still
@@ -214,6 +218,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       return;
     }
     if (dropped) await challenges.discard(dropped);
+    // Should this fail (the database gone), the flow already waits for a code that did not go out: "Try again" sends
+    // another, as for a message lost on its way.
     await deliverCode(ctx, flow, subject, method, current, prepared);
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.

@@ -69,6 +69,7 @@ export const recoveryEn = {
   'recover.show_passwords': 'Show passwords',
   'recover.hide_passwords': 'Hide passwords',
   'recover.tries_left': 'Tries left: {left}.',
+  'recover.tries_none': 'That was the last try for now: try again tomorrow, or contact your administrator.',
   'recover.code_used_up': 'That code did not work, and it has now been tried too many times to be used. Ask for a new one with “Try again”.',
   'recover.totp_wrong': 'That code did not work. Enter the code your authenticator app shows now; if it changes as you type, wait for the next one.',
   'recover.code_expired': 'That code has expired or was used too many times. Ask for a new one with “Try again”.',

@@ -69,6 +69,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.show_passwords': 'Afficher les mots de passe',
   'recover.hide_passwords': 'Masquer les mots de passe',
   'recover.tries_left': 'Essais restants : {left}.',
+  'recover.tries_none': 'C’était le dernier essai pour le moment : réessayez demain ou contactez votre administrateur.',
   'recover.code_used_up': 'Ce code ne fonctionne pas, et il a maintenant été essayé trop de fois pour servir. Demandez-en un nouveau avec « Réessayer ».',
   'recover.totp_wrong': 'Ce code ne fonctionne pas. Saisissez le code que votre application d’authentification affiche maintenant ; s’il change pendant la saisie, attendez le suivant.',
   'recover.code_expired': 'Ce code a expiré ou a été essayé trop de fois. Demandez-en un nouveau avec « Réessayer ».',
