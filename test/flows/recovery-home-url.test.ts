@@ -30,13 +30,18 @@ it("sends Cancel on the first page to the organisation's start page, or to this 
   expect(linkTo(await new Browser().get(`${server.origin}/recover?from=an-interaction-uid`), 'recover.cancel')).toBe('/interaction/an-interaction-uid');
 });
 
-it('offers the start page once the password is reset, and first after a cancel', async () => {
-  const user = await createUser(server);
-  const { totp } = await registerMethods(server, user, { authenticator: true });
+/** A new account with an authenticator on `on`, recovered with it to the done page in a browser no app sent. */
+async function resetToDone(on: TestServer) {
+  const user = await createUser(on);
+  const { totp } = await registerMethods(on, user, { authenticator: true });
   const browser = new Browser();
-  const passwordPage = await enterCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'totp'), totp());
+  const passwordPage = await enterCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(on, browser, user.username), 'reset'), 'totp'), totp());
   const password = 'a fresh passphrase for the portal';
-  const done = await submit(browser, passwordPage, '/password', { password, confirm: password });
+  return { user, done: await submit(browser, passwordPage, '/password', { password, confirm: password }) };
+}
+
+it('offers the start page once the password is reset, and first after a cancel', async () => {
+  const { user, done } = await resetToDone(server);
   expect(messageIds(done)).toEqual(expect.arrayContaining(['recover.done_reset', 'recover.done_no_app', 'recover.home']));
   expect(linkTo(done, 'recover.home')).toBe(HOME);
 
@@ -49,12 +54,7 @@ it('offers the start page once the password is reset, and first after a cancel',
 });
 
 it('shows no start-page link where none is configured', async () => {
-  const user = await createUser(plain);
-  const { totp } = await registerMethods(plain, user, { authenticator: true });
-  const browser = new Browser();
-  const passwordPage = await enterCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(plain, browser, user.username), 'reset'), 'totp'), totp());
-  const password = 'a fresh passphrase for the portal';
-  const done = await submit(browser, passwordPage, '/password', { password, confirm: password });
+  const { done } = await resetToDone(plain);
   expect(messageIds(done)).toEqual(expect.arrayContaining(['recover.done_reset', 'recover.done_no_app']));
   expect(messageIds(done)).not.toContain('recover.home');
 });

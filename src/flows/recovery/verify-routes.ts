@@ -15,6 +15,7 @@ import { proofBudgetKey, type ProofRuns, type ProofTry } from '../../security/pr
 import { normalizeCode } from '../../security/codes.ts';
 import { UnreadableSecretError } from '../../security/encryption.ts';
 import { detached } from '../../db/request-scope.ts';
+import type { SlotResult } from '../../db/atomic.ts';
 import type { FlowKit } from './flow-kit.ts';
 import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
@@ -89,6 +90,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
   }
 
+  /** The tries of the day's budget left after the one just taken (`slot`). */
+  const budgetLeft = (budget: SlotResult, current: RecoveryPolicy) => current.limits.proofAttemptsPerDay - budget.slot!;
+
   /** The daily budget of proofs spent: recorded and answered (429). */
   async function proofBudgetSpent(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
     await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
@@ -132,7 +136,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         return undefined;
       }
       const proof = await ceiling.attempt(runs, method.id, authenticatorOf(subject, method));
-      if (proof.allowed) return { proof, budgetLeft: current.limits.proofAttemptsPerDay - budget.slot! };
+      if (proof.allowed) return { proof, budgetLeft: budgetLeft(budget, current) };
       if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
     }
     await methodDisabled(ctx, flow, method);
@@ -196,7 +200,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: current.limits.proofAttemptsPerDay - budget.slot! }) });
+        return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
       }
     }
     // One send per step: of a double-clicked Send or "Try again" (or two tabs) read at the same moment, the first to
