@@ -10,7 +10,8 @@ export interface Brand {
   helpUrl: string | undefined;
   /**
    * The organisation's own start page (a portal, an intranet): where recovery pages send people on when no application
-   * sent them (Cancel on the first page, the done page, an ended flow); this server's home page when absent.
+   * sent them (Cancel on the first page, the done page, an ended flow). Absent, Cancel leads to this server's home
+   * page and the other pages offer no such link.
    */
   homeUrl: string | undefined;
   privacyUrl: string | undefined;
