@@ -150,6 +150,15 @@ const envSchema = z.object({
   TWILIO_FROM: z.string().optional(),
   TWILIO_API_BASE: postUrl('the API is sent TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN instead').default('https://api.twilio.com'),
   /**
+   * How calls are placed ("Call my mobile phone", "Call my office phone"): none (the call methods are not offered),
+   * outbox (development only), webhook (your gateway, HMAC-signed both ways) or twilio (the TWILIO_* account's Calls
+   * API, from TWILIO_VOICE_FROM, else TWILIO_FROM). Default: outbox in development, none in production.
+   */
+  VOICE_PROVIDER: z.enum(['none', 'outbox', 'webhook', 'twilio']).optional(),
+  VOICE_WEBHOOK_URL: postUrl('the gateway checks the signature made with VOICE_WEBHOOK_SECRET instead').optional(),
+  VOICE_WEBHOOK_SECRET: z.string().optional(),
+  TWILIO_VOICE_FROM: z.string().optional(),
+  /**
    * Key that encrypts authenticator (TOTP) secrets at rest: 32 bytes as 64 hex characters or base64. Kept outside
    * the database on purpose; required in production. Development uses a fixed, public key when it is unset.
    */
@@ -213,6 +222,10 @@ export interface Config {
       | { provider: 'outbox' }
       | { provider: 'webhook'; url: string; secret: string }
       | { provider: 'twilio'; accountSid: string; authToken: string; from: string; apiBase: string };
+    voice:
+      | { provider: 'none' | 'outbox' }
+      | { provider: 'webhook'; url: string; secret: string }
+      | { provider: 'twilio'; accountSid: string; authToken: string; from: string; apiBase: string };
     /** True when nothing real is configured for email: messages go to the development outbox. */
     emailToOutbox: boolean;
   };
@@ -239,6 +252,24 @@ function parseKey(value: string | undefined, name = 'DATA_ENCRYPTION_KEY'): Buff
 function previousKeys(value: string | undefined): Buffer[] {
   const listed = (value ?? '').split(',').map((part) => part.trim()).filter(Boolean);
   return listed.map((part) => parseKey(part, 'each key in DATA_ENCRYPTION_KEY_PREVIOUS')!);
+}
+
+function voiceSettings(e: Env, production: boolean): Config['delivery']['voice'] {
+  const provider = e.VOICE_PROVIDER ?? (production ? 'none' : 'outbox');
+  if (provider === 'webhook') {
+    if (!e.VOICE_WEBHOOK_URL || !e.VOICE_WEBHOOK_SECRET || e.VOICE_WEBHOOK_SECRET.length < 32) {
+      throw new ConfigError('VOICE_PROVIDER=webhook needs VOICE_WEBHOOK_URL and VOICE_WEBHOOK_SECRET (at least 32 characters)');
+    }
+    return { provider, url: e.VOICE_WEBHOOK_URL, secret: e.VOICE_WEBHOOK_SECRET };
+  }
+  if (provider === 'twilio') {
+    const from = e.TWILIO_VOICE_FROM ?? e.TWILIO_FROM;
+    if (!e.TWILIO_ACCOUNT_SID || !e.TWILIO_AUTH_TOKEN || !from) {
+      throw new ConfigError('VOICE_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_VOICE_FROM (or TWILIO_FROM)');
+    }
+    return { provider, accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from, apiBase: e.TWILIO_API_BASE };
+  }
+  return { provider };
 }
 
 function smsSettings(e: Env): Config['delivery']['sms'] {
@@ -336,6 +367,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       smtpRequiresTls: e.SMTP_URL !== undefined && smtpNeedsTls(e.SMTP_URL, production),
       mailFrom: e.MAIL_FROM,
       sms: smsSettings(e),
+      voice: voiceSettings(e, production),
       emailToOutbox: !e.SMTP_URL,
     },
     dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
@@ -405,6 +437,14 @@ function notProductionReady(config: Config, e: Env): string[] {
   }
   if (config.delivery.sms.provider === 'twilio' && inClear(config.delivery.sms.apiBase)) {
     problems.push('TWILIO_API_BASE must be an https:// URL (or an API on this machine): codes and the account token travel in it');
+  }
+  const { voice } = config.delivery;
+  if (voice.provider === 'outbox') problems.push('VOICE_PROVIDER must be none, webhook or twilio: the development outbox is not for production');
+  if (voice.provider === 'webhook' && inClear(voice.url)) {
+    problems.push('VOICE_WEBHOOK_URL must be an https:// URL (or a gateway on this machine): phone numbers travel in it');
+  }
+  if (voice.provider === 'twilio' && inClear(voice.apiBase)) {
+    problems.push('TWILIO_API_BASE must be an https:// URL (or an API on this machine): the account token travels in it');
   }
   const fromDomain = mailDomain(config.delivery.mailFrom);
   if (!fromDomain || isLoopbackHost(fromDomain) || fromDomain.endsWith('.invalid')) {

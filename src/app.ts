@@ -50,6 +50,7 @@ import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
+import { callMobileMethod, callOfficeMethod } from './methods/call.ts';
 import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
 import { createRecoveryFeature } from './flows/recovery/index.ts';
 import { recoveryAccounts } from './flows/recovery/accounts.ts';
@@ -149,7 +150,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     config,
     accounts: recoveryAccounts(accounts),
     policy,
-    methods: [emailMethod, smsMethod, createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
+    // The calls only where something can place them (VOICE_PROVIDER); the policy then decides whether they are offered.
+    methods: [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
+    ...(delivery.voice && { voice: delivery.voice }),
     captcha: captchaGate,
     enqueue: delivery.enqueue,
     audit,

@@ -11,11 +11,12 @@ import { userModel } from '../accounts/user-model.ts';
 import { recoveryMethods, type MethodRegistration } from '../flows/recovery/subject.ts';
 import { emailMethod } from '../methods/email.ts';
 import { smsMethod } from '../methods/sms.ts';
+import { callMobileMethod, callOfficeMethod } from '../methods/call.ts';
 import { hasAuthenticator } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
 /** How the recovery tells whether a method is registered and reachable: all the warning below needs of a method. */
-const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, { id: 'totp', isRegistered: hasAuthenticator, strong: true }];
+const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, callMobileMethod, callOfficeMethod, { id: 'totp', isRegistered: hasAuthenticator, strong: true }];
 /** Names listed in the warning; the count says how many more. */
 const NAMED = 10;
 
@@ -27,7 +28,7 @@ const NAMED = 10;
  */
 async function unableToRecover(connection: Connection, policy: RecoveryPolicy): Promise<string[]> {
   // Only what the rule reads: no password hash or sealed secret leaves the database for this.
-  const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
+  const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.officePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
   const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
   return users.filter((user) => !recoveryMethods(user, REGISTRATIONS, policy).able).map((user) => user.username);
 }

@@ -99,7 +99,7 @@ const setMethods = defineCommand({
   options: {
     'alternate-email': { type: 'string', value: '<email|none>', help: 'Where "Email my alternate email" sends codes' },
     'mobile-phone': { type: 'string', value: '<+number|none>', help: 'Where "Text my mobile phone" sends codes (international form)' },
-    'office-phone': { type: 'string', value: '<+number|none>', help: 'For "Call my office phone" (a later release)' },
+    'office-phone': { type: 'string', value: '<+number|none>', help: 'Where "Call my office phone" calls (international form)' },
     'remove-authenticator': { type: 'boolean', help: 'Forget the registered authenticator app' },
   },
   details: [

@@ -2,8 +2,8 @@
 // could not. A channel knows no method and no flow (ARCHITECTURE.md): it is told an address and a text, nothing
 // about what the text is for. Retrying, backoff and bookkeeping belong to the sender, not to channels.
 
-export type ChannelName = 'email' | 'sms';
-export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms'];
+export type ChannelName = 'email' | 'sms' | 'voice';
+export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms', 'voice'];
 
 /** One message as a channel sees it. */
 export interface OutgoingMessage {
@@ -15,8 +15,11 @@ export interface OutgoingMessage {
   text: string;
   /** Email only: the HTML alternative of `text`. */
   html?: string;
-  /** Email only: the language `text` is written in. */
+  /** Email: the language `text` is written in; a call: the language its voice speaks. */
   language?: string;
+  /** A call only: where the keys the person presses go (an answer URL of ours), and how many they press. */
+  answerUrl?: string;
+  answerDigits?: number;
   /** When it was asked for (enqueued), not when this attempt runs: an email's Date, the outbox's order. */
   createdAt: Date;
 }

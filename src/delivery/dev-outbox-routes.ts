@@ -2,7 +2,8 @@
 // only there; app.ts mounts it only when it exists):
 //
 //   GET /dev/outbox       the latest messages, newest first, as a page
-//   GET /dev/outbox.json  the same as a JSON array of {to, channel, subject, text, createdAt}
+//   GET /dev/outbox.json  the same as a JSON array of {to, channel, subject, text, createdAt}, and for a call
+//                         (channel "voice") its answerUrl and answerDigits: POST Digits=<the number> there to answer
 //
 // The JSON field names are an interface: scripts outside the repository (npm run demo, end-to-end walks) read
 // codes through them. Keep them exactly.
@@ -27,6 +28,13 @@ export interface DevOutboxJson {
   text: string;
   /** ISO 8601. */
   createdAt: string;
+  /** Calls only: where to POST the keys pressed (form field `Digits`), and how many. */
+  answerUrl?: string;
+  answerDigits?: number;
+}
+
+function asJson({ to, channel, subject, text, createdAt, answerUrl, answerDigits }: DevOutboxEntry): DevOutboxJson {
+  return { to, channel, subject: subject ?? null, text, createdAt: createdAt.toISOString(), ...(answerUrl !== undefined && { answerUrl, answerDigits }) };
 }
 
 const fromThisMachine = (ctx: Context) => isLoopbackAddress(ctx.socket.remoteAddress);
@@ -38,9 +46,7 @@ export function devOutboxRoutes(devOutbox: DevOutbox): Router {
     if (!fromThisMachine(ctx)) return;
     const entries = await devOutbox.latest(LATEST);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = entries.map(
-      ({ to, channel, subject, text, createdAt }): DevOutboxJson => ({ to, channel, subject: subject ?? null, text, createdAt: createdAt.toISOString() }),
-    );
+    ctx.body = entries.map(asJson);
   });
 
   router.get('/dev/outbox', async (ctx) => {
@@ -48,7 +54,7 @@ export function devOutboxRoutes(devOutbox: DevOutbox): Router {
     const entries = await devOutbox.latest(LATEST);
     await renderPage(ctx, 'dev/outbox', {
       titleId: 'dev_outbox.title',
-      messages: entries.map(({ to, channel, subject, text, createdAt }) => ({ to, channel, subject, text, createdAt: createdAt.toISOString() })),
+      messages: entries.map(asJson),
     });
   });
 

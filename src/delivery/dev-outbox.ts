@@ -15,6 +15,9 @@ export interface DevOutboxEntry {
   subject?: string;
   text: string;
   html?: string;
+  /** A call: where its keypad answer is posted (the page and scripts answer it there). */
+  answerUrl?: string;
+  answerDigits?: number;
   /** When the message was enqueued: what "newest first" means to someone waiting for a code. */
   createdAt: Date;
   expiresAt: Date;
@@ -29,7 +32,7 @@ export interface DevOutbox {
 export function createDevOutbox(connection: Connection): DevOutbox {
   const entries = () => connection.db!.collection<DevOutboxEntry>(DEV_OUTBOX_COLLECTION);
   return {
-    async deliver(channel, { to, subject, text, html, createdAt }) {
+    async deliver(channel, { to, subject, text, html, answerUrl, answerDigits, createdAt }) {
       await entries().insertOne({
         // An ObjectId grows with each insert of this process, so messages enqueued in the same millisecond still
         // list in the order they arrived.
@@ -39,6 +42,7 @@ export function createDevOutbox(connection: Connection): DevOutbox {
         ...(subject !== undefined && { subject }),
         text,
         ...(html !== undefined && { html }),
+        ...(answerUrl !== undefined && { answerUrl, answerDigits }),
         createdAt,
         expiresAt: new Date(createdAt.getTime() + KEEP_MS),
       });

@@ -15,16 +15,18 @@ import type Router from '@koa/router';
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import { manageExpiry, type ExpiryManager } from '../db/expiry.ts';
-import type { Channel, ChannelName } from './channel.ts';
+import { DeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { createDevOutbox, DEV_OUTBOX_COLLECTION, devOutboxChannel, type DevOutbox } from './dev-outbox.ts';
 import { devOutboxRoutes } from './dev-outbox-routes.ts';
 import { createEmailChannel } from './email.ts';
 import { createOutbox, OUTBOX_COLLECTION, type EnqueueInput, type Outbox } from './outbox.ts';
 import { createSender, OUTBOX_CLAIMS_COLLECTION, type Sender, type SenderOptions } from './sender.ts';
 import { outboxSmsProvider, twilioSmsProvider, webhookSmsProvider, type SmsProvider } from './sms.ts';
+import { outboxVoiceProvider, twilioVoiceProvider, webhookVoiceProvider, type VoiceProvider } from './voice.ts';
 
 export type { EnqueueInput } from './outbox.ts';
 export type { ChannelName } from './channel.ts';
+export type { VoiceProvider } from './voice.ts';
 
 export interface DeliveryDeps {
   connection: Connection;
@@ -40,6 +42,8 @@ export interface Delivery {
   /** Stores a message for the background sender and returns its id. Resolves after one insert, never waits for a provider. */
   enqueue(message: EnqueueInput): Promise<string>;
   sender: Sender;
+  /** What places calls and proves their answers; undefined when VOICE_PROVIDER is none (no call methods then). */
+  voice: VoiceProvider | undefined;
   /** GET /dev/outbox and /dev/outbox.json; undefined in production, where these pages do not exist. */
   devOutboxRoutes: Router | undefined;
   /** Creates indexes and the expiry of delivery's collections, then starts the sender. */
@@ -50,7 +54,8 @@ export interface Delivery {
 
 export function createDelivery({ connection, config, log, clock = Date.now, sender: senderOptions = {} }: DeliveryDeps): Delivery {
   const devOutbox = config.production ? undefined : createDevOutbox(connection);
-  const channels = createChannels(config, devOutbox);
+  const voice = createVoiceProvider(config, devOutbox);
+  const channels = createChannels(config, devOutbox, voice);
   const sender = createSender({ connection, channels, log: log.child({ component: 'delivery' }), clock, ...senderOptions });
   const outbox: Outbox = createOutbox(connection, { clock, onEnqueued: () => sender.poke() });
   let expiry: ExpiryManager | undefined;
@@ -58,6 +63,7 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
   return {
     enqueue: (message) => outbox.enqueue(message),
     sender,
+    voice,
     devOutboxRoutes: devOutbox && devOutboxRoutes(devOutbox),
     async start() {
       // For MongoDB; FerretDB creates these but only ever uses _id (see ferretdb.md), which is why the hot path
@@ -77,7 +83,7 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
 }
 
 /** Each channel from configuration: the real provider when one is configured, else (development only) the outbox. */
-function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined): Record<ChannelName, Channel> {
+function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined, voice: VoiceProvider | undefined): Record<ChannelName, Channel> {
   const { smtpUrl, smtpRequiresTls, mailFrom, sms } = config.delivery;
   const toDevOutbox = (channel: ChannelName): Channel => {
     // config refuses these settings in production already; this keeps a hand-built config from sending codes nowhere.
@@ -89,5 +95,17 @@ function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | u
   if (sms.provider === 'webhook') smsProvider = webhookSmsProvider({ url: sms.url, secret: sms.secret });
   else if (sms.provider === 'twilio') smsProvider = twilioSmsProvider(sms);
   else if (devOutbox) smsProvider = outboxSmsProvider(devOutbox);
-  return { email, sms: smsProvider ?? toDevOutbox('sms') };
+  // Without a voice provider no call method exists (app.ts), so nothing is enqueued for this channel.
+  const noVoice: Channel = {
+    send: () => Promise.reject(new DeliveryError('ENOPROVIDER', 'no voice provider is configured (VOICE_PROVIDER)', { permanent: true })),
+  };
+  return { email, sms: smsProvider ?? toDevOutbox('sms'), voice: voice ?? noVoice };
+}
+
+function createVoiceProvider(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined): VoiceProvider | undefined {
+  const { voice } = config.delivery;
+  if (voice.provider === 'webhook') return webhookVoiceProvider(voice);
+  if (voice.provider === 'twilio') return twilioVoiceProvider(voice);
+  // config refuses the outbox in production, where there is no development outbox.
+  return voice.provider === 'outbox' && devOutbox ? outboxVoiceProvider(devOutbox) : undefined;
 }

@@ -24,6 +24,9 @@ export interface OutboxMessage {
   text?: string;
   html?: string;
   language?: string;
+  /** A call: where its keypad answer goes, and how many keys (channel.ts). */
+  answerUrl?: string;
+  answerDigits?: number;
   createdAt: Date;
   /** Attempts made so far. */
   attempts: number;
@@ -48,8 +51,11 @@ export interface EnqueueInput {
   text: string;
   /** Email only: the HTML alternative of `text`. */
   html?: string;
-  /** Email only: the language `text` is written in (its Content-Language). */
+  /** Email: the language `text` is written in (its Content-Language); a call: the language spoken. */
   language?: string;
+  /** A call only (required there): where the keys pressed during the call are posted, and how many. */
+  answerUrl?: string;
+  answerDigits?: number;
   /** Give up if it cannot be sent before this (e.g. the expiry of the code it carries). Default: 24 hours. */
   sendBefore?: Date;
   /** Stored like any message but never sent (status `decoy`): the pretended send of a decoy flow. */
@@ -79,6 +85,7 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
         text: input.text,
         ...(input.html !== undefined && { html: input.html }),
         ...(input.language !== undefined && { language: input.language }),
+        ...(input.answerUrl !== undefined && { answerUrl: input.answerUrl, answerDigits: input.answerDigits }),
         createdAt: now,
         attempts: 0,
         nextAttemptAt: now,
@@ -94,13 +101,16 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
 }
 
 /** Mistakes of the calling code, caught where they are made rather than as a failed send later. */
-function assertValid({ channel, to, subject, text, html }: EnqueueInput): void {
+function assertValid({ channel, to, subject, text, html, answerUrl, answerDigits }: EnqueueInput): void {
   if (!CHANNEL_NAMES.includes(channel)) throw new TypeError(`unknown delivery channel: ${String(channel)}`);
   if (typeof to !== 'string' || to.trim() === '') throw new TypeError('a message needs a recipient');
   if (channel === 'email' && !to.includes('@')) throw new TypeError('an email needs an email address');
   // Providers want E.164; normalising a typed number (libphonenumber-js) is the caller's job, before this.
-  if (channel === 'sms' && !/^\+[1-9]\d{6,14}$/.test(to)) throw new TypeError('a text message needs an E.164 number');
+  if (channel !== 'email' && !/^\+[1-9]\d{6,14}$/.test(to)) throw new TypeError('a text message or a call needs an E.164 number');
   if (typeof text !== 'string' || text === '') throw new TypeError('a message needs a text');
   if (channel === 'email' && !subject) throw new TypeError('an email needs a subject');
-  if (channel === 'sms' && (subject !== undefined || html !== undefined)) throw new TypeError('a text message has neither subject nor HTML');
+  if (channel !== 'email' && (subject !== undefined || html !== undefined)) throw new TypeError('a text message or a call has neither subject nor HTML');
+  const answered = channel === 'voice';
+  if (answered !== (answerUrl !== undefined) || answered !== (answerDigits !== undefined)) throw new TypeError('a call, and only a call, has an answer URL and digits');
+  if (answered && (!URL.canParse(answerUrl!) || !Number.isInteger(answerDigits) || answerDigits! < 1 || answerDigits! > 10)) throw new TypeError('a call needs an absolute answer URL and 1 to 10 digits');
 }

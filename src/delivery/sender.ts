@@ -139,6 +139,7 @@ export function createSender({
         ...(message.subject !== undefined && { subject: message.subject }),
         ...(message.html !== undefined && { html: message.html }),
         ...(message.language !== undefined && { language: message.language }),
+        ...(message.answerUrl !== undefined && { answerUrl: message.answerUrl, answerDigits: message.answerDigits }),
       });
     } catch (thrown) {
       const error = asDeliveryError(thrown);

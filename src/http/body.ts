@@ -4,6 +4,11 @@ import type { Context } from 'koa';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
 
 export async function readForm(ctx: Context, limit: number): Promise<Record<string, string>> {
+  return parseForm(await readFormBytes(ctx, limit));
+}
+
+/** The form's bytes as they arrived (a signature is checked over them), with the same checks as `readForm`. */
+export async function readFormBytes(ctx: Context, limit: number): Promise<Buffer> {
   if (!ctx.is('application/x-www-form-urlencoded')) throw new UnsupportedMediaTypeError(`content-type ${ctx.get('content-type')}`);
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limit) throw new PayloadTooLargeError(`declared ${declared} bytes`);
@@ -21,8 +26,13 @@ export async function readForm(ctx: Context, limit: number): Promise<Record<stri
     }
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks);
+}
+
+/** A form body's fields, refusing broken UTF-8 and repeated fields. */
+export function parseForm(bytes: Buffer): Record<string, string> {
   const form = new Map<string, string>();
-  for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) {
+  for (const [key, value] of new URLSearchParams(bytes.toString('utf8'))) {
     // Broken UTF-8 (raw or percent-encoded) decodes to U+FFFD: refuse it rather than store a mangled value.
     if (key.includes('\uFFFD') || value.includes('\uFFFD')) throw new ValidationError('invalid_encoding', 'body is not valid UTF-8');
     // A repeated field is ambiguous: refuse rather than guess which one counts.

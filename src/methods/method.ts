@@ -3,8 +3,9 @@
 // says where a code goes and what the message says, and the flow stores, sends and checks that code. A method
 // whose code the user already holds (an authenticator app) checks it itself.
 //
-// Later methods fit the same shape: "Call my phone" is a code-less method whose proof is an asynchronous
-// confirmation (kind 'confirmation': the flow starts it and polls `confirmed`), and so is an app notification.
+// A call ("Call my mobile phone", "Call my office phone") is a method of kind 'confirmation': its delivery places
+// the call, the page shows a short number, and the proof is the callee pressing that number on the phone's keypad,
+// which the voice provider posts back (flows/recovery/call-answers.ts); the page then moves on.
 import type { User } from '../accounts/user-model.ts';
 import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
 import type { Translate } from '../http/i18n.ts';
@@ -12,13 +13,16 @@ import type { Translate } from '../http/i18n.ts';
 export type DestinationCheck = 'match' | 'mismatch' | 'invalid' | 'country_refused';
 
 export interface OutgoingMessage {
-  channel: 'email' | 'sms';
+  channel: 'email' | 'sms' | 'voice';
   to: string;
   subject?: string;
   text: string;
   html?: string;
-  /** Email only: the language it is written in, for its HTML's lang and its Content-Language. */
+  /** Email: the language it is written in, for its HTML's lang and its Content-Language; a call: the one spoken. */
   language?: string;
+  /** A call: where the keys pressed go, and how many (delivery/channel.ts). */
+  answerUrl?: string;
+  answerDigits?: number;
 }
 
 export interface ComposeContext {
@@ -29,11 +33,15 @@ export interface ComposeContext {
   host: string;
   /** How long the code lasts, in words of `locale` ("10 minutes", "30 seconds"). */
   expiresIn: string;
+  /** The service's name (BRAND_NAME), which a call says first. */
+  service: string;
+  /** A call: where its answer goes (flows/recovery/call-answers.ts). */
+  answerUrl: string;
 }
 
 export interface CodeDelivery {
   /** Where the code goes (the full address or number, never shown). */
-  destination(user: User): { channel: 'email' | 'sms'; to: string };
+  destination(user: User): { channel: OutgoingMessage['channel']; to: string };
   /** A destination of the right form for a decoy's pretended send (stored, never sent). */
   readonly decoyDestination: string;
   compose(code: string, to: string, context: ComposeContext): OutgoingMessage;
@@ -41,8 +49,13 @@ export interface CodeDelivery {
 
 export interface VerificationMethod {
   readonly id: MethodId;
-  /** 'code': the user types a code. 'confirmation' (voice, push; later): the flow waits for a confirmation. */
+  /** 'code': the user types a code. 'confirmation' (a call): the flow waits for the keys pressed on the phone. */
   readonly kind: 'code' | 'confirmation';
+  /**
+   * What the user registered that this method uses (the mobile phone for a text and for a call to it): methods that
+   * share one count as one towards the number of methods a recovery needs. Absent: the method's own id.
+   */
+  readonly registration?: string;
   /** A phone or an authenticator proves more than a mailbox: see the flow's "never weaker than sign-in" rule. */
   readonly strong: boolean;
   isRegistered(user: User): boolean;

@@ -3,7 +3,8 @@
 // origin-bound line (`@host #code`, no trailing newline) so phones can offer to fill the code in.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { RecoveryPolicy } from '../policy/policy.ts';
-import type { VerificationMethod } from './method.ts';
+import type { User } from '../accounts/user-model.ts';
+import type { DestinationCheck, VerificationMethod } from './method.ts';
 import { decoyPhoneHint, maskPhone } from './mask.ts';
 
 /** E.164 form of `input`, read in the registered number's country when it has no +prefix; undefined if invalid. */
@@ -34,29 +35,40 @@ function judgeTyped(typed: string, policy: RecoveryPolicy): 'invalid' | 'country
   return international && !countryAllowed(international, policy) ? 'country_refused' : undefined;
 }
 
+/**
+ * What every method that reaches a phone shares: the number it uses (`numberOf`), its masked hint, and the check of
+ * the complete number the person types before anything is sent or a call placed.
+ */
+export function phoneReach(numberOf: (user: User) => string | undefined, decoyHint: (seed: Buffer) => string) {
+  return {
+    isRegistered: (user: User) => Boolean(numberOf(user)),
+    authenticator: (user: User) => numberOf(user) ?? '',
+    hint: (user: User) => maskPhone(numberOf(user)!),
+    decoyHint,
+    reachable: (user: User, policy: RecoveryPolicy) => countryAllowed(numberOf(user)!, policy),
+    judgeTyped,
+    matchDestination(user: User | undefined, typed: string, policy: RecoveryPolicy): DestinationCheck {
+      const input = typed.trim();
+      const international = normalizePhone(input);
+      const early = judgeTyped(input, policy);
+      if (early) return early;
+      const registered = user && numberOf(user);
+      // Read in the registered number's country too, so the owner may type it as they dial it at home.
+      if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) return 'match';
+      // Any other input is judged without the account (and so alike for a decoy): a complete international number
+      // is not theirs; anything else is incomplete. Judged in the account's country, a national number would say
+      // which country the registered one is in.
+      return international ? 'mismatch' : 'invalid';
+    },
+  };
+}
+
 export const smsMethod: VerificationMethod = {
   id: 'sms',
   kind: 'code',
   strong: true,
-  isRegistered: (user) => Boolean(user.securityInfo?.mobilePhone),
-  authenticator: (user) => user.securityInfo.mobilePhone ?? '',
-  hint: (user) => maskPhone(user.securityInfo.mobilePhone!),
-  decoyHint: decoyPhoneHint,
-  reachable: (user, policy) => countryAllowed(user.securityInfo.mobilePhone!, policy),
-  judgeTyped,
-  matchDestination(user, typed, policy) {
-    const input = typed.trim();
-    const international = normalizePhone(input);
-    const early = judgeTyped(input, policy);
-    if (early) return early;
-    const registered = user?.securityInfo.mobilePhone;
-    // Read in the registered number's country too, so the owner may type it as they dial it at home.
-    if (registered && normalizePhone(input, parsePhoneNumberFromString(registered)?.country) === registered) return 'match';
-    // Any other input is judged without the account (and so alike for a decoy): a complete international number
-    // is not theirs; anything else is incomplete. Judged in the account's country, a national number would say
-    // which country the registered one is in.
-    return international ? 'mismatch' : 'invalid';
-  },
+  registration: 'mobilePhone',
+  ...phoneReach((user) => user.securityInfo?.mobilePhone, decoyPhoneHint),
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),
     decoyDestination: '+15555550100', // a fictional number (the 555-01xx range)

@@ -2,8 +2,11 @@
 // in MongoDB (policy/store.ts) and changed with `npm run admin -- policy set`. Every number has a reason next to it.
 import { z } from 'zod';
 
-/** Verification methods, in the order the recovery pages list them. Voice and push arrive in a later release. */
-export const METHOD_IDS = ['email', 'sms', 'totp'] as const;
+/**
+ * Verification methods, in the order the recovery pages list them. The calls are off unless enabled (they need
+ * VOICE_PROVIDER, and each call costs money).
+ */
+export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 /** How many digits a sent code may have (the policy's `codes.digits`). */
@@ -113,7 +116,7 @@ const policyShape = z
     captcha: z
       .strictObject({ waitSeconds: seconds.max(300).default(30), waitsPerIpHour: count.default(20) })
       .default({ waitSeconds: 30, waitsPerIpHour: 20 }),
-    /** Country calling codes text messages may go to (e.g. ["1", "33", "44"]); empty allows every country. */
+    /** Country calling codes text messages and calls may go to (e.g. ["1", "33", "44"]); empty allows every country. */
     allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
     /**
      * Where "Contact your administrator" and "contact Support" lead. The link goes on every recovery page as it is,

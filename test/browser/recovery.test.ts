@@ -406,9 +406,45 @@ describe('recovery in a browser', () => {
     expect(problems.slice(reported).join('\n\n')).toBe('');
   }, TEST_MS);
 
+  it('call: the page shows the number to press, and moves on by itself once the call is answered', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    const reported = problems.length;
+    const katherine = await person('Katherine Johnson', '0199');
+    await server.latchkey.policy.save({ methodsEnabled: ['email', 'sms', 'call_mobile', 'totp'], lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+    try {
+      await page.goto(`${server.origin}/recover`);
+      await page.getByLabel('Email or Username', { exact: true }).fill(katherine.user.email);
+      await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
+      await chooseGoal(page, 'I forgot my password');
+      await page.getByRole('radio', { name: 'Call my mobile phone' }).check();
+      await page.getByRole('button', { name: 'Next' }).first().click();
+      const callPanel = page.getByRole('region', { name: 'Call my mobile phone' });
+      await callPanel.getByText(`Call me at *****${katherine.mobilePhone.slice(-2)}`).waitFor();
+      await checkPage(page, 'call-phone');
+      await callPanel.getByLabel('Enter your phone number').fill(katherine.typedPhone);
+      await callPanel.getByRole('button', { name: 'Call', exact: true }).click();
+      await messageShown(page, 'recover.call_placed');
+      await checkPage(page, 'call');
+      const number = await page.locator('#call-number').innerText();
+      expect(number).toMatch(/^\d{2}$/);
+      const call = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'voice' && m.to === katherine.mobilePhone), 'the call', STEP_MS);
+      // The callee presses the number; nobody touches the page, which moves on by itself.
+      const answered = await fetch(call.answerUrl!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ Digits: number }) });
+      expect(answered.status).toBe(200);
+      await page.getByRole('heading', { level: 2, name: 'Choose a new password' }).waitFor();
+      expect(cspErrors).toEqual([]);
+    } finally {
+      await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+      await context.close();
+    }
+    expect(problems.slice(reported).join('\n\n')).toBe('');
+  }, TEST_MS);
+
   it('checked every recovery page', () => {
     expect(checked).toEqual(
-      expect.arrayContaining(['identify', 'identify-error', 'goal', 'methods', 'email', 'code-email', 'code-error', 'phone', 'phone-error', 'code-sms', 'password', 'password-error', 'done-reset', 'unlock', 'done-unlock']),
+      expect.arrayContaining(['identify', 'identify-error', 'goal', 'methods', 'email', 'code-email', 'code-error', 'phone', 'phone-error', 'code-sms', 'password', 'password-error', 'done-reset', 'unlock', 'done-unlock', 'call-phone', 'call']),
     );
   });
 });

@@ -66,6 +66,9 @@ interface OutboxMessage {
   subject?: string;
   text: string;
   createdAt: string;
+  /** Calls only. */
+  answerUrl?: string;
+  answerDigits?: number;
 }
 
 export async function outbox(server: TestServer): Promise<OutboxMessage[]> {

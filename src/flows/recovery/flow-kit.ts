@@ -194,7 +194,14 @@ export function createFlowKit(deps: RecoveryDeps) {
             step: flow.verified.length + 1,
             goal: flow.goal,
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
-            pending: pending && { ...pending, hint: subject.hints[pending.method] ?? '', codeSent: Boolean(pending.challengeId) },
+            pending: pending && {
+              ...pending,
+              hint: subject.hints[pending.method] ?? '',
+              codeSent: Boolean(pending.challengeId),
+              // The complete number is asked first (a text, a call); a call is confirmed on the phone, not typed here.
+              asksNumber: Boolean(methods.find((m) => m.id === pending.method)?.matchDestination),
+              isCall: methods.find((m) => m.id === pending.method)?.kind === 'confirmation',
+            },
           },
           status,
         );

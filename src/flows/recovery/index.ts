@@ -20,6 +20,8 @@ import { createNotifier, type Notifier } from './notices.ts';
 import { recoveryRoutes, type RecoveryAccounts, type RecoveryDeps } from './routes.ts';
 import type { CaptchaGate } from '../../security/captcha-gate.ts';
 import { createFlowStore } from './store.ts';
+import { createCallAnswers } from './call-answers.ts';
+import type { VoiceProvider } from '../../delivery/voice.ts';
 
 export interface RecoveryFeatureDeps {
   connection: Connection;
@@ -34,6 +36,8 @@ export interface RecoveryFeatureDeps {
   secret: string;
   /** DATA_ENCRYPTION_KEY: kept outside the database. */
   configurationKey: Buffer;
+  /** Places the call methods' calls (delivery's VoiceProvider); absent, no call method is offered. */
+  voice?: VoiceProvider;
   clock?: () => number;
 }
 
@@ -69,7 +73,7 @@ export function securityNotices({
   return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, clock }) };
 }
 
-export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, voice, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
   const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, policy, clock });
   const subjectSecret = derive('recovery-subject');
@@ -94,6 +98,9 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     lockdowns,
     audit,
     subjectKey: (identifier) => createHmac('sha256', subjectSecret).update(identifier.trim().normalize('NFKC').toLowerCase()).digest(),
+    ...(voice && { voice }),
+    callAnswers: createCallAnswers(connection, clock),
+    clock,
   });
   async function notifyLockout(accountId: string): Promise<void> {
     if (!(await policy.current()).notify.onLockout) return;

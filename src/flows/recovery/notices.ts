@@ -41,7 +41,13 @@ export interface Notifier {
 }
 
 /** A recovery method as the notices name it. */
-const METHOD_NAMES: Record<MethodId, MessageId> = { email: 'notice.method_alternate_email', sms: 'notice.method_mobile_phone', totp: 'notice.method_authenticator' };
+const METHOD_NAMES: Record<MethodId, MessageId> = {
+  email: 'notice.method_alternate_email',
+  sms: 'notice.method_mobile_phone',
+  call_mobile: 'notice.method_mobile_phone',
+  call_office: 'notice.method_office_phone',
+  totp: 'notice.method_authenticator',
+};
 
 interface NotifierDeps {
   enqueue(message: OutgoingMessage): Promise<unknown>;

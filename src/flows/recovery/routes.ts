@@ -31,6 +31,8 @@ import { lockdownRoutes } from './lockdown-routes.ts';
 import type { Notifier } from './notices.ts';
 import type { FlowStore } from './store.ts';
 import { verifyRoutes } from './verify-routes.ts';
+import { callAnswerRoutes, type CallAnswers } from './call-answers.ts';
+import type { VoiceProvider } from '../../delivery/voice.ts';
 
 /** What the flow needs of the accounts: the domain's operations, nothing about how they are stored. */
 export interface RecoveryAccounts {
@@ -77,6 +79,10 @@ export interface RecoveryDeps {
   audit: AuditLog;
   /** Keyed hash of an identifier (decoy hints and the limits of unknown identifiers). */
   subjectKey(identifier: string): Buffer;
+  /** What places the calls of the call methods and proves their answers; absent, there are no call methods. */
+  voice?: VoiceProvider;
+  callAnswers: CallAnswers;
+  clock: () => number;
 }
 
 const GOALS = ['reset', 'unlock'] as const;
@@ -91,6 +97,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
   lockdownRoutes(router, kit, deps);
+  if (deps.voice) callAnswerRoutes(router, kit, deps, deps.voice);
 
   // ---- the flow's steps ------------------------------------------------------------------------------------------
 
@@ -101,7 +108,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const resent = ctx.querystring.split('&').includes(RESENT_QUERY) && flow.state === 'verify' && Boolean(flow.pending?.challengeId);
     if (!resent) return showFlow(ctx, flow);
     const lifetime = durationText((await policy.current()).codes.lifetimeSeconds, (ctx as AppContext).state.locale);
-    await showFlow(ctx, flow, { notice: 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
+    const called = deps.methods.find((m) => m.id === flow.pending?.method)?.kind === 'confirmation';
+    await showFlow(ctx, flow, { notice: called ? 'recover.call_replaced' : 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
   });
 
   router.post('/:flow/goal', async (ctx) => {

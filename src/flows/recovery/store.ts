@@ -37,6 +37,8 @@ export interface Pending {
    * one, and only while it is still the registered one (a number replaced after the send proves nothing).
    */
   sentTo?: string;
+  /** A call: the number its page shows, to press on the phone's keypad (not secret from this browser: it asked). */
+  number?: string;
 }
 
 export interface FlowDoc {

@@ -27,14 +27,28 @@ export function accountKey(subject: { user?: Pick<User, '_id'> | undefined; key:
 /** A real account's key, by its id alone (the admin CLI's `users unlock` names an account so). */
 export const accountKeyOf = (accountId: string) => `account:${accountId}`;
 
+/** What a method uses of the account (methods that share it, a text and a call to one phone, count as one). */
+export const registrationOf = (method: Pick<VerificationMethod, 'id' | 'registration'>) => method.registration ?? method.id;
+
+/** What the method named `id` uses of the account, among `methods`. */
+const registrationOfId = (id: MethodId, methods: readonly Pick<VerificationMethod, 'id' | 'registration'>[]) => registrationOf(methods.find((m) => m.id === id) ?? { id });
+
+/** How many different things of the account (`registrationOf`) these methods use. */
+function distinctRegistrations(ids: readonly MethodId[], methods: readonly Pick<VerificationMethod, 'id' | 'registration'>[]): number {
+  return new Set(ids.map((id) => registrationOfId(id, methods))).size;
+}
+
 function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id));
-  // Any mix a real account may have registered: each enabled method by a bit of the hash (one chosen by the hash
-  // when no bit is set), then enough added to meet the requirement, kept in the policy's order.
-  const picked = new Set(enabled.filter((m, i) => key[8 + i]! % 2 === 0));
-  if (picked.size === 0 && enabled.length > 0) picked.add(enabled[key[7]! % enabled.length]!);
-  for (const m of enabled) if (picked.size < policy.methodsRequired) picked.add(m);
-  const chosen = enabled.filter((m) => picked.has(m));
+  // Any mix a real account may have registered: each thing the enabled methods use (an address, a phone, an app) by
+  // a bit of the hash (one chosen by the hash when no bit is set), then enough added to meet the requirement; all
+  // the methods of what is picked, as a real account has them (a text to a mobile phone and a call to it alike), in
+  // the policy's order.
+  const registrations = [...new Set(enabled.map(registrationOf))];
+  const picked = new Set(registrations.filter((_, i) => key[8 + i]! % 2 === 0));
+  if (picked.size === 0 && registrations.length > 0) picked.add(registrations[key[7]! % registrations.length]!);
+  for (const r of registrations) if (picked.size < policy.methodsRequired) picked.add(r);
+  const chosen = enabled.filter((m) => picked.has(registrationOf(m)));
   return {
     key,
     registered: chosen.map((m) => m.id),
@@ -48,7 +62,7 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
 export const LOCKDOWN_PROOFS = 2;
 
 /** What a method is asked to tell whether an account can recover with it. */
-export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable' | 'strong'>;
+export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable' | 'strong' | 'registration'>;
 
 /**
  * The methods `user` can recover with under `policy` (registered, enabled, reachable), how many it needs, whether one
@@ -63,7 +77,7 @@ export function recoveryMethods<M extends MethodRegistration>(user: User, method
   // mailbox alone too little (narrowing the countries must not quietly weaken accounts); the methods the policy
   // enables are the administrator's own choice of what counts.
   const needsStrong = enabled.some((m) => m.strong);
-  const able = usable.length >= required && (!needsStrong || usable.some((m) => m.strong));
+  const able = distinctRegistrations(usable.map((m) => m.id), usable) >= required && (!needsStrong || usable.some((m) => m.strong));
   return { usable, required: required as 1 | 2, needsStrong, able };
 }
 
@@ -80,12 +94,16 @@ export function resolveSubject(user: User | null, key: Buffer, methods: Verifica
  */
 export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'required' | 'needsStrong'>, methods: VerificationMethod[]): boolean {
   const strong = new Set(methods.filter((m) => m.strong).map((m) => m.id));
-  return verified.length >= subject.required && (!subject.needsStrong || verified.some((id) => strong.has(id)));
+  return distinctRegistrations(verified, methods) >= subject.required && (!subject.needsStrong || verified.some((id) => strong.has(id)));
 }
 
-/** The methods the next step offers: registered, not used yet, and strong ones only when only a strong one can finish. */
+/**
+ * The methods the next step offers: registered, using nothing a proof already used (after a text to the mobile phone,
+ * not a call to it), and strong ones only when only a strong one can finish.
+ */
 export function offeredMethods(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required' | 'needsStrong'>, methods: VerificationMethod[]): MethodId[] {
-  const remaining = subject.registered.filter((id) => !verified.includes(id));
+  const used = new Set(verified.map((id) => registrationOfId(id, methods)));
+  const remaining = subject.registered.filter((id) => !used.has(registrationOfId(id, methods)));
   const lastStep = verified.length + 1 >= subject.required;
   if (!lastStep) return remaining;
   const finishing = remaining.filter((id) => proofsComplete([...verified, id], subject, methods));

@@ -21,6 +21,8 @@ import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc } from './store.ts';
 import { accountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
+import { CALL_NUMBER_DIGITS } from '../../methods/call.ts';
+import { answerPath } from './call-answers.ts';
 
 const methodForm = z.object({ csrf: z.string(), method: z.string().max(20).optional() });
 /** `seq`: the step the page was made at; a send posted from an earlier one (a second click) sends nothing. */
@@ -29,7 +31,8 @@ const sendForm = z.object({ csrf: z.string(), phone: z.string().max(40).optional
 const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default(''), method: z.string().max(20).optional() });
 
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
-  const { config, policy, methods, challenges, limits, ceiling, flows } = deps;
+  const { config, policy, methods, challenges, limits, ceiling, flows, callAnswers } = deps;
+  const origin = new URL(config.issuer).origin;
   const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
@@ -71,7 +74,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
 
   async function prepareCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy): Promise<PreparedCode> {
     // A decoy's challenge can never be answered (its code reached nobody): a lucky guess fails like any wrong code.
-    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, current.codes.digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
+    // A call's "code" is the number shown on the page and pressed on the phone's keypad.
+    const digits = method.kind === 'confirmation' ? CALL_NUMBER_DIGITS : current.codes.digits;
+    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
     const verdict = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
     return { challenge, verdict, to: subject.user ? destination.to : method.delivery!.decoyDestination };
@@ -84,7 +89,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const { t, locale } = (ctx as AppContext).state;
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
-    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale) });
+    const answerUrl = `${origin}${answerPath(flow._id, method.id, challenge.id, locale)}`;
+    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale), service: config.brand.name, answerUrl });
     // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
     await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
@@ -163,6 +169,34 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     }
   }
 
+  /**
+   * A proof for `method` was accepted: the flow moves on, joined only by the proofs that still stand (one made before
+   * a reset elsewhere, or with a phone replaced since, no longer counts, and the flow asks for what is missing now,
+   * and says why). `accepted`: what else the proof starts afresh (its authenticator's run of wrong proofs).
+   */
+  async function acceptProof(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, accepted: () => Promise<unknown> = async () => {}): Promise<void> {
+    const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
+    // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
+    // no longer counts, and the flow asks for what is missing now (and says why).
+    const standing = standingProofs(flow, subject, methods);
+    const dropped = standing.verified.length < flow.verified.length;
+    const verified = [...standing.verified, method.id];
+    const provedWith = { ...standing.provedWith, [method.id]: fingerprint(flow, subject, method) };
+    // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
+    // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
+    const complete = proofsComplete(verified, subject, methods);
+    const goal = complete && flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
+    // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
+    const [next] = await Promise.all([
+      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete }, { verified, provedWith, pending: undefined, ...goal }),
+      accepted(),
+    ]);
+    if (!next) return;
+    await record(ctx, { type: 'code.verified', ...base });
+    if (dropped && !complete) return showFlow(ctx, next, { notice: 'recover.verify_again' });
+    seeFlow(ctx, next);
+  }
+
   async function send(ctx: Context, resend: boolean) {
     const flow = await flowIn(ctx, 'verify');
     if (!flow) return;
@@ -199,7 +233,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
-        const error: MessageId = check === 'country_refused' ? 'recover.phone_country' : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
+        const refusedCountry: MessageId = method.kind === 'confirmation' ? 'recover.call_country' : 'recover.phone_country';
+        const error: MessageId = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
         return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
       }
     }
@@ -212,11 +247,12 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const allowed = prepared.verdict.allowed;
     // Only a code that goes out replaces the one before: after a refused "Try again" the earlier code, perhaps still
     // on its way, keeps working. Each code keeps the destination it went to (`sentTo`).
-    const kept = !allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, dropped: prepared.challenge.id } : undefined;
-    const { challengeId, sentTo, dropped } = kept ?? { challengeId: prepared.challenge.id, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId };
+    const kept = !allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, number: pending.number, dropped: prepared.challenge.id } : undefined;
+    const fresh = { challengeId: prepared.challenge.id, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId, ...(method.kind === 'confirmation' && { number: prepared.challenge.code }) };
+    const { challengeId, sentTo, dropped, number } = kept ?? fresh;
     // The step is claimed before the code goes out: should another step of the flow win it meanwhile (a method
     // chosen in another tab), nothing is sent.
-    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }) } });
+    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }), ...(number && { number }) } });
     if (!next) {
       await challenges.discard(prepared.challenge.id);
       return;
@@ -228,7 +264,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
     if (allowed) seeFlow(ctx, next, { resent: resend });
-    else await showFlow(ctx, next, { notice: 'recover.send_limited' });
+    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? 'recover.call_limited' : 'recover.send_limited' });
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));
@@ -240,7 +276,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const form = await readValid(ctx, codeForm, `recovery:${flow._id}`);
     const pending = flow.pending;
     const method = pending && methodById.get(pending.method);
-    if (!pending || !method || (method.delivery && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
+    if (!pending || !method || method.kind !== 'code' || (method.delivery && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
@@ -313,24 +349,47 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       };
       return showFlow(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && { triesLeft }) });
     }
-    // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
-    // no longer counts, and the flow asks for what is missing now (and says why).
-    const standing = standingProofs(flow, subject, methods);
-    const dropped = standing.verified.length < flow.verified.length;
-    const verified = [...standing.verified, method.id];
-    const provedWith = { ...standing.provedWith, [method.id]: fingerprint(flow, subject, method) };
-    // A locked-down account ("This wasn't me") is unlocked only with a new password: the one in place may be the
-    // one whoever was "not me" set. Told once the proofs are in (never a decoy's), so the choice of goal tells nothing.
-    const complete = proofsComplete(verified, subject, methods);
-    const goal = complete && flow.goal === 'unlock' && subject.user?.lockedDownAt ? { goal: 'reset' as const } : {};
-    // The proof is good whether or not this request wins the step (a second tab): its run starts afresh either way.
-    const [next] = await Promise.all([
-      advance(ctx, flow, { kind: 'proof_accepted', method: method.id, complete }, { verified, provedWith, pending: undefined, ...goal }),
-      proof.accepted(),
-    ]);
-    if (!next) return;
-    await record(ctx, { type: 'code.verified', ...base });
-    if (dropped && !complete) return showFlow(ctx, next, { notice: 'recover.verify_again' });
-    seeFlow(ctx, next);
+    await acceptProof(ctx, flow, subject, method, proof.accepted);
+  });
+
+  /** The pending call of this browser's flow, or why there is none to wait for (an out-of-date page). */
+  function pendingCall(flow: FlowDoc) {
+    const pending = flow.pending;
+    const method = pending && methodById.get(pending.method);
+    return pending?.challengeId && method?.kind === 'confirmation' ? { pending, method, challengeId: pending.challengeId } : undefined;
+  }
+
+  // Asked by the call's page while it waits (a script, every two seconds): whether the call was answered.
+  router.get('/:flow/call-status', async (ctx) => {
+    const flow = await kit.browserFlow(ctx);
+    const call = flow?.state === 'verify' ? pendingCall(flow) : undefined;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { answered: call ? await callAnswers.answered(call.challengeId) : false };
+  });
+
+  // "Continue" on the call's page (pressed by its script once the call is answered, or by the person).
+  router.post('/:flow/answered', async (ctx) => {
+    const flow = await flowIn(ctx, 'verify');
+    if (!flow) return;
+    const form = await readValid(ctx, codeForm, `recovery:${flow._id}`);
+    const call = pendingCall(flow);
+    if (!call || (form.method && form.method !== call.pending.method)) return outOfDate(ctx, flow);
+    const { method, challengeId } = call;
+    const current = await policy.current();
+    const [subject, runs] = await subjectWithRuns(flow, current);
+    if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
+    if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
+    // Called at a number that is no longer the registered one (replaced since): whoever answered it proves nothing.
+    if (call.pending.sentTo !== fingerprint(flow, subject, method)) {
+      await challenges.discard(challengeId);
+      await record(ctx, { type: 'code.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'destination_changed' });
+      return showFlow(ctx, flow, { error: 'recover.call_refused' });
+    }
+    if (!(await callAnswers.take(challengeId))) {
+      // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
+      const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
+      return showFlow(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });
+    }
+    await acceptProof(ctx, flow, subject, method);
   });
 }

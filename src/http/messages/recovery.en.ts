@@ -41,6 +41,8 @@ export const recoveryEn = {
   'recover.choose_second': 'Please choose the second contact method we should use for verification:',
   'recover.method_email': 'Email my alternate email',
   'recover.method_sms': 'Text my mobile phone',
+  'recover.method_call_mobile': 'Call my mobile phone',
+  'recover.method_call_office': 'Call my office phone',
   'recover.method_totp': 'Enter a code from my authenticator app',
   'recover.method_missing': 'Choose a contact method.',
   'recover.no_methods':
@@ -60,6 +62,22 @@ export const recoveryEn = {
   'recover.phone_invalid': 'Enter your complete phone number, starting with + and its country code (for example +1 415 555 0132).',
   'recover.phone_country': 'We cannot send text messages to this country. Choose another method.',
 
+  'recover.call_to': 'Call me at {hint}',
+  'recover.call_intro':
+    'In order to protect your account, we need you to enter your complete phone number ({hint}) below. We will then call it, and you will confirm the call on its keypad to reset your password.',
+  'recover.call_intro_unlock':
+    'In order to protect your account, we need you to enter your complete phone number ({hint}) below. We will then call it, and you will confirm the call on its keypad to unlock your account.',
+  'recover.call_send': 'Call',
+  'recover.call_country': 'We cannot call this country. Choose another method.',
+  'recover.call_placed': "We're calling your phone ({hint}). Answer, and when asked, press this number on its keypad:",
+  'recover.call_number': 'Number to press',
+  'recover.call_wait': 'This page moves on by itself once you have. If it does not, press Continue after the call.',
+  'recover.call_continue': 'Continue',
+  'recover.call_again': 'Call again',
+  'recover.call_not_yet': 'We have not had your answer yet. Answer the call and press the number shown, then Continue. No call? Choose Call again.',
+  'recover.call_refused': 'The keys pressed did not match, or the call ended. Choose Call again for a new call.',
+  'recover.call_replaced': 'We’re calling you again. Press the new number shown: the one before no longer works.',
+  'recover.call_limited': 'We can’t call again right now. If our call has reached you, answer it; otherwise press “Call again” in a few minutes.',
   'recover.code_sent_email': "We've emailed a verification code to your alternate email address ({hint}).",
   'recover.code_sent_sms': "We've sent you a text message containing a verification code to your phone ({hint}).",
   'recover.totp_intro': 'Enter the code shown in your authenticator app.',
@@ -125,6 +143,11 @@ export const recoveryEn = {
   'notice.code_email_subject': 'Your verification code',
   'notice.code_email_body': 'Your verification code is {code}. It expires in {expiresIn}. If you did not ask for it, ignore this message: nothing changes in your account.',
   'notice.code_sms_body': 'Your verification code is {code}. It expires in {expiresIn}.',
+  'notice.call_prompt':
+    'This is a call from {service}, because someone is getting back into your account. If it is you, press the number shown on your screen. If it is not you, hang up: nothing will change.',
+  'notice.call_accepted': 'Thank you. Go back to your screen to continue. Goodbye.',
+  'notice.call_wrong': 'That is not the number on the screen.',
+  'notice.call_ended': 'This call can no longer confirm anything. Goodbye.',
   'notice.reset_subject': 'Your password was reset',
   'notice.reset_body': 'The password of your account {account} was reset on {time}. Everyone signed in to it was signed out.',
   'notice.unlock_subject': 'Your account was unlocked',

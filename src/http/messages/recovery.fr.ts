@@ -41,6 +41,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.choose_second': 'Choisissez le second moyen de contact à utiliser pour la vérification :',
   'recover.method_email': 'M’envoyer un e-mail à mon adresse secondaire',
   'recover.method_sms': 'M’envoyer un SMS',
+  'recover.method_call_mobile': 'M’appeler sur mon mobile',
+  'recover.method_call_office': 'M’appeler à mon bureau',
   'recover.method_totp': 'Saisir un code de mon application d’authentification',
   'recover.method_missing': 'Choisissez un moyen de contact.',
   'recover.no_methods':
@@ -60,6 +62,22 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.phone_invalid': 'Saisissez votre numéro complet, en commençant par + et l’indicatif du pays (par exemple +33 6 12 34 56 78).',
   'recover.phone_country': 'Nous ne pouvons pas envoyer de SMS vers ce pays. Choisissez un autre moyen.',
 
+  'recover.call_to': 'M’appeler au {hint}',
+  'recover.call_intro':
+    'Pour protéger votre compte, saisissez ci-dessous votre numéro complet ({hint}). Nous l’appellerons ensuite, et vous confirmerez l’appel sur son clavier pour réinitialiser votre mot de passe.',
+  'recover.call_intro_unlock':
+    'Pour protéger votre compte, saisissez ci-dessous votre numéro complet ({hint}). Nous l’appellerons ensuite, et vous confirmerez l’appel sur son clavier pour déverrouiller votre compte.',
+  'recover.call_send': 'Appeler',
+  'recover.call_country': 'Nous ne pouvons pas appeler ce pays. Choisissez un autre moyen.',
+  'recover.call_placed': 'Nous appelons votre téléphone ({hint}). Répondez et, quand on vous le demande, tapez ce nombre sur son clavier :',
+  'recover.call_number': 'Nombre à taper',
+  'recover.call_wait': 'Cette page avance d’elle-même une fois que c’est fait. Sinon, appuyez sur Continuer après l’appel.',
+  'recover.call_continue': 'Continuer',
+  'recover.call_again': 'Rappeler',
+  'recover.call_not_yet': 'Nous n’avons pas encore reçu votre réponse. Répondez à l’appel et tapez le nombre affiché, puis Continuer. Pas d’appel ? Choisissez Rappeler.',
+  'recover.call_refused': 'Les touches tapées ne correspondaient pas, ou l’appel a pris fin. Choisissez Rappeler pour un nouvel appel.',
+  'recover.call_replaced': 'Nous vous rappelons. Tapez le nouveau nombre affiché : le précédent ne fonctionne plus.',
+  'recover.call_limited': 'Nous ne pouvons pas rappeler pour l’instant. Si notre appel vous est parvenu, répondez-y ; sinon appuyez sur « Rappeler » dans quelques minutes.',
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
   'recover.code_sent_sms': 'Nous vous avons envoyé un SMS contenant un code de vérification sur votre téléphone ({hint}).',
   'recover.totp_intro': 'Saisissez le code affiché par votre application d’authentification.',
@@ -125,6 +143,11 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.code_email_subject': 'Votre code de vérification',
   'notice.code_email_body': 'Votre code de vérification est {code}. Il expire dans {expiresIn}. Si vous ne l’avez pas demandé, ignorez ce message : rien ne change dans votre compte.',
   'notice.code_sms_body': 'Votre code de vérification est {code}. Il expire dans {expiresIn}.',
+  'notice.call_prompt':
+    'Ceci est un appel de {service}, car quelqu’un récupère l’accès à votre compte. Si c’est vous, tapez le nombre affiché sur votre écran. Si ce n’est pas vous, raccrochez : rien ne changera.',
+  'notice.call_accepted': 'Merci. Revenez à votre écran pour continuer. Au revoir.',
+  'notice.call_wrong': 'Ce n’est pas le nombre affiché à l’écran.',
+  'notice.call_ended': 'Cet appel ne peut plus rien confirmer. Au revoir.',
   'notice.reset_subject': 'Votre mot de passe a été réinitialisé',
   'notice.reset_body': 'Le mot de passe de votre compte {account} a été réinitialisé le {time}. Toutes les sessions ont été fermées.',
   'notice.unlock_subject': 'Votre compte a été déverrouillé',

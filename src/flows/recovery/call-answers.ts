@@ -1,0 +1,99 @@
+// The answers of recovery calls ("Call my mobile phone", "Call my office phone"). The call's provider posts the keys
+// the callee pressed to the call's answer URL, which names the flow, the method and the call's challenge (random,
+// known only to the provider: never shown to a browser). The answer counts only when the provider proves it sent it
+// (delivery/voice.ts `answerIsGenuine`); then its keys are judged as a sent code is (a try taken before comparing,
+// the number consumed by the right answer), and a right one is recorded as the call's answer (`call_answers`, a
+// claim), which the flow's own page then takes once (verify-routes.ts, POST /:flow/answered).
+//
+//   POST /recover/calls/<flowId>/<methodId>/<challengeId>?lang=<language>    Digits=42
+import type Router from '@koa/router';
+import type { Connection } from 'mongoose';
+import { claim, consume, type ExpiringDoc } from '../../db/atomic.ts';
+import { parseForm, readFormBytes } from '../../http/body.ts';
+import type { AppContext } from '../../http/context.ts';
+import { useLocale } from '../../http/request-context.ts';
+import type { VoiceProvider } from '../../delivery/voice.ts';
+import { CALL_NUMBER_DIGITS } from '../../methods/call.ts';
+import { normalizeCode } from '../../security/codes.ts';
+import type { FlowKit } from './flow-kit.ts';
+import type { RecoveryDeps } from './routes.ts';
+import { FLOW_SECONDS } from './store.ts';
+
+export const CALL_ANSWERS = 'call_answers';
+/** An answer is small: a few keys, and what the provider adds (Twilio posts some twenty fields). */
+const ANSWER_BODY_LIMIT = 8 * 1024;
+const ID = /^[\w-]{16,64}$/;
+
+export interface CallAnswers {
+  /** The right keys were pressed for this call: recorded once. */
+  record(challengeId: string): Promise<void>;
+  /** Whether the call was answered (its page asks while it waits). */
+  answered(challengeId: string): Promise<boolean>;
+  /** Takes the call's answer: true once, for the one request that gets it. */
+  take(challengeId: string): Promise<boolean>;
+}
+
+export function createCallAnswers(connection: Connection, clock: () => number = Date.now): CallAnswers {
+  const answers = () => connection.db!.collection<ExpiringDoc>(CALL_ANSWERS);
+  return {
+    // Kept as long as any flow lives: the flow that placed the call ends by then.
+    record: async (challengeId) => void (await claim(answers(), challengeId, new Date(clock() + FLOW_SECONDS * 1000))),
+    answered: async (challengeId) => Boolean(await answers().findOne({ _id: challengeId }, { projection: { _id: 1 } })),
+    take: (challengeId) => consume(answers(), challengeId),
+  };
+}
+
+/** The path of a call's answer URL (the issuer's origin goes before it). */
+export const answerPath = (flowId: string, methodId: string, challengeId: string, language: string) =>
+  `/recover/calls/${flowId}/${methodId}/${challengeId}?lang=${encodeURIComponent(language)}`;
+
+export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps, voice: VoiceProvider): void {
+  const { challenges, limits, policy, callAnswers, clock, methods } = deps;
+  const origin = new URL(deps.config.issuer).origin;
+
+  router.post('/calls/:flow/:method/:challenge', async (ctx) => {
+    const { flow: flowId, method: methodId, challenge: challengeId } = ctx.params as Record<string, string>;
+    const method = methods.find((m) => m.id === methodId && m.kind === 'confirmation');
+    if (!ID.test(flowId!) || !ID.test(challengeId!) || !method) return; // 404
+    const rawBody = await readFormBytes(ctx, ANSWER_BODY_LIMIT);
+    const form = parseForm(rawBody);
+    // The URL the provider posted to is the one we gave it: the issuer's origin and this path and query.
+    const genuine = voice.answerIsGenuine({ url: `${origin}${ctx.originalUrl}`, rawBody, headers: ctx.headers, form }, clock());
+    const base = { flowId, method: method.id };
+    if (!genuine) {
+      // Logged, not audited: anyone can post here, and nothing of theirs is written to the database.
+      (ctx as AppContext).state.log.warn({ flowId, method: method.id, provider: voice.name }, 'call answer refused: not signed by the voice provider');
+      ctx.status = 403;
+      ctx.body = { error: 'forbidden' };
+      return;
+    }
+    useLocale(ctx as AppContext, typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined);
+    const { t, locale } = (ctx as AppContext).state;
+    const current = await policy.current();
+    const purpose = `recovery:${flowId}:${method.id}`;
+    let result: 'accepted' | 'wrong' | 'ended';
+    const tried = await limits.takeCodeTry(challengeId!, current);
+    if (!tried.allowed) {
+      await challenges.discard(challengeId!);
+      result = 'ended';
+    } else {
+      const outcome = await challenges.check(challengeId!, purpose, normalizeCode(form.Digits ?? ''));
+      if (outcome === 'accepted') await callAnswers.record(challengeId!);
+      // The call's last try, and wrong: nothing more can be pressed for it; the page offers another call.
+      if (outcome === 'wrong' && tried.slot === current.codes.maxTries) await challenges.discard(challengeId!);
+      result = outcome === 'accepted' ? 'accepted' : outcome === 'wrong' && tried.slot! < current.codes.maxTries ? 'wrong' : 'ended';
+    }
+    // The proof itself is recorded when the flow's page takes it (code.verified); here, what the call brought.
+    await kit.record(ctx, { type: result === 'accepted' ? 'recovery.step' : 'code.failed', ...base, reason: `call_${result}` });
+    const say = t(result === 'accepted' ? 'notice.call_accepted' : result === 'wrong' ? 'notice.call_wrong' : 'notice.call_ended');
+    const again = result === 'wrong' ? { prompt: t('notice.call_prompt', { service: deps.config.brand.name }), answerUrl: `${origin}${ctx.originalUrl}`, digits: CALL_NUMBER_DIGITS } : undefined;
+    // The development outbox's page answers with a form: back to it.
+    if (voice.name === 'outbox' && ctx.accepts('json', 'html') === 'html') {
+      ctx.status = 303;
+      return ctx.redirect('/dev/outbox');
+    }
+    const reply = voice.reply({ result, say, language: locale, ...(again && { again }) });
+    ctx.type = reply.type;
+    ctx.body = reply.body;
+  });
+}

@@ -1,0 +1,286 @@
+// "Call my mobile phone" and "Call my office phone": the complete number first, then a call whose page shows a number
+// that the callee presses on the keypad; the provider posts the keys back, and the page moves on. Walked through
+// HTTP with the development voice provider (the outbox), then with the webhook and Twilio providers against local
+// stand-ins, whose answers count only when signed.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, textedCode, enterCode, waitFor } from '../helpers/recovery.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { signWebhook } from '../../src/delivery/webhook-signature.ts';
+import { twilioSignature } from '../../src/delivery/voice.ts';
+import { loadConfig } from '../../config/index.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const MOBILE = '+14155550161';
+const OFFICE = '+33142685300';
+const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500, ...MANY_SIGN_IN_FAILURES };
+const ALL_METHODS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'];
+
+async function register(server: TestServer, user: User, securityInfo: Record<string, string>) {
+  await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { securityInfo } });
+}
+
+const startReset = async (server: TestServer, browser: Browser, login: string) => chooseGoal(browser, await identify(server, browser, login), 'reset');
+
+/** The number the call's page shows, to press on the phone. */
+const shownNumber = (page: Page) => /data-number="(\d+)"/.exec(page.body)?.[1];
+
+/** Chooses the call method, types the complete number and asks for the call: the page that waits for it. */
+async function placeCall(server: TestServer, browser: Browser, login: string, method: string, phone: string): Promise<Page> {
+  const chosen = await chooseMethod(browser, await startReset(server, browser, login), method);
+  expect(messageIds(chosen)).toContain('recover.call_to');
+  return sendCode(browser, chosen, { phone });
+}
+
+const callStatus = async (browser: Browser, page: Page) => JSON.parse((await browser.get(`${page.url.replace(/\?.*$/, '')}/call-status`)).body) as { answered: boolean };
+
+describe('with the development voice provider', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  });
+  afterAll(() => server.close());
+  beforeEach(() => server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: GENEROUS }));
+
+  /** The call placed to `to` (after `after` calls to it), from the development outbox. */
+  const callTo = (to: string, after = 0) =>
+    waitFor(async () => {
+      const calls = (await outbox(server)).filter((m) => m.channel === 'voice' && m.to === to);
+      return calls.length > after ? { ...calls[0]!, answerUrl: calls[0]!.answerUrl!, answerDigits: calls[0]!.answerDigits! } : undefined;
+    }, `a call to ${to}`);
+
+  const answer = async (answerUrl: string, digits: string) => {
+    const response = await fetch(answerUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ Digits: digits }) });
+    return { status: response.status, body: (await response.json()) as { result: string; say: string } };
+  };
+
+  it('resets a password once the callee presses the number the page shows, and only then', async () => {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE });
+    const browser = new Browser();
+    const waiting = await placeCall(server, browser, user.username, 'call_mobile', '(415) 555-0161');
+    expect(messageIds(waiting)).toContain('recover.call_placed');
+    const number = shownNumber(waiting)!;
+    expect(number).toMatch(/^\d{2}$/);
+    const call = await callTo(MOBILE);
+    expect(call.answerDigits).toBe(2);
+    expect(call.text).toContain('Latchkey');
+    expect(call.text).not.toContain(number); // the number is on the screen of whoever asked, never in the call
+    expect(new URL(call.answerUrl).origin).toBe(server.origin);
+
+    // Not answered yet: Continue says so, and nothing moves.
+    expect(await callStatus(browser, waiting)).toEqual({ answered: false });
+    const early = await submit(browser, waiting, '/answered');
+    expect(messageIds(early)).toContain('recover.call_not_yet');
+    expect(messageIds(early)).not.toContain('recover.password_heading');
+
+    // A wrong number pressed is refused, and the call asks again; the right one confirms.
+    const wrong = String((Number(number) + 1) % 100).padStart(2, '0');
+    expect(await answer(call.answerUrl, wrong)).toEqual({ status: 200, body: { result: 'wrong', say: expect.any(String) } });
+    expect(await answer(call.answerUrl, number)).toEqual({ status: 200, body: { result: 'accepted', say: expect.any(String) } });
+    expect(await callStatus(browser, waiting)).toEqual({ answered: true });
+    // The same keys again (a replayed answer) confirm nothing more.
+    expect((await answer(call.answerUrl, number)).body.result).toBe('ended');
+
+    const next = await submit(browser, early, '/answered');
+    expect(messageIds(next)).toContain('recover.password_heading');
+    const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type: 'code.verified' }).toArray();
+    expect(audit.map((event) => event.method)).toEqual(['call_mobile']);
+  });
+
+  it('calls the office phone it has for the account, and offers no call to a phone it does not have', async () => {
+    const user = await createUser(server);
+    await register(server, user, { officePhone: OFFICE });
+    const browser = new Browser();
+    const goal = await startReset(server, browser, user.username);
+    expect(messageIds(goal)).toContain('recover.method_call_office');
+    expect(messageIds(goal)).not.toContain('recover.method_call_mobile');
+    expect(messageIds(goal)).not.toContain('recover.method_sms');
+    // A number typed as dialled in France, where the registered one is.
+    const waiting = await sendCode(browser, await chooseMethod(browser, goal, 'call_office'), { phone: '01 42 68 53 00' });
+    const call = await callTo(OFFICE);
+    // Answered as a developer does, with the development outbox page's form: it leads back to that page.
+    const devPage = await new Browser().get(`${server.origin}/dev/outbox`);
+    const answerForm = findForm(devPage, new URL(call.answerUrl).pathname);
+    const answered = await new Browser().post(answerForm.action, { ...answerForm.fields, Digits: shownNumber(waiting)! });
+    expect([answered.status, answered.headers.get('location')]).toEqual([303, '/dev/outbox']);
+    expect(messageIds(await submit(browser, waiting, '/answered'))).toContain('recover.password_heading');
+  });
+
+  it('places no call to a number that is not the registered one, and refuses a Continue that was not answered', async () => {
+    const user = await createUser(server);
+    const mobile = '+14155550163'; // called by no other test
+    await register(server, user, { mobilePhone: mobile });
+    const browser = new Browser();
+    const refused = await placeCall(server, browser, user.username, 'call_mobile', '+14155550199');
+    expect(messageIds(refused)).toContain('recover.phone_mismatch');
+    expect((await outbox(server)).filter((m) => m.channel === 'voice' && m.to === mobile)).toHaveLength(0);
+    // "Call again" replaces the call: the number of the first one no longer confirms.
+    const first = await sendCode(browser, refused, { phone: mobile });
+    const firstCall = await callTo(mobile);
+    // "Call again": a button of the Continue form, posted to /resend.
+    const form = findForm(first, '/answered');
+    const again = await browser.follow(await browser.post(form.action.replace(/\/answered$/, '/resend'), form.fields));
+    expect(messageIds(again)).toContain('recover.call_replaced');
+    const secondCall = await callTo(mobile, 1);
+    expect(secondCall.answerUrl).not.toBe(firstCall.answerUrl);
+    expect((await answer(firstCall.answerUrl, shownNumber(first)!)).body.result).toBe('ended');
+    expect(messageIds(await submit(browser, again, '/answered'))).toContain('recover.call_not_yet');
+    await answer(secondCall.answerUrl, shownNumber(again)!);
+    expect(messageIds(await submit(browser, again, '/answered'))).toContain('recover.password_heading');
+  });
+
+  it('counts a text and a call to one phone as one method when the policy asks for two', async () => {
+    await server.latchkey.policy.save({ methodsRequired: 2, methodsEnabled: ALL_METHODS, limits: GENEROUS });
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE, alternateEmail: `alt-${user.username}@example.net` });
+    const browser = new Browser();
+    const sent = await sendCode(browser, await chooseMethod(browser, await startReset(server, browser, user.username), 'sms'), { phone: MOBILE });
+    const second = await enterCode(browser, sent, await textedCode(server, MOBILE));
+    expect(messageIds(second)).toContain('recover.choose_second');
+    expect(messageIds(second)).toContain('recover.method_email');
+    expect(messageIds(second)).not.toContain('recover.method_call_mobile');
+  });
+
+  it('answers a call for an account whose phone was replaced since with nothing but a refusal', async () => {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE });
+    const browser = new Browser();
+    const waiting = await placeCall(server, browser, user.username, 'call_mobile', MOBILE);
+    const call = await callTo(MOBILE);
+    await register(server, user, { mobilePhone: '+14155550162' });
+    await answer(call.answerUrl, shownNumber(waiting)!);
+    const refused = await submit(browser, waiting, '/answered');
+    expect(messageIds(refused)).not.toContain('recover.password_heading');
+  });
+});
+
+/** A stand-in for a provider's API or gateway: records each request's headers and body, answers 201. */
+async function startStandIn(): Promise<{ url: string; requests: Array<{ url: string; headers: IncomingMessage['headers']; body: string }>; close(): Promise<void> }> {
+  const requests: Array<{ url: string; headers: IncomingMessage['headers']; body: string }> = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      requests.push({ url: request.url ?? '', headers: request.headers, body });
+      response.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe.each(['webhook', 'twilio'] as const)('with the %s voice provider', (provider) => {
+  const SECRET = 'voice-webhook-secret-for-tests-0123456789';
+  const TOKEN = 'twilio-auth-token-for-tests';
+  let server: TestServer;
+  let standIn: Awaited<ReturnType<typeof startStandIn>>;
+  beforeAll(async () => {
+    standIn = await startStandIn();
+    const env: Record<string, string> =
+      provider === 'webhook'
+        ? { VOICE_PROVIDER: 'webhook', VOICE_WEBHOOK_URL: `${standIn.url}/call`, VOICE_WEBHOOK_SECRET: SECRET }
+        : { VOICE_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: TOKEN, TWILIO_VOICE_FROM: '+14155550100', TWILIO_API_BASE: standIn.url };
+    server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, ...env });
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: GENEROUS });
+  });
+  afterAll(async () => {
+    await server.close();
+    await standIn.close();
+  });
+
+  /** The call request the provider got: where to answer. */
+  function answerUrlOf(request: { body: string }): string {
+    if (provider === 'webhook') return (JSON.parse(request.body) as { answerUrl: string }).answerUrl;
+    const twiml = new URLSearchParams(request.body).get('Twiml')!;
+    return /action="([^"]+)"/.exec(twiml)![1]!.replace(/&amp;/g, '&');
+  }
+
+  function signedAnswer(answerUrl: string, digits: string, { sign = true } = {}): RequestInit {
+    const form = { Digits: digits, CallSid: 'CA0001' };
+    const body = new URLSearchParams(form).toString();
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (sign && provider === 'webhook') Object.assign(headers, { 'x-latchkey-timestamp': timestamp, 'x-latchkey-signature': signWebhook(SECRET, timestamp, body) });
+    if (sign && provider === 'twilio') headers['x-twilio-signature'] = twilioSignature(TOKEN, answerUrl, form);
+    return { method: 'POST', headers, body };
+  }
+
+  it('places the call through the provider and takes only a signed answer', async () => {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE });
+    const browser = new Browser();
+    const waiting = await placeCall(server, browser, user.username, 'call_mobile', MOBILE);
+    const request = await waitFor(() => standIn.requests.at(-1), 'the call request');
+    if (provider === 'webhook') {
+      const timestamp = String(request.headers['x-latchkey-timestamp']);
+      expect(request.headers['x-latchkey-signature']).toBe(signWebhook(SECRET, timestamp, request.body));
+      expect(JSON.parse(request.body)).toMatchObject({ to: MOBILE, digits: 2, language: 'en' });
+    } else {
+      expect(request.url).toBe('/2010-04-01/Accounts/AC123/Calls.json');
+      const form = new URLSearchParams(request.body);
+      expect([form.get('To'), form.get('From')]).toEqual([MOBILE, '+14155550100']);
+      expect(form.get('Twiml')).toContain('<Gather input="dtmf" numDigits="2"');
+    }
+    const answerUrl = answerUrlOf(request);
+    const number = shownNumber(waiting)!;
+
+    // Unsigned, or signed for other keys: refused, and the call stays unanswered.
+    expect((await fetch(answerUrl, signedAnswer(answerUrl, number, { sign: false }))).status).toBe(403);
+    const forged = signedAnswer(answerUrl, number);
+    (forged.headers as Record<string, string>)[provider === 'webhook' ? 'x-latchkey-signature' : 'x-twilio-signature'] = 'v1=00';
+    expect((await fetch(answerUrl, forged)).status).toBe(403);
+    expect(await callStatus(browser, waiting)).toEqual({ answered: false });
+
+    const accepted = await fetch(answerUrl, signedAnswer(answerUrl, number));
+    expect(accepted.status).toBe(200);
+    if (provider === 'twilio') {
+      expect(accepted.headers.get('content-type')).toContain('text/xml');
+      expect(await accepted.text()).toMatch(/^<\?xml[^>]*><Response><Say language="en-US">[^<]+<\/Say><\/Response>$/);
+    } else {
+      expect(((await accepted.json()) as { result: string }).result).toBe('accepted');
+    }
+    expect(messageIds(await submit(browser, waiting, '/answered'))).toContain('recover.password_heading');
+  });
+});
+
+describe('configuration', () => {
+  const production = {
+    NODE_ENV: 'production',
+    ISSUER: 'https://id.example.com/oidc',
+    MONGODB_URI: 'mongodb://127.0.0.1:27017/latchkey',
+    TRUST_PROXY: 'true',
+    DATA_ENCRYPTION_KEY: 'a1'.repeat(32),
+    SMTP_URL: 'smtp://127.0.0.1:25',
+    MAIL_FROM: 'Latchkey <no-reply@example.com>',
+    SMS_PROVIDER: 'webhook',
+    SMS_WEBHOOK_URL: 'https://sms.example.com/send',
+    SMS_WEBHOOK_SECRET: 's'.repeat(40),
+  };
+
+  it('places no calls in production unless a voice provider is named, and never through the development outbox', () => {
+    expect(loadConfig(production).delivery.voice).toEqual({ provider: 'none' });
+    expect(() => loadConfig({ ...production, VOICE_PROVIDER: 'outbox' })).toThrow(/VOICE_PROVIDER must be none, webhook or twilio/);
+    expect(() => loadConfig({ ...production, VOICE_PROVIDER: 'webhook', VOICE_WEBHOOK_URL: 'https://voice.example.com/call' })).toThrow(/VOICE_WEBHOOK_SECRET/);
+    expect(loadConfig({ NODE_ENV: 'development' }).delivery.voice).toEqual({ provider: 'outbox' });
+  });
+
+  it('offers no call method where nothing can place calls, even when the policy enables them', async () => {
+    const server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, VOICE_PROVIDER: 'none' });
+    try {
+      await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: GENEROUS });
+      const user = await createUser(server);
+      await register(server, user, { mobilePhone: MOBILE, officePhone: OFFICE });
+      const goal = await startReset(server, new Browser(), user.username);
+      expect(messageIds(goal)).toContain('recover.method_sms');
+      expect(messageIds(goal).filter((id) => id.startsWith('recover.method_call'))).toEqual([]);
+      expect(findForm(goal, '/method')).toBeDefined();
+    } finally {
+      await server.close();
+    }
+  });
+});
