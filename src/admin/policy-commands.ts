@@ -14,9 +14,24 @@ import { smsMethod } from '../methods/sms.ts';
 import { callMobileMethod, callOfficeMethod } from '../methods/call.ts';
 import { hasAuthenticator } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { AdminSession } from './session.ts';
 
 /** How the recovery tells whether a method is registered and reachable: all the warning below needs of a method. */
-const REGISTRATIONS: MethodRegistration[] = [emailMethod, smsMethod, callMobileMethod, callOfficeMethod, { id: 'totp', isRegistered: hasAuthenticator, strong: true }];
+const registrations = (calls: boolean): MethodRegistration[] => [
+  emailMethod,
+  smsMethod,
+  ...(calls ? [callMobileMethod, callOfficeMethod] : []),
+  { id: 'totp', isRegistered: hasAuthenticator, strong: true },
+];
+
+/** Whether the server, configured as this command's environment says, places calls (else it offers no call method). */
+function placesCalls(session: AdminSession): boolean {
+  try {
+    return session.config().delivery.voice.provider !== 'none';
+  } catch {
+    return true; // an environment the server would not start with: the policy alone is judged
+  }
+}
 /** Names listed in the warning; the count says how many more. */
 const NAMED = 10;
 
@@ -26,11 +41,12 @@ const NAMED = 10;
  * learns what they registered; an administrator changing the policy is the one who should hear of it. A scan of the
  * users, acceptable on this admin-only path.
  */
-async function unableToRecover(connection: Connection, policy: RecoveryPolicy): Promise<string[]> {
+async function unableToRecover(connection: Connection, policy: RecoveryPolicy, calls: boolean): Promise<string[]> {
   // Only what the rule reads: no password hash or sealed secret leaves the database for this.
   const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.officePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
   const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
-  return users.filter((user) => !recoveryMethods(user, REGISTRATIONS, policy).able).map((user) => user.username);
+  const methods = registrations(calls);
+  return users.filter((user) => !recoveryMethods(user, methods, policy).able).map((user) => user.username);
 }
 
 /** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */
@@ -97,7 +113,7 @@ const set = defineCommand({
     await recordAdminChange(session, { type: 'policy.changed', target: settings.join(',') });
     out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
     out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);
-    const stuck = await unableToRecover(await session.connection(), policy);
+    const stuck = await unableToRecover(await session.connection(), policy, placesCalls(session));
     if (stuck.length) {
       const names = stuck.slice(0, NAMED).join(', ') + (stuck.length > NAMED ? ` and ${stuck.length - NAMED} more` : '');
       out.note(`warning: ${stuck.length} active account(s) cannot recover by themselves under this policy (too few usable verification methods registered): ${names}. \`users set-methods\` adds one.`);

@@ -37,6 +37,19 @@ export interface VoiceProvider {
   reply(reply: CallReply): { type: string; body: string };
 }
 
+/**
+ * What a webhook gateway signs when it answers a call: "POST <answer URL>", a newline, then the form's raw bytes. The
+ * signature is X-Latchkey-Signature over "<timestamp>." and these bytes (webhook-signature.ts), with the timestamp in
+ * X-Latchkey-Timestamp. (Latchkey's own requests sign a JSON body, which never starts with "POST ".)
+ */
+export const callAnswerSigned = (answerUrl: string, rawBody: Buffer | string) => Buffer.concat([Buffer.from(`POST ${answerUrl}\n`), Buffer.from(rawBody)]);
+
+/** The headers a webhook gateway's answer carries (for gateways in Node, and for tests). */
+export function signCallAnswer(secret: string, answerUrl: string, rawBody: string, now = Date.now()): Record<string, string> {
+  const timestamp = String(Math.floor(now / 1000));
+  return { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhook(secret, timestamp, callAnswerSigned(answerUrl, rawBody)) };
+}
+
 const jsonReply = ({ result, say }: CallReply) => ({ type: 'application/json', body: JSON.stringify({ result, say }) });
 
 function callParts(message: OutgoingMessage): { answerUrl: string; answerDigits: number } {
@@ -56,8 +69,9 @@ export function outboxVoiceProvider(devOutbox: DevOutbox): VoiceProvider {
 /**
  * POSTs `{"to","text","language","answerUrl","digits","id"}` to your gateway, signed as the SMS webhook is
  * (webhook-signature.ts). The gateway calls `to`, speaks `text` in `language`, collects `digits` keys and POSTs them
- * to `answerUrl` as a form (`Digits=42`), signed the same way with the same secret; the answer's JSON
- * `{"result","say"}` is what to speak before hanging up (`result` "wrong": ask for the keys again).
+ * to `answerUrl` as a form (`Digits=42`), signed with the same secret over what `signCallAnswer` covers (the URL too,
+ * so that a signed answer cannot be replayed to another call's URL); the answer's JSON `{"result","say"}` is what to
+ * speak before hanging up (`result` "wrong": ask for the keys again).
  */
 export function webhookVoiceProvider({ url, secret, clock = Date.now }: { url: string; secret: string; clock?: () => number }): VoiceProvider {
   return {
@@ -71,7 +85,8 @@ export function webhookVoiceProvider({ url, secret, clock = Date.now }: { url: s
         body,
       });
     },
-    answerIsGenuine: ({ rawBody, headers }, now) => verifyWebhookSignature(secret, header(headers, TIMESTAMP_HEADER), rawBody, header(headers, SIGNATURE_HEADER), now),
+    answerIsGenuine: ({ url: answered, rawBody, headers }, now) =>
+      verifyWebhookSignature(secret, header(headers, TIMESTAMP_HEADER), callAnswerSigned(answered, rawBody), header(headers, SIGNATURE_HEADER), now),
     reply: jsonReply,
   };
 }

@@ -7,11 +7,22 @@ import type { VerificationMethod } from './method.ts';
 import { decoyPhoneHint } from './mask.ts';
 import { phoneReach } from './sms.ts';
 
-/** Keys the callee presses: enough that a reflex or a guess rarely confirms (1 in 100, within a code's few tries). */
+/**
+ * Keys the callee presses: two, the number matching of authenticator apps. Whoever is called without having asked
+ * does not see the number; a guess confirms 1 time in 100 per try.
+ */
 export const CALL_NUMBER_DIGITS = 2;
+/** Tries per call: a slip of the finger is asked again once; then the call ends (and "Call again" is on the page). */
+export const CALL_ANSWER_TRIES = 2;
+
+/**
+ * The office phone, unless it is the mobile one: one phone is one method, whichever field names it (else a text to
+ * it and a call to it would pass for two methods).
+ */
+const officePhoneOf = (user: User) => (user.securityInfo?.officePhone !== user.securityInfo?.mobilePhone ? user.securityInfo?.officePhone : undefined);
 
 function callMethod(id: 'call_mobile' | 'call_office', registration: 'mobilePhone' | 'officePhone', decoyHint: (seed: Buffer) => string): VerificationMethod {
-  const numberOf = (user: User) => user.securityInfo?.[registration];
+  const numberOf = registration === 'officePhone' ? officePhoneOf : (user: User) => user.securityInfo?.mobilePhone;
   return {
     id,
     kind: 'confirmation',

@@ -11,7 +11,7 @@ import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../help
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, textedCode, enterCode, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { signWebhook } from '../../src/delivery/webhook-signature.ts';
-import { twilioSignature } from '../../src/delivery/voice.ts';
+import { signCallAnswer, twilioSignature } from '../../src/delivery/voice.ts';
 import { loadConfig } from '../../config/index.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -152,10 +152,67 @@ describe('with the development voice provider', () => {
     const browser = new Browser();
     const waiting = await placeCall(server, browser, user.username, 'call_mobile', MOBILE);
     const call = await callTo(MOBILE);
-    await register(server, user, { mobilePhone: '+14155550162' });
     await answer(call.answerUrl, shownNumber(waiting)!);
+    await register(server, user, { mobilePhone: '+14155550162' });
     const refused = await submit(browser, waiting, '/answered');
     expect(messageIds(refused)).not.toContain('recover.password_heading');
+    // Asked for the complete number again, and the answer is spent: the waiting page's script finds nothing more.
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.call_to']));
+    expect(await callStatus(browser, waiting)).toEqual({ answered: false });
+  });
+
+  /** A new account with `mobile`, called from a recovery: its browser, the waiting page, the call, the number and a wrong one. */
+  async function aCall(mobile: string) {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: mobile });
+    const browser = new Browser();
+    const waiting = await placeCall(server, browser, user.username, 'call_mobile', mobile);
+    const call = await callTo(mobile);
+    const number = shownNumber(waiting)!;
+    return { user, browser, waiting, call, number, wrong: String((Number(number) + 1) % 100).padStart(2, '0') };
+  }
+
+  it('ends a call after two wrong numbers pressed, and says so on Continue', async () => {
+    const { browser, waiting, call, number, wrong } = await aCall('+14155550164');
+    expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');
+    expect((await answer(call.answerUrl, wrong)).body.result).toBe('ended');
+    // The right number is too late now.
+    expect((await answer(call.answerUrl, number)).body.result).toBe('ended');
+    const refused = await submit(browser, waiting, '/answered');
+    expect(messageIds(refused)).toContain('recover.call_refused');
+    expect(messageIds(refused)).not.toContain('recover.password_heading');
+  });
+
+  it("counts the keys pressed against the account's day's budget of proofs", async () => {
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: { ...GENEROUS, proofAttemptsPerDay: 3 } });
+    // The number typed takes one try; one wrong number pressed another; the right one the last.
+    const { user, browser, waiting, call, number, wrong } = await aCall('+14155550165');
+    expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');
+    expect((await answer(call.answerUrl, number)).body.result).toBe('accepted');
+    // Spent: the next press is not compared, and the page says the recovery is blocked (not "call again").
+    const other = new Browser();
+    const next = await placeCall(server, other, user.username, 'call_mobile', '+14155550165');
+    expect(messageIds(next)).toContain('recover.blocked');
+    expect(messageIds(await submit(browser, waiting, '/answered'))).toContain('recover.password_heading');
+  });
+
+  it("says the recovery is blocked when the keys pressed find the day's budget spent", async () => {
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: { ...GENEROUS, proofAttemptsPerDay: 2 } });
+    const { browser, waiting, call, number, wrong } = await aCall('+14155550166');
+    expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');
+    expect((await answer(call.answerUrl, number)).body.result).toBe('ended');
+    expect(await callStatus(browser, waiting)).toEqual({ answered: true }); // the page's script goes on to say so
+    const blocked = await submit(browser, waiting, '/answered');
+    expect(blocked.status).toBe(429);
+    expect(messageIds(blocked)).toContain('recover.blocked');
+  });
+
+  it('does not offer a call to the office phone when it is the mobile one', async () => {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE, officePhone: MOBILE });
+    const goal = await startReset(server, new Browser(), user.username);
+    expect(messageIds(goal)).toContain('recover.method_call_mobile');
+    expect(messageIds(goal)).not.toContain('recover.method_call_office');
   });
 });
 
@@ -203,9 +260,8 @@ describe.each(['webhook', 'twilio'] as const)('with the %s voice provider', (pro
   function signedAnswer(answerUrl: string, digits: string, { sign = true } = {}): RequestInit {
     const form = { Digits: digits, CallSid: 'CA0001' };
     const body = new URLSearchParams(form).toString();
-    const timestamp = String(Math.floor(Date.now() / 1000));
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (sign && provider === 'webhook') Object.assign(headers, { 'x-latchkey-timestamp': timestamp, 'x-latchkey-signature': signWebhook(SECRET, timestamp, body) });
+    if (sign && provider === 'webhook') Object.assign(headers, signCallAnswer(SECRET, answerUrl, body));
     if (sign && provider === 'twilio') headers['x-twilio-signature'] = twilioSignature(TOKEN, answerUrl, form);
     return { method: 'POST', headers, body };
   }
@@ -234,6 +290,10 @@ describe.each(['webhook', 'twilio'] as const)('with the %s voice provider', (pro
     const forged = signedAnswer(answerUrl, number);
     (forged.headers as Record<string, string>)[provider === 'webhook' ? 'x-latchkey-signature' : 'x-twilio-signature'] = 'v1=00';
     expect((await fetch(answerUrl, forged)).status).toBe(403);
+    // A signed answer of this call, posted to another call's answer URL.
+    const elsewhere = answerUrl.replace(/\/[\w-]{22}\?/, `/${'A'.repeat(22)}?`);
+    expect(elsewhere).not.toBe(answerUrl);
+    expect((await fetch(elsewhere, signedAnswer(answerUrl, number))).status).toBe(403);
     expect(await callStatus(browser, waiting)).toEqual({ answered: false });
 
     const accepted = await fetch(answerUrl, signedAnswer(answerUrl, number));

@@ -1,8 +1,9 @@
 // The answers of recovery calls ("Call my mobile phone", "Call my office phone"). The call's provider posts the keys
 // the callee pressed to the call's answer URL, which names the flow, the method and the call's challenge (random,
 // known only to the provider: never shown to a browser). The answer counts only when the provider proves it sent it
-// (delivery/voice.ts `answerIsGenuine`); then its keys are judged as a sent code is (a try taken before comparing,
-// the number consumed by the right answer), and a right one is recorded as the call's answer (`call_answers`, a
+// (delivery/voice.ts `answerIsGenuine`) and it answers the call the flow waits for now; then its keys are judged as a
+// sent code is (tries taken before comparing: the subject's day's budget, the call's own two; the number consumed by
+// the right answer), and a right one is recorded as the call's answer (`call_answers`, a
 // claim), which the flow's own page then takes once (verify-routes.ts, POST /:flow/answered).
 //
 //   POST /recover/calls/<flowId>/<methodId>/<challengeId>?lang=<language>    Digits=42
@@ -13,7 +14,9 @@ import { parseForm, readFormBytes } from '../../http/body.ts';
 import type { AppContext } from '../../http/context.ts';
 import { useLocale } from '../../http/request-context.ts';
 import type { VoiceProvider } from '../../delivery/voice.ts';
-import { CALL_NUMBER_DIGITS } from '../../methods/call.ts';
+import { CALL_ANSWER_TRIES, CALL_NUMBER_DIGITS } from '../../methods/call.ts';
+import { proofBudgetKey } from '../../security/proof-ceiling.ts';
+import { flowAccountKey } from './subject.ts';
 import { normalizeCode } from '../../security/codes.ts';
 import type { FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
@@ -24,22 +27,34 @@ export const CALL_ANSWERS = 'call_answers';
 const ANSWER_BODY_LIMIT = 8 * 1024;
 const ID = /^[\w-]{16,64}$/;
 
+/** What a call brought: the right number pressed, or keys that found the subject's budget of proofs spent. */
+export type CallOutcome = 'accepted' | 'blocked';
+
+interface CallAnswerDoc extends ExpiringDoc {
+  outcome: CallOutcome;
+}
+
 export interface CallAnswers {
-  /** The right keys were pressed for this call: recorded once. */
-  record(challengeId: string): Promise<void>;
-  /** Whether the call was answered (its page asks while it waits). */
+  /** What the call brought, recorded once. */
+  record(challengeId: string, outcome: CallOutcome): Promise<void>;
+  /** Whether the call brought anything yet (its page asks while it waits). */
   answered(challengeId: string): Promise<boolean>;
-  /** Takes the call's answer: true once, for the one request that gets it. */
-  take(challengeId: string): Promise<boolean>;
+  /** Takes what the call brought: for the one request that gets it; undefined for the others, and before any. */
+  take(challengeId: string): Promise<CallOutcome | undefined>;
 }
 
 export function createCallAnswers(connection: Connection, clock: () => number = Date.now): CallAnswers {
-  const answers = () => connection.db!.collection<ExpiringDoc>(CALL_ANSWERS);
+  const answers = () => connection.db!.collection<CallAnswerDoc>(CALL_ANSWERS);
+  const claims = () => connection.db!.collection<ExpiringDoc>(CALL_ANSWERS); // the same collection, as `claim` takes it
   return {
     // Kept as long as any flow lives: the flow that placed the call ends by then.
-    record: async (challengeId) => void (await claim(answers(), challengeId, new Date(clock() + FLOW_SECONDS * 1000))),
+    record: async (challengeId, outcome) => void (await claim(claims(), challengeId, new Date(clock() + FLOW_SECONDS * 1000), { outcome })),
     answered: async (challengeId) => Boolean(await answers().findOne({ _id: challengeId }, { projection: { _id: 1 } })),
-    take: (challengeId) => consume(answers(), challengeId),
+    async take(challengeId) {
+      const answer = await answers().findOne({ _id: challengeId });
+      // Of requests that read it at once, the one whose delete removes it has it.
+      return answer && (await consume(answers(), challengeId)) ? answer.outcome : undefined;
+    },
   };
 }
 
@@ -48,7 +63,7 @@ export const answerPath = (flowId: string, methodId: string, challengeId: string
   `/recover/calls/${flowId}/${methodId}/${challengeId}?lang=${encodeURIComponent(language)}`;
 
 export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps, voice: VoiceProvider): void {
-  const { challenges, limits, policy, callAnswers, clock, methods } = deps;
+  const { challenges, limits, policy, callAnswers, clock, methods, flows, ceiling } = deps;
   const origin = new URL(deps.config.issuer).origin;
 
   router.post('/calls/:flow/:method/:challenge', async (ctx) => {
@@ -59,7 +74,6 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     const form = parseForm(rawBody);
     // The URL the provider posted to is the one we gave it: the issuer's origin and this path and query.
     const genuine = voice.answerIsGenuine({ url: `${origin}${ctx.originalUrl}`, rawBody, headers: ctx.headers, form }, clock());
-    const base = { flowId, method: method.id };
     if (!genuine) {
       // Logged, not audited: anyone can post here, and nothing of theirs is written to the database.
       (ctx as AppContext).state.log.warn({ flowId, method: method.id, provider: voice.name }, 'call answer refused: not signed by the voice provider');
@@ -70,18 +84,28 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     useLocale(ctx as AppContext, typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined);
     const { t, locale } = (ctx as AppContext).state;
     const current = await policy.current();
-    const purpose = `recovery:${flowId}:${method.id}`;
-    let result: 'accepted' | 'wrong' | 'ended';
-    const tried = await limits.takeCodeTry(challengeId!, current);
-    if (!tried.allowed) {
-      await challenges.discard(challengeId!);
-      result = 'ended';
-    } else {
-      const outcome = await challenges.check(challengeId!, purpose, normalizeCode(form.Digits ?? ''));
-      if (outcome === 'accepted') await callAnswers.record(challengeId!);
-      // The call's last try, and wrong: nothing more can be pressed for it; the page offers another call.
-      if (outcome === 'wrong' && tried.slot === current.codes.maxTries) await challenges.discard(challengeId!);
-      result = outcome === 'accepted' ? 'accepted' : outcome === 'wrong' && tried.slot! < current.codes.maxTries ? 'wrong' : 'ended';
+    // Only the call the flow waits for now: not one replaced by "Call again", nor one of another method or flow.
+    const flow = await flows.peek(flowId!);
+    const awaited = flow?.state === 'verify' && flow.pending?.method === method.id && flow.pending.challengeId === challengeId;
+    const base = { ...(flow?.accountId && { accountId: flow.accountId }), flowId, method: method.id };
+    let result: 'accepted' | 'wrong' | 'ended' = 'ended';
+    if (awaited) {
+      // Keys pressed are guesses at the number as codes typed are: each counted before it is compared, against the
+      // subject's day's budget of proofs (which codes and numbers typed share), then against the call's own tries.
+      const budget = await limits.takeProofAttempt(proofBudgetKey(await ceiling.read(flowAccountKey(flow))), current);
+      const tried = budget.allowed ? await limits.take('call-try', challengeId!, CALL_ANSWER_TRIES, 24 * 3600) : undefined;
+      if (!tried?.allowed) {
+        await challenges.discard(challengeId!);
+        // The page then says the recovery is blocked, rather than offer calls whose answers can no longer count.
+        if (!budget.allowed) await callAnswers.record(challengeId!, 'blocked');
+      } else {
+        const outcome = await challenges.check(challengeId!, `recovery:${flowId}:${method.id}`, normalizeCode(form.Digits ?? ''));
+        if (outcome === 'accepted') await callAnswers.record(challengeId!, 'accepted');
+        const lastTry = tried.slot === CALL_ANSWER_TRIES;
+        // The call's last try, and wrong: nothing more can be pressed for it; the page offers another call.
+        if (outcome === 'wrong' && lastTry) await challenges.discard(challengeId!);
+        result = outcome === 'accepted' ? 'accepted' : outcome === 'wrong' && !lastTry ? 'wrong' : 'ended';
+      }
     }
     // The proof itself is recorded when the flow's page takes it (code.verified); here, what the call brought.
     await kit.record(ctx, { type: result === 'accepted' ? 'recovery.step' : 'code.failed', ...base, reason: `call_${result}` });

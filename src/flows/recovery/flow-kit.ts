@@ -193,6 +193,8 @@ export function createFlowKit(deps: RecoveryDeps) {
             crumbs: breadcrumb(flow, subject, current),
             step: flow.verified.length + 1,
             goal: flow.goal,
+            // How long a call's page keeps asking whether it was answered: as long as its number lasts.
+            callSeconds: current.codes.lifetimeSeconds,
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
             pending: pending && {
               ...pending,

@@ -87,6 +87,11 @@ export interface FlowStore {
   /** The flow, when it exists, has not expired and `secret` is its browser's. */
   load(id: string, secret: string | undefined): Promise<FlowDoc | undefined>;
   /**
+   * The flow, when it exists and has not expired, for a request that is not its browser's (a call's answer, posted by
+   * the voice provider): to check what that request names, never to move the flow.
+   */
+  peek(id: string): Promise<FlowDoc | undefined>;
+  /**
    * Performs `transition` from the state the caller read, with `changes`. Returns the new document, or undefined
    * when the step was already taken (a replay, a second tab) or is not legal from that state. `work`: what the step
    * does besides moving the flow (a finishing step's reset or unlock), run once the step is claimed and before the new
@@ -152,6 +157,11 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
       const flow = await flows.findOne({ _id: id });
       if (!flow || flow.expiresAt.getTime() <= clock()) return undefined;
       return flow.binding === hashSecret(secret) ? settle(flow) : undefined;
+    },
+
+    async peek(id) {
+      const flow = await flows.findOne({ _id: id });
+      return flow && flow.expiresAt.getTime() > clock() ? settle(flow) : undefined;
     },
 
     async advance(flow, transition, changes = {}, work) {

@@ -24,6 +24,10 @@ export function accountKey(subject: { user?: Pick<User, '_id'> | undefined; key:
   return subject.user ? accountKeyOf(subject.user._id) : `decoy:${subject.key.toString('hex')}`;
 }
 
+/** The account key of a flow's subject, known from the flow alone (before its account is read). */
+export const flowAccountKey = (flow: { accountId?: string; subjectKey: string }) =>
+  accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
+
 /** A real account's key, by its id alone (the admin CLI's `users unlock` names an account so). */
 export const accountKeyOf = (accountId: string) => `account:${accountId}`;
 

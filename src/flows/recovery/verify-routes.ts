@@ -20,7 +20,7 @@ import type { FlowKit } from './flow-kit.ts';
 import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc } from './store.ts';
-import { accountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
+import { accountKey, flowAccountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
 import { CALL_NUMBER_DIGITS } from '../../methods/call.ts';
 import { answerPath } from './call-answers.ts';
 
@@ -45,8 +45,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    * take a proof or send a code. The runs are keyed as the flow names the subject, known before the account is read.
    */
   function subjectWithRuns(flow: FlowDoc, current: RecoveryPolicy): Promise<[Subject, ProofRuns]> {
-    const key = accountKey({ ...(flow.accountId && { user: { _id: flow.accountId } }), key: Buffer.from(flow.subjectKey, 'hex') });
-    return Promise.all([subjectOf(flow, current), ceiling.read(key)]);
+    return Promise.all([subjectOf(flow, current), ceiling.read(flowAccountKey(flow))]);
   }
 
   router.post('/:flow/method', async (ctx) => {
@@ -375,17 +374,27 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const call = pendingCall(flow);
     if (!call || (form.method && form.method !== call.pending.method)) return outOfDate(ctx, flow);
     const { method, challengeId } = call;
+    // Taken first, whatever follows: an answer this request refuses must not stay for the page's script to find
+    // again and again.
+    const answered = await callAnswers.take(challengeId);
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
     if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
     // Called at a number that is no longer the registered one (replaced since): whoever answered it proves nothing.
+    // The flow asks for the complete number again, as "Call again" would.
     if (call.pending.sentTo !== fingerprint(flow, subject, method)) {
       await challenges.discard(challengeId);
       await record(ctx, { type: 'code.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'destination_changed' });
-      return showFlow(ctx, flow, { error: 'recover.call_refused' });
+      const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
+      if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
+      return;
     }
-    if (!(await callAnswers.take(challengeId))) {
+    if (answered === 'blocked') return proofBudgetSpent(ctx, flow, method);
+    if (!answered) {
+      // Taken by another request meanwhile (the page's script and a click of Continue at once): the page it led to.
+      const moved = await kit.browserFlow(ctx);
+      if (moved && moved.seq !== flow.seq) return seeFlow(ctx, moved);
       // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
       const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
       return showFlow(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });
