@@ -51,6 +51,7 @@ import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
 import { callMobileMethod, callOfficeMethod } from './methods/call.ts';
+import { CALL_ANSWERS } from './flows/recovery/call-answers.ts';
 import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
 import { createRecoveryFeature } from './flows/recovery/index.ts';
 import { recoveryAccounts } from './flows/recovery/accounts.ts';
@@ -95,7 +96,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);

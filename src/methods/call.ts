@@ -27,7 +27,6 @@ function callMethod(id: 'call_mobile' | 'call_office', registration: 'mobilePhon
     id,
     kind: 'confirmation',
     strong: true,
-    registration,
     ...phoneReach(numberOf, decoyHint),
     delivery: {
       destination: (user) => ({ channel: 'voice', to: numberOf(user)! }),

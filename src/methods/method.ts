@@ -51,11 +51,6 @@ export interface VerificationMethod {
   readonly id: MethodId;
   /** 'code': the user types a code. 'confirmation' (a call): the flow waits for the keys pressed on the phone. */
   readonly kind: 'code' | 'confirmation';
-  /**
-   * What the user registered that this method uses (the mobile phone for a text and for a call to it): methods that
-   * share one count as one towards the number of methods a recovery needs. Absent: the method's own id.
-   */
-  readonly registration?: string;
   /** A phone or an authenticator proves more than a mailbox: see the flow's "never weaker than sign-in" rule. */
   readonly strong: boolean;
   isRegistered(user: User): boolean;

@@ -67,7 +67,6 @@ export const smsMethod: VerificationMethod = {
   id: 'sms',
   kind: 'code',
   strong: true,
-  registration: 'mobilePhone',
   ...phoneReach((user) => user.securityInfo?.mobilePhone, decoyPhoneHint),
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),

@@ -9,6 +9,18 @@ import { z } from 'zod';
 export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
+/**
+ * What each method uses of the account: methods that use one thing (a text and a call to the mobile phone) count as
+ * one towards the number of methods a recovery needs, and a second step never uses what the first did.
+ */
+export const METHOD_REGISTRATION: Record<MethodId, string> = {
+  email: 'alternateEmail',
+  sms: 'mobilePhone',
+  call_mobile: 'mobilePhone',
+  call_office: 'officePhone',
+  totp: 'authenticator',
+};
+
 /** How many digits a sent code may have (the policy's `codes.digits`). */
 export const CODE_DIGITS = { min: 6, max: 10 } as const;
 
@@ -136,12 +148,13 @@ const policyShape = z
  */
 export const policySchema = policyShape.superRefine((policy, ctx) => {
   // Settings that are each valid but together make recovery impossible or a limit meaningless.
-  const enabled = new Set(policy.methodsEnabled);
+  // Counted as what they use: a text and a call to the mobile phone are one method.
+  const enabled = new Set(policy.methodsEnabled.map((id) => METHOD_REGISTRATION[id]));
   if (policy.methodsRequired > enabled.size) {
     ctx.addIssue({
       code: 'custom',
       path: ['methodsRequired'],
-      message: `${policy.methodsRequired} is more than the ${enabled.size} method(s) of methodsEnabled (${[...enabled].join(", ")}): no one could recover`,
+      message: `${policy.methodsRequired} is more than the ${enabled.size} different method(s) of methodsEnabled (${policy.methodsEnabled.join(", ")}; a text and a call to one phone are one): no one could recover`,
     });
   }
   const { initialSeconds, maxSeconds } = policy.lockout;

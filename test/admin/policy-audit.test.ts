@@ -150,7 +150,7 @@ it('caps a lockout at a year: a longer one is refused, and a year-long one locks
 it('refuses settings that are each valid but together are not, naming them, and stores nothing', async () => {
   const before = (await admin(['policy', 'show', '--json'])).stdout;
   for (const [settings, says] of [
-    [['methodsEnabled=["email"]', 'methodsRequired=2'], 'methodsRequired: 2 is more than the 1 method(s) of methodsEnabled (email): no one could recover'],
+    [['methodsEnabled=["email"]', 'methodsRequired=2'], 'methodsRequired: 2 is more than the 1 different method(s) of methodsEnabled (email; a text and a call to one phone are one): no one could recover'],
     [['lockout.initialSeconds=7200', 'lockout.maxSeconds=60'], 'lockout: initialSeconds (7200) is more than maxSeconds (60)'],
     [['limits.perDestination10Min=50'], 'limits: perDestination10Min (50) is more than perDestinationHour (5)'],
   ] as const) {

@@ -13,6 +13,7 @@ import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { signWebhook } from '../../src/delivery/webhook-signature.ts';
 import { signCallAnswer, twilioSignature } from '../../src/delivery/voice.ts';
 import { loadConfig } from '../../config/index.ts';
+import { policySchema } from '../../src/policy/policy.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 const MOBILE = '+14155550161';
@@ -207,6 +208,26 @@ describe('with the development voice provider', () => {
     expect(messageIds(blocked)).toContain('recover.blocked');
   });
 
+  it('keeps an answer that arrived just before "Call again", and moves on with it', async () => {
+    const { browser, waiting, call, number } = await aCall('+14155550167');
+    expect((await answer(call.answerUrl, number)).body.result).toBe('accepted');
+    const form = findForm(waiting, '/answered');
+    const again = await browser.follow(await browser.post(form.action.replace(/\/answered$/, '/resend'), form.fields));
+    expect(messageIds(again)).toContain('recover.call_placed');
+    expect(shownNumber(again)).toBe(number);
+    expect((await outbox(server)).filter((m) => m.channel === 'voice' && m.to === '+14155550167')).toHaveLength(1);
+    expect(messageIds(await submit(browser, again, '/answered'))).toContain('recover.password_heading');
+  });
+
+  it("answers a Continue pressed by the page's script and by the person at once without a false refusal", async () => {
+    const { browser, waiting, call, number } = await aCall('+14155550168');
+    await answer(call.answerUrl, number);
+    const form = findForm(waiting, '/answered');
+    const both = await Promise.all([browser.post(form.action, form.fields), browser.post(form.action, form.fields)]);
+    for (const page of both) expect(messageIds(page)).not.toContain('recover.call_refused');
+    expect(messageIds(await browser.get(waiting.url))).toContain('recover.password_heading');
+  });
+
   it('does not offer a call to the office phone when it is the mobile one', async () => {
     const user = await createUser(server);
     await register(server, user, { mobilePhone: MOBILE, officePhone: MOBILE });
@@ -327,6 +348,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...production, VOICE_PROVIDER: 'outbox' })).toThrow(/VOICE_PROVIDER must be none, webhook or twilio/);
     expect(() => loadConfig({ ...production, VOICE_PROVIDER: 'webhook', VOICE_WEBHOOK_URL: 'https://voice.example.com/call' })).toThrow(/VOICE_WEBHOOK_SECRET/);
     expect(loadConfig({ NODE_ENV: 'development' }).delivery.voice).toEqual({ provider: 'outbox' });
+  });
+
+  it('refuses a policy that requires two methods of which a text and a call to one phone are the only ones', () => {
+    expect(policySchema.safeParse({ methodsEnabled: ['sms', 'call_mobile'], methodsRequired: 2 }).success).toBe(false);
+    expect(policySchema.safeParse({ methodsEnabled: ['sms', 'call_office'], methodsRequired: 2 }).success).toBe(true);
   });
 
   it('offers no call method where nothing can place calls, even when the policy enables them', async () => {

@@ -37,23 +37,32 @@ interface CallAnswerDoc extends ExpiringDoc {
 export interface CallAnswers {
   /** What the call brought, recorded once. */
   record(challengeId: string, outcome: CallOutcome): Promise<void>;
-  /** Whether the call brought anything yet (its page asks while it waits). */
+  /** Whether the call brought anything not taken yet (its page asks while it waits). */
   answered(challengeId: string): Promise<boolean>;
-  /** Takes what the call brought: for the one request that gets it; undefined for the others, and before any. */
-  take(challengeId: string): Promise<CallOutcome | undefined>;
+  /**
+   * Takes what the call brought: the outcome for the one request that gets it, 'taken' for any other once one has,
+   * undefined before the call brought anything.
+   */
+  take(challengeId: string): Promise<CallOutcome | 'taken' | undefined>;
 }
 
 export function createCallAnswers(connection: Connection, clock: () => number = Date.now): CallAnswers {
   const answers = () => connection.db!.collection<CallAnswerDoc>(CALL_ANSWERS);
   const claims = () => connection.db!.collection<ExpiringDoc>(CALL_ANSWERS); // the same collection, as `claim` takes it
+  // Kept as long as any flow lives: the flow that placed the call ends by then.
+  const keptUntil = () => new Date(clock() + FLOW_SECONDS * 1000);
   return {
-    // Kept as long as any flow lives: the flow that placed the call ends by then.
-    record: async (challengeId, outcome) => void (await claim(claims(), challengeId, new Date(clock() + FLOW_SECONDS * 1000), { outcome })),
+    record: async (challengeId, outcome) => void (await claim(claims(), challengeId, keptUntil(), { outcome })),
     answered: async (challengeId) => Boolean(await answers().findOne({ _id: challengeId }, { projection: { _id: 1 } })),
     async take(challengeId) {
       const answer = await answers().findOne({ _id: challengeId });
-      // Of requests that read it at once, the one whose delete removes it has it.
-      return answer && (await consume(answers(), challengeId)) ? answer.outcome : undefined;
+      // Gone: never brought, or taken by a request before this one (which left its mark).
+      if (!answer) return (await answers().findOne({ _id: `taken:${challengeId}` }, { projection: { _id: 1 } })) ? 'taken' : undefined;
+      // Of requests that read it at once (the page's script and a click), the one that claims it has it; the others
+      // know it was taken, and that the flow is moving on.
+      if (!(await claim(claims(), `taken:${challengeId}`, keptUntil()))) return 'taken';
+      await consume(answers(), challengeId);
+      return answer.outcome;
     },
   };
 }

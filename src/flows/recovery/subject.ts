@@ -4,7 +4,7 @@
 // one. So the recovery pages cannot be used to learn which accounts exist or what they registered.
 import type { User } from '../../accounts/user-model.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
-import { requiredMethodCount, type MethodId, type RecoveryPolicy } from '../../policy/policy.ts';
+import { METHOD_REGISTRATION, requiredMethodCount, type MethodId, type RecoveryPolicy } from '../../policy/policy.ts';
 
 export interface Subject {
   /** The real account, absent for a decoy. */
@@ -32,15 +32,10 @@ export const flowAccountKey = (flow: { accountId?: string; subjectKey: string })
 export const accountKeyOf = (accountId: string) => `account:${accountId}`;
 
 /** What a method uses of the account (methods that share it, a text and a call to one phone, count as one). */
-export const registrationOf = (method: Pick<VerificationMethod, 'id' | 'registration'>) => method.registration ?? method.id;
-
-/** What the method named `id` uses of the account, among `methods`. */
-const registrationOfId = (id: MethodId, methods: readonly Pick<VerificationMethod, 'id' | 'registration'>[]) => registrationOf(methods.find((m) => m.id === id) ?? { id });
+export const registrationOf = (method: Pick<VerificationMethod, 'id'>) => METHOD_REGISTRATION[method.id];
 
 /** How many different things of the account (`registrationOf`) these methods use. */
-function distinctRegistrations(ids: readonly MethodId[], methods: readonly Pick<VerificationMethod, 'id' | 'registration'>[]): number {
-  return new Set(ids.map((id) => registrationOfId(id, methods))).size;
-}
+const distinctRegistrations = (ids: readonly MethodId[]) => new Set(ids.map((id) => METHOD_REGISTRATION[id])).size;
 
 function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolicy): Subject {
   const enabled = methods.filter((m) => policy.methodsEnabled.includes(m.id));
@@ -66,7 +61,7 @@ function decoy(key: Buffer, methods: VerificationMethod[], policy: RecoveryPolic
 export const LOCKDOWN_PROOFS = 2;
 
 /** What a method is asked to tell whether an account can recover with it. */
-export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable' | 'strong' | 'registration'>;
+export type MethodRegistration = Pick<VerificationMethod, 'id' | 'isRegistered' | 'reachable' | 'strong'>;
 
 /**
  * The methods `user` can recover with under `policy` (registered, enabled, reachable), how many it needs, whether one
@@ -81,7 +76,7 @@ export function recoveryMethods<M extends MethodRegistration>(user: User, method
   // mailbox alone too little (narrowing the countries must not quietly weaken accounts); the methods the policy
   // enables are the administrator's own choice of what counts.
   const needsStrong = enabled.some((m) => m.strong);
-  const able = distinctRegistrations(usable.map((m) => m.id), usable) >= required && (!needsStrong || usable.some((m) => m.strong));
+  const able = distinctRegistrations(usable.map((m) => m.id)) >= required && (!needsStrong || usable.some((m) => m.strong));
   return { usable, required: required as 1 | 2, needsStrong, able };
 }
 
@@ -98,7 +93,7 @@ export function resolveSubject(user: User | null, key: Buffer, methods: Verifica
  */
 export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'required' | 'needsStrong'>, methods: VerificationMethod[]): boolean {
   const strong = new Set(methods.filter((m) => m.strong).map((m) => m.id));
-  return distinctRegistrations(verified, methods) >= subject.required && (!subject.needsStrong || verified.some((id) => strong.has(id)));
+  return distinctRegistrations(verified) >= subject.required && (!subject.needsStrong || verified.some((id) => strong.has(id)));
 }
 
 /**
@@ -106,8 +101,8 @@ export function proofsComplete(verified: MethodId[], subject: Pick<Subject, 'req
  * not a call to it), and strong ones only when only a strong one can finish.
  */
 export function offeredMethods(verified: MethodId[], subject: Pick<Subject, 'registered' | 'required' | 'needsStrong'>, methods: VerificationMethod[]): MethodId[] {
-  const used = new Set(verified.map((id) => registrationOfId(id, methods)));
-  const remaining = subject.registered.filter((id) => !used.has(registrationOfId(id, methods)));
+  const used = new Set(verified.map((id) => METHOD_REGISTRATION[id]));
+  const remaining = subject.registered.filter((id) => !used.has(METHOD_REGISTRATION[id]));
   const lastStep = verified.length + 1 >= subject.required;
   if (!lastStep) return remaining;
   const finishing = remaining.filter((id) => proofsComplete([...verified, id], subject, methods));

@@ -20,7 +20,7 @@ import type { FlowKit } from './flow-kit.ts';
 import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc } from './store.ts';
-import { accountKey, flowAccountKey, offeredMethods, proofsComplete, type Subject } from './subject.ts';
+import { accountKey, flowAccountKey, offeredMethods, proofsComplete, registrationOf, type Subject } from './subject.ts';
 import { CALL_NUMBER_DIGITS } from '../../methods/call.ts';
 import { answerPath } from './call-answers.ts';
 
@@ -76,7 +76,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A call's "code" is the number shown on the page and pressed on the phone's keypad.
     const digits = method.kind === 'confirmation' ? CALL_NUMBER_DIGITS : current.codes.digits;
     const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
-    const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${method.id}` }; // a decoy's "destination" is only a limits key
+    // A decoy's "destination" is only a limits key: one per thing it pretends to have, as a real account's texts and
+    // calls to one phone share the number's limits.
+    const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${registrationOf(method)}` };
     const verdict = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
     return { challenge, verdict, to: subject.user ? destination.to : method.delivery!.decoyDestination };
   }
@@ -205,6 +207,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (!pending || !method?.delivery || (resend && !pending.challengeId) || (form.method && form.method !== pending.method)) return outOfDate(ctx, flow);
     // A second click that arrives once the first has moved the flow on: its page is out of date, nothing is spent.
     if (form.seq !== undefined && form.seq !== String(flow.seq)) return outOfDate(ctx, flow);
+    // "Call again" pressed just as the call was answered (its page asks every two seconds): the answer is not thrown
+    // away for a new call; the page, shown again, goes on with it.
+    if (resend && method.kind === 'confirmation' && (await callAnswers.answered(pending.challengeId!))) return seeFlow(ctx, flow);
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
@@ -391,10 +396,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       return;
     }
     if (answered === 'blocked') return proofBudgetSpent(ctx, flow, method);
+    // Taken by another request (the page's script and a click of Continue at once): the page it leads to.
+    if (answered === 'taken') return seeFlow(ctx, flow);
     if (!answered) {
-      // Taken by another request meanwhile (the page's script and a click of Continue at once): the page it led to.
-      const moved = await kit.browserFlow(ctx);
-      if (moved && moved.seq !== flow.seq) return seeFlow(ctx, moved);
       // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
       const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
       return showFlow(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });

@@ -74,7 +74,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.call_wait': 'Cette page avance d’elle-même une fois que c’est fait. Sinon, appuyez sur Continuer après l’appel.',
   'recover.call_continue': 'Continuer',
   'recover.call_again': 'Rappeler',
-  'recover.call_not_yet': 'Nous n’avons pas encore reçu votre réponse. Répondez à l’appel et tapez le nombre affiché, puis Continuer. Pas d’appel ? Choisissez Rappeler.',
+  'recover.call_not_yet': 'Nous n’avons pas encore reçu votre réponse. Répondez à l’appel et tapez le nombre affiché, puis appuyez sur Continuer. Pas d’appel ? Choisissez Rappeler.',
   'recover.call_refused': 'Les touches tapées ne correspondaient pas, ou l’appel a pris fin. Choisissez Rappeler pour un nouvel appel.',
   'recover.call_replaced': 'Nous vous rappelons. Tapez le nouveau nombre affiché : le précédent ne fonctionne plus.',
   'recover.call_limited': 'Nous ne pouvons pas rappeler pour l’instant. Si notre appel vous est parvenu, répondez-y ; sinon appuyez sur « Rappeler » dans quelques minutes.',
