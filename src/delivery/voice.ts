@@ -5,7 +5,8 @@
 //
 // Each provider also proves that an answer comes from it (`answerIsGenuine`) and says the answer's reply in its own
 // form (`reply`): the answer URL alone must not be enough to confirm a call.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameHash } from '../security/codes.ts';
 import { DeliveryError, type OutgoingMessage } from './channel.ts';
 import type { DevOutbox } from './dev-outbox.ts';
 import { post } from './provider-post.ts';
@@ -139,9 +140,5 @@ export function twilioSignature(authToken: string, url: string, form: Record<str
   return createHmac('sha1', authToken).update(signed, 'utf8').digest('base64');
 }
 
-function twilioSignatureMatches(authToken: string, url: string, form: Record<string, string>, given: string | undefined): boolean {
-  if (!given) return false;
-  const expected = Buffer.from(twilioSignature(authToken, url, form));
-  const actual = Buffer.from(given);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
+const twilioSignatureMatches = (authToken: string, url: string, form: Record<string, string>, given: string | undefined) =>
+  Boolean(given) && sameHash(given!, twilioSignature(authToken, url, form));

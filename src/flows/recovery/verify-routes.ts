@@ -177,8 +177,6 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    */
   async function acceptProof(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, accepted: () => Promise<unknown> = async () => {}): Promise<void> {
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
-    // Joined only by the proofs that still stand: one made before a reset elsewhere, or with a phone replaced since,
-    // no longer counts, and the flow asks for what is missing now (and says why).
     const standing = standingProofs(flow, subject, methods);
     const dropped = standing.verified.length < flow.verified.length;
     const verified = [...standing.verified, method.id];
@@ -196,6 +194,16 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     await record(ctx, { type: 'code.verified', ...base });
     if (dropped && !complete) return showFlow(ctx, next, { notice: 'recover.verify_again' });
     seeFlow(ctx, next);
+  }
+
+  /**
+   * The registered number was replaced since the one typed was matched (a SIM swap reported to the helpdesk): the code
+   * or call sent before is void, and the flow asks for the complete number again.
+   */
+  async function askNumberAgain(ctx: Context, flow: FlowDoc, method: VerificationMethod, challengeId: string | undefined): Promise<void> {
+    if (challengeId) await challenges.discard(challengeId);
+    const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
+    if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
   }
 
   async function send(ctx: Context, resend: boolean) {
@@ -219,10 +227,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // Replaced since (a SIM swap reported to the helpdesk), "Try again" would text a number nobody typed here: the
     // flow asks for the complete number again instead, and the code sent before is void.
     if (method.matchDestination && pending.destinationConfirmed && pending.sentTo !== fingerprint(flow, subject, method)) {
-      if (pending.challengeId) await challenges.discard(pending.challengeId);
-      const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
-      if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
-      return;
+      return askNumberAgain(ctx, flow, method, pending.challengeId);
     }
     if (method.matchDestination && !pending.destinationConfirmed) {
       // The complete number is a guess at something the page only hints at: each one is counted before it is
@@ -389,11 +394,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // Called at a number that is no longer the registered one (replaced since): whoever answered it proves nothing.
     // The flow asks for the complete number again, as "Call again" would.
     if (call.pending.sentTo !== fingerprint(flow, subject, method)) {
-      await challenges.discard(challengeId);
       await record(ctx, { type: 'code.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'destination_changed' });
-      const next = await advance(ctx, flow, { kind: 'choose_method', method: method.id }, { pending: { method: method.id } });
-      if (next) await showFlow(ctx, next, { notice: 'recover.out_of_date' });
-      return;
+      return askNumberAgain(ctx, flow, method, challengeId);
     }
     if (answered === 'blocked') return proofBudgetSpent(ctx, flow, method);
     // Taken by another request (the page's script and a click of Continue at once): the page it leads to.
