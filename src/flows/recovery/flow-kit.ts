@@ -184,6 +184,7 @@ export function createFlowKit(deps: RecoveryDeps) {
       case 'verify': {
         // A method removed since it was chosen (from the account, or by the policy) is pending no more.
         const pending = flow.pending && subject.registered.includes(flow.pending.method) ? flow.pending : undefined;
+        const pendingMethod = pending && methods.find((m) => m.id === pending.method);
         const offered = offeredMethods(flow.verified, subject, methods);
         return page(
           ctx,
@@ -201,8 +202,8 @@ export function createFlowKit(deps: RecoveryDeps) {
               hint: subject.hints[pending.method] ?? '',
               codeSent: Boolean(pending.challengeId),
               // The complete number is asked first (a text, a call); a call is confirmed on the phone, not typed here.
-              asksNumber: Boolean(methods.find((m) => m.id === pending.method)?.matchDestination),
-              isCall: methods.find((m) => m.id === pending.method)?.kind === 'confirmation',
+              asksNumber: Boolean(pendingMethod?.matchDestination),
+              isCall: pendingMethod?.kind === 'confirmation',
             },
           },
           status,
