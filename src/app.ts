@@ -46,6 +46,7 @@ import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
 import { configuredSecretBox } from './security/encryption.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
+import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
@@ -96,7 +97,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
@@ -146,13 +147,15 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
   // One gate for the recovery's first page and the sign-in page: an address's waits instead of answers are one budget.
   const captchaGate = createCaptchaGate(captcha, signInLimits, policy);
+  const box = configuredSecretBox(config);
+  // The calls only where something can place them (VOICE_PROVIDER); the policy then decides whether they are offered.
+  const methods = [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), createTotpMethod({ connection, box, clock })];
   const recovery = createRecoveryFeature({
     connection,
     config,
     accounts: recoveryAccounts(accounts),
     policy,
-    // The calls only where something can place them (VOICE_PROVIDER); the policy then decides whether they are offered.
-    methods: [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), createTotpMethod({ connection, box: configuredSecretBox(config), clock })],
+    methods,
     ...(delivery.voice && { voice: delivery.voice }),
     captcha: captchaGate,
     enqueue: delivery.enqueue,
@@ -209,7 +212,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only
   const challenge = createSignInChallenge(signInLimits, policy, clock);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha: captchaGate, passwordChanges, policy, audit });
+  const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), methods, ...recovery.codes, notifier: recovery.notifier, box };
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(endpointMethods(config.issuerPath, config.authorizationPost));

@@ -148,6 +148,8 @@ export interface Accounts {
    * numbers must already be E.164 and authenticator seeds sealed (methods/, security/encryption.ts).
    */
   setSecurityInfo(id: string, changes: { alternateEmail?: string | null; mobilePhone?: string | null; officePhone?: string | null; totpSecret?: string | null }): Promise<User>;
+  /** The owner said their security info is right (at sign-in: interactions/security-info.ts), at `at`. */
+  confirmSecurityInfo(id: string, at: Date): Promise<void>;
   /** "This wasn't me": access revoked everywhere, and sign-in refused until a full recovery or an admin clears it. */
   lockDown(id: string): Promise<void>;
   clearLockdown(id: string): Promise<void>;
@@ -415,6 +417,11 @@ export function createAccounts(
       await changed(id);
       if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
       return mustFind(id);
+    },
+
+    async confirmSecurityInfo(id, at) {
+      await users.updateOne({ _id: id }, { $set: { 'securityInfo.confirmedAt': at } }).exec();
+      await changed(id);
     },
 
     async lockDown(id) {

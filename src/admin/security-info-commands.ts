@@ -4,6 +4,7 @@
 // a helpdesk talked into it, does first.
 import qrcode from 'qrcode-terminal';
 import { countryAllowed, normalizePhone } from '../methods/sms.ts';
+import { isEmailAddress } from '../methods/email.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
 import { configuredSecretBox } from '../security/encryption.ts';
@@ -16,8 +17,6 @@ import { accounts } from './accounts-session.ts';
 import type { AdminSession } from './session.ts';
 import type { MethodChange } from '../flows/recovery/notices.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The verification methods a user has registered, as `users show` and `set-methods` (with `notified`) give them with --json. */
 export function methodsOf(user: User) {
@@ -112,7 +111,7 @@ const setMethods = defineCommand({
   async run({ arg, values, out, session }) {
     const email = values['alternate-email'];
     checkLength(email, MAX_EMAIL_LENGTH, '--alternate-email', 'invalid_email');
-    if (email !== undefined && email !== 'none' && !EMAIL.test(email)) throw new ValidationError('invalid_email', `--alternate-email '${email}'`);
+    if (email !== undefined && email !== 'none' && !isEmailAddress(email)) throw new ValidationError('invalid_email', `--alternate-email '${email}'`);
     const changes = {
       ...(email !== undefined && { alternateEmail: email === 'none' ? null : email.trim().toLowerCase() }),
       ...(values['mobile-phone'] !== undefined && { mobilePhone: phone(values['mobile-phone'], '--mobile-phone') }),

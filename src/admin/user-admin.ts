@@ -56,10 +56,10 @@ export async function findUser(accounts: Accounts, idOrLogin: string): Promise<U
 }
 
 /**
- * The longest email address there is (RFC 5321's 256-octet path less its brackets); a longer one could be stored but
- * never found again, since sign-in and lookups refuse logins over 320 characters.
+ * The longest email address there is (methods/email.ts); a longer one could be stored but never found again, since
+ * sign-in and lookups refuse logins over 320 characters.
  */
-export const MAX_EMAIL_LENGTH = 254;
+export { MAX_EMAIL_LENGTH } from '../methods/email.ts';
 /** A display name is shown on pages and in messages: a line, not a document. */
 export const MAX_NAME_LENGTH = 200;
 

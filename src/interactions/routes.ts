@@ -33,6 +33,8 @@ import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../f
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
+import type { PendingStep } from './interaction-steps.ts';
+import { securityInfoRoutes, type SecurityInfoDeps } from './security-info-routes.ts';
 import type { AuditLog } from '../audit/audit.ts';
 
 export interface InteractionDeps {
@@ -49,8 +51,11 @@ export interface InteractionDeps {
   passwordChanges: PasswordChanges;
   /** The password rules' minimum, for the page where a temporary password is replaced. */
   policy: { current(): Promise<RecoveryPolicy> };
-  /** Where a replaced temporary password is recorded (`password.changed`). */
+  /** Where a replaced temporary password is recorded (`password.changed`), and changes to security info. */
   audit: Pick<AuditLog, 'record'>;
+  /** The security info page a sign-in may stop at (security-info.ts). */
+  securityInfo: SecurityInfoDeps;
+  clock?: () => number;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -129,7 +134,7 @@ const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
   used_up: 'login.captcha_wait_used_up',
 };
 
-export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
 
@@ -232,9 +237,18 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    */
   async function changingPassword(ctx: Context, details: Details, { again = false } = {}): Promise<User | undefined> {
     const pending = await passwordChanges.pending(ctx, details.uid);
-    const user = pending ? await (again ? accounts.findAgain : accounts.findById)(pending.accountId) : null;
-    const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= pending!.startedAt.getTime();
-    return user?.passwordChangeRequired && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
+    const user = pending && (await accountOfStep(pending, again));
+    return user?.passwordChangeRequired ? user : undefined;
+  }
+
+  /**
+   * The account of a step its right password began (interaction-steps.ts), while that sign-in still stands: active,
+   * not locked down, and not revoked since (an administrator's new password, a disable even if undone, a reset).
+   */
+  async function accountOfStep(step: PendingStep<unknown>, again = false): Promise<User | undefined> {
+    const user = await (again ? accounts.findAgain : accounts.findById)(step.accountId);
+    const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= step.startedAt.getTime();
+    return user && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
   }
 
   async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
@@ -323,7 +337,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (details.prompt.name === 'login') {
       const changing = await changingPassword(ctx, details);
-      return changing ? showPasswordChange(ctx, details, changing) : showLogin(ctx, details, takeRetry(ctx, details));
+      if (changing) return showPasswordChange(ctx, details, changing);
+      if (await securityInfoPages.showPending(ctx, details.uid)) return;
+      return showLogin(ctx, details, takeRetry(ctx, details));
     }
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
@@ -382,7 +398,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
-    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user) : signedIn(ctx, user, checkedAtMs));
+    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user) : proceed(ctx, details.uid, user, checkedAtMs));
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => attempt.failed());
@@ -411,17 +427,36 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     ctx.redirect(`/interaction/${details.uid}`);
   }
 
-  /** Nothing to replace here (its ten minutes are over, it was used, or the account changed): the sign-in page. */
-  function backToSignIn(ctx: Context, details: Details) {
+  /** Nothing to do here (the step's time is over, it was used, or the account changed): the sign-in page. */
+  function backToSignIn(ctx: Context, uid: string) {
     ctx.status = 303;
-    ctx.redirect(`/interaction/${details.uid}`);
+    ctx.redirect(`/interaction/${uid}`);
   }
+
+  /** A right password (and the person's own): the security info page when the policy asks for it, else signed in. */
+  async function proceed(ctx: Context, uid: string, user: User, checkedAtMs: number) {
+    if (!(await securityInfoPages.begin(ctx, uid, user, checkedAtMs))) await signedIn(ctx, user, checkedAtMs);
+  }
+
+  const securityInfoPages = securityInfoRoutes(router, securityInfo, {
+    config,
+    accounts,
+    policy,
+    audit,
+    clock,
+    loadLogin: (ctx) => load(ctx, 'login'),
+    readValidForm,
+    csrfToken: (ctx, uid) => issueCsrfToken(ctx, `interaction:${uid}`, csrfOptions),
+    accountOfStep,
+    signedIn,
+    backToSignIn,
+  });
 
   router.post('/password', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
     const first = await changingPassword(ctx, details);
-    if (!first) return backToSignIn(ctx, details);
+    if (!first) return backToSignIn(ctx, details.uid);
     if (form.password !== form.confirm) return showPasswordChange(ctx, details, first, 'recover.password_mismatch');
     let prepared;
     try {
@@ -434,7 +469,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // say) may have landed during the argon2 runs; and written only over that account's revocation (one landing
     // after this read refuses the write).
     const user = await changingPassword(ctx, details, { again: true });
-    if (!user) return backToSignIn(ctx, details);
+    if (!user) return backToSignIn(ctx, details.uid);
     // Used once, by one of any parallel posts: only that one writes a password and signs in.
     if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
     // The new password, written with the account's revocation as any reset is: no session or token from before it
@@ -442,13 +477,13 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     try {
       await accounts.replacePassword(prepared, user);
     } catch (error) {
-      if (error instanceof AccountChangedError) return backToSignIn(ctx, details);
+      if (error instanceof AccountChangedError) return backToSignIn(ctx, details.uid);
       throw error;
     }
     ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
     const requestId = (ctx as AppContext).state.requestId;
     await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });
-    await signedIn(ctx, user, Date.now());
+    await proceed(ctx, details.uid, user, Date.now());
   });
 
   router.post('/confirm', async (ctx) => {

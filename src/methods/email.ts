@@ -3,6 +3,13 @@
 import type { VerificationMethod } from './method.ts';
 import { decoyEmailHint, maskEmail } from './mask.ts';
 
+/** The longest email address there is (RFC 5321's 256-octet path less its brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Whether `value` has an address's shape (one @, a dot in the domain, no spaces): whether it exists, a code tells. */
+export const isEmailAddress = (value: string): boolean => value.length <= MAX_EMAIL_LENGTH && EMAIL.test(value);
+
 export const emailMethod: VerificationMethod = {
   id: 'email',
   kind: 'code',

@@ -137,6 +137,16 @@ const policyShape = z
     helpdesk: z
       .strictObject({ url: z.url({ protocol: /^https?$/, error: 'an http or https address' }).optional(), email: z.email().optional() })
       .default({}),
+    /**
+     * Security info at sign-in (interactions/security-info.ts): with `atSignIn`, a sign-in whose account could not
+     * recover by itself (fewer methods registered than it needs) stops at a page where the person registers them, each
+     * proved as it is added; and one whose info was last confirmed more than `reconfirmDays` ago (0: never asked again)
+     * stops to have it confirmed. Entra's defaults: required, 180 days. Off by default here, so that turning it on is
+     * the administrator's choice once users may text and email from the sign-in path.
+     */
+    registration: z
+      .strictObject({ atSignIn: z.boolean().default(false), reconfirmDays: z.number().int().min(0).max(730).default(180) })
+      .default({ atSignIn: false, reconfirmDays: 180 }),
     notify: z
       .strictObject({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
       .default({ onReset: true, onUnlock: true, onLockout: true }),

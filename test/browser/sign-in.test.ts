@@ -7,6 +7,8 @@ import type { Browser, Page } from 'playwright-core';
 import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
+import { textedCode } from '../helpers/recovery.ts';
+import { generateSync } from 'otplib';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -120,6 +122,48 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await context.close();
   expect(pages.problems.join('\n\n')).toBe('');
 }, 180_000);
+
+it('stops at the security info page when the policy asks: a phone and an app registered there, each page accessible', async () => {
+  await server.latchkey.policy.update((overrides) => ({ ...overrides, registration: { atSignIn: true, reconfirmDays: 180 } }));
+  const person = await createUser(server, { name: 'Grace Hopper' });
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${rpOrigin}/`);
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByLabel('Email or username').fill(person.username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: "Don't lose access to your account!" }).waitFor();
+    await checkPage(page, 'security-info');
+
+    // A mobile phone: typed, then proved by the code texted to it.
+    await page.getByRole('button', { name: 'Set it up now: Mobile phone' }).click();
+    await page.getByLabel('Mobile phone number').fill('+1 415 555 0150');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await page.locator('[data-message-id="security_info.code_sent_mobilePhone"]').waitFor();
+    await checkPage(page, 'security-info-code');
+    await page.getByLabel('Verification code').fill(await textedCode(server, '+14155550150'));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText('+14155550150').waitFor();
+
+    // An authenticator app: its key (or QR code) read, then a code from it.
+    await page.getByRole('button', { name: 'Set it up now: Authenticator app' }).click();
+    await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+    await checkPage(page, 'security-info-app');
+    const key = (await page.locator('#app-key').innerText()).replace(/\s/g, '');
+    await page.getByLabel('Code shown in the app').fill(generateSync({ secret: key }));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('[data-kind="authenticator"] [data-message-id="security_info.app_registered"]').waitFor();
+
+    await page.getByRole('button', { name: 'Looks good' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
+  } finally {
+    await context.close();
+    await server.latchkey.policy.update(({ registration: _, ...overrides }) => overrides);
+  }
+  expect(pages.problems.join('\n\n')).toBe('');
+}, 120_000);
 
 it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
   const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here

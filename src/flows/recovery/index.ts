@@ -8,9 +8,9 @@ import type { AuditLog } from '../../audit/audit.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { createPolicyStore, type PolicyStore } from '../../policy/store.ts';
 import { countryAllowed } from '../../methods/sms.ts';
-import { createChallenges } from '../../security/challenges.ts';
+import { createChallenges, type Challenges } from '../../security/challenges.ts';
 import { keyBeyondDatabase } from '../../security/encryption.ts';
-import { createLimits } from '../../security/limits.ts';
+import { createLimits, type Limits } from '../../security/limits.ts';
 import { createProofCeiling } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { brandEmails } from '../../delivery/branded-email.ts';
@@ -46,6 +46,11 @@ export interface RecoveryFeature {
   notifier: Notifier;
   /** Tells the owner their account was locked after wrong passwords: at most one notice per account per hour. */
   notifyLockout(accountId: string): Promise<void>;
+  /**
+   * The recovery's codes, send limits and branded sending, for the security info page at sign-in
+   * (interactions/security-info-routes.ts): a destination's codes count against one set of limits wherever sent.
+   */
+  codes: { challenges: Challenges; limits: Limits; enqueue: RecoveryDeps['enqueue'] };
 }
 
 const LOCKOUT_NOTICES_PER_HOUR = 1;
@@ -78,18 +83,19 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
   const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, policy, clock });
   const subjectSecret = derive('recovery-subject');
   const limits = createLimits(connection, derive('limit-keys'), clock);
+  // The only key here that guards a secret the database holds (a live code, 6 digits: a million guesses undo its
+  // hash in a second): with DATA_ENCRYPTION_KEY too, so a copy of the database alone does not. The others stay
+  // the database's alone, so that a new configuration key (or the upgrade that brought this) neither restarts the
+  // limits and the proof ceiling nor redraws every decoy (an unknown login's page would change where a real
+  // account's does not, telling which logins exist).
+  const challenges = createChallenges(connection, keyBeyondDatabase(configurationKey, secret, 'code-hash'), clock);
   const routes = recoveryRoutes({
     config,
     accounts,
     policy,
     methods,
     flows: createFlowStore(connection, clock),
-    // The only key here that guards a secret the database holds (a live code, 6 digits: a million guesses undo its
-    // hash in a second): with DATA_ENCRYPTION_KEY too, so a copy of the database alone does not. The others stay
-    // the database's alone, so that a new configuration key (or the upgrade that brought this) neither restarts the
-    // limits and the proof ceiling nor redraws every decoy (an unknown login's page would change where a real
-    // account's does not, telling which logins exist).
-    challenges: createChallenges(connection, keyBeyondDatabase(configurationKey, secret, 'code-hash'), clock),
+    challenges,
     limits,
     ceiling: createProofCeiling(connection, derive('proof-ceiling'), clock),
     captcha,
@@ -113,6 +119,6 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
-  return { routes, notifier, notifyLockout };
+  return { routes, notifier, notifyLockout, codes: { challenges, limits, enqueue } };
 }
 

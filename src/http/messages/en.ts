@@ -4,6 +4,7 @@ import { captchaEn } from './captcha.en.ts';
 import { noticesEn } from './notices.en.ts';
 import { passwordsEn } from './passwords.en.ts';
 import { recoveryEn } from './recovery.en.ts';
+import { securityInfoEn } from './security-info.en.ts';
 
 /** Messages of the core pages; each larger area keeps its own file (`<area>.en.ts`), merged below. */
 const core = {
@@ -96,7 +97,7 @@ const core = {
   'error.developer_detail': 'For the application’s developer:',
 } as const;
 
-export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn } as const;
+export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn, ...securityInfoEn } as const;
 
 export type MessageId = keyof typeof en;
 export type Catalogue = Record<MessageId, string>;

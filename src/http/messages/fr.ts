@@ -4,12 +4,14 @@ import { captchaFr } from './captcha.fr.ts';
 import { noticesFr } from './notices.fr.ts';
 import { passwordsFr } from './passwords.fr.ts';
 import { recoveryFr } from './recovery.fr.ts';
+import { securityInfoFr } from './security-info.fr.ts';
 
 export const fr: Catalogue = {
   ...recoveryFr,
   ...captchaFr,
   ...passwordsFr,
   ...noticesFr,
+  ...securityInfoFr,
   'app.name': 'Latchkey',
   'footer.language': 'Langue',
   'footer.links': 'Aide et règles',

@@ -1,0 +1,263 @@
+// Security info at sign-in (policy `registration`): a sign-in whose account could not recover by itself stops, after
+// its right password, at a page where the person registers verification methods, each proved as it is added (a code
+// emailed or texted to it, a code from the new authenticator app); one whose info was confirmed too long ago stops
+// to have it confirmed. Only then does the relying party get its sign-in. Every change is told to the owner and
+// audited; the page's forms need the step its password began, in the same browser.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { generateSync } from 'otplib';
+import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import { emailedCode, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import type { TestServer } from '../helpers/server.ts';
+import type { SmtpSink } from '../delivery/smtp-sink.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
+
+let server: TestServer;
+let sink: SmtpSink;
+let close: () => Promise<void>;
+let rp: ClientMetadata;
+let config: client.Configuration;
+const DAY_MS = 24 * 3600_000;
+
+beforeAll(async () => {
+  ({ server, sink, close } = await startRecoveryServer());
+  rp = await createClient(server);
+  config = await discover(server, rp);
+});
+afterAll(() => close());
+beforeEach(async () => {
+  await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 100 } });
+});
+
+const stored = async (id: string) => (await server.connection.db!.collection<User>('users').findOne({ _id: id }))!;
+
+/** The sign-in page of a fresh authorization request, and the answer to the right password, followed. */
+async function signIn(user: User, browser = new Browser()) {
+  const start = await authorizationUrl(config, rp.redirect_uris[0]!);
+  const form = findForm(await openLoginPage(browser, start.url), '/login');
+  const answer = await browser.post(form.action, { ...form.fields, login: user.username, password: PASSWORD });
+  return { browser, start, answer, page: await browser.follow(answer, rp.redirect_uris[0]!) };
+}
+
+/** The page's form for `kind` (each method's row has its own): "Set it up now" or "Change". */
+function rowForm(page: Page, kind: string) {
+  const form = allForms(page).find((f) => f.action.endsWith('/security-info/add') && f.fields.kind === kind);
+  if (!form) throw new Error(`no form for ${kind}:\n${page.body.slice(0, 3000)}`);
+  return form;
+}
+
+/** Whether the row of `kind` offers Remove (its form's second button). */
+const offersRemove = (page: Page, kind: string) => new RegExp(`<li data-kind="${kind}">(?:(?!</li>)[\\s\\S])*formaction="[^"]*/security-info/remove"`).test(page.body);
+
+/** The row's Remove button, pressed (the same fields, posted to its formaction). */
+const removeForm = (page: Page, kind: string) => {
+  const form = rowForm(page, kind);
+  return { ...form, action: form.action.replace(/\/add$/, '/remove') };
+};
+
+const post = async (browser: Browser, form: { action: string; fields: Record<string, string> }, fields: Record<string, string> = {}) =>
+  browser.follow(await browser.post(form.action, { ...form.fields, ...fields }), rp.redirect_uris[0]!);
+
+/** "Set it up now" for `kind`, then the address or number typed and sent. */
+async function addContact(browser: Browser, page: Page, kind: 'alternateEmail' | 'mobilePhone', value: string): Promise<Page> {
+  const typing = await post(browser, rowForm(page, kind));
+  expect(messageIds(typing)).toContain(kind === 'alternateEmail' ? 'security_info.email_label' : 'security_info.phone_label');
+  return post(browser, findForm(typing, '/security-info/add'), { value });
+}
+
+const verify = (browser: Browser, page: Page, code: string) => post(browser, findForm(page, '/security-info/verify'), { code });
+const looksGood = (browser: Browser, page: Page) => browser.post(findForm(page, '/security-info/done').action, findForm(page, '/security-info/done').fields);
+
+/** Follows a completed sign-in through consent to the relying party's tokens. */
+async function tokensAfter(browser: Browser, done: Page, start: Awaited<ReturnType<typeof authorizationUrl>>) {
+  expect(done.status).toBe(303);
+  expect(done.headers.get('location')).toContain('/oidc/auth/');
+  const consentPage = await browser.follow(done, rp.redirect_uris[0]!);
+  const consent = findForm(consentPage, '/confirm');
+  const callback = new URL((await browser.follow(await browser.post(consent.action, consent.fields), rp.redirect_uris[0]!)).url);
+  return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+}
+
+describe('registering security info at sign-in', () => {
+  it('stops a sign-in without methods at the page; an alternate email registers once its emailed code is entered, the owner is told, and the sign-in then completes', async () => {
+    const user = await createUser(server);
+    const { browser, start, answer, page } = await signIn(user);
+    expect(answer.status).toBe(303);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.heading', 'security_info.intro_register', 'security_info.need_one', 'security_info.not_set']));
+
+    // Not yet: nothing is registered.
+    const early = await browser.post(findForm(page, '/security-info/done').action, findForm(page, '/security-info/done').fields);
+    expect(early.status).toBe(400);
+    expect(messageIds(early)).toContain('security_info.not_enough');
+
+    const address = `${user.username}@home.example.test`;
+    const sent = await addContact(browser, page, 'alternateEmail', address);
+    expect(messageIds(sent)).toContain('security_info.code_sent_alternateEmail');
+    const code = await emailedCode(sink, address);
+    const wrong = await verify(browser, sent, code === '000000' ? '111111' : '000000');
+    expect(wrong.status).toBe(400);
+    expect(messageIds(wrong)).toContain('security_info.code_wrong');
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBeUndefined();
+
+    const listed = await verify(browser, wrong, code);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toContain(address);
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBe(address);
+    // Told on the contact registered before: the sign-in address.
+    const notice = await waitFor(() => sink.received.find((m) => JSON.stringify(m.to).includes(user.email)), 'the notice of the change');
+    expect(notice.subject).toBeTruthy();
+    expect(notice.text).toContain('/recover/lockdown/');
+    const audited = await server.connection.db!.collection(AUDIT_COLLECTION).findOne({ type: 'security_info.changed', accountId: user._id });
+    expect(audited).toMatchObject({ reason: 'owner', method: 'alternateEmail' });
+
+    const tokens = await tokensAfter(browser, await looksGood(browser, listed), start);
+    expect(tokens.claims()!.sub).toBe(user._id);
+    expect((await stored(user._id)).securityInfo.confirmedAt).toBeInstanceOf(Date);
+  });
+
+  it('registers a mobile phone by a texted code, and refuses a number that is not complete or whose country the policy does not text', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, allowedCountryCodes: ['1'], limits: { perIpHour: 1000, perAccountHour: 100 } });
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    for (const [typed, error] of [
+      ['555 0100', 'security_info.phone_invalid'],
+      ['+33 6 12 34 56 78', 'security_info.phone_country'],
+    ] as const) {
+      const refused = await addContact(browser, page, 'mobilePhone', typed);
+      expect(refused.status).toBe(400);
+      expect(messageIds(refused)).toContain(error);
+    }
+    const number = '+14155550142';
+    const sent = await addContact(browser, page, 'mobilePhone', '+1 415 555 0142');
+    expect(messageIds(sent)).toContain('security_info.code_sent_mobilePhone');
+    const listed = await verify(browser, sent, await textedCode(server, number));
+    expect((await stored(user._id)).securityInfo.mobilePhone).toBe(number);
+    expect(messageIds(listed)).toContain('security_info.looks_good');
+  });
+
+  it('registers an authenticator app from its QR code page once a code from it is right; its seed is stored sealed', async () => {
+    const user = await createUser(server);
+    const { browser, start, page } = await signIn(user);
+    const app = await post(browser, rowForm(page, 'authenticator'));
+    expect(messageIds(app)).toEqual(expect.arrayContaining(['security_info.app_steps', 'security_info.app_key']));
+    expect(app.body).toContain('<svg');
+    const secret = /<code id="app-key"[^>]*>([A-Z2-7 ]+)<\/code>/.exec(app.body)![1]!.replace(/ /g, '');
+    const wrong = await verify(browser, app, generateSync({ secret, epoch: Math.floor(Date.now() / 1000) - 600 }));
+    expect(messageIds(wrong)).toContain('security_info.app_code_wrong');
+    const listed = await verify(browser, wrong, generateSync({ secret, epoch: Math.floor(Date.now() / 1000) }));
+    expect(messageIds(listed)).toContain('security_info.app_registered');
+    const seed = (await stored(user._id)).securityInfo.authenticator?.totpSecret;
+    expect(seed).toBeDefined();
+    expect(seed).not.toContain(secret);
+    const tokens = await tokensAfter(browser, await looksGood(browser, listed), start);
+    expect(tokens.claims()!.sub).toBe(user._id);
+  });
+
+  it('asks an administrator for two methods even when the policy requires one', async () => {
+    const admin = await createUser(server, { roles: ['admin'] });
+    await registerMethods(server, admin, { alternateEmail: `${admin.username}@home.example.test` });
+    const { browser, page } = await signIn(admin);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.intro_register', 'security_info.need_two']));
+    expect((await looksGood(browser, page)).status).toBe(400);
+  });
+
+  it('voids a code after the policy\'s tries: the right one is refused then, nothing registered', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const address = `${user.username}@tries.example.test`;
+    let current = await addContact(browser, page, 'alternateEmail', address);
+    const code = await emailedCode(sink, address);
+    for (let i = 0; i < DEFAULT_POLICY.codes.maxTries; i += 1) current = await verify(browser, current, code === '000000' ? '111111' : '000000');
+    const usedUp = await verify(browser, current, code);
+    expect(messageIds(usedUp)).toContain('security_info.code_used_up');
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBeUndefined();
+  });
+
+  it('removes a method unless the account needs it to recover', async () => {
+    const user = await createUser(server);
+    await registerMethods(server, user, { alternateEmail: `${user.username}@a.example.test`, mobilePhone: '+14155550143' });
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { 'securityInfo.confirmedAt': new Date(Date.now() - 200 * DAY_MS) } });
+    const { browser, page } = await signIn(user);
+    expect(messageIds(page)).toContain('security_info.intro_reconfirm');
+    // Both may go while the other is left; once one is gone, the last is needed and has no Remove.
+    expect(offersRemove(page, 'mobilePhone') && offersRemove(page, 'alternateEmail')).toBe(true);
+    const removed = await post(browser, removeForm(page, 'mobilePhone'));
+    expect((await stored(user._id)).securityInfo.mobilePhone).toBeUndefined();
+    expect(messageIds(removed)).toContain('security_info.looks_good');
+    expect(offersRemove(removed, 'alternateEmail')).toBe(false);
+    // Posted all the same (an old page): refused, nothing removed.
+    const refused = await post(browser, removeForm(page, 'alternateEmail'));
+    expect(refused.status).toBe(400);
+    expect(messageIds(refused)).toContain('security_info.remove_refused');
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBeDefined();
+  });
+});
+
+describe('after a temporary password', () => {
+  it('comes once the person has chosen their own password', async () => {
+    const user = await createUser(server);
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { passwordChangeRequired: true } });
+    const { browser, page } = await signIn(user);
+    expect(messageIds(page)).toContain('password_change.heading');
+    const own = findForm(page, '/password');
+    const next = await post(browser, own, { password: 'lantern orchard velvet compass', confirm: 'lantern orchard velvet compass' });
+    expect(messageIds(next)).toContain('security_info.intro_register');
+    expect((await stored(user._id)).passwordChangeRequired).toBeUndefined();
+  });
+});
+
+describe('confirming security info', () => {
+  it('asks again once it was confirmed longer ago than reconfirmDays, and not before', async () => {
+    const user = await createUser(server);
+    await registerMethods(server, user, { alternateEmail: `${user.username}@b.example.test` });
+    const users = server.connection.db!.collection('users');
+    await users.updateOne({ _id: user._id } as never, { $set: { 'securityInfo.confirmedAt': new Date(Date.now() - 181 * DAY_MS) } });
+    const { browser, start, page } = await signIn(user);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.intro_reconfirm', 'security_info.looks_good']));
+    await tokensAfter(browser, await looksGood(browser, page), start);
+    const confirmedAt = (await stored(user._id)).securityInfo.confirmedAt!;
+    expect(Date.now() - confirmedAt.getTime()).toBeLessThan(60_000);
+
+    // Confirmed now: the next sign-in goes straight on.
+    const again = await signIn(user);
+    expect(again.answer.headers.get('location')).toContain('/oidc/auth/');
+  });
+
+  it('does not stop anyone while the policy does not ask for it', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: false, reconfirmDays: 180 } });
+    const user = await createUser(server);
+    const { answer } = await signIn(user);
+    expect(answer.headers.get('location')).toContain('/oidc/auth/');
+  });
+});
+
+describe('the page\'s forms', () => {
+  it('need the step this browser\'s right password began: another browser, or a second Looks good, gets nothing', async () => {
+    const user = await createUser(server);
+    await registerMethods(server, user, { alternateEmail: `${user.username}@c.example.test` });
+    const { browser, page } = await signIn(user);
+    const done = findForm(page, '/security-info/done');
+    // Another browser with the form's fields: no step of its own.
+    const stranger = await new Browser().post(done.action, done.fields);
+    expect(stranger.status).toBeGreaterThanOrEqual(400);
+    // Two at once in this browser: one signs in, the other does not.
+    const answers = await Promise.all([browser.post(done.action, done.fields), browser.post(done.action, done.fields)]);
+    expect(answers.filter((a) => a.status === 303 && a.headers.get('location')?.includes('/oidc/auth/'))).toHaveLength(1);
+  });
+
+  it('stop counting once an administrator acts on the account meanwhile: back to the sign-in page, nothing changed', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    await server.latchkey.accounts.setStatus(user._id, 'disabled');
+    await server.latchkey.accounts.setStatus(user._id, 'active');
+    const refused = await browser.post(rowForm(page, 'alternateEmail').action, { ...rowForm(page, 'alternateEmail').fields, value: 'x@y.example.test' });
+    expect(refused.status).toBe(303);
+    const signInPage = await browser.follow(refused);
+    expect(messageIds(signInPage)).toContain('login.cant_access');
+  });
+});
