@@ -4,10 +4,11 @@
 // interaction; its hash keys a document naming the account, used once (db/atomic.ts consume), so the step's forms
 // cannot be replayed, nor reached without the right password.
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import type { Connection } from 'mongoose';
 import type { Context } from 'koa';
 import type { ExpiringDoc } from '../db/atomic.ts';
-import { consume } from '../db/atomic.ts';
+import { claim, consume } from '../db/atomic.ts';
 import { pathCookieName } from '../http/cookie-names.ts';
 
 interface StepDoc<State> extends ExpiringDoc {
@@ -34,6 +35,15 @@ export interface InteractionSteps<State = never> {
   pending(ctx: Context, uid: string): Promise<PendingStep<State> | undefined>;
   /** Replaces what the step keeps (`undefined`: nothing). */
   keep(step: PendingStep<State>, state: State | undefined): Promise<void>;
+  /**
+   * True for exactly one of any requests naming the same `key` of this step (db/atomic.ts claim): a form posted twice
+   * (a double click, a replay) does its work once. The key names what the request saw, so a new state asks anew.
+   */
+  once(step: PendingStep<State>, key: string): Promise<boolean>;
+  /** The first request of `key` (`once`) has done its work: the others waiting (`settled`) may answer. */
+  settle(step: PendingStep<State>, key: string): Promise<void>;
+  /** Waits (a few seconds at most) until the first request of `key` has done its work, so the page shows its outcome. */
+  settled(step: PendingStep<State>, key: string): Promise<void>;
   /** Uses the step up: true for exactly one of any parallel requests, and forgets the cookie. */
   finish(ctx: Context, uid: string): Promise<boolean>;
 }
@@ -48,9 +58,15 @@ export interface StepOptions {
 }
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+const onceId = (step: { id: string }, key: string) => `once:${step.id}:${hashOf(key)}`;
+/** How long a second request waits for the first one's work (a code checked, a message queued: milliseconds). */
+const SETTLE_WAIT_MS = 5000;
+const SETTLE_POLL_MS = 50;
 
 export function createInteractionSteps<State = never>(connection: Connection, { collection, cookie, lifetimeMs, secureCookies, clock = Date.now }: StepOptions): InteractionSteps<State> {
   const steps = connection.db!.collection<StepDoc<State>>(collection);
+  /** The `once` claims, beside the steps (swept with them). */
+  const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean }>(collection);
   const cookieName = pathCookieName(cookie, secureCookies);
   const cookieOptions = (uid: string) => ({ httpOnly: true, secure: secureCookies, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
   const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: true });
@@ -72,6 +88,21 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
 
     async keep(step, state) {
       await steps.updateOne({ _id: step.id }, state === undefined ? { $unset: { state: '' } } : { $set: { state } });
+    },
+
+    once(step, key) {
+      return claim(claims, onceId(step, key), new Date(clock() + lifetimeMs));
+    },
+
+    async settle(step, key) {
+      await claims.updateOne({ _id: onceId(step, key) }, { $set: { settled: true } });
+    },
+
+    async settled(step, key) {
+      for (let waited = 0; waited < SETTLE_WAIT_MS; waited += SETTLE_POLL_MS) {
+        if ((await claims.findOne({ _id: onceId(step, key) }))?.settled) return;
+        await setTimeout(SETTLE_POLL_MS);
+      }
     },
 
     async finish(ctx, uid) {

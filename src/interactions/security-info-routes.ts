@@ -1,17 +1,18 @@
-// The security info page of a sign-in (security-info.ts says when it is shown). Its forms live below the
-// interaction, as the sign-in's do:
+// The security info page of a sign-in (security-info.ts says when it is shown, and why a registered method must be
+// proved before anything changes). Its forms live below the interaction, as the sign-in's do:
+//   POST security-info/prove   a registered method to prove: a code goes to it (none for an app)
 //   POST security-info/add     a method to add or change: the address or number typed (a code goes to it), or a new
 //                              authenticator app (its QR code is shown)
-//   POST security-info/verify  the code that proves it: only then is it registered, and the owner told
-//   POST security-info/back    leaves an addition unfinished
+//   POST security-info/verify  the code that proves what the step waits for: an addition is registered (and the
+//                              owner told), a proof opens the methods to changes
+//   POST security-info/back    leaves what the step waits for
 //   POST security-info/remove  a method removed, unless the account needs it to recover
 //   POST security-info/done    "Looks good": the info confirmed, and the sign-in recorded
 // Every change is told to the owner on the contacts registered before it, with the "This wasn't me" link, and
-// audited: a stolen password is enough to reach this page, and adding one's own phone is what an attacker would do.
+// audited. Form errors answer 200 with the page (STYLE: the page is the answer); refused sends 429.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { generateURI } from 'otplib';
-import QRCode from 'qrcode';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
@@ -19,20 +20,22 @@ import type { AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import { FlowExpiredError } from '../errors.ts';
 import type { AppContext } from '../http/context.ts';
-import { durationText } from '../http/i18n.ts';
+import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { renderPage } from '../http/render.ts';
 import { isEmailAddress, MAX_EMAIL_LENGTH } from '../methods/email.ts';
 import type { OutgoingMessage, VerificationMethod } from '../methods/method.ts';
 import { countryAllowed, normalizePhone } from '../methods/sms.ts';
 import { newAuthenticator, TOTP_DIGITS } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { Challenges } from '../security/challenges.ts';
+import { normalizeCode } from '../security/codes.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import type { Limits } from '../security/limits.ts';
+import { proofBudgetKey, type ProofCeiling } from '../security/proof-ceiling.ts';
 import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
 import { accountKeyOf, recoveryMethods } from '../flows/recovery/subject.ts';
-import { manageable, securityInfoDue, SELF_SERVICE, type Enrolment, type SecurityInfoSteps, type SelfService } from './security-info.ts';
+import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
+import { createSecurityInfoPage, SAID, without, type PageInput, type Said, type Typing } from './security-info-page.ts';
 import type { PendingStep } from './interaction-steps.ts';
 
 export interface SecurityInfoDeps {
@@ -40,8 +43,10 @@ export interface SecurityInfoDeps {
   methods: VerificationMethod[];
   challenges: Challenges;
   limits: Limits;
+  /** The recovery's count of wrong proofs in a row: a registered method proved here counts in it too. */
+  ceiling: ProofCeiling;
   enqueue(message: OutgoingMessage & { sendBefore?: Date }): Promise<unknown>;
-  notifier: Pick<Notifier, 'notifyMethodsChanged'>;
+  notifier: Pick<Notifier, 'notifyMethodsChanged' | 'notifyMethodDisabled'>;
   /** Seals a new authenticator's seed (DATA_ENCRYPTION_KEY). */
   box: SecretBox;
 }
@@ -66,11 +71,11 @@ export interface InteractionKit {
 const kindField = z.enum(['alternateEmail', 'mobilePhone', 'authenticator']);
 const addForm = z.object({ csrf: z.string(), kind: kindField, value: z.string().max(MAX_EMAIL_LENGTH).optional() });
 const verifyForm = z.object({ csrf: z.string(), code: z.string().max(32) });
-const removeForm = z.object({ csrf: z.string(), kind: kindField });
+const kindForm = z.object({ csrf: z.string(), kind: kindField });
 const csrfOnly = z.object({ csrf: z.string() });
 
-/** What the page shows besides the list: the form to type an address or number, or the proof an addition awaits. */
-type View = { kind: SelfService; typing: true; value?: string } | { enrolment: Enrolment };
+type Step = PendingStep<SecurityInfoState>;
+type Contact = 'alternateEmail' | 'mobilePhone';
 
 /** The notice's name for a change of `kind`. */
 function changeOf(kind: SelfService, to: string | null): MethodChange {
@@ -78,19 +83,18 @@ function changeOf(kind: SelfService, to: string | null): MethodChange {
   return { method: kind === 'alternateEmail' ? 'alternate_email' : 'mobile_phone', to };
 }
 
-/** What the page lists of `user` for `kind`: the registered value in full (it is the owner's, signed in), or nothing. */
-function registeredValue(user: User, kind: SelfService | 'officePhone'): string | undefined {
-  if (kind === 'authenticator') return user.securityInfo.authenticator?.totpSecret ? 'registered' : undefined;
-  return user.securityInfo[kind];
-}
+/** What a code answers: its step, why, and where it went (hashed: a challenge's purpose is stored as it is). */
+const purposeOf = (step: Step, why: 'add' | 'prove', kind: Contact, destination: string) =>
+  `security-info:${step.id}:${why}:${kind}:${createHash('sha256').update(destination).digest('base64url')}`;
 
 export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: InteractionKit) {
-  const { steps, methods, challenges, limits, enqueue, notifier, box } = deps;
+  const { steps, methods, challenges, limits, ceiling, enqueue, notifier, box } = deps;
   const { config, accounts, policy, audit, clock } = kit;
   const issuer = config.brand.name;
-  const purposeOf = (step: PendingStep<unknown>, enrolment: { kind: string; value: string }) => `security-info:${step.id}:${enrolment.kind}:${enrolment.value}`;
+  const draw = createSecurityInfoPage({ methods, box, issuer });
+  const methodOf = (kind: SelfService) => methods.find((m) => m.id === SELF_SERVICE[kind])!;
 
-  /** The step of this browser's interaction and its account, or the sign-in page when there is none (any more). */
+  /** The step of this browser's interaction and its account, or nothing when there is none (any more). */
   async function current(ctx: Context, { again = false } = {}) {
     const { uid } = await kit.loadLogin(ctx);
     const step = await steps.pending(ctx, uid);
@@ -98,56 +102,87 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return { uid, step, user };
   }
 
-  async function show(ctx: Context, uid: string, step: PendingStep<Enrolment>, user: User, extra: { view?: View; error?: MessageId; status?: number } = {}) {
-    const rules = await policy.current();
-    const kinds = manageable(methods, rules);
-    const due = securityInfoDue(user, methods, rules, clock());
-    const { able, required } = recoveryMethods(user, methods, rules);
-    const enrolment = extra.view && 'enrolment' in extra.view ? extra.view.enrolment : step.state;
-    const typing = extra.view && 'typing' in extra.view ? extra.view : undefined;
-    let app: { qr: string; key: string } | undefined;
-    if (!typing && enrolment?.kind === 'authenticator') {
-      const secret = box.open(enrolment.sealed);
-      const uri = generateURI({ issuer, label: user.email, secret });
-      app = { qr: await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }), key: secret.replace(/(.{4})/g, '$1 ').trim() };
-    }
-    const office = rules.methodsEnabled.includes('call_office') && methods.some((m) => m.id === 'call_office') ? registeredValue(user, 'officePhone') : undefined;
-    ctx.status = extra.status ?? 200;
-    await renderPage(ctx, 'security-info', {
-      titleId: 'security_info.title',
-      uid,
-      csrf: kit.csrfToken(ctx, uid),
-      intro: due === 'register' ? 'security_info.intro_register' : 'security_info.intro_reconfirm',
-      required,
-      rows: kinds.map((kind) => ({ kind, value: registeredValue(user, kind), removable: !able || recoveryMethods(without(user, kind), methods, rules).able })),
-      office,
-      typing,
-      enrolment: typing ? undefined : enrolment,
-      app,
-      codeDigits: enrolment?.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits,
-      error: extra.error,
-    });
+  type Shown = Omit<PageInput, 'uid' | 'csrf' | 'user' | 'state' | 'rules' | 'now'> & { state?: SecurityInfoState | undefined };
+  async function show(ctx: Context, uid: string, step: Step, user: User, extra: Shown = {}) {
+    const state = 'state' in extra ? extra.state : step.state;
+    await draw(ctx, { uid, csrf: kit.csrfToken(ctx, uid), user, state, rules: await policy.current(), now: clock(), ...extra });
   }
 
-  function without(user: User, kind: SelfService): User {
-    const info = { ...user.securityInfo };
-    if (kind === 'authenticator') delete info.authenticator;
-    else delete info[kind];
-    return { ...user, securityInfo: info };
-  }
-
-  const seeStep = (ctx: Context, uid: string) => {
+  /** The list, by a redirect (a reload posts nothing again), with what the last form did. */
+  const seeStep = (ctx: Context, uid: string, said?: Said) => {
     ctx.status = 303;
-    ctx.redirect(`/interaction/${uid}`);
+    ctx.redirect(`/interaction/${uid}${said ? `?said=${said}` : ''}`);
   };
 
-  /** Registers what an enrolment proved, tells the owner on the contacts registered before, and audits it. */
-  async function register(ctx: Context, step: PendingStep<Enrolment>, before: User, kind: SelfService, value: string | null) {
-    const changes = kind === 'authenticator' ? { totpSecret: value } : { [kind]: value };
-    await accounts.setSecurityInfo(before._id, changes);
-    await steps.keep(step, undefined);
+  /** Writes what the step keeps, with a new `rev`. */
+  const save = (step: Step, state: SecurityInfoState) => steps.keep(step, { ...state, rev: randomBytes(9).toString('base64url') });
+  /** What outlives a finished or abandoned wait: a proof made in the step. */
+  const kept = (step: Step): SecurityInfoState => ({ ...(step.state?.proven && { proven: true as const }) });
+  /**
+   * Does `work` for the first of any requests doing `action` in the state this one read (db/atomic.ts claim). The
+   * others (a double click, a replay, two tabs) spend and send nothing: they wait for the first to finish and show
+   * the page as it left it.
+   */
+  async function firstOnly(ctx: Context, uid: string, step: Step, action: string, work: () => Promise<void>) {
+    const key = `${step.state?.rev ?? 'start'}:${action}`;
+    if (!(await steps.once(step, key))) {
+      await steps.settled(step, key);
+      return seeStep(ctx, uid);
+    }
+    try {
+      await work();
+    } finally {
+      await steps.settle(step, key);
+    }
+  }
+
+  /**
+   * A wrong code: said so, and the state written again (a new `rev`), so the same digits typed again are a new try
+   * rather than the double click `firstOnly` ignores.
+   */
+  async function wrongCode(ctx: Context, uid: string, step: Step, user: User, error: MessageId) {
+    await save(step, { ...step.state });
+    return show(ctx, uid, step, user, { error });
+  }
+
+  /** What the step waits for can no longer be proved: forgotten, and the list shown with why. */
+  async function abandon(ctx: Context, uid: string, step: Step, user: User, error: MessageId) {
+    const state = kept(step);
+    await save(step, state);
+    return show(ctx, uid, step, user, { state, error });
+  }
+
+  /** Forgets the code the step waited for (a Back, another method chosen). */
+  async function discardAwaited(state: SecurityInfoState | undefined) {
+    const awaited = state?.adding ?? state?.proving;
+    if (awaited && 'challengeId' in awaited) await challenges.discard(awaited.challengeId);
+  }
+
+  /** Sends a code to `destination` for `purpose`, within the send limits; undefined when they refuse. */
+  async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, reason: string) {
+    const method = methodOf(kind);
+    const verdict = await limits.allowSend({ accountKey: accountKeyOf(user._id), destination, ip: ctx.ip }, rules);
+    if (!verdict.allowed) {
+      await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: verdict.reason, ip: ctx.ip });
+      return undefined;
+    }
+    const challenge = await challenges.create(purpose, rules.codes.digits, rules.codes.lifetimeSeconds);
+    const { t, locale } = (ctx as AppContext).state;
+    const host = new URL(config.issuer).hostname;
+    const message = method.delivery!.compose(challenge.code, destination, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
+    await enqueue({ ...message, sendBefore: challenge.expiresAt });
+    await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason, ip: ctx.ip });
+    return challenge.id;
+  }
+
+  /** Records a change proved in this step, tells the owner on the contacts registered before it, and audits it. */
+  async function recordChange(ctx: Context, step: Step, before: User, kind: SelfService, value: string | null, rules: RecoveryPolicy) {
+    await accounts.setSecurityInfo(before._id, kind === 'authenticator' ? { totpSecret: value } : { [kind]: value });
+    // What was added was proved just now: the methods stay open to the person who proved it.
+    await save(step, { proven: true });
     const { locale, requestId } = (ctx as AppContext).state;
-    await notifier.notifyMethodsChanged(before, [changeOf(kind, value)], locale);
+    // Texts only within the installation's budget for notices: changes come in bursts no one else's budget should pay.
+    await notifier.notifyMethodsChanged(before, [changeOf(kind, value)], locale, () => limits.allowNoticeText(rules));
     await audit.record({ type: 'security_info.changed', accountId: before._id, reason: 'owner', method: kind, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });
     ctx.state.log.info({ event: 'security_info.changed', accountId: before._id, method: kind, change: value === null ? 'removed' : 'registered' }, 'security info changed by its owner');
   }
@@ -157,7 +192,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const step = await steps.pending(ctx, uid);
     const user = step && (await kit.accountOfStep(step));
     if (!user) return false;
-    await show(ctx, uid, step!, user);
+    const said = SAID.find((word) => word === ctx.query.said);
+    await show(ctx, uid, step!, user, { ...(said && { said }) });
     return true;
   }
 
@@ -172,109 +208,199 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return true;
   }
 
-  router.post('/security-info/add', async (ctx) => {
-    const { uid, step, user } = await current(ctx);
-    const form = await kit.readValidForm(ctx, addForm, uid);
-    if (!step || !user) return kit.backToSignIn(ctx, uid);
-    const rules = await policy.current();
-    if (!manageable(methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable', status: 400 });
-    if (step.state?.kind === 'alternateEmail' || step.state?.kind === 'mobilePhone') await challenges.discard(step.state.challengeId);
-    if (form.kind === 'authenticator') {
-      const { sealed } = newAuthenticator(box, { issuer, label: user.email });
-      await steps.keep(step, { kind: 'authenticator', sealed });
-      return seeStep(ctx, uid);
+  /** A form of the page, read with its step and account and the policy; nothing (after answering) without a step. */
+  async function formOf<T>(ctx: Context, schema: z.ZodType<T>, options?: { again: boolean }) {
+    const { uid, step, user } = await current(ctx, options);
+    const form = await kit.readValidForm(ctx, schema, uid);
+    if (!step || !user) {
+      kit.backToSignIn(ctx, uid);
+      return undefined;
     }
-    // "Set it up" or "Change": the field to type it in.
+    return { uid, step, user, form, rules: await policy.current() };
+  }
+
+  router.post('/security-info/prove', async (ctx) => {
+    const read = await formOf(ctx, kindForm);
+    if (!read) return;
+    const { uid, step, user, form, rules } = read;
+    if (!provable(user, manageable(methods, rules), methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable' });
+    const method = methodOf(form.kind);
+    // Refused before anything is sent, as recovery does: it could not be compared anyway.
+    if (ceiling.disabled(await ceiling.read(accountKeyOf(user._id)), method.id, method.authenticator(user))) return show(ctx, uid, step, user, { error: 'security_info.method_disabled' });
+    await firstOnly(ctx, uid, step, `prove:${form.kind}`, async () => {
+      await discardAwaited(step.state);
+      if (form.kind === 'authenticator') {
+        await save(step, { ...kept(step), proving: { kind: 'authenticator' } });
+        return seeStep(ctx, uid);
+      }
+      const destination = registeredValue(user, form.kind)!;
+      const challengeId = await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, 'security_info_proof');
+      if (!challengeId) return show(ctx, uid, step, user, { error: 'security_info.send_refused', status: 429 });
+      await save(step, { ...kept(step), proving: { kind: form.kind, challengeId } });
+      seeStep(ctx, uid);
+    });
+  });
+
+  router.post('/security-info/add', async (ctx) => {
+    const read = await formOf(ctx, addForm);
+    if (!read) return;
+    const { uid, step, user, form, rules } = read;
+    if (!manageable(methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable' });
+    if (lockedFor(user, step.state)) return show(ctx, uid, step, user, { error: 'security_info.prove_first' });
+    if (form.kind === 'authenticator') {
+      return firstOnly(ctx, uid, step, 'add:authenticator', async () => {
+        await discardAwaited(step.state);
+        const { sealed } = newAuthenticator(box, { issuer, label: user.email });
+        await save(step, { ...kept(step), adding: { kind: 'authenticator', sealed } });
+        seeStep(ctx, uid);
+      });
+    }
+    // "Set it up now" or "Change": the field to type it in.
     if (form.value === undefined) {
-      await steps.keep(step, undefined);
-      return show(ctx, uid, { ...step, state: undefined }, user, { view: { kind: form.kind, typing: true } });
+      await discardAwaited(step.state);
+      const state = kept(step);
+      await save(step, state);
+      return show(ctx, uid, step, user, { state, typing: { kind: form.kind } });
     }
     const typed = form.value.trim();
-    const refusal = judgeTyped(form.kind, typed, user, rules);
-    const typing: View = { kind: form.kind, typing: true, value: typed };
-    if (typeof refusal === 'string') return show(ctx, uid, step, user, { view: typing, error: refusal, status: 400 });
-    const value = refusal.value;
-    const verdict = await limits.allowSend({ accountKey: accountKeyOf(user._id), destination: value, ip: ctx.ip }, rules);
-    if (!verdict.allowed) {
-      await audit.record({ type: 'code.refused', accountId: user._id, method: SELF_SERVICE[form.kind], reason: verdict.reason, ip: ctx.ip });
-      return show(ctx, uid, step, user, { view: typing, error: 'security_info.send_refused', status: 429 });
-    }
-    const enrolment = { kind: form.kind, value };
-    const challenge = await challenges.create(purposeOf(step, enrolment), rules.codes.digits, rules.codes.lifetimeSeconds);
-    const method = methods.find((m) => m.id === SELF_SERVICE[form.kind])!;
-    const { t, locale } = (ctx as AppContext).state;
-    const host = new URL(config.issuer).hostname;
-    const message = method.delivery!.compose(challenge.code, value, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
-    await enqueue({ ...message, sendBefore: challenge.expiresAt });
-    await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason: 'security_info', ip: ctx.ip });
-    await steps.keep(step, { ...enrolment, challengeId: challenge.id });
-    seeStep(ctx, uid);
+    const judged = judgeTyped(form.kind, typed, user, rules);
+    const typing: Typing = { kind: form.kind, value: typed };
+    if (typeof judged === 'string') return show(ctx, uid, step, user, { typing, error: judged });
+    const { kind } = form;
+    await firstOnly(ctx, uid, step, `add:${kind}:${judged.value}`, async () => {
+      await discardAwaited(step.state);
+      const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, 'security_info');
+      if (!challengeId) return show(ctx, uid, step, user, { typing, error: 'security_info.send_refused', status: 429 });
+      await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId } });
+      seeStep(ctx, uid);
+    });
   });
 
   router.post('/security-info/verify', async (ctx) => {
-    const { uid, step, user } = await current(ctx);
-    const form = await kit.readValidForm(ctx, verifyForm, uid);
-    if (!step || !user) return kit.backToSignIn(ctx, uid);
-    const enrolment = step.state;
-    if (!enrolment) return seeStep(ctx, uid); // finished or left meanwhile (another tab): the list as it is now
-    const rules = await policy.current();
-    if (enrolment.kind === 'authenticator') {
-      // A wrong code from a new app is mostly a phone's clock or a code typed late; its tries are counted all the same.
-      const tried = await limits.takeCodeTry(`security-info:${step.id}:${enrolment.sealed.slice(-24)}`, rules);
-      const totp = methods.find((m) => m.id === 'totp')!;
-      const withApp = { ...user, securityInfo: { ...user.securityInfo, authenticator: { totpSecret: enrolment.sealed } } };
-      if (!tried.allowed) return abandon(ctx, step, user, 'security_info.code_used_up');
-      if (!(await totp.verifyHeld!(withApp, form.code.replace(/\s/g, '')))) return show(ctx, uid, step, user, { error: 'security_info.app_code_wrong', status: 400 });
-      await register(ctx, step, user, 'authenticator', enrolment.sealed);
-      return seeStep(ctx, uid);
-    }
-    const tried = await limits.takeCodeTry(enrolment.challengeId, rules);
-    if (!tried.allowed) {
-      await challenges.discard(enrolment.challengeId);
-      return abandon(ctx, step, user, 'security_info.code_used_up');
-    }
-    const outcome = await challenges.check(enrolment.challengeId, purposeOf(step, enrolment), form.code);
-    if (outcome === 'wrong') return show(ctx, uid, step, user, { error: 'security_info.code_wrong', status: 400 });
-    if (outcome === 'expired') return abandon(ctx, step, user, 'security_info.code_expired');
-    await register(ctx, step, user, enrolment.kind, enrolment.value);
-    seeStep(ctx, uid);
+    const read = await formOf(ctx, verifyForm);
+    if (!read) return;
+    const { uid, step, user, form, rules } = read;
+    const awaited = step.state?.adding ?? step.state?.proving;
+    if (!awaited) return seeStep(ctx, uid); // finished or left meanwhile (another tab): the page as it is now
+    const code = normalizeCode(form.code);
+    // Not a code at all (empty, too short): said so, with nothing spent.
+    const digits = awaited.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits;
+    const wrongCode: MessageId = awaited.kind === 'authenticator' ? 'security_info.app_code_wrong' : 'security_info.code_wrong';
+    if (!new RegExp(`^\\d{${digits}}$`).test(code)) return show(ctx, uid, step, user, { error: wrongCode });
+    const { adding, proving } = step.state!;
+    await firstOnly(ctx, uid, step, `verify:${code}`, () => (adding ? verifyAddition(ctx, uid, step, user, adding, code, rules) : verifyProof(ctx, uid, step, user, proving!, code, rules)));
   });
 
-  /** An addition that can no longer be proved: forgotten, and the list shown with why. */
-  async function abandon(ctx: Context, step: PendingStep<Enrolment>, user: User, error: MessageId) {
-    await steps.keep(step, undefined);
-    const { uid } = await kit.loadLogin(ctx);
-    return show(ctx, uid, { ...step, state: undefined }, user, { error, status: 400 });
+  async function verifyAddition(ctx: Context, uid: string, step: Step, user: User, adding: Enrolment, code: string, rules: RecoveryPolicy) {
+    if (adding.kind === 'authenticator') {
+      // A wrong code from a new app is mostly a phone's clock or a code typed late; its tries are counted all the same.
+      const tried = await limits.takeCodeTry(`security-info:${step.id}:${adding.sealed.slice(-24)}`, rules);
+      if (!tried.allowed) return abandon(ctx, uid, step, user, 'security_info.code_used_up');
+      const withApp = { ...user, securityInfo: { ...user.securityInfo, authenticator: { totpSecret: adding.sealed } } };
+      if (!(await methodOf('authenticator').verifyHeld!(withApp, code))) return wrongCode(ctx, uid, step, user, 'security_info.app_code_wrong');
+      await recordChange(ctx, step, user, 'authenticator', adding.sealed, rules);
+      return seeStep(ctx, uid, 'saved');
+    }
+    // A code to an address the person typed: guessing it wins nothing but a contact one does not hold, so its own
+    // tries are its limit (the account's daily budget of proofs is for what recovers it).
+    const tried = await limits.takeCodeTry(adding.challengeId, rules);
+    if (!tried.allowed) {
+      await challenges.discard(adding.challengeId);
+      return abandon(ctx, uid, step, user, 'security_info.code_used_up');
+    }
+    const outcome = await challenges.check(adding.challengeId, purposeOf(step, 'add', adding.kind, adding.value), code);
+    if (outcome === 'wrong') return wrongCode(ctx, uid, step, user, 'security_info.code_wrong');
+    if (outcome === 'expired') return abandon(ctx, uid, step, user, 'security_info.code_expired');
+    await recordChange(ctx, step, user, adding.kind, adding.value, rules);
+    seeStep(ctx, uid, 'saved');
+  }
+
+  /**
+   * A code from a registered method: its tries come from the account's daily budget of proofs, shared with recovery,
+   * and count in the method's run of wrong proofs in a row (security/proof-ceiling.ts), so a stolen password cannot
+   * buy guesses at the account's authenticator here that recovery would refuse.
+   */
+  async function verifyProof(ctx: Context, uid: string, step: Step, user: User, proving: Proving, code: string, rules: RecoveryPolicy) {
+    const method = methodOf(proving.kind);
+    if (!(method.checkable?.(user) ?? true)) return abandon(ctx, uid, step, user, 'security_info.unavailable');
+    const purpose = proving.kind === 'authenticator' ? '' : purposeOf(step, 'prove', proving.kind, registeredValue(user, proving.kind) ?? '');
+    // An expired code (or a number replaced meanwhile) is said so before anything is spent.
+    if (proving.kind !== 'authenticator' && !(await challenges.isLive(proving.challengeId, purpose))) return abandon(ctx, uid, step, user, 'security_info.code_expired');
+    const runs = await ceiling.read(accountKeyOf(user._id));
+    const authenticator = method.authenticator(user);
+    if (ceiling.disabled(runs, method.id, authenticator)) return abandon(ctx, uid, step, user, 'security_info.method_disabled');
+    const budget = await limits.takeProofAttempt(proofBudgetKey(runs), rules);
+    if (!budget.allowed) return abandon(ctx, uid, step, user, 'security_info.proofs_used_up');
+    const proof = await ceiling.attempt(runs, method.id, authenticator);
+    if (!proof.allowed) {
+      if (proof.reports) await reportDisabled(ctx, user, method, rules);
+      return abandon(ctx, uid, step, user, 'security_info.method_disabled');
+    }
+    let right: boolean;
+    if (proving.kind === 'authenticator') right = await method.verifyHeld!(user, code);
+    else {
+      const tried = await limits.takeCodeTry(proving.challengeId, rules);
+      if (!tried.allowed) {
+        await challenges.discard(proving.challengeId);
+        return abandon(ctx, uid, step, user, 'security_info.code_used_up');
+      }
+      const outcome = await challenges.check(proving.challengeId, purpose, code);
+      if (outcome === 'expired') return abandon(ctx, uid, step, user, 'security_info.code_expired');
+      right = outcome === 'accepted';
+    }
+    if (!right) {
+      const { ended, reports } = await proof.failed();
+      await audit.record({ type: 'code.failed', accountId: user._id, method: method.id, reason: 'security_info_proof', ip: ctx.ip });
+      if (reports) await reportDisabled(ctx, user, method, rules);
+      if (ended) return abandon(ctx, uid, step, user, 'security_info.method_disabled');
+      return wrongCode(ctx, uid, step, user, proving.kind === 'authenticator' ? 'security_info.app_code_wrong' : 'security_info.code_wrong');
+    }
+    await proof.accepted();
+    await save(step, { proven: true });
+    await audit.record({ type: 'code.verified', accountId: user._id, method: method.id, reason: 'security_info_proof', ip: ctx.ip });
+    seeStep(ctx, uid, 'proved');
+  }
+
+  /**
+   * A method reached its run of wrong proofs in a row here: recorded and told to the owner, as recovery does
+   * (flows/recovery/verify-routes.ts), in the default language and with texts within the budget for notices.
+   */
+  async function reportDisabled(ctx: Context, user: User, method: VerificationMethod, rules: RecoveryPolicy) {
+    await audit.record({ type: 'recovery.method_disabled', accountId: user._id, method: method.id, reason: 'consecutive_limit', ip: ctx.ip });
+    if (rules.notify.onLockout) await notifier.notifyMethodDisabled(user, method.id, DEFAULT_LOCALE, () => limits.allowNoticeText(rules));
   }
 
   router.post('/security-info/back', async (ctx) => {
-    const { uid, step, user } = await current(ctx);
-    await kit.readValidForm(ctx, csrfOnly, uid);
-    if (!step || !user) return kit.backToSignIn(ctx, uid);
-    if (step.state?.kind === 'alternateEmail' || step.state?.kind === 'mobilePhone') await challenges.discard(step.state.challengeId);
-    await steps.keep(step, undefined);
+    const read = await formOf(ctx, csrfOnly);
+    if (!read) return;
+    const { uid, step } = read;
+    await discardAwaited(step.state);
+    await save(step, kept(step));
     seeStep(ctx, uid);
   });
 
   router.post('/security-info/remove', async (ctx) => {
-    const { uid, step, user } = await current(ctx, { again: true });
-    const form = await kit.readValidForm(ctx, removeForm, uid);
-    if (!step || !user) return kit.backToSignIn(ctx, uid);
-    const rules = await policy.current();
-    if (!registeredValue(user, form.kind)) return seeStep(ctx, uid); // removed already (another tab)
+    const read = await formOf(ctx, kindForm, { again: true });
+    if (!read) return;
+    const { uid, step, user, form, rules } = read;
+    if (registeredValue(user, form.kind) === undefined) return seeStep(ctx, uid); // removed already (another tab)
+    if (lockedFor(user, step.state)) return show(ctx, uid, step, user, { error: 'security_info.prove_first' });
     // Never below what the account needs to recover by itself, once it can.
     if (recoveryMethods(user, methods, rules).able && !recoveryMethods(without(user, form.kind), methods, rules).able) {
-      return show(ctx, uid, step, user, { error: 'security_info.remove_refused', status: 400 });
+      return show(ctx, uid, step, user, { error: 'security_info.remove_refused' });
     }
-    await register(ctx, step, user, form.kind, null);
-    seeStep(ctx, uid);
+    // One removal per state, whichever method: two at once in two tabs could each leave the other's last method.
+    await firstOnly(ctx, uid, step, 'remove', async () => {
+      await recordChange(ctx, step, user, form.kind, null, rules);
+      seeStep(ctx, uid, 'removed');
+    });
   });
 
   router.post('/security-info/done', async (ctx) => {
-    const { uid, step, user } = await current(ctx, { again: true });
-    await kit.readValidForm(ctx, csrfOnly, uid);
-    if (!step || !user) return kit.backToSignIn(ctx, uid);
-    if (securityInfoDue(user, methods, await policy.current(), clock()) === 'register') return show(ctx, uid, step, user, { error: 'security_info.not_enough', status: 400 });
+    const read = await formOf(ctx, csrfOnly, { again: true });
+    if (!read) return;
+    const { uid, step, user, rules } = read;
+    if (securityInfoDue(user, methods, rules, clock()) === 'register') return show(ctx, uid, step, user, { error: 'security_info.not_enough' });
     // Used once, by one of any parallel posts: only that one signs in.
     if (!(await steps.finish(ctx, uid))) throw new FlowExpiredError('the security info step was used already');
     await accounts.confirmSecurityInfo(user._id, new Date(clock()));
@@ -285,7 +411,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
 }
 
 /** A typed address or number as it will be stored, or why it is refused (before any limit is spent). */
-function judgeTyped(kind: 'alternateEmail' | 'mobilePhone', typed: string, user: User, policy: RecoveryPolicy): MessageId | { value: string } {
+function judgeTyped(kind: Contact, typed: string, user: User, policy: RecoveryPolicy): MessageId | { value: string } {
   if (kind === 'alternateEmail') {
     const address = typed.toLowerCase();
     if (!isEmailAddress(address)) return 'security_info.email_invalid';

@@ -6,6 +6,12 @@
 // There the person adds, changes or removes what they can prove as they add it (an alternate email and a mobile
 // phone by a code sent to them, an authenticator app by a code from it), and "Looks good" completes the sign-in.
 // The page is an interaction step (interaction-steps.ts): the right password, in this browser, within its time.
+//
+// A password alone must not be enough to take an account over: whoever changes what the account recovers with
+// owns it. So once the account has a method the page can check (`provable`), nothing on it changes until the
+// person proves one of them in this step (a code sent to it, or from the app); a method added in the step counts
+// as proved. Only an account with nothing to prove adds its first methods with the password alone, as every
+// registration must begin; its owner hears of it on the sign-in address.
 import type { Connection } from 'mongoose';
 import type { User } from '../accounts/user-model.ts';
 import type { VerificationMethod } from '../methods/method.ts';
@@ -25,16 +31,52 @@ export const SELF_SERVICE_KINDS = Object.keys(SELF_SERVICE) as SelfService[];
 
 /** What is being added while its proof is awaited: where a code went, or the new app's sealed seed. */
 export type Enrolment = { kind: 'alternateEmail' | 'mobilePhone'; value: string; challengeId: string } | { kind: 'authenticator'; sealed: string };
+/** A registered method whose proof is awaited: the code sent to it, or one from the app. */
+export type Proving = { kind: 'alternateEmail' | 'mobilePhone'; challengeId: string } | { kind: 'authenticator' };
 
-export type SecurityInfoSteps = InteractionSteps<Enrolment>;
+/** What the step keeps between the page's forms. */
+export interface SecurityInfoState {
+  adding?: Enrolment;
+  proving?: Proving;
+  /** A registered method was proved in this step, or one added: the methods may change. */
+  proven?: true;
+  /** New with every write of the state: a form's work is claimed once per state it was posted in (`once`). */
+  rev?: string;
+}
+
+export type SecurityInfoSteps = InteractionSteps<SecurityInfoState>;
 
 export function createSecurityInfoSteps(connection: Connection, { secureCookies, clock = Date.now }: { secureCookies: boolean; clock?: () => number }): SecurityInfoSteps {
-  return createInteractionSteps<Enrolment>(connection, { collection: SECURITY_INFO_STEPS, cookie: 'lk_security_info', lifetimeMs: LIFETIME_MS, secureCookies, clock });
+  return createInteractionSteps<SecurityInfoState>(connection, { collection: SECURITY_INFO_STEPS, cookie: 'lk_security_info', lifetimeMs: LIFETIME_MS, secureCookies, clock });
 }
 
 /** What the page lets a person register under `policy`: the methods enabled that this server has. */
 export function manageable(methods: readonly VerificationMethod[], policy: RecoveryPolicy): SelfService[] {
   return SELF_SERVICE_KINDS.filter((kind) => policy.methodsEnabled.includes(SELF_SERVICE[kind]) && methods.some((m) => m.id === SELF_SERVICE[kind]));
+}
+
+/** What of `kind` the account has registered: the address, the number, the sealed seed, or nothing. */
+export function registeredValue(user: User, kind: SelfService | 'officePhone'): string | undefined {
+  return kind === 'authenticator' ? user.securityInfo?.authenticator?.totpSecret : user.securityInfo?.[kind];
+}
+
+/**
+ * Whether the methods are closed to changes until one is proved: the account has registered something the page
+ * manages (whatever the policy says of it now) and nothing was proved in this step.
+ */
+export function lockedFor(user: User, state: SecurityInfoState | undefined): boolean {
+  return !state?.proven && SELF_SERVICE_KINDS.some((kind) => registeredValue(user, kind) !== undefined);
+}
+
+/**
+ * The registered methods a person can prove on the page (`kinds`: what it manages under `policy`), any one of which
+ * opens the methods to changes: those the policy lets reach what is registered, and the server can check.
+ */
+export function provable(user: User, kinds: readonly SelfService[], methods: readonly VerificationMethod[], policy: RecoveryPolicy): SelfService[] {
+  return kinds.filter((kind) => {
+    const method = methods.find((m) => m.id === SELF_SERVICE[kind]);
+    return registeredValue(user, kind) !== undefined && method && (method.reachable?.(user, policy) ?? true) && (method.checkable?.(user) ?? true);
+  });
 }
 
 /** The account as it would be with everything the page offers registered. */

@@ -145,7 +145,10 @@ it('stops at the security info page when the policy asks: a phone and an app reg
     await checkPage(page, 'security-info-code');
     await page.getByLabel('Verification code').fill(await textedCode(server, '+14155550150'));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByText('+14155550150').waitFor();
+    // Listed as a hint, with a notice of what was done.
+    await page.locator('[data-message-id="security_info.said_saved"]').waitFor();
+    await page.getByText('*****50').waitFor();
+    await checkPage(page, 'security-info-saved');
 
     // An authenticator app: its key (or QR code) read, then a code from it.
     await page.getByRole('button', { name: 'Set it up now: Authenticator app' }).click();

@@ -9,13 +9,14 @@ import { generateSync } from 'otplib';
 import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
-import { emailedCode, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import { emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { DEFAULT_POLICY } from '../../src/policy/policy.ts';
+import { maskEmail, maskPhone } from '../../src/methods/mask.ts';
 
 let server: TestServer;
 let sink: SmtpSink;
@@ -73,6 +74,24 @@ async function addContact(browser: Browser, page: Page, kind: 'alternateEmail' |
 const verify = (browser: Browser, page: Page, code: string) => post(browser, findForm(page, '/security-info/verify'), { code });
 const looksGood = (browser: Browser, page: Page) => browser.post(findForm(page, '/security-info/done').action, findForm(page, '/security-info/done').fields);
 
+/** Proves a registered method: its button pressed, then the code `codeOf` reads (once it was sent) entered. */
+async function proveWith(browser: Browser, page: Page, kind: string, codeOf: () => Promise<string>): Promise<Page> {
+  const asked = await post(browser, findForm(page, '/security-info/prove'), { kind });
+  expect(messageIds(asked)).toContain('security_info.proving');
+  const proved = await verify(browser, asked, await codeOf());
+  expect(messageIds(proved)).toContain('security_info.said_proved');
+  return proved;
+}
+
+/** A form of the page posted as an earlier page (or a made-up one) would: the step's path, its CSRF token. */
+function pageForm(page: Page, path: string, fields: Record<string, string>) {
+  const done = findForm(page, '/security-info/done');
+  return { action: done.action.replace(/\/security-info\/done$/, path), fields: { csrf: done.fields.csrf!, ...fields } };
+}
+
+const auditedCount = async (accountId: string, type: string, reason?: string) =>
+  server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId, type, ...(reason && { reason }) });
+
 /** Follows a completed sign-in through consent to the relying party's tokens. */
 async function tokensAfter(browser: Browser, done: Page, start: Awaited<ReturnType<typeof authorizationUrl>>) {
   expect(done.status).toBe(303);
@@ -92,7 +111,7 @@ describe('registering security info at sign-in', () => {
 
     // Not yet: nothing is registered.
     const early = await browser.post(findForm(page, '/security-info/done').action, findForm(page, '/security-info/done').fields);
-    expect(early.status).toBe(400);
+    expect(early.status).toBe(200);
     expect(messageIds(early)).toContain('security_info.not_enough');
 
     const address = `${user.username}@home.example.test`;
@@ -100,13 +119,16 @@ describe('registering security info at sign-in', () => {
     expect(messageIds(sent)).toContain('security_info.code_sent_alternateEmail');
     const code = await emailedCode(sink, address);
     const wrong = await verify(browser, sent, code === '000000' ? '111111' : '000000');
-    expect(wrong.status).toBe(400);
+    expect(wrong.status).toBe(200);
     expect(messageIds(wrong)).toContain('security_info.code_wrong');
     expect((await stored(user._id)).securityInfo.alternateEmail).toBeUndefined();
 
     const listed = await verify(browser, wrong, code);
     expect(listed.status).toBe(200);
-    expect(listed.body).toContain(address);
+    expect(messageIds(listed)).toContain('security_info.said_saved');
+    // Listed as a hint, as the recovery pages show it.
+    expect(listed.body).toContain(maskEmail(address));
+    expect(listed.body).not.toContain(address);
     expect((await stored(user._id)).securityInfo.alternateEmail).toBe(address);
     // Told on the contact registered before: the sign-in address.
     const notice = await waitFor(() => sink.received.find((m) => JSON.stringify(m.to).includes(user.email)), 'the notice of the change');
@@ -129,7 +151,7 @@ describe('registering security info at sign-in', () => {
       ['+33 6 12 34 56 78', 'security_info.phone_country'],
     ] as const) {
       const refused = await addContact(browser, page, 'mobilePhone', typed);
-      expect(refused.status).toBe(400);
+      expect(refused.status).toBe(200);
       expect(messageIds(refused)).toContain(error);
     }
     const number = '+14155550142';
@@ -163,7 +185,9 @@ describe('registering security info at sign-in', () => {
     await registerMethods(server, admin, { alternateEmail: `${admin.username}@home.example.test` });
     const { browser, page } = await signIn(admin);
     expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.intro_register', 'security_info.need_two']));
-    expect((await looksGood(browser, page)).status).toBe(400);
+    const early = await looksGood(browser, page);
+    expect(early.status).toBe(200);
+    expect(messageIds(early)).toContain('security_info.not_enough');
   });
 
   it('voids a code after the policy\'s tries: the right one is refused then, nothing registered', async () => {
@@ -180,21 +204,140 @@ describe('registering security info at sign-in', () => {
 
   it('removes a method unless the account needs it to recover', async () => {
     const user = await createUser(server);
-    await registerMethods(server, user, { alternateEmail: `${user.username}@a.example.test`, mobilePhone: '+14155550143' });
+    const number = '+14155550143';
+    await registerMethods(server, user, { alternateEmail: `${user.username}@a.example.test`, mobilePhone: number });
     await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { 'securityInfo.confirmedAt': new Date(Date.now() - 200 * DAY_MS) } });
-    const { browser, page } = await signIn(user);
-    expect(messageIds(page)).toContain('security_info.intro_reconfirm');
+    const { browser, page: locked } = await signIn(user);
+    expect(messageIds(locked)).toContain('security_info.intro_reconfirm');
+    const page = await proveWith(browser, locked, 'mobilePhone', () => textedCode(server, number));
     // Both may go while the other is left; once one is gone, the last is needed and has no Remove.
     expect(offersRemove(page, 'mobilePhone') && offersRemove(page, 'alternateEmail')).toBe(true);
     const removed = await post(browser, removeForm(page, 'mobilePhone'));
     expect((await stored(user._id)).securityInfo.mobilePhone).toBeUndefined();
-    expect(messageIds(removed)).toContain('security_info.looks_good');
+    expect(messageIds(removed)).toEqual(expect.arrayContaining(['security_info.said_removed', 'security_info.looks_good']));
     expect(offersRemove(removed, 'alternateEmail')).toBe(false);
     // Posted all the same (an old page): refused, nothing removed.
     const refused = await post(browser, removeForm(page, 'alternateEmail'));
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(200);
     expect(messageIds(refused)).toContain('security_info.remove_refused');
     expect((await stored(user._id)).securityInfo.alternateEmail).toBeDefined();
+  });
+});
+
+describe('changing what is registered', () => {
+  it('takes more than the password: nothing registered changes until one of the registered methods is proved; a replaced number hears of it', async () => {
+    const user = await createUser(server);
+    const old = '+14155550150';
+    const replacement = '+14155550151';
+    await registerMethods(server, user, { mobilePhone: old });
+    const { browser, page } = await signIn(user);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.prove_heading', 'security_info.prove_mobilePhone']));
+    expect(page.body).toContain(maskPhone(old));
+    expect(page.body).not.toContain(old);
+    expect(allForms(page).some((f) => f.action.endsWith('/security-info/add'))).toBe(false);
+    expect(offersRemove(page, 'mobilePhone')).toBe(false);
+
+    // Posted all the same (made up from the page's token): refused, nothing sent, nothing changed.
+    for (const [path, fields] of [
+      ['/security-info/add', { kind: 'mobilePhone', value: replacement }],
+      ['/security-info/add', { kind: 'authenticator' }],
+      ['/security-info/remove', { kind: 'mobilePhone' }],
+    ] as const) {
+      const refused = await post(browser, pageForm(page, path, fields));
+      expect(refused.status).toBe(200);
+      expect(messageIds(refused)).toContain('security_info.prove_first');
+    }
+    expect((await outbox(server)).filter((m) => m.to === replacement)).toHaveLength(0);
+    expect((await stored(user._id)).securityInfo).toMatchObject({ mobilePhone: old });
+    expect((await stored(user._id)).securityInfo.authenticator).toBeUndefined();
+
+    // A code texted to the registered number opens them.
+    const open = await proveWith(browser, page, 'mobilePhone', () => textedCode(server, old));
+    expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(1);
+    const sent = await addContact(browser, open, 'mobilePhone', replacement);
+    const changed = await verify(browser, sent, await textedCode(server, replacement));
+    expect(messageIds(changed)).toContain('security_info.said_saved');
+    expect((await stored(user._id)).securityInfo.mobilePhone).toBe(replacement);
+    // The number it replaced is told, with "This wasn't me".
+    await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === old && m.text.includes('/recover/lockdown/')), 'the notice on the replaced number');
+  });
+
+  it('takes a registered authenticator app\'s code too; wrong ones come out of the account\'s daily budget of proofs, and then even a right one is refused', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 100, proofAttemptsPerDay: 2 } });
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { authenticator: true });
+    const { browser, page } = await signIn(user);
+    const asked = await post(browser, findForm(page, '/security-info/prove'), { kind: 'authenticator' });
+    expect(messageIds(asked)).toEqual(expect.arrayContaining(['security_info.proving', 'security_info.proving_app']));
+    const late = totp(Math.floor(Date.now() / 1000) - 600);
+    let current = asked;
+    for (let i = 0; i < 2; i += 1) {
+      current = await verify(browser, current, late);
+      expect(messageIds(current)).toContain('security_info.app_code_wrong');
+    }
+    const spent = await verify(browser, current, totp());
+    expect(messageIds(spent)).toEqual(expect.arrayContaining(['security_info.proofs_used_up', 'security_info.prove_heading']));
+    expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(2);
+    expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(0);
+  });
+
+  it('counts a right app code posted twice at once as one proof: neither answer says it was wrong', async () => {
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { authenticator: true });
+    const { browser, page } = await signIn(user);
+    const asked = await post(browser, findForm(page, '/security-info/prove'), { kind: 'authenticator' });
+    const form = findForm(asked, '/security-info/verify');
+    const code = totp();
+    const answers = await Promise.all([post(browser, form, { code }), post(browser, form, { code })]);
+    for (const answer of answers) {
+      expect(messageIds(answer)).not.toContain('security_info.app_code_wrong');
+      expect(messageIds(answer)).toContain('security_info.looks_good');
+    }
+    expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(1);
+    expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(0);
+  });
+
+  it('answers a send the limits refuse with 429 and sends nothing', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 1 } });
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const first = await addContact(browser, page, 'alternateEmail', `${user.username}@one.example.test`);
+    expect(messageIds(first)).toContain('security_info.code_sent_alternateEmail');
+    const code = findForm(first, '/security-info/verify');
+    const back = await post(browser, { ...code, action: code.action.replace(/\/verify$/, '/back') });
+    const typing = await post(browser, rowForm(back, 'alternateEmail'));
+    const refused = await browser.post(findForm(typing, '/security-info/add').action, { ...findForm(typing, '/security-info/add').fields, value: `${user.username}@two.example.test` });
+    expect(refused.status).toBe(429);
+    expect(messageIds(refused)).toContain('security_info.send_refused');
+    expect(await auditedCount(user._id, 'code.sent')).toBe(1);
+    expect(await auditedCount(user._id, 'code.refused')).toBe(1);
+  });
+
+  it('refuses the sign-in address as the alternate one', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const refused = await addContact(browser, page, 'alternateEmail', ` ${user.email.toUpperCase()} `);
+    expect(messageIds(refused)).toContain('security_info.email_same');
+    expect(await auditedCount(user._id, 'code.sent')).toBe(0);
+  });
+
+  it('registers a right code once, however often it is posted: a second click or a replay shows the list', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const address = `${user.username}@twice.example.test`;
+    const sent = await addContact(browser, page, 'alternateEmail', address);
+    const form = findForm(sent, '/security-info/verify');
+    const code = await emailedCode(sink, address);
+    const answers = await Promise.all([post(browser, form, { code }), post(browser, form, { code })]);
+    for (const answer of [...answers, await post(browser, form, { code })]) {
+      expect(answer.status).toBe(200);
+      expect(messageIds(answer)).toContain('security_info.looks_good');
+      expect(messageIds(answer)).not.toContain('security_info.code_expired');
+    }
+    // What was added still counts as proved: the methods stay open to changes.
+    expect(rowForm(await browser.get(form.action.replace(/\/security-info\/verify$/, '')), 'mobilePhone').fields.kind).toBe('mobilePhone');
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBe(address);
+    expect(await auditedCount(user._id, 'security_info.changed')).toBe(1);
   });
 });
 
@@ -228,6 +371,14 @@ describe('confirming security info', () => {
     expect(again.answer.headers.get('location')).toContain('/oidc/auth/');
   });
 
+  it('never asks again when reconfirmDays is 0', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 0 } });
+    const user = await createUser(server);
+    await registerMethods(server, user, { alternateEmail: `${user.username}@never.example.test` });
+    const { answer } = await signIn(user);
+    expect(answer.headers.get('location')).toContain('/oidc/auth/');
+  });
+
   it('does not stop anyone while the policy does not ask for it', async () => {
     await server.latchkey.policy.save({ registration: { atSignIn: false, reconfirmDays: 180 } });
     const user = await createUser(server);
@@ -248,6 +399,28 @@ describe('the page\'s forms', () => {
     // Two at once in this browser: one signs in, the other does not.
     const answers = await Promise.all([browser.post(done.action, done.fields), browser.post(done.action, done.fields)]);
     expect(answers.filter((a) => a.status === 303 && a.headers.get('location')?.includes('/oidc/auth/'))).toHaveLength(1);
+  });
+
+  it('Cancel tells the application access_denied, and the sign-in is not recorded', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const done = findForm(page, '/security-info/done');
+    const cancelled = await browser.follow(await browser.post(done.action.replace(/\/security-info\/done$/, '/abort'), done.fields), rp.redirect_uris[0]!);
+    expect(new URL(cancelled.url).searchParams.get('error')).toBe('access_denied');
+    expect((await stored(user._id)).securityInfo?.confirmedAt).toBeUndefined();
+  });
+
+  it('need the step\'s own cookie: without it, the forms go back to the sign-in page and change nothing', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await signIn(user);
+    const stepUrl = findForm(page, '/security-info/done').action;
+    const names = (await browser.cookieNames(stepUrl)).filter((name) => name.includes('lk_security_info'));
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) await browser.jar.setCookie(`${name}=; Path=${new URL(stepUrl).pathname.replace(/\/security-info\/done$/, '')}; Max-Age=0`, stepUrl);
+    const refused = await browser.post(stepUrl, findForm(page, '/security-info/done').fields);
+    expect(refused.status).toBe(303);
+    expect(messageIds(await browser.follow(refused))).toContain('login.cant_access');
+    expect((await stored(user._id)).securityInfo?.confirmedAt).toBeUndefined();
   });
 
   it('stop counting once an administrator acts on the account meanwhile: back to the sign-in page, nothing changed', async () => {

@@ -11,7 +11,7 @@ import { countryAllowed } from '../../methods/sms.ts';
 import { createChallenges, type Challenges } from '../../security/challenges.ts';
 import { keyBeyondDatabase } from '../../security/encryption.ts';
 import { createLimits, type Limits } from '../../security/limits.ts';
-import { createProofCeiling } from '../../security/proof-ceiling.ts';
+import { createProofCeiling, type ProofCeiling } from '../../security/proof-ceiling.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { brandEmails } from '../../delivery/branded-email.ts';
 import type { Brand } from '../../http/brand.ts';
@@ -50,7 +50,7 @@ export interface RecoveryFeature {
    * The recovery's codes, send limits and branded sending, for the security info page at sign-in
    * (interactions/security-info-routes.ts): a destination's codes count against one set of limits wherever sent.
    */
-  codes: { challenges: Challenges; limits: Limits; enqueue: RecoveryDeps['enqueue'] };
+  codes: { challenges: Challenges; limits: Limits; ceiling: ProofCeiling; enqueue: RecoveryDeps['enqueue'] };
 }
 
 const LOCKOUT_NOTICES_PER_HOUR = 1;
@@ -88,6 +88,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
   // the database's alone, so that a new configuration key (or the upgrade that brought this) neither restarts the
   // limits and the proof ceiling nor redraws every decoy (an unknown login's page would change where a real
   // account's does not, telling which logins exist).
+  const ceiling = createProofCeiling(connection, derive('proof-ceiling'), clock);
   const challenges = createChallenges(connection, keyBeyondDatabase(configurationKey, secret, 'code-hash'), clock);
   const routes = recoveryRoutes({
     config,
@@ -97,7 +98,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     flows: createFlowStore(connection, clock),
     challenges,
     limits,
-    ceiling: createProofCeiling(connection, derive('proof-ceiling'), clock),
+    ceiling,
     captcha,
     enqueue,
     notifier,
@@ -119,6 +120,6 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
-  return { routes, notifier, notifyLockout, codes: { challenges, limits, enqueue } };
+  return { routes, notifier, notifyLockout, codes: { challenges, limits, ceiling, enqueue } };
 }
 

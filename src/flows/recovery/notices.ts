@@ -32,7 +32,7 @@ export interface Notifier {
    * told are the ones registered before the change (a replaced alternate email or phone hears of it). Never the
    * new values in full: masked hints.
    */
-  notifyMethodsChanged(before: User, changes: MethodChange[], locale: string): Promise<number>;
+  notifyMethodsChanged(before: User, changes: MethodChange[], locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
   /**
    * Tells the owner that a method no longer counts as a recovery proof after too many wrong ones in a row
    * (security/proof-ceiling.ts). `textAllowed` as for `notify`: anyone can cause it.
@@ -128,11 +128,11 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
       return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, withLockdownLink: kind !== 'lockout' });
     },
 
-    notifyMethodsChanged(before, changes, locale) {
+    notifyMethodsChanged(before, changes, locale, textAllowed) {
       return send(before, locale, (t, values) => ({
         subject: t('notice.methods_subject'),
         what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
-      }), { withLockdownLink: true });
+      }), { textAllowed, withLockdownLink: true });
     },
 
     notifyMethodDisabled(user, method, locale, textAllowed) {

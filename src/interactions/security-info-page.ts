@@ -1,0 +1,100 @@
+// What the security info page shows (views/security-info.ejs): the person's methods as hints, what they may do with
+// each now, and what the step waits for (an address or number to type, a code sent, a new app's QR code, a proof of
+// a registered method). Its routes (security-info-routes.ts) decide; this only draws.
+import type { Context } from 'koa';
+import { generateURI } from 'otplib';
+import QRCode from 'qrcode';
+import type { User } from '../accounts/user-model.ts';
+import type { MessageId } from '../http/messages/en.ts';
+import { renderPage } from '../http/render.ts';
+import { maskEmail, maskPhone } from '../methods/mask.ts';
+import type { VerificationMethod } from '../methods/method.ts';
+import { TOTP_DIGITS } from '../methods/totp.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { SecretBox } from '../security/encryption.ts';
+import { recoveryMethods } from '../flows/recovery/subject.ts';
+import { lockedFor, manageable, provable, registeredValue, securityInfoDue, type SecurityInfoState, type SelfService } from './security-info.ts';
+
+/** The field a kind's value is typed in, and the message ids named after it. */
+export const fieldOf = (kind: 'alternateEmail' | 'mobilePhone') => (kind === 'alternateEmail' ? 'email' : 'phone');
+
+/** A registered value as the page and its notices show it: enough for the owner to recognise, no more. */
+export function hintOf(kind: SelfService | 'officePhone', value: string): string {
+  if (kind === 'authenticator') return '';
+  return kind === 'alternateEmail' ? maskEmail(value) : maskPhone(value);
+}
+
+/** What the page shows besides the list: the field to type an address or number in (with what was typed). */
+export interface Typing {
+  kind: 'alternateEmail' | 'mobilePhone';
+  value?: string;
+}
+
+/** Said once, after a redirect (`?said=`): what the last form did. */
+export const SAID = ['saved', 'removed', 'proved'] as const;
+export type Said = (typeof SAID)[number];
+
+export interface PageInput {
+  uid: string;
+  csrf: string;
+  user: User;
+  state: SecurityInfoState | undefined;
+  rules: RecoveryPolicy;
+  now: number;
+  typing?: Typing;
+  said?: Said;
+  error?: MessageId;
+  status?: number;
+}
+
+/** The account without `kind`: what a removal would leave. */
+export function without(user: User, kind: SelfService): User {
+  const info = { ...user.securityInfo };
+  if (kind === 'authenticator') delete info.authenticator;
+  else delete info[kind];
+  return { ...user, securityInfo: info };
+}
+
+export function createSecurityInfoPage({ methods, box, issuer }: { methods: readonly VerificationMethod[]; box: SecretBox; issuer: string }) {
+  /** The new app's QR code (inline SVG) and its key typed in groups of four, from the step's sealed seed. */
+  async function appSetup(user: User, sealed: string) {
+    const secret = box.open(sealed);
+    const uri = generateURI({ issuer, label: user.email, secret });
+    return { qr: await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }), key: secret.replace(/(.{4})/g, '$1 ').trim() };
+  }
+
+  return async function show(ctx: Context, { uid, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
+    const kinds = manageable(methods, rules);
+    const due = securityInfoDue(user, methods, rules, now);
+    const { able, required } = recoveryMethods(user, methods, rules);
+    const locked = lockedFor(user, state);
+    const adding = typing ? undefined : state?.adding;
+    const proving = typing || adding ? undefined : state?.proving;
+    const awaited = adding ?? proving;
+    const office = rules.methodsEnabled.includes('call_office') && methods.some((m) => m.id === 'call_office') ? registeredValue(user, 'officePhone') : undefined;
+    ctx.status = status;
+    await renderPage(ctx, 'security-info', {
+      titleId: 'security_info.title',
+      uid,
+      csrf,
+      intro: due === 'register' ? 'security_info.intro_register' : 'security_info.intro_reconfirm',
+      required,
+      locked,
+      rows: kinds.map((kind) => {
+        const value = registeredValue(user, kind);
+        return { kind, hint: value === undefined ? undefined : hintOf(kind, value), removable: !able || recoveryMethods(without(user, kind), methods, rules).able };
+      }),
+      proofChoices: locked ? provable(user, kinds, methods, rules).map((kind) => ({ kind, hint: hintOf(kind, registeredValue(user, kind)!) })) : [],
+      office: office && hintOf('officePhone', office),
+      typing,
+      field: typing && fieldOf(typing.kind),
+      adding,
+      proving,
+      sentTo: adding && adding.kind !== 'authenticator' ? adding.value : proving && proving.kind !== 'authenticator' ? hintOf(proving.kind, registeredValue(user, proving.kind) ?? '') : undefined,
+      app: adding?.kind === 'authenticator' ? await appSetup(user, adding.sealed) : undefined,
+      codeDigits: awaited?.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits,
+      said,
+      error,
+    });
+  };
+}
