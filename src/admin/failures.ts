@@ -25,6 +25,7 @@ const HEADLINES: Record<string, string> = {
   invalid_name: 'invalid name',
   invalid_phone: 'invalid phone number',
   country_not_allowed: 'country not allowed',
+  same_phone: 'one phone, two methods',
   invalid_password: 'password refused',
   user_not_found: 'no such user',
   login_taken: 'username or email already in use',

@@ -49,6 +49,16 @@ async function checkTextable(session: AdminSession, e164: string): Promise<void>
   }
 }
 
+/**
+ * Refuses an office number equal to the mobile one, as the account would have them after the change: a text and a
+ * call to the office count as two ways to verify, and one phone in someone else's hand would be both.
+ */
+function refuseOnePhoneTwice(before: User, changes: { mobilePhone?: string | null; officePhone?: string | null }): void {
+  const mobile = changes.mobilePhone !== undefined ? changes.mobilePhone : before.securityInfo?.mobilePhone;
+  const office = changes.officePhone !== undefined ? changes.officePhone : before.securityInfo?.officePhone;
+  if (mobile && mobile === office) throw new ValidationError('same_phone', `${mobile} is both the mobile and the office phone: they count as two ways to verify, so they must be two phones`);
+}
+
 /** The same methods as lines for a person, as `users show` and `set-methods` print them. */
 export function methodLines(user: User): Array<[string, string]> {
   const methods = methodsOf(user);
@@ -122,6 +132,7 @@ const setMethods = defineCommand({
     if (changes.mobilePhone) await checkTextable(session, changes.mobilePhone);
     const users = await accounts(session);
     const before = await findUser(users, arg);
+    refuseOnePhoneTwice(before, changes);
     const user = await users.setSecurityInfo(before._id, changes);
     const told = await recordChange(session, before, user, Object.keys(changes).join(','));
     out.result({ ...methodsOf(user), notified: told }, () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user)), toldLine(told)]);

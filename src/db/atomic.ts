@@ -152,6 +152,18 @@ export async function slotsTaken(collection: Collection<ExpiringDoc>, { key, lim
   return (await firstFree(collection, slotId, limit)) - 1;
 }
 
+/**
+ * Whether a try now would be refused (every slot of the window taken; for a staggered limit, of either window),
+ * without claiming anything: one read, two when staggered. A hint only (a racing try may take the last slot just
+ * after): for sparing work that could not count, never for letting a try through.
+ */
+export async function slotsFull(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds, staggered }: SlotLimit, now: Date = new Date()): Promise<boolean> {
+  if (await isTaken(collection, slotWindow(key, windowSeconds, now).slotId(limit))) return true;
+  if (!staggered) return false;
+  const halfMs = (windowSeconds * 1000) / 2;
+  return isTaken(collection, slotWindow(`${key}:offset`, windowSeconds, new Date(now.getTime() + halfMs)).slotId(limit));
+}
+
 function slotWindow(key: string, windowSeconds: number, now: Date) {
   const windowMs = windowSeconds * 1000;
   const window = Math.floor(now.getTime() / windowMs);

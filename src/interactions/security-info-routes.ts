@@ -226,7 +226,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (!provable(user, manageable(methods, rules), methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable' });
     const method = methodOf(form.kind);
     // Refused before anything is sent, as recovery does: it could not be compared anyway.
-    if (ceiling.disabled(await ceiling.read(accountKeyOf(user._id)), method.id, method.authenticator(user))) return show(ctx, uid, step, user, { error: 'security_info.method_disabled' });
+    const runs = await ceiling.read(accountKeyOf(user._id));
+    if (ceiling.disabled(runs, method.id, method.authenticator(user))) return show(ctx, uid, step, user, { error: 'security_info.method_disabled' });
+    if (await limits.proofBudgetSpent(proofBudgetKey(runs), rules)) return show(ctx, uid, step, user, { error: 'security_info.proofs_used_up' });
     await firstOnly(ctx, uid, step, `prove:${form.kind}`, async () => {
       await discardAwaited(step.state);
       if (form.kind === 'authenticator') {
@@ -422,5 +424,7 @@ function judgeTyped(kind: Contact, typed: string, user: User, policy: RecoveryPo
   const number = typed.startsWith('+') ? normalizePhone(typed) : undefined;
   if (!number) return 'security_info.phone_invalid';
   if (!countryAllowed(number, policy)) return 'security_info.phone_country';
+  // A text to it and a call to the office would count as two ways to verify: one phone must not be both.
+  if (number === user.securityInfo?.officePhone) return 'security_info.phone_is_office';
   return { value: number };
 }

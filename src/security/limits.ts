@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Connection } from 'mongoose';
-import { takeSlot, type ExpiringDoc, type SlotResult } from '../db/atomic.ts';
+import { slotsFull, takeSlot, type ExpiringDoc, type SlotResult } from '../db/atomic.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
 /**
@@ -28,6 +28,11 @@ export interface Limits {
    * within its base proof epoch (proof-ceiling.ts `proofBudgetKey`), so an unlock or a completed recovery renews it.
    */
   takeProofAttempt(budgetKey: string, policy: RecoveryPolicy): Promise<SlotResult>;
+  /**
+   * Whether the day's budget of proofs is spent (nothing is taken): a code or call that could not be accepted is not
+   * sent, since a text or a call costs money.
+   */
+  proofBudgetSpent(budgetKey: string, policy: RecoveryPolicy): Promise<boolean>;
   /** One try at this code; `slot` says which (the last one is `codes.maxTries`). */
   takeCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<SlotResult>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
@@ -61,9 +66,11 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
   const hidden = (value: string) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
 
+  // Staggered: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
+  const slotLimit = (name: string, key: string, limit: number, windowSeconds: number) => ({ key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true });
+
   function take(name: string, key: string, limit: number, windowSeconds: number): Promise<SlotResult> {
-    // Staggered: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
-    return takeSlot(slots, { key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true }, new Date(clock()));
+    return takeSlot(slots, slotLimit(name, key, limit, windowSeconds), new Date(clock()));
   }
 
   async function allow(name: string, key: string, limit: number, windowSeconds: number): Promise<boolean> {
@@ -90,6 +97,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       return { allowed: true };
     },
     takeProofAttempt: (budgetKey, { limits }) => take('proof', budgetKey, limits.proofAttemptsPerDay, DAY),
+    proofBudgetSpent: (budgetKey, { limits }) => slotsFull(slots, slotLimit('proof', budgetKey, limits.proofAttemptsPerDay, DAY), new Date(clock())),
     takeCodeTry: (challengeId, { codes }) => take('code-try', challengeId, codes.maxTries, DAY),
     allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
     allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),

@@ -84,6 +84,15 @@ it("refuses a mobile number in a country the policy never texts, naming the allo
   expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
 });
 
+it('refuses an office phone that is the mobile phone: one phone cannot count as two ways to verify', async () => {
+  expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', '+14155550177'])).code).toBe(0);
+  const same = await admin(['users', 'set-methods', 'ada', '--office-phone', '+1 415 555 0177']);
+  expect(same.code).toBe(1);
+  expect(same.stderr).toContain('one phone, two methods: +14155550177 is both the mobile and the office phone');
+  expect(JSON.parse((await admin(['users', 'show', 'ada', '--json'])).stdout).methods.officePhone).toBeNull();
+  expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', 'none'])).code).toBe(0);
+});
+
 it('records a change only when something changed', async () => {
   const audit = createAuditLog(server.connection);
   const count = async (type: string) => (await audit.list({ type, limit: 1000 })).length;

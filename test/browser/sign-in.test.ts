@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
-import { textedCode } from '../helpers/recovery.ts';
+import { registerMethods, textedCode } from '../helpers/recovery.ts';
 import { generateSync } from 'otplib';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -167,6 +167,39 @@ it('stops at the security info page when the policy asks: a phone and an app reg
   }
   expect(pages.problems.join('\n\n')).toBe('');
 }, 120_000);
+
+it('asks a person whose methods are registered to prove one before anything changes; each page accessible', async () => {
+  await server.latchkey.policy.update((overrides) => ({ ...overrides, registration: { atSignIn: true, reconfirmDays: 180 } }));
+  const person = await createUser(server, { name: 'Katherine Johnson' });
+  await registerMethods(server, person, { mobilePhone: '+14155550161' });
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${rpOrigin}/`);
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByLabel('Email or username').fill(person.username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 2, name: "To make changes, first verify it's you" }).waitFor();
+    expect(await page.getByRole('button', { name: 'Change: Mobile phone' }).count()).toBe(0);
+    await checkPage(page, 'security-info-locked');
+
+    await page.getByRole('button', { name: 'Text a code to *****61' }).click();
+    await page.getByRole('heading', { level: 2, name: "Verify it's you" }).waitFor();
+    await checkPage(page, 'security-info-prove');
+    await page.getByLabel('Verification code').fill(await textedCode(server, '+14155550161'));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('[data-message-id="security_info.said_proved"]').waitFor();
+    await page.getByRole('button', { name: 'Change: Mobile phone' }).waitFor();
+
+    await page.getByRole('button', { name: 'Looks good' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
+  } finally {
+    await context.close();
+    await server.latchkey.policy.update(({ registration: _, ...overrides }) => overrides);
+  }
+  expect(pages.problems.join('\n\n')).toBe('');
+});
 
 it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
   const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here

@@ -208,6 +208,18 @@ describe('with the development voice provider', () => {
     expect(messageIds(blocked)).toContain('recover.blocked');
   });
 
+  it('places no new call once the day\'s budget of proofs is spent: "Call again" says the recovery is blocked', async () => {
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: { ...GENEROUS, proofAttemptsPerDay: 2 } });
+    // The number typed took one try, the wrong number pressed the other.
+    const { browser, waiting, call, wrong } = await aCall('+14155550169');
+    expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');
+    const form = findForm(waiting, '/answered');
+    const again = await browser.post(form.action.replace(/\/answered$/, '/resend'), form.fields);
+    expect(again.status).toBe(429);
+    expect(messageIds(again)).toContain('recover.blocked');
+    expect((await outbox(server)).filter((m) => m.channel === 'voice' && m.to === '+14155550169')).toHaveLength(1);
+  });
+
   it('keeps an answer that arrived just before "Call again", and moves on with it', async () => {
     const { browser, waiting, call, number } = await aCall('+14155550167');
     expect((await answer(call.answerUrl, number)).body.result).toBe('accepted');

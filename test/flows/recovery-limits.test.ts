@@ -96,6 +96,19 @@ it('voids a code after too many tries, saying so at the last one; "Try again" se
   expect(messageIds(accepted)).toContain('recover.password_heading');
 });
 
+it('texts no new code once the day\'s budget of proofs is spent: "Try again" says the recovery is blocked', async () => {
+  await policy({ limits: { proofAttemptsPerDay: 2 } }); // one for the phone number, one for a wrong code
+  const { user, phone } = await userWithPhone();
+  const { browser, page } = await atSmsCode(user, phone);
+  const code = await textedCode(server, phone);
+  const form = findForm(page, '/code');
+  await enterCode(browser, page, code === '000000' ? '111111' : '000000');
+  const again = await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields);
+  expect(again.status).toBe(429);
+  expect(messageIds(again)).toContain('recover.blocked');
+  expect((await outbox(server)).filter((m) => m.channel === 'sms' && m.to === phone)).toHaveLength(1);
+});
+
 it('answers what cannot be a code (empty, letters, too few digits) without spending a try; spaces are fine', async () => {
   await policy({ limits: { proofAttemptsPerDay: 2 } }); // one for the phone number, one for the code
   const { user, phone } = await userWithPhone();

@@ -142,13 +142,16 @@ describe('registering security info at sign-in', () => {
     expect((await stored(user._id)).securityInfo.confirmedAt).toBeInstanceOf(Date);
   });
 
-  it('registers a mobile phone by a texted code, and refuses a number that is not complete or whose country the policy does not text', async () => {
+  it('registers a mobile phone by a texted code, and refuses a number that is not complete, whose country the policy does not text, or that is the office phone', async () => {
     await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, allowedCountryCodes: ['1'], limits: { perIpHour: 1000, perAccountHour: 100 } });
     const user = await createUser(server);
+    // An office phone an administrator registered: not a mobile phone as well.
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { 'securityInfo.officePhone': '+14155550149' } });
     const { browser, page } = await signIn(user);
     for (const [typed, error] of [
       ['555 0100', 'security_info.phone_invalid'],
       ['+33 6 12 34 56 78', 'security_info.phone_country'],
+      ['+1 415 555 0149', 'security_info.phone_is_office'],
     ] as const) {
       const refused = await addContact(browser, page, 'mobilePhone', typed);
       expect(refused.status).toBe(200);
@@ -277,6 +280,10 @@ describe('changing what is registered', () => {
     }
     const spent = await verify(browser, current, totp());
     expect(messageIds(spent)).toEqual(expect.arrayContaining(['security_info.proofs_used_up', 'security_info.prove_heading']));
+    // Asked again: refused before any code is awaited.
+    const again = await post(browser, findForm(spent, '/security-info/prove'), { kind: 'authenticator' });
+    expect(messageIds(again)).toContain('security_info.proofs_used_up');
+    expect(messageIds(again)).not.toContain('security_info.proving');
     expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(2);
     expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(0);
   });

@@ -221,8 +221,10 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
-    // A code that could not be accepted is not sent (a text costs money).
+    // A code that could not be accepted is not sent (a text or a call costs money): the method turned off, or the
+    // day's budget of proofs spent (its keys pressed, its code typed would not be compared).
     if (markedDisabled(subject, runs, method)) return methodDisabled(ctx, flow, method);
+    if (await limits.proofBudgetSpent(proofBudgetKey(runs), current)) return proofBudgetSpent(ctx, flow, method);
     // A number typed and matched stays confirmed only while it is the registered one (its code went there: `sentTo`).
     // Replaced since (a SIM swap reported to the helpdesk), "Try again" would text a number nobody typed here: the
     // flow asks for the complete number again instead, and the code sent before is void.
