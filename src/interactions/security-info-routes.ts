@@ -145,6 +145,15 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return show(ctx, uid, step, user, { error });
   }
 
+  /**
+   * A send the limits refused (429): said so, anything the step waited for left as it was (an earlier code, perhaps
+   * on its way, keeps working), and the state written again, so that the same form may be tried again later.
+   */
+  async function sendRefused(ctx: Context, uid: string, step: Step, user: User, typing?: Typing) {
+    await save(step, { ...step.state });
+    return show(ctx, uid, step, user, { ...(typing && { typing }), error: 'security_info.send_refused', status: 429 });
+  }
+
   /** What the step waits for can no longer be proved: forgotten, and the list shown with why. */
   async function abandon(ctx: Context, uid: string, step: Step, user: User, error: MessageId) {
     const state = kept(step);
@@ -228,16 +237,17 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     // Refused before anything is sent, as recovery does: it could not be compared anyway.
     const runs = await ceiling.read(accountKeyOf(user._id));
     if (ceiling.disabled(runs, method.id, method.authenticator(user))) return show(ctx, uid, step, user, { error: 'security_info.method_disabled' });
-    if (await limits.proofBudgetSpent(proofBudgetKey(runs), rules)) return show(ctx, uid, step, user, { error: 'security_info.proofs_used_up' });
+    if (await limits.proofBudgetSpent(proofBudgetKey(runs), rules)) return show(ctx, uid, step, user, { error: 'security_info.proofs_used_up', status: 429 });
     await firstOnly(ctx, uid, step, `prove:${form.kind}`, async () => {
-      await discardAwaited(step.state);
       if (form.kind === 'authenticator') {
+        await discardAwaited(step.state);
         await save(step, { ...kept(step), proving: { kind: 'authenticator' } });
         return seeStep(ctx, uid);
       }
       const destination = registeredValue(user, form.kind)!;
       const challengeId = await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, 'security_info_proof');
-      if (!challengeId) return show(ctx, uid, step, user, { error: 'security_info.send_refused', status: 429 });
+      if (!challengeId) return sendRefused(ctx, uid, step, user);
+      await discardAwaited(step.state);
       await save(step, { ...kept(step), proving: { kind: form.kind, challengeId } });
       seeStep(ctx, uid);
     });
@@ -270,9 +280,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (typeof judged === 'string') return show(ctx, uid, step, user, { typing, error: judged });
     const { kind } = form;
     await firstOnly(ctx, uid, step, `add:${kind}:${judged.value}`, async () => {
-      await discardAwaited(step.state);
       const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, 'security_info');
-      if (!challengeId) return show(ctx, uid, step, user, { typing, error: 'security_info.send_refused', status: 429 });
+      if (!challengeId) return sendRefused(ctx, uid, step, user, typing);
+      await discardAwaited(step.state);
       await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId } });
       seeStep(ctx, uid);
     });

@@ -98,6 +98,9 @@ export function securityInfoDue(user: User, methods: readonly VerificationMethod
   const { atSignIn, reconfirmDays } = policy.registration;
   if (!atSignIn) return undefined;
   if (!recoveryMethods(user, methods, policy).able) {
+    // Closed to changes with nothing the page could prove (a registered phone in a country no longer texted, say):
+    // nothing could be added, and asking would only stop the person here at every sign-in.
+    if (lockedFor(user, undefined) && provable(user, manageable(methods, policy), methods, policy).length === 0) return undefined;
     // Reachability aside (a phone yet to be typed is in an allowed country), could the page make it able? If not
     // (say only office phones, which an administrator registers, count), asking would only stop the person here.
     const unreachable = methods.map(({ reachable: _, ...method }) => method);

@@ -123,9 +123,12 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   expect(pages.problems.join('\n\n')).toBe('');
 }, 180_000);
 
-it('stops at the security info page when the policy asks: a phone and an app registered there, each page accessible', async () => {
+/**
+ * With the policy asking for security info at sign-in: `person` signs in from the application's home page, and
+ * `walk` goes on from the page the right password leads to. The policy is as before afterwards.
+ */
+async function signInAskedForSecurityInfo(person: User, walk: (page: Page) => Promise<void>) {
   await server.latchkey.policy.update((overrides) => ({ ...overrides, registration: { atSignIn: true, reconfirmDays: 180 } }));
-  const person = await createUser(server, { name: 'Grace Hopper' });
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   try {
@@ -135,8 +138,17 @@ it('stops at the security info page when the policy asks: a phone and an app reg
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: "Don't lose access to your account!" }).waitFor();
-    await checkPage(page, 'security-info');
+    await walk(page);
+  } finally {
+    await context.close();
+    await server.latchkey.policy.update(({ registration: _, ...overrides }) => overrides);
+  }
+  expect(pages.problems.join('\n\n')).toBe('');
+}
 
+it('stops at the security info page when the policy asks: a phone and an app registered there, each page accessible', async () => {
+  await signInAskedForSecurityInfo(await createUser(server, { name: 'Grace Hopper' }), async (page) => {
+    await checkPage(page, 'security-info');
     // A mobile phone: typed, then proved by the code texted to it.
     await page.getByRole('button', { name: 'Set it up now: Mobile phone' }).click();
     await page.getByLabel('Mobile phone number').fill('+1 415 555 0150');
@@ -161,25 +173,13 @@ it('stops at the security info page when the policy asks: a phone and an app reg
 
     await page.getByRole('button', { name: 'Looks good' }).click();
     await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
-  } finally {
-    await context.close();
-    await server.latchkey.policy.update(({ registration: _, ...overrides }) => overrides);
-  }
-  expect(pages.problems.join('\n\n')).toBe('');
+  });
 }, 120_000);
 
 it('asks a person whose methods are registered to prove one before anything changes; each page accessible', async () => {
-  await server.latchkey.policy.update((overrides) => ({ ...overrides, registration: { atSignIn: true, reconfirmDays: 180 } }));
   const person = await createUser(server, { name: 'Katherine Johnson' });
   await registerMethods(server, person, { mobilePhone: '+14155550161' });
-  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  try {
-    await page.goto(`${rpOrigin}/`);
-    await page.getByRole('link', { name: 'Sign in' }).click();
-    await page.getByLabel('Email or username').fill(person.username);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAskedForSecurityInfo(person, async (page) => {
     await page.getByRole('heading', { level: 2, name: "To make changes, first verify it's you" }).waitFor();
     expect(await page.getByRole('button', { name: 'Change: Mobile phone' }).count()).toBe(0);
     await checkPage(page, 'security-info-locked');
@@ -194,12 +194,8 @@ it('asks a person whose methods are registered to prove one before anything chan
 
     await page.getByRole('button', { name: 'Looks good' }).click();
     await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
-  } finally {
-    await context.close();
-    await server.latchkey.policy.update(({ registration: _, ...overrides }) => overrides);
-  }
-  expect(pages.problems.join('\n\n')).toBe('');
-});
+  });
+}, 120_000);
 
 it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
   const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here

@@ -292,7 +292,7 @@ it('counts each complete phone number typed against the daily budget of proofs, 
 });
 
 it('answers what is no phone number, or one in a refused country, without spending a try', async () => {
-  await policy({ allowedCountryCodes: ['1'], limits: { proofAttemptsPerDay: 1 } });
+  await policy({ allowedCountryCodes: ['1'], limits: { proofAttemptsPerDay: 2 } });
   const { user, phone } = await userWithPhone();
   const browser = new Browser();
   let page = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
@@ -300,8 +300,19 @@ it('answers what is no phone number, or one in a refused country, without spendi
     page = await sendCode(browser, page, { phone: typed! });
     expect(messageIds(page)).toContain(error);
   }
-  // The one try of the day is still there for the number itself.
+  // The two tries of the day are still there, for the number itself and its code.
   expect(messageIds(await sendCode(browser, page, { phone }))).toContain('recover.code_sent_sms');
+});
+
+it('texts no code when the number itself took the day\'s last try: its code could not be compared', async () => {
+  await policy({ limits: { proofAttemptsPerDay: 1 } });
+  const { user, phone } = await userWithPhone();
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  const blocked = await sendCode(browser, panel, { phone });
+  expect(blocked.status).toBe(429);
+  expect(messageIds(blocked)).toContain('recover.blocked');
+  expect(await textsTo(phone)).toBe(0);
 });
 
 it('refuses a phone number that is not the registered one, sending nothing', async () => {

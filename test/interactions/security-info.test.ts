@@ -282,6 +282,7 @@ describe('changing what is registered', () => {
     expect(messageIds(spent)).toEqual(expect.arrayContaining(['security_info.proofs_used_up', 'security_info.prove_heading']));
     // Asked again: refused before any code is awaited.
     const again = await post(browser, findForm(spent, '/security-info/prove'), { kind: 'authenticator' });
+    expect(again.status).toBe(429);
     expect(messageIds(again)).toContain('security_info.proofs_used_up');
     expect(messageIds(again)).not.toContain('security_info.proving');
     expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(2);
@@ -318,6 +319,10 @@ describe('changing what is registered', () => {
     expect(messageIds(refused)).toContain('security_info.send_refused');
     expect(await auditedCount(user._id, 'code.sent')).toBe(1);
     expect(await auditedCount(user._id, 'code.refused')).toBe(1);
+    // Once the limits allow it again, the same form sends.
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 100 } });
+    const sent = await post(browser, findForm(refused, '/security-info/add'), { value: `${user.username}@two.example.test` });
+    expect(messageIds(sent)).toContain('security_info.code_sent_alternateEmail');
   });
 
   it('refuses the sign-in address as the alternate one', async () => {
@@ -382,6 +387,14 @@ describe('confirming security info', () => {
     await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 0 } });
     const user = await createUser(server);
     await registerMethods(server, user, { alternateEmail: `${user.username}@never.example.test` });
+    const { answer } = await signIn(user);
+    expect(answer.headers.get('location')).toContain('/oidc/auth/');
+  });
+
+  it('does not stop a sign-in it could not help: methods registered that the page can neither prove nor change', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, allowedCountryCodes: ['44'] });
+    const user = await createUser(server);
+    await registerMethods(server, user, { mobilePhone: '+14155550148' }); // a country the policy no longer texts
     const { answer } = await signIn(user);
     expect(answer.headers.get('location')).toContain('/oidc/auth/');
   });

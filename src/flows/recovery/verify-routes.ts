@@ -248,6 +248,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         const error: MessageId = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
         return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
       }
+      // The number took the day's last try: its code could not be compared, so none is sent. (A decoy never gets
+      // here: its numbers never match.)
+      if (budget && budgetLeft(budget, current) <= 0) return proofBudgetSpent(ctx, flow, method);
     }
     // One send per step: of a double-clicked Send or "Try again" (or two tabs) read at the same moment, the first to
     // reserve the step spends the limits and sends; the other spends and sends nothing (its code would arrive already
