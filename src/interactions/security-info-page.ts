@@ -7,22 +7,15 @@ import QRCode from 'qrcode';
 import type { User } from '../accounts/user-model.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { renderPage } from '../http/render.ts';
-import { maskEmail, maskPhone } from '../methods/mask.ts';
 import type { VerificationMethod } from '../methods/method.ts';
 import { TOTP_DIGITS } from '../methods/totp.ts';
-import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import { recoveryMethods } from '../flows/recovery/subject.ts';
-import { lockedFor, manageable, provable, registeredValue, securityInfoDue, type SecurityInfoState, type SelfService } from './security-info.ts';
+import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type SecurityInfoState, type SelfService } from './security-info.ts';
 
 /** The field a kind's value is typed in, and the message ids named after it. */
 export const fieldOf = (kind: 'alternateEmail' | 'mobilePhone') => (kind === 'alternateEmail' ? 'email' : 'phone');
-
-/** A registered value as the page and its notices show it: enough for the owner to recognise, no more. */
-export function hintOf(kind: SelfService | 'officePhone', value: string): string {
-  if (kind === 'authenticator') return '';
-  return kind === 'alternateEmail' ? maskEmail(value) : maskPhone(value);
-}
 
 /** What the page shows besides the list: the field to type an address or number in (with what was typed). */
 export interface Typing {
@@ -64,6 +57,8 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
   }
 
   return async function show(ctx: Context, { uid, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
+    // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise.
+    const hintOf = (id: MethodId) => methods.find((m) => m.id === id)!.hint(user);
     const kinds = manageable(methods, rules);
     const due = securityInfoDue(user, methods, rules, now);
     const { able, required } = recoveryMethods(user, methods, rules);
@@ -71,7 +66,8 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     const adding = typing ? undefined : state?.adding;
     const proving = typing || adding ? undefined : state?.proving;
     const awaited = adding ?? proving;
-    const office = rules.methodsEnabled.includes('call_office') && methods.some((m) => m.id === 'call_office') ? registeredValue(user, 'officePhone') : undefined;
+    // An office phone is shown as the call method knows it (none when it is the mobile one: one phone, one method).
+    const office = rules.methodsEnabled.includes('call_office') && methods.some((m) => m.id === 'call_office' && m.isRegistered(user));
     ctx.status = status;
     await renderPage(ctx, 'security-info', {
       titleId: 'security_info.title',
@@ -82,15 +78,15 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       locked,
       rows: kinds.map((kind) => {
         const value = registeredValue(user, kind);
-        return { kind, hint: value === undefined ? undefined : hintOf(kind, value), removable: !able || recoveryMethods(without(user, kind), methods, rules).able };
+        return { kind, hint: value === undefined ? undefined : hintOf(SELF_SERVICE[kind]), removable: !able || recoveryMethods(without(user, kind), methods, rules).able };
       }),
-      proofChoices: locked ? provable(user, kinds, methods, rules).map((kind) => ({ kind, hint: hintOf(kind, registeredValue(user, kind)!) })) : [],
-      office: office && hintOf('officePhone', office),
+      proofChoices: locked ? provable(user, kinds, methods, rules).map((kind) => ({ kind, hint: hintOf(SELF_SERVICE[kind]) })) : [],
+      office: office ? hintOf('call_office') : undefined,
       typing,
       field: typing && fieldOf(typing.kind),
       adding,
       proving,
-      sentTo: adding && adding.kind !== 'authenticator' ? adding.value : proving && proving.kind !== 'authenticator' ? hintOf(proving.kind, registeredValue(user, proving.kind) ?? '') : undefined,
+      sentTo: adding && adding.kind !== 'authenticator' ? adding.value : proving && proving.kind !== 'authenticator' ? hintOf(SELF_SERVICE[proving.kind]) : undefined,
       app: adding?.kind === 'authenticator' ? await appSetup(user, adding.sealed) : undefined,
       codeDigits: awaited?.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits,
       said,

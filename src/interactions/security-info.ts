@@ -8,10 +8,10 @@
 // The page is an interaction step (interaction-steps.ts): the right password, in this browser, within its time.
 //
 // A password alone must not be enough to take an account over: whoever changes what the account recovers with
-// owns it. So once the account has a method the page can check (`provable`), nothing on it changes until the
-// person proves one of them in this step (a code sent to it, or from the app); a method added in the step counts
-// as proved. Only an account with nothing to prove adds its first methods with the password alone, as every
-// registration must begin; its owner hears of it on the sign-in address.
+// owns it. So once the account has an alternate email, a mobile phone or an app registered (`lockedFor`), nothing
+// on it changes until the person proves one of them in this step (`provable`: a code sent to it, or from the app);
+// a method added in the step counts as proved. Only an account with none of them adds its first methods with the
+// password alone, as every registration must begin; its owner hears of it on the sign-in address.
 import type { Connection } from 'mongoose';
 import type { User } from '../accounts/user-model.ts';
 import type { VerificationMethod } from '../methods/method.ts';

@@ -183,6 +183,18 @@ describe('registering security info at sign-in', () => {
     expect(tokens.claims()!.sub).toBe(user._id);
   });
 
+  it('lists an office phone an administrator registered as a hint, with nothing to change it by', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, methodsEnabled: ['email', 'sms', 'call_office', 'totp'], limits: { perIpHour: 1000, perAccountHour: 100 } });
+    const user = await createUser(server);
+    const office = '+33142685300';
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { 'securityInfo.officePhone': office } });
+    const { page } = await signIn(user);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.intro_reconfirm', 'security_info.officePhone', 'security_info.office_by_admin']));
+    expect(page.body).toContain(maskPhone(office));
+    expect(page.body).not.toContain(office);
+    expect(allForms(page).some((f) => f.fields.kind === 'officePhone')).toBe(false);
+  });
+
   it('asks an administrator for two methods even when the policy requires one', async () => {
     const admin = await createUser(server, { roles: ['admin'] });
     await registerMethods(server, admin, { alternateEmail: `${admin.username}@home.example.test` });
