@@ -68,6 +68,8 @@ const post = async (browser: Browser, form: { action: string; fields: Record<str
 async function addContact(browser: Browser, page: Page, kind: 'alternateEmail' | 'mobilePhone', value: string): Promise<Page> {
   const typing = await post(browser, rowForm(page, kind));
   expect(messageIds(typing)).toContain(kind === 'alternateEmail' ? 'security_info.email_label' : 'security_info.phone_label');
+  // A phone comes with its risks told (SIM swaps, porting: NIST SP 800-63B-4's PSTN notice); an address does not.
+  expect(messageIds(typing).includes('security_info.phone_risk')).toBe(kind === 'mobilePhone');
   return post(browser, findForm(typing, '/security-info/add'), { value });
 }
 

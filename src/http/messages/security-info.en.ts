@@ -28,6 +28,8 @@ export const securityInfoEn = {
   'security_info.email_hint': 'Not the address you sign in with: one you can still read if you lose access to that one.',
   'security_info.phone_label': 'Mobile phone number',
   'security_info.phone_hint': 'With your country code, starting with +, for example +1 415 555 0123.',
+  'security_info.phone_risk':
+    'Text messages are the least safe way to prove it is you: a number can be moved to another SIM card without your knowing. Keep this number up to date, and set up an authenticator app too if you can.',
   'security_info.send_code': 'Send code',
   'security_info.email_invalid': 'Enter a complete email address, like name@example.com.',
   'security_info.email_same': 'Enter an address other than the one you sign in with.',

@@ -31,6 +31,8 @@ export const securityInfoFr: Record<keyof typeof securityInfoEn, string> = {
   'security_info.email_hint': 'Pas celle qui vous sert à vous connecter : une adresse que vous pourrez encore lire si vous perdez l’accès à celle-ci.',
   'security_info.phone_label': 'Numéro de téléphone mobile',
   'security_info.phone_hint': 'Avec l’indicatif du pays, en commençant par +, par exemple +33 6 12 34 56 78.',
+  'security_info.phone_risk':
+    'Le SMS est le moyen le moins sûr de prouver votre identité : un numéro peut être transféré sur une autre carte SIM à votre insu. Tenez ce numéro à jour et, si vous le pouvez, configurez aussi une application d’authentification.',
   'security_info.send_code': 'Envoyer le code',
   'security_info.email_invalid': 'Saisissez une adresse e-mail complète, comme nom@exemple.fr.',
   'security_info.email_same': 'Saisissez une autre adresse que celle qui vous sert à vous connecter.',

@@ -1,6 +1,8 @@
+// Recovery under the operator's brand.
 // NIST SP 800-63B-4 §3.1.1.2 (checklist NIST4-BLOCK): a new password built from context-specific words is refused,
 // the service's name among them. The service is called what the operator named it (BRAND_NAME), which is what its
 // users see on every page and email, so that name is refused, not only "Latchkey"; and the reason says so.
+// SPEC step 3 offers "Contact your administrator": without a helpdesk in the policy it leads to BRAND_HELP_URL.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Browser, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -10,9 +12,30 @@ import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, 
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, BRAND_NAME: 'Acme Portal' });
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, BRAND_NAME: 'Acme Portal', BRAND_HELP_URL: 'https://help.acme.example/id' });
 });
 afterAll(() => server.close());
+
+it('offers "Contact your administrator" with the brand\'s help page when the policy names no helpdesk, and the policy\'s helpdesk when it does', async () => {
+  const user = await createUser(server);
+  await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net` });
+  const codePage = async () => {
+    const browser = new Browser();
+    return sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'email'));
+  };
+  const branded = await codePage();
+  expect(messageIds(branded)).toContain('recover.contact_admin');
+  expect(branded.body).toMatch(/<a href="https:\/\/help\.acme\.example\/id" data-message-id="recover\.contact_admin">/);
+  expect(messageIds(branded)).not.toContain('recover.support_none');
+
+  await server.latchkey.policy.save({ helpdesk: { email: 'helpdesk@acme.example' } });
+  try {
+    const helpdesk = await codePage();
+    expect(helpdesk.body).toMatch(/<a href="mailto:helpdesk@acme\.example\?subject=[^"]+" data-message-id="recover\.contact_admin">/);
+  } finally {
+    await server.latchkey.policy.save({});
+  }
+});
 
 it("refuses a new password built from the service's name, with the reason, and accepts one that is not", async () => {
   const user = await createUser(server);
