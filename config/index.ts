@@ -132,6 +132,11 @@ const envSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   /** How often expired documents are swept where the server has no TTL indexes, in seconds. */
   SWEEP_INTERVAL: seconds.default(60),
+  /**
+   * Days an audit event is kept (0: for ever). Events name accounts, addresses and browsers, so they are not kept
+   * beyond what incident response needs: a year by default, the look-back most audit standards ask for.
+   */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(365),
 
   // Delivery of recovery codes and notices. In development, with none of these set, every message lands in the
   // development outbox (/dev/outbox); production refuses to start without a real channel for each enabled method.
@@ -213,6 +218,8 @@ export interface Config {
   shutdownGraceMs: number;
   shutdownDrainMs: number;
   sweepIntervalSeconds: number;
+  /** 0: audit events are kept for ever. */
+  auditRetentionDays: number;
   delivery: {
     smtpUrl: string | undefined;
     /** Mail must go over verified TLS (production, to a server on another machine): smtp-settings.ts. */
@@ -362,6 +369,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     delivery: {
       smtpUrl: e.SMTP_URL,
       smtpRequiresTls: e.SMTP_URL !== undefined && smtpNeedsTls(e.SMTP_URL, production),

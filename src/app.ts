@@ -13,6 +13,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from './log.ts';
 import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
+import { keepAuditEvents, type AuditRetention } from './audit/retention.ts';
 import { createAuditLog } from './audit/audit.ts';
 import { ferretDbVersion } from './db/connection.ts';
 import { manageExpiry, type ExpiryManager } from './db/expiry.ts';
@@ -72,6 +73,8 @@ export interface Latchkey {
   /** argon2 work counters (the concurrency limit), for tests and benchmarks. */
   passwordWork: () => PasswordWorkStats;
   expiry: ExpiryManager;
+  /** Deletes audit events older than AUDIT_RETENTION_DAYS, about once an hour. */
+  auditRetention: AuditRetention;
   /** Registered clients in memory (db/epoch-cache.ts); an admin change empties it everywhere within seconds. */
   clientCache: EpochCache;
   /**
@@ -119,6 +122,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     log,
   });
   const audit = createAuditLog(connection, clock);
+  const auditRetention = keepAuditEvents(audit, { days: config.auditRetentionDays, log, clock });
   const policy = createPolicyStore(connection, clock);
   // The lockout notice goes out through the recovery feature, which needs the accounts: bound once both exist.
   let notifyLockout: (accountId: string) => Promise<void> = async () => {};
@@ -227,6 +231,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     passwordWork: hasher.stats,
     policy,
     expiry,
+    auditRetention,
     clientCache,
     clientError: clientErrorHandler(securityHeaderFields(headerOptions), log),
     markShuttingDown() {
@@ -235,6 +240,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     beginShutdown() {
       shuttingDown = true;
       expiry.stop();
+      auditRetention.stop();
       clientCache.stop();
       accountCache.stop();
       return delivery.stop();

@@ -68,14 +68,30 @@ export interface AuditFilter {
   accountId?: string;
   supportCode?: string;
   type?: string;
+  ip?: string;
+  /** Events at or after this time. */
+  since?: Date;
+  /** Events before this time (the oldest time a page showed, to read on from there). */
+  until?: Date;
   limit?: number;
 }
 
 export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
-  /** Newest first; a rare admin path (filters other than `_id` scan, bounded by `limit`). */
+  /**
+   * Newest first; a rare admin path. A time range is a range of `_id`s (indexed on MongoDB); the other filters scan
+   * within it, bounded by `limit`.
+   */
   list(filter?: AuditFilter): Promise<StoredAuditEvent[]>;
+  /** Deletes the events recorded before `before` (a range of `_id`s); returns how many went. */
+  prune(before: Date): Promise<number>;
 }
+
+/**
+ * The start of every event id recorded at `at`: ids are the time in base 36 (fixed width), a dash and random hex, so
+ * they sort by time, and all ids of a millisecond sort at or after its prefix ('-' sorts before every digit).
+ */
+const idPrefixAt = (at: Date) => at.getTime().toString(36).padStart(9, '0');
 
 export function createAuditLog(connection: Connection, clock: () => number = Date.now): AuditLog {
   const events = connection.db!.collection<StoredAuditEvent>(AUDIT_COLLECTION);
@@ -83,13 +99,23 @@ export function createAuditLog(connection: Connection, clock: () => number = Dat
     async record(event) {
       const at = new Date(clock());
       // Time-ordered ids: listing newest first needs no other index.
-      const _id = `${at.getTime().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+      const _id = `${idPrefixAt(at)}-${randomBytes(6).toString('hex')}`;
       const fields = Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined)) as AuditEvent;
       await events.insertOne({ ...fields, _id, at });
     },
-    async list({ accountId, supportCode, type, limit = 50 } = {}) {
-      const query = { ...(accountId && { accountId }), ...(supportCode && { supportCode }), ...(type && { type: type as AuditType }) };
+    async list({ accountId, supportCode, type, ip, since, until, limit = 50 } = {}) {
+      const range = { ...(since && { $gte: idPrefixAt(since) }), ...(until && { $lt: idPrefixAt(until) }) };
+      const query = {
+        ...((since || until) && { _id: range }),
+        ...(accountId && { accountId }),
+        ...(supportCode && { supportCode }),
+        ...(type && { type: type as AuditType }),
+        ...(ip && { ip }),
+      };
       return events.find(query).sort({ _id: -1 }).limit(Math.min(limit, 1000)).toArray();
+    },
+    async prune(before) {
+      return (await events.deleteMany({ _id: { $lt: idPrefixAt(before) } })).deletedCount;
     },
   };
 }

@@ -97,6 +97,48 @@ it('lists audit events newest first, by account and by support code', async () =
   expect(byCode.map((e) => e.type)).toEqual(['recovery.started']);
 });
 
+it('lists the events of one client address within a time range, says how to read on from a full page, and refuses a time it cannot read', async () => {
+  const now = Date.now();
+  const at = (hoursAgo: number) => createAuditLog(server.connection, () => now - hoursAgo * 3_600_000);
+  for (const hoursAgo of [3, 2, 1]) await at(hoursAgo).record({ type: 'signin.failed', ip: '203.0.113.77', reason: `${hoursAgo}h` });
+  await at(2).record({ type: 'signin.failed', ip: '198.51.100.4', reason: 'other address' });
+  const reasons = async (args: string[]) => {
+    const run = await admin(['audit', 'list', '--ip', '203.0.113.77', ...args, '--json']);
+    expect(run.code).toBe(0);
+    return { reasons: (JSON.parse(run.stdout) as Array<{ reason: string }>).map((e) => e.reason), note: run.stderr };
+  };
+  expect((await reasons([])).reasons).toEqual(['1h', '2h', '3h']);
+  const since = new Date(now - 150 * 60_000).toISOString();
+  expect((await reasons(['--since', since])).reasons).toEqual(['1h', '2h']);
+  expect((await reasons(['--until', new Date(now - 90 * 60_000).toISOString()])).reasons).toEqual(['2h', '3h']);
+
+  const page = await reasons(['--limit', '2']);
+  expect(page.reasons).toEqual(['1h', '2h']);
+  const readOn = /--until (\S+)/.exec(page.note)?.[1];
+  expect(readOn).toBeDefined();
+  expect((await reasons(['--until', readOn!])).reasons).toEqual(['2h', '3h']); // nothing skipped; the oldest shown again
+
+  for (const [flag, value] of [['--since', 'yesterday'], ['--until', '2026-13-45'], ['--since', '2026-12-01T09:30']] as const) {
+    const refused = await admin(['audit', 'list', flag, value]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${flag} must be a date or a time with its zone`);
+  }
+  const backwards = await admin(['audit', 'list', '--since', '2026-12-02', '--until', '2026-12-01']);
+  expect(backwards.code).toBe(2);
+  expect(backwards.stderr).toContain('--since must be earlier than --until');
+});
+
+it('deletes the events older than AUDIT_RETENTION_DAYS (a year by default) and keeps the rest', async () => {
+  const now = Date.now();
+  const daysAgo = (days: number) => createAuditLog(server.connection, () => now - days * 86_400_000);
+  await daysAgo(400).record({ type: 'signin.failed', ip: '192.0.2.200', reason: '400 days' });
+  await daysAgo(366).record({ type: 'signin.failed', ip: '192.0.2.200', reason: '366 days' });
+  await daysAgo(300).record({ type: 'signin.failed', ip: '192.0.2.200', reason: '300 days' });
+  expect(await server.latchkey.auditRetention.prune()).toBe(2);
+  const kept = JSON.parse((await admin(['audit', 'list', '--ip', '192.0.2.200', '--json'])).stdout) as Array<{ reason: string }>;
+  expect(kept.map((e) => e.reason)).toEqual(['300 days']);
+});
+
 it('keeps every change when admins save at the same moment: none undoes another', async () => {
   // Five instances' stores, each reading the same policy and saving its own change on top of it. With one document
   // replaced, the last save would win and four changes would be lost without a word.
