@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../src/log.ts';
 import { startServer, stopOnSignals, type Running } from '../src/main.ts';
 import { createClientRegistry } from '../src/admin/clients.ts';
 import { ConflictError, NotFoundError } from '../src/errors.ts';
-import { createSecretBox } from '../src/security/encryption.ts';
+import { configuredSecretBox } from '../src/security/encryption.ts';
 import { devDataDir, LocalDbUnavailable, startLocalDb, type LocalDb } from './local-db.ts';
 import { DEFAULT_DATABASE, redactUri, withDatabase } from '../src/db/uri.ts';
 import { isDatabaseUnavailable } from '../src/db/unavailable.ts';
@@ -158,8 +158,9 @@ export interface DemoSeed {
  * Creates the demo client and user unless they exist (so it can run on every start). An existing demo client
  * whose redirect URIs do not include the demo app's current origin (another DEMO_RP_PORT) gets them added.
  */
-export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>, rpOrigin: string, config: Pick<Config, 'dataEncryptionKey'>): Promise<DemoSeed> {
-  const clients = createClientRegistry(running.connection);
+export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>, rpOrigin: string, config: Pick<Config, 'dataEncryptionKey' | 'previousDataEncryptionKeys'>): Promise<DemoSeed> {
+  const box = configuredSecretBox(config);
+  const clients = createClientRegistry(running.connection, { box });
   const { redirectUri, postLogoutRedirectUri } = demoRpUris(rpOrigin);
 
   let createdClient = false;
@@ -188,7 +189,9 @@ export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>
       post_logout_redirect_uris: [...new Set([...client.post_logout_redirect_uris, postLogoutRedirectUri])],
     });
   }
-  if (!client.client_secret) throw new StartError(`the client ${DEMO.clientId} exists but is public (no secret); remove it to re-seed`);
+  // Made now, the secret came back with the client; else it is read back (the demo app needs it at every start).
+  const clientSecret = client.client_secret ?? (await clients.revealSecret(DEMO.clientId));
+  if (!clientSecret) throw new StartError(`the client ${DEMO.clientId} exists but is public (no secret); remove it to re-seed`);
 
   const accounts = running.latchkey.accounts;
   let createdUser = false;
@@ -202,10 +205,9 @@ export async function seedDemo(running: Pick<Running, 'connection' | 'latchkey'>
   }
   const demo = await accounts.findByLogin(DEMO.username);
   if (demo && !demo.securityInfo?.mobilePhone && !demo.securityInfo?.alternateEmail && !demo.securityInfo?.authenticator) {
-    const box = createSecretBox(config.dataEncryptionKey);
     await accounts.setSecurityInfo(demo._id, { alternateEmail: DEMO.alternateEmail, mobilePhone: DEMO.mobilePhone, totpSecret: box.seal(DEMO.totpSecret) });
   }
-  return { clientId: client.client_id, clientSecret: client.client_secret, createdClient, createdUser };
+  return { clientId: client.client_id, clientSecret, createdClient, createdUser };
 }
 
 /** The lines printed once everything is up: where to go and how to sign in. */

@@ -49,6 +49,7 @@ import { configuredSecretBox } from './security/encryption.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
+import { publishDataKeyCheck } from './security/data-key-check.ts';
 import { CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
@@ -140,10 +141,12 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   });
   const clientCache = createEpochCache(connection, 'clients');
   clientCache.start();
-  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache });
+  const box = configuredSecretBox(config);
+  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache, clientSecrets: box });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   // Admin commands word their notices as this server does (links on its origin, its brand).
   await publishServerIdentity(connection, { issuer: config.issuer, brand: config.brand });
+  await publishDataKeyCheck(connection, config.dataEncryptionKey); // admin commands seal with this key only
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
   await delivery.start();
   const captcha = createCaptcha({ connection, testAnswer: config.captchaTestAnswer, clock });
@@ -151,7 +154,6 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const signInLimits = createLimits(connection, createHmac('sha256', recoverySecret).update('sign-in-limit-keys').digest('base64url'), clock);
   // One gate for the recovery's first page and the sign-in page: an address's waits instead of answers are one budget.
   const captchaGate = createCaptchaGate(captcha, signInLimits, policy);
-  const box = configuredSecretBox(config);
   // The calls only where something can place them (VOICE_PROVIDER); the policy then decides whether they are offered.
   const methods = [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), createTotpMethod({ connection, box, clock })];
   const recovery = createRecoveryFeature({

@@ -3,6 +3,7 @@
 // command the driver sends is counted, so the parent can divide the commands of a measured window by the flows
 // completed in it. Emails go over SMTP to BENCH_SMTP_URL (the load client's mail server) when it is set. The load
 // client knows it by BENCH_TARGET_NAME (default "latchkey"; the instance on the full database has its own).
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -90,13 +91,14 @@ await runChild(async () => {
   cacheTemplates(true);
   server.on('request', latchkey.app.callback());
 
-  const client = await createClientRegistry(connection).create({
+  const clients = createClientRegistry(connection, { box: configuredSecretBox(config) });
+  const client = await clients.create({
     client_name: 'Benchmark RP',
     redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token'],
     id_token_signed_response_alg: 'ES256', // as the bare server signs (bare-server.ts): the comparison measures Latchkey, not RSA
   });
-  const service = await createClientRegistry(connection).create({ client_name: 'Benchmark service', grant_types: ['client_credentials'], redirect_uris: [] });
+  const service = await clients.create({ client_name: 'Benchmark service', grant_types: ['client_credentials'], redirect_uris: [] });
   const password = randomBytes(12).toString('base64url');
   const user = await latchkey.accounts.create({
     username: 'bench-user',

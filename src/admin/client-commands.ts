@@ -1,5 +1,7 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
+import { configuredSecretBox } from '../security/encryption.ts';
+import { assertServersDataKey } from '../security/data-key-check.ts';
 import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
@@ -108,8 +110,16 @@ function printWithNewSecret(out: Output, client: ClientMetadata, headline: strin
   out.note(SECRET_WARNING);
 }
 
-async function registry(session: AdminSession): Promise<ClientRegistry> {
-  return createClientRegistry(await session.connection(), { apiScopes: session.apiScopes() });
+/**
+ * The registry; with `sealing`, for the commands that may make a secret, sealed with the servers' DATA_ENCRYPTION_KEY
+ * (this shell's must be theirs: security/data-key-check.ts). The others need only MONGODB_URI.
+ */
+async function registry(session: AdminSession, { sealing = false } = {}): Promise<ClientRegistry> {
+  const connection = await session.connection();
+  if (!sealing) return createClientRegistry(connection, { apiScopes: session.apiScopes() });
+  const config = session.config();
+  await assertServersDataKey(connection, config.dataEncryptionKey);
+  return createClientRegistry(connection, { box: configuredSecretBox(config), apiScopes: session.apiScopes() });
 }
 
 const create = defineCommand({
@@ -128,7 +138,7 @@ const create = defineCommand({
   async run(context) {
     const { values, out } = context;
     const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
-    const client = await (await registry(context.session)).create(input);
+    const client = await (await registry(context.session, { sealing: true })).create(input);
     warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
     else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
@@ -173,13 +183,15 @@ const update = defineCommand({
   async run(context) {
     const changes = changesFrom(context.values);
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
-    const clients = await registry(context.session);
+    // Only a public client made confidential gets a secret here, the one update that needs the data key.
+    const sealing = changes.token_endpoint_auth_method !== undefined && changes.token_endpoint_auth_method !== 'none';
+    const clients = await registry(context.session, { sealing });
     const before = await clients.show(context.arg);
     const client = await clients.update(context.arg, changes);
     warnIfPublicFirstParty(context.out, client);
     const changed = Object.keys(changes).filter((key) => JSON.stringify(before[key as keyof ClientMetadata]) !== JSON.stringify(client[key as keyof ClientMetadata]));
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
-    if (!before.client_secret && client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
+    if (client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
     else context.out.result(withoutSecret(client), () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
     // Which settings changed, not their values: enough to find the change, and nothing of a secret. None, no record.
     if (changed.length) await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: changed.join(',') });
@@ -204,7 +216,7 @@ const rotateSecret = defineCommand({
   arg: 'client-id',
   options: {},
   async run(context) {
-    const client = await (await registry(context.session)).rotateSecret(context.arg);
+    const client = await (await registry(context.session, { sealing: true })).rotateSecret(context.arg);
     printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
     await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
   },

@@ -9,6 +9,8 @@ import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS, knownScopes }
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
+import { openedClient } from '../oidc/client-secret.ts';
+import type { SecretBox } from '../security/encryption.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
@@ -117,11 +119,17 @@ export type ClientMetadata = Omit<z.output<typeof clientInput>, 'client_id'> & {
   client_id_issued_at: number;
 };
 
+/**
+ * A client's secret is stored sealed (oidc/client-secret.ts) and is in the metadata these return only when they have
+ * just made it (create, rotateSecret, update of a public client into a confidential one): to be shown that once.
+ */
 export interface ClientRegistry {
   /** Creates a client; the returned metadata carries the secret, shown this once. */
   create(input: ClientInput): Promise<ClientMetadata>;
   list(): Promise<ClientMetadata[]>;
   show(clientId: string): Promise<ClientMetadata>;
+  /** The client's secret, opened (the demo's own client, whose secret the demo app needs at every start). */
+  revealSecret(clientId: string): Promise<string | undefined>;
   update(clientId: string, changes: Partial<ClientInput>): Promise<ClientMetadata>;
   remove(clientId: string): Promise<void>;
   rotateSecret(clientId: string): Promise<ClientMetadata>;
@@ -146,18 +154,24 @@ const newSecret = () => randomBytes(32).toString('base64url');
 /** A random client id that never starts with '-' (it would read as an option on a command line). */
 const newClientId = () => `c${randomBytes(12).toString('base64url')}`;
 
-function toMetadata(data: z.output<typeof clientInput>, clientId: string, secret: string | undefined, issuedAt: number): ClientMetadata {
+/** The metadata, without a secret: the caller decides whether there is a new one to make (`needsSecret`). */
+function toMetadata(data: z.output<typeof clientInput>, clientId: string, issuedAt: number): ClientMetadata {
   const { client_id: _ignored, ...rest } = data;
-  return {
-    ...rest,
-    client_id: clientId,
-    ...(data.token_endpoint_auth_method !== 'none' && { client_secret: secret ?? newSecret() }),
-    response_types: data.grant_types.includes('authorization_code') ? ['code'] : [],
-    client_id_issued_at: issuedAt,
-  };
+  return { ...rest, client_id: clientId, response_types: data.grant_types.includes('authorization_code') ? ['code'] : [], client_id_issued_at: issuedAt };
+}
+
+const needsSecret = (metadata: ClientMetadata) => metadata.token_endpoint_auth_method !== 'none';
+
+function withoutSecret({ client_secret: _secret, ...metadata }: ClientMetadata): ClientMetadata {
+  return metadata;
 }
 
 export interface ClientRegistryOptions {
+  /**
+   * Seals the secrets it makes and opens the one revealSecret reads (oidc/client-secret.ts): the servers'
+   * configuredSecretBox. Without it the registry lists, shows and deletes, and refuses anything that needs a secret.
+   */
+  box?: SecretBox;
   /**
    * Runs after every change to an existing client, before the command reports success. By default it announces the
    * change to every instance and waits until none can still use the old version (db/epoch-cache.ts), so that
@@ -168,7 +182,7 @@ export interface ClientRegistryOptions {
   apiScopes?: readonly string[];
 }
 
-export function createClientRegistry(connection: Connection, { afterChange, apiScopes = [] }: ClientRegistryOptions = {}): ClientRegistry {
+export function createClientRegistry(connection: Connection, { box, afterChange, apiScopes = [] }: ClientRegistryOptions = {}): ClientRegistry {
   const known = knownScopes(apiScopes);
   const db = connection.db!;
   const clients = db.collection<ClientDoc>(collectionName('Client'));
@@ -179,7 +193,14 @@ export function createClientRegistry(connection: Connection, { afterChange, apiS
       await changeSettled();
     });
 
-  async function show(clientId: string): Promise<ClientMetadata> {
+  const sealer = (): SecretBox => {
+    if (!box) throw new Error('this client registry was made without the data encryption key: it cannot make or read secrets');
+    return box;
+  };
+  const seal = (secret: string) => sealer().seal(secret);
+
+  /** The client as stored, its secret sealed. */
+  async function stored(clientId: string): Promise<ClientMetadata> {
     const doc = await clients.findOne({ _id: clientId });
     if (!doc) throw new NotFoundError('client_not_found', `'${clientId}'`);
     return doc.payload;
@@ -189,45 +210,50 @@ export function createClientRegistry(connection: Connection, { afterChange, apiS
     async create(input) {
       const data = parse(input, known);
       const clientId = data.client_id ?? newClientId();
-      const metadata = toMetadata(data, clientId, undefined, Math.floor(Date.now() / 1000));
+      const metadata = toMetadata(data, clientId, Math.floor(Date.now() / 1000));
+      const secret = needsSecret(metadata) ? newSecret() : undefined;
       try {
-        await clients.insertOne({ _id: clientId, payload: metadata });
+        await clients.insertOne({ _id: clientId, payload: secret ? { ...metadata, client_secret: seal(secret) } : metadata });
       } catch (error) {
         if (isDuplicateKey(error)) throw new ConflictError('client_exists', `client ${clientId} exists`);
         throw error;
       }
-      return metadata;
+      return secret ? { ...metadata, client_secret: secret } : metadata;
     },
 
     async list() {
       // Admin path: bounded, sorted by id.
-      return (await clients.find({}).sort({ _id: 1 }).limit(1000).toArray()).map((d) => d.payload);
+      return (await clients.find({}).sort({ _id: 1 }).limit(1000).toArray()).map((d) => withoutSecret(d.payload));
     },
 
-    show,
+    show: async (clientId) => withoutSecret(await stored(clientId)),
+
+    async revealSecret(clientId) {
+      return openedClient(sealer(), await stored(clientId)).client_secret;
+    },
 
     async update(clientId, changes) {
-      const current = await show(clientId);
-      const { client_secret: secret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
+      const current = await stored(clientId);
+      const { client_secret: storedSecret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
       // Only the fields given change: an undefined value means "not given", not "reset to the default".
       const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-      const data = parse({ ...editable, ...given, client_id: clientId }, known);
-      const metadata = toMetadata(data, clientId, secret, issuedAt);
+      const metadata = toMetadata(parse({ ...editable, ...given, client_id: clientId }, known), clientId, issuedAt);
       // Only the fields that change are written, never the whole document: a rotate-secret running meanwhile must
       // not have its new secret overwritten with the one read above.
       const set: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(metadata)) {
-        if (key !== 'client_secret' && JSON.stringify(value) !== JSON.stringify(current[key as keyof ClientMetadata])) set[`payload.${key}`] = value;
+        if (JSON.stringify(value) !== JSON.stringify(current[key as keyof ClientMetadata])) set[`payload.${key}`] = value;
       }
-      if (metadata.client_secret && !secret) set['payload.client_secret'] = metadata.client_secret; // public → confidential
+      const newlySecret = needsSecret(metadata) && !storedSecret ? newSecret() : undefined; // public → confidential
+      if (newlySecret) set['payload.client_secret'] = seal(newlySecret);
       const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
       if (Object.keys(set).length) update.$set = set;
-      if (secret && !metadata.client_secret) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
+      if (storedSecret && !needsSecret(metadata)) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
       if (update.$set || update.$unset) {
         await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
         await changed();
       }
-      return metadata;
+      return newlySecret ? { ...metadata, client_secret: newlySecret } : metadata;
     },
 
     async remove(clientId) {
@@ -245,12 +271,13 @@ export function createClientRegistry(connection: Connection, { afterChange, apiS
     },
 
     async rotateSecret(clientId) {
-      const current = await show(clientId);
-      if (current.token_endpoint_auth_method === 'none') throw new ValidationError('public_client', 'a public client has no secret');
-      const metadata = { ...current, client_secret: newSecret() };
-      await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': metadata.client_secret } });
+      // Never opened: a secret no configured key opens any more (DATA_ENCRYPTION_KEY lost) is replaced all the same.
+      const current = withoutSecret(await stored(clientId));
+      if (!needsSecret(current)) throw new ValidationError('public_client', 'a public client has no secret');
+      const secret = newSecret();
+      await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': seal(secret) } });
       await changed();
-      return metadata;
+      return { ...current, client_secret: secret };
     },
   };
 }

@@ -7,7 +7,10 @@ import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts'
 import { defineCommand, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import { isoDate, table, type Output } from './output.ts';
-import { configuredSecretBox } from '../security/encryption.ts';
+import { configuredSecretBox, isSealed, type SecretBox } from '../security/encryption.ts';
+import { assertServersDataKey } from '../security/data-key-check.ts';
+import { collectionName } from '../oidc/adapter.ts';
+import type { mongo } from 'mongoose';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import type { User } from '../accounts/user-model.ts';
 
@@ -125,15 +128,47 @@ const rotateCookie = defineCommand({
   },
 });
 
+/**
+ * The clients' secrets sealed with the current key: those a previous key sealed, and those an earlier release stored
+ * in clear. Only the secret that was read is replaced: a rotate-secret meanwhile keeps its new one.
+ */
+async function resealClientSecrets(db: mongo.Db, box: SecretBox) {
+  const clients = db.collection<{ _id: string; payload: { client_secret?: string } }>(collectionName('Client'));
+  let resealed = 0;
+  let current = 0;
+  const unreadable: string[] = [];
+  // A scan of the clients (at most a few thousand), once, by an administrator.
+  for await (const client of clients.find({ 'payload.client_secret': { $exists: true } }, { projection: { 'payload.client_secret': 1 } })) {
+    const stored = client.payload.client_secret;
+    if (typeof stored !== 'string') continue;
+    let again: string | undefined;
+    try {
+      again = isSealed(stored) ? box.reseal(stored) : box.seal(stored);
+    } catch {
+      unreadable.push(`client ${client._id}`);
+      continue;
+    }
+    if (!again) {
+      current += 1;
+      continue;
+    }
+    resealed += (await clients.updateOne({ _id: client._id, 'payload.client_secret': stored }, { $set: { 'payload.client_secret': again } })).modifiedCount;
+  }
+  return { resealed, current, unreadable };
+}
+
 const resealSecrets = defineCommand({
   name: 'reseal-secrets',
-  summary: 'Encrypts every stored authenticator secret again with DATA_ENCRYPTION_KEY, after that key was changed.',
+  summary:
+    'Encrypts every stored authenticator secret and client secret again with DATA_ENCRYPTION_KEY, after that key was\n' +
+    'changed; it also seals client secrets stored in clear by a release before they were sealed.',
   details:
     'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
     '(comma-separated, newest first), and restart them; run this with the same environment; then remove the old key\n' +
     'from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
     'they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for a new one).\n' +
-    'A secret no configured key opens is listed by account and left alone; the command then exits 1.',
+    'A secret no configured key opens is listed (by account, or as "client <id>") and left alone; the command then\n' +
+    'exits 1.',
   options: {},
   async run({ out, session }) {
     // Sealing everything again with the public development key would undo what the key is for, and leave every
@@ -146,6 +181,8 @@ const resealSecrets = defineCommand({
     }
     const box = configuredSecretBox(session.config());
     const connection = await session.connection();
+    // Sealed with a key the servers lack, every secret would be lost to them at once.
+    await assertServersDataKey(connection, session.config().dataEncryptionKey);
     const users = connection.db!.collection<Pick<User, '_id' | 'username' | 'securityInfo'>>('users');
     let resealed = 0;
     let current = 0;
@@ -173,20 +210,25 @@ const resealSecrets = defineCommand({
       );
       resealed += written.modifiedCount;
     }
-    if (resealed > 0) {
-      // Instances forget the accounts they hold as they were (still opened by the previous key, until it goes).
-      await announceChange(connection, 'accounts');
+    const clients = await resealClientSecrets(connection.db!, box);
+    current += clients.current;
+    unreadable.push(...clients.unreadable);
+    if (resealed > 0 || clients.resealed > 0) {
+      // Instances forget the accounts and clients they hold as they were (opened by the previous key, until it goes).
+      if (resealed > 0) await announceChange(connection, 'accounts');
+      if (clients.resealed > 0) await announceChange(connection, 'clients');
       await changeSettled();
+      resealed += clients.resealed;
       await recordAdminChange(session, { type: 'keys.secrets_resealed', target: String(resealed) });
     }
     out.result({ resealed, alreadyCurrent: current, unreadable }, () => [
-      `Authenticator secrets sealed again with DATA_ENCRYPTION_KEY: ${resealed}; already sealed with it: ${current}.`,
+      `Secrets sealed again with DATA_ENCRYPTION_KEY: ${resealed}; already sealed with it: ${current}.`,
       ...(unreadable.length ? [`Opened by no configured key (left as they are): ${unreadable.join(', ')}`] : []),
     ]);
     if (unreadable.length) {
       throw new ValidationError(
         'secrets_unreadable',
-        `${unreadable.length} authenticator secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again`,
+        `${unreadable.length} secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again and rotate those clients' secrets (clients rotate-secret)`,
       );
     }
     out.note('note: every stored secret is now sealed with DATA_ENCRYPTION_KEY: remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart the instances.');

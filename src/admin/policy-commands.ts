@@ -8,30 +8,9 @@ import { defineCommand, UsageError, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import type { Connection } from 'mongoose';
 import { userModel } from '../accounts/user-model.ts';
-import { recoveryMethods, type MethodRegistration } from '../flows/recovery/subject.ts';
-import { emailMethod } from '../methods/email.ts';
-import { smsMethod } from '../methods/sms.ts';
-import { callMobileMethod, callOfficeMethod } from '../methods/call.ts';
-import { hasAuthenticator } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
-import type { AdminSession } from './session.ts';
+import { ableToRecover, placesCalls } from './recoverability.ts';
 
-/** How the recovery tells whether a method is registered and reachable: all the warning below needs of a method. */
-const registrations = (calls: boolean): MethodRegistration[] => [
-  emailMethod,
-  smsMethod,
-  ...(calls ? [callMobileMethod, callOfficeMethod] : []),
-  { id: 'totp', isRegistered: hasAuthenticator, strong: true },
-];
-
-/** Whether the server, configured as this command's environment says, places calls (else it offers no call method). */
-function placesCalls(session: AdminSession): boolean {
-  try {
-    return session.config().delivery.voice.provider !== 'none';
-  } catch {
-    return true; // an environment the server would not start with: the policy alone is judged
-  }
-}
 /** Names listed in the warning; the count says how many more. */
 const NAMED = 10;
 
@@ -45,8 +24,7 @@ async function unableToRecover(connection: Connection, policy: RecoveryPolicy, c
   // Only what the rule reads: no password hash or sealed secret leaves the database for this.
   const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.officePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
   const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
-  const methods = registrations(calls);
-  return users.filter((user) => !recoveryMethods(user, methods, policy).able).map((user) => user.username);
+  return users.filter((user) => !ableToRecover(user, policy, calls)).map((user) => user.username);
 }
 
 /** `a.b=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), a plain string otherwise. */

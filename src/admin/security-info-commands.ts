@@ -2,6 +2,7 @@
 // registered by an administrator (for testing, and for support until users manage their own). The owner is told of
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
+import { assertServersDataKey } from '../security/data-key-check.ts';
 import qrcode from 'qrcode-terminal';
 import { countryAllowed, normalizePhone } from '../methods/sms.ts';
 import { isEmailAddress } from '../methods/email.ts';
@@ -149,6 +150,7 @@ const enrolAuthenticator = defineCommand({
     'on the contacts registered before, with the "This wasn\'t me" link (the running server sends it).',
   async run({ arg, out, io, session }) {
     const config = session.config();
+    await assertServersDataKey(await session.connection(), config.dataEncryptionKey); // a seed the servers can open
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const { sealed, uri } = newAuthenticator(configuredSecretBox(config), { issuer: config.brand.name, label: user.email });

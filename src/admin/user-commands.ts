@@ -12,6 +12,7 @@ import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { restartProofRuns } from '../security/proof-ceiling.ts';
 import { accountKeyOf } from '../flows/recovery/subject.ts';
+import { ableToRecover, placesCalls } from './recoverability.ts';
 
 
 /**
@@ -125,7 +126,7 @@ const show = defineCommand({
       ...fields([
         ...methodLines(user),
         ['sign-in', signInLine(lockout)],
-        ...(lockedDownAt ? [['locked down', `${lockedDownAt} ("This wasn't me"; set-password or unlock ends it)`] as [string, string]] : []),
+        ...(lockedDownAt ? [['locked down', `${lockedDownAt} ("This wasn't me" or lock-down; set-password or unlock ends it)`] as [string, string]] : []),
       ]),
     ]);
   },
@@ -268,8 +269,53 @@ const unlock = defineCommand({
   },
 });
 
+const signOut = defineCommand({
+  name: 'sign-out',
+  summary:
+    'Signs a user out everywhere: every session, grant, access token and refresh token of the account is revoked at\n' +
+    'once (a lost or shared device), and applications ask them to sign in again. The password and the methods stay.',
+  arg: 'id-or-login',
+  options: {},
+  details: 'When the password may be known to someone else, lock-down (the owner resets it) or set-password is what to use.',
+  async run({ arg, out, session }) {
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    await users.revokeAccess(user._id);
+    await auditAdminChange(session, 'account.signed_out', user);
+    out.result({ id: user._id, username: user.username, signedOut: true }, () => [
+      `${user.username} is signed out everywhere: every session and token of the account is revoked. The password is unchanged.`,
+    ]);
+  },
+});
+
+const lockDown = defineCommand({
+  name: 'lock-down',
+  summary:
+    'Locks an account down, as its owner\'s "This wasn\'t me" does, on evidence that someone else has its password: every\n' +
+    'session and token is revoked at once, and sign-in refused (like a wrong password) until the owner chooses a new\n' +
+    'password through "Can\'t access your account?", proving two of their methods, or an administrator runs\n' +
+    'set-password or unlock.',
+  arg: 'id-or-login',
+  options: {},
+  details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
+  async run({ arg, out, session }) {
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    await users.lockDown(user._id);
+    await auditAdminChange(session, 'account.lockdown', user);
+    const policy = await createPolicyStore(await session.connection()).current();
+    const recoverable = ableToRecover({ ...user, lockedDownAt: new Date() }, policy, placesCalls(session));
+    out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable }, () => [
+      `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
+      recoverable
+        ? 'Ask them to choose a new one with "Can\'t access your account?" (two of their methods), or run set-password.'
+        : 'They have too few methods to recover by themselves: run set-password and give them the new password.',
+    ]);
+  },
+});
+
 export const usersArea: Area = {
   name: 'users',
-  summary: 'Create, list, disable, enable and unlock user accounts, set their passwords; grant the admin role',
-  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setPassword, unlock, setRole, ...securityInfoCommands],
+  summary: 'Create, list, disable, enable, sign out, lock down and unlock user accounts, set their passwords; grant the admin role',
+  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setPassword, signOut, lockDown, unlock, setRole, ...securityInfoCommands],
 };

@@ -24,6 +24,7 @@ export type AuditType =
   | 'account.unlocked'
   | 'account.locked'
   | 'account.lockdown'
+  | 'account.signed_out'
   | 'account.created'
   | 'account.disabled'
   | 'account.enabled'

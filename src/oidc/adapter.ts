@@ -15,6 +15,8 @@
 // - an interaction's session is read by the id in the browser's session cookie when that session has the uid
 //   asked for (one read instead of alias + session); the alias is the fallback;
 // - keys a database may refuse as field names (the dots of a resource URL) are escaped (db/field-names.ts).
+import { openedClient } from './client-secret.ts';
+import type { SecretBox } from '../security/encryption.ts';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
 import { claim, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
@@ -138,6 +140,8 @@ export interface AdapterOptions {
   isAccessCurrent?: (accountId: string, issuedAt: number) => Promise<boolean>;
   /** Where registered clients are read from (db/epoch-cache.ts); without it, from the database every time. */
   clientCache?: EpochCache;
+  /** Opens the clients' sealed secrets (oidc/client-secret.ts); without it, they are given as they are stored. */
+  clientSecrets?: SecretBox;
 }
 
 /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
@@ -151,7 +155,7 @@ export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: st
 // consumed flag in the payload itself keeps answering after the marker is swept.
 const CONSUMED_MARKER_SECONDS = 24 * 3600;
 
-export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent, clientCache }: AdapterOptions = {}): (model: string) => Adapter {
+export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent, clientCache, clientSecrets }: AdapterOptions = {}): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
   /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
@@ -216,6 +220,8 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       if (isAccessCurrent && ACCOUNT_BOUND.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
       }
+      // Opened for each use, never kept opened: the cache holds what the database holds.
+      if (model === 'Client' && clientSecrets) return openedClient(clientSecrets, unescapeFieldNames(doc.payload));
       return unescapeFieldNames(doc.payload);
     }
 

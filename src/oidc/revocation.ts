@@ -1,6 +1,6 @@
 // Account-level revocation: everything that lets an account in (sessions, grants, and the access tokens, refresh
 // tokens and codes issued under those grants) is removed. Disabling an account uses it, and so do a password
-// reset and a "This wasn't me" lockdown.
+// reset, a "This wasn't me" lockdown and an administrator's sign-out or lock-down.
 //
 // The account's sessions and grants are found through its `_id`-keyed index documents (oidc/adapter.ts), never by
 // scanning. Deleting is one half; the other is the account's `revokedAt` time, checked on every token and grant read

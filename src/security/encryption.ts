@@ -1,6 +1,6 @@
-// Secrets at rest (authenticator seeds) are encrypted with AES-256-GCM under DATA_ENCRYPTION_KEY, a key kept in
-// configuration, never in the database: a copy of the database alone does not reveal them, nor (keyBeyondDatabase)
-// the key of the sent codes' hashes.
+// Secrets at rest (authenticator seeds, client secrets) are encrypted with AES-256-GCM under DATA_ENCRYPTION_KEY, a
+// key kept in configuration, never in the database: a copy of the database alone does not reveal them, nor
+// (keyBeyondDatabase) the key of the sent codes' hashes.
 //
 // The key can be changed without losing what it sealed: the keys it replaced go in DATA_ENCRYPTION_KEY_PREVIOUS,
 // which still open (never seal), until `keys reseal-secrets` has sealed everything again with the new one.
@@ -82,6 +82,9 @@ export function createSecretBox(key: Buffer, previous: readonly Buffer[] = []): 
     },
   };
 }
+
+/** Whether a stored value has a sealed secret's form (a value stored in clear before sealing began does not). */
+export const isSealed = (stored: string): boolean => stored.startsWith(`${PREFIX}.`) && stored.split('.').length === 4;
 
 /** The server's box: DATA_ENCRYPTION_KEY seals, it and DATA_ENCRYPTION_KEY_PREVIOUS open. */
 export const configuredSecretBox = (config: Pick<Config, 'dataEncryptionKey' | 'previousDataEncryptionKeys'>): SecretBox =>

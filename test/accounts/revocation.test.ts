@@ -1,14 +1,15 @@
-// Account-level revocation: once an account is disabled, nothing issued to it before works again, not even after
-// it is enabled: introspection, refresh, userinfo and the browser session all refuse.
+// Account-level revocation: once an account is disabled, signed out or locked down, nothing issued to it before works
+// again, not even after it is enabled: introspection, refresh, userinfo and the browser session all refuse.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser, findForm, type Page } from '../helpers/browser.ts';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
-import { waitFor } from '../helpers/recovery.ts';
+import { registerMethods, waitFor } from '../helpers/recovery.ts';
 import { accountIndexPlaces, collectionName } from '../../src/oidc/adapter.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { PASSWORD_CHECKED_AT_MS } from '../../src/oidc/account.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
 import { changeSettled } from '../../src/db/epoch-cache.ts';
@@ -71,6 +72,54 @@ it('users disable revokes every session, grant and token of the account, and use
   // The account itself works again: a new sign-in gets fresh tokens.
   const again = await signIn(user);
   expect((await client.tokenIntrospection(config, again.tokens.access_token)).active).toBe(true);
+});
+
+/** The account's audit events of `type` that an administrator's command recorded. */
+const adminEvents = (user: User, type: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: user._id, type, reason: 'admin' });
+
+it('users sign-out revokes every session, grant and token of the account and keeps the password', async () => {
+  const user = await createUser(server);
+  const first = await signIn(user);
+  const second = await signIn(user);
+  const run = await runAdmin(server.dbUri, ['users', 'sign-out', user.username]);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain('signed out everywhere');
+  for (const { browser, tokens } of [first, second]) await expectAllDead(user, browser, tokens);
+  for (const model of ['Session', 'Grant', 'AccessToken', 'RefreshToken']) expect(await storedFor(model, user._id)).toBe(0);
+  expect(await adminEvents(user, 'account.signed_out')).toBe(1);
+  // The same password signs in again at once.
+  const again = await signIn(user);
+  expect((await client.tokenIntrospection(config, again.tokens.access_token)).active).toBe(true);
+});
+
+it('users lock-down revokes everything and refuses the right password like a wrong one, until users unlock', async () => {
+  const user = await createUser(server);
+  // One method: enough to recover under the default policy, not once locked down (two proofs then).
+  await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net` });
+  const { browser, tokens } = await signIn(user);
+  const run = await runAdmin(server.dbUri, ['users', 'lock-down', user.username, '--json']);
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ username: user.username, lockedDown: true, ableToRecover: false });
+  expect(run.stdout).not.toContain('alt-'); // nothing of the methods
+  await expectAllDead(user, browser, tokens);
+  expect(await adminEvents(user, 'account.lockdown')).toBe(1);
+
+  const stranger = new Browser();
+  const refused = await submitLogin(stranger, await openLoginPage(stranger, (await authorizationUrl(config, redirectUri())).url), user.username);
+  expect(refused.status).toBe(200);
+  expect(messageIds(refused)).toContain('login.invalid');
+  const shown = JSON.parse((await runAdmin(server.dbUri, ['users', 'show', user.username, '--json'])).stdout) as { lockedDownAt?: string };
+  expect(shown.lockedDownAt).toBeDefined();
+
+  expect((await runAdmin(server.dbUri, ['users', 'unlock', user.username])).code).toBe(0);
+  const back = await signIn(user);
+  expect((await client.tokenIntrospection(config, back.tokens.access_token)).active).toBe(true);
+
+  // With two methods the owner can choose a new password alone, and the command says so.
+  const prepared = await createUser(server);
+  await registerMethods(server, prepared, { alternateEmail: `alt-${prepared.username}@example.net`, mobilePhone: '+14155550142' });
+  const told = await runAdmin(server.dbUri, ['users', 'lock-down', prepared.username, '--json']);
+  expect(JSON.parse(told.stdout)).toMatchObject({ lockedDown: true, ableToRecover: true });
 });
 
 it('refuses what was issued before a revocation even when the index missed it (the revocation time decides)', async () => {

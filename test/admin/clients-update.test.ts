@@ -2,7 +2,9 @@
 // write can never be written back.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { openTestDatabase } from '../helpers/database.ts';
+import { randomBytes } from 'node:crypto';
 import { createClientRegistry, type ClientRegistry } from '../../src/admin/clients.ts';
+import { createSecretBox } from '../../src/security/encryption.ts';
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 let registry: ClientRegistry;
@@ -10,7 +12,7 @@ let recording: Array<{ commandName: string; command: Record<string, unknown> }> 
 
 beforeAll(async () => {
   db = await openTestDatabase({ onCommand: (event) => recording?.push(event) });
-  registry = createClientRegistry(db.connection);
+  registry = createClientRegistry(db.connection, { box: createSecretBox(randomBytes(32)) });
 });
 afterAll(() => db.drop());
 
@@ -32,5 +34,5 @@ it('sends only the changed fields, never the secret (so a concurrent rotate-secr
   expect(JSON.stringify(writes)).not.toContain(created.client_secret!);
   const rotated = await registry.rotateSecret(created.client_id);
   await registry.update(created.client_id, { first_party: true });
-  expect((await registry.show(created.client_id)).client_secret).toBe(rotated.client_secret);
+  expect(await registry.revealSecret(created.client_id)).toBe(rotated.client_secret);
 });

@@ -1,7 +1,8 @@
-// Changing DATA_ENCRYPTION_KEY, the key that seals authenticator seeds: a server given the new key alone cannot open
+// Changing DATA_ENCRYPTION_KEY, the key that seals authenticator seeds and client secrets: a server given the new key alone cannot open
 // seeds the old one sealed, and says so plainly (spending nothing); with the old key in DATA_ENCRYPTION_KEY_PREVIOUS
 // it opens them; `keys reseal-secrets` seals them again with the new key, after which the old one can go. A seed
-// sealed again is the same authenticator: a proof made with it before still stands.
+// sealed again is the same authenticator: a proof made with it before still stands. Client secrets are stored sealed,
+// and those stored in clear by an earlier release are sealed by the same command.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateSecret, generateSync } from 'otplib';
 import { Browser, messageIds } from '../helpers/browser.ts';
@@ -9,7 +10,12 @@ import { createUser } from '../helpers/factories.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
+import * as rp from 'openid-client';
+import { discover } from '../helpers/rp.ts';
 import { createSecretBox } from '../../src/security/encryption.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
+import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
+import type { ClientMetadata } from '../../src/admin/clients.ts';
 import { LIMITS } from '../../src/security/limits.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -144,5 +150,99 @@ describe('changing DATA_ENCRYPTION_KEY', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [lost.user.username] });
     expect(run.stderr).toContain('DATA_ENCRYPTION_KEY_PREVIOUS');
     expect((await users().findOne({ _id: lost.user._id }))!.securityInfo.authenticator!.totpSecret).toBe(before);
+  });
+});
+
+describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
+  /** A deployment of its own, so that what the seeds above leave behind does not count here. */
+  let current: TestServer;
+  let previous: TestServer;
+  beforeAll(async () => {
+    current = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY });
+    previous = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY }, { sharedDatabase: current.dbUri });
+  });
+  afterAll(async () => {
+    await previous.close();
+    await current.close();
+  });
+
+  const clients = () => current.connection.db!.collection<{ _id: string; payload: { client_secret?: string } }>(collectionName('Client'));
+  const storedSecret = async (clientId: string) => (await clients().findOne({ _id: clientId }))!.payload.client_secret!;
+  const box = (key: string) => createSecretBox(Buffer.from(key, 'hex'));
+  const serviceClient = () => current.clients.create({ client_name: 'Service', grant_types: ['client_credentials'], redirect_uris: [] });
+  /** A client-credentials grant at `server`, the client authenticating with its secret (client_secret_basic). */
+  const grant = async (server: TestServer, metadata: ClientMetadata) => rp.clientCredentialsGrant(await discover(server, metadata));
+  /** The client's stored secret replaced, as an earlier release or an earlier key left it; every instance told. */
+  async function storedAs(clientId: string, stored: string) {
+    await clients().updateOne({ _id: clientId }, { $set: { 'payload.client_secret': stored } });
+    await announceChange(current.connection, 'clients');
+    await changeSettled();
+  }
+
+  it('are stored sealed with it: a copy of the database does not hold them, and the clients still authenticate', async () => {
+    const service = await serviceClient();
+    const stored = await storedSecret(service.client_id);
+    expect(stored).not.toContain(service.client_secret!);
+    expect(box(NEW_KEY).open(stored)).toBe(service.client_secret);
+    expect((await grant(current, service)).access_token).toBeTruthy();
+    // A rotated secret is sealed too, and the old one is refused at once.
+    const rotated = await current.clients.rotateSecret(service.client_id);
+    expect(box(NEW_KEY).open(await storedSecret(service.client_id))).toBe(rotated.client_secret);
+    await expect(grant(current, service)).rejects.toMatchObject({ error: 'invalid_client' });
+    expect((await grant(previous, rotated)).access_token).toBeTruthy();
+  });
+
+  it('sealed by the old key, or stored in clear by an earlier release, keep working; reseal-secrets seals them with the new key', async () => {
+    const oldSealed = await serviceClient();
+    await storedAs(oldSealed.client_id, box(OLD_KEY).seal(oldSealed.client_secret!));
+    const inClear = await serviceClient();
+    await storedAs(inClear.client_id, inClear.client_secret!);
+    expect((await grant(previous, oldSealed)).access_token).toBeTruthy();
+    expect((await grant(current, inClear)).access_token).toBeTruthy();
+
+    const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ resealed: 2, alreadyCurrent: 1, unreadable: [] });
+    for (const client of [oldSealed, inClear]) {
+      expect(box(NEW_KEY).open(await storedSecret(client.client_id))).toBe(client.client_secret);
+      expect((await grant(current, client)).access_token).toBeTruthy(); // the instance without the old key
+    }
+  });
+
+  it('a client secret no configured key opens is named, left as it is, and the command exits 1', async () => {
+    const lost = await serviceClient();
+    const stored = box(UNKNOWN_KEY).seal(lost.client_secret!);
+    await storedAs(lost.client_id, stored);
+    const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY } });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [`client ${lost.client_id}`] });
+    expect(await storedSecret(lost.client_id)).toBe(stored);
+
+    // What the message says to do works: listing needs no key, and rotate-secret replaces what it cannot open.
+    const listed = await runAdmin(current.dbUri, ['clients', 'list', '--json'], { env: { DATA_ENCRYPTION_KEY: undefined } });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(lost.client_id);
+    const rotated = await runAdmin(current.dbUri, ['clients', 'rotate-secret', lost.client_id, '--json'], { env: { DATA_ENCRYPTION_KEY: NEW_KEY } });
+    expect(rotated.code).toBe(0);
+    const fresh = (JSON.parse(rotated.stdout) as { client_secret: string }).client_secret;
+    expect((await grant(current, { ...lost, client_secret: fresh })).access_token).toBeTruthy();
+  });
+
+  it("refuses to seal anything with a key that is not the servers': the secret would be one they cannot open", async () => {
+    const service = await serviceClient();
+    const stored = await storedSecret(service.client_id);
+    for (const [args, key] of [
+      [['clients', 'rotate-secret', service.client_id], OLD_KEY],
+      [['clients', 'create', '--name', 'Wiki', '--redirect-uri', 'https://wiki.example/cb'], undefined], // the public development key
+      [['keys', 'reseal-secrets'], OLD_KEY],
+    ] as const) {
+      const run = await runAdmin(current.dbUri, [...args], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: key } });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("DATA_ENCRYPTION_KEY is not the one the servers use");
+    }
+    expect(await storedSecret(service.client_id)).toBe(stored);
+    expect((await grant(current, service)).access_token).toBeTruthy();
+    const names = (JSON.parse((await runAdmin(current.dbUri, ['clients', 'list', '--json'])).stdout) as ClientMetadata[]).map((c) => c.client_name);
+    expect(names).not.toContain('Wiki');
   });
 });

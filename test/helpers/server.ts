@@ -1,4 +1,5 @@
 // A real Latchkey on a random port with its own database, for one test file.
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from 'mongoose';
@@ -70,7 +71,7 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
     latchkey,
     connection: db.connection,
     dbUri: db.uri,
-    clients: createClientRegistry(db.connection, { apiScopes: config.api?.scopes }),
+    clients: createClientRegistry(db.connection, { box: configuredSecretBox(config), apiScopes: config.api?.scopes }),
     logs,
     async close() {
       await latchkey.beginShutdown();

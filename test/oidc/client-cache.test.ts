@@ -7,6 +7,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { discover } from '../helpers/rp.ts';
 import { createClientRegistry, type ClientMetadata } from '../../src/admin/clients.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import type { Connection } from 'mongoose';
 
 let first: TestServer;
@@ -26,7 +27,9 @@ afterAll(async () => {
   await first.close();
 });
 
-const serviceClient = () => createClientRegistry(adminConnection).create({ client_name: 'Service', grant_types: ['client_credentials'], redirect_uris: [] });
+/** The registry as `npm run admin` makes it: its own connection, the servers' DATA_ENCRYPTION_KEY. */
+const adminRegistry = () => createClientRegistry(adminConnection, { box: configuredSecretBox(first.config) });
+const serviceClient = () => adminRegistry().create({ client_name: 'Service', grant_types: ['client_credentials'], redirect_uris: [] });
 const grant = async (server: TestServer, metadata: ClientMetadata) => client.clientCredentialsGrant(await discover(server, metadata));
 
 it('reads a client from memory after its first use', async () => {
@@ -41,7 +44,7 @@ it('rotate-secret takes effect on every instance by the time it returns', async 
   const created = await serviceClient();
   // Both instances have the client (and its secret) in memory.
   for (const server of [first, second]) await expect(grant(server, created)).resolves.toMatchObject({ access_token: expect.any(String) });
-  const rotated = await createClientRegistry(adminConnection).rotateSecret(created.client_id);
+  const rotated = await adminRegistry().rotateSecret(created.client_id);
   for (const server of [first, second]) {
     await expect(grant(server, created)).rejects.toMatchObject({ error: 'invalid_client' });
     await expect(grant(server, rotated)).resolves.toMatchObject({ access_token: expect.any(String) });
@@ -51,6 +54,6 @@ it('rotate-secret takes effect on every instance by the time it returns', async 
 it('clients delete takes effect on every instance by the time it returns', async () => {
   const created = await serviceClient();
   for (const server of [first, second]) await grant(server, created);
-  await createClientRegistry(adminConnection).remove(created.client_id);
+  await adminRegistry().remove(created.client_id);
   for (const server of [first, second]) await expect(grant(server, created)).rejects.toMatchObject({ error: 'invalid_client' });
 });

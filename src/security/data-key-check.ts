@@ -1,0 +1,34 @@
+// Admin commands that seal a secret (a new client secret, an authenticator seed) seal it with the DATA_ENCRYPTION_KEY
+// of the shell they run in. Sealed with another key than the servers', it is a secret no server opens: a client that
+// cannot authenticate, an authenticator that cannot be checked, and a command that said it worked. So each instance
+// publishes at start a check value of its key (an HMAC of a fixed text under it: equal for equal keys, and nothing
+// of the key), and a command compares its own before it seals anything.
+import { createHmac } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { upsertRetryingDuplicateKey } from '../db/atomic.ts';
+import { ValidationError } from '../errors.ts';
+
+const COLLECTION = 'data_key_check';
+const ID = 'current';
+
+const checkValue = (key: Buffer) => createHmac('sha256', key).update('latchkey data key check').digest('base64url');
+const checks = (connection: Connection) => connection.db!.collection<{ _id: string; check: string }>(COLLECTION);
+
+/** Stores the check of this instance's key (instances of one installation share the key; the last to start writes). */
+export async function publishDataKeyCheck(connection: Connection, key: Buffer): Promise<void> {
+  await upsertRetryingDuplicateKey(() => checks(connection).replaceOne({ _id: ID }, { check: checkValue(key) }, { upsert: true }));
+}
+
+/**
+ * Refuses (`data_key_mismatch`, nothing changed) when the servers on this database seal with another key than `key`.
+ * Before any server has started on it, anything goes: the first server's key is then the command's.
+ */
+export async function assertServersDataKey(connection: Connection, key: Buffer): Promise<void> {
+  const published = await checks(connection).findOne({ _id: ID });
+  if (published && published.check !== checkValue(key)) {
+    throw new ValidationError(
+      'data_key_mismatch',
+      "this shell's DATA_ENCRYPTION_KEY is not the one the servers use, so they could not open the secret it would seal: run the command with the server's environment; nothing changed",
+    );
+  }
+}
