@@ -1,14 +1,15 @@
-// `npm run bench:enumeration` options: command-line flags, then defaults. The defaults are the security
-// checklist's ENUM-TIME rule (200 samples per case, medians at most 15 ms apart).
+// The options of the timing benchmarks (`npm run bench:enumeration`, `npm run bench:recovery-timing`): command-line
+// flags, then defaults. The defaults are the security checklist's ENUM-TIME and FP-TIME rules (200 samples per case,
+// medians at most 15 ms apart).
 import { flags, number, OptionsError } from './options.ts';
 
 /** ENUM-TIME asks for at least this many samples per case; fewer make a run that cannot pass. */
 export const RULE_MIN_SAMPLES = 200;
 
 export interface EnumerationOptions {
-  /** Measured sign-in POSTs per case. */
+  /** Measured attempts per case. */
   samples: number;
-  /** Unmeasured rounds (one POST per case each) first: JIT, connection pools, the database's caches. */
+  /** Unmeasured rounds (one attempt per case each) first: JIT, connection pools, the database's caches. */
   warmup: number;
   /** Largest acceptable difference between the two cases' medians. */
   thresholdMs: number;
@@ -18,17 +19,28 @@ export interface EnumerationOptions {
   mongodbUri: string | undefined;
 }
 
-export const USAGE = `npm run bench:enumeration [-- options]
+/** What a timing script measures, for its usage text and default output. */
+export interface TimingScript {
+  command: string;
+  /** One attempt, as the usage text names it ("sign-in POSTs", "recoveries up to the code being sent"). */
+  attempts: string;
+  defaultOut: string;
+}
 
-  --samples=N            measured sign-in POSTs per case (default ${RULE_MIN_SAMPLES}; ENUM-TIME needs ${RULE_MIN_SAMPLES} or more)
-  --warmup=N             unmeasured rounds first, one POST per case each (default 10)
+export const usage = ({ command, attempts, defaultOut }: TimingScript) => `npm run ${command} [-- options]
+
+  --samples=N            measured ${attempts} per case (default ${RULE_MIN_SAMPLES}; the rule needs ${RULE_MIN_SAMPLES} or more)
+  --warmup=N             unmeasured rounds first, one per case each (default 10)
   --threshold-ms=MS      largest acceptable difference of the medians (default 15)
-  --out=FILE             JSON results (default bench-results/enumeration-timing.json)
+  --out=FILE             JSON results (default ${defaultOut})
 
   MONGODB_URI=mongodb://…  measure on that server (in a fresh database) instead of a local FerretDB
   ARGON2_* and other Latchkey variables apply to the server under test as they do to npm start.`;
 
-export function parseEnumerationOptions(argv: string[], env: NodeJS.ProcessEnv): EnumerationOptions | 'help' {
+export const ENUMERATION: TimingScript = { command: 'bench:enumeration', attempts: 'sign-in POSTs', defaultOut: 'bench-results/enumeration-timing.json' };
+export const USAGE = usage(ENUMERATION);
+
+export function parseEnumerationOptions(argv: string[], env: NodeJS.ProcessEnv, script: TimingScript = ENUMERATION): EnumerationOptions | 'help' {
   const given = flags(argv);
   if (given.has('help')) return 'help';
   for (const name of given.keys()) {
@@ -44,7 +56,7 @@ export function parseEnumerationOptions(argv: string[], env: NodeJS.ProcessEnv):
     samples: whole('samples', String(RULE_MIN_SAMPLES), 1, 5000),
     warmup: whole('warmup', '10', 0, 500),
     thresholdMs: number('threshold-ms', given.get('threshold-ms') ?? '15', 0.1, 1000),
-    out: given.get('out') ?? 'bench-results/enumeration-timing.json',
+    out: given.get('out') ?? script.defaultOut,
     mongodbUri: env.MONGODB_URI || undefined,
   };
 }

@@ -1,6 +1,7 @@
 // ENUM-TIME's figures and verdict: per-case percentiles of the sign-in POST time, the difference of the medians,
 // and the text for the terminal. Two decimals, because the differences that matter here are well under 1 ms.
 import { percentile } from './stats.ts';
+import type { EnumerationOptions } from './enumeration-options.ts';
 
 export interface CaseSummary {
   samples: number;
@@ -64,4 +65,14 @@ export function table(rows: Array<{ label: string; summary: CaseSummary }>, verd
     `largest difference of medians (known login - unknown login): ${sign}${verdict.differenceMs} ms; threshold ${verdict.thresholdMs} ms`,
     verdict.ok ? 'ENUM-TIME: PASS' : `ENUM-TIME: FAIL\n${verdict.problems.map((problem) => `  - ${problem}`).join('\n')}`,
   ].join('\n');
+}
+
+/** What a timing run's results file says of how it was measured. */
+export function timingSettings(options: EnumerationOptions, measured: string) {
+  return {
+    samplesPerCase: options.samples,
+    warmupRounds: options.warmup,
+    measured,
+    database: options.mongodbUri ? 'MONGODB_URI' : 'FerretDB (local, SQLite)',
+  };
 }

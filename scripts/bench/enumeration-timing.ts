@@ -7,23 +7,20 @@
 //   npm run bench:enumeration -- --samples=200 --threshold-ms=15      (-- --help for all options)
 //
 // Exit status: 0 when the rule holds, 1 when it does not (or the run failed), 2 for bad options, 130 on Ctrl-C.
-import { randomBytes, randomInt } from 'node:crypto';
-import { cpus } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { interrupted, log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
+import { timingRounds, type Outcome } from './timing-rounds.ts';
 import { discover, type Endpoints } from './flow.ts';
 import { parseEnumerationOptions, RULE_MIN_SAMPLES, USAGE, type EnumerationOptions } from './enumeration-options.ts';
-import { judge, round2, summarizeCase, table } from './enumeration-report.ts';
-import { writeResults } from './report.ts';
+import { judge, round2, summarizeCase, table, timingSettings } from './enumeration-report.ts';
+import { machineInfo, writeResults } from './report.ts';
 import { attemptSignIn, notGenericRefusal, type Credentials } from './sign-in-probe.ts';
 import type { Target } from './target.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 /** One attempt (three requests) normally takes well under a second; past this it counts as failed. */
 const ATTEMPT_TIMEOUT_MS = 15_000;
-/** A server that keeps failing is broken, not slow: stop instead of running out every remaining sample. */
-const MAX_FAILURES_IN_A_ROW = 10;
-const PROGRESS_EVERY_ROUNDS = 50;
 
 interface ServerInfo {
   target: Target;
@@ -68,15 +65,6 @@ const CASES: readonly Case[] = [
 /** The argon2 time cost the server runs with: one step above the legacy account's, so case C is cheaper to hash. */
 const SERVER_TIME_COST = '3';
 
-function shuffled<T>(items: readonly T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i -= 1) {
-    const j = randomInt(i + 1);
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
-}
-
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 async function measure(options: EnumerationOptions): Promise<number> {
@@ -94,28 +82,7 @@ async function measure(options: EnumerationOptions): Promise<number> {
   await checkKnownUserSignsIn(target, endpoints);
 
   const samples = new Map<Case['id'], number[]>(CASES.map((c) => [c.id, []]));
-  const failures = new Map<Case['id'], Map<string, number>>(CASES.map((c) => [c.id, new Map()]));
-  let failuresInARow = 0;
-  const rounds = options.warmup + options.samples;
-  log(`${options.warmup} warm-up round(s), then ${options.samples} measured; each round is one attempt per case, in random order…`);
-  for (let round = 0; round < rounds; round += 1) {
-    // Random order within each round: a drift (the other developer's load, a growing database) cannot favour one case.
-    const order = shuffled(CASES);
-    for (const c of order) {
-      if (interrupted.aborted) throw new Error('interrupted');
-      const outcome = await attempt(target, endpoints, c);
-      if ('failure' in outcome) {
-        const kinds = failures.get(c.id)!;
-        kinds.set(outcome.failure, (kinds.get(outcome.failure) ?? 0) + 1);
-        failuresInARow += 1;
-        if (failuresInARow >= MAX_FAILURES_IN_A_ROW) throw new Error(`${failuresInARow} attempts in a row failed, the last one: ${outcome.failure}`);
-        continue;
-      }
-      failuresInARow = 0;
-      if (round >= options.warmup) samples.get(c.id)!.push(outcome.ms);
-    }
-    if ((round + 1) % PROGRESS_EVERY_ROUNDS === 0) log(`  ${round + 1}/${rounds} rounds`);
-  }
+  const failures = await timingRounds(options, CASES, (c) => attempt(target, endpoints, c), (c, ms) => samples.get(c.id)!.push(ms));
 
   const failedCount = (id: Case['id']) => [...failures.get(id)!.values()].reduce((total, n) => total + n, 0);
   const summaries = CASES.map((c) => ({ label: c.label, summary: summarizeCase(samples.get(c.id)!, failedCount(c.id)) }));
@@ -137,12 +104,9 @@ async function measure(options: EnumerationOptions): Promise<number> {
     thresholdMs: verdict.thresholdMs,
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: machineInfo(),
     settings: {
-      samplesPerCase: options.samples,
-      warmupRounds: options.warmup,
-      measured: 'the sign-in POST alone, from sending the form to the last byte of the answer; a fresh browser for each',
-      database: options.mongodbUri ? 'MONGODB_URI' : 'FerretDB (local, SQLite)',
+      ...timingSettings(options, 'the sign-in POST alone, from sending the form to the last byte of the answer; a fresh browser for each'),
       argon2: server.info.argon2,
     },
     cases: CASES.map((c, i) => ({
@@ -163,10 +127,8 @@ async function measure(options: EnumerationOptions): Promise<number> {
   return verdict.ok ? 0 : 1;
 }
 
-type Outcome = { ms: number } | { failure: string };
-
 /** One attempt for `c`; anything but the generic refusal (including an error on the way) is a failure. */
-async function attempt(target: Target, endpoints: Endpoints, c: Case): Promise<Outcome> {
+async function attempt(target: Target, endpoints: Endpoints, c: Case): Promise<Outcome<number>> {
   const signal = AbortSignal.any([interrupted, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
   try {
     const { ms, page } = await attemptSignIn(target, endpoints, c.credentials(target), signal);

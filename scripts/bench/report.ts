@@ -2,6 +2,7 @@
 // targets are read from, tables for the terminal and the JSON file.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { cpus } from 'node:os';
 import type { LatencySummary } from './stats.ts';
 import type { WindowResult } from './load-client.ts';
 import type { ServerCounters } from './target.ts';
@@ -165,6 +166,9 @@ export function table(scenarios: Scenario[], rates: Rate[], ratioRows: Ratio[]):
   const ratioLines = ratioRows.map((r) => `${r.what} at ${r.concurrency}: ×${r.ratio}${r.rounds ? ` (median of rounds ${r.rounds.join(', ')})` : ''}`);
   return [...flows, '', ...rateLines, '', ...ratioLines].join('\n');
 }
+
+/** The machine a run was made on, for its results file. */
+export const machineInfo = () => ({ cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` });
 
 export function writeResults(path: string, results: unknown): void {
   mkdirSync(dirname(path), { recursive: true });

@@ -23,12 +23,11 @@
 //
 //   npm run bench -- --duration=5 --concurrency=1,4,8      (npm run bench -- --help for all options)
 //
-import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import type { FlowKind, LoadClientInfo, WindowRequest, WindowResult } from './load-client.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
-import { rateRatio, ratios, table, toRate, toScenario, writeResults, type Rate, type Ratio, type Scenario } from './report.ts';
+import { machineInfo, rateRatio, ratios, table, toRate, toScenario, writeResults, type Rate, type Ratio, type Scenario } from './report.ts';
 import type { RequestsResult, RequestSpec } from './requests.ts';
 import { DEFAULT_FILL, fillLatchkey, fillPlain } from './fill.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
@@ -213,7 +212,7 @@ async function measure(options: BenchOptions): Promise<number> {
     ok: failed === 0,
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: machineInfo(),
     settings: {
       durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds,

@@ -183,11 +183,11 @@ const update = defineCommand({
   async run(context) {
     const changes = changesFrom(context.values);
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
+    const reader = await registry(context.session);
+    const before = await reader.show(context.arg);
     // Only a public client made confidential gets a secret here, the one update that needs the data key.
-    const sealing = changes.token_endpoint_auth_method !== undefined && changes.token_endpoint_auth_method !== 'none';
-    const clients = await registry(context.session, { sealing });
-    const before = await clients.show(context.arg);
-    const client = await clients.update(context.arg, changes);
+    const sealing = before.token_endpoint_auth_method === 'none' && changes.token_endpoint_auth_method !== undefined && changes.token_endpoint_auth_method !== 'none';
+    const client = await (sealing ? await registry(context.session, { sealing }) : reader).update(context.arg, changes);
     warnIfPublicFirstParty(context.out, client);
     const changed = Object.keys(changes).filter((key) => JSON.stringify(before[key as keyof ClientMetadata]) !== JSON.stringify(client[key as keyof ClientMetadata]));
     // Turning a public client into a confidential one creates its first secret, which must be shown now.

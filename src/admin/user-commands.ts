@@ -294,7 +294,7 @@ const lockDown = defineCommand({
     'Locks an account down, as its owner\'s "This wasn\'t me" does, on evidence that someone else has its password: every\n' +
     'session and token is revoked at once, and sign-in refused (like a wrong password) until the owner chooses a new\n' +
     'password through "Can\'t access your account?", proving two of their methods, or an administrator runs\n' +
-    'set-password or unlock.',
+    'set-password or unlock. The owner is told on every contact they registered, with that way back in.',
   arg: 'id-or-login',
   options: {},
   details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
@@ -305,11 +305,16 @@ const lockDown = defineCommand({
     await auditAdminChange(session, 'account.lockdown', user);
     const policy = await createPolicyStore(await session.connection()).current();
     const recoverable = ableToRecover({ ...user, lockedDownAt: new Date() }, policy, placesCalls(session));
-    out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable }, () => [
+    // Told on every contact, with the way back in: the password alone no longer gets them anywhere.
+    const told = await (await ownerNotices(session)).notifyLockedDown(user, DEFAULT_LOCALE);
+    out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable, notified: told }, () => [
       `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
-      recoverable
-        ? 'Ask them to choose a new one with "Can\'t access your account?" (two of their methods), or run set-password.'
-        : 'They have too few methods to recover by themselves: run set-password and give them the new password.',
+      user.status !== 'active'
+        ? 'The account is disabled too: it stays so until users enable.'
+        : recoverable
+          ? 'They can choose a new one with "Can\'t access your account?" (two of their methods), or run set-password.'
+          : 'They have too few methods to recover by themselves: run set-password and give them the new password.',
+      `They are told on ${told} contact(s) they registered.`,
     ]);
   },
 });

@@ -7,7 +7,7 @@ import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
-import { registerMethods, waitFor } from '../helpers/recovery.ts';
+import { outbox, registerMethods, waitFor } from '../helpers/recovery.ts';
 import { accountIndexPlaces, collectionName } from '../../src/oidc/adapter.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { PASSWORD_CHECKED_AT_MS } from '../../src/oidc/account.ts';
@@ -99,8 +99,18 @@ it('users lock-down revokes everything and refuses the right password like a wro
   const { browser, tokens } = await signIn(user);
   const run = await runAdmin(server.dbUri, ['users', 'lock-down', user.username, '--json']);
   expect(run.code).toBe(0);
-  expect(JSON.parse(run.stdout)).toMatchObject({ username: user.username, lockedDown: true, ableToRecover: false });
+  expect(JSON.parse(run.stdout)).toMatchObject({ username: user.username, lockedDown: true, ableToRecover: false, notified: 2 });
   expect(run.stdout).not.toContain('alt-'); // nothing of the methods
+  // The owner hears of it on both addresses, with the way back in, and no "This wasn't me" link (it is locked down).
+  const notices = await waitFor(async () => {
+    const told = (await outbox(server)).filter((m) => m.subject === 'Your account was locked by an administrator' && m.text.includes(user.username));
+    return told.length === 2 ? told : undefined;
+  }, 'the lock-down notices');
+  expect(notices.map((m) => m.to).sort()).toEqual([`alt-${user.username}@example.net`, user.email].sort());
+  for (const notice of notices) {
+    expect(notice.text).toContain('Can’t access your account?');
+    expect(notice.text).not.toContain('/recover/lockdown/');
+  }
   await expectAllDead(user, browser, tokens);
   expect(await adminEvents(user, 'account.lockdown')).toBe(1);
 
@@ -119,7 +129,9 @@ it('users lock-down revokes everything and refuses the right password like a wro
   const prepared = await createUser(server);
   await registerMethods(server, prepared, { alternateEmail: `alt-${prepared.username}@example.net`, mobilePhone: '+14155550142' });
   const told = await runAdmin(server.dbUri, ['users', 'lock-down', prepared.username, '--json']);
-  expect(JSON.parse(told.stdout)).toMatchObject({ lockedDown: true, ableToRecover: true });
+  expect(JSON.parse(told.stdout)).toMatchObject({ lockedDown: true, ableToRecover: true, notified: 3 });
+  const texted = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === '+14155550142'), 'the lock-down text');
+  expect(texted.text).toBe(`Security notice for your account ${prepared.username}: Your account was locked by an administrator. To get back in, choose a new password from “Can’t access your account?” on the sign-in page.`);
 });
 
 it('refuses what was issued before a revocation even when the index missed it (the revocation time decides)', async () => {

@@ -245,4 +245,21 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     const names = (JSON.parse((await runAdmin(current.dbUri, ['clients', 'list', '--json'])).stdout) as ClientMetadata[]).map((c) => c.client_name);
     expect(names).not.toContain('Wiki');
   });
+
+  it('gives a public client made confidential a secret sealed with the servers\' key, and only with it', async () => {
+    const app = await current.clients.create({ client_name: 'App', redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' });
+    const update = (key: string | undefined) => runAdmin(current.dbUri, ['clients', 'update', app.client_id, '--auth-method', 'client_secret_basic', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: key } });
+    const refused = await update(OLD_KEY);
+    expect(refused.code).toBe(1);
+    expect((await clients().findOne({ _id: app.client_id }))!.payload.client_secret).toBeUndefined();
+    // Another update, which makes no secret, needs no key at all.
+    const renamed = await runAdmin(current.dbUri, ['clients', 'update', app.client_id, '--name', 'App 2'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: OLD_KEY } });
+    expect(renamed.code).toBe(0);
+
+    const made = await update(NEW_KEY);
+    expect(made.code).toBe(0);
+    const { client_secret: secret } = JSON.parse(made.stdout) as { client_secret: string };
+    expect(secret).toMatch(/^[\w-]{43}$/);
+    expect(box(NEW_KEY).open(await storedSecret(app.client_id))).toBe(secret);
+  });
 });

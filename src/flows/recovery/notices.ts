@@ -1,5 +1,5 @@
-// Security notices: after a reset, an unlock, a lockout or a change of the ways to verify them (by an administrator)
-// the owner is told on every contact they registered, in their language. A notice of a change to the account
+// Security notices: after a reset, an unlock, a lockout, a change of the ways to verify them or a lockdown (both by an
+// administrator) the owner is told on every contact they registered, in their language. A notice of a change to the account
 // carries a single-use "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned
 // off does not: anyone can cause those with wrong guesses, nothing in the account changed, and a lockdown would
 // lock the owner out of their own browser too, with a reset by two methods (or an administrator) the only way back.
@@ -38,6 +38,11 @@ export interface Notifier {
    * (security/proof-ceiling.ts). `textAllowed` as for `notify`: anyone can cause it.
    */
   notifyMethodDisabled(user: User, method: MethodId, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
+  /**
+   * Tells the owner that an administrator locked the account down (`users lock-down`) and how to get back in. No
+   * "This wasn't me" link: the account is locked down already.
+   */
+  notifyLockedDown(user: User, locale: string): Promise<number>;
 }
 
 /** A recovery method as the notices name it. */
@@ -92,10 +97,14 @@ function describeChange(t: Translate, change: MethodChange): string {
 /** A notice's subject and first paragraph, in the owner's language. */
 type Wording = (t: Translate, values: { account: string; time: string }) => { subject: string; what: string };
 
-/** How a notice goes: `textAllowed` asked before its text message (see Notifier); `withLockdownLink` whether it carries "This wasn't me". */
+/**
+ * How a notice goes: `textAllowed` asked before its text message (see Notifier); `withLockdownLink` whether it carries
+ * "This wasn't me"; `text`, the text message's words when it has no link (by default: nobody got in, nothing changed).
+ */
 interface Sending {
   textAllowed?: (() => Promise<boolean>) | undefined;
   withLockdownLink: boolean;
+  text?: 'notice.sms_information' | 'notice.sms_lockdown';
 }
 
 export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Date.now }: NotifierDeps): Notifier {
@@ -107,7 +116,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
     return `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
   }
 
-  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink }: Sending): Promise<number> {
+  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink, text: textId = 'notice.sms_information' }: Sending): Promise<number> {
     const t = translator(locale);
     const link = withLockdownLink ? await lockdownLink(user, locale) : undefined;
     // The time in the notice's own language ("30 novembre 2026 à 20:49:46 UTC"), in UTC: the server cannot know the reader's zone.
@@ -118,7 +127,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
     for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link), language: locale });
     const phone = user.securityInfo?.mobilePhone;
     const texted = Boolean(phone) && (await textsTo(phone!)) && (!textAllowed || (await textAllowed()));
-    const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t('notice.sms_information', { account: user.username, what: subject });
+    const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t(textId, { account: user.username, what: subject });
     if (texted) await enqueue({ channel: 'sms', to: phone!, text });
     return emails.length + (texted ? 1 : 0);
   }
@@ -141,6 +150,11 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
         what: t('notice.method_disabled_body', { ...values, method: t(METHOD_NAMES[method]), count: MAX_CONSECUTIVE_PROOF_FAILURES }),
       });
       return send(user, locale, wording, { textAllowed, withLockdownLink: false });
+    },
+
+    notifyLockedDown(user, locale) {
+      const wording: Wording = (t, values) => ({ subject: t('notice.lockdown_subject'), what: t('notice.lockdown_body', values) });
+      return send(user, locale, wording, { withLockdownLink: false, text: 'notice.sms_lockdown' });
     },
   };
 }

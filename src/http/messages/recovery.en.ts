@@ -155,6 +155,9 @@ export const recoveryEn = {
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
     'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It usually unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
+  'notice.lockdown_subject': 'Your account was locked by an administrator',
+  'notice.lockdown_body':
+    'An administrator locked your account {account} on {time}, because someone else may know its password. Everyone signed in to it was signed out, and its password no longer signs in. To get back in, choose a new password from “Can’t access your account?” on the sign-in page, proving it is you with two of your verification methods, or ask your administrator.',
   'notice.methods_subject': 'The ways to verify your identity were changed',
   'notice.methods_body': 'An administrator changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
   'notice.method_alternate_email': 'alternate email',
@@ -170,5 +173,6 @@ export const recoveryEn = {
     'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. Someone may be trying to get into your account; nobody got in with it, and nothing in your account changed. Your administrator can turn it back on (so does a completed recovery of your account, where your other methods are enough for one).',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
+  'notice.sms_lockdown': 'Security notice for your account {account}: {what}. To get back in, choose a new password from “Can’t access your account?” on the sign-in page.',
   'notice.sms_information': 'Security notice for your account {account}: {what}. Nobody got in; nothing in your account changed.',
 } as const;

@@ -155,6 +155,9 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.lockout_subject': 'Votre compte a été verrouillé',
   'notice.lockout_body':
     'Votre compte {account} a été verrouillé le {time} après trop de tentatives avec un mot de passe incorrect. La personne qui les a faites n’est pas entrée, et rien n’a changé dans votre compte. Il se déverrouille en général seul après un moment, ou depuis « Vous ne pouvez pas accéder à votre compte ? », où vous pouvez aussi choisir un nouveau mot de passe si quelqu’un pourrait connaître le vôtre.',
+  'notice.lockdown_subject': 'Votre compte a été verrouillé par un administrateur',
+  'notice.lockdown_body':
+    'Un administrateur a verrouillé votre compte {account} le {time}, car quelqu’un d’autre pourrait connaître son mot de passe. Toutes les sessions ont été fermées et ce mot de passe ne permet plus de se connecter. Pour retrouver l’accès, choisissez un nouveau mot de passe depuis « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, en prouvant votre identité avec deux de vos méthodes de vérification, ou adressez-vous à votre administrateur.',
   'notice.methods_subject': 'Les moyens de vérifier votre identité ont été modifiés',
   'notice.methods_body': 'Un administrateur a modifié le {time} les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer : {changes}.',
   'notice.method_alternate_email': 'adresse e-mail secondaire',
@@ -170,5 +173,6 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
     'Depuis le {time}, « {method} » ne peut plus servir à récupérer votre compte {account}, après {count} tentatives incorrectes à la suite. Quelqu’un essaie peut-être d’accéder à votre compte ; personne n’est entré avec elle, et rien n’a changé dans votre compte. Le service d’assistance peut rétablir cette méthode (une récupération complète de votre compte la rétablit aussi, si vos autres méthodes y suffisent).',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
+  'notice.sms_lockdown': 'Avis de sécurité pour votre compte {account} : {what}. Pour retrouver l’accès, choisissez un nouveau mot de passe depuis « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion.',
   'notice.sms_information': 'Avis de sécurité pour votre compte {account} : {what}. Personne n’est entré ; rien n’a changé dans votre compte.',
 };
