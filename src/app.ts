@@ -146,7 +146,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   // Admin commands word their notices as this server does (links on its origin, its brand).
   await publishServerIdentity(connection, { issuer: config.issuer, brand: config.brand });
-  await publishDataKeyCheck(connection, config.dataEncryptionKey); // admin commands seal with this key only
+  // Admin commands seal with this key only. Another key than the last instance's is a configuration mistake the
+  // operator must hear of: secrets one of them seals, the other cannot open.
+  if ((await publishDataKeyCheck(connection, config.dataEncryptionKey, config.previousDataEncryptionKeys)) === 'different') {
+    log.error({ event: 'data_key.different' }, 'DATA_ENCRYPTION_KEY is not the key the last instance started with on this database (nor in DATA_ENCRYPTION_KEY_PREVIOUS): give every instance the same key');
+  }
   const delivery = createDelivery({ config, connection, log, clock }); // messages go out through its outbox and background sender
   await delivery.start();
   const captcha = createCaptcha({ connection, testAnswer: config.captchaTestAnswer, clock });

@@ -12,8 +12,8 @@ import { resolve } from 'node:path';
 import { interrupted, log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import { timingRounds, type Outcome } from './timing-rounds.ts';
 import { discover, type Endpoints } from './flow.ts';
-import { parseEnumerationOptions, RULE_MIN_SAMPLES, USAGE, type EnumerationOptions } from './enumeration-options.ts';
-import { judge, round2, summarizeCase, table, timingSettings } from './enumeration-report.ts';
+import { parseTimingOptions, RULE_MIN_SAMPLES, USAGE, type TimingOptions } from './timing-options.ts';
+import { judge, round2, summarizeCase, table, timingSettings } from './timing-report.ts';
 import { machineInfo, writeResults } from './report.ts';
 import { attemptSignIn, notGenericRefusal, type Credentials } from './sign-in-probe.ts';
 import type { Target } from './target.ts';
@@ -67,7 +67,7 @@ const SERVER_TIME_COST = '3';
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-async function measure(options: EnumerationOptions): Promise<number> {
+async function measure(options: TimingOptions): Promise<number> {
   const started = new Date();
   const databaseUri = await throwAwayDatabase(options.mongodbUri, 'enum_timing');
 
@@ -152,4 +152,4 @@ async function checkKnownUserSignsIn(target: Target, endpoints: Endpoints): Prom
   }
 }
 
-await runScript({ parse: parseEnumerationOptions, usage: USAGE, measure });
+await runScript({ parse: parseTimingOptions, usage: USAGE, measure });

@@ -18,8 +18,8 @@ import { resolve } from 'node:path';
 import { interrupted, log, runScript, startTrackedChild, throwAwayDatabase } from './harness.ts';
 import { timingRounds, type Outcome } from './timing-rounds.ts';
 import { Browser, formEndingWith, type Page } from './browser.ts';
-import { parseEnumerationOptions, RULE_MIN_SAMPLES, usage, type EnumerationOptions, type TimingScript } from './enumeration-options.ts';
-import { judge, round2, summarizeCase, table, timingSettings, type CaseSummary, type Verdict } from './enumeration-report.ts';
+import { parseTimingOptions, RULE_MIN_SAMPLES, usage, type TimingOptions, type TimingScript } from './timing-options.ts';
+import { judge, round2, summarizeCase, table, timingSettings } from './timing-report.ts';
 import { machineInfo, writeResults } from './report.ts';
 import type { RecoveryTarget, Target } from './target.ts';
 
@@ -79,7 +79,7 @@ async function attempt(recovery: RecoveryTarget, login: string): Promise<Outcome
   }
 }
 
-async function measure(options: EnumerationOptions): Promise<number> {
+async function measure(options: TimingOptions): Promise<number> {
   const started = new Date();
   const databaseUri = await throwAwayDatabase(options.mongodbUri, 'recovery_timing');
   log('starting Latchkey…');
@@ -129,7 +129,7 @@ async function measure(options: EnumerationOptions): Promise<number> {
   });
 
   process.stdout.write(`\nFP-TIME: time of each recovery step up to the code being sent, ${options.samples} sample(s) per case\n`);
-  for (const s of steps) process.stdout.write(`\n${s.id}\n${stepTable(s.rows, s.verdict)}\n`);
+  for (const s of steps) process.stdout.write(`\n${s.id}\n${table(s.rows, s.verdict, { rule: `${s.id} step`, known: 'real account' })}\n`);
   for (const c of CASES) {
     for (const [reason, count] of failures.get(c.id)!) process.stdout.write(`failed, case ${c.id}: ${count}× ${reason}\n`);
   }
@@ -137,8 +137,4 @@ async function measure(options: EnumerationOptions): Promise<number> {
   return ok ? 0 : 1;
 }
 
-/** The sign-in benchmark's table, its wording made this rule's. */
-const stepTable = (rows: Array<{ label: string; summary: CaseSummary }>, verdict: Verdict) =>
-  table(rows, verdict).replace('(known login - unknown login)', '(real account - unknown login)').replace(/ENUM-TIME: /g, '');
-
-await runScript({ parse: (argv, env) => parseEnumerationOptions(argv, env, SCRIPT), usage: usage(SCRIPT), measure });
+await runScript({ parse: (argv, env) => parseTimingOptions(argv, env, SCRIPT), usage: usage(SCRIPT), measure });

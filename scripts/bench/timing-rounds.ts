@@ -3,7 +3,7 @@
 // one case; a run whose attempts keep failing stops instead of running out every remaining sample.
 import { randomInt } from 'node:crypto';
 import { interrupted, log } from './harness.ts';
-import type { EnumerationOptions } from './enumeration-options.ts';
+import type { TimingOptions } from './timing-options.ts';
 
 const MAX_FAILURES_IN_A_ROW = 10;
 const PROGRESS_EVERY_ROUNDS = 50;
@@ -24,7 +24,7 @@ function shuffled<T>(items: readonly T[]): T[] {
  * happened (warm-up rounds included).
  */
 export async function timingRounds<C extends { id: string }, T>(
-  options: Pick<EnumerationOptions, 'warmup' | 'samples'>,
+  options: Pick<TimingOptions, 'warmup' | 'samples'>,
   cases: readonly C[],
   attempt: (c: C) => Promise<Outcome<T>>,
   keep: (c: C, ms: T) => void,

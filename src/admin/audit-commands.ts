@@ -20,7 +20,10 @@ const NO_EVENTS_FOR_CODE =
 function timeOption(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
   const at = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value.replace(' ', 'T')) : undefined;
-  if (!at || Number.isNaN(at.getTime())) throw new UsageError(`${flag} must be a date or a time with its zone, like 2026-12-01 or 2026-12-01T09:30Z (got '${value}')`);
+  // A day that does not exist (2026-02-30) would roll over into the next month: refused, as a typo.
+  const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+  const dayExists = !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === value.slice(0, 10);
+  if (!at || Number.isNaN(at.getTime()) || !dayExists) throw new UsageError(`${flag} must be a date or a time with its zone, like 2026-12-01 or 2026-12-01T09:30Z (got '${value}')`);
   return at;
 }
 

@@ -66,11 +66,6 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   return changes;
 }
 
-function withoutSecret(client: ClientMetadata): Omit<ClientMetadata, 'client_secret'> {
-  const { client_secret: _secret, ...rest } = client;
-  return rest;
-}
-
 function describe(client: ClientMetadata, secret?: string): string[] {
   return fields([
     ['client id', client.client_id],
@@ -111,15 +106,18 @@ function printWithNewSecret(out: Output, client: ClientMetadata, headline: strin
 }
 
 /**
- * The registry; with `sealing`, for the commands that may make a secret, sealed with the servers' DATA_ENCRYPTION_KEY
- * (this shell's must be theirs: security/data-key-check.ts). The others need only MONGODB_URI.
+ * The registry. A command that makes a secret seals it with the servers' DATA_ENCRYPTION_KEY, read from the
+ * server's environment only then (this shell's key must be theirs: security/data-key-check.ts); the others need
+ * only MONGODB_URI.
  */
-async function registry(session: AdminSession, { sealing = false } = {}): Promise<ClientRegistry> {
+async function registry(session: AdminSession): Promise<ClientRegistry> {
   const connection = await session.connection();
-  if (!sealing) return createClientRegistry(connection, { apiScopes: session.apiScopes() });
-  const config = session.config();
-  await assertServersDataKey(connection, config.dataEncryptionKey);
-  return createClientRegistry(connection, { box: configuredSecretBox(config), apiScopes: session.apiScopes() });
+  const serversBox = async () => {
+    const config = session.config();
+    await assertServersDataKey(connection, config.dataEncryptionKey);
+    return configuredSecretBox(config);
+  };
+  return createClientRegistry(connection, { box: serversBox, apiScopes: session.apiScopes() });
 }
 
 const create = defineCommand({
@@ -138,7 +136,7 @@ const create = defineCommand({
   async run(context) {
     const { values, out } = context;
     const input: ClientInput = { client_name: values.name, ...changesFrom(values), ...(values['client-id'] && { client_id: values['client-id'] }) };
-    const client = await (await registry(context.session, { sealing: true })).create(input);
+    const client = await (await registry(context.session)).create(input);
     warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
     else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
@@ -153,7 +151,7 @@ const list = defineCommand({
   options: {},
   async run(context) {
     const clients = await (await registry(context.session)).list();
-    context.out.result(clients.map(withoutSecret), () =>
+    context.out.result(clients, () =>
       table(
         ['CLIENT ID', 'NAME', 'GRANT TYPES', 'AUTH METHOD', 'FIRST PARTY', 'SCOPES'],
         clients.map((c) => [c.client_id, c.client_name, c.grant_types.join(','), c.token_endpoint_auth_method, yesNo(c.first_party), c.scope ?? '(default)']),
@@ -170,7 +168,7 @@ const show = defineCommand({
   options: {},
   async run(context) {
     const client = await (await registry(context.session)).show(context.arg);
-    context.out.result(withoutSecret(client), () => describe(client));
+    context.out.result(client, () => describe(client));
   },
 });
 
@@ -183,16 +181,14 @@ const update = defineCommand({
   async run(context) {
     const changes = changesFrom(context.values);
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
-    const reader = await registry(context.session);
-    const before = await reader.show(context.arg);
-    // Only a public client made confidential gets a secret here, the one update that needs the data key.
-    const sealing = before.token_endpoint_auth_method === 'none' && changes.token_endpoint_auth_method !== undefined && changes.token_endpoint_auth_method !== 'none';
-    const client = await (sealing ? await registry(context.session, { sealing }) : reader).update(context.arg, changes);
+    const clients = await registry(context.session);
+    const before = await clients.show(context.arg);
+    const client = await clients.update(context.arg, changes);
     warnIfPublicFirstParty(context.out, client);
     const changed = Object.keys(changes).filter((key) => JSON.stringify(before[key as keyof ClientMetadata]) !== JSON.stringify(client[key as keyof ClientMetadata]));
     // Turning a public client into a confidential one creates its first secret, which must be shown now.
     if (client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
-    else context.out.result(withoutSecret(client), () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
+    else context.out.result(client, () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
     // Which settings changed, not their values: enough to find the change, and nothing of a secret. None, no record.
     if (changed.length) await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: changed.join(',') });
   },
@@ -216,7 +212,7 @@ const rotateSecret = defineCommand({
   arg: 'client-id',
   options: {},
   async run(context) {
-    const client = await (await registry(context.session, { sealing: true })).rotateSecret(context.arg);
+    const client = await (await registry(context.session)).rotateSecret(context.arg);
     printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
     await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
   },

@@ -169,9 +169,10 @@ function withoutSecret({ client_secret: _secret, ...metadata }: ClientMetadata):
 export interface ClientRegistryOptions {
   /**
    * Seals the secrets it makes and opens the one revealSecret reads (oidc/client-secret.ts): the servers'
-   * configuredSecretBox. Without it the registry lists, shows and deletes, and refuses anything that needs a secret.
+   * configuredSecretBox, or a function that gives it at first need (the admin CLI: only a command that makes a secret
+   * needs the server's key). Without it the registry refuses anything that needs a secret.
    */
-  box?: SecretBox;
+  box?: SecretBox | (() => Promise<SecretBox>);
   /**
    * Runs after every change to an existing client, before the command reports success. By default it announces the
    * change to every instance and waits until none can still use the old version (db/epoch-cache.ts), so that
@@ -193,11 +194,12 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       await changeSettled();
     });
 
-  const sealer = (): SecretBox => {
+  let opened: Promise<SecretBox> | undefined;
+  const sealer = (): Promise<SecretBox> => {
     if (!box) throw new Error('this client registry was made without the data encryption key: it cannot make or read secrets');
-    return box;
+    return (opened ??= typeof box === 'function' ? box() : Promise.resolve(box));
   };
-  const seal = (secret: string) => sealer().seal(secret);
+  const seal = async (secret: string) => (await sealer()).seal(secret);
 
   /** The client as stored, its secret sealed. */
   async function stored(clientId: string): Promise<ClientMetadata> {
@@ -213,7 +215,7 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       const metadata = toMetadata(data, clientId, Math.floor(Date.now() / 1000));
       const secret = needsSecret(metadata) ? newSecret() : undefined;
       try {
-        await clients.insertOne({ _id: clientId, payload: secret ? { ...metadata, client_secret: seal(secret) } : metadata });
+        await clients.insertOne({ _id: clientId, payload: secret ? { ...metadata, client_secret: await seal(secret) } : metadata });
       } catch (error) {
         if (isDuplicateKey(error)) throw new ConflictError('client_exists', `client ${clientId} exists`);
         throw error;
@@ -229,7 +231,7 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
     show: async (clientId) => withoutSecret(await stored(clientId)),
 
     async revealSecret(clientId) {
-      return openedClient(sealer(), await stored(clientId)).client_secret;
+      return openedClient(await sealer(), await stored(clientId)).client_secret;
     },
 
     async update(clientId, changes) {
@@ -245,7 +247,7 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
         if (JSON.stringify(value) !== JSON.stringify(current[key as keyof ClientMetadata])) set[`payload.${key}`] = value;
       }
       const newlySecret = needsSecret(metadata) && !storedSecret ? newSecret() : undefined; // public → confidential
-      if (newlySecret) set['payload.client_secret'] = seal(newlySecret);
+      if (newlySecret) set['payload.client_secret'] = await seal(newlySecret);
       const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
       if (Object.keys(set).length) update.$set = set;
       if (storedSecret && !needsSecret(metadata)) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
@@ -275,7 +277,7 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       const current = withoutSecret(await stored(clientId));
       if (!needsSecret(current)) throw new ValidationError('public_client', 'a public client has no secret');
       const secret = newSecret();
-      await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': seal(secret) } });
+      await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': await seal(secret) } });
       await changed();
       return { ...current, client_secret: secret };
     },

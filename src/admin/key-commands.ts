@@ -210,15 +210,16 @@ const resealSecrets = defineCommand({
       );
       resealed += written.modifiedCount;
     }
+    const seedsResealed = resealed;
     const clients = await resealClientSecrets(connection.db!, box);
+    resealed += clients.resealed;
     current += clients.current;
     unreadable.push(...clients.unreadable);
-    if (resealed > 0 || clients.resealed > 0) {
+    if (resealed > 0) {
       // Instances forget the accounts and clients they hold as they were (opened by the previous key, until it goes).
-      if (resealed > 0) await announceChange(connection, 'accounts');
+      if (seedsResealed > 0) await announceChange(connection, 'accounts');
       if (clients.resealed > 0) await announceChange(connection, 'clients');
       await changeSettled();
-      resealed += clients.resealed;
       await recordAdminChange(session, { type: 'keys.secrets_resealed', target: String(resealed) });
     }
     out.result({ resealed, alreadyCurrent: current, unreadable }, () => [

@@ -1,7 +1,7 @@
 // What admin commands work on: the database named by MONGODB_URI and Latchkey's configuration. Both are opened
-// on first use, so `--help` and usage errors need neither, and the commands that only touch the database (most of
-// the `clients` area: not those that make a secret, sealed with the server's DATA_ENCRYPTION_KEY) do not require the
-// rest of the server's environment.
+// on first use, so `--help` and usage errors need neither, and the commands that only touch the database (the
+// `clients` area, but for a new client secret, sealed with the server's DATA_ENCRYPTION_KEY) do not require the rest
+// of the server's environment.
 import type { Connection } from 'mongoose';
 import { loadApiConfig, loadConfig, type Config } from '../../config/index.ts';
 import { connectDatabase } from '../db/connection.ts';

@@ -2,7 +2,7 @@
 // are kept no longer than incident response needs them, and a log kept for ever only grows. Every instance prunes
 // about once an hour; two instances pruning at once delete the same range, which is harmless.
 import type { Logger } from '../log.ts';
-import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { warnBackgroundFailure } from '../db/unavailable.ts';
 import type { AuditLog } from './audit.ts';
 
 const DAY_MS = 86_400_000;
@@ -26,9 +26,7 @@ export function keepAuditEvents(audit: AuditLog, { days, log, clock = Date.now }
         .then((removed) => {
           if (removed > 0) log.info({ removed, retentionDays: days }, 'audit events past their retention deleted');
         })
-        .catch((error: unknown) =>
-          isDatabaseUnavailable(error) ? log.warn({ reason: (error as Error).message.split('\n')[0] }, 'audit retention: database unreachable') : log.warn({ err: error }, 'audit retention failed'),
-        )
+        .catch((error: unknown) => warnBackgroundFailure(log, error, 'audit retention'))
         .finally(() => {
           if (timer) pruneLater(PRUNE_INTERVAL_MS);
         });

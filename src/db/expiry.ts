@@ -10,7 +10,7 @@
 // expire.
 import type { Connection } from 'mongoose';
 import type { Logger } from '../log.ts';
-import { isDatabaseUnavailable } from './unavailable.ts';
+import { warnBackgroundFailure } from './unavailable.ts';
 
 /** The most of the time sweeping may take: after a sweep of T ms, the sweeper rests T × (1 ÷ share − 1). */
 const SWEEP_SHARE = 0.01;
@@ -70,13 +70,7 @@ export async function manageExpiry(connection: Connection, collections: string[]
       for (const name of collections) {
         if (stopped) return;
         const started = clock();
-        await sweepOne(name, new Date(started)).catch((error: unknown) =>
-          // An unreachable database is said elsewhere already (the 503 pages, the local database's supervisor): one
-          // line, no stack; anything else is a bug, with its stack.
-          isDatabaseUnavailable(error)
-            ? log.warn({ collection: name, reason: (error as Error).message.split('\n')[0] }, 'expiry sweep failed: database unreachable')
-            : log.warn({ err: error, collection: name }, 'expiry sweep failed'),
-        );
+        await sweepOne(name, new Date(started)).catch((error: unknown) => warnBackgroundFailure(log, error, 'expiry sweep', { collection: name }));
         const took = clock() - started;
         const rest = took * (1 / SWEEP_SHARE - 1);
         if (took > SLOW_SWEEP_MS) log.info({ collection: name, sweepMs: Math.round(took), pauseMs: Math.round(rest) }, 'slow expiry sweep; pausing');

@@ -2,6 +2,8 @@
 // is), as opposed to a bug or bad data. Such errors become a 503 with a plain sentence (http/error-page.ts) and,
 // at the protocol endpoints, `temporarily_unavailable` (oidc/provider.ts): the request changed nothing and can
 // simply be retried.
+import type { Logger } from '../log.ts';
+
 const UNREACHABLE = new Set([
   'MongoServerSelectionError',
   'MongooseServerSelectionError',
@@ -25,4 +27,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (UNREACHABLE.has(current.name)) return true;
   }
   return false;
+}
+
+/**
+ * A background task's failure (a sweep, a prune): an unreachable database in one line, without a stack (the 503
+ * pages and the local database's supervisor say so already); anything else is a bug, with its stack.
+ */
+export function warnBackgroundFailure(log: Logger, error: unknown, task: string, fields: Record<string, unknown> = {}): void {
+  if (isDatabaseUnavailable(error)) log.warn({ ...fields, reason: (error as Error).message.split('\n')[0] }, `${task} failed: database unreachable`);
+  else log.warn({ ...fields, err: error }, `${task} failed`);
 }

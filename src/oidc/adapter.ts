@@ -220,7 +220,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
       if (isAccessCurrent && ACCOUNT_BOUND.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
       }
-      // Opened for each use, never kept opened: the cache holds what the database holds.
+      // Opened for each read: the cache holds what the database holds (oidc-provider keeps its client objects).
       if (model === 'Client' && clientSecrets) return openedClient(clientSecrets, unescapeFieldNames(doc.payload));
       return unescapeFieldNames(doc.payload);
     }

@@ -14,9 +14,18 @@ const ID = 'current';
 const checkValue = (key: Buffer) => createHmac('sha256', key).update('latchkey data key check').digest('base64url');
 const checks = (connection: Connection) => connection.db!.collection<{ _id: string; check: string }>(COLLECTION);
 
-/** Stores the check of this instance's key (instances of one installation share the key; the last to start writes). */
-export async function publishDataKeyCheck(connection: Connection, key: Buffer): Promise<void> {
-  await upsertRetryingDuplicateKey(() => checks(connection).replaceOne({ _id: ID }, { check: checkValue(key) }, { upsert: true }));
+/**
+ * Stores the check of this instance's key (instances of one installation share the key; the last to start writes).
+ * What it replaced: the same key, a key this one replaced (`previous`: a key change under way), the first check on
+ * this database, or another key, which means instances that cannot open each other's secrets.
+ */
+export async function publishDataKeyCheck(connection: Connection, key: Buffer, previous: readonly Buffer[]): Promise<'same' | 'replaced' | 'first' | 'different'> {
+  const before = (await checks(connection).findOne({ _id: ID }))?.check;
+  const check = checkValue(key);
+  if (before !== check) await upsertRetryingDuplicateKey(() => checks(connection).replaceOne({ _id: ID }, { check }, { upsert: true }));
+  if (before === undefined) return 'first';
+  if (before === check) return 'same';
+  return previous.some((old) => checkValue(old) === before) ? 'replaced' : 'different';
 }
 
 /**

@@ -31,7 +31,7 @@ it('sends only the changed fields, never the secret (so a concurrent rotate-secr
   expect(writes).toHaveLength(1);
   const [statement] = (writes[0]!.command.updates as Array<{ u: Record<string, unknown> }>);
   expect(statement!.u).toEqual({ $set: { 'payload.client_name': 'Wiki 2' } });
-  expect(JSON.stringify(writes)).not.toContain(created.client_secret!);
+  expect(JSON.stringify(writes)).not.toContain('client_secret'); // neither the secret nor its sealed form
   const rotated = await registry.rotateSecret(created.client_id);
   await registry.update(created.client_id, { first_party: true });
   expect(await registry.revealSecret(created.client_id)).toBe(rotated.client_secret);

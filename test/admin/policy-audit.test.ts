@@ -118,7 +118,7 @@ it('lists the events of one client address within a time range, says how to read
   expect(readOn).toBeDefined();
   expect((await reasons(['--until', readOn!])).reasons).toEqual(['2h', '3h']); // nothing skipped; the oldest shown again
 
-  for (const [flag, value] of [['--since', 'yesterday'], ['--until', '2026-13-45'], ['--since', '2026-12-01T09:30']] as const) {
+  for (const [flag, value] of [['--since', 'yesterday'], ['--until', '2026-13-45'], ['--since', '2026-02-30'], ['--since', '2026-12-01T09:30']] as const) {
     const refused = await admin(['audit', 'list', flag, value]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`${flag} must be a date or a time with its zone`);

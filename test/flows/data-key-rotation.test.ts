@@ -262,4 +262,19 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     expect(secret).toMatch(/^[\w-]{43}$/);
     expect(box(NEW_KEY).open(await storedSecret(app.client_id))).toBe(secret);
   });
+
+  it('an instance started with another key than the last one says so in its log; a key change under way does not', async () => {
+    const logged = (server: TestServer) => server.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different');
+    expect(logged(current) || logged(previous)).toBe(false); // the second had the first's key, with an old one beside it
+    const stranger = await startTestServer({ DATA_ENCRYPTION_KEY: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });
+    // The next key, with the stranger's as the one it replaces: a key change, not a mistake.
+    const changing = await startTestServer({ DATA_ENCRYPTION_KEY: OLDER_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });
+    try {
+      expect(logged(stranger)).toBe(true);
+      expect(logged(changing)).toBe(false);
+    } finally {
+      await changing.close();
+      await stranger.close();
+    }
+  });
 });

@@ -6,7 +6,7 @@ import { flags, number, OptionsError } from './options.ts';
 /** ENUM-TIME asks for at least this many samples per case; fewer make a run that cannot pass. */
 export const RULE_MIN_SAMPLES = 200;
 
-export interface EnumerationOptions {
+export interface TimingOptions {
   /** Measured attempts per case. */
   samples: number;
   /** Unmeasured rounds (one attempt per case each) first: JIT, connection pools, the database's caches. */
@@ -40,7 +40,7 @@ export const usage = ({ command, attempts, defaultOut }: TimingScript) => `npm r
 export const ENUMERATION: TimingScript = { command: 'bench:enumeration', attempts: 'sign-in POSTs', defaultOut: 'bench-results/enumeration-timing.json' };
 export const USAGE = usage(ENUMERATION);
 
-export function parseEnumerationOptions(argv: string[], env: NodeJS.ProcessEnv, script: TimingScript = ENUMERATION): EnumerationOptions | 'help' {
+export function parseTimingOptions(argv: string[], env: NodeJS.ProcessEnv, script: TimingScript = ENUMERATION): TimingOptions | 'help' {
   const given = flags(argv);
   if (given.has('help')) return 'help';
   for (const name of given.keys()) {

@@ -1,7 +1,7 @@
-// ENUM-TIME's figures and verdict: per-case percentiles of the sign-in POST time, the difference of the medians,
-// and the text for the terminal. Two decimals, because the differences that matter here are well under 1 ms.
+// The timing benchmarks' figures and verdicts (ENUM-TIME for the sign-in POST, FP-TIME for the recovery's steps):
+// per-case percentiles, the difference of the medians, and the text for the terminal. Two decimals, because the differences that matter here are well under 1 ms.
 import { percentile } from './stats.ts';
-import type { EnumerationOptions } from './enumeration-options.ts';
+import type { TimingOptions } from './timing-options.ts';
 
 export interface CaseSummary {
   samples: number;
@@ -43,7 +43,7 @@ export function summarizeCase(samplesMs: readonly number[], failed: number): Cas
 export function judge(a: CaseSummary, b: CaseSummary, thresholdMs: number, minSamples: number): Verdict {
   const differenceMs = round2(b.p50 - a.p50);
   const problems: string[] = [];
-  if (a.failed + b.failed > 0) problems.push(`${a.failed + b.failed} attempt(s) did not get the generic refusal`);
+  if (a.failed + b.failed > 0) problems.push(`${a.failed + b.failed} attempt(s) did not get the answer expected`);
   if (Math.min(a.samples, b.samples) < minSamples) problems.push(`fewer than ${minSamples} measured samples per case`);
   // NaN (no samples at all) must fail too, hence not `abs > threshold`.
   if (!(Math.abs(differenceMs) < thresholdMs)) problems.push(`the medians differ by ${Math.abs(differenceMs)} ms, not under ${thresholdMs} ms`);
@@ -52,7 +52,8 @@ export function judge(a: CaseSummary, b: CaseSummary, thresholdMs: number, minSa
 
 const COLUMNS = ['case', 'samples', 'failed', 'p10 ms', 'median ms', 'p90 ms', 'mean ms'];
 
-export function table(rows: Array<{ label: string; summary: CaseSummary }>, verdict: Verdict): string {
+/** `rule`: the verdict's name ("ENUM-TIME"); `known`: what the cases compared with the unknown login are. */
+export function table(rows: Array<{ label: string; summary: CaseSummary }>, verdict: Verdict, { rule = 'ENUM-TIME', known = 'known login' } = {}): string {
   const ms = (value: number) => value.toFixed(2);
   const cells = rows.map(({ label, summary: s }) => [label, String(s.samples), String(s.failed), ms(s.p10), ms(s.p50), ms(s.p90), ms(s.mean)]);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...cells.map((row) => row[i]!.length)));
@@ -62,13 +63,13 @@ export function table(rows: Array<{ label: string; summary: CaseSummary }>, verd
     line(COLUMNS),
     ...cells.map(line),
     '',
-    `largest difference of medians (known login - unknown login): ${sign}${verdict.differenceMs} ms; threshold ${verdict.thresholdMs} ms`,
-    verdict.ok ? 'ENUM-TIME: PASS' : `ENUM-TIME: FAIL\n${verdict.problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    `largest difference of medians (${known} - unknown login): ${sign}${verdict.differenceMs} ms; threshold ${verdict.thresholdMs} ms`,
+    verdict.ok ? `${rule}: PASS` : `${rule}: FAIL\n${verdict.problems.map((problem) => `  - ${problem}`).join('\n')}`,
   ].join('\n');
 }
 
 /** What a timing run's results file says of how it was measured. */
-export function timingSettings(options: EnumerationOptions, measured: string) {
+export function timingSettings(options: TimingOptions, measured: string) {
   return {
     samplesPerCase: options.samples,
     warmupRounds: options.warmup,
