@@ -46,6 +46,7 @@ import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
 import { configuredSecretBox } from './security/encryption.ts';
+import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
@@ -105,10 +106,11 @@ const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, 
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
+  const box = configuredSecretBox(config);
   const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),
-    createPasswordHasher(config.argon2, config.passwordWork),
+    createPasswordHasher(config.argon2, { box, limit: config.passwordWork }),
     sharedSecret(connection, 'log-pseudonym-key'),
     sharedSecret(connection, 'recovery-key'),
   ]);
@@ -138,11 +140,17 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     log,
     policy,
     onLocked: (accountId) => notifyLockout(accountId),
+    configurationKey: config.dataEncryptionKey,
   });
   const clientCache = createEpochCache(connection, 'clients');
   clientCache.start();
-  const box = configuredSecretBox(config);
-  const adapter = createAdapterFactory(connection, { clock, isAccessCurrent: accounts.isAccessCurrent, clientCache, clientSecrets: box });
+  const adapter = createAdapterFactory(connection, {
+    clock,
+    isAccessCurrent: accounts.isAccessCurrent,
+    clientCache,
+    clientSecrets: box,
+    onUnreadableClientSecret: unreadableSecretReporter(log, clock),
+  });
   const provider = createProvider({ config, accounts, adapter, jwks, cookieKeys, clock });
   // Admin commands word their notices as this server does (links on its origin, its brand).
   await publishServerIdentity(connection, { issuer: config.issuer, brand: config.brand });

@@ -115,7 +115,7 @@ await runChild(async () => {
   let legacyLogin: string | undefined;
   if (cheaper.timeCost >= 1) {
     const legacy = await latchkey.accounts.create({ username: 'bench-legacy', email: 'bench-legacy@example.test', password });
-    const passwordHash = await argon2.hash(password.normalize('NFKC'), { type: argon2.argon2id, ...cheaper });
+    const passwordHash = configuredSecretBox(config).seal(await argon2.hash(password.normalize('NFKC'), { type: argon2.argon2id, ...cheaper })); // stored as the server stores hashes
     await connection.db!.collection('users').updateOne({ _id: legacy._id } as never, { $set: { passwordHash } });
     legacyLogin = legacy.username;
   }
@@ -153,7 +153,8 @@ await runChild(async () => {
       },
       /** Raw argon2 verifications per second with the configured parameters: the password POST's yardstick. */
       async rawArgon2(params) {
-        const { passwordHash } = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!;
+        const { passwordHash: sealed } = (await connection.db!.collection<{ _id: string; passwordHash: string }>('users').findOne({ _id: user._id }))!;
+        const passwordHash = configuredSecretBox(config).open(sealed);
         return countFor(params as Load, async () => void (await argon2.verify(passwordHash, password.normalize('NFKC'))));
       },
     },

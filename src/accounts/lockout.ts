@@ -42,6 +42,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { claim, isDuplicateKey, keepSlot, slotsTaken, takeSlot, upsertRetryingDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import { sharedSecret } from '../db/secrets.ts';
+import { keyBeyondDatabase } from '../security/encryption.ts';
 import { detached } from '../db/request-scope.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AuditEvent } from '../audit/audit.ts';
@@ -127,6 +128,11 @@ export interface LockoutOptions {
   onLocked?: (accountId: string) => void | Promise<void>;
   audit?: { record(event: AuditEvent): Promise<void> };
   log?: Logger;
+  /**
+   * DATA_ENCRYPTION_KEY: with it, the key of the remembered wrong passwords' HMACs needs more than the database (as
+   * the password hashes do), so a copy of the database gives no near-misses of a password to guess from offline.
+   */
+  configurationKey?: Buffer;
 }
 
 interface LockDoc extends ExpiringDoc {
@@ -166,7 +172,7 @@ export function lockDuration({ initialSeconds, growth, maxSeconds }: RecoveryPol
   return Math.min(initialSeconds * growth ** lockoutsBefore, maxSeconds);
 }
 
-export function createLockout({ connection, policy, clock = Date.now, onLocked, audit, log }: LockoutOptions): Lockout {
+export function createLockout({ connection, policy, clock = Date.now, onLocked, audit, log, configurationKey }: LockoutOptions): Lockout {
   const limits = connection.db!.collection<ExpiringDoc>(LIMITS);
   const locks = limits as unknown as mongo.Collection<LockDoc>;
   const recents = limits as unknown as mongo.Collection<RecentDoc>;
@@ -177,7 +183,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   let keys: Promise<{ wrong: string; device: string }> | undefined;
   const secrets = () =>
     (keys ??= Promise.all([sharedSecret(connection, 'signin-wrong-password-key'), sharedSecret(connection, 'device-token-key')]).then(
-      ([wrong, device]) => ({ wrong, device }),
+      ([wrong, device]) => ({ wrong: configurationKey ? keyBeyondDatabase(configurationKey, wrong, 'sign-in wrong passwords') : wrong, device }),
       (error: unknown) => {
         keys = undefined;
         throw error;

@@ -1,9 +1,17 @@
 // argon2id password hashing. Passwords are NFKC-normalised (so the same text typed on different keyboards
-// matches) and checked in full; the cost parameters live in config and rise over time (needsRehash).
+// matches) and checked in full; the cost parameters live in config and rise over time (`rehash`).
+//
+// Each hash is stored sealed with DATA_ENCRYPTION_KEY (security/encryption.ts), the keyed step NIST SP 800-63B-4
+// §3.1.1.2 asks of verifiers, with a key kept outside the database: a copy of the database alone gives nothing to
+// guess passwords against offline. Unlike a pepper mixed into argon2, a sealed hash can be sealed again under a new
+// key without its password (`keys reseal-secrets`). A hash an earlier release stored in clear still verifies, until
+// `keys reseal-secrets` seals it. A sign-in never moves a hash to another key: during a key change (or an upgrade)
+// some instances may not have the new key yet, and only the administrator knows when all of them do.
 import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { ServiceUnavailableError } from '../errors.ts';
+import { boxWhenNeeded, isSealed, type SecretBoxSource } from '../security/encryption.ts';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -55,9 +63,15 @@ export interface PasswordWorkStats {
 export interface PasswordHasher {
   /** What the work limit has seen (for tests and benchmarks). */
   stats(): PasswordWorkStats;
+  /** The password's argon2id hash, sealed: what an account stores. */
   hash(password: string): Promise<string>;
-  verify(hash: string, password: string): Promise<boolean>;
-  needsRehash(hash: string): boolean;
+  /** Whether `password` is the one `stored` was made from; UnreadableSecretError when no configured key opens it. */
+  verify(stored: string, password: string): Promise<boolean>;
+  /**
+   * What to store in place of `stored` now that `password` was verified against it: a new hash when the argon2 cost
+   * has risen since; undefined otherwise.
+   */
+  rehash(stored: string, password: string): Promise<string | undefined>;
   /** Spends the same time as a real verification, for accounts that do not exist. */
   verifyDummy(password: string): Promise<void>;
 }
@@ -91,17 +105,35 @@ function workLimiter({ maxConcurrent, maxQueued }: PasswordWorkLimit) {
   return { run, stats: () => ({ ...stats, queued: waiting.length }) };
 }
 
-export async function createPasswordHasher(params: Argon2Params, limit: PasswordWorkLimit = { maxConcurrent: availableParallelism(), maxQueued: 64 }): Promise<PasswordHasher> {
+export interface PasswordHasherOptions {
+  /** Seals the hashes (configuredSecretBox); a function for the admin CLI, which reads the server's key when needed. */
+  box: SecretBoxSource;
+  limit?: PasswordWorkLimit;
+}
+
+export async function createPasswordHasher(
+  params: Argon2Params,
+  { box, limit = { maxConcurrent: availableParallelism(), maxQueued: 64 } }: PasswordHasherOptions,
+): Promise<PasswordHasher> {
   const options = { type: argon2.argon2id, ...params } as const;
   const dummyHash = await argon2.hash(randomBytes(16).toString('hex'), options);
   const limiter = workLimiter(limit);
+  const boxed = boxWhenNeeded(box);
+  let sealedDummy: string | undefined; // sealed at first need, as the box may be
 
-  async function verify(hash: string, password: string): Promise<boolean> {
+  const opened = async (stored: string) => (isSealed(stored) ? (await boxed()).open(stored) : stored);
+  const hash = async (password: string) => {
+    const plain = await limiter.run(() => argon2.hash(normalizePassword(password), options));
+    return (await boxed()).seal(plain);
+  };
+
+  async function verify(stored: string, password: string): Promise<boolean> {
+    const plain = await opened(stored); // an unreadable hash is the configuration's fault, not a wrong password
     const normalized = normalizedWithinLimits(password);
     if (normalized === undefined) return false;
     return limiter.run(async () => {
       try {
-        return await argon2.verify(hash, normalized);
+        return await argon2.verify(plain, normalized);
       } catch {
         return false;
       }
@@ -110,11 +142,12 @@ export async function createPasswordHasher(params: Argon2Params, limit: Password
 
   return {
     stats: limiter.stats,
-    hash: (password) => limiter.run(() => argon2.hash(normalizePassword(password), options)),
+    hash,
     verify,
-    needsRehash: (hash) => argon2.needsRehash(hash, options),
+    rehash: async (stored, password) => (argon2.needsRehash(await opened(stored), options) ? hash(password) : undefined),
     async verifyDummy(password) {
-      await verify(dummyHash, password);
+      sealedDummy ??= (await boxed()).seal(dummyHash);
+      await verify(sealedDummy, password);
     },
   };
 }

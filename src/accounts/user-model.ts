@@ -26,6 +26,7 @@ export interface User {
   email: string;
   emailVerified: boolean;
   name: string;
+  /** The argon2id hash, sealed with DATA_ENCRYPTION_KEY (accounts/passwords.ts); in clear from before sealing began. */
   passwordHash: string;
   status: UserStatus;
   roles: Role[];

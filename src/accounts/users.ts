@@ -16,6 +16,7 @@ import { assertNewPassword, PasswordRejectedError } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { UnreadableSecretError } from '../security/encryption.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
@@ -160,7 +161,7 @@ export function loginKey(login: string): string {
   return `login:${login.trim().normalize('NFKC').toLowerCase()}`;
 }
 
-export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | 'onLocked' | 'audit' | 'log'>> {
+export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | 'onLocked' | 'audit' | 'log' | 'configurationKey'>> {
   /** A failed sign-in takes at least this long (ms), whatever made it fail. */
   failureMinMs?: number;
   /** The service's name as its users see it (BRAND_NAME): a new password must not be built from it. */
@@ -183,12 +184,12 @@ export function createAccounts(
   connection: Connection,
   hasher: PasswordHasher,
   revokeAccountAccess: RevokeAccountAccess,
-  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange, serviceName }: AccountOptions = {},
+  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange, serviceName, configurationKey }: AccountOptions = {},
 ): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
   const policyStore = policy ?? createPolicyStore(connection, clock);
-  const lockout = createLockout({ connection, policy: policyStore, clock, onLocked, audit, log });
+  const lockout = createLockout({ connection, policy: policyStore, clock, onLocked, audit, log, configurationKey });
 
   async function checkPassword(password: string, identifiers: string[]): Promise<void> {
     const { passwordMinLength } = await policyStore.current();
@@ -237,6 +238,22 @@ export function createAccounts(
     await changed(id);
     if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
     return mustFind(id);
+  }
+
+  /**
+   * Whether `password` is the account's. A hash no configured key opens (DATA_ENCRYPTION_KEY changed without the old
+   * one in DATA_ENCRYPTION_KEY_PREVIOUS) is the configuration's fault: the operator is told, and the person gets the
+   * answer of a wrong password, in the same time (any other answer would tell which logins exist).
+   */
+  async function verifyStored(user: User, password: string): Promise<boolean> {
+    try {
+      return await hasher.verify(user.passwordHash, password);
+    } catch (error) {
+      if (!(error instanceof UnreadableSecretError)) throw error;
+      log?.error({ event: 'secret_unreadable', accountId: user._id }, "a password hash opens with neither DATA_ENCRYPTION_KEY nor any key in DATA_ENCRYPTION_KEY_PREVIOUS: the account cannot sign in until the key is back or its password is set again");
+      await hasher.verifyDummy(password);
+      return false;
+    }
   }
 
   async function preparePassword(id: string, password: string): Promise<PreparedPassword> {
@@ -337,19 +354,20 @@ export function createAccounts(
       }
       // The try is taken before the password's answer counts (a locked account's password is verified all the
       // same, so the work is the same); both run at once.
-      const [valid, attempt] = await Promise.all([hasher.verify(user.passwordHash, password), lockout.attempt(user._id, password, client, user.revokedAt)]);
+      const [valid, attempt] = await Promise.all([verifyStored(user, password), lockout.attempt(user._id, password, client, user.revokedAt)]);
       if (!attempt.allowed || !valid) {
         await attempt.failed();
         return failed();
       }
       if (user.status !== 'active' || user.lockedDownAt) return failed();
-      if (hasher.needsRehash(user.passwordHash)) {
+      const rehashed = await hasher.rehash(user.passwordHash, password);
+      if (rehashed) {
         // Only over the hash just verified: a password reset that lands while this one is hashed must not be
         // undone by the old password's new hash. Atomic on MongoDB; on FerretDB (no atomic conditional update,
         // and a filter beyond _id scans) it still narrows the race from an argon2 run to the write itself. Rare:
         // once per account after the argon2 cost is raised.
-        const rehashed = await users.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash: await hasher.hash(password) } });
-        if (rehashed.modifiedCount > 0) await changed(user._id);
+        const written = await users.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash: rehashed } });
+        if (written.modifiedCount > 0) await changed(user._id);
       }
       const deviceToken = await lockout.issueDeviceToken(user._id);
       await Promise.all([lockout.clearLockout(user._id), recordSuccess?.(user)]);

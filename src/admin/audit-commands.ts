@@ -1,9 +1,7 @@
 // `npm run admin -- audit`: the security events of the audit log, newest first, filtered by account (id, username
 // or email), by the support code a user read out, by type, by client address and by time.
 import { createAuditLog } from '../audit/audit.ts';
-import { createPasswordHasher } from '../accounts/passwords.ts';
-import { createAccounts } from '../accounts/users.ts';
-import { createAccessRevoker } from '../oidc/revocation.ts';
+import { accounts } from './accounts-session.ts';
 import { defineCommand, UsageError, wholeNumber, type Area } from './command.ts';
 import { table } from './output.ts';
 import { findUser } from './user-admin.ts';
@@ -46,8 +44,7 @@ const list = defineCommand({
     const connection = await session.connection();
     let accountId: string | undefined;
     if (values.account) {
-      const accounts = createAccounts(connection, await createPasswordHasher(session.config().argon2), createAccessRevoker(connection));
-      accountId = (await findUser(accounts, values.account))._id;
+      accountId = (await findUser(await accounts(session), values.account))._id;
     }
     const since = timeOption(values.since, '--since');
     const until = timeOption(values.until, '--until');

@@ -10,7 +10,7 @@ import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
 import { openedClient } from '../oidc/client-secret.ts';
-import type { SecretBox } from '../security/encryption.ts';
+import { boxWhenNeeded, type SecretBoxSource } from '../security/encryption.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
@@ -172,7 +172,7 @@ export interface ClientRegistryOptions {
    * configuredSecretBox, or a function that gives it at first need (the admin CLI: only a command that makes a secret
    * needs the server's key). Without it the registry refuses anything that needs a secret.
    */
-  box?: SecretBox | (() => Promise<SecretBox>);
+  box?: SecretBoxSource;
   /**
    * Runs after every change to an existing client, before the command reports success. By default it announces the
    * change to every instance and waits until none can still use the old version (db/epoch-cache.ts), so that
@@ -194,10 +194,10 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       await changeSettled();
     });
 
-  let opened: Promise<SecretBox> | undefined;
-  const sealer = (): Promise<SecretBox> => {
-    if (!box) throw new Error('this client registry was made without the data encryption key: it cannot make or read secrets');
-    return (opened ??= typeof box === 'function' ? box() : Promise.resolve(box));
+  const boxed = box && boxWhenNeeded(box);
+  const sealer = () => {
+    if (!boxed) throw new Error('this client registry was made without the data encryption key: it cannot make or read secrets');
+    return boxed();
   };
   const seal = async (secret: string) => (await sealer()).seal(secret);
 

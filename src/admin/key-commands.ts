@@ -128,47 +128,94 @@ const rotateCookie = defineCommand({
   },
 });
 
+/** What sealing one kind of secret again found. */
+interface Resealing {
+  resealed: number;
+  current: number;
+  /** Names of the secrets no configured key opens (left as they are). */
+  unreadable: string[];
+}
+
 /**
- * The clients' secrets sealed with the current key: those a previous key sealed, and those an earlier release stored
- * in clear. Only the secret that was read is replaced: a rotate-secret meanwhile keeps its new one.
+ * Each secret of `found` sealed with the current key: those a previous key sealed, and those an earlier release
+ * stored in clear (`inClear` tells them from a damaged value, reported as unreadable). `write` replaces only the value that was read (so a secret replaced meanwhile, a seed enrolled or
+ * a password reset or a client secret rotated, keeps its new value) and says whether it wrote. That holds on MongoDB;
+ * FerretDB has no atomic conditional update (it is for development: README "Production notes").
  */
-async function resealClientSecrets(db: mongo.Db, box: SecretBox) {
-  const clients = db.collection<{ _id: string; payload: { client_secret?: string } }>(collectionName('Client'));
-  let resealed = 0;
-  let current = 0;
-  const unreadable: string[] = [];
-  // A scan of the clients (at most a few thousand), once, by an administrator.
-  for await (const client of clients.find({ 'payload.client_secret': { $exists: true } }, { projection: { 'payload.client_secret': 1 } })) {
-    const stored = client.payload.client_secret;
+async function resealEach<T>(
+  box: SecretBox,
+  found: AsyncIterable<T>,
+  {
+    secretOf,
+    inClear,
+    nameOf,
+    write,
+  }: { secretOf: (item: T) => unknown; inClear: (stored: string) => boolean; nameOf: (item: T) => string; write: (item: T, stored: string, again: string) => Promise<boolean> },
+): Promise<Resealing> {
+  const result: Resealing = { resealed: 0, current: 0, unreadable: [] };
+  for await (const item of found) {
+    const stored = secretOf(item);
     if (typeof stored !== 'string') continue;
     let again: string | undefined;
     try {
-      again = isSealed(stored) ? box.reseal(stored) : box.seal(stored);
+      if (isSealed(stored)) again = box.reseal(stored);
+      else if (inClear(stored)) again = box.seal(stored);
+      else throw new Error('neither sealed nor in clear');
     } catch {
-      unreadable.push(`client ${client._id}`);
+      result.unreadable.push(nameOf(item));
       continue;
     }
-    if (!again) {
-      current += 1;
-      continue;
-    }
-    resealed += (await clients.updateOne({ _id: client._id, 'payload.client_secret': stored }, { $set: { 'payload.client_secret': again } })).modifiedCount;
+    if (!again) result.current += 1;
+    else if (await write(item, stored, again)) result.resealed += 1;
   }
-  return { resealed, current, unreadable };
+  return result;
+}
+
+/** Every kind of stored secret, sealed again (each a scan, once, by an administrator: the only lookups here not by _id). */
+async function resealAll(db: mongo.Db, box: SecretBox): Promise<{ accounts: Resealing; clients: Resealing }> {
+  const users = db.collection<Pick<User, '_id' | 'username' | 'passwordHash' | 'securityInfo'>>('users');
+  const seeds = await resealEach(box, users.find({ 'securityInfo.authenticator.totpSecret': { $exists: true } }, { projection: { username: 1, 'securityInfo.authenticator': 1 } }), {
+    secretOf: (user) => user.securityInfo?.authenticator?.totpSecret,
+    inClear: () => false, // seeds were sealed from the first release
+    nameOf: (user) => user.username,
+    // Enrolment replaces the authenticator whole; the identity stays the first seal's, so a proof made with it stands.
+    write: async (user, stored, again) =>
+      (
+        await users.updateOne(
+          { _id: user._id, 'securityInfo.authenticator.totpSecret': stored },
+          { $set: { 'securityInfo.authenticator.totpSecret': again, 'securityInfo.authenticator.identity': user.securityInfo?.authenticator?.identity ?? stored } },
+        )
+      ).modifiedCount > 0,
+  });
+  const passwords = await resealEach(box, users.find({ passwordHash: { $exists: true } }, { projection: { username: 1, passwordHash: 1 } }), {
+    secretOf: (user) => user.passwordHash,
+    inClear: (stored) => stored.startsWith('$argon2'),
+    nameOf: (user) => `password of ${user.username}`,
+    write: async (user, stored, again) => (await users.updateOne({ _id: user._id, passwordHash: stored }, { $set: { passwordHash: again } })).modifiedCount > 0,
+  });
+  const clientDocs = db.collection<{ _id: string; payload: { client_secret?: string } }>(collectionName('Client'));
+  const clients = await resealEach(box, clientDocs.find({ 'payload.client_secret': { $exists: true } }, { projection: { 'payload.client_secret': 1 } }), {
+    secretOf: (client) => client.payload.client_secret,
+    inClear: () => true, // any string: client secrets were stored as they were made
+    nameOf: (client) => `client ${client._id}`,
+    write: async (client, stored, again) => (await clientDocs.updateOne({ _id: client._id, 'payload.client_secret': stored }, { $set: { 'payload.client_secret': again } })).modifiedCount > 0,
+  });
+  const accounts = { resealed: seeds.resealed + passwords.resealed, current: seeds.current + passwords.current, unreadable: [...seeds.unreadable, ...passwords.unreadable] };
+  return { accounts, clients };
 }
 
 const resealSecrets = defineCommand({
   name: 'reseal-secrets',
   summary:
-    'Encrypts every stored authenticator secret and client secret again with DATA_ENCRYPTION_KEY, after that key was\n' +
-    'changed; it also seals client secrets stored in clear by a release before they were sealed.',
+    'Encrypts every stored authenticator secret, password hash and client secret again with DATA_ENCRYPTION_KEY, after\n' +
+    'that key was changed; it also seals password hashes and client secrets stored in clear by an earlier release.',
   details:
     'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
     '(comma-separated, newest first), and restart them; run this with the same environment; then remove the old key\n' +
     'from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
     'they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for a new one).\n' +
-    'A secret no configured key opens is listed (by account, or as "client <id>") and left alone; the command then\n' +
-    'exits 1.',
+    'A secret no configured key opens is listed (an authenticator by its account, "password of <account>", "client\n' +
+    '<id>") and left alone; the command then exits 1.',
   options: {},
   async run({ out, session }) {
     // Sealing everything again with the public development key would undo what the key is for, and leave every
@@ -183,41 +230,13 @@ const resealSecrets = defineCommand({
     const connection = await session.connection();
     // Sealed with a key the servers lack, every secret would be lost to them at once.
     await assertServersDataKey(connection, session.config().dataEncryptionKey);
-    const users = connection.db!.collection<Pick<User, '_id' | 'username' | 'securityInfo'>>('users');
-    let resealed = 0;
-    let current = 0;
-    const unreadable: string[] = [];
-    // A scan, once, by an administrator: the only lookup here that is not by _id.
-    const withSeeds = users.find({ 'securityInfo.authenticator.totpSecret': { $exists: true } }, { projection: { username: 1, 'securityInfo.authenticator': 1 } });
-    for await (const user of withSeeds) {
-      const { totpSecret: sealed, identity } = user.securityInfo?.authenticator ?? {};
-      if (!sealed) continue;
-      let again: string | undefined;
-      try {
-        again = box.reseal(sealed);
-      } catch {
-        unreadable.push(user.username);
-        continue;
-      }
-      if (!again) {
-        current += 1;
-        continue;
-      }
-      // Only the seed that was read: one enrolled meanwhile stays (enrolment replaces the authenticator whole).
-      const written = await users.updateOne(
-        { _id: user._id, 'securityInfo.authenticator.totpSecret': sealed },
-        { $set: { 'securityInfo.authenticator.totpSecret': again, 'securityInfo.authenticator.identity': identity ?? sealed } },
-      );
-      resealed += written.modifiedCount;
-    }
-    const seedsResealed = resealed;
-    const clients = await resealClientSecrets(connection.db!, box);
-    resealed += clients.resealed;
-    current += clients.current;
-    unreadable.push(...clients.unreadable);
+    const { accounts, clients } = await resealAll(connection.db!, box);
+    const resealed = accounts.resealed + clients.resealed;
+    const current = accounts.current + clients.current;
+    const unreadable = [...accounts.unreadable, ...clients.unreadable];
     if (resealed > 0) {
       // Instances forget the accounts and clients they hold as they were (opened by the previous key, until it goes).
-      if (seedsResealed > 0) await announceChange(connection, 'accounts');
+      if (accounts.resealed > 0) await announceChange(connection, 'accounts');
       if (clients.resealed > 0) await announceChange(connection, 'clients');
       await changeSettled();
       await recordAdminChange(session, { type: 'keys.secrets_resealed', target: String(resealed) });
@@ -229,7 +248,7 @@ const resealSecrets = defineCommand({
     if (unreadable.length) {
       throw new ValidationError(
         'secrets_unreadable',
-        `${unreadable.length} secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again and rotate those clients' secrets (clients rotate-secret)`,
+        `${unreadable.length} secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again, set those passwords again (users set-password, or the owner's own reset) and rotate those clients' secrets (clients rotate-secret)`,
       );
     }
     out.note('note: every stored secret is now sealed with DATA_ENCRYPTION_KEY: remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart the instances.');

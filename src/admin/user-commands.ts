@@ -294,7 +294,8 @@ const lockDown = defineCommand({
     'Locks an account down, as its owner\'s "This wasn\'t me" does, on evidence that someone else has its password: every\n' +
     'session and token is revoked at once, and sign-in refused (like a wrong password) until the owner chooses a new\n' +
     'password through "Can\'t access your account?", proving two of their methods, or an administrator runs\n' +
-    'set-password or unlock. The owner is told on every contact they registered, with that way back in.',
+    'set-password or unlock. The owner is told on every contact they registered, with that way back in (unless the\n' +
+    'account is disabled: recovery shows them nothing until users enable).',
   arg: 'id-or-login',
   options: {},
   details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
@@ -305,16 +306,18 @@ const lockDown = defineCommand({
     await auditAdminChange(session, 'account.lockdown', user);
     const policy = await createPolicyStore(await session.connection()).current();
     const recoverable = ableToRecover({ ...user, lockedDownAt: new Date() }, policy, placesCalls(session));
-    // Told on every contact, with the way back in: the password alone no longer gets them anywhere.
-    const told = await (await ownerNotices(session)).notifyLockedDown(user, DEFAULT_LOCALE);
+    // Told on every contact, with the way back in: the password alone no longer gets them anywhere. Not the owner of
+    // a disabled account: that way back in shows it nothing until an administrator enables it.
+    const disabled = user.status !== 'active';
+    const told = disabled ? 0 : await (await ownerNotices(session)).notifyLockedDown(user, DEFAULT_LOCALE);
     out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable, notified: told }, () => [
       `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
-      user.status !== 'active'
-        ? 'The account is disabled too: it stays so until users enable.'
+      disabled
+        ? 'The account is disabled too: it stays so until users enable; they are not told (recovery shows them nothing while it is disabled).'
         : recoverable
           ? 'They can choose a new one with "Can\'t access your account?" (two of their methods), or run set-password.'
           : 'They have too few methods to recover by themselves: run set-password and give them the new password.',
-      `They are told on ${told} contact(s) they registered.`,
+      ...(disabled ? [] : [`They are told on ${told} contact(s) they registered.`]),
     ]);
   },
 });

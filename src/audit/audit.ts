@@ -4,6 +4,7 @@
 // and for an administrator's change who made it and to what. Nothing secret goes in: no codes, passwords, tokens,
 // client secrets, keys or full phone numbers.
 import { randomBytes } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import type { Connection } from 'mongoose';
 
 export const AUDIT_COLLECTION = 'audit_events';
@@ -94,6 +95,16 @@ export interface AuditLog {
  */
 const idPrefixAt = (at: Date) => at.getTime().toString(36).padStart(9, '0');
 
+/**
+ * An IPv4 client as a dual-stack listener reports it (::ffff:203.0.113.7) is recorded and found as its IPv4 address,
+ * the form an administrator copies from a report; events recorded in the mapped form are found by either.
+ */
+const plainAddress = (ip: string) => ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+const addressForms = (ip: string) => {
+  const plain = plainAddress(ip);
+  return isIPv4(plain) ? [plain, `::ffff:${plain}`] : [plain];
+};
+
 export function createAuditLog(connection: Connection, clock: () => number = Date.now): AuditLog {
   const events = connection.db!.collection<StoredAuditEvent>(AUDIT_COLLECTION);
   return {
@@ -102,7 +113,7 @@ export function createAuditLog(connection: Connection, clock: () => number = Dat
       // Time-ordered ids: listing newest first needs no other index.
       const _id = `${idPrefixAt(at)}-${randomBytes(6).toString('hex')}`;
       const fields = Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined)) as AuditEvent;
-      await events.insertOne({ ...fields, _id, at });
+      await events.insertOne({ ...fields, ...(fields.ip && { ip: plainAddress(fields.ip) }), _id, at });
     },
     async list({ accountId, supportCode, type, ip, since, until, limit = 50 } = {}) {
       const range = { ...(since && { $gte: idPrefixAt(since) }), ...(until && { $lt: idPrefixAt(until) }) };
@@ -111,7 +122,7 @@ export function createAuditLog(connection: Connection, clock: () => number = Dat
         ...(accountId && { accountId }),
         ...(supportCode && { supportCode }),
         ...(type && { type: type as AuditType }),
-        ...(ip && { ip }),
+        ...(ip && { ip: { $in: addressForms(ip) } }),
       };
       return events.find(query).sort({ _id: -1 }).limit(Math.min(limit, 1000)).toArray();
     },

@@ -15,7 +15,7 @@
 // - an interaction's session is read by the id in the browser's session cookie when that session has the uid
 //   asked for (one read instead of alias + session); the alias is the fallback;
 // - keys a database may refuse as field names (the dots of a resource URL) are escaped (db/field-names.ts).
-import { openedClient } from './client-secret.ts';
+import { clientForProvider } from './client-secret.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
@@ -142,6 +142,8 @@ export interface AdapterOptions {
   clientCache?: EpochCache;
   /** Opens the clients' sealed secrets (oidc/client-secret.ts); without it, they are given as they are stored. */
   clientSecrets?: SecretBox;
+  /** Told of a client whose secret no configured key opens (its authentication then fails: clientForProvider). */
+  onUnreadableClientSecret?: (clientId: string) => void;
 }
 
 /** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
@@ -155,7 +157,10 @@ export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: st
 // consumed flag in the payload itself keeps answering after the marker is swept.
 const CONSUMED_MARKER_SECONDS = 24 * 3600;
 
-export function createAdapterFactory(connection: Connection, { clock = Date.now, isAccessCurrent, clientCache, clientSecrets }: AdapterOptions = {}): (model: string) => Adapter {
+export function createAdapterFactory(
+  connection: Connection,
+  { clock = Date.now, isAccessCurrent, clientCache, clientSecrets, onUnreadableClientSecret }: AdapterOptions = {},
+): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
   /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
@@ -221,7 +226,7 @@ export function createAdapterFactory(connection: Connection, { clock = Date.now,
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
       }
       // Opened for each read: the cache holds what the database holds (oidc-provider keeps its client objects).
-      if (model === 'Client' && clientSecrets) return openedClient(clientSecrets, unescapeFieldNames(doc.payload));
+      if (model === 'Client' && clientSecrets) return clientForProvider(clientSecrets, unescapeFieldNames(doc.payload), () => onUnreadableClientSecret?.(id));
       return unescapeFieldNames(doc.payload);
     }
 

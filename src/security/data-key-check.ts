@@ -5,7 +5,8 @@
 // of the key), and a command compares its own before it seals anything.
 import { createHmac } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { upsertRetryingDuplicateKey } from '../db/atomic.ts';
+import { isDevelopmentDataKey } from '../../config/index.ts';
+import { isDuplicateKey, upsertRetryingDuplicateKey } from '../db/atomic.ts';
 import { ValidationError } from '../errors.ts';
 
 const COLLECTION = 'data_key_check';
@@ -30,10 +31,27 @@ export async function publishDataKeyCheck(connection: Connection, key: Buffer, p
 
 /**
  * Refuses (`data_key_mismatch`, nothing changed) when the servers on this database seal with another key than `key`.
- * Before any server has started on it, anything goes: the first server's key is then the command's.
+ * Before any server has started on it, the command's key becomes the one published, so that a server started later
+ * with another says so in its log (publishDataKeyCheck); the public development key is refused then, as a shell
+ * without the server's environment most likely has it, and a secret sealed with it is as good as stored in clear.
  */
 export async function assertServersDataKey(connection: Connection, key: Buffer): Promise<void> {
-  const published = await checks(connection).findOne({ _id: ID });
+  let published = await checks(connection).findOne({ _id: ID });
+  if (!published) {
+    if (isDevelopmentDataKey(key)) {
+      throw new ValidationError(
+        'data_key_unknown',
+        "DATA_ENCRYPTION_KEY is not set, and no server has started on this database yet to tell which key the servers use: run the command with the server's environment, or start the server once first; nothing changed",
+      );
+    }
+    try {
+      await checks(connection).insertOne({ _id: ID, check: checkValue(key) });
+      return;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      published = await checks(connection).findOne({ _id: ID }); // a server (or another command) was first
+    }
+  }
   if (published && published.check !== checkValue(key)) {
     throw new ValidationError(
       'data_key_mismatch',

@@ -86,6 +86,18 @@ export function createSecretBox(key: Buffer, previous: readonly Buffer[] = []): 
 /** Whether a stored value has a sealed secret's form (a value stored in clear before sealing began does not). */
 export const isSealed = (stored: string): boolean => stored.startsWith(`${PREFIX}.`) && stored.split('.').length === 4;
 
+/**
+ * A box, or a function that gives one at first need: the admin CLI reads the server's key (and checks it is the
+ * servers', security/data-key-check.ts) only for a command that seals or opens a secret.
+ */
+export type SecretBoxSource = SecretBox | (() => Promise<SecretBox>);
+
+/** The box of `source`, made once, when first asked for. */
+export function boxWhenNeeded(source: SecretBoxSource): () => Promise<SecretBox> {
+  let made: Promise<SecretBox> | undefined;
+  return () => (made ??= typeof source === 'function' ? source() : Promise.resolve(source));
+}
+
 /** The server's box: DATA_ENCRYPTION_KEY seals, it and DATA_ENCRYPTION_KEY_PREVIOUS open. */
 export const configuredSecretBox = (config: Pick<Config, 'dataEncryptionKey' | 'previousDataEncryptionKeys'>): SecretBox =>
   createSecretBox(config.dataEncryptionKey, config.previousDataEncryptionKeys);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccounts, type Accounts } from '../../src/accounts/users.ts';
 import { createLockout, DEVICE_TOKEN_MAX_AGE_SECONDS, lockDuration } from '../../src/accounts/lockout.ts';
 import { LIMITS } from '../../src/security/limits.ts';
@@ -26,7 +27,7 @@ const clock = () => now;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const hasher = await createPasswordHasher(server.config.argon2);
+  const hasher = await createPasswordHasher(server.config.argon2, { box: configuredSecretBox(server.config) });
   accounts = createAccounts(server.connection, hasher, async () => {}, {
     clock,
     onLocked: async (accountId) => {

@@ -7,6 +7,7 @@ import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpe
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { createSecretBox } from '../../src/security/encryption.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 
 async function loginPages(server: TestServer, count: number): Promise<Array<{ browser: Browser; page: Page }>> {
@@ -71,7 +72,7 @@ describe('with no room to queue', () => {
 describe('the queue bound itself', () => {
   it('queues exactly ARGON2_MAX_QUEUED waiters behind the running work and refuses the next one', async () => {
     // Cheap parameters: this is about counting places, not about the cost of a hash.
-    const hasher = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { maxConcurrent: 1, maxQueued: 2 });
+    const hasher = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }, { box: createSecretBox(Buffer.alloc(32, 7)), limit: { maxConcurrent: 1, maxQueued: 2 } });
     const results = await Promise.allSettled(Array.from({ length: 4 }, () => hasher.hash('a password long enough')));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
     expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(ServiceUnavailableError);

@@ -7,6 +7,7 @@ import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createPasswordHasher, type PasswordHasher } from '../../src/accounts/passwords.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { ValidationError } from '../../src/errors.ts';
 import type * as client from 'openid-client';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -38,7 +39,7 @@ let config: client.Configuration;
 
 beforeAll(async () => {
   server = await startTestServer();
-  hasher = await createPasswordHasher(server.config.argon2);
+  hasher = await createPasswordHasher(server.config.argon2, { box: configuredSecretBox(server.config) });
   rp = await createClient(server);
   config = await discover(server, rp);
 });

@@ -132,6 +132,14 @@ it('users lock-down revokes everything and refuses the right password like a wro
   expect(JSON.parse(told.stdout)).toMatchObject({ lockedDown: true, ableToRecover: true, notified: 3 });
   const texted = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === '+14155550142'), 'the lock-down text');
   expect(texted.text).toBe(`Security notice for your account ${prepared.username}: Your account was locked by an administrator. To get back in, choose a new password from “Can’t access your account?” on the sign-in page.`);
+
+  // A disabled account's owner is not sent that way back in: recovery shows them nothing until it is enabled.
+  const disabled = await createUser(server);
+  await registerMethods(server, disabled, { alternateEmail: `alt-${disabled.username}@example.net`, mobilePhone: '+14155550143' });
+  await server.latchkey.accounts.setStatus(disabled._id, 'disabled');
+  const quiet = await runAdmin(server.dbUri, ['users', 'lock-down', disabled.username, '--json']);
+  expect(quiet.code).toBe(0);
+  expect(JSON.parse(quiet.stdout)).toMatchObject({ lockedDown: true, notified: 0 });
 });
 
 it('refuses what was issued before a revocation even when the index missed it (the revocation time decides)', async () => {

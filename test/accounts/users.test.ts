@@ -1,9 +1,13 @@
 // Accounts on the real database: unique login names under races, argon2id storage, password handling.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { createUser, PASSWORD } from '../helpers/factories.ts';
+import { createUser, openedHash, PASSWORD } from '../helpers/factories.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { configuredSecretBox, createSecretBox, keyBeyondDatabase } from '../../src/security/encryption.ts';
+import { sharedSecret } from '../../src/db/secrets.ts';
+import { LIMITS } from '../../src/security/limits.ts';
+import { createHmac } from 'node:crypto';
 import { createPolicyStore } from '../../src/policy/store.ts';
 
 let server: TestServer;
@@ -55,7 +59,7 @@ describe('creating users', () => {
     await policies.save({ passwordMinLength: 20 });
     try {
       // The server's copy is cached for POLICY_CACHE_SECONDS; a fresh accounts instance reads it at once.
-      const accounts = createAccounts(server.connection, await createPasswordHasher(server.config.argon2), async () => {});
+      const accounts = createAccounts(server.connection, await createPasswordHasher(server.config.argon2, { box: configuredSecretBox(server.config) }), async () => {});
       const input = (password: string) => ({ username: `min${password.length}`, email: `min${password.length}@example.test`, password });
       await expect(accounts.create(input('nineteen characters'))).rejects.toMatchObject({ reason: 'password.too_short' });
       await expect(accounts.create(input('twenty characters ok'))).resolves.toBeTruthy();
@@ -70,13 +74,35 @@ describe('password storage', () => {
     const a = await createUser(server);
     const b = await createUser(server);
     for (const user of [a, b]) {
-      expect(user.passwordHash).toMatch(/^\$argon2id\$v=19\$/);
-      expect(user.passwordHash).toMatch(/m=19456/);
-      expect(user.passwordHash).toMatch(/t=2/);
+      const hash = openedHash(server, user.passwordHash);
+      expect(hash).toMatch(/^\$argon2id\$v=19\$/);
+      expect(hash).toMatch(/m=19456/);
+      expect(hash).toMatch(/t=2/);
     }
-    expect(a.passwordHash).not.toBe(b.passwordHash);
+    expect(openedHash(server, a.passwordHash)).not.toBe(openedHash(server, b.passwordHash));
     const stored = await server.connection.db!.collection('users').findOne({ _id: a._id as never });
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
+  });
+
+  it('seals each hash with DATA_ENCRYPTION_KEY (a keyed step, NIST SP 800-63B-4): a copy of the database alone has nothing to guess against', async () => {
+    const user = await createUser(server);
+    const stored = (await server.connection.db!.collection('users').findOne({ _id: user._id as never }))!.passwordHash as string;
+    expect(stored).not.toContain('argon2');
+    expect(createSecretBox(Buffer.alloc(32, 9)).opens(stored)).toBe(false); // another key does not open it
+    expect(openedHash(server, stored)).toMatch(/^\$argon2id\$v=19\$/);
+    expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(true);
+    expect((await server.connection.db!.collection('users').findOne({ _id: user._id as never }))!.passwordHash).toBe(stored); // current: not rewritten
+  });
+
+  it('remembers recent wrong passwords under a key the database alone does not give (no near-misses to guess from)', async () => {
+    const user = await createUser(server);
+    const nearMiss = `${PASSWORD}!`;
+    expect((await server.latchkey.accounts.signIn(user.username, nearMiss)).ok).toBe(false);
+    const databaseSecret = await sharedSecret(server.connection, 'signin-wrong-password-key');
+    const remembered = (key: string) => createHmac('sha256', key).update(`${user._id}\u0000${nearMiss}`).digest('base64url').slice(0, 22);
+    const limits = JSON.stringify(await server.connection.db!.collection(LIMITS).find({}).toArray());
+    expect(limits).toContain(remembered(keyBeyondDatabase(server.config.dataEncryptionKey, databaseSecret, 'sign-in wrong passwords')));
+    expect(limits).not.toContain(remembered(databaseSecret));
   });
 
   it('checks the whole password: no truncation, no case folding', async () => {

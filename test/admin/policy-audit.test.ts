@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createUser } from '../helpers/factories.ts';
 import { registerMethods } from '../helpers/recovery.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
-import { createAuditLog } from '../../src/audit/audit.ts';
+import { AUDIT_COLLECTION, createAuditLog } from '../../src/audit/audit.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
 
 let server: TestServer;
@@ -100,7 +100,8 @@ it('lists audit events newest first, by account and by support code', async () =
 it('lists the events of one client address within a time range, says how to read on from a full page, and refuses a time it cannot read', async () => {
   const now = Date.now();
   const at = (hoursAgo: number) => createAuditLog(server.connection, () => now - hoursAgo * 3_600_000);
-  for (const hoursAgo of [3, 2, 1]) await at(hoursAgo).record({ type: 'signin.failed', ip: '203.0.113.77', reason: `${hoursAgo}h` });
+  // The oldest as a dual-stack listener reports an IPv4 client: the same address.
+  for (const hoursAgo of [3, 2, 1]) await at(hoursAgo).record({ type: 'signin.failed', ip: hoursAgo === 3 ? '::ffff:203.0.113.77' : '203.0.113.77', reason: `${hoursAgo}h` });
   await at(2).record({ type: 'signin.failed', ip: '198.51.100.4', reason: 'other address' });
   const reasons = async (args: string[]) => {
     const run = await admin(['audit', 'list', '--ip', '203.0.113.77', ...args, '--json']);
@@ -117,6 +118,13 @@ it('lists the events of one client address within a time range, says how to read
   const readOn = /--until (\S+)/.exec(page.note)?.[1];
   expect(readOn).toBeDefined();
   expect((await reasons(['--until', readOn!])).reasons).toEqual(['2h', '3h']); // nothing skipped; the oldest shown again
+
+  // Found by either form of an IPv4 address, including an event an earlier release recorded in the mapped form.
+  await at(0.5).record({ type: 'signin.failed', ip: '192.0.2.1', reason: 'earlier release' });
+  await server.connection.db!.collection(AUDIT_COLLECTION).updateOne({ reason: 'earlier release' }, { $set: { ip: '::ffff:203.0.113.77' } });
+  expect((await reasons([])).reasons).toEqual(['earlier release', '1h', '2h', '3h']);
+  const mapped = await admin(['audit', 'list', '--ip', '::ffff:203.0.113.77', '--json']);
+  expect((JSON.parse(mapped.stdout) as Array<{ reason: string }>).map((e) => e.reason)).toEqual(['earlier release', '1h', '2h', '3h']);
 
   for (const [flag, value] of [['--since', 'yesterday'], ['--until', '2026-13-45'], ['--since', '2026-02-30'], ['--since', '2026-12-01T09:30']] as const) {
     const refused = await admin(['audit', 'list', flag, value]);

@@ -1,18 +1,19 @@
-// Changing DATA_ENCRYPTION_KEY, the key that seals authenticator seeds and client secrets: a server given the new key alone cannot open
+// Changing DATA_ENCRYPTION_KEY, the key that seals authenticator seeds, password hashes and client secrets: a server given the new key alone cannot open
 // seeds the old one sealed, and says so plainly (spending nothing); with the old key in DATA_ENCRYPTION_KEY_PREVIOUS
 // it opens them; `keys reseal-secrets` seals them again with the new key, after which the old one can go. A seed
 // sealed again is the same authenticator: a proof made with it before still stands. Client secrets are stored sealed,
 // and those stored in clear by an earlier release are sealed by the same command.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateSecret, generateSync } from 'otplib';
-import { Browser, messageIds } from '../helpers/browser.ts';
-import { createUser } from '../helpers/factories.ts';
+import { Browser, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, openedHash, PASSWORD } from '../helpers/factories.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { openTestDatabase } from '../helpers/database.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import * as rp from 'openid-client';
-import { discover } from '../helpers/rp.ts';
-import { createSecretBox } from '../../src/security/encryption.ts';
+import { authorizationUrl, discover, openLoginPage, submitLogin, tokensFor } from '../helpers/rp.ts';
+import { createSecretBox, isSealed } from '../../src/security/encryption.ts';
 import { collectionName } from '../../src/oidc/adapter.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -122,7 +123,7 @@ describe('changing DATA_ENCRYPTION_KEY', () => {
     // `keys reseal-secrets` while this flow waits for its new password: the seed is sealed again with the new key...
     const run = await reseal({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ resealed: 3, alreadyCurrent: 0, unreadable: [] });
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 3, unreadable: [] }); // the seeds: the passwords were sealed with the new key
     const stored = (await users().findOne({ _id: provedBefore.user._id }))!.securityInfo.authenticator!;
     expect(createSecretBox(Buffer.from(NEW_KEY, 'hex')).opens(stored.totpSecret!)).toBe(true);
     expect(createSecretBox(Buffer.from(OLD_KEY, 'hex')).opens(stored.totpSecret!)).toBe(false);
@@ -209,10 +210,13 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     }
   });
 
-  it('a client secret no configured key opens is named, left as it is, and the command exits 1', async () => {
+  it('a client secret no configured key opens fails its authentication (invalid_client) and is logged; reseal-secrets names it, leaves it, and exits 1', async () => {
     const lost = await serviceClient();
     const stored = box(UNKNOWN_KEY).seal(lost.client_secret!);
     await storedAs(lost.client_id, stored);
+    await expect(grant(current, lost)).rejects.toMatchObject({ error: 'invalid_client' });
+    const logged = current.logs.map((line) => JSON.parse(line) as { level: number; event?: string; clientId?: string });
+    expect(logged.some((l) => l.level === 50 && l.event === 'secret_unreadable' && l.clientId === lost.client_id)).toBe(true);
     const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY } });
     expect(run.code).toBe(1);
     expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [`client ${lost.client_id}`] });
@@ -263,6 +267,28 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     expect(box(NEW_KEY).open(await storedSecret(app.client_id))).toBe(secret);
   });
 
+  it('on a database no server has started on, a sealing command refuses the public development key, and a server started later with another key than the command\'s says so', async () => {
+    const fresh = await openTestDatabase();
+    try {
+      const create = (key: string | undefined) =>
+        runAdmin(fresh.uri, ['clients', 'create', '--name', 'Early', '--redirect-uri', 'https://early.example/cb', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: key } });
+      const refused = await create(undefined);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('no server has started on this database yet');
+      expect(await fresh.connection.db!.collection(collectionName('Client')).countDocuments()).toBe(0);
+
+      expect((await create(OLD_KEY)).code).toBe(0); // its key is now the one published
+      const later = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY }, { sharedDatabase: fresh.uri });
+      try {
+        expect(later.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different')).toBe(true);
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('an instance started with another key than the last one says so in its log; a key change under way does not', async () => {
     const logged = (server: TestServer) => server.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different');
     expect(logged(current) || logged(previous)).toBe(false); // the second had the first's key, with an old one beside it
@@ -276,5 +302,98 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
       await changing.close();
       await stranger.close();
     }
+  });
+});
+
+describe('password hashes under DATA_ENCRYPTION_KEY', () => {
+  /** A deployment of its own: the counts of reseal-secrets are of its accounts alone. */
+  let current: TestServer;
+  let previous: TestServer;
+  let app: ClientMetadata;
+  beforeAll(async () => {
+    current = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY });
+    previous = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY }, { sharedDatabase: current.dbUri });
+    app = await createClient(current);
+  });
+  afterAll(async () => {
+    await previous.close();
+    await current.close();
+  });
+
+  const accounts = () => current.connection.db!.collection<User>('users');
+  const storedHash = async (user: User) => (await accounts().findOne({ _id: user._id }))!.passwordHash;
+  const box = (key: string) => createSecretBox(Buffer.from(key, 'hex'));
+  /** A user whose argon2 hash is stored as `form` makes it: sealed by another key, or in clear (an earlier release). */
+  async function userStored(form: (hash: string) => string): Promise<{ user: User; hash: string }> {
+    const user = await createUser(current);
+    const hash = openedHash(current, user.passwordHash);
+    await accounts().updateOne({ _id: user._id }, { $set: { passwordHash: form(hash) } });
+    await announceChange(current.connection, 'accounts');
+    await changeSettled();
+    return { user, hash };
+  }
+  /** The sign-in form posted at `server`: the answer (a refusal's page after its redirect, or the redirect onwards). */
+  async function postSignIn(server: TestServer, login: string, password = PASSWORD): Promise<Page> {
+    const browser = new Browser();
+    const start = await authorizationUrl(await discover(server, app), app.redirect_uris[0]!);
+    return submitLogin(browser, await openLoginPage(browser, start.url), login, password);
+  }
+
+  it('sealed by the old key, or stored in clear by an earlier release, still sign in; a sign-in leaves them as they are (only reseal-secrets moves them, once every instance has the key)', async () => {
+    const oldSealed = await userStored((hash) => box(OLD_KEY).seal(hash));
+    const inClear = await userStored((hash) => hash);
+    const before = await Promise.all([storedHash(oldSealed.user), storedHash(inClear.user)]);
+    expect(messageIds(await postSignIn(previous, oldSealed.user.username, 'not the password at all'))).toContain('login.invalid');
+    expect((await tokensFor(previous, app, oldSealed.user.username)).id_token).toBeTruthy();
+    expect((await tokensFor(current, app, inClear.user.username)).id_token).toBeTruthy();
+    // An instance still without the new key (a key change rolling out) signs the first in as before.
+    expect(await Promise.all([storedHash(oldSealed.user), storedHash(inClear.user)])).toEqual(before);
+    expect(isSealed(before[1]!)).toBe(false);
+  });
+
+  it('reseal-secrets seals them all without their passwords; the instance without the old key then signs them in', async () => {
+    const oldSealed = await userStored((hash) => box(OLD_KEY).seal(hash));
+    const inClear = await userStored((hash) => hash);
+    const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 4, unreadable: [] }); // with the two of the test before
+    for (const { user, hash } of [oldSealed, inClear]) {
+      expect(box(NEW_KEY).open(await storedHash(user))).toBe(hash);
+      expect((await tokensFor(current, app, user.username)).id_token).toBeTruthy();
+    }
+  });
+
+  it('a hash no configured key opens: the sign-in answers as a wrong password does (an unknown login gets the same) and the operator is told; reseal-secrets names it', async () => {
+    const lost = await userStored((hash) => box(UNKNOWN_KEY).seal(hash));
+    const before = await storedHash(lost.user);
+    const answer = await postSignIn(current, lost.user.username);
+    const unknown = await postSignIn(current, 'nobody-by-this-name');
+    expect([answer.status, unknown.status]).toEqual([200, 200]);
+    expect(messageIds(answer)).toContain('login.invalid');
+    expect(messageIds(answer)).toEqual(messageIds(unknown));
+    const logged = current.logs.map((line) => JSON.parse(line) as { level: number; event?: string; accountId?: string });
+    expect(logged.some((l) => l.level === 50 && l.event === 'secret_unreadable' && l.accountId === lost.user._id)).toBe(true);
+    const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY } });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [`password of ${lost.user.username}`] });
+    expect(run.stderr).toContain('users set-password');
+    expect(await storedHash(lost.user)).toBe(before);
+  });
+
+  it("an administrator's new password is sealed with the servers' key, and only with it", async () => {
+    const user = await createUser(current);
+    const before = await storedHash(user);
+    const setPassword = (key: string) =>
+      runAdmin(current.dbUri, ['users', 'set-password', user.username, '--password-stdin', '--permanent'], { input: `${NEW_PASSWORD}\n`, env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: key } });
+    const refused = await setPassword(OLD_KEY);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('DATA_ENCRYPTION_KEY is not the one the servers use');
+    expect(await storedHash(user)).toBe(before);
+    // Reading accounts needs no key of the servers'.
+    expect((await runAdmin(current.dbUri, ['users', 'show', user.username], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: OLD_KEY } })).code).toBe(0);
+
+    expect((await setPassword(NEW_KEY)).code).toBe(0);
+    expect(box(NEW_KEY).open(await storedHash(user))).toMatch(/^\$argon2id\$/);
+    expect(messageIds(await postSignIn(current, user.username, NEW_PASSWORD))).not.toContain('login.invalid');
   });
 });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestServer } from './server.ts';
 import type { ClientInput, ClientMetadata } from '../../src/admin/clients.ts';
 import type { Role, User } from '../../src/accounts/user-model.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -16,6 +17,11 @@ export async function createUser(server: TestServer, overrides: Partial<{ userna
     emailVerified: true,
     ...overrides,
   });
+}
+
+/** A stored password hash as argon2 made it: opened with the server's DATA_ENCRYPTION_KEY (accounts/passwords.ts). */
+export function openedHash(server: TestServer, stored: string): string {
+  return configuredSecretBox(server.config).open(stored);
 }
 
 export async function createClient(server: TestServer, overrides: Partial<ClientInput> = {}): Promise<ClientMetadata> {

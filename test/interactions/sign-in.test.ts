@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
-import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { createClient, createUser, openedHash, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -104,10 +104,10 @@ describe('successful sign-in', () => {
       await stronger.connection.db!.collection('users').updateOne({ _id: moved._id as never }, { $set: { passwordHash: legacyHash } });
       const result = await stronger.latchkey.accounts.signIn(moved.username, PASSWORD);
       expect(result.ok).toBe(true);
-      const stored = await stronger.latchkey.accounts.findById(moved._id);
-      expect(stored!.passwordHash).toMatch(/^\$argon2id\$v=19\$/);
-      expect(stored!.passwordHash).toContain('t=3');
-      expect(stored!.passwordHash).not.toBe(legacyHash);
+      const stored = openedHash(stronger, (await stronger.latchkey.accounts.findById(moved._id))!.passwordHash);
+      expect(stored).toMatch(/^\$argon2id\$v=19\$/);
+      expect(stored).toContain('t=3');
+      expect(stored).not.toBe(openedHash(stronger, legacyHash));
     } finally {
       await stronger.close();
     }

@@ -13,6 +13,7 @@ import { waitFor } from '../helpers/recovery.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
 import { accountIndexPlaces } from '../../src/oidc/adapter.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -59,7 +60,7 @@ it('an admin disable is in force on every instance by the time it returns', asyn
   const tokens = await tokensFor(first, rp, user.username);
   for (const server of [first, second]) expect(await active(server, tokens.access_token)).toBe(true); // both have it in memory
   await forgetIndex(user);
-  const admin = createAccounts(adminConnection, await createPasswordHasher(first.config.argon2), createAccessRevoker(adminConnection), {
+  const admin = createAccounts(adminConnection, await createPasswordHasher(first.config.argon2, { box: configuredSecretBox(first.config) }), createAccessRevoker(adminConnection), {
     afterChange: async () => {
       await announceChange(adminConnection, 'accounts');
       await changeSettled();

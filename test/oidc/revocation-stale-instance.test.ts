@@ -14,6 +14,7 @@ import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.t
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
 import { accountIndexPlaces } from '../../src/oidc/adapter.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -69,7 +70,7 @@ async function expectDeadEverywhere(rotated: client.TokenEndpointResponse) {
  * that instance polls.
  */
 async function adminWithTrafficInTheWindow(traffic: () => Promise<void>) {
-  return createAccounts(adminConnection, await createPasswordHasher(first.config.argon2), createAccessRevoker(adminConnection), {
+  return createAccounts(adminConnection, await createPasswordHasher(first.config.argon2, { box: configuredSecretBox(first.config) }), createAccessRevoker(adminConnection), {
     afterChange: async () => {
       await traffic();
       await announceChange(adminConnection, 'accounts');
