@@ -138,9 +138,10 @@ interface Resealing {
 
 /**
  * Each secret of `found` sealed with the current key: those a previous key sealed, and those an earlier release
- * stored in clear (`inClear` tells them from a damaged value, reported as unreadable). `write` replaces only the value that was read (so a secret replaced meanwhile, a seed enrolled or
- * a password reset or a client secret rotated, keeps its new value) and says whether it wrote. That holds on MongoDB;
- * FerretDB has no atomic conditional update (it is for development: README "Production notes").
+ * stored in clear (`inClear` tells them from a damaged value, reported as unreadable). `write` replaces only the
+ * value that was read (so a secret replaced meanwhile, a seed enrolled, a password reset or a client secret rotated,
+ * keeps its new value) and says whether it wrote. That holds on MongoDB; FerretDB has no atomic conditional update
+ * (it is for development: README "Production notes").
  */
 async function resealEach<T>(
   box: SecretBox,
@@ -156,11 +157,11 @@ async function resealEach<T>(
   for await (const item of found) {
     const stored = secretOf(item);
     if (typeof stored !== 'string') continue;
+    const sealed = isSealed(stored);
     let again: string | undefined;
     try {
-      if (isSealed(stored)) again = box.reseal(stored);
-      else if (inClear(stored)) again = box.seal(stored);
-      else throw new Error('neither sealed nor in clear');
+      if (!sealed && !inClear(stored)) throw new Error('neither sealed nor in clear: damaged');
+      again = sealed ? box.reseal(stored) : box.seal(stored);
     } catch {
       result.unreadable.push(nameOf(item));
       continue;

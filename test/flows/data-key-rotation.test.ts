@@ -373,11 +373,14 @@ describe('password hashes under DATA_ENCRYPTION_KEY', () => {
     expect(messageIds(answer)).toEqual(messageIds(unknown));
     const logged = current.logs.map((line) => JSON.parse(line) as { level: number; event?: string; accountId?: string });
     expect(logged.some((l) => l.level === 50 && l.event === 'secret_unreadable' && l.accountId === lost.user._id)).toBe(true);
+    const damaged = await userStored(() => 'damaged in the database'); // neither sealed nor a hash: not sealed as one
     const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY } });
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 0, unreadable: [`password of ${lost.user.username}`] });
+    const { resealed, unreadable } = JSON.parse(run.stdout) as { resealed: number; unreadable: string[] };
+    expect({ resealed, unreadable: unreadable.sort() }).toEqual({ resealed: 0, unreadable: [`password of ${lost.user.username}`, `password of ${damaged.user.username}`].sort() });
     expect(run.stderr).toContain('users set-password');
     expect(await storedHash(lost.user)).toBe(before);
+    expect(await storedHash(damaged.user)).toBe('damaged in the database');
   });
 
   it("an administrator's new password is sealed with the servers' key, and only with it", async () => {
