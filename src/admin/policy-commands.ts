@@ -11,6 +11,9 @@ import { userModel } from '../accounts/user-model.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { ableToRecover, placesCalls } from './recoverability.ts';
 
+/** NIST SP 800-63B-4 §3.1.1.2: a password that is the only factor has at least 15 characters. */
+const NIST_SINGLE_FACTOR_MIN_LENGTH = 15;
+
 /** Names listed in the warning; the count says how many more. */
 const NAMED = 10;
 
@@ -91,6 +94,11 @@ const set = defineCommand({
     await recordAdminChange(session, { type: 'policy.changed', target: settings.join(',') });
     out.result({ policy, overrides }, () => ['Policy updated.', JSON.stringify(overrides, null, 2)]);
     out.note(`note: every instance applies it within ${POLICY_CACHE_SECONDS} seconds.`);
+    if (policy.passwordMinLength < NIST_SINGLE_FACTOR_MIN_LENGTH) {
+      out.note(
+        `warning: passwordMinLength ${policy.passwordMinLength} is below ${NIST_SINGLE_FACTOR_MIN_LENGTH}, the least NIST SP 800-63B-4 allows for a password used alone, as sign-in here is (shorter ones are for a password that is one of two factors).`,
+      );
+    }
     const stuck = await unableToRecover(await session.connection(), policy, placesCalls(session));
     if (stuck.length) {
       const names = stuck.slice(0, NAMED).join(', ') + (stuck.length > NAMED ? ` and ${stuck.length - NAMED} more` : '');

@@ -115,3 +115,12 @@ it('records a change only when something changed', async () => {
   expect((await admin(['clients', 'update', 'same', '--name', 'Same', '--first-party'])).code).toBe(0);
   expect((await audit.list({ type: 'client.updated', limit: 1 }))[0]!.method).toBe('first_party');
 });
+
+it('warns when passwordMinLength goes below the 15 NIST SP 800-63B-4 asks of a password used alone, and not at 15', async () => {
+  const lowered = await admin(['policy', 'set', 'passwordMinLength=12']);
+  expect(lowered.code).toBe(0);
+  expect(lowered.stderr).toContain('warning: passwordMinLength 12 is below 15');
+  const restored = await admin(['policy', 'set', 'passwordMinLength=null']);
+  expect(restored.code).toBe(0);
+  expect(restored.stderr).not.toContain('passwordMinLength');
+});

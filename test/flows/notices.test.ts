@@ -4,10 +4,10 @@ import type { User } from '../../src/accounts/user-model.ts';
 import type { OutgoingMessage } from '../../src/methods/method.ts';
 import { createNotifier } from '../../src/flows/recovery/notices.ts';
 
-function notifier() {
+function notifier(contact?: string) {
   const enqueued: OutgoingMessage[] = [];
   const lockdowns = { issue: async () => 'token', peek: async () => undefined, use: async () => undefined };
-  const notices = createNotifier({ enqueue: async (message) => enqueued.push(message), lockdowns, origin: 'https://id.example.test', textsTo: async () => true });
+  const notices = createNotifier({ enqueue: async (message) => enqueued.push(message), lockdowns, origin: 'https://id.example.test', textsTo: async () => true, helpContact: async () => contact });
   return { notices, enqueued };
 }
 
@@ -23,4 +23,22 @@ it('tells two different mailboxes each', async () => {
   const { notices, enqueued } = notifier();
   expect(await notices.notify(owner('ada@example.com', 'ada@home.example.org'), 'reset', 'en')).toBe(2);
   expect(enqueued.map((m) => m.to)).toEqual(['ada@example.com', 'ada@home.example.org']);
+});
+
+it('names whom to contact when the operator set a helpdesk (a web address linked, an email address as it is), and no one otherwise', async () => {
+  const web = notifier('https://help.example.test/it');
+  await web.notices.notify(owner('ada@example.com', 'ada@example.com'), 'reset', 'en');
+  const [email] = web.enqueued as Array<OutgoingMessage & { html: string; text: string }>;
+  expect(email!.text).toContain('Contact your administrator: https://help.example.test/it');
+  expect(email!.html).toContain('<a href="https://help.example.test/it">');
+  expect(email!.text).toContain('https://id.example.test/'); // the "This wasn't me" link stays, linked too
+  expect(email!.html).toContain('<a href="https://id.example.test/');
+
+  const mailbox = notifier('helpdesk@example.test');
+  await mailbox.notices.notify(owner('ada@example.com', 'ada@example.com'), 'lockout', 'fr');
+  expect((mailbox.enqueued[0] as { text: string }).text).toContain('Contactez votre administrateur : helpdesk@example.test');
+
+  const nobody = notifier(undefined);
+  await nobody.notices.notify(owner('ada@example.com', 'ada@example.com'), 'reset', 'en');
+  expect((nobody.enqueued[0] as { text: string }).text).not.toContain('Contact your administrator');
 });

@@ -2,7 +2,8 @@
 // NIST SP 800-63B-4 §3.1.1.2 (checklist NIST4-BLOCK): a new password built from context-specific words is refused,
 // the service's name among them. The service is called what the operator named it (BRAND_NAME), which is what its
 // users see on every page and email, so that name is refused, not only "Latchkey"; and the reason says so.
-// SPEC step 3 offers "Contact your administrator": without a helpdesk in the policy it leads to BRAND_HELP_URL.
+// SPEC step 3 offers "Contact your administrator": without a helpdesk in the policy it leads to BRAND_HELP_URL, as the
+// security notices do.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Browser, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -56,4 +57,7 @@ it("refuses a new password built from the service's name, with the reason, and a
   }
   const done = await submit(browser, passwordPage, '/password', { password: 'portable acme of rivers', confirm: 'portable acme of rivers' });
   expect(messageIds(done)).toContain('recover.done_reset');
+  // The notice of the reset names whom to contact (NIST SP 800-63B-4: contact details with a recovery's notice).
+  const notice = await waitFor(async () => (await outbox(server)).find((m) => m.to === user.email && m.text.includes('was reset')), 'the reset notice');
+  expect(notice.text).toContain('Contact your administrator: https://help.acme.example/id');
 });

@@ -606,6 +606,8 @@ describe("This wasn't me", () => {
     expect((await silent(signedIn)).get('code')).toBeTruthy(); // a GET changed nothing
     const done = await owner.post(link, findForm(asked, '/lockdown/').fields);
     expect(messageIds(done)).toEqual(expect.arrayContaining(['lockdown.done', 'login.cant_access', 'error.home'])); // and a way on
+    // "…or contact your administrator": with the way to (or, without a helpdesk, the support code to give).
+    expect(messageIds(done)).toEqual(expect.arrayContaining([expect.stringMatching(/^recover\.(contact_admin|support_none)$/)]));
     expect((await silent(signedIn)).get('error')).toBe('login_required');
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
     const used = await owner.post(link, findForm(asked, '/lockdown/').fields);

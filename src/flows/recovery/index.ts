@@ -75,7 +75,11 @@ export function securityNotices({
   const enqueue = branded(config.brand, new URL(config.issuer).origin, enqueueMessage);
   const lockdowns = createLockdowns(connection, clock);
   const textsTo = async (phone: string) => countryAllowed(phone, await policy.current());
-  return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, clock }) };
+  const helpContact = async () => {
+    const { helpdesk } = await policy.current();
+    return helpdesk.url ?? helpdesk.email ?? config.brand.helpUrl;
+  };
+  return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, helpContact, clock }) };
 }
 
 export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, voice, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {

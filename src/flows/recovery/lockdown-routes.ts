@@ -41,6 +41,7 @@ export function lockdownRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     // request that used the link records it.
     await accounts.lockDown(accountId);
     if (await lockdowns.use(ctx.params.token!)) await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
-    await page(ctx, 'lockdown', { valid: true, done: true, recover });
+    // "…or contact your administrator": with the way to, as the recovery's own pages give it.
+    await page(ctx, 'lockdown', { valid: true, done: true, recover, helpdesk: (await deps.policy.current()).helpdesk });
   });
 }

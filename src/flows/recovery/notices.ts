@@ -64,12 +64,18 @@ interface NotifierDeps {
    * lockout notice, and a number registered before its country was refused must not be texted at the operator's cost).
    */
   textsTo(phone: string): Promise<boolean>;
+  /**
+   * Whom the owner contacts about it (the policy's helpdesk, else BRAND_HELP_URL), if anyone: an owner who did not do
+   * what a notice tells needs a person to turn to as well as the link (NIST SP 800-63B-4 §4.2.1, notification of a
+   * recovery event with contact details).
+   */
+  helpContact(): Promise<string | undefined>;
   clock?: () => number;
 }
 
-/** The notice's paragraphs as HTML, its link clickable (the brand's frame is added on the way out). */
-function emailHtml(paragraphs: string[], link: string | undefined): string {
-  const linked = (html: string) => (link ? html.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`) : html);
+/** The notice's paragraphs as HTML, its web links clickable (the brand's frame is added on the way out). */
+function emailHtml(paragraphs: string[], links: string[]): string {
+  const linked = (html: string) => links.reduce((out, link) => out.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`), html);
   return paragraphs.map((p) => `<p>${linked(escapeHtml(p))}</p>`).join('');
 }
 
@@ -107,7 +113,7 @@ interface Sending {
   text?: 'notice.sms_information' | 'notice.sms_lockdown';
 }
 
-export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Date.now }: NotifierDeps): Notifier {
+export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContact, clock = Date.now }: NotifierDeps): Notifier {
   /** The "This wasn't me" link: one for all of a notice's copies, so whichever the owner opens first locks the account down. */
   async function lockdownLink(user: User, locale: string): Promise<string> {
     // In a language other than the default, the link asks for it too (the page honours ui_locales below a language
@@ -122,9 +128,11 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, clock = Da
     // The time in the notice's own language ("30 novembre 2026 à 20:49:46 UTC"), in UTC: the server cannot know the reader's zone.
     const time = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(clock());
     const { subject, what } = wording(t, { account: user.username, time });
-    const paragraphs = link ? [what, t('notice.not_me', { link })] : [what];
+    const contact = await helpContact();
+    const paragraphs = [what, ...(link ? [t('notice.not_me', { link })] : []), ...(contact ? [t('notice.help', { contact })] : [])];
+    const links = [link, contact].filter((value): value is string => Boolean(value && /^https?:\/\//.test(value)));
     const emails = mailboxes([user.email, user.securityInfo?.alternateEmail]);
-    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, link), language: locale });
+    for (const to of emails) await enqueue({ channel: 'email', to, subject, text: `${paragraphs.join('\n\n')}\n`, html: emailHtml(paragraphs, links), language: locale });
     const phone = user.securityInfo?.mobilePhone;
     const texted = Boolean(phone) && (await textsTo(phone!)) && (!textAllowed || (await textAllowed()));
     const text = link ? t('notice.sms_security', { account: user.username, what: subject, link }) : t(textId, { account: user.username, what: subject });

@@ -172,6 +172,7 @@ export const recoveryEn = {
   'notice.method_disabled_body':
     'Your {method} can no longer be used to recover your account {account}: on {time}, it reached {count} wrong attempts in a row. Someone may be trying to get into your account; nobody got in with it, and nothing in your account changed. Your administrator can turn it back on (so does a completed recovery of your account, where your other methods are enough for one).',
   'notice.not_me': 'If this wasn’t you, secure your account: {link}',
+  'notice.help': 'Questions, or something you did not do? Contact your administrator: {contact}',
   'notice.sms_security': 'Security notice for your account {account}: {what}. Not you? {link}',
   'notice.sms_lockdown': 'Security notice for your account {account}: {what}. To get back in, choose a new password from “Can’t access your account?” on the sign-in page.',
   'notice.sms_information': 'Security notice for your account {account}: {what}. Nobody got in; nothing in your account changed.',

@@ -172,6 +172,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.method_disabled_body':
     'Depuis le {time}, « {method} » ne peut plus servir à récupérer votre compte {account}, après {count} tentatives incorrectes à la suite. Quelqu’un essaie peut-être d’accéder à votre compte ; personne n’est entré avec elle, et rien n’a changé dans votre compte. Le service d’assistance peut rétablir cette méthode (une récupération complète de votre compte la rétablit aussi, si vos autres méthodes y suffisent).',
   'notice.not_me': 'Si ce n’était pas vous, sécurisez votre compte : {link}',
+  'notice.help': 'Une question, ou quelque chose que vous n’avez pas fait ? Contactez votre administrateur : {contact}',
   'notice.sms_security': 'Avis de sécurité pour votre compte {account} : {what}. Pas vous ? {link}',
   'notice.sms_lockdown': 'Avis de sécurité pour votre compte {account} : {what}. Pour retrouver l’accès, choisissez un nouveau mot de passe depuis « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion.',
   'notice.sms_information': 'Avis de sécurité pour votre compte {account} : {what}. Personne n’est entré ; rien n’a changé dans votre compte.',
