@@ -66,7 +66,7 @@ interface NotifierDeps {
   textsTo(phone: string): Promise<boolean>;
   /**
    * Whom the owner contacts about it (the policy's helpdesk, else BRAND_HELP_URL), if anyone: an owner who did not do
-   * what a notice tells needs a person to turn to as well as the link (NIST SP 800-63B-4 §4.2.1, notification of a
+   * what a notice tells needs a person to turn to as well as the link (NIST SP 800-63B-4 §4.2, notification of a
    * recovery event with contact details).
    */
   helpContact(): Promise<string | undefined>;
