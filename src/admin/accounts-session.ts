@@ -5,19 +5,13 @@ import { createAccounts, type Accounts } from '../accounts/users.ts';
 import { createAccessRevoker } from '../oidc/revocation.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
-import { configuredSecretBox } from '../security/encryption.ts';
-import { assertServersDataKey } from '../security/data-key-check.ts';
 import type { AdminSession } from './session.ts';
 
 export async function accounts(session: AdminSession): Promise<Accounts> {
   const config = session.config();
   const connection = await session.connection();
-  // A password set here is sealed with the servers' key, read only then: this shell's must be theirs.
-  const serversBox = async () => {
-    await assertServersDataKey(connection, config.dataEncryptionKey);
-    return configuredSecretBox(config);
-  };
-  const hasher = await createPasswordHasher(config.argon2, { box: serversBox, limit: config.passwordWork });
+  // A password set here is sealed with the servers' key, read only then.
+  const hasher = await createPasswordHasher(config.argon2, { box: () => session.serversSecretBox(), limit: config.passwordWork });
   return createAccounts(connection, hasher, createAccessRevoker(connection), {
     policy: createPolicyStore(connection),
     serviceName: config.brand.name, // the server's rules: its users know it by this name

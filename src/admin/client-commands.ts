@@ -1,7 +1,5 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
-import { configuredSecretBox } from '../security/encryption.ts';
-import { assertServersDataKey } from '../security/data-key-check.ts';
 import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
@@ -112,12 +110,7 @@ function printWithNewSecret(out: Output, client: ClientMetadata, headline: strin
  */
 async function registry(session: AdminSession): Promise<ClientRegistry> {
   const connection = await session.connection();
-  const serversBox = async () => {
-    const config = session.config();
-    await assertServersDataKey(connection, config.dataEncryptionKey);
-    return configuredSecretBox(config);
-  };
-  return createClientRegistry(connection, { box: serversBox, apiScopes: session.apiScopes() });
+  return createClientRegistry(connection, { box: () => session.serversSecretBox(), apiScopes: session.apiScopes() });
 }
 
 const create = defineCommand({

@@ -7,8 +7,7 @@ import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts'
 import { defineCommand, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import { isoDate, table, type Output } from './output.ts';
-import { configuredSecretBox, isSealed, type SecretBox } from '../security/encryption.ts';
-import { assertServersDataKey } from '../security/data-key-check.ts';
+import { isSealed, type SecretBox } from '../security/encryption.ts';
 import { collectionName } from '../oidc/adapter.ts';
 import type { mongo } from 'mongoose';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
@@ -227,10 +226,9 @@ const resealSecrets = defineCommand({
         'DATA_ENCRYPTION_KEY is not set, so the secrets would be sealed with the public development key: run this with the new key in DATA_ENCRYPTION_KEY (and the old one in DATA_ENCRYPTION_KEY_PREVIOUS)',
       );
     }
-    const box = configuredSecretBox(session.config());
-    const connection = await session.connection();
     // Sealed with a key the servers lack, every secret would be lost to them at once.
-    await assertServersDataKey(connection, session.config().dataEncryptionKey);
+    const box = await session.serversSecretBox();
+    const connection = await session.connection();
     const { accounts, clients } = await resealAll(connection.db!, box);
     const resealed = accounts.resealed + clients.resealed;
     const current = accounts.current + clients.current;

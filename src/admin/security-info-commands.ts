@@ -2,13 +2,11 @@
 // registered by an administrator (for testing, and for support until users manage their own). The owner is told of
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
-import { assertServersDataKey } from '../security/data-key-check.ts';
 import qrcode from 'qrcode-terminal';
 import { countryAllowed, normalizePhone } from '../methods/sms.ts';
 import { isEmailAddress } from '../methods/email.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
-import { configuredSecretBox } from '../security/encryption.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { ValidationError } from '../errors.ts';
@@ -150,10 +148,10 @@ const enrolAuthenticator = defineCommand({
     'on the contacts registered before, with the "This wasn\'t me" link (the running server sends it).',
   async run({ arg, out, io, session }) {
     const config = session.config();
-    await assertServersDataKey(await session.connection(), config.dataEncryptionKey); // a seed the servers can open
+    const box = await session.serversSecretBox(); // a seed the servers can open
     const users = await accounts(session);
     const user = await findUser(users, arg);
-    const { sealed, uri } = newAuthenticator(configuredSecretBox(config), { issuer: config.brand.name, label: user.email });
+    const { sealed, uri } = newAuthenticator(box, { issuer: config.brand.name, label: user.email });
     const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
     const told = await recordChange(session, user, after, 'totpSecret');
     out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);

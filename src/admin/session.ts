@@ -6,6 +6,8 @@ import type { Connection } from 'mongoose';
 import { loadApiConfig, loadConfig, type Config } from '../../config/index.ts';
 import { connectDatabase } from '../db/connection.ts';
 import { DEFAULT_DATABASE, redactUri, withDefaultDatabase } from '../db/uri.ts';
+import { configuredSecretBox, type SecretBox } from '../security/encryption.ts';
+import { assertServersDataKey } from '../security/data-key-check.ts';
 import { adminActor } from './admin-audit.ts';
 
 /** The CLI cannot reach what it administers (no MONGODB_URI, database unreachable). */
@@ -20,6 +22,11 @@ export interface AdminSession {
   config(): Config;
   /** The configured API's scopes (API_AUDIENCE, API_SCOPES), without the rest of the configuration. */
   apiScopes(): readonly string[];
+  /**
+   * The servers' secret box (DATA_ENCRYPTION_KEY), for a command that seals a secret the servers will open: checked
+   * on first use against the key the servers published (security/data-key-check.ts), so this shell's must be theirs.
+   */
+  serversSecretBox(): Promise<SecretBox>;
   /** Who runs these commands, for the audit log (admin-audit.ts). */
   actor(): string;
   close(): Promise<void>;
@@ -36,9 +43,11 @@ const MISSING_URI = [
 export function openSession(env: NodeJS.ProcessEnv): AdminSession {
   let connecting: Promise<Connection> | undefined;
   let config: Config | undefined;
-  return {
+  let checkedBox: Promise<SecretBox> | undefined;
+  const session: AdminSession = {
     connection: () => (connecting ??= connect(env.MONGODB_URI?.trim())),
     config: () => (config ??= loadConfig(env)),
+    serversSecretBox: () => (checkedBox ??= serversSecretBox(session)),
     apiScopes: () => loadApiConfig(env)?.scopes ?? [],
     actor: () => adminActor(env),
     async close() {
@@ -46,6 +55,13 @@ export function openSession(env: NodeJS.ProcessEnv): AdminSession {
       await connection?.close();
     },
   };
+  return session;
+}
+
+async function serversSecretBox(session: AdminSession): Promise<SecretBox> {
+  const config = session.config();
+  await assertServersDataKey(await session.connection(), config.dataEncryptionKey);
+  return configuredSecretBox(config);
 }
 
 async function connect(configured: string | undefined): Promise<Connection> {
