@@ -48,6 +48,7 @@ import { createPolicyStore, type PolicyStore } from './policy/store.ts';
 import { configuredSecretBox } from './security/encryption.ts';
 import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
+import { passwordChangeRoutes } from './flows/password-change.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { publishDataKeyCheck } from './security/data-key-check.ts';
@@ -229,9 +230,13 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only
   const challenge = createSignInChallenge(signInLimits, policy, clock);
+  const pseudonymize = createPseudonymizer(pseudonymKey);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
   const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), methods, ...recovery.codes, notifier: recovery.notifier, box };
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize: createPseudonymizer(pseudonymKey), challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
+  const passwordChange = passwordChangeRoutes({ config, accounts, challenge, captcha: captchaGate, policy, audit, notifier: recovery.notifier, pseudonymize });
+  app.use(passwordChange.routes());
+  app.use(passwordChange.allowedMethods());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(endpointMethods(config.issuerPath, config.authorizationPost));

@@ -9,13 +9,13 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { AccountChangedError, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
-import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
-import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
+import { pathCookieName } from '../http/cookie-names.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
+import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { FlowExpiredError } from '../errors.ts';
 import { renderPage } from '../http/render.ts';
@@ -111,15 +111,6 @@ const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MA
 const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 
 /**
- * The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful sign-in, it gives this
- * browser a failed-sign-in budget of its own for that account. Its value is signed by the lockout itself, so it is
- * not signed again here.
- */
-export function deviceCookieName(secure: boolean): string {
-  return siteCookieName('latchkey.device', secure);
-}
-
-/**
  * A refused sign-in answers with a redirect to the sign-in page (POST, redirect, GET), so a reload never posts the
  * password again. What the page must show then (which message, the login typed) travels in this short-lived
  * signed cookie, scoped to the one interaction and read once. It holds no password.
@@ -128,7 +119,7 @@ const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', s
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
 /** What the sign-in page says when its CAPTCHA did not let a try through. */
-const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
+export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
   wrong: 'login.captcha_wrong',
   early: 'login.captcha_wait_early',
   used_up: 'login.captcha_wait_used_up',
@@ -391,17 +382,15 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
       if (!outcome.passed) {
         logFailure(`captcha_${outcome.reason}`);
-        return retrySignIn(ctx, details, CAPTCHA_ERRORS[outcome.reason], form.login, 'keep' in outcome ? outcome.keep : undefined);
+        return retrySignIn(ctx, details, SIGN_IN_CAPTCHA_ERRORS[outcome.reason], form.login, 'keep' in outcome ? outcome.keep : undefined);
       }
     }
-    const deviceCookie = deviceCookieName(config.cookieSecure);
-    const client = { deviceToken: ctx.cookies.get(deviceCookie, { signed: false }), ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) };
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
     const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user) : proceed(ctx, details.uid, user, checkedAtMs));
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
-    const result = await accounts.signIn(form.login, form.password, client, recordInInteraction, () => attempt.failed());
+    const result = await accounts.signIn(form.login, form.password, deviceOf(ctx, config.cookieSecure), recordInInteraction, () => attempt.failed());
     if (!result.ok) {
       // A wrong password, an unknown login, a disabled or a locked account: one answer, no cookie changes, and one
       // reason in the log (which of those it was is not for the log either).
@@ -410,15 +399,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
     withdrawLoginOffer(ctx, config.cookieSecure); // signed in: the next person at this browser does not get the login
-    ctx.cookies.set(deviceCookie, result.deviceToken, {
-      httpOnly: true,
-      secure: config.cookieSecure,
-      sameSite: 'lax',
-      path: '/',
-      maxAge: DEVICE_TOKEN_MAX_AGE_SECONDS * 1000,
-      signed: false,
-      overwrite: true,
-    });
+    setDeviceCookie(ctx, result.deviceToken, config.cookieSecure);
   }
 
   async function askForOwnPassword(ctx: Context, details: Details, user: User) {

@@ -236,3 +236,41 @@ it('signs in within a popup the application opened: the popup can still talk to 
   expect(await popup!.evaluate(() => window.opener !== null && window.opener.location.origin === window.location.origin)).toBe(true);
   await context.close();
 }, 60_000);
+
+it('changes a password from the home page under the real CSP: a wrong current password, then the right one; each page accessible', async () => {
+  const owner = await createUser(server, { name: 'Grace Hopper' });
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  const cspErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
+  });
+  const changes = new PageChecks({ brand: BRAND, prefix: 'change-password-' });
+  await page.goto(`${new URL(server.issuer).origin}/`);
+  await page.getByRole('link', { name: 'Change your password' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+  await changes.check(page, 'form');
+  const fill = async (current: string) => {
+    await page.getByLabel('Email or username').fill(owner.username);
+    await page.getByLabel('Current password').fill(current);
+    await page.getByLabel('Enter new password').fill('lantern orchard velvet compass');
+    await page.getByLabel('Confirm new password').fill('lantern orchard velvet compass');
+  };
+  await fill('not my password at all');
+  // One "Show passwords" shows all three fields.
+  await page.getByRole('button', { name: 'Show passwords' }).click();
+  for (const label of ['Current password', 'Enter new password', 'Confirm new password']) expect(await page.getByLabel(label).getAttribute('type')).toBe('text');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').getByText('Incorrect email, username or password.').waitFor();
+  // The login is kept and the current password, to type again, has the focus.
+  expect(await page.getByLabel('Email or username').inputValue()).toBe(owner.username);
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('current');
+  await changes.check(page, 'refused');
+  await fill(PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your password is changed' }).waitFor();
+  await changes.check(page, 'done');
+  expect(changes.problems.join('\n\n')).toBe('');
+  expect(cspErrors).toEqual([]);
+  await context.close();
+}, 60_000);

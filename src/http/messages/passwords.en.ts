@@ -20,4 +20,16 @@ export const passwordsEn = {
   'password.rule_not_guessable': 'Not a common password, not a pattern such as repeated or sequential characters, and not made from your name, username or email address, or from the name of this service.',
   'password.guidance':
     'Tip: a passphrase of four or more unrelated words is long, easy to remember and hard to guess. Do not reuse a password from another site; a password manager can make one up and remember it for you.',
+
+  // The change of a password its owner knows (flows/password-change.ts, views/change-password.ejs).
+  'change_password.title': 'Change your password',
+  'change_password.intro': 'Enter your current password, then choose a new one. Everyone signed in to your account is then signed out, on every device, and signs in again with the new password.',
+  'change_password.current': 'Current password',
+  'change_password.submit': 'Change password',
+  'change_password.forgot': 'Forgot your password?',
+  'change_password.same': 'This is your current password. Choose a new one.',
+  'change_password.account_changed': 'Your account changed while your new password was being saved (its password was reset, or it was locked). Nothing was saved: enter your current password again.',
+  'change_password.done_title': 'Your password is changed',
+  'change_password.done_body': 'The password of {account} is changed. Everyone signed in to the account was signed out, on every device: sign in again with your new password.',
+  'change_password.home': 'Go to the home page',
 } as const satisfies Record<PasswordReason, string> & Record<string, string>;

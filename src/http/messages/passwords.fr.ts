@@ -22,4 +22,18 @@ export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
     'Pas un mot de passe courant, ni une suite prévisible comme des caractères répétés ou qui se suivent, ni formé à partir de votre nom, de votre nom d’utilisateur, de votre adresse e-mail ou du nom de ce service.',
   'password.guidance':
     'Conseil : une phrase de passe de quatre mots sans rapport entre eux ou plus est longue, facile à retenir et difficile à deviner. Ne réutilisez pas le mot de passe d’un autre site ; un gestionnaire de mots de passe peut en créer un et le retenir pour vous.',
+
+  'change_password.title': 'Changer votre mot de passe',
+  'change_password.intro':
+    'Saisissez votre mot de passe actuel, puis choisissez-en un nouveau. Toutes les personnes connectées à votre compte sont alors déconnectées, sur tous les appareils, et se reconnectent avec le nouveau mot de passe.',
+  'change_password.current': 'Mot de passe actuel',
+  'change_password.submit': 'Changer le mot de passe',
+  'change_password.forgot': 'Mot de passe oublié ?',
+  'change_password.same': 'C’est votre mot de passe actuel. Choisissez-en un nouveau.',
+  'change_password.account_changed':
+    'Votre compte a changé pendant l’enregistrement de votre nouveau mot de passe (son mot de passe a été réinitialisé, ou il a été verrouillé). Rien n’a été enregistré : saisissez de nouveau votre mot de passe actuel.',
+  'change_password.done_title': 'Votre mot de passe est changé',
+  'change_password.done_body':
+    'Le mot de passe de {account} est changé. Toutes les personnes connectées au compte ont été déconnectées, sur tous les appareils : reconnectez-vous avec votre nouveau mot de passe.',
+  'change_password.home': 'Aller à la page d’accueil',
 };

@@ -150,6 +150,8 @@ export const recoveryEn = {
   'notice.call_ended': 'This call can no longer confirm anything. Goodbye.',
   'notice.reset_subject': 'Your password was reset',
   'notice.reset_body': 'The password of your account {account} was reset on {time}. Everyone signed in to it was signed out.',
+  'notice.changed_subject': 'Your password was changed',
+  'notice.changed_body': 'The password of your account {account} was changed on {time}, by someone who knew the previous one. Everyone signed in to it was signed out.',
   'notice.unlock_subject': 'Your account was unlocked',
   'notice.unlock_body': 'Your account {account} was unlocked on {time}, after verification.',
   'notice.lockout_subject': 'Your account was locked',

@@ -150,6 +150,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.call_ended': 'Cet appel ne peut plus rien confirmer. Au revoir.',
   'notice.reset_subject': 'Votre mot de passe a été réinitialisé',
   'notice.reset_body': 'Le mot de passe de votre compte {account} a été réinitialisé le {time}. Toutes les sessions ont été fermées.',
+  'notice.changed_subject': 'Votre mot de passe a été changé',
+  'notice.changed_body': 'Le mot de passe de votre compte {account} a été changé le {time}, par quelqu’un qui connaissait l’ancien. Toutes les sessions ont été fermées.',
   'notice.unlock_subject': 'Votre compte a été déverrouillé',
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
   'notice.lockout_subject': 'Votre compte a été verrouillé',

@@ -1,0 +1,187 @@
+// "Change your password" (ASVS 6.2.2 / 6.2.3): a person who knows their password chooses a new one at
+// /account/password, giving the current one with it, as on Microsoft's own change-password page. The current password
+// is checked exactly as at sign-in (Accounts.signIn): the same answer and time for an unknown login, a wrong password, a
+// locked, disabled or locked-down account; the same lockout count, the address's CAPTCHA past its failures, and the
+// device cookie. Only a right password is told anything about the new one (the rules name the account's own words).
+// The change is written with the account's revocation, as a reset: every session and token from before it ends, and
+// the owner is told on every contact, with "This wasn't me".
+//   GET  /account/password        the form
+//   POST /account/password        login, current password, new password twice (and the CAPTCHA when asked)
+//   GET  /account/password/done   once, after a change (a short-lived signed cookie says whose)
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { AccountChangedError, type Accounts } from '../accounts/users.ts';
+import type { User } from '../accounts/user-model.ts';
+import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
+import { PasswordRejectedError } from '../accounts/password-rules.ts';
+import type { AuditLog } from '../audit/audit.ts';
+import type { Pseudonymize } from '../audit/pseudonym.ts';
+import type { Config } from '../../config/index.ts';
+import { readForm } from '../http/body.ts';
+import { checkForm } from '../http/checked-form.ts';
+import { pathCookieName } from '../http/cookie-names.ts';
+import { issueCsrfToken } from '../http/csrf.ts';
+import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
+import type { AppContext } from '../http/context.ts';
+import type { MessageId } from '../http/messages/en.ts';
+import { renderPage } from '../http/render.ts';
+import { SIGN_IN_CAPTCHA_ERRORS } from '../interactions/routes.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+import type { CaptchaGate } from '../security/captcha-gate.ts';
+import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
+import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
+import type { Notifier } from './recovery/notices.ts';
+
+export const CHANGE_PASSWORD_PATH = '/account/password';
+const CSRF_SCOPE = 'account:password';
+/** Long enough to follow the redirect to the done page; read once there. */
+const DONE_COOKIE_MAX_AGE_MS = 5 * 60_000;
+
+export interface PasswordChangeDeps {
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit'>;
+  accounts: Pick<Accounts, 'signIn' | 'prefetchLogin' | 'prepareOwnPassword' | 'replacePassword' | 'revokeAccess'>;
+  /** The sign-in's count of failures per address, and its CAPTCHA past them: one budget for both pages. */
+  challenge: SignInChallenge;
+  captcha: CaptchaGate;
+  policy: { current(): Promise<RecoveryPolicy> };
+  audit: Pick<AuditLog, 'record'>;
+  notifier: Pick<Notifier, 'notify'>;
+  /** Keyed hash for logging login names. */
+  pseudonymize: Pseudonymize;
+}
+
+const changeForm = z.object({
+  csrf: z.string(),
+  action: z.enum(['change', 'new-captcha']).default('change'),
+  login: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
+  current: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
+  password: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
+  confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
+});
+type ChangeForm = z.infer<typeof changeForm>;
+
+/** What the form shows again: the login typed, an error, the CAPTCHA whose wait goes on. Never a password. */
+interface Shown {
+  login?: string;
+  error?: MessageId;
+  errorValues?: Record<string, string | number>;
+  captchaId?: string;
+}
+
+export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
+  const { config, accounts, challenge, captcha, policy } = deps;
+  const csrfOptions = { secure: config.cookieSecure };
+  const doneCookie = pathCookieName('lk_password_changed', config.cookieSecure);
+  const doneCookieOptions = { httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `${CHANGE_PASSWORD_PATH}/done`, signed: true, overwrite: true };
+  const router = new Router({ prefix: CHANGE_PASSWORD_PATH });
+
+  async function showForm(ctx: Context, { login = '', error, errorValues, captchaId }: Shown = {}) {
+    // Asked of everyone at this address alike, as the sign-in page asks (never a sign of an account).
+    const shown = (await challenge.required(ctx.ip)) ? await captcha.show(captchaId) : undefined;
+    await renderPage(ctx, 'change-password', {
+      titleId: 'change_password.title',
+      csrf: issueCsrfToken(ctx, CSRF_SCOPE, csrfOptions),
+      login,
+      minLength: (await policy.current()).passwordMinLength,
+      error,
+      errorValues,
+      ...shown,
+    });
+  }
+
+  router.get('/', (ctx) => showForm(ctx));
+
+  router.post('/', async (ctx) => {
+    const submitted = await readForm(ctx, config.formBodyLimit);
+    // Counted as a sign-in is: tries let through without a CAPTCHA are counted as they begin (sign-in-challenge.ts).
+    const attempt = await challenge.begin(ctx.ip);
+    try {
+      await change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt);
+    } finally {
+      attempt.end();
+    }
+  });
+
+  async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt) {
+    const log = (ctx as AppContext).state.log;
+    const logFailure = (reason: string) =>
+      log.info({ event: 'password_change.failed', reason, ...(form.login && { loginHash: deps.pseudonymize(form.login) }), ip: ctx.ip }, 'password change refused');
+    if (form.action === 'new-captcha') return showForm(ctx, { login: form.login });
+    if (!form.login || !form.current) {
+      logFailure('missing_field');
+      return showForm(ctx, { login: form.login, error: 'login.missing', captchaId: form.captchaId });
+    }
+    // Before anything is read: the two new fields differ whoever the account is.
+    if (form.password !== form.confirm) return showForm(ctx, { login: form.login, error: 'recover.password_mismatch', captchaId: form.captchaId });
+    if (attempt.challenged) {
+      const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
+      if (!outcome.passed) {
+        logFailure(`captcha_${outcome.reason}`);
+        return showForm(ctx, { login: form.login, error: SIGN_IN_CAPTCHA_ERRORS[outcome.reason], ...('keep' in outcome && { captchaId: outcome.keep }) });
+      }
+    } else {
+      accounts.prefetchLogin(form.login);
+    }
+    const result = await accounts.signIn(form.login, form.current, deviceOf(ctx, config.cookieSecure), undefined, () => attempt.failed());
+    if (!result.ok) {
+      logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
+      return showForm(ctx, { login: form.login, error: 'login.invalid' });
+    }
+    setDeviceCookie(ctx, result.deviceToken, config.cookieSecure); // the password was right, whatever follows
+    const user = result.user;
+    let prepared;
+    try {
+      prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the current one
+    } catch (error) {
+      if (!(error instanceof PasswordRejectedError)) throw error;
+      const reason = error.reason === 'password.reused' ? 'change_password.same' : error.reason;
+      return showForm(ctx, { login: form.login, error: reason, ...(error.values && { errorValues: error.values }) });
+    }
+    // Written only over the account as the sign-in just read it: a reset or lockdown landing during the argon2 runs
+    // refuses the write (the person then proves the current password again).
+    try {
+      await accounts.replacePassword(prepared, user);
+    } catch (error) {
+      if (!(error instanceof AccountChangedError)) throw error;
+      return showForm(ctx, { login: form.login, error: 'change_password.account_changed' });
+    }
+    await afterChange(ctx, user);
+    ctx.cookies.set(doneCookie, user.username, { ...doneCookieOptions, maxAge: DONE_COOKIE_MAX_AGE_MS });
+    ctx.status = 303; // never 307: the browser must not post the passwords again
+    ctx.redirect(`${CHANGE_PASSWORD_PATH}/done`);
+  }
+
+  /** What follows a change that is written, and stays true whatever of this fails: each is logged on its own. */
+  async function afterChange(ctx: Context, user: User) {
+    const state = (ctx as AppContext).state;
+    state.log.info({ event: 'password.changed', reason: 'self', accountId: user._id }, 'password changed by its owner');
+    const tasks: Record<string, () => Promise<unknown>> = {
+      revocation: () => accounts.revokeAccess(user._id), // deletes what the write already voided
+      audit: () => deps.audit.record({ type: 'password.changed', reason: 'self', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: state.requestId }),
+      // A helpdesk or a phished password is what the owner's "This wasn't me" is for; the policy's reset notices cover it.
+      notice: async () => (await policy.current()).notify.onReset && deps.notifier.notify(user, 'changed', state.locale),
+    };
+    for (const [task, run] of Object.entries(tasks)) {
+      try {
+        await run();
+      } catch (error) {
+        state.log.error({ err: error, event: 'password_change.follow_up_failed', task, accountId: user._id }, 'password change: a step after the change failed');
+      }
+    }
+  }
+
+  router.get('/done', async (ctx) => {
+    const account = ctx.cookies.get(doneCookie, { signed: true });
+    if (!account) {
+      ctx.status = 303;
+      return ctx.redirect(CHANGE_PASSWORD_PATH);
+    }
+    ctx.cookies.set(doneCookie, null, doneCookieOptions); // once: the next person at this browser is not told whose
+    await renderPage(ctx, 'change-password-done', { titleId: 'change_password.done_title', account });
+  });
+
+  return router;
+}

@@ -1,0 +1,167 @@
+// "Change your password" (ASVS 6.2.2 / 6.2.3) at /account/password: the current password is required and checked as at
+// sign-in (one answer for an unknown login and a wrong password, counted by the lockout, the address's CAPTCHA past
+// its failures); the new one meets the rules; the change ends every session and token of the account, is audited,
+// and is told to the owner with "This wasn't me". Anything refused changes nothing.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CAPTCHA_ANSWER, outbox, waitFor } from '../helpers/recovery.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const NEW_PASSWORD = 'lantern orchard velvet compass';
+
+let server: TestServer;
+let config: client.Configuration;
+const redirectUri = () => `${server.origin}/cb`;
+
+beforeAll(async () => {
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  config = await discover(server, await createClient(server));
+});
+afterAll(() => server.close());
+
+const stored = async (user: User) => (await server.connection.db!.collection<User>('users').findOne({ _id: user._id }))!;
+const storedFor = (model: string, accountId: string) => server.connection.db!.collection(collectionName(model)).countDocuments({ 'payload.accountId': accountId });
+const passwordWorks = async (user: User, password: string) => (await server.latchkey.accounts.signIn(user.username, password)).ok;
+
+async function openForm(browser: Browser): Promise<Page> {
+  const page = await browser.get(`${server.origin}/account/password`);
+  expect(page.status).toBe(200);
+  return page;
+}
+
+/** Posts the change form of `page` with these fields over its own. */
+function post(browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> {
+  const form = findForm(page, '/account/password');
+  return browser.post(form.action, { ...form.fields, ...fields });
+}
+
+const change = (user: User, current: string, password = NEW_PASSWORD, confirm = password) => ({ login: user.username, current, password, confirm });
+
+describe('a change of password by its owner', () => {
+  it('needs the current password, then ends every session and token, is audited and told to the owner', async () => {
+    const user = await createUser(server);
+    // Signed in at a relying party before the change, in another browser.
+    const other = new Browser();
+    const start = await authorizationUrl(config, redirectUri());
+    const callback = await signInAndConsent(other, start, user.username, redirectUri());
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+    expect(await storedFor('RefreshToken', user._id)).toBe(1);
+
+    const browser = new Browser();
+    const form = await openForm(browser);
+    expect(messageIds(form)).toEqual(expect.arrayContaining(['change_password.title', 'change_password.current', 'password.rules_title', 'change_password.forgot']));
+    const noticesBefore = (await outbox(server)).filter((m) => m.to === user.email).length;
+    const posted = await post(browser, form, change(user, PASSWORD));
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('location')).toBe('/account/password/done');
+    expect(await browser.cookieNames(server.origin)).toContain('latchkey.device'); // the right password earned this browser its budget
+    const done = await browser.follow(posted);
+    expect(done.status).toBe(200);
+    expect(messageIds(done)).toEqual(expect.arrayContaining(['change_password.done_title', 'change_password.done_body']));
+    expect(done.body).toContain(user.username);
+    // Shown once: a reload, or the next person at this browser, gets the form.
+    const again = await browser.get(`${server.origin}/account/password/done`);
+    expect(again.status).toBe(303);
+    expect(again.headers.get('location')).toBe('/account/password');
+
+    expect(await passwordWorks(user, PASSWORD)).toBe(false);
+    expect(await passwordWorks(user, NEW_PASSWORD)).toBe(true);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const silent = await authorizationUrl(config, redirectUri(), { prompt: 'none', scope: 'openid' });
+    const landed = await other.follow(await other.get(silent.url.href), redirectUri());
+    expect(new URL(landed.url).searchParams.get('error')).toBe('login_required');
+    // Not only refused: deleted.
+    for (const model of ['Session', 'Grant', 'AccessToken', 'RefreshToken']) expect(await storedFor(model, user._id)).toBe(0);
+
+    const recorded = await server.connection.db!.collection(AUDIT_COLLECTION).findOne({ type: 'password.changed', accountId: user._id });
+    expect(recorded).toMatchObject({ reason: 'self', ip: expect.any(String), supportCode: expect.any(String) });
+    const notice = await waitFor(async () => (await outbox(server)).filter((m) => m.to === user.email)[noticesBefore], 'the change notice');
+    expect(notice.subject).toBe('Your password was changed');
+    expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/); // "This wasn't me"
+  });
+
+  it('answers an unknown login and a wrong current password alike, counts the wrong one for the lockout, and changes nothing', async () => {
+    const user = await createUser(server);
+    const before = await stored(user);
+    const browser = new Browser();
+    const wrong = await post(browser, await openForm(browser), change(user, 'not the right password at all'));
+    const unknown = await post(browser, await openForm(browser), { ...change(user, PASSWORD), login: 'nobody-by-this-name@example.test' });
+    for (const page of [wrong, unknown]) {
+      expect(page.status).toBe(200);
+      expect(messageIds(page)).toContain('login.invalid');
+      expect(findForm(page, '/account/password').fields.current).toBe(''); // no password is sent back
+    }
+    expect(messageIds(wrong)).toEqual(messageIds(unknown));
+    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
+    expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(0);
+  });
+
+  it('refuses a new password that differs from its confirmation, is the current one, or breaks the rules, with the reason', async () => {
+    const user = await createUser(server);
+    const before = await stored(user);
+    const browser = new Browser();
+    for (const [fields, error] of [
+      [change(user, PASSWORD, NEW_PASSWORD, `${NEW_PASSWORD}!`), 'recover.password_mismatch'],
+      [change(user, PASSWORD, PASSWORD), 'change_password.same'],
+      [change(user, PASSWORD, 'Password123456789'), 'password.predictable'],
+      [change(user, PASSWORD, 'short'), 'password.too_short'],
+    ] as const) {
+      const page = await post(browser, await openForm(browser), fields);
+      expect(page.status).toBe(200);
+      expect(messageIds(page)).toContain(error);
+      expect(page.body).toMatch(/id="password"[^>]*aria-invalid="true"|id="confirm"[^>]*aria-invalid="true"/);
+    }
+    expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+    expect(await passwordWorks(user, PASSWORD)).toBe(true);
+  });
+
+  it('refuses a form without its CSRF token, and a locked-down account like a wrong password', async () => {
+    const user = await createUser(server);
+    const before = await stored(user);
+    const browser = new Browser();
+    const forged = await browser.post(`${server.origin}/account/password`, change(user, PASSWORD));
+    expect(forged.status).toBe(403);
+    expect(messageIds(forged)).toContain('error.csrf');
+    expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+
+    expect((await runAdmin(server.dbUri, ['users', 'lock-down', user.username])).code).toBe(0);
+    const locked = await post(browser, await openForm(browser), change(user, PASSWORD));
+    expect(messageIds(locked)).toContain('login.invalid');
+    expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+  });
+
+  it("asks for the CAPTCHA once the address is past the sign-in's failures, before any password is checked", async () => {
+    const user = await createUser(server);
+    const { signInFailuresPerIpHour } = (await server.latchkey.policy.current()).limits;
+    await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour: 1 } });
+    try {
+      const browser = new Browser();
+      // The sign-in's count and this page's are one: every failure from this address counts for both.
+      await post(browser, await openForm(browser), change(user, 'a wrong guess at the password'));
+      const challenged = await openForm(browser);
+      expect(messageIds(challenged)).toContain('login.captcha_intro');
+      const refused = await post(browser, challenged, { ...change(user, PASSWORD), captcha: 'WRONG1' });
+      expect(messageIds(refused)).toContain('login.captcha_wrong');
+      expect(await passwordWorks(user, PASSWORD)).toBe(true);
+      const accepted = await post(browser, refused, { ...change(user, PASSWORD), captcha: CAPTCHA_ANSWER });
+      expect(accepted.status).toBe(303);
+      expect(await passwordWorks(user, NEW_PASSWORD)).toBe(true);
+    } finally {
+      await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour } });
+    }
+  });
+});
+
+it('is linked from the home page', async () => {
+  const home = await new Browser().get(`${server.origin}/`);
+  expect(home.body).toMatch(/<a href="\/account\/password" data-message-id="home.change_password">/);
+});
