@@ -129,6 +129,7 @@ const setMethods = defineCommand({
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
     if (changes.mobilePhone) await checkTextable(session, changes.mobilePhone);
+    await session.serversSecretBox(); // the owner's notice is sealed with it: refused before anything changes
     const users = await accounts(session);
     const before = await findUser(users, arg);
     refuseOnePhoneTwice(before, changes);

@@ -83,11 +83,13 @@ export async function auditAdminChange(session: AdminSession, type: AuditType, u
 
 /**
  * The owner's security notices as admin commands send them: into the outbox, for the running server's sender (this
- * process may well exit before a mail server answers).
+ * process may well exit before a mail server answers), sealed with the servers' DATA_ENCRYPTION_KEY (refused, with
+ * `data_key_mismatch`, in a shell with another key: ask for this before changing anything).
  */
 export async function ownerNotices(session: AdminSession): Promise<Notifier> {
   const connection = await session.connection();
-  const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {} });
+  // Sealed with the servers' key, as theirs are: their sender opens them.
+  const outbox = createOutbox(connection, { clock: Date.now, onEnqueued: () => {}, box: await session.serversSecretBox() });
   // Worded as the running server words them (its origin in the links, its brand), whatever this shell's environment
   // says; this process's own configuration only before any server has started on the database.
   const published = await publishedServerIdentity(connection);

@@ -232,6 +232,7 @@ const unlock = defineCommand({
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
+    const notices = await ownerNotices(session); // before anything changes: a shell without the servers' key is refused
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const before = await users.lockoutState(user._id);
@@ -243,7 +244,7 @@ const unlock = defineCommand({
     // ended: the password stays, so a helpdesk talked into it hands the account back to whoever the owner locked out.
     const policy = await createPolicyStore(await session.connection()).current();
     const changed = before.locked || before.disabled;
-    const told = user.lockedDownAt || (changed && policy.notify.onUnlock) ? await (await ownerNotices(session)).notify(user, 'unlock', DEFAULT_LOCALE) : 0;
+    const told = user.lockedDownAt || (changed && policy.notify.onUnlock) ? await notices.notify(user, 'unlock', DEFAULT_LOCALE) : 0;
     const view = {
       id: user._id,
       username: user.username,
@@ -300,6 +301,7 @@ const lockDown = defineCommand({
   options: {},
   details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
   async run({ arg, out, session }) {
+    const notices = await ownerNotices(session); // before anything changes: a shell without the servers' key is refused
     const users = await accounts(session);
     const user = await findUser(users, arg);
     await users.lockDown(user._id);
@@ -309,7 +311,7 @@ const lockDown = defineCommand({
     // Told on every contact, with the way back in: the password alone no longer gets them anywhere. Not the owner of
     // a disabled account: that way back in shows it nothing until an administrator enables it.
     const disabled = user.status !== 'active';
-    const told = disabled ? 0 : await (await ownerNotices(session)).notifyLockedDown(user, DEFAULT_LOCALE);
+    const told = disabled ? 0 : await notices.notifyLockedDown(user, DEFAULT_LOCALE);
     out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable, notified: told }, () => [
       `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
       disabled

@@ -15,6 +15,7 @@ import type Router from '@koa/router';
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import { manageExpiry, type ExpiryManager } from '../db/expiry.ts';
+import { configuredSecretBox } from '../security/encryption.ts';
 import { DeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { createDevOutbox, DEV_OUTBOX_COLLECTION, devOutboxChannel, type DevOutbox } from './dev-outbox.ts';
 import { devOutboxRoutes } from './dev-outbox-routes.ts';
@@ -30,7 +31,8 @@ export type { VoiceProvider } from './voice.ts';
 
 export interface DeliveryDeps {
   connection: Connection;
-  config: Pick<Config, 'production' | 'delivery' | 'sweepIntervalSeconds'>;
+  /** DATA_ENCRYPTION_KEY (and the keys it replaced) seal and open the messages' words while they wait. */
+  config: Pick<Config, 'production' | 'delivery' | 'sweepIntervalSeconds' | 'dataEncryptionKey' | 'previousDataEncryptionKeys'>;
   log: Logger;
   /** Now, in ms: when messages are due, and their timestamps. */
   clock?: () => number;
@@ -56,8 +58,9 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
   const devOutbox = config.production ? undefined : createDevOutbox(connection);
   const voice = createVoiceProvider(config, devOutbox);
   const channels = createChannels(config, devOutbox, voice);
-  const sender = createSender({ connection, channels, log: log.child({ component: 'delivery' }), clock, ...senderOptions });
-  const outbox: Outbox = createOutbox(connection, { clock, onEnqueued: () => sender.poke() });
+  const box = configuredSecretBox(config);
+  const sender = createSender({ connection, channels, box, log: log.child({ component: 'delivery' }), clock, ...senderOptions });
+  const outbox: Outbox = createOutbox(connection, { clock, onEnqueued: () => sender.poke(), box });
   let expiry: ExpiryManager | undefined;
 
   return {

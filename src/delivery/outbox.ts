@@ -1,8 +1,11 @@
 // The outbox: every message Latchkey sends is first a document here, and a background sender (sender.ts) sends it.
 // The request path only inserts (one write, no provider involved), so page timing never depends on a mail server
 // or an SMS gateway, and a message survives the instance that asked for it.
+// A message's words are sealed with DATA_ENCRYPTION_KEY while it waits (security/encryption.ts): they carry codes and
+// "This wasn't me" links, and a copy of the database taken while a provider is down must not give them away.
 import { randomUUID } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
+import { isSealed, type SecretBox } from '../security/encryption.ts';
 import { CHANNEL_NAMES, type ChannelName } from './channel.ts';
 
 export const OUTBOX_COLLECTION = 'outbox';
@@ -20,8 +23,12 @@ export interface OutboxMessage {
   channel: ChannelName;
   to: string;
   subject?: string;
-  /** Removed once the message is sent or has failed: it carries codes, and nothing needs it any more. */
+  /**
+   * Sealed (`openText`). Removed once the message is sent or has failed: it carries codes, and nothing needs it any
+   * more.
+   */
   text?: string;
+  /** Sealed, as `text`. */
   html?: string;
   language?: string;
   /** A call: where its keypad answer goes, and how many keys (channel.ts). */
@@ -68,7 +75,8 @@ export interface Outbox {
   collection(): mongo.Collection<OutboxMessage>;
 }
 
-export function createOutbox(connection: Connection, { clock, onEnqueued }: { clock: () => number; onEnqueued: () => void }): Outbox {
+/** `box`: the servers' (configuredSecretBox), which seals the words of every message (the admin CLI's too). */
+export function createOutbox(connection: Connection, { clock, onEnqueued, box }: { clock: () => number; onEnqueued: () => void; box: SecretBox }): Outbox {
   const collection = () => connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION);
   return {
     collection,
@@ -82,8 +90,8 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
         channel: input.channel,
         to: input.to,
         ...(input.subject !== undefined && { subject: input.subject }),
-        text: input.text,
-        ...(input.html !== undefined && { html: input.html }),
+        text: box.seal(input.text),
+        ...(input.html !== undefined && { html: box.seal(input.html) }),
         ...(input.language !== undefined && { language: input.language }),
         ...(input.answerUrl !== undefined && { answerUrl: input.answerUrl, answerDigits: input.answerDigits }),
         createdAt: now,
@@ -98,6 +106,14 @@ export function createOutbox(connection: Connection, { clock, onEnqueued }: { cl
       return _id;
     },
   };
+}
+
+/**
+ * A stored message's words in clear: opened with the configured keys (UnreadableSecretError when none opens them), or
+ * as they are when an earlier release stored them in clear.
+ */
+export function openText(box: SecretBox, stored: string): string {
+  return isSealed(stored) ? box.open(stored) : stored;
 }
 
 /** Mistakes of the calling code, caught where they are made rather than as a failed send later. */

@@ -24,7 +24,8 @@ import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { detached } from '../db/request-scope.ts';
 import { asDeliveryError, CHANNEL_NAMES, type Channel, type ChannelName } from './channel.ts';
-import { OUTBOX_COLLECTION, type OutboxMessage } from './outbox.ts';
+import { OUTBOX_COLLECTION, openText, type OutboxMessage } from './outbox.ts';
+import { UnreadableSecretError, type SecretBox } from '../security/encryption.ts';
 
 export const OUTBOX_CLAIMS_COLLECTION = 'outbox_claims';
 
@@ -55,6 +56,8 @@ export interface SenderOptions {
 export interface SenderDeps extends SenderOptions {
   connection: Connection;
   channels: Record<ChannelName, Channel>;
+  /** Opens the messages' sealed words (outbox.ts). */
+  box: SecretBox;
   log: Logger;
   /** Now, in ms (tests move it to check backoff). */
   clock?: () => number;
@@ -86,6 +89,7 @@ type Outcome = keyof PassSummary;
 export function createSender({
   connection,
   channels,
+  box,
   log,
   clock = Date.now,
   intervalMs = 1000,
@@ -129,15 +133,24 @@ export function createSender({
     if (clock() >= message.sendBefore.getTime()) return fail(message, number - 1, { code: 'EEXPIRED', message: 'not sent within its send window' });
     const channel = channels[message.channel];
     if (!channel || message.text === undefined) return fail(message, number, { code: 'EINVALID', message: 'unknown channel or no text' });
+    let words: { text: string; html?: string };
+    try {
+      words = { text: openText(box, message.text), ...(message.html !== undefined && { html: openText(box, message.html) }) };
+    } catch (error) {
+      if (!(error instanceof UnreadableSecretError)) throw error;
+      // Sealed with a key no longer configured (changed without DATA_ENCRYPTION_KEY_PREVIOUS): no retry opens it.
+      log.error({ event: 'secret_unreadable', messageId: message._id, channel: message.channel }, 'a message in the outbox opens with no configured key; it is not sent');
+      return fail(message, number, { code: 'EUNREADABLE', message: 'sealed with a key that is no longer configured' });
+    }
 
     try {
       await channel.send({
         id: message._id,
         to: message.to,
-        text: message.text,
+        text: words.text,
         createdAt: message.createdAt,
         ...(message.subject !== undefined && { subject: message.subject }),
-        ...(message.html !== undefined && { html: message.html }),
+        ...(words.html !== undefined && { html: words.html }),
         ...(message.language !== undefined && { language: message.language }),
         ...(message.answerUrl !== undefined && { answerUrl: message.answerUrl, answerDigits: message.answerDigits }),
       });

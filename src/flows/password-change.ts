@@ -1,8 +1,9 @@
 // "Change your password" (ASVS 6.2.2 / 6.2.3): a person who knows their password chooses a new one at
 // /account/password, giving the current one with it, as on Microsoft's own change-password page. The current password
 // is checked exactly as at sign-in (Accounts.signIn): the same answer and time for an unknown login, a wrong password, a
-// locked, disabled or locked-down account; the same lockout count, the address's CAPTCHA past its failures, and the
-// device cookie. Only a right password is told anything about the new one (the rules name the account's own words).
+// locked, disabled or locked-down account; the same lockout count, the address's CAPTCHA past its failures, the device
+// cookie it reads. What the rules find wrong with the new password is said only after the right current password (the
+// rules name the account's own words); that the two new fields differ, before anything is read.
 // The change is written with the account's revocation, as a reset: every session and token from before it ends, and
 // the owner is told on every contact, with "This wasn't me".
 //   GET  /account/password        the form
@@ -22,7 +23,7 @@ import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
 import { pathCookieName } from '../http/cookie-names.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
-import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
+import { deviceOf } from '../http/device-cookie.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { renderPage } from '../http/render.ts';
@@ -98,47 +99,54 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     const submitted = await readForm(ctx, config.formBodyLimit);
     // Counted as a sign-in is: tries let through without a CAPTCHA are counted as they begin (sign-in-challenge.ts).
     const attempt = await challenge.begin(ctx.ip);
+    let refused: Shown | undefined;
     try {
-      await change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt);
+      refused = await change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt);
     } finally {
       attempt.end();
     }
+    // Shown once the try is over: still in flight, it would count towards the CAPTCHA the page asks for.
+    if (refused) await showForm(ctx, refused);
   });
 
-  async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt) {
-    const log = (ctx as AppContext).state.log;
+  /** The change, or what the form shows again when it is refused. */
+  async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Shown | undefined> {
+    // As the sign-in logs them, so that watching for guesses sees these too; with a keyed hash of the login.
     const logFailure = (reason: string) =>
-      log.info({ event: 'password_change.failed', reason, ...(form.login && { loginHash: deps.pseudonymize(form.login) }), ip: ctx.ip }, 'password change refused');
-    if (form.action === 'new-captcha') return showForm(ctx, { login: form.login });
+      (ctx as AppContext).state.log.info(
+        { event: 'signin.failed', factor: 'password', via: 'password_change', reason, ...(form.login && { loginHash: deps.pseudonymize(form.login) }), ip: ctx.ip },
+        'sign-in failed (change of password)',
+      );
+    const login = form.login;
+    if (form.action === 'new-captcha') return { login };
     if (!form.login || !form.current) {
       logFailure('missing_field');
-      return showForm(ctx, { login: form.login, error: 'login.missing', captchaId: form.captchaId });
+      return { login, error: 'login.missing', captchaId: form.captchaId };
     }
     // Before anything is read: the two new fields differ whoever the account is.
-    if (form.password !== form.confirm) return showForm(ctx, { login: form.login, error: 'recover.password_mismatch', captchaId: form.captchaId });
+    if (form.password !== form.confirm) return { login, error: 'recover.password_mismatch', captchaId: form.captchaId };
     if (attempt.challenged) {
       const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
       if (!outcome.passed) {
         logFailure(`captcha_${outcome.reason}`);
-        return showForm(ctx, { login: form.login, error: SIGN_IN_CAPTCHA_ERRORS[outcome.reason], ...('keep' in outcome && { captchaId: outcome.keep }) });
+        return { login, error: SIGN_IN_CAPTCHA_ERRORS[outcome.reason], ...('keep' in outcome && { captchaId: outcome.keep }) };
       }
     } else {
       accounts.prefetchLogin(form.login);
     }
+    // No device cookie is set: the change revokes the account's device tokens (as a reset does), this one included.
     const result = await accounts.signIn(form.login, form.current, deviceOf(ctx, config.cookieSecure), undefined, () => attempt.failed());
     if (!result.ok) {
       logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
-      return showForm(ctx, { login: form.login, error: 'login.invalid' });
+      return { login, error: 'login.invalid' };
     }
-    setDeviceCookie(ctx, result.deviceToken, config.cookieSecure); // the password was right, whatever follows
     const user = result.user;
     let prepared;
     try {
       prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the current one
     } catch (error) {
       if (!(error instanceof PasswordRejectedError)) throw error;
-      const reason = error.reason === 'password.reused' ? 'change_password.same' : error.reason;
-      return showForm(ctx, { login: form.login, error: reason, ...(error.values && { errorValues: error.values }) });
+      return { login, error: error.reason === 'password.reused' ? 'change_password.same' : error.reason, errorValues: error.values };
     }
     // Written only over the account as the sign-in just read it: a reset or lockdown landing during the argon2 runs
     // refuses the write (the person then proves the current password again).
@@ -146,12 +154,13 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       await accounts.replacePassword(prepared, user);
     } catch (error) {
       if (!(error instanceof AccountChangedError)) throw error;
-      return showForm(ctx, { login: form.login, error: 'change_password.account_changed' });
+      return { login, error: 'change_password.account_changed' };
     }
     await afterChange(ctx, user);
     ctx.cookies.set(doneCookie, user.username, { ...doneCookieOptions, maxAge: DONE_COOKIE_MAX_AGE_MS });
     ctx.status = 303; // never 307: the browser must not post the passwords again
     ctx.redirect(`${CHANGE_PASSWORD_PATH}/done`);
+    return undefined;
   }
 
   /** What follows a change that is written, and stays true whatever of this fails: each is logged on its own. */

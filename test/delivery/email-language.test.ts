@@ -8,6 +8,7 @@ import { createUser } from '../helpers/factories.ts';
 import { chooseGoal, chooseMethod, identify, registerMethods, sendCode, startRecoveryServer, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from './smtp-sink.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createOutbox } from '../../src/delivery/outbox.ts';
 import { securityNotices } from '../../src/flows/recovery/index.ts';
 
@@ -48,7 +49,7 @@ it.each([
   const user = await createUser(server);
   const alternateEmail = `alt-${user.username}@example.net`;
   await registerMethods(server, user, { alternateEmail });
-  const outbox = createOutbox(server.connection, { clock: Date.now, onEnqueued: () => {} }); // the server's sender sends it
+  const outbox = createOutbox(server.connection, { clock: Date.now, onEnqueued: () => {}, box: configuredSecretBox(server.config) }); // the server's sender sends it
   const { notifier } = securityNotices({ connection: server.connection, config: server.config, enqueue: outbox.enqueue });
   await notifier.notify((await server.latchkey.accounts.findById(user._id))!, 'reset', language);
 

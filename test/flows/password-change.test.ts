@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, outbox, waitFor } from '../helpers/recovery.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
@@ -21,7 +21,8 @@ let config: client.Configuration;
 const redirectUri = () => `${server.origin}/cb`;
 
 beforeAll(async () => {
-  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
+  // Behind a proxy, so that a test can come from an address of its own (X-Forwarded-For), whose failures count alone.
+  server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, TRUST_PROXY: 'true' });
   config = await discover(server, await createClient(server));
 });
 afterAll(() => server.close());
@@ -61,7 +62,6 @@ describe('a change of password by its owner', () => {
     const posted = await post(browser, form, change(user, PASSWORD));
     expect(posted.status).toBe(303);
     expect(posted.headers.get('location')).toBe('/account/password/done');
-    expect(await browser.cookieNames(server.origin)).toContain('latchkey.device'); // the right password earned this browser its budget
     const done = await browser.follow(posted);
     expect(done.status).toBe(200);
     expect(messageIds(done)).toEqual(expect.arrayContaining(['change_password.done_title', 'change_password.done_body']));
@@ -88,19 +88,22 @@ describe('a change of password by its owner', () => {
     expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/); // "This wasn't me"
   });
 
-  it('answers an unknown login and a wrong current password alike, counts the wrong one for the lockout, and changes nothing', async () => {
+  it('answers an unknown login and a wrong current password alike, whatever the new one, counts the wrong one for the lockout, and changes nothing', async () => {
     const user = await createUser(server);
     const before = await stored(user);
     const browser = new Browser();
     const wrong = await post(browser, await openForm(browser), change(user, 'not the right password at all'));
     const unknown = await post(browser, await openForm(browser), { ...change(user, PASSWORD), login: 'nobody-by-this-name@example.test' });
-    for (const page of [wrong, unknown]) {
+    // A new password the rules refuse is not judged before the current one is proven: it would tell the account exists.
+    const wrongAndWeak = await post(browser, await openForm(browser), change(user, 'not the right password either', user.username.repeat(3)));
+    for (const page of [wrong, unknown, wrongAndWeak]) {
       expect(page.status).toBe(200);
+      expect(messageIds(page)).toEqual(messageIds(wrong));
       expect(messageIds(page)).toContain('login.invalid');
       expect(findForm(page, '/account/password').fields.current).toBe(''); // no password is sent back
+      expect(page.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(wrong.headers.getSetCookie().map((cookie) => cookie.split('=')[0]));
     }
-    expect(messageIds(wrong)).toEqual(messageIds(unknown));
-    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
+    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(2);
     expect((await stored(user)).passwordHash).toBe(before.passwordHash);
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(0);
   });
@@ -124,7 +127,7 @@ describe('a change of password by its owner', () => {
     expect(await passwordWorks(user, PASSWORD)).toBe(true);
   });
 
-  it('refuses a form without its CSRF token, and a locked-down account like a wrong password', async () => {
+  it('refuses a form without its CSRF token, and a locked-down or disabled account like a wrong password', async () => {
     const user = await createUser(server);
     const before = await stored(user);
     const browser = new Browser();
@@ -133,26 +136,39 @@ describe('a change of password by its owner', () => {
     expect(messageIds(forged)).toContain('error.csrf');
     expect((await stored(user)).passwordHash).toBe(before.passwordHash);
 
-    expect((await runAdmin(server.dbUri, ['users', 'lock-down', user.username])).code).toBe(0);
-    const locked = await post(browser, await openForm(browser), change(user, PASSWORD));
-    expect(messageIds(locked)).toContain('login.invalid');
-    expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+    for (const [command, undo] of [['lock-down', 'unlock'], ['disable', 'enable']] as const) {
+      expect((await runAdmin(server.dbUri, ['users', command, user.username])).code).toBe(0);
+      const refused = await post(browser, await openForm(browser), change(user, PASSWORD));
+      expect(messageIds(refused)).toContain('login.invalid');
+      expect((await stored(user)).passwordHash).toBe(before.passwordHash);
+      expect((await runAdmin(server.dbUri, ['users', undo, user.username])).code).toBe(0);
+    }
   });
 
-  it("asks for the CAPTCHA once the address is past the sign-in's failures, before any password is checked", async () => {
+  it("asks for the CAPTCHA once the address is past the sign-in's failures, and checks it before the password", async () => {
     const user = await createUser(server);
     const { signInFailuresPerIpHour } = (await server.latchkey.policy.current()).limits;
     await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour: 1 } });
     try {
-      const browser = new Browser();
-      // The sign-in's count and this page's are one: every failure from this address counts for both.
-      await post(browser, await openForm(browser), change(user, 'a wrong guess at the password'));
+      // An address of its own, whose one failure is on the sign-in page: the two pages share one count.
+      const browser = new Browser({ publicOrigin: server.origin, serverOrigin: server.origin, headers: { 'x-forwarded-for': '192.0.2.77' } });
+      expect(messageIds(await openForm(browser))).not.toContain('change_password.captcha_intro');
+      const signInPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url);
+      const signIn = findForm(signInPage, '/login');
+      await browser.post(signIn.action, { ...signIn.fields, login: user.username, password: 'a wrong guess at the password' });
+      const failures = (await server.latchkey.accounts.lockoutState(user._id)).failures;
+
       const challenged = await openForm(browser);
-      expect(messageIds(challenged)).toContain('login.captcha_intro');
+      expect(messageIds(challenged)).toContain('change_password.captcha_intro');
       const refused = await post(browser, challenged, { ...change(user, PASSWORD), captcha: 'WRONG1' });
       expect(messageIds(refused)).toContain('login.captcha_wrong');
+      // Not checked: the password neither changed nor counted (a wrong one would have been).
+      const wrongPassword = await post(browser, refused, { ...change(user, 'another wrong guess'), captcha: 'WRONG2' });
+      expect(messageIds(wrongPassword)).toContain('login.captcha_wrong');
+      expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(failures);
       expect(await passwordWorks(user, PASSWORD)).toBe(true);
-      const accepted = await post(browser, refused, { ...change(user, PASSWORD), captcha: CAPTCHA_ANSWER });
+
+      const accepted = await post(browser, wrongPassword, { ...change(user, PASSWORD), captcha: CAPTCHA_ANSWER });
       expect(accepted.status).toBe(303);
       expect(await passwordWorks(user, NEW_PASSWORD)).toBe(true);
     } finally {

@@ -9,6 +9,7 @@ import { startServer } from '../../src/main.ts';
 import { testDatabaseUri } from '../helpers/database.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { connectDatabase } from '../../src/db/connection.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createOutbox, OUTBOX_COLLECTION, type OutboxMessage } from '../../src/delivery/outbox.ts';
 import { startSmtpSink } from '../delivery/smtp-sink.ts';
 
@@ -70,7 +71,7 @@ it('keeps answering, and sending, for SHUTDOWN_DRAIN_MS while /readyz says 503, 
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     // A code asked for meanwhile still goes out from here.
-    await createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {} }).enqueue({ channel: 'email', to: 'ada@example.test', subject: 'Your code', text: 'Code 271828' });
+    await createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {}, box: configuredSecretBox(config) }).enqueue({ channel: 'email', to: 'ada@example.test', subject: 'Your code', text: 'Code 271828' });
     await stopped;
     expect(sink.received.map((mail) => mail.text?.trim())).toEqual(['Code 271828']);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
@@ -87,7 +88,7 @@ it('records a message being sent when the stop comes, before the database connec
   const reader = await connectDatabase(uri);
   try {
     sink.replyDelayMs = 1500;
-    const outbox = createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {} });
+    const outbox = createOutbox(running.connection, { clock: Date.now, onEnqueued: () => {}, box: configuredSecretBox(config) });
     const id = await outbox.enqueue({ channel: 'email', to: 'ada@example.test', subject: 'Your code', text: 'Your verification code is 314159.' });
     while (sink.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 20)); // the server has it; its reply is pending
     await running.stop();

@@ -25,6 +25,7 @@ export const passwordsEn = {
   'change_password.title': 'Change your password',
   'change_password.intro': 'Enter your current password, then choose a new one. Everyone signed in to your account is then signed out, on every device, and signs in again with the new password.',
   'change_password.current': 'Current password',
+  'change_password.captcha_intro': 'Many sign-ins have failed from your network recently. To change your password, also enter the characters below.',
   'change_password.submit': 'Change password',
   'change_password.forgot': 'Forgot your password?',
   'change_password.same': 'This is your current password. Choose a new one.',

@@ -27,6 +27,8 @@ export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
   'change_password.intro':
     'Saisissez votre mot de passe actuel, puis choisissez-en un nouveau. Toutes les personnes connectées à votre compte sont alors déconnectées, sur tous les appareils, et se reconnectent avec le nouveau mot de passe.',
   'change_password.current': 'Mot de passe actuel',
+  'change_password.captcha_intro':
+    'De nombreuses connexions ont échoué récemment depuis votre réseau. Pour changer votre mot de passe, saisissez aussi les caractères ci-dessous.',
   'change_password.submit': 'Changer le mot de passe',
   'change_password.forgot': 'Mot de passe oublié ?',
   'change_password.same': 'C’est votre mot de passe actuel. Choisissez-en un nouveau.',
