@@ -23,7 +23,7 @@ import type { Logger } from '../log.ts';
 import { claim, type ExpiringDoc } from '../db/atomic.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { detached } from '../db/request-scope.ts';
-import { asDeliveryError, CHANNEL_NAMES, type Channel, type ChannelName } from './channel.ts';
+import { asDeliveryError, CHANNEL_NAMES, DeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { OUTBOX_COLLECTION, openText, type OutboxMessage } from './outbox.ts';
 import { UnreadableSecretError, type SecretBox } from '../security/encryption.ts';
 
@@ -123,6 +123,21 @@ export function createSender({
     return { summary, more: due.length === batchSize };
   }
 
+  /**
+   * The message's words in clear. One that no configured key opens is retried as a provider's failure is, within its
+   * window: while DATA_ENCRYPTION_KEY changes, an instance not yet given the new key may meet a message another sealed
+   * with it, and the next attempt may fall to one that has it. Past the window it fails (EEXPIRED, with this reason).
+   */
+  function openWords(message: OutboxMessage, text: string): { text: string; html?: string } {
+    try {
+      return { text: openText(box, text), ...(message.html !== undefined && { html: openText(box, message.html) }) };
+    } catch (error) {
+      if (!(error instanceof UnreadableSecretError)) throw error;
+      log.error({ event: 'secret_unreadable', messageId: message._id, channel: message.channel }, 'a message in the outbox opens with none of the configured keys; not sent this time');
+      throw new DeliveryError('EUNREADABLE', 'sealed with a key this instance does not have (DATA_ENCRYPTION_KEY, DATA_ENCRYPTION_KEY_PREVIOUS)');
+    }
+  }
+
   async function attempt(seen: OutboxMessage): Promise<Outcome> {
     const number = await claimAttempt(seen);
     if (number === undefined) return 'skipped';
@@ -133,17 +148,9 @@ export function createSender({
     if (clock() >= message.sendBefore.getTime()) return fail(message, number - 1, { code: 'EEXPIRED', message: 'not sent within its send window' });
     const channel = channels[message.channel];
     if (!channel || message.text === undefined) return fail(message, number, { code: 'EINVALID', message: 'unknown channel or no text' });
-    let words: { text: string; html?: string };
-    try {
-      words = { text: openText(box, message.text), ...(message.html !== undefined && { html: openText(box, message.html) }) };
-    } catch (error) {
-      if (!(error instanceof UnreadableSecretError)) throw error;
-      // Sealed with a key no longer configured (changed without DATA_ENCRYPTION_KEY_PREVIOUS): no retry opens it.
-      log.error({ event: 'secret_unreadable', messageId: message._id, channel: message.channel }, 'a message in the outbox opens with no configured key; it is not sent');
-      return fail(message, number, { code: 'EUNREADABLE', message: 'sealed with a key that is no longer configured' });
-    }
 
     try {
+      const words = openWords(message, message.text);
       await channel.send({
         id: message._id,
         to: message.to,

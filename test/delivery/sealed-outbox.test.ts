@@ -1,6 +1,7 @@
 // A message's words wait in the outbox sealed with DATA_ENCRYPTION_KEY: a copy of the database taken while a provider
 // is down gives away no code and no "This wasn't me" link. The sender opens them (a message an earlier release stored
-// in clear too); one that no configured key opens fails for good, unsent, and the server says why. Admin commands
+// in clear too); one that no configured key opens is retried within its window (a key change under way), unsent,
+// and the server says why. Admin commands
 // seal the notices they leave for the servers with the servers' key, and refuse another before changing anything.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -22,9 +23,9 @@ const opened = useDatabaseAndSink();
 
 const outbox = () => opened.db.connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION);
 
-function delivery(log = captureLog().log) {
-  const config = loadConfig({ NODE_ENV: 'test', MONGODB_URI: opened.db.uri, SMTP_URL: opened.sink.url, MAIL_FROM: 'Latchkey <no-reply@id.example.test>', DATA_ENCRYPTION_KEY: SERVERS_KEY });
-  return createDelivery({ connection: opened.db.connection, config, log });
+function delivery({ log = captureLog().log, env = {}, clock }: { log?: ReturnType<typeof captureLog>['log']; env?: Record<string, string>; clock?: () => number } = {}) {
+  const config = loadConfig({ NODE_ENV: 'test', MONGODB_URI: opened.db.uri, SMTP_URL: opened.sink.url, MAIL_FROM: 'Latchkey <no-reply@id.example.test>', DATA_ENCRYPTION_KEY: SERVERS_KEY, ...env });
+  return createDelivery({ connection: opened.db.connection, config, log, ...(clock && { clock }) });
 }
 
 const mailTo = (to: string) => opened.sink.received.find((mail) => JSON.stringify(mail.to).includes(to));
@@ -59,7 +60,8 @@ describe('the outbox', () => {
     expect(mailTo(to)?.text?.trim()).toBe('Your verification code is 161803.');
   });
 
-  it('fails a message no configured key opens, sends nothing, and logs why without its words', async () => {
+  it('retries a message no configured key opens, unsent, logs why without its words, and sends it from an instance that has the key', async () => {
+    // A key change in progress: an instance with the new key sealed it; one not yet given that key meets it first.
     const to = `unreadable-${randomUUID()}@example.test`;
     const sealedElsewhere = createSecretBox(Buffer.from(OTHER_KEY, 'hex')).seal('Your verification code is 141421.');
     const now = new Date();
@@ -69,14 +71,34 @@ describe('the outbox', () => {
       nextAttemptAt: now, status: 'pending', sendBefore: new Date(now.getTime() + 600_000), expiresAt: new Date(now.getTime() + 86_400_000),
     });
     const { log, lines } = captureLog();
-    await delivery(log).sender.runOnce();
+    await delivery({ log }).sender.runOnce();
     expect(mailTo(to)).toBeUndefined();
-    const failed = (await outbox().findOne({ _id: id }))!;
-    expect(failed).toMatchObject({ status: 'failed', lastError: { code: 'EUNREADABLE' } });
-    expect(failed.text).toBeUndefined();
+    const waiting = (await outbox().findOne({ _id: id }))!;
+    expect(waiting).toMatchObject({ status: 'pending', attempts: 1, lastError: { code: 'EUNREADABLE' } });
     const logged = lines.filter((line) => line.includes(id));
     expect(logged.some((line) => line.includes('"event":"secret_unreadable"'))).toBe(true);
     expect(logged.join('\n')).not.toContain('141421');
+
+    // Its next attempt, on an instance that has the key (here among the previous ones): sent.
+    const later = Date.now() + 60_000;
+    await delivery({ env: { DATA_ENCRYPTION_KEY: 'c9'.repeat(32), DATA_ENCRYPTION_KEY_PREVIOUS: OTHER_KEY }, clock: () => later }).sender.runOnce();
+    expect(mailTo(to)?.text?.trim()).toBe('Your verification code is 141421.');
+    expect(await outbox().findOne({ _id: id })).toMatchObject({ status: 'sent' });
+  });
+
+  it('fails such a message for good once its send window has closed', async () => {
+    const to = `expired-${randomUUID()}@example.test`;
+    const now = new Date();
+    const id = randomUUID();
+    await outbox().insertOne({
+      _id: id, channel: 'email', to, subject: 'Your code', text: createSecretBox(Buffer.from(OTHER_KEY, 'hex')).seal('Your code is 173205.'), createdAt: now, attempts: 0,
+      nextAttemptAt: now, status: 'pending', sendBefore: new Date(now.getTime() + 1000), expiresAt: new Date(now.getTime() + 86_400_000),
+    });
+    await delivery().sender.runOnce();
+    const failed = (await outbox().findOne({ _id: id }))!;
+    expect(failed).toMatchObject({ status: 'failed', lastError: { code: 'EEXPIRED', message: expect.stringContaining('EUNREADABLE') } });
+    expect(failed.text).toBeUndefined();
+    expect(mailTo(to)).toBeUndefined();
   });
 });
 

@@ -25,6 +25,7 @@ import {
 } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { EPOCHS } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
@@ -459,7 +460,7 @@ describe('an unknown identifier', () => {
       const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
       // The decoy's message is stored (never sent) with a code like any other: the one a lucky guess would hit.
       const stored = await waitFor(() => server.connection.db!.collection(OUTBOX_COLLECTION).findOne({ status: 'decoy' }, { sort: { createdAt: -1 } }).then((doc) => doc ?? undefined), 'the decoy message');
-      const code = /\b(\d{6,8})\b/.exec(String(stored.text))![1]!;
+      const code = /\b(\d{6,8})\b/.exec(configuredSecretBox(server.config).open(String(stored.text)))![1]!; // sealed while it waits
       const answer = await enterCode(browser, sent, code);
       expect(answer.status).toBe(200);
       expect(messageIds(answer)).toContain('recover.code_wrong');
