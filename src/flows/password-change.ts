@@ -6,7 +6,7 @@
 // rules name the account's own words); that the two new fields differ, before anything is read.
 // The change is written with the account's revocation, as a reset: every session and token from before it ends, and
 // the owner is told on every contact, with "This wasn't me".
-//   GET  /account/password        the form
+//   GET  /account/password        the form (`?login_hint=` fills in the login)
 //   POST /account/password        login, current password, new password twice (and the CAPTCHA when asked)
 //   GET  /account/password/done   once, after a change (a short-lived signed cookie says whose)
 import Router from '@koa/router';
@@ -93,7 +93,12 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     });
   }
 
-  router.get('/', (ctx) => showForm(ctx));
+  // An application's account settings may link here with the person's login (`?login_hint=`, as in an authorization
+  // request): the form opens with it filled in, at the current password.
+  router.get('/', (ctx) => {
+    const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
+    return showForm(ctx, { login: hint.length <= MAX_LOGIN_LENGTH ? hint : '' });
+  });
 
   router.post('/', async (ctx) => {
     const submitted = await readForm(ctx, config.formBodyLimit);

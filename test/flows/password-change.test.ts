@@ -177,6 +177,14 @@ describe('a change of password by its owner', () => {
   });
 });
 
+it("opens with the login an application's link gives, at the current password", async () => {
+  const page = await new Browser().get(`${server.origin}/account/password?login_hint=${encodeURIComponent('ada@example.test')}`);
+  expect(findForm(page, '/account/password').fields.login).toBe('ada@example.test');
+  expect(page.body).toMatch(/<input id="current"[^>]*autofocus/);
+  const tooLong = await new Browser().get(`${server.origin}/account/password?login_hint=${'a'.repeat(1000)}`);
+  expect(findForm(tooLong, '/account/password').fields.login).toBe('');
+});
+
 it('is linked from the home page', async () => {
   const home = await new Browser().get(`${server.origin}/`);
   expect(home.body).toMatch(/<a href="\/account\/password" data-message-id="home.change_password">/);
