@@ -33,6 +33,7 @@ import type { CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
 import type { Notifier } from './recovery/notices.ts';
+import { runFollowUps } from './follow-ups.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
 const CSRF_SCOPE = 'account:password';
@@ -168,7 +169,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     return undefined;
   }
 
-  /** What follows a change that is written, and stays true whatever of this fails: each is logged on its own. */
+  /** What follows a change once it is written (flows/follow-ups.ts). */
   async function afterChange(ctx: Context, user: User) {
     const state = (ctx as AppContext).state;
     state.log.info({ event: 'password.changed', reason: 'self', accountId: user._id }, 'password changed by its owner');
@@ -178,13 +179,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       // A helpdesk or a phished password is what the owner's "This wasn't me" is for; the policy's reset notices cover it.
       notice: async () => (await policy.current()).notify.onReset && deps.notifier.notify(user, 'changed', state.locale),
     };
-    for (const [task, run] of Object.entries(tasks)) {
-      try {
-        await run();
-      } catch (error) {
-        state.log.error({ err: error, event: 'password_change.follow_up_failed', task, accountId: user._id }, 'password change: a step after the change failed');
-      }
-    }
+    await runFollowUps(state.log, 'password_change.follow_up_failed', { accountId: user._id }, tasks);
   }
 
   router.get('/done', async (ctx) => {

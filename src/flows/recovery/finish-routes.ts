@@ -10,6 +10,7 @@ import { PasswordRejectedError } from '../../accounts/password-rules.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
 import { csrfOnly } from '../../http/checked-form.ts';
+import { runFollowUps } from '../follow-ups.ts';
 import type { FlowKit } from './flow-kit.ts';
 import { standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
@@ -41,20 +42,9 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     return undefined;
   }
 
-  /**
-   * What follows a finishing step's change, once it is made: each is tried, in order, even when one before it failed
-   * (a failed audit write must not also lose the owner's notice), and a failure is logged rather than thrown: the
-   * change stands, so the flow must still say so.
-   */
-  async function followUps(ctx: Context, flow: FlowDoc, tasks: Record<string, () => Promise<unknown>>): Promise<void> {
-    for (const [task, run] of Object.entries(tasks)) {
-      try {
-        await run();
-      } catch (error) {
-        (ctx as AppContext).state.log.error({ err: error, event: 'recovery.follow_up_failed', task, flowId: flow._id }, 'recovery: a step after the change failed');
-      }
-    }
-  }
+  /** What follows a finishing step's change, once it is made (flows/follow-ups.ts). */
+  const followUps = (ctx: Context, flow: FlowDoc, tasks: Record<string, () => Promise<unknown>>) =>
+    runFollowUps((ctx as AppContext).state.log, 'recovery.follow_up_failed', { flowId: flow._id }, tasks);
 
   router.post('/:flow/password', async (ctx) => {
     const flow = await flowIn(ctx, 'password');
