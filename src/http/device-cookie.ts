@@ -1,6 +1,6 @@
-// The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful password check (a sign-in,
-// a change of password), it gives this browser a failed-sign-in budget of its own for that account. Its value is
-// signed by the lockout itself, so it is not signed again here.
+// The device cookie (OWASP "device cookies", accounts/lockout.ts): set at every successful sign-in, it gives this
+// browser a failed-sign-in budget of its own for that account; a change of password reads it but sets none (the
+// change revokes the account's device tokens). Its value is signed by the lockout itself, so it is not signed again.
 import type { Context } from 'koa';
 import { DEVICE_TOKEN_MAX_AGE_SECONDS } from '../accounts/lockout.ts';
 import { siteCookieName } from './cookie-names.ts';
