@@ -49,6 +49,8 @@ import { configuredSecretBox } from './security/encryption.ts';
 import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { passwordChangeRoutes } from './flows/password-change.ts';
+import { accountSecurityInfoRoutes } from './flows/account-security-info.ts';
+import { createCurrentPasswordCheck } from './flows/current-password.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { publishDataKeyCheck } from './security/data-key-check.ts';
@@ -232,11 +234,18 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const challenge = createSignInChallenge(signInLimits, policy, clock);
   const pseudonymize = createPseudonymizer(pseudonymKey);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
-  const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), methods, ...recovery.codes, notifier: recovery.notifier, box };
+  const securityInfoKit = { methods, ...recovery.codes, notifier: recovery.notifier, box };
+  const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), ...securityInfoKit };
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
-  const passwordChange = passwordChangeRoutes({ config, accounts, challenge, captcha: captchaGate, policy, audit, notifier: recovery.notifier, pseudonymize });
-  app.use(passwordChange.routes());
-  app.use(passwordChange.allowedMethods());
+  // The account's own pages, outside a sign-in: each asks for the current password first.
+  const passwords = createCurrentPasswordCheck({ config, accounts, challenge, captcha: captchaGate, pseudonymize });
+  for (const router of [
+    passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
+    accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
+  ]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(endpointMethods(config.issuerPath, config.authorizationPost));

@@ -1,8 +1,6 @@
 // "Change your password" (ASVS 6.2.2 / 6.2.3): a person who knows their password chooses a new one at
 // /account/password, giving the current one with it, as on Microsoft's own change-password page. The current password
-// is checked exactly as at sign-in (Accounts.signIn): the same answer and time for an unknown login, a wrong password, a
-// locked, disabled or locked-down account; the same lockout count, the address's CAPTCHA past its failures, the device
-// cookie it reads. What the rules find wrong with the new password is said only after the right current password (the
+// is checked exactly as at sign-in (current-password.ts). What the rules find wrong with the new password is said only after the right current password (the
 // rules name the account's own words); that the two new fields differ, before anything is read.
 // The change is written with the account's revocation, as a reset: every session and token from before it ends, and
 // the owner is told on every contact, with "This wasn't me".
@@ -17,40 +15,32 @@ import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { AuditLog } from '../audit/audit.ts';
-import type { Pseudonymize } from '../audit/pseudonym.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
-import { pathCookieName } from '../http/cookie-names.ts';
+import { createOnceCookie } from '../http/once-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
-import { deviceOf } from '../http/device-cookie.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { renderPage } from '../http/render.ts';
-import { SIGN_IN_CAPTCHA_ERRORS } from '../interactions/routes.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
-import type { CaptchaGate } from '../security/captcha-gate.ts';
-import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
+import type { SignInAttempt } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
 import type { Notifier } from './recovery/notices.ts';
+import { isRefused, type CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
 const CSRF_SCOPE = 'account:password';
-/** Long enough to follow the redirect to the done page; read once there. */
-const DONE_COOKIE_MAX_AGE_MS = 5 * 60_000;
 
 export interface PasswordChangeDeps {
   config: Pick<Config, 'cookieSecure' | 'formBodyLimit'>;
-  accounts: Pick<Accounts, 'signIn' | 'prefetchLogin' | 'prepareOwnPassword' | 'replacePassword' | 'revokeAccess'>;
-  /** The sign-in's count of failures per address, and its CAPTCHA past them: one budget for both pages. */
-  challenge: SignInChallenge;
-  captcha: CaptchaGate;
+  accounts: Pick<Accounts, 'prepareOwnPassword' | 'replacePassword' | 'revokeAccess'>;
+  /** The current password, checked as at sign-in. */
+  passwords: CurrentPasswordCheck;
   policy: { current(): Promise<RecoveryPolicy> };
   audit: Pick<AuditLog, 'record'>;
   notifier: Pick<Notifier, 'notify'>;
-  /** Keyed hash for logging login names. */
-  pseudonymize: Pseudonymize;
 }
 
 const changeForm = z.object({
@@ -74,15 +64,13 @@ interface Shown {
 }
 
 export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
-  const { config, accounts, challenge, captcha, policy } = deps;
+  const { config, accounts, passwords, policy } = deps;
   const csrfOptions = { secure: config.cookieSecure };
-  const doneCookie = pathCookieName('lk_password_changed', config.cookieSecure);
-  const doneCookieOptions = { httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `${CHANGE_PASSWORD_PATH}/done`, signed: true, overwrite: true };
+  const done = createOnceCookie('lk_password_changed', `${CHANGE_PASSWORD_PATH}/done`, config.cookieSecure);
   const router = new Router({ prefix: CHANGE_PASSWORD_PATH });
 
   async function showForm(ctx: Context, { login = '', error, errorValues, captchaId }: Shown = {}) {
-    // Asked of everyone at this address alike, as the sign-in page asks (never a sign of an account).
-    const shown = (await challenge.required(ctx.ip)) ? await captcha.show(captchaId) : undefined;
+    const shown = await passwords.captchaFor(ctx, captchaId);
     await renderPage(ctx, 'change-password', {
       titleId: 'change_password.title',
       csrf: issueCsrfToken(ctx, CSRF_SCOPE, csrfOptions),
@@ -103,50 +91,18 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
 
   router.post('/', async (ctx) => {
     const submitted = await readForm(ctx, config.formBodyLimit);
-    // Counted as a sign-in is: tries let through without a CAPTCHA are counted as they begin (sign-in-challenge.ts).
-    const attempt = await challenge.begin(ctx.ip);
-    let refused: Shown | undefined;
-    try {
-      refused = await change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt);
-    } finally {
-      attempt.end();
-    }
-    // Shown once the try is over: still in flight, it would count towards the CAPTCHA the page asks for.
+    const refused = await passwords.attempt(ctx, (attempt) => change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt));
     if (refused) await showForm(ctx, refused);
   });
 
   /** The change, or what the form shows again when it is refused. */
   async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Shown | undefined> {
-    // As the sign-in logs them, so that watching for guesses sees these too; with a keyed hash of the login.
-    const logFailure = (reason: string) =>
-      (ctx as AppContext).state.log.info(
-        { event: 'signin.failed', factor: 'password', via: 'password_change', reason, ...(form.login && { loginHash: deps.pseudonymize(form.login) }), ip: ctx.ip },
-        'sign-in failed (change of password)',
-      );
     const login = form.login;
     if (form.action === 'new-captcha') return { login };
-    if (!form.login || !form.current) {
-      logFailure('missing_field');
-      return { login, error: 'login.missing', captchaId: form.captchaId };
-    }
     // Before anything is read: the two new fields differ whoever the account is.
-    if (form.password !== form.confirm) return { login, error: 'recover.password_mismatch', captchaId: form.captchaId };
-    if (attempt.challenged) {
-      const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
-      if (!outcome.passed) {
-        logFailure(`captcha_${outcome.reason}`);
-        return { login, error: SIGN_IN_CAPTCHA_ERRORS[outcome.reason], ...('keep' in outcome && { captchaId: outcome.keep }) };
-      }
-    } else {
-      accounts.prefetchLogin(form.login);
-    }
-    // No device cookie is set: the change revokes the account's device tokens (as a reset does), this one included.
-    const result = await accounts.signIn(form.login, form.current, deviceOf(ctx, config.cookieSecure), undefined, () => attempt.failed());
-    if (!result.ok) {
-      logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
-      return { login, error: 'login.invalid' };
-    }
-    const user = result.user;
+    const checked = await passwords.check(ctx, form, attempt, 'password_change', () => (form.password !== form.confirm ? 'recover.password_mismatch' : undefined));
+    if (isRefused(checked)) return checked;
+    const user = checked;
     let prepared;
     try {
       prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the current one
@@ -163,7 +119,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       return { login, error: 'change_password.account_changed' };
     }
     await afterChange(ctx, user);
-    ctx.cookies.set(doneCookie, user.username, { ...doneCookieOptions, maxAge: DONE_COOKIE_MAX_AGE_MS });
+    done.set(ctx, user.username);
     ctx.status = 303; // never 307: the browser must not post the passwords again
     ctx.redirect(`${CHANGE_PASSWORD_PATH}/done`);
     return undefined;
@@ -183,12 +139,11 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   }
 
   router.get('/done', async (ctx) => {
-    const account = ctx.cookies.get(doneCookie, { signed: true });
+    const account = done.take(ctx);
     if (!account) {
       ctx.status = 303;
       return ctx.redirect(CHANGE_PASSWORD_PATH);
     }
-    ctx.cookies.set(doneCookie, null, doneCookieOptions); // once: the next person at this browser is not told whose
     await renderPage(ctx, 'change-password-done', { titleId: 'change_password.done_title', account });
   });
 

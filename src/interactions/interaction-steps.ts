@@ -1,7 +1,8 @@
 // A step a sign-in takes after its password was right and before the interaction records it: choosing one's own
 // password in place of a temporary one (password-change.ts), registering or confirming security info
-// (security-info.ts). What joins the step's requests is a random token in a short-lived signed cookie scoped to the
-// interaction; its hash keys a document naming the account, used once (db/atomic.ts consume), so the step's forms
+// (security-info.ts); and, outside a sign-in, the same security info page after the current password
+// (flows/account-security-info.ts). What joins the step's requests is a random token in a short-lived signed cookie
+// scoped to the interaction (or the page's own path); its hash keys a document naming the account, used once (db/atomic.ts consume), so the step's forms
 // cannot be replayed, nor reached without the right password.
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
@@ -10,6 +11,8 @@ import type { Context } from 'koa';
 import type { ExpiringDoc } from '../db/atomic.ts';
 import { claim, consume } from '../db/atomic.ts';
 import { pathCookieName } from '../http/cookie-names.ts';
+import type { Accounts } from '../accounts/users.ts';
+import type { User } from '../accounts/user-model.ts';
 
 interface StepDoc<State> extends ExpiringDoc {
   uid: string;
@@ -55,6 +58,19 @@ export interface StepOptions {
   lifetimeMs: number;
   secureCookies: boolean;
   clock?: () => number;
+  /** Where the step's pages are, which its cookie is scoped to: the interaction's by default. */
+  pathOf?: (uid: string) => string;
+}
+
+/**
+ * The account of a step its right password began, while that password still stands: active, not locked down, and
+ * not revoked since (an administrator's new password, a disable even if undone, a reset). `again`: the account read
+ * anew, though this request read it already.
+ */
+export async function accountOfStep(accounts: Pick<Accounts, 'findById' | 'findAgain'>, step: PendingStep<unknown>, again = false): Promise<User | undefined> {
+  const user = await (again ? accounts.findAgain : accounts.findById)(step.accountId);
+  const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= step.startedAt.getTime();
+  return user && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
 }
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -63,12 +79,12 @@ const onceId = (step: { id: string }, key: string) => `once:${step.id}:${hashOf(
 const SETTLE_WAIT_MS = 5000;
 const SETTLE_POLL_MS = 50;
 
-export function createInteractionSteps<State = never>(connection: Connection, { collection, cookie, lifetimeMs, secureCookies, clock = Date.now }: StepOptions): InteractionSteps<State> {
+export function createInteractionSteps<State = never>(connection: Connection, { collection, cookie, lifetimeMs, secureCookies, clock = Date.now, pathOf = (uid) => `/interaction/${uid}` }: StepOptions): InteractionSteps<State> {
   const steps = connection.db!.collection<StepDoc<State>>(collection);
   /** The `once` claims, beside the steps (swept with them). */
   const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean }>(collection);
   const cookieName = pathCookieName(cookie, secureCookies);
-  const cookieOptions = (uid: string) => ({ httpOnly: true, secure: secureCookies, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
+  const cookieOptions = (uid: string) => ({ httpOnly: true, secure: secureCookies, sameSite: 'lax' as const, path: pathOf(uid), signed: true, overwrite: true });
   const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: true });
 
   return {

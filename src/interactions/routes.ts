@@ -33,7 +33,7 @@ import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../f
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
-import type { PendingStep } from './interaction-steps.ts';
+import { accountOfStep as accountOfStepOf, type PendingStep } from './interaction-steps.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from './security-info-routes.ts';
 import type { AuditLog } from '../audit/audit.ts';
 
@@ -232,15 +232,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     return user?.passwordChangeRequired ? user : undefined;
   }
 
-  /**
-   * The account of a step its right password began (interaction-steps.ts), while that sign-in still stands: active,
-   * not locked down, and not revoked since (an administrator's new password, a disable even if undone, a reset).
-   */
-  async function accountOfStep(step: PendingStep<unknown>, again = false): Promise<User | undefined> {
-    const user = await (again ? accounts.findAgain : accounts.findById)(step.accountId);
-    const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= step.startedAt.getTime();
-    return user && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
-  }
+  const accountOfStep = (step: PendingStep<unknown>, again = false) => accountOfStepOf(accounts, step, again);
 
   async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
     await renderPage(ctx, 'password-change', {
@@ -420,6 +412,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   }
 
   const securityInfoPages = securityInfoRoutes(router, securityInfo, {
+    pagePath: (uid) => `/interaction/${uid}`,
+    formsPath: '/security-info',
+    cancelPath: (uid) => `/interaction/${uid}/abort`,
+    manage: false,
     config,
     accounts,
     policy,

@@ -27,8 +27,18 @@ export interface Typing {
 export const SAID = ['saved', 'removed', 'proved'] as const;
 export type Said = (typeof SAID)[number];
 
+/** Where the page is: the step of a sign-in, or the page a person opened themselves (flows/account-security-info.ts). */
+export interface PagePlace {
+  /** Where its forms post (`…/add`, `…/prove`). */
+  forms: string;
+  /** Where Cancel posts. */
+  cancel: string;
+  /** Opened by the person to manage their info, not stopped at in a sign-in. */
+  manage: boolean;
+}
+
 export interface PageInput {
-  uid: string;
+  place: PagePlace;
   csrf: string;
   user: User;
   state: SecurityInfoState | undefined;
@@ -56,7 +66,7 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     return { qr: await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }), key: secret.replace(/(.{4})/g, '$1 ').trim() };
   }
 
-  return async function show(ctx: Context, { uid, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
+  return async function show(ctx: Context, { place, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
     // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise.
     const hintOf = (id: MethodId) => methods.find((m) => m.id === id)!.hint(user);
     const kinds = manageable(methods, rules);
@@ -70,10 +80,13 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     const office = rules.methodsEnabled.includes('call_office') && methods.some((m) => m.id === 'call_office' && m.isRegistered(user));
     ctx.status = status;
     await renderPage(ctx, 'security-info', {
-      titleId: 'security_info.title',
-      uid,
+      titleId: place.manage ? 'security_info.title_manage' : 'security_info.title',
+      heading: place.manage ? 'security_info.heading_manage' : 'security_info.heading',
+      forms: place.forms,
+      cancel: place.cancel,
       csrf,
-      intro: due === 'register' ? 'security_info.intro_register' : 'security_info.intro_reconfirm',
+      // Opened by the person: what the page is for, unless the account could not recover by itself.
+      intro: due === 'register' ? 'security_info.intro_register' : place.manage ? 'security_info.intro_manage' : 'security_info.intro_reconfirm',
       required,
       locked,
       rows: kinds.map((kind) => {

@@ -1,5 +1,7 @@
 // The security info page of a sign-in (security-info.ts says when it is shown, and why a registered method must be
-// proved before anything changes). Its forms live below the interaction, as the sign-in's do:
+// proved before anything changes), and the same page opened by its owner outside a sign-in, after the current
+// password (flows/account-security-info.ts): the kit says which. In a sign-in its forms live below the interaction,
+// as the sign-in's do; on its own page, below the step's path:
 //   POST security-info/prove   a registered method to prove: a code goes to it (none for an app)
 //   POST security-info/add     a method to add or change: the address or number typed (a code goes to it), or a new
 //                              authenticator app (its QR code is shown)
@@ -7,7 +9,7 @@
 //                              owner told), a proof opens the methods to changes
 //   POST security-info/back    leaves what the step waits for
 //   POST security-info/remove  a method removed, unless the account needs it to recover
-//   POST security-info/done    "Looks good": the info confirmed, and the sign-in recorded
+//   POST security-info/done    "Looks good": the info confirmed, and the sign-in recorded (or the page left)
 // Every change is told to the owner on the contacts registered before it, with the "This wasn't me" link, and
 // audited. Form errors answer 200 with the page (STYLE: the page is the answer); refused sends 429.
 import type Router from '@koa/router';
@@ -51,20 +53,29 @@ export interface SecurityInfoDeps {
   box: SecretBox;
 }
 
-/** What the sign-in's routes lend the page: the interaction, its forms, and the sign-in's end. */
+/** What the sign-in's routes (or the account's page) lend the page: the step's place, its forms, and its end. */
 export interface InteractionKit {
-  config: Config;
+  /** Where the step's page is shown for `uid`; its forms post below the router's prefix at `formsPath`. */
+  pagePath(uid: string): string;
+  formsPath: '/security-info' | '';
+  /** Where Cancel posts. */
+  cancelPath(uid: string): string;
+  /** Opened by the person to manage their info (flows/account-security-info.ts), not stopped at in a sign-in. */
+  manage: boolean;
+  config: Pick<Config, 'brand' | 'issuer'>;
   accounts: Pick<Accounts, 'findById' | 'findAgain' | 'setSecurityInfo' | 'confirmSecurityInfo'>;
   policy: { current(): Promise<RecoveryPolicy> };
   audit: Pick<AuditLog, 'record'>;
   clock: () => number;
-  /** The interaction of the URL, asserted to be at the login prompt. */
+  /** The step's id in the URL: in a sign-in, its interaction, asserted to be at the login prompt. */
   loadLogin(ctx: Context): Promise<{ uid: string }>;
   readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T>;
   csrfToken(ctx: Context, uid: string): string;
-  /** The account whose step this is, while its sign-in still stands (no administrator's action since the password). */
+  /** The account whose step this is, while its password still stands (no administrator's action since). */
   accountOfStep(step: PendingStep<unknown>, again?: boolean): Promise<User | undefined>;
+  /** "Looks good", once the info is confirmed: the sign-in recorded, or the page left. */
   signedIn(ctx: Context, user: User, checkedAtMs: number): Promise<void>;
+  /** No step (any more): where the current password is asked again. */
   backToSignIn(ctx: Context, uid: string): void;
 }
 
@@ -102,16 +113,17 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return { uid, step, user };
   }
 
-  type Shown = Omit<PageInput, 'uid' | 'csrf' | 'user' | 'state' | 'rules' | 'now'> & { state?: SecurityInfoState | undefined };
+  type Shown = Omit<PageInput, 'place' | 'csrf' | 'user' | 'state' | 'rules' | 'now'> & { state?: SecurityInfoState | undefined };
   async function show(ctx: Context, uid: string, step: Step, user: User, extra: Shown = {}) {
     const state = 'state' in extra ? extra.state : step.state;
-    await draw(ctx, { uid, csrf: kit.csrfToken(ctx, uid), user, state, rules: await policy.current(), now: clock(), ...extra });
+    const place = { forms: kit.pagePath(uid) + kit.formsPath, cancel: kit.cancelPath(uid), manage: kit.manage };
+    await draw(ctx, { place, csrf: kit.csrfToken(ctx, uid), user, state, rules: await policy.current(), now: clock(), ...extra });
   }
 
   /** The list, by a redirect (a reload posts nothing again), with what the last form did. */
   const seeStep = (ctx: Context, uid: string, said?: Said) => {
     ctx.status = 303;
-    ctx.redirect(`/interaction/${uid}${said ? `?said=${said}` : ''}`);
+    ctx.redirect(`${kit.pagePath(uid)}${said ? `?said=${said}` : ''}`);
   };
 
   /** Writes what the step keeps, with a new `rev`. */
@@ -228,7 +240,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return { uid, step, user, form, rules: await policy.current() };
   }
 
-  router.post('/security-info/prove', async (ctx) => {
+  router.post(`${kit.formsPath}/prove`, async (ctx) => {
     const read = await formOf(ctx, kindForm);
     if (!read) return;
     const { uid, step, user, form, rules } = read;
@@ -253,7 +265,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     });
   });
 
-  router.post('/security-info/add', async (ctx) => {
+  router.post(`${kit.formsPath}/add`, async (ctx) => {
     const read = await formOf(ctx, addForm);
     if (!read) return;
     const { uid, step, user, form, rules } = read;
@@ -288,7 +300,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     });
   });
 
-  router.post('/security-info/verify', async (ctx) => {
+  router.post(`${kit.formsPath}/verify`, async (ctx) => {
     const read = await formOf(ctx, verifyForm);
     if (!read) return;
     const { uid, step, user, form, rules } = read;
@@ -382,7 +394,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (rules.notify.onLockout) await notifier.notifyMethodDisabled(user, method.id, DEFAULT_LOCALE, () => limits.allowNoticeText(rules));
   }
 
-  router.post('/security-info/back', async (ctx) => {
+  router.post(`${kit.formsPath}/back`, async (ctx) => {
     const read = await formOf(ctx, csrfOnly);
     if (!read) return;
     const { uid, step } = read;
@@ -391,7 +403,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     seeStep(ctx, uid);
   });
 
-  router.post('/security-info/remove', async (ctx) => {
+  router.post(`${kit.formsPath}/remove`, async (ctx) => {
     const read = await formOf(ctx, kindForm, { again: true });
     if (!read) return;
     const { uid, step, user, form, rules } = read;
@@ -408,7 +420,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     });
   });
 
-  router.post('/security-info/done', async (ctx) => {
+  router.post(`${kit.formsPath}/done`, async (ctx) => {
     const read = await formOf(ctx, csrfOnly, { again: true });
     if (!read) return;
     const { uid, step, user, rules } = read;

@@ -17,7 +17,7 @@ import type { User } from '../accounts/user-model.ts';
 import type { VerificationMethod } from '../methods/method.ts';
 import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
 import { recoveryMethods } from '../flows/recovery/subject.ts';
-import { createInteractionSteps, type InteractionSteps } from './interaction-steps.ts';
+import { createInteractionSteps, type InteractionSteps, type StepOptions } from './interaction-steps.ts';
 
 export const SECURITY_INFO_STEPS = 'security_info_steps';
 /** Long enough to open a mailbox or install an authenticator app; then the person signs in again. */
@@ -46,8 +46,9 @@ export interface SecurityInfoState {
 
 export type SecurityInfoSteps = InteractionSteps<SecurityInfoState>;
 
-export function createSecurityInfoSteps(connection: Connection, { secureCookies, clock = Date.now }: { secureCookies: boolean; clock?: () => number }): SecurityInfoSteps {
-  return createInteractionSteps<SecurityInfoState>(connection, { collection: SECURITY_INFO_STEPS, cookie: 'lk_security_info', lifetimeMs: LIFETIME_MS, secureCookies, clock });
+/** The steps of the page: a sign-in's by default; `cookie` and `pathOf` for the page opened outside one. */
+export function createSecurityInfoSteps(connection: Connection, options: Pick<StepOptions, 'secureCookies' | 'clock' | 'pathOf'> & { cookie?: string }): SecurityInfoSteps {
+  return createInteractionSteps<SecurityInfoState>(connection, { collection: SECURITY_INFO_STEPS, cookie: 'lk_security_info', lifetimeMs: LIFETIME_MS, ...options });
 }
 
 /** What the page lets a person register under `policy`: the methods enabled that this server has. */

@@ -8,7 +8,7 @@
 // Codes are read where a developer reads them: the development outbox (no SMTP_URL, so email lands there too).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
+import { BRAND, cspViolations, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -70,10 +70,7 @@ async function openBrowser(): Promise<{ context: BrowserContext; page: Page; csp
   context.setDefaultTimeout(STEP_MS);
   context.setDefaultNavigationTimeout(STEP_MS);
   const page = await context.newPage();
-  const cspErrors: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
-  });
+  const cspErrors = cspViolations(page);
   return { context, page, cspErrors };
 }
 

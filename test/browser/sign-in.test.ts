@@ -4,7 +4,7 @@
 // test-artifacts/browser/ for a human to look at (helpers/chromium.ts).
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { BRAND, launchChromium, PageChecks } from '../helpers/chromium.ts';
+import { BRAND, cspViolations, launchChromium, PageChecks } from '../helpers/chromium.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { registerMethods, textedCode } from '../helpers/recovery.ts';
@@ -200,10 +200,7 @@ it('asks a person whose methods are registered to prove one before anything chan
 it('shows the password on request under our real CSP (the page script carries the nonce)', async () => {
   const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here
   const page = await context.newPage();
-  const cspErrors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
-  });
+  const cspErrors = cspViolations(page);
   await page.goto(`${rpOrigin}/`);
   await page.getByRole('link', { name: 'Sign in' }).click();
   await page.getByLabel('Password').fill('typed secret');
@@ -241,10 +238,7 @@ it('changes a password from the home page under the real CSP: a wrong current pa
   const owner = await createUser(server, { name: 'Grace Hopper' });
   const context = await browser.newContext({ locale: 'en-US' });
   const page = await context.newPage();
-  const cspErrors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
-  });
+  const cspErrors = cspViolations(page);
   const changes = new PageChecks({ brand: BRAND, prefix: 'change-password-' });
   await page.goto(`${new URL(server.issuer).origin}/`);
   await page.getByRole('link', { name: 'Change your password' }).click();
@@ -271,6 +265,36 @@ it('changes a password from the home page under the real CSP: a wrong current pa
   await page.getByRole('heading', { level: 1, name: 'Your password is changed' }).waitFor();
   await changes.check(page, 'done');
   expect(changes.problems.join('\n\n')).toBe('');
+  expect(cspErrors).toEqual([]);
+  await context.close();
+}, 60_000);
+
+it('reviews security info from the home page under the real CSP: the password, an authenticator app added from its key, confirmed; each page accessible', async () => {
+  const owner = await createUser(server, { name: 'Katherine Johnson' });
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  const cspErrors = cspViolations(page);
+  const reviews = new PageChecks({ brand: BRAND, prefix: 'security-info-' });
+  await page.goto(`${new URL(server.issuer).origin}/`);
+  await page.getByRole('link', { name: 'Review your security info' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your security info' }).waitFor();
+  await reviews.check(page, 'password');
+  await page.getByLabel('Email or username').fill(owner.username);
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { level: 2, name: 'Your verification methods' }).waitFor();
+  await reviews.check(page, 'list');
+  // Nothing registered yet: an app is added with the password alone, from its key typed into the app.
+  await page.getByRole('button', { name: 'Set it up now: Authenticator app' }).click();
+  const key = (await page.locator('#app-key').innerText()).replace(/\s+/g, '');
+  await reviews.check(page, 'app');
+  await page.getByLabel('Code shown in the app').fill(generateSync({ secret: key }));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.locator('[data-message-id="security_info.said_saved"]').waitFor();
+  await page.getByRole('button', { name: 'Looks good' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your security info is confirmed' }).waitFor();
+  await reviews.check(page, 'done');
+  expect(reviews.problems.join('\n\n')).toBe('');
   expect(cspErrors).toEqual([]);
   await context.close();
 }, 60_000);

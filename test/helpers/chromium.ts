@@ -37,6 +37,15 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   });
 }
 
+/** The Content Security Policy violations `page` reports on its console from now on (a list that fills as they come). */
+export function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) seen.push(message.text());
+  });
+  return seen;
+}
+
 function describeViolation(violation: Result): string {
   const nodes = violation.nodes.map((node) => `    at ${node.target.join(' ')}\n      ${(node.failureSummary ?? '').replace(/\n/g, '\n      ')}`);
   return `  ${violation.id} (${violation.impact ?? 'unknown impact'}): ${violation.help}\n    ${violation.helpUrl}\n${nodes.join('\n')}`;

@@ -12,6 +12,7 @@ import { VIEWS_DIR } from '../../src/http/render.ts';
 import { createCaptcha } from '../../src/security/captcha.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { readWav } from './wav.ts';
+import { cspViolations } from '../helpers/chromium.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(ROOT, 'test-artifacts/security');
@@ -46,10 +47,7 @@ it('shows the picture and plays the audio under our CSP, and the partial passes 
 
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1024, height: 900 } });
   const page = await context.newPage();
-  const blocked: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
-  });
+  const blocked = cspViolations(page);
   // One of our pages (the 404 page), so the browser applies our security headers to everything the partial loads.
   await page.goto(`${server.origin}/captcha-test-page`);
   await page.evaluate((html) => {

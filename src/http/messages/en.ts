@@ -48,6 +48,7 @@ const core = {
   'home.demo': 'Try the demo application (it runs with npm run demo)',
   'home.recover': "Can't access your account?",
   'home.change_password': 'Change your password',
+  'home.security_info': 'Review your security info',
 
   'consent.title': 'Allow {client} to access your account?',
   'consent.signed_in_as': 'Signed in as {user}',

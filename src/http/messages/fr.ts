@@ -50,6 +50,7 @@ export const fr: Catalogue = {
   'home.demo': 'Essayer l’application de démonstration (lancée par npm run demo)',
   'home.recover': 'Vous ne pouvez pas accéder à votre compte ?',
   'home.change_password': 'Changer votre mot de passe',
+  'home.security_info': 'Vérifier vos informations de sécurité',
 
   'consent.title': 'Autoriser {client} à accéder à votre compte ?',
   'consent.signed_in_as': 'Connecté en tant que {user}',

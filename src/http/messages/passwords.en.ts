@@ -32,5 +32,4 @@ export const passwordsEn = {
   'change_password.account_changed': 'Your account changed while your new password was being saved (its password was reset, or it was locked). Nothing was saved: enter your current password again.',
   'change_password.done_title': 'Your password is changed',
   'change_password.done_body': 'The password of {account} is changed. Everyone signed in to the account was signed out, on every device: sign in again with your new password.',
-  'change_password.home': 'Go to the home page',
 } as const satisfies Record<PasswordReason, string> & Record<string, string>;

@@ -37,5 +37,4 @@ export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
   'change_password.done_title': 'Votre mot de passe est changé',
   'change_password.done_body':
     'Le mot de passe de {account} est changé. Toutes les personnes connectées au compte ont été déconnectées, sur tous les appareils : reconnectez-vous avec votre nouveau mot de passe.',
-  'change_password.home': 'Aller à la page d’accueil',
 };

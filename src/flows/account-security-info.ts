@@ -1,0 +1,168 @@
+// "Your security info" outside a sign-in (SPEC: users "register and manage their security info"): a person opens
+// /account/security-info at any time (a new phone, a lost one, an application's account settings linking here), gives
+// their login and current password, checked as at sign-in (current-password.ts), and gets the page a sign-in may stop
+// at (interactions/security-info-routes.ts), with the same rules: nothing registered changes until one registered
+// method is proved in this visit, each addition is proved before it is stored, every change is told to the owner
+// and audited. "Looks good" records the confirmation (the policy's re-confirmation counts from it); Cancel leaves.
+//   GET  /account/security-info              the current password (`?login_hint=` fills in the login)
+//   POST /account/security-info              login and current password (and the CAPTCHA when asked): the page
+//   GET  /account/security-info/:step        the page, while its step holds (30 minutes, its cookie, this browser)
+//   POST /account/security-info/:step/add …  the page's forms (security-info-routes.ts)
+//   POST /account/security-info/:step/cancel leaves the page
+//   GET  /account/security-info/done         once, after "Looks good"
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Accounts } from '../accounts/users.ts';
+import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
+import type { AuditLog } from '../audit/audit.ts';
+import type { Config } from '../../config/index.ts';
+import { readForm } from '../http/body.ts';
+import { checkForm, readCheckedForm } from '../http/checked-form.ts';
+import { issueCsrfToken } from '../http/csrf.ts';
+import type { MessageId } from '../http/messages/en.ts';
+import { createOnceCookie } from '../http/once-cookie.ts';
+import { renderPage } from '../http/render.ts';
+import { accountOfStep } from '../interactions/interaction-steps.ts';
+import { createSecurityInfoSteps } from '../interactions/security-info.ts';
+import { securityInfoRoutes, type SecurityInfoDeps } from '../interactions/security-info-routes.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
+import { isRefused, type CurrentPasswordCheck } from './current-password.ts';
+import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
+
+export const ACCOUNT_SECURITY_INFO_PATH = '/account/security-info';
+const CSRF_SCOPE = 'account:security-info';
+/** A step's id in its path: 16 random bytes, base64url. Anything else is no step. */
+const STEP_ID = /^[A-Za-z0-9_-]{22}$/;
+
+export interface AccountSecurityInfoDeps {
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer' | 'brand'>;
+  accounts: Pick<Accounts, 'findById' | 'findAgain' | 'setSecurityInfo' | 'confirmSecurityInfo'>;
+  /** The current password, checked as at sign-in. */
+  passwords: CurrentPasswordCheck;
+  policy: { current(): Promise<RecoveryPolicy> };
+  audit: Pick<AuditLog, 'record'>;
+  /** What the page needs besides its steps: the methods, codes, limits, notices (as a sign-in's page has them). */
+  securityInfo: Omit<SecurityInfoDeps, 'steps'>;
+  connection: Parameters<typeof createSecurityInfoSteps>[0];
+  clock?: () => number;
+}
+
+const openForm = z.object({
+  csrf: z.string(),
+  action: z.enum(['open', 'new-captcha']).default('open'),
+  login: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
+  current: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
+});
+
+/** What the password form shows again: the login typed, an error or a note, the CAPTCHA whose wait goes on. */
+interface Shown {
+  login?: string;
+  error?: MessageId;
+  note?: MessageId;
+  captchaId?: string;
+}
+
+export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router {
+  const { config, accounts, passwords, policy, audit, clock = Date.now } = deps;
+  const csrfOptions = { secure: config.cookieSecure };
+  const pagePath = (id: string) => `${ACCOUNT_SECURITY_INFO_PATH}/${id}`;
+  const steps = createSecurityInfoSteps(deps.connection, { secureCookies: config.cookieSecure, clock, cookie: 'lk_account_security_info', pathOf: pagePath });
+  const done = createOnceCookie('lk_security_info_confirmed', `${ACCOUNT_SECURITY_INFO_PATH}/done`, config.cookieSecure);
+  const router = new Router({ prefix: ACCOUNT_SECURITY_INFO_PATH });
+  const stepRouter = new Router({ prefix: '/:step' });
+
+  async function showForm(ctx: Context, { login = '', error, note, captchaId }: Shown = {}) {
+    await renderPage(ctx, 'account-security-info', {
+      titleId: 'security_info.title_manage',
+      csrf: issueCsrfToken(ctx, CSRF_SCOPE, csrfOptions),
+      login,
+      error,
+      note,
+      ...(await passwords.captchaFor(ctx, captchaId)),
+    });
+  }
+
+  /** Back to the password (the step's time is over, it was used, or the account changed since), saying why. */
+  function backToPassword(ctx: Context) {
+    ctx.status = 303;
+    ctx.redirect(`${ACCOUNT_SECURITY_INFO_PATH}?again=1`);
+  }
+
+  router.get('/', (ctx) => {
+    const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
+    return showForm(ctx, { login: hint.length <= MAX_LOGIN_LENGTH ? hint : '', ...(ctx.query.again === '1' && { note: 'security_info.open_again' as const }) });
+  });
+
+  router.post('/', async (ctx) => {
+    const submitted = await readForm(ctx, config.formBodyLimit);
+    const refused = await passwords.attempt(ctx, async (attempt): Promise<Shown | undefined> => {
+      const form = checkForm(ctx, submitted, openForm, CSRF_SCOPE, csrfOptions);
+      if (form.action === 'new-captcha') return { login: form.login };
+      const checked = await passwords.check(ctx, form, attempt, 'security_info');
+      if (isRefused(checked)) return checked;
+      // A password an administrator (or a helpdesk) knows must not choose what the account recovers with.
+      if (checked.passwordChangeRequired) return { login: form.login, error: 'security_info.temporary_password' };
+      const id = randomBytes(16).toString('base64url');
+      await steps.start(ctx, id, checked._id);
+      ctx.status = 303; // never 307: the browser must not post the password again
+      ctx.redirect(pagePath(id));
+      return undefined;
+    });
+    if (refused) await showForm(ctx, refused);
+  });
+
+  router.get('/done', async (ctx) => {
+    const account = done.take(ctx);
+    if (!account) return backToPassword(ctx);
+    await renderPage(ctx, 'account-security-info-done', { titleId: 'security_info.done_title', account });
+  });
+
+  /** The step's id in the URL, which names no step unless this browser's cookie does too. */
+  const stepIdOf = (ctx: Context) => (STEP_ID.test(ctx.params.step ?? '') ? ctx.params.step! : '-');
+  const stepCsrfScope = (id: string) => `${CSRF_SCOPE}:${id}`;
+
+  const pages = securityInfoRoutes(
+    stepRouter,
+    { ...deps.securityInfo, steps },
+    {
+      pagePath,
+      formsPath: '',
+      cancelPath: (id) => `${pagePath(id)}/cancel`,
+      manage: true,
+      config,
+      accounts,
+      policy,
+      audit,
+      clock,
+      loadLogin: async (ctx) => ({ uid: stepIdOf(ctx) }),
+      readValidForm: (ctx, schema, id) => readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions }),
+      csrfToken: (ctx, id) => issueCsrfToken(ctx, stepCsrfScope(id), csrfOptions),
+      accountOfStep: (step, again) => accountOfStep(accounts, step, again),
+      async signedIn(ctx, user) {
+        done.set(ctx, user.username);
+        ctx.status = 303;
+        ctx.redirect(`${ACCOUNT_SECURITY_INFO_PATH}/done`);
+      },
+      backToSignIn: backToPassword,
+    },
+  );
+
+  stepRouter.get('/', async (ctx) => {
+    if (!(await pages.showPending(ctx, stepIdOf(ctx)))) backToPassword(ctx);
+  });
+
+  stepRouter.post('/cancel', async (ctx) => {
+    const id = stepIdOf(ctx);
+    await readCheckedForm(ctx, z.object({ csrf: z.string() }), stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
+    await steps.finish(ctx, id);
+    ctx.status = 303;
+    ctx.redirect(config.brand.homeUrl || '/');
+  });
+
+  router.use(stepRouter.routes(), stepRouter.allowedMethods());
+  return router;
+}

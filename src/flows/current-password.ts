@@ -1,0 +1,104 @@
+// The current password, asked again outside a sign-in (ASVS 6.2.3, 6.3.x: a sensitive change of the account needs
+// it): by "Change your password" and by "Your security info". It is checked exactly as at sign-in (Accounts.signIn):
+// the same answer and time for an unknown login, a wrong password, a locked, disabled or locked-down account; the
+// same lockout count; the address's CAPTCHA past its failures, one budget with the sign-in page; the device cookie it
+// reads (none is set: what follows may revoke it). Failures are logged as the sign-in logs them, with `via`, so that
+// watching for guesses sees these pages too.
+import type { Context } from 'koa';
+import type { Accounts } from '../accounts/users.ts';
+import type { User } from '../accounts/user-model.ts';
+import type { Pseudonymize } from '../audit/pseudonym.ts';
+import type { Config } from '../../config/index.ts';
+import type { AppContext } from '../http/context.ts';
+import { deviceOf } from '../http/device-cookie.ts';
+import type { MessageId } from '../http/messages/en.ts';
+import { SIGN_IN_CAPTCHA_ERRORS } from '../interactions/routes.ts';
+import type { CaptchaGate } from '../security/captcha-gate.ts';
+import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
+
+export interface CurrentPasswordDeps {
+  config: Pick<Config, 'cookieSecure'>;
+  accounts: Pick<Accounts, 'signIn' | 'prefetchLogin'>;
+  /** The sign-in's count of failures per address, and its CAPTCHA past them: one budget for every page. */
+  challenge: SignInChallenge;
+  captcha: CaptchaGate;
+  /** Keyed hash for logging login names. */
+  pseudonymize: Pseudonymize;
+}
+
+/** What a form asking for the current password posts of it. */
+export interface CurrentPasswordFields {
+  login: string;
+  current: string;
+  captchaId: string;
+  captcha: string;
+}
+
+/** A refusal, as the form shows it again: the login typed, the error, the CAPTCHA whose wait goes on. */
+export interface Refused {
+  login: string;
+  error: MessageId;
+  captchaId?: string;
+}
+
+export interface CurrentPasswordCheck {
+  /** The CAPTCHA the form shows, when this address must answer one before its next try (else nothing). */
+  captchaFor(ctx: Context, captchaId?: string): Promise<Awaited<ReturnType<CaptchaGate['show']>> | undefined>;
+  /**
+   * Runs `work` as one sign-in try of this address: counted as it begins when let through without a CAPTCHA
+   * (sign-in-challenge.ts), and ended before its answer is drawn (still in flight, it would count towards the CAPTCHA
+   * the page asks for).
+   */
+  attempt<T>(ctx: Context, work: (attempt: SignInAttempt) => Promise<T>): Promise<T>;
+  /**
+   * The account whose login and current password these are, or why not. `firstRefusal` is checked once both fields
+   * are there and before anything is read (a form's own mistake, the same whoever the account is).
+   */
+  check(ctx: Context, fields: CurrentPasswordFields, attempt: SignInAttempt, via: string, firstRefusal?: () => MessageId | undefined): Promise<User | Refused>;
+}
+
+export function createCurrentPasswordCheck({ config, accounts, challenge, captcha, pseudonymize }: CurrentPasswordDeps): CurrentPasswordCheck {
+  return {
+    async captchaFor(ctx, captchaId) {
+      // Asked of everyone at this address alike, as the sign-in page asks (never a sign of an account).
+      return (await challenge.required(ctx.ip)) ? captcha.show(captchaId) : undefined;
+    },
+
+    async attempt(ctx, work) {
+      const attempt = await challenge.begin(ctx.ip);
+      try {
+        return await work(attempt);
+      } finally {
+        attempt.end();
+      }
+    },
+
+    async check(ctx, fields, attempt, via, firstRefusal) {
+      const { login } = fields;
+      const logFailure = (reason: string) =>
+        (ctx as AppContext).state.log.info({ event: 'signin.failed', factor: 'password', via, reason, ...(login && { loginHash: pseudonymize(login) }), ip: ctx.ip }, `sign-in failed (${via})`);
+      if (!login || !fields.current) {
+        logFailure('missing_field');
+        return { login, error: 'login.missing', captchaId: fields.captchaId };
+      }
+      const early = firstRefusal?.();
+      if (early) return { login, error: early, captchaId: fields.captchaId };
+      if (attempt.challenged) {
+        const outcome = await captcha.pass(fields.captchaId, fields.captcha, ctx.ip);
+        if (!outcome.passed) {
+          logFailure(`captcha_${outcome.reason}`);
+          return { login, error: SIGN_IN_CAPTCHA_ERRORS[outcome.reason], ...('keep' in outcome && { captchaId: outcome.keep }) };
+        }
+      } else {
+        accounts.prefetchLogin(login);
+      }
+      const result = await accounts.signIn(login, fields.current, deviceOf(ctx, config.cookieSecure), undefined, () => attempt.failed());
+      if (result.ok) return result.user;
+      logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
+      return { login, error: 'login.invalid' };
+    },
+  };
+}
+
+/** Whether `checked` is a refusal rather than the account. */
+export const isRefused = (checked: User | Refused): checked is Refused => 'error' in checked && !('_id' in checked);

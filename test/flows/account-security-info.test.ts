@@ -1,0 +1,193 @@
+// "Your security info" outside a sign-in, at /account/security-info: the current password first (checked as at
+// sign-in: one answer for an unknown login, a wrong password, a locked-down account), then the page a sign-in may stop
+// at, with the same rules (a registered method proved before anything changes, each addition proved, every change
+// told and audited), whatever the policy's registration at sign-in says. "Looks good" records the confirmation;
+// Cancel leaves. Its forms need the step this browser's password began, while the account stays as it was.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser, PASSWORD } from '../helpers/factories.ts';
+import { emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import type { TestServer } from '../helpers/server.ts';
+import type { SmtpSink } from '../delivery/smtp-sink.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { maskPhone } from '../../src/methods/mask.ts';
+
+let server: TestServer;
+let sink: SmtpSink;
+let close: () => Promise<void>;
+const PATH = '/account/security-info';
+
+beforeAll(async () => {
+  ({ server, sink, close } = await startRecoveryServer());
+});
+afterAll(() => close());
+beforeEach(async () => {
+  // The policy's default: no stop at sign-in. The page opened by its owner works all the same.
+  await server.latchkey.policy.save({ limits: { perIpHour: 1000, perAccountHour: 100 } });
+});
+
+const stored = async (id: string) => (await server.connection.db!.collection<User>('users').findOne({ _id: id }))!;
+const audited = (accountId: string, type: string, reason?: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId, type, ...(reason && { reason }) });
+
+/** The password form, and its answer to `login` and `current`. */
+async function open(user: Pick<User, 'username'>, current = PASSWORD, browser = new Browser()) {
+  const form = await browser.get(`${server.origin}${PATH}`);
+  expect(form.status).toBe(200);
+  const fields = findForm(form, PATH).fields;
+  const answer = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current });
+  return { browser, form, answer };
+}
+
+/** The page of a right password, followed. */
+async function openPage(user: User, browser = new Browser()): Promise<{ browser: Browser; page: Page }> {
+  const { answer } = await open(user, PASSWORD, browser);
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get('location')).toMatch(/^\/account\/security-info\/[A-Za-z0-9_-]{22}$/);
+  return { browser, page: await browser.follow(answer) };
+}
+
+const post = async (browser: Browser, form: { action: string; fields: Record<string, string> }, fields: Record<string, string> = {}) =>
+  browser.follow(await browser.post(form.action, { ...form.fields, ...fields }));
+/** The page's form posting to `…/<name>` (for a method's row, `kind`'s). */
+function formOf(page: Page, name: string, kind?: string) {
+  const form = allForms(page).find((f) => f.action.endsWith(`/${name}`) && (kind === undefined || f.fields.kind === kind));
+  if (!form) throw new Error(`no ${name} form${kind ? ` for ${kind}` : ''}:\n${page.body.slice(0, 3000)}`);
+  return form;
+}
+
+describe('the security info page outside a sign-in', () => {
+  it('is linked from the home page, asks for the current password, then lets the owner prove a method, change another, and confirm', async () => {
+    const home = await new Browser().get(`${server.origin}/`);
+    expect(home.body).toContain(`href="${PATH}"`);
+    expect(messageIds(home)).toContain('home.security_info');
+
+    const user = await createUser(server);
+    const alternate = `${user.username}@home.example.test`;
+    const replaced = '+14155550160';
+    const number = '+14155550161';
+    await registerMethods(server, user, { alternateEmail: alternate, mobilePhone: replaced });
+    const { browser, page } = await openPage(user);
+    expect(page.status).toBe(200);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.heading_manage', 'security_info.intro_manage', 'security_info.prove_heading', 'security_info.looks_good']));
+    expect(page.body).toContain(maskPhone(replaced));
+    expect(page.body).not.toContain(replaced);
+    // The password alone changes nothing registered.
+    expect(allForms(page).some((f) => f.action.endsWith('/add'))).toBe(false);
+
+    // Proved by a code emailed to the alternate address, then the mobile phone changed by a code texted to the new one.
+    const asked = await post(browser, formOf(page, 'prove'), { kind: 'alternateEmail' });
+    expect(messageIds(asked)).toContain('security_info.proving');
+    const proved = await post(browser, formOf(asked, 'verify'), { code: await emailedCode(sink, alternate) });
+    expect(messageIds(proved)).toContain('security_info.said_proved');
+    const typing = await post(browser, formOf(proved, 'add', 'mobilePhone'));
+    const sent = await post(browser, formOf(typing, 'add', 'mobilePhone'), { value: '+1 415 555 0161' });
+    expect(messageIds(sent)).toContain('security_info.code_sent_mobilePhone');
+    const saved = await post(browser, formOf(sent, 'verify'), { code: await textedCode(server, number) });
+    expect(messageIds(saved)).toContain('security_info.said_saved');
+    expect((await stored(user._id)).securityInfo).toMatchObject({ alternateEmail: alternate, mobilePhone: number });
+    expect(await audited(user._id, 'security_info.changed', 'owner')).toBe(1);
+    // The number it replaced hears of it, with "This wasn't me".
+    await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === replaced && m.text.includes('/recover/lockdown/')), 'the notice on the replaced number');
+
+    // "Looks good": confirmed, and said once.
+    const confirmed = await browser.post(formOf(saved, 'done').action, formOf(saved, 'done').fields);
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe(`${PATH}/done`);
+    const done = await browser.follow(confirmed);
+    expect(messageIds(done)).toEqual(expect.arrayContaining(['security_info.done_title', 'security_info.done_body']));
+    expect(done.body).toContain(user.username);
+    expect((await stored(user._id)).securityInfo.confirmedAt).toBeDefined();
+    const again = await browser.get(`${server.origin}${PATH}/done`);
+    expect(again.status).toBe(303);
+    // The step is used up: its page leads back to the password, saying why.
+    const stepPage = await browser.follow(await browser.get(`${server.origin}${new URL(saved.url).pathname}`));
+    expect(messageIds(stepPage)).toContain('security_info.open_again');
+  });
+
+  it('answers an unknown login, a wrong password and a locked-down account alike, counts the failure, and begins nothing', async () => {
+    const user = await createUser(server);
+    const lockedDown = await createUser(server);
+    await server.latchkey.accounts.lockDown(lockedDown._id);
+    const answers = [await open({ username: 'nobody-here' }), await open(user, 'not the password'), await open(lockedDown)];
+    for (const { answer } of answers) {
+      expect(answer.status).toBe(200);
+      expect(messageIds(answer)).toContain('login.invalid');
+      expect(messageIds(answer)).not.toContain('security_info.prove_heading');
+    }
+    const cookieNames = (page: Page) => (page.headers.get('set-cookie') ?? '').split(/,(?=\s*[^;,=\s]+=)/).map((c) => c.split('=')[0]!.trim()).sort();
+    expect(cookieNames(answers[1]!.answer)).toEqual(cookieNames(answers[0]!.answer));
+    expect(cookieNames(answers[2]!.answer)).toEqual(cookieNames(answers[0]!.answer));
+    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
+    expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: { $in: [user._id, lockedDown._id] } })).toBe(0);
+  });
+
+  it('lets an account with nothing registered add its first method with the password alone', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    const typing = await post(browser, formOf(page, 'add', 'alternateEmail'));
+    const address = `${user.username}@first.example.test`;
+    const sent = await post(browser, formOf(typing, 'add', 'alternateEmail'), { value: address });
+    const saved = await post(browser, formOf(sent, 'verify'), { code: await emailedCode(sink, address) });
+    expect(messageIds(saved)).toContain('security_info.said_saved');
+    expect((await stored(user._id)).securityInfo.alternateEmail).toBe(address);
+  });
+
+  it('refuses a temporary password: an administrator\'s password does not choose what the account recovers with', async () => {
+    const user = await createUser(server);
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { passwordChangeRequired: true } });
+    const { answer } = await open(user);
+    expect(answer.status).toBe(200);
+    expect(messageIds(answer)).toContain('security_info.temporary_password');
+    expect(answer.body).toContain('href="/account/password"');
+    expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: user._id })).toBe(0);
+  });
+
+  it('fills in the login from ?login_hint=', async () => {
+    const page = await new Browser().get(`${server.origin}${PATH}?login_hint=ada%40example.test`);
+    expect(findForm(page, PATH).fields.login).toBe('ada@example.test');
+  });
+
+  it('Cancel leaves the page and ends its step; nothing is confirmed', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    // Cancel is the "Looks good" form's second button, posting to its own address.
+    const done = formOf(page, 'done');
+    expect(page.body).toContain(`formaction="${new URL(done.action).pathname.replace(/\/done$/, '/cancel')}"`);
+    const left = await browser.post(done.action.replace(/\/done$/, '/cancel'), done.fields);
+    expect(left.status).toBe(303);
+    expect(left.headers.get('location')).toBe('/');
+    const stepPage = await browser.get(page.url);
+    expect(stepPage.status).toBe(303);
+    expect(stepPage.headers.get('location')).toBe(`${PATH}?again=1`);
+    expect((await stored(user._id)).securityInfo?.confirmedAt).toBeUndefined();
+  });
+
+  it('needs this browser\'s step: another browser with the URL and the form\'s fields, or a missing CSRF token, changes nothing', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    const add = formOf(page, 'add', 'alternateEmail');
+    const stranger = new Browser();
+    const seen = await stranger.get(page.url);
+    expect(seen.status).toBe(303);
+    expect(seen.headers.get('location')).toBe(`${PATH}?again=1`);
+    const posted = await stranger.post(add.action, { ...add.fields, value: 'thief@example.test' });
+    expect([303, 403]).toContain(posted.status);
+    const withoutToken = await browser.post(add.action, { kind: 'alternateEmail', value: 'x@example.test' });
+    expect(withoutToken.status).toBe(403);
+    expect(sink.received.some((m) => JSON.stringify(m.to).includes('thief@example.test') || JSON.stringify(m.to).includes('x@example.test'))).toBe(false);
+    expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+  });
+
+  it('stops once an administrator acts on the account meanwhile: back to the password, nothing changed', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    await server.latchkey.accounts.setStatus(user._id, 'disabled');
+    await server.latchkey.accounts.setStatus(user._id, 'active');
+    const add = formOf(page, 'add', 'alternateEmail');
+    const refused = await browser.post(add.action, { ...add.fields, value: 'late@example.test' });
+    expect(refused.status).toBe(303);
+    expect(messageIds(await browser.follow(refused))).toContain('security_info.open_again');
+    expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+  });
+});
