@@ -226,7 +226,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // After the health checks, which a load balancer may ask over plain http, straight to the instance; before
   // everything that sets a cookie.
   if (config.cookieSecure) app.use(refusePlainHttp([...discovery.paths, ...publishedKeys.paths]));
-  app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl }).routes());
+  app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl, policy }).routes());
   app.use(captchaRoutes(captcha).routes());
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());

@@ -4,6 +4,7 @@
 // at (interactions/security-info-routes.ts), with the same rules: nothing registered changes until one registered
 // method is proved in this visit, each addition is proved before it is stored, every change is told to the owner
 // and audited. "Looks good" records the confirmation (the policy's re-confirmation counts from it); Cancel leaves.
+// The policy's `registration.selfService` (on by default) turns the page off: it then answers 404, saying so.
 //   GET  /account/security-info              the current password (`?login_hint=` fills in the login)
 //   POST /account/security-info              login and current password (and the CAPTCHA when asked): the page
 //   GET  /account/security-info/:step        the page, while its step holds (30 minutes, its cookie, this browser)
@@ -15,9 +16,9 @@ import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
-import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
+import { AppError } from '../errors.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm, readCheckedForm } from '../http/checked-form.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
@@ -28,8 +29,7 @@ import { accountOfStep } from '../interactions/interaction-steps.ts';
 import { createSecurityInfoSteps } from '../interactions/security-info.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from '../interactions/security-info-routes.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
-import { isRefused, type CurrentPasswordCheck } from './current-password.ts';
-import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
+import { currentPasswordForm, isRefused, loginHintOf, type CurrentPasswordCheck } from './current-password.ts';
 
 export const ACCOUNT_SECURITY_INFO_PATH = '/account/security-info';
 const CSRF_SCOPE = 'account:security-info';
@@ -49,14 +49,8 @@ export interface AccountSecurityInfoDeps {
   clock?: () => number;
 }
 
-const openForm = z.object({
-  csrf: z.string(),
-  action: z.enum(['open', 'new-captcha']).default('open'),
-  login: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
-  current: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
-  captchaId: z.string().max(64).default(''),
-  captcha: z.string().max(64).default(''),
-});
+const openForm = currentPasswordForm.extend({ action: z.enum(['open', 'new-captcha']).default('open') });
+const csrfOnly = z.object({ csrf: z.string() });
 
 /** What the password form shows again: the login typed, an error or a note, the CAPTCHA whose wait goes on. */
 interface Shown {
@@ -75,6 +69,11 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
   const router = new Router({ prefix: ACCOUNT_SECURITY_INFO_PATH });
   const stepRouter = new Router({ prefix: '/:step' });
 
+  /** Refuses everything here while the policy keeps the page off (a step begun before, too). */
+  async function assertOn() {
+    if (!(await policy.current()).registration.selfService) throw new AppError(404, 'security_info_off', 'security_info.off', 'the policy keeps the page off (registration.selfService)');
+  }
+
   async function showForm(ctx: Context, { login = '', error, note, captchaId }: Shown = {}) {
     await renderPage(ctx, 'account-security-info', {
       titleId: 'security_info.title_manage',
@@ -86,28 +85,32 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     });
   }
 
-  /** Back to the password (the step's time is over, it was used, or the account changed since), saying why. */
-  function backToPassword(ctx: Context) {
+  /** Back to the password: the step's time is over, it was used, or the account changed since (`again`: say so). */
+  function backToPassword(ctx: Context, { again = true } = {}) {
     ctx.status = 303;
-    ctx.redirect(`${ACCOUNT_SECURITY_INFO_PATH}?again=1`);
+    ctx.redirect(again ? `${ACCOUNT_SECURITY_INFO_PATH}?again=1` : ACCOUNT_SECURITY_INFO_PATH);
   }
 
-  router.get('/', (ctx) => {
-    const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
-    return showForm(ctx, { login: hint.length <= MAX_LOGIN_LENGTH ? hint : '', ...(ctx.query.again === '1' && { note: 'security_info.open_again' as const }) });
+  router.get('/', async (ctx) => {
+    await assertOn();
+    await showForm(ctx, { login: loginHintOf(ctx), ...(ctx.query.again === '1' && { note: 'security_info.open_again' as const }) });
   });
 
   router.post('/', async (ctx) => {
+    await assertOn();
     const submitted = await readForm(ctx, config.formBodyLimit);
     const refused = await passwords.attempt(ctx, async (attempt): Promise<Shown | undefined> => {
       const form = checkForm(ctx, submitted, openForm, CSRF_SCOPE, csrfOptions);
       if (form.action === 'new-captcha') return { login: form.login };
+      // Before the password is checked: an administrator's action on the account while it is (a reset landing during
+      // the argon2 run) then postdates the step and voids it.
+      const checkedAt = new Date(clock());
       const checked = await passwords.check(ctx, form, attempt, 'security_info');
       if (isRefused(checked)) return checked;
       // A password an administrator (or a helpdesk) knows must not choose what the account recovers with.
       if (checked.passwordChangeRequired) return { login: form.login, error: 'security_info.temporary_password' };
       const id = randomBytes(16).toString('base64url');
-      await steps.start(ctx, id, checked._id);
+      await steps.start(ctx, id, checked._id, checkedAt);
       ctx.status = 303; // never 307: the browser must not post the password again
       ctx.redirect(pagePath(id));
       return undefined;
@@ -117,13 +120,14 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
 
   router.get('/done', async (ctx) => {
     const account = done.take(ctx);
-    if (!account) return backToPassword(ctx);
+    if (!account) return backToPassword(ctx, { again: false }); // a reload: nothing to say
     await renderPage(ctx, 'account-security-info-done', { titleId: 'security_info.done_title', account });
   });
 
   /** The step's id in the URL, which names no step unless this browser's cookie does too. */
   const stepIdOf = (ctx: Context) => (STEP_ID.test(ctx.params.step ?? '') ? ctx.params.step! : '-');
   const stepCsrfScope = (id: string) => `${CSRF_SCOPE}:${id}`;
+  const readStepForm = <T>(ctx: Context, schema: z.ZodType<T>, id: string) => readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
 
   const pages = securityInfoRoutes(
     stepRouter,
@@ -138,31 +142,35 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
       policy,
       audit,
       clock,
-      loadLogin: async (ctx) => ({ uid: stepIdOf(ctx) }),
-      readValidForm: (ctx, schema, id) => readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions }),
+      async stepIdOf(ctx) {
+        await assertOn();
+        return stepIdOf(ctx);
+      },
+      readValidForm: readStepForm,
       csrfToken: (ctx, id) => issueCsrfToken(ctx, stepCsrfScope(id), csrfOptions),
       accountOfStep: (step, again) => accountOfStep(accounts, step, again),
-      async signedIn(ctx, user) {
+      async finished(ctx, user) {
         done.set(ctx, user.username);
         ctx.status = 303;
         ctx.redirect(`${ACCOUNT_SECURITY_INFO_PATH}/done`);
       },
-      backToSignIn: backToPassword,
+      noStep: (ctx) => backToPassword(ctx),
     },
   );
 
   stepRouter.get('/', async (ctx) => {
+    await assertOn();
     if (!(await pages.showPending(ctx, stepIdOf(ctx)))) backToPassword(ctx);
   });
 
   stepRouter.post('/cancel', async (ctx) => {
     const id = stepIdOf(ctx);
-    await readCheckedForm(ctx, z.object({ csrf: z.string() }), stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
+    await readStepForm(ctx, csrfOnly, id);
     await steps.finish(ctx, id);
     ctx.status = 303;
     ctx.redirect(config.brand.homeUrl || '/');
   });
 
-  router.use(stepRouter.routes(), stepRouter.allowedMethods());
+  router.use(stepRouter.routes());
   return router;
 }

@@ -5,6 +5,8 @@
 // reads (none is set: what follows may revoke it). Failures are logged as the sign-in logs them, with `via`, so that
 // watching for guesses sees these pages too.
 import type { Context } from 'koa';
+import { z } from 'zod';
+import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
@@ -12,9 +14,9 @@ import type { Config } from '../../config/index.ts';
 import type { AppContext } from '../http/context.ts';
 import { deviceOf } from '../http/device-cookie.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { SIGN_IN_CAPTCHA_ERRORS } from '../interactions/routes.ts';
-import type { CaptchaGate } from '../security/captcha-gate.ts';
+import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
+import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
 
 export interface CurrentPasswordDeps {
   config: Pick<Config, 'cookieSecure'>;
@@ -26,12 +28,23 @@ export interface CurrentPasswordDeps {
   pseudonymize: Pseudonymize;
 }
 
-/** What a form asking for the current password posts of it. */
-export interface CurrentPasswordFields {
-  login: string;
-  current: string;
-  captchaId: string;
-  captcha: string;
+/** The fields of a form asking for the current password; each form extends them with its own. */
+export const currentPasswordForm = z.object({
+  csrf: z.string(),
+  login: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
+  current: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
+  captchaId: z.string().max(64).default(''),
+  captcha: z.string().max(64).default(''),
+});
+export type CurrentPasswordFields = z.infer<typeof currentPasswordForm>;
+
+/**
+ * The login an application's link fills in (`?login_hint=`, as in an authorization request: its account settings
+ * linking here), at the current password; a hint too long to be a login is ignored.
+ */
+export function loginHintOf(ctx: Context): string {
+  const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
+  return hint.length <= MAX_LOGIN_LENGTH ? hint : '';
 }
 
 /** A refusal, as the form shows it again: the login typed, the error, the CAPTCHA whose wait goes on. */

@@ -25,9 +25,8 @@ import type { MessageId } from '../http/messages/en.ts';
 import { renderPage } from '../http/render.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { SignInAttempt } from '../security/sign-in-challenge.ts';
-import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
 import type { Notifier } from './recovery/notices.ts';
-import { isRefused, type CurrentPasswordCheck } from './current-password.ts';
+import { currentPasswordForm, isRefused, loginHintOf, type CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
@@ -43,15 +42,10 @@ export interface PasswordChangeDeps {
   notifier: Pick<Notifier, 'notify'>;
 }
 
-const changeForm = z.object({
-  csrf: z.string(),
+const changeForm = currentPasswordForm.extend({
   action: z.enum(['change', 'new-captcha']).default('change'),
-  login: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
-  current: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
   password: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
   confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH).default(''),
-  captchaId: z.string().max(64).default(''),
-  captcha: z.string().max(64).default(''),
 });
 type ChangeForm = z.infer<typeof changeForm>;
 
@@ -82,12 +76,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     });
   }
 
-  // An application's account settings may link here with the person's login (`?login_hint=`, as in an authorization
-  // request): the form opens with it filled in, at the current password.
-  router.get('/', (ctx) => {
-    const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
-    return showForm(ctx, { login: hint.length <= MAX_LOGIN_LENGTH ? hint : '' });
-  });
+  router.get('/', (ctx) => showForm(ctx, { login: loginHintOf(ctx) }));
 
   router.post('/', async (ctx) => {
     const submitted = await readForm(ctx, config.formBodyLimit);

@@ -2,6 +2,7 @@
 // development a link to the demo application. People who type the server's address (or the issuer's) land here
 // instead of a 404.
 import Router from '@koa/router';
+import type { RecoveryPolicy } from '../policy/policy.ts';
 import { renderPage } from './render.ts';
 
 /** The icon every page names (views/layout.ejs). */
@@ -11,12 +12,15 @@ export interface HomeOptions {
   issuer: string;
   /** Development only: where `npm run demo` serves its sample application. */
   demoAppUrl: string | undefined;
+  /** Whether people may review their security info themselves (`registration.selfService`): linked only then. */
+  policy: { current(): Promise<RecoveryPolicy> };
 }
 
-export function homePage({ issuer, demoAppUrl }: HomeOptions): Router {
+export function homePage({ issuer, demoAppUrl, policy }: HomeOptions): Router {
   const router = new Router();
   router.get('/', async (ctx) => {
-    await renderPage(ctx, 'home', { titleId: 'home.title', issuer, discovery: `${issuer}/.well-known/openid-configuration`, demoAppUrl });
+    const securityInfo = (await policy.current()).registration.selfService;
+    await renderPage(ctx, 'home', { titleId: 'home.title', issuer, discovery: `${issuer}/.well-known/openid-configuration`, demoAppUrl, securityInfo });
   });
   // The issuer's own URL serves nothing in OpenID Connect (its documents live below it), but it is the first address
   // a newcomer is shown: it leads here, to what the server is and where discovery is.

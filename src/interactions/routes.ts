@@ -27,7 +27,7 @@ import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
-import type { CaptchaGate, CaptchaRefusal } from '../security/captcha-gate.ts';
+import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
@@ -118,12 +118,6 @@ const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', secure);
 const RETRY_COOKIE_MAX_AGE_MS = 60_000;
 const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
-/** What the sign-in page says when its CAPTCHA did not let a try through. */
-export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
-  wrong: 'login.captcha_wrong',
-  early: 'login.captcha_wait_early',
-  used_up: 'login.captcha_wait_used_up',
-};
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -421,12 +415,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     policy,
     audit,
     clock,
-    loadLogin: (ctx) => load(ctx, 'login'),
+    stepIdOf: async (ctx) => (await load(ctx, 'login')).uid,
     readValidForm,
     csrfToken: (ctx, uid) => issueCsrfToken(ctx, `interaction:${uid}`, csrfOptions),
     accountOfStep,
-    signedIn,
-    backToSignIn,
+    finished: signedIn,
+    noStep: backToSignIn,
   });
 
   router.post('/password', async (ctx) => {

@@ -57,7 +57,7 @@ export interface SecurityInfoDeps {
 export interface InteractionKit {
   /** Where the step's page is shown for `uid`; its forms post below the router's prefix at `formsPath`. */
   pagePath(uid: string): string;
-  formsPath: '/security-info' | '';
+  formsPath: string;
   /** Where Cancel posts. */
   cancelPath(uid: string): string;
   /** Opened by the person to manage their info (flows/account-security-info.ts), not stopped at in a sign-in. */
@@ -67,16 +67,16 @@ export interface InteractionKit {
   policy: { current(): Promise<RecoveryPolicy> };
   audit: Pick<AuditLog, 'record'>;
   clock: () => number;
-  /** The step's id in the URL: in a sign-in, its interaction, asserted to be at the login prompt. */
-  loadLogin(ctx: Context): Promise<{ uid: string }>;
+  /** The step's id in the URL: in a sign-in, its interaction's, asserted to be at the login prompt. */
+  stepIdOf(ctx: Context): Promise<string>;
   readValidForm<T>(ctx: Context, schema: z.ZodType<T>, uid: string): Promise<T>;
   csrfToken(ctx: Context, uid: string): string;
   /** The account whose step this is, while its password still stands (no administrator's action since). */
   accountOfStep(step: PendingStep<unknown>, again?: boolean): Promise<User | undefined>;
-  /** "Looks good", once the info is confirmed: the sign-in recorded, or the page left. */
-  signedIn(ctx: Context, user: User, checkedAtMs: number): Promise<void>;
-  /** No step (any more): where the current password is asked again. */
-  backToSignIn(ctx: Context, uid: string): void;
+  /** "Looks good", once the info is confirmed: the sign-in recorded (`checkedAtMs`: its password), or the page left. */
+  finished(ctx: Context, user: User, checkedAtMs: number): Promise<void>;
+  /** No step (any more): back to where the password is asked. */
+  noStep(ctx: Context, uid: string): void;
 }
 
 const kindField = z.enum(['alternateEmail', 'mobilePhone', 'authenticator']);
@@ -107,7 +107,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
 
   /** The step of this browser's interaction and its account, or nothing when there is none (any more). */
   async function current(ctx: Context, { again = false } = {}) {
-    const { uid } = await kit.loadLogin(ctx);
+    const uid = await kit.stepIdOf(ctx);
     const step = await steps.pending(ctx, uid);
     const user = step && (await kit.accountOfStep(step, again));
     return { uid, step, user };
@@ -234,7 +234,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const { uid, step, user } = await current(ctx, options);
     const form = await kit.readValidForm(ctx, schema, uid);
     if (!step || !user) {
-      kit.backToSignIn(ctx, uid);
+      kit.noStep(ctx, uid);
       return undefined;
     }
     return { uid, step, user, form, rules: await policy.current() };
@@ -428,7 +428,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     // Used once, by one of any parallel posts: only that one signs in.
     if (!(await steps.finish(ctx, uid))) throw new FlowExpiredError('the security info step was used already');
     await accounts.confirmSecurityInfo(user._id, new Date(clock()));
-    await kit.signedIn(ctx, user, step.startedAt.getTime());
+    await kit.finished(ctx, user, step.startedAt.getTime());
   });
 
   return { begin, showPending };

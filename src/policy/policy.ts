@@ -143,10 +143,13 @@ const policyShape = z
      * proved as it is added; and one whose info was last confirmed more than `reconfirmDays` ago (0: never asked again)
      * stops to have it confirmed. Entra's defaults: required, 180 days. Off by default here, so that turning it on is
      * the administrator's choice once users may text and email from the sign-in path.
+     * With `selfService` (on by default, as the security info pages of Entra and Okta are), people open the same page
+     * themselves at /account/security-info, after their current password (flows/account-security-info.ts); off, only
+     * administrators and the sign-in's stop change what accounts recover with.
      */
     registration: z
-      .strictObject({ atSignIn: z.boolean().default(false), reconfirmDays: z.number().int().min(0).max(730).default(180) })
-      .default({ atSignIn: false, reconfirmDays: 180 }),
+      .strictObject({ atSignIn: z.boolean().default(false), reconfirmDays: z.number().int().min(0).max(730).default(180), selfService: z.boolean().default(true) })
+      .default({ atSignIn: false, reconfirmDays: 180, selfService: true }),
     notify: z
       .strictObject({ onReset: z.boolean().default(true), onUnlock: z.boolean().default(true), onLockout: z.boolean().default(true) })
       .default({ onReset: true, onUnlock: true, onLockout: true }),

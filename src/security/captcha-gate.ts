@@ -9,6 +9,7 @@
 // which that address must answer until its window ends. A wait that is not over yet, or refused by that budget,
 // leaves the CAPTCHA as it is, so its wait goes on and its characters can still be entered. Nothing about an account
 // is read or counted here.
+import type { MessageId } from '../http/messages/en.ts';
 import type { PolicyStore } from '../policy/store.ts';
 import { normalizeAnswer, type Captcha } from './captcha.ts';
 import { addressBudgetKey, type Limits } from './limits.ts';
@@ -29,6 +30,13 @@ export type CaptchaOutcome =
 
 /** Why a CAPTCHA did not let a try through: what the page says next. */
 export type CaptchaRefusal = Exclude<CaptchaOutcome, { passed: true }>['reason'];
+
+/** What a password form (sign-in, change of password, security info) says when its CAPTCHA did not let a try through. */
+export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
+  wrong: 'login.captcha_wrong',
+  early: 'login.captcha_wait_early',
+  used_up: 'login.captcha_wait_used_up',
+};
 
 export interface CaptchaGate {
   /** Whether the form's CAPTCHA lets this try through: by its answer, or (left empty) by its wait. */

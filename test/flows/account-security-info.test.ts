@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
-import { emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -105,21 +105,33 @@ describe('the security info page outside a sign-in', () => {
     expect(messageIds(stepPage)).toContain('security_info.open_again');
   });
 
-  it('answers an unknown login, a wrong password and a locked-down account alike, counts the failure, and begins nothing', async () => {
+  it('answers an unknown login, a wrong password, a locked-down, a disabled and a temporary-password account alike, counts the failure, and begins nothing', async () => {
     const user = await createUser(server);
     const lockedDown = await createUser(server);
     await server.latchkey.accounts.lockDown(lockedDown._id);
-    const answers = [await open({ username: 'nobody-here' }), await open(user, 'not the password'), await open(lockedDown)];
-    for (const { answer } of answers) {
+    const disabled = await createUser(server);
+    await server.latchkey.accounts.setStatus(disabled._id, 'disabled');
+    const temporary = await createUser(server);
+    await server.connection.db!.collection('users').updateOne({ _id: temporary._id } as never, { $set: { passwordChangeRequired: true } });
+    const tries = [
+      { login: 'nobody-here', current: PASSWORD },
+      { login: user.username, current: 'not the password' },
+      { login: lockedDown.username, current: PASSWORD },
+      { login: disabled.username, current: PASSWORD },
+      { login: temporary.username, current: 'not the password' },
+    ];
+    const pages: string[] = [];
+    for (const { login, current } of tries) {
+      const { answer } = await open({ username: login }, current);
       expect(answer.status).toBe(200);
       expect(messageIds(answer)).toContain('login.invalid');
-      expect(messageIds(answer)).not.toContain('security_info.prove_heading');
+      expect(answer.headers.getSetCookie()).toEqual([]);
+      // The same page but for the login typed and what every request draws anew (its CSRF token, its nonce).
+      pages.push(answer.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, ''));
     }
-    const cookieNames = (page: Page) => (page.headers.get('set-cookie') ?? '').split(/,(?=\s*[^;,=\s]+=)/).map((c) => c.split('=')[0]!.trim()).sort();
-    expect(cookieNames(answers[1]!.answer)).toEqual(cookieNames(answers[0]!.answer));
-    expect(cookieNames(answers[2]!.answer)).toEqual(cookieNames(answers[0]!.answer));
+    for (const page of pages.slice(1)) expect(page).toBe(pages[0]);
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
-    expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: { $in: [user._id, lockedDown._id] } })).toBe(0);
+    expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: { $in: [user._id, lockedDown._id, disabled._id, temporary._id] } })).toBe(0);
   });
 
   it('lets an account with nothing registered add its first method with the password alone', async () => {
@@ -139,7 +151,7 @@ describe('the security info page outside a sign-in', () => {
     const { answer } = await open(user);
     expect(answer.status).toBe(200);
     expect(messageIds(answer)).toContain('security_info.temporary_password');
-    expect(answer.body).toContain('href="/account/password"');
+    expect(answer.body).toContain(`href="/account/password?login_hint=${encodeURIComponent(user.username)}"`);
     expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: user._id })).toBe(0);
   });
 
@@ -163,19 +175,27 @@ describe('the security info page outside a sign-in', () => {
     expect((await stored(user._id)).securityInfo?.confirmedAt).toBeUndefined();
   });
 
-  it('needs this browser\'s step: another browser with the URL and the form\'s fields, or a missing CSRF token, changes nothing', async () => {
+  it('needs this browser\'s step: without its cookie the forms change nothing, another browser is sent to the password, and a missing CSRF token is refused', async () => {
     const user = await createUser(server);
     const { browser, page } = await openPage(user);
     const add = formOf(page, 'add', 'alternateEmail');
-    const stranger = new Browser();
-    const seen = await stranger.get(page.url);
-    expect(seen.status).toBe(303);
-    expect(seen.headers.get('location')).toBe(`${PATH}?again=1`);
-    const posted = await stranger.post(add.action, { ...add.fields, value: 'thief@example.test' });
-    expect([303, 403]).toContain(posted.status);
-    const withoutToken = await browser.post(add.action, { kind: 'alternateEmail', value: 'x@example.test' });
+    const stranger = await new Browser().get(page.url);
+    expect(stranger.status).toBe(303);
+    expect(stranger.headers.get('location')).toBe(`${PATH}?again=1`);
+    const withoutToken = await browser.post(add.action, { kind: 'alternateEmail', value: 'no-token@example.test' });
     expect(withoutToken.status).toBe(403);
-    expect(sink.received.some((m) => JSON.stringify(m.to).includes('thief@example.test') || JSON.stringify(m.to).includes('x@example.test'))).toBe(false);
+
+    // This browser's CSRF cookie kept, its step's cookie gone: the form's token alone opens nothing.
+    const stepPath = new URL(page.url).pathname;
+    const names = (await browser.cookieNames(page.url)).filter((name) => name.includes('lk_account_security_info'));
+    expect(names).toEqual(['lk_account_security_info', 'lk_account_security_info.sig']);
+    for (const name of names) await browser.jar.setCookie(`${name}=; Path=${stepPath}; Max-Age=0`, page.url);
+    const typed = await browser.post(add.action, { ...add.fields, value: 'no-step@example.test' });
+    expect(typed.status).toBe(303);
+    expect(typed.headers.get('location')).toBe(`${PATH}?again=1`);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a message that should not be there
+    expect(sink.received.some((m) => /no-token@|no-step@/.test(JSON.stringify(m.to)))).toBe(false);
+    expect((await outbox(server)).some((m) => /no-token@|no-step@/.test(m.to))).toBe(false);
     expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
   });
 
@@ -189,5 +209,38 @@ describe('the security info page outside a sign-in', () => {
     expect(refused.status).toBe(303);
     expect(messageIds(await browser.follow(refused))).toContain('security_info.open_again');
     expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+  });
+
+  it('is off while the policy says so: no link on the home page, and the page, even a step begun before, answers 404', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    await server.latchkey.policy.save({ registration: { atSignIn: false, reconfirmDays: 180, selfService: false } });
+    const home = await new Browser().get(`${server.origin}/`);
+    expect(messageIds(home)).not.toContain('home.security_info');
+    const form = await new Browser().get(`${server.origin}${PATH}`);
+    expect(form.status).toBe(404);
+    expect(messageIds(form)).toContain('security_info.off');
+    expect((await browser.get(page.url)).status).toBe(404);
+    const add = formOf(page, 'add', 'alternateEmail');
+    const typed = await browser.post(add.action, { ...add.fields, value: 'while-off@example.test' });
+    expect(typed.status).toBe(404);
+    expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+  });
+
+  it("asks for the CAPTCHA once the address is past the sign-in's failures, and checks it before the password", async () => {
+    const user = await createUser(server);
+    await server.latchkey.policy.save({ limits: { perIpHour: 1000, perAccountHour: 100, signInFailuresPerIpHour: 1 } });
+    await open(user, 'a wrong guess at the password');
+    const { browser, answer: challenged } = await open(user, 'another wrong guess');
+    expect(messageIds(challenged)).toEqual(expect.arrayContaining(['security_info.open_captcha_intro', 'captcha.picture']));
+    const failures = (await server.latchkey.accounts.lockoutState(user._id)).failures;
+    const fields = findForm(challenged, PATH).fields;
+    const refused = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current: PASSWORD, captcha: 'WRONG1' });
+    expect(messageIds(refused)).toContain('login.captcha_wrong');
+    expect(refused.headers.getSetCookie().some((c) => c.includes('lk_account_security_info'))).toBe(false);
+    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(failures);
+    const accepted = await browser.post(`${server.origin}${PATH}`, { ...findForm(refused, PATH).fields, login: user.username, current: PASSWORD, captcha: CAPTCHA_ANSWER });
+    expect(accepted.status).toBe(303);
+    expect(messageIds(await browser.follow(accepted))).toContain('security_info.heading_manage');
   });
 });

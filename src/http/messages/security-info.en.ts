@@ -75,4 +75,5 @@ export const securityInfoEn = {
   'security_info.temporary_password': "Your password was set by an administrator. Choose your own password first, then come back here.",
   'security_info.done_title': "Your security info is confirmed",
   'security_info.done_body': "The security info of {account} is confirmed. We'll use it to verify who you are if you ever need to reset your password or unlock your account.",
+  'security_info.off': "Reviewing your security info here is turned off. Ask your administrator to change it for you.",
 } as const;

@@ -78,4 +78,5 @@ export const securityInfoFr: Record<keyof typeof securityInfoEn, string> = {
   'security_info.temporary_password': "Votre mot de passe a été défini par un administrateur. Choisissez d’abord votre propre mot de passe, puis revenez ici.",
   'security_info.done_title': "Vos informations de sécurité sont confirmées",
   'security_info.done_body': "Les informations de sécurité de {account} sont confirmées. Elles nous serviront à vérifier votre identité si vous devez un jour réinitialiser votre mot de passe ou débloquer votre compte.",
+  'security_info.off': "La vérification de vos informations de sécurité est désactivée ici. Demandez à votre administrateur de les modifier pour vous.",
 };
