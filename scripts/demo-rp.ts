@@ -161,8 +161,21 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
 <thead><tr><th scope="col">Claim</th><th scope="col">Value</th></tr></thead>
 <tbody>${Object.entries(user.claims).map(([key, value]) => html`<tr><th scope="row">${key}</th><td>${claimText(value)}</td></tr>`)}</tbody>
 </table>
-<p><a class="button" href="/logout">Sign out</a></p>`,
+<p><a class="button" href="/logout">Sign out</a></p>
+<h2>Your account at Latchkey</h2>
+<p>An application's account settings can link to Latchkey's own pages, with the login filled in (<code>login_hint</code>):</p>
+<ul>
+<li><a href="${accountPage('/account/password', user.email)}">Change your password</a></li>
+<li><a href="${accountPage('/account/security-info', user.email)}">Review your security info</a></li>
+</ul>`,
     );
+  }
+
+  /** One of Latchkey's account pages (on the issuer's origin), opening with `login` filled in. */
+  function accountPage(path: string, login: string) {
+    const url = new URL(path, issuer.origin);
+    if (login) url.searchParams.set('login_hint', login);
+    return url.href;
   }
 
   app.use(async (ctx, next) => {
