@@ -24,6 +24,7 @@ import { checkForm, readCheckedForm } from '../http/checked-form.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
+import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
 import { renderPage } from '../http/render.ts';
 import { accountOfStep } from '../interactions/interaction-steps.ts';
 import { createSecurityInfoSteps } from '../interactions/security-info.ts';
@@ -52,13 +53,10 @@ export interface AccountSecurityInfoDeps {
 const openForm = currentPasswordForm.extend({ action: z.enum(['open', 'new-captcha']).default('open') });
 const csrfOnly = z.object({ csrf: z.string() });
 
-/** What the password form shows again: the login typed, an error or a note, the CAPTCHA whose wait goes on. */
-interface Shown {
-  login?: string;
-  error?: MessageId;
-  note?: MessageId;
-  captchaId?: string;
-}
+/** What the password form shows again: a refusal (after its redirect), or a note on why the password is asked again. */
+type Shown = Retry & { note?: MessageId };
+/** What the form says again after a redirect (http/retry-cookie.ts): its own errors. */
+const isOwnError = (error: string) => error.startsWith('login.') || error === 'security_info.temporary_password';
 
 export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router {
   const { config, accounts, passwords, policy, audit, clock = Date.now } = deps;
@@ -73,6 +71,8 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
   async function assertOn() {
     if (!(await policy.current()).registration.selfService) throw new AppError(404, 'security_info_off', 'security_info.off', 'the policy keeps the page off (registration.selfService)');
   }
+
+  const retries = createRetryCookie('lk_account_retry', config.cookieSecure, isOwnError);
 
   async function showForm(ctx: Context, { login = '', error, note, captchaId }: Shown = {}) {
     await renderPage(ctx, 'account-security-info', {
@@ -93,13 +93,14 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
 
   router.get('/', async (ctx) => {
     await assertOn();
-    await showForm(ctx, { login: loginHintOf(ctx), ...(ctx.query.again === '1' && { note: 'security_info.open_again' as const }) });
+    const note = ctx.query.again === '1' ? ('security_info.open_again' as const) : undefined;
+    await showForm(ctx, { login: loginHintOf(ctx), ...(note && { note }), ...retries.take(ctx, ACCOUNT_SECURITY_INFO_PATH) });
   });
 
   router.post('/', async (ctx) => {
     await assertOn();
     const submitted = await readForm(ctx, config.formBodyLimit);
-    const refused = await passwords.attempt(ctx, async (attempt): Promise<Shown | undefined> => {
+    const refused = await passwords.attempt(ctx, async (attempt): Promise<Retry | undefined> => {
       const form = checkForm(ctx, submitted, openForm, CSRF_SCOPE, csrfOptions);
       if (form.action === 'new-captcha') return { login: form.login };
       // Before the password is checked: an administrator's action on the account while it is (a reset landing during
@@ -115,7 +116,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
       ctx.redirect(pagePath(id));
       return undefined;
     });
-    if (refused) await showForm(ctx, refused);
+    if (refused) retries.redirect(ctx, ACCOUNT_SECURITY_INFO_PATH, refused); // a reload then posts no password again
   });
 
   router.get('/done', async (ctx) => {

@@ -19,9 +19,9 @@ import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
+import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { AppContext } from '../http/context.ts';
-import type { MessageId } from '../http/messages/en.ts';
 import { renderPage } from '../http/render.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { SignInAttempt } from '../security/sign-in-challenge.ts';
@@ -49,13 +49,8 @@ const changeForm = currentPasswordForm.extend({
 });
 type ChangeForm = z.infer<typeof changeForm>;
 
-/** What the form shows again: the login typed, an error, the CAPTCHA whose wait goes on. Never a password. */
-interface Shown {
-  login?: string;
-  error?: MessageId;
-  errorValues?: Record<string, string | number>;
-  captchaId?: string;
-}
+/** What the form says again after a redirect (http/retry-cookie.ts): its own errors, the password rules' among them. */
+const isOwnError = (error: string) => ['login.', 'password.', 'change_password.'].some((prefix) => error.startsWith(prefix)) || error === 'recover.password_mismatch';
 
 export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   const { config, accounts, passwords, policy } = deps;
@@ -63,7 +58,9 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   const done = createOnceCookie('lk_password_changed', `${CHANGE_PASSWORD_PATH}/done`, config.cookieSecure);
   const router = new Router({ prefix: CHANGE_PASSWORD_PATH });
 
-  async function showForm(ctx: Context, { login = '', error, errorValues, captchaId }: Shown = {}) {
+  const retries = createRetryCookie('lk_account_retry', config.cookieSecure, isOwnError);
+
+  async function showForm(ctx: Context, { login = '', error, values, captchaId }: Retry = {}) {
     const shown = await passwords.captchaFor(ctx, captchaId);
     await renderPage(ctx, 'change-password', {
       titleId: 'change_password.title',
@@ -71,21 +68,22 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       login,
       minLength: (await policy.current()).passwordMinLength,
       error,
-      errorValues,
+      errorValues: values,
       ...shown,
     });
   }
 
-  router.get('/', (ctx) => showForm(ctx, { login: loginHintOf(ctx) }));
+  // A refusal is said once after its redirect; otherwise the form, with the login an application's link gives.
+  router.get('/', (ctx) => showForm(ctx, { login: loginHintOf(ctx), ...retries.take(ctx, CHANGE_PASSWORD_PATH) }));
 
   router.post('/', async (ctx) => {
     const submitted = await readForm(ctx, config.formBodyLimit);
     const refused = await passwords.attempt(ctx, (attempt) => change(ctx, checkForm(ctx, submitted, changeForm, CSRF_SCOPE, csrfOptions), attempt));
-    if (refused) await showForm(ctx, refused);
+    if (refused) retries.redirect(ctx, CHANGE_PASSWORD_PATH, refused); // a reload then posts no password again
   });
 
   /** The change, or what the form shows again when it is refused. */
-  async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Shown | undefined> {
+  async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Retry | undefined> {
     const login = form.login;
     if (form.action === 'new-captcha') return { login };
     // Before anything is read: the two new fields differ whoever the account is.
@@ -97,7 +95,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the current one
     } catch (error) {
       if (!(error instanceof PasswordRejectedError)) throw error;
-      return { login, error: error.reason === 'password.reused' ? 'change_password.same' : error.reason, errorValues: error.values };
+      return { login, error: error.reason === 'password.reused' ? 'change_password.same' : error.reason, values: error.values };
     }
     // Written only over the account as the sign-in just read it: a reset or lockdown landing during the argon2 runs
     // refuses the write (the person then proves the current password again).

@@ -12,8 +12,7 @@ import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
-import { fromCookieValue, toCookieValue } from '../http/json-cookie.ts';
-import { pathCookieName } from '../http/cookie-names.ts';
+import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
@@ -60,11 +59,6 @@ export interface InteractionDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 /** What a refused sign-in's page shows: its error, the login typed, and the CAPTCHA whose wait goes on. */
-interface Retry {
-  error?: MessageId;
-  login?: string;
-  captchaId?: string;
-}
 type StoredInteraction = InstanceType<Provider['Interaction']>;
 
 /**
@@ -110,14 +104,8 @@ const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MA
 /** The scopes the consent page words itself (`scope.<name>`): the OpenID Connect ones; an API's are listed as named. */
 const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 
-/**
- * A refused sign-in answers with a redirect to the sign-in page (POST, redirect, GET), so a reload never posts the
- * password again. What the page must show then (which message, the login typed) travels in this short-lived
- * signed cookie, scoped to the one interaction and read once. It holds no password.
- */
-const retryCookieName = (secure: boolean) => pathCookieName('lk_signin_retry', secure);
-const RETRY_COOKIE_MAX_AGE_MS = 60_000;
-const RETRY_ERRORS = new Set<MessageId>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
+/** What the sign-in page says again after a redirect (http/retry-cookie.ts): its own errors only. */
+const RETRY_ERRORS = new Set<string>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -257,31 +245,11 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     await finish(ctx, { error: 'access_denied', error_description: 'the requested authentication context class (acr) cannot be met' }, false);
   }
 
-  const retryCookie = (uid: string) => ({ httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const, path: `/interaction/${uid}`, signed: true, overwrite: true });
-
-  /**
-   * Answers a refused sign-in with a redirect to its page, which then shows `error` and keeps the login typed (and
-   * the CAPTCHA `captchaId`, whose wait goes on).
-   */
-  function retrySignIn(ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) {
-    const value = toCookieValue({ error, login: login.slice(0, MAX_LOGIN_LENGTH), ...(captchaId && { captchaId }) });
-    ctx.cookies.set(retryCookieName(config.cookieSecure), value, { ...retryCookie(details.uid), maxAge: RETRY_COOKIE_MAX_AGE_MS });
-    ctx.status = 303;
-    ctx.redirect(`/interaction/${details.uid}`);
-  }
-
-  /** What a refused sign-in left for its page, once; nothing if the cookie is absent, forged or malformed. */
-  function takeRetry(ctx: Context, details: Details): Retry {
-    const value = ctx.cookies.get(retryCookieName(config.cookieSecure), { signed: true });
-    if (!value) return {};
-    ctx.cookies.set(retryCookieName(config.cookieSecure), null, retryCookie(details.uid));
-    const { error, login, captchaId } = fromCookieValue(value) ?? {};
-    if (typeof login !== 'string') return {};
-    const kept = typeof captchaId === 'string' ? { captchaId } : {};
-    if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
-    if (typeof error !== 'string' || !RETRY_ERRORS.has(error as MessageId)) return {};
-    return { error: error as MessageId, login, ...kept };
-  }
+  // A refused sign-in answers with a redirect to its page (POST, redirect, GET), so a reload never posts the password
+  // again; what the page shows then travels in a cookie scoped to the one interaction, read once. It holds no password.
+  const retries = createRetryCookie('lk_signin_retry', config.cookieSecure, (error) => RETRY_ERRORS.has(error));
+  const retrySignIn = (ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) =>
+    retries.redirect(ctx, `/interaction/${details.uid}`, { error, login, ...(captchaId && { captchaId }) });
 
   // An interaction whose session is gone (SessionGone) starts again, so that the person who has just reset their
   // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page. A
@@ -316,7 +284,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       const changing = await changingPassword(ctx, details);
       if (changing) return showPasswordChange(ctx, details, changing);
       if (await securityInfoPages.showPending(ctx, details.uid)) return;
-      return showLogin(ctx, details, takeRetry(ctx, details));
+      return showLogin(ctx, details, retries.take(ctx, `/interaction/${details.uid}`));
     }
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);

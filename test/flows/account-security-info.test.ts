@@ -30,13 +30,17 @@ beforeEach(async () => {
 const stored = async (id: string) => (await server.connection.db!.collection<User>('users').findOne({ _id: id }))!;
 const audited = (accountId: string, type: string, reason?: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId, type, ...(reason && { reason }) });
 
-/** The password form, and its answer to `login` and `current`. */
+/**
+ * The password form, its answer to `login` and `current`, and the page that answer leads to: a refusal is a redirect
+ * to the form (so that a reload posts no password again), which then says why.
+ */
 async function open(user: Pick<User, 'username'>, current = PASSWORD, browser = new Browser()) {
   const form = await browser.get(`${server.origin}${PATH}`);
   expect(form.status).toBe(200);
   const fields = findForm(form, PATH).fields;
   const answer = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current });
-  return { browser, form, answer };
+  const refused = answer.status === 303 && answer.headers.get('location') === PATH;
+  return { browser, form, answer, refusal: refused ? await browser.follow(answer) : undefined };
 }
 
 /** The page of a right password, followed. */
@@ -122,12 +126,14 @@ describe('the security info page outside a sign-in', () => {
     ];
     const pages: string[] = [];
     for (const { login, current } of tries) {
-      const { answer } = await open({ username: login }, current);
-      expect(answer.status).toBe(200);
-      expect(messageIds(answer)).toContain('login.invalid');
-      expect(answer.headers.getSetCookie()).toEqual([]);
-      // The same page but for the login typed and what every request draws anew (its CSRF token, its nonce).
-      pages.push(answer.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, ''));
+      const { answer, refusal } = await open({ username: login }, current);
+      // The same redirect, setting the same cookie (what the form says next), then the same page but for the login
+      // typed and what every request draws anew (its CSRF token, its nonce).
+      expect(answer.status).toBe(303);
+      expect(answer.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(['lk_account_retry', 'lk_account_retry.sig']);
+      expect(refusal!.status).toBe(200);
+      expect(messageIds(refusal!)).toContain('login.invalid');
+      pages.push(refusal!.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, ''));
     }
     for (const page of pages.slice(1)) expect(page).toBe(pages[0]);
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
@@ -148,10 +154,10 @@ describe('the security info page outside a sign-in', () => {
   it('refuses a temporary password: an administrator\'s password does not choose what the account recovers with', async () => {
     const user = await createUser(server);
     await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { passwordChangeRequired: true } });
-    const { answer } = await open(user);
-    expect(answer.status).toBe(200);
-    expect(messageIds(answer)).toContain('security_info.temporary_password');
-    expect(answer.body).toContain(`href="/account/password?login_hint=${encodeURIComponent(user.username)}"`);
+    const { refusal } = await open(user);
+    expect(refusal!.status).toBe(200);
+    expect(messageIds(refusal!)).toContain('security_info.temporary_password');
+    expect(refusal!.body).toContain(`href="/account/password?login_hint=${encodeURIComponent(user.username)}"`);
     expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: user._id })).toBe(0);
   });
 
@@ -231,13 +237,14 @@ describe('the security info page outside a sign-in', () => {
     const user = await createUser(server);
     await server.latchkey.policy.save({ limits: { perIpHour: 1000, perAccountHour: 100, signInFailuresPerIpHour: 1 } });
     await open(user, 'a wrong guess at the password');
-    const { browser, answer: challenged } = await open(user, 'another wrong guess');
-    expect(messageIds(challenged)).toEqual(expect.arrayContaining(['security_info.open_captcha_intro', 'captcha.picture']));
+    const { browser, refusal: challenged } = await open(user, 'another wrong guess');
+    expect(messageIds(challenged!)).toEqual(expect.arrayContaining(['security_info.open_captcha_intro', 'captcha.picture']));
     const failures = (await server.latchkey.accounts.lockoutState(user._id)).failures;
-    const fields = findForm(challenged, PATH).fields;
-    const refused = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current: PASSWORD, captcha: 'WRONG1' });
+    const fields = findForm(challenged!, PATH).fields;
+    const wrongAnswer = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current: PASSWORD, captcha: 'WRONG1' });
+    expect(wrongAnswer.headers.getSetCookie().some((c) => c.includes('lk_account_security_info'))).toBe(false);
+    const refused = await browser.follow(wrongAnswer);
     expect(messageIds(refused)).toContain('login.captcha_wrong');
-    expect(refused.headers.getSetCookie().some((c) => c.includes('lk_account_security_info'))).toBe(false);
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(failures);
     const accepted = await browser.post(`${server.origin}${PATH}`, { ...findForm(refused, PATH).fields, login: user.username, current: PASSWORD, captcha: CAPTCHA_ANSWER });
     expect(accepted.status).toBe(303);

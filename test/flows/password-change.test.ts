@@ -37,10 +37,14 @@ async function openForm(browser: Browser): Promise<Page> {
   return page;
 }
 
-/** Posts the change form of `page` with these fields over its own. */
-function post(browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> {
+/**
+ * Posts the change form of `page` with these fields over its own. A refusal is a redirect to the form (so that a
+ * reload posts no password again), followed here to the form saying why.
+ */
+async function post(browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> {
   const form = findForm(page, '/account/password');
-  return browser.post(form.action, { ...form.fields, ...fields });
+  const answer = await browser.post(form.action, { ...form.fields, ...fields });
+  return answer.status === 303 && answer.headers.get('location') === '/account/password' ? browser.follow(answer) : answer;
 }
 
 const change = (user: User, current: string, password = NEW_PASSWORD, confirm = password) => ({ login: user.username, current, password, confirm });
@@ -175,6 +179,22 @@ describe('a change of password by its owner', () => {
       await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour } });
     }
   });
+});
+
+it('says a refusal once, after a redirect: a reload shows the form afresh and posts nothing again', async () => {
+  const user = await createUser(server);
+  const browser = new Browser();
+  const form = findForm(await openForm(browser), '/account/password');
+  const answer = await browser.post(form.action, { ...form.fields, ...change(user, 'not the right password') });
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get('location')).toBe('/account/password');
+  const refused = await browser.follow(answer);
+  expect(messageIds(refused)).toContain('login.invalid');
+  expect(findForm(refused, '/account/password').fields.login).toBe(user.username);
+  const reloaded = await openForm(browser);
+  expect(messageIds(reloaded)).not.toContain('login.invalid');
+  expect(findForm(reloaded, '/account/password').fields.login).toBe('');
+  expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);
 });
 
 it("opens with the login an application's link gives, at the current password", async () => {

@@ -1,0 +1,56 @@
+// A refused password form answered by a redirect to its page (post, redirect, get), so that a reload shows the page
+// rather than posting the password again (and counting one more failure). What the page shows again, the error, the
+// login typed, the CAPTCHA whose wait goes on and the values its message names, rides in a short-lived signed cookie
+// scoped to the page's path and is read once there. Only errors the page itself gives are shown from it (`allowed`).
+import type { Context } from 'koa';
+import { pathCookieName } from './cookie-names.ts';
+import { fromCookieValue, toCookieValue } from './json-cookie.ts';
+import type { MessageId } from './messages/en.ts';
+
+/** Long enough to follow the redirect. */
+const MAX_AGE_MS = 60_000;
+/** A login longer than any the forms accept is not kept (a cookie holds about 4 KB). */
+const MAX_KEPT_LOGIN = 320;
+
+/** What a refused form's page shows again; nothing of it when the form was not refused. */
+export interface Retry {
+  error?: MessageId;
+  login?: string;
+  captchaId?: string;
+  /** What the error's message names (a password rule's numbers). */
+  values?: Record<string, string | number>;
+}
+
+export interface RetryCookie {
+  /** Answers with a 303 to `path`, whose page then shows `retry` once (an error-free one: a new CAPTCHA asked for). */
+  redirect(ctx: Context, path: string, retry: Retry): void;
+  /** What the form left for the page at `path`, cleared as it is read; nothing if absent, forged or malformed. */
+  take(ctx: Context, path: string): Retry;
+}
+
+export function createRetryCookie(name: string, secure: boolean, allowed: (error: string) => boolean): RetryCookie {
+  const cookieName = pathCookieName(name, secure);
+  const options = (path: string) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path, signed: true, overwrite: true });
+  return {
+    redirect(ctx, path, { error, login = '', captchaId, values }) {
+      const value = toCookieValue({ error, login: login.length <= MAX_KEPT_LOGIN ? login : '', ...(captchaId && { captchaId }), ...(values && { values }) });
+      ctx.cookies.set(cookieName, value, { ...options(path), maxAge: MAX_AGE_MS });
+      ctx.status = 303; // never 307: the browser must not post the password again
+      ctx.redirect(path);
+    },
+
+    take(ctx, path) {
+      const value = ctx.cookies.get(cookieName, { signed: true });
+      if (!value) return {};
+      ctx.cookies.set(cookieName, null, options(path));
+      const { error, login, captchaId, values } = fromCookieValue(value) ?? {};
+      if (typeof login !== 'string') return {};
+      if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
+      if (typeof error !== 'string' || !allowed(error)) return {};
+      return { error: error as MessageId, login, ...(typeof captchaId === 'string' && { captchaId }), ...(isValues(values) && { values }) };
+    },
+  };
+}
+
+const isValues = (values: unknown): values is Record<string, string | number> =>
+  typeof values === 'object' && values !== null && !Array.isArray(values) && Object.values(values).every((v) => typeof v === 'string' || typeof v === 'number');
