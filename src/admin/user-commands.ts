@@ -232,19 +232,20 @@ const unlock = defineCommand({
   arg: 'id-or-login',
   options: {},
   async run({ arg, out, session }) {
-    const notices = await ownerNotices(session); // before anything changes: a shell without the servers' key is refused
     const users = await accounts(session);
     const user = await findUser(users, arg);
     const before = await users.lockoutState(user._id);
+    // Told like an unlock by recovery (policy notify.onUnlock), with the "This wasn't me" link; always when a lockdown
+    // ends: the password stays, so a helpdesk talked into it hands the account back to whoever the owner locked out.
+    const policy = await createPolicyStore(await session.connection()).current();
+    const tell = Boolean(user.lockedDownAt) || ((before.locked || before.disabled) && policy.notify.onUnlock);
+    // Before anything changes: a shell without the servers' key is refused when a notice will go (it seals it).
+    const notices = tell ? await ownerNotices(session) : undefined;
     await users.clearLockout(user._id);
     await restartProofRuns(await session.connection(), accountKeyOf(user._id));
     if (user.lockedDownAt) await users.clearLockdown(user._id); // "This wasn't me" too: an administrator acting is what it waits for
     await auditAdminChange(session, 'account.unlocked', user);
-    // Told like an unlock by recovery (policy notify.onUnlock), with the "This wasn't me" link; always when a lockdown
-    // ended: the password stays, so a helpdesk talked into it hands the account back to whoever the owner locked out.
-    const policy = await createPolicyStore(await session.connection()).current();
-    const changed = before.locked || before.disabled;
-    const told = user.lockedDownAt || (changed && policy.notify.onUnlock) ? await notices.notify(user, 'unlock', DEFAULT_LOCALE) : 0;
+    const told = notices ? await notices.notify(user, 'unlock', DEFAULT_LOCALE) : 0;
     const view = {
       id: user._id,
       username: user.username,
@@ -301,17 +302,18 @@ const lockDown = defineCommand({
   options: {},
   details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
   async run({ arg, out, session }) {
-    const notices = await ownerNotices(session); // before anything changes: a shell without the servers' key is refused
     const users = await accounts(session);
     const user = await findUser(users, arg);
+    // Told on every contact, with the way back in: the password alone no longer gets them anywhere. Not the owner of
+    // a disabled account: that way back in shows it nothing until an administrator enables it.
+    const disabled = user.status !== 'active';
+    // Before anything changes: a shell without the servers' key is refused when a notice will go (it seals it).
+    const notices = disabled ? undefined : await ownerNotices(session);
     await users.lockDown(user._id);
     await auditAdminChange(session, 'account.lockdown', user);
     const policy = await createPolicyStore(await session.connection()).current();
     const recoverable = ableToRecover({ ...user, lockedDownAt: new Date() }, policy, placesCalls(session));
-    // Told on every contact, with the way back in: the password alone no longer gets them anywhere. Not the owner of
-    // a disabled account: that way back in shows it nothing until an administrator enables it.
-    const disabled = user.status !== 'active';
-    const told = disabled ? 0 : await notices.notifyLockedDown(user, DEFAULT_LOCALE);
+    const told = notices ? await notices.notifyLockedDown(user, DEFAULT_LOCALE) : 0;
     out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable, notified: told }, () => [
       `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
       disabled

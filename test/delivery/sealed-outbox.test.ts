@@ -128,6 +128,25 @@ describe('admin commands that tell the owner', () => {
     expect(await waitingFor(user.email)).toEqual([]);
   });
 
+  it("ask for the servers' key only when a notice goes: unlocking an account with nothing to end, unlock notices off", async () => {
+    await server.latchkey.policy.save({ notify: { onReset: true, onUnlock: false, onLockout: true } });
+    try {
+      const run = await runAdmin(server.dbUri, ['users', 'unlock', user.username], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: OTHER_KEY } });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('was not locked');
+      expect(await waitingFor(user.email)).toEqual([]);
+      // With a notice to send (a lockdown to end), the same shell is refused before anything changes.
+      await server.latchkey.accounts.lockDown(user._id);
+      const refused = await runAdmin(server.dbUri, ['users', 'unlock', user.username], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: OTHER_KEY } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('DATA_ENCRYPTION_KEY is not the one the servers use');
+      expect((await stored()).lockedDownAt).toBeInstanceOf(Date);
+    } finally {
+      await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $unset: { lockedDownAt: '' } });
+      await server.latchkey.policy.save({});
+    }
+  });
+
   it("seal the notice with the servers' key in a shell that has it, for the servers' sender to open", async () => {
     // The server's sender stopped (as at a shutdown), so that the notice is seen as it waits.
     await server.latchkey.beginShutdown();

@@ -1,4 +1,5 @@
-// Bad input, generated (fast-check): every form a person reaches (sign-in, consent, each recovery step) and every
+// Bad input, generated (fast-check): every form a person reaches (sign-in, consent, each recovery step, the account's
+// own pages: change of password, security info) and every
 // endpoint a relying party calls, sent malformed, oversized, with fields missing, repeated or foreign, without its
 // cookies or CSRF token, with the wrong method or content type, or at a path that does not exist. Each request must
 // get a clear answer (never a 5xx; an error page or a JSON error carrying a support code) and change nothing: no
@@ -35,6 +36,7 @@ let clientId: string;
 let forms: LiveForm[];
 let recovery: { browser: Browser; codePage: Page };
 let signIn: { browser: Browser; loginPage: Page };
+let securityInfo: { browser: Browser; page: Page };
 let endpoints: { token: string; introspection: string; revocation: string; userinfo: string; endSession: string; authorization: string };
 
 async function live(browser: Browser, page: Page): Promise<LiveForm[]> {
@@ -82,6 +84,18 @@ beforeAll(async () => {
   findForm(codePage, '/code');
   recovery = { browser: codeBrowser, codePage };
 
+  // The account's own pages: the forms asking for the current password, and the security info page its right
+  // password opened, left waiting for a proof of a registered method.
+  const changeBrowser = new Browser();
+  const changePage = await changeBrowser.get(`${server.origin}/account/password`);
+  const infoBrowser = new Browser();
+  const infoPage = await infoBrowser.get(`${server.origin}/account/security-info`);
+  const stepBrowser = new Browser();
+  const opened = await stepBrowser.post(`${server.origin}/account/security-info`, { ...findForm(await stepBrowser.get(`${server.origin}/account/security-info`), '/account/security-info').fields, login: user.username, current: PASSWORD });
+  const stepPage = await stepBrowser.follow(opened);
+  findForm(stepPage, '/prove');
+  securityInfo = { browser: stepBrowser, page: stepPage };
+
   forms = [
     ...(await live(signInBrowser, loginPage)),
     ...(await live(consentBrowser, consentPage)),
@@ -89,6 +103,9 @@ beforeAll(async () => {
     ...(await live(goalBrowser, goalPage)),
     ...(await live(methodBrowser, methodPage)),
     ...(await live(codeBrowser, codePage)),
+    ...(await live(changeBrowser, changePage)),
+    ...(await live(infoBrowser, infoPage)),
+    ...(await live(stepBrowser, stepPage)),
   ];
 }, 60_000);
 afterAll(() => server.close());
@@ -130,7 +147,7 @@ const formShot = fc
     const form = forms[s.form % forms.length]!;
     const url = new URL(form.action);
     if (s.path === 'suffix') url.pathname += '/x';
-    if (s.path === 'other-id') url.pathname = url.pathname.replace(/\/(recover|interaction)\/[^/]+/, '/$1/AAAAAAAAAAAAAAAAAAAAAA');
+    if (s.path === 'other-id') url.pathname = url.pathname.replace(/\/(recover|interaction|account\/security-info)\/[^/]+/, '/$1/AAAAAAAAAAAAAAAAAAAAAA');
     if (s.path === 'encoded') url.pathname = url.pathname.replace(/\/([^/]+)$/, '/%2e%2e%2f$1%00');
     const fields: Record<string, string> = { ...form.fields };
     for (const name of s.drop) delete fields[name];
@@ -196,7 +213,7 @@ const endpointShot = fc
 /** Pages and files fetched at made-up addresses: flows, interactions, CAPTCHAs, "This wasn't me" links. */
 const pathShot = fc
   .record({
-    base: fc.constantFrom('/recover/', '/interaction/', '/captcha/', '/recover/lockdown/', '/dev/outbox', '/', '/oidc/', '/static/'),
+    base: fc.constantFrom('/recover/', '/interaction/', '/captcha/', '/recover/lockdown/', '/dev/outbox', '/', '/oidc/', '/static/', '/account/', '/account/security-info/'),
     rest: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('..%2f..%2fpackage.json', '%', '%zz', 'a'.repeat(5000), 'x.svg', 'x.wav', '.json')),
     method: fc.constantFrom('GET', 'GET', 'HEAD', 'POST', 'OPTIONS'),
   })
@@ -265,5 +282,10 @@ describe('bad input, generated', () => {
     const signedIn = await submitLogin(signIn.browser, signIn.loginPage, user.username, PASSWORD);
     expect(signedIn.status).toBe(303);
     expect(signedIn.headers.get('location')).toContain('/oidc/auth/');
+    // And the security info page opened before them confirms.
+    const done = findForm(securityInfo.page, '/done');
+    const confirmed = await securityInfo.browser.post(done.action, done.fields);
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe('/account/security-info/done');
   }, 600_000);
 });
