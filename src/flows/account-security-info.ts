@@ -24,13 +24,13 @@ import { checkForm, readCheckedForm } from '../http/checked-form.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
-import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
+import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { renderPage } from '../http/render.ts';
 import { accountOfStep } from '../interactions/interaction-steps.ts';
 import { createSecurityInfoSteps } from '../interactions/security-info.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from '../interactions/security-info-routes.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
-import { currentPasswordForm, isRefused, loginHintOf, type CurrentPasswordCheck } from './current-password.ts';
+import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 
 export const ACCOUNT_SECURITY_INFO_PATH = '/account/security-info';
 const CSRF_SCOPE = 'account:security-info';
@@ -55,8 +55,8 @@ const csrfOnly = z.object({ csrf: z.string() });
 
 /** What the password form shows again: a refusal (after its redirect), or a note on why the password is asked again. */
 type Shown = Retry & { note?: MessageId };
-/** What the form says again after a redirect (http/retry-cookie.ts): its own errors. */
-const isOwnError = (error: string) => error.startsWith('login.') || error === 'security_info.temporary_password';
+/** What the form says again after a redirect (http/retry-cookie.ts): its own refusals. */
+const REFUSALS: readonly MessageId[] = [...PASSWORD_REFUSALS, 'security_info.temporary_password'];
 
 export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router {
   const { config, accounts, passwords, policy, audit, clock = Date.now } = deps;
@@ -72,7 +72,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     if (!(await policy.current()).registration.selfService) throw new AppError(404, 'security_info_off', 'security_info.off', 'the policy keeps the page off (registration.selfService)');
   }
 
-  const retries = createRetryCookie('lk_account_retry', config.cookieSecure, isOwnError);
+  const retries = createRetryCookie('lk_security_info_retry', config.cookieSecure, REFUSALS, { maxAgeMs: RETRY_MAX_AGE_MS });
 
   async function showForm(ctx: Context, { login = '', error, note, captchaId }: Shown = {}) {
     await renderPage(ctx, 'account-security-info', {

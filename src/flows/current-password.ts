@@ -47,6 +47,12 @@ export function loginHintOf(ctx: Context): string {
   return hint.length <= MAX_LOGIN_LENGTH ? hint : '';
 }
 
+/**
+ * How long a refused form's redirect may still show its refusal (http/retry-cookie.ts): a page anyone may open at
+ * any time, unlike a sign-in's, so not much beyond following the redirect (the next person at a shared computer).
+ */
+export const RETRY_MAX_AGE_MS = 15_000;
+
 /** A refusal, as the form shows it again: the login typed, the error, the CAPTCHA whose wait goes on. */
 export interface Refused {
   login: string;

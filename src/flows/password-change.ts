@@ -13,20 +13,21 @@ import { z } from 'zod';
 import { AccountChangedError, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
-import { PasswordRejectedError } from '../accounts/password-rules.ts';
+import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
-import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
+import type { MessageId } from '../http/messages/en.ts';
+import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { AppContext } from '../http/context.ts';
 import { renderPage } from '../http/render.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { SignInAttempt } from '../security/sign-in-challenge.ts';
 import type { Notifier } from './recovery/notices.ts';
-import { currentPasswordForm, isRefused, loginHintOf, type CurrentPasswordCheck } from './current-password.ts';
+import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
@@ -49,8 +50,8 @@ const changeForm = currentPasswordForm.extend({
 });
 type ChangeForm = z.infer<typeof changeForm>;
 
-/** What the form says again after a redirect (http/retry-cookie.ts): its own errors, the password rules' among them. */
-const isOwnError = (error: string) => ['login.', 'password.', 'change_password.'].some((prefix) => error.startsWith(prefix)) || error === 'recover.password_mismatch';
+/** What the form says again after a redirect (http/retry-cookie.ts): its own refusals, the password rules' among them. */
+const REFUSALS: readonly MessageId[] = [...PASSWORD_REFUSALS, ...PASSWORD_REASONS, 'recover.password_mismatch', 'change_password.same', 'change_password.account_changed'];
 
 export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   const { config, accounts, passwords, policy } = deps;
@@ -58,7 +59,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   const done = createOnceCookie('lk_password_changed', `${CHANGE_PASSWORD_PATH}/done`, config.cookieSecure);
   const router = new Router({ prefix: CHANGE_PASSWORD_PATH });
 
-  const retries = createRetryCookie('lk_account_retry', config.cookieSecure, isOwnError);
+  const retries = createRetryCookie('lk_password_retry', config.cookieSecure, REFUSALS, { maxAgeMs: RETRY_MAX_AGE_MS });
 
   async function showForm(ctx: Context, { login = '', error, values, captchaId }: Retry = {}) {
     const shown = await passwords.captchaFor(ctx, captchaId);

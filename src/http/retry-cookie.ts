@@ -8,7 +8,7 @@ import { fromCookieValue, toCookieValue } from './json-cookie.ts';
 import type { MessageId } from './messages/en.ts';
 
 /** Long enough to follow the redirect. */
-const MAX_AGE_MS = 60_000;
+const DEFAULT_MAX_AGE_MS = 60_000;
 /** A login longer than any the forms accept is not kept (a cookie holds about 4 KB). */
 const MAX_KEPT_LOGIN = 320;
 
@@ -28,13 +28,21 @@ export interface RetryCookie {
   take(ctx: Context, path: string): Retry;
 }
 
-export function createRetryCookie(name: string, secure: boolean, allowed: (error: string) => boolean): RetryCookie {
+/** The refusals of a password as the sign-in page gives them, and every form asking for one (current-password.ts). */
+export const PASSWORD_REFUSALS: readonly MessageId[] = ['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up'];
+
+/**
+ * `allowed`: the errors the page at the cookie's path gives (a value signed for another page is not shown);
+ * `maxAgeMs`: how long an unfollowed redirect's refusal may still show (on a shared computer, to the next person).
+ */
+export function createRetryCookie(name: string, secure: boolean, allowed: readonly MessageId[], { maxAgeMs = DEFAULT_MAX_AGE_MS } = {}): RetryCookie {
+  const own = new Set<string>(allowed);
   const cookieName = pathCookieName(name, secure);
   const options = (path: string) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path, signed: true, overwrite: true });
   return {
     redirect(ctx, path, { error, login = '', captchaId, values }) {
       const value = toCookieValue({ error, login: login.length <= MAX_KEPT_LOGIN ? login : '', ...(captchaId && { captchaId }), ...(values && { values }) });
-      ctx.cookies.set(cookieName, value, { ...options(path), maxAge: MAX_AGE_MS });
+      ctx.cookies.set(cookieName, value, { ...options(path), maxAge: maxAgeMs });
       ctx.status = 303; // never 307: the browser must not post the password again
       ctx.redirect(path);
     },
@@ -46,7 +54,7 @@ export function createRetryCookie(name: string, secure: boolean, allowed: (error
       const { error, login, captchaId, values } = fromCookieValue(value) ?? {};
       if (typeof login !== 'string') return {};
       if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
-      if (typeof error !== 'string' || !allowed(error)) return {};
+      if (typeof error !== 'string' || !own.has(error)) return {};
       return { error: error as MessageId, login, ...(typeof captchaId === 'string' && { captchaId }), ...(isValues(values) && { values }) };
     },
   };

@@ -12,7 +12,7 @@ import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
-import { createRetryCookie, type Retry } from '../http/retry-cookie.ts';
+import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
@@ -58,7 +58,6 @@ export interface InteractionDeps {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-/** What a refused sign-in's page shows: its error, the login typed, and the CAPTCHA whose wait goes on. */
 type StoredInteraction = InstanceType<Provider['Interaction']>;
 
 /**
@@ -103,9 +102,6 @@ const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MA
 
 /** The scopes the consent page words itself (`scope.<name>`): the OpenID Connect ones; an API's are listed as named. */
 const KNOWN_SCOPES = new Set(OIDC_SCOPES);
-
-/** What the sign-in page says again after a redirect (http/retry-cookie.ts): its own errors only. */
-const RETRY_ERRORS = new Set<string>(['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up']);
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -247,7 +243,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   // A refused sign-in answers with a redirect to its page (POST, redirect, GET), so a reload never posts the password
   // again; what the page shows then travels in a cookie scoped to the one interaction, read once. It holds no password.
-  const retries = createRetryCookie('lk_signin_retry', config.cookieSecure, (error) => RETRY_ERRORS.has(error));
+  const retries = createRetryCookie('lk_signin_retry', config.cookieSecure, PASSWORD_REFUSALS);
   const retrySignIn = (ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) =>
     retries.redirect(ctx, `/interaction/${details.uid}`, { error, login, ...(captchaId && { captchaId }) });
 

@@ -130,7 +130,7 @@ describe('the security info page outside a sign-in', () => {
       // The same redirect, setting the same cookie (what the form says next), then the same page but for the login
       // typed and what every request draws anew (its CSRF token, its nonce).
       expect(answer.status).toBe(303);
-      expect(answer.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(['lk_account_retry', 'lk_account_retry.sig']);
+      expect(answer.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(['lk_security_info_retry', 'lk_security_info_retry.sig']);
       expect(refusal!.status).toBe(200);
       expect(messageIds(refusal!)).toContain('login.invalid');
       pages.push(refusal!.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, ''));

@@ -42,9 +42,15 @@ async function openForm(browser: Browser): Promise<Page> {
  * reload posts no password again), followed here to the form saying why.
  */
 async function post(browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> {
+  return (await answered(browser, page, fields)).page;
+}
+
+/** The post's own answer, and the page it leads to when it is a refusal (else the answer itself). */
+async function answered(browser: Browser, page: Page, fields: Record<string, string>): Promise<{ answer: Page; page: Page }> {
   const form = findForm(page, '/account/password');
   const answer = await browser.post(form.action, { ...form.fields, ...fields });
-  return answer.status === 303 && answer.headers.get('location') === '/account/password' ? browser.follow(answer) : answer;
+  const refused = answer.status === 303 && answer.headers.get('location') === '/account/password';
+  return { answer, page: refused ? await browser.follow(answer) : answer };
 }
 
 const change = (user: User, current: string, password = NEW_PASSWORD, confirm = password) => ({ login: user.username, current, password, confirm });
@@ -96,16 +102,21 @@ describe('a change of password by its owner', () => {
     const user = await createUser(server);
     const before = await stored(user);
     const browser = new Browser();
-    const wrong = await post(browser, await openForm(browser), change(user, 'not the right password at all'));
-    const unknown = await post(browser, await openForm(browser), { ...change(user, PASSWORD), login: 'nobody-by-this-name@example.test' });
+    const wrong = await answered(browser, await openForm(browser), change(user, 'not the right password at all'));
+    const unknown = await answered(browser, await openForm(browser), { ...change(user, PASSWORD), login: 'nobody-by-this-name@example.test' });
     // A new password the rules refuse is not judged before the current one is proven: it would tell the account exists.
-    const wrongAndWeak = await post(browser, await openForm(browser), change(user, 'not the right password either', user.username.repeat(3)));
-    for (const page of [wrong, unknown, wrongAndWeak]) {
+    const wrongAndWeak = await answered(browser, await openForm(browser), change(user, 'not the right password either', user.username.repeat(3)));
+    const cookieNames = (page: Page) => page.headers.getSetCookie().map((cookie) => cookie.split('=')[0]);
+    for (const { answer, page } of [wrong, unknown, wrongAndWeak]) {
+      // The same redirect to the form, with the same cookie (what it says next), then the same page.
+      expect(answer.status).toBe(303);
+      expect(answer.headers.get('location')).toBe('/account/password');
+      expect(cookieNames(answer)).toEqual(['lk_password_retry', 'lk_password_retry.sig']);
       expect(page.status).toBe(200);
-      expect(messageIds(page)).toEqual(messageIds(wrong));
+      expect(messageIds(page)).toEqual(messageIds(wrong.page));
       expect(messageIds(page)).toContain('login.invalid');
       expect(findForm(page, '/account/password').fields.current).toBe(''); // no password is sent back
-      expect(page.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(wrong.headers.getSetCookie().map((cookie) => cookie.split('=')[0]));
+      expect(cookieNames(page)).toEqual(cookieNames(wrong.page));
     }
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(2);
     expect((await stored(user)).passwordHash).toBe(before.passwordHash);

@@ -147,7 +147,11 @@ const formShot = fc
     const form = forms[s.form % forms.length]!;
     const url = new URL(form.action);
     if (s.path === 'suffix') url.pathname += '/x';
-    if (s.path === 'other-id') url.pathname = url.pathname.replace(/\/(recover|interaction|account\/security-info)\/[^/]+/, '/$1/AAAAAAAAAAAAAAAAAAAAAA');
+    if (s.path === 'other-id') {
+      const elsewhere = url.pathname.replace(/\/(recover|interaction|account\/security-info)\/[^/]+/, '/$1/AAAAAAAAAAAAAAAAAAAAAA');
+      // A form with no id in its path (/account/password) is spoiled as a path that does not exist instead.
+      url.pathname = elsewhere === url.pathname ? `${url.pathname}/AAAAAAAAAAAAAAAAAAAAAA` : elsewhere;
+    }
     if (s.path === 'encoded') url.pathname = url.pathname.replace(/\/([^/]+)$/, '/%2e%2e%2f$1%00');
     const fields: Record<string, string> = { ...form.fields };
     for (const name of s.drop) delete fields[name];
