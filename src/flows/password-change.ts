@@ -1,7 +1,8 @@
 // "Change your password" (ASVS 6.2.2 / 6.2.3): a person who knows their password chooses a new one at
 // /account/password, giving the current one with it, as on Microsoft's own change-password page. The current password
-// is checked exactly as at sign-in (current-password.ts). What the rules find wrong with the new password is said only after the right current password (the
-// rules name the account's own words); that the two new fields differ, before anything is read.
+// is checked exactly as at sign-in (current-password.ts). What the rules find wrong with the new password is said only
+// after the right current password (the rules name the account's own words); that the two new fields differ, before
+// anything is read. A refusal is a redirect to the form, which says it once (http/retry-cookie.ts).
 // The change is written with the account's revocation, as a reset: every session and token from before it ends, and
 // the owner is told on every contact, with "This wasn't me".
 //   GET  /account/password        the form (`?login_hint=` fills in the login)

@@ -2,8 +2,8 @@
 // password in place of a temporary one (password-change.ts), registering or confirming security info
 // (security-info.ts); and, outside a sign-in, the same security info page after the current password
 // (flows/account-security-info.ts). What joins the step's requests is a random token in a short-lived signed cookie
-// scoped to the interaction (or the page's own path); its hash keys a document naming the account, used once (db/atomic.ts consume), so the step's forms
-// cannot be replayed, nor reached without the right password.
+// scoped to the interaction (or the page's own path); its hash keys a document naming the account, used once
+// (db/atomic.ts consume), so the step's forms cannot be replayed, nor reached without the right password.
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import type { Connection } from 'mongoose';

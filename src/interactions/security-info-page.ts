@@ -70,7 +70,9 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise.
     const hintOf = (id: MethodId) => methods.find((m) => m.id === id)!.hint(user);
     const kinds = manageable(methods, rules);
-    const due = securityInfoDue(user, methods, rules, now);
+    // Opened by the person, the page says what an account that cannot recover by itself needs whatever the policy asks
+    // at sign-in.
+    const due = securityInfoDue(user, methods, place.manage ? { ...rules, registration: { ...rules.registration, atSignIn: true } } : rules, now);
     const { able, required } = recoveryMethods(user, methods, rules);
     const locked = lockedFor(user, state);
     const adding = typing ? undefined : state?.adding;
@@ -85,7 +87,6 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       forms: place.forms,
       cancel: place.cancel,
       csrf,
-      // Opened by the person: what the page is for, unless the account could not recover by itself.
       intro: due === 'register' ? 'security_info.intro_register' : place.manage ? 'security_info.intro_manage' : 'security_info.intro_reconfirm',
       required,
       locked,

@@ -143,6 +143,8 @@ describe('the security info page outside a sign-in', () => {
   it('lets an account with nothing registered add its first method with the password alone', async () => {
     const user = await createUser(server);
     const { browser, page } = await openPage(user);
+    // What such an account needs is said, though the policy asks nothing at sign-in.
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.heading_manage', 'security_info.intro_register', 'security_info.need_one']));
     const typing = await post(browser, formOf(page, 'add', 'alternateEmail'));
     const address = `${user.username}@first.example.test`;
     const sent = await post(browser, formOf(typing, 'add', 'alternateEmail'), { value: address });
