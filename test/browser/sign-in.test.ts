@@ -238,15 +238,23 @@ it('signs in within a popup the application opened: the popup can still talk to 
   await context.close();
 }, 60_000);
 
-it('changes a password from the home page under the real CSP: a wrong current password, then the right one; each page accessible', async () => {
-  const owner = await createUser(server, { name: 'Grace Hopper' });
+/**
+ * One of the account's own pages, followed from our home page's link in a browser with our real CSP: its page
+ * (with the heading `heading`), the CSP violations it reports, and accessibility checks whose screenshots are `prefix`ed.
+ */
+async function openFromHome(link: string, heading: string, prefix: string) {
   const context = await browser.newContext({ locale: 'en-US' });
   const page = await context.newPage();
   const cspErrors = cspViolations(page);
-  const changes = new PageChecks({ brand: BRAND, prefix: 'change-password-' });
   await page.goto(`${new URL(server.issuer).origin}/`);
-  await page.getByRole('link', { name: 'Change your password' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+  await page.getByRole('link', { name: link }).click();
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  return { context, page, cspErrors, checks: new PageChecks({ brand: BRAND, prefix }) };
+}
+
+it('changes a password from the home page under the real CSP: a wrong current password, then the right one; each page accessible', async () => {
+  const owner = await createUser(server, { name: 'Grace Hopper' });
+  const { context, page, cspErrors, checks: changes } = await openFromHome('Change your password', 'Change your password', 'change-password-');
   await changes.check(page, 'form');
   const fill = async (current: string) => {
     await page.getByLabel('Email or username').fill(owner.username);
@@ -275,13 +283,7 @@ it('changes a password from the home page under the real CSP: a wrong current pa
 
 it('reviews security info from the home page under the real CSP: the password, an authenticator app added from its key, confirmed; each page accessible', async () => {
   const owner = await createUser(server, { name: 'Katherine Johnson' });
-  const context = await browser.newContext({ locale: 'en-US' });
-  const page = await context.newPage();
-  const cspErrors = cspViolations(page);
-  const reviews = new PageChecks({ brand: BRAND, prefix: 'security-info-' });
-  await page.goto(`${new URL(server.issuer).origin}/`);
-  await page.getByRole('link', { name: 'Review your security info' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Your security info' }).waitFor();
+  const { context, page, cspErrors, checks: reviews } = await openFromHome('Review your security info', 'Your security info', 'security-info-');
   await reviews.check(page, 'password');
   await page.getByLabel('Email or username').fill(owner.username);
   await page.getByLabel('Current password').fill(PASSWORD);
