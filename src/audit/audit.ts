@@ -33,6 +33,7 @@ export type AuditType =
   | 'security_info.changed'
   | 'signin.failed'
   | 'delivery.failed'
+  | 'delivery.breaker_opened'
   | 'client.created'
   | 'client.updated'
   | 'client.secret_rotated'

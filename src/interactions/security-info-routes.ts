@@ -34,6 +34,7 @@ import { normalizeCode } from '../security/codes.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import type { Limits } from '../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling } from '../security/proof-ceiling.ts';
+import type { PumpingBreaker } from '../security/pumping-breaker.ts';
 import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
 import { accountKeyOf, recoveryMethods } from '../flows/recovery/subject.ts';
 import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
@@ -47,6 +48,8 @@ export interface SecurityInfoDeps {
   limits: Limits;
   /** The recovery's count of wrong proofs in a row: a registered method proved here counts in it too. */
   ceiling: ProofCeiling;
+  /** Watches the codes to numbers typed in here for SMS pumping. */
+  breaker: PumpingBreaker;
   enqueue(message: OutgoingMessage & { sendBefore?: Date }): Promise<unknown>;
   notifier: Pick<Notifier, 'notifyMethodsChanged' | 'notifyMethodDisabled'>;
   /** Seals a new authenticator's seed (DATA_ENCRYPTION_KEY). */
@@ -99,7 +102,7 @@ const purposeOf = (step: Step, why: 'add' | 'prove', kind: Contact, destination:
   `security-info:${step.id}:${why}:${kind}:${createHash('sha256').update(destination).digest('base64url')}`;
 
 export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: InteractionKit) {
-  const { steps, methods, challenges, limits, ceiling, enqueue, notifier, box } = deps;
+  const { steps, methods, challenges, limits, ceiling, breaker, enqueue, notifier, box } = deps;
   const { config, accounts, policy, audit, clock } = kit;
   const issuer = config.brand.name;
   const draw = createSecurityInfoPage({ methods, box, issuer });
@@ -179,12 +182,36 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (awaited && 'challengeId' in awaited) await challenges.discard(awaited.challengeId);
   }
 
-  /** Sends a code to `destination` for `purpose`, within the send limits; undefined when they refuse. */
-  async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, reason: string) {
-    const method = methodOf(kind);
+  /**
+   * Why a code to `destination` must not go now, if it must not: the send limits, then, for a number typed in to be
+   * added, the SMS pumping breaker (whose opening is told here, once).
+   */
+  async function sendRefusal(ctx: Context, user: User, kind: Contact, destination: string, rules: RecoveryPolicy, typed: boolean): Promise<string | undefined> {
     const verdict = await limits.allowSend({ accountKey: accountKeyOf(user._id), destination, ip: ctx.ip }, rules);
-    if (!verdict.allowed) {
-      await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: verdict.reason, ip: ctx.ip });
+    if (!verdict.allowed) return verdict.reason;
+    if (!typed || kind === 'alternateEmail') return undefined;
+    const watched = await breaker.allowTyped(destination, rules);
+    if (watched.allowed) return undefined;
+    if (watched.opened) {
+      const { country, sent, proved } = watched.opened;
+      ctx.state.log.error(
+        { event: 'pumping.breaker_opened', country, sent, proved },
+        `SMS pumping suspected: ${proved} of ${sent} codes to numbers typed in for +${country} proved this hour; no code goes to a number typed in for +${country} until the end of the next hour`,
+      );
+      await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: `+${country}`, accountId: user._id, ip: ctx.ip });
+    }
+    return 'pumping_suspected';
+  }
+
+  /**
+   * Sends a code to `destination` for `purpose` (`typed`: to what is being added, as typed), unless sendRefusal
+   * refuses; undefined then.
+   */
+  async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, typed: boolean) {
+    const method = methodOf(kind);
+    const refused = await sendRefusal(ctx, user, kind, destination, rules, typed);
+    if (refused) {
+      await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: refused, ip: ctx.ip });
       return undefined;
     }
     const challenge = await challenges.create(purpose, rules.codes.digits, rules.codes.lifetimeSeconds);
@@ -192,7 +219,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const host = new URL(config.issuer).hostname;
     const message = method.delivery!.compose(challenge.code, destination, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
     await enqueue({ ...message, sendBefore: challenge.expiresAt });
-    await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason, ip: ctx.ip });
+    await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason: typed ? 'security_info' : 'security_info_proof', ip: ctx.ip });
     return challenge.id;
   }
 
@@ -257,7 +284,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
         return seeStep(ctx, uid);
       }
       const destination = registeredValue(user, form.kind)!;
-      const challengeId = await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, 'security_info_proof');
+      const challengeId = await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, false);
       if (!challengeId) return sendRefused(ctx, uid, step, user);
       await discardAwaited(step.state);
       await save(step, { ...kept(step), proving: { kind: form.kind, challengeId } });
@@ -292,7 +319,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (typeof judged === 'string') return show(ctx, uid, step, user, { typing, error: judged });
     const { kind } = form;
     await firstOnly(ctx, uid, step, `add:${kind}:${judged.value}`, async () => {
-      const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, 'security_info');
+      const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, true);
       if (!challengeId) return sendRefused(ctx, uid, step, user, typing);
       await discardAwaited(step.state);
       await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId } });
@@ -335,6 +362,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const outcome = await challenges.check(adding.challengeId, purposeOf(step, 'add', adding.kind, adding.value), code);
     if (outcome === 'wrong') return wrongCode(ctx, uid, step, user, 'security_info.code_wrong');
     if (outcome === 'expired') return abandon(ctx, uid, step, user, 'security_info.code_expired');
+    if (adding.kind !== 'alternateEmail') await breaker.proved(adding.value, rules);
     await recordChange(ctx, step, user, adding.kind, adding.value, rules);
     seeStep(ctx, uid, 'saved');
   }

@@ -73,6 +73,13 @@ const policyShape = z
         /** Messages to one email address or phone number: per 10 minutes and per hour. */
         perDestination10Min: count.default(3),
         perDestinationHour: count.default(5),
+        /**
+         * Messages to the numbers of one block of 100 (all digits but the last two alike) per hour, at least
+         * perDestinationHour whatever is set: SMS pumping texts and calls runs of consecutive premium numbers, each
+         * within its own limits. Ten people of one block recovering within an hour is rare even for one office's
+         * phones; raise it for a large office whose direct lines people recover with by call.
+         */
+        perNumberBlockHour: count.default(10),
         /** Messages requested from one IP address per hour. */
         perIpHour: count.default(20),
         /** Messages sent for one account per hour. */
@@ -109,6 +116,7 @@ const policyShape = z
       .default({
         perDestination10Min: 3,
         perDestinationHour: 5,
+        perNumberBlockHour: 10,
         perIpHour: 20,
         perAccountHour: 10,
         globalPerHour: 1000,
@@ -128,6 +136,15 @@ const policyShape = z
     captcha: z
       .strictObject({ waitSeconds: seconds.max(300).default(30), waitsPerIpHour: count.default(20) })
       .default({ waitSeconds: 30, waitsPerIpHour: 20 }),
+    /**
+     * The SMS pumping circuit breaker (security/pumping-breaker.ts), over the codes sent to phone numbers being added
+     * to accounts: once an hour holds `minSends` of them to one country calling code and fewer than
+     * `minProvedPercent` of them were proved, no code goes to a number typed in that country for the rest of that
+     * hour and the next. People adding a number prove 60-80 % of them; pumping proves none. 0 % turns it off.
+     */
+    pumpingBreaker: z
+      .strictObject({ minSends: count.default(20), minProvedPercent: z.number().int().min(0).max(100).default(20) })
+      .default({ minSends: 20, minProvedPercent: 20 }),
     /** Country calling codes text messages and calls may go to (e.g. ["1", "33", "44"]); empty allows every country. */
     allowedCountryCodes: z.array(z.string().regex(/^\d{1,3}$/)).default([]),
     /**

@@ -18,7 +18,16 @@ const MINUTE = 60;
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 
-export type SendRefusal = 'limit_destination' | 'limit_account' | 'limit_ip' | 'limit_global';
+export type SendRefusal = 'limit_destination' | 'limit_number_block' | 'limit_account' | 'limit_ip' | 'limit_global';
+
+/**
+ * The block of 100 numbers an E.164 phone number belongs to (all its digits but the last two), for the budget of
+ * codes to neighbouring numbers: SMS pumping sends to runs of consecutive premium numbers (+…0001, +…0002, …), which
+ * the per-number budgets never see. Undefined for what is no phone number (an email address, a decoy's key).
+ */
+export function numberBlock(destination: string): string | undefined {
+  return /^\+\d{6,15}$/.test(destination) ? destination.slice(0, -2) : undefined;
+}
 
 export interface Limits {
   /** Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses. */
@@ -62,9 +71,14 @@ export function addressBudgetKey(ip: string): string {
   return `${all.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
 
+/** The keyed hash limit keys are stored as, so that the limits collection holds no address or number. */
+export function keyedHash(hashKey: string): (value: string) => string {
+  return (value) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
+}
+
 export function createLimits(connection: Connection, hashKey: string, clock: () => number = Date.now): Limits {
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
-  const hidden = (value: string) => createHmac('sha256', hashKey).update(value).digest('base64url').slice(0, 22);
+  const hidden = keyedHash(hashKey);
 
   // Staggered: a burst across a window's end (midnight, for the daily budgets) gets no second budget.
   const slotLimit = (name: string, key: string, limit: number, windowSeconds: number) => ({ key: `${name}:${hidden(key)}`, limit, windowSeconds, staggered: true });
@@ -84,10 +98,16 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       // The sender's own budget first: a send it refuses takes nothing from anyone else's, so an address that has
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
       // Then the narrowest: a send the mailbox's or phone's own limit refuses takes nothing from the account's.
-      const budgets: Array<[SendRefusal, string, string, number, number]> = [
+      // A phone's block of 100 numbers has at least the number's own hourly budget, so that one person's resends
+      // never fill it alone.
+      const block = numberBlock(destination);
+      type Budget = [SendRefusal, string, string, number, number];
+      const blockBudget: Budget[] = block ? [['limit_number_block', 'send-block', block, Math.max(limits.perNumberBlockHour, limits.perDestinationHour), HOUR]] : [];
+      const budgets: Budget[] = [
         ['limit_ip', 'send-ip', addressBudgetKey(ip), limits.perIpHour, HOUR],
         ['limit_destination', 'send-dest-10m', destination, limits.perDestination10Min, 10 * MINUTE],
         ['limit_destination', 'send-dest-1h', destination, limits.perDestinationHour, HOUR],
+        ...blockBudget,
         ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
         ['limit_global', 'send-global', 'all', limits.globalPerHour, HOUR],
       ];

@@ -4,8 +4,9 @@
 // told and audited), whatever the policy's registration at sign-in says. "Looks good" records the confirmation;
 // Cancel leaves. Its forms need the step this browser's password began, while the account stays as it was.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { allForms, Browser, findForm, messageIds } from '../helpers/browser.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
+import { formNamed, openSecurityInfo, openSecurityInfoPage, postForm, SECURITY_INFO_PATH } from '../helpers/account-pages.ts';
 import { CAPTCHA_ANSWER, emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
@@ -16,7 +17,7 @@ import { maskPhone } from '../../src/methods/mask.ts';
 let server: TestServer;
 let sink: SmtpSink;
 let close: () => Promise<void>;
-const PATH = '/account/security-info';
+const PATH = SECURITY_INFO_PATH;
 
 beforeAll(async () => {
   ({ server, sink, close } = await startRecoveryServer());
@@ -30,35 +31,8 @@ beforeEach(async () => {
 const stored = async (id: string) => (await server.connection.db!.collection<User>('users').findOne({ _id: id }))!;
 const audited = (accountId: string, type: string, reason?: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId, type, ...(reason && { reason }) });
 
-/**
- * The password form, its answer to `login` and `current`, and the page that answer leads to: a refusal is a redirect
- * to the form (so that a reload posts no password again), which then says why.
- */
-async function open(user: Pick<User, 'username'>, current = PASSWORD, browser = new Browser()) {
-  const form = await browser.get(`${server.origin}${PATH}`);
-  expect(form.status).toBe(200);
-  const fields = findForm(form, PATH).fields;
-  const answer = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current });
-  const refused = answer.status === 303 && answer.headers.get('location') === PATH;
-  return { browser, form, answer, refusal: refused ? await browser.follow(answer) : undefined };
-}
-
-/** The page of a right password, followed. */
-async function openPage(user: User, browser = new Browser()): Promise<{ browser: Browser; page: Page }> {
-  const { answer } = await open(user, PASSWORD, browser);
-  expect(answer.status).toBe(303);
-  expect(answer.headers.get('location')).toMatch(/^\/account\/security-info\/[A-Za-z0-9_-]{22}$/);
-  return { browser, page: await browser.follow(answer) };
-}
-
-const post = async (browser: Browser, form: { action: string; fields: Record<string, string> }, fields: Record<string, string> = {}) =>
-  browser.follow(await browser.post(form.action, { ...form.fields, ...fields }));
-/** The page's form posting to `…/<name>` (for a method's row, `kind`'s). */
-function formOf(page: Page, name: string, kind?: string) {
-  const form = allForms(page).find((f) => f.action.endsWith(`/${name}`) && (kind === undefined || f.fields.kind === kind));
-  if (!form) throw new Error(`no ${name} form${kind ? ` for ${kind}` : ''}:\n${page.body.slice(0, 3000)}`);
-  return form;
-}
+const open = (user: Pick<User, 'username'>, current?: string, browser?: Browser) => openSecurityInfo(server, user, current, browser);
+const openPage = (user: User, browser?: Browser) => openSecurityInfoPage(server, user, browser);
 
 describe('the security info page outside a sign-in', () => {
   it('is linked from the home page, asks for the current password, then lets the owner prove a method, change another, and confirm', async () => {
@@ -80,14 +54,14 @@ describe('the security info page outside a sign-in', () => {
     expect(allForms(page).some((f) => f.action.endsWith('/add'))).toBe(false);
 
     // Proved by a code emailed to the alternate address, then the mobile phone changed by a code texted to the new one.
-    const asked = await post(browser, formOf(page, 'prove'), { kind: 'alternateEmail' });
+    const asked = await postForm(browser, formNamed(page, 'prove'), { kind: 'alternateEmail' });
     expect(messageIds(asked)).toContain('security_info.proving');
-    const proved = await post(browser, formOf(asked, 'verify'), { code: await emailedCode(sink, alternate) });
+    const proved = await postForm(browser, formNamed(asked, 'verify'), { code: await emailedCode(sink, alternate) });
     expect(messageIds(proved)).toContain('security_info.said_proved');
-    const typing = await post(browser, formOf(proved, 'add', 'mobilePhone'));
-    const sent = await post(browser, formOf(typing, 'add', 'mobilePhone'), { value: '+1 415 555 0161' });
+    const typing = await postForm(browser, formNamed(proved, 'add', 'mobilePhone'));
+    const sent = await postForm(browser, formNamed(typing, 'add', 'mobilePhone'), { value: '+1 415 555 0161' });
     expect(messageIds(sent)).toContain('security_info.code_sent_mobilePhone');
-    const saved = await post(browser, formOf(sent, 'verify'), { code: await textedCode(server, number) });
+    const saved = await postForm(browser, formNamed(sent, 'verify'), { code: await textedCode(server, number) });
     expect(messageIds(saved)).toContain('security_info.said_saved');
     expect((await stored(user._id)).securityInfo).toMatchObject({ alternateEmail: alternate, mobilePhone: number });
     expect(await audited(user._id, 'security_info.changed', 'owner')).toBe(1);
@@ -95,7 +69,7 @@ describe('the security info page outside a sign-in', () => {
     await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === replaced && m.text.includes('/recover/lockdown/')), 'the notice on the replaced number');
 
     // "Looks good": confirmed, and said once.
-    const confirmed = await browser.post(formOf(saved, 'done').action, formOf(saved, 'done').fields);
+    const confirmed = await browser.post(formNamed(saved, 'done').action, formNamed(saved, 'done').fields);
     expect(confirmed.status).toBe(303);
     expect(confirmed.headers.get('location')).toBe(`${PATH}/done`);
     const done = await browser.follow(confirmed);
@@ -145,10 +119,10 @@ describe('the security info page outside a sign-in', () => {
     const { browser, page } = await openPage(user);
     // What such an account needs is said, though the policy asks nothing at sign-in.
     expect(messageIds(page)).toEqual(expect.arrayContaining(['security_info.heading_manage', 'security_info.intro_register', 'security_info.need_one']));
-    const typing = await post(browser, formOf(page, 'add', 'alternateEmail'));
+    const typing = await postForm(browser, formNamed(page, 'add', 'alternateEmail'));
     const address = `${user.username}@first.example.test`;
-    const sent = await post(browser, formOf(typing, 'add', 'alternateEmail'), { value: address });
-    const saved = await post(browser, formOf(sent, 'verify'), { code: await emailedCode(sink, address) });
+    const sent = await postForm(browser, formNamed(typing, 'add', 'alternateEmail'), { value: address });
+    const saved = await postForm(browser, formNamed(sent, 'verify'), { code: await emailedCode(sink, address) });
     expect(messageIds(saved)).toContain('security_info.said_saved');
     expect((await stored(user._id)).securityInfo.alternateEmail).toBe(address);
   });
@@ -172,7 +146,7 @@ describe('the security info page outside a sign-in', () => {
     const user = await createUser(server);
     const { browser, page } = await openPage(user);
     // Cancel is the "Looks good" form's second button, posting to its own address.
-    const done = formOf(page, 'done');
+    const done = formNamed(page, 'done');
     expect(page.body).toContain(`formaction="${new URL(done.action).pathname.replace(/\/done$/, '/cancel')}"`);
     const left = await browser.post(done.action.replace(/\/done$/, '/cancel'), done.fields);
     expect(left.status).toBe(303);
@@ -186,7 +160,7 @@ describe('the security info page outside a sign-in', () => {
   it('needs this browser\'s step: without its cookie the forms change nothing, another browser is sent to the password, and a missing CSRF token is refused', async () => {
     const user = await createUser(server);
     const { browser, page } = await openPage(user);
-    const add = formOf(page, 'add', 'alternateEmail');
+    const add = formNamed(page, 'add', 'alternateEmail');
     const stranger = await new Browser().get(page.url);
     expect(stranger.status).toBe(303);
     expect(stranger.headers.get('location')).toBe(`${PATH}?again=1`);
@@ -212,7 +186,7 @@ describe('the security info page outside a sign-in', () => {
     const { browser, page } = await openPage(user);
     await server.latchkey.accounts.setStatus(user._id, 'disabled');
     await server.latchkey.accounts.setStatus(user._id, 'active');
-    const add = formOf(page, 'add', 'alternateEmail');
+    const add = formNamed(page, 'add', 'alternateEmail');
     const refused = await browser.post(add.action, { ...add.fields, value: 'late@example.test' });
     expect(refused.status).toBe(303);
     expect(messageIds(await browser.follow(refused))).toContain('security_info.open_again');
@@ -229,7 +203,7 @@ describe('the security info page outside a sign-in', () => {
     expect(form.status).toBe(404);
     expect(messageIds(form)).toContain('security_info.off');
     expect((await browser.get(page.url)).status).toBe(404);
-    const add = formOf(page, 'add', 'alternateEmail');
+    const add = formNamed(page, 'add', 'alternateEmail');
     const typed = await browser.post(add.action, { ...add.fields, value: 'while-off@example.test' });
     expect(typed.status).toBe(404);
     expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();

@@ -12,6 +12,7 @@ import { createChallenges, type Challenges } from '../../security/challenges.ts'
 import { keyBeyondDatabase } from '../../security/encryption.ts';
 import { createLimits, type Limits } from '../../security/limits.ts';
 import { createProofCeiling, type ProofCeiling } from '../../security/proof-ceiling.ts';
+import { createPumpingBreaker, type PumpingBreaker } from '../../security/pumping-breaker.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
 import { brandEmails } from '../../delivery/branded-email.ts';
 import type { Brand } from '../../http/brand.ts';
@@ -50,7 +51,7 @@ export interface RecoveryFeature {
    * The recovery's codes, send limits and branded sending, for the security info page at sign-in
    * (interactions/security-info-routes.ts): a destination's codes count against one set of limits wherever sent.
    */
-  codes: { challenges: Challenges; limits: Limits; ceiling: ProofCeiling; enqueue: RecoveryDeps['enqueue'] };
+  codes: { challenges: Challenges; limits: Limits; ceiling: ProofCeiling; breaker: PumpingBreaker; enqueue: RecoveryDeps['enqueue'] };
 }
 
 const LOCKOUT_NOTICES_PER_HOUR = 1;
@@ -124,6 +125,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
-  return { routes, notifier, notifyLockout, codes: { challenges, limits, ceiling, enqueue } };
+  const breaker = createPumpingBreaker(connection, derive('limit-keys'), clock);
+  return { routes, notifier, notifyLockout, codes: { challenges, limits, ceiling, breaker, enqueue } };
 }
 
