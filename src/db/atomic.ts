@@ -82,6 +82,11 @@ export interface SlotLimit {
    * a try is not kept (accounts/lockout.ts: a right password moves the account to a new epoch).
    */
   expiresAt?: Date;
+  /**
+   * When a window's slots expire, if later than its end: for counts read after their window has closed (the SMS
+   * pumping breaker judges windows whose codes have all expired). Kept longer, a slot is still never reused.
+   */
+  keepUntil?: Date;
 }
 
 export interface SlotResult {
@@ -122,10 +127,11 @@ export async function takeSlot(collection: Collection<ExpiringDoc>, limit: SlotL
   return shifted.slot! > aligned.slot! ? { allowed: true, slot: shifted.slot!, resetsAt: refused.resetsAt } : aligned;
 }
 
-async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds, expiresAt }: SlotLimit, now: Date): Promise<SlotResult> {
+async function takeFixedSlot(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds, expiresAt, keepUntil }: SlotLimit, now: Date): Promise<SlotResult> {
   const { slotId, resetsAt } = slotWindow(key, windowSeconds, now);
+  const kept = keepUntil && keepUntil > resetsAt ? keepUntil : resetsAt;
   const take = async (slot: number): Promise<SlotResult | undefined> =>
-    (await claim(collection, slotId(slot), expiresAt && expiresAt < resetsAt ? expiresAt : resetsAt)) ? { allowed: true, slot, id: slotId(slot), resetsAt } : undefined;
+    (await claim(collection, slotId(slot), expiresAt && expiresAt < kept ? expiresAt : kept)) ? { allowed: true, slot, id: slotId(slot), resetsAt } : undefined;
   // Most windows are empty when a try arrives (a sign-in with no recent failures, a first code): the first slot's
   // claim alone decides those, in one round trip.
   const first = await take(1);
@@ -146,9 +152,13 @@ export async function keepSlot(collection: Collection<ExpiringDoc>, slot: SlotRe
   if (slot.id) await collection.updateOne({ _id: slot.id }, { $set: { expiresAt: until } });
 }
 
-/** How many slots of the current window are taken (0..limit), in O(log limit) reads; nothing is claimed. */
+/**
+ * How many slots of the window holding `now` are taken (0..limit), in O(log limit) reads (one for an empty window);
+ * nothing is claimed.
+ */
 export async function slotsTaken(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date = new Date()): Promise<number> {
   const { slotId } = slotWindow(key, windowSeconds, now);
+  if (!(await isTaken(collection, slotId(1)))) return 0;
   return (await firstFree(collection, slotId, limit)) - 1;
 }
 

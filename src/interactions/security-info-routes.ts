@@ -32,7 +32,7 @@ import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { Challenges } from '../security/challenges.ts';
 import { normalizeCode } from '../security/codes.ts';
 import type { SecretBox } from '../security/encryption.ts';
-import type { Limits } from '../security/limits.ts';
+import { numberBlock, type Limits } from '../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling } from '../security/proof-ceiling.ts';
 import type { PumpingBreaker } from '../security/pumping-breaker.ts';
 import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
@@ -183,24 +183,25 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
   }
 
   /**
-   * Why a code to `destination` must not go now, if it must not: the send limits, then, for a number typed in to be
-   * added, the SMS pumping breaker (whose opening is told here, once).
+   * Why a code to `destination` must not go now, if it must not. For a number typed in to be added, the SMS pumping
+   * breaker first (before any budget is spent on a code it refuses; its opening is told here), and the budget of its
+   * block of 100 numbers among the send limits.
    */
-  async function sendRefusal(ctx: Context, user: User, kind: Contact, destination: string, rules: RecoveryPolicy, typed: boolean): Promise<string | undefined> {
-    const verdict = await limits.allowSend({ accountKey: accountKeyOf(user._id), destination, ip: ctx.ip }, rules);
-    if (!verdict.allowed) return verdict.reason;
-    if (!typed || kind === 'alternateEmail') return undefined;
-    const watched = await breaker.allowTyped(destination, rules);
-    if (watched.allowed) return undefined;
-    if (watched.opened) {
-      const { country, sent, proved } = watched.opened;
-      ctx.state.log.error(
-        { event: 'pumping.breaker_opened', country, sent, proved },
-        `SMS pumping suspected: ${proved} of ${sent} codes to numbers typed in for +${country} proved this hour; no code goes to a number typed in for +${country} until the end of the next hour`,
-      );
-      await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: `+${country}`, accountId: user._id, ip: ctx.ip });
+  async function sendRefusal(ctx: Context, user: User, destination: string, rules: RecoveryPolicy, typed: boolean): Promise<string | undefined> {
+    const watched = typed && numberBlock(destination) ? await breaker.judge(destination, rules) : { allowed: true as const };
+    if (!watched.allowed) {
+      if (watched.opened) {
+        const { country, sent, proved } = watched.opened;
+        ctx.state.log.error(
+          { event: 'pumping.breaker_opened', country, sent, proved },
+          `SMS pumping suspected: ${proved} of ${sent} numbers typed in for +${country} were proved in the last hour of expired codes; no code goes to a number typed in for +${country} until enough are`,
+        );
+        await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: `+${country}`, accountId: user._id, ip: ctx.ip });
+      }
+      return 'pumping_suspected';
     }
-    return 'pumping_suspected';
+    const verdict = await limits.allowSend({ accountKey: accountKeyOf(user._id), destination, ip: ctx.ip, typed }, rules);
+    return verdict.allowed ? undefined : verdict.reason;
   }
 
   /**
@@ -209,7 +210,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    */
   async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, typed: boolean) {
     const method = methodOf(kind);
-    const refused = await sendRefusal(ctx, user, kind, destination, rules, typed);
+    const refused = await sendRefusal(ctx, user, destination, rules, typed);
     if (refused) {
       await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: refused, ip: ctx.ip });
       return undefined;
@@ -219,6 +220,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const host = new URL(config.issuer).hostname;
     const message = method.delivery!.compose(challenge.code, destination, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
     await enqueue({ ...message, sendBefore: challenge.expiresAt });
+    if (typed && numberBlock(destination)) await breaker.sent(destination, rules);
     await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason: typed ? 'security_info' : 'security_info_proof', ip: ctx.ip });
     return challenge.id;
   }
@@ -322,7 +324,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, true);
       if (!challengeId) return sendRefused(ctx, uid, step, user, typing);
       await discardAwaited(step.state);
-      await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId } });
+      await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId, sentAt: clock() } });
       seeStep(ctx, uid);
     });
   });
@@ -362,7 +364,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const outcome = await challenges.check(adding.challengeId, purposeOf(step, 'add', adding.kind, adding.value), code);
     if (outcome === 'wrong') return wrongCode(ctx, uid, step, user, 'security_info.code_wrong');
     if (outcome === 'expired') return abandon(ctx, uid, step, user, 'security_info.code_expired');
-    if (adding.kind !== 'alternateEmail') await breaker.proved(adding.value, rules);
+    // A step saved before codes kept their time is judged by the proof's.
+    if (adding.kind === 'mobilePhone') await breaker.proved(adding.value, new Date(adding.sentAt ?? clock()), rules);
     await recordChange(ctx, step, user, adding.kind, adding.value, rules);
     seeStep(ctx, uid, 'saved');
   }

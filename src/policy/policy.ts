@@ -74,10 +74,10 @@ const policyShape = z
         perDestination10Min: count.default(3),
         perDestinationHour: count.default(5),
         /**
-         * Messages to the numbers of one block of 100 (all digits but the last two alike) per hour, at least
-         * perDestinationHour whatever is set: SMS pumping texts and calls runs of consecutive premium numbers, each
-         * within its own limits. Ten people of one block recovering within an hour is rare even for one office's
-         * phones; raise it for a large office whose direct lines people recover with by call.
+         * Codes to phone numbers typed in to be added, per block of 100 numbers (all digits but the last two alike)
+         * per hour, at least perDestinationHour whatever is set: SMS pumping types runs of consecutive premium
+         * numbers, each within its own limits. Registered numbers have no such budget (recovery texts them only once
+         * typed in full and matched).
          */
         perNumberBlockHour: count.default(10),
         /** Messages requested from one IP address per hour. */
@@ -137,10 +137,11 @@ const policyShape = z
       .strictObject({ waitSeconds: seconds.max(300).default(30), waitsPerIpHour: count.default(20) })
       .default({ waitSeconds: 30, waitsPerIpHour: 20 }),
     /**
-     * The SMS pumping circuit breaker (security/pumping-breaker.ts), over the codes sent to phone numbers being added
-     * to accounts: once an hour holds `minSends` of them to one country calling code and fewer than
-     * `minProvedPercent` of them were proved, no code goes to a number typed in that country for the rest of that
-     * hour and the next. People adding a number prove 60-80 % of them; pumping proves none. 0 % turns it off.
+     * The SMS pumping circuit breaker (security/pumping-breaker.ts), over the phone numbers typed in to be added to
+     * accounts: once the last hour of expired codes holds `minSends` such numbers of one country calling code and
+     * fewer than `minProvedPercent` of them were proved, no code goes to a number typed in for that country until
+     * enough are again (about an hour after the codes that opened it). People adding their number prove most codes
+     * (60-80 %); pumping proves none. 0 % turns it off.
      */
     pumpingBreaker: z
       .strictObject({ minSends: count.default(20), minProvedPercent: z.number().int().min(0).max(100).default(20) })

@@ -22,8 +22,8 @@ export type SendRefusal = 'limit_destination' | 'limit_number_block' | 'limit_ac
 
 /**
  * The block of 100 numbers an E.164 phone number belongs to (all its digits but the last two), for the budget of
- * codes to neighbouring numbers: SMS pumping sends to runs of consecutive premium numbers (+…0001, +…0002, …), which
- * the per-number budgets never see. Undefined for what is no phone number (an email address, a decoy's key).
+ * codes to neighbouring numbers typed in: SMS pumping types runs of consecutive premium numbers (+…0001, +…0002, …),
+ * which the per-number budgets never see. Undefined for what is no phone number (an email address).
  */
 export function numberBlock(destination: string): string | undefined {
   return /^\+\d{6,15}$/.test(destination) ? destination.slice(0, -2) : undefined;
@@ -31,7 +31,11 @@ export function numberBlock(destination: string): string | undefined {
 
 export interface Limits {
   /** Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses. */
-  allowSend(input: { accountKey: string; destination: string; ip: string }, policy: RecoveryPolicy): Promise<{ allowed: true } | { allowed: false; reason: SendRefusal }>;
+  /**
+   * `typed`: to an address or number typed in to be added, not to a registered one; a typed phone number also counts
+   * against its block of 100 numbers (`numberBlock`).
+   */
+  allowSend(input: { accountKey: string; destination: string; ip: string; typed?: boolean }, policy: RecoveryPolicy): Promise<{ allowed: true } | { allowed: false; reason: SendRefusal }>;
   /**
    * One code or phone number entered for this account (counted before it is compared). The key is the account's
    * within its base proof epoch (proof-ceiling.ts `proofBudgetKey`), so an unlock or a completed recovery renews it.
@@ -94,13 +98,14 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
   return {
     allow,
     take,
-    async allowSend({ accountKey, destination, ip }, { limits }) {
+    async allowSend({ accountKey, destination, ip, typed = false }, { limits }) {
       // The sender's own budget first: a send it refuses takes nothing from anyone else's, so an address that has
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
       // Then the narrowest: a send the mailbox's or phone's own limit refuses takes nothing from the account's.
-      // A phone's block of 100 numbers has at least the number's own hourly budget, so that one person's resends
-      // never fill it alone.
-      const block = numberBlock(destination);
+      // A typed phone number's block of 100 numbers has at least the number's own hourly budget, so that one person's
+      // resends never fill it alone. Registered numbers have none: recovery texts a number only once it has been
+      // typed in full and matched, so pumping cannot choose them, and colleagues' office lines are often one block.
+      const block = typed ? numberBlock(destination) : undefined;
       type Budget = [SendRefusal, string, string, number, number];
       const blockBudget: Budget[] = block ? [['limit_number_block', 'send-block', block, Math.max(limits.perNumberBlockHour, limits.perDestinationHour), HOUR]] : [];
       const budgets: Budget[] = [

@@ -2,76 +2,119 @@
 // whose traffic earns the fraudster a share of the bill, and never types a code back: a healthy share of codes
 // proved is 60-80 %, under 20 % suggests an attack (Telnyx). The only numbers anyone can type in for a code here are
 // those being added to an account ("Your security info"; recovery texts and calls only numbers already registered),
-// so those codes are counted per country calling code, in hourly windows, with how many of them were proved. Once a
-// window holds `minSends` codes to one country and fewer than `minProvedPercent` of them were proved, the breaker
-// opens for that country: no code goes to a number typed in it for the rest of that hour and all of the next. The
-// opening is told once (logged as an error and audited), whichever instance sees it.
+// so those codes are counted per country calling code, with how many of them were proved.
 //
-// Every count is a slot of db/atomic.ts (claims, never a conditional update), so they hold across instances. A window
-// only begins counting afresh: at most `minSends` unproved codes an hour reach a country before the breaker opens.
+// Counted by number, not by code: a number that gets three codes, or is proved twice, counts once in its window, so
+// resends do not make people look like fraud and re-adding one's own number buys no cover for pumped ones. Counted
+// in 10-minute windows by the time the code was sent (a proof counts in its code's window), and judged only over
+// windows whose codes have all expired (codes live at most 10 minutes: the window before last, and the five before
+// it), so a burst of people adding their numbers at nine o'clock is judged once they have had the time to type the
+// codes in. Once that hour of windows holds `minSends` numbers of one country and fewer than `minProvedPercent` of
+// them were proved, no code goes to a number typed in for that country; the refused ones are not counted, so it
+// closes once the windows that opened it have passed (about an hour after the last code it judged). The opening is
+// told (logged as an error and audited) once an hour while it stays open, whichever instance sees it.
+//
+// Every count is a slot or claim of db/atomic.ts, so they hold across instances. A window's counts do not change once
+// judged, so each instance reads each of them once.
 import type { Connection } from 'mongoose';
-import { claim, slotsTaken, takeSlot, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, slotsTaken, takeSlot, type ExpiringDoc, type SlotLimit } from '../db/atomic.ts';
 import { callingCode } from '../methods/sms.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { keyedHash, LIMITS } from './limits.ts';
 
+/** A window: as long as a code may live (the policy's codes.lifetimeSeconds is at most 600). */
+const WINDOW_MS = 600_000;
+/** The newest window judged: the one before last, whose codes had all expired when the current one began. */
+const SETTLED = 2;
+/** How many windows are judged together: an hour. */
+const JUDGED = 6;
 const HOUR_MS = 3600_000;
 
-/** The breaker has just opened for a country: what it saw. */
+/** The breaker opened for a country: what it judged. */
 export interface BreakerOpening {
   /** The country calling code, e.g. "44" (no number). */
   country: string;
+  /** Numbers sent a code in the windows judged, and how many of them were proved. */
   sent: number;
   proved: number;
 }
 
+/** Whether codes may go to numbers typed in for a country now; `opened` for the one refusal that tells it this hour. */
 export type BreakerVerdict = { allowed: true } | { allowed: false; opened?: BreakerOpening };
 
 export interface PumpingBreaker {
-  /**
-   * Counts a code about to go to a number typed in (E.164), once the send limits have let it go. Refused while the
-   * breaker is open for the number's country, and when this code is the one that opens it (`opened`, for the one
-   * caller that opened it).
-   */
-  allowTyped(number: string, policy: RecoveryPolicy): Promise<BreakerVerdict>;
-  /** A typed number was proved by its code. */
-  proved(number: string, policy: RecoveryPolicy): Promise<void>;
+  /** Judges the country of this (E.164) number, before any send budget is spent. */
+  judge(number: string, policy: RecoveryPolicy): Promise<BreakerVerdict>;
+  /** A code went to this number, typed in (counted once per window). */
+  sent(number: string, policy: RecoveryPolicy): Promise<void>;
+  /** The number was proved by a code sent at `sentAt` (counted once in that code's window). */
+  proved(number: string, sentAt: Date, policy: RecoveryPolicy): Promise<void>;
+}
+
+interface Counts {
+  sent: number;
+  proved: number;
 }
 
 export function createPumpingBreaker(connection: Connection, hashKey: string, clock: () => number = Date.now): PumpingBreaker {
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
   const hidden = keyedHash(hashKey);
   const countryOf = (number: string) => callingCode(number) ?? 'unknown';
-  // No window holds more codes than the installation sends in an hour.
-  const counter = (name: string, country: string, { limits }: RecoveryPolicy) => ({ key: `${name}:${hidden(country)}`, limit: limits.globalPerHour, windowSeconds: HOUR_MS / 1000 });
-  const openId = (country: string, window: number) => `pump-open:${hidden(country)}:${window}`;
+  const windowOf = (time: number) => Math.floor(time / WINDOW_MS);
+  const on = ({ pumpingBreaker }: RecoveryPolicy) => pumpingBreaker.minProvedPercent > 0;
+  /** Counts are kept until the last judgement that reads them. */
+  const keptUntil = (window: number) => new Date((window + SETTLED + JUDGED + 1) * WINDOW_MS);
+  // No window holds more numbers than the installation sends codes in an hour.
+  const counter = (name: string, country: string, window: number, { limits }: RecoveryPolicy): SlotLimit => ({
+    key: `${name}:${hidden(country)}`,
+    limit: limits.globalPerHour,
+    windowSeconds: WINDOW_MS / 1000,
+    keepUntil: keptUntil(window),
+  });
+  /** The count `name` of `window` takes this number, unless it was counted there already. */
+  async function count(name: string, number: string, window: number, policy: RecoveryPolicy): Promise<void> {
+    const country = countryOf(number);
+    if (!(await claim(slots, `${name}-number:${hidden(country)}:${window}:${hidden(number)}`, keptUntil(window)))) return;
+    await takeSlot(slots, counter(name, country, window, policy), new Date(window * WINDOW_MS));
+  }
 
-  async function isOpen(country: string, window: number): Promise<boolean> {
-    const marks = await Promise.all([window, window - 1].map((w) => slots.findOne({ _id: openId(country, w) }, { projection: { _id: 1 } })));
-    return marks.some(Boolean);
+  const judged = new Map<string, Counts>(); // `${country}:${window}` → its counts, once settled
+  async function countsOf(country: string, window: number, policy: RecoveryPolicy): Promise<Counts> {
+    const id = `${country}:${window}`;
+    const known = judged.get(id);
+    if (known) return known;
+    const at = new Date(window * WINDOW_MS);
+    const [sent, proved] = await Promise.all(['pump-sent', 'pump-proved'].map((name) => slotsTaken(slots, counter(name, country, window, policy), at)));
+    const counts = { sent: sent!, proved: proved! };
+    judged.set(id, counts);
+    return counts;
+  }
+  function forgetBefore(oldest: number) {
+    for (const id of judged.keys()) if (Number(id.slice(id.lastIndexOf(':') + 1)) < oldest) judged.delete(id);
   }
 
   return {
-    async allowTyped(number, policy) {
-      const { minSends, minProvedPercent } = policy.pumpingBreaker;
-      if (minProvedPercent === 0) return { allowed: true };
+    async judge(number, policy) {
+      if (!on(policy)) return { allowed: true };
       const now = clock();
-      const window = Math.floor(now / HOUR_MS);
+      const newest = windowOf(now) - SETTLED;
+      forgetBefore(newest - JUDGED + 1);
       const country = countryOf(number);
-      if (await isOpen(country, window)) return { allowed: false };
-      const sending = counter('pump-sent', country, policy);
-      const taken = await takeSlot(slots, sending, new Date(now));
-      const sent = taken.allowed ? taken.slot! : sending.limit;
-      if (sent < minSends) return { allowed: true };
-      const proved = await slotsTaken(slots, counter('pump-proved', country, policy), new Date(now));
-      if (proved * 100 >= minProvedPercent * sent) return { allowed: true };
-      // Open for the rest of this window and all of the next (isOpen reads both).
-      const opened = await claim(slots, openId(country, window), new Date((window + 2) * HOUR_MS));
-      return { allowed: false, ...(opened && { opened: { country, sent, proved } }) };
+      const windows = Array.from({ length: JUDGED }, (_, i) => newest - i);
+      const all = await Promise.all(windows.map((window) => countsOf(country, window, policy)));
+      const sent = all.reduce((sum, counts) => sum + counts.sent, 0);
+      const proved = all.reduce((sum, counts) => sum + counts.proved, 0);
+      const { minSends, minProvedPercent } = policy.pumpingBreaker;
+      if (sent < minSends || proved * 100 >= minProvedPercent * sent) return { allowed: true };
+      const hour = Math.floor(now / HOUR_MS);
+      const told = await claim(slots, `pump-told:${hidden(country)}:${hour}`, new Date((hour + 1) * HOUR_MS));
+      return { allowed: false, ...(told && { opened: { country, sent, proved } }) };
     },
-    async proved(number, policy) {
-      if (policy.pumpingBreaker.minProvedPercent === 0) return;
-      await takeSlot(slots, counter('pump-proved', countryOf(number), policy), new Date(clock()));
+    async sent(number, policy) {
+      if (on(policy)) await count('pump-sent', number, windowOf(clock()), policy);
+    },
+    async proved(number, sentAt, policy) {
+      if (on(policy)) await count('pump-proved', number, windowOf(sentAt.getTime()), policy);
     },
   };
 }

@@ -109,6 +109,24 @@ describe('takeSlot', () => {
     expect((await takeSlot(collection(), limit, at(63))).allowed).toBe(false);
   });
 
+  it('keeps a window\'s slots until keepUntil when later than its end, and counts a closed window\'s slots (one read when it is empty)', async () => {
+    const start = new Date(Math.floor(Date.now() / 600_000) * 600_000);
+    const keepUntil = new Date(start.getTime() + 90 * 60_000);
+    const limit = { key: `limit:kept-${Date.now()}`, limit: 100, windowSeconds: 600, keepUntil };
+    for (let i = 0; i < 3; i += 1) await takeSlot(collection(), limit, start);
+    const kept = await collection().find({ _id: { $in: [1, 2, 3].map((slot) => `${limit.key}:${start.getTime() / 600_000}:${slot}`) } }).toArray();
+    expect(kept.map((slot) => slot.expiresAt)).toEqual([keepUntil, keepUntil, keepUntil]);
+    // A later window's count read after it closed; an expiry sooner than its end still wins (expiresAt).
+    const later = new Date(start.getTime() + 600_000);
+    expect(await slotsTaken(collection(), limit, new Date(start.getTime() + 599_000))).toBe(3);
+    commands = 0;
+    expect(await slotsTaken(collection(), limit, later)).toBe(0);
+    expect(commands).toBe(1);
+    const soon = new Date(later.getTime() + 60_000);
+    expect(await takeSlot(collection(), { ...limit, expiresAt: soon }, later)).toMatchObject({ allowed: true, slot: 1 });
+    expect((await collection().findOne({ _id: `${limit.key}:${later.getTime() / 600_000}:1` }))!.expiresAt).toEqual(soon);
+  });
+
   it('keeps limits of different keys apart', async () => {
     const now = new Date();
     expect((await takeSlot(collection(), { key: 'limit:c', limit: 1, windowSeconds: 60 }, now)).allowed).toBe(true);

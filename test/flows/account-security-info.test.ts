@@ -19,11 +19,14 @@ let sink: SmtpSink;
 let close: () => Promise<void>;
 const PATH = SECURITY_INFO_PATH;
 
+let offset = 0;
+
 beforeAll(async () => {
-  ({ server, sink, close } = await startRecoveryServer());
+  ({ server, sink, close } = await startRecoveryServer({ clock: () => Date.now() + offset }));
 });
 afterAll(() => close());
 beforeEach(async () => {
+  offset = 0;
   // The policy's default: no stop at sign-in. The page opened by its owner works all the same.
   await server.latchkey.policy.save({ limits: { perIpHour: 1000, perAccountHour: 100 } });
 });
@@ -191,6 +194,23 @@ describe('the security info page outside a sign-in', () => {
     expect(refused.status).toBe(303);
     expect(messageIds(await browser.follow(refused))).toContain('security_info.open_again');
     expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+  });
+
+  it('lasts 30 minutes: a page left open longer leads back to the password, and its forms change nothing', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openPage(user);
+    const add = formNamed(page, 'add', 'alternateEmail');
+    offset = 29 * 60_000;
+    expect((await browser.get(page.url)).status).toBe(200);
+    offset = 31 * 60_000;
+    const late = await browser.post(add.action, { ...add.fields, value: 'late@example.test' });
+    expect(late.status).toBe(303);
+    expect(late.headers.get('location')).toBe(`${PATH}?again=1`);
+    expect(messageIds(await browser.follow(late))).toContain('security_info.open_again');
+    expect((await stored(user._id)).securityInfo?.alternateEmail).toBeUndefined();
+    const reopened = await browser.get(page.url);
+    expect(reopened.status).toBe(303);
+    expect(reopened.headers.get('location')).toBe(`${PATH}?again=1`);
   });
 
   it('is off while the policy says so: no link on the home page, and the page, even a step begun before, answers 404', async () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
-import { CONSECUTIVE_NUMBERS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { stepRecorder } from '../helpers/commands.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, textedCode, waitFor } from '../helpers/recovery.ts';
@@ -36,7 +36,7 @@ beforeEach(() => {
 
 /** The methods enabled, the daily budget large enough for the ceiling to be reached in a day. */
 function usePolicy(methodsEnabled: string[]) {
-  return server.latchkey.policy.save({ methodsEnabled, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, ...CONSECUTIVE_NUMBERS } });
+  return server.latchkey.policy.save({ methodsEnabled, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500 } });
 }
 
 const now = () => Math.floor((Date.now() + offset) / 1000);
@@ -211,7 +211,7 @@ it('counts no typed phone number against the ceiling, and sends no code for a me
   // Wrong codes are compared only while their code lives (10 tries each here): a new code after every ten, sent
   // within limits large enough for the ten sends.
   const sends = { perDestination10Min: 20, perDestinationHour: 20, perAccountHour: 20, perIpHour: 100 };
-  await server.latchkey.policy.save({ methodsEnabled: ['sms'], codes: { maxTries: 10 }, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, ...sends, ...CONSECUTIVE_NUMBERS } });
+  await server.latchkey.policy.save({ methodsEnabled: ['sms'], codes: { maxTries: 10 }, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, ...sends } });
   try {
     const user = await createUser(server);
     const phone = '+14155550177';

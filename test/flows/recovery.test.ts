@@ -6,7 +6,7 @@ import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
-import { CONSECUTIVE_NUMBERS, MANY_SIGN_IN_FAILURES, type TestServer } from '../helpers/server.ts';
+import { MANY_SIGN_IN_FAILURES, type TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import {
   CAPTCHA_ANSWER,
@@ -61,9 +61,9 @@ async function userWithMethods(): Promise<{ user: User; alternateEmail: string; 
 /**
  * Stored through the server's own policy store, so it applies at once (other instances: within seconds). Every
  * request here comes from 127.0.0.1, so the per-address budgets are raised for the whole file (recovery-limits.test.ts
- * tests them), and so are the sign-in challenge's (its wrong passwords lock accounts) and the block of 100 numbers'.
+ * tests them), and so are the sign-in challenge's (its wrong passwords lock accounts).
  */
-const PER_ADDRESS = { flowsPerIpHour: 1000, perIpHour: 1000, ...MANY_SIGN_IN_FAILURES, ...CONSECUTIVE_NUMBERS };
+const PER_ADDRESS = { flowsPerIpHour: 1000, perIpHour: 1000, ...MANY_SIGN_IN_FAILURES };
 async function setPolicy(overrides: Record<string, unknown>) {
   await server.latchkey.policy.save({ ...overrides, limits: { ...PER_ADDRESS, ...(overrides.limits as object | undefined) } });
 }

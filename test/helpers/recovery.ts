@@ -2,9 +2,8 @@
 // follows the redirect to the next one. Codes are read where the person would read them: the email in a real SMTP
 // server started by the test, the text message in the development outbox.
 import { Browser, findForm, type Page } from './browser.ts';
-import type { TestServer } from './server.ts';
 import { startSmtpSink, type SmtpSink } from '../delivery/smtp-sink.ts';
-import { startTestServer } from './server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
 import { generateSecret, generateSync } from 'otplib';
 import { createSecretBox } from '../../src/security/encryption.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -12,9 +11,9 @@ import type { User } from '../../src/accounts/user-model.ts';
 export const CAPTCHA_ANSWER = 'TEST42';
 
 /** A server for walking the recovery pages: the CAPTCHA answer fixed, emails delivered to a real SMTP sink. */
-export async function startRecoveryServer(): Promise<{ server: TestServer; sink: SmtpSink; close(): Promise<void> }> {
+export async function startRecoveryServer(options: TestServerOptions = {}): Promise<{ server: TestServer; sink: SmtpSink; close(): Promise<void> }> {
   const sink = await startSmtpSink();
-  const server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url });
+  const server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER, SMTP_URL: sink.url }, options);
   return {
     server,
     sink,

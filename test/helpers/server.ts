@@ -93,11 +93,6 @@ async function joinDatabase(uri: string, options: ConnectOptions) {
  * (test/interactions/spray-challenge.test.ts tests that).
  */
 export const MANY_SIGN_IN_FAILURES = { signInFailuresPerIpHour: 100_000, signInFailuresGlobalHour: 100_000 };
-/**
- * The tests' phone numbers are consecutive, as SMS pumping's are (one user's after another's), so a file that texts
- * many of them in an hour opens the budget of a block of 100 numbers (test/security/sms-pumping.test.ts tests it).
- */
-export const CONSECUTIVE_NUMBERS = { perNumberBlockHour: 100_000 };
 
 export async function allowManyFailedSignIns(server: TestServer): Promise<void> {
   await server.latchkey.policy.save({ limits: MANY_SIGN_IN_FAILURES });
