@@ -76,7 +76,7 @@ export interface SlotLimit {
    */
   staggered?: boolean;
   /**
-   * When a claimed slot's document expires, if sooner than its window's end: a slot taken on trust, which the caller
+   * When a claimed slot's document expires, if sooner than its window's end (or `keepUntil`): a slot taken on trust, which the caller
    * keeps (`keepSlot`, a later expiry) once the try must count for longer. Slots not kept expire
    * before the others, and a gap they leave is taken again: one more try each. Only for keys abandoned as a rule when
    * a try is not kept (accounts/lockout.ts: a right password moves the account to a new epoch).
@@ -104,7 +104,8 @@ export interface SlotResult {
  * slots with ids `<key>:<window>:<k>`; a try claims the first free one. The window number is part of the id, so a
  * new window has fresh slots and old slots are only ever swept, never reused (reusing one would race on FerretDB).
  *
- * Slots are claimed in order and a window's slots expire together, so the taken ones always form a prefix 1..m.
+ * Slots are claimed in order and a window's slots expire together (unless taken on trust: `expiresAt`), so the
+ * taken ones always form a prefix 1..m.
  * The first slot is claimed straight away (an empty window costs one insert); otherwise a full window is seen with
  * one read (slot `limit` exists), and the first free slot is found by a binary search of O(log limit) reads; only
  * then do claims decide, so racers that lose a slot simply try the next one.
@@ -153,12 +154,13 @@ export async function keepSlot(collection: Collection<ExpiringDoc>, slot: SlotRe
 }
 
 /**
- * How many slots of the window holding `now` are taken (0..limit), in O(log limit) reads (one for an empty window);
- * nothing is claimed.
+ * How many slots of the window holding `now` are taken (0..limit), in O(log limit) reads (one for an empty window
+ * whose slots all expire together); nothing is claimed.
  */
-export async function slotsTaken(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds }: SlotLimit, now: Date = new Date()): Promise<number> {
+export async function slotsTaken(collection: Collection<ExpiringDoc>, { key, limit, windowSeconds, expiresAt }: SlotLimit, now: Date = new Date()): Promise<number> {
   const { slotId } = slotWindow(key, windowSeconds, now);
-  if (!(await isTaken(collection, slotId(1)))) return 0;
+  // Slots taken on trust (`expiresAt`) may lapse before later ones that were kept: a free first slot proves nothing.
+  if (!expiresAt && !(await isTaken(collection, slotId(1)))) return 0;
   return (await firstFree(collection, slotId, limit)) - 1;
 }
 

@@ -26,7 +26,7 @@ import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { isEmailAddress, MAX_EMAIL_LENGTH } from '../methods/email.ts';
 import type { OutgoingMessage, VerificationMethod } from '../methods/method.ts';
-import { countryAllowed, normalizePhone } from '../methods/sms.ts';
+import { countryAllowed, mayBeMobile, normalizePhone } from '../methods/sms.ts';
 import { newAuthenticator, TOTP_DIGITS } from '../methods/totp.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { Challenges } from '../security/challenges.ts';
@@ -194,7 +194,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
         const { country, sent, proved } = watched.opened;
         ctx.state.log.error(
           { event: 'pumping.breaker_opened', country, sent, proved },
-          `SMS pumping suspected: ${proved} of ${sent} numbers typed in for +${country} were proved in the last hour of expired codes; no code goes to a number typed in for +${country} until enough are`,
+          `SMS pumping suspected: ${proved} of ${sent} numbers typed in for +${country} were proved in the last hour of expired codes; no code goes to a number typed in for +${country} until those codes are an hour and a half old`,
         );
         await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: `+${country}`, accountId: user._id, ip: ctx.ip });
       }
@@ -206,7 +206,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
 
   /**
    * Sends a code to `destination` for `purpose` (`typed`: to what is being added, as typed), unless sendRefusal
-   * refuses; undefined then.
+   * refuses (undefined then): the code's id and when it went.
    */
   async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, typed: boolean) {
     const method = methodOf(kind);
@@ -215,14 +215,15 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: refused, ip: ctx.ip });
       return undefined;
     }
+    const sentAt = clock();
     const challenge = await challenges.create(purpose, rules.codes.digits, rules.codes.lifetimeSeconds);
     const { t, locale } = (ctx as AppContext).state;
     const host = new URL(config.issuer).hostname;
     const message = method.delivery!.compose(challenge.code, destination, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
     await enqueue({ ...message, sendBefore: challenge.expiresAt });
-    if (typed && numberBlock(destination)) await breaker.sent(destination, rules);
+    if (typed && numberBlock(destination)) await breaker.sent(destination, new Date(sentAt), rules);
     await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason: typed ? 'security_info' : 'security_info_proof', ip: ctx.ip });
-    return challenge.id;
+    return { challengeId: challenge.id, sentAt };
   }
 
   /** Records a change proved in this step, tells the owner on the contacts registered before it, and audits it. */
@@ -286,7 +287,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
         return seeStep(ctx, uid);
       }
       const destination = registeredValue(user, form.kind)!;
-      const challengeId = await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, false);
+      const challengeId = (await sendCode(ctx, user, form.kind, destination, purposeOf(step, 'prove', form.kind, destination), rules, false))?.challengeId;
       if (!challengeId) return sendRefused(ctx, uid, step, user);
       await discardAwaited(step.state);
       await save(step, { ...kept(step), proving: { kind: form.kind, challengeId } });
@@ -321,10 +322,10 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (typeof judged === 'string') return show(ctx, uid, step, user, { typing, error: judged });
     const { kind } = form;
     await firstOnly(ctx, uid, step, `add:${kind}:${judged.value}`, async () => {
-      const challengeId = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, true);
-      if (!challengeId) return sendRefused(ctx, uid, step, user, typing);
+      const sent = await sendCode(ctx, user, kind, judged.value, purposeOf(step, 'add', kind, judged.value), rules, true);
+      if (!sent) return sendRefused(ctx, uid, step, user, typing);
       await discardAwaited(step.state);
-      await save(step, { ...kept(step), adding: { kind, value: judged.value, challengeId, sentAt: clock() } });
+      await save(step, { ...kept(step), adding: { kind, value: judged.value, ...sent } });
       seeStep(ctx, uid);
     });
   });
@@ -477,6 +478,7 @@ function judgeTyped(kind: Contact, typed: string, user: User, policy: RecoveryPo
   const number = typed.startsWith('+') ? normalizePhone(typed) : undefined;
   if (!number) return 'security_info.phone_invalid';
   if (!countryAllowed(number, policy)) return 'security_info.phone_country';
+  if (!mayBeMobile(number)) return 'security_info.phone_not_mobile';
   // A text to it and a call to the office would count as two ways to verify: one phone must not be both.
   if (number === user.securityInfo?.officePhone) return 'security_info.phone_is_office';
   return { value: number };

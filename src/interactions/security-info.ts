@@ -29,8 +29,7 @@ export const SELF_SERVICE = { alternateEmail: 'email', mobilePhone: 'sms', authe
 export type SelfService = keyof typeof SELF_SERVICE;
 export const SELF_SERVICE_KINDS = Object.keys(SELF_SERVICE) as SelfService[];
 
-/** What is being added while its proof is awaited: where a code went, or the new app's sealed seed. */
-/** What is being added, awaiting its proof: an address or number and the code sent to it (and when), or a new app. */
+/** What is being added while its proof is awaited: where a code went (and when), or the new app's sealed seed. */
 export type Enrolment = { kind: 'alternateEmail' | 'mobilePhone'; value: string; challengeId: string; sentAt?: number } | { kind: 'authenticator'; sealed: string };
 /** A registered method whose proof is awaited: the code sent to it, or one from the app. */
 export type Proving = { kind: 'alternateEmail' | 'mobilePhone'; challengeId: string } | { kind: 'authenticator' };

@@ -18,6 +18,19 @@ export function callingCode(e164: string): string | undefined {
   return parsePhoneNumberFromString(e164)?.countryCallingCode;
 }
 
+/**
+ * Kinds of numbers that cannot be a person's mobile phone, and that cost money to text or call (SMS pumping's
+ * favourites: premium-rate and shared-cost numbers share their revenue; personal numbers forward anywhere), as
+ * libphonenumber's metadata classes them.
+ */
+const NOT_A_MOBILE = new Set(['PREMIUM_RATE', 'SHARED_COST', 'TOLL_FREE', 'UAN', 'PERSONAL_NUMBER', 'PAGER', 'VOICEMAIL']);
+
+/** Whether this (E.164) number may be registered as a mobile phone by its owner: not one of NOT_A_MOBILE's kinds. */
+export function mayBeMobile(e164: string): boolean {
+  const type = parsePhoneNumberFromString(e164)?.getType();
+  return !type || !NOT_A_MOBILE.has(type);
+}
+
 /** Whether text messages may go to this (E.164) number's country: every country when the policy lists none. */
 export function countryAllowed(e164: string, policy: RecoveryPolicy): boolean {
   if (policy.allowedCountryCodes.length === 0) return true;

@@ -1,6 +1,7 @@
 // oidc-provider's findAccount seam: the account behind a `sub`, and the claims each scope releases.
 import type { Account, FindAccount } from 'oidc-provider';
 import { isAccessCurrent, type Accounts } from '../accounts/users.ts';
+import { rememberSignInMs } from './adapter.ts';
 
 /**
  * Authentication context classes Latchkey can assert (`acr`). Only a password sign-in exists today; a request whose
@@ -43,7 +44,9 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     // no longer yield userinfo or new tokens, and the session must sign in again.
     const session = ctx.oidc?.session;
     const issuedAt = token?.iat ?? (session?.accountId === sub ? session.loginTs : undefined) ?? 0;
-    if (!user || !isAccessCurrent(user, issuedAt, token ? undefined : resumedSignInMs(ctx.oidc?.result, sub))) return undefined;
+    const signedInMs = token ? undefined : resumedSignInMs(ctx.oidc?.result, sub);
+    if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
+    if (signedInMs !== undefined) rememberSignInMs(sub, signedInMs);
     return {
       accountId: user._id,
       claims: () => ({

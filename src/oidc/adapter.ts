@@ -109,6 +109,19 @@ interface StoredDoc {
   payload: AdapterPayload;
   expiresAt?: Date;
   grantId?: string;
+  /** A session's: when its sign-in checked the password, to the millisecond (`loginTs` has whole seconds). */
+  signedInAtMs?: number;
+}
+
+const signInMsKey = (accountId: string) => `sign-in-ms:${accountId}`;
+
+/**
+ * For the session this request saves: its sign-in of `accountId` checked the password at `ms` (oidc/account.ts, on
+ * the request that resumes the sign-in). A revocation's second pass keeps a session signed in since by it
+ * (oidc/revocation.ts), also in the revocation's own second.
+ */
+export function rememberSignInMs(accountId: string, ms: number): void {
+  remember(signInMsKey(accountId), ms);
 }
 
 interface AliasDoc {
@@ -165,6 +178,18 @@ export function createAdapterFactory(
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
   /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
   const sessionAccountKey = (uid: string) => `session-account:${uid}`;
+
+  /**
+   * When the sign-in of the session being saved checked its password: this request's resumed sign-in of its account,
+   * else what the session held before, as long as it is the same sign-in. Undefined for sessions from before it was
+   * kept (their `loginTs` then decides, in whole seconds).
+   */
+  async function sessionSignInMs(before: StoredDoc | null | undefined, payload: AdapterPayload): Promise<number | undefined> {
+    if (typeof payload.accountId !== 'string') return undefined;
+    const resumed = await peek<number>(signInMsKey(payload.accountId));
+    if (resumed !== undefined) return resumed;
+    return before && before.payload.accountId === payload.accountId && before.payload.loginTs === payload.loginTs ? before.signedInAtMs : undefined;
+  }
 
   /** The session's uid or the grant's id for its account's index (in the same bulk write), when it needs adding. */
   async function accountIndexEntry(model: string, id: string, payload: AdapterPayload): Promise<mongo.AnyBulkWriteOperation<{ _id: string }> | undefined> {
@@ -264,6 +289,8 @@ export function createAdapterFactory(
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];
         if (model === 'Session' && typeof payload.uid === 'string') {
+          const signedInAtMs = await sessionSignInMs(await peek<StoredDoc | null>(docKey(id)), payload);
+          if (signedInAtMs !== undefined) doc.signedInAtMs = signedInAtMs;
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };

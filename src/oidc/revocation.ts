@@ -13,6 +13,8 @@ import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId } from 
 interface SessionDoc {
   _id: string;
   payload?: { loginTs?: number; authorizations?: Record<string, { grantId?: string }> };
+  /** When its sign-in checked the password, to the millisecond (oidc/adapter.ts); absent on older sessions. */
+  signedInAtMs?: number;
   target?: string;
 }
 
@@ -37,9 +39,13 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
   const sessions = db.collection<SessionDoc>(collectionName('Session'));
 
-  // Sign-in times are whole seconds: one in the cutoff's own second counts as before it.
-  const signedInSince = (session: SessionDoc | null, issuedBefore: Date | undefined) =>
-    Boolean(issuedBefore && session?.payload?.loginTs && session.payload.loginTs * 1000 >= issuedBefore.getTime());
+  // By the sign-in's password check to the millisecond; a session without it has whole seconds, and one in the
+  // cutoff's own second counts as before it.
+  const signedInSince = (session: SessionDoc | null, issuedBefore: Date | undefined) => {
+    if (!issuedBefore || !session) return false;
+    if (session.signedInAtMs !== undefined) return session.signedInAtMs >= issuedBefore.getTime();
+    return Boolean(session.payload?.loginTs && session.payload.loginTs * 1000 >= issuedBefore.getTime());
+  };
 
   return async (accountId, issuedBefore, { prune = true } = {}) => {
     const places = accountIndexPlaces(db, accountId);

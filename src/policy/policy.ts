@@ -140,8 +140,8 @@ const policyShape = z
      * The SMS pumping circuit breaker (security/pumping-breaker.ts), over the phone numbers typed in to be added to
      * accounts: once the last hour of expired codes holds `minSends` such numbers of one country calling code and
      * fewer than `minProvedPercent` of them were proved, no code goes to a number typed in for that country until
-     * enough are again (about an hour after the codes that opened it). People adding their number prove most codes
-     * (60-80 %); pumping proves none. 0 % turns it off.
+     * the codes that opened it are 80-90 minutes old. People adding their number prove most codes (60-80 %); pumping
+     * proves none. 0 % turns it off.
      */
     pumpingBreaker: z
       .strictObject({ minSends: count.default(20), minProvedPercent: z.number().int().min(0).max(100).default(20) })

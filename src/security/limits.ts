@@ -30,8 +30,8 @@ export function numberBlock(destination: string): string | undefined {
 }
 
 export interface Limits {
-  /** Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses. */
   /**
+   * Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses.
    * `typed`: to an address or number typed in to be added, not to a registered one; a typed phone number also counts
    * against its block of 100 numbers (`numberBlock`).
    */
@@ -103,7 +103,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       // used its budget cannot go on spending an account's or a phone's (and lock its owner out of codes).
       // Then the narrowest: a send the mailbox's or phone's own limit refuses takes nothing from the account's.
       // A typed phone number's block of 100 numbers has at least the number's own hourly budget, so that one person's
-      // resends never fill it alone. Registered numbers have none: recovery texts a number only once it has been
+      // resends alone cannot refuse the other numbers of the block sooner than their own. Registered numbers have none: recovery texts a number only once it has been
       // typed in full and matched, so pumping cannot choose them, and colleagues' office lines are often one block.
       const block = typed ? numberBlock(destination) : undefined;
       type Budget = [SendRefusal, string, string, number, number];

@@ -6,13 +6,15 @@
 //
 // Counted by number, not by code: a number that gets three codes, or is proved twice, counts once in its window, so
 // resends do not make people look like fraud and re-adding one's own number buys no cover for pumped ones. Counted
-// in 10-minute windows by the time the code was sent (a proof counts in its code's window), and judged only over
-// windows whose codes have all expired (codes live at most 10 minutes: the window before last, and the five before
-// it), so a burst of people adding their numbers at nine o'clock is judged once they have had the time to type the
-// codes in. Once that hour of windows holds `minSends` numbers of one country and fewer than `minProvedPercent` of
+// in 10-minute windows by the time the code was sent (a proof counts in its code's window; a number typed again in
+// a later window counts again), and judged only over windows whose codes expired at least a window ago (codes live
+// at most 10 minutes: the six windows ending three windows back), so a burst of people adding their numbers at nine
+// o'clock is judged once they have had the time to type the codes in, with a window's margin for clocks and slow
+// requests. Once that hour of windows holds `minSends` numbers of one country and fewer than `minProvedPercent` of
 // them were proved, no code goes to a number typed in for that country; the refused ones are not counted, so it
-// closes once the windows that opened it have passed (about an hour after the last code it judged). The opening is
-// told (logged as an error and audited) once an hour while it stays open, whichever instance sees it.
+// closes once the windows that opened it have passed (80-90 minutes after the last code it counted). Until it opens,
+// the newest three windows are not judged yet: pumping gets those in at most. The opening is told (logged as an
+// error and audited) once an hour while it stays open, by whichever instance sees it.
 //
 // Every count is a slot or claim of db/atomic.ts, so they hold across instances. A window's counts do not change once
 // judged, so each instance reads each of them once.
@@ -24,11 +26,12 @@ import { keyedHash, LIMITS } from './limits.ts';
 
 /** A window: as long as a code may live (the policy's codes.lifetimeSeconds is at most 600). */
 const WINDOW_MS = 600_000;
-/** The newest window judged: the one before last, whose codes had all expired when the current one began. */
-const SETTLED = 2;
+/** The newest window judged: three back, whose codes had all expired a window before the current one began. */
+const SETTLED = 3;
 /** How many windows are judged together: an hour. */
 const JUDGED = 6;
 const HOUR_MS = 3600_000;
+const COUNT_CAP = 100_000;
 
 /** The breaker opened for a country: what it judged. */
 export interface BreakerOpening {
@@ -45,8 +48,8 @@ export type BreakerVerdict = { allowed: true } | { allowed: false; opened?: Brea
 export interface PumpingBreaker {
   /** Judges the country of this (E.164) number, before any send budget is spent. */
   judge(number: string, policy: RecoveryPolicy): Promise<BreakerVerdict>;
-  /** A code went to this number, typed in (counted once per window). */
-  sent(number: string, policy: RecoveryPolicy): Promise<void>;
+  /** A code went at `at` to this number, typed in (counted once per window). */
+  sent(number: string, at: Date, policy: RecoveryPolicy): Promise<void>;
   /** The number was proved by a code sent at `sentAt` (counted once in that code's window). */
   proved(number: string, sentAt: Date, policy: RecoveryPolicy): Promise<void>;
 }
@@ -64,27 +67,27 @@ export function createPumpingBreaker(connection: Connection, hashKey: string, cl
   const on = ({ pumpingBreaker }: RecoveryPolicy) => pumpingBreaker.minProvedPercent > 0;
   /** Counts are kept until the last judgement that reads them. */
   const keptUntil = (window: number) => new Date((window + SETTLED + JUDGED + 1) * WINDOW_MS);
-  // No window holds more numbers than the installation sends codes in an hour.
-  const counter = (name: string, country: string, window: number, { limits }: RecoveryPolicy): SlotLimit => ({
+  // A fixed cap, far above any window's numbers: one taken from the policy would, lowered, cut the counts read.
+  const counter = (name: string, country: string, window: number): SlotLimit => ({
     key: `${name}:${hidden(country)}`,
-    limit: limits.globalPerHour,
+    limit: COUNT_CAP,
     windowSeconds: WINDOW_MS / 1000,
     keepUntil: keptUntil(window),
   });
   /** The count `name` of `window` takes this number, unless it was counted there already. */
-  async function count(name: string, number: string, window: number, policy: RecoveryPolicy): Promise<void> {
+  async function count(name: string, number: string, window: number): Promise<void> {
     const country = countryOf(number);
     if (!(await claim(slots, `${name}-number:${hidden(country)}:${window}:${hidden(number)}`, keptUntil(window)))) return;
-    await takeSlot(slots, counter(name, country, window, policy), new Date(window * WINDOW_MS));
+    await takeSlot(slots, counter(name, country, window), new Date(window * WINDOW_MS));
   }
 
   const judged = new Map<string, Counts>(); // `${country}:${window}` → its counts, once settled
-  async function countsOf(country: string, window: number, policy: RecoveryPolicy): Promise<Counts> {
+  async function countsOf(country: string, window: number): Promise<Counts> {
     const id = `${country}:${window}`;
     const known = judged.get(id);
     if (known) return known;
     const at = new Date(window * WINDOW_MS);
-    const [sent, proved] = await Promise.all(['pump-sent', 'pump-proved'].map((name) => slotsTaken(slots, counter(name, country, window, policy), at)));
+    const [sent, proved] = await Promise.all(['pump-sent', 'pump-proved'].map((name) => slotsTaken(slots, counter(name, country, window), at)));
     const counts = { sent: sent!, proved: proved! };
     judged.set(id, counts);
     return counts;
@@ -101,7 +104,7 @@ export function createPumpingBreaker(connection: Connection, hashKey: string, cl
       forgetBefore(newest - JUDGED + 1);
       const country = countryOf(number);
       const windows = Array.from({ length: JUDGED }, (_, i) => newest - i);
-      const all = await Promise.all(windows.map((window) => countsOf(country, window, policy)));
+      const all = await Promise.all(windows.map((window) => countsOf(country, window)));
       const sent = all.reduce((sum, counts) => sum + counts.sent, 0);
       const proved = all.reduce((sum, counts) => sum + counts.proved, 0);
       const { minSends, minProvedPercent } = policy.pumpingBreaker;
@@ -110,11 +113,11 @@ export function createPumpingBreaker(connection: Connection, hashKey: string, cl
       const told = await claim(slots, `pump-told:${hidden(country)}:${hour}`, new Date((hour + 1) * HOUR_MS));
       return { allowed: false, ...(told && { opened: { country, sent, proved } }) };
     },
-    async sent(number, policy) {
-      if (on(policy)) await count('pump-sent', number, windowOf(clock()), policy);
+    async sent(number, at, policy) {
+      if (on(policy)) await count('pump-sent', number, windowOf(at.getTime()));
     },
     async proved(number, sentAt, policy) {
-      if (on(policy)) await count('pump-proved', number, windowOf(sentAt.getTime()), policy);
+      if (on(policy)) await count('pump-proved', number, windowOf(sentAt.getTime()));
     },
   };
 }

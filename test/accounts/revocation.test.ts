@@ -293,6 +293,26 @@ it("keeps the owner's sign-in made after a reset when the revocation's second pa
   expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(false);
 });
 
+it("keeps the owner's sign-in made in the reset's own second when the second pass runs, by its password check to the millisecond; not one checked before", async () => {
+  const user = await createUser(server);
+  await server.latchkey.accounts.resetPassword(user._id, PASSWORD);
+  await server.latchkey.accounts.revokeAccess(user._id); // the first pass
+  const { browser, tokens } = await signIn(user);
+  const sessions = server.connection.db!.collection<{ _id: string; payload: { loginTs: number }; signedInAtMs?: number }>(collectionName('Session'));
+  const stored = async () => (await sessions.findOne({ 'payload.accountId': user._id } as never))!;
+  const { _id, signedInAtMs } = await stored();
+  expect(signedInAtMs).toBeGreaterThan(Date.now() - 60_000);
+  // As when the sign-in falls in the reset's own second: in whole seconds alone it would count as before the cutoff.
+  await sessions.updateOne({ _id }, { $set: { 'payload.loginTs': Math.ceil(signedInAtMs! / 1000) - 1 } });
+  await createAccessRevoker(server.connection)(user._id, new Date(signedInAtMs!)); // a second pass, cut off at that very millisecond
+  expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
+  expect((await silentSignIn(browser)).get('code')).toBeTruthy();
+  expect((await stored()).signedInAtMs).toBe(signedInAtMs); // kept as the session is saved again
+  // A password checked a millisecond before the cutoff was the old one: that sign-in goes.
+  await createAccessRevoker(server.connection)(user._id, new Date(signedInAtMs! + 1));
+  expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(false);
+});
+
 it('deletes what a revocation voided even when its first pass fails: the second pass runs all the same', async () => {
   const user = await createUser(server);
   await signIn(user);

@@ -116,7 +116,8 @@ describe('takeSlot', () => {
     for (let i = 0; i < 3; i += 1) await takeSlot(collection(), limit, start);
     const kept = await collection().find({ _id: { $in: [1, 2, 3].map((slot) => `${limit.key}:${start.getTime() / 600_000}:${slot}`) } }).toArray();
     expect(kept.map((slot) => slot.expiresAt)).toEqual([keepUntil, keepUntil, keepUntil]);
-    // A later window's count read after it closed; an expiry sooner than its end still wins (expiresAt).
+    // A window's count is read by any time within it (the breaker reads closed windows so); the next one is empty,
+    // known in one read. An expiry sooner than a window's end still wins (expiresAt).
     const later = new Date(start.getTime() + 600_000);
     expect(await slotsTaken(collection(), limit, new Date(start.getTime() + 599_000))).toBe(3);
     commands = 0;

@@ -1,9 +1,10 @@
-// SMS pumping (security checklist PUMP-LIMITS, PUMP-ANOMALY): fraud that types runs of premium numbers for codes it
-// never proves. Numbers are typed in only at "Your security info" (recovery texts registered numbers, once typed in
-// full and matched), and there two more layers refuse codes before any provider sees them: the typed numbers of one
-// block of 100 share an hourly budget (codes to +…3001, +…3002, … are refused from the eleventh number on), and the
-// breaker stops codes to numbers typed in for a country once too few of that country's numbers were proved, judged
-// only over codes that have expired.
+// SMS pumping (security checklist PUMP-LIMITS, PUMP-GEO, PUMP-ANOMALY): fraud that types runs of premium numbers for
+// codes it never proves. Numbers are typed in only at "Your security info" (recovery texts registered numbers, once
+// typed in full and matched). There, numbers that are no one's mobile (premium-rate, toll-free, personal) are refused,
+// and two more layers refuse codes before any provider sees them: the typed numbers of one block of 100 share an
+// hourly budget (codes to +…3001, +…3002, … are refused from the eleventh number on), and the breaker stops codes to
+// numbers typed in for a country once too few of that country's numbers were proved, judged only over codes that
+// expired at least ten minutes before (windows of ten minutes, the newest judged three back).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Browser, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -12,6 +13,7 @@ import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMet
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
+import { LIMITS } from '../../src/security/limits.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -24,7 +26,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => {
   // Each test in hours of its own (the counts are hourly), beginning a minute past the hour: the breaker's windows
-  // are ten minutes long, so +20 minutes is two windows on, in the same hour.
+  // are ten minutes long, so +30 minutes is three windows on, in the same hour.
   offset = Math.ceil((Date.now() + offset + 10 * HOUR) / HOUR) * HOUR + MINUTE - Date.now();
 });
 
@@ -57,7 +59,24 @@ async function expectRefused(page: Page, number: string) {
   expect((await outbox(server)).filter((m) => m.to === number)).toHaveLength(0);
 }
 const audited = (filter: Record<string, unknown>) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments(filter);
-const breakerLogs = () => server.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === 'pumping.breaker_opened');
+const breakerLogs = (country: string) =>
+  server.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === 'pumping.breaker_opened' && line.country === country);
+/** The send budgets' slots (every budget of allowSend, by its name). */
+const sendSlots = () => server.connection.db!.collection(LIMITS).countDocuments({ _id: { $regex: '^send-' } as never });
+
+describe('numbers that cannot be a mobile phone', () => {
+  it('refuses premium-rate, toll-free and personal numbers before any budget is spent, sending nothing; a mobile number goes', async () => {
+    await policy();
+    const slots = await sendSlots();
+    for (const number of ['+449098790000', '+19005550123', '+18005550199', '+447012345678']) {
+      const { page } = await typeNumber(number);
+      expect(messageIds(page)).toContain('security_info.phone_not_mobile');
+      expect(await server.connection.db!.collection(OUTBOX_COLLECTION).countDocuments({ to: number })).toBe(0);
+    }
+    expect(await sendSlots()).toBe(slots);
+    expectSent((await typeNumber('+447911123456')).page);
+  });
+});
 
 describe('codes to neighbouring numbers', () => {
   it('texts ten typed numbers of one block of 100 in an hour, refuses the rest of +…3001 to +…3020 before any provider, and still texts the next block', async () => {
@@ -96,25 +115,27 @@ describe('the SMS pumping breaker', () => {
   const british = (i: number) => `+4479111${String(i).padStart(2, '0')}001`;
   const french = (i: number) => `+336123${String(i).padStart(2, '0')}601`;
 
-  it("opens for a country once too few of its expired codes' numbers were proved, told once an hour, and closes once those codes are an hour old; never for another country", async () => {
+  it("opens for a country once too few of its expired codes' numbers were proved, before any send budget is spent, told once an hour; closes 80-90 minutes after those codes; never for another country", async () => {
     await policy({ pumpingBreaker: { minSends: 4, minProvedPercent: 50 } });
     for (const i of [1, 2, 3, 4]) expectSent((await typeNumber(british(i))).page);
-    // Not judged while their codes may still be typed in.
-    offset += 10 * MINUTE;
+    // Not judged while their codes may still be typed in, nor a window after.
+    offset += 20 * MINUTE;
     expectSent((await typeNumber(british(5))).page);
     offset += 10 * MINUTE;
     const opening = await typeNumber(british(6));
     await expectRefused(opening.page, british(6));
     expect(await audited({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: '+44' })).toBe(1);
     expect(await audited({ accountId: opening.userId, type: 'code.refused', reason: 'pumping_suspected' })).toBe(1);
-    expect(breakerLogs()).toEqual([expect.objectContaining({ level: 50, country: '44', sent: 4, proved: 0 })]);
-    expect(JSON.stringify(breakerLogs())).not.toMatch(/7911/);
+    expect(breakerLogs('44')).toEqual([expect.objectContaining({ level: 50, sent: 4, proved: 0 })]);
+    expect(JSON.stringify(breakerLogs('44'))).not.toMatch(/7911/);
 
-    // Open: refused and not told again this hour; another country's codes go.
+    // Open: refused without a send budget taken, and not told again this hour; another country's codes go.
+    const slots = await sendSlots();
     await expectRefused((await typeNumber(british(7))).page, british(7));
-    expect(await audited({ type: 'delivery.breaker_opened' })).toBe(1);
+    expect(await sendSlots()).toBe(slots);
+    expect(await audited({ type: 'delivery.breaker_opened', target: '+44' })).toBe(1);
     expectSent((await typeNumber('+14155554001')).page);
-    // Still open while the first four are within the hour judged (told again in a new hour); closed after.
+    // Still open while the first four are in the hour judged (told again in a new hour); closed after.
     offset += 50 * MINUTE;
     await expectRefused((await typeNumber(british(8))).page, british(8));
     expect(await audited({ type: 'delivery.breaker_opened', target: '+44' })).toBe(2);
@@ -129,9 +150,9 @@ describe('the SMS pumping breaker', () => {
     await typeAndProve(french(1)); // another account adding the same number
     expectSent((await typeNumber(french(3))).page);
     expectSent((await typeNumber(french(4))).page);
-    offset += 20 * MINUTE;
+    offset += 30 * MINUTE;
     expectSent((await typeNumber(french(5))).page); // 2 of 4 numbers proved
-    offset += 20 * MINUTE;
+    offset += 30 * MINUTE;
     await expectRefused((await typeNumber(french(6))).page, french(6)); // 2 of 5
     expect(await audited({ type: 'delivery.breaker_opened', target: '+33' })).toBe(1);
   });
@@ -141,7 +162,7 @@ describe('the SMS pumping breaker', () => {
     await policy({ pumpingBreaker: { minSends: 4, minProvedPercent: 0 } });
     for (const i of [11, 12, 13, 14, 15, 16]) expectSent((await typeNumber(french(i))).page);
     await policy({ pumpingBreaker: { minSends: 4, minProvedPercent: 50 } });
-    offset += 20 * MINUTE;
+    offset += 30 * MINUTE;
     expectSent((await typeNumber(french(17))).page);
     expect(await audited({ type: 'delivery.breaker_opened' })).toBe(opened);
   });

@@ -35,6 +35,7 @@ export const securityInfoEn = {
   'security_info.email_same': 'Enter an address other than the one you sign in with.',
   'security_info.phone_invalid': 'Enter your complete mobile number with its country code, starting with +.',
   'security_info.phone_country': "We can't send text messages to numbers in that country.",
+  'security_info.phone_not_mobile': "That number can't receive our text messages (premium-rate, toll-free, shared-cost and personal numbers can't be used). Enter your mobile number.",
   'security_info.phone_is_office': 'That is your office phone. Enter a mobile phone of your own.',
   'security_info.send_refused': 'Too many codes have been sent. Wait a while, then try again.',
   'security_info.code_sent_alternateEmail': "We've sent an email with a verification code to {destination}.",

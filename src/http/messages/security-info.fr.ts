@@ -38,6 +38,7 @@ export const securityInfoFr: Record<keyof typeof securityInfoEn, string> = {
   'security_info.email_same': 'Saisissez une autre adresse que celle qui vous sert à vous connecter.',
   'security_info.phone_invalid': 'Saisissez votre numéro de mobile complet avec l’indicatif du pays, en commençant par +.',
   'security_info.phone_country': 'Nous ne pouvons pas envoyer de SMS aux numéros de ce pays.',
+  'security_info.phone_not_mobile': 'Ce numéro ne peut pas recevoir nos SMS (les numéros surtaxés, gratuits, à coût partagé et personnels ne sont pas acceptés). Saisissez votre numéro de mobile.',
   'security_info.phone_is_office': 'C’est votre téléphone de bureau. Saisissez un téléphone mobile personnel.',
   'security_info.send_refused': 'Trop de codes ont été envoyés. Patientez un moment, puis réessayez.',
   'security_info.code_sent_alternateEmail': 'Nous avons envoyé un e-mail contenant un code de vérification à {destination}.',
