@@ -194,9 +194,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
         const { country, sent, proved } = watched.opened;
         ctx.state.log.error(
           { event: 'pumping.breaker_opened', country, sent, proved },
-          `SMS pumping suspected: ${proved} of ${sent} numbers typed in for +${country} were proved in the last hour of expired codes; no code goes to a number typed in for +${country} until those codes are an hour and a half old`,
+          `SMS pumping suspected: ${proved} of ${sent} numbers typed in for ${country} were proved in the last hour of expired codes; no code goes to a number typed in for ${country} until those codes are an hour and a half old`,
         );
-        await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: `+${country}`, accountId: user._id, ip: ctx.ip });
+        await audit.record({ type: 'delivery.breaker_opened', reason: 'pumping_suspected', target: country, accountId: user._id, ip: ctx.ip });
       }
       return 'pumping_suspected';
     }

@@ -19,6 +19,16 @@ export function callingCode(e164: string): string | undefined {
 }
 
 /**
+ * The country or territory a number belongs to (ISO 3166 code, e.g. "JM"), finer than its calling code (+1 is also
+ * twenty-odd Caribbean and Pacific territories, pumping's favourites); its calling code ("+1") when the metadata
+ * names no one country; undefined for what is no number.
+ */
+export function phoneRegion(e164: string): string | undefined {
+  const parsed = parsePhoneNumberFromString(e164);
+  return parsed && (parsed.country ?? `+${parsed.countryCallingCode}`);
+}
+
+/**
  * Kinds of numbers that cannot be a person's mobile phone, and that cost money to text or call (SMS pumping's
  * favourites: premium-rate and shared-cost numbers share their revenue; personal numbers forward anywhere), as
  * libphonenumber's metadata classes them.

@@ -138,7 +138,7 @@ const policyShape = z
       .default({ waitSeconds: 30, waitsPerIpHour: 20 }),
     /**
      * The SMS pumping circuit breaker (security/pumping-breaker.ts), over the phone numbers typed in to be added to
-     * accounts: once the last hour of expired codes holds `minSends` such numbers of one country calling code and
+     * accounts: once the last hour of expired codes holds `minSends` such numbers of one country (or territory) and
      * fewer than `minProvedPercent` of them were proved, no code goes to a number typed in for that country until
      * the codes that opened it are 80-90 minutes old. People adding their number prove most codes (60-80 %); pumping
      * proves none. 0 % turns it off.

@@ -2,7 +2,7 @@
 // whose traffic earns the fraudster a share of the bill, and never types a code back: a healthy share of codes
 // proved is 60-80 %, under 20 % suggests an attack (Telnyx). The only numbers anyone can type in for a code here are
 // those being added to an account ("Your security info"; recovery texts and calls only numbers already registered),
-// so those codes are counted per country calling code, with how many of them were proved.
+// so those codes are counted per country (or territory: +1 alone is twenty-odd of them), with how many were proved.
 //
 // Counted by number, not by code: a number that gets three codes, or is proved twice, counts once in its window, so
 // resends do not make people look like fraud and re-adding one's own number buys no cover for pumped ones. Counted
@@ -20,7 +20,7 @@
 // judged, so each instance reads each of them once.
 import type { Connection } from 'mongoose';
 import { claim, slotsTaken, takeSlot, type ExpiringDoc, type SlotLimit } from '../db/atomic.ts';
-import { callingCode } from '../methods/sms.ts';
+import { phoneRegion } from '../methods/sms.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { keyedHash, LIMITS } from './limits.ts';
 
@@ -35,7 +35,7 @@ const COUNT_CAP = 100_000;
 
 /** The breaker opened for a country: what it judged. */
 export interface BreakerOpening {
-  /** The country calling code, e.g. "44" (no number). */
+  /** The number's country or territory, e.g. "GB" (`phoneRegion`; no number). */
   country: string;
   /** Numbers sent a code in the windows judged, and how many of them were proved. */
   sent: number;
@@ -62,7 +62,7 @@ interface Counts {
 export function createPumpingBreaker(connection: Connection, hashKey: string, clock: () => number = Date.now): PumpingBreaker {
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
   const hidden = keyedHash(hashKey);
-  const countryOf = (number: string) => callingCode(number) ?? 'unknown';
+  const countryOf = (number: string) => phoneRegion(number) ?? 'unknown';
   const windowOf = (time: number) => Math.floor(time / WINDOW_MS);
   const on = ({ pumpingBreaker }: RecoveryPolicy) => pumpingBreaker.minProvedPercent > 0;
   /** Counts are kept until the last judgement that reads them. */

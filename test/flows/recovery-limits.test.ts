@@ -71,6 +71,27 @@ it('accepts a code once, even when it is posted twice at the same moment', async
   expect(replay.status).toBe(409);
 });
 
+it('accepts a code only in the flow that sent it, and not once "Try again" has sent a newer one', async () => {
+  const { user, phone } = await userWithPhone();
+  const first = await atSmsCode(user, phone);
+  const firstCode = await textedCode(server, phone);
+  const second = await atSmsCode(user, phone);
+  const secondCode = await textedCode(server, phone, 1);
+  // The first flow's code, typed in the second flow of the same account: wrong there.
+  const crossed = await enterCode(second.browser, second.page, firstCode);
+  expect(messageIds(crossed)).toContain('recover.code_wrong');
+  // "Try again" in the first flow: its old code no longer counts, the new one does.
+  const form = findForm(first.page, '/code');
+  await first.browser.follow(await first.browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
+  const fresh = await textedCode(server, phone, 2);
+  const page = await first.browser.follow(await first.browser.get(form.action.replace(/\/code$/, '')));
+  const old = await enterCode(first.browser, page, firstCode);
+  expect(messageIds(old)).toEqual(expect.arrayContaining([expect.stringMatching(/^recover\.code_(wrong|expired)$/)]));
+  expect(messageIds(await enterCode(first.browser, old, fresh))).toContain('recover.password_heading');
+  // The second flow's own code still works there.
+  expect(messageIds(await enterCode(second.browser, crossed, secondCode))).toContain('recover.password_heading');
+});
+
 it('voids a code after too many tries, saying so at the last one; "Try again" sends a new one and the tries already counted stay', async () => {
   // One for the phone number, three wrong codes, one for the new code: the tries at the void code spend nothing.
   await policy({ codes: { maxTries: 3 }, limits: { proofAttemptsPerDay: 5 } });

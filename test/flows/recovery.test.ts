@@ -127,11 +127,17 @@ describe('reset with one method', () => {
     const smsCode = await textedCode(server, mobilePhone);
     const passwordPage = await enterCode(browser, texted, smsCode);
     expect(messageIds(passwordPage)).toEqual(expect.arrayContaining(['recover.password_heading', 'password.rule_length', 'recover.crumb_step2']));
+    // Both fields are for a password manager's new password; the guidance comes only with a refusal.
+    expect(passwordPage.body.match(/type="password" autocomplete="new-password"/g)).toHaveLength(2);
+    expect(messageIds(passwordPage)).not.toContain('password.guidance');
 
     const weak = await submit(browser, passwordPage, '/password', { password: 'password', confirm: 'password' });
-    expect(messageIds(weak)).toContain('password.too_short');
+    expect(messageIds(weak)).toEqual(expect.arrayContaining(['password.too_short', 'password.guidance']));
     expect(weak.body).toContain('Your password must have at least 15 characters.');
-    const done = await submit(browser, weak, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    // Fourteen characters are one too few, counted by code point (an emoji is one).
+    const fourteen = await submit(browser, weak, '/password', { password: 'ab<>&"\\ 🔑 défg', confirm: 'ab<>&"\\ 🔑 défg' });
+    expect(messageIds(fourteen)).toContain('password.too_short');
+    const done = await submit(browser, fourteen, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(messageIds(done)).toContain('recover.done_reset');
 
     // Back to the same sign-in of the same RP request, and the new password works there.
