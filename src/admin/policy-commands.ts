@@ -54,6 +54,16 @@ function assign(target: Record<string, unknown>, path: string[], value: unknown)
   else node[path.at(-1)!] = value;
 }
 
+/**
+ * Texts and calls allowed to every country: SMS pumping earns on the countries an installation never texts (Telnyx:
+ * restricting countries is the single most effective defence), so an empty allow-list is worth a word each time.
+ */
+function everyCountryWarning(policy: RecoveryPolicy): string | undefined {
+  const phones = policy.methodsEnabled.filter((id) => id !== 'email' && id !== 'totp');
+  if (!phones.length || policy.allowedCountryCodes.length) return undefined;
+  return `warning: ${phones.join(', ')} may text or call every country (allowedCountryCodes is empty): list the calling codes your people's phones are in, e.g. \`policy set allowedCountryCodes='["1","44"]'\` (SMS pumping earns on the countries you never text).`;
+}
+
 const show = defineCommand({
   name: 'show',
   summary: 'Prints the policy in force (defaults with the stored overrides), and the overrides alone.',
@@ -64,6 +74,8 @@ const show = defineCommand({
     const { policy, ignored } = resolveStoredPolicy(overrides);
     out.result({ policy, overrides }, () => ['Policy in force:', JSON.stringify(policy, null, 2), '', 'Stored overrides:', JSON.stringify(overrides, null, 2)]);
     if (ignored.length) out.note(`warning: stored settings the rules refuse are not in force (their defaults are): ${ignored.join(', ')}; \`policy set <name>=null\` clears one.`);
+    const countries = everyCountryWarning(policy);
+    if (countries) out.note(countries);
   },
 });
 
@@ -99,6 +111,8 @@ const set = defineCommand({
         `warning: passwordMinLength ${policy.passwordMinLength} is below ${NIST_SINGLE_FACTOR_MIN_LENGTH}, the least NIST SP 800-63B-4 allows for a password used alone, as sign-in here is (shorter ones are for a password that is one of two factors).`,
       );
     }
+    const countries = everyCountryWarning(policy);
+    if (countries) out.note(countries);
     const stuck = await unableToRecover(await session.connection(), policy, placesCalls(session));
     if (stuck.length) {
       const names = stuck.slice(0, NAMED).join(', ') + (stuck.length > NAMED ? ` and ${stuck.length - NAMED} more` : '');

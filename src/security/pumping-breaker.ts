@@ -20,7 +20,6 @@
 // judged, so each instance reads each of them once.
 import type { Connection } from 'mongoose';
 import { claim, slotsTaken, takeSlot, type ExpiringDoc, type SlotLimit } from '../db/atomic.ts';
-import { phoneRegion } from '../methods/sms.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { keyedHash, LIMITS } from './limits.ts';
 
@@ -35,7 +34,7 @@ const COUNT_CAP = 100_000;
 
 /** The breaker opened for a country: what it judged. */
 export interface BreakerOpening {
-  /** The number's country or territory, e.g. "GB" (`phoneRegion`; no number). */
+  /** The number's country or territory, e.g. "GB" (`regionOf`; no number). */
   country: string;
   /** Numbers sent a code in the windows judged, and how many of them were proved. */
   sent: number;
@@ -59,10 +58,14 @@ interface Counts {
   proved: number;
 }
 
-export function createPumpingBreaker(connection: Connection, hashKey: string, clock: () => number = Date.now): PumpingBreaker {
+/**
+ * `regionOf`: the country or territory of an E.164 number (methods/sms.ts `phoneRegion`: finer than a calling code,
+ * as +1 is also twenty-odd Caribbean and Pacific territories).
+ */
+export function createPumpingBreaker(connection: Connection, hashKey: string, regionOf: (number: string) => string | undefined, clock: () => number = Date.now): PumpingBreaker {
   const slots = connection.db!.collection<ExpiringDoc>(LIMITS);
   const hidden = keyedHash(hashKey);
-  const countryOf = (number: string) => phoneRegion(number) ?? 'unknown';
+  const countryOf = (number: string) => regionOf(number) ?? 'unknown';
   const windowOf = (time: number) => Math.floor(time / WINDOW_MS);
   const on = ({ pumpingBreaker }: RecoveryPolicy) => pumpingBreaker.minProvedPercent > 0;
   /** Counts are kept until the last judgement that reads them. */

@@ -116,6 +116,19 @@ it('records a change only when something changed', async () => {
   expect((await audit.list({ type: 'client.updated', limit: 1 }))[0]!.method).toBe('first_party');
 });
 
+it('warns while texts and calls may go to every country, and not once the countries are listed or no phone method is on', async () => {
+  const everywhere = await admin(['policy', 'show']);
+  expect(everywhere.code).toBe(0);
+  expect(everywhere.stderr).toContain('warning: sms may text or call every country (allowedCountryCodes is empty)');
+  const listed = await admin(['policy', 'set', 'allowedCountryCodes=["1","44"]']);
+  expect(listed.code).toBe(0);
+  expect(listed.stderr).not.toContain('every country');
+  const emailOnly = await admin(['policy', 'set', 'allowedCountryCodes=null', 'methodsEnabled=["email","totp"]']);
+  expect(emailOnly.stderr).not.toContain('every country');
+  const back = await admin(['policy', 'set', 'methodsEnabled=null']);
+  expect(back.stderr).toContain('warning: sms may text or call every country');
+});
+
 it('warns when passwordMinLength goes below the 15 NIST SP 800-63B-4 asks of a password used alone, and not at 15', async () => {
   const lowered = await admin(['policy', 'set', 'passwordMinLength=12']);
   expect(lowered.code).toBe(0);

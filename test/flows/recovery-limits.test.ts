@@ -246,6 +246,21 @@ it('refuses sends over the per-IP limit, whatever X-Forwarded-For says, without 
   expect(await auditCount({ accountId: second.user._id, type: 'code.refused', reason: 'limit_ip' })).toBe(1);
 });
 
+it("refuses codes past the installation's hourly budget without calling the provider, whoever asks", async () => {
+  offset = 13 * 3600_000; // a fresh hour for the installation's budgets
+  await policy({ limits: { globalPerHour: 2 } });
+  const people = [await userWithPhone(), await userWithPhone(), await userWithPhone()];
+  for (const { user, phone } of people.slice(0, 2)) {
+    expect(messageIds((await atSmsCode(user, phone)).page)).toContain('recover.code_sent_sms');
+    await textedCode(server, phone);
+  }
+  const [, , third] = people;
+  expect(messageIds((await atSmsCode(third!.user, third!.phone)).page)).toContain('recover.send_limited');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await textsTo(third!.phone)).toBe(0);
+  expect(await auditCount({ accountId: third!.user._id, type: 'code.refused', reason: 'limit_global' })).toBe(1);
+});
+
 it('sends lockout notices by text only within their own installation-wide budget; the emails all go', async () => {
   offset = 9 * 3600_000; // a fresh hour for the installation's budgets
   await policy({ lockout: { threshold: 2 }, limits: { globalPerHour: 1 } });

@@ -7,7 +7,7 @@ import type Router from '@koa/router';
 import type { AuditLog } from '../../audit/audit.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
 import { createPolicyStore, type PolicyStore } from '../../policy/store.ts';
-import { countryAllowed } from '../../methods/sms.ts';
+import { countryAllowed, phoneRegion } from '../../methods/sms.ts';
 import { createChallenges, type Challenges } from '../../security/challenges.ts';
 import { keyBeyondDatabase } from '../../security/encryption.ts';
 import { createLimits, type Limits } from '../../security/limits.ts';
@@ -125,7 +125,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
-  const breaker = createPumpingBreaker(connection, derive('limit-keys'), clock);
+  const breaker = createPumpingBreaker(connection, derive('limit-keys'), phoneRegion, clock);
   return { routes, notifier, notifyLockout, codes: { challenges, limits, ceiling, breaker, enqueue } };
 }
 
