@@ -1,7 +1,7 @@
 // `npm run admin -- policy …`: the recovery and lockout policy. Only overrides are stored; `set` validates the
 // whole resulting policy before writing, so a typo is refused and nothing changes. Instances pick a change up
 // within POLICY_CACHE_SECONDS, without a restart.
-import { DEFAULT_POLICY, PolicyError, resolveStoredPolicy } from '../policy/policy.ts';
+import { DEFAULT_POLICY, PHONE_METHODS, PolicyError, resolveStoredPolicy } from '../policy/policy.ts';
 import { ValidationError } from '../errors.ts';
 import { createPolicyStore, POLICY_CACHE_SECONDS } from '../policy/store.ts';
 import { defineCommand, UsageError, type Area } from './command.ts';
@@ -59,7 +59,7 @@ function assign(target: Record<string, unknown>, path: string[], value: unknown)
  * restricting countries is the single most effective defence), so an empty allow-list is worth a word each time.
  */
 function everyCountryWarning(policy: RecoveryPolicy): string | undefined {
-  const phones = policy.methodsEnabled.filter((id) => id !== 'email' && id !== 'totp');
+  const phones = policy.methodsEnabled.filter((id) => PHONE_METHODS.includes(id));
   if (!phones.length || policy.allowedCountryCodes.length) return undefined;
   return `warning: ${phones.join(', ')} may text or call every country (allowedCountryCodes is empty): list the calling codes your people's phones are in, e.g. \`policy set allowedCountryCodes='["1","44"]'\` (SMS pumping earns on the countries you never text).`;
 }

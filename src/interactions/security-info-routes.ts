@@ -32,7 +32,7 @@ import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { Challenges } from '../security/challenges.ts';
 import { normalizeCode } from '../security/codes.ts';
 import type { SecretBox } from '../security/encryption.ts';
-import { numberBlock, type Limits } from '../security/limits.ts';
+import type { Limits } from '../security/limits.ts';
 import { proofBudgetKey, type ProofCeiling } from '../security/proof-ceiling.ts';
 import type { PumpingBreaker } from '../security/pumping-breaker.ts';
 import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
@@ -183,12 +183,12 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
   }
 
   /**
-   * Why a code to `destination` must not go now, if it must not. For a number typed in to be added, the SMS pumping
-   * breaker first (before any budget is spent on a code it refuses; its opening is told here), and the budget of its
-   * block of 100 numbers among the send limits.
+   * Why a code to `destination` must not go now, if it must not. For a number typed in to be added (`typedNumber`),
+   * the SMS pumping breaker first (before any budget is spent on a code it refuses; its opening is told here), and
+   * the budget of its block of 100 numbers among the send limits.
    */
-  async function sendRefusal(ctx: Context, user: User, destination: string, rules: RecoveryPolicy, typed: boolean): Promise<string | undefined> {
-    const watched = typed && numberBlock(destination) ? await breaker.judge(destination, rules) : { allowed: true as const };
+  async function sendRefusal(ctx: Context, user: User, destination: string, rules: RecoveryPolicy, typed: boolean, typedNumber: boolean): Promise<string | undefined> {
+    const watched = typedNumber ? await breaker.judge(destination, rules) : { allowed: true as const };
     if (!watched.allowed) {
       if (watched.opened) {
         const { country, sent, proved } = watched.opened;
@@ -210,7 +210,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    */
   async function sendCode(ctx: Context, user: User, kind: Contact, destination: string, purpose: string, rules: RecoveryPolicy, typed: boolean) {
     const method = methodOf(kind);
-    const refused = await sendRefusal(ctx, user, destination, rules, typed);
+    const typedNumber = typed && kind === 'mobilePhone';
+    const refused = await sendRefusal(ctx, user, destination, rules, typed, typedNumber);
     if (refused) {
       await audit.record({ type: 'code.refused', accountId: user._id, method: method.id, reason: refused, ip: ctx.ip });
       return undefined;
@@ -221,7 +222,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const host = new URL(config.issuer).hostname;
     const message = method.delivery!.compose(challenge.code, destination, { t, locale, host, expiresIn: durationText(rules.codes.lifetimeSeconds, locale), service: issuer, answerUrl: '' });
     await enqueue({ ...message, sendBefore: challenge.expiresAt });
-    if (typed && numberBlock(destination)) await breaker.sent(destination, new Date(sentAt), rules);
+    if (typedNumber) await breaker.sent(destination, new Date(sentAt), rules);
     await audit.record({ type: 'code.sent', accountId: user._id, method: method.id, reason: typed ? 'security_info' : 'security_info_proof', ip: ctx.ip });
     return { challengeId: challenge.id, sentAt };
   }

@@ -179,16 +179,30 @@ export function createAdapterFactory(
   /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
   const sessionAccountKey = (uid: string) => `session-account:${uid}`;
 
+  /** A session's sign-in as this request read or wrote it, by uid: its id changes at each resume (resetIdentifier). */
+  const sessionSignInKey = (uid: string) => `session-sign-in:${uid}`;
+  interface SessionSignIn {
+    accountId?: unknown;
+    loginTs?: unknown;
+    signedInAtMs?: number;
+  }
+  const sessionSignInOf = ({ payload, signedInAtMs }: Pick<StoredDoc, 'payload' | 'signedInAtMs'>): SessionSignIn => ({
+    accountId: payload.accountId,
+    loginTs: payload.loginTs,
+    ...(signedInAtMs !== undefined && { signedInAtMs }),
+  });
+
   /**
    * When the sign-in of the session being saved checked its password: this request's resumed sign-in of its account,
    * else what the session held before, as long as it is the same sign-in. Undefined for sessions from before it was
    * kept (their `loginTs` then decides, in whole seconds).
    */
-  async function sessionSignInMs(before: StoredDoc | null | undefined, payload: AdapterPayload): Promise<number | undefined> {
+  async function sessionSignInMs(payload: AdapterPayload & { uid: string }): Promise<number | undefined> {
     if (typeof payload.accountId !== 'string') return undefined;
     const resumed = await peek<number>(signInMsKey(payload.accountId));
     if (resumed !== undefined) return resumed;
-    return before && before.payload.accountId === payload.accountId && before.payload.loginTs === payload.loginTs ? before.signedInAtMs : undefined;
+    const before = await peek<SessionSignIn>(sessionSignInKey(payload.uid));
+    return before && before.accountId === payload.accountId && before.loginTs === payload.loginTs ? before.signedInAtMs : undefined;
   }
 
   /** The session's uid or the grant's id for its account's index (in the same bulk write), when it needs adding. */
@@ -245,7 +259,10 @@ export function createAdapterFactory(
       const doc = model === 'Client' && clientCache ? await clientCache.find(id, read) : await remembered(docKey(id), read);
       // Documents without a payload share some collections (aliases, account index entries, tombstones): never a model.
       if (!doc || !isLive(doc) || !doc.payload) return undefined;
-      if (model === 'Session' && typeof doc.payload.uid === 'string') remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
+      if (model === 'Session' && typeof doc.payload.uid === 'string') {
+        remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
+        remember(sessionSignInKey(doc.payload.uid), sessionSignInOf(doc));
+      }
       const { accountId, iat } = doc.payload;
       if (isAccessCurrent && ACCOUNT_BOUND.has(model) && typeof accountId === 'string') {
         if (!(await isAccessCurrent(accountId, iat ?? 0))) return undefined;
@@ -289,7 +306,7 @@ export function createAdapterFactory(
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];
         if (model === 'Session' && typeof payload.uid === 'string') {
-          const signedInAtMs = await sessionSignInMs(await peek<StoredDoc | null>(docKey(id)), payload);
+          const signedInAtMs = await sessionSignInMs({ ...payload, uid: payload.uid });
           if (signedInAtMs !== undefined) doc.signedInAtMs = signedInAtMs;
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
@@ -302,6 +319,7 @@ export function createAdapterFactory(
           ]);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionAccountKey(payload.uid), payload.accountId ?? null);
+          remember(sessionSignInKey(payload.uid), sessionSignInOf(doc));
         } else {
           if (aliases && model === 'DeviceCode' && payload.userCode) {
             const alias = { target: id, ...(expiresAt && { expiresAt }) };

@@ -7,6 +7,8 @@ import { z } from 'zod';
  * VOICE_PROVIDER, and each call costs money).
  */
 export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'] as const;
+/** The methods that text or call a phone (what allowedCountryCodes restricts). */
+export const PHONE_METHODS: readonly MethodId[] = ['sms', 'call_mobile', 'call_office'];
 export type MethodId = (typeof METHOD_IDS)[number];
 
 /**

@@ -30,7 +30,8 @@ const SETTLED = 3;
 /** How many windows are judged together: an hour. */
 const JUDGED = 6;
 const HOUR_MS = 3600_000;
-const COUNT_CAP = 100_000;
+/** Far above any window's numbers (a count is a binary search of log2 of it, 12 reads). */
+const COUNT_CAP = 4096;
 
 /** The breaker opened for a country: what it judged. */
 export interface BreakerOpening {
@@ -70,7 +71,7 @@ export function createPumpingBreaker(connection: Connection, hashKey: string, re
   const on = ({ pumpingBreaker }: RecoveryPolicy) => pumpingBreaker.minProvedPercent > 0;
   /** Counts are kept until the last judgement that reads them. */
   const keptUntil = (window: number) => new Date((window + SETTLED + JUDGED + 1) * WINDOW_MS);
-  // A fixed cap, far above any window's numbers: one taken from the policy would, lowered, cut the counts read.
+  // A fixed cap: one taken from the policy would, lowered, cut the counts already taken when they are read.
   const counter = (name: string, country: string, window: number): SlotLimit => ({
     key: `${name}:${hidden(country)}`,
     limit: COUNT_CAP,
@@ -84,19 +85,18 @@ export function createPumpingBreaker(connection: Connection, hashKey: string, re
     await takeSlot(slots, counter(name, country, window), new Date(window * WINDOW_MS));
   }
 
-  const judged = new Map<string, Counts>(); // `${country}:${window}` → its counts, once settled
+  const judged = new Map<number, Map<string, Counts>>(); // window → country → its counts, once settled
   async function countsOf(country: string, window: number): Promise<Counts> {
-    const id = `${country}:${window}`;
-    const known = judged.get(id);
+    const known = judged.get(window)?.get(country);
     if (known) return known;
     const at = new Date(window * WINDOW_MS);
     const [sent, proved] = await Promise.all(['pump-sent', 'pump-proved'].map((name) => slotsTaken(slots, counter(name, country, window), at)));
     const counts = { sent: sent!, proved: proved! };
-    judged.set(id, counts);
+    judged.set(window, (judged.get(window) ?? new Map<string, Counts>()).set(country, counts));
     return counts;
   }
   function forgetBefore(oldest: number) {
-    for (const id of judged.keys()) if (Number(id.slice(id.lastIndexOf(':') + 1)) < oldest) judged.delete(id);
+    for (const window of judged.keys()) if (window < oldest) judged.delete(window);
   }
 
   return {

@@ -307,7 +307,14 @@ it("keeps the owner's sign-in made in the reset's own second when the second pas
   await createAccessRevoker(server.connection)(user._id, new Date(signedInAtMs!)); // a second pass, cut off at that very millisecond
   expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
   expect((await silentSignIn(browser)).get('code')).toBeTruthy();
-  expect((await stored()).signedInAtMs).toBe(signedInAtMs); // kept as the session is saved again
+  // Kept as the session is saved again, also under a new id: another app's consent resumes it (resetIdentifier).
+  const other = await discover(server, await createClient(server, { client_name: 'Other App' }));
+  const consent = await browser.follow(await browser.get((await authorizationUrl(other, redirectUri())).url.href), redirectUri());
+  const form = findForm(consent, '/confirm');
+  expect(new URL((await browser.follow(await browser.post(form.action, form.fields), redirectUri())).url).searchParams.get('code')).toBeTruthy();
+  const saved = await stored();
+  expect(saved._id).not.toBe(_id);
+  expect(saved.signedInAtMs).toBe(signedInAtMs);
   // A password checked a millisecond before the cutoff was the old one: that sign-in goes.
   await createAccessRevoker(server.connection)(user._id, new Date(signedInAtMs! + 1));
   expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(false);
