@@ -50,6 +50,8 @@ import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { passwordChangeRoutes } from './flows/password-change.ts';
 import { accountSecurityInfoRoutes } from './flows/account-security-info.ts';
+import { ACCOUNT_SESSION_STEPS, accountSessionsRoutes } from './flows/account-sessions.ts';
+import { createAccountAccess } from './oidc/account-access.ts';
 import { createCurrentPasswordCheck } from './flows/current-password.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
@@ -105,7 +107,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
@@ -242,6 +244,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   for (const router of [
     passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
+    accountSessionsRoutes({ config, accounts, passwords, access: createAccountAccess(connection, clock), audit, connection, clock }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -26,6 +26,8 @@ export type AuditType =
   | 'account.locked'
   | 'account.lockdown'
   | 'account.signed_out'
+  | 'account.session_ended'
+  | 'account.app_removed'
   | 'account.created'
   | 'account.disabled'
   | 'account.enabled'

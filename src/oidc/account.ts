@@ -1,7 +1,8 @@
 // oidc-provider's findAccount seam: the account behind a `sub`, and the claims each scope releases.
 import type { Account, FindAccount } from 'oidc-provider';
 import { isAccessCurrent, type Accounts } from '../accounts/users.ts';
-import { rememberSignInMs } from './adapter.ts';
+import { keptUserAgent } from '../http/user-agent.ts';
+import { rememberSignIn } from './adapter.ts';
 
 /**
  * Authentication context classes Latchkey can assert (`acr`). Only a password sign-in exists today; a request whose
@@ -46,7 +47,7 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     const issuedAt = token?.iat ?? (session?.accountId === sub ? session.loginTs : undefined) ?? 0;
     const signedInMs = token ? undefined : resumedSignInMs(ctx.oidc?.result, sub);
     if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
-    if (signedInMs !== undefined) rememberSignInMs(sub, signedInMs);
+    if (signedInMs !== undefined) rememberSignIn(sub, { signedInAtMs: signedInMs, signedInFrom: keptUserAgent(ctx.get('user-agent')) });
     return {
       accountId: user._id,
       claims: () => ({

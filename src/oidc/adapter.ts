@@ -109,19 +109,29 @@ interface StoredDoc {
   payload: AdapterPayload;
   expiresAt?: Date;
   grantId?: string;
-  /** A session's: when its sign-in checked the password, to the millisecond (`loginTs` has whole seconds). */
+  /** A session's: when its sign-in checked the password (to the millisecond) and from which browser. */
   signedInAtMs?: number;
+  signedInFrom?: string;
 }
 
-const signInMsKey = (accountId: string) => `sign-in-ms:${accountId}`;
+/** A sign-in as the session saved for it keeps it: when its password was checked, and from which browser. */
+export interface SignInFacts {
+  /** When its sign-in checked the password, to the millisecond (`loginTs` has whole seconds). */
+  signedInAtMs: number;
+  /** The User-Agent header of the browser that signed in (http/user-agent.ts keptUserAgent). */
+  signedInFrom?: string;
+}
+
+const resumedSignInKey = (accountId: string) => `resumed-sign-in:${accountId}`;
 
 /**
- * For the session this request saves: its sign-in of `accountId` checked the password at `ms` (oidc/account.ts, on
- * the request that resumes the sign-in). A revocation's second pass keeps a session signed in since by it
- * (oidc/revocation.ts), also in the revocation's own second.
+ * For the session this request saves: its sign-in of `accountId` checked the password at `signedInAtMs`, from the
+ * browser `signedInFrom` (oidc/account.ts, on the request that resumes the sign-in). A revocation's second pass keeps
+ * a session signed in since by it (oidc/revocation.ts), also in the revocation's own second; "Your sessions and
+ * apps" shows both (oidc/account-access.ts).
  */
-export function rememberSignInMs(accountId: string, ms: number): void {
-  remember(signInMsKey(accountId), ms);
+export function rememberSignIn(accountId: string, facts: SignInFacts): void {
+  remember(resumedSignInKey(accountId), facts);
 }
 
 interface AliasDoc {
@@ -176,33 +186,35 @@ export function createAdapterFactory(
 ): (model: string) => Adapter {
   const db = connection.db!;
   const consumed = db.collection<ExpiringDoc>(CONSUMED);
-  /** The account a session of this uid belonged to when this request read or wrote it (null: none). */
-  const sessionAccountKey = (uid: string) => `session-account:${uid}`;
-
-  /** A session's sign-in as this request read or wrote it, by uid: its id changes at each resume (resetIdentifier). */
+  /**
+   * A session's sign-in as this request read or wrote it, by uid (its id changes at each resume: resetIdentifier):
+   * whose it is, and what the sign-in's facts were.
+   */
   const sessionSignInKey = (uid: string) => `session-sign-in:${uid}`;
-  interface SessionSignIn {
+  interface SessionSignIn extends Partial<SignInFacts> {
     accountId?: unknown;
     loginTs?: unknown;
-    signedInAtMs?: number;
   }
-  const sessionSignInOf = ({ payload, signedInAtMs }: Pick<StoredDoc, 'payload' | 'signedInAtMs'>): SessionSignIn => ({
+  const sessionSignInOf = ({ payload, signedInAtMs, signedInFrom }: Pick<StoredDoc, 'payload' | 'signedInAtMs' | 'signedInFrom'>): SessionSignIn => ({
     accountId: payload.accountId,
     loginTs: payload.loginTs,
     ...(signedInAtMs !== undefined && { signedInAtMs }),
+    ...(signedInFrom !== undefined && { signedInFrom }),
   });
 
   /**
-   * When the sign-in of the session being saved checked its password: this request's resumed sign-in of its account,
-   * else what the session held before, as long as it is the same sign-in. Undefined for sessions from before it was
-   * kept (their `loginTs` then decides, in whole seconds).
+   * The facts of the sign-in of the session being saved: this request's resumed sign-in of its account, else what
+   * the session held before, as long as it is the same sign-in. None for sessions from before they were kept (their
+   * `loginTs` then decides, in whole seconds).
    */
-  async function sessionSignInMs(payload: AdapterPayload & { uid: string }): Promise<number | undefined> {
-    if (typeof payload.accountId !== 'string') return undefined;
-    const resumed = await peek<number>(signInMsKey(payload.accountId));
+  async function sessionSignInFacts(uid: string, payload: AdapterPayload): Promise<Partial<SignInFacts>> {
+    if (typeof payload.accountId !== 'string') return {};
+    const resumed = await peek<SignInFacts>(resumedSignInKey(payload.accountId));
     if (resumed !== undefined) return resumed;
-    const before = await peek<SessionSignIn>(sessionSignInKey(payload.uid));
-    return before && before.accountId === payload.accountId && before.loginTs === payload.loginTs ? before.signedInAtMs : undefined;
+    const before = await peek<SessionSignIn>(sessionSignInKey(uid));
+    if (!before || before.accountId !== payload.accountId || before.loginTs !== payload.loginTs) return {};
+    const { signedInAtMs, signedInFrom } = before;
+    return { ...(signedInAtMs !== undefined && { signedInAtMs }), ...(signedInFrom !== undefined && { signedInFrom }) };
   }
 
   /** The session's uid or the grant's id for its account's index (in the same bulk write), when it needs adding. */
@@ -215,7 +227,7 @@ export function createAdapterFactory(
     if (model === 'Session' && typeof payload.uid === 'string' && (payload.loginTs ?? 0) * 1000 > clock() - SESSION_INDEX_WINDOW_SECONDS * 1000) {
       // Indexed when it signs in; a save of a session this request already knew signed in (its id changing
       // after consent, say) has its uid in the index already.
-      if ((await peek(sessionAccountKey(payload.uid))) === payload.accountId) return undefined;
+      if ((await peek<SessionSignIn>(sessionSignInKey(payload.uid)))?.accountId === payload.accountId) return undefined;
       return add('sessions', payload.uid);
     }
     return undefined;
@@ -260,7 +272,6 @@ export function createAdapterFactory(
       // Documents without a payload share some collections (aliases, account index entries, tombstones): never a model.
       if (!doc || !isLive(doc) || !doc.payload) return undefined;
       if (model === 'Session' && typeof doc.payload.uid === 'string') {
-        remember(sessionAccountKey(doc.payload.uid), doc.payload.accountId ?? null);
         remember(sessionSignInKey(doc.payload.uid), sessionSignInOf(doc));
       }
       const { accountId, iat } = doc.payload;
@@ -306,8 +317,7 @@ export function createAdapterFactory(
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];
         if (model === 'Session' && typeof payload.uid === 'string') {
-          const signedInAtMs = await sessionSignInMs({ ...payload, uid: payload.uid });
-          if (signedInAtMs !== undefined) doc.signedInAtMs = signedInAtMs;
+          Object.assign(doc, await sessionSignInFacts(payload.uid, payload));
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };
@@ -318,7 +328,6 @@ export function createAdapterFactory(
             { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
           ]);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
-          remember(sessionAccountKey(payload.uid), payload.accountId ?? null);
           remember(sessionSignInKey(payload.uid), sessionSignInOf(doc));
         } else {
           if (aliases && model === 'DeviceCode' && payload.userCode) {

@@ -7,16 +7,8 @@
 // (a grant by its own issue time, so what is issued under an old grant dies with it) and every session use, which
 // also refuses anything the index missed or that was being issued at that moment.
 import type { Connection } from 'mongoose';
-import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId } from './adapter.ts';
-
-/** A session, or (same collection) a session's alias `uid:<uid>` naming its current id. */
-interface SessionDoc {
-  _id: string;
-  payload?: { loginTs?: number; authorizations?: Record<string, { grantId?: string }> };
-  /** When its sign-in checked the password, to the millisecond (oidc/adapter.ts); absent on older sessions. */
-  signedInAtMs?: number;
-  target?: string;
-}
+import { revokeGrant } from './adapter.ts';
+import { deleteIndexedSession, findIndexedSession, grantsHeldBy, readAccountIndex, type SessionDoc } from './account-access.ts';
 
 /**
  * `issuedBefore`: a session signed in from this moment on stays, with the grants it holds (the pass run again after
@@ -37,7 +29,6 @@ export interface RevocationPass {
 
 export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
-  const sessions = db.collection<SessionDoc>(collectionName('Session'));
 
   // By the sign-in's password check to the millisecond; a session without it has whole seconds, and one in the
   // cutoff's own second counts as before it.
@@ -48,26 +39,21 @@ export function createAccessRevoker(connection: Connection): AccessRevoker {
   };
 
   return async (accountId, issuedBefore, { prune = true } = {}) => {
-    const places = accountIndexPlaces(db, accountId);
-    const entries = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
-    const indexed = [...new Set(entries.flatMap((entry) => entry?.sessions ?? []))];
-    const grantIds = new Set(entries.flatMap((entry) => entry?.grants ?? []));
+    const { places, entries, sessionKeys, grantIds: indexedGrants } = await readAccountIndex(db, accountId);
+    const grantIds = new Set(indexedGrants);
     const handledSessions: string[] = [];
     const keptGrants = new Set<string>();
-    for (const key of indexed) {
-      // Entries are session uids, found through their alias; older entries are session ids themselves.
-      const alias = await sessions.findOne({ _id: sessionAliasId(key) });
-      const id = alias?.target ?? key;
-      const session = await sessions.findOne({ _id: id });
+    for (const key of sessionKeys) {
+      const found = await findIndexedSession(db, key);
+      const { session } = found;
       // A session also names the grants it holds per client: revoked with it even if the index missed one.
-      const held = Object.values(session?.payload?.authorizations ?? {}).flatMap((authorization) => (authorization.grantId ? [authorization.grantId] : []));
+      const held = grantsHeldBy(session);
       if (signedInSince(session, issuedBefore)) {
         for (const grantId of held) keptGrants.add(grantId);
         continue;
       }
       for (const grantId of held) grantIds.add(grantId);
-      await sessions.deleteOne({ _id: id });
-      if (alias) await sessions.deleteOne({ _id: alias._id });
+      await deleteIndexedSession(db, found);
       handledSessions.push(key);
     }
     const handledGrants = [...grantIds].filter((grantId) => !keptGrants.has(grantId));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signedInWithTokens, silentAuthorization, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { outbox, registerMethods, waitFor } from '../helpers/recovery.ts';
@@ -26,20 +26,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** A browser signed in to the account, and the tokens its sign-in gave the RP. */
-async function signIn(user: User) {
-  const browser = new Browser();
-  const start = await authorizationUrl(config, redirectUri());
-  const callback = await signInAndConsent(browser, start, user.username, redirectUri());
-  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-  return { browser, tokens };
-}
-
-/** What a silent authorization request (prompt=none) in this browser brings back to the RP. */
-async function silentSignIn(browser: Browser): Promise<URLSearchParams> {
-  const start = await authorizationUrl(config, redirectUri(), { prompt: 'none', scope: 'openid' });
-  const landed = await browser.follow(await browser.get(start.url.href), redirectUri());
-  return new URL(landed.url).searchParams;
-}
+const signIn = (user: User) => signedInWithTokens(config, redirectUri(), user.username);
+const silentSignIn = (browser: Browser) => silentAuthorization(config, redirectUri(), browser);
 
 async function storedFor(model: string, accountId: string): Promise<number> {
   return server.connection.db!.collection(collectionName(model)).countDocuments({ 'payload.accountId': accountId });

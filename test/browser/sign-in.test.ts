@@ -304,3 +304,37 @@ it('reviews security info from the home page under the real CSP: the password, a
   expect(cspErrors).toEqual([]);
   await context.close();
 }, 60_000);
+
+it('sees where an account is signed in from the home page under the real CSP, removes an app and signs out everywhere; each page accessible', async () => {
+  const owner = await createUser(server, { name: 'Dorothy Vaughan' });
+  const { context, page, cspErrors, checks: visits } = await openFromHome('See where you are signed in', 'Your sessions and apps', 'sessions-');
+  // First signed in to the demo application in this browser, so that the page has a session and an app to show.
+  await page.goto(`${rpOrigin}/`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Email or username').fill(owner.username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${rpOrigin}/`);
+
+  await page.goto(`${new URL(server.issuer).origin}/account/sessions`);
+  await visits.check(page, 'password');
+  await page.getByLabel('Email or username').fill(owner.username);
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { level: 2, name: 'Signed-in browsers' }).waitFor();
+  // Chromium on Linux (headless: its User-Agent says HeadlessChrome), marked as this browser, with the application.
+  await page.getByText('Chrome on Linux').waitFor();
+  await page.getByText('This browser').waitFor();
+  await page.getByText('Apps used from it: Demo App').waitFor();
+  await visits.check(page, 'list');
+  await page.getByRole('button', { name: 'Remove access: Demo App' }).click();
+  await page.getByRole('status').filter({ hasText: 'That app no longer has access to your account.' }).waitFor();
+  await visits.check(page, 'app-removed');
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await page.getByRole('heading', { level: 1, name: 'You are signed out everywhere' }).waitFor();
+  await visits.check(page, 'done');
+  expect(visits.problems.join('\n\n')).toBe('');
+  expect(cspErrors).toEqual([]);
+  await context.close();
+}, 90_000);

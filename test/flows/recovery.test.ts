@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signedInWithTokens, silentAuthorization, submitLogin } from '../helpers/rp.ts';
 import { MANY_SIGN_IN_FAILURES, type TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import {
@@ -68,18 +68,8 @@ async function setPolicy(overrides: Record<string, unknown>) {
   await server.latchkey.policy.save({ ...overrides, limits: { ...PER_ADDRESS, ...(overrides.limits as object | undefined) } });
 }
 
-const sessionAndTokens = async (user: User) => {
-  const browser = new Browser();
-  const start = await authorizationUrl(config, redirectUri());
-  const callback = await signInAndConsent(browser, start, user.username, redirectUri());
-  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-  return { browser, tokens };
-};
-
-async function silent(browser: Browser): Promise<URLSearchParams> {
-  const start = await authorizationUrl(config, redirectUri(), { prompt: 'none', scope: 'openid' });
-  return new URL((await browser.follow(await browser.get(start.url.href), redirectUri())).url).searchParams;
-}
+const sessionAndTokens = (user: User) => signedInWithTokens(config, redirectUri(), user.username);
+const silent = (browser: Browser) => silentAuthorization(config, redirectUri(), browser);
 
 /** Up to the new-password page of a reset, with one text message. */
 async function atPasswordPage(user: User, mobilePhone: string): Promise<{ browser: Browser; passwordPage: Page }> {

@@ -28,9 +28,12 @@ export interface ProxyRoute {
 export class Browser {
   readonly jar = new CookieJar();
   private readonly proxy: ProxyRoute | undefined;
+  /** Sent with every request (a User-Agent, say). */
+  private readonly ownHeaders: Record<string, string>;
 
-  constructor(proxy?: ProxyRoute) {
+  constructor(proxy?: ProxyRoute, ownHeaders: Record<string, string> = {}) {
     this.proxy = proxy;
+    this.ownHeaders = ownHeaders;
   }
 
   async request(url: string, init: RequestInit = {}): Promise<Page> {
@@ -41,7 +44,7 @@ export class Browser {
     const response = await fetch(target, {
       ...init,
       redirect: 'manual',
-      headers: { accept: 'text/html', ...forwarded, ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
+      headers: { accept: 'text/html', ...this.ownHeaders, ...forwarded, ...(cookie && { cookie }), ...(init.headers as Record<string, string>) },
     });
     for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
     const body = await response.text();

@@ -71,6 +71,20 @@ export async function signInAndConsent(browser: Browser, start: AuthorizationSta
   return new URL(done.url);
 }
 
+/** `browser` signed in to `login` for the RP `config` (consent given), and the tokens the RP got for its code. */
+export async function signedInWithTokens(config: client.Configuration, redirectUri: string, login: string, browser = new Browser()) {
+  const start = await authorizationUrl(config, redirectUri);
+  const callback = await signInAndConsent(browser, start, login, redirectUri);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  return { browser, tokens };
+}
+
+/** What a silent authorization request (prompt=none) in `browser` brings back to the RP: a code or an error. */
+export async function silentAuthorization(config: client.Configuration, redirectUri: string, browser: Browser): Promise<URLSearchParams> {
+  const start = await authorizationUrl(config, redirectUri, { prompt: 'none', scope: 'openid' });
+  return new URL((await browser.follow(await browser.get(start.url.href), redirectUri)).url).searchParams;
+}
+
 /** A complete sign-in of `login` at `server` in a fresh browser, to the tokens the RP `metadata` gets for its code. */
 export async function tokensFor(server: TestServer, metadata: ClientMetadata, login: string): Promise<client.TokenEndpointResponse> {
   const config = await discover(server, metadata);

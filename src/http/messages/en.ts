@@ -5,6 +5,7 @@ import { noticesEn } from './notices.en.ts';
 import { passwordsEn } from './passwords.en.ts';
 import { recoveryEn } from './recovery.en.ts';
 import { securityInfoEn } from './security-info.en.ts';
+import { sessionsEn } from './sessions.en.ts';
 
 /** Messages of the core pages; each larger area keeps its own file (`<area>.en.ts`), merged below. */
 const core = {
@@ -49,6 +50,7 @@ const core = {
   'home.recover': "Can't access your account?",
   'home.change_password': 'Change your password',
   'home.security_info': 'Review your security info',
+  'home.sessions': 'See where you are signed in',
 
   'consent.title': 'Allow {client} to access your account?',
   'consent.signed_in_as': 'Signed in as {user}',
@@ -99,7 +101,7 @@ const core = {
   'error.developer_detail': 'For the application’s developer:',
 } as const;
 
-export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn, ...securityInfoEn } as const;
+export const en = { ...core, ...recoveryEn, ...captchaEn, ...passwordsEn, ...noticesEn, ...securityInfoEn, ...sessionsEn } as const;
 
 export type MessageId = keyof typeof en;
 export type Catalogue = Record<MessageId, string>;

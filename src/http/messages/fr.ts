@@ -5,6 +5,7 @@ import { noticesFr } from './notices.fr.ts';
 import { passwordsFr } from './passwords.fr.ts';
 import { recoveryFr } from './recovery.fr.ts';
 import { securityInfoFr } from './security-info.fr.ts';
+import { sessionsFr } from './sessions.fr.ts';
 
 export const fr: Catalogue = {
   ...recoveryFr,
@@ -12,6 +13,7 @@ export const fr: Catalogue = {
   ...passwordsFr,
   ...noticesFr,
   ...securityInfoFr,
+  ...sessionsFr,
   'app.name': 'Latchkey',
   'footer.language': 'Langue',
   'footer.links': 'Aide et règles',
@@ -51,6 +53,7 @@ export const fr: Catalogue = {
   'home.recover': 'Vous ne pouvez pas accéder à votre compte ?',
   'home.change_password': 'Changer votre mot de passe',
   'home.security_info': 'Vérifier vos informations de sécurité',
+  'home.sessions': 'Voir où vous êtes connecté',
 
   'consent.title': 'Autoriser {client} à accéder à votre compte ?',
   'consent.signed_in_as': 'Connecté en tant que {user}',

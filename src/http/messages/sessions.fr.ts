@@ -1,0 +1,31 @@
+// Messages français de « Vos sessions et applications » (flows/account-sessions.ts).
+import type { sessionsEn } from './sessions.en.ts';
+
+export const sessionsFr: Record<keyof typeof sessionsEn, string> = {
+  'sessions.title': 'Vos sessions et applications',
+  'sessions.heading': 'Vos sessions et applications',
+  'sessions.open_intro': 'Pour voir où votre compte est connecté, et mettre fin à ce que vous ne reconnaissez pas, saisissez d’abord votre mot de passe actuel.',
+  'sessions.open_again': 'Votre temps sur la page des sessions est écoulé, ou votre compte a changé entre-temps. Saisissez de nouveau votre mot de passe pour continuer.',
+  'sessions.intro': 'Où {account} est connecté, et les applications qui y ont accès. Si vous n’en reconnaissez pas une, déconnectez-la, puis changez votre mot de passe.',
+  'sessions.sessions_heading': 'Navigateurs connectés',
+  'sessions.none': 'Aucun navigateur n’est connecté à votre compte.',
+  'sessions.browser_on': '{browser} sur {os}',
+  'sessions.unknown_browser': 'Navigateur inconnu',
+  'sessions.this_browser': 'Ce navigateur',
+  'sessions.signed_in_at': 'Connecté le {when}',
+  'sessions.apps_used': 'Applications utilisées depuis celui-ci : {apps}',
+  'sessions.end': 'Déconnecter',
+  'sessions.apps_heading': 'Applications ayant accès à votre compte',
+  'sessions.no_apps': 'Aucune application n’a accès à votre compte.',
+  'sessions.app_since': 'Accès donné le {when}',
+  'sessions.remove_app': 'Retirer l’accès',
+  'sessions.everywhere_heading': 'Partout à la fois',
+  'sessions.everywhere_intro': 'Déconnecte tous les navigateurs, celui-ci aussi, et retire l’accès de toutes les applications. Votre mot de passe ne change pas.',
+  'sessions.end_all': 'Se déconnecter partout',
+  'sessions.close': 'Terminé',
+  'sessions.ended': 'Ce navigateur est déconnecté, et les applications utilisées depuis celui-ci ont perdu leur accès.',
+  'sessions.app_removed': 'Cette application n’a plus accès à votre compte. Elle vous demandera votre consentement si vous l’utilisez de nouveau.',
+  'sessions.already_gone': 'Cela avait déjà pris fin. La liste ci-dessous est à jour.',
+  'sessions.done_title': 'Vous êtes déconnecté partout',
+  'sessions.done_body': 'Tous les navigateurs connectés à {account} sont déconnectés, et plus aucune application n’y a accès. Reconnectez-vous là où vous en avez besoin.',
+};

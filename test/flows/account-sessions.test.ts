@@ -1,0 +1,201 @@
+// "Your sessions and apps" (/account/sessions; ASVS 7.5.2): after the current password, the browsers signed in to the
+// account and the apps it gave access to; one browser, one app or everything can be ended, and what is ended stops
+// working at once for the browser (its session) and the relying party (its tokens).
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import * as client from 'openid-client';
+import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
+import { discover, signedInWithTokens, silentAuthorization } from '../helpers/rp.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { collectionName, sessionAliasId } from '../../src/oidc/adapter.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const SESSIONS_PATH = '/account/sessions';
+const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
+const CHROME_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
+
+let server: TestServer;
+let config: client.Configuration;
+let clientId: string;
+const redirectUri = () => `${server.origin}/cb`;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const metadata = await createClient(server, { client_name: 'Expense Reports' });
+  clientId = metadata.client_id;
+  config = await discover(server, metadata);
+});
+afterAll(() => server.close());
+
+/** A browser (with its own User-Agent) signed in to the account, and the tokens its sign-in gave the RP. */
+const signIn = (user: User, userAgent = FIREFOX_ON_LINUX) => signedInWithTokens(config, redirectUri(), user.username, new Browser(undefined, { 'user-agent': userAgent }));
+
+/** What a silent authorization request (prompt=none) in this browser brings back to the RP: a code or an error. */
+async function silentSignIn(browser: Browser): Promise<string> {
+  const landed = await silentAuthorization(config, redirectUri(), browser);
+  return landed.get('error') ?? (landed.get('code') ? 'code' : 'nothing');
+}
+
+const refreshOutcome = (tokens: client.TokenEndpointResponse) =>
+  client.refreshTokenGrant(config, tokens.refresh_token!).then(
+    () => 'refreshed',
+    (error: { error?: string }) => error.error,
+  );
+
+/** The sessions page of `browser`, opened with the account's current password. */
+async function openSessionsPage(browser: Browser, user: User, password = PASSWORD): Promise<Page> {
+  const form = await browser.get(`${server.origin}${SESSIONS_PATH}`);
+  expect(form.status).toBe(200);
+  expect(messageIds(form)).toContain('sessions.open_intro');
+  return browser.follow(await browser.post(`${server.origin}${SESSIONS_PATH}`, { ...findForm(form, SESSIONS_PATH).fields, login: user.username, current: password }));
+}
+
+/** The rows of the page's list `kind` ('sessions' or 'apps'), as the page words them. */
+function rows(page: Page, kind: 'sessions' | 'apps'): string[] {
+  const list = new RegExp(`<ul class="methods ${kind}">([\\s\\S]*?)</ul>`).exec(page.body)?.[1] ?? '';
+  return [...list.matchAll(/<li[^>]*>([\s\S]*?)<\/li>/g)].map((row) => row[1]!.replace(/<form[\s\S]*?<\/form>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+}
+
+/** The page's form posting to `…/<name>` for the row holding `field` = `value`. */
+function formFor(page: Page, name: string, field?: string, value?: string) {
+  const form = allForms(page).find((f) => f.action.endsWith(`/${name}`) && (field === undefined || f.fields[field] === value));
+  if (!form) throw new Error(`no ${name} form for ${field}=${value}`);
+  return form;
+}
+
+const post = async (browser: Browser, form: { action: string; fields: Record<string, string> }, fields: Record<string, string> = {}) =>
+  browser.follow(await browser.post(form.action, { ...form.fields, ...fields }));
+
+const audited = (user: User, type: string) => server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type }).toArray();
+
+it('lists the browsers signed in to the account, this one first, and its apps, only after the current password', async () => {
+  const user = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  await signIn(user, CHROME_ON_WINDOWS);
+  await signIn(await createUser(server), CHROME_ON_WINDOWS); // someone else's: never listed
+
+  const refused = await openSessionsPage(here.browser, user, 'not the password');
+  expect(messageIds(refused)).toContain('login.invalid');
+  expect(messageIds(refused)).not.toContain('sessions.sessions_heading');
+
+  const page = await openSessionsPage(here.browser, user);
+  expect(page.status).toBe(200);
+  expect(page.url).toMatch(/\/account\/sessions\/[A-Za-z0-9_-]{22}$/);
+  expect(messageIds(page)).toEqual(expect.arrayContaining(['sessions.heading', 'sessions.sessions_heading', 'sessions.apps_heading', 'sessions.end_all']));
+  const sessions = rows(page, 'sessions');
+  expect(sessions).toHaveLength(2);
+  expect(sessions[0]).toMatch(/^Firefox on Linux This browser Signed in .* UTC Apps used from it: Expense Reports$/);
+  expect(sessions[1]).toMatch(/^Chrome on Windows Signed in .* UTC Apps used from it: Expense Reports$/);
+  expect(rows(page, 'apps')).toEqual([expect.stringMatching(/^Expense Reports Access given .* UTC$/)]);
+  expect(allForms(page).filter((form) => form.action.endsWith('/end'))).toHaveLength(2);
+
+  // In French, with the dates in French too.
+  const french = await here.browser.get(`${page.url}?lang=fr`);
+  expect(rows(french, 'sessions')[0]).toMatch(/^Firefox sur Linux Ce navigateur Connecté le .* UTC/);
+});
+
+it('names a session stored before browsers were kept an unknown browser', async () => {
+  const user = await createUser(server);
+  const { browser } = await signIn(user);
+  const sessions = server.connection.db!.collection<{ _id: string; payload?: { accountId?: string } }>(collectionName('Session'));
+  await sessions.updateMany({ 'payload.accountId': user._id }, { $unset: { signedInFrom: '' } });
+  expect(rows(await openSessionsPage(browser, user), 'sessions')).toEqual([expect.stringMatching(/^Unknown browser This browser Signed in /)]);
+});
+
+it("Sign out ends that browser's session and its app's tokens, and nothing else; posted again it changes nothing", async () => {
+  const user = await createUser(server);
+  const other = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  const there = await signIn(user, CHROME_ON_WINDOWS);
+  const someoneElse = await signIn(other, CHROME_ON_WINDOWS);
+
+  const page = await openSessionsPage(here.browser, user);
+  const thereUid = /data-session="([^"]+)"[^>]*>\s*<strong>Chrome on Windows/.exec(page.body)![1]!;
+  const endThere = formFor(page, 'end', 'session', thereUid);
+  const after = await post(here.browser, endThere);
+  expect(after.url).toBe(page.url);
+  expect(messageIds(after)).toContain('sessions.ended');
+  expect(rows(after, 'sessions')).toEqual([expect.stringMatching(/^Firefox on Linux This browser/)]);
+
+  expect(await silentSignIn(there.browser)).toBe('login_required');
+  expect(await refreshOutcome(there.tokens)).toBe('invalid_grant');
+  expect(await server.connection.db!.collection<{ _id: string }>(collectionName('Session')).countDocuments({ _id: sessionAliasId(thereUid) })).toBe(0);
+  // This browser, and the other account, are untouched.
+  expect(await silentSignIn(here.browser)).toBe('code');
+  expect(await refreshOutcome(here.tokens)).toBe('refreshed');
+  expect(await audited(user, 'account.session_ended')).toEqual([expect.objectContaining({ reason: 'owner', ip: expect.any(String), supportCode: expect.any(String) })]);
+
+  // The same form again (a double click, the back button), and another account's session by its uid: nothing ends.
+  expect(messageIds(await post(here.browser, endThere))).toContain('sessions.already_gone');
+  const otherUid = (await server.connection.db!.collection<{ payload: { uid: string } }>(collectionName('Session')).findOne({ 'payload.accountId': other._id }))!.payload.uid;
+  expect(messageIds(await post(here.browser, endThere, { session: otherUid }))).toContain('sessions.already_gone');
+  expect(await silentSignIn(someoneElse.browser)).toBe('code');
+  expect(await refreshOutcome(someoneElse.tokens)).toBe('refreshed');
+  expect(await audited(user, 'account.session_ended')).toHaveLength(1);
+});
+
+it("Remove access revokes the app's tokens from every browser, and its next sign-in asks for consent again", async () => {
+  const user = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  const there = await signIn(user, CHROME_ON_WINDOWS);
+
+  const page = await openSessionsPage(here.browser, user);
+  const after = await post(here.browser, formFor(page, 'remove-app', 'client', clientId));
+  expect(messageIds(after)).toContain('sessions.app_removed');
+  expect(messageIds(after)).toContain('sessions.no_apps');
+
+  for (const { tokens } of [here, there]) {
+    expect(await refreshOutcome(tokens)).toBe('invalid_grant');
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+  }
+  // The browsers stay signed in; the app must ask again.
+  expect(await silentSignIn(there.browser)).toBe('consent_required');
+  expect(rows(after, 'sessions')).toHaveLength(2);
+  expect(await audited(user, 'account.app_removed')).toEqual([expect.objectContaining({ reason: 'owner', target: clientId })]);
+  expect(messageIds(await post(here.browser, formFor(page, 'remove-app', 'client', clientId)))).toContain('sessions.already_gone');
+});
+
+it('Sign out everywhere ends every session and token, this browser too, says so once, and keeps the password', async () => {
+  const user = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  const there = await signIn(user, CHROME_ON_WINDOWS);
+
+  const page = await openSessionsPage(here.browser, user);
+  const endAll = formFor(page, 'end-all');
+  const answer = await here.browser.post(endAll.action, endAll.fields);
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get('location')).toBe(`${SESSIONS_PATH}/done`);
+  const done = await here.browser.follow(answer);
+  expect(messageIds(done)).toContain('sessions.done_body');
+  expect(done.body).toContain(user.username);
+  // Said once: a reload leads back to the password.
+  expect((await here.browser.get(done.url)).headers.get('location')).toBe(SESSIONS_PATH);
+
+  for (const { browser, tokens } of [here, there]) {
+    expect(await silentSignIn(browser)).toBe('login_required');
+    expect(await refreshOutcome(tokens)).toBe('invalid_grant');
+  }
+  expect(await audited(user, 'account.signed_out')).toEqual([expect.objectContaining({ reason: 'owner' })]);
+  // The page's step is used up: its forms and its address lead back to the password.
+  expect((await here.browser.get(page.url)).headers.get('location')).toBe(`${SESSIONS_PATH}?again=1`);
+  const again = await here.browser.post(endAll.action, endAll.fields);
+  expect(again.headers.get('location')).toBe(`${SESSIONS_PATH}?again=1`);
+  expect(await audited(user, 'account.signed_out')).toHaveLength(1);
+  // The password still signs in.
+  expect(await refreshOutcome((await signIn(user)).tokens)).toBe('refreshed');
+});
+
+it("refuses the page's forms without its CSRF token, and its address in another browser", async () => {
+  const user = await createUser(server);
+  const here = await signIn(user);
+  const page = await openSessionsPage(here.browser, user);
+  const session = formFor(page, 'end');
+
+  const forged = await here.browser.post(session.action, { session: session.fields.session! });
+  expect(forged.status).toBe(403);
+  const intruder = new Browser();
+  expect((await intruder.get(page.url)).headers.get('location')).toBe(`${SESSIONS_PATH}?again=1`);
+  expect(await silentSignIn(here.browser)).toBe('code');
+  expect(await audited(user, 'account.session_ended')).toHaveLength(0);
+});
