@@ -244,7 +244,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   for (const router of [
     passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
-    accountSessionsRoutes({ config, accounts, passwords, access: createAccountAccess(connection, clock), audit, connection, clock }),
+    accountSessionsRoutes({ config, accounts, passwords, access: createAccountAccess(connection, { clock, onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed') }), audit, connection, clock }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -3,14 +3,19 @@
 // account's `_id`-keyed index documents (oidc/adapter.ts), never by scanning.
 //
 // Ending a session deletes it and its alias, and revokes the grants it holds: the applications signed in from that
-// browser lose their tokens with it (a lost laptop must not keep an application's refresh token). Removing an
-// application revokes every grant of the account for it: its tokens stop working at once, and its next sign-in asks
-// for consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both
-// hold at once on every instance without anything to tell them.
+// browser lose their tokens with it (a lost laptop must not keep an application's refresh token). A request of that
+// browser already under way may save the session it read once more, after the delete (the adapter's save is an
+// upsert): the same is done again a few seconds later (IN_FLIGHT_MS), when no such request is left. Removing an
+// application revokes every grant of the account for it, those the index names and those its live sessions hold (an
+// index entry may be lost to a race on FerretDB): its tokens stop working at once, and its next sign-in asks for
+// consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both hold
+// at once on every instance without anything to tell them.
 import type { Connection } from 'mongoose';
+import { setTimeout } from 'node:timers/promises';
 import type { User } from '../accounts/user-model.ts';
+import { detached } from '../db/request-scope.ts';
 import { describeUserAgent, type BrowserDescription } from '../http/user-agent.ts';
-import { accountIndexPlaces, collectionName, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
+import { accountIndexPlaces, collectionName, LEGACY_UID_ALIASES, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
 
 type Db = NonNullable<Connection['db']>;
 
@@ -40,14 +45,16 @@ export interface AccountIndex {
   grantIds: string[];
 }
 
+/** Oldest first: the legacy place's entries (the last place) before the others', each place's in the order added. */
 export async function readAccountIndex(db: Db, accountId: string): Promise<AccountIndex> {
   const places = accountIndexPlaces(db, accountId);
   const entries = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
+  const oldestFirst = [...entries].reverse();
   return {
     places,
     entries,
-    sessionKeys: [...new Set(entries.flatMap((entry) => entry?.sessions ?? []))],
-    grantIds: [...new Set(entries.flatMap((entry) => entry?.grants ?? []))],
+    sessionKeys: [...new Set(oldestFirst.flatMap((entry) => entry?.sessions ?? []))],
+    grantIds: [...new Set(oldestFirst.flatMap((entry) => entry?.grants ?? []))],
   };
 }
 
@@ -57,6 +64,16 @@ export async function findIndexedSession(db: Db, key: string): Promise<{ id: str
   const alias = await sessions.findOne({ _id: sessionAliasId(key) });
   const id = alias?.target ?? key;
   return { id, alias, session: await sessions.findOne({ _id: id }) };
+}
+
+/** A session by its uid: through its alias, where aliases live now or where they lived before (LEGACY_UID_ALIASES). */
+async function findSessionByUid(db: Db, uid: string): Promise<{ id: string; alias: SessionDoc | null; session: SessionDoc | null }> {
+  const sessions = db.collection<SessionDoc>(collectionName('Session'));
+  const alias = (await sessions.findOne({ _id: sessionAliasId(uid) })) ?? (await db.collection<SessionDoc>(LEGACY_UID_ALIASES).findOne({ _id: uid }));
+  if (!alias?.target) return { id: '', alias: null, session: null };
+  const session = await sessions.findOne({ _id: alias.target });
+  // Only the session that alias was written for (an alias may outlive its session's change of id).
+  return { id: alias.target, alias: alias._id === sessionAliasId(uid) ? alias : null, session: session?.payload?.uid === uid ? session : null };
 }
 
 /** Deletes a session found through its index entry, and its alias. */
@@ -105,11 +122,24 @@ export interface AccountAccess {
 /**
  * The page reads at most this many of the newest index entries of each kind: the index keeps entries of expired
  * sessions and grants until a revocation prunes it, and the page must stay a bounded number of reads, whatever the
- * account's history. Ending a session or removing an application reads what it needs, whatever the number.
+ * account's history. Removing an application reads every entry.
  */
 const LISTED_ENTRIES = 200;
+/** Reads at once: enough to be quick, few enough not to flood the database with one page's reads. */
+const READS_AT_ONCE = 16;
+/** Longer than any request takes: one that read an ended session before it ended has saved it by then. */
+export const IN_FLIGHT_MS = 5_000;
 
-export function createAccountAccess(connection: Connection, clock: () => number = Date.now): AccountAccess {
+/** `read` of every item, at most READS_AT_ONCE at a time, in order. */
+async function readAll<T, R>(items: T[], read: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += READS_AT_ONCE) results.push(...(await Promise.all(items.slice(i, i + READS_AT_ONCE).map(read))));
+  return results;
+}
+
+type LiveGrant = GrantDoc & { payload: { clientId: string } };
+
+export function createAccountAccess(connection: Connection, { clock = Date.now, onError }: { clock?: () => number; onError?: (error: unknown) => void } = {}): AccountAccess {
   const db = connection.db!;
   const grants = db.collection<GrantDoc>(collectionName('Grant'));
   const clients = db.collection<{ _id: string; payload?: { client_name?: string } }>(collectionName('Client'));
@@ -121,53 +151,73 @@ export function createAccountAccess(connection: Connection, clock: () => number 
   const isOwnLive = (owner: AccessOwner, session: SessionDoc | null) =>
     isLive(session) && session!.payload?.accountId === owner._id && (session!.payload.loginTs ?? 0) >= revokedAtSeconds(owner);
 
-  /** The account's live grants, each with its application. */
-  async function liveGrants(owner: AccessOwner, grantIds: string[]) {
-    const found = await Promise.all(grantIds.map((id) => grants.findOne({ _id: id })));
-    return found.filter((grant): grant is GrantDoc & { payload: { clientId: string } } => isLive(grant) && grant!.payload?.accountId === owner._id && typeof grant!.payload.clientId === 'string' && (grant!.payload.iat ?? 0) >= revokedAtSeconds(owner));
+  /** The account's live sessions among those the index names. */
+  async function liveSessions(owner: AccessOwner, keys: string[]) {
+    const found = await readAll(keys, async (key) => ({ key, ...(await findIndexedSession(db, key)) }));
+    return found.filter(({ session }) => isOwnLive(owner, session));
+  }
+
+  /** The account's live grants among `grantIds`, each with its application. */
+  async function liveGrants(owner: AccessOwner, grantIds: string[]): Promise<LiveGrant[]> {
+    const found = await readAll([...new Set(grantIds)], (id) => grants.findOne({ _id: id }));
+    return found.filter((grant): grant is LiveGrant => isLive(grant) && grant!.payload?.accountId === owner._id && typeof grant!.payload.clientId === 'string' && (grant!.payload.iat ?? 0) >= revokedAtSeconds(owner));
   }
 
   async function appNames(clientIds: string[]): Promise<Map<string, string>> {
-    const names = await Promise.all(clientIds.map(async (id) => [id, (await clients.findOne({ _id: id }))?.payload?.client_name || id] as const));
-    return new Map(names);
+    return new Map(await readAll(clientIds, async (id) => [id, (await clients.findOne({ _id: id }))?.payload?.client_name || id] as const));
+  }
+
+  /** Ends the account's session `uid` and revokes the grants it holds, if it is one of its live sessions. */
+  async function endOnce(owner: AccessOwner, uid: string): Promise<boolean> {
+    const found = await findSessionByUid(db, uid);
+    // Only one of this account's own sessions: the form's uid is the browser's to write.
+    if (!isOwnLive(owner, found.session)) return false;
+    await deleteIndexedSession(db, found);
+    for (const grantId of grantsHeldBy(found.session)) await revokeGrant(db, grantId);
+    return true;
   }
 
   return {
     async list(owner, currentSessionId) {
       const index = await readAccountIndex(db, owner._id);
       const newest = (keys: string[]) => keys.slice(-LISTED_ENTRIES);
-      const indexed = await Promise.all(newest(index.sessionKeys).map(async (key) => ({ key, ...(await findIndexedSession(db, key)) })));
-      const sessions = indexed.filter(({ session }) => isOwnLive(owner, session));
-      const liveGrantDocs = await liveGrants(owner, newest(index.grantIds));
-      const clientIds = [...new Set([...liveGrantDocs.map((grant) => grant.payload.clientId), ...sessions.flatMap(({ session }) => Object.keys(session!.payload!.authorizations ?? {}))])];
-      const names = await appNames(clientIds);
-      const sessionViews = sessions.map(({ key, id, session }): SessionView => ({
-        uid: session!.payload!.uid ?? key,
+      const sessions = await liveSessions(owner, newest(index.sessionKeys));
+      const live = await liveGrants(owner, [...newest(index.grantIds), ...sessions.flatMap(({ session }) => grantsHeldBy(session))]);
+      const clientOf = new Map(live.map((grant) => [grant._id, grant.payload.clientId]));
+      const names = await appNames([...new Set(clientOf.values())]);
+      const sessionViews = sessions.map(({ id, session }): SessionView => ({
+        uid: session!.payload!.uid!,
         signedInAt: new Date(session!.signedInAtMs ?? (session!.payload!.loginTs ?? 0) * 1000),
         from: describeUserAgent(session!.signedInFrom),
         current: id === currentSessionId,
-        apps: Object.keys(session!.payload!.authorizations ?? {}).map((clientId) => names.get(clientId) ?? clientId),
+        // Only the applications it still holds a live grant for (not one whose access was removed).
+        apps: grantsHeldBy(session).flatMap((grantId) => (clientOf.has(grantId) ? [names.get(clientOf.get(grantId)!)!] : [])),
       }));
       sessionViews.sort((a, b) => Number(b.current) - Number(a.current) || b.signedInAt.getTime() - a.signedInAt.getTime());
       const since = new Map<string, number>();
-      for (const { payload } of liveGrantDocs) since.set(payload.clientId, Math.min(since.get(payload.clientId) ?? Infinity, payload.iat ?? 0));
-      const apps = [...since].map(([clientId, iat]): AppView => ({ clientId, name: names.get(clientId) ?? clientId, since: new Date(iat * 1000) }));
+      for (const { payload } of live) since.set(payload.clientId, Math.min(since.get(payload.clientId) ?? Infinity, payload.iat ?? 0));
+      const apps = [...since].map(([clientId, iat]): AppView => ({ clientId, name: names.get(clientId)!, since: new Date(iat * 1000) }));
       apps.sort((a, b) => a.name.localeCompare(b.name));
       return { sessions: sessionViews, apps };
     },
 
     async endSession(owner, uid) {
-      const found = await findIndexedSession(db, uid);
-      // Only one of this account's own sessions: the form's uid is the browser's to write.
-      if (!isOwnLive(owner, found.session)) return false;
-      await deleteIndexedSession(db, found);
-      for (const grantId of grantsHeldBy(found.session)) await revokeGrant(db, grantId);
-      return true;
+      const ended = await endOnce(owner, uid);
+      if (ended) {
+        // Once more when every request that read the session before has saved what it had (the adapter's upsert).
+        void detached(() =>
+          setTimeout(IN_FLIGHT_MS, undefined, { ref: false })
+            .then(() => connection.readyState === 1 && endOnce(owner, uid)) // not after the server has closed
+            .catch((error: unknown) => onError?.(error)),
+        );
+      }
+      return ended;
     },
 
     async removeApp(owner, clientId) {
       const index = await readAccountIndex(db, owner._id);
-      const held = (await liveGrants(owner, index.grantIds)).filter((grant) => grant.payload.clientId === clientId);
+      const sessions = await liveSessions(owner, index.sessionKeys);
+      const held = (await liveGrants(owner, [...index.grantIds, ...sessions.flatMap(({ session }) => grantsHeldBy(session))])).filter((grant) => grant.payload.clientId === clientId);
       for (const grant of held) await revokeGrant(db, grant._id);
       return held.length > 0;
     },

@@ -70,7 +70,7 @@ export const sessionAliasId = (uid: string) => `uid:${uid}`;
  * Where session aliases were kept before they moved in with the sessions: still read (after the new place) so
  * sessions stored before the upgrade keep working for their lifetime, then unused; remove in a later release.
  */
-const LEGACY_UID_ALIASES = 'oidc_session_uid';
+export const LEGACY_UID_ALIASES = 'oidc_session_uid';
 /** Alias collections map a secondary key to the `_id` of the document it names. */
 const USER_CODE_ALIASES = 'oidc_device_user_code';
 /** Claims that mark a code or token as consumed (one winner per id). */

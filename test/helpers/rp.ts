@@ -1,7 +1,7 @@
 // The relying party side of end-to-end tests: openid-client does discovery, PKCE, the token calls and ID token
 // validation, exactly as a real RP would; Browser plays the user's browser through our pages.
 import * as client from 'openid-client';
-import { Browser, findForm, type Page } from './browser.ts';
+import { allForms, Browser, findForm, type Page } from './browser.ts';
 import type { TestServer } from './server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import { PASSWORD } from './factories.ts';
@@ -60,10 +60,14 @@ export async function submitLogin(browser: Browser, loginPage: Page, login: stri
   return backToSignIn(browser, await browser.post(form.action, { ...form.fields, login, password }));
 }
 
-/** Signs in and allows consent; returns the callback URL the RP receives. */
+/**
+ * Signs in (unless the browser is signed in already and is asked for consent only) and allows consent; returns the
+ * callback URL the RP receives.
+ */
 export async function signInAndConsent(browser: Browser, start: AuthorizationStart, login: string, redirectUri: string): Promise<URL> {
   const loginPage = await openLoginPage(browser, start.url);
-  const afterLogin = await browser.follow(await submitLogin(browser, loginPage, login), redirectUri);
+  const signedIn = allForms(loginPage).some((form) => form.action.endsWith('/confirm'));
+  const afterLogin = signedIn ? loginPage : await browser.follow(await submitLogin(browser, loginPage, login), redirectUri);
   if (afterLogin.url.startsWith(redirectUri)) return new URL(afterLogin.url);
   const consent = findForm(afterLogin, '/confirm');
   const done = await browser.follow(await browser.post(consent.action, consent.fields), redirectUri);
