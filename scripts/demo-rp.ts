@@ -167,6 +167,7 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
 <ul>
 <li><a href="${accountPage('/account/password', user.email)}">Change your password</a></li>
 <li><a href="${accountPage('/account/security-info', user.email)}">Review your security info</a></li>
+<li><a href="${accountPage('/account/sessions', user.email)}">See where you are signed in</a></li>
 </ul>`,
     );
   }

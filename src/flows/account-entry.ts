@@ -9,6 +9,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { Accounts } from '../accounts/users.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
@@ -47,7 +48,8 @@ export interface AccountEntryOptions {
    * The page's steps: the right password of an account begins one, from the moment the password was checked (an
    * administrator's action on the account since voids it), and the browser goes to its page.
    */
-  steps: Pick<InteractionSteps<unknown>, 'start'>;
+  steps: Pick<InteractionSteps<unknown>, 'start' | 'finishedFor'>;
+  accounts: Pick<Accounts, 'findById'>;
   pagePath(stepId: string): string;
   /** The page that says once whose work the page finished (`<path>/done`): its view, title and cookie. */
   done: { view: string; title: MessageId; cookie: string };
@@ -71,6 +73,12 @@ export interface AccountEntry {
   backToPassword(ctx: Context, options?: { again?: boolean }): void;
   /** The page's work for `account` (its login) is finished: to the page that says so, once. */
   finished(ctx: Context, account: string): void;
+  /**
+   * A form came without a step (any more): to the done page when another request of this browser finished the step
+   * (a double click on the button that finishes it: the browser shows the answer to the last one), else back to the
+   * password. The account is not judged again: its work was done.
+   */
+  finishedOrBack(ctx: Context): Promise<void>;
 }
 
 export function accountEntry(router: Router, options: AccountEntryOptions): AccountEntry {
@@ -133,12 +141,20 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
     await renderPage(ctx, options.done.view, { titleId: options.done.title, account });
   });
 
+  function finished(ctx: Context, account: string) {
+    done.set(ctx, account);
+    ctx.status = 303;
+    ctx.redirect(donePath);
+  }
+
   return {
     backToPassword,
-    finished(ctx, account) {
-      done.set(ctx, account);
-      ctx.status = 303;
-      ctx.redirect(donePath);
+    finished,
+    async finishedOrBack(ctx) {
+      const accountId = await options.steps.finishedFor(ctx, pageStepIdOf(ctx));
+      const user = accountId && (await options.accounts.findById(accountId));
+      if (user) finished(ctx, user.username);
+      else backToPassword(ctx);
     },
   };
 }

@@ -58,7 +58,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     if (!(await policy.current()).registration.selfService) throw new AppError(404, 'security_info_off', 'security_info.off', 'the policy keeps the page off (registration.selfService)');
   }
 
-  const { backToPassword, finished } = accountEntry(router, {
+  const { backToPassword, finished, finishedOrBack } = accountEntry(router, {
     path: ACCOUNT_SECURITY_INFO_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_security_info_retry',
@@ -69,6 +69,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     clock,
     assertOn,
     steps,
+    accounts,
     pagePath,
     done: { view: 'account-security-info-done', title: 'security_info.done_title', cookie: 'lk_security_info_confirmed' },
   });
@@ -99,7 +100,8 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
       async finished(ctx, user) {
         finished(ctx, user.username);
       },
-      noStep: (ctx) => backToPassword(ctx),
+      noStep: (ctx) => finishedOrBack(ctx),
+      usedAlready: (ctx) => finishedOrBack(ctx),
     },
   );
 

@@ -72,7 +72,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   const router = new Router({ prefix: ACCOUNT_SESSIONS_PATH });
   const stepRouter = new Router({ prefix: '/:step' });
 
-  const { backToPassword, finished } = accountEntry(router, {
+  const { backToPassword, finished, finishedOrBack } = accountEntry(router, {
     path: ACCOUNT_SESSIONS_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_sessions_retry',
@@ -82,6 +82,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     passwords,
     clock,
     steps,
+    accounts,
     pagePath,
     done: { view: 'account-sessions-done', title: 'sessions.done_title', cookie: 'lk_sessions_ended' },
   });
@@ -96,12 +97,15 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     return step && user ? { id, step, user } : undefined;
   }
 
-  /** Reads a form of the step's page, or answers back at the password when its step is over. */
+  /**
+   * Reads a form of the step's page; without a step (any more) answers with the done page when another request of
+   * this browser ended everything (a double click on "Sign out everywhere"), else back at the password.
+   */
   async function stepForm<T>(ctx: Context, schema: z.ZodType<T>) {
     const id = pageStepIdOf(ctx);
     const form = await readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
     const pending = await pendingStep(ctx);
-    if (!pending) backToPassword(ctx);
+    if (!pending) await finishedOrBack(ctx);
     return pending && { ...pending, form };
   }
 
@@ -150,11 +154,13 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   stepRouter.post('/end-all', async (ctx) => {
     const pending = await stepForm(ctx, csrfOnly);
     if (!pending) return;
-    // Used up first: of two such posts (a double click), one does the work and the other goes back to the password.
-    if (!(await steps.finish(ctx, pending.id))) return backToPassword(ctx);
+    // Used up first: of two such posts (a double click), one does the work, and the other answers as it did.
+    const finishing = await steps.finishOnce(ctx, pending.id, pending.user._id);
+    if (!finishing) return finishedOrBack(ctx);
     await accounts.revokeAccess(pending.user._id);
     await record(ctx, { type: 'account.signed_out', accountId: pending.user._id });
     finished(ctx, pending.user.username);
+    await finishing.done();
   });
 
   stepRouter.post('/close', async (ctx) => {

@@ -6,7 +6,7 @@
 // (db/atomic.ts consume), so the step's forms cannot be replayed, nor reached without the right password.
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
-import type { Connection } from 'mongoose';
+import type { Connection, mongo } from 'mongoose';
 import type { Context } from 'koa';
 import type { ExpiringDoc } from '../db/atomic.ts';
 import { claim, consume } from '../db/atomic.ts';
@@ -49,6 +49,18 @@ export interface InteractionSteps<State = never> {
   settled(step: PendingStep<State>, key: string): Promise<void>;
   /** Uses the step up: true for exactly one of any parallel requests, and forgets the cookie. */
   finish(ctx: Context, uid: string): Promise<boolean>;
+  /**
+   * Uses the step up as `finish` does, for a page whose work a double click must not turn into an error: the one
+   * request that uses it up gets `done`, to call once its work is done, and the browser's other requests for the
+   * step (`finishedFor`) may then answer as it did (the browser shows the answer to the last one it sent).
+   */
+  finishOnce(ctx: Context, uid: string, accountId: string): Promise<{ done(): Promise<void> } | undefined>;
+  /**
+   * The account of this browser's step `uid`, when another request of the browser used it up (`finishOnce`) within
+   * the last minute and has done its work: waited for (a few seconds at most) while that work goes on; the step's
+   * cookie is then forgotten. Undefined for a step not finished so.
+   */
+  finishedFor(ctx: Context, uid: string): Promise<string | undefined>;
 }
 
 export interface StepOptions {
@@ -75,14 +87,22 @@ export async function accountOfStep(accounts: Pick<Accounts, 'findById' | 'findA
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const onceId = (step: { id: string }, key: string) => `once:${step.id}:${hashOf(key)}`;
+/** The mark `finishOnce` leaves for a step (`finishedFor` reads it). */
+const finishedId = (stepId: string) => `finished:${stepId}`;
 /** How long a second request waits for the first one's work (a code checked, a message queued: milliseconds). */
 const SETTLE_WAIT_MS = 5000;
 const SETTLE_POLL_MS = 50;
+/**
+ * How long a step's finished mark (`finishOnce`) answers for it: well past a double click's other request and its
+ * wait, and no longer (a form posted again much later, by the next person at this browser say, goes back to the
+ * password rather than to what the finished step said).
+ */
+const FINISHED_MARK_MS = 60_000;
 
 export function createInteractionSteps<State = never>(connection: Connection, { collection, cookie, lifetimeMs, secureCookies, clock = Date.now, pathOf = (uid) => `/interaction/${uid}` }: StepOptions): InteractionSteps<State> {
   const steps = connection.db!.collection<StepDoc<State>>(collection);
-  /** The `once` claims, beside the steps (swept with them). */
-  const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean }>(collection);
+  /** The `once` claims and the finished marks, beside the steps (swept with them). */
+  const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean; accountId?: string }>(collection);
   const cookieName = pathCookieName(cookie, secureCookies);
   const cookieOptions = (uid: string) => ({ httpOnly: true, secure: secureCookies, sameSite: 'lax' as const, path: pathOf(uid), signed: true, overwrite: true });
   const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: true });
@@ -115,10 +135,7 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
     },
 
     async settled(step, key) {
-      for (let waited = 0; waited < SETTLE_WAIT_MS; waited += SETTLE_POLL_MS) {
-        if ((await claims.findOne({ _id: onceId(step, key) }))?.settled) return;
-        await setTimeout(SETTLE_POLL_MS);
-      }
+      await settledClaim(onceId(step, key));
     },
 
     async finish(ctx, uid) {
@@ -126,5 +143,44 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
       ctx.cookies.set(cookieName, null, cookieOptions(uid));
       return Boolean(token) && consume(steps, hashOf(token!));
     },
+
+    async finishOnce(ctx, uid, accountId) {
+      const token = tokenOf(ctx);
+      ctx.cookies.set(cookieName, null, cookieOptions(uid));
+      if (!token) return undefined;
+      const id = hashOf(token);
+      // The mark first, claimed by one request: whichever finds the step used up afterwards finds the mark.
+      const mark = finishedId(id);
+      if (!(await claim(claims, mark, new Date(clock() + FINISHED_MARK_MS), { accountId }))) return undefined;
+      const settle = (update: mongo.UpdateFilter<ExpiringDoc & { settled?: boolean; accountId?: string }>) =>
+        // At best: without it, the others wait their few seconds and go back to the password (nothing is lost).
+        claims.updateOne({ _id: mark }, update).then(
+          () => undefined,
+          () => undefined,
+        );
+      if (!(await consume(steps, id))) {
+        await settle({ $set: { settled: true }, $unset: { accountId: '' } }); // it ended meanwhile (Cancel): for nobody
+        return undefined;
+      }
+      return { done: () => settle({ $set: { settled: true } }) };
+    },
+
+    async finishedFor(ctx, uid) {
+      const token = tokenOf(ctx);
+      const mark = token ? await settledClaim(finishedId(hashOf(token))) : undefined;
+      if (!mark?.accountId || mark.expiresAt.getTime() <= clock()) return undefined;
+      ctx.cookies.set(cookieName, null, cookieOptions(uid)); // the other request's answer may never have been stored
+      return mark.accountId;
+    },
   };
+
+  /** The claim `id` once settled, waiting a few seconds at most; none when it does not exist or does not settle. */
+  async function settledClaim(id: string) {
+    for (let waited = 0; waited < SETTLE_WAIT_MS; waited += SETTLE_POLL_MS) {
+      const found = await claims.findOne({ _id: id });
+      if (!found || found.settled) return found ?? undefined;
+      await setTimeout(SETTLE_POLL_MS);
+    }
+    return undefined;
+  }
 }

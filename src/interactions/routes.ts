@@ -385,6 +385,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     accountOfStep,
     finished: signedIn,
     noStep: backToSignIn,
+    // The other request signs in; this one cannot be answered as it was (its resume is the provider's).
+    usedAlready() {
+      throw new FlowExpiredError('the security info step was used already');
+    },
   });
 
   router.post('/password', async (ctx) => {

@@ -20,7 +20,6 @@ import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import type { AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
-import { FlowExpiredError } from '../errors.ts';
 import type { AppContext } from '../http/context.ts';
 import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
 import type { MessageId } from '../http/messages/en.ts';
@@ -78,8 +77,13 @@ export interface InteractionKit {
   accountOfStep(step: PendingStep<unknown>, again?: boolean): Promise<User | undefined>;
   /** "Looks good", once the info is confirmed: the sign-in recorded (`checkedAtMs`: its password), or the page left. */
   finished(ctx: Context, user: User, checkedAtMs: number): Promise<void>;
-  /** No step (any more): back to where the password is asked. */
-  noStep(ctx: Context, uid: string): void;
+  /**
+   * A form of the page came without a step (any more): back to where the password is asked, or, outside a sign-in,
+   * to what a finished step led to when another request of this browser finished it (a double click on "Looks good").
+   */
+  noStep(ctx: Context, uid: string): void | Promise<void>;
+  /** "Looks good" lost to another request of this browser, which finished the step (a double click). */
+  usedAlready(ctx: Context, uid: string): void | Promise<void>;
 }
 
 const kindField = z.enum(['alternateEmail', 'mobilePhone', 'authenticator']);
@@ -265,7 +269,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const { uid, step, user } = await current(ctx, options);
     const form = await kit.readValidForm(ctx, schema, uid);
     if (!step || !user) {
-      kit.noStep(ctx, uid);
+      await kit.noStep(ctx, uid);
       return undefined;
     }
     return { uid, step, user, form, rules: await policy.current() };
@@ -458,10 +462,13 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (!read) return;
     const { uid, step, user, rules } = read;
     if (securityInfoDue(user, methods, rules, clock()) === 'register') return show(ctx, uid, step, user, { error: 'security_info.not_enough' });
-    // Used once, by one of any parallel posts: only that one signs in.
-    if (!(await steps.finish(ctx, uid))) throw new FlowExpiredError('the security info step was used already');
+    // Used once, by one of any parallel posts: only that one signs in (or confirms). Outside a sign-in, the others
+    // (a double click) may answer as it did; in a sign-in, its answer is the provider's resume, for that one only.
+    const finishing = kit.manage ? await steps.finishOnce(ctx, uid, user._id) : (await steps.finish(ctx, uid)) && { done: async () => {} };
+    if (!finishing) return kit.usedAlready(ctx, uid);
     await accounts.confirmSecurityInfo(user._id, new Date(clock()));
     await kit.finished(ctx, user, step.startedAt.getTime());
+    await finishing.done();
   });
 
   return { begin, showPending };

@@ -76,7 +76,11 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.getByText(`Signed in as ${user.name} (${user.email})`).waitFor();
   await page.getByRole('row', { name: `sub ${user._id}` }).waitFor();
   // Its account settings link to Latchkey's own pages, with the login filled in.
-  for (const [name, path] of [['Change your password', '/account/password'], ['Review your security info', '/account/security-info']]) {
+  for (const [name, path] of [
+    ['Change your password', '/account/password'],
+    ['Review your security info', '/account/security-info'],
+    ['See where you are signed in', '/account/sessions'],
+  ]) {
     expect(await page.getByRole('link', { name }).getAttribute('href')).toBe(`${issuerOrigin}${path}?login_hint=${encodeURIComponent(user.email)}`);
   }
   await checkPage(page, 'signed-in', { ours: false }); // the demo app's page

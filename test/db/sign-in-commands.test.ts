@@ -9,7 +9,7 @@ import { Browser, findForm } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { filtersOf, isBackgroundWork } from '../helpers/commands.ts';
+import { filtersOf, isBackgroundWork, isTimedRefresh } from '../helpers/commands.ts';
 
 interface Recorded {
   commandName: string;
@@ -30,7 +30,7 @@ function isIdOnly(filter: unknown): boolean {
 beforeAll(async () => {
   server = await startTestServer({}, {
     onCommand({ commandName, collection, command }) {
-      if (recording && !isBackgroundWork(commandName, collection, command)) commands.push({ commandName, collection, filters: filtersOf(commandName, command) });
+      if (recording && !isBackgroundWork(commandName, collection, command) && !isTimedRefresh(collection)) commands.push({ commandName, collection, filters: filtersOf(commandName, command) });
     },
   });
 });

@@ -86,6 +86,20 @@ describe('the security info page outside a sign-in', () => {
     expect(messageIds(stepPage)).toContain('security_info.open_again');
   });
 
+  it('a double click on "Looks good" confirms once, and both answers lead to the page saying so', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const looksGood = formNamed(page, 'done');
+    // Both sent before either answer (the browser shows the answer to the last).
+    const answers = await Promise.all([browser.post(looksGood.action, looksGood.fields), browser.post(looksGood.action, looksGood.fields)]);
+    expect(answers.map((answer) => [answer.status, answer.headers.get('location')])).toEqual([
+      [303, `${PATH}/done`],
+      [303, `${PATH}/done`],
+    ]);
+    expect(messageIds(await browser.follow(answers[1]!))).toContain('security_info.done_body');
+    expect((await stored(user._id)).securityInfo.confirmedAt).toBeDefined();
+  });
+
   it('answers an unknown login, a wrong password, a locked-down, a disabled and a temporary-password account alike, counts the failure, and begins nothing', async () => {
     const user = await createUser(server);
     const lockedDown = await createUser(server);

@@ -199,6 +199,33 @@ it('Sign out everywhere ends every session and token, this browser too, says so 
   expect(await refreshOutcome((await signIn(user)).tokens)).toBe('refreshed');
 });
 
+it('a double click on Sign out everywhere does it once, and both answers lead to the page saying so', async () => {
+  const user = await createUser(server);
+  const here = await signIn(user);
+  const endAll = formFor(await openSessionsPage(here.browser, user), 'end-all');
+  // Both sent before either answer (the browser shows the answer to the last).
+  const answers = await Promise.all([here.browser.post(endAll.action, endAll.fields), here.browser.post(endAll.action, endAll.fields)]);
+  expect(answers.map((answer) => [answer.status, answer.headers.get('location')])).toEqual([
+    [303, `${SESSIONS_PATH}/done`],
+    [303, `${SESSIONS_PATH}/done`],
+  ]);
+  expect(messageIds(await here.browser.follow(answers[1]!))).toContain('sessions.done_body');
+  expect(await audited(user, 'account.signed_out')).toHaveLength(1);
+  expect(await silentSignIn(here.browser)).toBe('login_required');
+});
+
+it("an administrator's action on the account voids the page: Sign out everywhere leads back to the password and ends nothing", async () => {
+  const user = await createUser(server);
+  const here = await signIn(user);
+  const page = await openSessionsPage(here.browser, user);
+  await server.latchkey.accounts.setStatus(user._id, 'disabled');
+  await server.latchkey.accounts.setStatus(user._id, 'active');
+  const answer = await here.browser.post(formFor(page, 'end-all').action, formFor(page, 'end-all').fields);
+  expect(answer.headers.get('location')).toBe(`${SESSIONS_PATH}?again=1`);
+  expect(messageIds(await here.browser.follow(answer))).toContain('sessions.open_again');
+  expect(await audited(user, 'account.signed_out')).toHaveLength(0);
+});
+
 it("refuses the page's forms without its CSRF token, and its address in another browser", async () => {
   const user = await createUser(server);
   const here = await signIn(user);

@@ -1,6 +1,7 @@
 // Database commands as a test records them (startTestServer's onCommand): what each filters on, and which belong to
 // an instance's own background work rather than to the request under test.
 import type { ConnectOptions } from '../../src/db/connection.ts';
+import { POLICY_COLLECTION } from '../../src/policy/store.ts';
 
 /** The filters a command applies, by command shape (find, update, delete, findAndModify, count, aggregate…). */
 export function filtersOf(name: string, command: Record<string, unknown>): unknown[] {
@@ -32,14 +33,21 @@ export function isBackgroundWork(name: string, collection: string | undefined, c
   return name === 'delete' && filtersOf(name, command).every((f) => typeof f === 'object' && f !== null && Object.keys(f).join() === 'expiresAt');
 }
 
+/**
+ * A read that lands in whichever request runs when a few seconds in memory lapse: the policy's
+ * (POLICY_CACHE_SECONDS). It depends on the clock, not on the request, so steps compared with each other leave it out.
+ */
+export const isTimedRefresh = (collection: string | undefined): boolean => collection === POLICY_COLLECTION;
+
 type CommandEvent = Parameters<NonNullable<ConnectOptions['onCommand']>>[0];
 
 /**
  * The database work of one step at a time: give `onCommand` to startTestServer, then `commandsOf(step)` answers
  * with the step's result and its commands as `<name> <collection>`, sorted (commands that run side by side may
- * arrive in either order). `counts`: which commands are the step's (by default all but background work).
+ * arrive in either order). `counts`: which commands are the step's (by default all but background work and timed
+ * refreshes).
  */
-export function stepRecorder(counts: (event: CommandEvent) => boolean = (e) => !isBackgroundWork(e.commandName, e.collection, e.command)) {
+export function stepRecorder(counts: (event: CommandEvent) => boolean = (e) => !isBackgroundWork(e.commandName, e.collection, e.command) && !isTimedRefresh(e.collection)) {
   let recorded: string[] | undefined;
   return {
     onCommand(event: CommandEvent) {
