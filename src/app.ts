@@ -241,10 +241,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
   // The account's own pages, outside a sign-in: each asks for the current password first.
   const passwords = createCurrentPasswordCheck({ config, accounts, challenge, captcha: captchaGate, pseudonymize });
+  const access = createAccountAccess(connection, { clock, onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed') });
   for (const router of [
     passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
-    accountSessionsRoutes({ config, accounts, passwords, access: createAccountAccess(connection, { clock, onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed') }), audit, connection, clock }),
+    accountSessionsRoutes({ config, accounts, passwords, access, audit, connection, clock }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -13,6 +13,8 @@ import { createPolicyStore } from '../policy/store.ts';
 import { restartProofRuns } from '../security/proof-ceiling.ts';
 import { accountKeyOf } from '../flows/recovery/subject.ts';
 import { ableToRecover, placesCalls } from './recoverability.ts';
+import { createAccountAccess } from '../oidc/account-access.ts';
+import type { BrowserDescription } from '../http/user-agent.ts';
 
 
 /**
@@ -290,6 +292,37 @@ const signOut = defineCommand({
   },
 });
 
+/** A browser as the sessions page names it, in English. */
+const browserText = ({ browser, os }: BrowserDescription) => `${browser ?? 'Unknown browser'}${os ? ` on ${os}` : ''}`;
+
+const sessionsCommand = defineCommand({
+  name: 'sessions',
+  summary:
+    'Lists where a user is signed in (each browser, when it signed in and was last used, the applications used from it)\n' +
+    'and the applications holding access to the account: what its owner sees at /account/sessions. sign-out ends them all.',
+  arg: 'id-or-login',
+  options: {},
+  async run({ arg, out, session }) {
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    const { sessions, apps } = await createAccountAccess(await session.connection()).list(user);
+    const sessionViews = sessions.map(({ from, signedInAt, lastUsedAt, apps: used }) => ({
+      browser: browserText(from),
+      signedInAt: isoDate(signedInAt),
+      ...(lastUsedAt && { lastUsedAt: isoDate(lastUsedAt) }),
+      apps: used,
+    }));
+    const appViews = apps.map(({ clientId, name, since }) => ({ clientId, name, since: isoDate(since) }));
+    out.result({ id: user._id, username: user.username, sessions: sessionViews, apps: appViews }, () => [
+      `${user.username}: signed in in ${sessions.length} ${sessions.length === 1 ? 'browser' : 'browsers'}; ${apps.length} ${apps.length === 1 ? 'application has' : 'applications have'} access`,
+      '',
+      ...table(['BROWSER', 'SIGNED IN', 'LAST USED', 'APPLICATIONS USED'], sessionViews.map((view) => [view.browser, view.signedInAt, view.lastUsedAt ?? '-', view.apps.join(', ')]), '(no browser is signed in)'),
+      '',
+      ...table(['APPLICATION', 'CLIENT ID', 'ACCESS SINCE'], appViews.map((view) => [view.name, view.clientId, view.since]), '(no application has access)'),
+    ]);
+  },
+});
+
 const lockDown = defineCommand({
   name: 'lock-down',
   summary:
@@ -328,6 +361,6 @@ const lockDown = defineCommand({
 
 export const usersArea: Area = {
   name: 'users',
-  summary: 'Create, list, disable, enable, sign out, lock down and unlock user accounts, set their passwords; grant the admin role',
-  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setPassword, signOut, lockDown, unlock, setRole, ...securityInfoCommands],
+  summary: 'Create, list, disable, enable, sign out, lock down and unlock user accounts, set their passwords, see where they are signed in; grant the admin role',
+  commands: [create, list, show, statusCommand('disable'), statusCommand('enable'), setPassword, sessionsCommand, signOut, lockDown, unlock, setRole, ...securityInfoCommands],
 };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
-import { checkForm } from '../http/checked-form.ts';
+import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
@@ -39,7 +39,7 @@ export interface AccountEntryOptions {
   texts: AccountEntryTexts;
   /** How failures are logged (`signin.failed` with `via`). */
   via: string;
-  config: Pick<Config, 'cookieSecure' | 'formBodyLimit'>;
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'brand'>;
   passwords: CurrentPasswordCheck;
   clock: () => number;
   /** Throws when the page is off. */
@@ -48,7 +48,7 @@ export interface AccountEntryOptions {
    * The page's steps: the right password of an account begins one, from the moment the password was checked (an
    * administrator's action on the account since voids it), and the browser goes to its page.
    */
-  steps: Pick<InteractionSteps<unknown>, 'start' | 'finishedFor'>;
+  steps: Pick<InteractionSteps<unknown>, 'start' | 'finish' | 'finishedFor'>;
   accounts: Pick<Accounts, 'findById'>;
   pagePath(stepId: string): string;
   /** The page that says once whose work the page finished (`<path>/done`): its view, title and cookie. */
@@ -72,13 +72,19 @@ export interface AccountEntry {
   /** Back to the password: the step's time is over, it was used, or the account changed since (`again`: say so). */
   backToPassword(ctx: Context, options?: { again?: boolean }): void;
   /** The page's work for `account` (its login) is finished: to the page that says so, once. */
-  finished(ctx: Context, account: string): void;
+  toDonePage(ctx: Context, account: string): void;
   /**
    * A form came without a step (any more): to the done page when another request of this browser finished the step
    * (a double click on the button that finishes it: the browser shows the answer to the last one), else back to the
    * password. The account is not judged again: its work was done.
    */
-  finishedOrBack(ctx: Context): Promise<void>;
+  answerWithoutStep(ctx: Context): Promise<void>;
+  /** A form of the step's page (its id from the path), with the step's own CSRF token. */
+  readStepForm<T>(ctx: Context, schema: z.ZodType<T>): Promise<T>;
+  /** The CSRF token of step `stepId`'s forms. */
+  stepCsrfToken(ctx: Context, stepId: string): string;
+  /** Cancel or Done: uses the step up and leaves for the home page. */
+  leave(ctx: Context): Promise<void>;
 }
 
 export function accountEntry(router: Router, options: AccountEntryOptions): AccountEntry {
@@ -141,19 +147,30 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
     await renderPage(ctx, options.done.view, { titleId: options.done.title, account });
   });
 
-  function finished(ctx: Context, account: string) {
+  function toDonePage(ctx: Context, account: string) {
     done.set(ctx, account);
     ctx.status = 303;
     ctx.redirect(donePath);
   }
 
+  const stepCsrfScope = (stepId: string) => `${csrfScope}:${stepId}`;
+  const readStepForm = <T>(ctx: Context, schema: z.ZodType<T>) => readCheckedForm(ctx, schema, stepCsrfScope(pageStepIdOf(ctx)), { limit: config.formBodyLimit, ...csrfOptions });
+
   return {
     backToPassword,
-    finished,
-    async finishedOrBack(ctx) {
+    toDonePage,
+    readStepForm,
+    stepCsrfToken: (ctx, stepId) => issueCsrfToken(ctx, stepCsrfScope(stepId), csrfOptions),
+    async leave(ctx) {
+      await readStepForm(ctx, csrfOnly);
+      await options.steps.finish(ctx, pageStepIdOf(ctx));
+      ctx.status = 303;
+      ctx.redirect(config.brand.homeUrl || '/');
+    },
+    async answerWithoutStep(ctx) {
       const accountId = await options.steps.finishedFor(ctx, pageStepIdOf(ctx));
       const user = accountId && (await options.accounts.findById(accountId));
-      if (user) finished(ctx, user.username);
+      if (user) toDonePage(ctx, user.username);
       else backToPassword(ctx);
     },
   };

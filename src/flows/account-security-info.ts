@@ -12,14 +12,10 @@
 //   POST /account/security-info/:step/cancel leaves the page
 //   GET  /account/security-info/done         once, after "Looks good"
 import Router from '@koa/router';
-import type { Context } from 'koa';
-import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import { AppError } from '../errors.ts';
-import { readCheckedForm } from '../http/checked-form.ts';
-import { issueCsrfToken } from '../http/csrf.ts';
 import { accountOfStep } from '../interactions/interaction-steps.ts';
 import { createSecurityInfoSteps } from '../interactions/security-info.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from '../interactions/security-info-routes.ts';
@@ -43,11 +39,8 @@ export interface AccountSecurityInfoDeps {
   clock?: () => number;
 }
 
-const csrfOnly = z.object({ csrf: z.string() });
-
 export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router {
   const { config, accounts, passwords, policy, audit, clock = Date.now } = deps;
-  const csrfOptions = { secure: config.cookieSecure };
   const pagePath = (id: string) => `${ACCOUNT_SECURITY_INFO_PATH}/${id}`;
   const steps = createSecurityInfoSteps(deps.connection, { secureCookies: config.cookieSecure, clock, cookie: 'lk_account_security_info', pathOf: pagePath });
   const router = new Router({ prefix: ACCOUNT_SECURITY_INFO_PATH });
@@ -58,7 +51,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     if (!(await policy.current()).registration.selfService) throw new AppError(404, 'security_info_off', 'security_info.off', 'the policy keeps the page off (registration.selfService)');
   }
 
-  const { backToPassword, finished, finishedOrBack } = accountEntry(router, {
+  const { backToPassword, toDonePage, answerWithoutStep, readStepForm, stepCsrfToken, leave } = accountEntry(router, {
     path: ACCOUNT_SECURITY_INFO_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_security_info_retry',
@@ -73,9 +66,6 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     pagePath,
     done: { view: 'account-security-info-done', title: 'security_info.done_title', cookie: 'lk_security_info_confirmed' },
   });
-
-  const stepCsrfScope = (id: string) => `${CSRF_SCOPE}:${id}`;
-  const readStepForm = <T>(ctx: Context, schema: z.ZodType<T>, id: string) => readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
 
   const pages = securityInfoRoutes(
     stepRouter,
@@ -94,14 +84,14 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
         await assertOn();
         return pageStepIdOf(ctx);
       },
-      readValidForm: readStepForm,
-      csrfToken: (ctx, id) => issueCsrfToken(ctx, stepCsrfScope(id), csrfOptions),
+      readValidForm: (ctx, schema) => readStepForm(ctx, schema),
+      csrfToken: stepCsrfToken,
       accountOfStep: (step, again) => accountOfStep(accounts, step, again),
       async finished(ctx, user) {
-        finished(ctx, user.username);
+        toDonePage(ctx, user.username);
       },
-      noStep: (ctx) => finishedOrBack(ctx),
-      usedAlready: (ctx) => finishedOrBack(ctx),
+      noStep: (ctx) => answerWithoutStep(ctx),
+      usedAlready: (ctx) => answerWithoutStep(ctx),
     },
   );
 
@@ -110,13 +100,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     if (!(await pages.showPending(ctx, pageStepIdOf(ctx)))) backToPassword(ctx);
   });
 
-  stepRouter.post('/cancel', async (ctx) => {
-    const id = pageStepIdOf(ctx);
-    await readStepForm(ctx, csrfOnly, id);
-    await steps.finish(ctx, id);
-    ctx.status = 303;
-    ctx.redirect(config.brand.homeUrl || '/');
-  });
+  stepRouter.post('/cancel', leave);
 
   router.use(stepRouter.routes());
   return router;

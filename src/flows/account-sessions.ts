@@ -14,21 +14,20 @@
 // Each change is audited (`account.session_ended`, `account.app_removed`, `account.signed_out` with reason `owner`).
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Connection } from 'mongoose';
 import { z } from 'zod';
+import type { User } from '../accounts/user-model.ts';
 import type { Accounts } from '../accounts/users.ts';
 import type { AuditEvent, AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
+import { csrfOnly } from '../http/checked-form.ts';
 import type { AppContext } from '../http/context.ts';
-import { cookieNames } from '../oidc/provider.ts';
-import { readCheckedForm } from '../http/checked-form.ts';
-import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
 import { renderPage } from '../http/render.ts';
 import { accountOfStep, createInteractionSteps, type PendingStep } from '../interactions/interaction-steps.ts';
-import type { User } from '../accounts/user-model.ts';
 import type { AccountAccess } from '../oidc/account-access.ts';
-import type { Connection } from 'mongoose';
+import { cookieNames } from '../oidc/provider.ts';
 import { accountEntry, pageStepIdOf } from './account-entry.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 
@@ -58,13 +57,11 @@ const NOTICES = {
 type Notice = keyof typeof NOTICES;
 const isNotice = (value: string | undefined): value is Notice => value !== undefined && Object.hasOwn(NOTICES, value);
 
-const csrfOnly = z.object({ csrf: z.string() });
 const endForm = csrfOnly.extend({ session: z.string().min(1).max(200) });
 const removeAppForm = csrfOnly.extend({ client: z.string().min(1).max(200) });
 
 export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   const { config, accounts, passwords, access, audit, clock = Date.now } = deps;
-  const csrfOptions = { secure: config.cookieSecure };
   const pagePath = (id: string) => `${ACCOUNT_SESSIONS_PATH}/${id}`;
   const steps = createInteractionSteps(deps.connection, { collection: ACCOUNT_SESSION_STEPS, cookie: 'lk_account_sessions', lifetimeMs: LIFETIME_MS, secureCookies: config.cookieSecure, clock, pathOf: pagePath });
   const notice = createOnceCookie('lk_sessions_notice', ACCOUNT_SESSIONS_PATH, config.cookieSecure);
@@ -72,7 +69,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   const router = new Router({ prefix: ACCOUNT_SESSIONS_PATH });
   const stepRouter = new Router({ prefix: '/:step' });
 
-  const { backToPassword, finished, finishedOrBack } = accountEntry(router, {
+  const { backToPassword, toDonePage, answerWithoutStep, readStepForm, stepCsrfToken, leave } = accountEntry(router, {
     path: ACCOUNT_SESSIONS_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_sessions_retry',
@@ -87,8 +84,6 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     done: { view: 'account-sessions-done', title: 'sessions.done_title', cookie: 'lk_sessions_ended' },
   });
 
-  const stepCsrfScope = (id: string) => `${CSRF_SCOPE}:${id}`;
-
   /** The step this request names and this browser holds, and its account while its password stands; else none. */
   async function pendingStep(ctx: Context): Promise<{ id: string; step: PendingStep<never>; user: User } | undefined> {
     const id = pageStepIdOf(ctx);
@@ -102,10 +97,9 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
    * this browser ended everything (a double click on "Sign out everywhere"), else back at the password.
    */
   async function stepForm<T>(ctx: Context, schema: z.ZodType<T>) {
-    const id = pageStepIdOf(ctx);
-    const form = await readCheckedForm(ctx, schema, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
+    const form = await readStepForm(ctx, schema);
     const pending = await pendingStep(ctx);
-    if (!pending) await finishedOrBack(ctx);
+    if (!pending) await answerWithoutStep(ctx);
     return pending && { ...pending, form };
   }
 
@@ -128,8 +122,8 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
       titleId: 'sessions.title',
       account: pending.user.username,
       action: pagePath(pending.id),
-      csrf: issueCsrfToken(ctx, stepCsrfScope(pending.id), csrfOptions),
-      sessions: sessions.map((session) => ({ ...session, signedInAt: when.format(session.signedInAt) })),
+      csrf: stepCsrfToken(ctx, pending.id),
+      sessions: sessions.map((session) => ({ ...session, signedInAt: when.format(session.signedInAt), lastUsedAt: session.lastUsedAt && when.format(session.lastUsedAt) })),
       apps: apps.map((app) => ({ ...app, since: when.format(app.since) })),
       notice: isNotice(said) ? NOTICES[said] : undefined,
     });
@@ -156,20 +150,14 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     if (!pending) return;
     // Used up first: of two such posts (a double click), one does the work, and the other answers as it did.
     const finishing = await steps.finishOnce(ctx, pending.id, pending.user._id);
-    if (!finishing) return finishedOrBack(ctx);
+    if (!finishing) return answerWithoutStep(ctx);
     await accounts.revokeAccess(pending.user._id);
     await record(ctx, { type: 'account.signed_out', accountId: pending.user._id });
-    finished(ctx, pending.user.username);
+    toDonePage(ctx, pending.user.username);
     await finishing.done();
   });
 
-  stepRouter.post('/close', async (ctx) => {
-    const id = pageStepIdOf(ctx);
-    await readCheckedForm(ctx, csrfOnly, stepCsrfScope(id), { limit: config.formBodyLimit, ...csrfOptions });
-    await steps.finish(ctx, id);
-    ctx.status = 303;
-    ctx.redirect(config.brand.homeUrl || '/');
-  });
+  stepRouter.post('/close', leave);
 
   router.use(stepRouter.routes());
   return router;

@@ -176,11 +176,12 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
 
   /** The claim `id` once settled, waiting a few seconds at most; none when it does not exist or does not settle. */
   async function settledClaim(id: string) {
-    for (let waited = 0; waited < SETTLE_WAIT_MS; waited += SETTLE_POLL_MS) {
+    const deadline = performance.now() + SETTLE_WAIT_MS; // time, not polls: a slow database makes each poll longer
+    do {
       const found = await claims.findOne({ _id: id });
       if (!found || found.settled) return found ?? undefined;
       await setTimeout(SETTLE_POLL_MS);
-    }
+    } while (performance.now() < deadline);
     return undefined;
   }
 }

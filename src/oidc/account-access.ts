@@ -2,10 +2,12 @@
 // and apps" (flows/account-sessions.ts; ASVS 7.5.2), and as revocation (revocation.ts) finds them: through the
 // account's `_id`-keyed index documents (oidc/adapter.ts), never by scanning.
 //
-// Ending a session deletes it and its alias, and revokes the grants it holds: the applications signed in from that
+// Ending a session deletes it and its alias (an alias where aliases lived before, LEGACY_UID_ALIASES, is left to
+// expire: it names a session that no longer exists), and revokes the grants it holds: the applications signed in from that
 // browser lose their tokens with it (a lost laptop must not keep an application's refresh token). A request of that
 // browser already under way may save the session it read once more, after the delete (the adapter's save is an
-// upsert): the same is done again a few seconds later (IN_FLIGHT_MS), when no such request is left. Removing an
+// upsert): the same is done again a few seconds later (IN_FLIGHT_MS), when such a request has normally finished, by
+// the instance that ended it (a restart in between loses that second pass), for a sign-in no newer. Removing an
 // application revokes every grant of the account for it, those the index names and those its live sessions hold (an
 // index entry may be lost to a race on FerretDB): its tokens stop working at once, and its next sign-in asks for
 // consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both hold
@@ -27,6 +29,8 @@ export interface SessionDoc {
   /** When its sign-in checked the password, to the millisecond, and from which browser (oidc/adapter.ts). */
   signedInAtMs?: number;
   signedInFrom?: string;
+  /** When it was last saved: the provider saves a session at every request that uses it. */
+  lastUsedAtMs?: number;
   target?: string;
 }
 
@@ -67,21 +71,25 @@ export async function findIndexedSession(db: Db, key: string): Promise<{ id: str
 }
 
 /** A session by its uid: through its alias, where aliases live now or where they lived before (LEGACY_UID_ALIASES). */
-async function findSessionByUid(db: Db, uid: string): Promise<{ id: string; alias: SessionDoc | null; session: SessionDoc | null }> {
+async function findSessionByUid(db: Db, uid: string): Promise<{ id: string; alias: SessionDoc | null; session: SessionDoc | null } | undefined> {
   const sessions = db.collection<SessionDoc>(collectionName('Session'));
   const alias = (await sessions.findOne({ _id: sessionAliasId(uid) })) ?? (await db.collection<SessionDoc>(LEGACY_UID_ALIASES).findOne({ _id: uid }));
-  if (!alias?.target) return { id: '', alias: null, session: null };
+  if (!alias?.target) return undefined;
   const session = await sessions.findOne({ _id: alias.target });
   // Only the session that alias was written for (an alias may outlive its session's change of id).
   return { id: alias.target, alias: alias._id === sessionAliasId(uid) ? alias : null, session: session?.payload?.uid === uid ? session : null };
 }
 
-/** Deletes a session found through its index entry, and its alias. */
-export async function deleteIndexedSession(db: Db, { id, alias }: { id: string; alias: SessionDoc | null }): Promise<void> {
+/** Deletes a session found through its index entry, and its alias; true when this call removed the session. */
+export async function deleteIndexedSession(db: Db, { id, alias }: { id: string; alias: SessionDoc | null }): Promise<boolean> {
   const sessions = db.collection<SessionDoc>(collectionName('Session'));
-  await sessions.deleteOne({ _id: id });
+  const { deletedCount } = await sessions.deleteOne({ _id: id });
   if (alias) await sessions.deleteOne({ _id: alias._id });
+  return deletedCount === 1;
 }
+
+/** When a session's sign-in checked the password, to the millisecond (whole seconds for sessions from before). */
+const signedInAtMsOf = (session: SessionDoc) => session.signedInAtMs ?? (session.payload?.loginTs ?? 0) * 1000;
 
 /** The grants a session holds, one per application it signed in to. */
 export const grantsHeldBy = (session: SessionDoc | null): string[] =>
@@ -92,6 +100,8 @@ export interface SessionView {
   /** The session's uid: what the page's forms name (never its id, which is the browser's cookie). */
   uid: string;
   signedInAt: Date;
+  /** When a request last used it (absent for sessions stored before this was kept). */
+  lastUsedAt?: Date;
   from: BrowserDescription;
   /** The session in the browser looking at the page. */
   current: boolean;
@@ -167,14 +177,19 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
     return new Map(await readAll(clientIds, async (id) => [id, (await clients.findOne({ _id: id }))?.payload?.client_name || id] as const));
   }
 
-  /** Ends the account's session `uid` and revokes the grants it holds, if it is one of its live sessions. */
-  async function endOnce(owner: AccessOwner, uid: string): Promise<boolean> {
+  /**
+   * Ends the account's session `uid` and revokes the grants it holds, if it is one of its live sessions (and, given
+   * `signedInBy`, signed in by then: a sign-in since is someone's new one). True when this call removed it: of two
+   * at once (a double click), one does.
+   */
+  async function endOnce(owner: AccessOwner, uid: string, signedInBy?: number): Promise<boolean> {
     const found = await findSessionByUid(db, uid);
     // Only one of this account's own sessions: the form's uid is the browser's to write.
-    if (!isOwnLive(owner, found.session)) return false;
-    await deleteIndexedSession(db, found);
+    if (!found || !isOwnLive(owner, found.session)) return false;
+    if (signedInBy !== undefined && signedInAtMsOf(found.session!) > signedInBy) return false;
+    const ended = await deleteIndexedSession(db, found);
     for (const grantId of grantsHeldBy(found.session)) await revokeGrant(db, grantId);
-    return true;
+    return ended;
   }
 
   return {
@@ -187,7 +202,8 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
       const names = await appNames([...new Set(clientOf.values())]);
       const sessionViews = sessions.map(({ id, session }): SessionView => ({
         uid: session!.payload!.uid!,
-        signedInAt: new Date(session!.signedInAtMs ?? (session!.payload!.loginTs ?? 0) * 1000),
+        signedInAt: new Date(signedInAtMsOf(session!)),
+        ...(session!.lastUsedAtMs !== undefined && { lastUsedAt: new Date(session!.lastUsedAtMs) }),
         from: describeUserAgent(session!.signedInFrom),
         current: id === currentSessionId,
         // Only the applications it still holds a live grant for (not one whose access was removed).
@@ -202,12 +218,13 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
     },
 
     async endSession(owner, uid) {
+      const endedAt = clock();
       const ended = await endOnce(owner, uid);
       if (ended) {
         // Once more when every request that read the session before has saved what it had (the adapter's upsert).
         void detached(() =>
           setTimeout(IN_FLIGHT_MS, undefined, { ref: false })
-            .then(() => connection.readyState === 1 && endOnce(owner, uid)) // not after the server has closed
+            .then(() => connection.readyState === 1 && endOnce(owner, uid, endedAt)) // not after the server has closed
             .catch((error: unknown) => onError?.(error)),
         );
       }
@@ -218,8 +235,9 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
       const index = await readAccountIndex(db, owner._id);
       const sessions = await liveSessions(owner, index.sessionKeys);
       const held = (await liveGrants(owner, [...index.grantIds, ...sessions.flatMap(({ session }) => grantsHeldBy(session))])).filter((grant) => grant.payload.clientId === clientId);
-      for (const grant of held) await revokeGrant(db, grant._id);
-      return held.length > 0;
+      let removed = false; // by this call: of two at once (a double click), one removes each grant
+      for (const grant of held) if (await revokeGrant(db, grant._id)) removed = true;
+      return removed;
     },
   };
 }

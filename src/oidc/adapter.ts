@@ -112,6 +112,8 @@ interface StoredDoc {
   /** A session's: when its sign-in checked the password (to the millisecond) and from which browser. */
   signedInAtMs?: number;
   signedInFrom?: string;
+  /** A session's: when it was last saved, which the provider does at every request that uses it ("last used"). */
+  lastUsedAtMs?: number;
 }
 
 /** A sign-in as the session saved for it keeps it: when its password was checked, and from which browser. */
@@ -169,11 +171,15 @@ export interface AdapterOptions {
   onUnreadableClientSecret?: (clientId: string) => void;
 }
 
-/** Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation). */
-export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<void> {
+/**
+ * Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation);
+ * true when this call removed the grant.
+ */
+export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<boolean> {
   for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
-  await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
+  const { deletedCount } = await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
   await forgetAll();
+  return deletedCount === 1; // this call removed the grant (of two at once, one does)
 }
 
 // A consumed marker outlives any single-use artefact it protects (codes live seconds, refresh tokens days); the
@@ -317,7 +323,7 @@ export function createAdapterFactory(
         const indexEntry = await accountIndexEntry(model, id, payload);
         const indexed = indexEntry ? [indexEntry] : [];
         if (model === 'Session' && typeof payload.uid === 'string') {
-          Object.assign(doc, await sessionSignInFacts(payload.uid, payload));
+          Object.assign(doc, await sessionSignInFacts(payload.uid, payload), { lastUsedAtMs: clock() });
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };

@@ -86,7 +86,7 @@ describe('the security info page outside a sign-in', () => {
     expect(messageIds(stepPage)).toContain('security_info.open_again');
   });
 
-  it('a double click on "Looks good" confirms once, and both answers lead to the page saying so', async () => {
+  it('a double click on "Looks good" confirms, and both answers lead to the page saying so', async () => {
     const user = await createUser(server);
     const { browser, page } = await openSecurityInfoPage(server, user);
     const looksGood = formNamed(page, 'done');
