@@ -21,7 +21,7 @@ export const sessionsFr: Record<keyof typeof sessionsEn, string> = {
   'sessions.app_since': 'Accès accordé le {when}',
   'sessions.remove_app': 'Retirer l’accès',
   'sessions.everywhere_heading': 'Partout à la fois',
-  'sessions.everywhere_intro': 'Déconnecte tous les navigateurs, celui-ci aussi, et retire leur accès à toutes les applications. Votre mot de passe ne change pas.',
+  'sessions.everywhere_intro': 'Déconnecte tous les navigateurs, celui-ci aussi, et retire à toutes les applications leur accès à votre compte. Votre mot de passe ne change pas.',
   'sessions.end_all': 'Se déconnecter partout',
   'sessions.close': 'Terminé',
   'sessions.ended': 'Le navigateur choisi est déconnecté, et les applications utilisées depuis celui-ci ont perdu leur accès.',
