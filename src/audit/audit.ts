@@ -5,6 +5,7 @@
 // client secrets, keys or full phone numbers.
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 
 export const AUDIT_COLLECTION = 'audit_events';
@@ -62,6 +63,15 @@ export interface AuditEvent {
   actor?: string;
   /** An administrator's change to something other than an account: the client id, the key id, the policy settings. */
   target?: string;
+}
+
+/** The audit's user-agent length: enough to tell browsers apart, not a place to store whatever a client sends. */
+const AUDITED_USER_AGENT_LENGTH = 200;
+
+/** Where an event's request came from, as the audit keeps it: the client's address, its browser, the request's support code. */
+export function requestFacts(ctx: Context): Pick<AuditEvent, 'ip' | 'userAgent' | 'supportCode'> {
+  const { requestId } = ctx.state as { requestId?: string };
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, AUDITED_USER_AGENT_LENGTH), ...(requestId && { supportCode: requestId }) };
 }
 
 export interface StoredAuditEvent extends AuditEvent {

@@ -18,7 +18,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import type { User } from '../accounts/user-model.ts';
 import type { Accounts } from '../accounts/users.ts';
-import type { AuditEvent, AuditLog } from '../audit/audit.ts';
+import { requestFacts, type AuditEvent, type AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import { csrfOnly } from '../http/checked-form.ts';
 import type { AppContext } from '../http/context.ts';
@@ -104,7 +104,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   }
 
   const record = (ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) =>
-    audit.record({ ...event, reason: 'owner', ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: (ctx as AppContext).state.requestId });
+    audit.record({ ...event, reason: 'owner', ...requestFacts(ctx) });
 
   function backToPage(ctx: Context, id: string, said: Notice) {
     notice.set(ctx, said);

@@ -15,7 +15,7 @@ import { AccountChangedError, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
-import type { AuditLog } from '../audit/audit.ts';
+import { requestFacts, type AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
@@ -120,7 +120,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     state.log.info({ event: 'password.changed', reason: 'self', accountId: user._id }, 'password changed by its owner');
     const tasks: Record<string, () => Promise<unknown>> = {
       revocation: () => accounts.revokeAccess(user._id), // deletes what the write already voided
-      audit: () => deps.audit.record({ type: 'password.changed', reason: 'self', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: state.requestId }),
+      audit: () => deps.audit.record({ type: 'password.changed', reason: 'self', accountId: user._id, ...requestFacts(ctx) }),
       // A helpdesk or a phished password is what the owner's "This wasn't me" is for; the policy's reset notices cover it.
       notice: async () => (await policy.current()).notify.onReset && deps.notifier.notify(user, 'changed', state.locale),
     };

@@ -63,11 +63,13 @@ export async function respondWithError(
   ctx.status = view.status;
   if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));
   if (view.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  // A recovery flow's own code once the request has a flow (the one its other pages and its audit events show).
+  const supportCode = ctx.state.supportCode ?? ctx.state.requestId;
   if (format === 'json' || ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,
       error_description: (view.status < 500 && publicDetail?.description) || (ctx.state.t ?? translator(DEFAULT_LOCALE))(view.messageId, { app: ctx.state.brand?.name ?? 'Latchkey' }),
-      support_code: ctx.state.requestId,
+      support_code: supportCode,
     };
     return;
   }
@@ -76,7 +78,7 @@ export async function respondWithError(
     languagesFromHome: true,
     messageId: view.messageId,
     startAgain: view.code === 'interaction_expired',
-    supportCode: ctx.state.requestId,
+    supportCode,
     // The provider's description of a client error helps the RP's developer; for a server error it is the
     // library's internal text ("oops! …"), which no page shows.
     publicDetail: view.status < 500 ? publicDetail : undefined,

@@ -32,9 +32,10 @@ import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../f
 import { PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
-import { accountOfStep as accountOfStepOf, type PendingStep } from './interaction-steps.ts';
+import { accountOfStep as accountOfStepOf, type InteractionSteps, type PendingStep } from './interaction-steps.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from './security-info-routes.ts';
-import type { AuditLog } from '../audit/audit.ts';
+import { requestFacts, type AuditLog } from '../audit/audit.ts';
+import { detached } from '../db/request-scope.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -213,6 +214,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const accountOfStep = (step: PendingStep<unknown>, again = false) => accountOfStepOf(accounts, step, again);
 
   async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
+    if (error) ctx.status = 400; // a new password refused (the rules, or two that differ), as everywhere a password is chosen
     await renderPage(ctx, 'password-change', {
       titleId: 'password_change.title',
       uid: details.uid,
@@ -234,6 +236,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     ctx.redirect(returnTo);
     ctx.status = 303; // never 307: the browser must not re-post the password (RFC 9700 §4.12)
+  }
+
+  /** An interaction whose result is recorded: where `finish` sent the browser, the provider's resume. */
+  function resumeRecorded(ctx: Context, details: Details) {
+    ctx.status = 303;
+    ctx.redirect(details.returnTo);
   }
 
   /** A password sign-in cannot give what an essential acr request demands: fail as an unsuccessful sign-in. */
@@ -275,6 +283,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   router.get('/', async (ctx) => {
     const details = await load(ctx);
+    // Recorded already (a double click's other request did, and the browser shows this one's answer): on to the
+    // provider, as that request's answer said. Only this browser reaches its interaction.
+    if (details.prompt.name === 'login' && details.result?.login) return resumeRecorded(ctx, details);
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (details.prompt.name === 'login') {
       const changing = await changingPassword(ctx, details);
@@ -364,6 +375,20 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     ctx.redirect(`/interaction/${uid}`);
   }
 
+  /**
+   * Where another request of this browser that used up the step (`steps`) went, once it is through: a double click's
+   * other request, whose answer the browser no longer shows. When that request recorded the sign-in, on to the
+   * provider's resume as its answer said, rather than to an error or to the password again; else the sign-in page.
+   */
+  async function afterOtherRequest(ctx: Context, steps: Pick<InteractionSteps<unknown>, 'finishedFor'>, uid: string) {
+    if (await steps.finishedFor(ctx, uid)) {
+      // Read anew, not this request's copy from before the other one recorded its result.
+      const details = await detached(() => provider.interactionDetails(ctx.req, ctx.res));
+      if (details.uid === uid && details.result?.login) return resumeRecorded(ctx, details);
+    }
+    backToSignIn(ctx, uid);
+  }
+
   /** A right password (and the person's own): the security info page when the policy asks for it, else signed in. */
   async function proceed(ctx: Context, uid: string, user: User, checkedAtMs: number) {
     if (!(await securityInfoPages.begin(ctx, uid, user, checkedAtMs))) await signedIn(ctx, user, checkedAtMs);
@@ -384,18 +409,15 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     csrfToken: (ctx, uid) => issueCsrfToken(ctx, `interaction:${uid}`, csrfOptions),
     accountOfStep,
     finished: signedIn,
-    noStep: backToSignIn,
-    // The other request signs in; this one cannot be answered as it was (its resume is the provider's).
-    usedAlready() {
-      throw new FlowExpiredError('the security info step was used already');
-    },
+    noStep: (ctx, uid) => afterOtherRequest(ctx, securityInfo.steps, uid),
+    usedAlready: (ctx, uid) => afterOtherRequest(ctx, securityInfo.steps, uid),
   });
 
   router.post('/password', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
     const first = await changingPassword(ctx, details);
-    if (!first) return backToSignIn(ctx, details.uid);
+    if (!first) return afterOtherRequest(ctx, passwordChanges, details.uid);
     if (form.password !== form.confirm) return showPasswordChange(ctx, details, first, 'recover.password_mismatch');
     let prepared;
     try {
@@ -408,21 +430,26 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // say) may have landed during the argon2 runs; and written only over that account's revocation (one landing
     // after this read refuses the write).
     const user = await changingPassword(ctx, details, { again: true });
-    if (!user) return backToSignIn(ctx, details.uid);
-    // Used once, by one of any parallel posts: only that one writes a password and signs in.
-    if (!(await passwordChanges.finish(ctx, details.uid))) throw new FlowExpiredError('the password change was used already');
-    // The new password, written with the account's revocation as any reset is: no session or token from before it
-    // stays valid.
+    if (!user) return afterOtherRequest(ctx, passwordChanges, details.uid);
+    // Used once, by one of any parallel posts: only that one writes a password and goes on; the others (a double
+    // click, two passwords at once) wait for it and lead where it did.
+    const finishing = await passwordChanges.finishOnce(ctx, details.uid, user._id);
+    if (!finishing) return afterOtherRequest(ctx, passwordChanges, details.uid);
     try {
-      await accounts.replacePassword(prepared, user);
-    } catch (error) {
-      if (error instanceof AccountChangedError) return backToSignIn(ctx, details.uid);
-      throw error;
+      // The new password, written with the account's revocation as any reset is: no session or token from before it
+      // stays valid.
+      try {
+        await accounts.replacePassword(prepared, user);
+      } catch (error) {
+        if (error instanceof AccountChangedError) return backToSignIn(ctx, details.uid);
+        throw error;
+      }
+      ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
+      await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ...requestFacts(ctx) });
+      await proceed(ctx, details.uid, user, Date.now());
+    } finally {
+      await finishing.done();
     }
-    ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
-    const requestId = (ctx as AppContext).state.requestId;
-    await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });
-    await proceed(ctx, details.uid, user, Date.now());
   });
 
   router.post('/confirm', async (ctx) => {

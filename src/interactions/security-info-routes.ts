@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
-import type { AuditLog } from '../audit/audit.ts';
+import { requestFacts, type AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import type { AppContext } from '../http/context.ts';
 import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
@@ -236,10 +236,10 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     await accounts.setSecurityInfo(before._id, kind === 'authenticator' ? { totpSecret: value } : { [kind]: value });
     // What was added was proved just now: the methods stay open to the person who proved it.
     await save(step, { proven: true });
-    const { locale, requestId } = (ctx as AppContext).state;
+    const { locale } = (ctx as AppContext).state;
     // Texts only within the installation's budget for notices: changes come in bursts no one else's budget should pay.
     await notifier.notifyMethodsChanged(before, [changeOf(kind, value)], locale, () => limits.allowNoticeText(rules));
-    await audit.record({ type: 'security_info.changed', accountId: before._id, reason: 'owner', method: kind, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode: requestId });
+    await audit.record({ type: 'security_info.changed', accountId: before._id, reason: 'owner', method: kind, ...requestFacts(ctx) });
     ctx.state.log.info({ event: 'security_info.changed', accountId: before._id, method: kind, change: value === null ? 'removed' : 'registered' }, 'security info changed by its owner');
   }
 
@@ -462,13 +462,16 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (!read) return;
     const { uid, step, user, rules } = read;
     if (securityInfoDue(user, methods, rules, clock()) === 'register') return show(ctx, uid, step, user, { error: 'security_info.not_enough' });
-    // Used once, by one of any parallel posts: only that one signs in (or confirms). Outside a sign-in, the others
-    // (a double click) may answer as it did; in a sign-in, its answer is the provider's resume, for that one only.
-    const finishing = kit.manage ? await steps.finishOnce(ctx, uid, user._id) : (await steps.finish(ctx, uid)) && { done: async () => {} };
+    // Used once, by one of any parallel posts: only that one signs in (or confirms). The others (a double click) wait
+    // for it and answer as it did (usedAlready).
+    const finishing = await steps.finishOnce(ctx, uid, user._id);
     if (!finishing) return kit.usedAlready(ctx, uid);
-    await accounts.confirmSecurityInfo(user._id, new Date(clock()));
-    await kit.finished(ctx, user, step.startedAt.getTime());
-    await finishing.done();
+    try {
+      await accounts.confirmSecurityInfo(user._id, new Date(clock()));
+      await kit.finished(ctx, user, step.startedAt.getTime());
+    } finally {
+      await finishing.done();
+    }
   });
 
   return { begin, showPending };

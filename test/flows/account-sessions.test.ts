@@ -16,6 +16,7 @@ import type { User } from '../../src/accounts/user-model.ts';
 const SESSIONS_PATH = '/account/sessions';
 const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
 const CHROME_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
+const SAFARI_ON_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.4 Safari/605.1.15';
 
 let server: TestServer;
 let config: client.Configuration;
@@ -269,6 +270,34 @@ it("signs this browser out too, and a session saved again by a request already u
   expect(await left()).toBe(0);
   expect(await silentSignIn(here.browser)).toBe('login_required');
   expect(await audited(user, 'account.session_ended')).toHaveLength(1);
+}, 40_000);
+
+it('spares, when ending again, a session saved again that was signed in to since', async () => {
+  const user = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  await signIn(user, CHROME_ON_WINDOWS);
+  await signIn(user, SAFARI_ON_MAC);
+  const page = await openSessionsPage(here.browser, user);
+  const uidOf = (browserName: string) => new RegExp(`data-session="([^"]+)"[^>]*>\\s*<strong>${browserName}`).exec(page.body)![1]!;
+  const sessions = server.connection.db!.collection<{ _id: string; payload?: unknown; signedInAtMs?: number }>(collectionName('Session'));
+  const stored = (uid: string) => sessions.find({ $or: [{ 'payload.uid': uid }, { _id: sessionAliasId(uid) }] }).toArray();
+  const [signedInSince, stale] = [uidOf('Chrome on Windows'), uidOf('Safari on macOS')];
+  const saved = new Map([[signedInSince, await stored(signedInSince)], [stale, await stored(stale)]]);
+  for (const docs of saved.values()) expect(docs).toHaveLength(2); // each session and its alias
+  // In this order, so the spared session's second pass comes first.
+  for (const uid of saved.keys()) expect(messageIds(await post(here.browser, formFor(page, 'end', 'session', uid)))).toContain('sessions.ended');
+  // Both written back, as a request under way would; one as a sign-in in that browser after Sign out would save it.
+  for (const [uid, docs] of saved) {
+    for (const doc of docs) {
+      const again = uid === signedInSince && doc.payload !== undefined ? { ...doc, signedInAtMs: Date.now() } : doc;
+      await sessions.replaceOne({ _id: doc._id }, again, { upsert: true });
+    }
+  }
+  const left = async (uid: string) => (await stored(uid)).length;
+  const deadline = Date.now() + IN_FLIGHT_MS + 15_000;
+  while ((await left(stale)) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+  expect(await left(stale)).toBe(0);
+  expect(await left(signedInSince)).toBe(2);
 }, 40_000);
 
 it('a double click on Sign out ends the session once, audited once', async () => {

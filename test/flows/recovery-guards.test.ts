@@ -117,6 +117,10 @@ it('shows one support code on every page of a flow that has one, the one its aud
   expect(messageIds(wrong)).toContain('recover.code_wrong');
   const code = shownCode(wrong);
   expect(code).toBeDefined();
+  // An error page in the flow (a form without its CSRF token) shows the flow's code too, not its request's.
+  const refused = await browser.post(findForm(wrong, '/code').action, { code: '123456' });
+  expect(refused.status).toBe(403);
+  expect(shownCode(refused)).toBe(code);
   const cancelled = await browser.post(`${server.origin}${flowUrlOf(wrong.body)}/cancel`, { csrf: findForm(wrong, '/code').fields.csrf! });
   expect(messageIds(cancelled)).toContain('recover.cancelled');
   expect([shownCode(sent), shownCode(cancelled)]).toEqual([code, code]);

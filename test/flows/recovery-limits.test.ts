@@ -221,6 +221,7 @@ it('refuses sends over the destination limit without calling the provider; the c
   expect(second.body).toMatch(/href="\/recover\/[\w-]+\?lang=fr"/); // the language links do not say it again
   // A refused one says so (the person would otherwise wait for a code that never comes), and keeps the code page.
   expect(messageIds(second)).not.toContain('recover.send_limited');
+  expect(third.status).toBe(429);
   expect(messageIds(third)).toEqual(expect.arrayContaining([...messageIds(second).filter((id) => id !== 'recover.code_resent'), 'recover.send_limited']));
   expect(messageIds(third)).not.toContain('recover.code_resent');
   await new Promise((resolve) => setTimeout(resolve, 300));

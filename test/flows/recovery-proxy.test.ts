@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -28,6 +28,19 @@ it('counts recovery starts per address the proxy saw, whatever the client wrote 
   // Another client, as the proxy saw it, has its own budget.
   const other = await identify(server, through('198.51.100.1, 192.0.2.11'), 'someone@example.org');
   expect(other.status).toBe(200);
+});
+
+it('counts only the starts a CAPTCHA let through: wrong characters and a wait left too early spend none of the budget', async () => {
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1 } });
+  const browser = through('198.51.100.3, 192.0.2.12');
+  for (const [captcha, error] of [['WRONG1', 'recover.captcha_wrong'], ['WRONG2', 'recover.captcha_wrong'], ['', 'recover.captcha_wait_early']] as const) {
+    const refused = await submit(browser, await browser.get(`${server.origin}/recover`), '/recover', { identifier: 'someone@example.org', captcha, action: 'next' });
+    expect(messageIds(refused)).toContain(error);
+  }
+  const started = await identify(server, browser, 'someone@example.org');
+  expect(started.status).toBe(200);
+  expect(messageIds(started)).toContain('recover.goal_heading');
+  expect((await identify(server, browser, 'someone@example.org')).status).toBe(429);
 });
 
 it('counts recovery starts per /64 for IPv6: another address of the same network is the same client', async () => {

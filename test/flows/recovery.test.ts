@@ -127,6 +127,7 @@ describe('reset with one method', () => {
     // Fourteen characters are one too few, counted by code point (an emoji is one).
     const fourteen = await submit(browser, weak, '/password', { password: 'ab<>&"\\ 🔑 défg', confirm: 'ab<>&"\\ 🔑 défg' });
     expect(messageIds(fourteen)).toContain('password.too_short');
+    expect([weak.status, fourteen.status]).toEqual([400, 400]);
     const done = await submit(browser, fourteen, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(messageIds(done)).toContain('recover.done_reset');
 

@@ -275,6 +275,7 @@ describe('the support code on every error', () => {
     ];
     for (const [password, confirm, error] of tries) {
       const again = await submit(browser, page, '/password', { password, confirm });
+      expect(again.status).toBe(400);
       expect(messageIds(again)).toContain(error);
       expectSupportCode(again);
     }

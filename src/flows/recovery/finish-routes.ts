@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { User } from '../../accounts/user-model.ts';
-import type { PreparedPassword } from '../../accounts/users.ts';
+import { AccountChangedError, type PreparedPassword } from '../../accounts/users.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../../accounts/passwords.ts';
 import { PasswordRejectedError } from '../../accounts/password-rules.ts';
 import type { AppContext } from '../../http/context.ts';
@@ -53,14 +53,15 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const current = await policy.current();
     const first = (await finishingAccount(ctx, flow, current))?.user;
     if (!first) return;
-    if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' });
+    // A refused password is a 400, as everywhere a password is chosen; the page says why.
+    if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' }, 400);
     // Checked and hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not
     // the flow. The reasons that name a length say which (`values`: the rule as applied).
     let prepared: PreparedPassword;
     try {
       prepared = await accounts.preparePassword(first, form.password);
     } catch (error) {
-      if (error instanceof PasswordRejectedError) return showFlow(ctx, flow, { error: error.reason, errorValues: error.values });
+      if (error instanceof PasswordRejectedError) return showFlow(ctx, flow, { error: error.reason, errorValues: error.values }, 400);
       throw error;
     }
     // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
@@ -71,7 +72,7 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const { user, proofs } = finishing;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
     // (one write), and then it is true whatever else fails.
-    const next = await advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+    const reset = advance(ctx, flow, { kind: 'finished' }, {}, async () => {
       await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
@@ -82,8 +83,24 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         proofRuns: () => ceiling.restart(accountKeyOf(user._id)),
       });
     });
+    const next = await reset.catch((error: unknown) => {
+      if (error instanceof AccountChangedError) return endedByChange(ctx, flow);
+      throw error;
+    });
     if (next) seeFlow(ctx, next);
   });
+
+  /**
+   * A revocation landed between the account's last read and the new password's write (another reset, a lockdown),
+   * which refused the write: nothing was written. The flow's proofs were of the account as it no longer is, and its
+   * claimed step would refuse every post until it counted as lost: it ends now, saying why, and the person starts again.
+   */
+  async function endedByChange(ctx: Context, flow: FlowDoc): Promise<undefined> {
+    await deps.flows.end(flow);
+    await record(ctx, { type: 'recovery.failed', reason: 'account_changed', flowId: flow._id });
+    await message(ctx, 'recover.verify_again', 409, flow);
+    return undefined;
+  }
 
   router.post('/:flow/unlock', async (ctx) => {
     const flow = await flowIn(ctx, 'unlock');

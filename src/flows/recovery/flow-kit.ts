@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
-import type { AuditEvent } from '../../audit/audit.ts';
+import { requestFacts, type AuditEvent } from '../../audit/audit.ts';
 import { readCheckedForm } from '../../http/checked-form.ts';
 import { issueCsrfToken } from '../../http/csrf.ts';
 import { siteCookieName } from '../../http/cookie-names.ts';
@@ -43,8 +43,7 @@ export function createFlowKit(deps: RecoveryDeps) {
   const supportCodeOf = (flowId: string) => createHash('sha256').update(`support:${flowId}`).digest('base64url').slice(0, 8).toUpperCase().replace(/[-_]/g, 'X');
 
   function record(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
-    const supportCode = event.flowId ? supportCodeOf(event.flowId) : (ctx as AppContext).state.requestId;
-    return audit.record({ ...event, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200), supportCode });
+    return audit.record({ ...event, ...requestFacts(ctx), ...(event.flowId && { supportCode: supportCodeOf(event.flowId) }) });
   }
 
   /**

@@ -50,16 +50,18 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     const origin = { ...(from && { from }), ...(uiLocale && { uiLocale }) };
     if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...origin });
     if (!form.identifier) return showIdentify(ctx, { ...origin, error: 'recover.identifier_missing' });
-    const current = await policy.current();
-    if (!(await limits.allowFlowStart(ctx.ip, current))) {
-      await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
-      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
-    }
+    // The CAPTCHA first: only a start it lets through counts against the address's budget, so a wrong answer or a
+    // wait left too early (anyone's, from a shared address) spends none of it.
     const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
     if (!outcome.passed) {
       await record(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
       const kept = 'keep' in outcome ? { captchaId: outcome.keep } : {};
       return showIdentify(ctx, { identifier: form.identifier, ...origin, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
+    }
+    const current = await policy.current();
+    if (!(await limits.allowFlowStart(ctx.ip, current))) {
+      await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
+      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
     }
     const key = deps.subjectKey(form.identifier);
     // The same reads for a known and an unknown identifier: the user lookup, then the account document.

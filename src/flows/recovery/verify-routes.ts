@@ -278,7 +278,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
     if (allowed) seeFlow(ctx, next, { resent: resend });
-    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? 'recover.call_limited' : 'recover.send_limited' });
+    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? 'recover.call_limited' : 'recover.send_limited' }, 429);
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));
