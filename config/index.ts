@@ -29,7 +29,10 @@ const list = z.string().transform((s) =>
     .filter(Boolean),
 );
 
-/** Every environment variable Latchkey reads, with its default and meaning (the README's table mirrors this). */
+/**
+ * Every environment variable the server reads, with its default and meaning (the README's table mirrors this; the
+ * scripts read DEMO_SEED and LOCAL_DB_DIR, the admin CLI LATCHKEY_ADMIN).
+ */
 const envSchema = z.object({
   /** development | test | production. Production turns on the strict checks below. */
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -324,6 +327,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}/oidc`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
   const cookieSecure = e.COOKIE_SECURE ?? (production || issuerUrl.protocol === 'https:');
+  // Settings that cannot be built as given (a provider's missing parts, a key of the wrong length) join the list
+  // below, so that one start names every problem.
+  const problems: string[] = [];
+  const built = <T>(build: () => T, instead: T): T => {
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error.message);
+      return instead;
+    }
+  };
   const config: Config = {
     env: e.NODE_ENV,
     production,
@@ -374,16 +389,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: e.SMTP_URL,
       smtpRequiresTls: e.SMTP_URL !== undefined && smtpNeedsTls(e.SMTP_URL, production),
       mailFrom: e.MAIL_FROM,
-      sms: smsSettings(e),
-      voice: voiceSettings(e, production),
+      sms: built(() => smsSettings(e), { provider: 'outbox' }),
+      voice: built(() => voiceSettings(e, production), { provider: 'none' }),
       emailToOutbox: !e.SMTP_URL,
     },
-    dataEncryptionKey: parseKey(e.DATA_ENCRYPTION_KEY) ?? DEVELOPMENT_DATA_KEY,
-    previousDataEncryptionKeys: previousKeys(e.DATA_ENCRYPTION_KEY_PREVIOUS),
+    dataEncryptionKey: built(() => parseKey(e.DATA_ENCRYPTION_KEY), undefined) ?? DEVELOPMENT_DATA_KEY,
+    previousDataEncryptionKeys: built(() => previousKeys(e.DATA_ENCRYPTION_KEY_PREVIOUS), []),
     captchaTestAnswer: e.CAPTCHA_TEST_ANSWER,
   };
   // Every problem at once: values that do not fit together, then what production must not run with.
-  const problems: string[] = [];
   if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER must not carry a query or fragment');
   if (issuerUrl.protocol === 'https:' && !config.cookieSecure) {
     // Cookies set without Secure on an https site can be overwritten from plain http (a network attacker's).

@@ -219,3 +219,16 @@ it('lists every setting that does not fit at once, not only the first', () => {
   }
   for (const problem of [/query/, /not this machine/, /BRAND_ACCENT/, /SESSION_IDLE_TIMEOUT/]) expect(message).toMatch(problem);
 });
+
+it('lists settings that cannot be built with the rest: a provider\'s missing parts and a key of the wrong length', () => {
+  let message = '';
+  try {
+    loadConfig({ ...production, SMS_WEBHOOK_SECRET: 'short', VOICE_PROVIDER: 'twilio', DATA_ENCRYPTION_KEY: 'abcd', DATA_ENCRYPTION_KEY_PREVIOUS: 'ef01', COOKIE_SECURE: 'false' });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    message = (error as Error).message;
+  }
+  for (const problem of [/SMS_PROVIDER=webhook needs/, /VOICE_PROVIDER=twilio needs/, /DATA_ENCRYPTION_KEY must be 32 bytes/, /DATA_ENCRYPTION_KEY_PREVIOUS must be 32 bytes/, /COOKIE_SECURE=false/]) {
+    expect(message).toMatch(problem);
+  }
+});

@@ -38,7 +38,12 @@ export async function connectDatabase(uri: string, options: ConnectOptions = {})
       });
     });
   }
-  await connection.asPromise();
+  try {
+    await connection.asPromise();
+  } catch (error) {
+    await connection.close().catch(() => {}); // no driver left polling a database this caller gave up on
+    throw error;
+  }
   return connection;
 }
 

@@ -356,7 +356,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       const tried = await limits.takeCodeTry(`security-info:${step.id}:${adding.sealed.slice(-24)}`, rules);
       if (!tried.allowed) return abandon(ctx, uid, step, user, 'security_info.code_used_up');
       const withApp = { ...user, securityInfo: { ...user.securityInfo, authenticator: { totpSecret: adding.sealed } } };
-      if (!(await methodOf('authenticator').verifyHeld!(withApp, code))) return wrongCode(ctx, uid, step, user, 'security_info.app_code_wrong');
+      if ((await methodOf('authenticator').verifyHeld!(withApp, code)) !== 'right') return wrongCode(ctx, uid, step, user, 'security_info.app_code_wrong');
       await recordChange(ctx, step, user, 'authenticator', adding.sealed, rules);
       return seeStep(ctx, uid, 'saved');
     }
@@ -398,7 +398,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       return abandon(ctx, uid, step, user, 'security_info.method_disabled');
     }
     let right: boolean;
-    if (proving.kind === 'authenticator') right = await method.verifyHeld!(user, code);
+    if (proving.kind === 'authenticator') right = (await method.verifyHeld!(user, code)) === 'right';
     else {
       const tried = await limits.takeCodeTry(proving.challengeId, rules);
       if (!tried.allowed) {

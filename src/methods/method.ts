@@ -12,6 +12,9 @@ import type { Translate } from '../http/i18n.ts';
 
 export type DestinationCheck = 'match' | 'mismatch' | 'invalid' | 'country_refused';
 
+/** A held code (an authenticator's) checked: right, wrong, or right but accepted already (a replay, a double click). */
+export type HeldCodeCheck = 'right' | 'wrong' | 'used';
+
 export interface OutgoingMessage {
   channel: 'email' | 'sms' | 'voice';
   to: string;
@@ -82,10 +85,11 @@ export interface VerificationMethod {
   /** Methods that send a code: how. */
   delivery?: CodeDelivery;
   /**
-   * Methods whose code the user holds (TOTP): the check, each code accepted once. Without a user (a decoy) it does
-   * the same work against a secret nobody holds, and answers false.
+   * Methods whose code the user holds (TOTP): the check, each code accepted once ('used': a right code accepted
+   * before, or one older than a code accepted). Without a user (a decoy) it does the same work against a secret
+   * nobody holds, and answers 'wrong'.
    */
-  verifyHeld?(user: User | undefined, code: string): Promise<boolean>;
+  verifyHeld?(user: User | undefined, code: string): Promise<HeldCodeCheck>;
   /**
    * Whether this server can check the user's proof at all (an authenticator's seed it can decrypt): false only when
    * the server is misconfigured, and then nothing is spent or compared. Always true without a user (a decoy).

@@ -37,17 +37,17 @@ export function createTotpMethod({ connection, box, clock = Date.now }: { connec
     decoyHint: () => '',
     checkable: (user) => !user?.securityInfo.authenticator?.totpSecret || box.opens(user.securityInfo.authenticator.totpSecret),
     async verifyHeld(user, code) {
-      if (!new RegExp(`^\\d{${TOTP_DIGITS}}$`).test(code)) return false; // otplib throws on anything else
+      if (!new RegExp(`^\\d{${TOTP_DIGITS}}$`).test(code)) return 'wrong'; // otplib throws on anything else
       const held = user?.securityInfo.authenticator?.totpSecret;
       const result = await verify({ secret: box.open(held ?? nobodysSeed), token: code, epoch: Math.floor(clock() / 1000), epochTolerance: [30, 0] });
-      if (!held || !result.valid || !('timeStep' in result)) return false;
+      if (!held || !result.valid || !('timeStep' in result)) return 'wrong';
       const rememberUntil = new Date(clock() + REMEMBER_SECONDS * 1000);
-      if (!(await claim(used, `${user!._id}:${result.timeStep}`, rememberUntil))) return false;
+      if (!(await claim(used, `${user!._id}:${result.timeStep}`, rememberUntil))) return 'used';
       // Once a code is used, the one before it is spent too (whether or not it ever was): a code captured earlier and
       // held back, by a phishing page for instance, is refused after the owner has used a newer one. Taken by a claim
       // like any other, so the step before is also closed to requests that come after this one.
       await claim(used, `${user!._id}:${result.timeStep - 1}`, rememberUntil);
-      return true;
+      return 'right';
     },
   };
 }

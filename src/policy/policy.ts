@@ -99,6 +99,13 @@ const policyShape = z
          * recovery with a few typos needs 4-6.
          */
         proofAttemptsPerDay: count.default(10),
+        /**
+         * Codes and phone numbers entered from one address (the /64 for IPv6) per hour, over every account it names,
+         * each counted before it is compared and before the account's own budget: guessing spread over many accounts,
+         * each within its daily budget, gets this many tries an hour from an address, not ten per account of the
+         * flows it may start (flowsPerIpHour). 60 is six accounts' whole budgets, more than an office's recoveries.
+         */
+        proofAttemptsPerIpHour: count.default(60),
         /** Recovery flows started per IP per hour. */
         flowsPerIpHour: count.default(30),
         /**
@@ -123,6 +130,7 @@ const policyShape = z
         perAccountHour: 10,
         globalPerHour: 1000,
         proofAttemptsPerDay: 10,
+        proofAttemptsPerIpHour: 60,
         flowsPerIpHour: 30,
         signInFailuresPerIpHour: 20,
         signInFailuresGlobalHour: 5000,

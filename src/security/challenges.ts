@@ -33,11 +33,19 @@ export interface Challenges {
   discard(id: string): Promise<void>;
   /** Whether an answer to it could still be compared: neither expired, used, replaced nor out of tries. */
   isLive(id: string, purpose: string): Promise<boolean>;
+  /** As `isLive`, telling apart a challenge gone (used, discarded) from one whose time ran out (kept until swept). */
+  status(id: string, purpose: string): Promise<'live' | 'gone' | 'expired'>;
 }
 
 export function createChallenges(connection: Connection, hashKey: string, clock: () => number = Date.now): Challenges {
   const docs = connection.db!.collection<ChallengeDoc>(CHALLENGES);
   const hash = createCodeHasher(hashKey);
+
+  async function status(id: string, purpose: string): Promise<'live' | 'gone' | 'expired'> {
+    const doc = await docs.findOne({ _id: id }, { projection: { purpose: 1, expiresAt: 1 } });
+    if (!doc || doc.purpose !== purpose) return 'gone';
+    return doc.expiresAt.getTime() > clock() ? 'live' : 'expired';
+  }
 
   return {
     async create(purpose, digits, lifetimeSeconds, { answerable = true } = {}) {
@@ -62,8 +70,9 @@ export function createChallenges(connection: Connection, hashKey: string, clock:
     },
 
     async isLive(id, purpose) {
-      const doc = await docs.findOne({ _id: id }, { projection: { purpose: 1, expiresAt: 1 } });
-      return Boolean(doc && doc.purpose === purpose && doc.expiresAt.getTime() > clock());
+      return (await status(id, purpose)) === 'live';
     },
+
+    status,
   };
 }

@@ -49,6 +49,8 @@ export interface Limits {
   /** One try at this code; `slot` says which (the last one is `codes.maxTries`). */
   takeCodeTry(challengeId: string, policy: RecoveryPolicy): Promise<SlotResult>;
   allowFlowStart(ip: string, policy: RecoveryPolicy): Promise<boolean>;
+  /** One code or phone number entered in a recovery from this address, whichever account it names (counted first). */
+  allowProofFrom(ip: string, policy: RecoveryPolicy): Promise<boolean>;
   /** One security notice by text message that anyone can cause (a lockout): `globalPerHour` of them, apart from codes. */
   allowNoticeText(policy: RecoveryPolicy): Promise<boolean>;
   /** Generic: one of `limit` per window for `name` (e.g. notices). */
@@ -125,6 +127,7 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
     proofBudgetSpent: (budgetKey, { limits }) => slotsFull(slots, slotLimit('proof', budgetKey, limits.proofAttemptsPerDay, DAY), new Date(clock())),
     takeCodeTry: (challengeId, { codes }) => take('code-try', challengeId, codes.maxTries, DAY),
     allowFlowStart: (ip, { limits }) => allow('flow-ip', addressBudgetKey(ip), limits.flowsPerIpHour, HOUR),
+    allowProofFrom: (ip, { limits }) => allow('proof-ip', addressBudgetKey(ip), limits.proofAttemptsPerIpHour, HOUR),
     allowNoticeText: ({ limits }) => allow('notice-text-global', 'all', limits.globalPerHour, HOUR),
   };
 }

@@ -18,7 +18,7 @@ let close: () => Promise<void>;
 
 beforeAll(async () => {
   ({ server, sink, close } = await startRecoveryServer());
-  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 } });
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, perIpHour: 1000 } });
 });
 afterAll(() => close());
 

@@ -18,7 +18,7 @@ import type { User } from '../../src/accounts/user-model.ts';
 
 const MOBILE = '+14155550161';
 const OFFICE = '+33142685300';
-const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500, ...MANY_SIGN_IN_FAILURES };
+const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500, proofAttemptsPerIpHour: 100_000, ...MANY_SIGN_IN_FAILURES };
 const ALL_METHODS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'];
 
 async function register(server: TestServer, user: User, securityInfo: Record<string, string>) {

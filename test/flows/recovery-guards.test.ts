@@ -316,3 +316,60 @@ it('answers a step sent again with the Back button as out of date, with the supp
   expect((await server.latchkey.accounts.signIn(someone.username, chosen)).ok).toBe(true);
   expect((await server.latchkey.accounts.signIn(someone.username, 'another passphrase sent again later')).ok).toBe(false);
 });
+
+describe('a double click (two posts of one form at once: the browser shows the answer to the second)', () => {
+  /** Both answers: each sends the browser to the flow's page, the step the first one took leads to. */
+  async function bothLeadOn(browser: Browser, answers: Page[], flowUrl: string) {
+    for (const answer of answers) {
+      expect(answer.status).toBe(303);
+      expect(answer.headers.get('location')).toBe(flowUrl);
+    }
+    return browser.follow(answers[1]!);
+  }
+  const codeFailures = async (accountId: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId, type: 'code.failed' });
+
+  it('on Next with an emailed code takes the code once, and both answers lead to the next step', async () => {
+    const someone = await createUser(server);
+    const email = `twice-${someone.username}@example.net`;
+    await registerMethods(server, someone, { alternateEmail: email });
+    const browser = new Browser();
+    const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'email'));
+    const emailed = await waitFor(async () => /\b(\d{6})\b/.exec((await outbox(server)).find((m) => m.to === email)?.text ?? '')?.[1], `a code emailed to ${email}`);
+    const form = findForm(sent, '/code');
+    const answers = await Promise.all([browser.post(form.action, { ...form.fields, code: emailed }), browser.post(form.action, { ...form.fields, code: emailed })]);
+    const next = await bothLeadOn(browser, answers, flowUrlOf(sent.body));
+    expect(messageIds(next)).toContain('recover.password_heading');
+    expect(await codeFailures(someone._id)).toBe(0);
+  });
+
+  /** Someone whose authenticator alone finishes a recovery, at its code's field. */
+  async function atAuthenticatorCode() {
+    const someone = await createUser(server);
+    const { totp } = await registerMethods(server, someone, { authenticator: true });
+    const browser = new Browser();
+    const atTotp = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, someone.username), 'reset'), 'totp');
+    return { someone, totp, browser, atTotp };
+  }
+
+  it('on Next with an authenticator code takes it once, and both answers lead to the next step', async () => {
+    const { someone, totp, browser, atTotp } = await atAuthenticatorCode();
+    const form = findForm(atTotp, '/code');
+    const code = totp();
+    const answers = await Promise.all([browser.post(form.action, { ...form.fields, code }), browser.post(form.action, { ...form.fields, code })]);
+    const next = await bothLeadOn(browser, answers, flowUrlOf(atTotp.body));
+    expect(messageIds(next)).toContain('recover.password_heading');
+    expect(await codeFailures(someone._id)).toBe(0);
+  });
+
+  it('on Finish resets the password once, and both answers lead to the done page', async () => {
+    const { someone, totp, browser, atTotp } = await atAuthenticatorCode();
+    const passwordPage = await enterCode(browser, atTotp, totp());
+    const form = findForm(passwordPage, '/password');
+    const chosen = 'a passphrase sent twice at once';
+    const answers = await Promise.all([0, 1].map(() => browser.post(form.action, { ...form.fields, password: chosen, confirm: chosen })));
+    const done = await bothLeadOn(browser, answers, flowUrlOf(passwordPage.body));
+    expect(messageIds(done)).toContain('recover.done_reset');
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'password.reset' })).toBe(1);
+    expect((await server.latchkey.accounts.signIn(someone.username, chosen)).ok).toBe(true);
+  });
+});

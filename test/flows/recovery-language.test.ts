@@ -22,7 +22,7 @@ const redirectUri = () => `${server.origin}/cb`;
 beforeAll(async () => {
   ({ server, sink, close } = await startRecoveryServer());
   config = await discover(server, await createClient(server));
-  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 } });
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, perIpHour: 1000 } });
 });
 afterAll(() => close());
 

@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 /** Generous limits for the whole file (every request comes from 127.0.0.1), with one test's changes on top. */
-const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500 };
+const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500, proofAttemptsPerIpHour: 100_000 };
 async function policy({ limits = {}, ...rest }: { limits?: Record<string, number>; [key: string]: unknown } = {}) {
   await server.latchkey.policy.save({ ...rest, limits: { ...GENEROUS, ...limits } });
 }
@@ -66,7 +66,9 @@ it('accepts a code once, even when it is posted twice at the same moment', async
   const code = await textedCode(server, phone);
   const form = findForm(page, '/code');
   const answers = await Promise.all([browser.post(form.action, { ...form.fields, code }), browser.post(form.action, { ...form.fields, code })]);
-  expect(answers.filter((a) => a.status === 303)).toHaveLength(1);
+  // One accepted it; the other (a double click's, the answer the browser shows) waited and leads to the same page.
+  expect(await auditCount({ accountId: user._id, type: 'code.verified' })).toBe(1);
+  expect(answers.map((a) => [a.status, a.headers.get('location')])).toEqual([[303, answers[0]!.headers.get('location')], [303, answers[0]!.headers.get('location')]]);
   const replay = await browser.post(form.action, { ...form.fields, code });
   expect(replay.status).toBe(409);
 });
@@ -359,4 +361,42 @@ it('refuses a phone number that is not the registered one, sending nothing', asy
   const wrong = await sendCode(browser, panel, { phone: '+14155550000' });
   expect(messageIds(wrong)).toContain('recover.phone_mismatch');
   expect(await textsTo(phone)).toBe(0);
+});
+
+it('counts the codes entered from one address over every account it names, an unknown login\'s alike, before each account\'s budget', async () => {
+  offset = 5 * 3600_000; // an hour of its own: the tests above spent some of this address's
+  await policy({ methodsEnabled: ['totp'], limits: { proofAttemptsPerIpHour: 3 } });
+  const [first, second] = [await userWithPhone(), await userWithPhone()];
+  const atAuthenticator = async (identifier: string) => {
+    const browser = new Browser();
+    return { browser, page: await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, identifier), 'reset'), 'totp') };
+  };
+  // The address's three: two for one account, one for a login no account has (a code right by chance: one in 10^6).
+  for (const identifier of [first.user.username, `nobody-${phones}`, first.user.username]) {
+    const { browser, page } = await atAuthenticator(identifier);
+    const answer = await enterCode(browser, page, '000000');
+    expect(answer.status).toBe(200);
+    expect(messageIds(answer)).toContain('recover.totp_wrong');
+  }
+  // Another account's right code from the same address is not compared: the address has had its tries this hour.
+  const { browser, page } = await atAuthenticator(second.user.username);
+  const form = findForm(page, '/code');
+  const refused = await browser.post(form.action, { ...form.fields, code: second.totp(Math.floor((Date.now() + offset) / 1000)) });
+  expect(refused.status).toBe(429);
+  expect(messageIds(refused)).toContain('recover.too_many');
+  expect(await auditCount({ accountId: second.user._id, type: 'recovery.blocked', reason: 'limit_proofs_ip' })).toBe(1);
+  expect(await auditCount({ accountId: second.user._id, type: 'code.verified' })).toBe(0);
+  // Nor is a complete phone number typed on the way to a text: it is a guess too.
+  await policy({ methodsEnabled: ['sms', 'totp'], limits: { proofAttemptsPerIpHour: 3 } });
+  const texting = new Browser();
+  const panel = await chooseMethod(texting, await chooseGoal(texting, await identify(server, texting, second.user.username), 'reset'), 'sms');
+  const numberForm = findForm(panel, '/send');
+  const numberRefused = await texting.post(numberForm.action, { ...numberForm.fields, phone: second.phone });
+  expect(numberRefused.status).toBe(429);
+  expect(messageIds(numberRefused)).toContain('recover.too_many');
+  expect(await textsTo(second.phone)).toBe(0);
+  // An hour later the address has its tries back.
+  offset += 3600_000;
+  const later = await atAuthenticator(second.user.username);
+  expect(messageIds(await enterCode(later.browser, later.page, second.totp(Math.floor((Date.now() + offset) / 1000))))).toContain('recover.password_heading');
 });

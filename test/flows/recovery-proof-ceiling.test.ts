@@ -36,7 +36,7 @@ beforeEach(() => {
 
 /** The methods enabled, the daily budget large enough for the ceiling to be reached in a day. */
 function usePolicy(methodsEnabled: string[]) {
-  return server.latchkey.policy.save({ methodsEnabled, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500 } });
+  return server.latchkey.policy.save({ methodsEnabled, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, proofAttemptsPerIpHour: 100_000 } });
 }
 
 const now = () => Math.floor((Date.now() + offset) / 1000);
@@ -211,7 +211,7 @@ it('counts no typed phone number against the ceiling, and sends no code for a me
   // Wrong codes are compared only while their code lives (10 tries each here): a new code after every ten, sent
   // within limits large enough for the ten sends.
   const sends = { perDestination10Min: 20, perDestinationHour: 20, perAccountHour: 20, perIpHour: 100 };
-  await server.latchkey.policy.save({ methodsEnabled: ['sms'], codes: { maxTries: 10 }, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, ...sends } });
+  await server.latchkey.policy.save({ methodsEnabled: ['sms'], codes: { maxTries: 10 }, limits: { proofAttemptsPerDay: 1000, flowsPerIpHour: 500, proofAttemptsPerIpHour: 100_000, ...sends } });
   try {
     const user = await createUser(server);
     const phone = '+14155550177';

@@ -63,7 +63,7 @@ async function userWithMethods(): Promise<{ user: User; alternateEmail: string; 
  * request here comes from 127.0.0.1, so the per-address budgets are raised for the whole file (recovery-limits.test.ts
  * tests them), and so are the sign-in challenge's (its wrong passwords lock accounts).
  */
-const PER_ADDRESS = { flowsPerIpHour: 1000, perIpHour: 1000, ...MANY_SIGN_IN_FAILURES };
+const PER_ADDRESS = { flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, perIpHour: 1000, ...MANY_SIGN_IN_FAILURES };
 async function setPolicy(overrides: Record<string, unknown>) {
   await server.latchkey.policy.save({ ...overrides, limits: { ...PER_ADDRESS, ...(overrides.limits as object | undefined) } });
 }

@@ -31,7 +31,8 @@ export const WIDTHS = [
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    // Debian's chromium by default; CHROMIUM_PATH names another build (Ubuntu's snap, say: /snap/bin/chromium).
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });

@@ -6,8 +6,8 @@ import type { Connection } from 'mongoose';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { createLatchkey, type Latchkey } from '../../src/app.ts';
-import { connectDatabase, type ConnectOptions } from '../../src/db/connection.ts';
-import { openTestDatabase } from './database.ts';
+import type { ConnectOptions } from '../../src/db/connection.ts';
+import { connectTestDatabase, openTestDatabase } from './database.ts';
 import { createClientRegistry, type ClientRegistry } from '../../src/admin/clients.ts';
 import { Writable } from 'node:stream';
 
@@ -83,7 +83,7 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
 }
 
 async function joinDatabase(uri: string, options: ConnectOptions) {
-  const connection = await connectDatabase(uri, options);
+  const connection = await connectTestDatabase(uri, options);
   return { uri, connection, drop: () => connection.close() };
 }
 

@@ -17,7 +17,7 @@ beforeAll(async () => {
   server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER });
   // Every request comes from 127.0.0.1: the per-address budgets are raised for the file. Text messages may go to +1
   // numbers only, so that another country's number is refused.
-  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, perIpHour: 1000 }, allowedCountryCodes: ['1'], helpdesk: { url: 'https://help.example.test/' } });
+  await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, perIpHour: 1000 }, allowedCountryCodes: ['1'], helpdesk: { url: 'https://help.example.test/' } });
 });
 afterAll(() => server.close());
 

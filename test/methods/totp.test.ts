@@ -38,15 +38,16 @@ it('accepts the current step and the one before, refuses two steps back and one 
     const { user, codeAt } = withApp();
     return verify(user, codeAt(steps));
   }));
-  expect(results).toEqual([true, true, false, false]);
+  expect(results).toEqual(['right', 'right', 'wrong', 'wrong']);
 });
 
 it('accepts a code once, and no older code after it', async () => {
   const verify = method().verifyHeld!;
   const { user, codeAt } = withApp();
-  expect(await verify(user, codeAt(0))).toBe(true);
-  expect(await verify(user, codeAt(0))).toBe(false);
-  expect(await verify(user, codeAt(-1))).toBe(false);
+  expect(await verify(user, codeAt(0))).toBe('right');
+  expect(await verify(user, codeAt(0))).toBe('used');
+  expect(await verify(user, codeAt(-1))).toBe('used');
+  expect(await verify(user, '000000' === codeAt(0) ? '111111' : '000000')).toBe('wrong');
 });
 
 it('draws seeds of at least 160 bits, each new', () => {

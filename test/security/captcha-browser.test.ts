@@ -5,14 +5,14 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import ejs from 'ejs';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { Result } from 'axe-core';
 import { durationText, translator } from '../../src/http/i18n.ts';
 import { VIEWS_DIR } from '../../src/http/render.ts';
 import { createCaptcha } from '../../src/security/captcha.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { readWav } from './wav.ts';
-import { cspViolations } from '../helpers/chromium.ts';
+import { cspViolations, launchChromium } from '../helpers/chromium.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(ROOT, 'test-artifacts/security');
@@ -24,11 +24,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   server = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
 

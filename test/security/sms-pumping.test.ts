@@ -32,7 +32,7 @@ beforeEach(() => {
 
 /** The policy for one test: the budgets of one sender opened wide (every request comes from 127.0.0.1). */
 const policy = (overrides: Record<string, unknown> = {}) =>
-  server.latchkey.policy.save({ ...overrides, limits: { perIpHour: 1000, perAccountHour: 1000, flowsPerIpHour: 1000, proofAttemptsPerDay: 1000 } });
+  server.latchkey.policy.save({ ...overrides, limits: { perIpHour: 1000, perAccountHour: 1000, flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, proofAttemptsPerDay: 1000 } });
 
 /** A fresh account (none registered) types `number` as its mobile phone: the page the code's send leads to. */
 async function typeNumber(number: string): Promise<{ browser: Browser; page: Page; userId: string }> {

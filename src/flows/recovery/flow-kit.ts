@@ -2,6 +2,7 @@
 // flow and the account it is about, recording to the audit log under the flow's support code, moving the flow on,
 // and showing its pages. The route modules (identify-, verify-, finish-routes.ts) are built on it.
 import { createHash } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
@@ -17,12 +18,15 @@ import type { AppContext } from '../../http/context.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
-import type { Transition } from './states.ts';
+import { nextState, type Transition } from './states.ts';
 import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
 
 /** The query of the flow's page right after "Try again" sent a new code. */
 export const RESENT_QUERY = 'sent=new';
 const FLOW_ID = /^[\w-]{16,64}$/;
+/** How long a post whose step another request took waits for that one to move the flow on (`movedOn`). */
+const STEP_WAIT_MS = 5000;
+const STEP_POLL_MS = 50;
 export const INTERACTION_UID = /^[\w-]{1,64}$/;
 
 export type FlowKit = ReturnType<typeof createFlowKit>;
@@ -142,10 +146,50 @@ export function createFlowKit(deps: RecoveryDeps) {
     return { ...subject, required: Math.max(flow.required, subject.required) as 1 | 2 };
   }
 
+  /**
+   * Moves the flow on; undefined when another request took the step first, answered by `afterStepTaken` as going
+   * this way (the state this transition leads to, with its goal and chosen method) or another.
+   */
   async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
     const next = await flows.advance(flow, transition, changes, work);
-    if (!next) await outOfDate(ctx, flow);
+    if (!next) {
+      const goal = changes?.goal ?? flow.goal;
+      const state = nextState(flow.state, transition, goal);
+      if (!state) await outOfDate(ctx, flow);
+      else await afterStepTaken(ctx, flow, (moved) => moved.state === state && moved.goal === goal && (!changes?.pending || moved.pending?.method === changes.pending.method));
+    }
     return next;
+  }
+
+  /**
+   * The flow once another request has moved it past the step `flow` is at, waited for a few seconds at most (its work
+   * takes milliseconds, a new password's argon2 under a second): 'ended' when the flow ended meanwhile, undefined when
+   * it did not move (that request failed).
+   */
+  async function movedOn(ctx: Context, flow: FlowDoc): Promise<FlowDoc | 'ended' | undefined> {
+    const secret = readCookie(ctx)?.secret;
+    const deadline = performance.now() + STEP_WAIT_MS; // time, not polls: a slow database makes each poll longer
+    do {
+      const now = await flows.load(flow._id, secret);
+      if (!now) return 'ended';
+      if (now.seq > flow.seq) return now;
+      await setTimeout(STEP_POLL_MS);
+    } while (performance.now() < deadline);
+    return undefined;
+  }
+
+  /**
+   * The step this request read was taken by another of this browser's requests: a double click's other post (whose
+   * answer the browser no longer shows) or a second tab. Once that one has moved the flow on, where it went: by a
+   * redirect, as that request answered, when it went where this one would have (`wentThisWay`) or finished the flow;
+   * else that step, with the note that this page changed nothing. A flow that did not move, as it is, with the note.
+   */
+  async function afterStepTaken(ctx: Context, flow: FlowDoc, wentThisWay: (moved: FlowDoc) => boolean) {
+    const moved = await movedOn(ctx, flow);
+    if (moved === 'ended') return expired(ctx);
+    if (!moved) return outOfDate(ctx, flow);
+    if (moved.state === 'done' || wentThisWay(moved)) return seeFlow(ctx, moved);
+    return outOfDate(ctx, moved);
   }
 
   // ---- rendering -----------------------------------------------------------------------------------------------
@@ -257,5 +301,5 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
-  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, subjectOf, advance, showFlow, showIdentify };
+  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, subjectOf, advance, movedOn, showFlow, showIdentify };
 }

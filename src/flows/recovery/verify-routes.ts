@@ -33,7 +33,7 @@ const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { config, policy, methods, challenges, limits, ceiling, flows, callAnswers } = deps;
   const origin = new URL(config.issuer).origin;
-  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
+  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, movedOn, subjectOf } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
   // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
@@ -106,6 +106,17 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     await message(ctx, 'recover.blocked', 429, flow);
   }
 
+  /**
+   * The address's hourly budget of proofs, over every account (limits.ts `allowProofFrom`), taken before the
+   * account's: when spent, recorded and answered as a start from that address would be (429), a decoy's alike.
+   */
+  async function allowProofFromAddress(ctx: Context, flow: FlowDoc, method: VerificationMethod, current: RecoveryPolicy): Promise<boolean> {
+    if (await limits.allowProofFrom(ctx.ip, current)) return true;
+    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs_ip' });
+    await message(ctx, 'recover.too_many', 429, flow);
+    return false;
+  }
+
   /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded and answered (403). */
   async function methodDisabled(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
     await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
@@ -137,6 +148,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    */
   async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<{ proof: ProofTry; budgetLeft: number } | undefined> {
     if (!markedDisabled(subject, runs, method)) {
+      if (!(await allowProofFromAddress(ctx, flow, method, current))) return undefined;
       const budget = await limits.takeProofAttempt(proofBudgetKey(runs), current);
       if (!budget.allowed) {
         await proofBudgetSpent(ctx, flow, method);
@@ -239,6 +251,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       // the owner's texts.
       const typed = form.phone ?? '';
       const early = method.judgeTyped?.(typed, current);
+      if (!early && !(await allowProofFromAddress(ctx, flow, method, current))) return;
       const budget = early ? undefined : await limits.takeProofAttempt(proofBudgetKey(runs), current);
       if (budget && !budget.allowed) return proofBudgetSpent(ctx, flow, method);
       const check = early ?? method.matchDestination(subject.user, typed, current);
@@ -313,7 +326,10 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     }
     if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
     const purpose = `recovery:${flow._id}:${method.id}`;
-    if (method.delivery && !(await challenges.isLive(pending.challengeId!, purpose))) {
+    const challenge = method.delivery ? await challenges.status(pending.challengeId!, purpose) : 'live';
+    // Used meanwhile by a right code of this browser's other post (a double click on Next): where that one went.
+    if (challenge === 'gone' && (await wentOnWithout(ctx, flow))) return;
+    if (challenge !== 'live') {
       // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
       // decoy's pretended code is stored and voided alike.
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
@@ -342,9 +358,15 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       }
     } else {
       // A decoy's code is checked too (against a secret nobody holds), so that it costs what a real check does.
-      outcome = (await method.verifyHeld!(subject.user, code)) ? 'accepted' : 'wrong';
+      const held = await method.verifyHeld!(subject.user, code);
+      // Right but accepted already: by this browser's other post just now (a double click on Next), whose answer it
+      // no longer shows: on to where that one went. Else (used elsewhere, or long ago) a wrong code for this flow.
+      if (held === 'used' && (await wentOnWithout(ctx, flow))) return;
+      outcome = held === 'right' ? 'accepted' : 'wrong';
     }
     if (outcome === 'expired') {
+      // A right code of this browser's other post (a double click on Next) used it meanwhile: where that one went.
+      if (await wentOnWithout(ctx, flow)) return;
       // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
       // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
@@ -365,6 +387,17 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     }
     await acceptProof(ctx, flow, subject, method, proof.accepted);
   });
+
+  /**
+   * Whether another request of this browser moved the flow on past the step this one read (a few seconds' wait):
+   * then it has been answered as that one was (`seeFlow`), and true.
+   */
+  async function wentOnWithout(ctx: Context, flow: FlowDoc): Promise<boolean> {
+    const moved = await movedOn(ctx, flow);
+    if (!moved || moved === 'ended') return false;
+    seeFlow(ctx, moved);
+    return true;
+  }
 
   /** The pending call of this browser's flow, or why there is none to wait for (an out-of-date page). */
   function pendingCall(flow: FlowDoc) {
