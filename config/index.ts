@@ -446,7 +446,8 @@ function notProductionReady(config: Config, e: Env): string[] {
   if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY is required (it encrypts authenticator secrets; keep it outside the database)');
   if (config.captchaTestAnswer) problems.push('CAPTCHA_TEST_ANSWER is for development and tests only: unset it');
   if (!config.delivery.smtpUrl) problems.push('SMTP_URL is required: recovery codes and security notices go out by email');
-  if (config.delivery.sms.provider === 'outbox') {
+  // As set (a provider whose settings are incomplete is named among the invalid ones, not also here).
+  if ((e.SMS_PROVIDER ?? 'outbox') === 'outbox') {
     problems.push('SMS_PROVIDER must be webhook or twilio: the development outbox is not for production');
   }
   // Codes, phone numbers and the provider's credentials travel in these requests: the signature proves who sent

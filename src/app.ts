@@ -56,7 +56,7 @@ import { createCurrentPasswordCheck } from './flows/current-password.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
 import { publishDataKeyCheck } from './security/data-key-check.ts';
-import { CHALLENGES } from './security/challenges.ts';
+import { CHALLENGES, USED_CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
 import { callMobileMethod, callOfficeMethod } from './methods/call.ts';
@@ -107,7 +107,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, USED_CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);

@@ -231,4 +231,5 @@ it('lists settings that cannot be built with the rest: a provider\'s missing par
   for (const problem of [/SMS_PROVIDER=webhook needs/, /VOICE_PROVIDER=twilio needs/, /DATA_ENCRYPTION_KEY must be 32 bytes/, /DATA_ENCRYPTION_KEY_PREVIOUS must be 32 bytes/, /COOKIE_SECURE=false/]) {
     expect(message).toMatch(problem);
   }
+  expect(message).not.toMatch(/SMS_PROVIDER must be webhook or twilio/); // it is webhook, with a short secret
 });

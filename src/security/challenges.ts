@@ -4,10 +4,16 @@
 // purpose is a new challenge; the tries already counted elsewhere (per account) stay counted.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { consume, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
 import { createCodeHasher, generateCode, normalizeCode, sameHash } from './codes.ts';
 
 export const CHALLENGES = 'code_challenges';
+/**
+ * Where a right code's use is remembered for a minute (`status` 'used'), by the challenge's id: long enough for a
+ * double click's other post, which then follows the first rather than being told the code expired.
+ */
+export const USED_CHALLENGES = 'code_challenges_used';
+const USED_MARK_MS = 60_000;
 
 interface ChallengeDoc extends ExpiringDoc {
   codeHash: string;
@@ -33,18 +39,24 @@ export interface Challenges {
   discard(id: string): Promise<void>;
   /** Whether an answer to it could still be compared: neither expired, used, replaced nor out of tries. */
   isLive(id: string, purpose: string): Promise<boolean>;
-  /** As `isLive`, telling apart a challenge gone (used, discarded) from one whose time ran out (kept until swept). */
-  status(id: string, purpose: string): Promise<'live' | 'gone' | 'expired'>;
+  /**
+   * As `isLive`, telling why not: 'used' by a right answer within the last minute; 'gone' (discarded, or used
+   * longer ago); 'expired' (its time ran out; kept until swept).
+   */
+  status(id: string, purpose: string): Promise<'live' | 'used' | 'gone' | 'expired'>;
 }
 
 export function createChallenges(connection: Connection, hashKey: string, clock: () => number = Date.now): Challenges {
   const docs = connection.db!.collection<ChallengeDoc>(CHALLENGES);
+  const used = connection.db!.collection<ExpiringDoc & { purpose?: string }>(USED_CHALLENGES);
   const hash = createCodeHasher(hashKey);
 
-  async function status(id: string, purpose: string): Promise<'live' | 'gone' | 'expired'> {
+  async function status(id: string, purpose: string): Promise<'live' | 'used' | 'gone' | 'expired'> {
     const doc = await docs.findOne({ _id: id }, { projection: { purpose: 1, expiresAt: 1 } });
-    if (!doc || doc.purpose !== purpose) return 'gone';
-    return doc.expiresAt.getTime() > clock() ? 'live' : 'expired';
+    if (doc && doc.purpose === purpose) return doc.expiresAt.getTime() > clock() ? 'live' : 'expired';
+    if (doc) return 'gone';
+    const mark = await used.findOne({ _id: id });
+    return mark?.purpose === purpose && mark.expiresAt.getTime() > clock() ? 'used' : 'gone';
   }
 
   return {
@@ -61,7 +73,9 @@ export function createChallenges(connection: Connection, hashKey: string, clock:
       const doc = await docs.findOne({ _id: id });
       if (!doc || doc.purpose !== purpose || doc.expiresAt.getTime() <= clock()) return 'expired';
       if (!sameHash(doc.codeHash, hash(id, normalizeCode(input)))) return 'wrong';
-      // Right: exactly one of any parallel right answers gets to use it.
+      // Right: exactly one of any parallel right answers gets to use it. The use is marked first, so that a parallel
+      // post that finds the challenge gone already finds why (`status`).
+      await claim(used, id, new Date(clock() + USED_MARK_MS), { purpose });
       return (await consume(docs, id)) ? 'accepted' : 'expired';
     },
 

@@ -400,3 +400,26 @@ it('counts the codes entered from one address over every account it names, an un
   const later = await atAuthenticator(second.user.username);
   expect(messageIds(await enterCode(later.browser, later.page, second.totp(Math.floor((Date.now() + offset) / 1000))))).toContain('recover.password_heading');
 });
+
+it('lets a flow that holds a proof go on once someone else behind its address has spent the address\'s budget', async () => {
+  offset = 8 * 3600_000; // another hour of its own
+  await policy({ methodsRequired: 2, methodsEnabled: ['sms', 'totp'], limits: { proofAttemptsPerIpHour: 2 } });
+  const now = () => Math.floor((Date.now() + offset) / 1000);
+  const { user, phone, totp } = await userWithPhone();
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+  const secondStep = await enterCode(browser, await chooseMethod(browser, methods, 'totp'), totp(now()));
+  expect(messageIds(secondStep)).toContain('recover.choose_second');
+  // Someone else behind the same address spends the rest of its budget, and is then refused.
+  const spender = await userWithPhone();
+  const other = new Browser();
+  let page = await chooseMethod(other, await chooseGoal(other, await identify(server, other, spender.user.username), 'reset'), 'totp');
+  page = await enterCode(other, page, '000000');
+  expect(messageIds(page)).toContain('recover.totp_wrong');
+  const form = findForm(page, '/code');
+  expect((await other.post(form.action, { ...form.fields, code: '000000' })).status).toBe(429);
+  // The flow half-way through is not held up: its complete number is compared, and its code sent.
+  const sent = await sendCode(browser, await chooseMethod(browser, secondStep, 'sms'), { phone });
+  expect(messageIds(sent)).toContain('recover.code_sent_sms');
+  expect(await textsTo(phone)).toBe(1);
+});

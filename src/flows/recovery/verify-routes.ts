@@ -108,10 +108,12 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
 
   /**
    * The address's hourly budget of proofs, over every account (limits.ts `allowProofFrom`), taken before the
-   * account's: when spent, recorded and answered as a start from that address would be (429), a decoy's alike.
+   * account's: when spent, recorded and answered as a start from that address would be (429), a decoy's alike. A
+   * flow holding a proof already is past it (guessing across accounts never gets there, and someone else behind the
+   * same address, a campus or a carrier's NAT, cannot stop a recovery half-way by spending it).
    */
   async function allowProofFromAddress(ctx: Context, flow: FlowDoc, method: VerificationMethod, current: RecoveryPolicy): Promise<boolean> {
-    if (await limits.allowProofFrom(ctx.ip, current)) return true;
+    if (flow.verified.length > 0 || (await limits.allowProofFrom(ctx.ip, current))) return true;
     await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs_ip' });
     await message(ctx, 'recover.too_many', 429, flow);
     return false;
@@ -328,7 +330,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const purpose = `recovery:${flow._id}:${method.id}`;
     const challenge = method.delivery ? await challenges.status(pending.challengeId!, purpose) : 'live';
     // Used meanwhile by a right code of this browser's other post (a double click on Next): where that one went.
-    if (challenge === 'gone' && (await wentOnWithout(ctx, flow))) return;
+    if (challenge === 'used' && (await wentOnWithout(ctx, flow))) return;
     if (challenge !== 'live') {
       // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
       // decoy's pretended code is stored and voided alike.
@@ -366,7 +368,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     }
     if (outcome === 'expired') {
       // A right code of this browser's other post (a double click on Next) used it meanwhile: where that one went.
-      if (await wentOnWithout(ctx, flow)) return;
+      // (Only then: a code out of tries or out of time is answered at once.)
+      if ((await challenges.status(pending.challengeId!, purpose)) === 'used' && (await wentOnWithout(ctx, flow))) return;
       // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
       // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
