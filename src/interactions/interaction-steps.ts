@@ -5,11 +5,11 @@
 // scoped to the interaction (or the page's own path); its hash keys a document naming the account, used once
 // (db/atomic.ts consume), so the step's forms cannot be replayed, nor reached without the right password.
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout } from 'node:timers/promises';
 import type { Connection, mongo } from 'mongoose';
 import type { Context } from 'koa';
 import type { ExpiringDoc } from '../db/atomic.ts';
 import { claim, consume } from '../db/atomic.ts';
+import { pollFor } from '../db/poll.ts';
 import { pathCookieName } from '../http/cookie-names.ts';
 import type { Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
@@ -176,12 +176,10 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
 
   /** The claim `id` once settled, waiting a few seconds at most; none when it does not exist or does not settle. */
   async function settledClaim(id: string) {
-    const deadline = performance.now() + SETTLE_WAIT_MS; // time, not polls: a slow database makes each poll longer
-    do {
+    const settled = await pollFor(async () => {
       const found = await claims.findOne({ _id: id });
-      if (!found || found.settled) return found ?? undefined;
-      await setTimeout(SETTLE_POLL_MS);
-    } while (performance.now() < deadline);
-    return undefined;
+      return !found || found.settled ? { value: found ?? undefined } : undefined;
+    }, SETTLE_WAIT_MS, SETTLE_POLL_MS);
+    return settled?.value;
   }
 }

@@ -2,7 +2,7 @@
 // flow and the account it is about, recording to the audit log under the flow's support code, moving the flow on,
 // and showing its pages. The route modules (identify-, verify-, finish-routes.ts) are built on it.
 import { createHash } from 'node:crypto';
-import { setTimeout } from 'node:timers/promises';
+import { pollFor } from '../../db/poll.ts';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
@@ -24,10 +24,10 @@ import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './
 /** The query of the flow's page right after "Try again" sent a new code. */
 export const RESENT_QUERY = 'sent=new';
 const FLOW_ID = /^[\w-]{16,64}$/;
+export const INTERACTION_UID = /^[\w-]{1,64}$/;
 /** How long a post whose step another request took waits for that one to move the flow on (`movedOn`). */
 const STEP_WAIT_MS = 5000;
 const STEP_POLL_MS = 50;
-export const INTERACTION_UID = /^[\w-]{1,64}$/;
 
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
@@ -168,14 +168,12 @@ export function createFlowKit(deps: RecoveryDeps) {
    */
   async function movedOn(ctx: Context, flow: FlowDoc): Promise<FlowDoc | 'ended' | undefined> {
     const secret = readCookie(ctx)?.secret;
-    const deadline = performance.now() + STEP_WAIT_MS; // time, not polls: a slow database makes each poll longer
-    do {
+    const moved = await pollFor<FlowDoc | 'ended'>(async () => {
       const now = await flows.load(flow._id, secret);
-      if (!now) return 'ended';
-      if (now.seq > flow.seq) return now;
-      await setTimeout(STEP_POLL_MS);
-    } while (performance.now() < deadline);
-    return undefined;
+      if (!now) return { value: 'ended' as const };
+      return now.seq > flow.seq ? { value: now } : undefined;
+    }, STEP_WAIT_MS, STEP_POLL_MS);
+    return moved?.value;
   }
 
   /**
