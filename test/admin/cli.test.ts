@@ -555,8 +555,8 @@ describe('keys', () => {
     expect(run.stdout).toContain(`Key ${victim} revoked`);
     expect(run.stderr).toContain('RESTART EVERY INSTANCE NOW');
     const revokedAt = Date.now();
-    expect(await servedKids((kids) => !kids.includes(victim))).not.toContain(victim);
-    expect(Date.now() - revokedAt).toBeLessThan(2000);
+    expect(await servedKids((kids) => !kids.includes(victim), 5000)).not.toContain(victim);
+    expect(Date.now() - revokedAt).toBeLessThan(5000); // seconds, without a restart
 
     const after = await adminJson<KeyInfo[]>(['keys', 'list']);
     expect(after.map((k) => k.kid)).not.toContain(victim);

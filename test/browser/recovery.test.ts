@@ -251,12 +251,12 @@ describe('recovery in a browser', () => {
 
   it('"Who are you?" without reading or hearing the CAPTCHA: the wait counts down, its end is said once, and the field left empty goes on', async () => {
     const kept = await server.latchkey.policy.current();
-    await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 }, captcha: { waitSeconds: 4 } });
+    await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 }, captcha: { waitSeconds: 12 } }); // long enough for the early click on a loaded machine
     try {
       const { context, page, cspErrors } = await openBrowser();
       await page.goto(`${server.origin}/recover`);
       const note = page.locator('#captcha-wait');
-      await page.getByText('Can’t enter them? Leave this field empty: you can go on without them in 4 seconds.').waitFor();
+      await page.getByText('Can’t enter them? Leave this field empty: you can go on without them in 12 seconds.').waitFor();
       await page.getByLabel('Email or Username', { exact: true }).fill(ada.user.email);
       // Too early: the same page and the same picture, with what is left of the wait; nothing goes on.
       const picture = await page.locator('input[name="captchaId"]').inputValue();
@@ -266,7 +266,7 @@ describe('recovery in a browser', () => {
       expect(await page.getByLabel('Email or Username', { exact: true }).inputValue()).toBe(ada.user.email);
       await checkPage(page, 'identify-wait-early');
       // The countdown goes down by itself, and once over the page says so in a status message (read out once).
-      await page.getByRole('status').filter({ hasText: 'You can go on without the characters now: leave this field empty.' }).waitFor({ timeout: 10_000 });
+      await page.getByRole('status').filter({ hasText: 'You can go on without the characters now: leave this field empty.' }).waitFor({ timeout: 30_000 });
       expect(await note.getAttribute('data-message-id')).toBe('captcha.wait_ready');
       await checkPage(page, 'identify-wait-over');
       await page.getByRole('button', { name: 'Next' }).click();

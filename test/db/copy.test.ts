@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { copyDocument } from '../../src/db/copy.ts';
 import { createEpochCache, type EpochCache } from '../../src/db/epoch-cache.ts';
 import { inRequestScope, remember, remembered } from '../../src/db/request-scope.ts';
-import { openTestDatabase } from '../helpers/database.ts';
+import { openTestDatabase, untilCacheTrusted } from '../helpers/database.ts';
 
 const stored = () => ({
   _id: 'client-1',
@@ -53,8 +53,7 @@ describe('the caches', () => {
     database = await openTestDatabase();
     cache = createEpochCache(database.connection, 'clients');
     cache.start();
-    // Trusted once its first poll has answered (one read by _id).
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await untilCacheTrusted(cache);
   });
   afterAll(async () => {
     cache.stop();

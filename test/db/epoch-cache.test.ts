@@ -3,7 +3,7 @@
 // the monotonic clock did not see.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { createEpochCache, EPOCH_TRUST_MS } from '../../src/db/epoch-cache.ts';
-import { openTestDatabase } from '../helpers/database.ts';
+import { openTestDatabase, untilCacheTrusted } from '../helpers/database.ts';
 
 let database: Awaited<ReturnType<typeof openTestDatabase>>;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function trustedCache(cache: ReturnType<typeof createEpochCache>): Promise<{ loadsAfterAnotherRead(): Promise<number> }> {
   cache.start();
-  await later(300);
+  await untilCacheTrusted(cache);
   let loads = 0;
   const load = () => Promise.resolve((loads += 1, { _id: 'client-1', secret: 'old' }));
   await cache.find('client-1', load);

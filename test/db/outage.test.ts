@@ -45,7 +45,7 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
 
   const started = Date.now();
   const page = await submitLogin(browser, loginPage, user.username, PASSWORD);
-  expect(Date.now() - started).toBeLessThan(3000);
+  expect(Date.now() - started).toBeLessThan(8000); // the 2 s server selection, not the driver's 30 s, with room for a loaded machine
   expect(page.status).toBe(503);
   expect(messageIds(page)).toContain('error.database_unavailable');
   expect(messageIds(page)).toContain('error.support_code');

@@ -48,9 +48,11 @@ describe('with the development voice provider', () => {
   beforeEach(() => server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: GENEROUS }));
 
   /** The call placed to `to` (after `after` calls to it), from the development outbox. */
+  const callsTo = async (to: string) => (await outbox(server)).filter((m) => m.channel === 'voice' && m.to === to);
+  /** The newest call to `to`, once there are more than `after` (newest first). */
   const callTo = (to: string, after = 0) =>
     waitFor(async () => {
-      const calls = (await outbox(server)).filter((m) => m.channel === 'voice' && m.to === to);
+      const calls = await callsTo(to);
       return calls.length > after ? { ...calls[0]!, answerUrl: calls[0]!.answerUrl!, answerDigits: calls[0]!.answerDigits! } : undefined;
     }, `a call to ${to}`);
 
@@ -151,8 +153,9 @@ describe('with the development voice provider', () => {
     const user = await createUser(server);
     await register(server, user, { mobilePhone: MOBILE });
     const browser = new Browser();
+    const before = (await callsTo(MOBILE)).length; // an earlier test called this number too
     const waiting = await placeCall(server, browser, user.username, 'call_mobile', MOBILE);
-    const call = await callTo(MOBILE);
+    const call = await callTo(MOBILE, before);
     await answer(call.answerUrl, shownNumber(waiting)!);
     await register(server, user, { mobilePhone: '+14155550162' });
     const refused = await submit(browser, waiting, '/answered');

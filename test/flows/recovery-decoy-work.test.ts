@@ -7,7 +7,7 @@ import { Browser } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { isBackgroundWork, isTimedRefresh, stepRecorder } from '../helpers/commands.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, outbox, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, outbox, registerMethods, sendCode, settledCount, submit } from '../helpers/recovery.ts';
 import { OUTBOX_COLLECTION } from '../../src/delivery/outbox.ts';
 import { LIMITS } from '../../src/security/limits.ts';
 
@@ -45,7 +45,7 @@ it('costs the same database commands for an unknown identifier as for an account
   expect(real.send).toContain(`insert ${OUTBOX_COLLECTION}`);
   expect(decoy).toEqual(real);
   // The decoy's message was stored, never sent.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(await settledCount(async () => (await outbox(server)).length, 1)).toBe(1);
   expect((await outbox(server)).map((m) => m.to)).toEqual([`alt-${user.username}@example.net`]);
   expect(await server.connection.db!.collection(OUTBOX_COLLECTION).countDocuments({ status: 'decoy' })).toBe(1);
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode, waitFor } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, settledCount, textedCode, waitFor } from '../helpers/recovery.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -47,6 +47,23 @@ async function atSmsCode(user: User, phone: string): Promise<{ browser: Browser;
 
 const auditCount = (filter: Record<string, unknown>) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments(filter);
 const textsTo = async (phone: string) => (await outbox(server)).filter((m) => m.to === phone).length;
+
+it("makes a code sent late in a flow work only until the flow ends, and says so in the text and after \"Try again\"", async () => {
+  const { user, phone } = await userWithPhone();
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  offset = 12.5 * 60_000; // flows last 15 minutes: about two and a half are left, fewer than a code's 10
+  const page = await sendCode(browser, panel, { phone });
+  await textedCode(server, phone);
+  const [text] = (await outbox(server)).filter((m) => m.to === phone);
+  expect(text!.text).toContain('It expires in 2 minutes.');
+  const stored = (await server.connection.db!.collection<OutboxMessage>(OUTBOX_COLLECTION).findOne({ to: phone }))!;
+  expect(stored.sendBefore.getTime() - stored.createdAt.getTime()).toBeLessThanOrEqual(150_000);
+  const form = findForm(page, '/code');
+  const again = await browser.follow(await browser.post(form.action.replace(/\/code$/, '/resend'), form.fields));
+  expect(messageIds(again)).toContain('recover.code_resent');
+  expect(again.body).toContain('It works for 2 minutes.');
+});
 
 it('refuses an expired code, and would not have sent it once expired', async () => {
   const { user, phone } = await userWithPhone();
@@ -276,8 +293,8 @@ it('sends lockout notices by text only within their own installation-wide budget
     return notices.length === 3 ? notices : undefined;
   }, 'three lockout emails');
   expect(emails).toHaveLength(3);
-  const texts = (await outbox(server)).filter((m) => m.channel === 'sms' && locked.some(({ phone }) => m.to === phone));
-  expect(texts).toHaveLength(1);
+  const texts = async () => (await outbox(server)).filter((m) => m.channel === 'sms' && locked.some(({ phone }) => m.to === phone)).length;
+  expect(await settledCount(texts, 1)).toBe(1);
   // The budget for codes is another: a recovery still gets its text.
   const { user, phone } = locked[0]!;
   const { page } = await atSmsCode(user, phone);

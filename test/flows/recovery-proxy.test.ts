@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode, settledCount, submit } from '../helpers/recovery.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -65,10 +65,9 @@ it("refuses sends over a mailbox's limit without spending the account's: the own
   // The owner, elsewhere, asks for a text: the account's own budget is untouched by those refusals.
   const owner = through('203.0.113.9, 192.0.2.31');
   await sendCode(owner, await chooseMethod(owner, await chooseGoal(owner, await identify(server, owner, user.username), 'reset'), 'sms'), { phone });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const sent = await outbox(server);
-  expect(sent.filter((m) => m.to === mailbox)).toHaveLength(3);
-  expect(sent.filter((m) => m.to === phone)).toHaveLength(1);
+  const sentTo = (to: string) => async () => (await outbox(server)).filter((m) => m.to === to).length;
+  expect(await settledCount(sentTo(mailbox), 3)).toBe(3);
+  expect(await settledCount(sentTo(phone), 1)).toBe(1);
 });
 
 it("refuses an address over its send budget without spending the account's or the mailbox's", async () => {
@@ -83,10 +82,8 @@ it("refuses an address over its send budget without spending the account's or th
   const someone = through('198.51.100.7, 192.0.2.20');
   let page = await codeSent(someone);
   for (let i = 0; i < 3; i += 1) page = await someone.follow(await someone.post(findForm(page, '/code').action.replace(/\/code$/, '/resend'), findForm(page, '/code').fields));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(await mailsTo()).toBe(1);
+  expect(await settledCount(mailsTo, 1)).toBe(1);
   // The owner, elsewhere, still gets the mailbox's second code of these ten minutes.
   await codeSent(through('203.0.113.8, 192.0.2.21'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(await mailsTo()).toBe(2);
+  expect(await settledCount(mailsTo, 2)).toBe(2);
 });

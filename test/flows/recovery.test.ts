@@ -1,7 +1,7 @@
 // "Can't access your account?" walked through HTTP against the real database, a real SMTP server (started here)
 // and the development outbox for text messages: reset with one method and with two, unlock, each method, the decoy
 // flow of an unknown identifier, and what a reset does to the relying party's sessions and tokens.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
@@ -46,6 +46,8 @@ beforeAll(async () => {
   await setPolicy({});
 });
 afterAll(() => close());
+// A test that changed the policy and failed half-way leaves the next ones the usual policy all the same.
+afterEach(() => setPolicy({}));
 
 let phoneCounter = 0;
 /** A user with every method registered, each with its own destination. */

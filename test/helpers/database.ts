@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { connectDatabase, type ConnectOptions } from '../../src/db/connection.ts';
 import { withDatabase } from '../../src/db/uri.ts';
+import type { EpochCache } from '../../src/db/epoch-cache.ts';
 
 export function testDatabaseUri(): string {
   const base = process.env.LATCHKEY_TEST_MONGODB;
@@ -35,4 +36,20 @@ export async function openTestDatabase(options: ConnectOptions = {}): Promise<{ 
       await connection.close();
     },
   };
+}
+
+/**
+ * Resolves once `cache`, just started, has had its first poll answered, so that it trusts what it remembers: a
+ * document read through it twice is then loaded once at most. A fixed wait would not do on a loaded machine.
+ */
+export async function untilCacheTrusted(cache: EpochCache): Promise<void> {
+  for (let tries = 0; tries < 200; tries += 1) {
+    let loads = 0;
+    const load = () => Promise.resolve((loads += 1, { _id: 'trust-probe' }));
+    await cache.find('trust-probe', load);
+    await cache.find('trust-probe', load);
+    if (loads <= 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the cache never trusted its memory: its first poll did not answer');
 }

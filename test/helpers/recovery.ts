@@ -34,6 +34,16 @@ export async function waitFor<T>(find: () => T | undefined | Promise<T | undefin
   }
 }
 
+/**
+ * `count()` once it has reached `expected` (messages leave through the outbox after the answer that sent them) and a
+ * little longer, so that a message more than expected shows too. Gives up waiting after 10 s and counts anyway.
+ */
+export async function settledCount(count: () => Promise<number>, expected: number): Promise<number> {
+  await waitFor(async () => ((await count()) >= expected ? true : undefined), `${expected} messages`).catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return count();
+}
+
 /** Posts `fields` with the form of `page` whose action contains `actionPart`, then follows redirects. */
 export async function submit(browser: Browser, page: Page, actionPart: string, fields: Record<string, string> = {}): Promise<Page> {
   const form = findForm(page, actionPart);

@@ -126,7 +126,7 @@ it('says when its database dies, answers 503 meanwhile, brings it back, and a se
     await first.said(/local database stopped \(SIGKILL\); restarting it/, 'the terminal to say the database stopped', 10_000);
     const started = Date.now();
     const page = await submitLogin(browser, loginPage, DEMO.username, DEMO.password);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(8000); // the 2 s server selection, not the driver's 30 s, with room for a loaded machine
     expect(page.status).toBe(503);
     expect(messageIds(page)).toContain('error.database_unavailable');
     expect(messageIds(page)).toContain('error.support_code');

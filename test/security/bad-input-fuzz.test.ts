@@ -14,7 +14,7 @@ import type { Db } from 'mongodb';
 import { Browser, allForms, findForm, type Form, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, waitFor } from '../helpers/recovery.ts';
 import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -82,6 +82,8 @@ beforeAll(async () => {
   const codeBrowser = new Browser();
   const codePage = await sendCode(codeBrowser, await chooseMethod(codeBrowser, await chooseGoal(codeBrowser, await identify(server, codeBrowser, user.username), 'reset'), 'email'));
   findForm(codePage, '/code');
+  // Delivered before the test counts what is stored: the email leaves through the outbox after the answer.
+  await waitFor(async () => ((await outbox(server)).some((m) => m.channel === 'email') ? true : undefined), 'the emailed code');
   recovery = { browser: codeBrowser, codePage };
 
   // The account's own pages: the forms asking for the current password, and the security info page its right

@@ -131,6 +131,13 @@ export function createFlowKit(deps: RecoveryDeps) {
     return flow;
   }
 
+  /**
+   * How long a code sent now works: the policy's lifetime, but never past the flow's end, after which no code can be
+   * used (a "Try again" late in a flow would otherwise text a code said to work 10 minutes that works for none).
+   */
+  const codeSeconds = (flow: Pick<FlowDoc, 'expiresAt'>, current: RecoveryPolicy) =>
+    Math.max(1, Math.min(current.codes.lifetimeSeconds, Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000)));
+
   /** A replayed or out-of-order form: nothing changes; the current step is shown with a note. */
   async function outOfDate(ctx: Context, flow: FlowDoc) {
     await showFlow(ctx, flow, { notice: 'recover.out_of_date' }, 409);
@@ -236,7 +243,7 @@ export function createFlowKit(deps: RecoveryDeps) {
             step: flow.verified.length + 1,
             goal: flow.goal,
             // How long a call's page keeps asking whether it was answered: as long as its number lasts.
-            callSeconds: current.codes.lifetimeSeconds,
+            callSeconds: codeSeconds(flow, current),
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
             pending: pending && {
               ...pending,
@@ -299,5 +306,5 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
-  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, subjectOf, advance, movedOn, showFlow, showIdentify };
+  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
 }

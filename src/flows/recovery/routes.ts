@@ -92,7 +92,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const { policy, flows, challenges } = deps;
   const router = new Router({ prefix: '/recover' });
   const kit = createFlowKit(deps);
-  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, message, record, advance } = kit;
+  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, message, record, advance, codeSeconds } = kit;
 
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
@@ -107,7 +107,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     // Right after "Try again" sent a new code (only while a code is pending: a later visit to the address says nothing).
     const resent = ctx.querystring.split('&').includes(RESENT_QUERY) && flow.state === 'verify' && Boolean(flow.pending?.challengeId);
     if (!resent) return showFlow(ctx, flow);
-    const lifetime = durationText((await policy.current()).codes.lifetimeSeconds, (ctx as AppContext).state.locale);
+    const lifetime = durationText(codeSeconds(flow, await policy.current()), (ctx as AppContext).state.locale);
     const called = deps.methods.find((m) => m.id === flow.pending?.method)?.kind === 'confirmation';
     await showFlow(ctx, flow, { notice: called ? 'recover.call_replaced' : 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
   });

@@ -33,7 +33,7 @@ const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { config, policy, methods, challenges, limits, ceiling, flows, callAnswers } = deps;
   const origin = new URL(config.issuer).origin;
-  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, movedOn, subjectOf } = kit;
+  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, movedOn, subjectOf, codeSeconds } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
   // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
@@ -65,6 +65,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
   /** A new code for the pending method, made and judged by the send limits, not sent yet (`deliverCode`). */
   interface PreparedCode {
     challenge: { id: string; code: string; expiresAt: Date };
+    /** How long it works (`codeSeconds`), as its message says. */
+    lifetimeSeconds: number;
     /** The limits let it go (a decoy's too, though nothing is sent); else why not. */
     verdict: Awaited<ReturnType<typeof limits.allowSend>>;
     /** Where the message is addressed: the registered destination, or a decoy's address that is never sent to. */
@@ -75,23 +77,24 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A decoy's challenge can never be answered (its code reached nobody): a lucky guess fails like any wrong code.
     // A call's "code" is the number shown on the page and pressed on the phone's keypad.
     const digits = method.kind === 'confirmation' ? CALL_NUMBER_DIGITS : current.codes.digits;
-    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
+    const lifetimeSeconds = codeSeconds(flow, current);
+    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, digits, lifetimeSeconds, { answerable: Boolean(subject.user) });
     // A decoy's "destination" is only a limits key: one per thing it pretends to have, as a real account's texts and
     // calls to one phone share the number's limits.
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${registrationOf(method)}` };
     const verdict = await limits.allowSend({ accountKey: accountKey(subject), destination: destination.to, ip: ctx.ip }, current);
-    return { challenge, verdict, to: subject.user ? destination.to : method.delivery!.decoyDestination };
+    return { challenge, lifetimeSeconds, verdict, to: subject.user ? destination.to : method.delivery!.decoyDestination };
   }
 
   /** Sends a prepared code the limits let go (a decoy's: pretends to), or records why it was refused. */
-  async function deliverCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy, { challenge, verdict, to }: PreparedCode): Promise<void> {
+  async function deliverCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy, { challenge, lifetimeSeconds, verdict, to }: PreparedCode): Promise<void> {
     const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
     if (!verdict.allowed) return record(ctx, { type: 'code.refused', ...base, reason: verdict.reason });
     const { t, locale } = (ctx as AppContext).state;
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
     const answerUrl = `${origin}${answerPath(flow._id, method.id, challenge.id, locale)}`;
-    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(current.codes.lifetimeSeconds, locale), service: config.brand.name, answerUrl });
+    const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(lifetimeSeconds, locale), service: config.brand.name, answerUrl });
     // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
     await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
