@@ -5,21 +5,26 @@
 export type ChannelName = 'email' | 'sms' | 'voice';
 export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms', 'voice'];
 
-/** One message as a channel sees it. */
-export interface OutgoingMessage {
-  /** The outbox id: stable across retries, so receivers (a gateway, a mail server) can drop a duplicate. */
-  id: string;
+/** What a message says and where it goes: what the method that composes it, the outbox and a channel share. */
+export interface MessageContent {
+  /** An email address, or a phone number in E.164 form. */
   to: string;
-  /** Email only. */
+  /** Email only (required there). */
   subject?: string;
   text: string;
   /** Email only: the HTML alternative of `text`. */
   html?: string;
-  /** Email: the language `text` is written in; a call: the language its voice speaks. */
+  /** Email: the language `text` is written in (its Content-Language); a call: the language its voice speaks. */
   language?: string;
-  /** A call only: where the keys the person presses go (an answer URL of ours), and how many they press. */
+  /** A call only (required there): where the keys the person presses go (an answer URL of ours), and how many. */
   answerUrl?: string;
   answerDigits?: number;
+}
+
+/** One message as a channel sees it. */
+export interface OutgoingMessage extends MessageContent {
+  /** The outbox id: stable across retries, so receivers (a gateway, a mail server) can drop a duplicate. */
+  id: string;
   /** When it was asked for (enqueued), not when this attempt runs: an email's Date, the outbox's order. */
   createdAt: Date;
 }

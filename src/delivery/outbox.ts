@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { isSealed, type SecretBox } from '../security/encryption.ts';
-import { CHANNEL_NAMES, type ChannelName } from './channel.ts';
+import { CHANNEL_NAMES, type ChannelName, type MessageContent } from './channel.ts';
 
 export const OUTBOX_COLLECTION = 'outbox';
 
@@ -49,20 +49,8 @@ export interface OutboxMessage {
   expiresAt: Date;
 }
 
-export interface EnqueueInput {
+export interface EnqueueInput extends MessageContent {
   channel: ChannelName;
-  /** An email address, or a phone number in E.164 form. */
-  to: string;
-  /** Required for email. */
-  subject?: string;
-  text: string;
-  /** Email only: the HTML alternative of `text`. */
-  html?: string;
-  /** Email: the language `text` is written in (its Content-Language); a call: the language spoken. */
-  language?: string;
-  /** A call only (required there): where the keys pressed during the call are posted, and how many. */
-  answerUrl?: string;
-  answerDigits?: number;
   /** Give up if it cannot be sent before this (e.g. the expiry of the code it carries). Default: 24 hours. */
   sendBefore?: Date;
   /** Stored like any message but never sent (status `decoy`): the pretended send of a decoy flow. */

@@ -9,23 +9,15 @@
 import type { User } from '../accounts/user-model.ts';
 import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
 import type { Translate } from '../http/i18n.ts';
+import type { ChannelName, MessageContent } from '../delivery/channel.ts';
 
 export type DestinationCheck = 'match' | 'mismatch' | 'invalid' | 'country_refused';
 
 /** A held code (an authenticator's) checked: right, wrong, or right but accepted already (a replay, a double click). */
 export type HeldCodeCheck = 'right' | 'wrong' | 'used';
 
-export interface OutgoingMessage {
-  channel: 'email' | 'sms' | 'voice';
-  to: string;
-  subject?: string;
-  text: string;
-  html?: string;
-  /** Email: the language it is written in, for its HTML's lang and its Content-Language; a call: the one spoken. */
-  language?: string;
-  /** A call: where the keys pressed go, and how many (delivery/channel.ts). */
-  answerUrl?: string;
-  answerDigits?: number;
+export interface OutgoingMessage extends MessageContent {
+  channel: ChannelName;
 }
 
 export interface ComposeContext {
