@@ -127,6 +127,8 @@ export interface Accounts {
    * (`password.reused`) when it is the temporary one again.
    */
   prepareOwnPassword(id: string, password: string): Promise<PreparedPassword>;
+  /** Whether `password` is the account's password as stored now (read anew; one argon2 verification). */
+  hasPassword(id: string, password: string): Promise<boolean>;
   /**
    * Writes a prepared password and the account's revocation in one write: from then on no session or token issued
    * before it is honoured (`isAccessCurrent`), so a reset never leaves the old ones working, whatever fails after it.
@@ -396,6 +398,12 @@ export function createAccounts(
         throw new PasswordRejectedError('password.reused', (await policyStore.current()).passwordMinLength);
       }
       return preparePassword(id, password);
+    },
+
+    async hasPassword(id, password) {
+      forget(userKey(id));
+      const user = await findById(id);
+      return Boolean(user) && (await hasher.verify(user!.passwordHash, password));
     },
 
     async replacePassword({ accountId, hash }, judged) {

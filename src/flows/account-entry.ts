@@ -66,7 +66,7 @@ const openForm = currentPasswordForm.extend({ action: z.enum(['open', 'new-captc
 /** What the password form shows again: a refusal (after its redirect), or a note on why the password is asked again. */
 type Shown = Retry & { note?: MessageId };
 /** What the form says again after a redirect: its own refusals. */
-const REFUSALS: readonly MessageId[] = [...PASSWORD_REFUSALS, 'security_info.temporary_password'];
+const REFUSALS: readonly MessageId[] = [...PASSWORD_REFUSALS, 'account.temporary_password'];
 
 export interface AccountEntry {
   /** Back to the password: the step's time is over, it was used, or the account changed since (`again`: say so). */
@@ -131,7 +131,7 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
       if (isRefused(checked)) return checked;
       // A password an administrator (or a helpdesk) knows must not change what the account recovers with, nor who is
       // signed in to it.
-      if (checked.passwordChangeRequired) return { login: form.login, error: 'security_info.temporary_password' };
+      if (checked.passwordChangeRequired) return { login: form.login, error: 'account.temporary_password' };
       const id = newPageStepId();
       await options.steps.start(ctx, id, checked._id, checkedAt);
       ctx.status = 303; // never 307: the browser must not post the password again

@@ -55,7 +55,7 @@ export function accountSecurityInfoRoutes(deps: AccountSecurityInfoDeps): Router
     path: ACCOUNT_SECURITY_INFO_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_security_info_retry',
-    texts: { title: 'security_info.title_manage', heading: 'security_info.heading_manage', intro: 'security_info.open_intro', submit: 'security_info.open_submit', again: 'security_info.open_again' },
+    texts: { title: 'security_info.title_manage', heading: 'security_info.heading_manage', intro: 'security_info.open_intro', submit: 'account.open_submit', again: 'security_info.open_again' },
     via: 'security_info',
     config,
     passwords,

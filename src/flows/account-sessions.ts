@@ -73,7 +73,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     path: ACCOUNT_SESSIONS_PATH,
     csrfScope: CSRF_SCOPE,
     retryCookie: 'lk_sessions_retry',
-    texts: { title: 'sessions.title', heading: 'sessions.heading', intro: 'sessions.open_intro', submit: 'security_info.open_submit', again: 'sessions.open_again' },
+    texts: { title: 'sessions.title', heading: 'sessions.heading', intro: 'sessions.open_intro', submit: 'account.open_submit', again: 'sessions.open_again' },
     via: 'sessions',
     config,
     passwords,

@@ -53,8 +53,9 @@ export interface InteractionSteps<State = never> {
    * Uses the step up as `finish` does, for a page whose work a double click must not turn into an error: the one
    * request that uses it up gets `done`, to call once its work is done, and the browser's other requests for the
    * step (`finishedFor`) may then answer as it did (the browser shows the answer to the last one it sent).
+   * `done(false)`: the work failed, and the others answer as though nothing was finished.
    */
-  finishOnce(ctx: Context, uid: string, accountId: string): Promise<{ done(): Promise<void> } | undefined>;
+  finishOnce(ctx: Context, uid: string, accountId: string): Promise<{ done(didIt?: boolean): Promise<void> } | undefined>;
   /**
    * The account of this browser's step `uid`, when another request of the browser used it up (`finishOnce`) within
    * the last minute and has done its work: waited for (a few seconds at most) while that work goes on; the step's
@@ -158,11 +159,17 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
           () => undefined,
           () => undefined,
         );
-      if (!(await consume(steps, id))) {
-        await settle({ $set: { settled: true }, $unset: { accountId: '' } }); // it ended meanwhile (Cancel): for nobody
+      const forNobody = { $set: { settled: true }, $unset: { accountId: '' } } as const;
+      // Not used up (it ended meanwhile: Cancel; or the database failed): the others need not wait for this one.
+      const usedUp = await consume(steps, id).catch(async (error: unknown) => {
+        await settle(forNobody);
+        throw error;
+      });
+      if (!usedUp) {
+        await settle(forNobody);
         return undefined;
       }
-      return { done: () => settle({ $set: { settled: true } }) };
+      return { done: (didIt = true) => settle(didIt ? { $set: { settled: true } } : forNobody) };
     },
 
     async finishedFor(ctx, uid) {

@@ -381,12 +381,34 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    * provider's resume as its answer said, rather than to an error or to the password again; else the sign-in page.
    */
   async function afterOtherRequest(ctx: Context, steps: Pick<InteractionSteps<unknown>, 'finishedFor'>, uid: string) {
-    if (await steps.finishedFor(ctx, uid)) {
-      // Read anew, not this request's copy from before the other one recorded its result.
-      const details = await detached(() => provider.interactionDetails(ctx.req, ctx.res));
-      if (details.uid === uid && details.result?.login) return resumeRecorded(ctx, details);
+    const accountId = await steps.finishedFor(ctx, uid);
+    if (accountId) {
+      const details = await recordedDetails(ctx, uid);
+      if (details?.result?.login?.accountId === accountId) return resumeRecorded(ctx, details);
     }
     backToSignIn(ctx, uid);
+  }
+
+  /** The interaction read anew (not this request's copy from before another request recorded its result), if `uid`. */
+  async function recordedDetails(ctx: Context, uid: string): Promise<Details | undefined> {
+    const details = await detached(() => provider.interactionDetails(ctx.req, ctx.res));
+    return details.uid === uid ? details : undefined;
+  }
+
+  /**
+   * The new-password form of a step another post of this browser used up. A double click's other post (sent with the
+   * step's cookie, `finishedFor`) with the same password leads where that one went. Another password (a second tab),
+   * or the form sent again once that post's answer had arrived (the Back button), is told which password is in
+   * effect, and goes on with the sign-in from there: it is not led on as though its own password had been saved.
+   */
+  async function afterOtherPasswordPost(ctx: Context, uid: string, password: string) {
+    const accountId = await passwordChanges.finishedFor(ctx, uid);
+    const details = await recordedDetails(ctx, uid);
+    const recorded = details?.result?.login?.accountId;
+    if (!recorded) return backToSignIn(ctx, uid);
+    if (accountId === recorded && (await accounts.hasPassword(accountId, password))) return resumeRecorded(ctx, details);
+    ctx.status = 409;
+    await renderPage(ctx, 'password-chosen-elsewhere', { titleId: 'password_change.elsewhere_title', uid });
   }
 
   /** A right password (and the person's own): the security info page when the policy asks for it, else signed in. */
@@ -416,8 +438,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   router.post('/password', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
+    const afterOtherPost = () => afterOtherPasswordPost(ctx, details.uid, form.password);
     const first = await changingPassword(ctx, details);
-    if (!first) return afterOtherRequest(ctx, passwordChanges, details.uid);
+    if (!first) return afterOtherPost();
     if (form.password !== form.confirm) return showPasswordChange(ctx, details, first, 'recover.password_mismatch');
     let prepared;
     try {
@@ -430,11 +453,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // say) may have landed during the argon2 runs; and written only over that account's revocation (one landing
     // after this read refuses the write).
     const user = await changingPassword(ctx, details, { again: true });
-    if (!user) return afterOtherRequest(ctx, passwordChanges, details.uid);
+    if (!user) return afterOtherPost();
     // Used once, by one of any parallel posts: only that one writes a password and goes on; the others (a double
     // click, two passwords at once) wait for it and lead where it did.
     const finishing = await passwordChanges.finishOnce(ctx, details.uid, user._id);
-    if (!finishing) return afterOtherRequest(ctx, passwordChanges, details.uid);
+    if (!finishing) return afterOtherPost();
+    let changed = false;
     try {
       // The new password, written with the account's revocation as any reset is: no session or token from before it
       // stays valid.
@@ -444,11 +468,13 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
         if (error instanceof AccountChangedError) return backToSignIn(ctx, details.uid);
         throw error;
       }
+      changed = true;
       ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
       await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ...requestFacts(ctx) });
       await proceed(ctx, details.uid, user, Date.now());
     } finally {
-      await finishing.done();
+      // Not changed (an administrator acted meanwhile, or the write failed): the other posts go back to the sign-in.
+      await finishing.done(changed);
     }
   });
 

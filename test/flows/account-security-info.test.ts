@@ -149,7 +149,7 @@ describe('the security info page outside a sign-in', () => {
     await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { passwordChangeRequired: true } });
     const { refusal } = await open(user);
     expect(refusal!.status).toBe(200);
-    expect(messageIds(refusal!)).toContain('security_info.temporary_password');
+    expect(messageIds(refusal!)).toContain('account.temporary_password');
     expect(refusal!.body).toContain(`href="/account/password?login_hint=${encodeURIComponent(user.username)}"`);
     expect(await server.connection.db!.collection('security_info_steps').countDocuments({ accountId: user._id })).toBe(0);
   });
@@ -248,7 +248,7 @@ describe('the security info page outside a sign-in', () => {
     await server.latchkey.policy.save({ limits: { perIpHour: 1000, perAccountHour: 100, signInFailuresPerIpHour: 1 } });
     await open(user, 'a wrong guess at the password');
     const { browser, refusal: challenged } = await open(user, 'another wrong guess');
-    expect(messageIds(challenged!)).toEqual(expect.arrayContaining(['security_info.open_captcha_intro', 'captcha.picture']));
+    expect(messageIds(challenged!)).toEqual(expect.arrayContaining(['account.open_captcha_intro', 'captcha.picture']));
     const failures = (await server.latchkey.accounts.lockoutState(user._id)).failures;
     const fields = findForm(challenged!, PATH).fields;
     const wrongAnswer = await browser.post(`${server.origin}${PATH}`, { ...fields, login: user.username, current: PASSWORD, captcha: 'WRONG1' });

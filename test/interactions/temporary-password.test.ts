@@ -90,26 +90,66 @@ describe('a temporary password', () => {
     expect((await server.latchkey.accounts.signIn('tina', OWN_PASSWORD)).ok).toBe(true);
   });
 
-  it('is replaced by one of two forms posted at once, never both; both answers lead on to the application', async () => {
+  /** The tokens the application gets once the browser follows `answer` (a resume of the provider) to the end. */
+  async function tokensAfter(browser: Browser, answer: Page, start: Awaited<ReturnType<typeof authorizationUrl>>) {
+    const consentPage = await browser.follow(answer, rp.redirect_uris[0]!);
+    const consent = findForm(consentPage, '/confirm');
+    const callback = new URL((await browser.follow(await browser.post(consent.action, consent.fields), rp.redirect_uris[0]!)).url);
+    return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
+  }
+  const changesAudited = async (user: User) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id });
+  const leadsOn = (answer: Page) => answer.status === 303 && (answer.headers.get('location') ?? '').includes('/oidc/auth/');
+
+  it('is replaced once by a double click; both answers lead on to the application', async () => {
     const user = await createdByAdmin('ursula');
     const { browser, start, answer } = await signIn('ursula');
     const page = await browser.follow(answer);
+    const chosen = 'lantern orchard velvet sent twice';
+    const answers = await Promise.all([0, 1].map(() => postNewPassword(browser, page, chosen)));
+    // One wrote its password and recorded the sign-in; the other (the answer the browser shows) waited for it and
+    // sends the browser on to the same resume of the provider, not to the password again.
+    expect(answers.map(leadsOn)).toEqual([true, true]);
+    expect(await changesAudited(user)).toBe(1);
+    expect((await server.latchkey.accounts.signIn('ursula', chosen)).ok).toBe(true);
+    expect((await tokensAfter(browser, answers[1]!, start)).claims()!.sub).toBe(user._id);
+  });
+
+  it('is replaced by one of two different passwords posted at once; the other post is told which one is in effect, and goes on', async () => {
+    const user = await createdByAdmin('uma');
+    const { browser, start, answer } = await signIn('uma');
+    const page = await browser.follow(answer);
     const choices = ['first lantern orchard velvet', 'second compass harbour tulip'];
     const answers = await Promise.all(choices.map((password) => postNewPassword(browser, page, password)));
-    // One wrote its password and recorded the sign-in; the other (a double click's, the answer the browser shows)
-    // waited for it and sends the browser on to the same resume of the provider, not to the password again.
-    for (const each of answers) {
-      expect(each.status).toBe(303);
-      expect(each.headers.get('location')).toContain('/oidc/auth/');
+    const kept = choices.filter((_, i) => leadsOn(answers[i]!));
+    expect(kept).toHaveLength(1);
+    expect((await server.latchkey.accounts.signIn('uma', kept[0]!)).ok).toBe(true);
+    expect(await changesAudited(user)).toBe(1);
+    // The other is not told that its password was saved: it was not.
+    const told = answers.find((each) => !leadsOn(each))!;
+    expect(told.status).toBe(409);
+    expect(messageIds(told)).toEqual(expect.arrayContaining(['password_change.elsewhere_title', 'password_change.elsewhere_body']));
+    const onwards = await browser.get(new URL(told.body.match(/href="(\/interaction\/[^"]+)"/)![1]!, told.url).href);
+    expect(leadsOn(onwards)).toBe(true);
+    expect((await tokensAfter(browser, onwards, start)).claims()!.sub).toBe(user._id);
+  });
+
+  it('sent again from the Back button once the answer came: not saved, whatever the password; told which one is in effect, and goes on', async () => {
+    const user = await createdByAdmin('ulla');
+    const { browser, start, answer } = await signIn('ulla');
+    const page = await browser.follow(answer);
+    const chosen = 'harbour tulip lantern compass';
+    expect(leadsOn(await postNewPassword(browser, page, chosen))).toBe(true);
+    for (const password of ['a second thought about the passphrase', chosen]) {
+      const again = await postNewPassword(browser, page, password);
+      expect(again.status).toBe(409);
+      expect(messageIds(again)).toContain('password_change.elsewhere_body');
     }
-    const signedIn = await Promise.all(choices.map(async (password) => (await server.latchkey.accounts.signIn('ursula', password)).ok));
-    expect(signedIn.filter(Boolean)).toHaveLength(1);
-    const other = answers[1]!;
-    const consentPage = await browser.follow(other, rp.redirect_uris[0]!);
-    const consent = findForm(consentPage, '/confirm');
-    const callback = new URL((await browser.follow(await browser.post(consent.action, consent.fields), rp.redirect_uris[0]!)).url);
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce });
-    expect(tokens.claims()!.sub).toBe(user._id);
+    expect((await server.latchkey.accounts.signIn('ulla', chosen)).ok).toBe(true);
+    expect(await changesAudited(user)).toBe(1);
+    const told = await postNewPassword(browser, page, 'one more passphrase for the road');
+    const onwards = await browser.get(new URL(told.body.match(/href="(\/interaction\/[^"]+)"/)![1]!, told.url).href);
+    expect((await tokensAfter(browser, onwards, start)).claims()!.sub).toBe(user._id);
+    expect((await server.latchkey.accounts.signIn('ulla', chosen)).ok).toBe(true);
   });
 
   it.each([

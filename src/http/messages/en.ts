@@ -37,6 +37,9 @@ const core = {
   'password_change.heading': 'Choose your own password',
   'password_change.intro': 'The password you signed in with was set by an administrator for one use. Choose a new one that only you know to continue to {client}.',
   'password_change.submit': 'Save and continue',
+  'password_change.elsewhere_title': 'Your password was already changed',
+  'password_change.elsewhere_body': 'The new password saved first from this browser is your password now. A different one typed since, in another window or tab or after going back, was not saved.',
+  'password_change.elsewhere_continue': 'Continue',
   'login.captcha_intro': 'Many sign-ins have failed from your network recently. To sign in, also enter the characters below.',
   // The password is checked only with the right characters: said, so that nobody wonders whether it was wrong.
   'login.captcha_wrong': 'The characters you entered did not match, so your password was not checked. Enter it again with the characters in the new picture.',
@@ -49,6 +52,11 @@ const core = {
   'home.demo': 'Try the demo application (it runs with npm run demo)',
   'home.recover': "Can't access your account?",
   'home.change_password': 'Change your password',
+
+  // The door to the account's own pages (its security info, its sessions): one form for both.
+  'account.open_captcha_intro': "Many sign-ins have failed from your network recently. To continue, also enter the characters below.",
+  'account.open_submit': "Next",
+  'account.temporary_password': "Your password was set by an administrator. Choose your own password first, then come back here.",
   'home.security_info': 'Review your security info',
   'home.sessions': 'See where you are signed in',
 

@@ -41,6 +41,9 @@ export const fr: Catalogue = {
   'password_change.heading': 'Choisissez votre propre mot de passe',
   'password_change.intro': 'Le mot de passe avec lequel vous vous êtes connecté a été défini par un administrateur pour un seul usage. Choisissez-en un nouveau, connu de vous seul, pour continuer vers {client}.',
   'password_change.submit': 'Enregistrer et continuer',
+  'password_change.elsewhere_title': 'Votre mot de passe a déjà été changé',
+  'password_change.elsewhere_body': 'Le premier nouveau mot de passe enregistré depuis ce navigateur est désormais votre mot de passe. Un autre saisi ensuite, dans une autre fenêtre ou un autre onglet ou après un retour en arrière, n’a pas été enregistré.',
+  'password_change.elsewhere_continue': 'Continuer',
   'login.captcha_intro': 'De nombreuses connexions ont échoué depuis votre réseau récemment. Pour vous connecter, saisissez aussi les caractères ci-dessous.',
   'login.captcha_wrong': 'Les caractères saisis ne correspondent pas : votre mot de passe n’a donc pas été vérifié. Saisissez-le de nouveau avec les caractères de la nouvelle image.',
   'login.captcha_wait_early': 'Votre mot de passe n’a pas encore été vérifié : les caractères ont été laissés vides avant la fin de l’attente. Saisissez de nouveau votre mot de passe avec les caractères, ou attendez {wait} et laissez-les vides.',
@@ -52,6 +55,11 @@ export const fr: Catalogue = {
   'home.demo': 'Essayer l’application de démonstration (lancée par npm run demo)',
   'home.recover': 'Vous ne pouvez pas accéder à votre compte ?',
   'home.change_password': 'Changer votre mot de passe',
+
+  // The door to the account's own pages (its security info, its sessions): one form for both.
+  'account.open_captcha_intro': "De nombreuses connexions ont échoué depuis votre réseau récemment. Pour continuer, saisissez aussi les caractères ci-dessous.",
+  'account.open_submit': "Suivant",
+  'account.temporary_password': "Votre mot de passe a été défini par un administrateur. Choisissez d’abord votre propre mot de passe, puis revenez ici.",
   'home.security_info': 'Vérifier vos informations de sécurité',
   'home.sessions': 'Voir où vous êtes connecté',
 
