@@ -208,6 +208,12 @@ export function createAccounts(
     return remembered(userKey(id), () => (accountCache ? accountCache.fresh(id, load(id)) : load(id)()));
   }
 
+  /** The account read anew, though this request read it already (another request may have changed it since). */
+  function findAgain(id: string): Promise<User | null> {
+    forget(userKey(id));
+    return findById(id);
+  }
+
   async function findCurrent(id: string): Promise<User | null> {
     // A copy this request read fresh is as good; otherwise the cache's.
     return remembered(currentKey(id), async () => (await peek<User | null>(userKey(id))) ?? (accountCache ? accountCache.find(id, load(id)) : load(id)()));
@@ -327,10 +333,7 @@ export function createAccounts(
     },
 
     findById,
-    findAgain(id) {
-      forget(userKey(id));
-      return findById(id);
-    },
+    findAgain,
     findCurrent,
     findByLogin,
 
@@ -401,8 +404,7 @@ export function createAccounts(
     },
 
     async hasPassword(id, password) {
-      forget(userKey(id));
-      const user = await findById(id);
+      const user = await findAgain(id);
       return Boolean(user) && (await hasher.verify(user!.passwordHash, password));
     },
 

@@ -397,16 +397,23 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   /**
    * The new-password form of a step another post of this browser used up. A double click's other post (sent with the
-   * step's cookie, `finishedFor`) with the same password leads where that one went. Another password (a second tab),
-   * or the form sent again once that post's answer had arrived (the Back button), is told which password is in
-   * effect, and goes on with the sign-in from there: it is not led on as though its own password had been saved.
+   * step's cookie, `finishedFor`) with the password that post saved leads where that one went: the recorded sign-in,
+   * or the sign-in page, which shows the security info step that follows. Another password (a second tab), or the
+   * form sent again once the step was over (the Back button: the sign-in recorded, or the security info step begun),
+   * is told which password is in effect, and goes on with the sign-in from there: it is not led on as though its own
+   * password had been saved. Nothing done with the step at all (its time ran out, it was cancelled): the sign-in page.
    */
   async function afterOtherPasswordPost(ctx: Context, uid: string, password: string) {
-    const accountId = await passwordChanges.finishedFor(ctx, uid);
+    const finishedFor = await passwordChanges.finishedFor(ctx, uid);
     const details = await recordedDetails(ctx, uid);
     const recorded = details?.result?.login?.accountId;
-    if (!recorded) return backToSignIn(ctx, uid);
-    if (accountId === recorded && (await accounts.hasPassword(accountId, password))) return resumeRecorded(ctx, details);
+    if (finishedFor) {
+      // Read anew after the other post's write; a failure to read counts as another password (nothing is led on).
+      const saved = await accounts.hasPassword(finishedFor, password).catch(() => false);
+      if (saved) return recorded === finishedFor ? resumeRecorded(ctx, details!) : backToSignIn(ctx, uid);
+    } else if (!recorded && !(await securityInfo.steps.pending(ctx, uid))) {
+      return backToSignIn(ctx, uid);
+    }
     ctx.status = 409;
     await renderPage(ctx, 'password-chosen-elsewhere', { titleId: 'password_change.elsewhere_title', uid });
   }

@@ -372,4 +372,22 @@ describe('a double click (two posts of one form at once: the browser shows the a
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'password.reset' })).toBe(1);
     expect((await server.latchkey.accounts.signIn(someone.username, chosen)).ok).toBe(true);
   });
+
+  it('on Finish with two different passwords at once (two tabs): one is saved, and the other post is not told it was', async () => {
+    const { someone, totp, browser, atTotp } = await atAuthenticatorCode();
+    const passwordPage = await enterCode(browser, atTotp, totp());
+    const form = findForm(passwordPage, '/password');
+    const choices = ['the first tab passphrase here', 'the second tab passphrase there'];
+    const answers = await Promise.all(choices.map((chosen) => browser.post(form.action, { ...form.fields, password: chosen, confirm: chosen })));
+    const saved = answers.map((answer) => answer.status === 303);
+    expect(saved.filter(Boolean)).toHaveLength(1);
+    const kept = choices[saved.indexOf(true)]!;
+    const other = answers[saved.indexOf(false)]!;
+    // The done page, with the note that this page changed nothing: the other password is not the account's.
+    expect(other.status).toBe(409);
+    expect(messageIds(other)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.done_reset']));
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'password.reset' })).toBe(1);
+    expect((await server.latchkey.accounts.signIn(someone.username, kept)).ok).toBe(true);
+    expect((await server.latchkey.accounts.signIn(someone.username, choices.find((each) => each !== kept)!)).ok).toBe(false);
+  });
 });

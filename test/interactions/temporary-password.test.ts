@@ -152,6 +152,33 @@ describe('a temporary password', () => {
     expect((await server.latchkey.accounts.signIn('ulla', chosen)).ok).toBe(true);
   });
 
+  it('when the security info page follows: a double click leads both posts there; the form sent again is told which password is in effect', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 } });
+    try {
+      const user = await createdByAdmin('ulrich');
+      const { browser, answer } = await signIn('ulrich');
+      const page = await browser.follow(answer);
+      const chosen = 'velvet harbour lantern twice';
+      const answers = await Promise.all([0, 1].map(() => postNewPassword(browser, page, chosen)));
+      // Both (the one that saved it, and the other that waited for it) go to the sign-in page, which now asks for the
+      // security info: neither is told that its password was not saved.
+      for (const each of answers) {
+        expect(each.status).toBe(303);
+        expect(messageIds(await browser.follow(each))).toContain('security_info.intro_register');
+      }
+      // The Back button, once that page is up: nothing is saved, whatever the password, and it says so.
+      for (const password of ['a different idea for a passphrase', chosen]) {
+        const again = await postNewPassword(browser, page, password);
+        expect(again.status).toBe(409);
+        expect(messageIds(again)).toContain('password_change.elsewhere_body');
+      }
+      expect(await changesAudited(user)).toBe(1);
+      expect((await server.latchkey.accounts.signIn('ulrich', chosen)).ok).toBe(true);
+    } finally {
+      await server.latchkey.policy.save({});
+    }
+  });
+
   it.each([
     ['a new temporary password', async (username: string) => admin(['users', 'set-password', username, '--password-stdin'], 'a second helpdesk passphrase\n')],
     ['a disable, undone at once', async (username: string) => {

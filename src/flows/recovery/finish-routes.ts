@@ -71,8 +71,10 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (!finishing) return;
     const { user, proofs } = finishing;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
-    // (one write), and then it is true whatever else fails.
-    const reset = advance(ctx, flow, { kind: 'finished' }, {}, async () => {
+    // (one write), and then it is true whatever else fails. A double click's other post that lost the step to this
+    // one is told "done" only when it posted the password saved (a second tab's other password was not).
+    const samePassword = () => accounts.hasPassword(user, form.password);
+    const work = async () => {
       await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
@@ -82,8 +84,8 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         // Recovered: a method turned off by wrong proofs in a row works again.
         proofRuns: () => ceiling.restart(accountKeyOf(user._id)),
       });
-    });
-    const next = await reset.catch((error: unknown) => {
+    };
+    const next = await advance(ctx, flow, { kind: 'finished' }, {}, work, { sameWork: samePassword }).catch((error: unknown) => {
       if (error instanceof AccountChangedError) return endedByChange(ctx, flow);
       throw error;
     });

@@ -155,15 +155,27 @@ export function createFlowKit(deps: RecoveryDeps) {
 
   /**
    * Moves the flow on; undefined when another request took the step first, answered by `afterStepTaken` as going
-   * this way (the state this transition leads to, with its goal and chosen method) or another.
+   * this way (the state this transition leads to, with its goal and chosen method) or another. `sameWork`: for a step
+   * whose work depends on what was posted (a new password), whether the request that took it did this one's work; a
+   * finished flow is shown as done to this one only then.
    */
-  async function advance(ctx: Context, flow: FlowDoc, transition: Transition, changes?: Parameters<FlowStore['advance']>[2], work?: () => Promise<void>) {
+  async function advance(
+    ctx: Context,
+    flow: FlowDoc,
+    transition: Transition,
+    changes?: Parameters<FlowStore['advance']>[2],
+    work?: () => Promise<void>,
+    { sameWork }: { sameWork?: () => Promise<boolean> } = {},
+  ) {
     const next = await flows.advance(flow, transition, changes, work);
     if (!next) {
       const goal = changes?.goal ?? flow.goal;
       const state = nextState(flow.state, transition, goal);
       if (!state) await outOfDate(ctx, flow);
-      else await afterStepTaken(ctx, flow, (moved) => moved.state === state && moved.goal === goal && (!changes?.pending || moved.pending?.method === changes.pending.method));
+      else {
+        const wentThisWay = (moved: FlowDoc) => moved.state === state && moved.goal === goal && (!changes?.pending || moved.pending?.method === changes.pending.method);
+        await afterStepTaken(ctx, flow, wentThisWay, sameWork);
+      }
     }
     return next;
   }
@@ -186,14 +198,17 @@ export function createFlowKit(deps: RecoveryDeps) {
   /**
    * The step this request read was taken by another of this browser's requests: a double click's other post (whose
    * answer the browser no longer shows) or a second tab. Once that one has moved the flow on, where it went: by a
-   * redirect, as that request answered, when it went where this one would have (`wentThisWay`) or finished the flow;
-   * else that step, with the note that this page changed nothing. A flow that did not move, as it is, with the note.
+   * redirect, as that request answered, when it went where this one would have (`wentThisWay`) or finished the flow
+   * with this one's work (`sameWork`, when given); else that step, with the note that this page changed nothing (a
+   * second tab's other password: the done page, saying this one was not saved). A flow that did not move, as it is,
+   * with the note.
    */
-  async function afterStepTaken(ctx: Context, flow: FlowDoc, wentThisWay: (moved: FlowDoc) => boolean) {
+  async function afterStepTaken(ctx: Context, flow: FlowDoc, wentThisWay: (moved: FlowDoc) => boolean, sameWork?: () => Promise<boolean>) {
     const moved = await movedOn(ctx, flow);
     if (moved === 'ended') return expired(ctx);
     if (!moved) return outOfDate(ctx, flow);
-    if (moved.state === 'done' || wentThisWay(moved)) return seeFlow(ctx, moved);
+    const finishedAsThisOne = moved.state === 'done' && (!sameWork || (await sameWork().catch(() => false)));
+    if (finishedAsThisOne || (moved.state !== 'done' && wentThisWay(moved))) return seeFlow(ctx, moved);
     return outOfDate(ctx, moved);
   }
 

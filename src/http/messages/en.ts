@@ -52,13 +52,13 @@ const core = {
   'home.demo': 'Try the demo application (it runs with npm run demo)',
   'home.recover': "Can't access your account?",
   'home.change_password': 'Change your password',
+  'home.security_info': 'Review your security info',
+  'home.sessions': 'See where you are signed in',
 
   // The door to the account's own pages (its security info, its sessions): one form for both.
   'account.open_captcha_intro': "Many sign-ins have failed from your network recently. To continue, also enter the characters below.",
   'account.open_submit': "Next",
   'account.temporary_password': "Your password was set by an administrator. Choose your own password first, then come back here.",
-  'home.security_info': 'Review your security info',
-  'home.sessions': 'See where you are signed in',
 
   'consent.title': 'Allow {client} to access your account?',
   'consent.signed_in_as': 'Signed in as {user}',

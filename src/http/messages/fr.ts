@@ -55,13 +55,13 @@ export const fr: Catalogue = {
   'home.demo': 'Essayer l’application de démonstration (lancée par npm run demo)',
   'home.recover': 'Vous ne pouvez pas accéder à votre compte ?',
   'home.change_password': 'Changer votre mot de passe',
+  'home.security_info': 'Vérifier vos informations de sécurité',
+  'home.sessions': 'Voir où vous êtes connecté',
 
   // The door to the account's own pages (its security info, its sessions): one form for both.
   'account.open_captcha_intro': "De nombreuses connexions ont échoué depuis votre réseau récemment. Pour continuer, saisissez aussi les caractères ci-dessous.",
   'account.open_submit': "Suivant",
   'account.temporary_password': "Votre mot de passe a été défini par un administrateur. Choisissez d’abord votre propre mot de passe, puis revenez ici.",
-  'home.security_info': 'Vérifier vos informations de sécurité',
-  'home.sessions': 'Voir où vous êtes connecté',
 
   'consent.title': 'Autoriser {client} à accéder à votre compte ?',
   'consent.signed_in_as': 'Connecté en tant que {user}',
