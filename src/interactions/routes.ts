@@ -409,7 +409,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const recorded = details?.result?.login?.accountId;
     if (finishedFor) {
       // Read anew after the other post's write; a failure to read counts as another password (nothing is led on).
-      const saved = await accounts.hasPassword(finishedFor, password).catch(() => false);
+      const saved = await accounts.hasPassword(finishedFor, password).catch((error: unknown) => {
+        ctx.state.log.warn({ err: error }, "could not tell whether the saved password is this post's");
+        return false;
+      });
       if (saved) return recorded === finishedFor ? resumeRecorded(ctx, details!) : backToSignIn(ctx, uid);
     } else if (!recorded && !(await securityInfo.steps.pending(ctx, uid))) {
       return backToSignIn(ctx, uid);

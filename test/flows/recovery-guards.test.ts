@@ -383,9 +383,10 @@ describe('a double click (two posts of one form at once: the browser shows the a
     expect(saved.filter(Boolean)).toHaveLength(1);
     const kept = choices[saved.indexOf(true)]!;
     const other = answers[saved.indexOf(false)]!;
-    // The done page, with the note that this page changed nothing: the other password is not the account's.
+    // The done page, with the note that this page's password was not saved: the other one is the account's. (Whether
+    // the other post lost the last step, or found its proofs void once the first one's password was written.)
     expect(other.status).toBe(409);
-    expect(messageIds(other)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.done_reset']));
+    expect(messageIds(other)).toEqual(expect.arrayContaining(['recover.other_password_saved', 'recover.done_reset']));
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ accountId: someone._id, type: 'password.reset' })).toBe(1);
     expect((await server.latchkey.accounts.signIn(someone.username, kept)).ok).toBe(true);
     expect((await server.latchkey.accounts.signIn(someone.username, choices.find((each) => each !== kept)!)).ok).toBe(false);

@@ -9,7 +9,7 @@ export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
     findById: (id) => accounts.findById(id),
     findAgain: (id) => accounts.findAgain(id),
     preparePassword: (user, password) => accounts.preparePassword(user._id, password),
-    hasPassword: (user, password) => accounts.hasPassword(user._id, password),
+    hasPassword: (id, password) => accounts.hasPassword(id, password),
     replacePassword: (prepared, judged) => accounts.replacePassword(prepared, judged),
     unlock: (user) => accounts.clearLockout(user._id),
     async clearAfterReset(user, proofs) {

@@ -27,8 +27,14 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    * The account a finishing step (new password, unlock) acts on, once its proofs are still enough for it now; else
    * the page that says why nothing happened (and undefined). When the account now needs another proof, the flow
    * goes back to verification for it. `again`: the account read anew, though this request read it already.
+   * `sameWork`: as for `advance`, when another request finished the flow meanwhile.
    */
-  async function finishingAccount(ctx: Context, flow: FlowDoc, current: RecoveryPolicy, { again = false } = {}): Promise<{ user: User; proofs: number } | undefined> {
+  async function finishingAccount(
+    ctx: Context,
+    flow: FlowDoc,
+    current: RecoveryPolicy,
+    { again = false, sameWork }: { again?: boolean; sameWork?: () => Promise<boolean> } = {},
+  ): Promise<{ user: User; proofs: number } | undefined> {
     const subject = await subjectOf(flow, current, { again });
     if (!subject.user) {
       await message(ctx, 'recover.expired', 410, flow);
@@ -37,7 +43,7 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const standing = standingProofs(flow, subject, methods);
     // `proofs`: those that still stand (a changed method's proof does not), which alone may end a lockdown.
     if (proofsComplete(standing.verified, subject, methods)) return { user: subject.user, proofs: standing.verified.length };
-    const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing);
+    const back = await advance(ctx, flow, { kind: 'more_proof_needed' }, standing, undefined, { sameWork });
     if (back) await showFlow(ctx, back, { notice: standing.verified.length < flow.verified.length ? 'recover.verify_again' : 'recover.more_proof' });
     return undefined;
   }
@@ -51,7 +57,10 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (!flow) return;
     const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
     const current = await policy.current();
-    const first = (await finishingAccount(ctx, flow, current))?.user;
+    // Should another post of this browser finish the flow meanwhile (a double click's, a second tab's), this one is
+    // told "done" only when it posted the password saved: the other's, once written, is read here anew.
+    const samePassword = async () => flow.accountId !== undefined && accounts.hasPassword(flow.accountId, form.password);
+    const first = (await finishingAccount(ctx, flow, current, { sameWork: samePassword }))?.user;
     if (!first) return;
     // A refused password is a 400, as everywhere a password is chosen; the page says why.
     if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' }, 400);
@@ -67,13 +76,11 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the
     // account as stored now, just before the step is claimed, and the password is written only over that account's
     // revocation (a reset landing after this read refuses the write: AccountChangedError, and the flow ends).
-    const finishing = await finishingAccount(ctx, flow, current, { again: true });
+    const finishing = await finishingAccount(ctx, flow, current, { again: true, sameWork: samePassword });
     if (!finishing) return;
     const { user, proofs } = finishing;
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
-    // (one write), and then it is true whatever else fails. A double click's other post that lost the step to this
-    // one is told "done" only when it posted the password saved (a second tab's other password was not).
-    const samePassword = () => accounts.hasPassword(user, form.password);
+    // (one write), and then it is true whatever else fails.
     const work = async () => {
       await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {

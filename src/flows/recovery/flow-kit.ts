@@ -155,9 +155,10 @@ export function createFlowKit(deps: RecoveryDeps) {
 
   /**
    * Moves the flow on; undefined when another request took the step first, answered by `afterStepTaken` as going
-   * this way (the state this transition leads to, with its goal and chosen method) or another. `sameWork`: for a step
-   * whose work depends on what was posted (a new password), whether the request that took it did this one's work; a
-   * finished flow is shown as done to this one only then.
+   * this way (the state this transition leads to, with its goal and chosen method) or another. `sameWork`: for a
+   * request whose work depends on what it posted (a new password), whether the request that finished the flow did
+   * this one's work; a finished flow is shown as done to this one only then. Given to every advance of such a
+   * request: its proofs stop standing once the other one's password is written, so it may lose on another step.
    */
   async function advance(
     ctx: Context,
@@ -207,9 +208,19 @@ export function createFlowKit(deps: RecoveryDeps) {
     const moved = await movedOn(ctx, flow);
     if (moved === 'ended') return expired(ctx);
     if (!moved) return outOfDate(ctx, flow);
-    const finishedAsThisOne = moved.state === 'done' && (!sameWork || (await sameWork().catch(() => false)));
-    if (finishedAsThisOne || (moved.state !== 'done' && wentThisWay(moved))) return seeFlow(ctx, moved);
-    return outOfDate(ctx, moved);
+    if (moved.state !== 'done') return wentThisWay(moved) ? seeFlow(ctx, moved) : outOfDate(ctx, moved);
+    if (!sameWork || (await didSameWork(ctx, sameWork))) return seeFlow(ctx, moved);
+    await showFlow(ctx, moved, { notice: 'recover.other_password_saved' }, 409);
+  }
+
+  /** `sameWork` asked; a failure (the database, a full argon2 queue) counts as no, which tells nobody a change was theirs. */
+  async function didSameWork(ctx: Context, sameWork: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await sameWork();
+    } catch (error) {
+      (ctx as AppContext).state.log.warn({ err: error }, 'could not tell whether a finished recovery saved this request\'s password');
+      return false;
+    }
   }
 
   // ---- rendering -----------------------------------------------------------------------------------------------

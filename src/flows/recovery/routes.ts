@@ -46,7 +46,7 @@ export interface RecoveryAccounts {
    */
   preparePassword(user: User, password: string): Promise<PreparedPassword>;
   /** Whether `password` is the account's password as stored now (a double click's other post, whose first one saved one). */
-  hasPassword(user: User, password: string): Promise<boolean>;
+  hasPassword(id: string, password: string): Promise<boolean>;
   /** The new password and the account's revocation, in one write, over the account as `judged` (Accounts.replacePassword). */
   replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<void>;
   /** The unlock branch: clears the sign-in lockout, never a "This wasn't me" lockdown (that takes a new password). */

@@ -119,6 +119,8 @@ export const recoveryEn = {
 
   'recover.expired': 'This recovery is no longer open: it expired, was finished, or another one was started in this browser. Start again if you still need to.',
   'recover.out_of_date': 'This page was out of date, so nothing was changed. Here is where you are now.',
+  // A second tab's Finish, with another password, sent while the first was being saved.
+  'recover.other_password_saved': 'A new password sent from this browser at the same moment, in another tab or window, was saved first. The password on this page was not saved: sign in with the one you chose there.',
   'recover.send_limited': 'We can’t send another code right now. If a code we sent has reached you, enter it below; otherwise press “Try again” in a few minutes.',
   'recover.more_proof': 'For your account’s safety, we need one more verification before we can go on. Nothing was changed.',
   'recover.verify_again': 'Something about your account’s security changed after you verified (a password reset, a lock, a new phone or address), so please verify again. Nothing was changed.',

@@ -119,6 +119,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'recover.expired': 'Cette récupération n’est plus ouverte : elle a expiré, elle est terminée, ou une autre a été commencée dans ce navigateur. Recommencez si besoin.',
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
+  'recover.other_password_saved': 'Un nouveau mot de passe envoyé au même moment depuis ce navigateur, dans un autre onglet ou une autre fenêtre, a été enregistré en premier. Celui de cette page ne l’a pas été : connectez-vous avec celui que vous y avez choisi.',
   'recover.send_limited': 'Nous ne pouvons pas envoyer d’autre code pour le moment. Si un code que nous avons envoyé vous est parvenu, saisissez-le ci-dessous ; sinon, appuyez sur « Réessayer » dans quelques minutes.',
   'recover.more_proof': 'Pour la sécurité de votre compte, nous avons besoin d’une vérification de plus avant de continuer. Rien n’a été modifié.',
   'recover.verify_again': 'La sécurité de votre compte a changé depuis votre vérification (mot de passe réinitialisé, verrouillage, nouveau téléphone ou nouvelle adresse) : vérifiez-vous à nouveau. Rien n’a été modifié.',
