@@ -35,9 +35,26 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
     );
   }
   log('building the local database (FerretDB 1.24.2) from source; this takes a minute the first time…');
-  await promisify(execFile)('bash', [recipe, binary], { maxBuffer: 64 * 1024 * 1024 });
+  await buildFerretDb(binary);
   writeFileSync(recipeStamp, recipeHash() + '\n');
   return binary;
+}
+
+/**
+ * Runs the recipe into `out`. A failed build is something the person can fix (a Go older than the module asks for,
+ * no way to the Go proxy): it says what Go printed and what to do, rather than a stack trace.
+ */
+export async function buildFerretDb(out: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  try {
+    await promisify(execFile)('bash', [recipe, out], { maxBuffer: 64 * 1024 * 1024, env });
+  } catch (error) {
+    const printed = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-10).join('\n');
+    throw new LocalDbUnavailable(
+      `Building the local database (FerretDB 1.24.2) failed${printed ? `:\n${printed}` : '.'}\n` +
+        'It needs Go 1.24+ (https://go.dev/dl/; Go 1.21 to 1.23 fetch it themselves from the Go proxy) and a way to the Go proxy; ' +
+        'or set MONGODB_URI=mongodb://… to a MongoDB 6+ server instead.',
+    );
+  }
 }
 
 async function hasGo(): Promise<boolean> {

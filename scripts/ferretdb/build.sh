@@ -21,7 +21,9 @@ chmod -R u+w "$work/src"
 echo "$version" > "$work/src/build/version/version.txt"
 
 metadata="$work/src/internal/backends/sqlite/metadata/metadata.go"
-sed -i "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$metadata"
+# (Written to a new file rather than with `sed -i`, whose arguments differ between GNU and BSD sed, as on macOS.)
+sed "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$metadata" > "$metadata.fixed"
+mv "$metadata.fixed" "$metadata"
 grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$metadata" \
   || { echo "the _id index fix did not apply to $metadata: the recipe needs updating" >&2; exit 1; }
 

@@ -1,11 +1,12 @@
 // The development database folder has one server at a time: starts that race share it, a lock left by a process
-// that died does not block the next start, and a lock held by a live process that serves nothing is explained.
+// that died does not block the next start, and a lock held by a live process that serves nothing is explained, as is
+// a build that fails.
 import { afterEach, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalDbUnavailable, startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
+import { buildFerretDb, LocalDbUnavailable, startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
 
 const started: LocalDb[] = [];
 let dataDir = '';
@@ -54,3 +55,21 @@ it('explains in one line, within seconds, a lock held by a live process whose da
     squatter.kill();
   }
 }, 60_000);
+
+it('says what Go printed and what to do when the build fails (a Go too old for the module), without a stack trace', async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-db-'));
+  // A `go` that answers as an old toolchain does: it is found, and refuses the module.
+  writeFileSync(join(dataDir, 'go'), '#!/bin/sh\necho "go: github.com/FerretDB/FerretDB@v1.24.2 requires go >= 1.24 (running go 1.19)" >&2\nexit 1\n', { mode: 0o755 });
+  const out = join(dataDir, 'ferretdb');
+  const error = await buildFerretDb(out, { ...process.env, PATH: `${dataDir}:${process.env.PATH}` }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LocalDbUnavailable);
+  const message = (error as Error).message;
+  expect(message).toContain('requires go >= 1.24 (running go 1.19)');
+  expect(message).toContain('Go 1.24+');
+  expect(message).toContain('MONGODB_URI');
+  expect(message).not.toMatch(/^\s+at /m);
+  expect(existsSync(out)).toBe(false);
+});
