@@ -115,7 +115,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
   stepRouter.get('/', async (ctx) => {
     const pending = await pendingStep(ctx);
     if (!pending) return backToPassword(ctx);
-    const { sessions, apps } = await access.list(pending.user, ctx.cookies.get(sessionCookie));
+    const { sessions, apps, partial } = await access.list(pending.user, ctx.cookies.get(sessionCookie));
     const said = notice.take(ctx);
     const when = new Intl.DateTimeFormat((ctx as AppContext).state.locale ?? 'en', { dateStyle: 'medium', timeStyle: 'long', timeZone: 'UTC' });
     await renderPage(ctx, 'account-sessions', {
@@ -125,6 +125,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
       csrf: stepCsrfToken(ctx, pending.id),
       sessions: sessions.map((session) => ({ ...session, signedInAt: when.format(session.signedInAt), lastUsedAt: session.lastUsedAt && when.format(session.lastUsedAt) })),
       apps: apps.map((app) => ({ ...app, since: when.format(app.since) })),
+      partial,
       notice: isNotice(said) ? NOTICES[said] : undefined,
     });
   });

@@ -112,7 +112,11 @@ export function createCurrentPasswordCheck({ config, accounts, challenge, captch
         accounts.prefetchLogin(login);
       }
       const result = await accounts.signIn(login, fields.current, deviceOf(ctx, config.cookieSecure), undefined, () => attempt.failed());
-      if (result.ok) return result.user;
+      if (result.ok) {
+        // As the sign-in page logs its own: who opened an account page with the password shows in the log too.
+        (ctx as AppContext).state.log.info({ event: 'signin.succeeded', factor: 'password', via, accountId: result.user._id }, `sign-in succeeded (${via})`);
+        return result.user;
+      }
       logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
       return { login, error: 'login.invalid' };
     },

@@ -466,11 +466,14 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     // for it and answer as it did (usedAlready).
     const finishing = await steps.finishOnce(ctx, uid, user._id);
     if (!finishing) return kit.usedAlready(ctx, uid);
+    // The others answer as this one did only once its work is done; failed, they answer as though nothing was.
+    let didIt = false;
     try {
       await accounts.confirmSecurityInfo(user._id, new Date(clock()));
       await kit.finished(ctx, user, step.startedAt.getTime());
+      didIt = true;
     } finally {
-      await finishing.done();
+      await finishing.done(didIt);
     }
   });
 

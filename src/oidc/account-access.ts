@@ -5,9 +5,10 @@
 // Ending a session deletes it and its alias (an alias where aliases lived before, LEGACY_UID_ALIASES, is left to
 // expire: it names a session that no longer exists), and revokes the grants it holds: the applications signed in from that
 // browser lose their tokens with it (a lost laptop must not keep an application's refresh token). A request of that
-// browser already under way may save the session it read once more, after the delete (the adapter's save is an
-// upsert): the same is done again a few seconds later (IN_FLIGHT_MS), when such a request has normally finished, by
-// the instance that ended it (a restart in between loses that second pass), for a sign-in no newer. Removing an
+// browser already under way saves the session it read at its end, but only over itself (oidc/adapter.ts): a deleted
+// session stays deleted. The same is done again a few seconds later (IN_FLIGHT_MS) by the instance that ended it,
+// for a sign-in no newer, should an instance that writes sessions back regardless (an older version, during an
+// upgrade) have saved it again (a restart in between loses that second pass). Removing an
 // application revokes every grant of the account for it, those the index names and those its live sessions hold (an
 // index entry may be lost to a race on FerretDB): its tokens stop working at once, and its next sign-in asks for
 // consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both hold
@@ -121,8 +122,11 @@ export interface AppView {
 export type AccessOwner = Pick<User, '_id' | 'revokedAt'>;
 
 export interface AccountAccess {
-  /** The account's live sessions (this browser's first, then the newest) and the applications it gave access to. */
-  list(owner: AccessOwner, currentSessionId?: string): Promise<{ sessions: SessionView[]; apps: AppView[] }>;
+  /**
+   * The account's live sessions (this browser's first, then the newest) and the applications it gave access to.
+   * `partial`: the account's history is longer than one page reads, so older ones may be missing.
+   */
+  list(owner: AccessOwner, currentSessionId?: string): Promise<{ sessions: SessionView[]; apps: AppView[]; partial: boolean }>;
   /** Ends the account's session `uid` and revokes its grants; false when the account has no such live session. */
   endSession(owner: AccessOwner, uid: string): Promise<boolean>;
   /** Revokes every grant of the account for `clientId`; false when it held none. */
@@ -130,15 +134,36 @@ export interface AccountAccess {
 }
 
 /**
- * The page reads at most this many of the newest index entries of each kind: the index keeps entries of expired
- * sessions and grants until a revocation prunes it, and the page must stay a bounded number of reads, whatever the
- * account's history. Removing an application reads every entry.
+ * The page lists at most this many live sessions, and as many grants. The index keeps the entries of ended and
+ * expired ones until a revocation prunes it, so it reads the newest first, past the dead ones (a sign-in and its
+ * sign-out leave one behind: someone with the password must not hide their session behind a few hundred of them),
+ * up to SCANNED_ENTRIES of each kind, and says so when it stopped short: the page stays a bounded number of reads
+ * whatever the account's history. Removing an application reads every entry.
  */
 const LISTED_ENTRIES = 200;
+const SCANNED_ENTRIES = 2_000;
+/** Index entries read between two looks at how many live ones were found. */
+const SCAN_CHUNK = 64;
 /** Reads at once: enough to be quick, few enough not to flood the database with one page's reads. */
 const READS_AT_ONCE = 16;
 /** Longer than any request takes: one that read an ended session before it ended has saved it by then. */
 export const IN_FLIGHT_MS = 5_000;
+
+/**
+ * What `liveOf` finds among the newest of `keys` (oldest first, as the index keeps them), read newest first until
+ * LISTED_ENTRIES are found or SCANNED_ENTRIES were read; `more`: older keys were left unread.
+ */
+async function newestLive<T>(keys: string[], liveOf: (keys: string[]) => Promise<T[]>): Promise<{ found: T[]; more: boolean }> {
+  const found: T[] = [];
+  const oldestRead = Math.max(0, keys.length - SCANNED_ENTRIES);
+  let end = keys.length;
+  while (end > oldestRead && found.length < LISTED_ENTRIES) {
+    const start = Math.max(oldestRead, end - SCAN_CHUNK);
+    found.push(...(await liveOf(keys.slice(start, end))));
+    end = start;
+  }
+  return { found: found.slice(0, LISTED_ENTRIES), more: end > 0 };
+}
 
 /** `read` of every item, at most READS_AT_ONCE at a time, in order. */
 async function readAll<T, R>(items: T[], read: (item: T) => Promise<R>): Promise<R[]> {
@@ -195,9 +220,11 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
   return {
     async list(owner, currentSessionId) {
       const index = await readAccountIndex(db, owner._id);
-      const newest = (keys: string[]) => keys.slice(-LISTED_ENTRIES);
-      const sessions = await liveSessions(owner, newest(index.sessionKeys));
-      const live = await liveGrants(owner, [...newest(index.grantIds), ...sessions.flatMap(({ session }) => grantsHeldBy(session))]);
+      const { found: sessions, more: moreSessions } = await newestLive(index.sessionKeys, (keys) => liveSessions(owner, keys));
+      const indexed = await newestLive(index.grantIds, (ids) => liveGrants(owner, ids));
+      // And those the listed sessions hold, should the index have missed one (a race on FerretDB).
+      const listed = new Set(indexed.found.map((grant) => grant._id));
+      const live = [...indexed.found, ...(await liveGrants(owner, sessions.flatMap(({ session }) => grantsHeldBy(session)).filter((id) => !listed.has(id))))];
       const clientOf = new Map(live.map((grant) => [grant._id, grant.payload.clientId]));
       const names = await appNames([...new Set(clientOf.values())]);
       const sessionViews = sessions.map(({ id, session }): SessionView => ({
@@ -214,7 +241,7 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
       for (const { payload } of live) since.set(payload.clientId, Math.min(since.get(payload.clientId) ?? Infinity, payload.iat ?? 0));
       const apps = [...since].map(([clientId, iat]): AppView => ({ clientId, name: names.get(clientId)!, since: new Date(iat * 1000) }));
       apps.sort((a, b) => a.name.localeCompare(b.name));
-      return { sessions: sessionViews, apps };
+      return { sessions: sessionViews, apps, partial: moreSessions || indexed.more };
     },
 
     async endSession(owner, uid) {

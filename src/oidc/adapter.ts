@@ -327,11 +327,16 @@ export function createAdapterFactory(
           // The alias first, in the same round trip: a session is never stored without the alias that finds it.
           const aliasId = sessionAliasId(payload.uid);
           const alias = { target: id, ...(expiresAt && { expiresAt }) };
+          // oidc-provider saves a session at the end of every request that loaded it. One this request read is written
+          // back only over itself: deleted meanwhile (its owner signed that browser out on "Your sessions and apps", a
+          // revocation), it stays deleted, however many of that browser's requests are under way. Only a session this
+          // request did not read (a sign-in's, under a fresh id) is created.
+          const readHere = (await peek<Partial<StoredDoc> | null>(docKey(id)))?.payload !== undefined;
           // The session's old id (resetIdentifier) goes last: never deleted before its successor is stored.
           await writeWithDeletes(id, [
             ...indexed,
             { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
-            { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } },
+            { replaceOne: { filter: { _id: id }, replacement: doc, upsert: !readHere } },
           ]);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionSignInKey(payload.uid), sessionSignInOf(doc));

@@ -272,6 +272,55 @@ it("signs this browser out too, and a session saved again by a request already u
   expect(await audited(user, 'account.session_ended')).toHaveLength(1);
 }, 40_000);
 
+it('lists a browser that signed in before hundreds of sign-ins ended since, and says when the history is longer than it reads', async () => {
+  const user = await createUser(server);
+  await signIn(user, CHROME_ON_WINDOWS); // the browser someone would hide
+  const index = server.connection.db!.collection<{ _id: string; sessions?: string[] }>(collectionName('Session'));
+  // What sign-ins that signed out again leave in the account's index, newer than it: entries whose sessions are gone.
+  const endedSince = async (from: number, count: number) => {
+    const keys = Array.from({ length: count }, (_, i) => `ended-session-${from + i}`);
+    await index.updateOne({ _id: accountIndexId(user._id) }, { $push: { sessions: { $each: keys } } });
+  };
+  await endedSince(0, 300);
+  const page = await openSessionsPage(new Browser(), user);
+  expect(rows(page, 'sessions').map((row) => row.split(' Signed in')[0])).toEqual(['Chrome on Windows']);
+  // The password that opened the page is in the log, as a sign-in's is.
+  expect(server.logs.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'signin.succeeded', via: 'sessions', accountId: user._id }));
+  expect(messageIds(page)).not.toContain('sessions.partial');
+
+  // Past what a page reads: it says that it may not show everything, and what to do.
+  await endedSince(300, 2000);
+  const longer = await openSessionsPage(new Browser(), user);
+  expect(messageIds(longer)).toEqual(expect.arrayContaining(['sessions.partial', 'sessions.end_all']));
+}, 60_000);
+
+it('keeps a browser signed out while it goes on sending requests (a stolen cookie in a loop): none brings its session back', async () => {
+  const user = await createUser(server);
+  const here = await signIn(user, FIREFOX_ON_LINUX);
+  const there = await signIn(user, CHROME_ON_WINDOWS);
+  const page = await openSessionsPage(here.browser, user);
+  const endThere = formFor(page, 'end', 'session', /data-session="([^"]+)"[^>]*>\s*<strong>Chrome on Windows/.exec(page.body)![1]!);
+  // The other browser asks for sign-ins without a prompt, three at a time, without a pause: at any moment one of them
+  // has read the session and will save it at its end.
+  let going = true;
+  const outcomes: string[] = [];
+  const loops = [0, 1, 2].map(async () => {
+    while (going) outcomes.push(await silentSignIn(there.browser));
+  });
+  try {
+    while (outcomes.length < 6) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(messageIds(await post(here.browser, endThere))).toContain('sessions.ended');
+    // Past the instance's second pass, with requests still coming.
+    await new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_MS + 1500));
+  } finally {
+    going = false;
+    await Promise.all(loops);
+  }
+  expect(outcomes.at(-1)).toBe('login_required');
+  expect(await silentSignIn(there.browser)).toBe('login_required');
+  expect(await silentSignIn(here.browser)).toBe('code');
+}, 40_000);
+
 it('spares, when ending again, a session saved again that was signed in to since', async () => {
   const user = await createUser(server);
   const here = await signIn(user, FIREFOX_ON_LINUX);

@@ -7,6 +7,8 @@ export const sessionsEn = {
   'sessions.intro': 'Where {account} is signed in, and the apps it lets in. If you do not recognise a browser or an app, end it, then change your password.',
   'sessions.sessions_heading': 'Signed-in browsers',
   'sessions.none': 'No browser is signed in to your account.',
+  // The account signed in and out more often than the page reads back (oidc/account-access.ts SCANNED_ENTRIES).
+  'sessions.partial': 'Your account has signed in very many times lately, so only the most recent browsers and apps are listed here. If you do not recognise all of its activity, use “Sign out everywhere” below, then change your password.',
   'sessions.browser_on': '{browser} on {os}',
   'sessions.unknown_browser': 'Unknown browser',
   'sessions.this_browser': 'This browser',
@@ -23,7 +25,8 @@ export const sessionsEn = {
   'sessions.end_all': 'Sign out everywhere',
   'sessions.close': 'Done',
   'sessions.ended': 'The browser you chose is signed out, and the apps used from it lost their access.',
-  'sessions.app_removed': 'That app no longer has access to your account. It will ask for your consent if you use it again.',
+  // Not "it will ask for your consent": an application the administrator marked first-party never asks.
+  'sessions.app_removed': 'That app no longer has access to your account. It gets access again only if you sign in to it again.',
   'sessions.already_gone': 'That was already done. The list below is up to date.',
   'sessions.done_title': 'You are signed out everywhere',
   'sessions.done_body': 'Every browser signed in to {account} is signed out, and no app has access any more. Sign in again where you need to.',
