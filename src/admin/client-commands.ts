@@ -176,12 +176,12 @@ const update = defineCommand({
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
     const clients = await registry(context.session);
     const before = await clients.show(context.arg);
-    const client = await clients.update(context.arg, changes);
+    // Turning a public client into a confidential one creates its first secret, which must be shown as soon as it is
+    // stored (before the wait for every instance, which an interruption would cut short).
+    const client = await clients.update(context.arg, changes, { stored: (updated) => printWithNewSecret(context.out, updated, 'Client updated; it now has a secret.') });
     warnIfPublicFirstParty(context.out, client);
     const changed = Object.keys(changes).filter((key) => JSON.stringify(before[key as keyof ClientMetadata]) !== JSON.stringify(client[key as keyof ClientMetadata]));
-    // Turning a public client into a confidential one creates its first secret, which must be shown now.
-    if (client.client_secret) printWithNewSecret(context.out, client, 'Client updated; it now has a secret.');
-    else context.out.result(client, () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
+    if (!client.client_secret) context.out.result(client, () => [changed.length ? 'Client updated.' : 'Nothing changed: the client already had these settings.', ...describe(client)]);
     // Which settings changed, not their values: enough to find the change, and nothing of a secret. None, no record.
     if (changed.length) await recordAdminChange(context.session, { type: 'client.updated', target: client.client_id, method: changed.join(',') });
   },
@@ -205,8 +205,11 @@ const rotateSecret = defineCommand({
   arg: 'client-id',
   options: {},
   async run(context) {
-    const client = await (await registry(context.session)).rotateSecret(context.arg);
-    printWithNewSecret(context.out, client, 'New client secret issued; the previous one no longer works.');
+    // Shown as soon as it is stored, before the wait for every instance to see it: the previous secret is void by then,
+    // and an interruption during the wait must not lose the new one.
+    const client = await (await registry(context.session)).rotateSecret(context.arg, {
+      stored: (rotated) => printWithNewSecret(context.out, rotated, 'New client secret issued; the previous one no longer works once this command returns.'),
+    });
     await recordAdminChange(context.session, { type: 'client.secret_rotated', target: client.client_id });
   },
 });

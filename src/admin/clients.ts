@@ -130,9 +130,17 @@ export interface ClientRegistry {
   show(clientId: string): Promise<ClientMetadata>;
   /** The client's secret, opened (the demo's own client, whose secret the demo app needs at every start). */
   revealSecret(clientId: string): Promise<string | undefined>;
-  update(clientId: string, changes: Partial<ClientInput>): Promise<ClientMetadata>;
+  update(clientId: string, changes: Partial<ClientInput>, options?: SecretOptions): Promise<ClientMetadata>;
   remove(clientId: string): Promise<void>;
-  rotateSecret(clientId: string): Promise<ClientMetadata>;
+  rotateSecret(clientId: string, options?: SecretOptions): Promise<ClientMetadata>;
+}
+
+export interface SecretOptions {
+  /**
+   * Given the client with its new secret as soon as that is stored, before the wait for every instance to see the
+   * change: a command interrupted then (Ctrl-C, a failed announcement) has still shown the secret now in force.
+   */
+  stored?: (client: ClientMetadata) => void;
 }
 
 interface ClientDoc {
@@ -234,7 +242,7 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       return openedClient(await sealer(), await stored(clientId)).client_secret;
     },
 
-    async update(clientId, changes) {
+    async update(clientId, changes, options = {}) {
       const current = await stored(clientId);
       const { client_secret: storedSecret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
       // Only the fields given change: an undefined value means "not given", not "reset to the default".
@@ -251,35 +259,41 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
       if (Object.keys(set).length) update.$set = set;
       if (storedSecret && !needsSecret(metadata)) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
+      const result = newlySecret ? { ...metadata, client_secret: newlySecret } : metadata;
       if (update.$set || update.$unset) {
         await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
+        if (newlySecret) options.stored?.(result);
         await changed();
       }
-      return newlySecret ? { ...metadata, client_secret: newlySecret } : metadata;
+      return result;
     },
 
     async remove(clientId) {
       const result = await clients.deleteOne({ _id: clientId });
       if (result.deletedCount === 1) await changed();
       // Once no instance can issue anything to the client any more: its grants, and every code and token issued
-      // under them, go too. Otherwise a client created later with the same id would inherit the users' consent
+      // under them, go too, as do the tokens it got for itself (client credentials). Otherwise a client created later with the same id would inherit the users' consent
       // (no consent page for an app they never saw) and the old refresh tokens. The filter on payload.clientId is
       // a scan, acceptable on this admin-only path; the request paths only ever read grants by _id.
       // A delete cut short before this (Ctrl-C during the wait above) is finished by running it again: the client is
       // gone then, but what is left of its grants is still found and revoked.
       const grants = await db.collection<{ _id: string }>(collectionName('Grant')).find({ 'payload.clientId': clientId }, { projection: { _id: 1 } }).toArray();
       for (const grant of grants) await revokeGrant(db, grant._id);
-      if (result.deletedCount !== 1 && grants.length === 0) throw new NotFoundError('client_not_found', `'${clientId}'`);
+      // Its client-credentials tokens belong to no grant: they go by the client's id (a scan, as above).
+      const tokens = await db.collection(collectionName('ClientCredentials')).deleteMany({ 'payload.clientId': clientId });
+      if (result.deletedCount !== 1 && grants.length === 0 && tokens.deletedCount === 0) throw new NotFoundError('client_not_found', `'${clientId}'`);
     },
 
-    async rotateSecret(clientId) {
+    async rotateSecret(clientId, options = {}) {
       // Never opened: a secret no configured key opens any more (DATA_ENCRYPTION_KEY lost) is replaced all the same.
       const current = withoutSecret(await stored(clientId));
       if (!needsSecret(current)) throw new ValidationError('public_client', 'a public client has no secret');
       const secret = newSecret();
       await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': await seal(secret) } });
+      const rotated = { ...current, client_secret: secret };
+      options.stored?.(rotated);
       await changed();
-      return { ...current, client_secret: secret };
+      return rotated;
     },
   };
 }

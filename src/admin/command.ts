@@ -163,6 +163,7 @@ export function pick<T extends string>(choices: readonly T[], value: string, fla
 /** A whole number of at least `min`, from a string option. */
 export function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
+  // At most what a number holds exactly: a longer one would reach the database as something else.
+  if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
   return Number(value);
 }

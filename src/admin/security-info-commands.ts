@@ -3,7 +3,7 @@
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
 import qrcode from 'qrcode-terminal';
-import { countryAllowed, normalizePhone } from '../methods/sms.ts';
+import { countryAllowed, mayBeMobile, normalizePhone } from '../methods/sms.ts';
 import { isEmailAddress } from '../methods/email.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
@@ -16,6 +16,7 @@ import { accounts } from './accounts-session.ts';
 import type { AdminSession } from './session.ts';
 import type { MethodChange } from '../flows/recovery/notices.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
+import { publishedServerIdentity } from '../delivery/server-identity.ts';
 
 /** The verification methods a user has registered, as `users show` and `set-methods` (with `notified`) give them with --json. */
 export function methodsOf(user: User) {
@@ -38,13 +39,27 @@ function phone(value: string | undefined, flag: string): string | null | undefin
 }
 
 /**
- * Refuses a mobile number in a country the policy's allowedCountryCodes never texts: registered, it would look like a
- * way to recover that never sends a code.
+ * Refuses what the owner's own security info page refuses (interactions/security-info-routes.ts judgeTyped): a phone in a
+ * country the policy's allowedCountryCodes never texts or calls, and as the mobile phone a number no text reaches
+ * (premium-rate, toll-free and other service numbers). Registered, either would look like a way to recover that
+ * never sends a code.
  */
-async function checkTextable(session: AdminSession, e164: string): Promise<void> {
+async function checkPhones(session: AdminSession, changes: { mobilePhone?: string | null; officePhone?: string | null }): Promise<void> {
+  const { mobilePhone, officePhone } = changes;
+  if (!mobilePhone && !officePhone) return;
   const policy = await createPolicyStore(await session.connection()).current();
-  if (!countryAllowed(e164, policy)) {
-    throw new ValidationError('country_not_allowed', `--mobile-phone ${e164}: text messages go only to +${policy.allowedCountryCodes.join(', +')} (policy allowedCountryCodes)`);
+  const countries = `+${policy.allowedCountryCodes.join(', +')} (policy allowedCountryCodes)`;
+  if (mobilePhone && !countryAllowed(mobilePhone, policy)) throw new ValidationError('country_not_allowed', `--mobile-phone ${mobilePhone}: text messages go only to ${countries}`);
+  if (officePhone && !countryAllowed(officePhone, policy)) throw new ValidationError('country_not_allowed', `--office-phone ${officePhone}: calls go only to ${countries}`);
+  if (mobilePhone && !mayBeMobile(mobilePhone)) {
+    throw new ValidationError('not_mobile', `--mobile-phone ${mobilePhone}: a premium-rate, toll-free or other service number cannot receive text messages`);
+  }
+}
+
+/** Refuses as the alternate email the address the account signs in with: the mailbox that may be the one lost. */
+function refuseSignInAddress(before: User, alternateEmail: string | null | undefined): void {
+  if (alternateEmail && alternateEmail === before.email.trim().toLowerCase()) {
+    throw new ValidationError('same_email', `--alternate-email ${alternateEmail} is the address ${before.username} signs in with: it must be another mailbox`);
   }
 }
 
@@ -128,10 +143,11 @@ const setMethods = defineCommand({
       ...(values['remove-authenticator'] && { totpSecret: null }),
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
-    if (changes.mobilePhone) await checkTextable(session, changes.mobilePhone);
+    await checkPhones(session, changes);
     await session.serversSecretBox(); // the owner's notice is sealed with it: refused before anything changes
     const users = await accounts(session);
     const before = await findUser(users, arg);
+    refuseSignInAddress(before, changes.alternateEmail);
     refuseOnePhoneTwice(before, changes);
     const user = await users.setSecurityInfo(before._id, changes);
     const told = await recordChange(session, before, user, Object.keys(changes).join(','));
@@ -152,7 +168,9 @@ const enrolAuthenticator = defineCommand({
     const box = await session.serversSecretBox(); // a seed the servers can open
     const users = await accounts(session);
     const user = await findUser(users, arg);
-    const { sealed, uri } = newAuthenticator(box, { issuer: config.brand.name, label: user.email });
+    // Named in the app as the running server names itself (its brand), whatever this shell's environment says.
+    const brand = (await publishedServerIdentity(await session.connection()))?.brand ?? config.brand;
+    const { sealed, uri } = newAuthenticator(box, { issuer: brand.name, label: user.email });
     const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
     const told = await recordChange(session, user, after, 'totpSecret');
     out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);

@@ -4,7 +4,7 @@
 // after the right current password (the rules name the account's own words); that the two new fields differ, before
 // anything is read. A refusal is a redirect to the form, which says it once (http/retry-cookie.ts).
 // The change is written with the account's revocation, as a reset: every session and token from before it ends, and
-// the owner is told on every contact, with "This wasn't me".
+// the owner is told on every contact, with "This wasn't me" (unless the policy's notify.onReset is off, as after a reset).
 //   GET  /account/password        the form (`?login_hint=` fills in the login)
 //   POST /account/password        login, current password, new password twice (and the CAPTCHA when asked)
 //   GET  /account/password/done   once, after a change (a short-lived signed cookie says whose)

@@ -84,6 +84,33 @@ it("refuses a mobile number in a country the policy never texts, naming the allo
   expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
 });
 
+it("refuses what the owner's own page refuses: the sign-in address as the alternate email, a service number as the mobile, an office phone in a country never called", async () => {
+  const methods = async () => JSON.parse((await admin(['users', 'show', 'ada', '--json'])).stdout).methods as Record<string, unknown>;
+  const sameMailbox = await admin(['users', 'set-methods', 'ada', '--alternate-email', 'ADA@example.test']);
+  expect(sameMailbox.code).toBe(1);
+  expect(sameMailbox.stderr).toContain('--alternate-email ada@example.test is the address ada signs in with');
+  const premium = await admin(['users', 'set-methods', 'ada', '--mobile-phone', '+19005550123']);
+  expect(premium.code).toBe(1);
+  expect(premium.stderr).toContain('--mobile-phone +19005550123: a premium-rate, toll-free or other service number cannot receive text messages');
+  expect((await admin(['policy', 'set', 'allowedCountryCodes=["44"]'])).code).toBe(0);
+  try {
+    const office = await admin(['users', 'set-methods', 'ada', '--office-phone', '+14155550188']);
+    expect(office.code).toBe(1);
+    expect(office.stderr).toContain('--office-phone +14155550188: calls go only to +44 (policy allowedCountryCodes)');
+  } finally {
+    expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
+  }
+  expect(await methods()).toMatchObject({ alternateEmail: null, mobilePhone: null, officePhone: null });
+});
+
+it('refuses a --skip or --limit too large to be counted exactly, as a wrong command line', async () => {
+  for (const args of [['users', 'list', '--skip', '100000000000000000000'], ['audit', 'list', '--limit', '9007199254740993']]) {
+    const run = await admin(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('must be a whole number of at least');
+  }
+});
+
 it('refuses an office phone that is the mobile phone: one phone cannot count as two ways to verify', async () => {
   expect((await admin(['users', 'set-methods', 'ada', '--mobile-phone', '+14155550177'])).code).toBe(0);
   const same = await admin(['users', 'set-methods', 'ada', '--office-phone', '+1 415 555 0177']);

@@ -303,11 +303,13 @@ describe('users', () => {
     expect(email.text).toContain('mobile phone set to *****99');
 
     // A new authenticator: told on the addresses registered then (the attacker's included: it was the alternate one).
-    // The app lists the account under the service's name, as the sign-in page's enrolment does (BRAND_NAME).
-    const enrolled = await adminJson<{ notified: number; otpauthUri: string }>(['users', 'enrol-authenticator', 'lena'], { env: { BRAND_NAME: 'Acme ID' } });
+    // The app lists the account under the service's name, as the sign-in page's enrolment does: the running server's
+    // (its BRAND_NAME), whatever this shell's environment says.
+    const enrolled = await adminJson<{ notified: number; otpauthUri: string }>(['users', 'enrol-authenticator', 'lena'], { env: { BRAND_NAME: 'Not The Server ID' } });
     expect(enrolled.notified).toBe(3);
-    expect(new URL(enrolled.otpauthUri).searchParams.get('issuer')).toBe('Acme ID');
-    expect(decodeURIComponent(new URL(enrolled.otpauthUri).pathname)).toMatch(/^\/Acme ID:/);
+    const serverBrand = server.config.brand.name;
+    expect(new URL(enrolled.otpauthUri).searchParams.get('issuer')).toBe(serverBrand);
+    expect(decodeURIComponent(new URL(enrolled.otpauthUri).pathname)).toMatch(new RegExp(`^/${serverBrand}:`));
     const enrolNotices = await notices(3, 4);
     expect(enrolNotices.map((m) => m.to).sort()).toEqual(['+14155550999', 'attacker@evil.example', 'lena@example.test']);
     expect(enrolNotices.find((m) => m.to === 'lena@example.test')!.text).toContain('a new authenticator app registered');

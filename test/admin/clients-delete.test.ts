@@ -73,3 +73,15 @@ it('finishes a delete cut short after the client was removed (Ctrl-C during its 
   // A client that never was, with nothing left of it, is still "no such client".
   expect((await runAdmin(server.dbUri, ['clients', 'delete', 'never-was'])).code).toBe(1);
 });
+
+it("takes the client's client-credentials tokens too: re-created under its id, the client finds them inactive", async () => {
+  const create = () => adminJson<ClientMetadata>(['clients', 'create', '--name', 'Service', '--client-id', 'svc', '--grant-type', 'client_credentials']);
+  const service = await create();
+  const { access_token: token } = await client.clientCredentialsGrant(await discover(server, service));
+  const stored = () => server.connection.db!.collection(collectionName('ClientCredentials')).countDocuments({ 'payload.clientId': 'svc' });
+  expect(await stored()).toBe(1);
+  await adminJson(['clients', 'delete', 'svc']);
+  expect(await stored()).toBe(0);
+  const again = await create();
+  expect((await client.tokenIntrospection(await discover(server, again), token)).active).toBe(false);
+});

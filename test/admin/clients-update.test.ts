@@ -36,3 +36,20 @@ it('sends only the changed fields, never the secret (so a concurrent rotate-secr
   await registry.update(created.client_id, { first_party: true });
   expect(await registry.revealSecret(created.client_id)).toBe(rotated.client_secret);
 });
+
+it('hands over a new secret as soon as it is stored, before the wait for every instance: an interrupted wait loses no secret', async () => {
+  const box = createSecretBox(randomBytes(32));
+  // The wait for every instance to see the change, cut short (Ctrl-C, the announcement failing).
+  const interrupted = createClientRegistry(db.connection, { box, afterChange: () => Promise.reject(new Error('interrupted')) });
+  const created = await interrupted.create({ client_name: 'Payroll', redirect_uris: ['https://payroll.example/cb'] });
+  const shown: string[] = [];
+  await expect(interrupted.rotateSecret(created.client_id, { stored: (client) => shown.push(client.client_secret!) })).rejects.toThrow('interrupted');
+  expect(shown).toHaveLength(1);
+  expect(await interrupted.revealSecret(created.client_id)).toBe(shown[0]);
+
+  // A public client made confidential: its first secret, likewise.
+  const native = await interrupted.create({ client_name: 'Desk', redirect_uris: ['http://127.0.0.1/cb'], application_type: 'native', token_endpoint_auth_method: 'none' });
+  await expect(interrupted.update(native.client_id, { token_endpoint_auth_method: 'client_secret_basic', application_type: 'web', redirect_uris: ['https://desk.example/cb'] }, { stored: (client) => shown.push(client.client_secret!) })).rejects.toThrow('interrupted');
+  expect(shown).toHaveLength(2);
+  expect(await interrupted.revealSecret(native.client_id)).toBe(shown[1]);
+});
