@@ -127,15 +127,21 @@ export interface Accounts {
    * (`password.reused`) when it is the temporary one again.
    */
   prepareOwnPassword(id: string, password: string): Promise<PreparedPassword>;
-  /** Whether `password` is the account's password as stored now (read anew; one argon2 verification). */
-  hasPassword(id: string, password: string): Promise<boolean>;
+  /**
+   * Whether `password` is the account's password as stored now (read anew; one argon2 verification). `savedWith`:
+   * only the password written with that revocation (replacePassword's) is asked about; once the account has changed
+   * since (an administrator's new password, say) the answer is false without a verification, so the question cannot
+   * test guesses at a newer password.
+   */
+  hasPassword(id: string, password: string, options?: { savedWith?: Date }): Promise<boolean>;
   /**
    * Writes a prepared password and the account's revocation in one write: from then on no session or token issued
    * before it is honoured (`isAccessCurrent`), so a reset never leaves the old ones working, whatever fails after it.
    * Deleting them (`revokeAccess`) and clearing the lockout are the caller's. `judged`: the account as the caller
    * last judged it; written only while its revocation (`revokedAt`) is still that one, else AccountChangedError.
+   * Resolves to the revocation it wrote (`revokedAt` from then on, until the account's next change).
    */
-  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<void>;
+  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<Date>;
   /**
    * All of a reset at once (an administrator's set-password): prepared, written with the revocation, sessions and
    * tokens deleted, lockout cleared. `temporary`: the person must choose their own at their next sign-in.
@@ -403,9 +409,11 @@ export function createAccounts(
       return preparePassword(id, password);
     },
 
-    async hasPassword(id, password) {
+    async hasPassword(id, password, { savedWith } = {}) {
       const user = await findAgain(id);
-      return Boolean(user) && (await hasher.verify(user!.passwordHash, password));
+      if (!user) return false;
+      if (savedWith && new Date(user.revokedAt ?? 0).getTime() !== savedWith.getTime()) return false;
+      return hasher.verify(user.passwordHash, password);
     },
 
     async replacePassword({ accountId, hash }, judged) {
@@ -414,12 +422,14 @@ export function createAccounts(
       // filter beyond _id scans) it narrows the race to the write itself. Rare: once per password change.
       // Whoever chose it, it is no longer a temporary one.
       const current = { _id: accountId, revokedAt: judged.revokedAt ?? null };
-      const result = await users.updateOne(current, { $set: { passwordHash: hash, revokedAt: new Date() }, $unset: { passwordChangeRequired: '' } }).exec();
+      const revokedAt = new Date();
+      const result = await users.updateOne(current, { $set: { passwordHash: hash, revokedAt }, $unset: { passwordChangeRequired: '' } }).exec();
       if (result.matchedCount === 0) throw (await users.exists({ _id: accountId })) ? new AccountChangedError() : new NotFoundError('user_not_found', `no user ${accountId}`);
       // Written: the reset has happened, and nothing after this may say otherwise. Other instances learn of it now,
       // or from the revocation that follows (which announces again); until then their cached copy trusts itself
       // for the trust window at most.
       await changed(accountId).catch((error: unknown) => log?.error({ err: error, accountId }, 'announcing a new password failed'));
+      return revokedAt;
     },
 
     async resetPassword(id, password, { temporary = false } = {}) {

@@ -153,19 +153,16 @@ function statusCommand(name: 'disable' | 'enable') {
         printUser(out, found, `User ${found.username} was already ${status}; nothing changed.`);
         return;
       }
-      // A lockdown made while the account was disabled told nobody (recovery shows a disabled account's owner
-      // nothing): once it is enabled, the owner is told, with the way back in. Checked before anything changes: the
-      // notice is sealed with the servers' key.
-      const notices = status === 'active' && found.lockedDownAt ? await ownerNotices(session) : undefined;
       const user = await users.setStatus(found._id, status);
       await auditAdminChange(session, status === 'disabled' ? 'account.disabled' : 'account.enabled', user);
-      if (!notices || !user.lockedDownAt) return printUser(out, user, `User ${user.username} is now ${status}.`);
-      const told = await notices.notifyLockedDown(user, DEFAULT_LOCALE);
+      if (status === 'disabled' || !user.lockedDownAt) return printUser(out, user, `User ${user.username} is now ${status}.`);
+      // Active again, but its lockdown still refuses the password: said, or the administrator would think them back in.
+      // (Whether its owner was told of the lockdown is not known here: one made while the account was disabled was not.)
       const since = isoDate(user.lockedDownAt);
-      out.result({ ...userView(user), lockedDownAt: since, notified: told }, () => [
+      out.result({ ...userView(user), lockedDownAt: since }, () => [
         `User ${user.username} is now active, but still locked down (since ${since}): sign-in is refused until a new password,`,
         'chosen with "Can\'t access your account?" (two of their methods) or given with set-password; unlock ends the lockdown.',
-        `They are told on ${told} contact(s) they registered.`,
+        'If it was locked down while disabled, its owner was not told: tell them, or run set-password.',
         ...describe(user),
       ]);
     },
@@ -341,8 +338,8 @@ const lockDown = defineCommand({
     'Locks an account down, as its owner\'s "This wasn\'t me" does, on evidence that someone else has its password: every\n' +
     'session and token is revoked at once, and sign-in refused (like a wrong password) until the owner chooses a new\n' +
     'password through "Can\'t access your account?", proving two of their methods, or an administrator runs\n' +
-    'set-password or unlock. The owner is told on every contact they registered, with that way back in (when the\n' +
-    'account is disabled, once users enable makes it active: recovery shows them nothing until then).',
+    'set-password or unlock. The owner is told on every contact they registered, with that way back in (unless the\n' +
+    'account is disabled: recovery shows them nothing until users enable, which says it is still locked down).',
   arg: 'id-or-login',
   options: {},
   details: 'It warns when the account has too few methods to recover by itself: set-password is then the way back in.',
@@ -362,7 +359,7 @@ const lockDown = defineCommand({
     out.result({ id: user._id, username: user.username, lockedDown: true, ableToRecover: recoverable, notified: told }, () => [
       `${user.username} is locked down: every session and token is revoked, and sign-in is refused until a new password.`,
       disabled
-        ? 'The account is disabled too: it stays so until users enable, which tells them then (recovery shows them nothing while it is disabled).'
+        ? 'The account is disabled too: it stays so until users enable; they are not told (recovery shows them nothing while it is disabled).'
         : recoverable
           ? 'They can choose a new one with "Can\'t access your account?" (two of their methods), or run set-password.'
           : 'They have too few methods to recover by themselves: run set-password and give them the new password.',

@@ -168,7 +168,7 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
       ctx.redirect(config.brand.homeUrl || '/');
     },
     async answerWithoutStep(ctx) {
-      const accountId = await options.steps.finishedFor(ctx, pageStepIdOf(ctx));
+      const accountId = (await options.steps.finishedFor(ctx, pageStepIdOf(ctx)))?.accountId;
       const user = accountId && (await options.accounts.findById(accountId));
       if (user) toDonePage(ctx, user.username);
       else backToPassword(ctx);

@@ -53,15 +53,16 @@ export interface InteractionSteps<State = never> {
    * Uses the step up as `finish` does, for a page whose work a double click must not turn into an error: the one
    * request that uses it up gets `done`, to call once its work is done, and the browser's other requests for the
    * step (`finishedFor`) may then answer as it did (the browser shows the answer to the last one it sent).
-   * `done(false)`: the work failed, and the others answer as though nothing was finished.
+   * `done(false)`: the work failed, and the others answer as though nothing was finished. `revokedAt`: the account's
+   * revocation the work wrote (a new password's), which the others may check is still the account's.
    */
-  finishOnce(ctx: Context, uid: string, accountId: string): Promise<{ done(didIt?: boolean): Promise<void> } | undefined>;
+  finishOnce(ctx: Context, uid: string, accountId: string): Promise<{ done(didIt?: boolean, revokedAt?: Date): Promise<void> } | undefined>;
   /**
-   * The account of this browser's step `uid`, when another request of the browser used it up (`finishOnce`) within
-   * the last minute and has done its work: waited for (a few seconds at most) while that work goes on; the step's
-   * cookie is then forgotten. Undefined for a step not finished so.
+   * The account of this browser's step `uid` (and the revocation its work wrote, if it wrote one), when another
+   * request of the browser used it up (`finishOnce`) within the last minute and has done its work: waited for (a few
+   * seconds at most) while that work goes on; the step's cookie is then forgotten. Undefined for a step not finished so.
    */
-  finishedFor(ctx: Context, uid: string): Promise<string | undefined>;
+  finishedFor(ctx: Context, uid: string): Promise<{ accountId: string; revokedAt?: Date } | undefined>;
 }
 
 export interface StepOptions {
@@ -103,7 +104,7 @@ const FINISHED_MARK_MS = 60_000;
 export function createInteractionSteps<State = never>(connection: Connection, { collection, cookie, lifetimeMs, secureCookies, clock = Date.now, pathOf = (uid) => `/interaction/${uid}` }: StepOptions): InteractionSteps<State> {
   const steps = connection.db!.collection<StepDoc<State>>(collection);
   /** The `once` claims and the finished marks, beside the steps (swept with them). */
-  const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean; accountId?: string }>(collection);
+  const claims = connection.db!.collection<ExpiringDoc & { settled?: boolean; accountId?: string; revokedAt?: Date }>(collection);
   const cookieName = pathCookieName(cookie, secureCookies);
   const cookieOptions = (uid: string) => ({ httpOnly: true, secure: secureCookies, sameSite: 'lax' as const, path: pathOf(uid), signed: true, overwrite: true });
   const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: true });
@@ -153,7 +154,7 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
       // The mark first, claimed by one request: whichever finds the step used up afterwards finds the mark.
       const mark = finishedId(id);
       if (!(await claim(claims, mark, new Date(clock() + FINISHED_MARK_MS), { accountId }))) return undefined;
-      const settle = (update: mongo.UpdateFilter<ExpiringDoc & { settled?: boolean; accountId?: string }>) =>
+      const settle = (update: mongo.UpdateFilter<ExpiringDoc & { settled?: boolean; accountId?: string; revokedAt?: Date }>) =>
         // At best: without it, the others wait their few seconds and go back to the password (nothing is lost).
         claims.updateOne({ _id: mark }, update).then(
           () => undefined,
@@ -169,7 +170,7 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
         await settle(forNobody);
         return undefined;
       }
-      return { done: (didIt = true) => settle(didIt ? { $set: { settled: true } } : forNobody) };
+      return { done: (didIt = true, revokedAt?: Date) => settle(didIt ? { $set: { settled: true, ...(revokedAt && { revokedAt }) } } : forNobody) };
     },
 
     async finishedFor(ctx, uid) {
@@ -177,7 +178,7 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
       const mark = token ? await settledClaim(finishedId(hashOf(token))) : undefined;
       if (!mark?.accountId || mark.expiresAt.getTime() <= clock()) return undefined;
       ctx.cookies.set(cookieName, null, cookieOptions(uid)); // the other request's answer may never have been stored
-      return mark.accountId;
+      return { accountId: mark.accountId, ...(mark.revokedAt && { revokedAt: mark.revokedAt }) };
     },
   };
 

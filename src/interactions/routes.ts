@@ -381,7 +381,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    * provider's resume as its answer said, rather than to an error or to the password again; else the sign-in page.
    */
   async function afterOtherRequest(ctx: Context, steps: Pick<InteractionSteps<unknown>, 'finishedFor'>, uid: string) {
-    const accountId = await steps.finishedFor(ctx, uid);
+    const accountId = (await steps.finishedFor(ctx, uid))?.accountId;
     if (accountId) {
       const details = await recordedDetails(ctx, uid);
       if (details?.result?.login?.accountId === accountId) return resumeRecorded(ctx, details);
@@ -404,16 +404,17 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    * password had been saved. Nothing done with the step at all (its time ran out, it was cancelled): the sign-in page.
    */
   async function afterOtherPasswordPost(ctx: Context, uid: string, password: string) {
-    const finishedFor = await passwordChanges.finishedFor(ctx, uid);
+    const finished = await passwordChanges.finishedFor(ctx, uid);
     const details = await recordedDetails(ctx, uid);
     const recorded = details?.result?.login?.accountId;
-    if (finishedFor) {
-      // Read anew after the other post's write; a failure to read counts as another password (nothing is led on).
-      const saved = await accounts.hasPassword(finishedFor, password).catch((error: unknown) => {
+    if (finished) {
+      // Read anew after the other post's write, and only that post's password: one set since (an administrator's) is
+      // never tested, whatever this post's form says. A failure to read counts as another password (nothing is led on).
+      const saved = await accounts.hasPassword(finished.accountId, password, { savedWith: finished.revokedAt ?? new Date(0) }).catch((error: unknown) => {
         ctx.state.log.warn({ err: error }, "could not tell whether the saved password is this post's");
         return false;
       });
-      if (saved) return recorded === finishedFor ? resumeRecorded(ctx, details!) : backToSignIn(ctx, uid);
+      if (saved) return recorded === finished.accountId ? resumeRecorded(ctx, details!) : backToSignIn(ctx, uid);
     } else if (!recorded && !(await securityInfo.steps.pending(ctx, uid))) {
       return backToSignIn(ctx, uid);
     }
@@ -468,23 +469,22 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // click, two passwords at once) wait for it and lead where it did.
     const finishing = await passwordChanges.finishOnce(ctx, details.uid, user._id);
     if (!finishing) return afterOtherPost();
-    let changed = false;
+    let changed: Date | undefined; // the account's revocation written with the new password
     try {
       // The new password, written with the account's revocation as any reset is: no session or token from before it
       // stays valid.
       try {
-        await accounts.replacePassword(prepared, user);
+        changed = await accounts.replacePassword(prepared, user);
       } catch (error) {
         if (error instanceof AccountChangedError) return backToSignIn(ctx, details.uid);
         throw error;
       }
-      changed = true;
       ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
       await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ...requestFacts(ctx) });
       await proceed(ctx, details.uid, user, Date.now());
     } finally {
       // Not changed (an administrator acted meanwhile, or the write failed): the other posts go back to the sign-in.
-      await finishing.done(changed);
+      await finishing.done(changed !== undefined, changed);
     }
   });
 

@@ -5,11 +5,11 @@
 // Ending a session deletes it and its alias (an alias where aliases lived before, LEGACY_UID_ALIASES, is left to
 // expire: it names a session that no longer exists), and revokes the grants it holds: the applications signed in from that
 // browser lose their tokens with it (a lost laptop must not keep an application's refresh token). A request of that
-// browser already under way saves the session it read at its end, but only over itself (oidc/adapter.ts): a deleted
-// session stays deleted. The same is done again a few seconds later (IN_FLIGHT_MS) by the instance that ended it,
-// for a sign-in no newer, should an instance that writes sessions back regardless (an older version, during an
-// upgrade) have saved it again (a restart in between loses that second pass). Removing an
-// application revokes every grant of the account for it, those the index names and those its live sessions hold (an
+// browser already under way saves the session it read at its end, but only over itself, and a resume's save under a
+// new id is removed again when the old id is gone (oidc/adapter.ts): a deleted session stays deleted. The same is
+// done again a few seconds later (IN_FLIGHT_MS) by the instance that ended it, for a sign-in no newer, should an
+// instance that writes sessions back regardless (an older version, during an upgrade) have saved it again (a restart
+// in between loses that second pass). Removing an application revokes every grant of the account for it, those the index names and those its live sessions hold (an
 // index entry may be lost to a race on FerretDB): its tokens stop working at once, and its next sign-in asks for
 // consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both hold
 // at once on every instance without anything to tell them.
@@ -151,7 +151,8 @@ export const IN_FLIGHT_MS = 5_000;
 
 /**
  * What `liveOf` finds among the newest of `keys` (oldest first, as the index keeps them), read newest first until
- * LISTED_ENTRIES are found or SCANNED_ENTRIES were read; `more`: older keys were left unread.
+ * LISTED_ENTRIES are found or SCANNED_ENTRIES were read, the newest first; `more`: some were left out (unread, or
+ * past LISTED_ENTRIES).
  */
 async function newestLive<T>(keys: string[], liveOf: (keys: string[]) => Promise<T[]>): Promise<{ found: T[]; more: boolean }> {
   const found: T[] = [];
@@ -159,10 +160,10 @@ async function newestLive<T>(keys: string[], liveOf: (keys: string[]) => Promise
   let end = keys.length;
   while (end > oldestRead && found.length < LISTED_ENTRIES) {
     const start = Math.max(oldestRead, end - SCAN_CHUNK);
-    found.push(...(await liveOf(keys.slice(start, end))));
+    found.push(...(await liveOf(keys.slice(start, end))).reverse());
     end = start;
   }
-  return { found: found.slice(0, LISTED_ENTRIES), more: end > 0 };
+  return { found: found.slice(0, LISTED_ENTRIES), more: end > 0 || found.length > LISTED_ENTRIES };
 }
 
 /** `read` of every item, at most READS_AT_ONCE at a time, in order. */
@@ -248,7 +249,8 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
       const endedAt = clock();
       const ended = await endOnce(owner, uid);
       if (ended) {
-        // Once more when every request that read the session before has saved what it had (the adapter's upsert).
+        // Once more when every request that read the session before has saved what it had (by an older version's
+        // adapter, which wrote sessions back regardless).
         void detached(() =>
           setTimeout(IN_FLIGHT_MS, undefined, { ref: false })
             .then(() => connection.readyState === 1 && endOnce(owner, uid, endedAt)) // not after the server has closed

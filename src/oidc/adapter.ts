@@ -256,17 +256,25 @@ export function createAdapterFactory(
      * expired tombstone, which reads as absent at once and which the sweeper removes (db/expiry.ts).
      */
     const deferDelete = (id: string) => defer(`${deletePrefix}${id}`, () => docs.deleteOne({ _id: id }));
-    async function writeWithDeletes(writtenId: string, writes: Array<mongo.AnyBulkWriteOperation<{ _id: string }>>): Promise<void> {
+    /**
+     * `writes` (each an upsert, or a replacement by _id), then the deletes put off, in one round trip. True when every
+     * document put off was still there to be replaced by its tombstone (none was deleted meanwhile by someone else).
+     */
+    async function writeWithDeletes(writtenId: string, writes: Array<mongo.AnyBulkWriteOperation<{ _id: string }>>): Promise<boolean> {
       const taken = DEFERRED_DELETES.has(model) ? takeDeferred(deletePrefix).filter((id) => id !== writtenId) : [];
       const tombstones = taken.map((id) => ({ replaceOne: { filter: { _id: id }, replacement: { expiresAt: new Date(0) } } }));
+      let result: mongo.BulkWriteResult;
       try {
         // Every operation is an upsert or a replacement by _id, so the batch may run again: two first saves at once
         // that both create the account's index entry (two sign-ins of one account) would otherwise fail one of them.
-        await upsertRetryingDuplicateKey(() => db.collection<{ _id: string }>(collectionName(model)).bulkWrite([...writes, ...tombstones], { ordered: true }));
+        result = await upsertRetryingDuplicateKey(() => db.collection<{ _id: string }>(collectionName(model)).bulkWrite([...writes, ...tombstones], { ordered: true }));
       } catch (error) {
         for (const id of taken) await deferDelete(id); // still owed: tried again at the end of the request
         throw error;
       }
+      // Every write matched or created its document; what matched beyond the writes' share is the tombstones'.
+      const writesMatched = writes.length - result.upsertedCount;
+      return result.matchedCount - writesMatched >= taken.length;
     }
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
@@ -287,6 +295,14 @@ export function createAdapterFactory(
       // Opened for each read: the cache holds what the database holds (oidc-provider keeps its client objects).
       if (model === 'Client' && clientSecrets) return clientForProvider(clientSecrets, unescapeFieldNames(doc.payload), () => onUnreadableClientSecret?.(id));
       return unescapeFieldNames(doc.payload);
+    }
+
+    /** A session stored again under a new id after it was ended: removed at once, as the ending meant. */
+    async function endedMeanwhile(id: string, aliasId: string): Promise<void> {
+      await docs.deleteOne({ _id: id });
+      await docs.deleteOne({ _id: aliasId });
+      remember(docKey(id), null);
+      forget(docKey(aliasId));
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
@@ -332,12 +348,16 @@ export function createAdapterFactory(
           // revocation), it stays deleted, however many of that browser's requests are under way. Only a session this
           // request did not read (a sign-in's, under a fresh id) is created.
           const readHere = (await peek<Partial<StoredDoc> | null>(docKey(id)))?.payload !== undefined;
-          // The session's old id (resetIdentifier) goes last: never deleted before its successor is stored.
-          await writeWithDeletes(id, [
+          // The session's old id (resetIdentifier, at every resume of a sign-in) goes last: never deleted before its
+          // successor is stored.
+          const oldIdStillThere = await writeWithDeletes(id, [
             ...indexed,
             { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
             { replaceOne: { filter: { _id: id }, replacement: doc, upsert: !readHere } },
           ]);
+          // The session this request read under its old id was deleted meanwhile (Sign out on "Your sessions and
+          // apps", a revocation): its successor, just stored under the new id, must not bring it back.
+          if (!oldIdStillThere) return endedMeanwhile(id, aliasId);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionSignInKey(payload.uid), sessionSignInOf(doc));
         } else {

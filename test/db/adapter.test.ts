@@ -2,7 +2,8 @@
 // entries are not returned, aliases find sessions by uid, and revokeByGrantId removes exactly one grant's tokens.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Connection } from 'mongoose';
-import { createAdapterFactory, MODELS, collectionName, ADAPTER_COLLECTIONS } from '../../src/oidc/adapter.ts';
+import { createAdapterFactory, MODELS, collectionName, ADAPTER_COLLECTIONS, sessionAliasId } from '../../src/oidc/adapter.ts';
+import { inRequestScope } from '../../src/db/request-scope.ts';
 import { manageExpiry } from '../../src/db/expiry.ts';
 import { createLogger } from '../../src/log.ts';
 import { openTestDatabase } from '../helpers/database.ts';
@@ -127,6 +128,44 @@ describe('sessions by uid', () => {
     expect(commands).toEqual(['update oidc_session']); // the alias and the session, in one ordered bulk write
     expect(await adapter.findByUid!('uid-1')).toMatchObject({ jti: 'sess-2' });
     expect(await adapter.findByUid!('uid-unknown')).toBeUndefined();
+  });
+
+  it("keeps a session ended while a request held it ended: neither that request's save nor its save under a new id (a resume) brings it back", async () => {
+    const adapter = adapterFor('Session');
+    const sessions = connection.db!.collection<{ _id: string }>(collectionName('Session'));
+    /** As Sign out on "Your sessions and apps" ends a session (oidc/account-access.ts): the session and its alias. */
+    const endSession = async (id: string, uid: string) => {
+      await sessions.deleteOne({ _id: id });
+      await sessions.deleteOne({ _id: sessionAliasId(uid) });
+    };
+    const held = async (id: string, uid: string, work: (payload: Record<string, unknown>) => Promise<void>) => {
+      await adapter.upsert(id, { jti: id, uid, kind: 'Session' }, 600);
+      await inRequestScope(async () => work((await adapter.find(id))!));
+    };
+
+    // A request that read the session saves it at its end, as oidc-provider does.
+    await held('held-1', 'uid-held-1', async (payload) => {
+      await endSession('held-1', 'uid-held-1');
+      await adapter.upsert('held-1', payload, 600);
+    });
+    expect(await sessions.findOne({ _id: 'held-1' })).toBeNull();
+
+    // A resume, which saves it under a new id and destroys the old one.
+    await held('held-2', 'uid-held-2', async (payload) => {
+      await endSession('held-2', 'uid-held-2');
+      await adapter.destroy('held-2');
+      await adapter.upsert('held-3', { ...payload, jti: 'held-3' }, 600);
+    });
+    expect(await sessions.findOne({ _id: 'held-3' })).toBeNull();
+    expect(await adapter.findByUid!('uid-held-2')).toBeUndefined();
+
+    // Not ended: the resume's new id is the session.
+    await held('held-4', 'uid-held-4', async (payload) => {
+      await adapter.destroy('held-4');
+      await adapter.upsert('held-5', { ...payload, jti: 'held-5' }, 600);
+    });
+    expect(await adapter.findByUid!('uid-held-4')).toMatchObject({ jti: 'held-5' });
+    expect(await adapter.find('held-4')).toBeUndefined();
   });
 
   it('does not return a session through a stale alias once the session is gone', async () => {

@@ -179,6 +179,27 @@ describe('a temporary password', () => {
     }
   });
 
+  it("sent again with its first post's step cookie after an administrator set another password: a guess at that one is answered as any other", async () => {
+    await createdByAdmin('umberto');
+    const { browser, answer } = await signIn('umberto');
+    const page = await browser.follow(answer);
+    const stepUrl = findForm(page, '/password').action;
+    const stepCookies = (await browser.jar.getCookies(stepUrl)).filter((cookie) => cookie.key.includes('password_change'));
+    expect(stepCookies.length).toBeGreaterThan(0);
+    expect(leadsOn(await postNewPassword(browser, page, 'harbour tulip lantern umbrella'))).toBe(true);
+    const helpdesk = 'the helpdesk passphrase for umberto';
+    expect((await admin(['users', 'set-password', 'umberto', '--password-stdin'], `${helpdesk}\n`)).code).toBe(0);
+    // The step's cookie sent again (as a double click's other post carries it), with the administrator's password and
+    // with a wrong one: the same answer, so the question "is this the password saved?" tests no guess at a newer one.
+    const answers: Page[] = [];
+    for (const guess of [helpdesk, 'surely not the password at all']) {
+      for (const cookie of stepCookies) await browser.jar.setCookie(cookie, stepUrl);
+      answers.push(await postNewPassword(browser, page, guess));
+    }
+    expect(answers.map((each) => each.status)).toEqual([409, 409]);
+    expect(answers.map((each) => messageIds(each).includes('password_change.elsewhere_body'))).toEqual([true, true]);
+  });
+
   it.each([
     ['a new temporary password', async (username: string) => admin(['users', 'set-password', username, '--password-stdin'], 'a second helpdesk passphrase\n')],
     ['a disable, undone at once', async (username: string) => {

@@ -10,7 +10,9 @@ export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
     findAgain: (id) => accounts.findAgain(id),
     preparePassword: (user, password) => accounts.preparePassword(user._id, password),
     hasPassword: (id, password) => accounts.hasPassword(id, password),
-    replacePassword: (prepared, judged) => accounts.replacePassword(prepared, judged),
+    replacePassword: async (prepared, judged) => {
+      await accounts.replacePassword(prepared, judged);
+    },
     unlock: (user) => accounts.clearLockout(user._id),
     async clearAfterReset(user, proofs) {
       await accounts.clearLockout(user._id);

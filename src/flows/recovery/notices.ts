@@ -111,8 +111,6 @@ interface Sending {
   textAllowed?: (() => Promise<boolean>) | undefined;
   withLockdownLink: boolean;
   text?: 'notice.sms_information' | 'notice.sms_lockdown';
-  /** When it happened, if not now (a lockdown told only once a disabled account is enabled again). */
-  at?: Date | undefined;
 }
 
 export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContact, clock = Date.now }: NotifierDeps): Notifier {
@@ -124,11 +122,11 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContac
     return `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
   }
 
-  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink, text: textId = 'notice.sms_information', at }: Sending): Promise<number> {
+  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink, text: textId = 'notice.sms_information' }: Sending): Promise<number> {
     const t = translator(locale);
     const link = withLockdownLink ? await lockdownLink(user, locale) : undefined;
     // The time in the notice's own language ("30 novembre 2026 à 20:49:46 UTC"), in UTC: the server cannot know the reader's zone.
-    const time = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(at ?? clock());
+    const time = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(clock());
     const { subject, what } = wording(t, { account: user.username, time });
     const contact = await helpContact();
     const paragraphs = [what, ...(link ? [t('notice.not_me', { link })] : []), ...(contact ? [t('notice.help', { contact })] : [])];
@@ -164,7 +162,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContac
 
     notifyLockedDown(user, locale) {
       const wording: Wording = (t, values) => ({ subject: t('notice.lockdown_subject'), what: t('notice.lockdown_body', values) });
-      return send(user, locale, wording, { withLockdownLink: false, text: 'notice.sms_lockdown', at: user.lockedDownAt && new Date(user.lockedDownAt) });
+      return send(user, locale, wording, { withLockdownLink: false, text: 'notice.sms_lockdown' });
     },
   };
 }
