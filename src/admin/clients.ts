@@ -272,8 +272,9 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       const result = await clients.deleteOne({ _id: clientId });
       if (result.deletedCount === 1) await changed();
       // Once no instance can issue anything to the client any more: its grants, and every code and token issued
-      // under them, go too, as do the tokens it got for itself (client credentials). Otherwise a client created later with the same id would inherit the users' consent
-      // (no consent page for an app they never saw) and the old refresh tokens. The filter on payload.clientId is
+      // under them, go too, as do the tokens it got for itself (client credentials). Otherwise a client created later
+      // with the same id would inherit the users' consent (no consent page for an app they never saw) and the old
+      // refresh tokens. The filter on payload.clientId is
       // a scan, acceptable on this admin-only path; the request paths only ever read grants by _id.
       // A delete cut short before this (Ctrl-C during the wait above) is finished by running it again: the client is
       // gone then, but what is left of its grants is still found and revoked.

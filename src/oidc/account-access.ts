@@ -9,10 +9,10 @@
 // new id is removed again when the old id is gone (oidc/adapter.ts): a deleted session stays deleted. The same is
 // done again a few seconds later (IN_FLIGHT_MS) by the instance that ended it, for a sign-in no newer, should an
 // instance that writes sessions back regardless (an older version, during an upgrade) have saved it again (a restart
-// in between loses that second pass). Removing an application revokes every grant of the account for it, those the index names and those its live sessions hold (an
-// index entry may be lost to a race on FerretDB): its tokens stop working at once, and its next sign-in asks for
-// consent again. Sessions are read from the database at every request, and tokens and grants likewise, so both hold
-// at once on every instance without anything to tell them.
+// in between loses that second pass). Removing an application revokes every grant of the account for it, those the
+// index names and those its live sessions hold (an index entry may be lost to a race on FerretDB): its tokens stop
+// working at once, and its next sign-in asks for consent again. Sessions are read from the database at every
+// request, and tokens and grants likewise, so both hold at once on every instance without anything to tell them.
 import type { Connection } from 'mongoose';
 import { setTimeout } from 'node:timers/promises';
 import type { User } from '../accounts/user-model.ts';
