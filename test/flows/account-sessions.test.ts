@@ -56,6 +56,9 @@ async function openSessionsPage(browser: Browser, user: User, password = PASSWOR
   return browser.follow(await browser.post(`${server.origin}${SESSIONS_PATH}`, { ...findForm(form, SESSIONS_PATH).fields, login: user.username, current: password }));
 }
 
+/** The uid of the session the page lists as `browserName` ("Chrome on Windows"), which its Sign out form names. */
+const sessionUid = (page: Page, browserName: string) => new RegExp(`data-session="([^"]+)"[^>]*>\\s*<strong>${browserName}`).exec(page.body)![1]!;
+
 /** The rows of the page's list `kind` ('sessions' or 'apps'), as the page words them. */
 function rows(page: Page, kind: 'sessions' | 'apps'): string[] {
   const list = new RegExp(`<ul class="methods ${kind}">([\\s\\S]*?)</ul>`).exec(page.body)?.[1] ?? '';
@@ -123,7 +126,7 @@ it("Sign out ends that browser's session and its app's tokens, and nothing else;
   const someoneElse = await signIn(other, CHROME_ON_WINDOWS);
 
   const page = await openSessionsPage(here.browser, user);
-  const thereUid = /data-session="([^"]+)"[^>]*>\s*<strong>Chrome on Windows/.exec(page.body)![1]!;
+  const thereUid = sessionUid(page, 'Chrome on Windows');
   const endThere = formFor(page, 'end', 'session', thereUid);
   const after = await post(here.browser, endThere);
   expect(after.url).toBe(page.url);
@@ -299,7 +302,7 @@ it('keeps a browser signed out while it goes on sending requests (a stolen cooki
   const here = await signIn(user, FIREFOX_ON_LINUX);
   const there = await signIn(user, CHROME_ON_WINDOWS);
   const page = await openSessionsPage(here.browser, user);
-  const endThere = formFor(page, 'end', 'session', /data-session="([^"]+)"[^>]*>\s*<strong>Chrome on Windows/.exec(page.body)![1]!);
+  const endThere = formFor(page, 'end', 'session', sessionUid(page, 'Chrome on Windows'));
   // The other browser asks for sign-ins without a prompt, three at a time, without a pause: at any moment one of them
   // has read the session and will save it at its end.
   let going = true;
@@ -327,10 +330,9 @@ it('spares, when ending again, a session saved again that was signed in to since
   await signIn(user, CHROME_ON_WINDOWS);
   await signIn(user, SAFARI_ON_MAC);
   const page = await openSessionsPage(here.browser, user);
-  const uidOf = (browserName: string) => new RegExp(`data-session="([^"]+)"[^>]*>\\s*<strong>${browserName}`).exec(page.body)![1]!;
   const sessions = server.connection.db!.collection<{ _id: string; payload?: unknown; signedInAtMs?: number }>(collectionName('Session'));
   const stored = (uid: string) => sessions.find({ $or: [{ 'payload.uid': uid }, { _id: sessionAliasId(uid) }] }).toArray();
-  const [signedInSince, stale] = [uidOf('Chrome on Windows'), uidOf('Safari on macOS')];
+  const [signedInSince, stale] = [sessionUid(page, 'Chrome on Windows'), sessionUid(page, 'Safari on macOS')];
   const saved = new Map([[signedInSince, await stored(signedInSince)], [stale, await stored(stale)]]);
   for (const docs of saved.values()) expect(docs).toHaveLength(2); // each session and its alias
   // In this order, so the spared session's second pass comes first.
@@ -354,7 +356,7 @@ it('a double click on Sign out ends the session once, audited once', async () =>
   const here = await signIn(user, FIREFOX_ON_LINUX);
   const there = await signIn(user, CHROME_ON_WINDOWS);
   const page = await openSessionsPage(here.browser, user);
-  const endThere = formFor(page, 'end', 'session', /data-session="([^"]+)"[^>]*>\s*<strong>Chrome on Windows/.exec(page.body)![1]!);
+  const endThere = formFor(page, 'end', 'session', sessionUid(page, 'Chrome on Windows'));
   const answers = await Promise.all([post(here.browser, endThere), post(here.browser, endThere)]);
   expect(answers.flatMap((answer) => messageIds(answer)).filter((id) => id === 'sessions.ended' || id === 'sessions.already_gone')).toHaveLength(2);
   expect(await silentSignIn(there.browser)).toBe('login_required');
