@@ -29,7 +29,7 @@ import type { Pseudonymize } from '../audit/pseudonym.ts';
 import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
-import { PasswordRejectedError } from '../accounts/password-rules.ts';
+import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
 import { accountOfStep as accountOfStepOf, type InteractionSteps, type PendingStep } from './interaction-steps.ts';
@@ -213,8 +213,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   const accountOfStep = (step: PendingStep<unknown>, again = false) => accountOfStepOf(accounts, step, again);
 
+  /** The new-password page; `error`: why the one posted was refused (`refuseNewPassword`), shown once. */
   async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
-    if (error) ctx.status = 400; // a new password refused (the rules, or two that differ), as everywhere a password is chosen
     await renderPage(ctx, 'password-change', {
       titleId: 'password_change.title',
       uid: details.uid,
@@ -254,6 +254,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const retries = createRetryCookie('lk_signin_retry', config.cookieSecure, PASSWORD_REFUSALS);
   const retrySignIn = (ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) =>
     retries.redirect(ctx, `/interaction/${details.uid}`, { error, login, ...(captchaId && { captchaId }) });
+  // A new password refused (the rules, or two that differ) likewise: its page says why, once, and a reload posts no
+  // password again.
+  const newPasswordRetries = createRetryCookie('lk_new_password_retry', config.cookieSecure, ['recover.password_mismatch', ...PASSWORD_REASONS]);
+  const refuseNewPassword = (ctx: Context, details: Details, error: MessageId) => newPasswordRetries.redirect(ctx, `/interaction/${details.uid}`, { error });
 
   // An interaction whose session is gone (SessionGone) starts again, so that the person who has just reset their
   // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page. A
@@ -289,7 +293,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (details.prompt.name === 'login') {
       const changing = await changingPassword(ctx, details);
-      if (changing) return showPasswordChange(ctx, details, changing);
+      if (changing) return showPasswordChange(ctx, details, changing, newPasswordRetries.take(ctx, `/interaction/${details.uid}`).error);
       if (await securityInfoPages.showPending(ctx, details.uid)) return;
       return showLogin(ctx, details, retries.take(ctx, `/interaction/${details.uid}`));
     }
@@ -452,12 +456,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const afterOtherPost = () => afterOtherPasswordPost(ctx, details.uid, form.password);
     const first = await changingPassword(ctx, details);
     if (!first) return afterOtherPost();
-    if (form.password !== form.confirm) return showPasswordChange(ctx, details, first, 'recover.password_mismatch');
+    if (form.password !== form.confirm) return refuseNewPassword(ctx, details, 'recover.password_mismatch');
     let prepared;
     try {
       prepared = await accounts.prepareOwnPassword(first._id, form.password); // the rules, and not the temporary one
     } catch (error) {
-      if (error instanceof PasswordRejectedError) return showPasswordChange(ctx, details, first, error.reason);
+      if (error instanceof PasswordRejectedError) return refuseNewPassword(ctx, details, error.reason);
       throw error;
     }
     // Judged again on the account as stored now: an administrator's new temporary password (the first one leaked,

@@ -1,6 +1,7 @@
 // Walking the recovery pages as a person does, through HTTP: each helper submits one form of the current page and
 // follows the redirect to the next one. Codes are read where the person would read them: the email in a real SMTP
 // server started by the test, the text message in the development outbox.
+import { expect } from '@jest/globals';
 import { Browser, findForm, type Page } from './browser.ts';
 import { startSmtpSink, type SmtpSink } from '../delivery/smtp-sink.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
@@ -48,6 +49,19 @@ export async function settledCount(count: () => Promise<number>, expected: numbe
 export async function submit(browser: Browser, page: Page, actionPart: string, fields: Record<string, string> = {}): Promise<Page> {
   const form = findForm(page, actionPart);
   return browser.follow(await browser.post(form.action, { ...form.fields, ...fields }));
+}
+
+/**
+ * Posts a form that its step refuses (a wrong code, a weak password): the answer is a 303 back to the flow's own page
+ * (post, redirect, get: a reload there posts nothing again), which shows the refusal; that page.
+ */
+export async function submitRefused(browser: Browser, page: Page, actionPart: string, fields: Record<string, string> = {}): Promise<Page> {
+  const form = findForm(page, actionPart);
+  const answer = await browser.post(form.action, { ...form.fields, ...fields });
+  expect(answer.status).toBe(303);
+  const flowPage = new URL(form.action, page.url).pathname.replace(/\/[a-z-]+$/, '');
+  expect(answer.headers.get('location')).toBe(flowPage);
+  return browser.follow(answer);
 }
 
 /** "Who are you?": the identifier and the CAPTCHA (fixed by CAPTCHA_TEST_ANSWER); lands on the goal page. */

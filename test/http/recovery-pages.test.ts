@@ -9,7 +9,7 @@ import { en } from '../../src/http/messages/en.ts';
 import { fr } from '../../src/http/messages/fr.ts';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { createLockdowns } from '../../src/flows/recovery/lockdown.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit, submitRefused } from '../helpers/recovery.ts';
 
 let server: TestServer;
 
@@ -224,6 +224,39 @@ describe('verification', () => {
   });
 });
 
+describe('a refused form', () => {
+  /** The tries the page says are left, beside a wrong code or number. */
+  const triesLeft = (page: Page) => Number(/data-message-id="recover.tries_left">Tries left: (\d+)\./.exec(page.body)?.[1]);
+
+  it('is answered by a redirect to the flow\'s page, which says why once: a reload there posts nothing again and spends no try', async () => {
+    const { browser, page, totp } = await atMethods();
+    const notTheCode = () => String((Number(totp()) + 1) % 1_000_000).padStart(6, '0');
+    const wrong = await submitRefused(browser, await chooseMethod(browser, page, 'totp'), '/code', { code: notTheCode() });
+    expect(messageIds(wrong)).toContain('recover.totp_wrong');
+    const left = triesLeft(wrong);
+    expect(left).toBeGreaterThan(1);
+    const reloaded = await browser.get(wrong.url);
+    expect(reloaded.status).toBe(200);
+    expect(messageIds(reloaded)).toContain('recover.totp_intro'); // the code's step still
+    expect(messageIds(reloaded)).not.toContain('recover.totp_wrong');
+    expect(messageIds(reloaded)).not.toContain('recover.tries_left');
+    expect(triesLeft(await submitRefused(browser, reloaded, '/code', { code: notTheCode() }))).toBe(left - 1);
+  });
+
+  it('keeps a mismatched number as typed, and is not shown once another step has moved the flow on', async () => {
+    const { browser, page } = await atMethods();
+    const mismatch = await submitRefused(browser, await chooseMethod(browser, page, 'sms'), '/send', { phone: '+1 415 555 0100' });
+    expect(messageIds(mismatch)).toContain('recover.phone_mismatch');
+    expect(attribute(tagWithId(mismatch, 'phone'), 'value')).toBe('+1 415 555 0100');
+    // A refusal whose page was not opened (a second tab's), then a method chosen here: the method's page, no refusal.
+    const form = findForm(mismatch, '/send');
+    expect((await browser.post(form.action, { ...form.fields, phone: '+1 415 555 0101' })).status).toBe(303);
+    const totpStep = await chooseMethod(browser, mismatch, 'totp');
+    expect(messageIds(totpStep)).toContain('recover.totp_intro');
+    expect(messageIds(totpStep)).not.toContain('recover.phone_mismatch');
+  });
+});
+
 describe('the support line beside the code', () => {
   it('speaks of resetting the password on the reset branch', async () => {
     const { browser, page } = await atMethods('reset');
@@ -274,8 +307,7 @@ describe('the support code on every error', () => {
       ['a brand new passphrase for latchkey', 'a different passphrase for latchkey', 'recover.password_mismatch'],
     ];
     for (const [password, confirm, error] of tries) {
-      const again = await submit(browser, page, '/password', { password, confirm });
-      expect(again.status).toBe(400);
+      const again = await submitRefused(browser, page, '/password', { password, confirm });
       expect(messageIds(again)).toContain(error);
       expectSupportCode(again);
     }

@@ -56,17 +56,24 @@ describe('a temporary password', () => {
     let page = await browser.follow(answer);
     expect(messageIds(page)).toEqual(expect.arrayContaining(['password_change.heading', 'password_change.intro', 'password.rules_title']));
 
-    // Refused with the reason, each time on the same page: two that differ, the temporary one again, a predictable one.
+    // Refused with the reason, each time on the same page, by a redirect to it (a reload posts no password again): two
+    // that differ, the temporary one again, a predictable one.
     for (const [password, confirm, error] of [
       [OWN_PASSWORD, `${OWN_PASSWORD}!`, 'recover.password_mismatch'],
       [PASSWORD, PASSWORD, 'password.reused'],
       ['Password123456789', 'Password123456789', 'password.predictable'],
     ] as const) {
-      page = await postNewPassword(browser, page, password, confirm);
-      expect(page.status).toBe(400);
+      const refused = await postNewPassword(browser, page, password, confirm);
+      expect(refused.status).toBe(303);
+      expect(refused.headers.get('location')).toBe(new URL(page.url).pathname);
+      page = await browser.follow(refused);
       expect(messageIds(page)).toContain(error);
       expect((await stored('tina')).passwordHash).toBe(user.passwordHash);
     }
+    // Reloaded, the page is the form again: the refusal was said once.
+    const reloaded = await browser.get(page.url);
+    expect(messageIds(reloaded)).toContain('password_change.heading');
+    expect(messageIds(reloaded)).not.toContain('password.predictable');
 
     const accepted = await postNewPassword(browser, page, OWN_PASSWORD);
     expect(accepted.status).toBe(303);

@@ -21,7 +21,7 @@ const passwordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_P
 
 export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { accounts, policy, methods, ceiling } = deps;
-  const { readValid, flowIn, showFlow, seeFlow, message, record, advance, subjectOf } = kit;
+  const { readValid, flowIn, showFlow, seeFlow, refuse, message, record, advance, subjectOf } = kit;
 
   /**
    * The account a finishing step (new password, unlock) acts on, once its proofs are still enough for it now; else
@@ -62,15 +62,15 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const samePassword = async () => flow.accountId !== undefined && accounts.hasPassword(flow.accountId, form.password);
     const first = (await finishingAccount(ctx, flow, current, { sameWork: samePassword }))?.user;
     if (!first) return;
-    // A refused password is a 400, as everywhere a password is chosen; the page says why.
-    if (form.password !== form.confirm) return showFlow(ctx, flow, { error: 'recover.password_mismatch' }, 400);
+    // A refused password: the page again, saying why, by a redirect (a reload then posts no password again).
+    if (form.password !== form.confirm) return refuse(ctx, flow, { error: 'recover.password_mismatch' });
     // Checked and hashed before the step is claimed: a busy argon2 (a full queue) then costs the person a retry, not
     // the flow. The reasons that name a length say which (`values`: the rule as applied).
     let prepared: PreparedPassword;
     try {
       prepared = await accounts.preparePassword(first, form.password);
     } catch (error) {
-      if (error instanceof PasswordRejectedError) return showFlow(ctx, flow, { error: error.reason, errorValues: error.values }, 400);
+      if (error instanceof PasswordRejectedError) return refuse(ctx, flow, { error: error.reason, ...(error.values && { errorValues: error.values }) });
       throw error;
     }
     // An argon2 run is long enough for a reset elsewhere or a lockdown to land: the proofs are judged again on the

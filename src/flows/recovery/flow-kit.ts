@@ -6,6 +6,8 @@ import { pollFor } from '../../db/poll.ts';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
+import { PASSWORD_REASONS } from '../../accounts/password-rules.ts';
+import { createRedirectNote, isValues } from '../../http/retry-cookie.ts';
 import { requestFacts, type AuditEvent } from '../../audit/audit.ts';
 import { readCheckedForm } from '../../http/checked-form.ts';
 import { issueCsrfToken } from '../../http/csrf.ts';
@@ -31,10 +33,46 @@ const STEP_POLL_MS = 50;
 
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
+/** What a step's form can be refused with (its page shown again): a mistake in it, or the call not answered yet. */
+const REFUSAL_IDS = [
+  'recover.goal_missing',
+  'recover.method_missing',
+  'recover.method_disabled',
+  'recover.method_unavailable',
+  'recover.phone_country',
+  'recover.call_country',
+  'recover.phone_invalid',
+  'recover.phone_mismatch',
+  'recover.code_format',
+  'recover.code_expired',
+  'recover.code_wrong',
+  'recover.totp_wrong',
+  'recover.code_used_up',
+  'recover.call_not_yet',
+  'recover.call_refused',
+  'recover.password_mismatch',
+  ...PASSWORD_REASONS,
+] as const satisfies readonly MessageId[];
+type RefusalId = (typeof REFUSAL_IDS)[number];
+const REFUSALS = new Set<string>(REFUSAL_IDS);
+/** The longest number typed that is shown again (the send form's own limit). */
+const MAX_KEPT_PHONE = 40;
+
+/** A refused form's page, as the flow's page shows it once: the message, what it names, and the number typed. */
+export type Refusal = {
+  error?: RefusalId;
+  notice?: RefusalId;
+  errorValues?: Record<string, string | number>;
+  /** Tries left after a wrong code or number (the fewer of the day's budget and the code's own). */
+  triesLeft?: number;
+  phone?: string;
+};
+
 export function createFlowKit(deps: RecoveryDeps) {
   const { config, accounts, policy, methods, flows, captcha, audit } = deps;
   const csrfOptions = { secure: config.cookieSecure };
   const cookieName = siteCookieName('latchkey.recovery', config.cookieSecure);
+  const refusals = createRedirectNote('lk_recovery_retry', config.cookieSecure);
 
   /** The form checked for `scope` (the flow's, or the first page's) and against `schema`. */
   const readValid = <T>(ctx: Context, schema: z.ZodType<T>, scope: string) => readCheckedForm(ctx, schema, scope, { limit: config.formBodyLimit, ...csrfOptions });
@@ -85,6 +123,28 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.status = 303;
     ctx.redirect(resent ? `${flowUrl(flow)}?${RESENT_QUERY}` : flowUrl(flow));
   };
+
+  /**
+   * A step's form refused (a wrong code, a mistyped number, a weak password): the flow's page shows it, through a
+   * redirect (post, redirect, get), so that a reload posts nothing again (no try spent twice, no password sent
+   * twice). Shown only while the flow is still at this step (`seq`): a second tab that moved it on meanwhile wins.
+   */
+  const refuse = (ctx: Context, flow: FlowDoc, refusal: Refusal) => refusals.redirect(ctx, flowUrl(flow), { ...refusal, seq: flow.seq });
+
+  /** The refusal the flow's page shows once (`refuse`); nothing when there is none for this step, or it is malformed. */
+  function takeRefusal(ctx: Context, flow: FlowDoc): Refusal {
+    const note = refusals.take(ctx, flowUrl(flow));
+    if (!note || note.seq !== flow.seq) return {};
+    const { error, notice, errorValues, triesLeft, phone } = note;
+    const known = (id: unknown): id is RefusalId => typeof id === 'string' && REFUSALS.has(id);
+    return {
+      ...(known(error) && { error }),
+      ...(known(notice) && { notice }),
+      ...(isValues(errorValues) && { errorValues }),
+      ...(Number.isSafeInteger(triesLeft) && { triesLeft: triesLeft as number }),
+      ...(typeof phone === 'string' && phone.length <= MAX_KEPT_PHONE && { phone }),
+    };
+  }
 
   /**
    * The flow cookie: the flow, its secret, and the sign-in it came from and that sign-in's language, which outlive
@@ -332,5 +392,5 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
-  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
+  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
 }

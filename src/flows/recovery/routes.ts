@@ -3,7 +3,7 @@
 //
 // Each POST reads as a checklist: CSRF → the flow of this browser → the state it expects → limits → the one
 // transition (flows/recovery/store.ts `advance`, decided by a claim) → a 303 to the flow's page. Form mistakes
-// (a wrong code, a weak password) show the same page again with a message.
+// (a wrong code, a weak password) are a 303 there too, whose page says why once (flow-kit.ts `refuse`).
 //
 // The pages live in: identify-routes.ts (who are you?), lockdown-routes.ts ("This wasn't me"), verify-routes.ts (the
 // proofs), finish-routes.ts (new password, unlock), and here the flow's own page, its goal and its cancel; what they
@@ -94,7 +94,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const { policy, flows, challenges } = deps;
   const router = new Router({ prefix: '/recover' });
   const kit = createFlowKit(deps);
-  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, message, record, advance, codeSeconds } = kit;
+  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, refuse, takeRefusal, message, record, advance, codeSeconds } = kit;
 
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
@@ -108,7 +108,8 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!flow) return expired(ctx);
     // Right after "Try again" sent a new code (only while a code is pending: a later visit to the address says nothing).
     const resent = ctx.querystring.split('&').includes(RESENT_QUERY) && flow.state === 'verify' && Boolean(flow.pending?.challengeId);
-    if (!resent) return showFlow(ctx, flow);
+    // A refused form's page (its message, once: `refuse`), or the flow's page as it is.
+    if (!resent) return showFlow(ctx, flow, takeRefusal(ctx, flow));
     const lifetime = durationText(codeSeconds(flow, await policy.current()), (ctx as AppContext).state.locale);
     const called = deps.methods.find((m) => m.id === flow.pending?.method)?.kind === 'confirmation';
     await showFlow(ctx, flow, { notice: called ? 'recover.call_replaced' : 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
@@ -118,7 +119,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const flow = await flowIn(ctx, 'goal');
     if (!flow) return;
     const form = await readValid(ctx, goalForm, `recovery:${flow._id}`);
-    if (!form.goal) return showFlow(ctx, flow, { error: 'recover.goal_missing' });
+    if (!form.goal) return refuse(ctx, flow, { error: 'recover.goal_missing' });
     const next = await advance(ctx, flow, { kind: 'choose_goal', goal: form.goal }, { goal: form.goal });
     if (!next) return;
     await record(ctx, { type: 'recovery.step', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, reason: `goal_${form.goal}` });

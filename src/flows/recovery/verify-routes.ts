@@ -5,7 +5,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { MessageId } from '../../http/messages/en.ts';
 import { durationText, DEFAULT_LOCALE } from '../../http/i18n.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { VerificationMethod } from '../../methods/method.ts';
@@ -33,7 +32,7 @@ const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { config, policy, methods, challenges, limits, ceiling, flows, callAnswers } = deps;
   const origin = new URL(config.issuer).origin;
-  const { readValid, flowIn, outOfDate, showFlow, seeFlow, message, record, advance, movedOn, subjectOf, codeSeconds } = kit;
+  const { readValid, flowIn, outOfDate, showFlow, seeFlow, refuse, message, record, advance, movedOn, subjectOf, codeSeconds } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
   // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
@@ -54,7 +53,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const form = await readValid(ctx, methodForm, `recovery:${flow._id}`);
     const subject = await subjectOf(flow, await policy.current());
     const method = offeredMethods(flow.verified, subject, methods).find((id) => id === form.method);
-    if (!method) return showFlow(ctx, flow, { error: 'recover.method_missing' });
+    if (!method) return refuse(ctx, flow, { error: 'recover.method_missing' });
     // The method already chosen, chosen again (its Next pressed on the code's page): the code sent stays.
     if (flow.pending?.method === method) return seeFlow(ctx, flow);
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
@@ -122,24 +121,23 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     return false;
   }
 
-  /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded and answered (403). */
+  /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded, and the page says so. */
   async function methodDisabled(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
     await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
-    await showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+    refuse(ctx, flow, { error: 'recover.method_disabled' });
   }
 
   /**
    * The account's proof for `method` cannot be checked by this server (an authenticator seed that DATA_ENCRYPTION_KEY
    * no longer decrypts): the operator must act, so it is logged as an error, and no try is spent. Once the flow holds
-   * a proof, the person is asked to choose another way (503); before that, the answer is a wrong code's, as a decoy
+   * a proof, the person is asked to choose another way; before that, the answer is a wrong code's, as a decoy
    * (an unknown login) would get: a different one would tell that the login has an account.
    */
   async function methodUncheckable(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
     const error = new UnreadableSecretError();
     (ctx as AppContext).state.log.error({ error: error.code, accountId: flow.accountId, method: method.id }, error.message);
     await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'secret_unreadable' });
-    if (flow.verified.length === 0) return showFlow(ctx, flow, { error: 'recover.totp_wrong' });
-    await showFlow(ctx, flow, { error: 'recover.method_unavailable' }, 503);
+    refuse(ctx, flow, { error: flow.verified.length === 0 ? 'recover.totp_wrong' : 'recover.method_unavailable' });
   }
 
   /** Marked disabled when the flow's runs were read: refused before anything is spent or sent (a decoy's alike). */
@@ -262,9 +260,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
-        const refusedCountry: MessageId = method.kind === 'confirmation' ? 'recover.call_country' : 'recover.phone_country';
-        const error: MessageId = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return showFlow(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
+        const refusedCountry = method.kind === 'confirmation' ? 'recover.call_country' : 'recover.phone_country';
+        const error = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
+        return refuse(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
       }
       // The number took the day's last try: its code could not be compared, so none is sent. (A decoy never gets
       // here: its numbers never match.)
@@ -320,14 +318,14 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const code = normalizeCode(form.code);
     const [fewest, most] = method.delivery ? [CODE_DIGITS.min, CODE_DIGITS.max] : [TOTP_DIGITS, TOTP_DIGITS];
     if (!new RegExp(`^\\d{${fewest},${most}}$`).test(code)) {
-      return showFlow(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
+      return refuse(ctx, flow, { error: 'recover.code_format', errorValues: { digits: method.delivery ? current.codes.digits : TOTP_DIGITS } });
     }
     if (method.delivery && pending.sentTo !== fingerprint(flow, subject, method)) {
       // Sent to an address or a number that is no longer the registered one (replaced since: a SIM swap reported to
       // the helpdesk): whoever holds the old one proves nothing. No guess was compared, so nothing is spent.
       await challenges.discard(pending.challengeId!);
       await record(ctx, { type: 'code.failed', ...base, reason: 'destination_changed' });
-      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+      return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
     const purpose = `recovery:${flow._id}:${method.id}`;
@@ -338,7 +336,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
       // decoy's pretended code is stored and voided alike.
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
-      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+      return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     const allowed = await allowProof(ctx, flow, subject, runs, current, method);
     if (!allowed) return;
@@ -376,20 +374,20 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
       // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
-      return showFlow(ctx, flow, { error: 'recover.code_expired' });
+      return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     if (outcome !== 'accepted') {
       await record(ctx, { type: 'code.failed', ...base, reason: 'wrong_code' });
       // The failure that reached the ceiling says so at once: another code could not be compared.
       const { ended, reports } = await proof.failed();
       if (reports) await reportDisabled(ctx, flow, subject, method, current);
-      if (ended) return showFlow(ctx, flow, { error: 'recover.method_disabled' }, 403);
+      if (ended) return refuse(ctx, flow, { error: 'recover.method_disabled' });
       // An authenticator's code cannot be sent again: its person is pointed at the app's next code instead.
-      const error: Record<typeof outcome, MessageId> = {
+      const error = {
         wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
         used_up: 'recover.code_used_up',
-      };
-      return showFlow(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && { triesLeft }) });
+      } as const;
+      return refuse(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && { triesLeft }) });
     }
     await acceptProof(ctx, flow, subject, method, proof.accepted);
   });
@@ -447,7 +445,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (!answered) {
       // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
       const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
-      return showFlow(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });
+      return refuse(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });
     }
     await acceptProof(ctx, flow, subject, method);
   });
