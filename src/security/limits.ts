@@ -32,8 +32,8 @@ export function numberBlock(destination: string): string | undefined {
 export interface Limits {
   /**
    * Takes a send from every budget it counts against, the sender's address first; the first one exhausted refuses.
-   * `typed`: to an address or number typed in to be added, not to a registered one; a typed phone number also counts
-   * against its block of 100 numbers (`numberBlock`).
+   * `typed`: to an address or number typed in to be added, not to a registered one (its per-destination budget is
+   * kept apart); a typed phone number also counts against its block of 100 numbers (`numberBlock`).
    */
   allowSend(input: { accountKey: string; destination: string; ip: string; typed?: boolean }, policy: RecoveryPolicy): Promise<{ allowed: true } | { allowed: false; reason: SendRefusal }>;
   /**
@@ -107,13 +107,17 @@ export function createLimits(connection: Connection, hashKey: string, clock: () 
       // A typed phone number's block of 100 numbers has at least the number's own hourly budget, so that one person's
       // resends alone cannot refuse the other numbers of the block sooner than their own. Registered numbers have none: recovery texts a number only once it has been
       // typed in full and matched, so pumping cannot choose them, and colleagues' office lines are often one block.
+      // A destination typed in to be added has its own budget, apart from the one it has once registered: anyone can
+      // type anyone's address, and were the budget shared, a refusal on one side would tell whoever typed it whether an
+      // account (named by its username in a recovery) has that address. A mailbox gets at most both budgets.
       const block = typed ? numberBlock(destination) : undefined;
+      const dest = typed ? 'send-typed' : 'send-dest';
       type Budget = [SendRefusal, string, string, number, number];
       const blockBudget: Budget[] = block ? [['limit_number_block', 'send-block', block, Math.max(limits.perNumberBlockHour, limits.perDestinationHour), HOUR]] : [];
       const budgets: Budget[] = [
         ['limit_ip', 'send-ip', addressBudgetKey(ip), limits.perIpHour, HOUR],
-        ['limit_destination', 'send-dest-10m', destination, limits.perDestination10Min, 10 * MINUTE],
-        ['limit_destination', 'send-dest-1h', destination, limits.perDestinationHour, HOUR],
+        ['limit_destination', `${dest}-10m`, destination, limits.perDestination10Min, 10 * MINUTE],
+        ['limit_destination', `${dest}-1h`, destination, limits.perDestinationHour, HOUR],
         ...blockBudget,
         ['limit_account', 'send-account', accountKey, limits.perAccountHour, HOUR],
         ['limit_global', 'send-global', 'all', limits.globalPerHour, HOUR],

@@ -9,7 +9,7 @@ import { generateSync } from 'otplib';
 import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
-import { emailedCode, outbox, registerMethods, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import { chooseGoal, chooseMethod, emailedCode, identify, outbox, registerMethods, sendCode, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -342,6 +342,26 @@ describe('changing what is registered', () => {
     await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 100 } });
     const sent = await post(browser, findForm(refused, '/security-info/add'), { value: `${user.username}@two.example.test` });
     expect(messageIds(sent)).toContain('security_info.code_sent_alternateEmail');
+  });
+
+  it("keeps the budget of an address typed in apart from its registered one's: typing someone's address tells nothing of the account that has it", async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, limits: { perIpHour: 1000, perAccountHour: 100, perDestination10Min: 1, perDestinationHour: 1 } });
+    const owner = await createUser(server);
+    const address = `${owner.username}@owner.example.test`;
+    await registerMethods(server, owner, { alternateEmail: address, authenticator: true });
+    // Someone signing in to another account types the owner's address to add it: the one code its budget allows goes.
+    const { browser, page } = await signIn(await createUser(server));
+    expect(messageIds(await addContact(browser, page, 'alternateEmail', address))).toContain('security_info.code_sent_alternateEmail');
+    // The owner's recovery still emails its code (shared, the budget would refuse it, and so tell that person this
+    // account has that address); its own budget holds: a "Try again" is refused.
+    const recovery = new Browser();
+    const sent = await sendCode(recovery, await chooseMethod(recovery, await chooseGoal(recovery, await identify(server, recovery, owner.username), 'reset'), 'email'));
+    expect(messageIds(sent)).toContain('recover.code_sent_email');
+    const codeForm = findForm(sent, '/code');
+    const again = await recovery.post(codeForm.action.replace(/\/code$/, '/resend'), codeForm.fields);
+    expect(again.status).toBe(429);
+    expect(messageIds(again)).toContain('recover.send_limited');
+    expect(await auditedCount(owner._id, 'code.refused', 'limit_destination')).toBe(1);
   });
 
   it('refuses the sign-in address as the alternate one', async () => {

@@ -49,7 +49,7 @@ export interface RecoveryFeature {
   notifyLockout(accountId: string): Promise<void>;
   /**
    * The recovery's codes, send limits and branded sending, for the security info page at sign-in
-   * (interactions/security-info-routes.ts): a destination's codes count against one set of limits wherever sent.
+   * (interactions/security-info-routes.ts): a registered destination's codes count against one set of limits wherever sent.
    */
   codes: { challenges: Challenges; limits: Limits; ceiling: ProofCeiling; breaker: PumpingBreaker; enqueue: RecoveryDeps['enqueue'] };
 }
