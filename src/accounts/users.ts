@@ -351,8 +351,10 @@ export function createAccounts(
       const started = performance.now();
       // Every failure answers at the same earliest moment: an unknown login, a wrong password, a disabled or
       // locked account, or a hash with older, cheaper parameters (after ARGON2_* was raised) all look alike in time.
-      const failed = async (): Promise<SignInResult> => {
-        await Promise.all([sleep(started + failureMinMs - performance.now()), recordFailure?.()]);
+      // A known account's bookkeeping (its lockout count) runs within that wait, not before it, so that it adds no
+      // time when the verification itself ran past the minimum.
+      const failed = async (bookkeeping?: Promise<unknown>): Promise<SignInResult> => {
+        await Promise.all([sleep(started + failureMinMs - performance.now()), recordFailure?.(), bookkeeping]);
         return { ok: false };
       };
       const user = await findByLogin(login);
@@ -366,10 +368,7 @@ export function createAccounts(
       // The try is taken before the password's answer counts (a locked account's password is verified all the
       // same, so the work is the same); both run at once.
       const [valid, attempt] = await Promise.all([verifyStored(user, password), lockout.attempt(user._id, password, client, user.revokedAt)]);
-      if (!attempt.allowed || !valid) {
-        await attempt.failed();
-        return failed();
-      }
+      if (!attempt.allowed || !valid) return failed(attempt.failed());
       if (user.status !== 'active' || user.lockedDownAt) return failed();
       const rehashed = await hasher.rehash(user.passwordHash, password);
       if (rehashed) {
