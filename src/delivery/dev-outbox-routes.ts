@@ -10,10 +10,12 @@
 //
 // Both answer only requests from this machine (the socket's peer, not a forwarded header): the outbox shows every
 // code sent, and a development server listening on all interfaces (HOST=0.0.0.0) would otherwise show them to the
-// whole network. Others get the 404 production gives.
+// whole network. And only requests addressed to this machine or the issuer by name (the Host the client sent): a web
+// page whose own name an attacker points at 127.0.0.1 (DNS rebinding) comes from this machine, but with the
+// attacker's name as its Host. Others get the 404 production gives.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { isLoopbackAddress } from '../http/loopback.ts';
+import { isLoopbackAddress, isLoopbackHost } from '../http/loopback.ts';
 import { renderPage } from '../http/render.ts';
 import type { DevOutbox, DevOutboxEntry } from './dev-outbox.ts';
 
@@ -37,10 +39,27 @@ function asJson({ to, channel, subject, text, createdAt, answerUrl, answerDigits
   return { to, channel, subject: subject ?? null, text, createdAt: createdAt.toISOString(), ...(answerUrl !== undefined && { answerUrl, answerDigits }) };
 }
 
-const fromThisMachine = (ctx: Context) => isLoopbackAddress(ctx.socket.remoteAddress);
+/** The name the client addressed (origin.ts puts the issuer's host in the header; the raw headers keep what came). */
+function requestedHostname(ctx: Context): string | undefined {
+  const raw = ctx.req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'host') continue;
+    try {
+      return new URL(`http://${raw[i + 1]}`).hostname;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
 
-export function devOutboxRoutes(devOutbox: DevOutbox): Router {
+export function devOutboxRoutes(devOutbox: DevOutbox, issuer: string): Router {
   const router = new Router();
+  const issuerHostname = new URL(issuer).hostname;
+  const fromThisMachine = (ctx: Context) => {
+    const hostname = requestedHostname(ctx);
+    return isLoopbackAddress(ctx.socket.remoteAddress) && hostname !== undefined && (isLoopbackHost(hostname) || hostname === issuerHostname);
+  };
 
   router.get('/dev/outbox.json', async (ctx) => {
     if (!fromThisMachine(ctx)) return;

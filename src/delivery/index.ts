@@ -32,7 +32,7 @@ export type { VoiceProvider } from './voice.ts';
 export interface DeliveryDeps {
   connection: Connection;
   /** DATA_ENCRYPTION_KEY (and the keys it replaced) seal and open the messages' words while they wait. */
-  config: Pick<Config, 'production' | 'delivery' | 'sweepIntervalSeconds' | 'dataEncryptionKey' | 'previousDataEncryptionKeys'>;
+  config: Pick<Config, 'production' | 'issuer' | 'delivery' | 'sweepIntervalSeconds' | 'dataEncryptionKey' | 'previousDataEncryptionKeys'>;
   log: Logger;
   /** Now, in ms: when messages are due, and their timestamps. */
   clock?: () => number;
@@ -67,7 +67,7 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
     enqueue: (message) => outbox.enqueue(message),
     sender,
     voice,
-    devOutboxRoutes: devOutbox && devOutboxRoutes(devOutbox),
+    devOutboxRoutes: devOutbox && devOutboxRoutes(devOutbox, config.issuer),
     async start() {
       // For MongoDB; FerretDB creates these but only ever uses _id (see ferretdb.md), which is why the hot path
       // never queries the outbox by anything else.

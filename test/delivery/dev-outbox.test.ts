@@ -1,6 +1,7 @@
 // The development outbox: with nothing real configured, messages land where a developer (or a script) can read
 // them, at /dev/outbox and /dev/outbox.json; production has neither.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { loadConfig } from '../../config/index.ts';
 import { createDelivery } from '../../src/delivery/index.ts';
@@ -77,7 +78,29 @@ describe('in development and tests', () => {
     const html = await (await fetch(`${server.origin}/dev/outbox`, { headers: { 'accept-language': 'fr' } })).text();
     expect(html).toContain('Boîte d’envoi de développement');
   });
+
+  it("answers a request from this machine addressed to another site's name (DNS rebinding) with 404, and by the names of this machine", async () => {
+    const { port } = new URL(server.origin);
+    for (const path of ['/dev/outbox', '/dev/outbox.json']) {
+      const rebound = await getWithHost(`${server.origin}${path}`, `attacker.example:${port}`);
+      expect(rebound.status).toBe(404);
+      expect(rebound.body).not.toContain('222222');
+      expect((await getWithHost(`${server.origin}${path}`, `localhost:${port}`)).status).toBe(200);
+    }
+  });
 });
+
+/** A GET with the Host header a browser sends for a page of that name (fetch does not let a caller set it). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { host } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode!, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 describe('a development server listening on every interface (HOST=0.0.0.0)', () => {
   it('shows the outbox on this machine only: from another address, both answer 404', async () => {
