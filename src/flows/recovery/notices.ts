@@ -1,8 +1,10 @@
 // Security notices: after a reset, an unlock, a lockout, a change of the ways to verify them or a lockdown (both by an
-// administrator) the owner is told on every contact they registered, in their language. A notice of a change to the account
-// carries a single-use "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned
-// off does not: anyone can cause those with wrong guesses, nothing in the account changed, and a lockdown would
-// lock the owner out of their own browser too, with a reset by two methods (or an administrator) the only way back.
+// administrator) the owner is told on every contact they registered, in their language: their email addresses, and
+// their mobile phone by text when its country is one the policy texts. Not the office phone: a call to a desk, which
+// someone else may answer, says nothing the emails do not. A notice of a change to the account carries a single-use
+// "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned off does not: anyone
+// can cause those with wrong guesses, nothing in the account changed, and a lockdown would lock the owner out of
+// their own browser too, with a reset by two methods (or an administrator) the only way back.
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
 import type { MethodId } from '../../policy/policy.ts';
