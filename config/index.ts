@@ -443,7 +443,7 @@ function notProductionReady(config: Config, e: Env): string[] {
   if (config.cookieKeys && config.cookieKeys.some((k) => k.length < 32 || new Set(k).size < 8)) {
     problems.push('COOKIE_KEYS entries must be at least 32 characters of random data (e.g. openssl rand -base64 32)');
   }
-  if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY is required (it encrypts authenticator secrets; keep it outside the database)');
+  if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY is required (it seals password hashes, client secrets and authenticator secrets: e.g. openssl rand -hex 32, kept outside the database)');
   if (config.captchaTestAnswer) problems.push('CAPTCHA_TEST_ANSWER is for development and tests only: unset it');
   if (!config.delivery.smtpUrl) problems.push('SMTP_URL is required: recovery codes and security notices go out by email');
   // As set (a provider whose settings are incomplete is named among the invalid ones, not also here).

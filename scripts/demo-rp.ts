@@ -30,7 +30,9 @@ const SCOPE = 'openid profile email';
 // Cookies ignore ports, so on localhost the app shares its cookie jar with Latchkey: the names must not collide.
 const FLOW_COOKIE = 'demo_rp.flow';
 const SESSION_COOKIE = 'demo_rp.session';
-const FLOW_MAX_AGE_MS = 10 * 60 * 1000;
+// As long as Latchkey's own sign-in lasts (TTL_INTERACTION's default): the walk in the README (a lockout, a recovery
+// by a texted code, then back) takes more than ten minutes, and must not end in "Sign-in expired".
+const FLOW_MAX_AGE_MS = 30 * 60 * 1000;
 /** The end-session `state` that marks a return from signing out. */
 const SIGNED_OUT = 'signed-out';
 

@@ -8,7 +8,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mongoose from 'mongoose';
@@ -30,7 +30,7 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
   if (isBuilt()) return binary;
   if (!(await hasGo())) {
     throw new LocalDbUnavailable(
-      'No MONGODB_URI is set and Go is not installed, so the local database (FerretDB) cannot be built.\n' +
+      `No MONGODB_URI is set and no \`go\` command was found (on PATH or in ${GO_DEV_BIN}), so the local database (FerretDB) cannot be built.\n` +
         'Either set MONGODB_URI=mongodb://… to a MongoDB 6+ server, or install Go 1.24+ and run again (https://go.dev/dl/; the first build also downloads the FerretDB modules from the Go proxy).',
     );
   }
@@ -46,7 +46,7 @@ export async function ensureFerretDb(log: (line: string) => void = () => {}): Pr
  */
 export async function buildFerretDb(out: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    await promisify(execFile)('bash', [recipe, out], { maxBuffer: 64 * 1024 * 1024, env });
+    await promisify(execFile)('bash', [recipe, out], { maxBuffer: 64 * 1024 * 1024, env: withGoDevBin(env) });
   } catch (error) {
     const printed = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-10).join('\n');
     throw new LocalDbUnavailable(
@@ -57,9 +57,22 @@ export async function buildFerretDb(out: string, env: NodeJS.ProcessEnv = proces
   }
 }
 
-async function hasGo(): Promise<boolean> {
+/**
+ * Where go.dev's archive puts Go on Linux and macOS. Its own step of adding that folder to PATH is easily missed (and
+ * a new shell forgets it), so Go is looked for there too, after PATH.
+ */
+const GO_DEV_BIN = '/usr/local/go/bin';
+
+function withGoDevBin(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const path = env.PATH ?? '';
+  if (path.split(delimiter).includes(GO_DEV_BIN)) return env;
+  return { ...env, PATH: path ? `${path}${delimiter}${GO_DEV_BIN}` : GO_DEV_BIN };
+}
+
+/** Whether a `go` command runs, on PATH or where go.dev's archive installs it (the command is looked up in `env`). */
+export async function hasGo(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   try {
-    await promisify(execFile)('go', ['version']);
+    await promisify(execFile)('go', ['version'], { env: withGoDevBin(env) });
     return true;
   } catch {
     return false;
@@ -406,7 +419,12 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 // `npm run db`: run the persistent development database in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const db = await startLocalDb({ dataDir: devDataDir(), log: (l) => process.stdout.write(l + '\n') });
+  const db = await startLocalDb({ dataDir: devDataDir(), log: (l) => process.stdout.write(l + '\n') }).catch((error: unknown) => {
+    // What the person can fix (no Go, a failed build, a lock held by a database that never answers): said, no stack.
+    if (!(error instanceof LocalDbUnavailable)) throw error;
+    process.stderr.write(`\n${error.message}\n\n`);
+    process.exit(1);
+  });
   // A database another process already runs is only shared here: stopping this process leaves it running.
   const stops = db.kill ? 'Ctrl-C stops it.' : 'Another process (npm start, npm run demo or npm run db) runs it; Ctrl-C here leaves it to that one.';
   process.stdout.write(`local database ready: ${db.uri}\n${stops}\n`);

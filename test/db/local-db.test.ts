@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFerretDb, LocalDbUnavailable, startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
+import { buildFerretDb, hasGo, LocalDbUnavailable, startLocalDb, type LocalDb } from '../../scripts/local-db.ts';
 
 const started: LocalDb[] = [];
 let dataDir = '';
@@ -55,6 +55,13 @@ it('explains in one line, within seconds, a lock held by a live process whose da
     squatter.kill();
   }
 }, 60_000);
+
+it("finds Go where go.dev's archive puts it (/usr/local/go/bin) though PATH does not name that folder", async () => {
+  // This machine's Go is installed that way (as .ci/run expects); a PATH naming only an empty folder finds nothing else.
+  expect(existsSync('/usr/local/go/bin/go')).toBe(true);
+  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-db-'));
+  expect(await hasGo({ PATH: dataDir })).toBe(true);
+});
 
 it('says what Go printed and what to do when the build fails (a Go too old for the module), without a stack trace', async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'latchkey-db-'));

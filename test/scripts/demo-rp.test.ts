@@ -22,6 +22,15 @@ it('passes the browser\'s language to the sign-in as ui_locales', async () => {
   expect(new URL(answer.headers.get('location')!).searchParams.get('ui_locales')).toBe('fr-FR');
 });
 
+it("keeps its sign-in's state as long as Latchkey's sign-in lasts (TTL_INTERACTION): the README's walk takes longer than ten minutes", async () => {
+  const asked = Date.now();
+  const answer = await new Browser().request(`${rp.origin}/login`);
+  const flowCookie = answer.headers.getSetCookie().find((cookie) => cookie.startsWith('demo_rp.flow='));
+  const expires = Date.parse(/; expires=([^;]+)/i.exec(flowCookie ?? '')?.[1] ?? '');
+  // The date has whole seconds: at most one short of the sign-in's lifetime.
+  expect(expires - asked).toBeGreaterThanOrEqual(server.config.ttl.interaction * 1000 - 1000);
+});
+
 it('says in words that a cancelled sign-in was cancelled', async () => {
   const browser = new Browser();
   const start = new URL((await browser.get(`${rp.origin}/login`)).headers.get('location')!);
