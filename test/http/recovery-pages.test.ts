@@ -9,7 +9,7 @@ import { en } from '../../src/http/messages/en.ts';
 import { fr } from '../../src/http/messages/fr.ts';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { createLockdowns } from '../../src/flows/recovery/lockdown.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit, submitRefused } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, sendCode, submit, submitRefused, textedCode } from '../helpers/recovery.ts';
 
 let server: TestServer;
 
@@ -229,18 +229,19 @@ describe('a refused form', () => {
   const triesLeft = (page: Page) => Number(/data-message-id="recover.tries_left">Tries left: (\d+)\./.exec(page.body)?.[1]);
 
   it('is answered by a redirect to the flow\'s page, which says why once: a reload there posts nothing again and spends no try', async () => {
-    const { browser, page, totp } = await atMethods();
-    const notTheCode = () => String((Number(totp()) + 1) % 1_000_000).padStart(6, '0');
-    const wrong = await submitRefused(browser, await chooseMethod(browser, page, 'totp'), '/code', { code: notTheCode() });
-    expect(messageIds(wrong)).toContain('recover.totp_wrong');
+    const { browser, page, mobilePhone } = await atMethods();
+    const sent = await sendCode(browser, await chooseMethod(browser, page, 'sms'), { phone: mobilePhone });
+    const notTheCode = String((Number(await textedCode(server, mobilePhone)) + 1) % 1_000_000).padStart(6, '0');
+    const wrong = await submitRefused(browser, sent, '/code', { code: notTheCode });
+    expect(messageIds(wrong)).toContain('recover.code_wrong');
     const left = triesLeft(wrong);
     expect(left).toBeGreaterThan(1);
     const reloaded = await browser.get(wrong.url);
     expect(reloaded.status).toBe(200);
-    expect(messageIds(reloaded)).toContain('recover.totp_intro'); // the code's step still
-    expect(messageIds(reloaded)).not.toContain('recover.totp_wrong');
+    expect(messageIds(reloaded)).toContain('recover.code_sent_sms'); // the code's step still
+    expect(messageIds(reloaded)).not.toContain('recover.code_wrong');
     expect(messageIds(reloaded)).not.toContain('recover.tries_left');
-    expect(triesLeft(await submitRefused(browser, reloaded, '/code', { code: notTheCode() }))).toBe(left - 1);
+    expect(triesLeft(await submitRefused(browser, reloaded, '/code', { code: notTheCode }))).toBe(left - 1);
   });
 
   it('keeps a mismatched number as typed, and is not shown once another step has moved the flow on', async () => {

@@ -149,7 +149,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    * (security/proof-ceiling.ts). When either is spent, answers so (undefined). A method already marked disabled
    * spends nothing: it could not be compared anyway. The one try that finds the run at its end reports it.
    */
-  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<{ proof: ProofTry; budgetLeft: number } | undefined> {
+  async function allowProof(ctx: Context, flow: FlowDoc, subject: Subject, runs: ProofRuns, current: RecoveryPolicy, method: VerificationMethod): Promise<ProofTry | undefined> {
     if (!markedDisabled(subject, runs, method)) {
       if (!(await allowProofFromAddress(ctx, flow, method, current))) return undefined;
       const budget = await limits.takeProofAttempt(proofBudgetKey(runs), current);
@@ -158,7 +158,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         return undefined;
       }
       const proof = await ceiling.attempt(runs, method.id, authenticatorOf(subject, method));
-      if (proof.allowed) return { proof, budgetLeft: budgetLeft(budget, current) };
+      if (proof.allowed) return proof;
       if (proof.reports) await reportDisabled(ctx, flow, subject, method, current);
     }
     await methodDisabled(ctx, flow, method);
@@ -262,7 +262,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const refusedCountry = method.kind === 'confirmation' ? 'recover.call_country' : 'recover.phone_country';
         const error = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
-        return refuse(ctx, flow, { error, phone: typed, ...(budget && { triesLeft: budgetLeft(budget, current) }) });
+        // No count of tries left: that is the account's day's budget (see `triesLeft` at /code).
+        return refuse(ctx, flow, { error, phone: typed });
       }
       // The number took the day's last try: its code could not be compared, so none is sent. (A decoy never gets
       // here: its numbers never match.)
@@ -338,11 +339,13 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
       return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
-    const allowed = await allowProof(ctx, flow, subject, runs, current, method);
-    if (!allowed) return;
-    const { proof } = allowed;
-    // Shown beside a wrong code: the fewer of the daily budget's tries and this code's (the same for a decoy).
-    let triesLeft = allowed.budgetLeft;
+    const proof = await allowProof(ctx, flow, subject, runs, current, method);
+    if (!proof) return;
+    // Shown beside a wrong sent code: this code's own tries left, the same for a decoy's. Never what is left of the
+    // day's budget of proofs: that is the account's, spent by its owner too (proving a method on their security info
+    // page), while an unknown login's decoy has one only the person asking spends, so its count would tell an account
+    // from an unknown login at the first wrong guess. An authenticator's code or a phone number says no count.
+    let triesLeft: number | undefined;
     let outcome: 'accepted' | 'wrong' | 'used_up' | 'expired';
     if (method.delivery) {
       const challengeId = pending.challengeId!;
@@ -352,7 +355,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         outcome = 'expired';
       } else {
         outcome = await challenges.check(challengeId, purpose, code);
-        triesLeft = Math.min(triesLeft, current.codes.maxTries - tried.slot!);
+        triesLeft = current.codes.maxTries - tried.slot!;
         // The code's last try, and wrong: the code is void from now on, and this answer says so (not the next one).
         if (outcome === 'wrong' && tried.slot === current.codes.maxTries) {
           await challenges.discard(challengeId);
@@ -387,7 +390,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         wrong: method.delivery ? 'recover.code_wrong' : 'recover.totp_wrong',
         used_up: 'recover.code_used_up',
       } as const;
-      return refuse(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && { triesLeft }) });
+      return refuse(ctx, flow, { error: error[outcome], ...(outcome === 'wrong' && triesLeft !== undefined && { triesLeft }) });
     }
     await acceptProof(ctx, flow, subject, method, proof.accepted);
   });
