@@ -5,6 +5,8 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { REFUSALS_AUDITED_PER_HOUR } from '../../src/flows/recovery/flow-kit.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode, settledCount, submit } from '../helpers/recovery.ts';
 
 let server: TestServer;
@@ -41,6 +43,22 @@ it('counts only the starts a CAPTCHA let through: wrong characters and a wait le
   expect(started.status).toBe(200);
   expect(messageIds(started)).toContain('recover.goal_heading');
   expect((await identify(server, browser, 'someone@example.org')).status).toBe(429);
+});
+
+it('audits at most a hundred refusals of one kind an hour from one address, answering each: no one can flood the audit log', async () => {
+  const audited = (ip: string) => server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'recovery.failed', ip });
+  const refuse = async (browser: Browser) => {
+    const form = findForm(await browser.get(`${server.origin}/recover`), '/recover');
+    // A wait left at once: no answer, nothing spent, free to repeat.
+    const refused = await browser.follow(await browser.post(form.action, { ...form.fields, identifier: 'someone@example.org', captchaId: '', captcha: '', action: 'next' }));
+    expect(messageIds(refused)).toContain('recover.captcha_wait_early');
+  };
+  const flooding = through('198.51.100.4, 192.0.2.40');
+  for (let i = 0; i < REFUSALS_AUDITED_PER_HOUR + 3; i += 1) await refuse(flooding);
+  expect(await audited('192.0.2.40')).toBe(REFUSALS_AUDITED_PER_HOUR);
+  // Another address's are audited still.
+  await refuse(through('198.51.100.4, 192.0.2.41'));
+  expect(await audited('192.0.2.41')).toBe(1);
 });
 
 it('counts recovery starts per /64 for IPv6: another address of the same network is the same client', async () => {

@@ -9,6 +9,7 @@ import { NO_ACCOUNT_ID } from '../../accounts/users.ts';
 import { PASSWORD_REASONS } from '../../accounts/password-rules.ts';
 import { createRedirectNote, isValues } from '../../http/retry-cookie.ts';
 import { requestFacts, type AuditEvent } from '../../audit/audit.ts';
+import { addressBudgetKey } from '../../security/limits.ts';
 import { readCheckedForm } from '../../http/checked-form.ts';
 import { issueCsrfToken } from '../../http/csrf.ts';
 import { siteCookieName } from '../../http/cookie-names.ts';
@@ -68,6 +69,10 @@ export type Refusal = {
   phone?: string;
 };
 
+/** Refusals of one kind audited per address and hour (recordRefusal): enough to see an attack, too few to flood. */
+export const REFUSALS_AUDITED_PER_HOUR = 100;
+const HOUR_SECONDS = 3600;
+
 export function createFlowKit(deps: RecoveryDeps) {
   const { config, accounts, policy, methods, flows, captcha, audit } = deps;
   const csrfOptions = { secure: config.cookieSecure };
@@ -86,6 +91,18 @@ export function createFlowKit(deps: RecoveryDeps) {
 
   function record(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
     return audit.record({ ...event, ...requestFacts(ctx), ...(event.flowId && { supportCode: supportCodeOf(event.flowId) }) });
+  }
+
+  /**
+   * A refusal that spends no one's budget (a wrong CAPTCHA, a void code, a budget spent, a send refused), which
+   * anyone can therefore repeat without end: audited up to REFUSALS_AUDITED_PER_HOUR of each kind per address (an
+   * IPv6 /64) per hour, so that no one can fill the audit log (kept for a year) and bury what matters in it; past
+   * that, in the request log only. The same for a decoy's flow, so it tells nothing.
+   */
+  async function recordRefusal(ctx: Context, event: Omit<AuditEvent, 'ip' | 'userAgent' | 'supportCode'>) {
+    const kind = `${event.type}:${event.reason ?? ''}`;
+    if (await deps.limits.allow('audit-refusal', `${addressBudgetKey(ctx.ip)}:${kind}`, REFUSALS_AUDITED_PER_HOUR, HOUR_SECONDS)) return record(ctx, event);
+    (ctx as AppContext).state.log.info({ event: 'audit.refusal_not_recorded', type: event.type, reason: event.reason }, `${kind} not audited: over ${REFUSALS_AUDITED_PER_HOUR} from this address this hour`);
   }
 
   /**
@@ -392,5 +409,5 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
-  return { csrfOptions, readValid, supportCodeOf, record, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
+  return { csrfOptions, readValid, supportCodeOf, record, recordRefusal, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
 }

@@ -31,7 +31,7 @@ const identifyForm = z.object({
 
 export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { config, accounts, policy, methods, flows, limits, captcha } = deps;
-  const { readValid, speakAsSignIn, showIdentify, record, message, seeFlow, supportCodeOf, keepFlowInCookie } = kit;
+  const { readValid, speakAsSignIn, showIdentify, record, recordRefusal, message, seeFlow, supportCodeOf, keepFlowInCookie } = kit;
 
   // `ui_locales`: the sign-in's language (interactions/routes.ts), which request-context applies to this page; the
   // form carries it to the flow.
@@ -54,13 +54,13 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     // wait left too early (anyone's, from a shared address) spends none of it.
     const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
     if (!outcome.passed) {
-      await record(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
+      await recordRefusal(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
       const kept = 'keep' in outcome ? { captchaId: outcome.keep } : {};
       return showIdentify(ctx, { identifier: form.identifier, ...origin, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
     }
     const current = await policy.current();
     if (!(await limits.allowFlowStart(ctx.ip, current))) {
-      await record(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
+      await recordRefusal(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
       return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
     }
     const key = deps.subjectKey(form.identifier);

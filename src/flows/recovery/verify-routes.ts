@@ -32,7 +32,7 @@ const codeForm = z.object({ csrf: z.string(), code: z.string().max(32).default('
 export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { config, policy, methods, challenges, limits, ceiling, flows, callAnswers } = deps;
   const origin = new URL(config.issuer).origin;
-  const { readValid, flowIn, outOfDate, showFlow, seeFlow, refuse, message, record, advance, movedOn, subjectOf, codeSeconds } = kit;
+  const { readValid, flowIn, outOfDate, showFlow, seeFlow, refuse, message, record, recordRefusal, advance, movedOn, subjectOf, codeSeconds } = kit;
 
   // The domain alone: the origin-bound line's grammar has no port (`@example.com #123456`), and a line with one is
   // read by no phone. A page on a non-default port gets no offer to fill the code in, as the spec means for it.
@@ -88,7 +88,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
   /** Sends a prepared code the limits let go (a decoy's: pretends to), or records why it was refused. */
   async function deliverCode(ctx: Context, flow: FlowDoc, subject: Subject, method: VerificationMethod, current: RecoveryPolicy, { challenge, lifetimeSeconds, verdict, to }: PreparedCode): Promise<void> {
     const base = { ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, method: method.id };
-    if (!verdict.allowed) return record(ctx, { type: 'code.refused', ...base, reason: verdict.reason });
+    if (!verdict.allowed) return recordRefusal(ctx, { type: 'code.refused', ...base, reason: verdict.reason });
     const { t, locale } = (ctx as AppContext).state;
     // A decoy's message is composed and stored too, so that its send costs what a real one does, but as a decoy:
     // the sender never sends it.
@@ -104,7 +104,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
 
   /** The daily budget of proofs spent: recorded and answered (429). */
   async function proofBudgetSpent(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
-    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
+    await recordRefusal(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs' });
     await message(ctx, 'recover.blocked', 429, flow);
   }
 
@@ -116,14 +116,14 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
    */
   async function allowProofFromAddress(ctx: Context, flow: FlowDoc, method: VerificationMethod, current: RecoveryPolicy): Promise<boolean> {
     if (flow.verified.length > 0 || (await limits.allowProofFrom(ctx.ip, current))) return true;
-    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs_ip' });
+    await recordRefusal(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'limit_proofs_ip' });
     await message(ctx, 'recover.too_many', 429, flow);
     return false;
   }
 
   /** The method's run of wrong proofs is at its end (security/proof-ceiling.ts): recorded, and the page says so. */
   async function methodDisabled(ctx: Context, flow: FlowDoc, method: VerificationMethod): Promise<void> {
-    await record(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
+    await recordRefusal(ctx, { type: 'recovery.blocked', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: 'method_disabled' });
     refuse(ctx, flow, { error: 'recover.method_disabled' });
   }
 
@@ -259,7 +259,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       if (budget && !budget.allowed) return proofBudgetSpent(ctx, flow, method);
       const check = early ?? method.matchDestination(subject.user, typed, current);
       if (check !== 'match') {
-        await record(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
+        await recordRefusal(ctx, { type: 'recovery.failed', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id, reason: `destination_${check}` });
         const refusedCountry = method.kind === 'confirmation' ? 'recover.call_country' : 'recover.phone_country';
         const error = check === 'country_refused' ? refusedCountry : check === 'invalid' ? 'recover.phone_invalid' : 'recover.phone_mismatch';
         // No count of tries left: that is the account's day's budget (see `triesLeft` at /code).
@@ -336,7 +336,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (challenge !== 'live') {
       // The code is void already (expired, or its tries used up): nothing can be compared, so nothing is spent. A
       // decoy's pretended code is stored and voided alike.
-      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      await recordRefusal(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
       return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     const proof = await allowProof(ctx, flow, subject, runs, current, method);
@@ -376,7 +376,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       if ((await challenges.status(pending.challengeId!, purpose)) === 'used' && (await wentOnWithout(ctx, flow))) return;
       // Nothing was compared (parallel posts took the code's tries, or a right answer used it meanwhile): no wrong
       // proof to keep in the authenticator's run; the try's slot, taken on trust, is swept within a day.
-      await record(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
+      await recordRefusal(ctx, { type: 'code.failed', ...base, reason: 'code_expired' });
       return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     if (outcome !== 'accepted') {
