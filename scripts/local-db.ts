@@ -48,6 +48,10 @@ export async function buildFerretDb(out: string, env: NodeJS.ProcessEnv = proces
   try {
     await promisify(execFile)('bash', [recipe, out], { maxBuffer: 64 * 1024 * 1024, env: withGoDevBin(env) });
   } catch (error) {
+    // The recipe is a bash script: without bash (Windows outside WSL) the fault is not Go's.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new LocalDbUnavailable('Building the local database needs bash, which was not found. On Windows, run Latchkey inside WSL 2; or set MONGODB_URI=mongodb://… to a MongoDB 6+ server instead.');
+    }
     const printed = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-10).join('\n');
     throw new LocalDbUnavailable(
       `Building the local database (FerretDB 1.24.2) failed${printed ? `:\n${printed}` : '.'}\n` +

@@ -80,3 +80,17 @@ it('says what Go printed and what to do when the build fails (a Go too old for t
   expect(message).not.toMatch(/^\s+at /m);
   expect(existsSync(out)).toBe(false);
 });
+
+it('says bash is missing, not Go, when the recipe cannot run (Windows outside WSL)', async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-db-'));
+  const out = join(dataDir, 'ferretdb');
+  // A PATH with no bash on it (an empty folder; /usr/local/go/bin, added after it, has none either).
+  const error = await buildFerretDb(out, { PATH: dataDir }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LocalDbUnavailable);
+  expect((error as Error).message).toContain('needs bash');
+  expect((error as Error).message).toContain('WSL 2');
+  expect(existsSync(out)).toBe(false);
+});

@@ -101,6 +101,8 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     if (awaited) {
       // Keys pressed are guesses at the number as codes typed are: each counted before it is compared, against the
       // subject's day's budget of proofs (which codes and numbers typed share), then against the call's own tries.
+      // Not against the authenticator's ceiling of wrong proofs in a row (security/proof-ceiling.ts): that stops
+      // guesses at a secret by someone without it, and only whoever holds the phone can press keys on its call.
       const budget = await limits.takeProofAttempt(proofBudgetKey(await ceiling.read(flowAccountKey(flow))), current);
       const tried = budget.allowed ? await limits.take('call-try', challengeId!, CALL_ANSWER_TRIES, 24 * 3600) : undefined;
       if (!tried?.allowed) {
