@@ -62,6 +62,19 @@ export function isAccessCurrent(user: Pick<User, 'status' | 'revokedAt' | 'locke
   return issuedAtMs === undefined ? issuedAt >= Math.floor(revokedAtMs / 1000) : issuedAtMs >= revokedAtMs;
 }
 
+/** The account's revocation to the millisecond (0: never revoked): the one a password check read it under. */
+export const revocationMsOf = (user: Pick<User, 'revokedAt'>): number => (user.revokedAt ? new Date(user.revokedAt).getTime() : 0);
+
+/**
+ * Whether the account's access was revoked after a password check that read it under the revocation `seenMs`: a
+ * reset (a sign-out everywhere, a disable) whose write landed after the check read the account and its password,
+ * whatever the clocks say. `isAccessCurrent` compares times, and a revocation's time is taken by whoever made it
+ * (another instance, the admin CLI's host, its clock perhaps behind) before its write reaches the database: a check
+ * can fall after that time and still read the old password. Only a later revocation counts, so that a copy of the
+ * account cached from before the check (another instance's, for a second or two) refuses nothing.
+ */
+export const revokedSinceCheck = (user: Pick<User, 'revokedAt'>, seenMs: number): boolean => revocationMsOf(user) > seenMs;
+
 /**
  * A password change judged on the account as it was is refused: the account's access was revoked since (a reset by
  * an administrator or another flow, a lockdown, a disable). Nothing was written.

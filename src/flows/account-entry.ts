@@ -17,7 +17,7 @@ import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
 import { renderPage } from '../http/render.ts';
-import type { InteractionSteps } from '../interactions/interaction-steps.ts';
+import { passwordCheckOf, type InteractionSteps } from '../interactions/interaction-steps.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 
@@ -133,7 +133,7 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
       // signed in to it.
       if (checked.passwordChangeRequired) return { login: form.login, error: 'account.temporary_password' };
       const id = newPageStepId();
-      await options.steps.start(ctx, id, checked._id, checkedAt);
+      await options.steps.start(ctx, id, passwordCheckOf(checked, checkedAt.getTime()));
       ctx.status = 303; // never 307: the browser must not post the password again
       ctx.redirect(options.pagePath(id));
       return undefined;

@@ -11,7 +11,7 @@ import type { ExpiringDoc } from '../db/atomic.ts';
 import { claim, consume } from '../db/atomic.ts';
 import { pollFor } from '../db/poll.ts';
 import { pathCookieName } from '../http/cookie-names.ts';
-import type { Accounts } from '../accounts/users.ts';
+import { revocationMsOf, revokedSinceCheck, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 
 interface StepDoc<State> extends ExpiringDoc {
@@ -19,6 +19,8 @@ interface StepDoc<State> extends ExpiringDoc {
   accountId: string;
   /** When the password was accepted: an administrator's action on the account since voids the step. */
   startedAt: Date;
+  /** The account's revocation the password was checked under (absent in steps begun before it was kept). */
+  revocationSeenMs?: number;
   state?: State;
 }
 
@@ -28,12 +30,27 @@ export interface PendingStep<State> {
   id: string;
   accountId: string;
   startedAt: Date;
+  revocationSeenMs?: number;
   state?: State;
 }
 
+/** The right password that begins a step: whose, when it was checked, and under which revocation of the account. */
+export interface PasswordCheck {
+  accountId: string;
+  checkedAt: Date;
+  revocationSeenMs: number;
+}
+
+/** The check of `user`'s password that began at `checkedAtMs`, on the account as that check read it. */
+export const passwordCheckOf = (user: Pick<User, '_id' | 'revokedAt'>, checkedAtMs: number): PasswordCheck => ({
+  accountId: user._id,
+  checkedAt: new Date(checkedAtMs),
+  revocationSeenMs: revocationMsOf(user),
+});
+
 export interface InteractionSteps<State = never> {
   /** The password was right: a step to take before interaction `uid` records the sign-in (a cookie holds it). */
-  start(ctx: Context, uid: string, accountId: string, startedAt?: Date): Promise<void>;
+  start(ctx: Context, uid: string, check: PasswordCheck): Promise<void>;
   /** The step interaction `uid` waits for in this browser, if any (nothing is used up). */
   pending(ctx: Context, uid: string): Promise<PendingStep<State> | undefined>;
   /** Replaces what the step keeps (`undefined`: nothing). */
@@ -83,7 +100,9 @@ export interface StepOptions {
  */
 export async function accountOfStep(accounts: Pick<Accounts, 'findById' | 'findAgain'>, step: PendingStep<unknown>, again = false): Promise<User | undefined> {
   const user = await (again ? accounts.findAgain : accounts.findById)(step.accountId);
-  const revokedSince = user?.revokedAt !== undefined && new Date(user.revokedAt).getTime() >= step.startedAt.getTime();
+  const revokedSince =
+    user?.revokedAt !== undefined &&
+    (new Date(user.revokedAt).getTime() >= step.startedAt.getTime() || (step.revocationSeenMs !== undefined && revokedSinceCheck(user, step.revocationSeenMs)));
   return user && user.status === 'active' && !user.lockedDownAt && !revokedSince ? user : undefined;
 }
 
@@ -110,9 +129,9 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
   const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: true });
 
   return {
-    async start(ctx, uid, accountId, startedAt = new Date(clock())) {
+    async start(ctx, uid, { accountId, checkedAt, revocationSeenMs }) {
       const token = randomBytes(32).toString('base64url');
-      await steps.insertOne({ _id: hashOf(token), uid, accountId, startedAt, expiresAt: new Date(clock() + lifetimeMs) });
+      await steps.insertOne({ _id: hashOf(token), uid, accountId, startedAt: checkedAt, revocationSeenMs, expiresAt: new Date(clock() + lifetimeMs) });
       ctx.cookies.set(cookieName, token, { ...cookieOptions(uid), maxAge: lifetimeMs });
     },
 
@@ -121,7 +140,8 @@ export function createInteractionSteps<State = never>(connection: Connection, { 
       if (!token) return undefined;
       const step = await steps.findOne({ _id: hashOf(token) });
       if (!step || step.uid !== uid || step.expiresAt.getTime() <= clock()) return undefined;
-      return { id: step._id, accountId: step.accountId, startedAt: step.startedAt, ...(step.state !== undefined && { state: step.state }) };
+      const { accountId, startedAt, revocationSeenMs, state } = step;
+      return { id: step._id, accountId, startedAt, ...(revocationSeenMs !== undefined && { revocationSeenMs }), ...(state !== undefined && { state }) };
     },
 
     async keep(step, state) {

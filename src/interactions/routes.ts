@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { AccountChangedError, type Accounts } from '../accounts/users.ts';
+import { AccountChangedError, revocationMsOf, type Accounts } from '../accounts/users.ts';
 import type { User } from '../accounts/user-model.ts';
 import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
@@ -22,7 +22,7 @@ import { useLocale } from '../http/request-context.ts';
 import { supportedUiLocale } from '../http/i18n.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { ACR, PASSWORD_CHECKED_AT_MS } from '../oidc/account.ts';
+import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
@@ -32,7 +32,7 @@ import { MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../f
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
-import { accountOfStep as accountOfStepOf, type InteractionSteps, type PendingStep } from './interaction-steps.ts';
+import { accountOfStep as accountOfStepOf, passwordCheckOf, type InteractionSteps, type PendingStep } from './interaction-steps.ts';
 import { securityInfoRoutes, type SecurityInfoDeps } from './security-info-routes.ts';
 import { requestFacts, type AuditLog } from '../audit/audit.ts';
 import { detached } from '../db/request-scope.ts';
@@ -226,10 +226,13 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     });
   }
 
-  /** The sign-in as the interaction's result: `checkedAtMs` is when the password was known good. */
+  /**
+   * The sign-in as the interaction's result: `checkedAtMs` is when the password was known good, and `user` the account
+   * as that check read it (its revocation then).
+   */
   function signedIn(ctx: Context, user: User, checkedAtMs: number) {
     const login = { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: Math.floor(checkedAtMs / 1000) };
-    return finish(ctx, { login, [PASSWORD_CHECKED_AT_MS]: checkedAtMs }, false);
+    return finish(ctx, { login, [PASSWORD_CHECKED_AT_MS]: checkedAtMs, [PASSWORD_CHECKED_UNDER]: revocationMsOf(user) }, false);
   }
 
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
@@ -352,7 +355,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
-    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user) : proceed(ctx, details.uid, user, checkedAtMs));
+    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs));
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, deviceOf(ctx, config.cookieSecure), recordInInteraction, () => attempt.failed());
@@ -367,8 +370,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     setDeviceCookie(ctx, result.deviceToken, config.cookieSecure);
   }
 
-  async function askForOwnPassword(ctx: Context, details: Details, user: User) {
-    await passwordChanges.start(ctx, details.uid, user._id);
+  async function askForOwnPassword(ctx: Context, details: Details, user: User, checkedAtMs: number) {
+    // Begun when the password was checked: another temporary password set during the argon2 run voids this step.
+    await passwordChanges.start(ctx, details.uid, passwordCheckOf(user, checkedAtMs));
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   }
@@ -485,7 +489,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       }
       ctx.state.log.info({ event: 'password.changed', reason: 'temporary', accountId: user._id }, 'temporary password replaced');
       await audit.record({ type: 'password.changed', reason: 'temporary', accountId: user._id, ...requestFacts(ctx) });
-      await proceed(ctx, details.uid, user, Date.now());
+      // Signed in under the revocation this change wrote: a later one voids the sign-in.
+      await proceed(ctx, details.uid, { ...user, revokedAt: changed }, Date.now());
     } finally {
       // Not changed (an administrator acted meanwhile, or the write failed): the other posts go back to the sign-in.
       await finishing.done(changed !== undefined, changed);

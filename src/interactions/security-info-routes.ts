@@ -38,7 +38,7 @@ import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
 import { accountKeyOf, recoveryMethods } from '../flows/recovery/subject.ts';
 import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
 import { createSecurityInfoPage, SAID, without, type PageInput, type Said, type Typing } from './security-info-page.ts';
-import type { PendingStep } from './interaction-steps.ts';
+import { passwordCheckOf, type PendingStep } from './interaction-steps.ts';
 
 export interface SecurityInfoDeps {
   steps: SecurityInfoSteps;
@@ -259,7 +259,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    */
   async function begin(ctx: Context, uid: string, user: User, checkedAtMs: number): Promise<boolean> {
     if (!securityInfoDue(user, methods, await policy.current(), clock())) return false;
-    await steps.start(ctx, uid, user._id, new Date(checkedAtMs));
+    await steps.start(ctx, uid, passwordCheckOf(user, checkedAtMs));
     seeStep(ctx, uid);
     return true;
   }

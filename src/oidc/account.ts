@@ -1,6 +1,6 @@
 // oidc-provider's findAccount seam: the account behind a `sub`, and the claims each scope releases.
 import type { Account, FindAccount } from 'oidc-provider';
-import { isAccessCurrent, type Accounts } from '../accounts/users.ts';
+import { isAccessCurrent, revokedSinceCheck, type Accounts } from '../accounts/users.ts';
 import { keptUserAgent } from '../http/user-agent.ts';
 import { rememberSignIn } from './adapter.ts';
 
@@ -30,12 +30,19 @@ export const SCOPE_CLAIMS = {
  * code, whether a revocation in that same second came before the check (void) or after it (fine).
  */
 export const PASSWORD_CHECKED_AT_MS = 'latchkeyPasswordCheckedAtMs';
+/**
+ * And the account's revocation the check read it under (users.ts `revocationMsOf`): a revocation written since voids
+ * the sign-in however the clocks compare (users.ts `revokedSinceCheck`).
+ */
+export const PASSWORD_CHECKED_UNDER = 'latchkeyPasswordCheckedUnder';
 
-/** On the request that resumes a sign-in of `sub`: its password check time in milliseconds, if it recorded one. */
-function resumedSignInMs(result: unknown, sub: string): number | undefined {
-  const resumed = result as { login?: { accountId?: unknown }; [PASSWORD_CHECKED_AT_MS]?: unknown } | undefined;
+/** On the request that resumes a sign-in of `sub`: when its password was checked, and under which revocation. */
+function resumedSignIn(result: unknown, sub: string): { checkedAtMs: number; revocationSeenMs?: number } | undefined {
+  const resumed = result as { login?: { accountId?: unknown }; [PASSWORD_CHECKED_AT_MS]?: unknown; [PASSWORD_CHECKED_UNDER]?: unknown } | undefined;
   const ms = resumed?.[PASSWORD_CHECKED_AT_MS];
-  return resumed?.login?.accountId === sub && typeof ms === 'number' ? ms : undefined;
+  const seen = resumed?.[PASSWORD_CHECKED_UNDER];
+  if (resumed?.login?.accountId !== sub || typeof ms !== 'number') return undefined;
+  return { checkedAtMs: ms, ...(typeof seen === 'number' && { revocationSeenMs: seen }) };
 }
 
 export function findAccountWith(accounts: Accounts): FindAccount {
@@ -45,8 +52,10 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     // no longer yield userinfo or new tokens, and the session must sign in again.
     const session = ctx.oidc?.session;
     const issuedAt = token?.iat ?? (session?.accountId === sub ? session.loginTs : undefined) ?? 0;
-    const signedInMs = token ? undefined : resumedSignInMs(ctx.oidc?.result, sub);
+    const resumed = token ? undefined : resumedSignIn(ctx.oidc?.result, sub);
+    const signedInMs = resumed?.checkedAtMs;
     if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
+    if (resumed?.revocationSeenMs !== undefined && revokedSinceCheck(user, resumed.revocationSeenMs)) return undefined;
     if (signedInMs !== undefined) rememberSignIn(sub, { signedInAtMs: signedInMs, signedInFrom: keptUserAgent(ctx.get('user-agent')) });
     return {
       accountId: user._id,

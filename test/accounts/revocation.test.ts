@@ -216,10 +216,30 @@ it('a sign-in made right after a password reset, in the same second, completes',
   const user = await createUser(server);
   await server.latchkey.accounts.resetPassword(user._id, PASSWORD);
   await server.latchkey.accounts.revokeAccess(user._id);
-  const { browser, accepted } = await acceptedButNotFollowed(user);
-  await revokedAt(user, (await passwordCheckedAt(accepted)) - 1);
+  // The reset dated a moment of our choosing: early in the next second, which the password check then follows.
+  const browser = new Browser();
+  const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url);
+  const resetAt = Math.ceil(Date.now() / 1000) * 1000 + 20;
+  await revokedAt(user, resetAt);
+  await new Promise((resolve) => setTimeout(resolve, resetAt + 2 - Date.now()));
+  const accepted = await submitLogin(browser, loginPage, user.username);
+  expect(accepted.status).toBe(303);
+  const checkedAt = await passwordCheckedAt(accepted);
+  expect(checkedAt).toBeGreaterThan(resetAt);
+  expect(Math.floor(checkedAt / 1000)).toBe(Math.floor(resetAt / 1000));
   const landed = await browser.follow(accepted, redirectUri());
   expect(findForm(landed, '/confirm').fields).toHaveProperty('csrf'); // consent, on the way to a code
+});
+
+it("a sign-in whose password was checked before a reset's write landed cannot be completed after it, though the reset is dated before the check (a clock behind)", async () => {
+  const user = await createUser(server);
+  const { browser, accepted } = await acceptedButNotFollowed(user);
+  // The reset's time was taken (on a host whose clock is behind, or just before its write went out) a millisecond
+  // before this password check, which still read the old password: the write landed after it.
+  await server.latchkey.accounts.resetPassword(user._id, 'a brand new passphrase for recovery 42');
+  await server.latchkey.accounts.revokeAccess(user._id);
+  await revokedAt(user, (await passwordCheckedAt(accepted)) - 1);
+  await expectSignInAgain(browser, accepted);
 });
 
 it('a sign-in accepted before "This wasn\'t me" cannot be completed after it', async () => {
