@@ -18,7 +18,7 @@ import { setTimeout } from 'node:timers/promises';
 import type { User } from '../accounts/user-model.ts';
 import { detached } from '../db/request-scope.ts';
 import { describeUserAgent, type BrowserDescription } from '../http/user-agent.ts';
-import { accountIndexPlaces, collectionName, LEGACY_UID_ALIASES, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
+import { accountIndexPlaces, collectionName, grantIdsOf, LEGACY_UID_ALIASES, revokeGrant, sessionAliasId, type AccountIndexDoc } from './adapter.ts';
 
 type Db = NonNullable<Connection['db']>;
 
@@ -93,8 +93,7 @@ export async function deleteIndexedSession(db: Db, { id, alias }: { id: string; 
 const signedInAtMsOf = (session: SessionDoc) => session.signedInAtMs ?? (session.payload?.loginTs ?? 0) * 1000;
 
 /** The grants a session holds, one per application it signed in to. */
-export const grantsHeldBy = (session: SessionDoc | null): string[] =>
-  Object.values(session?.payload?.authorizations ?? {}).flatMap((authorization) => (authorization.grantId ? [authorization.grantId] : []));
+export const grantsHeldBy = (session: SessionDoc | null): string[] => grantIdsOf(session?.payload);
 
 /** A session of the account as its owner sees it. */
 export interface SessionView {

@@ -175,6 +175,10 @@ export interface AdapterOptions {
  * Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation);
  * true when this call removed the grant.
  */
+/** The grants a session's payload holds, one per application signed in to in it. */
+export const grantIdsOf = (payload: { authorizations?: unknown } | undefined): string[] =>
+  Object.values((payload?.authorizations ?? {}) as Record<string, { grantId?: unknown }>).flatMap(({ grantId }) => (typeof grantId === 'string' ? [grantId] : []));
+
 export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<boolean> {
   for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
   const { deletedCount } = await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
@@ -197,6 +201,8 @@ export function createAdapterFactory(
    * whose it is, and what the sign-in's facts were.
    */
   const sessionSignInKey = (uid: string) => `session-sign-in:${uid}`;
+  /** Marks a grant this request stored (created or changed), as against one it only read. */
+  const grantWrittenKey = (grantId: string) => `grant-written:${grantId}`;
   interface SessionSignIn extends Partial<SignInFacts> {
     accountId?: unknown;
     loginTs?: unknown;
@@ -257,8 +263,9 @@ export function createAdapterFactory(
      */
     const deferDelete = (id: string) => defer(`${deletePrefix}${id}`, () => docs.deleteOne({ _id: id }));
     /**
-     * `writes` (each an upsert, or a replacement by _id), then the deletes put off, in one round trip. True when every
-     * document put off was still there to be replaced by its tombstone (none was deleted meanwhile by someone else).
+     * `writes` (each an upsert, or a replacement by _id), then the deletes put off, in one round trip. True when
+     * every replacement without upsert found its document, and every document put off was still there to be replaced
+     * by its tombstone: none was deleted meanwhile by someone else.
      */
     async function writeWithDeletes(writtenId: string, writes: Array<mongo.AnyBulkWriteOperation<{ _id: string }>>): Promise<boolean> {
       const taken = DEFERRED_DELETES.has(model) ? takeDeferred(deletePrefix).filter((id) => id !== writtenId) : [];
@@ -272,9 +279,7 @@ export function createAdapterFactory(
         for (const id of taken) await deferDelete(id); // still owed: tried again at the end of the request
         throw error;
       }
-      // Every write matched or created its document; what matched beyond the writes' share is the tombstones'.
-      const writesMatched = writes.length - result.upsertedCount;
-      return result.matchedCount - writesMatched >= taken.length;
+      return result.matchedCount + result.upsertedCount >= writes.length + taken.length;
     }
     const aliasKey = (key: string) => `${aliasCollection}:${key}`;
 
@@ -297,12 +302,18 @@ export function createAdapterFactory(
       return unescapeFieldNames(doc.payload);
     }
 
-    /** A session stored again under a new id after it was ended: removed at once, as the ending meant. */
-    async function endedMeanwhile(id: string, aliasId: string): Promise<void> {
+    /**
+     * A session ended while this request held it: what the request stored for it is removed at once, as the ending
+     * meant. Its save under a new id (a resume) and the alias written with it; and the grants this request stored for
+     * it (a first-party application's, created or widened on the spot), which the ending could not see, not yet being
+     * named by the session it read, and with which the code this request issued could still be redeemed.
+     */
+    async function endedMeanwhile(id: string, aliasId: string, payload: AdapterPayload): Promise<void> {
       await docs.deleteOne({ _id: id });
       await docs.deleteOne({ _id: aliasId });
       remember(docKey(id), null);
       forget(docKey(aliasId));
+      for (const grantId of grantIdsOf(payload)) if (await peek(grantWrittenKey(grantId))) await revokeGrant(db, grantId);
     }
 
     async function findByAlias(key: string, field: 'uid' | 'userCode'): Promise<AdapterPayload | undefined> {
@@ -350,14 +361,14 @@ export function createAdapterFactory(
           const readHere = (await peek<Partial<StoredDoc> | null>(docKey(id)))?.payload !== undefined;
           // The session's old id (resetIdentifier, at every resume of a sign-in) goes last: never deleted before its
           // successor is stored.
-          const oldIdStillThere = await writeWithDeletes(id, [
+          const stillThere = await writeWithDeletes(id, [
             ...indexed,
             { replaceOne: { filter: { _id: aliasId }, replacement: alias, upsert: true } },
             { replaceOne: { filter: { _id: id }, replacement: doc, upsert: !readHere } },
           ]);
-          // The session this request read under its old id was deleted meanwhile (Sign out on "Your sessions and
-          // apps", a revocation): its successor, just stored under the new id, must not bring it back.
-          if (!oldIdStillThere) return endedMeanwhile(id, aliasId);
+          // The session this request read, under this id or its old one, was deleted meanwhile (Sign out on "Your
+          // sessions and apps", a revocation): what this request stored for it must not bring it back.
+          if (!stillThere) return endedMeanwhile(id, aliasId, payload);
           remember(docKey(aliasId), { _id: aliasId, ...alias });
           remember(sessionSignInKey(payload.uid), sessionSignInOf(doc));
         } else {
@@ -367,6 +378,7 @@ export function createAdapterFactory(
             remember(aliasKey(payload.userCode), { _id: payload.userCode, ...alias });
           }
           await writeWithDeletes(id, [...indexed, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } }]);
+          if (model === 'Grant') remember(grantWrittenKey(id), true);
         }
         remember(docKey(id), { _id: id, ...doc });
         if (model === 'Client') clientCache?.clear();

@@ -182,9 +182,12 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
       const existing = found?.accountId === session.accountId ? found : undefined;
       if (clientFlag(client, 'first_party') !== true) return existing;
       const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const grantedBefore = JSON.stringify(grant.openid);
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
-      await grant.save();
+      // Saved only when new or widened: a silent sign-in asking for what it has writes nothing, and so cannot store
+      // again a grant that the owner's Sign out of this browser revoked while this request was under way.
+      if (!existing || JSON.stringify(grant.openid) !== grantedBefore) await grant.save();
       session.grantIdFor(client.clientId, grant.jti);
       return grant;
     },

@@ -168,6 +168,65 @@ describe('sessions by uid', () => {
     expect(await adapter.find('held-4')).toBeUndefined();
   });
 
+  it('revokes the grants a request stored for a session ended while it held it, with their codes, and never a grant it only read', async () => {
+    const sessionAdapter = adapterFor('Session');
+    const grantAdapter = adapterFor('Grant');
+    const codeAdapter = adapterFor('AuthorizationCode');
+    const sessions = connection.db!.collection<{ _id: string }>(collectionName('Session'));
+    const endSession = async (id: string, uid: string) => {
+      await sessions.deleteOne({ _id: id });
+      await sessions.deleteOne({ _id: sessionAliasId(uid) });
+    };
+    const holding = (grantId: string) => ({ authorizations: { 'first.party.app': { sid: `sid-${grantId}`, grantId } } });
+    const grant = (grantId: string) => ({ jti: grantId, kind: 'Grant', accountId: 'acct-held', clientId: 'first.party.app', openid: { scope: 'openid' } });
+    /** A request that read session `id`, stored the grant `grantId` and a code under it, and saved the session holding it. */
+    const heldWhileGranting = async (id: string, grantId: string, meanwhile: (payload: Record<string, unknown>) => Promise<string>) => {
+      await sessionAdapter.upsert(id, { jti: id, uid: `uid-${id}`, accountId: 'acct-held', kind: 'Session' }, 600);
+      await inRequestScope(async () => {
+        const payload = (await sessionAdapter.find(id))!;
+        await grantAdapter.upsert(grantId, grant(grantId), 600);
+        await codeAdapter.upsert(`code-${grantId}`, { jti: `code-${grantId}`, grantId, kind: 'AuthorizationCode' }, 60);
+        const savedAs = await meanwhile(payload);
+        await sessionAdapter.upsert(savedAs, { ...payload, jti: savedAs, ...holding(grantId) }, 600);
+      });
+    };
+
+    // Ended while the request granted: saved under the same id, or under a new one (a resume).
+    await heldWhileGranting('granting-1', 'grant-held-1', async () => {
+      await endSession('granting-1', 'uid-granting-1');
+      return 'granting-1';
+    });
+    await heldWhileGranting('granting-2', 'grant-held-2', async () => {
+      await endSession('granting-2', 'uid-granting-2');
+      await sessionAdapter.destroy('granting-2');
+      return 'granting-3';
+    });
+    for (const grantId of ['grant-held-1', 'grant-held-2']) {
+      expect(await grantAdapter.find(grantId)).toBeUndefined();
+      expect(await codeAdapter.find(`code-${grantId}`)).toBeUndefined();
+    }
+    expect(await sessionAdapter.findByUid!('uid-granting-1')).toBeUndefined();
+    expect(await sessions.findOne({ _id: sessionAliasId('uid-granting-1') })).toBeNull();
+
+    // Not ended: the grant stays.
+    await heldWhileGranting('granting-4', 'grant-held-4', async () => 'granting-4');
+    expect(await grantAdapter.find('grant-held-4')).toMatchObject({ jti: 'grant-held-4' });
+    expect(await sessionAdapter.findByUid!('uid-granting-4')).toMatchObject(holding('grant-held-4'));
+
+    // Ended, but the request only read the grant the session held (one kept on purpose, as offline access outlives
+    // a sign-out): not this request's to revoke.
+    await grantAdapter.upsert('grant-read', grant('grant-read'), 600);
+    await sessionAdapter.upsert('reading', { jti: 'reading', uid: 'uid-reading', accountId: 'acct-held', kind: 'Session', ...holding('grant-read') }, 600);
+    await inRequestScope(async () => {
+      const payload = (await sessionAdapter.find('reading'))!;
+      expect(await grantAdapter.find('grant-read')).toBeDefined();
+      await endSession('reading', 'uid-reading');
+      await sessionAdapter.upsert('reading', payload, 600);
+    });
+    expect(await grantAdapter.find('grant-read')).toMatchObject({ jti: 'grant-read' });
+    expect(await sessions.findOne({ _id: 'reading' })).toBeNull();
+  });
+
   it('does not return a session through a stale alias once the session is gone', async () => {
     const adapter = adapterFor('Session');
     await adapter.upsert('sess-gone', { jti: 'sess-gone', uid: 'uid-gone' }, 600);

@@ -10,6 +10,7 @@ import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { filtersOf, isBackgroundWork, isTimedRefresh } from '../helpers/commands.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
 
 interface Recorded {
   commandName: string;
@@ -122,4 +123,25 @@ it('reads the account while it reads the interaction, and clears the lockout whi
   const inFlightTogether = (a: Span, b: Span) => a.started < b.ended && b.started < a.ended;
   expect(inFlightTogether(span('find', 'user_aliases'), span('find', 'oidc_interaction'))).toBe(true);
   expect(inFlightTogether(span('update', 'limits'), span('update', 'oidc_interaction'))).toBe(true);
+});
+
+it("stores nothing for a first-party application's silent sign-in that asks for what it has, and widens its grant for one asking more", async () => {
+  const rp = await createClient(server, { first_party: true });
+  const config = await discover(server, rp);
+  const redirectUri = rp.redirect_uris[0]!;
+  const browser = new Browser();
+  await signInAndConsent(browser, await authorizationUrl(config, redirectUri, { scope: 'openid' }), (await createUser(server)).email, redirectUri);
+  /** The writes of the grants collection during a silent sign-in asking for `scope`, which must bring back a code. */
+  const grantWritesOf = async (scope: string) => {
+    const from = commands.length;
+    recording = true;
+    const start = await authorizationUrl(config, redirectUri, { prompt: 'none', scope });
+    const landed = new URL((await browser.follow(await browser.get(start.url.href), redirectUri)).url).searchParams;
+    recording = false;
+    expect(landed.get('code')).toBeTruthy();
+    return commands.slice(from).filter((c) => c.commandName === 'update' && c.collection === collectionName('Grant')).length;
+  };
+  expect(await grantWritesOf('openid')).toBe(0);
+  expect(await grantWritesOf('openid email')).toBe(1);
+  expect(await grantWritesOf('openid email')).toBe(0);
 });
