@@ -17,12 +17,14 @@ import type { User } from '../accounts/user-model.ts';
 export const RESTART_GRACE_SECONDS = 24 * 3600;
 
 /**
- * How long a retired key stays published: until the last token it signed has expired, counting tokens signed by
- * instances that restart up to a day late. ID tokens are always signed; access tokens are when they are JWTs for
- * an API audience. Refresh tokens are opaque.
+ * How long a retired key stays published (and loaded): until the last token it signed has expired, counting tokens
+ * signed by instances that restart up to a day late. ID tokens are always signed; access tokens are when they are
+ * JWTs for an API audience. Refresh tokens are opaque. An ID token also serves after its expiry, as the
+ * `id_token_hint` of a logout or a silent sign-in, for as long as the session it came from can last: its key must
+ * still verify it then (RP-Initiated Logout §2).
  */
 export function retentionSeconds(config: Config): number {
-  return Math.max(config.ttl.idToken, config.ttl.accessToken) + RESTART_GRACE_SECONDS;
+  return Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.session) + RESTART_GRACE_SECONDS;
 }
 
 function printKeys(out: Output, keys: KeyInfo[], headline?: string, data: unknown = keys): void {

@@ -484,7 +484,7 @@ describe('keys', () => {
     const kidOf = (keys: KeyInfo[], alg: string, status: string) => keys.find((k) => k.alg === alg && k.status === status)!.kid;
 
     const rotatedAt = Date.now();
-    const rotation = await admin(['keys', 'rotate'], { env: { TTL_ACCESS_TOKEN: '7200', TTL_ID_TOKEN: '5400' } });
+    const rotation = await admin(['keys', 'rotate'], { env: { TTL_ACCESS_TOKEN: '7200', TTL_ID_TOKEN: '5400', TTL_SESSION: '36000' } });
     expect(rotation.code).toBe(0);
     expect(rotation.stderr).toContain('pick up new signing keys on restart');
 
@@ -495,12 +495,13 @@ describe('keys', () => {
       expect(kidOf(after, alg, 'retired')).toBe(kidOf(before, alg, 'active'));
       expect(before.map((k) => k.kid)).not.toContain(kidOf(after, alg, 'next'));
     }
-    // Retained for max(TTL_ACCESS_TOKEN, TTL_ID_TOKEN) = 7200 s plus a day, from the rotation.
+    // Retained for max(TTL_ACCESS_TOKEN, TTL_ID_TOKEN, TTL_SESSION) = 36000 s plus a day, from the rotation: an ID
+    // token it signed is still a logout's id_token_hint while its session lasts.
     const retired = after.filter((k) => k.status === 'retired');
     for (const key of retired) {
       const retainedMs = new Date(key.expiresAt!).getTime() - rotatedAt;
-      expect(retainedMs).toBeGreaterThanOrEqual((7200 + 86400) * 1000);
-      expect(retainedMs).toBeLessThan((7200 + 86400) * 1000 + 30_000);
+      expect(retainedMs).toBeGreaterThanOrEqual((36000 + 86400) * 1000);
+      expect(retainedMs).toBeLessThan((36000 + 86400) * 1000 + 30_000);
     }
 
     // What a server starting now loads: oidc-provider signs with the first key of each algorithm.

@@ -2,7 +2,7 @@
 // registered for, at every endpoint that authenticates clients.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CLIENT_AUTH_METHODS } from '../../src/oidc/client-rules.ts';
+import { CLIENT_AUTH_METHODS, ID_TOKEN_ALGS } from '../../src/oidc/client-rules.ts';
 
 let server: TestServer;
 let document: Record<string, unknown>;
@@ -15,6 +15,10 @@ afterAll(() => server.close());
 it('advertises exactly the client authentication methods the registry accepts, and no JWT assertion algorithms', () => {
   expect(document.token_endpoint_auth_methods_supported).toEqual([...CLIENT_AUTH_METHODS]);
   expect(document).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
+});
+
+it('advertises as ID token signing algorithms only those it holds keys for, not the library defaults', () => {
+  expect([...(document.id_token_signing_alg_values_supported as string[])].sort()).toEqual([...ID_TOKEN_ALGS].sort());
 });
 
 it('advertises for introspection and revocation the methods that authenticate clients as the token endpoint does (introspection without `none`)', () => {
