@@ -171,14 +171,14 @@ export interface AdapterOptions {
   onUnreadableClientSecret?: (clientId: string) => void;
 }
 
-/**
- * Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation);
- * true when this call removed the grant.
- */
 /** The grants a session's payload holds, one per application signed in to in it. */
 export const grantIdsOf = (payload: { authorizations?: unknown } | undefined): string[] =>
   Object.values((payload?.authorizations ?? {}) as Record<string, { grantId?: unknown }>).flatMap(({ grantId }) => (typeof grantId === 'string' ? [grantId] : []));
 
+/**
+ * Everything issued under a grant, and the grant itself (reuse detection, RFC 9700 §4.14.2; account revocation);
+ * true when this call removed the grant.
+ */
 export async function revokeGrant(db: NonNullable<Connection['db']>, grantId: string): Promise<boolean> {
   for (const model of GRANT_BOUND) await db.collection<StoredDoc>(collectionName(model)).deleteMany({ grantId });
   const { deletedCount } = await db.collection<StoredDoc>(collectionName('Grant')).deleteOne({ _id: grantId });
