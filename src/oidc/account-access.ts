@@ -27,8 +27,9 @@ export interface SessionDoc {
   _id: string;
   payload?: { accountId?: string; uid?: string; loginTs?: number; authorizations?: Record<string, { grantId?: string }> };
   expiresAt?: Date;
-  /** When its sign-in checked the password, to the millisecond, and from which browser (oidc/adapter.ts). */
+  /** When its sign-in checked the password, to the millisecond, under which revocation, from which browser (oidc/adapter.ts). */
   signedInAtMs?: number;
+  signedInUnderMs?: number;
   signedInFrom?: string;
   /** When it was last saved: the provider saves a session at every request that uses it. */
   lastUsedAtMs?: number;

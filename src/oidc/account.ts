@@ -56,7 +56,9 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     const signedInMs = resumed?.checkedAtMs;
     if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
     if (resumed?.revocationSeenMs !== undefined && revokedSinceCheck(user, resumed.revocationSeenMs)) return undefined;
-    if (signedInMs !== undefined) rememberSignIn(sub, { signedInAtMs: signedInMs, signedInFrom: keptUserAgent(ctx.get('user-agent')) });
+    if (resumed) {
+      rememberSignIn(sub, { signedInAtMs: resumed.checkedAtMs, signedInUnderMs: resumed.revocationSeenMs, signedInFrom: keptUserAgent(ctx.get('user-agent')) });
+    }
     return {
       accountId: user._id,
       claims: () => ({

@@ -109,28 +109,36 @@ interface StoredDoc {
   payload: AdapterPayload;
   expiresAt?: Date;
   grantId?: string;
-  /** A session's: when its sign-in checked the password (to the millisecond) and from which browser. */
+  /** A session's: when its sign-in checked the password (to the millisecond), under which revocation, from which browser. */
   signedInAtMs?: number;
+  signedInUnderMs?: number;
   signedInFrom?: string;
   /** A session's: when it was last saved, which the provider does at every request that uses it ("last used"). */
   lastUsedAtMs?: number;
 }
 
-/** A sign-in as the session saved for it keeps it: when its password was checked, and from which browser. */
+/** A sign-in as the session saved for it keeps it: when its password was checked, under which revocation, from which browser. */
 export interface SignInFacts {
   /** When its sign-in checked the password, to the millisecond (`loginTs` has whole seconds). */
   signedInAtMs: number;
+  /**
+   * The account's revocation that password check read it under (users.ts `revocationMsOf`): a revocation's second
+   * pass keeps the session only if this is that revocation or a later one, whatever the clocks say.
+   */
+  signedInUnderMs?: number;
   /** The User-Agent header of the browser that signed in (http/user-agent.ts keptUserAgent). */
   signedInFrom?: string;
 }
 
+const SIGN_IN_FACTS = ['signedInAtMs', 'signedInUnderMs', 'signedInFrom'] as const satisfies readonly (keyof SignInFacts)[];
+
 const resumedSignInKey = (accountId: string) => `resumed-sign-in:${accountId}`;
 
 /**
- * For the session this request saves: its sign-in of `accountId` checked the password at `signedInAtMs`, from the
- * browser `signedInFrom` (oidc/account.ts, on the request that resumes the sign-in). A revocation's second pass keeps
- * a session signed in since by it (oidc/revocation.ts), also in the revocation's own second; "Your sessions and
- * apps" shows both (oidc/account-access.ts).
+ * For the session this request saves: its sign-in of `accountId` checked the password at `signedInAtMs`, under the
+ * revocation `signedInUnderMs`, from the browser `signedInFrom` (oidc/account.ts, on the request that resumes the
+ * sign-in). A revocation's second pass keeps a session signed in since it (oidc/revocation.ts); "Your sessions and
+ * apps" shows when and where (oidc/account-access.ts).
  */
 export function rememberSignIn(accountId: string, facts: SignInFacts): void {
   remember(resumedSignInKey(accountId), facts);
@@ -207,11 +215,13 @@ export function createAdapterFactory(
     accountId?: unknown;
     loginTs?: unknown;
   }
-  const sessionSignInOf = ({ payload, signedInAtMs, signedInFrom }: Pick<StoredDoc, 'payload' | 'signedInAtMs' | 'signedInFrom'>): SessionSignIn => ({
-    accountId: payload.accountId,
-    loginTs: payload.loginTs,
-    ...(signedInAtMs !== undefined && { signedInAtMs }),
-    ...(signedInFrom !== undefined && { signedInFrom }),
+  /** The sign-in facts a session document or a request holds, without the ones it lacks. */
+  const signInFactsOf = (from: Partial<SignInFacts>): Partial<SignInFacts> =>
+    Object.fromEntries(SIGN_IN_FACTS.filter((fact) => from[fact] !== undefined).map((fact) => [fact, from[fact]]));
+  const sessionSignInOf = (doc: Pick<StoredDoc, 'payload' | keyof SignInFacts>): SessionSignIn => ({
+    accountId: doc.payload.accountId,
+    loginTs: doc.payload.loginTs,
+    ...signInFactsOf(doc),
   });
 
   /**
@@ -222,11 +232,10 @@ export function createAdapterFactory(
   async function sessionSignInFacts(uid: string, payload: AdapterPayload): Promise<Partial<SignInFacts>> {
     if (typeof payload.accountId !== 'string') return {};
     const resumed = await peek<SignInFacts>(resumedSignInKey(payload.accountId));
-    if (resumed !== undefined) return resumed;
+    if (resumed !== undefined) return signInFactsOf(resumed);
     const before = await peek<SessionSignIn>(sessionSignInKey(uid));
     if (!before || before.accountId !== payload.accountId || before.loginTs !== payload.loginTs) return {};
-    const { signedInAtMs, signedInFrom } = before;
-    return { ...(signedInAtMs !== undefined && { signedInAtMs }), ...(signedInFrom !== undefined && { signedInFrom }) };
+    return signInFactsOf(before);
   }
 
   /** The session's uid or the grant's id for its account's index (in the same bulk write), when it needs adding. */

@@ -11,8 +11,9 @@ import { revokeGrant } from './adapter.ts';
 import { deleteIndexedSession, findIndexedSession, grantsHeldBy, readAccountIndex, type SessionDoc } from './account-access.ts';
 
 /**
- * `issuedBefore`: a session signed in from this moment on stays, with the grants it holds (the pass run again after
- * a revocation must not take the owner's new sign-in with it); every other grant goes, whenever it was made (another
+ * `issuedBefore`: the revocation this pass follows (the `revokedAt` it wrote to the account). A session signed in
+ * since it stays, with the grants it holds (the pass run again after a revocation must not take the owner's new
+ * sign-in with it); every other grant goes, whenever it was made (another
  * instance that had not heard of the revocation yet may have made it for an old session). Without it, all goes.
  */
 export type AccessRevoker = (accountId: string, issuedBefore?: Date, options?: RevocationPass) => Promise<void>;
@@ -30,10 +31,15 @@ export interface RevocationPass {
 export function createAccessRevoker(connection: Connection): AccessRevoker {
   const db = connection.db!;
 
-  // By the sign-in's password check to the millisecond; a session without it has whole seconds, and one in the
-  // cutoff's own second counts as before it.
+  // By the revocation the sign-in's password check read the account under: the one this pass follows (or a later
+  // one) means the new password, whatever the clocks of the instance that checked it and of the one that revoked
+  // say. An instance that had not heard of the reset yet can finish a sign-in whose password was checked before it,
+  // on a clock ahead of the reset's: its time alone would keep that. Sessions saved before this was kept go by the
+  // check's time to the millisecond, and before that by whole seconds (one in the cutoff's own second counts as
+  // before it).
   const signedInSince = (session: SessionDoc | null, issuedBefore: Date | undefined) => {
     if (!issuedBefore || !session) return false;
+    if (session.signedInUnderMs !== undefined) return session.signedInUnderMs >= issuedBefore.getTime();
     if (session.signedInAtMs !== undefined) return session.signedInAtMs >= issuedBefore.getTime();
     return Boolean(session.payload?.loginTs && session.payload.loginTs * 1000 >= issuedBefore.getTime());
   };
