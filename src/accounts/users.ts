@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import { detached, forget, peek, remembered } from '../db/request-scope.ts';
-import { announceChange, changeSettled, type EpochCache } from '../db/epoch-cache.ts';
+import { announceChange, changeSettled, copiesOutlived, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword, PasswordRejectedError } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
@@ -240,9 +240,12 @@ export function createAccounts(
 
   /** After every write to an existing account: this request's copies go, and every instance hears of it. */
   const announce = afterChange ?? (() => (accountCache ? accountCache.changed() : announceChange(connection, 'accounts').then(() => {})));
-  async function changed(id: string): Promise<void> {
+  function forgetCopies(id: string): void {
     forget(userKey(id));
     forget(currentKey(id));
+  }
+  async function changed(id: string): Promise<void> {
+    forgetCopies(id);
     await announce();
   }
 
@@ -260,10 +263,16 @@ export function createAccounts(
     return user;
   }
 
-  async function update(id: string, changes: Partial<User>): Promise<User> {
+  /** Writes `changes` to an existing account, not yet announced; this request's copies go. */
+  async function write(id: string, changes: Partial<User>): Promise<void> {
     const result = await users.updateOne({ _id: id }, { $set: changes }).exec();
-    await changed(id);
+    forgetCopies(id);
     if (result.matchedCount === 0) throw new NotFoundError('user_not_found', `no user ${id}`);
+  }
+
+  async function update(id: string, changes: Partial<User>): Promise<User> {
+    await write(id, changes);
+    await announce();
     return mustFind(id);
   }
 
@@ -294,21 +303,34 @@ export function createAccounts(
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
     // issued while the deletions below run.
     const revokedAt = new Date();
-    await update(id, { ...alongside, revokedAt });
+    await write(id, { ...alongside, revokedAt });
+    // The error, if telling the other instances failed: the change is written all the same, and the deletions run.
+    const announced = announce().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     if (accountCache) {
       // Other instances may act on their cached copy of the account until the trust window has passed (an
       // authorization in flight there can still save a grant or issue a code): the deletions run once more after
       // it, so nothing issued in that window outlives it, but for a sign-in made since, with its grants (the
-      // owner's, with the new password). Admin commands wait the window out before deleting. Set going before the
-      // first pass, so that a first pass that fails is still followed by this one.
+      // owner's, with the new password). If the announcement was lost, they hear of it only when their copies age
+      // out, and the second pass waits for that. Admin commands wait the window out before deleting. Set going
+      // before the first pass, so that a first pass that fails is still followed by this one.
       void detached(() =>
-        changeSettled()
+        announced
+          .then((failure) => (failure === undefined ? changeSettled() : copiesOutlived()))
           .then(() => revokeAccountAccess(id, revokedAt))
           .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed')),
       );
     }
+    const failure = await announced;
     // With a second pass to come, the first leaves the index as it is (oidc/revocation.ts RevocationPass).
     await revokeAccountAccess(id, undefined, { prune: !accountCache });
+    if (failure === undefined) return;
+    // The server's second pass covers it; an admin command has none and must say that it did not take effect
+    // everywhere at once (run it again).
+    if (!accountCache) throw failure;
+    log?.error({ err: failure, accountId: id }, 'announcing a revocation failed: other instances learn of it within 30 seconds, and the second pass waits for that');
   }
 
   return {

@@ -52,6 +52,14 @@ export function changeSettled(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, EPOCH_TRUST_MS + 100));
 }
 
+/**
+ * Resolves once no instance can still serve a copy it loaded before now, even if the announcement of a change made
+ * now was lost (MAX_AGE_MS).
+ */
+export function copiesOutlived(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, MAX_AGE_MS + 100));
+}
+
 export interface EpochCache {
   /** The document from memory when trusted, else from `load` (kept when it exists). */
   find<T extends object>(id: string, load: () => Promise<T | null>): Promise<T | null>;

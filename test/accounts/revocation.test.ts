@@ -12,7 +12,7 @@ import { accountIndexPlaces, collectionName } from '../../src/oidc/adapter.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { PASSWORD_CHECKED_AT_MS } from '../../src/oidc/account.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
-import { changeSettled } from '../../src/db/epoch-cache.ts';
+import { changeSettled, EPOCHS } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 let server: TestServer;
@@ -31,6 +31,12 @@ const silentSignIn = (browser: Browser) => silentAuthorization(config, redirectU
 
 async function storedFor(model: string, accountId: string): Promise<number> {
   return server.connection.db!.collection(collectionName(model)).countDocuments({ 'payload.accountId': accountId });
+}
+
+/** The sessions and grants the account's index lists (oidc/account-access.ts). */
+async function indexEntries(user: User): Promise<string[]> {
+  const docs = await Promise.all(accountIndexPlaces(server.connection.db!, user._id).map(({ collection, id }) => collection.findOne({ _id: id })));
+  return docs.flatMap((doc) => [...(doc?.sessions ?? []), ...(doc?.grants ?? [])]);
 }
 
 async function expectAllDead(user: User, browser: Browser, tokens: client.TokenEndpointResponse) {
@@ -146,10 +152,7 @@ it("keeps no entry a revocation handled in the account's index, so the next one 
   const user = await createUser(server);
   await signIn(user);
   await signIn(user);
-  const entries = async () => {
-    const docs = await Promise.all(accountIndexPlaces(server.connection.db!, user._id).map(({ collection, id }) => collection.findOne({ _id: id })));
-    return docs.flatMap((doc) => [...(doc?.sessions ?? []), ...(doc?.grants ?? [])]);
-  };
+  const entries = () => indexEntries(user);
   expect((await entries()).length).toBeGreaterThanOrEqual(4); // two sessions and two grants
   await server.latchkey.accounts.revokeAccess(user._id);
   // The second pass starts once every instance has seen the change and prunes what it handled; how long it then
@@ -348,6 +351,36 @@ it("ends at the second pass a sign-in that an instance not yet told of a reset l
   await createAccessRevoker(server.connection)(user._id, resetAt);
   await expectAllDead(user, browser, tokens);
 });
+
+it('revokes all the same when telling the other instances fails, and runs the second pass once their cached copies have aged out', async () => {
+  const user = await createUser(server);
+  await signIn(user);
+  await signIn(user);
+  const entries = async () => (await indexEntries(user)).length;
+  expect(await entries()).toBeGreaterThanOrEqual(4);
+  // The announcement (a write to the accounts' epoch document) fails once.
+  const epochs = server.connection.db!.collection(EPOCHS);
+  const collections = Object.getPrototypeOf(epochs) as { replaceOne: (this: { collectionName: string }, ...args: unknown[]) => unknown };
+  const replaceOne = collections.replaceOne;
+  let failed = false;
+  collections.replaceOne = function (...args) {
+    if (failed || this.collectionName !== EPOCHS) return replaceOne.apply(this, args);
+    failed = true;
+    return Promise.reject(new Error('the database blinked'));
+  };
+  try {
+    await server.latchkey.accounts.revokeAccess(user._id);
+  } finally {
+    collections.replaceOne = replaceOne;
+  }
+  expect(failed).toBe(true);
+  expect(await storedFor('Session', user._id)).toBe(0); // the first pass ran
+  // Unheard of, the other instances may use their copies until those are 30 seconds old: the second pass (the one
+  // that prunes the index) is not over after the usual window, but after that.
+  await changeSettled();
+  expect(await entries()).toBeGreaterThanOrEqual(4);
+  expect(await waitFor(async () => ((await entries()) === 0 ? 0 : undefined), 'the second pass to prune the index', 40_000)).toBe(0);
+}, 60_000);
 
 it('deletes what a revocation voided even when its first pass fails: the second pass runs all the same', async () => {
   const user = await createUser(server);
