@@ -32,6 +32,15 @@ export interface PreparedDocument {
 export const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 
 /**
+ * Whether an If-None-Match header names the current copy (RFC 9110 §13.1.2): `*`, or a listed tag equal to `etag`
+ * by weak comparison (a cache or a proxy that compressed the body may send it back marked `W/`).
+ */
+function hasCopy(ifNoneMatch: string, etag: string): boolean {
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/**
  * Answers from a snapshot: 304 when the client already has it (If-None-Match), else the body. Both documents are
  * public and carry no credentials, so any origin may read them: the same CORS answer as the provider's own
  * ("open" for discovery and JWKS), without varying by Origin, so one cached copy serves every origin.
@@ -41,7 +50,7 @@ export function answerFromSnapshot(ctx: Context, { snapshot, cacheControl }: Pre
   ctx.set('ETag', snapshot.etag);
   ctx.set('Cache-Control', cacheControl);
   ctx.set('Access-Control-Allow-Origin', '*');
-  if (ctx.get('if-none-match').split(/\s*,\s*/).includes(snapshot.etag)) {
+  if (hasCopy(ctx.get('if-none-match'), snapshot.etag)) {
     ctx.status = 304;
     return;
   }

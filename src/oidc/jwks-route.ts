@@ -10,6 +10,12 @@ const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] a
 
 /** Short, so relying parties refetch soon after a revocation; must-revalidate so caches never serve it stale. */
 export const JWKS_CACHE_CONTROL = 'public, max-age=60, must-revalidate';
+/**
+ * While the store cannot be read (the database is down), the last answer is given for this long after it was
+ * read: a relying party may hold that very copy as long anyway (max-age), and no key can be revoked meanwhile
+ * (a revocation is a write to that same database). Relying parties keep verifying tokens through a short outage.
+ */
+const LAST_ANSWER_ON_FAILURE_MS = 60_000;
 const CONTENT_TYPE = 'application/jwk-set+json; charset=utf-8'; // what oidc-provider sends
 
 export interface JwksRouteOptions {
@@ -37,6 +43,7 @@ export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now
   const signing = loaded.filter((key, index) => loaded.findIndex((other) => other.alg === key.alg) === index);
   let cached: { at: number; answer: PreparedAnswer } | undefined;
   let reading: Promise<{ at: number; answer: PreparedAnswer }> | undefined;
+  let lastFailureAt = -Infinity;
 
   async function read(): Promise<{ at: number; answer: PreparedAnswer }> {
     const at = now(); // the age counts from the start of the read
@@ -54,9 +61,18 @@ export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now
   async function current(): Promise<PreparedAnswer> {
     const kept = fresh();
     if (kept) return kept;
+    const last = cached && now() - cached.at < LAST_ANSWER_ON_FAILURE_MS ? cached.answer : undefined;
+    // A read failed a moment ago: the last answer at once, rather than each request waiting for another to fail.
+    if (last && now() - lastFailureAt < cacheMs) return last;
     // Requests arriving during a read share it rather than each reading the store.
     reading ??= read().finally(() => (reading = undefined));
-    cached = await reading;
+    try {
+      cached = await reading;
+    } catch (error) {
+      lastFailureAt = now();
+      if (last) return last;
+      throw error;
+    }
     return cached.answer;
   }
 

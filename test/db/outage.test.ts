@@ -1,6 +1,7 @@
 // The database goes away under a running server (killed, as a crash would): the supervisor says so and starts it
 // again by itself; meanwhile pages answer within seconds with a 503 that says what happened (never a library's
-// text) and JSON endpoints answer `temporarily_unavailable`; once it is back the same server signs people in
+// text) and JSON endpoints answer `temporarily_unavailable`, while discovery and the signing keys as last read still
+// answer; once it is back the same server signs people in
 // again without a restart.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +41,10 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   const browser = new Browser();
   const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri)).url);
 
+  const jwksBefore = await fetch(`${server.issuer}/jwks`);
+  expect(jwksBefore.status).toBe(200);
+  const keys = await jwksBefore.json();
+
   db.kill!();
   await waitFor(() => said.find((line) => line.startsWith('local database stopped')), 'the supervisor to notice');
 
@@ -65,6 +70,18 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
   expect(token.status).toBe(503);
   expect(token.headers.get('retry-after')).toBeTruthy();
   expect(await token.json()).toMatchObject({ error: 'temporarily_unavailable', support_code: expect.any(String) });
+
+  // Relying parties keep verifying tokens: the signing keys as last read, once that read is old enough to be tried
+  // again (a second) and the new read fails; and discovery, which lives in memory.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  for (let i = 0; i < 2; i += 1) {
+    const jwks = await fetch(`${server.issuer}/jwks`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.headers.get('etag')).toBe(jwksBefore.headers.get('etag'));
+    expect(await jwks.json()).toEqual(keys);
+  }
+  expect((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status).toBe(200);
+  expect(said).not.toContain('local database is back');
 
   await waitFor(() => said.find((line) => line === 'local database is back'), 'the database to come back', 30_000);
   const again = new Browser();
