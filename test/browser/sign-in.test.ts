@@ -223,6 +223,38 @@ it('shows the password on request under our real CSP (the page script carries th
   await context.close();
 }, 60_000);
 
+it("posts the code back to an application that asks for form_post: the library's self-submitting page runs under our real CSP", async () => {
+  const context = await browser.newContext({ locale: 'en-US' }); // no CSP bypass here
+  const page = await context.newPage();
+  const cspErrors = cspViolations(page);
+  const redirectUri = `${rpOrigin}/callback`;
+  const start = new URL(`${server.issuer}/auth`);
+  start.search = new URLSearchParams({
+    client_id: client.client_id,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    response_mode: 'form_post',
+    scope: 'openid',
+    state: 'form-post-state',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  await page.goto(start.href);
+  await page.getByLabel('Email or username').fill(user.email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Allow Demo App to access your account?' }).waitFor();
+  // The application gets a POST, sent by the page's own script (no button pressed), with the code, state and iss.
+  const posted = page.waitForRequest((request) => request.url() === redirectUri && request.method() === 'POST');
+  await page.getByRole('button', { name: 'Allow' }).click();
+  const fields = new URLSearchParams((await posted).postData() ?? '');
+  expect(fields.get('code')).toEqual(expect.any(String));
+  expect(fields.get('state')).toBe('form-post-state');
+  expect(fields.get('iss')).toBe(server.issuer);
+  expect(cspErrors).toEqual([]);
+  await context.close();
+}, 60_000);
+
 it('signs in within a popup the application opened: the popup can still talk to its opener when it is back', async () => {
   // Single-page applications sign in this way (oidc-client-ts signinPopup and the like): the popup goes through our
   // pages and, back at the application's callback, hands the result to window.opener. A Cross-Origin-Opener-Policy
