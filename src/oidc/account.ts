@@ -65,7 +65,10 @@ export function findAccountWith(accounts: Accounts): FindAccount {
         sub: user._id,
         name: user.name || undefined,
         preferred_username: user.username,
-        updated_at: Math.floor(new Date(user.updatedAt).getTime() / 1000),
+        // When the claims released here last changed. They are set when the account is created and nothing changes
+        // them afterwards; `updatedAt` moves with every change to the account (security info, a revocation, a
+        // rehash), which relying parties would read as a new profile to fetch.
+        updated_at: Math.floor(new Date(user.createdAt).getTime() / 1000),
         email: user.email,
         email_verified: user.emailVerified,
       }),

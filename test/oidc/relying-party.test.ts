@@ -107,6 +107,18 @@ describe('authorization code with PKCE through our pages', () => {
     expect(info).toMatchObject({ sub: user._id, email: user.email, email_verified: true, preferred_username: user.username, name: user.name });
   });
 
+  it("dates updated_at by the profile's claims, which no change to the account's security moves", async () => {
+    const { tokens } = await signIn();
+    const createdAt = Math.floor(new Date(user.createdAt).getTime() / 1000);
+    expect((await client.fetchUserInfo(config, tokens.access_token, user._id)).updated_at).toBe(createdAt);
+    // Security info and its confirmation change the stored account, not its name, username or email.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await server.latchkey.accounts.setSecurityInfo(user._id, { alternateEmail: 'another.address@example.test' });
+    await server.latchkey.accounts.confirmSecurityInfo(user._id, new Date());
+    expect((await server.latchkey.accounts.findById(user._id))!.updatedAt.getTime()).toBeGreaterThan(new Date(user.createdAt).getTime() + 1000);
+    expect((await client.fetchUserInfo(config, tokens.access_token, user._id)).updated_at).toBe(createdAt);
+  });
+
   it('serves userinfo to GET and POST with the token in the header, and to POST with it in the body', async () => {
     const { tokens } = await signIn();
     const me = `${server.issuer}/me`;
