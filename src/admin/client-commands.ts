@@ -1,5 +1,6 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
+import { readFileSync } from 'node:fs';
 import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
@@ -25,7 +26,12 @@ const settings = {
   'auth-method': {
     type: 'string',
     value: '<method>',
-    help: 'client_secret_basic (default) | client_secret_post | none (a public client, without a secret)',
+    help: 'client_secret_basic (default) | client_secret_post | private_key_jwt (a JWT signed with the client\'s own key: give --jwks-file) | none (a public client, without a secret)',
+  },
+  'jwks-file': {
+    type: 'string',
+    value: '<path>',
+    help: 'For private_key_jwt: a JSON file with the public key(s) the client signs with, a JWK Set {"keys": [...]} or one JWK; replaces the keys held',
   },
   'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ${DEFAULT_ID_TOKEN_ALG}` },
   'pkce-required': {
@@ -56,6 +62,7 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['post-logout-uri']) changes.post_logout_redirect_uris = values['post-logout-uri'];
   if (values['grant-type']) changes.grant_types = values['grant-type'].map((grant) => pick(GRANT_TYPES, grant, '--grant-type'));
   if (values['auth-method'] !== undefined) changes.token_endpoint_auth_method = pick(CLIENT_AUTH_METHODS, values['auth-method'], '--auth-method');
+  if (values['jwks-file'] !== undefined) changes.jwks = clientKeysFrom(values['jwks-file']);
   if (values['first-party'] !== undefined) changes.first_party = values['first-party'];
   if (values.native !== undefined) changes.application_type = values.native ? 'native' : 'web';
   if (values['pkce-required'] !== undefined) changes.pkce_required = values['pkce-required'];
@@ -63,6 +70,21 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   if (values['id-token-alg'] !== undefined) changes.id_token_signed_response_alg = pick(ID_TOKEN_ALGS, values['id-token-alg'], '--id-token-alg');
   return changes;
 }
+
+/** The client's public keys from a file: a JWK Set, or one JWK taken as a set of one. The registry checks the keys. */
+function clientKeysFrom(path: string): NonNullable<ClientInput['jwks']> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--jwks-file ${path}: ${error instanceof SyntaxError ? 'not JSON' : 'cannot be read'} (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--jwks-file ${path}: expected a JWK Set or a JWK`);
+  return 'keys' in parsed ? (parsed as NonNullable<ClientInput['jwks']>) : { keys: [parsed as Record<string, unknown>] };
+}
+
+/** The client's registered keys, as an administrator tells them apart. */
+const keysText = (client: ClientMetadata) => (client.jwks?.keys ?? []).map((key) => `${String(key.kty)} ${String(key.kid ?? '(no kid)')}`);
 
 function describe(client: ClientMetadata, secret?: string): string[] {
   return fields([
@@ -73,6 +95,7 @@ function describe(client: ClientMetadata, secret?: string): string[] {
     ['post-logout URIs', client.post_logout_redirect_uris],
     ['grant types', client.grant_types.join(', ')],
     ['auth method', client.token_endpoint_auth_method],
+    ...(client.jwks ? [['client keys', keysText(client)] as [string, string[]]] : []),
     ['application type', client.application_type ?? 'web'],
     ['first party', yesNo(client.first_party)],
     // PKCE guards an authorization code: a client that never gets one has nothing for it to guard.
@@ -132,7 +155,7 @@ const create = defineCommand({
     const client = await (await registry(context.session)).create(input);
     warnIfPublicFirstParty(out, client);
     if (client.client_secret) printWithNewSecret(out, client, 'Client registered.');
-    else out.result(client, () => ['Client registered (public: it has no secret).', ...describe(client)]);
+    else out.result(client, () => [client.jwks ? 'Client registered (it signs with its own key: no secret).' : 'Client registered (public: it has no secret).', ...describe(client)]);
     // After the secret is shown: should the log fail, the command says so, and the secret is not lost.
     await recordAdminChange(context.session, { type: 'client.created', target: client.client_id });
   },

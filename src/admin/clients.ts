@@ -1,11 +1,11 @@
 // Client registry commands shared by the admin CLI (and, later, the admin console). Clients are stored where
 // oidc-provider's adapter looks them up (`oidc_client`, `_id` = client_id), so the provider uses a new or changed
 // client on its next request, without a restart.
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import type { Connection, mongo } from 'mongoose';
 import { z } from 'zod';
 import { collectionName, revokeGrant } from '../oidc/adapter.ts';
-import { CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS, knownScopes } from '../oidc/client-rules.ts';
+import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_ALGS, knownScopes, SECRET_AUTH_METHODS } from '../oidc/client-rules.ts';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDuplicateKey } from '../db/atomic.ts';
@@ -63,6 +63,45 @@ function redirectUriIssues(values: string[], applicationType: ApplicationType): 
   });
 }
 
+/** A JWK's members that are private (or a symmetric key's secret): a client's registered keys must have none. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+/** What a registered client key may hold: a public key's own members and how it is named and used. */
+const CLIENT_JWK_MEMBERS = new Set(['kty', 'kid', 'alg', 'use', 'key_ops', 'ext', 'crv', 'x', 'y', 'n', 'e']);
+const MAX_CLIENT_KEYS = 10;
+/** RSA keys shorter than this are refused by the library's JWS verification (and by NIST since 2015). */
+const MIN_RSA_BITS = 2048;
+
+/**
+ * Why a registered client key is unusable, if it is. Only keys the provider verifies an assertion with: EC P-256
+ * (ES256), OKP Ed25519 (EdDSA), RSA of 2048 bits or more (RS256, PS256); any `alg` one of those. A key the library
+ * ignores would leave the client unable to sign in, and one it cannot read would break the client at every load.
+ */
+function clientKeyProblem(key: Record<string, unknown>, index: number): string | undefined {
+  const name = `jwks key ${index + 1}${typeof key.kid === 'string' ? ` (${key.kid})` : ''}`;
+  const held = PRIVATE_JWK_MEMBERS.filter((member) => member in key);
+  if (held.length) return `${name} holds private parts (${held.join(', ')}): register the public key only, and keep the private one with the client`;
+  const other = Object.keys(key).filter((member) => !CLIENT_JWK_MEMBERS.has(member));
+  if (other.length) return `${name}: ${other.join(', ')} not taken (only ${[...CLIENT_JWK_MEMBERS].join(', ')})`;
+  for (const member of ['kid', 'alg', 'use'] as const) {
+    if (key[member] !== undefined && typeof key[member] !== 'string') return `${name}: ${member} must be a string`;
+  }
+  if (key.use !== undefined && key.use !== 'sig') return `${name}: use must be sig`;
+  if (key.alg !== undefined && !(CLIENT_ASSERTION_ALGS as readonly unknown[]).includes(key.alg)) return `${name}: alg must be one of ${CLIENT_ASSERTION_ALGS.join(', ')}`;
+  const kind = `${String(key.kty)}${key.crv === undefined ? '' : ` ${String(key.crv)}`}`;
+  if (!['EC P-256', 'OKP Ed25519', 'RSA'].includes(kind)) return `${name}: ${kind} is not taken (EC P-256, OKP Ed25519 or RSA)`;
+  let parsed;
+  try {
+    parsed = createPublicKey({ key: key as never, format: 'jwk' });
+  } catch {
+    return `${name} is not a valid public key`;
+  }
+  const bits = parsed.asymmetricKeyDetails?.modulusLength;
+  if (key.kty === 'RSA' && (bits ?? 0) < MIN_RSA_BITS) return `${name}: an RSA key needs at least ${MIN_RSA_BITS} bits`;
+  return undefined;
+}
+
+const clientJwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_CLIENT_KEYS) }).strict();
+
 const clientInput = z
   .object({
     client_id: z
@@ -76,6 +115,8 @@ const clientInput = z
     application_type: z.enum(APPLICATION_TYPES).default('web'),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
+    /** The public keys a private_key_jwt client signs its assertions with (RFC 7591 §2 `jwks`): for that method only. */
+    jwks: clientJwks.optional(),
     first_party: z.boolean().default(false),
     /** false only for a client that cannot send PKCE (e.g. a conformance test client): RFC 9700 wants it. */
     pkce_required: z.boolean().default(true),
@@ -98,6 +139,17 @@ const clientInput = z
     const interactive = c.grant_types.includes('authorization_code');
     if (interactive && c.redirect_uris.length === 0) ctx.addIssue({ code: 'custom', message: 'authorization_code needs at least one redirect URI' });
     if (!interactive && c.grant_types.includes('refresh_token')) ctx.addIssue({ code: 'custom', message: 'refresh_token needs authorization_code' });
+    const keyed = c.token_endpoint_auth_method === 'private_key_jwt';
+    if (keyed && !c.jwks) ctx.addIssue({ code: 'custom', message: 'private_key_jwt needs the public keys the client signs with (--jwks-file)' });
+    if (!keyed && c.jwks) ctx.addIssue({ code: 'custom', message: 'client keys (--jwks-file) are for --auth-method private_key_jwt only' });
+    c.jwks?.keys.forEach((key, index) => {
+      const problem = clientKeyProblem(key, index);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+    const kids = c.jwks?.keys.map((key) => key.kid) ?? [];
+    if (kids.length > 1 && (kids.some((kid) => typeof kid !== 'string') || new Set(kids).size !== kids.length)) {
+      ctx.addIssue({ code: 'custom', message: 'with several client keys, each needs its own kid' });
+    }
     if (c.token_endpoint_auth_method === 'none' && c.grant_types.includes('client_credentials')) {
       ctx.addIssue({ code: 'custom', message: 'client_credentials needs a client secret' });
     }
@@ -168,7 +220,7 @@ function toMetadata(data: z.output<typeof clientInput>, clientId: string, issued
   return { ...rest, client_id: clientId, response_types: data.grant_types.includes('authorization_code') ? ['code'] : [], client_id_issued_at: issuedAt };
 }
 
-const needsSecret = (metadata: ClientMetadata) => metadata.token_endpoint_auth_method !== 'none';
+const needsSecret = (metadata: ClientMetadata) => SECRET_AUTH_METHODS.includes(metadata.token_endpoint_auth_method);
 
 function withoutSecret({ client_secret: _secret, ...metadata }: ClientMetadata): ClientMetadata {
   return metadata;
@@ -246,7 +298,9 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       const current = await stored(clientId);
       const { client_secret: storedSecret, client_id_issued_at: issuedAt, response_types: _rt, ...editable } = current;
       // Only the fields given change: an undefined value means "not given", not "reset to the default".
-      const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+      const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined)) as Partial<ClientInput>;
+      // Keys belong to private_key_jwt: a client moved to another method leaves its keys behind, as its secret.
+      if (given.token_endpoint_auth_method !== undefined && given.token_endpoint_auth_method !== 'private_key_jwt') delete editable.jwks;
       const metadata = toMetadata(parse({ ...editable, ...given, client_id: clientId }, known), clientId, issuedAt);
       // Only the fields that change are written, never the whole document: a rotate-secret running meanwhile must
       // not have its new secret overwritten with the one read above.
@@ -256,9 +310,12 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
       }
       const newlySecret = needsSecret(metadata) && !storedSecret ? newSecret() : undefined; // public → confidential
       if (newlySecret) set['payload.client_secret'] = await seal(newlySecret);
+      const unset: Record<string, 1> = {};
+      if (storedSecret && !needsSecret(metadata)) unset['payload.client_secret'] = 1; // to a method without a secret
+      if (current.jwks && !metadata.jwks) unset['payload.jwks'] = 1;
       const update: { $set?: Record<string, unknown>; $unset?: Record<string, 1> } = {};
       if (Object.keys(set).length) update.$set = set;
-      if (storedSecret && !needsSecret(metadata)) update.$unset = { 'payload.client_secret': 1 }; // confidential → public
+      if (Object.keys(unset).length) update.$unset = unset;
       const result = newlySecret ? { ...metadata, client_secret: newlySecret } : metadata;
       if (update.$set || update.$unset) {
         await clients.updateOne({ _id: clientId }, update as mongo.UpdateFilter<ClientDoc>);
@@ -288,7 +345,8 @@ export function createClientRegistry(connection: Connection, { box, afterChange,
     async rotateSecret(clientId, options = {}) {
       // Never opened: a secret no configured key opens any more (DATA_ENCRYPTION_KEY lost) is replaced all the same.
       const current = withoutSecret(await stored(clientId));
-      if (!needsSecret(current)) throw new ValidationError('public_client', 'a public client has no secret');
+      if (current.token_endpoint_auth_method === 'none') throw new ValidationError('public_client', 'a public client has no secret');
+      if (!needsSecret(current)) throw new ValidationError('keyed_client', 'a private_key_jwt client has no secret: give it new keys (clients update --jwks-file)');
       const secret = newSecret();
       await clients.updateOne({ _id: clientId }, { $set: { 'payload.client_secret': await seal(secret) } });
       const rotated = { ...current, client_secret: secret };

@@ -18,6 +18,7 @@ export interface Failure {
 const HEADLINES: Record<string, string> = {
   invalid_client_metadata: 'invalid client settings',
   public_client: 'not possible for a public client',
+  keyed_client: 'not possible for a client authenticated by its keys',
   client_not_found: 'no such client',
   client_exists: 'client id already taken',
   invalid_username: 'invalid username',

@@ -120,8 +120,10 @@ export function createEpochCache(
 
   async function fresh<T extends object>(id: string, load: () => Promise<T | null>): Promise<T | null> {
     const loadedUnder = generation;
+    // Aged from when the read began: what it returns may be as old as that (MAX_AGE_MS bounds a copy's age).
+    const readAt = clock();
     const doc = await load();
-    if (doc && generation === loadedUnder && trusted()) entries.set(id, { doc: copyDocument(doc), loadedAt: clock() });
+    if (doc && generation === loadedUnder && trusted()) entries.set(id, { doc: copyDocument(doc), loadedAt: readAt });
     return doc;
   }
 

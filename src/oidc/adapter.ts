@@ -60,6 +60,11 @@ const DEFERRED_DELETES = new Set(['Session', 'Interaction']);
  */
 const ACCOUNT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'Grant']);
 
+/** A proof or assertion id stored already: a replay, which ReplayDetection.unique() answers with false. */
+export class ReplayedError extends Error {
+  override name = 'ReplayedError';
+}
+
 export function collectionName(model: string): string {
   return `oidc_${model.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase()}`;
 }
@@ -347,10 +352,11 @@ export function createAdapterFactory(
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
         const expiresAt = expiresIn ? new Date(clock() + expiresIn * 1000) : undefined;
         if (model === 'ReplayDetection') {
-          // The library's ReplayDetection.unique() is find-then-save, so two parallel uses of one DPoP proof would
-          // both pass. The insert decides instead: only the first use of a proof id is stored; the rest are replays.
+          // The library's ReplayDetection.unique() is find-then-save, so two parallel uses of one DPoP proof or
+          // client assertion would both pass. The insert decides instead: only the first use of an id is stored;
+          // the rest are replays, which unique() answers as such (provider.ts answerReplaysAsSuch).
           const fresh = await claim(db.collection<ExpiringDoc>(collectionName(model)), id, expiresAt ?? new Date(clock() + 3600_000), { payload });
-          if (!fresh) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
+          if (!fresh) throw new ReplayedError();
           return;
         }
         // Keyed by a resource URL or a client id with dots, some payloads need their keys escaped (db/field-names.ts).

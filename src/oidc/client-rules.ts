@@ -5,11 +5,17 @@ import { SIGNING_ALGS, type SigningAlg } from './keys.ts';
 import { SCOPE_CLAIMS } from './account.ts';
 
 /**
- * How clients authenticate at the token, introspection and revocation endpoints. No JWT assertions
- * (client_secret_jwt, private_key_jwt): the registry holds no client keys, so no client could use them.
+ * How clients authenticate at the token, introspection and revocation endpoints: a secret, a JWT signed with the
+ * client's own private key (private_key_jwt, RFC 7523 §2.2, the asymmetric authentication RFC 9700 §2.5
+ * recommends; the registry keeps the client's public keys), or nothing (a public client). Not client_secret_jwt:
+ * it needs the secret itself at the server, which Latchkey keeps sealed and never uses but to compare.
  */
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+/** The methods that use a client secret: a client registered for one gets a secret, any other has none. */
+export const SECRET_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+/** The algorithms a private_key_jwt assertion may be signed with: asymmetric only (no HS256, which needs a secret). */
+export const CLIENT_ASSERTION_ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
 
 /** ID token signing algorithms: those Latchkey holds a key for in every generation (keys.ts). */
 export const ID_TOKEN_ALGS = SIGNING_ALGS;

@@ -12,8 +12,9 @@ const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] a
 export const JWKS_CACHE_CONTROL = 'public, max-age=60, must-revalidate';
 /**
  * While the store cannot be read (the database is down), the last answer is given for this long after it was
- * read: a relying party may hold that very copy as long anyway (max-age), and no key can be revoked meanwhile
- * (a revocation is a write to that same database). Relying parties keep verifying tokens through a short outage.
+ * read, cacheable only for what is left of it: a relying party may hold that very copy as long anyway (max-age).
+ * Relying parties keep verifying tokens through a short outage. A key revoked meanwhile through another instance
+ * that can still reach the database leaves this one's answer within that minute.
  */
 const LAST_ANSWER_ON_FAILURE_MS = 60_000;
 const CONTENT_TYPE = 'application/jwk-set+json; charset=utf-8'; // what oidc-provider sends
@@ -63,17 +64,23 @@ export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now
     if (kept) return kept;
     const last = cached && now() - cached.at < LAST_ANSWER_ON_FAILURE_MS ? cached.answer : undefined;
     // A read failed a moment ago: the last answer at once, rather than each request waiting for another to fail.
-    if (last && now() - lastFailureAt < cacheMs) return last;
+    if (last && now() - lastFailureAt < cacheMs) return lastAnswer(cached!);
     // Requests arriving during a read share it rather than each reading the store.
     reading ??= read().finally(() => (reading = undefined));
     try {
       cached = await reading;
     } catch (error) {
       lastFailureAt = now();
-      if (last) return last;
+      if (last) return lastAnswer(cached!);
       throw error;
     }
     return cached.answer;
+  }
+
+  /** The last answer, cacheable only for what is left of its minute: a relying party never keeps it longer. */
+  function lastAnswer({ at, answer }: { at: number; answer: PreparedAnswer }): PreparedAnswer {
+    const left = Math.max(0, Math.floor((at + LAST_ANSWER_ON_FAILURE_MS - now()) / 1000));
+    return { ...answer, cacheControl: JWKS_CACHE_CONTROL.replace(/max-age=\d+/, `max-age=${left}`) };
   }
 
   return {

@@ -8,7 +8,8 @@ import { respondWithError } from '../http/error-page.ts';
 import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
-import { allowedScopes, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
+import { ReplayedError } from './adapter.ts';
+import { allowedScopes, CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -19,6 +20,9 @@ export interface ProviderDeps {
   /** Now, in milliseconds (tests move it). */
   clock?: () => number;
 }
+
+/** The longest a private_key_jwt assertion may be valid from now (assertJwtClientAuthClaimsAndHeader below). */
+const ASSERTION_MAX_SECONDS = 3600;
 
 /** Our boolean client metadata (extraClientMetadata below); the library's Client type does not know it. */
 function clientFlag(client: object, name: 'first_party' | 'pkce_required'): boolean | undefined {
@@ -64,15 +68,31 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     allowOmittingSingleRegisteredRedirectUri: false,
     // Every refresh rotates; reuse of a rotated token revokes the grant (library default revokeGrantPolicy).
     rotateRefreshToken: true,
-    // Only the methods a client can be registered for, so discovery advertises no other (and no
-    // token_endpoint_auth_signing_alg_values_supported, which only the JWT methods use). Introspection and
+    // Only the methods a client can be registered for, so discovery advertises no other; private_key_jwt
+    // assertions only with asymmetric algorithms (client-rules.ts). Introspection and
     // revocation authenticate clients the same way; the library does not say so in discovery, and RFC 8414 §2
     // reads a missing revocation_endpoint_auth_methods_supported as client_secret_basic only, so we say it. A public
     // client (`none`) may revoke its tokens but learns nothing by introspection (features.introspection below).
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
+    // A private_key_jwt assertion names this issuer alone as its audience, not an endpoint's URL, which the library
+    // would also take: a client that also talks to a malicious server could be led to sign an assertion for our
+    // token endpoint's URL there, which that server would replay here (the audience injection that RFC 7523's
+    // update, draft-ietf-oauth-rfc7523bis, closes this way; openid-client sends the issuer). It is valid for an
+    // hour at most: its single use is remembered until it expires, and a longer one is a credential kept around.
+    async assertJwtClientAuthClaimsAndHeader(ctx, claims) {
+      if (claims.aud !== ctx.oidc.issuer) throw new errors.InvalidClientAuth('audience (aud) must be the issuer identifier, as a single string');
+      if (typeof claims.exp !== 'number' || claims.exp > Math.floor(clock() / 1000) + ASSERTION_MAX_SECONDS) {
+        throw new errors.InvalidClientAuth(`the client assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`);
+      }
+    },
     discovery: {
       introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((method) => method !== 'none'),
       revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      // With private_key_jwt among the methods, RFC 8414 §2 wants each endpoint's algorithms said; the library says
+      // only the token endpoint's.
+      introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
+      revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     },
     // Which web origins may call userinfo and the client-authenticated endpoints (token, introspection,
     // revocation) from a browser. Written out, though it is the library's default policy today, so that it is ours
@@ -198,7 +218,26 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     },
   };
 
-  return new Provider(config.issuer, configuration);
+  return answerReplaysAsSuch(new Provider(config.issuer, configuration));
+}
+
+/**
+ * The adapter refuses a replayed DPoP proof or client assertion at its insert (ReplayedError), which a parallel use
+ * reaches after passing the library's own look-up: unique() then says "not unique", and each caller (DPoP, client
+ * authentication) answers with its own error, as for a replay the look-up found.
+ */
+function answerReplaysAsSuch(provider: Provider): Provider {
+  const detection = (provider as unknown as { ReplayDetection: { unique(...args: unknown[]): Promise<boolean> } }).ReplayDetection;
+  const unique = detection.unique.bind(detection);
+  detection.unique = async (...args) => {
+    try {
+      return await unique(...args);
+    } catch (error) {
+      if (error instanceof ReplayedError) return false;
+      throw error;
+    }
+  };
+  return provider;
 }
 
 function resourceIndicatorsFor(api: { audience: string; scopes: string[] }, accessTokenTTL: number) {

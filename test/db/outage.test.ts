@@ -78,6 +78,8 @@ it('answers 503 pages and temporarily_unavailable while the database is down, an
     const jwks = await fetch(`${server.issuer}/jwks`);
     expect(jwks.status).toBe(200);
     expect(jwks.headers.get('etag')).toBe(jwksBefore.headers.get('etag'));
+    // Cacheable only for what is left of the copy's minute, not a whole new one.
+    expect(Number(/max-age=(\d+)/.exec(jwks.headers.get('cache-control')!)![1])).toBeLessThan(60);
     expect(await jwks.json()).toEqual(keys);
   }
   expect((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status).toBe(200);

@@ -1,8 +1,10 @@
 // Discovery advertises what Latchkey actually does: only the client authentication methods a client can be
-// registered for, at every endpoint that authenticates clients.
+// registered for, at every endpoint that authenticates clients, and the assertion algorithms private_key_jwt takes.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { createHmac } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CLIENT_AUTH_METHODS, ID_TOKEN_ALGS } from '../../src/oidc/client-rules.ts';
+import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, ID_TOKEN_ALGS } from '../../src/oidc/client-rules.ts';
+import { createClient } from '../helpers/factories.ts';
 
 let server: TestServer;
 let document: Record<string, unknown>;
@@ -12,9 +14,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-it('advertises exactly the client authentication methods the registry accepts, and no JWT assertion algorithms', () => {
+it('advertises exactly the client authentication methods the registry accepts, and only asymmetric JWT assertion algorithms', () => {
   expect(document.token_endpoint_auth_methods_supported).toEqual([...CLIENT_AUTH_METHODS]);
-  expect(document).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
+  expect(document.token_endpoint_auth_signing_alg_values_supported).toEqual([...CLIENT_ASSERTION_ALGS]);
+  expect(document.token_endpoint_auth_signing_alg_values_supported).not.toContain('HS256');
+  // And for the other endpoints that take them (RFC 8414 §2: required once private_key_jwt is listed there).
+  expect(document.introspection_endpoint_auth_signing_alg_values_supported).toEqual([...CLIENT_ASSERTION_ALGS]);
+  expect(document.revocation_endpoint_auth_signing_alg_values_supported).toEqual([...CLIENT_ASSERTION_ALGS]);
 });
 
 it('advertises as ID token signing algorithms only those it holds keys for, not the library defaults', () => {
@@ -26,16 +32,21 @@ it('advertises for introspection and revocation the methods that authenticate cl
   expect(document.revocation_endpoint_auth_methods_supported).toEqual([...CLIENT_AUTH_METHODS]);
 });
 
-it('does not read a client assertion at the token endpoint', async () => {
+it('takes no client assertion from a client registered for a secret, not even one signed with that secret (client_secret_jwt)', async () => {
+  const secretClient = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [] });
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = { iss: secretClient.client_id, sub: secretClient.client_id, aud: server.issuer, jti: 'j1', exp: Math.floor(Date.now() / 1000) + 60 };
+  const signingInput = `${part({ alg: 'HS256' })}.${part(claims)}`;
+  const signature = createHmac('sha256', secretClient.client_secret!).update(signingInput).digest('base64url');
   const response = await fetch(`${server.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       grant_type: 'client_credentials',
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
+      client_assertion: `${signingInput}.${signature}`,
     }),
   });
-  expect(response.status).toBe(400);
-  expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: 'no client authentication mechanism provided' });
+  expect(response.status).toBe(401);
+  expect(await response.json()).toMatchObject({ error: 'invalid_client' });
 });
