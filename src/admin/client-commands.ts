@@ -1,5 +1,6 @@
 // `npm run admin -- clients …`: registering relying parties. The rules live in clients.ts; this file maps
 // options to them and prints the result. A client secret is printed only by the commands that create one.
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
@@ -31,7 +32,7 @@ const settings = {
   'jwks-file': {
     type: 'string',
     value: '<path>',
-    help: 'For private_key_jwt: a JSON file with the public key(s) the client signs with, a JWK Set {"keys": [...]} or one JWK; replaces the keys held',
+    help: 'For private_key_jwt: the public key(s) the client signs with, in a JSON file (a JWK Set {"keys": [...]} or one JWK) or a PEM file (openssl ... -pubout; its kid is its RFC 7638 thumbprint); replaces the keys held',
   },
   'id-token-alg': { type: 'string', value: '<alg>', help: `${ID_TOKEN_ALGS.join(' | ')}: how ID tokens are signed; default ${DEFAULT_ID_TOKEN_ALG}` },
   'pkce-required': {
@@ -71,13 +72,40 @@ function changesFrom(values: Values<typeof settings>): Partial<ClientInput> {
   return changes;
 }
 
-/** The client's public keys from a file: a JWK Set, or one JWK taken as a set of one. The registry checks the keys. */
+/** The members RFC 7638 §3.2 hashes for each kind of key, in the order its canonical JSON takes them. */
+const THUMBPRINT_MEMBERS: Record<string, string[]> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
+
+/** A PEM public key (what `openssl … -pubout` writes) as a JWK, its kid the key's RFC 7638 thumbprint. */
+function jwkOfPem(pem: string, path: string): Record<string, unknown> {
+  if (pem.includes('PRIVATE KEY')) throw new UsageError(`--jwks-file ${path}: this is a private key; give its public key (openssl pkey -in ${path} -pubout) and keep the private one with the client`);
+  let jwk: Record<string, unknown>;
+  try {
+    jwk = createPublicKey(pem).export({ format: 'jwk' }) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`--jwks-file ${path}: not a PEM public key`);
+  }
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string] ?? [];
+  const canonical = JSON.stringify(Object.fromEntries(members.map((member) => [member, jwk[member]])));
+  return { ...jwk, kid: createHash('sha256').update(canonical).digest('base64url'), use: 'sig' };
+}
+
+/**
+ * The client's public keys from a file: a JWK Set, one JWK taken as a set of one, or one PEM public key. The
+ * registry checks the keys.
+ */
 function clientKeysFrom(path: string): NonNullable<ClientInput['jwks']> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--jwks-file ${path}: cannot be read (${(error as Error).message})`);
+  }
+  if (text.trimStart().startsWith('-----BEGIN')) return { keys: [jwkOfPem(text, path)] };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--jwks-file ${path}: ${error instanceof SyntaxError ? 'not JSON' : 'cannot be read'} (${(error as Error).message})`);
+    throw new UsageError(`--jwks-file ${path}: neither JSON nor a PEM public key (${(error as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--jwks-file ${path}: expected a JWK Set or a JWK`);
   return 'keys' in parsed ? (parsed as NonNullable<ClientInput['jwks']>) : { keys: [parsed as Record<string, unknown>] };

@@ -49,6 +49,13 @@ function publicOf(type: 'ec' | 'rsa', options: { namedCurve?: string; modulusLen
   return publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
 }
 
+/** RFC 7638 §3.1's example key, whose thumbprint the RFC gives. */
+const RFC7638_KEY = {
+  kty: 'RSA',
+  n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
+  e: 'AQAB',
+};
+
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A client assertion (RFC 7523 §3) signed with `key` (ES256), for the token endpoint unless told otherwise. */
@@ -173,6 +180,16 @@ it('registers the keys from a file with the admin CLI, and shows them', async ()
     const rotated = await runAdmin(server.dbUri, ['clients', 'rotate-secret', 'keyed-service']);
     expect(rotated.code).toBe(1);
     expect(rotated.stderr).toContain('not possible for a client authenticated by its keys');
+    // A PEM public key, as openssl writes it, named by its RFC 7638 thumbprint (the RFC's own example key, §3.1).
+    const pemFile = join(dir, 'client-public.pem');
+    writeFileSync(pemFile, createPublicKey({ key: RFC7638_KEY as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }));
+    expect((await runAdmin(server.dbUri, ['clients', 'update', 'keyed-service', '--jwks-file', pemFile])).code).toBe(0);
+    expect((await server.clients.show('keyed-service')).jwks).toEqual({ keys: [{ ...RFC7638_KEY, kid: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs', use: 'sig' }] });
+    const privateFile = join(dir, 'client-private.pem');
+    writeFileSync(privateFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const privateGiven = await runAdmin(server.dbUri, ['clients', 'update', 'keyed-service', '--jwks-file', privateFile]);
+    expect(privateGiven.code).toBe(2);
+    expect(privateGiven.stderr).toContain('this is a private key; give its public key');
     const unreadable = await runAdmin(server.dbUri, ['clients', 'update', 'keyed-service', '--jwks-file', join(dir, 'missing.json')]);
     expect(unreadable.code).toBe(2); // a usage error: the option names a file that is not there
     expect(unreadable.stderr).toContain('--jwks-file');
