@@ -13,8 +13,8 @@ import { deleteIndexedSession, findIndexedSession, grantsHeldBy, readAccountInde
 /**
  * `issuedBefore`: the revocation this pass follows (the `revokedAt` it wrote to the account). A session signed in
  * since it stays, with the grants it holds (the pass run again after a revocation must not take the owner's new
- * sign-in with it); every other grant goes, whenever it was made (another
- * instance that had not heard of the revocation yet may have made it for an old session). Without it, all goes.
+ * sign-in with it); every other grant goes, whenever it was made (another instance that had not heard of the
+ * revocation yet may have made it for an old session). Without it, all goes.
  */
 export type AccessRevoker = (accountId: string, issuedBefore?: Date, options?: RevocationPass) => Promise<void>;
 
