@@ -62,16 +62,16 @@ export function jwksDocument({ issuerPath, keyStore, loaded, cacheMs = 1000, now
   async function current(): Promise<PreparedAnswer> {
     const kept = fresh();
     if (kept) return kept;
-    const last = cached && now() - cached.at < LAST_ANSWER_ON_FAILURE_MS ? cached.answer : undefined;
+    const last = cached && now() - cached.at < LAST_ANSWER_ON_FAILURE_MS ? cached : undefined;
     // A read failed a moment ago: the last answer at once, rather than each request waiting for another to fail.
-    if (last && now() - lastFailureAt < cacheMs) return lastAnswer(cached!);
+    if (last && now() - lastFailureAt < cacheMs) return lastAnswer(last);
     // Requests arriving during a read share it rather than each reading the store.
     reading ??= read().finally(() => (reading = undefined));
     try {
       cached = await reading;
     } catch (error) {
       lastFailureAt = now();
-      if (last) return lastAnswer(cached!);
+      if (last) return lastAnswer(last);
       throw error;
     }
     return cached.answer;

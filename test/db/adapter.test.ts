@@ -117,6 +117,13 @@ describe('replay detection', () => {
 });
 
 describe('sessions by uid', () => {
+  const sessionDocs = () => connection.db!.collection<{ _id: string }>(collectionName('Session'));
+  /** As Sign out on "Your sessions and apps" ends a session (oidc/account-access.ts): the session and its alias. */
+  const endSession = async (id: string, uid: string) => {
+    await sessionDocs().deleteOne({ _id: id });
+    await sessionDocs().deleteOne({ _id: sessionAliasId(uid) });
+  };
+
   it('finds a session by its uid, also after it is saved again under a new id', async () => {
     const adapter = adapterFor('Session');
     await adapter.upsert('sess-1', { jti: 'sess-1', uid: 'uid-1', kind: 'Session' }, 600);
@@ -132,12 +139,7 @@ describe('sessions by uid', () => {
 
   it("keeps a session ended while a request held it ended: neither that request's save nor its save under a new id (a resume) brings it back", async () => {
     const adapter = adapterFor('Session');
-    const sessions = connection.db!.collection<{ _id: string }>(collectionName('Session'));
-    /** As Sign out on "Your sessions and apps" ends a session (oidc/account-access.ts): the session and its alias. */
-    const endSession = async (id: string, uid: string) => {
-      await sessions.deleteOne({ _id: id });
-      await sessions.deleteOne({ _id: sessionAliasId(uid) });
-    };
+    const sessions = sessionDocs();
     const held = async (id: string, uid: string, work: (payload: Record<string, unknown>) => Promise<void>) => {
       await adapter.upsert(id, { jti: id, uid, kind: 'Session' }, 600);
       await inRequestScope(async () => work((await adapter.find(id))!));
@@ -172,11 +174,7 @@ describe('sessions by uid', () => {
     const sessionAdapter = adapterFor('Session');
     const grantAdapter = adapterFor('Grant');
     const codeAdapter = adapterFor('AuthorizationCode');
-    const sessions = connection.db!.collection<{ _id: string }>(collectionName('Session'));
-    const endSession = async (id: string, uid: string) => {
-      await sessions.deleteOne({ _id: id });
-      await sessions.deleteOne({ _id: sessionAliasId(uid) });
-    };
+    const sessions = sessionDocs();
     const holding = (grantId: string) => ({ authorizations: { 'first.party.app': { sid: `sid-${grantId}`, grantId } } });
     const grant = (grantId: string) => ({ jti: grantId, kind: 'Grant', accountId: 'acct-held', clientId: 'first.party.app', openid: { scope: 'openid' } });
     /** A request that read session `id`, stored the grant `grantId` and a code under it, and saved the session holding it. */
