@@ -62,6 +62,9 @@ import { smsMethod } from './methods/sms.ts';
 import { callMobileMethod, callOfficeMethod } from './methods/call.ts';
 import { CALL_ANSWERS } from './flows/recovery/call-answers.ts';
 import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
+import { appNotificationMethod } from './methods/app-notification.ts';
+import { APP_ENROLMENTS, APP_REQUEST_NONCES, createAppDevices } from './methods/app-devices.ts';
+import { appDeviceRoutes } from './methods/app-device-routes.ts';
 import { createRecoveryFeature } from './flows/recovery/index.ts';
 import { recoveryAccounts } from './flows/recovery/accounts.ts';
 import { FLOWS, STEPS } from './flows/recovery/store.ts';
@@ -107,7 +110,7 @@ export interface LatchkeyDeps {
 }
 
 /** Collections outside the adapter that hold expiring documents. */
-const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, USED_CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
+const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, USED_CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, APP_ENROLMENTS, APP_REQUEST_NONCES, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const keyStore = createKeyStore(connection);
@@ -172,7 +175,15 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // One gate for the recovery's first page and the sign-in page: an address's waits instead of answers are one budget.
   const captchaGate = createCaptchaGate(captcha, signInLimits, policy);
   // The calls only where something can place them (VOICE_PROVIDER); the policy then decides whether they are offered.
-  const methods = [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), createTotpMethod({ connection, box, clock })];
+  const methods = [emailMethod, smsMethod, ...(delivery.voice ? [callMobileMethod, callOfficeMethod] : []), appNotificationMethod, createTotpMethod({ connection, box, clock })];
+  // Enrolled authenticator apps: a removed device must stop at once, so its account is read as stored now.
+  const appDevices = createAppDevices({
+    connection,
+    issuer: config.issuer,
+    findAccount: (id) => accounts.findAgain(id),
+    setAppDevice: (id, device) => accounts.setSecurityInfo(id, { appDevice: device }),
+    clock,
+  });
   const recovery = createRecoveryFeature({
     connection,
     config,
@@ -180,6 +191,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     policy,
     methods,
     ...(delivery.voice && { voice: delivery.voice }),
+    appDevices,
     captcha: captchaGate,
     enqueue: delivery.enqueue,
     audit,
@@ -230,6 +242,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   if (config.cookieSecure) app.use(refusePlainHttp([...discovery.paths, ...publishedKeys.paths]));
   app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl, policy }).routes());
   app.use(captchaRoutes(captcha).routes());
+  app.use(appDeviceRoutes(appDevices, config.issuer, audit, recovery.notifier).routes()); // the authenticator app's enrolment and notifications
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only

@@ -12,11 +12,15 @@ export interface SecurityInfo {
   officePhone?: string;
   authenticator?: {
     totpSecret?: string;
-    pushDeviceId?: string;
     registeredAt?: Date;
     /** The seed as first sealed, kept when `keys reseal-secrets` seals it again: the same authenticator still (methods/totp.ts). */
     identity?: string;
   };
+  /**
+   * The authenticator app that approves notifications (methods/app-devices.ts): the enrolled device, whose public key
+   * is kept in `app_devices` under this id. Enrolling another device replaces it.
+   */
+  appDevice?: { id: string; name: string; registeredAt: Date };
   confirmedAt?: Date;
 }
 
@@ -49,7 +53,8 @@ const securityInfoSchema = new Schema<SecurityInfo>(
     alternateEmail: String,
     mobilePhone: String,
     officePhone: String,
-    authenticator: { totpSecret: String, pushDeviceId: String, registeredAt: Date, identity: String },
+    authenticator: { totpSecret: String, registeredAt: Date, identity: String },
+    appDevice: { id: String, name: String, registeredAt: Date },
     confirmedAt: Date,
   },
   { _id: false },

@@ -169,7 +169,7 @@ export interface Accounts {
    * Sets (a string) or clears (null) the verification methods an administrator registers for the user; phone
    * numbers must already be E.164 and authenticator seeds sealed (methods/, security/encryption.ts).
    */
-  setSecurityInfo(id: string, changes: { alternateEmail?: string | null; mobilePhone?: string | null; officePhone?: string | null; totpSecret?: string | null }): Promise<User>;
+  setSecurityInfo(id: string, changes: { alternateEmail?: string | null; mobilePhone?: string | null; officePhone?: string | null; totpSecret?: string | null; appDevice?: { id: string; name: string } | null }): Promise<User>;
   /** The owner said their security info is right (at sign-in: interactions/security-info.ts), at `at`. */
   confirmSecurityInfo(id: string, at: Date): Promise<void>;
   /** "This wasn't me": access revoked everywhere, and sign-in refused until a full recovery or an admin clears it. */
@@ -479,11 +479,14 @@ export function createAccounts(
     async setSecurityInfo(id, changes) {
       const set: Record<string, unknown> = {};
       const unset: Record<string, ''> = {};
-      const paths = { alternateEmail: 'securityInfo.alternateEmail', mobilePhone: 'securityInfo.mobilePhone', officePhone: 'securityInfo.officePhone', totpSecret: 'securityInfo.authenticator' } as const;
+      const paths = { alternateEmail: 'securityInfo.alternateEmail', mobilePhone: 'securityInfo.mobilePhone', officePhone: 'securityInfo.officePhone', totpSecret: 'securityInfo.authenticator', appDevice: 'securityInfo.appDevice' } as const;
       for (const [key, path] of Object.entries(paths) as Array<[keyof typeof paths, string]>) {
         const value = changes[key];
+        if (value === undefined) continue;
         if (value === null) unset[path] = '';
-        else if (value !== undefined) set[path] = key === 'totpSecret' ? { totpSecret: value, registeredAt: new Date() } : value;
+        else if (key === 'totpSecret') set[path] = { totpSecret: value, registeredAt: new Date() };
+        else if (key === 'appDevice') set[path] = { ...(value as object), registeredAt: new Date() };
+        else set[path] = value;
       }
       const result = await users.updateOne({ _id: id }, { ...(Object.keys(set).length && { $set: set }), ...(Object.keys(unset).length && { $unset: unset }) }).exec();
       await changed(id);

@@ -1,4 +1,4 @@
-// `npm run admin -- users set-methods | enrol-authenticator`: the verification methods a user can recover with,
+// `npm run admin -- users set-methods | enrol-authenticator | enrol-app`: the verification methods a user can recover with,
 // registered by an administrator (for testing, and for support until users manage their own). The owner is told of
 // each change (ASVS 6.3.6): replacing them is what someone taking the account over, through a stolen admin access or
 // a helpdesk talked into it, does first.
@@ -7,6 +7,7 @@ import { countryAllowed, mayBeMobile, normalizePhone } from '../methods/sms.ts';
 import { isEmailAddress } from '../methods/email.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { newAuthenticator } from '../methods/totp.ts';
+import { createAppDevices } from '../methods/app-devices.ts';
 import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { ValidationError } from '../errors.ts';
@@ -26,6 +27,8 @@ export function methodsOf(user: User) {
     mobilePhone: info.mobilePhone ?? null,
     officePhone: info.officePhone ?? null,
     authenticator: Boolean(info.authenticator?.totpSecret),
+    /** The device that approves app notifications, by the name its app gave it. */
+    appDevice: info.appDevice?.id ? info.appDevice.name : null,
   };
 }
 
@@ -81,6 +84,7 @@ export function methodLines(user: User): Array<[string, string]> {
     ['mobile phone', methods.mobilePhone ?? '(none)'],
     ['office phone', methods.officePhone ?? '(none)'],
     ['authenticator', methods.authenticator ? 'registered' : '(none)'],
+    ['app notifications', methods.appDevice ?? '(none)'],
   ];
 }
 
@@ -93,6 +97,7 @@ function methodChanges(before: User, after: User): MethodChange[] {
     ...(was.mobilePhone !== now.mobilePhone ? [{ method: 'mobile_phone' as const, to: now.mobilePhone }] : []),
     ...(was.officePhone !== now.officePhone ? [{ method: 'office_phone' as const, to: now.officePhone }] : []),
     ...(secret(before) !== secret(after) ? [{ method: 'authenticator' as const, registered: Boolean(secret(after)) }] : []),
+    ...(was.appDevice !== now.appDevice ? [{ method: 'app_device' as const, registered: now.appDevice !== null }] : []),
   ];
 }
 
@@ -124,6 +129,7 @@ const setMethods = defineCommand({
     'mobile-phone': { type: 'string', value: '<+number|none>', help: 'Where "Text my mobile phone" sends codes (international form)' },
     'office-phone': { type: 'string', value: '<+number|none>', help: 'Where "Call my office phone" calls (international form)' },
     'remove-authenticator': { type: 'boolean', help: 'Forget the registered authenticator app' },
+    'remove-app-device': { type: 'boolean', help: 'Forget the device that approves app notifications' },
   },
   details: [
     'The owner is told on the contacts registered before the change (email, alternate email, text to the mobile),',
@@ -141,6 +147,7 @@ const setMethods = defineCommand({
       ...(values['mobile-phone'] !== undefined && { mobilePhone: phone(values['mobile-phone'], '--mobile-phone') }),
       ...(values['office-phone'] !== undefined && { officePhone: phone(values['office-phone'], '--office-phone') }),
       ...(values['remove-authenticator'] && { totpSecret: null }),
+      ...(values['remove-app-device'] && { appDevice: null }),
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one option');
     await checkPhones(session, changes);
@@ -180,4 +187,29 @@ const enrolAuthenticator = defineCommand({
   },
 });
 
-export const securityInfoCommands: Command[] = [setMethods, enrolAuthenticator];
+const enrolApp = defineCommand({
+  name: 'enrol-app',
+  summary: 'Prints a one-time link and QR code that enrol an authenticator app for notifications ("Approve a notification on my authenticator app").',
+  arg: 'id-or-login',
+  options: {},
+  details: [
+    'The link works once, for 15 minutes: give it to the account\'s owner only. The app that opens it (or',
+    '`npm run authenticator -- enrol <link>`) makes its own key pair; the running server keeps the public key, and the',
+    'owner is told on the contacts registered before. Enrolling another device replaces this one;',
+    '`users set-methods <user> --remove-app-device` forgets it.',
+  ].join('\n'),
+  async run({ arg, out, io, session }) {
+    const connection = await session.connection();
+    const users = await accounts(session);
+    const user = await findUser(users, arg);
+    // The link goes to the running server, as it names itself, whatever this shell's environment says.
+    const issuer = (await publishedServerIdentity(connection))?.issuer ?? session.config().issuer;
+    const devices = createAppDevices({ connection, issuer, findAccount: (id) => users.findAgain(id), setAppDevice: (id, device) => users.setSecurityInfo(id, { appDevice: device }) });
+    const { link, expiresAt } = await devices.startEnrolment(user._id);
+    out.result({ user: user.username, link, expiresAt: expiresAt.toISOString() }, () => [`Enrolment link for ${user.username}, valid until ${expiresAt.toISOString()}:`, link]);
+    if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(link, { small: true }, (code) => io.stdout.write(`${code}\n`));
+    out.note('note: whoever opens the link first enrols their device for this account; give it to its owner only.');
+  },
+});
+
+export const securityInfoCommands: Command[] = [setMethods, enrolAuthenticator, enrolApp];

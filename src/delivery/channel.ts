@@ -2,12 +2,13 @@
 // could not. A channel knows no method and no flow (ARCHITECTURE.md): it is told an address and a text, nothing
 // about what the text is for. Retrying, backoff and bookkeeping belong to the sender, not to channels.
 
-export type ChannelName = 'email' | 'sms' | 'voice';
-export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms', 'voice'];
+/** `push`: a notification for an enrolled authenticator app, which fetches it (app-push.ts). */
+export type ChannelName = 'email' | 'sms' | 'voice' | 'push';
+export const CHANNEL_NAMES: readonly ChannelName[] = ['email', 'sms', 'voice', 'push'];
 
 /** What a message says and where it goes: what the method that composes it, the outbox and a channel share. */
 export interface MessageContent {
-  /** An email address, or a phone number in E.164 form. */
+  /** An email address, a phone number in E.164 form, or an authenticator app's device id. */
   to: string;
   /** Email only (required there). */
   subject?: string;
@@ -16,7 +17,10 @@ export interface MessageContent {
   html?: string;
   /** Email: the language `text` is written in (its Content-Language); a call: the language its voice speaks. */
   language?: string;
-  /** A call only (required there): where the keys the person presses go (an answer URL of ours), and how many. */
+  /**
+   * A call or an app notification only (required there): where the keys the person presses (the number the app is
+   * told) go, an answer URL of ours, and how many.
+   */
   answerUrl?: string;
   answerDigits?: number;
 }

@@ -20,6 +20,7 @@ import { DeliveryError, type Channel, type ChannelName } from './channel.ts';
 import { createDevOutbox, DEV_OUTBOX_COLLECTION, devOutboxChannel, type DevOutbox } from './dev-outbox.ts';
 import { devOutboxRoutes } from './dev-outbox-routes.ts';
 import { createEmailChannel } from './email.ts';
+import { appNotificationChannel, APP_NOTIFICATIONS } from './app-push.ts';
 import { createOutbox, OUTBOX_COLLECTION, type EnqueueInput, type Outbox } from './outbox.ts';
 import { createSender, OUTBOX_CLAIMS_COLLECTION, type Sender, type SenderOptions } from './sender.ts';
 import { outboxSmsProvider, twilioSmsProvider, webhookSmsProvider, type SmsProvider } from './sms.ts';
@@ -57,7 +58,7 @@ export interface Delivery {
 export function createDelivery({ connection, config, log, clock = Date.now, sender: senderOptions = {} }: DeliveryDeps): Delivery {
   const devOutbox = config.production ? undefined : createDevOutbox(connection);
   const voice = createVoiceProvider(config, devOutbox);
-  const channels = createChannels(config, devOutbox, voice);
+  const channels = { ...createChannels(config, devOutbox, voice), push: appNotificationChannel(connection) };
   const box = configuredSecretBox(config);
   const sender = createSender({ connection, channels, box, log: log.child({ component: 'delivery' }), clock, ...senderOptions });
   const outbox: Outbox = createOutbox(connection, { clock, onEnqueued: () => sender.poke(), box });
@@ -72,7 +73,7 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
       // For MongoDB; FerretDB creates these but only ever uses _id (see ferretdb.md), which is why the hot path
       // never queries the outbox by anything else.
       await outbox.collection().createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'due' });
-      expiry = await manageExpiry(connection, [OUTBOX_COLLECTION, OUTBOX_CLAIMS_COLLECTION, DEV_OUTBOX_COLLECTION], {
+      expiry = await manageExpiry(connection, [OUTBOX_COLLECTION, OUTBOX_CLAIMS_COLLECTION, DEV_OUTBOX_COLLECTION, APP_NOTIFICATIONS], {
         intervalSeconds: config.sweepIntervalSeconds,
         log,
       });
@@ -86,7 +87,7 @@ export function createDelivery({ connection, config, log, clock = Date.now, send
 }
 
 /** Each channel from configuration: the real provider when one is configured, else (development only) the outbox. */
-function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined, voice: VoiceProvider | undefined): Record<ChannelName, Channel> {
+function createChannels(config: DeliveryDeps['config'], devOutbox: DevOutbox | undefined, voice: VoiceProvider | undefined): Record<Exclude<ChannelName, 'push'>, Channel> {
   const { smtpUrl, smtpRequiresTls, mailFrom, sms } = config.delivery;
   const toDevOutbox = (channel: ChannelName): Channel => {
     // config refuses these settings in production already; this keeps a hand-built config from sending codes nowhere.

@@ -110,11 +110,13 @@ function assertValid({ channel, to, subject, text, html, answerUrl, answerDigits
   if (typeof to !== 'string' || to.trim() === '') throw new TypeError('a message needs a recipient');
   if (channel === 'email' && !to.includes('@')) throw new TypeError('an email needs an email address');
   // Providers want E.164; normalising a typed number (libphonenumber-js) is the caller's job, before this.
-  if (channel !== 'email' && !/^\+[1-9]\d{6,14}$/.test(to)) throw new TypeError('a text message or a call needs an E.164 number');
+  const phone = channel === 'sms' || channel === 'voice';
+  if (phone && !/^\+[1-9]\d{6,14}$/.test(to)) throw new TypeError('a text message or a call needs an E.164 number');
+  if (channel === 'push' && !/^[\w-]{1,100}$/.test(to)) throw new TypeError('an app notification needs a device id');
   if (typeof text !== 'string' || text === '') throw new TypeError('a message needs a text');
   if (channel === 'email' && !subject) throw new TypeError('an email needs a subject');
-  if (channel !== 'email' && (subject !== undefined || html !== undefined)) throw new TypeError('a text message or a call has neither subject nor HTML');
-  const answered = channel === 'voice';
-  if (answered !== (answerUrl !== undefined) || answered !== (answerDigits !== undefined)) throw new TypeError('a call, and only a call, has an answer URL and digits');
-  if (answered && (!URL.canParse(answerUrl!) || !Number.isInteger(answerDigits) || answerDigits! < 1 || answerDigits! > 10)) throw new TypeError('a call needs an absolute answer URL and 1 to 10 digits');
+  if (channel !== 'email' && (subject !== undefined || html !== undefined)) throw new TypeError('a text message, a call or an app notification has neither subject nor HTML');
+  const answered = channel === 'voice' || channel === 'push';
+  if (answered !== (answerUrl !== undefined) || answered !== (answerDigits !== undefined)) throw new TypeError('a call or an app notification, and only these, has an answer URL and digits');
+  if (answered && (!URL.canParse(answerUrl!) || !Number.isInteger(answerDigits) || answerDigits! < 1 || answerDigits! > 10)) throw new TypeError('a call or an app notification needs an absolute answer URL and 1 to 10 digits');
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * Verification methods, in the order the recovery pages list them. The calls are off unless enabled (they need
  * VOICE_PROVIDER, and each call costs money).
  */
-export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'totp'] as const;
+export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'app_notification', 'totp'] as const;
 /** The methods that text or call a phone (what allowedCountryCodes restricts). */
 export const PHONE_METHODS: readonly MethodId[] = ['sms', 'call_mobile', 'call_office'];
 export type MethodId = (typeof METHOD_IDS)[number];
@@ -20,6 +20,9 @@ export const METHOD_REGISTRATION: Record<MethodId, string> = {
   sms: 'mobilePhone',
   call_mobile: 'mobilePhone',
   call_office: 'officePhone',
+  // The app's device key is not the authenticator seed: a person may hold them in different apps, on different
+  // devices, so they count as two (as an alternate email and a phone do).
+  app_notification: 'appDevice',
   totp: 'authenticator',
 };
 

@@ -264,7 +264,7 @@ describe('users', () => {
     expect(shown.stdout).toMatch(/authenticator\s+\(none\)/);
     expect((await admin(['users', 'set-methods', 'grace', '--mobile-phone', 'none'])).code).toBe(0);
     const json = await adminJson<UserView & { methods: Record<string, unknown> }>(['users', 'show', 'grace']);
-    expect(json.methods).toEqual({ alternateEmail: 'grace@home.example', mobilePhone: null, officePhone: null, authenticator: false });
+    expect(json.methods).toEqual({ alternateEmail: 'grace@home.example', mobilePhone: null, officePhone: null, authenticator: false, appDevice: null });
     const refused = await admin(['users', 'set-methods', 'grace', '--mobile-phone', '12']);
     expect(refused.code).toBe(1); // a refused value, not a wrong command line
     expect(refused.stderr).toContain("invalid phone number: --mobile-phone '12'");

@@ -1,5 +1,5 @@
 // The admin CLI as an operator runs it: `node scripts/admin.ts …` as a real child process on a test server's
-// database.
+// database (and any other script of the project, `runScript`).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +24,13 @@ export function runAdmin(dbUri: string, args: string[], { input = '', env = {} }
     if (value === undefined) delete childEnv[name];
     else childEnv[name] = value;
   }
+  return runScript(ADMIN_SCRIPT, args, childEnv, input);
+}
+
+/** One of the project's scripts as a real child process: its exit code and output. */
+export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env, input = ''): Promise<AdminRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ADMIN_SCRIPT, ...args], { env: childEnv, stdio: 'pipe' });
+    const child = spawn(process.execPath, [script, ...args], { env, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

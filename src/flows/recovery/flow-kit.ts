@@ -34,6 +34,10 @@ const STEP_POLL_MS = 50;
 
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
+/** What a confirmation's page says, in the words of its kind: a call's, or an app notification's. */
+export const confirmationMessage = <S extends 'not_yet' | 'refused' | 'replaced' | 'limited'>(methodId: string | undefined, say: S) =>
+  (methodId === 'app_notification' ? `recover.push_${say}` : `recover.call_${say}`) as `recover.push_${S}` | `recover.call_${S}`;
+
 /** What a step's form can be refused with (its page shown again): a mistake in it, or the call not answered yet. */
 const REFUSAL_IDS = [
   'recover.goal_missing',
@@ -51,6 +55,9 @@ const REFUSAL_IDS = [
   'recover.code_used_up',
   'recover.call_not_yet',
   'recover.call_refused',
+  'recover.push_not_yet',
+  'recover.push_refused',
+  'recover.push_denied',
   'recover.password_mismatch',
   ...PASSWORD_REASONS,
 ] as const satisfies readonly MessageId[];

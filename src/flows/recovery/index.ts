@@ -23,6 +23,7 @@ import type { CaptchaGate } from '../../security/captcha-gate.ts';
 import { createFlowStore } from './store.ts';
 import { createCallAnswers } from './call-answers.ts';
 import type { VoiceProvider } from '../../delivery/voice.ts';
+import type { AppDevices } from '../../methods/app-devices.ts';
 
 export interface RecoveryFeatureDeps {
   connection: Connection;
@@ -39,6 +40,8 @@ export interface RecoveryFeatureDeps {
   configurationKey: Buffer;
   /** Places the call methods' calls (delivery's VoiceProvider); absent, no call method is offered. */
   voice?: VoiceProvider;
+  /** The enrolled authenticator apps (methods/app-devices.ts); absent, no app notification is offered. */
+  appDevices?: AppDevices;
   clock?: () => number;
 }
 
@@ -83,7 +86,7 @@ export function securityNotices({
   return { enqueue, lockdowns, notifier: createNotifier({ enqueue, lockdowns, origin: new URL(config.issuer).origin, textsTo, helpContact, clock }) };
 }
 
-export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, voice, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
+export function createRecoveryFeature({ connection, config, accounts, policy, methods, captcha, enqueue: enqueueMessage, audit, secret, configurationKey, voice, appDevices, clock = Date.now }: RecoveryFeatureDeps): RecoveryFeature {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest('base64url');
   const { enqueue, lockdowns, notifier } = securityNotices({ connection, config, enqueue: enqueueMessage, policy, clock });
   const subjectSecret = derive('recovery-subject');
@@ -111,6 +114,7 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     audit,
     subjectKey: (identifier) => createHmac('sha256', subjectSecret).update(identifier.trim().normalize('NFKC').toLowerCase()).digest(),
     ...(voice && { voice }),
+    ...(appDevices && { appDevices }),
     callAnswers: createCallAnswers(connection, clock),
     clock,
   });

@@ -21,7 +21,7 @@ export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout';
 /** One verification method changed: set to a new value (told only as a masked hint), or removed. */
 export type MethodChange =
   | { method: 'alternate_email' | 'mobile_phone' | 'office_phone'; to: string | null }
-  | { method: 'authenticator'; registered: boolean };
+  | { method: 'authenticator' | 'app_device'; registered: boolean };
 
 export interface Notifier {
   /**
@@ -53,6 +53,7 @@ const METHOD_NAMES: Record<MethodId, MessageId> = {
   sms: 'notice.method_mobile_phone',
   call_mobile: 'notice.method_mobile_phone',
   call_office: 'notice.method_office_phone',
+  app_notification: 'notice.method_app_device',
   totp: 'notice.method_authenticator',
 };
 
@@ -96,7 +97,7 @@ function mailboxes(addresses: (string | undefined)[]): string[] {
 
 /** One change as the notice words it ("mobile phone set to *****23", "authenticator app removed"). */
 function describeChange(t: Translate, change: MethodChange): string {
-  if (change.method === 'authenticator') return t(change.registered ? 'notice.authenticator_registered' : 'notice.authenticator_removed');
+  if ('registered' in change) return t(`notice.${change.method}_${change.registered ? 'registered' : 'removed'}`);
   const method = t(`notice.method_${change.method}`);
   if (change.to === null) return t('notice.method_removed', { method });
   return t('notice.method_set', { method, hint: change.method === 'alternate_email' ? maskEmail(change.to) : maskPhone(change.to) });

@@ -24,7 +24,7 @@ import type { Limits } from '../../security/limits.ts';
 import type { ProofCeiling } from '../../security/proof-ceiling.ts';
 import { finishRoutes } from './finish-routes.ts';
 import { csrfOnly } from '../../http/checked-form.ts';
-import { createFlowKit, RESENT_QUERY } from './flow-kit.ts';
+import { confirmationMessage, createFlowKit, RESENT_QUERY } from './flow-kit.ts';
 import { identifyRoutes } from './identify-routes.ts';
 import type { Lockdowns } from './lockdown.ts';
 import { lockdownRoutes } from './lockdown-routes.ts';
@@ -33,6 +33,7 @@ import type { FlowStore } from './store.ts';
 import { verifyRoutes } from './verify-routes.ts';
 import { callAnswerRoutes, type CallAnswers } from './call-answers.ts';
 import type { VoiceProvider } from '../../delivery/voice.ts';
+import type { AppDevices } from '../../methods/app-devices.ts';
 
 /** What the flow needs of the accounts: the domain's operations, nothing about how they are stored. */
 export interface RecoveryAccounts {
@@ -83,6 +84,8 @@ export interface RecoveryDeps {
   subjectKey(identifier: string): Buffer;
   /** What places the calls of the call methods and proves their answers; absent, there are no call methods. */
   voice?: VoiceProvider;
+  /** The enrolled authenticator apps, which prove the answers of app notifications; absent, there are none. */
+  appDevices?: AppDevices;
   callAnswers: CallAnswers;
   clock: () => number;
 }
@@ -99,7 +102,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
   lockdownRoutes(router, kit, deps);
-  if (deps.voice) callAnswerRoutes(router, kit, deps, deps.voice);
+  if (deps.voice || deps.appDevices) callAnswerRoutes(router, kit, deps);
 
   // ---- the flow's steps ------------------------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (!resent) return showFlow(ctx, flow, takeRefusal(ctx, flow));
     const lifetime = durationText(codeSeconds(flow, await policy.current()), (ctx as AppContext).state.locale);
     const called = deps.methods.find((m) => m.id === flow.pending?.method)?.kind === 'confirmation';
-    await showFlow(ctx, flow, { notice: called ? 'recover.call_replaced' : 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
+    await showFlow(ctx, flow, { notice: called ? confirmationMessage(flow.pending?.method, 'replaced') : 'recover.code_resent', noticeValues: { lifetime }, languageQuery: {} });
   });
 
   router.post('/:flow/goal', async (ctx) => {

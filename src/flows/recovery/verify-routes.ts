@@ -15,7 +15,7 @@ import { normalizeCode } from '../../security/codes.ts';
 import { UnreadableSecretError } from '../../security/encryption.ts';
 import { detached } from '../../db/request-scope.ts';
 import type { SlotResult } from '../../db/atomic.ts';
-import type { FlowKit } from './flow-kit.ts';
+import { confirmationMessage, type FlowKit } from './flow-kit.ts';
 import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc } from './store.ts';
@@ -295,7 +295,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
     if (allowed) seeFlow(ctx, next, { resent: resend });
-    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? 'recover.call_limited' : 'recover.send_limited' }, 429);
+    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? confirmationMessage(method.id, 'limited') : 'recover.send_limited' }, 429);
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));
@@ -443,12 +443,13 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       return askNumberAgain(ctx, flow, method, challengeId);
     }
     if (answered === 'blocked') return proofBudgetSpent(ctx, flow, method);
+    if (answered === 'denied') return refuse(ctx, flow, { error: 'recover.push_denied' });
     // Taken by another request (the page's script and a click of Continue at once): the page it leads to.
     if (answered === 'taken') return seeFlow(ctx, flow);
     if (!answered) {
       // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
       const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
-      return refuse(ctx, flow, waiting ? { notice: 'recover.call_not_yet' } : { error: 'recover.call_refused' });
+      return refuse(ctx, flow, waiting ? { notice: confirmationMessage(method.id, 'not_yet') } : { error: confirmationMessage(method.id, 'refused') });
     }
     await acceptProof(ctx, flow, subject, method);
   });

@@ -1,0 +1,47 @@
+// The authenticator app's two endpoints (methods/app-devices.ts has the protocol). Both take a small form and answer
+// JSON; neither needs a cookie or a CSRF token, since each request is proved by a signature or a one-time token of
+// its own, and neither says anything about an account to a request it does not prove.
+//
+//   POST /authenticator/enrol     token=<enrolment token>&name=<device name>&proof=<JWT>  → { device, account, issuer }
+//   POST /authenticator/pending   token=<JWT>                                             → { notification: … | null }
+import Router from '@koa/router';
+import { readForm } from '../http/body.ts';
+import { requestFacts, type AuditLog } from '../audit/audit.ts';
+import type { Notifier } from '../flows/recovery/notices.ts';
+import { DEFAULT_LOCALE } from '../http/i18n.ts';
+import { ENROLMENT_PATH, PENDING_PATH, type AppDevices } from './app-devices.ts';
+
+/** Forms of a few hundred bytes: a token, a name, a JWT with its key. */
+const FORM_LIMIT = 8 * 1024;
+
+export function appDeviceRoutes(devices: AppDevices, issuer: string, audit: AuditLog, notifier: Pick<Notifier, 'notifyMethodsChanged'>): Router {
+  const router = new Router();
+  const origin = new URL(issuer).origin;
+
+  router.post(ENROLMENT_PATH, async (ctx) => {
+    const form = await readForm(ctx, FORM_LIMIT);
+    // A refused enrolment throws its 400 (EnrolmentError), answered as JSON with a support code.
+    const { deviceId, before, user } = await devices.enrol(form);
+    await audit.record({ type: 'security_info.changed', accountId: user._id, method: 'app_notification', reason: 'app_enrolled', ...requestFacts(ctx) });
+    // Told on the contacts the account had before, with the "This wasn't me" link: a device enrolled by someone
+    // else (a link seen over a shoulder) could approve a recovery.
+    await notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], DEFAULT_LOCALE);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { device: deviceId, account: user.username, issuer };
+  });
+
+  router.post(PENDING_PATH, async (ctx) => {
+    const form = await readForm(ctx, FORM_LIMIT);
+    const request = await devices.authenticate(form.token, `${origin}${PENDING_PATH}`);
+    ctx.set('Cache-Control', 'no-store');
+    if (!request) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_token' };
+      return;
+    }
+    const waiting = await devices.waiting(request.deviceId);
+    ctx.body = { notification: waiting ? { text: waiting.text, answerUrl: waiting.answerUrl, digits: waiting.digits, createdAt: waiting.createdAt, expiresAt: waiting.expiresAt } : null };
+  });
+
+  return router;
+}

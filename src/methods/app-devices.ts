@@ -1,0 +1,195 @@
+// The authenticator app's devices: how one is enrolled, and how its requests are proved to be its own. The protocol
+// (README, "Authenticator app protocol"; scripts/authenticator.ts speaks it):
+//
+//   1. The account asks for an enrolment link (its security info page, or `npm run admin -- users enrol-app`): a
+//      one-time token, good for ENROLMENT_SECONDS, shown as a QR code of `<origin>/authenticator/enrol#<token>`.
+//   2. The app makes its own P-256 key pair and posts the form `token`, `name`, `proof` to /authenticator/enrol:
+//      `proof` is a JWT (ES256) signed with that key, its public key in the header (`jwk`, as in DPoP, RFC 9449),
+//      `aud` that URL, and the token as its `token` claim: the key's owner asked. The token is consumed (one
+//      enrolment per token), the device is named by its key's RFC 7638 thumbprint, and it replaces the account's
+//      previous one.
+//   3. Every later request of the app is a form whose `token` is a JWT signed with its key: `sub` the device, `aud` the URL it is posted to,
+//      `jti` a nonce used once, `iat` within REQUEST_SECONDS. /authenticator/pending returns the notification
+//      waiting for the device (delivery/app-push.ts); its answer goes to the notification's answer URL with
+//      `decision` (approve or deny) and, to approve, `number`: the one the person's screen shows.
+//
+// Nothing here decides a recovery: the answer is judged as a call's keys are (flows/recovery/call-answers.ts).
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
+import type { User } from '../accounts/user-model.ts';
+import { ValidationError } from '../errors.ts';
+import { APP_NOTIFICATIONS, type AppNotificationDoc } from '../delivery/app-push.ts';
+
+export const APP_DEVICES = 'app_devices';
+export const APP_ENROLMENTS = 'app_enrolments';
+/** The nonces (`jti`) of the apps' requests, each accepted once. */
+export const APP_REQUEST_NONCES = 'app_request_nonces';
+/** How long an enrolment link works: long enough to install an app and scan it. */
+export const ENROLMENT_SECONDS = 15 * 60;
+/** How old an app's signed request may be (its `iat`), and how far ahead of our clock. */
+export const REQUEST_SECONDS = 120;
+/** The longest name a device may be given (shown on the security info page and in notices). */
+export const DEVICE_NAME_MAX = 60;
+export const ENROLMENT_PATH = '/authenticator/enrol';
+export const PENDING_PATH = '/authenticator/pending';
+
+interface DeviceDoc {
+  /** The RFC 7638 thumbprint of its public key. */
+  _id: string;
+  accountId: string;
+  publicKey: JWK;
+  name: string;
+  createdAt: Date;
+}
+
+interface EnrolmentDoc extends ExpiringDoc {
+  accountId: string;
+}
+
+/** Why an enrolment was refused: a 400 whose JSON error (with its support code) says which part was wrong. */
+export class EnrolmentError extends ValidationError {
+  constructor(code: 'invalid_request' | 'invalid_key' | 'invalid_proof' | 'invalid_token') {
+    super(code, `enrolment refused: ${code}`);
+  }
+}
+
+/** A request proved to come from the device the account has enrolled now. */
+export interface DeviceRequest {
+  deviceId: string;
+  accountId: string;
+  claims: JWTPayload;
+}
+
+/** What enrolling a device changes of the account (accounts/users.ts setSecurityInfo). */
+export type SetAppDevice = (accountId: string, device: { id: string; name: string } | null) => Promise<User>;
+
+export interface AppDevices {
+  /** A one-time enrolment link for the account, and when it stops working. */
+  startEnrolment(accountId: string): Promise<{ link: string; expiresAt: Date }>;
+  /** Enrols the app's key for the account whose token it presents; the device id, and the account it now serves. */
+  enrol(input: { token?: string; name?: string; proof?: string }): Promise<{ deviceId: string; before: User; user: User }>;
+  /** The device's request, if signed by the key of the device its account has enrolled now, and never seen before. */
+  authenticate(token: unknown, audience: string): Promise<DeviceRequest | undefined>;
+  /** The notification waiting for the device, if any. */
+  waiting(deviceId: string): Promise<Omit<AppNotificationDoc, '_id'> | undefined>;
+  /** Forgets the account's device (its security info, then the key). */
+  remove(user: User): Promise<void>;
+}
+
+const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+/** A public P-256 key and nothing else: what ES256 verifies with (a private part is refused, not stored). */
+function publicKeyOf(value: unknown): JWK {
+  const jwk = value as Partial<Record<string, unknown>> | null;
+  const coordinate = (c: unknown) => typeof c === 'string' && /^[\w-]{43}$/.test(c);
+  if (!jwk || typeof jwk !== 'object' || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !coordinate(jwk.x) || !coordinate(jwk.y) || 'd' in jwk) {
+    throw new EnrolmentError('invalid_key');
+  }
+  return { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string };
+}
+
+/** A device's name as people type it: trimmed, control characters dropped, cut at DEVICE_NAME_MAX code points. */
+export function deviceName(value: unknown): string {
+  const cleaned = typeof value === 'string' ? value.replace(/\p{Cc}/gu, ' ').trim() : '';
+  return [...cleaned].slice(0, DEVICE_NAME_MAX).join('') || 'Authenticator app';
+}
+
+export function createAppDevices({ connection, issuer, findAccount, setAppDevice, clock = Date.now }: {
+  connection: Connection;
+  issuer: string;
+  /** The account as stored now (a removed device must stop at once). */
+  findAccount: (id: string) => Promise<User | null>;
+  setAppDevice: SetAppDevice;
+  clock?: () => number;
+}): AppDevices {
+  const origin = new URL(issuer).origin;
+  const devices = () => connection.db!.collection<DeviceDoc>(APP_DEVICES);
+  const enrolments = () => connection.db!.collection<EnrolmentDoc>(APP_ENROLMENTS);
+  const nonces = () => connection.db!.collection<ExpiringDoc>(APP_REQUEST_NONCES);
+  const notifications = () => connection.db!.collection<AppNotificationDoc>(APP_NOTIFICATIONS);
+  const seconds = () => Math.floor(clock() / 1000);
+  /** jose checks times against this clock, not the machine's (tests move it). */
+  const verifyOptions = (audience: string) => ({ algorithms: ['ES256'], audience, maxTokenAge: REQUEST_SECONDS, clockTolerance: 5, currentDate: new Date(clock()) });
+
+  return {
+    async startEnrolment(accountId) {
+      const token = randomBytes(32).toString('base64url');
+      const expiresAt = new Date(clock() + ENROLMENT_SECONDS * 1000);
+      // Only its hash is stored: a copy of the database enrols nothing.
+      await enrolments().insertOne({ _id: hashOf(token), accountId, expiresAt });
+      return { link: `${origin}${ENROLMENT_PATH}#${token}`, expiresAt };
+    },
+
+    async enrol(input) {
+      const { token, name, proof } = input;
+      if (typeof token !== 'string' || token.length > 100 || typeof proof !== 'string' || proof.length > 4096) throw new EnrolmentError('invalid_request');
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(proof);
+      } catch {
+        throw new EnrolmentError('invalid_proof');
+      }
+      const jwk = publicKeyOf(header.jwk);
+      // The key's holder asked for this token: a proof signed with it, naming the token, for this server.
+      try {
+        const { payload } = await jwtVerify(proof, await importJWK(jwk, 'ES256'), verifyOptions(`${origin}${ENROLMENT_PATH}`));
+        if (payload.token !== token) throw new EnrolmentError('invalid_proof');
+      } catch {
+        throw new EnrolmentError('invalid_proof');
+      }
+      const enrolment = await enrolments().findOne({ _id: hashOf(token) });
+      // One enrolment per token, whatever races: the delete decides (db/atomic.ts).
+      if (!enrolment || enrolment.expiresAt.getTime() <= clock() || !(await consume(enrolments(), enrolment._id))) throw new EnrolmentError('invalid_token');
+      const deviceId = await calculateJwkThumbprint(jwk, 'sha256');
+      const before = await findAccount(enrolment.accountId);
+      if (!before) throw new EnrolmentError('invalid_token');
+      await devices().replaceOne({ _id: deviceId }, { accountId: before._id, publicKey: jwk, name: deviceName(name), createdAt: new Date(clock()) }, { upsert: true });
+      const user = await setAppDevice(before._id, { id: deviceId, name: deviceName(name) });
+      const replaced = before.securityInfo?.appDevice?.id;
+      if (replaced && replaced !== deviceId) await devices().deleteOne({ _id: replaced });
+      return { deviceId, before, user };
+    },
+
+    async authenticate(token, audience) {
+      if (typeof token !== 'string' || token.length > 4096) return undefined;
+      let subject: unknown;
+      try {
+        subject = decodeJwt(token).sub; // which key to verify with; nothing is trusted before the signature is
+      } catch {
+        return undefined;
+      }
+      if (typeof subject !== 'string' || subject.length > 100) return undefined;
+      const device = await devices().findOne({ _id: subject });
+      if (!device) return undefined;
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(token, await importJWK(device.publicKey, 'ES256'), { ...verifyOptions(audience), subject, requiredClaims: ['jti', 'iat'] }));
+      } catch {
+        return undefined;
+      }
+      if (typeof claims.jti !== 'string' || claims.jti.length < 16 || claims.jti.length > 100 || (claims.iat ?? 0) > seconds() + 5) return undefined;
+      // The device its account has now: one removed or replaced proves nothing, though its key still signs.
+      const account = await findAccount(device.accountId);
+      if (account?.status !== 'active' || account.securityInfo?.appDevice?.id !== device._id) return undefined;
+      // Each signed request once: a replay (the same jti) is refused, decided by the claim.
+      const keptUntil = new Date(clock() + 2 * REQUEST_SECONDS * 1000);
+      if (!(await claim(nonces(), `${device._id}:${claims.jti}`, keptUntil))) return undefined;
+      return { deviceId: device._id, accountId: device.accountId, claims };
+    },
+
+    async waiting(deviceId) {
+      const notification = await notifications().findOne({ _id: deviceId });
+      if (!notification || notification.expiresAt.getTime() <= clock()) return undefined;
+      const { _id, ...rest } = notification;
+      return rest;
+    },
+
+    async remove(user) {
+      const id = user.securityInfo?.appDevice?.id;
+      await setAppDevice(user._id, null);
+      if (id) await Promise.all([devices().deleteOne({ _id: id }), notifications().deleteOne({ _id: id })]);
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// "Approve a notification on my authenticator app": a device enrolled with a one-time link (the admin CLI's
+// `users enrol-app`), the reference authenticator (scripts/authenticator.ts) as its app, and the recovery page that
+// waits for its signed answer with the number it shows. Walked through HTTP against a running server; the app runs
+// as a real child process where the test is about it, and as the script's functions where the test is about what
+// the server accepts.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { Browser, messageIds, type Page } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
+import { runAdmin, runScript } from '../helpers/admin-cli.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
+import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { APP_DEVICES, ENROLMENT_SECONDS } from '../../src/methods/app-devices.ts';
+import { answer, enrol, pending, signedRequest } from '../../scripts/authenticator.ts';
+import type { User } from '../../src/accounts/user-model.ts';
+
+const AUTHENTICATOR = fileURLToPath(new URL('../../scripts/authenticator.ts', import.meta.url));
+const GENEROUS = { perDestination10Min: 50, perDestinationHour: 50, perIpHour: 500, perAccountHour: 50, proofAttemptsPerDay: 50, flowsPerIpHour: 500, proofAttemptsPerIpHour: 100_000, ...MANY_SIGN_IN_FAILURES };
+
+/** `npm run authenticator -- <args>`, as a person runs it. */
+const runAuthenticator = (args: string[]) => runScript(AUTHENTICATOR, args);
+
+/** The number the waiting page shows, to enter in the app. */
+const shownNumber = (page: Page) => /data-number="(\d+)"/.exec(page.body)?.[1];
+const otherNumber = (number: string) => String((Number(number) + 1) % 100).padStart(2, '0');
+const answerStatus = async (browser: Browser, page: Page) => JSON.parse((await browser.get(`${page.url.replace(/\?.*$/, '')}/call-status`)).body) as { answered: boolean };
+const post = (url: string, form: Record<string, string>) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form) });
+
+describe('app notifications', () => {
+  let server: TestServer;
+  let now = Date.now();
+  let dir: string;
+  beforeAll(async () => {
+    // A clock the tests move: an approval that outlives its number, an enrolment link that outlives its time.
+    server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER }, { clock: () => now });
+    dir = await mkdtemp(join(tmpdir(), 'latchkey-authenticator-'));
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    now = Date.now();
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ['email', 'sms', 'app_notification', 'totp'], limits: GENEROUS });
+  });
+
+  /** A one-time enrolment link for `user`, from the admin CLI. */
+  async function enrolmentLink(user: User): Promise<string> {
+    const run = await runAdmin(server.dbUri, ['users', 'enrol-app', user.username, '--json']);
+    expect(run.code).toBe(0);
+    return (JSON.parse(run.stdout) as { link: string }).link;
+  }
+
+  /** A user with an enrolled device, whose store file the app functions use. */
+  async function userWithDevice(): Promise<{ user: User; store: string }> {
+    const user = await createUser(server);
+    const store = join(dir, `${user.username}.json`);
+    await enrol(await enrolmentLink(user), 'Test phone', store);
+    return { user, store };
+  }
+
+  /** "Get back into your account" as far as the page that waits for the app, with its number. */
+  async function notificationSent(user: User, browser = new Browser()): Promise<Page> {
+    const goal = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
+    expect(messageIds(goal)).toContain('recover.method_app_notification');
+    const chosen = await chooseMethod(browser, goal, 'app_notification');
+    expect(messageIds(chosen)).toContain('recover.push_intro');
+    const waiting = await sendCode(browser, chosen);
+    expect(messageIds(waiting)).toContain('recover.push_placed');
+    expect(shownNumber(waiting)).toMatch(/^\d{2}$/);
+    return waiting;
+  }
+
+  const notificationFor = (store: string) => waitFor(() => pending(store).then((n) => n ?? undefined), 'the app notification');
+
+  it('resets a password with the reference authenticator, enrolled from an admin link, once it approves the number the page shows', async () => {
+    const user = await createUser(server);
+    const store = join(dir, 'person.json');
+    const enrolled = await runAuthenticator(['enrol', await enrolmentLink(user), '--name', 'Ada’s phone', '--store', store]);
+    expect(enrolled).toMatchObject({ code: 0, stdout: expect.stringContaining(`Enrolled for ${user.username}`) });
+    const stored = await server.connection.db!.collection<User>('users').findOne({ _id: user._id });
+    expect(stored?.securityInfo.appDevice).toMatchObject({ name: 'Ada’s phone', id: expect.any(String) });
+    expect(await server.connection.db!.collection(APP_DEVICES).countDocuments({ _id: stored!.securityInfo.appDevice!.id } as never)).toBe(1);
+    // The owner hears of it on the contacts the account had (its email), with the "This wasn't me" link.
+    await waitFor(async () => (await outbox(server)).find((m) => m.to === user.email && m.text.includes('authenticator app enrolled for notifications')), 'the owner told');
+
+    const browser = new Browser();
+    const waiting = await notificationSent(user, browser);
+    const number = shownNumber(waiting)!;
+    // Not approved yet: Continue says so, and nothing moves.
+    const early = await submit(browser, waiting, '/answered');
+    expect(messageIds(early)).toContain('recover.push_not_yet');
+
+    await notificationFor(store);
+    const shown = await runAuthenticator(['pending', '--store', store]);
+    expect(shown.stdout).toContain('Latchkey');
+    expect(shown.stdout).not.toContain(`${number}`); // the number is on the screen of whoever asked, never in the notification
+    // A wrong number is refused (and counted); the right one approves, and the page moves on.
+    expect(await runAuthenticator(['approve', otherNumber(number), '--store', store])).toMatchObject({ code: 1, stdout: expect.stringContaining('Not approved: wrong') });
+    expect(await runAuthenticator(['approve', number, '--store', store])).toMatchObject({ code: 0, stdout: expect.stringContaining('Approved.') });
+    expect(await answerStatus(browser, waiting)).toEqual({ answered: true });
+    const next = await submit(browser, early, '/answered');
+    expect(messageIds(next)).toContain('recover.password_heading');
+    const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, method: 'app_notification' }).toArray();
+    expect(audit.map((event) => [event.type, event.reason])).toEqual(
+      expect.arrayContaining([
+        ['security_info.changed', 'app_enrolled'],
+        ['code.failed', 'app_wrong'],
+        ['recovery.step', 'app_accepted'],
+        ['code.verified', undefined],
+      ]),
+    );
+  });
+
+  it('refuses a denied notification, and the page says so', async () => {
+    const { user, store } = await userWithDevice();
+    const browser = new Browser();
+    const waiting = await notificationSent(user, browser);
+    await notificationFor(store);
+    expect(await answer(store, 'deny')).toBe('denied');
+    const refused = await submit(browser, waiting, '/answered');
+    expect(messageIds(refused)).toContain('recover.push_denied');
+    expect(messageIds(refused)).not.toContain('recover.password_heading');
+    // The number can no longer approve it.
+    expect(await answer(store, { approve: shownNumber(waiting)! })).toBe('ended');
+  });
+
+  it('refuses answers signed by another device, replayed, or from a device removed since', async () => {
+    const { user, store } = await userWithDevice();
+    const other = await userWithDevice();
+    const browser = new Browser();
+    const waiting = await notificationSent(user, browser);
+    const { answerUrl } = await notificationFor(store);
+    const number = shownNumber(waiting)!;
+
+    // Another account's device, though its signature is its own: refused, nothing counted.
+    const foreign = await post(answerUrl, { token: await signedRequest(other.store, answerUrl, { decision: 'approve', number }) });
+    expect(foreign.status).toBe(403);
+    // A key nobody enrolled, claiming to be this device.
+    const { privateKey } = await generateKeyPair('ES256');
+    const device = (await server.connection.db!.collection<User>('users').findOne({ _id: user._id }))!.securityInfo.appDevice!.id;
+    const forged = await new SignJWT({ decision: 'approve', number }).setProtectedHeader({ alg: 'ES256' }).setSubject(device).setAudience(answerUrl).setIssuedAt().setJti('a-nonce-of-sixteen-chars').sign(privateKey);
+    expect((await post(answerUrl, { token: forged })).status).toBe(403);
+    // Signed for another URL (the pending endpoint's audience): refused here.
+    expect((await post(answerUrl, { token: await signedRequest(store, `${server.origin}/authenticator/pending`, { decision: 'approve', number }) })).status).toBe(403);
+    // The same signed answer twice: the second is a replay.
+    const wrong = await signedRequest(store, answerUrl, { decision: 'approve', number: otherNumber(number) });
+    expect(await (await post(answerUrl, { token: wrong })).json()).toEqual({ result: 'wrong' });
+    expect((await post(answerUrl, { token: wrong })).status).toBe(403);
+    expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
+
+    // Removed by an administrator: its key no longer proves anything, and it is told nothing waits.
+    const removed = await runAdmin(server.dbUri, ['users', 'set-methods', user.username, '--remove-app-device', '--json']);
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ appDevice: null });
+    expect((await post(answerUrl, { token: await signedRequest(store, answerUrl, { decision: 'approve', number }) })).status).toBe(403);
+    await expect(pending(store)).rejects.toThrow(/refused this device \(401\)/);
+    expect(messageIds(await submit(browser, waiting, '/answered'))).not.toContain('recover.password_heading');
+  });
+
+  it('refuses an approval once its number has expired', async () => {
+    const { user, store } = await userWithDevice();
+    const browser = new Browser();
+    const waiting = await notificationSent(user, browser);
+    const { answerUrl } = await notificationFor(store);
+    now += 11 * 60_000; // past the number's 10 minutes
+    const late = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }, Math.floor(now / 1000));
+    expect(await (await post(answerUrl, { token: late })).json()).toEqual({ result: 'ended' });
+    expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
+  });
+
+  it('enrols once per link, only with a proof signed by the key it enrols, and not after the link has expired', async () => {
+    const user = await createUser(server);
+    const link = await enrolmentLink(user);
+    const enrolUrl = link.replace(/#.*$/, '');
+    const token = new URL(link).hash.slice(1);
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(publicKey);
+    const proof = (claims: Record<string, unknown>, jwk: object = publicJwk, key = privateKey) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', jwk: jwk as never }).setAudience(enrolUrl).setIssuedAt().sign(key);
+    const enrolWith = async (form: Record<string, string>) => {
+      const response = await post(enrolUrl, form);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    // A key in the header that did not sign; a private key in the header; a proof for another token.
+    const stranger = await generateKeyPair('ES256', { extractable: true });
+    expect(await enrolWith({ token, proof: await proof({ token }, publicJwk, stranger.privateKey) })).toMatchObject({ status: 400, body: { error: 'invalid_proof', support_code: expect.any(String) } });
+    expect(await enrolWith({ token, proof: await proof({ token }, await exportJWK(privateKey)) })).toMatchObject({ status: 400, body: { error: 'invalid_key' } });
+    expect(await enrolWith({ token, proof: await proof({ token: 'another' }) })).toMatchObject({ status: 400, body: { error: 'invalid_proof' } });
+    expect((await server.connection.db!.collection<User>('users').findOne({ _id: user._id }))?.securityInfo.appDevice).toBeUndefined();
+    // The right proof enrols, once.
+    expect(await enrolWith({ token, name: 'Phone', proof: await proof({ token }) })).toMatchObject({ status: 200, body: { account: user.username } });
+    expect(await enrolWith({ token, name: 'Phone', proof: await proof({ token }) })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+    // A link past its time enrols nothing.
+    const late = await enrolmentLink(user);
+    now += (ENROLMENT_SECONDS + 60) * 1000;
+    const lateToken = new URL(late).hash.slice(1);
+    const lateProof = await new SignJWT({ token: lateToken }).setProtectedHeader({ alg: 'ES256', jwk: publicJwk }).setAudience(enrolUrl).setIssuedAt(Math.floor(now / 1000)).sign(privateKey);
+    expect(await enrolWith({ token: lateToken, proof: lateProof })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+  });
+});
