@@ -249,7 +249,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const challenge = createSignInChallenge(signInLimits, policy, clock);
   const pseudonymize = createPseudonymizer(pseudonymKey);
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
-  const securityInfoKit = { methods, ...recovery.codes, notifier: recovery.notifier, box };
+  const securityInfoKit = { methods, ...recovery.codes, notifier: recovery.notifier, box, appDevices };
   const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), ...securityInfoKit };
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
   // The account's own pages, outside a sign-in: each asks for the current password first.

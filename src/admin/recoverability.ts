@@ -7,6 +7,7 @@ import { emailMethod } from '../methods/email.ts';
 import { smsMethod } from '../methods/sms.ts';
 import { callMobileMethod, callOfficeMethod } from '../methods/call.ts';
 import { hasAuthenticator } from '../methods/totp.ts';
+import { appNotificationMethod } from '../methods/app-notification.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { AdminSession } from './session.ts';
 
@@ -15,6 +16,7 @@ const registrations = (calls: boolean): MethodRegistration[] => [
   emailMethod,
   smsMethod,
   ...(calls ? [callMobileMethod, callOfficeMethod] : []),
+  appNotificationMethod,
   { id: 'totp', isRegistered: hasAuthenticator, strong: true },
 ];
 

@@ -54,6 +54,7 @@ export interface PageInput {
 export function without(user: User, kind: SelfService): User {
   const info = { ...user.securityInfo };
   if (kind === 'authenticator') delete info.authenticator;
+  else if (kind === 'appDevice') delete info.appDevice;
   else delete info[kind];
   return { ...user, securityInfo: info };
 }
@@ -66,9 +67,16 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     return { qr: await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }), key: secret.replace(/(.{4})/g, '$1 ').trim() };
   }
 
+  /** The enrolment link an app opens, and its QR code (inline SVG), from the step's sealed link. */
+  async function appEnrolment(sealedLink: string) {
+    const link = box.open(sealedLink);
+    return { link, qr: await QRCode.toString(link, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }) };
+  }
+
   return async function show(ctx: Context, { place, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
-    // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise.
-    const hintOf = (id: MethodId) => methods.find((m) => m.id === id)!.hint(user);
+    // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise. An
+    // app's device, which the recovery pages do not hint at, by the name its app gave it: this is its owner's page.
+    const hintOf = (id: MethodId) => (id === 'app_notification' ? (user.securityInfo?.appDevice?.name ?? '') : methods.find((m) => m.id === id)!.hint(user));
     const kinds = manageable(methods, rules);
     // Opened by the person, the page says what an account that cannot recover by itself needs whatever the policy asks
     // at sign-in.
@@ -100,8 +108,9 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       field: typing && fieldOf(typing.kind),
       adding,
       proving,
-      sentTo: adding && adding.kind !== 'authenticator' ? adding.value : proving && proving.kind !== 'authenticator' ? hintOf(SELF_SERVICE[proving.kind]) : undefined,
+      sentTo: adding && 'value' in adding ? adding.value : proving && proving.kind !== 'authenticator' ? hintOf(SELF_SERVICE[proving.kind]) : undefined,
       app: adding?.kind === 'authenticator' ? await appSetup(user, adding.sealed) : undefined,
+      appDevice: adding?.kind === 'appDevice' ? await appEnrolment(adding.sealedLink) : undefined,
       codeDigits: awaited?.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits,
       said,
       error,

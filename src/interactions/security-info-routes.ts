@@ -39,6 +39,7 @@ import { accountKeyOf, recoveryMethods } from '../flows/recovery/subject.ts';
 import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
 import { createSecurityInfoPage, SAID, without, type PageInput, type Said, type Typing } from './security-info-page.ts';
 import { passwordCheckOf, type PendingStep } from './interaction-steps.ts';
+import type { AppDevices } from '../methods/app-devices.ts';
 
 export interface SecurityInfoDeps {
   steps: SecurityInfoSteps;
@@ -51,8 +52,10 @@ export interface SecurityInfoDeps {
   breaker: PumpingBreaker;
   enqueue(message: OutgoingMessage & { sendBefore?: Date }): Promise<unknown>;
   notifier: Pick<Notifier, 'notifyMethodsChanged' | 'notifyMethodDisabled'>;
-  /** Seals a new authenticator's seed (DATA_ENCRYPTION_KEY). */
+  /** Seals a new authenticator's seed and an app's enrolment link while the step keeps them (DATA_ENCRYPTION_KEY). */
   box: SecretBox;
+  /** Makes the one-time links that enrol an app for notifications (methods/app-devices.ts). */
+  appDevices: Pick<AppDevices, 'startEnrolment'>;
 }
 
 /** What the sign-in's routes (or the account's page) lend the page: the step's place, its forms, and its end. */
@@ -86,10 +89,12 @@ export interface InteractionKit {
   usedAlready(ctx: Context, uid: string): void | Promise<void>;
 }
 
-const kindField = z.enum(['alternateEmail', 'mobilePhone', 'authenticator']);
+const kindField = z.enum(['alternateEmail', 'mobilePhone', 'authenticator', 'appDevice']);
 const addForm = z.object({ csrf: z.string(), kind: kindField, value: z.string().max(MAX_EMAIL_LENGTH).optional() });
 const verifyForm = z.object({ csrf: z.string(), code: z.string().max(32) });
 const kindForm = z.object({ csrf: z.string(), kind: kindField });
+/** What can be proved on the page: not an app's device (it has no notification to wait for here). */
+const proveForm = z.object({ csrf: z.string(), kind: z.enum(['alternateEmail', 'mobilePhone', 'authenticator']) });
 const csrfOnly = z.object({ csrf: z.string() });
 
 type Step = PendingStep<SecurityInfoState>;
@@ -98,6 +103,7 @@ type Contact = 'alternateEmail' | 'mobilePhone';
 /** The notice's name for a change of `kind`. */
 function changeOf(kind: SelfService, to: string | null): MethodChange {
   if (kind === 'authenticator') return { method: 'authenticator', registered: to !== null };
+  if (kind === 'appDevice') return { method: 'app_device', registered: to !== null };
   return { method: kind === 'alternateEmail' ? 'alternate_email' : 'mobile_phone', to };
 }
 
@@ -106,7 +112,7 @@ const purposeOf = (step: Step, why: 'add' | 'prove', kind: Contact, destination:
   `security-info:${step.id}:${why}:${kind}:${createHash('sha256').update(destination).digest('base64url')}`;
 
 export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: InteractionKit) {
-  const { steps, methods, challenges, limits, ceiling, breaker, enqueue, notifier, box } = deps;
+  const { steps, methods, challenges, limits, ceiling, breaker, enqueue, notifier, box, appDevices } = deps;
   const { config, accounts, policy, audit, clock } = kit;
   const issuer = config.brand.name;
   const draw = createSecurityInfoPage({ methods, box, issuer });
@@ -233,7 +239,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
 
   /** Records a change proved in this step, tells the owner on the contacts registered before it, and audits it. */
   async function recordChange(ctx: Context, step: Step, before: User, kind: SelfService, value: string | null, rules: RecoveryPolicy) {
-    await accounts.setSecurityInfo(before._id, kind === 'authenticator' ? { totpSecret: value } : { [kind]: value });
+    // An app's device is only ever removed here: it enrols itself (methods/app-device-routes.ts).
+    const change = kind === 'authenticator' ? { totpSecret: value } : kind === 'appDevice' ? { appDevice: null } : { [kind]: value };
+    await accounts.setSecurityInfo(before._id, change);
     // What was added was proved just now: the methods stay open to the person who proved it.
     await save(step, { proven: true });
     const { locale } = (ctx as AppContext).state;
@@ -276,7 +284,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
   }
 
   router.post(`${kit.formsPath}/prove`, async (ctx) => {
-    const read = await formOf(ctx, kindForm);
+    const read = await formOf(ctx, proveForm);
     if (!read) return;
     const { uid, step, user, form, rules } = read;
     if (!provable(user, manageable(methods, rules), methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable' });
@@ -306,6 +314,15 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const { uid, step, user, form, rules } = read;
     if (!manageable(methods, rules).includes(form.kind)) return show(ctx, uid, step, user, { error: 'security_info.unavailable' });
     if (lockedFor(user, step.state)) return show(ctx, uid, step, user, { error: 'security_info.prove_first' });
+    if (form.kind === 'appDevice') {
+      // A one-time link the app opens (shown as a QR code): the app's key enrols itself, and the owner is told then.
+      return firstOnly(ctx, uid, step, 'add:appDevice', async () => {
+        await discardAwaited(step.state);
+        const { link, expiresAt } = await appDevices.startEnrolment(user._id);
+        await save(step, { ...kept(step), adding: { kind: 'appDevice', sealedLink: box.seal(link), since: clock(), expiresAt: expiresAt.getTime() } });
+        seeStep(ctx, uid);
+      });
+    }
     if (form.kind === 'authenticator') {
       return firstOnly(ctx, uid, step, 'add:authenticator', async () => {
         await discardAwaited(step.state);
@@ -339,18 +356,34 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const read = await formOf(ctx, verifyForm);
     if (!read) return;
     const { uid, step, user, form, rules } = read;
-    const awaited = step.state?.adding ?? step.state?.proving;
+    const { adding, proving } = step.state ?? {};
+    if (adding?.kind === 'appDevice') return appEnrolled(ctx, uid, step, user, adding);
+    const awaited = adding ?? proving;
     if (!awaited) return seeStep(ctx, uid); // finished or left meanwhile (another tab): the page as it is now
     const code = normalizeCode(form.code);
     // Not a code at all (empty, too short): said so, with nothing spent.
     const digits = awaited.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits;
     const wrongCode: MessageId = awaited.kind === 'authenticator' ? 'security_info.app_code_wrong' : 'security_info.code_wrong';
     if (!new RegExp(`^\\d{${digits}}$`).test(code)) return show(ctx, uid, step, user, { error: wrongCode });
-    const { adding, proving } = step.state!;
     await firstOnly(ctx, uid, step, `verify:${code}`, () => (adding ? verifyAddition(ctx, uid, step, user, adding, code, rules) : verifyProof(ctx, uid, step, user, proving!, code, rules)));
   });
 
-  async function verifyAddition(ctx: Context, uid: string, step: Step, user: User, adding: Enrolment, code: string, rules: RecoveryPolicy) {
+  /**
+   * "Continue" after the app was given its link: the app enrolled with it (a device registered since the link was
+   * made, read as stored now) and the methods stay open to whoever did; or not yet (said so, the link still shown);
+   * or the link has expired.
+   */
+  async function appEnrolled(ctx: Context, uid: string, step: Step, user: User, adding: Extract<Enrolment, { kind: 'appDevice' }>) {
+    const device = (await accounts.findAgain(user._id))?.securityInfo?.appDevice;
+    if (device?.id && new Date(device.registeredAt).getTime() >= adding.since) {
+      await save(step, { proven: true });
+      return seeStep(ctx, uid, 'saved');
+    }
+    if (clock() >= adding.expiresAt) return abandon(ctx, uid, step, user, 'security_info.app_link_expired');
+    return show(ctx, uid, step, user, { error: 'security_info.app_not_enrolled' });
+  }
+
+  async function verifyAddition(ctx: Context, uid: string, step: Step, user: User, adding: Exclude<Enrolment, { kind: 'appDevice' }>, code: string, rules: RecoveryPolicy) {
     if (adding.kind === 'authenticator') {
       // A wrong code from a new app is mostly a phone's clock or a code typed late; its tries are counted all the same.
       const tried = await limits.takeCodeTry(`security-info:${step.id}:${adding.sealed.slice(-24)}`, rules);

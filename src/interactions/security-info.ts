@@ -4,7 +4,8 @@
 // - the account could not recover by itself (fewer methods than it needs: recoveryMethods' `able`), or
 // - the info was last confirmed more than `reconfirmDays` ago.
 // There the person adds, changes or removes what they can prove as they add it (an alternate email and a mobile
-// phone by a code sent to them, an authenticator app by a code from it), and "Looks good" completes the sign-in.
+// phone by a code sent to them, an authenticator app by a code from it, an app's notifications by enrolling the app
+// with a one-time link), and "Looks good" completes the sign-in.
 // The page is an interaction step (interaction-steps.ts): the right password, in this browser, within its time.
 //
 // A password alone must not be enough to take an account over: whoever changes what the account recovers with
@@ -24,13 +25,23 @@ export const SECURITY_INFO_STEPS = 'security_info_steps';
 const LIFETIME_MS = 30 * 60_000;
 const DAY_MS = 24 * 3600_000;
 
-/** What a person registers themselves, and the method that proves it as it is added (and later recovers with it). */
-export const SELF_SERVICE = { alternateEmail: 'email', mobilePhone: 'sms', authenticator: 'totp' } as const satisfies Record<string, MethodId>;
+/**
+ * What a person registers themselves, and the method that proves it as it is added (and later recovers with it). An
+ * app's device proves itself as it enrols (its key signs the enrolment: methods/app-devices.ts); it is never proved
+ * on this page, which has no notification to wait for (`provable`).
+ */
+export const SELF_SERVICE = { alternateEmail: 'email', mobilePhone: 'sms', authenticator: 'totp', appDevice: 'app_notification' } as const satisfies Record<string, MethodId>;
 export type SelfService = keyof typeof SELF_SERVICE;
 export const SELF_SERVICE_KINDS = Object.keys(SELF_SERVICE) as SelfService[];
 
-/** What is being added while its proof is awaited: where a code went (and when), or the new app's sealed seed. */
-export type Enrolment = { kind: 'alternateEmail' | 'mobilePhone'; value: string; challengeId: string; sentAt?: number } | { kind: 'authenticator'; sealed: string };
+/**
+ * What is being added while its proof is awaited: where a code went (and when), the new app's sealed seed, or the
+ * sealed enrolment link an app opens (made at `since`: a device enrolled since then is the one it enrolled).
+ */
+export type Enrolment =
+  | { kind: 'alternateEmail' | 'mobilePhone'; value: string; challengeId: string; sentAt?: number }
+  | { kind: 'authenticator'; sealed: string }
+  | { kind: 'appDevice'; sealedLink: string; since: number; expiresAt: number };
 /** A registered method whose proof is awaited: the code sent to it, or one from the app. */
 export type Proving = { kind: 'alternateEmail' | 'mobilePhone'; challengeId: string } | { kind: 'authenticator' };
 
@@ -58,7 +69,9 @@ export function manageable(methods: readonly VerificationMethod[], policy: Recov
 
 /** What of `kind` the account has registered: the address, the number, the sealed seed, or nothing. */
 export function registeredValue(user: User, kind: SelfService | 'officePhone'): string | undefined {
-  return kind === 'authenticator' ? user.securityInfo?.authenticator?.totpSecret : user.securityInfo?.[kind];
+  if (kind === 'authenticator') return user.securityInfo?.authenticator?.totpSecret;
+  if (kind === 'appDevice') return user.securityInfo?.appDevice?.id;
+  return user.securityInfo?.[kind];
 }
 
 /**
@@ -75,6 +88,7 @@ export function lockedFor(user: User, state: SecurityInfoState | undefined): boo
  */
 export function provable(user: User, kinds: readonly SelfService[], methods: readonly VerificationMethod[], policy: RecoveryPolicy): SelfService[] {
   return kinds.filter((kind) => {
+    if (kind === 'appDevice') return false;
     const method = methods.find((m) => m.id === SELF_SERVICE[kind]);
     return registeredValue(user, kind) !== undefined && method && (method.reachable?.(user, policy) ?? true) && (method.checkable?.(user) ?? true);
   });
@@ -85,6 +99,7 @@ function withEverything(user: User, kinds: SelfService[]): User {
   const info = { ...user.securityInfo };
   for (const kind of kinds) {
     if (kind === 'authenticator') info.authenticator = { totpSecret: 'registered' };
+    else if (kind === 'appDevice') info.appDevice = { id: 'registered', name: '', registeredAt: new Date(0) };
     else info[kind] = 'registered';
   }
   return { ...user, securityInfo: info };

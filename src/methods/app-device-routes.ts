@@ -22,7 +22,8 @@ export function appDeviceRoutes(devices: AppDevices, issuer: string, audit: Audi
     const form = await readForm(ctx, FORM_LIMIT);
     // A refused enrolment throws its 400 (EnrolmentError), answered as JSON with a support code.
     const { deviceId, before, user } = await devices.enrol(form);
-    await audit.record({ type: 'security_info.changed', accountId: user._id, method: 'app_notification', reason: 'app_enrolled', ...requestFacts(ctx) });
+    // Named as "Your security info" names what it changes (its kind), as every security_info.changed record is.
+    await audit.record({ type: 'security_info.changed', accountId: user._id, method: 'appDevice', reason: 'app_enrolled', ...requestFacts(ctx) });
     // Told on the contacts the account had before, with the "This wasn't me" link: a device enrolled by someone
     // else (a link seen over a shoulder) could approve a recovery.
     await notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], DEFAULT_LOCALE);

@@ -74,8 +74,8 @@ export interface AppDevices {
   authenticate(token: unknown, audience: string): Promise<DeviceRequest | undefined>;
   /** The notification waiting for the device, if any. */
   waiting(deviceId: string): Promise<Omit<AppNotificationDoc, '_id'> | undefined>;
-  /** Forgets the account's device (its security info, then the key). */
-  remove(user: User): Promise<void>;
+  /** The notification for `answerUrl` was answered for good: the device is no longer shown it. */
+  dismiss(deviceId: string, answerUrl: string): Promise<void>;
 }
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -186,10 +186,10 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       return rest;
     },
 
-    async remove(user) {
-      const id = user.securityInfo?.appDevice?.id;
-      await setAppDevice(user._id, null);
-      if (id) await Promise.all([devices().deleteOne({ _id: id }), notifications().deleteOne({ _id: id })]);
+    async dismiss(deviceId, answerUrl) {
+      // Only that notification: a newer one (Send again) stays for the app to fetch.
+      const notification = await notifications().findOne({ _id: deviceId }, { projection: { answerUrl: 1 } });
+      if (notification?.answerUrl === answerUrl) await notifications().deleteOne({ _id: deviceId });
     },
   };
 }

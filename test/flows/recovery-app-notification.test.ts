@@ -13,6 +13,8 @@ import { Browser, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin, runScript } from '../helpers/admin-cli.ts';
+import { allForms } from '../helpers/browser.ts';
+import { formNamed, openSecurityInfoPage, postForm } from '../helpers/account-pages.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { APP_DEVICES, ENROLMENT_SECONDS } from '../../src/methods/app-devices.ts';
@@ -104,10 +106,11 @@ describe('app notifications', () => {
     // A wrong number is refused (and counted); the right one approves, and the page moves on.
     expect(await runAuthenticator(['approve', otherNumber(number), '--store', store])).toMatchObject({ code: 1, stdout: expect.stringContaining('Not approved: wrong') });
     expect(await runAuthenticator(['approve', number, '--store', store])).toMatchObject({ code: 0, stdout: expect.stringContaining('Approved.') });
+    expect((await runAuthenticator(['pending', '--store', store])).stdout).toContain('Nothing waiting.');
     expect(await answerStatus(browser, waiting)).toEqual({ answered: true });
     const next = await submit(browser, early, '/answered');
     expect(messageIds(next)).toContain('recover.password_heading');
-    const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, method: 'app_notification' }).toArray();
+    const audit = await server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, method: { $in: ['app_notification', 'appDevice'] } }).toArray();
     expect(audit.map((event) => [event.type, event.reason])).toEqual(
       expect.arrayContaining([
         ['security_info.changed', 'app_enrolled'],
@@ -122,13 +125,15 @@ describe('app notifications', () => {
     const { user, store } = await userWithDevice();
     const browser = new Browser();
     const waiting = await notificationSent(user, browser);
-    await notificationFor(store);
+    const { answerUrl } = await notificationFor(store);
     expect(await answer(store, 'deny')).toBe('denied');
     const refused = await submit(browser, waiting, '/answered');
     expect(messageIds(refused)).toContain('recover.push_denied');
     expect(messageIds(refused)).not.toContain('recover.password_heading');
-    // The number can no longer approve it.
-    expect(await answer(store, { approve: shownNumber(waiting)! })).toBe('ended');
+    // The app is no longer shown it, and the number can no longer approve it.
+    expect(await pending(store)).toBeNull();
+    const late = await post(answerUrl, { token: await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }) });
+    expect(await late.json()).toEqual({ result: 'ended' });
   });
 
   it('refuses answers signed by another device, replayed, or from a device removed since', async () => {
@@ -173,6 +178,46 @@ describe('app notifications', () => {
     const late = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }, Math.floor(now / 1000));
     expect(await (await post(answerUrl, { token: late })).json()).toEqual({ result: 'ended' });
     expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
+  });
+
+  it('lets the owner enrol an app from "Your security info" with a link shown as a QR code, and then offers it for recovery', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    expect(messageIds(page)).toContain('security_info.appDevice');
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    expect(messageIds(shown)).toEqual(expect.arrayContaining(['security_info.app_device_steps', 'security_info.app_device_link']));
+    expect(shown.body).toContain('<svg');
+    const link = /id="app-device-link"[^>]*>([^<]+)</.exec(shown.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
+    expect(link).toMatch(new RegExp(`^${server.origin}/authenticator/enrol#[\\w-]{43}$`));
+    // Not enrolled yet: Continue says so, and the link stays on the page.
+    const early = await postForm(browser, formNamed(shown, 'verify'));
+    expect(messageIds(early)).toEqual(expect.arrayContaining(['security_info.app_not_enrolled', 'security_info.app_device_link']));
+
+    const store = join(dir, `${user.username}-own.json`);
+    await enrol(link, 'Pixel', store);
+    const saved = await postForm(browser, formNamed(early, 'verify'));
+    expect(messageIds(saved)).toContain('security_info.said_saved');
+    expect(saved.body).toContain('Pixel');
+    // A recovery now offers it, and the app approves.
+    const waiting = await notificationSent(user);
+    await notificationFor(store);
+    expect(await answer(store, { approve: shownNumber(waiting)! })).toBe('accepted');
+
+    // Opened again later, the page is closed to changes until a method is proved, and an app's device cannot be
+    // proved here: the password alone changes nothing.
+    const again = await openSecurityInfoPage(server, user);
+    expect(messageIds(again.page)).toContain('security_info.prove_none');
+    expect(allForms(again.page).some((f) => f.action.endsWith('/add'))).toBe(false);
+  });
+
+  it('says when the enrolment link shown on "Your security info" has expired', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    now += (ENROLMENT_SECONDS + 1) * 1000;
+    const expired = await postForm(browser, formNamed(shown, 'verify'));
+    expect(messageIds(expired)).toContain('security_info.app_link_expired');
+    expect(messageIds(expired)).not.toContain('security_info.app_device_link');
   });
 
   it('enrols once per link, only with a proof signed by the key it enrols, and not after the link has expired', async () => {

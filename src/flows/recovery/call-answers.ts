@@ -79,8 +79,9 @@ export const answerPath = (flowId: string, methodId: string, challengeId: string
 interface ProvedAnswer {
   digits: string;
   denied?: boolean;
-  /** An app's answer: the account whose device signed it (the flow must be that account's). */
+  /** An app's answer: the account whose device signed it (the flow must be that account's), and the device. */
   accountId?: string;
+  deviceId?: string;
 }
 
 export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
@@ -96,8 +97,9 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
       const request = await appDevices?.authenticate(form.token, url);
       if (!request) return undefined;
       const { decision, number } = request.claims;
-      if (decision === 'deny') return { digits: '', denied: true, accountId: request.accountId };
-      return decision === 'approve' && typeof number === 'string' ? { digits: number, accountId: request.accountId } : undefined;
+      const sender = { accountId: request.accountId, deviceId: request.deviceId };
+      if (decision === 'deny') return { digits: '', denied: true, ...sender };
+      return decision === 'approve' && typeof number === 'string' ? { digits: number, ...sender } : undefined;
     }
     return voice?.answerIsGenuine({ url, rawBody, headers: ctx.headers, form }, clock()) ? { digits: form.Digits ?? '' } : undefined;
   }
@@ -157,6 +159,8 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     const app = method.id === 'app_notification';
     await kit.record(ctx, { type: result === 'accepted' ? 'recovery.step' : 'code.failed', ...base, reason: `${app ? 'app' : 'call'}_${result}` });
     if (app || !voice) {
+      // Answered for good (not a wrong number, which may be entered again): the app is no longer shown it.
+      if (answer.deviceId && result !== 'wrong') await appDevices?.dismiss(answer.deviceId, `${origin}${ctx.originalUrl}`);
       ctx.body = { result };
       return;
     }

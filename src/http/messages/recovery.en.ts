@@ -88,7 +88,7 @@ export const recoveryEn = {
   'recover.push_again': 'Send again',
   'recover.push_not_yet': 'We have not had your approval yet. Open your authenticator app, enter the number shown and approve, then Continue. No notification? Choose Send again.',
   'recover.push_refused': 'The number entered did not match, or the notification expired. Choose Send again for a new one.',
-  'recover.push_denied': 'The request was denied on your authenticator app. If that was you by mistake, choose Send again; if you did not ask for it, nothing has changed.',
+  'recover.push_denied': 'The request was denied on your authenticator app. If that was a mistake, choose Send again.',
   'recover.push_replaced': 'We\'ve sent a new notification. Enter the new number shown: the one before no longer works.',
   'recover.push_limited': 'We can\'t send another notification right now. If ours has reached your app, approve it; otherwise press “Send again” in a few minutes.',
   'recover.code_sent_email': "We've emailed a verification code to your alternate email address ({hint}).",

@@ -88,7 +88,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.push_again': 'Envoyer de nouveau',
   'recover.push_not_yet': 'Nous n’avons pas encore reçu votre approbation. Ouvrez votre application d’authentification, saisissez le nombre affiché et approuvez, puis appuyez sur Continuer. Pas de notification ? Choisissez Envoyer de nouveau.',
   'recover.push_refused': 'Le nombre saisi ne correspondait pas, ou la notification a expiré. Choisissez Envoyer de nouveau pour en recevoir une autre.',
-  'recover.push_denied': 'La demande a été refusée dans votre application d’authentification. Si c’était vous par erreur, choisissez Envoyer de nouveau ; si vous ne l’avez pas demandée, rien n’a changé.',
+  'recover.push_denied': 'La demande a été refusée dans votre application d’authentification. Si c’était une erreur, choisissez Envoyer de nouveau.',
   'recover.push_replaced': 'Nous avons envoyé une nouvelle notification. Saisissez le nouveau nombre affiché : le précédent ne fonctionne plus.',
   'recover.push_limited': 'Nous ne pouvons pas envoyer d’autre notification pour l’instant. Si la nôtre est arrivée dans votre application, approuvez-la ; sinon appuyez sur « Envoyer de nouveau » dans quelques minutes.',
   'recover.code_sent_email': 'Nous avons envoyé un code de vérification à votre adresse secondaire ({hint}).',
