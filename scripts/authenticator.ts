@@ -11,7 +11,7 @@
 // `--store <file>` (default ~/.latchkey-authenticator.json) keeps the device's private key: whoever has the file
 // can approve for the account, as whoever holds a phone can. It is written readable by its owner only.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -90,6 +90,7 @@ export async function enrol(link: string, name: string, file: string): Promise<S
   if (status !== 200) throw new AuthenticatorError(`enrolment refused (${status}): ${String(body.error)}${body.support_code ? `, support code ${String(body.support_code)}` : ''}`);
   const store: Store = { origin: url.origin, device: String(body.device), account: String(body.account), privateKey: await exportJWK(privateKey) };
   await writeFile(file, `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600); // `mode` applies only to a file it creates: a store written over keeps its owner's alone
   return store;
 }
 

@@ -242,7 +242,9 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   if (config.cookieSecure) app.use(refusePlainHttp([...discovery.paths, ...publishedKeys.paths]));
   app.use(homePage({ issuer: config.issuer, demoAppUrl: config.demoAppUrl, policy }).routes());
   app.use(captchaRoutes(captcha).routes());
-  app.use(appDeviceRoutes(appDevices, config.issuer, audit, recovery.notifier).routes()); // the authenticator app's enrolment and notifications
+  // The authenticator app's enrolment and notifications; an enrolment's notice texts within the budget for notices.
+  const noticeTextAllowed = async () => recovery.codes.limits.allowNoticeText(await policy.current());
+  app.use(appDeviceRoutes(appDevices, config.issuer, audit, recovery.notifier, noticeTextAllowed).routes());
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only

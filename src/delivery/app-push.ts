@@ -4,6 +4,7 @@
 // is recovering which account, and nothing needs configuring. An app that wants to be woken sooner polls sooner.
 import type { Connection } from 'mongoose';
 import type { Channel } from './channel.ts';
+import { upsertRetryingDuplicateKey } from '../db/atomic.ts';
 
 export const APP_NOTIFICATIONS = 'app_notifications';
 /** How long a notification waits to be fetched: the approval it asks for expires sooner (its challenge decides). */
@@ -25,9 +26,10 @@ export function appNotificationChannel(connection: Connection): Channel {
   const notifications = () => connection.db!.collection<AppNotificationDoc>(APP_NOTIFICATIONS);
   return {
     async send({ to, text, answerUrl, answerDigits, createdAt }) {
-      // A plain write by _id: it decides nothing (the answer is judged against the flow's challenge).
+      // A plain write by _id: it decides nothing (the answer is judged against the flow's challenge). Two at once for
+      // one device both upsert; the loser's duplicate key is retried as the update it then is.
       const notification = { text, answerUrl: answerUrl!, digits: answerDigits!, createdAt, expiresAt: new Date(createdAt.getTime() + NOTIFICATION_SECONDS * 1000) };
-      await notifications().replaceOne({ _id: to }, notification, { upsert: true });
+      await upsertRetryingDuplicateKey(() => notifications().replaceOne({ _id: to }, notification, { upsert: true }));
     },
   };
 }

@@ -55,7 +55,7 @@ export interface SecurityInfoDeps {
   /** Seals a new authenticator's seed and an app's enrolment link while the step keeps them (DATA_ENCRYPTION_KEY). */
   box: SecretBox;
   /** Makes the one-time links that enrol an app for notifications (methods/app-devices.ts). */
-  appDevices: Pick<AppDevices, 'startEnrolment'>;
+  appDevices: Pick<AppDevices, 'startEnrolment' | 'cancelEnrolment' | 'enrolledWith'>;
 }
 
 /** What the sign-in's routes (or the account's page) lend the page: the step's place, its forms, and its end. */
@@ -186,10 +186,11 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     return show(ctx, uid, step, user, { state, error });
   }
 
-  /** Forgets the code the step waited for (a Back, another method chosen). */
+  /** Forgets the code the step waited for, or voids the app's enrolment link it showed (a Back, another method chosen). */
   async function discardAwaited(state: SecurityInfoState | undefined) {
     const awaited = state?.adding ?? state?.proving;
     if (awaited && 'challengeId' in awaited) await challenges.discard(awaited.challengeId);
+    if (awaited?.kind === 'appDevice') await appDevices.cancelEnrolment(awaited.enrolmentId);
   }
 
   /**
@@ -318,8 +319,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       // A one-time link the app opens (shown as a QR code): the app's key enrols itself, and the owner is told then.
       return firstOnly(ctx, uid, step, 'add:appDevice', async () => {
         await discardAwaited(step.state);
-        const { link, expiresAt } = await appDevices.startEnrolment(user._id);
-        await save(step, { ...kept(step), adding: { kind: 'appDevice', sealedLink: box.seal(link), since: clock(), expiresAt: expiresAt.getTime() } });
+        const { link, expiresAt, enrolmentId } = await appDevices.startEnrolment(user._id);
+        await save(step, { ...kept(step), adding: { kind: 'appDevice', sealedLink: box.seal(link), enrolmentId, expiresAt: expiresAt.getTime() } });
         seeStep(ctx, uid);
       });
     }
@@ -369,13 +370,13 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
   });
 
   /**
-   * "Continue" after the app was given its link: the app enrolled with it (a device registered since the link was
-   * made, read as stored now) and the methods stay open to whoever did; or not yet (said so, the link still shown);
-   * or the link has expired.
+   * "Continue" after the app was given its link: the app enrolled with it (the account's device as stored now is the
+   * one this link enrolled, not one an administrator's link did) and the methods stay open to whoever did; or not yet
+   * (said so, the link still shown); or the link has expired.
    */
   async function appEnrolled(ctx: Context, uid: string, step: Step, user: User, adding: Extract<Enrolment, { kind: 'appDevice' }>) {
     const device = (await accounts.findAgain(user._id))?.securityInfo?.appDevice;
-    if (device?.id && new Date(device.registeredAt).getTime() >= adding.since) {
+    if (device?.id && (await appDevices.enrolledWith(device.id, adding.enrolmentId))) {
       await save(step, { proven: true });
       return seeStep(ctx, uid, 'saved');
     }
@@ -485,6 +486,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     }
     // One removal per state, whichever method: two at once in two tabs could each leave the other's last method.
     await firstOnly(ctx, uid, step, 'remove', async () => {
+      await discardAwaited(step.state); // the page moves on without what it waited for
       await recordChange(ctx, step, user, form.kind, null, rules);
       seeStep(ctx, uid, 'removed');
     });
@@ -502,6 +504,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     // The others answer as this one did only once its work is done; failed, they answer as though nothing was.
     let didIt = false;
     try {
+      await discardAwaited(step.state); // a link a stale tab still shows stops working with the step
       await accounts.confirmSecurityInfo(user._id, new Date(clock()));
       await kit.finished(ctx, user, step.startedAt.getTime());
       didIt = true;

@@ -36,12 +36,12 @@ export const SELF_SERVICE_KINDS = Object.keys(SELF_SERVICE) as SelfService[];
 
 /**
  * What is being added while its proof is awaited: where a code went (and when), the new app's sealed seed, or the
- * sealed enrolment link an app opens (made at `since`: a device enrolled since then is the one it enrolled).
+ * sealed enrolment link an app opens, with its enrolment's id (methods/app-devices.ts) and when it stops working.
  */
 export type Enrolment =
   | { kind: 'alternateEmail' | 'mobilePhone'; value: string; challengeId: string; sentAt?: number }
   | { kind: 'authenticator'; sealed: string }
-  | { kind: 'appDevice'; sealedLink: string; since: number; expiresAt: number };
+  | { kind: 'appDevice'; sealedLink: string; enrolmentId: string; expiresAt: number };
 /** A registered method whose proof is awaited: the code sent to it, or one from the app. */
 export type Proving = { kind: 'alternateEmail' | 'mobilePhone'; challengeId: string } | { kind: 'authenticator' };
 

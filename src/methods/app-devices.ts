@@ -17,8 +17,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
-import { claim, consume, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, consume, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import type { User } from '../accounts/user-model.ts';
+import { isAccessCurrent } from '../accounts/users.ts';
 import { ValidationError } from '../errors.ts';
 import { APP_NOTIFICATIONS, type AppNotificationDoc } from '../delivery/app-push.ts';
 
@@ -42,6 +43,8 @@ interface DeviceDoc {
   publicKey: JWK;
   name: string;
   createdAt: Date;
+  /** The enrolment (its token's hash) it enrolled with: the page that made the link knows its own (`enrolledWith`). */
+  enrolment: string;
 }
 
 interface EnrolmentDoc extends ExpiringDoc {
@@ -66,8 +69,12 @@ export interface DeviceRequest {
 export type SetAppDevice = (accountId: string, device: { id: string; name: string } | null) => Promise<User>;
 
 export interface AppDevices {
-  /** A one-time enrolment link for the account, and when it stops working. */
-  startEnrolment(accountId: string): Promise<{ link: string; expiresAt: Date }>;
+  /** A one-time enrolment link for the account, when it stops working, and its id (what `cancelEnrolment` takes). */
+  startEnrolment(accountId: string): Promise<{ link: string; expiresAt: Date; enrolmentId: string }>;
+  /** The link of that enrolment no longer works (its page moved on); one already used is unchanged. */
+  cancelEnrolment(enrolmentId: string): Promise<void>;
+  /** Whether the device enrolled with that enrolment's link. */
+  enrolledWith(deviceId: string, enrolmentId: string): Promise<boolean>;
   /** Enrols the app's key for the account whose token it presents; the device id, and the account it now serves. */
   enrol(input: { token?: string; name?: string; proof?: string }): Promise<{ deviceId: string; before: User; user: User }>;
   /** The device's request, if signed by the key of the device its account has enrolled now, and never seen before. */
@@ -90,9 +97,12 @@ function publicKeyOf(value: unknown): JWK {
   return { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string };
 }
 
-/** A device's name as people type it: trimmed, control characters dropped, cut at DEVICE_NAME_MAX code points. */
+/**
+ * A device's name as people type it: trimmed, cut at DEVICE_NAME_MAX code points, without control characters nor
+ * invisible format ones (a right-to-left override would make a notice read other than it says).
+ */
 export function deviceName(value: unknown): string {
-  const cleaned = typeof value === 'string' ? value.replace(/\p{Cc}/gu, ' ').trim() : '';
+  const cleaned = typeof value === 'string' ? value.replace(/\p{Cc}/gu, ' ').replace(/\p{Cf}/gu, '').trim() : '';
   return [...cleaned].slice(0, DEVICE_NAME_MAX).join('') || 'Authenticator app';
 }
 
@@ -118,8 +128,17 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       const token = randomBytes(32).toString('base64url');
       const expiresAt = new Date(clock() + ENROLMENT_SECONDS * 1000);
       // Only its hash is stored: a copy of the database enrols nothing.
-      await enrolments().insertOne({ _id: hashOf(token), accountId, expiresAt });
-      return { link: `${origin}${ENROLMENT_PATH}#${token}`, expiresAt };
+      const enrolmentId = hashOf(token);
+      await enrolments().insertOne({ _id: enrolmentId, accountId, expiresAt });
+      return { link: `${origin}${ENROLMENT_PATH}#${token}`, expiresAt, enrolmentId };
+    },
+
+    async cancelEnrolment(enrolmentId) {
+      await consume(enrolments(), enrolmentId);
+    },
+
+    async enrolledWith(deviceId, enrolmentId) {
+      return (await devices().findOne({ _id: deviceId }, { projection: { enrolment: 1 } }))?.enrolment === enrolmentId;
     },
 
     async enrol(input) {
@@ -140,12 +159,23 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
         throw new EnrolmentError('invalid_proof');
       }
       const enrolment = await enrolments().findOne({ _id: hashOf(token) });
-      // One enrolment per token, whatever races: the delete decides (db/atomic.ts).
-      if (!enrolment || enrolment.expiresAt.getTime() <= clock() || !(await consume(enrolments(), enrolment._id))) throw new EnrolmentError('invalid_token');
-      const deviceId = await calculateJwkThumbprint(jwk, 'sha256');
+      if (!enrolment || enrolment.expiresAt.getTime() <= clock()) throw new EnrolmentError('invalid_token');
+      // A link is the session's that made it: it enrols nothing once that access ends, as the session's tokens
+      // do (a disabled account, a "This wasn't me" lockdown, a password reset or set-password after it was made).
       const before = await findAccount(enrolment.accountId);
-      if (!before) throw new EnrolmentError('invalid_token');
-      await devices().replaceOne({ _id: deviceId }, { accountId: before._id, publicKey: jwk, name: deviceName(name), createdAt: new Date(clock()) }, { upsert: true });
+      const madeAtMs = enrolment.expiresAt.getTime() - ENROLMENT_SECONDS * 1000;
+      if (!before || !isAccessCurrent(before, Math.floor(madeAtMs / 1000), madeAtMs)) throw new EnrolmentError('invalid_token');
+      // A key serves one account: one that another account has enrolled now is refused (one it has replaced or
+      // removed, whose key record stays, is free again).
+      const deviceId = await calculateJwkThumbprint(jwk, 'sha256');
+      const holder = await devices().findOne({ _id: deviceId }, { projection: { accountId: 1 } });
+      if (holder && holder.accountId !== before._id && (await findAccount(holder.accountId))?.securityInfo?.appDevice?.id === deviceId) {
+        throw new EnrolmentError('invalid_key');
+      }
+      // One enrolment per token, whatever races: the delete decides (db/atomic.ts).
+      if (!(await consume(enrolments(), enrolment._id))) throw new EnrolmentError('invalid_token');
+      const device = { accountId: before._id, publicKey: jwk, name: deviceName(name), createdAt: new Date(clock()), enrolment: enrolment._id };
+      await upsertRetryingDuplicateKey(() => devices().replaceOne({ _id: deviceId }, device, { upsert: true }));
       const user = await setAppDevice(before._id, { id: deviceId, name: deviceName(name) });
       const replaced = before.securityInfo?.appDevice?.id;
       if (replaced && replaced !== deviceId) await devices().deleteOne({ _id: replaced });
@@ -188,8 +218,7 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
 
     async dismiss(deviceId, answerUrl) {
       // Only that notification: a newer one (Send again) stays for the app to fetch.
-      const notification = await notifications().findOne({ _id: deviceId }, { projection: { answerUrl: 1 } });
-      if (notification?.answerUrl === answerUrl) await notifications().deleteOne({ _id: deviceId });
+      await notifications().deleteOne({ _id: deviceId, answerUrl });
     },
   };
 }

@@ -4,8 +4,12 @@
 // "Sign in" back to the same sign-in, and lands signed in at the application. Every recovery page on the way, with
 // and without an error shown, carries the operator's brand and must pass axe-core's WCAG 2.2 AA rules at desktop
 // and phone width; screenshots go to test-artifacts/browser/recovery-*-{desktop,phone}.png for a human to look at. The audio CAPTCHA must be a playable file.
+// The authenticator app that approves a notification is the reference one (scripts/authenticator.ts).
 //
 // Codes are read where a developer reads them: the development outbox (no SMTP_URL, so email lands there too).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { BRAND, cspViolations, launchChromium, PageChecks } from '../helpers/chromium.ts';
@@ -13,6 +17,8 @@ import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, outbox, registerMethods, textedCode, waitFor } from '../helpers/recovery.ts';
+import { runAdmin } from '../helpers/admin-cli.ts';
+import { answer, enrol, pending } from '../../scripts/authenticator.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
@@ -207,6 +213,19 @@ async function textMe(page: Page, person: Person, region: Locator, screenshot?: 
   await panel(page, 'Text my mobile phone').getByText(`*****${person.mobilePhone.slice(-2)}`).waitFor();
   if (screenshot) await checkPage(page, screenshot);
   return textedCode(server, person.mobilePhone, before);
+}
+
+/** "Can't access your account?" opened directly, to reset a forgotten password, as far as `method`'s panel. */
+async function forgotPasswordWith(page: Page, email: string, method: string): Promise<Locator> {
+  await page.goto(`${server.origin}/recover`);
+  await page.getByLabel('Email or Username', { exact: true }).fill(email);
+  await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
+  await chooseGoal(page, 'I forgot my password');
+  await page.getByRole('radio', { name: method }).check();
+  await page.getByRole('button', { name: 'Next' }).first().click();
+  return page.getByRole('region', { name: method });
 }
 
 // ---- the walks -------------------------------------------------------------------------------------------------
@@ -409,15 +428,7 @@ describe('recovery in a browser', () => {
     const katherine = await person('Katherine Johnson', '0199');
     await server.latchkey.policy.save({ methodsEnabled: ['email', 'sms', 'call_mobile', 'totp'], lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
     try {
-      await page.goto(`${server.origin}/recover`);
-      await page.getByLabel('Email or Username', { exact: true }).fill(katherine.user.email);
-      await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
-      await page.getByRole('button', { name: 'Next' }).click();
-      await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
-      await chooseGoal(page, 'I forgot my password');
-      await page.getByRole('radio', { name: 'Call my mobile phone' }).check();
-      await page.getByRole('button', { name: 'Next' }).first().click();
-      const callPanel = page.getByRole('region', { name: 'Call my mobile phone' });
+      const callPanel = await forgotPasswordWith(page, katherine.user.email, 'Call my mobile phone');
       await callPanel.getByText(`Call me at *****${katherine.mobilePhone.slice(-2)}`).waitFor();
       await checkPage(page, 'call-phone');
       await callPanel.getByLabel('Enter your phone number').fill(katherine.typedPhone);
@@ -439,9 +450,40 @@ describe('recovery in a browser', () => {
     expect(problems.slice(reported).join('\n\n')).toBe('');
   }, TEST_MS);
 
+  it('app notification: the page shows the number, and moves on by itself once the enrolled app approves it', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    const reported = problems.length;
+    const mary = await person('Mary Jackson', '0188');
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-app-'));
+    const store = join(dir, 'store.json');
+    const link = await runAdmin(server.dbUri, ['users', 'enrol-app', mary.user.username, '--json']);
+    await enrol((JSON.parse(link.stdout) as { link: string }).link, 'Mary’s phone', store);
+    await server.latchkey.policy.save({ methodsEnabled: ['email', 'sms', 'app_notification', 'totp'], lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+    try {
+      const appPanel = await forgotPasswordWith(page, mary.user.email, 'Approve a notification on my authenticator app');
+      await appPanel.getByRole('button', { name: 'Send notification' }).waitFor();
+      await checkPage(page, 'app-send');
+      await appPanel.getByRole('button', { name: 'Send notification' }).click();
+      await messageShown(page, 'recover.push_placed');
+      await checkPage(page, 'app-waiting');
+      const number = await page.locator('#call-number').innerText();
+      expect(number).toMatch(/^\d{2}$/);
+      // The person approves in the app with the number the page shows; nobody touches the page, which moves on.
+      await waitFor(async () => (await pending(store)) ?? undefined, 'the app notification', STEP_MS);
+      expect(await answer(store, { approve: number })).toBe('accepted');
+      await page.getByRole('heading', { level: 2, name: 'Choose a new password' }).waitFor();
+      expect(cspErrors).toEqual([]);
+    } finally {
+      await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+      await context.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(problems.slice(reported).join('\n\n')).toBe('');
+  }, TEST_MS);
+
   it('checked every recovery page', () => {
     expect(checked).toEqual(
-      expect.arrayContaining(['identify', 'identify-error', 'goal', 'methods', 'email', 'code-email', 'code-error', 'phone', 'phone-error', 'code-sms', 'password', 'password-error', 'done-reset', 'unlock', 'done-unlock', 'call-phone', 'call']),
+      expect.arrayContaining(['identify', 'identify-error', 'goal', 'methods', 'email', 'code-email', 'code-error', 'phone', 'phone-error', 'code-sms', 'password', 'password-error', 'done-reset', 'unlock', 'done-unlock', 'call-phone', 'call', 'app-send', 'app-waiting']),
     );
   });
 });

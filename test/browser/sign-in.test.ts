@@ -2,6 +2,9 @@
 // playwright-core), then signs out; every Latchkey page on the way must pass axe-core's WCAG 2.2 AA rules.
 // Our pages carry an operator's brand; each is checked at desktop and phone width, and its screenshots go to
 // test-artifacts/browser/ for a human to look at (helpers/chromium.ts).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { BRAND, cspViolations, launchChromium, PageChecks } from '../helpers/chromium.ts';
@@ -11,6 +14,7 @@ import { registerMethods, textedCode } from '../helpers/recovery.ts';
 import { generateSync } from 'otplib';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
+import { enrol } from '../../scripts/authenticator.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
 let server: TestServer;
@@ -339,6 +343,33 @@ it('reviews security info from the home page under the real CSP: the password, a
   expect(reviews.problems.join('\n\n')).toBe('');
   expect(cspErrors).toEqual([]);
   await context.close();
+}, 60_000);
+
+it('enrols an authenticator app for notifications from "Your security info": its one-time link and QR code, the app enrols, Continue; each page accessible', async () => {
+  const owner = await createUser(server, { name: 'Mary Jackson' });
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-app-'));
+  await server.latchkey.policy.update((overrides) => ({ ...overrides, methodsEnabled: ['email', 'sms', 'app_notification', 'totp'] }));
+  const { context, page, cspErrors, checks } = await openFromHome('Review your security info', 'Your security info', 'security-info-app-device-');
+  try {
+    await page.getByLabel('Email or username').fill(owner.username);
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Set it up now: Authenticator app notifications' }).click();
+    await page.getByRole('img', { name: 'QR code of the enrolment link for your authenticator app' }).waitFor();
+    await checks.check(page, 'link');
+    // The app (the reference authenticator) opens the link shown; then Continue.
+    await enrol(await page.locator('#app-device-link').innerText(), 'Pixel 9', join(dir, 'store.json'));
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('[data-message-id="security_info.said_saved"]').waitFor();
+    await page.getByText('Pixel 9').waitFor();
+    await checks.check(page, 'saved');
+    expect(checks.problems.join('\n\n')).toBe('');
+    expect(cspErrors).toEqual([]);
+  } finally {
+    await context.close();
+    await server.latchkey.policy.update(({ methodsEnabled: _, ...overrides }) => overrides);
+    await rm(dir, { recursive: true, force: true });
+  }
 }, 60_000);
 
 it('sees where an account is signed in from the home page under the real CSP, removes an app and signs out everywhere; each page accessible', async () => {

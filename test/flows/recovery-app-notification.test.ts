@@ -36,11 +36,12 @@ const post = (url: string, form: Record<string, string>) =>
 
 describe('app notifications', () => {
   let server: TestServer;
-  let now = Date.now();
+  /** How far the server's clock runs ahead of the machine's (it runs on: proofs signed now stay fresh). */
+  let ahead = 0;
   let dir: string;
   beforeAll(async () => {
     // A clock the tests move: an approval that outlives its number, an enrolment link that outlives its time.
-    server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER }, { clock: () => now });
+    server = await startTestServer({ CAPTCHA_TEST_ANSWER: CAPTCHA_ANSWER }, { clock: () => Date.now() + ahead });
     dir = await mkdtemp(join(tmpdir(), 'latchkey-authenticator-'));
   });
   afterAll(async () => {
@@ -48,7 +49,7 @@ describe('app notifications', () => {
     await rm(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
-    now = Date.now();
+    ahead = 0;
     await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ['email', 'sms', 'app_notification', 'totp'], limits: GENEROUS });
   });
 
@@ -84,7 +85,8 @@ describe('app notifications', () => {
   it('resets a password with the reference authenticator, enrolled from an admin link, once it approves the number the page shows', async () => {
     const user = await createUser(server);
     const store = join(dir, 'person.json');
-    const enrolled = await runAuthenticator(['enrol', await enrolmentLink(user), '--name', 'Ada’s phone', '--store', store]);
+    // A name with a right-to-left override (which would make a notice read backwards) is stored without it.
+    const enrolled = await runAuthenticator(['enrol', await enrolmentLink(user), '--name', '\u202EAda’s phone', '--store', store]);
     expect(enrolled).toMatchObject({ code: 0, stdout: expect.stringContaining(`Enrolled for ${user.username}`) });
     const stored = await server.connection.db!.collection<User>('users').findOne({ _id: user._id });
     expect(stored?.securityInfo.appDevice).toMatchObject({ name: 'Ada’s phone', id: expect.any(String) });
@@ -99,10 +101,12 @@ describe('app notifications', () => {
     const early = await submit(browser, waiting, '/answered');
     expect(messageIds(early)).toContain('recover.push_not_yet');
 
-    await notificationFor(store);
-    const shown = await runAuthenticator(['pending', '--store', store]);
-    expect(shown.stdout).toContain('Latchkey');
-    expect(shown.stdout).not.toContain(`${number}`); // the number is on the screen of whoever asked, never in the notification
+    // The number is on the screen of whoever asked, never in the notification: the app's person must read it there.
+    const notification = await notificationFor(store);
+    expect(Object.keys(notification).sort()).toEqual(['answerUrl', 'createdAt', 'digits', 'expiresAt', 'text']);
+    expect(notification).toMatchObject({ digits: 2, text: expect.stringContaining('Latchkey') });
+    expect(notification.text).not.toContain(number);
+    expect((await runAuthenticator(['pending', '--store', store])).stdout).toContain(notification.text);
     // A wrong number is refused (and counted); the right one approves, and the page moves on.
     expect(await runAuthenticator(['approve', otherNumber(number), '--store', store])).toMatchObject({ code: 1, stdout: expect.stringContaining('Not approved: wrong') });
     expect(await runAuthenticator(['approve', number, '--store', store])).toMatchObject({ code: 0, stdout: expect.stringContaining('Approved.') });
@@ -121,14 +125,14 @@ describe('app notifications', () => {
     );
   });
 
-  it('refuses a denied notification, and the page says so', async () => {
+  it('refuses a denied notification, saying only that it was not approved', async () => {
     const { user, store } = await userWithDevice();
     const browser = new Browser();
     const waiting = await notificationSent(user, browser);
     const { answerUrl } = await notificationFor(store);
     expect(await answer(store, 'deny')).toBe('denied');
     const refused = await submit(browser, waiting, '/answered');
-    expect(messageIds(refused)).toContain('recover.push_denied');
+    expect(messageIds(refused)).toContain('recover.push_refused');
     expect(messageIds(refused)).not.toContain('recover.password_heading');
     // The app is no longer shown it, and the number can no longer approve it.
     expect(await pending(store)).toBeNull();
@@ -158,6 +162,10 @@ describe('app notifications', () => {
     const wrong = await signedRequest(store, answerUrl, { decision: 'approve', number: otherNumber(number) });
     expect(await (await post(answerUrl, { token: wrong })).json()).toEqual({ result: 'wrong' });
     expect((await post(answerUrl, { token: wrong })).status).toBe(403);
+    // Signed by the device, but neither approving with a number nor denying: the app's mistake, a 400 that counts nothing.
+    const undecided = await post(answerUrl, { token: await signedRequest(store, answerUrl, { decision: 'maybe' }) });
+    expect(undecided.status).toBe(400);
+    expect(await undecided.json()).toMatchObject({ error: 'invalid_request', support_code: expect.any(String) });
     expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
 
     // Removed by an administrator: its key no longer proves anything, and it is told nothing waits.
@@ -166,7 +174,6 @@ describe('app notifications', () => {
     expect(JSON.parse(removed.stdout)).toMatchObject({ appDevice: null });
     expect((await post(answerUrl, { token: await signedRequest(store, answerUrl, { decision: 'approve', number }) })).status).toBe(403);
     await expect(pending(store)).rejects.toThrow(/refused this device \(401\)/);
-    expect(messageIds(await submit(browser, waiting, '/answered'))).not.toContain('recover.password_heading');
   });
 
   it('refuses an approval once its number has expired', async () => {
@@ -174,8 +181,8 @@ describe('app notifications', () => {
     const browser = new Browser();
     const waiting = await notificationSent(user, browser);
     const { answerUrl } = await notificationFor(store);
-    now += 11 * 60_000; // past the number's 10 minutes
-    const late = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }, Math.floor(now / 1000));
+    ahead += 11 * 60_000; // past the number's 10 minutes
+    const late = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }, Math.floor((Date.now() + ahead) / 1000));
     expect(await (await post(answerUrl, { token: late })).json()).toEqual({ result: 'ended' });
     expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
   });
@@ -189,6 +196,8 @@ describe('app notifications', () => {
     expect(shown.body).toContain('<svg');
     const link = /id="app-device-link"[^>]*>([^<]+)</.exec(shown.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
     expect(link).toMatch(new RegExp(`^${server.origin}/authenticator/enrol#[\\w-]{43}$`));
+    // Opened in a browser by mistake, the link says it is the app's, and still works after.
+    expect(messageIds(await new Browser().get(link))).toContain('security_info.app_link_page_title');
     // Not enrolled yet: Continue says so, and the link stays on the page.
     const early = await postForm(browser, formNamed(shown, 'verify'));
     expect(messageIds(early)).toEqual(expect.arrayContaining(['security_info.app_not_enrolled', 'security_info.app_device_link']));
@@ -210,11 +219,29 @@ describe('app notifications', () => {
     expect(allForms(again.page).some((f) => f.action.endsWith('/add'))).toBe(false);
   });
 
+  it('takes on "Your security info" only the device its own link enrolled, and Back voids that link', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    const link = /id="app-device-link"[^>]*>([^<]+)</.exec(shown.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
+    // Meanwhile a device enrolls with an administrator's link: not the one this page waits for.
+    await enrol(await enrolmentLink(user), 'Admin-given phone', join(dir, `${user.username}-admin.json`));
+    const notYet = await postForm(browser, formNamed(shown, 'verify'));
+    expect(messageIds(notYet)).toContain('security_info.app_not_enrolled');
+    // Back: the link shown no longer enrols anything.
+    const continueForm = formNamed(notYet, 'verify');
+    const back = await postForm(browser, { ...continueForm, action: continueForm.action.replace(/\/verify$/, '/back') });
+    expect(messageIds(back)).not.toContain('security_info.app_device_link');
+    await expect(enrol(link, 'Late phone', join(dir, `${user.username}-late.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
+    const stored = await server.connection.db!.collection<User>('users').findOne({ _id: user._id });
+    expect(stored?.securityInfo.appDevice?.name).toBe('Admin-given phone');
+  });
+
   it('says when the enrolment link shown on "Your security info" has expired', async () => {
     const user = await createUser(server);
     const { browser, page } = await openSecurityInfoPage(server, user);
     const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
-    now += (ENROLMENT_SECONDS + 1) * 1000;
+    ahead += (ENROLMENT_SECONDS + 1) * 1000;
     const expired = await postForm(browser, formNamed(shown, 'verify'));
     expect(messageIds(expired)).toContain('security_info.app_link_expired');
     expect(messageIds(expired)).not.toContain('security_info.app_device_link');
@@ -242,11 +269,33 @@ describe('app notifications', () => {
     // The right proof enrols, once.
     expect(await enrolWith({ token, name: 'Phone', proof: await proof({ token }) })).toMatchObject({ status: 200, body: { account: user.username } });
     expect(await enrolWith({ token, name: 'Phone', proof: await proof({ token }) })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+    // The same key for another account, while this one has it: refused (one key serves one account).
+    const other = await createUser(server);
+    const otherToken = new URL(await enrolmentLink(other)).hash.slice(1);
+    expect(await enrolWith({ token: otherToken, proof: await proof({ token: otherToken }) })).toMatchObject({ status: 400, body: { error: 'invalid_key' } });
+    // A disabled account enrols nothing, whatever link it was given before.
+    const disabled = await createUser(server);
+    const disabledToken = new URL(await enrolmentLink(disabled)).hash.slice(1);
+    expect((await runAdmin(server.dbUri, ['users', 'disable', disabled.username])).code).toBe(0);
+    expect(await enrolWith({ token: disabledToken, proof: await proof({ token: disabledToken }) })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+    expect((await server.connection.db!.collection<User>('users').findOne({ _id: disabled._id }))?.securityInfo.appDevice).toBeUndefined();
+    // Nor does a link made before a "This wasn't me" lockdown, or before a new password ended every session's access.
+    const lockedDown = await createUser(server);
+    const lockedDownToken = new URL(await enrolmentLink(lockedDown)).hash.slice(1);
+    await server.latchkey.accounts.lockDown(lockedDown._id);
+    expect(await enrolWith({ token: lockedDownToken, proof: await proof({ token: lockedDownToken }) })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+    const passwordSet = await createUser(server);
+    const passwordSetToken = new URL(await enrolmentLink(passwordSet)).hash.slice(1);
+    expect((await runAdmin(server.dbUri, ['users', 'set-password', passwordSet.username, '--password-stdin'], { input: 'a new password of my own choosing\n' })).code).toBe(0);
+    expect(await enrolWith({ token: passwordSetToken, proof: await proof({ token: passwordSetToken }) })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
+    // A link made after the new password works: the account itself can still enrol.
+    await enrol(await enrolmentLink(passwordSet), 'Phone', join(dir, `${passwordSet.username}.json`));
+    expect((await server.connection.db!.collection<User>('users').findOne({ _id: passwordSet._id }))?.securityInfo.appDevice?.name).toBe('Phone');
     // A link past its time enrols nothing.
     const late = await enrolmentLink(user);
-    now += (ENROLMENT_SECONDS + 60) * 1000;
+    ahead += (ENROLMENT_SECONDS + 60) * 1000;
     const lateToken = new URL(late).hash.slice(1);
-    const lateProof = await new SignJWT({ token: lateToken }).setProtectedHeader({ alg: 'ES256', jwk: publicJwk }).setAudience(enrolUrl).setIssuedAt(Math.floor(now / 1000)).sign(privateKey);
+    const lateProof = await new SignJWT({ token: lateToken }).setProtectedHeader({ alg: 'ES256', jwk: publicJwk }).setAudience(enrolUrl).setIssuedAt(Math.floor((Date.now() + ahead) / 1000)).sign(privateKey);
     expect(await enrolWith({ token: lateToken, proof: lateProof })).toMatchObject({ status: 400, body: { error: 'invalid_token' } });
   });
 });

@@ -25,6 +25,7 @@ import { normalizeCode } from '../../security/codes.ts';
 import type { FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { FLOW_SECONDS } from './store.ts';
+import { ValidationError } from '../../errors.ts';
 
 export const CALL_ANSWERS = 'call_answers';
 /** An answer is small: a few keys, and what the provider adds (Twilio posts some twenty fields). */
@@ -99,7 +100,9 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
       const { decision, number } = request.claims;
       const sender = { accountId: request.accountId, deviceId: request.deviceId };
       if (decision === 'deny') return { digits: '', denied: true, ...sender };
-      return decision === 'approve' && typeof number === 'string' ? { digits: number, ...sender } : undefined;
+      if (decision === 'approve' && typeof number === 'string') return { digits: number, ...sender };
+      // Signed by the device, but saying neither: the app's mistake, answered as one (400), not as a stranger's post.
+      throw new ValidationError('invalid_request', 'app answer without decision=approve and a number, or decision=deny');
     }
     return voice?.answerIsGenuine({ url, rawBody, headers: ctx.headers, form }, clock()) ? { digits: form.Digits ?? '' } : undefined;
   }

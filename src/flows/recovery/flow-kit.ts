@@ -57,7 +57,6 @@ const REFUSAL_IDS = [
   'recover.call_refused',
   'recover.push_not_yet',
   'recover.push_refused',
-  'recover.push_denied',
   'recover.password_mismatch',
   ...PASSWORD_REASONS,
 ] as const satisfies readonly MessageId[];

@@ -443,7 +443,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       return askNumberAgain(ctx, flow, method, challengeId);
     }
     if (answered === 'blocked') return proofBudgetSpent(ctx, flow, method);
-    if (answered === 'denied') return refuse(ctx, flow, { error: 'recover.push_denied' });
+    // Denied on the app: said in the words of any notification not approved, since the page may be anyone's who knows
+    // the login, and only a real account's owner can deny (an unknown login's notification just goes unanswered).
+    if (answered === 'denied') return refuse(ctx, flow, { error: 'recover.push_refused' });
     // Taken by another request (the page's script and a click of Continue at once): the page it leads to.
     if (answered === 'taken') return seeFlow(ctx, flow);
     if (!answered) {

@@ -59,6 +59,8 @@ export const securityInfoEn = {
   'security_info.app_device_continue': 'Continue',
   'security_info.app_not_enrolled': 'Your app has not enrolled yet. Open the link in it, then press Continue.',
   'security_info.app_link_expired': 'The enrolment link has expired. Choose Set it up now for a new one.',
+  'security_info.app_link_page_title': 'Open this link in your authenticator app',
+  'security_info.app_link_page_text': 'This link enrols an authenticator app for sign-in notifications. Open it in the app, or scan its QR code with the app: a browser cannot enrol. Opening it here used nothing: the link still works until it expires.',
   'security_info.prove_heading': "To make changes, first verify it's you",
   'security_info.prove_intro': 'Use one of the methods you already have. Until then, you can only check them.',
   'security_info.prove_alternateEmail': 'Email a code to {hint}',

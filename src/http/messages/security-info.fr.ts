@@ -62,6 +62,8 @@ export const securityInfoFr: Record<keyof typeof securityInfoEn, string> = {
   'security_info.app_device_continue': 'Continuer',
   'security_info.app_not_enrolled': 'Votre application ne s’est pas encore enregistrée. Ouvrez le lien dans celle-ci, puis appuyez sur Continuer.',
   'security_info.app_link_expired': 'Le lien d’enregistrement a expiré. Choisissez Configurer maintenant pour en obtenir un nouveau.',
+  'security_info.app_link_page_title': 'Ouvrez ce lien dans votre application d’authentification',
+  'security_info.app_link_page_text': 'Ce lien enregistre une application d’authentification pour les notifications. Ouvrez-le dans l’application, ou scannez son code QR avec elle : un navigateur ne peut pas s’enregistrer. L’avoir ouvert ici n’a rien consommé : le lien fonctionne jusqu’à son expiration.',
   'security_info.prove_heading': 'Pour modifier ces informations, confirmez d’abord votre identité',
   'security_info.prove_intro': 'Utilisez l’une des méthodes que vous avez déjà. D’ici là, vous pouvez seulement les vérifier.',
   'security_info.prove_alternateEmail': 'Envoyer un code par e-mail à {hint}',
