@@ -99,6 +99,7 @@ export async function pending(file: string): Promise<Notification | null> {
   const store = await readStore(file);
   const url = `${store.origin}/authenticator/pending`;
   const { status, body } = await postForm(url, { token: await signed(store, url) });
+  if (status === 429) throw new AuthenticatorError('too many requests from this device: wait a minute');
   if (status !== 200) throw new AuthenticatorError(`the server refused this device (${status}): it may have been removed from the account`);
   return (body.notification as Notification | null) ?? null;
 }

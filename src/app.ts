@@ -63,7 +63,7 @@ import { callMobileMethod, callOfficeMethod } from './methods/call.ts';
 import { CALL_ANSWERS } from './flows/recovery/call-answers.ts';
 import { createTotpMethod, USED_TOTP_STEPS } from './methods/totp.ts';
 import { appNotificationMethod } from './methods/app-notification.ts';
-import { APP_ENROLMENTS, APP_REQUEST_NONCES, createAppDevices } from './methods/app-devices.ts';
+import { APP_ENROLMENTS, APP_REQUEST_NONCES, createAppDevices, DEVICE_REQUESTS_PER_MINUTE } from './methods/app-devices.ts';
 import { appDeviceRoutes } from './methods/app-device-routes.ts';
 import { createRecoveryFeature } from './flows/recovery/index.ts';
 import { recoveryAccounts } from './flows/recovery/accounts.ts';
@@ -182,6 +182,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     issuer: config.issuer,
     findAccount: (id) => accounts.findAgain(id),
     setAppDevice: (id, device) => accounts.setSecurityInfo(id, { appDevice: device }),
+    allowRequest: (deviceId, kind) => signInLimits.allow(`app-device-${kind}`, deviceId, DEVICE_REQUESTS_PER_MINUTE, 60),
     clock,
   });
   const recovery = createRecoveryFeature({

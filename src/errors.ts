@@ -76,6 +76,16 @@ export class DatabaseUnavailableError extends AppError {
   }
 }
 
+/** More requests than a budget allows: the client is asked to wait `retryAfterSeconds` (Retry-After). */
+export class TooManyRequestsError extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, detail?: string) {
+    super(429, 'too_many_requests', 'error.too_many', detail);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   constructor(detail?: string) {
     super(503, 'unavailable', 'error.unavailable', detail);

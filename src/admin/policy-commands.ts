@@ -25,7 +25,7 @@ const NAMED = 10;
  */
 async function unableToRecover(connection: Connection, policy: RecoveryPolicy, calls: boolean): Promise<string[]> {
   // Only what the rule reads: no password hash or sealed secret leaves the database for this.
-  const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.officePhone': 1, 'securityInfo.authenticator.totpSecret': 1 };
+  const wanted = { username: 1, roles: 1, status: 1, lockedDownAt: 1, 'securityInfo.alternateEmail': 1, 'securityInfo.mobilePhone': 1, 'securityInfo.officePhone': 1, 'securityInfo.authenticator.totpSecret': 1, 'securityInfo.appDevice.id': 1 };
   const users = await userModel(connection).find({ status: 'active' }).select(wanted).lean().exec();
   return users.filter((user) => !ableToRecover(user, policy, calls)).map((user) => user.username);
 }

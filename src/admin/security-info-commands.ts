@@ -204,7 +204,8 @@ const enrolApp = defineCommand({
     const user = await findUser(users, arg);
     // The link goes to the running server, as it names itself, whatever this shell's environment says.
     const issuer = (await publishedServerIdentity(connection))?.issuer ?? session.config().issuer;
-    const devices = createAppDevices({ connection, issuer, findAccount: (id) => users.findAgain(id), setAppDevice: (id, device) => users.setSecurityInfo(id, { appDevice: device }) });
+    // Only a link is made here: no device's request is answered, so none is allowed.
+    const devices = createAppDevices({ connection, issuer, findAccount: (id) => users.findAgain(id), setAppDevice: (id, device) => users.setSecurityInfo(id, { appDevice: device }), allowRequest: () => Promise.resolve(false) });
     const { link, expiresAt } = await devices.startEnrolment(user._id);
     out.result({ user: user.username, link, expiresAt: expiresAt.toISOString() }, () => [`Enrolment link for ${user.username}, valid until ${expiresAt.toISOString()}:`, link]);
     if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(link, { small: true }, (code) => io.stdout.write(`${code}\n`));

@@ -2,7 +2,7 @@
 // id) that is also in the log line. Private detail is logged, never shown.
 import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { AppError, DatabaseUnavailableError, FlowExpiredError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
+import { AppError, DatabaseUnavailableError, FlowExpiredError, MethodNotAllowedError, NotFoundError, TooManyRequestsError } from '../errors.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { AppContext, RequestState } from './context.ts';
 import { renderPage } from './render.ts';
@@ -63,6 +63,7 @@ export async function respondWithError(
   ctx.status = view.status;
   if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allow.join(', '));
   if (view.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
   // A recovery flow's own code once the request has a flow (the one its other pages and its audit events show).
   const supportCode = ctx.state.supportCode ?? ctx.state.requestId;
   if (format === 'json' || ctx.accepts('html', 'json') === 'json') {

@@ -2,7 +2,8 @@
 // (README, "Authenticator app protocol"; scripts/authenticator.ts speaks it):
 //
 //   1. The account asks for an enrolment link (its security info page, or `npm run admin -- users enrol-app`): a
-//      one-time token, good for ENROLMENT_SECONDS, shown as a QR code of `<origin>/authenticator/enrol#<token>`.
+//      one-time token, good for ENROLMENT_SECONDS while the account's access goes on (no reset, lockdown or disable
+//      since), shown as a QR code of `<origin>/authenticator/enrol#<token>`.
 //   2. The app makes its own P-256 key pair and posts the form `token`, `name`, `proof` to /authenticator/enrol:
 //      `proof` is a JWT (ES256) signed with that key, its public key in the header (`jwk`, as in DPoP, RFC 9449),
 //      `aud` that URL, and the token as its `token` claim: the key's owner asked. The token is consumed (one
@@ -19,8 +20,8 @@ import type { Connection } from 'mongoose';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { claim, consume, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import type { User } from '../accounts/user-model.ts';
-import { isAccessCurrent } from '../accounts/users.ts';
-import { ValidationError } from '../errors.ts';
+import { revocationMsOf, revokedSinceCheck } from '../accounts/users.ts';
+import { TooManyRequestsError, ValidationError } from '../errors.ts';
 import { APP_NOTIFICATIONS, type AppNotificationDoc } from '../delivery/app-push.ts';
 
 export const APP_DEVICES = 'app_devices';
@@ -31,6 +32,12 @@ export const APP_REQUEST_NONCES = 'app_request_nonces';
 export const ENROLMENT_SECONDS = 15 * 60;
 /** How old an app's signed request may be (its `iat`), and how far ahead of our clock. */
 export const REQUEST_SECONDS = 120;
+/**
+ * Signed requests a device may make in a minute, of each kind (polls for what is waiting, answers): an app polling
+ * every second stays within it, its answers counted apart, and a key that leaked with its app cannot fill the nonces
+ * collection (each request stores one) faster than this.
+ */
+export const DEVICE_REQUESTS_PER_MINUTE = 60;
 /** The longest name a device may be given (shown on the security info page and in notices). */
 export const DEVICE_NAME_MAX = 60;
 export const ENROLMENT_PATH = '/authenticator/enrol';
@@ -49,7 +56,17 @@ interface DeviceDoc {
 
 interface EnrolmentDoc extends ExpiringDoc {
   accountId: string;
+  /** The account's revocation when the link was made (users.ts revocationMsOf): a later one voids the link. */
+  seenRevocationMs: number;
 }
+
+/**
+ * Whether the access of the session that made the link goes on: not once the account is disabled or locked down, or
+ * its access was revoked since (a password reset or set-password). Revocations are compared as stored, never with
+ * a clock, so instances whose clocks differ agree (users.ts revokedSinceCheck).
+ */
+const linkStillValid = (account: User | null, enrolment: EnrolmentDoc): account is User =>
+  account?.status === 'active' && !account.lockedDownAt && !revokedSinceCheck(account, enrolment.seenRevocationMs ?? 0);
 
 /** Why an enrolment was refused: a 400 whose JSON error (with its support code) says which part was wrong. */
 export class EnrolmentError extends ValidationError {
@@ -106,9 +123,11 @@ export function deviceName(value: unknown): string {
   return [...cleaned].slice(0, DEVICE_NAME_MAX).join('') || 'Authenticator app';
 }
 
-export function createAppDevices({ connection, issuer, findAccount, setAppDevice, clock = Date.now }: {
+export function createAppDevices({ connection, issuer, findAccount, setAppDevice, allowRequest, clock = Date.now }: {
   connection: Connection;
   issuer: string;
+  /** One of the device's DEVICE_REQUESTS_PER_MINUTE of that kind (a db/atomic.ts slot: it holds across instances). */
+  allowRequest: (deviceId: string, kind: 'poll' | 'answer') => Promise<boolean>;
   /** The account as stored now (a removed device must stop at once). */
   findAccount: (id: string) => Promise<User | null>;
   setAppDevice: SetAppDevice;
@@ -129,7 +148,8 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       const expiresAt = new Date(clock() + ENROLMENT_SECONDS * 1000);
       // Only its hash is stored: a copy of the database enrols nothing.
       const enrolmentId = hashOf(token);
-      await enrolments().insertOne({ _id: enrolmentId, accountId, expiresAt });
+      const account = await findAccount(accountId);
+      await enrolments().insertOne({ _id: enrolmentId, accountId, expiresAt, seenRevocationMs: account ? revocationMsOf(account) : 0 });
       return { link: `${origin}${ENROLMENT_PATH}#${token}`, expiresAt, enrolmentId };
     },
 
@@ -160,11 +180,9 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       }
       const enrolment = await enrolments().findOne({ _id: hashOf(token) });
       if (!enrolment || enrolment.expiresAt.getTime() <= clock()) throw new EnrolmentError('invalid_token');
-      // A link is the session's that made it: it enrols nothing once that access ends, as the session's tokens
-      // do (a disabled account, a "This wasn't me" lockdown, a password reset or set-password after it was made).
+      // A link is the session's that made it: it enrols nothing once that access ends, as the session's tokens do.
       const before = await findAccount(enrolment.accountId);
-      const madeAtMs = enrolment.expiresAt.getTime() - ENROLMENT_SECONDS * 1000;
-      if (!before || !isAccessCurrent(before, Math.floor(madeAtMs / 1000), madeAtMs)) throw new EnrolmentError('invalid_token');
+      if (!linkStillValid(before, enrolment)) throw new EnrolmentError('invalid_token');
       // A key serves one account: one that another account has enrolled now is refused (one it has replaced or
       // removed, whose key record stays, is free again).
       const deviceId = await calculateJwkThumbprint(jwk, 'sha256');
@@ -177,6 +195,11 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       const device = { accountId: before._id, publicKey: jwk, name: deviceName(name), createdAt: new Date(clock()), enrolment: enrolment._id };
       await upsertRetryingDuplicateKey(() => devices().replaceOne({ _id: deviceId }, device, { upsert: true }));
       const user = await setAppDevice(before._id, { id: deviceId, name: deviceName(name) });
+      // Access that ended between the check and the write (read back after it) takes the device back off.
+      if (!linkStillValid(user, enrolment)) {
+        await setAppDevice(before._id, before.securityInfo?.appDevice ?? null);
+        throw new EnrolmentError('invalid_token');
+      }
       const replaced = before.securityInfo?.appDevice?.id;
       if (replaced && replaced !== deviceId) await devices().deleteOne({ _id: replaced });
       return { deviceId, before, user };
@@ -203,6 +226,9 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       // The device its account has now: one removed or replaced proves nothing, though its key still signs.
       const account = await findAccount(device.accountId);
       if (account?.status !== 'active' || account.securityInfo?.appDevice?.id !== device._id) return undefined;
+      // Within the device's budget (a 429 the app can wait out, not a refusal of the device), before anything is stored.
+      const kind = audience === `${origin}${PENDING_PATH}` ? 'poll' : 'answer';
+      if (!(await allowRequest(device._id, kind))) throw new TooManyRequestsError(60, `device ${device._id} over ${DEVICE_REQUESTS_PER_MINUTE} ${kind} requests a minute`);
       // Each signed request once: a replay (the same jti) is refused, decided by the claim.
       const keptUntil = new Date(clock() + 2 * REQUEST_SECONDS * 1000);
       if (!(await claim(nonces(), `${device._id}:${claims.jti}`, keptUntil))) return undefined;

@@ -216,16 +216,21 @@ it('warns, naming them, of the active accounts a stricter policy leaves unable t
   await registerMethods(server, oneMethod, { alternateEmail: `alt-${oneMethod.username}@example.net` });
   const twoMethods = await createUser(server);
   await registerMethods(server, twoMethods, { alternateEmail: `alt-${twoMethods.username}@example.net`, authenticator: true });
+  // An enrolled app's notifications are a method too.
+  const withDevice = await createUser(server);
+  await registerMethods(server, withDevice, { alternateEmail: `alt-${withDevice.username}@example.net` });
+  await server.latchkey.accounts.setSecurityInfo(withDevice._id, { appDevice: { id: `device-of-${withDevice.username}`, name: 'Phone' } });
   try {
-    const loose = await admin(['policy', 'set', 'methodsRequired=1']);
+    const loose = await admin(['policy', 'set', 'methodsRequired=1', 'methodsEnabled=["email","sms","totp","app_notification"]']);
     expect(loose.stderr).not.toContain(oneMethod.username);
     const strict = await admin(['policy', 'set', 'methodsRequired=2']);
     expect(strict.code).toBe(0); // a warning, not a refusal: the admin may be about to add the methods
     expect(strict.stderr).toMatch(/warning: \d+ active account\(s\) cannot recover by themselves/);
     expect(strict.stderr).toContain(oneMethod.username);
     expect(strict.stderr).not.toContain(twoMethods.username);
+    expect(strict.stderr).not.toContain(withDevice.username);
   } finally {
-    expect((await admin(['policy', 'set', 'methodsRequired=null'])).code).toBe(0);
+    expect((await admin(['policy', 'set', 'methodsRequired=null', 'methodsEnabled=null'])).code).toBe(0);
   }
 });
 

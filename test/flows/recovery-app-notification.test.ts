@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Browser, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -17,7 +17,8 @@ import { allForms } from '../helpers/browser.ts';
 import { formNamed, openSecurityInfoPage, postForm } from '../helpers/account-pages.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
-import { APP_DEVICES, ENROLMENT_SECONDS } from '../../src/methods/app-devices.ts';
+import { APP_NOTIFICATIONS, type AppNotificationDoc } from '../../src/delivery/app-push.ts';
+import { APP_DEVICES, APP_REQUEST_NONCES, DEVICE_REQUESTS_PER_MINUTE, ENROLMENT_SECONDS } from '../../src/methods/app-devices.ts';
 import { answer, enrol, pending, signedRequest } from '../../scripts/authenticator.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -31,6 +32,9 @@ const runAuthenticator = (args: string[]) => runScript(AUTHENTICATOR, args);
 const shownNumber = (page: Page) => /data-number="(\d+)"/.exec(page.body)?.[1];
 const otherNumber = (number: string) => String((Number(number) + 1) % 100).padStart(2, '0');
 const answerStatus = async (browser: Browser, page: Page) => JSON.parse((await browser.get(`${page.url.replace(/\?.*$/, '')}/call-status`)).body) as { answered: boolean };
+/** The enrolment link "Your security info" shows (beside its QR code). */
+const shownLink = (page: Page) => /id="app-device-link"[^>]*>([^<]+)</.exec(page.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
+
 const post = (url: string, form: Record<string, string>) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form) });
 
@@ -176,6 +180,44 @@ describe('app notifications', () => {
     await expect(pending(store)).rejects.toThrow(/refused this device \(401\)/);
   });
 
+  it('enrols one device per link, and answers one signed request once, however many race', async () => {
+    const user = await createUser(server);
+    const link = await enrolmentLink(user);
+    const racers = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => enrol(link, `Racer ${i}`, join(dir, `${user.username}-race-${i}.json`))));
+    expect(racers.filter((racer) => racer.status === 'fulfilled')).toHaveLength(1);
+    for (const racer of racers) if (racer.status === 'rejected') expect(String(racer.reason)).toMatch(/enrolment refused \(400\): invalid_token/);
+    expect(await server.connection.db!.collection(APP_DEVICES).countDocuments({ accountId: user._id })).toBe(1);
+    // The winner's one signed request, posted eight times at once: served once, the replays refused.
+    const winner = racers.findIndex((racer) => racer.status === 'fulfilled');
+    const url = `${server.origin}/authenticator/pending`;
+    const token = await signedRequest(join(dir, `${user.username}-race-${winner}.json`), url);
+    const statuses = await Promise.all(Array.from({ length: 8 }, async () => (await post(url, { token })).status));
+    expect(statuses.sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  it('holds a device to its budget of polls a minute: the one over is a 429 to wait out that stores nothing, and answers still go', async () => {
+    const { user, store } = await userWithDevice();
+    const url = `${server.origin}/authenticator/pending`;
+    for (let i = 0; i < DEVICE_REQUESTS_PER_MINUTE; i += 1) expect((await post(url, { token: await signedRequest(store, url) })).status).toBe(200);
+    const token = await signedRequest(store, url);
+    const over = await post(url, { token });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBe('60');
+    expect(await over.json()).toMatchObject({ error: 'too_many_requests', support_code: expect.any(String) });
+    const { sub, jti } = decodeJwt(token);
+    expect(await server.connection.db!.collection(APP_REQUEST_NONCES).findOne({ _id: `${sub}:${jti}` } as never)).toBeNull();
+    await expect(pending(store)).rejects.toThrow(/too many requests from this device/);
+    // Its answers are counted apart: polling at the limit, it still approves.
+    const waiting = await notificationSent(user);
+    const { answerUrl } = await waitFor(() => server.connection.db!.collection<AppNotificationDoc>(APP_NOTIFICATIONS).findOne({ _id: sub! }).then((n) => n ?? undefined), 'the notification stored');
+    const approval = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! });
+    expect(await (await post(answerUrl, { token: approval })).json()).toEqual({ result: 'accepted' });
+    // A minute on, it is served again.
+    ahead += 61_000;
+    const later = await signedRequest(store, url, {}, Math.floor((Date.now() + ahead) / 1000));
+    expect((await post(url, { token: later })).status).toBe(200);
+  });
+
   it('refuses an approval once its number has expired', async () => {
     const { user, store } = await userWithDevice();
     const browser = new Browser();
@@ -194,7 +236,7 @@ describe('app notifications', () => {
     const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
     expect(messageIds(shown)).toEqual(expect.arrayContaining(['security_info.app_device_steps', 'security_info.app_device_link']));
     expect(shown.body).toContain('<svg');
-    const link = /id="app-device-link"[^>]*>([^<]+)</.exec(shown.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
+    const link = shownLink(shown);
     expect(link).toMatch(new RegExp(`^${server.origin}/authenticator/enrol#[\\w-]{43}$`));
     // Opened in a browser by mistake, the link says it is the app's, and still works after.
     expect(messageIds(await new Browser().get(link))).toContain('security_info.app_link_page_title');
@@ -223,7 +265,7 @@ describe('app notifications', () => {
     const user = await createUser(server);
     const { browser, page } = await openSecurityInfoPage(server, user);
     const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
-    const link = /id="app-device-link"[^>]*>([^<]+)</.exec(shown.body)![1]!.replace(/&#x2F;|&#47;/g, '/');
+    const link = shownLink(shown);
     // Meanwhile a device enrolls with an administrator's link: not the one this page waits for.
     await enrol(await enrolmentLink(user), 'Admin-given phone', join(dir, `${user.username}-admin.json`));
     const notYet = await postForm(browser, formNamed(shown, 'verify'));
@@ -235,6 +277,34 @@ describe('app notifications', () => {
     await expect(enrol(link, 'Late phone', join(dir, `${user.username}-late.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
     const stored = await server.connection.db!.collection<User>('users').findOne({ _id: user._id });
     expect(stored?.securityInfo.appDevice?.name).toBe('Admin-given phone');
+  });
+
+  it('voids the link shown on "Your security info" when another method is chosen instead', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    const link = shownLink(shown);
+    const other = await postForm(browser, formNamed(page, 'add', 'authenticator'));
+    expect(messageIds(other)).not.toContain('security_info.app_device_link');
+    await expect(enrol(link, 'Late phone', join(dir, `${user.username}-other.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
+  });
+
+  it('voids a link from "Your security info" with a set-password after it, though the server that made it has a clock ahead', async () => {
+    const user = await createUser(server);
+    ahead += 10 * 60_000; // the instance that shows the link runs ten minutes ahead of the one the administrator uses
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    const link = shownLink(shown);
+    expect((await runAdmin(server.dbUri, ['users', 'set-password', user.username, '--password-stdin'], { input: 'a new password of my own choosing\n' })).code).toBe(0);
+    // A proof the server takes as fresh (its clock is ahead), so that only the link can be refused.
+    const enrolUrl = link.replace(/#.*$/, '');
+    const token = new URL(link).hash.slice(1);
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const proof = await new SignJWT({ token }).setProtectedHeader({ alg: 'ES256', jwk: await exportJWK(publicKey) }).setAudience(enrolUrl).setIssuedAt(Math.floor((Date.now() + ahead) / 1000)).sign(privateKey);
+    const refused = await post(enrolUrl, { token, name: 'Phone', proof });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_token' });
+    expect((await server.connection.db!.collection<User>('users').findOne({ _id: user._id }))?.securityInfo.appDevice).toBeUndefined();
   });
 
   it('says when the enrolment link shown on "Your security info" has expired', async () => {

@@ -98,6 +98,7 @@ const core = {
   'error.not_found': 'This page does not exist.',
   'error.conflict': 'That name is already in use.',
   'error.too_large': 'The form you sent was too large.',
+  'error.too_many': 'Too many requests. Wait a minute, then try again.',
   'error.https_required': 'This page only opens over a secure connection. Open it again with an address that starts with https://.',
   'error.interaction_expired': 'This sign-in page has expired or was already used.',
   'error.start_again': 'Go back to the application you came from and sign in again.',

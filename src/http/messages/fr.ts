@@ -100,6 +100,7 @@ export const fr: Catalogue = {
   'error.not_found': 'Cette page n’existe pas.',
   'error.conflict': 'Ce nom est déjà utilisé.',
   'error.too_large': 'Le formulaire envoyé est trop volumineux.',
+  'error.too_many': 'Trop de demandes. Attendez une minute, puis réessayez.',
   'error.https_required': 'Cette page ne s’ouvre que par une connexion sécurisée. Ouvrez-la de nouveau avec une adresse qui commence par https://.',
   'error.interaction_expired': 'Cette page de connexion a expiré ou a déjà été utilisée.',
   'error.start_again': 'Revenez à l’application d’origine et connectez-vous à nouveau.',
