@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
-import { claim, consume, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
+import { claim, consume, NEVER_EXPIRES, upsertRetryingDuplicateKey, type ExpiringDoc } from '../db/atomic.ts';
 import type { User } from '../accounts/user-model.ts';
 import { revocationMsOf, revokedSinceCheck } from '../accounts/users.ts';
 import { TooManyRequestsError, ValidationError } from '../errors.ts';
@@ -193,7 +193,15 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       // One enrolment per token, whatever races: the delete decides (db/atomic.ts).
       if (!(await consume(enrolments(), enrolment._id))) throw new EnrolmentError('invalid_token');
       const device = { accountId: before._id, publicKey: jwk, name: deviceName(name), createdAt: new Date(clock()), enrolment: enrolment._id };
-      await upsertRetryingDuplicateKey(() => devices().replaceOne({ _id: deviceId }, device, { upsert: true }));
+      if (holder?.accountId === before._id) {
+        // Its own key again: a record only this account writes.
+        await upsertRetryingDuplicateKey(() => devices().replaceOne({ _id: deviceId }, device, { upsert: true }));
+      } else {
+        // A record another account left goes, and the insert decides: of two accounts racing with one key, one has it.
+        if (holder) await devices().deleteOne({ _id: deviceId, accountId: holder.accountId });
+        const records = connection.db!.collection<ExpiringDoc>(APP_DEVICES); // claimed as a record that never expires
+        if (!(await claim(records, deviceId, NEVER_EXPIRES, device))) throw new EnrolmentError('invalid_key');
+      }
       const user = await setAppDevice(before._id, { id: deviceId, name: deviceName(name) });
       // Access that ended between the check and the write (read back after it) takes the device back off.
       if (!linkStillValid(user, enrolment)) {

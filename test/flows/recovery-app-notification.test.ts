@@ -195,6 +195,21 @@ describe('app notifications', () => {
     expect(statuses.sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401]);
   });
 
+  it('gives one key to one of two accounts racing to enrol it', async () => {
+    const enrolUrl = `${server.origin}/authenticator/enrol`;
+    for (let round = 0; round < 3; round += 1) {
+      const accounts = [await createUser(server), await createUser(server)];
+      const tokens = await Promise.all(accounts.map(async (account) => new URL(await enrolmentLink(account)).hash.slice(1)));
+      const shared = await generateKeyPair('ES256', { extractable: true });
+      const jwk = await exportJWK(shared.publicKey);
+      const proofs = await Promise.all(tokens.map((token) => new SignJWT({ token }).setProtectedHeader({ alg: 'ES256', jwk }).setAudience(enrolUrl).setIssuedAt().sign(shared.privateKey)));
+      const answers = await Promise.all(tokens.map(async (token, i) => (await post(enrolUrl, { token, proof: proofs[i]! })).json() as Promise<Record<string, unknown>>));
+      expect(answers.map((answer) => answer.error ?? 'enrolled').sort()).toEqual(['enrolled', 'invalid_key']);
+      const holders = await server.connection.db!.collection<User>('users').countDocuments({ _id: { $in: accounts.map((account) => account._id) }, 'securityInfo.appDevice': { $exists: true } });
+      expect(holders).toBe(1);
+    }
+  });
+
   it('holds a device to its budget of polls a minute: the one over is a 429 to wait out that stores nothing, and answers still go', async () => {
     const { user, store } = await userWithDevice();
     const url = `${server.origin}/authenticator/pending`;
