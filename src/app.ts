@@ -13,6 +13,8 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from './log.ts';
 import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
+import type { User } from './accounts/user-model.ts';
+import { DEFAULT_LOCALE } from './http/i18n.ts';
 import { keepAuditEvents, type AuditRetention } from './audit/retention.ts';
 import { createAuditLog } from './audit/audit.ts';
 import { ferretDbVersion } from './db/connection.ts';
@@ -245,7 +247,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(captchaRoutes(captcha).routes());
   // The authenticator app's enrolment and notifications; an enrolment's notice texts within the budget for notices.
   const noticeTextAllowed = async () => recovery.codes.limits.allowNoticeText(await policy.current());
-  app.use(appDeviceRoutes(appDevices, config.issuer, audit, recovery.notifier, noticeTextAllowed).routes());
+  const tellDeviceOwner = (before: User) => recovery.notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], DEFAULT_LOCALE, noticeTextAllowed);
+  app.use(appDeviceRoutes(appDevices, config.issuer, audit, tellDeviceOwner).routes());
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());
   if (delivery.devOutboxRoutes) app.use(delivery.devOutboxRoutes.routes()); // /dev/outbox: development and tests only

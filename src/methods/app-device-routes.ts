@@ -8,8 +8,7 @@
 import Router from '@koa/router';
 import { readForm } from '../http/body.ts';
 import { requestFacts, type AuditLog } from '../audit/audit.ts';
-import type { Notifier } from '../flows/recovery/notices.ts';
-import { DEFAULT_LOCALE } from '../http/i18n.ts';
+import type { User } from '../accounts/user-model.ts';
 import type { AppContext } from '../http/context.ts';
 import { detached } from '../db/request-scope.ts';
 import { renderPage } from '../http/render.ts';
@@ -22,8 +21,8 @@ export function appDeviceRoutes(
   devices: AppDevices,
   issuer: string,
   audit: AuditLog,
-  notifier: Pick<Notifier, 'notifyMethodsChanged'>,
-  textAllowed: () => Promise<boolean>,
+  /** Tells the owner a device was enrolled, on the contacts the account had before (the recovery's notices). */
+  tellOwner: (before: User) => Promise<unknown>,
 ): Router {
   const router = new Router();
   const origin = new URL(issuer).origin;
@@ -43,9 +42,9 @@ export function appDeviceRoutes(
     ctx.body = { device: deviceId, account: user.username, issuer };
     // Told on the contacts the account had before, with the "This wasn't me" link: a device enrolled by someone
     // else (a link seen over a shoulder) could approve a recovery. Off the answer's path: the device is enrolled
-    // whatever the mail server does, and the app is told so; texts within the installation's budget for notices.
+    // whatever the mail server does, and the app is told so.
     void detached(() =>
-      notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], DEFAULT_LOCALE, textAllowed).catch((error: unknown) => {
+      tellOwner(before).catch((error: unknown) => {
         (ctx as AppContext).state.log.error({ err: error, accountId: user._id }, 'app enrolment notice failed');
       }),
     );

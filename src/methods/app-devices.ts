@@ -234,7 +234,7 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       // The device its account has now: one removed or replaced proves nothing, though its key still signs.
       const account = await findAccount(device.accountId);
       if (account?.status !== 'active' || account.securityInfo?.appDevice?.id !== device._id) return undefined;
-      // Within the device's budget (a 429 the app can wait out, not a refusal of the device), before anything is stored.
+      // Within the device's budget (a 429 the app can wait out, not a refusal of the device), before its nonce is stored.
       const kind = audience === `${origin}${PENDING_PATH}` ? 'poll' : 'answer';
       if (!(await allowRequest(device._id, kind))) throw new TooManyRequestsError(60, `device ${device._id} over ${DEVICE_REQUESTS_PER_MINUTE} ${kind} requests a minute`);
       // Each signed request once: a replay (the same jti) is refused, decided by the claim.
