@@ -15,7 +15,7 @@ import { MANY_SIGN_IN_FAILURES, startTestServer, type TestServer } from '../help
 import { runAdmin, runScript } from '../helpers/admin-cli.ts';
 import { allForms } from '../helpers/browser.ts';
 import { formNamed, openSecurityInfoPage, postForm } from '../helpers/account-pages.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, sendCode, submit, waitFor } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, identify, outbox, registerMethods, sendCode, submit, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { APP_NOTIFICATIONS, type AppNotificationDoc } from '../../src/delivery/app-push.ts';
 import { APP_DEVICES, APP_REQUEST_NONCES, DEVICE_REQUESTS_PER_MINUTE, ENROLMENT_SECONDS } from '../../src/methods/app-devices.ts';
@@ -302,6 +302,30 @@ describe('app notifications', () => {
     const other = await postForm(browser, formNamed(page, 'add', 'authenticator'));
     expect(messageIds(other)).not.toContain('security_info.app_device_link');
     await expect(enrol(link, 'Late phone', join(dir, `${user.username}-other.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
+  });
+
+  it('voids the link shown on "Your security info" when the owner removes a method or leaves with "Looks good" in another tab', async () => {
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { mobilePhone: '+14155550162', authenticator: true });
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const asked = await postForm(browser, formNamed(page, 'prove'), { kind: 'authenticator' });
+    const proved = await postForm(browser, formNamed(asked, 'verify'), { code: totp() });
+    expect(messageIds(proved)).toContain('security_info.said_proved');
+    const shown = await postForm(browser, formNamed(proved, 'add', 'appDevice'));
+    const link = shownLink(shown);
+    // The page showing the link offers only Continue and Back; the list in another tab still offers the rest.
+    const changeOrRemove = formNamed(proved, 'add', 'mobilePhone');
+    const removed = await postForm(browser, { ...changeOrRemove, action: changeOrRemove.action.replace(/\/add$/, '/remove') });
+    expect(messageIds(removed)).toContain('security_info.said_removed');
+    expect(messageIds(removed)).not.toContain('security_info.app_device_link');
+    await expect(enrol(link, 'Late phone', join(dir, `${user.username}-removed.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
+
+    const again = await postForm(browser, formNamed(removed, 'add', 'appDevice'));
+    const secondLink = shownLink(again);
+    const done = await postForm(browser, formNamed(removed, 'done'));
+    expect(messageIds(done)).toContain('security_info.done_body');
+    await expect(enrol(secondLink, 'Late phone', join(dir, `${user.username}-done.json`))).rejects.toThrow(/enrolment refused \(400\): invalid_token/);
+    expect((await server.connection.db!.collection<User>('users').findOne({ _id: user._id }))?.securityInfo.appDevice).toBeUndefined();
   });
 
   it('voids a link from "Your security info" with a set-password after it, though the server that made it has a clock ahead', async () => {
