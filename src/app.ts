@@ -30,6 +30,7 @@ import { jwksDocument } from './oidc/jwks-route.ts';
 import { cookieNames, createProvider } from './oidc/provider.ts';
 import { sessionCookieHint } from './oidc/session-hint.ts';
 import { createAccessRevoker } from './oidc/revocation.ts';
+import { createRevocationPasses } from './oidc/revocation-passes.ts';
 import { sharedSecret } from './db/secrets.ts';
 import { createPseudonymizer } from './audit/pseudonym.ts';
 import { interactionRoutes } from './interactions/routes.ts';
@@ -141,8 +142,12 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   let notifyLockout: (accountId: string) => Promise<void> = async () => {};
   const accountCache = createEpochCache(connection, 'accounts');
   accountCache.start();
-  const accounts = createAccounts(connection, hasher, createAccessRevoker(connection), {
+  const revokeAccountAccess = createAccessRevoker(connection);
+  const secondPasses = createRevocationPasses(connection, revokeAccountAccess, { log, clock });
+  secondPasses.start();
+  const accounts = createAccounts(connection, hasher, revokeAccountAccess, {
     accountCache,
+    secondPasses,
     failureMinMs: config.signInFailureMinMs,
     serviceName: config.brand.name,
     clock,
@@ -294,6 +299,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
       auditRetention.stop();
       clientCache.stop();
       accountCache.stop();
+      secondPasses.stop();
       return delivery.stop();
     },
   };

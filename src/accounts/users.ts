@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claim, consume, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
 import { detached, forget, peek, remembered } from '../db/request-scope.ts';
-import { announceChange, changeSettled, copiesOutlived, type EpochCache } from '../db/epoch-cache.ts';
+import { announceChange, changeSettled, COPIES_OUTLIVED_MS, copiesOutlived, type EpochCache } from '../db/epoch-cache.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { assertNewPassword, PasswordRejectedError } from './password-rules.ts';
 import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState } from './lockout.ts';
@@ -178,6 +178,12 @@ export interface Accounts {
   list(options?: { limit?: number; skip?: number }): Promise<User[]>;
 }
 
+/** A revocation's second pass, written down (`schedule`) and run (`run`, which then forgets it). */
+export interface SecondPasses {
+  schedule(accountId: string, revokedAt: Date, dueAt: Date): Promise<void>;
+  run(accountId: string, revokedAt: Date): Promise<void>;
+}
+
 export function loginKey(login: string): string {
   return `login:${login.trim().normalize('NFKC').toLowerCase()}`;
 }
@@ -192,6 +198,11 @@ export interface AccountOptions extends Partial<Pick<LockoutOptions, 'clock' | '
   /** Accounts kept in memory across requests (the server's); without it every read goes to the database. */
   accountCache?: EpochCache;
   /**
+   * Where the second pass of a revocation made with `accountCache` is written down until it has run, so that another
+   * instance runs it should this one stop first (oidc/revocation-passes.ts); without it the pass lives in memory only.
+   */
+  secondPasses?: SecondPasses;
+  /**
    * Runs after every change to an existing account. The default announces it to every instance's account cache
    * (the server's own cache is emptied at once); admin commands also wait until no instance can still use the old
    * version, so `users disable` takes effect everywhere by the time it returns.
@@ -205,7 +216,7 @@ export function createAccounts(
   connection: Connection,
   hasher: PasswordHasher,
   revokeAccountAccess: RevokeAccountAccess,
-  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, afterChange, serviceName, configurationKey }: AccountOptions = {},
+  { failureMinMs = 0, policy, clock, onLocked, audit, log, accountCache, secondPasses, afterChange, serviceName, configurationKey }: AccountOptions = {},
 ): Accounts {
   const users = userModel(connection);
   const aliases = connection.db!.collection<ExpiringDoc>(ALIASES);
@@ -314,12 +325,17 @@ export function createAccounts(
       // authorization in flight there can still save a grant or issue a code): the deletions run once more after
       // it, so nothing issued in that window outlives it, but for a sign-in made since, with its grants (the
       // owner's, with the new password). If the announcement was lost, they hear of it only when their copies age
-      // out, and the second pass waits for that. Admin commands wait the window out before deleting. Set going
-      // before the first pass, so that a first pass that fails is still followed by this one.
+      // out, and the second pass waits for that. Admin commands wait the window out before deleting. Written down
+      // first (any instance runs it once those copies are surely gone, should this one stop before it does), and
+      // set going before the first pass, so that a first pass that fails is still followed by this one.
+      await secondPasses
+        ?.schedule(id, revokedAt, new Date(revokedAt.getTime() + COPIES_OUTLIVED_MS))
+        .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'writing down the second revocation pass failed: it runs from memory only'));
+      const runSecondPass = () => (secondPasses ? secondPasses.run(id, revokedAt) : revokeAccountAccess(id, revokedAt));
       void detached(() =>
         announced
           .then((failure) => (failure === undefined ? changeSettled() : copiesOutlived()))
-          .then(() => revokeAccountAccess(id, revokedAt))
+          .then(runSecondPass)
           .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'second revocation pass failed')),
       );
     }

@@ -57,8 +57,11 @@ export function changeSettled(): Promise<void> {
  * now was lost (MAX_AGE_MS).
  */
 export function copiesOutlived(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, MAX_AGE_MS + 100));
+  return new Promise((resolve) => setTimeout(resolve, COPIES_OUTLIVED_MS));
 }
+
+/** How long after a change no instance can still serve a copy from before it, whatever was announced. */
+export const COPIES_OUTLIVED_MS = MAX_AGE_MS + 100;
 
 export interface EpochCache {
   /** The document from memory when trusted, else from `load` (kept when it exists). */

@@ -3,6 +3,7 @@
 import type { ConnectOptions } from '../../src/db/connection.ts';
 import { POLICY_COLLECTION } from '../../src/policy/store.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
+import { REVOCATION_PASSES } from '../../src/oidc/revocation-passes.ts';
 
 /** The filters a command applies, by command shape (find, update, delete, findAndModify, count, aggregate…). */
 export function filtersOf(name: string, command: Record<string, unknown>): unknown[] {
@@ -27,12 +28,13 @@ export function filtersOf(name: string, command: Record<string, unknown>): unkno
 /**
  * An instance's own background work, which runs whether or not anyone signs in and may land in the recording: the
  * client cache's poll, the delivery sender's pass (and what it delivers to the development outbox), the expiry
- * sweeper's deletes by `expiresAt`, and the audit retention's prune (a minute after the start, then hourly; no request
- * deletes audit events).
+ * sweeper's deletes by `expiresAt`, the audit retention's prune (a minute after the start, then hourly; no request
+ * deletes audit events), and the look for revocation passes that are due (at the start, then every few seconds).
  */
 export function isBackgroundWork(name: string, collection: string | undefined, command: Record<string, unknown>): boolean {
   if (collection === 'cache_epochs' || collection === 'outbox' || collection === 'outbox_claims' || collection === 'dev_outbox') return true;
   if (name === 'delete' && collection === AUDIT_COLLECTION) return true;
+  if (name === 'find' && collection === REVOCATION_PASSES) return true;
   return name === 'delete' && filtersOf(name, command).every((f) => typeof f === 'object' && f !== null && Object.keys(f).join() === 'expiresAt');
 }
 

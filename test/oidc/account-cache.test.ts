@@ -7,15 +7,16 @@ import * as client from 'openid-client';
 import type { Connection } from 'mongoose';
 import { createUser } from '../helpers/factories.ts';
 import { discover, tokensFor } from '../helpers/rp.ts';
-import type { TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.ts';
 import { waitFor } from '../helpers/recovery.ts';
-import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
+import { announceChange, changeSettled, COPIES_OUTLIVED_MS } from '../../src/db/epoch-cache.ts';
 import { createAccounts } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
 import { accountIndexPlaces } from '../../src/oidc/adapter.ts';
+import { REVOCATION_PASSES } from '../../src/oidc/revocation-passes.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -99,4 +100,30 @@ it('revokes once more after the trust window, for what another instance issued f
   for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
   await changeSettled(); // then the second pass runs, for as long as the machine takes
   expect(await waitFor(async () => ((await storedTokens()) === 0 ? 0 : undefined), 'the second pass to delete the token')).toBe(0);
+});
+
+it('has that second pass run by another instance when the one that revoked stops before it (a deploy, a crash)', async () => {
+  const user = await createUser(first);
+  await tokensFor(first, rp, user.username);
+  const places = accountIndexPlaces(adminConnection.db!, user._id);
+  const index = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
+  const storedTokens = () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id });
+  await forgetIndex(user);
+  const stopping = await startTestServer({}, { sharedDatabase: first.dbUri });
+  await stopping.latchkey.accounts.lockDown(user._id);
+  await stopping.close();
+  for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
+  await changeSettled();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await storedTokens()).toBe(1); // its pass from memory went with it
+  // An instance that starts once every cached copy of the account has surely aged out runs the pass written down.
+  const started = await startTestServer({}, { sharedDatabase: first.dbUri, clock: () => Date.now() + COPIES_OUTLIVED_MS });
+  try {
+    // Sooner than the instance's next look (10 s): at its start.
+    expect(await waitFor(async () => ((await storedTokens()) === 0 ? 0 : undefined), 'the second pass to delete the token', 5000)).toBe(0);
+    const passesLeft = () => adminConnection.db!.collection(REVOCATION_PASSES).countDocuments({ accountId: user._id });
+    expect(await waitFor(async () => ((await passesLeft()) === 0 ? 0 : undefined), 'the pass to be forgotten once it ran')).toBe(0);
+  } finally {
+    await started.close();
+  }
 });
