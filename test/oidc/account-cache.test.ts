@@ -86,33 +86,41 @@ it("a lockdown made by one instance holds there at once and on the other within 
   expect(await active(second, tokens.access_token)).toBe(false);
 });
 
-it('revokes once more after the trust window, for what another instance issued from its cached copy meanwhile', async () => {
+/**
+ * A signed-in account whose index entries are hidden, so that a revocation's first pass finds nothing (as if the
+ * grant were saved by another instance just after that pass read the index), and put back by `indexLands` (the
+ * grant's entry landing during the window); `storedTokens` counts its access tokens.
+ */
+async function signedInWithIndexHidden() {
   const user = await createUser(first);
   await tokensFor(first, rp, user.username);
   const places = accountIndexPlaces(adminConnection.db!, user._id);
   const index = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
-  const storedTokens = () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id });
-  // The first pass finds nothing (as if the grant were saved by another instance just after it read the index)…
   await forgetIndex(user);
+  return {
+    user,
+    storedTokens: () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id }),
+    async indexLands() {
+      for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
+    },
+  };
+}
+
+it('revokes once more after the trust window, for what another instance issued from its cached copy meanwhile', async () => {
+  const { user, storedTokens, indexLands } = await signedInWithIndexHidden();
   await first.latchkey.accounts.lockDown(user._id);
   expect(await storedTokens()).toBe(1);
-  // …and the grant's index entry lands during the window.
-  for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
+  await indexLands();
   await changeSettled(); // then the second pass runs, for as long as the machine takes
   expect(await waitFor(async () => ((await storedTokens()) === 0 ? 0 : undefined), 'the second pass to delete the token')).toBe(0);
 });
 
 it('has that second pass run by another instance when the one that revoked stops before it (a deploy, a crash)', async () => {
-  const user = await createUser(first);
-  await tokensFor(first, rp, user.username);
-  const places = accountIndexPlaces(adminConnection.db!, user._id);
-  const index = await Promise.all(places.map(({ collection, id }) => collection.findOne({ _id: id })));
-  const storedTokens = () => adminConnection.db!.collection('oidc_access_token').countDocuments({ 'payload.accountId': user._id });
-  await forgetIndex(user);
+  const { user, storedTokens, indexLands } = await signedInWithIndexHidden();
   const stopping = await startTestServer({}, { sharedDatabase: first.dbUri });
   await stopping.latchkey.accounts.lockDown(user._id);
   await stopping.close();
-  for (const [i, { collection }] of places.entries()) if (index[i]) await collection.insertOne(index[i]!);
+  await indexLands();
   await changeSettled();
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await storedTokens()).toBe(1); // its pass from memory went with it
