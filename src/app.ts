@@ -252,7 +252,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   app.use(captchaRoutes(captcha).routes());
   // The authenticator app's enrolment and notifications; an enrolment's notice texts within the budget for notices.
   const noticeTextAllowed = async () => recovery.codes.limits.allowNoticeText(await policy.current());
-  const tellDeviceOwner = (before: User) => recovery.notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], DEFAULT_LOCALE, noticeTextAllowed);
+  const tellDeviceOwner = (before: User) => recovery.notifier.notifyMethodsChanged(before, [{ method: 'app_device', registered: true }], 'app', DEFAULT_LOCALE, noticeTextAllowed);
   app.use(appDeviceRoutes(appDevices, config.issuer, audit, tellDeviceOwner).routes());
   app.use(recovery.routes.routes());
   app.use(recovery.routes.allowedMethods());

@@ -108,7 +108,7 @@ function methodChanges(before: User, after: User): MethodChange[] {
  */
 async function tellOwner(session: AdminSession, before: User, after: User): Promise<number> {
   const changes = methodChanges(before, after);
-  return changes.length ? (await ownerNotices(session)).notifyMethodsChanged(before, changes, DEFAULT_LOCALE) : 0;
+  return changes.length ? (await ownerNotices(session)).notifyMethodsChanged(before, changes, 'admin', DEFAULT_LOCALE) : 0;
 }
 
 /** Audits and tells the owner of what changed between `before` and `after`; nothing when nothing did. */

@@ -247,7 +247,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     await save(step, { proven: true });
     const { locale } = (ctx as AppContext).state;
     // Texts only within the installation's budget for notices: changes come in bursts no one else's budget should pay.
-    await notifier.notifyMethodsChanged(before, [changeOf(kind, value)], locale, () => limits.allowNoticeText(rules));
+    await notifier.notifyMethodsChanged(before, [changeOf(kind, value)], 'password', locale, () => limits.allowNoticeText(rules));
     await audit.record({ type: 'security_info.changed', accountId: before._id, reason: 'owner', method: kind, ...requestFacts(ctx) });
     ctx.state.log.info({ event: 'security_info.changed', accountId: before._id, method: kind, change: value === null ? 'removed' : 'registered' }, 'security info changed by its owner');
   }

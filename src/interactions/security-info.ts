@@ -11,8 +11,11 @@
 // A password alone must not be enough to take an account over: whoever changes what the account recovers with
 // owns it. So once the account has an alternate email, a mobile phone or an app registered (`lockedFor`), nothing
 // on it changes until the person proves one of them in this step (`provable`: a code sent to it, or from the app);
-// a method added in the step counts as proved. Only an account with none of them adds its first methods with the
-// password alone, as every registration must begin; its owner hears of it on the sign-in address.
+// a method added in the step counts as proved. The proof must be one recovery would take alone: where a strong
+// method is registered (a phone, an app), the mailbox's code opens nothing, or whoever reads the mailbox and knows
+// the password could put their own phone in place of the owner's and then recover with it. Only an account with
+// none of them adds its first methods with the password alone, as every registration must begin; its owner hears
+// of it on the sign-in address.
 import type { Connection } from 'mongoose';
 import type { User } from '../accounts/user-model.ts';
 import type { VerificationMethod } from '../methods/method.ts';
@@ -84,13 +87,16 @@ export function lockedFor(user: User, state: SecurityInfoState | undefined): boo
 
 /**
  * The registered methods a person can prove on the page (`kinds`: what it manages under `policy`), any one of which
- * opens the methods to changes: those the policy lets reach what is registered, and the server can check.
+ * opens the methods to changes: those the policy lets reach what is registered, and the server can check; and only
+ * strong ones when the account has a strong method (recovery's rule for a proof alone: flows/recovery/subject.ts).
  */
 export function provable(user: User, kinds: readonly SelfService[], methods: readonly VerificationMethod[], policy: RecoveryPolicy): SelfService[] {
+  const { needsStrong } = recoveryMethods(user, methods, policy);
   return kinds.filter((kind) => {
     if (kind === 'appDevice') return false;
     const method = methods.find((m) => m.id === SELF_SERVICE[kind]);
-    return registeredValue(user, kind) !== undefined && method && (method.reachable?.(user, policy) ?? true) && (method.checkable?.(user) ?? true);
+    if (!method || (needsStrong && !method.strong)) return false;
+    return registeredValue(user, kind) !== undefined && (method.reachable?.(user, policy) ?? true) && (method.checkable?.(user) ?? true);
   });
 }
 

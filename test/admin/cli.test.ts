@@ -285,6 +285,7 @@ describe('users', () => {
     const firstNotices = await notices(1);
     expect(firstNotices.map((m) => m.to)).toEqual(['lena@example.test']);
     expect(firstNotices[0]!.text).toContain('alternate email set to l*****@o*****');
+    expect(firstNotices[0]!.text).toContain('An administrator changed the ways to verify your identity');
     expect(firstNotices[0]!.text).not.toContain('lena@old.example');
 
     // Replaced: the old alternate address and the old phone hear of it, the new ones do not, and none shows in full.

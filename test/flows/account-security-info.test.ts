@@ -56,11 +56,19 @@ describe('the security info page outside a sign-in', () => {
     // The password alone changes nothing registered.
     expect(allForms(page).some((f) => f.action.endsWith('/add'))).toBe(false);
 
-    // Proved by a code emailed to the alternate address, then the mobile phone changed by a code texted to the new one.
-    const asked = await postForm(browser, formNamed(page, 'prove'), { kind: 'alternateEmail' });
+    // With a phone registered, the mailbox's code opens nothing (it would let whoever reads the mailbox put their own
+    // phone in place of the owner's, then recover with it): not offered, and refused when posted all the same.
+    expect(messageIds(page)).toContain('security_info.prove_mobilePhone');
+    expect(messageIds(page)).not.toContain('security_info.prove_alternateEmail');
+    const mailed = sink.received.length;
+    const byMail = await postForm(browser, formNamed(page, 'prove'), { kind: 'alternateEmail' });
+    expect(messageIds(byMail)).toEqual(expect.arrayContaining(['security_info.unavailable', 'security_info.prove_heading']));
+    // Proved by a code texted to the registered number, then that number changed by a code texted to the new one.
+    const asked = await postForm(browser, formNamed(byMail, 'prove'), { kind: 'mobilePhone' });
     expect(messageIds(asked)).toContain('security_info.proving');
-    const proved = await postForm(browser, formNamed(asked, 'verify'), { code: await emailedCode(sink, alternate) });
+    const proved = await postForm(browser, formNamed(asked, 'verify'), { code: await textedCode(server, replaced) });
     expect(messageIds(proved)).toContain('security_info.said_proved');
+    expect(sink.received.length).toBe(mailed);
     const typing = await postForm(browser, formNamed(proved, 'add', 'mobilePhone'));
     const sent = await postForm(browser, formNamed(typing, 'add', 'mobilePhone'), { value: '+1 415 555 0161' });
     expect(messageIds(sent)).toContain('security_info.code_sent_mobilePhone');
@@ -70,6 +78,9 @@ describe('the security info page outside a sign-in', () => {
     expect(await audited(user._id, 'security_info.changed', 'owner')).toBe(1);
     // The number it replaced hears of it, with "This wasn't me".
     await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'sms' && m.to === replaced && m.text.includes('/recover/lockdown/')), 'the notice on the replaced number');
+    // The emailed notice says the change was made with the password, not by an administrator (who the owner would trust).
+    const notice = await waitFor(() => sink.received.find((mail) => JSON.stringify(mail.to).includes(user.email) && mail.subject === 'The ways to verify your identity were changed'), 'the emailed notice');
+    expect(notice.text).toContain('Someone signed in with your password changed the ways to verify your identity');
 
     // "Looks good": confirmed, and said once.
     const confirmed = await browser.post(formNamed(saved, 'done').action, formNamed(saved, 'done').fields);
@@ -84,6 +95,18 @@ describe('the security info page outside a sign-in', () => {
     // The step is used up: its page leads back to the password, saying why.
     const stepPage = await browser.follow(await browser.get(`${server.origin}${new URL(saved.url).pathname}`));
     expect(messageIds(stepPage)).toContain('security_info.open_again');
+  });
+
+  it("opens with the mailbox's code an account whose only registered method is its alternate email", async () => {
+    const user = await createUser(server);
+    const alternate = `${user.username}@only.example.test`;
+    await registerMethods(server, user, { alternateEmail: alternate });
+    const { browser, page } = await openPage(user);
+    expect(allForms(page).some((f) => f.action.endsWith('/add'))).toBe(false);
+    const asked = await postForm(browser, formNamed(page, 'prove'), { kind: 'alternateEmail' });
+    const proved = await postForm(browser, formNamed(asked, 'verify'), { code: await emailedCode(sink, alternate) });
+    expect(messageIds(proved)).toContain('security_info.said_proved');
+    expect(formNamed(proved, 'add', 'mobilePhone')).toBeDefined();
   });
 
   it('a double click on "Looks good" confirms, and both answers lead to the page saying so', async () => {

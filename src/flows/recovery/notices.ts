@@ -23,6 +23,11 @@ export type MethodChange =
   | { method: 'alternate_email' | 'mobile_phone' | 'office_phone'; to: string | null }
   | { method: 'authenticator' | 'app_device'; registered: boolean };
 
+/** Who changed the ways to verify an account (`notifyMethodsChanged`). */
+export type ChangedBy = 'admin' | 'password' | 'app';
+
+const METHODS_BODY = { admin: 'notice.methods_body', password: 'notice.methods_body_password', app: 'notice.methods_body_app' } as const;
+
 export interface Notifier {
   /**
    * Tells the owner on every registered contact; returns how many were told. `textAllowed`: asked before the text
@@ -32,9 +37,12 @@ export interface Notifier {
   /**
    * Tells the owner that the ways to verify them changed. `before`: the account as it was, so that the contacts
    * told are the ones registered before the change (a replaced alternate email or phone hears of it). Never the
-   * new values in full: masked hints.
+   * new values in full: masked hints. `by`: who made it, as far as the server knows (an administrator's command;
+   * someone signed in with the account's password on "Your security info"; an app that enrolled itself with a
+   * one-time link, whoever made the link): an owner told that an administrator made a change they did not make
+   * would not press "This wasn't me".
    */
-  notifyMethodsChanged(before: User, changes: MethodChange[], locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
+  notifyMethodsChanged(before: User, changes: MethodChange[], by: ChangedBy, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
   /**
    * Tells the owner that a method no longer counts as a recovery proof after too many wrong ones in a row
    * (security/proof-ceiling.ts). `textAllowed` as for `notify`: anyone can cause it.
@@ -148,10 +156,10 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContac
       return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, withLockdownLink: kind !== 'lockout' });
     },
 
-    notifyMethodsChanged(before, changes, locale, textAllowed) {
+    notifyMethodsChanged(before, changes, by, locale, textAllowed) {
       return send(before, locale, (t, values) => ({
         subject: t('notice.methods_subject'),
-        what: t('notice.methods_body', { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
+        what: t(METHODS_BODY[by], { ...values, changes: changes.map((change) => describeChange(t, change)).join('; ') }),
       }), { textAllowed, withLockdownLink: true });
     },
 

@@ -177,6 +177,8 @@ export const recoveryEn = {
     'An administrator locked your account {account} on {time}, because someone else may know its password. Everyone signed in to it was signed out, and its password no longer signs in. To get back in, choose a new password from “Can’t access your account?” on the sign-in page, proving it is you with two of your verification methods, or ask your administrator.',
   'notice.methods_subject': 'The ways to verify your identity were changed',
   'notice.methods_body': 'An administrator changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
+  'notice.methods_body_password': 'Someone signed in with your password changed the ways to verify your identity for your account {account}, which are used to recover it, on {time}: {changes}.',
+  'notice.methods_body_app': 'The ways to verify your identity for your account {account}, which are used to recover it, were changed on {time}: {changes}.',
   'notice.method_alternate_email': 'alternate email',
   'notice.method_mobile_phone': 'mobile phone',
   'notice.method_office_phone': 'office phone',

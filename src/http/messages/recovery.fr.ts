@@ -176,6 +176,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
     'Un administrateur a verrouillé votre compte {account} le {time}, car quelqu’un d’autre pourrait connaître son mot de passe. Toutes les sessions ont été fermées et ce mot de passe ne permet plus de se connecter. Pour retrouver l’accès, choisissez un nouveau mot de passe depuis « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, en prouvant votre identité avec deux de vos méthodes de vérification, ou adressez-vous à votre administrateur.',
   'notice.methods_subject': 'Les moyens de vérifier votre identité ont été modifiés',
   'notice.methods_body': 'Un administrateur a modifié le {time} les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer : {changes}.',
+  'notice.methods_body_password': 'Une personne connectée avec votre mot de passe a modifié le {time} les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer : {changes}.',
+  'notice.methods_body_app': 'Les moyens de vérifier votre identité pour votre compte {account}, qui servent à le récupérer, ont été modifiés le {time} : {changes}.',
   'notice.method_alternate_email': 'adresse e-mail secondaire',
   'notice.method_mobile_phone': 'téléphone mobile',
   'notice.method_office_phone': 'téléphone du bureau',
