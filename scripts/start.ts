@@ -25,7 +25,7 @@ export const DEMO = {
   username: 'demo',
   email: 'demo@example.com',
   name: 'Demo User',
-  password: 'latchkey-demo-password',
+  password: 'public-demo-lantern-river',
   rpPort: 3001,
   /** Verification methods for trying "Can't access your account?": codes land in the development outbox. */
   alternateEmail: 'demo.backup@example.com',

@@ -14,7 +14,7 @@
 import { MAX_PASSWORD_CODE_POINTS, normalizePassword } from './passwords.ts';
 import { ValidationError } from '../errors.ts';
 
-export const PASSWORD_REASONS = ['password.unprintable', 'password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable', 'password.reused'] as const;
+export const PASSWORD_REASONS = ['password.unprintable', 'password.too_short', 'password.too_long', 'password.identifier', 'password.service', 'password.common', 'password.predictable', 'password.reused', 'password.unchanged'] as const;
 export type PasswordReason = (typeof PASSWORD_REASONS)[number];
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: PasswordReason };
@@ -174,6 +174,20 @@ function isBuiltFrom(password: string, identifier: string): boolean {
   return rest === 0 || ([...identifier].length >= SHORT_IDENTIFIER && rest <= MAX_EXTRA_LETTERS);
 }
 
+/**
+ * The password's letters with every longer form of the names taken out (longest first), and whether any was: what
+ * the person added to their own names and the service's. `latchkey-demo-password` for the user demo leaves
+ * `password`.
+ */
+function beyondNames(password: string, names: readonly string[]): { rest: string; found: boolean } {
+  const forms = identifierForms(names)
+    .filter((form) => [...form].length >= SHORT_IDENTIFIER)
+    .sort((a, b) => b.length - a.length);
+  let rest = letters(password);
+  for (const form of forms) rest = rest.split(form).join('');
+  return { rest, found: rest !== letters(password) };
+}
+
 function isFromIdentifiers(password: string, identifiers: readonly string[]): boolean {
   const own = letters(password);
   if (!own) return false;
@@ -194,6 +208,12 @@ export async function checkNewPassword(password: string, { minLength, identifier
   if (isFromIdentifiers(normalized, identifiers)) return { ok: false, reason: 'password.identifier' };
   if (isFromIdentifiers(normalized, [...serviceNames, ...CONTEXT_WORDS])) return { ok: false, reason: 'password.service' };
   const passwords = await passwordAnalysis();
+  // The user's names and the service's together, with a few letters or one common password besides.
+  const names = [...identifiers, ...serviceNames, ...CONTEXT_WORDS];
+  const beyond = beyondNames(normalized, names);
+  if (beyond.found && ([...beyond.rest].length <= MAX_EXTRA_LETTERS || passwords.isCommon(beyond.rest))) {
+    return { ok: false, reason: beyondNames(normalized, identifiers).found ? 'password.identifier' : 'password.service' };
+  }
   if (passwords.isCommon(normalized)) return { ok: false, reason: 'password.common' };
   if (passwords.isPredictable(normalized)) return { ok: false, reason: 'password.predictable' };
   return { ok: true };
@@ -208,6 +228,7 @@ const DETAIL: Record<PasswordReason, (minLength: number) => string> = {
   'password.common': () => 'password is on the list of common passwords',
   'password.predictable': () => 'password is predictable (repeated or sequential characters, keyboard patterns, common words)',
   'password.reused': () => 'the new password is the temporary one',
+  'password.unchanged': () => 'the new password is the one the account has',
 };
 
 /**

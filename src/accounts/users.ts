@@ -141,6 +141,11 @@ export interface Accounts {
    */
   prepareOwnPassword(id: string, password: string): Promise<PreparedPassword>;
   /**
+   * As `preparePassword`, for an account locked down after "This wasn't me": also refused (`password.unchanged`)
+   * when it is the account's password now, which whoever made the reported change may know.
+   */
+  prepareNewPassword(id: string, password: string): Promise<PreparedPassword>;
+  /**
    * Whether `password` is the account's password as stored now (read anew; one argon2 verification). `savedWith`:
    * only the password written with that revocation (replacePassword's) is asked about; once the account has changed
    * since (an administrator's new password, say) the answer is false without a verification, so the question cannot
@@ -309,6 +314,13 @@ export function createAccounts(
     return { accountId: id, hash: await hasher.hash(password) } as PreparedPassword;
   }
 
+  /** As preparePassword, refused with `reason` when it is the account's password now. */
+  async function prepareDifferentPassword(id: string, password: string, reason: 'password.reused' | 'password.unchanged'): Promise<PreparedPassword> {
+    const user = await mustFind(id);
+    if (await hasher.verify(user.passwordHash, password)) throw new PasswordRejectedError(reason, (await policyStore.current()).passwordMinLength);
+    return preparePassword(id, password);
+  }
+
   /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
   async function revokeAccess(id: string, alongside: Partial<User> = {}): Promise<void> {
     // The time first: from this moment every check refuses the old sessions and tokens, including any being
@@ -451,13 +463,8 @@ export function createAccounts(
 
     preparePassword,
 
-    async prepareOwnPassword(id, password) {
-      const user = await mustFind(id);
-      if (await hasher.verify(user.passwordHash, password)) {
-        throw new PasswordRejectedError('password.reused', (await policyStore.current()).passwordMinLength);
-      }
-      return preparePassword(id, password);
-    },
+    prepareOwnPassword: (id, password) => prepareDifferentPassword(id, password, 'password.reused'),
+    prepareNewPassword: (id, password) => prepareDifferentPassword(id, password, 'password.unchanged'),
 
     async hasPassword(id, password, { savedWith } = {}) {
       const user = await findAgain(id);

@@ -134,6 +134,9 @@ describe('passwords built from the user’s own names', () => {
     ['a name word repeated', 'lovelace lovelace lovelace'],
     ['a name plus a few letters', 'AdaLovelace xyz 12345'],
     ['the name backwards', 'ecalevol ada ecalevol ada'],
+    ["a name word, the username and the service's name", 'lovelace-latchkey-adal'],
+    ["the username, the service's name and a common password", 'latchkey-adal-password'],
+    ['two name words and a common password', 'lovelace-adal-sunshine'],
   ])('refuses %s', async (_, password) => {
     expect(await check(password)).toEqual({ ok: false, reason: 'password.identifier' });
   });
@@ -144,11 +147,13 @@ describe('passwords built from the user’s own names', () => {
     expect(await branded('AcmePortal2024!!')).toEqual({ ok: false, reason: 'password.service' });
     expect(await branded('portal portal portal')).toEqual({ ok: false, reason: 'password.service' });
     expect(await branded('portable acme of rivers')).toEqual({ ok: true });
+    expect(await branded('acme portal password')).toEqual({ ok: false, reason: 'password.service' });
   });
 
   it('accepts a password that only mentions a name among other words', async () => {
     expect(await check('ada likes counting engines')).toEqual({ ok: true });
     expect(await check('AdaLovelace plus enough')).toEqual({ ok: true }); // ten more letters: a different password
+    expect(await check('latchkey adal counting engines')).toEqual({ ok: true }); // the names, and words of one's own
   });
 
   it('ignores empty identifiers and takes each user’s own', async () => {

@@ -681,8 +681,12 @@ describe("This wasn't me", () => {
     expect(messageIds(passwordPage)).not.toContain('recover.unlock_intro');
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);
+    // The password in place cannot be chosen again: the page said it would no longer work.
+    const same = await submitRefused(browser, passwordPage, '/password', { password: PASSWORD, confirm: PASSWORD });
+    expect(messageIds(same)).toEqual(expect.arrayContaining(['password.unchanged', 'recover.password_heading']));
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeInstanceOf(Date);
 
-    const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    const done = await submit(browser, same, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(messageIds(done)).toContain('recover.done_reset');
     expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
     expect((await server.latchkey.accounts.signIn(user.username, PASSWORD)).ok).toBe(false);

@@ -8,7 +8,8 @@ export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
     findByLogin: (login) => accounts.findByLogin(login),
     findById: (id) => accounts.findById(id),
     findAgain: (id) => accounts.findAgain(id),
-    preparePassword: (user, password) => accounts.preparePassword(user._id, password),
+    // After "This wasn't me" the page promises that the old password will no longer work: it cannot be chosen again.
+    preparePassword: (user, password) => (user.lockedDownAt ? accounts.prepareNewPassword(user._id, password) : accounts.preparePassword(user._id, password)),
     hasPassword: (id, password) => accounts.hasPassword(id, password),
     replacePassword: async (prepared, judged) => {
       await accounts.replacePassword(prepared, judged);

@@ -149,7 +149,7 @@ export const recoveryEn = {
 
   'lockdown.title': 'Secure your account',
   'lockdown.intro':
-    'If you did not make this change, secure your account now: everyone signed in to it will be signed out, and nobody can sign in until the account is recovered with all of its verification methods or an administrator helps.',
+    'If you did not make this change, secure your account now: everyone signed in to it will be signed out, and nobody can sign in until the account is recovered with two of its verification methods and a new password, or an administrator helps.',
   'lockdown.button': 'This wasn’t me: secure my account',
   'lockdown.done': 'Your account is secured. Use “Can’t access your account?” on the sign-in page, or contact your administrator, to get back in.',
   'lockdown.invalid': 'This link has expired or was already used.',

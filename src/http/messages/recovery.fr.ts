@@ -148,7 +148,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'lockdown.title': 'Sécuriser votre compte',
   'lockdown.intro':
-    'Si vous n’êtes pas à l’origine de cette modification, sécurisez votre compte maintenant : toutes les sessions seront fermées et personne ne pourra se connecter tant que le compte n’aura pas été récupéré avec toutes ses méthodes de vérification ou avec l’aide d’un administrateur.',
+    'Si vous n’êtes pas à l’origine de cette modification, sécurisez votre compte maintenant : toutes les sessions seront fermées et personne ne pourra se connecter tant que le compte n’aura pas été récupéré avec deux de ses méthodes de vérification et un nouveau mot de passe, ou avec l’aide d’un administrateur.',
   'lockdown.button': 'Ce n’était pas moi : sécuriser mon compte',
   'lockdown.done': 'Votre compte est sécurisé. Utilisez « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
   'lockdown.invalid': 'Ce lien a expiré ou a déjà été utilisé.',
