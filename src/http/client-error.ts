@@ -48,7 +48,11 @@ export function clientErrorHandler(securityHeaders: SecurityHeaderFields, log: L
     const status = STATUS_BY_CODE[error.code ?? ''] ?? 400;
     const supportCode = newSupportCode();
     // The error's code and Node's fixed reason only: its rawPacket is what the client sent (a token in the URL, cookies).
-    log.warn({ supportCode, status, error: error.code, detail: error.message }, 'request refused by the HTTP parser');
+    const fields = { supportCode, status, error: error.code, detail: error.message };
+    // A connection that sent nothing before its time ran out is one a browser opened ahead of need and left unused:
+    // routine, so not a warning (a client that began a request and stalled still is one).
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket as { bytesRead?: number }).bytesRead === 0) log.debug(fields, 'connection closed unused');
+    else log.warn(fields, 'request refused by the HTTP parser');
     socket.end(response(status, supportCode, securityHeaders(newNonce())), () => socket.destroy());
   };
 }

@@ -275,7 +275,14 @@ it("refuses codes past the installation's hourly budget without calling the prov
     await textedCode(server, phone);
   }
   const [, , third] = people;
-  expect(messageIds((await atSmsCode(third!.user, third!.phone)).page)).toContain('recover.send_limited');
+  // Refused with no code before it: the page says none was sent, not that one was.
+  const { browser, page: refused } = await atSmsCode(third!.user, third!.phone);
+  expect(refused.status).toBe(429);
+  expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.send_limited_none', 'recover.code_unsent']));
+  expect(messageIds(refused)).not.toContain('recover.code_sent_sms');
+  expect(messageIds(refused)).not.toContain('recover.send_limited');
+  // Opened again, it still says so.
+  expect(messageIds(await browser.get(refused.url.replace(/\/send$/, '')))).toContain('recover.code_unsent');
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(await textsTo(third!.phone)).toBe(0);
   expect(await auditCount({ accountId: third!.user._id, type: 'code.refused', reason: 'limit_global' })).toBe(1);

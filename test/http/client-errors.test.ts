@@ -72,7 +72,8 @@ describe('a running server', () => {
 });
 
 describe('the handler', () => {
-  const handle = clientErrorHandler(securityHeaderFields({ hsts: true }), captureLog().log);
+  const captured = captureLog();
+  const handle = clientErrorHandler(securityHeaderFields({ hsts: true }), captured.log);
   const failure = (code: string) => Object.assign(new Error(code), { code });
 
   it('answers a request that took too long with 408', async () => {
@@ -81,6 +82,16 @@ describe('the handler', () => {
     const answer = parse(String(socket.read()));
     expect(answer.statusLine).toBe('HTTP/1.1 408 Request Timeout');
     expect(answer.headers.get('strict-transport-security')).toContain('max-age=');
+  });
+
+  it('warns of a request that began and stalled, but not of a connection a browser opened ahead and never used', () => {
+    const levels = (bytesRead: number) => {
+      const before = captured.lines.length;
+      handle(failure('ERR_HTTP_REQUEST_TIMEOUT'), Object.assign(new PassThrough(), { bytesRead }));
+      return captured.lines.slice(before).map((line) => (JSON.parse(line) as { level: number }).level);
+    };
+    expect(levels(0)).toEqual([20]);
+    expect(levels(12)).toEqual([40]);
   });
 
   it('writes nothing to a client that is gone, or to a socket that takes no more', () => {

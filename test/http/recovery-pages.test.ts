@@ -94,6 +94,7 @@ describe('"Who are you?"', () => {
     const { page } = await atStart();
     expect(autofocused(page)).toEqual(['identifier']);
     expect(attribute(tagWithId(page, 'identifier'), 'aria-invalid')).toBeUndefined();
+    expect(messageIds(page)).not.toContain('error.support_code'); // nothing went wrong
   });
 
   it('marks an empty identifier invalid, described by the announced error, and focuses it', async () => {
@@ -117,6 +118,7 @@ describe('"Who are you?"', () => {
     const { browser, page } = await atStart();
     const again = await submit(browser, page, '/recover', { identifier: 'someone', captcha: 'WRONG1', action: 'next' });
     expect(messageIds(again)).toContain('recover.captcha_wrong');
+    expectSupportCode(again);
     expect(attribute(tagWithId(again, 'captcha-error'), 'role')).toBe('alert');
     expect(autofocused(again)).toEqual(['captcha']);
     expect(attribute(tagWithId(again, 'identifier'), 'aria-invalid')).toBeUndefined();
@@ -445,6 +447,8 @@ describe('the link "Can\'t access your account?" where other messages name it', 
     const asked = await browser.get(`${server.origin}/recover/lockdown/${token}?lang=${lang}`);
     const done = await submit(browser, asked, '/lockdown/');
     expect(messageIds(done)).toEqual(expect.arrayContaining(['lockdown.done', 'login.cant_access']));
+    // The support code once: in the helpdesk's line, not again below it.
+    expect(messageIds(done).filter((id) => ['recover.support_none', 'recover.support_hint_before', 'error.support_code'].includes(id))).toHaveLength(1);
     expect(sameApostrophes(textOf(done, 'lockdown.done'))).toContain(sameApostrophes(textOf(done, 'login.cant_access')));
   });
 

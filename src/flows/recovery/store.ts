@@ -39,6 +39,8 @@ export interface Pending {
   sentTo?: string;
   /** A call: the number its page shows, to press on the phone's keypad (not secret from this browser: it asked). */
   number?: string;
+  /** The limits refused the send and no earlier code is waiting: nothing went out ("Try again" sends one). */
+  unsent?: true;
 }
 
 export interface FlowDoc {

@@ -277,13 +277,15 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const prepared = await prepareCode(ctx, flow, subject, method, current);
     const allowed = prepared.verdict.allowed;
     // Only a code that goes out replaces the one before: after a refused "Try again" the earlier code, perhaps still
-    // on its way, keeps working. Each code keeps the destination it went to (`sentTo`).
-    const kept = !allowed && pending.challengeId ? { challengeId: pending.challengeId, sentTo: pending.sentTo, number: pending.number, dropped: prepared.challenge.id } : undefined;
-    const fresh = { challengeId: prepared.challenge.id, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId, ...(method.kind === 'confirmation' && { number: prepared.challenge.code }) };
-    const { challengeId, sentTo, dropped, number } = kept ?? fresh;
+    // on its way, keeps working. Each code keeps the destination it went to (`sentTo`). A refused send with none
+    // before it leaves the flow waiting for a code that did not go out (`unsent`), and the page says so.
+    const { unsent: nothingWaiting, ...before } = pending;
+    const kept = !allowed && pending.challengeId && !nothingWaiting ? { challengeId: pending.challengeId, sentTo: pending.sentTo, number: pending.number, dropped: prepared.challenge.id } : undefined;
+    const fresh = { challengeId: prepared.challenge.id, sentTo: fingerprint(flow, subject, method), dropped: pending.challengeId, ...(method.kind === 'confirmation' && { number: prepared.challenge.code }), ...(!allowed && { unsent: true as const }) };
+    const { challengeId, sentTo, dropped, number, unsent } = { unsent: undefined, ...(kept ?? fresh) };
     // The step is claimed before the code goes out: should another step of the flow win it meanwhile (a method
     // chosen in another tab), nothing is sent.
-    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...pending, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }), ...(number && { number }) } });
+    const next = await advance(ctx, flow, { kind: 'code_sent', challengeId }, { pending: { ...before, destinationConfirmed: true, challengeId, ...(sentTo && { sentTo }), ...(number && { number }), ...(unsent && { unsent }) } });
     if (!next) {
       await challenges.discard(prepared.challenge.id);
       return;
@@ -295,7 +297,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
     if (allowed) seeFlow(ctx, next, { resent: resend });
-    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? confirmationMessage(method.id, 'limited') : 'recover.send_limited' }, 429);
+    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? confirmationMessage(method.id, 'limited') : unsent ? 'recover.send_limited_none' : 'recover.send_limited' }, 429);
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));

@@ -127,13 +127,15 @@ export const recoveryEn = {
   'recover.done_unlock_body': 'You can now sign in with your password.',
   'recover.sign_in': 'Sign in',
   'recover.home': 'Go to the home page',
-  'recover.done_no_app': 'Go back to the application you were signing in to, and sign in there.',
+  'recover.done_no_app': 'You can close this page and sign in to your applications as usual.',
 
   'recover.expired': 'This recovery is no longer open: it expired, was finished, or another one was started in this browser. Start again if you still need to.',
   'recover.out_of_date': 'This page was out of date, so nothing was changed. Here is where you are now.',
   // A second tab's Finish, with another password, sent while the first was being saved.
   'recover.other_password_saved': 'A new password sent from this browser at the same moment, in another tab or window, was saved first. The password on this page was not saved: sign in with the one you chose there.',
   'recover.send_limited': 'We can’t send another code right now. If a code we sent has reached you, enter it below; otherwise press “Try again” in a few minutes.',
+  'recover.send_limited_none': 'We can’t send a code right now, so none was sent. Press “Try again” in a few minutes.',
+  'recover.code_unsent': 'No code has been sent yet: press “Try again” to send one.',
   'recover.more_proof': 'For your account’s safety, we need one more verification before we can go on. Nothing was changed.',
   'recover.verify_again': 'Something about your account’s security changed after you verified (a password reset, a lock, a new phone or address), so please verify again. Nothing was changed.',
   'recover.lockdown_new_password': 'This account was locked after a change to it was reported as not yours, so only a new password unlocks it: the old one will no longer work.',
