@@ -175,17 +175,25 @@ function isBuiltFrom(password: string, identifier: string): boolean {
 }
 
 /**
- * The password's letters with every longer form of the names taken out (longest first), and whether any was: what
- * the person added to their own names and the service's. `latchkey-demo-password` for the user demo leaves
- * `password`.
+ * What people put between words: taken out before the names are (`ada lovelace` is `adalovelace`), unlike the digits
+ * and symbols a l33t spelling uses (`p@ssw0rd`).
  */
-function beyondNames(password: string, names: readonly string[]): { rest: string; found: boolean } {
+const SEPARATORS = /[\s\-_.,;:'"`/\\|+=~^()[\]{}<>]/gu;
+
+/**
+ * What the person added to their own names and the service's: the password with every longer form of the names, and
+ * each reversed, taken out (longest first), as letters alone (`rest`) and as spelled (`spelled`, digits and symbols
+ * kept); `found` when any name was there. `latchkey-demo-p@ssword` for the user demo leaves `pssword` and `p@ssword`.
+ */
+function beyondNames(password: string, names: readonly string[]): { rest: string; spelled: string; found: boolean } {
   const forms = identifierForms(names)
     .filter((form) => [...form].length >= SHORT_IDENTIFIER)
+    .flatMap((form) => [form, [...form].reverse().join('')])
     .sort((a, b) => b.length - a.length);
-  let rest = letters(password);
-  for (const form of forms) rest = rest.split(form).join('');
-  return { rest, found: rest !== letters(password) };
+  const strip = (text: string) => forms.reduce((left, form) => left.split(form).join(''), text);
+  const own = letters(password);
+  const rest = strip(own);
+  return { rest, spelled: strip(password.normalize('NFKC').toLowerCase().replace(SEPARATORS, '')), found: rest !== own };
 }
 
 function isFromIdentifiers(password: string, identifiers: readonly string[]): boolean {
@@ -211,7 +219,8 @@ export async function checkNewPassword(password: string, { minLength, identifier
   // The user's names and the service's together, with a few letters or one common password besides.
   const names = [...identifiers, ...serviceNames, ...CONTEXT_WORDS];
   const beyond = beyondNames(normalized, names);
-  if (beyond.found && ([...beyond.rest].length <= MAX_EXTRA_LETTERS || passwords.isCommon(beyond.rest))) {
+  if (beyond.found && ([...beyond.rest].length <= MAX_EXTRA_LETTERS || passwords.isCommon(beyond.rest) || passwords.isCommon(beyond.spelled))) {
+    // The user's own names, if they are in it; else only the service's were.
     return { ok: false, reason: beyondNames(normalized, identifiers).found ? 'password.identifier' : 'password.service' };
   }
   if (passwords.isCommon(normalized)) return { ok: false, reason: 'password.common' };

@@ -183,6 +183,12 @@ export interface Accounts {
   list(options?: { limit?: number; skip?: number }): Promise<User[]>;
 }
 
+/**
+ * How long after a revocation is written its second pass may run on any instance: once no instance can still serve a
+ * copy of the account loaded before the write, however it was announced, and 10 s more for a clock that runs ahead.
+ */
+export const SECOND_PASS_DUE_MS = COPIES_OUTLIVED_MS + 10_000;
+
 /** A revocation's second pass, written down (`schedule`) and run (`run`, which then forgets it). */
 export interface SecondPasses {
   schedule(accountId: string, revokedAt: Date, dueAt: Date): Promise<void>;
@@ -308,17 +314,26 @@ export function createAccounts(
     }
   }
 
-  async function preparePassword(id: string, password: string): Promise<PreparedPassword> {
-    const user = await mustFind(id);
+  /** `password` as a new password of `user`: refused (PasswordRejectedError) unless the rules accept it, else hashed. */
+  async function prepareFor(user: User, password: string): Promise<PreparedPassword> {
     await checkPassword(password, [user.username, user.email, user.name, user.securityInfo?.alternateEmail ?? '']);
-    return { accountId: id, hash: await hasher.hash(password) } as PreparedPassword;
+    return { accountId: user._id, hash: await hasher.hash(password) } as PreparedPassword;
   }
 
-  /** As preparePassword, refused with `reason` when it is the account's password now. */
+  async function preparePassword(id: string, password: string): Promise<PreparedPassword> {
+    return prepareFor(await mustFind(id), password);
+  }
+
+  /**
+   * As preparePassword, refused with `reason` when it is the account's password now. The rules judge it first, so
+   * that only a password they accept is ever compared: the answer cannot tell whether a weak guess is the password.
+   * A hash no configured key opens is not the same password (`verifyStored`), so such an account can still be reset.
+   */
   async function prepareDifferentPassword(id: string, password: string, reason: 'password.reused' | 'password.unchanged'): Promise<PreparedPassword> {
     const user = await mustFind(id);
-    if (await hasher.verify(user.passwordHash, password)) throw new PasswordRejectedError(reason, (await policyStore.current()).passwordMinLength);
-    return preparePassword(id, password);
+    const prepared = await prepareFor(user, password);
+    if (await verifyStored(user, password)) throw new PasswordRejectedError(reason, (await policyStore.current()).passwordMinLength);
+    return prepared;
   }
 
   /** `alongside`: other changes made in the same write (one announcement, one wait for an admin command). */
@@ -341,7 +356,7 @@ export function createAccounts(
       // first (any instance runs it once those copies are surely gone, should this one stop before it does), and
       // set going before the first pass, so that a first pass that fails is still followed by this one.
       await secondPasses
-        ?.schedule(id, revokedAt, new Date(revokedAt.getTime() + COPIES_OUTLIVED_MS))
+        ?.schedule(id, revokedAt, new Date(Date.now() + SECOND_PASS_DUE_MS))
         .catch((error: unknown) => log?.error({ err: error, accountId: id }, 'writing down the second revocation pass failed: it runs from memory only'));
       const runSecondPass = () => (secondPasses ? secondPasses.run(id, revokedAt) : revokeAccountAccess(id, revokedAt));
       void detached(() =>

@@ -417,7 +417,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    */
   async function verifyProof(ctx: Context, uid: string, step: Step, user: User, proving: Proving, code: string, rules: RecoveryPolicy) {
     const method = methodOf(proving.kind);
-    if (!(method.checkable?.(user) ?? true)) return abandon(ctx, uid, step, user, 'security_info.unavailable');
+    // Judged again on the account as it is now: a phone registered since the mailbox's code was asked for makes that
+    // code too weak to open the methods (`provable`).
+    if (!provable(user, manageable(methods, rules), methods, rules).includes(proving.kind)) return abandon(ctx, uid, step, user, 'security_info.unavailable');
     const purpose = proving.kind === 'authenticator' ? '' : purposeOf(step, 'prove', proving.kind, registeredValue(user, proving.kind) ?? '');
     // An expired code (or a number replaced meanwhile) is said so before anything is spent.
     if (proving.kind !== 'authenticator' && !(await challenges.isLive(proving.challengeId, purpose))) return abandon(ctx, uid, step, user, 'security_info.code_expired');

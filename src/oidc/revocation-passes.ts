@@ -48,14 +48,16 @@ export function createRevocationPasses(connection: Connection, revoke: AccessRev
 
   async function runDue(): Promise<number> {
     // A filter FerretDB runs by reading the collection: a handful of documents, each gone once its pass has run.
-    const due = await passes.find({ dueAt: { $lte: new Date(clock()) } }).limit(PASSES_PER_LOOK).toArray();
+    // The oldest first, so that passes that keep failing cannot keep the others waiting for ever.
+    const due = await passes.find({ dueAt: { $lte: new Date(clock()) } }).sort({ dueAt: 1 }).limit(PASSES_PER_LOOK).toArray();
     let ran = 0;
     for (const { accountId, revokedAt } of due) {
       try {
         await run(accountId, revokedAt);
         ran += 1;
       } catch (error) {
-        log.error({ err: error, accountId }, 'second revocation pass failed; tried again at the next look');
+        // One line when the database is away (every pass would fail alike), the error otherwise.
+        warnBackgroundFailure(log, error, 'second revocation pass (tried again at the next look)', { accountId });
       }
     }
     return ran;

@@ -137,6 +137,9 @@ describe('passwords built from the user’s own names', () => {
     ["a name word, the username and the service's name", 'lovelace-latchkey-adal'],
     ["the username, the service's name and a common password", 'latchkey-adal-password'],
     ['two name words and a common password', 'lovelace-adal-sunshine'],
+    ['two name words and a common password spelled in l33t', 'lovelace-adal-sunsh1ne'],
+    ["the username, the service's name and a common password in l33t", 'latchkey-adal-p@ssword'],
+    ["a name word reversed, the service's name and a common password", 'ecalevol-latchkey-password'],
   ])('refuses %s', async (_, password) => {
     expect(await check(password)).toEqual({ ok: false, reason: 'password.identifier' });
   });

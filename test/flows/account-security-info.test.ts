@@ -97,7 +97,7 @@ describe('the security info page outside a sign-in', () => {
     expect(messageIds(stepPage)).toContain('security_info.open_again');
   });
 
-  it("opens with the mailbox's code an account whose only registered method is its alternate email", async () => {
+  it("opens with the mailbox's code an account whose only registered method is its alternate email, but not once a phone is registered meanwhile", async () => {
     const user = await createUser(server);
     const alternate = `${user.username}@only.example.test`;
     await registerMethods(server, user, { alternateEmail: alternate });
@@ -107,6 +107,15 @@ describe('the security info page outside a sign-in', () => {
     const proved = await postForm(browser, formNamed(asked, 'verify'), { code: await emailedCode(sink, alternate) });
     expect(messageIds(proved)).toContain('security_info.said_proved');
     expect(formNamed(proved, 'add', 'mobilePhone')).toBeDefined();
+
+    // A code asked for while the mailbox was enough opens nothing once a phone is registered (an administrator's, say).
+    const later = await openPage(user);
+    const askedAgain = await postForm(later.browser, formNamed(later.page, 'prove'), { kind: 'alternateEmail' });
+    const code = await emailedCode(sink, alternate, 1);
+    await registerMethods(server, user, { alternateEmail: alternate, mobilePhone: '+14155550163' });
+    const refused = await postForm(later.browser, formNamed(askedAgain, 'verify'), { code });
+    expect(messageIds(refused)).toContain('security_info.unavailable');
+    expect(messageIds(refused)).not.toContain('security_info.said_proved');
   });
 
   it('a double click on "Looks good" confirms, and both answers lead to the page saying so', async () => {

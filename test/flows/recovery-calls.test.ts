@@ -61,6 +61,26 @@ describe('with the development voice provider', () => {
     return { status: response.status, body: (await response.json()) as { result: string; say: string } };
   };
 
+  it('says no call was made when the limits refuse the first one, and shows no number to press', async () => {
+    const user = await createUser(server);
+    // A number of its own: the tests after it wait for the newest call to theirs.
+    const phone = '+14155550197';
+    await register(server, user, { mobilePhone: phone });
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: { ...GENEROUS, perAccountHour: 1 } });
+    const before = (await callsTo(phone)).length;
+    const first = new Browser();
+    expect(messageIds(await placeCall(server, first, user.username, 'call_mobile', '(415) 555-0197'))).toContain('recover.call_placed');
+    await callTo(phone, before);
+    const browser = new Browser();
+    const refused = await placeCall(server, browser, user.username, 'call_mobile', '(415) 555-0197');
+    expect(refused.status).toBe(429);
+    expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.call_limited_none', 'recover.call_unsent', 'recover.call_again']));
+    expect(messageIds(refused)).not.toContain('recover.call_placed');
+    expect(shownNumber(refused)).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await callsTo(phone)).toHaveLength(before + 1);
+  });
+
   it('resets a password once the callee presses the number the page shows, and only then', async () => {
     const user = await createUser(server);
     await register(server, user, { mobilePhone: MOBILE });

@@ -10,8 +10,8 @@ import { discover, tokensFor } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.ts';
 import { waitFor } from '../helpers/recovery.ts';
-import { announceChange, changeSettled, COPIES_OUTLIVED_MS } from '../../src/db/epoch-cache.ts';
-import { createAccounts } from '../../src/accounts/users.ts';
+import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
+import { createAccounts, SECOND_PASS_DUE_MS } from '../../src/accounts/users.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccessRevoker } from '../../src/oidc/revocation.ts';
@@ -125,7 +125,7 @@ it('has that second pass run by another instance when the one that revoked stops
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await storedTokens()).toBe(1); // its pass from memory went with it
   // An instance that starts once every cached copy of the account has surely aged out runs the pass written down.
-  const started = await startTestServer({}, { sharedDatabase: first.dbUri, clock: () => Date.now() + COPIES_OUTLIVED_MS });
+  const started = await startTestServer({}, { sharedDatabase: first.dbUri, clock: () => Date.now() + SECOND_PASS_DUE_MS });
   try {
     // Sooner than the instance's next look (10 s): at its start.
     expect(await waitFor(async () => ((await storedTokens()) === 0 ? 0 : undefined), 'the second pass to delete the token', 5000)).toBe(0);

@@ -35,7 +35,7 @@ const STEP_POLL_MS = 50;
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
 /** What a confirmation's page says, in the words of its kind: a call's, or an app notification's. */
-export const confirmationMessage = <S extends 'not_yet' | 'refused' | 'replaced' | 'limited'>(methodId: string | undefined, say: S) =>
+export const confirmationMessage = <S extends 'not_yet' | 'refused' | 'replaced' | 'limited' | 'limited_none' | 'unsent'>(methodId: string | undefined, say: S) =>
   (methodId === 'app_notification' ? `recover.push_${say}` : `recover.call_${say}`) as `recover.push_${S}` | `recover.call_${S}`;
 
 /** What a step's form can be refused with (its page shown again): a mistake in it, or the call not answered yet. */

@@ -297,7 +297,8 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A refused send says so: the person would otherwise wait for a code that never comes. It tells nothing about the
     // account: an unknown login's decoy is held to the same limits, and the message does not say which one refused.
     if (allowed) seeFlow(ctx, next, { resent: resend });
-    else await showFlow(ctx, next, { notice: method.kind === 'confirmation' ? confirmationMessage(method.id, 'limited') : unsent ? 'recover.send_limited_none' : 'recover.send_limited' }, 429);
+    else if (method.kind === 'confirmation') await showFlow(ctx, next, { notice: confirmationMessage(method.id, unsent ? 'limited_none' : 'limited') }, 429);
+    else await showFlow(ctx, next, { notice: unsent ? 'recover.send_limited_none' : 'recover.send_limited' }, 429);
   }
 
   router.post('/:flow/send', (ctx) => send(ctx, false));

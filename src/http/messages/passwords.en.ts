@@ -11,7 +11,7 @@ export const passwordsEn = {
   'password.service': 'Your password must not be built from the name of this service. Choose something others cannot guess from it.',
   'password.common': 'This password is too common: it is on the list of passwords attackers try first. Choose another one.',
   'password.reused': 'This is the temporary password you were given. Choose a new one of your own.',
-  'password.unchanged': 'This is the password the account has now, which may be known to whoever made the change you reported. Choose a new one.',
+  'password.unchanged': 'This is the account’s current password. The account was locked down to keep out whoever may know it: choose a new one.',
   'password.predictable':
     'This password would be easy to guess: it is made of repeated or sequential characters, keyboard patterns, or a few common words and numbers. Add more words, or characters that do not follow a pattern.',
 

@@ -12,7 +12,7 @@ export const passwordsFr: Record<keyof typeof passwordsEn, string> = {
     'Votre mot de passe ne doit pas être formé à partir du nom de ce service. Choisissez-en un que l’on ne peut pas deviner à partir de lui.',
   'password.common': 'Ce mot de passe est trop courant : il fait partie des mots de passe que les attaquants essaient en premier. Choisissez-en un autre.',
   'password.reused': 'C’est le mot de passe temporaire qui vous a été donné. Choisissez-en un nouveau, à vous.',
-  'password.unchanged': 'C’est le mot de passe actuel du compte, que connaît peut-être l’auteur de la modification que vous avez signalée. Choisissez-en un nouveau.',
+  'password.unchanged': 'C’est le mot de passe actuel du compte. Le compte a été verrouillé pour écarter quiconque pourrait le connaître : choisissez-en un nouveau.',
   'password.predictable':
     'Ce mot de passe serait facile à deviner : il est fait de caractères répétés ou qui se suivent, de suites de touches du clavier, ou de quelques mots et nombres courants. Ajoutez des mots, ou des caractères qui ne suivent pas de logique.',
 
