@@ -40,6 +40,11 @@ export const REQUEST_SECONDS = 120;
 export const DEVICE_REQUESTS_PER_MINUTE = 60;
 /** The longest name a device may be given (shown on the security info page and in notices). */
 export const DEVICE_NAME_MAX = 60;
+/**
+ * How long a key's record counts as its holder's even before the holder's account names it: an enrolment writes the
+ * record first and the account after, and another account's enrolment in between must not take the key as left.
+ */
+const HOLDER_SETTLE_MS = 60_000;
 export const ENROLMENT_PATH = '/authenticator/enrol';
 export const PENDING_PATH = '/authenticator/pending';
 
@@ -183,12 +188,13 @@ export function createAppDevices({ connection, issuer, findAccount, setAppDevice
       // A link is the session's that made it: it enrols nothing once that access ends, as the session's tokens do.
       const before = await findAccount(enrolment.accountId);
       if (!linkStillValid(before, enrolment)) throw new EnrolmentError('invalid_token');
-      // A key serves one account: one that another account has enrolled now is refused (one it has replaced or
-      // removed, whose key record stays, is free again).
+      // A key serves one account: one that another account has enrolled now, or is enrolling (a record of the last
+      // minute), is refused; one it has replaced or removed, whose key record stays, is free again.
       const deviceId = await calculateJwkThumbprint(jwk, 'sha256');
-      const holder = await devices().findOne({ _id: deviceId }, { projection: { accountId: 1 } });
-      if (holder && holder.accountId !== before._id && (await findAccount(holder.accountId))?.securityInfo?.appDevice?.id === deviceId) {
-        throw new EnrolmentError('invalid_key');
+      const holder = await devices().findOne({ _id: deviceId }, { projection: { accountId: 1, createdAt: 1 } });
+      if (holder && holder.accountId !== before._id) {
+        const settling = clock() - new Date(holder.createdAt).getTime() < HOLDER_SETTLE_MS;
+        if (settling || (await findAccount(holder.accountId))?.securityInfo?.appDevice?.id === deviceId) throw new EnrolmentError('invalid_key');
       }
       // One enrolment per token, whatever races: the delete decides (db/atomic.ts).
       if (!(await consume(enrolments(), enrolment._id))) throw new EnrolmentError('invalid_token');

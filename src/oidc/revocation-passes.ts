@@ -48,7 +48,7 @@ export function createRevocationPasses(connection: Connection, revoke: AccessRev
 
   async function runDue(): Promise<number> {
     // A filter FerretDB runs by reading the collection: a handful of documents, each gone once its pass has run.
-    // The oldest first, so that passes that keep failing cannot keep the others waiting for ever.
+    // The longest waiting first. A pass that fails stays, for the next look.
     const due = await passes.find({ dueAt: { $lte: new Date(clock()) } }).sort({ dueAt: 1 }).limit(PASSES_PER_LOOK).toArray();
     let ran = 0;
     for (const { accountId, revokedAt } of due) {
