@@ -77,6 +77,9 @@ describe('with the development voice provider', () => {
     expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.call_limited_none', 'recover.call_unsent', 'recover.call_again']));
     expect(messageIds(refused)).not.toContain('recover.call_placed');
     expect(shownNumber(refused)).toBeUndefined();
+    // No call to have answered: the page offers only to call again, and asks nothing in the background.
+    expect(messageIds(refused)).not.toContain('recover.call_continue');
+    expect(refused.body).not.toContain('/call-status');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await callsTo(phone)).toHaveLength(before + 1);
   });
