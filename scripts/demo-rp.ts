@@ -165,7 +165,7 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
 </table>
 <p><a class="button" href="/logout">Sign out</a></p>
 <h2>Your account at Latchkey</h2>
-<p>An application's account settings can link to Latchkey's own pages, with the login filled in (<code>login_hint</code>):</p>
+<p>An application's account settings can link to Latchkey's own pages, with the login filled in (<code>login_hint</code>) and a way back here (<code>client_id</code> and <code>return_to</code>):</p>
 <ul>
 <li><a href="${accountPage('/account/password', user.email)}">Change your password</a></li>
 <li><a href="${accountPage('/account/security-info', user.email)}">Review your security info</a></li>
@@ -174,10 +174,12 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
     );
   }
 
-  /** One of Latchkey's account pages (on the issuer's origin), opening with `login` filled in. */
+  /** One of Latchkey's account pages (on the issuer's origin), opening with `login` filled in and leading back here. */
   function accountPage(path: string, login: string) {
     const url = new URL(path, issuer.origin);
     if (login) url.searchParams.set('login_hint', login);
+    url.searchParams.set('client_id', options.clientId);
+    url.searchParams.set('return_to', `${options.origin}/`);
     return url.href;
   }
 

@@ -52,6 +52,7 @@ import { configuredSecretBox } from './security/encryption.ts';
 import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { passwordChangeRoutes } from './flows/password-change.ts';
+import { returnToApp, type FindRegisteredClient } from './http/return-to-app.ts';
 import { accountSecurityInfoRoutes } from './flows/account-security-info.ts';
 import { ACCOUNT_SESSION_STEPS, accountSessionsRoutes } from './flows/account-sessions.ts';
 import { createAccountAccess } from './oidc/account-access.ts';
@@ -266,6 +267,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // The account's own pages, outside a sign-in: each asks for the current password first.
   const passwords = createCurrentPasswordCheck({ config, accounts, challenge, captcha: captchaGate, pseudonymize });
   const access = createAccountAccess(connection, { clock, onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed') });
+  // "Back to <application>" when an application's link named itself (http/return-to-app.ts).
+  app.use(returnToApp(registeredClient(provider), config.cookieSecure));
   for (const router of [
     passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
@@ -302,5 +305,14 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
       secondPasses.stop();
       return delivery.stop();
     },
+  };
+}
+
+/** A client as registered now (the provider's cache of it), with the addresses it registered. */
+function registeredClient(provider: Provider): FindRegisteredClient {
+  return async (clientId) => {
+    const client = await provider.Client.find(clientId);
+    if (!client) return undefined;
+    return { ...(client.clientName && { name: client.clientName }), addresses: [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])] };
   };
 }

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Accounts } from '../accounts/users.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
+import type { AppContext } from '../http/context.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import type { MessageId } from '../http/messages/en.ts';
@@ -165,7 +166,8 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
       await readStepForm(ctx, csrfOnly);
       await options.steps.finish(ctx, pageStepIdOf(ctx));
       ctx.status = 303;
-      ctx.redirect(config.brand.homeUrl || '/');
+      // Back to the application the page was opened from (http/return-to-app.ts), else home.
+      ctx.redirect((ctx as AppContext).state.returnApp?.url ?? (config.brand.homeUrl || '/'));
     },
     async answerWithoutStep(ctx) {
       const accountId = (await options.steps.finishedFor(ctx, pageStepIdOf(ctx)))?.accountId;

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { Logger } from '../log.ts';
 import type { Translate } from './i18n.ts';
 import type { Brand } from './brand.ts';
+import type { ReturnApp } from './return-to-app.ts';
 
 export interface RequestState {
   /** Random id of this request: logged, returned as X-Request-Id and shown as the support code on error pages. */
@@ -22,6 +23,8 @@ export interface RequestState {
   loggedPath?: string;
   /** The support code the page showed when it is not the request id (a recovery flow's): in the request line too. */
   supportCode?: string;
+  /** On the account pages: the application they were opened from, to go back to (http/return-to-app.ts). */
+  returnApp?: ReturnApp;
 }
 
 export type AppContext = Context & { state: RequestState };

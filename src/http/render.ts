@@ -78,7 +78,7 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
   };
   // `duration(seconds)`: a wait as words in the page's language ("30 seconds", "30 secondes").
   const duration = (seconds: number) => durationText(seconds, locale);
-  const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
+  const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, returnApp: ctx.state.returnApp, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);
   ctx.type = 'html';

@@ -58,6 +58,7 @@ const core = {
   // The door to the account's own pages (its security info, its sessions): one form for both.
   'account.open_captcha_intro': "Many sign-ins have failed from your network recently. To continue, also enter the characters below.",
   'account.open_submit': "Next",
+  'account.back_to_app': 'Back to {client}',
   'account.temporary_password': "Your password was set by an administrator. Choose your own password first, then come back here.",
 
   'consent.title': 'Allow {client} to access your account?',

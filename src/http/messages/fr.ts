@@ -61,6 +61,7 @@ export const fr: Catalogue = {
   // The door to the account's own pages (its security info, its sessions): one form for both.
   'account.open_captcha_intro': "De nombreuses connexions ont échoué depuis votre réseau récemment. Pour continuer, saisissez aussi les caractères ci-dessous.",
   'account.open_submit': "Suivant",
+  'account.back_to_app': 'Retour à {client}',
   'account.temporary_password': "Votre mot de passe a été défini par un administrateur. Choisissez d’abord votre propre mot de passe, puis revenez ici.",
 
   'consent.title': 'Autoriser {client} à accéder à votre compte ?',
