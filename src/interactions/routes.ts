@@ -22,7 +22,7 @@ import { useLocale } from '../http/request-context.ts';
 import { supportedUiLocale } from '../http/i18n.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER } from '../oidc/account.ts';
+import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER, SCOPE_CLAIMS } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
@@ -103,6 +103,8 @@ const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MA
 
 /** The scopes the consent page words itself (`scope.<name>`): the OpenID Connect ones; an API's are listed as named. */
 const KNOWN_SCOPES = new Set(OIDC_SCOPES);
+/** The claims the consent page words (messages `claim.*`): those of the scopes. */
+const KNOWN_CLAIMS = new Set(Object.values(SCOPE_CLAIMS).flatMap((claims) => claims ?? []));
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -193,7 +195,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       client,
       user: user?.email ?? user?.username ?? '',
       scopes: shown.map((scope) => ({ scope, known: KNOWN_SCOPES.has(scope) })),
-      claims: missingOIDCClaims,
+      claims: missingOIDCClaims.map((claim) => ({ claim, known: KNOWN_CLAIMS.has(claim) })),
       days: Math.round(config.ttl.grant / 86400),
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
     });

@@ -46,3 +46,16 @@ export const knownScopes = (apiScopes: readonly string[]): Set<string> => new Se
 export function allowedScopes(registered: string | undefined): Set<string> {
   return new Set(registered === undefined ? OIDC_SCOPES : registered.split(' ').filter(Boolean));
 }
+
+/**
+ * The claims a client may receive: those of the scopes it may ask for. A claim no scope releases (`sid`, `iss`) is
+ * not limited here. The `claims` request parameter names claims one by one, and must not reach past the scopes.
+ */
+export function withheldClaims(registered: string | undefined): Set<string> {
+  const allowed = allowedScopes(registered);
+  return new Set(
+    Object.entries(SCOPE_CLAIMS)
+      .filter(([scope, claims]) => claims && !allowed.has(scope))
+      .flatMap(([, claims]) => claims ?? []),
+  );
+}

@@ -1,6 +1,6 @@
 // The oidc-provider configuration: everything protocol-related is the library's; this file only chooses.
 // Choices that differ from the library's defaults say why.
-import Provider, { errors, interactionPolicy, type Adapter, type Client, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Adapter, type ClaimsParameter, type Client, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
@@ -9,7 +9,7 @@ import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
 import { ReplayedError } from './adapter.ts';
-import { allowedScopes, CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
+import { allowedScopes, withheldClaims, CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -160,7 +160,10 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     },
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
+      // Claims asked for one by one (OIDC Core §5.5) only within the scopes the client may ask for: a claim of
+      // another scope is dropped from the request (not refused, as §5.5 lets an OP leave out what it will not
+      // release), so neither a consent page nor a first-party client's grant ever holds it.
+      claimsParameter: { enabled: true, assertClaimsParameter: keepClaimsWithinScopes },
       clientCredentials: { enabled: true },
       // A client may introspect or revoke only the tokens issued to it.
       // A client's own tokens only, and never for a public client: its client_id is no secret, and introspection
@@ -238,6 +241,26 @@ function answerReplaysAsSuch(provider: Provider): Provider {
     }
   };
   return provider;
+}
+
+/**
+ * Rewrites the request's `claims` parameter without the claims of scopes `client` may not ask for (the library's
+ * hook runs once the parameter is known to be a JSON object whose `userinfo` and `id_token` are objects; everything
+ * after it reads the parameter again).
+ */
+async function keepClaimsWithinScopes(ctx: KoaContextWithOIDC, claims: ClaimsParameter, client: Client): Promise<void> {
+  const withheld = withheldClaims(client.scope ?? undefined);
+  let dropped = false;
+  for (const container of ['userinfo', 'id_token'] as const) {
+    const asked = claims[container];
+    if (!asked) continue;
+    for (const claim of Object.keys(asked)) {
+      if (!withheld.has(claim)) continue;
+      delete asked[claim];
+      dropped = true;
+    }
+  }
+  if (dropped) ctx.oidc.params!.claims = JSON.stringify(claims);
 }
 
 function resourceIndicatorsFor(api: { audience: string; scopes: string[] }, accessTokenTTL: number) {

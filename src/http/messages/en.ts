@@ -75,6 +75,12 @@ const core = {
   'scope.email': 'See your email address',
   'scope.offline_access': 'Keep access while you are not using it',
   'scope.other': 'Use the permission "{scope}"',
+  'claim.name': 'Your name',
+  'claim.preferred_username': 'Your username',
+  'claim.updated_at': 'When your name or username last changed',
+  'claim.email': 'Your email address',
+  'claim.email_verified': 'Whether your email address is verified',
+  'claim.other': 'The detail "{claim}"',
 
 
   'logout.title': 'Sign out',

@@ -77,6 +77,12 @@ export const fr: Catalogue = {
   'scope.email': 'Voir votre adresse e-mail',
   'scope.offline_access': 'Garder l’accès lorsque vous ne l’utilisez pas',
   'scope.other': 'Utiliser l’autorisation « {scope} »',
+  'claim.name': 'Votre nom',
+  'claim.preferred_username': 'Votre nom d’utilisateur',
+  'claim.updated_at': 'La date du dernier changement de votre nom ou de votre nom d’utilisateur',
+  'claim.email': 'Votre adresse e-mail',
+  'claim.email_verified': 'Si votre adresse e-mail est vérifiée',
+  'claim.other': 'L’information « {claim} »',
 
 
   'logout.title': 'Déconnexion',
