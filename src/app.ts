@@ -266,7 +266,11 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
   // The account's own pages, outside a sign-in: each asks for the current password first.
   const passwords = createCurrentPasswordCheck({ config, accounts, challenge, captcha: captchaGate, pseudonymize });
-  const access = createAccountAccess(connection, { clock, onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed') });
+  const access = createAccountAccess(connection, {
+    clock,
+    onError: (error) => log.error({ err: error }, 'second pass of a session ended by its owner failed'),
+    forgetDevice: (accountId, nonce) => accounts.forgetDevice(accountId, nonce),
+  });
   // "Back to <application>" when an application's link named itself (http/return-to-app.ts).
   app.use(returnToApp(registeredClient(provider), config.cookieSecure));
   for (const router of [

@@ -17,7 +17,9 @@
 // - A browser that signed in to the account before carries a device token (signed: account, random nonce, time)
 //   and has a budget of its own: its failures lock only itself, and a lockout caused by everyone else does not
 //   lock it out. Tries without a valid token for the account share the account's budget, and so do tokens issued
-//   before the account's last revocation (a reset, a lockdown): they may have been earned with the old password.
+//   before the account's last revocation (a reset, a lockdown): they may have been earned with the old password,
+//   and the token of a browser whose session its owner ended ("Your sessions and apps": a lost laptop), which is
+//   no longer the owner's browser.
 // - A successful sign-in, a reset and an unlock clear everything by moving the account to a new random epoch,
 //   which is part of every key: old slots and locks are never deleted and reused, only swept when they expire.
 // - Lockouts end by themselves, so a patient guesser would get `threshold` more tries after each, day after day.
@@ -68,6 +70,17 @@ const UNANSWERED_TRY_MS = DAY_MS;
 /** How long a device token is honoured (and its cookie kept). A new one is issued at every successful sign-in. */
 export const DEVICE_TOKEN_MAX_AGE_SECONDS = 90 * 86_400;
 const DEVICE_TOKEN_VERSION = 'd1';
+/** A device token's random part, its nonce (16 bytes, base64url). */
+const DEVICE_NONCE = /^[\w-]{22}$/;
+
+/**
+ * The nonce of the device token a browser's cookie carries, its signature unchecked: only to name that browser
+ * later (the session it signs in keeps it, so that ending the session can forget the device). Anything else: none.
+ */
+export function deviceNonceOf(token: string | undefined): string | undefined {
+  const parts = token && token.length <= 512 ? token.split('.') : [];
+  return parts.length === 5 && parts[0] === DEVICE_TOKEN_VERSION && DEVICE_NONCE.test(parts[2]!) ? parts[2] : undefined;
+}
 
 export interface ClientInfo {
   /** The device cookie's value, if the browser sent one. */
@@ -113,6 +126,11 @@ export interface Lockout {
   issueDeviceToken(accountId: string): Promise<string>;
   /** The token's nonce when it is genuine, current, for `accountId` and issued at or after `since`; undefined otherwise. */
   verifyDeviceToken(token: string | undefined, accountId: string, since?: Date): Promise<string | undefined>;
+  /**
+   * The browser whose device token has this nonce is no longer the owner's (its session was ended): its tries count
+   * for the account again, as any other browser's, for as long as the token would have been honoured.
+   */
+  forgetDevice(accountId: string, nonce: string): Promise<void>;
 }
 
 export interface LockoutOptions {
@@ -339,7 +357,16 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     // Whoever signed in before a reset may have done so with the old password: that browser is no longer the owner's.
     // (Whole seconds: a token from the reset's own second counts as before it, which costs the owner nothing.)
     if (since && issuedAt * 1000 < since.getTime()) return undefined;
-    return /^[\w-]{22}$/.test(nonce) ? nonce : undefined;
+    return DEVICE_NONCE.test(nonce) ? nonce : undefined;
+  }
+
+  /** A device its owner let go of (`forgetDevice`): kept beside the limits, by `_id`, as long as its token could live. */
+  const forgottenId = (accountId: string, nonce: string) => `signin:forgotten:${accountId}:${nonce}`;
+  /** The nonce of a device token that still earns its browser a budget of its own (verifyDeviceToken, not forgotten). */
+  async function ownDevice(token: string | undefined, accountId: string, since?: Date): Promise<string | undefined> {
+    const nonce = await verifyDeviceToken(token, accountId, since);
+    if (!nonce) return undefined;
+    return (await limits.findOne({ _id: forgottenId(accountId, nonce) }, { projection: { _id: 1 } })) ? undefined : nonce;
   }
 
   async function lockoutState(accountId: string): Promise<LockoutState> {
@@ -369,7 +396,7 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
         epochs.findOne({ _id: epochId(accountId) }),
         disabledDocs.findOne({ _id: disabledId(accountScope(accountId)) }),
         secrets(),
-        verifyDeviceToken(client.deviceToken, accountId, devicesSince),
+        ownDevice(client.deviceToken, accountId, devicesSince),
       ]);
       const epoch = epochIn(epochDoc);
       const scope = nonce ? deviceScope(accountId, nonce) : accountScope(accountId);
@@ -455,5 +482,10 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     },
 
     verifyDeviceToken,
+
+    async forgetDevice(accountId, nonce) {
+      // A plain write by `_id`: it decides nothing against a racing try (which the device's own budget still bounds).
+      await setById(forgottenId(accountId, nonce), { expiresAt: new Date(clock() + DEVICE_TOKEN_MAX_AGE_SECONDS * 1000) });
+    },
   };
 }

@@ -169,6 +169,8 @@ export interface Accounts {
   clearLockout(id: string): Promise<void>;
   /** Whether the account is locked for browsers without its device cookie. */
   isLocked(id: string): Promise<boolean>;
+  /** The browser whose device cookie has this nonce no longer has a sign-in budget of its own (its session was ended). */
+  forgetDevice(id: string, nonce: string): Promise<void>;
   lockoutState(id: string): Promise<LockoutState>;
   /**
    * Sets (a string) or clears (null) the verification methods an administrator registers for the user; phone
@@ -511,6 +513,7 @@ export function createAccounts(
     },
 
     clearLockout: (id) => lockout.clearLockout(id),
+    forgetDevice: (id, nonce) => lockout.forgetDevice(id, nonce),
     isLocked: (id) => lockout.isLocked(id),
     lockoutState: (id) => lockout.lockoutState(id),
 

@@ -4,7 +4,8 @@
 //
 // Ending a session deletes it and its alias (an alias where aliases lived before, LEGACY_UID_ALIASES, is left to
 // expire: it names a session that no longer exists), and revokes the grants it holds: the applications signed in from that
-// browser lose their tokens with it (a lost laptop must not keep an application's refresh token). A request of that
+// browser lose their tokens with it (a lost laptop must not keep an application's refresh token), and the browser's
+// device cookie is forgotten (its password tries count for the account again, as a stranger's). A request of that
 // browser already under way saves the session it read at its end, but only over itself, and a resume's save under a
 // new id is removed again when the old id is gone (oidc/adapter.ts): a deleted session stays deleted. The same is
 // done again a few seconds later (IN_FLIGHT_MS) by the instance that ended it, for a sign-in no newer, should an
@@ -31,6 +32,7 @@ export interface SessionDoc {
   signedInAtMs?: number;
   signedInUnderMs?: number;
   signedInFrom?: string;
+  signedInDevice?: string;
   /** When it was last saved: the provider saves a session at every request that uses it. */
   lastUsedAtMs?: number;
   target?: string;
@@ -175,7 +177,17 @@ async function readAll<T, R>(items: T[], read: (item: T) => Promise<R>): Promise
 
 type LiveGrant = GrantDoc & { payload: { clientId: string } };
 
-export function createAccountAccess(connection: Connection, { clock = Date.now, onError }: { clock?: () => number; onError?: (error: unknown) => void } = {}): AccountAccess {
+export interface AccountAccessOptions {
+  clock?: () => number;
+  onError?: (error: unknown) => void;
+  /**
+   * Forgets the device cookie the ended session's browser signed in with (accounts/lockout.ts forgetDevice): a lost
+   * laptop keeps no sign-in budget of its own either, whose guesses would neither lock the account nor be told.
+   */
+  forgetDevice?: (accountId: string, nonce: string) => Promise<void>;
+}
+
+export function createAccountAccess(connection: Connection, { clock = Date.now, onError, forgetDevice }: AccountAccessOptions = {}): AccountAccess {
   const db = connection.db!;
   const grants = db.collection<GrantDoc>(collectionName('Grant'));
   const clients = db.collection<{ _id: string; payload?: { client_name?: string } }>(collectionName('Client'));
@@ -215,6 +227,7 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
     if (signedInBy !== undefined && signedInAtMsOf(found.session!) > signedInBy) return false;
     const ended = await deleteIndexedSession(db, found);
     for (const grantId of grantsHeldBy(found.session)) await revokeGrant(db, grantId);
+    if (found.session!.signedInDevice && forgetDevice) await forgetDevice(owner._id, found.session!.signedInDevice);
     return ended;
   }
 

@@ -1,5 +1,5 @@
 // oidc-provider's findAccount seam: the account behind a `sub`, and the claims each scope releases.
-import type { Account, FindAccount } from 'oidc-provider';
+import type { Account, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import { isAccessCurrent, revokedSinceCheck, type Accounts } from '../accounts/users.ts';
 import { keptUserAgent } from '../http/user-agent.ts';
 import { rememberSignIn } from './adapter.ts';
@@ -45,7 +45,11 @@ function resumedSignIn(result: unknown, sub: string): { checkedAtMs: number; rev
   return { checkedAtMs: ms, ...(typeof seen === 'number' && { revocationSeenMs: seen }) };
 }
 
-export function findAccountWith(accounts: Accounts): FindAccount {
+/**
+ * `deviceOf`: the nonce of the device cookie the request carries (accounts/lockout.ts deviceNonceOf), which the
+ * session a sign-in saves keeps, so that ending that session forgets the browser's device (oidc/account-access.ts).
+ */
+export function findAccountWith(accounts: Accounts, deviceOf: (ctx: KoaContextWithOIDC) => string | undefined = () => undefined): FindAccount {
   return async (ctx, sub, token): Promise<Account | undefined> => {
     const user = await accounts.findCurrent(sub);
     // A disabled account stops resolving, and so does a session or token from before its access was revoked: they
@@ -57,7 +61,8 @@ export function findAccountWith(accounts: Accounts): FindAccount {
     if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
     if (resumed?.revocationSeenMs !== undefined && revokedSinceCheck(user, resumed.revocationSeenMs)) return undefined;
     if (resumed) {
-      rememberSignIn(sub, { signedInAtMs: resumed.checkedAtMs, signedInUnderMs: resumed.revocationSeenMs, signedInFrom: keptUserAgent(ctx.get('user-agent')) });
+      const device = deviceOf(ctx);
+      rememberSignIn(sub, { signedInAtMs: resumed.checkedAtMs, signedInUnderMs: resumed.revocationSeenMs, signedInFrom: keptUserAgent(ctx.get('user-agent')), ...(device && { signedInDevice: device }) });
     }
     return {
       accountId: user._id,

@@ -118,6 +118,7 @@ interface StoredDoc {
   signedInAtMs?: number;
   signedInUnderMs?: number;
   signedInFrom?: string;
+  signedInDevice?: string;
   /** A session's: when it was last saved, which the provider does at every request that uses it ("last used"). */
   lastUsedAtMs?: number;
 }
@@ -133,9 +134,11 @@ export interface SignInFacts {
   signedInUnderMs?: number;
   /** The User-Agent header of the browser that signed in (http/user-agent.ts keptUserAgent). */
   signedInFrom?: string;
+  /** The nonce of that browser's device cookie (accounts/lockout.ts), which ending the session forgets. */
+  signedInDevice?: string;
 }
 
-const SIGN_IN_FACTS = ['signedInAtMs', 'signedInUnderMs', 'signedInFrom'] as const satisfies readonly (keyof SignInFacts)[];
+const SIGN_IN_FACTS = ['signedInAtMs', 'signedInUnderMs', 'signedInFrom', 'signedInDevice'] as const satisfies readonly (keyof SignInFacts)[];
 
 const resumedSignInKey = (accountId: string) => `resumed-sign-in:${accountId}`;
 

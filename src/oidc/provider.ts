@@ -7,6 +7,8 @@ import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
 import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
+import { deviceNonceOf } from '../accounts/lockout.ts';
+import { deviceCookieName } from '../http/device-cookie.ts';
 import { bitsOfOpaqueRandomness } from './token-ids.ts';
 import { ReplayedError } from './adapter.ts';
 import { allowedScopes, withheldClaims, CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, DEFAULT_ID_TOKEN_ALG, knownScopes } from './client-rules.ts';
@@ -47,7 +49,8 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
   const configuration: Configuration = {
     adapter,
     clients: [], // every client lives in MongoDB (admin CLI), so changes apply without a restart
-    findAccount: findAccountWith(accounts),
+    // The browser's device cookie, set by the password's answer, comes back with the request that resumes the sign-in.
+    findAccount: findAccountWith(accounts, (ctx) => deviceNonceOf(ctx.cookies.get(deviceCookieName(config.cookieSecure), { signed: false }))),
     jwks,
     cookies: { keys: cookieKeys, names: cookieNames(config.cookieSecure), long: sessionCookieOptions, short: cookieOptions },
     enableHttpPostMethods: config.authorizationPost,

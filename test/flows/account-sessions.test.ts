@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
-import { discover, signedInWithTokens, silentAuthorization } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signedInWithTokens, silentAuthorization, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
@@ -76,6 +76,27 @@ const post = async (browser: Browser, form: { action: string; fields: Record<str
   browser.follow(await browser.post(form.action, { ...form.fields, ...fields }));
 
 const audited = (user: User, type: string) => server.connection.db!.collection(AUDIT_COLLECTION).find({ accountId: user._id, type }).toArray();
+
+/** A wrong password typed in `browser` on a sign-in page (prompt=login: asked even with a session). */
+async function wrongPasswordFrom(browser: Browser, user: User): Promise<void> {
+  const start = await authorizationUrl(config, redirectUri(), { prompt: 'login consent' });
+  const answer = await submitLogin(browser, await openLoginPage(browser, start.url), user.username, `not the password ${Math.random()}`);
+  expect(messageIds(answer)).toContain('login.invalid');
+}
+
+it("forgets an ended session's device cookie: that browser's wrong passwords count for the account again", async () => {
+  const user = await createUser(server);
+  const { browser: laptop } = await signIn(user, CHROME_ON_WINDOWS);
+  // Signed in before: its failures count for itself alone.
+  await wrongPasswordFrom(laptop, user);
+  expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 0 });
+
+  const owner = new Browser(undefined, { 'user-agent': FIREFOX_ON_LINUX });
+  const page = await openSessionsPage(owner, user);
+  expect(messageIds(await post(owner, formFor(page, 'end', 'session', sessionUid(page, 'Chrome on Windows'))))).toContain('sessions.ended');
+  await wrongPasswordFrom(laptop, user);
+  expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 1 });
+});
 
 it('lists the browsers signed in to the account, this one first, and its apps, only after the current password', async () => {
   const user = await createUser(server);
