@@ -30,6 +30,8 @@ import type { AccountAccess } from '../oidc/account-access.ts';
 import { cookieNames } from '../oidc/provider.ts';
 import { accountEntry, pageStepIdOf } from './account-entry.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
+import { runFollowUps } from './follow-ups.ts';
+import type { Notifier } from './recovery/notices.ts';
 
 export const ACCOUNT_SESSIONS_PATH = '/account/sessions';
 export const ACCOUNT_SESSION_STEPS = 'account_session_steps';
@@ -44,6 +46,8 @@ export interface AccountSessionsDeps {
   passwords: CurrentPasswordCheck;
   access: AccountAccess;
   audit: Pick<AuditLog, 'record'>;
+  /** Tells the owner that everyone was signed out (with "This wasn't me": only someone with the password could). */
+  notifier: Pick<Notifier, 'notify'>;
   connection: Connection;
   clock?: () => number;
 }
@@ -152,9 +156,13 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     // Used up first: of two such posts (a double click), one does the work, and the other answers as it did.
     const finishing = await steps.finishOnce(ctx, pending.id, pending.user._id);
     if (!finishing) return answerWithoutStep(ctx);
-    await accounts.revokeAccess(pending.user._id);
-    await record(ctx, { type: 'account.signed_out', accountId: pending.user._id });
-    toDonePage(ctx, pending.user.username);
+    const user = pending.user;
+    await accounts.revokeAccess(user._id);
+    await runFollowUps((ctx as AppContext).state.log, 'sessions.follow_up_failed', { accountId: user._id }, {
+      audit: () => record(ctx, { type: 'account.signed_out', accountId: user._id }),
+      notice: () => deps.notifier.notify(user, 'signed_out', (ctx as AppContext).state.locale),
+    });
+    toDonePage(ctx, user.username);
     await finishing.done();
   });
 

@@ -8,6 +8,8 @@ import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage, signedInWithTokens, silentAuthorization, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
+import { outbox, waitFor } from '../helpers/recovery.ts';
+import { LOCKDOWN_PATH_PREFIX } from '../../src/flows/recovery/lockdown.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { accountIndexId, collectionName, sessionAliasId } from '../../src/oidc/adapter.ts';
 import { IN_FLIGHT_MS } from '../../src/oidc/account-access.ts';
@@ -223,6 +225,9 @@ it('Sign out everywhere ends every session and token, this browser too, says so 
     expect(await refreshOutcome(tokens)).toBe('invalid_grant');
   }
   expect(await audited(user, 'account.signed_out')).toEqual([expect.objectContaining({ reason: 'owner' })]);
+  // The owner is told, with "This wasn't me": only someone with the password could do it.
+  const told = await waitFor(async () => (await outbox(server)).find((m) => m.to === user.email && m.subject === 'Your account was signed out everywhere'), 'the notice');
+  expect(told.text).toContain(`${server.origin}${LOCKDOWN_PATH_PREFIX}`);
   // The page's step is used up: its forms and its address lead back to the password.
   expect((await here.browser.get(page.url)).headers.get('location')).toBe(`${SESSIONS_PATH}?again=1`);
   const again = await here.browser.post(endAll.action, endAll.fields);

@@ -16,7 +16,7 @@ import { escapeHtml } from '../../delivery/branded-email.ts';
 import { maskEmail, maskPhone } from '../../methods/mask.ts';
 import { MAX_CONSECUTIVE_PROOF_FAILURES } from '../../security/proof-ceiling.ts';
 
-export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout';
+export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout' | 'signed_out';
 
 /** One verification method changed: set to a new value (told only as a masked hint), or removed. */
 export type MethodChange =

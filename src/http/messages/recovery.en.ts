@@ -173,6 +173,8 @@ export const recoveryEn = {
   'notice.reset_body': 'The password of your account {account} was reset on {time}. Everyone signed in to it was signed out.',
   'notice.changed_subject': 'Your password was changed',
   'notice.changed_body': 'The password of your account {account} was changed on {time}, by someone who knew the previous one. Everyone signed in to it was signed out.',
+  'notice.signed_out_subject': 'Your account was signed out everywhere',
+  'notice.signed_out_body': 'Someone who knew the password of your account {account} signed it out of every browser and application on {time}, on “Your sessions and apps”. If that was you, there is nothing more to do.',
   'notice.unlock_subject': 'Your account was unlocked',
   'notice.unlock_body': 'Your account {account} was unlocked on {time}, after verification.',
   'notice.lockout_subject': 'Your account was locked',

@@ -172,6 +172,8 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.reset_body': 'Le mot de passe de votre compte {account} a été réinitialisé le {time}. Toutes les sessions ont été fermées.',
   'notice.changed_subject': 'Votre mot de passe a été changé',
   'notice.changed_body': 'Le mot de passe de votre compte {account} a été changé le {time}, par quelqu’un qui connaissait l’ancien. Toutes les sessions ont été fermées.',
+  'notice.signed_out_subject': 'Votre compte a été déconnecté partout',
+  'notice.signed_out_body': 'Quelqu’un qui connaissait le mot de passe de votre compte {account} l’a déconnecté de tous les navigateurs et de toutes les applications le {time}, depuis « Vos sessions et applications ». Si c’était vous, vous n’avez rien d’autre à faire.',
   'notice.unlock_subject': 'Votre compte a été déverrouillé',
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
   'notice.lockout_subject': 'Votre compte a été verrouillé',
