@@ -14,6 +14,7 @@ import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
+import { createKeepSignedIn } from './keep-signed-in.ts';
 import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { FlowExpiredError } from '../errors.ts';
@@ -98,6 +99,8 @@ const loginForm = z.object({
   action: z.enum(['sign-in', 'new-captcha']).default('sign-in'),
   captchaId: z.string().max(64).default(''),
   captcha: z.string().max(64).default(''),
+  // "Keep me signed in" (keep-signed-in.ts): a ticked checkbox sends 1, an unticked one nothing.
+  remember: z.literal('1').optional(),
 });
 const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MAX_PASSWORD_INPUT_LENGTH), confirm: z.string().max(MAX_PASSWORD_INPUT_LENGTH) });
 
@@ -233,7 +236,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    * as that check read it (its revocation then).
    */
   function signedIn(ctx: Context, user: User, checkedAtMs: number) {
-    const login = { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: Math.floor(checkedAtMs / 1000) };
+    const login = { accountId: user._id, acr: ACR.password, amr: ['pwd'], ts: Math.floor(checkedAtMs / 1000), remember: keepSignedIn.chosen(ctx) };
     return finish(ctx, { login, [PASSWORD_CHECKED_AT_MS]: checkedAtMs, [PASSWORD_CHECKED_UNDER]: revocationMsOf(user) }, false);
   }
 
@@ -257,6 +260,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   // A refused sign-in answers with a redirect to its page (POST, redirect, GET), so a reload never posts the password
   // again; what the page shows then travels in a cookie scoped to the one interaction, read once. It holds no password.
   const retries = createRetryCookie('lk_signin_retry', config.cookieSecure, PASSWORD_REFUSALS);
+  const keepSignedIn = createKeepSignedIn(config.cookieSecure, config.ttl.interaction);
   const retrySignIn = (ctx: Context, details: Details, error: MessageId | undefined, login: string, captchaId?: string) =>
     retries.redirect(ctx, `/interaction/${details.uid}`, { error, login, ...(captchaId && { captchaId }) });
   // A new password refused (the rules, or two that differ) likewise: its page says why, once, and a reload posts no
@@ -357,7 +361,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
-    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs));
+    const recordInInteraction = (user: User) => {
+      keepSignedIn.choose(ctx, details.uid, form.remember === '1');
+      return user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs);
+    };
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, deviceOf(ctx, config.cookieSecure), recordInInteraction, () => attempt.failed());

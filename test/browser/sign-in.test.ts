@@ -79,15 +79,22 @@ it('signs in through our pages, consents, comes back signed in, and signs out; e
   await page.waitForURL(`${rpOrigin}/`);
   await page.getByText(`Signed in as ${user.name} (${user.email})`).waitFor();
   await page.getByRole('row', { name: `sub ${user._id}` }).waitFor();
-  // Its account settings link to Latchkey's own pages, with the login filled in.
+  // Its account settings link to Latchkey's own pages, with the login filled in and the way back to the application.
   for (const [name, path] of [
     ['Change your password', '/account/password'],
     ['Review your security info', '/account/security-info'],
     ['See where you are signed in', '/account/sessions'],
   ]) {
-    expect(await page.getByRole('link', { name }).getAttribute('href')).toBe(`${issuerOrigin}${path}?login_hint=${encodeURIComponent(user.email)}`);
+    const link = new URL((await page.getByRole('link', { name }).getAttribute('href'))!);
+    expect(link.origin + link.pathname).toBe(`${issuerOrigin}${path}`);
+    expect(Object.fromEntries(link.searchParams)).toEqual({ login_hint: user.email, client_id: expect.any(String), return_to: `${rpOrigin}/` });
   }
   await checkPage(page, 'signed-in', { ours: false }); // the demo app's page
+  // One of them, and back to the application from it.
+  await page.getByRole('link', { name: 'Change your password' }).click();
+  await page.getByRole('link', { name: 'Back to Demo App' }).click();
+  await page.waitForURL(`${rpOrigin}/`);
+  await page.getByText(`Signed in as ${user.name} (${user.email})`).waitFor();
 
   // Sign out: the application hands over to our confirmation page, which returns to the application.
   await page.getByRole('link', { name: 'Sign out' }).click();

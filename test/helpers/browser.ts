@@ -91,6 +91,8 @@ export function allForms(page: Page): Form[] {
     if (action === undefined) return [];
     const fields: Record<string, string> = {};
     for (const [input] of inner.matchAll(/<input\b[^>]*>/g)) {
+      // As a browser does, an unticked checkbox sends nothing.
+      if (/type="checkbox"/.test(input) && !/\schecked\b/.test(input)) continue;
       const name = /name="([^"]*)"/.exec(input)?.[1];
       const value = /value="([^"]*)"/.exec(input)?.[1];
       if (name) fields[name] = decode(value ?? '');

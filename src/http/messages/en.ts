@@ -31,6 +31,8 @@ const core = {
   'login.missing': 'Enter your email or username and your password.',
   'login.show_password': 'Show password',
   'login.hide_password': 'Hide password',
+  'login.remember': 'Keep me signed in',
+  'login.remember_note': 'You stay signed in after this browser is closed. Not on a computer others use.',
   'login.cancel': 'Cancel',
   // After a temporary password (an administrator's) was accepted: the person chooses their own before going on.
   'password_change.title': 'Choose your own password',

@@ -36,6 +36,8 @@ export const fr: Catalogue = {
   'login.missing': 'Saisissez votre e-mail ou nom d’utilisateur et votre mot de passe.',
   'login.show_password': 'Afficher le mot de passe',
   'login.hide_password': 'Masquer le mot de passe',
+  'login.remember': 'Rester connecté',
+  'login.remember_note': 'Vous restez connecté après la fermeture de ce navigateur. Pas sur un ordinateur que d’autres utilisent.',
   'login.cancel': 'Annuler',
   'password_change.title': 'Choisissez votre propre mot de passe',
   'password_change.heading': 'Choisissez votre propre mot de passe',
