@@ -141,6 +141,11 @@ describe('app notifications', () => {
     const refused = await submit(browser, waiting, '/answered');
     expect(messageIds(refused)).toContain('recover.push_refused');
     expect(messageIds(refused)).not.toContain('recover.password_heading');
+    // Its number is dead: not shown, nothing waited for; Send again is what is left to press.
+    expect(shownNumber(refused)).toBeUndefined();
+    expect(messageIds(refused)).not.toContain('recover.call_continue');
+    expect(refused.body).not.toContain('/call-status');
+    expect(messageIds(refused)).toContain('recover.push_again');
     // The app is no longer shown it, and the number can no longer approve it.
     expect(await pending(store)).toBeNull();
     const late = await post(answerUrl, { token: await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }) });

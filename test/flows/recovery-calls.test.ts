@@ -208,6 +208,11 @@ describe('with the development voice provider', () => {
     const refused = await submit(browser, waiting, '/answered');
     expect(messageIds(refused)).toContain('recover.call_refused');
     expect(messageIds(refused)).not.toContain('recover.password_heading');
+    // Its number is dead: not shown, nothing waited for; Call again is what is left to press.
+    expect(shownNumber(refused)).toBeUndefined();
+    expect(messageIds(refused)).not.toContain('recover.call_continue');
+    expect(refused.body).not.toContain('/call-status');
+    expect(messageIds(refused)).toContain('recover.call_again');
   });
 
   it("counts the keys pressed against the account's day's budget of proofs", async () => {

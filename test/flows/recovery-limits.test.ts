@@ -283,6 +283,12 @@ it("refuses codes past the installation's hourly budget without calling the prov
   expect(messageIds(refused)).not.toContain('recover.send_limited');
   // Opened again, it still says so.
   expect(messageIds(await browser.get(refused.url.replace(/\/send$/, '')))).toContain('recover.code_unsent');
+  // Nothing to type: no code field, only Try again. A code posted all the same is compared with nothing and spends nothing.
+  expect(messageIds(refused)).not.toContain('recover.code_label');
+  const tryAgain = findForm(refused, '/resend');
+  const posted = await browser.follow(await browser.post(tryAgain.action.replace(/\/resend$/, '/code'), { ...tryAgain.fields, code: '123456' }));
+  expect(messageIds(posted)).toContain('recover.code_not_sent');
+  expect(await auditCount({ accountId: third!.user._id, type: 'code.failed' })).toBe(0);
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(await textsTo(third!.phone)).toBe(0);
   expect(await auditCount({ accountId: third!.user._id, type: 'code.refused', reason: 'limit_global' })).toBe(1);

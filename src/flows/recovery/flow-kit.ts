@@ -50,6 +50,7 @@ const REFUSAL_IDS = [
   'recover.phone_mismatch',
   'recover.code_format',
   'recover.code_expired',
+  'recover.code_not_sent',
   'recover.code_wrong',
   'recover.totp_wrong',
   'recover.code_used_up',

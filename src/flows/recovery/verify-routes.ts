@@ -314,6 +314,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const current = await policy.current();
     const [subject, runs] = await subjectWithRuns(flow, current);
     if (!subject.registered.includes(method.id)) return outOfDate(ctx, flow);
+    // No code went out (the limits refused the send): there is nothing to compare a code with, so nothing is spent
+    // (an earlier code of this method was voided when this send was asked for).
+    if (method.delivery && pending.unsent) return refuse(ctx, flow, { error: 'recover.code_not_sent' });
     const base = { ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id, method: method.id };
     // Spaces and dashes are the reader's (codes are read out in groups), full-width digits the keyboard's: read as the
     // code's digits (normalizeCode) before the check, for a sent code and an authenticator's alike. Anything else

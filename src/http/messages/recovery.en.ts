@@ -140,6 +140,7 @@ export const recoveryEn = {
   'recover.send_limited': 'We can’t send another code right now. If a code we sent has reached you, enter it below; otherwise press “Try again” in a few minutes.',
   'recover.send_limited_none': 'We can’t send a code right now, so none was sent. Press “Try again” in a few minutes.',
   'recover.code_unsent': 'No code has been sent yet: press “Try again” to send one.',
+  'recover.code_not_sent': 'No code was sent this time, so there is none to enter (a code from before no longer works): press “Try again” to send one.',
   'recover.more_proof': 'For your account’s safety, we need one more verification before we can go on. Nothing was changed.',
   'recover.verify_again': 'Something about your account’s security changed after you verified (a password reset, a lock, a new phone or address), so please verify again. Nothing was changed.',
   'recover.lockdown_new_password': 'This account was locked after a change to it was reported as not yours, so only a new password unlocks it: the old one will no longer work.',

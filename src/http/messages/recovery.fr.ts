@@ -139,6 +139,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.send_limited': 'Nous ne pouvons pas envoyer d’autre code pour le moment. Si un code que nous avons envoyé vous est parvenu, saisissez-le ci-dessous ; sinon, appuyez sur « Réessayer » dans quelques minutes.',
   'recover.send_limited_none': 'Nous ne pouvons pas envoyer de code pour le moment : aucun n’a été envoyé. Appuyez sur « Réessayer » dans quelques minutes.',
   'recover.code_unsent': 'Aucun code n’a encore été envoyé : appuyez sur « Réessayer » pour en envoyer un.',
+  'recover.code_not_sent': 'Aucun code n’a été envoyé cette fois, il n’y en a donc aucun à saisir (un code précédent ne fonctionne plus) : appuyez sur « Réessayer » pour en envoyer un.',
   'recover.more_proof': 'Pour la sécurité de votre compte, nous avons besoin d’une vérification de plus avant de continuer. Rien n’a été modifié.',
   'recover.verify_again': 'La sécurité de votre compte a changé depuis votre vérification (mot de passe réinitialisé, verrouillage, nouveau téléphone ou nouvelle adresse) : vérifiez-vous à nouveau. Rien n’a été modifié.',
   'recover.lockdown_new_password': 'Ce compte a été verrouillé après le signalement d’une modification qui ne venait pas de vous : seul un nouveau mot de passe le déverrouille, et l’ancien ne fonctionnera plus.',
