@@ -12,7 +12,7 @@ import { TOTP_DIGITS } from '../methods/totp.ts';
 import type { MethodId, RecoveryPolicy } from '../policy/policy.ts';
 import type { SecretBox } from '../security/encryption.ts';
 import { recoveryMethods } from '../flows/recovery/subject.ts';
-import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type SecurityInfoState, type SelfService } from './security-info.ts';
+import { lockedFor, manageable, provable, registeredValue, removalStrands, securityInfoDue, SELF_SERVICE, without, type SecurityInfoState } from './security-info.ts';
 
 /** The field a kind's value is typed in, and the message ids named after it. */
 export const fieldOf = (kind: 'alternateEmail' | 'mobilePhone') => (kind === 'alternateEmail' ? 'email' : 'phone');
@@ -50,14 +50,6 @@ export interface PageInput {
   status?: number;
 }
 
-/** The account without `kind`: what a removal would leave. */
-export function without(user: User, kind: SelfService): User {
-  const info = { ...user.securityInfo };
-  if (kind === 'authenticator') delete info.authenticator;
-  else if (kind === 'appDevice') delete info.appDevice;
-  else delete info[kind];
-  return { ...user, securityInfo: info };
-}
 
 export function createSecurityInfoPage({ methods, box, issuer }: { methods: readonly VerificationMethod[]; box: SecretBox; issuer: string }) {
   /** The new app's QR code (inline SVG) and its key typed in groups of four, from the step's sealed seed. */
@@ -100,7 +92,8 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       locked,
       rows: kinds.map((kind) => {
         const value = registeredValue(user, kind);
-        return { kind, hint: value === undefined ? undefined : hintOf(SELF_SERVICE[kind]), removable: !able || recoveryMethods(without(user, kind), methods, rules).able };
+        const removable = (!able || recoveryMethods(without(user, kind), methods, rules).able) && !removalStrands(user, kind, kinds, methods, rules);
+        return { kind, hint: value === undefined ? undefined : hintOf(SELF_SERVICE[kind]), removable };
       }),
       proofChoices: locked ? provable(user, kinds, methods, rules).map((kind) => ({ kind, hint: hintOf(SELF_SERVICE[kind]) })) : [],
       office: office ? hintOf('call_office') : undefined,

@@ -36,8 +36,8 @@ import { proofBudgetKey, type ProofCeiling } from '../security/proof-ceiling.ts'
 import type { PumpingBreaker } from '../security/pumping-breaker.ts';
 import type { MethodChange, Notifier } from '../flows/recovery/notices.ts';
 import { accountKeyOf, recoveryMethods } from '../flows/recovery/subject.ts';
-import { lockedFor, manageable, provable, registeredValue, securityInfoDue, SELF_SERVICE, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
-import { createSecurityInfoPage, SAID, without, type PageInput, type Said, type Typing } from './security-info-page.ts';
+import { lockedFor, manageable, provable, registeredValue, removalStrands, securityInfoDue, SELF_SERVICE, without, type Enrolment, type Proving, type SecurityInfoState, type SecurityInfoSteps, type SelfService } from './security-info.ts';
+import { createSecurityInfoPage, SAID, type PageInput, type Said, type Typing } from './security-info-page.ts';
 import { passwordCheckOf, type PendingStep } from './interaction-steps.ts';
 import type { AppDevices } from '../methods/app-devices.ts';
 
@@ -486,6 +486,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     if (recoveryMethods(user, methods, rules).able && !recoveryMethods(without(user, form.kind), methods, rules).able) {
       return show(ctx, uid, step, user, { error: 'security_info.remove_refused' });
     }
+    // Nor below what the page itself can prove, or the owner could change nothing here afterwards.
+    if (removalStrands(user, form.kind, manageable(methods, rules), methods, rules)) return show(ctx, uid, step, user, { error: 'security_info.remove_strands' });
     // One removal per state, whichever method: two at once in two tabs could each leave the other's last method.
     await firstOnly(ctx, uid, step, 'remove', async () => {
       await discardAwaited(step.state); // the page moves on without what it waited for

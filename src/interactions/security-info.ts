@@ -100,6 +100,27 @@ export function provable(user: User, kinds: readonly SelfService[], methods: rea
   });
 }
 
+/** The account without `kind`: what a removal would leave. */
+export function without(user: User, kind: SelfService): User {
+  const info = { ...user.securityInfo };
+  if (kind === 'authenticator') delete info.authenticator;
+  else if (kind === 'appDevice') delete info.appDevice;
+  else delete info[kind];
+  return { ...user, securityInfo: info };
+}
+
+/**
+ * Whether removing `kind` would leave methods registered none of which the page can prove (an app's device alone,
+ * the mailbox beside a phone in a country no longer texted): its owner could then change nothing here again, only an
+ * administrator could. A removal that leaves nothing registered strands nobody: the page then opens with the
+ * password, as for a first method.
+ */
+export function removalStrands(user: User, kind: SelfService, kinds: readonly SelfService[], methods: readonly VerificationMethod[], policy: RecoveryPolicy): boolean {
+  if (provable(user, kinds, methods, policy).length === 0) return false; // nothing the page could prove before either
+  const left = without(user, kind);
+  return SELF_SERVICE_KINDS.some((other) => registeredValue(left, other) !== undefined) && provable(left, kinds, methods, policy).length === 0;
+}
+
 /** The account as it would be with everything the page offers registered. */
 function withEverything(user: User, kinds: SelfService[]): User {
   const info = { ...user.securityInfo };

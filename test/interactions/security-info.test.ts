@@ -246,6 +246,25 @@ describe('registering security info at sign-in', () => {
   });
 });
 
+describe('removing down to what the page cannot prove', () => {
+  it('keeps a method the page can verify with: an app notification device alone would leave the owner only an administrator', async () => {
+    await server.latchkey.policy.save({ registration: { atSignIn: true, reconfirmDays: 180 }, methodsEnabled: ['email', 'sms', 'totp', 'app_notification'], limits: { perIpHour: 1000, perAccountHour: 100 } });
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { authenticator: true });
+    await server.latchkey.accounts.setSecurityInfo(user._id, { appDevice: { id: `device-of-${user.username}`, name: 'Phone' } });
+    await server.connection.db!.collection('users').updateOne({ _id: user._id } as never, { $set: { 'securityInfo.confirmedAt': new Date(Date.now() - 200 * DAY_MS) } });
+    const { browser, page: locked } = await signIn(user);
+    const page = await proveWith(browser, locked, 'authenticator', async () => totp());
+    // Recovery would still work with the app's notifications, but this page cannot prove them: no Remove.
+    expect(offersRemove(page, 'authenticator')).toBe(false);
+    const refused = await post(browser, removeForm(page, 'authenticator'));
+    expect(messageIds(refused)).toContain('security_info.remove_strands');
+    expect((await stored(user._id)).securityInfo.authenticator).toBeDefined();
+    // The device itself may go: the authenticator stays, which the page can prove.
+    expect(offersRemove(page, 'appDevice')).toBe(true);
+  });
+});
+
 describe('changing what is registered', () => {
   it('takes more than the password: nothing registered changes until one of the registered methods is proved; a replaced number hears of it', async () => {
     const user = await createUser(server);

@@ -24,6 +24,7 @@ export const securityInfoEn = {
   'security_info.not_enough': 'Set up the methods asked for above before you continue.',
   'security_info.unavailable': 'That method is not available.',
   'security_info.remove_refused': 'You need this method to get back into your account. Set up another one before you remove it.',
+  'security_info.remove_strands': 'Keep at least one method this page can verify you with (an alternate email, a mobile phone or an authenticator app’s codes): without one, only an administrator could change your methods. Set up another one before you remove this one.',
   'security_info.email_label': 'Alternate email address',
   'security_info.email_hint': 'Not the address you sign in with: one you can still read if you lose access to that one.',
   'security_info.phone_label': 'Mobile phone number',

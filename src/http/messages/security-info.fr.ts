@@ -27,6 +27,7 @@ export const securityInfoFr: Record<keyof typeof securityInfoEn, string> = {
   'security_info.not_enough': 'Configurez les méthodes demandées ci-dessus avant de continuer.',
   'security_info.unavailable': 'Cette méthode n’est pas disponible.',
   'security_info.remove_refused': 'Vous avez besoin de cette méthode pour récupérer votre compte. Configurez-en une autre avant de la supprimer.',
+  'security_info.remove_strands': 'Gardez au moins une méthode avec laquelle cette page peut vous vérifier (une autre adresse e-mail, un téléphone mobile ou les codes d’une application d’authentification) : sans elle, seul un administrateur pourrait modifier vos méthodes. Configurez-en une autre avant de supprimer celle-ci.',
   'security_info.email_label': 'Autre adresse e-mail',
   'security_info.email_hint': 'Pas celle qui vous sert à vous connecter : une adresse que vous pourrez encore lire si vous perdez l’accès à celle-ci.',
   'security_info.phone_label': 'Numéro de téléphone mobile',
