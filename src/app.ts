@@ -276,7 +276,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   for (const router of [
     passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
-    accountSessionsRoutes({ config, accounts, passwords, access, audit, notifier: recovery.notifier, connection, clock }),
+    accountSessionsRoutes({ config, accounts, passwords, access, audit, notifier: recovery.notifier, policy, connection, clock }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -32,6 +32,7 @@ import { accountEntry, pageStepIdOf } from './account-entry.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
 import type { Notifier } from './recovery/notices.ts';
+import type { RecoveryPolicy } from '../policy/policy.ts';
 
 export const ACCOUNT_SESSIONS_PATH = '/account/sessions';
 export const ACCOUNT_SESSION_STEPS = 'account_session_steps';
@@ -46,8 +47,12 @@ export interface AccountSessionsDeps {
   passwords: CurrentPasswordCheck;
   access: AccountAccess;
   audit: Pick<AuditLog, 'record'>;
-  /** Tells the owner that everyone was signed out (with "This wasn't me": only someone with the password could). */
+  /**
+   * Tells the owner that everyone was signed out (with "This wasn't me": only someone with the password could),
+   * unless the policy turns notices of changes off (`notify.onReset`, as for a change of password).
+   */
   notifier: Pick<Notifier, 'notify'>;
+  policy: { current(): Promise<RecoveryPolicy> };
   connection: Connection;
   clock?: () => number;
 }
@@ -160,7 +165,7 @@ export function accountSessionsRoutes(deps: AccountSessionsDeps): Router {
     await accounts.revokeAccess(user._id);
     await runFollowUps((ctx as AppContext).state.log, 'sessions.follow_up_failed', { accountId: user._id }, {
       audit: () => record(ctx, { type: 'account.signed_out', accountId: user._id }),
-      notice: () => deps.notifier.notify(user, 'signed_out', (ctx as AppContext).state.locale),
+      notice: async () => (await deps.policy.current()).notify.onReset && deps.notifier.notify(user, 'signed_out', (ctx as AppContext).state.locale),
     });
     toDonePage(ctx, user.username);
     await finishing.done();

@@ -94,8 +94,9 @@ export const smsMethod: VerificationMethod = {
   delivery: {
     destination: (user) => ({ channel: 'sms', to: user.securityInfo.mobilePhone! }),
     decoyDestination: '+15555550100', // a fictional number (the 555-01xx range)
-    compose(code, to, { t, host, expiresIn }) {
-      return { channel: 'sms', to, text: `${t('notice.code_sms_body', { code, expiresIn })}\n\n@${host} #${code}` };
+    compose(code, to, { t, host, expiresIn, service }) {
+      // Who sends it first (a text names no sender the person can trust), and what to do with one not asked for.
+      return { channel: 'sms', to, text: `${t('notice.code_sms_body', { service, code, expiresIn })}\n\n@${host} #${code}` };
     },
   },
 };

@@ -225,9 +225,11 @@ export function createAccountAccess(connection: Connection, { clock = Date.now, 
     // Only one of this account's own sessions: the form's uid is the browser's to write.
     if (!found || !isOwnLive(owner, found.session)) return false;
     if (signedInBy !== undefined && signedInAtMsOf(found.session!) > signedInBy) return false;
+    // The device first: should that write fail, the session is still there to end again (a mark for a session that
+    // then survives costs its browser only its own budget).
+    if (found.session!.signedInDevice && forgetDevice) await forgetDevice(owner._id, found.session!.signedInDevice);
     const ended = await deleteIndexedSession(db, found);
     for (const grantId of grantsHeldBy(found.session)) await revokeGrant(db, grantId);
-    if (found.session!.signedInDevice && forgetDevice) await forgetDevice(owner._id, found.session!.signedInDevice);
     return ended;
   }
 

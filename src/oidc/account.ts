@@ -37,12 +37,12 @@ export const PASSWORD_CHECKED_AT_MS = 'latchkeyPasswordCheckedAtMs';
 export const PASSWORD_CHECKED_UNDER = 'latchkeyPasswordCheckedUnder';
 
 /** On the request that resumes a sign-in of `sub`: when its password was checked, and under which revocation. */
-function resumedSignIn(result: unknown, sub: string): { checkedAtMs: number; revocationSeenMs?: number } | undefined {
-  const resumed = result as { login?: { accountId?: unknown }; [PASSWORD_CHECKED_AT_MS]?: unknown; [PASSWORD_CHECKED_UNDER]?: unknown } | undefined;
+function resumedSignIn(result: unknown, sub: string): { checkedAtMs: number; revocationSeenMs?: number; remember: boolean } | undefined {
+  const resumed = result as { login?: { accountId?: unknown; remember?: unknown }; [PASSWORD_CHECKED_AT_MS]?: unknown; [PASSWORD_CHECKED_UNDER]?: unknown } | undefined;
   const ms = resumed?.[PASSWORD_CHECKED_AT_MS];
   const seen = resumed?.[PASSWORD_CHECKED_UNDER];
   if (resumed?.login?.accountId !== sub || typeof ms !== 'number') return undefined;
-  return { checkedAtMs: ms, ...(typeof seen === 'number' && { revocationSeenMs: seen }) };
+  return { checkedAtMs: ms, ...(typeof seen === 'number' && { revocationSeenMs: seen }), remember: resumed.login.remember !== false };
 }
 
 /**
@@ -61,6 +61,9 @@ export function findAccountWith(accounts: Accounts, deviceOf: (ctx: KoaContextWi
     if (!user || !isAccessCurrent(user, issuedAt, signedInMs)) return undefined;
     if (resumed?.revocationSeenMs !== undefined && revokedSinceCheck(user, resumed.revocationSeenMs)) return undefined;
     if (resumed) {
+      // "Keep me signed in" ticked on a browser whose session was to end with it: the library only ever sets a
+      // session's `transient` at sign-in, never clears it, so the session would still end with the browser.
+      if (resumed.remember && session?.transient) delete session.transient;
       const device = deviceOf(ctx);
       rememberSignIn(sub, { signedInAtMs: resumed.checkedAtMs, signedInUnderMs: resumed.revocationSeenMs, signedInFrom: keptUserAgent(ctx.get('user-agent')), ...(device && { signedInDevice: device }) });
     }

@@ -257,6 +257,11 @@ async function keepClaimsWithinScopes(ctx: KoaContextWithOIDC, claims: ClaimsPar
   for (const container of ['userinfo', 'id_token'] as const) {
     const asked = claims[container];
     if (!asked) continue;
+    // The library's own check, which this hook replaces: each member is null or an object (a string there would
+    // reach the login prompt's checks and fail as a server error).
+    for (const value of Object.values(asked)) {
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new errors.InvalidRequest(`claims.${container} members must be null or objects`);
+    }
     for (const claim of Object.keys(asked)) {
       if (!withheld.has(claim)) continue;
       delete asked[claim];

@@ -287,6 +287,9 @@ describe('recovery in a browser', () => {
       // The countdown goes down by itself, and once over the page says so in a status message (read out once).
       await page.getByRole('status').filter({ hasText: 'You can go on without the characters now: leave this field empty.' }).waitFor({ timeout: 30_000 });
       expect(await note.getAttribute('data-message-id')).toBe('captcha.wait_ready');
+      // The error that named the wait is no longer true: gone, and the field no longer marked invalid.
+      expect(await page.locator('[data-message-id="recover.captcha_wait_early"]').count()).toBe(0);
+      expect(await page.locator('#captcha').getAttribute('aria-invalid')).toBeNull();
       await checkPage(page, 'identify-wait-over');
       await page.getByRole('button', { name: 'Next' }).click();
       await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();

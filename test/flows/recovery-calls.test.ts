@@ -80,6 +80,10 @@ describe('with the development voice provider', () => {
     // No call to have answered: the page offers only to call again, and asks nothing in the background.
     expect(messageIds(refused)).not.toContain('recover.call_continue');
     expect(refused.body).not.toContain('/call-status');
+    // "I answered" posted all the same (a page from before): the page as it is, nothing to have answered.
+    const answered = await submit(browser, refused, '/answered');
+    expect(messageIds(answered)).toContain('recover.call_unsent');
+    expect(messageIds(answered)).not.toContain('recover.call_not_yet');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await callsTo(phone)).toHaveLength(before + 1);
   });

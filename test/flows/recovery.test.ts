@@ -110,7 +110,7 @@ describe('reset with one method', () => {
 
     // An email alone is not enough for an account that has a phone or an authenticator: step 2 asks for one.
     const step2 = await enterCode(browser, sent, mailed);
-    expect(messageIds(step2)).toContain('recover.choose_second');
+    expect(messageIds(step2)).toEqual(expect.arrayContaining(['recover.choose_second', 'recover.second_why']));
     expect(messageIds(step2)).not.toContain('recover.method_email');
     const smsPanel = await chooseMethod(browser, step2, 'sms');
     expect(messageIds(smsPanel)).toContain('recover.sms_intro');
@@ -385,6 +385,8 @@ describe('reset with two methods (policy), and each method', () => {
     const code = await textedCode(server, mobilePhone);
     const [text] = (await outbox(server)).filter((m) => m.to === mobilePhone);
     expect(text!.text.endsWith(`\n@${new URL(server.issuer).hostname} #${code}`)).toBe(true);
+    // Who sends it, first: a text's sender is no name the person can trust.
+    expect(text!.text.startsWith(`${server.config.brand.name}: your verification code is ${code}.`)).toBe(true);
     // As phones read it (Chromium's parser, content/browser/sms/sms_parser.cc): the domain has no port.
     const autofill = /(?:^|\s)@([a-zA-Z0-9.-]+) #([^#\s]+)$/.exec(text!.text.split('\n').at(-1)!);
     expect(autofill?.slice(1)).toEqual([new URL(server.issuer).hostname, code]);
@@ -602,7 +604,8 @@ describe("This wasn't me", () => {
     const owner = new Browser();
     const asked = await owner.get(link);
     expect(asked.status).toBe(200);
-    expect(messageIds(asked)).toContain('lockdown.intro');
+    expect(messageIds(asked)).toEqual(expect.arrayContaining(['lockdown.account', 'lockdown.intro', 'lockdown.was_me']));
+    expect(asked.body).toContain(`Account: ${user.username}`); // which account the link secures
     expect((await silent(signedIn)).get('code')).toBeTruthy(); // a GET changed nothing
     const done = await owner.post(link, findForm(asked, '/lockdown/').fields);
     expect(messageIds(done)).toEqual(expect.arrayContaining(['lockdown.done', 'login.cant_access', 'error.home'])); // and a way on

@@ -68,6 +68,19 @@ describe('keep me signed in', () => {
     expect(session.every(outlivesBrowser)).toBe(true);
   });
 
+  it('ticked when signing in again in a browser whose session was to end with it: the cookie now outlives it', async () => {
+    const user = await createUser(server);
+    const { browser, answer } = await signIn(user, {});
+    expect((await followKeepingSessionCookies(browser, answer)).session.filter(outlivesBrowser)).toEqual([]);
+    // prompt=login: the password asked again in the same browser, this time with the box ticked.
+    const start = await authorizationUrl(config, rp.redirect_uris[0]!, { prompt: 'login consent' });
+    const form = findForm(await openLoginPage(browser, start.url), '/login');
+    const again = await browser.post(form.action, { ...form.fields, login: user.username, password: PASSWORD, remember: '1' });
+    const { session } = await followKeepingSessionCookies(browser, again);
+    expect(session.length).toBeGreaterThan(0);
+    expect(session.every(outlivesBrowser)).toBe(true);
+  });
+
   it('ticked with a temporary password: holds once the person has chosen their own', async () => {
     const user = await createUser(server);
     await server.latchkey.accounts.resetPassword(user._id, PASSWORD, { temporary: true });

@@ -67,6 +67,16 @@ describe('the claims parameter', () => {
     expect(await claimsFor(config, start, new URL(callback.url))).toEqual({ idToken: ['name', 'preferred_username'], userinfo: ['name', 'preferred_username'], scope: 'openid' });
   });
 
+  it('refuses a member that is neither null nor an object as the library does: invalid_request, not a server error', async () => {
+    const { config, redirectUri } = await registered({ client_name: 'Odd Claims' });
+    const start = await authorizationUrl(config, redirectUri, { scope: 'openid', claims: JSON.stringify({ id_token: { sub: 'x' } }) });
+    const answer = await new Browser().get(start.url.href);
+    expect(answer.status).toBe(303);
+    const back = new URL(answer.headers.get('location')!);
+    expect(back.origin + back.pathname).toBe(redirectUri);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('still gives a client registered without a scope the claims it asks for by name', async () => {
     const { config, redirectUri } = await registered({ client_name: 'Wide App' });
     const start = await authorizationUrl(config, redirectUri, { scope: 'openid', claims: JSON.stringify({ id_token: { email: { essential: true } } }) });

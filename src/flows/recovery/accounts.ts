@@ -10,10 +10,8 @@ export function recoveryAccounts(accounts: Accounts): RecoveryAccounts {
     findAgain: (id) => accounts.findAgain(id),
     // After "This wasn't me" the page promises that the old password will no longer work: it cannot be chosen again.
     preparePassword: (user, password) => (user.lockedDownAt ? accounts.prepareNewPassword(user._id, password) : accounts.preparePassword(user._id, password)),
-    hasPassword: (id, password) => accounts.hasPassword(id, password),
-    replacePassword: async (prepared, judged) => {
-      await accounts.replacePassword(prepared, judged);
-    },
+    hasPassword: (id, password, options) => accounts.hasPassword(id, password, options),
+    replacePassword: (prepared, judged) => accounts.replacePassword(prepared, judged),
     unlock: (user) => accounts.clearLockout(user._id),
     async clearAfterReset(user, proofs) {
       await accounts.clearLockout(user._id);

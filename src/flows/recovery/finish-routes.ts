@@ -52,8 +52,22 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
   const followUps = (ctx: Context, flow: FlowDoc, tasks: Record<string, () => Promise<unknown>>) =>
     runFollowUps((ctx as AppContext).state.log, 'recovery.follow_up_failed', { flowId: flow._id }, tasks);
 
+  /**
+   * A new password posted once the flow is done (from a second tab, or a click that came late): the done page, and,
+   * unless it is the password that was saved, that this one was not, so that nobody signs in with the wrong one.
+   * Compared only with the password this flow saved, while it is still the account's: never with one chosen since
+   * (its owner's own reset), which this page must not let anyone test guesses at.
+   */
+  async function afterFinished(ctx: Context, flow: FlowDoc) {
+    if (flow.state !== 'done' || flow.goal !== 'reset' || !flow.accountId) return kit.outOfDate(ctx, flow);
+    const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
+    const savedWith = flow.passwordSavedWith;
+    if (savedWith && (await accounts.hasPassword(flow.accountId, form.password, { savedWith }))) return showFlow(ctx, flow);
+    await showFlow(ctx, flow, { notice: 'recover.password_not_saved' }, 409);
+  }
+
   router.post('/:flow/password', async (ctx) => {
-    const flow = await flowIn(ctx, 'password');
+    const flow = await flowIn(ctx, 'password', afterFinished);
     if (!flow) return;
     const form = await readValid(ctx, passwordForm, `recovery:${flow._id}`);
     const current = await policy.current();
@@ -82,7 +96,7 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // The reset is the step's work: the flow says "done" only once the new password and the revocation are written
     // (one write), and then it is true whatever else fails.
     const work = async () => {
-      await accounts.replacePassword(prepared, user);
+      const passwordSavedWith = await accounts.replacePassword(prepared, user);
       await followUps(ctx, flow, {
         revocation: () => accounts.revokeAccess(user._id), // deletes what the write above already voided
         unlock: () => accounts.clearAfterReset(user, proofs),
@@ -91,6 +105,11 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
         // Recovered: a method turned off by wrong proofs in a row works again.
         proofRuns: () => ceiling.restart(accountKeyOf(user._id)),
       });
+      // The revocation the account holds once the follow-ups have run (the revocation's own write moves it again):
+      // what a late Finish is compared under. Should that read fail, the write's own, and a late Finish is told its
+      // password was not saved, which is the safe side.
+      const settled = await accounts.findAgain(user._id).catch(() => null);
+      return { passwordSavedWith: settled?.revokedAt ? new Date(settled.revokedAt) : passwordSavedWith };
     };
     const next = await advance(ctx, flow, { kind: 'finished' }, {}, work, { sameWork: samePassword }).catch((error: unknown) => {
       if (error instanceof AccountChangedError) return endedByChange(ctx, flow);

@@ -202,14 +202,18 @@ export function createFlowKit(deps: RecoveryDeps) {
   }
 
   /** The flow for a POST in `state`; otherwise the page that says why nothing happened (and undefined). */
-  async function flowIn(ctx: Context, state: FlowDoc['state']): Promise<FlowDoc | undefined> {
+  /**
+   * The browser's flow when it is in `state`; else its page is answered (and undefined): expired, or out of date
+   * (`otherwise`: how this form answers a flow in another state, when it has more to say).
+   */
+  async function flowIn(ctx: Context, state: FlowDoc['state'], otherwise: (ctx: Context, flow: FlowDoc) => Promise<void> = outOfDate): Promise<FlowDoc | undefined> {
     const flow = await browserFlow(ctx);
     if (!flow) {
       await expired(ctx);
       return undefined;
     }
     if (flow.state !== state) {
-      await outOfDate(ctx, flow);
+      await otherwise(ctx, flow);
       return undefined;
     }
     return flow;
@@ -249,7 +253,7 @@ export function createFlowKit(deps: RecoveryDeps) {
     flow: FlowDoc,
     transition: Transition,
     changes?: Parameters<FlowStore['advance']>[2],
-    work?: () => Promise<void>,
+    work?: Parameters<FlowStore['advance']>[3],
     { sameWork }: { sameWork?: () => Promise<boolean> } = {},
   ) {
     const next = await flows.advance(flow, transition, changes, work);

@@ -25,10 +25,12 @@ export function lockdownRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
   };
 
   router.get('/lockdown/:token', async (ctx) => {
-    const valid = Boolean(await lockdowns.peek(ctx.params.token!));
+    const accountId = await lockdowns.peek(ctx.params.token!);
+    // Which account: the link went to its owner's contacts, and whoever holds it can lock it down anyway.
+    const account = accountId ? (await accounts.findById(accountId))?.username : undefined;
     const language = noticeLanguage(ctx);
     const csrf = issueCsrfToken(ctx, 'recovery:lockdown', csrfOptions);
-    await page(ctx, 'lockdown', { valid, done: false, csrf, action: `${ctx.path}${language}`, recover: `/recover${language}` }, valid ? 200 : 410);
+    await page(ctx, 'lockdown', { valid: Boolean(accountId), account, done: false, csrf, action: `${ctx.path}${language}`, recover: `/recover${language}` }, accountId ? 200 : 410);
   });
 
   router.post('/lockdown/:token', async (ctx) => {

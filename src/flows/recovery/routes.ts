@@ -46,10 +46,16 @@ export interface RecoveryAccounts {
    * anything changes (argon2 may be busy).
    */
   preparePassword(user: User, password: string): Promise<PreparedPassword>;
-  /** Whether `password` is the account's password as stored now (a double click's other post, whose first one saved one). */
-  hasPassword(id: string, password: string): Promise<boolean>;
-  /** The new password and the account's revocation, in one write, over the account as `judged` (Accounts.replacePassword). */
-  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<void>;
+  /**
+   * Whether `password` is the account's password as stored now (a double click's other post, whose first one saved
+   * one); `savedWith`: only while the account's revocation is still that one (Accounts.hasPassword).
+   */
+  hasPassword(id: string, password: string, options?: { savedWith?: Date }): Promise<boolean>;
+  /**
+   * The new password and the account's revocation, in one write, over the account as `judged`
+   * (Accounts.replacePassword); resolves to the revocation written.
+   */
+  replacePassword(prepared: PreparedPassword, judged: Pick<User, 'revokedAt'>): Promise<Date>;
   /** The unlock branch: clears the sign-in lockout, never a "This wasn't me" lockdown (that takes a new password). */
   unlock(user: User): Promise<void>;
   /**

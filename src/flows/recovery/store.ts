@@ -71,9 +71,17 @@ export interface FlowDoc {
    * in the language cookie, which would make the RP's request the person's own choice for a year.
    */
   uiLocale?: string;
+  /**
+   * A finished reset's: the account's revocation its new password was written with. A Finish posted after it is
+   * compared only with that password, never with one chosen since (finish-routes.ts).
+   */
+  passwordSavedWith?: Date;
   createdAt: Date;
   expiresAt: Date;
 }
+
+/** What a finishing step's work may add to the flow it finishes. */
+export type WorkDone = Partial<Pick<FlowDoc, 'passwordSavedWith'>>;
 
 export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid' | 'uiLocale'>;
 
@@ -99,7 +107,7 @@ export interface FlowStore {
    * does besides moving the flow (a finishing step's reset or unlock), run once the step is claimed and before the new
    * state is written, so that the flow never says it happened when it did not.
    */
-  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'provedWith' | 'pending'>>, work?: () => Promise<void>): Promise<FlowDoc | undefined>;
+  advance(flow: FlowDoc, transition: Transition, changes?: Partial<Pick<FlowDoc, 'goal' | 'verified' | 'provedWith' | 'pending'>>, work?: () => Promise<WorkDone | void>): Promise<FlowDoc | undefined>;
   /**
    * Reserves the step about to be taken from the state the caller read, for work done before `advance` that a
    * double-clicked button must not do twice (a code's send spends limits): true for one caller within the same
@@ -173,9 +181,9 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
       if (!next.pending || (!('pending' in changes) && state !== 'verify')) delete next.pending;
       const record = { claimedAt: new Date(clock()), ...(!work && { next }) };
       if (!(await claim(stepClaims, `${flow._id}:${flow.seq}`, flow.expiresAt, record))) return undefined;
-      await work?.();
-      await flows.replaceOne({ _id: flow._id }, next);
-      return next;
+      const done = { ...next, ...(await work?.()) };
+      await flows.replaceOne({ _id: flow._id }, done);
+      return done;
     },
 
     async reserve(flow) {

@@ -435,6 +435,9 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     const call = pendingCall(flow);
     if (!call || (form.method && form.method !== call.pending.method)) return outOfDate(ctx, flow);
     const { method, challengeId } = call;
+    // Nothing was placed (the limits refused it; a page from before says otherwise): nothing to have answered, and
+    // the page as it is now says so.
+    if (call.pending.unsent) return seeFlow(ctx, flow);
     // Taken first, whatever follows: an answer this request refuses must not stay for the page's script to find
     // again and again.
     const answered = await callAnswers.take(challengeId);

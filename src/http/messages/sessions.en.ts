@@ -3,8 +3,8 @@ export const sessionsEn = {
   'sessions.title': 'Your sessions and apps',
   'sessions.heading': 'Your sessions and apps',
   'sessions.open_intro': 'To see where your account is signed in, and end what you do not recognise, first enter your current password.',
-  'sessions.open_again': 'Your time on the sessions page is over, or your account changed meanwhile. Enter your password again to continue.',
-  'sessions.intro': 'Where {account} is signed in, and the apps it lets in. If you do not recognise a browser or an app, end it, then change your password.',
+  'sessions.open_again': 'The sessions page has closed: you finished or left it, its time ran out, or your account changed meanwhile. Enter your password to open it again.',
+  'sessions.intro': 'The browsers where the account {account} is signed in, and the apps that can use it. If you do not recognise a browser or an app, end it, then change your password.',
   'sessions.sessions_heading': 'Signed-in browsers',
   'sessions.none': 'No browser is signed in to your account.',
   // The account signed in and out more often than the page reads back (oidc/account-access.ts SCANNED_ENTRIES).

@@ -5,7 +5,7 @@ export const sessionsFr: Record<keyof typeof sessionsEn, string> = {
   'sessions.title': 'Vos sessions et applications',
   'sessions.heading': 'Vos sessions et applications',
   'sessions.open_intro': 'Pour voir où votre compte est connecté et mettre fin à ce que vous ne reconnaissez pas, saisissez d’abord votre mot de passe actuel.',
-  'sessions.open_again': 'Votre temps sur la page des sessions est écoulé, ou votre compte a changé entre-temps. Saisissez à nouveau votre mot de passe pour continuer.',
+  'sessions.open_again': 'La page des sessions s’est fermée : vous l’avez terminée ou quittée, son temps s’est écoulé, ou votre compte a changé entre-temps. Saisissez votre mot de passe pour la rouvrir.',
   'sessions.intro': 'Voici où {account} est connecté et les applications qui y ont accès. Si vous ne reconnaissez pas un navigateur ou une application, mettez-y fin, puis changez votre mot de passe.',
   'sessions.sessions_heading': 'Navigateurs connectés',
   'sessions.none': 'Aucun navigateur n’est connecté à votre compte.',
