@@ -2,7 +2,8 @@
 // next person at a shared computer does not find the account signed in; ticked, it lasts as long as the session may
 // (the session itself ends on the server all the same: idle time and absolute lifetime). The choice is made with the
 // password, and applies when the sign-in is recorded, which may be a later request of the interaction (after the
-// security info stop or a new password): a cookie scoped to the interaction carries it there.
+// security info stop or a new password): a cookie scoped to the interaction carries it there, and back to the
+// sign-in form after a refusal, which shows the box as it was left.
 import type { Context } from 'koa';
 import { pathCookieName } from '../http/cookie-names.ts';
 

@@ -172,6 +172,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
       login,
       error: extra.error,
+      remember: keepSignedIn.chosen(ctx),
       ...shown,
     });
   }
@@ -338,6 +339,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
     const details = await load(ctx, 'login');
     const form = validForm(ctx, submitted, loginForm, details.uid);
+    // Kept whatever the answer: a refused form comes back with the box as it was left, and a right password uses it.
+    keepSignedIn.choose(ctx, details.uid, form.remember === '1');
     if (hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     // Every failed sign-in is logged so that an attack can be seen (many failures for one login, or from one
     // address), with a keyed hash of the login instead of the login itself.
@@ -361,10 +364,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
-    const recordInInteraction = (user: User) => {
-      keepSignedIn.choose(ctx, details.uid, form.remember === '1');
-      return user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs);
-    };
+    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs));
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, deviceOf(ctx, config.cookieSecure), recordInInteraction, () => attempt.failed());

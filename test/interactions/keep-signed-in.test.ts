@@ -93,6 +93,20 @@ describe('keep me signed in', () => {
     expect(session.every(outlivesBrowser)).toBe(true);
   });
 
+  it('comes back ticked after a wrong password, and then keeps the session past the browser', async () => {
+    const user = await createUser(server);
+    const { browser, answer } = await signIn(user, { remember: '1' }, 'not the password');
+    const again = await browser.follow(answer);
+    expect(messageIds(again)).toContain('login.invalid');
+    expect(again.body).toMatch(/<input type="checkbox" id="remember"[^>]* checked>/);
+    // The form as the browser now sends it (the box ticked), with the right password.
+    const form = findForm(again, '/login');
+    expect(form.fields.remember).toBe('1');
+    const { session } = await followKeepingSessionCookies(browser, await browser.post(form.action, { ...form.fields, login: user.username, password: PASSWORD }));
+    expect(session.length).toBeGreaterThan(0);
+    expect(session.every(outlivesBrowser)).toBe(true);
+  });
+
   it('refuses a value a checkbox never sends, and signs nobody in', async () => {
     const user = await createUser(server);
     const { answer } = await signIn(user, { remember: 'forever' });

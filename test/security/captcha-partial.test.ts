@@ -85,7 +85,9 @@ describe('the CAPTCHA partial', () => {
     expect(input).toContain('aria-describedby="captcha-error captcha-hint captcha-wait"');
     expect(tag(html, 'captcha-error')).toContain('data-message-id="recover.captcha_wrong"');
     const early = await render({ captchaId: ID, waitSeconds: 12, captchaError: 'recover.captcha_wait_early' });
-    expect(early).toContain('Enter them, or wait 12 seconds and select Next again.</p>');
+    // The time counts down in an element of its own, and the error goes once the wait is over (data-ends-with-wait).
+    expect(tag(early, 'captcha-error')).toContain('data-ends-with-wait');
+    expect(early).toContain('Enter them, or wait <span class="captcha-wait-left">12 seconds</span> and select Next again.</p>');
   });
 
   it('speaks French on French pages, with every message translated', async () => {

@@ -55,7 +55,8 @@ describe('the recovery’s first page', () => {
     const early = await next(browser, page);
     expect(early.status).toBe(200);
     expect(messageIds(early)).toContain('recover.captcha_wait_early');
-    expect(early.body).toMatch(/or wait (19|20) seconds and select Next again\./); // 20, less the real time since the page was served
+    // 20, less the real time since the page was served; the time in an element of its own, which counts down.
+    expect(early.body).toMatch(/or wait <span class="captcha-wait-left">(19|20) seconds<\/span> and select Next again\./);
     expect(captchaOf(early, '/recover')).toBe(captchaOf(page, '/recover')); // the same CAPTCHA: its wait goes on
     expect(findForm(early, '/recover').fields.identifier).toBe(user.username);
     expect(await flowCount()).toBe(flowsBefore);
