@@ -23,7 +23,7 @@ import { useLocale } from '../http/request-context.ts';
 import { supportedUiLocale } from '../http/i18n.ts';
 import type { AppContext } from '../http/context.ts';
 import type { MessageId } from '../http/messages/en.ts';
-import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER, SCOPE_CLAIMS } from '../oidc/account.ts';
+import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER, claimsOf } from '../oidc/account.ts';
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
@@ -107,7 +107,7 @@ const newPasswordForm = z.object({ csrf: z.string(), password: z.string().max(MA
 /** The scopes the consent page words itself (`scope.<name>`): the OpenID Connect ones; an API's are listed as named. */
 const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 /** The claims the consent page words (messages `claim.*`): those of the scopes. */
-const KNOWN_CLAIMS = new Set(Object.values(SCOPE_CLAIMS).flatMap((claims) => claims ?? []));
+const KNOWN_CLAIMS = claimsOf();
 
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });

@@ -24,6 +24,11 @@ export const SCOPE_CLAIMS = {
   email: ['email', 'email_verified'],
 };
 
+/** The claims the scopes `scopes` release (every scope's when none is given), by SCOPE_CLAIMS. */
+export function claimsOf(scopes: (scope: string) => boolean = () => true): Set<string> {
+  return new Set(Object.entries(SCOPE_CLAIMS).flatMap(([scope, claims]) => (claims && scopes(scope) ? claims : [])));
+}
+
 /**
  * Where a password sign-in's interaction result keeps when the password was checked, in milliseconds
  * (interactions/routes.ts). The session keeps whole seconds only; this decides, when the browser comes back for its

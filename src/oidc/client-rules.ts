@@ -2,7 +2,7 @@
 // discovery advertises and the token endpoint accepts) and the client registry (what an admin may register). One
 // list each, so discovery never offers what no client can be registered for.
 import { SIGNING_ALGS, type SigningAlg } from './keys.ts';
-import { SCOPE_CLAIMS } from './account.ts';
+import { claimsOf, SCOPE_CLAIMS } from './account.ts';
 
 /**
  * How clients authenticate at the token, introspection and revocation endpoints: a secret, a JWT signed with the
@@ -53,9 +53,5 @@ export function allowedScopes(registered: string | undefined): Set<string> {
  */
 export function withheldClaims(registered: string | undefined): Set<string> {
   const allowed = allowedScopes(registered);
-  return new Set(
-    Object.entries(SCOPE_CLAIMS)
-      .filter(([scope, claims]) => claims && !allowed.has(scope))
-      .flatMap(([, claims]) => claims ?? []),
-  );
+  return claimsOf((scope) => !allowed.has(scope));
 }

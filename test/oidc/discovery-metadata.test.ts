@@ -1,7 +1,7 @@
 // Discovery advertises what Latchkey actually does: only the client authentication methods a client can be
 // registered for, at every endpoint that authenticates clients, and the assertion algorithms private_key_jwt takes.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { createHmac } from 'node:crypto';
+import { hmacJwt } from '../helpers/jwt.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, ID_TOKEN_ALGS } from '../../src/oidc/client-rules.ts';
 import { createClient } from '../helpers/factories.ts';
@@ -34,17 +34,15 @@ it('advertises for introspection and revocation the methods that authenticate cl
 
 it('takes no client assertion from a client registered for a secret, not even one signed with that secret (client_secret_jwt)', async () => {
   const secretClient = await createClient(server, { grant_types: ['client_credentials'], redirect_uris: [] });
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const claims = { iss: secretClient.client_id, sub: secretClient.client_id, aud: server.issuer, jti: 'j1', exp: Math.floor(Date.now() / 1000) + 60 };
-  const signingInput = `${part({ alg: 'HS256' })}.${part(claims)}`;
-  const signature = createHmac('sha256', secretClient.client_secret!).update(signingInput).digest('base64url');
+  const assertion = hmacJwt({ alg: 'HS256' }, claims, secretClient.client_secret!);
   const response = await fetch(`${server.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       grant_type: 'client_credentials',
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: `${signingInput}.${signature}`,
+      client_assertion: assertion,
     }),
   });
   expect(response.status).toBe(401);

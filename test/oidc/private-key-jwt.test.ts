@@ -3,7 +3,7 @@
 // (openid-client) signs in and redeems its code with it; an assertion works once, only with the registered key and
 // an asymmetric algorithm; the admin registers the keys from a file.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, webcrypto } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, signInAndConsent } from '../helpers/rp.ts';
 import { Browser } from '../helpers/browser.ts';
 import { runAdmin } from '../helpers/admin-cli.ts';
+import { hmacJwt, jwtPart } from '../helpers/jwt.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CLIENT_ASSERTION_ALGS } from '../../src/oidc/client-rules.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -56,12 +57,11 @@ const RFC7638_KEY = {
   e: 'AQAB',
 };
 
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A client assertion (RFC 7523 §3) signed with `key` (ES256), for the token endpoint unless told otherwise. */
 async function assertion(key: CryptoKey, claims: Record<string, unknown> = {}, kid = publicJwk.kid): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const signingInput = `${b64({ alg: 'ES256', kid })}.${b64({ iss: rp.client_id, sub: rp.client_id, aud: server.issuer, jti: randomUUID(), iat: now, exp: now + 60, ...claims })}`;
+  const signingInput = `${jwtPart({ alg: 'ES256', kid })}.${jwtPart({ iss: rp.client_id, sub: rp.client_id, aud: server.issuer, jti: randomUUID(), iat: now, exp: now + 60, ...claims })}`;
   const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(signingInput));
   return `${signingInput}.${Buffer.from(signature).toString('base64url')}`;
 }
@@ -118,9 +118,8 @@ it.each<[string, () => Promise<string>]>([
   ['issued by another client', () => assertion(keys.privateKey, { iss: 'someone-else' })],
   // Key confusion: an HMAC keyed with the registered public key, which anyone can read.
   ['signed with HS256 keyed by the public key', async () => {
-    const signingInput = `${b64({ alg: 'HS256', kid: publicJwk.kid })}.${b64({ iss: rp.client_id, sub: rp.client_id, aud: server.issuer, jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 })}`;
     const pem = createPublicKey({ key: publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-    return `${signingInput}.${createHmac('sha256', pem).update(signingInput).digest('base64url')}`;
+    return hmacJwt({ alg: 'HS256', kid: publicJwk.kid }, { iss: rp.client_id, sub: rp.client_id, aud: server.issuer, jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 }, pem);
   }],
 ])('refuses an assertion %s (invalid_client)', async (_label, make) => {
   const answer = await clientCredentials(await make());
