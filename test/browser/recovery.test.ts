@@ -382,6 +382,8 @@ describe('recovery in a browser', () => {
     await page.waitForURL(`${issuerOrigin()}/interaction/**`);
     expect(page.url()).toBe(signInUrl);
     await page.getByText('to continue to Demo App').waitFor();
+    // With the login typed on "Who are you?" already in its field.
+    expect(await page.getByLabel('Email or username', { exact: true }).inputValue()).toBe(ada.user.email);
     await signIn(page, ada.user.email, NEW_PASSWORD);
     await consentAndLandAtTheApp(page, ada);
 
@@ -417,6 +419,7 @@ describe('recovery in a browser', () => {
     await page.getByRole('link', { name: 'Sign in' }).click();
     await page.waitForURL(`${issuerOrigin()}/interaction/**`);
     expect(page.url()).toBe(signInUrl);
+    expect(await page.getByLabel('Email or username', { exact: true }).inputValue()).toBe(grace.user.email);
     await signIn(page, grace.user.email, PASSWORD);
     await consentAndLandAtTheApp(page, grace);
 

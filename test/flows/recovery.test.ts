@@ -181,6 +181,7 @@ describe('"Can\'t access your account?" after typing a login', () => {
     return browser.follow(await browser.get(new URL(recoverLink, loginPage.url).href));
   }
   const identifierValue = (page: Page) => /<input id="identifier"[^>]*\bvalue="([^"]*)"/s.exec(page.body)?.[1];
+  const loginValue = (page: Page) => /<input id="login"[^>]*\bvalue="([^"]*)"/s.exec(page.body)?.[1];
 
   it('starts "Who are you?" with the login the refused sign-in kept, in that sign-in\'s recovery only, and forgets it once the recovery starts', async () => {
     const { user } = await userWithMethods();
@@ -214,6 +215,21 @@ describe('"Can\'t access your account?" after typing a login', () => {
     const cancel = findForm(refused, '/abort');
     await other.post(cancel.action, cancel.fields);
     expect(identifierValue(await other.get(`${server.origin}/recover?from=${/\/interaction\/([\w-]+)/.exec(refused.url)![1]}`))).toBe('');
+  });
+
+  it('brings the login typed on "Who are you?" back to the sign-in the recovery started from, and to no other', async () => {
+    const { user } = await userWithMethods();
+    const browser = new Browser();
+    const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri(), { login_hint: 'hinted.person@example.com' })).url);
+    const whoAreYou = await followRecoverLink(browser, loginPage);
+    const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+    expect(messageIds(goal)).toContain('recover.goal_heading');
+
+    // The recovery's "Sign in" (or the Back button) returns there: the login typed last wins over the hint.
+    const signInAgain = await browser.get(loginPage.url);
+    expect(loginValue(signInAgain)).toBe(user.username);
+    // Another sign-in in the same browser starts as its relying party asked.
+    expect(loginValue(await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url))).toBe('');
   });
 
   it("starts it with the relying party's login_hint, as the sign-in page did", async () => {

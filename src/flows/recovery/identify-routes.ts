@@ -8,7 +8,7 @@ import { supportedUiLocale } from '../../http/i18n.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { CaptchaRefusal } from '../../security/captcha-gate.ts';
 import { INTERACTION_UID, type FlowKit } from './flow-kit.ts';
-import { loginOfferedBy, MAX_LOGIN_LENGTH, withdrawLoginOffer } from './prefill.ts';
+import { loginOfferedBy, MAX_LOGIN_LENGTH, offerLoginToSignIn, withdrawLoginOffer } from './prefill.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { resolveSubject } from './subject.ts';
 
@@ -76,6 +76,7 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     });
     keepFlowInCookie(ctx, flow, secret, from, uiLocale);
     withdrawLoginOffer(ctx, config.cookieSecure);
+    if (from) offerLoginToSignIn(ctx, from, form.identifier, config.cookieSecure, config.ttl.interaction * 1000);
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);

@@ -32,3 +32,21 @@ export function loginOfferedBy(ctx: Context, from: string | undefined, secure: b
 export function withdrawLoginOffer(ctx: Context, secure: boolean): void {
   ctx.cookies.set(cookieName(secure), null, cookieOptions(secure));
 }
+
+// And back: the recovery's "Sign in" returns to that same sign-in, whose page then starts with the login the
+// person typed on "Who are you?" (they have just proved it is theirs, or typed it for nothing: either way it is what
+// this browser typed, never a lookup). Scoped to that one sign-in's pages, and gone with it.
+const signInCookieName = (secure: boolean) => pathCookieName('lk_signin_login', secure);
+const signInCookieOptions = (uid: string, secure: boolean) => ({ ...cookieOptions(secure), path: `/interaction/${uid}` });
+
+/** Called as a recovery started from sign-in `uid` begins, with the login it was started for. */
+export function offerLoginToSignIn(ctx: Context, uid: string, login: string, secure: boolean, maxAgeMs: number): void {
+  if (!login || login.length > MAX_LOGIN_LENGTH) return;
+  ctx.cookies.set(signInCookieName(secure), toCookieValue({ from: uid, login }), { ...signInCookieOptions(uid, secure), maxAge: maxAgeMs });
+}
+
+/** The login a recovery started from sign-in `uid` offered it, if this browser holds one. */
+export function loginOfferedToSignIn(ctx: Context, uid: string, secure: boolean): string | undefined {
+  const offer = fromCookieValue(ctx.cookies.get(signInCookieName(secure), { signed: true }));
+  return offer && offer.from === uid && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
+}

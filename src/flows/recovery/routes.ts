@@ -70,7 +70,7 @@ export interface RecoveryAccounts {
 }
 
 export interface RecoveryDeps {
-  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer' | 'brand'>;
+  config: Pick<Config, 'cookieSecure' | 'formBodyLimit' | 'issuer' | 'brand' | 'ttl'>;
   accounts: RecoveryAccounts;
   policy: PolicyStore;
   methods: VerificationMethod[];
