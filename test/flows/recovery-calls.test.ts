@@ -217,6 +217,12 @@ describe('with the development voice provider', () => {
     expect(messageIds(refused)).not.toContain('recover.call_continue');
     expect(refused.body).not.toContain('/call-status');
     expect(messageIds(refused)).toContain('recover.call_again');
+    // And so it stays: the page loaded again shows no number either, and says why.
+    const reloaded = await browser.get(waiting.url);
+    expect(shownNumber(reloaded)).toBeUndefined();
+    expect(messageIds(reloaded)).toEqual(expect.arrayContaining(['recover.call_refused', 'recover.call_again']));
+    expect(messageIds(reloaded)).not.toContain('recover.call_continue');
+    expect(reloaded.body).not.toContain('/call-status');
   });
 
   it("counts the keys pressed against the account's day's budget of proofs", async () => {
@@ -225,6 +231,10 @@ describe('with the development voice provider', () => {
     const { user, browser, waiting, call, number, wrong } = await aCall('+14155550165');
     expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');
     expect((await answer(call.answerUrl, number)).body.result).toBe('accepted');
+    // The answer waits to be taken: the page loaded again still waits for it, with its number.
+    const reloaded = await browser.get(waiting.url);
+    expect(shownNumber(reloaded)).toBe(number);
+    expect(messageIds(reloaded)).toContain('recover.call_continue');
     // Spent: the next press is not compared, and the page says the recovery is blocked (not "call again").
     const other = new Browser();
     const next = await placeCall(server, other, user.username, 'call_mobile', '+14155550165');

@@ -27,6 +27,9 @@ import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './
 /** The query of the flow's page right after "Try again" sent a new code. */
 export const RESENT_QUERY = 'sent=new';
 const FLOW_ID = /^[\w-]{16,64}$/;
+/** What a flow's code or call for one method is for (security/challenges.ts): that flow, that method. */
+export const proofPurpose = (flowId: string, methodId: string): string => `recovery:${flowId}:${methodId}`;
+
 export const INTERACTION_UID = /^[\w-]{1,64}$/;
 /** How long a post whose step another request took waits for that one to move the flow on (`movedOn`). */
 const STEP_WAIT_MS = 5000;
@@ -348,6 +351,14 @@ export function createFlowKit(deps: RecoveryDeps) {
         const pending = flow.pending && subject.registered.includes(flow.pending.method) ? flow.pending : undefined;
         const pendingMethod = pending && methods.find((m) => m.id === pending.method);
         const offered = offeredMethods(flow.verified, subject, methods);
+        // A call's number that can no longer be pressed (its tries used up, or expired) and brought no answer to take:
+        // every load of the page says so and offers only "Call again", not just the answer that found it out.
+        const callOver =
+          pendingMethod?.kind === 'confirmation' &&
+          Boolean(pending!.challengeId) &&
+          !pending!.unsent &&
+          !(await deps.challenges.isLive(pending!.challengeId!, proofPurpose(flow._id, pending!.method))) &&
+          !(await deps.callAnswers.answered(pending!.challengeId!));
         return page(
           ctx,
           'verify',
@@ -366,6 +377,7 @@ export function createFlowKit(deps: RecoveryDeps) {
               // The complete number is asked first (a text, a call); a call is confirmed on the phone, not typed here.
               asksNumber: Boolean(pendingMethod?.matchDestination),
               isCall: pendingMethod?.kind === 'confirmation',
+              callOver,
             },
           },
           status,

@@ -15,7 +15,7 @@ import { normalizeCode } from '../../security/codes.ts';
 import { UnreadableSecretError } from '../../security/encryption.ts';
 import { detached } from '../../db/request-scope.ts';
 import type { SlotResult } from '../../db/atomic.ts';
-import { confirmationMessage, type FlowKit } from './flow-kit.ts';
+import { confirmationMessage, proofPurpose, type FlowKit } from './flow-kit.ts';
 import { authenticatorOf, fingerprint, standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
 import type { FlowDoc } from './store.ts';
@@ -77,7 +77,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A call's "code" is the number shown on the page and pressed on the phone's keypad.
     const digits = method.kind === 'confirmation' ? CALL_NUMBER_DIGITS : current.codes.digits;
     const lifetimeSeconds = codeSeconds(flow, current);
-    const challenge = await challenges.create(`recovery:${flow._id}:${method.id}`, digits, lifetimeSeconds, { answerable: Boolean(subject.user) });
+    const challenge = await challenges.create(proofPurpose(flow._id, method.id), digits, lifetimeSeconds, { answerable: Boolean(subject.user) });
     // A decoy's "destination" is only a limits key: one per thing it pretends to have, as a real account's texts and
     // calls to one phone share the number's limits.
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${registrationOf(method)}` };
@@ -335,7 +335,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
       return refuse(ctx, flow, { error: 'recover.code_expired' });
     }
     if (method.checkable && !method.checkable(subject.user)) return methodUncheckable(ctx, flow, method);
-    const purpose = `recovery:${flow._id}:${method.id}`;
+    const purpose = proofPurpose(flow._id, method.id);
     const challenge = method.delivery ? await challenges.status(pending.challengeId!, purpose) : 'live';
     // Used meanwhile by a right code of this browser's other post (a double click on Next): where that one went.
     if (challenge === 'used' && (await wentOnWithout(ctx, flow))) return;
@@ -459,7 +459,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (answered === 'taken') return seeFlow(ctx, flow);
     if (!answered) {
       // Not answered yet (the call may still ring), or its number can no longer be pressed (tries used up, expired).
-      const waiting = await challenges.isLive(challengeId, `recovery:${flow._id}:${method.id}`);
+      const waiting = await challenges.isLive(challengeId, proofPurpose(flow._id, method.id));
       return refuse(ctx, flow, waiting ? { notice: confirmationMessage(method.id, 'not_yet') } : { error: confirmationMessage(method.id, 'refused') });
     }
     await acceptProof(ctx, flow, subject, method);
