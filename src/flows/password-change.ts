@@ -36,7 +36,7 @@ const CSRF_SCOPE = 'account:password';
 
 export interface PasswordChangeDeps {
   config: Pick<Config, 'cookieSecure' | 'formBodyLimit'>;
-  accounts: Pick<Accounts, 'prepareOwnPassword' | 'replacePassword' | 'revokeAccess'>;
+  accounts: Pick<Accounts, 'prepareOwnPassword' | 'replacePassword' | 'revokeAccess' | 'hasPassword'>;
   /** The current password, checked as at sign-in. */
   passwords: CurrentPasswordCheck;
   policy: { current(): Promise<RecoveryPolicy> };
@@ -105,9 +105,16 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       await accounts.replacePassword(prepared, user);
     } catch (error) {
       if (!(error instanceof AccountChangedError)) throw error;
+      // Changed meanwhile to the very password this form chose: a double click's other post wrote it (and saw to the
+      // revocation and the notice). The browser shows this post's answer, which must not say that nothing was saved.
+      if (await accounts.hasPassword(user._id, form.password)) return showDone(ctx, user);
       return { login, error: 'change_password.account_changed' };
     }
     await afterChange(ctx, user);
+    return showDone(ctx, user);
+  }
+
+  function showDone(ctx: Context, user: User): undefined {
     done.set(ctx, user.username);
     ctx.status = 303; // never 307: the browser must not post the passwords again
     ctx.redirect(`${CHANGE_PASSWORD_PATH}/done`);

@@ -98,6 +98,18 @@ describe('a change of password by its owner', () => {
     expect(notice.text).toMatch(/\/recover\/lockdown\/[\w-]{43}/); // "This wasn't me"
   });
 
+  it('answers both posts of a double click with the done page, and changes the password once', async () => {
+    const user = await createUser(server);
+    const browser = new Browser();
+    const form = await openForm(browser);
+    // Both check the current password before either writes; the one written second finds the account changed.
+    const both = await Promise.all([1, 2].map(() => answered(browser, form, change(user, PASSWORD))));
+    for (const { answer } of both) expect(answer.headers.get('location')).toBe('/account/password/done');
+    expect(messageIds(await browser.follow(both[1]!.answer))).toContain('change_password.done_title');
+    expect(await passwordWorks(user, NEW_PASSWORD)).toBe(true);
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(1);
+  });
+
   it('answers an unknown login and a wrong current password alike, whatever the new one, counts the wrong one for the lockout, and changes nothing', async () => {
     const user = await createUser(server);
     const before = await stored(user);

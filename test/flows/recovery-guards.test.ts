@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, waitFor } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, submit, textedCode, waitFor } from '../helpers/recovery.ts';
 import { AUDIT_COLLECTION } from '../../src/audit/audit.ts';
 import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -106,6 +106,22 @@ it('cancels: the flow ends and its steps are refused', async () => {
   expect(messageIds(cancelled)).toContain('recover.cancelled');
   expect(await flowOf(flowUrl)).toBeNull();
   expect((await browser.get(`${server.origin}${flowUrl}`)).status).toBe(410);
+});
+
+it("refuses a Cancel left on a page from before the flow finished: the done page, out of date, and nothing recorded", async () => {
+  const browser = new Browser();
+  const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'unlock'), 'sms'), { phone: '+14155550199' });
+  const unlockPage = await enterCode(browser, sent, await textedCode(server, '+14155550199'));
+  const flowUrl = flowUrlOf(unlockPage.body);
+  expect(messageIds(await submit(browser, unlockPage, '/unlock'))).toContain('recover.done_unlock');
+  // The unlock page's Cancel, pressed after Back.
+  const late = await browser.post(`${server.origin}${flowUrl}/cancel`, { csrf: findForm(unlockPage, '/unlock').fields.csrf! });
+  expect(late.status).toBe(409);
+  expect(messageIds(late)).toEqual(expect.arrayContaining(['recover.out_of_date', 'recover.done_unlock']));
+  expect(messageIds(late)).not.toContain('recover.cancelled');
+  expect(await flowOf(flowUrl)).toMatchObject({ state: 'done' });
+  const flowId = /\/recover\/([\w-]+)/.exec(flowUrl)![1]!;
+  expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ flowId, type: 'recovery.cancelled' })).toBe(0);
 });
 
 it('shows one support code on every page of a flow that has one, the one its audit events and request lines carry', async () => {

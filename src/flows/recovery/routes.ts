@@ -103,7 +103,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const { policy, flows, challenges } = deps;
   const router = new Router({ prefix: '/recover' });
   const kit = createFlowKit(deps);
-  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, refuse, takeRefusal, message, record, advance, codeSeconds } = kit;
+  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, refuse, takeRefusal, message, record, advance, codeSeconds, outOfDate } = kit;
 
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
@@ -142,6 +142,9 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     const flow = await browserFlow(ctx);
     if (!flow) return expired(ctx);
     await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
+    // A Cancel left on a page from before the flow finished (the Back button, a second tab): the reset or unlock is
+    // done, and cancelling it now would only say otherwise. Its done page, saying this one was out of date.
+    if (flow.state === 'done') return outOfDate(ctx, flow);
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
     if (await flows.end(flow)) await record(ctx, { type: 'recovery.cancelled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id });
     // The flow cookie stays: its flow has ended, so its secret opens nothing, but a page of the flow opened again (the
