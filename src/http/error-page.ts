@@ -94,7 +94,13 @@ export function errorPages(): Middleware {
       const where = (ctx.state as Partial<RequestState>).loggedPath ?? ctx.path;
       if (ctx.status === 404) throw new NotFoundError('not_found', where);
       // The routers' allowedMethods() answer a method a path does not take with a bare 405 and its Allow header.
-      if (ctx.status === 405) throw new MethodNotAllowedError(ctx.response.get('Allow').split(/,\s*/).filter(Boolean), `${ctx.method} ${where}`);
+      // A method they know of nowhere (TRACE, PROPFIND…) gets a 501 from them: not a server fault, so the same 405
+      // when the path takes other methods, else the path's 404. Never a bare 5xx for what a client sent.
+      if (ctx.status === 405 || ctx.status === 501) {
+        const allow = ctx.response.get('Allow').split(/,\s*/).filter(Boolean);
+        if (allow.length === 0) throw new NotFoundError('not_found', where);
+        throw new MethodNotAllowedError(allow, `${ctx.method} ${where}`);
+      }
     } catch (error) {
       await respondWithError(ctx, error);
     }

@@ -2,6 +2,7 @@
 // password managers rely on, the session cookie, the consent page's promise about lifetime, error pages that keep
 // private detail in the log, and the methods each form endpoint accepts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
@@ -250,6 +251,30 @@ describe('POST-only endpoints', () => {
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, HEAD');
     expect(messageIds(response)).toEqual(expect.arrayContaining(['error.bad_request', 'error.support_code']));
+  });
+
+  // Methods no router here knows (fetch will not even send TRACE): the routers' bare 501 becomes the path's 405 page,
+  // or its 404 when no route of that path exists. Never a 5xx for what a client sent.
+  it.each([
+    ['TRACE', '/', 405],
+    ['PROPFIND', '/recover', 405],
+    ['TRACE', '/account/password', 405],
+    ['PROPFIND', '/interaction/some-uid/login', 405],
+    ['TRACE', '/no/such/page', 404],
+  ])('answers %s %s with %s and a support code', async (method, path, status) => {
+    const answer = await new Promise<{ status: number; allow?: string; type?: string; body: string; requestId?: string }>((resolve, reject) => {
+      const request = httpRequest(`${server.origin}${path}`, { method, headers: { accept: 'text/html' } }, (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, allow: response.headers.allow, type: response.headers['content-type'], body, requestId: response.headers['x-request-id'] as string }));
+      });
+      request.on('error', reject).end();
+    });
+    expect(answer.status).toBe(status);
+    if (status === 405) expect(answer.allow).toMatch(/GET|POST/);
+    expect(answer.type).toContain('text/html');
+    expect(answer.body).toContain('data-message-id="error.support_code"');
+    expect(answer.body).toContain(answer.requestId);
   });
 
   it.each(['goal', 'method', 'send', 'resend', 'code', 'password', 'unlock', 'cancel'])('answers GET /recover/:flow/%s with 405 and says POST is allowed', async (step) => {
