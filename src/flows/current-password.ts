@@ -16,7 +16,7 @@ import { deviceOf } from '../http/device-cookie.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
-import { MAX_LOGIN_LENGTH } from './recovery/prefill.ts';
+import { MAX_LOGIN_LENGTH, usableLogin } from './recovery/prefill.ts';
 
 export interface CurrentPasswordDeps {
   config: Pick<Config, 'cookieSecure'>;
@@ -43,8 +43,7 @@ export type CurrentPasswordFields = z.infer<typeof currentPasswordForm>;
  * linking here), at the current password; a hint too long to be a login is ignored.
  */
 export function loginHintOf(ctx: Context): string {
-  const hint = typeof ctx.query.login_hint === 'string' ? ctx.query.login_hint.trim() : '';
-  return hint.length <= MAX_LOGIN_LENGTH ? hint : '';
+  return usableLogin(ctx.query.login_hint) ?? '';
 }
 
 /**

@@ -29,7 +29,7 @@ import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
-import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
+import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, usableLogin, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
@@ -162,7 +162,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // One whose wait is not over is shown again, so that its wait goes on.
     const shown = (await challenge.required(ctx.ip)) ? await captcha.show(extra.captchaId) : undefined;
     // A login kept from a refusal of this page, else the one typed in a recovery started here, else the hint.
-    const login = extra.login ?? loginOfferedToSignIn(ctx, details.uid, config.cookieSecure) ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
+    const login = extra.login ?? loginOfferedToSignIn(ctx, details.uid, config.cookieSecure) ?? usableLogin(details.params.login_hint) ?? '';
     // The recovery's first page starts as this one shows the login; emptied here (a refusal kept ''), there too.
     if (login) offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
     else if (extra.login !== undefined) withdrawLoginOffer(ctx, config.cookieSecure);

@@ -232,6 +232,18 @@ describe('"Can\'t access your account?" after typing a login', () => {
     expect(loginValue(await openLoginPage(browser, (await authorizationUrl(config, redirectUri())).url))).toBe('');
   });
 
+  it('fills in no login_hint its form would refuse: broken UTF-8, a control character, one too long', async () => {
+    for (const hint of ['%FF', 'ada%00', 'a'.repeat(321)]) {
+      const browser = new Browser();
+      const { url } = await authorizationUrl(config, redirectUri());
+      const loginPage = await openLoginPage(browser, new URL(`${url.href}&login_hint=${hint}`));
+      expect(loginValue(loginPage)).toBe('');
+      expect(identifierValue(await followRecoverLink(browser, loginPage))).toBe('');
+      // Nor an application's link to the account pages.
+      expect(loginValue(await browser.get(`${server.origin}/account/password?login_hint=${hint}`))).toBe('');
+    }
+  });
+
   it("starts it with the relying party's login_hint, as the sign-in page did", async () => {
     const browser = new Browser();
     const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri(), { login_hint: 'hinted.person@example.com' })).url);

@@ -14,18 +14,27 @@ const MAX_AGE_MS = 15 * 60_000;
 /** The longest login kept for a page (an email address's maximum). */
 export const MAX_LOGIN_LENGTH = 320;
 
+/**
+ * `value` as a login a page may fill in: one its form would take back. Too long, a control character (NUL, a line
+ * break) or broken UTF-8 (U+FFFD, which a form post is refused for: http/body.ts) is no login, and fills in nothing.
+ */
+export function usableLogin(value: unknown): string | undefined {
+  const login = typeof value === 'string' ? value.trim() : '';
+  return login && login.length <= MAX_LOGIN_LENGTH && !/[\p{Cc}\uFFFD]/u.test(login) ? login : undefined;
+}
+
 const cookieOptions = (secure: boolean) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path: '/recover', signed: true, overwrite: true });
 
 /** Called by the sign-in page of interaction `uid` when it shows `login` in its field. */
 export function offerLoginToRecovery(ctx: Context, uid: string, login: string, secure: boolean): void {
-  if (!login || login.length > MAX_LOGIN_LENGTH) return;
+  if (!usableLogin(login)) return;
   ctx.cookies.set(cookieName(secure), toCookieValue({ from: uid, login }), { ...cookieOptions(secure), maxAge: MAX_AGE_MS });
 }
 
 /** The login the sign-in `from` offered, if this browser holds one for it. */
 export function loginOfferedBy(ctx: Context, from: string | undefined, secure: boolean): string | undefined {
   const offer = from ? fromCookieValue(ctx.cookies.get(cookieName(secure), { signed: true })) : undefined;
-  return offer && offer.from === from && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
+  return offer && offer.from === from ? usableLogin(offer.login) : undefined;
 }
 
 /** Once a recovery has started, or the sign-in succeeded, the offer has served: not kept for the next person at this browser. */
@@ -41,12 +50,12 @@ const signInCookieOptions = (uid: string, secure: boolean) => ({ ...cookieOption
 
 /** Called as a recovery started from sign-in `uid` begins, with the login it was started for. */
 export function offerLoginToSignIn(ctx: Context, uid: string, login: string, secure: boolean, maxAgeMs: number): void {
-  if (!login || login.length > MAX_LOGIN_LENGTH) return;
+  if (!usableLogin(login)) return;
   ctx.cookies.set(signInCookieName(secure), toCookieValue({ from: uid, login }), { ...signInCookieOptions(uid, secure), maxAge: maxAgeMs });
 }
 
 /** The login a recovery started from sign-in `uid` offered it, if this browser holds one. */
 export function loginOfferedToSignIn(ctx: Context, uid: string, secure: boolean): string | undefined {
   const offer = fromCookieValue(ctx.cookies.get(signInCookieName(secure), { signed: true }));
-  return offer && offer.from === uid && typeof offer.login === 'string' && offer.login.length <= MAX_LOGIN_LENGTH ? offer.login : undefined;
+  return offer && offer.from === uid ? usableLogin(offer.login) : undefined;
 }
