@@ -69,6 +69,16 @@ export class FlowExpiredError extends AppError {
   }
 }
 
+/**
+ * A sign-out confirmation posted from a page that is out of date: opened before a sign-out that has happened since (in
+ * another tab), so its token no longer matches the session, or there is no session left to end.
+ */
+export class LogoutOutOfDateError extends AppError {
+  constructor(detail?: string) {
+    super(400, 'logout_out_of_date', 'error.logout_out_of_date', detail);
+  }
+}
+
 /** The database cannot be reached: nothing was changed, and the same request can be tried again in a moment. */
 export class DatabaseUnavailableError extends AppError {
   constructor(detail?: string) {

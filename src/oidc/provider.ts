@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import type { Accounts } from '../accounts/users.ts';
 import { renderPage } from '../http/render.ts';
 import { respondWithError } from '../http/error-page.ts';
+import { LogoutOutOfDateError } from '../errors.ts';
 import { pathCookieName, siteCookieName } from '../http/cookie-names.ts';
 import { ACR_VALUES, findAccountWith, SCOPE_CLAIMS } from './account.ts';
 import { deviceNonceOf } from '../accounts/lockout.ts';
@@ -220,6 +221,10 @@ export function createProvider({ config, accounts, adapter, jwks, cookieKeys, cl
     // Errors the provider cannot send back to the RP (e.g. an unregistered redirect_uri) get our error page, with
     // the provider's public description: it tells the RP's developer what to fix.
     async renderError(ctx, out, error) {
+      // The sign-out page's own form, refused: a person's page out of date (another tab signed out first), not a
+      // relying party's bad request, and said so.
+      const staleSignOut = ctx.oidc?.route === 'end_session_confirm' && out.error === 'invalid_request';
+      if (staleSignOut) return respondWithError(ctx, new LogoutOutOfDateError(out.error_description));
       await respondWithError(ctx, error, { error: out.error, description: out.error_description ?? '' });
     },
   };

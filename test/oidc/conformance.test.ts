@@ -85,6 +85,22 @@ describe('RP-Initiated Logout with client_id and no id_token_hint', () => {
     expect(messageIds(done)).toContain('logout.done_title');
   });
 
+  it('answers a sign-out confirmed from a page out of date (another tab signed out first) with a page that says so', async () => {
+    const user = await createUser(server);
+    const { browser } = await signedInWithTokens(config, redirectUri, user.username);
+    const tabs = [];
+    for (let tab = 0; tab < 2; tab++) tabs.push(findForm(await browser.get(endSessionUrl({ client_id: rp.client_id })), '/session/end/confirm'));
+    const [older, newer] = tabs as [ReturnType<typeof findForm>, ReturnType<typeof findForm>];
+    expect((await browser.post(newer.action, { ...newer.fields, logout: 'yes' })).status).toBe(303);
+    // The older tab's page was replaced by the newer one's, which signed out; posted again, it finds nothing to end.
+    for (const late of [older, newer]) {
+      const page = await browser.post(late.action, { ...late.fields, logout: 'yes' });
+      expect(page.status).toBe(400);
+      expect(messageIds(page)).toEqual(expect.arrayContaining(['error.logout_out_of_date', 'error.support_code']));
+      expect(messageIds(page)).not.toContain('error.oidc');
+    }
+  });
+
   it('refuses a post-logout URI the named client did not register, on our error page, never redirecting', async () => {
     const page = await new Browser().get(endSessionUrl({ client_id: rp.client_id, post_logout_redirect_uri: 'https://attacker.example/signed-out' }));
     expect(page.status).toBe(400);

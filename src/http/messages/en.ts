@@ -116,6 +116,7 @@ const core = {
   'error.unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'error.server': 'An unexpected error occurred. Please try again.',
   'error.oidc': 'The application sent a request we cannot accept.',
+  'error.logout_out_of_date': 'This sign-out page is out of date: it was opened before a sign-out made since, perhaps in another tab. To be sure you are signed out, sign out again from the application.',
   'error.developer_detail': 'For the application’s developer:',
 } as const;
 

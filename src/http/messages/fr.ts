@@ -118,5 +118,6 @@ export const fr: Catalogue = {
   'error.unavailable': 'Le service est momentanément indisponible. Réessayez dans un instant.',
   'error.server': 'Une erreur inattendue est survenue. Réessayez.',
   'error.oidc': 'L’application a envoyé une requête que nous ne pouvons pas accepter.',
+  'error.logout_out_of_date': 'Cette page de déconnexion n’est plus à jour : elle a été ouverte avant une déconnexion faite depuis, peut-être dans un autre onglet. Pour être sûr d’être déconnecté, déconnectez-vous à nouveau depuis l’application.',
   'error.developer_detail': 'Pour le développeur de l’application :',
 };
