@@ -61,6 +61,13 @@ describe('with the development voice provider', () => {
     return { status: response.status, body: (await response.json()) as { result: string; say: string } };
   };
 
+  it('answers keys pressed for a flow there is not as an ended call, and writes nothing to the audit log', async () => {
+    // The development provider takes any post (no signature to check): a stranger's must not fill the audit log.
+    const nobody = 'A'.repeat(22);
+    expect(await answer(`${server.origin}/recover/calls/${nobody}/call_mobile/${'B'.repeat(22)}?lang=en`, '12')).toEqual({ status: 200, body: { result: 'ended', say: expect.any(String) } });
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ flowId: nobody })).toBe(0);
+  });
+
   it('says no call was made when the limits refuse the first one, and shows no number to press', async () => {
     const user = await createUser(server);
     // A number of its own: the tests after it wait for the newest call to theirs.
@@ -364,7 +371,9 @@ describe.each(['webhook', 'twilio'] as const)('with the %s voice provider', (pro
     const number = shownNumber(waiting)!;
 
     // Unsigned, or signed for other keys: refused, and the call stays unanswered.
-    expect((await fetch(answerUrl, signedAnswer(answerUrl, number, { sign: false }))).status).toBe(403);
+    const unsigned = await fetch(answerUrl, signedAnswer(answerUrl, number, { sign: false }));
+    expect(unsigned.status).toBe(403);
+    expect(await unsigned.json()).toEqual({ error: 'forbidden', support_code: unsigned.headers.get('x-request-id') });
     const forged = signedAnswer(answerUrl, number);
     (forged.headers as Record<string, string>)[provider === 'webhook' ? 'x-latchkey-signature' : 'x-twilio-signature'] = 'v1=00';
     expect((await fetch(answerUrl, forged)).status).toBe(403);

@@ -112,7 +112,8 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     const sender = methodId === 'app_notification' ? 'the enrolled device' : `the voice provider (${voice?.name})`;
     (ctx as AppContext).state.log.warn({ flowId, method: methodId }, `answer refused: not signed by ${sender}`);
     ctx.status = 403;
-    ctx.body = { error: 'forbidden' };
+    // The request's support code, as every refusal carries, for the provider's or the app's developer to quote.
+    ctx.body = { error: 'forbidden', support_code: (ctx as AppContext).state.requestId };
   }
 
   router.post('/calls/:flow/:method/:challenge', async (ctx) => {
@@ -160,7 +161,8 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     }
     // The proof itself is recorded when the flow's page takes it (code.verified); here, what the answer brought.
     const app = method.id === 'app_notification';
-    await kit.record(ctx, { type: result === 'accepted' ? 'recovery.step' : 'code.failed', ...base, reason: `${app ? 'app' : 'call'}_${result}` });
+    // No such flow (ended and gone, or never one): nobody's, so nothing for the audit log either.
+    if (flow) await kit.record(ctx, { type: result === 'accepted' ? 'recovery.step' : 'code.failed', ...base, reason: `${app ? 'app' : 'call'}_${result}` });
     if (app || !voice) {
       // Answered for good (not a wrong number, which may be entered again): the app is no longer shown it.
       if (answer.deviceId && result !== 'wrong') await appDevices?.dismiss(answer.deviceId, `${origin}${ctx.originalUrl}`);
