@@ -14,17 +14,24 @@ export async function readFormBytes(ctx: Context, limit: number): Promise<Buffer
   if (declared > limit) throw new PayloadTooLargeError(`declared ${declared} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      // Drop the rest instead of reading it, and close the connection after the 413 page: destroying the socket
-      // now would leave the browser with a reset connection instead of an answer.
-      ctx.set('Connection', 'close');
-      ctx.req.unpipe();
-      ctx.req.resume();
-      throw new PayloadTooLargeError(`more than ${limit} bytes`);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        // Drop the rest instead of reading it, and close the connection after the 413 page: destroying the socket
+        // now would leave the browser with a reset connection instead of an answer.
+        ctx.set('Connection', 'close');
+        ctx.req.unpipe();
+        ctx.req.resume();
+        throw new PayloadTooLargeError(`more than ${limit} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    // The client went away before its body ended (a closed tab, a dropped connection): its request, not a fault of
+    // ours, though nobody is left to read the answer.
+    if (ctx.req.destroyed && !(error instanceof PayloadTooLargeError)) throw new ValidationError('body_aborted', `connection closed after ${size} bytes of the body`);
+    throw error;
   }
   return Buffer.concat(chunks);
 }

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { captureLog } from '../delivery/capture-log.ts';
+import { waitFor } from '../helpers/recovery.ts';
 import { clientErrorHandler } from '../../src/http/client-error.ts';
 import { securityHeaderFields } from '../../src/http/security-headers.ts';
 
@@ -68,6 +69,22 @@ describe('a running server', () => {
     const warning = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.supportCode === supportCode);
     expect(warning).toMatchObject({ level: 40, status: Number(statusLine.split(' ')[1]), msg: 'request refused by the HTTP parser' });
     expect(lines.filter((line) => line.includes(secret))).toEqual([]);
+  });
+
+  it('logs a form whose sender went away before its body ended as refused (400), not as a server error', async () => {
+    const before = server.logs.length;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(server.origin).port), '127.0.0.1', () => {
+        socket.write('POST /recover HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncsrf=x');
+        setTimeout(() => socket.destroy(), 200);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    const requestLine = () => server.logs.slice(before).map((entry) => JSON.parse(entry) as Record<string, unknown>).find((entry) => entry.method === 'POST' && entry.status !== undefined);
+    const line = await waitFor(requestLine, 'the request line');
+    expect(line.status).toBe(400);
+    expect(server.logs.slice(before).filter((entry) => entry.includes('"level":50'))).toEqual([]);
   });
 });
 
