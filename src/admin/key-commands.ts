@@ -213,8 +213,9 @@ const resealSecrets = defineCommand({
     'that key was changed; it also seals password hashes and client secrets stored in clear by an earlier release.',
   details:
     'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
-    '(comma-separated, newest first), and restart them; run this with the same environment; then remove the old key\n' +
-    'from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
+    '(comma-separated, newest first), and restart them; run this with the same environment; then, a day later at the\n' +
+    'soonest (messages waiting in the outbox, for up to a day, are not sealed again: only the old key opens them),\n' +
+    'remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
     'they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for a new one).\n' +
     'A secret no configured key opens is listed (an authenticator by its account, "password of <account>", "client\n' +
     '<id>") and left alone; the command then exits 1.',
@@ -252,7 +253,12 @@ const resealSecrets = defineCommand({
         `${unreadable.length} secret(s) open with neither DATA_ENCRYPTION_KEY nor DATA_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to DATA_ENCRYPTION_KEY_PREVIOUS, or enrol those authenticators again, set those passwords again (users set-password, or the owner's own reset) and rotate those clients' secrets (clients rotate-secret)`,
       );
     }
-    out.note('note: every stored secret is now sealed with DATA_ENCRYPTION_KEY: remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart the instances.');
+    // Only while there is an old key to let go of; the outbox's waiting messages keep it needed for up to a day.
+    if (session.config().previousDataEncryptionKeys.length > 0) {
+      out.note(
+        'note: every stored secret is now sealed with DATA_ENCRYPTION_KEY. Messages waiting in the outbox (for up to a day) are still sealed with the old key: a day from now at the soonest, remove it from DATA_ENCRYPTION_KEY_PREVIOUS and restart the instances.',
+      );
+    }
   },
 });
 
