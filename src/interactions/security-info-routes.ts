@@ -11,7 +11,8 @@
 //   POST security-info/remove  a method removed, unless the account needs it to recover
 //   POST security-info/done    "Looks good": the info confirmed, and the sign-in recorded (or the page left)
 // Every change is told to the owner on the contacts registered before it, with the "This wasn't me" link, and
-// audited. Form errors answer 200 with the page (STYLE: the page is the answer); refused sends 429.
+// audited. Form errors answer 200 with the page (STYLE: the page is the answer); refused sends 429. A wrong code is
+// the exception, said after a redirect: a reload must not post the code again, as each try spends a proof.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import type { User } from '../accounts/user-model.ts';
 import { requestFacts, type AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import type { AppContext } from '../http/context.ts';
+import { createRedirectNote } from '../http/retry-cookie.ts';
 import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { isEmailAddress, MAX_EMAIL_LENGTH } from '../methods/email.ts';
@@ -67,7 +69,7 @@ export interface InteractionKit {
   cancelPath(uid: string): string;
   /** Opened by the person to manage their info (flows/account-security-info.ts), not stopped at in a sign-in. */
   manage: boolean;
-  config: Pick<Config, 'brand' | 'issuer'>;
+  config: Pick<Config, 'brand' | 'issuer' | 'cookieSecure'>;
   accounts: Pick<Accounts, 'findById' | 'findAgain' | 'setSecurityInfo' | 'confirmSecurityInfo'>;
   policy: { current(): Promise<RecoveryPolicy> };
   audit: Pick<AuditLog, 'record'>;
@@ -98,6 +100,9 @@ const proveForm = z.object({ csrf: z.string(), kind: z.enum(['alternateEmail', '
 const csrfOnly = z.object({ csrf: z.string() });
 
 type Step = PendingStep<SecurityInfoState>;
+/** A code that proved nothing: said on the page after a redirect. */
+const WRONG_CODE = ['security_info.code_wrong', 'security_info.app_code_wrong'] as const satisfies readonly MessageId[];
+type WrongCode = (typeof WRONG_CODE)[number];
 type Contact = 'alternateEmail' | 'mobilePhone';
 
 /** The notice's name for a change of `kind`. */
@@ -114,6 +119,7 @@ const purposeOf = (step: Step, why: 'add' | 'prove', kind: Contact, destination:
 export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: InteractionKit) {
   const { steps, methods, challenges, limits, ceiling, breaker, enqueue, notifier, box, appDevices } = deps;
   const { config, accounts, policy, audit, clock } = kit;
+  const wrongCodeNotes = createRedirectNote('lk_security_info_note', config.cookieSecure);
   const issuer = config.brand.name;
   const draw = createSecurityInfoPage({ methods, box, issuer });
   const methodOf = (kind: SelfService) => methods.find((m) => m.id === SELF_SERVICE[kind])!;
@@ -165,9 +171,11 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    * A wrong code: said so, and the state written again (a new `rev`), so the same digits typed again are a new try
    * rather than the double click `firstOnly` ignores.
    */
-  async function wrongCode(ctx: Context, uid: string, step: Step, user: User, error: MessageId) {
+  async function wrongCode(ctx: Context, uid: string, step: Step, user: User, error: WrongCode) {
     await save(step, { ...step.state });
-    return show(ctx, uid, step, user, { error });
+    // Said after a redirect (post, redirect, get): a reload of the answer would post the same code again, and each
+    // try is spent from what the account has (its daily budget of proofs, shared with recovery).
+    wrongCodeNotes.redirect(ctx, kit.pagePath(uid), { error });
   }
 
   /**
@@ -258,7 +266,9 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const user = step && (await kit.accountOfStep(step));
     if (!user) return false;
     const said = SAID.find((word) => word === ctx.query.said);
-    await show(ctx, uid, step!, user, { ...(said && { said }) });
+    const note = wrongCodeNotes.take(ctx, kit.pagePath(uid));
+    const error = WRONG_CODE.find((id) => id === note?.error);
+    await show(ctx, uid, step!, user, { ...(said && { said }), ...(error && { error }) });
     return true;
   }
 

@@ -327,6 +327,23 @@ describe('changing what is registered', () => {
     expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(0);
   });
 
+  it('answers a wrong code by a redirect, so that reloading what it shows posts no code again and spends nothing more', async () => {
+    const user = await createUser(server);
+    const { totp } = await registerMethods(server, user, { authenticator: true });
+    const { browser, page } = await signIn(user);
+    const asked = await post(browser, findForm(page, '/security-info/prove'), { kind: 'authenticator' });
+    const form = findForm(asked, '/security-info/verify');
+    const answer = await browser.post(form.action, { ...form.fields, code: totp(Math.floor(Date.now() / 1000) - 600) });
+    expect(answer.status).toBe(303);
+    const said = await browser.follow(answer);
+    expect(messageIds(said)).toEqual(expect.arrayContaining(['security_info.app_code_wrong', 'security_info.proving_app']));
+    // Reloaded: the same step, said once, and no code posted.
+    const reloaded = await browser.get(said.url);
+    expect(messageIds(reloaded)).toContain('security_info.proving_app');
+    expect(messageIds(reloaded)).not.toContain('security_info.app_code_wrong');
+    expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(1);
+  });
+
   it('counts a right app code posted twice at once as one proof: neither answer says it was wrong', async () => {
     const user = await createUser(server);
     const { totp } = await registerMethods(server, user, { authenticator: true });
