@@ -2,7 +2,8 @@
 // with Latchkey the way a real one should — authorization code flow with PKCE (S256), state and nonce, the code
 // exchanged by openid-client, and RP-initiated logout. It is an example to read, not part of Latchkey.
 //
-//   GET /          signed out: a "Sign in" link; signed in: who you are and the ID token's claims
+//   GET /          signed out: a "Sign in" link; signed in: who you are and the ID token's claims, for as long as
+//                  Latchkey still honours its access token (asked at userinfo at every visit)
 //   GET /login     starts the flow (verifier, state, nonce kept in a signed httpOnly cookie) → Latchkey
 //   GET /callback  Latchkey sends the browser back here; the code is exchanged, then → /
 //   GET /logout    forgets the local session → Latchkey's sign-out page → back to /
@@ -45,6 +46,8 @@ interface Flow {
 
 interface SignedIn {
   idToken: string;
+  /** Asked again at every page: Latchkey stops honouring it once the person signs out everywhere or changes password. */
+  accessToken: string;
   claims: Record<string, unknown>;
   name: string;
   email: string;
@@ -128,6 +131,7 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
     const id = randomBytes(24).toString('base64url');
     sessions.set(id, {
       idToken: tokens.id_token!,
+      accessToken: tokens.access_token,
       claims: { ...claims },
       name: typeof info.name === 'string' ? info.name : String(info.preferred_username ?? claims.sub),
       email: typeof info.email === 'string' ? info.email : '',
@@ -146,11 +150,33 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
     ctx.redirect(oidc.buildEndSessionUrl(config, { id_token_hint: session.user.idToken, post_logout_redirect_uri: postLogoutRedirectUri, state: SIGNED_OUT }).href);
   }
 
-  function home(ctx: Context) {
-    const session = currentSession(ctx);
+  /**
+   * Whether Latchkey still honours the session's access token, asked at its userinfo endpoint. A real application
+   * would also refresh it, or listen for Latchkey's sign-out; this one signs the person out locally once it is
+   * refused (signed out everywhere, a new password, or simply expired).
+   */
+  async function stillHonoured(user: SignedIn): Promise<boolean> {
+    try {
+      await oidc.fetchUserInfo(config, user.accessToken, oidc.skipSubjectCheck);
+      return true;
+    } catch (error) {
+      if (error instanceof oidc.WWWAuthenticateChallengeError) return false;
+      throw error;
+    }
+  }
+
+  async function home(ctx: Context) {
+    let session = currentSession(ctx);
+    let ended = false;
+    if (session && !(await stillHonoured(session.user))) {
+      sessions.delete(session.id);
+      ctx.cookies.set(SESSION_COOKIE, null, { ...cookie, path: '/' });
+      [session, ended] = [undefined, true];
+    }
     if (!session) {
       const signedOut = ctx.query.state === SIGNED_OUT ? html`<p class="notice" role="status">You have signed out.</p>` : '';
-      ctx.body = page('Demo App', html`<h1>Demo App</h1>${signedOut}<p>A sample application that signs you in with Latchkey.</p>${signInLink('Sign in')}`);
+      const endedNote = ended ? html`<p class="notice" role="status">Your sign-in has ended at Latchkey (you signed out everywhere, changed your password, or it expired). Sign in again to go on.</p>` : '';
+      ctx.body = page('Demo App', html`<h1>Demo App</h1>${signedOut}${endedNote}<p>A sample application that signs you in with Latchkey.</p>${signInLink('Sign in')}`);
       return;
     }
     const { user } = session;

@@ -2,7 +2,9 @@
 // after signing out, turns a cancelled sign-in into a sentence, and explains the address to use when opened
 // under another host name (cookies belong to a host name).
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Browser } from '../helpers/browser.ts';
+import { Browser, findForm } from '../helpers/browser.ts';
+import { createUser } from '../helpers/factories.ts';
+import { submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startTestRp, type TestRp } from '../helpers/demo-rp.ts';
 
@@ -15,6 +17,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await rp.close();
   await server.close();
+});
+
+it('signs the person out here too once Latchkey no longer honours the sign-in (signed out everywhere, a new password)', async () => {
+  const user = await createUser(server);
+  const browser = new Browser();
+  const loginPage = await browser.follow(await browser.get(`${rp.origin}/login`));
+  const consent = findForm(await browser.follow(await submitLogin(browser, loginPage, user.username)), '/confirm');
+  const home = await browser.follow(await browser.post(consent.action, consent.fields));
+  expect(home.body).toContain(`Signed in as ${user.name}`);
+  expect((await browser.get(`${rp.origin}/`)).body).toContain(`Signed in as ${user.name}`);
+
+  await server.latchkey.accounts.revokeAccess(user._id); // what Sign out everywhere and a new password end with
+  const ended = await browser.get(`${rp.origin}/`);
+  expect(ended.body).not.toContain('Signed in as');
+  expect(ended.body).toContain('Your sign-in has ended at Latchkey');
+  expect(ended.body).toContain('href="/login"');
+  // Said once: the app's own session is gone with it.
+  expect((await browser.get(`${rp.origin}/`)).body).not.toContain('Your sign-in has ended');
 });
 
 it('passes the browser\'s language to the sign-in as ui_locales', async () => {
