@@ -157,7 +157,7 @@ export async function createDemoRp(options: DemoRpOptions): Promise<DemoRp> {
    */
   async function stillHonoured(user: SignedIn): Promise<boolean> {
     try {
-      await oidc.fetchUserInfo(config, user.accessToken, oidc.skipSubjectCheck);
+      await oidc.fetchUserInfo(config, user.accessToken, String(user.claims.sub));
       return true;
     } catch (error) {
       if (error instanceof oidc.WWWAuthenticateChallengeError) return false;

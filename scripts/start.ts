@@ -226,7 +226,7 @@ export function welcomeText(config: Config, seed: DemoSeed | undefined, demoApp:
       '',
       `Demo user${seed.createdUser ? ' (created now)' : ''}, for development only: this password is public.`,
       `  username ${DEMO.username}  or  email ${DEMO.email}`,
-      `  password ${DEMO.password}  (changed in a recovery? \`npm run admin -- users set-password demo --password-stdin --permanent\`)`,
+      `  password ${DEMO.password}  (changed since, in a recovery or on the account pages? \`npm run admin -- users set-password demo --password-stdin --permanent\`)`,
       `  to try "Can't access your account?": the CAPTCHA picture and audio, then codes sent to ${DEMO.alternateEmail}`,
       `  and ${DEMO.mobilePhone} appear at ${new URL(config.issuer).origin}/dev/outbox; authenticator codes: add the`,
       `  public demo seed ${DEMO.totpSecret} to any authenticator app (otpauth://totp/Latchkey:demo?secret=${DEMO.totpSecret}).`,

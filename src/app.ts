@@ -13,6 +13,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from './log.ts';
 import { createPasswordHasher, type PasswordWorkStats } from './accounts/passwords.ts';
 import { createAccounts, type Accounts } from './accounts/users.ts';
+import type { LockedWhat } from './accounts/lockout.ts';
 import type { User } from './accounts/user-model.ts';
 import { DEFAULT_LOCALE } from './http/i18n.ts';
 import { keepAuditEvents, type AuditRetention } from './audit/retention.ts';
@@ -76,6 +77,7 @@ import { LOCKDOWN_PATH_PREFIX, LOCKDOWN_TOKENS } from './flows/recovery/lockdown
 import { captchaRoutes } from './security/captcha-routes.ts';
 import { createCaptchaGate } from './security/captcha-gate.ts';
 import { createLimits, LIMITS } from './security/limits.ts';
+import { createFirstPosts } from './db/first-post.ts';
 import { createSignInChallenge } from './security/sign-in-challenge.ts';
 
 export interface Latchkey {
@@ -140,7 +142,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const auditRetention = keepAuditEvents(audit, { days: config.auditRetentionDays, log, clock });
   const policy = createPolicyStore(connection, clock);
   // The lockout notice goes out through the recovery feature, which needs the accounts: bound once both exist.
-  let notifyLockout: (accountId: string) => Promise<void> = async () => {};
+  let notifyLockout: (accountId: string, what: LockedWhat) => Promise<void> = async () => {};
   const accountCache = createEpochCache(connection, 'accounts');
   accountCache.start();
   const revokeAccountAccess = createAccessRevoker(connection);
@@ -155,7 +157,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
     audit,
     log,
     policy,
-    onLocked: (accountId) => notifyLockout(accountId),
+    onLocked: (accountId, what) => notifyLockout(accountId, what),
     configurationKey: config.dataEncryptionKey,
   });
   const clientCache = createEpochCache(connection, 'clients');
@@ -274,7 +276,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // "Back to <application>" when an application's link named itself (http/return-to-app.ts).
   app.use(returnToApp(registeredClient(provider), config.cookieSecure));
   for (const router of [
-    passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier }),
+    passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier, firstPosts: createFirstPosts(connection, LIMITS, 'password-change-post', clock) }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
     accountSessionsRoutes({ config, accounts, passwords, access, audit, notifier: recovery.notifier, policy, connection, clock }),
   ]) {

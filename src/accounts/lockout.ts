@@ -60,6 +60,9 @@ const DAY_MS = 86_400_000;
  * until recovered: the ceiling of NIST SP 800-63B-4 §3.2.2. Reached in whole lockouts of `threshold` failures each.
  */
 export const MAX_CONSECUTIVE_FAILURES = 100;
+
+/** What a lockout closed (LockoutOptions.onLocked): the account, or one browser's own password sign-in for good. */
+export type LockedWhat = 'account' | 'device_disabled';
 /** One window for an epoch's whole life: its failures and lockouts count until the epoch ends (a success, a reset, an unlock). */
 const EPOCH_LIFE_SECONDS = 1000 * 365 * 86_400;
 /** How long a wrong password, a lock and a lockout's count are kept: a year of failures in a row is still a row. */
@@ -140,10 +143,12 @@ export interface LockoutOptions {
   /** Now, in milliseconds (tests move it). */
   clock?: () => number;
   /**
-   * Called once per lockout of an account (not of one device), e.g. to tell the owner. It runs off the sign-in's
-   * answer path (the answer does not wait for it); errors are logged.
+   * Called once per lockout of an account ('account'), and once when one browser's own wrong passwords in a row reach
+   * MAX_CONSECUTIVE_FAILURES and disable its password sign-in ('device_disabled'; a device's shorter locks are its
+   * own business), e.g. to tell the owner. It runs off the sign-in's answer path (the answer does not wait for it);
+   * errors are logged.
    */
-  onLocked?: (accountId: string) => void | Promise<void>;
+  onLocked?: (accountId: string, what: LockedWhat) => void | Promise<void>;
   audit?: { record(event: AuditEvent): Promise<void> };
   log?: Logger;
   /**
@@ -326,6 +331,11 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     await upsertRetryingDuplicateKey(() => limits.updateOne({ _id: id }, { $set: fields }, { upsert: true }));
   }
 
+  /** Tells `onLocked` what a lock closed, off the answer's path, so that this try takes no longer than any other failure. */
+  function announce(accountId: string, what: LockedWhat): void {
+    if (onLocked) void detached(() => safely('onLocked', () => onLocked(accountId, what)));
+  }
+
   async function safely(what: string, task: () => unknown): Promise<void> {
     try {
       await task();
@@ -435,8 +445,11 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       }
       if (!slot.allowed) {
         // The round is full: locked. Normally the last slot's holder has written the lock already; if it has not
-        // (it failed, or is still checking its password), write it, so the time the lock ends is fixed.
-        await lock(scope, state, settings);
+        // (it failed, or is still checking its password), write it, so the time the lock ends is fixed. Whoever wins
+        // the lock counts it, so the one whose lock turns a browser's password sign-in off says so (the holder's
+        // own lock then loses).
+        const { disabled: nowDisabled } = await lock(scope, state, settings);
+        if (scope.device && nowDisabled) announce(accountId, 'device_disabled');
         return refused;
       }
       return {
@@ -458,8 +471,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
           const { disabled: nowDisabled } = await lock(scope, state, settings);
           const reason = nowDisabled ? 'consecutive_limit' : 'threshold';
           await record({ type: 'account.locked', accountId, reason: scope.device ? `device_${reason}` : `signin_${reason}` });
-          // Off the answer's path, so this try takes no longer than any other failure.
-          if (!scope.device && onLocked) void detached(() => safely('onLocked', () => onLocked(accountId)));
+          if (!scope.device) announce(accountId, 'account');
+          else if (nowDisabled) announce(accountId, 'device_disabled');
         },
       };
     },

@@ -382,7 +382,7 @@ export function createAccounts(
     async create(input) {
       const username = input.username.trim().toLowerCase();
       const email = input.email.trim().toLowerCase();
-      if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', 'username: 2-63 of a-z 0-9 . _ -');
+      if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', '2 to 63 characters, each a-z, 0-9, dot, underscore or hyphen, starting with a letter or a digit');
       if (!EMAIL_PATTERN.test(email)) throw new ValidationError('invalid_email', 'email address is not valid');
       await checkPassword(input.password, [username, email, input.name ?? '']);
       // Operators name accounts by id in admin commands: one starting with "-" would read as an option (as for

@@ -1,6 +1,6 @@
 // `npm run admin -- audit`: the security events of the audit log, newest first, filtered by account (id, username
 // or email), by the support code a user read out, by type, by client address and by time.
-import { createAuditLog } from '../audit/audit.ts';
+import { AUDIT_TYPES, createAuditLog } from '../audit/audit.ts';
 import { accounts } from './accounts-session.ts';
 import { defineCommand, UsageError, wholeNumber, type Area } from './command.ts';
 import { table } from './output.ts';
@@ -49,6 +49,8 @@ const list = defineCommand({
     const since = timeOption(values.since, '--since');
     const until = timeOption(values.until, '--until');
     if (since && until && since >= until) throw new UsageError('--since must be earlier than --until');
+    // A type no event has (a typo, password.rest) would list nothing and look like a quiet log.
+    if (values.type && !(AUDIT_TYPES as readonly string[]).includes(values.type)) throw new UsageError(`--type: no event has the type ${values.type}; the types are ${AUDIT_TYPES.join(', ')}`);
     const limit = wholeNumber(values.limit, '--limit', 50, 1);
     const events = await createAuditLog(connection).list({
       ...(accountId && { accountId }),

@@ -2,6 +2,7 @@
 // options to them and prints the result. A client secret is printed only by the commands that create one.
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createClientRegistry, GRANT_TYPES, type ClientInput, type ClientMetadata, type ClientRegistry } from './clients.ts';
 import { defineCommand, pick, UsageError, type Area, type OptionSpecs, type Values } from './command.ts';
 import { fields, isoDate, table, yesNo, type Output } from './output.ts';
@@ -96,7 +97,8 @@ function jwkOfPem(pem: string, path: string): Record<string, unknown> {
 function clientKeysFrom(path: string): NonNullable<ClientInput['jwks']> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // `npm run admin` runs in the project's folder; a relative path is the admin's, from where they typed it (INIT_CWD).
+    text = readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), path), 'utf8');
   } catch (error) {
     throw new UsageError(`--jwks-file ${path}: cannot be read (${(error as Error).message})`);
   }

@@ -215,10 +215,10 @@ const resealSecrets = defineCommand({
     'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
     '(comma-separated, newest first), and restart them; run this with the same environment; then, a day later at the\n' +
     'soonest (messages waiting in the outbox, for up to a day, are not sealed again: only the old key opens them),\n' +
-    'remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key sealed are left as\n' +
-    'they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for a new one).\n' +
-    'A secret no configured key opens is listed (an authenticator by its account, "password of <account>", "client\n' +
-    '<id>") and left alone; the command then exits 1.',
+    'remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key\n' +
+    'sealed are left as they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for\n' +
+    'a new one). A secret no configured key opens is listed (an authenticator by its account, "password of\n' +
+    '<account>", "client <id>") and left alone; the command then exits 1.',
   options: {},
   async run({ out, session }) {
     // Sealing everything again with the public development key would undo what the key is for, and leave every

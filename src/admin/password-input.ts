@@ -38,7 +38,13 @@ function readHidden(stdin: NodeJS.ReadStream, stderr: { write(text: string): unk
 }
 
 export async function readPassword(stdin: NodeJS.ReadStream, stderr: { write(text: string): unknown }): Promise<string> {
-  if (!stdin.isTTY) return readPiped(stdin);
+  const password = stdin.isTTY ? await typedTwice(stdin, stderr) : await readPiped(stdin);
+  // Nothing at all is a pipe that brought nothing (an unset variable, a secret store that failed), not a short password.
+  if (password === '') throw new UsageError('--password-stdin read no password from standard input; nothing was changed');
+  return password;
+}
+
+async function typedTwice(stdin: NodeJS.ReadStream, stderr: { write(text: string): unknown }): Promise<string> {
   const first = await readHidden(stdin, stderr, 'Password: ');
   const again = await readHidden(stdin, stderr, 'Repeat the password: ');
   if (first !== again) throw new UsageError('the two passwords differ; nothing was changed');

@@ -36,3 +36,15 @@ export function placesCalls(session: AdminSession): boolean {
 export function ableToRecover(user: User, policy: RecoveryPolicy, calls: boolean): boolean {
   return user.status === 'active' && recoveryMethods(user, registrations(calls), policy).able;
 }
+
+/**
+ * The note an administrator's change ends with when it leaves `after` unable to recover by themselves, where `before`
+ * could (fewer methods, or a role that asks for more); undefined otherwise. `policy.show` warns likewise of a policy.
+ */
+export function strandedNote(before: User, after: User, policy: RecoveryPolicy, calls: boolean): string | undefined {
+  if (!ableToRecover(before, policy, calls) || ableToRecover(after, policy, calls)) return undefined;
+  return (
+    `note: ${after.username} can no longer get back in by themselves: their methods are now too few for what the policy ` +
+    'asks of the account (methodsRequired, two for an administrator). Register more with users set-methods, or they will need your set-password.'
+  );
+}

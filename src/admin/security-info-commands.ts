@@ -18,6 +18,7 @@ import type { AdminSession } from './session.ts';
 import type { MethodChange } from '../flows/recovery/notices.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { publishedServerIdentity } from '../delivery/server-identity.ts';
+import { placesCalls, strandedNote } from './recoverability.ts';
 
 /** The verification methods a user has registered, as `users show` and `set-methods` (with `notified`) give them with --json. */
 export function methodsOf(user: User) {
@@ -157,8 +158,12 @@ const setMethods = defineCommand({
     refuseSignInAddress(before, changes.alternateEmail);
     refuseOnePhoneTwice(before, changes);
     const user = await users.setSecurityInfo(before._id, changes);
-    const told = await recordChange(session, before, user, Object.keys(changes).join(','));
+    // Named as the owner's own changes name them in the audit log (the authenticator, not its stored field).
+    const changed = Object.keys(changes).map((field) => (field === 'totpSecret' ? 'authenticator' : field));
+    const told = await recordChange(session, before, user, changed.join(','));
     out.result({ ...methodsOf(user), notified: told }, () => [`Verification methods of ${user.username}:`, ...fields(methodLines(user)), toldLine(told)]);
+    const stranded = strandedNote(before, user, await createPolicyStore(await session.connection()).current(), placesCalls(session));
+    if (stranded) out.note(stranded);
   },
 });
 
@@ -179,7 +184,7 @@ const enrolAuthenticator = defineCommand({
     const brand = (await publishedServerIdentity(await session.connection()))?.brand ?? config.brand;
     const { sealed, uri } = newAuthenticator(box, { issuer: brand.name, label: user.email });
     const after = await users.setSecurityInfo(user._id, { totpSecret: sealed });
-    const told = await recordChange(session, user, after, 'totpSecret');
+    const told = await recordChange(session, user, after, 'authenticator');
     out.result({ user: user.username, otpauthUri: uri, notified: told }, () => [`Authenticator registered for ${user.username}. Scan this with the app, or enter the URI:`, uri]);
     if ((io.stdout as { isTTY?: boolean }).isTTY) qrcode.generate(uri, { small: true }, (code) => io.stdout.write(`${code}\n`));
     out.note('note: the URI contains the secret; do not paste it anywhere else.');

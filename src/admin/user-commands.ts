@@ -12,7 +12,7 @@ import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import { restartProofRuns } from '../security/proof-ceiling.ts';
 import { accountKeyOf } from '../flows/recovery/subject.ts';
-import { ableToRecover, placesCalls } from './recoverability.ts';
+import { ableToRecover, placesCalls, strandedNote } from './recoverability.ts';
 import { createAccountAccess } from '../oidc/account-access.ts';
 import type { BrowserDescription } from '../http/user-agent.ts';
 
@@ -186,6 +186,8 @@ const setRole = defineCommand({
     const user = await users.setRoles(found._id, roles);
     await auditAdminChange(session, 'account.roles_changed', user);
     printUser(out, user, `Roles of ${user.username}: ${roles.join(', ') || '(none)'}.`);
+    const stranded = strandedNote(found, user, await createPolicyStore(await session.connection()).current(), placesCalls(session));
+    if (stranded) out.note(stranded);
   },
 });
 
@@ -272,6 +274,8 @@ const unlock = defineCommand({
         ? `User ${user.username} had password sign-in disabled after too many wrong passwords in a row; it works again.`
         : before.locked
         ? `User ${user.username} was locked until ${isoDate(before.lockedUntil!)}; the lockout is over.`
+        : user.lockedDownAt
+        ? `User ${user.username} had no lockout from wrong passwords (${before.failures} failed sign-in(s) counted); the count is cleared.`
         : `User ${user.username} was not locked (${before.failures} failed sign-in(s) counted); the count is cleared.`,
       ...(user.lockedDownAt
         ? [`The "This wasn't me" lockdown since ${isoDate(user.lockedDownAt)} is over; the password is unchanged (set-password gives a new one).`]
@@ -323,7 +327,7 @@ const sessionsCommand = defineCommand({
     }));
     const appViews = apps.map(({ clientId, name, since }) => ({ clientId, name, since: isoDate(since) }));
     out.result({ id: user._id, username: user.username, sessions: sessionViews, apps: appViews }, () => [
-      `${user.username}: signed in in ${sessions.length} ${sessions.length === 1 ? 'browser' : 'browsers'}; ${apps.length} ${apps.length === 1 ? 'application has' : 'applications have'} access`,
+      `${user.username}: ${sessions.length === 0 ? 'signed in in no browser' : `signed in in ${sessions.length} ${sessions.length === 1 ? 'browser' : 'browsers'}`}; ${apps.length === 0 ? 'no application has' : `${apps.length} ${apps.length === 1 ? 'application has' : 'applications have'}`} access`,
       '',
       ...table(['BROWSER', 'SIGNED IN', 'LAST USED', 'APPLICATIONS USED'], sessionViews.map((view) => [view.browser, view.signedInAt, view.lastUsedAt ?? '-', view.apps.join(', ')]), '(no browser is signed in)'),
       '',

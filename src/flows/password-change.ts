@@ -20,6 +20,7 @@ import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { checkForm } from '../http/checked-form.ts';
 import { createOnceCookie } from '../http/once-cookie.ts';
+import type { FirstPosts } from '../db/first-post.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
@@ -42,6 +43,17 @@ export interface PasswordChangeDeps {
   policy: { current(): Promise<RecoveryPolicy> };
   audit: Pick<AuditLog, 'record'>;
   notifier: Pick<Notifier, 'notify'>;
+  /** A double click's posts: the first changes the password, the other answers as it did (db/first-post.ts). */
+  firstPosts: FirstPosts<ChangeOutcome>;
+}
+
+/**
+ * What the first post of a form did: whose password it saved, if it saved one. A later post compares its own new
+ * password with that account's only then: the first proved the current one, so the comparison tells nobody anything.
+ */
+export interface ChangeOutcome {
+  changedFor?: string;
+  username?: string;
 }
 
 const changeForm = currentPasswordForm.extend({
@@ -84,20 +96,45 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
     if (refused) retries.redirect(ctx, CHANGE_PASSWORD_PATH, refused); // a reload then posts no password again
   });
 
-  /** The change, or what the form shows again when it is refused. */
+  /**
+   * The change, or what the form shows again when it is refused. The first post of this browser's form does it; a
+   * second one (a double click, whose answer the browser shows) waits for it, and when the first saved the very
+   * password this one chose, answers as it did: done. Otherwise (it was refused, or chose another) this one is checked
+   * on its own.
+   */
   async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Retry | undefined> {
+    if (form.action === 'new-captcha') return { login: form.login };
+    const key = form.csrf; // one per browser and form: checked before change() runs
+    const first = await deps.firstPosts.claimFirst(key);
+    if (!first) {
+      const twin = await deps.firstPosts.outcomeOf(key);
+      if (twin?.changedFor && (await accounts.hasPassword(twin.changedFor, form.password))) return showDone(ctx, twin.username ?? '');
+    }
+    let outcome: ChangeOutcome = {};
+    try {
+      const result = await changeOnce(ctx, form, attempt);
+      if ('refused' in result) return result.refused;
+      outcome = result.saved;
+      return showDone(ctx, result.saved.username ?? '');
+    } finally {
+      // At best: without it, a twin waits its few seconds and is checked on its own (nothing is lost).
+      if (first) await deps.firstPosts.settle(key, outcome).catch(() => undefined);
+    }
+  }
+
+  /** Checks and saves: what the form shows again, or what was saved. */
+  async function changeOnce(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<{ refused: Retry } | { saved: ChangeOutcome }> {
     const login = form.login;
-    if (form.action === 'new-captcha') return { login };
     // Before anything is read: the two new fields differ whoever the account is.
     const checked = await passwords.check(ctx, form, attempt, 'password_change', () => (form.password !== form.confirm ? 'recover.password_mismatch' : undefined));
-    if (isRefused(checked)) return checked;
+    if (isRefused(checked)) return { refused: checked };
     const user = checked;
     let prepared;
     try {
       prepared = await accounts.prepareOwnPassword(user._id, form.password); // the rules, and not the current one
     } catch (error) {
       if (!(error instanceof PasswordRejectedError)) throw error;
-      return { login, error: error.reason === 'password.reused' ? 'change_password.same' : error.reason, values: error.values };
+      return { refused: { login, error: error.reason === 'password.reused' ? 'change_password.same' : error.reason, values: error.values } };
     }
     // Written only over the account as the sign-in just read it: a reset or lockdown landing during the argon2 runs
     // refuses the write (the person then proves the current password again).
@@ -105,17 +142,17 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       await accounts.replacePassword(prepared, user);
     } catch (error) {
       if (!(error instanceof AccountChangedError)) throw error;
-      // Changed meanwhile to the very password this form chose: a double click's other post wrote it (and saw to the
-      // revocation and the notice). The browser shows this post's answer, which must not say that nothing was saved.
-      if (await accounts.hasPassword(user._id, form.password)) return showDone(ctx, user);
-      return { login, error: 'change_password.account_changed' };
+      // Changed meanwhile to the very password this form chose (another tab's post, say, which saw to the revocation
+      // and the notice): not "nothing was saved".
+      if (await accounts.hasPassword(user._id, form.password)) return { saved: { username: user.username } };
+      return { refused: { login, error: 'change_password.account_changed' } };
     }
     await afterChange(ctx, user);
-    return showDone(ctx, user);
+    return { saved: { changedFor: user._id, username: user.username } };
   }
 
-  function showDone(ctx: Context, user: User): undefined {
-    done.set(ctx, user.username);
+  function showDone(ctx: Context, username: string): undefined {
+    done.set(ctx, username);
     ctx.status = 303; // never 307: the browser must not post the passwords again
     ctx.redirect(`${CHANGE_PASSWORD_PATH}/done`);
     return undefined;

@@ -105,6 +105,8 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       app: adding?.kind === 'authenticator' ? await appSetup(user, adding.sealed) : undefined,
       appDevice: adding?.kind === 'appDevice' ? await appEnrolment(adding.sealedLink) : undefined,
       codeDigits: awaited?.kind === 'authenticator' ? TOTP_DIGITS : rules.codes.digits,
+      // The countries texts go to, when the policy names them: the example number may be in none of them.
+      countryCodes: rules.allowedCountryCodes.map((code) => `+${code}`).join(', '),
       said,
       error,
     });

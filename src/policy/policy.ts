@@ -1,5 +1,7 @@
 // The recovery and lockout policy: one typed document. Defaults live here, in code; an admin's overrides are kept
 // in MongoDB (policy/store.ts) and changed with `npm run admin -- policy set`. Every number has a reason next to it.
+import { createRequire } from 'node:module';
+import { getCountries, getCountryCallingCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 
 /**
@@ -7,6 +9,15 @@ import { z } from 'zod';
  * VOICE_PROVIDER, and each call costs money).
  */
 export const METHOD_IDS = ['email', 'sms', 'call_mobile', 'call_office', 'app_notification', 'totp'] as const;
+/**
+ * Every calling code libphonenumber knows: the countries' and territories' ("1", "33", "44"), and the non-geographic
+ * ones of its metadata (satellite phones' "881"…), which its typed API does not list.
+ */
+const CALLING_CODES = new Set([
+  ...getCountries().map((country) => getCountryCallingCode(country)),
+  ...Object.keys((createRequire(import.meta.url)('libphonenumber-js/metadata.max.json') as { nonGeographic?: Record<string, unknown> }).nonGeographic ?? {}),
+]);
+
 /** The methods that text or call a phone (what allowedCountryCodes restricts). */
 export const PHONE_METHODS: readonly MethodId[] = ['sms', 'call_mobile', 'call_office'];
 export type MethodId = (typeof METHOD_IDS)[number];
@@ -45,7 +56,7 @@ const policyShape = z
     /** Methods a user may prove themselves with during recovery. */
     methodsEnabled: z.array(z.enum(METHOD_IDS)).min(1).default(['email', 'sms', 'totp']),
     /** How many different methods a recovery needs (accounts with the admin role always need 2). */
-    methodsRequired: z.union([z.literal(1), z.literal(2)]).default(1),
+    methodsRequired: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
     /** Minimum password length in code points: 15 for a password that is the only factor (NIST SP 800-63B-4). */
     passwordMinLength: z.number().int().min(8).max(64).default(15),
     lockout: z
@@ -200,6 +211,11 @@ export const policySchema = policyShape.superRefine((policy, ctx) => {
       path: ['methodsRequired'],
       message: `${policy.methodsRequired} is more than the ${enabled.size} different method(s) of methodsEnabled (${policy.methodsEnabled.join(", ")}; a text and a call to one phone are one): no one could recover`,
     });
+  }
+  // Checked as an admin saves it, not as a stored list is read: dropped there, a list would allow every country.
+  const unknownCodes = policy.allowedCountryCodes.filter((code) => !CALLING_CODES.has(code));
+  if (unknownCodes.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['allowedCountryCodes'], message: `${unknownCodes.join(', ')}: no country has this calling code (e.g. "1", "33", "44")` });
   }
   const { initialSeconds, maxSeconds } = policy.lockout;
   if (initialSeconds > maxSeconds) {

@@ -8,7 +8,8 @@ import { createUser, PASSWORD } from '../helpers/factories.ts';
 import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { createAccounts, type Accounts } from '../../src/accounts/users.ts';
-import { createLockout, DEVICE_TOKEN_MAX_AGE_SECONDS, lockDuration } from '../../src/accounts/lockout.ts';
+import { createLockout, DEVICE_TOKEN_MAX_AGE_SECONDS, lockDuration, MAX_CONSECUTIVE_FAILURES } from '../../src/accounts/lockout.ts';
+import { waitFor } from '../helpers/recovery.ts';
 import { LIMITS } from '../../src/security/limits.ts';
 import { PasswordRejectedError } from '../../src/accounts/password-rules.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
@@ -21,6 +22,8 @@ const { threshold, initialSeconds, maxSeconds, growth } = DEFAULT_POLICY.lockout
 let server: TestServer;
 let accounts: Accounts;
 const locked: string[] = [];
+/** The accounts told that one browser's password sign-in was turned off (onLocked's 'device_disabled'). */
+const devicesDisabled: string[] = [];
 // Midday of a fixed day, moved by the tests.
 let now = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
 const clock = () => now;
@@ -30,8 +33,8 @@ beforeAll(async () => {
   const hasher = await createPasswordHasher(server.config.argon2, { box: configuredSecretBox(server.config) });
   accounts = createAccounts(server.connection, hasher, async () => {}, {
     clock,
-    onLocked: async (accountId) => {
-      locked.push(accountId);
+    onLocked: async (accountId, what) => {
+      (what === 'account' ? locked : devicesDisabled).push(accountId);
     },
   });
 });
@@ -62,7 +65,25 @@ describe('onLocked', () => {
     for (let i = 0; i < threshold + 2; i += 1) await accounts.signIn(user.username, wrong(i), { deviceToken: signedIn.deviceToken });
     expect((await accounts.signIn(user.username, PASSWORD, { deviceToken: signedIn.deviceToken })).ok).toBe(false);
     expect(locked).not.toContain(user._id);
+    expect(devicesDisabled).not.toContain(user._id);
     expect(await accounts.isLocked(user._id)).toBe(false);
+  });
+
+  it(`is called once, for the device, when one browser's own wrong passwords reach ${MAX_CONSECUTIVE_FAILURES} in a row and turn its password sign-in off`, async () => {
+    const user = await createUser(server);
+    const signedIn = await accounts.signIn(user.username, PASSWORD);
+    if (!signedIn.ok) throw new Error('sign-in failed');
+    const device = { deviceToken: signedIn.deviceToken };
+    const rounds = MAX_CONSECUTIVE_FAILURES / threshold;
+    for (let round = 1; round <= rounds; round += 1) {
+      for (let i = 0; i < threshold; i += 1) await accounts.signIn(user.username, wrong(round * threshold + i), device);
+      if (round < rounds) expect(devicesDisabled).not.toContain(user._id); // its shorter locks are its own business
+      now += maxSeconds * 1000 + 1000;
+    }
+    await waitFor(() => devicesDisabled.find((id) => id === user._id), 'the device_disabled call');
+    expect(devicesDisabled.filter((id) => id === user._id)).toHaveLength(1);
+    expect((await accounts.signIn(user.username, PASSWORD, device)).ok).toBe(false);
+    expect(locked).not.toContain(user._id);
   });
 });
 

@@ -164,3 +164,43 @@ it('warns when passwordMinLength goes below the 15 NIST SP 800-63B-4 asks of a p
   expect(restored.code).toBe(0);
   expect(restored.stderr).not.toContain('passwordMinLength');
 });
+
+it('refuses what it cannot use and says what it takes: an event type no event has, a methodsRequired other than 1 or 2, a calling code no country has, a username', async () => {
+  const typo = await admin(['audit', 'list', '--type', 'password.rest']);
+  expect(typo.code).toBe(2);
+  expect(typo.stderr).toContain('no event has the type password.rest; the types are recovery.started,');
+  expect(typo.stderr).toContain('password.reset');
+  const required = await admin(['policy', 'set', 'methodsRequired=3']);
+  expect(required.code).toBe(1);
+  expect(required.stderr).toContain('methodsRequired: must be 1 or 2');
+  const country = await admin(['policy', 'set', 'allowedCountryCodes=["44","999"]']);
+  expect(country.code).toBe(1);
+  expect(country.stderr).toContain('allowedCountryCodes: 999: no country has this calling code');
+  expect(JSON.parse((await admin(['policy', 'show', '--json'])).stdout).policy.allowedCountryCodes).toEqual([]);
+  // A non-geographic code (satellite phones, +881) is a calling code all the same.
+  expect((await admin(['policy', 'set', 'allowedCountryCodes=["44","881"]'])).code).toBe(0);
+  expect((await admin(['policy', 'set', 'allowedCountryCodes=null'])).code).toBe(0);
+  const username = await admin(['users', 'create', '--username', '_ada', '--email', 'dash@example.test', '--password-stdin'], { input: PASSWORD });
+  expect(username.code).toBe(1);
+  expect(username.stderr).toContain('invalid username: 2 to 63 characters, each a-z, 0-9, dot, underscore or hyphen, starting with a letter or a digit');
+});
+
+it('says that --password-stdin read nothing, rather than that the password is short, and changes nothing', async () => {
+  const empty = await admin(['users', 'set-password', 'ada', '--password-stdin'], { input: '' });
+  expect(empty.code).toBe(2);
+  expect(empty.stderr).toContain('--password-stdin read no password from standard input; nothing was changed');
+});
+
+it('warns when a change of methods or of role leaves an account that could recover by itself unable to', async () => {
+  expect((await admin(['users', 'create', '--username', 'bo', '--email', 'bo@example.test', '--password-stdin'], { input: PASSWORD })).code).toBe(0);
+  const stranded = 'bo can no longer get back in by themselves';
+  const methods = await admin(['users', 'set-methods', 'bo', '--alternate-email', 'bo.home@example.net', '--mobile-phone', '+14155550177']);
+  expect(methods.code).toBe(0);
+  expect(methods.stderr).not.toContain(stranded); // it could not before either
+  const promoted = await admin(['users', 'set-role', 'bo', '--role', 'admin']);
+  expect(promoted.code).toBe(0);
+  expect(promoted.stderr).not.toContain(stranded); // two methods: enough for an administrator
+  const fewer = await admin(['users', 'set-methods', 'bo', '--mobile-phone', 'none']);
+  expect(fewer.code).toBe(0);
+  expect(fewer.stderr).toContain(stranded);
+});

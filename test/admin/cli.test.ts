@@ -412,7 +412,7 @@ describe('users', () => {
       'account.unlocked',
     ]);
     expect(events.every((e) => e.reason === 'admin')).toBe(true);
-    expect(events.filter((e) => e.type === 'security_info.changed').map((e) => e.method)).toEqual(['totpSecret', 'mobilePhone']);
+    expect(events.filter((e) => e.type === 'security_info.changed').map((e) => e.method)).toEqual(['authenticator', 'mobilePhone']);
   });
 
   it('applies the minimum of the policy stored in the database: 16 refused under 17, accepted at 16', async () => {

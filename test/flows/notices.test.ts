@@ -42,3 +42,17 @@ it('names whom to contact when the operator set a helpdesk (a web address linked
   await nobody.notices.notify(owner('ada@example.com', 'ada@example.com'), 'reset', 'en');
   expect((nobody.enqueued[0] as { text: string }).text).not.toContain('Contact your administrator');
 });
+
+it.each([
+  ['en', 'A browser can no longer sign in to your account', 'was used for about a hundred wrong passwords in a row'],
+  ['fr', 'Un navigateur ne peut plus se connecter à votre compte', 'a servi à une centaine de tentatives d’affilée'],
+])('words a browser whose password sign-in turned off (%s), with what happened, and no "This wasn\'t me": nothing changed', async (locale, subject, count) => {
+  const { notices, enqueued } = notifier();
+  await notices.notify({ ...owner('ada@example.com', 'ada@example.com'), securityInfo: { mobilePhone: '+14155550100' } } as unknown as User, 'device_disabled', locale);
+  const [email, text] = enqueued as Array<OutgoingMessage & { subject?: string; text: string }>;
+  expect(email!.subject).toBe(subject);
+  expect(email!.text).toContain(count);
+  expect(email!.text).not.toContain('https://id.example.test/recover/lockdown/');
+  expect(text!.channel).toBe('sms');
+  expect(text!.text).toContain(subject);
+});

@@ -110,6 +110,22 @@ describe('a change of password by its owner', () => {
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(1);
   });
 
+  it('answers the same form posted again after the change (a slower double click) with the done page, counting no wrong password', async () => {
+    const user = await createUser(server);
+    const browser = new Browser();
+    const form = await openForm(browser);
+    const first = await answered(browser, form, change(user, PASSWORD));
+    expect(first.answer.headers.get('location')).toBe('/account/password/done');
+    // Its current password is no longer the account's, but it is this browser's form again, choosing what was saved.
+    const again = await answered(browser, form, change(user, PASSWORD));
+    expect(again.answer.headers.get('location')).toBe('/account/password/done');
+    expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 0 });
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(1);
+    // Another browser's form with the old password is refused as a wrong password, as ever.
+    const other = new Browser();
+    expect(messageIds(await post(other, await openForm(other), change(user, PASSWORD, 'yet another long passphrase')))).toContain('login.invalid');
+  });
+
   it('answers an unknown login and a wrong current password alike, whatever the new one, counts the wrong one for the lockout, and changes nothing', async () => {
     const user = await createUser(server);
     const before = await stored(user);

@@ -76,7 +76,7 @@ describe('a running server', () => {
     await new Promise<void>((resolve, reject) => {
       const socket = connect(Number(new URL(server.origin).port), '127.0.0.1', () => {
         socket.write('POST /recover HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncsrf=x');
-        setTimeout(() => socket.destroy(), 200);
+        setTimeout(() => socket.destroy(), 500); // time for the server to begin reading the body
       });
       socket.on('close', () => resolve());
       socket.on('error', reject);

@@ -53,6 +53,19 @@ describe('an account page opened from an application', () => {
     expect(messageIds(done)).not.toContain('error.home');
   });
 
+  it('leads back to it from an error page too: the security info page turned off by the policy', async () => {
+    await server.latchkey.policy.save({ registration: { selfService: false } });
+    try {
+      const off = await new Browser().get(linked('/account/security-info', await createUser(server), app.client_id, settings()));
+      expect(off.status).toBe(404);
+      expect(messageIds(off)).toContain('security_info.off');
+      expect(backLink(off)).toEqual({ href: settings(), text: 'Back to Expense Reports' });
+      expect(messageIds(off)).not.toContain('error.home');
+    } finally {
+      await server.latchkey.policy.save({});
+    }
+  });
+
   it('sends Done back to the application, through the password and the page step', async () => {
     const user = await createUser(server);
     const browser = new Browser();

@@ -163,6 +163,9 @@ describe('registering security info at sign-in', () => {
       const refused = await addContact(browser, page, 'mobilePhone', typed);
       expect(refused.status).toBe(200);
       expect(messageIds(refused)).toContain(error);
+      // The field's hint names the countries texts go to, rather than an example number from elsewhere.
+      expect(messageIds(refused)).toContain('security_info.phone_hint_countries');
+      expect(refused.body).toContain('Text messages go only to numbers starting with +1.');
     }
     const number = '+14155550142';
     const sent = await addContact(browser, page, 'mobilePhone', '+1 415 555 0142');

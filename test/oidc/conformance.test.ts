@@ -3,9 +3,9 @@
 // RP-Initiated Logout named by client_id alone.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser, findForm, messageIds } from '../helpers/browser.ts';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, signedInWithTokens, submitLogin } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signedInWithTokens, silentAuthorization, submitLogin } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 
@@ -91,14 +91,17 @@ describe('RP-Initiated Logout with client_id and no id_token_hint', () => {
     const tabs = [];
     for (let tab = 0; tab < 2; tab++) tabs.push(findForm(await browser.get(endSessionUrl({ client_id: rp.client_id })), '/session/end/confirm'));
     const [older, newer] = tabs as [ReturnType<typeof findForm>, ReturnType<typeof findForm>];
-    expect((await browser.post(newer.action, { ...newer.fields, logout: 'yes' })).status).toBe(303);
-    // The older tab's page was replaced by the newer one's, which signed out; posted again, it finds nothing to end.
-    for (const late of [older, newer]) {
-      const page = await browser.post(late.action, { ...late.fields, logout: 'yes' });
+    const saysOutOfDate = (page: Page) => {
       expect(page.status).toBe(400);
       expect(messageIds(page)).toEqual(expect.arrayContaining(['error.logout_out_of_date', 'error.support_code']));
       expect(messageIds(page)).not.toContain('error.oidc');
-    }
+    };
+    // The newer tab's page replaced the older one's token: the older one's Sign out is out of date, and ends nothing.
+    saysOutOfDate(await browser.post(older.action, { ...older.fields, logout: 'yes' }));
+    expect((await silentAuthorization(config, redirectUri, browser)).get('code')).toBeTruthy();
+    expect((await browser.post(newer.action, { ...newer.fields, logout: 'yes' })).status).toBe(303);
+    // Posted again once signed out: nothing is left to end.
+    saysOutOfDate(await browser.post(newer.action, { ...newer.fields, logout: 'yes' }));
   });
 
   it('refuses a post-logout URI the named client did not register, on our error page, never redirecting', async () => {

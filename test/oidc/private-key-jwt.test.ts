@@ -57,7 +57,6 @@ const RFC7638_KEY = {
   e: 'AQAB',
 };
 
-
 /** A client assertion (RFC 7523 §3) signed with `key` (ES256), for the token endpoint unless told otherwise. */
 async function assertion(key: CryptoKey, claims: Record<string, unknown> = {}, kid = publicJwk.kid): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
@@ -182,7 +181,8 @@ it('registers the keys from a file with the admin CLI, and shows them', async ()
     // A PEM public key, as openssl writes it, named by its RFC 7638 thumbprint (the RFC's own example key, §3.1).
     const pemFile = join(dir, 'client-public.pem');
     writeFileSync(pemFile, createPublicKey({ key: RFC7638_KEY as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }));
-    expect((await runAdmin(server.dbUri, ['clients', 'update', 'keyed-service', '--jwks-file', pemFile])).code).toBe(0);
+    // Named relative to the folder the admin typed the command in (npm's INIT_CWD), not the project's.
+    expect((await runAdmin(server.dbUri, ['clients', 'update', 'keyed-service', '--jwks-file', 'client-public.pem'], { env: { INIT_CWD: dir } })).code).toBe(0);
     expect((await server.clients.show('keyed-service')).jwks).toEqual({ keys: [{ ...RFC7638_KEY, kid: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs', use: 'sig' }] });
     const privateFile = join(dir, 'client-private.pem');
     writeFileSync(privateFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));

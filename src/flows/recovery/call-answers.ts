@@ -22,7 +22,7 @@ import { CALL_ANSWER_TRIES, CALL_NUMBER_DIGITS } from '../../methods/call.ts';
 import { proofBudgetKey } from '../../security/proof-ceiling.ts';
 import { flowAccountKey } from './subject.ts';
 import { normalizeCode } from '../../security/codes.ts';
-import type { FlowKit } from './flow-kit.ts';
+import { proofPurpose, type FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { FLOW_SECONDS } from './store.ts';
 import { ValidationError } from '../../errors.ts';
@@ -151,7 +151,7 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
         // The page then says the recovery is blocked, rather than offer calls whose answers can no longer count.
         if (!budget.allowed) await callAnswers.record(challengeId!, 'blocked');
       } else {
-        const outcome = await challenges.check(challengeId!, `recovery:${flowId}:${method.id}`, normalizeCode(answer.digits));
+        const outcome = await challenges.check(challengeId!, proofPurpose(flowId!, method.id), normalizeCode(answer.digits));
         if (outcome === 'accepted') await callAnswers.record(challengeId!, 'accepted');
         const lastTry = tried.slot === CALL_ANSWER_TRIES;
         // The last try, and wrong: nothing more can be answered for it; the page offers another call or notification.

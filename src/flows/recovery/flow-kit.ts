@@ -352,12 +352,13 @@ export function createFlowKit(deps: RecoveryDeps) {
         const pendingMethod = pending && methods.find((m) => m.id === pending.method);
         const offered = offeredMethods(flow.verified, subject, methods);
         // A call's number that can no longer be pressed (its tries used up, or expired) and brought no answer to take:
-        // every load of the page says so and offers only "Call again", not just the answer that found it out.
+        // every load of the page says so and offers only "Call again", not just the answer that found it out. Just
+        // used ('used': the right number, whose answer is being stored) is not over.
         const callOver =
           pendingMethod?.kind === 'confirmation' &&
           Boolean(pending!.challengeId) &&
           !pending!.unsent &&
-          !(await deps.challenges.isLive(pending!.challengeId!, proofPurpose(flow._id, pending!.method))) &&
+          !['live', 'used'].includes(await deps.challenges.status(pending!.challengeId!, proofPurpose(flow._id, pending!.method))) &&
           !(await deps.callAnswers.answered(pending!.challengeId!));
         return page(
           ctx,

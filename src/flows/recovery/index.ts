@@ -11,6 +11,7 @@ import { countryAllowed, phoneRegion } from '../../methods/sms.ts';
 import { createChallenges, type Challenges } from '../../security/challenges.ts';
 import { keyBeyondDatabase } from '../../security/encryption.ts';
 import { createLimits, type Limits } from '../../security/limits.ts';
+import type { LockedWhat } from '../../accounts/lockout.ts';
 import { createProofCeiling, type ProofCeiling } from '../../security/proof-ceiling.ts';
 import { createPumpingBreaker, type PumpingBreaker } from '../../security/pumping-breaker.ts';
 import { DEFAULT_LOCALE } from '../../http/i18n.ts';
@@ -49,7 +50,7 @@ export interface RecoveryFeature {
   routes: Router;
   notifier: Notifier;
   /** Tells the owner their account was locked after wrong passwords: at most one notice per account per hour. */
-  notifyLockout(accountId: string): Promise<void>;
+  notifyLockout(accountId: string, what: LockedWhat): Promise<void>;
   /**
    * The recovery's codes, send limits and branded sending, for the security info page at sign-in
    * (interactions/security-info-routes.ts): a registered destination's codes count against one set of limits wherever sent.
@@ -118,15 +119,16 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
     callAnswers: createCallAnswers(connection, clock),
     clock,
   });
-  async function notifyLockout(accountId: string): Promise<void> {
+  async function notifyLockout(accountId: string, what: LockedWhat): Promise<void> {
     if (!(await policy.current()).notify.onLockout) return;
-    if (!(await limits.allow('notice-lockout', accountId, LOCKOUT_NOTICES_PER_HOUR, 3600))) return;
+    const kind = what === 'account' ? 'lockout' : 'device_disabled';
+    if (!(await limits.allow(`notice-${kind}`, accountId, LOCKOUT_NOTICES_PER_HOUR, 3600))) return;
     const user = await accounts.findById(accountId);
     // The lockout happens on the sign-in path, which knows no preferred language of the owner: the default one.
     // Anyone can lock accounts (wrong passwords): their texts have an installation-wide budget of their own, as
     // large as the one for codes but apart from it, so locking accounts can neither run up the bill nor use up the
     // texts that recoveries need. The emails always go (one per account per hour at most).
-    if (user) await notifier.notify(user, 'lockout', DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
+    if (user) await notifier.notify(user, kind, DEFAULT_LOCALE, async () => limits.allowNoticeText(await policy.current()));
   }
 
   const breaker = createPumpingBreaker(connection, derive('limit-keys'), phoneRegion, clock);

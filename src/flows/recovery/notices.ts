@@ -16,7 +16,9 @@ import { escapeHtml } from '../../delivery/branded-email.ts';
 import { maskEmail, maskPhone } from '../../methods/mask.ts';
 import { MAX_CONSECUTIVE_PROOF_FAILURES } from '../../security/proof-ceiling.ts';
 
-export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout' | 'signed_out';
+export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout' | 'device_disabled' | 'signed_out';
+/** Notices of what someone failed to do: nothing changed, so no "This wasn't me" to lock the account down with. */
+const NOTHING_CHANGED: readonly NoticeKind[] = ['lockout', 'device_disabled'];
 
 /** One verification method changed: set to a new value (told only as a masked hint), or removed. */
 export type MethodChange =
@@ -153,7 +155,7 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContac
 
   return {
     notify(user, kind, locale, textAllowed) {
-      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, withLockdownLink: kind !== 'lockout' });
+      return send(user, locale, (t, values) => ({ subject: t(`notice.${kind}_subject`), what: t(`notice.${kind}_body`, values) }), { textAllowed, withLockdownLink: !NOTHING_CHANGED.includes(kind) });
     },
 
     notifyMethodsChanged(before, changes, by, locale, textAllowed) {

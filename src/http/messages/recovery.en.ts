@@ -185,6 +185,9 @@ export const recoveryEn = {
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
     'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It usually unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
+  'notice.device_disabled_subject': 'A browser can no longer sign in to your account',
+  'notice.device_disabled_body':
+    'A browser that had signed in to your account {account} before was used for about a hundred wrong passwords in a row, and on {time} it stopped being able to sign in with a password. Whoever tried did not get in, and nothing in your account changed. If you did not do this, someone may have your computer or phone: choose a new password from “Can’t access your account?”, and end that browser’s session on “Your sessions and apps”.',
   'notice.lockdown_subject': 'Your account was locked by an administrator',
   'notice.lockdown_body':
     'An administrator locked your account {account} on {time}, because someone else may know its password. Everyone signed in to it was signed out, and its password no longer signs in. To get back in, choose a new password from “Can’t access your account?” on the sign-in page, proving it is you with two of your verification methods, or ask your administrator.',
