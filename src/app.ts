@@ -49,7 +49,7 @@ import { cacheTemplates } from './http/render.ts';
 import { createDelivery } from './delivery/index.ts';
 import { CAPTCHA_COLLECTION, createCaptcha } from './security/captcha.ts';
 import { createPolicyStore, type PolicyStore } from './policy/store.ts';
-import { configuredSecretBox } from './security/encryption.ts';
+import { configuredSecretBox, keyBeyondDatabase } from './security/encryption.ts';
 import { unreadableSecretReporter } from './oidc/client-secret.ts';
 import { createPasswordChanges, PASSWORD_CHANGES } from './interactions/password-change.ts';
 import { passwordChangeRoutes } from './flows/password-change.ts';
@@ -276,7 +276,7 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   // "Back to <application>" when an application's link named itself (http/return-to-app.ts).
   app.use(returnToApp(registeredClient(provider), config.cookieSecure));
   for (const router of [
-    passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier, firstPosts: createFirstPosts(connection, LIMITS, 'password-change-post', clock) }),
+    passwordChangeRoutes({ config, accounts, passwords, policy, audit, notifier: recovery.notifier, firstPosts: createFirstPosts(connection, LIMITS, 'password-change-post', keyBeyondDatabase(config.dataEncryptionKey, recoverySecret, 'first-posts'), clock) }),
     accountSecurityInfoRoutes({ config, accounts, passwords, policy, audit, securityInfo: securityInfoKit, connection, clock }),
     accountSessionsRoutes({ config, accounts, passwords, access, audit, notifier: recovery.notifier, policy, connection, clock }),
   ]) {

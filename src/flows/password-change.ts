@@ -47,10 +47,7 @@ export interface PasswordChangeDeps {
   firstPosts: FirstPosts<ChangeOutcome>;
 }
 
-/**
- * What the first post of a form did: whose password it saved, if it saved one. A later post compares its own new
- * password with that account's only then: the first proved the current one, so the comparison tells nobody anything.
- */
+/** What the first of identical posts did: whose password it saved, if it saved one. */
 export interface ChangeOutcome {
   changedFor?: string;
   username?: string;
@@ -97,18 +94,18 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
   });
 
   /**
-   * The change, or what the form shows again when it is refused. The first post of this browser's form does it; a
-   * second one (a double click, whose answer the browser shows) waits for it, and when the first saved the very
-   * password this one chose, answers as it did: done. Otherwise (it was refused, or chose another) this one is checked
-   * on its own.
+   * The change, or what the form shows again when it is refused. The first of identical posts (this browser's, every
+   * field the same: a double click, whose second answer the browser shows) does it; the other waits for it and, when
+   * it saved the password, answers as it did: done. Whoever sends the very same fields knows both passwords already,
+   * so that answer tells nobody anything. Otherwise (the first was refused) the twin is checked on its own.
    */
   async function change(ctx: Context, form: ChangeForm, attempt: SignInAttempt): Promise<Retry | undefined> {
     if (form.action === 'new-captcha') return { login: form.login };
-    const key = form.csrf; // one per browser and form: checked before change() runs
+    const key = [form.csrf, form.login, form.current, form.password, form.confirm]; // the CSRF token is checked already
     const first = await deps.firstPosts.claimFirst(key);
     if (!first) {
       const twin = await deps.firstPosts.outcomeOf(key);
-      if (twin?.changedFor && (await accounts.hasPassword(twin.changedFor, form.password))) return showDone(ctx, twin.username ?? '');
+      if (twin?.changedFor) return showDone(ctx, twin.username ?? '');
     }
     let outcome: ChangeOutcome = {};
     try {

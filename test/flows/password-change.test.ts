@@ -124,6 +124,17 @@ describe('a change of password by its owner', () => {
     // Another browser's form with the old password is refused as a wrong password, as ever.
     const other = new Browser();
     expect(messageIds(await post(other, await openForm(other), change(user, PASSWORD, 'yet another long passphrase')))).toContain('login.invalid');
+    // And this browser's form with any other field is a post of its own: a guess at the new password is no twin.
+    expect(messageIds(await post(browser, form, change(user, 'not the current password at all', NEW_PASSWORD)))).toContain('login.invalid');
+  });
+
+  it('after a refused try, answers the corrected form posted twice with the done page twice', async () => {
+    const user = await createUser(server);
+    const browser = new Browser();
+    const form = await openForm(browser);
+    expect(messageIds(await post(browser, form, change(user, 'a mistyped current password')))).toContain('login.invalid');
+    for (let time = 0; time < 2; time += 1) expect((await answered(browser, form, change(user, PASSWORD))).answer.headers.get('location')).toBe('/account/password/done');
+    expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(1);
   });
 
   it('answers an unknown login and a wrong current password alike, whatever the new one, counts the wrong one for the lockout, and changes nothing', async () => {
