@@ -61,8 +61,11 @@ const DAY_MS = 86_400_000;
  */
 export const MAX_CONSECUTIVE_FAILURES = 100;
 
-/** What a lockout closed (LockoutOptions.onLocked): the account, or one browser's own password sign-in for good. */
-export type LockedWhat = 'account' | 'device_disabled';
+/**
+ * What a lockout closed (LockoutOptions.onLocked): the account for a while, the account's password sign-in until it is
+ * unlocked or recovered (its wrong passwords in a row reached MAX_CONSECUTIVE_FAILURES), or one browser's own.
+ */
+export type LockedWhat = 'account' | 'account_disabled' | 'device_disabled';
 /** One window for an epoch's whole life: its failures and lockouts count until the epoch ends (a success, a reset, an unlock). */
 const EPOCH_LIFE_SECONDS = 1000 * 365 * 86_400;
 /** How long a wrong password, a lock and a lockout's count are kept: a year of failures in a row is still a row. */
@@ -298,6 +301,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
   /**
    * Claims this round's lock; the first claim sets the time. `won` for the one caller whose claim won; `disabled`
    * when that lock brought the epoch's failures to the ceiling and the scope's password sign-in is now disabled.
+   * The winner (the last slot's holder, or a try that found the round full first) announces what the lock closed,
+   * so exactly one announcement goes per lock: every account lock, and a device's only when it disables it.
    */
   async function lock(scope: Scope, state: ScopeNow, settings: RecoveryPolicy['lockout']): Promise<{ won: boolean; disabled: boolean }> {
     const until = new Date(state.now.getTime() + lockDuration(settings, state.round - 1) * 1000);
@@ -305,7 +310,10 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
     const won = await claim(limits, lockId(scope, state.epoch, state.round), expiresAt, { lockedAt: state.now, until });
     if (!won) return { won, disabled: false };
     if (!scope.device) await safely('lock hint', () => hint(scope.accountId, state.epoch, { lock: { epoch: state.epoch, round: state.round, until } }));
-    return { won, disabled: await countLockout(scope, state.epoch, settings) };
+    const disabled = await countLockout(scope, state.epoch, settings);
+    if (!scope.device) announce(scope.accountId, disabled ? 'account_disabled' : 'account');
+    else if (disabled) announce(scope.accountId, 'device_disabled');
+    return { won, disabled };
   }
 
   /**
@@ -445,11 +453,8 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
       }
       if (!slot.allowed) {
         // The round is full: locked. Normally the last slot's holder has written the lock already; if it has not
-        // (it failed, or is still checking its password), write it, so the time the lock ends is fixed. Whoever wins
-        // the lock counts it, so the one whose lock turns a browser's password sign-in off says so (the holder's
-        // own lock then loses).
-        const { disabled: nowDisabled } = await lock(scope, state, settings);
-        if (scope.device && nowDisabled) announce(accountId, 'device_disabled');
+        // (it failed, or is still checking its password), write it, so the time the lock ends is fixed.
+        await lock(scope, state, settings);
         return refused;
       }
       return {
@@ -467,12 +472,11 @@ export function createLockout({ connection, policy, clock = Date.now, onLocked, 
           await Promise.all([keepSlot(limits, slot, memoryEnd(state.now)), rememberHash()]);
           await record({ type: 'signin.failed', accountId, reason: scope.device ? 'wrong_password_device' : 'wrong_password' });
           if (slot.slot !== settings.threshold) return;
-          // This try took the last slot (exactly one does per round), so it announces the lockout, once.
+          // This try took the last slot (exactly one does per round): it locks, unless a try that found the round full
+          // locked first (whose lock then announced it), and records the lockout.
           const { disabled: nowDisabled } = await lock(scope, state, settings);
           const reason = nowDisabled ? 'consecutive_limit' : 'threshold';
           await record({ type: 'account.locked', accountId, reason: scope.device ? `device_${reason}` : `signin_${reason}` });
-          if (!scope.device) announce(accountId, 'account');
-          else if (nowDisabled) announce(accountId, 'device_disabled');
         },
       };
     },

@@ -24,6 +24,8 @@ let accounts: Accounts;
 const locked: string[] = [];
 /** The accounts told that one browser's password sign-in was turned off (onLocked's 'device_disabled'). */
 const devicesDisabled: string[] = [];
+/** The accounts told that their own password sign-in was turned off (onLocked's 'account_disabled'). */
+const accountsDisabled: string[] = [];
 // Midday of a fixed day, moved by the tests.
 let now = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
 const clock = () => now;
@@ -34,7 +36,7 @@ beforeAll(async () => {
   accounts = createAccounts(server.connection, hasher, async () => {}, {
     clock,
     onLocked: async (accountId, what) => {
-      (what === 'account' ? locked : devicesDisabled).push(accountId);
+      ({ account: locked, account_disabled: accountsDisabled, device_disabled: devicesDisabled })[what].push(accountId);
     },
   });
 });
@@ -84,6 +86,19 @@ describe('onLocked', () => {
     expect(devicesDisabled.filter((id) => id === user._id)).toHaveLength(1);
     expect((await accounts.signIn(user.username, PASSWORD, device)).ok).toBe(false);
     expect(locked).not.toContain(user._id);
+  });
+
+  it(`says, of the lock that brings the account's wrong passwords in a row to ${MAX_CONSECUTIVE_FAILURES}, that it turned password sign-in off`, async () => {
+    const user = await createUser(server);
+    const rounds = MAX_CONSECUTIVE_FAILURES / threshold;
+    for (let round = 1; round <= rounds; round += 1) {
+      await failSequentially(user, threshold);
+      await waitFor(() => (locked.filter((id) => id === user._id).length + accountsDisabled.filter((id) => id === user._id).length >= round ? true : undefined), `lock ${round}`);
+      now += maxSeconds * 1000 + 1000;
+    }
+    expect(locked.filter((id) => id === user._id)).toHaveLength(rounds - 1);
+    expect(accountsDisabled.filter((id) => id === user._id)).toHaveLength(1);
+    expect(await accounts.lockoutState(user._id)).toMatchObject({ disabled: true });
   });
 });
 

@@ -382,7 +382,9 @@ describe('users', () => {
     await server.latchkey.accounts.lockDown(judy.id);
     const run = await admin(['users', 'unlock', 'judy']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('was not locked');
+    // Not "was not locked", which a locked-down account is: no lockout from wrong passwords, and the lockdown is over.
+    expect(run.stdout).toContain('judy had no lockout from wrong passwords');
+    expect(run.stdout).not.toContain('was not locked');
     expect(run.stdout).toContain('"This wasn\'t me" lockdown since');
     expect((await server.latchkey.accounts.findById(judy.id))!.lockedDownAt).toBeUndefined();
     // The password stays, so the owner who pressed "This wasn't me" hears that it was undone, with the link again.

@@ -56,3 +56,12 @@ it.each([
   expect(text!.channel).toBe('sms');
   expect(text!.text).toContain(subject);
 });
+
+it('says of a lock that turned password sign-in off that it does not end by itself, without "This wasn\'t me"', async () => {
+  const { notices, enqueued } = notifier();
+  await notices.notify(owner('ada@example.com', 'ada@example.com'), 'lockout_disabled', 'en');
+  const [email] = enqueued as Array<OutgoingMessage & { subject?: string; text: string }>;
+  expect(email!.subject).toBe('Your account was locked');
+  expect(email!.text).toContain('This time it does not unlock by itself');
+  expect(email!.text).not.toContain('/recover/lockdown/');
+});

@@ -121,7 +121,8 @@ export function createRecoveryFeature({ connection, config, accounts, policy, me
   });
   async function notifyLockout(accountId: string, what: LockedWhat): Promise<void> {
     if (!(await policy.current()).notify.onLockout) return;
-    const kind = what === 'account' ? 'lockout' : 'device_disabled';
+    const kind = ({ account: 'lockout', account_disabled: 'lockout_disabled', device_disabled: 'device_disabled' } as const)[what];
+    // One an hour of each (a lock that turns sign-in off is told even right after the lock before it).
     if (!(await limits.allow(`notice-${kind}`, accountId, LOCKOUT_NOTICES_PER_HOUR, 3600))) return;
     const user = await accounts.findById(accountId);
     // The lockout happens on the sign-in path, which knows no preferred language of the owner: the default one.

@@ -16,9 +16,9 @@ import { escapeHtml } from '../../delivery/branded-email.ts';
 import { maskEmail, maskPhone } from '../../methods/mask.ts';
 import { MAX_CONSECUTIVE_PROOF_FAILURES } from '../../security/proof-ceiling.ts';
 
-export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout' | 'device_disabled' | 'signed_out';
+export type NoticeKind = 'reset' | 'changed' | 'unlock' | 'lockout' | 'lockout_disabled' | 'device_disabled' | 'signed_out';
 /** Notices of what someone failed to do: nothing changed, so no "This wasn't me" to lock the account down with. */
-const NOTHING_CHANGED: readonly NoticeKind[] = ['lockout', 'device_disabled'];
+const NOTHING_CHANGED: readonly NoticeKind[] = ['lockout', 'lockout_disabled', 'device_disabled'];
 
 /** One verification method changed: set to a new value (told only as a masked hint), or removed. */
 export type MethodChange =

@@ -185,6 +185,9 @@ export const recoveryEn = {
   'notice.lockout_subject': 'Your account was locked',
   'notice.lockout_body':
     'Your account {account} was locked on {time} after too many sign-in attempts with a wrong password. Whoever made them did not get in, and nothing in your account changed. It usually unlocks by itself after a while, or from “Can’t access your account?”, where you can also choose a new password if you think someone may know yours.',
+  'notice.lockout_disabled_subject': 'Your account was locked',
+  'notice.lockout_disabled_body':
+    'Your account {account} was locked on {time} after about a hundred sign-in attempts in a row with a wrong password. Whoever made them did not get in, and nothing in your account changed. This time it does not unlock by itself: use “Can’t access your account?” on the sign-in page to unlock it, or to choose a new password if you think someone may know yours.',
   'notice.device_disabled_subject': 'A browser can no longer sign in to your account',
   'notice.device_disabled_body':
     'A browser that had signed in to your account {account} before was used for about a hundred wrong passwords in a row, and on {time} it stopped being able to sign in with a password. Whoever tried did not get in, and nothing in your account changed. If you did not do this, someone may have your computer or phone: choose a new password from “Can’t access your account?”, and end that browser’s session on “Your sessions and apps”.',

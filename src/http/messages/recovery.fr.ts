@@ -182,6 +182,9 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'notice.signed_out_body': 'Quelqu’un qui connaissait le mot de passe de votre compte {account} l’a déconnecté de tous les navigateurs et de toutes les applications le {time}, depuis « Vos sessions et applications ». Si c’était vous, vous n’avez rien d’autre à faire.',
   'notice.unlock_subject': 'Votre compte a été déverrouillé',
   'notice.unlock_body': 'Votre compte {account} a été déverrouillé le {time}, après vérification.',
+  'notice.lockout_disabled_subject': 'Votre compte a été verrouillé',
+  'notice.lockout_disabled_body':
+    'Votre compte {account} a été verrouillé le {time} après une centaine de tentatives d’affilée avec un mot de passe incorrect. La personne qui les a faites n’est pas entrée, et rien n’a changé dans votre compte. Cette fois, il ne se déverrouille pas seul : utilisez « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion pour le déverrouiller, ou pour choisir un nouveau mot de passe si quelqu’un pourrait connaître le vôtre.',
   'notice.device_disabled_subject': 'Un navigateur ne peut plus se connecter à votre compte',
   'notice.device_disabled_body':
     'Un navigateur qui s’était déjà connecté à votre compte {account} a servi à une centaine de tentatives d’affilée avec un mot de passe incorrect, et le {time} il a cessé de pouvoir se connecter avec un mot de passe. La personne qui les a faites n’est pas entrée, et rien n’a changé dans votre compte. Si ce n’était pas vous, quelqu’un a peut-être votre ordinateur ou votre téléphone : choisissez un nouveau mot de passe depuis « Vous ne pouvez pas accéder à votre compte ? », et mettez fin à la session de ce navigateur dans « Vos sessions et applications ».',
