@@ -146,10 +146,10 @@ export interface LockoutOptions {
   /** Now, in milliseconds (tests move it). */
   clock?: () => number;
   /**
-   * Called once per lockout of an account ('account'), and once when one browser's own wrong passwords in a row reach
-   * MAX_CONSECUTIVE_FAILURES and disable its password sign-in ('device_disabled'; a device's shorter locks are its
-   * own business), e.g. to tell the owner. It runs off the sign-in's answer path (the answer does not wait for it);
-   * errors are logged.
+   * Called once per lockout of an account ('account'; 'account_disabled' for the one that brings its wrong passwords
+   * in a row to MAX_CONSECUTIVE_FAILURES and turns its password sign-in off), and once when one browser's own do the
+   * same to that browser ('device_disabled'; a device's shorter locks are its own business), e.g. to tell the owner.
+   * It runs off the sign-in's answer path (the answer does not wait for it); errors are logged.
    */
   onLocked?: (accountId: string, what: LockedWhat) => void | Promise<void>;
   audit?: { record(event: AuditEvent): Promise<void> };

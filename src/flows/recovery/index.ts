@@ -49,7 +49,10 @@ export interface RecoveryFeatureDeps {
 export interface RecoveryFeature {
   routes: Router;
   notifier: Notifier;
-  /** Tells the owner their account was locked after wrong passwords: at most one notice per account per hour. */
+  /**
+   * Tells the owner their account, or one browser's password sign-in, was locked after wrong passwords (`what`): at
+   * most one notice of each kind per account per hour.
+   */
   notifyLockout(accountId: string, what: LockedWhat): Promise<void>;
   /**
    * The recovery's codes, send limits and branded sending, for the security info page at sign-in
