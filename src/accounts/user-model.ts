@@ -44,6 +44,11 @@ export interface User {
    * next sign-in with it asks for the person's own before it completes (interactions/password-change.ts).
    */
   passwordChangeRequired?: boolean;
+  /**
+   * The page language the owner last signed in with (accounts/users.ts `rememberLanguage`): notices reach them in it,
+   * whoever caused them (someone else's wrong passwords, an administrator, a recovery run in another language).
+   */
+  language?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -74,6 +79,7 @@ const userSchema = new Schema<User>(
     revokedAt: Date,
     lockedDownAt: Date,
     passwordChangeRequired: Boolean,
+    language: String,
   },
   { collection: 'users', timestamps: true, versionKey: false, minimize: false },
 );

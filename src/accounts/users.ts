@@ -17,6 +17,7 @@ import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState 
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { UnreadableSecretError } from '../security/encryption.ts';
+import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
@@ -123,6 +124,11 @@ export interface Accounts {
    * in the same request to find there; read errors are left for that `signIn` to meet.
    */
   prefetchLogin(login: string): void;
+  /**
+   * Keeps `language`, the page language the owner just signed in with, for the notices sent to them later: written
+   * only when it differs from the one kept (none kept counts as the default language, so most sign-ins write nothing).
+   */
+  rememberLanguage(user: User, language: string): Promise<void>;
   /** Disabling also revokes every session, grant and token of the account; enabling brings none of them back. */
   setStatus(id: string, status: UserStatus): Promise<User>;
   /** Ends the account's access everywhere: sessions, grants, access and refresh tokens (a reset, a lockdown). */
@@ -425,6 +431,12 @@ export function createAccounts(
 
     prefetchLogin(login) {
       findByLogin(login).catch(() => {});
+    },
+
+    async rememberLanguage(user, language) {
+      if ((user.language ?? DEFAULT_LOCALE) === language) return;
+      await write(user._id, { language });
+      await announce();
     },
 
     async signIn(login, password, client = {}, recordSuccess, recordFailure) {

@@ -365,7 +365,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
     // The interaction records the sign-in while the lockout is cleared (one round trip less); after a temporary
     // password, only once the person has chosen their own (POST /password).
-    const recordInInteraction = (user: User) => (user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs));
+    // The page's language is kept for the owner's notices at the same time.
+    const recordInInteraction = async (user: User) => {
+      await Promise.all([user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs), keepLanguage(ctx, user)]);
+    };
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
     const result = await accounts.signIn(form.login, form.password, deviceOf(ctx, config.cookieSecure), recordInInteraction, () => attempt.failed());
@@ -378,6 +381,16 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     ctx.state.log.info({ event: 'signin.succeeded', factor: 'password', accountId: result.user._id }, 'sign-in succeeded');
     withdrawLoginOffer(ctx, config.cookieSecure); // signed in: the next person at this browser does not get the login
     setDeviceCookie(ctx, result.deviceToken, config.cookieSecure);
+  }
+
+  /**
+   * The language this sign-in was shown in, kept for the notices the owner gets later, whoever causes them. Not
+   * kept is no reason to refuse a right password: the notices then speak the default language, or the recovery's.
+   */
+  async function keepLanguage(ctx: Context, user: User): Promise<void> {
+    await accounts.rememberLanguage(user, (ctx as AppContext).state.locale).catch((error: unknown) => {
+      ctx.state.log.warn({ err: error }, "could not keep the sign-in's language for the owner's notices");
+    });
   }
 
   async function askForOwnPassword(ctx: Context, details: Details, user: User, checkedAtMs: number) {

@@ -171,7 +171,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
    * A wrong code: said so, and the state written again (a new `rev`), so the same digits typed again are a new try
    * rather than the double click `firstOnly` ignores.
    */
-  async function wrongCode(ctx: Context, uid: string, step: Step, user: User, error: WrongCode) {
+  async function wrongCode(ctx: Context, uid: string, step: Step, error: WrongCode) {
     await save(step, { ...step.state });
     // Said after a redirect (post, redirect, get): a reload of the answer would post the same code again, and each
     // try is spent from what the account has (its daily budget of proofs, shared with recovery).
@@ -400,7 +400,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       const tried = await limits.takeCodeTry(`security-info:${step.id}:${adding.sealed.slice(-24)}`, rules);
       if (!tried.allowed) return abandon(ctx, uid, step, user, 'security_info.code_used_up');
       const withApp = { ...user, securityInfo: { ...user.securityInfo, authenticator: { totpSecret: adding.sealed } } };
-      if ((await methodOf('authenticator').verifyHeld!(withApp, code)) !== 'right') return wrongCode(ctx, uid, step, user, 'security_info.app_code_wrong');
+      if ((await methodOf('authenticator').verifyHeld!(withApp, code)) !== 'right') return wrongCode(ctx, uid, step, 'security_info.app_code_wrong');
       await recordChange(ctx, step, user, 'authenticator', adding.sealed, rules);
       return seeStep(ctx, uid, 'saved');
     }
@@ -412,7 +412,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       return abandon(ctx, uid, step, user, 'security_info.code_used_up');
     }
     const outcome = await challenges.check(adding.challengeId, purposeOf(step, 'add', adding.kind, adding.value), code);
-    if (outcome === 'wrong') return wrongCode(ctx, uid, step, user, 'security_info.code_wrong');
+    if (outcome === 'wrong') return wrongCode(ctx, uid, step, 'security_info.code_wrong');
     if (outcome === 'expired') return abandon(ctx, uid, step, user, 'security_info.code_expired');
     // A step saved before codes kept their time is judged by the proof's.
     if (adding.kind === 'mobilePhone') await breaker.proved(adding.value, new Date(adding.sentAt ?? clock()), rules);
@@ -460,7 +460,7 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
       await audit.record({ type: 'code.failed', accountId: user._id, method: method.id, reason: 'security_info_proof', ip: ctx.ip });
       if (reports) await reportDisabled(ctx, user, method, rules);
       if (ended) return abandon(ctx, uid, step, user, 'security_info.method_disabled');
-      return wrongCode(ctx, uid, step, user, proving.kind === 'authenticator' ? 'security_info.app_code_wrong' : 'security_info.code_wrong');
+      return wrongCode(ctx, uid, step, proving.kind === 'authenticator' ? 'security_info.app_code_wrong' : 'security_info.code_wrong');
     }
     await proof.accepted();
     await save(step, { proven: true });

@@ -65,3 +65,15 @@ it('says of a lock that turned password sign-in off that it does not end by itse
   expect(email!.text).toContain('This time it does not unlock by itself');
   expect(email!.text).not.toContain('/recover/lockdown/');
 });
+
+it('speaks the language the owner last signed in with, and the caller’s only when none (or one no longer offered) is kept', async () => {
+  const subjects = async (language: string | undefined, fallback: string) => {
+    const { notices, enqueued } = notifier();
+    await notices.notify({ ...owner('ada@example.com', 'ada@example.com'), ...(language && { language }) } as User, 'reset', fallback);
+    return (enqueued[0] as { subject: string }).subject;
+  };
+  expect(await subjects('fr', 'en')).toBe('Votre mot de passe a été réinitialisé');
+  expect(await subjects('en', 'fr')).toBe('Your password was reset');
+  expect(await subjects(undefined, 'fr')).toBe('Votre mot de passe a été réinitialisé');
+  expect(await subjects('xx', 'en')).toBe('Your password was reset');
+});

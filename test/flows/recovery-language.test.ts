@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
 import { Browser, findForm, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, emailedCode, enterCode, registerMethods, sendCode, startRecoveryServer, submit, waitFor } from '../helpers/recovery.ts';
@@ -125,4 +125,50 @@ it('lets a language picked in the footer during the flow win over the RP’s, fo
   expect(language(sent)).toBe('en');
   const codeMail = await latestMail(alternateEmail, 0);
   expect(codeMail.subject).toBe('Your verification code');
+});
+
+it('tells the owner in the language they last signed in with, whoever causes the notice: anyone’s wrong passwords, a reset run in English', async () => {
+  const user = await createUser(server);
+  const alternateEmail = `alt-${user.username}@example.net`;
+  await registerMethods(server, user, { alternateEmail });
+  const stored = async () => (await server.connection.db!.collection<{ _id: string; language?: string }>('users').findOne({ _id: user._id }))!;
+  expect((await stored()).language).toBeUndefined();
+
+  // Signed in through the RP's French pages: French is kept for the account. A refused password keeps nothing.
+  const browser = new EnglishBrowser();
+  const loginPage = await openLoginPage(browser, (await authorizationUrl(config, redirectUri(), { ui_locales: 'fr' })).url);
+  const refused = await submitLogin(browser, loginPage, user.username, 'not the password at all');
+  expect((await stored()).language).toBeUndefined();
+  const signedIn = await submitLogin(browser, refused, user.username);
+  expect(signedIn.status).toBe(303);
+  expect(new URL(signedIn.headers.get('location')!, signedIn.url).pathname).not.toMatch(/^\/interaction\//);
+  expect((await stored()).language).toBe('fr');
+
+  // Someone else's wrong passwords (no page, no language of theirs) lock it: the notice is in French.
+  await server.latchkey.policy.save({ lockout: { threshold: 3, initialSeconds: 60 } });
+  try {
+    for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `wrong password number ${i}`);
+    const lockout = await latestMail(user.email, 0);
+    expect(lockout.subject).toBe('Votre compte a été verrouillé');
+  } finally {
+    await server.latchkey.policy.save({ limits: { flowsPerIpHour: 1000, proofAttemptsPerIpHour: 100_000, perIpHour: 1000 } });
+  }
+
+  // A reset run from an English browser: its pages and its code speak English; the owner's notice, French.
+  const english = new EnglishBrowser();
+  const whoAreYou = await english.get(`${server.origin}/recover`);
+  expect(language(whoAreYou)).toBe('en');
+  const goal = await submit(english, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  const alternateMails = sink.received.filter((m) => JSON.stringify(m.to).includes(alternateEmail)).length;
+  const sent = await sendCode(english, await chooseMethod(english, await chooseGoal(english, goal, 'reset'), 'email'));
+  const codeMail = await latestMail(alternateEmail, alternateMails);
+  expect(codeMail.subject).toBe('Your verification code');
+  const passwordPage = await enterCode(english, sent, await emailedCode(sink, alternateEmail, alternateMails));
+  const mailsBefore = sink.received.filter((m) => JSON.stringify(m.to).includes(user.email)).length;
+  const done = await submit(english, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+  expect(language(done)).toBe('en');
+  const notice = await latestMail(user.email, mailsBefore);
+  expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
+  // The running recovery kept nothing: only a sign-in does.
+  expect((await stored()).language).toBe('fr');
 });

@@ -1,15 +1,15 @@
 // Security notices: after a reset, an unlock, a lockout, a change of the ways to verify them or a lockdown (both by an
-// administrator) the owner is told on every contact they registered, in their language: their email addresses, and
-// their mobile phone by text when its country is one the policy texts. Not the office phone: a call to a desk, which
-// someone else may answer, says nothing the emails do not. A notice of a change to the account carries a single-use
-// "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned off does not: anyone
-// can cause those with wrong guesses, nothing in the account changed, and a lockdown would lock the owner out of
-// their own browser too, with a reset by two methods (or an administrator) the only way back.
+// administrator) the owner is told on every contact they registered, in the language they last signed in with: their
+// email addresses, and their mobile phone by text when its country is one the policy texts. Not the office phone: a
+// call to a desk, which someone else may answer, says nothing the emails do not. A notice of a change to the account
+// carries a single-use "This wasn't me" link (flows/recovery/lockdown.ts); one of a lockout or of a method turned off
+// does not: anyone can cause those with wrong guesses, nothing in the account changed, and a lockdown would lock the
+// owner out of their own browser too, with a reset by two methods (or an administrator) the only way back.
 // Messages go through the delivery outbox, so no page waits for a mail server.
 import type { User } from '../../accounts/user-model.ts';
 import type { MethodId } from '../../policy/policy.ts';
 import type { MessageId } from '../../http/messages/en.ts';
-import { DEFAULT_LOCALE, translator, type Translate } from '../../http/i18n.ts';
+import { DEFAULT_LOCALE, SUPPORTED_LOCALES, translator, type Translate } from '../../http/i18n.ts';
 import type { OutgoingMessage } from '../../methods/method.ts';
 import { LOCKDOWN_PATH_PREFIX, type Lockdowns } from './lockdown.ts';
 import { escapeHtml } from '../../delivery/branded-email.ts';
@@ -32,8 +32,9 @@ const METHODS_BODY = { admin: 'notice.methods_body', password: 'notice.methods_b
 
 export interface Notifier {
   /**
-   * Tells the owner on every registered contact; returns how many were told. `textAllowed`: asked before the text
-   * message goes (a notice anyone can cause, a lockout, must not run up the text bill); without it, it goes.
+   * Tells the owner on every registered contact; returns how many were told. Each notice speaks the language the
+   * owner last signed in with; `locale` only when none is kept. `textAllowed`: asked before the text message goes (a
+   * notice anyone can cause, a lockout, must not run up the text bill); without it, it goes.
    */
   notify(user: User, kind: NoticeKind, locale: string, textAllowed?: () => Promise<boolean>): Promise<number>;
   /**
@@ -113,6 +114,15 @@ function describeChange(t: Translate, change: MethodChange): string {
   return t('notice.method_set', { method, hint: change.method === 'alternate_email' ? maskEmail(change.to) : maskPhone(change.to) });
 }
 
+/**
+ * The language a notice speaks: the one the owner last signed in with, whoever caused it (someone else's wrong
+ * passwords, an administrator, a recovery run in another language); `fallback` when none is kept (the default
+ * language, or the recovery's for the notice of the owner's own reset).
+ */
+function ownersLanguage(user: User, fallback: string): string {
+  return user.language && SUPPORTED_LOCALES.includes(user.language) ? user.language : fallback;
+}
+
 /** A notice's subject and first paragraph, in the owner's language. */
 type Wording = (t: Translate, values: { account: string; time: string }) => { subject: string; what: string };
 
@@ -135,7 +145,8 @@ export function createNotifier({ enqueue, lockdowns, origin, textsTo, helpContac
     return `${origin}${LOCKDOWN_PATH_PREFIX}${await lockdowns.issue(user._id)}${language}`;
   }
 
-  async function send(user: User, locale: string, wording: Wording, { textAllowed, withLockdownLink, text: textId = 'notice.sms_information' }: Sending): Promise<number> {
+  async function send(user: User, fallbackLocale: string, wording: Wording, { textAllowed, withLockdownLink, text: textId = 'notice.sms_information' }: Sending): Promise<number> {
+    const locale = ownersLanguage(user, fallbackLocale);
     const t = translator(locale);
     const link = withLockdownLink ? await lockdownLink(user, locale) : undefined;
     // The time in the notice's own language ("30 novembre 2026 à 20:49:46 UTC"), in UTC: the server cannot know the reader's zone.
