@@ -34,8 +34,8 @@ export interface AdminSession {
 
 const MISSING_URI = [
   'MONGODB_URI is not set: it names the database Latchkey uses, which is what these commands change.',
-  'For local development, run `npm start` (or `npm run db`) in another terminal: while it runs, these',
-  'commands find its database by themselves. Otherwise name it, for example:',
+  'For local development, run `npm run demo`, `npm start` or `npm run db` in another terminal: while it runs,',
+  'these commands find its database by themselves. Otherwise name it, for example:',
   '  MONGODB_URI=mongodb://127.0.0.1:PORT npm run admin -- clients list',
   `A URI without a database name uses the "${DEFAULT_DATABASE}" database.`,
 ].join('\n');

@@ -100,7 +100,7 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
     ctx.redirect(again ? `${path}?again=1` : path);
   }
 
-  async function showForm(ctx: Context, { login = '', error, note, captchaId }: Shown = {}) {
+  async function showForm(ctx: Context, { login = '', error, note, captchaId, supportCode }: Shown = {}) {
     await renderPage(ctx, 'account-open', {
       titleId: texts.title,
       texts,
@@ -108,6 +108,7 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
       csrf: issueCsrfToken(ctx, csrfScope, csrfOptions),
       login,
       error,
+      supportCode,
       note,
       ...(await passwords.captchaFor(ctx, captchaId)),
     });

@@ -71,7 +71,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
 
   const retries = createRetryCookie('lk_password_retry', config.cookieSecure, REFUSALS, { maxAgeMs: RETRY_MAX_AGE_MS });
 
-  async function showForm(ctx: Context, { login = '', error, values, captchaId }: Retry = {}) {
+  async function showForm(ctx: Context, { login = '', error, values, captchaId, supportCode }: Retry = {}) {
     const shown = await passwords.captchaFor(ctx, captchaId);
     await renderPage(ctx, 'change-password', {
       titleId: 'change_password.title',
@@ -80,6 +80,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       minLength: (await policy.current()).passwordMinLength,
       error,
       errorValues: values,
+      supportCode,
       ...shown,
     });
   }

@@ -78,7 +78,10 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
   };
   // `duration(seconds)`: a wait as words in the page's language ("30 seconds", "30 secondes").
   const duration = (seconds: number) => durationText(seconds, locale);
-  const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, brand, returnApp: ctx.state.returnApp, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
+  // The support code a page shows with an error (partials/support-code.ejs): the page's own when it brings one (a
+  // refused post's, after its redirect), else the flow's or this request's, as in the request's log line.
+  const supportCode = data.supportCode ?? ctx.state.supportCode ?? ctx.state.requestId;
+  const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, supportCode, brand, returnApp: ctx.state.returnApp, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);
   ctx.type = 'html';

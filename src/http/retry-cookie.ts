@@ -1,6 +1,7 @@
 // A refused form answered by a redirect to its page (post, redirect, get), so that a reload shows the page rather
 // than posting the form again (a password sent again, one more failure or one more try counted). What the page shows
-// again rides in a short-lived signed cookie scoped to the page's path and is read once there.
+// again rides in a short-lived signed cookie scoped to the page's path and is read once there, with the refused post's
+// support code: the page shows that one, whose request line in the log says what was refused.
 //
 // `createRedirectNote` is that mechanism for any page, whose reader checks the fields it gets back;
 // `createRetryCookie` is the password forms' (sign-in, account pages): the error, the login typed, the CAPTCHA whose
@@ -18,8 +19,20 @@ const MAX_KEPT_LOGIN = 320;
 export interface RedirectNote {
   /** Answers with a 303 to `path`, whose page then reads `note` once (`take`). */
   redirect(ctx: Context, path: string, note: object): void;
-  /** What the form left for the page at `path`, cleared as it is read; undefined if absent, forged or malformed. */
+  /**
+   * What the form left for the page at `path`, cleared as it is read; undefined if absent, forged or malformed. Its
+   * `supportCode` is the post's (`supportCodeOfNote`).
+   */
   take(ctx: Context, path: string): Record<string, unknown> | undefined;
+}
+
+/** Support codes as request-context and the recovery flows make them. */
+const SUPPORT_CODE = /^[A-Z0-9]{8}$/;
+
+/** The support code of the post that left `note`, for its page to show with the error: the one its log line has. */
+export function supportCodeOfNote(note: Record<string, unknown> | undefined): string | undefined {
+  const code = note?.supportCode;
+  return typeof code === 'string' && SUPPORT_CODE.test(code) ? code : undefined;
 }
 
 /** `maxAgeMs`: how long an unfollowed redirect's note may still show (on a shared computer, to the next person). */
@@ -28,7 +41,10 @@ export function createRedirectNote(name: string, secure: boolean, { maxAgeMs = D
   const options = (path: string) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path, signed: true, overwrite: true });
   return {
     redirect(ctx, path, note) {
-      ctx.cookies.set(cookieName, toCookieValue(note), { ...options(path), maxAge: maxAgeMs });
+      // The refused post's support code goes along: its request line in the log is the one that says what happened.
+      const { supportCode = undefined, requestId = undefined } = ctx.state as { supportCode?: string; requestId?: string };
+      const code = supportCode ?? requestId;
+      ctx.cookies.set(cookieName, toCookieValue({ ...note, ...(code && { supportCode: code }) }), { ...options(path), maxAge: maxAgeMs });
       ctx.status = 303; // never 307: the browser must not post the form again
       ctx.redirect(path);
     },
@@ -49,6 +65,8 @@ export interface Retry {
   captchaId?: string;
   /** What the error's message names (a password rule's numbers). */
   values?: Record<string, string | number>;
+  /** The refused post's support code, shown with its error. */
+  supportCode?: string;
 }
 
 export interface RetryCookie {
@@ -71,11 +89,13 @@ export function createRetryCookie(name: string, secure: boolean, allowed: readon
     },
 
     take(ctx, path) {
-      const { error, login, captchaId, values } = notes.take(ctx, path) ?? {};
+      const note = notes.take(ctx, path);
+      const { error, login, captchaId, values } = note ?? {};
       if (typeof login !== 'string') return {};
       if (error === undefined) return { login }; // a new CAPTCHA picture asked for: nothing went wrong
       if (typeof error !== 'string' || !own.has(error)) return {};
-      return { error: error as MessageId, login, ...(typeof captchaId === 'string' && { captchaId }), ...(isValues(values) && { values }) };
+      const supportCode = supportCodeOfNote(note);
+      return { error: error as MessageId, login, ...(typeof captchaId === 'string' && { captchaId }), ...(isValues(values) && { values }), ...(supportCode && { supportCode }) };
     },
   };
 }

@@ -173,6 +173,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
       login,
       error: extra.error,
+      supportCode: extra.supportCode,
       remember: keepSignedIn.chosen(ctx),
       ...shown,
     });
@@ -221,7 +222,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const accountOfStep = (step: PendingStep<unknown>, again = false) => accountOfStepOf(accounts, step, again);
 
   /** The new-password page; `error`: why the one posted was refused (`refuseNewPassword`), shown once. */
-  async function showPasswordChange(ctx: Context, details: Details, user: User, error?: MessageId) {
+  async function showPasswordChange(ctx: Context, details: Details, user: User, { error, supportCode }: Pick<Retry, 'error' | 'supportCode'> = {}) {
     await renderPage(ctx, 'password-change', {
       titleId: 'password_change.title',
       uid: details.uid,
@@ -230,6 +231,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       username: user.username,
       minLength: (await policy.current()).passwordMinLength,
       error,
+      supportCode,
     });
   }
 
@@ -304,7 +306,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (details.prompt.name === 'login' && hasUnmetEssentialAcr(details.params)) return refuseUnmetAcr(ctx);
     if (details.prompt.name === 'login') {
       const changing = await changingPassword(ctx, details);
-      if (changing) return showPasswordChange(ctx, details, changing, newPasswordRetries.take(ctx, `/interaction/${details.uid}`).error);
+      if (changing) return showPasswordChange(ctx, details, changing, newPasswordRetries.take(ctx, `/interaction/${details.uid}`));
       if (await securityInfoPages.showPending(ctx, details.uid)) return;
       return showLogin(ctx, details, retries.take(ctx, `/interaction/${details.uid}`));
     }

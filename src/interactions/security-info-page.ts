@@ -47,6 +47,8 @@ export interface PageInput {
   typing?: Typing;
   said?: Said;
   error?: MessageId;
+  /** The support code shown with `error` when it is another request's (a wrong code's, after its redirect). */
+  supportCode?: string;
   status?: number;
 }
 
@@ -65,7 +67,7 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
     return { link, qr: await QRCode.toString(link, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }) };
   }
 
-  return async function show(ctx: Context, { place, csrf, user, state, rules, now, typing, said, error, status = 200 }: PageInput) {
+  return async function show(ctx: Context, { place, csrf, user, state, rules, now, typing, said, error, supportCode, status = 200 }: PageInput) {
     // A registered value as the recovery pages show it (the method's own hint): enough for the owner to recognise. An
     // app's device, which the recovery pages do not hint at, by the name its app gave it: this is its owner's page.
     const hintOf = (id: MethodId) => (id === 'app_notification' ? (user.securityInfo?.appDevice?.name ?? '') : methods.find((m) => m.id === id)!.hint(user));
@@ -109,6 +111,7 @@ export function createSecurityInfoPage({ methods, box, issuer }: { methods: read
       countryCodes: rules.allowedCountryCodes.map((code) => `+${code}`).join(', '),
       said,
       error,
+      supportCode,
     });
   };
 }

@@ -22,7 +22,7 @@ import type { User } from '../accounts/user-model.ts';
 import { requestFacts, type AuditLog } from '../audit/audit.ts';
 import type { Config } from '../../config/index.ts';
 import type { AppContext } from '../http/context.ts';
-import { createRedirectNote } from '../http/retry-cookie.ts';
+import { createRedirectNote, supportCodeOfNote } from '../http/retry-cookie.ts';
 import { DEFAULT_LOCALE, durationText } from '../http/i18n.ts';
 import type { MessageId } from '../http/messages/en.ts';
 import { isEmailAddress, MAX_EMAIL_LENGTH } from '../methods/email.ts';
@@ -268,7 +268,8 @@ export function securityInfoRoutes(router: Router, deps: SecurityInfoDeps, kit: 
     const said = SAID.find((word) => word === ctx.query.said);
     const note = wrongCodeNotes.take(ctx, kit.pagePath(uid));
     const error = WRONG_CODE.find((id) => id === note?.error);
-    await show(ctx, uid, step!, user, { ...(said && { said }), ...(error && { error }) });
+    const supportCode = supportCodeOfNote(note);
+    await show(ctx, uid, step!, user, { ...(said && { said }), ...(error && { error, ...(supportCode && { supportCode }) }) });
     return true;
   }
 

@@ -103,6 +103,7 @@ describe('help and setup', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('MONGODB_URI is not set');
     expect(run.stderr).toContain('npm run db');
+    expect(run.stderr).toContain('npm run demo'); // the newcomer's first command runs one too
   });
 });
 

@@ -151,12 +151,12 @@ describe('the security info page outside a sign-in', () => {
     for (const { login, current } of tries) {
       const { answer, refusal } = await open({ username: login }, current);
       // The same redirect, setting the same cookie (what the form says next), then the same page but for the login
-      // typed and what every request draws anew (its CSRF token, its nonce).
+      // typed and what every request draws anew (its CSRF token, its nonce, the refused post's support code).
       expect(answer.status).toBe(303);
       expect(answer.headers.getSetCookie().map((cookie) => cookie.split('=')[0])).toEqual(['lk_security_info_retry', 'lk_security_info_retry.sig']);
       expect(refusal!.status).toBe(200);
       expect(messageIds(refusal!)).toContain('login.invalid');
-      pages.push(refusal!.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, ''));
+      pages.push(refusal!.body.replaceAll(login, '<login>').replace(/name="csrf" value="[^"]*"/g, '').replace(/nonce="[^"]*"/g, '').replace(/Support code: [A-Z0-9]{8}/, ''));
     }
     for (const page of pages.slice(1)) expect(page).toBe(pages[0]);
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(1);

@@ -156,6 +156,8 @@ describe('a change of password by its owner', () => {
       expect(messageIds(page)).toContain('login.invalid');
       expect(findForm(page, '/account/password').fields.current).toBe(''); // no password is sent back
       expect(cookieNames(page)).toEqual(cookieNames(wrong.page));
+      // With the refused post's support code, which its request line in the log has, not the page's own.
+      expect(page.body).toContain(`Support code: ${answer.headers.get('x-request-id')}`);
     }
     expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(2);
     expect((await stored(user)).passwordHash).toBe(before.passwordHash);

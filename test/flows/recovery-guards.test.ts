@@ -347,6 +347,35 @@ it('answers a step sent again with the Back button as out of date, with the supp
   expect(messageIds(guess)).toContain('recover.password_not_saved');
 });
 
+it('compares a few late Finish posts of a done flow with the saved password, then no more (each is an argon2 run)', async () => {
+  const someone = await createUser(server);
+  const email = `alt-${someone.username}@example.net`;
+  await registerMethods(server, someone, { alternateEmail: email });
+  const browser = new Browser();
+  const methods = await chooseGoal(browser, await identify(server, browser, someone.username), 'reset');
+  const sent = await sendCode(browser, await chooseMethod(browser, methods, 'email'));
+  const emailed = await waitFor(async () => /\b(\d{6})\b/.exec((await outbox(server)).find((m) => m.to === email)?.text ?? '')?.[1], `a code emailed to ${email}`);
+  const passwordPage = await enterCode(browser, sent, emailed);
+  const chosen = 'a passphrase finished once and posted again';
+  expect(messageIds(await submit(browser, passwordPage, '/password', { password: chosen, confirm: chosen }))).toContain('recover.done_reset');
+
+  // Posted again and again at once, the saved password itself: only the flow's budget of comparisons says "done".
+  const late = await Promise.all(Array.from({ length: 12 }, () => submit(browser, passwordPage, '/password', { password: chosen, confirm: chosen })));
+  const compared = late.filter((page) => page.status === 200);
+  expect(compared.length).toBeGreaterThanOrEqual(1);
+  expect(compared.length).toBeLessThanOrEqual(5);
+  for (const page of late.filter((answer) => answer.status !== 200)) {
+    expect(page.status).toBe(409);
+    expect(messageIds(page)).toEqual(expect.arrayContaining(['recover.password_not_checked', 'recover.done_reset', 'error.support_code']));
+    expect(messageIds(page)).not.toContain('recover.password_not_saved');
+  }
+  // Past the budget the saved password is not compared either: the page says nothing typed there is checked.
+  const after = await submit(browser, passwordPage, '/password', { password: chosen, confirm: chosen });
+  expect(after.status).toBe(409);
+  expect(messageIds(after)).toContain('recover.password_not_checked');
+  expect((await server.latchkey.accounts.signIn(someone.username, chosen)).ok).toBe(true);
+});
+
 describe('a double click (two posts of one form at once: the browser shows the answer to the second)', () => {
   /** Both answers: each sends the browser to the flow's page, the step the first one took leads to. */
   async function bothLeadOn(browser: Browser, answers: Page[], flowUrl: string) {

@@ -339,11 +339,14 @@ describe('changing what is registered', () => {
     const answer = await browser.post(form.action, { ...form.fields, code: totp(Math.floor(Date.now() / 1000) - 600) });
     expect(answer.status).toBe(303);
     const said = await browser.follow(answer);
-    expect(messageIds(said)).toEqual(expect.arrayContaining(['security_info.app_code_wrong', 'security_info.proving_app']));
+    expect(messageIds(said)).toEqual(expect.arrayContaining(['security_info.app_code_wrong', 'security_info.proving_app', 'error.support_code']));
+    // The support code is the wrong code's post's: its request line in the log says what happened.
+    expect(said.body).toContain(`Support code: ${answer.headers.get('x-request-id')}`);
     // Reloaded: the same step, said once, and no code posted.
     const reloaded = await browser.get(said.url);
     expect(messageIds(reloaded)).toContain('security_info.proving_app');
     expect(messageIds(reloaded)).not.toContain('security_info.app_code_wrong');
+    expect(messageIds(reloaded)).not.toContain('error.support_code');
     expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(1);
   });
 

@@ -36,6 +36,7 @@ function comparable(page: Page, login: string): string {
     .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
     .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
     .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
+    .replace(/Support code: [A-Z0-9]{8}/g, 'Support code: CODE')
     .replaceAll(login, 'LOGIN');
 }
 
@@ -75,6 +76,27 @@ describe('failed sign-in', () => {
     // The title says so first, as every page showing an error does; the page as first shown does not.
     expect(/<title>([^<]*)<\/title>/.exec(response.body)?.[1]).toMatch(/^Error: Sign in · /);
     expect(/<title>([^<]*)<\/title>/.exec(page.body)?.[1]).toMatch(/^Sign in · /);
+  });
+
+  it('shows with the error the support code of the refused post (its request line in the log), not the page’s own', async () => {
+    const { browser, page } = await freshLoginPage();
+    expect(messageIds(page)).not.toContain('error.support_code');
+    const form = findForm(page, '/login');
+    const refused = await browser.post(form.action, { ...form.fields, login: user.username, password: 'not the password' });
+    expect(refused.status).toBe(303);
+    const postCode = refused.headers.get('x-request-id')!;
+    expect(postCode).toMatch(/^[A-Z0-9]{8}$/);
+    const shown = await backToSignIn(browser, refused);
+    expect(messageIds(shown)).toEqual(expect.arrayContaining(['login.invalid', 'error.support_code']));
+    expect(shown.body).toContain(`Support code: ${postCode}`);
+    expect(shown.headers.get('x-request-id')).not.toBe(postCode);
+    // A missing field, refused the same way, gives its own post's code.
+    const missing = await browser.post(findForm(shown, '/login').action, { ...findForm(shown, '/login').fields, login: user.username, password: '' });
+    const again = await backToSignIn(browser, missing);
+    expect(messageIds(again)).toEqual(expect.arrayContaining(['login.missing', 'error.support_code']));
+    expect(again.body).toContain(`Support code: ${missing.headers.get('x-request-id')}`);
+    // Read once: the page loaded again shows neither the error nor a code.
+    expect(messageIds(await browser.get(again.url))).not.toContain('error.support_code');
   });
 
   it('asks for both fields when one is empty, without checking anything', async () => {

@@ -69,6 +69,7 @@ describe('a temporary password', () => {
       expect(refused.headers.get('location')).toBe(new URL(page.url).pathname);
       page = await browser.follow(refused);
       expect(messageIds(page)).toContain(error);
+      expect(page.body).toContain(`Support code: ${refused.headers.get('x-request-id')}`); // the refused post's
       expect((await stored('tina')).passwordHash).toBe(user.passwordHash);
     }
     // Reloaded, the page is the form again: the refusal was said once.

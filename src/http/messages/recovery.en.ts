@@ -137,6 +137,7 @@ export const recoveryEn = {
   'recover.expired': 'This recovery is no longer open: it expired, was finished, or another one was started in this browser. Start again if you still need to.',
   'recover.out_of_date': 'This page was out of date, so nothing was changed. Here is where you are now.',
   'recover.password_not_saved': 'Your password had already been reset in another window, so the one you just typed was not saved: sign in with the password chosen there.',
+  'recover.password_not_checked': 'Your password has already been reset, and this page no longer checks or saves what is typed on it: sign in with the new password you chose.',
   // A second tab's Finish, with another password, sent while the first was being saved.
   'recover.other_password_saved': 'A new password sent from this browser at the same moment, in another tab or window, was saved first. The password on this page was not saved: sign in with the one you chose there.',
   'recover.send_limited': 'We can’t send another code right now. If a code we sent has reached you, enter it below; otherwise press “Try again” later: it can take up to an hour.',

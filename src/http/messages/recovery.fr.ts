@@ -136,6 +136,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
 
   'recover.expired': 'Cette récupération n’est plus ouverte : elle a expiré, elle est terminée, ou une autre a été commencée dans ce navigateur. Recommencez si besoin.',
   'recover.password_not_saved': 'Votre mot de passe avait déjà été réinitialisé dans une autre fenêtre : celui que vous venez de saisir n’a donc pas été enregistré. Connectez-vous avec le mot de passe choisi là-bas.',
+  'recover.password_not_checked': 'Votre mot de passe a déjà été réinitialisé, et cette page ne vérifie ni n’enregistre plus ce qui y est saisi : connectez-vous avec le nouveau mot de passe que vous avez choisi.',
   'recover.out_of_date': 'Cette page n’était plus à jour, rien n’a été modifié. Voici où vous en êtes.',
   'recover.other_password_saved': 'Un nouveau mot de passe envoyé au même moment depuis ce navigateur, dans un autre onglet ou une autre fenêtre, a été enregistré en premier. Celui de cette page ne l’a pas été : connectez-vous avec celui que vous y avez choisi.',
   'recover.send_limited': 'Nous ne pouvons pas envoyer d’autre code pour le moment. Si un code que nous avons envoyé vous est parvenu, saisissez-le ci-dessous ; sinon, appuyez sur « Réessayer » plus tard : cela peut prendre jusqu’à une heure.',
