@@ -17,7 +17,6 @@ import { createLockout, type ClientInfo, type LockoutOptions, type LockoutState 
 import { userModel, type Role, type User, type UserStatus } from './user-model.ts';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { UnreadableSecretError } from '../security/encryption.ts';
-import { DEFAULT_LOCALE } from '../http/i18n.ts';
 import { createPolicyStore } from '../policy/store.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 
@@ -126,7 +125,7 @@ export interface Accounts {
   prefetchLogin(login: string): void;
   /**
    * Keeps `language`, the page language the owner just signed in with, for the notices sent to them later: written
-   * only when it differs from the one kept (none kept counts as the default language, so most sign-ins write nothing).
+   * only when it differs from the one kept (once per account, then only when the owner's language changes).
    */
   rememberLanguage(user: User, language: string): Promise<void>;
   /** Disabling also revokes every session, grant and token of the account; enabling brings none of them back. */
@@ -434,7 +433,9 @@ export function createAccounts(
     },
 
     async rememberLanguage(user, language) {
-      if ((user.language ?? DEFAULT_LOCALE) === language) return;
+      // Written even for the default language the first time: none kept means the owner never signed in since, and
+      // notices then speak the language of whoever caused them.
+      if (user.language === language) return;
       await write(user._id, { language });
       await announce();
     },

@@ -17,7 +17,18 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { isLoopbackAddress, isLoopbackHost } from '../http/loopback.ts';
 import { renderPage } from '../http/render.ts';
+import type { MessageId } from '../http/messages/en.ts';
 import type { DevOutbox, DevOutboxEntry } from './dev-outbox.ts';
+
+/**
+ * What the call said to the keys pressed with the page's "Answer the call" form (`?answered=`, set by the answer's
+ * redirect back here: recovery/call-answers.ts), which the page repeats, since the form's own answer is that redirect.
+ */
+const CALL_SAID = new Map<unknown, MessageId>([
+  ['accepted', 'notice.call_accepted'],
+  ['wrong', 'notice.call_wrong'],
+  ['ended', 'notice.call_ended'],
+]);
 
 /** Enough to find the code just sent, few enough for a page. */
 const LATEST = 200;
@@ -74,6 +85,7 @@ export function devOutboxRoutes(devOutbox: DevOutbox, issuer: string): Router {
     await renderPage(ctx, 'dev/outbox', {
       titleId: 'dev_outbox.title',
       messages: entries.map(asJson),
+      callSaid: CALL_SAID.get(ctx.query.answered),
     });
   });
 

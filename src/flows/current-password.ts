@@ -20,7 +20,7 @@ import { MAX_LOGIN_LENGTH, usableLogin } from './recovery/prefill.ts';
 
 export interface CurrentPasswordDeps {
   config: Pick<Config, 'cookieSecure'>;
-  accounts: Pick<Accounts, 'signIn' | 'prefetchLogin'>;
+  accounts: Pick<Accounts, 'signIn' | 'prefetchLogin' | 'rememberLanguage'>;
   /** The sign-in's count of failures per address, and its CAPTCHA past them: one budget for every page. */
   challenge: SignInChallenge;
   captcha: CaptchaGate;
@@ -114,12 +114,23 @@ export function createCurrentPasswordCheck({ config, accounts, challenge, captch
       if (result.ok) {
         // As the sign-in page logs its own: who opened an account page with the password shows in the log too.
         (ctx as AppContext).state.log.info({ event: 'signin.succeeded', factor: 'password', via, accountId: result.user._id }, `sign-in succeeded (${via})`);
+        await keepSignInLanguage(accounts, ctx, result.user);
         return result.user;
       }
       logFailure('invalid'); // which of wrong password, unknown login, locked or disabled is not for the log either
       return { login, error: 'login.invalid' };
     },
   };
+}
+
+/**
+ * Keeps the page language of a sign-in with the password for the owner's notices (Accounts.rememberLanguage); a
+ * failure to keep it is logged and costs the sign-in nothing.
+ */
+export async function keepSignInLanguage(accounts: Pick<Accounts, 'rememberLanguage'>, ctx: Context, user: User): Promise<void> {
+  await accounts.rememberLanguage(user, (ctx as AppContext).state.locale).catch((error: unknown) => {
+    (ctx as AppContext).state.log.warn({ err: error }, "could not keep the sign-in's language for the owner's notices");
+  });
 }
 
 /** Whether `checked` is a refusal rather than the account. */

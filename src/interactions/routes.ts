@@ -29,6 +29,7 @@ import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
 import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
+import { keepSignInLanguage } from '../flows/current-password.ts';
 import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, usableLogin, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
@@ -369,7 +370,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // password, only once the person has chosen their own (POST /password).
     // The page's language is kept for the owner's notices at the same time.
     const recordInInteraction = async (user: User) => {
-      await Promise.all([user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs), keepLanguage(ctx, user)]);
+      await Promise.all([user.passwordChangeRequired ? askForOwnPassword(ctx, details, user, checkedAtMs) : proceed(ctx, details.uid, user, checkedAtMs), keepSignInLanguage(accounts, ctx, user)]);
     };
     // Every failure counts for the address and the installation, alike (wrong password, unknown login, locked or
     // disabled account), counted while the failure waits for its minimum answer time.
@@ -389,12 +390,6 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
    * The language this sign-in was shown in, kept for the notices the owner gets later, whoever causes them. Not
    * kept is no reason to refuse a right password: the notices then speak the default language, or the recovery's.
    */
-  async function keepLanguage(ctx: Context, user: User): Promise<void> {
-    await accounts.rememberLanguage(user, (ctx as AppContext).state.locale).catch((error: unknown) => {
-      ctx.state.log.warn({ err: error }, "could not keep the sign-in's language for the owner's notices");
-    });
-  }
-
   async function askForOwnPassword(ctx: Context, details: Details, user: User, checkedAtMs: number) {
     // Begun when the password was checked: another temporary password set during the argon2 run voids this step.
     await passwordChanges.start(ctx, details.uid, passwordCheckOf(user, checkedAtMs));

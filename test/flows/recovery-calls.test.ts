@@ -143,8 +143,20 @@ describe('with the development voice provider', () => {
     // Answered as a developer does, with the development outbox page's form: it leads back to that page.
     const devPage = await new Browser().get(`${server.origin}/dev/outbox`);
     const answerForm = findForm(devPage, new URL(call.answerUrl).pathname);
-    const answered = await new Browser().post(answerForm.action, { ...answerForm.fields, Digits: shownNumber(waiting)! });
-    expect([answered.status, answered.headers.get('location')]).toEqual([303, '/dev/outbox']);
+    const developer = new Browser();
+    const wrongKeys = await developer.post(answerForm.action, { ...answerForm.fields, Digits: shownNumber(waiting) === '11' ? '12' : '11' });
+    expect([wrongKeys.status, wrongKeys.headers.get('location')]).toEqual([303, '/dev/outbox?answered=wrong']);
+    // Back on the outbox, the page says what the call said to those keys.
+    const saidWrong = await developer.follow(wrongKeys);
+    expect(messageIds(saidWrong)).toContain('dev_outbox.answered');
+    expect(saidWrong.body).toContain('That is not the number on the screen.');
+    const answered = await developer.post(answerForm.action, { ...answerForm.fields, Digits: shownNumber(waiting)! });
+    expect([answered.status, answered.headers.get('location')]).toEqual([303, '/dev/outbox?answered=accepted']);
+    expect((await developer.follow(answered)).body).toContain('Thank you. Go back to your screen to continue. Goodbye.');
+    // The page alone, or with an answer it does not know, says nothing of a call.
+    for (const query of ['', '?answered=constructor', '?answered=accepted&answered=wrong']) {
+      expect(messageIds(await developer.get(`${server.origin}/dev/outbox${query}`))).not.toContain('dev_outbox.answered');
+    }
     expect(messageIds(await submit(browser, waiting, '/answered'))).toContain('recover.password_heading');
   });
 

@@ -10,6 +10,7 @@ import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, emailedCode, enterCode, registerMethods, sendCode, startRecoveryServer, submit, waitFor } from '../helpers/recovery.ts';
 import { LANGUAGE_COOKIE } from '../../src/http/request-context.ts';
+import { openSecurityInfo } from '../helpers/account-pages.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
@@ -26,12 +27,16 @@ beforeAll(async () => {
 });
 afterAll(() => close());
 
-/** A browser whose person reads English first: every request says so. */
-class EnglishBrowser extends Browser {
-  override request(url: string, init: RequestInit = {}): Promise<Page> {
-    return super.request(url, { ...init, headers: { 'accept-language': 'en-US,en;q=0.9', ...(init.headers as Record<string, string>) } });
-  }
+/** A browser whose person reads the languages of `acceptLanguage` first: every request says so. */
+function browserReading(acceptLanguage: string) {
+  return class extends Browser {
+    override request(url: string, init: RequestInit = {}): Promise<Page> {
+      return super.request(url, { ...init, headers: { 'accept-language': acceptLanguage, ...(init.headers as Record<string, string>) } });
+    }
+  };
 }
+const EnglishBrowser = browserReading('en-US,en;q=0.9');
+const FrenchBrowser = browserReading('fr-FR,fr;q=0.9');
 
 const language = (page: Page) => /<html lang="([^"]+)">/.exec(page.body)?.[1];
 
@@ -171,4 +176,35 @@ it('tells the owner in the language they last signed in with, whoever causes the
   expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
   // The running recovery kept nothing: only a sign-in does.
   expect((await stored()).language).toBe('fr');
+});
+
+it('keeps English too: an owner who signed in in English is told in English of a reset run from a French browser; the account pages keep theirs', async () => {
+  const user = await createUser(server);
+  const alternateEmail = `alt-${user.username}@example.net`;
+  await registerMethods(server, user, { alternateEmail });
+  const stored = async () => (await server.connection.db!.collection<{ _id: string; language?: string }>('users').findOne({ _id: user._id }))!.language;
+
+  const owner = new EnglishBrowser();
+  const signedIn = await submitLogin(owner, await openLoginPage(owner, (await authorizationUrl(config, redirectUri())).url), user.username);
+  expect(signedIn.status).toBe(303);
+  expect(await stored()).toBe('en');
+
+  // Someone else runs the reset from a French browser: its pages are French, the owner's notice English.
+  const french = new FrenchBrowser();
+  const whoAreYou = await french.get(`${server.origin}/recover`);
+  expect(language(whoAreYou)).toBe('fr');
+  const goal = await submit(french, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  const alternateMails = sink.received.filter((m) => JSON.stringify(m.to).includes(alternateEmail)).length;
+  const sent = await sendCode(french, await chooseMethod(french, await chooseGoal(french, goal, 'reset'), 'email'));
+  const passwordPage = await enterCode(french, sent, await emailedCode(sink, alternateEmail, alternateMails));
+  const mailsBefore = sink.received.filter((m) => JSON.stringify(m.to).includes(user.email)).length;
+  const done = await submit(french, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+  expect(language(done)).toBe('fr');
+  expect((await latestMail(user.email, mailsBefore)).subject).toBe('Your password was reset');
+  expect(await stored()).toBe('en');
+
+  // Signed in with the password on an account page, in French: French is kept from then on.
+  const { answer } = await openSecurityInfo(server, user, NEW_PASSWORD, new FrenchBrowser());
+  expect(answer.status).toBe(303);
+  expect(await stored()).toBe('fr');
 });

@@ -112,3 +112,16 @@ export function findForm(page: Page, actionPart: string): Form {
 export function messageIds(page: Page): string[] {
   return [...page.body.matchAll(/data-message-id="([^"]+)"/g)].map((m) => m[1]!);
 }
+
+/**
+ * A sign-in page with everything that legitimately differs between two interactions blanked out: its id, CSRF token
+ * and nonce, the refused post's support code, and the login typed (`login`).
+ */
+export function comparableSignInPage(page: Page, login: string): string {
+  return page.body
+    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
+    .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
+    .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
+    .replace(/Support code: [A-Z0-9]{8}/g, 'Support code: CODE')
+    .replaceAll(login, 'LOGIN');
+}

@@ -5,7 +5,7 @@
 // long for the next lockout of the day).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
-import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { Browser, comparableSignInPage, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -146,14 +146,6 @@ describe('repeated and parallel wrong passwords', () => {
 });
 
 describe('the locked answer', () => {
-  /** The page with what legitimately differs between two sign-in pages blanked out. */
-  function comparable(page: Page, login: string): string {
-    return page.body
-      .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
-      .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
-      .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
-      .replaceAll(login, 'LOGIN');
-  }
 
   async function observe(user: User, password: string) {
     const page = await new SignInPage(user.username).open();
@@ -169,7 +161,7 @@ describe('the locked answer', () => {
         cookiesBefore,
         cookiesAfter: (await page.browser.cookieNames(server.origin)).sort(),
         messages: messageIds(answer),
-        body: comparable(answer, user.username),
+        body: comparableSignInPage(answer, user.username),
       },
     };
   }

@@ -1,7 +1,7 @@
 // Our sign-in pages under attack and misuse: enumeration, CSRF, malformed bodies, expired interactions, headers.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { Browser, comparableSignInPage, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, openedHash, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage, submitLogin } from '../helpers/rp.ts';
 import { allowManyFailedSignIns, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -30,15 +30,6 @@ async function freshLoginPage(browser = new Browser()): Promise<{ browser: Brows
   return { browser, page: await openLoginPage(browser, start.url) };
 }
 
-/** A page with everything that legitimately differs between two interactions blanked out. */
-function comparable(page: Page, login: string): string {
-  return page.body
-    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
-    .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
-    .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
-    .replace(/Support code: [A-Z0-9]{8}/g, 'Support code: CODE')
-    .replaceAll(login, 'LOGIN');
-}
 
 describe('failed sign-in', () => {
   it('answers a wrong password, an unknown user and a disabled account identically', async () => {
@@ -56,7 +47,7 @@ describe('failed sign-in', () => {
         status: response.status,
         location: response.headers.get('location'),
         setCookies: response.headers.getSetCookie().map((c) => c.split('=')[0]).sort(),
-        body: comparable(response, attempt.login),
+        body: comparableSignInPage(response, attempt.login),
         messages: messageIds(response),
         cookiesBefore: before.sort(),
       });

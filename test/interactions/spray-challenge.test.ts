@@ -4,7 +4,7 @@
 // production requires (TRUST_PROXY): the client's address is the one the proxy appended.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type * as client from 'openid-client';
-import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { Browser, comparableSignInPage, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -117,13 +117,7 @@ it('takes each answer once, and "New picture" shows the page again with the logi
 
 it('gives a known and an unknown login the same page and status without the answer, with a wrong one and with the right one', async () => {
   // Everything that legitimately differs between two interactions blanked out (as sign-in.test.ts does), and the CAPTCHA's id.
-  const comparable = (page: Page, login: string) =>
-    page.body
-      .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
-      .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="TOKEN"')
-      .replace(/nonce="[^"]*"/g, 'nonce="NONCE"')
-      .replace(/(\/recover\/captcha\/|name="captchaId" value=")[\w-]{22}/g, '$1ID')
-      .replaceAll(login, 'LOGIN');
+  const comparable = (page: Page, login: string) => comparableSignInPage(page, login).replace(/(\/recover\/captcha\/|name="captchaId" value=")[\w-]{22}/g, '$1ID');
   const attempt = async (login: string, fields: Record<string, string>) => {
     const browser = through(`198.51.100.203, ${ATTACKER}`);
     const { posted, next } = await post(browser, await signInPage(browser), { login, password: 'not the password at all', ...fields });

@@ -171,10 +171,10 @@ export function callAnswerRoutes(router: Router, kit: FlowKit, deps: RecoveryDep
     }
     const say = t(result === 'accepted' ? 'notice.call_accepted' : result === 'wrong' ? 'notice.call_wrong' : 'notice.call_ended');
     const again = result === 'wrong' ? { prompt: t('notice.call_prompt', { service: deps.config.brand.name }), answerUrl: `${origin}${ctx.originalUrl}`, digits: CALL_NUMBER_DIGITS } : undefined;
-    // The development outbox's page answers with a form: back to it.
+    // The development outbox's page answers with a form: back to it, which then says what the call said.
     if (voice.name === 'outbox' && ctx.accepts('json', 'html') === 'html') {
       ctx.status = 303;
-      return ctx.redirect('/dev/outbox');
+      return ctx.redirect(`/dev/outbox?${new URLSearchParams({ answered: result === 'denied' ? 'ended' : result })}`);
     }
     const reply = voice.reply({ result: result === 'denied' ? 'ended' : result, say, language: locale, ...(again && { again }) });
     ctx.type = reply.type;

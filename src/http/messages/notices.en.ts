@@ -10,6 +10,7 @@ export const noticesEn = {
   'dev_outbox.channel_voice': 'Phone call',
   'dev_outbox.answer_label': 'Keys to press',
   'dev_outbox.answer': 'Answer the call',
+  'dev_outbox.answered': 'Answered. The call said: “{say}”',
   'dev_outbox.to': 'To',
   'dev_outbox.subject': 'Subject',
   'dev_outbox.time': 'Time',

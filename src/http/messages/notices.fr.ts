@@ -12,6 +12,7 @@ export const noticesFr: Record<keyof typeof noticesEn, string> = {
   'dev_outbox.channel_voice': 'Appel téléphonique',
   'dev_outbox.answer_label': 'Touches à taper',
   'dev_outbox.answer': 'Répondre à l’appel',
+  'dev_outbox.answered': 'Réponse envoyée. L’appel a dit : « {say} »',
   'dev_outbox.to': 'Destinataire',
   'dev_outbox.subject': 'Objet',
   'dev_outbox.time': 'Heure',
