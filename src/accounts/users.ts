@@ -436,8 +436,9 @@ export function createAccounts(
       // Written even for the default language the first time: none kept means the owner never signed in since, and
       // notices then speak the language of whoever caused them.
       if (user.language === language) return;
+      // Not announced to the other instances: only notices read it, from accounts read afresh (findById), so their
+      // cached copies (token use) lose nothing by lacking it, and keep serving.
       await write(user._id, { language });
-      await announce();
     },
 
     async signIn(login, password, client = {}, recordSuccess, recordFailure) {

@@ -66,7 +66,7 @@ it('touches the database only by _id, and in a bounded number of round trips, du
   };
   // A first flow loads what an instance loads once (secrets, the client into its cache). The account's is a returning
   // one's, as most sign-ins are (the benchmark's too): an account's first sign-in also keeps its page language for the
-  // owner's notices, one write and its announcement, once.
+  // owner's notices, one write, once.
   const user = await createUser(server);
   await signIn(user.email);
   await new Promise((resolve) => setTimeout(resolve, 1500)); // the caches trust themselves after their next poll

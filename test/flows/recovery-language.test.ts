@@ -11,6 +11,7 @@ import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, emailedCode, enterCode, registerMethods, sendCode, startRecoveryServer, submit, waitFor } from '../helpers/recovery.ts';
 import { LANGUAGE_COOKIE } from '../../src/http/request-context.ts';
 import { openSecurityInfo } from '../helpers/account-pages.ts';
+import type { User } from '../../src/accounts/user-model.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
@@ -60,6 +61,25 @@ const latestMail = (to: string, after: number) =>
     const mails = sink.received.filter((m) => JSON.stringify(m.to).includes(to));
     return mails.length > after ? mails.at(-1) : undefined;
   }, `an email to ${to}`);
+
+/** How many emails `to` has had so far. */
+const mailsTo = (to: string) => sink.received.filter((m) => JSON.stringify(m.to).includes(to)).length;
+
+/**
+ * A reset of `user`'s password run by `browser` from "Who are you?" to done, with the emails it causes: the code
+ * (to `alternateEmail`) and the owner's notice. `pages`: the first and the last.
+ */
+async function resetBy(browser: Browser, user: User, alternateEmail: string) {
+  const whoAreYou = await browser.get(`${server.origin}/recover`);
+  const goal = await submit(browser, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
+  const codesBefore = mailsTo(alternateEmail);
+  const sent = await sendCode(browser, await chooseMethod(browser, await chooseGoal(browser, goal, 'reset'), 'email'));
+  const codeMail = await latestMail(alternateEmail, codesBefore);
+  const passwordPage = await enterCode(browser, sent, await emailedCode(sink, alternateEmail, codesBefore));
+  const noticesBefore = mailsTo(user.email);
+  const done = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+  return { pages: [whoAreYou, done], codeMail, notice: await latestMail(user.email, noticesBefore) };
+}
 
 it('keeps the language of the sign-in page (the RP’s ui_locales) on every recovery page, in the code email and the notice, without remembering it', async () => {
   const { user, alternateEmail, browser, whoAreYou } = await frenchSignIn();
@@ -160,20 +180,10 @@ it('tells the owner in the language they last signed in with, whoever causes the
   }
 
   // A reset run from an English browser: its pages and its code speak English; the owner's notice, French.
-  const english = new EnglishBrowser();
-  const whoAreYou = await english.get(`${server.origin}/recover`);
-  expect(language(whoAreYou)).toBe('en');
-  const goal = await submit(english, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
-  const alternateMails = sink.received.filter((m) => JSON.stringify(m.to).includes(alternateEmail)).length;
-  const sent = await sendCode(english, await chooseMethod(english, await chooseGoal(english, goal, 'reset'), 'email'));
-  const codeMail = await latestMail(alternateEmail, alternateMails);
-  expect(codeMail.subject).toBe('Your verification code');
-  const passwordPage = await enterCode(english, sent, await emailedCode(sink, alternateEmail, alternateMails));
-  const mailsBefore = sink.received.filter((m) => JSON.stringify(m.to).includes(user.email)).length;
-  const done = await submit(english, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
-  expect(language(done)).toBe('en');
-  const notice = await latestMail(user.email, mailsBefore);
-  expect(notice.subject).toBe('Votre mot de passe a été réinitialisé');
+  const reset = await resetBy(new EnglishBrowser(), user, alternateEmail);
+  expect(reset.pages.map(language)).toEqual(['en', 'en']);
+  expect(reset.codeMail.subject).toBe('Your verification code');
+  expect(reset.notice.subject).toBe('Votre mot de passe a été réinitialisé');
   // The running recovery kept nothing: only a sign-in does.
   expect((await stored()).language).toBe('fr');
 });
@@ -190,17 +200,9 @@ it('keeps English too: an owner who signed in in English is told in English of a
   expect(await stored()).toBe('en');
 
   // Someone else runs the reset from a French browser: its pages are French, the owner's notice English.
-  const french = new FrenchBrowser();
-  const whoAreYou = await french.get(`${server.origin}/recover`);
-  expect(language(whoAreYou)).toBe('fr');
-  const goal = await submit(french, whoAreYou, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
-  const alternateMails = sink.received.filter((m) => JSON.stringify(m.to).includes(alternateEmail)).length;
-  const sent = await sendCode(french, await chooseMethod(french, await chooseGoal(french, goal, 'reset'), 'email'));
-  const passwordPage = await enterCode(french, sent, await emailedCode(sink, alternateEmail, alternateMails));
-  const mailsBefore = sink.received.filter((m) => JSON.stringify(m.to).includes(user.email)).length;
-  const done = await submit(french, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
-  expect(language(done)).toBe('fr');
-  expect((await latestMail(user.email, mailsBefore)).subject).toBe('Your password was reset');
+  const reset = await resetBy(new FrenchBrowser(), user, alternateEmail);
+  expect(reset.pages.map(language)).toEqual(['fr', 'fr']);
+  expect(reset.notice.subject).toBe('Your password was reset');
   expect(await stored()).toBe('en');
 
   // Signed in with the password on an account page, in French: French is kept from then on.

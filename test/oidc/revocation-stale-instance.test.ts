@@ -50,9 +50,6 @@ const refresh = async (server: TestServer, token: string) => client.refreshToken
 async function signedIn({ loseIndex }: { loseIndex: boolean }): Promise<{ user: User; tokens: client.TokenEndpointResponse }> {
   const user = await createUser(first);
   const tokens = await tokensFor(first, rp, user.username);
-  // An account's first sign-in keeps its page language, a change every instance hears of: the copy the second
-  // instance loads below must come after that.
-  await changeSettled();
   expect(await active(second, tokens.access_token)).toBe(true);
   if (loseIndex) for (const { collection, id } of accountIndexPlaces(adminConnection.db!, user._id)) await collection.deleteOne({ _id: id });
   await later(1100); // token times are whole seconds: revoke in a later one
