@@ -28,3 +28,12 @@ export interface RequestState {
 }
 
 export type AppContext = Context & { state: RequestState };
+
+/**
+ * The support code of this request, as its log line has it: its recovery flow's once it has one (`supportCode`),
+ * else its request id.
+ */
+export function requestSupportCode(ctx: Context): string | undefined {
+  const { supportCode, requestId } = ctx.state as Partial<RequestState>;
+  return supportCode ?? requestId;
+}

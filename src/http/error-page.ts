@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import { AppError, DatabaseUnavailableError, FlowExpiredError, MethodNotAllowedError, NotFoundError, TooManyRequestsError } from '../errors.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
-import type { AppContext, RequestState } from './context.ts';
+import { requestSupportCode, type AppContext, type RequestState } from './context.ts';
 import { renderPage } from './render.ts';
 import type { MessageId } from './messages/en.ts';
 import { DEFAULT_LOCALE, translator } from './i18n.ts';
@@ -65,7 +65,7 @@ export async function respondWithError(
   if (view.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
   // A recovery flow's own code once the request has a flow (the one its other pages and its audit events show).
-  const supportCode = ctx.state.supportCode ?? ctx.state.requestId;
+  const supportCode = requestSupportCode(ctx);
   if (format === 'json' || ctx.accepts('html', 'json') === 'json') {
     ctx.body = {
       error: view.code,

@@ -3,7 +3,7 @@
 import ejs from 'ejs';
 import { join } from 'node:path';
 import type { Context } from 'koa';
-import type { AppContext } from './context.ts';
+import { requestSupportCode, type AppContext } from './context.ts';
 import { en, type MessageId } from './messages/en.ts';
 import { SUPPORTED_LOCALES, durationText, translator } from './i18n.ts';
 import { DEFAULT_ACCENT, type Brand } from './brand.ts';
@@ -80,7 +80,7 @@ export async function renderPage(koaCtx: Context, view: string, data: PageData):
   const duration = (seconds: number) => durationText(seconds, locale);
   // The support code a page shows with an error (partials/support-code.ejs): the page's own when it brings one (a
   // refused post's, after its redirect), else the flow's or this request's, as in the request's log line.
-  const supportCode = data.supportCode ?? ctx.state.supportCode ?? ctx.state.requestId;
+  const supportCode = data.supportCode ?? requestSupportCode(ctx);
   const locals = { ...data, t, duration, nonce: ctx.state.nonce ?? '', locale, requestId: ctx.state.requestId, supportCode, brand, returnApp: ctx.state.returnApp, languages: languageLinks(ctx, locale, data.languagesFromHome === true, data.languageQuery), setTitle };
   const options = { cache, async: true };
   const body = await ejs.renderFile(join(VIEWS_DIR, `${view}.ejs`), locals, options);

@@ -7,6 +7,7 @@
 // `createRetryCookie` is the password forms' (sign-in, account pages): the error, the login typed, the CAPTCHA whose
 // wait goes on and the values its message names. Only errors the page itself gives are shown from it (`allowed`).
 import type { Context } from 'koa';
+import { requestSupportCode } from './context.ts';
 import { pathCookieName } from './cookie-names.ts';
 import { fromCookieValue, toCookieValue } from './json-cookie.ts';
 import type { MessageId } from './messages/en.ts';
@@ -42,8 +43,7 @@ export function createRedirectNote(name: string, secure: boolean, { maxAgeMs = D
   return {
     redirect(ctx, path, note) {
       // The refused post's support code goes along: its request line in the log is the one that says what happened.
-      const { supportCode = undefined, requestId = undefined } = ctx.state as { supportCode?: string; requestId?: string };
-      const code = supportCode ?? requestId;
+      const code = requestSupportCode(ctx);
       ctx.cookies.set(cookieName, toCookieValue({ ...note, ...(code && { supportCode: code }) }), { ...options(path), maxAge: maxAgeMs });
       ctx.status = 303; // never 307: the browser must not post the form again
       ctx.redirect(path);

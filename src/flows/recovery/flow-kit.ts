@@ -116,13 +116,13 @@ export function createFlowKit(deps: RecoveryDeps) {
   }
 
   /**
-   * A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id.
-   * `status` goes to the page too: a refusal (4xx) shows the support code even without an error (an out-of-date form).
+   * A recovery page, with the flow's support code once the request has a flow (browserFlow), else the request id
+   * (renderPage's). `status` goes to the page too: a refusal (4xx) shows the support code even without an error (an
+   * out-of-date form).
    */
   function page(ctx: Context, view: string, data: Record<string, unknown>, status = 200) {
-    const state = (ctx as AppContext).state;
     ctx.status = status;
-    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', supportCode: state.supportCode ?? state.requestId, status, ...data });
+    return renderPage(ctx, `recovery/${view}`, { titleId: 'recover.title', status, ...data });
   }
 
   /**
