@@ -77,7 +77,7 @@ export interface RetryCookie {
 }
 
 /** The refusals of a password as the sign-in page gives them, and every form asking for one (current-password.ts). */
-export const PASSWORD_REFUSALS: readonly MessageId[] = ['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_wait_early', 'login.captcha_wait_used_up'];
+export const PASSWORD_REFUSALS: readonly MessageId[] = ['login.invalid', 'login.missing', 'login.captcha_wrong', 'login.captcha_stale', 'login.captcha_wait_early', 'login.captcha_wait_used_up'];
 
 /** `allowed`: the errors the page at the cookie's path gives (a value signed for another page is not shown). */
 export function createRetryCookie(name: string, secure: boolean, allowed: readonly MessageId[], options: { maxAgeMs?: number } = {}): RetryCookie {

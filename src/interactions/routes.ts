@@ -15,6 +15,7 @@ import { readForm } from '../http/body.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { issueCsrfToken } from '../http/csrf.ts';
 import { createKeepSignedIn } from './keep-signed-in.ts';
+import { createSignInRestarts } from './sign-in-restarts.ts';
 import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { FlowExpiredError } from '../errors.ts';
@@ -31,6 +32,7 @@ import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-ga
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { keepSignInLanguage } from '../flows/current-password.ts';
 import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, usableLogin, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
+import { FLOW_SECONDS } from '../flows/recovery/store.ts';
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
@@ -64,20 +66,33 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 type StoredInteraction = InstanceType<Provider['Interaction']>;
 
 /**
- * load()'s answer for an interaction still live whose session is gone. Mostly: prompt=login or an expired max_age
- * sent a signed-in person here, and the account's sessions were revoked before they signed in again (a password
- * reset, a "This wasn't me" lockdown, an admin's reset or disable: oidc/revocation.ts); also a session signed out or
- * timed out meanwhile. The provider refuses such an interaction for good (SessionNotFound), but the authorization
- * request it holds is still the relying party's, and valid: the router asks for it again (restartWithoutSession
- * below) instead of sending the person back to the application.
+ * load()'s answer for a sign-in the provider refuses for good (SessionNotFound) whose authorization request is still
+ * the relying party's, and valid: the router asks for it again (restartSignIn below) instead of sending the person
+ * back to the application. `session_gone`: the interaction is live, but its session is gone. Mostly: prompt=login or
+ * an expired max_age sent a signed-in person here, and the account's sessions were revoked before they signed in
+ * again (a password reset, a "This wasn't me" lockdown, an admin's reset or disable: oidc/revocation.ts); also a
+ * session signed out or timed out meanwhile. `expired_during_recovery`: the interaction expired while a recovery
+ * started from it ran (sign-in-restarts.ts).
  */
-class SessionGone extends Error {
-  readonly interaction: StoredInteraction;
+class RestartSignIn extends Error {
+  readonly query: string;
+  readonly reason: 'session_gone' | 'expired_during_recovery';
 
-  constructor(interaction: StoredInteraction) {
-    super('the session of the interaction is gone');
-    this.interaction = interaction;
+  constructor(query: string, reason: RestartSignIn['reason']) {
+    super(`the sign-in is restarted: ${reason}`);
+    this.query = query;
+    this.reason = reason;
   }
+}
+
+/**
+ * The authorization request of `interaction`, when it may be asked again through the browser. A device flow's
+ * cannot be asked again here; a pushed one (PAR, RFC 9126) must not be: its parameters went over the back channel
+ * and would come back through the browser's address bar, history and proxy logs.
+ */
+function restartableQuery(interaction: StoredInteraction): string | undefined {
+  if (interaction.deviceCode || (interaction as { parJti?: string }).parJti) return undefined;
+  return authorizationQuery(interaction.params);
 }
 
 /**
@@ -113,15 +128,21 @@ const KNOWN_CLAIMS = claimsOf();
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
+  // Kept from a recovery's start for as long as the sign-in and then the recovery may last.
+  const restarts = createSignInRestarts(config.cookieSecure, (config.ttl.interaction + FLOW_SECONDS) * 1000);
 
   /**
-   * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, and
-   * one whose session is gone is SessionGone.
+   * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, but one
+   * whose session is gone, or that expired during a recovery started from it, is RestartSignIn.
    */
   async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
     const details = await provider.interactionDetails(ctx.req, ctx.res).catch(async (error: unknown) => {
-      const orphan = error instanceof oidcErrors.SessionNotFound ? await interactionWithoutSession(ctx) : undefined;
-      throw orphan ? new SessionGone(orphan) : error;
+      if (!(error instanceof oidcErrors.SessionNotFound)) throw error;
+      const orphan = await interactionWithoutSession(ctx);
+      const query = orphan ? restartableQuery(orphan) : undefined;
+      if (query) throw new RestartSignIn(query, 'session_gone');
+      const kept = orphan ? undefined : await keptForExpired(ctx);
+      throw kept ? new RestartSignIn(kept, 'expired_during_recovery') : error;
     });
     if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
     const uiLocales = details.params.ui_locales;
@@ -143,10 +164,15 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     if (!uid || ctx.cookies.get(provider.cookieName('interaction'), { signed: true }) !== uid) return undefined;
     const interaction = await provider.Interaction.find(uid);
     const sessionUid = interaction?.session?.uid;
-    // A device flow's request cannot be asked again here; a pushed one (PAR, RFC 9126) must not be: its parameters
-    // went over the back channel and would come back through the browser's address bar, history and proxy logs.
-    if (!sessionUid || interaction.deviceCode || (interaction as { parJti?: string }).parJti) return undefined;
+    if (!sessionUid) return undefined;
     return (await provider.Session.findByUid(sessionUid)) ? undefined : interaction;
+  }
+
+  /** The request this browser kept for the interaction named in the URL, once that interaction is gone. */
+  async function keptForExpired(ctx: Context): Promise<string | undefined> {
+    const uid = ctx.params.uid;
+    const kept = uid ? restarts.kept(ctx, uid) : undefined;
+    return kept && !(await provider.Interaction.find(uid!)) ? kept : undefined;
   }
 
   /** The form's CSRF token checked for interaction `uid`, then its fields against `schema`. */
@@ -247,6 +273,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    restarts.drop(ctx, ctx.params.uid!); // its page, opened again, is the expired one: the request has its answer
     ctx.redirect(returnTo);
     ctx.status = 303; // never 307: the browser must not re-post the password (RFC 9700 §4.12)
   }
@@ -273,7 +300,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const newPasswordRetries = createRetryCookie('lk_new_password_retry', config.cookieSecure, ['recover.password_mismatch', ...PASSWORD_REASONS]);
   const refuseNewPassword = (ctx: Context, details: Details, error: MessageId) => newPasswordRetries.redirect(ctx, `/interaction/${details.uid}`, { error });
 
-  // An interaction whose session is gone (SessionGone) starts again, so that the person who has just reset their
+  // An interaction whose session is gone (RestartSignIn) starts again, so that the person who has just reset their
   // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page. A
   // GET (the page; its /recover link too, since who comes back from a recovery needs the sign-in page, not another
   // recovery) asks the authorization endpoint for the same request anew, which the provider validates and decides
@@ -287,16 +314,18 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     try {
       await next();
     } catch (error) {
-      if (!(error instanceof SessionGone)) throw error;
-      restartWithoutSession(ctx, error.interaction);
+      if (!(error instanceof RestartSignIn)) throw error;
+      restartSignIn(ctx, error);
     }
   });
 
-  function restartWithoutSession(ctx: Context, interaction: StoredInteraction) {
-    ctx.state.log.info({ event: 'interaction.restarted', reason: 'session_gone' }, 'sign-in restarted: its session is gone');
+  function restartSignIn(ctx: Context, { query, reason }: RestartSignIn) {
+    ctx.state.log.info({ event: 'interaction.restarted', reason }, `sign-in restarted: ${reason.replace(/_/g, ' ')}`);
     ctx.status = 303;
-    if (ctx.method === 'POST') ctx.redirect(`/interaction/${interaction.uid}`);
-    else ctx.redirect(`${provider.pathFor('authorization')}?${authorizationQuery(interaction.params)}`);
+    if (ctx.method === 'POST') return ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`);
+    // A kept request is asked again once: the sign-in it leads to has its own page, and this one is done with.
+    if (reason === 'expired_during_recovery') restarts.drop(ctx, ctx.params.uid!);
+    ctx.redirect(`${provider.pathFor('authorization')}?${query}`);
   }
 
   router.get('/', async (ctx) => {
@@ -550,6 +579,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   // (flows/recovery/store.ts). Not as the language cookie: that is the person's own choice, kept for a year.
   router.get('/recover', async (ctx) => {
     const details = await load(ctx);
+    // Should the sign-in expire before the recovery ends, its "Sign in" asks for the same request again.
+    const query = restartableQuery(details);
+    if (query) restarts.keep(ctx, details.uid, query);
     const uiLocale = supportedUiLocale(typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
     ctx.status = 303;
     ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}${uiLocale ? `&ui_locales=${uiLocale}` : ''}`);

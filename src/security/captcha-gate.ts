@@ -18,11 +18,16 @@ const HOUR = 3600;
 
 export type CaptchaOutcome =
   | { passed: true }
-  /** A wrong answer, or one to a CAPTCHA used or expired: a new CAPTCHA is shown. */
+  /** A wrong answer: a new CAPTCHA is shown. */
   | { passed: false; reason: 'wrong' }
   /**
-   * Left empty before its wait was over: `keep` is the CAPTCHA to show again (its wait goes on); absent when it was
-   * used or expired, and a new one (a new wait) is shown.
+   * No CAPTCHA to answer or wait for: it expired (a page left open past CAPTCHA_LIFETIME_MS), or was used (a form
+   * sent twice). Nothing typed was judged; a new CAPTCHA (a new wait) is shown, and the page says why.
+   */
+  | { passed: false; reason: 'stale' }
+  /**
+   * Left empty before its wait was over: `keep` is the CAPTCHA to show again (its wait goes on). Without `keep`, the
+   * form had no CAPTCHA (its page was shown before this address needed one): a new one, and its wait, begin now.
    */
   | { passed: false; reason: 'early'; keep?: string }
   /** Left empty once the wait was over, but this address has used its waits of the hour: it must answer `keep`. */
@@ -34,6 +39,7 @@ export type CaptchaRefusal = Exclude<CaptchaOutcome, { passed: true }>['reason']
 /** What a password form (sign-in, change of password, security info) says when its CAPTCHA did not let a try through. */
 export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
   wrong: 'login.captcha_wrong',
+  stale: 'login.captcha_stale',
   early: 'login.captcha_wait_early',
   used_up: 'login.captcha_wait_used_up',
 };
@@ -50,14 +56,18 @@ export function createCaptchaGate(captcha: Pick<Captcha, 'issue' | 'check' | 'si
 
   return {
     async pass(captchaId, typed, ip) {
-      if (normalizeAnswer(typed)) return (await captcha.check(captchaId, typed)) ? { passed: true } : { passed: false, reason: 'wrong' };
+      if (normalizeAnswer(typed)) {
+        const checked = await captcha.check(captchaId, typed);
+        return checked === 'right' ? { passed: true } : { passed: false, reason: checked === 'gone' ? 'stale' : 'wrong' };
+      }
+      if (!captchaId) return { passed: false, reason: 'early' };
       const since = await captcha.sinceIssued(captchaId);
-      if (since === undefined) return { passed: false, reason: 'early' };
+      if (since === undefined) return { passed: false, reason: 'stale' };
       const { captcha: rules } = await policy.current();
       if (since < rules.waitSeconds * 1000) return { passed: false, reason: 'early', keep: captchaId };
       // Counted only once the wait is over: pressing too early costs the address nothing.
       if (!(await limits.allow('captcha-wait-ip', addressBudgetKey(ip), rules.waitsPerIpHour, HOUR))) return { passed: false, reason: 'used_up', keep: captchaId };
-      return (await captcha.useUnanswered(captchaId)) ? { passed: true } : { passed: false, reason: 'early' };
+      return (await captcha.useUnanswered(captchaId)) ? { passed: true } : { passed: false, reason: 'stale' };
     },
 
     async show(kept) {

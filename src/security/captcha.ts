@@ -63,8 +63,11 @@ export interface Captcha {
   image(id: string, options?: { title?: string }): Promise<string | undefined>;
   /** A 16-bit mono PCM WAV speaking the characters in `language`; undefined when the id is unknown, used or expired. */
   audio(id: string, language?: string): Promise<Buffer | undefined>;
-  /** True once for the right answer (case and spaces ignored); the CAPTCHA is used up by any check. */
-  check(id: string, answer: string): Promise<boolean>;
+  /**
+   * 'right' once for the right answer (case and spaces ignored), else 'wrong'; the CAPTCHA is used up by any check.
+   * 'gone' when there is none to check: unknown, used (by another check, in parallel too) or expired.
+   */
+  check(id: string, answer: string): Promise<'right' | 'wrong' | 'gone'>;
   /** Milliseconds since it was issued; undefined when the id is unknown, used or expired. */
   sinceIssued(id: string): Promise<number | undefined>;
   /** Uses it up without an answer (the wait of captcha-gate.ts): true for the one caller, of any in parallel, that did. */
@@ -143,9 +146,9 @@ export function createCaptcha({ connection, testAnswer, clock = Date.now }: Capt
 
     async check(id, answer) {
       const doc = await live(id);
-      // Whoever deletes it decides: every other check of this CAPTCHA, in parallel or later, is false.
-      if (!doc || !(await consume(collection(), id))) return false;
-      return sameAnswer(doc.answer, answer);
+      // Whoever deletes it decides: every other check of this CAPTCHA, in parallel or later, finds it gone.
+      if (!doc || !(await consume(collection(), id))) return 'gone';
+      return sameAnswer(doc.answer, answer) ? 'right' : 'wrong';
     },
 
     async sinceIssued(id) {

@@ -115,6 +115,8 @@ it('keeps the language of the sign-in page (the RP’s ui_locales) on every reco
   const lockdown = await owner.get(link);
   expect(language(lockdown)).toBe('fr');
   expect(lockdown.body).toContain('Ce n’était pas moi : sécuriser mon compte');
+  // (With a phone as well as the mailbox: enough for a lockdown's two proofs, so the page offers a recovery.)
+  await registerMethods(server, user, { alternateEmail, mobilePhone: '+14155550123' });
   const confirmed = await owner.post(findForm(lockdown, '/recover/lockdown/').action, findForm(lockdown, '/recover/lockdown/').fields);
   expect(language(confirmed)).toBe('fr');
   expect(confirmed.body).toContain('Votre compte est sécurisé');

@@ -39,9 +39,9 @@ async function userWithPhone(): Promise<{ user: User; phone: string; totp: (epoc
 }
 
 /** A browser at the code field of a text message sent to the user's phone. */
-async function atSmsCode(user: User, phone: string): Promise<{ browser: Browser; page: Page }> {
+async function atSmsCode(user: User, phone: string, goal: 'reset' | 'unlock' = 'reset'): Promise<{ browser: Browser; page: Page }> {
   const browser = new Browser();
-  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), goal), 'sms');
   return { browser, page: await sendCode(browser, panel, { phone }) };
 }
 
@@ -196,6 +196,12 @@ it("counts right proofs too, and an administrator's users unlock gives the day's
   // The page says to contact the administrator: the policy's helpdesk is there, with the support code.
   expect(messageIds(spent.page)).toContain('recover.contact_admin');
   expect(spent.page.body).toContain('href="https://help.example.test/latchkey"');
+  expect(messageIds(spent.page)).toContain('recover.support_hint_before');
+  // Who chose "I know my password" is not told about resetting it.
+  const unlocking = await atSmsCode(user, phone, 'unlock');
+  expect(unlocking.page.status).toBe(429);
+  expect(messageIds(unlocking.page)).toContain('recover.support_hint_before_unlock');
+  expect(messageIds(unlocking.page)).not.toContain('recover.support_hint_before');
 
   const unlock = await runAdmin(server.dbUri, ['users', 'unlock', user.username]);
   expect(unlock.code).toBe(0);

@@ -441,7 +441,7 @@ const sameApostrophes = (text: string) => text.replace(/’/g, "'");
 
 describe('the link "Can\'t access your account?" where other messages name it', () => {
   it.each(['en', 'fr'])('in %s, the "This wasn\'t me" page names it as its button reads', async (lang) => {
-    const user = await createUser(server);
+    const { user } = await person(); // two methods and more: enough to recover from a lockdown
     const token = await createLockdowns(server.connection).issue(user._id);
     const browser = new Browser();
     const asked = await browser.get(`${server.origin}/recover/lockdown/${token}?lang=${lang}`);
@@ -450,6 +450,21 @@ describe('the link "Can\'t access your account?" where other messages name it', 
     // The support code once: in the helpdesk's line, not again below it.
     expect(messageIds(done).filter((id) => ['recover.support_none', 'recover.support_hint_before', 'error.support_code'].includes(id))).toHaveLength(1);
     expect(sameApostrophes(textOf(done, 'lockdown.done'))).toContain(sameApostrophes(textOf(done, 'login.cant_access')));
+  });
+
+  it.each(['en', 'fr'])('in %s, the "This wasn\'t me" page of an account with one method sends its owner to the administrator, not into a recovery it cannot finish', async (lang) => {
+    const user = await createUser(server);
+    await registerMethods(server, user, { alternateEmail: `alt-${user.username}@example.net` }); // enough for the policy's one proof, not a lockdown's two
+    const token = await createLockdowns(server.connection).issue(user._id);
+    const browser = new Browser();
+    const done = await submit(browser, await browser.get(`${server.origin}/recover/lockdown/${token}?lang=${lang}`), '/lockdown/');
+    expect(done.status).toBe(200);
+    expect(messageIds(done)).toContain('lockdown.done_admin');
+    expect(messageIds(done)).not.toContain('lockdown.done');
+    expect(messageIds(done)).not.toContain('login.cant_access');
+    expect(done.body).toMatch(/class="button primary"[^>]*data-message-id="error.home"/);
+    expect(messageIds(done)).toEqual(expect.arrayContaining([expect.stringMatching(/^recover\.(contact_admin|support_none)$/)]));
+    expect((await server.latchkey.accounts.findById(user._id))?.lockedDownAt).toBeTruthy(); // locked down all the same
   });
 
   it.each([

@@ -111,8 +111,10 @@ it('takes each answer once, and "New picture" shows the page again with the logi
   const { posted: first } = await post(browser, fresh, { login: user.username, password: 'not the password at all', captcha: CAPTCHA_ANSWER });
   expect(signedIn(first)).toBe(false);
   const again = through(`198.51.100.202, ${ATTACKER}`);
-  const { next: replayed } = await post(again, await signInPage(again), { login: user.username, password: PASSWORD, captchaId: used, captcha: CAPTCHA_ANSWER });
-  expect(messageIds(replayed)).toContain('login.captcha_wrong');
+  const { posted: second, next: replayed } = await post(again, await signInPage(again), { login: user.username, password: PASSWORD, captchaId: used, captcha: CAPTCHA_ANSWER });
+  expect(signedIn(second)).toBe(false);
+  expect(messageIds(replayed)).toContain('login.captcha_stale'); // used, not wrong: the page says so
+  expect(messageIds(replayed)).not.toContain('login.captcha_wrong');
 });
 
 it('gives a known and an unknown login the same page and status without the answer, with a wrong one and with the right one', async () => {

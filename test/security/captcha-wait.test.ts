@@ -66,9 +66,11 @@ describe('the recovery’s first page', () => {
     expect(messageIds(goal)).toContain('recover.goal_heading');
     expect(await flowCount()).toBe(flowsBefore + 1);
 
-    // Used up, as an answer would be: the same CAPTCHA left empty again (the page sent twice) starts a new wait.
+    // Used up, as an answer would be: the same CAPTCHA left empty again (the page sent twice) starts a new wait, and
+    // the page says why.
     const replayed = await next(browser, early);
-    expect(messageIds(replayed)).toContain('recover.captcha_wait_early');
+    expect(messageIds(replayed)).toContain('recover.captcha_stale');
+    expect(messageIds(replayed)).not.toContain('recover.captcha_wait_early');
     expect(captchaOf(replayed, '/recover')).not.toBe(captchaOf(page, '/recover'));
     expect(waitNote(replayed)).toContain('in 30 seconds');
     expect(await flowCount()).toBe(flowsBefore + 1);
@@ -96,6 +98,23 @@ describe('the recovery’s first page', () => {
     expect(messageIds(await next(opened[refused]!.browser, answers[refused]!, CAPTCHA_ANSWER))).toContain('recover.goal_heading');
     // Another address has its own waits.
     expect(messageIds(await next(other, otherPage))).toContain('recover.goal_heading');
+  });
+
+  it('says a CAPTCHA expired (10 minutes) rather than wrong or early, keeps the identifier, and shows a new one', async () => {
+    for (const typed of [CAPTCHA_ANSWER, '']) {
+      const browser = from('192.0.2.31');
+      const page = await start(browser);
+      const flowsBefore = await flowCount();
+      wait(10 * 60 + 1);
+      const stale = await next(browser, page, typed);
+      expect(stale.status).toBe(200);
+      expect(messageIds(stale)).toContain('recover.captcha_stale');
+      expect(messageIds(stale)).not.toEqual(expect.arrayContaining([expect.stringMatching(/^recover\.captcha_(wrong|wait_early)$/)]));
+      expect(captchaOf(stale, '/recover')).not.toBe(captchaOf(page, '/recover'));
+      expect(findForm(stale, '/recover').fields.identifier).toBe(user.username);
+      expect(await flowCount()).toBe(flowsBefore);
+      expect(messageIds(await next(browser, stale, CAPTCHA_ANSWER))).toContain('recover.goal_heading'); // the new one works
+    }
   });
 
   it('takes a wrong answer as a wrong answer, not as a wait, whatever the time', async () => {
@@ -163,6 +182,20 @@ describe('the sign-in page of an address past its failed sign-ins', () => {
     expect(captchaOf(missing, '/login')).toBe(captchaOf(wrong, '/login'));
     const { posted } = await post(browser, missing, { login: user.username, password: PASSWORD, captcha: CAPTCHA_ANSWER });
     expect(signedIn(posted)).toBe(true);
+  });
+
+  it('says its CAPTCHA expired, checking no password, and the new one lets the right answer through', async () => {
+    const browser = from(ATTACKER);
+    const page = await signInPage(browser);
+    wait(10 * 60 + 1);
+    const { posted, next: stale } = await post(browser, page, { login: user.username, password: PASSWORD, captcha: CAPTCHA_ANSWER });
+    expect(signedIn(posted)).toBe(false);
+    expect(messageIds(stale)).toContain('login.captcha_stale');
+    expect(messageIds(stale)).not.toContain('login.captcha_wrong');
+    expect(captchaOf(stale, '/login')).not.toBe(captchaOf(page, '/login'));
+    expect(await server.latchkey.accounts.lockoutState(user._id)).toMatchObject({ failures: 0 });
+    const { posted: done } = await post(browser, stale, { login: user.username, password: PASSWORD, captcha: CAPTCHA_ANSWER });
+    expect(signedIn(done)).toBe(true);
   });
 
   it('counts a wrong password after the wait as any wrong password, and shows a new CAPTCHA', async () => {

@@ -51,8 +51,8 @@ describe('check', () => {
   it('accepts the right answer once, and never again', async () => {
     const { id } = await captcha.issue();
     const answer = await answerOf(id);
-    expect(await captcha.check(id, answer)).toBe(true);
-    expect(await captcha.check(id, answer)).toBe(false);
+    expect(await captcha.check(id, answer)).toBe('right');
+    expect(await captcha.check(id, answer)).toBe('gone');
   });
 
   it('accepts exactly one of 20 parallel checks of the right answer', async () => {
@@ -60,32 +60,33 @@ describe('check', () => {
       const { id } = await captcha.issue();
       const answer = await answerOf(id);
       const results = await twenty(() => captcha.check(id, answer));
-      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(results.filter((result) => result === 'right')).toHaveLength(1);
+      expect(results.filter((result) => result === 'gone')).toHaveLength(19);
     }
   });
 
   it('ignores case and spaces', async () => {
     const fixed = createCaptcha({ connection, clock, testAnswer: 'K7RW3Y' });
     const lower = await fixed.issue();
-    expect(await fixed.check(lower.id, 'k7rw3y')).toBe(true);
+    expect(await fixed.check(lower.id, 'k7rw3y')).toBe('right');
     const spaced = await fixed.issue();
-    expect(await fixed.check(spaced.id, ' k7 Rw 3y ')).toBe(true);
+    expect(await fixed.check(spaced.id, ' k7 Rw 3y ')).toBe('right');
     const random = await captcha.issue();
-    expect(await captcha.check(random.id, (await answerOf(random.id)).toLowerCase())).toBe(true);
+    expect(await captcha.check(random.id, (await answerOf(random.id)).toLowerCase())).toBe('right');
   });
 
   it('refuses a wrong answer, and the CAPTCHA is used up by it', async () => {
     const { id } = await captcha.issue();
     const answer = await answerOf(id);
     const wrong = answer.slice(0, 5) + (answer[5] === '2' ? '3' : '2');
-    expect(await captcha.check(id, wrong)).toBe(false);
-    expect(await captcha.check(id, answer)).toBe(false);
-    expect(await captcha.check(id, '')).toBe(false);
+    expect(await captcha.check(id, wrong)).toBe('wrong');
+    expect(await captcha.check(id, answer)).toBe('gone');
+    expect(await captcha.check(id, '')).toBe('gone');
   });
 
   it('refuses unknown and malformed ids', async () => {
-    expect(await captcha.check('AAAAAAAAAAAAAAAAAAAAAA', 'K7RW3Y')).toBe(false);
-    expect(await captcha.check('../../etc', 'K7RW3Y')).toBe(false);
+    expect(await captcha.check('AAAAAAAAAAAAAAAAAAAAAA', 'K7RW3Y')).toBe('gone');
+    expect(await captcha.check('../../etc', 'K7RW3Y')).toBe('gone');
   });
 
   it('accepts an answer until 10 minutes have passed, and not from then on', async () => {
@@ -94,11 +95,11 @@ describe('check', () => {
     const late = await captcha.issue();
     try {
       now = start + CAPTCHA_LIFETIME_MS - 1000;
-      expect(await captcha.check(early.id, await answerOf(early.id))).toBe(true);
+      expect(await captcha.check(early.id, await answerOf(early.id))).toBe('right');
       now = start + CAPTCHA_LIFETIME_MS;
       expect(await captcha.image(late.id)).toBeUndefined();
       expect(await captcha.audio(late.id)).toBeUndefined();
-      expect(await captcha.check(late.id, await answerOf(late.id))).toBe(false);
+      expect(await captcha.check(late.id, await answerOf(late.id))).toBe('gone');
     } finally {
       now = start;
     }
@@ -111,8 +112,8 @@ describe('with a test answer (CAPTCHA_TEST_ANSWER)', () => {
     const [a, b] = await Promise.all([fixed.issue(), fixed.issue()]);
     expect(a.id).not.toBe(b.id);
     expect(await answerOf(a.id)).toBe('2FK9');
-    expect(await fixed.check(a.id, '2fk9')).toBe(true);
-    expect(await fixed.check(b.id, '2FK9')).toBe(true);
+    expect(await fixed.check(a.id, '2fk9')).toBe('right');
+    expect(await fixed.check(b.id, '2FK9')).toBe('right');
     const c = await fixed.issue();
     expect(readWav((await fixed.audio(c.id))!).durationSeconds).toBeGreaterThan(4 * 0.25);
     expect(await fixed.image(c.id)).toMatch(/^<svg/);

@@ -129,9 +129,10 @@ export function createFlowKit(deps: RecoveryDeps) {
    * A page that explains where the flow ended and offers a fresh start. A blocked flow's page tells the person to
    * contact their administrator: the policy's helpdesk goes with it ("Contact your administrator").
    */
-  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Pick<FlowDoc, 'interactionUid' | 'uiLocale'>) {
+  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Partial<Pick<FlowDoc, 'interactionUid' | 'uiLocale' | 'goal'>>) {
     const helpdesk = messageId === 'recover.blocked' || messageId === 'recover.too_many' ? (await policy.current()).helpdesk : undefined;
-    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid), helpdesk }, status);
+    // `goal`: the support hint speaks of an unlock to whoever chose one.
+    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid), helpdesk, goal: flow?.goal }, status);
   }
 
   /** Sets the page language from the relying party's, the way the sign-in page did (the person's own pick wins). */

@@ -15,6 +15,7 @@ import { resolveSubject } from './subject.ts';
 /** What the first page says when its CAPTCHA did not let the identifier through. */
 const CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
   wrong: 'recover.captcha_wrong',
+  stale: 'recover.captcha_stale',
   early: 'recover.captcha_wait_early',
   used_up: 'recover.captcha_wait_used_up',
 };

@@ -1,5 +1,5 @@
 // "This wasn't me": the link in a security notice locks the account down (access revoked, sign-in refused until a
-// password reset with two methods, or an administrator) and then offers the recovery.
+// password reset with two methods, or an administrator) and then offers the recovery, where the account can use it.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { issueCsrfToken } from '../../http/csrf.ts';
@@ -7,6 +7,7 @@ import { supportedUiLocale } from '../../http/i18n.ts';
 import { csrfOnly } from '../../http/checked-form.ts';
 import type { FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
+import { recoveryMethods } from './subject.ts';
 
 export function lockdownRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): void {
   const { accounts, lockdowns } = deps;
@@ -43,7 +44,12 @@ export function lockdownRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     // request that used the link records it.
     await accounts.lockDown(accountId);
     if (await lockdowns.use(ctx.params.token!)) await record(ctx, { type: 'account.lockdown', accountId, reason: 'not_me' });
-    // "…or contact your administrator": with the way to, as the recovery's own pages give it.
-    await page(ctx, 'lockdown', { valid: true, done: true, recover, helpdesk: (await deps.policy.current()).helpdesk });
+    // "…or contact your administrator": with the way to, as the recovery's own pages give it. An account whose
+    // security info is now too little for a lockdown's two proofs (one method, say) would only walk the decoy pages:
+    // the page says only an administrator can help. Whoever holds the link reads one of the owner's contacts already.
+    const current = await deps.policy.current();
+    const lockedDown = await accounts.findById(accountId);
+    const selfService = lockedDown?.status === 'active' && recoveryMethods({ ...lockedDown, lockedDownAt: lockedDown.lockedDownAt ?? new Date() }, deps.methods, current).able;
+    await page(ctx, 'lockdown', { valid: true, done: true, selfService, recover, helpdesk: current.helpdesk });
   });
 }

@@ -45,6 +45,7 @@ const core = {
   'login.captcha_intro': 'Many sign-ins have failed from your network recently. To sign in, also enter the characters below.',
   // The password is checked only with the right characters: said, so that nobody wonders whether it was wrong.
   'login.captcha_wrong': 'The characters you entered did not match, so your password was not checked. Enter it again with the characters in the new picture.',
+  'login.captcha_stale': 'Your password was not checked: the picture had expired (each lasts 10 minutes) or was already used. Enter your password again with the characters in the new picture.',
   'login.captcha_wait_early': 'Your password was not checked yet: the characters were left empty before the wait was over. Enter your password again with the characters, or wait {wait} and leave them empty.',
   'login.captcha_wait_used_up': 'Your password was not checked. Too many sign-ins from your network went ahead without the characters this hour: enter the characters with your password, or try again later.',
   'home.title': '{app} sign-in service',

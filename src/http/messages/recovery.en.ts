@@ -26,6 +26,7 @@ export const recoveryEn = {
   'recover.identifier_example': 'Example: user@example.com or username',
   'recover.identifier_missing': 'Enter your email or username.',
   'recover.captcha_wrong': 'The characters you entered did not match. Try the new picture.',
+  'recover.captcha_stale': 'The picture had expired (each lasts 10 minutes) or was already used, so nothing was checked. Enter the characters in the new picture.',
   'recover.captcha_wait_early': 'The characters were left empty before the wait was over. Enter them, or wait {wait} and select Next again.',
   'recover.captcha_wait_used_up': 'Too many people on your network went ahead without the characters this hour. Enter the characters, or try again later.',
 
@@ -164,6 +165,7 @@ export const recoveryEn = {
   'lockdown.account': 'Account: {account}',
   'lockdown.was_me': 'If it was you, there is nothing more to do: you can close this page.',
   'lockdown.done': 'Your account is secured. Use “Can’t access your account?” on the sign-in page, or contact your administrator, to get back in.',
+  'lockdown.done_admin': 'Your account is secured. The security info registered on it is not enough to get back in by yourself now: contact your administrator.',
   'lockdown.invalid': 'This link has expired or was already used. Every notice of one change carries the same link: if you used it from another one, your account is already secured, and “Can’t access your account?” gets you back in.',
 
   'notice.code_email_subject': 'Your verification code',

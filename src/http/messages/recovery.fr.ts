@@ -26,6 +26,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.identifier_example': 'Exemple : utilisateur@example.com ou nom d’utilisateur',
   'recover.identifier_missing': 'Saisissez votre adresse e-mail ou votre nom d’utilisateur.',
   'recover.captcha_wrong': 'Les caractères saisis ne correspondent pas. Essayez avec la nouvelle image.',
+  'recover.captcha_stale': 'L’image avait expiré (chacune dure 10 minutes) ou avait déjà servi : rien n’a été vérifié. Saisissez les caractères de la nouvelle image.',
   'recover.captcha_wait_early': 'Les caractères ont été laissés vides avant la fin de l’attente. Saisissez-les, ou attendez {wait} et sélectionnez de nouveau Suivant.',
   'recover.captcha_wait_used_up': 'Trop de personnes de votre réseau ont continué sans les caractères cette heure-ci. Saisissez les caractères, ou réessayez plus tard.',
 
@@ -163,6 +164,7 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'lockdown.account': 'Compte : {account}',
   'lockdown.was_me': 'Si c’était vous, vous n’avez rien d’autre à faire : vous pouvez fermer cette page.',
   'lockdown.done': 'Votre compte est sécurisé. Utilisez « Vous ne pouvez pas accéder à votre compte ? » sur la page de connexion, ou contactez votre administrateur, pour retrouver l’accès.',
+  'lockdown.done_admin': 'Votre compte est sécurisé. Les informations de sécurité qui y sont enregistrées ne suffisent plus pour retrouver l’accès par vous-même : contactez votre administrateur.',
   'lockdown.invalid': 'Ce lien a expiré ou a déjà été utilisé. Chaque avis d’une même modification porte le même lien : si vous l’avez utilisé depuis un autre avis, votre compte est déjà sécurisé, et « Vous ne pouvez pas accéder à votre compte ? » vous permet d’y revenir.',
 
   'notice.code_email_subject': 'Votre code de vérification',
