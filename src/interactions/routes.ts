@@ -323,8 +323,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     ctx.state.log.info({ event: 'interaction.restarted', reason }, `sign-in restarted: ${reason.replace(/_/g, ' ')}`);
     ctx.status = 303;
     if (ctx.method === 'POST') return ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`);
-    // A kept request is asked again once: the sign-in it leads to has its own page, and this one is done with.
-    if (reason === 'expired_during_recovery') restarts.drop(ctx, ctx.params.uid!);
+    // A kept request (sign-in-restarts.ts) is asked again once, whichever way this restart came: the sign-in it leads
+    // to has its own page, and this one is done with.
+    restarts.drop(ctx, ctx.params.uid!);
     ctx.redirect(`${provider.pathFor('authorization')}?${query}`);
   }
 

@@ -90,9 +90,10 @@ it('keeps the identifier and gives a fresh CAPTCHA after a wrong answer; a CAPTC
   expect(messageIds(wrong)).toContain('recover.captcha_wrong');
   expect(findForm(wrong, '/recover').fields.identifier).toBe(user.username);
   expect(findForm(wrong, '/recover').fields.captchaId).not.toBe(form.fields.captchaId);
-  // The first CAPTCHA was used by the wrong answer: its right answer no longer works.
+  // The first CAPTCHA was used by the wrong answer: its right answer no longer works, and the page says it was used.
   const reused = await browser.post(form.action, { ...form.fields, identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
-  expect(messageIds(reused)).toContain('recover.captcha_wrong');
+  expect(messageIds(reused)).toContain('recover.captcha_stale');
+  expect(messageIds(reused)).not.toContain('recover.goal_heading');
 });
 
 it('cancels: the flow ends and its steps are refused', async () => {

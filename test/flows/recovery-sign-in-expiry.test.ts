@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import { chooseGoal, chooseMethod, emailedCode, enterCode, identify, registerMethods, sendCode, startRecoveryServer, submit } from '../helpers/recovery.ts';
@@ -120,4 +120,44 @@ it('is the expired page once the sign-in got its answer, though a recovery was s
   const old = await browser.get(signIn.url);
   expect(old.status).toBe(400);
   expect(messageIds(old)).toContain('error.interaction_expired');
+});
+
+it('asks a request again only once, also when the first time was for a session the reset revoked', async () => {
+  offsetMs = 0;
+  const user = await createUser(server);
+  const browser = new Browser();
+  await signInAndConsent(browser, await authorizationUrl(config, redirectUri), user.username, redirectUri);
+  const signIn = await openLoginPage(browser, (await authorizationUrl(config, redirectUri, { prompt: 'login' })).url);
+  expect((await browser.get(`${signIn.url}/recover`)).status).toBe(303);
+  await server.latchkey.accounts.resetPassword(user._id, NEW_PASSWORD); // as the recovery's reset: the session is gone
+  const restarted = await browser.get(signIn.url);
+  expect(restarted.status).toBe(303);
+  expect(new URL(restarted.headers.get('location')!, restarted.url).pathname).toBe(new URL(`${server.issuer}/auth`).pathname);
+  offsetMs = interactionTtlMs() + MINUTE;
+  const again = await browser.get(signIn.url);
+  expect(again.status).toBe(400);
+  expect(messageIds(again)).toContain('error.interaction_expired');
+});
+
+it('keeps nothing of a pushed request (PAR): its parameters never go through the browser', async () => {
+  offsetMs = 0;
+  const browser = new Browser();
+  const pushed = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state: 'pushed-state',
+    nonce: 'pushed-nonce',
+    login_hint: 'pushed-hint@example.org',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const signIn = await openLoginPage(browser, pushed);
+  const toRecovery = await browser.get(`${signIn.url}/recover`);
+  expect(toRecovery.status).toBe(303);
+  expect(toRecovery.headers.getSetCookie().some((cookie) => cookie.includes('lk_signin_restart'))).toBe(false);
+  offsetMs = interactionTtlMs() + MINUTE;
+  const expired = await browser.get(signIn.url);
+  expect(expired.status).toBe(400);
+  expect(messageIds(expired)).toContain('error.interaction_expired');
+  expect(expired.body).not.toContain('pushed-hint');
 });

@@ -105,7 +105,7 @@ it('takes each answer once, and "New picture" shows the page again with the logi
   expect(asksForCaptcha(fresh)).toBe(true);
   expect(findForm(fresh, '/login').fields.captchaId).not.toBe(findForm(page, '/login').fields.captchaId);
   expect(findForm(fresh, '/login').fields.login).toBe(user.username);
-  expect(messageIds(fresh).filter((id) => /^login\.(invalid|missing|captcha_wrong|captcha_wait_early|captcha_wait_used_up)$/.test(id))).toEqual([]);
+  expect(messageIds(fresh).filter((id) => /^login\.(invalid|missing|captcha_wrong|captcha_stale|captcha_wait_early|captcha_wait_used_up)$/.test(id))).toEqual([]);
   // An answer is used up by its first check, right or wrong: the same CAPTCHA's answer again (from another page) fails.
   const used = findForm(fresh, '/login').fields.captchaId!;
   const { posted: first } = await post(browser, fresh, { login: user.username, password: 'not the password at all', captcha: CAPTCHA_ANSWER });
