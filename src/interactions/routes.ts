@@ -315,17 +315,25 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       await next();
     } catch (error) {
       if (!(error instanceof RestartSignIn)) throw error;
-      restartSignIn(ctx, error);
+      await restartSignIn(ctx, error);
     }
   });
 
-  function restartSignIn(ctx: Context, { query, reason }: RestartSignIn) {
+  async function restartSignIn(ctx: Context, { query, reason }: RestartSignIn) {
     ctx.state.log.info({ event: 'interaction.restarted', reason }, `sign-in restarted: ${reason.replace(/_/g, ' ')}`);
-    ctx.status = 303;
-    if (ctx.method === 'POST') return ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`);
+    if (ctx.method === 'POST') {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`);
+    }
     // A kept request (sign-in-restarts.ts) is asked again once, whichever way this restart came: the sign-in it leads
     // to has its own page, and this one is done with.
     restarts.drop(ctx, ctx.params.uid!);
+    // Where the provider takes authorization requests by POST, the request is asked again by POST: the relying party
+    // may have posted it to keep its parameters (a login_hint, an id_token_hint) out of addresses, histories and logs.
+    if (config.authorizationPost) {
+      return renderPage(ctx, 'restart', { titleId: 'restart.title', action: provider.pathFor('authorization'), fields: [...new URLSearchParams(query)] });
+    }
+    ctx.status = 303;
     ctx.redirect(`${provider.pathFor('authorization')}?${query}`);
   }
 

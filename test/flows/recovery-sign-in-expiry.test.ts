@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, PUSHED_LOGIN_HINT, pushedAuthorizationUrl, signInAndConsent, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import { chooseGoal, chooseMethod, emailedCode, enterCode, identify, registerMethods, sendCode, startRecoveryServer, submit } from '../helpers/recovery.ts';
@@ -142,16 +142,7 @@ it('asks a request again only once, also when the first time was for a session t
 it('keeps nothing of a pushed request (PAR): its parameters never go through the browser', async () => {
   offsetMs = 0;
   const browser = new Browser();
-  const pushed = await client.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: redirectUri,
-    scope: 'openid',
-    state: 'pushed-state',
-    nonce: 'pushed-nonce',
-    login_hint: 'pushed-hint@example.org',
-    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const signIn = await openLoginPage(browser, pushed);
+  const signIn = await openLoginPage(browser, await pushedAuthorizationUrl(config, redirectUri));
   const toRecovery = await browser.get(`${signIn.url}/recover`);
   expect(toRecovery.status).toBe(303);
   expect(toRecovery.headers.getSetCookie().some((cookie) => cookie.includes('lk_signin_restart'))).toBe(false);
@@ -159,5 +150,5 @@ it('keeps nothing of a pushed request (PAR): its parameters never go through the
   const expired = await browser.get(signIn.url);
   expect(expired.status).toBe(400);
   expect(messageIds(expired)).toContain('error.interaction_expired');
-  expect(expired.body).not.toContain('pushed-hint');
+  expect(expired.body).not.toContain(PUSHED_LOGIN_HINT);
 });

@@ -36,6 +36,23 @@ export async function authorizationUrl(config: client.Configuration, redirectUri
   return { url, verifier, state, nonce };
 }
 
+/** PUSHED_LOGIN_HINT: the login_hint of a request `pushedAuthorizationUrl` pushed, to look for where it must not be. */
+export const PUSHED_LOGIN_HINT = 'pushed-hint@example.org';
+
+/** An authorization request pushed (PAR, RFC 9126), and the URL the browser is sent to with its request_uri. */
+export async function pushedAuthorizationUrl(config: client.Configuration, redirectUri: string, params: Record<string, string> = {}): Promise<URL> {
+  return client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state: 'pushed-state',
+    nonce: 'pushed-nonce',
+    login_hint: PUSHED_LOGIN_HINT,
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    ...params,
+  });
+}
+
 /** Drives the browser from the authorization URL to the login page. */
 export async function openLoginPage(browser: Browser, url: URL): Promise<Page> {
   const page = await browser.follow(await browser.get(url.href));

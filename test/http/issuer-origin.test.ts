@@ -139,6 +139,31 @@ it('completes a code flow started by POST through the sign-in page, with a __Hos
   expect(signedOut.url).toBe(`${RP}/bye?state=bye-1`);
 });
 
+it('asks a sign-in whose session a reset revoked again by POST, so that its parameters never reach an address', async () => {
+  const person = await createUser(server);
+  const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: server.origin });
+  const firstPage = await browser.follow(await browser.post(`${ISSUER}/auth`, authorizationParams()));
+  const first = findForm(firstPage, '/login');
+  expect((await browser.follow(await browser.post(first.action, { ...first.fields, login: person.username, password: PASSWORD }), `${RP}/cb`)).url).toMatch(/^https:\/\/app\.example\.test\/cb\?/);
+  const posted = { ...authorizationParams(), prompt: 'login', state: 'state-again', login_hint: 'hint-in-a-post@example.test' };
+  const stale = await browser.follow(await browser.post(`${ISSUER}/auth`, posted));
+  findForm(stale, '/login');
+  await server.latchkey.accounts.resetPassword(person._id, 'another long passphrase for this test 42');
+
+  const restart = await browser.get(stale.url);
+  expect(restart.status).toBe(200);
+  expect(restart.headers.get('location')).toBeNull();
+  expect(restart.body).toContain('data-message-id="restart.title"');
+  const again = findForm(restart, '/oidc/auth');
+  expect(again.action).toBe(`${ISSUER}/auth`);
+  expect(again.fields).toMatchObject(posted);
+  const fresh = await browser.follow(await browser.post(again.action, again.fields));
+  expect(fresh.status).toBe(200);
+  expect(new URL(fresh.url).pathname).not.toBe(new URL(stale.url).pathname);
+  expect(new URL(fresh.url).search).toBe('');
+  expect(findForm(fresh, '/login').fields.login).toBe('hint-in-a-post@example.test');
+});
+
 it('turns authorization by POST off when AUTHORIZATION_POST=false', async () => {
   const off = await startTestServer({ ...PRODUCTION_ENV, ISSUER, AUTHORIZATION_POST: 'false' });
   try {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
-import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
+import { authorizationUrl, discover, openLoginPage, PUSHED_LOGIN_HINT, pushedAuthorizationUrl, signInAndConsent, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { User } from '../../src/accounts/user-model.ts';
@@ -140,23 +140,13 @@ describe('a sign-in page whose session was revoked', () => {
     const user = await createUser(server);
     const browser = new Browser();
     await signInAndConsent(browser, await authorizationUrl(config, redirectUri), user.username, redirectUri);
-    const pushed = await client.buildAuthorizationUrlWithPAR(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid',
-      prompt: 'login',
-      state: 'pushed-state',
-      nonce: 'pushed-nonce',
-      login_hint: 'pushed-hint@example.org',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const page = await openLoginPage(browser, pushed);
+    const page = await openLoginPage(browser, await pushedAuthorizationUrl(config, redirectUri, { prompt: 'login' }));
     await server.latchkey.accounts.resetPassword(user._id, NEW_PASSWORD);
     const answer = await browser.get(page.url);
     expect(answer.status).toBe(400);
     expect(messageIds(answer)).toContain('error.interaction_expired');
     expect(answer.headers.get('location')).toBeNull();
-    expect(answer.body).not.toContain('pushed-hint');
+    expect(answer.body).not.toContain(PUSHED_LOGIN_HINT);
   });
 
   it('is not restarted for a browser that does not hold it', async () => {

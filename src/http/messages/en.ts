@@ -94,6 +94,9 @@ const core = {
   'logout.client_only': 'Only sign out of {client}',
   'logout.done_title': 'You have signed out',
   'logout.done_body': 'You can close this window, or go back to the application.',
+  'restart.title': 'Signing in again',
+  'restart.body': 'The sign-in page you opened can no longer be used, so the application’s sign-in starts again.',
+  'restart.continue': 'Continue',
   'logout.done_client': 'You have signed out of {client}.',
 
   'error.title': 'Something went wrong',

@@ -96,6 +96,9 @@ export const fr: Catalogue = {
   'logout.client_only': 'Me déconnecter seulement de {client}',
   'logout.done_title': 'Vous êtes déconnecté',
   'logout.done_body': 'Vous pouvez fermer cette fenêtre ou revenir à l’application.',
+  'restart.title': 'Nouvelle connexion',
+  'restart.body': 'La page de connexion ouverte ne peut plus servir : la connexion de l’application recommence.',
+  'restart.continue': 'Continuer',
   'logout.done_client': 'Vous êtes déconnecté de {client}.',
 
   'error.title': 'Une erreur est survenue',
