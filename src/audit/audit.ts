@@ -107,10 +107,21 @@ export interface AuditLog {
 }
 
 /**
- * The start of every event id recorded at `at`: ids are the time in base 36 (fixed width), a dash and random hex, so
- * they sort by time, and all ids of a millisecond sort at or after its prefix ('-' sorts before every digit).
+ * The start of every event id recorded at `at`: ids are the time in base 36 (fixed width), a dash, this process's
+ * count within that millisecond (fixed width) and random hex, so they sort by time, the events one process records
+ * in one millisecond in their order, and all ids of a millisecond sort at or after its prefix ('-' sorts before every
+ * digit).
  */
 const idPrefixAt = (at: Date) => at.getTime().toString(36).padStart(9, '0');
+
+let lastPrefix = '';
+let countInMillisecond = 0;
+/** The next of this process's counts for ids starting with `prefix` (0 at each new millisecond). */
+function countFor(prefix: string): string {
+  countInMillisecond = prefix === lastPrefix ? countInMillisecond + 1 : 0;
+  lastPrefix = prefix;
+  return countInMillisecond.toString(36).padStart(4, '0');
+}
 
 /**
  * An IPv4 client as a dual-stack listener reports it (::ffff:203.0.113.7) is recorded and found as its IPv4 address,
@@ -128,7 +139,8 @@ export function createAuditLog(connection: Connection, clock: () => number = Dat
     async record(event) {
       const at = new Date(clock());
       // Time-ordered ids: listing newest first needs no other index.
-      const _id = `${idPrefixAt(at)}-${randomBytes(6).toString('hex')}`;
+      const prefix = idPrefixAt(at);
+      const _id = `${prefix}-${countFor(prefix)}${randomBytes(6).toString('hex')}`;
       const fields = Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined)) as AuditEvent;
       await events.insertOne({ ...fields, ...(fields.ip && { ip: plainAddress(fields.ip) }), _id, at });
     },

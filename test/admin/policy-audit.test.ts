@@ -97,6 +97,15 @@ it('lists audit events newest first, by account and by support code', async () =
   expect(byCode.map((e) => e.type)).toEqual(['recovery.started']);
 });
 
+it('lists the events one process records in the same millisecond in the order they were recorded', async () => {
+  const user = await createUser(server);
+  const sameMillisecond = createAuditLog(server.connection, () => Date.UTC(2026, 11, 7, 12, 0, 0, 123));
+  const reasons = Array.from({ length: 12 }, (_, i) => `step-${i}`);
+  for (const reason of reasons) await sameMillisecond.record({ type: 'recovery.failed', accountId: user._id, reason });
+  const listed = await sameMillisecond.list({ accountId: user._id });
+  expect(listed.map((event) => event.reason)).toEqual([...reasons].reverse());
+});
+
 it('lists the events of one client address within a time range, says how to read on from a full page, and refuses a time it cannot read', async () => {
   const now = Date.now();
   const at = (hoursAgo: number) => createAuditLog(server.connection, () => now - hoursAgo * 3_600_000);
