@@ -2,7 +2,7 @@
 // go back to: with BRAND_HOME_URL set, its Cancel, its done page and a cancelled recovery lead to the organisation's
 // start page rather than this server's technical home page; without it, Cancel still leads to this server's home.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { Browser, findForm, linkTo, messageIds } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, registerMethods, submit } from '../helpers/recovery.ts';
@@ -20,8 +20,6 @@ afterAll(async () => {
   await plain.close();
 });
 
-/** The link (an <a>) carrying this message id, or undefined. */
-const linkTo = (page: Page, messageId: string) => new RegExp(`<a [^>]*href="([^"]*)"[^>]*data-message-id="${messageId}"`).exec(page.body)?.[1];
 
 it("sends Cancel on the first page to the organisation's start page, or to this server's home without one", async () => {
   expect(linkTo(await new Browser().get(`${server.origin}/recover`), 'recover.cancel')).toBe(HOME);

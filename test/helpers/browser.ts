@@ -113,6 +113,11 @@ export function messageIds(page: Page): string[] {
   return [...page.body.matchAll(/data-message-id="([^"]+)"/g)].map((m) => m[1]!);
 }
 
+/** Where the link (an <a>) carrying this message id leads, as written (its `&amp;` read as `&`), or undefined. */
+export function linkTo(page: Page, messageId: string): string | undefined {
+  return new RegExp(`<a [^>]*href="([^"]*)"[^>]*data-message-id="${messageId}"`).exec(page.body)?.[1]?.replaceAll('&amp;', '&');
+}
+
 /**
  * A sign-in page with everything that legitimately differs between two interactions blanked out: its id, CSRF token
  * and nonce, the refused post's support code, and the login typed (`login`).

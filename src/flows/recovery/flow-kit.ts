@@ -20,6 +20,7 @@ import { useLocale } from '../../http/request-context.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
 import type { RecoveryDeps } from './routes.ts';
+import { backUrl, fromOf, originFrom, type Origin } from './origin.ts';
 import type { FlowDoc, FlowStore } from './store.ts';
 import { nextState, type Transition } from './states.ts';
 import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
@@ -30,7 +31,6 @@ const FLOW_ID = /^[\w-]{16,64}$/;
 /** What a flow's code or call for one method is for (security/challenges.ts): that flow, that method. */
 export const proofPurpose = (flowId: string, methodId: string): string => `recovery:${flowId}:${methodId}`;
 
-export const INTERACTION_UID = /^[\w-]{1,64}$/;
 /** How long a post whose step another request took waits for that one to move the flow on (`movedOn`). */
 const STEP_WAIT_MS = 5000;
 const STEP_POLL_MS = 50;
@@ -129,10 +129,10 @@ export function createFlowKit(deps: RecoveryDeps) {
    * A page that explains where the flow ended and offers a fresh start. A blocked flow's page tells the person to
    * contact their administrator: the policy's helpdesk goes with it ("Contact your administrator").
    */
-  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Partial<Pick<FlowDoc, 'interactionUid' | 'uiLocale' | 'goal'>>) {
+  async function message(ctx: Context, messageId: MessageId, status: number, flow?: Origin & Partial<Pick<FlowDoc, 'uiLocale' | 'goal'>>) {
     const helpdesk = messageId === 'recover.blocked' || messageId === 'recover.too_many' ? (await policy.current()).helpdesk : undefined;
     // `goal`: the support hint speaks of an unlock to whoever chose one.
-    return page(ctx, 'message', { messageId, startAgain: startUrl(flow?.interactionUid, flow?.uiLocale), backToSignIn: signInUrl(flow?.interactionUid), helpdesk, goal: flow?.goal }, status);
+    return page(ctx, 'message', { messageId, startAgain: startUrl(fromOf(flow), flow?.uiLocale), backToSignIn: backUrl(flow), helpdesk, goal: flow?.goal }, status);
   }
 
   /** Sets the page language from the relying party's, the way the sign-in page did (the person's own pick wins). */
@@ -144,7 +144,6 @@ export function createFlowKit(deps: RecoveryDeps) {
     const query = new URLSearchParams({ ...(from && { from }), ...(uiLocale && { ui_locales: uiLocale }) }).toString();
     return query ? `/recover?${query}` : '/recover';
   };
-  const signInUrl = (from?: string) => (from ? `/interaction/${encodeURIComponent(from)}` : undefined);
   const flowUrl = (flow: FlowDoc) => `/recover/${flow._id}`;
   /** `resent`: the step sent a new code, which the page then says (a "Try again" otherwise looks like nothing). */
   const seeFlow = (ctx: Context, flow: FlowDoc, { resent = false } = {}) => {
@@ -175,21 +174,21 @@ export function createFlowKit(deps: RecoveryDeps) {
   }
 
   /**
-   * The flow cookie: the flow, its secret, and the sign-in it came from and that sign-in's language, which outlive
-   * the flow (see `expired`).
+   * The flow cookie: the flow, its secret, and where it came from (origin.ts) and that sign-in's language, which
+   * outlive the flow (see `expired`).
    */
-  function readCookie(ctx: Context): { flowId: string; secret: string; from?: string; uiLocale?: string } | undefined {
+  function readCookie(ctx: Context): { flowId: string; secret: string; origin: Origin; uiLocale?: string } | undefined {
     const value = ctx.cookies.get(cookieName, { signed: true });
     const [flowId, secret, from, uiLocale] = value?.split('.') ?? [];
     const language = supportedUiLocale(uiLocale);
-    return flowId && secret ? { flowId, secret, ...(from && INTERACTION_UID.test(from) && { from }), ...(language && { uiLocale: language }) } : undefined;
+    return flowId && secret ? { flowId, secret, origin: originFrom(from), ...(language && { uiLocale: language }) } : undefined;
   }
 
   /** The page for a flow that has ended or expired, with the way back to the sign-in this browser came from. */
   function expired(ctx: Context) {
     const cookie = readCookie(ctx);
     speakAsSignIn(ctx, cookie?.uiLocale);
-    return message(ctx, 'recover.expired', 410, { ...(cookie?.from && { interactionUid: cookie.from }), ...(cookie?.uiLocale && { uiLocale: cookie.uiLocale }) });
+    return message(ctx, 'recover.expired', 410, { ...cookie?.origin, ...(cookie?.uiLocale && { uiLocale: cookie.uiLocale }) });
   }
 
   /** This browser's flow named in the URL, or undefined (expired, finished, another browser's, replaced). */
@@ -343,7 +342,7 @@ export function createFlowKit(deps: RecoveryDeps) {
     const subject = await subjectOf(flow, current);
     const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
     // `seq`: the step the page shows, for the forms that must not act twice (a code's send: verify-routes.ts).
-    const common = { flow: flowUrl(flow), seq: flow.seq, csrf, helpdesk: current.helpdesk, backToSignIn: signInUrl(flow.interactionUid), notice: undefined, error: undefined, phone: '', ...extra };
+    const common = { flow: flowUrl(flow), seq: flow.seq, csrf, helpdesk: current.helpdesk, backToSignIn: backUrl(flow), notice: undefined, error: undefined, phone: '', ...extra };
     switch (flow.state) {
       case 'goal':
         return page(ctx, 'goal', common, status);
@@ -408,7 +407,8 @@ export function createFlowKit(deps: RecoveryDeps) {
   }
 
   /** The first page; `captchaId`: the CAPTCHA to show again while it is live (its wait goes on). */
-  async function showIdentify(ctx: Context, fields: { identifier?: string; from?: string; uiLocale?: string; error?: MessageId; captchaId?: string }, status = 200) {
+  async function showIdentify(ctx: Context, fields: { identifier?: string; origin?: Origin; uiLocale?: string; error?: MessageId; captchaId?: string }, status = 200) {
+    const from = fromOf(fields.origin);
     const { captchaId, waitSeconds } = await captcha.show(fields.captchaId);
     await page(
       ctx,
@@ -416,22 +416,22 @@ export function createFlowKit(deps: RecoveryDeps) {
       {
         csrf: issueCsrfToken(ctx, 'recovery:start', csrfOptions),
         identifier: fields.identifier ?? '',
-        from: fields.from ?? '',
+        from: from ?? '',
         uiLocale: fields.uiLocale ?? '',
         captchaId,
         waitSeconds,
         error: fields.error,
-        backToSignIn: signInUrl(fields.from),
-        // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that sign-in.
-        ...(fields.from && { languageQuery: { from: fields.from } }),
+        backToSignIn: backUrl(fields.origin),
+        // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that origin.
+        ...(from && { languageQuery: { from } }),
       },
       status,
     );
   }
 
   /** The flow cookie (`readCookie`): set when the flow starts, replacing any earlier flow of this browser. */
-  function keepFlowInCookie(ctx: Context, flow: FlowDoc, secret: string, from?: string, uiLocale?: string) {
-    ctx.cookies.set(cookieName, [flow._id, secret, from ?? '', uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
+  function keepFlowInCookie(ctx: Context, flow: FlowDoc, secret: string) {
+    ctx.cookies.set(cookieName, [flow._id, secret, fromOf(flow) ?? '', flow.uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
   return { csrfOptions, readValid, supportCodeOf, record, recordRefusal, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };

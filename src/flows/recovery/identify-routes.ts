@@ -7,7 +7,8 @@ import type { MessageId } from '../../http/messages/en.ts';
 import { supportedUiLocale } from '../../http/i18n.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { CaptchaRefusal } from '../../security/captcha-gate.ts';
-import { INTERACTION_UID, type FlowKit } from './flow-kit.ts';
+import type { FlowKit } from './flow-kit.ts';
+import { originFrom } from './origin.ts';
 import { loginOfferedBy, MAX_LOGIN_LENGTH, offerLoginToSignIn, withdrawLoginOffer } from './prefill.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { resolveSubject } from './subject.ts';
@@ -26,7 +27,11 @@ const identifyForm = z.object({
   identifier: z.string().trim().max(MAX_LOGIN_LENGTH).default(''),
   captchaId: z.string().max(64).default(''),
   captcha: z.string().max(64).default(''),
-  from: z.string().regex(INTERACTION_UID).optional().or(z.literal('')),
+  // Where the recovery began (origin.ts); a value that names nowhere we know is a malformed form.
+  from: z
+    .string()
+    .refine((value) => value === '' || Object.keys(originFrom(value)).length > 0)
+    .default(''),
   ui_locales: z.string().max(64).optional(),
 });
 
@@ -37,32 +42,32 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
   // `ui_locales`: the sign-in's language (interactions/routes.ts), which request-context applies to this page; the
   // form carries it to the flow.
   router.get('/', async (ctx) => {
-    const from = typeof ctx.query.from === 'string' && INTERACTION_UID.test(ctx.query.from) ? ctx.query.from : undefined;
+    const origin = originFrom(ctx.query.from);
     const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
-    const identifier = loginOfferedBy(ctx, from, config.cookieSecure);
-    await showIdentify(ctx, { ...(identifier && { identifier }), ...(from && { from }), ...(uiLocale && { uiLocale }) });
+    const identifier = loginOfferedBy(ctx, origin.interactionUid, config.cookieSecure);
+    await showIdentify(ctx, { ...(identifier && { identifier }), origin, ...(uiLocale && { uiLocale }) });
   });
 
   router.post('/', async (ctx) => {
     const form = await readValid(ctx, identifyForm, 'recovery:start');
-    const from = form.from || undefined;
+    const origin = originFrom(form.from);
     const uiLocale = supportedUiLocale(form.ui_locales);
     speakAsSignIn(ctx, uiLocale);
-    const origin = { ...(from && { from }), ...(uiLocale && { uiLocale }) };
-    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...origin });
-    if (!form.identifier) return showIdentify(ctx, { ...origin, error: 'recover.identifier_missing' });
+    const started = { origin, ...(uiLocale && { uiLocale }) };
+    if (form.action === 'new-captcha') return showIdentify(ctx, { identifier: form.identifier, ...started });
+    if (!form.identifier) return showIdentify(ctx, { ...started, error: 'recover.identifier_missing' });
     // The CAPTCHA first: only a start it lets through counts against the address's budget, so a wrong answer or a
     // wait left too early (anyone's, from a shared address) spends none of it.
     const outcome = await captcha.pass(form.captchaId, form.captcha, ctx.ip);
     if (!outcome.passed) {
       await recordRefusal(ctx, { type: 'recovery.failed', reason: `captcha_${outcome.reason}` });
       const kept = 'keep' in outcome ? { captchaId: outcome.keep } : {};
-      return showIdentify(ctx, { identifier: form.identifier, ...origin, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
+      return showIdentify(ctx, { identifier: form.identifier, ...started, ...kept, error: CAPTCHA_ERRORS[outcome.reason] });
     }
     const current = await policy.current();
     if (!(await limits.allowFlowStart(ctx.ip, current))) {
       await recordRefusal(ctx, { type: 'recovery.blocked', reason: 'limit_flow_ip' });
-      return message(ctx, 'recover.too_many', 429, { ...(from && { interactionUid: from }), ...(uiLocale && { uiLocale }) });
+      return message(ctx, 'recover.too_many', 429, { ...origin, ...(uiLocale && { uiLocale }) });
     }
     const key = deps.subjectKey(form.identifier);
     // The same reads for a known and an unknown identifier: the user lookup, then the account document.
@@ -72,12 +77,12 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
       ...(subject.user && { accountId: subject.user._id }),
       subjectKey: key.toString('hex'),
       required: subject.required,
-      ...(from && { interactionUid: from }),
+      ...origin,
       ...(uiLocale && { uiLocale }),
     });
-    keepFlowInCookie(ctx, flow, secret, from, uiLocale);
+    keepFlowInCookie(ctx, flow, secret);
     withdrawLoginOffer(ctx, config.cookieSecure);
-    if (from) offerLoginToSignIn(ctx, from, form.identifier, config.cookieSecure, config.ttl.interaction * 1000);
+    if (origin.interactionUid) offerLoginToSignIn(ctx, origin.interactionUid, form.identifier, config.cookieSecure, config.ttl.interaction * 1000);
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);

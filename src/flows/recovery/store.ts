@@ -65,6 +65,8 @@ export interface FlowDoc {
   pending?: Pending;
   /** The sign-in (oidc-provider interaction) the user came from, to return to it. */
   interactionUid?: string;
+  /** Or the account page (its path) whose "Forgot your password?" began the flow: its door is the way back. */
+  accountPage?: string;
   /**
    * The language that sign-in's relying party asked for (its ui_locales, one we have): the flow's pages, codes and
    * notices use it as the sign-in page did, below a language the person picks. Kept here, with the flow, rather than
@@ -83,7 +85,7 @@ export interface FlowDoc {
 /** What a finishing step's work may add to the flow it finishes. */
 export type WorkDone = Partial<Pick<FlowDoc, 'passwordSavedWith'>>;
 
-export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid' | 'uiLocale'>;
+export type NewFlow = Pick<FlowDoc, 'accountId' | 'subjectKey' | 'required' | 'interactionUid' | 'accountPage' | 'uiLocale'>;
 
 /** The claim of a step: when it was taken, and the state it leads to (absent for a finishing step). */
 interface StepClaim extends ExpiringDoc {
