@@ -11,7 +11,7 @@
 // is read or counted here.
 import type { MessageId } from '../http/messages/en.ts';
 import type { PolicyStore } from '../policy/store.ts';
-import { normalizeAnswer, type Captcha } from './captcha.ts';
+import { CAPTCHA_LIFETIME_MS, normalizeAnswer, type Captcha } from './captcha.ts';
 import { addressBudgetKey, type Limits } from './limits.ts';
 
 const HOUR = 3600;
@@ -47,8 +47,11 @@ export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
 export interface CaptchaGate {
   /** Whether the form's CAPTCHA lets this try through: by its answer, or (left empty) by its wait. */
   pass(captchaId: string, typed: string, ip: string): Promise<CaptchaOutcome>;
-  /** The CAPTCHA a page shows: `kept` while it is still live (its wait goes on), a new one otherwise; and the seconds left of its wait. */
-  show(kept?: string): Promise<{ captchaId: string; waitSeconds: number }>;
+  /**
+   * The CAPTCHA a page shows: `kept` while it is still live (its wait goes on), a new one otherwise; the seconds left
+   * of its wait, and of its life (after which neither its answer nor its wait lets anything through).
+   */
+  show(kept?: string): Promise<{ captchaId: string; waitSeconds: number; lifeSeconds: number }>;
 }
 
 export function createCaptchaGate(captcha: Pick<Captcha, 'issue' | 'check' | 'sinceIssued' | 'useUnanswered'>, limits: Limits, policy: PolicyStore): CaptchaGate {
@@ -73,7 +76,8 @@ export function createCaptchaGate(captcha: Pick<Captcha, 'issue' | 'check' | 'si
     async show(kept) {
       const since = kept === undefined ? undefined : await captcha.sinceIssued(kept);
       const captchaId = since === undefined ? (await captcha.issue()).id : kept!;
-      return { captchaId, waitSeconds: Math.max(0, Math.ceil(((await waitMs()) - (since ?? 0)) / 1000)) };
+      const seconds = (ms: number) => Math.max(0, Math.ceil((ms - (since ?? 0)) / 1000));
+      return { captchaId, waitSeconds: seconds(await waitMs()), lifeSeconds: seconds(CAPTCHA_LIFETIME_MS) };
     },
   };
 }

@@ -300,6 +300,43 @@ describe('recovery in a browser', () => {
     }
   }, TEST_MS);
 
+  it('a CAPTCHA that can no longer be used says so: its audio gone, or its life over with the page open', async () => {
+    const reported = problems.length;
+    const { context, page, cspErrors } = await openBrowser();
+    await page.clock.install(); // the page's timers, moved on below; the server's time is its own
+    await page.goto(`${server.origin}/recover`);
+    const expired = page.getByRole('alert').filter({ hasText: 'These characters have expired: choose “New picture” for new ones.' });
+    const captchaId = () => page.locator('input[name="captchaId"]').inputValue();
+    await page.locator('#captcha-wait').waitFor();
+    expect(await page.locator('#captcha-expired').isHidden()).toBe(true);
+
+    // Used up meanwhile (deleted here, as another tab's post would use it): Play fetches nothing, and the page says
+    // why and what to do, where the player used to fail silently. The note about the wait goes with it.
+    const first = await captchaId();
+    await server.connection.collection<{ _id: string }>('captchas').deleteOne({ _id: first });
+    await page.locator('audio#captcha-audio').evaluate((element) => (element as HTMLAudioElement).load());
+    await expired.waitFor();
+    expect(await page.locator('#captcha-expired').getAttribute('data-message-id')).toBe('captcha.expired');
+    expect(await page.locator('#captcha-wait').isHidden()).toBe(true);
+    expect(await page.locator('#captcha').getAttribute('aria-describedby')).toBe('captcha-expired captcha-hint');
+    await checkPage(page, 'identify-captcha-expired');
+
+    // "New picture": a live CAPTCHA, and no alert.
+    await page.getByRole('button', { name: 'New picture' }).click();
+    await page.waitForFunction((old) => (document.querySelector('input[name="captchaId"]') as HTMLInputElement | null)?.value !== old, first);
+    await page.locator('#captcha-wait').waitFor();
+    expect(await page.locator('#captcha-expired').isHidden()).toBe(true);
+
+    // Left open past the CAPTCHA's ten minutes: said when they end, before anyone types into a dead form.
+    await page.clock.fastForward('09:50');
+    expect(await page.locator('#captcha-expired').isHidden()).toBe(true);
+    await page.clock.fastForward('00:15');
+    await expired.waitFor();
+    expect(cspErrors).toEqual([]);
+    expect(problems.slice(reported).join('\n\n')).toBe('');
+    await context.close();
+  }, TEST_MS);
+
   it('reset: locked out at the app sign-in, proves it with email then text message, new password, back to the same sign-in, signed in at the app', async () => {
     const { context, page, cspErrors } = await openBrowser();
     const reported = problems.length;

@@ -409,7 +409,7 @@ export function createFlowKit(deps: RecoveryDeps) {
   /** The first page; `captchaId`: the CAPTCHA to show again while it is live (its wait goes on). */
   async function showIdentify(ctx: Context, fields: { identifier?: string; origin?: Origin; uiLocale?: string; error?: MessageId; captchaId?: string }, status = 200) {
     const from = fromOf(fields.origin);
-    const { captchaId, waitSeconds } = await captcha.show(fields.captchaId);
+    const { captchaId, waitSeconds, lifeSeconds } = await captcha.show(fields.captchaId);
     await page(
       ctx,
       'identify',
@@ -420,6 +420,7 @@ export function createFlowKit(deps: RecoveryDeps) {
         uiLocale: fields.uiLocale ?? '',
         captchaId,
         waitSeconds,
+        lifeSeconds,
         error: fields.error,
         backToSignIn: backUrl(fields.origin),
         // Answering a POST (a wrong CAPTCHA, say), another language is this page's GET: still for that origin.
