@@ -20,6 +20,7 @@ import { createOnceCookie } from '../http/once-cookie.ts';
 import { renderPage } from '../http/render.ts';
 import { passwordCheckOf, type InteractionSteps } from '../interactions/interaction-steps.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
+import { loginOfferedToSignIn, offerLoginToRecovery } from './recovery/prefill.ts';
 import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 
 /** What the door says, by message id. */
@@ -101,6 +102,8 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
   }
 
   async function showForm(ctx: Context, { login = '', error, note, captchaId, supportCode }: Shown = {}) {
+    // "Forgot your password?" then starts with the login this form shows, as the sign-in page's link does.
+    if (login) offerLoginToRecovery(ctx, path, login, config.cookieSecure);
     await renderPage(ctx, 'account-open', {
       titleId: texts.title,
       texts,
@@ -117,7 +120,9 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
   router.get('/', async (ctx) => {
     await assertOn();
     const note = ctx.query.again === '1' ? texts.again : undefined;
-    await showForm(ctx, { login: loginHintOf(ctx), ...(note && { note }), ...retries.take(ctx, path) });
+    // The login typed in a recovery begun at this door comes back with its "Sign in"; else the application's hint.
+    const login = loginOfferedToSignIn(ctx, path, config.cookieSecure) ?? loginHintOf(ctx);
+    await showForm(ctx, { login, ...(note && { note }), ...retries.take(ctx, path) });
   });
 
   router.post('/', async (ctx) => {

@@ -22,8 +22,8 @@ import { securityInfoRoutes, type SecurityInfoDeps } from '../interactions/secur
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import { accountEntry, pageStepIdOf } from './account-entry.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
+import { ACCOUNT_SECURITY_INFO_PATH } from './account-paths.ts';
 
-export const ACCOUNT_SECURITY_INFO_PATH = '/account/security-info';
 const CSRF_SCOPE = 'account:security-info';
 
 export interface AccountSecurityInfoDeps {

@@ -33,8 +33,8 @@ import type { CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
 import type { Notifier } from './recovery/notices.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
+import { ACCOUNT_SESSIONS_PATH } from './account-paths.ts';
 
-export const ACCOUNT_SESSIONS_PATH = '/account/sessions';
 export const ACCOUNT_SESSION_STEPS = 'account_session_steps';
 const CSRF_SCOPE = 'account:sessions';
 /** Long enough to look through the list and end what is not one's own; then the password is asked again. */

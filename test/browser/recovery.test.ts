@@ -305,7 +305,7 @@ describe('recovery in a browser', () => {
     const { context, page, cspErrors } = await openBrowser();
     await page.clock.install(); // the page's timers, moved on below; the server's time is its own
     await page.goto(`${server.origin}/recover`);
-    const expired = page.getByRole('alert').filter({ hasText: 'These characters have expired: choose “New picture” for new ones.' });
+    const expired = page.getByRole('alert').filter({ hasText: 'These characters can no longer be used: choose “New picture” for new ones.' });
     const captchaId = () => page.locator('input[name="captchaId"]').inputValue();
     await page.locator('#captcha-wait').waitFor();
     expect(await page.locator('#captcha-expired').isHidden()).toBe(true);

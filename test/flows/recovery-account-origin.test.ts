@@ -16,10 +16,9 @@ afterAll(async () => {
   await server.close();
 });
 
-
-/** The recovery's first page, reached by the door's "Forgot your password?" link. */
-async function forgotFrom(browser: Browser, door: string): Promise<Page> {
-  const link = linkTo(await browser.get(`${server.origin}${door}`), 'change_password.forgot');
+/** The recovery's first page, reached by the door's "Forgot your password?" link (`query`: the door's). */
+async function forgotFrom(browser: Browser, door: string, query = ''): Promise<Page> {
+  const link = linkTo(await browser.get(`${server.origin}${door}${query}`), 'change_password.forgot');
   expect(link).toBe(`/recover?from=${encodeURIComponent(door)}`);
   return browser.get(`${server.origin}${link}`);
 }
@@ -28,8 +27,10 @@ it.each(['/account/security-info', '/account/sessions'])('leads a reset begun at
   const user = await createUser(server);
   const { totp } = await registerMethods(server, user, { authenticator: true });
   const browser = new Browser();
-  const first = await forgotFrom(browser, door);
+  // The door shows the application's login hint; the recovery starts with it, as from a sign-in page.
+  const first = await forgotFrom(browser, door, `?login_hint=${encodeURIComponent(user.email)}`);
   expect(linkTo(first, 'recover.cancel')).toBe(door);
+  expect(findForm(first, '/recover').fields.identifier).toBe(user.email);
 
   const goal = await submit(browser, first, '/recover', { identifier: user.username, captcha: CAPTCHA_ANSWER, action: 'next' });
   const passwordPage = await enterCode(browser, await chooseMethod(browser, await chooseGoal(browser, goal, 'reset'), 'totp'), totp());
@@ -39,8 +40,9 @@ it.each(['/account/security-info', '/account/sessions'])('leads a reset begun at
   expect(messageIds(done)).not.toContain('recover.done_no_app');
   expect(linkTo(done, 'recover.sign_in')).toBe(door);
 
-  // The door signs the person in with the new password.
+  // The door starts with the login typed on "Who are you?", and signs the person in with the new password.
   const doorPage = await browser.get(`${server.origin}${door}`);
+  expect(findForm(doorPage, door).fields.login).toBe(user.username);
   const opened = await submit(browser, doorPage, door, { login: user.username, current: password });
   expect(opened.url).toContain(`${door}/`);
 });

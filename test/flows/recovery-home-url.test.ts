@@ -20,7 +20,6 @@ afterAll(async () => {
   await plain.close();
 });
 
-
 it("sends Cancel on the first page to the organisation's start page, or to this server's home without one", async () => {
   expect(linkTo(await new Browser().get(`${server.origin}/recover`), 'recover.cancel')).toBe(HOME);
   expect(linkTo(await new Browser().get(`${plain.origin}/recover`), 'recover.cancel')).toBe('/');

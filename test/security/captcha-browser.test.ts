@@ -79,3 +79,50 @@ it('shows the picture and plays the audio under our CSP, and the partial passes 
   expect(violations.map(describeViolation)).toEqual([]);
   await context.close();
 });
+
+/**
+ * The partial, its script running, on a page of the server's origin served by the test driver (without our CSP: the
+ * partial is rendered here without a nonce), so that its picture and audio come from the server as on our pages.
+ */
+async function runningPartial(locals: Record<string, unknown>) {
+  const partial = await ejs.renderFile(
+    join(VIEWS_DIR, 'partials/captcha.ejs'),
+    { t: translator('en'), duration: (seconds: number) => durationText(seconds, 'en'), locale: 'en', nonce: '', waitSeconds: 30, lifeSeconds: 600, ...locals },
+    { async: true },
+  );
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  await page.clock.install(); // the page's clock, moved on below
+  const url = `${server.origin}/partial-under-test`;
+  await page.route(url, (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: `<!doctype html><html lang="en"><head><title>CAPTCHA</title></head><body><main><form>${partial}</form></main></body></html>` }));
+  await page.goto(url);
+  return { context, page };
+}
+
+const EXPIRED = 'These characters can no longer be used: choose “New picture” for new ones.';
+
+it('says once its ten minutes are over that the CAPTCHA can no longer be used, and keeps an error about the form that is still true', async () => {
+  const { id } = await createCaptcha({ connection: server.connection }).issue();
+  // As on the sign-in page after a wrong answer: the password was not checked, which stays true.
+  const { context, page } = await runningPartial({ captchaId: id, captchaError: 'login.captcha_wrong', focus: false });
+  await page.waitForFunction(() => (document.getElementById('captcha-picture') as HTMLImageElement).complete);
+  await page.clock.fastForward('09:55');
+  expect(await page.locator('#captcha-expired').isHidden()).toBe(true);
+  await page.clock.fastForward('00:10');
+  await page.getByRole('alert').filter({ hasText: EXPIRED }).waitFor();
+  expect(await page.locator('#captcha-error[data-message-id="login.captcha_wrong"]').count()).toBe(1);
+  expect(await page.locator('#captcha-wait').isHidden()).toBe(true);
+  expect(await page.locator('#captcha-wait-over').textContent()).toBe('');
+  expect(await page.locator('#captcha').getAttribute('aria-describedby')).toBe('captcha-expired captcha-error captcha-hint');
+  await context.close();
+});
+
+it('says so at once when the picture cannot be fetched, and drops what it said of the wait', async () => {
+  // A CAPTCHA already gone (used from another tab): its picture is a 404.
+  const { context, page } = await runningPartial({ captchaId: 'gone-already', captchaError: 'recover.captcha_wait_early' });
+  await page.getByRole('alert').filter({ hasText: EXPIRED }).waitFor();
+  expect(await page.locator('[data-message-id="recover.captcha_wait_early"]').count()).toBe(0);
+  expect(await page.locator('#captcha').getAttribute('aria-invalid')).toBeNull();
+  expect(await page.locator('#captcha').getAttribute('aria-describedby')).toBe('captcha-expired captcha-hint');
+  await context.close();
+});

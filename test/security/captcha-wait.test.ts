@@ -38,6 +38,9 @@ const flowCount = () => server.connection.db!.collection(FLOWS).countDocuments()
 const captchaOf = (page: Page, actionPart: string) => findForm(page, actionPart).fields.captchaId;
 const waitNote = (page: Page) => /id="captcha-wait"[^>]*>(.*?)<\/p>/s.exec(page.body)?.[1]?.replace(/<[^>]*>/g, '');
 
+/** The seconds of its CAPTCHA's life a page was served with (views/partials/captcha.ejs watches them). */
+const lifeLeft = (page: Page) => Number(/id="captcha-expired"[^>]*data-life-seconds="(\d+)"/.exec(page.body)?.[1]);
+
 describe('the recovery’s first page', () => {
   beforeEach(() => server.latchkey.policy.save({}));
 
@@ -58,6 +61,10 @@ describe('the recovery’s first page', () => {
     // 20, less the real time since the page was served; the time in an element of its own, which counts down.
     expect(early.body).toMatch(/or wait <span class="captcha-wait-left">(19|20) seconds<\/span> and select Next again\./);
     expect(captchaOf(early, '/recover')).toBe(captchaOf(page, '/recover')); // the same CAPTCHA: its wait goes on
+    // And its life goes on too: the page watches what is left of its 10 minutes, not 10 minutes more.
+    expect(lifeLeft(page)).toBeGreaterThanOrEqual(599);
+    expect(lifeLeft(early)).toBeGreaterThanOrEqual(589);
+    expect(lifeLeft(early)).toBeLessThanOrEqual(590);
     expect(findForm(early, '/recover').fields.identifier).toBe(user.username);
     expect(await flowCount()).toBe(flowsBefore);
 

@@ -174,8 +174,8 @@ export function createFlowKit(deps: RecoveryDeps) {
   }
 
   /**
-   * The flow cookie: the flow, its secret, and where it came from (origin.ts) and that sign-in's language, which
-   * outlive the flow (see `expired`).
+   * The flow cookie: the flow, its secret, where it came from (a sign-in or an account page's door: origin.ts) and
+   * the sign-in's language, which outlive the flow (see `expired`).
    */
   function readCookie(ctx: Context): { flowId: string; secret: string; origin: Origin; uiLocale?: string } | undefined {
     const value = ctx.cookies.get(cookieName, { signed: true });
@@ -184,7 +184,7 @@ export function createFlowKit(deps: RecoveryDeps) {
     return flowId && secret ? { flowId, secret, origin: originFrom(from), ...(language && { uiLocale: language }) } : undefined;
   }
 
-  /** The page for a flow that has ended or expired, with the way back to the sign-in this browser came from. */
+  /** The page for a flow that has ended or expired, with the way back to the sign-in (or door) this browser came from. */
   function expired(ctx: Context) {
     const cookie = readCookie(ctx);
     speakAsSignIn(ctx, cookie?.uiLocale);

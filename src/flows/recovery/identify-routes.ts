@@ -8,7 +8,7 @@ import { supportedUiLocale } from '../../http/i18n.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { CaptchaRefusal } from '../../security/captcha-gate.ts';
 import type { FlowKit } from './flow-kit.ts';
-import { originFrom } from './origin.ts';
+import { fromOf, isOrigin, originFrom } from './origin.ts';
 import { loginOfferedBy, MAX_LOGIN_LENGTH, offerLoginToSignIn, withdrawLoginOffer } from './prefill.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { resolveSubject } from './subject.ts';
@@ -30,7 +30,7 @@ const identifyForm = z.object({
   // Where the recovery began (origin.ts); a value that names nowhere we know is a malformed form.
   from: z
     .string()
-    .refine((value) => value === '' || Object.keys(originFrom(value)).length > 0)
+    .refine((value) => value === '' || isOrigin(value))
     .default(''),
   ui_locales: z.string().max(64).optional(),
 });
@@ -44,7 +44,7 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
   router.get('/', async (ctx) => {
     const origin = originFrom(ctx.query.from);
     const uiLocale = supportedUiLocale(typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined);
-    const identifier = loginOfferedBy(ctx, origin.interactionUid, config.cookieSecure);
+    const identifier = loginOfferedBy(ctx, fromOf(origin), config.cookieSecure);
     await showIdentify(ctx, { ...(identifier && { identifier }), origin, ...(uiLocale && { uiLocale }) });
   });
 
@@ -82,7 +82,7 @@ export function identifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps)
     });
     keepFlowInCookie(ctx, flow, secret);
     withdrawLoginOffer(ctx, config.cookieSecure);
-    if (origin.interactionUid) offerLoginToSignIn(ctx, origin.interactionUid, form.identifier, config.cookieSecure, config.ttl.interaction * 1000);
+    offerLoginToSignIn(ctx, origin, form.identifier, config.cookieSecure, config.ttl.interaction * 1000);
     (ctx as AppContext).state.supportCode = supportCodeOf(flow._id);
     await record(ctx, { type: 'recovery.started', ...(subject.user && { accountId: subject.user._id }), flowId: flow._id, reason: subject.user ? 'account' : 'decoy' });
     seeFlow(ctx, flow);

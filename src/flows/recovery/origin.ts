@@ -3,8 +3,7 @@
 // the wire (the first page's `from`, the flow cookie) it is one value: the uid, or the page's path, which no uid can
 // be (a uid has no '/'). Only the account pages listed here are ever a way back, so `from` opens no redirect. (Not
 // "Change your password": after a reset, its form, which asks for the password just replaced, is no place to return.)
-import { ACCOUNT_SECURITY_INFO_PATH } from '../account-security-info.ts';
-import { ACCOUNT_SESSIONS_PATH } from '../account-sessions.ts';
+import { ACCOUNT_SECURITY_INFO_PATH, ACCOUNT_SESSIONS_PATH } from '../account-paths.ts';
 
 const INTERACTION_UID = /^[\w-]{1,64}$/;
 const ACCOUNT_PAGES: readonly string[] = [ACCOUNT_SECURITY_INFO_PATH, ACCOUNT_SESSIONS_PATH];
@@ -23,6 +22,9 @@ export function originFrom(value: unknown): Origin {
   if (INTERACTION_UID.test(value)) return { interactionUid: value };
   return ACCOUNT_PAGES.includes(value) ? { accountPage: value } : {};
 }
+
+/** Whether `value` names a way back (a malformed form's `from` does not). */
+export const isOrigin = (value: unknown): boolean => fromOf(originFrom(value)) !== undefined;
 
 /** The origin as `from` carries it. */
 export const fromOf = (origin: Origin | undefined): string | undefined => origin?.interactionUid ?? origin?.accountPage;

@@ -148,7 +148,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
     if (flow.pending?.challengeId) await challenges.discard(flow.pending.challengeId);
     if (await flows.end(flow)) await record(ctx, { type: 'recovery.cancelled', ...(flow.accountId && { accountId: flow.accountId }), flowId: flow._id });
     // The flow cookie stays: its flow has ended, so its secret opens nothing, but a page of the flow opened again (the
-    // Back button) still finds the way back to the sign-in this browser came from, in its language (`expired`).
+    // Back button) still finds the way back to the sign-in (or door) this browser came from, in its language (`expired`).
     await message(ctx, 'recover.cancelled', 200, flow);
   });
 

@@ -9,6 +9,6 @@ export const captchaEn = {
   // The way past the CAPTCHA without reading or hearing it (security/captcha-gate.ts). {wait}: "30 seconds".
   'captcha.wait_note': 'Can’t enter them? Leave this field empty: you can go on without them in {wait}.',
   'captcha.wait_ready': 'You can go on without the characters now: leave this field empty.',
-  // The CAPTCHA's life (10 minutes) has ended while its page was open, or its audio could not be fetched.
-  'captcha.expired': 'These characters have expired: choose “New picture” for new ones.',
+  // The CAPTCHA's life (10 minutes) ended while its page was open, or its picture or audio could not be fetched.
+  'captcha.expired': 'These characters can no longer be used: choose “New picture” for new ones.',
 } as const;

@@ -10,5 +10,5 @@ export const captchaFr: Record<keyof typeof captchaEn, string> = {
   'captcha.answer_hint': 'Les majuscules et les espaces n’ont pas d’importance.',
   'captcha.wait_note': 'Vous n’y arrivez pas ? Laissez ce champ vide : vous pourrez continuer sans les caractères dans {wait}.',
   'captcha.wait_ready': 'Vous pouvez maintenant continuer sans les caractères : laissez ce champ vide.',
-  'captcha.expired': 'Ces caractères ont expiré : choisissez « Nouvelle image » pour en avoir d’autres.',
+  'captcha.expired': 'Ces caractères ne peuvent plus servir : choisissez « Nouvelle image » pour en avoir d’autres.',
 };

@@ -116,7 +116,7 @@ export const recoveryEn = {
   'recover.support_hint_before_unlock': 'If you are unable to unlock your account after retrying, please',
   'recover.support_link': 'contact Support',
   'recover.support_hint_after': 'for assistance. Give them the support code {code}.',
-  'recover.support_none': 'Ask your administrator for help, and give them the support code {code}.',
+  'recover.support_none': 'If you still can’t get back in after retrying, ask your administrator for help and give them the support code {code}.',
 
   'recover.password_heading': 'Choose a new password',
   'recover.password_new': 'Enter new password',
