@@ -337,6 +337,35 @@ describe('recovery in a browser', () => {
     await context.close();
   }, TEST_MS);
 
+  it("a flow's page says when its 15 minutes are nearly over, and when they are, with the way to start again", async () => {
+    const reported = problems.length;
+    const { context, page, cspErrors } = await openBrowser();
+    await page.clock.install(); // the page's timers, moved on below; the server's time is its own
+    await page.goto(`${server.origin}/recover`);
+    await page.getByLabel('Email or Username', { exact: true }).fill(grace.user.email);
+    await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
+    const soon = page.getByRole('status').filter({ hasText: 'This recovery ends in less than 2 minutes.' });
+    const ended = page.getByRole('alert').filter({ hasText: 'This recovery has ended: nothing entered on this page can be accepted any more.' });
+    expect(await page.locator('#flow-ending').isHidden()).toBe(true);
+    await page.clock.fastForward('12:50');
+    expect(await page.locator('#flow-ending').isHidden()).toBe(true);
+    await page.clock.fastForward('00:15');
+    await soon.waitFor();
+    await checkPage(page, 'goal-ending');
+    await page.clock.fastForward('02:00');
+    await ended.waitFor();
+    expect(await page.locator('#flow-ending').isHidden()).toBe(true);
+    await checkPage(page, 'goal-ended');
+    await ended.getByRole('link', { name: 'Start again' }).click();
+    await page.getByLabel('Email or Username', { exact: true }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/recover');
+    expect(cspErrors).toEqual([]);
+    expect(problems.slice(reported).join('\n\n')).toBe('');
+    await context.close();
+  }, TEST_MS);
+
   it('reset: locked out at the app sign-in, proves it with email then text message, new password, back to the same sign-in, signed in at the app', async () => {
     const { context, page, cspErrors } = await openBrowser();
     const reported = problems.length;

@@ -342,7 +342,21 @@ export function createFlowKit(deps: RecoveryDeps) {
     const subject = await subjectOf(flow, current);
     const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
     // `seq`: the step the page shows, for the forms that must not act twice (a code's send: verify-routes.ts).
-    const common = { flow: flowUrl(flow), seq: flow.seq, csrf, helpdesk: current.helpdesk, backToSignIn: backUrl(flow), notice: undefined, error: undefined, phone: '', ...extra };
+    // `flowSeconds`: what is left of the flow's life, which its pages say before it ends (partials/recovery-deadline).
+    const flowSeconds = Math.max(0, Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000));
+    const common = {
+      flow: flowUrl(flow),
+      seq: flow.seq,
+      csrf,
+      helpdesk: current.helpdesk,
+      backToSignIn: backUrl(flow),
+      startAgain: startUrl(fromOf(flow), flow.uiLocale),
+      flowSeconds,
+      notice: undefined,
+      error: undefined,
+      phone: '',
+      ...extra,
+    };
     switch (flow.state) {
       case 'goal':
         return page(ctx, 'goal', common, status);
