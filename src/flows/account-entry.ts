@@ -21,6 +21,7 @@ import { renderPage } from '../http/render.ts';
 import { passwordCheckOf, type InteractionSteps } from '../interactions/interaction-steps.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
 import { loginOfferedToSignIn, offerLoginToRecovery } from './recovery/prefill.ts';
+import { refusalAsShown } from '../security/captcha-gate.ts';
 import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 
 /** What the door says, by message id. */
@@ -104,16 +105,17 @@ export function accountEntry(router: Router, options: AccountEntryOptions): Acco
   async function showForm(ctx: Context, { login = '', error, note, captchaId, supportCode }: Shown = {}) {
     // "Forgot your password?" then starts with the login this form shows, as the sign-in page's link does.
     if (login) offerLoginToRecovery(ctx, path, login, config.cookieSecure);
+    const shown = await passwords.captchaFor(ctx, captchaId);
     await renderPage(ctx, 'account-open', {
       titleId: texts.title,
       texts,
       action: path,
       csrf: issueCsrfToken(ctx, csrfScope, csrfOptions),
       login,
-      error,
+      error: refusalAsShown(error, Boolean(shown)),
       supportCode,
       note,
-      ...(await passwords.captchaFor(ctx, captchaId)),
+      ...shown,
     });
   }
 

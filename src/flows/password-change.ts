@@ -28,6 +28,7 @@ import type { AppContext } from '../http/context.ts';
 import { renderPage } from '../http/render.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { SignInAttempt } from '../security/sign-in-challenge.ts';
+import { refusalAsShown } from '../security/captcha-gate.ts';
 import type { Notifier } from './recovery/notices.ts';
 import { currentPasswordForm, isRefused, loginHintOf, RETRY_MAX_AGE_MS, type CurrentPasswordCheck } from './current-password.ts';
 import { runFollowUps } from './follow-ups.ts';
@@ -78,7 +79,7 @@ export function passwordChangeRoutes(deps: PasswordChangeDeps): Router {
       csrf: issueCsrfToken(ctx, CSRF_SCOPE, csrfOptions),
       login,
       minLength: (await policy.current()).passwordMinLength,
-      error,
+      error: refusalAsShown(error, Boolean(shown)),
       errorValues: values,
       supportCode,
       ...shown,

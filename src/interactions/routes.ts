@@ -28,7 +28,7 @@ import { ACR, PASSWORD_CHECKED_AT_MS, PASSWORD_CHECKED_UNDER, claimsOf } from '.
 import { hasUnmetEssentialAcr } from '../oidc/acr.ts';
 import { OIDC_SCOPES } from '../oidc/client-rules.ts';
 import type { Pseudonymize } from '../audit/pseudonym.ts';
-import { SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
+import { refusalAsShown, SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../security/captcha-gate.ts';
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { keepSignInLanguage } from '../flows/current-password.ts';
 import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, usableLogin, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
@@ -199,7 +199,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       client: await clientName(details),
       csrf: issueCsrfToken(ctx, `interaction:${details.uid}`, csrfOptions),
       login,
-      error: extra.error,
+      error: refusalAsShown(extra.error, Boolean(shown)),
       supportCode: extra.supportCode,
       remember: keepSignedIn.chosen(ctx),
       ...shown,

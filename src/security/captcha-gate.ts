@@ -44,6 +44,15 @@ export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
   used_up: 'login.captcha_wait_used_up',
 };
 
+/**
+ * A password form's refusal as its page says it: one that names a new picture, when the page asks for none any more
+ * (the address's challenge has ended since the post), says that none is needed. (The pages drop those about the
+ * wait themselves: with no CAPTCHA there is no wait.)
+ */
+export function refusalAsShown<T extends string | undefined>(error: T, captchaShown: boolean): T | 'login.captcha_not_asked' {
+  return !captchaShown && (error === 'login.captcha_wrong' || error === 'login.captcha_stale') ? 'login.captcha_not_asked' : error;
+}
+
 export interface CaptchaGate {
   /** Whether the form's CAPTCHA lets this try through: by its answer, or (left empty) by its wait. */
   pass(captchaId: string, typed: string, ip: string): Promise<CaptchaOutcome>;

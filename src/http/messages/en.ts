@@ -46,6 +46,8 @@ const core = {
   // The password is checked only with the right characters: said, so that nobody wonders whether it was wrong.
   'login.captcha_wrong': 'The characters you entered did not match, so your password was not checked. Enter it again with the characters in the new picture.',
   'login.captcha_stale': 'Your password was not checked: the picture had expired (each lasts 10 minutes) or was already used. Enter your password again with the characters in the new picture.',
+  // As either of the two above, once the page asks for no characters any more (security/captcha-gate.ts).
+  'login.captcha_not_asked': 'Your password was not checked, as the characters did not match or had expired. No characters are needed now: enter your password again.',
   'login.captcha_wait_early': 'Your password was not checked yet: the characters were left empty before the wait was over. Enter your password again with the characters, or wait {wait} and leave them empty.',
   'login.captcha_wait_used_up': 'Your password was not checked. Too many sign-ins from your network went ahead without the characters this hour: enter the characters with your password, or try again later.',
   'home.title': '{app} sign-in service',

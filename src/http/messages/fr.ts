@@ -49,6 +49,7 @@ export const fr: Catalogue = {
   'login.captcha_intro': 'De nombreuses connexions ont échoué depuis votre réseau récemment. Pour vous connecter, saisissez aussi les caractères ci-dessous.',
   'login.captcha_wrong': 'Les caractères saisis ne correspondent pas : votre mot de passe n’a donc pas été vérifié. Saisissez-le de nouveau avec les caractères de la nouvelle image.',
   'login.captcha_stale': 'Votre mot de passe n’a pas été vérifié : l’image avait expiré (chacune dure 10 minutes) ou avait déjà servi. Saisissez-le de nouveau avec les caractères de la nouvelle image.',
+  'login.captcha_not_asked': 'Votre mot de passe n’a pas été vérifié, car les caractères ne correspondaient pas ou avaient expiré. Aucun caractère n’est demandé à présent : saisissez de nouveau votre mot de passe.',
   'login.captcha_wait_early': 'Votre mot de passe n’a pas encore été vérifié : les caractères ont été laissés vides avant la fin de l’attente. Saisissez de nouveau votre mot de passe avec les caractères, ou attendez {wait} et laissez-les vides.',
   'login.captcha_wait_used_up': 'Votre mot de passe n’a pas été vérifié. Trop de connexions depuis votre réseau se sont passées des caractères cette heure-ci : saisissez les caractères avec votre mot de passe, ou réessayez plus tard.',
   'home.title': 'Service de connexion {app}',
