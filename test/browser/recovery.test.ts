@@ -353,10 +353,12 @@ describe('recovery in a browser', () => {
     expect(await page.locator('#flow-ending').isHidden()).toBe(true);
     await page.clock.fastForward('00:15');
     await soon.waitFor();
+    expect(await page.locator('#flow-ending').isVisible()).toBe(true);
     await checkPage(page, 'goal-ending');
     await page.clock.fastForward('02:00');
     await ended.waitFor();
     expect(await page.locator('#flow-ending').isHidden()).toBe(true);
+    expect(await page.locator('#flow-ending-said').textContent()).toBe('');
     await checkPage(page, 'goal-ended');
     await ended.getByRole('link', { name: 'Start again' }).click();
     await page.getByLabel('Email or Username', { exact: true }).waitFor();

@@ -374,7 +374,7 @@ it("says the same beside a wrong number for an account whose owner spent some of
   for (const identifier of [user.username, `nobody-${phones}`]) {
     const page = await sendCode(...(await atPhoneStep(identifier)), { phone: '+14155550001' });
     expect(messageIds(page)).toContain('recover.phone_mismatch');
-    alerts.push(/<div class="alert" role="alert"[^>]*>[\s\S]*?<\/div>/.exec(page.body)![0]);
+    alerts.push(/<div class="alert" role="alert" id="form-error"[^>]*>[\s\S]*?<\/div>/.exec(page.body)![0]);
   }
   // Were the budget's tries counted, the account would say one fewer than the decoy, whose budget only this person spends.
   expect(alerts[0]).toBe(alerts[1]);

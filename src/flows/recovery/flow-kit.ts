@@ -35,6 +35,9 @@ export const proofPurpose = (flowId: string, methodId: string): string => `recov
 const STEP_WAIT_MS = 5000;
 const STEP_POLL_MS = 50;
 
+/** How long before a flow's end its page says that the end is near (partials/recovery-deadline.ejs). */
+export const ENDING_NOTICE_SECONDS = 120;
+
 export type FlowKit = ReturnType<typeof createFlowKit>;
 
 /** What a confirmation's page says, in the words of its kind: a call's, or an app notification's. */
@@ -222,12 +225,15 @@ export function createFlowKit(deps: RecoveryDeps) {
     return flow;
   }
 
+  /** Whole seconds left of the flow's life (negative once it is over). */
+  const secondsLeft = (flow: Pick<FlowDoc, 'expiresAt'>) => Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000);
+
   /**
    * How long a code sent now works: the policy's lifetime, but never past the flow's end, after which no code can be
    * used (a "Try again" late in a flow would otherwise text a code said to work 10 minutes that works for none).
    */
   const codeSeconds = (flow: Pick<FlowDoc, 'expiresAt'>, current: RecoveryPolicy) =>
-    Math.max(1, Math.min(current.codes.lifetimeSeconds, Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000)));
+    Math.max(1, Math.min(current.codes.lifetimeSeconds, secondsLeft(flow)));
 
   /** A replayed or out-of-order form: nothing changes; the current step is shown with a note. */
   async function outOfDate(ctx: Context, flow: FlowDoc) {
@@ -342,8 +348,6 @@ export function createFlowKit(deps: RecoveryDeps) {
     const subject = await subjectOf(flow, current);
     const csrf = issueCsrfToken(ctx, `recovery:${flow._id}`, csrfOptions);
     // `seq`: the step the page shows, for the forms that must not act twice (a code's send: verify-routes.ts).
-    // `flowSeconds`: what is left of the flow's life, which its pages say before it ends (partials/recovery-deadline).
-    const flowSeconds = Math.max(0, Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000));
     const common = {
       flow: flowUrl(flow),
       seq: flow.seq,
@@ -351,7 +355,9 @@ export function createFlowKit(deps: RecoveryDeps) {
       helpdesk: current.helpdesk,
       backToSignIn: backUrl(flow),
       startAgain: startUrl(fromOf(flow), flow.uiLocale),
-      flowSeconds,
+      // What is left of the flow's life, which its pages say before it ends (partials/recovery-deadline.ejs).
+      flowSeconds: Math.max(0, secondsLeft(flow)),
+      endingNoticeSeconds: ENDING_NOTICE_SECONDS,
       notice: undefined,
       error: undefined,
       phone: '',
