@@ -118,8 +118,14 @@ it('voids a code after too many tries, saying so at the last one; "Try again" se
   const { browser, page } = await atSmsCode(user, phone);
   const code = await textedCode(server, phone);
   let current = page;
+  // The help line gives the support code while the page shows it nowhere else; once an error shows it, once only.
+  const supportCode = (shown: Page) => /Support code: ([A-Z0-9]{8})/.exec(shown.body)?.[1] ?? /support code ([A-Z0-9]{8})/.exec(shown.body)?.[1];
+  expect(messageIds(page)).toContain('recover.support_code_is');
+  expect(page.body.split(supportCode(page)!).length - 1).toBe(1);
   for (let i = 1; i <= 3; i += 1) {
     current = await enterCode(browser, current, '000000');
+    expect(messageIds(current)).toContain('recover.support_code_above');
+    expect(current.body.split(supportCode(current)!).length - 1).toBe(1);
     expect(messageIds(current)).toContain(i < 3 ? 'recover.code_wrong' : 'recover.code_used_up');
     // Each wrong code says how many more this code takes (3 - i). The one that voids the code has none left to tell.
     if (i < 3) expect(current.body).toMatch(new RegExp(`role="alert"[^>]*data-message-id="recover.code_wrong">[^<]*<span data-message-id="recover.tries_left">Tries left: ${3 - i}\\.</span>`));
@@ -247,7 +253,9 @@ it('refuses sends over the destination limit without calling the provider; the c
   // A refused one says so (the person would otherwise wait for a code that never comes), and keeps the code page.
   expect(messageIds(second)).not.toContain('recover.send_limited');
   expect(third.status).toBe(429);
-  expect(messageIds(third)).toEqual(expect.arrayContaining([...messageIds(second).filter((id) => id !== 'recover.code_resent'), 'recover.send_limited']));
+  // (The help line then points to the support code the refusal shows, rather than giving it again.)
+  const sameAsSecond = messageIds(second).filter((id) => id !== 'recover.code_resent' && id !== 'recover.support_code_is');
+  expect(messageIds(third)).toEqual(expect.arrayContaining([...sameAsSecond, 'recover.send_limited', 'recover.support_code_above']));
   expect(messageIds(third)).not.toContain('recover.code_resent');
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(await textsTo(phone)).toBe(2);

@@ -115,8 +115,11 @@ export const recoveryEn = {
   'recover.support_hint_before': 'If you are unable to reset your password after retrying, please',
   'recover.support_hint_before_unlock': 'If you are unable to unlock your account after retrying, please',
   'recover.support_link': 'contact Support',
-  'recover.support_hint_after': 'for assistance. Give them the support code {code}.',
-  'recover.support_none': 'If you still can’t get back in after retrying, ask your administrator for help and give them the support code {code}.',
+  'recover.support_hint_after': 'for assistance.',
+  'recover.support_none': 'If you still can’t get back in after retrying, ask your administrator for help.',
+  // After either of the two above: the code itself, or, when the page shows it with its error already, a pointer to it.
+  'recover.support_code_is': 'Give them the support code {code}.',
+  'recover.support_code_above': 'Give them the support code shown above.',
 
   'recover.password_heading': 'Choose a new password',
   'recover.password_new': 'Enter new password',

@@ -115,8 +115,10 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.support_hint_before': 'Si vous ne parvenez pas à réinitialiser votre mot de passe après plusieurs essais,',
   'recover.support_hint_before_unlock': 'Si vous ne parvenez pas à déverrouiller votre compte après plusieurs essais,',
   'recover.support_link': 'contactez le support',
-  'recover.support_hint_after': 'pour obtenir de l’aide. Donnez-lui le code d’assistance {code}.',
-  'recover.support_none': 'Si vous ne parvenez toujours pas à retrouver l’accès après plusieurs essais, demandez de l’aide à votre administrateur en lui donnant le code d’assistance {code}.',
+  'recover.support_hint_after': 'pour obtenir de l’aide.',
+  'recover.support_none': 'Si vous ne parvenez toujours pas à retrouver l’accès après plusieurs essais, demandez de l’aide à votre administrateur.',
+  'recover.support_code_is': 'Donnez-lui le code d’assistance {code}.',
+  'recover.support_code_above': 'Donnez-lui le code d’assistance indiqué plus haut.',
 
   'recover.password_heading': 'Choisissez un nouveau mot de passe',
   'recover.password_new': 'Nouveau mot de passe',
