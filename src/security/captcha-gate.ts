@@ -45,12 +45,14 @@ export const SIGN_IN_CAPTCHA_ERRORS: Record<CaptchaRefusal, MessageId> = {
 };
 
 /**
- * A password form's refusal as its page says it: one that names a new picture, when the page asks for none any more
- * (the address's challenge has ended since the post), says that none is needed. (The pages drop those about the
- * wait themselves: with no CAPTCHA there is no wait.)
+ * A password form's refusal as its page says it. When the page asks for no CAPTCHA any more (the address's challenge
+ * has ended since the post), one that names a new picture says that none is needed, and one about the wait is not
+ * said at all: with no CAPTCHA there is no wait.
  */
-export function refusalAsShown<T extends string | undefined>(error: T, captchaShown: boolean): T | 'login.captcha_not_asked' {
-  return !captchaShown && (error === 'login.captcha_wrong' || error === 'login.captcha_stale') ? 'login.captcha_not_asked' : error;
+export function refusalAsShown<T extends string | undefined>(error: T, captchaShown: boolean): T | 'login.captcha_not_asked' | undefined {
+  if (captchaShown) return error;
+  if (error === 'login.captcha_wrong' || error === 'login.captcha_stale') return 'login.captcha_not_asked';
+  return error?.startsWith('login.captcha_wait') ? undefined : error;
 }
 
 export interface CaptchaGate {

@@ -80,6 +80,14 @@ async function openBrowser(): Promise<{ context: BrowserContext; page: Page; csp
   return { context, page, cspErrors };
 }
 
+/** "Who are you?" in a new browser whose page clock the test moves on (the server's time is its own). */
+async function openFirstPageWithClock(): Promise<{ context: BrowserContext; page: Page; cspErrors: string[] }> {
+  const opened = await openBrowser();
+  await opened.page.clock.install();
+  await opened.page.goto(`${server.origin}/recover`);
+  return opened;
+}
+
 /** Every recovery page, at desktop and phone width, with the operator's brand (helpers/chromium.ts). */
 const pages = new PageChecks({ prefix: 'recovery-', brand: BRAND });
 const { problems, checked } = pages;
@@ -302,9 +310,7 @@ describe('recovery in a browser', () => {
 
   it('a CAPTCHA that can no longer be used says so: its audio gone, or its life over with the page open', async () => {
     const reported = problems.length;
-    const { context, page, cspErrors } = await openBrowser();
-    await page.clock.install(); // the page's timers, moved on below; the server's time is its own
-    await page.goto(`${server.origin}/recover`);
+    const { context, page, cspErrors } = await openFirstPageWithClock();
     const expired = page.getByRole('alert').filter({ hasText: 'These characters can no longer be used: choose “New picture” for new ones.' });
     const captchaId = () => page.locator('input[name="captchaId"]').inputValue();
     await page.locator('#captcha-wait').waitFor();
@@ -339,9 +345,7 @@ describe('recovery in a browser', () => {
 
   it("a flow's page says when its 15 minutes are nearly over, and when they are, with the way to start again", async () => {
     const reported = problems.length;
-    const { context, page, cspErrors } = await openBrowser();
-    await page.clock.install(); // the page's timers, moved on below; the server's time is its own
-    await page.goto(`${server.origin}/recover`);
+    const { context, page, cspErrors } = await openFirstPageWithClock();
     await page.getByLabel('Email or Username', { exact: true }).fill(grace.user.email);
     await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
     await page.getByRole('button', { name: 'Next' }).click();

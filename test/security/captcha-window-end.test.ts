@@ -67,3 +67,26 @@ it("says on a relying party's sign-in page that no characters are needed once th
   expect(messageIds(later)).not.toContain('captcha.answer');
   await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour: 1 } });
 });
+
+it('says nothing of a wait once the challenge has ended: with no CAPTCHA there is no wait', async () => {
+  const user = await createUser(server);
+  const browser = new Browser();
+  const door = '/account/sessions';
+  const post = async (fields: Record<string, string>) => {
+    const page = await browser.get(`${server.origin}${door}`);
+    return browser.post(findForm(page, door).action, { ...findForm(page, door).fields, login: user.username, current: 'not the password', ...fields });
+  };
+  await post({});
+  // The CAPTCHA left empty before its wait is over.
+  const early = await post({ captcha: '' });
+  const shownAtOnce = await browser.get(new URL(early.headers.get('location')!, server.origin).href);
+  expect(messageIds(shownAtOnce)).toContain('login.captcha_wait_early');
+  const again = await post({ captcha: '' });
+  await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour: 20 } });
+  try {
+    const later = await browser.get(new URL(again.headers.get('location')!, server.origin).href);
+    expect(messageIds(later).filter((id) => id.startsWith('login.captcha') || id === 'captcha.answer' || id === 'error.support_code')).toEqual([]);
+  } finally {
+    await server.latchkey.policy.save({ limits: { signInFailuresPerIpHour: 1 } });
+  }
+});

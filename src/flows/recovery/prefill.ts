@@ -1,9 +1,9 @@
 // "Can't access your account?" right after a refused sign-in: the person has just typed their email or username,
 // so the recovery's first page starts with it filled in, as the sign-in page kept it. The sign-in page hands it
 // over in a signed cookie scoped to the recovery pages and tied to that one sign-in (interaction), so a recovery
-// opened any other way starts empty (an account page's door does the same for "Forgot your password?": origin.ts), and the login never goes into a URL (nor into logs or the history). It is
-// only ever what this browser typed or the relying party's login_hint: nothing is looked up, so it says nothing
-// about whether the account exists.
+// opened any other way starts empty (an account page's door does the same for "Forgot your password?": origin.ts),
+// and the login never goes into a URL (nor into logs or the history). It is only ever what this browser typed or
+// the relying party's login_hint: nothing is looked up, so it says nothing about whether the account exists.
 import type { Context } from 'koa';
 import { fromCookieValue, toCookieValue } from '../../http/json-cookie.ts';
 import { pathCookieName } from '../../http/cookie-names.ts';
