@@ -13,9 +13,9 @@ import { MAX_PASSWORD_INPUT_LENGTH } from '../accounts/passwords.ts';
 import type { Config } from '../../config/index.ts';
 import { readForm } from '../http/body.ts';
 import { createRetryCookie, PASSWORD_REFUSALS, type Retry } from '../http/retry-cookie.ts';
-import { issueCsrfToken } from '../http/csrf.ts';
+import { issueCsrfToken, verifyCsrfToken } from '../http/csrf.ts';
 import { createKeepSignedIn } from './keep-signed-in.ts';
-import { createSignInRestarts } from './sign-in-restarts.ts';
+import { createSignInRestarts, type RestartNote } from './sign-in-restarts.ts';
 import { deviceOf, setDeviceCookie } from '../http/device-cookie.ts';
 import { checkForm, csrfOnly, readCheckedForm } from '../http/checked-form.ts';
 import { FlowExpiredError } from '../errors.ts';
@@ -71,12 +71,12 @@ type StoredInteraction = InstanceType<Provider['Interaction']>;
  * back to the application. `session_gone`: the interaction is live, but its session is gone. Mostly: prompt=login or
  * an expired max_age sent a signed-in person here, and the account's sessions were revoked before they signed in
  * again (a password reset, a "This wasn't me" lockdown, an admin's reset or disable: oidc/revocation.ts); also a
- * session signed out or timed out meanwhile. `expired_during_recovery`: the interaction expired while a recovery
- * started from it ran (sign-in-restarts.ts).
+ * session signed out or timed out meanwhile. `expired`: the interaction expired while its page was open, or while a
+ * recovery started from it ran (sign-in-restarts.ts).
  */
 class RestartSignIn extends Error {
   readonly query: string;
-  readonly reason: 'session_gone' | 'expired_during_recovery';
+  readonly reason: 'session_gone' | 'expired';
 
   constructor(query: string, reason: RestartSignIn['reason']) {
     super(`the sign-in is restarted: ${reason}`);
@@ -128,21 +128,25 @@ const KNOWN_CLAIMS = claimsOf();
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
-  // Kept from a recovery's start for as long as the sign-in and then the recovery may last.
-  const restarts = createSignInRestarts(config.cookieSecure, (config.ttl.interaction + FLOW_SECONDS) * 1000);
+  // Kept from a sign-in page's first showing (and again from a recovery's start) for as long as the sign-in and then
+  // a recovery started from it may last.
+  const restarts = createSignInRestarts(config.cookieSecure, (config.ttl.interaction + FLOW_SECONDS) * 1000, config);
 
   /**
    * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, but one
-   * whose session is gone, or that expired during a recovery started from it, is RestartSignIn.
+   * whose session is gone, or that expired with this browser holding its request, is RestartSignIn. `onRestart` is
+   * told of that first: it may leave the request asked again a note of what this request was, or refuse (throw).
    */
-  async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
+  async function load(ctx: Context, expectedPrompt?: string, onRestart?: (restart: RestartSignIn) => void): Promise<Details> {
     const details = await provider.interactionDetails(ctx.req, ctx.res).catch(async (error: unknown) => {
       if (!(error instanceof oidcErrors.SessionNotFound)) throw error;
       const orphan = await interactionWithoutSession(ctx);
       const query = orphan ? restartableQuery(orphan) : undefined;
-      if (query) throw new RestartSignIn(query, 'session_gone');
       const kept = orphan ? undefined : await keptForExpired(ctx);
-      throw kept ? new RestartSignIn(kept, 'expired_during_recovery') : error;
+      const restart = query ? new RestartSignIn(query, 'session_gone') : kept ? new RestartSignIn(kept, 'expired') : undefined;
+      if (!restart) throw error;
+      onRestart?.(restart);
+      throw restart;
     });
     if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
     const uiLocales = details.params.ui_locales;
@@ -168,12 +172,35 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     return (await provider.Session.findByUid(sessionUid)) ? undefined : interaction;
   }
 
-  /** The request this browser kept for the interaction named in the URL, once that interaction is gone. */
+  /**
+   * Keeps the relying party's request of `details` in this browser, for its page used too late (sign-in-restarts.ts);
+   * once, as the page is first shown, so that it lasts from then.
+   */
+  function keepRequest(ctx: Context, details: Details) {
+    if (restarts.kept(ctx, details.uid) === undefined) keepRequestAgain(ctx, details);
+  }
+
+  /** Keeps it from now on (a recovery started from the sign-in may outlast it). */
+  function keepRequestAgain(ctx: Context, details: Details) {
+    const query = restartableQuery(details);
+    if (query) restarts.keep(ctx, details.uid, { query, expiresAtMs: (details.exp ?? 0) * 1000 });
+  }
+
+  /**
+   * The request this browser kept for the interaction named in the URL, once that interaction's life is over and it
+   * is gone. Not before: one gone earlier had its answer.
+   */
   async function keptForExpired(ctx: Context): Promise<string | undefined> {
     const uid = ctx.params.uid;
     const kept = uid ? restarts.kept(ctx, uid) : undefined;
-    return kept && !(await provider.Interaction.find(uid!)) ? kept : undefined;
+    if (!kept || clock() < kept.expiresAtMs) return undefined;
+    return (await provider.Interaction.find(uid!)) ? undefined : kept.query;
   }
+
+  /** For a form that must not be carried out on the request asked again: its page has expired, as it says. */
+  const refuseExpired = (restart: RestartSignIn) => {
+    if (restart.reason === 'expired') throw new FlowExpiredError('a form of an expired interaction');
+  };
 
   /** The form's CSRF token checked for interaction `uid`, then its fields against `schema`. */
   const validForm = <T>(ctx: Context, form: Record<string, string>, schema: z.ZodType<T>, uid: string) => checkForm(ctx, form, schema, `interaction:${uid}`, csrfOptions);
@@ -193,6 +220,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     // The recovery's first page starts as this one shows the login; emptied here (a refusal kept ''), there too.
     if (login) offerLoginToRecovery(ctx, details.uid, login, config.cookieSecure);
     else if (extra.login !== undefined) withdrawLoginOffer(ctx, config.cookieSecure);
+    keepRequest(ctx, details);
     await renderPage(ctx, 'login', {
       titleId: 'login.title',
       uid: details.uid,
@@ -221,6 +249,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     const session = details.session!;
     const user = await accounts.findCurrent(session.accountId);
     const client = await clientName(details);
+    keepRequest(ctx, details);
     await renderPage(ctx, 'consent', {
       titleId: 'consent.title',
       titleParams: { client },
@@ -280,6 +309,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   /** An interaction whose result is recorded: where `finish` sent the browser, the provider's resume. */
   function resumeRecorded(ctx: Context, details: Details) {
+    restarts.drop(ctx, details.uid); // as finish did, should this browser have missed its answer
     ctx.status = 303;
     ctx.redirect(details.returnTo);
   }
@@ -301,15 +331,16 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
   const refuseNewPassword = (ctx: Context, details: Details, error: MessageId) => newPasswordRetries.redirect(ctx, `/interaction/${details.uid}`, { error });
 
   // An interaction whose session is gone (RestartSignIn) starts again, so that the person who has just reset their
-  // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page. A
-  // GET (the page; its /recover link too, since who comes back from a recovery needs the sign-in page, not another
-  // recovery) asks the authorization endpoint for the same request anew, which the provider validates and decides
+  // password (the recovery's "back to sign in" comes here) signs in with it rather than meeting an expired page; so
+  // does one that expired while this browser held its request (sign-in-restarts.ts). A GET (the page; its /recover
+  // link too) asks the authorization endpoint for the same request anew, which the provider validates and decides
   // afresh with the browser's session as it is now (after a revocation none: a new sign-in, and consent, as the
   // grants went too). The relying party's state, nonce and PKCE challenge go along unchanged. A POST (a password
-  // typed on the stale page) is answered with its page, which does that: nothing posted is checked or written, and
-  // no password is posted again. The stale interaction is left to expire: a second tab or a reload of it restarts
-  // the same request, as the authorization URL in the browser's history would; it never gets a result, so its
-  // resume cookie leads nowhere.
+  // typed on the stale page) is answered with its page, which does that: nothing posted is checked, and no password
+  // is posted again (a note of the login may be left for the new page). A stale interaction whose session is gone is
+  // left to expire: a second tab or a reload of it restarts the same request, as the authorization URL in the
+  // browser's history would; it never gets a result, so its resume cookie leads nowhere. An expired one's kept
+  // request is asked again once.
   router.use(async (ctx, next) => {
     try {
       await next();
@@ -347,7 +378,18 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
       const changing = await changingPassword(ctx, details);
       if (changing) return showPasswordChange(ctx, details, changing, newPasswordRetries.take(ctx, `/interaction/${details.uid}`));
       if (await securityInfoPages.showPending(ctx, details.uid)) return;
-      return showLogin(ctx, details, retries.take(ctx, `/interaction/${details.uid}`));
+      // What this request's expired page left for it, when it was asked again (sign-in-restarts.ts).
+      const query = restartableQuery(details);
+      const restarted = query ? restarts.takeNote(ctx, query) : undefined;
+      if (restarted?.then === 'recover') {
+        // The new sign-in page is not shown: the relying party's hint starts "Who are you?", as that page would have.
+        const hint = usableLogin(details.params.login_hint);
+        if (hint) offerLoginToRecovery(ctx, details.uid, hint, config.cookieSecure);
+        return continueToRecovery(ctx, details);
+      }
+      const retry = retries.take(ctx, `/interaction/${details.uid}`);
+      if (restarted?.then !== 'sign-in') return showLogin(ctx, details, retry);
+      return showLogin(ctx, details, { error: 'login.restarted', login: restarted.login, supportCode: restarted.supportCode });
     }
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
@@ -375,11 +417,28 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     }
   });
 
+  /**
+   * A sign-in posted on a page that can no longer be used: nothing of it is done, but the request asked again hears
+   * of it (`note`): its page says the password was not checked, with the login as it was typed. Only from this
+   * browser's own form (its CSRF token), so that another site cannot fill in a login for the next sign-in here.
+   */
+  function carryToRestart(ctx: Context, { query }: RestartSignIn, submitted: Record<string, string>, note: RestartNote) {
+    try {
+      verifyCsrfToken(ctx, `interaction:${ctx.params.uid}`, submitted.csrf, csrfOptions);
+    } catch {
+      return; // a forged form: the new page starts as any would
+    }
+    restarts.leaveNote(ctx, query, note);
+  }
+
   /** The sign-in POST once its address's challenge is known (`attempt`). */
   async function passwordSignIn(ctx: Context, submitted: Record<string, string>, attempt: SignInAttempt, checkedAtMs: number) {
     const { challenged } = attempt;
     if (!challenged && typeof submitted.login === 'string') accounts.prefetchLogin(submitted.login);
-    const details = await load(ctx, 'login');
+    // A new picture asked for on an expired page is simply the new page, with its own picture.
+    const details = await load(ctx, 'login', (restart) => {
+      if (submitted.action !== 'new-captcha') carryToRestart(ctx, restart, submitted, { then: 'sign-in', login: submitted.login ?? '' });
+    });
     const form = validForm(ctx, submitted, loginForm, details.uid);
     // Kept whatever the answer: a refused form comes back with the box as it was left, and a right password uses it.
     keepSignedIn.choose(ctx, details.uid, form.remember === '1');
@@ -512,8 +571,10 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     usedAlready: (ctx, uid) => afterOtherRequest(ctx, securityInfo.steps, uid),
   });
 
+  // A new password posted on an expired page was not saved: the page says it has expired, rather than a sign-in page
+  // that would take the password just chosen as a wrong one.
   router.post('/password', async (ctx) => {
-    const details = await load(ctx, 'login');
+    const details = await load(ctx, 'login', refuseExpired);
     const form = await readValidForm(ctx, newPasswordForm, details.uid);
     const afterOtherPost = () => afterOtherPasswordPost(ctx, details.uid, form.password);
     const first = await changingPassword(ctx, details);
@@ -574,27 +635,39 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
     await finish(ctx, { consent: { grantId } }, true);
   });
 
+  // Cancel on an expired page is not turned into a sign-in page (nor carried out on the request asked again, which a
+  // session made meanwhile in another tab could answer with a code): the page says it has expired, and to go back.
   router.post('/abort', async (ctx) => {
-    const details = await load(ctx);
+    const details = await load(ctx, undefined, refuseExpired);
     await readValidForm(ctx, csrfOnly, details.uid);
     withdrawLoginOffer(ctx, config.cookieSecure);
     await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 
   // "Can't access your account?": the recovery flow, told which sign-in to come back to. The interaction is
-  // checked first, so an expired one gets the start-again page here rather than at the end of the recovery.
+  // checked first, so an expired one is asked again here (or gets the expired page) rather than at the end of the
+  // recovery.
   // The language the relying party asked for goes along as `ui_locales`: the recovery pages cannot read the
   // interaction (its cookie is scoped to /interaction/<uid>), and the flow keeps it from its first page on
   // (flows/recovery/store.ts). Not as the language cookie: that is the person's own choice, kept for a year.
+  // Chosen on a page that had expired, it is chosen again on the new page of the request asked again (its recovery
+  // must come back to a live sign-in). A link, so no CSRF token: another site could only send this browser's own
+  // request, asked again, on into a recovery. Not after a session that is gone: who comes back to a sign-in from a
+  // recovery then (its "Sign in") needs the sign-in page, not another recovery.
   router.get('/recover', async (ctx) => {
-    const details = await load(ctx);
+    const details = await load(ctx, undefined, (restart) => {
+      if (restart.reason === 'expired') restarts.leaveNote(ctx, restart.query, { then: 'recover' });
+    });
+    continueToRecovery(ctx, details);
+  });
+
+  function continueToRecovery(ctx: Context, details: Details) {
     // Should the sign-in expire before the recovery ends, its "Sign in" asks for the same request again.
-    const query = restartableQuery(details);
-    if (query) restarts.keep(ctx, details.uid, query);
+    keepRequestAgain(ctx, details);
     const uiLocale = supportedUiLocale(typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
     ctx.status = 303;
     ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}${uiLocale ? `&ui_locales=${uiLocale}` : ''}`);
-  });
+  }
 
   return router;
 }

@@ -18,10 +18,12 @@ const FORGED = { 'x-forwarded-host': 'evil.example' };
 let server: TestServer;
 let rp: ClientMetadata;
 let user: User;
+/** Added to the server's clock (the stored documents' expiry): moved past a sign-in's life by one test. */
+let offsetMs = 0;
 
 beforeAll(async () => {
   // Production with no other setting: Secure cookies, so authorization by POST is on by default.
-  server = await startTestServer({ ...PRODUCTION_ENV, ISSUER });
+  server = await startTestServer({ ...PRODUCTION_ENV, ISSUER }, { clock: () => Date.now() + offsetMs });
   rp = await createClient(server, { redirect_uris: [`${RP}/cb`], post_logout_redirect_uris: [`${RP}/bye`], first_party: true });
   user = await createUser(server);
 });
@@ -162,6 +164,38 @@ it('asks a sign-in whose session a reset revoked again by POST, so that its para
   expect(new URL(fresh.url).pathname).not.toBe(new URL(stale.url).pathname);
   expect(new URL(fresh.url).search).toBe('');
   expect(findForm(fresh, '/login').fields.login).toBe('hint-in-a-post@example.test');
+});
+
+it('asks an expired sign-in again by POST, its parameters sealed in the meantime, and the new page keeps the login', async () => {
+  const browser = new Browser({ publicOrigin: PUBLIC, serverOrigin: server.origin });
+  const posted = { ...authorizationParams(), state: 'state-expired', login_hint: 'hint-kept-sealed@example.test' };
+  const stale = await browser.follow(await browser.post(`${ISSUER}/auth`, posted));
+  const form = findForm(stale, '/login');
+  const kept = (await browser.jar.getCookies(stale.url)).find((cookie) => cookie.key === '__Secure-lk_signin_restart');
+  expect(kept?.secure).toBe(true);
+  expect(kept?.httpOnly).toBe(true);
+  for (const value of ['hint-kept-sealed', 'state-expired', rp.client_id]) expect(decodeURIComponent(kept!.value)).not.toContain(value);
+  offsetMs = (server.config.ttl.interaction + 60) * 1000;
+  try {
+    // The interaction's own cookie is gone by then, as its max-age is.
+    for (const cookie of await browser.jar.getCookies(stale.url)) {
+      if (cookie.key.includes('_interaction')) await browser.jar.setCookie(`${cookie.key}=; Path=${cookie.path}; Secure; Max-Age=0`, stale.url);
+    }
+    const answer = await browser.post(form.action, { ...form.fields, login: 'typed-on-the-stale-page', password: 'not checked at all' });
+    expect(answer.status).toBe(303);
+    const restart = await browser.follow(answer);
+    expect(restart.status).toBe(200);
+    expect(restart.body).toContain('data-message-id="restart.title"');
+    const again = findForm(restart, '/oidc/auth');
+    expect(again.fields).toMatchObject(posted);
+    const fresh = await browser.follow(await browser.post(again.action, again.fields));
+    expect(fresh.status).toBe(200);
+    expect(new URL(fresh.url).pathname).not.toBe(new URL(stale.url).pathname);
+    expect(fresh.body).toContain('data-message-id="login.restarted"');
+    expect(findForm(fresh, '/login').fields.login).toBe('typed-on-the-stale-page');
+  } finally {
+    offsetMs = 0;
+  }
 });
 
 it('turns authorization by POST off when AUTHORIZATION_POST=false', async () => {

@@ -29,6 +29,7 @@ const core = {
   'login.cant_access': "Can't access your account?",
   'login.invalid': 'Incorrect email, username or password.',
   'login.missing': 'Enter your email or username and your password.',
+  'login.restarted': 'Your password was not checked: the sign-in page you used was out of date, so the sign-in has started again. Enter your password again.',
   'login.show_password': 'Show password',
   'login.hide_password': 'Hide password',
   'login.remember': 'Keep me signed in',
