@@ -90,6 +90,9 @@ const revoke = defineCommand({
           'signing with the keys they loaded at start, and what the revoked key signs no longer verifies.',
       );
     }
+    if (result.nextReplaced && !result.alreadyRevoked) {
+      out.note('note: the key was a next key (published, not yet signing), so a new next pair is published in its place: `keys rotate` activates that one. No restart is needed.');
+    }
   },
 });
 

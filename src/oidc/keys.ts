@@ -88,6 +88,8 @@ export interface RevokeResult {
   kid: string;
   /** The key was active: the next pair was activated first. */
   rotated: boolean;
+  /** The key was a next key (published, not yet signing): a new next pair took its pair's place. */
+  nextReplaced: boolean;
   /** An earlier run had revoked it already (this run finished what was left). */
   alreadyRevoked: boolean;
   keys: KeyInfo[];
@@ -388,6 +390,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
       const earlier = s.revoked.has(kid);
       if (stored.length === 0 && !earlier) return undefined;
       const rotated = s.entries.some((e) => e.doc.jwk.kid === kid && e.status === 'active');
+      const wasNext = s.entries.some((e) => e.doc.jwk.kid === kid && e.status === 'next');
       if (rotated) await rotate(retainSeconds, { urgent: true });
       // The marker first: from then on no reader loads or publishes the key, whatever happens to its documents.
       const gen = stored.find((k) => k.gen !== undefined)?.gen;
@@ -401,7 +404,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
       s = await read();
       if (!complete(s, s.next)) await ensureGeneration(s, s.next);
       s = await read();
-      return { kid, rotated, alreadyRevoked: earlier && stored.length === 0, keys: s.entries.map(info) };
+      return { kid, rotated, nextReplaced: wasNext, alreadyRevoked: earlier && stored.length === 0, keys: s.entries.map(info) };
     },
 
     async list() {

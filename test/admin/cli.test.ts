@@ -575,6 +575,7 @@ describe('keys', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Key ${victim} revoked`);
     expect(run.stderr).toContain('RESTART EVERY INSTANCE NOW');
+    expect(run.stderr).not.toContain('a new next pair is published in its place');
     const revokedAt = Date.now();
     expect(await servedKids((kids) => !kids.includes(victim), 5000)).not.toContain(victim);
     expect(Date.now() - revokedAt).toBeLessThan(5000); // seconds, without a restart
@@ -590,8 +591,9 @@ describe('keys', () => {
     const victim = withStatus(before, 'next').find((k) => k.alg === 'RS256')!.kid;
     const run = await admin(['keys', 'revoke', victim, '--json']);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ kid: victim, rotated: false });
+    expect(JSON.parse(run.stdout)).toMatchObject({ kid: victim, rotated: false, nextReplaced: true });
     expect(run.stderr).not.toContain('RESTART');
+    expect(run.stderr).toContain('a new next pair is published in its place');
     expect(await servedKids((kids) => !kids.includes(victim))).not.toContain(victim);
     const after = await adminJson<KeyInfo[]>(['keys', 'list']);
     expect(withStatus(after, 'active').map((k) => k.kid)).toEqual(withStatus(before, 'active').map((k) => k.kid));
