@@ -32,7 +32,7 @@ import { refusalAsShown, SIGN_IN_CAPTCHA_ERRORS, type CaptchaGate } from '../sec
 import type { SignInAttempt, SignInChallenge } from '../security/sign-in-challenge.ts';
 import { keepSignInLanguage } from '../flows/current-password.ts';
 import { loginOfferedToSignIn, MAX_LOGIN_LENGTH, offerLoginToRecovery, usableLogin, withdrawLoginOffer } from '../flows/recovery/prefill.ts';
-import { FLOW_SECONDS } from '../flows/recovery/store.ts';
+import { FLOW_SECONDS, LONGEST_FLOW_SECONDS } from '../flows/recovery/store.ts';
 import { PASSWORD_REASONS, PasswordRejectedError } from '../accounts/password-rules.ts';
 import type { RecoveryPolicy } from '../policy/policy.ts';
 import type { PasswordChanges } from './password-change.ts';
@@ -128,9 +128,7 @@ const KNOWN_CLAIMS = claimsOf();
 export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
-  // Kept from a sign-in page's first showing (and again from a recovery's start) for as long as the sign-in and then
-  // a recovery started from it may last.
-  const restarts = createSignInRestarts(config.cookieSecure, (config.ttl.interaction + FLOW_SECONDS) * 1000, config);
+  const restarts = createSignInRestarts(config.cookieSecure, config);
 
   /**
    * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, but one
@@ -174,16 +172,16 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   /**
    * Keeps the relying party's request of `details` in this browser, for its page used too late (sign-in-restarts.ts);
-   * once, as the page is first shown, so that it lasts from then.
+   * once, as the page is first shown, so that it lasts from then: the sign-in's life and a quarter of an hour.
    */
   function keepRequest(ctx: Context, details: Details) {
-    if (restarts.kept(ctx, details.uid) === undefined) keepRequestAgain(ctx, details);
+    if (restarts.kept(ctx, details.uid) === undefined) keepRequestFor(ctx, details, config.ttl.interaction + FLOW_SECONDS);
   }
 
-  /** Keeps it from now on (a recovery started from the sign-in may outlast it). */
-  function keepRequestAgain(ctx: Context, details: Details) {
+  /** Keeps it for `seconds` from now (a recovery started from the sign-in: as long as it may last, extended). */
+  function keepRequestFor(ctx: Context, details: Details, seconds: number) {
     const query = restartableQuery(details);
-    if (query) restarts.keep(ctx, details.uid, { query, expiresAtMs: (details.exp ?? 0) * 1000 });
+    if (query) restarts.keep(ctx, details.uid, { query, expiresAtMs: (details.exp ?? 0) * 1000 }, seconds * 1000);
   }
 
   /**
@@ -663,7 +661,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, ch
 
   function continueToRecovery(ctx: Context, details: Details) {
     // Should the sign-in expire before the recovery ends, its "Sign in" asks for the same request again.
-    keepRequestAgain(ctx, details);
+    keepRequestFor(ctx, details, config.ttl.interaction + LONGEST_FLOW_SECONDS);
     const uiLocale = supportedUiLocale(typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
     ctx.status = 303;
     ctx.redirect(`/recover?from=${encodeURIComponent(details.uid)}${uiLocale ? `&ui_locales=${uiLocale}` : ''}`);

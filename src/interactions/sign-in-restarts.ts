@@ -1,8 +1,8 @@
 // A sign-in page lives config.ttl.interaction from the relying party's request: a person who leaves it open longer
-// (or whose recovery started from it, which lives FLOW_SECONDS from its own start, outlasts it) would meet "This
-// sign-in page has expired" and have to find their way back to the application. Instead the relying party's same
-// request is asked again, as for a sign-in whose session is gone (routes.ts). The request is kept for that in this
-// browser only: a signed cookie scoped to that one sign-in's pages, set as its page is first shown (and again as a
+// (or whose recovery started from it, which lives 15 minutes or more from its own start, outlasts it) would meet
+// "This sign-in page has expired" and have to find their way back to the application. Instead the relying party's
+// same request is asked again, as for a sign-in whose session is gone (routes.ts). The request is kept for that in
+// this browser only: a cookie scoped to that one sign-in's pages, set as its page is first shown (and again as a
 // recovery starts from it), and dropped once the sign-in has its result or the request was asked again. It holds the
 // relying party's parameters (a login_hint, an id_token_hint), which authorization by POST keeps out of addresses and
 // histories: sealed (AES-GCM, with a key derived from DATA_ENCRYPTION_KEY), so the browser's cookie store and
@@ -11,7 +11,7 @@
 //
 // What the person did on the stale page goes along to the new one, in a note read once by the sign-in page of that
 // same request: the login they typed (the password is never kept: it was not checked and is asked again), or that
-// they chose "Can't access your account?" or Cancel.
+// they chose "Can't access your account?".
 import { createHash, hkdfSync } from 'node:crypto';
 import type { Context } from 'koa';
 import { pathCookieName } from '../http/cookie-names.ts';
@@ -31,8 +31,8 @@ export interface KeptRequest {
 }
 
 export interface SignInRestarts {
-  /** Keeps `request`, the authorization request of sign-in `uid`, in this browser. */
-  keep(ctx: Context, uid: string, request: KeptRequest): void;
+  /** Keeps `request`, the authorization request of sign-in `uid`, in this browser, for `maxAgeMs`. */
+  keep(ctx: Context, uid: string, request: KeptRequest, maxAgeMs: number): void;
   /** The request kept for sign-in `uid` in this browser, if any. */
   kept(ctx: Context, uid: string): KeptRequest | undefined;
   /** Forgets it (the sign-in has its result, or its request was asked again: its page must not ask for it again). */
@@ -61,8 +61,7 @@ export interface RestartKeys {
   previousDataEncryptionKeys: Buffer[];
 }
 
-/** `maxAgeMs`: how long a kept request may be asked again from its page's first showing. */
-export function createSignInRestarts(secure: boolean, maxAgeMs: number, keys: RestartKeys): SignInRestarts {
+export function createSignInRestarts(secure: boolean, keys: RestartKeys): SignInRestarts {
   const box = createSecretBox(cookieKey(keys.dataEncryptionKey), keys.previousDataEncryptionKeys.map(cookieKey));
   const seal = (value: object) => box.seal(JSON.stringify(value));
   const open = (value: string | undefined): Record<string, unknown> | undefined => {
@@ -78,7 +77,7 @@ export function createSignInRestarts(secure: boolean, maxAgeMs: number, keys: Re
   const noteOptions = { httpOnly: true, secure, sameSite: 'lax' as const, path: '/interaction', overwrite: true };
 
   return {
-    keep(ctx, uid, { query, expiresAtMs }) {
+    keep(ctx, uid, { query, expiresAtMs }, maxAgeMs) {
       if (query.length > MAX_KEPT_QUERY) return;
       ctx.cookies.set(name, seal({ from: uid, query, exp: expiresAtMs }), { ...options(uid), maxAge: maxAgeMs });
     },

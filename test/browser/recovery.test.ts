@@ -20,6 +20,7 @@ import { CAPTCHA_ANSWER, outbox, registerMethods, textedCode, waitFor } from '..
 import { runAdmin } from '../helpers/admin-cli.ts';
 import { answer, enrol, pending } from '../../scripts/authenticator.ts';
 import type { User } from '../../src/accounts/user-model.ts';
+import { FLOWS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 const LOCKOUT_THRESHOLD = 3;
@@ -343,7 +344,7 @@ describe('recovery in a browser', () => {
     await context.close();
   }, TEST_MS);
 
-  it("a flow's page says when its 15 minutes are nearly over, and when they are, with the way to start again", async () => {
+  it("a flow's page says when its 15 minutes are nearly over, gives more on asking, and says when they are over, with the way to start again", async () => {
     const reported = problems.length;
     const { context, page, cspErrors } = await openFirstPageWithClock();
     await page.getByLabel('Email or Username', { exact: true }).fill(grace.user.email);
@@ -359,6 +360,18 @@ describe('recovery in a browser', () => {
     await soon.waitFor();
     expect(await page.locator('#flow-ending').isVisible()).toBe(true);
     await checkPage(page, 'goal-ending');
+    // "I need more time" (named by the notice): 15 minutes from then, said, and the notice takes the button's focus;
+    // the page stays as it is, and warns again before the new end.
+    await soon.filter({ hasText: 'If you need longer, choose “I need more time”.' }).waitFor();
+    await page.getByRole('button', { name: 'I need more time' }).click();
+    await page.getByRole('status').filter({ hasText: 'You have 15 minutes more.' }).waitFor();
+    expect(await page.locator('#flow-ending[data-message-id="recover.more_time_given"] p').evaluate((notice) => notice === document.activeElement)).toBe(true);
+    const flowId = new URL(page.url()).pathname.split('/')[2]!;
+    expect((await server.connection.db!.collection<FlowDoc>(FLOWS).findOne({ _id: flowId }))?.extensions).toBe(1);
+    await page.clock.fastForward('02:00');
+    expect(await page.locator('#flow-ended').isHidden()).toBe(true);
+    await page.clock.fastForward('11:00');
+    await soon.waitFor();
     await page.clock.fastForward('02:00');
     await ended.waitFor();
     expect(await page.locator('#flow-ending').isHidden()).toBe(true);

@@ -24,7 +24,7 @@ import { flowAccountKey } from './subject.ts';
 import { normalizeCode } from '../../security/codes.ts';
 import { proofPurpose, type FlowKit } from './flow-kit.ts';
 import type { RecoveryDeps } from './routes.ts';
-import { FLOW_SECONDS } from './store.ts';
+import { LONGEST_FLOW_SECONDS } from './store.ts';
 import { ValidationError } from '../../errors.ts';
 
 export const CALL_ANSWERS = 'call_answers';
@@ -55,7 +55,7 @@ export function createCallAnswers(connection: Connection, clock: () => number = 
   const answers = () => connection.db!.collection<CallAnswerDoc>(CALL_ANSWERS);
   const claims = () => connection.db!.collection<ExpiringDoc>(CALL_ANSWERS); // the same collection, as `claim` takes it
   // Kept as long as any flow lives: the flow that placed the call ends by then.
-  const keptUntil = () => new Date(clock() + FLOW_SECONDS * 1000);
+  const keptUntil = () => new Date(clock() + LONGEST_FLOW_SECONDS * 1000);
   return {
     record: async (challengeId, outcome) => void (await claim(claims(), challengeId, keptUntil(), { outcome })),
     answered: async (challengeId) => Boolean(await answers().findOne({ _id: challengeId }, { projection: { _id: 1 } })),

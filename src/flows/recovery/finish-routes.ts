@@ -14,13 +14,13 @@ import { runFollowUps } from '../follow-ups.ts';
 import type { FlowKit } from './flow-kit.ts';
 import { standingProofs } from './proofs.ts';
 import type { RecoveryDeps } from './routes.ts';
-import { FLOW_SECONDS, type FlowDoc } from './store.ts';
+import { LONGEST_FLOW_SECONDS, type FlowDoc } from './store.ts';
 import { accountKeyOf, proofsComplete } from './subject.ts';
 
 /**
  * How many late Finish posts of one done flow are compared with the password it saved (see `afterFinished`), within
- * the flow's whole life: a flow is never read past FLOW_SECONDS, half the budget's (staggered) window, and any half
- * window holds at most this many.
+ * the flow's whole life: a flow is never read past LONGEST_FLOW_SECONDS from its start (every extension taken), half
+ * the budget's (staggered) window, and any half window holds at most this many.
  */
 const LATE_FINISH_CHECKS = 5;
 
@@ -72,7 +72,7 @@ export function finishRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     if (!savedWith) return showFlow(ctx, flow, { notice: 'recover.password_not_saved' }, 409);
     // Each comparison is an argon2 run: a few per flow (a double click, a second tab, a late click), and no more, so
     // that posts sent again and again cannot fill the hashing queue every sign-in waits in.
-    if (!(await deps.limits.allow('late-finish', flow._id, LATE_FINISH_CHECKS, 2 * FLOW_SECONDS))) {
+    if (!(await deps.limits.allow('late-finish', flow._id, LATE_FINISH_CHECKS, 2 * LONGEST_FLOW_SECONDS))) {
       return showFlow(ctx, flow, { notice: 'recover.password_not_checked' }, 409);
     }
     if (await accounts.hasPassword(flow.accountId, form.password, { savedWith })) return showFlow(ctx, flow);

@@ -21,7 +21,7 @@ import type { AppContext } from '../../http/context.ts';
 import type { RecoveryPolicy } from '../../policy/policy.ts';
 import type { RecoveryDeps } from './routes.ts';
 import { backUrl, fromOf, originFrom, type Origin } from './origin.ts';
-import type { FlowDoc, FlowStore } from './store.ts';
+import { extendable, FLOW_SECONDS, type FlowDoc, type FlowStore } from './store.ts';
 import { nextState, type Transition } from './states.ts';
 import { offeredMethods, proofsComplete, resolveSubject, type Subject } from './subject.ts';
 
@@ -358,6 +358,9 @@ export function createFlowKit(deps: RecoveryDeps) {
       // What is left of the flow's life, which its pages say before it ends (partials/recovery-deadline.ejs).
       flowSeconds: Math.max(0, secondsLeft(flow)),
       endingNoticeSeconds: ENDING_NOTICE_SECONDS,
+      // Whether that notice offers more time (store.ts `extend`), and how much.
+      moreTime: extendable(flow),
+      extensionSeconds: FLOW_SECONDS,
       notice: undefined,
       error: undefined,
       phone: '',
@@ -455,5 +458,5 @@ export function createFlowKit(deps: RecoveryDeps) {
     ctx.cookies.set(cookieName, [flow._id, secret, fromOf(flow) ?? '', flow.uiLocale ?? ''].join('.'), { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/', signed: true, overwrite: true });
   }
 
-  return { csrfOptions, readValid, supportCodeOf, record, recordRefusal, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
+  return { secondsLeft, csrfOptions, readValid, supportCodeOf, record, recordRefusal, page, message, speakAsSignIn, seeFlow, refuse, takeRefusal, keepFlowInCookie, expired, browserFlow, flowIn, outOfDate, codeSeconds, subjectOf, advance, movedOn, showFlow, showIdentify };
 }

@@ -29,7 +29,7 @@ import { identifyRoutes } from './identify-routes.ts';
 import type { Lockdowns } from './lockdown.ts';
 import { lockdownRoutes } from './lockdown-routes.ts';
 import type { Notifier } from './notices.ts';
-import type { FlowStore } from './store.ts';
+import { extendable, type FlowStore } from './store.ts';
 import { verifyRoutes } from './verify-routes.ts';
 import { callAnswerRoutes, type CallAnswers } from './call-answers.ts';
 import type { VoiceProvider } from '../../delivery/voice.ts';
@@ -103,7 +103,7 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
   const { policy, flows, challenges } = deps;
   const router = new Router({ prefix: '/recover' });
   const kit = createFlowKit(deps);
-  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, refuse, takeRefusal, message, record, advance, codeSeconds, outOfDate } = kit;
+  const { readValid, browserFlow, flowIn, expired, showFlow, seeFlow, refuse, takeRefusal, message, record, advance, codeSeconds, outOfDate, secondsLeft } = kit;
 
   identifyRoutes(router, kit, deps);
   // Registered before /:flow so that "lockdown" is never taken for a flow id.
@@ -137,6 +137,24 @@ export function recoveryRoutes(deps: RecoveryDeps): Router {
 
   verifyRoutes(router, kit, deps);
   finishRoutes(router, kit, deps);
+
+  // "I need more time", in the notice that the flow is ending (partials/recovery-deadline.ejs): FLOW_SECONDS from
+  // now, within the store's limit (WCAG 2.2.1). Asked by the notice's script, the answer is what is left, whether
+  // this request gave it, and whether more may be asked; the page stays as it is, with whatever was typed in it. If
+  // the script cannot ask, the form is posted, and the answer is the page again. The same for a decoy flow.
+  router.post('/:flow/more-time', async (ctx) => {
+    const flow = await browserFlow(ctx);
+    if (!flow) return expired(ctx);
+    await readValid(ctx, csrfOnly, `recovery:${flow._id}`);
+    const extended = await flows.extend(flow);
+    if (extended) (ctx as AppContext).state.log.info({ event: 'recovery.extended', extensions: extended.extensions }, 'recovery given more time');
+    // Not extended (the last one used, another tab's request took it, or the flow ended): the flow as it is now.
+    const now = extended ?? (await browserFlow(ctx));
+    if (!now) return expired(ctx);
+    if (ctx.accepts('html', 'json') !== 'json') return seeFlow(ctx, now);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { seconds: Math.max(0, secondsLeft(now)), given: Boolean(extended), more: extendable(now) };
+  });
 
   router.post('/:flow/cancel', async (ctx) => {
     const flow = await browserFlow(ctx);

@@ -18,7 +18,7 @@
 //   verify --> [*]: cancel
 //   password --> [*]: cancel
 //   unlock --> [*]: cancel
-//   done --> [*]: expiry (15 minutes after the start)
+//   done --> [*]: expiry (15 minutes after the start, or after the last "I need more time": store.ts)
 // ```
 //
 // Inside `verify`, `pending` says where the user is: no method chosen yet; a method chosen whose destination must be

@@ -1,6 +1,8 @@
 // Recovery flow documents (`recovery_flows`, `_id` = flow id) and the one way they change: `advance`, which first
 // claims the step (`<flowId>:<seq>` in `recovery_steps`; a unique insert, so of two tabs, two replays or two
 // parallel posts of one step exactly one wins) and only then writes the next state. Nothing else moves a flow.
+// Besides the state, only the flow's end changes: `extend` gives it more time (WCAG 2.2.1), a field of its own that
+// a step never writes, so that neither write undoes the other.
 //
 // Those are two writes, and the database can fail (or the instance die) between them: the claim is then taken and
 // the state never written, and every later post of the flow would lose the claim again. So the claim carries the
@@ -16,8 +18,16 @@ import { nextState, type FlowState, type Goal, type Transition } from './states.
 
 export const FLOWS = 'recovery_flows';
 export const STEPS = 'recovery_steps';
-/** A flow lives 15 minutes from its start, whatever happens in it (Entra SSPR's session length). */
+/** A flow lives 15 minutes from its start, whatever happens in it (Entra SSPR's session length)... */
 export const FLOW_SECONDS = 15 * 60;
+/**
+ * ...unless the person asks for more time as its end nears: each time, 15 minutes from then, up to ten times (WCAG
+ * 2.2.1 "Timing Adjustable": warned, and allowed to extend at least ten times with a simple action). A longer flow
+ * gives no more tries: codes keep their own life, and tries and sends are counted per account and per day.
+ */
+export const MAX_EXTENSIONS = 10;
+/** The longest a flow can live, every extension asked at its last moment: what outlives the flow is kept that long. */
+export const LONGEST_FLOW_SECONDS = FLOW_SECONDS * (1 + MAX_EXTENSIONS);
 /**
  * A finishing step claimed this long ago whose `done` was never written was lost with its request: its work (argon2,
  * the revocation, the notices) takes seconds at most, and an in-flight one must not be taken for lost (a double click).
@@ -79,7 +89,10 @@ export interface FlowDoc {
    */
   passwordSavedWith?: Date;
   createdAt: Date;
+  /** The flow's end: FLOW_SECONDS from its start, or from its latest extension (`extend`). */
   expiresAt: Date;
+  /** How many times the person asked for more time. */
+  extensions?: number;
 }
 
 /** What a finishing step's work may add to the flow it finishes. */
@@ -120,7 +133,22 @@ export interface FlowStore {
   reserve(flow: FlowDoc): Promise<boolean>;
   /** Ends the flow now (cancel); true for the one caller that ended it. */
   end(flow: FlowDoc): Promise<boolean>;
+  /**
+   * Gives the flow FLOW_SECONDS from now, as asked while it runs (not once done), MAX_EXTENSIONS times at most; the
+   * flow as extended, or undefined when it was not (the last extension used, another request took this one, or the
+   * flow ended meanwhile: the flow as stored says what it is).
+   */
+  extend(flow: FlowDoc): Promise<FlowDoc | undefined>;
 }
+
+/** Whether the person may still ask for more time (`extend`). */
+export const extendable = (flow: Pick<FlowDoc, 'state' | 'extensions'>): boolean => flow.state !== 'done' && (flow.extensions ?? 0) < MAX_EXTENSIONS;
+
+/** The fields a step may remove from a flow (`writeState` unsets them). */
+const DROPPABLE = ['pending'] as const satisfies ReadonlyArray<keyof FlowDoc>;
+
+/** The latest the flow can end: what is kept for it (its step claims) is kept until then. */
+const latestEnd = (flow: Pick<FlowDoc, 'createdAt'>) => new Date(flow.createdAt.getTime() + LONGEST_FLOW_SECONDS * 1000);
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
 
@@ -130,6 +158,16 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
   const stepClaims = connection.db!.collection<ExpiringDoc>(STEPS); // the same collection, as `claim` takes it
 
   /**
+   * Writes `flow`'s state: every field but its end, which only `extend` writes (so that a step read before an
+   * extension does not undo it), and without the fields a step may drop (`pending`: `advance`).
+   */
+  async function writeState(flow: FlowDoc) {
+    const { _id, expiresAt: _end, extensions: _extensions, ...state } = flow;
+    const dropped = DROPPABLE.filter((field) => flow[field] === undefined);
+    await flows.updateOne({ _id }, { $set: state, ...(dropped.length && { $unset: Object.fromEntries(dropped.map((field) => [field, ''])) }) });
+  }
+
+  /**
    * The flow as its last claimed step left it: a step claimed but whose state was never written (see the header) is
    * written now. Undefined for a flow whose finishing step was lost. One read by `_id` when nothing is pending.
    */
@@ -137,9 +175,9 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
     const step = await steps.findOne({ _id: `${flow._id}:${flow.seq}` });
     if (!step) return flow;
     if (step.next) {
-      // The same document the step's own request writes (if it is still running): writing it twice is harmless.
-      await flows.replaceOne({ _id: flow._id }, step.next);
-      return settle(step.next);
+      // The same state the step's own request writes (if it is still running): writing it twice is harmless.
+      await writeState(step.next);
+      return settle({ ...step.next, expiresAt: flow.expiresAt, ...(flow.extensions && { extensions: flow.extensions }) });
     }
     return clock() - step.claimedAt.getTime() < FINISH_LOST_MS ? flow : undefined;
   }
@@ -182,18 +220,31 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
       const next: FlowDoc = { ...flow, ...changes, state, seq: flow.seq + 1 };
       if (!next.pending || (!('pending' in changes) && state !== 'verify')) delete next.pending;
       const record = { claimedAt: new Date(clock()), ...(!work && { next }) };
-      if (!(await claim(stepClaims, `${flow._id}:${flow.seq}`, flow.expiresAt, record))) return undefined;
+      // Kept as long as the flow may live: an extension after this claim must not outlive the record of its step.
+      if (!(await claim(stepClaims, `${flow._id}:${flow.seq}`, latestEnd(flow), record))) return undefined;
       const done = { ...next, ...(await work?.()) };
-      await flows.replaceOne({ _id: flow._id }, done);
+      await writeState(done);
       return done;
     },
 
     async reserve(flow) {
-      return claim(stepClaims, `${flow._id}:${flow.seq}:reserved:${Math.floor(clock() / (RESERVE_SECONDS * 1000))}`, flow.expiresAt);
+      return claim(stepClaims, `${flow._id}:${flow.seq}:reserved:${Math.floor(clock() / (RESERVE_SECONDS * 1000))}`, latestEnd(flow));
     },
 
     async end(flow) {
       return consume(flows as never, flow._id);
+    },
+
+    async extend(flow) {
+      if (!extendable(flow)) return undefined;
+      // The count's own claim decides (two tabs asking at once get one extension between them): FerretDB cannot
+      // compare and set the count. Should the request die between the claim and the write, that flow gets no more
+      // time (the next claim is taken); it still runs to its end, and can be started again.
+      const extensions = (flow.extensions ?? 0) + 1;
+      if (!(await claim(stepClaims, `${flow._id}:extension:${extensions}`, latestEnd(flow)))) return undefined;
+      const expiresAt = new Date(clock() + FLOW_SECONDS * 1000);
+      const written = await flows.updateOne({ _id: flow._id }, { $set: { expiresAt, extensions } });
+      return written.matchedCount === 1 ? { ...flow, expiresAt, extensions } : undefined; // else ended meanwhile
     },
   };
 }

@@ -151,8 +151,12 @@ export const recoveryEn = {
   'recover.more_proof': 'For your account’s safety, we need one more verification before we can go on. Nothing was changed.',
   'recover.verify_again': 'Something about your account’s security changed after you verified (a password reset, a lock, a new phone or address), so please verify again. Nothing was changed.',
   'recover.lockdown_new_password': 'This account was locked after a change to it was reported as not yours, so only a new password unlocks it: the old one will no longer work.',
-  // Said by a flow's page as its 15 minutes run out (views/partials/recovery-deadline.ejs). {time}: "2 minutes".
+  // Said by a flow's page as its time runs out (views/partials/recovery-deadline.ejs). {time}: "2 minutes". The
+  // second while more time may still be asked, naming the button; {time} in the last: what it gives, "15 minutes".
   'recover.ending_soon': 'This recovery ends in less than {time}. After that, you would need to start again from the first page.',
+  'recover.ending_soon_more': 'This recovery ends in less than {time}. If you need longer, choose “I need more time”.',
+  'recover.more_time': 'I need more time',
+  'recover.more_time_given': 'You have {time} more.',
   'recover.ended': 'This recovery has ended: nothing entered on this page can be accepted any more.',
   'recover.start_again': 'Start again',
   'recover.blocked':

@@ -150,6 +150,9 @@ export const recoveryFr: Record<keyof typeof recoveryEn, string> = {
   'recover.verify_again': 'La sécurité de votre compte a changé depuis votre vérification (mot de passe réinitialisé, verrouillage, nouveau téléphone ou nouvelle adresse) : vérifiez-vous à nouveau. Rien n’a été modifié.',
   'recover.lockdown_new_password': 'Ce compte a été verrouillé après le signalement d’une modification qui ne venait pas de vous : seul un nouveau mot de passe le déverrouille, et l’ancien ne fonctionnera plus.',
   'recover.ending_soon': 'Cette récupération se termine dans moins de {time}. Ensuite, il faudrait recommencer depuis la première page.',
+  'recover.ending_soon_more': 'Cette récupération se termine dans moins de {time}. S’il vous faut plus longtemps, choisissez « J’ai besoin de plus de temps ».',
+  'recover.more_time': 'J’ai besoin de plus de temps',
+  'recover.more_time_given': 'Vous avez {time} de plus.',
   'recover.ended': 'Cette récupération est terminée : plus rien de ce qui est saisi sur cette page ne peut être accepté.',
   'recover.start_again': 'Recommencer',
   'recover.blocked':
