@@ -265,7 +265,8 @@ export async function createLatchkey({ config, connection, log, clock = Date.now
   const passwordChanges = createPasswordChanges(connection, { secureCookies: config.cookieSecure, clock });
   const securityInfoKit = { methods, ...recovery.codes, notifier: recovery.notifier, box, appDevices };
   const securityInfo = { steps: createSecurityInfoSteps(connection, { secureCookies: config.cookieSecure, clock }), ...securityInfoKit };
-  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
+  const restartKey = Buffer.from(keyBeyondDatabase(config.dataEncryptionKey, recoverySecret, 'sign-in-restarts'), 'base64url');
+  const interactions = interactionRoutes({ provider, accounts, config, pseudonymize, restartKey, challenge, captcha: captchaGate, passwordChanges, policy, audit, securityInfo, clock });
   // The account's own pages, outside a sign-in: each asks for the current password first.
   const passwords = createCurrentPasswordCheck({ config, accounts, challenge, captcha: captchaGate, pseudonymize });
   const access = createAccountAccess(connection, {

@@ -47,6 +47,8 @@ export interface InteractionDeps {
   config: Config;
   /** Keyed hash for logging login names. */
   pseudonymize: Pseudonymize;
+  /** The key that seals the relying party's requests kept in browsers (sign-in-restarts.ts). */
+  restartKey: Buffer;
   /** Whether sign-ins from an address must answer a CAPTCHA first (password spraying), and the failures it counts. */
   challenge: SignInChallenge;
   /** The CAPTCHA such a sign-in must pass: its answer, or its wait (security/captcha-gate.ts). */
@@ -125,10 +127,10 @@ const KNOWN_SCOPES = new Set(OIDC_SCOPES);
 /** The claims the consent page words (messages `claim.*`): those of the scopes. */
 const KNOWN_CLAIMS = claimsOf();
 
-export function interactionRoutes({ provider, accounts, config, pseudonymize, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, config, pseudonymize, restartKey, challenge, captcha, passwordChanges, policy, audit, securityInfo, clock = Date.now }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const csrfOptions = { secure: config.cookieSecure };
-  const restarts = createSignInRestarts(config.cookieSecure, config);
+  const restarts = createSignInRestarts(config.cookieSecure, restartKey);
 
   /**
    * Loads the interaction named in the URL; anything else (ended, expired, another browser's) is FlowExpired, but one

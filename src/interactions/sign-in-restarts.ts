@@ -5,14 +5,14 @@
 // this browser only: a cookie scoped to that one sign-in's pages, set as its page is first shown (and again as a
 // recovery starts from it), and dropped once the sign-in has its result or the request was asked again. It holds the
 // relying party's parameters (a login_hint, an id_token_hint), which authorization by POST keeps out of addresses and
-// histories: sealed (AES-GCM, with a key derived from DATA_ENCRYPTION_KEY), so the browser's cookie store and
-// anything that sees the Cookie header see nothing of them. A request is asked again only once its interaction's
+// histories: sealed (AES-GCM, with a key of its own from DATA_ENCRYPTION_KEY and the instances' shared secret:
+// app.ts), so the browser's cookie store and anything that sees the Cookie header see nothing of them. A request is asked again only once its interaction's
 // life is over: one gone before (answered, its browser having missed the answer's Set-Cookie) is not asked again.
 //
 // What the person did on the stale page goes along to the new one, in a note read once by the sign-in page of that
 // same request: the login they typed (the password is never kept: it was not checked and is asked again), or that
 // they chose "Can't access your account?".
-import { createHash, hkdfSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { pathCookieName } from '../http/cookie-names.ts';
 import { requestSupportCode } from '../http/context.ts';
@@ -53,16 +53,12 @@ export type RestartNote = { then: 'sign-in'; login: string } | { then: 'recover'
 const NOTE_MAX_AGE_MS = 5 * 60_000;
 /** A note names its request by a hash: a query can be long, and the new page has it to compare. */
 const requestHash = (query: string) => createHash('sha256').update(query).digest('base64url');
-/** These cookies' own key: what seals them never opens a secret at rest, nor the other way round. */
-const cookieKey = (dataKey: Buffer) => Buffer.from(hkdfSync('sha256', dataKey, '', 'latchkey sign-in restart cookies', 32));
-
-export interface RestartKeys {
-  dataEncryptionKey: Buffer;
-  previousDataEncryptionKeys: Buffer[];
-}
-
-export function createSignInRestarts(secure: boolean, keys: RestartKeys): SignInRestarts {
-  const box = createSecretBox(cookieKey(keys.dataEncryptionKey), keys.previousDataEncryptionKeys.map(cookieKey));
+/**
+ * `key`: these cookies' own (what seals them opens no secret at rest, nor the other way round). A new one makes the
+ * requests kept under the old one unreadable: their pages, used too late, are the expired page, as before.
+ */
+export function createSignInRestarts(secure: boolean, key: Buffer): SignInRestarts {
+  const box = createSecretBox(key);
   const seal = (value: object) => box.seal(JSON.stringify(value));
   const open = (value: string | undefined): Record<string, unknown> | undefined => {
     if (!value || !box.opens(value)) return undefined;

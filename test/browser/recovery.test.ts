@@ -385,6 +385,26 @@ describe('recovery in a browser', () => {
     await context.close();
   }, TEST_MS);
 
+  it("more time asked in one tab is heard by the flow's other tab, which then neither warns nor ends at the old end", async () => {
+    const { context, page, cspErrors } = await openFirstPageWithClock();
+    await page.getByLabel('Email or Username', { exact: true }).fill(grace.user.email);
+    await page.getByLabel('Enter the characters you see in the picture or hear in the audio').fill(CAPTCHA_ANSWER);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('group', { name: 'Why are you having trouble signing in?' }).waitFor();
+    // The same flow in a second tab (the clock is the whole context's).
+    const other = await context.newPage();
+    await other.goto(page.url());
+    await page.clock.fastForward('13:05');
+    await other.locator('#flow-ending').waitFor({ state: 'visible' });
+    await page.getByRole('button', { name: 'I need more time' }).click();
+    await page.getByRole('status').filter({ hasText: 'You have 15 minutes more.' }).waitFor();
+    await other.locator('#flow-ending').waitFor({ state: 'hidden' });
+    await page.clock.fastForward('02:00');
+    expect(await other.locator('#flow-ended').isHidden()).toBe(true);
+    expect(cspErrors).toEqual([]);
+    await context.close();
+  }, TEST_MS);
+
   it('reset: locked out at the app sign-in, proves it with email then text message, new password, back to the same sign-in, signed in at the app', async () => {
     const { context, page, cspErrors } = await openBrowser();
     const reported = problems.length;
