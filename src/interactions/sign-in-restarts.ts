@@ -6,8 +6,9 @@
 // recovery starts from it), and dropped once the sign-in has its result or the request was asked again. It holds the
 // relying party's parameters (a login_hint, an id_token_hint), which authorization by POST keeps out of addresses and
 // histories: sealed (AES-GCM, with a key of its own from DATA_ENCRYPTION_KEY and the instances' shared secret:
-// app.ts), so the browser's cookie store and anything that sees the Cookie header see nothing of them. A request is asked again only once its interaction's
-// life is over: one gone before (answered, its browser having missed the answer's Set-Cookie) is not asked again.
+// app.ts), so the browser's cookie store and anything that sees the Cookie header see nothing of them. A request is
+// asked again only once its interaction's life is over: one gone before (answered, its browser having missed the
+// answer's Set-Cookie) is not asked again.
 //
 // What the person did on the stale page goes along to the new one, in a note read once by the sign-in page of that
 // same request: the login they typed (the password is never kept: it was not checked and is asked again), or that
@@ -60,10 +61,15 @@ const requestHash = (query: string) => createHash('sha256').update(query).digest
 export function createSignInRestarts(secure: boolean, key: Buffer): SignInRestarts {
   const box = createSecretBox(key);
   const seal = (value: object) => box.seal(JSON.stringify(value));
+  // Opened once (every sign-in page reads its kept request): a forged, damaged or foreign value opens to nothing.
   const open = (value: string | undefined): Record<string, unknown> | undefined => {
-    if (!value || !box.opens(value)) return undefined;
-    const parsed: unknown = JSON.parse(box.open(value));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+    if (!value) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(box.open(value));
+      return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
   };
 
   const name = pathCookieName('lk_signin_restart', secure);
