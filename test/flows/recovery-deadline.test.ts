@@ -3,10 +3,10 @@
 // flow's, counted from its start, not 15 minutes from each page. "I need more time" gives 15 minutes from then, ten
 // times at most (WCAG 2.2.1).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Browser, findForm, type Page } from '../helpers/browser.ts';
+import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CAPTCHA_ANSWER, chooseGoal, identify, registerMethods } from '../helpers/recovery.ts';
+import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, registerMethods, sendCode, textedCode } from '../helpers/recovery.ts';
 import { createFlowStore, FLOWS, STEPS, type FlowDoc } from '../../src/flows/recovery/store.ts';
 
 let server: TestServer;
@@ -146,6 +146,25 @@ it('gives one extension for a double click, and none once the flow was cancelled
   const after = await askMoreTime(browser, goal);
   expect(after.answer.status).toBe(410);
   expect(await server.connection.db!.collection<FlowDoc>(FLOWS).findOne({ _id: id })).toBeNull();
+});
+
+it('keeps a code texted near the old end working once the flow is given more time, without another send', async () => {
+  aheadMs = 0;
+  const user = await createUser(server);
+  const phone = '+14155553901';
+  await registerMethods(server, user, { mobilePhone: phone });
+  const browser = new Browser();
+  const panel = await chooseMethod(browser, await chooseGoal(browser, await identify(server, browser, user.username), 'reset'), 'sms');
+  aheadMs = 13.5 * MINUTE; // a minute and a half left, fewer than a code's 10
+  const codePage = await sendCode(browser, panel, { phone });
+  const code = await textedCode(server, phone);
+  expect((await askMoreTime(browser, codePage)).body!.given).toBe(true);
+
+  aheadMs = 17 * MINUTE; // past the old end, within the code's own 10 minutes
+  const next = await enterCode(browser, codePage, code);
+  expect(messageIds(next)).toContain('recover.password_heading');
+  expect((await outbox(server)).filter((m) => m.to === phone)).toHaveLength(1);
+  aheadMs = 0;
 });
 
 describe('the store', () => {

@@ -64,7 +64,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
   /** A new code for the pending method, made and judged by the send limits, not sent yet (`deliverCode`). */
   interface PreparedCode {
     challenge: { id: string; code: string; expiresAt: Date };
-    /** How long it works (`codeSeconds`), as its message says. */
+    /** How long it works (`codeSeconds`), as its message says: the policy's lifetime, cut at the flow's end. */
     lifetimeSeconds: number;
     /** The limits let it go (a decoy's too, though nothing is sent); else why not. */
     verdict: Awaited<ReturnType<typeof limits.allowSend>>;
@@ -77,7 +77,10 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // A call's "code" is the number shown on the page and pressed on the phone's keypad.
     const digits = method.kind === 'confirmation' ? CALL_NUMBER_DIGITS : current.codes.digits;
     const lifetimeSeconds = codeSeconds(flow, current);
-    const challenge = await challenges.create(proofPurpose(flow._id, method.id), digits, lifetimeSeconds, { answerable: Boolean(subject.user) });
+    // Stored for the policy's whole lifetime, not cut at the flow's end as its message is: only a flow still running
+    // takes an answer (`flowIn`, `peek`), and one given more time (`more-time`) while its text was on its way keeps
+    // the code working, rather than making its user ask for, and spend a send on, another.
+    const challenge = await challenges.create(proofPurpose(flow._id, method.id), digits, current.codes.lifetimeSeconds, { answerable: Boolean(subject.user) });
     // A decoy's "destination" is only a limits key: one per thing it pretends to have, as a real account's texts and
     // calls to one phone share the number's limits.
     const destination = subject.user ? method.delivery!.destination(subject.user) : { channel: 'email' as const, to: `decoy:${subject.key.toString('hex')}:${registrationOf(method)}` };
@@ -94,8 +97,10 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
     // the sender never sends it.
     const answerUrl = `${origin}${answerPath(flow._id, method.id, challenge.id, locale)}`;
     const message = method.delivery!.compose(challenge.code, to, { t, locale, host, expiresIn: durationText(lifetimeSeconds, locale), service: config.brand.name, answerUrl });
-    // A code that arrives after it expired only confuses: if the provider is down that long, nothing arrives.
-    await deps.enqueue({ ...message, sendBefore: challenge.expiresAt, ...(!subject.user && { decoy: true }) });
+    // A code that arrives after the time its message gives only confuses: if the provider is down that long, nothing
+    // arrives.
+    const sendBefore = new Date(deps.clock() + lifetimeSeconds * 1000);
+    await deps.enqueue({ ...message, sendBefore, ...(!subject.user && { decoy: true }) });
     await record(ctx, { type: 'code.sent', ...base, ...(!subject.user && { reason: 'decoy' }) });
   }
 
