@@ -137,7 +137,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
    * whose session is gone, or that expired with this browser holding its request, is RestartSignIn. `onRestart` is
    * told of that first: it may leave the request asked again a note of what this request was, or refuse (throw).
    */
-  async function load(ctx: Context, expectedPrompt?: string, onRestart?: (restart: RestartSignIn) => void): Promise<Details> {
+  async function load(ctx: Context, expectedPrompt?: string, onRestart?: (restart: RestartSignIn) => void | Promise<void>): Promise<Details> {
     const details = await provider.interactionDetails(ctx.req, ctx.res).catch(async (error: unknown) => {
       if (!(error instanceof oidcErrors.SessionNotFound)) throw error;
       const orphan = await interactionWithoutSession(ctx);
@@ -145,7 +145,7 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
       const kept = orphan ? undefined : await keptForExpired(ctx);
       const restart = query ? new RestartSignIn(query, 'session_gone') : kept ? new RestartSignIn(kept, 'expired') : undefined;
       if (!restart) throw error;
-      onRestart?.(restart);
+      await onRestart?.(restart);
       throw restart;
     });
     if (details.uid !== ctx.params.uid) throw new FlowExpiredError('interaction uid does not match the cookie');
@@ -388,8 +388,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
         return continueToRecovery(ctx, details);
       }
       const retry = retries.take(ctx, `/interaction/${details.uid}`);
-      if (restarted?.then !== 'sign-in') return showLogin(ctx, details, retry);
-      return showLogin(ctx, details, { error: 'login.restarted', login: restarted.login, supportCode: restarted.supportCode });
+      if (restarted?.then === 'sign-in') return showLogin(ctx, details, { error: 'login.restarted', login: restarted.login, supportCode: restarted.supportCode });
+      if (restarted?.then === 'security-info') return showLogin(ctx, details, { error: 'login.restarted_security_info', supportCode: restarted.supportCode });
+      return showLogin(ctx, details, retry);
     }
     if (details.prompt.name === 'consent') return showConsent(ctx, details);
     throw new FlowExpiredError(`unknown prompt ${details.prompt.name}`);
@@ -429,6 +430,12 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
       return; // a forged form: the new page starts as any would
     }
     restarts.leaveNote(ctx, query, note);
+  }
+
+  /** A security info form posted on a page that can no longer be used: its CSRF token read to leave the note. */
+  async function carryFormToRestart(ctx: Context, restart: RestartSignIn) {
+    const submitted = await readForm(ctx, config.formBodyLimit).catch(() => ({}) as Record<string, string>);
+    carryToRestart(ctx, restart, submitted, { then: 'security-info' });
   }
 
   /** The sign-in POST once its address's challenge is known (`attempt`). */
@@ -562,7 +569,9 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
     policy,
     audit,
     clock,
-    stepIdOf: async (ctx) => (await load(ctx, 'login')).uid,
+    // A form of the page posted once the sign-in is over (its life, or its session gone): the request is asked again,
+    // and its new page says that nothing sent from here was saved (the person, back at a sign-in page, would not know).
+    stepIdOf: async (ctx) => (await load(ctx, 'login', ctx.method === 'POST' ? (restart) => carryFormToRestart(ctx, restart) : undefined)).uid,
     readValidForm,
     csrfToken: (ctx, uid) => issueCsrfToken(ctx, `interaction:${uid}`, csrfOptions),
     accountOfStep,

@@ -11,8 +11,8 @@
 // answer's Set-Cookie) is not asked again.
 //
 // What the person did on the stale page goes along to the new one, in a note read once by the sign-in page of that
-// same request: the login they typed (the password is never kept: it was not checked and is asked again), or that
-// they chose "Can't access your account?".
+// same request: the login they typed (the password is never kept: it was not checked and is asked again), that what
+// they sent from the security info page was not saved, or that they chose "Can't access your account?".
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { pathCookieName } from '../http/cookie-names.ts';
@@ -46,9 +46,10 @@ export interface SignInRestarts {
 
 /**
  * What the stale page of a sign-in asked again leaves for the new one: a sign-in was posted there (its password not
- * checked), with this login ('' if none, or none that can be kept); or "Can't access your account?" was chosen there.
+ * checked), with this login ('' if none, or none that can be kept); a form of the security info page the sign-in had
+ * stopped at was posted there (nothing of it saved); or "Can't access your account?" was chosen there.
  */
-export type RestartNote = { then: 'sign-in'; login: string } | { then: 'recover' };
+export type RestartNote = { then: 'sign-in'; login: string } | { then: 'security-info' } | { then: 'recover' };
 
 /** Long enough to follow the redirects (or press the restart page's Continue, without JavaScript). */
 const NOTE_MAX_AGE_MS = 5 * 60_000;
@@ -104,7 +105,7 @@ export function createSignInRestarts(secure: boolean, key: Buffer): SignInRestar
       ctx.cookies.set(noteName, null, noteOptions);
       const supportCode = supportCodeOfNote(note);
       const withCode = supportCode ? { supportCode } : {};
-      if (note.then === 'recover') return { then: 'recover', ...withCode };
+      if (note.then === 'recover' || note.then === 'security-info') return { then: note.then, ...withCode };
       return note.then === 'sign-in' ? { then: 'sign-in', login: usableLogin(note.login) ?? '', ...withCode } : undefined;
     },
   };

@@ -3,9 +3,9 @@
 // that sends the person back to the application. What was done on the stale page carries over to the new one: a
 // sign-in posted there is not checked, and its page says so with the login filled in; "Can't access your account?"
 // leads on into a recovery of the new sign-in. Cancel, or a new password posted there, gets the expired page.
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
-import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
+import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/factories.ts';
 import { authorizationUrl, backToSignIn, discover, openLoginPage, pushedAuthorizationUrl, submitLogin, type AuthorizationStart } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -222,4 +222,47 @@ it('a pushed request (PAR) is not asked again through the browser: its expired p
   const answer = await browser.get(page.url);
   expect(answer.status).toBe(400);
   expect(messageIds(answer)).toContain('error.interaction_expired');
+});
+
+describe('a form of the security info page the sign-in stopped at, posted after the sign-in expired', () => {
+  beforeAll(() => server.latchkey.policy.save({ registration: { atSignIn: true } }));
+  afterAll(() => server.latchkey.policy.save({}));
+
+  /** A sign-in stopped at the security info page (the account has no methods), left until it expired. */
+  async function expiredAtSecurityInfo() {
+    offsetMs = 0;
+    const user = await createUser(server);
+    const browser = new Browser();
+    const start = await authorizationUrl(config, redirectUri);
+    const page = await browser.follow(await submitLogin(browser, await openLoginPage(browser, start.url), user.username), redirectUri);
+    expect(messageIds(page)).toContain('security_info.heading');
+    const add = allForms(page).find((form) => form.action.endsWith('/security-info/add') && form.fields.kind === 'alternateEmail')!;
+    await expire(browser, page);
+    return { user, browser, start, page, add };
+  }
+
+  it('asks the request again, whose page says nothing sent was saved; signed in again, the page comes back', async () => {
+    const { user, browser, start, page, add } = await expiredAtSecurityInfo();
+    const answer = await browser.post(add.action, { ...add.fields, value: 'mine@home.example.test' });
+    expect(answer.status).toBe(303);
+    expect(locationOf(answer).href).toBe(page.url);
+    const supportCode = answer.headers.get('x-request-id');
+    const fresh = await restarted(browser, answer, start);
+    expect(fresh.status).toBe(200);
+    expect(messageIds(fresh)).toContain('login.restarted_security_info');
+    expect(supportCode && fresh.body.includes(supportCode)).toBe(true);
+    expect((await server.latchkey.accounts.findById(user._id))!.securityInfo.alternateEmail).toBeUndefined();
+    // Said once; the right password leads to the security info page again.
+    const reloaded = await browser.get(fresh.url);
+    expect(messageIds(reloaded)).not.toContain('login.restarted_security_info');
+    const again = await browser.follow(await submitLogin(browser, reloaded, user.username), redirectUri);
+    expect(messageIds(again)).toContain('security_info.heading');
+  });
+
+  it('says nothing for a post that is not the page\'s own form', async () => {
+    const { browser, start, add } = await expiredAtSecurityInfo();
+    const fresh = await restarted(browser, await browser.post(add.action, { ...add.fields, csrf: 'forged-token' }), start);
+    expect(fresh.status).toBe(200);
+    expect(messageIds(fresh)).not.toContain('login.restarted_security_info');
+  });
 });
