@@ -222,6 +222,19 @@ describe('with the development voice provider', () => {
     return { user, browser, waiting, call, number, wrong: String((Number(number) + 1) % 100).padStart(2, '0') };
   }
 
+  it('spends nothing on keys pressed for a call that "Call again" replaced: the new call is still answered', async () => {
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, limits: { ...GENEROUS, proofAttemptsPerDay: 3 } });
+    const { browser, waiting, call, number } = await aCall('+14155550170');
+    const form = findForm(waiting, '/answered');
+    const again = await browser.follow(await browser.post(form.action.replace(/\/answered$/, '/resend'), form.fields));
+    expect(messageIds(again)).toContain('recover.call_replaced');
+    const second = await callTo('+14155550170', 1);
+    // The first call's number, pressed more times than the day's budget has tries: not compared, nothing spent.
+    for (let press = 0; press < 3; press += 1) expect((await answer(call.answerUrl, number)).body.result).toBe('ended');
+    expect((await answer(second.answerUrl, shownNumber(again)!)).body.result).toBe('accepted');
+    expect(messageIds(await submit(browser, again, '/answered'))).toContain('recover.password_heading');
+  });
+
   it('ends a call after two wrong numbers pressed, and says so on Continue', async () => {
     const { browser, waiting, call, number, wrong } = await aCall('+14155550164');
     expect((await answer(call.answerUrl, wrong)).body.result).toBe('wrong');

@@ -1,5 +1,6 @@
 // The recovery flow cannot be skipped or replayed: posting a later step early, replaying a step, a foreign CSRF
 // token and a flow cookie from another browser are all refused, with a page that says so, and change nothing.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createUser } from '../helpers/factories.ts';
@@ -79,6 +80,28 @@ it('refuses a flow from another browser, and an old tab once a new flow started'
   const oldTab = await owner.post(`${server.origin}${flowUrl}/goal`, { ...findForm(goal, '/goal').fields, goal: 'reset' });
   expect(oldTab.status).toBe(410);
   expect(await flowOf(flowUrl)).toMatchObject({ state: 'goal', seq: 0 });
+});
+
+it("refuses a flow to a browser whose cookie names it with another flow's secret, even one signed with the cookie keys", async () => {
+  const owner = new Browser();
+  const flowUrl = flowUrlOf((await identify(server, owner, user.username)).body);
+  const stranger = new Browser();
+  await identify(server, stranger, user.username); // a flow of its own: a cookie holding its id and its secret
+  const own = (await stranger.jar.getCookies(server.origin)).find((cookie) => cookie.key === 'latchkey.recovery')!;
+  // The cookie keys alone (say, read from a backup) do not open someone else's flow: its secret is not in the URL.
+  const forge = async (browser: Browser, secretFrom: string) => {
+    const value = [flowUrl.split('/')[2]!, ...secretFrom.split('.').slice(1)].join('.');
+    const signature = createHmac('sha1', (server.latchkey.app.keys as string[])[0]!).update(`latchkey.recovery=${value}`).digest('base64url');
+    await browser.jar.setCookie(`latchkey.recovery=${value}; Path=/`, server.origin);
+    await browser.jar.setCookie(`latchkey.recovery.sig=${signature}; Path=/`, server.origin);
+    return browser.get(`${server.origin}${flowUrl}`);
+  };
+  const seen = await forge(stranger, own.value);
+  expect(seen.status).toBe(410);
+  expect(messageIds(seen)).toContain('recover.expired');
+  // Forged alike with the flow's own secret, the cookie opens it: the signature is the server's own.
+  const owners = (await owner.jar.getCookies(server.origin)).find((cookie) => cookie.key === 'latchkey.recovery')!;
+  expect((await forge(new Browser(), owners.value)).status).toBe(200);
 });
 
 it('keeps the identifier and gives a fresh CAPTCHA after a wrong answer; a CAPTCHA answers once', async () => {
