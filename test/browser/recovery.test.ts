@@ -561,6 +561,40 @@ describe('recovery in a browser', () => {
     expect(problems.slice(reported).join('\n\n')).toBe('');
   }, TEST_MS);
 
+  it('call placed near the end, then more time: the page still moves on by itself when the call is answered after the old end', async () => {
+    const { context, page, cspErrors } = await openBrowser();
+    await page.clock.install();
+    const dorothy = await person('Dorothy Vaughan', '0155');
+    await server.latchkey.policy.save({ methodsEnabled: ['email', 'sms', 'call_mobile', 'totp'], lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+    try {
+      const callPanel = await forgotPasswordWith(page, dorothy.user.email, 'Call my mobile phone');
+      // A minute and a half left of the flow (the server's clock is its own: its end is moved instead).
+      const flowId = new URL(page.url()).pathname.split('/')[2]!;
+      await server.connection.db!.collection<FlowDoc>(FLOWS).updateOne({ _id: flowId }, { $set: { expiresAt: new Date(Date.now() + 90_000) } });
+      await callPanel.getByLabel('Enter your phone number').fill(dorothy.typedPhone);
+      await callPanel.getByRole('button', { name: 'Call', exact: true }).click();
+      await messageShown(page, 'recover.call_placed');
+      const number = await page.locator('#call-number').innerText();
+      const call = await waitFor(async () => (await outbox(server)).find((m) => m.channel === 'voice' && m.to === dorothy.mobilePhone), 'the call', STEP_MS);
+      await page.getByRole('button', { name: 'I need more time' }).click();
+      await page.getByRole('status').filter({ hasText: 'You have 15 minutes more.' }).waitFor();
+      // Past the old end, the callee presses the number; nobody touches the page.
+      await page.clock.fastForward('01:40');
+      const answered = await fetch(call.answerUrl!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ Digits: number }) });
+      expect(((await answered.json()) as { result: string }).result).toBe('accepted');
+      const heading = page.getByRole('heading', { level: 2, name: 'Choose a new password' });
+      for (let tick = 0; tick < 5 && !(await heading.isVisible()); tick += 1) {
+        await page.clock.fastForward('00:03');
+        await page.waitForTimeout(300);
+      }
+      await heading.waitFor();
+      expect(cspErrors).toEqual([]);
+    } finally {
+      await server.latchkey.policy.save({ lockout: { threshold: LOCKOUT_THRESHOLD, initialSeconds: 3600 } });
+      await context.close();
+    }
+  }, TEST_MS);
+
   it('app notification: the page shows the number, and moves on by itself once the enrolled app approves it', async () => {
     const { context, page, cspErrors } = await openBrowser();
     const reported = problems.length;

@@ -229,8 +229,9 @@ export function createFlowKit(deps: RecoveryDeps) {
   const secondsLeft = (flow: Pick<FlowDoc, 'expiresAt'>) => Math.floor((flow.expiresAt.getTime() - deps.clock()) / 1000);
 
   /**
-   * How long a code sent now works: the policy's lifetime, but never past the flow's end, after which no code can be
-   * used (a "Try again" late in a flow would otherwise text a code said to work 10 minutes that works for none).
+   * How long a code sent now is said to work: the policy's lifetime, but never past the flow's end, after which no
+   * code is taken (a "Try again" late in a flow would otherwise text a code said to work 10 minutes that works for
+   * none). The code itself is kept for the policy's lifetime (verify-routes.ts), for a flow given more time.
    */
   const codeSeconds = (flow: Pick<FlowDoc, 'expiresAt'>, current: RecoveryPolicy) =>
     Math.max(1, Math.min(current.codes.lifetimeSeconds, secondsLeft(flow)));
@@ -391,8 +392,10 @@ export function createFlowKit(deps: RecoveryDeps) {
             crumbs: breadcrumb(flow, subject, current),
             step: flow.verified.length + 1,
             goal: flow.goal,
-            // How long a call's page keeps asking whether it was answered: as long as its number lasts.
+            // How long a call's page keeps asking whether it was answered: as long as its number can be answered
+            // (its life, cut at the flow's end), and once the flow is given more time, its life at most.
             callSeconds: codeSeconds(flow, current),
+            numberSeconds: current.codes.lifetimeSeconds,
             methods: offered.map((id) => ({ id, hint: subject.hints[id] ?? '' })),
             pending: pending && {
               ...pending,

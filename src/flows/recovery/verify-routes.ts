@@ -64,7 +64,7 @@ export function verifyRoutes(router: Router, kit: FlowKit, deps: RecoveryDeps): 
   /** A new code for the pending method, made and judged by the send limits, not sent yet (`deliverCode`). */
   interface PreparedCode {
     challenge: { id: string; code: string; expiresAt: Date };
-    /** How long it works (`codeSeconds`), as its message says: the policy's lifetime, cut at the flow's end. */
+    /** How long its message says it works (`codeSeconds`): the policy's lifetime, cut at the flow's end. */
     lifetimeSeconds: number;
     /** The limits let it go (a decoy's too, though nothing is sent); else why not. */
     verdict: Awaited<ReturnType<typeof limits.allowSend>>;

@@ -30,7 +30,7 @@ const core = {
   'login.invalid': 'Incorrect email, username or password.',
   'login.missing': 'Enter your email or username and your password.',
   'login.restarted': 'Your password was not checked: the sign-in page you used was out of date, so the sign-in has started again. Enter your password again.',
-  'login.restarted_security_info': 'What you sent from the security info page was not saved: that page was out of date, so the sign-in has started again. Sign in to go on.',
+  'login.restarted_security_info': 'What you last sent about your verification methods was not saved: that page was out of date, so the sign-in has started again. What you saved there before is kept. Sign in to go on.',
   'login.show_password': 'Show password',
   'login.hide_password': 'Hide password',
   'login.remember': 'Keep me signed in',

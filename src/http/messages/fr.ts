@@ -35,7 +35,7 @@ export const fr: Catalogue = {
   'login.invalid': 'Adresse e-mail, nom d’utilisateur ou mot de passe incorrect.',
   'login.missing': 'Saisissez votre e-mail ou nom d’utilisateur et votre mot de passe.',
   'login.restarted': 'Votre mot de passe n’a pas été vérifié : la page de connexion utilisée n’était plus à jour, la connexion a donc recommencé. Saisissez de nouveau votre mot de passe.',
-  'login.restarted_security_info': 'Ce que vous avez envoyé depuis la page des informations de sécurité n’a pas été enregistré : cette page n’était plus à jour, la connexion a donc recommencé. Connectez-vous pour continuer.',
+  'login.restarted_security_info': 'Votre dernier envoi concernant vos méthodes de vérification n’a pas été enregistré : cette page n’était plus à jour, la connexion a donc recommencé. Ce que vous y aviez enregistré avant est conservé. Connectez-vous pour continuer.',
   'login.show_password': 'Afficher le mot de passe',
   'login.hide_password': 'Masquer le mot de passe',
   'login.remember': 'Rester connecté',
