@@ -64,6 +64,12 @@ it('lets a public client call from its redirect origin, and from no other', asyn
   await expectRefused(await revocationFrom(OTHER_ORIGIN, publicClient.client_id), OTHER_ORIGIN);
 });
 
+it('refuses an opaque origin (a sandboxed frame, a file: page) for a native app whose redirect URI has none either', async () => {
+  // A private-use scheme's URL has the opaque origin "null", as a sandboxed frame's request does: they must not match.
+  const native = await createClient(server, { application_type: 'native', redirect_uris: ['com.example.desktop:/cb'], token_endpoint_auth_method: 'none' });
+  await expectRefused(await revocationFrom('null', native.client_id), 'null');
+});
+
 it('refuses a confidential client\'s calls from a browser, even from its own redirect origin', async () => {
   const basic = `Basic ${Buffer.from(`${confidential.client_id}:${confidential.client_secret}`).toString('base64')}`;
   await expectRefused(await revocationFrom(APP_ORIGIN, confidential.client_id, { authorization: basic }), APP_ORIGIN);
