@@ -164,6 +164,16 @@ describe('a change of password by its owner', () => {
     expect(await server.connection.db!.collection(AUDIT_COLLECTION).countDocuments({ type: 'password.changed', accountId: user._id })).toBe(0);
   });
 
+  it('asks for the current password when it is left empty, counting no wrong password', async () => {
+    const user = await createUser(server);
+    const browser = new Browser();
+    const empty = await post(browser, await openForm(browser), change(user, ''));
+    expect(messageIds(empty)).toContain('login.missing');
+    expect(findForm(empty, '/account/password').fields.login).toBe(user.username);
+    expect((await server.latchkey.accounts.lockoutState(user._id)).failures).toBe(0);
+    expect(await passwordWorks(user, PASSWORD)).toBe(true);
+  });
+
   it('refuses a new password that differs from its confirmation, is the current one, or breaks the rules, with the reason', async () => {
     const user = await createUser(server);
     const before = await stored(user);
