@@ -809,6 +809,24 @@ describe('a proof whose authenticator changes before the end', () => {
     expect(messageIds(passwordPage)).toContain('recover.password_heading');
   });
 
+  it('no longer counts once the policy stops offering its method: the flow asks for a proof again, and nothing changes', async () => {
+    const { user, mobilePhone, totp } = await userWithMethods();
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    // An administrator turns texts off (a carrier's SMS pumping, say) while the new password is being chosen.
+    await setPolicy({ methodsEnabled: ['email', 'totp'] });
+    try {
+      const before = await server.latchkey.accounts.findById(user._id);
+      const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+      expect(messageIds(refused)).toEqual(expect.arrayContaining(['recover.verify_again', 'recover.method_email', 'recover.method_totp']));
+      expect(messageIds(refused)).not.toContain('recover.method_sms');
+      expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).toBe(before!.passwordHash);
+      const again = await enterCode(browser, await chooseMethod(browser, refused, 'totp'), totp());
+      expect(messageIds(again)).toContain('recover.password_heading');
+    } finally {
+      await setPolicy({});
+    }
+  });
+
   it('no longer counts once the phone it was made with is replaced: the flow asks for a proof again, and nothing changes', async () => {
     const { user, mobilePhone, totp } = await userWithMethods();
     const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
