@@ -1,6 +1,7 @@
 // "Can't access your account?" walked through HTTP against the real database, a real SMTP server (started here)
 // and the development outbox for text messages: reset with one method and with two, unlock, each method, the decoy
 // flow of an unknown identifier, and what a reset does to the relying party's sessions and tokens.
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
@@ -30,6 +31,7 @@ import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { EPOCHS } from '../../src/db/epoch-cache.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 import { recoveryAccounts } from '../../src/flows/recovery/accounts.ts';
+import { createLockdowns, LOCKDOWN_TOKENS } from '../../src/flows/recovery/lockdown.ts';
 import { AccountChangedError } from '../../src/accounts/users.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 
@@ -659,6 +661,30 @@ describe("This wasn't me", () => {
     const sentAgain = await sendCode(again, await chooseMethod(again, methods, 'sms'), { phone: mobilePhone });
     const step2 = await enterCode(again, sentAgain, await textedCode(server, mobilePhone, 1));
     expect(messageIds(step2)).toEqual(expect.arrayContaining(['recover.crumb_step2', 'recover.method_email']));
+  });
+
+  it('a link is good for a week, and only through its own page\'s form (its CSRF token): otherwise nothing is locked down', async () => {
+    const user = await createUser(server);
+    const token = await createLockdowns(server.connection).issue(user._id);
+    const link = `${server.origin}/recover/lockdown/${token}`;
+    const owner = new Browser();
+    const asked = await owner.get(link);
+    expect(asked.status).toBe(200);
+    const form = findForm(asked, '/lockdown/');
+    const forged = await owner.post(link, { ...form.fields, csrf: 'forged' });
+    expect(forged.status).toBe(403);
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
+
+    // A week on (its expiry moved back to now), the link is dead: its page says so, and its form does nothing.
+    const id = createHash('sha256').update(token).digest('base64url');
+    const stored = server.connection.db!.collection<{ _id: string; expiresAt: Date }>(LOCKDOWN_TOKENS);
+    expect((await stored.findOne({ _id: id }))!.expiresAt.getTime()).toBeGreaterThan(Date.now() + 7 * 86_400_000 - 60_000);
+    await stored.updateOne({ _id: id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    const late = await owner.get(link);
+    expect(late.status).toBe(410);
+    expect(messageIds(late)).toContain('lockdown.invalid');
+    expect((await owner.post(link, form.fields)).status).toBe(410);
+    expect((await server.latchkey.accounts.findById(user._id))!.lockedDownAt).toBeUndefined();
   });
 
   it('a flow begun before the lockdown needs the second method too: one proof leads to step 2, not to the new password', async () => {
