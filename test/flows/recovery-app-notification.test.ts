@@ -241,12 +241,17 @@ describe('app notifications', () => {
     expect((await post(url, { token: later })).status).toBe(200);
   });
 
-  it('refuses an approval once its number has expired', async () => {
+  it('refuses an approval once its number has expired, and no longer shows the app its notification', async () => {
     const { user, store } = await userWithDevice();
     const browser = new Browser();
     const waiting = await notificationSent(user, browser);
     const { answerUrl } = await notificationFor(store);
     ahead += 11 * 60_000; // past the number's 10 minutes
+    // The app, asking what waits, is shown nothing any more.
+    const pendingUrl = `${server.origin}/authenticator/pending`;
+    const polled = await post(pendingUrl, { token: await signedRequest(store, pendingUrl, {}, Math.floor((Date.now() + ahead) / 1000)) });
+    expect(polled.status).toBe(200);
+    expect(await polled.json()).toEqual({ notification: null });
     const late = await signedRequest(store, answerUrl, { decision: 'approve', number: shownNumber(waiting)! }, Math.floor((Date.now() + ahead) / 1000));
     expect(await (await post(answerUrl, { token: late })).json()).toEqual({ result: 'ended' });
     expect(await answerStatus(browser, waiting)).toEqual({ answered: false });
