@@ -570,7 +570,8 @@ export function interactionRoutes({ provider, accounts, config, pseudonymize, re
     audit,
     clock,
     // A form of the page posted once the sign-in is over (its life, or its session gone): the request is asked again,
-    // and its new page says that nothing sent from here was saved (the person, back at a sign-in page, would not know).
+    // and its new page says that what was just sent from here was not saved (the person, back at a sign-in page, would
+    // not know), and that what was saved before is kept.
     stepIdOf: async (ctx) => (await load(ctx, 'login', ctx.method === 'POST' ? (restart) => carryFormToRestart(ctx, restart) : undefined)).uid,
     readValidForm,
     csrfToken: (ctx, uid) => issueCsrfToken(ctx, `interaction:${uid}`, csrfOptions),
