@@ -201,6 +201,27 @@ describe('the store', () => {
     aheadMs = 0;
   });
 
+  it('writes an extension whose request died between its claim and its write, once that request is surely gone', async () => {
+    aheadMs = 0;
+    const flow = await newFlow();
+    aheadMs = 14 * MINUTE;
+    // The first extension's claim, whose write never came.
+    await server.connection.db!.collection(STEPS).insertOne({ _id: `${flow._id}:extension:1` as never, claimedAt: new Date(Date.now() + aheadMs), expiresAt: new Date(Date.now() + 200 * MINUTE) });
+    expect(await store().extend(flow)).toBeUndefined(); // for all this request knows, the other one is writing it
+    expect((await storedFlow(flow._id)).extensions).toBeUndefined();
+    aheadMs += 31_000;
+    const extended = await store().extend(flow);
+    expect(extended?.extensions).toBe(1);
+    const stored = await storedFlow(flow._id);
+    expect(stored.extensions).toBe(1);
+    expect(stored.expiresAt.getTime()).toBeGreaterThanOrEqual(Date.now() + aheadMs + 14 * MINUTE);
+    // Written, the count is the flow's: the same claim found again, however old, gives nothing more.
+    aheadMs += 60_000;
+    expect(await store().extend(flow)).toBeUndefined();
+    expect((await store().extend(extended!))?.extensions).toBe(2);
+    aheadMs = 0;
+  });
+
   it('gives no more time to a finished flow, nor to one that ended after it was read', async () => {
     aheadMs = 0;
     const flow = await newFlow();

@@ -33,6 +33,8 @@ export const LONGEST_FLOW_SECONDS = FLOW_SECONDS * (1 + MAX_EXTENSIONS);
  * the revocation, the notices) takes seconds at most, and an in-flight one must not be taken for lost (a double click).
  */
 export const FINISH_LOST_MS = 30_000;
+/** An extension claimed this long ago whose end was never written was lost with its request (the write takes ms). */
+const EXTENSION_LOST_MS = 30_000;
 /** How long a step's reservation (`reserve`) holds: far longer than a double click, short enough to retry after a failure. */
 export const RESERVE_SECONDS = 10;
 
@@ -182,6 +184,17 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
     return clock() - step.claimedAt.getTime() < FINISH_LOST_MS ? flow : undefined;
   }
 
+  /**
+   * Whether extension `key` (the flow's `extensions`th) was claimed by a request that died before writing it: claimed
+   * longer ago than any request takes, and the flow still short of it. Two requests that both find it so write the
+   * same count, each 15 minutes from its own moment.
+   */
+  async function lostExtension(key: string, flowId: string, extensions: number): Promise<boolean> {
+    const [taken, stored] = await Promise.all([steps.findOne({ _id: key }), flows.findOne({ _id: flowId }, { projection: { extensions: 1 } })]);
+    // (A claim from before claims carried their time is older than any request still running.)
+    return Boolean(taken && stored) && clock() - (taken!.claimedAt?.getTime() ?? 0) >= EXTENSION_LOST_MS && (stored!.extensions ?? 0) < extensions;
+  }
+
   return {
     async create(fields) {
       const secret = randomBytes(32).toString('base64url');
@@ -238,10 +251,11 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
     async extend(flow) {
       if (!extendable(flow)) return undefined;
       // The count's own claim decides (two tabs asking at once get one extension between them): FerretDB cannot
-      // compare and set the count. Should the request die between the claim and the write, that flow gets no more
-      // time (the next claim is taken); it still runs to its end, and can be started again.
+      // compare and set the count. A claim whose request died before its write would hold the flow at that count
+      // for good: once it is surely lost, a later request writes in its place.
       const extensions = (flow.extensions ?? 0) + 1;
-      if (!(await claim(stepClaims, `${flow._id}:extension:${extensions}`, latestEnd(flow)))) return undefined;
+      const key = `${flow._id}:extension:${extensions}`;
+      if (!(await claim(stepClaims, key, latestEnd(flow), { claimedAt: new Date(clock()) })) && !(await lostExtension(key, flow._id, extensions))) return undefined;
       const expiresAt = new Date(clock() + FLOW_SECONDS * 1000);
       const written = await flows.updateOne({ _id: flow._id }, { $set: { expiresAt, extensions } });
       return written.matchedCount === 1 ? { ...flow, expiresAt, extensions } : undefined; // else ended meanwhile
