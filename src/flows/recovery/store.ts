@@ -33,8 +33,6 @@ export const LONGEST_FLOW_SECONDS = FLOW_SECONDS * (1 + MAX_EXTENSIONS);
  * the revocation, the notices) takes seconds at most, and an in-flight one must not be taken for lost (a double click).
  */
 export const FINISH_LOST_MS = 30_000;
-/** An extension claimed this long ago whose end was never written was lost with its request (the write takes ms). */
-const EXTENSION_LOST_MS = 30_000;
 /** How long a step's reservation (`reserve`) holds: far longer than a double click, short enough to retry after a failure. */
 export const RESERVE_SECONDS = 10;
 
@@ -186,13 +184,14 @@ export function createFlowStore(connection: Connection, clock: () => number = Da
 
   /**
    * Whether extension `key` (the flow's `extensions`th) was claimed by a request that died before writing it: claimed
-   * longer ago than any request takes, and the flow still short of it. Two requests that both find it so write the
-   * same count, each 15 minutes from its own moment.
+   * longer ago than any request takes (FINISH_LOST_MS, as for a finishing step; an extension's own write takes
+   * milliseconds), and the flow still short of it. Two requests that both find it so write the same count, each 15
+   * minutes from its own moment.
    */
   async function lostExtension(key: string, flowId: string, extensions: number): Promise<boolean> {
     const [taken, stored] = await Promise.all([steps.findOne({ _id: key }), flows.findOne({ _id: flowId }, { projection: { extensions: 1 } })]);
     // (A claim from before claims carried their time is older than any request still running.)
-    return Boolean(taken && stored) && clock() - (taken!.claimedAt?.getTime() ?? 0) >= EXTENSION_LOST_MS && (stored!.extensions ?? 0) < extensions;
+    return Boolean(taken && stored) && clock() - (taken!.claimedAt?.getTime() ?? 0) >= FINISH_LOST_MS && (stored!.extensions ?? 0) < extensions;
   }
 
   return {
