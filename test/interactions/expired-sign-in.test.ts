@@ -241,7 +241,7 @@ describe('a form of the security info page the sign-in stopped at, posted after 
     return { user, browser, start, page, add };
   }
 
-  it('asks the request again, whose page says nothing sent was saved; signed in again, the page comes back', async () => {
+  it('asks the request again, whose page says what was last sent was not saved; signed in again, the page comes back', async () => {
     const { user, browser, start, page, add } = await expiredAtSecurityInfo();
     const answer = await browser.post(add.action, { ...add.fields, value: 'mine@home.example.test' });
     expect(answer.status).toBe(303);
