@@ -9,7 +9,7 @@ import { generateSync } from 'otplib';
 import { allForms, Browser, findForm, messageIds, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, PASSWORD } from '../helpers/factories.ts';
 import { authorizationUrl, discover, openLoginPage } from '../helpers/rp.ts';
-import { chooseGoal, chooseMethod, emailedCode, identify, outbox, registerMethods, sendCode, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
+import { chooseGoal, chooseMethod, emailedCode, enterCode, identify, outbox, registerMethods, sendCode, startRecoveryServer, textedCode, waitFor } from '../helpers/recovery.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { SmtpSink } from '../delivery/smtp-sink.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -328,6 +328,38 @@ describe('changing what is registered', () => {
     expect(messageIds(again)).not.toContain('security_info.proving');
     expect(await auditedCount(user._id, 'code.failed', 'security_info_proof')).toBe(2);
     expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(0);
+  });
+
+  it('refuses a code for an app that wrong codes elsewhere turned off before it spends any of the day\'s proofs: the phone still proves', async () => {
+    const ceiling = 100; // wrong proofs in a row with one authenticator (security/proof-ceiling.ts)
+    // The day's budget holds the hundred wrong codes and one proof more.
+    await server.latchkey.policy.save({
+      registration: { atSignIn: true, reconfirmDays: 180 },
+      limits: { perIpHour: 1000, perAccountHour: 100, proofAttemptsPerDay: ceiling + 1, proofAttemptsPerIpHour: 100_000, flowsPerIpHour: 500 },
+    });
+    const user = await createUser(server);
+    const phone = '+14155550152';
+    const { totp } = await registerMethods(server, user, { mobilePhone: phone, authenticator: true });
+    const { browser, page } = await signIn(user);
+    const asked = await post(browser, findForm(page, '/security-info/prove'), { kind: 'authenticator' });
+    expect(messageIds(asked)).toContain('security_info.proving_app');
+
+    // Meanwhile a hundred wrong app codes in a recovery turn the app off as a proof.
+    const recovery = new Browser();
+    let codePage = await chooseMethod(recovery, await chooseGoal(recovery, await identify(server, recovery, user.username), 'reset'), 'totp');
+    const valid = () => [totp(), totp(Math.floor(Date.now() / 1000) - 30)];
+    for (let i = 1, n = 100_000; i <= ceiling; i += 1, n += 7919) {
+      while (valid().includes(String(n))) n += 1;
+      codePage = await enterCode(recovery, codePage, String(n));
+    }
+    expect(messageIds(codePage)).toContain('recover.method_disabled');
+
+    // The app's right code, from the page opened before: refused as turned off, without spending the last proof.
+    const refused = await verify(browser, asked, totp());
+    expect(messageIds(refused)).toContain('security_info.method_disabled');
+    expect(messageIds(refused)).not.toContain('security_info.said_proved');
+    await proveWith(browser, refused, 'mobilePhone', () => textedCode(server, phone));
+    expect(await auditedCount(user._id, 'code.verified', 'security_info_proof')).toBe(1);
   });
 
   it('answers a wrong code by a redirect, so that reloading what it shows posts no code again and spends nothing more', async () => {
