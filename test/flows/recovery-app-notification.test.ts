@@ -289,6 +289,21 @@ describe('app notifications', () => {
     expect(allForms(again.page).some((f) => f.action.endsWith('/add'))).toBe(false);
   });
 
+  it('says on "Your security info" when the link shown has expired, and shows it no more', async () => {
+    const user = await createUser(server);
+    const { browser, page } = await openSecurityInfoPage(server, user);
+    const shown = await postForm(browser, formNamed(page, 'add', 'appDevice'));
+    const link = shownLink(shown);
+    ahead += (ENROLMENT_SECONDS + 60) * 1000;
+    const late = await postForm(browser, formNamed(shown, 'verify'));
+    expect(messageIds(late)).toContain('security_info.app_link_expired');
+    expect(messageIds(late)).not.toContain('security_info.app_not_enrolled');
+    expect(messageIds(late)).not.toContain('security_info.app_device_link');
+    // "Set it up now" is offered again, for a new link.
+    expect(formNamed(late, 'add', 'appDevice')).toBeDefined();
+    await expect(enrol(link, 'Late phone', join(dir, `${user.username}-expired.json`))).rejects.toThrow(/enrolment refused \(400\)/);
+  });
+
   it('takes on "Your security info" only the device its own link enrolled, and Back voids that link', async () => {
     const user = await createUser(server);
     const { browser, page } = await openSecurityInfoPage(server, user);
