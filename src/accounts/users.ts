@@ -25,8 +25,22 @@ const ALIASES = 'user_aliases';
 /** An id no account has: read in place of a missing account's, so that the work (and the time) is the same. */
 export const NO_ACCOUNT_ID = '\u0000no-such-user';
 
+/** The most accounts one `list` returns. */
+export const MAX_USERS_PAGE = 500;
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{1,62}$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * A new account's username and email address as they would be stored (trimmed, lower case), or a ValidationError
+ * saying which is malformed: asked before anything else (the admin CLI asks before it prompts for the password).
+ */
+export function newAccountLogins(input: { username: string; email: string }): { username: string; email: string } {
+  const username = input.username.trim().toLowerCase();
+  const email = input.email.trim().toLowerCase();
+  if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', '2 to 63 characters, each a-z, 0-9, dot, underscore or hyphen, starting with a letter or a digit');
+  if (!EMAIL_PATTERN.test(email)) throw new ValidationError('invalid_email', 'email address is not valid');
+  return { username, email };
+}
 
 export interface NewUser {
   username: string;
@@ -385,10 +399,7 @@ export function createAccounts(
 
   return {
     async create(input) {
-      const username = input.username.trim().toLowerCase();
-      const email = input.email.trim().toLowerCase();
-      if (!USERNAME_PATTERN.test(username)) throw new ValidationError('invalid_username', '2 to 63 characters, each a-z, 0-9, dot, underscore or hyphen, starting with a letter or a digit');
-      if (!EMAIL_PATTERN.test(email)) throw new ValidationError('invalid_email', 'email address is not valid');
+      const { username, email } = newAccountLogins(input);
       await checkPassword(input.password, [username, email, input.name ?? '']);
       // Operators name accounts by id in admin commands: one starting with "-" would read as an option (as for
       // client ids, which start with "c").
@@ -564,7 +575,7 @@ export function createAccounts(
     },
 
     async list({ limit = 50, skip = 0 } = {}) {
-      return users.find().sort({ createdAt: 1, _id: 1 }).skip(skip).limit(Math.min(limit, 500)).lean<User[]>().exec();
+      return users.find().sort({ createdAt: 1, _id: 1 }).skip(skip).limit(Math.min(limit, MAX_USERS_PAGE)).lean<User[]>().exec();
     },
   };
 }

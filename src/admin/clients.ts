@@ -22,6 +22,8 @@ const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/;
 
 export const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+/** White space or a control character: nothing a redirect URI holds unencoded, and invisible when typed in. */
+const UNSEEN_CHARACTERS = /[\s\p{Cc}]/u;
 /** Longer is no real application's address, and every sign-in request carries one (browsers cut URLs near 2 kB). */
 const MAX_REDIRECT_URI_LENGTH = 2000;
 
@@ -35,6 +37,9 @@ const MAX_REDIRECT_URI_LENGTH = 2000;
 export function redirectUriProblem(value: string, applicationType: ApplicationType = 'web'): string | undefined {
   if (value.length > MAX_REDIRECT_URI_LENGTH) return `is longer than ${MAX_REDIRECT_URI_LENGTH} characters`;
   if (value.includes('*')) return 'must not contain a wildcard (*): redirect URIs are compared exactly, so register each one';
+  // `new URL` would quietly drop a space or line break copied around the address, but the provider compares the
+  // registered value exactly: every sign-in would then fail with a redirect_uri mismatch.
+  if (UNSEEN_CHARACTERS.test(value)) return 'must not contain spaces or control characters';
   let url: URL;
   try {
     url = new URL(value);
@@ -55,11 +60,16 @@ export function redirectUriProblem(value: string, applicationType: ApplicationTy
   return 'must use https (http only on localhost / 127.0.0.1 / [::1])';
 }
 
-/** The redirect URIs' problems, each named by the URI (an over-long one by its start: the whole would fill the terminal). */
+/**
+ * The redirect URIs' problems, each named by the URI: an over-long one by its start (the whole would fill the
+ * terminal), one with spaces or control characters quoted (so that they show).
+ */
 function redirectUriIssues(values: string[], applicationType: ApplicationType): string[] {
   return values.flatMap((value) => {
     const problem = redirectUriProblem(value, applicationType);
-    return problem ? [`${value.length > MAX_REDIRECT_URI_LENGTH ? `${value.slice(0, 60)}…` : value} ${problem}`] : [];
+    if (!problem) return [];
+    const named = value.length > MAX_REDIRECT_URI_LENGTH ? `${value.slice(0, 60)}…` : UNSEEN_CHARACTERS.test(value) ? JSON.stringify(value) : value;
+    return [`${named} ${problem}`];
   });
 }
 
@@ -106,9 +116,15 @@ const clientInput = z
   .object({
     client_id: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{3,64}$/, 'client_id: 3-64 of A-Z a-z 0-9 _ -')
+      .regex(/^[A-Za-z0-9_-]{3,64}$/, '3-64 of A-Z a-z 0-9 _ -')
       .optional(),
-    client_name: z.string().min(1).max(100),
+    // Shown on the consent and sessions pages and printed by the CLI: one line.
+    client_name: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(100, 'has more than 100 characters')
+      .refine((name) => !/\p{Cc}/u.test(name), 'must not contain control characters (a line break, a tab)'),
     redirect_uris: z.array(z.string()).default([]),
     post_logout_redirect_uris: z.array(z.string()).default([]),
     /** `native`: a desktop, mobile or command-line app (RFC 8252), which keeps no secret and listens on loopback. */
@@ -202,7 +218,8 @@ interface ClientDoc {
 
 function parse(input: unknown, known: ReadonlySet<string>) {
   const result = clientInput.safeParse(input);
-  if (!result.success) throw new ValidationError('invalid_client_metadata', result.error.issues.map((i) => i.message).join('; '));
+  // Each problem named by its setting (`client_name: Too small…`); the redirect URIs' name the URI themselves.
+  if (!result.success) throw new ValidationError('invalid_client_metadata', result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
   const unknown = result.data.scope?.split(' ').filter((scope) => !known.has(scope)) ?? [];
   if (unknown.length) {
     throw new ValidationError('invalid_client_metadata', `unknown scope ${unknown.join(', ')}: known are ${[...known].join(' ')} (API scopes exist when API_AUDIENCE is set: run the command with the server's API_AUDIENCE and API_SCOPES)`);

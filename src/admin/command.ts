@@ -113,14 +113,33 @@ function parse(argv: string[], specs: OptionSpecs) {
     Object.entries(specs).map(([name, { type, multiple }]) => [name, { type, ...(multiple && { multiple }), ...(name === 'help' && { short: 'h' }) }]),
   );
   try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true, tokens: true });
+    refuseRepeatedOrEmpty(parsed.tokens, specs);
     return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const unknown = argv.map((arg) => /^--([^=]+)/.exec(arg)?.[1]).find((name) => name !== undefined && !(name in specs) && !(name.startsWith('no-') && name.slice(3) in specs));
     if (unknown !== undefined) {
       throw new UsageError(`unknown option --${unknown}${didYouMean(unknown, Object.keys(specs), '--')}`);
     }
     throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * An option of one value given twice would otherwise keep the last (`--role admin --role none` removing the role the
+ * first one named); an empty value (an unset shell variable) would otherwise mean "not given" (`audit list --account
+ * ""` listing everyone's events) or a default (`--client-id ""` a random id).
+ */
+function refuseRepeatedOrEmpty(tokens: ReturnType<typeof parseArgs>['tokens'] = [], specs: OptionSpecs): void {
+  const seen = new Map<string, string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || specs[token.name]?.type !== 'string') continue;
+    const value = token.value ?? '';
+    if (value.trim() === '') throw new UsageError(`${token.rawName} must not be empty`);
+    const earlier = seen.get(token.name);
+    if (earlier !== undefined && !specs[token.name]?.multiple) throw new UsageError(`${token.rawName} was given twice ('${earlier}', then '${value}'): give it once`);
+    seen.set(token.name, value);
   }
 }
 
@@ -160,10 +179,12 @@ export function pick<T extends string>(choices: readonly T[], value: string, fla
   return found;
 }
 
-/** A whole number of at least `min`, from a string option. */
-export function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0): number {
+/** A whole number of at least `min` and at most `max` (a page's size: refused above it, never quietly cut), from a string option. */
+export function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0, max?: number): number {
   if (value === undefined) return fallback;
   // At most what a number holds exactly: a longer one would reach the database as something else.
-  if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
-  return Number(value);
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (max !== undefined && !(number >= min && number <= max)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}`);
+  if (!(number >= min) || !Number.isSafeInteger(number)) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
+  return number;
 }

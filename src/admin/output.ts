@@ -28,12 +28,12 @@ export function createOutput(io: AdminIo, json: boolean): Output {
   };
 }
 
-/** Label/value lines with the values aligned; a list value continues on the following lines. */
+/** Label/value lines with the values aligned, each printable; a list value continues on the following lines. */
 export function fields(rows: Array<[label: string, value: string | string[]]>): string[] {
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.flatMap(([label, value]) => {
     const values = typeof value === 'string' ? [value] : value.length ? value : ['(none)'];
-    return values.map((line, index) => `${(index === 0 ? label : '').padEnd(width)}${line}`);
+    return values.map((line, index) => `${(index === 0 ? label : '').padEnd(width)}${printable(line)}`);
   });
 }
 

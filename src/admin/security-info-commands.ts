@@ -12,7 +12,7 @@ import type { User } from '../accounts/user-model.ts';
 import { defineCommand, UsageError, type Command } from './command.ts';
 import { ValidationError } from '../errors.ts';
 import { fields } from './output.ts';
-import { auditAdminChange, checkLength, findUser, MAX_EMAIL_LENGTH, ownerNotices } from './user-admin.ts';
+import { auditAdminChange, checkLine, findUser, MAX_EMAIL_LENGTH, ownerNotices } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import type { AdminSession } from './session.ts';
 import type { MethodChange } from '../flows/recovery/notices.ts';
@@ -141,7 +141,7 @@ const setMethods = defineCommand({
   ].join('\n'),
   async run({ arg, values, out, session }) {
     const email = values['alternate-email'];
-    checkLength(email, MAX_EMAIL_LENGTH, '--alternate-email', 'invalid_email');
+    checkLine(email, MAX_EMAIL_LENGTH, '--alternate-email', 'invalid_email');
     if (email !== undefined && email !== 'none' && !isEmailAddress(email)) throw new ValidationError('invalid_email', `--alternate-email '${email}'`);
     const changes = {
       ...(email !== undefined && { alternateEmail: email === 'none' ? null : email.trim().toLowerCase() }),

@@ -63,9 +63,14 @@ export { MAX_EMAIL_LENGTH } from '../methods/email.ts';
 /** A display name is shown on pages and in messages: a line, not a document. */
 export const MAX_NAME_LENGTH = 200;
 
-/** Refuses an email address or display name longer than the limits above, naming the option. */
-export function checkLength(value: string | undefined, max: number, flag: string, code: string): void {
-  if (value !== undefined && value.trim().length > max) throw new ValidationError(code, `${flag} has ${value.trim().length} characters; at most ${max}`);
+/**
+ * Refuses an email address or display name longer than the limits above, or with a control character (a line
+ * break, a tab, an escape: a name is one line on pages, in messages and in what the CLI prints), naming the option.
+ */
+export function checkLine(value: string | undefined, max: number, flag: string, code: string): void {
+  if (value === undefined) return;
+  if (value.trim().length > max) throw new ValidationError(code, `${flag} has ${value.trim().length} characters; at most ${max}`);
+  if (/\p{Cc}/u.test(value)) throw new ValidationError(code, `${flag} must not contain control characters (a line break, a tab)`);
 }
 
 /** The roles an operator can choose; `none` removes every role. */

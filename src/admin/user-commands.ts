@@ -1,11 +1,12 @@
 // `npm run admin -- users …`: user accounts. Hashing uses the argon2 cost from the server's configuration, so
 // accounts created here are not rehashed at their first sign-in. Password hashes are never printed.
 import type { User } from '../accounts/user-model.ts';
+import { MAX_USERS_PAGE, newAccountLogins } from '../accounts/users.ts';
 import type { LockoutState } from '../accounts/lockout.ts';
 import { defineCommand, pick, UsageError, wholeNumber, type Area } from './command.ts';
 import { fields, isoDate, table, type Output } from './output.ts';
 import { readPassword } from './password-input.ts';
-import { auditAdminChange, checkLength, findUser, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, ownerNotices, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
+import { auditAdminChange, checkLine, findUser, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, ownerNotices, ROLE_CHOICES, rolesFor, userView } from './user-admin.ts';
 import { accounts } from './accounts-session.ts';
 import { methodLines, methodsOf, securityInfoCommands } from './security-info-commands.ts';
 import { DEFAULT_LOCALE } from '../http/i18n.ts';
@@ -67,8 +68,10 @@ const create = defineCommand({
   ].join('\n'),
   async run({ values, out, io, session }) {
     if (!values['password-stdin']) throw new UsageError('give --password-stdin: the password is read from standard input (a prompt at a terminal)');
-    checkLength(values.email, MAX_EMAIL_LENGTH, '--email', 'invalid_email');
-    checkLength(values.name, MAX_NAME_LENGTH, '--name', 'invalid_name');
+    checkLine(values.email, MAX_EMAIL_LENGTH, '--email', 'invalid_email');
+    checkLine(values.name, MAX_NAME_LENGTH, '--name', 'invalid_name');
+    // Said before the password is typed (twice, at a terminal), not after.
+    newAccountLogins({ username: values.username!, email: values.email! });
     const password = await readPassword(io.stdin, io.stderr);
     const user = await (await accounts(session)).create({
       username: values.username,
@@ -91,7 +94,7 @@ const list = defineCommand({
     skip: { type: 'string', value: '<n>', help: 'How many to skip, for the next page (default 0)' },
   },
   async run({ values, out, session }) {
-    const limit = wholeNumber(values.limit, '--limit', 50, 1);
+    const limit = wholeNumber(values.limit, '--limit', 50, 1, MAX_USERS_PAGE);
     const skip = wholeNumber(values.skip, '--skip', 0);
     const users = await (await accounts(session)).list({ limit, skip });
     out.result(users.map(userView), () =>

@@ -8,6 +8,8 @@ import { isIPv4 } from 'node:net';
 import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 
+/** The most events one `list` returns. */
+export const MAX_AUDIT_PAGE = 1000;
 export const AUDIT_COLLECTION = 'audit_events';
 
 /** Every type of event the audit log records (`audit list --type` takes these alone). */
@@ -153,7 +155,7 @@ export function createAuditLog(connection: Connection, clock: () => number = Dat
         ...(type && { type: type as AuditType }),
         ...(ip && { ip: { $in: addressForms(ip) } }),
       };
-      return events.find(query).sort({ _id: -1 }).limit(Math.min(limit, 1000)).toArray();
+      return events.find(query).sort({ _id: -1 }).limit(Math.min(limit, MAX_AUDIT_PAGE)).toArray();
     },
     async prune(before) {
       return (await events.deleteMany({ _id: { $lt: idPrefixAt(before) } })).deletedCount;

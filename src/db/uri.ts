@@ -23,7 +23,10 @@ export function withDefaultDatabase(uri: string, database: string = DEFAULT_DATA
   return path.length > 1 ? uri : withDatabase(uri, database);
 }
 
-/** The URI with its credentials masked, for messages. */
+/**
+ * The URI with its credentials masked, for messages. Everything up to its last `@` goes: the URIs these messages are
+ * about are often malformed ones, with a raw `/` or `@` in the password, and hiding a host too is the safe mistake.
+ */
 export function redactUri(uri: string): string {
-  return uri.replace(/^([a-z+]+:\/\/)[^@/]*@/i, '$1***@');
+  return uri.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
 }

@@ -39,6 +39,16 @@ it.each(['https://*.example.com/cb', 'https://example.com/*'])('refuses the wild
   expect((await admin(['clients', 'show', 'wild'])).code).toBe(1);
 });
 
+it.each([' https://app.example/cb', 'https://app.example/cb\n', 'https://app.example/c b', 'https://app.example/cb\u0007'])(
+  'refuses the redirect URI %j: the provider would compare it exactly, space or control character included',
+  async (uri) => {
+    const run = await admin(['clients', 'create', '--name', 'Spaced', '--client-id', 'spaced', '--redirect-uri', 'https://app.example/ok', '--redirect-uri', uri]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${JSON.stringify(uri)} must not contain spaces or control characters`);
+    expect((await admin(['clients', 'show', 'spaced'])).code).toBe(1);
+  },
+);
+
 it('refuses an email address, a display name or a redirect URI too long to be used, and stores nothing', async () => {
   // A 330-character email could be stored but never found: lookups refuse logins over 320 characters.
   const email = `${'a'.repeat(330)}@example.test`;
@@ -103,11 +113,67 @@ it("refuses what the owner's own page refuses: the sign-in address as the altern
   expect(await methods()).toMatchObject({ alternateEmail: null, mobilePhone: null, officePhone: null });
 });
 
-it('refuses a --skip or --limit too large to be counted exactly, as a wrong command line', async () => {
-  for (const args of [['users', 'list', '--skip', '100000000000000000000'], ['audit', 'list', '--limit', '9007199254740993']]) {
-    const run = await admin(args);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain('must be a whole number of at least');
+it.each([
+  [['users', 'list', '--skip', '100000000000000000000'], '--skip must be a whole number of at least 0'],
+  // A page larger than one list returns is refused rather than quietly cut to it.
+  [['users', 'list', '--limit', '100000'], '--limit must be a whole number from 1 to 500'],
+  [['audit', 'list', '--limit', '1001'], '--limit must be a whole number from 1 to 1000'],
+  [['audit', 'list', '--limit', '9007199254740993'], '--limit must be a whole number from 1 to 1000'],
+])('refuses a --skip or --limit out of range as a wrong command line: %j', async (args, says) => {
+  const run = await admin(args);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(says);
+  expect(run.stdout).toBe('');
+});
+
+it.each([
+  // The last would win: the role the first one names removed.
+  [['users', 'set-role', 'ada', '--role', 'admin', '--role', 'none'], "--role was given twice ('admin', then 'none'): give it once"],
+  [['users', 'create', '--username', 'twice', '--email', 'a@example.test', '--email', 'b@example.test', '--password-stdin'], "--email was given twice ('a@example.test', then 'b@example.test')"],
+  // An unset shell variable: all events, not none; a random client id, not the one meant.
+  [['audit', 'list', '--account', ''], '--account must not be empty'],
+  [['audit', 'list', '--ip='], '--ip must not be empty'],
+  [['clients', 'create', '--name', 'Empty', '--client-id', ' ', '--redirect-uri', 'https://a.example/cb'], '--client-id must not be empty'],
+])('refuses an option given twice or empty, and changes nothing: %j', async (args, says) => {
+  const before = (await admin(['audit', 'list', '--json', '--limit', '1000'])).stdout;
+  const run = await admin(args, { input: PASSWORD });
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(says);
+  expect(run.stdout).toBe('');
+  expect((await admin(['audit', 'list', '--json', '--limit', '1000'])).stdout).toBe(before);
+});
+
+it('asks for no password before it has checked the username and email address of a new account', async () => {
+  // No standard input at all: a command that read it first would fail on the missing password instead.
+  const run = await admin(['users', 'create', '--username', 'bad name!', '--email', 'bad@example.test', '--password-stdin'], { input: '' });
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain('2 to 63 characters');
+  expect(run.stderr).not.toContain('password');
+  const email = await admin(['users', 'create', '--username', 'fine', '--email', 'not an address', '--password-stdin'], { input: '' });
+  expect(email.code).toBe(1);
+  expect(email.stderr).toContain('email address is not valid');
+});
+
+it('refuses a display name or client name with a control character (or a blank one), and prints one stored before on its own line', async () => {
+  const name = await admin(['users', 'create', '--username', 'eve', '--email', 'eve@example.test', '--name', 'Eve\nstatus    disabled', '--password-stdin'], { input: PASSWORD });
+  expect(name.code).toBe(1);
+  expect(name.stderr).toContain('--name must not contain control characters');
+  const client = await admin(['clients', 'create', '--name', 'Wiki\tEdit', '--client-id', 'tabbed', '--redirect-uri', 'https://a.example/cb']);
+  expect(client.code).toBe(1);
+  expect(client.stderr).toContain('client_name: must not contain control characters');
+  const blank = await admin(['clients', 'create', '--name', '   ', '--client-id', 'blank', '--redirect-uri', 'https://a.example/cb']);
+  expect(blank.code).toBe(2);
+  expect(blank.stderr).toContain('--name must not be empty');
+  expect((await admin(['users', 'show', 'eve'])).code).toBe(1);
+
+  // A name stored by anything else is printed with its control characters escaped.
+  await server.connection.db!.collection('users').updateOne({ username: 'ada' }, { $set: { name: 'Ada\nstatus    disabled' } });
+  try {
+    const shown = await admin(['users', 'show', 'ada']);
+    expect(shown.stdout).toContain('Ada\\u000astatus    disabled');
+    expect(shown.stdout.split('\n').filter((line) => line.startsWith('status'))).toEqual([expect.stringMatching(/^status +active$/)]);
+  } finally {
+    await server.connection.db!.collection('users').updateOne({ username: 'ada' }, { $unset: { name: '' } });
   }
 });
 

@@ -41,11 +41,18 @@ it.each([
   ['an unknown scope', ['--grant-type', 'client_credentials', '--scope', 'api:read api:delete'], API_ENV, 'unknown scope api:delete'],
   ['an API scope where no API is configured', ['--grant-type', 'client_credentials', '--scope', 'api:read'], { API_AUDIENCE: undefined }, 'unknown scope api:read'],
   ['a sign-in client without openid', ['--redirect-uri', 'https://web.example/cb', '--scope', 'profile email'], API_ENV, 'needs openid in its scope'],
-  ['an empty scope', ['--grant-type', 'client_credentials', '--scope', ' '], API_ENV, 'name at least one scope'],
 ])('refuses %s and stores nothing', async (_name, args, env, message) => {
   const before = await server.clients.list();
   const run = await admin(['clients', 'create', '--name', 'Refused', ...args], { env });
   expect(run.code).toBe(1);
   expect(run.stderr).toContain(message);
+  expect(await server.clients.list()).toEqual(before);
+});
+
+it('refuses an empty scope as a wrong command line, and stores nothing', async () => {
+  const before = await server.clients.list();
+  const run = await admin(['clients', 'create', '--name', 'Refused', '--grant-type', 'client_credentials', '--scope', ' '], { env: API_ENV });
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain('--scope must not be empty');
   expect(await server.clients.list()).toEqual(before);
 });

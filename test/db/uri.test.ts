@@ -23,6 +23,16 @@ describe('redactUri', () => {
     expect(redactUri('mongodb://admin:s3cret@db.example:27017/latchkey')).toBe('mongodb://***@db.example:27017/latchkey');
     expect(redactUri('mongodb://db.example/latchkey')).toBe('mongodb://db.example/latchkey');
   });
+
+  // The URIs the driver refuses are the ones these messages print: a password typed without percent-encoding.
+  it.each([
+    ['mongodb://admin:pa/ss@db.example/latchkey', 'mongodb://***@db.example/latchkey'],
+    ['mongodb://admin:p@ss@db.example', 'mongodb://***@db.example'],
+    ['mongodb+srv://admin:a?b@cluster0.example.net', 'mongodb+srv://***@cluster0.example.net'],
+    ['admin:s3cret@db.example', '***@db.example'],
+  ])('masks the whole password of the malformed %s', (uri, expected) => {
+    expect(redactUri(uri)).toBe(expected);
+  });
 });
 
 describe('withDatabase', () => {
