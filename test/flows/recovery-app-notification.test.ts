@@ -73,11 +73,13 @@ describe('app notifications', () => {
   }
 
   /** "Get back into your account" as far as the page that waits for the app, with its number. */
-  async function notificationSent(user: User, browser = new Browser()): Promise<Page> {
-    const goal = await chooseGoal(browser, await identify(server, browser, user.username), 'reset');
-    expect(messageIds(goal)).toContain('recover.method_app_notification');
-    const chosen = await chooseMethod(browser, goal, 'app_notification');
-    expect(messageIds(chosen)).toContain('recover.push_intro');
+  async function notificationSent(user: User, browser = new Browser(), goal: 'reset' | 'unlock' = 'reset'): Promise<Page> {
+    const methods = await chooseGoal(browser, await identify(server, browser, user.username), goal);
+    expect(messageIds(methods)).toContain('recover.method_app_notification');
+    const chosen = await chooseMethod(browser, methods, 'app_notification');
+    // Said for the goal chosen: the reset's words on the unlock branch would promise a new password.
+    expect(messageIds(chosen)).toContain(goal === 'unlock' ? 'recover.push_intro_unlock' : 'recover.push_intro');
+    expect(chosen.body.includes('to unlock your account.')).toBe(goal === 'unlock');
     const waiting = await sendCode(browser, chosen);
     expect(messageIds(waiting)).toContain('recover.push_placed');
     expect(shownNumber(waiting)).toMatch(/^\d{2}$/);
@@ -244,7 +246,7 @@ describe('app notifications', () => {
   it('refuses an approval once its number has expired, and no longer shows the app its notification', async () => {
     const { user, store } = await userWithDevice();
     const browser = new Browser();
-    const waiting = await notificationSent(user, browser);
+    const waiting = await notificationSent(user, browser, 'unlock');
     const { answerUrl } = await notificationFor(store);
     ahead += 11 * 60_000; // past the number's 10 minutes
     // The app, asking what waits, is shown nothing any more.

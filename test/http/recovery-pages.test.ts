@@ -278,6 +278,19 @@ describe('the support line beside the code', () => {
   });
 });
 
+describe('the phone panel', () => {
+  it.each([
+    ['reset', 'recover.sms_intro', 'recover.sms_intro_unlock', 'reset your password'],
+    ['unlock', 'recover.sms_intro_unlock', 'recover.sms_intro', 'unlock your account'],
+  ] as const)('on the %s branch, says what the texted code is for', async (goal, shown, notShown, purpose) => {
+    const { browser, page } = await atMethods(goal);
+    const sms = await chooseMethod(browser, page, 'sms');
+    expect(messageIds(sms)).toContain(shown);
+    expect(messageIds(sms)).not.toContain(notShown);
+    expect(textOf(sms, shown)).toContain(`a verification code which can be used to ${purpose}.`);
+  });
+});
+
 describe('the support code on every error', () => {
   it('shows it with a missing goal, a missing method and each refused phone number', async () => {
     const browser = new Browser();
