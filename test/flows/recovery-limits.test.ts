@@ -128,7 +128,7 @@ it('voids a code after too many tries, saying so at the last one; "Try again" se
     expect(current.body.split(supportCode(current)!).length - 1).toBe(1);
     expect(messageIds(current)).toContain(i < 3 ? 'recover.code_wrong' : 'recover.code_used_up');
     // Each wrong code says how many more this code takes (3 - i). The one that voids the code has none left to tell.
-    if (i < 3) expect(current.body).toMatch(new RegExp(`role="alert"[^>]*data-message-id="recover.code_wrong">[^<]*<span data-message-id="recover.tries_left">Tries left: ${3 - i}\\.</span>`));
+    if (i < 3) expect(current.body).toMatch(new RegExp(`role="alert"[^>]*data-message-id="recover.code_wrong">[^<]*<span data-message-id="recover.tries_left">Tries left for this code: ${3 - i}\\.</span>`));
     else expect(messageIds(current)).not.toContain('recover.tries_left');
   }
   for (let i = 0; i < 2; i += 1) expect(messageIds(await enterCode(browser, current, code))).toContain('recover.code_expired');

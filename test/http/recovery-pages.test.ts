@@ -228,7 +228,7 @@ describe('verification', () => {
 
 describe('a refused form', () => {
   /** The tries the page says are left, beside a wrong code or number. */
-  const triesLeft = (page: Page) => Number(/data-message-id="recover.tries_left">Tries left: (\d+)\./.exec(page.body)?.[1]);
+  const triesLeft = (page: Page) => Number(/data-message-id="recover.tries_left">Tries left for this code: (\d+)\./.exec(page.body)?.[1]);
 
   it('is answered by a redirect to the flow\'s page, which says why once: a reload there posts nothing again and spends no try', async () => {
     const { browser, page, mobilePhone } = await atMethods();

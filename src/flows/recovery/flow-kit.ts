@@ -77,7 +77,7 @@ export type Refusal = {
   error?: RefusalId;
   notice?: RefusalId;
   errorValues?: Record<string, string | number>;
-  /** Tries left after a wrong code or number (the fewer of the day's budget and the code's own). */
+  /** The sent code's own tries left after a wrong one (never the day's budget of proofs: see verify-routes.ts /code). */
   triesLeft?: number;
   phone?: string;
 };

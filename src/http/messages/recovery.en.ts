@@ -104,8 +104,8 @@ export const recoveryEn = {
   'recover.code_wrong': 'That code did not work. Check it and try again, or ask for a new one.',
   'recover.show_passwords': 'Show passwords',
   'recover.hide_passwords': 'Hide passwords',
-  'recover.tries_left': 'Tries left: {left}.',
-  'recover.tries_none': 'That was the last try for now: try again tomorrow, or contact your administrator.',
+  // This code's own tries (never the account's day's budget: see verify-routes.ts): a new code has its own.
+  'recover.tries_left': 'Tries left for this code: {left}.',
   'recover.code_used_up': 'That code did not work, and it has now been tried too many times to be used. Ask for a new one with “Try again”.',
   'recover.totp_wrong': 'That code did not work. Enter the code your authenticator app shows now; if it changes as you type, wait for the next one.',
   'recover.code_expired': 'That code has expired or was used too many times. Ask for a new one with “Try again”.',
