@@ -482,6 +482,39 @@ describe('unlock', () => {
   });
 });
 
+describe('notices the policy turns off', () => {
+  it('tells the owner nothing of a lockout or a reset while notify.onLockout and notify.onReset are off, and of an unlock while notify.onUnlock is on', async () => {
+    const { user, mobilePhone } = await userWithMethods();
+    await setPolicy({ lockout: { threshold: 3, initialSeconds: 3600 }, notify: { onReset: false, onUnlock: true, onLockout: false } });
+    try {
+      const lockOut = async () => {
+        for (let i = 0; i < 3; i += 1) await server.latchkey.accounts.signIn(user.username, `wrong password number ${i}`);
+        expect(await server.latchkey.accounts.isLocked(user._id)).toBe(true);
+      };
+      await lockOut();
+      const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+      expect(messageIds(await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }))).toContain('recover.done_reset');
+      await lockOut();
+      const unlocking = new Browser();
+      const methods = await chooseGoal(unlocking, await identify(server, unlocking, user.username), 'unlock');
+      const sent = await sendCode(unlocking, await chooseMethod(unlocking, methods, 'sms'), { phone: mobilePhone });
+      const unlockPage = await enterCode(unlocking, sent, await textedCode(server, mobilePhone, 1));
+      expect(messageIds(await submit(unlocking, unlockPage, '/unlock'))).toContain('recover.done_unlock');
+
+      // The notice still on arrives, after everything the others would have said.
+      const toOwner = () => sink.received.filter((m) => JSON.stringify(m.to).includes(user.email));
+      await waitFor(() => toOwner().find((m) => m.subject === 'Your account was unlocked'), 'the unlock notice');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(toOwner().map((m) => m.subject)).toEqual(['Your account was unlocked']);
+      const texts = (await outbox(server)).filter((m) => m.channel === 'sms' && m.to === mobilePhone).map((m) => m.text);
+      expect(texts.some((text) => text.includes('Your account was unlocked'))).toBe(true);
+      expect(texts.filter((text) => /Your account was locked|Your password was reset/.test(text))).toEqual([]);
+    } finally {
+      await setPolicy({});
+    }
+  });
+});
+
 describe('an unknown identifier', () => {
   it('fails even the code of its own pretended send, as a wrong one: a lucky guess shows nothing', async () => {
     await setPolicy({ methodsEnabled: ['email'] });
