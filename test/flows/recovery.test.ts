@@ -886,6 +886,31 @@ describe('a proof whose authenticator changes before the end', () => {
     }
   });
 
+  it.each([
+    ['the policy asks for two methods', (_user: User) => setPolicy({ methodsRequired: 2 })],
+    ['the account is made an administrator', (user: User) => server.latchkey.accounts.setRoles(user._id, ['admin'])],
+  ])('asks for one more proof once %s meanwhile, and nothing changes until it is given', async (_case, raise) => {
+    const { user, mobilePhone, totp } = await userWithMethods();
+    const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
+    expect(messageIds(passwordPage)).toContain('recover.password_heading');
+    await raise(user);
+    try {
+      const before = await server.latchkey.accounts.findById(user._id);
+      const refused = await submit(browser, passwordPage, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+      expect(messageIds(refused)).toContain('recover.more_proof');
+      expect(messageIds(refused)).not.toContain('recover.done_reset');
+      // The second step offers what the first did not use: the phone's text is spent.
+      expect(messageIds(refused)).toContain('recover.method_totp');
+      expect(messageIds(refused)).not.toContain('recover.method_sms');
+      expect((await server.latchkey.accounts.findById(user._id))!.passwordHash).toBe(before!.passwordHash);
+      const again = await enterCode(browser, await chooseMethod(browser, refused, 'totp'), totp());
+      expect(messageIds(again)).toContain('recover.password_heading');
+      expect(messageIds(await submit(browser, again, '/password', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }))).toContain('recover.done_reset');
+    } finally {
+      await setPolicy({});
+    }
+  });
+
   it('no longer counts once the phone it was made with is replaced: the flow asks for a proof again, and nothing changes', async () => {
     const { user, mobilePhone, totp } = await userWithMethods();
     const { browser, passwordPage } = await atPasswordPage(user, mobilePhone);
