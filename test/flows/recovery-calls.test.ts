@@ -95,6 +95,24 @@ describe('with the development voice provider', () => {
     expect(await callsTo(phone)).toHaveLength(before + 1);
   });
 
+  it('calls no country the policy leaves out: a number typed there is refused as such, with no call, and a registered one is not offered', async () => {
+    const user = await createUser(server);
+    await register(server, user, { mobilePhone: MOBILE, officePhone: OFFICE }); // +1 and +33
+    await server.latchkey.policy.save({ methodsRequired: 1, methodsEnabled: ALL_METHODS, allowedCountryCodes: ['1'], limits: GENEROUS });
+    const before = (await outbox(server)).filter((m) => m.channel === 'voice').length;
+    const browser = new Browser();
+    const methods = await startReset(server, browser, user.username);
+    expect(messageIds(methods)).toContain('recover.method_call_mobile');
+    expect(messageIds(methods)).not.toContain('recover.method_call_office');
+    expect(messageIds(await chooseMethod(browser, methods, 'call_office'))).toContain('recover.method_missing');
+    const refused = await sendCode(browser, await chooseMethod(browser, methods, 'call_mobile'), { phone: '+33612345678' });
+    expect(messageIds(refused)).toContain('recover.call_country');
+    expect(messageIds(refused)).not.toContain('recover.phone_mismatch');
+    expect(messageIds(refused)).not.toContain('recover.call_placed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await outbox(server)).filter((m) => m.channel === 'voice')).toHaveLength(before);
+  });
+
   it('resets a password once the callee presses the number the page shows, and only then', async () => {
     const user = await createUser(server);
     await register(server, user, { mobilePhone: MOBILE });
