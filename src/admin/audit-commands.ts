@@ -1,5 +1,6 @@
 // `npm run admin -- audit`: the security events of the audit log, newest first, filtered by account (id, username
 // or email), by the support code a user read out, by type, by client address and by time.
+import { isIP } from 'node:net';
 import { AUDIT_TYPES, createAuditLog, MAX_AUDIT_PAGE } from '../audit/audit.ts';
 import { accounts } from './accounts-session.ts';
 import { defineCommand, UsageError, wholeNumber, type Area } from './command.ts';
@@ -51,6 +52,8 @@ const list = defineCommand({
     if (since && until && since >= until) throw new UsageError('--since must be earlier than --until');
     // A type no event has (a typo, password.rest) would list nothing and look like a quiet log.
     if (values.type && !(AUDIT_TYPES as readonly string[]).includes(values.type)) throw new UsageError(`--type: no event has the type ${values.type}; the types are ${AUDIT_TYPES.join(', ')}`);
+    // A range or a name would list nothing and look like a quiet log, as a mistyped type would.
+    if (values.ip && !isIP(values.ip)) throw new UsageError(`--ip takes one IPv4 or IPv6 address, as the server saw it (no range, no host name; got '${values.ip}')`);
     const limit = wholeNumber(values.limit, '--limit', 50, 1, MAX_AUDIT_PAGE);
     const events = await createAuditLog(connection).list({
       ...(accountId && { accountId }),

@@ -2,10 +2,22 @@
 // shell history. Piped input is read to its end; at a terminal the password is typed twice, without echo.
 import { UsageError } from './command.ts';
 
+/**
+ * More than any password can be (1024 characters of at most 4 bytes each): a file piped in by mistake, which is
+ * refused here rather than read whole into memory.
+ */
+const MAX_PIPED_BYTES = 64 * 1024;
+
 /** Reads a piped password; one trailing newline (from `echo` or a file) is not part of it. */
 async function readPiped(stdin: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  let bytes = 0;
+  for await (const chunk of stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    bytes += buffer.length;
+    if (bytes > MAX_PIPED_BYTES) throw new UsageError(`--password-stdin read more than ${MAX_PIPED_BYTES / 1024} KiB, more than any password (a file piped in by mistake?); nothing was changed`);
+    chunks.push(buffer);
+  }
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 

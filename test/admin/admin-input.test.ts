@@ -119,7 +119,9 @@ it.each([
   [['users', 'list', '--limit', '100000'], '--limit must be a whole number from 1 to 500'],
   [['audit', 'list', '--limit', '1001'], '--limit must be a whole number from 1 to 1000'],
   [['audit', 'list', '--limit', '9007199254740993'], '--limit must be a whole number from 1 to 1000'],
-])('refuses a --skip or --limit out of range as a wrong command line: %j', async (args, says) => {
+  // A range would list nothing, and look like a quiet log.
+  [['audit', 'list', '--ip', '203.0.113.0/24'], "--ip takes one IPv4 or IPv6 address, as the server saw it (no range, no host name; got '203.0.113.0/24')"],
+])('refuses a --skip or --limit out of range, or an --ip that is no address, as a wrong command line: %j', async (args, says) => {
   const run = await admin(args);
   expect(run.code).toBe(2);
   expect(run.stderr).toContain(says);
@@ -251,10 +253,17 @@ it('refuses what it cannot use and says what it takes: an event type no event ha
   expect(username.stderr).toContain('invalid username: 2 to 63 characters, each a-z, 0-9, dot, underscore or hyphen, starting with a letter or a digit');
 });
 
-it('says that --password-stdin read nothing, rather than that the password is short, and changes nothing', async () => {
+it('says that --password-stdin read nothing, or far more than a password, rather than that the password is short or long, and changes nothing', async () => {
+  const storedHash = async () => (await server.connection.db!.collection('users').findOne({ username: 'ada' }))!.passwordHash as string;
+  const hashBefore = await storedHash();
   const empty = await admin(['users', 'set-password', 'ada', '--password-stdin'], { input: '' });
   expect(empty.code).toBe(2);
   expect(empty.stderr).toContain('--password-stdin read no password from standard input; nothing was changed');
+  // A file piped in by mistake is not read whole.
+  const file = await admin(['users', 'set-password', 'ada', '--password-stdin'], { input: 'x'.repeat(200_000) });
+  expect(file.code).toBe(2);
+  expect(file.stderr).toContain('--password-stdin read more than 64 KiB, more than any password (a file piped in by mistake?); nothing was changed');
+  expect(await storedHash()).toBe(hashBefore);
 });
 
 it('warns when a change of methods or of role leaves an account that could recover by itself unable to', async () => {

@@ -37,6 +37,11 @@ export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command may stop reading before the input ends (one that refuses too much of it): as a shell's pipe does,
+    // the rest is dropped.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(input);
   });
 }
