@@ -119,8 +119,8 @@ export interface LatchkeyDeps {
 const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, CHALLENGES, USED_CHALLENGES, CALL_ANSWERS, LOCKDOWN_TOKENS, USED_TOTP_STEPS, APP_ENROLMENTS, APP_REQUEST_NONCES, PASSWORD_CHANGES, SECURITY_INFO_STEPS, ACCOUNT_SESSION_STEPS];
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
-  const keyStore = createKeyStore(connection);
   const box = configuredSecretBox(config);
+  const keyStore = createKeyStore(connection, { box });
   const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
     keyStore.loadJwks(),
     keyStore.cookieKeys(config.cookieKeys),

@@ -3,7 +3,10 @@
 // (<issuer>/jwks, read from the database about once a second) changes at once.
 import { isDevelopmentDataKey, type Config } from '../../config/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { COOKIE_KEYS_KEPT, createKeyStore, type KeyInfo } from '../oidc/keys.ts';
+import { COOKIE_KEYS_ID, COOKIE_KEYS_KEPT, createKeyStore, SIGNING_KEYS, type KeyInfo, type KeyStore } from '../oidc/keys.ts';
+import { SECRETS } from '../db/secrets.ts';
+import { publicJwk } from '../oidc/jwks-route.ts';
+import type { JWK } from 'oidc-provider';
 import { defineCommand, type Area } from './command.ts';
 import { recordAdminChange } from './admin-audit.ts';
 import { isoDate, table, type Output } from './output.ts';
@@ -12,6 +15,16 @@ import { collectionName } from '../oidc/adapter.ts';
 import type { mongo } from 'mongoose';
 import { announceChange, changeSettled } from '../db/epoch-cache.ts';
 import type { User } from '../accounts/user-model.ts';
+import type { AdminSession } from './session.ts';
+
+/**
+ * The key store as the servers use it: the keys it makes and loads are sealed and opened with the servers' own
+ * DATA_ENCRYPTION_KEY (checked before first use), so a shell with another key is refused rather than storing keys
+ * no server can open. Listing the keys needs no key.
+ */
+async function keyStoreOf(session: AdminSession): Promise<KeyStore> {
+  return createKeyStore(await session.connection(), { box: () => session.serversSecretBox() });
+}
 
 /** Instances not yet restarted keep signing with a retired key; this is how long they have to restart. */
 export const RESTART_GRACE_SECONDS = 24 * 3600;
@@ -51,7 +64,7 @@ const rotate = defineCommand({
   options: {},
   async run({ out, session }) {
     const retain = retentionSeconds(session.config());
-    const result = await createKeyStore(await session.connection()).rotate(retain);
+    const result = await (await keyStoreOf(session)).rotate(retain);
     if (!result.switched) {
       await recordAdminChange(session, { type: 'keys.rotated', method: 'next_published', target: result.keys.filter((k) => k.status === 'next').map((k) => k.kid).join(',') });
       printKeys(out, result.keys, `No switch: the next pair was incomplete; it is now published. Generation ${result.generation} stays active.`, result.keys);
@@ -79,7 +92,7 @@ const revoke = defineCommand({
     'A kid made before keys began with a letter may start with "-": give it after --, as in `keys revoke -- -AbC…`.',
   options: {},
   async run({ arg, out, session }) {
-    const result = await createKeyStore(await session.connection()).revoke(arg, retentionSeconds(session.config()));
+    const result = await (await keyStoreOf(session)).revoke(arg, retentionSeconds(session.config()));
     if (!result) throw new NotFoundError('key_not_found', `no signing key with kid '${arg}' (see \`npm run admin -- keys list\`)`);
     if (!result.alreadyRevoked) await recordAdminChange(session, { type: 'keys.revoked', target: arg });
     const headline = result.alreadyRevoked ? `Key ${arg} was already revoked.` : `Key ${arg} revoked: it is no longer published.`;
@@ -101,7 +114,7 @@ const list = defineCommand({
   summary: 'Lists the signing keys a server starting now would load: active (signing), next (published), retired.',
   options: {},
   async run({ out, session }) {
-    printKeys(out, await createKeyStore(await session.connection()).list());
+    printKeys(out, await (await keyStoreOf(session)).list());
   },
 });
 
@@ -120,7 +133,7 @@ const rotateCookie = defineCommand({
         'COOKIE_KEYS is set, so the cookie keys in MongoDB are not used: change COOKIE_KEYS instead (put the new key first and keep the old ones after it)',
       );
     }
-    const keys = await createKeyStore(await session.connection()).rotateCookieKeys();
+    const keys = await (await keyStoreOf(session)).rotateCookieKeys();
     await recordAdminChange(session, { type: 'keys.cookie_rotated' });
     // The keys are secrets: only how many there are is printed.
     out.result({ kept: keys.length }, () => [`Cookie keys rotated: ${keys.length} kept, the new one first.`]);
@@ -177,7 +190,7 @@ async function resealEach<T>(
 }
 
 /** Every kind of stored secret, sealed again (each a scan, once, by an administrator: the only lookups here not by _id). */
-async function resealAll(db: mongo.Db, box: SecretBox): Promise<{ accounts: Resealing; clients: Resealing }> {
+async function resealAll(db: mongo.Db, box: SecretBox): Promise<{ accounts: Resealing; clients: Resealing; keys: Resealing }> {
   const users = db.collection<Pick<User, '_id' | 'username' | 'passwordHash' | 'securityInfo'>>('users');
   const seeds = await resealEach(box, users.find({ 'securityInfo.authenticator.totpSecret': { $exists: true } }, { projection: { username: 1, 'securityInfo.authenticator': 1 } }), {
     secretOf: (user) => user.securityInfo?.authenticator?.totpSecret,
@@ -206,14 +219,43 @@ async function resealAll(db: mongo.Db, box: SecretBox): Promise<{ accounts: Rese
     write: async (client, stored, again) => (await clientDocs.updateOne({ _id: client._id, 'payload.client_secret': stored }, { $set: { 'payload.client_secret': again } })).modifiedCount > 0,
   });
   const accounts = { resealed: seeds.resealed + passwords.resealed, current: seeds.current + passwords.current, unreadable: [...seeds.unreadable, ...passwords.unreadable] };
-  return { accounts, clients };
+  return { accounts, clients, keys: await resealKeys(db, box) };
+}
+
+/**
+ * The private signing keys and the cookie keys kept in the database (oidc/keys.ts), sealed again; those an earlier
+ * release stored in clear are sealed, and a signing key's document keeps only its public part beside it. A running
+ * instance holds the keys it loaded at start: nothing to tell it.
+ */
+async function resealKeys(db: mongo.Db, box: SecretBox): Promise<Resealing> {
+  const signingKeys = db.collection<{ _id: string; jwk: JWK; sealed?: string }>(SIGNING_KEYS);
+  const signing = await resealEach(box, signingKeys.find({ jwk: { $exists: true } }), {
+    secretOf: (doc) => doc.sealed ?? JSON.stringify(doc.jwk),
+    inClear: (stored) => typeof (JSON.parse(stored) as JWK).d === 'string', // a private key: a public part alone is damage
+    nameOf: (doc) => `signing key ${doc.jwk.kid}`,
+    write: async (doc, stored, again) => {
+      const unchanged = doc.sealed ? { sealed: stored } : { sealed: { $exists: false } };
+      return (await signingKeys.updateOne({ _id: doc._id, ...unchanged }, { $set: { sealed: again, jwk: publicJwk(doc.jwk) } })).modifiedCount > 0;
+    },
+  });
+  const secrets = db.collection<{ _id: string; keys?: string[]; sealed?: string }>(SECRETS);
+  const cookies = await resealEach(box, secrets.find({ _id: COOKIE_KEYS_ID }), {
+    secretOf: (doc) => doc.sealed ?? JSON.stringify(doc.keys),
+    inClear: (stored) => Array.isArray(JSON.parse(stored)),
+    nameOf: () => 'the cookie keys',
+    write: async (doc, stored, again) => {
+      const unchanged = doc.sealed ? { sealed: stored } : { sealed: { $exists: false } };
+      return (await secrets.updateOne({ _id: doc._id, ...unchanged }, { $set: { sealed: again }, $unset: { keys: '' } })).modifiedCount > 0;
+    },
+  });
+  return { resealed: signing.resealed + cookies.resealed, current: signing.current + cookies.current, unreadable: [...signing.unreadable, ...cookies.unreadable] };
 }
 
 const resealSecrets = defineCommand({
   name: 'reseal-secrets',
   summary:
-    'Encrypts every stored authenticator secret, password hash and client secret again with DATA_ENCRYPTION_KEY, after\n' +
-    'that key was changed; it also seals password hashes and client secrets stored in clear by an earlier release.',
+    'Encrypts every stored authenticator secret, password hash, client secret, private signing key and cookie key again\n' +
+    'with DATA_ENCRYPTION_KEY, after that key was changed; it also seals those an earlier release stored in clear.',
   details:
     'To change DATA_ENCRYPTION_KEY: give every instance the new key, with the old one in DATA_ENCRYPTION_KEY_PREVIOUS\n' +
     '(comma-separated, newest first), and restart them; run this with the same environment; then, a day later at the\n' +
@@ -221,7 +263,8 @@ const resealSecrets = defineCommand({
     'remove the old key from DATA_ENCRYPTION_KEY_PREVIOUS and restart again. Safe to run again: secrets the new key\n' +
     'sealed are left as they are. Codes already sent by text or email fail as wrong ones once the key changes (ask for\n' +
     'a new one). A secret no configured key opens is listed (an authenticator by its account, "password of\n' +
-    '<account>", "client <id>") and left alone; the command then exits 1.',
+    '<account>", "client <id>", "signing key <kid>", "the cookie keys") and left alone; the command then exits 1.\n' +
+    'The servers keep the signing and cookie keys they loaded at start: nothing else changes for them.',
   options: {},
   async run({ out, session }) {
     // Sealing everything again with the public development key would undo what the key is for, and leave every
@@ -235,10 +278,10 @@ const resealSecrets = defineCommand({
     // Sealed with a key the servers lack, every secret would be lost to them at once.
     const box = await session.serversSecretBox();
     const connection = await session.connection();
-    const { accounts, clients } = await resealAll(connection.db!, box);
-    const resealed = accounts.resealed + clients.resealed;
-    const current = accounts.current + clients.current;
-    const unreadable = [...accounts.unreadable, ...clients.unreadable];
+    const { accounts, clients, keys } = await resealAll(connection.db!, box);
+    const resealed = accounts.resealed + clients.resealed + keys.resealed;
+    const current = accounts.current + clients.current + keys.current;
+    const unreadable = [...accounts.unreadable, ...clients.unreadable, ...keys.unreadable];
     if (resealed > 0) {
       // Instances forget the accounts and clients they hold as they were (opened by the previous key, until it goes).
       if (accounts.resealed > 0) await announceChange(connection, 'accounts');

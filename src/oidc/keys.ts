@@ -22,10 +22,18 @@
 // `first-<alg>-<state>`). They are migrated on first load, idempotently: the active pair is copied (same kids) into
 // generation 1 and the next pair into generation 2; old retired keys are kept and read as they are until their own
 // expiresAt; the copied and unused old documents get expiresAt now.
+//
+// Private keys are stored sealed with DATA_ENCRYPTION_KEY (security/encryption.ts), which the database never holds,
+// beside their public part: a copy of the database alone can neither sign tokens nor sign cookies. Keys an earlier
+// release stored in clear are read as they are until `keys reseal-secrets` seals them (so is a key the migration
+// above copies); the cookie keys kept here (when COOKIE_KEYS is not set) likewise.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { JWK } from 'oidc-provider';
 import { claim, isDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
+import { boxWhenNeeded, type SecretBox, type SecretBoxSource } from '../security/encryption.ts';
+import { publicJwk } from './jwks-route.ts';
+import { SECRETS } from '../db/secrets.ts';
 
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -36,7 +44,10 @@ type KeyDoc = {
   /** Absent on keys written before generations (the old shape, with `state`). */
   gen?: number;
   alg: SigningAlg;
-  jwk: JWK; // private; jwk.kid is the public key id
+  /** The public key (jwk.kid is its id); the private one too in a key stored before keys were sealed. */
+  jwk: JWK;
+  /** The private JWK, sealed (see the top of this file); absent only on a key stored in clear. */
+  sealed?: string;
   createdAt: Date;
   /** For the sweeper; readers decide what is published from the activations, not from this. */
   expiresAt?: Date;
@@ -96,16 +107,19 @@ export interface RevokeResult {
 }
 
 export interface KeyStoreOptions {
+  /** Seals the private keys it stores and opens them to load; asked for only by what stores or loads a private key. */
+  box: SecretBoxSource;
   /** Called after every write of a first start, rotation or revocation; tests throw here to interrupt. */
   afterStep?: (step: string) => void | Promise<void>;
 }
 
 /** Expired documents are removed by the expiry manager (TTL index or sweeper). */
 export const SIGNING_KEYS = 'signing_keys';
-const SECRETS = 'secrets';
 const STATE_ORDER: Record<KeyState, number> = { active: 0, next: 1, retired: 2 };
 /** Cookie keys kept in MongoDB after a rotation, newest first: cookies signed with older ones stop verifying. */
 export const COOKIE_KEYS_KEPT = 3;
+/** The document of `secrets` that holds them (when COOKIE_KEYS is not set). */
+export const COOKIE_KEYS_ID = 'cookie-keys';
 
 const keyId = (gen: number, alg: SigningAlg) => `g${gen}-${alg}`;
 const activationId = (gen: number) => `activate-${gen}`;
@@ -114,14 +128,20 @@ const isActivation = (d: StoredDoc): d is ActivationDoc => d._id.startsWith('act
 const isRevocation = (d: StoredDoc): d is RevocationDoc => d._id.startsWith('revoked-') && !('jwk' in d);
 const isKey = (d: StoredDoc): d is KeyDoc => 'jwk' in d;
 
-function generateKey(alg: SigningAlg, gen: number): KeyDoc {
+/** A private JWK as it is stored: its public part, and the whole sealed. */
+const sealedKey = (box: SecretBox, privateKey: JWK) => ({ jwk: publicJwk(privateKey), sealed: box.seal(JSON.stringify(privateKey)) });
+
+/** The private JWK of a stored key: opened, or as stored in clear by an earlier release. */
+const privateJwkOf = (box: SecretBox, doc: KeyDoc): JWK => (doc.sealed ? (JSON.parse(box.open(doc.sealed)) as JWK) : doc.jwk);
+
+function generateKey(box: SecretBox, alg: SigningAlg, gen: number): KeyDoc {
   // An operator types a kid as a command's argument (`keys revoke <kid>`): one starting with "-" would read as an
   // option, so every kid starts with a letter.
   const kid = `k${randomBytes(12).toString('base64url')}`;
   const { privateKey } =
     alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' };
-  return { _id: keyId(gen, alg), gen, alg, jwk, createdAt: new Date() };
+  return { _id: keyId(gen, alg), gen, alg, ...sealedKey(box, jwk), createdAt: new Date() };
 }
 
 /** A superseded generation is published until its successor's activation plus the retention stored on it. */
@@ -154,7 +174,7 @@ interface Snapshot {
 export interface KeyStore {
   /** Private JWKs for oidc-provider: active first, then next, then retired; creates the first keys if needed. */
   loadJwks(): Promise<{ keys: JWK[] }>;
-  /** Private JWKs of every key published now, and the revoked kids (for the JWKS route). */
+  /** Public JWKs of every key published now, and the revoked kids (for the JWKS route). */
   published(): Promise<{ keys: JWK[]; revoked: ReadonlySet<string> }>;
   /**
    * The next pair becomes active; the active pair stays published `retainSeconds` from now. `urgent` switches even
@@ -170,7 +190,8 @@ export interface KeyStore {
   rotateCookieKeys(): Promise<string[]>;
 }
 
-export function createKeyStore(connection: Connection, clock: () => Date = () => new Date(), options: KeyStoreOptions = {}): KeyStore {
+export function createKeyStore(connection: Connection, options: KeyStoreOptions, clock: () => Date = () => new Date()): KeyStore {
+  const box = boxWhenNeeded(options.box);
   const docs = connection.db!.collection<AnyDoc>(SIGNING_KEYS);
   const claims = connection.db!.collection<ExpiringDoc>(SIGNING_KEYS);
   const secrets = connection.db!.collection<ExpiringDoc>(SECRETS);
@@ -242,6 +263,9 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     return sources;
   }
 
+  /** A key's stored form for its copy into a generation: sealed as it is copied, if it was stored in clear. */
+  const copyOf = async (source: KeyDoc) => (source.sealed ? { jwk: source.jwk, sealed: source.sealed } : sealedKey(await box(), source.jwk));
+
   /**
    * Inserts the missing keys of a generation, copied from `sources` or else new; a duplicate means a racer inserted
    * it first, and its key counts.
@@ -250,7 +274,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     for (const alg of SIGNING_ALGS) {
       if (s.keyDocs.some((k) => k.gen === gen && k.alg === alg)) continue;
       const source = sources[alg];
-      const doc = source ? { _id: keyId(gen, alg), gen, alg, jwk: source.jwk, createdAt: source.createdAt } : generateKey(alg, gen);
+      const doc = source ? { _id: keyId(gen, alg), gen, alg, ...(await copyOf(source)), createdAt: source.createdAt } : generateKey(await box(), alg, gen);
       try {
         await docs.insertOne(doc);
       } catch (error) {
@@ -353,14 +377,18 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
     return { switched: true, generation: s.active!, keys: s.entries.map(info) };
   }
 
+  /** The cookie keys as stored: sealed, or (by an earlier release) in clear. */
+  async function storedCookieKeys(): Promise<string[]> {
+    const doc = await secrets.findOne({ _id: COOKIE_KEYS_ID });
+    if (typeof doc?.sealed === 'string') return JSON.parse((await box()).open(doc.sealed)) as string[];
+    return doc!.keys as string[];
+  }
+
   async function cookieKeys(configured: string[] | undefined): Promise<string[]> {
     if (configured?.length) return configured;
     // Every instance must sign with the same keys: the first to start creates them; the others read them.
-    await claim(secrets, 'cookie-keys', NEVER_EXPIRES, {
-      keys: [randomBytes(32).toString('base64url')],
-    });
-    const doc = await secrets.findOne({ _id: 'cookie-keys' });
-    return doc!.keys as string[];
+    await claim(secrets, COOKIE_KEYS_ID, NEVER_EXPIRES, { sealed: (await box()).seal(JSON.stringify([randomBytes(32).toString('base64url')])) });
+    return storedCookieKeys();
   }
 
   return {
@@ -374,12 +402,13 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
         await ensureGeneration(s, s.next);
         s = await prepare(true);
       }
-      return { keys: s.entries.map((e) => e.doc.jwk) };
+      const opener = await box();
+      return { keys: s.entries.map((e) => privateJwkOf(opener, e.doc)) };
     },
 
     async published() {
       const s = await read();
-      return { keys: s.entries.map((e) => e.doc.jwk), revoked: new Set(s.revoked.keys()) };
+      return { keys: s.entries.map((e) => publicJwk(e.doc.jwk)), revoked: new Set(s.revoked.keys()) };
     },
 
     rotate,
@@ -418,7 +447,7 @@ export function createKeyStore(connection: Connection, clock: () => Date = () =>
       const keys = [randomBytes(32).toString('base64url'), ...current].slice(0, COOKIE_KEYS_KEPT);
       // A plain write by _id (it decides nothing); FerretDB ignores $push's $position and $slice, so the list is
       // computed here. Two rotations at the same instant may keep only one of their new keys, which is harmless.
-      await secrets.updateOne({ _id: 'cookie-keys' }, { $set: { keys } });
+      await secrets.updateOne({ _id: COOKIE_KEYS_ID }, { $set: { sealed: (await box()).seal(JSON.stringify(keys)) }, $unset: { keys: '' } });
       return keys;
     },
   };

@@ -8,6 +8,7 @@ import { authorizationUrl, discover, openLoginPage, signInAndConsent, submitLogi
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { runAdmin, type AdminRun, type AdminRunOptions } from '../helpers/admin-cli.ts';
 import { createKeyStore, type KeyInfo } from '../../src/oidc/keys.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import type { UserView } from '../../src/admin/user-admin.ts';
 import { createPolicyStore } from '../../src/policy/store.ts';
@@ -20,6 +21,9 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(() => server.close());
+
+/** What opens the keys the server stored: its DATA_ENCRYPTION_KEY. */
+const serversBox = () => configuredSecretBox(server.config);
 
 type Run = AdminRun;
 
@@ -509,7 +513,7 @@ describe('keys', () => {
     }
 
     // What a server starting now loads: oidc-provider signs with the first key of each algorithm.
-    const loaded = (await createKeyStore(server.connection).loadJwks()).keys;
+    const loaded = (await createKeyStore(server.connection, { box: serversBox() }).loadJwks()).keys;
     expect(loaded.find((k) => k.alg === 'ES256')?.kid).toBe(kidOf(after, 'ES256', 'active'));
     expect(loaded.find((k) => k.alg === 'RS256')?.kid).toBe(kidOf(after, 'RS256', 'active'));
     expect(loaded.map((k) => k.kid).sort()).toEqual(after.map((k) => k.kid).sort());
@@ -521,9 +525,9 @@ describe('keys', () => {
 
     // Once the retention has passed, a starting server neither uses nor publishes the retired keys.
     const retiredUntil = Math.max(...retired.map((k) => new Date(k.expiresAt!).getTime()));
-    const justBefore = await createKeyStore(server.connection, () => new Date(retiredUntil - 1000)).loadJwks();
+    const justBefore = await createKeyStore(server.connection, { box: serversBox() }, () => new Date(retiredUntil - 1000)).loadJwks();
     expect(justBefore.keys).toHaveLength(6);
-    const afterwards = await createKeyStore(server.connection, () => new Date(retiredUntil + 1000)).loadJwks();
+    const afterwards = await createKeyStore(server.connection, { box: serversBox() }, () => new Date(retiredUntil + 1000)).loadJwks();
     expect(afterwards.keys.map((k) => k.kid).sort()).toEqual(after.filter((k) => k.status !== 'retired').map((k) => k.kid).sort());
 
     // In the audit log: which keys now sign, and who rotated them.
@@ -533,19 +537,19 @@ describe('keys', () => {
   });
   it('rotate interrupted after each of its writes, then run again: exactly one active pair, published by the running server', async () => {
     const recorded: string[] = [];
-    await createKeyStore(server.connection, undefined, { afterStep: (step) => void recorded.push(step) }).rotate(3600);
+    await createKeyStore(server.connection, { box: serversBox(), afterStep: (step) => void recorded.push(step) }).rotate(3600);
     // Each kind of write (generation numbers aside), in order: the switch, expiry marks, the new next pair.
     const kinds = [...new Set(recorded.map((step) => step.replace(/(activate-|g)\d+/g, '$1N')))];
     expect(kinds[0]).toBe('insert activate-N');
     expect(kinds.at(-1)).toBe('insert gN-RS256');
     for (const kind of kinds) {
-      const interrupted = createKeyStore(server.connection, undefined, {
+      const interrupted = createKeyStore(server.connection, { box: serversBox(),
         afterStep: (step) => {
           if (step.replace(/(activate-|g)\d+/g, '$1N') === kind) throw new Error(`interrupted after ${step}`);
         },
       });
       await expect(interrupted.rotate(3600)).rejects.toThrow('interrupted after');
-      const meanwhile = await createKeyStore(server.connection).list();
+      const meanwhile = await createKeyStore(server.connection, { box: serversBox() }).list();
       expect(withStatus(meanwhile, 'active').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
 
       const rerun = await admin(['keys', 'rotate']);
@@ -558,7 +562,7 @@ describe('keys', () => {
       const keys = await adminJson<KeyInfo[]>(['keys', 'list']);
       expect(withStatus(keys, 'active').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
       expect(withStatus(keys, 'next').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-      const loaded = (await createKeyStore(server.connection).loadJwks()).keys;
+      const loaded = (await createKeyStore(server.connection, { box: serversBox() }).loadJwks()).keys;
       const active = withStatus(keys, 'active').map((k) => k.kid);
       expect(active).toEqual(withStatus(meanwhile, nextWasComplete ? 'next' : 'active').map((k) => k.kid));
       expect([loaded.find((k) => k.alg === 'ES256')!.kid, loaded.find((k) => k.alg === 'RS256')!.kid]).toEqual(active);
@@ -583,7 +587,7 @@ describe('keys', () => {
     const after = await adminJson<KeyInfo[]>(['keys', 'list']);
     expect(after.map((k) => k.kid)).not.toContain(victim);
     expect(withStatus(after, 'active').map((k) => k.kid)).toEqual(withStatus(before, 'next').map((k) => k.kid));
-    expect((await createKeyStore(server.connection).loadJwks()).keys.map((k) => k.kid)).not.toContain(victim);
+    expect((await createKeyStore(server.connection, { box: serversBox() }).loadJwks()).keys.map((k) => k.kid)).not.toContain(victim);
   });
 
   it('revoke: a next key just leaves publication (a new next pair replaces it); an unknown kid is refused', async () => {
@@ -620,8 +624,13 @@ describe('keys', () => {
   });
 
   it('rotate-cookie: the new key comes first, the previous one is kept, at most three; refused when COOKIE_KEYS is set', async () => {
-    const secrets = server.connection.db!.collection<{ _id: string; keys: string[] }>('secrets');
-    const stored = async () => (await secrets.findOne({ _id: 'cookie-keys' }))!.keys;
+    const secrets = server.connection.db!.collection<{ _id: string; keys?: string[]; sealed: string }>('secrets');
+    // Kept sealed with DATA_ENCRYPTION_KEY: the database alone does not hold them.
+    const stored = async () => {
+      const doc = (await secrets.findOne({ _id: 'cookie-keys' }))!;
+      expect(doc.keys).toBeUndefined();
+      return JSON.parse(serversBox().open(doc.sealed)) as string[];
+    };
     const initial = await stored();
     expect(initial).toHaveLength(1); // created by the server at start
 

@@ -13,7 +13,9 @@ import { openTestDatabase } from '../helpers/database.ts';
 import { CAPTCHA_ANSWER, chooseGoal, chooseMethod, enterCode, identify, outbox, sendCode, submit, submitRefused, waitFor } from '../helpers/recovery.ts';
 import * as rp from 'openid-client';
 import { authorizationUrl, discover, openLoginPage, submitLogin, tokensFor } from '../helpers/rp.ts';
-import { createSecretBox, isSealed } from '../../src/security/encryption.ts';
+import { createSecretBox, isSealed, UnreadableSecretError } from '../../src/security/encryption.ts';
+import { createKeyStore, SIGNING_KEYS } from '../../src/oidc/keys.ts';
+import type { JWK } from 'oidc-provider';
 import { collectionName } from '../../src/oidc/adapter.ts';
 import { announceChange, changeSettled } from '../../src/db/epoch-cache.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
@@ -153,6 +155,44 @@ describe('changing DATA_ENCRYPTION_KEY', () => {
   });
 });
 
+describe('the signing and cookie keys under DATA_ENCRYPTION_KEY', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY });
+  });
+  afterAll(() => server.close());
+  const box = (key: string) => createSecretBox(Buffer.from(key, 'hex'));
+
+  it('reseal-secrets seals the keys an earlier release stored in clear, and those the old key sealed; they stay the same keys', async () => {
+    const db = server.connection.db!;
+    const signingKeys = db.collection<{ _id: string; jwk: JWK; sealed?: string }>(SIGNING_KEYS);
+    const before = (await createKeyStore(server.connection, { box: box(NEW_KEY) }).loadJwks()).keys;
+    const [inClear, oldSealed] = await signingKeys.find({ sealed: { $exists: true } }).limit(2).toArray();
+    const privateOf = (doc: { sealed?: string }) => box(NEW_KEY).open(doc.sealed!);
+    await signingKeys.updateOne({ _id: inClear!._id }, { $set: { jwk: JSON.parse(privateOf(inClear!)) as JWK }, $unset: { sealed: '' } });
+    await signingKeys.updateOne({ _id: oldSealed!._id }, { $set: { sealed: box(OLD_KEY).seal(privateOf(oldSealed!)) } });
+    const secrets = db.collection<{ _id: string; keys?: string[]; sealed?: string }>('secrets');
+    const cookieKeys = JSON.parse(box(NEW_KEY).open((await secrets.findOne({ _id: 'cookie-keys' }))!.sealed!)) as string[];
+    await secrets.updateOne({ _id: 'cookie-keys' }, { $set: { keys: cookieKeys }, $unset: { sealed: '' } });
+    // Until then the new key alone cannot open the old key's; with it as a previous key, both load.
+    await expect(createKeyStore(server.connection, { box: box(NEW_KEY) }).loadJwks()).rejects.toBeInstanceOf(UnreadableSecretError);
+    expect((await createKeyStore(server.connection, { box: createSecretBox(Buffer.from(NEW_KEY, 'hex'), [Buffer.from(OLD_KEY, 'hex')]) }).loadJwks()).keys).toEqual(before);
+
+    const run = await runAdmin(server.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ resealed: 3, unreadable: [] });
+    for (const doc of await signingKeys.find({}).toArray()) {
+      if (!('jwk' in doc)) continue;
+      expect(doc.jwk).not.toHaveProperty('d');
+      expect(JSON.parse(box(NEW_KEY).open(doc.sealed!))).toMatchObject({ kid: doc.jwk.kid, d: expect.any(String) });
+    }
+    expect((await createKeyStore(server.connection, { box: box(NEW_KEY) }).loadJwks()).keys).toEqual(before);
+    const cookies = (await secrets.findOne({ _id: 'cookie-keys' }))!;
+    expect(cookies.keys).toBeUndefined();
+    expect(JSON.parse(box(NEW_KEY).open(cookies.sealed!))).toEqual(cookieKeys);
+  });
+});
+
 describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
   /** A deployment of its own, so that what the seeds above leave behind does not count here. */
   let current: TestServer;
@@ -202,7 +242,8 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
 
     const run = await runAdmin(current.dbUri, ['keys', 'reseal-secrets', '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: OLD_KEY } });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ resealed: 2, alreadyCurrent: 1, unreadable: [] });
+    // Already sealed with the new key: the first client, and the deployment's four signing keys and its cookie keys.
+    expect(JSON.parse(run.stdout)).toEqual({ resealed: 2, alreadyCurrent: 6, unreadable: [] });
     // The old key goes no sooner than the outbox's waiting messages, which it alone opens (README).
     expect(run.stderr).toContain('a day from now at the soonest, remove it from DATA_ENCRYPTION_KEY_PREVIOUS');
     for (const client of [oldSealed, inClear]) {
@@ -290,9 +331,27 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     }
   });
 
-  it('an instance started with another key than the last one says so in its log; a key change under way does not', async () => {
+  it('an instance given a key that opens none of the stored signing keys does not start, and says why; a key change under way does', async () => {
+    // The joined database is shared: a server that does not start must not drop it.
+    await expect(startTestServer({ DATA_ENCRYPTION_KEY: UNKNOWN_KEY }, { sharedDatabase: current.dbUri })).rejects.toBeInstanceOf(UnreadableSecretError);
+    // Nothing of its key was published: an administrator's command with the servers' key is still taken.
+    const rotated = await runAdmin(current.dbUri, ['clients', 'rotate-secret', (await serviceClient()).client_id, '--json'], { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: NEW_KEY } });
+    expect(rotated.code).toBe(0);
+    const changing = await startTestServer({ DATA_ENCRYPTION_KEY: OLDER_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: NEW_KEY }, { sharedDatabase: current.dbUri });
+    await changing.close();
+  });
+
+  it('an instance started with another key than the last one says so in its log (keys an earlier release stored in clear); a key change under way does not', async () => {
     const logged = (server: TestServer) => server.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different');
     expect(logged(current) || logged(previous)).toBe(false); // the second had the first's key, with an old one beside it
+    // As an earlier release left them: the signing and cookie keys in clear, so that any key can start.
+    const db = current.connection.db!;
+    const opener = createSecretBox(Buffer.from(NEW_KEY, 'hex'), [Buffer.from(OLDER_KEY, 'hex')]);
+    for (const doc of await db.collection<{ _id: string; sealed?: string }>(SIGNING_KEYS).find({ sealed: { $exists: true } }).toArray()) {
+      await db.collection<{ _id: string }>(SIGNING_KEYS).updateOne({ _id: doc._id }, { $set: { jwk: JSON.parse(opener.open(doc.sealed!)) as JWK }, $unset: { sealed: '' } });
+    }
+    const cookies = (await db.collection<{ _id: string; sealed?: string }>('secrets').findOne({ _id: 'cookie-keys' }))!;
+    await db.collection<{ _id: string }>('secrets').updateOne({ _id: 'cookie-keys' }, { $set: { keys: JSON.parse(opener.open(cookies.sealed!)) as string[] }, $unset: { sealed: '' } });
     const stranger = await startTestServer({ DATA_ENCRYPTION_KEY: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });
     // The next key, with the stranger's as the one it replaces: a key change, not a mistake.
     const changing = await startTestServer({ DATA_ENCRYPTION_KEY: OLDER_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });

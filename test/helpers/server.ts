@@ -61,7 +61,15 @@ export async function startTestServer(env: Record<string, string> = {}, { clock,
     },
   });
   const log = createLogger('debug', sink);
-  const latchkey = await createLatchkey({ config, connection: db.connection, log, ...(clock && { clock }) });
+  let latchkey: Awaited<ReturnType<typeof createLatchkey>>;
+  try {
+    latchkey = await createLatchkey({ config, connection: db.connection, log, ...(clock && { clock }) });
+  } catch (error) {
+    // A server that does not start (a test of that) leaves nothing open behind it.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await db.drop();
+    throw error;
+  }
   server.on('request', latchkey.app.callback());
   server.on('clientError', latchkey.clientError); // as src/main.ts
   return {

@@ -3,6 +3,7 @@
 // only, from the store, within a second (answered first while fresh, as app.ts composes it).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import Koa from 'koa';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'oidc-provider';
@@ -12,9 +13,12 @@ import { answerPreparedDocuments } from '../../src/http/prepared-documents.ts';
 import { securityHeaderSetter } from '../../src/http/security-headers.ts';
 import { createLogger } from '../../src/log.ts';
 import { openTestDatabase } from '../helpers/database.ts';
+import { createSecretBox, isSealed, UnreadableSecretError } from '../../src/security/encryption.ts';
 
 const RETAIN = 3600;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
+/** What the servers' DATA_ENCRYPTION_KEY would be: it seals the private keys. */
+const box = createSecretBox(randomBytes(32));
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>;
 beforeAll(async () => {
@@ -24,7 +28,7 @@ afterAll(() => db.drop());
 
 const collection = () => db.connection.db!.collection<{ _id: string; [field: string]: unknown }>(SIGNING_KEYS);
 const keyDocCount = () => collection().countDocuments({ jwk: { $exists: true } });
-const store = (afterStep?: (step: string) => void) => createKeyStore(db.connection, undefined, { afterStep });
+const store = (afterStep?: (step: string) => void) => createKeyStore(db.connection, { box, afterStep });
 
 class Interrupted extends Error {}
 
@@ -58,17 +62,43 @@ describe('first start', () => {
   beforeEach(() => collection().deleteMany({}));
 
   it('creates one active and one next key per algorithm when five instances start at once on an empty database', async () => {
-    const loaded = await Promise.all(Array.from({ length: 5 }, () => createKeyStore(db.connection).loadJwks()));
+    const loaded = await Promise.all(Array.from({ length: 5 }, () => createKeyStore(db.connection, { box }).loadJwks()));
     const kids = loaded.map((jwks) => jwks.keys.map((k) => k.kid).join(','));
     expect(new Set(kids).size).toBe(1);
     expect(loaded[0]!.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'ES256', 'RS256', 'RS256']);
     expect(await keyDocCount()).toBe(4);
-    const states = (await createKeyStore(db.connection).list()).map((k) => `${k.alg}:${k.status}`).sort();
+    const states = (await createKeyStore(db.connection, { box }).list()).map((k) => `${k.alg}:${k.status}`).sort();
     expect(states).toEqual(['ES256:active', 'ES256:next', 'RS256:active', 'RS256:next']);
   });
 
+  it('stores each private key sealed beside its public part: a copy of the database alone cannot sign, and another key opens nothing', async () => {
+    const loaded = await store().loadJwks();
+    const docs = await collection().find({ jwk: { $exists: true } }).toArray();
+    expect(docs).toHaveLength(4);
+    for (const doc of docs) {
+      const jwk = doc.jwk as JWK;
+      for (const member of PRIVATE_MEMBERS) expect(jwk).not.toHaveProperty(member);
+      expect(isSealed(doc.sealed as string)).toBe(true);
+      const opened = JSON.parse(box.open(doc.sealed as string)) as JWK;
+      expect(opened).toMatchObject({ ...jwk, d: expect.any(String) });
+      expect(loaded.keys.find((k) => k.kid === jwk.kid)).toEqual(opened);
+    }
+    // A server given another DATA_ENCRYPTION_KEY (without the old one) cannot start signing with them, and says why.
+    await expect(createKeyStore(db.connection, { box: createSecretBox(randomBytes(32)) }).loadJwks()).rejects.toBeInstanceOf(UnreadableSecretError);
+    // Listing them needs no key at all (`keys list`).
+    expect(await createKeyStore(db.connection, { box: () => Promise.reject(new Error('no key')) }).list()).toHaveLength(4);
+  });
+
+  it('keeps the cookie keys sealed too', async () => {
+    const keys = await store().cookieKeys(undefined);
+    const stored = await db.connection.db!.collection<{ _id: string; keys?: string[]; sealed?: string }>('secrets').findOne({ _id: 'cookie-keys' });
+    expect(stored!.keys).toBeUndefined();
+    expect(JSON.parse(box.open(stored!.sealed!))).toEqual(keys);
+    await expect(createKeyStore(db.connection, { box: createSecretBox(randomBytes(32)) }).cookieKeys(undefined)).rejects.toBeInstanceOf(UnreadableSecretError);
+  });
+
   it('makes kids an operator can type as an argument: never starting with "-" (which would read as an option)', async () => {
-    const store = createKeyStore(db.connection);
+    const store = createKeyStore(db.connection, { box });
     await store.loadJwks(); // the first start creates them
     const kids = kidsOf(await store.list());
     expect(kids).toHaveLength(4);
@@ -76,7 +106,7 @@ describe('first start', () => {
   });
 
   it('publishes the next keys but signs with the active ones (they come first)', async () => {
-    await expectLoadsActiveFirst(createKeyStore(db.connection));
+    await expectLoadsActiveFirst(createKeyStore(db.connection, { box }));
   });
 
   it('interrupted after any of its writes, the next start completes the one set', async () => {
@@ -152,7 +182,7 @@ describe('rotate', () => {
     const until = retired[0]!.expiresAt!.getTime();
     expect(Math.abs(until - (Date.now() + RETAIN * 1000))).toBeLessThan(30_000);
 
-    const at = (ms: number) => createKeyStore(db.connection, () => new Date(ms));
+    const at = (ms: number) => createKeyStore(db.connection, { box }, () => new Date(ms));
     expect((await at(until - 1000).loadJwks()).keys.map((k) => k.kid)).toEqual(expect.arrayContaining(kidsOf(first, 'active')));
     const later = (await at(until + 1000).loadJwks()).keys.map((k) => k.kid);
     for (const kid of kidsOf(first, 'active')) expect(later).not.toContain(kid);
@@ -177,8 +207,15 @@ describe('rotate', () => {
     const rotation = await store().rotate(RETAIN);
     expect(kidsOf(rotation.keys, 'active').sort()).toEqual([old.next.ES256, old.next.RS256].sort());
     expect(kidsOf(rotation.keys, 'retired').sort()).toEqual([old.active.ES256, old.active.RS256, old.retired].sort());
-    const past = await createKeyStore(db.connection, () => new Date(Date.now() + 2 * 3600_000)).list();
+    const past = await createKeyStore(db.connection, { box }, () => new Date(Date.now() + 2 * 3600_000)).list();
     expect(kidsOf(past)).not.toContain(old.retired);
+    // The old shape's keys were stored in clear: each copy into a generation is sealed.
+    const copies = await collection().find({ gen: { $exists: true }, 'jwk.kid': { $in: [old.active.ES256, old.active.RS256, old.next.ES256, old.next.RS256] } }).toArray();
+    expect(copies).toHaveLength(4);
+    for (const copy of copies) {
+      expect(copy.jwk).not.toHaveProperty('d');
+      expect((JSON.parse(box.open(copy.sealed as string)) as JWK).d).toEqual(expect.any(String));
+    }
   });
 
   it('a migration interrupted after any of its writes is completed by the next start: the old active pair still signs, the old next pair is next', async () => {

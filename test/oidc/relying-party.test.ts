@@ -7,6 +7,7 @@ import { authorizationUrl, discover, signInAndConsent } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/admin/clients.ts';
 import { createKeyStore } from '../../src/oidc/keys.ts';
+import { configuredSecretBox } from '../../src/security/encryption.ts';
 import { collectionName } from '../../src/oidc/adapter.ts';
 import type { User } from '../../src/accounts/user-model.ts';
 
@@ -74,7 +75,7 @@ describe('authorization code with PKCE through our pages', () => {
     expect(rp.id_token_signed_response_alg).toBe('RS256'); // createClient names no algorithm
     expect(header.alg).toBe('RS256');
     // Signed by the active key, not by the published next one.
-    const keys = await createKeyStore(server.connection).list();
+    const keys = await createKeyStore(server.connection, { box: configuredSecretBox(server.config) }).list();
     expect(keys.find((k) => k.kid === header.kid)?.status).toBe('active');
     expect(tokens.refresh_token).toBeTruthy();
   });
