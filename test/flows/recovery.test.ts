@@ -35,7 +35,9 @@ import { createLockdowns, LOCKDOWN_TOKENS } from '../../src/flows/recovery/lockd
 import { AccountChangedError } from '../../src/accounts/users.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 
-const NEW_PASSWORD = 'a brand new passphrase for latchkey';
+// Every character a person may type goes through as typed (NIST SP 800-63B-4: quotes, markup, a backslash, an emoji,
+// a space), from the new-password form to the sign-in form.
+const NEW_PASSWORD = 'a brand "new" <pass>phrase & \\ for latchkey\u{1F98A}';
 
 let server: TestServer;
 let sink: SmtpSink;

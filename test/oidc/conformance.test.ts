@@ -72,6 +72,21 @@ describe('RP-Initiated Logout with client_id and no id_token_hint', () => {
     expect(findForm(await browser.follow(await browser.get(start.url.href)), '/login').fields).toHaveProperty('csrf');
   });
 
+  it('ends the session on the server: a copy of the cookies taken before the logout does not sign anyone in after it (ASVS 7.4.1)', async () => {
+    const user = await createUser(server);
+    const { browser } = await signedInWithTokens(config, redirectUri, user.username);
+    const copy = new Browser();
+    for (const cookie of await browser.jar.getCookies(server.issuer, { allPaths: true })) await copy.jar.setCookie(cookie, server.issuer);
+    const silently = async (who: Browser) => {
+      const start = await authorizationUrl(config, redirectUri, { prompt: 'none', scope: 'openid' });
+      return new URL((await who.follow(await who.get(start.url.href), redirectUri)).url).searchParams;
+    };
+    expect((await silently(copy)).get('code')).toBeTruthy(); // the copy works while the session lasts
+    const form = findForm(await browser.get(endSessionUrl({ client_id: rp.client_id })), '/session/end/confirm');
+    expect((await browser.post(form.action, { ...form.fields, logout: 'yes' })).status).toBe(303);
+    expect((await silently(copy)).get('error')).toBe('login_required');
+  });
+
   it('with a post-logout URI but no client named, signs out on our page and stays there: nothing confirms that target (§3)', async () => {
     const user = await createUser(server);
     const { browser } = await signedInWithTokens(config, redirectUri, user.username);

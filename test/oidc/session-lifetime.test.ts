@@ -58,3 +58,20 @@ it('ends a session at its absolute lifetime even when it is used all along', asy
   offset = 3.05 * HOUR; // 0.35 h after the last use, well within the idle timeout, but past TTL_SESSION
   expect(await stillSignedIn(browser)).toBe(false);
 });
+
+it('refuses an authorization code redeemed after its lifetime (TTL_AUTHORIZATION_CODE, 60 s) with invalid_grant, and takes one redeemed in time', async () => {
+  offset = 0;
+  const browser = new Browser();
+  const late = await authorizationUrl(config, redirectUri());
+  const lateCallback = await signInAndConsent(browser, late, user.username, redirectUri());
+  offset += 61_000;
+  await expect(client.authorizationCodeGrant(config, lateCallback, { pkceCodeVerifier: late.verifier, expectedState: late.state, expectedNonce: late.nonce })).rejects.toMatchObject({
+    error: 'invalid_grant',
+  });
+  // The same browser's next code, redeemed within its minute, works: the refusal was the code's age.
+  const inTime = await authorizationUrl(config, redirectUri());
+  const callback = await signInAndConsent(browser, inTime, user.username, redirectUri());
+  offset += 50_000;
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: inTime.verifier, expectedState: inTime.state, expectedNonce: inTime.nonce });
+  expect(tokens.id_token).toBeTruthy();
+});
