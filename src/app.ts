@@ -60,7 +60,7 @@ import { createAccountAccess } from './oidc/account-access.ts';
 import { createCurrentPasswordCheck } from './flows/current-password.ts';
 import { createSecurityInfoSteps, SECURITY_INFO_STEPS } from './interactions/security-info.ts';
 import { publishServerIdentity } from './delivery/server-identity.ts';
-import { publishDataKeyCheck } from './security/data-key-check.ts';
+import { agreesWithServers, publishDataKeyCheck } from './security/data-key-check.ts';
 import { CHALLENGES, USED_CHALLENGES } from './security/challenges.ts';
 import { emailMethod } from './methods/email.ts';
 import { smsMethod } from './methods/sms.ts';
@@ -120,9 +120,19 @@ const OTHER_EXPIRING = [LIMITS, SIGNING_KEYS, CAPTCHA_COLLECTION, FLOWS, STEPS, 
 
 export async function createLatchkey({ config, connection, log, clock = Date.now }: LatchkeyDeps): Promise<Latchkey> {
   const box = configuredSecretBox(config);
-  const keyStore = createKeyStore(connection, { box });
-  const [jwks, cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
-    keyStore.loadJwks(),
+  const keyStore = createKeyStore(connection, {
+    box,
+    async beforeSealing() {
+      if (!(await agreesWithServers(connection, config.dataEncryptionKey, config.previousDataEncryptionKeys))) {
+        throw new Error(
+          'DATA_ENCRYPTION_KEY is not the key the servers on this database use (nor in DATA_ENCRYPTION_KEY_PREVIOUS): nothing was stored, and this instance does not start; give every instance the same key',
+        );
+      }
+    },
+  });
+  // The signing keys first: their checks of DATA_ENCRYPTION_KEY come before anything is sealed (the cookie keys too).
+  const jwks = await keyStore.loadJwks();
+  const [cookieKeys, hasher, pseudonymKey, recoverySecret] = await Promise.all([
     keyStore.cookieKeys(config.cookieKeys),
     createPasswordHasher(config.argon2, { box, limit: config.passwordWork }),
     sharedSecret(connection, 'log-pseudonym-key'),

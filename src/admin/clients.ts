@@ -121,9 +121,8 @@ const clientInput = z
     // Shown on the consent and sessions pages and printed by the CLI: one line.
     client_name: z
       .string()
-      .trim()
-      .min(1, 'must not be empty')
       .max(100, 'has more than 100 characters')
+      .refine((name) => name.trim() !== '', 'must not be empty')
       .refine((name) => !/\p{Cc}/u.test(name), 'must not contain control characters (a line break, a tab)'),
     redirect_uris: z.array(z.string()).default([]),
     post_logout_redirect_uris: z.array(z.string()).default([]),

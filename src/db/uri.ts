@@ -28,5 +28,7 @@ export function withDefaultDatabase(uri: string, database: string = DEFAULT_DATA
  * about are often malformed ones, with a raw `/` or `@` in the password, and hiding a host too is the safe mistake.
  */
 export function redactUri(uri: string): string {
+  // A MongoDB URI that parses without credentials has none to hide (an `@` in its options, `appName=ops@corp`, stays).
+  if (/^mongodb(\+srv)?:\/\//i.test(uri) && URL.canParse(uri) && !new URL(uri).username && !new URL(uri).password) return uri;
   return uri.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
 }

@@ -31,7 +31,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { JWK } from 'oidc-provider';
 import { claim, isDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
-import { boxWhenNeeded, type SecretBox, type SecretBoxSource } from '../security/encryption.ts';
+import { boxWhenNeeded, UnreadableSecretError, type SecretBox, type SecretBoxSource } from '../security/encryption.ts';
 import { publicJwk } from './jwks-route.ts';
 import { SECRETS } from '../db/secrets.ts';
 
@@ -107,8 +107,17 @@ export interface RevokeResult {
 }
 
 export interface KeyStoreOptions {
-  /** Seals the private keys it stores and opens them to load; asked for only by what stores or loads a private key. */
+  /**
+   * Seals the private keys it stores and opens them to load: asked for before the first write of anything that may
+   * store a key (a first start, a rotation, a revocation, a cookie key), never by `list` or `published`.
+   */
   box: SecretBoxSource;
+  /**
+   * Called by `loadJwks` before it may seal a key, where no stored key shows which key is right (an empty database,
+   * or keys an earlier release stored in clear): throws for a key other than the servers' (security/data-key-check.ts).
+   * Keys sealed by another key would stop every rightly configured instance from starting.
+   */
+  beforeSealing?: () => Promise<void>;
   /** Called after every write of a first start, rotation or revocation; tests throw here to interrupt. */
   afterStep?: (step: string) => void | Promise<void>;
 }
@@ -131,8 +140,12 @@ const isKey = (d: StoredDoc): d is KeyDoc => 'jwk' in d;
 /** A private JWK as it is stored: its public part, and the whole sealed. */
 const sealedKey = (box: SecretBox, privateKey: JWK) => ({ jwk: publicJwk(privateKey), sealed: box.seal(JSON.stringify(privateKey)) });
 
-/** The private JWK of a stored key: opened, or as stored in clear by an earlier release. */
-const privateJwkOf = (box: SecretBox, doc: KeyDoc): JWK => (doc.sealed ? (JSON.parse(box.open(doc.sealed)) as JWK) : doc.jwk);
+/** The private JWK of a stored key: opened (or UnreadableSecretError naming it), or as stored in clear by an earlier release. */
+function privateJwkOf(box: SecretBox, doc: KeyDoc): JWK {
+  if (!doc.sealed) return doc.jwk;
+  if (!box.opens(doc.sealed)) throw new UnreadableSecretError(`signing key ${doc.jwk.kid}`);
+  return JSON.parse(box.open(doc.sealed)) as JWK;
+}
 
 function generateKey(box: SecretBox, alg: SigningAlg, gen: number): KeyDoc {
   // An operator types a kid as a command's argument (`keys revoke <kid>`): one starting with "-" would read as an
@@ -359,6 +372,7 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
   });
 
   async function rotate(retainSeconds: number, { urgent = false } = {}): Promise<RotateResult> {
+    await box(); // the key that will seal the new pair is checked before the switch is written
     let s: Snapshot = await prepare(false);
     const target = s.next;
     if (!complete(s, target)) {
@@ -380,8 +394,11 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
   /** The cookie keys as stored: sealed, or (by an earlier release) in clear. */
   async function storedCookieKeys(): Promise<string[]> {
     const doc = await secrets.findOne({ _id: COOKIE_KEYS_ID });
-    if (typeof doc?.sealed === 'string') return JSON.parse((await box()).open(doc.sealed)) as string[];
-    return doc!.keys as string[];
+    if (typeof doc?.sealed !== 'string') return doc!.keys as string[];
+    const opener = await box();
+    // Unreadable, the way out is COOKIE_KEYS (every session signs in again), or the key that sealed them.
+    if (!opener.opens(doc.sealed)) throw new UnreadableSecretError('the list of cookie keys kept in the database (set COOKIE_KEYS to start without it)');
+    return JSON.parse(opener.open(doc.sealed)) as string[];
   }
 
   async function cookieKeys(configured: string[] | undefined): Promise<string[]> {
@@ -393,6 +410,12 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
 
   return {
     async loadJwks() {
+      // Before anything is written: a key that cannot open what is stored must not add keys of its own beside it.
+      const opener = await box();
+      const before = await read();
+      for (const { doc } of before.entries) privateJwkOf(opener, doc);
+      // Keys that opened vouch for the key; without one (an empty database, keys in clear), the servers' check does.
+      if (!before.entries.some(({ doc }) => doc.sealed)) await options.beforeSealing?.();
       let s: Snapshot = await prepare(true);
       if (!complete(s, s.active)) {
         throw new Error(`signing keys: generation ${s.active} lacks a usable key per algorithm; run \`npm run admin -- keys rotate\``);
@@ -402,7 +425,6 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
         await ensureGeneration(s, s.next);
         s = await prepare(true);
       }
-      const opener = await box();
       return { keys: s.entries.map((e) => privateJwkOf(opener, e.doc)) };
     },
 
@@ -414,6 +436,7 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
     rotate,
 
     async revoke(kid, retainSeconds) {
+      await box(); // as for rotate: a revocation may rotate and publish a new pair
       let s: Snapshot = await prepare(false);
       const stored = s.keyDocs.filter((k) => k.jwk.kid === kid);
       const earlier = s.revoked.has(kid);

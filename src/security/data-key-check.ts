@@ -30,6 +30,15 @@ export async function publishDataKeyCheck(connection: Connection, key: Buffer, p
 }
 
 /**
+ * Whether `key` (or one it replaced, `previous`) is the key the servers on this database last published; true while
+ * none has. A server checks it before it seals a signing key that no stored key vouches for (oidc/keys.ts).
+ */
+export async function agreesWithServers(connection: Connection, key: Buffer, previous: readonly Buffer[]): Promise<boolean> {
+  const published = (await checks(connection).findOne({ _id: ID }))?.check;
+  return published === undefined || [key, ...previous].some((candidate) => checkValue(candidate) === published);
+}
+
+/**
  * Refuses (`data_key_mismatch`, nothing changed) when the servers on this database seal with another key than `key`.
  * Before any server has started on it, the command's key becomes the one published, so that a server started later
  * with another says so in its log (publishDataKeyCheck); the public development key is refused then, as a shell

@@ -16,12 +16,13 @@ const PREFIX = 'v1';
  * at fault; nothing was changed.
  */
 export class UnreadableSecretError extends AppError {
-  constructor() {
+  /** `what`: the secret, named for the operator (a signing key by its kid), when the message is theirs. */
+  constructor(what = 'a stored secret') {
     super(
       503,
       'secret_unreadable',
       'error.unavailable',
-      'a stored secret opens with neither DATA_ENCRYPTION_KEY nor any key in DATA_ENCRYPTION_KEY_PREVIOUS: was the key changed without keeping the old one there?',
+      `${what} opens with neither DATA_ENCRYPTION_KEY nor any key in DATA_ENCRYPTION_KEY_PREVIOUS: was the key changed without keeping the old one there?`,
     );
   }
 }

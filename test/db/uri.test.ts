@@ -22,6 +22,7 @@ describe('redactUri', () => {
   it('masks credentials and keeps the rest', () => {
     expect(redactUri('mongodb://admin:s3cret@db.example:27017/latchkey')).toBe('mongodb://***@db.example:27017/latchkey');
     expect(redactUri('mongodb://db.example/latchkey')).toBe('mongodb://db.example/latchkey');
+    expect(redactUri('mongodb://db.example/latchkey?appName=ops@corp')).toBe('mongodb://db.example/latchkey?appName=ops@corp');
   });
 
   // The URIs the driver refuses are the ones these messages print: a password typed without percent-encoding.

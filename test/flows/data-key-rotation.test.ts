@@ -3,6 +3,7 @@
 // it opens them; `keys reseal-secrets` seals them again with the new key, after which the old one can go. A seed
 // sealed again is the same authenticator: a proof made with it before still stands. Client secrets are stored sealed,
 // and those stored in clear by an earlier release are sealed by the same command.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateSecret, generateSync } from 'otplib';
 import { Browser, messageIds, type Page } from '../helpers/browser.ts';
@@ -163,6 +164,18 @@ describe('the signing and cookie keys under DATA_ENCRYPTION_KEY', () => {
   afterAll(() => server.close());
   const box = (key: string) => createSecretBox(Buffer.from(key, 'hex'));
 
+  it('keys rotate and keys revoke in a shell with another key than the servers\' are refused before they change anything', async () => {
+    const listed = async () => (await createKeyStore(server.connection, { box: box(NEW_KEY) }).list()).map((k) => `${k.kid}:${k.status}`).sort();
+    const before = await listed();
+    const next = before.find((entry) => entry.endsWith(':next'))!.split(':')[0]!;
+    for (const args of [['keys', 'rotate'], ['keys', 'revoke', next], ['keys', 'rotate-cookie']]) {
+      const run = await runAdmin(server.dbUri, args, { env: { NODE_ENV: 'test', DATA_ENCRYPTION_KEY: OLD_KEY } });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("this shell's DATA_ENCRYPTION_KEY is not the one the servers use");
+      expect(await listed()).toEqual(before);
+    }
+  });
+
   it('reseal-secrets seals the keys an earlier release stored in clear, and those the old key sealed; they stay the same keys', async () => {
     const db = server.connection.db!;
     const signingKeys = db.collection<{ _id: string; jwk: JWK; sealed?: string }>(SIGNING_KEYS);
@@ -309,7 +322,7 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     expect(box(NEW_KEY).open(await storedSecret(app.client_id))).toBe(secret);
   });
 
-  it('on a database no server has started on, a sealing command refuses the public development key, and a server started later with another key than the command\'s says so', async () => {
+  it('on a database no server has started on, a sealing command refuses the public development key, and a server started later with another key than the command\'s does not start', async () => {
     const fresh = await openTestDatabase();
     try {
       const create = (key: string | undefined) =>
@@ -320,12 +333,11 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
       expect(await fresh.connection.db!.collection(collectionName('Client')).countDocuments()).toBe(0);
 
       expect((await create(OLD_KEY)).code).toBe(0); // its key is now the one published
-      const later = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY }, { sharedDatabase: fresh.uri });
-      try {
-        expect(later.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different')).toBe(true);
-      } finally {
-        await later.close();
-      }
+      // It would seal its signing keys with a key the client's secret was not sealed with: it says so, and stores none.
+      await expect(startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY }, { sharedDatabase: fresh.uri })).rejects.toThrow('DATA_ENCRYPTION_KEY is not the key the servers on this database use');
+      expect(await fresh.connection.db!.collection(SIGNING_KEYS).countDocuments()).toBe(0);
+      const later = await startTestServer({ DATA_ENCRYPTION_KEY: OLD_KEY }, { sharedDatabase: fresh.uri });
+      await later.close();
     } finally {
       await fresh.drop();
     }
@@ -341,27 +353,41 @@ describe("clients' secrets under DATA_ENCRYPTION_KEY", () => {
     await changing.close();
   });
 
-  it('an instance started with another key than the last one says so in its log (keys an earlier release stored in clear); a key change under way does not', async () => {
+  it('an instance whose key is not the one the last instance published says so in its log', async () => {
     const logged = (server: TestServer) => server.logs.some((line) => (JSON.parse(line) as { event?: string }).event === 'data_key.different');
     expect(logged(current) || logged(previous)).toBe(false); // the second had the first's key, with an old one beside it
-    // As an earlier release left them: the signing and cookie keys in clear, so that any key can start.
+    // As a stranger of an earlier release, which started on any key, would have left it.
+    const checks = current.connection.db!.collection<{ _id: string; check: string }>('data_key_check');
+    await checks.updateOne({ _id: 'current' }, { $set: { check: createHmac('sha256', Buffer.from(UNKNOWN_KEY, 'hex')).update('latchkey data key check').digest('base64url') } });
+    // The keys it opens vouch for it: it starts, and says that the last check was another key's.
+    const witness = await startTestServer({ DATA_ENCRYPTION_KEY: NEW_KEY }, { sharedDatabase: current.dbUri });
+    await witness.close();
+    expect(logged(witness)).toBe(true);
+  });
+
+  it('with keys an earlier release stored in clear, an instance given another key than the servers\' does not start, and stores nothing; a key change under way starts', async () => {
+    // As an earlier release left them: the signing and cookie keys in clear, which any key would load.
     const db = current.connection.db!;
+    const signingKeys = db.collection<{ _id: string; jwk: JWK; sealed?: string }>(SIGNING_KEYS);
     const opener = createSecretBox(Buffer.from(NEW_KEY, 'hex'), [Buffer.from(OLDER_KEY, 'hex')]);
-    for (const doc of await db.collection<{ _id: string; sealed?: string }>(SIGNING_KEYS).find({ sealed: { $exists: true } }).toArray()) {
-      await db.collection<{ _id: string }>(SIGNING_KEYS).updateOne({ _id: doc._id }, { $set: { jwk: JSON.parse(opener.open(doc.sealed!)) as JWK }, $unset: { sealed: '' } });
+    for (const doc of await signingKeys.find({ sealed: { $exists: true } }).toArray()) {
+      await signingKeys.updateOne({ _id: doc._id }, { $set: { jwk: JSON.parse(opener.open(doc.sealed!)) as JWK }, $unset: { sealed: '' } });
     }
-    const cookies = (await db.collection<{ _id: string; sealed?: string }>('secrets').findOne({ _id: 'cookie-keys' }))!;
-    await db.collection<{ _id: string }>('secrets').updateOne({ _id: 'cookie-keys' }, { $set: { keys: JSON.parse(opener.open(cookies.sealed!)) as string[] }, $unset: { sealed: '' } });
-    const stranger = await startTestServer({ DATA_ENCRYPTION_KEY: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });
-    // The next key, with the stranger's as the one it replaces: a key change, not a mistake.
-    const changing = await startTestServer({ DATA_ENCRYPTION_KEY: OLDER_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: UNKNOWN_KEY }, { sharedDatabase: current.dbUri });
-    try {
-      expect(logged(stranger)).toBe(true);
-      expect(logged(changing)).toBe(false);
-    } finally {
-      await changing.close();
-      await stranger.close();
-    }
+    const secrets = db.collection<{ _id: string; sealed?: string }>('secrets');
+    const cookies = (await secrets.findOne({ _id: 'cookie-keys' }))!;
+    await secrets.updateOne({ _id: 'cookie-keys' }, { $set: { keys: JSON.parse(opener.open(cookies.sealed!)) as string[] }, $unset: { sealed: '' } });
+    // An interrupted rotation left the next pair to complete: the stranger would seal it with a key nobody else has.
+    const next = Math.max(...(await signingKeys.find({ gen: { $exists: true } }).toArray()).map((doc) => (doc as { gen?: number }).gen ?? 0));
+    await signingKeys.deleteMany({ _id: { $regex: `^g${next}-` } });
+    const stored = await signingKeys.countDocuments({});
+    await expect(startTestServer({ DATA_ENCRYPTION_KEY: UNKNOWN_KEY }, { sharedDatabase: current.dbUri })).rejects.toThrow(
+      'DATA_ENCRYPTION_KEY is not the key the servers on this database use (nor in DATA_ENCRYPTION_KEY_PREVIOUS): nothing was stored',
+    );
+    expect(await signingKeys.countDocuments({})).toBe(stored);
+    // The servers' next key, with theirs as the one it replaces: a key change, not a mistake. It completes the pair.
+    const changing = await startTestServer({ DATA_ENCRYPTION_KEY: OLDER_KEY, DATA_ENCRYPTION_KEY_PREVIOUS: NEW_KEY }, { sharedDatabase: current.dbUri });
+    await changing.close();
+    expect(await signingKeys.countDocuments({ _id: { $regex: `^g${next}-` }, sealed: { $exists: true } })).toBe(2);
   });
 });
 

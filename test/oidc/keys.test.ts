@@ -89,12 +89,30 @@ describe('first start', () => {
     expect(await createKeyStore(db.connection, { box: () => Promise.reject(new Error('no key')) }).list()).toHaveLength(4);
   });
 
+  it('stores nothing with a key that cannot open the stored keys, or that the servers do not use: an incomplete next pair waits for the right one', async () => {
+    await store().loadJwks();
+    // A rotation interrupted before its new next pair: the next start completes it, with the right key only.
+    await collection().deleteMany({ _id: { $regex: '^g2-' } });
+    const count = await keyDocCount();
+    const active = (await store().list()).filter((k) => k.status === 'active').map((k) => k.kid);
+    const wrong = createKeyStore(db.connection, { box: createSecretBox(randomBytes(32)) });
+    await expect(wrong.loadJwks()).rejects.toThrow(new RegExp(`^signing key (${active.join('|')}) opens with neither DATA_ENCRYPTION_KEY`));
+    expect(await keyDocCount()).toBe(count);
+    expect((await store().loadJwks()).keys).toHaveLength(4);
+
+    // On an empty database nothing vouches for a key: the servers' data key check decides, before anything is stored.
+    await collection().deleteMany({});
+    const refused = createKeyStore(db.connection, { box, beforeSealing: () => Promise.reject(new Error('not the servers’ key')) });
+    await expect(refused.loadJwks()).rejects.toThrow('not the servers’ key');
+    expect(await keyDocCount()).toBe(0);
+  });
+
   it('keeps the cookie keys sealed too', async () => {
     const keys = await store().cookieKeys(undefined);
     const stored = await db.connection.db!.collection<{ _id: string; keys?: string[]; sealed?: string }>('secrets').findOne({ _id: 'cookie-keys' });
     expect(stored!.keys).toBeUndefined();
     expect(JSON.parse(box.open(stored!.sealed!))).toEqual(keys);
-    await expect(createKeyStore(db.connection, { box: createSecretBox(randomBytes(32)) }).cookieKeys(undefined)).rejects.toBeInstanceOf(UnreadableSecretError);
+    await expect(createKeyStore(db.connection, { box: createSecretBox(randomBytes(32)) }).cookieKeys(undefined)).rejects.toThrow(/^the list of cookie keys kept in the database \(set COOKIE_KEYS to start without it\) opens with neither/);
   });
 
   it('makes kids an operator can type as an argument: never starting with "-" (which would read as an option)', async () => {
