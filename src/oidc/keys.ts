@@ -31,7 +31,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { JWK } from 'oidc-provider';
 import { claim, isDuplicateKey, NEVER_EXPIRES, type ExpiringDoc } from '../db/atomic.ts';
-import { boxWhenNeeded, UnreadableSecretError, type SecretBox, type SecretBoxSource } from '../security/encryption.ts';
+import { boxWhenNeeded, type SecretBox, type SecretBoxSource } from '../security/encryption.ts';
 import { publicJwk } from './jwks-route.ts';
 import { SECRETS } from '../db/secrets.ts';
 
@@ -142,9 +142,7 @@ const sealedKey = (box: SecretBox, privateKey: JWK) => ({ jwk: publicJwk(private
 
 /** The private JWK of a stored key: opened (or UnreadableSecretError naming it), or as stored in clear by an earlier release. */
 function privateJwkOf(box: SecretBox, doc: KeyDoc): JWK {
-  if (!doc.sealed) return doc.jwk;
-  if (!box.opens(doc.sealed)) throw new UnreadableSecretError(`signing key ${doc.jwk.kid}`);
-  return JSON.parse(box.open(doc.sealed)) as JWK;
+  return doc.sealed ? (JSON.parse(box.open(doc.sealed, `signing key ${doc.jwk.kid}`)) as JWK) : doc.jwk;
 }
 
 function generateKey(box: SecretBox, alg: SigningAlg, gen: number): KeyDoc {
@@ -395,10 +393,8 @@ export function createKeyStore(connection: Connection, options: KeyStoreOptions,
   async function storedCookieKeys(): Promise<string[]> {
     const doc = await secrets.findOne({ _id: COOKIE_KEYS_ID });
     if (typeof doc?.sealed !== 'string') return doc!.keys as string[];
-    const opener = await box();
     // Unreadable, the way out is COOKIE_KEYS (every session signs in again), or the key that sealed them.
-    if (!opener.opens(doc.sealed)) throw new UnreadableSecretError('the list of cookie keys kept in the database (set COOKIE_KEYS to start without it)');
-    return JSON.parse(opener.open(doc.sealed)) as string[];
+    return JSON.parse((await box()).open(doc.sealed, 'the list of cookie keys kept in the database (set COOKIE_KEYS to start without it)')) as string[];
   }
 
   async function cookieKeys(configured: string[] | undefined): Promise<string[]> {

@@ -30,8 +30,11 @@ export class UnreadableSecretError extends AppError {
 export interface SecretBox {
   /** Sealed with the current key. */
   seal(plain: string): string;
-  /** Opened with whichever configured key sealed it; UnreadableSecretError when none does. */
-  open(sealed: string): string;
+  /**
+   * Opened with whichever configured key sealed it; UnreadableSecretError when none does (naming `what`, for an
+   * operator's message: a signing key by its kid).
+   */
+  open(sealed: string, what?: string): string;
   /** Whether `open` would succeed, without the secret. */
   opens(sealed: string): boolean;
   /** The same secret sealed with the current key, or undefined when the current key sealed it already. */
@@ -69,9 +72,9 @@ export function createSecretBox(key: Buffer, previous: readonly Buffer[] = []): 
   const openCurrentOrAny = (sealed: string) => openWith(key, sealed) ?? openAny(sealed);
   return {
     seal,
-    open(sealed) {
+    open(sealed, what) {
       const plain = openCurrentOrAny(sealed);
-      if (plain === undefined) throw new UnreadableSecretError();
+      if (plain === undefined) throw new UnreadableSecretError(what);
       return plain;
     },
     opens: (sealed) => openCurrentOrAny(sealed) !== undefined,
